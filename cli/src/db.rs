@@ -1,0 +1,417 @@
+//! The commands that talk to a database: `migrate`, `status`, `mark-applied`, `verify`.
+
+use crate::report::{Failure, Format, emit};
+use clap::{Args, ValueEnum};
+use serde_json::{Value, json};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use tablewright_core::config::{Config, DEFAULT_CONFIG};
+use tablewright_core::folder::MigrationFolder;
+use tablewright_core::runner::{self, Event, HistoryTable, MigrationSet, Migrator, MigratorOptions, RunError, Target};
+
+/// Where to connect and what to apply.
+#[derive(Args, Clone)]
+pub struct DbArgs {
+    /// `postgres` or `dsql`; by default DSQL_ENDPOINT selects dsql, DATABASE_URL postgres.
+    #[arg(long, value_enum)]
+    provider: Option<Provider>,
+    /// PostgreSQL URL (default: DATABASE_URL). With `--provider dsql` it runs DSQL's rules
+    /// against that PostgreSQL, translating only the syntax PostgreSQL lacks.
+    #[arg(long, value_name = "URL")]
+    connection_string: Option<String>,
+    /// DSQL cluster endpoint (default: DSQL_ENDPOINT).
+    #[arg(long)]
+    endpoint: Option<String>,
+    /// AWS region of the cluster (default: AWS_REGION, then AWS_DEFAULT_REGION).
+    #[arg(long)]
+    region: Option<String>,
+    /// Migrations folder (default: `out` from the config).
+    #[arg(long)]
+    folder: Option<PathBuf>,
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+enum Provider {
+    Postgres,
+    Dsql,
+}
+
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+fn input(message: impl Into<String>) -> Failure {
+    Failure::Error(anyhow::Error::new(RunError::Config(message.into())))
+}
+
+impl DbArgs {
+    /// The target, from flags then environment.
+    fn target(&self) -> Result<Target, Failure> {
+        let provider = match self.provider {
+            Some(p) => p,
+            None if self.endpoint.is_some() || env("DSQL_ENDPOINT").is_some() => Provider::Dsql,
+            None if self.connection_string.is_some() || env("DATABASE_URL").is_some() => Provider::Postgres,
+            None => {
+                return Err(input(
+                    "no database named: set DATABASE_URL (PostgreSQL) or DSQL_ENDPOINT and AWS_REGION (Aurora DSQL), or pass --connection-string / --endpoint",
+                ));
+            }
+        };
+        let url = self.connection_string.clone().or_else(|| if provider == Provider::Postgres { env("DATABASE_URL") } else { None });
+        match (provider, url) {
+            (Provider::Postgres, Some(url)) => Ok(Target::Postgres { url }),
+            (Provider::Postgres, None) => Err(input("--provider postgres needs --connection-string or DATABASE_URL")),
+            (Provider::Dsql, Some(url)) => Ok(Target::DsqlEmulated { url }),
+            (Provider::Dsql, None) => {
+                let endpoint = self.endpoint.clone().or_else(|| env("DSQL_ENDPOINT")).ok_or_else(|| input("--provider dsql needs --endpoint or DSQL_ENDPOINT"))?;
+                let region = self
+                    .region
+                    .clone()
+                    .or_else(|| env("AWS_REGION"))
+                    .or_else(|| env("AWS_DEFAULT_REGION"))
+                    .ok_or_else(|| input("--provider dsql needs --region, AWS_REGION or AWS_DEFAULT_REGION"))?;
+                Ok(Target::Dsql { endpoint, region })
+            }
+        }
+    }
+
+    /// The config if there is one (a `--folder` makes it optional), the folder, the history.
+    fn sources(&self, config_path: &Path) -> Result<(Option<Config>, PathBuf, HistoryTable), Failure> {
+        let config = match Config::load(config_path) {
+            Ok(c) => Some(c),
+            Err(_) if self.folder.is_some() && config_path == Path::new(DEFAULT_CONFIG) => None,
+            Err(e) => return Err(e.into()),
+        };
+        let folder = self.folder.clone().or_else(|| config.as_ref().map(|c| c.out.clone())).expect("a folder or a config");
+        let history = config
+            .as_ref()
+            .map(|c| HistoryTable { schema: c.history_schema.clone(), table: c.history_table.clone() })
+            .unwrap_or_default();
+        Ok((config, folder, history))
+    }
+}
+
+/// Runs a future on a fresh runtime, bounded by `timeout`.
+fn block_on<T>(timeout: Option<Duration>, work: impl std::future::Future<Output = Result<T, Failure>>) -> Result<T, Failure> {
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    runtime.block_on(async {
+        match timeout {
+            Some(limit) => tokio::time::timeout(limit, work).await.unwrap_or_else(|_| {
+                Err(Failure::Runtime(anyhow::anyhow!(
+                    "timed out after {}s; the run stopped between statements or inside one (rolled back by the server); rerun to resume",
+                    limit.as_secs()
+                )))
+            }),
+            None => work.await,
+        }
+    })
+}
+
+fn run_error(e: RunError) -> Failure {
+    if e.is_check_failure() {
+        Failure::CheckFailedWith(anyhow::Error::new(e))
+    } else if e.is_input_error() {
+        Failure::Error(anyhow::Error::new(e))
+    } else {
+        Failure::Runtime(anyhow::Error::new(e))
+    }
+}
+
+/// Prints events as they come: readable lines, or JSON lines on stderr.
+struct EventPrinter {
+    format: Format,
+}
+
+impl EventPrinter {
+    fn new(format: Format) -> EventPrinter {
+        EventPrinter { format }
+    }
+
+    fn print(&self, event: Event) {
+        match self.format {
+            Format::Json => {
+                eprintln!("{}", serde_json::to_value(&event).expect("events serialise"));
+            }
+            Format::Text => emit(&match event {
+                Event::LockWaiting { holder, expires_at: Some(at) } => format!("waiting for the migration lock held by {holder} (lease expires {at})\n"),
+                Event::LockWaiting { holder, expires_at: None } => format!("waiting for the migration lock held by {holder}\n"),
+                Event::LockAcquired { kind } => format!("lock acquired ({kind})\n"),
+                Event::MigrationStarted { tag, statements, resume_from: 0 } => format!("{tag}: {statements} statement(s)\n"),
+                Event::MigrationStarted { tag, statements, resume_from } => format!("{tag}: resuming at statement {} of {statements}\n", resume_from + 1),
+                Event::StatementDone { number, total, elapsed_ms, note, .. } => {
+                    format!("  [{number}/{total}] ok, {elapsed_ms} ms{}\n", note.map(|n| format!(" ({n})")).unwrap_or_default())
+                }
+                Event::WaitingForJob { job_id, elapsed_s, .. } => format!("  waiting for job {job_id} ({elapsed_s}s)\n"),
+                Event::RebuildingIndex { index, .. } => format!("  index {index} is INVALID: dropped, building it again\n"),
+                Event::Rewritten { tag, number, sql, reason } => format!("warning: {tag} statement {number} rewritten for DSQL: {reason}\n  runs as: {sql}\n"),
+                Event::Skipped { tag, number, reason } => format!("warning: {tag} statement {number} skipped on DSQL: {reason}\n"),
+                Event::MigrationApplied { tag, elapsed_ms } => format!("{tag}: applied in {elapsed_ms} ms\n"),
+            }),
+        }
+    }
+}
+
+pub struct MigrateFlags {
+    pub dry_run: bool,
+    pub no_lock: bool,
+    pub timeout: Option<u64>,
+    pub lock_lease: u64,
+    pub single_transaction: bool,
+    pub permissions: bool,
+}
+
+pub enum PermissionsMode {
+    Apply,
+    Validate { strict: bool },
+}
+
+fn gap_line(g: &runner::permissions::Gap) -> String {
+    let ops: Vec<&str> = g.operations.iter().map(|o| o.privilege()).collect();
+    let why = match g.reason {
+        runner::permissions::GapReason::TableMissing => "table does not exist",
+        runner::permissions::GapReason::RoleMissing => "role does not exist",
+        runner::permissions::GapReason::NotGranted => "not granted",
+    };
+    format!("  warning: {} on {} for role {}: {why} — {}\n", ops.join(", "), g.table, g.role, g.file)
+}
+
+/// Applies and/or validates the permissions file; prints the outcome. Returns the gaps left.
+async fn apply_and_validate(connector: &runner::Connector, path: &Path, mode: &PermissionsMode, format: Format, out: &mut serde_json::Map<String, Value>) -> Result<usize, Failure> {
+    let text = std::fs::read_to_string(path).map_err(|e| input(format!("{}: {e} (run `tablewright generate` to write it)", path.display())))?;
+    let statements = tablewright_core::permissions::parse(&text).map_err(|e| input(format!("{}: {e}", path.display())))?;
+    let file = path.display().to_string();
+    if let PermissionsMode::Apply = mode {
+        let applied = runner::permissions::apply(connector, &file, &statements).await.map_err(run_error)?;
+        match format {
+            Format::Text => emit(&format!(
+                "permissions: {} role(s) created, {} grant(s) applied{}\n",
+                applied.created_roles.len(),
+                applied.granted,
+                if applied.skipped_iam > 0 { format!(", {} AWS IAM GRANT(s) skipped (not DSQL)", applied.skipped_iam) } else { String::new() }
+            )),
+            Format::Json => {
+                out.insert("permissions_applied".into(), serde_json::to_value(&applied).expect("reports serialise"));
+            }
+        }
+    }
+    let report = runner::permissions::validate(connector, &file, &statements).await.map_err(run_error)?;
+    match format {
+        Format::Text => {
+            let mut text = format!("permissions: {} grant(s) checked against pg_class.relacl", report.checked);
+            if !report.reapplied.is_empty() {
+                text.push_str(&format!(", {} re-applied", report.reapplied.len()));
+            }
+            text.push_str(&format!(", {} gap(s)\n", report.gaps.len()));
+            for g in &report.gaps {
+                text.push_str(&gap_line(g));
+            }
+            emit(&text);
+        }
+        Format::Json => {
+            out.insert("permissions".into(), serde_json::to_value(&report).expect("reports serialise"));
+        }
+    }
+    Ok(report.gaps.len())
+}
+
+pub fn permissions(config_path: &Path, format: Format, args: &DbArgs, mode: PermissionsMode, out: &mut serde_json::Map<String, Value>) -> Result<(), Failure> {
+    let target = args.target()?;
+    let config = Config::load(config_path)?;
+    block_on(None, async {
+        let connector = runner::Connector::new(target).await.map_err(run_error)?;
+        let gaps = apply_and_validate(&connector, &config.permissions, &mode, format, out).await?;
+        out.insert("status".into(), json!(if gaps == 0 { "ok" } else { "gaps" }));
+        match mode {
+            PermissionsMode::Validate { strict: true } if gaps > 0 => Err(Failure::CheckFailed),
+            _ => Ok(()),
+        }
+    })
+}
+
+pub fn migrate(config_path: &Path, format: Format, args: &DbArgs, flags: MigrateFlags, out: &mut serde_json::Map<String, Value>) -> Result<(), Failure> {
+    let target = args.target()?;
+    let (config, folder, history) = args.sources(config_path)?;
+    let permissions_file = config.map(|c| c.permissions).filter(|p| flags.permissions && !flags.dry_run && p.is_file());
+    let set = MigrationSet::from_folder(&folder).map_err(run_error)?;
+    let options = MigratorOptions {
+        history,
+        lock: !flags.no_lock,
+        lease: Duration::from_secs(flags.lock_lease.max(1)),
+        single_transaction: flags.single_transaction,
+        timeout: flags.timeout.map(Duration::from_secs),
+        ..MigratorOptions::default()
+    };
+    let printer = EventPrinter::new(format);
+    // The migrator bounds the run itself (releasing its lock); this bound only covers
+    // connecting and the dry run.
+    block_on(flags.timeout.map(|t| Duration::from_secs(t + 5)), async {
+        let migrator = Migrator::new(target, set, options).await.map_err(run_error)?;
+        if flags.dry_run {
+            let plan = migrator.plan().await.map_err(run_error)?;
+            match format {
+                Format::Text => {
+                    let mut text = format!("Dry run on {}: {} pending migration(s); nothing will change.\n", migrator.target(), plan.len());
+                    for m in &plan {
+                        let resume = if m.resume_from > 0 { format!(" (resumes at statement {})", m.resume_from + 1) } else { String::new() };
+                        text.push_str(&format!("{}{resume}\n", m.tag));
+                        for (i, s) in m.statements.iter().enumerate() {
+                            text.push_str(&format!("  [{}] {}\n      {}\n", m.resume_from + i + 1, s.how, s.sql.replace('\n', "\n      ")));
+                        }
+                    }
+                    emit(&text);
+                }
+                Format::Json => {
+                    out.insert("status".into(), json!("dry_run"));
+                    out.insert("target".into(), json!(migrator.target().to_string()));
+                    out.insert("pending".into(), serde_json::to_value(&plan).expect("plans serialise"));
+                }
+            }
+            return Ok(());
+        }
+        if format == Format::Text {
+            emit(&format!("Migrating {} from {}\n", migrator.target(), migrator.migrations().origin));
+        }
+        let report = migrator.run(&|e| printer.print(e)).await.map_err(run_error)?;
+        if let Some(path) = &permissions_file {
+            let connector = runner::Connector::new(migrator.target().clone()).await.map_err(run_error)?;
+            apply_and_validate(&connector, path, &PermissionsMode::Apply, format, out).await?;
+        }
+        match format {
+            Format::Text => emit(&format!("Done: {} applied, {} already applied.\n", report.applied.len(), report.already_applied)),
+            Format::Json => {
+                out.insert("status".into(), json!("ok"));
+                out.insert("target".into(), json!(migrator.target().to_string()));
+                out.insert("applied".into(), json!(report.applied));
+                out.insert("already_applied".into(), json!(report.already_applied));
+            }
+        }
+        Ok(())
+    })
+}
+
+pub fn status(config_path: &Path, format: Format, args: &DbArgs, out: &mut serde_json::Map<String, Value>) -> Result<(), Failure> {
+    let target = args.target()?;
+    let (_, folder, history) = args.sources(config_path)?;
+    let set = MigrationSet::from_folder(&folder).map_err(run_error)?;
+    block_on(None, async {
+        let migrator = Migrator::new(target, set, MigratorOptions { history, ..MigratorOptions::default() }).await.map_err(run_error)?;
+        let report = migrator.status().await.map_err(run_error)?;
+        let problems = !report.edited.is_empty() || !report.unknown.is_empty();
+        match format {
+            Format::Text => {
+                let mut text = format!("{} — {}\n", migrator.target(), migrator.migrations().origin);
+                for a in &report.applied {
+                    let how = if a.marked { "marked applied" } else { "applied" };
+                    let edited = if report.edited.contains(&a.tag) { "  EDITED since: the file no longer matches what was applied" } else { "" };
+                    text.push_str(&format!("  {how:<15} {}  {}{edited}\n", a.tag, a.applied_at.as_deref().unwrap_or("")));
+                }
+                for p in &report.in_progress {
+                    text.push_str(&format!("  {:<15} {}  {} of {} statements done; `migrate` resumes it\n", "in progress", p.tag, p.done, p.total));
+                }
+                for t in &report.pending {
+                    text.push_str(&format!("  {:<15} {t}\n", "pending"));
+                }
+                for t in &report.unknown {
+                    text.push_str(&format!("  {:<15} {t}  applied in the database, not in this folder\n", "unknown"));
+                }
+                text.push_str(&format!(
+                    "{} applied, {} in progress, {} pending, {} edited, {} unknown\n",
+                    report.applied.len(),
+                    report.in_progress.len(),
+                    report.pending.len(),
+                    report.edited.len(),
+                    report.unknown.len()
+                ));
+                emit(&text);
+            }
+            Format::Json => {
+                out.insert("status".into(), json!(if problems { "problems" } else { "ok" }));
+                out.insert("target".into(), json!(migrator.target().to_string()));
+                out.insert("migrations".into(), serde_json::to_value(&report).expect("reports serialise"));
+            }
+        }
+        if problems { Err(Failure::CheckFailed) } else { Ok(()) }
+    })
+}
+
+pub fn mark_applied(config_path: &Path, format: Format, args: &DbArgs, file: &str, reset: bool, yes: bool, out: &mut serde_json::Map<String, Value>) -> Result<(), Failure> {
+    if reset && !yes {
+        return Err(input("--reset deletes the whole migration history but this one row; add --yes to confirm (tablewright never prompts)"));
+    }
+    let target = args.target()?;
+    let (_, folder, history) = args.sources(config_path)?;
+    let set = MigrationSet::from_folder(&folder).map_err(run_error)?;
+    let tag = Path::new(file).file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| file.to_owned());
+    block_on(None, async {
+        let migrator = Migrator::new(target, set, MigratorOptions { history, ..MigratorOptions::default() }).await.map_err(run_error)?;
+        migrator.mark_applied(&tag, reset).await.map_err(run_error)?;
+        match format {
+            Format::Text => emit(&format!(
+                "Marked {tag} as applied on {}{}.\n",
+                migrator.target(),
+                if reset { "; the rest of the history was removed" } else { "" }
+            )),
+            Format::Json => {
+                out.insert("status".into(), json!("ok"));
+                out.insert("marked".into(), json!(tag));
+                out.insert("reset".into(), json!(reset));
+            }
+        }
+        Ok(())
+    })
+}
+
+pub fn verify(config_path: &Path, format: Format, connection_string: Option<String>, folder: Option<PathBuf>, out: &mut serde_json::Map<String, Value>) -> Result<(), Failure> {
+    let config = Config::load(config_path)?;
+    let folder = folder.unwrap_or_else(|| config.out.clone());
+    let named = connection_string.or_else(|| env("DATABASE_URL"));
+    let set = MigrationSet::from_folder(&folder).map_err(run_error)?;
+    let last = MigrationFolder::load(&folder)?.last_snapshot()?.ok_or_else(|| input(format!("{} has no migrations to verify", folder.display())))?;
+    let dialect = config.dialect;
+    let printer = EventPrinter::new(Format::Json);
+    block_on(None, async {
+        // No server named: a throwaway one from the machine's PostgreSQL binaries.
+        let embedded = match &named {
+            Some(_) => None,
+            None => Some(runner::EmbeddedPostgres::start().await.map_err(run_error)?),
+        };
+        let admin_url = named.clone().unwrap_or_else(|| embedded.as_ref().expect("started above").url("postgres"));
+        if format == Format::Text
+            && let Some(server) = &embedded
+        {
+            emit(&format!("verify: no server named; started a throwaway PostgreSQL {} from this machine's binaries\n", server.version));
+        }
+        let report = runner::verify(&admin_url, dialect, set, &last.schema, &|e| {
+            if format == Format::Json {
+                printer.print(e)
+            }
+        })
+        .await
+        .map_err(run_error)?;
+        let guard = match report.dsql_guard {
+            Some(true) => ", DSQL rules enforced by the guard",
+            Some(false) => ", DSQL rules enforced by the runner only (the guard needs a superuser)",
+            None => "",
+        };
+        match format {
+            Format::Text if report.differences.is_empty() => emit(&format!(
+                "verify: ok — {} migration(s) replayed into a scratch database under {dialect} rules{guard}; the schema equals the last snapshot.\n",
+                report.migrations
+            )),
+            Format::Text => {
+                let mut text = format!("verify: the replayed schema differs from the last snapshot ({} difference(s)):\n", report.differences.len());
+                for d in &report.differences {
+                    text.push_str(&format!("  - {d}\n"));
+                }
+                text.push_str("A migration file no longer produces its snapshot: revert hand edits, or regenerate.\n");
+                emit(&text);
+            }
+            Format::Json => {
+                out.insert("status".into(), json!(if report.differences.is_empty() { "ok" } else { "different" }));
+                out.insert("dialect".into(), json!(dialect));
+                out.insert("report".into(), serde_json::to_value(&report).expect("reports serialise"));
+            }
+        }
+        if report.differences.is_empty() { Ok(()) } else { Err(Failure::CheckFailed) }
+    })
+}

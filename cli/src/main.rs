@@ -1,0 +1,334 @@
+//! `tablewright`: the command line over tablewright-core.
+//!
+//! Exit codes: 0 success; 1 a check found a problem (`generate --check` saw pending
+//! changes, `check` found an inconsistent folder, `migrate` met an edited applied
+//! migration, `verify` found a difference); 2 bad input or usage (config, source errors,
+//! undecided drops, refused changes, I/O); 3 the database refused a statement or the run
+//! failed (it can be resumed). It never prompts and never reads stdin.
+
+mod db;
+mod report;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use report::{Failure, Format, Reporter};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use tablewright_core::config::{Config, DEFAULT_CONFIG};
+use tablewright_core::desired::AllowDrops;
+use tablewright_core::folder::MigrationFolder;
+use tablewright_core::generate::{self, GenerateOptions};
+use tablewright_core::scan;
+
+const AFTER_HELP: &str = "\
+Examples:
+  # write the next migration for the changed structs
+  tablewright generate
+  # in CI: exit 1 when the structs have changes not yet in migrations/
+  tablewright generate --check
+  # drop a column (or a whole table: --allow-drop books) and its data
+  tablewright generate --allow-drop books.subtitle
+  # an empty SQL file, journal entry and snapshot for a hand-written data migration
+  tablewright generate --custom --name backfill_prices
+  # verify journal, SQL files, snapshots and hashes, for a machine
+  tablewright check --format json
+  # apply pending migrations to PostgreSQL (DATABASE_URL) or Aurora DSQL (DSQL_ENDPOINT)
+  tablewright migrate
+  # show what would run, changing nothing
+  tablewright migrate --dry-run --connection-string postgres://localhost/app
+  # run DSQL's rules against a local PostgreSQL
+  tablewright migrate --provider dsql --connection-string postgres://localhost/app
+  # replay migrations/ into a scratch database and compare with the last snapshot
+  tablewright verify --connection-string postgres://postgres@localhost/postgres
+  # check the grants in permissions/permissions.sql against the live catalog, in CI
+  tablewright permissions validate --strict
+  # classify hand-written SQL for DSQL (exit 1 on ERROR or RECREATION)
+  tablewright check-dsql legacy/*.sql
+
+Exit codes: 0 ok, 1 a check found a problem, 2 usage or input error,
+3 the database refused a statement or the run failed (rerun to resume).";
+
+/// Schema-as-code compiler and migration runner for Aurora DSQL and PostgreSQL.
+#[derive(Parser)]
+#[command(name = "tablewright", version, after_help = AFTER_HELP)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Args, Clone)]
+struct Common {
+    /// Path to tablewright.toml; other paths are relative to it.
+    #[arg(long, global = true, default_value = DEFAULT_CONFIG)]
+    config: PathBuf,
+    /// Output for people (text) or machines (json).
+    #[arg(long, global = true, value_enum, default_value_t = FormatArg::Text)]
+    format: FormatArg,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum FormatArg {
+    Text,
+    Json,
+}
+
+#[derive(Subcommand)]
+enum PermissionsAction {
+    /// Create the roles and run the GRANTs (idempotent; one statement per transaction).
+    Apply {
+        #[command(flatten)]
+        common: Common,
+        #[command(flatten)]
+        db: db::DbArgs,
+    },
+    /// Report declared grants missing from pg_class.relacl; grant those whose table exists.
+    Validate {
+        #[command(flatten)]
+        common: Common,
+        #[command(flatten)]
+        db: db::DbArgs,
+        /// Exit 1 while gaps remain.
+        #[arg(long)]
+        strict: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Compare the structs with the last snapshot and write the next migration.
+    #[command(after_help = AFTER_HELP)]
+    Generate {
+        #[command(flatten)]
+        common: Common,
+        /// Name of the migration (the part after `NNNN_`).
+        #[arg(long)]
+        name: Option<String>,
+        /// Write an empty SQL file (plus journal entry and snapshot) for hand-written SQL.
+        #[arg(long)]
+        custom: bool,
+        /// Write nothing; exit 1 if a migration is due.
+        #[arg(long)]
+        check: bool,
+        /// Allow dropping a table (`books`) or column (`books.subtitle`) and its data. Repeatable.
+        #[arg(long = "allow-drop", value_name = "TABLE[.COLUMN]")]
+        allow_drop: Vec<String>,
+    },
+    /// Verify the migrations folder: journal ↔ SQL files ↔ snapshots ↔ hashes, and branch forks.
+    #[command(after_help = AFTER_HELP)]
+    Check {
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Apply pending migrations, once each, under a lock; resumes an interrupted run.
+    #[command(after_help = AFTER_HELP)]
+    Migrate {
+        #[command(flatten)]
+        common: Common,
+        #[command(flatten)]
+        db: db::DbArgs,
+        /// Print each pending statement and how it will run; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Skip the migration lock (only when nothing else can run migrations).
+        #[arg(long)]
+        no_lock: bool,
+        /// Give up after this many seconds (the run can be resumed).
+        #[arg(long, value_name = "SECONDS")]
+        timeout: Option<u64>,
+        /// Length of the DSQL lock lease, renewed every third of it.
+        #[arg(long, value_name = "SECONDS", default_value_t = 300)]
+        lock_lease: u64,
+        /// PostgreSQL: all pending migrations in one transaction, all or nothing (like
+        /// `psql -1`). Ignored on DSQL, which allows one DDL per transaction.
+        #[arg(long)]
+        single_transaction: bool,
+        /// Do not apply and validate the permissions file after the migrations.
+        #[arg(long)]
+        no_permissions: bool,
+    },
+    /// Classify every statement of SQL files for Aurora DSQL: OK, INDEX (rewritten to
+    /// ASYNC), STRIP (skipped), RECREATION, ERROR. Default: the migrations folder.
+    #[command(name = "check-dsql", after_help = AFTER_HELP)]
+    CheckDsql {
+        #[command(flatten)]
+        common: Common,
+        /// SQL files (default: every .sql file in the migrations folder).
+        files: Vec<PathBuf>,
+    },
+    /// Apply the permissions file, or check it against the live catalog.
+    #[command(after_help = AFTER_HELP)]
+    Permissions {
+        #[command(subcommand)]
+        action: PermissionsAction,
+    },
+    /// List applied, in-progress, pending, edited and unknown migrations.
+    #[command(after_help = AFTER_HELP)]
+    Status {
+        #[command(flatten)]
+        common: Common,
+        #[command(flatten)]
+        db: db::DbArgs,
+    },
+    /// Record a migration as applied without running it.
+    #[command(name = "mark-applied", after_help = AFTER_HELP)]
+    MarkApplied {
+        #[command(flatten)]
+        common: Common,
+        #[command(flatten)]
+        db: db::DbArgs,
+        /// The migration: its tag or its .sql file.
+        #[arg(long)]
+        file: String,
+        /// Replace the whole history with this one row.
+        #[arg(long)]
+        reset: bool,
+        /// Confirm --reset.
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Replay all migrations into a scratch database and compare with the last snapshot.
+    #[command(after_help = AFTER_HELP)]
+    Verify {
+        #[command(flatten)]
+        common: Common,
+        /// A PostgreSQL server to create the scratch database on (default: DATABASE_URL,
+        /// else a throwaway server started from this machine's PostgreSQL binaries).
+        #[arg(long, value_name = "URL")]
+        connection_string: Option<String>,
+        /// Migrations folder (default: `out` from the config).
+        #[arg(long)]
+        folder: Option<PathBuf>,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let (common, result) = match cli.command {
+        Command::Generate { common, name, custom, check, allow_drop } => {
+            let mut reporter = Reporter::new(common.format.into());
+            let r = run_generate(&common, &mut reporter, name, custom, check, &allow_drop);
+            (reporter, r)
+        }
+        Command::Check { common } => {
+            let mut reporter = Reporter::new(common.format.into());
+            let r = run_check(&common, &mut reporter);
+            (reporter, r)
+        }
+        Command::Migrate { common, db, dry_run, no_lock, timeout, lock_lease, single_transaction, no_permissions } => {
+            let mut reporter = Reporter::new(common.format.into());
+            let flags = db::MigrateFlags { dry_run, no_lock, timeout, lock_lease, single_transaction, permissions: !no_permissions };
+            let format = reporter.format();
+            let r = db::migrate(&common.config, format, &db, flags, reporter.json_mut());
+            (reporter, r)
+        }
+        Command::CheckDsql { common, files } => {
+            let mut reporter = Reporter::new(common.format.into());
+            let r = run_check_dsql(&common, files, &mut reporter);
+            (reporter, r)
+        }
+        Command::Permissions { action: PermissionsAction::Apply { common, db } } => {
+            let mut reporter = Reporter::new(common.format.into());
+            let format = reporter.format();
+            let r = db::permissions(&common.config, format, &db, db::PermissionsMode::Apply, reporter.json_mut());
+            (reporter, r)
+        }
+        Command::Permissions { action: PermissionsAction::Validate { common, db, strict } } => {
+            let mut reporter = Reporter::new(common.format.into());
+            let format = reporter.format();
+            let r = db::permissions(&common.config, format, &db, db::PermissionsMode::Validate { strict }, reporter.json_mut());
+            (reporter, r)
+        }
+        Command::Status { common, db } => {
+            let mut reporter = Reporter::new(common.format.into());
+            let format = reporter.format();
+            let r = db::status(&common.config, format, &db, reporter.json_mut());
+            (reporter, r)
+        }
+        Command::MarkApplied { common, db, file, reset, yes } => {
+            let mut reporter = Reporter::new(common.format.into());
+            let format = reporter.format();
+            let r = db::mark_applied(&common.config, format, &db, &file, reset, yes, reporter.json_mut());
+            (reporter, r)
+        }
+        Command::Verify { common, connection_string, folder } => {
+            let mut reporter = Reporter::new(common.format.into());
+            let format = reporter.format();
+            let r = db::verify(&common.config, format, connection_string, folder, reporter.json_mut());
+            (reporter, r)
+        }
+    };
+    common.finish(result)
+}
+
+impl From<FormatArg> for Format {
+    fn from(f: FormatArg) -> Format {
+        match f {
+            FormatArg::Text => Format::Text,
+            FormatArg::Json => Format::Json,
+        }
+    }
+}
+
+fn now_ms() -> u64 {
+    // SOURCE_DATE_EPOCH (seconds) makes output reproducible, as for other build tools.
+    if let Some(secs) = std::env::var("SOURCE_DATE_EPOCH").ok().and_then(|v| v.parse::<u64>().ok()) {
+        return secs * 1000;
+    }
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+fn run_generate(common: &Common, out: &mut Reporter, name: Option<String>, custom: bool, check: bool, allow_drop: &[String]) -> Result<(), Failure> {
+    let config = Config::load(&common.config)?;
+    let files = config.schema_files()?;
+    let scanned = scan::scan_files(&files)?;
+    let folder = MigrationFolder::load(&config.out)?;
+    let options = GenerateOptions { name, custom, allow_drop: AllowDrops::parse(allow_drop), now_ms: now_ms() };
+    let migration = generate::plan_migration(&config, &scanned.desired, &folder, &options)?;
+    let permissions = generate::plan_permissions(&config, &scanned)?;
+    if migration.is_none() && permissions.is_none() {
+        out.up_to_date(&config, scanned.desired.schema.tables.len());
+        return Ok(());
+    }
+    if check {
+        out.pending(&config, migration.as_ref(), permissions.as_ref());
+        return Err(Failure::CheckFailed);
+    }
+    generate::write(migration.as_ref(), permissions.as_ref())?;
+    out.written(migration.as_ref(), permissions.as_ref());
+    Ok(())
+}
+
+fn run_check_dsql(common: &Common, files: Vec<PathBuf>, out: &mut Reporter) -> Result<(), Failure> {
+    use tablewright_core::dsql_check::{self, Summary};
+    let files = if files.is_empty() {
+        let config = Config::load(&common.config)?;
+        let mut found: Vec<PathBuf> = std::fs::read_dir(&config.out)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", config.out.display()))?
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "sql"))
+            .collect();
+        found.sort();
+        found
+    } else {
+        files
+    };
+    let mut reports = Vec::new();
+    for file in &files {
+        let text = std::fs::read_to_string(file).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+        reports.push((file.display().to_string(), dsql_check::check_text(&text)));
+    }
+    let summary = Summary::of(reports.iter().flat_map(|(_, c)| c));
+    out.dsql_report(&reports, &summary);
+    if summary.errors + summary.recreation > 0 { Err(Failure::CheckFailed) } else { Ok(()) }
+}
+
+fn run_check(common: &Common, out: &mut Reporter) -> Result<(), Failure> {
+    let config = Config::load(&common.config)?;
+    let folder = MigrationFolder::load(&config.out)?;
+    let problems = folder.verify()?;
+    out.folder_report(&folder, &problems);
+    if problems.is_empty() { Ok(()) } else { Err(Failure::CheckFailed) }
+}

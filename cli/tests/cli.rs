@@ -1,0 +1,314 @@
+//! The `tablewright` binary on a copy of the repository's example: exit codes, what is
+//! written (and what is not), and the text and JSON people and agents read.
+
+use assert_cmd::Command;
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    fs::create_dir_all(to).unwrap();
+    for entry in fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+/// A temporary copy of the config, the example's sources and its migrations.
+struct Fixture {
+    dir: tempfile::TempDir,
+}
+
+impl Fixture {
+    fn new() -> Fixture {
+        let dir = tempfile::tempdir().unwrap();
+        fs::copy(repo().join("tablewright.toml"), dir.path().join("tablewright.toml")).unwrap();
+        copy_dir(&repo().join("examples/bookstore/src"), &dir.path().join("examples/bookstore/src"));
+        copy_dir(&repo().join("migrations"), &dir.path().join("migrations"));
+        copy_dir(&repo().join("permissions"), &dir.path().join("permissions"));
+        Fixture { dir }
+    }
+
+    fn path(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+
+    fn run(&self, args: &[&str]) -> assert_cmd::assert::Assert {
+        Command::cargo_bin("tablewright").unwrap().current_dir(self.dir.path()).env("SOURCE_DATE_EPOCH", "1767225600").args(args).assert()
+    }
+
+    /// Replaces `old` by `new` in an example source file (exactly once).
+    fn edit(&self, rel: &str, old: &str, new: &str) {
+        let path = self.path(rel);
+        let text = fs::read_to_string(&path).unwrap();
+        assert_eq!(text.matches(old).count(), 1, "`{old}` must occur once in {rel}");
+        fs::write(path, text.replacen(old, new, 1)).unwrap();
+    }
+
+    /// Every file under migrations/ with its bytes.
+    fn migrations(&self) -> BTreeMap<String, Vec<u8>> {
+        fn walk(base: &Path, dir: &Path, out: &mut BTreeMap<String, Vec<u8>>) {
+            for e in fs::read_dir(dir).unwrap() {
+                let p = e.unwrap().path();
+                if p.is_dir() {
+                    walk(base, &p, out);
+                } else {
+                    out.insert(p.strip_prefix(base).unwrap().to_string_lossy().into_owned(), fs::read(&p).unwrap());
+                }
+            }
+        }
+        let mut out = BTreeMap::new();
+        walk(&self.path("migrations"), &self.path("migrations"), &mut out);
+        out
+    }
+}
+
+const ENTITIES: &str = "examples/bookstore/src/entities.rs";
+
+fn stdout(a: &assert_cmd::assert::Assert) -> String {
+    String::from_utf8(a.get_output().stdout.clone()).unwrap()
+}
+
+fn stderr(a: &assert_cmd::assert::Assert) -> String {
+    String::from_utf8(a.get_output().stderr.clone()).unwrap()
+}
+
+#[test]
+fn committed_example_is_up_to_date_and_generate_changes_nothing() {
+    let f = Fixture::new();
+    let before = f.migrations();
+    let out = f.run(&["generate"]).code(0);
+    assert!(stdout(&out).starts_with("No schema changes"), "{}", stdout(&out));
+    f.run(&["generate", "--check"]).code(0);
+    f.run(&["check"]).code(0);
+    assert_eq!(f.migrations(), before);
+}
+
+#[test]
+fn a_new_column_is_pending_then_written_as_exactly_one_migration() {
+    let f = Fixture::new();
+    let before = f.migrations();
+    f.edit(ENTITIES, "    pub subtitle: Option<String>,\n", "    pub subtitle: Option<String>,\n    pub blurb: Option<String>,\n");
+
+    let pending = f.run(&["generate", "--check"]).code(1);
+    assert!(stdout(&pending).contains("+ add column `books.blurb` (text)"), "{}", stdout(&pending));
+    assert_eq!(f.migrations(), before, "--check writes nothing");
+
+    f.run(&["generate"]).code(0);
+    let after = f.migrations();
+    let added: Vec<&String> = after.keys().filter(|k| !before.contains_key(*k)).collect();
+    let changed: Vec<&String> = before.keys().filter(|k| after.get(*k) != before.get(*k)).collect();
+    assert_eq!(added, ["0001_add_books_blurb.sql", "meta/0001_snapshot.json"]);
+    assert_eq!(changed, ["meta/_journal.json"]);
+    assert_eq!(String::from_utf8(after["0001_add_books_blurb.sql"].clone()).unwrap(), "ALTER TABLE \"books\" ADD COLUMN \"blurb\" text;\n");
+    let journal: serde_json::Value = serde_json::from_slice(&after["meta/_journal.json"]).unwrap();
+    assert_eq!(journal["entries"].as_array().unwrap().len(), 2);
+    assert_eq!(journal["entries"][1]["tag"], "0001_add_books_blurb");
+    assert_eq!(journal["entries"][1]["when"], 1767225600000u64);
+
+    // Byte-stable: generating again changes nothing, and the folder checks clean.
+    f.run(&["generate"]).code(0);
+    assert_eq!(f.migrations(), after);
+    f.run(&["check"]).code(0);
+}
+
+#[test]
+fn a_dropped_column_needs_a_decision_and_writes_nothing_until_given() {
+    let f = Fixture::new();
+    let before = f.migrations();
+    f.edit(ENTITIES, "    pub subtitle: Option<String>,\n", "");
+
+    let refused = f.run(&["generate"]).code(2);
+    let err = stderr(&refused);
+    assert!(err.contains("column `books.subtitle` is in the last snapshot but no field describes it"), "{err}");
+    assert!(err.contains("#[column(renamed_from = \"subtitle\")]"), "{err}");
+    assert!(err.contains("--allow-drop books.subtitle"), "{err}");
+    assert_eq!(f.migrations(), before);
+
+    let json = f.run(&["generate", "--format", "json"]).code(2);
+    let v: serde_json::Value = serde_json::from_str(&stdout(&json)).unwrap();
+    assert_eq!(v["status"], "error");
+    assert_eq!(v["error"]["kind"], "decisions_required");
+    assert_eq!(v["error"]["decisions"][0]["kind"], "drop_column");
+    assert_eq!(v["error"]["decisions"][0]["table"], "books");
+    assert_eq!(v["error"]["decisions"][0]["column"], "subtitle");
+    assert_eq!(v["error"]["decisions"][0]["ways_out"].as_array().unwrap().len(), 2);
+
+    let allowed = f.run(&["generate", "--allow-drop", "books.subtitle"]).code(0);
+    assert!(stdout(&allowed).contains("warning[drop-column]: drop column `books.subtitle`: the column's data is deleted"), "{}", stdout(&allowed));
+    let sql = String::from_utf8(f.migrations()["0001_drop_books_subtitle.sql"].clone()).unwrap();
+    assert_eq!(sql, "ALTER TABLE \"books\" DROP COLUMN \"subtitle\";\n");
+}
+
+#[test]
+fn a_rename_declared_in_code_is_a_rename() {
+    let f = Fixture::new();
+    f.edit(ENTITIES, "    pub subtitle: Option<String>,\n", "    #[column(renamed_from = \"subtitle\")]\n    pub tagline: Option<String>,\n");
+    let out = f.run(&["generate", "--name", "Tagline!", "--format", "json"]).code(0);
+    let v: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(v["warnings"][0]["id"], "rename-column");
+    let sql = String::from_utf8(f.migrations()["0001_tagline.sql"].clone()).unwrap();
+    assert_eq!(sql, "ALTER TABLE \"books\" RENAME COLUMN \"subtitle\" TO \"tagline\";\n");
+}
+
+#[test]
+fn source_errors_name_file_line_and_column_all_at_once() {
+    let f = Fixture::new();
+    f.edit(ENTITIES, "    #[column(sql_type = \"varchar(32)\", unique)]\n    pub isbn: String,", "    #[column(sql_type = \"varchar(32)\", uniqe)]\n    pub isbn: String,");
+    f.edit(ENTITIES, "    pub page_count: i32,", "    pub page_count: u32,");
+    let out = f.run(&["generate"]).code(2);
+    insta::assert_snapshot!(stderr(&out));
+    assert!(stdout(&out).is_empty());
+}
+
+#[test]
+fn a_change_dsql_cannot_make_is_refused_with_the_reason() {
+    let f = Fixture::new();
+    f.edit(ENTITIES, "    pub page_count: i32,", "    pub page_count: i64,");
+    let out = f.run(&["generate"]).code(2);
+    let err = stderr(&out);
+    assert!(err.contains("- change type of `books.page_count` from integer to bigint\n"), "{err}");
+    assert!(err.contains("not supported on dsql yet: Aurora DSQL cannot change this in place"), "{err}");
+    let json = f.run(&["generate", "--format", "json"]).code(2);
+    let v: serde_json::Value = serde_json::from_str(&stdout(&json)).unwrap();
+    assert_eq!(v["error"]["kind"], "refused");
+    assert_eq!(v["error"]["refusals"][0]["kind"], "alter_column_type");
+}
+
+#[test]
+fn custom_migration_is_an_empty_file_with_its_entry_and_snapshot() {
+    let f = Fixture::new();
+    f.run(&["generate", "--custom", "--name", "backfill_prices"]).code(0);
+    let files = f.migrations();
+    let sql = String::from_utf8(files["0001_backfill_prices.sql"].clone()).unwrap();
+    assert!(sql.starts_with("-- Custom migration"), "{sql}");
+    let s0: serde_json::Value = serde_json::from_slice(&files["meta/0000_snapshot.json"]).unwrap();
+    let s1: serde_json::Value = serde_json::from_slice(&files["meta/0001_snapshot.json"]).unwrap();
+    assert_eq!(s1["prevId"], s0["id"]);
+    assert_eq!(s1["tables"], s0["tables"]);
+    f.run(&["generate", "--check"]).code(0);
+}
+
+#[test]
+fn check_reports_an_edited_migration() {
+    let f = Fixture::new();
+    let path = f.path("migrations/0000_init.sql");
+    let mut text = fs::read_to_string(&path).unwrap();
+    text.push_str("-- sneaky edit\n");
+    fs::write(&path, text).unwrap();
+    let out = f.run(&["check"]).code(1);
+    assert!(stdout(&out).contains("0000_init.sql was edited after it was generated"), "{}", stdout(&out));
+    let json = f.run(&["check", "--format", "json"]).code(1);
+    let v: serde_json::Value = serde_json::from_str(&stdout(&json)).unwrap();
+    assert_eq!(v["problems"][0]["kind"], "edited");
+}
+
+#[test]
+fn check_accepts_crlf_checkouts() {
+    let f = Fixture::new();
+    let path = f.path("migrations/0000_init.sql");
+    let text = fs::read_to_string(&path).unwrap();
+    fs::write(&path, text.replace('\n', "\r\n")).unwrap();
+    f.run(&["check"]).code(0);
+}
+
+#[test]
+fn check_reports_a_branch_fork_with_what_to_do() {
+    let f = Fixture::new();
+    // Two branches each generate 0001 on top of 0000; after the merge one was renumbered.
+    f.edit(ENTITIES, "    pub subtitle: Option<String>,\n", "    pub subtitle: Option<String>,\n    pub blurb: Option<String>,\n");
+    f.run(&["generate"]).code(0);
+    let snapshot = fs::read(f.path("migrations/meta/0001_snapshot.json")).unwrap();
+    let mut other: serde_json::Value = serde_json::from_slice(&snapshot).unwrap();
+    other["id"] = "11111111-2222-3333-4444-555555555555".into();
+    fs::write(f.path("migrations/meta/0002_snapshot.json"), serde_json::to_string_pretty(&other).unwrap()).unwrap();
+    fs::write(f.path("migrations/0002_other_branch.sql"), "ALTER TABLE \"books\" ADD COLUMN \"x\" text;\n").unwrap();
+    let out = f.run(&["check"]).code(1);
+    let text = stdout(&out);
+    assert!(text.contains("branch fork"), "{text}");
+    assert!(text.contains("Keep the one merged first"), "{text}");
+    // generate refuses to build on top of a forked folder.
+    let gen_out = f.run(&["generate"]).code(2);
+    assert!(stderr(&gen_out).contains("fix them before generating"), "{}", stderr(&gen_out));
+}
+
+#[test]
+fn a_missing_config_is_a_usage_error_naming_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::cargo_bin("tablewright").unwrap().current_dir(dir.path()).args(["generate"]).assert().code(2);
+    assert!(stderr(&out).contains("config tablewright.toml"), "{}", stderr(&out));
+    assert!(stderr(&out).contains("--config PATH"), "{}", stderr(&out));
+}
+
+#[test]
+fn help_shows_examples_and_exit_codes() {
+    let out = Command::cargo_bin("tablewright").unwrap().args(["generate", "--help"]).assert().code(0);
+    let text = stdout(&out);
+    assert!(text.contains("Examples:"), "{text}");
+    assert!(text.contains("--allow-drop"), "{text}");
+    assert!(text.contains("Exit codes: 0 ok, 1 a check found a problem, 2 usage or input error,\n3 the database refused a statement or the run failed"), "{text}");
+}
+
+#[test]
+fn secrets_never_appear_in_output() {
+    let f = Fixture::new();
+    for format in ["text", "json"] {
+        let out = f.run(&["migrate", "--format", format, "--connection-string", "postgres://app:hunter2-secret@127.0.0.1:1/x?password=other-secret"]).code(3);
+        let all = format!("{}{}", stdout(&out), stderr(&out));
+        assert!(all.contains("postgres://app:***@127.0.0.1:1/x"), "{all}");
+        assert!(!all.contains("hunter2-secret") && !all.contains("other-secret"), "{all}");
+    }
+    // DSQL: a token is signed from these credentials; neither it nor the key may show.
+    let out = Command::cargo_bin("tablewright")
+        .unwrap()
+        .current_dir(f.dir.path())
+        .env("DSQL_ENDPOINT", "abc.dsql.us-east-1.on.aws")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
+        .env("AWS_SECRET_ACCESS_KEY", "wJalrXUtnFEMI-very-secret")
+        .env_remove("DATABASE_URL")
+        .args(["migrate", "--dry-run"])
+        .assert()
+        .code(3);
+    let all = format!("{}{}", stdout(&out), stderr(&out));
+    assert!(all.contains("connect to dsql at abc.dsql.us-east-1.on.aws"), "{all}");
+    assert!(!all.contains("very-secret") && !all.contains("X-Amz-Signature") && !all.contains("DbConnectAdmin"), "{all}");
+}
+
+const HANDLERS: &str = "examples/bookstore/src/handlers.rs";
+
+#[test]
+fn a_new_grant_is_pending_then_written_to_the_permissions_file_only() {
+    let f = Fixture::new();
+    let before = f.migrations();
+    let path = f.path(HANDLERS);
+    let mut text = fs::read_to_string(&path).unwrap();
+    text.push_str("\n#[requires_table(Customer, delete, role = \"support\")]\npub fn forget_customer() {}\n");
+    fs::write(&path, text).unwrap();
+    let pending = f.run(&["generate", "--check"]).code(1);
+    assert!(stdout(&pending).contains("permissions/permissions.sql is out of date"), "{}", stdout(&pending));
+    f.run(&["generate"]).code(0);
+    let permissions = fs::read_to_string(f.path("permissions/permissions.sql")).unwrap();
+    assert!(permissions.contains("CREATE ROLE \"support\" WITH LOGIN;\n"), "{permissions}");
+    assert!(permissions.contains("GRANT DELETE ON \"customers\" TO \"support\"; -- examples/bookstore/src/handlers.rs forget_customer\n"), "{permissions}");
+    assert_eq!(f.migrations(), before, "a permissions change writes no migration");
+    f.run(&["generate", "--check"]).code(0);
+}
+
+#[test]
+fn a_handler_naming_no_entity_is_an_error_at_its_location() {
+    let f = Fixture::new();
+    f.edit(HANDLERS, "#[requires_table(Book, insert, role = \"catalog_writer\")]", "#[requires_table(Boook, insert, role = \"catalog_writer\")]");
+    let out = f.run(&["generate"]).code(2);
+    let err = stderr(&out);
+    assert!(err.contains("examples/bookstore/src/handlers.rs:9:1: error: `Boook` in #[requires_table] on `create_book` is not a #[derive(Table)] struct"), "{err}");
+}

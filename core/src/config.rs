@@ -1,0 +1,166 @@
+//! `tablewright.toml`. Paths in it are relative to the file itself, so every command works
+//! the same from any directory with `--config PATH`.
+
+use crate::rules::Dialect;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// The config file's name, looked up in the current directory by default.
+pub const DEFAULT_CONFIG: &str = "tablewright.toml";
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConfigFile {
+    dialect: Dialect,
+    schema: Vec<String>,
+    #[serde(default = "default_out")]
+    out: String,
+    #[serde(default = "default_permissions")]
+    permissions: String,
+    #[serde(default)]
+    history: HistoryFile,
+    #[serde(default)]
+    roles: RolesFile,
+}
+
+/// `[roles]`: the role of handlers that name none, and IAM role ARNs for DSQL.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RolesFile {
+    default: Option<String>,
+    #[serde(default)]
+    iam: BTreeMap<String, String>,
+}
+
+/// `[history]`: where the runner keeps its bookkeeping.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct HistoryFile {
+    schema: String,
+    table: String,
+}
+
+impl Default for HistoryFile {
+    fn default() -> Self {
+        HistoryFile { schema: "tablewright".into(), table: "migrations".into() }
+    }
+}
+
+fn default_out() -> String {
+    "migrations".into()
+}
+
+fn default_permissions() -> String {
+    "permissions/permissions.sql".into()
+}
+
+/// A loaded configuration, paths resolved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// The config file.
+    pub path: PathBuf,
+    /// The folder paths are relative to.
+    pub root: PathBuf,
+    /// The target dialect.
+    pub dialect: Dialect,
+    /// Glob patterns of Rust files holding the entities and handlers, as written.
+    pub schema: Vec<String>,
+    /// The migrations folder.
+    pub out: PathBuf,
+    /// The permissions file (written by the permissions feature).
+    pub permissions: PathBuf,
+    /// `[history] schema`: the runner's schema.
+    pub history_schema: String,
+    /// `[history] table`: the runner's history table (the lock table is `<table>_lock`).
+    pub history_table: String,
+    /// `[roles] default`: the role of a `#[requires_table]` without `role = ".."`.
+    pub default_role: Option<String>,
+    /// `[roles.iam]`: role → IAM role ARN, written as `AWS IAM GRANT` on DSQL.
+    pub iam_roles: BTreeMap<String, String>,
+}
+
+/// The config could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("config {}: {source} (run from the folder holding tablewright.toml, or pass --config PATH)", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file is not valid.
+    #[error("config {}: {message}", path.display())]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong, with line and column.
+        message: String,
+    },
+    /// A glob pattern is malformed or matches nothing.
+    #[error("config {}: `schema` pattern `{pattern}` {problem}", path.display())]
+    Pattern {
+        /// The file.
+        path: PathBuf,
+        /// The pattern.
+        pattern: String,
+        /// What is wrong.
+        problem: String,
+    },
+}
+
+impl Config {
+    /// Reads and resolves a config file.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
+        Config::parse(path, &text)
+    }
+
+    /// Parses config text as if read from `path`.
+    pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
+        let file: ConfigFile = toml::from_str(text).map_err(|e| ConfigError::Parse { path: path.to_path_buf(), message: e.to_string().trim_end().to_owned() })?;
+        if file.schema.is_empty() {
+            return Err(ConfigError::Parse { path: path.to_path_buf(), message: "`schema` lists no patterns: add globs such as `schema = [\"src/**/*.rs\"]`".into() });
+        }
+        let root = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        Ok(Config {
+            path: path.to_path_buf(),
+            out: root.join(&file.out),
+            permissions: root.join(&file.permissions),
+            root,
+            dialect: file.dialect,
+            schema: file.schema,
+            history_schema: file.history.schema,
+            history_table: file.history.table,
+            default_role: file.roles.default,
+            iam_roles: file.roles.iam,
+        })
+    }
+
+    /// The Rust files the `schema` patterns match, sorted and deduplicated. A pattern that
+    /// matches nothing is an error: it is almost always a typo.
+    pub fn schema_files(&self) -> Result<Vec<PathBuf>, ConfigError> {
+        let mut files = Vec::new();
+        for pattern in &self.schema {
+            let full = self.root.join(pattern);
+            let pattern_error = |problem: String| ConfigError::Pattern { path: self.path.clone(), pattern: pattern.clone(), problem };
+            let paths = glob::glob(&full.to_string_lossy()).map_err(|e| pattern_error(format!("is not a valid glob: {e}")))?;
+            let before = files.len();
+            for entry in paths {
+                let p = entry.map_err(|e| pattern_error(format!("could not be expanded: {e}")))?;
+                if p.is_file() {
+                    files.push(p);
+                }
+            }
+            if files.len() == before {
+                return Err(pattern_error(format!("matches no file (looked for {})", full.display())));
+            }
+        }
+        files.sort();
+        files.dedup();
+        Ok(files)
+    }
+}

@@ -1,0 +1,85 @@
+//! The desired schema: the model the structs describe, plus what the diff needs to know
+//! that is not schema (declared renames, allowed drops) and where each was written.
+
+use crate::model::Schema;
+use serde::Serialize;
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::path::PathBuf;
+
+/// A place in a source file, 1-based line and column.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Location {
+    /// The file, as given in the config's globs.
+    pub file: PathBuf,
+    /// 1-based line.
+    pub line: usize,
+    /// 1-based column (characters).
+    pub column: usize,
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}:{}", self.file.display(), self.line, self.column)
+    }
+}
+
+/// A `renamed_from` hint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hint {
+    /// The old name.
+    pub from: String,
+    /// Where the hint was written.
+    pub location: Option<Location>,
+}
+
+/// Non-schema facts about one table of the desired schema.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TableSource {
+    /// The Rust struct.
+    pub rust_name: String,
+    /// Where the struct is.
+    pub location: Option<Location>,
+    /// `#[table(renamed_from)]`.
+    pub renamed_from: Option<Hint>,
+    /// `#[column(renamed_from)]` keyed by the column's new name.
+    pub column_renames: BTreeMap<String, Hint>,
+    /// `#[table(allow_drop(..))]`.
+    pub allow_drop: BTreeSet<String>,
+}
+
+/// The schema the code asks for.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DesiredSchema {
+    /// The tables.
+    pub schema: Schema,
+    /// Per table (keyed like `schema.tables`).
+    pub sources: BTreeMap<String, TableSource>,
+}
+
+/// Drops allowed from the command line: `table` or `table.column`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AllowDrops {
+    /// Whole tables.
+    pub tables: BTreeSet<String>,
+    /// `(table, column)`.
+    pub columns: BTreeSet<(String, String)>,
+}
+
+impl AllowDrops {
+    /// Parses `--allow-drop` values.
+    pub fn parse<S: AsRef<str>>(values: &[S]) -> Self {
+        let mut out = AllowDrops::default();
+        for v in values {
+            match v.as_ref().split_once('.') {
+                Some((t, c)) => {
+                    out.columns.insert((t.to_owned(), c.to_owned()));
+                }
+                None => {
+                    out.tables.insert(v.as_ref().to_owned());
+                }
+            }
+        }
+        out
+    }
+}

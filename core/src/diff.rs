@@ -1,0 +1,705 @@
+//! The diff engine: previous snapshot + desired schema → dialect-neutral operations.
+//!
+//! Renames come only from `renamed_from` hints; anything missing without a hint is a drop,
+//! and a drop needs an explicit allow. Every problem is collected before returning, so one
+//! run shows all the decisions a user has to make.
+
+use crate::desired::{AllowDrops, DesiredSchema, Hint, Location};
+use crate::model::{Check, Column, ForeignKey, Index, PrimaryKey, Schema, Table, Unique};
+use crate::rules::ChangeKind;
+use serde::Serialize;
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+
+/// One dialect-neutral schema change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[allow(missing_docs)] // variant fields are named for what they hold
+pub enum Op {
+    /// Create a table (with its inline constraints; foreign keys listed in `deferred_fks`
+    /// are added afterwards because of a reference cycle).
+    CreateTable { table: Table, deferred_fks: Vec<String> },
+    /// Drop a table.
+    DropTable { table: String },
+    /// Rename a table.
+    RenameTable { from: String, to: String },
+    /// Add a column to an existing table.
+    AddColumn { table: String, column: Column },
+    /// Drop a column.
+    DropColumn { table: String, column: String },
+    /// Rename a column.
+    RenameColumn { table: String, from: String, to: String },
+    /// Change a column's type.
+    AlterColumnType { table: String, column: String, from: String, to: String },
+    /// `SET NOT NULL`.
+    SetNotNull { table: String, column: String },
+    /// `DROP NOT NULL`.
+    DropNotNull { table: String, column: String },
+    /// `SET DEFAULT`.
+    SetDefault { table: String, column: String, default: String },
+    /// `DROP DEFAULT`.
+    DropDefault { table: String, column: String },
+    /// Make an existing column an identity column.
+    AddIdentity { table: String, column: String },
+    /// Drop identity.
+    DropIdentity { table: String, column: String },
+    /// Replace the primary key.
+    ChangePrimaryKey { table: String, from: Option<PrimaryKey>, to: Option<PrimaryKey> },
+    /// Create an index (`new_table`: the table is created in the same migration).
+    CreateIndex { table: String, index: Index, new_table: bool },
+    /// Drop an index.
+    DropIndex { table: String, name: String },
+    /// Add a unique constraint to an existing table.
+    AddUnique { table: String, unique: Unique },
+    /// Drop a unique constraint.
+    DropUnique { table: String, name: String },
+    /// Add a check constraint to an existing table.
+    AddCheck { table: String, check: Check },
+    /// Drop a check constraint.
+    DropCheck { table: String, name: String },
+    /// Add a foreign key to an existing table.
+    AddForeignKey { table: String, foreign_key: ForeignKey },
+    /// Drop a foreign key.
+    DropForeignKey { table: String, name: String },
+    /// Rename a constraint whose definition did not change.
+    RenameConstraint { table: String, from: String, to: String },
+    /// Rename an index (or a unique, which may be a constraint or a bare unique index)
+    /// whose definition did not change; `index` is the definition under its new name.
+    RenameIndex { table: String, from: String, index: Index },
+}
+
+impl Op {
+    /// The rules-table row this operation falls under.
+    pub fn kind(&self) -> ChangeKind {
+        match self {
+            Op::CreateTable { .. } => ChangeKind::CreateTable,
+            Op::DropTable { .. } => ChangeKind::DropTable,
+            Op::RenameTable { .. } => ChangeKind::RenameTable,
+            Op::AddColumn { column, .. } => {
+                if column.not_null || column.identity {
+                    ChangeKind::AddColumnNotNull
+                } else if column.default.is_some() {
+                    ChangeKind::AddColumnWithDefault
+                } else {
+                    ChangeKind::AddColumn
+                }
+            }
+            Op::DropColumn { .. } => ChangeKind::DropColumn,
+            Op::RenameColumn { .. } => ChangeKind::RenameColumn,
+            Op::AlterColumnType { .. } => ChangeKind::AlterColumnType,
+            Op::SetNotNull { .. } => ChangeKind::SetNotNull,
+            Op::DropNotNull { .. } => ChangeKind::DropNotNull,
+            Op::SetDefault { .. } => ChangeKind::SetDefault,
+            Op::DropDefault { .. } => ChangeKind::DropDefault,
+            Op::AddIdentity { .. } => ChangeKind::AddIdentity,
+            Op::DropIdentity { .. } => ChangeKind::DropIdentity,
+            Op::ChangePrimaryKey { .. } => ChangeKind::ChangePrimaryKey,
+            Op::CreateIndex { new_table: true, .. } => ChangeKind::CreateIndexOnNewTable,
+            Op::CreateIndex { new_table: false, .. } => ChangeKind::CreateIndex,
+            Op::DropIndex { .. } => ChangeKind::DropIndex,
+            Op::AddUnique { .. } => ChangeKind::AddUnique,
+            Op::DropUnique { .. } => ChangeKind::DropUnique,
+            Op::AddCheck { .. } => ChangeKind::AddCheck,
+            Op::DropCheck { .. } => ChangeKind::DropCheck,
+            Op::AddForeignKey { .. } => ChangeKind::AddForeignKey,
+            Op::DropForeignKey { .. } => ChangeKind::DropForeignKey,
+            Op::RenameConstraint { .. } => ChangeKind::RenameConstraint,
+            Op::RenameIndex { .. } => ChangeKind::RenameIndex,
+        }
+    }
+
+    /// The table the operation is about (its new name).
+    pub fn table(&self) -> &str {
+        match self {
+            Op::CreateTable { table, .. } => &table.name,
+            Op::DropTable { table } => table,
+            Op::RenameTable { to, .. } => to,
+            Op::AddColumn { table, .. }
+            | Op::DropColumn { table, .. }
+            | Op::RenameColumn { table, .. }
+            | Op::AlterColumnType { table, .. }
+            | Op::SetNotNull { table, .. }
+            | Op::DropNotNull { table, .. }
+            | Op::SetDefault { table, .. }
+            | Op::DropDefault { table, .. }
+            | Op::AddIdentity { table, .. }
+            | Op::DropIdentity { table, .. }
+            | Op::ChangePrimaryKey { table, .. }
+            | Op::CreateIndex { table, .. }
+            | Op::DropIndex { table, .. }
+            | Op::AddUnique { table, .. }
+            | Op::DropUnique { table, .. }
+            | Op::AddCheck { table, .. }
+            | Op::DropCheck { table, .. }
+            | Op::AddForeignKey { table, .. }
+            | Op::DropForeignKey { table, .. }
+            | Op::RenameConstraint { table, .. }
+            | Op::RenameIndex { table, .. } => table,
+        }
+    }
+
+    /// A short snake_case phrase, used to name the migration file.
+    pub fn slug(&self) -> String {
+        let t = self.table();
+        match self {
+            Op::CreateTable { .. } => format!("create_{t}"),
+            Op::DropTable { .. } => format!("drop_{t}"),
+            Op::RenameTable { from, to } => format!("rename_{from}_to_{to}"),
+            Op::AddColumn { column, .. } => format!("add_{t}_{}", column.name),
+            Op::DropColumn { column, .. } => format!("drop_{t}_{column}"),
+            Op::RenameColumn { to, .. } => format!("rename_{t}_{to}"),
+            Op::AlterColumnType { column, .. }
+            | Op::SetNotNull { column, .. }
+            | Op::DropNotNull { column, .. }
+            | Op::SetDefault { column, .. }
+            | Op::DropDefault { column, .. }
+            | Op::AddIdentity { column, .. }
+            | Op::DropIdentity { column, .. } => format!("alter_{t}_{column}"),
+            Op::ChangePrimaryKey { .. } => format!("change_{t}_pkey"),
+            Op::CreateIndex { index, .. } => format!("add_{}", index.name),
+            Op::AddUnique { unique, .. } => format!("add_{}", unique.name),
+            Op::AddCheck { check, .. } => format!("add_{}", check.name),
+            Op::AddForeignKey { foreign_key, .. } => format!("add_{}", foreign_key.name),
+            Op::DropIndex { name, .. } | Op::DropUnique { name, .. } | Op::DropCheck { name, .. } | Op::DropForeignKey { name, .. } => {
+                format!("drop_{name}")
+            }
+            Op::RenameConstraint { to, .. } => format!("rename_{to}"),
+            Op::RenameIndex { index, .. } => format!("rename_{}", index.name),
+        }
+    }
+}
+
+impl fmt::Display for Op {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let t = self.table();
+        match self {
+            Op::CreateTable { .. } => write!(f, "create table `{t}`"),
+            Op::DropTable { .. } => write!(f, "drop table `{t}`"),
+            Op::RenameTable { from, to } => write!(f, "rename table `{from}` to `{to}`"),
+            Op::AddColumn { column, .. } => write!(f, "add column `{t}.{}` ({})", column.name, column.sql_type),
+            Op::DropColumn { column, .. } => write!(f, "drop column `{t}.{column}`"),
+            Op::RenameColumn { from, to, .. } => write!(f, "rename column `{t}.{from}` to `{to}`"),
+            Op::AlterColumnType { column, from, to, .. } => write!(f, "change type of `{t}.{column}` from {from} to {to}"),
+            Op::SetNotNull { column, .. } => write!(f, "make `{t}.{column}` NOT NULL"),
+            Op::DropNotNull { column, .. } => write!(f, "make `{t}.{column}` nullable"),
+            Op::SetDefault { column, default, .. } => write!(f, "set default of `{t}.{column}` to {default}"),
+            Op::DropDefault { column, .. } => write!(f, "drop default of `{t}.{column}`"),
+            Op::AddIdentity { column, .. } => write!(f, "make `{t}.{column}` an identity column"),
+            Op::DropIdentity { column, .. } => write!(f, "drop identity of `{t}.{column}`"),
+            Op::ChangePrimaryKey { to, .. } => match to {
+                Some(pk) => write!(f, "change primary key of `{t}` to ({})", pk.columns.join(", ")),
+                None => write!(f, "drop primary key of `{t}`"),
+            },
+            Op::CreateIndex { index, .. } => write!(f, "create index `{}` on `{t}`", index.name),
+            Op::DropIndex { name, .. } => write!(f, "drop index `{name}`"),
+            Op::AddUnique { unique, .. } => write!(f, "add unique `{}` on `{t}`", unique.name),
+            Op::DropUnique { name, .. } => write!(f, "drop unique `{name}` on `{t}`"),
+            Op::AddCheck { check, .. } => write!(f, "add check `{}` on `{t}`", check.name),
+            Op::DropCheck { name, .. } => write!(f, "drop check `{name}` on `{t}`"),
+            Op::AddForeignKey { foreign_key, .. } => write!(f, "add foreign key `{}` on `{t}`", foreign_key.name),
+            Op::DropForeignKey { name, .. } => write!(f, "drop foreign key `{name}` on `{t}`"),
+            Op::RenameConstraint { from, to, .. } => write!(f, "rename constraint `{from}` to `{to}` on `{t}`"),
+            Op::RenameIndex { from, index, .. } => write!(f, "rename index `{from}` to `{}`", index.name),
+        }
+    }
+}
+
+/// A decision the diff will not take on its own: data would be dropped.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Decision {
+    /// A table of the previous snapshot has no struct any more.
+    DropTable {
+        /// Its name.
+        table: String,
+    },
+    /// A column of the previous snapshot has no field any more.
+    DropColumn {
+        /// Its table (new name).
+        table: String,
+        /// Its name.
+        column: String,
+        /// The struct, where `renamed_from` or `allow_drop` would go.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        location: Option<Location>,
+    },
+}
+
+impl Decision {
+    /// The two ways out, for people and machines.
+    pub fn ways_out(&self) -> Vec<String> {
+        match self {
+            Decision::DropTable { table } => vec![
+                format!("if a struct now describes this table under another name, add `#[table(renamed_from = \"{table}\")]` to it"),
+                format!("to drop the table and its data, run `generate --allow-drop {table}`"),
+            ],
+            Decision::DropColumn { table, column, .. } => vec![
+                format!("if a field now holds this column under another name, add `#[column(renamed_from = \"{column}\")]` to it"),
+                format!("to drop the column and its data, add `#[table(allow_drop({column}))]` to the struct or run `generate --allow-drop {table}.{column}`"),
+            ],
+        }
+    }
+}
+
+impl fmt::Display for Decision {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Decision::DropTable { table } => write!(f, "table `{table}` is in the last snapshot but no struct describes it"),
+            Decision::DropColumn { table, column, .. } => {
+                write!(f, "column `{table}.{column}` is in the last snapshot but no field describes it")
+            }
+        }
+    }
+}
+
+/// Something in the desired schema the diff cannot accept.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Problem {
+    /// What is wrong and what to do.
+    pub message: String,
+    /// Where, when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub location: Option<Location>,
+}
+
+/// Why the diff produced no operations.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DiffError {
+    /// Hints or references that name nothing, or conflict.
+    #[error("schema: {} problem(s) in the declared schema", .0.len())]
+    Problems(Vec<Problem>),
+    /// Drops that nobody allowed.
+    #[error("schema: {} change(s) would drop data and need a decision", .0.len())]
+    UnresolvedDrops(Vec<Decision>),
+}
+
+/// Computes the operations that turn `prev` into `desired`.
+pub fn diff(prev: &Schema, desired: &DesiredSchema, allow: &AllowDrops) -> Result<Vec<Op>, DiffError> {
+    let next = &desired.schema;
+    let mut problems = validate_references(desired);
+    let mut decisions = Vec::new();
+
+    // 1. Which previous table each desired table continues (by name or by declared rename).
+    let mut table_origin: BTreeMap<String, String> = BTreeMap::new(); // new name -> prev name
+    let mut renames = Vec::new();
+    for name in next.tables.keys() {
+        if prev.tables.contains_key(name) {
+            table_origin.insert(name.clone(), name.clone());
+            continue;
+        }
+        let source = desired.sources.get(name);
+        if let Some(hint) = source.and_then(|s| s.renamed_from.as_ref()) {
+            if next.tables.contains_key(&hint.from) {
+                problems.push(hint_problem(hint, format!("`renamed_from = \"{}\"` on table `{name}`: a struct still describes `{}`", hint.from, hint.from)));
+            } else if prev.tables.contains_key(&hint.from) {
+                table_origin.insert(name.clone(), hint.from.clone());
+                renames.push(Op::RenameTable { from: hint.from.clone(), to: name.clone() });
+            } else {
+                problems.push(hint_problem(hint, format!(
+                    "`renamed_from = \"{}\"` on table `{name}` names no table of the last snapshot; remove it or correct the name",
+                    hint.from
+                )));
+            }
+        }
+    }
+    let continued: BTreeSet<&String> = table_origin.values().collect();
+    let dropped_tables: Vec<String> = prev.tables.keys().filter(|t| !continued.contains(t)).cloned().collect();
+    for t in &dropped_tables {
+        if !allow.tables.contains(t) {
+            decisions.push(Decision::DropTable { table: t.clone() });
+        }
+    }
+
+    // 2. Column origins per continued table, and the previous schema with every rename applied,
+    //    so that the rest of the comparison is by name.
+    let mut column_origin: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new(); // table -> new col -> prev col
+    let mut column_ops = Vec::new();
+    for (new_name, prev_name) in &table_origin {
+        let (pt, nt) = (&prev.tables[prev_name], &next.tables[new_name]);
+        let source = desired.sources.get(new_name);
+        let mut origins = BTreeMap::new();
+        for column in &nt.columns {
+            if pt.column(&column.name).is_some() {
+                origins.insert(column.name.clone(), column.name.clone());
+                continue;
+            }
+            if let Some(hint) = source.and_then(|s| s.column_renames.get(&column.name)) {
+                if pt.column(&hint.from).is_some() {
+                    origins.insert(column.name.clone(), hint.from.clone());
+                    column_ops.push(Op::RenameColumn { table: new_name.clone(), from: hint.from.clone(), to: column.name.clone() });
+                } else {
+                    problems.push(hint_problem(hint, format!(
+                        "`renamed_from = \"{}\"` on column `{new_name}.{}` names no column of `{prev_name}` in the last snapshot; remove it or correct the name",
+                        hint.from, column.name
+                    )));
+                }
+            }
+        }
+        let kept: BTreeSet<&String> = origins.values().collect();
+        for column in pt.columns.iter().filter(|c| !kept.contains(&c.name)) {
+            let allowed = allow.columns.contains(&(new_name.clone(), column.name.clone()))
+                || allow.columns.contains(&(prev_name.clone(), column.name.clone()))
+                || source.is_some_and(|s| s.allow_drop.contains(&column.name));
+            if !allowed {
+                decisions.push(Decision::DropColumn {
+                    table: new_name.clone(),
+                    column: column.name.clone(),
+                    location: source.and_then(|s| s.location.clone()),
+                });
+            }
+        }
+        column_origin.insert(new_name.clone(), origins);
+    }
+
+    if !problems.is_empty() {
+        return Err(DiffError::Problems(problems));
+    }
+    if !decisions.is_empty() {
+        return Err(DiffError::UnresolvedDrops(decisions));
+    }
+
+    let renamed_prev = apply_renames(prev, &table_origin, &column_origin);
+    let mut plan = Phases::default();
+    plan.renames.extend(renames);
+    plan.renames.extend(column_ops);
+    for t in &dropped_tables {
+        plan.drop_tables.push(t.clone());
+    }
+
+    // 3. Tables that continue: compare columns and constraints by name.
+    for (name, nt) in &next.tables {
+        match renamed_prev.tables.get(name) {
+            Some(pt) if table_origin.contains_key(name) => diff_table(pt, nt, &mut plan),
+            _ => plan.new_tables.push(nt.clone()),
+        }
+    }
+    Ok(plan.into_ops(&renamed_prev))
+}
+
+fn hint_problem(hint: &Hint, message: String) -> Problem {
+    Problem { message, location: hint.location.clone() }
+}
+
+/// Every foreign key must reference an existing table and its key or unique columns.
+fn validate_references(desired: &DesiredSchema) -> Vec<Problem> {
+    let mut problems = Vec::new();
+    for table in desired.schema.tables.values() {
+        let location = desired.sources.get(&table.name).and_then(|s| s.location.clone());
+        for fk in table.foreign_keys.values() {
+            let Some(target) = desired.schema.tables.get(&fk.references_table) else {
+                problems.push(Problem {
+                    message: format!(
+                        "foreign key `{}` on `{}` references table `{}`, which no struct describes",
+                        fk.name, table.name, fk.references_table
+                    ),
+                    location: location.clone(),
+                });
+                continue;
+            };
+            for column in &fk.references_columns {
+                if target.column(column).is_none() {
+                    problems.push(Problem {
+                        message: format!("foreign key `{}` on `{}` references `{}.{column}`, which does not exist", fk.name, table.name, target.name),
+                        location: location.clone(),
+                    });
+                }
+            }
+            let keyed = target.primary_key.as_ref().is_some_and(|pk| pk.columns == fk.references_columns)
+                || target.uniques.values().any(|u| u.columns == fk.references_columns)
+                || target.indexes.values().any(|i| i.unique && i.columns == fk.references_columns);
+            if !keyed && fk.references_columns.iter().all(|c| target.column(c).is_some()) {
+                problems.push(Problem {
+                    message: format!(
+                        "foreign key `{}` on `{}` references ({}) of `{}`, which is neither its primary key nor unique",
+                        fk.name,
+                        table.name,
+                        fk.references_columns.join(", "),
+                        target.name
+                    ),
+                    location: location.clone(),
+                });
+            }
+        }
+    }
+    problems
+}
+
+/// The previous schema as it looks after the declared renames: tables and columns under
+/// their new names, and references following them.
+fn apply_renames(prev: &Schema, tables: &BTreeMap<String, String>, columns: &BTreeMap<String, BTreeMap<String, String>>) -> Schema {
+    let table_new_name: BTreeMap<&str, &str> = tables.iter().map(|(n, p)| (p.as_str(), n.as_str())).collect();
+    let column_new_name = |prev_table: &str, col: &str| -> String {
+        let Some(new_table) = table_new_name.get(prev_table) else { return col.to_owned() };
+        columns
+            .get(*new_table)
+            .and_then(|m| m.iter().find(|(_, p)| p.as_str() == col).map(|(n, _)| n.clone()))
+            .unwrap_or_else(|| col.to_owned())
+    };
+    let mut out = Schema::default();
+    for (prev_name, table) in &prev.tables {
+        let mut t = table.clone();
+        let rename_cols = |cols: &mut Vec<String>| {
+            for c in cols.iter_mut() {
+                *c = column_new_name(prev_name, c);
+            }
+        };
+        t.name = table_new_name.get(prev_name.as_str()).map(|s| (*s).to_owned()).unwrap_or_else(|| prev_name.clone());
+        for c in &mut t.columns {
+            c.name = column_new_name(prev_name, &c.name);
+        }
+        if let Some(pk) = &mut t.primary_key {
+            rename_cols(&mut pk.columns);
+        }
+        for u in t.uniques.values_mut() {
+            rename_cols(&mut u.columns);
+        }
+        for i in t.indexes.values_mut() {
+            rename_cols(&mut i.columns);
+        }
+        for fk in t.foreign_keys.values_mut() {
+            rename_cols(&mut fk.columns);
+            let target_prev = fk.references_table.clone();
+            for c in &mut fk.references_columns {
+                *c = column_new_name(&target_prev, c);
+            }
+            if let Some(n) = table_new_name.get(target_prev.as_str()) {
+                fk.references_table = (*n).to_owned();
+            }
+        }
+        out.tables.insert(t.name.clone(), t);
+    }
+    out
+}
+
+/// Operations grouped by the phase they must run in; see [`Phases::into_ops`].
+#[derive(Default)]
+struct Phases {
+    renames: Vec<Op>,
+    name_changes: Vec<Op>,
+    drop_constraints: Vec<Op>,
+    drop_tables: Vec<String>,
+    new_tables: Vec<Table>,
+    add_columns: Vec<Op>,
+    alter_columns: Vec<Op>,
+    primary_keys: Vec<Op>,
+    after_primary_keys: Vec<Op>,
+    drop_columns: Vec<Op>,
+    add_indexes: Vec<Op>,
+    add_constraints: Vec<Op>,
+}
+
+/// Matches named objects of one kind: same name and definition → nothing; same definition
+/// under another name → rename; the rest → drop and add.
+fn match_named<'a, T>(prev: &'a BTreeMap<String, T>, next: &'a BTreeMap<String, T>, same: impl Fn(&T, &T) -> bool) -> (Vec<(String, String)>, Vec<&'a T>, Vec<&'a T>) {
+    let mut renames = Vec::new();
+    let mut dropped: Vec<(&String, &T)> = prev.iter().filter(|(n, p)| !next.get(*n).is_some_and(|x| same(p, x))).collect();
+    let mut added = Vec::new();
+    for (name, n) in next {
+        if prev.get(name).is_some_and(|p| same(p, n)) {
+            continue;
+        }
+        if let Some(pos) = dropped.iter().position(|(pn, p)| same(p, n) && !next.contains_key(*pn)) {
+            let (pn, _) = dropped.remove(pos);
+            renames.push((pn.clone(), name.clone()));
+        } else {
+            added.push(n);
+        }
+    }
+    (renames, dropped.into_iter().map(|(_, p)| p).collect(), added)
+}
+
+fn diff_table(pt: &Table, nt: &Table, plan: &mut Phases) {
+    let table = nt.name.clone();
+
+    // Columns.
+    for column in &nt.columns {
+        let Some(pc) = pt.column(&column.name) else {
+            plan.add_columns.push(Op::AddColumn { table: table.clone(), column: column.clone() });
+            continue;
+        };
+        let col = column.name.clone();
+        if pc.sql_type != column.sql_type {
+            plan.alter_columns.push(Op::AlterColumnType { table: table.clone(), column: col.clone(), from: pc.sql_type.clone(), to: column.sql_type.clone() });
+        }
+        let in_new_pk = nt.primary_key.as_ref().is_some_and(|pk| pk.columns.contains(&col));
+        let in_old_pk = pt.primary_key.as_ref().is_some_and(|pk| pk.columns.contains(&col));
+        // A primary key implies NOT NULL; the key change itself carries that.
+        if !pc.not_null && column.not_null && !in_new_pk {
+            plan.alter_columns.push(Op::SetNotNull { table: table.clone(), column: col.clone() });
+        }
+        if pc.not_null && !column.not_null {
+            let op = Op::DropNotNull { table: table.clone(), column: col.clone() };
+            // PostgreSQL refuses DROP NOT NULL on a key column, so wait for the key change.
+            if in_old_pk { plan.after_primary_keys.push(op) } else { plan.alter_columns.push(op) }
+        }
+        match (&pc.default, &column.default) {
+            (a, Some(b)) if a.as_ref() != Some(b) => {
+                plan.alter_columns.push(Op::SetDefault { table: table.clone(), column: col.clone(), default: b.clone() })
+            }
+            (Some(_), None) => plan.alter_columns.push(Op::DropDefault { table: table.clone(), column: col.clone() }),
+            _ => {}
+        }
+        match (pc.identity, column.identity) {
+            (false, true) => plan.alter_columns.push(Op::AddIdentity { table: table.clone(), column: col.clone() }),
+            (true, false) => plan.alter_columns.push(Op::DropIdentity { table: table.clone(), column: col.clone() }),
+            _ => {}
+        }
+    }
+    for pc in &pt.columns {
+        if nt.column(&pc.name).is_none() {
+            plan.drop_columns.push(Op::DropColumn { table: table.clone(), column: pc.name.clone() });
+        }
+    }
+
+    // Primary key: same columns under a new name is a rename; other columns is a change.
+    match (&pt.primary_key, &nt.primary_key) {
+        (Some(a), Some(b)) if a.columns == b.columns => {
+            if a.name != b.name {
+                plan.name_changes.push(Op::RenameConstraint { table: table.clone(), from: a.name.clone(), to: b.name.clone() });
+            }
+        }
+        (None, None) => {}
+        (from, to) => plan.primary_keys.push(Op::ChangePrimaryKey { table: table.clone(), from: from.clone(), to: to.clone() }),
+    }
+
+    let (renames, dropped, added) = match_named(&pt.uniques, &nt.uniques, |a, b| a.columns == b.columns);
+    for (from, to) in renames {
+        let unique = &nt.uniques[&to];
+        let index = Index { name: to, columns: unique.columns.clone(), unique: true };
+        plan.name_changes.push(Op::RenameIndex { table: table.clone(), from, index });
+    }
+    for u in dropped {
+        plan.drop_constraints.push(Op::DropUnique { table: table.clone(), name: u.name.clone() });
+    }
+    for u in added {
+        plan.add_indexes.push(Op::AddUnique { table: table.clone(), unique: u.clone() });
+    }
+
+    let (renames, dropped, added) = match_named(&pt.indexes, &nt.indexes, |a, b| a.columns == b.columns && a.unique == b.unique);
+    for (from, to) in renames {
+        plan.name_changes.push(Op::RenameIndex { table: table.clone(), from, index: nt.indexes[&to].clone() });
+    }
+    for i in dropped {
+        plan.drop_constraints.push(Op::DropIndex { table: table.clone(), name: i.name.clone() });
+    }
+    for i in added {
+        plan.add_indexes.push(Op::CreateIndex { table: table.clone(), index: i.clone(), new_table: false });
+    }
+
+    let same_fk = |a: &ForeignKey, b: &ForeignKey| {
+        a.columns == b.columns
+            && a.references_table == b.references_table
+            && a.references_columns == b.references_columns
+            && a.on_delete == b.on_delete
+            && a.on_update == b.on_update
+    };
+    let (renames, dropped, added) = match_named(&pt.foreign_keys, &nt.foreign_keys, same_fk);
+    for (from, to) in renames {
+        plan.name_changes.push(Op::RenameConstraint { table: table.clone(), from, to });
+    }
+    for fk in dropped {
+        plan.drop_constraints.push(Op::DropForeignKey { table: table.clone(), name: fk.name.clone() });
+    }
+    for fk in added {
+        plan.add_constraints.push(Op::AddForeignKey { table: table.clone(), foreign_key: fk.clone() });
+    }
+
+    let (renames, dropped, added) = match_named(&pt.checks, &nt.checks, |a, b| a.expression == b.expression);
+    for (from, to) in renames {
+        plan.name_changes.push(Op::RenameConstraint { table: table.clone(), from, to });
+    }
+    for c in dropped {
+        plan.drop_constraints.push(Op::DropCheck { table: table.clone(), name: c.name.clone() });
+    }
+    for c in added {
+        plan.add_constraints.push(Op::AddCheck { table: table.clone(), check: c.clone() });
+    }
+}
+
+impl Phases {
+    /// Orders the phases so each statement only needs what earlier ones made: renames, then
+    /// drops of constraints (foreign keys first), dropped tables (dependents first), new
+    /// tables (dependencies first), column changes, key changes, dropped columns, and last
+    /// the indexes and constraints that need the finished tables.
+    fn into_ops(mut self, prev: &Schema) -> Vec<Op> {
+        let mut ops = Vec::new();
+        ops.append(&mut self.renames);
+        ops.append(&mut self.name_changes);
+        // Foreign keys go first: a dropped unique or key may be what one references.
+        self.drop_constraints.sort_by_key(|op| !matches!(op, Op::DropForeignKey { .. }));
+        ops.append(&mut self.drop_constraints);
+
+        let dropped: BTreeMap<String, Table> = self.drop_tables.iter().filter_map(|t| prev.tables.get(t).map(|x| (t.clone(), x.clone()))).collect();
+        let mut drop_order = dependency_order(&dropped).0;
+        drop_order.reverse();
+        ops.extend(drop_order.into_iter().map(|table| Op::DropTable { table }));
+
+        let new_tables: BTreeMap<String, Table> = self.new_tables.iter().map(|t| (t.name.clone(), t.clone())).collect();
+        let (create_order, cyclic) = dependency_order(&new_tables);
+        let mut deferred = Vec::new();
+        let mut new_table_indexes = Vec::new();
+        for name in create_order {
+            let table = new_tables[&name].clone();
+            let deferred_fks: Vec<String> = table
+                .foreign_keys
+                .values()
+                .filter(|fk| cyclic.contains(&(name.clone(), fk.name.clone())))
+                .map(|fk| fk.name.clone())
+                .collect();
+            for fk_name in &deferred_fks {
+                deferred.push(Op::AddForeignKey { table: name.clone(), foreign_key: table.foreign_keys[fk_name].clone() });
+            }
+            new_table_indexes.extend(table.indexes.values().map(|i| Op::CreateIndex { table: name.clone(), index: i.clone(), new_table: true }));
+            ops.push(Op::CreateTable { table, deferred_fks });
+        }
+        self.add_indexes.splice(0..0, new_table_indexes);
+        ops.append(&mut self.add_columns);
+        ops.append(&mut self.alter_columns);
+        ops.append(&mut self.primary_keys);
+        ops.append(&mut self.after_primary_keys);
+        ops.append(&mut self.drop_columns);
+        ops.append(&mut self.add_indexes);
+        ops.append(&mut self.add_constraints);
+        ops.extend(deferred);
+        ops
+    }
+}
+
+/// Orders tables so that referenced tables come first (a table may reference itself).
+/// Returns the order and the foreign keys `(table, fk)` that close a cycle among these
+/// tables; those must be added after every table exists.
+fn dependency_order(tables: &BTreeMap<String, Table>) -> (Vec<String>, BTreeSet<(String, String)>) {
+    let mut order = Vec::new();
+    let mut placed: BTreeSet<String> = BTreeSet::new();
+    let mut deferred = BTreeSet::new();
+    let mut remaining: BTreeSet<String> = tables.keys().cloned().collect();
+    while !remaining.is_empty() {
+        let ready: Vec<String> = remaining
+            .iter()
+            .filter(|t| {
+                tables[*t].foreign_keys.values().all(|fk| {
+                    fk.references_table == **t
+                        || !tables.contains_key(&fk.references_table)
+                        || placed.contains(&fk.references_table)
+                        || deferred.contains(&((*t).clone(), fk.name.clone()))
+                })
+            })
+            .cloned()
+            .collect();
+        if ready.is_empty() {
+            // A cycle: defer the first table's unmet references and go on.
+            let first = remaining.iter().next().expect("remaining is not empty").clone();
+            for fk in tables[&first].foreign_keys.values() {
+                if fk.references_table != first && remaining.contains(&fk.references_table) {
+                    deferred.insert((first.clone(), fk.name.clone()));
+                }
+            }
+            continue;
+        }
+        for t in ready {
+            remaining.remove(&t);
+            placed.insert(t.clone());
+            order.push(t);
+        }
+    }
+    (order, deferred)
+}

@@ -1,0 +1,247 @@
+//! The migrations folder: SQL files, snapshots and the journal, read and checked together.
+
+use crate::hash;
+use crate::journal::{Journal, JournalEntry};
+use crate::snapshot::{ORIGIN_ID, Snapshot};
+use serde::Serialize;
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+/// The folder could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum FolderError {
+    /// A file could not be read.
+    #[error("read {}: {source}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A JSON file is malformed.
+    #[error("parse {}: {source}", path.display())]
+    Json {
+        /// The file.
+        path: PathBuf,
+        /// The cause (with line and column).
+        #[source]
+        source: serde_json::Error,
+    },
+}
+
+/// A migrations folder.
+#[derive(Debug, Clone)]
+pub struct MigrationFolder {
+    /// The folder (`out` in the config).
+    pub dir: PathBuf,
+    /// Its journal (empty when the file does not exist yet).
+    pub journal: Journal,
+}
+
+/// An inconsistency between journal, SQL files and snapshots.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+#[allow(missing_docs)] // variant fields are named for what they hold
+pub enum FolderProblem {
+    /// A journal entry without its SQL file.
+    MissingSqlFile { tag: String, path: PathBuf },
+    /// A journal entry without its snapshot.
+    MissingSnapshot { tag: String, path: PathBuf },
+    /// A SQL file no journal entry names.
+    UnjournaledSql { path: PathBuf },
+    /// A snapshot no journal entry names.
+    UnjournaledSnapshot { path: PathBuf },
+    /// A committed SQL file whose bytes no longer match the recorded hash.
+    Edited { tag: String, path: PathBuf, recorded: String, actual: String },
+    /// A snapshot whose `prevId` is not the previous entry's snapshot id.
+    BrokenChain { tag: String, expected_prev_id: String, found_prev_id: String },
+    /// Several snapshots follow the same parent: two branches each generated a migration.
+    Fork { prev_id: String, snapshots: Vec<PathBuf> },
+    /// Journal entries out of sequence.
+    BadIndex { tag: String, expected: u32, found: u32 },
+    /// A snapshot that does not parse.
+    BadSnapshot { path: PathBuf, error: String },
+}
+
+impl FolderProblem {
+    /// What to do about it.
+    pub fn fix(&self) -> String {
+        match self {
+            FolderProblem::MissingSqlFile { tag, .. } => format!("restore `{tag}.sql` from version control, or remove entry `{tag}` from meta/_journal.json together with its snapshot"),
+            FolderProblem::MissingSnapshot { .. } => "restore the snapshot from version control; a migration without its snapshot breaks the chain".into(),
+            FolderProblem::UnjournaledSql { .. } | FolderProblem::UnjournaledSnapshot { .. } => {
+                "delete the file if it is left over from an interrupted or merged generate, or restore its journal entry".into()
+            }
+            FolderProblem::Edited { tag, .. } => format!(
+                "a migration that may already be applied was edited: revert `{tag}.sql` and put the change in a new migration (`generate`, or `generate --custom`)"
+            ),
+            FolderProblem::BrokenChain { .. } | FolderProblem::BadIndex { .. } => {
+                "the journal and snapshots disagree: restore meta/ from version control".into()
+            }
+            FolderProblem::Fork { .. } => "two branches each generated a migration on the same parent. Keep the one merged first; delete the other's SQL file, snapshot and journal entry, then run `generate` to re-create its change on top".into(),
+            FolderProblem::BadSnapshot { .. } => "restore the snapshot from version control".into(),
+        }
+    }
+
+    /// True when generating on top of the folder would make things worse.
+    pub fn blocks_generate(&self) -> bool {
+        !matches!(self, FolderProblem::Edited { .. })
+    }
+}
+
+impl fmt::Display for FolderProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FolderProblem::MissingSqlFile { tag, path } => write!(f, "journal entry `{tag}` has no SQL file {}", path.display()),
+            FolderProblem::MissingSnapshot { tag, path } => write!(f, "journal entry `{tag}` has no snapshot {}", path.display()),
+            FolderProblem::UnjournaledSql { path } => write!(f, "{} has no journal entry", path.display()),
+            FolderProblem::UnjournaledSnapshot { path } => write!(f, "{} has no journal entry", path.display()),
+            FolderProblem::Edited { path, recorded, actual, .. } => {
+                write!(f, "{} was edited after it was generated (recorded sha256 {recorded}, now {actual})", path.display())
+            }
+            FolderProblem::BrokenChain { tag, expected_prev_id, found_prev_id } => {
+                write!(f, "snapshot of `{tag}` follows {found_prev_id}, expected {expected_prev_id}")
+            }
+            FolderProblem::Fork { prev_id, snapshots } => write!(
+                f,
+                "branch fork: {} all follow snapshot {prev_id}",
+                snapshots.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(" and ")
+            ),
+            FolderProblem::BadIndex { tag, expected, found } => write!(f, "journal entry `{tag}` has idx {found}, expected {expected}"),
+            FolderProblem::BadSnapshot { path, error } => write!(f, "{} does not parse: {error}", path.display()),
+        }
+    }
+}
+
+impl MigrationFolder {
+    /// Reads the journal of `dir` (a missing folder or journal is an empty history).
+    pub fn load(dir: &Path) -> Result<MigrationFolder, FolderError> {
+        let path = dir.join("meta").join("_journal.json");
+        let journal = match fs::read(&path) {
+            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|source| FolderError::Json { path: path.clone(), source })?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Journal::default(),
+            Err(source) => return Err(FolderError::Io { path, source }),
+        };
+        Ok(MigrationFolder { dir: dir.to_path_buf(), journal })
+    }
+
+    /// `meta/_journal.json`.
+    pub fn journal_path(&self) -> PathBuf {
+        self.dir.join("meta").join("_journal.json")
+    }
+
+    /// The SQL file of an entry.
+    pub fn sql_path(&self, tag: &str) -> PathBuf {
+        self.dir.join(format!("{tag}.sql"))
+    }
+
+    /// The snapshot of the entry with this 4-digit prefix.
+    pub fn snapshot_path(&self, prefix: &str) -> PathBuf {
+        self.dir.join("meta").join(format!("{prefix}_snapshot.json"))
+    }
+
+    /// Reads one entry's snapshot.
+    pub fn read_snapshot(&self, entry: &JournalEntry) -> Result<Snapshot, FolderError> {
+        read_snapshot_file(&self.snapshot_path(&entry.prefix()))
+    }
+
+    /// The last entry's snapshot, or `None` for an empty history.
+    pub fn last_snapshot(&self) -> Result<Option<Snapshot>, FolderError> {
+        self.journal.entries.last().map(|e| self.read_snapshot(e)).transpose()
+    }
+
+    /// Reads one entry's SQL file.
+    pub fn read_sql(&self, entry: &JournalEntry) -> Result<Vec<u8>, FolderError> {
+        let path = self.sql_path(&entry.tag);
+        fs::read(&path).map_err(|source| FolderError::Io { path, source })
+    }
+
+    /// Every inconsistency between journal, files, snapshots and hashes.
+    pub fn verify(&self) -> Result<Vec<FolderProblem>, FolderError> {
+        let mut problems = Vec::new();
+        let mut journaled_sql = BTreeSet::new();
+        let mut journaled_snapshots = BTreeSet::new();
+        let mut prev_id = ORIGIN_ID.to_owned();
+        for (position, entry) in self.journal.entries.iter().enumerate() {
+            if entry.idx as usize != position {
+                problems.push(FolderProblem::BadIndex { tag: entry.tag.clone(), expected: position as u32, found: entry.idx });
+            }
+            let sql_path = self.sql_path(&entry.tag);
+            journaled_sql.insert(sql_path.clone());
+            match fs::read(&sql_path) {
+                Ok(bytes) => {
+                    let actual = hash::migration_hash(&bytes);
+                    if actual != entry.hash {
+                        problems.push(FolderProblem::Edited { tag: entry.tag.clone(), path: sql_path, recorded: entry.hash.clone(), actual });
+                    }
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => problems.push(FolderProblem::MissingSqlFile { tag: entry.tag.clone(), path: sql_path }),
+                Err(source) => return Err(FolderError::Io { path: sql_path, source }),
+            }
+            let snap_path = self.snapshot_path(&entry.prefix());
+            journaled_snapshots.insert(snap_path.clone());
+            match read_snapshot_file(&snap_path) {
+                Ok(snapshot) => {
+                    if snapshot.prev_id != prev_id {
+                        problems.push(FolderProblem::BrokenChain { tag: entry.tag.clone(), expected_prev_id: prev_id.clone(), found_prev_id: snapshot.prev_id.clone() });
+                    }
+                    prev_id = snapshot.id;
+                }
+                Err(FolderError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+                    problems.push(FolderProblem::MissingSnapshot { tag: entry.tag.clone(), path: snap_path })
+                }
+                Err(e) => problems.push(FolderProblem::BadSnapshot { path: snap_path, error: e.to_string() }),
+            }
+        }
+
+        // Files on disk that the journal does not know, and forks among all snapshots.
+        for path in list(&self.dir, "sql")? {
+            if !journaled_sql.contains(&path) {
+                problems.push(FolderProblem::UnjournaledSql { path });
+            }
+        }
+        let mut by_parent: BTreeMap<String, Vec<PathBuf>> = BTreeMap::new();
+        for path in list(&self.dir.join("meta"), "json")? {
+            if !path.file_name().is_some_and(|n| n.to_string_lossy().ends_with("_snapshot.json")) {
+                continue;
+            }
+            if !journaled_snapshots.contains(&path) {
+                problems.push(FolderProblem::UnjournaledSnapshot { path: path.clone() });
+            }
+            // An unreadable journaled snapshot was reported above; an unjournaled one just now.
+            if let Ok(s) = read_snapshot_file(&path) {
+                by_parent.entry(s.prev_id).or_default().push(path);
+            }
+        }
+        for (prev_id, snapshots) in by_parent {
+            if snapshots.len() > 1 {
+                problems.push(FolderProblem::Fork { prev_id, snapshots });
+            }
+        }
+        Ok(problems)
+    }
+}
+
+fn read_snapshot_file(path: &Path) -> Result<Snapshot, FolderError> {
+    let bytes = fs::read(path).map_err(|source| FolderError::Io { path: path.to_path_buf(), source })?;
+    serde_json::from_slice(&bytes).map_err(|source| FolderError::Json { path: path.to_path_buf(), source })
+}
+
+/// Files in `dir` with extension `ext`, sorted; a missing folder has none.
+fn list(dir: &Path, ext: &str) -> Result<Vec<PathBuf>, FolderError> {
+    let entries = match fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(source) => return Err(FolderError::Io { path: dir.to_path_buf(), source }),
+    };
+    let mut out: Vec<PathBuf> = entries
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.is_file() && p.extension().is_some_and(|e| e == ext))
+        .collect();
+    out.sort();
+    Ok(out)
+}

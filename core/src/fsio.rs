@@ -1,0 +1,165 @@
+//! Writing a set of files all or nothing.
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// A file that could not be written; nothing of the set was left behind.
+#[derive(Debug, thiserror::Error)]
+#[error("write {}: {source}", path.display())]
+pub struct WriteError {
+    /// The file.
+    pub path: PathBuf,
+    /// The cause.
+    #[source]
+    pub source: std::io::Error,
+}
+
+fn sibling(path: &Path, purpose: &str) -> PathBuf {
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    path.with_file_name(format!(".{name}.tablewright-{}.{purpose}", std::process::id()))
+}
+
+/// A file moved into place, and how to undo it.
+struct Placed {
+    target: PathBuf,
+    /// The previous content, moved aside; `None` when the target did not exist.
+    backup: Option<PathBuf>,
+}
+
+fn undo(placed: &[Placed]) {
+    for p in placed.iter().rev() {
+        match &p.backup {
+            Some(backup) => {
+                let _ = fs::rename(backup, &p.target);
+            }
+            None => {
+                let _ = fs::remove_file(&p.target);
+            }
+        }
+    }
+}
+
+/// Writes every file to a temporary sibling first, flushed to disk; then moves them into
+/// place in the given order (put the file that commits the change, such as the journal,
+/// last). If anything fails, files already moved are put back as they were and the
+/// temporaries are removed, so the targets end as they began.
+pub fn write_all_or_nothing(files: &[(PathBuf, Vec<u8>)]) -> Result<(), WriteError> {
+    let mut staged: Vec<(PathBuf, PathBuf)> = Vec::new();
+    let remove_staged = |staged: &[(PathBuf, PathBuf)]| {
+        for (tmp, _) in staged {
+            let _ = fs::remove_file(tmp);
+        }
+    };
+    for (path, bytes) in files {
+        let tmp = sibling(path, "tmp");
+        let result = (|| {
+            if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+                fs::create_dir_all(parent)?;
+            }
+            let mut f = fs::File::create(&tmp)?;
+            f.write_all(bytes)?;
+            f.sync_all()
+        })();
+        if let Err(source) = result {
+            let _ = fs::remove_file(&tmp);
+            remove_staged(&staged);
+            return Err(WriteError { path: path.clone(), source });
+        }
+        staged.push((tmp, path.clone()));
+    }
+
+    let mut placed: Vec<Placed> = Vec::new();
+    for (i, (tmp, target)) in staged.iter().enumerate() {
+        let result = (|| {
+            let backup = if target.is_file() {
+                let backup = sibling(target, "bak");
+                fs::rename(target, &backup)?;
+                Some(backup)
+            } else {
+                None
+            };
+            if let Err(e) = fs::rename(tmp, target) {
+                if let Some(b) = &backup {
+                    let _ = fs::rename(b, target);
+                }
+                return Err(e);
+            }
+            Ok(backup)
+        })();
+        match result {
+            Ok(backup) => placed.push(Placed { target: target.clone(), backup }),
+            Err(source) => {
+                undo(&placed);
+                remove_staged(&staged[i..]);
+                return Err(WriteError { path: target.clone(), source });
+            }
+        }
+    }
+    for p in &placed {
+        if let Some(b) = &p.backup {
+            let _ = fs::remove_file(b);
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn listing(dir: &Path) -> Vec<(String, Vec<u8>)> {
+        let mut out = Vec::new();
+        for entry in fs::read_dir(dir).unwrap() {
+            let p = entry.unwrap().path();
+            let name = p.file_name().unwrap().to_string_lossy().into_owned();
+            let content = if p.is_file() { fs::read(&p).unwrap() } else { b"<dir>".to_vec() };
+            out.push((name, content));
+        }
+        out.sort();
+        out
+    }
+
+    #[test]
+    fn a_failed_write_changes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join("journal"), b"old").unwrap();
+        fs::write(dir.path().join("blocker"), b"a file where a folder is needed").unwrap();
+        let before = listing(dir.path());
+        let files = vec![
+            (dir.path().join("new.sql"), b"sql".to_vec()),
+            (dir.path().join("blocker/snapshot.json"), b"{}".to_vec()),
+            (dir.path().join("journal"), b"new".to_vec()),
+        ];
+        assert!(write_all_or_nothing(&files).is_err());
+        assert_eq!(listing(dir.path()), before);
+    }
+
+    #[test]
+    fn a_failed_move_puts_earlier_files_back() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join("journal"), b"old").unwrap();
+        // A non-empty folder where the last file goes: staging works, the move fails.
+        fs::create_dir(dir.path().join("last")).unwrap();
+        fs::write(dir.path().join("last/keep"), b"x").unwrap();
+        let before = listing(dir.path());
+        let files = vec![
+            (dir.path().join("new.sql"), b"sql".to_vec()),
+            (dir.path().join("journal"), b"new".to_vec()),
+            (dir.path().join("last"), b"oops".to_vec()),
+        ];
+        assert!(write_all_or_nothing(&files).is_err());
+        assert_eq!(listing(dir.path()), before);
+    }
+
+    #[test]
+    fn a_successful_write_replaces_and_creates() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join("journal"), b"old").unwrap();
+        let files = vec![(dir.path().join("meta/new.json"), b"{}".to_vec()), (dir.path().join("journal"), b"new".to_vec())];
+        write_all_or_nothing(&files).unwrap();
+        assert_eq!(fs::read(dir.path().join("journal")).unwrap(), b"new");
+        assert_eq!(fs::read(dir.path().join("meta/new.json")).unwrap(), b"{}");
+        assert_eq!(listing(dir.path()).len(), 2, "no temporaries or backups left");
+    }
+}

@@ -1,0 +1,183 @@
+//! `generate`: desired schema + migrations folder → the next migration's files.
+
+use crate::config::Config;
+use crate::desired::{AllowDrops, DesiredSchema};
+use crate::diff::{self, DiffError, Op};
+use crate::folder::{FolderError, FolderProblem, MigrationFolder};
+use crate::fsio::{self, WriteError};
+use crate::hash;
+use crate::journal::JournalEntry;
+use crate::model::Schema;
+use crate::permissions::{self, PermissionProblem};
+use crate::scan::Scan;
+use crate::warnings::{Warning, warnings};
+use crate::plan::{self, PlanError};
+use crate::snapshot::{ORIGIN_ID, SNAPSHOT_VERSION, Snapshot, to_pretty_json};
+use std::path::PathBuf;
+
+/// What the user asked for.
+#[derive(Debug, Clone, Default)]
+pub struct GenerateOptions {
+    /// `--name`: the part of the tag after the index.
+    pub name: Option<String>,
+    /// `--custom`: an empty SQL file for a hand-written migration.
+    pub custom: bool,
+    /// `--allow-drop`.
+    pub allow_drop: AllowDrops,
+    /// The journal's `when`, in milliseconds since the epoch.
+    pub now_ms: u64,
+}
+
+/// The next migration, ready to be written.
+#[derive(Debug, Clone)]
+pub struct Migration {
+    /// `NNNN_name`.
+    pub tag: String,
+    /// The changes, for people.
+    pub changes: Vec<String>,
+    /// The SQL file's text.
+    pub sql: String,
+    /// The new snapshot.
+    pub snapshot: Snapshot,
+    /// Files to write, in commit order (SQL, snapshot, journal last).
+    pub files: Vec<(PathBuf, Vec<u8>)>,
+    /// Destructive or backward-incompatible changes, with stable ids.
+    pub warnings: Vec<Warning>,
+}
+
+/// Why `generate` stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum GenerateError {
+    /// The migrations folder could not be read.
+    #[error(transparent)]
+    Folder(#[from] FolderError),
+    /// The migrations folder is inconsistent; generating on top would make it worse.
+    #[error("migrations folder: {} problem(s) must be fixed before generating", .0.len())]
+    Inconsistent(Vec<FolderProblem>),
+    /// Decisions or schema problems.
+    #[error(transparent)]
+    Diff(#[from] DiffError),
+    /// The dialect refuses a change.
+    #[error(transparent)]
+    Plan(#[from] PlanError),
+    /// `--name` has nothing usable.
+    #[error("--name `{0}`: use letters, digits and underscores")]
+    BadName(String),
+    /// Writing failed (nothing was left half-written).
+    #[error(transparent)]
+    Write(#[from] WriteError),
+    /// A `#[requires_table]` names no entity or no role.
+    #[error("permissions: {} problem(s) in #[requires_table]", .0.len())]
+    Permissions(Vec<PermissionProblem>),
+}
+
+/// A new text for the permissions file.
+#[derive(Debug, Clone)]
+pub struct PermissionsUpdate {
+    /// The file.
+    pub path: PathBuf,
+    /// Its new text.
+    pub text: String,
+    /// Grants in it, for reports.
+    pub grants: usize,
+}
+
+/// The permissions file the handlers call for, or `None` when the file already says it.
+pub fn plan_permissions(config: &Config, scan: &Scan) -> Result<Option<PermissionsUpdate>, GenerateError> {
+    let derived = permissions::derive(scan, &config.root, config.default_role.as_deref(), &config.iam_roles).map_err(GenerateError::Permissions)?;
+    let text = permissions::render(&derived, config.dialect);
+    let current = std::fs::read(&config.permissions).ok();
+    if current.as_deref().map(hash::normalized) == Some(text.clone().into_bytes()) {
+        return Ok(None);
+    }
+    Ok(Some(PermissionsUpdate { path: config.permissions.clone(), text, grants: derived.grants.len() }))
+}
+
+/// Writes a migration and/or the permissions file: every file or none, journal last.
+pub fn write(migration: Option<&Migration>, permissions: Option<&PermissionsUpdate>) -> Result<(), GenerateError> {
+    let mut files: Vec<(PathBuf, Vec<u8>)> = migration.map(|m| m.files.clone()).unwrap_or_default();
+    if let Some(p) = permissions {
+        // Before the journal, which commits the migration.
+        let at = files.len().saturating_sub(1);
+        files.insert(at, (p.path.clone(), p.text.clone().into_bytes()));
+    }
+    fsio::write_all_or_nothing(&files)?;
+    Ok(())
+}
+
+/// Lower-case words joined by `_`, at most 60 bytes.
+fn slug(text: &str) -> String {
+    let mut out = String::new();
+    for c in text.chars() {
+        if c.is_ascii_alphanumeric() {
+            out.push(c.to_ascii_lowercase());
+        } else if !out.ends_with('_') && !out.is_empty() {
+            out.push('_');
+        }
+    }
+    let mut out = out.trim_end_matches('_').to_owned();
+    out.truncate(60);
+    out.trim_end_matches('_').to_owned()
+}
+
+/// Plans the next migration without writing anything; `None` when the last snapshot
+/// already matches the code.
+pub fn plan_migration(config: &Config, desired: &DesiredSchema, folder: &MigrationFolder, options: &GenerateOptions) -> Result<Option<Migration>, GenerateError> {
+    let blocking: Vec<FolderProblem> = folder.verify()?.into_iter().filter(FolderProblem::blocks_generate).collect();
+    if !blocking.is_empty() {
+        return Err(GenerateError::Inconsistent(blocking));
+    }
+    let last = folder.last_snapshot()?;
+    let (prev_schema, prev_id) = match &last {
+        Some(s) => (s.schema.clone(), s.id.clone()),
+        None => (Schema::default(), ORIGIN_ID.to_owned()),
+    };
+
+    let (ops, statements, schema) = if options.custom {
+        (Vec::new(), Vec::new(), prev_schema.clone())
+    } else {
+        let ops = diff::diff(&prev_schema, desired, &options.allow_drop)?;
+        if ops.is_empty() {
+            return Ok(None);
+        }
+        let statements = plan::plan(&ops, config.dialect)?;
+        (ops, statements, desired.schema.clone())
+    };
+
+    let idx = folder.journal.entries.len() as u32;
+    let name = match &options.name {
+        Some(n) => {
+            let s = slug(n);
+            if s.is_empty() {
+                return Err(GenerateError::BadName(n.clone()));
+            }
+            s
+        }
+        None if options.custom => "custom".to_owned(),
+        None if last.is_none() => "init".to_owned(),
+        None => slug(&ops.first().map(Op::slug).unwrap_or_default()),
+    };
+    let tag = format!("{idx:04}_{name}");
+    let sql = if options.custom {
+        "-- Custom migration: write statements below, separated by a line holding only `--> statement-breakpoint`.\n".to_owned()
+    } else {
+        plan::migration_file(&statements)
+    };
+    let snapshot = Snapshot::new(config.dialect, &prev_id, &tag, schema);
+
+    let mut journal = folder.journal.clone();
+    journal.entries.push(JournalEntry {
+        idx,
+        version: SNAPSHOT_VERSION.to_owned(),
+        when: options.now_ms,
+        tag: tag.clone(),
+        breakpoints: true,
+        hash: hash::migration_hash(sql.as_bytes()),
+    });
+    let files = vec![
+        (folder.sql_path(&tag), sql.clone().into_bytes()),
+        (folder.snapshot_path(&format!("{idx:04}")), snapshot.to_json().into_bytes()),
+        (folder.journal_path(), to_pretty_json(&journal).into_bytes()),
+    ];
+    Ok(Some(Migration { tag, changes: ops.iter().map(Op::to_string).collect(), sql, snapshot, files, warnings: warnings(&ops) }))
+}

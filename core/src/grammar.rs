@@ -1,0 +1,943 @@
+//! The attribute grammar, shared by `#[derive(Table)]` and the CLI scanner.
+//!
+//! Both readers hand a [`syn::DeriveInput`] to [`parse_table`] and get the same
+//! [`TableDef`]; that is what makes the derive's model and the CLI's model equal by
+//! construction. Parsing never stops at the first mistake: every malformed, unknown or
+//! duplicated attribute is recorded with the span of the offending tokens (serde's `Ctxt`
+//! pattern) and all of them come back together as one combined [`syn::Error`].
+
+use crate::model::{self, Check, Column, ForeignKey, Index, PrimaryKey, ReferentialAction, Table, Unique};
+use crate::types;
+use proc_macro2::{Span, TokenStream};
+use quote::ToTokens;
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Display;
+use syn::meta::ParseNestedMeta;
+use syn::punctuated::Punctuated;
+use syn::spanned::Spanned as _;
+use syn::{Attribute, Data, DeriveInput, Expr, Fields, GenericArgument, Ident, Lit, LitStr, PathArguments, Token, Type};
+
+/// Keys accepted in `#[table(..)]`.
+pub const TABLE_KEYS: &[&str] = &["name", "renamed_from", "allow_drop"];
+/// Keys accepted in `#[column(..)]`.
+pub const COLUMN_KEYS: &[&str] = &[
+    "name",
+    "primary_key",
+    "unique",
+    "sql_type",
+    "default",
+    "renamed_from",
+    "references",
+    "on_delete",
+    "on_update",
+    "identity",
+    "skip",
+];
+/// Keys accepted in `#[index(..)]`.
+pub const INDEX_KEYS: &[&str] = &["columns", "unique", "name"];
+/// Keys accepted in `#[unique(..)]` and `#[primary_key(..)]`.
+pub const KEY_KEYS: &[&str] = &["columns", "name"];
+/// Keys accepted in `#[check(..)]`.
+pub const CHECK_KEYS: &[&str] = &["name", "expr"];
+/// The attributes `#[derive(Table)]` owns.
+pub const STRUCT_ATTRIBUTES: &[&str] = &["table", "index", "unique", "primary_key", "check"];
+
+/// A value written in the source, with where it was written (for hints whose meaning is
+/// only known later, when the diff compares with the previous snapshot).
+#[derive(Debug, Clone)]
+pub struct Spanned<T> {
+    /// The value.
+    pub value: T,
+    /// Where it was written.
+    pub span: Span,
+}
+
+/// Everything one `#[derive(Table)]` struct says.
+#[derive(Debug, Clone)]
+pub struct TableDef {
+    /// The Rust struct's name.
+    pub rust_name: Ident,
+    /// The table it describes.
+    pub table: Table,
+    /// `#[table(renamed_from = "..")]`.
+    pub renamed_from: Option<Spanned<String>>,
+    /// `#[column(renamed_from = "..")]`, keyed by the column's SQL name.
+    pub column_renames: BTreeMap<String, Spanned<String>>,
+    /// `#[table(allow_drop(col, ..))]`: columns of the previous snapshot that may be dropped.
+    pub allow_drop: Vec<Spanned<String>>,
+    /// Rust fields that are columns, with their SQL names, in order.
+    pub fields: Vec<(Ident, String)>,
+    /// Where the struct's name is, for errors that concern the whole table.
+    pub span: Span,
+}
+
+/// Accumulates errors; see the module docs.
+#[derive(Default)]
+pub struct Errors {
+    errors: Vec<syn::Error>,
+}
+
+impl Errors {
+    /// Records an error on the given tokens.
+    pub fn push(&mut self, tokens: impl ToTokens, message: impl Display) {
+        self.errors.push(syn::Error::new_spanned(tokens, message));
+    }
+
+    /// Records an error at a span.
+    pub fn push_span(&mut self, span: Span, message: impl Display) {
+        self.errors.push(syn::Error::new(span, message));
+    }
+
+    /// Records an error produced by syn.
+    pub fn push_error(&mut self, error: syn::Error) {
+        self.errors.push(error);
+    }
+
+    /// All errors combined, or `Ok` when there were none.
+    pub fn finish(self) -> syn::Result<()> {
+        let mut iter = self.errors.into_iter();
+        match iter.next() {
+            None => Ok(()),
+            Some(mut first) => {
+                for e in iter {
+                    first.combine(e);
+                }
+                Err(first)
+            }
+        }
+    }
+}
+
+fn expected_one_of(keys: &[&str]) -> String {
+    keys.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ")
+}
+
+/// Tracks which keys of one attribute were already given, to report duplicates.
+struct Seen<'a> {
+    what: &'a str,
+    keys: BTreeSet<String>,
+}
+
+impl<'a> Seen<'a> {
+    fn new(what: &'a str) -> Self {
+        Seen { what, keys: BTreeSet::new() }
+    }
+
+    /// True the first time `key` is seen; records a duplicate error otherwise.
+    fn first(&mut self, meta: &ParseNestedMeta, key: &str, errors: &mut Errors) -> bool {
+        if self.keys.insert(key.to_owned()) {
+            true
+        } else {
+            errors.push(&meta.path, format!("duplicate {} attribute `{key}`", self.what));
+            false
+        }
+    }
+}
+
+/// Consumes whatever follows an unknown or duplicate key, so parsing can go on.
+fn skip_value(meta: &ParseNestedMeta) -> syn::Result<()> {
+    if meta.input.peek(Token![=]) {
+        meta.value()?.parse::<Expr>()?;
+    } else if meta.input.peek(syn::token::Paren) {
+        let content;
+        syn::parenthesized!(content in meta.input);
+        content.parse::<TokenStream>()?;
+    }
+    Ok(())
+}
+
+/// The key of `meta` when it is one of `keys` and not a repeat; otherwise records the
+/// error, consumes the value and returns `None`.
+fn accept_key(meta: &ParseNestedMeta, keys: &[&str], seen: &mut Seen, errors: &mut Errors) -> syn::Result<Option<String>> {
+    let key = key_name(meta);
+    if !keys.contains(&key.as_str()) {
+        errors.push(&meta.path, format!("unknown {} attribute `{key}`, expected one of {}", seen.what, expected_one_of(keys)));
+        skip_value(meta)?;
+        return Ok(None);
+    }
+    if !seen.first(meta, &key, errors) {
+        skip_value(meta)?;
+        return Ok(None);
+    }
+    Ok(Some(key))
+}
+
+fn key_name(meta: &ParseNestedMeta) -> String {
+    meta.path.get_ident().map(|i| i.to_string()).unwrap_or_else(|| meta.path.to_token_stream().to_string())
+}
+
+/// `key = "string"`; records an error (and returns `None`) for anything else.
+fn string_value(meta: &ParseNestedMeta, errors: &mut Errors) -> syn::Result<Option<LitStr>> {
+    let key = key_name(meta);
+    if !meta.input.peek(Token![=]) {
+        errors.push(&meta.path, format!("`{key}` needs a value: `{key} = \"..\"`"));
+        skip_value(meta)?;
+        return Ok(None);
+    }
+    let expr: Expr = meta.value()?.parse()?;
+    match expr {
+        Expr::Lit(syn::ExprLit { lit: Lit::Str(s), .. }) => Ok(Some(s)),
+        other => {
+            errors.push(&other, format!("`{key}` takes a string literal: `{key} = \"..\"`"));
+            Ok(None)
+        }
+    }
+}
+
+/// A bare flag such as `unique`; a value after it is an error.
+fn flag(meta: &ParseNestedMeta, errors: &mut Errors) -> syn::Result<()> {
+    if meta.input.peek(Token![=]) || meta.input.peek(syn::token::Paren) {
+        let key = key_name(meta);
+        errors.push(&meta.path, format!("`{key}` is a flag and takes no value: write `{key}`"));
+        skip_value(meta)?;
+    }
+    Ok(())
+}
+
+/// `key(a, b, c)`: a parenthesised list of identifiers.
+fn ident_list(meta: &ParseNestedMeta, errors: &mut Errors) -> syn::Result<Option<Vec<Ident>>> {
+    let key = key_name(meta);
+    if !meta.input.peek(syn::token::Paren) {
+        errors.push(&meta.path, format!("`{key}` takes a list: `{key}(a, b)`"));
+        skip_value(meta)?;
+        return Ok(None);
+    }
+    let content;
+    syn::parenthesized!(content in meta.input);
+    let list = Punctuated::<Ident, Token![,]>::parse_terminated(&content)?;
+    if list.is_empty() {
+        errors.push(&meta.path, format!("`{key}(..)` needs at least one column"));
+        return Ok(None);
+    }
+    Ok(Some(list.into_iter().collect()))
+}
+
+/// Runs `parse_nested_meta`, turning a syntax error into a recorded error.
+fn each_key(attr: &Attribute, errors: &mut Errors, mut f: impl FnMut(&ParseNestedMeta, &mut Errors) -> syn::Result<()>) {
+    let name = attr.path().to_token_stream().to_string();
+    if let syn::Meta::Path(path) = &attr.meta {
+        errors.push(path, format!("`#[{name}]` needs arguments: `#[{name}(..)]`"));
+        return;
+    }
+    let result = attr.parse_nested_meta(|meta| f(&meta, errors));
+    if let Err(e) = result {
+        errors.push_error(e);
+    }
+}
+
+/// What `#[column(..)]` said about one field.
+#[derive(Default)]
+struct ColumnAttrs {
+    name: Option<LitStr>,
+    primary_key: Option<Span>,
+    unique: bool,
+    sql_type: Option<LitStr>,
+    default: Option<LitStr>,
+    renamed_from: Option<LitStr>,
+    references: Option<LitStr>,
+    on_delete: Option<LitStr>,
+    on_update: Option<LitStr>,
+    identity: Option<Span>,
+    skip: bool,
+}
+
+fn parse_column_attrs(attrs: &[Attribute], errors: &mut Errors) -> ColumnAttrs {
+    let mut out = ColumnAttrs::default();
+    let mut seen = Seen::new("column");
+    for attr in attrs.iter().filter(|a| a.path().is_ident("column")) {
+        each_key(attr, errors, |meta, errors| {
+            let Some(key) = accept_key(meta, COLUMN_KEYS, &mut seen, errors)? else { return Ok(()) };
+            match key.as_str() {
+                "primary_key" => {
+                    flag(meta, errors)?;
+                    out.primary_key = Some(meta.path.span());
+                }
+                "unique" => {
+                    flag(meta, errors)?;
+                    out.unique = true;
+                }
+                "identity" => {
+                    flag(meta, errors)?;
+                    out.identity = Some(meta.path.span());
+                }
+                "skip" => {
+                    flag(meta, errors)?;
+                    out.skip = true;
+                }
+                "name" => out.name = string_value(meta, errors)?,
+                "sql_type" => out.sql_type = string_value(meta, errors)?,
+                "default" => out.default = string_value(meta, errors)?,
+                "renamed_from" => out.renamed_from = string_value(meta, errors)?,
+                "references" => out.references = string_value(meta, errors)?,
+                "on_delete" => out.on_delete = string_value(meta, errors)?,
+                "on_update" => out.on_update = string_value(meta, errors)?,
+                _ => unreachable!("every key in COLUMN_KEYS is matched above"),
+            }
+            Ok(())
+        });
+    }
+    out
+}
+
+/// One `#[index]`, `#[unique]` or `#[primary_key]` before field names are resolved.
+struct KeyAttr {
+    columns: Vec<Ident>,
+    name: Option<LitStr>,
+    unique: bool,
+    span: Span,
+}
+
+fn parse_key_attr(attr: &Attribute, what: &str, keys: &[&str], errors: &mut Errors) -> Option<KeyAttr> {
+    let mut seen = Seen::new(what);
+    let mut columns = None;
+    let mut name = None;
+    let mut unique = false;
+    each_key(attr, errors, |meta, errors| {
+        let Some(key) = accept_key(meta, keys, &mut seen, errors)? else { return Ok(()) };
+        match key.as_str() {
+            "columns" => columns = ident_list(meta, errors)?,
+            "name" => name = string_value(meta, errors)?,
+            "unique" => {
+                flag(meta, errors)?;
+                unique = true;
+            }
+            _ => unreachable!("keys are checked above"),
+        }
+        Ok(())
+    });
+    match columns {
+        Some(columns) => Some(KeyAttr { columns, name, unique, span: attr.span() }),
+        None => {
+            if !seen.keys.contains("columns") {
+                errors.push(attr, format!("`#[{what}(..)]` needs `columns(..)`"));
+            }
+            None
+        }
+    }
+}
+
+/// Struct-level attributes.
+#[derive(Default)]
+struct StructAttrs {
+    name: Option<LitStr>,
+    renamed_from: Option<LitStr>,
+    allow_drop: Vec<Spanned<String>>,
+    indexes: Vec<KeyAttr>,
+    uniques: Vec<KeyAttr>,
+    primary_keys: Vec<KeyAttr>,
+    checks: Vec<(LitStr, LitStr, Span)>,
+}
+
+fn parse_struct_attrs(attrs: &[Attribute], errors: &mut Errors) -> StructAttrs {
+    let mut out = StructAttrs::default();
+    let mut seen = Seen::new("table");
+    for attr in attrs {
+        let path = attr.path();
+        if path.is_ident("table") {
+            each_key(attr, errors, |meta, errors| {
+                let Some(key) = accept_key(meta, TABLE_KEYS, &mut seen, errors)? else { return Ok(()) };
+                match key.as_str() {
+                    "name" => out.name = string_value(meta, errors)?,
+                    "renamed_from" => out.renamed_from = string_value(meta, errors)?,
+                    "allow_drop" => {
+                        if let Some(list) = ident_list(meta, errors)? {
+                            out.allow_drop = list.iter().map(|i| Spanned { value: i.to_string(), span: i.span() }).collect();
+                        }
+                    }
+                    _ => unreachable!("keys are checked above"),
+                }
+                Ok(())
+            });
+        } else if path.is_ident("index") {
+            out.indexes.extend(parse_key_attr(attr, "index", INDEX_KEYS, errors));
+        } else if path.is_ident("unique") {
+            out.uniques.extend(parse_key_attr(attr, "unique", KEY_KEYS, errors));
+        } else if path.is_ident("primary_key") {
+            out.primary_keys.extend(parse_key_attr(attr, "primary_key", KEY_KEYS, errors));
+        } else if path.is_ident("check") {
+            let mut check_seen = Seen::new("check");
+            let (mut name, mut expr) = (None, None);
+            each_key(attr, errors, |meta, errors| {
+                let Some(key) = accept_key(meta, CHECK_KEYS, &mut check_seen, errors)? else { return Ok(()) };
+                match key.as_str() {
+                    "name" => name = string_value(meta, errors)?,
+                    "expr" => expr = string_value(meta, errors)?,
+                    _ => unreachable!("keys are checked above"),
+                }
+                Ok(())
+            });
+            match (name, expr) {
+                (Some(n), Some(e)) => out.checks.push((n, e, attr.span())),
+                (name, expr) => {
+                    // A key that was given but malformed has its own error already.
+                    let missing: Vec<&str> = [("name", name.is_none()), ("expr", expr.is_none())]
+                        .into_iter()
+                        .filter(|(key, absent)| *absent && !check_seen.keys.contains(*key))
+                        .map(|(key, _)| key)
+                        .collect();
+                    if !missing.is_empty() && matches!(attr.meta, syn::Meta::List(_)) {
+                        let needs: Vec<String> = missing.iter().map(|k| format!("`{k} = \"..\"`")).collect();
+                        errors.push(attr, format!("`#[check(..)]` needs {}", needs.join(" and ")));
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Converts `BookAuthor` to `book_author`: the default table name.
+pub fn snake_case(name: &str) -> String {
+    let chars: Vec<char> = name.chars().collect();
+    let mut out = String::new();
+    for (i, &c) in chars.iter().enumerate() {
+        if c.is_uppercase() {
+            let prev_lower = i > 0 && (chars[i - 1].is_lowercase() || chars[i - 1].is_ascii_digit());
+            let next_lower = chars.get(i + 1).is_some_and(|n| n.is_lowercase());
+            if i > 0 && (prev_lower || (chars[i - 1].is_uppercase() && next_lower)) {
+                out.push('_');
+            }
+            out.extend(c.to_lowercase());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Checks that a `default = ".."` is one SQL expression: not empty, quotes closed,
+/// parentheses balanced, no statement separator or comment.
+pub fn check_default_expression(expr: &str) -> Result<(), String> {
+    if expr.trim().is_empty() {
+        return Err("empty `default`: write a SQL expression such as `default = \"now()\"` or `default = \"'draft'\"`".into());
+    }
+    let mut depth = 0i32;
+    let mut in_string = false;
+    let mut chars = expr.chars().peekable();
+    while let Some(c) = chars.next() {
+        if in_string {
+            if c == '\'' {
+                if chars.peek() == Some(&'\'') {
+                    chars.next();
+                } else {
+                    in_string = false;
+                }
+            }
+            continue;
+        }
+        match c {
+            '\'' => in_string = true,
+            '(' => depth += 1,
+            ')' => {
+                depth -= 1;
+                if depth < 0 {
+                    return Err(format!("`default = \"{expr}\"` has a `)` without its `(`"));
+                }
+            }
+            ';' => return Err(format!("`default = \"{expr}\"` contains `;`: a default is one expression, not a statement")),
+            '-' if chars.peek() == Some(&'-') => return Err(format!("`default = \"{expr}\"` contains a `--` comment")),
+            '/' if chars.peek() == Some(&'*') => return Err(format!("`default = \"{expr}\"` contains a `/*` comment")),
+            _ => {}
+        }
+    }
+    if in_string {
+        return Err(format!("`default = \"{expr}\"` has an unclosed string literal; SQL strings use single quotes: `default = \"'text'\"`"));
+    }
+    if depth != 0 {
+        return Err(format!("`default = \"{expr}\"` has unbalanced parentheses"));
+    }
+    Ok(())
+}
+
+/// The Rust type of a field, as far as the mapping cares.
+struct FieldType<'a> {
+    nullable: bool,
+    inner: &'a Type,
+}
+
+fn unwrap_option(ty: &Type) -> FieldType<'_> {
+    if let Type::Path(tp) = ty
+        && let Some(last) = tp.path.segments.last()
+        && last.ident == "Option"
+        && let PathArguments::AngleBracketed(args) = &last.arguments
+        && let Some(GenericArgument::Type(inner)) = args.args.first()
+    {
+        return FieldType { nullable: true, inner };
+    }
+    FieldType { nullable: false, inner: ty }
+}
+
+/// The last path segment and its type arguments' last segments: `Vec<u8>` → (`Vec`, [`u8`]).
+fn type_shape(ty: &Type) -> Option<(String, Vec<String>)> {
+    let Type::Path(tp) = ty else { return None };
+    let last = tp.path.segments.last()?;
+    let mut generics = Vec::new();
+    if let PathArguments::AngleBracketed(args) = &last.arguments {
+        for arg in &args.args {
+            if let GenericArgument::Type(Type::Path(inner)) = arg
+                && let Some(seg) = inner.path.segments.last()
+            {
+                generics.push(seg.ident.to_string());
+            }
+        }
+    }
+    Some((last.ident.to_string(), generics))
+}
+
+/// Parses one struct deriving `Table`. See the module docs for how errors are reported.
+pub fn parse_table(input: &DeriveInput) -> syn::Result<TableDef> {
+    let mut errors = Errors::default();
+    let fields = match &input.data {
+        Data::Struct(s) => match &s.fields {
+            Fields::Named(named) => Some(&named.named),
+            _ => {
+                errors.push(&input.ident, "`#[derive(Table)]` needs a struct with named fields");
+                None
+            }
+        },
+        _ => {
+            errors.push(&input.ident, "`#[derive(Table)]` works on structs only");
+            None
+        }
+    };
+    if !input.generics.params.is_empty() {
+        errors.push(&input.generics, "a table struct cannot be generic");
+    }
+    let attrs = parse_struct_attrs(&input.attrs, &mut errors);
+    let table_name = match &attrs.name {
+        Some(lit) => {
+            let v = lit.value();
+            check_identifier(&v, lit, "table name", &mut errors);
+            v
+        }
+        None => snake_case(&input.ident.to_string()),
+    };
+
+    let mut columns: Vec<Column> = Vec::new();
+    let mut field_columns: Vec<(Ident, String)> = Vec::new();
+    let mut column_renames: BTreeMap<String, Spanned<String>> = BTreeMap::new();
+    let mut uniques: BTreeMap<String, Unique> = BTreeMap::new();
+    let mut foreign_keys: BTreeMap<String, ForeignKey> = BTreeMap::new();
+    let mut field_pk: Vec<(String, Span)> = Vec::new();
+    let mut column_spans: BTreeMap<String, Span> = BTreeMap::new();
+
+    for field in fields.into_iter().flatten() {
+        let Some(ident) = field.ident.clone() else { continue };
+        let col = parse_column_attrs(&field.attrs, &mut errors);
+        if col.skip {
+            continue;
+        }
+        let column_name = match &col.name {
+            Some(lit) => {
+                let v = lit.value();
+                check_identifier(&v, lit, "column name", &mut errors);
+                v
+            }
+            None => ident.to_string().trim_start_matches("r#").to_owned(),
+        };
+        if column_spans.contains_key(&column_name) {
+            errors.push(&ident, format!("column `{column_name}` is defined twice in table `{table_name}`"));
+        }
+        column_spans.insert(column_name.clone(), ident.span());
+
+        let ft = unwrap_option(&field.ty);
+        let sql_type = match &col.sql_type {
+            Some(lit) => match types::canonical_sql_type(&lit.value()) {
+                Ok(t) => Some(t),
+                Err(e) => {
+                    errors.push(lit, format!("invalid `sql_type`: {e}"));
+                    None
+                }
+            },
+            None => {
+                let mapped = type_shape(ft.inner).and_then(|(last, generics)| types::sql_type_for_rust(&last, &generics));
+                if mapped.is_none() {
+                    errors.push(
+                        ft.inner,
+                        format!(
+                            "unsupported column type `{}`: add `#[column(sql_type = \"..\")]` to name the SQL type, or use one of {}",
+                            ft.inner.to_token_stream().to_string().replace(' ', ""),
+                            types::MAPPED_RUST_TYPES
+                        ),
+                    );
+                }
+                mapped
+            }
+        };
+        let sql_type = sql_type.unwrap_or_else(|| "text".to_owned());
+
+        if let Some(span) = col.identity {
+            if sql_type != "bigint" {
+                errors.push_span(span, format!("`identity` needs an `i64` (bigint) column, found `{sql_type}`"));
+            }
+            if ft.nullable {
+                errors.push_span(span, "an `identity` column cannot be `Option<..>`");
+            }
+            if col.default.is_some() {
+                errors.push_span(span, "an `identity` column cannot also have a `default`");
+            }
+        }
+        if let Some(span) = col.primary_key {
+            if ft.nullable {
+                errors.push(&field.ty, "a primary key column cannot be `Option<..>`: remove `Option` or `primary_key`");
+            }
+            field_pk.push((column_name.clone(), span));
+        }
+        let default = col.default.as_ref().and_then(|lit| match check_default_expression(&lit.value()) {
+            Ok(()) => Some(lit.value().trim().to_owned()),
+            Err(msg) => {
+                errors.push(lit, format!("bad `default`: {msg}"));
+                None
+            }
+        });
+        if let Some(lit) = &col.renamed_from {
+            let from = lit.value();
+            if from == column_name {
+                errors.push(lit, format!("`renamed_from = \"{from}\"` names the column itself"));
+            } else {
+                column_renames.insert(column_name.clone(), Spanned { value: from, span: lit.span() });
+            }
+        }
+        if col.unique {
+            let cols = vec![column_name.clone()];
+            let name = model::default_name(&table_name, &cols, "key");
+            uniques.insert(name.clone(), Unique { name, columns: cols });
+        }
+        match &col.references {
+            Some(lit) => match lit.value().split_once('.') {
+                Some((t, c)) if !t.trim().is_empty() && !c.trim().is_empty() && !c.contains('.') => {
+                    let cols = vec![column_name.clone()];
+                    let name = model::default_name(&table_name, &cols, "fkey");
+                    let on_delete = referential_action(col.on_delete.as_ref(), &mut errors);
+                    let on_update = referential_action(col.on_update.as_ref(), &mut errors);
+                    foreign_keys.insert(
+                        name.clone(),
+                        ForeignKey {
+                            name,
+                            columns: cols,
+                            references_table: t.trim().to_owned(),
+                            references_columns: vec![c.trim().to_owned()],
+                            on_delete,
+                            on_update,
+                        },
+                    );
+                }
+                _ => errors.push(lit, "`references` takes `\"table.column\"`, for example `references = \"authors.id\"`"),
+            },
+            None => {
+                for lit in [&col.on_delete, &col.on_update].into_iter().flatten() {
+                    errors.push(lit, "`on_delete`/`on_update` need `references = \"table.column\"` on the same column");
+                }
+            }
+        }
+        columns.push(Column {
+            name: column_name.clone(),
+            sql_type,
+            not_null: !ft.nullable,
+            default,
+            identity: col.identity.is_some(),
+        });
+        field_columns.push((ident, column_name));
+    }
+
+    // Struct-level attributes name fields; resolve them to SQL column names.
+    let resolve = |idents: &[Ident], errors: &mut Errors| -> Vec<String> {
+        idents
+            .iter()
+            .filter_map(|i| match field_columns.iter().find(|(f, _)| f == i) {
+                Some((_, c)) => Some(c.clone()),
+                None => {
+                    errors.push(i, format!("no column field `{i}` in `{}`", input.ident));
+                    None
+                }
+            })
+            .collect()
+    };
+
+    // One primary key per table: every declaration after the first is an error on its own token.
+    let mut pk_spans: Vec<Span> = field_pk.iter().map(|(_, s)| *s).collect();
+    pk_spans.extend(attrs.primary_keys.iter().map(|pk| pk.span));
+    for span in pk_spans.iter().skip(1) {
+        errors.push_span(*span, "a table has one primary key: for a composite key use `#[primary_key(columns(a, b))]` on the struct");
+    }
+    let primary_key = if let Some((col, _)) = field_pk.first() {
+        Some(PrimaryKey { name: format!("{table_name}_pkey"), columns: vec![col.clone()] })
+    } else {
+        attrs.primary_keys.first().map(|pk| PrimaryKey {
+            name: pk.name.as_ref().map(LitStr::value).unwrap_or_else(|| format!("{table_name}_pkey")),
+            columns: resolve(&pk.columns, &mut errors),
+        })
+    };
+    if let Some(pk) = &primary_key {
+        for column in columns.iter_mut().filter(|c| pk.columns.contains(&c.name)) {
+            if !column.not_null {
+                errors.push(&input.ident, format!("primary key column `{}` cannot be `Option<..>`", column.name));
+            }
+            column.not_null = true;
+        }
+    }
+
+    for u in &attrs.uniques {
+        let cols = resolve(&u.columns, &mut errors);
+        let name = u.name.as_ref().map(LitStr::value).unwrap_or_else(|| model::default_name(&table_name, &cols, "key"));
+        if uniques.insert(name.clone(), Unique { name: name.clone(), columns: cols }).is_some() {
+            errors.push_span(u.span, format!("unique constraint `{name}` is declared twice"));
+        }
+    }
+    let mut indexes = BTreeMap::new();
+    for ix in &attrs.indexes {
+        let cols = resolve(&ix.columns, &mut errors);
+        let name = ix.name.as_ref().map(LitStr::value).unwrap_or_else(|| model::default_name(&table_name, &cols, "idx"));
+        if indexes.insert(name.clone(), Index { name: name.clone(), columns: cols, unique: ix.unique }).is_some() {
+            errors.push_span(ix.span, format!("index `{name}` is declared twice: give one a `name = \"..\"`"));
+        }
+    }
+    let mut checks = BTreeMap::new();
+    for (name, expr, span) in &attrs.checks {
+        let n = name.value();
+        check_identifier(&n, name, "check name", &mut errors);
+        if expr.value().trim().is_empty() {
+            errors.push(expr, "empty `expr`: write a boolean SQL expression such as `expr = \"price >= 0\"`");
+        }
+        if checks.insert(n.clone(), Check { name: n.clone(), expression: expr.value().trim().to_owned() }).is_some() {
+            errors.push_span(*span, format!("check `{n}` is declared twice"));
+        }
+    }
+
+    // Every generated name must fit PostgreSQL's identifier limit, or it would be truncated
+    // silently and the next diff would see a change.
+    let mut all_names: Vec<&String> = Vec::new();
+    all_names.extend(primary_key.iter().map(|p| &p.name));
+    all_names.extend(uniques.keys());
+    all_names.extend(indexes.keys());
+    all_names.extend(foreign_keys.keys());
+    let mut distinct = BTreeSet::new();
+    for name in all_names {
+        if name.len() > model::MAX_IDENTIFIER_BYTES {
+            errors.push(&input.ident, format!("the name `{name}` is longer than 63 bytes: give it a shorter `name = \"..\"`"));
+        }
+        if !distinct.insert(name.clone()) {
+            errors.push(&input.ident, format!("two constraints or indexes of `{table_name}` are both named `{name}`"));
+        }
+    }
+
+    // renamed_from clashes: two columns claiming the same old name, or an old name that is
+    // still a current column.
+    let mut claimed: BTreeMap<&str, &str> = BTreeMap::new();
+    for (column, hint) in &column_renames {
+        if let Some(other) = claimed.insert(hint.value.as_str(), column.as_str()) {
+            errors.push_span(hint.span, format!("columns `{other}` and `{column}` are both `renamed_from = \"{}\"`", hint.value));
+        }
+        if columns.iter().any(|c| c.name == hint.value) {
+            errors.push_span(hint.span, format!("`renamed_from = \"{}\"` clashes with the column `{}` that still exists", hint.value, hint.value));
+        }
+    }
+    let renamed_from = attrs.renamed_from.as_ref().map(|lit| Spanned { value: lit.value(), span: lit.span() });
+    if let Some(hint) = &renamed_from
+        && hint.value == table_name
+    {
+        errors.push_span(hint.span, format!("`renamed_from = \"{}\"` names the table itself", hint.value));
+    }
+
+    errors.finish()?;
+    Ok(TableDef {
+        rust_name: input.ident.clone(),
+        table: Table { name: table_name, columns, primary_key, uniques, indexes, foreign_keys, checks },
+        renamed_from,
+        column_renames,
+        allow_drop: attrs.allow_drop,
+        fields: field_columns,
+        span: input.ident.span(),
+    })
+}
+
+fn referential_action(lit: Option<&LitStr>, errors: &mut Errors) -> Option<ReferentialAction> {
+    let lit = lit?;
+    match ReferentialAction::parse(&lit.value()) {
+        // NO ACTION is the default; the model leaves it out so the catalog's answer matches.
+        Some(ReferentialAction::NoAction) => None,
+        Some(a) => Some(a),
+        None => {
+            let options: Vec<&str> = ReferentialAction::SPELLINGS.iter().map(|(s, _)| *s).collect();
+            errors.push(lit, format!("unknown referential action `{}`, expected one of {}", lit.value(), expected_one_of(&options)));
+            None
+        }
+    }
+}
+
+fn check_identifier(value: &str, tokens: impl ToTokens, what: &str, errors: &mut Errors) {
+    if value.is_empty() {
+        errors.push(tokens, format!("empty {what}"));
+    } else if value.len() > model::MAX_IDENTIFIER_BYTES {
+        errors.push(tokens, format!("{what} `{value}` is longer than 63 bytes"));
+    } else if value.contains('"') || value.chars().any(char::is_control) {
+        errors.push(tokens, format!("{what} `{value}` contains a quote or control character"));
+    }
+}
+
+/// A table operation a handler needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Operation {
+    /// `SELECT`
+    Select,
+    /// `INSERT`
+    Insert,
+    /// `UPDATE`
+    Update,
+    /// `DELETE`
+    Delete,
+}
+
+impl Operation {
+    /// Spellings accepted in `#[requires_table(..)]`.
+    pub const ALL: &'static [(&'static str, Operation)] = &[
+        ("select", Operation::Select),
+        ("insert", Operation::Insert),
+        ("update", Operation::Update),
+        ("delete", Operation::Delete),
+    ];
+
+    /// SQL privilege keyword.
+    pub fn privilege(self) -> &'static str {
+        match self {
+            Operation::Select => "SELECT",
+            Operation::Insert => "INSERT",
+            Operation::Update => "UPDATE",
+            Operation::Delete => "DELETE",
+        }
+    }
+}
+
+/// `#[requires_table(Type, ops.., role = "..")]`.
+#[derive(Debug, Clone)]
+pub struct RequiresTable {
+    /// The entity type (a path to a struct deriving `Table`).
+    pub table: syn::Path,
+    /// Operations the handler performs, deduplicated, in declaration order.
+    pub operations: Vec<Operation>,
+    /// `role = ".."`, when given.
+    pub role: Option<Spanned<String>>,
+}
+
+impl syn::parse::Parse for RequiresTable {
+    fn parse(input: syn::parse::ParseStream) -> syn::Result<Self> {
+        let mut errors = Errors::default();
+        let table: syn::Path = input.parse().map_err(|e| {
+            syn::Error::new(e.span(), "`#[requires_table(..)]` starts with the table's type: `#[requires_table(Book, select)]`")
+        })?;
+        let mut operations = Vec::new();
+        let mut role = None;
+        while !input.is_empty() {
+            input.parse::<Token![,]>()?;
+            if input.is_empty() {
+                break;
+            }
+            let ident: Ident = input.parse()?;
+            if ident == "role" {
+                input.parse::<Token![=]>()?;
+                let lit: LitStr = input.parse()?;
+                if role.is_some() {
+                    errors.push(&ident, "duplicate `role`");
+                }
+                role = Some(Spanned { value: lit.value(), span: lit.span() });
+                continue;
+            }
+            match Operation::ALL.iter().find(|(s, _)| ident == s) {
+                Some((_, op)) if operations.contains(op) => errors.push(&ident, format!("operation `{ident}` is listed twice")),
+                Some((_, op)) => operations.push(*op),
+                None => {
+                    let options: Vec<&str> = Operation::ALL.iter().map(|(s, _)| *s).collect();
+                    errors.push(&ident, format!("unknown operation `{ident}`, expected one of {}, or `role = \"..\"`", expected_one_of(&options)));
+                }
+            }
+        }
+        if operations.is_empty() {
+            errors.push(&table, "`#[requires_table(..)]` needs at least one operation: `select`, `insert`, `update` or `delete`");
+        }
+        errors.finish()?;
+        Ok(RequiresTable { table, operations, role })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(src: &str) -> syn::Result<TableDef> {
+        parse_table(&syn::parse_str::<DeriveInput>(src).unwrap())
+    }
+
+    fn messages(src: &str) -> Vec<String> {
+        parse(src).unwrap_err().into_iter().map(|e| e.to_string()).collect()
+    }
+
+    #[test]
+    fn snake_case_handles_acronyms() {
+        assert_eq!(snake_case("BookAuthor"), "book_author");
+        assert_eq!(snake_case("HTTPLog"), "http_log");
+        assert_eq!(snake_case("Order2Item"), "order2_item");
+    }
+
+    #[test]
+    fn all_mistakes_are_reported_together() {
+        let errs = messages(
+            r#"struct T {
+                #[column(nulable)] a: i32,
+                #[column(unique, unique)] b: i32,
+                c: u32,
+                #[column(default = "now(")] d: i32,
+            }"#,
+        );
+        assert_eq!(errs.len(), 4, "{errs:#?}");
+        assert!(errs[0].starts_with("unknown column attribute `nulable`, expected one of `name`"));
+        assert_eq!(errs[1], "duplicate column attribute `unique`");
+        assert!(errs[2].starts_with("unsupported column type `u32`"));
+        assert!(errs[3].contains("unbalanced parentheses"));
+    }
+
+    #[test]
+    fn composite_key_and_constraints_resolve_field_names() {
+        let def = parse(
+            r#"#[table(name = "order_items")]
+            #[primary_key(columns(order_id, line))]
+            #[index(columns(sku, line), unique)]
+            struct OrderItem {
+                order_id: uuid::Uuid,
+                line: i32,
+                #[column(name = "product_sku", sql_type = "varchar(32)")] sku: String,
+                note: Option<String>,
+            }"#,
+        )
+        .unwrap();
+        let t = &def.table;
+        assert_eq!(t.primary_key.as_ref().unwrap().columns, ["order_id", "line"]);
+        assert_eq!(t.primary_key.as_ref().unwrap().name, "order_items_pkey");
+        let ix = &t.indexes["order_items_product_sku_line_idx"];
+        assert!(ix.unique);
+        assert_eq!(t.column("product_sku").unwrap().sql_type, "character varying(32)");
+        assert!(!t.column("note").unwrap().not_null);
+    }
+
+    #[test]
+    fn two_primary_keys_are_refused() {
+        let errs = messages("struct T { #[column(primary_key)] a: i32, #[column(primary_key)] b: i32 }");
+        assert_eq!(errs.len(), 1, "{errs:?}");
+        assert!(errs[0].starts_with("a table has one primary key"));
+    }
+
+    #[test]
+    fn check_needs_name_and_expr() {
+        let errs = messages("#[check(expr = \"a > 0\")] struct T { #[column(primary_key)] a: i32 }");
+        assert_eq!(errs, ["`#[check(..)]` needs `name = \"..\"`"]);
+    }
+
+    #[test]
+    fn requires_table_reports_unknown_operations() {
+        let err = syn::parse_str::<RequiresTable>("Book, select, selct").unwrap_err();
+        assert!(err.to_string().starts_with("unknown operation `selct`"));
+        let ok = syn::parse_str::<RequiresTable>("crate::Book, select, insert, role = \"writer\"").unwrap();
+        assert_eq!(ok.operations, [Operation::Select, Operation::Insert]);
+        assert_eq!(ok.role.unwrap().value, "writer");
+    }
+}

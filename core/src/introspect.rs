@@ -1,0 +1,134 @@
+//! Reads a live schema back into the [`crate::model`], from `pg_catalog` (which DSQL also
+//! serves), so a database can be compared with a snapshot.
+
+use crate::model::{Check, Column, ForeignKey, Index, PrimaryKey, ReferentialAction, Schema, Table, Unique};
+use sqlx::{PgConnection, Row};
+
+/// What introspection found.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Introspected {
+    /// The schema.
+    pub schema: Schema,
+    /// Indexes PostgreSQL or DSQL marked invalid (a failed build left them behind).
+    pub invalid_indexes: Vec<String>,
+}
+
+const COLUMNS: &str = "
+SELECT c.relname AS table_name, a.attname AS column_name,
+       format_type(a.atttypid, a.atttypmod) AS sql_type, a.attnotnull AS not_null,
+       pg_get_expr(d.adbin, d.adrelid) AS default_expr, a.attidentity <> '' AS is_identity
+FROM pg_class c
+JOIN pg_namespace n ON n.oid = c.relnamespace
+JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+LEFT JOIN pg_attrdef d ON d.adrelid = c.oid AND d.adnum = a.attnum
+WHERE n.nspname = $1 AND c.relkind IN ('r', 'p')
+ORDER BY c.relname, a.attnum";
+
+const CONSTRAINTS: &str = "
+SELECT c.relname AS table_name, con.conname AS name, con.contype::text AS kind,
+       ARRAY(SELECT a.attname::text FROM unnest(con.conkey) WITH ORDINALITY k(attnum, ord)
+             JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.attnum ORDER BY k.ord) AS columns,
+       rc.relname::text AS ref_table,
+       ARRAY(SELECT a.attname::text FROM unnest(con.confkey) WITH ORDINALITY k(attnum, ord)
+             JOIN pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.attnum ORDER BY k.ord) AS ref_columns,
+       con.confdeltype::text AS on_delete, con.confupdtype::text AS on_update,
+       pg_get_constraintdef(con.oid) AS definition
+FROM pg_constraint con
+JOIN pg_class c ON c.oid = con.conrelid
+JOIN pg_namespace n ON n.oid = c.relnamespace
+LEFT JOIN pg_class rc ON rc.oid = con.confrelid
+WHERE n.nspname = $1 AND con.contype IN ('p', 'u', 'f', 'c')
+ORDER BY c.relname, con.conname";
+
+// Indexes that do not back a primary key or unique constraint. (A foreign key's `conindid`
+// names the referenced table's index, so only key constraints are excluded.)
+const INDEXES: &str = "
+SELECT t.relname AS table_name, i.relname AS name, ix.indisunique AS is_unique, ix.indisvalid AS is_valid,
+       ARRAY(SELECT a.attname::text FROM unnest(ix.indkey::int2[]) WITH ORDINALITY k(attnum, ord)
+             JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = k.attnum ORDER BY k.ord) AS columns
+FROM pg_index ix
+JOIN pg_class i ON i.oid = ix.indexrelid
+JOIN pg_class t ON t.oid = ix.indrelid
+JOIN pg_namespace n ON n.oid = t.relnamespace
+WHERE n.nspname = $1
+  AND NOT EXISTS (SELECT 1 FROM pg_constraint con WHERE con.conindid = ix.indexrelid AND con.contype IN ('p', 'u', 'x'))
+ORDER BY t.relname, i.relname";
+
+fn action(code: &str) -> Option<ReferentialAction> {
+    match code {
+        "c" => Some(ReferentialAction::Cascade),
+        "r" => Some(ReferentialAction::Restrict),
+        "n" => Some(ReferentialAction::SetNull),
+        "d" => Some(ReferentialAction::SetDefault),
+        _ => None, // 'a': NO ACTION, the default
+    }
+}
+
+/// Introspects the tables of `namespace` (usually `public`).
+pub async fn introspect(conn: &mut PgConnection, namespace: &str) -> Result<Introspected, sqlx::Error> {
+    let mut schema = Schema::default();
+    for row in sqlx::query(COLUMNS).bind(namespace).fetch_all(&mut *conn).await? {
+        let table: String = row.try_get("table_name")?;
+        let entry = schema.tables.entry(table.clone()).or_insert_with(|| Table {
+            name: table,
+            columns: Vec::new(),
+            primary_key: None,
+            uniques: Default::default(),
+            indexes: Default::default(),
+            foreign_keys: Default::default(),
+            checks: Default::default(),
+        });
+        entry.columns.push(Column {
+            name: row.try_get("column_name")?,
+            sql_type: row.try_get("sql_type")?,
+            not_null: row.try_get("not_null")?,
+            default: row.try_get("default_expr")?,
+            identity: row.try_get("is_identity")?,
+        });
+    }
+    for row in sqlx::query(CONSTRAINTS).bind(namespace).fetch_all(&mut *conn).await? {
+        let table: String = row.try_get("table_name")?;
+        let Some(t) = schema.tables.get_mut(&table) else { continue };
+        let name: String = row.try_get("name")?;
+        let columns: Vec<String> = row.try_get("columns")?;
+        match row.try_get::<String, _>("kind")?.as_str() {
+            "p" => t.primary_key = Some(PrimaryKey { name, columns }),
+            "u" => {
+                t.uniques.insert(name.clone(), Unique { name, columns });
+            }
+            "f" => {
+                let fk = ForeignKey {
+                    name: name.clone(),
+                    columns,
+                    references_table: row.try_get::<Option<String>, _>("ref_table")?.unwrap_or_default(),
+                    references_columns: row.try_get("ref_columns")?,
+                    on_delete: action(&row.try_get::<String, _>("on_delete")?),
+                    on_update: action(&row.try_get::<String, _>("on_update")?),
+                };
+                t.foreign_keys.insert(name, fk);
+            }
+            _ => {
+                let definition: String = row.try_get("definition")?;
+                let expression = definition
+                    .strip_prefix("CHECK (")
+                    .and_then(|d| d.split(" NOT VALID").next())
+                    .and_then(|d| d.strip_suffix(')'))
+                    .unwrap_or(&definition)
+                    .to_owned();
+                t.checks.insert(name.clone(), Check { name, expression });
+            }
+        }
+    }
+    let mut invalid_indexes = Vec::new();
+    for row in sqlx::query(INDEXES).bind(namespace).fetch_all(&mut *conn).await? {
+        let table: String = row.try_get("table_name")?;
+        let Some(t) = schema.tables.get_mut(&table) else { continue };
+        let name: String = row.try_get("name")?;
+        if !row.try_get::<bool, _>("is_valid")? {
+            invalid_indexes.push(name.clone());
+        }
+        let index = Index { name: name.clone(), columns: row.try_get("columns")?, unique: row.try_get("is_unique")? };
+        t.indexes.insert(name, index);
+    }
+    Ok(Introspected { schema, invalid_indexes })
+}

@@ -1,0 +1,349 @@
+//! The dialect rules, as data: one row per kind of schema change, saying how each dialect
+//! carries it out, plus the column types DSQL accepts.
+//!
+//! Aurora DSQL's SQL surface changes month by month; when it does, edit these tables, not
+//! the planner. The README's rules table is generated from [`CHANGE_RULES`] (a test keeps
+//! them equal).
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// The database a migration targets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Dialect {
+    /// Amazon Aurora DSQL.
+    Dsql,
+    /// PostgreSQL.
+    Postgres,
+}
+
+impl fmt::Display for Dialect {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Dialect::Dsql => "dsql",
+            Dialect::Postgres => "postgres",
+        })
+    }
+}
+
+/// A kind of schema change, as the planner classifies it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChangeKind {
+    /// A new table.
+    CreateTable,
+    /// A table removed (with an explicit allow).
+    DropTable,
+    /// `#[table(renamed_from)]`.
+    RenameTable,
+    /// A nullable column without a default on an existing table.
+    AddColumn,
+    /// A nullable column with a default on an existing table.
+    AddColumnWithDefault,
+    /// A `NOT NULL` (or identity) column on an existing table.
+    AddColumnNotNull,
+    /// A column removed (with an explicit allow).
+    DropColumn,
+    /// `#[column(renamed_from)]`.
+    RenameColumn,
+    /// A column's SQL type changed.
+    AlterColumnType,
+    /// A nullable column became `NOT NULL`.
+    SetNotNull,
+    /// A `NOT NULL` column became nullable.
+    DropNotNull,
+    /// A default added or changed.
+    SetDefault,
+    /// A default removed.
+    DropDefault,
+    /// An existing column became an identity column.
+    AddIdentity,
+    /// An identity column stopped being one.
+    DropIdentity,
+    /// The primary key's columns changed.
+    ChangePrimaryKey,
+    /// An index on a table created in the same migration.
+    CreateIndexOnNewTable,
+    /// An index on an existing table.
+    CreateIndex,
+    /// An index removed.
+    DropIndex,
+    /// A unique constraint on an existing table.
+    AddUnique,
+    /// A unique constraint removed.
+    DropUnique,
+    /// A check constraint on an existing table.
+    AddCheck,
+    /// A check constraint removed.
+    DropCheck,
+    /// A foreign key on an existing table.
+    AddForeignKey,
+    /// A foreign key removed.
+    DropForeignKey,
+    /// A constraint whose definition is unchanged but whose name changed (after a rename).
+    RenameConstraint,
+    /// An index whose definition is unchanged but whose name changed (after a rename).
+    RenameIndex,
+}
+
+/// How a dialect carries out a kind of change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Strategy {
+    /// Plain DDL, one statement.
+    Plain,
+    /// `CREATE TABLE IF NOT EXISTS` with keys, uniques, checks, foreign keys and defaults inline.
+    CreateTableInline,
+    /// `CREATE [UNIQUE] INDEX IF NOT EXISTS` inside the migration (the table is new and empty).
+    IndexInTransaction,
+    /// `CREATE [UNIQUE] INDEX ASYNC IF NOT EXISTS`; the runner waits for the job.
+    IndexAsync,
+    /// `CREATE [UNIQUE] INDEX CONCURRENTLY IF NOT EXISTS`, outside a transaction.
+    IndexConcurrently,
+    /// `ADD CONSTRAINT .. NOT VALID`, then `ALTER TABLE ASYNC .. VALIDATE CONSTRAINT`; the
+    /// runner waits for the job.
+    NotValidThenValidateAsync,
+    /// `ADD CONSTRAINT .. NOT VALID`, then `VALIDATE CONSTRAINT` (no long lock on the table).
+    NotValidThenValidate,
+    /// Drop the index (or unique constraint) and create it again under the new name with
+    /// `CREATE [UNIQUE] INDEX ASYNC`, since there is no `ALTER INDEX`.
+    RecreateIndexAsync,
+    /// Needs data movement (table recreation or a batched backfill) that is not built yet.
+    NotYetSupported,
+    /// The dialect has no way to do it.
+    Unsupported,
+}
+
+impl Strategy {
+    /// One line for people (the README table, `--help`).
+    pub fn describe(self) -> &'static str {
+        match self {
+            Strategy::Plain => "plain statement",
+            Strategy::CreateTableInline => "`CREATE TABLE IF NOT EXISTS`, constraints inline",
+            Strategy::IndexInTransaction => "`CREATE [UNIQUE] INDEX IF NOT EXISTS`",
+            Strategy::IndexAsync => "`CREATE [UNIQUE] INDEX ASYNC IF NOT EXISTS`, job awaited",
+            Strategy::IndexConcurrently => "`CREATE [UNIQUE] INDEX CONCURRENTLY IF NOT EXISTS`, outside a transaction",
+            Strategy::NotValidThenValidateAsync => "`ADD CONSTRAINT .. NOT VALID` + `ALTER TABLE ASYNC .. VALIDATE CONSTRAINT`, job awaited",
+            Strategy::NotValidThenValidate => "`ADD CONSTRAINT .. NOT VALID` + `VALIDATE CONSTRAINT`",
+            Strategy::RecreateIndexAsync => "drop, then `CREATE [UNIQUE] INDEX ASYNC` under the new name (no `ALTER INDEX` on DSQL)",
+            Strategy::NotYetSupported => "refused: needs table recreation or a batched backfill (not built yet)",
+            Strategy::Unsupported => "refused",
+        }
+    }
+}
+
+/// One row of the rules table.
+#[derive(Debug, Clone, Copy)]
+pub struct ChangeRule {
+    /// The change.
+    pub change: ChangeKind,
+    /// What it is, for people.
+    pub description: &'static str,
+    /// On Aurora DSQL.
+    pub dsql: Strategy,
+    /// On PostgreSQL.
+    pub postgres: Strategy,
+}
+
+use ChangeKind as C;
+use Strategy as S;
+
+/// Aurora DSQL as of October 2026, and PostgreSQL. See `../shared/research/dsql.md`.
+pub const CHANGE_RULES: &[ChangeRule] = &[
+    ChangeRule { change: C::CreateTable, description: "create table", dsql: S::CreateTableInline, postgres: S::CreateTableInline },
+    ChangeRule { change: C::DropTable, description: "drop table (allowed explicitly)", dsql: S::Plain, postgres: S::Plain },
+    ChangeRule { change: C::RenameTable, description: "rename table (`renamed_from`)", dsql: S::Plain, postgres: S::Plain },
+    ChangeRule { change: C::AddColumn, description: "add nullable column, no default", dsql: S::Plain, postgres: S::Plain },
+    ChangeRule { change: C::AddColumnWithDefault, description: "add column with DEFAULT", dsql: S::NotYetSupported, postgres: S::Plain },
+    ChangeRule { change: C::AddColumnNotNull, description: "add NOT NULL column", dsql: S::NotYetSupported, postgres: S::Plain },
+    ChangeRule { change: C::DropColumn, description: "drop column (allowed explicitly; never a key column on DSQL)", dsql: S::Plain, postgres: S::Plain },
+    ChangeRule { change: C::RenameColumn, description: "rename column (`renamed_from`)", dsql: S::Plain, postgres: S::Plain },
+    ChangeRule { change: C::AlterColumnType, description: "change column type", dsql: S::NotYetSupported, postgres: S::Plain },
+    ChangeRule { change: C::SetNotNull, description: "SET NOT NULL", dsql: S::NotYetSupported, postgres: S::Plain },
+    ChangeRule { change: C::DropNotNull, description: "DROP NOT NULL", dsql: S::Plain, postgres: S::Plain },
+    ChangeRule { change: C::SetDefault, description: "SET DEFAULT", dsql: S::Plain, postgres: S::Plain },
+    ChangeRule { change: C::DropDefault, description: "DROP DEFAULT", dsql: S::Plain, postgres: S::Plain },
+    ChangeRule { change: C::AddIdentity, description: "make a column identity", dsql: S::NotYetSupported, postgres: S::Plain },
+    ChangeRule { change: C::DropIdentity, description: "drop identity", dsql: S::Plain, postgres: S::Plain },
+    ChangeRule { change: C::ChangePrimaryKey, description: "change primary key", dsql: S::NotYetSupported, postgres: S::Plain },
+    ChangeRule { change: C::CreateIndexOnNewTable, description: "index on a new table", dsql: S::IndexAsync, postgres: S::IndexInTransaction },
+    ChangeRule { change: C::CreateIndex, description: "index on an existing table", dsql: S::IndexAsync, postgres: S::IndexConcurrently },
+    ChangeRule { change: C::DropIndex, description: "drop index", dsql: S::Plain, postgres: S::Plain },
+    ChangeRule { change: C::AddUnique, description: "UNIQUE on an existing table (as a unique index)", dsql: S::IndexAsync, postgres: S::IndexConcurrently },
+    ChangeRule { change: C::DropUnique, description: "drop UNIQUE", dsql: S::Plain, postgres: S::Plain },
+    ChangeRule { change: C::AddCheck, description: "CHECK on an existing table", dsql: S::NotValidThenValidateAsync, postgres: S::NotValidThenValidate },
+    ChangeRule { change: C::DropCheck, description: "drop CHECK", dsql: S::Plain, postgres: S::Plain },
+    ChangeRule { change: C::AddForeignKey, description: "FOREIGN KEY on an existing table", dsql: S::NotValidThenValidateAsync, postgres: S::NotValidThenValidate },
+    ChangeRule { change: C::DropForeignKey, description: "drop FOREIGN KEY", dsql: S::Plain, postgres: S::Plain },
+    ChangeRule { change: C::RenameConstraint, description: "rename constraint (follows a rename)", dsql: S::Plain, postgres: S::Plain },
+    ChangeRule { change: C::RenameIndex, description: "rename index or unique (follows a rename)", dsql: S::RecreateIndexAsync, postgres: S::Plain },
+];
+
+/// How `dialect` carries out `change`.
+pub fn strategy(change: ChangeKind, dialect: Dialect) -> Strategy {
+    let rule = CHANGE_RULES
+        .iter()
+        .find(|r| r.change == change)
+        .expect("CHANGE_RULES has a row for every ChangeKind (tested)");
+    match dialect {
+        Dialect::Dsql => rule.dsql,
+        Dialect::Postgres => rule.postgres,
+    }
+}
+
+/// Column types Aurora DSQL stores (base names, canonical spelling).
+pub const DSQL_COLUMN_TYPES: &[&str] = &[
+    "smallint",
+    "integer",
+    "bigint",
+    "real",
+    "double precision",
+    "numeric",
+    "character varying",
+    "character",
+    "text",
+    "boolean",
+    "bytea",
+    "uuid",
+    "date",
+    "time without time zone",
+    "time with time zone",
+    "timestamp without time zone",
+    "timestamp with time zone",
+    "interval",
+    "json",
+    "jsonb",
+];
+
+/// DSQL-legal alternatives for types DSQL refuses, by base name. Types not listed here and
+/// not in [`DSQL_COLUMN_TYPES`] are user-defined (enums, composites, domains from
+/// extensions) and get [`USER_DEFINED_TYPE_ALTERNATIVE`].
+pub const DSQL_TYPE_ALTERNATIVES: &[(&str, &str)] = &[
+    ("serial", "SERIAL does not exist on DSQL: use `#[column(identity)]` on an `i64` (bigint GENERATED BY DEFAULT AS IDENTITY (CACHE 1)), or a uuid with `default = \"gen_random_uuid()\"`"),
+    ("bigserial", "SERIAL does not exist on DSQL: use `#[column(identity)]` on an `i64` (bigint GENERATED BY DEFAULT AS IDENTITY (CACHE 1)), or a uuid with `default = \"gen_random_uuid()\"`"),
+    ("smallserial", "SERIAL does not exist on DSQL: use `#[column(identity)]` on an `i64` (bigint GENERATED BY DEFAULT AS IDENTITY (CACHE 1))"),
+    ("citext", "extensions are not available on DSQL (no CREATE EXTENSION): use text and compare with lower()"),
+    ("vector", "extensions are not available on DSQL (no CREATE EXTENSION): store embeddings as bytea or jsonb"),
+    ("hstore", "extensions are not available on DSQL (no CREATE EXTENSION): use jsonb"),
+    ("ltree", "extensions are not available on DSQL (no CREATE EXTENSION): use text"),
+    ("geometry", "extensions are not available on DSQL (no CREATE EXTENSION): store coordinates as double precision columns or jsonb"),
+    ("geography", "extensions are not available on DSQL (no CREATE EXTENSION): store coordinates as double precision columns or jsonb"),
+    ("inet", "inet is not a column type on DSQL: use text"),
+    ("cidr", "cidr is not a column type on DSQL: use text"),
+    ("macaddr", "macaddr is not a column type on DSQL: use text"),
+    ("money", "money is not a column type on DSQL: use numeric(p, 2)"),
+    ("xml", "xml is not a column type on DSQL: use text"),
+];
+
+/// Alternative for array types on DSQL.
+pub const ARRAY_ALTERNATIVE: &str = "arrays are not a column type on DSQL: store a jsonb array (`serde_json::Value`) or use a child table";
+
+/// Alternative for enums and other user-defined types on DSQL.
+pub const USER_DEFINED_TYPE_ALTERNATIVE: &str = "DSQL has no CREATE TYPE (enums, composites): use text with a `#[check(name = \"..\", expr = \"col IN ('a', 'b')\")]`";
+
+/// `Err(alternative)` when `dialect` cannot store a column of this canonical type.
+pub fn check_column_type(canonical: &str, dialect: Dialect) -> Result<(), &'static str> {
+    if dialect == Dialect::Postgres {
+        return Ok(());
+    }
+    if crate::types::is_array(canonical) {
+        return Err(ARRAY_ALTERNATIVE);
+    }
+    let base = crate::types::base_name(canonical);
+    if DSQL_COLUMN_TYPES.contains(&base) {
+        return Ok(());
+    }
+    Err(DSQL_TYPE_ALTERNATIVES
+        .iter()
+        .find(|(name, _)| *name == base)
+        .map(|(_, alt)| *alt)
+        .unwrap_or(USER_DEFINED_TYPE_ALTERNATIVE))
+}
+
+/// How `check-dsql` classifies a statement for Aurora DSQL, from least to most severe.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DsqlClass {
+    /// Runs as written.
+    Ok,
+    /// An index built synchronously: rewritten to `CREATE INDEX ASYNC` (job awaited).
+    Index,
+    /// Unsupported and skipped without loss of data: RLS, extensions, `DO` blocks,
+    /// transaction control (the runner gives every statement its own transaction).
+    Strip,
+    /// Needs a table recreation or a backfill: express the change in the structs and let
+    /// `generate` plan it.
+    Recreation,
+    /// Unsupported with no automatic path.
+    Error,
+}
+
+/// dsql-lint rule ids (their JSON names) and the class each puts a statement in. A rule
+/// not listed here makes the statement an error: new lint rules are strict until sorted.
+pub const LINT_RULE_CLASSES: &[(&str, DsqlClass)] = &[
+    ("index_async", DsqlClass::Index),
+    ("index_concurrently", DsqlClass::Index),
+    ("at_unsupported_row_level_security", DsqlClass::Strip),
+    ("unsupported_create_policy", DsqlClass::Strip),
+    ("unsupported_alter_policy", DsqlClass::Strip),
+    ("unsupported_drop_policy", DsqlClass::Strip),
+    ("unsupported_create_extension", DsqlClass::Strip),
+    ("alter_column_set_compression_strip", DsqlClass::Strip),
+    ("at_unsupported_alter_column_set_type", DsqlClass::Recreation),
+    ("at_unsupported_alter_column_set_not_null", DsqlClass::Recreation),
+    ("at_unsupported_add_primary_key", DsqlClass::Recreation),
+    ("primary_key_removal", DsqlClass::Recreation),
+    ("add_column_constraint", DsqlClass::Recreation),
+];
+
+/// The class of a dsql-lint rule id.
+pub fn lint_rule_class(rule: &str) -> DsqlClass {
+    LINT_RULE_CLASSES.iter().find(|(id, _)| *id == rule).map(|(_, c)| *c).unwrap_or(DsqlClass::Error)
+}
+
+/// The README's rules table, generated from [`CHANGE_RULES`].
+pub fn markdown_table() -> String {
+    let mut out = String::from("| change | DSQL | PostgreSQL |\n|---|---|---|\n");
+    for rule in CHANGE_RULES {
+        out.push_str(&format!("| {} | {} | {} |\n", rule.description, rule.dsql.describe(), rule.postgres.describe()));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_change_kind_has_exactly_one_rule() {
+        let kinds = [
+            C::CreateTable, C::DropTable, C::RenameTable, C::AddColumn, C::AddColumnWithDefault, C::AddColumnNotNull,
+            C::DropColumn, C::RenameColumn, C::AlterColumnType, C::SetNotNull, C::DropNotNull, C::SetDefault,
+            C::DropDefault, C::AddIdentity, C::DropIdentity, C::ChangePrimaryKey, C::CreateIndexOnNewTable,
+            C::CreateIndex, C::DropIndex, C::AddUnique, C::DropUnique, C::AddCheck, C::DropCheck, C::AddForeignKey,
+            C::DropForeignKey, C::RenameConstraint, C::RenameIndex,
+        ];
+        for kind in kinds {
+            assert_eq!(CHANGE_RULES.iter().filter(|r| r.change == kind).count(), 1, "{kind:?}");
+        }
+        assert_eq!(CHANGE_RULES.len(), kinds.len());
+    }
+
+    /// The README shows this table; regenerate it from the data when a rule changes.
+    #[test]
+    fn readme_rules_table_matches_the_data() {
+        let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap();
+        let start = readme.find("<!-- rules-table:start -->\n").expect("README has the rules-table markers") + "<!-- rules-table:start -->\n".len();
+        let end = readme.find("<!-- rules-table:end -->").expect("README has the rules-table markers");
+        assert_eq!(&readme[start..end], markdown_table(), "README rules table is stale; paste rules::markdown_table()");
+    }
+
+    #[test]
+    fn dsql_refuses_what_it_cannot_store_with_an_alternative() {
+        assert!(check_column_type("integer[]", Dialect::Dsql).unwrap_err().contains("jsonb"));
+        assert!(check_column_type("serial", Dialect::Dsql).unwrap_err().contains("identity"));
+        assert!(check_column_type("mood", Dialect::Dsql).unwrap_err().contains("CHECK") || check_column_type("mood", Dialect::Dsql).unwrap_err().contains("check"));
+        assert!(check_column_type("character varying(32)", Dialect::Dsql).is_ok());
+        assert!(check_column_type("integer[]", Dialect::Postgres).is_ok());
+    }
+}

@@ -1,0 +1,50 @@
+//! Connecting to Aurora DSQL: user `admin`, an IAM token signed by AWS's own
+//! `aws-sdk-dsql` for every new connection, TLS with certificate verification.
+
+use super::RunError;
+use aws_sdk_dsql::auth_token::{AuthTokenGenerator, Config};
+use sqlx::postgres::{PgConnectOptions, PgSslMode};
+
+/// Token lifetime: a token is only checked at connect, so short is fine and safer.
+const TOKEN_SECONDS: u64 = 900;
+
+/// Signs admin tokens for one cluster.
+pub struct Signer {
+    endpoint: String,
+    sdk: aws_config::SdkConfig,
+    generator: AuthTokenGenerator,
+}
+
+impl Signer {
+    /// Loads credentials from the standard AWS chain (environment, profile, SSO, IMDS..).
+    pub async fn new(endpoint: &str, region: &str) -> Result<Signer, RunError> {
+        let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new(region.to_owned()))
+            .load()
+            .await;
+        let config = Config::builder()
+            .hostname(endpoint)
+            .region(aws_config::Region::new(region.to_owned()))
+            .expires_in(TOKEN_SECONDS)
+            .build()
+            .map_err(|e| RunError::Config(format!("dsql endpoint {endpoint}: {e}")))?;
+        Ok(Signer { endpoint: endpoint.to_owned(), sdk, generator: AuthTokenGenerator::new(config) })
+    }
+
+    /// Connection options with a fresh token (never logged).
+    pub async fn options(&self) -> Result<PgConnectOptions, RunError> {
+        let token = self
+            .generator
+            .db_connect_admin_auth_token(&self.sdk)
+            .await
+            .map_err(|e| RunError::Config(format!("signing an IAM token for {}: {e} (check AWS credentials and region)", self.endpoint)))?;
+        Ok(PgConnectOptions::new()
+            .host(&self.endpoint)
+            .port(5432)
+            .username("admin")
+            .password(token.as_str())
+            .database("postgres")
+            .ssl_mode(PgSslMode::VerifyFull)
+            .application_name("tablewright"))
+    }
+}

@@ -1,0 +1,200 @@
+//! The history table (one row per migration, with a per-statement cursor) and the lock
+//! table, both DSQL-legal: no SERIAL, keys inline, each write its own statement.
+
+use super::source::LocalMigration;
+use crate::plan::quote;
+use sqlx::{AssertSqlSafe, PgConnection, Row as _};
+
+/// Where the runner keeps its bookkeeping.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HistoryTable {
+    /// Schema (created if missing).
+    pub schema: String,
+    /// Table name; the lock table is `<table>_lock`.
+    pub table: String,
+}
+
+impl Default for HistoryTable {
+    fn default() -> Self {
+        HistoryTable { schema: "tablewright".into(), table: "migrations".into() }
+    }
+}
+
+/// A migration's state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    /// Started; `next_statement` says where it stands.
+    Running,
+    /// Every statement ran.
+    Applied,
+    /// Recorded by `mark-applied` without running.
+    Marked,
+}
+
+impl Status {
+    fn as_str(self) -> &'static str {
+        match self {
+            Status::Running => "running",
+            Status::Applied => "applied",
+            Status::Marked => "marked",
+        }
+    }
+
+    fn parse(s: &str) -> Status {
+        match s {
+            "applied" => Status::Applied,
+            "marked" => Status::Marked,
+            _ => Status::Running,
+        }
+    }
+
+    /// Done, one way or the other.
+    pub fn is_done(self) -> bool {
+        self != Status::Running
+    }
+}
+
+/// One history row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HistoryRow {
+    /// Journal tag.
+    pub tag: String,
+    /// SHA-256 of the file when it was applied.
+    pub hash: String,
+    /// Journal `when`.
+    pub created_at: i64,
+    /// State.
+    pub status: Status,
+    /// Index of the next statement to run.
+    pub next_statement: i32,
+    /// Statements in the migration.
+    pub statements: i32,
+    /// When it finished, as text (for display).
+    pub applied_at: Option<String>,
+}
+
+impl HistoryTable {
+    /// `"schema"."table"`.
+    pub fn qualified(&self) -> String {
+        format!("{}.{}", quote(&self.schema), quote(&self.table))
+    }
+
+    /// `"schema"."table_lock"`.
+    pub fn lock_qualified(&self) -> String {
+        format!("{}.{}", quote(&self.schema), quote(&format!("{}_lock", self.table)))
+    }
+
+    /// The statements that create the bookkeeping, each its own transaction on DSQL.
+    pub fn create_statements(&self) -> Vec<String> {
+        vec![
+            format!("CREATE SCHEMA IF NOT EXISTS {}", quote(&self.schema)),
+            format!(
+                "CREATE TABLE IF NOT EXISTS {} (\n\t\"tag\" text NOT NULL,\n\t\"hash\" text NOT NULL,\n\t\"created_at\" bigint NOT NULL,\n\t\"status\" text NOT NULL,\n\t\"next_statement\" integer NOT NULL,\n\t\"statements\" integer NOT NULL,\n\t\"started_at\" timestamp with time zone DEFAULT now() NOT NULL,\n\t\"applied_at\" timestamp with time zone,\n\tCONSTRAINT {} PRIMARY KEY (\"tag\")\n)",
+                self.qualified(),
+                quote(&format!("{}_pkey", self.table))
+            ),
+            format!(
+                "CREATE TABLE IF NOT EXISTS {} (\n\t\"id\" text NOT NULL,\n\t\"holder\" text NOT NULL,\n\t\"acquired_at\" timestamp with time zone NOT NULL,\n\t\"expires_at\" timestamp with time zone NOT NULL,\n\tCONSTRAINT {} PRIMARY KEY (\"id\")\n)",
+                self.lock_qualified(),
+                quote(&format!("{}_lock_pkey", self.table))
+            ),
+        ]
+    }
+
+    /// Whether the history table exists (read-only: for dry runs and `status`).
+    pub async fn exists(&self, conn: &mut PgConnection) -> Result<bool, sqlx::Error> {
+        let name = self.qualified();
+        let found: Option<String> = sqlx::query_scalar("SELECT to_regclass($1)::text").bind(name).fetch_one(conn).await?;
+        Ok(found.is_some())
+    }
+
+    /// Whether both the history and the lock table exist.
+    pub async fn bookkeeping_exists(&self, conn: &mut PgConnection) -> Result<bool, sqlx::Error> {
+        let found: bool = sqlx::query_scalar("SELECT to_regclass($1) IS NOT NULL AND to_regclass($2) IS NOT NULL")
+            .bind(self.qualified())
+            .bind(self.lock_qualified())
+            .fetch_one(conn)
+            .await?;
+        Ok(found)
+    }
+
+    /// Every row, in tag order.
+    pub async fn rows(&self, conn: &mut PgConnection) -> Result<Vec<HistoryRow>, sqlx::Error> {
+        let sql = format!(
+            "SELECT tag, hash, created_at, status, next_statement, statements, applied_at::text AS applied_at FROM {} ORDER BY tag",
+            self.qualified()
+        );
+        let rows = sqlx::query(AssertSqlSafe(sql)).fetch_all(conn).await?;
+        rows.iter()
+            .map(|r| {
+                Ok(HistoryRow {
+                    tag: r.try_get("tag")?,
+                    hash: r.try_get("hash")?,
+                    created_at: r.try_get("created_at")?,
+                    status: Status::parse(&r.try_get::<String, _>("status")?),
+                    next_statement: r.try_get("next_statement")?,
+                    statements: r.try_get("statements")?,
+                    applied_at: r.try_get("applied_at")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Records progress: inserts the row or moves its cursor (one statement, so one
+    /// transaction on DSQL, or part of the caller's transaction on PostgreSQL).
+    pub async fn record(&self, conn: &mut PgConnection, m: &LocalMigration, status: Status, next: usize) -> Result<(), sqlx::Error> {
+        let sql = format!(
+            "INSERT INTO {t} (tag, hash, created_at, status, next_statement, statements, applied_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, CASE WHEN $4 = 'running' THEN NULL ELSE now() END) \
+             ON CONFLICT (tag) DO UPDATE SET hash = EXCLUDED.hash, status = EXCLUDED.status, \
+             next_statement = EXCLUDED.next_statement, statements = EXCLUDED.statements, applied_at = EXCLUDED.applied_at",
+            t = self.qualified()
+        );
+        sqlx::query(AssertSqlSafe(sql))
+            .bind(&m.tag)
+            .bind(&m.hash)
+            .bind(m.when)
+            .bind(status.as_str())
+            .bind(next as i32)
+            .bind(m.statements.len() as i32)
+            .execute(conn)
+            .await?;
+        Ok(())
+    }
+
+    /// The same as [`HistoryTable::record`], as literal SQL, to send inside a PostgreSQL
+    /// migration's own transaction in one round trip. Values are validated or escaped.
+    pub fn record_literal(&self, m: &LocalMigration, status: Status, next: usize) -> String {
+        let lit = |s: &str| format!("'{}'", s.replace('\'', "''"));
+        let applied = if status == Status::Running { "NULL" } else { "now()" };
+        format!(
+            "INSERT INTO {t} (tag, hash, created_at, status, next_statement, statements, applied_at) \
+             VALUES ({}, {}, {}, {}, {next}, {}, {applied}) \
+             ON CONFLICT (tag) DO UPDATE SET hash = EXCLUDED.hash, status = EXCLUDED.status, \
+             next_statement = EXCLUDED.next_statement, statements = EXCLUDED.statements, applied_at = EXCLUDED.applied_at",
+            lit(&m.tag),
+            lit(&m.hash),
+            m.when,
+            lit(status.as_str()),
+            m.statements.len(),
+            t = self.qualified()
+        )
+    }
+
+    /// Deletes every row except `keep` (for `mark-applied --reset`), in batches that stay
+    /// under DSQL's 3,000-row limit.
+    pub async fn delete_all_but(&self, conn: &mut PgConnection, keep: &str) -> Result<u64, sqlx::Error> {
+        let sql = format!(
+            "DELETE FROM {t} WHERE tag IN (SELECT tag FROM {t} WHERE tag <> $1 ORDER BY tag LIMIT 1000)",
+            t = self.qualified()
+        );
+        let mut total = 0;
+        loop {
+            let n = sqlx::query(AssertSqlSafe(sql.clone())).bind(keep).execute(&mut *conn).await?.rows_affected();
+            total += n;
+            if n == 0 {
+                return Ok(total);
+            }
+        }
+    }
+}

@@ -1,0 +1,119 @@
+//! Which database errors are worth another try, and the retry loop.
+//!
+//! DSQL reports optimistic-concurrency conflicts as SQLSTATE 40001 (`OC000` data, `OC001`
+//! stale schema); those are retried as whole transactions with bounded exponential backoff
+//! and jitter. Lost connections are retried three times over a fresh connection. Nothing
+//! else is retried: `0A000` (unsupported), `54000` (limits), `23505` (duplicates) and the
+//! rest would fail the same way again.
+
+use super::target::{Conn, Connector};
+use sqlx::PgConnection;
+use std::time::Duration;
+
+/// The SQLSTATE of a database error.
+pub fn sqlstate(error: &sqlx::Error) -> Option<String> {
+    error.as_database_error().and_then(|d| d.code()).map(|c| c.into_owned())
+}
+
+/// `Some("OC000" | "OC001" | "40001")` for a conflict worth retrying.
+pub fn occ_code(error: &sqlx::Error) -> Option<&'static str> {
+    let db = error.as_database_error()?;
+    let message = db.message();
+    if message.contains("OC000") {
+        Some("OC000")
+    } else if message.contains("OC001") {
+        Some("OC001")
+    } else if db.code().as_deref() == Some("40001") {
+        Some("40001")
+    } else {
+        None
+    }
+}
+
+/// A lost or refused connection, or DSQL's `server unavailable`.
+pub fn is_transient(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::Io(_) | sqlx::Error::Tls(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(db) => {
+            let code = db.code().map(|c| c.into_owned()).unwrap_or_default();
+            code.starts_with("08") || matches!(code.as_str(), "57P01" | "57P02" | "57P03") || (code == "XX000" && db.message().contains("server unavailable"))
+        }
+        _ => false,
+    }
+}
+
+/// Errors that mean "this change is already there": what re-running a statement that did
+/// commit before a crash produces.
+pub fn is_already_applied(error: &sqlx::Error) -> bool {
+    matches!(
+        sqlstate(error).as_deref(),
+        Some("42P07" | "42701" | "42710" | "42P06" | "42703" | "42P01" | "42704")
+    )
+}
+
+/// Retry limits.
+#[derive(Debug, Clone, Copy)]
+pub struct RetryPolicy {
+    /// Attempts for 40001 conflicts, the first included.
+    pub conflict_attempts: u32,
+    /// Attempts after connection failures, the first included.
+    pub connection_attempts: u32,
+    /// First backoff.
+    pub base: Duration,
+    /// Longest backoff.
+    pub cap: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy { conflict_attempts: 10, connection_attempts: 3, base: Duration::from_millis(20), cap: Duration::from_secs(2) }
+    }
+}
+
+impl RetryPolicy {
+    /// Exponential backoff with full jitter for the given retry (1-based).
+    pub fn delay(&self, retry: u32) -> Duration {
+        let exp = self.base.saturating_mul(1u32 << retry.min(16));
+        let ceiling = exp.min(self.cap).as_millis() as u64;
+        Duration::from_millis(fastrand::u64(ceiling / 2..=ceiling.max(1)))
+    }
+}
+
+/// Why the loop gave up.
+#[derive(Debug)]
+pub struct Exhausted {
+    /// The last error.
+    pub error: sqlx::Error,
+    /// A connection failed at some point, so an earlier attempt may have committed.
+    pub reconnected: bool,
+}
+
+/// Runs `op` as one transaction, again on conflicts and lost connections.
+pub async fn retrying<T>(
+    conn: &mut Conn,
+    connector: &Connector,
+    policy: &RetryPolicy,
+    mut op: impl AsyncFnMut(&mut PgConnection) -> Result<T, sqlx::Error>,
+) -> Result<T, Exhausted> {
+    let (mut conflicts, mut failures, mut reconnected) = (0u32, 0u32, false);
+    loop {
+        let error = match op(conn.pg()).await {
+            Ok(v) => return Ok(v),
+            Err(e) => e,
+        };
+        if occ_code(&error).is_some() && conflicts + 1 < policy.conflict_attempts {
+            conflicts += 1;
+            tokio::time::sleep(policy.delay(conflicts)).await;
+            continue;
+        }
+        if is_transient(&error) && failures + 1 < policy.connection_attempts {
+            failures += 1;
+            tokio::time::sleep(policy.delay(failures + 3)).await;
+            if conn.reconnect(connector).await.is_ok() {
+                reconnected = true;
+            }
+            continue;
+        }
+        return Err(Exhausted { error, reconnected });
+    }
+}

@@ -1,0 +1,105 @@
+//! The migrations a runner applies: read from a folder, or embedded in the binary by
+//! `embed_migrations!`. Either way the journal and the SQL files must agree.
+
+use super::RunError;
+use crate::hash;
+use crate::journal::Journal;
+use crate::plan;
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+/// One migration, ready to run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LocalMigration {
+    /// Journal tag (`NNNN_name`).
+    pub tag: String,
+    /// Journal `when`.
+    pub when: i64,
+    /// SHA-256 of the file as it is now (normalised bytes, see [`crate::hash`]).
+    pub hash: String,
+    /// Statements, split on the breakpoints.
+    pub statements: Vec<String>,
+    /// Where it came from, for messages.
+    pub origin: String,
+}
+
+/// Migrations compiled into a binary by `embed_migrations!`.
+#[derive(Debug, Clone, Copy)]
+pub struct EmbeddedMigrations {
+    /// The folder it was read from, for messages.
+    pub folder: &'static str,
+    /// `meta/_journal.json`.
+    pub journal: &'static str,
+    /// Every `*.sql` file of the folder: `(file stem, contents)`.
+    pub files: &'static [(&'static str, &'static str)],
+}
+
+/// All migrations in journal order.
+#[derive(Debug, Clone, Default)]
+pub struct MigrationSet {
+    /// In journal order.
+    pub migrations: Vec<LocalMigration>,
+    /// Folder or binary they came from.
+    pub origin: String,
+}
+
+impl MigrationSet {
+    /// Reads a migrations folder.
+    pub fn from_folder(dir: &Path) -> Result<MigrationSet, RunError> {
+        let journal_path = dir.join("meta").join("_journal.json");
+        let journal_text = std::fs::read_to_string(&journal_path)
+            .map_err(|e| RunError::Source(vec![format!("{}: {e} (is --folder the folder `generate` writes to?)", journal_path.display())]))?;
+        let mut files = Vec::new();
+        let entries = std::fs::read_dir(dir).map_err(|e| RunError::Source(vec![format!("{}: {e}", dir.display())]))?;
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.extension().is_some_and(|e| e == "sql") && path.is_file() {
+                let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+                let text = std::fs::read(&path).map_err(|e| RunError::Source(vec![format!("{}: {e}", path.display())]))?;
+                files.push((stem, text, path));
+            }
+        }
+        Self::build(&journal_text, &journal_path.display().to_string(), files, &dir.display().to_string())
+    }
+
+    /// Uses migrations embedded at compile time.
+    pub fn from_embedded(embedded: &EmbeddedMigrations) -> Result<MigrationSet, RunError> {
+        let files = embedded
+            .files
+            .iter()
+            .map(|(stem, text)| ((*stem).to_owned(), text.as_bytes().to_vec(), PathBuf::from(format!("{}/{stem}.sql", embedded.folder))))
+            .collect();
+        Self::build(embedded.journal, &format!("{}/meta/_journal.json", embedded.folder), files, &format!("{} (embedded)", embedded.folder))
+    }
+
+    fn build(journal_text: &str, journal_name: &str, files: Vec<(String, Vec<u8>, PathBuf)>, origin: &str) -> Result<MigrationSet, RunError> {
+        let journal: Journal = serde_json::from_str(journal_text).map_err(|e| RunError::Source(vec![format!("{journal_name}: {e}")]))?;
+        let mut problems = Vec::new();
+        let tags: BTreeSet<&str> = journal.entries.iter().map(|e| e.tag.as_str()).collect();
+        for (stem, _, path) in &files {
+            if !tags.contains(stem.as_str()) {
+                problems.push(format!("{} has no entry in {journal_name}: add it with `generate`, or delete the file", path.display()));
+            }
+        }
+        let mut migrations = Vec::new();
+        for entry in &journal.entries {
+            match files.iter().find(|(stem, _, _)| *stem == entry.tag) {
+                None => problems.push(format!("journal entry `{}` has no file {}.sql in {origin}", entry.tag, entry.tag)),
+                Some((_, bytes, path)) => match std::str::from_utf8(bytes) {
+                    Err(_) => problems.push(format!("{} is not UTF-8", path.display())),
+                    Ok(text) => migrations.push(LocalMigration {
+                        tag: entry.tag.clone(),
+                        when: entry.when as i64,
+                        hash: hash::migration_hash(bytes),
+                        statements: plan::split_statements(&text.replace("\r\n", "\n")),
+                        origin: path.display().to_string(),
+                    }),
+                },
+            }
+        }
+        if !problems.is_empty() {
+            return Err(RunError::Source(problems));
+        }
+        Ok(MigrationSet { migrations, origin: origin.to_owned() })
+    }
+}

@@ -1,0 +1,197 @@
+//! Where migrations run and how to connect there.
+
+use super::RunError;
+use sqlx::postgres::PgConnectOptions;
+use sqlx::{ConnectOptions, Connection, PgConnection};
+use std::fmt;
+use std::time::{Duration, Instant};
+
+/// DSQL closes connections after 60 minutes; reconnect well before.
+pub const MAX_CONNECTION_AGE: Duration = Duration::from_secs(50 * 60);
+
+/// A database to migrate.
+#[derive(Clone)]
+pub enum Target {
+    /// PostgreSQL at a URL.
+    Postgres {
+        /// `postgres://..`
+        url: String,
+    },
+    /// A PostgreSQL URL run under every Aurora DSQL rule; only the syntax PostgreSQL lacks
+    /// is translated (see [`crate::emulate`]).
+    DsqlEmulated {
+        /// `postgres://..`
+        url: String,
+    },
+    /// Aurora DSQL, as `admin`, with an IAM token signed for every connection.
+    #[cfg(feature = "dsql")]
+    Dsql {
+        /// `<cluster>.dsql.<region>.on.aws`
+        endpoint: String,
+        /// AWS region.
+        region: String,
+    },
+}
+
+impl Target {
+    /// Whether DSQL's rules apply: one statement per transaction, history writes apart,
+    /// lease lock instead of advisory lock.
+    pub fn dsql_rules(&self) -> bool {
+        !matches!(self, Target::Postgres { .. })
+    }
+
+    /// Whether DSQL syntax must be translated for PostgreSQL.
+    pub fn translates(&self) -> bool {
+        matches!(self, Target::DsqlEmulated { .. })
+    }
+
+    /// Whether async jobs are real (DSQL) and must be awaited with `sys.wait_for_job`.
+    pub fn has_jobs(&self) -> bool {
+        #[cfg(feature = "dsql")]
+        if matches!(self, Target::Dsql { .. }) {
+            return true;
+        }
+        false
+    }
+
+    /// The provider's name, as `--provider` spells it.
+    pub fn provider(&self) -> &'static str {
+        match self {
+            Target::Postgres { .. } => "postgres",
+            Target::DsqlEmulated { .. } => "dsql (emulated on PostgreSQL)",
+            #[cfg(feature = "dsql")]
+            Target::Dsql { .. } => "dsql",
+        }
+    }
+}
+
+/// Shows where a target points without any secret (a password in a URL is masked).
+impl fmt::Display for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Target::Postgres { url } | Target::DsqlEmulated { url } => write!(f, "{} at {}", self.provider(), redact_url(url)),
+            #[cfg(feature = "dsql")]
+            Target::Dsql { endpoint, region } => write!(f, "dsql at {endpoint} ({region})"),
+        }
+    }
+}
+
+impl fmt::Debug for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+/// `postgres://user:secret@host/db` → `postgres://user:***@host/db`; also masks a
+/// `password=` query parameter.
+pub fn redact_url(url: &str) -> String {
+    let mut out = url.to_owned();
+    if let Some(scheme_end) = out.find("://") {
+        let rest_start = scheme_end + 3;
+        let authority_end = out[rest_start..].find(['/', '?']).map(|i| rest_start + i).unwrap_or(out.len());
+        if let Some(at) = out[rest_start..authority_end].rfind('@') {
+            let userinfo = &out[rest_start..rest_start + at];
+            if let Some(colon) = userinfo.find(':') {
+                out.replace_range(rest_start + colon + 1..rest_start + at, "***");
+            }
+        }
+    }
+    if let Some(pos) = out.find("password=") {
+        let value_start = pos + "password=".len();
+        let value_end = out[value_start..].find('&').map(|i| value_start + i).unwrap_or(out.len());
+        out.replace_range(value_start..value_end, "***");
+    }
+    out
+}
+
+/// Opens connections to a target; for DSQL, each with a freshly signed token.
+#[derive(Clone)]
+pub struct Connector {
+    target: Target,
+    #[cfg(feature = "dsql")]
+    signer: Option<std::sync::Arc<super::dsql::Signer>>,
+}
+
+impl Connector {
+    /// Prepares to connect (for DSQL, loads AWS credentials once).
+    pub async fn new(target: Target) -> Result<Connector, RunError> {
+        #[cfg(feature = "dsql")]
+        let signer = match &target {
+            Target::Dsql { endpoint, region } => Some(std::sync::Arc::new(super::dsql::Signer::new(endpoint, region).await?)),
+            _ => None,
+        };
+        Ok(Connector {
+            target,
+            #[cfg(feature = "dsql")]
+            signer,
+        })
+    }
+
+    /// The target.
+    pub fn target(&self) -> &Target {
+        &self.target
+    }
+
+    /// A new connection.
+    pub async fn connect(&self) -> Result<Conn, RunError> {
+        let options = self.options().await?;
+        let conn = options.connect().await.map_err(|e| RunError::Connect { target: self.target.to_string(), source: e })?;
+        Ok(Conn { conn, opened: Instant::now() })
+    }
+
+    async fn options(&self) -> Result<PgConnectOptions, RunError> {
+        match &self.target {
+            Target::Postgres { url } | Target::DsqlEmulated { url } => url
+                .parse::<PgConnectOptions>()
+                .map_err(|e| RunError::Config(format!("connection string {}: {e}", redact_url(url)))),
+            #[cfg(feature = "dsql")]
+            Target::Dsql { .. } => self.signer.as_ref().expect("a dsql target has a signer").options().await,
+        }
+    }
+}
+
+/// A connection that knows its age.
+pub struct Conn {
+    conn: PgConnection,
+    opened: Instant,
+}
+
+impl Conn {
+    /// The connection, for sqlx.
+    pub fn pg(&mut self) -> &mut PgConnection {
+        &mut self.conn
+    }
+
+    /// Replaces the connection when it is close to DSQL's 60-minute limit.
+    pub async fn refresh_if_old(&mut self, connector: &Connector) -> Result<(), RunError> {
+        if self.opened.elapsed() >= MAX_CONNECTION_AGE {
+            let fresh = connector.connect().await?;
+            let old = std::mem::replace(self, fresh);
+            let _ = old.conn.close().await;
+        }
+        Ok(())
+    }
+
+    /// Replaces a connection that failed.
+    pub async fn reconnect(&mut self, connector: &Connector) -> Result<(), RunError> {
+        *self = connector.connect().await?;
+        Ok(())
+    }
+
+    /// Closes the connection politely.
+    pub async fn close(self) {
+        let _ = self.conn.close().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact_url;
+
+    #[test]
+    fn passwords_never_show() {
+        assert_eq!(redact_url("postgres://admin:s3cr3t@db:5432/app"), "postgres://admin:***@db:5432/app");
+        assert_eq!(redact_url("postgres://db/app?user=a&password=s3cr3t&sslmode=require"), "postgres://db/app?user=a&password=***&sslmode=require");
+        assert_eq!(redact_url("postgres://postgres@127.0.0.1/x"), "postgres://postgres@127.0.0.1/x");
+    }
+}

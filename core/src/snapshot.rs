@@ -1,0 +1,51 @@
+//! Snapshot files: the whole schema after a migration, chained by `id`/`prevId`.
+
+use crate::hash;
+use crate::model::Schema;
+use crate::rules::Dialect;
+use serde::{Deserialize, Serialize};
+
+/// This crate's snapshot format version.
+pub const SNAPSHOT_VERSION: &str = "1";
+/// `prevId` of the first snapshot (drizzle-kit's origin UUID).
+pub const ORIGIN_ID: &str = "00000000-0000-0000-0000-000000000000";
+
+/// One `meta/NNNN_snapshot.json`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Snapshot {
+    /// Format version ([`SNAPSHOT_VERSION`]).
+    pub version: String,
+    /// The dialect the migrations were planned for.
+    pub dialect: Dialect,
+    /// This snapshot's id.
+    pub id: String,
+    /// The previous snapshot's id, or [`ORIGIN_ID`].
+    pub prev_id: String,
+    /// The schema.
+    #[serde(flatten)]
+    pub schema: Schema,
+}
+
+impl Snapshot {
+    /// A snapshot following `prev_id`. Its id is derived from the parent and the content,
+    /// not drawn at random, so generating the same change twice gives the same bytes.
+    pub fn new(dialect: Dialect, prev_id: &str, tag: &str, schema: Schema) -> Snapshot {
+        let body = serde_json::to_string(&schema).expect("a schema always serialises");
+        let digest = hash::sha256_hex(format!("{prev_id}\n{tag}\n{body}").as_bytes());
+        let id = format!("{}-{}-{}-{}-{}", &digest[0..8], &digest[8..12], &digest[12..16], &digest[16..20], &digest[20..32]);
+        Snapshot { version: SNAPSHOT_VERSION.to_owned(), dialect, id, prev_id: prev_id.to_owned(), schema }
+    }
+
+    /// Pretty JSON with a trailing newline: the on-disk form.
+    pub fn to_json(&self) -> String {
+        to_pretty_json(self)
+    }
+}
+
+/// Pretty JSON, tab-free two-space indent, trailing newline.
+pub fn to_pretty_json<T: Serialize>(value: &T) -> String {
+    let mut out = serde_json::to_string_pretty(value).expect("in-memory values always serialise");
+    out.push('\n');
+    out
+}

@@ -1,0 +1,255 @@
+//! What the runner needs to know about one SQL statement before running it: DDL or data,
+//! whether it must run outside a transaction, whether it builds an index or validates a
+//! constraint (work that may be asynchronous, and whose result must be checked).
+//!
+//! Only the statement's leading keywords are read, with a small lexer that skips comments
+//! and understands quoted identifiers. Generated migrations always have these shapes;
+//! hand-written statements that do not are treated conservatively (as DDL).
+
+/// Broad class of a statement, as DSQL's transaction rules see it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatementKind {
+    /// Schema change; `GRANT`/`REVOKE` count as DDL on DSQL.
+    Ddl,
+    /// Data change (`INSERT`, `UPDATE`, `DELETE`, `MERGE`, `COPY`, or a `WITH` that may write).
+    Dml,
+    /// A read (`SELECT`, `SHOW`, `EXPLAIN`, `VALUES`).
+    Query,
+    /// `BEGIN`, `COMMIT`, `ROLLBACK`, `SAVEPOINT`, ..: the runner owns transactions.
+    TransactionControl,
+    /// Anything else (`CALL`, `DO`, `SET`, ..).
+    Other,
+}
+
+/// How an index is built.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IndexMode {
+    /// Plain `CREATE INDEX` (inside a transaction).
+    Plain,
+    /// DSQL's `CREATE INDEX ASYNC`: returns a job id to wait for.
+    Async,
+    /// PostgreSQL's `CREATE INDEX CONCURRENTLY`: outside a transaction.
+    Concurrently,
+}
+
+/// A `CREATE INDEX` statement.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IndexCreation {
+    /// The index name, when the statement gives one.
+    pub name: Option<String>,
+    /// `UNIQUE`.
+    pub unique: bool,
+    /// How it is built.
+    pub mode: IndexMode,
+}
+
+/// What the runner knows about a statement.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatementInfo {
+    /// The class.
+    pub kind: StatementKind,
+    /// Set for `CREATE [UNIQUE] INDEX`.
+    pub index: Option<IndexCreation>,
+    /// Set for `ALTER TABLE [ASYNC] .. VALIDATE CONSTRAINT`; true when `ASYNC`.
+    pub validate_async: Option<bool>,
+    /// Must run outside a transaction block (`CONCURRENTLY`).
+    pub non_transactional: bool,
+}
+
+impl StatementInfo {
+    /// DSQL answers with a job id that must be awaited (`CALL sys.wait_for_job`).
+    pub fn returns_job(&self) -> bool {
+        self.index.as_ref().is_some_and(|i| i.mode == IndexMode::Async) || self.validate_async == Some(true)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Token {
+    /// An unquoted word, upper-cased.
+    Word(String),
+    /// A `"quoted"` identifier, unescaped.
+    Quoted(String),
+    /// Anything else, one character.
+    Punct(char),
+}
+
+/// The first `limit` tokens of `sql`, skipping whitespace and comments.
+fn leading_tokens(sql: &str, limit: usize) -> Vec<Token> {
+    let chars: Vec<char> = sql.chars().collect();
+    let mut tokens = Vec::new();
+    let mut i = 0;
+    while i < chars.len() && tokens.len() < limit {
+        let c = chars[i];
+        if c.is_whitespace() {
+            i += 1;
+        } else if c == '-' && chars.get(i + 1) == Some(&'-') {
+            while i < chars.len() && chars[i] != '\n' {
+                i += 1;
+            }
+        } else if c == '/' && chars.get(i + 1) == Some(&'*') {
+            let mut depth = 0;
+            while i < chars.len() {
+                if chars[i] == '/' && chars.get(i + 1) == Some(&'*') {
+                    depth += 1;
+                    i += 2;
+                } else if chars[i] == '*' && chars.get(i + 1) == Some(&'/') {
+                    depth -= 1;
+                    i += 2;
+                    if depth == 0 {
+                        break;
+                    }
+                } else {
+                    i += 1;
+                }
+            }
+        } else if c == '"' {
+            let mut ident = String::new();
+            i += 1;
+            while i < chars.len() {
+                if chars[i] == '"' {
+                    if chars.get(i + 1) == Some(&'"') {
+                        ident.push('"');
+                        i += 2;
+                        continue;
+                    }
+                    i += 1;
+                    break;
+                }
+                ident.push(chars[i]);
+                i += 1;
+            }
+            tokens.push(Token::Quoted(ident));
+        } else if c.is_alphanumeric() || c == '_' {
+            let start = i;
+            while i < chars.len() && (chars[i].is_alphanumeric() || chars[i] == '_' || chars[i] == '$') {
+                i += 1;
+            }
+            tokens.push(Token::Word(chars[start..i].iter().collect::<String>().to_ascii_uppercase()));
+        } else {
+            tokens.push(Token::Punct(c));
+            i += 1;
+        }
+    }
+    tokens
+}
+
+struct Cursor {
+    tokens: Vec<Token>,
+    at: usize,
+}
+
+impl Cursor {
+    fn word(&mut self, w: &str) -> bool {
+        if matches!(self.tokens.get(self.at), Some(Token::Word(x)) if x == w) {
+            self.at += 1;
+            true
+        } else {
+            false
+        }
+    }
+
+    fn words(&mut self, ws: &[&str]) -> bool {
+        let save = self.at;
+        if ws.iter().all(|w| self.word(w)) {
+            true
+        } else {
+            self.at = save;
+            false
+        }
+    }
+
+    /// An identifier, possibly schema-qualified; returns its last part as written
+    /// (unquoted words fold to lower case, as PostgreSQL does).
+    fn name(&mut self) -> Option<String> {
+        let mut last = None;
+        loop {
+            match self.tokens.get(self.at) {
+                Some(Token::Quoted(q)) => last = Some(q.clone()),
+                Some(Token::Word(w)) => last = Some(w.to_ascii_lowercase()),
+                _ => return last,
+            }
+            self.at += 1;
+            if matches!(self.tokens.get(self.at), Some(Token::Punct('.'))) {
+                self.at += 1;
+            } else {
+                return last;
+            }
+        }
+    }
+}
+
+/// Classifies one statement.
+pub fn classify(sql: &str) -> StatementInfo {
+    let tokens = leading_tokens(sql, 24);
+    let first = match tokens.first() {
+        Some(Token::Word(w)) => w.clone(),
+        _ => String::new(),
+    };
+    let kind = match first.as_str() {
+        "CREATE" | "ALTER" | "DROP" | "COMMENT" | "GRANT" | "REVOKE" | "TRUNCATE" | "REINDEX" | "AWS" => StatementKind::Ddl,
+        "INSERT" | "UPDATE" | "DELETE" | "MERGE" | "COPY" | "WITH" => StatementKind::Dml,
+        "SELECT" | "SHOW" | "EXPLAIN" | "VALUES" | "TABLE" => StatementKind::Query,
+        "BEGIN" | "START" | "COMMIT" | "END" | "ROLLBACK" | "ABORT" | "SAVEPOINT" | "RELEASE" => StatementKind::TransactionControl,
+        "" => StatementKind::Ddl, // unreadable: the strictest assumption
+        _ => StatementKind::Other,
+    };
+    let mut info = StatementInfo { kind, index: None, validate_async: None, non_transactional: false };
+    let mut c = Cursor { tokens, at: 1 };
+    match first.as_str() {
+        "CREATE" => {
+            let unique = c.word("UNIQUE");
+            if c.word("INDEX") {
+                let mode = if c.word("ASYNC") {
+                    IndexMode::Async
+                } else if c.word("CONCURRENTLY") {
+                    IndexMode::Concurrently
+                } else {
+                    IndexMode::Plain
+                };
+                c.words(&["IF", "NOT", "EXISTS"]);
+                let name = if matches!(c.tokens.get(c.at), Some(Token::Word(w)) if w == "ON") { None } else { c.name() };
+                info.non_transactional = mode == IndexMode::Concurrently;
+                info.index = Some(IndexCreation { name, unique, mode });
+            }
+        }
+        "DROP" | "REINDEX" if c.words(&["INDEX", "CONCURRENTLY"]) => info.non_transactional = true,
+        "ALTER" if c.word("TABLE") => {
+            let is_async = c.word("ASYNC");
+            c.words(&["IF", "EXISTS"]);
+            c.word("ONLY");
+            c.name();
+            if c.words(&["VALIDATE", "CONSTRAINT"]) {
+                info.validate_async = Some(is_async);
+            }
+        }
+        _ => {}
+    }
+    info
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn index_statements_are_recognised_with_their_mode_and_name() {
+        let i = classify("-- why\nCREATE UNIQUE INDEX ASYNC IF NOT EXISTS \"books_isbn_key\" ON \"books\" (\"isbn\");");
+        assert_eq!(i.index, Some(IndexCreation { name: Some("books_isbn_key".into()), unique: true, mode: IndexMode::Async }));
+        assert!(i.returns_job());
+        let c = classify("create index concurrently ix on public.t (a)");
+        assert_eq!(c.index.unwrap().name.as_deref(), Some("ix"));
+        assert!(c.non_transactional);
+        assert_eq!(classify("CREATE INDEX ON t (a)").index.unwrap().name, None);
+    }
+
+    #[test]
+    fn validate_and_kinds() {
+        assert_eq!(classify("ALTER TABLE ASYNC \"t\" VALIDATE CONSTRAINT \"c\";").validate_async, Some(true));
+        assert_eq!(classify("ALTER TABLE t VALIDATE CONSTRAINT c").validate_async, Some(false));
+        assert_eq!(classify("ALTER TABLE t ADD COLUMN c text").validate_async, None);
+        assert_eq!(classify("/* a */ insert into t values (1)").kind, StatementKind::Dml);
+        assert_eq!(classify("GRANT SELECT ON t TO r").kind, StatementKind::Ddl);
+        assert_eq!(classify("BEGIN").kind, StatementKind::TransactionControl);
+        assert!(classify("DROP INDEX CONCURRENTLY IF EXISTS i").non_transactional);
+    }
+}

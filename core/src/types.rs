@@ -1,0 +1,187 @@
+//! SQL types: the Rust → SQL mapping of the schema language and the canonical spelling.
+//!
+//! Types are stored in the canonical form PostgreSQL's `format_type()` prints
+//! (`character varying(32)`, `timestamp with time zone`), so a snapshot compares equal to an
+//! introspected database and `varchar(32)` → `character varying(32)` is not a change.
+
+/// Maps a Rust type's last path segment (and generics) to a SQL type. `None` when the type
+/// has no mapping. `Option` is handled by the caller (it only changes nullability).
+pub fn sql_type_for_rust(last_segment: &str, generic_args: &[String]) -> Option<String> {
+    let sql = match last_segment {
+        "String" => "text",
+        "bool" => "boolean",
+        "i16" => "smallint",
+        "i32" => "integer",
+        "i64" => "bigint",
+        "f32" => "real",
+        "f64" => "double precision",
+        "Uuid" => "uuid",
+        "DateTime" | "OffsetDateTime" => "timestamp with time zone",
+        "NaiveDateTime" | "PrimitiveDateTime" => "timestamp without time zone",
+        "NaiveDate" | "Date" => "date",
+        "NaiveTime" | "Time" => "time without time zone",
+        "Decimal" => "numeric",
+        "Value" | "Json" => "jsonb",
+        "Vec" => {
+            return match generic_args {
+                [inner] if inner == "u8" => Some("bytea".to_owned()),
+                [inner] => sql_type_for_rust(inner, &[]).map(|t| format!("{t}[]")),
+                _ => None,
+            };
+        }
+        _ => return None,
+    };
+    Some(sql.to_owned())
+}
+
+/// The Rust types the mapping knows, for error messages.
+pub const MAPPED_RUST_TYPES: &str = "String, bool, i16, i32, i64, f32, f64, Uuid, DateTime<Utc>, \
+OffsetDateTime, NaiveDateTime, PrimitiveDateTime, NaiveDate, Date, NaiveTime, Time, Decimal, \
+serde_json::Value, Vec<u8>, Option<T>";
+
+/// Aliases → canonical base names (without modifiers).
+const BASE_ALIASES: &[(&str, &str)] = &[
+    ("int", "integer"),
+    ("int4", "integer"),
+    ("integer", "integer"),
+    ("int2", "smallint"),
+    ("smallint", "smallint"),
+    ("int8", "bigint"),
+    ("bigint", "bigint"),
+    ("float4", "real"),
+    ("real", "real"),
+    ("float8", "double precision"),
+    ("double precision", "double precision"),
+    ("float", "double precision"),
+    ("bool", "boolean"),
+    ("boolean", "boolean"),
+    ("varchar", "character varying"),
+    ("character varying", "character varying"),
+    ("char", "character"),
+    ("character", "character"),
+    ("bpchar", "character"),
+    ("decimal", "numeric"),
+    ("numeric", "numeric"),
+    ("timestamptz", "timestamp with time zone"),
+    ("timestamp with time zone", "timestamp with time zone"),
+    ("timestamp", "timestamp without time zone"),
+    ("timestamp without time zone", "timestamp without time zone"),
+    ("timetz", "time with time zone"),
+    ("time with time zone", "time with time zone"),
+    ("time", "time without time zone"),
+    ("time without time zone", "time without time zone"),
+];
+
+/// Why a `sql_type` could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SqlTypeError {
+    /// Nothing was written.
+    #[error("empty SQL type")]
+    Empty,
+    /// Parentheses or brackets do not match, or stray characters.
+    #[error("malformed SQL type `{0}`: expected a name with optional `(n)` or `(p, s)` and optional `[]`")]
+    Malformed(String),
+}
+
+/// Canonical spelling of a SQL type: lower case, single spaces, aliases resolved, modifiers
+/// kept (`VARCHAR( 32 )` → `character varying(32)`, `INT[]` → `integer[]`).
+pub fn canonical_sql_type(text: &str) -> Result<String, SqlTypeError> {
+    let lowered = text.trim().to_ascii_lowercase();
+    if lowered.is_empty() {
+        return Err(SqlTypeError::Empty);
+    }
+    let malformed = || SqlTypeError::Malformed(text.trim().to_owned());
+    let (without_array, array_dims) = {
+        let mut rest = lowered.trim_end();
+        let mut dims = 0;
+        while let Some(stripped) = rest.strip_suffix("[]") {
+            rest = stripped.trim_end();
+            dims += 1;
+        }
+        (rest, dims)
+    };
+    let (base, modifiers) = match without_array.find('(') {
+        Some(open) => {
+            let close = without_array.rfind(')').ok_or_else(malformed)?;
+            if close < open || !without_array[close + 1..].trim().is_empty() {
+                // `timestamp(3) with time zone` style suffixes are not part of the language.
+                return Err(malformed());
+            }
+            let args: Vec<String> = without_array[open + 1..close]
+                .split(',')
+                .map(|a| a.trim().to_owned())
+                .collect();
+            if args.iter().any(|a| a.is_empty() || !a.chars().all(|c| c.is_ascii_digit() || c == '-')) {
+                return Err(malformed());
+            }
+            (without_array[..open].trim(), Some(args.join(",")))
+        }
+        None => (without_array, None),
+    };
+    let base = base.split_whitespace().collect::<Vec<_>>().join(" ");
+    if base.is_empty()
+        || !base.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ' ' || c == '.')
+    {
+        return Err(malformed());
+    }
+    let base = BASE_ALIASES
+        .iter()
+        .find(|(alias, _)| *alias == base)
+        .map(|(_, canonical)| (*canonical).to_owned())
+        .unwrap_or(base);
+    let mut out = base;
+    if let Some(m) = modifiers {
+        out.push('(');
+        out.push_str(&m);
+        out.push(')');
+    }
+    for _ in 0..array_dims {
+        out.push_str("[]");
+    }
+    Ok(out)
+}
+
+/// The base name of a canonical type, without modifiers or array brackets.
+pub fn base_name(canonical: &str) -> &str {
+    let end = canonical.find(['(', '[']).unwrap_or(canonical.len());
+    canonical[..end].trim_end()
+}
+
+/// Whether the canonical type is an array.
+pub fn is_array(canonical: &str) -> bool {
+    canonical.ends_with("[]")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn aliases_resolve_to_format_type_spelling() {
+        for (input, want) in [
+            ("VARCHAR( 32 )", "character varying(32)"),
+            ("timestamptz", "timestamp with time zone"),
+            ("numeric(12, 2)", "numeric(12,2)"),
+            ("INT[]", "integer[]"),
+            ("double   precision", "double precision"),
+            ("my_enum", "my_enum"),
+        ] {
+            assert_eq!(canonical_sql_type(input).unwrap(), want, "{input}");
+        }
+    }
+
+    #[test]
+    fn malformed_types_are_refused() {
+        for bad in ["", "varchar(", "varchar(a)", "text; drop table x", "numeric(1,)"] {
+            assert!(canonical_sql_type(bad).is_err(), "{bad:?} should be refused");
+        }
+    }
+
+    #[test]
+    fn rust_mapping_follows_the_design_table() {
+        assert_eq!(sql_type_for_rust("Vec", &["u8".into()]).as_deref(), Some("bytea"));
+        assert_eq!(sql_type_for_rust("Vec", &["String".into()]).as_deref(), Some("text[]"));
+        assert_eq!(sql_type_for_rust("DateTime", &["Utc".into()]).as_deref(), Some("timestamp with time zone"));
+        assert_eq!(sql_type_for_rust("u32", &[]), None);
+    }
+}

@@ -1,0 +1,102 @@
+//! Warnings at generate time: changes that are legal but destructive, or that break code
+//! still running against the old schema during a deploy. Each has a stable id, for
+//! people and for tools that match on it.
+
+use crate::diff::Op;
+use crate::types::base_name;
+use serde::Serialize;
+
+/// One warning.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Warning {
+    /// Stable id (`drop-table`, `drop-column`, `narrowing-type-change`, `rename-table`,
+    /// `rename-column`).
+    pub id: &'static str,
+    /// The change, for people.
+    pub change: String,
+    /// What can go wrong.
+    pub message: String,
+}
+
+fn int_rank(t: &str) -> Option<u8> {
+    match t {
+        "smallint" => Some(1),
+        "integer" => Some(2),
+        "bigint" => Some(3),
+        _ => None,
+    }
+}
+
+/// `(n)` or `(p,s)` of a canonical type.
+fn modifiers(t: &str) -> Vec<i64> {
+    t.find('(')
+        .and_then(|open| t[open + 1..].split(')').next())
+        .map(|inner| inner.split(',').filter_map(|x| x.trim().parse().ok()).collect())
+        .unwrap_or_default()
+}
+
+/// Whether a value of type `from` may not fit `to`.
+pub fn is_narrowing(from: &str, to: &str) -> bool {
+    let (bf, bt) = (base_name(from), base_name(to));
+    if let (Some(a), Some(b)) = (int_rank(bf), int_rank(bt)) {
+        return b < a;
+    }
+    match (bf, bt) {
+        ("double precision", "real") => true,
+        ("text", "character varying" | "character") => true,
+        ("character varying", "character varying") | ("character", "character") => match (modifiers(from).first(), modifiers(to).first()) {
+            (None, Some(_)) => true,
+            (Some(a), Some(b)) => b < a,
+            _ => false,
+        },
+        ("numeric", "numeric") => {
+            let (f, t) = (modifiers(from), modifiers(to));
+            match (f.as_slice(), t.as_slice()) {
+                ([], [_, ..]) => true,
+                ([p1, rest1 @ ..], [p2, rest2 @ ..]) => p2 < p1 || rest2.first().unwrap_or(&0) < rest1.first().unwrap_or(&0),
+                _ => false,
+            }
+        }
+        (a, b) if a == b => false,
+        // Between families (text → integer, ..): existing values may not convert.
+        _ => !matches!((bf, bt), ("smallint" | "integer" | "bigint" | "real", "double precision" | "numeric" | "text") | ("character varying" | "character", "text")),
+    }
+}
+
+/// The warnings for a list of operations.
+pub fn warnings(ops: &[Op]) -> Vec<Warning> {
+    let mut out = Vec::new();
+    for op in ops {
+        let (id, message) = match op {
+            Op::DropTable { .. } => ("drop-table", "the table and all its rows are deleted".to_owned()),
+            Op::DropColumn { .. } => ("drop-column", "the column's data is deleted; code still reading it fails until it is deployed".to_owned()),
+            Op::AlterColumnType { from, to, .. } if is_narrowing(from, to) => {
+                ("narrowing-type-change", format!("values of {from} may not fit {to}: the change fails, or loses precision, on existing rows"))
+            }
+            Op::RenameTable { from, .. } => ("rename-table", format!("code still using `{from}` fails from this migration until it is deployed")),
+            Op::RenameColumn { from, .. } => ("rename-column", format!("code still using `{from}` fails from this migration until it is deployed")),
+            _ => continue,
+        };
+        out.push(Warning { id, change: op.to_string(), message });
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_narrowing;
+
+    #[test]
+    fn narrowing_is_told_from_widening() {
+        assert!(is_narrowing("bigint", "integer"));
+        assert!(!is_narrowing("integer", "bigint"));
+        assert!(is_narrowing("character varying(64)", "character varying(32)"));
+        assert!(!is_narrowing("character varying(32)", "text"));
+        assert!(is_narrowing("text", "character varying(32)"));
+        assert!(is_narrowing("numeric(12,2)", "numeric(10,2)"));
+        assert!(is_narrowing("numeric(12,4)", "numeric(12,2)"));
+        assert!(!is_narrowing("numeric(10,2)", "numeric(12,2)"));
+        assert!(is_narrowing("text", "integer"));
+        assert!(!is_narrowing("integer", "text"));
+    }
+}

@@ -1,0 +1,3 @@
+ALTER TABLE books ALTER COLUMN page_count TYPE bigint;
+ALTER TABLE books ALTER COLUMN title SET NOT NULL;
+ALTER TABLE books ADD COLUMN rating integer NOT NULL DEFAULT 0;

@@ -1,0 +1,338 @@
+//! The runner against a real PostgreSQL, in both modes: plain PostgreSQL, and DSQL's rules
+//! under the DSQL guard as a non-superuser (so a runner that broke a DSQL rule would fail
+//! here exactly as on DSQL).
+
+mod common;
+
+use common::{Mode, TestDb, assert_database_matches, desired_from_source};
+use sqlx::{AssertSqlSafe, Connection, PgConnection};
+use std::path::Path;
+use std::sync::Mutex;
+use std::time::Duration;
+use tablewright_core::config::Config;
+use tablewright_core::folder::MigrationFolder;
+use tablewright_core::generate::{self, GenerateOptions};
+use tablewright_core::model::Schema;
+use tablewright_core::runner::{Event, LocalMigration, MigrationSet, Migrator, MigratorOptions, RunError, Target};
+use tablewright_core::{hash, introspect};
+
+pub const V1: &str = include_str!("fixtures/v1.rs");
+
+pub const V2: &str = include_str!("fixtures/v2.rs");
+
+/// A migrations folder generated from `versions` for the mode's dialect.
+pub fn fixture(mode: Mode, versions: &[&str]) -> (tempfile::TempDir, Schema) {
+    let dir = tempfile::tempdir().unwrap();
+    let config = Config::parse(&dir.path().join("tablewright.toml"), &format!("dialect = \"{}\"\nschema = [\"x.rs\"]\nout = \".\"\n", mode.dialect())).unwrap();
+    let mut last = Schema::default();
+    for (i, source) in versions.iter().enumerate() {
+        let desired = desired_from_source(&format!("v{i}.rs"), source);
+        let folder = MigrationFolder::load(&config.out).unwrap();
+        let migration = generate::plan_migration(&config, &desired, &folder, &GenerateOptions { now_ms: 1_700_000_000_000 + i as u64, ..Default::default() }).unwrap();
+        generate::write(Some(&migration.unwrap_or_else(|| panic!("version {i} changes nothing"))), None).unwrap();
+        last = desired.schema;
+    }
+    (dir, last)
+}
+
+fn target(mode: Mode, url: &str) -> Target {
+    match mode {
+        Mode::Postgres => Target::Postgres { url: url.to_owned() },
+        Mode::DsqlGuarded => Target::DsqlEmulated { url: url.to_owned() },
+    }
+}
+
+/// Records events so tests can assert on them.
+#[derive(Default)]
+struct Events(Mutex<Vec<Event>>);
+
+impl Events {
+    fn sink(&self) -> impl Fn(Event) + '_ {
+        |e| self.0.lock().unwrap().push(e)
+    }
+
+    fn notes(&self) -> Vec<&'static str> {
+        self.0.lock().unwrap().iter().filter_map(|e| if let Event::StatementDone { note: Some(n), .. } = e { Some(*n) } else { None }).collect()
+    }
+
+    fn any(&self, f: impl Fn(&Event) -> bool) -> bool {
+        self.0.lock().unwrap().iter().any(f)
+    }
+}
+
+async fn migrator(mode: Mode, db: &TestDb, set: MigrationSet) -> Migrator {
+    Migrator::new(target(mode, &db.url), set, MigratorOptions::default()).await.unwrap()
+}
+
+async fn catalog(db: &TestDb) -> (Schema, bool) {
+    let mut conn = PgConnection::connect(&db.url).await.unwrap();
+    let schema = introspect::introspect(&mut conn, "public").await.unwrap().schema;
+    let history: Option<String> = sqlx::query_scalar("SELECT to_regclass('tablewright.migrations')::text").fetch_one(&mut conn).await.unwrap();
+    (schema, history.is_some())
+}
+
+/// A migration written by hand.
+fn hand(tag: &str, statements: &[&str]) -> LocalMigration {
+    let text = statements.join("\n--> statement-breakpoint\n");
+    LocalMigration {
+        tag: tag.into(),
+        when: 0,
+        hash: hash::migration_hash(text.as_bytes()),
+        statements: statements.iter().map(|s| (*s).to_owned()).collect(),
+        origin: format!("{tag}.sql"),
+    }
+}
+
+fn set(migrations: Vec<LocalMigration>) -> MigrationSet {
+    MigrationSet { migrations, origin: "test".into() }
+}
+
+macro_rules! in_both_modes {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                use super::*;
+                #[tokio::test]
+                async fn postgres() {
+                    super::$name(Mode::Postgres).await;
+                }
+                #[tokio::test]
+                async fn dsql_guarded() {
+                    super::$name(Mode::DsqlGuarded).await;
+                }
+            }
+        )*
+    };
+}
+
+in_both_modes!(
+    applies_everything_then_nothing,
+    refuses_an_edited_applied_migration,
+    applies_a_migration_merged_late_from_a_branch,
+    dry_run_changes_nothing,
+    mark_applied_then_migrate_skips_it,
+    rebuilds_an_invalid_index,
+);
+
+async fn applies_everything_then_nothing(mode: Mode) {
+    let (dir, expected) = fixture(mode, &[V1, V2]);
+    let db = TestDb::for_mode("applies_everything", mode).await;
+    let m = migrator(mode, &db, MigrationSet::from_folder(dir.path()).unwrap()).await;
+    let first = m.run(&|_| {}).await.unwrap();
+    assert_eq!(first.applied, ["0000_init", "0001_rename_authors_full_name"]);
+    let mut conn = PgConnection::connect(&db.url).await.unwrap();
+    assert_database_matches(&mut conn, &expected, "after migrate").await;
+    let second = m.run(&|_| {}).await.unwrap();
+    assert!(second.applied.is_empty());
+    assert_eq!(second.already_applied, 2);
+    drop(conn);
+    drop(db);
+}
+
+async fn refuses_an_edited_applied_migration(mode: Mode) {
+    let (dir, _) = fixture(mode, &[V1]);
+    let db = TestDb::for_mode("edited", mode).await;
+    migrator(mode, &db, MigrationSet::from_folder(dir.path()).unwrap()).await.run(&|_| {}).await.unwrap();
+    let file = dir.path().join("0000_init.sql");
+    let text = std::fs::read_to_string(&file).unwrap();
+    std::fs::write(&file, text.replace("\"pages\" integer", "\"pages\" bigint")).unwrap();
+    let err = migrator(mode, &db, MigrationSet::from_folder(dir.path()).unwrap()).await.run(&|_| {}).await.unwrap_err();
+    assert!(matches!(&err, RunError::Edited { tag, .. } if tag == "0000_init"), "{err}");
+    assert!(err.to_string().contains("0000_init.sql"), "names the file: {err}");
+    assert!(err.is_check_failure());
+    drop(db);
+}
+
+async fn applies_a_migration_merged_late_from_a_branch(mode: Mode) {
+    let db = TestDb::for_mode("branch_merge", mode).await;
+    let base = hand("0000_base", &["CREATE TABLE IF NOT EXISTS \"a\" (\"id\" integer NOT NULL, CONSTRAINT \"a_pkey\" PRIMARY KEY (\"id\"))"]);
+    let mut from_branch = hand("0001_branch", &["CREATE TABLE IF NOT EXISTS \"b\" (\"id\" integer NOT NULL, CONSTRAINT \"b_pkey\" PRIMARY KEY (\"id\"))"]);
+    from_branch.when = 10; // generated before the mainline one: a high-water mark would skip it
+    let mut mainline = hand("0002_main", &["ALTER TABLE \"a\" ADD COLUMN \"note\" text"]);
+    mainline.when = 20;
+    migrator(mode, &db, set(vec![base.clone(), mainline.clone()])).await.run(&|_| {}).await.unwrap();
+    let report = migrator(mode, &db, set(vec![base, from_branch, mainline])).await.run(&|_| {}).await.unwrap();
+    assert_eq!(report.applied, ["0001_branch"]);
+    assert!(catalog(&db).await.0.tables.contains_key("b"));
+    drop(db);
+}
+
+async fn dry_run_changes_nothing(mode: Mode) {
+    let (dir, _) = fixture(mode, &[V1, V2]);
+    let db = TestDb::for_mode("dry_run", mode).await;
+    let before = catalog(&db).await;
+    let plan = migrator(mode, &db, MigrationSet::from_folder(dir.path()).unwrap()).await.plan().await.unwrap();
+    assert_eq!(plan.len(), 2);
+    assert!(plan[0].statements.iter().all(|s| !s.how.is_empty()));
+    assert_eq!(catalog(&db).await, before, "a dry run must not create tables, not even the history");
+    assert!(!before.1);
+    drop(db);
+}
+
+async fn mark_applied_then_migrate_skips_it(mode: Mode) {
+    let db = TestDb::for_mode("mark_applied", mode).await;
+    let existing = hand("0000_existing", &["CREATE TABLE IF NOT EXISTS \"legacy\" (\"id\" integer NOT NULL, CONSTRAINT \"legacy_pkey\" PRIMARY KEY (\"id\"))"]);
+    let next = hand("0001_next", &["CREATE TABLE IF NOT EXISTS \"fresh\" (\"id\" integer NOT NULL, CONSTRAINT \"fresh_pkey\" PRIMARY KEY (\"id\"))"]);
+    let m = migrator(mode, &db, set(vec![existing, next])).await;
+    m.mark_applied("0000_existing", false).await.unwrap();
+    m.mark_applied("0000_existing", false).await.unwrap(); // idempotent
+    let report = m.run(&|_| {}).await.unwrap();
+    assert_eq!(report.applied, ["0001_next"]);
+    let tables = catalog(&db).await.0.tables;
+    assert!(!tables.contains_key("legacy"), "a marked migration is not run");
+    assert!(tables.contains_key("fresh"));
+    // --reset: the history becomes that one row, so 0001 is pending again.
+    m.mark_applied("0000_existing", true).await.unwrap();
+    let status = m.status().await.unwrap();
+    assert_eq!(status.applied.len(), 1);
+    assert_eq!(status.pending, ["0001_next"]);
+    drop(db);
+}
+
+/// Under DSQL's rules a statement and its history write are two transactions; a runner
+/// that dies between them leaves a committed statement the history does not know about.
+#[tokio::test]
+async fn dsql_resumes_after_a_crash_between_statement_and_history() {
+    let mode = Mode::DsqlGuarded;
+    let db = TestDb::for_mode("resume", mode).await;
+    let statements = [
+        "CREATE TABLE IF NOT EXISTS \"t\" (\"id\" integer NOT NULL, \"a\" text, CONSTRAINT \"t_pkey\" PRIMARY KEY (\"id\"))",
+        "ALTER TABLE \"t\" RENAME COLUMN \"a\" TO \"b\"",
+        "ALTER TABLE \"t\" ADD COLUMN \"c\" text",
+    ];
+    let m = migrator(mode, &db, set(vec![hand("0000_t", &statements)])).await;
+    // Simulate a runner that committed statements 1 and 2 and then died before recording
+    // statement 2: the history says statement 2 is next.
+    m.mark_applied("0000_t", false).await.unwrap();
+    let mut su = db.connect_setup().await;
+    sqlx::raw_sql(AssertSqlSafe(format!("{};{}", statements[0], statements[1]))).execute(&mut su).await.unwrap();
+    sqlx::raw_sql("UPDATE tablewright.migrations SET status = 'running', next_statement = 1 WHERE tag = '0000_t'").execute(&mut su).await.unwrap();
+    let events = Events::default();
+    let report = m.run(&events.sink()).await.unwrap();
+    assert_eq!(report.applied, ["0000_t"]);
+    // Statement 2 (the rename) had committed: rerunning it says the column is gone, which
+    // for the statement at the cursor means "already applied".
+    assert_eq!(events.notes(), ["already applied"]);
+    let columns: Vec<String> = catalog(&db).await.0.tables["t"].columns.iter().map(|c| c.name.clone()).collect();
+    assert_eq!(columns, ["id", "b", "c"]);
+    drop(db);
+}
+
+/// On PostgreSQL a migration and its history row commit together: a failure leaves
+/// neither, so there is never anything to resume inside it.
+#[tokio::test]
+async fn postgres_rolls_back_a_failed_migration_whole() {
+    let db = TestDb::for_mode("atomic", Mode::Postgres).await;
+    let statements = ["CREATE TABLE IF NOT EXISTS \"t\" (\"id\" integer NOT NULL)", "ALTER TABLE \"missing\" ADD COLUMN \"x\" text"];
+    let err = migrator(Mode::Postgres, &db, set(vec![hand("0000_t", &statements)])).await.run(&|_| {}).await.unwrap_err();
+    assert!(matches!(&err, RunError::Statement { number: 2, .. }), "{err}");
+    let (schema, _) = catalog(&db).await;
+    assert!(schema.tables.is_empty(), "statement 1 was rolled back with the failure");
+    let status = migrator(Mode::Postgres, &db, set(vec![hand("0000_t", &statements)])).await.status().await.unwrap();
+    assert_eq!(status.pending, ["0000_t"]);
+    drop(db);
+}
+
+async fn rebuilds_an_invalid_index(mode: Mode) {
+    let db = TestDb::for_mode("invalid_index", mode).await;
+    let mut su = db.connect_setup().await;
+    sqlx::raw_sql("CREATE TABLE t (a integer); INSERT INTO t VALUES (1), (1)").execute(&mut su).await.unwrap();
+    // A unique build that fails on the duplicates leaves an INVALID index behind, as a
+    // failed or interrupted DSQL job does; `IF NOT EXISTS` would then accept it.
+    assert!(sqlx::raw_sql("CREATE UNIQUE INDEX CONCURRENTLY t_a_key ON t (a)").execute(&mut su).await.is_err());
+    sqlx::raw_sql("DELETE FROM t WHERE ctid = (SELECT max(ctid) FROM t)").execute(&mut su).await.unwrap();
+    let statement = match mode {
+        Mode::Postgres => "CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS \"t_a_key\" ON \"t\" (\"a\")",
+        Mode::DsqlGuarded => "CREATE UNIQUE INDEX ASYNC IF NOT EXISTS \"t_a_key\" ON \"t\" (\"a\")",
+    };
+    let events = Events::default();
+    migrator(mode, &db, set(vec![hand("0000_ix", &[statement])])).await.run(&events.sink()).await.unwrap();
+    assert!(events.any(|e| matches!(e, Event::RebuildingIndex { index, .. } if index == "t_a_key")));
+    let found = introspect::introspect(&mut su, "public").await.unwrap();
+    assert!(found.invalid_indexes.is_empty());
+    assert!(found.schema.tables["t"].indexes["t_a_key"].unique);
+    drop(db);
+}
+
+/// The guard catches a runner (or a migration) that breaks DSQL's one-DDL rule.
+#[tokio::test]
+async fn the_guard_rejects_two_ddl_in_one_transaction() {
+    let db = TestDb::for_mode("guard_two_ddl", Mode::DsqlGuarded).await;
+    let two_in_one = hand("0000_two", &["CREATE TABLE \"x\" (\"id\" integer); CREATE TABLE \"y\" (\"id\" integer)"]);
+    let err = migrator(Mode::DsqlGuarded, &db, set(vec![two_in_one])).await.run(&|_| {}).await.unwrap_err();
+    assert!(err.to_string().contains("multiple ddl statements not supported in a transaction"), "{err}");
+    let mut conn = PgConnection::connect(&db.url).await.unwrap();
+    let advisory = sqlx::query("SELECT pg_try_advisory_lock(1)").execute(&mut conn).await;
+    assert!(advisory.is_err(), "advisory locks are not available under the guard");
+    drop(db);
+}
+
+/// A lease left by a runner that died is taken over once it expires, and the waiting
+/// runner says who it is waiting for.
+#[tokio::test]
+async fn an_expired_lease_is_taken_over() {
+    let db = TestDb::for_mode("lease_takeover", Mode::DsqlGuarded).await;
+    let m = Migrator::new(
+        Target::DsqlEmulated { url: db.url.clone() },
+        set(vec![hand("0000_a", &["CREATE TABLE IF NOT EXISTS \"a\" (\"id\" integer NOT NULL, CONSTRAINT \"a_pkey\" PRIMARY KEY (\"id\"))"])]),
+        MigratorOptions { lease: Duration::from_secs(3), ..MigratorOptions::default() },
+    )
+    .await
+    .unwrap();
+    m.status().await.unwrap();
+    m.mark_applied("0000_a", false).await.unwrap(); // creates the bookkeeping tables
+    m.mark_applied("0000_a", true).await.unwrap();
+    let mut su = db.connect_setup().await;
+    sqlx::raw_sql("DELETE FROM tablewright.migrations; INSERT INTO tablewright.migrations_lock VALUES ('migrate', 'dead-runner', now(), now() + interval '2 seconds')")
+        .execute(&mut su)
+        .await
+        .unwrap();
+    let events = Events::default();
+    let started = std::time::Instant::now();
+    let report = m.run(&events.sink()).await.unwrap();
+    assert_eq!(report.applied, ["0000_a"]);
+    assert!(events.any(|e| matches!(e, Event::LockWaiting { holder, .. } if holder == "dead-runner")));
+    assert!(started.elapsed() >= Duration::from_millis(1500), "took over before the lease expired");
+    drop(db);
+}
+
+#[test]
+fn the_example_folder_reads_as_a_migration_set() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../migrations");
+    let set = MigrationSet::from_folder(&dir).unwrap();
+    assert_eq!(set.migrations[0].tag, "0000_init");
+    assert_eq!(set.migrations[0].statements.len(), 10);
+}
+
+/// Hand-written statements get check-dsql's treatment under DSQL's rules: a plain index is
+/// rewritten to ASYNC, RLS and transaction control are skipped, each with a warning; an
+/// ERROR statement is refused before anything runs.
+#[tokio::test]
+async fn dsql_rewrites_skips_and_refuses_hand_written_statements() {
+    let db = TestDb::for_mode("treatment", Mode::DsqlGuarded).await;
+    let written = hand(
+        "0000_hand",
+        &[
+            "BEGIN",
+            "CREATE TABLE IF NOT EXISTS \"t\" (\"id\" bigint NOT NULL, \"a\" text, CONSTRAINT \"t_pkey\" PRIMARY KEY (\"id\"))",
+            "CREATE INDEX t_a_idx ON t (a)",
+            "ALTER TABLE t ENABLE ROW LEVEL SECURITY",
+            "COMMIT",
+        ],
+    );
+    let events = Events::default();
+    migrator(Mode::DsqlGuarded, &db, set(vec![written.clone()])).await.run(&events.sink()).await.unwrap();
+    assert!(events.any(|e| matches!(e, Event::Rewritten { number: 3, sql, .. } if sql.contains("INDEX ASYNC"))));
+    let skipped: Vec<usize> = events.0.lock().unwrap().iter().filter_map(|e| if let Event::Skipped { number, .. } = e { Some(*number) } else { None }).collect();
+    assert_eq!(skipped, [1, 4, 5]);
+    let mut conn = PgConnection::connect(&db.url).await.unwrap();
+    let rls: bool = sqlx::query_scalar("SELECT relrowsecurity FROM pg_class WHERE relname = 't'").fetch_one(&mut conn).await.unwrap();
+    assert!(!rls, "the RLS statement was skipped");
+    assert!(catalog(&db).await.0.tables["t"].indexes.contains_key("t_a_idx"));
+
+    let refused = hand("0001_bad", &["CREATE TABLE IF NOT EXISTS \"u\" (\"id\" bigint NOT NULL)", "TRUNCATE \"t\""]);
+    let err = migrator(Mode::DsqlGuarded, &db, set(vec![written, refused])).await.run(&|_| {}).await.unwrap_err();
+    assert!(matches!(&err, RunError::Refused { number: 2, .. }), "{err}");
+    assert!(err.to_string().contains("TRUNCATE is not supported in DSQL"), "{err}");
+    assert!(!catalog(&db).await.0.tables.contains_key("u"), "nothing ran before the refusal");
+}

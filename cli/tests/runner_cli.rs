@@ -142,7 +142,13 @@ async fn eight_runners_at_once(mode: Mode) {
     let mut applied_by: BTreeMap<String, usize> = BTreeMap::new();
     for child in children {
         let out = child.wait_with_output().unwrap();
-        assert!(out.status.success(), "a runner failed:\n{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "a runner failed ({}):\nstdout: {}\nstderr: {}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
         let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
         for tag in report["applied"].as_array().unwrap() {
             *applied_by.entry(tag.as_str().unwrap().to_owned()).or_default() += 1;

@@ -395,12 +395,14 @@ impl Migrator {
             return Ok(());
         }
         for sql in self.options.history.create_statements() {
-            // Concurrent runners may race to create these: PostgreSQL reports a duplicate,
-            // DSQL a conflict (retried); either way the object exists afterwards.
+            // Concurrent runners may race to create these: PostgreSQL reports a duplicate
+            // (23505 on the catalog index, 42P07 for the table, 42710 for its row type,
+            // 42P06 for the schema), DSQL a conflict (retried); either way the object exists
+            // afterwards.
             let result = retrying(conn, &self.connector, &self.options.retry, async |c| sqlx::raw_sql(AssertSqlSafe(sql.clone())).execute(c).await).await;
             match result {
                 Ok(_) => {}
-                Err(e) if matches!(retry::sqlstate(&e.error).as_deref(), Some("23505" | "42P07" | "42P06")) => {}
+                Err(e) if matches!(retry::sqlstate(&e.error).as_deref(), Some("23505" | "42P07" | "42710" | "42P06")) => {}
                 Err(e) => return Err(RunError::db("creating the history table", e.error)),
             }
         }

@@ -146,6 +146,8 @@ impl EventPrinter {
                 Event::Rewritten { tag, number, sql, reason } => format!("warning: {tag} statement {number} rewritten for DSQL: {reason}\n  runs as: {sql}\n"),
                 Event::Skipped { tag, number, reason } => format!("warning: {tag} statement {number} skipped on DSQL: {reason}\n"),
                 Event::MigrationApplied { tag, elapsed_ms } => format!("{tag}: applied in {elapsed_ms} ms\n"),
+                Event::CopyProgress { table, rows, done: false, .. } => format!("  copying {table}: {rows} rows so far\n"),
+                Event::CopyProgress { table, rows, done: true, .. } => format!("  copied {table}: {rows} rows, counts match, grants copied\n"),
             }),
         }
     }
@@ -158,6 +160,7 @@ pub struct MigrateFlags {
     pub lock_lease: u64,
     pub single_transaction: bool,
     pub permissions: bool,
+    pub batch_rows: usize,
 }
 
 pub enum PermissionsMode {
@@ -239,6 +242,7 @@ pub fn migrate(config_path: &Path, format: Format, args: &DbArgs, flags: Migrate
         lease: Duration::from_secs(flags.lock_lease.max(1)),
         single_transaction: flags.single_transaction,
         timeout: flags.timeout.map(Duration::from_secs),
+        batch_rows: flags.batch_rows,
         ..MigratorOptions::default()
     };
     let printer = EventPrinter::new(format);

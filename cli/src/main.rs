@@ -144,6 +144,10 @@ enum Command {
         /// Do not apply and validate the permissions file after the migrations.
         #[arg(long)]
         no_permissions: bool,
+        /// Rows per transaction when a table recreation copies rows (1 to 2999: DSQL
+        /// allows 3,000 changed rows per transaction, the progress row included).
+        #[arg(long, value_name = "ROWS", default_value_t = 1000, value_parser = clap::value_parser!(u16).range(1..=2999))]
+        batch_rows: u16,
     },
     /// Classify every statement of SQL files for Aurora DSQL: OK, INDEX (rewritten to
     /// ASYNC), STRIP (skipped), RECREATION, ERROR. Default: the migrations folder.
@@ -213,9 +217,9 @@ fn main() -> ExitCode {
             let r = run_check(&common, &mut reporter);
             (reporter, r)
         }
-        Command::Migrate { common, db, dry_run, no_lock, timeout, lock_lease, single_transaction, no_permissions } => {
+        Command::Migrate { common, db, dry_run, no_lock, timeout, lock_lease, single_transaction, no_permissions, batch_rows } => {
             let mut reporter = Reporter::new(common.format.into());
-            let flags = db::MigrateFlags { dry_run, no_lock, timeout, lock_lease, single_transaction, permissions: !no_permissions };
+            let flags = db::MigrateFlags { dry_run, no_lock, timeout, lock_lease, single_transaction, permissions: !no_permissions, batch_rows: batch_rows.into() };
             let format = reporter.format();
             let r = db::migrate(&common.config, format, &db, flags, reporter.json_mut());
             (reporter, r)

@@ -273,7 +273,19 @@ pub enum DiffError {
 }
 
 /// Computes the operations that turn `prev` into `desired`.
-pub fn diff(prev: &Schema, desired: &DesiredSchema, allow: &AllowDrops) -> Result<Vec<Op>, DiffError> {
+/// What [`diff`] found: the operations, and the previous schema with the declared renames
+/// applied (what the database holds once the renames have run), which a planner needs
+/// when it rebuilds a table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Changes {
+    /// In the order they must run.
+    pub ops: Vec<Op>,
+    /// The previous schema under the new names.
+    pub previous: Schema,
+}
+
+/// Compares the last snapshot with the code.
+pub fn diff(prev: &Schema, desired: &DesiredSchema, allow: &AllowDrops) -> Result<Changes, DiffError> {
     let next = &desired.schema;
     let mut problems = validate_references(desired);
     let mut decisions = Vec::new();
@@ -372,7 +384,8 @@ pub fn diff(prev: &Schema, desired: &DesiredSchema, allow: &AllowDrops) -> Resul
             _ => plan.new_tables.push(nt.clone()),
         }
     }
-    Ok(plan.into_ops(&renamed_prev))
+    let ops = plan.into_ops(&renamed_prev);
+    Ok(Changes { ops, previous: renamed_prev })
 }
 
 fn hint_problem(hint: &Hint, message: String) -> Problem {

@@ -6,7 +6,11 @@
 /// statements come back unchanged. PostgreSQL builds those synchronously, which is what
 /// waiting for the DSQL job amounts to.
 pub fn to_postgres(statement: &str) -> String {
-    let trimmed = statement.trim_start();
+    // Leading line comments (a recreation step's label) are kept, and skipped here.
+    let mut trimmed = statement.trim_start();
+    while trimmed.starts_with("--") {
+        trimmed = trimmed.find('\n').map(|nl| trimmed[nl..].trim_start()).unwrap_or("");
+    }
     let lead = statement.len() - trimmed.len();
     let words: Vec<&str> = trimmed.splitn(5, char::is_whitespace).collect();
     let upper: Vec<String> = words.iter().map(|w| w.to_ascii_uppercase()).collect();
@@ -42,6 +46,10 @@ mod tests {
         assert_eq!(to_postgres("CREATE INDEX ASYNC IF NOT EXISTS \"i\" ON \"t\" (\"a\");"), "CREATE INDEX IF NOT EXISTS \"i\" ON \"t\" (\"a\");");
         assert_eq!(to_postgres("create unique index async \"u\" on t (a);"), "create unique index \"u\" on t (a);");
         assert_eq!(to_postgres("ALTER TABLE ASYNC \"t\" VALIDATE CONSTRAINT \"c\";"), "ALTER TABLE \"t\" VALIDATE CONSTRAINT \"c\";");
+        assert_eq!(
+            to_postgres("-- tablewright:recreate \"t\" 7/8: x\nCREATE INDEX ASYNC IF NOT EXISTS \"i\" ON \"t\" (\"a\");"),
+            "-- tablewright:recreate \"t\" 7/8: x\nCREATE INDEX IF NOT EXISTS \"i\" ON \"t\" (\"a\");"
+        );
         let untouched = "ALTER TABLE \"async\" ADD COLUMN \"async\" text;";
         assert_eq!(to_postgres(untouched), untouched);
     }

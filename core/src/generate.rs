@@ -136,12 +136,12 @@ pub fn plan_migration(config: &Config, desired: &DesiredSchema, folder: &Migrati
     let (ops, statements, schema) = if options.custom {
         (Vec::new(), Vec::new(), prev_schema.clone())
     } else {
-        let ops = diff::diff(&prev_schema, desired, &options.allow_drop)?;
-        if ops.is_empty() {
+        let changes = diff::diff(&prev_schema, desired, &options.allow_drop)?;
+        if changes.ops.is_empty() {
             return Ok(None);
         }
-        let statements = plan::plan(&ops, config.dialect)?;
-        (ops, statements, desired.schema.clone())
+        let statements = plan::plan(&changes, &desired.schema, config.dialect)?;
+        (changes.ops, statements, desired.schema.clone())
     };
 
     let idx = folder.journal.entries.len() as u32;

@@ -24,6 +24,7 @@ pub mod journal;
 pub mod model;
 pub mod permissions;
 pub mod plan;
+pub mod recreate;
 pub mod rules;
 pub mod scan;
 pub mod snapshot;

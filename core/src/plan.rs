@@ -4,10 +4,12 @@
 //! statement the target rejects: what the dialect cannot do is refused here, at generate
 //! time, with the alternative.
 
-use crate::diff::Op;
-use crate::model::{Column, ForeignKey, Index, Table};
+use crate::diff::{Changes, Op};
+use crate::model::{Column, ForeignKey, Index, Schema, Table};
+use crate::recreate::{self, Rebuild, Referencing};
 use crate::rules::{self, ChangeKind, Dialect, Strategy};
 use serde::Serialize;
+use std::collections::BTreeSet;
 use std::fmt;
 
 /// The marker drizzle-kit puts between statements; runners split on it.
@@ -52,8 +54,14 @@ fn quote_list(idents: &[String]) -> String {
     idents.iter().map(|c| quote(c)).collect::<Vec<_>>().join(", ")
 }
 
-/// Plans `ops` for `dialect`. All refusals are collected before returning.
-pub fn plan(ops: &[Op], dialect: Dialect) -> Result<Vec<String>, PlanError> {
+/// Plans `changes` (towards `next`) for `dialect`. All refusals are collected before
+/// returning.
+pub fn plan(changes: &Changes, next: &Schema, dialect: Dialect) -> Result<Vec<String>, PlanError> {
+    let ops = &changes.ops;
+    // Tables this dialect must rebuild: every other change to them is part of the rebuild,
+    // except renames, which run first so the copy reads the columns under their new names.
+    let rebuilt: BTreeSet<&str> = ops.iter().filter(|op| rules::strategy(op.kind(), dialect) == Strategy::Recreate).map(Op::table).collect();
+    let mut planned_rebuilds = BTreeSet::new();
     let mut statements = Vec::new();
     let mut refusals = Vec::new();
     for op in ops {
@@ -67,6 +75,22 @@ pub fn plan(ops: &[Op], dialect: Dialect) -> Result<Vec<String>, PlanError> {
                 });
             }
         }
+        if rebuilt.contains(op.table()) && !matches!(op, Op::RenameTable { .. } | Op::RenameColumn { .. }) {
+            if rules::strategy(kind, dialect) == Strategy::Recreate && planned_rebuilds.insert(op.table()) {
+                match rebuild(changes, next, op.table(), dialect) {
+                    Ok(steps) => statements.extend(steps),
+                    Err(reason) => refusals.push(Refusal { change: op.to_string(), kind, reason }),
+                }
+            }
+            continue;
+        }
+        // A column that becomes NOT NULL gives its existing NULLs its default (the
+        // recreation on DSQL does the same in its copy).
+        if let Op::SetNotNull { table, column } = op
+            && let Some(default) = next.tables.get(table).and_then(|t| t.column(column)).and_then(|c| c.default.as_ref())
+        {
+            statements.push(format!("UPDATE {} SET {} = {default} WHERE {} IS NULL;", quote(table), quote(column), quote(column)));
+        }
         match rules::strategy(kind, dialect) {
             Strategy::NotYetSupported => refusals.push(Refusal { change: op.to_string(), kind, reason: not_yet_reason(kind, dialect) }),
             Strategy::Unsupported => refusals.push(Refusal { change: op.to_string(), kind, reason: format!("{dialect} cannot do this") }),
@@ -74,6 +98,42 @@ pub fn plan(ops: &[Op], dialect: Dialect) -> Result<Vec<String>, PlanError> {
         }
     }
     if refusals.is_empty() { Ok(statements) } else { Err(PlanError::Refused { dialect, refusals }) }
+}
+
+/// The recreation of `table`, placed where its first change needing it stood.
+fn rebuild(changes: &Changes, next: &Schema, table: &str, dialect: Dialect) -> Result<Vec<String>, String> {
+    let (Some(from), Some(to)) = (changes.previous.tables.get(table), next.tables.get(table)) else {
+        return Err(format!("`{table}` is not in both the last snapshot and the code"));
+    };
+    let referencing = |schema: &'_ Schema| -> Vec<(String, String)> {
+        schema
+            .tables
+            .values()
+            .filter(|u| u.name != table)
+            .flat_map(|u| u.foreign_keys.values().filter(|fk| fk.references_table == table).map(|fk| (u.name.clone(), fk.name.clone())))
+            .collect()
+    };
+    let mut before: Vec<Referencing<'_>> = Vec::new();
+    let mut seen = BTreeSet::new();
+    for schema in [&changes.previous, next] {
+        for (u, name) in referencing(schema) {
+            if seen.insert((u.clone(), name.clone())) {
+                let fk = &schema.tables[&u].foreign_keys[&name];
+                before.push(Referencing { table: &schema.tables[&u].name, foreign_key: fk });
+            }
+        }
+    }
+    let added_anyway = |u: &str, name: &str| {
+        changes.ops.iter().any(|op| matches!(op, Op::AddForeignKey { table, foreign_key } if table == u && foreign_key.name == name))
+            || changes.ops.iter().any(|op| matches!(op, Op::CreateTable { table: t, deferred_fks } if t.name == u && deferred_fks.iter().any(|d| d == name)))
+    };
+    let after: Vec<Referencing<'_>> = referencing(next)
+        .into_iter()
+        .filter(|(u, name)| !added_anyway(u, name))
+        .map(|(u, name)| Referencing { table: &next.tables[&u].name, foreign_key: &next.tables[&u].foreign_keys[&name] })
+        .collect();
+    let column_definition = |c: &Column| column_definition(c, dialect);
+    recreate::render(&Rebuild { from, to, referencing_before: before, referencing_after: after, column_definition: &column_definition, foreign_key_clause: &foreign_key_clause })
 }
 
 /// Columns whose type the operation introduces.
@@ -94,8 +154,8 @@ fn not_yet_reason(kind: ChangeKind, dialect: Dialect) -> String {
              then add the default in a later change"
         }
         _ => {
-            "Aurora DSQL cannot change this in place; it needs a table recreation (new table, batched copy, swap), \
-             which tablewright does not build yet. Keep the old definition, or add a new column or table and move the data in a custom migration (`generate --custom`)"
+            "Aurora DSQL cannot change this in place, and tablewright does not build it yet. \
+             Keep the old definition, or add a new column or table and move the data in a custom migration (`generate --custom`)"
         }
     };
     format!("not supported on {dialect} yet: {how}")

@@ -108,7 +108,10 @@ pub enum Strategy {
     /// Drop the index (or unique constraint) and create it again under the new name with
     /// `CREATE [UNIQUE] INDEX ASYNC`, since there is no `ALTER INDEX`.
     RecreateIndexAsync,
-    /// Needs data movement (table recreation or a batched backfill) that is not built yet.
+    /// Rebuild the table: create it anew beside the old one, copy the rows in batches,
+    /// check the counts, copy the grants, swap, recreate the indexes.
+    Recreate,
+    /// Needs data movement that is not built yet.
     NotYetSupported,
     /// The dialect has no way to do it.
     Unsupported,
@@ -126,7 +129,8 @@ impl Strategy {
             Strategy::NotValidThenValidateAsync => "`ADD CONSTRAINT .. NOT VALID` + `ALTER TABLE ASYNC .. VALIDATE CONSTRAINT`, job awaited",
             Strategy::NotValidThenValidate => "`ADD CONSTRAINT .. NOT VALID` + `VALIDATE CONSTRAINT`",
             Strategy::RecreateIndexAsync => "drop, then `CREATE [UNIQUE] INDEX ASYNC` under the new name (no `ALTER INDEX` on DSQL)",
-            Strategy::NotYetSupported => "refused: needs table recreation or a batched backfill (not built yet)",
+            Strategy::Recreate => "table recreation: new table, batched copy, row counts checked, grants copied, swap, indexes `ASYNC`",
+            Strategy::NotYetSupported => "refused: needs data movement not built yet",
             Strategy::Unsupported => "refused",
         }
     }
@@ -155,17 +159,17 @@ pub const CHANGE_RULES: &[ChangeRule] = &[
     ChangeRule { change: C::RenameTable, description: "rename table (`renamed_from`)", dsql: S::Plain, postgres: S::Plain },
     ChangeRule { change: C::AddColumn, description: "add nullable column, no default", dsql: S::Plain, postgres: S::Plain },
     ChangeRule { change: C::AddColumnWithDefault, description: "add column with DEFAULT", dsql: S::NotYetSupported, postgres: S::Plain },
-    ChangeRule { change: C::AddColumnNotNull, description: "add NOT NULL column", dsql: S::NotYetSupported, postgres: S::Plain },
+    ChangeRule { change: C::AddColumnNotNull, description: "add NOT NULL column", dsql: S::Recreate, postgres: S::Plain },
     ChangeRule { change: C::DropColumn, description: "drop column (allowed explicitly; never a key column on DSQL)", dsql: S::Plain, postgres: S::Plain },
     ChangeRule { change: C::RenameColumn, description: "rename column (`renamed_from`)", dsql: S::Plain, postgres: S::Plain },
-    ChangeRule { change: C::AlterColumnType, description: "change column type", dsql: S::NotYetSupported, postgres: S::Plain },
-    ChangeRule { change: C::SetNotNull, description: "SET NOT NULL", dsql: S::NotYetSupported, postgres: S::Plain },
+    ChangeRule { change: C::AlterColumnType, description: "change column type", dsql: S::Recreate, postgres: S::Plain },
+    ChangeRule { change: C::SetNotNull, description: "SET NOT NULL", dsql: S::Recreate, postgres: S::Plain },
     ChangeRule { change: C::DropNotNull, description: "DROP NOT NULL", dsql: S::Plain, postgres: S::Plain },
     ChangeRule { change: C::SetDefault, description: "SET DEFAULT", dsql: S::Plain, postgres: S::Plain },
     ChangeRule { change: C::DropDefault, description: "DROP DEFAULT", dsql: S::Plain, postgres: S::Plain },
     ChangeRule { change: C::AddIdentity, description: "make a column identity", dsql: S::NotYetSupported, postgres: S::Plain },
     ChangeRule { change: C::DropIdentity, description: "drop identity", dsql: S::Plain, postgres: S::Plain },
-    ChangeRule { change: C::ChangePrimaryKey, description: "change primary key", dsql: S::NotYetSupported, postgres: S::Plain },
+    ChangeRule { change: C::ChangePrimaryKey, description: "change primary key", dsql: S::Recreate, postgres: S::Plain },
     ChangeRule { change: C::CreateIndexOnNewTable, description: "index on a new table", dsql: S::IndexAsync, postgres: S::IndexInTransaction },
     ChangeRule { change: C::CreateIndex, description: "index on an existing table", dsql: S::IndexAsync, postgres: S::IndexConcurrently },
     ChangeRule { change: C::DropIndex, description: "drop index", dsql: S::Plain, postgres: S::Plain },

@@ -74,10 +74,10 @@ async fn run(case: &str) {
 
     for dialect in [Dialect::Dsql, Dialect::Postgres] {
         let setup_ops = diff::diff(&Schema::default(), &before, &AllowDrops::default()).expect("before.rs must diff from empty");
-        let setup = plan::plan(&setup_ops, dialect).unwrap_or_else(|e| panic!("{case}: before.rs must plan on {dialect}: {e}"));
+        let setup = plan::plan(&setup_ops, &before.schema, dialect).unwrap_or_else(|e| panic!("{case}: before.rs must plan on {dialect}: {e}"));
         let result = diff::diff(&before.schema, &after, &allow)
             .map_err(|e| explain_diff(&e))
-            .and_then(|ops| plan::plan(&ops, dialect).map_err(|e| explain_plan(&e)));
+            .and_then(|changes| plan::plan(&changes, &after.schema, dialect).map_err(|e| explain_plan(&e)));
 
         insta::with_settings!({ snapshot_path => &dir, prepend_module_to_snapshot => false, omit_expression => true, description => format!("{case} on {dialect}") }, {
             insta::assert_snapshot!(dialect.to_string(), plan_text(&result));
@@ -130,7 +130,7 @@ scenarios!(
     composite_primary_key,
     jsonb,
     identity,
-    dsql_type_change_refused,
+    dsql_type_change_recreates,
     dsql_array_refused,
     unknown_rename_hint,
 );

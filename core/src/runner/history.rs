@@ -71,6 +71,11 @@ pub struct HistoryRow {
     pub statements: i32,
     /// When it finished, as text (for display).
     pub applied_at: Option<String>,
+    /// Within a batched copy at `next_statement`: the source key of the last row copied
+    /// (a JSON array of the key's values as text).
+    pub copy_cursor: Option<String>,
+    /// Within a batched copy: rows copied so far.
+    pub copied_rows: Option<i64>,
 }
 
 impl HistoryTable {
@@ -89,7 +94,7 @@ impl HistoryTable {
         vec![
             format!("CREATE SCHEMA IF NOT EXISTS {}", quote(&self.schema)),
             format!(
-                "CREATE TABLE IF NOT EXISTS {} (\n\t\"tag\" text NOT NULL,\n\t\"hash\" text NOT NULL,\n\t\"created_at\" bigint NOT NULL,\n\t\"status\" text NOT NULL,\n\t\"next_statement\" integer NOT NULL,\n\t\"statements\" integer NOT NULL,\n\t\"started_at\" timestamp with time zone DEFAULT now() NOT NULL,\n\t\"applied_at\" timestamp with time zone,\n\tCONSTRAINT {} PRIMARY KEY (\"tag\")\n)",
+                "CREATE TABLE IF NOT EXISTS {} (\n\t\"tag\" text NOT NULL,\n\t\"hash\" text NOT NULL,\n\t\"created_at\" bigint NOT NULL,\n\t\"status\" text NOT NULL,\n\t\"next_statement\" integer NOT NULL,\n\t\"statements\" integer NOT NULL,\n\t\"started_at\" timestamp with time zone DEFAULT now() NOT NULL,\n\t\"applied_at\" timestamp with time zone,\n\t\"copy_cursor\" text,\n\t\"copied_rows\" bigint,\n\tCONSTRAINT {} PRIMARY KEY (\"tag\")\n)",
                 self.qualified(),
                 quote(&format!("{}_pkey", self.table))
             ),
@@ -121,7 +126,7 @@ impl HistoryTable {
     /// Every row, in tag order.
     pub async fn rows(&self, conn: &mut PgConnection) -> Result<Vec<HistoryRow>, sqlx::Error> {
         let sql = format!(
-            "SELECT tag, hash, created_at, status, next_statement, statements, applied_at::text AS applied_at FROM {} ORDER BY tag",
+            "SELECT tag, hash, created_at, status, next_statement, statements, applied_at::text AS applied_at, copy_cursor, copied_rows FROM {} ORDER BY tag",
             self.qualified()
         );
         let rows = sqlx::query(AssertSqlSafe(sql)).fetch_all(conn).await?;
@@ -135,6 +140,8 @@ impl HistoryTable {
                     next_statement: r.try_get("next_statement")?,
                     statements: r.try_get("statements")?,
                     applied_at: r.try_get("applied_at")?,
+                    copy_cursor: r.try_get("copy_cursor")?,
+                    copied_rows: r.try_get("copied_rows")?,
                 })
             })
             .collect()
@@ -147,7 +154,8 @@ impl HistoryTable {
             "INSERT INTO {t} (tag, hash, created_at, status, next_statement, statements, applied_at) \
              VALUES ($1, $2, $3, $4, $5, $6, CASE WHEN $4 = 'running' THEN NULL ELSE now() END) \
              ON CONFLICT (tag) DO UPDATE SET hash = EXCLUDED.hash, status = EXCLUDED.status, \
-             next_statement = EXCLUDED.next_statement, statements = EXCLUDED.statements, applied_at = EXCLUDED.applied_at",
+             next_statement = EXCLUDED.next_statement, statements = EXCLUDED.statements, applied_at = EXCLUDED.applied_at, \
+             copy_cursor = NULL, copied_rows = NULL",
             t = self.qualified()
         );
         sqlx::query(AssertSqlSafe(sql))
@@ -171,7 +179,8 @@ impl HistoryTable {
             "INSERT INTO {t} (tag, hash, created_at, status, next_statement, statements, applied_at) \
              VALUES ({}, {}, {}, {}, {next}, {}, {applied}) \
              ON CONFLICT (tag) DO UPDATE SET hash = EXCLUDED.hash, status = EXCLUDED.status, \
-             next_statement = EXCLUDED.next_statement, statements = EXCLUDED.statements, applied_at = EXCLUDED.applied_at",
+             next_statement = EXCLUDED.next_statement, statements = EXCLUDED.statements, applied_at = EXCLUDED.applied_at, \
+             copy_cursor = NULL, copied_rows = NULL",
             lit(&m.tag),
             lit(&m.hash),
             m.when,
@@ -179,6 +188,21 @@ impl HistoryTable {
             m.statements.len(),
             t = self.qualified()
         )
+    }
+
+    /// The batch's copy progress, written in the batch's own transaction so that the rows
+    /// and the cursor commit together.
+    pub async fn record_copy(&self, conn: &mut PgConnection, tag: &str, cursor: &str, rows: i64) -> Result<(), sqlx::Error> {
+        let sql = format!("UPDATE {} SET copy_cursor = $1, copied_rows = coalesce(copied_rows, 0) + $2 WHERE tag = $3", self.qualified());
+        sqlx::query(AssertSqlSafe(sql)).bind(cursor).bind(rows).bind(tag).execute(conn).await?;
+        Ok(())
+    }
+
+    /// Forgets a copy's progress (the copy starts over).
+    pub async fn reset_copy(&self, conn: &mut PgConnection, tag: &str, next: usize) -> Result<(), sqlx::Error> {
+        let sql = format!("UPDATE {} SET copy_cursor = NULL, copied_rows = NULL, next_statement = $1 WHERE tag = $2", self.qualified());
+        sqlx::query(AssertSqlSafe(sql)).bind(next as i32).bind(tag).execute(conn).await?;
+        Ok(())
     }
 
     /// Deletes every row except `keep` (for `mark-applied --reset`), in batches that stay

@@ -11,6 +11,7 @@
 //!   may have committed without its history write, and accepting "already exists" /
 //!   "does not exist" from that one statement as proof it had run.
 
+mod copy;
 mod embedded;
 mod history;
 mod lock;
@@ -129,6 +130,16 @@ pub enum RunError {
         /// `sys.jobs.details`.
         details: String,
     },
+    /// A table recreation could not go on.
+    #[error("{tag}: statement {number}: {message}")]
+    Recreation {
+        /// The migration.
+        tag: String,
+        /// 1-based statement number.
+        number: usize,
+        /// What happened and what to do.
+        message: String,
+    },
     /// An index stayed INVALID after a rebuild.
     #[error("{tag}: index `{index}` is INVALID after a rebuild (for a unique index, look for duplicate rows)")]
     InvalidIndex {
@@ -225,6 +236,17 @@ pub enum Event {
         /// The index.
         index: String,
     },
+    /// A table recreation's copy is under way (or done).
+    CopyProgress {
+        /// The migration.
+        tag: String,
+        /// The table being copied.
+        table: String,
+        /// Rows copied so far.
+        rows: u64,
+        /// The copy is finished and checked.
+        done: bool,
+    },
     /// A hand-written statement rewritten for DSQL (check-dsql's INDEX class).
     Rewritten {
         /// The migration.
@@ -271,11 +293,14 @@ pub struct MigratorOptions {
     pub single_transaction: bool,
     /// Bound on the whole run, lock wait included; the lock is released on expiry.
     pub timeout: Option<Duration>,
+    /// Rows per transaction in a table recreation's copy (at most 2,999 under DSQL's
+    /// 3,000-row limit, the cursor row included).
+    pub batch_rows: usize,
 }
 
 impl Default for MigratorOptions {
     fn default() -> Self {
-        MigratorOptions { history: HistoryTable::default(), lock: true, lease: Duration::from_secs(300), retry: RetryPolicy::default(), single_transaction: false, timeout: None }
+        MigratorOptions { history: HistoryTable::default(), lock: true, lease: Duration::from_secs(300), retry: RetryPolicy::default(), single_transaction: false, timeout: None, batch_rows: 1000 }
     }
 }
 
@@ -613,6 +638,10 @@ impl Migrator {
     /// the index it builds. Returns a note when it had already been applied.
     async fn execute_alone(&self, conn: &mut Conn, m: &LocalMigration, i: usize, tolerate: bool, events: &dyn Fn(Event)) -> Result<Option<&'static str>, RunError> {
         let statement = &m.statements[i];
+        if let Some(directive) = crate::recreate::parse_copy(statement).map_err(|e| RunError::Recreation { tag: m.tag.clone(), number: i + 1, message: e.to_string() })? {
+            self.copy_in_batches(conn, m, i, &directive, events).await?;
+            return Ok(None);
+        }
         let info = statement::classify(statement);
         let sql = self.sql_for_target(statement);
         let result = retrying(conn, &self.connector, &self.options.retry, async |c| sqlx::raw_sql(AssertSqlSafe(sql.clone())).fetch_optional(c).await).await;

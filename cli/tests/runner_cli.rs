@@ -260,3 +260,85 @@ async fn timeout_bounds_the_run_and_the_next_run_resumes() {
     assert!(text.contains("0000_slow: resuming at statement 2 of 2"), "{text}");
     assert!(!text.contains("waiting for the migration lock"), "the timed-out run released its lease: {text}");
 }
+
+const RECREATE_V1: &str = r#"
+#[derive(Table)]
+#[table(name = "t")]
+#[index(columns(pages))]
+pub struct T {
+    #[column(primary_key)]
+    pub id: i32,
+    pub pages: i32,
+    #[column(unique)]
+    pub code: String,
+}
+"#;
+
+/// A project at V1, and a copy of it that goes on to V2, a type change DSQL can only make
+/// by rebuilding the table.
+fn recreation_projects() -> (tempfile::TempDir, tempfile::TempDir) {
+    let generate = |dir: &Path, source: &str| {
+        std::fs::write(dir.join("schema.rs"), source).unwrap();
+        let out = Command::new(bin()).current_dir(dir).args(["generate"]).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    };
+    let v1 = tempfile::tempdir().unwrap();
+    std::fs::write(v1.path().join("tablewright.toml"), "dialect = \"dsql\"\nschema = [\"schema.rs\"]\n").unwrap();
+    generate(v1.path(), RECREATE_V1);
+    let v2 = tempfile::tempdir().unwrap();
+    std::fs::write(v2.path().join("tablewright.toml"), "dialect = \"dsql\"\nschema = [\"schema.rs\"]\n").unwrap();
+    std::fs::create_dir_all(v2.path().join("migrations/meta")).unwrap();
+    for entry in ["migrations/0000_init.sql", "migrations/meta/0000_snapshot.json", "migrations/meta/_journal.json"] {
+        std::fs::copy(v1.path().join(entry), v2.path().join(entry)).unwrap();
+    }
+    generate(v2.path(), &RECREATE_V1.replace("pub pages: i32", "pub pages: i64"));
+    (v1, v2)
+}
+
+const CHECKSUM: &str = "SELECT count(*)::text || ':' || md5(string_agg(concat_ws('|', id, pages, code), ',' ORDER BY id)) FROM t";
+
+#[tokio::test]
+async fn a_recreation_killed_during_the_copy_or_at_any_swap_step_finishes_on_rerun() {
+    let mode = Mode::DsqlGuarded;
+    let (v1, v2) = recreation_projects();
+    let set = MigrationSet::from_folder(&v2.path().join("migrations")).unwrap();
+    let recreation = &set.migrations[1];
+    assert!(recreation.statements.iter().any(|s| s.contains("-- tablewright:copy")), "V2 is a recreation");
+    let mut halts = vec![format!("{}:{}:after-batch", recreation.tag, 1 + recreation.statements.iter().position(|s| s.contains("-- tablewright:copy")).unwrap())];
+    for number in 1..=recreation.statements.len() {
+        for phase in ["after-statement", "after-cursor"] {
+            halts.push(format!("{}:{number}:{phase}", recreation.tag));
+        }
+    }
+    for halt in &halts {
+        let db = TestDb::for_mode("recreate_crash", mode).await;
+        let out = migrate(v1.path(), mode, &db, &[]).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let mut setup = db.connect_setup().await;
+        sqlx::raw_sql("INSERT INTO t (id, pages, code) SELECT g, g % 500, md5(g::text) FROM generate_series(1, 10000) g").execute(&mut setup).await.unwrap();
+        sqlx::raw_sql(
+            "DO $$ BEGIN CREATE ROLE tw_crash_reader; EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$; GRANT SELECT ON t TO tw_crash_reader",
+        )
+        .execute(&mut setup)
+        .await
+        .unwrap();
+        let before: String = sqlx::query_scalar(CHECKSUM).fetch_one(&mut setup).await.unwrap();
+        assert!(before.starts_with("10000:"), "{before}");
+
+        assert!(run_until_halt_then_kill(migrate(v2.path(), mode, &db, &[]), halt), "{halt}: the run reaches the halt point");
+        let rerun = migrate(v2.path(), mode, &db, &["--batch-rows", "700"]).output().unwrap();
+        assert!(rerun.status.success(), "{halt}: the rerun failed:\n{}", String::from_utf8_lossy(&rerun.stderr));
+
+        let mut conn = PgConnection::connect(&db.url).await.unwrap();
+        let after: String = sqlx::query_scalar(CHECKSUM).fetch_one(&mut conn).await.unwrap();
+        assert_eq!(after, before, "{halt}: no row lost, none copied twice");
+        let leftovers: Option<String> = sqlx::query_scalar("SELECT string_agg(relname, ', ') FROM pg_class WHERE relname LIKE '%\\_\\_tw\\_%'").fetch_one(&mut conn).await.unwrap();
+        assert_eq!(leftovers, None, "{halt}: no temporary table is left");
+        let granted: bool = sqlx::query_scalar("SELECT has_table_privilege('tw_crash_reader', 't', 'SELECT')").fetch_one(&mut conn).await.unwrap();
+        assert!(granted, "{halt}: the grant survived the recreation");
+        assert_at_last_snapshot(v2.path(), &db, halt).await;
+        drop(conn);
+        drop(setup);
+        drop(db);
+    }
+}

@@ -311,6 +311,10 @@ pub fn status(config_path: &Path, format: Format, args: &DbArgs, out: &mut serde
                 }
                 for p in &report.in_progress {
                     text.push_str(&format!("  {:<15} {}  {} of {} statements done; `migrate` resumes it\n", "in progress", p.tag, p.done, p.total));
+                    if let Some(r) = &p.recreation {
+                        let copied = r.copied_rows.map(|n| format!(", {n} rows copied")).unwrap_or_default();
+                        text.push_str(&format!("  {:<15} recreation of {} in flight, next step {}{copied}\n", "", r.table, r.step));
+                    }
                 }
                 for t in &report.pending {
                     text.push_str(&format!("  {:<15} {t}\n", "pending"));

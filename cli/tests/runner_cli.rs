@@ -326,6 +326,17 @@ async fn a_recreation_killed_during_the_copy_or_at_any_swap_step_finishes_on_rer
         assert!(before.starts_with("10000:"), "{before}");
 
         assert!(run_until_halt_then_kill(migrate(v2.path(), mode, &db, &[]), halt), "{halt}: the run reaches the halt point");
+        if halt.ends_with("after-batch") {
+            let status = Command::new(bin())
+                .current_dir(v2.path())
+                .args(["status", "--provider", "dsql", "--connection-string", &db.url, "--format", "json"])
+                .output()
+                .unwrap();
+            let report: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&status.stdout)));
+            let flight = &report["migrations"]["in_progress"][0]["recreation"];
+            assert_eq!(flight["table"], "t", "status shows the recreation in flight: {report}");
+            assert_eq!(flight["copied_rows"], 1000, "status shows the rows copied: {report}");
+        }
         let rerun = migrate(v2.path(), mode, &db, &["--batch-rows", "700"]).output().unwrap();
         assert!(rerun.status.success(), "{halt}: the rerun failed:\n{}", String::from_utf8_lossy(&rerun.stderr));
 

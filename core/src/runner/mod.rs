@@ -368,6 +368,21 @@ pub struct InProgress {
     pub done: i32,
     /// Statements in it.
     pub total: i32,
+    /// When it stopped inside a table recreation: which table, which step, rows copied.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recreation: Option<RecreationInFlight>,
+}
+
+/// A table recreation that a run left halfway; the next `migrate` finishes it.
+#[derive(Debug, Clone, Serialize)]
+pub struct RecreationInFlight {
+    /// The table being rebuilt.
+    pub table: String,
+    /// The next step, as its label says (`"5/8: copy the rows .."`).
+    pub step: String,
+    /// Rows copied so far, when the step is the copy.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub copied_rows: Option<i64>,
 }
 
 /// Applies a [`MigrationSet`] to a [`Target`].
@@ -914,7 +929,11 @@ impl Migrator {
         for m in &self.set.migrations {
             match rows.get(&m.tag) {
                 None => report.pending.push(m.tag.clone()),
-                Some(r) if r.status == Status::Running => report.in_progress.push(InProgress { tag: m.tag.clone(), done: r.next_statement, total: r.statements }),
+                Some(r) if r.status == Status::Running => {
+                    let next = m.statements.get(r.next_statement.max(0) as usize);
+                    let recreation = next.and_then(|s| crate::recreate::step_label(s)).map(|(table, step)| RecreationInFlight { table, step, copied_rows: r.copied_rows });
+                    report.in_progress.push(InProgress { tag: m.tag.clone(), done: r.next_statement, total: r.statements, recreation });
+                }
                 Some(r) => {
                     if r.status == Status::Applied && r.hash != m.hash {
                         report.edited.push(m.tag.clone());

@@ -198,6 +198,12 @@ fn a_type_change_on_dsql_is_planned_as_a_recreation() {
     // Replayed from scratch (referencing foreign keys dropped and added back included),
     // the database equals the new snapshot.
     f.run(&["verify"]).code(0);
+    // `check` reads the directive: a hand edit that breaks its form is reported.
+    let (name, _) = files.iter().find(|(name, _)| name.starts_with("0001_")).unwrap();
+    f.edit(&format!("migrations/{name}"), "FROM \"books\";", "FROM \"books\" WHERE true;");
+    let out = f.run(&["check"]).code(1);
+    let err = format!("{}{}", stdout(&out), stderr(&out));
+    assert!(err.contains(&format!("{name}: statement 5: copy directive: ")) && err.contains("without WHERE"), "{err}");
 }
 
 #[test]

@@ -64,6 +64,8 @@ pub enum FolderProblem {
     BadIndex { tag: String, expected: u32, found: u32 },
     /// A snapshot that does not parse.
     BadSnapshot { path: PathBuf, error: String },
+    /// A statement carries a runner directive that does not have the documented form.
+    BadDirective { path: PathBuf, number: usize, error: String },
 }
 
 impl FolderProblem {
@@ -83,6 +85,9 @@ impl FolderProblem {
             }
             FolderProblem::Fork { .. } => "two branches each generated a migration on the same parent. Keep the one merged first; delete the other's SQL file, snapshot and journal entry, then run `generate` to re-create its change on top".into(),
             FolderProblem::BadSnapshot { .. } => "restore the snapshot from version control".into(),
+            FolderProblem::BadDirective { .. } => {
+                "write the directive as README \"Table recreation\" shows (`-- tablewright:copy \"source\" -> \"target\"` over one `INSERT INTO \"target\" (..) SELECT .. FROM \"source\"`), or regenerate the migration".into()
+            }
         }
     }
 
@@ -112,6 +117,7 @@ impl fmt::Display for FolderProblem {
             ),
             FolderProblem::BadIndex { tag, expected, found } => write!(f, "journal entry `{tag}` has idx {found}, expected {expected}"),
             FolderProblem::BadSnapshot { path, error } => write!(f, "{} does not parse: {error}", path.display()),
+            FolderProblem::BadDirective { path, number, error } => write!(f, "{}: statement {number}: {error}", path.display()),
         }
     }
 }
@@ -173,6 +179,12 @@ impl MigrationFolder {
             journaled_sql.insert(sql_path.clone());
             match fs::read(&sql_path) {
                 Ok(bytes) => {
+                    let text = String::from_utf8_lossy(&bytes);
+                    for (i, statement) in crate::plan::split_statements(&text).iter().enumerate() {
+                        if let Err(e) = crate::recreate::parse_copy(statement) {
+                            problems.push(FolderProblem::BadDirective { path: sql_path.clone(), number: i + 1, error: e.to_string() });
+                        }
+                    }
                     let actual = hash::migration_hash(&bytes);
                     if actual != entry.hash {
                         problems.push(FolderProblem::Edited { tag: entry.tag.clone(), path: sql_path, recorded: entry.hash.clone(), actual });

@@ -898,6 +898,19 @@ impl Migrator {
     fn describe_execution(&self, sql: &str) -> String {
         let info = statement::classify(sql);
         let target = self.target();
+        match crate::recreate::parse_copy(sql) {
+            Ok(Some(d)) if target.dsql_rules() => {
+                return format!(
+                    "copy directive: rows of `{}` into `{}` in batches of at most {} ordered by its primary key, each batch committed with its cursor; \
+                     then row counts compared and grants copied",
+                    d.source,
+                    d.target,
+                    self.options.batch_rows.clamp(1, copy::MAX_BATCH_ROWS)
+                );
+            }
+            Err(e) => return format!("REFUSED: {e}"),
+            _ => {}
+        }
         let mut how = if !target.dsql_rules() {
             if info.non_transactional {
                 "alone, outside a transaction; index validity checked; then its history write".to_owned()

@@ -191,3 +191,30 @@ async fn not_null_column_with_default_added() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_row_that_does_not_cast_fails_the_copy_and_leaves_the_old_table_alone() {
+    let before = r#"
+        #[derive(Table)] #[table(name = "t")]
+        pub struct T { #[column(primary_key)] pub id: i32, pub pages: i32, pub code: String }"#;
+    let (dir, _) = folder(&[before, &before.replace("pub code: String", "pub code: i32")]);
+    let db = TestDb::for_mode("uncastable", Mode::DsqlGuarded).await;
+    migrate(&db, dir.path(), Some(1), 1000).await;
+    let mut setup = db.connect_setup().await;
+    sqlx::raw_sql("INSERT INTO t (id, pages, code) SELECT g, g, CASE WHEN g = 7777 THEN 'seven' ELSE g::text END FROM generate_series(1, 10000) g")
+        .execute(&mut setup)
+        .await
+        .unwrap();
+    let set = MigrationSet::from_folder(dir.path()).unwrap();
+    let migrator = Migrator::new(Target::DsqlEmulated { url: db.url.clone() }, set, MigratorOptions::default()).await.unwrap();
+    let err = migrator.run(&|_| {}).await.expect_err("'seven' is not an integer").to_string();
+    assert!(err.contains("copying `t` into `t__tw_new` failed") && err.contains("22P02") && err.contains("`t` is unchanged"), "{err}");
+    let mut conn = db.connect().await;
+    assert_eq!(scalar(&mut conn, "SELECT count(*) FROM t").await, ROWS.to_string());
+    assert_eq!(scalar(&mut conn, "SELECT to_regclass('t__tw_new')").await, "", "the half-filled table is dropped");
+    let next = scalar(&mut conn, "SELECT next_statement FROM tablewright.migrations WHERE tag LIKE '0001_%'").await;
+    assert_eq!(next, "1", "the next run starts again at the table's creation (statement 2)");
+    drop(conn);
+    drop(setup);
+    drop(db);
+}

@@ -272,7 +272,6 @@ pub enum DiffError {
     UnresolvedDrops(Vec<Decision>),
 }
 
-/// Computes the operations that turn `prev` into `desired`.
 /// What [`diff`] found: the operations, and the previous schema with the declared renames
 /// applied (what the database holds once the renames have run), which a planner needs
 /// when it rebuilds a table.
@@ -284,7 +283,7 @@ pub struct Changes {
     pub previous: Schema,
 }
 
-/// Compares the last snapshot with the code.
+/// Computes the operations that turn `prev` into `desired`.
 pub fn diff(prev: &Schema, desired: &DesiredSchema, allow: &AllowDrops) -> Result<Changes, DiffError> {
     let next = &desired.schema;
     let mut problems = validate_references(desired);

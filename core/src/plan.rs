@@ -6,7 +6,7 @@
 
 use crate::diff::{Changes, Op};
 use crate::model::{Column, ForeignKey, Index, Schema, Table};
-use crate::recreate::{self, Rebuild, Referencing};
+use crate::recreate;
 use crate::rules::{self, ChangeKind, Dialect, Strategy};
 use serde::Serialize;
 use std::collections::BTreeSet;
@@ -100,40 +100,112 @@ pub fn plan(changes: &Changes, next: &Schema, dialect: Dialect) -> Result<Vec<St
     if refusals.is_empty() { Ok(statements) } else { Err(PlanError::Refused { dialect, refusals }) }
 }
 
-/// The recreation of `table`, placed where its first change needing it stood.
+/// Foreign keys of tables other than `table` that reference it: `(their table, key)`.
+fn referencing<'a>(schema: &'a Schema, table: &'a str) -> impl Iterator<Item = (&'a str, &'a ForeignKey)> {
+    schema
+        .tables
+        .values()
+        .filter(move |u| u.name != table)
+        .flat_map(move |u| u.foreign_keys.values().filter(move |fk| fk.references_table == table).map(move |fk| (u.name.as_str(), fk)))
+}
+
+/// The recreation of `table` (see [`crate::recreate`]), placed where its first change
+/// needing it stood; or why it cannot be planned.
 fn rebuild(changes: &Changes, next: &Schema, table: &str, dialect: Dialect) -> Result<Vec<String>, String> {
     let (Some(from), Some(to)) = (changes.previous.tables.get(table), next.tables.get(table)) else {
         return Err(format!("`{table}` is not in both the last snapshot and the code"));
     };
-    let referencing = |schema: &'_ Schema| -> Vec<(String, String)> {
-        schema
-            .tables
-            .values()
-            .filter(|u| u.name != table)
-            .flat_map(|u| u.foreign_keys.values().filter(|fk| fk.references_table == table).map(|fk| (u.name.clone(), fk.name.clone())))
-            .collect()
+    let Some(old_key) = &from.primary_key else {
+        return Err(format!("`{table}` has no primary key to copy its rows in batches by; give it one in an earlier migration, then make this change"));
     };
-    let mut before: Vec<Referencing<'_>> = Vec::new();
-    let mut seen = BTreeSet::new();
-    for schema in [&changes.previous, next] {
-        for (u, name) in referencing(schema) {
-            if seen.insert((u.clone(), name.clone())) {
-                let fk = &schema.tables[&u].foreign_keys[&name];
-                before.push(Referencing { table: &schema.tables[&u].name, foreign_key: fk });
+    let new_table = format!("{table}{}", recreate::NEW_SUFFIX);
+    let old_table = format!("{table}{}", recreate::OLD_SUFFIX);
+    if new_table.len() > recreate::MAX_IDENTIFIER {
+        return Err(format!("`{table}` is too long a name to rebuild beside itself (`{new_table}` exceeds {} bytes)", recreate::MAX_IDENTIFIER));
+    }
+    if from.columns.iter().chain(&to.columns).any(|c| c.identity) {
+        return Err(format!("`{table}` has an identity column, whose sequence a copy would not carry over; not supported on {dialect} yet"));
+    }
+
+    // Columns the copy writes, and from what; new columns take their default from the
+    // INSERT itself.
+    let (mut columns, mut expressions) = (Vec::new(), Vec::new());
+    for column in &to.columns {
+        let Some(old) = from.column(&column.name) else {
+            if column.not_null && column.default.is_none() {
+                return Err(format!(
+                    "`{table}.{}` is added as NOT NULL without a default, so the existing rows have no value for it; give it a `default`",
+                    column.name
+                ));
             }
+            continue;
+        };
+        let mut expr = quote(&column.name);
+        if old.sql_type != column.sql_type {
+            expr = format!("{expr}::{}", column.sql_type);
+        }
+        // A column that becomes NOT NULL gives its existing NULLs its default.
+        if column.not_null && !old.not_null
+            && let Some(default) = &column.default
+        {
+            expr = format!("COALESCE({expr}, {default})");
+        }
+        columns.push(quote(&column.name));
+        expressions.push(expr);
+    }
+
+    let mut steps: Vec<(String, String)> = Vec::new();
+    // Other tables' keys pointing at the old table would stop it from being dropped.
+    let mut dropped = BTreeSet::new();
+    for (u, fk) in referencing(&changes.previous, table).chain(referencing(next, table)) {
+        if dropped.insert((u, fk.name.as_str())) {
+            steps.push((
+                format!("drop foreign key {} of {}", quote(&fk.name), quote(u)),
+                format!("ALTER TABLE {} DROP CONSTRAINT IF EXISTS {};", quote(u), quote(&fk.name)),
+            ));
         }
     }
+    if to.primary_key.as_ref().is_some_and(|k| k.name == old_key.name) {
+        let parked = format!("{}{}", old_key.name, recreate::OLD_SUFFIX);
+        steps.push((
+            "free the key's name for the new table".into(),
+            format!("ALTER TABLE {} RENAME CONSTRAINT {} TO {};", quote(table), quote(&old_key.name), quote(&parked)),
+        ));
+    }
+    // Uniques become indexes after the swap (their names are the old table's until then);
+    // a key referencing the table itself would follow the old table, so it is added last.
+    let mut shape = to.clone();
+    shape.name = new_table.clone();
+    shape.uniques.clear();
+    let self_references: Vec<String> = to.foreign_keys.values().filter(|fk| fk.references_table == table).map(|fk| fk.name.clone()).collect();
+    steps.push(("create the new table".into(), create_table(&shape, &self_references, dialect)));
+    steps.push((
+        "copy the rows in batches, check the counts, copy the grants".into(),
+        recreate::copy_statement(table, &new_table, &columns, &expressions),
+    ));
+    steps.push(("swap: move the old table aside".into(), format!("ALTER TABLE {} RENAME TO {};", quote(table), quote(&old_table))));
+    steps.push(("swap: put the new table in its place".into(), format!("ALTER TABLE {} RENAME TO {};", quote(&new_table), quote(table))));
+    steps.push(("drop the old table".into(), format!("DROP TABLE IF EXISTS {};", quote(&old_table))));
+    for u in to.uniques.values() {
+        steps.push(("recreate a unique".into(), create_index(table, &u.name, &u.columns, true, Strategy::IndexAsync)));
+    }
+    for i in to.indexes.values() {
+        steps.push(("recreate an index".into(), create_index(table, &i.name, &i.columns, i.unique, Strategy::IndexAsync)));
+    }
     let added_anyway = |u: &str, name: &str| {
-        changes.ops.iter().any(|op| matches!(op, Op::AddForeignKey { table, foreign_key } if table == u && foreign_key.name == name))
-            || changes.ops.iter().any(|op| matches!(op, Op::CreateTable { table: t, deferred_fks } if t.name == u && deferred_fks.iter().any(|d| d == name)))
+        changes.ops.iter().any(|op| match op {
+            Op::AddForeignKey { table, foreign_key } => table == u && foreign_key.name == name,
+            Op::CreateTable { table, deferred_fks } => table.name == u && deferred_fks.iter().any(|d| d == name),
+            _ => false,
+        })
     };
-    let after: Vec<Referencing<'_>> = referencing(next)
-        .into_iter()
-        .filter(|(u, name)| !added_anyway(u, name))
-        .map(|(u, name)| Referencing { table: &next.tables[&u].name, foreign_key: &next.tables[&u].foreign_keys[&name] })
-        .collect();
-    let column_definition = |c: &Column| column_definition(c, dialect);
-    recreate::render(&Rebuild { from, to, referencing_before: before, referencing_after: after, column_definition: &column_definition, foreign_key_clause: &foreign_key_clause })
+    let self_keys = to.foreign_keys.values().filter(|fk| fk.references_table == table).map(|fk| (table, fk));
+    for (u, fk) in self_keys.chain(referencing(next, table).filter(|(u, fk)| !added_anyway(u, &fk.name))) {
+        let [add, validate] = add_constraint_not_valid(u, &fk.name, &foreign_key_clause(fk), dialect);
+        steps.push((format!("add back foreign key {} of {}", quote(&fk.name), quote(u)), add));
+        steps.push((format!("validate foreign key {} of {}", quote(&fk.name), quote(u)), validate));
+    }
+    Ok(recreate::label_steps(table, steps))
 }
 
 /// Columns whose type the operation introduces.
@@ -227,9 +299,9 @@ fn create_index(table: &str, name: &str, columns: &[String], unique: bool, strat
 }
 
 /// `ADD CONSTRAINT .. NOT VALID` then the validation, in the dialect's form.
-fn add_constraint_not_valid(table: &str, name: &str, body: &str, dialect: Dialect) -> Vec<String> {
+fn add_constraint_not_valid(table: &str, name: &str, body: &str, dialect: Dialect) -> [String; 2] {
     let validate_mode = if dialect == Dialect::Dsql { " ASYNC" } else { "" };
-    vec![
+    [
         format!("ALTER TABLE {} ADD CONSTRAINT {} {body} NOT VALID;", quote(table), quote(name)),
         format!("ALTER TABLE{validate_mode} {} VALIDATE CONSTRAINT {};", quote(table), quote(name)),
     ]
@@ -274,8 +346,8 @@ fn render(op: &Op, strategy: Strategy, dialect: Dialect) -> Vec<String> {
             format!("DROP INDEX IF EXISTS {};", quote(name)),
         ],
         Op::DropIndex { name, .. } => vec![format!("DROP INDEX IF EXISTS {};", quote(name))],
-        Op::AddCheck { check, .. } => add_constraint_not_valid(t, &check.name, &format!("CHECK ({})", check.expression), dialect),
-        Op::AddForeignKey { foreign_key, .. } => add_constraint_not_valid(t, &foreign_key.name, &foreign_key_clause(foreign_key), dialect),
+        Op::AddCheck { check, .. } => add_constraint_not_valid(t, &check.name, &format!("CHECK ({})", check.expression), dialect).into(),
+        Op::AddForeignKey { foreign_key, .. } => add_constraint_not_valid(t, &foreign_key.name, &foreign_key_clause(foreign_key), dialect).into(),
         Op::DropCheck { name, .. } | Op::DropForeignKey { name, .. } => {
             vec![format!("ALTER TABLE {} DROP CONSTRAINT IF EXISTS {};", quote(t), quote(name))]
         }

@@ -22,7 +22,6 @@
 //! `t` → old table dropped → indexes and uniques created (`ASYNC`, awaited) → foreign keys
 //! added back (`NOT VALID`, then validated).
 
-use crate::model::{ForeignKey, Table};
 use crate::plan::quote;
 
 /// Suffix of the table being filled.
@@ -35,7 +34,7 @@ pub const COPY_MARK: &str = "-- tablewright:copy ";
 pub const STEP_MARK: &str = "-- tablewright:recreate ";
 
 /// PostgreSQL truncates identifiers beyond 63 bytes.
-const MAX_IDENTIFIER: usize = 63;
+pub const MAX_IDENTIFIER: usize = 63;
 
 /// A parsed copy directive.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -113,148 +112,25 @@ pub fn step_label(statement: &str) -> Option<(String, String)> {
     Some((table, rest.trim().to_owned()))
 }
 
-/// A foreign key of another table that points at the table being rebuilt: it must be
-/// dropped before the old table can go, and added back afterwards.
-#[derive(Debug, Clone)]
-pub struct Referencing<'a> {
-    /// The table that holds it.
-    pub table: &'a str,
-    /// The key.
-    pub foreign_key: &'a ForeignKey,
+/// A copy directive over its `INSERT .. SELECT`: `columns` of `target` from
+/// `expressions` over `source` (the form [`parse_copy`] reads back).
+pub fn copy_statement(source: &str, target: &str, columns: &[String], expressions: &[String]) -> String {
+    format!(
+        "{COPY_MARK}{} -> {}\nINSERT INTO {} ({}) SELECT {} FROM {};",
+        quote(source),
+        quote(target),
+        quote(target),
+        columns.join(", "),
+        expressions.join(", "),
+        quote(source)
+    )
 }
 
-/// What the planner hands over for one rebuilt table.
-pub struct Rebuild<'a> {
-    /// The table as the database holds it before (renames applied).
-    pub from: &'a Table,
-    /// The table as the code declares it.
-    pub to: &'a Table,
-    /// Foreign keys of other tables that reference it before the rebuild (dropped first).
-    pub referencing_before: Vec<Referencing<'a>>,
-    /// Foreign keys of other tables that reference it afterwards (added back last),
-    /// unless the migration adds them anyway.
-    pub referencing_after: Vec<Referencing<'a>>,
-    /// Renders a column definition (the planner's, so both agree).
-    pub column_definition: &'a dyn Fn(&crate::model::Column) -> String,
-    /// Renders a foreign key clause.
-    pub foreign_key_clause: &'a dyn Fn(&ForeignKey) -> String,
-}
-
-/// The statements of one recreation, or why it cannot be planned.
-pub fn render(r: &Rebuild<'_>) -> Result<Vec<String>, String> {
-    let (from, to) = (r.from, r.to);
-    let t = &to.name;
-    let Some(old_key) = &from.primary_key else {
-        return Err(format!("`{t}` has no primary key to copy its rows in batches by; give it one in an earlier migration, then make this change"));
-    };
-    if t.len() + NEW_SUFFIX.len() > MAX_IDENTIFIER {
-        return Err(format!("`{t}` is too long a name to rebuild beside itself (`{t}{NEW_SUFFIX}` exceeds {MAX_IDENTIFIER} bytes)"));
-    }
-    if from.columns.iter().chain(&to.columns).any(|c| c.identity) {
-        return Err(format!("`{t}` has an identity column, whose sequence a copy would not carry over; not supported on dsql yet"));
-    }
-    let new_table = format!("{t}{NEW_SUFFIX}");
-    let old_table = format!("{t}{OLD_SUFFIX}");
-
-    // Columns the copy writes, and what from.
-    let mut targets = Vec::new();
-    let mut sources = Vec::new();
-    for column in &to.columns {
-        match from.column(&column.name) {
-            Some(old) => {
-                let mut expr = quote(&column.name);
-                if old.sql_type != column.sql_type {
-                    expr = format!("{expr}::{}", column.sql_type);
-                }
-                // A column that becomes NOT NULL gives its existing NULLs its default.
-                if column.not_null && !old.not_null
-                    && let Some(default) = &column.default
-                {
-                    expr = format!("COALESCE({expr}, {default})");
-                }
-                targets.push(quote(&column.name));
-                sources.push(expr);
-            }
-            // New columns take their default from the INSERT itself.
-            None if column.not_null && column.default.is_none() => {
-                return Err(format!(
-                    "`{t}.{}` is added as NOT NULL without a default, so the existing rows have no value for it; give it a `default`",
-                    column.name
-                ));
-            }
-            None => {}
-        }
-    }
-
-    let mut steps: Vec<(String, String)> = Vec::new();
-    for fk in &r.referencing_before {
-        steps.push((
-            format!("drop foreign key {} of {}", quote(&fk.foreign_key.name), quote(fk.table)),
-            format!("ALTER TABLE {} DROP CONSTRAINT IF EXISTS {};", quote(fk.table), quote(&fk.foreign_key.name)),
-        ));
-    }
-    if to.primary_key.as_ref().is_some_and(|k| k.name == old_key.name) {
-        let parked = format!("{}{OLD_SUFFIX}", old_key.name);
-        steps.push((
-            "free the key's name for the new table".into(),
-            format!("ALTER TABLE {} RENAME CONSTRAINT {} TO {};", quote(t), quote(&old_key.name), quote(&parked)),
-        ));
-    }
-    let mut lines: Vec<String> = to.columns.iter().map(|c| (r.column_definition)(c)).collect();
-    if let Some(pk) = &to.primary_key {
-        lines.push(format!("CONSTRAINT {} PRIMARY KEY ({})", quote(&pk.name), quote_all(&pk.columns)));
-    }
-    for c in to.checks.values() {
-        lines.push(format!("CONSTRAINT {} CHECK ({})", quote(&c.name), c.expression));
-    }
-    let self_references: Vec<&ForeignKey> = to.foreign_keys.values().filter(|fk| fk.references_table == *t).collect();
-    for fk in to.foreign_keys.values().filter(|fk| fk.references_table != *t) {
-        lines.push(format!("CONSTRAINT {} {}", quote(&fk.name), (r.foreign_key_clause)(fk)));
-    }
-    steps.push(("create the new table".into(), format!("CREATE TABLE IF NOT EXISTS {} (\n\t{}\n);", quote(&new_table), lines.join(",\n\t"))));
-    steps.push((
-        "copy the rows in batches, check the counts, copy the grants".into(),
-        format!(
-            "{COPY_MARK}{} -> {}\nINSERT INTO {} ({}) SELECT {} FROM {};",
-            quote(t),
-            quote(&new_table),
-            quote(&new_table),
-            targets.join(", "),
-            sources.join(", "),
-            quote(t)
-        ),
-    ));
-    steps.push(("swap: move the old table aside".into(), format!("ALTER TABLE {} RENAME TO {};", quote(t), quote(&old_table))));
-    steps.push(("swap: put the new table in its place".into(), format!("ALTER TABLE {} RENAME TO {};", quote(&new_table), quote(t))));
-    steps.push(("drop the old table".into(), format!("DROP TABLE IF EXISTS {};", quote(&old_table))));
-    for u in to.uniques.values() {
-        steps.push(("recreate a unique".into(), format!("CREATE UNIQUE INDEX ASYNC IF NOT EXISTS {} ON {} ({});", quote(&u.name), quote(t), quote_all(&u.columns))));
-    }
-    for i in to.indexes.values() {
-        let unique = if i.unique { " UNIQUE" } else { "" };
-        steps.push(("recreate an index".into(), format!("CREATE{unique} INDEX ASYNC IF NOT EXISTS {} ON {} ({});", quote(&i.name), quote(t), quote_all(&i.columns))));
-    }
-    let add_back = self_references.iter().map(|fk| (t.as_str(), *fk)).chain(r.referencing_after.iter().map(|x| (x.table, x.foreign_key)));
-    for (table, fk) in add_back {
-        steps.push((
-            format!("add back foreign key {} of {}", quote(&fk.name), quote(table)),
-            format!("ALTER TABLE {} ADD CONSTRAINT {} {} NOT VALID;", quote(table), quote(&fk.name), (r.foreign_key_clause)(fk)),
-        ));
-        steps.push((
-            format!("validate foreign key {} of {}", quote(&fk.name), quote(table)),
-            format!("ALTER TABLE ASYNC {} VALIDATE CONSTRAINT {};", quote(table), quote(&fk.name)),
-        ));
-    }
+/// Labels each statement of the recreation of `table` as step k of n (what
+/// [`step_label`] reads back).
+pub fn label_steps(table: &str, steps: Vec<(String, String)>) -> Vec<String> {
     let n = steps.len();
-    Ok(steps
-        .into_iter()
-        .enumerate()
-        .map(|(k, (label, sql))| format!("{STEP_MARK}{} {}/{n}: {label}\n{sql}", quote(t), k + 1))
-        .collect())
-}
-
-fn quote_all(idents: &[String]) -> String {
-    idents.iter().map(|c| quote(c)).collect::<Vec<_>>().join(", ")
+    steps.into_iter().enumerate().map(|(k, (what, sql))| format!("{STEP_MARK}{} {}/{n}: {what}\n{sql}", quote(table), k + 1)).collect()
 }
 
 #[cfg(test)]

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 const BATCH_BYTES: i64 = 8 * 1024 * 1024;
 
 /// The most rows a batch may hold under DSQL's 3,000-row limit, the cursor row included.
-pub const MAX_BATCH_ROWS: usize = 2_999;
+const MAX_BATCH_ROWS: usize = 2_999;
 
 /// A key column: name and type as `format_type` prints it.
 struct KeyColumn {
@@ -96,6 +96,11 @@ async fn copy_batch(c: &mut PgConnection, sql: &BatchSql, history: &HistoryTable
 }
 
 impl Migrator {
+    /// Rows per batch: the configured number, within DSQL's limit.
+    pub(super) fn copy_batch_rows(&self) -> usize {
+        self.options.batch_rows.clamp(1, MAX_BATCH_ROWS)
+    }
+
     /// Carries out the copy directive of statement `i`: batches, then the row-count check,
     /// then the grants.
     pub(super) async fn copy_in_batches(&self, conn: &mut Conn, m: &LocalMigration, i: usize, d: &CopyDirective, events: &dyn Fn(Event)) -> Result<(), RunError> {
@@ -119,7 +124,7 @@ impl Migrator {
             None => None,
         };
         let mut copied = row.and_then(|r| r.copied_rows).unwrap_or(0) as u64;
-        let sql = BatchSql::new(d, &key, self.options.batch_rows.clamp(1, MAX_BATCH_ROWS));
+        let sql = BatchSql::new(d, &key, self.copy_batch_rows());
         let mut reported = Instant::now();
         events(Event::CopyProgress { tag: m.tag.clone(), table: d.source.clone(), rows: copied, done: false });
         loop {

@@ -905,7 +905,7 @@ impl Migrator {
                      then row counts compared and grants copied",
                     d.source,
                     d.target,
-                    self.options.batch_rows.clamp(1, copy::MAX_BATCH_ROWS)
+                    self.copy_batch_rows()
                 );
             }
             Err(e) => return format!("REFUSED: {e}"),

@@ -148,6 +148,8 @@ impl EventPrinter {
                 Event::MigrationApplied { tag, elapsed_ms } => format!("{tag}: applied in {elapsed_ms} ms\n"),
                 Event::CopyProgress { table, rows, done: false, .. } => format!("  copying {table}: {rows} rows so far\n"),
                 Event::CopyProgress { table, rows, done: true, .. } => format!("  copied {table}: {rows} rows, counts match, grants copied\n"),
+                Event::BackfillProgress { table, column, rows, done: false, .. } => format!("  backfilling {table}.{column}: {rows} rows so far\n"),
+                Event::BackfillProgress { table, column, rows, done: true, .. } => format!("  backfilled {table}.{column}: {rows} rows\n"),
             }),
         }
     }
@@ -314,6 +316,10 @@ pub fn status(config_path: &Path, format: Format, args: &DbArgs, out: &mut serde
                     if let Some(r) = &p.recreation {
                         let copied = r.copied_rows.map(|n| format!(", {n} rows copied")).unwrap_or_default();
                         text.push_str(&format!("  {:<15} recreation of {} in flight, next step {}{copied}\n", "", r.table, r.step));
+                    }
+                    if let Some(b) = &p.backfill {
+                        let filled = b.filled_rows.map(|n| format!(", {n} rows filled so far")).unwrap_or_default();
+                        text.push_str(&format!("  {:<15} backfill of {}.{} in flight{filled}\n", "", b.table, b.column));
                     }
                 }
                 for t in &report.pending {

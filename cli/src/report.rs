@@ -351,7 +351,7 @@ fn error_json(e: &anyhow::Error) -> Value {
             RunError::Statement { .. } => "statement_failed",
             RunError::JobFailed { .. } => "job_failed",
             RunError::InvalidIndex { .. } => "invalid_index",
-            RunError::Recreation { .. } => "recreation_failed",
+            RunError::Directive { .. } => "directive_failed",
             RunError::LockLost => "lock_lost",
             RunError::Timeout(_) => "timeout",
             RunError::Connect { .. } | RunError::Database { .. } => "database",

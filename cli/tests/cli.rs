@@ -173,15 +173,35 @@ fn source_errors_name_file_line_and_column_all_at_once() {
 #[test]
 fn a_change_dsql_cannot_make_is_refused_with_the_reason() {
     let f = Fixture::new();
-    f.edit(ENTITIES, "    pub page_count: i32,", "    pub page_count: i32,\n    #[column(default = \"'none'\")]\n    pub note: Option<String>,");
+    f.edit(ENTITIES, "    #[column(references = \"customers.id\")]", "    #[column(references = \"customers.id\", identity)]");
     let out = f.run(&["generate"]).code(2);
     let err = stderr(&out);
-    assert!(err.contains("- add column `books.note` (text)"), "{err}");
+    assert!(err.contains("orders.customer_id"), "{err}");
     assert!(err.contains("not supported on dsql yet:"), "{err}");
     let json = f.run(&["generate", "--format", "json"]).code(2);
     let v: serde_json::Value = serde_json::from_str(&stdout(&json)).unwrap();
     assert_eq!(v["error"]["kind"], "refused");
-    assert_eq!(v["error"]["refusals"][0]["kind"], "add_column_with_default");
+    assert_eq!(v["error"]["refusals"][0]["kind"], "add_identity");
+    assert!(f.migrations().keys().all(|name| !name.starts_with("0001_")), "nothing is written");
+}
+
+#[test]
+fn a_nullable_column_with_a_default_on_dsql_is_added_bare_then_backfilled() {
+    let f = Fixture::new();
+    f.edit(ENTITIES, "    pub page_count: i32,", "    pub page_count: i32,\n    #[column(default = \"'none'\")]\n    pub note: Option<String>,");
+    f.run(&["generate", "--name", "note"]).code(0);
+    let sql = String::from_utf8(f.migrations()["0001_note.sql"].clone()).unwrap();
+    let statements: Vec<&str> = sql.split("--> statement-breakpoint").map(str::trim).collect();
+    assert_eq!(
+        statements,
+        [
+            "ALTER TABLE \"books\" ADD COLUMN \"note\" text;",
+            "ALTER TABLE \"books\" ALTER COLUMN \"note\" SET DEFAULT 'none';",
+            "-- tablewright:backfill \"books\".\"note\"\nUPDATE \"books\" SET \"note\" = 'none' WHERE \"note\" IS NULL;",
+        ]
+    );
+    f.run(&["check"]).code(0);
+    f.run(&["verify"]).code(0);
 }
 
 #[test]

@@ -274,9 +274,8 @@ pub struct T {
 }
 "#;
 
-/// A project at V1, and a copy of it that goes on to V2, a type change DSQL can only make
-/// by rebuilding the table.
-fn recreation_projects() -> (tempfile::TempDir, tempfile::TempDir) {
+/// A project at V1, and a copy of it that goes on to V2 (`v2_source`).
+fn two_versions(v2_source: &str) -> (tempfile::TempDir, tempfile::TempDir) {
     let generate = |dir: &Path, source: &str| {
         std::fs::write(dir.join("schema.rs"), source).unwrap();
         let out = Command::new(bin()).current_dir(dir).args(["generate"]).output().unwrap();
@@ -291,8 +290,30 @@ fn recreation_projects() -> (tempfile::TempDir, tempfile::TempDir) {
     for entry in ["migrations/0000_init.sql", "migrations/meta/0000_snapshot.json", "migrations/meta/_journal.json"] {
         std::fs::copy(v1.path().join(entry), v2.path().join(entry)).unwrap();
     }
-    generate(v2.path(), &RECREATE_V1.replace("pub pages: i32", "pub pages: i64"));
+    generate(v2.path(), v2_source);
     (v1, v2)
+}
+
+/// V2 is a type change DSQL can only make by rebuilding the table.
+fn recreation_projects() -> (tempfile::TempDir, tempfile::TempDir) {
+    two_versions(&RECREATE_V1.replace("pub pages: i32", "pub pages: i64"))
+}
+
+/// Statement `directive` of migration `m` and each statement's two halt points.
+fn halts_of(m: &tablewright_core::runner::LocalMigration, directive: &str) -> Vec<String> {
+    let mut halts = vec![format!("{}:{}:after-batch", m.tag, 1 + m.statements.iter().position(|s| s.contains(directive)).expect("the migration has the directive"))];
+    for number in 1..=m.statements.len() {
+        for phase in ["after-statement", "after-cursor"] {
+            halts.push(format!("{}:{number}:{phase}", m.tag));
+        }
+    }
+    halts
+}
+
+/// `status --format json` of the project in `dir` on `db`.
+fn status_json(dir: &Path, db: &TestDb) -> serde_json::Value {
+    let status = Command::new(bin()).current_dir(dir).args(["status", "--provider", "dsql", "--connection-string", &db.url, "--format", "json"]).output().unwrap();
+    serde_json::from_slice(&status.stdout).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&status.stdout)))
 }
 
 const CHECKSUM: &str = "SELECT count(*)::text || ':' || md5(string_agg(concat_ws('|', id, pages, code), ',' ORDER BY id)) FROM t";
@@ -302,14 +323,7 @@ async fn a_recreation_killed_during_the_copy_or_at_any_swap_step_finishes_on_rer
     let mode = Mode::DsqlGuarded;
     let (v1, v2) = recreation_projects();
     let set = MigrationSet::from_folder(&v2.path().join("migrations")).unwrap();
-    let recreation = &set.migrations[1];
-    assert!(recreation.statements.iter().any(|s| s.contains("-- tablewright:copy")), "V2 is a recreation");
-    let mut halts = vec![format!("{}:{}:after-batch", recreation.tag, 1 + recreation.statements.iter().position(|s| s.contains("-- tablewright:copy")).unwrap())];
-    for number in 1..=recreation.statements.len() {
-        for phase in ["after-statement", "after-cursor"] {
-            halts.push(format!("{}:{number}:{phase}", recreation.tag));
-        }
-    }
+    let halts = halts_of(&set.migrations[1], "-- tablewright:copy");
     for halt in &halts {
         let db = TestDb::for_mode("recreate_crash", mode).await;
         let out = migrate(v1.path(), mode, &db, &[]).output().unwrap();
@@ -327,12 +341,7 @@ async fn a_recreation_killed_during_the_copy_or_at_any_swap_step_finishes_on_rer
 
         assert!(run_until_halt_then_kill(migrate(v2.path(), mode, &db, &[]), halt), "{halt}: the run reaches the halt point");
         if halt.ends_with("after-batch") {
-            let status = Command::new(bin())
-                .current_dir(v2.path())
-                .args(["status", "--provider", "dsql", "--connection-string", &db.url, "--format", "json"])
-                .output()
-                .unwrap();
-            let report: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&status.stdout)));
+            let report = status_json(v2.path(), &db);
             let flight = &report["migrations"]["in_progress"][0]["recreation"];
             assert_eq!(flight["table"], "t", "status shows the recreation in flight: {report}");
             assert_eq!(flight["copied_rows"], 1000, "status shows the rows copied: {report}");
@@ -347,6 +356,41 @@ async fn a_recreation_killed_during_the_copy_or_at_any_swap_step_finishes_on_rer
         assert_eq!(leftovers, None, "{halt}: no temporary table is left");
         let granted: bool = sqlx::query_scalar("SELECT has_table_privilege('tw_crash_reader', 't', 'SELECT')").fetch_one(&mut conn).await.unwrap();
         assert!(granted, "{halt}: the grant survived the recreation");
+        assert_at_last_snapshot(v2.path(), &db, halt).await;
+        drop(conn);
+        drop(setup);
+        drop(db);
+    }
+}
+
+#[tokio::test]
+async fn a_backfill_killed_midway_resumes_and_fills_every_row() {
+    let mode = Mode::DsqlGuarded;
+    let (v1, v2) = two_versions(&RECREATE_V1.replace("pub code: String", "pub code: String,\n    #[column(default = \"'fresh'\")]\n    pub note: Option<String>"));
+    let set = MigrationSet::from_folder(&v2.path().join("migrations")).unwrap();
+    let halts = halts_of(&set.migrations[1], "-- tablewright:backfill");
+    for halt in &halts {
+        let db = TestDb::for_mode("backfill_crash", mode).await;
+        let out = migrate(v1.path(), mode, &db, &[]).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let mut setup = db.connect_setup().await;
+        sqlx::raw_sql("INSERT INTO t (id, pages, code) SELECT g, g % 500, md5(g::text) FROM generate_series(1, 10000) g").execute(&mut setup).await.unwrap();
+        let before: String = sqlx::query_scalar(CHECKSUM).fetch_one(&mut setup).await.unwrap();
+
+        assert!(run_until_halt_then_kill(migrate(v2.path(), mode, &db, &[]), halt), "{halt}: the run reaches the halt point");
+        if halt.ends_with("after-batch") {
+            let report = status_json(v2.path(), &db);
+            let flight = &report["migrations"]["in_progress"][0]["backfill"];
+            assert_eq!((&flight["table"], &flight["column"]), (&"t".into(), &"note".into()), "status shows the backfill in flight: {report}");
+            assert_eq!(flight["filled_rows"], 1000, "status shows the rows filled: {report}");
+        }
+        let rerun = migrate(v2.path(), mode, &db, &["--batch-rows", "700"]).output().unwrap();
+        assert!(rerun.status.success(), "{halt}: the rerun failed:\n{}", String::from_utf8_lossy(&rerun.stderr));
+
+        let mut conn = PgConnection::connect(&db.url).await.unwrap();
+        assert_eq!(sqlx::query_scalar::<_, String>(CHECKSUM).fetch_one(&mut conn).await.unwrap(), before, "{halt}: the other columns are untouched");
+        let filled: i64 = sqlx::query_scalar("SELECT count(*) FROM t WHERE note = 'fresh'").fetch_one(&mut conn).await.unwrap();
+        assert_eq!(filled, 10_000, "{halt}: every existing row has the default");
         assert_at_last_snapshot(v2.path(), &db, halt).await;
         drop(conn);
         drop(setup);

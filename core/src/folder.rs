@@ -181,7 +181,7 @@ impl MigrationFolder {
                 Ok(bytes) => {
                     let text = String::from_utf8_lossy(&bytes);
                     for (i, statement) in crate::plan::split_statements(&text).iter().enumerate() {
-                        if let Err(e) = crate::recreate::parse_copy(statement) {
+                        if let Err(e) = crate::directive::parse(statement) {
                             problems.push(FolderProblem::BadDirective { path: sql_path.clone(), number: i + 1, error: e.to_string() });
                         }
                     }

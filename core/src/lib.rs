@@ -12,6 +12,7 @@ pub mod compare;
 pub mod config;
 pub mod desired;
 pub mod diff;
+pub mod directive;
 #[cfg(feature = "lint")]
 pub mod dsql_check;
 pub mod emulate;

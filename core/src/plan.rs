@@ -6,6 +6,7 @@
 
 use crate::diff::{Changes, Op};
 use crate::model::{Column, ForeignKey, Index, Schema, Table};
+use crate::directive;
 use crate::recreate;
 use crate::rules::{self, ChangeKind, Dialect, Strategy};
 use serde::Serialize;
@@ -92,7 +93,15 @@ pub fn plan(changes: &Changes, next: &Schema, dialect: Dialect) -> Result<Vec<St
             statements.push(format!("UPDATE {} SET {} = {default} WHERE {} IS NULL;", quote(table), quote(column), quote(column)));
         }
         match rules::strategy(kind, dialect) {
-            Strategy::NotYetSupported => refusals.push(Refusal { change: op.to_string(), kind, reason: not_yet_reason(kind, dialect) }),
+            Strategy::NotYetSupported => refusals.push(Refusal { change: op.to_string(), kind, reason: not_yet_reason(dialect) }),
+            Strategy::AddThenBackfill if next.tables.get(op.table()).is_none_or(|t| t.primary_key.is_none()) => refusals.push(Refusal {
+                change: op.to_string(),
+                kind,
+                reason: format!(
+                    "`{}` has no primary key to backfill its rows in batches by; give it one in an earlier migration, or add the column without a default",
+                    op.table()
+                ),
+            }),
             Strategy::Unsupported => refusals.push(Refusal { change: op.to_string(), kind, reason: format!("{dialect} cannot do this") }),
             strategy => statements.extend(render(op, strategy, dialect)),
         }
@@ -181,7 +190,7 @@ fn rebuild(changes: &Changes, next: &Schema, table: &str, dialect: Dialect) -> R
     steps.push(("create the new table".into(), create_table(&shape, &self_references, dialect)));
     steps.push((
         "copy the rows in batches, check the counts, copy the grants".into(),
-        recreate::copy_statement(table, &new_table, &columns, &expressions),
+        directive::copy_statement(table, &new_table, &columns, &expressions),
     ));
     steps.push(("swap: move the old table aside".into(), format!("ALTER TABLE {} RENAME TO {};", quote(table), quote(&old_table))));
     steps.push(("swap: put the new table in its place".into(), format!("ALTER TABLE {} RENAME TO {};", quote(&new_table), quote(table))));
@@ -218,19 +227,11 @@ fn new_column_types(op: &Op) -> Vec<(&str, &str)> {
     }
 }
 
-fn not_yet_reason(kind: ChangeKind, dialect: Dialect) -> String {
-    let how = match kind {
-        ChangeKind::AddColumnWithDefault | ChangeKind::AddColumnNotNull => {
-            "Aurora DSQL only adds bare nullable columns; this needs a batched backfill, which tablewright does not build yet. \
-             For now declare the field as `Option<T>` without `default`, backfill it in a custom migration (`generate --custom`), \
-             then add the default in a later change"
-        }
-        _ => {
-            "Aurora DSQL cannot change this in place, and tablewright does not build it yet. \
-             Keep the old definition, or add a new column or table and move the data in a custom migration (`generate --custom`)"
-        }
-    };
-    format!("not supported on {dialect} yet: {how}")
+fn not_yet_reason(dialect: Dialect) -> String {
+    format!(
+        "not supported on {dialect} yet: Aurora DSQL cannot change this in place, and tablewright does not build it yet. \
+         Keep the old definition, or add a new column or table and move the data in a custom migration (`generate --custom`)"
+    )
 }
 
 /// `"name" type [identity] [DEFAULT ..] [NOT NULL]`.
@@ -317,7 +318,17 @@ fn render(op: &Op, strategy: Strategy, dialect: Dialect) -> Vec<String> {
         Op::CreateTable { table, deferred_fks } => vec![create_table(table, deferred_fks, dialect)],
         Op::DropTable { table } => vec![format!("DROP TABLE IF EXISTS {};", quote(table))],
         Op::RenameTable { from, to } => vec![format!("ALTER TABLE {} RENAME TO {};", quote(from), quote(to))],
-        Op::AddColumn { column, .. } => vec![format!("ALTER TABLE {} ADD COLUMN {};", quote(t), column_definition(column, dialect))],
+        Op::AddColumn { column, .. } => match (&column.default, strategy) {
+            (Some(default), Strategy::AddThenBackfill) => {
+                let bare = Column { default: None, ..column.clone() };
+                vec![
+                    format!("ALTER TABLE {} ADD COLUMN {};", quote(t), column_definition(&bare, dialect)),
+                    alter_column(t, &column.name, &format!("SET DEFAULT {default}")),
+                    directive::backfill_statement(t, &column.name, default),
+                ]
+            }
+            _ => vec![format!("ALTER TABLE {} ADD COLUMN {};", quote(t), column_definition(column, dialect))],
+        },
         Op::DropColumn { column, .. } => vec![format!("ALTER TABLE {} DROP COLUMN {};", quote(t), quote(column))],
         Op::RenameColumn { from, to, .. } => vec![format!("ALTER TABLE {} RENAME COLUMN {} TO {};", quote(t), quote(from), quote(to))],
         Op::AlterColumnType { column, to, .. } => vec![alter_column(t, column, &format!("SET DATA TYPE {to} USING {}::{to}", quote(column)))],

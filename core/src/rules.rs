@@ -108,6 +108,9 @@ pub enum Strategy {
     /// Drop the index (or unique constraint) and create it again under the new name with
     /// `CREATE [UNIQUE] INDEX ASYNC`, since there is no `ALTER INDEX`.
     RecreateIndexAsync,
+    /// A bare `ADD COLUMN`, then `SET DEFAULT`, then a backfill directive: the runner
+    /// gives the existing rows the default in batches, in primary-key order.
+    AddThenBackfill,
     /// Rebuild the table: create it anew beside the old one, copy the rows in batches,
     /// check the counts, copy the grants, swap, recreate the indexes.
     Recreate,
@@ -129,6 +132,7 @@ impl Strategy {
             Strategy::NotValidThenValidateAsync => "`ADD CONSTRAINT .. NOT VALID` + `ALTER TABLE ASYNC .. VALIDATE CONSTRAINT`, job awaited",
             Strategy::NotValidThenValidate => "`ADD CONSTRAINT .. NOT VALID` + `VALIDATE CONSTRAINT`",
             Strategy::RecreateIndexAsync => "drop, then `CREATE [UNIQUE] INDEX ASYNC` under the new name (no `ALTER INDEX` on DSQL)",
+            Strategy::AddThenBackfill => "bare `ADD COLUMN`, `SET DEFAULT`, then existing rows backfilled in batches",
             Strategy::Recreate => "table recreation: new table, batched copy, row counts checked, grants copied, swap, indexes `ASYNC`",
             Strategy::NotYetSupported => "refused: needs data movement not built yet",
             Strategy::Unsupported => "refused",
@@ -158,7 +162,7 @@ pub const CHANGE_RULES: &[ChangeRule] = &[
     ChangeRule { change: C::DropTable, description: "drop table (allowed explicitly)", dsql: S::Plain, postgres: S::Plain },
     ChangeRule { change: C::RenameTable, description: "rename table (`renamed_from`)", dsql: S::Plain, postgres: S::Plain },
     ChangeRule { change: C::AddColumn, description: "add nullable column, no default", dsql: S::Plain, postgres: S::Plain },
-    ChangeRule { change: C::AddColumnWithDefault, description: "add column with DEFAULT", dsql: S::NotYetSupported, postgres: S::Plain },
+    ChangeRule { change: C::AddColumnWithDefault, description: "add nullable column with DEFAULT", dsql: S::AddThenBackfill, postgres: S::Plain },
     ChangeRule { change: C::AddColumnNotNull, description: "add NOT NULL column", dsql: S::Recreate, postgres: S::Plain },
     ChangeRule { change: C::DropColumn, description: "drop column (allowed explicitly; never a key column on DSQL)", dsql: S::Plain, postgres: S::Plain },
     ChangeRule { change: C::RenameColumn, description: "rename column (`renamed_from`)", dsql: S::Plain, postgres: S::Plain },

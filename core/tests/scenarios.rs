@@ -113,6 +113,7 @@ macro_rules! scenarios {
 scenarios!(
     create_tables,
     add_nullable_column,
+    add_column_with_default,
     add_not_null_column,
     rename_column,
     rename_table,

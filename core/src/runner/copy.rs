@@ -1,13 +1,14 @@
-//! The batched copy of a table recreation (see [`crate::recreate`]): rows move in batches
-//! ordered by the source's primary key, each batch committed together with its cursor, so
-//! a run killed mid-copy resumes after the last committed batch and copies no row twice.
+//! The runner's side of the [directives](crate::directive): the copy of a table
+//! recreation and the backfill of a new column walk their table in batches ordered by its
+//! primary key, each batch committed together with its cursor, so a run killed midway
+//! resumes after the last committed batch and touches no row twice.
 
 use super::history::HistoryTable;
 use super::retry::{self, retrying};
 use super::target::{Conn, Connector};
 use super::{Event, Migrator, RunError, halt_point};
 use crate::plan::quote;
-use crate::recreate::CopyDirective;
+use crate::directive::{BackfillDirective, CopyDirective, Directive};
 use crate::runner::source::LocalMigration;
 use sqlx::{AssertSqlSafe, Connection as _, PgConnection, Row as _};
 use std::time::{Duration, Instant};
@@ -43,36 +44,43 @@ struct BatchSql {
     /// Finds the last key of the next batch (within the row and byte budget).
     bound_first: String,
     bound_next: String,
-    /// Copies the rows up to and including that key.
-    copy_first: String,
-    copy_next: String,
+    /// Carries the directive out on the rows up to and including that key.
+    run_first: String,
+    run_next: String,
 }
 
 impl BatchSql {
-    fn new(d: &CopyDirective, key: &[KeyColumn], batch_rows: usize) -> BatchSql {
+    fn new(d: &Directive, key: &[KeyColumn], batch_rows: usize) -> BatchSql {
         let cols = key.iter().map(|k| quote(&k.name)).collect::<Vec<_>>().join(", ");
         let texts = key.iter().map(|k| format!("{}::text", quote(&k.name))).collect::<Vec<_>>().join(", ");
         let params = |from: usize| key.iter().enumerate().map(|(j, k)| format!("${}::{}", j + from, k.sql_type)).collect::<Vec<_>>().join(", ");
-        let after = format!(" WHERE ({cols}) > ({})", params(1));
-        let bound = |filter: &str| {
+        // Rows still to do, and the statement with the connective that adds a key range.
+        let (todo, statement, joiner) = match d {
+            Directive::Copy(c) => (None, &c.insert, " WHERE "),
+            Directive::Backfill(b) => (Some(format!("{} IS NULL", quote(&b.column))), &b.update, " AND "),
+        };
+        let after = format!("({cols}) > ({})", params(1));
+        let bound = |after: Option<&str>| {
+            let filter: Vec<&str> = todo.as_deref().into_iter().chain(after).collect();
+            let filter = if filter.is_empty() { String::new() } else { format!(" WHERE {}", filter.join(" AND ")) };
             format!(
                 "SELECT {texts}, n FROM (SELECT {cols}, row_number() OVER (ORDER BY {cols}) AS n, sum(pg_column_size(s.*)) OVER (ORDER BY {cols}) AS bytes \
                  FROM (SELECT * FROM {src}{filter} ORDER BY {cols} LIMIT {batch_rows}) s) w WHERE n = 1 OR bytes <= {BATCH_BYTES} ORDER BY n DESC LIMIT 1",
-                src = quote(&d.source)
+                src = quote(d.table())
             )
         };
         let n = key.len();
         BatchSql {
-            bound_first: bound(""),
-            bound_next: bound(&after),
-            copy_first: format!("{} WHERE ({cols}) <= ({})", d.insert, params(1)),
-            copy_next: format!("{} WHERE ({cols}) > ({}) AND ({cols}) <= ({})", d.insert, params(1), params(n + 1)),
+            bound_first: bound(None),
+            bound_next: bound(Some(&after)),
+            run_first: format!("{statement}{joiner}({cols}) <= ({})", params(1)),
+            run_next: format!("{statement}{joiner}{after} AND ({cols}) <= ({})", params(n + 1)),
         }
     }
 }
 
-/// One batch in one transaction: find its upper key, copy, move the cursor. `None` when
-/// no row is left.
+/// One batch in one transaction: find its upper key, carry the directive out up to it,
+/// move the cursor. `None` when no row is left.
 async fn copy_batch(c: &mut PgConnection, sql: &BatchSql, history: &HistoryTable, tag: &str, cursor: Option<&[String]>) -> Result<Option<(Vec<String>, u64)>, sqlx::Error> {
     let mut tx = c.begin().await?;
     let bound = match cursor {
@@ -84,15 +92,15 @@ async fn copy_batch(c: &mut PgConnection, sql: &BatchSql, history: &HistoryTable
         return Ok(None);
     };
     let upper: Vec<String> = (0..row.len() - 1).map(|j| row.try_get::<String, _>(j)).collect::<Result<_, _>>()?;
-    let copy = match cursor {
-        None => sqlx::query(AssertSqlSafe(sql.copy_first.clone())),
-        Some(values) => values.iter().fold(sqlx::query(AssertSqlSafe(sql.copy_next.clone())), |q, v| q.bind(v.clone())),
+    let run = match cursor {
+        None => sqlx::query(AssertSqlSafe(sql.run_first.clone())),
+        Some(values) => values.iter().fold(sqlx::query(AssertSqlSafe(sql.run_next.clone())), |q, v| q.bind(v.clone())),
     };
-    let copied = upper.iter().fold(copy, |q, v| q.bind(v.clone())).execute(&mut *tx).await?.rows_affected();
+    let rows = upper.iter().fold(run, |q, v| q.bind(v.clone())).execute(&mut *tx).await?.rows_affected();
     let cursor_json = serde_json::to_string(&upper).expect("strings serialize");
-    history.record_copy(&mut tx, tag, &cursor_json, copied as i64).await?;
+    history.record_copy(&mut tx, tag, &cursor_json, rows as i64).await?;
     tx.commit().await?;
-    Ok(Some((upper, copied)))
+    Ok(Some((upper, rows)))
 }
 
 impl Migrator {
@@ -101,17 +109,18 @@ impl Migrator {
         self.options.batch_rows.clamp(1, MAX_BATCH_ROWS)
     }
 
-    /// Carries out the copy directive of statement `i`: batches, then the row-count check,
-    /// then the grants.
-    pub(super) async fn copy_in_batches(&self, conn: &mut Conn, m: &LocalMigration, i: usize, d: &CopyDirective, events: &dyn Fn(Event)) -> Result<(), RunError> {
-        let fail = |message: String| RunError::Recreation { tag: m.tag.clone(), number: i + 1, message };
+    /// Carries out the directive of statement `i` in batches; for a copy, then the
+    /// row-count check and the grants.
+    pub(super) async fn run_directive(&self, conn: &mut Conn, m: &LocalMigration, i: usize, d: &Directive, events: &dyn Fn(Event)) -> Result<(), RunError> {
+        let fail = |message: String| RunError::Directive { tag: m.tag.clone(), number: i + 1, message };
         let connector: &Connector = &self.connector;
         let policy = &self.options.retry;
-        let key = retrying(conn, connector, policy, async |c| primary_key(c, &d.source).await)
+        let table = d.table();
+        let key = retrying(conn, connector, policy, async |c| primary_key(c, table).await)
             .await
-            .map_err(|e| RunError::db(&format!("{}: reading the primary key of `{}`", m.tag, d.source), e.error))?;
+            .map_err(|e| RunError::db(&format!("{}: reading the primary key of `{table}`", m.tag), e.error))?;
         if key.is_empty() {
-            return Err(fail(format!("`{}` has no primary key (or does not exist), so its rows cannot be copied in batches", d.source)));
+            return Err(fail(format!("`{table}` has no primary key (or does not exist), so its rows cannot be walked in batches")));
         }
         let history = &self.options.history;
         let row = retrying(conn, connector, policy, async |c| history.rows(c).await)
@@ -120,60 +129,87 @@ impl Migrator {
             .into_iter()
             .find(|r| r.tag == m.tag);
         let mut cursor: Option<Vec<String>> = match row.as_ref().and_then(|r| r.copy_cursor.as_deref()) {
-            Some(text) => Some(serde_json::from_str(text).map_err(|e| fail(format!("unreadable copy cursor {text:?}: {e}")))?),
+            Some(text) => Some(serde_json::from_str(text).map_err(|e| fail(format!("unreadable batch cursor {text:?}: {e}")))?),
             None => None,
         };
-        let mut copied = row.and_then(|r| r.copied_rows).unwrap_or(0) as u64;
+        let mut done_rows = row.and_then(|r| r.copied_rows).unwrap_or(0) as u64;
+        let progress = |rows: u64, done: bool| match d {
+            Directive::Copy(_) => Event::CopyProgress { tag: m.tag.clone(), table: table.to_owned(), rows, done },
+            Directive::Backfill(b) => Event::BackfillProgress { tag: m.tag.clone(), table: table.to_owned(), column: b.column.clone(), rows, done },
+        };
         let sql = BatchSql::new(d, &key, self.copy_batch_rows());
         let mut reported = Instant::now();
-        events(Event::CopyProgress { tag: m.tag.clone(), table: d.source.clone(), rows: copied, done: false });
+        events(progress(done_rows, false));
         loop {
             let batch = retrying(conn, connector, policy, async |c| copy_batch(c, &sql, history, &m.tag, cursor.as_deref()).await).await;
             match batch {
                 Ok(Some((upper, n))) => {
-                    copied += n;
+                    done_rows += n;
                     cursor = Some(upper);
                     halt_point(&m.tag, i + 1, "after-batch");
                     if reported.elapsed() >= Duration::from_secs(2) {
-                        events(Event::CopyProgress { tag: m.tag.clone(), table: d.source.clone(), rows: copied, done: false });
+                        events(progress(done_rows, false));
                         reported = Instant::now();
                     }
                 }
                 Ok(None) => break,
                 Err(e) if !retry::sqlstate(&e.error).is_some_and(|c| c.starts_with("22") || c.starts_with("23")) => {
-                    return Err(RunError::db(&format!("{}: copying `{}` (rerun to resume after the last committed batch)", m.tag, d.source), e.error));
+                    return Err(RunError::db(&format!("{}: walking `{table}` in batches (rerun to resume after the last committed batch)", m.tag), e.error));
                 }
-                Err(e) => {
-                    // A row the new table refuses (a failed cast, a NULL for a NOT NULL
-                    // column, a duplicate under a new key) fails the copy; the old table is
-                    // untouched and the new one is discarded so nothing half-built remains.
-                    self.discard_copy(conn, m, i, d).await?;
-                    return Err(fail(format!(
-                        "copying `{}` into `{}` failed: {}{}; the copy was discarded and `{}` is unchanged: fix the data or the change, then rerun",
-                        d.source,
-                        d.target,
-                        e.error,
-                        super::sqlstate_suffix(&e.error),
-                        d.source
-                    )));
-                }
+                Err(e) => return Err(self.refused_row(conn, m, i, d, e.error).await),
             }
         }
+        if let Directive::Copy(copy) = d {
+            self.check_copy(conn, m, i, copy).await?;
+        }
+        events(progress(done_rows, true));
+        Ok(())
+    }
+
+    /// A row the statement refuses (a failed cast, a NULL for a NOT NULL column, a
+    /// duplicate under a new key, a value a CHECK rejects). A copy is discarded, leaving
+    /// the old table untouched and nothing half-built; a backfill keeps the batches done,
+    /// and a rerun resumes after them.
+    async fn refused_row(&self, conn: &mut Conn, m: &LocalMigration, i: usize, d: &Directive, error: sqlx::Error) -> RunError {
+        let fail = |message: String| RunError::Directive { tag: m.tag.clone(), number: i + 1, message };
+        let cause = format!("{error}{}", super::sqlstate_suffix(&error));
+        match d {
+            Directive::Copy(copy) => {
+                if let Err(e) = self.discard_copy(conn, m, i, copy).await {
+                    return e;
+                }
+                fail(format!(
+                    "copying `{}` into `{}` failed: {cause}; the copy was discarded and `{}` is unchanged: fix the data or the change, then rerun",
+                    copy.source, copy.target, copy.source
+                ))
+            }
+            Directive::Backfill(BackfillDirective { table, column, .. }) => fail(format!(
+                "backfilling `{table}.{column}` failed: {cause}; the rows before this batch are filled and the rest are NULL: fix the data, then rerun to resume"
+            )),
+        }
+    }
+
+    /// After a copy: both tables hold the same number of rows (else the copy is
+    /// discarded), then the grants.
+    async fn check_copy(&self, conn: &mut Conn, m: &LocalMigration, i: usize, d: &CopyDirective) -> Result<(), RunError> {
+        let (connector, policy) = (&self.connector, &self.options.retry);
         let count_sql = format!("SELECT (SELECT count(*) FROM {}) AS source, (SELECT count(*) FROM {}) AS target", quote(&d.source), quote(&d.target));
         let (source_rows, target_rows): (i64, i64) = retrying(conn, connector, policy, async |c| sqlx::query_as(AssertSqlSafe(count_sql.clone())).fetch_one(c).await)
             .await
             .map_err(|e| RunError::db(&format!("{}: counting rows", m.tag), e.error))?;
         if source_rows != target_rows {
             self.discard_copy(conn, m, i, d).await?;
-            return Err(fail(format!(
-                "after the copy `{}` holds {source_rows} rows and `{}` {target_rows}: something wrote to `{}` during the copy. \
-                 Nothing was swapped and the copy was discarded; stop writes to `{}`, then rerun",
-                d.source, d.target, d.source, d.source
-            )));
+            return Err(RunError::Directive {
+                tag: m.tag.clone(),
+                number: i + 1,
+                message: format!(
+                    "after the copy `{}` holds {source_rows} rows and `{}` {target_rows}: something wrote to `{}` during the copy. \
+                     Nothing was swapped and the copy was discarded; stop writes to `{}`, then rerun",
+                    d.source, d.target, d.source, d.source
+                ),
+            });
         }
-        self.copy_grants(conn, m, d).await?;
-        events(Event::CopyProgress { tag: m.tag.clone(), table: d.source.clone(), rows: copied, done: true });
-        Ok(())
+        self.copy_grants(conn, m, d).await
     }
 
     /// Drops the half-filled new table and moves the migration's cursor back to the

@@ -31,6 +31,7 @@ pub use source::{EmbeddedMigrations, LocalMigration, MigrationSet};
 pub use target::{Connector, Target, redact_url};
 pub use verify::{VerifyReport, verify, with_database};
 
+use crate::directive::Directive;
 use crate::emulate;
 use crate::statement::{self, IndexMode, StatementKind};
 use lock::Lock;
@@ -130,9 +131,9 @@ pub enum RunError {
         /// `sys.jobs.details`.
         details: String,
     },
-    /// A table recreation could not go on.
+    /// A directive (a recreation's copy, a backfill) could not go on.
     #[error("{tag}: statement {number}: {message}")]
-    Recreation {
+    Directive {
         /// The migration.
         tag: String,
         /// 1-based statement number.
@@ -235,6 +236,19 @@ pub enum Event {
         tag: String,
         /// The index.
         index: String,
+    },
+    /// A backfill is under way (or done).
+    BackfillProgress {
+        /// The migration.
+        tag: String,
+        /// The table.
+        table: String,
+        /// The column being filled.
+        column: String,
+        /// Rows filled so far.
+        rows: u64,
+        /// The backfill is finished.
+        done: bool,
     },
     /// A table recreation's copy is under way (or done).
     CopyProgress {
@@ -371,6 +385,21 @@ pub struct InProgress {
     /// When it stopped inside a table recreation: which table, which step, rows copied.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub recreation: Option<RecreationInFlight>,
+    /// When it stopped at a backfill: which column, rows filled so far.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backfill: Option<BackfillInFlight>,
+}
+
+/// A backfill that a run left halfway; the next `migrate` resumes it.
+#[derive(Debug, Clone, Serialize)]
+pub struct BackfillInFlight {
+    /// The table.
+    pub table: String,
+    /// The column being filled.
+    pub column: String,
+    /// Rows filled so far (none before the first batch commits).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub filled_rows: Option<i64>,
 }
 
 /// A table recreation that a run left halfway; the next `migrate` finishes it.
@@ -653,8 +682,8 @@ impl Migrator {
     /// the index it builds. Returns a note when it had already been applied.
     async fn execute_alone(&self, conn: &mut Conn, m: &LocalMigration, i: usize, tolerate: bool, events: &dyn Fn(Event)) -> Result<Option<&'static str>, RunError> {
         let statement = &m.statements[i];
-        if let Some(directive) = crate::recreate::parse_copy(statement).map_err(|e| RunError::Recreation { tag: m.tag.clone(), number: i + 1, message: e.to_string() })? {
-            self.copy_in_batches(conn, m, i, &directive, events).await?;
+        if let Some(directive) = crate::directive::parse(statement).map_err(|e| RunError::Directive { tag: m.tag.clone(), number: i + 1, message: e.to_string() })? {
+            self.run_directive(conn, m, i, &directive, events).await?;
             return Ok(None);
         }
         let info = statement::classify(statement);
@@ -898,13 +927,21 @@ impl Migrator {
     fn describe_execution(&self, sql: &str) -> String {
         let info = statement::classify(sql);
         let target = self.target();
-        match crate::recreate::parse_copy(sql) {
-            Ok(Some(d)) if target.dsql_rules() => {
+        match crate::directive::parse(sql) {
+            Ok(Some(Directive::Copy(d))) if target.dsql_rules() => {
                 return format!(
                     "copy directive: rows of `{}` into `{}` in batches of at most {} ordered by its primary key, each batch committed with its cursor; \
                      then row counts compared and grants copied",
                     d.source,
                     d.target,
+                    self.copy_batch_rows()
+                );
+            }
+            Ok(Some(Directive::Backfill(d))) if target.dsql_rules() => {
+                return format!(
+                    "backfill directive: `{}.{}` set where NULL, in batches of at most {} rows ordered by the primary key, each batch committed with its cursor",
+                    d.table,
+                    d.column,
                     self.copy_batch_rows()
                 );
             }
@@ -945,7 +982,11 @@ impl Migrator {
                 Some(r) if r.status == Status::Running => {
                     let next = m.statements.get(r.next_statement.max(0) as usize);
                     let recreation = next.and_then(|s| crate::recreate::step_label(s)).map(|(table, step)| RecreationInFlight { table, step, copied_rows: r.copied_rows });
-                    report.in_progress.push(InProgress { tag: m.tag.clone(), done: r.next_statement, total: r.statements, recreation });
+                    let backfill = match next.map(|s| crate::directive::parse(s)) {
+                        Some(Ok(Some(Directive::Backfill(d)))) => Some(BackfillInFlight { table: d.table, column: d.column, filled_rows: r.copied_rows }),
+                        _ => None,
+                    };
+                    report.in_progress.push(InProgress { tag: m.tag.clone(), done: r.next_statement, total: r.statements, recreation, backfill });
                 }
                 Some(r) => {
                     if r.status == Status::Applied && r.hash != m.hash {

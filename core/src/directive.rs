@@ -1,0 +1,219 @@
+//! Directives: statements the runner carries out in batches on DSQL, where one
+//! transaction may change at most 3,000 rows. Each is an ordinary statement under a
+//! structured comment, so the file stays readable and, run as plain SQL (on PostgreSQL,
+//! or by any other tool), does the same work in one statement:
+//!
+//! ```sql
+//! -- tablewright:copy "books" -> "books__tw_new"
+//! INSERT INTO "books__tw_new" ("id", "pages") SELECT "id", "pages"::bigint FROM "books";
+//!
+//! -- tablewright:backfill "books"."format"
+//! UPDATE "books" SET "format" = 'paperback' WHERE "format" IS NULL;
+//! ```
+//!
+//! The runner walks the table in primary-key order and commits each batch together with
+//! its cursor, so a run killed midway resumes after the last committed batch.
+//! `copy` belongs to a table recreation ([`crate::recreate`]); `backfill` gives the rows
+//! that exist when a column is added its default.
+
+use crate::plan::quote;
+
+/// First line of a copy directive.
+pub const COPY_MARK: &str = "-- tablewright:copy ";
+/// First line of a backfill directive.
+pub const BACKFILL_MARK: &str = "-- tablewright:backfill ";
+
+/// A statement the runner carries out in batches.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Directive {
+    /// Rows of a table into its replacement.
+    Copy(CopyDirective),
+    /// A new column's value for the rows that existed before it.
+    Backfill(BackfillDirective),
+}
+
+/// A parsed copy directive.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CopyDirective {
+    /// The table rows come from (the old table).
+    pub source: String,
+    /// The table rows go to (the new table).
+    pub target: String,
+    /// The `INSERT .. SELECT .. FROM "source"` without its semicolon; the runner appends
+    /// the key range of each batch as a `WHERE` clause.
+    pub insert: String,
+}
+
+/// A parsed backfill directive.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BackfillDirective {
+    /// The table.
+    pub table: String,
+    /// The column filled where it is NULL.
+    pub column: String,
+    /// The `UPDATE "table" SET "column" = .. WHERE "column" IS NULL` without its
+    /// semicolon; the runner appends the key range of each batch with `AND`.
+    pub update: String,
+}
+
+impl Directive {
+    /// The table the runner walks in primary-key order.
+    pub fn table(&self) -> &str {
+        match self {
+            Directive::Copy(d) => &d.source,
+            Directive::Backfill(d) => &d.table,
+        }
+    }
+}
+
+/// A directive that does not have the documented form.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{kind} directive: {message}")]
+pub struct DirectiveError {
+    /// `copy` or `backfill`.
+    pub kind: &'static str,
+    /// What is wrong, and the expected form.
+    pub message: String,
+}
+
+/// Parses `"name"` at the start of `text`; returns the name and the rest.
+pub(crate) fn quoted_ident(text: &str) -> Option<(String, &str)> {
+    let rest = text.strip_prefix('"')?;
+    let mut name = String::new();
+    let mut chars = rest.char_indices();
+    while let Some((i, c)) = chars.next() {
+        if c == '"' {
+            if rest[i + 1..].starts_with('"') {
+                name.push('"');
+                chars.next();
+                continue;
+            }
+            return Some((name, &rest[i + 1..]));
+        }
+        name.push(c);
+    }
+    None
+}
+
+/// The statement without its comment lines and its semicolon.
+fn body(statement: &str) -> String {
+    let lines: Vec<&str> = statement.lines().filter(|l| !l.trim_start().starts_with("--")).collect();
+    lines.join("\n").trim().trim_end_matches(';').trim_end().to_owned()
+}
+
+/// The directive `statement` carries, if any. A statement that starts like a directive
+/// but does not follow its form is an error, so `check` can report it before a run does.
+pub fn parse(statement: &str) -> Result<Option<Directive>, DirectiveError> {
+    for line in statement.lines().map(str::trim) {
+        if let Some(header) = line.strip_prefix(COPY_MARK) {
+            return parse_copy(line, header, statement).map(|d| Some(Directive::Copy(d)));
+        }
+        if let Some(header) = line.strip_prefix(BACKFILL_MARK) {
+            return parse_backfill(line, header, statement).map(|d| Some(Directive::Backfill(d)));
+        }
+    }
+    Ok(None)
+}
+
+fn parse_copy(header_line: &str, header: &str, statement: &str) -> Result<CopyDirective, DirectiveError> {
+    let error = |message: String| DirectiveError { kind: "copy", message };
+    let form = || error(format!("expected `{COPY_MARK}\"source\" -> \"target\"`, found `{header_line}`"));
+    let (source, rest) = quoted_ident(header.trim()).ok_or_else(form)?;
+    let rest = rest.trim().strip_prefix("->").ok_or_else(form)?;
+    let (target, rest) = quoted_ident(rest.trim()).ok_or_else(form)?;
+    if !rest.trim().is_empty() {
+        return Err(form());
+    }
+    let insert = body(statement);
+    let expected_start = format!("INSERT INTO {} (", quote(&target));
+    let expected_end = format!(" FROM {}", quote(&source));
+    // A `;` inside is harmless: the runner sends each batch as one prepared statement,
+    // which the server refuses to split.
+    if !insert.starts_with(&expected_start) || !insert.ends_with(&expected_end) {
+        return Err(error(format!(
+            "the statement after `{header_line}` must be one `{expected_start}..) SELECT .. FROM {}`, without WHERE, ORDER BY or LIMIT (the runner adds the batch's key range)",
+            quote(&source)
+        )));
+    }
+    let upper = insert.to_ascii_uppercase();
+    if [" WHERE ", " ORDER BY ", " LIMIT ", " GROUP BY ", " JOIN "].iter().any(|k| upper.contains(k)) {
+        return Err(error(format!("the copy after `{header_line}` must read the whole source table: no WHERE, ORDER BY, LIMIT, GROUP BY or JOIN")));
+    }
+    Ok(CopyDirective { source, target, insert })
+}
+
+fn parse_backfill(header_line: &str, header: &str, statement: &str) -> Result<BackfillDirective, DirectiveError> {
+    let error = |message: String| DirectiveError { kind: "backfill", message };
+    let form = || error(format!("expected `{BACKFILL_MARK}\"table\".\"column\"`, found `{header_line}`"));
+    let (table, rest) = quoted_ident(header.trim()).ok_or_else(form)?;
+    let rest = rest.strip_prefix('.').ok_or_else(form)?;
+    let (column, rest) = quoted_ident(rest).ok_or_else(form)?;
+    if !rest.trim().is_empty() {
+        return Err(form());
+    }
+    let update = body(statement);
+    let expected_start = format!("UPDATE {} SET {} = ", quote(&table), quote(&column));
+    let expected_end = format!(" WHERE {} IS NULL", quote(&column));
+    let value = update.strip_prefix(&expected_start).and_then(|r| r.strip_suffix(&expected_end)).unwrap_or("");
+    if value.trim().is_empty() {
+        return Err(error(format!("the statement after `{header_line}` must be one `{expected_start}<value>{expected_end}` (the runner adds the batch's key range)")));
+    }
+    Ok(BackfillDirective { table, column, update })
+}
+
+/// A copy directive over its `INSERT .. SELECT`: `columns` of `target` from
+/// `expressions` over `source` (the form [`parse`] reads back).
+pub fn copy_statement(source: &str, target: &str, columns: &[String], expressions: &[String]) -> String {
+    format!(
+        "{COPY_MARK}{} -> {}\nINSERT INTO {} ({}) SELECT {} FROM {};",
+        quote(source),
+        quote(target),
+        quote(target),
+        columns.join(", "),
+        expressions.join(", "),
+        quote(source)
+    )
+}
+
+/// A backfill directive over its `UPDATE`: `column` of `table` set to `value` where it is
+/// NULL (the form [`parse`] reads back).
+pub fn backfill_statement(table: &str, column: &str, value: &str) -> String {
+    let (t, c) = (quote(table), quote(column));
+    format!("{BACKFILL_MARK}{t}.{c}\nUPDATE {t} SET {c} = {value} WHERE {c} IS NULL;")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_copy_directive_round_trips_and_a_malformed_one_is_an_error() {
+        let sql = "-- tablewright:copy \"bo\"\"oks\" -> \"books__tw_new\"\n-- note\nINSERT INTO \"books__tw_new\" (\"id\") SELECT \"id\" FROM \"bo\"\"oks\";";
+        let Some(Directive::Copy(d)) = parse(sql).unwrap() else { panic!("a copy directive") };
+        assert_eq!((d.source.as_str(), d.target.as_str()), ("bo\"oks", "books__tw_new"));
+        assert_eq!(d.insert, "INSERT INTO \"books__tw_new\" (\"id\") SELECT \"id\" FROM \"bo\"\"oks\"");
+        let written = copy_statement("a", "b", &["\"x\"".into()], &["\"x\"".into()]);
+        assert_eq!(parse(&written).unwrap().map(|d| d.table().to_owned()), Some("a".into()));
+        assert_eq!(parse("INSERT INTO a SELECT 1").unwrap(), None);
+        assert!(parse("-- tablewright:copy \"a\" \"b\"\nINSERT INTO \"b\" (x) SELECT x FROM \"a\";").is_err());
+        assert!(parse("-- tablewright:copy \"a\" -> \"b\"\nINSERT INTO \"b\" (x) SELECT x FROM \"a\" WHERE x > 1;").is_err());
+        assert!(parse("-- tablewright:copy \"a\" -> \"b\"\nINSERT INTO \"b\" (x) SELECT x FROM \"c\";").is_err());
+    }
+
+    #[test]
+    fn a_backfill_directive_round_trips_and_a_malformed_one_is_an_error() {
+        let written = backfill_statement("bo\"oks", "format", "'paper; back'");
+        let Some(Directive::Backfill(d)) = parse(&written).unwrap() else { panic!("a backfill directive: {written}") };
+        assert_eq!((d.table.as_str(), d.column.as_str()), ("bo\"oks", "format"));
+        assert_eq!(d.update, "UPDATE \"bo\"\"oks\" SET \"format\" = 'paper; back' WHERE \"format\" IS NULL");
+        for bad in [
+            "-- tablewright:backfill \"t\" \"c\"\nUPDATE \"t\" SET \"c\" = 1 WHERE \"c\" IS NULL;",
+            "-- tablewright:backfill \"t\".\"c\"\nUPDATE \"t\" SET \"c\" = 1;",
+            "-- tablewright:backfill \"t\".\"c\"\nUPDATE \"t\" SET \"d\" = 1 WHERE \"c\" IS NULL;",
+            "-- tablewright:backfill \"t\".\"c\"\nUPDATE \"t\" SET \"c\" =  WHERE \"c\" IS NULL;",
+        ] {
+            let e = parse(bad).unwrap_err();
+            assert_eq!(e.kind, "backfill", "{bad}");
+        }
+    }
+}

@@ -143,6 +143,7 @@ impl EventPrinter {
                 }
                 Event::WaitingForJob { job_id, elapsed_s, .. } => format!("  waiting for job {job_id} ({elapsed_s}s)\n"),
                 Event::RebuildingIndex { index, .. } => format!("  index {index} is INVALID: dropped, building it again\n"),
+                Event::Removed { what, .. } => format!("  after the failure: {what}\n"),
                 Event::Rewritten { tag, number, sql, reason } => format!("warning: {tag} statement {number} rewritten for DSQL: {reason}\n  runs as: {sql}\n"),
                 Event::Skipped { tag, number, reason } => format!("warning: {tag} statement {number} skipped on DSQL: {reason}\n"),
                 Event::MigrationApplied { tag, elapsed_ms } => format!("{tag}: applied in {elapsed_ms} ms\n"),

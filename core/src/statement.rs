@@ -43,6 +43,17 @@ pub struct IndexCreation {
     pub mode: IndexMode,
 }
 
+/// An `ALTER TABLE [ASYNC] t VALIDATE CONSTRAINT c` statement.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Validation {
+    /// `t`.
+    pub table: Option<String>,
+    /// `c`.
+    pub constraint: Option<String>,
+    /// DSQL's `ASYNC`: returns a job id to wait for.
+    pub is_async: bool,
+}
+
 /// What the runner knows about a statement.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StatementInfo {
@@ -50,8 +61,10 @@ pub struct StatementInfo {
     pub kind: StatementKind,
     /// Set for `CREATE [UNIQUE] INDEX`.
     pub index: Option<IndexCreation>,
-    /// Set for `ALTER TABLE [ASYNC] .. VALIDATE CONSTRAINT`; true when `ASYNC`.
-    pub validate_async: Option<bool>,
+    /// Set for `ALTER TABLE [ASYNC] .. VALIDATE CONSTRAINT`.
+    pub validation: Option<Validation>,
+    /// The constraint an `ALTER TABLE t ADD CONSTRAINT c ..` adds: `(t, c)`.
+    pub adds_constraint: Option<(Option<String>, String)>,
     /// Must run outside a transaction block (`CONCURRENTLY`).
     pub non_transactional: bool,
 }
@@ -59,7 +72,7 @@ pub struct StatementInfo {
 impl StatementInfo {
     /// DSQL answers with a job id that must be awaited (`CALL sys.wait_for_job`).
     pub fn returns_job(&self) -> bool {
-        self.index.as_ref().is_some_and(|i| i.mode == IndexMode::Async) || self.validate_async == Some(true)
+        self.index.as_ref().is_some_and(|i| i.mode == IndexMode::Async) || self.validation.as_ref().is_some_and(|v| v.is_async)
     }
 }
 
@@ -193,7 +206,7 @@ pub fn classify(sql: &str) -> StatementInfo {
         "" => StatementKind::Ddl, // unreadable: the strictest assumption
         _ => StatementKind::Other,
     };
-    let mut info = StatementInfo { kind, index: None, validate_async: None, non_transactional: false };
+    let mut info = StatementInfo { kind, index: None, validation: None, adds_constraint: None, non_transactional: false };
     let mut c = Cursor { tokens, at: 1 };
     match first.as_str() {
         "CREATE" => {
@@ -217,9 +230,13 @@ pub fn classify(sql: &str) -> StatementInfo {
             let is_async = c.word("ASYNC");
             c.words(&["IF", "EXISTS"]);
             c.word("ONLY");
-            c.name();
+            let table = c.name();
             if c.words(&["VALIDATE", "CONSTRAINT"]) {
-                info.validate_async = Some(is_async);
+                info.validation = Some(Validation { table, constraint: c.name(), is_async });
+            } else if c.words(&["ADD", "CONSTRAINT"])
+                && let Some(constraint) = c.name()
+            {
+                info.adds_constraint = Some((table, constraint));
             }
         }
         _ => {}
@@ -244,9 +261,12 @@ mod tests {
 
     #[test]
     fn validate_and_kinds() {
-        assert_eq!(classify("ALTER TABLE ASYNC \"t\" VALIDATE CONSTRAINT \"c\";").validate_async, Some(true));
-        assert_eq!(classify("ALTER TABLE t VALIDATE CONSTRAINT c").validate_async, Some(false));
-        assert_eq!(classify("ALTER TABLE t ADD COLUMN c text").validate_async, None);
+        let v = classify("ALTER TABLE ASYNC \"t\" VALIDATE CONSTRAINT \"c\";").validation.unwrap();
+        assert_eq!((v.table.as_deref(), v.constraint.as_deref(), v.is_async), (Some("t"), Some("c"), true));
+        assert!(!classify("ALTER TABLE t VALIDATE CONSTRAINT c").validation.unwrap().is_async);
+        assert_eq!(classify("ALTER TABLE t ADD COLUMN c text").validation, None);
+        let added = classify("ALTER TABLE \"t\" ADD CONSTRAINT \"t_c_check\" CHECK (c > 0) NOT VALID;").adds_constraint;
+        assert_eq!(added, Some((Some("t".into()), "t_c_check".into())));
         assert_eq!(classify("/* a */ insert into t values (1)").kind, StatementKind::Dml);
         assert_eq!(classify("GRANT SELECT ON t TO r").kind, StatementKind::Ddl);
         assert_eq!(classify("BEGIN").kind, StatementKind::TransactionControl);

@@ -336,3 +336,90 @@ async fn dsql_rewrites_skips_and_refuses_hand_written_statements() {
     assert!(err.to_string().contains("TRUNCATE is not supported in DSQL"), "{err}");
     assert!(!catalog(&db).await.0.tables.contains_key("u"), "nothing ran before the refusal");
 }
+
+in_both_modes!(a_failed_unique_index_leaves_nothing_half_built, a_failed_validation_leaves_nothing_half_built);
+
+/// A unique index over duplicate rows fails the run with the offending key, and leaves
+/// no index behind (PostgreSQL's CONCURRENTLY, like a failed DSQL job, would leave an
+/// INVALID one that `IF NOT EXISTS` then accepts); after the fix, a rerun builds it.
+async fn a_failed_unique_index_leaves_nothing_half_built(mode: Mode) {
+    let db = TestDb::for_mode("unique_fails", mode).await;
+    let mut su = db.connect_setup().await;
+    sqlx::raw_sql("CREATE TABLE t (id integer PRIMARY KEY, code text); INSERT INTO t VALUES (1, 'x'), (2, 'x'), (3, 'y')").execute(&mut su).await.unwrap();
+    let statement = match mode {
+        Mode::Postgres => "CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS \"t_code_key\" ON \"t\" (\"code\")",
+        Mode::DsqlGuarded => "CREATE UNIQUE INDEX ASYNC IF NOT EXISTS \"t_code_key\" ON \"t\" (\"code\")",
+    };
+    let migrations = || set(vec![hand("0000_t", &["ALTER TABLE \"t\" ADD COLUMN \"note\" text", statement])]);
+    let index_exists = "SELECT count(*) FROM pg_class WHERE relname = 't_code_key'";
+    for attempt in ["first run", "rerun over the same duplicates"] {
+        let events = Events::default();
+        let err = migrator(mode, &db, migrations()).await.run(&events.sink()).await.unwrap_err();
+        assert!(matches!(&err, RunError::Statement { number: 2, .. }), "{attempt}: {err}");
+        assert!(err.to_string().contains("Key (code)=(x) is duplicated"), "{attempt}: the error names the duplicate: {err}");
+        let left: i64 = sqlx::query_scalar(index_exists).fetch_one(&mut su).await.unwrap();
+        assert_eq!(left, 0, "{attempt}: no index is left behind");
+        if mode == Mode::Postgres {
+            assert!(events.any(|e| matches!(e, Event::Removed { what, .. } if what.contains("t_code_key"))), "{attempt}: the INVALID index was dropped");
+        }
+    }
+    sqlx::raw_sql("UPDATE t SET code = 'z' WHERE id = 2").execute(&mut su).await.unwrap();
+    migrator(mode, &db, migrations()).await.run(&|_| {}).await.unwrap();
+    let found = introspect::introspect(&mut su, "public").await.unwrap();
+    assert!(found.invalid_indexes.is_empty());
+    assert!(found.schema.tables["t"].indexes["t_code_key"].unique);
+    drop(su);
+    drop(db);
+}
+
+/// A CHECK or FOREIGN KEY that existing rows violate fails its validation with the
+/// database's details; the constraint added NOT VALID just before is dropped again and
+/// the migration set back to it, so a rerun after the fix adds and validates it anew.
+async fn a_failed_validation_leaves_nothing_half_built(mode: Mode) {
+    let db = TestDb::for_mode("validation_fails", mode).await;
+    let mut su = db.connect_setup().await;
+    sqlx::raw_sql(
+        "CREATE TABLE p (id integer PRIMARY KEY); INSERT INTO p VALUES (1); \
+         CREATE TABLE t (id integer PRIMARY KEY, pages integer, p_id integer); INSERT INTO t VALUES (1, 10, 1), (2, -1, 7)",
+    )
+    .execute(&mut su)
+    .await
+    .unwrap();
+    let validate = if mode == Mode::DsqlGuarded { "ALTER TABLE ASYNC" } else { "ALTER TABLE" };
+    let cases = [
+        ("t_pages_check", "CHECK (\"pages\" > 0)", "violated by some row", "UPDATE t SET pages = 1 WHERE pages <= 0"),
+        ("t_p_id_fkey", "FOREIGN KEY (\"p_id\") REFERENCES \"p\"(\"id\")", "Key (p_id)=(7) is not present in table \"p\"", "INSERT INTO p VALUES (7)"),
+    ];
+    let mut earlier: Vec<LocalMigration> = Vec::new();
+    for (i, (name, body, detail, fix)) in cases.into_iter().enumerate() {
+        let add = format!("ALTER TABLE \"t\" ADD CONSTRAINT \"{name}\" {body} NOT VALID");
+        let check = format!("{validate} \"t\" VALIDATE CONSTRAINT \"{name}\"");
+        let tag = format!("000{i}_{name}");
+        let this = hand(&tag, &[&add, &check]);
+        let migrations = || set(earlier.iter().cloned().chain([this.clone()]).collect());
+        let events = Events::default();
+        let err = migrator(mode, &db, migrations()).await.run(&events.sink()).await.unwrap_err();
+        assert!(matches!(&err, RunError::Statement { number: 2, .. }), "{name}: {err}");
+        assert!(err.to_string().contains(detail), "{name}: the error has the details: {err}");
+        let left: i64 = sqlx::query_scalar("SELECT count(*) FROM pg_constraint WHERE conname = $1").bind(name).fetch_one(&mut su).await.unwrap();
+        assert_eq!(left, 0, "{name}: the NOT VALID constraint is not left behind");
+        let status = migrator(mode, &db, migrations()).await.status().await.unwrap();
+        match mode {
+            // Rolled back with the migration's transaction.
+            Mode::Postgres => assert_eq!(status.pending, std::slice::from_ref(&tag), "{name}"),
+            // Set back to the statement that adds the constraint.
+            Mode::DsqlGuarded => {
+                assert_eq!(status.in_progress.len(), 1, "{name}");
+                assert_eq!(status.in_progress[0].done, 0, "{name}: the rerun starts at the ADD CONSTRAINT");
+                assert!(events.any(|e| matches!(e, Event::Removed { what, .. } if what.contains(name))), "{name}: the removal is reported");
+            }
+        }
+        sqlx::raw_sql(AssertSqlSafe(fix)).execute(&mut su).await.unwrap();
+        migrator(mode, &db, migrations()).await.run(&|_| {}).await.unwrap_or_else(|e| panic!("{name}: rerun after the fix: {e}"));
+        let validated: bool = sqlx::query_scalar("SELECT convalidated FROM pg_constraint WHERE conname = $1").bind(name).fetch_one(&mut su).await.unwrap();
+        assert!(validated, "{name}: added and validated on the rerun");
+        earlier.push(this);
+    }
+    drop(su);
+    drop(db);
+}

@@ -172,7 +172,7 @@ impl Migrator {
     /// and a rerun resumes after them.
     async fn refused_row(&self, conn: &mut Conn, m: &LocalMigration, i: usize, d: &Directive, error: sqlx::Error) -> RunError {
         let fail = |message: String| RunError::Directive { tag: m.tag.clone(), number: i + 1, message };
-        let cause = format!("{error}{}", super::sqlstate_suffix(&error));
+        let cause = format!("{error}{}{}", super::sqlstate_suffix(&error), super::detail_suffix(&error));
         match d {
             Directive::Copy(copy) => {
                 if let Err(e) = self.discard_copy(conn, m, i, copy).await {
@@ -224,7 +224,7 @@ impl Migrator {
                 .await
                 .map_err(|e| RunError::db(&format!("{}: discarding `{}`", m.tag, d.target), e.error))?;
         }
-        retrying(conn, connector, policy, async |c| history.reset_copy(c, &m.tag, restart).await)
+        retrying(conn, connector, policy, async |c| history.rewind(c, &m.tag, restart).await)
             .await
             .map_err(|e| RunError::db(&format!("{}: resetting the copy", m.tag), e.error))?;
         Ok(())

@@ -198,8 +198,9 @@ impl HistoryTable {
         Ok(())
     }
 
-    /// Forgets a copy's progress (the copy starts over).
-    pub async fn reset_copy(&self, conn: &mut PgConnection, tag: &str, next: usize) -> Result<(), sqlx::Error> {
+    /// Moves the migration's cursor back to statement `next` (0-based) and forgets any
+    /// batch progress: the run that follows starts over there.
+    pub async fn rewind(&self, conn: &mut PgConnection, tag: &str, next: usize) -> Result<(), sqlx::Error> {
         let sql = format!("UPDATE {} SET copy_cursor = NULL, copied_rows = NULL, next_statement = $1 WHERE tag = $2", self.qualified());
         sqlx::query(AssertSqlSafe(sql)).bind(next as i32).bind(tag).execute(conn).await?;
         Ok(())

@@ -75,7 +75,7 @@ pub enum RunError {
         source: sqlx::Error,
     },
     /// A migration statement failed; nothing after it ran.
-    #[error("{tag}: statement {number} of {total} failed{code}: {source}\n{statement}", code = sqlstate_suffix(.source))]
+    #[error("{tag}: statement {number} of {total} failed{code}: {source}{detail}\n{statement}", code = sqlstate_suffix(.source), detail = detail_suffix(.source))]
     Statement {
         /// The migration.
         tag: String,
@@ -142,7 +142,7 @@ pub enum RunError {
         message: String,
     },
     /// An index stayed INVALID after a rebuild.
-    #[error("{tag}: index `{index}` is INVALID after a rebuild (for a unique index, look for duplicate rows)")]
+    #[error("{tag}: index `{index}` stayed INVALID after a rebuild and was dropped (for a unique index, look for duplicate rows); rerun after the fix")]
     InvalidIndex {
         /// The migration.
         tag: String,
@@ -159,6 +159,12 @@ pub enum RunError {
 
 fn sqlstate_suffix(e: &sqlx::Error) -> String {
     retry::sqlstate(e).map(|c| format!(" (SQLSTATE {c})")).unwrap_or_default()
+}
+
+/// PostgreSQL's DETAIL, which names the offending row (`Key (code)=(x) is duplicated.`).
+fn detail_suffix(e: &sqlx::Error) -> String {
+    let detail = e.as_database_error().and_then(|d| d.try_downcast_ref::<sqlx::postgres::PgDatabaseError>()).and_then(|pg| pg.detail());
+    detail.map(|d| format!(" [{d}]")).unwrap_or_default()
 }
 
 impl RunError {
@@ -181,6 +187,15 @@ impl RunError {
     pub fn is_input_error(&self) -> bool {
         matches!(self, RunError::Config(_) | RunError::Source(_) | RunError::Refused { .. })
     }
+}
+
+/// Whether index `name` is valid; `None` when there is no such index.
+async fn index_validity(conn: &mut Conn, name: &str) -> Result<Option<bool>, RunError> {
+    sqlx::query_scalar::<_, bool>("SELECT i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE c.relname = $1 LIMIT 1")
+        .bind(name)
+        .fetch_optional(conn.pg())
+        .await
+        .map_err(|e| RunError::db("checking index validity", e))
 }
 
 /// Progress, as it happens.
@@ -229,6 +244,13 @@ pub enum Event {
         job_id: String,
         /// Seconds so far.
         elapsed_s: u64,
+    },
+    /// A failed statement's leftover (an INVALID index, a NOT VALID constraint) was removed.
+    Removed {
+        /// The migration.
+        tag: String,
+        /// What, and what a rerun does.
+        what: String,
     },
     /// An INVALID index was dropped and is being built again.
     RebuildingIndex {
@@ -679,8 +701,60 @@ impl Migrator {
     }
 
     /// Runs statement `i` in its own transaction (autocommit), waits for its job, checks
-    /// the index it builds. Returns a note when it had already been applied.
+    /// the index it builds. Returns a note when it had already been applied. When it
+    /// fails, what it left half-built is removed first (see [`Self::remove_half_built`]).
     async fn execute_alone(&self, conn: &mut Conn, m: &LocalMigration, i: usize, tolerate: bool, events: &dyn Fn(Event)) -> Result<Option<&'static str>, RunError> {
+        let outcome = self.execute_alone_once(conn, m, i, tolerate, events).await;
+        if outcome.is_err() {
+            // The statement's own error is the one to report; should the clean-up fail
+            // too, a rerun still recovers (an INVALID index is rebuilt, a NOT VALID
+            // constraint validated again).
+            let _ = self.remove_half_built(conn, m, i, events).await;
+        }
+        outcome
+    }
+
+    /// After statement `i` failed: a failed index build (`CONCURRENTLY`, or a DSQL job)
+    /// leaves an INVALID index, and a failed validation leaves the constraint that an
+    /// earlier statement of the migration added `NOT VALID`. Both are removed, and for the
+    /// constraint the migration is set back to the statement that adds it, so nothing
+    /// half-built stays and a rerun (after the data is fixed) makes the change anew.
+    async fn remove_half_built(&self, conn: &mut Conn, m: &LocalMigration, i: usize, events: &dyn Fn(Event)) -> Result<(), RunError> {
+        let info = statement::classify(&m.statements[i]);
+        let (connector, policy, history) = (&self.connector, &self.options.retry, &self.options.history);
+        let run = async |conn: &mut Conn, sql: String| {
+            retrying(conn, connector, policy, async |c| sqlx::raw_sql(AssertSqlSafe(sql.clone())).execute(c).await)
+                .await
+                .map(|_| ())
+                .map_err(|e| RunError::db(&format!("{}: removing what statement {} left", m.tag, i + 1), e.error))
+        };
+        if let Some(name) = info.index.as_ref().and_then(|ix| ix.name.as_deref())
+            && index_validity(conn, name).await? == Some(false)
+        {
+            run(conn, format!("DROP INDEX IF EXISTS {}", crate::plan::quote(name))).await?;
+            events(Event::Removed { tag: m.tag.clone(), what: format!("the INVALID index `{name}` the failed build left was dropped; a rerun builds it again") });
+        }
+        if let Some(statement::Validation { table: Some(table), constraint: Some(constraint), .. }) = &info.validation
+            && let Some(added_by) = (0..i).rev().find(|&j| {
+                statement::classify(&m.statements[j]).adds_constraint.is_some_and(|(t, c)| &c == constraint && t.is_none_or(|t| &t == table))
+            })
+        {
+            run(conn, format!("ALTER TABLE {} DROP CONSTRAINT IF EXISTS {}", crate::plan::quote(table), crate::plan::quote(constraint))).await?;
+            retrying(conn, connector, policy, async |c| history.rewind(c, &m.tag, added_by).await)
+                .await
+                .map_err(|e| RunError::db(&format!("{}: setting the migration back to statement {}", m.tag, added_by + 1), e.error))?;
+            events(Event::Removed {
+                tag: m.tag.clone(),
+                what: format!(
+                    "constraint `{constraint}` of `{table}`, added NOT VALID by statement {}, was dropped; a rerun adds and validates it again from there",
+                    added_by + 1
+                ),
+            });
+        }
+        Ok(())
+    }
+
+    async fn execute_alone_once(&self, conn: &mut Conn, m: &LocalMigration, i: usize, tolerate: bool, events: &dyn Fn(Event)) -> Result<Option<&'static str>, RunError> {
         let statement = &m.statements[i];
         if let Some(directive) = crate::directive::parse(statement).map_err(|e| RunError::Directive { tag: m.tag.clone(), number: i + 1, message: e.to_string() })? {
             self.run_directive(conn, m, i, &directive, events).await?;
@@ -749,14 +823,7 @@ impl Migrator {
     /// An index left INVALID (a failed build, or a crash mid-build) would be accepted by
     /// `IF NOT EXISTS`; drop it and build it again, once.
     async fn ensure_index_valid(&self, conn: &mut Conn, m: &LocalMigration, i: usize, name: &str, events: &dyn Fn(Event)) -> Result<(), RunError> {
-        let check = async |conn: &mut Conn| -> Result<Option<bool>, RunError> {
-            sqlx::query_scalar::<_, bool>("SELECT i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE c.relname = $1 LIMIT 1")
-                .bind(name)
-                .fetch_optional(conn.pg())
-                .await
-                .map_err(|e| RunError::db("checking index validity", e))
-        };
-        if check(conn).await? != Some(false) {
+        if index_validity(conn, name).await? != Some(false) {
             return Ok(());
         }
         events(Event::RebuildingIndex { tag: m.tag.clone(), index: name.to_owned() });
@@ -775,7 +842,7 @@ impl Migrator {
             Ok(_) => {}
             Err(e) => return Err(RunError::statement(m, i, e.error)),
         }
-        if check(conn).await? == Some(false) {
+        if index_validity(conn, name).await? == Some(false) {
             return Err(RunError::InvalidIndex { tag: m.tag.clone(), index: name.to_owned() });
         }
         Ok(())

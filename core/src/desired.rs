@@ -44,6 +44,9 @@ pub struct TableSource {
     pub renamed_from: Option<Hint>,
     /// `#[column(renamed_from)]` keyed by the column's new name.
     pub column_renames: BTreeMap<String, Hint>,
+    /// `#[column(fill)]` keyed by the column's name: the value existing rows get when the
+    /// column becomes NOT NULL (or is added NOT NULL); the column's `default` otherwise.
+    pub column_fills: BTreeMap<String, String>,
     /// `#[table(allow_drop(..))]`.
     pub allow_drop: BTreeSet<String>,
 }

@@ -281,6 +281,17 @@ pub struct Changes {
     pub ops: Vec<Op>,
     /// The previous schema under the new names.
     pub previous: Schema,
+    /// `#[column(fill)]` values, by table and column.
+    pub fills: BTreeMap<String, BTreeMap<String, String>>,
+}
+
+impl Changes {
+    /// What the existing rows of `table.column` get when it becomes NOT NULL: its `fill`,
+    /// else its default in `next`.
+    pub fn fill_value<'a>(&'a self, next: &'a Schema, table: &str, column: &str) -> Option<&'a str> {
+        let fill = self.fills.get(table).and_then(|f| f.get(column));
+        fill.or_else(|| next.tables.get(table)?.column(column)?.default.as_ref()).map(String::as_str)
+    }
 }
 
 /// Computes the operations that turn `prev` into `desired`.
@@ -384,7 +395,8 @@ pub fn diff(prev: &Schema, desired: &DesiredSchema, allow: &AllowDrops) -> Resul
         }
     }
     let ops = plan.into_ops(&renamed_prev);
-    Ok(Changes { ops, previous: renamed_prev })
+    let fills = desired.sources.iter().filter(|(_, s)| !s.column_fills.is_empty()).map(|(t, s)| (t.clone(), s.column_fills.clone())).collect();
+    Ok(Changes { ops, previous: renamed_prev, fills })
 }
 
 fn hint_problem(hint: &Hint, message: String) -> Problem {

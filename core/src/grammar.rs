@@ -26,6 +26,7 @@ pub const COLUMN_KEYS: &[&str] = &[
     "unique",
     "sql_type",
     "default",
+    "fill",
     "renamed_from",
     "references",
     "on_delete",
@@ -63,6 +64,9 @@ pub struct TableDef {
     pub renamed_from: Option<Spanned<String>>,
     /// `#[column(renamed_from = "..")]`, keyed by the column's SQL name.
     pub column_renames: BTreeMap<String, Spanned<String>>,
+    /// `#[column(fill = "..")]`, keyed by the column's SQL name: the value existing rows
+    /// get when the column becomes NOT NULL (or is added NOT NULL).
+    pub column_fills: BTreeMap<String, String>,
     /// `#[table(allow_drop(col, ..))]`: columns of the previous snapshot that may be dropped.
     pub allow_drop: Vec<Spanned<String>>,
     /// Rust fields that are columns, with their SQL names, in order.
@@ -239,6 +243,7 @@ struct ColumnAttrs {
     on_update: Option<LitStr>,
     identity: Option<Span>,
     skip: bool,
+    fill: Option<LitStr>,
 }
 
 fn parse_column_attrs(attrs: &[Attribute], errors: &mut Errors) -> ColumnAttrs {
@@ -267,6 +272,7 @@ fn parse_column_attrs(attrs: &[Attribute], errors: &mut Errors) -> ColumnAttrs {
                 "name" => out.name = string_value(meta, errors)?,
                 "sql_type" => out.sql_type = string_value(meta, errors)?,
                 "default" => out.default = string_value(meta, errors)?,
+                "fill" => out.fill = string_value(meta, errors)?,
                 "renamed_from" => out.renamed_from = string_value(meta, errors)?,
                 "references" => out.references = string_value(meta, errors)?,
                 "on_delete" => out.on_delete = string_value(meta, errors)?,
@@ -405,11 +411,11 @@ pub fn snake_case(name: &str) -> String {
     out
 }
 
-/// Checks that a `default = ".."` is one SQL expression: not empty, quotes closed,
-/// parentheses balanced, no statement separator or comment.
-pub fn check_default_expression(expr: &str) -> Result<(), String> {
+/// Checks that `key = ".."` (`default`, `fill`) is one SQL expression: not empty, quotes
+/// closed, parentheses balanced, no statement separator or comment.
+pub fn check_sql_expression(key: &str, expr: &str) -> Result<(), String> {
     if expr.trim().is_empty() {
-        return Err("empty `default`: write a SQL expression such as `default = \"now()\"` or `default = \"'draft'\"`".into());
+        return Err(format!("empty `{key}`: write a SQL expression such as `{key} = \"now()\"` or `{key} = \"'draft'\"`"));
     }
     let mut depth = 0i32;
     let mut in_string = false;
@@ -431,12 +437,12 @@ pub fn check_default_expression(expr: &str) -> Result<(), String> {
             ')' => {
                 depth -= 1;
                 if depth < 0 {
-                    return Err(format!("`default = \"{expr}\"` has a `)` without its `(`"));
+                    return Err(format!("`{key} = \"{expr}\"` has a `)` without its `(`"));
                 }
             }
-            ';' => return Err(format!("`default = \"{expr}\"` contains `;`: a default is one expression, not a statement")),
-            '-' if chars.peek() == Some(&'-') => return Err(format!("`default = \"{expr}\"` contains a `--` comment")),
-            '/' if chars.peek() == Some(&'*') => return Err(format!("`default = \"{expr}\"` contains a `/*` comment")),
+            ';' => return Err(format!("`{key} = \"{expr}\"` contains `;`: it is one expression, not a statement")),
+            '-' if chars.peek() == Some(&'-') => return Err(format!("`{key} = \"{expr}\"` contains a `--` comment")),
+            '/' if chars.peek() == Some(&'*') => return Err(format!("`{key} = \"{expr}\"` contains a `/*` comment")),
             _ => {}
         }
     }
@@ -516,6 +522,7 @@ pub fn parse_table(input: &DeriveInput) -> syn::Result<TableDef> {
     let mut columns: Vec<Column> = Vec::new();
     let mut field_columns: Vec<(Ident, String)> = Vec::new();
     let mut column_renames: BTreeMap<String, Spanned<String>> = BTreeMap::new();
+    let mut column_fills: BTreeMap<String, String> = BTreeMap::new();
     let mut uniques: BTreeMap<String, Unique> = BTreeMap::new();
     let mut foreign_keys: BTreeMap<String, ForeignKey> = BTreeMap::new();
     let mut field_pk: Vec<(String, Span)> = Vec::new();
@@ -583,7 +590,21 @@ pub fn parse_table(input: &DeriveInput) -> syn::Result<TableDef> {
             }
             field_pk.push((column_name.clone(), span));
         }
-        let default = col.default.as_ref().and_then(|lit| match check_default_expression(&lit.value()) {
+        if let Some(lit) = &col.fill {
+            if ft.nullable {
+                errors.push(lit, "`fill` gives existing rows a value when a column becomes NOT NULL; this column is `Option<..>` (nullable), so it needs none: remove `fill` or `Option`");
+            } else if col.identity.is_some() {
+                errors.push(lit, "an `identity` column fills itself: remove `fill`");
+            } else {
+                match check_sql_expression("fill", &lit.value()) {
+                    Ok(()) => {
+                        column_fills.insert(column_name.clone(), lit.value().trim().to_owned());
+                    }
+                    Err(msg) => errors.push(lit, format!("bad `fill`: {msg}")),
+                }
+            }
+        }
+        let default = col.default.as_ref().and_then(|lit| match check_sql_expression("default", &lit.value()) {
             Ok(()) => Some(lit.value().trim().to_owned()),
             Err(msg) => {
                 errors.push(lit, format!("bad `default`: {msg}"));
@@ -745,6 +766,7 @@ pub fn parse_table(input: &DeriveInput) -> syn::Result<TableDef> {
         table: Table { name: table_name, columns, primary_key, uniques, indexes, foreign_keys, checks },
         renamed_from,
         column_renames,
+        column_fills,
         allow_drop: attrs.allow_drop,
         fields: field_columns,
         span: input.ident.span(),
@@ -917,6 +939,24 @@ mod tests {
         assert!(ix.unique);
         assert_eq!(t.column("product_sku").unwrap().sql_type, "character varying(32)");
         assert!(!t.column("note").unwrap().not_null);
+    }
+
+    #[test]
+    fn fill_is_kept_for_not_null_columns_and_refused_where_meaningless() {
+        let def = parse(r#"struct T { #[column(primary_key)] id: i32, #[column(fill = " 'n/a' ")] note: String }"#).unwrap();
+        assert_eq!(def.column_fills.get("note").map(String::as_str), Some("'n/a'"));
+        assert!(def.table.column("note").unwrap().default.is_none(), "a fill is not a default");
+        let errs = messages(
+            r#"struct T {
+                #[column(fill = "0")] a: Option<i32>,
+                #[column(identity, fill = "1")] b: i64,
+                #[column(fill = "1; DROP TABLE t")] c: i32,
+            }"#,
+        );
+        assert_eq!(errs.len(), 3, "{errs:#?}");
+        assert!(errs[0].starts_with("`fill` gives existing rows a value"), "{}", errs[0]);
+        assert_eq!(errs[1], "an `identity` column fills itself: remove `fill`");
+        assert!(errs[2].starts_with("bad `fill`: `fill = \"1; DROP TABLE t\"` contains `;`"), "{}", errs[2]);
     }
 
     #[test]

@@ -85,12 +85,27 @@ pub fn plan(changes: &Changes, next: &Schema, dialect: Dialect) -> Result<Vec<St
             }
             continue;
         }
-        // A column that becomes NOT NULL gives its existing NULLs its default (the
-        // recreation on DSQL does the same in its copy).
+        // A column that becomes NOT NULL gives its existing NULLs its `fill`, else its
+        // default (the recreation on DSQL does the same in its copy).
         if let Op::SetNotNull { table, column } = op
-            && let Some(default) = next.tables.get(table).and_then(|t| t.column(column)).and_then(|c| c.default.as_ref())
+            && let Some(value) = changes.fill_value(next, table, column)
         {
-            statements.push(format!("UPDATE {} SET {} = {default} WHERE {} IS NULL;", quote(table), quote(column), quote(column)));
+            statements.push(format!("UPDATE {} SET {} = {value} WHERE {} IS NULL;", quote(table), quote(column), quote(column)));
+        }
+        // A NOT NULL column added with a `fill` other than its default: the fill is the
+        // default while the column is added (filling the existing rows), then the real one.
+        if let Op::AddColumn { table, column } = op
+            && column.not_null
+            && rules::strategy(kind, dialect) == Strategy::Plain
+            && let Some(fill) = changes.fills.get(table).and_then(|f| f.get(&column.name)).filter(|f| Some(*f) != column.default.as_ref())
+        {
+            let filled = Column { default: Some(fill.clone()), ..column.clone() };
+            statements.push(format!("ALTER TABLE {} ADD COLUMN {};", quote(table), column_definition(&filled, dialect)));
+            statements.push(match &column.default {
+                Some(default) => alter_column(table, &column.name, &format!("SET DEFAULT {default}")),
+                None => alter_column(table, &column.name, "DROP DEFAULT"),
+            });
+            continue;
         }
         match rules::strategy(kind, dialect) {
             Strategy::NotYetSupported => refusals.push(Refusal { change: op.to_string(), kind, reason: not_yet_reason(dialect) }),
@@ -136,14 +151,17 @@ fn rebuild(changes: &Changes, next: &Schema, table: &str, dialect: Dialect) -> R
         return Err(format!("`{table}` has an identity column, whose sequence a copy would not carry over; not supported on {dialect} yet"));
     }
 
-    // Columns the copy writes, and from what; new columns take their default from the
-    // INSERT itself.
+    // Columns the copy writes, and from what; new columns take their `fill`, else their
+    // default from the INSERT itself.
     let (mut columns, mut expressions) = (Vec::new(), Vec::new());
     for column in &to.columns {
         let Some(old) = from.column(&column.name) else {
-            if column.not_null && column.default.is_none() {
+            if let Some(fill) = changes.fills.get(table).and_then(|f| f.get(&column.name)) {
+                columns.push(quote(&column.name));
+                expressions.push(fill.clone());
+            } else if column.not_null && column.default.is_none() {
                 return Err(format!(
-                    "`{table}.{}` is added as NOT NULL without a default, so the existing rows have no value for it; give it a `default`",
+                    "`{table}.{}` is added as NOT NULL without a default, so the existing rows have no value for it; give it a `default`, or a `fill` for the existing rows",
                     column.name
                 ));
             }
@@ -153,11 +171,11 @@ fn rebuild(changes: &Changes, next: &Schema, table: &str, dialect: Dialect) -> R
         if old.sql_type != column.sql_type {
             expr = format!("{expr}::{}", column.sql_type);
         }
-        // A column that becomes NOT NULL gives its existing NULLs its default.
+        // A column that becomes NOT NULL gives its existing NULLs its fill or default.
         if column.not_null && !old.not_null
-            && let Some(default) = &column.default
+            && let Some(value) = changes.fill_value(next, table, &column.name)
         {
-            expr = format!("COALESCE({expr}, {default})");
+            expr = format!("COALESCE({expr}, {value})");
         }
         columns.push(quote(&column.name));
         expressions.push(expr);

@@ -146,6 +146,7 @@ impl<'ast> Visit<'ast> for Collector<'_> {
                     location: Some(location(file, def.span)),
                     renamed_from: def.renamed_from.as_ref().map(hint),
                     column_renames: def.column_renames.iter().map(|(c, h)| (c.clone(), hint(h))).collect(),
+                    column_fills: def.column_fills.clone(),
                     allow_drop: def.allow_drop.iter().map(|s| s.value.clone()).collect(),
                 };
                 self.scan.entities.push((def.rust_name.to_string(), name.clone()));

@@ -161,6 +161,22 @@ async fn nullable_to_not_null_fills_nulls_with_the_default() {
 }
 
 #[tokio::test]
+async fn nullable_to_not_null_with_a_fill_value() {
+    run(Case {
+        name: "set_not_null_fill",
+        before: r#"
+            #[derive(Table)] #[table(name = "t")]
+            pub struct T { #[column(primary_key)] pub id: i32, pub pages: Option<i32>, pub code: String }"#,
+        after: r#"
+            #[derive(Table)] #[table(name = "t")]
+            pub struct T { #[column(primary_key)] pub id: i32, #[column(fill = "-1")] pub pages: i32, pub code: String }"#,
+        seed: "INSERT INTO t (id, pages, code) SELECT g, CASE WHEN g % 3 = 0 THEN NULL ELSE g END, g::text FROM generate_series(1, 10000) g",
+        checksum: "concat_ws('|', id, coalesce(pages, -1), code)",
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn primary_key_change() {
     run(Case {
         name: "primary_key_change",
@@ -187,7 +203,24 @@ async fn not_null_column_with_default_added() {
             #[derive(Table)] #[table(name = "t")]
             pub struct T { #[column(primary_key)] pub id: i32, pub pages: i32, pub code: String, #[column(default = "'new'")] pub state: String }"#,
         seed: SEED_IDS,
-        checksum: "concat_ws('|', id, pages, code)",
+        // Before the change every row counts as 'new'; after it every row must be.
+        checksum: "concat_ws('|', id, pages, code, coalesce(to_jsonb(t.*) ->> 'state', 'new'))",
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn not_null_column_with_a_fill_added() {
+    run(Case {
+        name: "add_not_null_fill",
+        before: r#"
+            #[derive(Table)] #[table(name = "t")]
+            pub struct T { #[column(primary_key)] pub id: i32, pub pages: i32, pub code: String }"#,
+        after: r#"
+            #[derive(Table)] #[table(name = "t")]
+            pub struct T { #[column(primary_key)] pub id: i32, pub pages: i32, pub code: String, #[column(fill = "'legacy'")] pub state: String }"#,
+        seed: SEED_IDS,
+        checksum: "concat_ws('|', id, pages, code, coalesce(to_jsonb(t.*) ->> 'state', 'legacy'))",
     })
     .await;
 }

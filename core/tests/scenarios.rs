@@ -115,6 +115,8 @@ scenarios!(
     add_nullable_column,
     add_column_with_default,
     add_not_null_column,
+    add_not_null_column_with_fill,
+    set_not_null_with_fill,
     rename_column,
     rename_table,
     add_index,

@@ -81,7 +81,7 @@ impl BatchSql {
 
 /// One batch in one transaction: find its upper key, carry the directive out up to it,
 /// move the cursor. `None` when no row is left.
-async fn copy_batch(c: &mut PgConnection, sql: &BatchSql, history: &HistoryTable, tag: &str, cursor: Option<&[String]>) -> Result<Option<(Vec<String>, u64)>, sqlx::Error> {
+async fn run_batch(c: &mut PgConnection, sql: &BatchSql, history: &HistoryTable, tag: &str, cursor: Option<&[String]>) -> Result<Option<(Vec<String>, u64)>, sqlx::Error> {
     let mut tx = c.begin().await?;
     let bound = match cursor {
         None => sqlx::query(AssertSqlSafe(sql.bound_first.clone())),
@@ -105,7 +105,7 @@ async fn copy_batch(c: &mut PgConnection, sql: &BatchSql, history: &HistoryTable
 
 impl Migrator {
     /// Rows per batch: the configured number, within DSQL's limit.
-    pub(super) fn copy_batch_rows(&self) -> usize {
+    pub(super) fn batch_rows_per_transaction(&self) -> usize {
         self.options.batch_rows.clamp(1, MAX_BATCH_ROWS)
     }
 
@@ -137,11 +137,11 @@ impl Migrator {
             Directive::Copy(_) => Event::CopyProgress { tag: m.tag.clone(), table: table.to_owned(), rows, done },
             Directive::Backfill(b) => Event::BackfillProgress { tag: m.tag.clone(), table: table.to_owned(), column: b.column.clone(), rows, done },
         };
-        let sql = BatchSql::new(d, &key, self.copy_batch_rows());
+        let sql = BatchSql::new(d, &key, self.batch_rows_per_transaction());
         let mut reported = Instant::now();
         events(progress(done_rows, false));
         loop {
-            let batch = retrying(conn, connector, policy, async |c| copy_batch(c, &sql, history, &m.tag, cursor.as_deref()).await).await;
+            let batch = retrying(conn, connector, policy, async |c| run_batch(c, &sql, history, &m.tag, cursor.as_deref()).await).await;
             match batch {
                 Ok(Some((upper, n))) => {
                     done_rows += n;

@@ -1001,7 +1001,7 @@ impl Migrator {
                      then row counts compared and grants copied",
                     d.source,
                     d.target,
-                    self.copy_batch_rows()
+                    self.batch_rows_per_transaction()
                 );
             }
             Ok(Some(Directive::Backfill(d))) if target.dsql_rules() => {
@@ -1009,7 +1009,7 @@ impl Migrator {
                     "backfill directive: `{}.{}` set where NULL, in batches of at most {} rows ordered by the primary key, each batch committed with its cursor",
                     d.table,
                     d.column,
-                    self.copy_batch_rows()
+                    self.batch_rows_per_transaction()
                 );
             }
             Err(e) => return format!("REFUSED: {e}"),

@@ -54,15 +54,18 @@ impl BatchSql {
         let cols = key.iter().map(|k| quote(&k.name)).collect::<Vec<_>>().join(", ");
         let texts = key.iter().map(|k| format!("{}::text", quote(&k.name))).collect::<Vec<_>>().join(", ");
         let params = |from: usize| key.iter().enumerate().map(|(j, k)| format!("${}::{}", j + from, k.sql_type)).collect::<Vec<_>>().join(", ");
-        // Rows still to do, and the statement with the connective that adds a key range.
-        let (todo, statement, joiner) = match d {
-            Directive::Copy(c) => (None, &c.insert, " WHERE "),
-            Directive::Backfill(b) => (Some(format!("{} IS NULL", quote(&b.column))), &b.update, " AND "),
+        // The statement, and the connective that adds a key range to it.
+        let (statement, joiner) = match d {
+            Directive::Copy(c) => (&c.insert, " WHERE "),
+            Directive::Backfill(b) => (&b.update, " AND "),
         };
         let after = format!("({cols}) > ({})", params(1));
+        // The batch is the next key range, whatever the statement then does with its rows:
+        // a filter here (a backfill's `IS NULL`) can make the planner, which has no
+        // statistics for a new column, trade the key's index for a scan of the whole
+        // table on every batch.
         let bound = |after: Option<&str>| {
-            let filter: Vec<&str> = todo.as_deref().into_iter().chain(after).collect();
-            let filter = if filter.is_empty() { String::new() } else { format!(" WHERE {}", filter.join(" AND ")) };
+            let filter = after.map(|a| format!(" WHERE {a}")).unwrap_or_default();
             format!(
                 "SELECT {texts}, n FROM (SELECT {cols}, row_number() OVER (ORDER BY {cols}) AS n, sum(pg_column_size(s.*)) OVER (ORDER BY {cols}) AS bytes \
                  FROM (SELECT * FROM {src}{filter} ORDER BY {cols} LIMIT {batch_rows}) s) w WHERE n = 1 OR bytes <= {BATCH_BYTES} ORDER BY n DESC LIMIT 1",

@@ -186,6 +186,17 @@ fn a_change_dsql_cannot_make_is_refused_with_the_reason() {
 }
 
 #[test]
+fn a_table_with_an_identity_column_is_not_rebuilt_and_the_refusal_says_what_to_do() {
+    let f = Fixture::new();
+    f.edit(ENTITIES, "    pub display_name: String,", "    #[column(sql_type = \"varchar(200)\")]\n    pub display_name: String,");
+    let out = f.run(&["generate"]).code(2);
+    let err = stderr(&out);
+    assert!(err.contains("`customers` has an identity column"), "{err}");
+    assert!(err.contains("generate --custom"), "the refusal names the way out: {err}");
+    assert!(f.migrations().keys().all(|name| !name.starts_with("0001_")), "nothing is written");
+}
+
+#[test]
 fn a_nullable_column_with_a_default_on_dsql_is_added_bare_then_backfilled() {
     let f = Fixture::new();
     f.edit(ENTITIES, "    pub page_count: i32,", "    pub page_count: i32,\n    #[column(default = \"'none'\")]\n    pub note: Option<String>,");

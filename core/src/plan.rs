@@ -148,7 +148,10 @@ fn rebuild(changes: &Changes, next: &Schema, table: &str, dialect: Dialect) -> R
         return Err(format!("`{table}` is too long a name to rebuild beside itself (`{new_table}` exceeds {} bytes)", recreate::MAX_IDENTIFIER));
     }
     if from.columns.iter().chain(&to.columns).any(|c| c.identity) {
-        return Err(format!("`{table}` has an identity column, whose sequence a copy would not carry over; not supported on {dialect} yet"));
+        return Err(format!(
+            "`{table}` has an identity column, whose sequence a copy would not carry over, so it cannot be rebuilt on {dialect} yet; \
+             add a new column instead and move the data in a custom migration (`generate --custom`)"
+        ));
     }
 
     // Columns the copy writes, and from what; new columns take their `fill`, else their

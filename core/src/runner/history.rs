@@ -71,10 +71,11 @@ pub struct HistoryRow {
     pub statements: i32,
     /// When it finished, as text (for display).
     pub applied_at: Option<String>,
-    /// Within a batched copy at `next_statement`: the source key of the last row copied
-    /// (a JSON array of the key's values as text).
+    /// Within a batched directive at `next_statement` (a copy or a backfill; the column
+    /// names date from when copies were the only kind): the key of the last row done (a
+    /// JSON array of the key's values as text).
     pub copy_cursor: Option<String>,
-    /// Within a batched copy: rows copied so far.
+    /// Within a batched directive: rows copied or filled so far.
     pub copied_rows: Option<i64>,
 }
 
@@ -190,8 +191,8 @@ impl HistoryTable {
         )
     }
 
-    /// The batch's copy progress, written in the batch's own transaction so that the rows
-    /// and the cursor commit together.
+    /// A batch's progress, written in the batch's own transaction so that the rows and the
+    /// cursor commit together.
     pub async fn record_copy(&self, conn: &mut PgConnection, tag: &str, cursor: &str, rows: i64) -> Result<(), sqlx::Error> {
         let sql = format!("UPDATE {} SET copy_cursor = $1, copied_rows = coalesce(copied_rows, 0) + $2 WHERE tag = $3", self.qualified());
         sqlx::query(AssertSqlSafe(sql)).bind(cursor).bind(rows).bind(tag).execute(conn).await?;

@@ -423,3 +423,40 @@ async fn a_failed_validation_leaves_nothing_half_built(mode: Mode) {
     drop(su);
     drop(db);
 }
+
+in_both_modes!(a_history_table_from_before_the_batch_columns_is_upgraded);
+
+/// A database migrated by a release whose history table had no batch-progress columns:
+/// `status` reads it as it is (changing nothing), and the next `migrate` adds the columns.
+async fn a_history_table_from_before_the_batch_columns_is_upgraded(mode: Mode) {
+    let db = TestDb::for_mode("history_upgrade", mode).await;
+    let first = hand("0000_a", &["CREATE TABLE IF NOT EXISTS \"a\" (\"id\" integer NOT NULL, CONSTRAINT \"a_pkey\" PRIMARY KEY (\"id\"))"]);
+    let second = hand("0001_b", &["CREATE TABLE IF NOT EXISTS \"b\" (\"id\" integer NOT NULL, CONSTRAINT \"b_pkey\" PRIMARY KEY (\"id\"))"]);
+    let mut su = db.connect_setup().await;
+    // The bookkeeping as the earlier release made it, with 0000_a applied.
+    sqlx::raw_sql(AssertSqlSafe(format!(
+        "CREATE SCHEMA tablewright; \
+         CREATE TABLE tablewright.migrations (tag text NOT NULL, hash text NOT NULL, created_at bigint NOT NULL, status text NOT NULL, \
+           next_statement integer NOT NULL, statements integer NOT NULL, started_at timestamp with time zone DEFAULT now() NOT NULL, \
+           applied_at timestamp with time zone, CONSTRAINT migrations_pkey PRIMARY KEY (tag)); \
+         CREATE TABLE tablewright.migrations_lock (id text NOT NULL, holder text NOT NULL, acquired_at timestamp with time zone NOT NULL, \
+           expires_at timestamp with time zone NOT NULL, CONSTRAINT migrations_lock_pkey PRIMARY KEY (id)); \
+         CREATE TABLE a (id integer NOT NULL, CONSTRAINT a_pkey PRIMARY KEY (id)); \
+         INSERT INTO tablewright.migrations VALUES ('0000_a', '{}', 0, 'applied', 1, 1, now(), now())",
+        first.hash
+    )))
+    .execute(&mut su)
+    .await
+    .unwrap();
+    let columns = "SELECT count(*) FROM pg_attribute WHERE attrelid = 'tablewright.migrations'::regclass AND attname IN ('copy_cursor', 'copied_rows')";
+
+    let status = migrator(mode, &db, set(vec![first.clone(), second.clone()])).await.status().await.unwrap();
+    assert_eq!((status.applied.len(), status.pending.as_slice()), (1, ["0001_b".to_owned()].as_slice()));
+    assert_eq!(sqlx::query_scalar::<_, i64>(columns).fetch_one(&mut su).await.unwrap(), 0, "status changes nothing");
+
+    let report = migrator(mode, &db, set(vec![first, second])).await.run(&|_| {}).await.unwrap();
+    assert_eq!(report.applied, ["0001_b"]);
+    assert_eq!(sqlx::query_scalar::<_, i64>(columns).fetch_one(&mut su).await.unwrap(), 2, "migrate added the batch columns");
+    drop(su);
+    drop(db);
+}

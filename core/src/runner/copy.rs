@@ -126,7 +126,7 @@ impl Migrator {
             return Err(fail(format!("`{table}` has no primary key (or does not exist), so its rows cannot be walked in batches")));
         }
         let history = &self.options.history;
-        let row = retrying(conn, connector, policy, async |c| history.rows(c).await)
+        let row = retrying(conn, connector, policy, async |c| history.rows(c, true).await)
             .await
             .map_err(|e| RunError::db("reading the history", e.error))?
             .into_iter()

@@ -20,6 +20,21 @@ impl Default for HistoryTable {
     }
 }
 
+/// The history table's columns for a directive's batch progress, in the order they were
+/// added; a table made by a release before them gets them on the next `migrate`.
+const BATCH_COLUMNS: [(&str, &str); 2] = [("copy_cursor", "text"), ("copied_rows", "bigint")];
+
+/// Which bookkeeping a database has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Bookkeeping {
+    /// The history table exists.
+    pub history: bool,
+    /// The lock table exists.
+    pub lock: bool,
+    /// The history table has [`BATCH_COLUMNS`].
+    pub batch_columns: bool,
+}
+
 /// A migration's state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Status {
@@ -107,27 +122,32 @@ impl HistoryTable {
         ]
     }
 
-    /// Whether the history table exists (read-only: for dry runs and `status`).
-    pub async fn exists(&self, conn: &mut PgConnection) -> Result<bool, sqlx::Error> {
-        let name = self.qualified();
-        let found: Option<String> = sqlx::query_scalar("SELECT to_regclass($1)::text").bind(name).fetch_one(conn).await?;
-        Ok(found.is_some())
+    /// Which bookkeeping the database has, in one read.
+    pub async fn bookkeeping(&self, conn: &mut PgConnection) -> Result<Bookkeeping, sqlx::Error> {
+        let (history, lock, batch_columns): (bool, bool, bool) = sqlx::query_as(
+            "SELECT to_regclass($1) IS NOT NULL, to_regclass($2) IS NOT NULL, \
+             EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass($1) AND attname = $3 AND NOT attisdropped)",
+        )
+        .bind(self.qualified())
+        .bind(self.lock_qualified())
+        .bind(BATCH_COLUMNS[BATCH_COLUMNS.len() - 1].0)
+        .fetch_one(conn)
+        .await?;
+        Ok(Bookkeeping { history, lock, batch_columns })
     }
 
-    /// Whether both the history and the lock table exist.
-    pub async fn bookkeeping_exists(&self, conn: &mut PgConnection) -> Result<bool, sqlx::Error> {
-        let found: bool = sqlx::query_scalar("SELECT to_regclass($1) IS NOT NULL AND to_regclass($2) IS NOT NULL")
-            .bind(self.qualified())
-            .bind(self.lock_qualified())
-            .fetch_one(conn)
-            .await?;
-        Ok(found)
+    /// What a history table made before the batch columns existed lacks, one statement
+    /// each (each its own transaction on DSQL; bare nullable columns, which DSQL adds).
+    pub fn upgrade_statements(&self) -> Vec<String> {
+        BATCH_COLUMNS.iter().map(|(name, sql_type)| format!("ALTER TABLE {} ADD COLUMN {} {sql_type}", self.qualified(), quote(name))).collect()
     }
 
-    /// Every row, in tag order.
-    pub async fn rows(&self, conn: &mut PgConnection) -> Result<Vec<HistoryRow>, sqlx::Error> {
+    /// Every row, in tag order. Without `batch_columns` (a table not yet upgraded, read
+    /// by a read-only command) the batch progress reads as absent.
+    pub async fn rows(&self, conn: &mut PgConnection, batch_columns: bool) -> Result<Vec<HistoryRow>, sqlx::Error> {
+        let batch = if batch_columns { "copy_cursor, copied_rows" } else { "NULL::text AS copy_cursor, NULL::bigint AS copied_rows" };
         let sql = format!(
-            "SELECT tag, hash, created_at, status, next_statement, statements, applied_at::text AS applied_at, copy_cursor, copied_rows FROM {} ORDER BY tag",
+            "SELECT tag, hash, created_at, status, next_statement, statements, applied_at::text AS applied_at, {batch} FROM {} ORDER BY tag",
             self.qualified()
         );
         let rows = sqlx::query(AssertSqlSafe(sql)).fetch_all(conn).await?;

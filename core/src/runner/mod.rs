@@ -479,30 +479,36 @@ impl Migrator {
         // Reading first keeps an up-to-date database free of DDL (no needless commits, and
         // on DSQL no catalog change to invalidate other sessions' caches).
         let history = &self.options.history;
-        let present = retrying(conn, &self.connector, &self.options.retry, async |c| history.bookkeeping_exists(c).await)
+        let found = retrying(conn, &self.connector, &self.options.retry, async |c| history.bookkeeping(c).await)
             .await
             .map_err(|e| RunError::db("looking for the history table", e.error))?;
-        if present {
-            return Ok(());
+        let mut statements = Vec::new();
+        if !(found.history && found.lock) {
+            statements.extend(history.create_statements());
         }
-        for sql in self.options.history.create_statements() {
+        if found.history && !found.batch_columns {
+            statements.extend(history.upgrade_statements());
+        }
+        for sql in statements {
             // Concurrent runners may race to create these: PostgreSQL reports a duplicate
             // (23505 on the catalog index, 42P07 for the table, 42710 for its row type,
-            // 42P06 for the schema), DSQL a conflict (retried); either way the object exists
-            // afterwards.
+            // 42P06 for the schema, 42701 for a column), DSQL a conflict (retried); either
+            // way the object exists afterwards.
             let result = retrying(conn, &self.connector, &self.options.retry, async |c| sqlx::raw_sql(AssertSqlSafe(sql.clone())).execute(c).await).await;
             match result {
                 Ok(_) => {}
-                Err(e) if matches!(retry::sqlstate(&e.error).as_deref(), Some("23505" | "42P07" | "42710" | "42P06")) => {}
+                Err(e) if matches!(retry::sqlstate(&e.error).as_deref(), Some("23505" | "42P07" | "42710" | "42P06" | "42701")) => {}
                 Err(e) => return Err(RunError::db("creating the history table", e.error)),
             }
         }
         Ok(())
     }
 
-    async fn history_rows(&self, conn: &mut Conn) -> Result<BTreeMap<String, HistoryRow>, RunError> {
+    /// The history by tag; `batch_columns` as [`HistoryTable::bookkeeping`] found it
+    /// (true once [`Self::ensure_history`] ran).
+    async fn history_rows(&self, conn: &mut Conn, batch_columns: bool) -> Result<BTreeMap<String, HistoryRow>, RunError> {
         let history = &self.options.history;
-        let rows = retrying(conn, &self.connector, &self.options.retry, async |c| history.rows(c).await)
+        let rows = retrying(conn, &self.connector, &self.options.retry, async |c| history.rows(c, batch_columns).await)
             .await
             .map_err(|e| RunError::db("reading the history", e.error))?;
         Ok(rows.into_iter().map(|r| (r.tag.clone(), r)).collect())
@@ -625,7 +631,7 @@ impl Migrator {
     }
 
     async fn run_locked(&self, conn: &mut Conn, lock: &Lock, events: &dyn Fn(Event)) -> Result<RunReport, RunError> {
-        let rows = self.history_rows(conn).await?;
+        let rows = self.history_rows(conn, true).await?;
         self.verify_history(&rows)?;
         let pending: Vec<&LocalMigration> = self.set.migrations.iter().filter(|m| !rows.get(&m.tag).is_some_and(|r| r.status.is_done())).collect();
         for m in &pending {
@@ -947,10 +953,10 @@ impl Migrator {
     /// The history (read-only; no table means nothing applied).
     async fn read_only_rows(&self, conn: &mut Conn) -> Result<BTreeMap<String, HistoryRow>, RunError> {
         let history = &self.options.history;
-        let exists = retrying(conn, &self.connector, &self.options.retry, async |c| history.exists(c).await)
+        let found = retrying(conn, &self.connector, &self.options.retry, async |c| history.bookkeeping(c).await)
             .await
             .map_err(|e| RunError::db("looking for the history table", e.error))?;
-        if exists { self.history_rows(conn).await } else { Ok(BTreeMap::new()) }
+        if found.history { self.history_rows(conn, found.batch_columns).await } else { Ok(BTreeMap::new()) }
     }
 
     /// What `migrate` would do, changing nothing.

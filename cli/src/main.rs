@@ -144,8 +144,9 @@ enum Command {
         /// Do not apply and validate the permissions file after the migrations.
         #[arg(long)]
         no_permissions: bool,
-        /// Rows per transaction when a table recreation copies rows (1 to 2999: DSQL
-        /// allows 3,000 changed rows per transaction, the progress row included).
+        /// Rows per transaction when a directive works in batches (a recreation's copy, a
+        /// backfill; 1 to 2999: DSQL allows 3,000 changed rows per transaction, the
+        /// progress row included).
         #[arg(long, value_name = "ROWS", default_value_t = 1000, value_parser = clap::value_parser!(u16).range(1..=2999))]
         batch_rows: u16,
     },

@@ -286,11 +286,15 @@ pub struct Changes {
 }
 
 impl Changes {
+    /// The `#[column(fill)]` of `table.column`, if the code gives one.
+    pub fn fill(&self, table: &str, column: &str) -> Option<&str> {
+        self.fills.get(table)?.get(column).map(String::as_str)
+    }
+
     /// What the existing rows of `table.column` get when it becomes NOT NULL: its `fill`,
     /// else its default in `next`.
     pub fn fill_value<'a>(&'a self, next: &'a Schema, table: &str, column: &str) -> Option<&'a str> {
-        let fill = self.fills.get(table).and_then(|f| f.get(column));
-        fill.or_else(|| next.tables.get(table)?.column(column)?.default.as_ref()).map(String::as_str)
+        self.fill(table, column).or_else(|| next.tables.get(table)?.column(column)?.default.as_deref())
     }
 }
 

@@ -86,7 +86,7 @@ impl FolderProblem {
             FolderProblem::Fork { .. } => "two branches each generated a migration on the same parent. Keep the one merged first; delete the other's SQL file, snapshot and journal entry, then run `generate` to re-create its change on top".into(),
             FolderProblem::BadSnapshot { .. } => "restore the snapshot from version control".into(),
             FolderProblem::BadDirective { .. } => {
-                "write the directive as README \"Table recreation\" shows (`-- tablewright:copy \"source\" -> \"target\"` over one `INSERT INTO \"target\" (..) SELECT .. FROM \"source\"`), or regenerate the migration".into()
+                "write the directive in the form its error gives (README: \"Table recreation on DSQL\", \"Columns added with a DEFAULT on DSQL\"), or regenerate the migration".into()
             }
         }
     }

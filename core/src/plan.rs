@@ -97,9 +97,9 @@ pub fn plan(changes: &Changes, next: &Schema, dialect: Dialect) -> Result<Vec<St
         if let Op::AddColumn { table, column } = op
             && column.not_null
             && rules::strategy(kind, dialect) == Strategy::Plain
-            && let Some(fill) = changes.fills.get(table).and_then(|f| f.get(&column.name)).filter(|f| Some(*f) != column.default.as_ref())
+            && let Some(fill) = changes.fill(table, &column.name).filter(|f| Some(*f) != column.default.as_deref())
         {
-            let filled = Column { default: Some(fill.clone()), ..column.clone() };
+            let filled = Column { default: Some(fill.to_owned()), ..column.clone() };
             statements.push(format!("ALTER TABLE {} ADD COLUMN {};", quote(table), column_definition(&filled, dialect)));
             statements.push(match &column.default {
                 Some(default) => alter_column(table, &column.name, &format!("SET DEFAULT {default}")),
@@ -159,9 +159,9 @@ fn rebuild(changes: &Changes, next: &Schema, table: &str, dialect: Dialect) -> R
     let (mut columns, mut expressions) = (Vec::new(), Vec::new());
     for column in &to.columns {
         let Some(old) = from.column(&column.name) else {
-            if let Some(fill) = changes.fills.get(table).and_then(|f| f.get(&column.name)) {
+            if let Some(fill) = changes.fill(table, &column.name) {
                 columns.push(quote(&column.name));
-                expressions.push(fill.clone());
+                expressions.push(fill.to_owned());
             } else if column.not_null && column.default.is_none() {
                 return Err(format!(
                     "`{table}.{}` is added as NOT NULL without a default, so the existing rows have no value for it; give it a `default`, or a `fill` for the existing rows",

@@ -101,7 +101,7 @@ async fn run_batch(c: &mut PgConnection, sql: &BatchSql, history: &HistoryTable,
     };
     let rows = upper.iter().fold(run, |q, v| q.bind(v.clone())).execute(&mut *tx).await?.rows_affected();
     let cursor_json = serde_json::to_string(&upper).expect("strings serialize");
-    history.record_copy(&mut tx, tag, &cursor_json, rows as i64).await?;
+    history.record_batch(&mut tx, tag, &cursor_json, rows as i64).await?;
     tx.commit().await?;
     Ok(Some((upper, rows)))
 }

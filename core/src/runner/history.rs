@@ -213,7 +213,7 @@ impl HistoryTable {
 
     /// A batch's progress, written in the batch's own transaction so that the rows and the
     /// cursor commit together.
-    pub async fn record_copy(&self, conn: &mut PgConnection, tag: &str, cursor: &str, rows: i64) -> Result<(), sqlx::Error> {
+    pub async fn record_batch(&self, conn: &mut PgConnection, tag: &str, cursor: &str, rows: i64) -> Result<(), sqlx::Error> {
         let sql = format!("UPDATE {} SET copy_cursor = $1, copied_rows = coalesce(copied_rows, 0) + $2 WHERE tag = $3", self.qualified());
         sqlx::query(AssertSqlSafe(sql)).bind(cursor).bind(rows).bind(tag).execute(conn).await?;
         Ok(())

@@ -62,6 +62,8 @@ pub enum FolderProblem {
     Fork { prev_id: String, snapshots: Vec<PathBuf> },
     /// Journal entries out of sequence.
     BadIndex { tag: String, expected: u32, found: u32 },
+    /// Two journal entries with the same tag (a bad merge): a runner would apply it twice.
+    DuplicateTag { tag: String, positions: Vec<usize> },
     /// A snapshot that does not parse.
     BadSnapshot { path: PathBuf, error: String },
     /// A statement carries a runner directive that does not have the documented form.
@@ -82,6 +84,9 @@ impl FolderProblem {
             ),
             FolderProblem::BrokenChain { .. } | FolderProblem::BadIndex { .. } => {
                 "the journal and snapshots disagree: restore meta/ from version control".into()
+            }
+            FolderProblem::DuplicateTag { tag, .. } => {
+                format!("keep one entry `{tag}` in meta/_journal.json (a merge took it twice), then run `check` again")
             }
             FolderProblem::Fork { .. } => "two branches each generated a migration on the same parent. Keep the one merged first; delete the other's SQL file, snapshot and journal entry, then run `generate` to re-create its change on top".into(),
             FolderProblem::BadSnapshot { .. } => "restore the snapshot from version control".into(),
@@ -116,6 +121,12 @@ impl fmt::Display for FolderProblem {
                 snapshots.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(" and ")
             ),
             FolderProblem::BadIndex { tag, expected, found } => write!(f, "journal entry `{tag}` has idx {found}, expected {expected}"),
+            FolderProblem::DuplicateTag { tag, positions } => write!(
+                f,
+                "journal entry `{tag}` appears {} times (entries {})",
+                positions.len(),
+                positions.iter().map(|p| p.to_string()).collect::<Vec<_>>().join(", ")
+            ),
             FolderProblem::BadSnapshot { path, error } => write!(f, "{} does not parse: {error}", path.display()),
             FolderProblem::BadDirective { path, number, error } => write!(f, "{}: statement {number}: {error}", path.display()),
         }
@@ -171,6 +182,13 @@ impl MigrationFolder {
         let mut journaled_sql = BTreeSet::new();
         let mut journaled_snapshots = BTreeSet::new();
         let mut prev_id = ORIGIN_ID.to_owned();
+        let mut positions: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+        for (position, entry) in self.journal.entries.iter().enumerate() {
+            positions.entry(&entry.tag).or_default().push(position);
+        }
+        for (tag, positions) in positions.into_iter().filter(|(_, p)| p.len() > 1) {
+            problems.push(FolderProblem::DuplicateTag { tag: tag.to_owned(), positions });
+        }
         for (position, entry) in self.journal.entries.iter().enumerate() {
             if entry.idx as usize != position {
                 problems.push(FolderProblem::BadIndex { tag: entry.tag.clone(), expected: position as u32, found: entry.idx });

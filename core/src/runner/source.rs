@@ -76,6 +76,12 @@ impl MigrationSet {
         let journal: Journal = serde_json::from_str(journal_text).map_err(|e| RunError::Source(vec![format!("{journal_name}: {e}")]))?;
         let mut problems = Vec::new();
         let tags: BTreeSet<&str> = journal.entries.iter().map(|e| e.tag.as_str()).collect();
+        for tag in &tags {
+            let times = journal.entries.iter().filter(|e| e.tag == *tag).count();
+            if times > 1 {
+                problems.push(format!("{journal_name}: entry `{tag}` appears {times} times (a bad merge?); keep one, or it would be applied twice"));
+            }
+        }
         for (stem, _, path) in &files {
             if !tags.contains(stem.as_str()) {
                 problems.push(format!("{} has no entry in {journal_name}: add it with `generate`, or delete the file", path.display()));
@@ -85,13 +91,15 @@ impl MigrationSet {
         for entry in &journal.entries {
             match files.iter().find(|(stem, _, _)| *stem == entry.tag) {
                 None => problems.push(format!("journal entry `{}` has no file {}.sql in {origin}", entry.tag, entry.tag)),
-                Some((_, bytes, path)) => match std::str::from_utf8(bytes) {
+                // The statements are cut from the bytes the hash covers (no BOM, LF line
+                // ends), so what runs is exactly what was hashed.
+                Some((_, bytes, path)) => match String::from_utf8(hash::normalized(bytes)) {
                     Err(_) => problems.push(format!("{} is not UTF-8", path.display())),
                     Ok(text) => migrations.push(LocalMigration {
                         tag: entry.tag.clone(),
                         when: entry.when as i64,
                         hash: hash::migration_hash(bytes),
-                        statements: plan::split_statements(&text.replace("\r\n", "\n")),
+                        statements: plan::split_statements(&text),
                         origin: path.display().to_string(),
                     }),
                 },

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 use tablewright_core::config::{Config, DEFAULT_CONFIG};
 use tablewright_core::folder::MigrationFolder;
-use tablewright_core::runner::{self, Event, HistoryTable, MigrationSet, Migrator, MigratorOptions, RunError, Target};
+use tablewright_core::runner::{self, ErrorClass, Event, HistoryTable, MigrationSet, Migrator, MigratorOptions, RunError, Target};
 
 /// Where to connect and what to apply.
 #[derive(Args, Clone)]
@@ -108,12 +108,10 @@ fn block_on<T>(timeout: Option<Duration>, work: impl std::future::Future<Output 
 }
 
 fn run_error(e: RunError) -> Failure {
-    if e.is_check_failure() {
-        Failure::CheckFailedWith(anyhow::Error::new(e))
-    } else if e.is_input_error() {
-        Failure::Error(anyhow::Error::new(e))
-    } else {
-        Failure::Runtime(anyhow::Error::new(e))
+    match e.class() {
+        ErrorClass::Check => Failure::CheckFailedWith(anyhow::Error::new(e)),
+        ErrorClass::Input => Failure::Error(anyhow::Error::new(e)),
+        ErrorClass::Run => Failure::Runtime(anyhow::Error::new(e)),
     }
 }
 
@@ -136,8 +134,14 @@ impl EventPrinter {
                 Event::LockWaiting { holder, expires_at: Some(at) } => format!("waiting for the migration lock held by {holder} (lease expires {at})\n"),
                 Event::LockWaiting { holder, expires_at: None } => format!("waiting for the migration lock held by {holder}\n"),
                 Event::LockAcquired { kind } => format!("lock acquired ({kind})\n"),
-                Event::MigrationStarted { tag, statements, resume_from: 0 } => format!("{tag}: {statements} statement(s)\n"),
-                Event::MigrationStarted { tag, statements, resume_from } => format!("{tag}: resuming at statement {} of {statements}\n", resume_from + 1),
+                Event::MigrationStarted { tag, statements, resume_from: 0, previous: None } => format!("{tag}: {statements} statement(s)\n"),
+                Event::MigrationStarted { tag, statements, resume_from, previous } => format!(
+                    "{tag}: resuming at statement {} of {statements}{}\n",
+                    resume_from + 1,
+                    previous.map(|p| format!(" ({p} last time)")).unwrap_or_default()
+                ),
+                Event::Settled { number, took_effect: true, how, .. } => format!("  [{number}] took effect before the interruption: {how}\n"),
+                Event::Settled { number, took_effect: false, how, .. } => format!("  [{number}] did not take effect before the interruption ({how}): running it\n"),
                 Event::StatementDone { number, total, elapsed_ms, note, .. } => {
                     format!("  [{number}/{total}] ok, {elapsed_ms} ms{}\n", note.map(|n| format!(" ({n})")).unwrap_or_default())
                 }
@@ -149,6 +153,7 @@ impl EventPrinter {
                 Event::MigrationApplied { tag, elapsed_ms } => format!("{tag}: applied in {elapsed_ms} ms\n"),
                 Event::CopyProgress { table, rows, done: false, .. } => format!("  copying {table}: {rows} rows so far\n"),
                 Event::CopyProgress { table, rows, done: true, .. } => format!("  copied {table}: {rows} rows, counts match, grants copied\n"),
+                Event::RangesRecopied { table, ranges, .. } => format!("  {table} changed during the copy: {ranges} key range(s) copied again\n"),
                 Event::BackfillProgress { table, column, rows, done: false, .. } => format!("  backfilling {table}.{column}: {rows} rows so far\n"),
                 Event::BackfillProgress { table, column, rows, done: true, .. } => format!("  backfilled {table}.{column}: {rows} rows\n"),
             }),
@@ -261,8 +266,8 @@ pub fn migrate(config_path: &Path, format: Format, args: &DbArgs, flags: Migrate
                     for m in &plan {
                         let resume = if m.resume_from > 0 { format!(" (resumes at statement {})", m.resume_from + 1) } else { String::new() };
                         text.push_str(&format!("{}{resume}\n", m.tag));
-                        for (i, s) in m.statements.iter().enumerate() {
-                            text.push_str(&format!("  [{}] {}\n      {}\n", m.resume_from + i + 1, s.how, s.sql.replace('\n', "\n      ")));
+                        for s in &m.statements {
+                            text.push_str(&format!("  [{}] {}\n      {}\n", s.number, s.how, s.sql.replace('\n', "\n      ")));
                         }
                     }
                     emit(&text);
@@ -303,7 +308,7 @@ pub fn status(config_path: &Path, format: Format, args: &DbArgs, out: &mut serde
     block_on(None, async {
         let migrator = Migrator::new(target, set, MigratorOptions { history, ..MigratorOptions::default() }).await.map_err(run_error)?;
         let report = migrator.status().await.map_err(run_error)?;
-        let problems = !report.edited.is_empty() || !report.unknown.is_empty();
+        let problems = report.has_problems();
         match format {
             Format::Text => {
                 let mut text = format!("{} — {}\n", migrator.target(), migrator.migrations().origin);
@@ -313,7 +318,12 @@ pub fn status(config_path: &Path, format: Format, args: &DbArgs, out: &mut serde
                     text.push_str(&format!("  {how:<15} {}  {}{edited}\n", a.tag, a.applied_at.as_deref().unwrap_or("")));
                 }
                 for p in &report.in_progress {
-                    text.push_str(&format!("  {:<15} {}  {} of {} statements done; `migrate` resumes it\n", "in progress", p.tag, p.done, p.total));
+                    let how = if p.interrupted {
+                        format!("stopped inside statement {}: `migrate` settles its outcome from the database, then resumes", p.done + 1)
+                    } else {
+                        "`migrate` resumes it".to_owned()
+                    };
+                    text.push_str(&format!("  {:<15} {}  {} of {} statements done; {how}\n", "in progress", p.tag, p.done, p.total));
                     if let Some(r) = &p.recreation {
                         let copied = r.copied_rows.map(|n| format!(", {n} rows copied")).unwrap_or_default();
                         text.push_str(&format!("  {:<15} recreation of {} in flight, next step {}{copied}\n", "", r.table, r.step));
@@ -323,6 +333,21 @@ pub fn status(config_path: &Path, format: Format, args: &DbArgs, out: &mut serde
                         text.push_str(&format!("  {:<15} backfill of {}.{} in flight{filled}\n", "", b.table, b.column));
                     }
                 }
+                for f in &report.failed {
+                    let code = f.code.as_ref().map(|c| format!(" (SQLSTATE {c})")).unwrap_or_default();
+                    text.push_str(&format!(
+                        "  {:<15} {}  statement {} of {} failed{code}: {}; it took no effect, and `migrate` runs it again (fix the file from statement {} on, or the data)\n",
+                        "failed",
+                        f.tag,
+                        f.statement,
+                        f.total,
+                        f.message,
+                        f.done + 1
+                    ));
+                }
+                for e in &report.edited_in_progress {
+                    text.push_str(&format!("  {:<15} {}  {}; `migrate` refuses it until that is reverted\n", "EDITED", e.tag, e.what));
+                }
                 for t in &report.pending {
                     text.push_str(&format!("  {:<15} {t}\n", "pending"));
                 }
@@ -330,11 +355,12 @@ pub fn status(config_path: &Path, format: Format, args: &DbArgs, out: &mut serde
                     text.push_str(&format!("  {:<15} {t}  applied in the database, not in this folder\n", "unknown"));
                 }
                 text.push_str(&format!(
-                    "{} applied, {} in progress, {} pending, {} edited, {} unknown\n",
+                    "{} applied, {} in progress, {} failed, {} pending, {} edited, {} unknown\n",
                     report.applied.len(),
                     report.in_progress.len(),
+                    report.failed.len(),
                     report.pending.len(),
-                    report.edited.len(),
+                    report.edited.len() + report.edited_in_progress.len(),
                     report.unknown.len()
                 ));
                 emit(&text);
@@ -349,7 +375,8 @@ pub fn status(config_path: &Path, format: Format, args: &DbArgs, out: &mut serde
     })
 }
 
-pub fn mark_applied(config_path: &Path, format: Format, args: &DbArgs, file: &str, reset: bool, yes: bool, out: &mut serde_json::Map<String, Value>) -> Result<(), Failure> {
+#[allow(clippy::too_many_arguments)] // one per flag; the typed reports of the CLI issue replace this
+pub fn mark_applied(config_path: &Path, format: Format, args: &DbArgs, file: &str, through: Option<usize>, reset: bool, yes: bool, out: &mut serde_json::Map<String, Value>) -> Result<(), Failure> {
     if reset && !yes {
         return Err(input("--reset deletes the whole migration history but this one row; add --yes to confirm (tablewright never prompts)"));
     }
@@ -359,16 +386,22 @@ pub fn mark_applied(config_path: &Path, format: Format, args: &DbArgs, file: &st
     let tag = Path::new(file).file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| file.to_owned());
     block_on(None, async {
         let migrator = Migrator::new(target, set, MigratorOptions { history, ..MigratorOptions::default() }).await.map_err(run_error)?;
-        migrator.mark_applied(&tag, reset).await.map_err(run_error)?;
+        let report = migrator.mark_applied(&tag, reset, through).await.map_err(run_error)?;
         match format {
-            Format::Text => emit(&format!(
-                "Marked {tag} as applied on {}{}.\n",
-                migrator.target(),
-                if reset { "; the rest of the history was removed" } else { "" }
-            )),
+            Format::Text => {
+                let what = if report.through == report.total { "as applied".to_owned() } else { format!("with statements 1 to {} done", report.through) };
+                let mut text = format!("Marked {tag} {what} on {}{}.\n", migrator.target(), if reset { "; the rest of the history was removed" } else { "" });
+                if !report.never_ran.is_empty() {
+                    let list = report.never_ran.iter().map(|n| n.to_string()).collect::<Vec<_>>().join(", ");
+                    text.push_str(&format!("Statement(s) {list} of {tag} never ran here: make sure the database already has their effect.\n"));
+                }
+                emit(&text);
+            }
             Format::Json => {
                 out.insert("status".into(), json!("ok"));
                 out.insert("marked".into(), json!(tag));
+                out.insert("through".into(), json!(report.through));
+                out.insert("never_ran".into(), json!(report.never_ran));
                 out.insert("reset".into(), json!(reset));
             }
         }

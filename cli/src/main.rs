@@ -183,6 +183,10 @@ enum Command {
         /// The migration: its tag or its .sql file.
         #[arg(long)]
         file: String,
+        /// Record only statements 1..=N as done (the next `migrate` resumes after them):
+        /// how a statement whose outcome could not be settled is resolved by hand.
+        #[arg(long, value_name = "N")]
+        through: Option<usize>,
         /// Replace the whole history with this one row.
         #[arg(long)]
         reset: bool,
@@ -206,6 +210,8 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    // Test builds only (the `failpoints` feature): the crash tests stop the runner here.
+    tablewright_core::runner::configure_failpoints_from_env();
     let cli = Cli::parse();
     let (common, result) = match cli.command {
         Command::Generate { common, name, custom, check, allow_drop } => {
@@ -248,10 +254,10 @@ fn main() -> ExitCode {
             let r = db::status(&common.config, format, &db, reporter.json_mut());
             (reporter, r)
         }
-        Command::MarkApplied { common, db, file, reset, yes } => {
+        Command::MarkApplied { common, db, file, through, reset, yes } => {
             let mut reporter = Reporter::new(common.format.into());
             let format = reporter.format();
-            let r = db::mark_applied(&common.config, format, &db, &file, reset, yes, reporter.json_mut());
+            let r = db::mark_applied(&common.config, format, &db, &file, through, reset, yes, reporter.json_mut());
             (reporter, r)
         }
         Command::Verify { common, connection_string, folder } => {

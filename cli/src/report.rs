@@ -342,20 +342,7 @@ fn error_json(e: &anyhow::Error) -> Value {
     } else if e.downcast_ref::<FolderError>().is_some() {
         "folder"
     } else if let Some(r) = e.downcast_ref::<RunError>() {
-        match r {
-            RunError::Config(_) => "usage",
-            RunError::Source(_) => "migrations",
-            RunError::Edited { .. } => "edited",
-            RunError::UnknownApplied { .. } => "unknown_applied",
-            RunError::Refused { .. } => "refused",
-            RunError::Statement { .. } => "statement_failed",
-            RunError::JobFailed { .. } => "job_failed",
-            RunError::InvalidIndex { .. } => "invalid_index",
-            RunError::Directive { .. } => "directive_failed",
-            RunError::LockLost => "lock_lost",
-            RunError::Timeout(_) => "timeout",
-            RunError::Connect { .. } | RunError::Database { .. } => "database",
-        }
+        r.kind()
     } else {
         "io"
     };

@@ -251,3 +251,75 @@ async fn a_row_that_does_not_cast_fails_the_copy_and_leaves_the_old_table_alone(
     drop(setup);
     drop(db);
 }
+
+/// Writes to the source while the copy runs (an update and a delete of copied rows, an
+/// insert into a copied key range, an insert past the end, an update after the first
+/// verification pass): each is carried over before the swap, found by the checksums of the
+/// copied key ranges.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writes_to_the_table_during_the_copy_are_carried_over() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::{Arc, Mutex};
+    use tablewright_core::runner::Event;
+    let v2 = common::table_v2();
+    let (dir, after) = folder(&[common::TABLE_V1, &v2]);
+    let db = TestDb::for_mode("copy_writes", Mode::DsqlGuarded).await;
+    migrate(&db, dir.path(), Some(1), 1000).await;
+    let mut setup = db.connect_setup().await;
+    // Even keys only, so rows can be inserted inside a copied range.
+    sqlx::raw_sql("INSERT INTO t (id, pages, code) SELECT g * 2, g % 500, md5(g::text) FROM generate_series(1, 10000) g; CREATE TABLE expected AS SELECT * FROM t")
+        .execute(&mut setup)
+        .await
+        .unwrap();
+    // Each write goes to the table being copied and to `expected`, which the copy does
+    // not touch.
+    let write = |admin: String, sql: &'static str| {
+        std::thread::spawn(move || {
+            tokio::runtime::Runtime::new().unwrap().block_on(async {
+                let mut c = <PgConnection as sqlx::Connection>::connect(&admin).await.unwrap();
+                sqlx::raw_sql("SET session_replication_role = replica").execute(&mut c).await.unwrap();
+                sqlx::raw_sql(AssertSqlSafe(format!("{sql}; {}", sql.replace(" t ", " expected ")))).execute(&mut c).await.unwrap();
+            })
+        })
+        .join()
+        .unwrap()
+    };
+    let admin = db.admin_db_url.clone().unwrap();
+    let batches = Arc::new(AtomicUsize::new(0));
+    let (seen, admin_batch) = (batches.clone(), admin.clone());
+    fail::cfg_callback("runner::after_batch", move || {
+        if seen.fetch_add(1, Ordering::SeqCst) == 1 {
+            // Batches 1 and 2 (keys 2..4000) are copied.
+            write(admin_batch.clone(), "UPDATE t SET pages = pages + 7 WHERE id = 10; DELETE FROM t WHERE id = 20; INSERT INTO t VALUES (11, 1, 'inserted in a copied range'); INSERT INTO t VALUES (30001, 2, 'past the end')");
+        }
+    })
+    .unwrap();
+    let passes = Arc::new(AtomicUsize::new(0));
+    let (seen, admin_pass) = (passes.clone(), admin.clone());
+    fail::cfg_callback("runner::after_copy_pass", move || {
+        if seen.fetch_add(1, Ordering::SeqCst) == 0 {
+            write(admin_pass.clone(), "UPDATE t SET code = 'changed after the first pass' WHERE id = 4000");
+        }
+    })
+    .unwrap();
+    let events = Mutex::new(Vec::new());
+    let set = MigrationSet::from_folder(dir.path()).unwrap();
+    let migrator = Migrator::new(Target::DsqlEmulated { url: db.url.clone() }, set, MigratorOptions { batch_rows: 1000, ..MigratorOptions::default() }).await.unwrap();
+    migrator.run(&|e| events.lock().unwrap().push(e)).await.unwrap();
+    fail::remove("runner::after_batch");
+    fail::remove("runner::after_copy_pass");
+
+    let recopied: Vec<usize> = events.lock().unwrap().iter().filter_map(|e| if let Event::RangesRecopied { ranges, .. } = e { Some(*ranges) } else { None }).collect();
+    assert_eq!(recopied, [1, 1], "the range of keys 10, 11 and 20 (one batch), then that of 4000 after the first pass");
+    assert_eq!(passes.load(Ordering::SeqCst), 3, "a third pass found nothing changed");
+    let rows = "SELECT count(*) || ':' || md5(string_agg(concat_ws('|', id, pages, code), ',' ORDER BY id)) FROM";
+    let mut conn = db.connect().await;
+    let got = scalar(&mut conn, &format!("{rows} t")).await;
+    let expected = scalar(&mut setup, &format!("{rows} expected")).await;
+    assert_eq!(got, expected, "every write made during the copy is in the new table");
+    assert!(got.starts_with("10001:"), "{got}");
+    sqlx::raw_sql("DROP TABLE expected").execute(&mut setup).await.unwrap();
+    let leftovers = scalar(&mut conn, "SELECT count(*) FROM tablewright.migrations_batches").await;
+    assert_eq!(leftovers, "0", "the copied ranges are forgotten once the migration is applied");
+    assert_database_matches(&mut conn, &after, "after the copy with writes").await;
+}

@@ -4,17 +4,14 @@
 
 mod common;
 
-use common::{Mode, TestDb, assert_database_matches, desired_from_source};
+use common::{Mode, TestDb, assert_database_matches, hand, target};
 use sqlx::{AssertSqlSafe, Connection, PgConnection};
 use std::path::Path;
 use std::sync::Mutex;
 use std::time::Duration;
-use tablewright_core::config::Config;
-use tablewright_core::folder::MigrationFolder;
-use tablewright_core::generate::{self, GenerateOptions};
+use tablewright_core::introspect;
 use tablewright_core::model::Schema;
 use tablewright_core::runner::{Event, LocalMigration, MigrationSet, Migrator, MigratorOptions, RunError, Target};
-use tablewright_core::{hash, introspect};
 
 pub const V1: &str = include_str!("fixtures/v1.rs");
 
@@ -22,24 +19,7 @@ pub const V2: &str = include_str!("fixtures/v2.rs");
 
 /// A migrations folder generated from `versions` for the mode's dialect.
 pub fn fixture(mode: Mode, versions: &[&str]) -> (tempfile::TempDir, Schema) {
-    let dir = tempfile::tempdir().unwrap();
-    let config = Config::parse(&dir.path().join("tablewright.toml"), &format!("dialect = \"{}\"\nschema = [\"x.rs\"]\nout = \".\"\n", mode.dialect())).unwrap();
-    let mut last = Schema::default();
-    for (i, source) in versions.iter().enumerate() {
-        let desired = desired_from_source(&format!("v{i}.rs"), source);
-        let folder = MigrationFolder::load(&config.out).unwrap();
-        let migration = generate::plan_migration(&config, &desired, &folder, &GenerateOptions { now_ms: 1_700_000_000_000 + i as u64, ..Default::default() }).unwrap();
-        generate::write(Some(&migration.unwrap_or_else(|| panic!("version {i} changes nothing"))), None).unwrap();
-        last = desired.schema;
-    }
-    (dir, last)
-}
-
-fn target(mode: Mode, url: &str) -> Target {
-    match mode {
-        Mode::Postgres => Target::Postgres { url: url.to_owned() },
-        Mode::DsqlGuarded => Target::DsqlEmulated { url: url.to_owned() },
-    }
+    common::generated(mode.dialect(), versions)
 }
 
 /// Records events so tests can assert on them.
@@ -49,10 +29,6 @@ struct Events(Mutex<Vec<Event>>);
 impl Events {
     fn sink(&self) -> impl Fn(Event) + '_ {
         |e| self.0.lock().unwrap().push(e)
-    }
-
-    fn notes(&self) -> Vec<&'static str> {
-        self.0.lock().unwrap().iter().filter_map(|e| if let Event::StatementDone { note: Some(n), .. } = e { Some(*n) } else { None }).collect()
     }
 
     fn any(&self, f: impl Fn(&Event) -> bool) -> bool {
@@ -69,18 +45,6 @@ async fn catalog(db: &TestDb) -> (Schema, bool) {
     let schema = introspect::introspect(&mut conn, "public").await.unwrap().schema;
     let history: Option<String> = sqlx::query_scalar("SELECT to_regclass('tablewright.migrations')::text").fetch_one(&mut conn).await.unwrap();
     (schema, history.is_some())
-}
-
-/// A migration written by hand.
-fn hand(tag: &str, statements: &[&str]) -> LocalMigration {
-    let text = statements.join("\n--> statement-breakpoint\n");
-    LocalMigration {
-        tag: tag.into(),
-        when: 0,
-        hash: hash::migration_hash(text.as_bytes()),
-        statements: statements.iter().map(|s| (*s).to_owned()).collect(),
-        origin: format!("{tag}.sql"),
-    }
 }
 
 fn set(migrations: Vec<LocalMigration>) -> MigrationSet {
@@ -174,62 +138,18 @@ async fn mark_applied_then_migrate_skips_it(mode: Mode) {
     let existing = hand("0000_existing", &["CREATE TABLE IF NOT EXISTS \"legacy\" (\"id\" integer NOT NULL, CONSTRAINT \"legacy_pkey\" PRIMARY KEY (\"id\"))"]);
     let next = hand("0001_next", &["CREATE TABLE IF NOT EXISTS \"fresh\" (\"id\" integer NOT NULL, CONSTRAINT \"fresh_pkey\" PRIMARY KEY (\"id\"))"]);
     let m = migrator(mode, &db, set(vec![existing, next])).await;
-    m.mark_applied("0000_existing", false).await.unwrap();
-    m.mark_applied("0000_existing", false).await.unwrap(); // idempotent
+    m.mark_applied("0000_existing", false, None).await.unwrap();
+    m.mark_applied("0000_existing", false, None).await.unwrap(); // idempotent
     let report = m.run(&|_| {}).await.unwrap();
     assert_eq!(report.applied, ["0001_next"]);
     let tables = catalog(&db).await.0.tables;
     assert!(!tables.contains_key("legacy"), "a marked migration is not run");
     assert!(tables.contains_key("fresh"));
     // --reset: the history becomes that one row, so 0001 is pending again.
-    m.mark_applied("0000_existing", true).await.unwrap();
+    m.mark_applied("0000_existing", true, None).await.unwrap();
     let status = m.status().await.unwrap();
     assert_eq!(status.applied.len(), 1);
     assert_eq!(status.pending, ["0001_next"]);
-    drop(db);
-}
-
-/// Under DSQL's rules a statement and its history write are two transactions; a runner
-/// that dies between them leaves a committed statement the history does not know about.
-#[tokio::test]
-async fn dsql_resumes_after_a_crash_between_statement_and_history() {
-    let mode = Mode::DsqlGuarded;
-    let db = TestDb::for_mode("resume", mode).await;
-    let statements = [
-        "CREATE TABLE IF NOT EXISTS \"t\" (\"id\" integer NOT NULL, \"a\" text, CONSTRAINT \"t_pkey\" PRIMARY KEY (\"id\"))",
-        "ALTER TABLE \"t\" RENAME COLUMN \"a\" TO \"b\"",
-        "ALTER TABLE \"t\" ADD COLUMN \"c\" text",
-    ];
-    let m = migrator(mode, &db, set(vec![hand("0000_t", &statements)])).await;
-    // Simulate a runner that committed statements 1 and 2 and then died before recording
-    // statement 2: the history says statement 2 is next.
-    m.mark_applied("0000_t", false).await.unwrap();
-    let mut su = db.connect_setup().await;
-    sqlx::raw_sql(AssertSqlSafe(format!("{};{}", statements[0], statements[1]))).execute(&mut su).await.unwrap();
-    sqlx::raw_sql("UPDATE tablewright.migrations SET status = 'running', next_statement = 1 WHERE tag = '0000_t'").execute(&mut su).await.unwrap();
-    let events = Events::default();
-    let report = m.run(&events.sink()).await.unwrap();
-    assert_eq!(report.applied, ["0000_t"]);
-    // Statement 2 (the rename) had committed: rerunning it says the column is gone, which
-    // for the statement at the cursor means "already applied".
-    assert_eq!(events.notes(), ["already applied"]);
-    let columns: Vec<String> = catalog(&db).await.0.tables["t"].columns.iter().map(|c| c.name.clone()).collect();
-    assert_eq!(columns, ["id", "b", "c"]);
-    drop(db);
-}
-
-/// On PostgreSQL a migration and its history row commit together: a failure leaves
-/// neither, so there is never anything to resume inside it.
-#[tokio::test]
-async fn postgres_rolls_back_a_failed_migration_whole() {
-    let db = TestDb::for_mode("atomic", Mode::Postgres).await;
-    let statements = ["CREATE TABLE IF NOT EXISTS \"t\" (\"id\" integer NOT NULL)", "ALTER TABLE \"missing\" ADD COLUMN \"x\" text"];
-    let err = migrator(Mode::Postgres, &db, set(vec![hand("0000_t", &statements)])).await.run(&|_| {}).await.unwrap_err();
-    assert!(matches!(&err, RunError::Statement { number: 2, .. }), "{err}");
-    let (schema, _) = catalog(&db).await;
-    assert!(schema.tables.is_empty(), "statement 1 was rolled back with the failure");
-    let status = migrator(Mode::Postgres, &db, set(vec![hand("0000_t", &statements)])).await.status().await.unwrap();
-    assert_eq!(status.pending, ["0000_t"]);
     drop(db);
 }
 
@@ -254,12 +174,12 @@ async fn rebuilds_an_invalid_index(mode: Mode) {
     drop(db);
 }
 
-/// The guard catches a runner (or a migration) that breaks DSQL's one-DDL rule.
+/// The guard catches what breaks DSQL's one-DDL rule, and advisory locks are gone.
 #[tokio::test]
 async fn the_guard_rejects_two_ddl_in_one_transaction() {
     let db = TestDb::for_mode("guard_two_ddl", Mode::DsqlGuarded).await;
-    let two_in_one = hand("0000_two", &["CREATE TABLE \"x\" (\"id\" integer); CREATE TABLE \"y\" (\"id\" integer)"]);
-    let err = migrator(Mode::DsqlGuarded, &db, set(vec![two_in_one])).await.run(&|_| {}).await.unwrap_err();
+    let mut conn = PgConnection::connect(&db.url).await.unwrap();
+    let err = sqlx::raw_sql("BEGIN; CREATE TABLE x (id integer); CREATE TABLE y (id integer); COMMIT").execute(&mut conn).await.unwrap_err();
     assert!(err.to_string().contains("multiple ddl statements not supported in a transaction"), "{err}");
     let mut conn = PgConnection::connect(&db.url).await.unwrap();
     let advisory = sqlx::query("SELECT pg_try_advisory_lock(1)").execute(&mut conn).await;
@@ -280,10 +200,9 @@ async fn an_expired_lease_is_taken_over() {
     .await
     .unwrap();
     m.status().await.unwrap();
-    m.mark_applied("0000_a", false).await.unwrap(); // creates the bookkeeping tables
-    m.mark_applied("0000_a", true).await.unwrap();
+    m.mark_applied("0000_a", false, None).await.unwrap(); // creates the bookkeeping tables, and the lock row
     let mut su = db.connect_setup().await;
-    sqlx::raw_sql("DELETE FROM tablewright.migrations; INSERT INTO tablewright.migrations_lock VALUES ('migrate', 'dead-runner', now(), now() + interval '2 seconds')")
+    sqlx::raw_sql("DELETE FROM tablewright.migrations; UPDATE tablewright.migrations_lock SET holder = 'dead-runner', expires_at = now() + interval '2 seconds'")
         .execute(&mut su)
         .await
         .unwrap();
@@ -403,16 +322,14 @@ async fn a_failed_validation_leaves_nothing_half_built(mode: Mode) {
         assert!(err.to_string().contains(detail), "{name}: the error has the details: {err}");
         let left: i64 = sqlx::query_scalar("SELECT count(*) FROM pg_constraint WHERE conname = $1").bind(name).fetch_one(&mut su).await.unwrap();
         assert_eq!(left, 0, "{name}: the NOT VALID constraint is not left behind");
+        // Recorded as failed at the validation, with the rerun set to start at the
+        // ADD CONSTRAINT: on PostgreSQL the transaction rolled both back, on DSQL the
+        // constraint was dropped.
         let status = migrator(mode, &db, migrations()).await.status().await.unwrap();
-        match mode {
-            // Rolled back with the migration's transaction.
-            Mode::Postgres => assert_eq!(status.pending, std::slice::from_ref(&tag), "{name}"),
-            // Set back to the statement that adds the constraint.
-            Mode::DsqlGuarded => {
-                assert_eq!(status.in_progress.len(), 1, "{name}");
-                assert_eq!(status.in_progress[0].done, 0, "{name}: the rerun starts at the ADD CONSTRAINT");
-                assert!(events.any(|e| matches!(e, Event::Removed { what, .. } if what.contains(name))), "{name}: the removal is reported");
-            }
+        assert_eq!(status.failed.len(), 1, "{name}: {status:?}");
+        assert_eq!((status.failed[0].statement, status.failed[0].done), (2, 0), "{name}: {status:?}");
+        if mode == Mode::DsqlGuarded {
+            assert!(events.any(|e| matches!(e, Event::Removed { what, .. } if what.contains(name))), "{name}: the removal is reported");
         }
         sqlx::raw_sql(AssertSqlSafe(fix)).execute(&mut su).await.unwrap();
         migrator(mode, &db, migrations()).await.run(&|_| {}).await.unwrap_or_else(|e| panic!("{name}: rerun after the fix: {e}"));

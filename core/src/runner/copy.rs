@@ -1,24 +1,40 @@
-//! The runner's side of the [directives](crate::directive): the copy of a table
-//! recreation and the backfill of a new column walk their table in batches ordered by its
-//! primary key, each batch committed together with its cursor, so a run killed midway
-//! resumes after the last committed batch and touches no row twice.
+//! The runner's side of the [directives](crate::directive): a table recreation's copy and a
+//! new column's backfill walk their table in primary-key order, in batches that each commit
+//! together with the cursor (and the fence), so a run killed midway resumes after the last
+//! committed batch and touches no row twice.
+//!
+//! A copy also records, per batch, the source key range it copied with the range's row
+//! count and checksum, read in the same snapshot as the copy. After the last batch every
+//! range is read again: a range whose rows changed while the copy ran (an insert, update or
+//! delete) is deleted from the new table and copied again, and rows added past the end are
+//! copied too, until a pass finds nothing changed. Only then do the counts get compared and
+//! the swap go ahead. What remains is the time between that last pass and the swap's first
+//! rename: a write that commits in it is not carried over (the README says so).
 
-use super::history::HistoryTable;
+use super::Migrator;
+use super::error::RunError;
+use super::event::Event;
+use super::failpoint;
+use super::input::Work;
+use super::lock::Lock;
 use super::retry::{self, retrying};
-use super::target::{Conn, Connector};
-use super::{Event, Migrator, RunError, halt_point};
-use crate::plan::quote;
+use super::state::{Transition, WriteError, check_fence};
+use super::target::Conn;
 use crate::directive::{BackfillDirective, CopyDirective, Directive};
-use crate::runner::source::LocalMigration;
+use crate::plan::quote;
 use sqlx::{AssertSqlSafe, Connection as _, PgConnection, Row as _};
 use std::time::{Duration, Instant};
 
-/// DSQL caps a transaction at 10 MiB of changes; stay well below it, since the size the
-/// server counts is not exactly `pg_column_size`.
-const BATCH_BYTES: i64 = 8 * 1024 * 1024;
+/// DSQL caps a transaction at 10 MiB of changes; a batch stops at this many characters of
+/// row text (up to 8 MiB in UTF-8), well below it, since DSQL counts its own way.
+const BATCH_CHARS: i64 = 2 * 1024 * 1024;
 
-/// The most rows a batch may hold under DSQL's 3,000-row limit, the cursor row included.
-const MAX_BATCH_ROWS: usize = 2_999;
+/// The most rows a batch may hold under DSQL's 3,000-row limit: the batch's rows, the
+/// history row and the copy's range record.
+pub(crate) const MAX_BATCH_ROWS: usize = 2_998;
+
+/// Passes over a copy's ranges before giving up on a table that keeps changing.
+const MAX_COPY_PASSES: usize = 8;
 
 /// A key column: name and type as `format_type` prints it.
 struct KeyColumn {
@@ -29,218 +45,570 @@ struct KeyColumn {
 async fn primary_key(conn: &mut PgConnection, table: &str) -> Result<Vec<KeyColumn>, sqlx::Error> {
     let rows = sqlx::query(
         "SELECT a.attname::text AS name, format_type(a.atttypid, a.atttypmod) AS sql_type \
-         FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey) \
-         WHERE i.indrelid = to_regclass($1) AND i.indisprimary \
+         FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid JOIN pg_namespace n ON n.oid = c.relnamespace \
+         JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey) \
+         WHERE n.nspname = 'public' AND c.relname = $1 AND i.indisprimary \
          ORDER BY array_position(i.indkey::int2[], a.attnum)",
     )
-    .bind(quote(table))
+    .bind(table)
     .fetch_all(conn)
     .await?;
     rows.iter().map(|r| Ok(KeyColumn { name: r.try_get("name")?, sql_type: r.try_get("sql_type")? })).collect()
 }
 
-/// The SQL of one batch, given the key.
-struct BatchSql {
-    /// Finds the last key of the next batch (within the row and byte budget).
-    bound_first: String,
-    bound_next: String,
-    /// Carries the directive out on the rows up to and including that key.
-    run_first: String,
-    run_next: String,
+/// A key range `(lower, upper]` of the walked table; `None` is the open end.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Range {
+    lower: Option<Vec<String>>,
+    upper: Option<Vec<String>>,
 }
 
-impl BatchSql {
-    fn new(d: &Directive, key: &[KeyColumn], batch_rows: usize) -> BatchSql {
-        let cols = key.iter().map(|k| quote(&k.name)).collect::<Vec<_>>().join(", ");
-        let texts = key.iter().map(|k| format!("{}::text", quote(&k.name))).collect::<Vec<_>>().join(", ");
-        let params = |from: usize| key.iter().enumerate().map(|(j, k)| format!("${}::{}", j + from, k.sql_type)).collect::<Vec<_>>().join(", ");
-        // The statement, and the connective that adds a key range to it.
+/// One batch as found: its last key, its rows, the checksum of the source rows.
+struct Bound {
+    upper: Vec<String>,
+    checksum: Option<String>,
+}
+
+/// The SQL of the walk, given the key.
+struct WalkSql {
+    cols: String,
+    texts: String,
+    key: Vec<KeyColumn>,
+    statement: String,
+    joiner: &'static str,
+    table: String,
+    batch_rows: usize,
+}
+
+impl WalkSql {
+    fn new(d: &Directive, key: Vec<KeyColumn>, batch_rows: usize) -> WalkSql {
         let (statement, joiner) = match d {
-            Directive::Copy(c) => (&c.insert, " WHERE "),
-            Directive::Backfill(b) => (&b.update, " AND "),
+            Directive::Copy(c) => (c.insert.clone(), " WHERE "),
+            Directive::Backfill(b) => (b.update.clone(), " AND "),
         };
-        let after = format!("({cols}) > ({})", params(1));
-        // The batch is the next key range, whatever the statement then does with its rows:
-        // a filter here (a backfill's `IS NULL`) can make the planner, which has no
-        // statistics for a new column, trade the key's index for a scan of the whole
-        // table on every batch.
-        let bound = |after: Option<&str>| {
-            let filter = after.map(|a| format!(" WHERE {a}")).unwrap_or_default();
-            format!(
-                "SELECT {texts}, n FROM (SELECT {cols}, row_number() OVER (ORDER BY {cols}) AS n, sum(pg_column_size(s.*)) OVER (ORDER BY {cols}) AS bytes \
-                 FROM (SELECT * FROM {src}{filter} ORDER BY {cols} LIMIT {batch_rows}) s) w WHERE n = 1 OR bytes <= {BATCH_BYTES} ORDER BY n DESC LIMIT 1",
-                src = quote(d.table())
-            )
-        };
-        let n = key.len();
-        BatchSql {
-            bound_first: bound(None),
-            bound_next: bound(Some(&after)),
-            run_first: format!("{statement}{joiner}({cols}) <= ({})", params(1)),
-            run_next: format!("{statement}{joiner}{after} AND ({cols}) <= ({})", params(n + 1)),
+        WalkSql {
+            cols: key.iter().map(|k| quote(&k.name)).collect::<Vec<_>>().join(", "),
+            texts: key.iter().map(|k| format!("{}::text", quote(&k.name))).collect::<Vec<_>>().join(", "),
+            key,
+            statement,
+            joiner,
+            table: quote(d.table()),
+            batch_rows,
         }
+    }
+
+    /// `(cols) > (lower) AND (cols) <= (upper)` over `cols` (the key, or its image in the
+    /// new table), with parameters from `$from`.
+    fn range_predicate(&self, cols: &str, range: &Range, from: usize) -> Option<String> {
+        let params = |from: usize| self.key.iter().enumerate().map(|(j, k)| format!("${}::{}", j + from, k.sql_type)).collect::<Vec<_>>().join(", ");
+        let mut parts = Vec::new();
+        let mut next = from;
+        if range.lower.is_some() {
+            parts.push(format!("({cols}) > ({})", params(next)));
+            next += self.key.len();
+        }
+        if range.upper.is_some() {
+            parts.push(format!("({cols}) <= ({})", params(next)));
+        }
+        (!parts.is_empty()).then(|| parts.join(" AND "))
+    }
+
+    fn bind<'q>(range: &Range, mut q: sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>) -> sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments> {
+        for v in range.lower.iter().chain(range.upper.iter()).flatten() {
+            q = q.bind(v.clone());
+        }
+        q
+    }
+
+    /// Finds the next batch within `range` (within the row and size budget): its last key
+    /// and, for a copy, the checksum of its rows. One read of the rows.
+    fn bound(&self, range: &Range, checksum: bool) -> String {
+        let filter = self.range_predicate(&self.cols, range, 1).map(|p| format!(" WHERE {p}")).unwrap_or_default();
+        let sum = if checksum { "(SELECT md5(string_agg(r, E'\\n' ORDER BY n)) FROM kept)" } else { "NULL::text" };
+        format!(
+            "WITH w AS (SELECT {cols}, s::text AS r, row_number() OVER (ORDER BY {cols}) AS n, sum(length(s::text)) OVER (ORDER BY {cols}) AS chars \
+             FROM (SELECT * FROM {src}{filter} ORDER BY {cols} LIMIT {rows}) s), \
+             kept AS (SELECT * FROM w WHERE n = 1 OR chars <= {BATCH_CHARS}) \
+             SELECT {texts}, {sum} AS checksum FROM kept ORDER BY n DESC LIMIT 1",
+            cols = self.cols,
+            texts = self.texts,
+            src = self.table,
+            rows = self.batch_rows
+        )
+    }
+
+    /// Carries the directive out on `range`.
+    fn run(&self, range: &Range) -> String {
+        match self.range_predicate(&self.cols, range, 1) {
+            Some(p) => format!("{}{}{p}", self.statement, self.joiner),
+            None => self.statement.clone(),
+        }
+    }
+
+    /// Row count and checksum of the source rows in `range`, as [`Self::bound`] takes them.
+    fn checksum(&self, range: &Range) -> String {
+        let filter = self.range_predicate(&self.cols, range, 1).map(|p| format!(" WHERE {p}")).unwrap_or_default();
+        format!("SELECT md5(string_agg(s::text, E'\\n' ORDER BY {cols})) FROM (SELECT * FROM {src}{filter}) s", cols = self.cols, src = self.table)
     }
 }
 
-/// One batch in one transaction: find its upper key, carry the directive out up to it,
-/// move the cursor. `None` when no row is left.
-async fn run_batch(c: &mut PgConnection, sql: &BatchSql, history: &HistoryTable, tag: &str, cursor: Option<&[String]>) -> Result<Option<(Vec<String>, u64)>, sqlx::Error> {
-    let mut tx = c.begin().await?;
-    let bound = match cursor {
-        None => sqlx::query(AssertSqlSafe(sql.bound_first.clone())),
-        Some(values) => values.iter().fold(sqlx::query(AssertSqlSafe(sql.bound_next.clone())), |q, v| q.bind(v.clone())),
-    };
-    let Some(row) = bound.fetch_optional(&mut *tx).await? else {
-        tx.rollback().await?;
-        return Ok(None);
-    };
-    let upper: Vec<String> = (0..row.len() - 1).map(|j| row.try_get::<String, _>(j)).collect::<Result<_, _>>()?;
-    let run = match cursor {
-        None => sqlx::query(AssertSqlSafe(sql.run_first.clone())),
-        Some(values) => values.iter().fold(sqlx::query(AssertSqlSafe(sql.run_next.clone())), |q, v| q.bind(v.clone())),
-    };
-    let rows = upper.iter().fold(run, |q, v| q.bind(v.clone())).execute(&mut *tx).await?.rows_affected();
-    let cursor_json = serde_json::to_string(&upper).expect("strings serialize");
-    history.record_batch(&mut tx, tag, &cursor_json, rows as i64).await?;
-    tx.commit().await?;
-    Ok(Some((upper, rows)))
+/// How the source key appears in the copy's new table: for each key column, the target
+/// column the copy fills from it (plainly or through a cast). `None` when a key column is
+/// computed, so rows of a source range cannot be found in the new table.
+fn key_in_target(copy: &CopyDirective, key: &[KeyColumn]) -> Option<String> {
+    use sqlparser::ast::{Expr, SelectItem, SetExpr, Statement};
+    let statements = sqlparser::parser::Parser::parse_sql(&sqlparser::dialect::PostgreSqlDialect {}, &copy.insert).ok()?;
+    let [Statement::Insert(insert)] = statements.as_slice() else { return None };
+    let SetExpr::Select(select) = insert.source.as_ref()?.body.as_ref() else { return None };
+    let fold = |i: &sqlparser::ast::Ident| if i.quote_style.is_some() { i.value.clone() } else { i.value.to_lowercase() };
+    let mut mapped = Vec::new();
+    for k in key {
+        let position = select.projection.iter().position(|item| {
+            let SelectItem::UnnamedExpr(e) = item else { return false };
+            let e = match e {
+                Expr::Cast { expr, .. } => expr.as_ref(),
+                other => other,
+            };
+            matches!(e, Expr::Identifier(i) if fold(i) == k.name)
+        })?;
+        let column = insert.columns.get(position)?.0.last()?.as_ident()?;
+        mapped.push(format!("{}::{}", quote(&fold(column)), k.sql_type));
+    }
+    Some(mapped.join(", "))
+}
+
+/// A copy's record of one copied range.
+struct RangeRecord {
+    id: String,
+    range: Range,
+    checksum: String,
+    /// Set while the range is being copied again: the key copied up to.
+    recopy_from: Option<Option<Vec<String>>>,
+}
+
+fn decode_key(text: Option<String>) -> Result<Option<Vec<String>>, sqlx::Error> {
+    text.map(|t| serde_json::from_str(&t).map_err(|e| sqlx::Error::Decode(Box::new(e)))).transpose()
+}
+
+fn encode_key(key: &Option<Vec<String>>) -> Option<String> {
+    key.as_ref().map(|k| serde_json::to_string(k).expect("strings serialise"))
+}
+
+/// A directive's walk.
+struct Walk<'a> {
+    sql: WalkSql,
+    tag: &'a str,
+    statement: usize,
+    /// For a copy: the directive, and how its source key appears in the new table (see
+    /// [`key_in_target`]).
+    copy: Option<(&'a CopyDirective, Option<String>)>,
 }
 
 impl Migrator {
     /// Rows per batch: the configured number, within DSQL's limit.
-    pub(super) fn batch_rows_per_transaction(&self) -> usize {
+    pub(crate) fn batch_rows_per_transaction(&self) -> usize {
         self.options.batch_rows.clamp(1, MAX_BATCH_ROWS)
     }
 
+    /// The `BEGIN` of a batch: one snapshot for finding, checksumming and copying its rows
+    /// (DSQL's transactions always are; PostgreSQL's must ask).
+    fn batch_begin(&self) -> &'static str {
+        if self.target().has_sessions() { "BEGIN ISOLATION LEVEL REPEATABLE READ" } else { "BEGIN" }
+    }
+
     /// Carries out the directive of statement `i` in batches; for a copy, then the
-    /// row-count check and the grants.
-    pub(super) async fn run_directive(&self, conn: &mut Conn, m: &LocalMigration, i: usize, d: &Directive, events: &dyn Fn(Event)) -> Result<(), RunError> {
+    /// checksum passes, the row-count check and the grants.
+    pub(crate) async fn run_directive(&self, conn: &mut Conn, lock: &Lock, work: &Work<'_>, i: usize, d: &Directive, events: &dyn Fn(Event)) -> Result<(), RunError> {
+        let m = work.m;
         let fail = |message: String| RunError::Directive { tag: m.tag.clone(), number: i + 1, message };
-        let connector: &Connector = &self.connector;
-        let policy = &self.options.retry;
         let table = d.table();
-        let key = retrying(conn, connector, policy, async |c| primary_key(c, table).await)
+        let key = retrying(conn, &self.connector, &self.options.retry, async |c| primary_key(c, table).await)
             .await
             .map_err(|e| RunError::db(&format!("{}: reading the primary key of `{table}`", m.tag), e.error))?;
         if key.is_empty() {
             return Err(fail(format!("`{table}` has no primary key (or does not exist), so its rows cannot be walked in batches")));
         }
-        let history = &self.options.history;
-        let row = retrying(conn, connector, policy, async |c| history.rows(c, true).await)
-            .await
-            .map_err(|e| RunError::db("reading the history", e.error))?
-            .into_iter()
-            .find(|r| r.tag == m.tag);
-        let mut cursor: Option<Vec<String>> = match row.as_ref().and_then(|r| r.copy_cursor.as_deref()) {
-            Some(text) => Some(serde_json::from_str(text).map_err(|e| fail(format!("unreadable batch cursor {text:?}: {e}")))?),
-            None => None,
+        let copy = match d {
+            Directive::Copy(c) => Some((c, key_in_target(c, &key))),
+            Directive::Backfill(_) => None,
         };
-        let mut done_rows = row.and_then(|r| r.copied_rows).unwrap_or(0) as u64;
+        let walk = Walk { sql: WalkSql::new(d, key, self.batch_rows_per_transaction()), tag: &m.tag, statement: i, copy };
         let progress = |rows: u64, done: bool| match d {
             Directive::Copy(_) => Event::CopyProgress { tag: m.tag.clone(), table: table.to_owned(), rows, done },
             Directive::Backfill(b) => Event::BackfillProgress { tag: m.tag.clone(), table: table.to_owned(), column: b.column.clone(), rows, done },
         };
-        let sql = BatchSql::new(d, &key, self.batch_rows_per_transaction());
-        let mut reported = Instant::now();
+        let row = self.read_row(conn, &m.tag).await?;
+        if walk.copy.is_some() && row.as_ref().is_none_or(|r| r.copy_cursor.is_none()) {
+            // A copy starting from the first row: forget the ranges of an earlier attempt.
+            self.forget_ranges(conn, &m.tag, Some(i)).await?;
+        }
+        let mut done_rows = row.and_then(|r| r.copied_rows).unwrap_or(0) as u64;
         events(progress(done_rows, false));
-        loop {
-            let batch = retrying(conn, connector, policy, async |c| run_batch(c, &sql, history, &m.tag, cursor.as_deref()).await).await;
-            match batch {
-                Ok(Some((upper, n))) => {
-                    done_rows += n;
-                    cursor = Some(upper);
-                    halt_point(&m.tag, i + 1, "after-batch");
-                    if reported.elapsed() >= Duration::from_secs(2) {
-                        events(progress(done_rows, false));
-                        reported = Instant::now();
-                    }
-                }
-                Ok(None) => break,
-                Err(e) if !retry::sqlstate(&e.error).is_some_and(|c| c.starts_with("22") || c.starts_with("23")) => {
-                    return Err(RunError::db(&format!("{}: walking `{table}` in batches (rerun to resume after the last committed batch)", m.tag), e.error));
-                }
-                Err(e) => return Err(self.refused_row(conn, m, i, d, e.error).await),
-            }
+        let walked = self.walk_to_end(conn, lock, work, &walk, &mut done_rows, &|rows| events(progress(rows, false))).await;
+        if let Err(e) = walked {
+            return Err(self.directive_failed(conn, lock, work, i, d, e).await);
         }
         if let Directive::Copy(copy) = d {
-            self.check_copy(conn, m, i, copy).await?;
+            let recopied = |ranges| events(Event::RangesRecopied { tag: m.tag.clone(), table: table.to_owned(), ranges });
+            let synced = self.sync_copy(conn, lock, work, &walk, &mut done_rows, &recopied).await;
+            if let Err(e) = synced {
+                return Err(self.directive_failed(conn, lock, work, i, d, e).await);
+            }
+            self.check_copy(conn, lock, work, i, copy).await?;
         }
         events(progress(done_rows, true));
         Ok(())
     }
 
-    /// A row the statement refuses (a failed cast, a NULL for a NOT NULL column, a
-    /// duplicate under a new key, a value a CHECK rejects). A copy is discarded, leaving
-    /// the old table untouched and nothing half-built; a backfill keeps the batches done,
-    /// and a rerun resumes after them.
-    async fn refused_row(&self, conn: &mut Conn, m: &LocalMigration, i: usize, d: &Directive, error: sqlx::Error) -> RunError {
-        let fail = |message: String| RunError::Directive { tag: m.tag.clone(), number: i + 1, message };
-        let cause = format!("{error}{}{}", super::sqlstate_suffix(&error), super::detail_suffix(&error));
-        match d {
-            Directive::Copy(copy) => {
-                if let Err(e) = self.discard_copy(conn, m, i, copy).await {
-                    return e;
-                }
-                fail(format!(
-                    "copying `{}` into `{}` failed: {cause}; the copy was discarded and `{}` is unchanged: fix the data or the change, then rerun",
-                    copy.source, copy.target, copy.source
-                ))
+    /// Batches from the cursor until no row is left; `report` every two seconds.
+    async fn walk_to_end(&self, conn: &mut Conn, lock: &Lock, work: &Work<'_>, walk: &Walk<'_>, done_rows: &mut u64, report: &dyn Fn(u64)) -> Result<u64, Walked> {
+        let mut reported = Instant::now();
+        let mut cursor = self.read_cursor(conn, walk.tag).await?;
+        let mut copied = 0;
+        loop {
+            if !lock.still_held() {
+                return Err(Walked::Run(RunError::LockLost(format!("its lease could not be renewed in time, during statement {} of {}", walk.statement + 1, walk.tag))));
             }
-            Directive::Backfill(BackfillDirective { table, column, .. }) => fail(format!(
-                "backfilling `{table}.{column}` failed: {cause}; the rows before this batch are filled and the rest are NULL: fix the data, then rerun to resume"
-            )),
+            let range = Range { lower: cursor.clone(), upper: None };
+            match self.batch(conn, lock, work, walk, &range, None).await? {
+                Some((upper, n)) => {
+                    *done_rows += n;
+                    copied += n;
+                    cursor = Some(upper);
+                    failpoint::hit("runner::after_batch");
+                    if reported.elapsed() >= Duration::from_secs(2) {
+                        report(*done_rows);
+                        reported = Instant::now();
+                    }
+                }
+                None => return Ok(copied),
+            }
         }
     }
 
-    /// After a copy: both tables hold the same number of rows (else the copy is
-    /// discarded), then the grants.
-    async fn check_copy(&self, conn: &mut Conn, m: &LocalMigration, i: usize, d: &CopyDirective) -> Result<(), RunError> {
+    /// The history's batch cursor of `tag`.
+    async fn read_cursor(&self, conn: &mut Conn, tag: &str) -> Result<Option<Vec<String>>, Walked> {
+        let row = self.read_row(conn, tag).await?;
+        decode_key(row.and_then(|r| r.copy_cursor)).map_err(|e| Walked::Run(RunError::db(&format!("{tag}: reading the batch cursor"), e)))
+    }
+
+    /// One batch within `range`, retried on conflicts; after a lost connection the cursor
+    /// is read back and the batch found again from there. For a range being copied again
+    /// (`recopy`: its record's id), the record's progress moves instead of the history's.
+    /// `None` when the range has no rows left.
+    async fn batch(&self, conn: &mut Conn, lock: &Lock, work: &Work<'_>, walk: &Walk<'_>, range: &Range, recopy: Option<&str>) -> Result<Option<(Vec<String>, u64)>, Walked> {
+        let policy = self.options.retry;
+        let (mut conflicts, mut failures) = (0u32, 0u32);
+        let mut range = range.clone();
+        loop {
+            let attempt = self.batch_once(conn.pg(), lock, walk, &range, recopy).await;
+            let error = match attempt {
+                Ok(done) => return Ok(done),
+                Err(WriteError::Db(e)) => e,
+                Err(other) => return Err(Walked::Run(other.into_run_error(work.m, "recording a batch"))),
+            };
+            if retry::occ_code(&error).is_some() && conflicts + 1 < policy.conflict_attempts {
+                conflicts += 1;
+                tokio::time::sleep(policy.delay(conflicts)).await;
+                continue;
+            }
+            if retry::is_transient(&error) && failures + 1 < policy.connection_attempts {
+                failures += 1;
+                tokio::time::sleep(policy.delay(failures + 3)).await;
+                conn.reconnect(&self.connector).await?;
+                // The batch may have committed: continue from what the database says.
+                range.lower = match recopy {
+                    None => self.read_cursor(conn, walk.tag).await?,
+                    Some(id) => self.ranges(conn, walk).await?.into_iter().find(|r| r.id == id).and_then(|r| r.recopy_from).unwrap_or(range.lower),
+                };
+                continue;
+            }
+            return Err(Walked::Rows(error));
+        }
+    }
+
+    async fn batch_once(&self, c: &mut PgConnection, lock: &Lock, walk: &Walk<'_>, range: &Range, recopy: Option<&str>) -> Result<Option<(Vec<String>, u64)>, WriteError> {
+        let history = &self.options.history;
+        let mut tx = c.begin_with(self.batch_begin()).await?;
+        check_fence(&mut tx, lock.fence()).await?;
+        let bound = WalkSql::bind(range, sqlx::query(AssertSqlSafe(walk.sql.bound(range, walk.copy.is_some())))).fetch_optional(&mut *tx).await?;
+        let Some(bound) = bound else {
+            tx.rollback().await?;
+            return Ok(None);
+        };
+        let keys = walk.sql.key.len();
+        let found = Bound {
+            upper: (0..keys).map(|j| bound.try_get::<String, _>(j)).collect::<Result<_, _>>()?,
+            checksum: bound.try_get("checksum")?,
+        };
+        let batch = Range { lower: range.lower.clone(), upper: Some(found.upper.clone()) };
+        let rows = WalkSql::bind(&batch, sqlx::query(AssertSqlSafe(walk.sql.run(&batch)))).execute(&mut *tx).await?.rows_affected();
+        let upper = encode_key(&batch.upper);
+        if walk.copy.is_some() {
+            let sql = format!("INSERT INTO {} (tag, statement, id, lower_key, upper_key, row_count, checksum) VALUES ($1, $2, $3, $4, $5, $6, $7)", history.batches_qualified());
+            sqlx::query(AssertSqlSafe(sql))
+                .bind(walk.tag)
+                .bind(walk.statement as i32)
+                .bind(format!("{:016x}", fastrand::u64(..)))
+                .bind(encode_key(&batch.lower))
+                .bind(&upper)
+                .bind(rows as i64)
+                .bind(found.checksum.unwrap_or_default())
+                .execute(&mut *tx)
+                .await?;
+        }
+        let moved = match recopy {
+            None => {
+                let sql = format!(
+                    "UPDATE {} SET copy_cursor = $1, copied_rows = coalesce(copied_rows, 0) + $2 WHERE tag = $3 AND next_statement = $4",
+                    history.qualified()
+                );
+                sqlx::query(AssertSqlSafe(sql)).bind(&upper).bind(rows as i64).bind(walk.tag).bind(walk.statement as i32).execute(&mut *tx).await?
+            }
+            Some(id) => {
+                let sql = format!("UPDATE {} SET recopy_cursor = $1 WHERE tag = $2 AND id = $3", history.batches_qualified());
+                sqlx::query(AssertSqlSafe(sql)).bind(&upper).bind(walk.tag).bind(id).execute(&mut *tx).await?
+            }
+        };
+        if moved.rows_affected() != 1 {
+            return Err(WriteError::Moved);
+        }
+        tx.commit().await?;
+        Ok(Some((found.upper, rows)))
+    }
+
+    /// The copy's recorded ranges.
+    async fn ranges(&self, conn: &mut Conn, walk: &Walk<'_>) -> Result<Vec<RangeRecord>, Walked> {
+        let sql = format!(
+            "SELECT id, lower_key, upper_key, checksum, recopy_cursor FROM {} WHERE tag = $1 AND statement = $2",
+            self.options.history.batches_qualified()
+        );
+        let (tag, statement) = (walk.tag, walk.statement as i32);
+        let rows = retrying(conn, &self.connector, &self.options.retry, async |c| sqlx::query(AssertSqlSafe(sql.clone())).bind(tag).bind(statement).fetch_all(c).await)
+            .await
+            .map_err(|e| Walked::Run(RunError::db(&format!("{tag}: reading the copied ranges"), e.error)))?;
+        let read = |r: &sqlx::postgres::PgRow| -> Result<RangeRecord, sqlx::Error> {
+            let recopy: Option<String> = r.try_get("recopy_cursor")?;
+            Ok(RangeRecord {
+                id: r.try_get("id")?,
+                range: Range { lower: decode_key(r.try_get("lower_key")?)?, upper: decode_key(Some(r.try_get("upper_key")?))? },
+                checksum: r.try_get("checksum")?,
+                // "null" marks a recopy that has deleted its rows and copied none yet.
+                recopy_from: recopy.map(|t| if t == "null" { Ok(None) } else { decode_key(Some(t)) }).transpose()?,
+            })
+        };
+        rows.iter().map(read).collect::<Result<_, _>>().map_err(|e| Walked::Run(RunError::db(&format!("{tag}: reading the copied ranges"), e)))
+    }
+
+    /// After the walk: compares every copied range with the source, copies changed ranges
+    /// again and new rows past the end, until a pass finds nothing changed.
+    async fn sync_copy(&self, conn: &mut Conn, lock: &Lock, work: &Work<'_>, walk: &Walk<'_>, done_rows: &mut u64, recopied: &dyn Fn(usize)) -> Result<(), Walked> {
+        let m = work.m;
+        let Some((copy, target_key)) = &walk.copy else { return Ok(()) };
+        for _ in 0..MAX_COPY_PASSES {
+            let mut changed = Vec::new();
+            for record in self.ranges(conn, walk).await? {
+                if record.recopy_from.is_some() {
+                    changed.push(record);
+                    continue;
+                }
+                let sql = walk.sql.checksum(&record.range);
+                let range = record.range.clone();
+                let now: Option<String> = retrying(conn, &self.connector, &self.options.retry, async |c| {
+                    WalkSql::bind(&range, sqlx::query(AssertSqlSafe(sql.clone()))).fetch_one(c).await?.try_get(0)
+                })
+                .await
+                .map_err(|e| Walked::Run(RunError::db(&format!("{}: checking the copied rows of `{}`", m.tag, copy.source), e.error)))?;
+                if now.unwrap_or_default() != record.checksum {
+                    changed.push(record);
+                }
+            }
+            let tail = self.walk_to_end(conn, lock, work, walk, done_rows, &|_| {}).await?;
+            failpoint::hit("runner::after_copy_pass");
+            if changed.is_empty() && tail == 0 {
+                return Ok(());
+            }
+            let Some(target_key) = target_key else {
+                return Err(Walked::Changed(format!(
+                    "rows of `{}` changed during the copy, and its primary key is computed in the copy, so the changed rows cannot be found in `{}`",
+                    copy.source, copy.target
+                )));
+            };
+            let ranges = changed.len();
+            for record in changed {
+                self.recopy(conn, lock, work, walk, target_key, record).await?;
+            }
+            if ranges > 0 {
+                recopied(ranges);
+            }
+        }
+        Err(Walked::Changed(format!("`{}` kept changing during {MAX_COPY_PASSES} passes over the copy", copy.source)))
+    }
+
+    /// Copies one changed range again: its rows are deleted from the new table (with the
+    /// record marked), copied anew in batches (each with a record of its own), and the old
+    /// record removed. Resumable at every step.
+    async fn recopy(&self, conn: &mut Conn, lock: &Lock, work: &Work<'_>, walk: &Walk<'_>, target_key: &str, record: RangeRecord) -> Result<(), Walked> {
+        let Some((copy, _)) = walk.copy else { return Ok(()) };
+        let history = &self.options.history;
+        let m = work.m;
+        let mut from = match record.recopy_from.clone() {
+            Some(from) => from,
+            None => {
+                let predicate = walk.sql.range_predicate(target_key, &record.range, 1).unwrap_or_else(|| "true".into());
+                let delete = format!("DELETE FROM {} WHERE {predicate}", quote(&copy.target));
+                let mark = format!("UPDATE {} SET recopy_cursor = $3 WHERE tag = $1 AND id = $2", history.batches_qualified());
+                let range = record.range.clone();
+                let start = encode_key(&range.lower).unwrap_or_else(|| "null".into());
+                self.in_fenced_tx(conn, lock, m, async |tx| {
+                    WalkSql::bind(&range, sqlx::query(AssertSqlSafe(delete.clone()))).execute(&mut *tx).await?;
+                    sqlx::query(AssertSqlSafe(mark.clone())).bind(walk.tag).bind(&record.id).bind(&start).execute(&mut *tx).await?;
+                    Ok(())
+                })
+                .await?;
+                record.range.lower.clone()
+            }
+        };
+        loop {
+            let range = Range { lower: from.clone(), upper: record.range.upper.clone() };
+            match self.batch(conn, lock, work, walk, &range, Some(&record.id)).await? {
+                Some((upper, _)) => from = Some(upper),
+                None => break,
+            }
+        }
+        let forget = format!("DELETE FROM {} WHERE tag = $1 AND id = $2", history.batches_qualified());
+        self.in_fenced_tx(conn, lock, m, async |tx| {
+            sqlx::query(AssertSqlSafe(forget.clone())).bind(walk.tag).bind(&record.id).execute(&mut *tx).await?;
+            Ok(())
+        })
+        .await?;
+        Ok(())
+    }
+
+    /// `body` in a transaction that first checks the fence; retried whole on conflicts and
+    /// lost connections (callers make `body` safe to repeat).
+    async fn in_fenced_tx(&self, conn: &mut Conn, lock: &Lock, m: &crate::runner::LocalMigration, body: impl AsyncFn(&mut PgConnection) -> Result<(), sqlx::Error>) -> Result<(), Walked> {
+        let result = retrying(conn, &self.connector, &self.options.retry, async |c| {
+            let mut tx = c.begin().await?;
+            match check_fence(&mut tx, lock.fence()).await {
+                Ok(()) => {}
+                Err(WriteError::Db(e)) => return Err(e),
+                Err(_) => return Ok(false),
+            }
+            body(&mut tx).await?;
+            tx.commit().await?;
+            Ok(true)
+        })
+        .await;
+        match result {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(Walked::Run(WriteError::LockLost.into_run_error(m, "copying a changed range again"))),
+            Err(e) => Err(Walked::Rows(e.error)),
+        }
+    }
+
+    /// Deletes the copy ranges of `tag` (of statement `statement`, or all), in
+    /// transactions DSQL's row limit allows.
+    pub(crate) async fn forget_ranges(&self, conn: &mut Conn, tag: &str, statement: Option<usize>) -> Result<(), RunError> {
+        let filter = if statement.is_some() { " AND statement = $2" } else { "" };
+        let t = self.options.history.batches_qualified();
+        let sql = format!("DELETE FROM {t} WHERE tag = $1 AND id IN (SELECT id FROM {t} WHERE tag = $1{filter} LIMIT 2000)");
+        let statement = statement.map(|s| s as i32);
+        loop {
+            let deleted = retrying(conn, &self.connector, &self.options.retry, async |c| {
+                let q = sqlx::query(AssertSqlSafe(sql.clone())).bind(tag);
+                let q = match statement {
+                    Some(s) => q.bind(s),
+                    None => q,
+                };
+                q.execute(c).await
+            })
+            .await
+            .map_err(|e| RunError::db(&format!("{tag}: forgetting the copied ranges"), e.error))?;
+            if deleted.rows_affected() == 0 {
+                return Ok(());
+            }
+        }
+    }
+
+    /// What a failed walk leaves, and what to say. A row the statement refuses (a failed
+    /// cast, a NULL for a NOT NULL column, a duplicate under a new key, a value a CHECK
+    /// rejects), or a copy whose source kept changing: a copy is discarded, leaving the old
+    /// table untouched and nothing half-built; a backfill keeps the batches done, and a
+    /// rerun resumes after them. The failure is recorded.
+    async fn directive_failed(&self, conn: &mut Conn, lock: &Lock, work: &Work<'_>, i: usize, d: &Directive, error: Walked) -> RunError {
+        let m = work.m;
+        let fail = |message: String| RunError::Directive { tag: m.tag.clone(), number: i + 1, message };
+        let (cause, code) = match error {
+            Walked::Run(e) => return e,
+            Walked::Rows(e) if !retry::sqlstate(&e).is_some_and(|c| c.starts_with("22") || c.starts_with("23")) => {
+                return RunError::db(&format!("{}: walking `{}` in batches (rerun to resume after the last committed batch)", m.tag, d.table()), e);
+            }
+            Walked::Rows(e) => (format!("{e}{}{}", super::error::sqlstate_suffix(&e), super::error::detail_suffix(&e)), retry::sqlstate(&e)),
+            Walked::Changed(why) => (why, None),
+        };
+        let (restart, error) = match d {
+            Directive::Copy(copy) => match self.discard_copy(conn, work, i, copy).await {
+                Err(e) => return e,
+                Ok(restart) => (
+                    restart,
+                    fail(format!(
+                        "copying `{}` into `{}` failed: {cause}; the copy was discarded and `{}` is unchanged: fix the data or the change (or pause writes to `{}`), then rerun",
+                        copy.source, copy.target, copy.source, copy.source
+                    )),
+                ),
+            },
+            Directive::Backfill(BackfillDirective { table, column, .. }) => (
+                i,
+                fail(format!("backfilling `{table}.{column}` failed: {cause}; the rows before this batch are filled and the rest are NULL: fix the data, then rerun to resume")),
+            ),
+        };
+        match self.record(conn, lock, m, &work.hashes, Some(i), &Transition { clear_batches: restart != i, ..Transition::failed(restart, i, code, error.to_string()) }).await {
+            Ok(()) => error,
+            Err(e) => e,
+        }
+    }
+
+    /// After the copy and its passes: both tables hold the same number of rows (else the
+    /// copy is discarded), then the grants.
+    async fn check_copy(&self, conn: &mut Conn, lock: &Lock, work: &Work<'_>, i: usize, d: &CopyDirective) -> Result<(), RunError> {
+        let m = work.m;
         let (connector, policy) = (&self.connector, &self.options.retry);
         let count_sql = format!("SELECT (SELECT count(*) FROM {}) AS source, (SELECT count(*) FROM {}) AS target", quote(&d.source), quote(&d.target));
         let (source_rows, target_rows): (i64, i64) = retrying(conn, connector, policy, async |c| sqlx::query_as(AssertSqlSafe(count_sql.clone())).fetch_one(c).await)
             .await
             .map_err(|e| RunError::db(&format!("{}: counting rows", m.tag), e.error))?;
         if source_rows != target_rows {
-            self.discard_copy(conn, m, i, d).await?;
-            return Err(RunError::Directive {
-                tag: m.tag.clone(),
-                number: i + 1,
-                message: format!(
-                    "after the copy `{}` holds {source_rows} rows and `{}` {target_rows}: something wrote to `{}` during the copy. \
-                     Nothing was swapped and the copy was discarded; stop writes to `{}`, then rerun",
-                    d.source, d.target, d.source, d.source
-                ),
-            });
+            let cause = Walked::Changed(format!("after the copy `{}` holds {source_rows} rows and `{}` {target_rows}", d.source, d.target));
+            return Err(self.directive_failed(conn, lock, work, i, &Directive::Copy(d.clone()), cause).await);
         }
         self.copy_grants(conn, m, d).await
     }
 
-    /// Drops the half-filled new table and moves the migration's cursor back to the
-    /// statement that creates it, so the next run starts the copy over.
-    async fn discard_copy(&self, conn: &mut Conn, m: &LocalMigration, i: usize, d: &CopyDirective) -> Result<(), RunError> {
+    /// Drops the half-filled new table and its ranges; returns the statement that creates
+    /// it, where the migration must start over.
+    async fn discard_copy(&self, conn: &mut Conn, work: &Work<'_>, i: usize, d: &CopyDirective) -> Result<usize, RunError> {
+        let m = work.m;
         let creates = format!("CREATE TABLE IF NOT EXISTS {} ", quote(&d.target));
-        let restart = m.statements[..i].iter().rposition(|s| s.contains(&creates)).unwrap_or(i);
+        let restart = work.statements[..i].iter().rposition(|s| s.contains(&creates)).unwrap_or(i);
         let drop = format!("DROP TABLE IF EXISTS {}", quote(&d.target));
-        let (connector, policy, history) = (&self.connector, &self.options.retry, &self.options.history);
         if restart < i {
-            retrying(conn, connector, policy, async |c| sqlx::raw_sql(AssertSqlSafe(drop.clone())).execute(c).await)
+            retrying(conn, &self.connector, &self.options.retry, async |c| sqlx::raw_sql(AssertSqlSafe(drop.clone())).execute(c).await)
                 .await
                 .map_err(|e| RunError::db(&format!("{}: discarding `{}`", m.tag, d.target), e.error))?;
         }
-        retrying(conn, connector, policy, async |c| history.rewind(c, &m.tag, restart).await)
-            .await
-            .map_err(|e| RunError::db(&format!("{}: resetting the copy", m.tag), e.error))?;
-        Ok(())
+        self.forget_ranges(conn, &m.tag, Some(i)).await?;
+        Ok(restart)
     }
 
     /// Grants the new table what the old one grants (other than to its owner), one
     /// statement per transaction; GRANT is idempotent, so a rerun repeats them safely.
-    async fn copy_grants(&self, conn: &mut Conn, m: &LocalMigration, d: &CopyDirective) -> Result<(), RunError> {
+    async fn copy_grants(&self, conn: &mut Conn, m: &crate::runner::LocalMigration, d: &CopyDirective) -> Result<(), RunError> {
         let (connector, policy) = (&self.connector, &self.options.retry);
         let read = "SELECT a.privilege_type, CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(r.rolname) END AS grantee \
-                    FROM pg_class c CROSS JOIN LATERAL aclexplode(c.relacl) a LEFT JOIN pg_roles r ON r.oid = a.grantee \
-                    WHERE c.oid = to_regclass($1) AND a.grantee <> c.relowner ORDER BY 2, 1";
-        let grants: Vec<(String, String)> = retrying(conn, connector, policy, async |c| sqlx::query_as(read).bind(quote(&d.source)).fetch_all(c).await)
+                    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace CROSS JOIN LATERAL aclexplode(c.relacl) a LEFT JOIN pg_roles r ON r.oid = a.grantee \
+                    WHERE n.nspname = 'public' AND c.relname = $1 AND a.grantee <> c.relowner ORDER BY 2, 1";
+        let grants: Vec<(String, String)> = retrying(conn, connector, policy, async |c| sqlx::query_as(read).bind(&d.source).fetch_all(c).await)
             .await
             .map_err(|e| RunError::db(&format!("{}: reading the grants of `{}`", m.tag, d.source), e.error))?;
         for (privilege, grantee) in grants {
@@ -250,5 +618,52 @@ impl Migrator {
                 .map_err(|e| RunError::db(&format!("{}: copying grants to `{}`", m.tag, d.target), e.error))?;
         }
         Ok(())
+    }
+}
+
+/// Why a walk stopped.
+enum Walked {
+    /// The runner cannot go on (lock lost, bookkeeping failed): report as is.
+    Run(RunError),
+    /// The database refused the rows (or kept failing).
+    Rows(sqlx::Error),
+    /// The source changed in a way the copy cannot carry over.
+    Changed(String),
+}
+
+impl From<RunError> for Walked {
+    fn from(e: RunError) -> Self {
+        Walked::Run(e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(names: &[&str]) -> Vec<KeyColumn> {
+        names.iter().map(|n| KeyColumn { name: (*n).into(), sql_type: "integer".into() }).collect()
+    }
+
+    #[test]
+    fn the_source_key_is_found_in_the_new_table_through_casts() {
+        let copy = CopyDirective {
+            source: "t".into(),
+            target: "t__tw_new".into(),
+            insert: "INSERT INTO \"t__tw_new\" (\"id\", \"pages\") SELECT \"id\"::bigint, \"pages\" FROM \"t\"".into(),
+        };
+        assert_eq!(key_in_target(&copy, &key(&["id"])).as_deref(), Some("\"id\"::integer"));
+        let computed = CopyDirective { insert: "INSERT INTO \"t__tw_new\" (\"id\") SELECT \"id\" + 1 FROM \"t\"".into(), ..copy };
+        assert_eq!(key_in_target(&computed, &key(&["id"])), None);
+    }
+
+    #[test]
+    fn ranges_become_key_predicates() {
+        let d = Directive::Copy(CopyDirective { source: "t".into(), target: "n".into(), insert: "INSERT INTO \"n\" (\"a\") SELECT \"a\" FROM \"t\"".into() });
+        let sql = WalkSql::new(&d, key(&["a", "b"]), 10);
+        let both = Range { lower: Some(vec!["1".into(), "2".into()]), upper: Some(vec!["3".into(), "4".into()]) };
+        assert_eq!(sql.range_predicate("\"a\", \"b\"", &both, 1).unwrap(), "(\"a\", \"b\") > ($1::integer, $2::integer) AND (\"a\", \"b\") <= ($3::integer, $4::integer)");
+        assert_eq!(sql.run(&Range { lower: None, upper: None }), "INSERT INTO \"n\" (\"a\") SELECT \"a\" FROM \"t\"");
+        assert!(sql.run(&Range { lower: None, upper: Some(vec!["3".into(), "4".into()]) }).ends_with(" WHERE (\"a\", \"b\") <= ($1::integer, $2::integer)"));
     }
 }

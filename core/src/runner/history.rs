@@ -1,16 +1,29 @@
-//! The history table (one row per migration, with a per-statement cursor) and the lock
-//! table, both DSQL-legal: no SERIAL, keys inline, each write its own statement.
+//! The bookkeeping tables, all DSQL-legal (no SERIAL, keys inline, each write its own
+//! statement):
+//!
+//! * `<table>`: one row per migration, the recorded state machine (see
+//!   [`super::state`]): status, the cursor (statements done), the SHA-256 of every statement
+//!   already executed, the failure of a statement, the session running one.
+//! * `<table>_lock`: one row, the migration lock: holder, lease expiry and a generation that
+//!   grows with every acquisition (the fencing token every write checks).
+//! * `<table>_batches`: one row per key range a table recreation's copy has copied, with the
+//!   range's row count and checksum as copied, so writes during the copy are found.
+//!
+//! A database made by an earlier release gets the missing columns and tables on the next
+//! `migrate` (bare nullable columns, which DSQL adds); read-only commands read the missing
+//! columns as NULL and change nothing.
 
 use super::source::LocalMigration;
 use crate::plan::quote;
 use sqlx::{AssertSqlSafe, PgConnection, Row as _};
+use std::collections::BTreeSet;
 
 /// Where the runner keeps its bookkeeping.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HistoryTable {
     /// Schema (created if missing).
     pub schema: String,
-    /// Table name; the lock table is `<table>_lock`.
+    /// Table name; the lock table is `<table>_lock`, the copy's ranges `<table>_batches`.
     pub table: String,
 }
 
@@ -20,26 +33,31 @@ impl Default for HistoryTable {
     }
 }
 
-/// The history table's columns for a directive's batch progress, in the order they were
-/// added; a table made by a release before them gets them on the next `migrate`.
-const BATCH_COLUMNS: [(&str, &str); 2] = [("copy_cursor", "text"), ("copied_rows", "bigint")];
+/// Columns of the history table added after its first release, in the order they were
+/// added, with their types.
+const ADDED_HISTORY_COLUMNS: [(&str, &str); 7] = [
+    ("copy_cursor", "text"),
+    ("copied_rows", "bigint"),
+    ("statement_hashes", "text"),
+    ("error_statement", "integer"),
+    ("error_code", "text"),
+    ("error_message", "text"),
+    ("session", "text"),
+];
 
-/// Which bookkeeping a database has.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Bookkeeping {
-    /// The history table exists.
-    pub history: bool,
-    /// The lock table exists.
-    pub lock: bool,
-    /// The history table has [`BATCH_COLUMNS`].
-    pub batch_columns: bool,
-}
+/// The lock table's column added after its first release.
+const LOCK_GENERATION: &str = "generation";
 
-/// A migration's state.
+/// A migration's recorded state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Status {
-    /// Started; `next_statement` says where it stands.
+    /// Statements before `next_statement` are done; `next_statement` has not started.
     Running,
+    /// Statement `next_statement` was sent and its outcome is not recorded: the runner
+    /// stopped (crash, lost connection, timeout) before it could tell.
+    Executing,
+    /// Statement `error_statement` failed (the database said so); nothing of it took effect.
+    Failed,
     /// Every statement ran.
     Applied,
     /// Recorded by `mark-applied` without running.
@@ -47,9 +65,12 @@ pub enum Status {
 }
 
 impl Status {
-    fn as_str(self) -> &'static str {
+    /// The value stored in the `status` column.
+    pub fn as_str(self) -> &'static str {
         match self {
             Status::Running => "running",
+            Status::Executing => "executing",
+            Status::Failed => "failed",
             Status::Applied => "applied",
             Status::Marked => "marked",
         }
@@ -59,13 +80,15 @@ impl Status {
         match s {
             "applied" => Status::Applied,
             "marked" => Status::Marked,
+            "executing" => Status::Executing,
+            "failed" => Status::Failed,
             _ => Status::Running,
         }
     }
 
     /// Done, one way or the other.
     pub fn is_done(self) -> bool {
-        self != Status::Running
+        matches!(self, Status::Applied | Status::Marked)
     }
 }
 
@@ -74,13 +97,13 @@ impl Status {
 pub struct HistoryRow {
     /// Journal tag.
     pub tag: String,
-    /// SHA-256 of the file when it was applied.
+    /// SHA-256 of the file at the last write (for an applied migration: as applied).
     pub hash: String,
     /// Journal `when`.
     pub created_at: i64,
     /// State.
     pub status: Status,
-    /// Index of the next statement to run.
+    /// Statements done (the 0-based index of the next one).
     pub next_statement: i32,
     /// Statements in the migration.
     pub statements: i32,
@@ -92,6 +115,44 @@ pub struct HistoryRow {
     pub copy_cursor: Option<String>,
     /// Within a batched directive: rows copied or filled so far.
     pub copied_rows: Option<i64>,
+    /// SHA-256 of each statement executed, in order (for `Executing`, the one in flight
+    /// last). `None` for a row written by a release that did not record them.
+    pub statement_hashes: Option<Vec<String>>,
+    /// For `Failed`: the statement (0-based) that failed.
+    pub error_statement: Option<i32>,
+    /// For `Failed`: its SQLSTATE.
+    pub error_code: Option<String>,
+    /// For `Failed`: the database's message.
+    pub error_message: Option<String>,
+    /// For `Executing` on PostgreSQL: the server session running the statement
+    /// (`pid@backend_start`), which a later run waits out before it decides.
+    pub session: Option<String>,
+}
+
+/// Which bookkeeping a database has, read in one query.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Bookkeeping {
+    /// Columns of the history table (empty: no table).
+    pub history_columns: BTreeSet<String>,
+    /// Columns of the lock table (empty: no table).
+    pub lock_columns: BTreeSet<String>,
+    /// The batches table exists.
+    pub batches: bool,
+}
+
+impl Bookkeeping {
+    /// The history table exists.
+    pub fn has_history(&self) -> bool {
+        !self.history_columns.is_empty()
+    }
+
+    /// Everything the current release uses is there.
+    pub fn complete(&self) -> bool {
+        self.has_history()
+            && ADDED_HISTORY_COLUMNS.iter().all(|(c, _)| self.history_columns.contains(*c))
+            && self.lock_columns.contains(LOCK_GENERATION)
+            && self.batches
+    }
 }
 
 impl HistoryTable {
@@ -102,145 +163,140 @@ impl HistoryTable {
 
     /// `"schema"."table_lock"`.
     pub fn lock_qualified(&self) -> String {
-        format!("{}.{}", quote(&self.schema), quote(&format!("{}_lock", self.table)))
+        format!("{}.{}", quote(&self.schema), quote(&self.lock_name()))
     }
 
-    /// The statements that create the bookkeeping, each its own transaction on DSQL.
-    pub fn create_statements(&self) -> Vec<String> {
-        vec![
-            format!("CREATE SCHEMA IF NOT EXISTS {}", quote(&self.schema)),
-            format!(
-                "CREATE TABLE IF NOT EXISTS {} (\n\t\"tag\" text NOT NULL,\n\t\"hash\" text NOT NULL,\n\t\"created_at\" bigint NOT NULL,\n\t\"status\" text NOT NULL,\n\t\"next_statement\" integer NOT NULL,\n\t\"statements\" integer NOT NULL,\n\t\"started_at\" timestamp with time zone DEFAULT now() NOT NULL,\n\t\"applied_at\" timestamp with time zone,\n\t\"copy_cursor\" text,\n\t\"copied_rows\" bigint,\n\tCONSTRAINT {} PRIMARY KEY (\"tag\")\n)",
-                self.qualified(),
-                quote(&format!("{}_pkey", self.table))
-            ),
-            format!(
-                "CREATE TABLE IF NOT EXISTS {} (\n\t\"id\" text NOT NULL,\n\t\"holder\" text NOT NULL,\n\t\"acquired_at\" timestamp with time zone NOT NULL,\n\t\"expires_at\" timestamp with time zone NOT NULL,\n\tCONSTRAINT {} PRIMARY KEY (\"id\")\n)",
-                self.lock_qualified(),
-                quote(&format!("{}_lock_pkey", self.table))
-            ),
-        ]
+    /// `"schema"."table_batches"`.
+    pub fn batches_qualified(&self) -> String {
+        format!("{}.{}", quote(&self.schema), quote(&self.batches_name()))
     }
 
-    /// Which bookkeeping the database has, in one read.
+    fn lock_name(&self) -> String {
+        format!("{}_lock", self.table)
+    }
+
+    fn batches_name(&self) -> String {
+        format!("{}_batches", self.table)
+    }
+
+    /// Which bookkeeping tables and columns exist (catalog joins by name only: nothing
+    /// DSQL does not document).
     pub async fn bookkeeping(&self, conn: &mut PgConnection) -> Result<Bookkeeping, sqlx::Error> {
-        let (history, lock, batch_columns): (bool, bool, bool) = sqlx::query_as(
-            "SELECT to_regclass($1) IS NOT NULL, to_regclass($2) IS NOT NULL, \
-             EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass($1) AND attname = $3 AND NOT attisdropped)",
+        let rows: Vec<(String, String)> = sqlx::query_as(
+            "SELECT c.relname::text, a.attname::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+             JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped \
+             WHERE n.nspname = $1 AND c.relname IN ($2, $3, $4)",
         )
-        .bind(self.qualified())
-        .bind(self.lock_qualified())
-        .bind(BATCH_COLUMNS[BATCH_COLUMNS.len() - 1].0)
-        .fetch_one(conn)
+        .bind(&self.schema)
+        .bind(&self.table)
+        .bind(self.lock_name())
+        .bind(self.batches_name())
+        .fetch_all(conn)
         .await?;
-        Ok(Bookkeeping { history, lock, batch_columns })
+        let mut found = Bookkeeping::default();
+        for (table, column) in rows {
+            if table == self.table {
+                found.history_columns.insert(column);
+            } else if table == self.lock_name() {
+                found.lock_columns.insert(column);
+            } else {
+                found.batches = true;
+            }
+        }
+        Ok(found)
     }
 
-    /// What a history table made before the batch columns existed lacks, one statement
-    /// each (each its own transaction on DSQL; bare nullable columns, which DSQL adds).
-    pub fn upgrade_statements(&self) -> Vec<String> {
-        BATCH_COLUMNS.iter().map(|(name, sql_type)| format!("ALTER TABLE {} ADD COLUMN {} {sql_type}", self.qualified(), quote(name))).collect()
+    /// The statements that bring the bookkeeping up to date, each its own transaction on
+    /// DSQL: the schema and tables if missing, and the columns earlier releases lacked.
+    pub fn setup_statements(&self, found: &Bookkeeping) -> Vec<String> {
+        let mut out = Vec::new();
+        if !found.has_history() || found.lock_columns.is_empty() || !found.batches {
+            out.push(format!("CREATE SCHEMA IF NOT EXISTS {}", quote(&self.schema)));
+        }
+        if !found.has_history() {
+            out.push(format!(
+                "CREATE TABLE IF NOT EXISTS {} (\n\t\"tag\" text NOT NULL,\n\t\"hash\" text NOT NULL,\n\t\"created_at\" bigint NOT NULL,\n\t\"status\" text NOT NULL,\n\t\
+                 \"next_statement\" integer NOT NULL,\n\t\"statements\" integer NOT NULL,\n\t\"started_at\" timestamp with time zone DEFAULT now() NOT NULL,\n\t\
+                 \"applied_at\" timestamp with time zone,\n\t{},\n\tCONSTRAINT {} PRIMARY KEY (\"tag\")\n)",
+                self.qualified(),
+                ADDED_HISTORY_COLUMNS.iter().map(|(c, t)| format!("{} {t}", quote(c))).collect::<Vec<_>>().join(",\n\t"),
+                quote(&format!("{}_pkey", self.table))
+            ));
+        } else {
+            for (column, sql_type) in ADDED_HISTORY_COLUMNS.iter().filter(|(c, _)| !found.history_columns.contains(*c)) {
+                out.push(format!("ALTER TABLE {} ADD COLUMN {} {sql_type}", self.qualified(), quote(column)));
+            }
+        }
+        if found.lock_columns.is_empty() {
+            out.push(format!(
+                "CREATE TABLE IF NOT EXISTS {} (\n\t\"id\" text NOT NULL,\n\t\"holder\" text NOT NULL,\n\t\"acquired_at\" timestamp with time zone NOT NULL,\n\t\
+                 \"expires_at\" timestamp with time zone NOT NULL,\n\t\"generation\" bigint,\n\tCONSTRAINT {} PRIMARY KEY (\"id\")\n)",
+                self.lock_qualified(),
+                quote(&format!("{}_pkey", self.lock_name()))
+            ));
+        } else if !found.lock_columns.contains(LOCK_GENERATION) {
+            out.push(format!("ALTER TABLE {} ADD COLUMN {} bigint", self.lock_qualified(), quote(LOCK_GENERATION)));
+        }
+        if !found.batches {
+            out.push(format!(
+                "CREATE TABLE IF NOT EXISTS {} (\n\t\"tag\" text NOT NULL,\n\t\"statement\" integer NOT NULL,\n\t\"id\" text NOT NULL,\n\t\"lower_key\" text,\n\t\
+                 \"upper_key\" text NOT NULL,\n\t\"row_count\" bigint NOT NULL,\n\t\"checksum\" text NOT NULL,\n\t\"recopy_cursor\" text,\n\t\
+                 CONSTRAINT {} PRIMARY KEY (\"tag\", \"id\")\n)",
+                self.batches_qualified(),
+                quote(&format!("{}_pkey", self.batches_name()))
+            ));
+        }
+        out
     }
 
-    /// Every row, in tag order. Without `batch_columns` (a table not yet upgraded, read
-    /// by a read-only command) the batch progress reads as absent.
-    pub async fn rows(&self, conn: &mut PgConnection, batch_columns: bool) -> Result<Vec<HistoryRow>, sqlx::Error> {
-        let batch = if batch_columns { "copy_cursor, copied_rows" } else { "NULL::text AS copy_cursor, NULL::bigint AS copied_rows" };
+    /// Every row, in tag order. Columns an earlier release did not have read as NULL.
+    pub async fn rows(&self, conn: &mut PgConnection, found: &Bookkeeping) -> Result<Vec<HistoryRow>, sqlx::Error> {
+        let optional = ADDED_HISTORY_COLUMNS
+            .iter()
+            .map(|(c, t)| if found.history_columns.contains(*c) { quote(c) } else { format!("NULL::{t} AS {}", quote(c)) })
+            .collect::<Vec<_>>()
+            .join(", ");
         let sql = format!(
-            "SELECT tag, hash, created_at, status, next_statement, statements, applied_at::text AS applied_at, {batch} FROM {} ORDER BY tag",
+            "SELECT tag, hash, created_at, status, next_statement, statements, applied_at::text AS applied_at, {optional} FROM {} ORDER BY tag",
             self.qualified()
         );
         let rows = sqlx::query(AssertSqlSafe(sql)).fetch_all(conn).await?;
-        rows.iter()
-            .map(|r| {
-                Ok(HistoryRow {
-                    tag: r.try_get("tag")?,
-                    hash: r.try_get("hash")?,
-                    created_at: r.try_get("created_at")?,
-                    status: Status::parse(&r.try_get::<String, _>("status")?),
-                    next_statement: r.try_get("next_statement")?,
-                    statements: r.try_get("statements")?,
-                    applied_at: r.try_get("applied_at")?,
-                    copy_cursor: r.try_get("copy_cursor")?,
-                    copied_rows: r.try_get("copied_rows")?,
-                })
-            })
-            .collect()
+        rows.iter().map(read_row).collect()
     }
 
-    /// Records progress: inserts the row or moves its cursor (one statement, so one
-    /// transaction on DSQL, or part of the caller's transaction on PostgreSQL).
-    pub async fn record(&self, conn: &mut PgConnection, m: &LocalMigration, status: Status, next: usize) -> Result<(), sqlx::Error> {
+    /// One row, with every column of the current release (after [`Self::setup_statements`]).
+    pub async fn row(&self, conn: &mut PgConnection, tag: &str) -> Result<Option<HistoryRow>, sqlx::Error> {
+        let columns = ADDED_HISTORY_COLUMNS.iter().map(|(c, _)| quote(c)).collect::<Vec<_>>().join(", ");
         let sql = format!(
-            "INSERT INTO {t} (tag, hash, created_at, status, next_statement, statements, applied_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, CASE WHEN $4 = 'running' THEN NULL ELSE now() END) \
-             ON CONFLICT (tag) DO UPDATE SET hash = EXCLUDED.hash, status = EXCLUDED.status, \
-             next_statement = EXCLUDED.next_statement, statements = EXCLUDED.statements, applied_at = EXCLUDED.applied_at, \
-             copy_cursor = NULL, copied_rows = NULL",
-            t = self.qualified()
+            "SELECT tag, hash, created_at, status, next_statement, statements, applied_at::text AS applied_at, {columns} FROM {} WHERE tag = $1",
+            self.qualified()
         );
-        sqlx::query(AssertSqlSafe(sql))
-            .bind(&m.tag)
-            .bind(&m.hash)
-            .bind(m.when)
-            .bind(status.as_str())
-            .bind(next as i32)
-            .bind(m.statements.len() as i32)
-            .execute(conn)
-            .await?;
-        Ok(())
+        let row = sqlx::query(AssertSqlSafe(sql)).bind(tag).fetch_optional(conn).await?;
+        row.as_ref().map(read_row).transpose()
     }
+}
 
-    /// The same as [`HistoryTable::record`], as literal SQL, to send inside a PostgreSQL
-    /// migration's own transaction in one round trip. Values are validated or escaped.
-    pub fn record_literal(&self, m: &LocalMigration, status: Status, next: usize) -> String {
-        let lit = |s: &str| format!("'{}'", s.replace('\'', "''"));
-        let applied = if status == Status::Running { "NULL" } else { "now()" };
-        format!(
-            "INSERT INTO {t} (tag, hash, created_at, status, next_statement, statements, applied_at) \
-             VALUES ({}, {}, {}, {}, {next}, {}, {applied}) \
-             ON CONFLICT (tag) DO UPDATE SET hash = EXCLUDED.hash, status = EXCLUDED.status, \
-             next_statement = EXCLUDED.next_statement, statements = EXCLUDED.statements, applied_at = EXCLUDED.applied_at, \
-             copy_cursor = NULL, copied_rows = NULL",
-            lit(&m.tag),
-            lit(&m.hash),
-            m.when,
-            lit(status.as_str()),
-            m.statements.len(),
-            t = self.qualified()
-        )
-    }
+fn read_row(r: &sqlx::postgres::PgRow) -> Result<HistoryRow, sqlx::Error> {
+    let hashes: Option<String> = r.try_get("statement_hashes")?;
+    Ok(HistoryRow {
+        tag: r.try_get("tag")?,
+        hash: r.try_get("hash")?,
+        created_at: r.try_get("created_at")?,
+        status: Status::parse(&r.try_get::<String, _>("status")?),
+        next_statement: r.try_get("next_statement")?,
+        statements: r.try_get("statements")?,
+        applied_at: r.try_get("applied_at")?,
+        copy_cursor: r.try_get("copy_cursor")?,
+        copied_rows: r.try_get("copied_rows")?,
+        statement_hashes: hashes.map(|h| serde_json::from_str(&h).map_err(|e| sqlx::Error::Decode(Box::new(e)))).transpose()?,
+        error_statement: r.try_get("error_statement")?,
+        error_code: r.try_get("error_code")?,
+        error_message: r.try_get("error_message")?,
+        session: r.try_get("session")?,
+    })
+}
 
-    /// A batch's progress, written in the batch's own transaction so that the rows and the
-    /// cursor commit together.
-    pub async fn record_batch(&self, conn: &mut PgConnection, tag: &str, cursor: &str, rows: i64) -> Result<(), sqlx::Error> {
-        let sql = format!("UPDATE {} SET copy_cursor = $1, copied_rows = coalesce(copied_rows, 0) + $2 WHERE tag = $3", self.qualified());
-        sqlx::query(AssertSqlSafe(sql)).bind(cursor).bind(rows).bind(tag).execute(conn).await?;
-        Ok(())
-    }
-
-    /// Moves the migration's cursor back to statement `next` (0-based) and forgets any
-    /// batch progress: the run that follows starts over there.
-    pub async fn rewind(&self, conn: &mut PgConnection, tag: &str, next: usize) -> Result<(), sqlx::Error> {
-        let sql = format!("UPDATE {} SET copy_cursor = NULL, copied_rows = NULL, next_statement = $1 WHERE tag = $2", self.qualified());
-        sqlx::query(AssertSqlSafe(sql)).bind(next as i32).bind(tag).execute(conn).await?;
-        Ok(())
-    }
-
-    /// Deletes every row except `keep` (for `mark-applied --reset`), in batches that stay
-    /// under DSQL's 3,000-row limit.
-    pub async fn delete_all_but(&self, conn: &mut PgConnection, keep: &str) -> Result<u64, sqlx::Error> {
-        let sql = format!(
-            "DELETE FROM {t} WHERE tag IN (SELECT tag FROM {t} WHERE tag <> $1 ORDER BY tag LIMIT 1000)",
-            t = self.qualified()
-        );
-        let mut total = 0;
-        loop {
-            let n = sqlx::query(AssertSqlSafe(sql.clone())).bind(keep).execute(&mut *conn).await?.rows_affected();
-            total += n;
-            if n == 0 {
-                return Ok(total);
-            }
-        }
-    }
+/// SHA-256 of each statement, as the history records them.
+pub fn statement_hashes(m: &LocalMigration) -> Vec<String> {
+    m.statements.iter().map(|s| crate::hash::sha256_hex(s.as_bytes())).collect()
 }

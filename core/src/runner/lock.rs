@@ -1,22 +1,38 @@
-//! The migration lock: one runner at a time.
+//! The migration lock: one runner at a time, and a fencing token so that a runner that has
+//! lost the lock without knowing it cannot write.
 //!
-//! PostgreSQL: a session advisory lock, released by the server if the runner dies.
-//! DSQL (no advisory locks): a lease row `(holder, expires_at)` taken with one conditional
-//! upsert, renewed by a heartbeat on its own connection while the run lasts, and taken over
-//! by another runner only after it expired. A live runner renews long before expiry, so it
-//! never loses the lock; a crashed one's lease simply runs out.
+//! * PostgreSQL: a session advisory lock held on a connection of its own, pinged by a
+//!   watcher; the lock dies with that connection, so a lost connection marks the lock lost
+//!   and the run stops before its next step.
+//! * DSQL (no advisory locks): a lease row `(holder, expires_at)` taken by a conditional
+//!   update, renewed by a heartbeat on its own connection, taken over by another runner
+//!   only after it expired. The runner also stops by itself once its last renewal is older
+//!   than the lease.
+//!
+//! Either way, taking the lock increments `generation` in the lock row. Every transaction
+//! that writes the history or moves rows first locks that row (`FOR UPDATE`) and checks the
+//! holder and generation are still its own ([`Fence::check`]). A takeover changes the
+//! generation: on PostgreSQL it waits for the old holder's open transaction, which then
+//! sees the new generation in its next one; on DSQL the two transactions conflict and the
+//! later commit fails with 40001 and, retried, sees the new generation. So a runner that
+//! lost the lock stops at its next write, and never commits one.
 
+use super::error::RunError;
+use super::event::Event;
 use super::history::HistoryTable;
-use super::retry::{RetryPolicy, retrying};
+use super::retry::{self, RetryPolicy, retrying};
 use super::target::{Conn, Connector};
-use super::{Event, RunError};
-use sqlx::AssertSqlSafe;
-use std::sync::Arc;
+use sqlx::{AssertSqlSafe, PgConnection};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
 
+/// The lock row's key.
 const LOCK_ID: &str = "migrate";
+
+/// How often the advisory lock's connection is checked.
+const WATCH_INTERVAL: Duration = Duration::from_millis(500);
 
 /// Who holds (or waits for) the lock: host, process and a random part.
 pub fn holder_id() -> String {
@@ -26,37 +42,78 @@ pub fn holder_id() -> String {
     format!("{host}:{}:{:08x}", std::process::id(), fastrand::u32(..))
 }
 
-/// A held lock; release it with [`Lock::release`].
+/// Proof of holding the lock, checked inside every transaction that writes.
+#[derive(Debug, Clone)]
+pub struct Fence {
+    table: String,
+    holder: String,
+    generation: i64,
+}
+
+impl Fence {
+    /// Inside an open transaction: locks the lock row and says whether it is still ours.
+    pub async fn check(&self, conn: &mut PgConnection) -> Result<bool, sqlx::Error> {
+        let sql = format!("SELECT holder, generation FROM {} WHERE id = $1 FOR UPDATE", self.table);
+        let row: Option<(String, Option<i64>)> = sqlx::query_as(AssertSqlSafe(sql)).bind(LOCK_ID).fetch_optional(conn).await?;
+        Ok(row.is_some_and(|(holder, generation)| holder == self.holder && generation == Some(self.generation)))
+    }
+}
+
+/// What keeps a held lock alive: the task (watcher or heartbeat) and what it reports.
+pub struct Keeper {
+    lost: Arc<AtomicBool>,
+    /// Until when the lock is certainly ours (a lease: last renewal plus most of the lease).
+    valid_until: Option<Arc<Mutex<Instant>>>,
+    stop: oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<Option<Conn>>,
+}
+
+/// A held lock; give it up with [`Lock::release`].
 pub enum Lock {
-    /// Session advisory lock, held by the run's own connection.
-    Advisory { key: i64 },
-    /// Lease row kept alive by a heartbeat task.
-    Lease { holder: String, lost: Arc<AtomicBool>, stop: oneshot::Sender<()>, heartbeat: tokio::task::JoinHandle<Conn>, table: String },
+    /// Session advisory lock on its own connection.
+    Advisory { key: i64, fence: Fence, keeper: Keeper },
+    /// Lease row kept alive by a heartbeat.
+    Lease { fence: Fence, keeper: Keeper },
     /// `--no-lock`.
     None,
 }
 
 impl Lock {
-    /// False once a lease could not be renewed: the run must stop before its next step.
-    pub fn still_held(&self) -> bool {
+    /// The fencing token, when there is a lock.
+    pub fn fence(&self) -> Option<&Fence> {
         match self {
-            Lock::Lease { lost, .. } => !lost.load(Ordering::SeqCst),
-            _ => true,
+            Lock::Advisory { fence, .. } | Lock::Lease { fence, .. } => Some(fence),
+            Lock::None => None,
         }
     }
 
-    /// Gives the lock up; `conn` is the run's connection (which holds an advisory lock).
-    pub async fn release(self, conn: &mut Conn, connector: &Connector) {
+    /// False once the lock may be lost: the run must stop before its next step.
+    pub fn still_held(&self) -> bool {
         match self {
-            Lock::Advisory { key } => {
-                let _ = sqlx::query("SELECT pg_advisory_unlock($1)").bind(key).execute(conn.pg()).await;
+            Lock::Advisory { keeper, .. } | Lock::Lease { keeper, .. } => {
+                !keeper.lost.load(Ordering::SeqCst) && keeper.valid_until.as_ref().is_none_or(|until| Instant::now() < *until.lock().expect("not poisoned"))
             }
-            Lock::Lease { holder, stop, heartbeat, table, .. } => {
-                let _ = stop.send(());
-                if let Ok(mut conn) = heartbeat.await {
-                    let sql = format!("DELETE FROM {table} WHERE id = $1 AND holder = $2");
+            Lock::None => true,
+        }
+    }
+
+    /// Gives the lock up (best effort: a lock that is already lost needs nothing).
+    pub async fn release(self, connector: &Connector) {
+        match self {
+            Lock::Advisory { key, keeper, .. } => {
+                let _ = keeper.stop.send(());
+                if let Ok(Some(mut conn)) = keeper.task.await {
+                    let _ = sqlx::query("SELECT pg_advisory_unlock($1)").bind(key).execute(conn.pg()).await;
+                    conn.close().await;
+                }
+            }
+            Lock::Lease { fence, keeper, .. } => {
+                let _ = keeper.stop.send(());
+                if let Ok(Some(mut conn)) = keeper.task.await {
+                    // The row stays, expired, so the generation only ever grows.
+                    let sql = format!("UPDATE {} SET expires_at = now() - make_interval(secs => 1) WHERE id = $1 AND holder = $2 AND generation = $3", fence.table);
                     let _ = retrying(&mut conn, connector, &RetryPolicy::default(), async |c| {
-                        sqlx::query(AssertSqlSafe(sql.clone())).bind(LOCK_ID).bind(&holder).execute(c).await
+                        sqlx::query(AssertSqlSafe(sql.clone())).bind(LOCK_ID).bind(&fence.holder).bind(fence.generation).execute(c).await
                     })
                     .await;
                     conn.close().await;
@@ -74,16 +131,17 @@ fn advisory_key(history: &HistoryTable) -> i64 {
     i64::from_str_radix(&digest[..15], 16).expect("15 hex digits fit in i64")
 }
 
-/// Takes the PostgreSQL advisory lock on `conn`, waiting (and saying so) while another
-/// runner has it. If the runner dies, its session ends and the server releases the lock.
-pub async fn advisory(conn: &mut Conn, history: &HistoryTable, events: &dyn Fn(Event)) -> Result<Lock, RunError> {
+/// Waits for the PostgreSQL advisory lock on a connection of its own (saying whom it waits
+/// for); hold it with [`hold_advisory`] once the bookkeeping tables exist.
+pub async fn advisory_session(connector: &Connector, history: &HistoryTable, events: &dyn Fn(Event)) -> Result<(Conn, i64), RunError> {
+    let mut conn = connector.connect().await?;
     let key = advisory_key(history);
     let mut announced = false;
     loop {
         let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)").bind(key).fetch_one(conn.pg()).await.map_err(|e| RunError::db("taking the advisory lock", e))?;
         if got {
             events(Event::LockAcquired { kind: "advisory" });
-            return Ok(Lock::Advisory { key });
+            return Ok((conn, key));
         }
         if !announced {
             let holder: Option<i32> = sqlx::query_scalar("SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted AND objid = ($1 & 4294967295)::oid LIMIT 1")
@@ -99,35 +157,97 @@ pub async fn advisory(conn: &mut Conn, history: &HistoryTable, events: &dyn Fn(E
     }
 }
 
+/// Holds the advisory lock taken by [`advisory_session`]: takes a new generation in the
+/// lock row (waiting for a previous holder's open transaction), then watches the
+/// connection.
+pub async fn hold_advisory(mut conn: Conn, key: i64, history: &HistoryTable, lease: Duration) -> Result<Lock, RunError> {
+    let holder = holder_id();
+    let table = history.lock_qualified();
+    let generation = next_generation(conn.pg(), &table, &holder, lease, None).await?.expect("unconditional under the advisory lock");
+    let lost = Arc::new(AtomicBool::new(false));
+    let (stop, mut stopped) = oneshot::channel::<()>();
+    let flag = lost.clone();
+    let task = tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                _ = &mut stopped => return Some(conn),
+                _ = tokio::time::sleep(WATCH_INTERVAL) => {}
+            }
+            if sqlx::query("SELECT 1").execute(conn.pg()).await.is_err() {
+                flag.store(true, Ordering::SeqCst);
+                return None;
+            }
+        }
+    });
+    Ok(Lock::Advisory { key, fence: Fence { table, holder, generation }, keeper: Keeper { lost, valid_until: None, stop, task } })
+}
+
+/// Takes the next generation of the lock row for `holder` (creating the row if there is
+/// none). With `only_if_expired`, only when the current lease has run out; `None` then
+/// means another holder's lease is live.
+async fn next_generation(conn: &mut PgConnection, table: &str, holder: &str, lease: Duration, only_if_expired: Option<()>) -> Result<Option<i64>, RunError> {
+    let condition = if only_if_expired.is_some() { " AND expires_at < now()" } else { "" };
+    let take = format!(
+        "UPDATE {table} SET holder = $2, acquired_at = now(), expires_at = now() + make_interval(secs => $3), generation = coalesce(generation, 0) + 1 \
+         WHERE id = $1{condition} RETURNING generation"
+    );
+    let create = format!("INSERT INTO {table} (id, holder, acquired_at, expires_at, generation) VALUES ($1, $2, now(), now() + make_interval(secs => $3), 1)");
+    let seconds = lease.as_secs_f64();
+    loop {
+        let taken: Option<i64> = sqlx::query_scalar(AssertSqlSafe(take.clone()))
+            .bind(LOCK_ID)
+            .bind(holder)
+            .bind(seconds)
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(|e| RunError::db("taking the migration lock", e))?;
+        if taken.is_some() {
+            return Ok(taken);
+        }
+        let exists: Option<i32> = sqlx::query_scalar(AssertSqlSafe(format!("SELECT 1 FROM {table} WHERE id = $1")))
+            .bind(LOCK_ID)
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(|e| RunError::db("reading the migration lock", e))?;
+        if exists.is_some() {
+            return Ok(None);
+        }
+        match sqlx::query(AssertSqlSafe(create.clone())).bind(LOCK_ID).bind(holder).bind(seconds).execute(&mut *conn).await {
+            Ok(_) => return Ok(Some(1)),
+            // Another runner created the row first: compete for it as it is.
+            Err(e) if matches!(retry::sqlstate(&e).as_deref(), Some("23505" | "40001")) => continue,
+            Err(e) => return Err(RunError::db("creating the migration lock", e)),
+        }
+    }
+}
+
 /// Takes the lease, waiting while a live runner holds it; returns once held.
 pub async fn lease(connector: &Connector, history: &HistoryTable, lease: Duration, policy: &RetryPolicy, events: &dyn Fn(Event)) -> Result<Lock, RunError> {
     let holder = holder_id();
     let table = history.lock_qualified();
-    let seconds = lease.as_secs_f64();
-    // One statement: insert, or take over an expired lease; returns a row only when taken.
-    let take = format!(
-        "INSERT INTO {table} (id, holder, acquired_at, expires_at) VALUES ($1, $2, now(), now() + make_interval(secs => $3)) \
-         ON CONFLICT (id) DO UPDATE SET holder = EXCLUDED.holder, acquired_at = EXCLUDED.acquired_at, expires_at = EXCLUDED.expires_at \
-         WHERE {table}.expires_at < now() RETURNING holder"
-    );
     let current = format!("SELECT holder, expires_at::text FROM {table} WHERE id = $1");
     let mut conn = connector.connect().await?;
     let mut last_seen: Option<String> = None;
-    loop {
-        let taken = retrying(&mut conn, connector, policy, async |c| {
-            sqlx::query_scalar::<_, String>(AssertSqlSafe(take.clone())).bind(LOCK_ID).bind(&holder).bind(seconds).fetch_optional(c).await
-        })
-        .await
-        .map_err(|e| RunError::db("taking the migration lease", e.error))?;
-        if taken.is_some() {
+    let (generation, taken_at) = loop {
+        let asked = Instant::now();
+        let taken = loop {
+            match next_generation(conn.pg(), &table, &holder, lease, Some(())).await {
+                Err(RunError::Database { source, .. }) if retry::occ_code(&source).is_some() || retry::is_transient(&source) => {
+                    tokio::time::sleep(policy.delay(1)).await;
+                    if retry::is_transient(&source) {
+                        conn.reconnect(connector).await?;
+                    }
+                }
+                other => break other?,
+            }
+        };
+        if let Some(generation) = taken {
             events(Event::LockAcquired { kind: "lease" });
-            break;
+            break (generation, asked);
         }
-        let row: Option<(String, String)> = retrying(&mut conn, connector, policy, async |c| {
-            sqlx::query_as(AssertSqlSafe(current.clone())).bind(LOCK_ID).fetch_optional(c).await
-        })
-        .await
-        .map_err(|e| RunError::db("reading the migration lease", e.error))?;
+        let row: Option<(String, String)> = retrying(&mut conn, connector, policy, async |c| sqlx::query_as(AssertSqlSafe(current.clone())).bind(LOCK_ID).fetch_optional(c).await)
+            .await
+            .map_err(|e| RunError::db("reading the migration lease", e.error))?;
         if let Some((other, expires)) = row
             && last_seen.as_deref() != Some(other.as_str())
         {
@@ -135,44 +255,60 @@ pub async fn lease(connector: &Connector, history: &HistoryTable, lease: Duratio
             last_seen = Some(other);
         }
         tokio::time::sleep(Duration::from_millis(250) + Duration::from_millis(fastrand::u64(..250))).await;
-    }
+    };
 
-    // Heartbeat: renew at a third of the lease; a renewal that finds the row gone or taken
-    // means the lease was lost (the process stalled past expiry).
+    // Heartbeat: renew at a third of the lease. A renewal that finds the row taken means
+    // the lease was lost; renewals that keep failing let `valid_until` pass.
+    let certain = lease.mul_f64(0.9);
+    let valid_until = Arc::new(Mutex::new(taken_at + certain));
     let lost = Arc::new(AtomicBool::new(false));
     let (stop, mut stopped) = oneshot::channel::<()>();
-    let renew = format!("UPDATE {table} SET expires_at = now() + make_interval(secs => $3) WHERE id = $1 AND holder = $2 RETURNING holder");
-    let (lost_flag, holder_hb, policy) = (lost.clone(), holder.clone(), *policy);
+    let renew = format!("UPDATE {table} SET expires_at = now() + make_interval(secs => $4) WHERE id = $1 AND holder = $2 AND generation = $3 RETURNING holder");
+    let (lost_flag, until, holder_hb, policy) = (lost.clone(), valid_until.clone(), holder.clone(), *policy);
     let connector_hb = connector.clone();
-    let heartbeat = tokio::spawn(async move {
+    let task = tokio::spawn(async move {
         loop {
             tokio::select! {
-                _ = &mut stopped => return conn,
+                _ = &mut stopped => return Some(conn),
                 _ = tokio::time::sleep(lease / 3) => {}
             }
             let _ = conn.refresh_if_old(&connector_hb).await;
-            if !renew_once(&mut conn, &connector_hb, &policy, &renew, &holder_hb, seconds).await {
-                lost_flag.store(true, Ordering::SeqCst);
+            let asked = Instant::now();
+            match renew_once(&mut conn, &connector_hb, &policy, &renew, &holder_hb, generation, lease.as_secs_f64()).await {
+                Some(true) => *until.lock().expect("not poisoned") = asked + certain,
+                Some(false) => {
+                    lost_flag.store(true, Ordering::SeqCst);
+                    return Some(conn);
+                }
+                None => {} // unreachable this time; `valid_until` decides
             }
         }
     });
-    Ok(Lock::Lease { holder, lost, stop, heartbeat, table })
+    Ok(Lock::Lease { fence: Fence { table, holder, generation }, keeper: Keeper { lost, valid_until: Some(valid_until), stop, task } })
 }
 
-/// One renewal, retried on conflicts and lost connections. (Written out rather than with
-/// `retrying`: an async closure in a spawned task trips a `Send` inference limit.)
-async fn renew_once(conn: &mut Conn, connector: &Connector, policy: &RetryPolicy, sql: &str, holder: &str, seconds: f64) -> bool {
+/// One renewal, retried on conflicts and lost connections: `Some(true)` renewed,
+/// `Some(false)` the lease is someone else's, `None` the database could not be reached.
+/// (Written out rather than with `retrying`: an async closure in a spawned task trips a
+/// `Send` inference limit.)
+async fn renew_once(conn: &mut Conn, connector: &Connector, policy: &RetryPolicy, sql: &str, holder: &str, generation: i64, seconds: f64) -> Option<bool> {
     for attempt in 1..=policy.conflict_attempts {
-        let result = sqlx::query_scalar::<_, String>(AssertSqlSafe(sql.to_owned())).bind(LOCK_ID).bind(holder).bind(seconds).fetch_optional(conn.pg()).await;
+        let result = sqlx::query_scalar::<_, String>(AssertSqlSafe(sql.to_owned()))
+            .bind(LOCK_ID)
+            .bind(holder)
+            .bind(generation)
+            .bind(seconds)
+            .fetch_optional(conn.pg())
+            .await;
         match result {
-            Ok(renewed) => return renewed.is_some(),
-            Err(e) if super::retry::occ_code(&e).is_some() => tokio::time::sleep(policy.delay(attempt)).await,
-            Err(e) if super::retry::is_transient(&e) && attempt < policy.connection_attempts => {
+            Ok(renewed) => return Some(renewed.is_some()),
+            Err(e) if retry::occ_code(&e).is_some() => tokio::time::sleep(policy.delay(attempt)).await,
+            Err(e) if retry::is_transient(&e) && attempt < policy.connection_attempts => {
                 tokio::time::sleep(policy.delay(attempt + 3)).await;
                 let _ = conn.reconnect(connector).await;
             }
-            Err(_) => return false,
+            Err(_) => return None,
         }
     }
-    false
+    None
 }

@@ -88,8 +88,8 @@ async fn run(conn: &mut Conn, connector: &Connector, policy: &RetryPolicy, sql: 
 }
 
 async fn table_exists(conn: &mut Conn, table: &str) -> Result<bool, RunError> {
-    let name = format!("public.{}", crate::plan::quote(table));
-    sqlx::query_scalar::<_, bool>("SELECT to_regclass($1) IS NOT NULL").bind(name).fetch_one(conn.pg()).await.map_err(|e| RunError::db("looking up a table", e))
+    let sql = "SELECT EXISTS (SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'public' AND c.relname = $1 AND c.relkind IN ('r', 'p', 'v'))";
+    sqlx::query_scalar::<_, bool>(sql).bind(table).fetch_one(conn.pg()).await.map_err(|e| RunError::db("looking up a table", e))
 }
 
 async fn role_exists(conn: &mut Conn, role: &str) -> Result<bool, RunError> {

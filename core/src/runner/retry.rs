@@ -2,9 +2,11 @@
 //!
 //! DSQL reports optimistic-concurrency conflicts as SQLSTATE 40001 (`OC000` data, `OC001`
 //! stale schema); those are retried as whole transactions with bounded exponential backoff
-//! and jitter. Lost connections are retried three times over a fresh connection. Nothing
-//! else is retried: `0A000` (unsupported), `54000` (limits), `23505` (duplicates) and the
-//! rest would fail the same way again.
+//! and jitter: a conflict means nothing committed. Lost connections are retried three times
+//! over a fresh connection, which is only safe for work that changes nothing or is
+//! idempotent ([`retrying`]); work that commits a statement decides from the history or the
+//! catalog instead (see `apply`). Nothing else is retried: `0A000` (unsupported), `54000`
+//! (limits), `23505` (duplicates) and the rest would fail the same way again.
 
 use super::target::{Conn, Connector};
 use sqlx::PgConnection;
@@ -42,15 +44,6 @@ pub fn is_transient(error: &sqlx::Error) -> bool {
     }
 }
 
-/// Errors that mean "this change is already there": what re-running a statement that did
-/// commit before a crash produces.
-pub fn is_already_applied(error: &sqlx::Error) -> bool {
-    matches!(
-        sqlstate(error).as_deref(),
-        Some("42P07" | "42701" | "42710" | "42P06" | "42703" | "42P01" | "42704")
-    )
-}
-
 /// Retry limits.
 #[derive(Debug, Clone, Copy)]
 pub struct RetryPolicy {
@@ -84,18 +77,18 @@ impl RetryPolicy {
 pub struct Exhausted {
     /// The last error.
     pub error: sqlx::Error,
-    /// A connection failed at some point, so an earlier attempt may have committed.
-    pub reconnected: bool,
 }
 
-/// Runs `op` as one transaction, again on conflicts and lost connections.
+/// Runs `op` as one transaction, again on conflicts and lost connections. After a lost
+/// connection `op` runs again without asking whether it had committed: use it only for
+/// reads and for work whose repetition changes nothing.
 pub async fn retrying<T>(
     conn: &mut Conn,
     connector: &Connector,
     policy: &RetryPolicy,
     mut op: impl AsyncFnMut(&mut PgConnection) -> Result<T, sqlx::Error>,
 ) -> Result<T, Exhausted> {
-    let (mut conflicts, mut failures, mut reconnected) = (0u32, 0u32, false);
+    let (mut conflicts, mut failures) = (0u32, 0u32);
     loop {
         let error = match op(conn.pg()).await {
             Ok(v) => return Ok(v),
@@ -109,11 +102,9 @@ pub async fn retrying<T>(
         if is_transient(&error) && failures + 1 < policy.connection_attempts {
             failures += 1;
             tokio::time::sleep(policy.delay(failures + 3)).await;
-            if conn.reconnect(connector).await.is_ok() {
-                reconnected = true;
-            }
+            let _ = conn.reconnect(connector).await;
             continue;
         }
-        return Err(Exhausted { error, reconnected });
+        return Err(Exhausted { error });
     }
 }

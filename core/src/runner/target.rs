@@ -54,6 +54,12 @@ impl Target {
         false
     }
 
+    /// Whether server sessions can be observed and cancelled (`pg_stat_activity`,
+    /// `pg_cancel_backend`): PostgreSQL, emulated DSQL included; not Aurora DSQL.
+    pub fn has_sessions(&self) -> bool {
+        matches!(self, Target::Postgres { .. } | Target::DsqlEmulated { .. })
+    }
+
     /// The provider's name, as `--provider` spells it.
     pub fn provider(&self) -> &'static str {
         match self {
@@ -132,11 +138,21 @@ impl Connector {
         &self.target
     }
 
-    /// A new connection.
+    /// A new connection; on PostgreSQL it knows its server session.
     pub async fn connect(&self) -> Result<Conn, RunError> {
         let options = self.options().await?;
-        let conn = options.connect().await.map_err(|e| RunError::Connect { target: self.target.to_string(), source: e })?;
-        Ok(Conn { conn, opened: Instant::now() })
+        let failed = |e| RunError::Connect { target: self.target.to_string(), source: e };
+        let mut conn = options.connect().await.map_err(failed)?;
+        let session = if self.target.has_sessions() {
+            let (pid, started): (i32, String) = sqlx::query_as("SELECT pid, extract(epoch FROM backend_start)::text FROM pg_stat_activity WHERE pid = pg_backend_pid()")
+                .fetch_one(&mut conn)
+                .await
+                .map_err(failed)?;
+            Some(Session { pid, started })
+        } else {
+            None
+        };
+        Ok(Conn { conn, opened: Instant::now(), session })
     }
 
     async fn options(&self) -> Result<PgConnectOptions, RunError> {
@@ -150,13 +166,41 @@ impl Connector {
     }
 }
 
-/// A connection that knows its age.
+/// A PostgreSQL server session: the backend's pid and start time (pids are reused).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    /// `pg_backend_pid()`.
+    pub pid: i32,
+    /// `backend_start`, in seconds since the epoch, as the server prints them.
+    pub started: String,
+}
+
+impl Session {
+    /// As the history records it: `pid@backend_start`.
+    pub fn to_record(&self) -> String {
+        format!("{}@{}", self.pid, self.started)
+    }
+
+    /// Reads [`Session::to_record`]'s form.
+    pub fn from_record(text: &str) -> Option<Session> {
+        let (pid, started) = text.split_once('@')?;
+        Some(Session { pid: pid.parse().ok()?, started: started.to_owned() })
+    }
+}
+
+/// A connection that knows its age and, on PostgreSQL, its server session.
 pub struct Conn {
     conn: PgConnection,
     opened: Instant,
+    session: Option<Session>,
 }
 
 impl Conn {
+    /// The server session, where the target has them.
+    pub fn session(&self) -> Option<&Session> {
+        self.session.as_ref()
+    }
+
     /// The connection, for sqlx.
     pub fn pg(&mut self) -> &mut PgConnection {
         &mut self.conn

@@ -180,3 +180,66 @@ pub fn assert_dsql_lint_clean(statements: &[String], what: &str) {
         );
     }
 }
+
+/// A migrations folder generated from `versions` (Rust sources) for `dialect`, one
+/// migration per version, and the last version's schema.
+pub fn generated(dialect: Dialect, versions: &[&str]) -> (tempfile::TempDir, tablewright_core::model::Schema) {
+    use tablewright_core::config::Config;
+    use tablewright_core::folder::MigrationFolder;
+    use tablewright_core::generate::{self, GenerateOptions};
+    let dir = tempfile::tempdir().unwrap();
+    let config = Config::parse(&dir.path().join("tablewright.toml"), &format!("dialect = \"{dialect}\"\nschema = [\"x.rs\"]\nout = \".\"\n")).unwrap();
+    let mut last = tablewright_core::model::Schema::default();
+    for (i, source) in versions.iter().enumerate() {
+        let desired = desired_from_source(&format!("v{i}.rs"), source);
+        let folder = MigrationFolder::load(&config.out).unwrap();
+        let migration = generate::plan_migration(&config, &desired, &folder, &GenerateOptions { now_ms: 1_700_000_000_000 + i as u64, ..Default::default() }).unwrap();
+        generate::write(Some(&migration.unwrap_or_else(|| panic!("version {i} changes nothing"))), None).unwrap();
+        last = desired.schema;
+    }
+    (dir, last)
+}
+
+/// A migration written by hand, as the runner reads one.
+pub fn hand(tag: &str, statements: &[&str]) -> tablewright_core::runner::LocalMigration {
+    let text = statements.join("\n--> statement-breakpoint\n");
+    tablewright_core::runner::LocalMigration {
+        tag: tag.into(),
+        when: 0,
+        hash: tablewright_core::hash::migration_hash(text.as_bytes()),
+        statements: statements.iter().map(|s| (*s).to_owned()).collect(),
+        origin: format!("{tag}.sql"),
+    }
+}
+
+/// The runner's target for a test mode.
+pub fn target(mode: Mode, url: &str) -> tablewright_core::runner::Target {
+    match mode {
+        Mode::Postgres => tablewright_core::runner::Target::Postgres { url: url.to_owned() },
+        Mode::DsqlGuarded => tablewright_core::runner::Target::DsqlEmulated { url: url.to_owned() },
+    }
+}
+
+/// The recreation fixture: a table with a unique column and an index.
+pub const TABLE_V1: &str = r#"
+#[derive(Table)]
+#[table(name = "t")]
+#[index(columns(pages))]
+pub struct T {
+    #[column(primary_key)]
+    pub id: i32,
+    pub pages: i32,
+    #[column(unique)]
+    pub code: String,
+}
+"#;
+
+/// `TABLE_V1` with `pages` widened: a recreation on DSQL, an ALTER TYPE on PostgreSQL.
+pub fn table_v2() -> String {
+    TABLE_V1.replace("pub pages: i32", "pub pages: i64")
+}
+
+/// `table_v2` with a nullable column with a default: a backfill on DSQL.
+pub fn table_v3() -> String {
+    table_v2().replace("pub code: String,", "pub code: String,\n    #[column(default = \"'fresh'\")]\n    pub note: Option<String>,")
+}

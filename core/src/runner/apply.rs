@@ -1,0 +1,208 @@
+//! The two ways a statement is applied exactly once, shared by both dialects:
+//!
+//! * [`Migrator::commit_with_cursor`]: statements that can share a transaction with the
+//!   history write (data changes under DSQL's rules; every transactional statement on
+//!   PostgreSQL) commit together with the cursor, so they take effect exactly when the
+//!   cursor moves. After a lost connection the row is read back to learn whether that
+//!   commit happened.
+//! * [`Migrator::run_alone`]: a statement that must commit alone (DDL under DSQL's rules,
+//!   `CONCURRENTLY` on PostgreSQL) is recorded as executing first, with the session that
+//!   runs it, and the cursor moves after it. If its outcome is unknown, it is settled from
+//!   the catalog ([`super::outcome`]).
+//!
+//! A statement the database refuses is recorded as failed at that statement, with its
+//! SQLSTATE and message, and the run stops.
+
+use super::Migrator;
+use super::error::RunError;
+use super::event::Event;
+use super::failpoint;
+use super::input::Work;
+use super::lock::Lock;
+use super::retry;
+use super::state::{Transition, WriteError};
+use super::target::Conn;
+use crate::statement;
+use sqlx::{AssertSqlSafe, Connection as _, Row as _};
+use std::ops::Range;
+
+/// Aurora DSQL's limit on rows changed by one transaction.
+pub(crate) const DSQL_ROW_LIMIT: i64 = 3_000;
+
+/// Why a transaction with the cursor did not commit.
+enum TxError {
+    /// Statement `j` failed.
+    Statement(usize, sqlx::Error),
+    /// The history write did not land.
+    Write(WriteError),
+    /// The transaction changed more rows than DSQL allows (the emulation counts them).
+    RowLimit(usize, i64),
+}
+
+impl From<WriteError> for TxError {
+    fn from(e: WriteError) -> Self {
+        TxError::Write(e)
+    }
+}
+
+impl From<sqlx::Error> for TxError {
+    fn from(e: sqlx::Error) -> Self {
+        TxError::Write(WriteError::Db(e))
+    }
+}
+
+impl Migrator {
+    /// The SQL sent for a statement: DSQL syntax translated when emulating on PostgreSQL.
+    pub(crate) fn sql_for_target(&self, statement: &str) -> String {
+        if self.target().translates() { crate::emulate::to_postgres(statement) } else { statement.to_owned() }
+    }
+
+    /// Statements `range` of `work` and the history write `t` (from cursor `expected`) in
+    /// one transaction. A failed statement is recorded as failed and returned as the error.
+    pub(crate) async fn commit_with_cursor(&self, conn: &mut Conn, lock: &Lock, work: &Work<'_>, range: Range<usize>, expected: Option<usize>, t: &Transition) -> Result<(), RunError> {
+        let m = work.m;
+        let policy = self.options.retry;
+        let count_rows = self.target().translates();
+        let (mut conflicts, mut failures) = (0u32, 0u32);
+        loop {
+            let attempt = async {
+                let mut tx = conn.pg().begin().await?;
+                // The emulation's view of DSQL's row limit: every row this transaction
+                // inserts, updates or deletes, in any table (cascades included). The
+                // session's counters also hold earlier transactions' rows until the
+                // server reports them, so the count is the growth from here.
+                let changed = "SELECT coalesce(sum(n_tup_ins + n_tup_upd + n_tup_del), 0)::bigint FROM pg_stat_xact_user_tables";
+                let baseline: i64 = if count_rows { sqlx::query_scalar(changed).fetch_one(&mut *tx).await? } else { 0 };
+                self.write_in(&mut tx, lock.fence(), m, &work.hashes, expected, t).await?;
+                for j in range.clone() {
+                    let sql = self.sql_for_target(&work.statements[j]);
+                    sqlx::raw_sql(AssertSqlSafe(sql)).execute(&mut *tx).await.map_err(|e| TxError::Statement(j, e))?;
+                    if count_rows {
+                        let rows = sqlx::query_scalar::<_, i64>(changed).fetch_one(&mut *tx).await? - baseline;
+                        if rows > DSQL_ROW_LIMIT {
+                            return Err(TxError::RowLimit(j, rows));
+                        }
+                    }
+                }
+                tx.commit().await?;
+                Ok::<(), TxError>(())
+            }
+            .await;
+            let (error, statement) = match attempt {
+                Ok(()) => return Ok(()),
+                Err(TxError::Write(WriteError::Db(e))) => (e, None),
+                Err(TxError::Write(w)) => return Err(w.into_run_error(m, "recording progress")),
+                Err(TxError::Statement(j, e)) => (e, Some(j)),
+                Err(TxError::RowLimit(j, rows)) => {
+                    let message = format!("transaction row limit exceeded: {rows} rows changed, at most {DSQL_ROW_LIMIT}");
+                    self.record(conn, lock, m, &work.hashes, expected, &Transition::failed(range.start, j, Some("54000".into()), message)).await?;
+                    return Err(RunError::RowLimit { tag: m.tag.clone(), number: j + 1, rows, limit: DSQL_ROW_LIMIT, statement: m.statements[j].clone() });
+                }
+            };
+            if retry::occ_code(&error).is_some() && conflicts + 1 < policy.conflict_attempts {
+                conflicts += 1;
+                tokio::time::sleep(policy.delay(conflicts)).await;
+                continue;
+            }
+            if retry::is_transient(&error) && failures + 1 < policy.connection_attempts {
+                // The commit may have happened: the history row, written in the same
+                // transaction, says whether it did.
+                failures += 1;
+                let old = conn.session().cloned();
+                tokio::time::sleep(policy.delay(failures + 3)).await;
+                conn.reconnect(&self.connector).await?;
+                if let Some(session) = old.filter(|_| self.target().has_sessions()) {
+                    let unknown = |detail| RunError::UnknownOutcome { tag: m.tag.clone(), number: range.start + 1, statement: m.statements[range.start].clone(), detail };
+                    self.end_session(&session).await.map_err(unknown)?;
+                }
+                let row = self.read_row(conn, &m.tag).await?;
+                if row.as_ref().is_some_and(|r| r.status == t.status && r.next_statement as usize == t.next) {
+                    return Ok(());
+                }
+                continue;
+            }
+            return Err(match statement {
+                Some(j) => {
+                    let code = retry::sqlstate(&error);
+                    self.record(conn, lock, m, &work.hashes, expected, &Transition::failed(range.start, j, code, error.to_string())).await?;
+                    RunError::statement(m, j, error)
+                }
+                None => RunError::db(&format!("{}: committing", m.tag), error),
+            });
+        }
+    }
+
+    /// Statement `i` of `work` on its own (it cannot share a transaction with the history
+    /// write), from cursor `expected`: recorded as executing, run, waited for (a DSQL job,
+    /// an index's validity), then the cursor moved past it.
+    pub(crate) async fn run_alone(&self, conn: &mut Conn, lock: &Lock, work: &Work<'_>, i: usize, expected: Option<usize>, events: &dyn Fn(Event)) -> Result<(), RunError> {
+        let m = work.m;
+        let total = m.statements.len();
+        let policy = self.options.retry;
+        let session = |conn: &Conn| conn.session().map(|s| s.to_record());
+        self.record(conn, lock, m, &work.hashes, expected, &Transition::executing(i, session(conn))).await?;
+        failpoint::hit("runner::after_marker");
+        let info = statement::classify(&work.statements[i]);
+        let sql = self.sql_for_target(&work.statements[i]);
+        let (mut conflicts, mut failures) = (0u32, 0u32);
+        let returned = loop {
+            let error = match sqlx::raw_sql(AssertSqlSafe(sql.clone())).fetch_optional(conn.pg()).await {
+                Ok(row) => break row,
+                Err(e) => e,
+            };
+            if retry::occ_code(&error).is_some() && conflicts + 1 < policy.conflict_attempts {
+                conflicts += 1;
+                tokio::time::sleep(policy.delay(conflicts)).await;
+                continue;
+            }
+            if retry::is_transient(&error) && failures + 1 < policy.connection_attempts {
+                failures += 1;
+                let old = conn.session().cloned();
+                tokio::time::sleep(policy.delay(failures + 3)).await;
+                conn.reconnect(&self.connector).await?;
+                if self.settle(conn, work, i, old.as_ref(), events).await? {
+                    break None;
+                }
+                // It did not take effect: run it again, recorded with the new session.
+                self.record(conn, lock, m, &work.hashes, Some(i), &Transition::executing(i, session(conn))).await?;
+                continue;
+            }
+            return Err(self.fail_alone(conn, lock, work, i, RunError::statement(m, i, error), events).await);
+        };
+        let finished = async {
+            if self.target().has_jobs()
+                && info.returns_job()
+                && let Some(row) = returned
+                && let Ok(job_id) = row.try_get::<String, _>("job_id")
+            {
+                self.wait_for_job(conn, &m.tag, &job_id, events).await?;
+            }
+            self.ensure_index_valid(conn, work, i, events).await
+        }
+        .await;
+        if let Err(e) = finished {
+            return Err(self.fail_alone(conn, lock, work, i, e, events).await);
+        }
+        failpoint::hit("runner::after_statement");
+        self.record(conn, lock, m, &work.hashes, Some(i), &Transition::advance(i + 1, total)).await?;
+        failpoint::hit("runner::after_cursor");
+        Ok(())
+    }
+
+    /// Statement `i` failed on its own: what it left half-built is removed, and the
+    /// failure recorded (at the statement a failed validation must start over from).
+    /// Returns the error to report; a failure to record replaces it.
+    async fn fail_alone(&self, conn: &mut Conn, lock: &Lock, work: &Work<'_>, i: usize, error: RunError, events: &dyn Fn(Event)) -> RunError {
+        // Should the clean-up fail, a rerun still recovers: an INVALID index is rebuilt, a
+        // NOT VALID constraint validated again.
+        let restart = self.remove_half_built(conn, work, i, events).await.ok().flatten().unwrap_or(i);
+        let (code, message) = match &error {
+            RunError::Statement { source, .. } => (retry::sqlstate(source), source.to_string()),
+            other => (None, other.to_string()),
+        };
+        match self.record(conn, lock, work.m, &work.hashes, Some(i), &Transition::failed(restart, i, code, message)).await {
+            Ok(()) => error,
+            Err(e) => e,
+        }
+    }
+}

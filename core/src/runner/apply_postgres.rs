@@ -1,0 +1,129 @@
+//! Applying a migration on PostgreSQL: each run of transactional statements commits in one
+//! transaction together with the history write, so a failure leaves nothing of it and a
+//! lost connection is resolved by reading the history row back. A statement that cannot
+//! run in a transaction (`CONCURRENTLY`) runs alone, between an "executing" record and the
+//! cursor.
+
+use super::Migrator;
+use super::error::RunError;
+use super::event::Event;
+use super::input::Work;
+use super::lock::Lock;
+use super::reconcile::State;
+use super::state::Transition;
+use super::target::{Conn, Session};
+use super::{failpoint, retry};
+use crate::statement;
+use sqlx::{AssertSqlSafe, Connection as _};
+use std::time::Instant;
+
+impl Migrator {
+    /// Runs `work` from where its state says, on PostgreSQL.
+    pub(crate) async fn apply_postgres(&self, conn: &mut Conn, lock: &Lock, work: &Work<'_>, events: &dyn Fn(Event)) -> Result<(), RunError> {
+        let m = work.m;
+        let total = m.statements.len();
+        let mut i = work.state.runs_from().expect("only migrations with something to run are applied");
+        events(Event::MigrationStarted { tag: m.tag.clone(), statements: total, resume_from: i, previous: work.state.previous() });
+        let mut cursor = work.row.as_ref().map(|r| r.next_statement.max(0) as usize);
+        if let State::Interrupted { next, session, .. } = &work.state {
+            let session = session.as_deref().and_then(Session::from_record);
+            if self.settle(conn, work, *next, session.as_ref(), events).await? {
+                self.record(conn, lock, m, &work.hashes, cursor, &Transition::advance(next + 1, total)).await?;
+                events(Event::StatementDone { tag: m.tag.clone(), number: next + 1, total, elapsed_ms: 0, note: Some("took effect before the interruption") });
+                i = next + 1;
+                cursor = Some(i);
+            }
+        }
+        if i >= total {
+            if work.row.as_ref().is_none_or(|r| !r.status.is_done()) {
+                self.commit_with_cursor(conn, lock, work, i..i, cursor, &Transition::advance(total, total)).await?;
+            }
+            return Ok(());
+        }
+        while i < total {
+            if !lock.still_held() {
+                return Err(RunError::LockLost(format!("its connection was lost, before statement {} of {}", i + 1, m.tag)));
+            }
+            let started = Instant::now();
+            if statement::classify(&work.statements[i]).non_transactional {
+                self.run_alone(conn, lock, work, i, cursor, events).await?;
+                events(Event::StatementDone { tag: m.tag.clone(), number: i + 1, total, elapsed_ms: started.elapsed().as_millis() as u64, note: None });
+                i += 1;
+                cursor = Some(i);
+                continue;
+            }
+            let end = (i..total).find(|&j| statement::classify(&work.statements[j]).non_transactional).unwrap_or(total);
+            self.commit_with_cursor(conn, lock, work, i..end, cursor, &Transition::advance(end, total)).await?;
+            failpoint::hit("runner::after_cursor");
+            let elapsed_ms = started.elapsed().as_millis() as u64;
+            for j in i..end {
+                events(Event::StatementDone { tag: m.tag.clone(), number: j + 1, total, elapsed_ms, note: None });
+            }
+            i = end;
+            cursor = Some(i);
+        }
+        Ok(())
+    }
+
+    /// `--single-transaction` on PostgreSQL: every pending migration, each with its history
+    /// row, in one transaction. A failure is recorded on the migration it happened in.
+    pub(crate) async fn apply_postgres_together(&self, conn: &mut Conn, lock: &Lock, works: &[Work<'_>], events: &dyn Fn(Event)) -> Result<(), RunError> {
+        let started = Instant::now();
+        let policy = self.options.retry;
+        let (mut conflicts, mut failures) = (0u32, 0u32);
+        loop {
+            let mut failed: Option<(usize, usize, sqlx::Error)> = None;
+            let attempt = async {
+                let mut tx = conn.pg().begin().await.map_err(super::state::WriteError::Db)?;
+                for (k, w) in works.iter().enumerate() {
+                    self.write_in(&mut tx, lock.fence(), w.m, &w.hashes, None, &Transition::advance(w.m.statements.len(), w.m.statements.len())).await?;
+                    for (j, sql) in w.statements.iter().enumerate() {
+                        if let Err(e) = sqlx::raw_sql(AssertSqlSafe(sql.clone())).execute(&mut *tx).await {
+                            failed = Some((k, j, e));
+                            return Err(super::state::WriteError::Db(sqlx::Error::Protocol("statement failed".into())));
+                        }
+                    }
+                }
+                tx.commit().await.map_err(super::state::WriteError::Db)
+            }
+            .await;
+            let error = match (attempt, failed) {
+                (Ok(()), _) => break,
+                (Err(_), Some((k, j, e))) if retry::occ_code(&e).is_none() && !retry::is_transient(&e) => {
+                    let w = &works[k];
+                    self.record(conn, lock, w.m, &w.hashes, None, &Transition::failed(0, j, retry::sqlstate(&e), e.to_string())).await?;
+                    return Err(RunError::statement(w.m, j, e));
+                }
+                (Err(_), Some((_, _, e))) | (Err(super::state::WriteError::Db(e)), None) => e,
+                (Err(w), None) => return Err(w.into_run_error(works[0].m, "recording progress")),
+            };
+            if retry::occ_code(&error).is_some() && conflicts + 1 < policy.conflict_attempts {
+                conflicts += 1;
+                tokio::time::sleep(policy.delay(conflicts)).await;
+                continue;
+            }
+            if retry::is_transient(&error) && failures + 1 < policy.connection_attempts {
+                failures += 1;
+                let old = conn.session().cloned();
+                tokio::time::sleep(policy.delay(failures + 3)).await;
+                conn.reconnect(&self.connector).await?;
+                if let Some(session) = old {
+                    let last = works.last().expect("several migrations").m;
+                    self.end_session(&session).await.map_err(|detail| RunError::UnknownOutcome { tag: last.tag.clone(), number: 1, statement: last.statements.first().cloned().unwrap_or_default(), detail })?;
+                }
+                let last = works.last().expect("several migrations").m;
+                if self.read_row(conn, &last.tag).await?.is_some_and(|r| r.status.is_done()) {
+                    break;
+                }
+                continue;
+            }
+            return Err(RunError::db("committing the single transaction", error));
+        }
+        failpoint::hit("runner::after_cursor");
+        let elapsed_ms = started.elapsed().as_millis() as u64;
+        for w in works {
+            events(Event::MigrationApplied { tag: w.m.tag.clone(), elapsed_ms });
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,248 @@
+//! Why a run stopped, and what class of problem that is.
+
+use super::retry;
+use super::source::LocalMigration;
+use std::time::Duration;
+
+/// What kind of problem an error is; the CLI maps each class to one exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorClass {
+    /// Bad configuration, arguments or migration files: fix the input (exit 2).
+    Input,
+    /// A check found a problem with the history or the files (exit 1).
+    Check,
+    /// The database refused something or the run could not go on (exit 3); rerun after
+    /// the fix.
+    Run,
+}
+
+/// Why a run stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// Bad configuration or arguments.
+    #[error("{0}")]
+    Config(String),
+    /// The migrations folder (or embedded set) is inconsistent.
+    #[error("migrations: {}", .0.join("; "))]
+    Source(Vec<String>),
+    /// Could not connect.
+    #[error("connect to {target}: {source}")]
+    Connect {
+        /// Where (no secrets).
+        target: String,
+        /// Why.
+        #[source]
+        source: sqlx::Error,
+    },
+    /// A bookkeeping query failed.
+    #[error("{context}: {source}")]
+    Database {
+        /// What the runner was doing.
+        context: String,
+        /// Why.
+        #[source]
+        source: sqlx::Error,
+    },
+    /// A migration statement failed; nothing of it took effect, and it is recorded as
+    /// failed.
+    #[error("{tag}: statement {number} of {total} failed{code}: {source}{detail}\n{statement}", code = sqlstate_suffix(.source), detail = detail_suffix(.source))]
+    Statement {
+        /// The migration.
+        tag: String,
+        /// 1-based.
+        number: usize,
+        /// Statements in the migration.
+        total: usize,
+        /// The SQL.
+        statement: String,
+        /// Why.
+        #[source]
+        source: sqlx::Error,
+    },
+    /// The runner will not execute this statement under the target's rules.
+    #[error("{tag}: statement {number} is refused: {reason}\n{statement}")]
+    Refused {
+        /// The migration.
+        tag: String,
+        /// 1-based.
+        number: usize,
+        /// The SQL.
+        statement: String,
+        /// Why and what to do.
+        reason: String,
+    },
+    /// An applied migration's file changed since.
+    #[error("{file}: migration `{tag}` was applied with sha256 {applied} but the file now hashes to {current}; revert the edit and put the change in a new migration")]
+    Edited {
+        /// The migration.
+        tag: String,
+        /// Its file.
+        file: String,
+        /// Hash recorded when applied.
+        applied: String,
+        /// Hash of the file now.
+        current: String,
+    },
+    /// A migration that stopped halfway changed in the part that already ran.
+    #[error("{file}: migration `{tag}` stopped after statement {done} of {total}, and {what}; revert that change (statements from {next} on may change, which is how a failed statement is fixed) and put other changes in a new migration", next = .done + 1)]
+    EditedExecuted {
+        /// The migration.
+        tag: String,
+        /// Its file.
+        file: String,
+        /// Statements that ran.
+        done: usize,
+        /// Statements in the file now.
+        total: usize,
+        /// What changed: "statement 2, which ran, has changed".
+        what: String,
+    },
+    /// The database has migrations this folder does not know.
+    #[error("the database has migrations that are not in {origin}: {}; deploy from a branch that contains them", .tags.join(", "))]
+    UnknownApplied {
+        /// Where the local migrations came from.
+        origin: String,
+        /// The tags.
+        tags: Vec<String>,
+    },
+    /// An asynchronous DSQL job failed.
+    #[error("{tag}: job {job_id} failed: {details}")]
+    JobFailed {
+        /// The migration.
+        tag: String,
+        /// The job.
+        job_id: String,
+        /// `sys.jobs.details`.
+        details: String,
+    },
+    /// A directive (a recreation's copy, a backfill) could not go on.
+    #[error("{tag}: statement {number}: {message}")]
+    Directive {
+        /// The migration.
+        tag: String,
+        /// 1-based statement number.
+        number: usize,
+        /// What happened and what to do.
+        message: String,
+    },
+    /// An index stayed INVALID after a rebuild.
+    #[error("{tag}: index `{index}` stayed INVALID after a rebuild and was dropped (for a unique index, look for duplicate rows); rerun after the fix")]
+    InvalidIndex {
+        /// The migration.
+        tag: String,
+        /// The index.
+        index: String,
+    },
+    /// A statement changed more rows in one transaction than Aurora DSQL allows; it was
+    /// rolled back.
+    #[error(
+        "{tag}: statement {number} changes {rows} rows in one transaction (the runner's history row included) and Aurora DSQL allows at most {limit}; \
+         it was rolled back and nothing changed. Walk the table in batches instead: for a new column's value, a backfill directive \
+         (`-- tablewright:backfill \"table\".\"column\"` over `UPDATE .. SET column = value WHERE column IS NULL`); otherwise statements of at most {most} rows each\n{statement}",
+        most = .limit - 1
+    )]
+    RowLimit {
+        /// The migration.
+        tag: String,
+        /// 1-based.
+        number: usize,
+        /// Rows the transaction changed.
+        rows: i64,
+        /// DSQL's limit.
+        limit: i64,
+        /// The SQL.
+        statement: String,
+    },
+    /// An interrupted statement's outcome cannot be told from the database.
+    #[error(
+        "{tag}: statement {number} was interrupted (crash, lost connection or timeout) and whether it took effect cannot be confirmed: {detail}. \
+         Look at the database; if the statement took effect run `tablewright mark-applied --file {tag} --through {number}`, if not `--through {previous}`, then rerun\n{statement}",
+        previous = .number - 1
+    )]
+    UnknownOutcome {
+        /// The migration.
+        tag: String,
+        /// 1-based.
+        number: usize,
+        /// The SQL.
+        statement: String,
+        /// What the catalog showed.
+        detail: String,
+    },
+    /// The lock was lost (its connection died, its lease ran out or was taken over).
+    #[error("lost the migration lock ({0}); stopped before the next write, which the lock's generation would have refused anyway; rerun to resume")]
+    LockLost(String),
+    /// The run took longer than allowed.
+    #[error("timed out after {}s; the statement in flight was cancelled and its transaction rolled back, and the lock released; rerun to resume", .0.as_secs())]
+    Timeout(Duration),
+}
+
+pub(crate) fn sqlstate_suffix(e: &sqlx::Error) -> String {
+    retry::sqlstate(e).map(|c| format!(" (SQLSTATE {c})")).unwrap_or_default()
+}
+
+/// PostgreSQL's DETAIL and HINT, which name the offending row (`Key (code)=(x) is
+/// duplicated.`) and the way out.
+pub(crate) fn detail_suffix(e: &sqlx::Error) -> String {
+    let Some(pg) = e.as_database_error().and_then(|d| d.try_downcast_ref::<sqlx::postgres::PgDatabaseError>()) else { return String::new() };
+    let mut out = String::new();
+    if let Some(detail) = pg.detail() {
+        out.push_str(&format!(" [{detail}]"));
+    }
+    if let Some(hint) = pg.hint() {
+        out.push_str(&format!(" (hint: {hint})"));
+    }
+    out
+}
+
+impl RunError {
+    pub(crate) fn db(context: &str, source: sqlx::Error) -> RunError {
+        RunError::Database { context: context.to_owned(), source }
+    }
+
+    /// Statement `index` (0-based) of `m` failed.
+    pub(crate) fn statement(m: &LocalMigration, index: usize, source: sqlx::Error) -> RunError {
+        RunError::Statement { tag: m.tag.clone(), number: index + 1, total: m.statements.len(), statement: m.statements[index].clone(), source }
+    }
+
+    /// The class of the problem.
+    pub fn class(&self) -> ErrorClass {
+        match self {
+            RunError::Config(_) | RunError::Source(_) | RunError::Refused { .. } => ErrorClass::Input,
+            RunError::Edited { .. } | RunError::EditedExecuted { .. } | RunError::UnknownApplied { .. } => ErrorClass::Check,
+            _ => ErrorClass::Run,
+        }
+    }
+
+    /// A stable name for machines (`--format json`).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            RunError::Config(_) => "usage",
+            RunError::Source(_) => "migrations",
+            RunError::Connect { .. } | RunError::Database { .. } => "database",
+            RunError::Statement { .. } => "statement_failed",
+            RunError::Refused { .. } => "refused",
+            RunError::Edited { .. } => "edited",
+            RunError::EditedExecuted { .. } => "edited_in_progress",
+            RunError::UnknownApplied { .. } => "unknown_applied",
+            RunError::JobFailed { .. } => "job_failed",
+            RunError::Directive { .. } => "directive_failed",
+            RunError::InvalidIndex { .. } => "invalid_index",
+            RunError::RowLimit { .. } => "row_limit",
+            RunError::UnknownOutcome { .. } => "unknown_outcome",
+            RunError::LockLost(_) => "lock_lost",
+            RunError::Timeout(_) => "timeout",
+        }
+    }
+
+    /// True for problems a check finds (edited or unknown migrations), as opposed to bad
+    /// input or a failed run.
+    pub fn is_check_failure(&self) -> bool {
+        self.class() == ErrorClass::Check
+    }
+
+    /// True for bad input: configuration, arguments, inconsistent migrations, refused SQL.
+    pub fn is_input_error(&self) -> bool {
+        self.class() == ErrorClass::Input
+    }
+}

@@ -1,0 +1,102 @@
+//! What the runner refuses or rewrites before anything runs, so that a migration it cannot
+//! carry out whole is stopped before its first statement:
+//!
+//! * transaction control anywhere in a chunk (the runner owns transactions: a `COMMIT`
+//!   inside would commit half a migration); under DSQL's rules a chunk that is only
+//!   `BEGIN`/`COMMIT` is skipped with a warning instead, as check-dsql says;
+//! * under DSQL's rules, a chunk holding more than one statement (DSQL runs one per
+//!   transaction), `CREATE INDEX CONCURRENTLY`, and what check-dsql classes ERROR or
+//!   RECREATION; INDEX statements run rewritten to `ASYNC`, STRIP statements are skipped;
+//! * on plain PostgreSQL, DSQL's `ASYNC`.
+//!
+//! Chunks are split with the SQL tokenizer check-dsql uses, which knows strings, dollar
+//! quotes and comments.
+
+use super::Migrator;
+use super::error::RunError;
+use super::event::Event;
+use super::history::{HistoryRow, statement_hashes};
+use super::reconcile::{Entry, State};
+use super::source::LocalMigration;
+use crate::rules::DsqlClass;
+use crate::statement::{self, IndexMode, StatementKind};
+use std::collections::BTreeSet;
+
+/// A migration ready to run: its statements as they run under the target's rules.
+#[derive(Debug, Clone)]
+pub(crate) struct Work<'a> {
+    /// The migration as in its file (hashes and messages use it).
+    pub m: &'a LocalMigration,
+    /// Each statement as it runs (check-dsql's rewrites applied), before the emulation's
+    /// translation.
+    pub statements: Vec<String>,
+    /// Statements skipped on DSQL (check-dsql's STRIP class).
+    pub skip: BTreeSet<usize>,
+    /// SHA-256 of each statement of the file, as the history records them.
+    pub hashes: Vec<String>,
+    /// Its state before this run.
+    pub state: State,
+    /// Its history row before this run.
+    pub row: Option<HistoryRow>,
+}
+
+impl Migrator {
+    /// Refuses what the target cannot take and applies check-dsql's treatment; announces
+    /// rewrites and skips through `events`.
+    pub(crate) fn prepare<'a>(&self, entry: &Entry<'a>, events: &dyn Fn(Event)) -> Result<Work<'a>, RunError> {
+        let m = entry.migration;
+        let dsql = self.target().dsql_rules();
+        let mut work = Work { m, statements: m.statements.clone(), skip: BTreeSet::new(), hashes: statement_hashes(m), state: entry.state.clone(), row: entry.row.cloned() };
+        for (i, chunk) in m.statements.iter().enumerate() {
+            let refuse = |reason: String| RunError::Refused { tag: m.tag.clone(), number: i + 1, statement: chunk.clone(), reason };
+            let parts = crate::dsql_check::split(chunk);
+            let control = parts.iter().any(|(_, p)| statement::classify(p).kind == StatementKind::TransactionControl);
+            if control && (parts.len() > 1 || !dsql) {
+                return Err(refuse(
+                    "transaction control (BEGIN, COMMIT, ROLLBACK, SAVEPOINT, ..) in a migration: the runner owns transactions \
+                     (on PostgreSQL a migration is one transaction, on DSQL every statement is its own); remove it"
+                        .into(),
+                ));
+            }
+            if dsql && parts.len() > 1 {
+                return Err(refuse(format!(
+                    "{} statements in one chunk: DSQL runs one statement per transaction, so each needs a `--> statement-breakpoint` line before it",
+                    parts.len()
+                )));
+            }
+            let info = statement::classify(chunk);
+            if dsql && info.index.as_ref().is_some_and(|ix| ix.mode == IndexMode::Concurrently) {
+                return Err(refuse("DSQL has no CREATE INDEX CONCURRENTLY: use CREATE INDEX ASYNC (generate with dialect = \"dsql\")".into()));
+            }
+            if !dsql && info.returns_job() {
+                return Err(refuse(
+                    "ASYNC is Aurora DSQL syntax and this target is plain PostgreSQL: these migrations were generated for dialect \"dsql\"; \
+                     run them with --provider dsql (with --connection-string to emulate DSQL on PostgreSQL)"
+                        .into(),
+                ));
+            }
+            if !dsql {
+                continue;
+            }
+            let checked = crate::dsql_check::classify(i + 1, chunk);
+            let reason = checked.message.clone().unwrap_or_default();
+            match checked.class {
+                DsqlClass::Ok => {}
+                DsqlClass::Index => {
+                    let sql = checked.rewritten.clone().unwrap_or_else(|| chunk.clone());
+                    events(Event::Rewritten { tag: m.tag.clone(), number: i + 1, sql: sql.clone(), reason });
+                    work.statements[i] = sql;
+                }
+                DsqlClass::Strip => {
+                    events(Event::Skipped { tag: m.tag.clone(), number: i + 1, reason });
+                    work.skip.insert(i);
+                }
+                DsqlClass::Recreation | DsqlClass::Error => {
+                    let suggestion = checked.suggestion.map(|s| format!("; {s}")).unwrap_or_default();
+                    return Err(refuse(format!("{reason}{suggestion}")));
+                }
+            }
+        }
+        Ok(work)
+    }
+}

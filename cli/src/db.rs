@@ -265,7 +265,8 @@ pub fn migrate(config_path: &Path, format: Format, args: &DbArgs, flags: Migrate
                     let mut text = format!("Dry run on {}: {} pending migration(s); nothing will change.\n", migrator.target(), plan.len());
                     for m in &plan {
                         let resume = if m.resume_from > 0 { format!(" (resumes at statement {})", m.resume_from + 1) } else { String::new() };
-                        text.push_str(&format!("{}{resume}\n", m.tag));
+                        let previous = m.state.previous().map(|p| format!("; {p} last time")).unwrap_or_default();
+                        text.push_str(&format!("{}{resume}{previous}\n", m.tag));
                         for s in &m.statements {
                             text.push_str(&format!("  [{}] {}\n      {}\n", s.number, s.how, s.sql.replace('\n', "\n      ")));
                         }

@@ -410,3 +410,124 @@ async fn a_backfill_killed_midway_resumes_and_fills_every_row() {
     .await;
     assert!(halted >= 4, "the backfill passed {halted} failpoints");
 }
+
+/// A migrations folder of hand-written files: `(tag, statements)` each, with a journal.
+fn hand_folder(migrations: &[(&str, &[&str])]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("meta")).unwrap();
+    let mut entries = Vec::new();
+    for (i, (tag, statements)) in migrations.iter().enumerate() {
+        let sql = statements.join("\n--> statement-breakpoint\n") + "\n";
+        std::fs::write(dir.path().join(format!("{tag}.sql")), &sql).unwrap();
+        let hash = tablewright_core::hash::migration_hash(sql.as_bytes());
+        entries.push(format!("{{\"idx\":{i},\"version\":\"7\",\"when\":{i},\"tag\":\"{tag}\",\"breakpoints\":true,\"hash\":\"{hash}\"}}"));
+    }
+    std::fs::write(dir.path().join("meta/_journal.json"), format!("{{\"version\":\"7\",\"dialect\":\"postgresql\",\"entries\":[{}]}}", entries.join(","))).unwrap();
+    dir
+}
+
+/// A command against the folder `dir` on `db` under `mode`'s rules.
+fn on_folder(command: &str, dir: &Path, mode: Mode, db: &TestDb, extra: &[&str]) -> std::process::Output {
+    Command::new(bin())
+        .args([command, "--folder", dir.to_str().unwrap(), "--provider", provider(mode), "--connection-string", &db.url])
+        .args(extra)
+        .env_remove("FAILPOINTS")
+        .output()
+        .unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+const AUDIT: &str = "CREATE TABLE IF NOT EXISTS \"audit\" (\"n\" integer NOT NULL, CONSTRAINT \"audit_pkey\" PRIMARY KEY (\"n\"))";
+
+/// A statement the database refuses: `migrate` exits 3 with the same error on every run,
+/// `status` and `--dry-run` show where it failed, an edit to what ran exits 1 naming the
+/// file, and the fixed file applies each remaining statement once.
+async fn a_failed_statement_exits_3_every_time_until_fixed(mode: Mode) {
+    let db = TestDb::for_mode("cli_failed", mode).await;
+    let dir = hand_folder(&[("0000_m", &[AUDIT, "INSERT INTO \"audti\" (\"n\") VALUES (1)", "INSERT INTO \"audit\" (\"n\") VALUES (2)"])]);
+    let mut first = None;
+    for attempt in ["first run", "rerun"] {
+        let out = on_folder("migrate", dir.path(), mode, &db, &[]);
+        assert_eq!(out.status.code(), Some(3), "{attempt}: {}", text(&out.stderr));
+        let stderr = text(&out.stderr);
+        assert!(stderr.contains("statement 2 of 3 failed (SQLSTATE 42P01)"), "{attempt}: {stderr}");
+        assert_eq!(first.get_or_insert_with(|| stderr.clone()), &stderr, "{attempt}: the same error");
+    }
+    let status = on_folder("status", dir.path(), mode, &db, &[]);
+    let shown = text(&status.stdout);
+    assert!(shown.contains("failed") && shown.contains("statement 2 of 3 failed (SQLSTATE 42P01)"), "{shown}");
+    let json = on_folder("status", dir.path(), mode, &db, &["--format", "json"]);
+    let report: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(report["migrations"]["failed"][0]["statement"], 2, "{report}");
+    assert_eq!(report["migrations"]["failed"][0]["code"], "42P01", "{report}");
+    let plan = text(&on_folder("migrate", dir.path(), mode, &db, &["--dry-run"]).stdout);
+    assert!(plan.contains("failed last time (SQLSTATE 42P01)"), "{plan}");
+
+    if mode == Mode::DsqlGuarded {
+        // Statement 1 ran (under DSQL's rules it committed alone): it may not change.
+        std::fs::write(dir.path().join("0000_m.sql"), format!("{AUDIT} -- edited\n--> statement-breakpoint\nINSERT INTO \"audit\" (\"n\") VALUES (1)\n")).unwrap();
+        let out = on_folder("migrate", dir.path(), mode, &db, &[]);
+        assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+        let stderr = text(&out.stderr);
+        assert!(stderr.contains("0000_m.sql") && stderr.contains("statement 1, which ran, has changed"), "{stderr}");
+    }
+    let fixed = format!("{AUDIT}\n--> statement-breakpoint\nINSERT INTO \"audit\" (\"n\") VALUES (1)\n--> statement-breakpoint\nINSERT INTO \"audit\" (\"n\") VALUES (2)\n");
+    std::fs::write(dir.path().join("0000_m.sql"), fixed).unwrap();
+    let out = on_folder("migrate", dir.path(), mode, &db, &[]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let mut conn = PgConnection::connect(&db.url).await.unwrap();
+    let rows: String = sqlx::query_scalar("SELECT string_agg(n::text, ',' ORDER BY n) FROM audit").fetch_one(&mut conn).await.unwrap();
+    assert_eq!(rows, "1,2");
+}
+
+#[tokio::test]
+async fn a_failed_statement_exits_3_every_time_until_fixed_postgres() {
+    a_failed_statement_exits_3_every_time_until_fixed(Mode::Postgres).await;
+}
+
+#[tokio::test]
+async fn a_failed_statement_exits_3_every_time_until_fixed_dsql_guarded() {
+    a_failed_statement_exits_3_every_time_until_fixed(Mode::DsqlGuarded).await;
+}
+
+/// A duplicated journal entry and a `COMMIT` inside a chunk exit 2 before anything runs;
+/// `check` reports the duplicate.
+#[tokio::test]
+async fn bad_input_exits_2_before_anything_runs() {
+    let db = TestDb::for_mode("cli_bad_input", Mode::Postgres).await;
+    let dir = hand_folder(&[("0000_a", &[AUDIT]), ("0000_a", &[AUDIT])]);
+    let out = on_folder("migrate", dir.path(), Mode::Postgres, &db, &[]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("entry `0000_a` appears 2 times"), "{}", text(&out.stderr));
+    std::fs::write(dir.path().join("tablewright.toml"), "dialect = \"postgres\"\nschema = [\"x.rs\"]\nout = \".\"\n").unwrap();
+    let check = Command::new(bin()).current_dir(dir.path()).args(["check"]).output().unwrap();
+    assert_eq!(check.status.code(), Some(1));
+    assert!(text(&check.stdout).contains("journal entry `0000_a` appears 2 times"), "{}", text(&check.stdout));
+
+    let dir = hand_folder(&[("0000_c", &["CREATE TABLE IF NOT EXISTS \"c\" (\"id\" integer NOT NULL);\nCOMMIT;\nINSERT INTO \"c\" VALUES (1)"])]);
+    let out = on_folder("migrate", dir.path(), Mode::Postgres, &db, &[]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("transaction control"), "{}", text(&out.stderr));
+    let mut conn = PgConnection::connect(&db.url).await.unwrap();
+    let created: Option<String> = sqlx::query_scalar("SELECT to_regclass('c')::text").fetch_one(&mut conn).await.unwrap();
+    assert_eq!(created, None, "nothing ran");
+}
+
+/// `--provider dsql` against a plain PostgreSQL (no guard): a 3,500-row UPDATE fails the
+/// run (exit 3) naming DSQL's limit, and changes nothing.
+#[tokio::test]
+async fn the_emulation_fails_an_update_over_dsql_row_limit() {
+    let db = TestDb::create("cli_row_limit").await;
+    let mut conn = db.connect().await;
+    sqlx::raw_sql("CREATE TABLE t (id integer PRIMARY KEY, v integer NOT NULL); INSERT INTO t SELECT g, 0 FROM generate_series(1, 3500) g").execute(&mut conn).await.unwrap();
+    let dir = hand_folder(&[("0000_bump", &["UPDATE \"t\" SET \"v\" = \"v\" + 1"])]);
+    let out = on_folder("migrate", dir.path(), Mode::DsqlGuarded, &db, &[]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("changes 3501 rows in one transaction") && stderr.contains("Aurora DSQL allows at most 3000"), "{stderr}");
+    let sum: i64 = sqlx::query_scalar("SELECT sum(v)::bigint FROM t").fetch_one(&mut conn).await.unwrap();
+    assert_eq!(sum, 0, "nothing changed");
+}

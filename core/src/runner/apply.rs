@@ -124,7 +124,7 @@ impl Migrator {
             return Err(match statement {
                 Some(j) => {
                     let code = retry::sqlstate(&error);
-                    self.record(conn, lock, m, &work.hashes, expected, &Transition::failed(range.start, j, code, error.to_string())).await?;
+                    self.record(conn, lock, m, &work.hashes, expected, &Transition::failed(range.start, j, code, super::error::database_message(&error))).await?;
                     RunError::statement(m, j, error)
                 }
                 None => RunError::db(&format!("{}: committing", m.tag), error),
@@ -197,7 +197,7 @@ impl Migrator {
         // NOT VALID constraint validated again.
         let restart = self.remove_half_built(conn, work, i, events).await.ok().flatten().unwrap_or(i);
         let (code, message) = match &error {
-            RunError::Statement { source, .. } => (retry::sqlstate(source), source.to_string()),
+            RunError::Statement { source, .. } => (retry::sqlstate(source), super::error::database_message(source)),
             other => (None, other.to_string()),
         };
         match self.record(conn, lock, work.m, &work.hashes, Some(i), &Transition::failed(restart, i, code, message)).await {

@@ -91,7 +91,7 @@ impl Migrator {
                 (Ok(()), _) => break,
                 (Err(_), Some((k, j, e))) if retry::occ_code(&e).is_none() && !retry::is_transient(&e) => {
                     let w = &works[k];
-                    self.record(conn, lock, w.m, &w.hashes, None, &Transition::failed(0, j, retry::sqlstate(&e), e.to_string())).await?;
+                    self.record(conn, lock, w.m, &w.hashes, None, &Transition::failed(0, j, retry::sqlstate(&e), super::error::database_message(&e))).await?;
                     return Err(RunError::statement(w.m, j, e));
                 }
                 (Err(_), Some((_, _, e))) | (Err(super::state::WriteError::Db(e)), None) => e,

@@ -60,14 +60,14 @@ impl Migrator {
                 } else {
                     self.describe_execution(s)
                 };
-                if i == from {
-                    match &work.state {
-                        State::Interrupted { .. } => how = format!("interrupted last time: first its outcome is settled from the database (if it took effect it is not run again); {how}"),
-                        State::Failed { statement, code, .. } if *statement == i => {
-                            how = format!("failed last time{}, and took no effect: runs again; {how}", code.as_ref().map(|c| format!(" (SQLSTATE {c})")).unwrap_or_default())
-                        }
-                        _ => {}
+                match &work.state {
+                    State::Interrupted { .. } if i == from => {
+                        how = format!("interrupted last time: first its outcome is settled from the database (if it took effect it is not run again); {how}")
                     }
+                    State::Failed { statement, code, .. } if *statement == i => {
+                        how = format!("failed last time{}, and took no effect: runs again; {how}", code.as_ref().map(|c| format!(" (SQLSTATE {c})")).unwrap_or_default())
+                    }
+                    _ => {}
                 }
                 PlannedStatement { number: i + 1, sql: self.sql_for_target(s), how }
             })

@@ -195,6 +195,15 @@ pub(crate) fn detail_suffix(e: &sqlx::Error) -> String {
     out
 }
 
+/// What the database said, for the history: its message with DETAIL and HINT, without
+/// the driver's decorations.
+pub(crate) fn database_message(e: &sqlx::Error) -> String {
+    match e.as_database_error() {
+        Some(db) => format!("{}{}", db.message(), detail_suffix(e)),
+        None => e.to_string(),
+    }
+}
+
 impl RunError {
     pub(crate) fn db(context: &str, source: sqlx::Error) -> RunError {
         RunError::Database { context: context.to_owned(), source }

@@ -254,15 +254,16 @@ pub fn migrate(config_path: &Path, format: Format, args: &DbArgs, flags: Migrate
         ..MigratorOptions::default()
     };
     let printer = EventPrinter::new(format);
-    // The migrator bounds the run itself (releasing its lock); this bound only covers
-    // connecting and the dry run.
-    block_on(flags.timeout.map(|t| Duration::from_secs(t + 5)), async {
+    // The migrator bounds a run itself (cancelling what is in flight before it releases
+    // its lock); this bound covers the dry run.
+    let outer = flags.timeout.filter(|_| flags.dry_run).map(Duration::from_secs);
+    block_on(outer, async {
         let migrator = Migrator::new(target, set, options).await.map_err(run_error)?;
         if flags.dry_run {
             let plan = migrator.plan().await.map_err(run_error)?;
             match format {
                 Format::Text => {
-                    let mut text = format!("Dry run on {}: {} pending migration(s); nothing will change.\n", migrator.target(), plan.len());
+                    let mut text = format!("Dry run on {}: {} migration(s) to run; nothing will change.\n", migrator.target(), plan.len());
                     for m in &plan {
                         let resume = if m.resume_from > 0 { format!(" (resumes at statement {})", m.resume_from + 1) } else { String::new() };
                         let previous = m.state.previous().map(|p| format!("; {p} last time")).unwrap_or_default();
@@ -284,7 +285,24 @@ pub fn migrate(config_path: &Path, format: Format, args: &DbArgs, flags: Migrate
         if format == Format::Text {
             emit(&format!("Migrating {} from {}\n", migrator.target(), migrator.migrations().origin));
         }
-        let report = migrator.run(&|e| printer.print(e)).await.map_err(run_error)?;
+        // SIGINT and SIGTERM stop the run the way --timeout does: the statement in flight
+        // ended on the server, the lock released.
+        let signal = async {
+            let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+            let terminated = async {
+                match terminate.as_mut() {
+                    Some(t) => {
+                        t.recv().await;
+                    }
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = terminated => {}
+            }
+        };
+        let report = migrator.run_until(&|e| printer.print(e), signal).await.map_err(run_error)?;
         if let Some(path) = &permissions_file {
             let connector = runner::Connector::new(migrator.target().clone()).await.map_err(run_error)?;
             apply_and_validate(&connector, path, &PermissionsMode::Apply, format, out).await?;
@@ -390,7 +408,11 @@ pub fn mark_applied(config_path: &Path, format: Format, args: &DbArgs, file: &st
         let report = migrator.mark_applied(&tag, reset, through).await.map_err(run_error)?;
         match format {
             Format::Text => {
-                let what = if report.through == report.total { "as applied".to_owned() } else { format!("with statements 1 to {} done", report.through) };
+                let what = match report.through {
+                    n if n == report.total => "as applied".to_owned(),
+                    0 => "with no statement done".to_owned(),
+                    n => format!("with statements 1 to {n} done"),
+                };
                 let mut text = format!("Marked {tag} {what} on {}{}.\n", migrator.target(), if reset { "; the rest of the history was removed" } else { "" });
                 if !report.never_ran.is_empty() {
                     let list = report.never_ran.iter().map(|n| n.to_string()).collect::<Vec<_>>().join(", ");

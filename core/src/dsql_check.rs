@@ -119,9 +119,10 @@ pub fn classify(line: usize, sql: &str) -> CheckedStatement {
     let mut checked = CheckedStatement { line, sql: sql.to_owned(), class: DsqlClass::Ok, rules: Vec::new(), message: None, suggestion: None, rewritten: None };
     let first_word = sql.split_whitespace().next().unwrap_or("").to_ascii_uppercase();
     if first_word == "DO" {
-        checked.class = DsqlClass::Strip;
-        checked.message = Some("DO blocks are PL/pgSQL, which DSQL does not run".into());
-        checked.suggestion = Some("move the logic to the application, or to LANGUAGE sql statements".into());
+        // Not STRIP: skipping a block would lose whatever it does (data included).
+        checked.class = DsqlClass::Error;
+        checked.message = Some("DO blocks are PL/pgSQL, which DSQL does not run, and skipping one would lose what it does".into());
+        checked.suggestion = Some("write it as plain SQL statements (LANGUAGE sql functions are allowed), or move the logic to the application".into());
         return checked;
     }
     if statement::classify(sql).kind == StatementKind::TransactionControl && !matches!(first_word.as_str(), "SAVEPOINT" | "RELEASE") {

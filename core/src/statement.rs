@@ -17,6 +17,8 @@ pub enum StatementKind {
     Query,
     /// `BEGIN`, `COMMIT`, `ROLLBACK`, `SAVEPOINT`, ..: the runner owns transactions.
     TransactionControl,
+    /// Session state: `SET` (not `SET LOCAL`), `RESET`, `SET ROLE`, `DISCARD`.
+    Session,
     /// Anything else (`CALL`, `DO`, `SET`, ..).
     Other,
 }
@@ -203,6 +205,8 @@ pub fn classify(sql: &str) -> StatementInfo {
         "INSERT" | "UPDATE" | "DELETE" | "MERGE" | "COPY" | "WITH" => StatementKind::Dml,
         "SELECT" | "SHOW" | "EXPLAIN" | "VALUES" | "TABLE" => StatementKind::Query,
         "BEGIN" | "START" | "COMMIT" | "END" | "ROLLBACK" | "ABORT" | "SAVEPOINT" | "RELEASE" => StatementKind::TransactionControl,
+        "SET" if !matches!(tokens.get(1), Some(Token::Word(w)) if w == "LOCAL" || w == "TRANSACTION" || w == "CONSTRAINTS") => StatementKind::Session,
+        "RESET" | "DISCARD" => StatementKind::Session,
         "" => StatementKind::Ddl, // unreadable: the strictest assumption
         _ => StatementKind::Other,
     };
@@ -226,6 +230,7 @@ pub fn classify(sql: &str) -> StatementInfo {
             }
         }
         "DROP" | "REINDEX" if c.words(&["INDEX", "CONCURRENTLY"]) => info.non_transactional = true,
+        "VACUUM" => info.non_transactional = true,
         "ALTER" if c.word("TABLE") => {
             let is_async = c.word("ASYNC");
             c.words(&["IF", "EXISTS"]);
@@ -271,5 +276,10 @@ mod tests {
         assert_eq!(classify("GRANT SELECT ON t TO r").kind, StatementKind::Ddl);
         assert_eq!(classify("BEGIN").kind, StatementKind::TransactionControl);
         assert!(classify("DROP INDEX CONCURRENTLY IF EXISTS i").non_transactional);
+        assert!(classify("vacuum t").non_transactional);
+        assert_eq!(classify("SET search_path TO app").kind, StatementKind::Session);
+        assert_eq!(classify("set role reader").kind, StatementKind::Session);
+        assert_eq!(classify("SET LOCAL statement_timeout = 0").kind, StatementKind::Other);
+        assert_eq!(classify("RESET ALL").kind, StatementKind::Session);
     }
 }

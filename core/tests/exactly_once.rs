@@ -82,6 +82,7 @@ macro_rules! in_both_modes {
 }
 
 in_both_modes!(
+    an_interrupted_index_build_is_checked_for_validity,
     a_failed_statement_stays_failed_until_the_file_is_fixed,
     an_edit_to_the_part_that_ran_is_refused_and_a_fix_of_the_failed_statement_resumes,
     bad_input_is_refused_before_anything_runs,
@@ -189,11 +190,29 @@ async fn bad_input_is_refused_before_anything_runs(mode: Mode) {
     let quoted = hand("0000_q", &["CREATE TABLE IF NOT EXISTS \"q\" (\"note\" text DEFAULT 'COMMIT; ROLLBACK' NOT NULL) -- COMMIT"]);
     migrator(mode, &db, vec![quoted.clone()]).await.run(&|_| {}).await.unwrap();
 
+    // Session state would not survive a resumed run.
+    let session = hand("0001_session", &["SET search_path TO app", "CREATE TABLE IF NOT EXISTS \"s\" (\"id\" integer NOT NULL)"]);
+    let err = migrator(mode, &db, vec![quoted.clone(), session]).await.run(&|_| {}).await.unwrap_err();
+    assert!(matches!(&err, RunError::Refused { number: 1, .. }) && err.to_string().contains("changes the session"), "{err}");
+    // What cannot run in a transaction needs a chunk of its own.
+    let index = index_statement(mode, "q_note_idx", "q", "note");
+    let crowded = hand("0001_crowded", &[&format!("{index};\nSELECT 1")]);
+    let err = migrator(mode, &db, vec![quoted.clone(), crowded]).await.run(&|_| {}).await.unwrap_err();
+    assert!(matches!(&err, RunError::Refused { .. }), "{err}");
+
     if mode == Mode::DsqlGuarded {
         let two = hand("0001_two", &["CREATE TABLE IF NOT EXISTS \"x\" (\"id\" integer NOT NULL); CREATE TABLE IF NOT EXISTS \"y\" (\"id\" integer NOT NULL)"]);
         let err = migrator(mode, &db, vec![quoted.clone(), two]).await.run(&|_| {}).await.unwrap_err();
         assert!(err.to_string().contains("2 statements in one chunk"), "{err}");
         assert_eq!(scalar(&db, "SELECT to_regclass('x') IS NULL").await, "true", "nothing ran");
+        // CONCURRENTLY runs as ASYNC, as check-dsql says, rather than being refused.
+        let concurrently = hand("0001_concurrently", &["CREATE INDEX CONCURRENTLY IF NOT EXISTS \"q_note_idx\" ON \"q\" (\"note\")"]);
+        let events = Events::default();
+        migrator(mode, &db, vec![quoted.clone(), concurrently]).await.run(&events.sink()).await.unwrap();
+        let rewritten = events.find(|e| if let Event::Rewritten { sql, .. } = e { Some(sql.clone()) } else { None });
+        assert!(rewritten.len() == 1 && rewritten[0].contains("ASYNC"), "{rewritten:?}");
+        assert_eq!(scalar(&db, "SELECT count(*) FROM pg_indexes WHERE indexname = 'q_note_idx'").await, "1");
+        return;
     }
 
     let bom = tempfile::tempdir().unwrap();
@@ -218,11 +237,19 @@ async fn bad_input_is_refused_before_anything_runs(mode: Mode) {
 async fn a_timeout_cancels_the_data_statement_in_flight_and_a_rerun_applies_it_once(mode: Mode) {
     let db = TestDb::for_mode("timeout_once", mode).await;
     let slow = hand("0000_slow", &[AUDIT, "INSERT INTO \"audit\" (\"n\") SELECT g FROM generate_series(1, 5) g WHERE pg_sleep(0.5) IS NOT NULL"]);
-    let bounded = MigratorOptions { timeout: Some(Duration::from_secs(1)), ..options() };
+    let bounded = MigratorOptions { timeout: Some(Duration::from_millis(1500)), ..options() };
     let started = std::time::Instant::now();
-    let err = Migrator::new(target(mode, &db.url), set(vec![slow.clone()]), bounded).await.unwrap().run(&|_| {}).await.unwrap_err();
-    assert!(matches!(err, RunError::Timeout(_)), "{err}");
-    assert!(started.elapsed() < Duration::from_millis(2400), "the statement was cancelled, not waited for ({:?})", started.elapsed());
+    let timed_out = Migrator::new(target(mode, &db.url), set(vec![slow.clone()]), bounded).await.unwrap();
+    let err = timed_out.run(&|_| {}).await.unwrap_err();
+    assert!(matches!(&err, RunError::Timeout { what, .. } if what.contains("ended on the server")), "{err}");
+    assert!(started.elapsed() < Duration::from_millis(2900), "the statement was cancelled, not waited for ({:?})", started.elapsed());
+    let status = timed_out.status().await.unwrap();
+    if mode == Mode::DsqlGuarded {
+        // Statement 1 committed alone: the timeout fell inside statement 2.
+        assert_eq!(status.in_progress[0].done, 1, "the insert was in flight: {status:?}");
+    } else {
+        assert_eq!(status.pending.len(), 1, "the migration's transaction rolled back: {status:?}");
+    }
     assert_eq!(scalar(&db, "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND state = 'active' AND query LIKE '%pg_sleep(0.5)%' AND pid <> pg_backend_pid()").await, "0", "nothing of it runs on");
     let events = Events::default();
     migrator(mode, &db, vec![slow]).await.run(&events.sink()).await.unwrap();
@@ -244,12 +271,16 @@ async fn an_interrupted_statement_is_settled_from_the_catalog(mode: Mode) {
     };
     let m = hand("0000_m", &[create, second, third]);
     let hashes: Vec<String> = m.statements.iter().map(|s| sha256_hex(s.as_bytes())).collect();
+    // The session that ran it is still connected: the run must end it first.
+    let mut victim = PgConnection::connect(&db.url).await.unwrap();
+    let (pid, started): (i32, String) = sqlx::query_as("SELECT pid, extract(epoch FROM backend_start)::text FROM pg_stat_activity WHERE pid = pg_backend_pid()").fetch_one(&mut victim).await.unwrap();
     let interrupt = async |at: usize| {
         let mut su = db.connect_setup().await;
         let recorded = serde_json::to_string(&hashes[..=at]).unwrap();
-        sqlx::query("UPDATE tablewright.migrations SET status = 'executing', next_statement = $1, statement_hashes = $2, session = NULL WHERE tag = '0000_m'")
+        sqlx::query("UPDATE tablewright.migrations SET status = 'executing', next_statement = $1, statement_hashes = $2, session = $3 WHERE tag = '0000_m'")
             .bind(at as i32)
             .bind(recorded)
+            .bind(format!("{pid}@{started}"))
             .execute(&mut su)
             .await
             .unwrap();
@@ -267,6 +298,7 @@ async fn an_interrupted_statement_is_settled_from_the_catalog(mode: Mode) {
     assert_eq!(settled.len(), 1, "{settled:?}");
     assert_eq!((settled[0].0, settled[0].1), (2, true), "{settled:?}");
     assert!(settled[0].2.contains("the catalog shows its effect"), "{settled:?}");
+    assert!(sqlx::query("SELECT 1").execute(&mut victim).await.is_err(), "the session that ran it was ended first");
 
     // Statement 3 did not take effect before the interruption: it runs, once.
     let db2 = TestDb::for_mode("settled_not", mode).await;
@@ -515,7 +547,7 @@ async fn losing_the_advisory_lock_connection_stops_the_run_before_its_next_write
         // After the first migration: the lock's connection dies, and a second runner
         // starts and takes the lock while the first goes on.
         let (url, all) = (url.clone(), all.clone());
-        let killer = url.clone();
+        let (killer, watcher) = (url.clone(), url.clone());
         let killed = std::thread::spawn(move || {
             tokio::runtime::Runtime::new().unwrap().block_on(async {
                 let mut c = PgConnection::connect(&killer).await.unwrap();
@@ -534,8 +566,22 @@ async fn losing_the_advisory_lock_connection_stops_the_run_before_its_next_write
             })
         });
         *handle.lock().unwrap() = Some(started);
-        // Let the second runner take the lock before the first goes on.
-        std::thread::sleep(Duration::from_millis(300));
+        // The first goes on only once the second holds the lock (a new generation).
+        std::thread::spawn(move || {
+            tokio::runtime::Runtime::new().unwrap().block_on(async {
+                let mut c = PgConnection::connect(&watcher).await.unwrap();
+                for _ in 0..600 {
+                    let generation: Option<i64> = sqlx::query_scalar("SELECT generation FROM tablewright.migrations_lock WHERE id = 'migrate-fence'").fetch_optional(&mut c).await.unwrap().flatten();
+                    if generation >= Some(2) {
+                        return;
+                    }
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                panic!("the second runner never took the lock");
+            })
+        })
+        .join()
+        .unwrap();
     })
     .unwrap();
     let first = Migrator::new(target(mode, &db.url), set(migrations.clone()), options()).await.unwrap();
@@ -544,6 +590,84 @@ async fn losing_the_advisory_lock_connection_stops_the_run_before_its_next_write
     let err = result.unwrap_err();
     assert!(matches!(err, RunError::LockLost(_)), "the first runner stopped: {err}");
     let second = second.lock().unwrap().take().expect("the second runner started").join().unwrap().expect("the second runner finished");
-    assert_eq!(second.last().map(String::as_str), Some("0004_insert"), "the second runner finished the work: {second:?}");
+    assert_eq!(second, ["0001_insert", "0002_insert", "0003_insert", "0004_insert"], "the second runner did the rest");
     assert_eq!(scalar(&db, "SELECT string_agg(n::text, ',' ORDER BY n) FROM audit").await, "1,2,3,4", "each migration once");
+}
+
+/// An index build interrupted after the index appeared (a crash, a lost connection, a DSQL
+/// job still running or failed): its existence is not enough; an INVALID index is dropped
+/// and built again before the migration goes on.
+async fn an_interrupted_index_build_is_checked_for_validity(mode: Mode) {
+    let db = TestDb::for_mode("interrupted_index", mode).await;
+    let how = if mode == Mode::Postgres { "CONCURRENTLY" } else { "ASYNC" };
+    let m = hand("0000_ix", &["CREATE TABLE IF NOT EXISTS \"t\" (\"a\" integer)", &format!("CREATE UNIQUE INDEX {how} \"t_a_key\" ON \"t\" (\"a\")")]);
+    let runner = migrator(mode, &db, vec![m.clone()]).await;
+    runner.mark_applied("0000_ix", false, Some(1)).await.unwrap();
+    let mut su = db.connect_setup().await;
+    // What an interrupted or failed build leaves: an INVALID index of that name.
+    sqlx::raw_sql("CREATE TABLE t (a integer); INSERT INTO t VALUES (1), (1)").execute(&mut su).await.unwrap();
+    assert!(sqlx::raw_sql("CREATE UNIQUE INDEX CONCURRENTLY t_a_key ON t (a)").execute(&mut su).await.is_err());
+    sqlx::raw_sql("DELETE FROM t WHERE ctid = (SELECT max(ctid) FROM t)").execute(&mut su).await.unwrap();
+    let recorded = serde_json::to_string(&m.statements.iter().map(|s| sha256_hex(s.as_bytes())).collect::<Vec<_>>()).unwrap();
+    sqlx::query("UPDATE tablewright.migrations SET status = 'executing', next_statement = 1, statement_hashes = $1 WHERE tag = '0000_ix'").bind(recorded).execute(&mut su).await.unwrap();
+    let events = Events::default();
+    runner.run(&events.sink()).await.unwrap();
+    assert_eq!(events.find(|e| if let Event::Settled { took_effect, .. } = e { Some(*took_effect) } else { None }), [true]);
+    assert_eq!(events.find(|e| if let Event::RebuildingIndex { index, .. } = e { Some(index.clone()) } else { None }), ["t_a_key"]);
+    assert_eq!(scalar(&db, "SELECT i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE c.relname = 't_a_key'").await, "true");
+}
+
+/// A backfill that fails halfway keeps the rows it filled; its text is then frozen like
+/// the statements before it (an edit would leave rows with two different values), and the
+/// run resumes after its last batch once the data is fixed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backfill_that_failed_halfway_keeps_its_text_frozen() {
+    let mode = Mode::DsqlGuarded;
+    let db = TestDb::for_mode("backfill_frozen", mode).await;
+    let mut su = db.connect_setup().await;
+    sqlx::raw_sql("CREATE TABLE t (id integer PRIMARY KEY, d integer NOT NULL, c integer); INSERT INTO t SELECT g, CASE WHEN g = 2500 THEN 0 ELSE 1 END, NULL FROM generate_series(1, 4000) g")
+        .execute(&mut su)
+        .await
+        .unwrap();
+    let backfill = |value: &str| hand("0000_fill", &[&format!("-- tablewright:backfill \"t\".\"c\"\nUPDATE \"t\" SET \"c\" = {value} WHERE \"c\" IS NULL")]);
+    let original = backfill("100 / \"d\"");
+    let runner = Migrator::new(target(mode, &db.url), set(vec![original.clone()]), MigratorOptions { batch_rows: 1000, ..options() }).await.unwrap();
+    let err = runner.run(&|_| {}).await.unwrap_err();
+    assert!(err.to_string().contains("division by zero"), "{err}");
+    assert_eq!(scalar(&db, "SELECT count(c) FROM t").await, "2000", "the two batches before the bad row are filled");
+    let edited = backfill("200 / \"d\"");
+    let err = migrator(mode, &db, vec![edited]).await.run(&|_| {}).await.unwrap_err();
+    assert!(matches!(&err, RunError::EditedExecuted { .. }), "{err}");
+    assert!(err.to_string().contains("statement 1, which ran, has changed"), "{err}");
+    sqlx::raw_sql("UPDATE t SET d = 1 WHERE id = 2500").execute(&mut su).await.unwrap();
+    let events = Events::default();
+    runner.run(&events.sink()).await.unwrap();
+    let filled = events.find(|e| if let Event::BackfillProgress { rows, done: true, .. } = e { Some(*rows) } else { None });
+    assert_eq!(filled, [4000], "resumed after the 2,000 rows filled");
+    assert_eq!(scalar(&db, "SELECT count(*) FILTER (WHERE c = 100) FROM t").await, "4000");
+}
+
+/// `--single-transaction` applies all pending migrations or none, also after a failed
+/// attempt; where that is impossible it says so rather than applying them one by one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn single_transaction_is_all_or_nothing_or_refused() {
+    let mode = Mode::Postgres;
+    let db = TestDb::for_mode("single_tx", mode).await;
+    let together = MigratorOptions { single_transaction: true, ..options() };
+    let ok = |tag: &str, n: i32| hand(tag, &[&format!("INSERT INTO \"audit\" VALUES ({n})")]);
+    let first = hand("0000_audit", &[AUDIT]);
+    let broken = hand("0003_broken", &["INSERT INTO \"audti\" VALUES (3)"]);
+    let runner = |migrations: Vec<LocalMigration>| Migrator::new(target(mode, &db.url), set(migrations), together.clone());
+    for attempt in ["first run", "rerun"] {
+        let err = runner(vec![first.clone(), ok("0001_a", 1), ok("0002_b", 2), broken.clone()]).await.unwrap().run(&|_| {}).await.unwrap_err();
+        assert!(matches!(&err, RunError::Statement { .. }), "{attempt}: {err}");
+        assert_eq!(scalar(&db, "SELECT to_regclass('audit') IS NULL").await, "true", "{attempt}: nothing applied");
+    }
+    let fixed = hand("0003_broken", &["INSERT INTO \"audit\" VALUES (3)"]);
+    let report = runner(vec![first.clone(), ok("0001_a", 1), ok("0002_b", 2), fixed.clone()]).await.unwrap().run(&|_| {}).await.unwrap();
+    assert_eq!(report.applied.len(), 4);
+    let concurrent = hand("0004_index", &[&index_statement(mode, "audit_n_idx", "audit", "n")]);
+    let err = runner(vec![first, ok("0001_a", 1), ok("0002_b", 2), fixed, concurrent, ok("0005_c", 5)]).await.unwrap().run(&|_| {}).await.unwrap_err();
+    assert!(err.to_string().contains("--single-transaction cannot apply") && err.to_string().contains("0004_index"), "{err}");
+    assert_eq!(err.class(), ErrorClass::Input);
 }

@@ -63,6 +63,14 @@ async fn outcome(url: &str) -> Outcome {
     Outcome { table, audit, schema, unfinished }
 }
 
+/// `host:port` of the test server.
+fn upstream() -> String {
+    let url = common::admin_url();
+    let after_at = url.rsplit_once('@').map(|(_, rest)| rest).unwrap_or_else(|| url.split_once("://").map(|(_, rest)| rest).unwrap_or(&url));
+    let host_port = after_at.split('/').next().unwrap_or(after_at);
+    if host_port.contains(':') { host_port.to_owned() } else { format!("{host_port}:5432") }
+}
+
 fn options() -> MigratorOptions {
     // A short lease, so a run that died holding one does not hold up the rerun long.
     MigratorOptions { lease: Duration::from_secs(2), ..MigratorOptions::default() }
@@ -72,7 +80,7 @@ fn options() -> MigratorOptions {
 /// commit points the proxy saw, and what the database holds.
 async fn run_with_cuts(mode: Mode, set: &MigrationSet, cuts: Cuts) -> (usize, usize, Outcome) {
     let db = TestDb::for_mode("faults", mode).await;
-    let proxy = Proxy::start("127.0.0.1:5432", cuts.clone()).await;
+    let proxy = Proxy::start(&upstream(), cuts.clone()).await;
     let through_proxy = Migrator::new(target(mode, &proxy.url(&db.url)), set.clone(), options()).await.unwrap();
     let _ = through_proxy.run(&|_| {}).await; // may fail: that is the point
     let (made, points) = (proxy.cuts_made(), proxy.commit_points());

@@ -290,7 +290,11 @@ async fn writes_to_the_table_during_the_copy_are_carried_over() {
     fail::cfg_callback("runner::after_batch", move || {
         if seen.fetch_add(1, Ordering::SeqCst) == 1 {
             // Batches 1 and 2 (keys 2..4000) are copied.
-            write(admin_batch.clone(), "UPDATE t SET pages = pages + 7 WHERE id = 10; DELETE FROM t WHERE id = 20; INSERT INTO t VALUES (11, 1, 'inserted in a copied range'); INSERT INTO t VALUES (30001, 2, 'past the end')");
+            write(
+                admin_batch.clone(),
+                "UPDATE t SET pages = pages + 7 WHERE id = 10; DELETE FROM t WHERE id = 20; DELETE FROM t WHERE id = 2000; \
+                 INSERT INTO t VALUES (11, 1, 'inserted in a copied range'); INSERT INTO t VALUES (30001, 2, 'past the end')",
+            );
         }
     })
     .unwrap();
@@ -302,15 +306,26 @@ async fn writes_to_the_table_during_the_copy_are_carried_over() {
         }
     })
     .unwrap();
+    // After the first range is copied again (it now ends at key 1998, its last row): a row
+    // in what is left of it, up to the old end 2000.
+    let recopies = Arc::new(AtomicUsize::new(0));
+    let (seen, admin_recopy) = (recopies.clone(), admin.clone());
+    fail::cfg_callback("runner::after_recopy", move || {
+        if seen.fetch_add(1, Ordering::SeqCst) == 0 {
+            write(admin_recopy.clone(), "INSERT INTO t VALUES (1999, 3, 'inserted after the range was copied again')");
+        }
+    })
+    .unwrap();
     let events = Mutex::new(Vec::new());
     let set = MigrationSet::from_folder(dir.path()).unwrap();
     let migrator = Migrator::new(Target::DsqlEmulated { url: db.url.clone() }, set, MigratorOptions { batch_rows: 1000, ..MigratorOptions::default() }).await.unwrap();
     migrator.run(&|e| events.lock().unwrap().push(e)).await.unwrap();
     fail::remove("runner::after_batch");
     fail::remove("runner::after_copy_pass");
+    fail::remove("runner::after_recopy");
 
     let recopied: Vec<usize> = events.lock().unwrap().iter().filter_map(|e| if let Event::RangesRecopied { ranges, .. } = e { Some(*ranges) } else { None }).collect();
-    assert_eq!(recopied, [1, 1], "the range of keys 10, 11 and 20 (one batch), then that of 4000 after the first pass");
+    assert_eq!(recopied, [1, 2], "the range of keys 10, 11, 20 and 2000 (one batch); then that of 4000 and the rest of the first, 1999");
     assert_eq!(passes.load(Ordering::SeqCst), 3, "a third pass found nothing changed");
     let rows = "SELECT count(*) || ':' || md5(string_agg(concat_ws('|', id, pages, code), ',' ORDER BY id)) FROM";
     let mut conn = db.connect().await;
@@ -318,8 +333,39 @@ async fn writes_to_the_table_during_the_copy_are_carried_over() {
     let expected = scalar(&mut setup, &format!("{rows} expected")).await;
     assert_eq!(got, expected, "every write made during the copy is in the new table");
     assert!(got.starts_with("10001:"), "{got}");
+    assert_eq!(recopies.load(Ordering::SeqCst), 3);
     sqlx::raw_sql("DROP TABLE expected").execute(&mut setup).await.unwrap();
     let leftovers = scalar(&mut conn, "SELECT count(*) FROM tablewright.migrations_batches").await;
     assert_eq!(leftovers, "0", "the copied ranges are forgotten once the migration is applied");
     assert_database_matches(&mut conn, &after, "after the copy with writes").await;
+}
+
+/// A copy into a table that an earlier migration created (a hand-written directive) fails
+/// on a row that does not cast: the rerun after the fix starts the copy over into the
+/// emptied table, and copies every row once.
+#[tokio::test]
+async fn a_failed_copy_into_an_existing_table_starts_over_on_the_rerun() {
+    let db = TestDb::for_mode("copy_existing", Mode::DsqlGuarded).await;
+    let tables = common::hand("0000_tables", &[
+        "CREATE TABLE IF NOT EXISTS \"src\" (\"id\" integer NOT NULL, \"v\" text, CONSTRAINT \"src_pkey\" PRIMARY KEY (\"id\"))",
+        "CREATE TABLE IF NOT EXISTS \"dst\" (\"id\" integer NOT NULL, \"v\" integer, CONSTRAINT \"dst_pkey\" PRIMARY KEY (\"id\"))",
+    ]);
+    let copy = common::hand("0001_copy", &["-- tablewright:copy \"src\" -> \"dst\"\nINSERT INTO \"dst\" (\"id\", \"v\") SELECT \"id\", \"v\"::integer FROM \"src\""]);
+    let run = |migrations: Vec<tablewright_core::runner::LocalMigration>| {
+        let url = db.url.clone();
+        async move {
+            let set = MigrationSet { migrations, origin: "test".into() };
+            Migrator::new(Target::DsqlEmulated { url }, set, MigratorOptions { batch_rows: 1000, ..MigratorOptions::default() }).await.unwrap().run(&|_| {}).await
+        }
+    };
+    run(vec![tables.clone()]).await.unwrap();
+    let mut setup = db.connect_setup().await;
+    sqlx::raw_sql("INSERT INTO src SELECT g, g::text FROM generate_series(1, 3500) g; UPDATE src SET v = 'x' WHERE id = 2500").execute(&mut setup).await.unwrap();
+    let err = run(vec![tables.clone(), copy.clone()]).await.unwrap_err();
+    assert!(err.to_string().contains("22P02"), "the bad row fails the copy: {err}");
+    let mut conn = db.connect().await;
+    assert_eq!(scalar(&mut conn, "SELECT count(*) FROM dst").await, "2000", "two batches had committed");
+    sqlx::raw_sql("UPDATE src SET v = '2500' WHERE id = 2500").execute(&mut setup).await.unwrap();
+    run(vec![tables, copy]).await.unwrap();
+    assert_eq!(scalar(&mut conn, "SELECT count(*) || ':' || sum(v) FROM dst").await, "3500:6126750", "every row once");
 }

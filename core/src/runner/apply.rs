@@ -33,6 +33,8 @@ pub(crate) const DSQL_ROW_LIMIT: i64 = 3_000;
 enum TxError {
     /// Statement `j` failed.
     Statement(usize, sqlx::Error),
+    /// The database refused the commit (a deferred constraint, a conflict).
+    Commit(sqlx::Error),
     /// The history write did not land.
     Write(WriteError),
     /// The transaction changed more rows than DSQL allows (the emulation counts them).
@@ -84,15 +86,20 @@ impl Migrator {
                         }
                     }
                 }
-                tx.commit().await?;
+                tx.commit().await.map_err(TxError::Commit)?;
                 Ok::<(), TxError>(())
             }
             .await;
+            let landed = |row: Option<&super::history::HistoryRow>| row.is_some_and(|r| r.status == t.status && r.next_statement as usize == t.next);
             let (error, statement) = match attempt {
                 Ok(()) => return Ok(()),
                 Err(TxError::Write(WriteError::Db(e))) => (e, None),
+                // Our own commit, landed just before a lost connection, moved the row.
+                Err(TxError::Write(WriteError::Moved)) if failures > 0 && landed(self.read_row(conn, &m.tag).await?.as_ref()) => return Ok(()),
                 Err(TxError::Write(w)) => return Err(w.into_run_error(m, "recording progress")),
                 Err(TxError::Statement(j, e)) => (e, Some(j)),
+                // What the commit refuses, it refuses for the last statement it carried.
+                Err(TxError::Commit(e)) => (e, Some(range.end.max(range.start + 1) - 1).filter(|j| *j < m.statements.len())),
                 Err(TxError::RowLimit(j, rows)) => {
                     let message = format!("transaction row limit exceeded: {rows} rows changed, at most {DSQL_ROW_LIMIT}");
                     self.record(conn, lock, m, &work.hashes, expected, &Transition::failed(range.start, j, Some("54000".into()), message)).await?;
@@ -112,16 +119,17 @@ impl Migrator {
                 tokio::time::sleep(policy.delay(failures + 3)).await;
                 conn.reconnect(&self.connector).await?;
                 if let Some(session) = old.filter(|_| self.target().has_sessions()) {
-                    let unknown = |detail| RunError::UnknownOutcome { tag: m.tag.clone(), number: range.start + 1, statement: m.statements[range.start].clone(), detail };
-                    self.end_session(&session).await.map_err(unknown)?;
+                    self.end_session(&session).await.map_err(|detail| RunError::LostSession { tag: m.tag.clone(), detail })?;
                 }
-                let row = self.read_row(conn, &m.tag).await?;
-                if row.as_ref().is_some_and(|r| r.status == t.status && r.next_statement as usize == t.next) {
+                if landed(self.read_row(conn, &m.tag).await?.as_ref()) {
                     return Ok(());
                 }
                 continue;
             }
             return Err(match statement {
+                // A lost connection, retried to the end: the transaction did not commit (the
+                // row says so), nothing is recorded, the next run starts it again.
+                _ if retry::is_transient(&error) => RunError::db(&format!("{}: lost the connection, and it did not come back", m.tag), error),
                 Some(j) => {
                     let code = retry::sqlstate(&error);
                     self.record(conn, lock, m, &work.hashes, expected, &Transition::failed(range.start, j, code, super::error::database_message(&error))).await?;
@@ -160,12 +168,20 @@ impl Migrator {
                 let old = conn.session().cloned();
                 tokio::time::sleep(policy.delay(failures + 3)).await;
                 conn.reconnect(&self.connector).await?;
+                // The connection may have died because another runner took the lock and
+                // ended this session: nothing more without the lock.
+                lock.check_now(conn).await?;
                 if self.settle(conn, work, i, old.as_ref(), events).await? {
                     break None;
                 }
                 // It did not take effect: run it again, recorded with the new session.
                 self.record(conn, lock, m, &work.hashes, Some(i), &Transition::executing(i, session(conn))).await?;
                 continue;
+            }
+            if retry::is_transient(&error) {
+                // Its outcome is unknown: it stays recorded as executing, for the next run
+                // to settle.
+                return Err(RunError::db(&format!("{}: lost the connection during statement {}, and it did not come back; the next run settles it", m.tag, i + 1), error));
             }
             return Err(self.fail_alone(conn, lock, work, i, RunError::statement(m, i, error), events).await);
         };
@@ -177,11 +193,18 @@ impl Migrator {
             {
                 self.wait_for_job(conn, &m.tag, &job_id, events).await?;
             }
-            self.ensure_index_valid(conn, work, i, events).await
+            self.ensure_index_valid(conn, lock, work, i, events).await
         }
         .await;
-        if let Err(e) = finished {
-            return Err(self.fail_alone(conn, lock, work, i, e, events).await);
+        match finished {
+            Ok(()) => {}
+            // The statement's work failed (a job, an index that stays INVALID).
+            Err(e @ (RunError::Statement { .. } | RunError::JobFailed { .. } | RunError::InvalidIndex { .. })) => {
+                return Err(self.fail_alone(conn, lock, work, i, e, events).await);
+            }
+            // The runner could not find out (a lost connection, a lost lock): the
+            // statement stays executing, for the next run to settle.
+            Err(e) => return Err(e),
         }
         failpoint::hit("runner::after_statement");
         self.record(conn, lock, m, &work.hashes, Some(i), &Transition::advance(i + 1, total)).await?;
@@ -195,7 +218,7 @@ impl Migrator {
     async fn fail_alone(&self, conn: &mut Conn, lock: &Lock, work: &Work<'_>, i: usize, error: RunError, events: &dyn Fn(Event)) -> RunError {
         // Should the clean-up fail, a rerun still recovers: an INVALID index is rebuilt, a
         // NOT VALID constraint validated again.
-        let restart = self.remove_half_built(conn, work, i, events).await.ok().flatten().unwrap_or(i);
+        let restart = self.remove_half_built(conn, lock, work, i, events).await.ok().flatten().unwrap_or(i);
         let (code, message) = match &error {
             RunError::Statement { source, .. } => (retry::sqlstate(source), super::error::database_message(source)),
             other => (None, other.to_string()),

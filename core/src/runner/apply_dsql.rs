@@ -26,6 +26,8 @@ impl Migrator {
         if let State::Interrupted { next, session, .. } = &work.state {
             let session = session.as_deref().and_then(Session::from_record);
             if self.settle(conn, work, *next, session.as_ref(), events).await? {
+                // What it built must be valid (an index job may have failed, or still run).
+                self.ensure_index_valid(conn, lock, work, *next, events).await?;
                 self.record(conn, lock, m, &work.hashes, cursor, &Transition::advance(next + 1, total)).await?;
                 events(Event::StatementDone { tag: m.tag.clone(), number: next + 1, total, elapsed_ms: 0, note: Some("took effect before the interruption") });
                 from = next + 1;
@@ -45,9 +47,7 @@ impl Migrator {
             return Ok(());
         }
         for i in from..total {
-            if !lock.still_held() {
-                return Err(RunError::LockLost(format!("its lease could not be renewed in time, before statement {} of {}", i + 1, m.tag)));
-            }
+            lock.confirm(conn).await?;
             conn.refresh_if_old(&self.connector).await?;
             let started = Instant::now();
             let note = self.step_dsql(conn, lock, work, i, events).await?;
@@ -67,6 +67,9 @@ impl Migrator {
         }
         let directive = crate::directive::parse(&work.statements[i]).map_err(|e| RunError::Directive { tag: m.tag.clone(), number: i + 1, message: e.to_string() })?;
         if let Some(directive) = directive {
+            // Once a batch has committed the directive has partly run: recorded as
+            // executing, its text is frozen like the statements before it.
+            self.record(conn, lock, m, &work.hashes, Some(i), &Transition::executing(i, None)).await?;
             self.run_directive(conn, lock, work, i, &directive, events).await?;
             self.record(conn, lock, m, &work.hashes, Some(i), &Transition::advance(i + 1, total)).await?;
             failpoint::hit("runner::after_cursor");

@@ -28,6 +28,8 @@ impl Migrator {
         if let State::Interrupted { next, session, .. } = &work.state {
             let session = session.as_deref().and_then(Session::from_record);
             if self.settle(conn, work, *next, session.as_ref(), events).await? {
+                // What it built must be valid (an index job may have failed, or still run).
+                self.ensure_index_valid(conn, lock, work, *next, events).await?;
                 self.record(conn, lock, m, &work.hashes, cursor, &Transition::advance(next + 1, total)).await?;
                 events(Event::StatementDone { tag: m.tag.clone(), number: next + 1, total, elapsed_ms: 0, note: Some("took effect before the interruption") });
                 i = next + 1;
@@ -41,9 +43,7 @@ impl Migrator {
             return Ok(());
         }
         while i < total {
-            if !lock.still_held() {
-                return Err(RunError::LockLost(format!("its connection was lost, before statement {} of {}", i + 1, m.tag)));
-            }
+            lock.confirm(conn).await?;
             let started = Instant::now();
             if statement::classify(&work.statements[i]).non_transactional {
                 self.run_alone(conn, lock, work, i, cursor, events).await?;
@@ -76,7 +76,8 @@ impl Migrator {
             let attempt = async {
                 let mut tx = conn.pg().begin().await.map_err(super::state::WriteError::Db)?;
                 for (k, w) in works.iter().enumerate() {
-                    self.write_in(&mut tx, lock.fence(), w.m, &w.hashes, None, &Transition::advance(w.m.statements.len(), w.m.statements.len())).await?;
+                    let expected = w.row.as_ref().map(|r| r.next_statement.max(0) as usize);
+                    self.write_in(&mut tx, lock.fence(), w.m, &w.hashes, expected, &Transition::advance(w.m.statements.len(), w.m.statements.len())).await?;
                     for (j, sql) in w.statements.iter().enumerate() {
                         if let Err(e) = sqlx::raw_sql(AssertSqlSafe(sql.clone())).execute(&mut *tx).await {
                             failed = Some((k, j, e));
@@ -91,7 +92,8 @@ impl Migrator {
                 (Ok(()), _) => break,
                 (Err(_), Some((k, j, e))) if retry::occ_code(&e).is_none() && !retry::is_transient(&e) => {
                     let w = &works[k];
-                    self.record(conn, lock, w.m, &w.hashes, None, &Transition::failed(0, j, retry::sqlstate(&e), super::error::database_message(&e))).await?;
+                    let expected = w.row.as_ref().map(|r| r.next_statement.max(0) as usize);
+                    self.record(conn, lock, w.m, &w.hashes, expected, &Transition::failed(0, j, retry::sqlstate(&e), super::error::database_message(&e))).await?;
                     return Err(RunError::statement(w.m, j, e));
                 }
                 (Err(_), Some((_, _, e))) | (Err(super::state::WriteError::Db(e)), None) => e,
@@ -109,7 +111,7 @@ impl Migrator {
                 conn.reconnect(&self.connector).await?;
                 if let Some(session) = old {
                     let last = works.last().expect("several migrations").m;
-                    self.end_session(&session).await.map_err(|detail| RunError::UnknownOutcome { tag: last.tag.clone(), number: 1, statement: last.statements.first().cloned().unwrap_or_default(), detail })?;
+                    self.end_session(&session).await.map_err(|detail| RunError::LostSession { tag: last.tag.clone(), detail })?;
                 }
                 let last = works.last().expect("several migrations").m;
                 if self.read_row(conn, &last.tag).await?.is_some_and(|r| r.status.is_done()) {

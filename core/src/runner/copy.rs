@@ -21,6 +21,7 @@ use super::retry::{self, retrying};
 use super::state::{Transition, WriteError, check_fence};
 use super::target::Conn;
 use crate::directive::{BackfillDirective, CopyDirective, Directive};
+use super::source::LocalMigration;
 use crate::plan::quote;
 use sqlx::{AssertSqlSafe, Connection as _, PgConnection, Row as _};
 use std::time::{Duration, Instant};
@@ -238,9 +239,13 @@ impl Migrator {
             Directive::Backfill(b) => Event::BackfillProgress { tag: m.tag.clone(), table: table.to_owned(), column: b.column.clone(), rows, done },
         };
         let row = self.read_row(conn, &m.tag).await?;
-        if walk.copy.is_some() && row.as_ref().is_none_or(|r| r.copy_cursor.is_none()) {
-            // A copy starting from the first row: forget the ranges of an earlier attempt.
-            self.forget_ranges(conn, &m.tag, Some(i)).await?;
+        if let Some((copy, _)) = walk.copy
+            && row.as_ref().is_none_or(|r| r.copy_cursor.is_none())
+        {
+            // A copy starting from the first row: nothing of an earlier attempt stays, in
+            // the new table or in the ranges.
+            self.forget_ranges(conn, lock, m, None).await?;
+            self.empty_table(conn, lock, m, i, &copy.target).await?;
         }
         let mut done_rows = row.and_then(|r| r.copied_rows).unwrap_or(0) as u64;
         events(progress(done_rows, false));
@@ -266,9 +271,7 @@ impl Migrator {
         let mut cursor = self.read_cursor(conn, walk.tag).await?;
         let mut copied = 0;
         loop {
-            if !lock.still_held() {
-                return Err(Walked::Run(RunError::LockLost(format!("its lease could not be renewed in time, during statement {} of {}", walk.statement + 1, walk.tag))));
-            }
+            lock.confirm(conn).await?;
             let range = Range { lower: cursor.clone(), upper: None };
             match self.batch(conn, lock, work, walk, &range, None).await? {
                 Some((upper, n)) => {
@@ -310,27 +313,46 @@ impl Migrator {
             if retry::occ_code(&error).is_some() && conflicts + 1 < policy.conflict_attempts {
                 conflicts += 1;
                 tokio::time::sleep(policy.delay(conflicts)).await;
-                continue;
-            }
-            if retry::is_transient(&error) && failures + 1 < policy.connection_attempts {
+            } else if retry::is_transient(&error) && failures + 1 < policy.connection_attempts {
                 failures += 1;
+                let old = conn.session().cloned();
                 tokio::time::sleep(policy.delay(failures + 3)).await;
                 conn.reconnect(&self.connector).await?;
-                // The batch may have committed: continue from what the database says.
-                range.lower = match recopy {
-                    None => self.read_cursor(conn, walk.tag).await?,
-                    Some(id) => self.ranges(conn, walk).await?.into_iter().find(|r| r.id == id).and_then(|r| r.recopy_from).unwrap_or(range.lower),
-                };
-                continue;
+                if let Some(session) = old {
+                    self.end_session(&session).await.map_err(|detail| Walked::Run(RunError::LostSession { tag: work.m.tag.clone(), detail }))?;
+                }
+            } else {
+                return Err(Walked::Rows(error));
             }
-            return Err(Walked::Rows(error));
+            // The batch may have committed (or another one): go on from what the database
+            // says.
+            range.lower = match recopy {
+                None => self.read_cursor(conn, walk.tag).await?,
+                Some(id) => self.ranges(conn, walk).await?.into_iter().find(|r| r.id == id).and_then(|r| r.recopy_from).unwrap_or(range.lower),
+            };
         }
     }
 
+    /// One batch. The cursor it starts from is locked and checked first, so that two
+    /// batches can never both start from it (one waits, or conflicts, then finds it moved).
     async fn batch_once(&self, c: &mut PgConnection, lock: &Lock, walk: &Walk<'_>, range: &Range, recopy: Option<&str>) -> Result<Option<(Vec<String>, u64)>, WriteError> {
         let history = &self.options.history;
         let mut tx = c.begin_with(self.batch_begin()).await?;
         check_fence(&mut tx, lock.fence()).await?;
+        let start = encode_key(&range.lower);
+        let cursor: Option<Option<String>> = match recopy {
+            None => {
+                let sql = format!("SELECT copy_cursor FROM {} WHERE tag = $1 AND next_statement = $2 FOR UPDATE", history.qualified());
+                sqlx::query_scalar(AssertSqlSafe(sql)).bind(walk.tag).bind(walk.statement as i32).fetch_optional(&mut *tx).await?
+            }
+            Some(id) => {
+                let sql = format!("SELECT nullif(recopy_cursor, 'null') FROM {} WHERE tag = $1 AND id = $2 FOR UPDATE", history.batches_qualified());
+                sqlx::query_scalar(AssertSqlSafe(sql)).bind(walk.tag).bind(id).fetch_optional(&mut *tx).await?
+            }
+        };
+        if cursor != Some(start) {
+            return Err(WriteError::Moved);
+        }
         let bound = WalkSql::bind(range, sqlx::query(AssertSqlSafe(walk.sql.bound(range, walk.copy.is_some())))).fetch_optional(&mut *tx).await?;
         let Some(bound) = bound else {
             tx.rollback().await?;
@@ -345,24 +367,11 @@ impl Migrator {
         let rows = WalkSql::bind(&batch, sqlx::query(AssertSqlSafe(walk.sql.run(&batch)))).execute(&mut *tx).await?.rows_affected();
         let upper = encode_key(&batch.upper);
         if walk.copy.is_some() {
-            let sql = format!("INSERT INTO {} (tag, statement, id, lower_key, upper_key, row_count, checksum) VALUES ($1, $2, $3, $4, $5, $6, $7)", history.batches_qualified());
-            sqlx::query(AssertSqlSafe(sql))
-                .bind(walk.tag)
-                .bind(walk.statement as i32)
-                .bind(format!("{:016x}", fastrand::u64(..)))
-                .bind(encode_key(&batch.lower))
-                .bind(&upper)
-                .bind(rows as i64)
-                .bind(found.checksum.unwrap_or_default())
-                .execute(&mut *tx)
-                .await?;
+            self.insert_range(&mut tx, walk, &batch, rows as i64, &found.checksum.unwrap_or_default()).await?;
         }
-        let moved = match recopy {
+        match recopy {
             None => {
-                let sql = format!(
-                    "UPDATE {} SET copy_cursor = $1, copied_rows = coalesce(copied_rows, 0) + $2 WHERE tag = $3 AND next_statement = $4",
-                    history.qualified()
-                );
+                let sql = format!("UPDATE {} SET copy_cursor = $1, copied_rows = coalesce(copied_rows, 0) + $2 WHERE tag = $3 AND next_statement = $4", history.qualified());
                 sqlx::query(AssertSqlSafe(sql)).bind(&upper).bind(rows as i64).bind(walk.tag).bind(walk.statement as i32).execute(&mut *tx).await?
             }
             Some(id) => {
@@ -370,11 +379,27 @@ impl Migrator {
                 sqlx::query(AssertSqlSafe(sql)).bind(&upper).bind(walk.tag).bind(id).execute(&mut *tx).await?
             }
         };
-        if moved.rows_affected() != 1 {
-            return Err(WriteError::Moved);
-        }
         tx.commit().await?;
         Ok(Some((found.upper, rows)))
+    }
+
+    /// Records a copied range, its row count and checksum (in the copy's transaction).
+    async fn insert_range(&self, tx: &mut PgConnection, walk: &Walk<'_>, range: &Range, rows: i64, checksum: &str) -> Result<(), sqlx::Error> {
+        let sql = format!(
+            "INSERT INTO {} (tag, statement, id, lower_key, upper_key, row_count, checksum) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            self.options.history.batches_qualified()
+        );
+        sqlx::query(AssertSqlSafe(sql))
+            .bind(walk.tag)
+            .bind(walk.statement as i32)
+            .bind(format!("{:016x}", fastrand::u64(..)))
+            .bind(encode_key(&range.lower))
+            .bind(encode_key(&range.upper))
+            .bind(rows)
+            .bind(checksum)
+            .execute(tx)
+            .await?;
+        Ok(())
     }
 
     /// The copy's recorded ranges.
@@ -476,18 +501,25 @@ impl Migrator {
                 None => break,
             }
         }
+        // The new ranges end at the last row copied; the rest of the old range, empty now,
+        // gets a record of its own, so a row inserted there later is found too.
+        let rest = (from != record.range.upper).then(|| Range { lower: from.clone(), upper: record.range.upper.clone() });
         let forget = format!("DELETE FROM {} WHERE tag = $1 AND id = $2", history.batches_qualified());
         self.in_fenced_tx(conn, lock, m, async |tx| {
+            if let Some(rest) = &rest {
+                self.insert_range(&mut *tx, walk, rest, 0, "").await?;
+            }
             sqlx::query(AssertSqlSafe(forget.clone())).bind(walk.tag).bind(&record.id).execute(&mut *tx).await?;
             Ok(())
         })
         .await?;
+        failpoint::hit("runner::after_recopy");
         Ok(())
     }
 
     /// `body` in a transaction that first checks the fence; retried whole on conflicts and
     /// lost connections (callers make `body` safe to repeat).
-    async fn in_fenced_tx(&self, conn: &mut Conn, lock: &Lock, m: &crate::runner::LocalMigration, body: impl AsyncFn(&mut PgConnection) -> Result<(), sqlx::Error>) -> Result<(), Walked> {
+    async fn in_fenced_tx(&self, conn: &mut Conn, lock: &Lock, m: &LocalMigration, body: impl AsyncFn(&mut PgConnection) -> Result<(), sqlx::Error>) -> Result<(), Walked> {
         let result = retrying(conn, &self.connector, &self.options.retry, async |c| {
             let mut tx = c.begin().await?;
             match check_fence(&mut tx, lock.fence()).await {
@@ -507,25 +539,52 @@ impl Migrator {
         }
     }
 
-    /// Deletes the copy ranges of `tag` (of statement `statement`, or all), in
+    /// Deletes the copy ranges of `tag` (of statement `statement`, or all), in fenced
     /// transactions DSQL's row limit allows.
-    pub(crate) async fn forget_ranges(&self, conn: &mut Conn, tag: &str, statement: Option<usize>) -> Result<(), RunError> {
+    pub(crate) async fn forget_ranges(&self, conn: &mut Conn, lock: &Lock, m: &LocalMigration, statement: Option<usize>) -> Result<(), RunError> {
         let filter = if statement.is_some() { " AND statement = $2" } else { "" };
         let t = self.options.history.batches_qualified();
         let sql = format!("DELETE FROM {t} WHERE tag = $1 AND id IN (SELECT id FROM {t} WHERE tag = $1{filter} LIMIT 2000)");
         let statement = statement.map(|s| s as i32);
         loop {
-            let deleted = retrying(conn, &self.connector, &self.options.retry, async |c| {
-                let q = sqlx::query(AssertSqlSafe(sql.clone())).bind(tag);
+            let deleted = std::cell::Cell::new(0);
+            self.in_fenced_tx(conn, lock, m, async |tx| {
+                let q = sqlx::query(AssertSqlSafe(sql.clone())).bind(&m.tag);
                 let q = match statement {
                     Some(s) => q.bind(s),
                     None => q,
                 };
-                q.execute(c).await
+                deleted.set(q.execute(tx).await?.rows_affected());
+                Ok(())
             })
             .await
-            .map_err(|e| RunError::db(&format!("{tag}: forgetting the copied ranges"), e.error))?;
-            if deleted.rows_affected() == 0 {
+            .map_err(|e| e.into_run_error(m, "forgetting the copied ranges"))?;
+            if deleted.get() == 0 {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Empties `table` (the copy's target, left with rows by an earlier attempt) in fenced
+    /// transactions of at most 2,999 rows, by its primary key: DSQL has no TRUNCATE.
+    async fn empty_table(&self, conn: &mut Conn, lock: &Lock, m: &LocalMigration, i: usize, table: &str) -> Result<(), RunError> {
+        let key = retrying(conn, &self.connector, &self.options.retry, async |c| primary_key(c, table).await)
+            .await
+            .map_err(|e| RunError::db(&format!("{}: reading the primary key of `{table}`", m.tag), e.error))?;
+        if key.is_empty() {
+            return Err(RunError::Directive { tag: m.tag.clone(), number: i + 1, message: format!("`{table}` has no primary key to empty it by before the copy starts: drop it, then rerun") });
+        }
+        let cols = key.iter().map(|k| quote(&k.name)).collect::<Vec<_>>().join(", ");
+        let sql = format!("DELETE FROM {t} WHERE ({cols}) IN (SELECT {cols} FROM {t} LIMIT 2999)", t = quote(table));
+        loop {
+            let deleted = std::cell::Cell::new(0);
+            self.in_fenced_tx(conn, lock, m, async |tx| {
+                deleted.set(sqlx::raw_sql(AssertSqlSafe(sql.clone())).execute(tx).await?.rows_affected());
+                Ok(())
+            })
+            .await
+            .map_err(|e| e.into_run_error(m, &format!("emptying `{table}`")))?;
+            if deleted.get() == 0 {
                 return Ok(());
             }
         }
@@ -547,26 +606,34 @@ impl Migrator {
             Walked::Rows(e) => (format!("{e}{}{}", super::error::sqlstate_suffix(&e), super::error::detail_suffix(&e)), retry::sqlstate(&e)),
             Walked::Changed(why) => (why, None),
         };
-        let (restart, error) = match d {
-            Directive::Copy(copy) => match self.discard_copy(conn, work, i, copy).await {
-                Err(e) => return e,
-                Ok(restart) => (
-                    restart,
-                    fail(format!(
-                        "copying `{}` into `{}` failed: {cause}; the copy was discarded and `{}` is unchanged: fix the data or the change (or pause writes to `{}`), then rerun",
-                        copy.source, copy.target, copy.source, copy.source
-                    )),
-                ),
-            },
-            Directive::Backfill(BackfillDirective { table, column, .. }) => (
-                i,
-                fail(format!("backfilling `{table}.{column}` failed: {cause}; the rows before this batch are filled and the rest are NULL: fix the data, then rerun to resume")),
-            ),
+        // The failure is recorded first, so that whatever the clean-up below leaves, the
+        // next run starts where it must: a copy over again from the new table's creation (or
+        // from its first row, the table emptied), a backfill after its last batch (its text
+        // then frozen, as some rows have its value).
+        let (transition, error) = match d {
+            Directive::Copy(copy) => {
+                let creates = format!("CREATE TABLE IF NOT EXISTS {} ", quote(&copy.target));
+                let restart = work.statements[..i].iter().rposition(|s| s.contains(&creates)).unwrap_or(i);
+                let error = fail(format!(
+                    "copying `{}` into `{}` failed: {cause}; the copy was discarded and `{}` is unchanged: fix the data or the change (or pause writes to `{}`), then rerun",
+                    copy.source, copy.target, copy.source, copy.source
+                ));
+                (Transition { clear_batches: true, ..Transition::failed(restart, i, code, error.to_string()) }, error)
+            }
+            Directive::Backfill(BackfillDirective { table, column, .. }) => {
+                let error = fail(format!("backfilling `{table}.{column}` failed: {cause}; the rows before this batch are filled and the rest are NULL: fix the data, then rerun to resume"));
+                (Transition { hashes: i + 1, ..Transition::failed(i, i, code, error.to_string()) }, error)
+            }
         };
-        match self.record(conn, lock, m, &work.hashes, Some(i), &Transition { clear_batches: restart != i, ..Transition::failed(restart, i, code, error.to_string()) }).await {
-            Ok(()) => error,
-            Err(e) => e,
+        if let Err(e) = self.record(conn, lock, m, &work.hashes, Some(i), &transition).await {
+            return e;
         }
+        if let Directive::Copy(copy) = d
+            && let Err(e) = self.discard_copy(conn, lock, work, transition.next < i, copy).await
+        {
+            return e;
+        }
+        error
     }
 
     /// After the copy and its passes: both tables hold the same number of rows (else the
@@ -585,25 +652,23 @@ impl Migrator {
         self.copy_grants(conn, m, d).await
     }
 
-    /// Drops the half-filled new table and its ranges; returns the statement that creates
-    /// it, where the migration must start over.
-    async fn discard_copy(&self, conn: &mut Conn, work: &Work<'_>, i: usize, d: &CopyDirective) -> Result<usize, RunError> {
+    /// Drops the half-filled new table (when the migration creates it again on the rerun;
+    /// otherwise the rerun empties it) and forgets its ranges.
+    async fn discard_copy(&self, conn: &mut Conn, lock: &Lock, work: &Work<'_>, drop_table: bool, d: &CopyDirective) -> Result<(), RunError> {
         let m = work.m;
-        let creates = format!("CREATE TABLE IF NOT EXISTS {} ", quote(&d.target));
-        let restart = work.statements[..i].iter().rposition(|s| s.contains(&creates)).unwrap_or(i);
-        let drop = format!("DROP TABLE IF EXISTS {}", quote(&d.target));
-        if restart < i {
+        if drop_table {
+            lock.check_now(conn).await?;
+            let drop = format!("DROP TABLE IF EXISTS {}", quote(&d.target));
             retrying(conn, &self.connector, &self.options.retry, async |c| sqlx::raw_sql(AssertSqlSafe(drop.clone())).execute(c).await)
                 .await
                 .map_err(|e| RunError::db(&format!("{}: discarding `{}`", m.tag, d.target), e.error))?;
         }
-        self.forget_ranges(conn, &m.tag, Some(i)).await?;
-        Ok(restart)
+        self.forget_ranges(conn, lock, m, None).await
     }
 
     /// Grants the new table what the old one grants (other than to its owner), one
     /// statement per transaction; GRANT is idempotent, so a rerun repeats them safely.
-    async fn copy_grants(&self, conn: &mut Conn, m: &crate::runner::LocalMigration, d: &CopyDirective) -> Result<(), RunError> {
+    async fn copy_grants(&self, conn: &mut Conn, m: &LocalMigration, d: &CopyDirective) -> Result<(), RunError> {
         let (connector, policy) = (&self.connector, &self.options.retry);
         let read = "SELECT a.privilege_type, CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(r.rolname) END AS grantee \
                     FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace CROSS JOIN LATERAL aclexplode(c.relacl) a LEFT JOIN pg_roles r ON r.oid = a.grantee \
@@ -629,6 +694,16 @@ enum Walked {
     Rows(sqlx::Error),
     /// The source changed in a way the copy cannot carry over.
     Changed(String),
+}
+
+impl Walked {
+    fn into_run_error(self, m: &LocalMigration, doing: &str) -> RunError {
+        match self {
+            Walked::Run(e) => e,
+            Walked::Rows(e) => RunError::db(&format!("{}: {doing}", m.tag), e),
+            Walked::Changed(why) => RunError::db(&format!("{}: {doing}", m.tag), sqlx::Error::Protocol(why)),
+        }
+    }
 }
 
 impl From<RunError> for Walked {

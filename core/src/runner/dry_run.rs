@@ -60,7 +60,9 @@ impl Migrator {
                 } else {
                     self.describe_execution(s)
                 };
+                let directive = crate::directive::parse(s).ok().flatten().is_some();
                 match &work.state {
+                    State::Interrupted { .. } if i == from && directive => how = format!("resumes after its last committed batch; {how}"),
                     State::Interrupted { .. } if i == from => {
                         how = format!("interrupted last time: first its outcome is settled from the database (if it took effect it is not run again); {how}")
                     }

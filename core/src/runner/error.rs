@@ -45,7 +45,7 @@ pub enum RunError {
     },
     /// A migration statement failed; nothing of it took effect, and it is recorded as
     /// failed.
-    #[error("{tag}: statement {number} of {total} failed{code}: {source}{detail}\n{statement}", code = sqlstate_suffix(.source), detail = detail_suffix(.source))]
+    #[error("{tag}: statement {number} of {total} failed{code}: {message}\n{statement}", code = sqlstate_suffix(.source), message = database_message(.source))]
     Statement {
         /// The migration.
         tag: String,
@@ -169,12 +169,32 @@ pub enum RunError {
         /// What the catalog showed.
         detail: String,
     },
+    /// A connection was lost and the server session behind it could not be ended, so what
+    /// it was doing may not be final yet.
+    #[error("{tag}: the connection was lost and its server session could not be ended ({detail}); nothing more was done: rerun, and the history decides")]
+    LostSession {
+        /// The migration.
+        tag: String,
+        /// Why the session could not be ended.
+        detail: String,
+    },
     /// The lock was lost (its connection died, its lease ran out or was taken over).
     #[error("lost the migration lock ({0}); stopped before the next write, which the lock's generation would have refused anyway; rerun to resume")]
     LockLost(String),
+    /// The run was stopped from outside (SIGINT, SIGTERM).
+    #[error("interrupted{what}; rerun to resume")]
+    Interrupted {
+        /// What was under way, and what became of it.
+        what: String,
+    },
     /// The run took longer than allowed.
-    #[error("timed out after {}s; the statement in flight was cancelled and its transaction rolled back, and the lock released; rerun to resume", .0.as_secs())]
-    Timeout(Duration),
+    #[error("timed out after {}s{what}; rerun to resume", .limit.as_secs())]
+    Timeout {
+        /// The bound.
+        limit: Duration,
+        /// What was under way, and what became of it.
+        what: String,
+    },
 }
 
 pub(crate) fn sqlstate_suffix(e: &sqlx::Error) -> String {
@@ -239,8 +259,10 @@ impl RunError {
             RunError::InvalidIndex { .. } => "invalid_index",
             RunError::RowLimit { .. } => "row_limit",
             RunError::UnknownOutcome { .. } => "unknown_outcome",
+            RunError::LostSession { .. } => "lost_session",
             RunError::LockLost(_) => "lock_lost",
-            RunError::Timeout(_) => "timeout",
+            RunError::Timeout { .. } => "timeout",
+            RunError::Interrupted { .. } => "interrupted",
         }
     }
 

@@ -13,6 +13,7 @@
 //! | `runner::after_cursor` | the cursor moved past a statement (or a transaction of them) |
 //! | `runner::after_batch` | a batch of a copy or backfill committed with its cursor |
 //! | `runner::after_copy_pass` | a copy's checksums were compared with the source once |
+//! | `runner::after_recopy` | a copied range whose rows changed was copied again |
 //!
 //! With the feature, `FAILPOINTS="runner::after_cursor=3*off->return(halt)"` (read by
 //! [`configure_from_env`]) lets the first three passes go and halts the fourth: the

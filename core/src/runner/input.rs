@@ -4,9 +4,12 @@
 //! * transaction control anywhere in a chunk (the runner owns transactions: a `COMMIT`
 //!   inside would commit half a migration); under DSQL's rules a chunk that is only
 //!   `BEGIN`/`COMMIT` is skipped with a warning instead, as check-dsql says;
+//! * session state (`SET` without `LOCAL`, `RESET`, `SET ROLE`, `DISCARD`): a resumed run
+//!   starts a new session without it, and it would carry into later migrations;
+//! * a statement that cannot run in a transaction sharing its chunk with others;
 //! * under DSQL's rules, a chunk holding more than one statement (DSQL runs one per
-//!   transaction), `CREATE INDEX CONCURRENTLY`, and what check-dsql classes ERROR or
-//!   RECREATION; INDEX statements run rewritten to `ASYNC`, STRIP statements are skipped;
+//!   transaction), and what check-dsql classes ERROR or RECREATION; INDEX statements
+//!   (`CONCURRENTLY` included) run rewritten to `ASYNC`, STRIP statements are skipped;
 //! * on plain PostgreSQL, DSQL's `ASYNC`.
 //!
 //! Chunks are split with the SQL tokenizer check-dsql uses, which knows strings, dollar
@@ -19,7 +22,7 @@ use super::history::{HistoryRow, statement_hashes};
 use super::reconcile::{Entry, State};
 use super::source::LocalMigration;
 use crate::rules::DsqlClass;
-use crate::statement::{self, IndexMode, StatementKind};
+use crate::statement::{self, StatementKind};
 use std::collections::BTreeSet;
 
 /// A migration ready to run: its statements as they run under the target's rules.
@@ -64,10 +67,21 @@ impl Migrator {
                     parts.len()
                 )));
             }
-            let info = statement::classify(chunk);
-            if dsql && info.index.as_ref().is_some_and(|ix| ix.mode == IndexMode::Concurrently) {
-                return Err(refuse("DSQL has no CREATE INDEX CONCURRENTLY: use CREATE INDEX ASYNC (generate with dialect = \"dsql\")".into()));
+            if parts.len() > 1 && parts.iter().any(|(_, p)| statement::classify(p).non_transactional) {
+                return Err(refuse(
+                    "a statement that cannot run inside a transaction (CONCURRENTLY, VACUUM) shares its chunk with others: give it a chunk of its own, \
+                     with a `--> statement-breakpoint` line before and after it"
+                        .into(),
+                ));
             }
+            if let Some((_, session)) = parts.iter().find(|(_, p)| statement::classify(p).kind == StatementKind::Session) {
+                return Err(refuse(format!(
+                    "`{}` changes the session, which a resumed run does not have (it starts a new one) and which would carry into the migrations after it: \
+                     qualify names instead of setting search_path, and use SET LOCAL (PostgreSQL) for settings of one transaction",
+                    session.split_whitespace().take(3).collect::<Vec<_>>().join(" ")
+                )));
+            }
+            let info = statement::classify(chunk);
             if !dsql && info.returns_job() {
                 return Err(refuse(
                     "ASYNC is Aurora DSQL syntax and this target is plain PostgreSQL: these migrations were generated for dialect \"dsql\"; \
@@ -93,7 +107,7 @@ impl Migrator {
                 }
                 DsqlClass::Recreation | DsqlClass::Error => {
                     let suggestion = checked.suggestion.map(|s| format!("; {s}")).unwrap_or_default();
-                    return Err(refuse(format!("{reason}{suggestion}")));
+                    return Err(refuse(format!("{}{suggestion}", reason.trim_end_matches('.'))));
                 }
             }
         }

@@ -8,6 +8,7 @@ use super::effect;
 use super::error::RunError;
 use super::event::Event;
 use super::input::Work;
+use super::lock::Lock;
 use super::retry::retrying;
 use super::target::Conn;
 use crate::plan::quote;
@@ -71,12 +72,14 @@ impl Migrator {
 
     /// After statement `i` built an index asynchronously or concurrently: an INVALID
     /// result is dropped and built again, once.
-    pub(crate) async fn ensure_index_valid(&self, conn: &mut Conn, work: &Work<'_>, i: usize, events: &dyn Fn(Event)) -> Result<(), RunError> {
+    pub(crate) async fn ensure_index_valid(&self, conn: &mut Conn, lock: &Lock, work: &Work<'_>, i: usize, events: &dyn Fn(Event)) -> Result<(), RunError> {
         let m = work.m;
         let Some((schema, name)) = async_index(&work.statements[i]) else { return Ok(()) };
         if self.index_validity(conn, &schema, &name).await? != Some(false) {
             return Ok(());
         }
+        // A drop cannot carry the fence: check it first.
+        lock.check_now(conn).await?;
         events(Event::RebuildingIndex { tag: m.tag.clone(), index: name.clone() });
         let drop = format!("DROP INDEX IF EXISTS {}.{}", quote(&schema), quote(&name));
         retrying(conn, &self.connector, &self.options.retry, async |c| sqlx::raw_sql(AssertSqlSafe(drop.clone())).execute(c).await)
@@ -100,12 +103,14 @@ impl Migrator {
     }
 
     /// After statement `i` failed: a failed index build (`CONCURRENTLY`, or a DSQL job)
-    /// leaves an INVALID index, and a failed validation the constraint an earlier
-    /// statement of the migration added `NOT VALID`. Both are removed, so nothing
-    /// half-built stays; for the constraint the statement that adds it is returned, where
-    /// the migration must start again.
-    pub(crate) async fn remove_half_built(&self, conn: &mut Conn, work: &Work<'_>, i: usize, events: &dyn Fn(Event)) -> Result<Option<usize>, RunError> {
+    /// leaves an INVALID index, and a failed validation the constraint the statement just
+    /// before it added `NOT VALID`. Both are removed, so nothing half-built stays; for the
+    /// constraint that statement is returned, where the migration must start again. (A
+    /// constraint added earlier, with other statements between, stays: starting over would
+    /// run those again; the rerun validates it anew.)
+    pub(crate) async fn remove_half_built(&self, conn: &mut Conn, lock: &Lock, work: &Work<'_>, i: usize, events: &dyn Fn(Event)) -> Result<Option<usize>, RunError> {
         let m = work.m;
+        lock.check_now(conn).await?;
         let info = statement::classify(&work.statements[i]);
         let (connector, policy) = (&self.connector, &self.options.retry);
         let run = async |conn: &mut Conn, sql: String| {
@@ -121,7 +126,7 @@ impl Migrator {
             events(Event::Removed { tag: m.tag.clone(), what: format!("the INVALID index `{name}` the failed build left was dropped; a rerun builds it again") });
         }
         if let Some(statement::Validation { table: Some(table), constraint: Some(constraint), .. }) = &info.validation
-            && let Some(added_by) = (0..i).rev().find(|&j| {
+            && let Some(added_by) = i.checked_sub(1).filter(|&j| {
                 statement::classify(&work.statements[j]).adds_constraint.is_some_and(|(t, c)| &c == constraint && t.is_none_or(|t| &t == table))
             })
         {

@@ -226,6 +226,29 @@ pub struct MarkReport {
     pub reset: bool,
 }
 
+/// Why a run was cut short from outside.
+enum Cut {
+    /// `--timeout` passed.
+    Timeout(Duration),
+    /// A signal (or whatever the caller's `stop` stands for).
+    Stopped,
+}
+
+/// `work`, unless the deadline passes or `stop` completes first.
+async fn within<T>(work: impl Future<Output = T>, deadline: Option<(tokio::time::Instant, Duration)>, stop: &mut std::pin::Pin<&mut impl Future<Output = ()>>) -> Result<T, Cut> {
+    let expiry = async {
+        match deadline {
+            Some((at, _)) => tokio::time::sleep_until(at).await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        done = work => Ok(done),
+        _ = expiry => Err(Cut::Timeout(deadline.map(|(_, limit)| limit).unwrap_or_default())),
+        _ = stop.as_mut() => Err(Cut::Stopped),
+    }
+}
+
 /// Applies a [`MigrationSet`] to a [`Target`].
 pub struct Migrator {
     connector: Connector,
@@ -288,12 +311,8 @@ impl Migrator {
             .map_err(|e| RunError::db("reading the history", e.error))
     }
 
-    /// Takes the lock (creating the bookkeeping as needed), within `deadline`.
-    async fn lock(&self, conn: &mut Conn, deadline: Option<(tokio::time::Instant, Duration)>, events: &dyn Fn(Event)) -> Result<Lock, RunError> {
-        let bounded = async |work: std::pin::Pin<&mut (dyn std::future::Future<Output = Result<Lock, RunError>> + '_)>| match deadline {
-            Some((at, limit)) => tokio::time::timeout_at(at, work).await.map_err(|_| RunError::Timeout(limit))?,
-            None => work.await,
-        };
+    /// Takes the lock (creating the bookkeeping as needed).
+    async fn lock(&self, conn: &mut Conn, events: &dyn Fn(Event)) -> Result<Lock, RunError> {
         if !self.options.lock {
             self.ensure_history(conn).await?;
             return Ok(Lock::None);
@@ -301,38 +320,54 @@ impl Migrator {
         if self.target().dsql_rules() {
             // The lease lives in a table, so the tables come first (idempotent, race-safe).
             self.ensure_history(conn).await?;
-            let taking = lock::lease(&self.connector, &self.options.history, self.options.lease, &self.options.retry, events);
-            return bounded(std::pin::pin!(taking)).await;
+            return lock::lease(&self.connector, &self.options.history, self.options.lease, &self.options.retry, events).await;
         }
-        let taking = async {
-            let (lock_conn, key) = lock::advisory_session(&self.connector, &self.options.history, events).await?;
-            self.ensure_history(conn).await?;
-            lock::hold_advisory(lock_conn, key, &self.options.history, self.options.lease).await
-        };
-        bounded(std::pin::pin!(taking)).await
+        let (lock_conn, key) = lock::advisory_session(&self.connector, &self.options.history, events).await?;
+        self.ensure_history(conn).await?;
+        lock::hold_advisory(lock_conn, key, &self.options.history, self.options.lease).await
     }
 
     /// Applies every pending migration.
     pub async fn run(&self, events: &dyn Fn(Event)) -> Result<RunReport, RunError> {
+        self.run_until(events, std::future::pending()).await
+    }
+
+    /// Applies every pending migration, unless `stop` completes first (a signal): then the
+    /// run stops as on a timeout, the statement in flight cancelled and the lock released.
+    pub async fn run_until(&self, events: &dyn Fn(Event), stop: impl Future<Output = ()>) -> Result<RunReport, RunError> {
+        let mut stop = std::pin::pin!(stop);
         let deadline = self.options.timeout.map(|t| (tokio::time::Instant::now() + t, t));
-        let mut conn = self.connector.connect().await?;
-        let lock = self.lock(&mut conn, deadline, events).await?;
-        let work = self.run_locked(&mut conn, &lock, events);
-        let result = match deadline {
-            Some((at, limit)) => tokio::time::timeout_at(at, work).await.unwrap_or(Err(RunError::Timeout(limit))),
-            None => work.await,
+        let cut_short = |cut: Cut, what: &str| match cut {
+            Cut::Timeout(limit) => RunError::Timeout { limit, what: what.to_owned() },
+            Cut::Stopped => RunError::Interrupted { what: what.to_owned() },
         };
-        if matches!(result, Err(RunError::Timeout(_))) {
-            // The statement in flight is abandoned mid-way: end its server session (which
-            // rolls back whatever it had not committed) and wait until it is gone, so that
-            // nothing of this run can commit once the lock is released.
-            if let Some(session) = conn.session().cloned() {
-                let _ = self.end_session(&session).await;
+        let mut conn = within(self.connector.connect(), deadline, &mut stop).await.map_err(|c| cut_short(c, " connecting"))??;
+        let lock = match within(self.lock(&mut conn, events), deadline, &mut stop).await {
+            Ok(lock) => lock?,
+            Err(cut) => return Err(cut_short(cut, " waiting for the migration lock")),
+        };
+        let result = match within(self.run_locked(&mut conn, &lock, events), deadline, &mut stop).await {
+            Ok(result) => {
+                conn.close().await;
+                result
             }
-            drop(conn);
-        } else {
-            conn.close().await;
-        }
+            Err(cut) => {
+                // The statement in flight is abandoned mid-way: end its server session
+                // (which rolls back whatever it had not committed) and wait until it is
+                // gone, so that nothing of this run can commit once the lock is released.
+                let ended = match conn.session().cloned() {
+                    Some(session) => self.end_session(&session).await,
+                    None => Ok(()),
+                };
+                drop(conn);
+                let what = match (ended, self.target().has_sessions()) {
+                    (Ok(()), true) => "; the statement in flight was ended on the server (what it had not committed rolled back), then the lock released".to_owned(),
+                    (Ok(()), false) => "; the connection was closed (what it had not committed rolls back), then the lock released".to_owned(),
+                    (Err(why), _) => format!("; the statement in flight could not be confirmed ended ({why}); the next run settles it"),
+                };
+                Err(cut_short(cut, &what))
+            }
+        };
         lock.release(&self.connector).await;
         result
     }
@@ -346,8 +381,23 @@ impl Migrator {
         let works = reconciled.to_run().map(|e| self.prepare(e, events)).collect::<Result<Vec<_>, _>>()?;
         let mut report = RunReport { applied: Vec::new(), already_applied: reconciled.entries.len() - works.len() };
         let dsql = self.target().dsql_rules();
-        let fresh = works.iter().all(|w| w.row.is_none() && w.statements.iter().all(|s| !crate::statement::classify(s).non_transactional));
-        if self.options.single_transaction && !dsql && works.len() > 1 && fresh {
+        // Nothing of them ran: no row, or a failure that left nothing (on PostgreSQL a
+        // failed migration's transaction rolled back whole).
+        let untouched = |w: &input::Work| w.row.as_ref().is_none_or(|r| r.status == Status::Failed && r.next_statement == 0);
+        if self.options.single_transaction && works.len() > 1 {
+            let why = if dsql {
+                Some("under DSQL's rules every statement is its own transaction".to_owned())
+            } else if let Some(w) = works.iter().find(|w| !untouched(w)) {
+                Some(format!("{} is already partly applied", w.m.tag))
+            } else {
+                works
+                    .iter()
+                    .find(|w| w.statements.iter().any(|s| crate::statement::classify(s).non_transactional))
+                    .map(|w| format!("{} has a statement that cannot run inside a transaction (CONCURRENTLY)", w.m.tag))
+            };
+            if let Some(why) = why {
+                return Err(RunError::Config(format!("--single-transaction cannot apply the pending migrations all or nothing: {why}; run without it")));
+            }
             self.apply_postgres_together(conn, lock, &works, events).await?;
             report.applied = works.iter().map(|w| w.m.tag.clone()).collect();
             return Ok(report);
@@ -357,7 +407,7 @@ impl Migrator {
             if dsql {
                 self.apply_dsql(conn, lock, work, events).await?;
                 if work.statements.iter().any(|s| s.contains(crate::directive::COPY_MARK)) {
-                    self.forget_ranges(conn, &work.m.tag, None).await?;
+                    self.forget_ranges(conn, lock, work.m, None).await?;
                 }
             } else {
                 self.apply_postgres(conn, lock, work, events).await?;
@@ -395,7 +445,9 @@ impl Migrator {
                         Some(Ok(Some(crate::directive::Directive::Backfill(d)))) => Some(BackfillInFlight { table: d.table, column: d.column, filled_rows: rows }),
                         _ => None,
                     };
-                    let interrupted = matches!(e.state, State::Interrupted { .. });
+                    // A directive resumes after its last batch; nothing to settle.
+                    let directive = at.is_some_and(|s| crate::directive::parse(s).ok().flatten().is_some());
+                    let interrupted = matches!(e.state, State::Interrupted { .. }) && !directive;
                     report.in_progress.push(InProgress { tag, done: *next, total, interrupted, recreation, backfill });
                 }
                 State::Failed { next, statement, code, message } => {
@@ -422,7 +474,7 @@ impl Migrator {
             return Err(RunError::Config(format!("--through {through}: `{tag}` has {total} statement(s)")));
         }
         let mut conn = self.connector.connect().await?;
-        let lock = self.lock(&mut conn, None, &|_| {}).await?;
+        let lock = self.lock(&mut conn, &|_| {}).await?;
         let result = self.mark_locked(&mut conn, &lock, m, reset, through).await;
         conn.close().await;
         lock.release(&self.connector).await;
@@ -431,6 +483,12 @@ impl Migrator {
 
     async fn mark_locked(&self, conn: &mut Conn, lock: &Lock, m: &LocalMigration, reset: bool, through: usize) -> Result<MarkReport, RunError> {
         let total = m.statements.len();
+        // An edited migration is refused before anything is removed.
+        let rows = self.history_rows(conn).await?;
+        let before = reconcile(std::slice::from_ref(m), &rows);
+        if matches!(before.entries[0].state, State::Edited { .. } | State::EditedInProgress { .. }) {
+            return Err(before.blocking(&self.set.origin).expect("an edit blocks"));
+        }
         if reset {
             let history = &self.options.history;
             let sql = format!("DELETE FROM {t} WHERE tag IN (SELECT tag FROM {t} WHERE tag <> $1 ORDER BY tag LIMIT 1000)", t = history.qualified());

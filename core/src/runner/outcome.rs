@@ -24,7 +24,9 @@ impl Migrator {
     /// let it go, so that whatever it was doing is committed or rolled back for good.
     pub(crate) async fn end_session(&self, session: &Session) -> Result<(), String> {
         let mut conn = self.connector.connect().await.map_err(|e| e.to_string())?;
-        let alive = "SELECT 1 FROM pg_stat_activity WHERE pid = $1 AND extract(epoch FROM backend_start)::text = $2";
+        // Another role's session shows its pid but not its start (without
+        // pg_read_all_stats): a live pid with a hidden start counts as the session.
+        let alive = "SELECT 1 FROM pg_stat_activity WHERE pid = $1 AND (backend_start IS NULL OR extract(epoch FROM backend_start)::text = $2)";
         let is_alive = async |conn: &mut Conn| -> Result<bool, String> {
             let found: Option<i32> = sqlx::query_scalar(alive).bind(session.pid).bind(&session.started).fetch_optional(conn.pg()).await.map_err(|e| e.to_string())?;
             Ok(found.is_some())
@@ -33,7 +35,8 @@ impl Migrator {
             conn.close().await;
             return Ok(());
         }
-        // Not permitted (another role's session) is fine: then it is waited for.
+        // Not permitted (another role's session, without pg_signal_backend): then it is
+        // waited for, and the run stops if it does not end.
         let _ = sqlx::query("SELECT pg_terminate_backend($1)").bind(session.pid).execute(conn.pg()).await;
         let started = Instant::now();
         while started.elapsed() < SESSION_GRACE {
@@ -58,11 +61,12 @@ impl Migrator {
         }
         let dsql = self.target().dsql_rules();
         let info = statement::classify(statement);
-        let (took_effect, how) = if work.skip.contains(&k) {
-            (false, "it is skipped on DSQL".to_owned())
-        } else if crate::directive::parse(statement).ok().flatten().is_some() {
-            (false, "a directive resumes from the cursor of its last committed batch".to_owned())
-        } else if !dsql && !info.non_transactional {
+        if work.skip.contains(&k) || crate::directive::parse(statement).ok().flatten().is_some() {
+            // Skipped statements do nothing; a directive resumes after its last committed
+            // batch.
+            return Ok(false);
+        }
+        let (took_effect, how) = if !dsql && !info.non_transactional {
             (false, "on PostgreSQL it runs in one transaction with its history write, which did not commit".to_owned())
         } else if matches!(info.kind, StatementKind::Dml | StatementKind::Query) {
             return Err(unknown(
@@ -84,10 +88,15 @@ impl Migrator {
                         }
                     }
                     let list = |facts: &[&Fact]| facts.iter().map(|f| f.to_string()).collect::<Vec<_>>().join(", ");
+                    // How each fact stands now, in words: "table `t`", "no column `t.c`".
+                    let now = |facts: &[&Fact], holds: &dyn Fn(&Fact) -> bool| {
+                        facts.iter().map(|f| if holds(f) { f.to_string() } else { format!("no {f}") }).collect::<Vec<_>>().join(", ")
+                    };
+                    let was_before = |f: &Fact| changes.iter().any(|c| &c.fact == f && c.before);
                     if neither.is_empty() && before.is_empty() {
-                        (true, format!("the catalog shows its effect ({})", list(&after)))
+                        (true, format!("the catalog shows its effect: {}", now(&after, &|f| !was_before(f))))
                     } else if neither.is_empty() && after.is_empty() {
-                        (false, format!("the catalog shows the state before it ({})", list(&before)))
+                        (false, format!("the catalog shows the state before it: {}", now(&before, &was_before)))
                     } else {
                         let mut detail = Vec::new();
                         if !after.is_empty() {

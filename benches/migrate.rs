@@ -13,10 +13,10 @@ use sqlx::{AssertSqlSafe, Connection, PgConnection};
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
-use tablewright_core::hash;
-use tablewright_core::journal::{Journal, JournalEntry};
+use tablewright_core::project::hash;
+use tablewright_core::project::journal::{Journal, JournalEntry};
 use tablewright_core::runner::{EmbeddedPostgres, MigrationSet, Migrator, MigratorOptions, Target, with_database};
-use tablewright_core::snapshot::to_pretty_json;
+use tablewright_core::project::snapshot::to_pretty_json;
 
 fn shared_admin_url() -> String {
     std::env::var("TABLEWRIGHT_TEST_ADMIN_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())

@@ -16,11 +16,11 @@ use sqlx::{AssertSqlSafe, Connection, PgConnection};
 use std::path::Path;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
-use tablewright_core::config::Config;
-use tablewright_core::folder::MigrationFolder;
+use tablewright_core::project::config::Config;
+use tablewright_core::project::folder::MigrationFolder;
 use tablewright_core::generate::{self, GenerateOptions};
 use tablewright_core::runner::{DSQL_GUARD_SQL, EmbeddedPostgres, Event, MigrationSet, Migrator, MigratorOptions, Target, with_database};
-use tablewright_core::scan::{self, Scan};
+use tablewright_core::schema::scan::{self, Scan};
 
 const BEFORE: &str = r#"#[derive(Table)] #[table(name = "t")]
 pub struct T { #[column(primary_key)] pub id: i64, pub pages: i32, pub code: String }"#;

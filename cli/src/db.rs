@@ -5,8 +5,8 @@ use clap::{Args, ValueEnum};
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
-use tablewright_core::config::{Config, DEFAULT_CONFIG};
-use tablewright_core::folder::MigrationFolder;
+use tablewright_core::project::config::{Config, DEFAULT_CONFIG};
+use tablewright_core::project::folder::MigrationFolder;
 use tablewright_core::runner::{self, ErrorClass, Event, HistoryTable, MigrationSet, Migrator, MigratorOptions, RunError, Target};
 
 /// Where to connect and what to apply.
@@ -189,7 +189,7 @@ fn gap_line(g: &runner::permissions::Gap) -> String {
 /// Applies and/or validates the permissions file; prints the outcome. Returns the gaps left.
 async fn apply_and_validate(connector: &runner::Connector, path: &Path, mode: &PermissionsMode, format: Format, out: &mut serde_json::Map<String, Value>) -> Result<usize, Failure> {
     let text = std::fs::read_to_string(path).map_err(|e| input(format!("{}: {e} (run `tablewright generate` to write it)", path.display())))?;
-    let statements = tablewright_core::permissions::parse(&text).map_err(|e| input(format!("{}: {e}", path.display())))?;
+    let statements = tablewright_core::compile::permissions::parse(&text).map_err(|e| input(format!("{}: {e}", path.display())))?;
     let file = path.display().to_string();
     if let PermissionsMode::Apply = mode {
         let applied = runner::permissions::apply(connector, &file, &statements).await.map_err(run_error)?;

@@ -13,11 +13,11 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use report::{Failure, Format, Reporter};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use tablewright_core::config::{Config, DEFAULT_CONFIG};
-use tablewright_core::desired::AllowDrops;
-use tablewright_core::folder::MigrationFolder;
+use tablewright_core::project::config::{Config, DEFAULT_CONFIG};
+use tablewright_core::schema::desired::AllowDrops;
+use tablewright_core::project::folder::MigrationFolder;
 use tablewright_core::generate::{self, GenerateOptions};
-use tablewright_core::scan;
+use tablewright_core::schema::scan;
 
 const AFTER_HELP: &str = "\
 Examples:
@@ -312,7 +312,7 @@ fn run_generate(common: &Common, out: &mut Reporter, name: Option<String>, custo
 }
 
 fn run_check_dsql(common: &Common, files: Vec<PathBuf>, out: &mut Reporter) -> Result<(), Failure> {
-    use tablewright_core::dsql_check::{self, Summary};
+    use tablewright_core::sql::dsql_check::{self, Summary};
     let files = if files.is_empty() {
         let config = Config::load(&common.config)?;
         let mut found: Vec<PathBuf> = std::fs::read_dir(&config.out)

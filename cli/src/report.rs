@@ -4,13 +4,13 @@ use serde_json::{Value, json};
 use std::io::{self, Write};
 use std::path::Path;
 use std::process::ExitCode;
-use tablewright_core::config::{Config, ConfigError};
-use tablewright_core::diff::DiffError;
-use tablewright_core::folder::{FolderError, FolderProblem, MigrationFolder};
+use tablewright_core::project::config::{Config, ConfigError};
+use tablewright_core::compile::diff::DiffError;
+use tablewright_core::project::folder::{FolderError, FolderProblem, MigrationFolder};
 use tablewright_core::generate::{GenerateError, Migration, PermissionsUpdate};
-use tablewright_core::plan::PlanError;
+use tablewright_core::compile::plan::PlanError;
 use tablewright_core::runner::RunError;
-use tablewright_core::scan::{ScanError, SourceError};
+use tablewright_core::schema::scan::{ScanError, SourceError};
 
 /// Output style.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -114,7 +114,7 @@ impl Reporter {
     }
 
     pub fn written(&mut self, migration: Option<&Migration>, permissions: Option<&PermissionsUpdate>) {
-        let statements = migration.map(|m| tablewright_core::plan::split_statements(&m.sql).len()).unwrap_or(0);
+        let statements = migration.map(|m| tablewright_core::sql::split::split_statements(&m.sql).len()).unwrap_or(0);
         match self.format {
             Format::Text => {
                 let mut text = String::new();
@@ -184,10 +184,10 @@ impl Reporter {
         }
     }
 
-    pub fn dsql_report(&mut self, reports: &[(String, Vec<tablewright_core::dsql_check::CheckedStatement>)], summary: &tablewright_core::dsql_check::Summary) {
+    pub fn dsql_report(&mut self, reports: &[(String, Vec<tablewright_core::sql::dsql_check::CheckedStatement>)], summary: &tablewright_core::sql::dsql_check::Summary) {
         match self.format {
             Format::Text => {
-                let mut text: String = reports.iter().map(|(file, checked)| tablewright_core::dsql_check::render_text(file, checked)).collect();
+                let mut text: String = reports.iter().map(|(file, checked)| tablewright_core::sql::dsql_check::render_text(file, checked)).collect();
                 text.push_str(&summary.line());
                 text.push('\n');
                 emit(&text);
@@ -226,7 +226,7 @@ impl Reporter {
     }
 }
 
-fn warning_lines(warnings: &[tablewright_core::warnings::Warning]) -> String {
+fn warning_lines(warnings: &[tablewright_core::compile::warnings::Warning]) -> String {
     warnings.iter().map(|w| format!("warning[{}]: {}: {}\n", w.id, w.change, w.message)).collect()
 }
 

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
-use tablewright_core::folder::MigrationFolder;
+use tablewright_core::project::folder::MigrationFolder;
 use tablewright_core::runner::MigrationSet;
 
 const V1: &str = include_str!("../../core/tests/fixtures/v1.rs");
@@ -265,7 +265,7 @@ async fn timeout_bounds_the_run_and_the_next_run_resumes() {
     std::fs::create_dir_all(folder.join("meta")).unwrap();
     let sql = "CREATE TABLE IF NOT EXISTS \"slow\" (\"id\" integer NOT NULL)\n--> statement-breakpoint\nSELECT pg_sleep(3)\n";
     std::fs::write(folder.join("0000_slow.sql"), sql).unwrap();
-    let hash = tablewright_core::hash::migration_hash(sql.as_bytes());
+    let hash = tablewright_core::project::hash::migration_hash(sql.as_bytes());
     std::fs::write(
         folder.join("meta/_journal.json"),
         format!("{{\"version\":\"7\",\"dialect\":\"postgresql\",\"entries\":[{{\"idx\":0,\"version\":\"1\",\"when\":0,\"tag\":\"0000_slow\",\"breakpoints\":true,\"hash\":\"{hash}\"}}]}}"),
@@ -427,7 +427,7 @@ fn hand_folder(migrations: &[(&str, &[&str])]) -> tempfile::TempDir {
     for (i, (tag, statements)) in migrations.iter().enumerate() {
         let sql = statements.join("\n--> statement-breakpoint\n") + "\n";
         std::fs::write(dir.path().join(format!("{tag}.sql")), &sql).unwrap();
-        let hash = tablewright_core::hash::migration_hash(sql.as_bytes());
+        let hash = tablewright_core::project::hash::migration_hash(sql.as_bytes());
         entries.push(format!("{{\"idx\":{i},\"version\":\"7\",\"when\":{i},\"tag\":\"{tag}\",\"breakpoints\":true,\"hash\":\"{hash}\"}}"));
     }
     std::fs::write(dir.path().join("meta/_journal.json"), format!("{{\"version\":\"7\",\"dialect\":\"postgresql\",\"entries\":[{}]}}", entries.join(","))).unwrap();

@@ -1,18 +1,18 @@
 //! `generate`: desired schema + migrations folder → the next migration's files.
 
-use crate::config::Config;
-use crate::desired::{AllowDrops, DesiredSchema};
-use crate::diff::{self, DiffError, Op};
-use crate::folder::{FolderError, FolderProblem, MigrationFolder};
-use crate::fsio::{self, WriteError};
-use crate::hash;
-use crate::journal::JournalEntry;
-use crate::model::Schema;
-use crate::permissions::{self, PermissionProblem};
-use crate::scan::Scan;
-use crate::warnings::{Warning, warnings};
-use crate::plan::{self, PlanError};
-use crate::snapshot::{ORIGIN_ID, SNAPSHOT_VERSION, Snapshot, to_pretty_json};
+use crate::project::config::Config;
+use crate::schema::desired::{AllowDrops, DesiredSchema};
+use crate::compile::diff::{self, DiffError, Op};
+use crate::project::folder::{FolderError, FolderProblem, MigrationFolder};
+use crate::project::fsio::{self, WriteError};
+use crate::project::hash;
+use crate::project::journal::JournalEntry;
+use crate::schema::model::Schema;
+use crate::compile::permissions::{self, PermissionProblem};
+use crate::schema::scan::Scan;
+use crate::compile::warnings::{Warning, warnings};
+use crate::compile::plan::{self, PlanError};
+use crate::project::snapshot::{ORIGIN_ID, SNAPSHOT_VERSION, Snapshot, to_pretty_json};
 use std::path::PathBuf;
 
 /// What the user asked for.
@@ -161,7 +161,7 @@ pub fn plan_migration(config: &Config, desired: &DesiredSchema, folder: &Migrati
     let sql = if options.custom {
         "-- Custom migration: write statements below, separated by a line holding only `--> statement-breakpoint`.\n".to_owned()
     } else {
-        plan::migration_file(&statements)
+        crate::sql::split::migration_file(&statements)
     };
     let snapshot = Snapshot::new(config.dialect, &prev_id, &tag, schema);
 

@@ -1,47 +1,33 @@
-//! tablewright-core: the compiler behind tablewright.
+//! tablewright-core: the compiler and the runner behind tablewright, grouped by pipeline
+//! stage so that the tree shows the data flow:
 //!
-//! It owns the schema [`model`], the attribute [`grammar`] shared by the derive and the
-//! CLI [`scan`]ner, [`snapshot`]s and the [`journal`] of a migrations [`folder`], the
-//! [`diff`] engine, the dialect [`rules`] and the [`plan`]ner that renders SQL, and
-//! [`generate`], which ties them together; [`compare`] and [`emulate`] serve checks
-//! against real databases. With the `runner` feature it also applies
-//! migrations (`runner`) and [`introspect`]s a live database.
+//! * [`schema`]: the attribute [`schema::grammar`] shared by the derive and the CLI
+//!   [`schema::scan`]ner, SQL [`schema::types`], the [`schema::model`], the desired schema
+//!   of a source tree, and [`schema::compare`]ing schemas;
+//! * [`compile`]: the [`compile::diff`] engine (snapshot → operations), the dialect
+//!   [`compile::rules`] and DSQL's limits, the [`compile::plan`]ner that renders SQL, table
+//!   [`compile::recreate`]ion, warnings, and the permissions file;
+//! * [`sql`]: identifiers, splitting files into statements, what a statement is (for the
+//!   runner), directives, the DSQL emulation, and check-dsql;
+//! * [`project`]: the config, the migrations folder with its journal, snapshots and hashes,
+//!   and all-or-nothing file writes;
+//! * [`generate`] ties the first four together; with the `runner` feature, [`runner`]
+//!   applies migrations and introspects live databases.
 #![warn(missing_docs)]
 
-pub mod compare;
-pub mod config;
-pub mod desired;
-pub mod diff;
-pub mod directive;
-#[cfg(feature = "lint")]
-pub mod dsql_check;
-pub mod emulate;
-pub mod folder;
-pub mod fsio;
+pub mod compile;
 pub mod generate;
-pub mod grammar;
-pub mod hash;
-pub mod journal;
-pub mod model;
-pub mod permissions;
-pub mod plan;
-pub mod recreate;
-pub mod rules;
-pub mod scan;
-pub mod snapshot;
-pub mod statement;
-pub mod types;
-pub mod warnings;
+pub mod project;
+pub mod schema;
+pub mod sql;
 
-#[cfg(feature = "runner")]
-pub mod introspect;
 #[cfg(feature = "runner")]
 pub mod runner;
 
 /// Re-exported so derived identifiers and application queries use the same sea-query.
 pub use sea_query;
 
-pub use rules::Dialect;
+pub use compile::rules::Dialect;
 
 /// Implemented by `#[derive(Table)]`: the table's model and its sea-query identifiers.
 pub trait Table {
@@ -52,7 +38,7 @@ pub trait Table {
     const TABLE_NAME: &'static str;
 
     /// The table's model, exactly as the CLI computes it from the same source.
-    fn model() -> model::Table;
+    fn model() -> schema::model::Table;
 
     /// The identifier of the table itself.
     fn table_iden() -> Self::Iden;
@@ -62,7 +48,7 @@ pub trait Table {
 pub mod __private {
     /// Reads the model the derive embedded. The derive writes it with this crate's own
     /// serialiser at compile time, so it always parses.
-    pub fn model_from_json(json: &str) -> crate::model::Table {
+    pub fn model_from_json(json: &str) -> crate::schema::model::Table {
         serde_json::from_str(json).expect("#[derive(Table)] embeds a valid model")
     }
 }

@@ -3,7 +3,7 @@
 //! code; `INSTA_UPDATE=always` to regenerate).
 
 use std::path::Path;
-use tablewright_core::dsql_check::{Summary, check_text, render_text};
+use tablewright_core::sql::dsql_check::{Summary, check_text, render_text};
 
 #[test]
 fn corpus() {

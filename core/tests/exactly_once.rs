@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
-use tablewright_core::hash::sha256_hex;
+use tablewright_core::project::hash::sha256_hex;
 use tablewright_core::runner::{ErrorClass, Event, LocalMigration, MigrationSet, Migrator, MigratorOptions, RunError};
 
 fn set(migrations: Vec<LocalMigration>) -> MigrationSet {

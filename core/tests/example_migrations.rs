@@ -6,10 +6,10 @@ mod common;
 
 use common::{TestDb, apply, assert_database_matches, assert_dsql_lint_clean};
 use std::path::Path;
-use tablewright_core::config::Config;
-use tablewright_core::folder::MigrationFolder;
-use tablewright_core::plan;
-use tablewright_core::rules::Dialect;
+use tablewright_core::project::config::Config;
+use tablewright_core::project::folder::MigrationFolder;
+use tablewright_core::sql::split;
+use tablewright_core::compile::rules::Dialect;
 
 fn repo_config() -> Config {
     Config::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../tablewright.toml")).unwrap()
@@ -20,7 +20,7 @@ fn all_statements(folder: &MigrationFolder) -> Vec<(String, Vec<String>)> {
         .journal
         .entries
         .iter()
-        .map(|e| (e.tag.clone(), plan::split_statements(&String::from_utf8(folder.read_sql(e).unwrap()).unwrap())))
+        .map(|e| (e.tag.clone(), split::split_statements(&String::from_utf8(folder.read_sql(e).unwrap()).unwrap())))
         .collect()
 }
 

@@ -16,8 +16,8 @@ use proxy::{Cuts, Proxy};
 use common::{Mode, TestDb, generated, hand, target, table_v2, table_v3, TABLE_V1};
 use sqlx::{Connection, PgConnection};
 use std::time::Duration;
-use tablewright_core::introspect;
-use tablewright_core::model::Schema;
+use tablewright_core::runner::introspect;
+use tablewright_core::schema::model::Schema;
 use tablewright_core::runner::{MigrationSet, Migrator, MigratorOptions};
 
 /// The migrations: generated ones for the table, with hand-written data migrations

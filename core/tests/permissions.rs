@@ -9,9 +9,9 @@ use common::{Mode, TestDb};
 use sqlx::{AssertSqlSafe, Connection, PgConnection};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use tablewright_core::grammar::Operation;
-use tablewright_core::introspect;
-use tablewright_core::permissions::{self, Statement};
+use tablewright_core::schema::grammar::Operation;
+use tablewright_core::runner::introspect;
+use tablewright_core::compile::permissions::{self, Statement};
 use tablewright_core::runner::permissions::{GapReason, apply, validate};
 use tablewright_core::runner::{Connector, MigrationSet, Migrator, MigratorOptions, Target};
 

@@ -7,10 +7,10 @@ mod common;
 
 use common::{Mode, TestDb, assert_database_matches, desired_from_source};
 use sqlx::{AssertSqlSafe, PgConnection};
-use tablewright_core::config::Config;
-use tablewright_core::folder::MigrationFolder;
+use tablewright_core::project::config::Config;
+use tablewright_core::project::folder::MigrationFolder;
 use tablewright_core::generate::{self, GenerateOptions};
-use tablewright_core::model::Schema;
+use tablewright_core::schema::model::Schema;
 use tablewright_core::runner::{MigrationSet, Migrator, MigratorOptions, Target};
 
 const ROWS: i64 = 10_000;

@@ -9,8 +9,8 @@ use sqlx::{AssertSqlSafe, Connection, PgConnection};
 use std::path::Path;
 use std::sync::Mutex;
 use std::time::Duration;
-use tablewright_core::introspect;
-use tablewright_core::model::Schema;
+use tablewright_core::runner::introspect;
+use tablewright_core::schema::model::Schema;
 use tablewright_core::runner::{Event, LocalMigration, MigrationSet, Migrator, MigratorOptions, RunError, Target};
 
 pub const V1: &str = include_str!("fixtures/v1.rs");

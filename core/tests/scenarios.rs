@@ -11,11 +11,11 @@ mod common;
 
 use common::{TestDb, apply, assert_database_matches, assert_dsql_lint_clean, desired_from_source};
 use std::path::{Path, PathBuf};
-use tablewright_core::desired::{AllowDrops, DesiredSchema};
-use tablewright_core::diff::{self, DiffError};
-use tablewright_core::model::Schema;
-use tablewright_core::plan::{self, PlanError};
-use tablewright_core::rules::Dialect;
+use tablewright_core::schema::desired::{AllowDrops, DesiredSchema};
+use tablewright_core::compile::diff::{self, DiffError};
+use tablewright_core::schema::model::Schema;
+use tablewright_core::compile::plan::{self, PlanError};
+use tablewright_core::compile::rules::Dialect;
 
 fn case_dir(case: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/scenarios").join(case)
@@ -29,7 +29,7 @@ fn read_source(dir: &Path, file: &str) -> Option<DesiredSchema> {
 /// The migration text, or a readable account of why there is none.
 fn plan_text(result: &Result<Vec<String>, String>) -> String {
     match result {
-        Ok(statements) => plan::migration_file(statements),
+        Ok(statements) => tablewright_core::sql::split::migration_file(statements),
         Err(message) => format!("-- no migration: {message}"),
     }
 }

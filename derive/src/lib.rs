@@ -1,6 +1,6 @@
 //! `#[derive(Table)]` and `#[requires_table(..)]`.
 //!
-//! Parsing is `tablewright_core::grammar`, the same code the CLI runs on the same source;
+//! Parsing is `tablewright_core::schema::grammar`, the same code the CLI runs on the same source;
 //! this crate only expands. On a grammar error it emits the errors (each on its token)
 //! together with a stub implementation, so users see their mistakes and not a cascade of
 //! "trait not implemented" errors.
@@ -9,7 +9,7 @@ use proc_macro::TokenStream;
 use proc_macro2::{Span, TokenStream as TokenStream2};
 use quote::{format_ident, quote, quote_spanned};
 use syn::{DeriveInput, Ident, parse_macro_input};
-use tablewright_core::grammar::{self, RequiresTable, TableDef};
+use tablewright_core::schema::grammar::{self, RequiresTable, TableDef};
 
 /// Derives `tablewright_core::Table` for a struct describing a table.
 ///
@@ -90,7 +90,7 @@ fn expand(input: &DeriveInput, def: &TableDef) -> TokenStream2 {
             type Iden = #iden;
             const TABLE_NAME: &'static str = #table_name;
 
-            fn model() -> ::tablewright_core::model::Table {
+            fn model() -> ::tablewright_core::schema::model::Table {
                 ::tablewright_core::__private::model_from_json(#model_json)
             }
 
@@ -115,7 +115,7 @@ fn stub(input: &DeriveInput) -> TokenStream2 {
         impl ::tablewright_core::Table for #ident {
             type Iden = #iden;
             const TABLE_NAME: &'static str = "";
-            fn model() -> ::tablewright_core::model::Table {
+            fn model() -> ::tablewright_core::schema::model::Table {
                 unreachable!("this crate did not compile: #[derive(Table)] reported errors")
             }
             fn table_iden() -> Self::Iden { #iden::Table }

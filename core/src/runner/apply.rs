@@ -22,7 +22,7 @@ use super::lock::Lock;
 use super::retry;
 use super::state::{Transition, WriteError};
 use super::target::Conn;
-use crate::statement;
+use crate::sql::statement;
 use sqlx::{AssertSqlSafe, Connection as _, Row as _};
 use std::ops::Range;
 
@@ -56,7 +56,7 @@ impl From<sqlx::Error> for TxError {
 impl Migrator {
     /// The SQL sent for a statement: DSQL syntax translated when emulating on PostgreSQL.
     pub(crate) fn sql_for_target(&self, statement: &str) -> String {
-        if self.target().translates() { crate::emulate::to_postgres(statement) } else { statement.to_owned() }
+        if self.target().translates() { crate::sql::emulate::to_postgres(statement) } else { statement.to_owned() }
     }
 
     /// Statements `range` of `work` and the history write `t` (from cursor `expected`) in

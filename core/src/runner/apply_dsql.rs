@@ -12,7 +12,7 @@ use super::lock::Lock;
 use super::reconcile::State;
 use super::state::Transition;
 use super::target::{Conn, Session};
-use crate::statement::{self, StatementKind};
+use crate::sql::statement::{self, StatementKind};
 use std::time::Instant;
 
 impl Migrator {
@@ -65,7 +65,7 @@ impl Migrator {
             failpoint::hit("runner::after_cursor");
             return Ok(Some("skipped"));
         }
-        let directive = crate::directive::parse(&work.statements[i]).map_err(|e| RunError::Directive { tag: m.tag.clone(), number: i + 1, message: e.to_string() })?;
+        let directive = crate::sql::directive::parse(&work.statements[i]).map_err(|e| RunError::Directive { tag: m.tag.clone(), number: i + 1, message: e.to_string() })?;
         if let Some(directive) = directive {
             // Once a batch has committed the directive has partly run: recorded as
             // executing, its text is frozen like the statements before it.

@@ -13,7 +13,7 @@ use super::reconcile::State;
 use super::state::Transition;
 use super::target::{Conn, Session};
 use super::{failpoint, retry};
-use crate::statement;
+use crate::sql::statement;
 use sqlx::{AssertSqlSafe, Connection as _};
 use std::time::Instant;
 

@@ -1,4 +1,4 @@
-//! The runner's side of the [directives](crate::directive): a table recreation's copy and a
+//! The runner's side of the [directives](crate::sql::directive): a table recreation's copy and a
 //! new column's backfill walk their table in primary-key order, in batches that each commit
 //! together with the cursor (and the fence), so a run killed midway resumes after the last
 //! committed batch and touches no row twice.
@@ -20,9 +20,9 @@ use super::lock::Lock;
 use super::retry::{self, retrying};
 use super::state::{Transition, WriteError, check_fence};
 use super::target::Conn;
-use crate::directive::{BackfillDirective, CopyDirective, Directive};
+use crate::sql::directive::{BackfillDirective, CopyDirective, Directive};
 use super::source::LocalMigration;
-use crate::plan::quote;
+use crate::sql::ident::quote;
 use sqlx::{AssertSqlSafe, Connection as _, PgConnection, Row as _};
 use std::time::{Duration, Instant};
 

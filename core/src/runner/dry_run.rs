@@ -5,8 +5,8 @@ use super::Migrator;
 use super::error::RunError;
 use super::input::Work;
 use super::reconcile::{State, reconcile};
-use crate::directive::Directive;
-use crate::statement::{self, IndexMode, StatementKind};
+use crate::sql::directive::Directive;
+use crate::sql::statement::{self, IndexMode, StatementKind};
 use serde::Serialize;
 
 /// One statement of a dry run.
@@ -60,7 +60,7 @@ impl Migrator {
                 } else {
                     self.describe_execution(s)
                 };
-                let directive = crate::directive::parse(s).ok().flatten().is_some();
+                let directive = crate::sql::directive::parse(s).ok().flatten().is_some();
                 match &work.state {
                     State::Interrupted { .. } if i == from && directive => how = format!("resumes after its last committed batch; {how}"),
                     State::Interrupted { .. } if i == from => {
@@ -80,7 +80,7 @@ impl Migrator {
     fn describe_execution(&self, sql: &str) -> String {
         let info = statement::classify(sql);
         let target = self.target();
-        match crate::directive::parse(sql) {
+        match crate::sql::directive::parse(sql) {
             Ok(Some(Directive::Copy(d))) if target.dsql_rules() => {
                 return format!(
                     "copy directive: rows of `{}` into `{}` in batches of at most {} ordered by its primary key, each batch committed with its cursor and \

@@ -80,7 +80,7 @@ fn constraint_name(c: &TableConstraint) -> Option<&Ident> {
 
 /// The canonical spelling of a column type, when the schema language knows it.
 fn canonical_type(data_type: &sqlparser::ast::DataType) -> Option<String> {
-    crate::types::canonical_sql_type(&data_type.to_string()).ok()
+    crate::schema::types::canonical_sql_type(&data_type.to_string()).ok()
 }
 
 /// `(schema, name)` of the index a `CREATE INDEX` statement builds, when it names one.

@@ -14,7 +14,7 @@
 //! columns as NULL and change nothing.
 
 use super::source::LocalMigration;
-use crate::plan::quote;
+use crate::sql::ident::quote;
 use sqlx::{AssertSqlSafe, PgConnection, Row as _};
 use std::collections::BTreeSet;
 
@@ -298,5 +298,5 @@ fn read_row(r: &sqlx::postgres::PgRow) -> Result<HistoryRow, sqlx::Error> {
 
 /// SHA-256 of each statement, as the history records them.
 pub fn statement_hashes(m: &LocalMigration) -> Vec<String> {
-    m.statements.iter().map(|s| crate::hash::sha256_hex(s.as_bytes())).collect()
+    m.statements.iter().map(|s| crate::project::hash::sha256_hex(s.as_bytes())).collect()
 }

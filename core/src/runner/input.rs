@@ -21,8 +21,8 @@ use super::event::Event;
 use super::history::{HistoryRow, statement_hashes};
 use super::reconcile::{Entry, State};
 use super::source::LocalMigration;
-use crate::rules::DsqlClass;
-use crate::statement::{self, StatementKind};
+use crate::compile::rules::DsqlClass;
+use crate::sql::statement::{self, StatementKind};
 use std::collections::BTreeSet;
 
 /// A migration ready to run: its statements as they run under the target's rules.
@@ -52,7 +52,7 @@ impl Migrator {
         let mut work = Work { m, statements: m.statements.clone(), skip: BTreeSet::new(), hashes: statement_hashes(m), state: entry.state.clone(), row: entry.row.cloned() };
         for (i, chunk) in m.statements.iter().enumerate() {
             let refuse = |reason: String| RunError::Refused { tag: m.tag.clone(), number: i + 1, statement: chunk.clone(), reason };
-            let parts = crate::dsql_check::split(chunk);
+            let parts = crate::sql::dsql_check::split(chunk);
             let control = parts.iter().any(|(_, p)| statement::classify(p).kind == StatementKind::TransactionControl);
             if control && (parts.len() > 1 || !dsql) {
                 return Err(refuse(
@@ -92,7 +92,7 @@ impl Migrator {
             if !dsql {
                 continue;
             }
-            let checked = crate::dsql_check::classify(i + 1, chunk);
+            let checked = crate::sql::dsql_check::classify(i + 1, chunk);
             let reason = checked.message.clone().unwrap_or_default();
             match checked.class {
                 DsqlClass::Ok => {}

@@ -11,8 +11,8 @@ use super::input::Work;
 use super::lock::Lock;
 use super::retry::retrying;
 use super::target::Conn;
-use crate::plan::quote;
-use crate::statement::{self, IndexMode};
+use crate::sql::ident::quote;
+use crate::sql::statement::{self, IndexMode};
 use sqlx::{AssertSqlSafe, Row as _};
 use std::time::{Duration, Instant};
 

@@ -181,7 +181,7 @@ impl Lock {
 /// The advisory-lock key: derived from the history table, so two projects sharing a
 /// server with different history tables do not block each other.
 fn advisory_key(history: &HistoryTable) -> i64 {
-    let digest = crate::hash::sha256_hex(format!("tablewright:{}", history.qualified()).as_bytes());
+    let digest = crate::project::hash::sha256_hex(format!("tablewright:{}", history.qualified()).as_bytes());
     i64::from_str_radix(&digest[..15], 16).expect("15 hex digits fit in i64")
 }
 

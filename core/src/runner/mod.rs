@@ -25,6 +25,7 @@ mod event;
 mod failpoint;
 mod history;
 mod input;
+pub mod introspect;
 mod jobs;
 mod lock;
 mod outcome;
@@ -392,7 +393,7 @@ impl Migrator {
             } else {
                 works
                     .iter()
-                    .find(|w| w.statements.iter().any(|s| crate::statement::classify(s).non_transactional))
+                    .find(|w| w.statements.iter().any(|s| crate::sql::statement::classify(s).non_transactional))
                     .map(|w| format!("{} has a statement that cannot run inside a transaction (CONCURRENTLY)", w.m.tag))
             };
             if let Some(why) = why {
@@ -406,7 +407,7 @@ impl Migrator {
             let started = Instant::now();
             if dsql {
                 self.apply_dsql(conn, lock, work, events).await?;
-                if work.statements.iter().any(|s| s.contains(crate::directive::COPY_MARK)) {
+                if work.statements.iter().any(|s| s.contains(crate::sql::directive::COPY_MARK)) {
                     self.forget_ranges(conn, lock, work.m, None).await?;
                 }
             } else {
@@ -440,13 +441,13 @@ impl Migrator {
                 State::InProgress { next, batch } | State::Interrupted { next, batch, .. } => {
                     let at = m.statements.get(*next);
                     let rows = batch.as_ref().map(|b| b.rows);
-                    let recreation = at.and_then(|s| crate::recreate::step_label(s)).map(|(table, step)| RecreationInFlight { table, step, copied_rows: rows });
-                    let backfill = match at.map(|s| crate::directive::parse(s)) {
-                        Some(Ok(Some(crate::directive::Directive::Backfill(d)))) => Some(BackfillInFlight { table: d.table, column: d.column, filled_rows: rows }),
+                    let recreation = at.and_then(|s| crate::compile::recreate::step_label(s)).map(|(table, step)| RecreationInFlight { table, step, copied_rows: rows });
+                    let backfill = match at.map(|s| crate::sql::directive::parse(s)) {
+                        Some(Ok(Some(crate::sql::directive::Directive::Backfill(d)))) => Some(BackfillInFlight { table: d.table, column: d.column, filled_rows: rows }),
                         _ => None,
                     };
                     // A directive resumes after its last batch; nothing to settle.
-                    let directive = at.is_some_and(|s| crate::directive::parse(s).ok().flatten().is_some());
+                    let directive = at.is_some_and(|s| crate::sql::directive::parse(s).ok().flatten().is_some());
                     let interrupted = matches!(e.state, State::Interrupted { .. }) && !directive;
                     report.in_progress.push(InProgress { tag, done: *next, total, interrupted, recreation, backfill });
                 }

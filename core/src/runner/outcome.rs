@@ -13,7 +13,7 @@ use super::error::RunError;
 use super::event::Event;
 use super::input::Work;
 use super::target::{Conn, Session};
-use crate::statement::{self, StatementKind};
+use crate::sql::statement::{self, StatementKind};
 use std::time::{Duration, Instant};
 
 /// How long a session that ran an interrupted statement may take to end.
@@ -61,7 +61,7 @@ impl Migrator {
         }
         let dsql = self.target().dsql_rules();
         let info = statement::classify(statement);
-        if work.skip.contains(&k) || crate::directive::parse(statement).ok().flatten().is_some() {
+        if work.skip.contains(&k) || crate::sql::directive::parse(statement).ok().flatten().is_some() {
             // Skipped statements do nothing; a directive resumes after its last committed
             // batch.
             return Ok(false);

@@ -10,8 +10,8 @@
 use super::retry::{RetryPolicy, retrying};
 use super::target::{Conn, Connector};
 use super::RunError;
-use crate::grammar::Operation;
-use crate::permissions::{Grant, Statement};
+use crate::schema::grammar::Operation;
+use crate::compile::permissions::{Grant, Statement};
 use serde::Serialize;
 use sqlx::AssertSqlSafe;
 use std::collections::{BTreeMap, BTreeSet};

@@ -227,7 +227,7 @@ fn state_of(m: &LocalMigration, row: &HistoryRow) -> State {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::hash;
+    use crate::project::hash;
 
     fn migration(statements: &[&str]) -> LocalMigration {
         let text = statements.join("\n--> statement-breakpoint\n");

@@ -2,9 +2,8 @@
 //! `embed_migrations!`. Either way the journal and the SQL files must agree.
 
 use super::RunError;
-use crate::hash;
-use crate::journal::Journal;
-use crate::plan;
+use crate::project::hash;
+use crate::project::journal::Journal;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
@@ -15,7 +14,7 @@ pub struct LocalMigration {
     pub tag: String,
     /// Journal `when`.
     pub when: i64,
-    /// SHA-256 of the file as it is now (normalised bytes, see [`crate::hash`]).
+    /// SHA-256 of the file as it is now (normalised bytes, see [`crate::project::hash`]).
     pub hash: String,
     /// Statements, split on the breakpoints.
     pub statements: Vec<String>,
@@ -99,7 +98,7 @@ impl MigrationSet {
                         tag: entry.tag.clone(),
                         when: entry.when as i64,
                         hash: hash::migration_hash(bytes),
-                        statements: plan::split_statements(&text),
+                        statements: crate::sql::split::split_statements(&text),
                         origin: path.display().to_string(),
                     }),
                 },

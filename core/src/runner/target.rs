@@ -18,7 +18,7 @@ pub enum Target {
         url: String,
     },
     /// A PostgreSQL URL run under every Aurora DSQL rule; only the syntax PostgreSQL lacks
-    /// is translated (see [`crate::emulate`]).
+    /// is translated (see [`crate::sql::emulate`]).
     DsqlEmulated {
         /// `postgres://..`
         url: String,

@@ -4,9 +4,10 @@
 
 use super::target::{Target, redact_url};
 use super::{DSQL_GUARD_SQL, Event, MigrationSet, Migrator, MigratorOptions, RunError};
-use crate::model::Schema;
-use crate::rules::Dialect;
-use crate::{compare, introspect};
+use crate::schema::model::Schema;
+use crate::compile::rules::Dialect;
+use super::introspect;
+use crate::schema::compare;
 use serde::Serialize;
 use sqlx::{AssertSqlSafe, Connection, PgConnection};
 

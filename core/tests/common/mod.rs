@@ -4,10 +4,12 @@
 use sqlx::{AssertSqlSafe, Connection, PgConnection};
 use std::path::Path;
 use std::sync::atomic::{AtomicU32, Ordering};
-use tablewright_core::desired::DesiredSchema;
-use tablewright_core::rules::Dialect;
-use tablewright_core::scan::{self, Scan};
-use tablewright_core::{compare, emulate, introspect};
+use tablewright_core::schema::desired::DesiredSchema;
+use tablewright_core::compile::rules::Dialect;
+use tablewright_core::schema::scan::{self, Scan};
+use tablewright_core::runner::introspect;
+use tablewright_core::schema::compare;
+use tablewright_core::sql::emulate;
 
 /// The server the database tests use. They never skip: an unreachable server fails them.
 pub fn admin_url() -> String {
@@ -162,7 +164,7 @@ pub async fn apply(conn: &mut PgConnection, statements: &[String], dialect: Dial
 }
 
 /// Fails with every difference between the database and the expected schema.
-pub async fn assert_database_matches(conn: &mut PgConnection, expected: &tablewright_core::model::Schema, what: &str) {
+pub async fn assert_database_matches(conn: &mut PgConnection, expected: &tablewright_core::schema::model::Schema, what: &str) {
     let found = introspect::introspect(conn, "public").await.unwrap();
     assert!(found.invalid_indexes.is_empty(), "{what}: invalid indexes {:?}", found.invalid_indexes);
     let diffs = compare::differences(expected, &found.schema);
@@ -183,13 +185,13 @@ pub fn assert_dsql_lint_clean(statements: &[String], what: &str) {
 
 /// A migrations folder generated from `versions` (Rust sources) for `dialect`, one
 /// migration per version, and the last version's schema.
-pub fn generated(dialect: Dialect, versions: &[&str]) -> (tempfile::TempDir, tablewright_core::model::Schema) {
-    use tablewright_core::config::Config;
-    use tablewright_core::folder::MigrationFolder;
+pub fn generated(dialect: Dialect, versions: &[&str]) -> (tempfile::TempDir, tablewright_core::schema::model::Schema) {
+    use tablewright_core::project::config::Config;
+    use tablewright_core::project::folder::MigrationFolder;
     use tablewright_core::generate::{self, GenerateOptions};
     let dir = tempfile::tempdir().unwrap();
     let config = Config::parse(&dir.path().join("tablewright.toml"), &format!("dialect = \"{dialect}\"\nschema = [\"x.rs\"]\nout = \".\"\n")).unwrap();
-    let mut last = tablewright_core::model::Schema::default();
+    let mut last = tablewright_core::schema::model::Schema::default();
     for (i, source) in versions.iter().enumerate() {
         let desired = desired_from_source(&format!("v{i}.rs"), source);
         let folder = MigrationFolder::load(&config.out).unwrap();
@@ -206,7 +208,7 @@ pub fn hand(tag: &str, statements: &[&str]) -> tablewright_core::runner::LocalMi
     tablewright_core::runner::LocalMigration {
         tag: tag.into(),
         when: 0,
-        hash: tablewright_core::hash::migration_hash(text.as_bytes()),
+        hash: tablewright_core::project::hash::migration_hash(text.as_bytes()),
         statements: statements.iter().map(|s| (*s).to_owned()).collect(),
         origin: format!("{tag}.sql"),
     }

@@ -11,7 +11,7 @@ mod migrate_bin;
 use common::{Mode, TestDb, assert_database_matches};
 use sqlx::{Connection, PgConnection};
 use std::path::Path;
-use tablewright_core::folder::MigrationFolder;
+use tablewright_core::project::folder::MigrationFolder;
 use tablewright_core::runner::{MigrationSet, Migrator, MigratorOptions, Target};
 
 fn folder() -> std::path::PathBuf {

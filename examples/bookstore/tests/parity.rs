@@ -4,8 +4,8 @@
 use bookstore::entities::{Author, Book, BookCover, Customer, Order, OrderItem};
 use std::path::Path;
 use tablewright_core::Table;
-use tablewright_core::grammar::Operation;
-use tablewright_core::scan;
+use tablewright_core::schema::grammar::Operation;
+use tablewright_core::schema::scan;
 
 fn scanned() -> scan::Scan {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");

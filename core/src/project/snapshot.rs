@@ -1,8 +1,8 @@
 //! Snapshot files: the whole schema after a migration, chained by `id`/`prevId`.
 
-use crate::hash;
-use crate::model::Schema;
-use crate::rules::Dialect;
+use crate::project::hash;
+use crate::schema::model::Schema;
+use crate::compile::rules::Dialect;
 use serde::{Deserialize, Serialize};
 
 /// This crate's snapshot format version.

@@ -1,11 +1,11 @@
 //! `check-dsql`: classifies every statement of any SQL file, generated or hand-written, for
 //! Aurora DSQL. Statements are split with the tokenizer of `sqlparser-dsql` (strings,
 //! dollar quotes and comments are understood; drizzle's breakpoint markers are comments)
-//! and judged by AWS's `dsql-lint` (pinned); [`crate::rules::LINT_RULE_CLASSES`] maps its
+//! and judged by AWS's `dsql-lint` (pinned); [`crate::compile::rules::LINT_RULE_CLASSES`] maps its
 //! rules to classes.
 
-use crate::rules::{DsqlClass, lint_rule_class};
-use crate::statement::{self, StatementKind};
+use crate::compile::rules::{DsqlClass, lint_rule_class};
+use crate::sql::statement::{self, StatementKind};
 use serde::Serialize;
 use sqlparser::dialect::PostgreSqlDialect;
 use sqlparser::tokenizer::{Token, Tokenizer, Whitespace};

@@ -1,7 +1,7 @@
-//! Reads a live schema back into the [`crate::model`], from `pg_catalog` (which DSQL also
+//! Reads a live schema back into the [`crate::schema::model`], from `pg_catalog` (which DSQL also
 //! serves), so a database can be compared with a snapshot.
 
-use crate::model::{Check, Column, ForeignKey, Index, PrimaryKey, ReferentialAction, Schema, Table, Unique};
+use crate::schema::model::{Check, Column, ForeignKey, Index, PrimaryKey, ReferentialAction, Schema, Table, Unique};
 use sqlx::{PgConnection, Row};
 
 /// What introspection found.

@@ -2,8 +2,8 @@
 //! `#[requires_table]` functions with `syn::parse_file` and runs the same grammar the
 //! derive runs. User code is never compiled.
 
-use crate::desired::{DesiredSchema, Hint, Location, TableSource};
-use crate::grammar::{self, Operation, RequiresTable};
+use crate::schema::desired::{DesiredSchema, Hint, Location, TableSource};
+use crate::schema::grammar::{self, Operation, RequiresTable};
 use proc_macro2::Span;
 use serde::Serialize;
 use std::fmt;

@@ -38,7 +38,7 @@ pub struct JournalEntry {
     pub tag: String,
     /// Statements are separated by `--> statement-breakpoint` (always true).
     pub breakpoints: bool,
-    /// SHA-256 of the SQL file's normalised bytes (see [`crate::hash`]).
+    /// SHA-256 of the SQL file's normalised bytes (see [`crate::project::hash`]).
     pub hash: String,
 }
 

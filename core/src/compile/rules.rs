@@ -254,10 +254,10 @@ pub fn check_column_type(canonical: &str, dialect: Dialect) -> Result<(), &'stat
     if dialect == Dialect::Postgres {
         return Ok(());
     }
-    if crate::types::is_array(canonical) {
+    if crate::schema::types::is_array(canonical) {
         return Err(ARRAY_ALTERNATIVE);
     }
-    let base = crate::types::base_name(canonical);
+    let base = crate::schema::types::base_name(canonical);
     if DSQL_COLUMN_TYPES.contains(&base) {
         return Ok(());
     }

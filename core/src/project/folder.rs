@@ -1,8 +1,8 @@
 //! The migrations folder: SQL files, snapshots and the journal, read and checked together.
 
-use crate::hash;
-use crate::journal::{Journal, JournalEntry};
-use crate::snapshot::{ORIGIN_ID, Snapshot};
+use crate::project::hash;
+use crate::project::journal::{Journal, JournalEntry};
+use crate::project::snapshot::{ORIGIN_ID, Snapshot};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -198,8 +198,8 @@ impl MigrationFolder {
             match fs::read(&sql_path) {
                 Ok(bytes) => {
                     let text = String::from_utf8_lossy(&bytes);
-                    for (i, statement) in crate::plan::split_statements(&text).iter().enumerate() {
-                        if let Err(e) = crate::directive::parse(statement) {
+                    for (i, statement) in crate::sql::split::split_statements(&text).iter().enumerate() {
+                        if let Err(e) = crate::sql::directive::parse(statement) {
                             problems.push(FolderProblem::BadDirective { path: sql_path.clone(), number: i + 1, error: e.to_string() });
                         }
                     }

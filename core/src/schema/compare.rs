@@ -4,7 +4,7 @@
 //! column order is not compared (`ADD COLUMN` appends; neither PostgreSQL nor DSQL can
 //! place a column elsewhere, so a snapshot in declaration order is still "equal").
 
-use crate::model::{Index, Schema, Table};
+use crate::schema::model::{Index, Schema, Table};
 use std::collections::BTreeMap;
 
 /// `'pending'::character varying` → `'pending'`: PostgreSQL adds the cast when it stores a
@@ -97,7 +97,7 @@ pub fn differences(expected: &Schema, actual: &Schema) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::{differences, normalize_default};
-    use crate::model::{Column, Schema, Table};
+    use crate::schema::model::{Column, Schema, Table};
 
     fn table(columns: &[&str]) -> Schema {
         let columns = columns.iter().map(|n| Column { name: (*n).into(), sql_type: "text".into(), not_null: false, default: None, identity: false }).collect();

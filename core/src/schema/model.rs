@@ -53,7 +53,7 @@ impl Table {
 pub struct Column {
     /// SQL name.
     pub name: String,
-    /// Canonical SQL type, as PostgreSQL's `format_type` prints it (see [`crate::types`]).
+    /// Canonical SQL type, as PostgreSQL's `format_type` prints it (see [`crate::schema::types`]).
     #[serde(rename = "type")]
     pub sql_type: String,
     /// `NOT NULL`.

@@ -6,8 +6,8 @@
 //! duplicated attribute is recorded with the span of the offending tokens (serde's `Ctxt`
 //! pattern) and all of them come back together as one combined [`syn::Error`].
 
-use crate::model::{self, Check, Column, ForeignKey, Index, PrimaryKey, ReferentialAction, Table, Unique};
-use crate::types;
+use crate::schema::model::{self, Check, Column, ForeignKey, Index, PrimaryKey, ReferentialAction, Table, Unique};
+use crate::schema::types;
 use proc_macro2::{Span, TokenStream};
 use quote::ToTokens;
 use std::collections::{BTreeMap, BTreeSet};

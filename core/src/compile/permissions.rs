@@ -2,11 +2,11 @@
 //! needs → `permissions/permissions.sql`, one statement per line, and back (the runner's
 //! `apply` and `validate` read the file, which is what gets deployed).
 
-use crate::desired::Location;
-use crate::grammar::Operation;
-use crate::plan::quote;
-use crate::rules::Dialect;
-use crate::scan::Scan;
+use crate::schema::desired::Location;
+use crate::schema::grammar::Operation;
+use crate::sql::ident::quote;
+use crate::compile::rules::Dialect;
+use crate::schema::scan::Scan;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -187,7 +187,7 @@ pub fn parse(text: &str) -> Result<Vec<Statement>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::scan::{Scan, scan_source};
+    use crate::schema::scan::{Scan, scan_source};
 
     fn scanned(src: &str) -> Scan {
         let mut scan = Scan::default();

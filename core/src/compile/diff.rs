@@ -4,9 +4,9 @@
 //! and a drop needs an explicit allow. Every problem is collected before returning, so one
 //! run shows all the decisions a user has to make.
 
-use crate::desired::{AllowDrops, DesiredSchema, Hint, Location};
-use crate::model::{Check, Column, ForeignKey, Index, PrimaryKey, Schema, Table, Unique};
-use crate::rules::ChangeKind;
+use crate::schema::desired::{AllowDrops, DesiredSchema, Hint, Location};
+use crate::schema::model::{Check, Column, ForeignKey, Index, PrimaryKey, Schema, Table, Unique};
+use crate::compile::rules::ChangeKind;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;

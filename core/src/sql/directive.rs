@@ -13,10 +13,10 @@
 //!
 //! The runner walks the table in primary-key order and commits each batch together with
 //! its cursor, so a run killed midway resumes after the last committed batch.
-//! `copy` belongs to a table recreation ([`crate::recreate`]); `backfill` gives the rows
+//! `copy` belongs to a table recreation ([`crate::compile::recreate`]); `backfill` gives the rows
 //! that exist when a column is added its default.
 
-use crate::plan::quote;
+use crate::sql::ident::{quote, quoted_ident};
 
 /// First line of a copy directive.
 pub const COPY_MARK: &str = "-- tablewright:copy ";
@@ -74,25 +74,6 @@ pub struct DirectiveError {
     pub kind: &'static str,
     /// What is wrong, and the expected form.
     pub message: String,
-}
-
-/// Parses `"name"` at the start of `text`; returns the name and the rest.
-pub(crate) fn quoted_ident(text: &str) -> Option<(String, &str)> {
-    let rest = text.strip_prefix('"')?;
-    let mut name = String::new();
-    let mut chars = rest.char_indices();
-    while let Some((i, c)) = chars.next() {
-        if c == '"' {
-            if rest[i + 1..].starts_with('"') {
-                name.push('"');
-                chars.next();
-                continue;
-            }
-            return Some((name, &rest[i + 1..]));
-        }
-        name.push(c);
-    }
-    None
 }
 
 /// The statement without its comment lines and its semicolon.

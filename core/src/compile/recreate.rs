@@ -3,7 +3,7 @@
 //!
 //! The planner writes a recreation as ordinary statements a reviewer can read, each
 //! labelled `-- tablewright:recreate "t" k/n: what`, plus one copy directive
-//! ([`crate::directive`]) the runner carries out in batches, after which it checks that
+//! ([`crate::sql::directive`]) the runner carries out in batches, after which it checks that
 //! both tables hold the same number of rows and copies the source's grants.
 //!
 //! The steps are ordered so that every state between two of them is recognisable from
@@ -13,8 +13,7 @@
 //! `t` → old table dropped → indexes and uniques created (`ASYNC`, awaited) → foreign keys
 //! added back (`NOT VALID`, then validated).
 
-use crate::directive::quoted_ident;
-use crate::plan::quote;
+use crate::sql::ident::{quote, quoted_ident};
 
 /// Suffix of the table being filled.
 pub const NEW_SUFFIX: &str = "__tw_new";

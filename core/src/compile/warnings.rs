@@ -2,8 +2,8 @@
 //! still running against the old schema during a deploy. Each has a stable id, for
 //! people and for tools that match on it.
 
-use crate::diff::Op;
-use crate::types::base_name;
+use crate::compile::diff::Op;
+use crate::schema::types::base_name;
 use serde::Serialize;
 
 /// One warning.

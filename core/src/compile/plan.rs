@@ -1,20 +1,18 @@
 //! The planner: dialect-neutral operations → SQL statements legal on the target dialect.
 //!
-//! Every decision comes from [`crate::rules`]; this module only renders. It never writes a
+//! Every decision comes from [`crate::compile::rules`]; this module only renders. It never writes a
 //! statement the target rejects: what the dialect cannot do is refused here, at generate
 //! time, with the alternative.
 
-use crate::diff::{Changes, Op};
-use crate::model::{Column, ForeignKey, Index, Schema, Table};
-use crate::directive;
-use crate::recreate;
-use crate::rules::{self, ChangeKind, Dialect, Strategy};
+use crate::compile::diff::{Changes, Op};
+use crate::schema::model::{Column, ForeignKey, Index, Schema, Table};
+use crate::sql::directive;
+use crate::sql::ident::{quote, quote_list};
+use crate::compile::recreate;
+use crate::compile::rules::{self, ChangeKind, Dialect, Strategy};
 use serde::Serialize;
 use std::collections::BTreeSet;
 use std::fmt;
-
-/// The marker drizzle-kit puts between statements; runners split on it.
-pub const BREAKPOINT: &str = "--> statement-breakpoint";
 
 /// A change the target dialect cannot carry out (yet), with what to do instead.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -46,14 +44,6 @@ pub enum PlanError {
     },
 }
 
-/// Quotes an identifier for PostgreSQL and DSQL.
-pub fn quote(ident: &str) -> String {
-    format!("\"{}\"", ident.replace('"', "\"\""))
-}
-
-fn quote_list(idents: &[String]) -> String {
-    idents.iter().map(|c| quote(c)).collect::<Vec<_>>().join(", ")
-}
 
 /// Plans `changes` (towards `next`) for `dialect`. All refusals are collected before
 /// returning.
@@ -133,7 +123,7 @@ fn referencing<'a>(schema: &'a Schema, table: &'a str) -> impl Iterator<Item = (
         .flat_map(move |u| u.foreign_keys.values().filter(move |fk| fk.references_table == table).map(move |fk| (u.name.as_str(), fk)))
 }
 
-/// The recreation of `table` (see [`crate::recreate`]), placed where its first change
+/// The recreation of `table` (see [`crate::compile::recreate`]), placed where its first change
 /// needing it stood; or why it cannot be planned.
 fn rebuild(changes: &Changes, next: &Schema, table: &str, dialect: Dialect) -> Result<Vec<String>, String> {
     let (Some(from), Some(to)) = (changes.previous.tables.get(table), next.tables.get(table)) else {
@@ -399,20 +389,3 @@ fn render(op: &Op, strategy: Strategy, dialect: Dialect) -> Vec<String> {
     }
 }
 
-/// Lays statements out as a migration file: one statement per chunk, drizzle-kit's
-/// breakpoint between chunks, a trailing newline.
-pub fn migration_file(statements: &[String]) -> String {
-    let mut out = statements.join(&format!("\n{BREAKPOINT}\n"));
-    out.push('\n');
-    out
-}
-
-/// Splits a migration file back into statements (the inverse of [`migration_file`]);
-/// empty chunks and chunks holding only comments are dropped.
-pub fn split_statements(file: &str) -> Vec<String> {
-    file.split(BREAKPOINT)
-        .map(str::trim)
-        .filter(|chunk| chunk.lines().any(|l| !l.trim().is_empty() && !l.trim_start().starts_with("--")))
-        .map(str::to_owned)
-        .collect()
-}

@@ -1,7 +1,7 @@
 //! The desired schema: the model the structs describe, plus what the diff needs to know
 //! that is not schema (declared renames, allowed drops) and where each was written.
 
-use crate::model::Schema;
+use crate::schema::model::Schema;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;

@@ -1,0 +1,9 @@
+//! From the desired schema to SQL: the diff engine, the dialect rules, the planner, table
+//! recreation, warnings, and the permissions file.
+
+pub mod diff;
+pub mod permissions;
+pub mod plan;
+pub mod recreate;
+pub mod rules;
+pub mod warnings;

@@ -62,8 +62,8 @@ pub enum Op {
     DropForeignKey { table: String, name: String },
     /// Rename a constraint whose definition did not change.
     RenameConstraint { table: String, from: String, to: String },
-    /// Rename an index (or a unique, which may be a constraint or a bare unique index)
-    /// whose definition did not change; `index` is the definition under its new name.
+    /// Rename an index whose definition did not change; `index` is the definition under
+    /// its new name.
     RenameIndex { table: String, from: String, index: Index },
 }
 
@@ -591,9 +591,8 @@ fn diff_table(pt: &Table, nt: &Table, plan: &mut Phases) {
 
     let (renames, dropped, added) = match_named(&pt.uniques, &nt.uniques, |a, b| a.columns == b.columns);
     for (from, to) in renames {
-        let unique = &nt.uniques[&to];
-        let index = Index { name: to, columns: unique.columns.clone(), unique: true };
-        plan.name_changes.push(Op::RenameIndex { table: table.clone(), from, index });
+        // Renaming a unique constraint renames its index too.
+        plan.name_changes.push(Op::RenameConstraint { table: table.clone(), from, to });
     }
     for u in dropped {
         plan.drop_constraints.push(Op::DropUnique { table: table.clone(), name: u.name.clone() });
@@ -644,17 +643,19 @@ fn diff_table(pt: &Table, nt: &Table, plan: &mut Phases) {
 }
 
 impl Phases {
-    /// Orders the phases so each statement only needs what earlier ones made: renames, then
-    /// drops of constraints (foreign keys first), dropped tables (dependents first), new
+    /// Orders the phases so each statement only needs what earlier ones made: renames of
+    /// tables and columns, drops of constraints and indexes (foreign keys first), renames of
+    /// constraints and indexes, dropped tables (dependents first), new
     /// tables (dependencies first), column changes, key changes, dropped columns, and last
     /// the indexes and constraints that need the finished tables.
     fn into_ops(mut self, prev: &Schema) -> Vec<Op> {
         let mut ops = Vec::new();
         ops.append(&mut self.renames);
-        ops.append(&mut self.name_changes);
         // Foreign keys go first: a dropped unique or key may be what one references.
         self.drop_constraints.sort_by_key(|op| !matches!(op, Op::DropForeignKey { .. }));
         ops.append(&mut self.drop_constraints);
+        // After the drops, which may free the names these take (`a` → `b` while `b` goes).
+        ops.append(&mut self.name_changes);
 
         let dropped: BTreeMap<String, Table> = self.drop_tables.iter().filter_map(|t| prev.tables.get(t).map(|x| (t.clone(), x.clone()))).collect();
         let mut drop_order = dependency_order(&dropped).0;

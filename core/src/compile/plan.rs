@@ -49,8 +49,7 @@ pub enum PlanError {
 /// returning.
 pub fn plan(changes: &Changes, next: &Schema, dialect: Dialect) -> Result<Vec<String>, PlanError> {
     let ops = &changes.ops;
-    // Tables this dialect must rebuild: every other change to them is part of the rebuild,
-    // except renames, which run first so the copy reads the columns under their new names.
+    // Tables this dialect must rebuild: every other change to them is part of the rebuild.
     let rebuilt: BTreeSet<&str> = ops.iter().filter(|op| rules::strategy(op.kind(), dialect) == Strategy::Recreate).map(Op::table).collect();
     let mut planned_rebuilds = BTreeSet::new();
     let mut statements = Vec::new();
@@ -66,7 +65,11 @@ pub fn plan(changes: &Changes, next: &Schema, dialect: Dialect) -> Result<Vec<St
                 });
             }
         }
-        if rebuilt.contains(op.table()) && !matches!(op, Op::RenameTable { .. } | Op::RenameColumn { .. }) {
+        // A rebuilt table's renames run first, so the copy reads the columns under their new
+        // names; its dropped constraints and indexes go where drops go, before any table
+        // is dropped (one of them may reference it) and before the rebuild.
+        let before_rebuild = matches!(op, Op::RenameTable { .. } | Op::RenameColumn { .. } | Op::DropForeignKey { .. } | Op::DropCheck { .. } | Op::DropIndex { .. } | Op::DropUnique { .. });
+        if rebuilt.contains(op.table()) && !before_rebuild {
             if rules::strategy(kind, dialect) == Strategy::Recreate && planned_rebuilds.insert(op.table()) {
                 match rebuild(changes, next, op.table(), dialect) {
                     Ok(steps) => statements.extend(steps),
@@ -137,12 +140,6 @@ fn rebuild(changes: &Changes, next: &Schema, table: &str, dialect: Dialect) -> R
     if new_table.len() > recreate::MAX_IDENTIFIER {
         return Err(format!("`{table}` is too long a name to rebuild beside itself (`{new_table}` exceeds {} bytes)", recreate::MAX_IDENTIFIER));
     }
-    if from.columns.iter().chain(&to.columns).any(|c| c.identity) {
-        return Err(format!(
-            "`{table}` has an identity column, whose sequence a copy would not carry over, so it cannot be rebuilt on {dialect} yet; \
-             add a new column instead and move the data in a custom migration (`generate --custom`)"
-        ));
-    }
 
     // Columns the copy writes, and from what; new columns take their `fill`, else their
     // default from the INSERT itself.
@@ -177,7 +174,8 @@ fn rebuild(changes: &Changes, next: &Schema, table: &str, dialect: Dialect) -> R
     let mut steps: Vec<(String, String)> = Vec::new();
     // Other tables' keys pointing at the old table would stop it from being dropped.
     let mut dropped = BTreeSet::new();
-    for (u, fk) in referencing(&changes.previous, table).chain(referencing(next, table)) {
+    // (A referencing table dropped by this migration is gone by now.)
+    for (u, fk) in referencing(&changes.previous, table).filter(|(u, _)| next.tables.contains_key(*u)).chain(referencing(next, table)) {
         if dropped.insert((u, fk.name.as_str())) {
             steps.push((
                 format!("drop foreign key {} of {}", quote(&fk.name), quote(u)),
@@ -185,18 +183,31 @@ fn rebuild(changes: &Changes, next: &Schema, table: &str, dialect: Dialect) -> R
             ));
         }
     }
-    if to.primary_key.as_ref().is_some_and(|k| k.name == old_key.name) {
-        let parked = format!("{}{}", old_key.name, recreate::OLD_SUFFIX);
+    // The key's and the uniques' names are index names, unique per schema: the old table's
+    // move aside so the new table can take them. (Uniques dropped by this migration are
+    // gone already.)
+    let dropped_uniques: BTreeSet<&str> = changes.ops.iter().filter_map(|op| match op {
+        Op::DropUnique { table: t, name } if t == table => Some(name.as_str()),
+        _ => None,
+    }).collect();
+    let mut parked = Vec::new();
+    if to.primary_key.is_some() {
+        parked.push(("the key's", old_key.name.as_str()));
+    }
+    parked.extend(from.uniques.keys().filter(|u| !dropped_uniques.contains(u.as_str())).map(|u| ("a unique's", u.as_str())));
+    for (whose, name) in parked {
+        let aside = format!("{name}{}", recreate::OLD_SUFFIX);
+        if aside.len() > recreate::MAX_IDENTIFIER {
+            return Err(format!("`{name}` on `{table}` is too long a name to move aside while the table is rebuilt (`{aside}` exceeds {} bytes); rename it in an earlier migration", recreate::MAX_IDENTIFIER));
+        }
         steps.push((
-            "free the key's name for the new table".into(),
-            format!("ALTER TABLE {} RENAME CONSTRAINT {} TO {};", quote(table), quote(&old_key.name), quote(&parked)),
+            format!("free {whose} name for the new table"),
+            format!("ALTER TABLE {} RENAME CONSTRAINT {} TO {};", quote(table), quote(name), quote(&aside)),
         ));
     }
-    // Uniques become indexes after the swap (their names are the old table's until then);
-    // a key referencing the table itself would follow the old table, so it is added last.
+    // A key referencing the table itself would follow the old table, so it is added last.
     let mut shape = to.clone();
     shape.name = new_table.clone();
-    shape.uniques.clear();
     let self_references: Vec<String> = to.foreign_keys.values().filter(|fk| fk.references_table == table).map(|fk| fk.name.clone()).collect();
     steps.push(("create the new table".into(), create_table(&shape, &self_references, dialect)));
     steps.push((
@@ -206,9 +217,6 @@ fn rebuild(changes: &Changes, next: &Schema, table: &str, dialect: Dialect) -> R
     steps.push(("swap: move the old table aside".into(), format!("ALTER TABLE {} RENAME TO {};", quote(table), quote(&old_table))));
     steps.push(("swap: put the new table in its place".into(), format!("ALTER TABLE {} RENAME TO {};", quote(&new_table), quote(table))));
     steps.push(("drop the old table".into(), format!("DROP TABLE IF EXISTS {};", quote(&old_table))));
-    for u in to.uniques.values() {
-        steps.push(("recreate a unique".into(), create_index(table, &u.name, &u.columns, true, Strategy::IndexAsync)));
-    }
     for i in to.indexes.values() {
         steps.push(("recreate an index".into(), create_index(table, &i.name, &i.columns, i.unique, Strategy::IndexAsync)));
     }
@@ -360,9 +368,12 @@ fn render(op: &Op, strategy: Strategy, dialect: Dialect) -> Vec<String> {
             out
         }
         Op::CreateIndex { index: Index { name, columns, unique }, .. } => vec![create_index(t, name, columns, *unique, strategy)],
-        Op::AddUnique { unique, .. } => vec![create_index(t, &unique.name, &unique.columns, true, strategy)],
-        // A unique is a constraint when it was made with its table, a bare unique index when
-        // it was added later; the snapshot does not say which, so drop whichever exists.
+        Op::AddUnique { unique, .. } => vec![
+            create_index(t, &unique.name, &unique.columns, true, Strategy::IndexConcurrently),
+            format!("ALTER TABLE {} ADD CONSTRAINT {} UNIQUE USING INDEX {};", quote(t), quote(&unique.name), quote(&unique.name)),
+        ],
+        // Earlier versions added a unique to an existing table as a bare unique index;
+        // the second statement removes such an index, and is a no-op otherwise.
         Op::DropUnique { name, .. } => vec![
             format!("ALTER TABLE {} DROP CONSTRAINT IF EXISTS {};", quote(t), quote(name)),
             format!("DROP INDEX IF EXISTS {};", quote(name)),
@@ -374,17 +385,10 @@ fn render(op: &Op, strategy: Strategy, dialect: Dialect) -> Vec<String> {
             vec![format!("ALTER TABLE {} DROP CONSTRAINT IF EXISTS {};", quote(t), quote(name))]
         }
         Op::RenameConstraint { from, to, .. } => vec![format!("ALTER TABLE {} RENAME CONSTRAINT {} TO {};", quote(t), quote(from), quote(to))],
-        Op::RenameIndex { from, index, .. } if strategy == Strategy::RecreateIndexAsync => {
-            let mut out = Vec::new();
-            if index.unique {
-                // A unique made with its table is a constraint; one added later is an index.
-                out.push(format!("ALTER TABLE {} DROP CONSTRAINT IF EXISTS {};", quote(t), quote(from)));
-            }
-            out.push(format!("DROP INDEX IF EXISTS {};", quote(from)));
-            out.push(create_index(t, &index.name, &index.columns, index.unique, Strategy::IndexAsync));
-            out
-        }
-        // Renaming the index of a unique constraint renames the constraint too.
+        Op::RenameIndex { from, index, .. } if strategy == Strategy::RecreateIndexAsync => vec![
+            format!("DROP INDEX IF EXISTS {};", quote(from)),
+            create_index(t, &index.name, &index.columns, index.unique, Strategy::IndexAsync),
+        ],
         Op::RenameIndex { from, index, .. } => vec![format!("ALTER INDEX {} RENAME TO {};", quote(from), quote(&index.name))],
     }
 }

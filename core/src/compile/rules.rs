@@ -81,9 +81,10 @@ pub enum ChangeKind {
     AddForeignKey,
     /// A foreign key removed.
     DropForeignKey,
-    /// A constraint whose definition is unchanged but whose name changed (after a rename).
+    /// A constraint (key, unique, check, foreign key) whose definition is unchanged but
+    /// whose name changed.
     RenameConstraint,
-    /// An index whose definition is unchanged but whose name changed (after a rename).
+    /// An index whose definition is unchanged but whose name changed.
     RenameIndex,
 }
 
@@ -105,9 +106,12 @@ pub enum Strategy {
     NotValidThenValidateAsync,
     /// `ADD CONSTRAINT .. NOT VALID`, then `VALIDATE CONSTRAINT` (no long lock on the table).
     NotValidThenValidate,
-    /// Drop the index (or unique constraint) and create it again under the new name with
-    /// `CREATE [UNIQUE] INDEX ASYNC`, since there is no `ALTER INDEX`.
+    /// Drop the index and create it again under the new name with `CREATE [UNIQUE] INDEX
+    /// ASYNC`, since there is no `ALTER INDEX`.
     RecreateIndexAsync,
+    /// `CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS`, outside a transaction, then
+    /// `ADD CONSTRAINT .. UNIQUE USING INDEX`: a constraint, built without a long lock.
+    UniqueIndexThenConstraint,
     /// A bare `ADD COLUMN`, then `SET DEFAULT`, then a backfill directive: the runner
     /// gives the existing rows the default in batches, in primary-key order.
     AddThenBackfill,
@@ -132,6 +136,7 @@ impl Strategy {
             Strategy::NotValidThenValidateAsync => "`ADD CONSTRAINT .. NOT VALID` + `ALTER TABLE ASYNC .. VALIDATE CONSTRAINT`, job awaited",
             Strategy::NotValidThenValidate => "`ADD CONSTRAINT .. NOT VALID` + `VALIDATE CONSTRAINT`",
             Strategy::RecreateIndexAsync => "drop, then `CREATE [UNIQUE] INDEX ASYNC` under the new name (no `ALTER INDEX` on DSQL)",
+            Strategy::UniqueIndexThenConstraint => "`CREATE UNIQUE INDEX CONCURRENTLY`, then `ADD CONSTRAINT .. UNIQUE USING INDEX`",
             Strategy::AddThenBackfill => "bare `ADD COLUMN`, `SET DEFAULT`, then existing rows backfilled in batches",
             Strategy::Recreate => "table recreation: new table, batched copy, row counts checked, grants copied, swap, indexes `ASYNC`",
             Strategy::NotYetSupported => "refused: needs data movement not built yet",
@@ -171,20 +176,20 @@ pub const CHANGE_RULES: &[ChangeRule] = &[
     ChangeRule { change: C::DropNotNull, description: "DROP NOT NULL", dsql: S::Plain, postgres: S::Plain },
     ChangeRule { change: C::SetDefault, description: "SET DEFAULT", dsql: S::Plain, postgres: S::Plain },
     ChangeRule { change: C::DropDefault, description: "DROP DEFAULT", dsql: S::Plain, postgres: S::Plain },
-    ChangeRule { change: C::AddIdentity, description: "make a column identity", dsql: S::NotYetSupported, postgres: S::Plain },
+    ChangeRule { change: C::AddIdentity, description: "make a column identity", dsql: S::Recreate, postgres: S::Plain },
     ChangeRule { change: C::DropIdentity, description: "drop identity", dsql: S::Plain, postgres: S::Plain },
     ChangeRule { change: C::ChangePrimaryKey, description: "change primary key", dsql: S::Recreate, postgres: S::Plain },
     ChangeRule { change: C::CreateIndexOnNewTable, description: "index on a new table", dsql: S::IndexAsync, postgres: S::IndexInTransaction },
     ChangeRule { change: C::CreateIndex, description: "index on an existing table", dsql: S::IndexAsync, postgres: S::IndexConcurrently },
     ChangeRule { change: C::DropIndex, description: "drop index", dsql: S::Plain, postgres: S::Plain },
-    ChangeRule { change: C::AddUnique, description: "UNIQUE on an existing table (as a unique index)", dsql: S::IndexAsync, postgres: S::IndexConcurrently },
+    ChangeRule { change: C::AddUnique, description: "UNIQUE constraint on an existing table", dsql: S::Recreate, postgres: S::UniqueIndexThenConstraint },
     ChangeRule { change: C::DropUnique, description: "drop UNIQUE", dsql: S::Plain, postgres: S::Plain },
     ChangeRule { change: C::AddCheck, description: "CHECK on an existing table", dsql: S::NotValidThenValidateAsync, postgres: S::NotValidThenValidate },
     ChangeRule { change: C::DropCheck, description: "drop CHECK", dsql: S::Plain, postgres: S::Plain },
     ChangeRule { change: C::AddForeignKey, description: "FOREIGN KEY on an existing table", dsql: S::NotValidThenValidateAsync, postgres: S::NotValidThenValidate },
     ChangeRule { change: C::DropForeignKey, description: "drop FOREIGN KEY", dsql: S::Plain, postgres: S::Plain },
     ChangeRule { change: C::RenameConstraint, description: "rename constraint (follows a rename)", dsql: S::Plain, postgres: S::Plain },
-    ChangeRule { change: C::RenameIndex, description: "rename index or unique (follows a rename)", dsql: S::RecreateIndexAsync, postgres: S::Plain },
+    ChangeRule { change: C::RenameIndex, description: "rename index (follows a rename)", dsql: S::RecreateIndexAsync, postgres: S::Plain },
 ];
 
 /// How `dialect` carries out `change`.
@@ -258,7 +263,7 @@ pub fn check_column_type(canonical: &str, dialect: Dialect) -> Result<(), &'stat
         return Err(ARRAY_ALTERNATIVE);
     }
     let base = crate::schema::types::base_name(canonical);
-    if DSQL_COLUMN_TYPES.contains(&base) {
+    if DSQL_COLUMN_TYPES.contains(&base.as_str()) {
         return Ok(());
     }
     Err(DSQL_TYPE_ALTERNATIVES

@@ -38,10 +38,10 @@ fn modifiers(t: &str) -> Vec<i64> {
 /// Whether a value of type `from` may not fit `to`.
 pub fn is_narrowing(from: &str, to: &str) -> bool {
     let (bf, bt) = (base_name(from), base_name(to));
-    if let (Some(a), Some(b)) = (int_rank(bf), int_rank(bt)) {
+    if let (Some(a), Some(b)) = (int_rank(&bf), int_rank(&bt)) {
         return b < a;
     }
-    match (bf, bt) {
+    match (bf.as_str(), bt.as_str()) {
         ("double precision", "real") => true,
         ("text", "character varying" | "character") => true,
         ("character varying", "character varying") | ("character", "character") => match (modifiers(from).first(), modifiers(to).first()) {
@@ -59,7 +59,7 @@ pub fn is_narrowing(from: &str, to: &str) -> bool {
         }
         (a, b) if a == b => false,
         // Between families (text → integer, ..): existing values may not convert.
-        _ => !matches!((bf, bt), ("smallint" | "integer" | "bigint" | "real", "double precision" | "numeric" | "text") | ("character varying" | "character", "text")),
+        _ => !matches!((bf.as_str(), bt.as_str()), ("smallint" | "integer" | "bigint" | "real", "double precision" | "numeric" | "text") | ("character varying" | "character", "text")),
     }
 }
 

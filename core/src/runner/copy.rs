@@ -649,7 +649,33 @@ impl Migrator {
             let cause = Walked::Changed(format!("after the copy `{}` holds {source_rows} rows and `{}` {target_rows}", d.source, d.target));
             return Err(self.directive_failed(conn, lock, work, i, &Directive::Copy(d.clone()), cause).await);
         }
-        self.copy_grants(conn, m, d).await
+        self.copy_grants(conn, m, d).await?;
+        self.continue_identities(conn, lock, m, d).await
+    }
+
+    /// The new table's identity columns continue past the largest value copied: the copy
+    /// wrote the old values explicitly, so the new sequences still stand at their start.
+    /// The value is read with `max()` and set with `ALTER COLUMN .. RESTART WITH`, which
+    /// DSQL documents (its sequence functions are not relied on); a rerun sets it again.
+    async fn continue_identities(&self, conn: &mut Conn, lock: &Lock, m: &LocalMigration, d: &CopyDirective) -> Result<(), RunError> {
+        let (connector, policy) = (&self.connector, &self.options.retry);
+        let read = "SELECT a.attname::text FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace \
+                    WHERE n.nspname = 'public' AND c.relname = $1 AND a.attidentity IN ('a', 'd') AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum";
+        let columns: Vec<String> = retrying(conn, connector, policy, async |c| sqlx::query_scalar(read).bind(&d.target).fetch_all(c).await)
+            .await
+            .map_err(|e| RunError::db(&format!("{}: reading the identity columns of `{}`", m.tag, d.target), e.error))?;
+        for column in columns {
+            let next_sql = format!("SELECT (coalesce(max({}), 0) + 1)::bigint FROM {}", quote(&column), quote(&d.target));
+            let next: i64 = retrying(conn, connector, policy, async |c| sqlx::query_scalar(AssertSqlSafe(next_sql.clone())).fetch_one(c).await)
+                .await
+                .map_err(|e| RunError::db(&format!("{}: reading the largest `{}.{column}`", m.tag, d.target), e.error))?;
+            lock.check_now(conn).await?;
+            let restart = format!("ALTER TABLE {} ALTER COLUMN {} RESTART WITH {next}", quote(&d.target), quote(&column));
+            retrying(conn, connector, policy, async |c| sqlx::raw_sql(AssertSqlSafe(restart.clone())).execute(c).await)
+                .await
+                .map_err(|e| RunError::db(&format!("{}: continuing the identity `{}.{column}`", m.tag, d.target), e.error))?;
+        }
+        Ok(())
     }
 
     /// Drops the half-filled new table (when the migration creates it again on the rerun;

@@ -1,11 +1,11 @@
-//! Comparing two schemas the way a database would: a unique constraint and a unique index
-//! on the same columns are the same thing, check expressions are compared by name
+//! Comparing two schemas the way a database would: check expressions are compared by name
 //! (PostgreSQL rewrites their text), literal defaults lose their redundant casts, and
 //! column order is not compared (`ADD COLUMN` appends; neither PostgreSQL nor DSQL can
 //! place a column elsewhere, so a snapshot in declaration order is still "equal").
+//! A unique constraint is not a unique index on the same columns: only a constraint serves
+//! `ON CONFLICT ON CONSTRAINT`, so the two are compared apart.
 
-use crate::schema::model::{Index, Schema, Table};
-use std::collections::BTreeMap;
+use crate::schema::model::{Schema, Table};
 
 /// `'pending'::character varying` → `'pending'`: PostgreSQL adds the cast when it stores a
 /// literal default; the cast says nothing the column type does not.
@@ -42,11 +42,6 @@ fn normalized(table: &Table) -> Table {
     for c in &mut t.columns {
         c.default = c.default.as_deref().map(normalize_default);
     }
-    let mut indexes: BTreeMap<String, Index> = t.indexes.clone();
-    for (name, u) in std::mem::take(&mut t.uniques) {
-        indexes.insert(name.clone(), Index { name, columns: u.columns, unique: true });
-    }
-    t.indexes = indexes;
     for check in t.checks.values_mut() {
         check.expression.clear();
     }
@@ -81,8 +76,11 @@ pub fn differences(expected: &Schema, actual: &Schema) -> Vec<String> {
         if e.primary_key != a.primary_key {
             out.push(format!("`{name}` primary key: expected {:?}, found {:?}", e.primary_key, a.primary_key));
         }
+        if e.uniques != a.uniques {
+            out.push(format!("`{name}` unique constraints: expected {:?}, found {:?}", e.uniques, a.uniques));
+        }
         if e.indexes != a.indexes {
-            out.push(format!("`{name}` indexes and uniques: expected {:?}, found {:?}", e.indexes, a.indexes));
+            out.push(format!("`{name}` indexes: expected {:?}, found {:?}", e.indexes, a.indexes));
         }
         if e.foreign_keys != a.foreign_keys {
             out.push(format!("`{name}` foreign keys: expected {:?}, found {:?}", e.foreign_keys, a.foreign_keys));
@@ -109,6 +107,20 @@ mod tests {
     fn column_order_is_not_a_difference_but_a_missing_column_is() {
         assert!(differences(&table(&["a", "b", "c"]), &table(&["a", "c", "b"])).is_empty());
         assert_eq!(differences(&table(&["a", "b"]), &table(&["a"])), ["`t.b` is missing"]);
+    }
+
+    #[test]
+    fn a_unique_index_is_not_a_unique_constraint() {
+        use crate::schema::model::{Index, Unique};
+        let mut constraint = table(&["a"]);
+        let t = constraint.tables.get_mut("t").unwrap();
+        t.uniques.insert("t_a_key".into(), Unique { name: "t_a_key".into(), columns: vec!["a".into()] });
+        let mut index = table(&["a"]);
+        let t = index.tables.get_mut("t").unwrap();
+        t.indexes.insert("t_a_key".into(), Index { name: "t_a_key".into(), columns: vec!["a".into()], unique: true });
+        let found = differences(&constraint, &index);
+        assert_eq!(found.len(), 2, "{found:?}");
+        assert!(found[0].starts_with("`t` unique constraints:"), "{found:?}");
     }
 
     #[test]

@@ -100,13 +100,10 @@ pub fn canonical_sql_type(text: &str) -> Result<String, SqlTypeError> {
         }
         (rest, dims)
     };
-    let (base, modifiers) = match without_array.find('(') {
+    // `name`, `name(args)`, or, for the time types, `name(p) with[out] time zone`.
+    let (base, modifiers, zone_suffix) = match without_array.find('(') {
         Some(open) => {
-            let close = without_array.rfind(')').ok_or_else(malformed)?;
-            if close < open || !without_array[close + 1..].trim().is_empty() {
-                // `timestamp(3) with time zone` style suffixes are not part of the language.
-                return Err(malformed());
-            }
+            let close = without_array[open..].find(')').map(|c| open + c).ok_or_else(malformed)?;
             let args: Vec<String> = without_array[open + 1..close]
                 .split(',')
                 .map(|a| a.trim().to_owned())
@@ -114,9 +111,16 @@ pub fn canonical_sql_type(text: &str) -> Result<String, SqlTypeError> {
             if args.iter().any(|a| a.is_empty() || !a.chars().all(|c| c.is_ascii_digit() || c == '-')) {
                 return Err(malformed());
             }
-            (without_array[..open].trim(), Some(args.join(",")))
+            let suffix = without_array[close + 1..].split_whitespace().collect::<Vec<_>>().join(" ");
+            let zone = match suffix.as_str() {
+                "" => None,
+                "with time zone" => Some(true),
+                "without time zone" => Some(false),
+                _ => return Err(malformed()),
+            };
+            (without_array[..open].trim(), Some(args.join(",")), zone)
         }
-        None => (without_array, None),
+        None => (without_array, None, None),
     };
     let base = base.split_whitespace().collect::<Vec<_>>().join(" ");
     if base.is_empty()
@@ -124,27 +128,55 @@ pub fn canonical_sql_type(text: &str) -> Result<String, SqlTypeError> {
     {
         return Err(malformed());
     }
+    let written = base.clone();
     let base = BASE_ALIASES
         .iter()
         .find(|(alias, _)| *alias == base)
         .map(|(_, canonical)| (*canonical).to_owned())
         .unwrap_or(base);
-    let mut out = base;
-    if let Some(m) = modifiers {
-        out.push('(');
-        out.push_str(&m);
-        out.push(')');
-    }
+    let mut out = match (base.as_str(), modifiers, zone_suffix) {
+        // `float(p)` is `real` up to 24 binary digits, `double precision` up to 53.
+        ("double precision", Some(p), None) if written == "float" => match p.parse::<u32>() {
+            Ok(1..=24) => "real".to_owned(),
+            Ok(25..=53) => "double precision".to_owned(),
+            _ => return Err(malformed()),
+        },
+        // The precision of a time type goes after its first word, as `format_type()`
+        // prints it: `timestamptz(3)` is `timestamp(3) with time zone`.
+        (time @ ("timestamp without time zone" | "timestamp with time zone" | "time without time zone" | "time with time zone"), Some(p), zone) => {
+            let (word, implied_zone) = time.split_once(' ').expect("two words");
+            // A zone after the precision only follows the bare `timestamp(p)` / `time(p)`.
+            if zone.is_some() && written != word {
+                return Err(malformed());
+            }
+            if p.contains(',') || !p.parse::<u32>().is_ok_and(|p| p <= 6) {
+                return Err(malformed());
+            }
+            let with_zone = match zone {
+                Some(true) => "with time zone",
+                Some(false) => "without time zone",
+                None => implied_zone,
+            };
+            format!("{word}({p}) {with_zone}")
+        }
+        (_, _, Some(_)) => return Err(malformed()),
+        (_, Some(m), None) => format!("{base}({m})"),
+        (_, None, None) => base,
+    };
     for _ in 0..array_dims {
         out.push_str("[]");
     }
     Ok(out)
 }
 
-/// The base name of a canonical type, without modifiers or array brackets.
-pub fn base_name(canonical: &str) -> &str {
-    let end = canonical.find(['(', '[']).unwrap_or(canonical.len());
-    canonical[..end].trim_end()
+/// The base name of a canonical type, without modifiers or array brackets
+/// (`timestamp(3) with time zone` → `timestamp with time zone`).
+pub fn base_name(canonical: &str) -> String {
+    let without_array = canonical.find('[').map_or(canonical, |end| &canonical[..end]);
+    match (without_array.find('('), without_array.find(')')) {
+        (Some(open), Some(close)) if open < close => format!("{}{}", &without_array[..open], &without_array[close + 1..]).trim_end().to_owned(),
+        _ => without_array.trim_end().to_owned(),
+    }
 }
 
 /// Whether the canonical type is an array.
@@ -165,6 +197,15 @@ mod tests {
             ("INT[]", "integer[]"),
             ("double   precision", "double precision"),
             ("my_enum", "my_enum"),
+            ("timestamptz(3)", "timestamp(3) with time zone"),
+            ("timestamp(3)", "timestamp(3) without time zone"),
+            ("TIMESTAMP(0) WITH TIME ZONE", "timestamp(0) with time zone"),
+            ("timestamp(6) without  time zone", "timestamp(6) without time zone"),
+            ("time(2)", "time(2) without time zone"),
+            ("timetz(4)", "time(4) with time zone"),
+            ("float(10)", "real"),
+            ("float(53)", "double precision"),
+            ("float", "double precision"),
         ] {
             assert_eq!(canonical_sql_type(input).unwrap(), want, "{input}");
         }
@@ -172,7 +213,7 @@ mod tests {
 
     #[test]
     fn malformed_types_are_refused() {
-        for bad in ["", "varchar(", "varchar(a)", "text; drop table x", "numeric(1,)"] {
+        for bad in ["", "varchar(", "varchar(a)", "text; drop table x", "numeric(1,)", "timestamptz(3) with time zone", "timestamp(7)", "float(54)", "float(0)", "integer(3) with time zone", "varchar(3) x"] {
             assert!(canonical_sql_type(bad).is_err(), "{bad:?} should be refused");
         }
     }

@@ -1,0 +1,2 @@
+INSERT INTO "t1" ("a", "b", "c2", "c3", "c4") SELECT (g)::integer, (g % 7)::smallint, timestamptz '2026-01-01 00:00:00+00' + (g) * interval '1 second', (g % 30000)::smallint, (g)::integer FROM generate_series(1, 20) g;
+INSERT INTO "t5" ("a", "b", "c6", "c7") SELECT (g)::integer, (g % 7)::smallint, (g)::bigint, (g % 2 = 0) FROM generate_series(1, 20) g

@@ -1,0 +1,2 @@
+INSERT INTO "t8" ("a", "b", "c2", "c3", "c4") SELECT (g)::integer, (g % 7)::smallint, timestamptz '2026-01-01 00:00:00+00' + (g) * interval '1 second', CASE WHEN g % 4 = 0 THEN NULL ELSE (g % 30000)::smallint END, (g)::integer FROM generate_series(21, 25) g;
+INSERT INTO "t5" ("a", "b", "c6", "c7") SELECT (g)::integer, (g % 7)::smallint, (g)::bigint, (g % 2 = 0) FROM generate_series(21, 25) g

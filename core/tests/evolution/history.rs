@@ -1,0 +1,906 @@
+//! Random schema histories: a model of what the structs say, changed step by step by
+//! choices drawn from a list of numbers (so that proptest shrinks a history by shrinking
+//! the list), rendered as Rust source in the schema language, with the rows to insert
+//! between steps.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
+
+/// Choices read off a list of numbers; past its end every choice is 0 (the simplest).
+pub struct Choices<'a> {
+    values: &'a [u32],
+    at: usize,
+}
+
+impl<'a> Choices<'a> {
+    pub fn new(values: &'a [u32]) -> Self {
+        Choices { values, at: 0 }
+    }
+
+    /// A number below `n` (0 when `n` is 0).
+    pub fn below(&mut self, n: usize) -> usize {
+        let v = self.values.get(self.at).copied().unwrap_or(0);
+        self.at += 1;
+        if n == 0 { 0 } else { v as usize % n }
+    }
+
+    /// True with the given percentage.
+    pub fn chance(&mut self, percent: usize) -> bool {
+        self.below(100) < percent
+    }
+
+    fn pick<'t, T>(&mut self, items: &'t [T]) -> Option<&'t T> {
+        if items.is_empty() { None } else { Some(&items[self.below(items.len())]) }
+    }
+}
+
+/// A column type, and how the schema language writes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ty {
+    Smallint,
+    Integer,
+    Bigint,
+    Boolean,
+    Text,
+    Varchar(u16),
+    Double,
+    Numeric(u8, u8),
+    Uuid,
+    /// With a precision, written as `sql_type = "timestamptz(p)"`.
+    Timestamptz(Option<u8>),
+    Timestamp(Option<u8>),
+    Date,
+    Jsonb,
+}
+
+impl Ty {
+    /// The Rust type and the `sql_type` the field needs.
+    fn rust(&self) -> (&'static str, Option<String>) {
+        match self {
+            Ty::Smallint => ("i16", None),
+            Ty::Integer => ("i32", None),
+            Ty::Bigint => ("i64", None),
+            Ty::Boolean => ("bool", None),
+            Ty::Text => ("String", None),
+            Ty::Varchar(n) => ("String", Some(format!("varchar({n})"))),
+            Ty::Double => ("f64", None),
+            Ty::Numeric(p, s) => ("Decimal", Some(format!("numeric({p},{s})"))),
+            Ty::Uuid => ("Uuid", None),
+            Ty::Timestamptz(None) => ("DateTime<Utc>", None),
+            Ty::Timestamptz(Some(p)) => ("DateTime<Utc>", Some(format!("timestamptz({p})"))),
+            Ty::Timestamp(None) => ("NaiveDateTime", None),
+            Ty::Timestamp(Some(p)) => ("NaiveDateTime", Some(format!("timestamp({p})"))),
+            Ty::Date => ("NaiveDate", None),
+            Ty::Jsonb => ("Value", None),
+        }
+    }
+
+    /// A SQL expression of row number `g` (an integer expression): distinct rows get
+    /// distinct values where the type can tell them apart.
+    pub fn value(&self, g: &str) -> String {
+        match self {
+            Ty::Smallint => format!("({g} % 30000)::smallint"),
+            Ty::Integer => format!("({g})::integer"),
+            Ty::Bigint => format!("({g})::bigint"),
+            Ty::Boolean => format!("({g} % 2 = 0)"),
+            Ty::Text => format!("'r' || ({g})"),
+            Ty::Varchar(n) => format!("left('r' || ({g}), {n})"),
+            Ty::Double => format!("({g}) * 1.5"),
+            Ty::Numeric(p, s) => format!("(({g}) % {})::numeric", 10i64.pow((*p - *s).min(9) as u32)),
+            Ty::Uuid => format!("md5(({g})::text)::uuid"),
+            Ty::Timestamptz(_) => format!("timestamptz '2026-01-01 00:00:00+00' + ({g}) * interval '1 second'"),
+            Ty::Timestamp(_) => format!("timestamp '2026-01-01 00:00:00' + ({g}) * interval '1 second'"),
+            Ty::Date => format!("date '2026-01-01' + (({g}) % 3000)::integer"),
+            Ty::Jsonb => format!("jsonb_build_object('n', {g})"),
+        }
+    }
+
+    /// A default (or fill) literal for the type.
+    pub fn literal(&self, k: u32) -> String {
+        match self {
+            Ty::Smallint | Ty::Integer | Ty::Bigint => format!("{k}"),
+            Ty::Boolean => if k % 2 == 0 { "false".into() } else { "true".into() },
+            Ty::Text | Ty::Varchar(_) => format!("'d{k}'"),
+            Ty::Double => format!("{k}.5"),
+            Ty::Numeric(..) => format!("{}", k % 10),
+            Ty::Uuid => "gen_random_uuid()".into(),
+            Ty::Timestamptz(_) => "now()".into(),
+            Ty::Timestamp(_) => "'2026-02-01 00:00:00'".into(),
+            Ty::Date => "'2026-03-01'".into(),
+            Ty::Jsonb => "'{}'".into(),
+        }
+    }
+
+    /// A wider type every value of this one casts to unchanged.
+    fn widened(&self, c: &mut Choices) -> Option<Ty> {
+        Some(match self {
+            Ty::Smallint => if c.chance(50) { Ty::Integer } else { Ty::Bigint },
+            Ty::Integer => Ty::Bigint,
+            Ty::Varchar(n) => if c.chance(50) { Ty::Varchar(n + 16) } else { Ty::Text },
+            Ty::Text => Ty::Varchar(64),
+            Ty::Numeric(p, s) => Ty::Numeric(p + 4, *s),
+            Ty::Timestamp(Some(p)) if *p < 6 => Ty::Timestamp(Some(6)),
+            Ty::Timestamptz(Some(p)) if *p < 6 => Ty::Timestamptz(Some(6)),
+            _ => return None,
+        })
+    }
+
+    /// Values can be told apart, so a unique index or key over the column holds.
+    fn distinct(&self) -> bool {
+        !matches!(self, Ty::Boolean | Ty::Jsonb | Ty::Date | Ty::Double)
+    }
+
+    fn is_integer(&self) -> bool {
+        matches!(self, Ty::Smallint | Ty::Integer | Ty::Bigint)
+    }
+
+    fn random(c: &mut Choices) -> Ty {
+        match c.below(13) {
+            0 => Ty::Smallint,
+            1 => Ty::Integer,
+            2 => Ty::Bigint,
+            3 => Ty::Boolean,
+            4 => Ty::Text,
+            5 => Ty::Varchar(16 + 8 * c.below(4) as u16),
+            6 => Ty::Double,
+            7 => Ty::Numeric(10 + c.below(6) as u8, c.below(3) as u8),
+            8 => Ty::Uuid,
+            9 => Ty::Timestamptz(if c.chance(40) { Some(c.below(7) as u8) } else { None }),
+            10 => Ty::Timestamp(if c.chance(40) { Some(c.below(7) as u8) } else { None }),
+            11 => Ty::Date,
+            _ => Ty::Jsonb,
+        }
+    }
+}
+
+/// A foreign key, written on its column.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ref {
+    pub table: String,
+    pub column: String,
+    pub on_delete: Option<&'static str>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Col {
+    pub name: String,
+    pub ty: Ty,
+    pub nullable: bool,
+    pub default: Option<String>,
+    pub identity: bool,
+    pub unique: bool,
+    pub references: Option<Ref>,
+    /// This step only.
+    pub renamed_from: Option<String>,
+    /// This step only.
+    pub fill: Option<String>,
+    /// Its name when the step began (`None`: added in this step).
+    before: Option<String>,
+    /// Every row holds a value of its own (or NULL), so a unique over it holds.
+    distinct: bool,
+}
+
+impl Col {
+    fn new(name: String, ty: Ty) -> Col {
+        Col { name, ty, nullable: false, default: None, identity: false, unique: false, references: None, renamed_from: None, fill: None, before: None, distinct: false }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ix {
+    pub name: Option<String>,
+    pub cols: Vec<String>,
+    pub unique: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Key {
+    pub name: Option<String>,
+    pub cols: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Chk {
+    pub name: String,
+    pub column: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tbl {
+    pub name: String,
+    pub cols: Vec<Col>,
+    pub pk: Vec<String>,
+    pub uniques: Vec<Key>,
+    pub indexes: Vec<Ix>,
+    pub checks: Vec<Chk>,
+    /// This step only.
+    pub renamed_from: Option<String>,
+    /// This step only.
+    pub allow_drop: Vec<String>,
+    /// Its name when the step began (`None`: added in this step).
+    before: Option<String>,
+}
+
+impl Tbl {
+    fn col(&self, name: &str) -> Option<&Col> {
+        self.cols.iter().find(|c| c.name == name)
+    }
+
+    fn col_mut(&mut self, name: &str) -> Option<&mut Col> {
+        self.cols.iter_mut().find(|c| c.name == name)
+    }
+}
+
+/// What the structs say at one step, and what the step asks of `generate`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Model {
+    pub tables: Vec<Tbl>,
+    counter: u32,
+    /// Tables this step drops (`--allow-drop`).
+    pub dropped: Vec<String>,
+    /// What this step did, for people.
+    pub changes: Vec<String>,
+}
+
+impl Model {
+    fn fresh(&mut self, prefix: &str) -> String {
+        self.counter += 1;
+        format!("{prefix}{}", self.counter)
+    }
+
+    fn table(&self, name: &str) -> Option<&Tbl> {
+        self.tables.iter().find(|t| t.name == name)
+    }
+
+    /// Columns of other tables (or the same) that reference `table.column`.
+    fn referencing(&self, table: &str, column: &str) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        for t in &self.tables {
+            for c in &t.cols {
+                if c.references.as_ref().is_some_and(|r| r.table == table && r.column == column) {
+                    out.push((t.name.clone(), c.name.clone()));
+                }
+            }
+        }
+        out
+    }
+
+    /// Tables with a single-column key that a foreign key can reference: `(table, column, type)`.
+    fn targets(&self) -> Vec<(String, String, Ty)> {
+        self.tables
+            .iter()
+            .filter(|t| t.pk.len() == 1)
+            .filter_map(|t| t.col(&t.pk[0]).map(|c| (t.name.clone(), c.name.clone(), if c.identity { Ty::Bigint } else { c.ty.clone() })))
+            .collect()
+    }
+
+    /// Starts a step: forgets the previous step's hints.
+    fn begin(&mut self) {
+        self.dropped.clear();
+        self.changes.clear();
+        for t in &mut self.tables {
+            t.renamed_from = None;
+            t.allow_drop.clear();
+            t.before = Some(t.name.clone());
+            for c in &mut t.cols {
+                c.renamed_from = None;
+                c.fill = None;
+                c.before = Some(c.name.clone());
+            }
+        }
+    }
+}
+
+/// The first step: some tables.
+pub fn first(c: &mut Choices) -> Model {
+    let mut m = Model::default();
+    m.begin();
+    for _ in 0..1 + c.below(3) {
+        add_table(&mut m, c);
+    }
+    m
+}
+
+/// The next step: one to four changes.
+pub fn next(prev: &Model, c: &mut Choices) -> Model {
+    let mut m = prev.clone();
+    m.begin();
+    for _ in 0..1 + c.below(4) {
+        let applied = match c.below(18) {
+            0 => add_table(&mut m, c),
+            1 => drop_table(&mut m, c),
+            2 => rename_table(&mut m, c),
+            3 | 4 => add_column(&mut m, c),
+            5 => drop_column(&mut m, c),
+            6 => rename_column(&mut m, c),
+            7 => change_type(&mut m, c),
+            8 => change_nullability(&mut m, c),
+            9 => change_default(&mut m, c),
+            10 => add_index(&mut m, c),
+            11 => drop_index(&mut m, c),
+            12 => add_unique(&mut m, c),
+            13 => drop_unique(&mut m, c),
+            14 => change_check(&mut m, c),
+            15 => drop_foreign_key(&mut m, c),
+            16 => swap_index_names(&mut m, c),
+            _ => change_primary_key(&mut m, c),
+        };
+        if !applied {
+            add_column(&mut m, c);
+        }
+    }
+    m
+}
+
+fn add_table(m: &mut Model, c: &mut Choices) -> bool {
+    let name = m.fresh("t");
+    let targets = m.targets();
+    let mut t = Tbl { name: name.clone(), cols: Vec::new(), pk: Vec::new(), uniques: Vec::new(), indexes: Vec::new(), checks: Vec::new(), renamed_from: None, allow_drop: Vec::new(), before: None };
+    if c.chance(20) {
+        t.cols.push(Col { distinct: true, ..Col::new("a".into(), Ty::Integer) });
+        t.cols.push(Col::new("b".into(), Ty::Smallint));
+        t.pk = vec!["a".into(), "b".into()];
+    } else {
+        let mut id = Col::new("id".into(), match c.below(4) {
+            0 => Ty::Integer,
+            1 => Ty::Uuid,
+            _ => Ty::Bigint,
+        });
+        if id.ty == Ty::Bigint && c.chance(30) {
+            id.identity = true;
+        }
+        if id.ty == Ty::Uuid {
+            id.default = Some("gen_random_uuid()".into());
+        }
+        id.distinct = true;
+        t.cols.push(id);
+        t.pk = vec!["id".into()];
+    }
+    for _ in 0..1 + c.below(3) {
+        let col = m.fresh("c");
+        let mut column = Col::new(col.clone(), Ty::random(c));
+        column.distinct = column.ty.distinct();
+        column.nullable = c.chance(50);
+        if c.chance(25) {
+            column.default = Some(column.ty.literal(c.below(50) as u32));
+        }
+        if column.ty.distinct() && c.chance(15) {
+            column.unique = true;
+        }
+        if column.ty.is_integer() && c.chance(25) {
+            t.checks.push(Chk { name: format!("{name}_{col}_check"), column: col.clone() });
+        }
+        if column.ty.distinct() && c.chance(25) {
+            let unique = c.chance(30);
+            let named = c.chance(30).then(|| m.fresh("ix"));
+            t.indexes.push(Ix { name: named, cols: vec![col.clone()], unique });
+        }
+        t.cols.push(column);
+    }
+    if let Some((target, column, ty)) = c.pick(&targets).cloned().filter(|_| c.chance(45)) {
+        let mut fk = Col::new(m.fresh("r"), ty);
+        fk.nullable = c.chance(60);
+        let on_delete = match c.below(4) {
+            0 => Some("cascade"),
+            1 if fk.nullable => Some("set null"),
+            _ => None,
+        };
+        fk.references = Some(Ref { table: target, column, on_delete });
+        t.cols.push(fk);
+    }
+    if t.pk.len() == 1 && c.chance(15) {
+        // A key on the table itself.
+        let ty = t.col(&t.pk[0]).map(|k| if k.identity { Ty::Bigint } else { k.ty.clone() }).unwrap_or(Ty::Bigint);
+        let mut parent = Col::new(m.fresh("p"), ty);
+        parent.nullable = true;
+        parent.references = Some(Ref { table: name.clone(), column: t.pk[0].clone(), on_delete: None });
+        t.cols.push(parent);
+    }
+    m.changes.push(format!("add table {name}"));
+    m.tables.push(t);
+    // Two new tables that reference each other: a cycle among new tables.
+    if c.chance(10) && m.tables.last().is_some_and(|t| t.pk.len() == 1) {
+        let other = m.fresh("t");
+        let first = m.tables.last().cloned().expect("just added");
+        let first_key = first.col(&first.pk[0]).expect("key column").clone();
+        let key_ty = if first_key.identity { Ty::Bigint } else { first_key.ty.clone() };
+        let mut back = Col::new(m.fresh("r"), key_ty);
+        back.nullable = true;
+        back.references = Some(Ref { table: first.name.clone(), column: first.pk[0].clone(), on_delete: None });
+        let mut t2 = Tbl { name: other.clone(), cols: vec![Col::new("id".into(), Ty::Bigint), back], pk: vec!["id".into()], uniques: Vec::new(), indexes: Vec::new(), checks: Vec::new(), renamed_from: None, allow_drop: Vec::new(), before: None };
+        t2.cols[0].identity = c.chance(30);
+        let mut forward = Col::new(m.fresh("r"), Ty::Bigint);
+        forward.nullable = true;
+        forward.references = Some(Ref { table: other.clone(), column: "id".into(), on_delete: None });
+        m.tables.last_mut().expect("just added").cols.push(forward);
+        m.changes.push(format!("add table {other}, referencing {} and referenced by it", first.name));
+        m.tables.push(t2);
+    }
+    true
+}
+
+fn pick_table(m: &Model, c: &mut Choices) -> Option<usize> {
+    if m.tables.is_empty() { None } else { Some(c.below(m.tables.len())) }
+}
+
+fn drop_table(m: &mut Model, c: &mut Choices) -> bool {
+    if m.tables.len() < 2 {
+        return false;
+    }
+    let i = c.below(m.tables.len());
+    let name = m.tables[i].name.clone();
+    // Foreign keys pointing at it go in the same migration.
+    for t in &mut m.tables {
+        for col in &mut t.cols {
+            if col.references.as_ref().is_some_and(|r| r.table == name) {
+                col.references = None;
+            }
+        }
+    }
+    // A table added in this step leaves nothing to drop; one renamed in it is dropped
+    // under its old name.
+    if let Some(before) = m.tables.remove(i).before {
+        m.dropped.push(before);
+    }
+    m.changes.push(format!("drop table {name} (and the foreign keys pointing at it)"));
+    true
+}
+
+fn rename_table(m: &mut Model, c: &mut Choices) -> bool {
+    let Some(i) = pick_table(m, c) else { return false };
+    let old = m.tables[i].name.clone();
+    let new = m.fresh("t");
+    for t in &mut m.tables {
+        for col in &mut t.cols {
+            if let Some(r) = col.references.as_mut().filter(|r| r.table == old) {
+                r.table = new.clone();
+            }
+        }
+    }
+    let t = &mut m.tables[i];
+    t.name = new.clone();
+    // A hint names the table as the last snapshot has it; one added in this step has none.
+    t.renamed_from = t.before.clone();
+    m.changes.push(format!("rename table {old} to {new}"));
+    true
+}
+
+fn add_column(m: &mut Model, c: &mut Choices) -> bool {
+    let Some(i) = pick_table(m, c) else { return false };
+    let name = m.fresh("c");
+    let targets = m.targets();
+    let mut col = Col::new(name.clone(), Ty::random(c));
+    let how = match c.below(5) {
+        0 => {
+            col.nullable = true;
+            "nullable"
+        }
+        1 => {
+            col.nullable = true;
+            col.default = Some(col.ty.literal(c.below(50) as u32));
+            "nullable with a default"
+        }
+        2 => {
+            col.default = Some(col.ty.literal(c.below(50) as u32));
+            "NOT NULL with a default"
+        }
+        3 => {
+            col.fill = Some(col.ty.literal(c.below(50) as u32)).filter(|f| f != "gen_random_uuid()" && f != "now()");
+            if col.fill.is_none() {
+                col.default = Some(col.ty.literal(1));
+            }
+            "NOT NULL with a fill"
+        }
+        _ => match c.pick(&targets).cloned() {
+            Some((target, key, ty)) => {
+                col.ty = ty;
+                col.nullable = true;
+                col.references = Some(Ref { table: target, column: key, on_delete: None });
+                "referencing another table"
+            }
+            None => {
+                col.nullable = true;
+                "nullable"
+            }
+        },
+    };
+    let table = m.tables[i].name.clone();
+    m.changes.push(format!("add column {table}.{name} ({how})"));
+    m.tables[i].cols.push(col);
+    true
+}
+
+fn drop_column(m: &mut Model, c: &mut Choices) -> bool {
+    let Some(i) = pick_table(m, c) else { return false };
+    let t = &m.tables[i];
+    let candidates: Vec<String> = t.cols.iter().filter(|col| !t.pk.contains(&col.name)).map(|col| col.name.clone()).collect();
+    let Some(name) = c.pick(&candidates).cloned() else { return false };
+    if !m.referencing(&t.name.clone(), &name).is_empty() {
+        return false;
+    }
+    let t = &mut m.tables[i];
+    if let Some(before) = t.col(&name).and_then(|col| col.before.clone()) {
+        t.allow_drop.push(before);
+    }
+    t.cols.retain(|col| col.name != name);
+    t.uniques.retain(|u| !u.cols.contains(&name));
+    t.indexes.retain(|x| !x.cols.contains(&name));
+    t.checks.retain(|k| k.column != name);
+    m.changes.push(format!("drop column {}.{name}", t.name));
+    true
+}
+
+fn rename_column(m: &mut Model, c: &mut Choices) -> bool {
+    let Some(i) = pick_table(m, c) else { return false };
+    let Some(old) = c.pick(&m.tables[i].cols.iter().map(|col| col.name.clone()).collect::<Vec<_>>()).cloned() else { return false };
+    let new = m.fresh("c");
+    let table = m.tables[i].name.clone();
+    for t in &mut m.tables {
+        for col in &mut t.cols {
+            if let Some(r) = col.references.as_mut().filter(|r| r.table == table && r.column == old) {
+                r.column = new.clone();
+            }
+        }
+    }
+    let t = &mut m.tables[i];
+    let rename = |cols: &mut Vec<String>| {
+        for x in cols.iter_mut().filter(|x| **x == old) {
+            *x = new.clone();
+        }
+    };
+    rename(&mut t.pk);
+    for u in &mut t.uniques {
+        rename(&mut u.cols);
+    }
+    for x in &mut t.indexes {
+        rename(&mut x.cols);
+    }
+    for k in &mut t.checks.iter_mut().filter(|k| k.column == old) {
+        k.column = new.clone();
+    }
+    let col = t.col_mut(&old).expect("picked");
+    col.name = new.clone();
+    col.renamed_from = col.before.clone();
+    m.changes.push(format!("rename column {table}.{old} to {new}"));
+    true
+}
+
+fn change_type(m: &mut Model, c: &mut Choices) -> bool {
+    let Some(i) = pick_table(m, c) else { return false };
+    let t = &m.tables[i];
+    let candidates: Vec<String> = t.cols.iter().filter(|col| !col.identity && col.references.is_none()).map(|col| col.name.clone()).collect();
+    let Some(name) = c.pick(&candidates).cloned() else { return false };
+    let table = t.name.clone();
+    let from = t.col(&name).expect("picked").ty.clone();
+    let Some(to) = from.widened(c) else { return false };
+    // Columns referencing it change with it.
+    for (rt, rc) in m.referencing(&table, &name) {
+        if let Some(col) = m.tables.iter_mut().find(|x| x.name == rt).and_then(|x| x.col_mut(&rc)) {
+            col.ty = to.clone();
+        }
+    }
+    let t = &mut m.tables[i];
+    // A check stays an integer comparison only on integers.
+    if !to.is_integer() {
+        t.checks.retain(|k| k.column != name);
+    }
+    t.col_mut(&name).expect("picked").ty = to.clone();
+    m.changes.push(format!("change type of {table}.{name} from {from:?} to {to:?}"));
+    true
+}
+
+fn change_nullability(m: &mut Model, c: &mut Choices) -> bool {
+    let Some(i) = pick_table(m, c) else { return false };
+    let t = &m.tables[i];
+    let candidates: Vec<String> = t.cols.iter().filter(|col| !t.pk.contains(&col.name) && col.references.is_none() && !col.identity).map(|col| col.name.clone()).collect();
+    let Some(name) = c.pick(&candidates).cloned() else { return false };
+    let table = t.name.clone();
+    let col = m.tables[i].col_mut(&name).expect("picked");
+    if col.nullable {
+        col.nullable = false;
+        // Its NULLs become one value.
+        col.distinct = false;
+        if col.default.is_none() || c.chance(50) {
+            col.fill = Some(col.ty.literal(7)).filter(|f| f != "gen_random_uuid()" && f != "now()");
+            if col.fill.is_none() && col.default.is_none() {
+                col.default = Some(col.ty.literal(7));
+            }
+        }
+        m.changes.push(format!("make {table}.{name} NOT NULL"));
+    } else {
+        col.nullable = true;
+        m.changes.push(format!("make {table}.{name} nullable"));
+    }
+    true
+}
+
+fn change_default(m: &mut Model, c: &mut Choices) -> bool {
+    let Some(i) = pick_table(m, c) else { return false };
+    let t = &m.tables[i];
+    let candidates: Vec<String> = t.cols.iter().filter(|col| !col.identity && col.references.is_none()).map(|col| col.name.clone()).collect();
+    let Some(name) = c.pick(&candidates).cloned() else { return false };
+    let table = t.name.clone();
+    let col = m.tables[i].col_mut(&name).expect("picked");
+    if col.default.is_some() && c.chance(40) {
+        col.default = None;
+        m.changes.push(format!("drop default of {table}.{name}"));
+    } else {
+        col.default = Some(col.ty.literal(50 + c.below(50) as u32));
+        m.changes.push(format!("set default of {table}.{name}"));
+    }
+    true
+}
+
+fn add_index(m: &mut Model, c: &mut Choices) -> bool {
+    let Some(i) = pick_table(m, c) else { return false };
+    let t = &m.tables[i];
+    let candidates: Vec<String> = t.cols.iter().filter(|col| col.ty.distinct()).map(|col| col.name.clone()).collect();
+    let Some(col) = c.pick(&candidates).cloned() else { return false };
+    if t.indexes.iter().any(|x| x.cols == [col.clone()]) {
+        return false;
+    }
+    let unique = c.chance(30) && t.col(&col).is_some_and(|col| col.distinct);
+    let name = c.chance(40).then(|| m.fresh("ix"));
+    let table = m.tables[i].name.clone();
+    m.changes.push(format!("add {}index on {table}.{col}", if unique { "unique " } else { "" }));
+    m.tables[i].indexes.push(Ix { name, cols: vec![col], unique });
+    true
+}
+
+fn drop_index(m: &mut Model, c: &mut Choices) -> bool {
+    let Some(i) = pick_table(m, c) else { return false };
+    if m.tables[i].indexes.is_empty() {
+        return false;
+    }
+    let k = c.below(m.tables[i].indexes.len());
+    let gone = m.tables[i].indexes.remove(k);
+    m.changes.push(format!("drop index on {}.{}", m.tables[i].name, gone.cols.join(",")));
+    true
+}
+
+fn swap_index_names(m: &mut Model, c: &mut Choices) -> bool {
+    let Some(i) = pick_table(m, c) else { return false };
+    let named: Vec<usize> = m.tables[i].indexes.iter().enumerate().filter(|(_, x)| x.name.is_some()).map(|(k, _)| k).collect();
+    if named.len() < 2 {
+        // Name one so a later step can swap.
+        if let Some(x) = m.tables[i].indexes.iter_mut().find(|x| x.name.is_none()) {
+            x.name = Some(format!("ix_named_{}", m.counter + 1));
+            m.counter += 1;
+            m.changes.push(format!("name an index of {}", m.tables[i].name));
+            return true;
+        }
+        return false;
+    }
+    let (a, b) = (named[0], named[1 + c.below(named.len() - 1)]);
+    let (na, nb) = (m.tables[i].indexes[a].name.clone(), m.tables[i].indexes[b].name.clone());
+    m.tables[i].indexes[a].name = nb;
+    m.tables[i].indexes[b].name = na;
+    m.changes.push(format!("swap the names of two indexes of {}", m.tables[i].name));
+    true
+}
+
+fn add_unique(m: &mut Model, c: &mut Choices) -> bool {
+    let Some(i) = pick_table(m, c) else { return false };
+    let t = &m.tables[i];
+    let candidates: Vec<String> = t.cols.iter().filter(|col| col.distinct && !col.unique && !col.nullable).map(|col| col.name.clone()).collect();
+    let Some(col) = c.pick(&candidates).cloned() else { return false };
+    let table = t.name.clone();
+    if c.chance(50) {
+        m.tables[i].col_mut(&col).expect("picked").unique = true;
+    } else {
+        let name = c.chance(40).then(|| m.fresh("uq"));
+        if m.tables[i].uniques.iter().any(|u| u.cols == [col.clone()]) {
+            return false;
+        }
+        m.tables[i].uniques.push(Key { name, cols: vec![col.clone()] });
+    }
+    m.changes.push(format!("add unique on {table}.{col}"));
+    true
+}
+
+fn drop_unique(m: &mut Model, c: &mut Choices) -> bool {
+    let Some(i) = pick_table(m, c) else { return false };
+    let t = &mut m.tables[i];
+    if let Some(col) = t.cols.iter_mut().find(|col| col.unique) {
+        col.unique = false;
+        let (table, column) = (t.name.clone(), col.name.clone());
+        m.changes.push(format!("drop unique on {table}.{column}"));
+        return true;
+    }
+    if t.uniques.is_empty() {
+        return false;
+    }
+    let k = c.below(t.uniques.len());
+    let gone = t.uniques.remove(k);
+    m.changes.push(format!("drop unique on {}.{}", t.name, gone.cols.join(",")));
+    true
+}
+
+fn change_check(m: &mut Model, c: &mut Choices) -> bool {
+    let Some(i) = pick_table(m, c) else { return false };
+    let t = &mut m.tables[i];
+    if !t.checks.is_empty() && c.chance(40) {
+        let gone = t.checks.remove(c.below(t.checks.len()));
+        m.changes.push(format!("drop check {}", gone.name));
+        return true;
+    }
+    let Some(col) = t.cols.iter().find(|col| col.ty.is_integer() && !col.identity && !t.checks.iter().any(|k| k.column == col.name)).map(|col| col.name.clone()) else {
+        return false;
+    };
+    let name = format!("{}_{col}_check", t.name);
+    t.checks.push(Chk { name: name.clone(), column: col });
+    m.changes.push(format!("add check {name}"));
+    true
+}
+
+fn drop_foreign_key(m: &mut Model, c: &mut Choices) -> bool {
+    let with_fk: Vec<(usize, String)> =
+        m.tables.iter().enumerate().flat_map(|(i, t)| t.cols.iter().filter(|col| col.references.is_some()).map(move |col| (i, col.name.clone()))).collect();
+    let Some((i, col)) = c.pick(&with_fk).cloned() else { return false };
+    m.tables[i].col_mut(&col).expect("picked").references = None;
+    m.changes.push(format!("drop foreign key of {}.{col}", m.tables[i].name));
+    true
+}
+
+fn change_primary_key(m: &mut Model, c: &mut Choices) -> bool {
+    let Some(i) = pick_table(m, c) else { return false };
+    let t = &m.tables[i];
+    if t.pk.len() != 1 || !m.referencing(&t.name, &t.pk[0]).is_empty() {
+        return false;
+    }
+    let Some(extra) = t.cols.iter().find(|col| !col.nullable && !t.pk.contains(&col.name) && col.distinct && col.references.is_none()).map(|col| col.name.clone()) else {
+        return false;
+    };
+    let table = t.name.clone();
+    m.tables[i].pk.push(extra.clone());
+    m.changes.push(format!("widen the primary key of {table} with {extra}"));
+    true
+}
+
+/// The Rust source of the model, in the schema language.
+pub fn render(m: &Model) -> String {
+    let mut out = String::from("// generated by the evolution tests\n");
+    for t in &m.tables {
+        out.push_str("\n#[derive(Table)]\n");
+        let mut table_attr = format!("name = \"{}\"", t.name);
+        if let Some(from) = &t.renamed_from {
+            write!(table_attr, ", renamed_from = \"{from}\"").unwrap();
+        }
+        if !t.allow_drop.is_empty() {
+            write!(table_attr, ", allow_drop({})", t.allow_drop.join(", ")).unwrap();
+        }
+        writeln!(out, "#[table({table_attr})]").unwrap();
+        if t.pk.len() > 1 {
+            writeln!(out, "#[primary_key(columns({}))]", t.pk.join(", ")).unwrap();
+        }
+        for u in &t.uniques {
+            let name = u.name.as_ref().map(|n| format!(", name = \"{n}\"")).unwrap_or_default();
+            writeln!(out, "#[unique(columns({}){name})]", u.cols.join(", ")).unwrap();
+        }
+        for x in &t.indexes {
+            let unique = if x.unique { ", unique" } else { "" };
+            let name = x.name.as_ref().map(|n| format!(", name = \"{n}\"")).unwrap_or_default();
+            writeln!(out, "#[index(columns({}){unique}{name})]", x.cols.join(", ")).unwrap();
+        }
+        for k in &t.checks {
+            writeln!(out, "#[check(name = \"{}\", expr = \"{} >= 0\")]", k.name, k.column).unwrap();
+        }
+        writeln!(out, "pub struct {} {{", rust_name(&t.name)).unwrap();
+        for col in &t.cols {
+            let (rust, sql_type) = col.ty.rust();
+            let mut attrs: Vec<String> = Vec::new();
+            if t.pk.len() == 1 && t.pk[0] == col.name {
+                attrs.push("primary_key".into());
+            }
+            if col.identity {
+                attrs.push("identity".into());
+            }
+            if col.unique {
+                attrs.push("unique".into());
+            }
+            if let Some(s) = sql_type.filter(|_| !col.identity) {
+                attrs.push(format!("sql_type = \"{s}\""));
+            }
+            if let Some(d) = &col.default {
+                attrs.push(format!("default = \"{}\"", d.replace('"', "\\\"")));
+            }
+            if let Some(f) = &col.fill {
+                attrs.push(format!("fill = \"{}\"", f.replace('"', "\\\"")));
+            }
+            if let Some(from) = &col.renamed_from {
+                attrs.push(format!("renamed_from = \"{from}\""));
+            }
+            if let Some(r) = &col.references {
+                attrs.push(format!("references = \"{}.{}\"", r.table, r.column));
+                if let Some(action) = r.on_delete {
+                    attrs.push(format!("on_delete = \"{action}\""));
+                }
+            }
+            if !attrs.is_empty() {
+                writeln!(out, "    #[column({})]", attrs.join(", ")).unwrap();
+            }
+            let rust = if col.identity { "i64" } else { rust };
+            let ty = if col.nullable { format!("Option<{rust}>") } else { rust.to_owned() };
+            writeln!(out, "    pub {}: {ty},", col.name).unwrap();
+        }
+        out.push_str("}\n");
+    }
+    out
+}
+
+fn rust_name(table: &str) -> String {
+    let mut chars = table.chars();
+    chars.next().map(|f| f.to_ascii_uppercase().to_string() + chars.as_str()).unwrap_or_default()
+}
+
+/// Rows to insert after a step: `INSERT .. SELECT .. FROM generate_series` statements of at
+/// most 1,000 rows, targets before the tables that reference them. `counts` holds the rows
+/// each table has (its keys are 1..=count for generated keys); it is updated.
+pub fn inserts(m: &Model, counts: &mut BTreeMap<String, i64>, rows: &BTreeMap<String, i64>) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut done: BTreeSet<String> = BTreeSet::new();
+    let mut pending: Vec<&Tbl> = m.tables.iter().collect();
+    while !pending.is_empty() {
+        let ready: Vec<&Tbl> = pending
+            .iter()
+            .copied()
+            .filter(|t| t.cols.iter().all(|c| c.references.as_ref().is_none_or(|r| r.table == t.name || done.contains(&r.table) || c.nullable)))
+            .collect();
+        let batch = if ready.is_empty() { vec![pending[0]] } else { ready };
+        for t in batch {
+            pending.retain(|p| p.name != t.name);
+            done.insert(t.name.clone());
+            let n = rows.get(&t.name).copied().unwrap_or(0);
+            let have = counts.get(&t.name).copied().unwrap_or(0);
+            let mut start = have + 1;
+            while start <= have + n {
+                let end = (start + 999).min(have + n);
+                // A required reference to an empty table: no rows for this one yet.
+                let Some(sql) = insert(t, m, counts, start, end) else { break };
+                out.push(sql);
+                counts.insert(t.name.clone(), end);
+                start = end + 1;
+            }
+        }
+    }
+    out
+}
+
+fn insert(t: &Tbl, m: &Model, counts: &BTreeMap<String, i64>, from: i64, to: i64) -> Option<String> {
+    let mut columns = Vec::new();
+    let mut values = Vec::new();
+    for col in &t.cols {
+        if col.identity {
+            continue;
+        }
+        let g = "g";
+        let value = if let Some(r) = &col.references {
+            let target_rows = counts.get(&r.table).copied().unwrap_or(0);
+            let usable = r.table != t.name && target_rows > 0 && m.table(&r.table).is_some();
+            if !usable {
+                if !col.nullable {
+                    return None;
+                }
+                "NULL".to_owned()
+            } else {
+                let pick = format!(
+                    "(SELECT \"{}\" FROM \"{}\" ORDER BY 1 OFFSET ({g} % {target_rows}) LIMIT 1)",
+                    r.column, r.table
+                );
+                if col.nullable { format!("CASE WHEN {g} % 5 = 0 THEN NULL ELSE {pick} END") } else { pick }
+            }
+        } else if t.pk.contains(&col.name) && col.ty == Ty::Smallint {
+            format!("({g} % 7)::smallint")
+        } else if col.nullable && !col.unique {
+            format!("CASE WHEN {g} % 4 = 0 THEN NULL ELSE {} END", col.ty.value(g))
+        } else {
+            col.ty.value(g)
+        };
+        columns.push(format!("\"{}\"", col.name));
+        values.push(value);
+    }
+    if columns.is_empty() {
+        return Some(format!("INSERT INTO \"{}\" SELECT FROM generate_series({from}, {to})", t.name));
+    }
+    Some(format!("INSERT INTO \"{}\" ({}) SELECT {} FROM generate_series({from}, {to}) g", t.name, columns.join(", "), values.join(", ")))
+}

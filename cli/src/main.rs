@@ -111,6 +111,12 @@ enum Command {
         /// Allow dropping a table (`books`) or column (`books.subtitle`) and its data. Repeatable.
         #[arg(long = "allow-drop", value_name = "TABLE[.COLUMN]")]
         allow_drop: Vec<String>,
+        /// Fail (exit 2, nothing written) when the migration would raise this warning:
+        /// `table-rebuild`, `drop` (table or column), `drop-table`, `drop-column`,
+        /// `narrowing-type-change`, `rename-table`, `rename-column`. Repeatable; adds to
+        /// `[generate] deny` in the config.
+        #[arg(long = "deny", value_name = "WARNING", value_parser = clap::builder::PossibleValuesParser::new(tablewright_core::project::config::deniable()))]
+        deny: Vec<String>,
     },
     /// Verify the migrations folder: journal ↔ SQL files ↔ snapshots ↔ hashes, and branch forks.
     #[command(after_help = AFTER_HELP)]
@@ -214,9 +220,9 @@ fn main() -> ExitCode {
     tablewright_core::runner::configure_failpoints_from_env();
     let cli = Cli::parse();
     let (common, result) = match cli.command {
-        Command::Generate { common, name, custom, check, allow_drop } => {
+        Command::Generate { common, name, custom, check, allow_drop, deny } => {
             let mut reporter = Reporter::new(common.format.into());
-            let r = run_generate(&common, &mut reporter, name, custom, check, &allow_drop);
+            let r = run_generate(&common, &mut reporter, name, custom, check, &allow_drop, &deny);
             (reporter, r)
         }
         Command::Check { common } => {
@@ -290,12 +296,13 @@ fn now_ms() -> u64 {
         .unwrap_or(0)
 }
 
-fn run_generate(common: &Common, out: &mut Reporter, name: Option<String>, custom: bool, check: bool, allow_drop: &[String]) -> Result<(), Failure> {
+fn run_generate(common: &Common, out: &mut Reporter, name: Option<String>, custom: bool, check: bool, allow_drop: &[String], deny: &[String]) -> Result<(), Failure> {
     let config = Config::load(&common.config)?;
     let files = config.schema_files()?;
-    let scanned = scan::scan_files(&files)?;
+    let scanned = scan::scan_files(&files, &tablewright_core::sql::fragment::ParsedFragments)?;
     let folder = MigrationFolder::load(&config.out)?;
-    let options = GenerateOptions { name, custom, allow_drop: AllowDrops::parse(allow_drop), now_ms: now_ms() };
+    let deny = config.deny.iter().chain(deny).cloned().collect();
+    let options = GenerateOptions { name, custom, allow_drop: AllowDrops::parse(allow_drop), now_ms: now_ms(), deny };
     let migration = generate::plan_migration(&config, &scanned.desired, &folder, &options)?;
     let permissions = generate::plan_permissions(&config, &scanned)?;
     if migration.is_none() && permissions.is_none() {

@@ -114,7 +114,7 @@ impl Reporter {
     }
 
     pub fn written(&mut self, migration: Option<&Migration>, permissions: Option<&PermissionsUpdate>) {
-        let statements = migration.map(|m| tablewright_core::sql::split::split_statements(&m.sql).len()).unwrap_or(0);
+        let statements = migration.map(|m| m.plan.statements.len()).unwrap_or(0);
         match self.format {
             Format::Text => {
                 let mut text = String::new();
@@ -275,7 +275,15 @@ fn error_text(e: &anyhow::Error) -> String {
                 }
                 return text;
             }
-            GenerateError::Permissions(problems) => {
+            GenerateError::Denied(denied) => {
+                let mut text = warning_lines(denied);
+                text.push_str(&format!(
+                    "error: {} change(s) denied by --deny or [generate] deny; nothing was written: make the change another way, or generate without the deny\n",
+                    denied.len()
+                ));
+                return text;
+            }
+                        GenerateError::Permissions(problems) => {
                 let mut text: String = problems.iter().map(|p| format!("{}: error: {}\n", p.location, p.message)).collect();
                 text.push_str(&format!("error: {} problem(s) in #[requires_table]; nothing was written\n", problems.len()));
                 return text;
@@ -331,7 +339,10 @@ fn error_json(e: &anyhow::Error) -> Value {
             GenerateError::Inconsistent(problems) => {
                 return json!({"kind": "folder", "message": e.to_string(), "problems": problems});
             }
-            GenerateError::Permissions(problems) => {
+            GenerateError::Denied(denied) => {
+                return json!({"kind": "denied", "message": e.to_string(), "warnings": denied});
+            }
+                        GenerateError::Permissions(problems) => {
                 return json!({"kind": "permissions", "message": e.to_string(), "problems": problems});
             }
             _ => {}

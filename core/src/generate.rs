@@ -11,7 +11,7 @@ use crate::schema::model::Schema;
 use crate::compile::permissions::{self, PermissionProblem};
 use crate::schema::scan::Scan;
 use crate::compile::warnings::{Warning, warnings};
-use crate::compile::plan::{self, PlanError};
+use crate::compile::plan::{self, Plan, PlanError};
 use crate::project::snapshot::{ORIGIN_ID, SNAPSHOT_VERSION, Snapshot, to_pretty_json};
 use std::path::PathBuf;
 
@@ -26,6 +26,8 @@ pub struct GenerateOptions {
     pub allow_drop: AllowDrops,
     /// The journal's `when`, in milliseconds since the epoch.
     pub now_ms: u64,
+    /// `--deny`: warning ids (or `drop`, for both kinds of drop) that make generate fail.
+    pub deny: Vec<String>,
 }
 
 /// The next migration, ready to be written.
@@ -43,6 +45,8 @@ pub struct Migration {
     pub files: Vec<(PathBuf, Vec<u8>)>,
     /// Destructive or backward-incompatible changes, with stable ids.
     pub warnings: Vec<Warning>,
+    /// The statements, with what the planner knows about each.
+    pub plan: Plan,
 }
 
 /// Why `generate` stopped.
@@ -66,7 +70,10 @@ pub enum GenerateError {
     /// Writing failed (nothing was left half-written).
     #[error(transparent)]
     Write(#[from] WriteError),
-    /// A `#[requires_table]` names no entity or no role.
+    /// Changes `--deny` (or `[generate] deny`) refuses; nothing was written.
+    #[error("generate: {} change(s) denied by --deny", .0.len())]
+    Denied(Vec<Warning>),
+        /// A `#[requires_table]` names no entity or no role.
     #[error("permissions: {} problem(s) in #[requires_table]", .0.len())]
     Permissions(Vec<PermissionProblem>),
 }
@@ -133,16 +140,21 @@ pub fn plan_migration(config: &Config, desired: &DesiredSchema, folder: &Migrati
         None => (Schema::default(), ORIGIN_ID.to_owned()),
     };
 
-    let (ops, statements, schema) = if options.custom {
-        (Vec::new(), Vec::new(), prev_schema.clone())
+    let (ops, planned, schema) = if options.custom {
+        (Vec::new(), Plan::default(), prev_schema.clone())
     } else {
         let changes = diff::diff(&prev_schema, desired, &options.allow_drop)?;
         if changes.ops.is_empty() {
             return Ok(None);
         }
-        let statements = plan::plan(&changes, &desired.schema, config.dialect)?;
-        (changes.ops, statements, desired.schema.clone())
+        let planned = plan::plan(&changes, &desired.schema, config.dialect)?;
+        (changes.ops, planned, desired.schema.clone())
     };
+    let warnings = warnings(&ops, &planned.rebuilds);
+    let denied: Vec<Warning> = warnings.iter().filter(|w| options.deny.iter().any(|d| w.is_denied_by(d))).cloned().collect();
+    if !denied.is_empty() {
+        return Err(GenerateError::Denied(denied));
+    }
 
     let idx = folder.journal.entries.len() as u32;
     let name = match &options.name {
@@ -161,7 +173,7 @@ pub fn plan_migration(config: &Config, desired: &DesiredSchema, folder: &Migrati
     let sql = if options.custom {
         "-- Custom migration: write statements below, separated by a line holding only `--> statement-breakpoint`.\n".to_owned()
     } else {
-        crate::sql::split::migration_file(&statements)
+        crate::sql::split::migration_file(&planned.sql())
     };
     let snapshot = Snapshot::new(config.dialect, &prev_id, &tag, schema);
 
@@ -179,5 +191,5 @@ pub fn plan_migration(config: &Config, desired: &DesiredSchema, folder: &Migrati
         (folder.snapshot_path(&format!("{idx:04}")), snapshot.to_json().into_bytes()),
         (folder.journal_path(), to_pretty_json(&journal).into_bytes()),
     ];
-    Ok(Some(Migration { tag, changes: ops.iter().map(Op::to_string).collect(), sql, snapshot, files, warnings: warnings(&ops) }))
+    Ok(Some(Migration { tag, changes: ops.iter().map(Op::to_string).collect(), sql, snapshot, files, warnings, plan: planned }))
 }

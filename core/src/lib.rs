@@ -13,12 +13,19 @@
 //!   and all-or-nothing file writes;
 //! * [`generate`] ties the first four together; with the `runner` feature, [`runner`]
 //!   applies migrations and introspects live databases.
+//!
+//! Without features only [`schema`] is built: what `#[derive(Table)]` needs. The
+//! `compiler` feature adds the rest of the pipeline and the SQL parser it reads SQL with.
 #![warn(missing_docs)]
 
+#[cfg(feature = "compiler")]
 pub mod compile;
+#[cfg(feature = "compiler")]
 pub mod generate;
+#[cfg(feature = "compiler")]
 pub mod project;
 pub mod schema;
+#[cfg(feature = "compiler")]
 pub mod sql;
 
 #[cfg(feature = "runner")]
@@ -27,6 +34,7 @@ pub mod runner;
 /// Re-exported so derived identifiers and application queries use the same sea-query.
 pub use sea_query;
 
+#[cfg(feature = "compiler")]
 pub use compile::rules::Dialect;
 
 /// Implemented by `#[derive(Table)]`: the table's model and its sea-query identifiers.

@@ -78,6 +78,11 @@ async fn run(case: &str) {
         let result = diff::diff(&before.schema, &after, &allow)
             .map_err(|e| explain_diff(&e))
             .and_then(|changes| plan::plan(&changes, &after.schema, dialect).map_err(|e| explain_plan(&e)));
+        for planned in std::iter::once(&setup).chain(result.as_ref().ok()) {
+            let disagreements = plan::text_disagreements(planned);
+            assert!(disagreements.is_empty(), "{case} on {dialect}: {disagreements:#?}");
+        }
+        let (setup, result) = (setup.sql(), result.map(|p| p.sql()));
 
         insta::with_settings!({ snapshot_path => &dir, prepend_module_to_snapshot => false, omit_expression => true, description => format!("{case} on {dialect}") }, {
             insta::assert_snapshot!(dialect.to_string(), plan_text(&result));

@@ -302,6 +302,7 @@ impl Changes {
 pub fn diff(prev: &Schema, desired: &DesiredSchema, allow: &AllowDrops) -> Result<Changes, DiffError> {
     let next = &desired.schema;
     let mut problems = validate_references(desired);
+    problems.extend(validate_names(desired));
     let mut decisions = Vec::new();
 
     // 1. Which previous table each desired table continues (by name or by declared rename).
@@ -407,7 +408,42 @@ fn hint_problem(hint: &Hint, message: String) -> Problem {
     Problem { message, location: hint.location.clone() }
 }
 
-/// Every foreign key must reference an existing table and its key or unique columns.
+/// Names across tables: tables, keys, uniques and indexes share one namespace per schema
+/// (a key or unique is backed by an index of its name), so a clash would turn
+/// `CREATE .. IF NOT EXISTS` into a silent no-op; each is an error, on the struct that
+/// declares it. (The grammar checks one table's names and their lengths.) The
+/// recreation's `__tw_new`/`__tw_old` table names are the runner's.
+fn validate_names(desired: &DesiredSchema) -> Vec<Problem> {
+    let mut problems = Vec::new();
+    let mut relations: BTreeMap<&str, (&str, &str)> = BTreeMap::new(); // name -> (what, table)
+    for table in desired.schema.tables.values() {
+        let location = desired.sources.get(&table.name).and_then(|s| s.location.clone());
+        let mut problem = |message: String| problems.push(Problem { message, location: location.clone() });
+        let mut relation_names: Vec<(&str, &str)> = vec![("table", table.name.as_str())];
+        relation_names.extend(table.primary_key.iter().map(|k| ("primary key", k.name.as_str())));
+        relation_names.extend(table.uniques.keys().map(|n| ("unique constraint", n.as_str())));
+        relation_names.extend(table.indexes.keys().map(|n| ("index", n.as_str())));
+        for (what, name) in relation_names {
+            match relations.get(name) {
+                Some((other, owner)) => problem(format!(
+                    "{what} `{name}` of `{}` has the name of {other} `{name}`{}: tables, keys, uniques and indexes share one namespace per schema; give one of them another `name =`",
+                    table.name,
+                    if *owner == table.name { String::new() } else { format!(" of `{owner}`") }
+                )),
+                None => {
+                    relations.insert(name, (what, table.name.as_str()));
+                }
+            }
+        }
+        if table.name.ends_with(crate::compile::recreate::NEW_SUFFIX) || table.name.ends_with(crate::compile::recreate::OLD_SUFFIX) {
+            problem(format!("table `{}`: names ending in `{}` or `{}` are the table recreation's", table.name, crate::compile::recreate::NEW_SUFFIX, crate::compile::recreate::OLD_SUFFIX));
+        }
+    }
+    problems
+}
+
+/// Every foreign key must reference an existing table and its key or unique columns, with
+/// columns of the same types.
 fn validate_references(desired: &DesiredSchema) -> Vec<Problem> {
     let mut problems = Vec::new();
     for table in desired.schema.tables.values() {
@@ -423,10 +459,22 @@ fn validate_references(desired: &DesiredSchema) -> Vec<Problem> {
                 });
                 continue;
             };
-            for column in &fk.references_columns {
-                if target.column(column).is_none() {
+            for (own, column) in fk.columns.iter().zip(&fk.references_columns) {
+                let Some(referenced) = target.column(column) else {
                     problems.push(Problem {
                         message: format!("foreign key `{}` on `{}` references `{}.{column}`, which does not exist", fk.name, table.name, target.name),
+                        location: location.clone(),
+                    });
+                    continue;
+                };
+                if let Some(own_column) = table.column(own)
+                    && own_column.sql_type != referenced.sql_type
+                {
+                    problems.push(Problem {
+                        message: format!(
+                            "foreign key `{}` on `{}`: `{}.{own}` is {} but `{}.{column}` is {}; give both columns the same type",
+                            fk.name, table.name, table.name, own_column.sql_type, target.name, referenced.sql_type
+                        ),
                         location: location.clone(),
                     });
                 }

@@ -192,7 +192,7 @@ mod tests {
     fn scanned(src: &str) -> Scan {
         let mut scan = Scan::default();
         let mut errors = Vec::new();
-        scan_source(Path::new("app.rs"), src, &mut scan, &mut errors);
+        scan_source(Path::new("app.rs"), src, &mut scan, &mut errors, &crate::schema::grammar::LexicalChecks);
         assert!(errors.is_empty(), "{errors:?}");
         scan
     }

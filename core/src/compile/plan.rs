@@ -1,18 +1,92 @@
-//! The planner: dialect-neutral operations → SQL statements legal on the target dialect.
+//! The planner: dialect-neutral operations → a typed plan of SQL statements legal on the
+//! target dialect.
 //!
 //! Every decision comes from [`crate::compile::rules`]; this module only renders. It never writes a
 //! statement the target rejects: what the dialect cannot do is refused here, at generate
-//! time, with the alternative.
+//! time, with the alternative. Each statement comes with what the planner knows about it
+//! ([`PlannedStatement`]); the migration file holds the SQL, and the runner reads the same
+//! facts back from it with the one tokenizer (a test holds the two equal).
 
 use crate::compile::diff::{Changes, Op};
+use crate::compile::recreate;
+use crate::compile::rules::{self, ChangeKind, Dialect, Strategy};
 use crate::schema::model::{Column, ForeignKey, Index, Schema, Table};
 use crate::sql::directive;
 use crate::sql::ident::{quote, quote_list};
-use crate::compile::recreate;
-use crate::compile::rules::{self, ChangeKind, Dialect, Strategy};
+use crate::sql::statement::{IndexCreation, IndexMode, Validation};
 use serde::Serialize;
 use std::collections::BTreeSet;
 use std::fmt;
+
+/// One statement of the plan, and what it does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlannedStatement {
+    /// The SQL, as the migration file holds it (labels and directive headers included).
+    pub sql: String,
+    /// The rules-table row it carries out.
+    pub change: ChangeKind,
+    /// The table it is about.
+    pub table: String,
+    /// Step `k` of `n` of the table's recreation.
+    pub rebuild_step: Option<(usize, usize)>,
+    /// The index it creates.
+    pub index: Option<IndexCreation>,
+    /// The constraint it validates.
+    pub validation: Option<Validation>,
+    /// The constraint it adds: `(table, name)`.
+    pub adds_constraint: Option<(Option<String>, String)>,
+    /// It must run outside a transaction.
+    pub non_transactional: bool,
+    /// A directive the runner carries out in batches.
+    pub batched: bool,
+}
+
+impl PlannedStatement {
+    fn new(sql: String, change: ChangeKind, table: &str) -> PlannedStatement {
+        PlannedStatement {
+            sql,
+            change,
+            table: table.to_owned(),
+            rebuild_step: None,
+            index: None,
+            validation: None,
+            adds_constraint: None,
+            non_transactional: false,
+            batched: false,
+        }
+    }
+}
+
+/// A table the plan rebuilds, for the `table-rebuild` warning.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Rebuild {
+    /// The table.
+    pub table: String,
+    /// The changes that need it.
+    pub because: Vec<String>,
+    /// How many statements it takes.
+    pub steps: usize,
+    /// Foreign keys of other tables dropped while it runs: `(table, name)`.
+    pub foreign_keys_dropped: Vec<(String, String)>,
+    /// A cheaper way to the same end, when there is one.
+    pub alternative: Option<String>,
+}
+
+/// The statements of a migration, in order, and the tables it rebuilds.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Plan {
+    /// The statements.
+    pub statements: Vec<PlannedStatement>,
+    /// The rebuilt tables.
+    pub rebuilds: Vec<Rebuild>,
+}
+
+impl Plan {
+    /// The SQL of each statement.
+    pub fn sql(&self) -> Vec<String> {
+        self.statements.iter().map(|s| s.sql.clone()).collect()
+    }
+}
 
 /// A change the target dialect cannot carry out (yet), with what to do instead.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -47,19 +121,19 @@ pub enum PlanError {
 
 /// Plans `changes` (towards `next`) for `dialect`. All refusals are collected before
 /// returning.
-pub fn plan(changes: &Changes, next: &Schema, dialect: Dialect) -> Result<Vec<String>, PlanError> {
+pub fn plan(changes: &Changes, next: &Schema, dialect: Dialect) -> Result<Plan, PlanError> {
     let ops = &changes.ops;
     // Tables this dialect must rebuild: every other change to them is part of the rebuild.
     let rebuilt: BTreeSet<&str> = ops.iter().filter(|op| rules::strategy(op.kind(), dialect) == Strategy::Recreate).map(Op::table).collect();
-    let mut planned_rebuilds = BTreeSet::new();
-    let mut statements = Vec::new();
+    let mut planned = Plan::default();
     let mut refusals = Vec::new();
     for op in ops {
         let kind = op.kind();
+        let (table, statements) = (op.table(), &mut planned.statements);
         for (column, sql_type) in new_column_types(op) {
             if let Err(alternative) = rules::check_column_type(sql_type, dialect) {
                 refusals.push(Refusal {
-                    change: format!("column `{}.{column}` of type {sql_type}", op.table()),
+                    change: format!("column `{table}.{column}` of type {sql_type}"),
                     kind,
                     reason: alternative.to_owned(),
                 });
@@ -69,52 +143,55 @@ pub fn plan(changes: &Changes, next: &Schema, dialect: Dialect) -> Result<Vec<St
         // names; its dropped constraints and indexes go where drops go, before any table
         // is dropped (one of them may reference it) and before the rebuild.
         let before_rebuild = matches!(op, Op::RenameTable { .. } | Op::RenameColumn { .. } | Op::DropForeignKey { .. } | Op::DropCheck { .. } | Op::DropIndex { .. } | Op::DropUnique { .. });
-        if rebuilt.contains(op.table()) && !before_rebuild {
-            if rules::strategy(kind, dialect) == Strategy::Recreate && planned_rebuilds.insert(op.table()) {
-                match rebuild(changes, next, op.table(), dialect) {
-                    Ok(steps) => statements.extend(steps),
+        if rebuilt.contains(table) && !before_rebuild {
+            if rules::strategy(kind, dialect) == Strategy::Recreate && !planned.rebuilds.iter().any(|r| r.table == table) {
+                match rebuild(changes, next, table, dialect) {
+                    Ok((steps, rebuild)) => {
+                        statements.extend(steps);
+                        planned.rebuilds.push(rebuild);
+                    }
                     Err(reason) => refusals.push(Refusal { change: op.to_string(), kind, reason }),
                 }
             }
             continue;
         }
+        let plain = |sql: String| PlannedStatement::new(sql, kind, table);
         // A column that becomes NOT NULL gives its existing NULLs its `fill`, else its
         // default (the recreation on DSQL does the same in its copy).
-        if let Op::SetNotNull { table, column } = op
+        if let Op::SetNotNull { column, .. } = op
             && let Some(value) = changes.fill_value(next, table, column)
         {
-            statements.push(format!("UPDATE {} SET {} = {value} WHERE {} IS NULL;", quote(table), quote(column), quote(column)));
+            statements.push(plain(format!("UPDATE {} SET {} = {value} WHERE {} IS NULL;", quote(table), quote(column), quote(column))));
         }
         // A NOT NULL column added with a `fill` other than its default: the fill is the
         // default while the column is added (filling the existing rows), then the real one.
-        if let Op::AddColumn { table, column } = op
+        if let Op::AddColumn { column, .. } = op
             && column.not_null
             && rules::strategy(kind, dialect) == Strategy::Plain
             && let Some(fill) = changes.fill(table, &column.name).filter(|f| Some(*f) != column.default.as_deref())
         {
             let filled = Column { default: Some(fill.to_owned()), ..column.clone() };
-            statements.push(format!("ALTER TABLE {} ADD COLUMN {};", quote(table), column_definition(&filled, dialect)));
-            statements.push(match &column.default {
+            statements.push(plain(format!("ALTER TABLE {} ADD COLUMN {};", quote(table), column_definition(&filled, dialect))));
+            statements.push(plain(match &column.default {
                 Some(default) => alter_column(table, &column.name, &format!("SET DEFAULT {default}")),
                 None => alter_column(table, &column.name, "DROP DEFAULT"),
-            });
+            }));
             continue;
         }
         match rules::strategy(kind, dialect) {
             Strategy::NotYetSupported => refusals.push(Refusal { change: op.to_string(), kind, reason: not_yet_reason(dialect) }),
-            Strategy::AddThenBackfill if next.tables.get(op.table()).is_none_or(|t| t.primary_key.is_none()) => refusals.push(Refusal {
+            Strategy::AddThenBackfill if next.tables.get(table).is_none_or(|t| t.primary_key.is_none()) => refusals.push(Refusal {
                 change: op.to_string(),
                 kind,
                 reason: format!(
-                    "`{}` has no primary key to backfill its rows in batches by; give it one in an earlier migration, or add the column without a default",
-                    op.table()
+                    "`{table}` has no primary key to backfill its rows in batches by; give it one in an earlier migration, or add the column without a default"
                 ),
             }),
             Strategy::Unsupported => refusals.push(Refusal { change: op.to_string(), kind, reason: format!("{dialect} cannot do this") }),
             strategy => statements.extend(render(op, strategy, dialect)),
         }
     }
-    if refusals.is_empty() { Ok(statements) } else { Err(PlanError::Refused { dialect, refusals }) }
+    if refusals.is_empty() { Ok(planned) } else { Err(PlanError::Refused { dialect, refusals }) }
 }
 
 /// Foreign keys of tables other than `table` that reference it: `(their table, key)`.
@@ -128,7 +205,7 @@ fn referencing<'a>(schema: &'a Schema, table: &'a str) -> impl Iterator<Item = (
 
 /// The recreation of `table` (see [`crate::compile::recreate`]), placed where its first change
 /// needing it stood; or why it cannot be planned.
-fn rebuild(changes: &Changes, next: &Schema, table: &str, dialect: Dialect) -> Result<Vec<String>, String> {
+fn rebuild(changes: &Changes, next: &Schema, table: &str, dialect: Dialect) -> Result<(Vec<PlannedStatement>, Rebuild), String> {
     let (Some(from), Some(to)) = (changes.previous.tables.get(table), next.tables.get(table)) else {
         return Err(format!("`{table}` is not in both the last snapshot and the code"));
     };
@@ -137,8 +214,8 @@ fn rebuild(changes: &Changes, next: &Schema, table: &str, dialect: Dialect) -> R
     };
     let new_table = format!("{table}{}", recreate::NEW_SUFFIX);
     let old_table = format!("{table}{}", recreate::OLD_SUFFIX);
-    if new_table.len() > recreate::MAX_IDENTIFIER {
-        return Err(format!("`{table}` is too long a name to rebuild beside itself (`{new_table}` exceeds {} bytes)", recreate::MAX_IDENTIFIER));
+    if new_table.len() > rules::MAX_IDENTIFIER_BYTES {
+        return Err(format!("`{table}` is too long a name to rebuild beside itself (`{new_table}` exceeds {} bytes)", rules::MAX_IDENTIFIER_BYTES));
     }
 
     // Columns the copy writes, and from what; new columns take their `fill`, else their
@@ -171,54 +248,59 @@ fn rebuild(changes: &Changes, next: &Schema, table: &str, dialect: Dialect) -> R
         expressions.push(expr);
     }
 
-    let mut steps: Vec<(String, String)> = Vec::new();
+    // The changes that call for the rebuild, and the cheaper way when there is one.
+    let needing: Vec<&Op> = changes.ops.iter().filter(|op| op.table() == table && rules::strategy(op.kind(), dialect) == Strategy::Recreate).collect();
+    let kind = needing.first().map(|op| op.kind()).unwrap_or(ChangeKind::AlterColumnType);
+    let plain = |sql: String| PlannedStatement::new(sql, kind, table);
+    let mut steps: Vec<(String, PlannedStatement)> = Vec::new();
     // Other tables' keys pointing at the old table would stop it from being dropped.
-    let mut dropped = BTreeSet::new();
     // (A referencing table dropped by this migration is gone by now.)
+    let mut dropped = BTreeSet::new();
     for (u, fk) in referencing(&changes.previous, table).filter(|(u, _)| next.tables.contains_key(*u)).chain(referencing(next, table)) {
         if dropped.insert((u, fk.name.as_str())) {
             steps.push((
                 format!("drop foreign key {} of {}", quote(&fk.name), quote(u)),
-                format!("ALTER TABLE {} DROP CONSTRAINT IF EXISTS {};", quote(u), quote(&fk.name)),
+                plain(format!("ALTER TABLE {} DROP CONSTRAINT IF EXISTS {};", quote(u), quote(&fk.name))),
             ));
         }
     }
     // The key's and the uniques' names are index names, unique per schema: the old table's
     // move aside so the new table can take them. (Uniques dropped by this migration are
     // gone already.)
-    let dropped_uniques: BTreeSet<&str> = changes.ops.iter().filter_map(|op| match op {
-        Op::DropUnique { table: t, name } if t == table => Some(name.as_str()),
-        _ => None,
-    }).collect();
-    let mut parked = Vec::new();
-    if to.primary_key.is_some() {
-        parked.push(("the key's", old_key.name.as_str()));
-    }
+    let dropped_uniques: BTreeSet<&str> = changes
+        .ops
+        .iter()
+        .filter_map(|op| match op {
+            Op::DropUnique { table: t, name } if t == table => Some(name.as_str()),
+            _ => None,
+        })
+        .collect();
+    let mut parked = vec![("the key's", old_key.name.as_str())];
     parked.extend(from.uniques.keys().filter(|u| !dropped_uniques.contains(u.as_str())).map(|u| ("a unique's", u.as_str())));
     for (whose, name) in parked {
         let aside = format!("{name}{}", recreate::OLD_SUFFIX);
-        if aside.len() > recreate::MAX_IDENTIFIER {
-            return Err(format!("`{name}` on `{table}` is too long a name to move aside while the table is rebuilt (`{aside}` exceeds {} bytes); rename it in an earlier migration", recreate::MAX_IDENTIFIER));
+        if aside.len() > rules::MAX_IDENTIFIER_BYTES {
+            return Err(format!(
+                "`{name}` on `{table}` is too long a name to move aside while the table is rebuilt (`{aside}` exceeds {} bytes); rename it in an earlier migration",
+                rules::MAX_IDENTIFIER_BYTES
+            ));
         }
-        steps.push((
-            format!("free {whose} name for the new table"),
-            format!("ALTER TABLE {} RENAME CONSTRAINT {} TO {};", quote(table), quote(name), quote(&aside)),
-        ));
+        steps.push((format!("free {whose} name for the new table"), plain(format!("ALTER TABLE {} RENAME CONSTRAINT {} TO {};", quote(table), quote(name), quote(&aside)))));
     }
     // A key referencing the table itself would follow the old table, so it is added last.
     let mut shape = to.clone();
     shape.name = new_table.clone();
     let self_references: Vec<String> = to.foreign_keys.values().filter(|fk| fk.references_table == table).map(|fk| fk.name.clone()).collect();
-    steps.push(("create the new table".into(), create_table(&shape, &self_references, dialect)));
+    steps.push(("create the new table".into(), plain(create_table(&shape, &self_references, dialect))));
     steps.push((
         "copy the rows in batches, check the counts, copy the grants".into(),
-        directive::copy_statement(table, &new_table, &columns, &expressions),
+        PlannedStatement { batched: true, ..plain(directive::copy_statement(table, &new_table, &columns, &expressions)) },
     ));
-    steps.push(("swap: move the old table aside".into(), format!("ALTER TABLE {} RENAME TO {};", quote(table), quote(&old_table))));
-    steps.push(("swap: put the new table in its place".into(), format!("ALTER TABLE {} RENAME TO {};", quote(&new_table), quote(table))));
-    steps.push(("drop the old table".into(), format!("DROP TABLE IF EXISTS {};", quote(&old_table))));
+    steps.push(("swap: move the old table aside".into(), plain(format!("ALTER TABLE {} RENAME TO {};", quote(table), quote(&old_table)))));
+    steps.push(("swap: put the new table in its place".into(), plain(format!("ALTER TABLE {} RENAME TO {};", quote(&new_table), quote(table)))));
+    steps.push(("drop the old table".into(), plain(format!("DROP TABLE IF EXISTS {};", quote(&old_table)))));
     for i in to.indexes.values() {
-        steps.push(("recreate an index".into(), create_index(table, &i.name, &i.columns, i.unique, Strategy::IndexAsync)));
+        steps.push(("recreate an index".into(), create_index(table, &i.name, &i.columns, i.unique, Strategy::IndexAsync, kind)));
     }
     let added_anyway = |u: &str, name: &str| {
         changes.ops.iter().any(|op| match op {
@@ -229,11 +311,47 @@ fn rebuild(changes: &Changes, next: &Schema, table: &str, dialect: Dialect) -> R
     };
     let self_keys = to.foreign_keys.values().filter(|fk| fk.references_table == table).map(|fk| (table, fk));
     for (u, fk) in self_keys.chain(referencing(next, table).filter(|(u, fk)| !added_anyway(u, &fk.name))) {
-        let [add, validate] = add_constraint_not_valid(u, &fk.name, &foreign_key_clause(fk), dialect);
+        let [add, validate] = add_constraint_not_valid(u, &fk.name, &foreign_key_clause(fk), dialect, kind);
         steps.push((format!("add back foreign key {} of {}", quote(&fk.name), quote(u)), add));
         steps.push((format!("validate foreign key {} of {}", quote(&fk.name), quote(u)), validate));
     }
-    Ok(recreate::label_steps(table, steps))
+
+    let n = steps.len();
+    let statements: Vec<PlannedStatement> = steps
+        .into_iter()
+        .enumerate()
+        .map(|(k, (what, statement))| PlannedStatement {
+            sql: format!("{}{}\n{}", recreate::STEP_MARK, recreate::step_header(table, k + 1, n, &what), statement.sql),
+            rebuild_step: Some((k + 1, n)),
+            ..statement
+        })
+        .collect();
+    let rebuild = Rebuild {
+        table: table.to_owned(),
+        because: needing.iter().map(|op| op.to_string()).collect(),
+        steps: n,
+        foreign_keys_dropped: dropped.into_iter().map(|(u, name)| (u.to_owned(), name.to_owned())).collect(),
+        alternative: cheaper_alternative(&needing),
+    };
+    Ok((statements, rebuild))
+}
+
+/// What the team could write instead of a change that needs a rebuild.
+fn cheaper_alternative(needing: &[&Op]) -> Option<String> {
+    let alternatives: Vec<String> = needing
+        .iter()
+        .filter_map(|op| match op {
+            Op::SetNotNull { column, .. } => Some(format!("keep `{column}` an `Option<T>` (nullable), and check for NULL in code")),
+            Op::AddColumn { column, .. } => Some(format!("add `{}` as an `Option<T>` with a `default`: a bare column and a batched backfill, no rebuild", column.name)),
+            Op::AlterColumnType { column, to, .. } => Some(format!("add a new column of type {to} and move `{column}`'s data in a custom migration (`generate --custom`)")),
+            Op::AddUnique { unique, .. } => Some(format!(
+                "a unique index, `#[index(columns({}), unique)]`, is built ASYNC without a rebuild (it enforces uniqueness, but `ON CONFLICT ON CONSTRAINT` needs the constraint)",
+                unique.columns.join(", ")
+            )),
+            _ => None,
+        })
+        .collect();
+    if alternatives.is_empty() { None } else { Some(alternatives.join("; ")) }
 }
 
 /// Columns whose type the operation introduces.
@@ -308,22 +426,37 @@ fn create_table(table: &Table, deferred_fks: &[String], dialect: Dialect) -> Str
     format!("CREATE TABLE IF NOT EXISTS {} (\n\t{}\n);", quote(&table.name), lines.join(",\n\t"))
 }
 
-fn create_index(table: &str, name: &str, columns: &[String], unique: bool, strategy: Strategy) -> String {
+fn create_index(table: &str, name: &str, columns: &[String], unique: bool, strategy: Strategy, change: ChangeKind) -> PlannedStatement {
     let mode = match strategy {
-        Strategy::IndexAsync => " ASYNC",
-        Strategy::IndexConcurrently => " CONCURRENTLY",
-        _ => "",
+        Strategy::IndexAsync => IndexMode::Async,
+        Strategy::IndexConcurrently => IndexMode::Concurrently,
+        _ => IndexMode::Plain,
     };
-    let unique = if unique { " UNIQUE" } else { "" };
-    format!("CREATE{unique} INDEX{mode} IF NOT EXISTS {} ON {} ({});", quote(name), quote(table), quote_list(columns))
+    let keyword = match mode {
+        IndexMode::Async => " ASYNC",
+        IndexMode::Concurrently => " CONCURRENTLY",
+        IndexMode::Plain => "",
+    };
+    let unique_word = if unique { " UNIQUE" } else { "" };
+    let sql = format!("CREATE{unique_word} INDEX{keyword} IF NOT EXISTS {} ON {} ({});", quote(name), quote(table), quote_list(columns));
+    PlannedStatement {
+        index: Some(IndexCreation { name: Some(name.to_owned()), unique, mode }),
+        non_transactional: mode == IndexMode::Concurrently,
+        ..PlannedStatement::new(sql, change, table)
+    }
 }
 
 /// `ADD CONSTRAINT .. NOT VALID` then the validation, in the dialect's form.
-fn add_constraint_not_valid(table: &str, name: &str, body: &str, dialect: Dialect) -> [String; 2] {
-    let validate_mode = if dialect == Dialect::Dsql { " ASYNC" } else { "" };
+fn add_constraint_not_valid(table: &str, name: &str, body: &str, dialect: Dialect, change: ChangeKind) -> [PlannedStatement; 2] {
+    let is_async = dialect == Dialect::Dsql;
+    let add = format!("ALTER TABLE {} ADD CONSTRAINT {} {body} NOT VALID;", quote(table), quote(name));
+    let validate = format!("ALTER TABLE{} {} VALIDATE CONSTRAINT {};", if is_async { " ASYNC" } else { "" }, quote(table), quote(name));
     [
-        format!("ALTER TABLE {} ADD CONSTRAINT {} {body} NOT VALID;", quote(table), quote(name)),
-        format!("ALTER TABLE{validate_mode} {} VALIDATE CONSTRAINT {};", quote(table), quote(name)),
+        PlannedStatement { adds_constraint: Some((Some(table.to_owned()), name.to_owned())), ..PlannedStatement::new(add, change, table) },
+        PlannedStatement {
+            validation: Some(Validation { table: Some(table.to_owned()), constraint: Some(name.to_owned()), is_async }),
+            ..PlannedStatement::new(validate, change, table)
+        },
     ]
 }
 
@@ -331,65 +464,91 @@ fn alter_column(table: &str, column: &str, action: &str) -> String {
     format!("ALTER TABLE {} ALTER COLUMN {} {action};", quote(table), quote(column))
 }
 
-fn render(op: &Op, strategy: Strategy, dialect: Dialect) -> Vec<String> {
-    let t = op.table();
+fn render(op: &Op, strategy: Strategy, dialect: Dialect) -> Vec<PlannedStatement> {
+    let (t, kind) = (op.table(), op.kind());
+    let p = |sql: String| PlannedStatement::new(sql, kind, t);
+    let adds = |sql: String, name: &str| PlannedStatement { adds_constraint: Some((Some(t.to_owned()), name.to_owned())), ..p(sql) };
     match op {
-        Op::CreateTable { table, deferred_fks } => vec![create_table(table, deferred_fks, dialect)],
-        Op::DropTable { table } => vec![format!("DROP TABLE IF EXISTS {};", quote(table))],
-        Op::RenameTable { from, to } => vec![format!("ALTER TABLE {} RENAME TO {};", quote(from), quote(to))],
+        Op::CreateTable { table, deferred_fks } => vec![p(create_table(table, deferred_fks, dialect))],
+        Op::DropTable { table } => vec![p(format!("DROP TABLE IF EXISTS {};", quote(table)))],
+        Op::RenameTable { from, to } => vec![p(format!("ALTER TABLE {} RENAME TO {};", quote(from), quote(to)))],
         Op::AddColumn { column, .. } => match (&column.default, strategy) {
             (Some(default), Strategy::AddThenBackfill) => {
                 let bare = Column { default: None, ..column.clone() };
                 vec![
-                    format!("ALTER TABLE {} ADD COLUMN {};", quote(t), column_definition(&bare, dialect)),
-                    alter_column(t, &column.name, &format!("SET DEFAULT {default}")),
-                    directive::backfill_statement(t, &column.name, default),
+                    p(format!("ALTER TABLE {} ADD COLUMN {};", quote(t), column_definition(&bare, dialect))),
+                    p(alter_column(t, &column.name, &format!("SET DEFAULT {default}"))),
+                    PlannedStatement { batched: true, ..p(directive::backfill_statement(t, &column.name, default)) },
                 ]
             }
-            _ => vec![format!("ALTER TABLE {} ADD COLUMN {};", quote(t), column_definition(column, dialect))],
+            _ => vec![p(format!("ALTER TABLE {} ADD COLUMN {};", quote(t), column_definition(column, dialect)))],
         },
-        Op::DropColumn { column, .. } => vec![format!("ALTER TABLE {} DROP COLUMN {};", quote(t), quote(column))],
-        Op::RenameColumn { from, to, .. } => vec![format!("ALTER TABLE {} RENAME COLUMN {} TO {};", quote(t), quote(from), quote(to))],
-        Op::AlterColumnType { column, to, .. } => vec![alter_column(t, column, &format!("SET DATA TYPE {to} USING {}::{to}", quote(column)))],
-        Op::SetNotNull { column, .. } => vec![alter_column(t, column, "SET NOT NULL")],
-        Op::DropNotNull { column, .. } => vec![alter_column(t, column, "DROP NOT NULL")],
-        Op::SetDefault { column, default, .. } => vec![alter_column(t, column, &format!("SET DEFAULT {default}"))],
-        Op::DropDefault { column, .. } => vec![alter_column(t, column, "DROP DEFAULT")],
-        Op::AddIdentity { column, .. } => vec![alter_column(t, column, "ADD GENERATED BY DEFAULT AS IDENTITY")],
-        Op::DropIdentity { column, .. } => vec![alter_column(t, column, "DROP IDENTITY IF EXISTS")],
+        Op::DropColumn { column, .. } => vec![p(format!("ALTER TABLE {} DROP COLUMN {};", quote(t), quote(column)))],
+        Op::RenameColumn { from, to, .. } => vec![p(format!("ALTER TABLE {} RENAME COLUMN {} TO {};", quote(t), quote(from), quote(to)))],
+        Op::AlterColumnType { column, to, .. } => vec![p(alter_column(t, column, &format!("SET DATA TYPE {to} USING {}::{to}", quote(column))))],
+        Op::SetNotNull { column, .. } => vec![p(alter_column(t, column, "SET NOT NULL"))],
+        Op::DropNotNull { column, .. } => vec![p(alter_column(t, column, "DROP NOT NULL"))],
+        Op::SetDefault { column, default, .. } => vec![p(alter_column(t, column, &format!("SET DEFAULT {default}")))],
+        Op::DropDefault { column, .. } => vec![p(alter_column(t, column, "DROP DEFAULT"))],
+        Op::AddIdentity { column, .. } => vec![p(alter_column(t, column, "ADD GENERATED BY DEFAULT AS IDENTITY"))],
+        Op::DropIdentity { column, .. } => vec![p(alter_column(t, column, "DROP IDENTITY IF EXISTS"))],
         Op::ChangePrimaryKey { from, to, .. } => {
             let mut out = Vec::new();
             if let Some(pk) = from {
-                out.push(format!("ALTER TABLE {} DROP CONSTRAINT {};", quote(t), quote(&pk.name)));
+                out.push(p(format!("ALTER TABLE {} DROP CONSTRAINT {};", quote(t), quote(&pk.name))));
             }
             if let Some(pk) = to {
-                out.push(format!("ALTER TABLE {} ADD CONSTRAINT {} PRIMARY KEY ({});", quote(t), quote(&pk.name), quote_list(&pk.columns)));
+                out.push(adds(format!("ALTER TABLE {} ADD CONSTRAINT {} PRIMARY KEY ({});", quote(t), quote(&pk.name), quote_list(&pk.columns)), &pk.name));
             }
             out
         }
-        Op::CreateIndex { index: Index { name, columns, unique }, .. } => vec![create_index(t, name, columns, *unique, strategy)],
+        Op::CreateIndex { index: Index { name, columns, unique }, .. } => vec![create_index(t, name, columns, *unique, strategy, kind)],
         Op::AddUnique { unique, .. } => vec![
-            create_index(t, &unique.name, &unique.columns, true, Strategy::IndexConcurrently),
-            format!("ALTER TABLE {} ADD CONSTRAINT {} UNIQUE USING INDEX {};", quote(t), quote(&unique.name), quote(&unique.name)),
+            create_index(t, &unique.name, &unique.columns, true, Strategy::IndexConcurrently, kind),
+            adds(format!("ALTER TABLE {} ADD CONSTRAINT {} UNIQUE USING INDEX {};", quote(t), quote(&unique.name), quote(&unique.name)), &unique.name),
         ],
         // Earlier versions added a unique to an existing table as a bare unique index;
         // the second statement removes such an index, and is a no-op otherwise.
         Op::DropUnique { name, .. } => vec![
-            format!("ALTER TABLE {} DROP CONSTRAINT IF EXISTS {};", quote(t), quote(name)),
-            format!("DROP INDEX IF EXISTS {};", quote(name)),
+            p(format!("ALTER TABLE {} DROP CONSTRAINT IF EXISTS {};", quote(t), quote(name))),
+            p(format!("DROP INDEX IF EXISTS {};", quote(name))),
         ],
-        Op::DropIndex { name, .. } => vec![format!("DROP INDEX IF EXISTS {};", quote(name))],
-        Op::AddCheck { check, .. } => add_constraint_not_valid(t, &check.name, &format!("CHECK ({})", check.expression), dialect).into(),
-        Op::AddForeignKey { foreign_key, .. } => add_constraint_not_valid(t, &foreign_key.name, &foreign_key_clause(foreign_key), dialect).into(),
+        Op::DropIndex { name, .. } => vec![p(format!("DROP INDEX IF EXISTS {};", quote(name)))],
+        Op::AddCheck { check, .. } => add_constraint_not_valid(t, &check.name, &format!("CHECK ({})", check.expression), dialect, kind).into(),
+        Op::AddForeignKey { foreign_key, .. } => add_constraint_not_valid(t, &foreign_key.name, &foreign_key_clause(foreign_key), dialect, kind).into(),
         Op::DropCheck { name, .. } | Op::DropForeignKey { name, .. } => {
-            vec![format!("ALTER TABLE {} DROP CONSTRAINT IF EXISTS {};", quote(t), quote(name))]
+            vec![p(format!("ALTER TABLE {} DROP CONSTRAINT IF EXISTS {};", quote(t), quote(name)))]
         }
-        Op::RenameConstraint { from, to, .. } => vec![format!("ALTER TABLE {} RENAME CONSTRAINT {} TO {};", quote(t), quote(from), quote(to))],
+        Op::RenameConstraint { from, to, .. } => vec![p(format!("ALTER TABLE {} RENAME CONSTRAINT {} TO {};", quote(t), quote(from), quote(to)))],
         Op::RenameIndex { from, index, .. } if strategy == Strategy::RecreateIndexAsync => vec![
-            format!("DROP INDEX IF EXISTS {};", quote(from)),
-            create_index(t, &index.name, &index.columns, index.unique, Strategy::IndexAsync),
+            p(format!("DROP INDEX IF EXISTS {};", quote(from))),
+            create_index(t, &index.name, &index.columns, index.unique, Strategy::IndexAsync, kind),
         ],
-        Op::RenameIndex { from, index, .. } => vec![format!("ALTER INDEX {} RENAME TO {};", quote(from), quote(&index.name))],
+        Op::RenameIndex { from, index, .. } => vec![p(format!("ALTER INDEX {} RENAME TO {};", quote(from), quote(&index.name)))],
     }
 }
 
+/// Where the SQL of `plan` says something other than what the planner knew, as the
+/// runner reads it ([`crate::sql::statement::classify`], the step labels, the directives);
+/// empty when they agree. Tests hold it empty for every plan they make.
+pub fn text_disagreements(plan: &Plan) -> Vec<String> {
+    let mut out = Vec::new();
+    for p in &plan.statements {
+        let info = crate::sql::statement::classify(&p.sql);
+        let label = recreate::step_label(&p.sql).map(|(table, rest)| (table, rest.split(':').next().unwrap_or_default().to_owned()));
+        let facts = [
+            ("index", format!("{:?}", info.index), format!("{:?}", p.index)),
+            ("validation", format!("{:?}", info.validation), format!("{:?}", p.validation)),
+            ("added constraint", format!("{:?}", info.adds_constraint), format!("{:?}", p.adds_constraint)),
+            ("non-transactional", info.non_transactional.to_string(), p.non_transactional.to_string()),
+            ("directive", matches!(directive::parse(&p.sql), Ok(Some(_))).to_string(), p.batched.to_string()),
+            ("recreation step", format!("{label:?}"), format!("{:?}", p.rebuild_step.map(|(k, n)| (p.table.clone(), format!("{k}/{n}"))))),
+        ];
+        for (what, read, known) in facts {
+            if read != known {
+                out.push(format!("{what}: the text says {read}, the plan {known}: {}", p.sql));
+            }
+        }
+    }
+    out
+}

@@ -22,8 +22,6 @@ pub const OLD_SUFFIX: &str = "__tw_old";
 /// First line of each recreation step but the copy (informational: `status`, `--dry-run`).
 pub const STEP_MARK: &str = "-- tablewright:recreate ";
 
-/// PostgreSQL truncates identifiers beyond 63 bytes.
-pub const MAX_IDENTIFIER: usize = 63;
 
 /// `(table, "k/n: what")` of a statement labelled as a recreation step.
 pub fn step_label(statement: &str) -> Option<(String, String)> {
@@ -33,11 +31,10 @@ pub fn step_label(statement: &str) -> Option<(String, String)> {
     Some((table, rest.trim().to_owned()))
 }
 
-/// Labels each statement of the recreation of `table` as step k of n (what
+/// The label of step `k` of `n` of the recreation of `table`, after [`STEP_MARK`] (what
 /// [`step_label`] reads back).
-pub fn label_steps(table: &str, steps: Vec<(String, String)>) -> Vec<String> {
-    let n = steps.len();
-    steps.into_iter().enumerate().map(|(k, (what, sql))| format!("{STEP_MARK}{} {}/{n}: {what}\n{sql}", quote(table), k + 1)).collect()
+pub fn step_header(table: &str, k: usize, n: usize, what: &str) -> String {
+    format!("{} {k}/{n}: {what}", quote(table))
 }
 
 #[cfg(test)]

@@ -88,6 +88,18 @@ pub enum ChangeKind {
     RenameIndex,
 }
 
+/// PostgreSQL's (and DSQL's) longest identifier; longer names are cut short silently.
+pub use crate::schema::model::MAX_IDENTIFIER_BYTES;
+
+/// Aurora DSQL's limit on rows changed by one transaction.
+pub const DSQL_MAX_ROWS_PER_TRANSACTION: i64 = 3_000;
+
+/// Aurora DSQL's limit on the data one transaction changes.
+pub const DSQL_MAX_TRANSACTION_BYTES: i64 = 10 * 1024 * 1024;
+
+/// Aurora DSQL closes connections after 60 minutes.
+pub const DSQL_MAX_CONNECTION_AGE: std::time::Duration = std::time::Duration::from_secs(60 * 60);
+
 /// How a dialect carries out a kind of change.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Strategy {

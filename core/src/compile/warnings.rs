@@ -3,19 +3,30 @@
 //! people and for tools that match on it.
 
 use crate::compile::diff::Op;
+use crate::compile::plan::Rebuild;
 use crate::schema::types::base_name;
 use serde::Serialize;
 
 /// One warning.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Warning {
-    /// Stable id (`drop-table`, `drop-column`, `narrowing-type-change`, `rename-table`,
-    /// `rename-column`).
+    /// Stable id: `drop-table`, `drop-column`, `narrowing-type-change`, `rename-table`,
+    /// `rename-column`, `table-rebuild`.
     pub id: &'static str,
     /// The change, for people.
     pub change: String,
     /// What can go wrong.
     pub message: String,
+}
+
+/// Every warning id, for `--deny`.
+pub const WARNING_IDS: &[&str] = &["drop-table", "drop-column", "narrowing-type-change", "rename-table", "rename-column", "table-rebuild"];
+
+impl Warning {
+    /// Whether `--deny <id>` covers it: its own id, or `drop` for both drops.
+    pub fn is_denied_by(&self, id: &str) -> bool {
+        self.id == id || (id == "drop" && self.id.starts_with("drop-"))
+    }
 }
 
 fn int_rank(t: &str) -> Option<u8> {
@@ -63,8 +74,8 @@ pub fn is_narrowing(from: &str, to: &str) -> bool {
     }
 }
 
-/// The warnings for a list of operations.
-pub fn warnings(ops: &[Op]) -> Vec<Warning> {
+/// The warnings for a list of operations and the rebuilds their plan needs.
+pub fn warnings(ops: &[Op], rebuilds: &[Rebuild]) -> Vec<Warning> {
     let mut out = Vec::new();
     for op in ops {
         let (id, message) = match op {
@@ -78,6 +89,20 @@ pub fn warnings(ops: &[Op]) -> Vec<Warning> {
             _ => continue,
         };
         out.push(Warning { id, change: op.to_string(), message });
+    }
+    for r in rebuilds {
+        let mut message = format!(
+            "rebuilt in {} steps: a new table, its rows copied in batches, then swapped in (pause writers to `{}` for the swap; a write between the last copy pass and the swap is not carried over)",
+            r.steps, r.table
+        );
+        if !r.foreign_keys_dropped.is_empty() {
+            let keys: Vec<String> = r.foreign_keys_dropped.iter().map(|(t, k)| format!("`{t}.{k}`")).collect();
+            message.push_str(&format!("; foreign keys not enforced until it is done: {}", keys.join(", ")));
+        }
+        if let Some(alternative) = &r.alternative {
+            message.push_str(&format!("; cheaper: {alternative}"));
+        }
+        out.push(Warning { id: "table-rebuild", change: format!("rebuild `{}` for: {}", r.table, r.because.join(", ")), message });
     }
     out
 }

@@ -22,6 +22,16 @@ struct ConfigFile {
     history: HistoryFile,
     #[serde(default)]
     roles: RolesFile,
+    #[serde(default)]
+    generate: GenerateFile,
+}
+
+/// `[generate]`: warnings that make `generate` fail (`deny = ["table-rebuild", "drop"]`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GenerateFile {
+    #[serde(default)]
+    deny: Vec<String>,
 }
 
 /// `[roles]`: the role of handlers that name none, and IAM role ARNs for DSQL.
@@ -55,6 +65,18 @@ fn default_permissions() -> String {
     "permissions/permissions.sql".into()
 }
 
+/// What `--deny` and `[generate] deny` take: every warning id, and `drop` for both drops.
+pub fn deniable() -> Vec<&'static str> {
+    let mut ids = vec!["drop"];
+    ids.extend(crate::compile::warnings::WARNING_IDS);
+    ids
+}
+
+/// Whether `id` is one of [`deniable`].
+pub fn is_deniable(id: &str) -> bool {
+    deniable().contains(&id)
+}
+
 /// A loaded configuration, paths resolved.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
@@ -78,6 +100,8 @@ pub struct Config {
     pub default_role: Option<String>,
     /// `[roles.iam]`: role → IAM role ARN, written as `AWS IAM GRANT` on DSQL.
     pub iam_roles: BTreeMap<String, String>,
+    /// `[generate] deny`: warning ids (or `drop`) that make `generate` fail.
+    pub deny: Vec<String>,
 }
 
 /// The config could not be used.
@@ -125,6 +149,12 @@ impl Config {
         if file.schema.is_empty() {
             return Err(ConfigError::Parse { path: path.to_path_buf(), message: "`schema` lists no patterns: add globs such as `schema = [\"src/**/*.rs\"]`".into() });
         }
+        if let Some(unknown) = file.generate.deny.iter().find(|id| !is_deniable(id)) {
+            return Err(ConfigError::Parse {
+                path: path.to_path_buf(),
+                message: format!("`[generate] deny` names `{unknown}`, which is no warning: use {}", deniable().join(", ")),
+            });
+        }
         let root = path.parent().map(Path::to_path_buf).unwrap_or_default();
         Ok(Config {
             path: path.to_path_buf(),
@@ -137,6 +167,7 @@ impl Config {
             history_table: file.history.table,
             default_role: file.roles.default,
             iam_roles: file.roles.iam,
+            deny: file.generate.deny,
         })
     }
 

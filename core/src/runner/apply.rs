@@ -26,8 +26,7 @@ use crate::sql::statement;
 use sqlx::{AssertSqlSafe, Connection as _, Row as _};
 use std::ops::Range;
 
-/// Aurora DSQL's limit on rows changed by one transaction.
-pub(crate) const DSQL_ROW_LIMIT: i64 = 3_000;
+use crate::compile::rules::DSQL_MAX_ROWS_PER_TRANSACTION as DSQL_ROW_LIMIT;
 
 /// Why a transaction with the cursor did not commit.
 enum TxError {

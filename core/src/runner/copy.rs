@@ -22,17 +22,18 @@ use super::state::{Transition, WriteError, check_fence};
 use super::target::Conn;
 use crate::sql::directive::{BackfillDirective, CopyDirective, Directive};
 use super::source::LocalMigration;
+use crate::compile::rules;
 use crate::sql::ident::quote;
 use sqlx::{AssertSqlSafe, Connection as _, PgConnection, Row as _};
 use std::time::{Duration, Instant};
 
 /// DSQL caps a transaction at 10 MiB of changes; a batch stops at this many characters of
 /// row text (up to 8 MiB in UTF-8), well below it, since DSQL counts its own way.
-const BATCH_CHARS: i64 = 2 * 1024 * 1024;
+const BATCH_CHARS: i64 = rules::DSQL_MAX_TRANSACTION_BYTES / 5;
 
-/// The most rows a batch may hold under DSQL's 3,000-row limit: the batch's rows, the
-/// history row and the copy's range record.
-pub(crate) const MAX_BATCH_ROWS: usize = 2_998;
+/// The most rows a batch may hold under DSQL's row limit: the batch's rows, the history
+/// row and the copy's range record.
+pub(crate) const MAX_BATCH_ROWS: usize = rules::DSQL_MAX_ROWS_PER_TRANSACTION as usize - 2;
 
 /// Passes over a copy's ranges before giving up on a table that keeps changing.
 const MAX_COPY_PASSES: usize = 8;

@@ -52,7 +52,7 @@ impl Migrator {
         let mut work = Work { m, statements: m.statements.clone(), skip: BTreeSet::new(), hashes: statement_hashes(m), state: entry.state.clone(), row: entry.row.cloned() };
         for (i, chunk) in m.statements.iter().enumerate() {
             let refuse = |reason: String| RunError::Refused { tag: m.tag.clone(), number: i + 1, statement: chunk.clone(), reason };
-            let parts = crate::sql::dsql_check::split(chunk);
+            let parts = crate::sql::split::statements_in(chunk, 1);
             let control = parts.iter().any(|(_, p)| statement::classify(p).kind == StatementKind::TransactionControl);
             if control && (parts.len() > 1 || !dsql) {
                 return Err(refuse(
@@ -60,12 +60,6 @@ impl Migrator {
                      (on PostgreSQL a migration is one transaction, on DSQL every statement is its own); remove it"
                         .into(),
                 ));
-            }
-            if dsql && parts.len() > 1 {
-                return Err(refuse(format!(
-                    "{} statements in one chunk: DSQL runs one statement per transaction, so each needs a `--> statement-breakpoint` line before it",
-                    parts.len()
-                )));
             }
             if parts.len() > 1 && parts.iter().any(|(_, p)| statement::classify(p).non_transactional) {
                 return Err(refuse(
@@ -92,7 +86,10 @@ impl Migrator {
             if !dsql {
                 continue;
             }
-            let checked = crate::sql::dsql_check::classify(i + 1, chunk);
+            // check-dsql's verdict, the same function: a chunk of several statements, or one
+            // it classes ERROR or RECREATION, is refused.
+            let verdicts = crate::sql::dsql_check::check_chunk(1, chunk);
+            let Some(checked) = verdicts.iter().max_by_key(|c| c.class).cloned() else { continue };
             let reason = checked.message.clone().unwrap_or_default();
             match checked.class {
                 DsqlClass::Ok => {}

@@ -6,8 +6,9 @@ use sqlx::{ConnectOptions, Connection, PgConnection};
 use std::fmt;
 use std::time::{Duration, Instant};
 
-/// DSQL closes connections after 60 minutes; reconnect well before.
-pub const MAX_CONNECTION_AGE: Duration = Duration::from_secs(50 * 60);
+/// DSQL closes connections after [`crate::compile::rules::DSQL_MAX_CONNECTION_AGE`]; reconnect
+/// well before.
+pub const MAX_CONNECTION_AGE: Duration = Duration::from_secs(crate::compile::rules::DSQL_MAX_CONNECTION_AGE.as_secs() * 5 / 6);
 
 /// A database to migrate.
 #[derive(Clone)]

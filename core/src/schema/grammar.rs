@@ -411,6 +411,30 @@ pub fn snake_case(name: &str) -> String {
     out
 }
 
+/// How the SQL inside attributes (`default`, `fill`, `check(expr)`, `sql_type`) is
+/// checked. The derive uses [`LexicalChecks`], cheap enough for every build of every app;
+/// `generate` reads the same attributes with the SQL parser (`sql::fragment`), which
+/// accepts exactly one expression or one type and nothing after it.
+pub trait SqlFragments {
+    /// `Err(why)` unless `text`, written as `key = ".."`, is exactly one SQL expression.
+    fn expression(&self, key: &str, text: &str) -> Result<(), String>;
+    /// `Err(why)` unless `text` is exactly one SQL type.
+    fn sql_type(&self, text: &str) -> Result<(), String>;
+}
+
+/// The derive's checks: [`check_sql_expression`] and the type's canonical spelling.
+pub struct LexicalChecks;
+
+impl SqlFragments for LexicalChecks {
+    fn expression(&self, key: &str, text: &str) -> Result<(), String> {
+        check_sql_expression(key, text)
+    }
+
+    fn sql_type(&self, _text: &str) -> Result<(), String> {
+        Ok(())
+    }
+}
+
 /// Checks that `key = ".."` (`default`, `fill`) is one SQL expression: not empty, quotes
 /// closed, parentheses balanced, no statement separator or comment.
 pub fn check_sql_expression(key: &str, expr: &str) -> Result<(), String> {
@@ -419,9 +443,19 @@ pub fn check_sql_expression(key: &str, expr: &str) -> Result<(), String> {
     }
     let mut depth = 0i32;
     let mut in_string = false;
+    // In `E'..'` strings a backslash escapes the next character (`E'it\'s'`).
+    let mut escapes = false;
+    let mut previous: [Option<char>; 2] = [None, None];
     let mut chars = expr.chars().peekable();
     while let Some(c) = chars.next() {
+        let before = previous;
+        previous = [previous[1], Some(c)];
         if in_string {
+            if escapes && c == '\\' {
+                chars.next();
+                previous = [None, None];
+                continue;
+            }
             if c == '\'' {
                 if chars.peek() == Some(&'\'') {
                     chars.next();
@@ -432,7 +466,10 @@ pub fn check_sql_expression(key: &str, expr: &str) -> Result<(), String> {
             continue;
         }
         match c {
-            '\'' => in_string = true,
+            '\'' => {
+                in_string = true;
+                escapes = matches!(before[1], Some('e' | 'E')) && !before[0].is_some_and(|p| p.is_alphanumeric() || p == '_');
+            }
             '(' => depth += 1,
             ')' => {
                 depth -= 1;
@@ -447,10 +484,10 @@ pub fn check_sql_expression(key: &str, expr: &str) -> Result<(), String> {
         }
     }
     if in_string {
-        return Err(format!("`default = \"{expr}\"` has an unclosed string literal; SQL strings use single quotes: `default = \"'text'\"`"));
+        return Err(format!("`{key} = \"{expr}\"` has an unclosed string literal; SQL strings use single quotes: `{key} = \"'text'\"`"));
     }
     if depth != 0 {
-        return Err(format!("`default = \"{expr}\"` has unbalanced parentheses"));
+        return Err(format!("`{key} = \"{expr}\"` has unbalanced parentheses"));
     }
     Ok(())
 }
@@ -492,6 +529,11 @@ fn type_shape(ty: &Type) -> Option<(String, Vec<String>)> {
 
 /// Parses one struct deriving `Table`. See the module docs for how errors are reported.
 pub fn parse_table(input: &DeriveInput) -> syn::Result<TableDef> {
+    parse_table_with(input, &LexicalChecks)
+}
+
+/// [`parse_table`], with the SQL in attributes checked by `sql`.
+pub fn parse_table_with(input: &DeriveInput, sql: &dyn SqlFragments) -> syn::Result<TableDef> {
     let mut errors = Errors::default();
     let fields = match &input.data {
         Data::Struct(s) => match &s.fields {
@@ -549,7 +591,10 @@ pub fn parse_table(input: &DeriveInput) -> syn::Result<TableDef> {
 
         let ft = unwrap_option(&field.ty);
         let sql_type = match &col.sql_type {
-            Some(lit) => match types::canonical_sql_type(&lit.value()) {
+            Some(lit) => match types::canonical_sql_type(&lit.value()).and_then(|t| match sql.sql_type(&t) {
+                Ok(()) => Ok(t),
+                Err(why) => Err(types::SqlTypeError::NotAType(lit.value().trim().to_owned(), why)),
+            }) {
                 Ok(t) => Some(t),
                 Err(e) => {
                     errors.push(lit, format!("invalid `sql_type`: {e}"));
@@ -596,7 +641,7 @@ pub fn parse_table(input: &DeriveInput) -> syn::Result<TableDef> {
             } else if col.identity.is_some() {
                 errors.push(lit, "an `identity` column fills itself: remove `fill`");
             } else {
-                match check_sql_expression("fill", &lit.value()) {
+                match sql.expression("fill", &lit.value()) {
                     Ok(()) => {
                         column_fills.insert(column_name.clone(), lit.value().trim().to_owned());
                     }
@@ -604,7 +649,7 @@ pub fn parse_table(input: &DeriveInput) -> syn::Result<TableDef> {
                 }
             }
         }
-        let default = col.default.as_ref().and_then(|lit| match check_sql_expression("default", &lit.value()) {
+        let default = col.default.as_ref().and_then(|lit| match sql.expression("default", &lit.value()) {
             Ok(()) => Some(lit.value().trim().to_owned()),
             Err(msg) => {
                 errors.push(lit, format!("bad `default`: {msg}"));
@@ -705,6 +750,17 @@ pub fn parse_table(input: &DeriveInput) -> syn::Result<TableDef> {
             errors.push_span(u.span, format!("unique constraint `{name}` is declared twice"));
         }
     }
+    // PostgreSQL keeps only the first of UNIQUE constraints over the same columns, the
+    // primary key included, so the database would lack what the snapshot says.
+    let mut unique_columns: BTreeMap<&Vec<String>, &str> = BTreeMap::new();
+    if let Some(pk) = &primary_key {
+        unique_columns.insert(&pk.columns, "the primary key");
+    }
+    for u in uniques.values() {
+        if let Some(other) = unique_columns.insert(&u.columns, &u.name) {
+            errors.push(&input.ident, format!("unique constraint `{}` is over the same columns as {other}, which is unique already: remove it", u.name));
+        }
+    }
     let mut indexes = BTreeMap::new();
     for ix in &attrs.indexes {
         let cols = resolve(&ix.columns, &mut errors);
@@ -719,10 +775,16 @@ pub fn parse_table(input: &DeriveInput) -> syn::Result<TableDef> {
         check_identifier(&n, name, "check name", &mut errors);
         if expr.value().trim().is_empty() {
             errors.push(expr, "empty `expr`: write a boolean SQL expression such as `expr = \"price >= 0\"`");
+        } else if let Err(why) = sql.expression("expr", &expr.value()) {
+            errors.push(expr, format!("bad check `expr`: {why}"));
         }
         if checks.insert(n.clone(), Check { name: n.clone(), expression: expr.value().trim().to_owned() }).is_some() {
             errors.push_span(*span, format!("check `{n}` is declared twice"));
         }
+    }
+
+    if fields.is_some_and(|f| f.is_empty()) {
+        errors.push(&input.ident, "a table needs at least one column: add a field");
     }
 
     // Every generated name must fit PostgreSQL's identifier limit, or it would be truncated
@@ -732,6 +794,7 @@ pub fn parse_table(input: &DeriveInput) -> syn::Result<TableDef> {
     all_names.extend(uniques.keys());
     all_names.extend(indexes.keys());
     all_names.extend(foreign_keys.keys());
+    all_names.extend(checks.keys());
     let mut distinct = BTreeSet::new();
     for name in all_names {
         if name.len() > model::MAX_IDENTIFIER_BYTES {

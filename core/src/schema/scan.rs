@@ -3,8 +3,9 @@
 //! derive runs. User code is never compiled.
 
 use crate::schema::desired::{DesiredSchema, Hint, Location, TableSource};
-use crate::schema::grammar::{self, Operation, RequiresTable};
+use crate::schema::grammar::{self, Operation, RequiresTable, SqlFragments};
 use proc_macro2::Span;
+use quote::ToTokens;
 use serde::Serialize;
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -85,6 +86,9 @@ struct Collector<'a> {
     text: &'a str,
     scan: &'a mut Scan,
     errors: &'a mut Vec<SourceError>,
+    sql: &'a dyn SqlFragments,
+    /// How many enclosing modules are behind `#[cfg(..)]`.
+    cfg_gated: usize,
 }
 
 impl Collector<'_> {
@@ -118,6 +122,58 @@ impl Collector<'_> {
     }
 }
 
+/// How deep brackets may nest in a scanned file. The parser recurses per level, so a
+/// deeper file (generated code, say) is reported instead of overflowing the stack.
+pub const MAX_NESTING: usize = 128;
+
+/// The first group nested deeper than [`MAX_NESTING`], walked without recursion.
+fn too_deep(tokens: proc_macro2::TokenStream) -> Option<Span> {
+    let mut stack = vec![(tokens.into_iter(), 0usize)];
+    while let Some((iter, depth)) = stack.last_mut() {
+        let depth = *depth;
+        match iter.next() {
+            Some(proc_macro2::TokenTree::Group(g)) => {
+                if depth + 1 > MAX_NESTING {
+                    return Some(g.span_open());
+                }
+                stack.push((g.stream().into_iter(), depth + 1));
+            }
+            Some(_) => {}
+            None => {
+                stack.pop();
+            }
+        }
+    }
+    None
+}
+
+/// Whether `tokens` hold `derive(.. Table ..)` anywhere (a macro's body, a `cfg_attr`).
+fn mentions_derive_table(tokens: proc_macro2::TokenStream) -> bool {
+    let mut stack = vec![tokens.into_iter()];
+    let mut after_derive = false;
+    while let Some(iter) = stack.last_mut() {
+        match iter.next() {
+            Some(proc_macro2::TokenTree::Ident(i)) => after_derive = i == "derive",
+            Some(proc_macro2::TokenTree::Group(g)) => {
+                if after_derive && g.stream().into_iter().any(|t| matches!(t, proc_macro2::TokenTree::Ident(i) if i == "Table")) {
+                    return true;
+                }
+                after_derive = false;
+                stack.push(g.stream().into_iter());
+            }
+            Some(_) => after_derive = false,
+            None => {
+                stack.pop();
+            }
+        }
+    }
+    false
+}
+
+fn is_cfg(attr: &syn::Attribute) -> bool {
+    attr.path().is_ident("cfg")
+}
+
 fn derives_table(attrs: &[syn::Attribute]) -> bool {
     attrs.iter().filter(|a| a.path().is_ident("derive")).any(|a| {
         a.parse_args_with(syn::punctuated::Punctuated::<syn::Path, syn::Token![,]>::parse_terminated)
@@ -125,13 +181,61 @@ fn derives_table(attrs: &[syn::Attribute]) -> bool {
     })
 }
 
+impl Collector<'_> {
+    /// A `#[derive(Table)]` the scanner cannot take as is: `Some(why)`.
+    fn unreadable_table(&self, attrs: &[syn::Attribute]) -> Option<String> {
+        if attrs.iter().any(|a| a.path().is_ident("cfg_attr") && mentions_derive_table(a.meta.to_token_stream())) {
+            return Some("`#[derive(Table)]` under `#[cfg_attr(..)]`: the CLI does not know which features are on; derive it unconditionally".into());
+        }
+        if !derives_table(attrs) {
+            return None;
+        }
+        if self.cfg_gated > 0 || attrs.iter().any(is_cfg) {
+            return Some("a `#[derive(Table)]` struct behind `#[cfg(..)]`: the CLI does not know whether it is compiled; remove the `cfg`, or keep the struct out of the files `schema` lists".into());
+        }
+        None
+    }
+}
+
 impl<'ast> Visit<'ast> for Collector<'_> {
+    fn visit_item_mod(&mut self, item: &'ast syn::ItemMod) {
+        let gated = item.attrs.iter().any(is_cfg);
+        self.cfg_gated += usize::from(gated);
+        syn::visit::visit_item_mod(self, item);
+        self.cfg_gated -= usize::from(gated);
+    }
+
+    fn visit_item_enum(&mut self, item: &'ast syn::ItemEnum) {
+        if derives_table(&item.attrs) {
+            self.error(item.ident.span(), format!("`#[derive(Table)]` works on structs only, and `{}` is an enum: describe the table with a struct", item.ident));
+        }
+    }
+
+    fn visit_item_union(&mut self, item: &'ast syn::ItemUnion) {
+        if derives_table(&item.attrs) {
+            self.error(item.ident.span(), format!("`#[derive(Table)]` works on structs only, and `{}` is a union", item.ident));
+        }
+    }
+
+    fn visit_item_macro(&mut self, item: &'ast syn::ItemMacro) {
+        if mentions_derive_table(item.mac.tokens.clone()) {
+            self.error(
+                item.mac.path.segments.last().map(|s| s.ident.span()).unwrap_or_else(Span::call_site),
+                "a `#[derive(Table)]` inside a macro: the CLI reads source, not macro expansions, so it cannot see this table; write the struct out".into(),
+            );
+        }
+    }
+
     fn visit_item_struct(&mut self, item: &'ast syn::ItemStruct) {
+        if let Some(why) = self.unreadable_table(&item.attrs) {
+            self.error(item.ident.span(), why);
+            return;
+        }
         if !derives_table(&item.attrs) {
             return;
         }
         let input = syn::DeriveInput::from(item.clone());
-        match grammar::parse_table(&input) {
+        match grammar::parse_table_with(&input, self.sql) {
             Ok(def) => {
                 let name = def.table.name.clone();
                 if let Some((other, _)) = self.scan.entities.iter().find(|(_, t)| *t == name) {
@@ -170,24 +274,74 @@ impl<'ast> Visit<'ast> for Collector<'_> {
 }
 
 /// Reads every file and collects tables and handlers; all errors of all files together.
-pub fn scan_files(files: &[PathBuf]) -> Result<Scan, ScanError> {
+/// `sql` checks the SQL inside attributes.
+pub fn scan_files(files: &[PathBuf], sql: &dyn SqlFragments) -> Result<Scan, ScanError> {
     let mut scan = Scan::default();
     let mut errors = Vec::new();
     for file in files {
         let text = std::fs::read_to_string(file).map_err(|source| ScanError::Io { path: file.clone(), source })?;
-        scan_source(file, &text, &mut scan, &mut errors);
+        scan_source(file, &text, &mut scan, &mut errors, sql);
     }
     if errors.is_empty() { Ok(scan) } else { Err(ScanError::Source(errors)) }
 }
 
 /// Scans one file's text (as if read from `file`) into `scan`.
-pub fn scan_source(file: &Path, text: &str, scan: &mut Scan, errors: &mut Vec<SourceError>) {
+pub fn scan_source(file: &Path, text: &str, scan: &mut Scan, errors: &mut Vec<SourceError>, sql: &dyn SqlFragments) {
+    let mut c = Collector { file, text, scan, errors, sql, cfg_gated: 0 };
+    // Lexing builds nested groups without recursion; only then may the parser recurse.
+    match text.parse::<proc_macro2::TokenStream>().map(too_deep) {
+        Ok(Some(span)) => return c.error(span, format!("brackets nest deeper than {MAX_NESTING} levels here, which the scanner does not read: split the expression, or keep this file out of the files `schema` lists")),
+        Err(e) => return c.error(e.span(), format!("not valid Rust: {e}")),
+        Ok(None) => {}
+    }
     match syn::parse_file(text) {
-        Ok(ast) => Collector { file, text, scan, errors }.visit_file(&ast),
+        Ok(ast) => c.visit_file(&ast),
         Err(e) => {
-            let mut c = Collector { file, text, scan, errors };
             let span = e.span();
             c.error(span, format!("not valid Rust: {e}"));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::schema::grammar::LexicalChecks;
+
+    fn errors(text: &str) -> (Scan, Vec<String>) {
+        let mut scan = Scan::default();
+        let mut errors = Vec::new();
+        scan_source(Path::new("s.rs"), text, &mut scan, &mut errors, &LexicalChecks);
+        (scan, errors.into_iter().map(|e| format!("{}: {}", e.location, e.message)).collect())
+    }
+
+    #[test]
+    fn what_the_scanner_cannot_read_is_reported_not_guessed() {
+        let (scan, found) = errors(
+            "#[cfg(feature = \"never\")]\n#[derive(Table)]\npub struct Gated { pub id: i64 }\n\
+             #[cfg(test)]\nmod tests { #[derive(Table)] pub struct InTests { pub id: i64 } }\n\
+             #[cfg_attr(feature = \"db\", derive(Table))]\npub struct Maybe { pub id: i64 }\n\
+             #[derive(Table)]\npub enum Mood { Happy }\n\
+             make_tables! { #[derive(Table)] pub struct Made { pub id: i64 } }\n\
+             #[derive(Table)]\npub struct Empty {}\n",
+        );
+        assert!(scan.desired.schema.tables.is_empty(), "{:?}", scan.desired.schema.tables.keys());
+        assert_eq!(found.len(), 6, "{found:#?}");
+        assert!(found[0].starts_with("s.rs:3:12: a `#[derive(Table)]` struct behind `#[cfg(..)]`"), "{found:#?}");
+        assert!(found[1].contains("behind `#[cfg(..)]`"), "{found:#?}");
+        assert!(found[2].contains("`#[cfg_attr(..)]`"), "{found:#?}");
+        assert!(found[3].contains("is an enum"), "{found:#?}");
+        assert!(found[4].contains("inside a macro"), "{found:#?}");
+        assert!(found[5].contains("at least one column"), "{found:#?}");
+    }
+
+    #[test]
+    fn deep_nesting_is_reported_without_overflowing_the_stack() {
+        let depth = 5_000;
+        let text = format!("fn f() -> i32 {{ {}1{} }}", "(".repeat(depth), ")".repeat(depth));
+        // A small stack, as a test thread has: the scanner must not recurse per level.
+        let found = std::thread::Builder::new().stack_size(1 << 20).spawn(move || errors(&text).1).unwrap().join().unwrap();
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(found[0].contains(&format!("deeper than {MAX_NESTING} levels")), "{found:?}");
     }
 }

@@ -22,10 +22,11 @@ pub fn sql_type_for_rust(last_segment: &str, generic_args: &[String]) -> Option<
         "NaiveTime" | "Time" => "time without time zone",
         "Decimal" => "numeric",
         "Value" | "Json" => "jsonb",
+        // Only `Vec<u8>`: an array column is a choice (DSQL has none), so it is spelled
+        // out with `sql_type = "text[]"`.
         "Vec" => {
             return match generic_args {
                 [inner] if inner == "u8" => Some("bytea".to_owned()),
-                [inner] => sql_type_for_rust(inner, &[]).map(|t| format!("{t}[]")),
                 _ => None,
             };
         }
@@ -81,6 +82,9 @@ pub enum SqlTypeError {
     /// Parentheses or brackets do not match, or stray characters.
     #[error("malformed SQL type `{0}`: expected a name with optional `(n)` or `(p, s)` and optional `[]`")]
     Malformed(String),
+    /// The SQL parser does not read it as exactly one type.
+    #[error("`{0}` is not one SQL type: {1}")]
+    NotAType(String, String),
 }
 
 /// Canonical spelling of a SQL type: lower case, single spaces, aliases resolved, modifiers
@@ -221,7 +225,7 @@ mod tests {
     #[test]
     fn rust_mapping_follows_the_design_table() {
         assert_eq!(sql_type_for_rust("Vec", &["u8".into()]).as_deref(), Some("bytea"));
-        assert_eq!(sql_type_for_rust("Vec", &["String".into()]).as_deref(), Some("text[]"));
+        assert_eq!(sql_type_for_rust("Vec", &["String".into()]), None);
         assert_eq!(sql_type_for_rust("DateTime", &["Utc".into()]).as_deref(), Some("timestamp with time zone"));
         assert_eq!(sql_type_for_rust("u32", &[]), None);
     }

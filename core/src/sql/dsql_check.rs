@@ -1,14 +1,15 @@
 //! `check-dsql`: classifies every statement of any SQL file, generated or hand-written, for
-//! Aurora DSQL. Statements are split with the tokenizer of `sqlparser-dsql` (strings,
-//! dollar quotes and comments are understood; drizzle's breakpoint markers are comments)
-//! and judged by AWS's `dsql-lint` (pinned); [`crate::compile::rules::LINT_RULE_CLASSES`] maps its
-//! rules to classes.
+//! Aurora DSQL, exactly as the runner treats it under DSQL's rules (the runner calls
+//! [`check_chunk`] too). A file is cut into chunks at drizzle's breakpoints and a chunk into
+//! statements ([`crate::sql::split`], with the one tokenizer); each statement is judged by
+//! AWS's `dsql-lint` (pinned), whose rules [`crate::compile::rules::LINT_RULE_CLASSES`] maps to
+//! classes. A chunk of more than one statement is an error: DSQL runs one statement per
+//! transaction.
 
 use crate::compile::rules::{DsqlClass, lint_rule_class};
+use crate::sql::split;
 use crate::sql::statement::{self, StatementKind};
 use serde::Serialize;
-use sqlparser::dialect::PostgreSqlDialect;
-use sqlparser::tokenizer::{Token, Tokenizer, Whitespace};
 
 /// One classified statement.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -75,41 +76,6 @@ impl Summary {
     }
 }
 
-/// Byte offset of a 1-based (line, column in characters) position.
-fn offset(text: &str, line_starts: &[usize], line: u64, column: u64) -> usize {
-    let start = line_starts.get((line as usize).saturating_sub(1)).copied().unwrap_or(text.len());
-    text[start..].char_indices().nth((column as usize).saturating_sub(1)).map(|(i, _)| start + i).unwrap_or(text.len())
-}
-
-/// Splits SQL text into statements, each with its first line. Text the tokenizer cannot
-/// read (an unclosed string, say) comes back as one statement, for the linter to judge.
-pub fn split(text: &str) -> Vec<(usize, String)> {
-    let dialect = PostgreSqlDialect {};
-    let Ok(tokens) = Tokenizer::new(&dialect, text).tokenize_with_location() else {
-        return vec![(1, text.trim().to_owned())].into_iter().filter(|(_, s)| !s.is_empty()).collect();
-    };
-    let mut line_starts = vec![0];
-    line_starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
-    let mut out = Vec::new();
-    let mut start: Option<(u64, usize)> = None;
-    for t in &tokens {
-        let is_blank = matches!(t.token, Token::Whitespace(Whitespace::Space | Whitespace::Newline | Whitespace::Tab | Whitespace::SingleLineComment { .. } | Whitespace::MultiLineComment(_)));
-        if start.is_none() && !is_blank && t.token != Token::SemiColon {
-            start = Some((t.span.start.line, offset(text, &line_starts, t.span.start.line, t.span.start.column)));
-        }
-        if t.token == Token::SemiColon
-            && let Some((line, from)) = start.take()
-        {
-            let end = offset(text, &line_starts, t.span.end.line, t.span.end.column);
-            out.push((line as usize, text[from..end].trim().to_owned()));
-        }
-    }
-    if let Some((line, from)) = start {
-        out.push((line as usize, text[from..].trim().to_owned()));
-    }
-    out
-}
-
 fn rule_id(rule: &dsql_lint::LintRule) -> String {
     serde_json::to_value(rule).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_else(|| format!("{rule:?}"))
 }
@@ -117,15 +83,16 @@ fn rule_id(rule: &dsql_lint::LintRule) -> String {
 /// Classifies one statement.
 pub fn classify(line: usize, sql: &str) -> CheckedStatement {
     let mut checked = CheckedStatement { line, sql: sql.to_owned(), class: DsqlClass::Ok, rules: Vec::new(), message: None, suggestion: None, rewritten: None };
-    let first_word = sql.split_whitespace().next().unwrap_or("").to_ascii_uppercase();
-    if first_word == "DO" {
+    let kind = statement::classify(sql).kind;
+    if kind == StatementKind::Procedural {
         // Not STRIP: skipping a block would lose whatever it does (data included).
         checked.class = DsqlClass::Error;
         checked.message = Some("DO blocks are PL/pgSQL, which DSQL does not run, and skipping one would lose what it does".into());
         checked.suggestion = Some("write it as plain SQL statements (LANGUAGE sql functions are allowed), or move the logic to the application".into());
         return checked;
     }
-    if statement::classify(sql).kind == StatementKind::TransactionControl && !matches!(first_word.as_str(), "SAVEPOINT" | "RELEASE") {
+    let savepoint = crate::sql::tokens::significant(sql).first().is_some_and(|t| t.is_word("SAVEPOINT") || t.is_word("RELEASE"));
+    if kind == StatementKind::TransactionControl && !savepoint {
         checked.class = DsqlClass::Strip;
         checked.message = Some("transaction control: the runner gives every statement its own transaction on DSQL (statements of one BEGIN block are no longer atomic together)".into());
         return checked;
@@ -178,9 +145,38 @@ pub fn render_text(file: &str, checked: &[CheckedStatement]) -> String {
     out
 }
 
-/// Splits and classifies a whole file.
+/// Classifies the statements of one chunk (what runs as one unit), starting at `line`.
+/// More than one statement makes the first an error: DSQL runs one per transaction.
+pub fn check_chunk(line: usize, chunk: &str) -> Vec<CheckedStatement> {
+    let parts = split::statements_in(chunk, line);
+    let mut checked: Vec<CheckedStatement> = parts.iter().map(|(line, sql)| classify(*line, sql)).collect();
+    if let [first, ..] = checked.as_mut_slice()
+        && parts.len() > 1
+    {
+        // The statement's own verdict stays in the message.
+        let own = first.message.take().filter(|_| first.class != DsqlClass::Ok).map(|m| format!(" (and on its own: {m})")).unwrap_or_default();
+        first.class = DsqlClass::Error;
+        first.message = Some(format!("{} statements in one chunk: DSQL runs one statement per transaction{own}", parts.len()));
+        first.suggestion = Some("put a `--> statement-breakpoint` line between them".to_owned());
+        first.rewritten = None;
+    }
+    checked
+}
+
+/// Splits and classifies a whole file; text that does not lex is one error.
 pub fn check_text(text: &str) -> Vec<CheckedStatement> {
-    split(text).into_iter().map(|(line, sql)| classify(line, &sql)).collect()
+    match split::chunks(text) {
+        Ok(chunks) => chunks.into_iter().flat_map(|(line, chunk)| check_chunk(line, &chunk)).collect(),
+        Err(e) => vec![CheckedStatement {
+            line: e.line,
+            sql: text.trim().to_owned(),
+            class: DsqlClass::Error,
+            rules: Vec::new(),
+            message: Some(format!("the SQL does not lex: {}", e.message)),
+            suggestion: Some("close the string, quoted name or comment that is left open".to_owned()),
+            rewritten: None,
+        }],
+    }
 }
 
 #[cfg(test)]
@@ -188,19 +184,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn splitting_respects_strings_dollar_quotes_comments_and_breakpoints() {
-        let text = "-- head\nCREATE TABLE a (x text DEFAULT ';');\n--> statement-breakpoint\nDO $$ BEGIN PERFORM 1; END $$;\n/* ; */ SELECT 1";
-        let parts = split(text);
-        assert_eq!(parts.len(), 3, "{parts:?}");
-        assert_eq!(parts[0], (2, "CREATE TABLE a (x text DEFAULT ';');".to_owned()));
-        assert_eq!(parts[1].0, 4);
-        assert!(parts[1].1.starts_with("DO $$") && parts[1].1.ends_with("$$;"));
-        assert_eq!(parts[2], (5, "SELECT 1".to_owned()));
+    fn a_chunk_of_several_statements_is_an_error_and_breakpoints_separate_chunks() {
+        let checked = check_text("CREATE TABLE a (x text DEFAULT ';');\nCREATE TABLE b (y text);\n--> statement-breakpoint\nSELECT 1;");
+        assert_eq!(checked.len(), 3);
+        assert_eq!(checked[0].class, DsqlClass::Error);
+        assert!(checked[0].message.as_deref().unwrap().starts_with("2 statements in one chunk"));
+        assert_eq!((checked[2].line, checked[2].class), (4, DsqlClass::Ok));
     }
 
     #[test]
     fn the_summary_line_has_the_documented_shape() {
-        let checked = check_text("CREATE TABLE t (id uuid PRIMARY KEY);\nCREATE INDEX i ON t (id);\nALTER TABLE t ENABLE ROW LEVEL SECURITY;");
+        let checked = check_text("CREATE TABLE t (id uuid PRIMARY KEY);\n--> statement-breakpoint\nCREATE INDEX i ON t (id);\n--> statement-breakpoint\nALTER TABLE t ENABLE ROW LEVEL SECURITY;");
         assert_eq!(Summary::of(&checked).line(), "Total: 3 | Compatible: 1 | Index (ASYNC): 1 | Stripped: 1 | Recreation: 0 | Errors: 0");
         assert_eq!(checked[1].rewritten.as_deref(), Some("CREATE INDEX ASYNC i ON t(id);"));
     }

@@ -2,36 +2,27 @@
 //! Every other DSQL rule still holds (the runner enforces them; the test suite's guard
 //! checks that it does).
 
+use crate::sql::tokens;
+
 /// Removes DSQL's `ASYNC` from `CREATE [UNIQUE] INDEX ASYNC` and `ALTER TABLE ASYNC`; other
 /// statements come back unchanged. PostgreSQL builds those synchronously, which is what
-/// waiting for the DSQL job amounts to.
+/// waiting for the DSQL job amounts to. The keywords are read as tokens, so comments and
+/// spacing anywhere are fine and everything but the `ASYNC` stays byte-identical.
 pub fn to_postgres(statement: &str) -> String {
-    // Leading line comments (a recreation step's label) are kept, and skipped here.
-    let mut trimmed = statement.trim_start();
-    while trimmed.starts_with("--") {
-        trimmed = trimmed.find('\n').map(|nl| trimmed[nl..].trim_start()).unwrap_or("");
-    }
-    let lead = statement.len() - trimmed.len();
-    let words: Vec<&str> = trimmed.splitn(5, char::is_whitespace).collect();
-    let upper: Vec<String> = words.iter().map(|w| w.to_ascii_uppercase()).collect();
-    let async_position = match upper.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
-        ["CREATE", "INDEX", "ASYNC", ..] | ["ALTER", "TABLE", "ASYNC", ..] => Some(2),
-        ["CREATE", "UNIQUE", "INDEX", "ASYNC", ..] => Some(3),
-        _ => None,
+    let leading = tokens::significant(statement).into_iter().take(4).collect::<Vec<_>>();
+    let is = |i: usize, w: &str| leading.get(i).is_some_and(|t| t.is_word(w));
+    let async_at = if is(0, "CREATE") && is(1, "INDEX") && is(2, "ASYNC") || is(0, "ALTER") && is(1, "TABLE") && is(2, "ASYNC") {
+        Some(2)
+    } else if is(0, "CREATE") && is(1, "UNIQUE") && is(2, "INDEX") && is(3, "ASYNC") {
+        Some(3)
+    } else {
+        None
     };
-    match async_position {
+    match async_at {
         Some(n) => {
-            // Byte offset of the n-th word, so the rest of the statement stays byte-identical.
-            let mut offset = lead;
-            let mut rest = trimmed;
-            for _ in 0..n {
-                let word_end = rest.find(char::is_whitespace).unwrap_or(rest.len());
-                let after = rest[word_end..].trim_start();
-                offset += rest.len() - after.len();
-                rest = after;
-            }
-            let after_async = rest["ASYNC".len()..].trim_start();
-            format!("{}{}", &statement[..offset], after_async)
+            let word = &leading[n].bytes;
+            let rest = statement[word.end..].trim_start();
+            format!("{}{rest}", &statement[..word.start])
         }
         None => statement.to_owned(),
     }
@@ -50,6 +41,8 @@ mod tests {
             to_postgres("-- tablewright:recreate \"t\" 7/8: x\nCREATE INDEX ASYNC IF NOT EXISTS \"i\" ON \"t\" (\"a\");"),
             "-- tablewright:recreate \"t\" 7/8: x\nCREATE INDEX IF NOT EXISTS \"i\" ON \"t\" (\"a\");"
         );
+        assert_eq!(to_postgres("CREATE  INDEX\n  ASYNC i ON t (a)"), "CREATE  INDEX\n  i ON t (a)");
+        assert_eq!(to_postgres("/* why */ CREATE INDEX /* c */ ASYNC i ON t (a)"), "/* why */ CREATE INDEX /* c */ i ON t (a)");
         let untouched = "ALTER TABLE \"async\" ADD COLUMN \"async\" text;";
         assert_eq!(to_postgres(untouched), untouched);
     }

@@ -1,8 +1,17 @@
 //! Migration files as statements: the breakpoint drizzle-kit puts between them, laying
-//! statements out as a file, and cutting a file back into statements.
+//! statements out as a file, and cutting a file back into chunks (what runs as one unit)
+//! and a chunk into statements. Both cuts read [`crate::sql::tokens`], so a breakpoint
+//! or a `;` inside a string, a quoted name or a comment never cuts.
 
-/// The marker drizzle-kit puts between statements; runners split on it.
+use crate::sql::tokens::{self, LexError};
+use sqlparser::tokenizer::Token;
+
+/// The marker drizzle-kit puts between statements; runners split on it. It is a line
+/// comment: it cuts only where a comment could start.
 pub const BREAKPOINT: &str = "--> statement-breakpoint";
+
+/// The breakpoint's comment text after `--`.
+const BREAKPOINT_COMMENT: &str = "> statement-breakpoint";
 
 /// Lays statements out as a migration file: one statement per chunk, drizzle-kit's
 /// breakpoint between chunks, a trailing newline.
@@ -12,12 +21,93 @@ pub fn migration_file(statements: &[String]) -> String {
     out
 }
 
-/// Splits a migration file back into statements (the inverse of [`migration_file`]);
-/// empty chunks and chunks holding only comments are dropped.
-pub fn split_statements(file: &str) -> Vec<String> {
-    file.split(BREAKPOINT)
-        .map(str::trim)
-        .filter(|chunk| chunk.lines().any(|l| !l.trim().is_empty() && !l.trim_start().starts_with("--")))
-        .map(str::to_owned)
-        .collect()
+/// Splits a migration file into its chunks (the inverse of [`migration_file`]), each with
+/// its first line; chunks holding only whitespace and comments are dropped.
+pub fn chunks(file: &str) -> Result<Vec<(usize, String)>, LexError> {
+    let lexemes = tokens::lex(file)?;
+    let mut out = Vec::new();
+    let mut start = 0;
+    let mut first: Option<usize> = None;
+    let mut push = |from: usize, to: usize, first: Option<usize>| {
+        if let Some(line) = first {
+            out.push((line, file[from..to].trim().to_owned()));
+        }
+    };
+    for t in &lexemes {
+        if t.is_line_comment(BREAKPOINT_COMMENT) {
+            push(start, t.bytes.start, first.take());
+            start = t.bytes.end;
+        } else if !t.is_blank() && first.is_none() {
+            first = Some(t.line);
+        }
+    }
+    push(start, file.len(), first);
+    Ok(out)
+}
+
+/// The statements of a migration file (see [`chunks`]).
+pub fn split_statements(file: &str) -> Result<Vec<String>, LexError> {
+    Ok(chunks(file)?.into_iter().map(|(_, chunk)| chunk).collect())
+}
+
+/// Cuts SQL text at its top-level `;` into statements, each with its first line (1-based,
+/// counted from `first_line`). Text that does not lex comes back whole.
+pub fn statements_in(text: &str, first_line: usize) -> Vec<(usize, String)> {
+    let Ok(lexemes) = tokens::lex(text) else {
+        return Some((first_line, text.trim().to_owned())).filter(|(_, s)| !s.is_empty()).into_iter().collect();
+    };
+    let mut out = Vec::new();
+    let mut start: Option<(usize, usize)> = None;
+    for t in &lexemes {
+        if start.is_none() && !t.is_blank() && t.token != Token::SemiColon {
+            start = Some((t.line, t.bytes.start));
+        }
+        if t.token == Token::SemiColon
+            && let Some((line, from)) = start.take()
+        {
+            out.push((first_line + line - 1, text[from..t.bytes.end].trim().to_owned()));
+        }
+    }
+    if let Some((line, from)) = start {
+        out.push((first_line + line - 1, text[from..].trim().to_owned()));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_breakpoint_cuts_only_where_it_is_a_comment_of_its_own() {
+        let file = "-- Custom migration: chunks are separated by a line holding only `--> statement-breakpoint`.\n\
+                    INSERT INTO t (note) VALUES ('--> statement-breakpoint');\n\
+                    /* --> statement-breakpoint */ SELECT 1;\n\
+                    --> statement-breakpoint\n\
+                    -- only a comment\n\
+                    --> statement-breakpoint\n\
+                    SELECT $$\n--> statement-breakpoint\n$$;\n";
+        let chunks = chunks(file).unwrap();
+        assert_eq!(chunks.len(), 2, "{chunks:?}");
+        assert_eq!(chunks[0].0, 2);
+        assert!(chunks[0].1.starts_with("-- Custom migration") && chunks[0].1.ends_with("SELECT 1;"), "{chunks:?}");
+        assert_eq!(chunks[1], (7, "SELECT $$\n--> statement-breakpoint\n$$;".to_owned()));
+    }
+
+    #[test]
+    fn generated_files_split_back_into_their_statements() {
+        let statements = vec!["CREATE TABLE a (x text DEFAULT ';');".to_owned(), "-- label\nDROP TABLE b;".to_owned()];
+        assert_eq!(split_statements(&migration_file(&statements)).unwrap(), statements);
+    }
+
+    #[test]
+    fn statements_split_at_top_level_semicolons() {
+        let text = "-- head\nCREATE TABLE a (x text DEFAULT ';');\nDO $$ BEGIN PERFORM 1; END $$;\n/* ; */ SELECT 1";
+        let parts = statements_in(text, 10);
+        assert_eq!(parts.len(), 3, "{parts:?}");
+        assert_eq!(parts[0], (11, "CREATE TABLE a (x text DEFAULT ';');".to_owned()));
+        assert_eq!(parts[1].0, 12);
+        assert!(parts[1].1.starts_with("DO $$") && parts[1].1.ends_with("$$;"));
+        assert_eq!(parts[2], (13, "SELECT 1".to_owned()));
+    }
 }

@@ -2,9 +2,12 @@
 //! whether it must run outside a transaction, whether it builds an index or validates a
 //! constraint (work that may be asynchronous, and whose result must be checked).
 //!
-//! Only the statement's leading keywords are read, with a small lexer that skips comments
-//! and understands quoted identifiers. Generated migrations always have these shapes;
-//! hand-written statements that do not are treated conservatively (as DDL).
+//! Only the statement's leading tokens are read ([`crate::sql::tokens`]). Generated
+//! migrations always have these shapes; hand-written statements that do not, or that do
+//! not lex, are treated conservatively (as DDL).
+
+use crate::sql::tokens;
+use sqlparser::tokenizer::Token as SqlToken;
 
 /// Broad class of a statement, as DSQL's transaction rules see it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -19,7 +22,9 @@ pub enum StatementKind {
     TransactionControl,
     /// Session state: `SET` (not `SET LOCAL`), `RESET`, `SET ROLE`, `DISCARD`.
     Session,
-    /// Anything else (`CALL`, `DO`, `SET`, ..).
+    /// A `DO` block: PL/pgSQL run once.
+    Procedural,
+    /// Anything else (`CALL`, `SET LOCAL`, ..).
     Other,
 }
 
@@ -84,68 +89,22 @@ enum Token {
     Word(String),
     /// A `"quoted"` identifier, unescaped.
     Quoted(String),
-    /// Anything else, one character.
-    Punct(char),
+    /// Anything else.
+    Punct(String),
 }
 
-/// The first `limit` tokens of `sql`, skipping whitespace and comments.
+/// The first `limit` tokens of `sql` that are not whitespace or comments, read with
+/// [`crate::sql::tokens`]; none when the text does not lex.
 fn leading_tokens(sql: &str, limit: usize) -> Vec<Token> {
-    let chars: Vec<char> = sql.chars().collect();
-    let mut tokens = Vec::new();
-    let mut i = 0;
-    while i < chars.len() && tokens.len() < limit {
-        let c = chars[i];
-        if c.is_whitespace() {
-            i += 1;
-        } else if c == '-' && chars.get(i + 1) == Some(&'-') {
-            while i < chars.len() && chars[i] != '\n' {
-                i += 1;
-            }
-        } else if c == '/' && chars.get(i + 1) == Some(&'*') {
-            let mut depth = 0;
-            while i < chars.len() {
-                if chars[i] == '/' && chars.get(i + 1) == Some(&'*') {
-                    depth += 1;
-                    i += 2;
-                } else if chars[i] == '*' && chars.get(i + 1) == Some(&'/') {
-                    depth -= 1;
-                    i += 2;
-                    if depth == 0 {
-                        break;
-                    }
-                } else {
-                    i += 1;
-                }
-            }
-        } else if c == '"' {
-            let mut ident = String::new();
-            i += 1;
-            while i < chars.len() {
-                if chars[i] == '"' {
-                    if chars.get(i + 1) == Some(&'"') {
-                        ident.push('"');
-                        i += 2;
-                        continue;
-                    }
-                    i += 1;
-                    break;
-                }
-                ident.push(chars[i]);
-                i += 1;
-            }
-            tokens.push(Token::Quoted(ident));
-        } else if c.is_alphanumeric() || c == '_' {
-            let start = i;
-            while i < chars.len() && (chars[i].is_alphanumeric() || chars[i] == '_' || chars[i] == '$') {
-                i += 1;
-            }
-            tokens.push(Token::Word(chars[start..i].iter().collect::<String>().to_ascii_uppercase()));
-        } else {
-            tokens.push(Token::Punct(c));
-            i += 1;
-        }
-    }
-    tokens
+    tokens::significant(sql)
+        .into_iter()
+        .take(limit)
+        .map(|t| match t.token {
+            SqlToken::Word(w) if w.quote_style.is_none() => Token::Word(w.value.to_ascii_uppercase()),
+            SqlToken::Word(w) => Token::Quoted(w.value),
+            other => Token::Punct(other.to_string()),
+        })
+        .collect()
 }
 
 struct Cursor {
@@ -184,7 +143,7 @@ impl Cursor {
                 _ => return last,
             }
             self.at += 1;
-            if matches!(self.tokens.get(self.at), Some(Token::Punct('.'))) {
+            if matches!(self.tokens.get(self.at), Some(Token::Punct(p)) if p == ".") {
                 self.at += 1;
             } else {
                 return last;
@@ -207,6 +166,7 @@ pub fn classify(sql: &str) -> StatementInfo {
         "BEGIN" | "START" | "COMMIT" | "END" | "ROLLBACK" | "ABORT" | "SAVEPOINT" | "RELEASE" => StatementKind::TransactionControl,
         "SET" if !matches!(tokens.get(1), Some(Token::Word(w)) if w == "LOCAL" || w == "TRANSACTION" || w == "CONSTRAINTS") => StatementKind::Session,
         "RESET" | "DISCARD" => StatementKind::Session,
+        "DO" => StatementKind::Procedural,
         "" => StatementKind::Ddl, // unreadable: the strictest assumption
         _ => StatementKind::Other,
     };
@@ -281,5 +241,9 @@ mod tests {
         assert_eq!(classify("set role reader").kind, StatementKind::Session);
         assert_eq!(classify("SET LOCAL statement_timeout = 0").kind, StatementKind::Other);
         assert_eq!(classify("RESET ALL").kind, StatementKind::Session);
+        assert_eq!(classify("-- x\ndo $$ begin end $$").kind, StatementKind::Procedural);
+        // Keywords inside strings and comments are not read.
+        assert_eq!(classify("/* CREATE INDEX CONCURRENTLY */ SELECT 'COMMIT'").kind, StatementKind::Query);
+        assert_eq!(classify("SELECT 'open").kind, StatementKind::Ddl);
     }
 }

@@ -99,7 +99,7 @@ impl Ty {
     pub fn literal(&self, k: u32) -> String {
         match self {
             Ty::Smallint | Ty::Integer | Ty::Bigint => format!("{k}"),
-            Ty::Boolean => if k % 2 == 0 { "false".into() } else { "true".into() },
+            Ty::Boolean => if k.is_multiple_of(2) { "false".into() } else { "true".into() },
             Ty::Text | Ty::Varchar(_) => format!("'d{k}'"),
             Ty::Double => format!("{k}.5"),
             Ty::Numeric(..) => format!("{}", k % 10),
@@ -682,16 +682,18 @@ fn swap_index_names(m: &mut Model, c: &mut Choices) -> bool {
 fn add_unique(m: &mut Model, c: &mut Choices) -> bool {
     let Some(i) = pick_table(m, c) else { return false };
     let t = &m.tables[i];
-    let candidates: Vec<String> = t.cols.iter().filter(|col| col.distinct && !col.unique && !col.nullable).map(|col| col.name.clone()).collect();
+    let candidates: Vec<String> = t
+        .cols
+        .iter()
+        .filter(|col| col.distinct && !col.unique && !col.nullable && t.pk != [col.name.clone()] && !t.uniques.iter().any(|u| u.cols == [col.name.clone()]))
+        .map(|col| col.name.clone())
+        .collect();
     let Some(col) = c.pick(&candidates).cloned() else { return false };
     let table = t.name.clone();
     if c.chance(50) {
         m.tables[i].col_mut(&col).expect("picked").unique = true;
     } else {
         let name = c.chance(40).then(|| m.fresh("uq"));
-        if m.tables[i].uniques.iter().any(|u| u.cols == [col.clone()]) {
-            return false;
-        }
         m.tables[i].uniques.push(Key { name, cols: vec![col.clone()] });
     }
     m.changes.push(format!("add unique on {table}.{col}"));

@@ -23,6 +23,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 mod history;
+mod regressions;
 
 use common::{Mode, TestDb, target};
 use history::{Choices, Model};
@@ -117,7 +118,7 @@ fn describe(steps: &[Step], changes: &[Vec<String>]) -> String {
 fn desired(source: &str) -> Result<DesiredSchema, String> {
     let mut scanned = tablewright_core::schema::scan::Scan::default();
     let mut errors = Vec::new();
-    tablewright_core::schema::scan::scan_source(Path::new("x.rs"), source, &mut scanned, &mut errors);
+    tablewright_core::schema::scan::scan_source(Path::new("x.rs"), source, &mut scanned, &mut errors, &tablewright_core::sql::fragment::ParsedFragments);
     if errors.is_empty() { Ok(scanned.desired) } else { Err(format!("{errors:#?}")) }
 }
 
@@ -142,6 +143,10 @@ fn plan(dir: &Path, mode: Mode, step: &Step, k: usize, refusals: &mut Vec<String
     let options = GenerateOptions { now_ms: 1_700_000_000_000 + k as u64, allow_drop, ..Default::default() };
     match generate::plan_migration(&config, &desired, &folder, &options) {
         Ok(Some(migration)) => {
+            let disagreements = tablewright_core::compile::plan::text_disagreements(&migration.plan);
+            if !disagreements.is_empty() {
+                return Err(format!("the SQL says other than the plan: {disagreements:#?}"));
+            }
             generate::write(Some(&migration), None).map_err(|e| e.to_string())?;
             Ok(true)
         }
@@ -202,7 +207,8 @@ fn differences(expected: &Schema, actual: &Schema) -> Vec<String> {
 }
 
 /// Runs a history in one dialect. `Err` describes the first thing that broke.
-async fn run(mode: Mode, steps: &[Step], stats: &Mutex<Stats>) -> Result<(), String> {
+/// On success the evolved database is returned, for checks of the caller's own.
+async fn run(mode: Mode, steps: &[Step], stats: &Mutex<Stats>) -> Result<TestDb, String> {
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
     let db = TestDb::for_mode("evolve", mode).await;
     let mut applied = 0;
@@ -289,7 +295,7 @@ async fn run(mode: Mode, steps: &[Step], stats: &Mutex<Stats>) -> Result<(), Str
     let mut s = stats.lock().unwrap();
     s.histories += 1;
     s.steps += applied;
-    Ok(())
+    Ok(db)
 }
 
 /// The SQL of the last migration, for failure messages.
@@ -327,7 +333,7 @@ fn histories(mode: Mode, part: u64) {
     let tokio = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let result = runner.run(&prop::collection::vec(any::<u32>(), 40..200), |choices| {
         let (steps, _) = history(&choices);
-        tokio.block_on(run(mode, &steps, &stats)).map_err(TestCaseError::fail)
+        tokio.block_on(run(mode, &steps, &stats)).map(drop).map_err(TestCaseError::fail)
     });
     let s = stats.lock().unwrap();
     println!("{mode:?}, seed {seed}: {} histories, {} steps applied, {} refusals", s.histories, s.steps, s.refusals.values().sum::<usize>());

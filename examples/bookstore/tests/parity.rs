@@ -9,7 +9,7 @@ use tablewright_core::schema::scan;
 
 fn scanned() -> scan::Scan {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
-    scan::scan_files(&[dir.join("entities.rs"), dir.join("handlers.rs")]).expect("the example scans cleanly")
+    scan::scan_files(&[dir.join("entities.rs"), dir.join("handlers.rs")], &tablewright_core::schema::grammar::LexicalChecks).expect("the example scans cleanly")
 }
 
 #[test]

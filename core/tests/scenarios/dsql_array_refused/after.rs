@@ -4,6 +4,7 @@ pub struct Book {
     #[column(primary_key, default = "gen_random_uuid()")]
     pub id: Uuid,
     pub title: String,
+    #[column(sql_type = "text[]")]
     pub tags: Option<Vec<String>>,
     #[column(sql_type = "inet")]
     pub last_ip: Option<String>,

@@ -20,7 +20,7 @@ fn all_statements(folder: &MigrationFolder) -> Vec<(String, Vec<String>)> {
         .journal
         .entries
         .iter()
-        .map(|e| (e.tag.clone(), split::split_statements(&String::from_utf8(folder.read_sql(e).unwrap()).unwrap()).unwrap()))
+        .map(|e| (e.tag.clone(), split::split_statements(&String::from_utf8(folder.read_sql(e).unwrap()).unwrap())))
         .collect()
 }
 

@@ -61,7 +61,8 @@ pub enum Op {
     /// Drop a foreign key.
     DropForeignKey { table: String, name: String },
     /// Rename a constraint whose definition did not change.
-    RenameConstraint { table: String, from: String, to: String },
+    /// (`index_backed`: a key or unique, whose name is also its index's.)
+    RenameConstraint { table: String, from: String, to: String, index_backed: bool },
     /// Rename an index whose definition did not change; `index` is the definition under
     /// its new name.
     RenameIndex { table: String, from: String, index: Index },
@@ -442,8 +443,8 @@ fn validate_names(desired: &DesiredSchema) -> Vec<Problem> {
     problems
 }
 
-/// Every foreign key must reference an existing table and its key or unique columns, with
-/// columns of the same types.
+/// Every foreign key must reference an existing table and its key or unique columns, from
+/// columns of comparable types.
 fn validate_references(desired: &DesiredSchema) -> Vec<Problem> {
     let mut problems = Vec::new();
     for table in desired.schema.tables.values() {
@@ -468,11 +469,11 @@ fn validate_references(desired: &DesiredSchema) -> Vec<Problem> {
                     continue;
                 };
                 if let Some(own_column) = table.column(own)
-                    && own_column.sql_type != referenced.sql_type
+                    && !crate::schema::types::key_compatible(&own_column.sql_type, &referenced.sql_type)
                 {
                     problems.push(Problem {
                         message: format!(
-                            "foreign key `{}` on `{}`: `{}.{own}` is {} but `{}.{column}` is {}; give both columns the same type",
+                            "foreign key `{}` on `{}`: `{}.{own}` is {} but `{}.{column}` is {}, which PostgreSQL cannot compare for a key; give both columns the same type",
                             fk.name, table.name, table.name, own_column.sql_type, target.name, referenced.sql_type
                         ),
                         location: location.clone(),
@@ -630,7 +631,7 @@ fn diff_table(pt: &Table, nt: &Table, plan: &mut Phases) {
     match (&pt.primary_key, &nt.primary_key) {
         (Some(a), Some(b)) if a.columns == b.columns => {
             if a.name != b.name {
-                plan.name_changes.push(Op::RenameConstraint { table: table.clone(), from: a.name.clone(), to: b.name.clone() });
+                plan.name_changes.push(Op::RenameConstraint { table: table.clone(), from: a.name.clone(), to: b.name.clone(), index_backed: true });
             }
         }
         (None, None) => {}
@@ -640,7 +641,7 @@ fn diff_table(pt: &Table, nt: &Table, plan: &mut Phases) {
     let (renames, dropped, added) = match_named(&pt.uniques, &nt.uniques, |a, b| a.columns == b.columns);
     for (from, to) in renames {
         // Renaming a unique constraint renames its index too.
-        plan.name_changes.push(Op::RenameConstraint { table: table.clone(), from, to });
+        plan.name_changes.push(Op::RenameConstraint { table: table.clone(), from, to, index_backed: true });
     }
     for u in dropped {
         plan.drop_constraints.push(Op::DropUnique { table: table.clone(), name: u.name.clone() });
@@ -669,7 +670,7 @@ fn diff_table(pt: &Table, nt: &Table, plan: &mut Phases) {
     };
     let (renames, dropped, added) = match_named(&pt.foreign_keys, &nt.foreign_keys, same_fk);
     for (from, to) in renames {
-        plan.name_changes.push(Op::RenameConstraint { table: table.clone(), from, to });
+        plan.name_changes.push(Op::RenameConstraint { table: table.clone(), from, to, index_backed: false });
     }
     for fk in dropped {
         plan.drop_constraints.push(Op::DropForeignKey { table: table.clone(), name: fk.name.clone() });
@@ -680,7 +681,7 @@ fn diff_table(pt: &Table, nt: &Table, plan: &mut Phases) {
 
     let (renames, dropped, added) = match_named(&pt.checks, &nt.checks, |a, b| a.expression == b.expression);
     for (from, to) in renames {
-        plan.name_changes.push(Op::RenameConstraint { table: table.clone(), from, to });
+        plan.name_changes.push(Op::RenameConstraint { table: table.clone(), from, to, index_backed: false });
     }
     for c in dropped {
         plan.drop_constraints.push(Op::DropCheck { table: table.clone(), name: c.name.clone() });
@@ -692,8 +693,8 @@ fn diff_table(pt: &Table, nt: &Table, plan: &mut Phases) {
 
 impl Phases {
     /// Orders the phases so each statement only needs what earlier ones made: renames of
-    /// tables and columns, drops of constraints and indexes (foreign keys first), renames of
-    /// constraints and indexes, dropped tables (dependents first), new
+    /// tables and columns, drops of constraints and indexes (foreign keys first), dropped
+    /// tables (dependents first), renames of constraints and indexes, new
     /// tables (dependencies first), column changes, key changes, dropped columns, and last
     /// the indexes and constraints that need the finished tables.
     fn into_ops(mut self, prev: &Schema) -> Vec<Op> {
@@ -702,13 +703,14 @@ impl Phases {
         // Foreign keys go first: a dropped unique or key may be what one references.
         self.drop_constraints.sort_by_key(|op| !matches!(op, Op::DropForeignKey { .. }));
         ops.append(&mut self.drop_constraints);
-        // After the drops, which may free the names these take (`a` → `b` while `b` goes).
-        ops.append(&mut self.name_changes);
 
         let dropped: BTreeMap<String, Table> = self.drop_tables.iter().filter_map(|t| prev.tables.get(t).map(|x| (t.clone(), x.clone()))).collect();
         let mut drop_order = dependency_order(&dropped).0;
         drop_order.reverse();
         ops.extend(drop_order.into_iter().map(|table| Op::DropTable { table }));
+        // After the drops, of constraints, indexes and whole tables, which may free the
+        // names these take (`a` → `b` while `b` goes).
+        ops.extend(order_name_changes(std::mem::take(&mut self.name_changes)));
 
         let new_tables: BTreeMap<String, Table> = self.new_tables.iter().map(|t| (t.name.clone(), t.clone())).collect();
         let (create_order, cyclic) = dependency_order(&new_tables);
@@ -739,6 +741,50 @@ impl Phases {
         ops.extend(deferred);
         ops
     }
+}
+
+/// The `(from, to)` names of a constraint or index rename.
+fn rename_names(op: &Op) -> (&str, &str) {
+    match op {
+        Op::RenameConstraint { from, to, .. } => (from, to),
+        Op::RenameIndex { from, index, .. } => (from, &index.name),
+        _ => unreachable!("only renames of constraints and indexes are name changes"),
+    }
+}
+
+/// Orders renames so that none takes a name another still holds (`b` → `c` before
+/// `a` → `b`); a cycle (`a` ↔ `b`) goes through a temporary name.
+fn order_name_changes(mut pending: Vec<Op>) -> Vec<Op> {
+    let mut out = Vec::new();
+    while !pending.is_empty() {
+        let held: BTreeSet<String> = pending.iter().map(|op| rename_names(op).0.to_owned()).collect();
+        if let Some(i) = pending.iter().position(|op| !held.contains(rename_names(op).1)) {
+            out.push(pending.remove(i));
+            continue;
+        }
+        // Every target is still held: a cycle. Move the first one's name aside.
+        let op = pending.remove(0);
+        let from = rename_names(&op).0;
+        let mut cut = from.len().min(crate::compile::rules::MAX_IDENTIFIER_BYTES - 8);
+        while !from.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        let temporary = format!("{}__tw_tmp", &from[..cut]);
+        let (aside, rest) = match op {
+            Op::RenameConstraint { table, from, to, index_backed } => (
+                Op::RenameConstraint { table: table.clone(), from, to: temporary.clone(), index_backed },
+                Op::RenameConstraint { table, from: temporary, to, index_backed },
+            ),
+            Op::RenameIndex { table, from, index } => (
+                Op::RenameIndex { table: table.clone(), from, index: Index { name: temporary.clone(), ..index.clone() } },
+                Op::RenameIndex { table, from: temporary, index },
+            ),
+            other => unreachable!("{other:?}"),
+        };
+        out.push(aside);
+        pending.push(rest);
+    }
+    out
 }
 
 /// Orders tables so that referenced tables come first (a table may reference itself).

@@ -10,7 +10,7 @@
 use crate::compile::diff::{Changes, Op};
 use crate::compile::recreate;
 use crate::compile::rules::{self, ChangeKind, Dialect, Strategy};
-use crate::schema::model::{Column, ForeignKey, Index, Schema, Table};
+use crate::schema::model::{Column, ForeignKey, Index, Schema, Table, Unique};
 use crate::sql::directive;
 use crate::sql::ident::{quote, quote_list};
 use crate::sql::statement::{IndexCreation, IndexMode, Validation};
@@ -27,8 +27,8 @@ pub struct PlannedStatement {
     pub change: ChangeKind,
     /// The table it is about.
     pub table: String,
-    /// Step `k` of `n` of the table's recreation.
-    pub rebuild_step: Option<(usize, usize)>,
+    /// Step `k` of `n` of the recreation of a table: `(table, k, n)`.
+    pub rebuild_step: Option<(String, usize, usize)>,
     /// The index it creates.
     pub index: Option<IndexCreation>,
     /// The constraint it validates.
@@ -161,7 +161,7 @@ pub fn plan(changes: &Changes, next: &Schema, dialect: Dialect) -> Result<Plan, 
         if let Op::SetNotNull { column, .. } = op
             && let Some(value) = changes.fill_value(next, table, column)
         {
-            statements.push(plain(format!("UPDATE {} SET {} = {value} WHERE {} IS NULL;", quote(table), quote(column), quote(column))));
+            statements.push(plain(format!("UPDATE {} SET {} = ({value}) WHERE {} IS NULL;", quote(table), quote(column), quote(column))));
         }
         // A NOT NULL column added with a `fill` other than its default: the fill is the
         // default while the column is added (filling the existing rows), then the real one.
@@ -173,7 +173,7 @@ pub fn plan(changes: &Changes, next: &Schema, dialect: Dialect) -> Result<Plan, 
             let filled = Column { default: Some(fill.to_owned()), ..column.clone() };
             statements.push(plain(format!("ALTER TABLE {} ADD COLUMN {};", quote(table), column_definition(&filled, dialect))));
             statements.push(plain(match &column.default {
-                Some(default) => alter_column(table, &column.name, &format!("SET DEFAULT {default}")),
+                Some(default) => alter_column(table, &column.name, &format!("SET DEFAULT ({default})")),
                 None => alter_column(table, &column.name, "DROP DEFAULT"),
             }));
             continue;
@@ -209,9 +209,9 @@ fn rebuild(changes: &Changes, next: &Schema, table: &str, dialect: Dialect) -> R
     let (Some(from), Some(to)) = (changes.previous.tables.get(table), next.tables.get(table)) else {
         return Err(format!("`{table}` is not in both the last snapshot and the code"));
     };
-    let Some(old_key) = &from.primary_key else {
+    if from.primary_key.is_none() {
         return Err(format!("`{table}` has no primary key to copy its rows in batches by; give it one in an earlier migration, then make this change"));
-    };
+    }
     let new_table = format!("{table}{}", recreate::NEW_SUFFIX);
     let old_table = format!("{table}{}", recreate::OLD_SUFFIX);
     if new_table.len() > rules::MAX_IDENTIFIER_BYTES {
@@ -225,7 +225,7 @@ fn rebuild(changes: &Changes, next: &Schema, table: &str, dialect: Dialect) -> R
         let Some(old) = from.column(&column.name) else {
             if let Some(fill) = changes.fill(table, &column.name) {
                 columns.push(quote(&column.name));
-                expressions.push(fill.to_owned());
+                expressions.push(format!("({fill})"));
             } else if column.not_null && column.default.is_none() {
                 return Err(format!(
                     "`{table}.{}` is added as NOT NULL without a default, so the existing rows have no value for it; give it a `default`, or a `fill` for the existing rows",
@@ -242,7 +242,7 @@ fn rebuild(changes: &Changes, next: &Schema, table: &str, dialect: Dialect) -> R
         if column.not_null && !old.not_null
             && let Some(value) = changes.fill_value(next, table, &column.name)
         {
-            expr = format!("COALESCE({expr}, {value})");
+            expr = format!("COALESCE({expr}, ({value}))");
         }
         columns.push(quote(&column.name));
         expressions.push(expr);
@@ -264,32 +264,27 @@ fn rebuild(changes: &Changes, next: &Schema, table: &str, dialect: Dialect) -> R
             ));
         }
     }
-    // The key's and the uniques' names are index names, unique per schema: the old table's
-    // move aside so the new table can take them. (Uniques dropped by this migration are
-    // gone already.)
-    let dropped_uniques: BTreeSet<&str> = changes
-        .ops
-        .iter()
-        .filter_map(|op| match op {
-            Op::DropUnique { table: t, name } if t == table => Some(name.as_str()),
-            _ => None,
-        })
-        .collect();
-    let mut parked = vec![("the key's", old_key.name.as_str())];
-    parked.extend(from.uniques.keys().filter(|u| !dropped_uniques.contains(u.as_str())).map(|u| ("a unique's", u.as_str())));
-    for (whose, name) in parked {
-        let aside = format!("{name}{}", recreate::OLD_SUFFIX);
-        if aside.len() > rules::MAX_IDENTIFIER_BYTES {
+    // The key's and the uniques' names are index names, unique per schema, and the old
+    // table keeps them (so `ON CONFLICT ON CONSTRAINT` keeps working) until it is dropped:
+    // the new table's go by a temporary name until then.
+    let mut shape = to.clone();
+    shape.name = new_table.clone();
+    let mut renamed_after = Vec::new();
+    for name in to.primary_key.iter().map(|k| &k.name).chain(to.uniques.keys()) {
+        let temporary = format!("{name}{}", recreate::NEW_SUFFIX);
+        if temporary.len() > rules::MAX_IDENTIFIER_BYTES {
             return Err(format!(
-                "`{name}` on `{table}` is too long a name to move aside while the table is rebuilt (`{aside}` exceeds {} bytes); rename it in an earlier migration",
+                "`{name}` on `{table}` is too long a name for the rebuild's temporary `{temporary}` (over {} bytes); rename it in an earlier migration",
                 rules::MAX_IDENTIFIER_BYTES
             ));
         }
-        steps.push((format!("free {whose} name for the new table"), plain(format!("ALTER TABLE {} RENAME CONSTRAINT {} TO {};", quote(table), quote(name), quote(&aside)))));
+        renamed_after.push((temporary, name.clone()));
     }
+    if let Some(k) = &mut shape.primary_key {
+        k.name = format!("{}{}", k.name, recreate::NEW_SUFFIX);
+    }
+    shape.uniques = shape.uniques.into_values().map(|u| (format!("{}{}", u.name, recreate::NEW_SUFFIX), Unique { name: format!("{}{}", u.name, recreate::NEW_SUFFIX), ..u })).collect();
     // A key referencing the table itself would follow the old table, so it is added last.
-    let mut shape = to.clone();
-    shape.name = new_table.clone();
     let self_references: Vec<String> = to.foreign_keys.values().filter(|fk| fk.references_table == table).map(|fk| fk.name.clone()).collect();
     steps.push(("create the new table".into(), plain(create_table(&shape, &self_references, dialect))));
     steps.push((
@@ -299,6 +294,12 @@ fn rebuild(changes: &Changes, next: &Schema, table: &str, dialect: Dialect) -> R
     steps.push(("swap: move the old table aside".into(), plain(format!("ALTER TABLE {} RENAME TO {};", quote(table), quote(&old_table)))));
     steps.push(("swap: put the new table in its place".into(), plain(format!("ALTER TABLE {} RENAME TO {};", quote(&new_table), quote(table)))));
     steps.push(("drop the old table".into(), plain(format!("DROP TABLE IF EXISTS {};", quote(&old_table)))));
+    for (temporary, name) in renamed_after {
+        steps.push((
+            "give the key or a unique its name".into(),
+            plain(format!("ALTER TABLE {} RENAME CONSTRAINT {} TO {};", quote(table), quote(&temporary), quote(&name))),
+        ));
+    }
     for i in to.indexes.values() {
         steps.push(("recreate an index".into(), create_index(table, &i.name, &i.columns, i.unique, Strategy::IndexAsync, kind)));
     }
@@ -322,7 +323,7 @@ fn rebuild(changes: &Changes, next: &Schema, table: &str, dialect: Dialect) -> R
         .enumerate()
         .map(|(k, (what, statement))| PlannedStatement {
             sql: format!("{}{}\n{}", recreate::STEP_MARK, recreate::step_header(table, k + 1, n, &what), statement.sql),
-            rebuild_step: Some((k + 1, n)),
+            rebuild_step: Some((table.to_owned(), k + 1, n)),
             ..statement
         })
         .collect();
@@ -382,8 +383,11 @@ fn column_definition(column: &Column, dialect: Dialect) -> String {
         });
     }
     if let Some(default) = &column.default {
-        out.push_str(" DEFAULT ");
+        // In parentheses: the attribute's expression cannot run on into the column's
+        // definition (`'x' NOT NULL`, `COLLATE ..`).
+        out.push_str(" DEFAULT (");
         out.push_str(default);
+        out.push(')');
     }
     if column.not_null {
         out.push_str(" NOT NULL");
@@ -477,8 +481,8 @@ fn render(op: &Op, strategy: Strategy, dialect: Dialect) -> Vec<PlannedStatement
                 let bare = Column { default: None, ..column.clone() };
                 vec![
                     p(format!("ALTER TABLE {} ADD COLUMN {};", quote(t), column_definition(&bare, dialect))),
-                    p(alter_column(t, &column.name, &format!("SET DEFAULT {default}"))),
-                    PlannedStatement { batched: true, ..p(directive::backfill_statement(t, &column.name, default)) },
+                    p(alter_column(t, &column.name, &format!("SET DEFAULT ({default})"))),
+                    PlannedStatement { batched: true, ..p(directive::backfill_statement(t, &column.name, &format!("({default})"))) },
                 ]
             }
             _ => vec![p(format!("ALTER TABLE {} ADD COLUMN {};", quote(t), column_definition(column, dialect)))],
@@ -488,9 +492,19 @@ fn render(op: &Op, strategy: Strategy, dialect: Dialect) -> Vec<PlannedStatement
         Op::AlterColumnType { column, to, .. } => vec![p(alter_column(t, column, &format!("SET DATA TYPE {to} USING {}::{to}", quote(column))))],
         Op::SetNotNull { column, .. } => vec![p(alter_column(t, column, "SET NOT NULL"))],
         Op::DropNotNull { column, .. } => vec![p(alter_column(t, column, "DROP NOT NULL"))],
-        Op::SetDefault { column, default, .. } => vec![p(alter_column(t, column, &format!("SET DEFAULT {default}")))],
+        Op::SetDefault { column, default, .. } => vec![p(alter_column(t, column, &format!("SET DEFAULT ({default})")))],
         Op::DropDefault { column, .. } => vec![p(alter_column(t, column, "DROP DEFAULT"))],
-        Op::AddIdentity { column, .. } => vec![p(alter_column(t, column, "ADD GENERATED BY DEFAULT AS IDENTITY"))],
+        // The new sequence starts at 1: it continues past the rows already there.
+        Op::AddIdentity { column, .. } => vec![
+            p(alter_column(t, column, "ADD GENERATED BY DEFAULT AS IDENTITY")),
+            p(format!(
+                "SELECT setval(pg_get_serial_sequence('{}', '{}'), coalesce(max({}), 0) + 1, false) FROM {};",
+                quote(t).replace('\'', "''"),
+                column.replace('\'', "''"),
+                quote(column),
+                quote(t)
+            )),
+        ],
         Op::DropIdentity { column, .. } => vec![p(alter_column(t, column, "DROP IDENTITY IF EXISTS"))],
         Op::ChangePrimaryKey { from, to, .. } => {
             let mut out = Vec::new();
@@ -519,6 +533,11 @@ fn render(op: &Op, strategy: Strategy, dialect: Dialect) -> Vec<PlannedStatement
         Op::DropCheck { name, .. } | Op::DropForeignKey { name, .. } => {
             vec![p(format!("ALTER TABLE {} DROP CONSTRAINT IF EXISTS {};", quote(t), quote(name)))]
         }
+        // On PostgreSQL a key's or unique's index is renamed, which renames the constraint
+        // too, and also works where earlier versions left a bare unique index.
+        Op::RenameConstraint { from, to, index_backed: true, .. } if dialect == Dialect::Postgres => {
+            vec![p(format!("ALTER INDEX {} RENAME TO {};", quote(from), quote(to)))]
+        }
         Op::RenameConstraint { from, to, .. } => vec![p(format!("ALTER TABLE {} RENAME CONSTRAINT {} TO {};", quote(t), quote(from), quote(to)))],
         Op::RenameIndex { from, index, .. } if strategy == Strategy::RecreateIndexAsync => vec![
             p(format!("DROP INDEX IF EXISTS {};", quote(from))),
@@ -542,7 +561,7 @@ pub fn text_disagreements(plan: &Plan) -> Vec<String> {
             ("added constraint", format!("{:?}", info.adds_constraint), format!("{:?}", p.adds_constraint)),
             ("non-transactional", info.non_transactional.to_string(), p.non_transactional.to_string()),
             ("directive", matches!(directive::parse(&p.sql), Ok(Some(_))).to_string(), p.batched.to_string()),
-            ("recreation step", format!("{label:?}"), format!("{:?}", p.rebuild_step.map(|(k, n)| (p.table.clone(), format!("{k}/{n}"))))),
+            ("recreation step", format!("{label:?}"), format!("{:?}", p.rebuild_step.as_ref().map(|(table, k, n)| (table.clone(), format!("{k}/{n}"))))),
         ];
         for (what, read, known) in facts {
             if read != known {

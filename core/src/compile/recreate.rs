@@ -8,10 +8,11 @@
 //!
 //! The steps are ordered so that every state between two of them is recognisable from
 //! the catalog and the next step is safe to run again:
-//! referencing foreign keys dropped → old key constraint renamed out of the way → new
-//! table created → rows copied → old table renamed to `t__tw_old` → new table renamed to
-//! `t` → old table dropped → indexes and uniques created (`ASYNC`, awaited) → foreign keys
-//! added back (`NOT VALID`, then validated).
+//! referencing foreign keys dropped → new table created (its key and UNIQUE constraints
+//! under temporary `__tw_new` names, since the old table keeps the real ones) → rows
+//! copied → old table renamed to `t__tw_old` → new table renamed to `t` → old table
+//! dropped → key and uniques renamed to their names → indexes created (`ASYNC`, awaited)
+//! → foreign keys added back (`NOT VALID`, then validated).
 
 use crate::sql::ident::{quote, quoted_ident};
 

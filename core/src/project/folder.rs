@@ -68,8 +68,6 @@ pub enum FolderProblem {
     BadSnapshot { path: PathBuf, error: String },
     /// A statement carries a runner directive that does not have the documented form.
     BadDirective { path: PathBuf, number: usize, error: String },
-    /// SQL that cannot be cut into statements (an unclosed string, quoted name or comment).
-    Unreadable { path: PathBuf, line: usize, error: String },
 }
 
 impl FolderProblem {
@@ -92,7 +90,6 @@ impl FolderProblem {
             }
             FolderProblem::Fork { .. } => "two branches each generated a migration on the same parent. Keep the one merged first; delete the other's SQL file, snapshot and journal entry, then run `generate` to re-create its change on top".into(),
             FolderProblem::BadSnapshot { .. } => "restore the snapshot from version control".into(),
-            FolderProblem::Unreadable { .. } => "close the string, quoted name or comment left open (a migration that may already be applied goes in a new migration instead)".into(),
             FolderProblem::BadDirective { .. } => {
                 "write the directive in the form its error gives (README: \"Table recreation on DSQL\", \"Columns added with a DEFAULT on DSQL\"), or regenerate the migration".into()
             }
@@ -132,7 +129,6 @@ impl fmt::Display for FolderProblem {
             ),
             FolderProblem::BadSnapshot { path, error } => write!(f, "{} does not parse: {error}", path.display()),
             FolderProblem::BadDirective { path, number, error } => write!(f, "{}: statement {number}: {error}", path.display()),
-            FolderProblem::Unreadable { path, line, error } => write!(f, "{}:{line}: the SQL cannot be cut into statements: {error}", path.display()),
         }
     }
 }
@@ -202,15 +198,10 @@ impl MigrationFolder {
             match fs::read(&sql_path) {
                 Ok(bytes) => {
                     let text = String::from_utf8_lossy(&bytes);
-                    match crate::sql::split::split_statements(&text) {
-                        Ok(statements) => {
-                            for (i, statement) in statements.iter().enumerate() {
-                                if let Err(e) = crate::sql::directive::parse(statement) {
-                                    problems.push(FolderProblem::BadDirective { path: sql_path.clone(), number: i + 1, error: e.to_string() });
-                                }
-                            }
+                    for (i, statement) in crate::sql::split::split_statements(&text).iter().enumerate() {
+                        if let Err(e) = crate::sql::directive::parse(statement) {
+                            problems.push(FolderProblem::BadDirective { path: sql_path.clone(), number: i + 1, error: e.to_string() });
                         }
-                        Err(e) => problems.push(FolderProblem::Unreadable { path: sql_path.clone(), line: e.line, error: e.message }),
                     }
                     let actual = hash::migration_hash(&bytes);
                     if actual != entry.hash {

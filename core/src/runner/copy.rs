@@ -654,10 +654,11 @@ impl Migrator {
         self.continue_identities(conn, lock, m, d).await
     }
 
-    /// The new table's identity columns continue past the largest value copied: the copy
-    /// wrote the old values explicitly, so the new sequences still stand at their start.
-    /// The value is read with `max()` and set with `ALTER COLUMN .. RESTART WITH`, which
-    /// DSQL documents (its sequence functions are not relied on); a rerun sets it again.
+    /// The new table's identity columns continue past the largest value copied and past
+    /// what the old table's sequence handed out: the copy wrote the old values explicitly,
+    /// so the new sequences still stand at their start. The values are read with `max()`
+    /// and from the old sequence, and set with `ALTER COLUMN .. RESTART WITH`, which DSQL
+    /// documents; a rerun sets it again.
     async fn continue_identities(&self, conn: &mut Conn, lock: &Lock, m: &LocalMigration, d: &CopyDirective) -> Result<(), RunError> {
         let (connector, policy) = (&self.connector, &self.options.retry);
         let read = "SELECT a.attname::text FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace \
@@ -667,9 +668,23 @@ impl Migrator {
             .map_err(|e| RunError::db(&format!("{}: reading the identity columns of `{}`", m.tag, d.target), e.error))?;
         for column in columns {
             let next_sql = format!("SELECT (coalesce(max({}), 0) + 1)::bigint FROM {}", quote(&column), quote(&d.target));
-            let next: i64 = retrying(conn, connector, policy, async |c| sqlx::query_scalar(AssertSqlSafe(next_sql.clone())).fetch_one(c).await)
+            let mut next: i64 = retrying(conn, connector, policy, async |c| sqlx::query_scalar(AssertSqlSafe(next_sql.clone())).fetch_one(c).await)
                 .await
                 .map_err(|e| RunError::db(&format!("{}: reading the largest `{}.{column}`", m.tag, d.target), e.error))?;
+            // Past what the old table's own sequence handed out too (rows since deleted).
+            let sequence: Option<String> = retrying(conn, connector, policy, async |c| {
+                sqlx::query_scalar("SELECT pg_get_serial_sequence(quote_ident($1), $2)").bind(&d.source).bind(&column).fetch_one(c).await
+            })
+            .await
+            .map_err(|e| RunError::db(&format!("{}: finding the sequence of `{}.{column}`", m.tag, d.source), e.error))?;
+            if let Some(sequence) = sequence {
+                // `pg_get_serial_sequence` returns the name quoted as needed.
+                let handed_out = format!("SELECT (CASE WHEN is_called THEN last_value + 1 ELSE last_value END)::bigint FROM {sequence}");
+                let old_next: i64 = retrying(conn, connector, policy, async |c| sqlx::query_scalar(AssertSqlSafe(handed_out.clone())).fetch_one(c).await)
+                    .await
+                    .map_err(|e| RunError::db(&format!("{}: reading the sequence of `{}.{column}`", m.tag, d.source), e.error))?;
+                next = next.max(old_next);
+            }
             lock.check_now(conn).await?;
             let restart = format!("ALTER TABLE {} ALTER COLUMN {} RESTART WITH {next}", quote(&d.target), quote(&column));
             retrying(conn, connector, policy, async |c| sqlx::raw_sql(AssertSqlSafe(restart.clone())).execute(c).await)

@@ -94,16 +94,13 @@ impl MigrationSet {
                 // ends), so what runs is exactly what was hashed.
                 Some((_, bytes, path)) => match String::from_utf8(hash::normalized(bytes)) {
                     Err(_) => problems.push(format!("{} is not UTF-8", path.display())),
-                    Ok(text) => match crate::sql::split::split_statements(&text) {
-                        Err(e) => problems.push(format!("{}:{}: the SQL cannot be cut into statements: {}", path.display(), e.line, e.message)),
-                        Ok(statements) => migrations.push(LocalMigration {
-                            tag: entry.tag.clone(),
-                            when: entry.when as i64,
-                            hash: hash::migration_hash(bytes),
-                            statements,
-                            origin: path.display().to_string(),
-                        }),
-                    },
+                    Ok(text) => migrations.push(LocalMigration {
+                        tag: entry.tag.clone(),
+                        when: entry.when as i64,
+                        hash: hash::migration_hash(bytes),
+                        statements: crate::sql::split::split_statements(&text),
+                        origin: path.display().to_string(),
+                    }),
                 },
             }
         }

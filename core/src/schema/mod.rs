@@ -5,5 +5,6 @@ pub mod compare;
 pub mod desired;
 pub mod grammar;
 pub mod model;
+#[cfg(feature = "compiler")]
 pub mod scan;
 pub mod types;

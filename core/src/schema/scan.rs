@@ -234,6 +234,17 @@ impl<'ast> Visit<'ast> for Collector<'_> {
         if !derives_table(&item.attrs) {
             return;
         }
+        // The compiler drops a `cfg`-gated field before the derive sees it; the CLI cannot
+        // tell whether it would.
+        let gated: Vec<&syn::Field> = item.fields.iter().filter(|f| f.attrs.iter().any(|a| is_cfg(a) || a.path().is_ident("cfg_attr"))).collect();
+        if !gated.is_empty() {
+            for field in gated {
+                let name = field.ident.as_ref().map(|i| format!("`{i}`")).unwrap_or_else(|| "this field".into());
+                let span = field.ident.as_ref().map(|i| i.span()).unwrap_or_else(|| item.ident.span());
+                self.error(span, format!("{name} is behind `#[cfg(..)]` or `#[cfg_attr(..)]`: the CLI does not know which features are on, so a table's columns cannot depend on them"));
+            }
+            return;
+        }
         let input = syn::DeriveInput::from(item.clone());
         match grammar::parse_table_with(&input, self.sql) {
             Ok(def) => {
@@ -294,14 +305,20 @@ pub fn scan_source(file: &Path, text: &str, scan: &mut Scan, errors: &mut Vec<So
         Err(e) => return c.error(e.span(), format!("not valid Rust: {e}")),
         Ok(None) => {}
     }
-    match syn::parse_file(text) {
+    // The parser recurses on more than brackets (`A<A<..>>`, `!!!x`): it runs on a stack
+    // with room for any file a person would write (address space, touched only as deep as
+    // the file goes).
+    stacker::grow(PARSER_STACK_BYTES, || match syn::parse_file(text) {
         Ok(ast) => c.visit_file(&ast),
         Err(e) => {
             let span = e.span();
             c.error(span, format!("not valid Rust: {e}"));
         }
-    }
+    });
 }
+
+/// The parser's stack.
+const PARSER_STACK_BYTES: usize = 256 << 20;
 
 #[cfg(test)]
 mod tests {
@@ -343,5 +360,17 @@ mod tests {
         let found = std::thread::Builder::new().stack_size(1 << 20).spawn(move || errors(&text).1).unwrap().join().unwrap();
         assert_eq!(found.len(), 1, "{found:?}");
         assert!(found[0].contains(&format!("deeper than {MAX_NESTING} levels")), "{found:?}");
+        // Nesting that is not brackets: the parser thread has room for it.
+        for text in [format!("type T = {}u8{};", "Option<".repeat(depth), ">".repeat(depth)), format!("fn f() -> bool {{ {}true }}", "!".repeat(depth))] {
+            let found = std::thread::Builder::new().stack_size(1 << 20).spawn(move || errors(&text).1).unwrap().join().unwrap();
+            assert!(found.is_empty(), "{found:?}");
+        }
+    }
+
+    #[test]
+    fn fields_behind_cfg_are_reported() {
+        let (scan, found) = errors("#[derive(Table)]\npub struct T {\n    #[column(primary_key)]\n    pub id: i64,\n    #[cfg(feature = \"x\")]\n    pub extra: i64,\n}\n");
+        assert!(scan.desired.schema.tables.is_empty());
+        assert_eq!(found, ["s.rs:6:9: `extra` is behind `#[cfg(..)]` or `#[cfg_attr(..)]`: the CLI does not know which features are on, so a table's columns cannot depend on them"]);
     }
 }

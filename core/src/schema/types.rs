@@ -183,6 +183,23 @@ pub fn base_name(canonical: &str) -> String {
     }
 }
 
+/// Whether a foreign key from a column of type `a` to one of type `b` can be made:
+/// PostgreSQL needs the two compared by one family of equality operators, so the
+/// integers go together, `text` and `character varying` do, and other types only with
+/// themselves (modifiers aside).
+pub fn key_compatible(a: &str, b: &str) -> bool {
+    let family = |t: &str| -> String {
+        let base = base_name(t);
+        let family = match base.as_str() {
+            "smallint" | "integer" | "bigint" => "integer",
+            "text" | "character varying" => "text",
+            other => other,
+        };
+        format!("{family}{}", if is_array(t) { "[]" } else { "" })
+    };
+    family(a) == family(b)
+}
+
 /// Whether the canonical type is an array.
 pub fn is_array(canonical: &str) -> bool {
     canonical.ends_with("[]")
@@ -220,6 +237,16 @@ mod tests {
         for bad in ["", "varchar(", "varchar(a)", "text; drop table x", "numeric(1,)", "timestamptz(3) with time zone", "timestamp(7)", "float(54)", "float(0)", "integer(3) with time zone", "varchar(3) x"] {
             assert!(canonical_sql_type(bad).is_err(), "{bad:?} should be refused");
         }
+    }
+
+    #[test]
+    fn key_types_go_together_by_family() {
+        assert!(key_compatible("integer", "bigint"));
+        assert!(key_compatible("character varying(32)", "text"));
+        assert!(key_compatible("numeric(10,2)", "numeric(12,2)"));
+        assert!(!key_compatible("uuid", "bigint"));
+        assert!(!key_compatible("integer", "numeric"));
+        assert!(!key_compatible("integer[]", "integer"));
     }
 
     #[test]

@@ -17,6 +17,8 @@
 //! that exist when a column is added its default.
 
 use crate::sql::ident::{quote, quoted_ident};
+use crate::sql::tokens::{self, Lexeme};
+use sqlparser::tokenizer::{Token, Whitespace};
 
 /// First line of a copy directive.
 pub const COPY_MARK: &str = "-- tablewright:copy ";
@@ -76,27 +78,59 @@ pub struct DirectiveError {
     pub message: String,
 }
 
-/// The statement without its comment lines and its semicolon.
-fn body(statement: &str) -> String {
-    let lines: Vec<&str> = statement.lines().filter(|l| !l.trim_start().starts_with("--")).collect();
-    lines.join("\n").trim().trim_end_matches(';').trim_end().to_owned()
+/// The statement's tokens ([`crate::sql::tokens`]); none when it does not lex (then it is
+/// no directive, and the server reports the SQL).
+fn lexemes(statement: &str) -> Vec<Lexeme> {
+    tokens::lex(statement).unwrap_or_default()
 }
 
-/// The directive `statement` carries, if any. A statement that starts like a directive
-/// but does not follow its form is an error, so `check` can report it before a run does.
+/// The statement without its comments and its semicolon.
+fn body(statement: &str, lexemes: &[Lexeme]) -> String {
+    let text: String = lexemes
+        .iter()
+        .filter(|t| !matches!(t.token, Token::Whitespace(Whitespace::SingleLineComment { .. } | Whitespace::MultiLineComment(_))))
+        .map(|t| &statement[t.bytes.clone()])
+        .collect();
+    text.trim().trim_end_matches(';').trim_end().to_owned()
+}
+
+/// The directive `statement` carries, if any: a `--` comment of the directive's form. A
+/// statement that starts like a directive but does not follow its form is an error, so
+/// `check` can report it before a run does.
 pub fn parse(statement: &str) -> Result<Option<Directive>, DirectiveError> {
-    for line in statement.lines().map(str::trim) {
+    let lexemes = lexemes(statement);
+    for t in &lexemes {
+        let Token::Whitespace(Whitespace::SingleLineComment { comment, prefix }) = &t.token else { continue };
+        let line = format!("{prefix}{}", comment.trim_end());
         if let Some(header) = line.strip_prefix(COPY_MARK) {
-            return parse_copy(line, header, statement).map(|d| Some(Directive::Copy(d)));
+            return parse_copy(&line, header, statement, &lexemes).map(|d| Some(Directive::Copy(d)));
         }
         if let Some(header) = line.strip_prefix(BACKFILL_MARK) {
-            return parse_backfill(line, header, statement).map(|d| Some(Directive::Backfill(d)));
+            return parse_backfill(&line, header, statement, &lexemes).map(|d| Some(Directive::Backfill(d)));
         }
     }
     Ok(None)
 }
 
-fn parse_copy(header_line: &str, header: &str, statement: &str) -> Result<CopyDirective, DirectiveError> {
+/// The first of `keywords` outside parentheses (words, not text inside strings).
+fn top_level_keyword(lexemes: &[Lexeme], keywords: &[&str]) -> Option<String> {
+    let mut depth = 0i32;
+    for t in lexemes {
+        match &t.token {
+            Token::LParen => depth += 1,
+            Token::RParen => depth -= 1,
+            _ if depth == 0 => {
+                if let Some(k) = keywords.iter().find(|k| t.is_word(k)) {
+                    return Some((*k).to_owned());
+                }
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+fn parse_copy(header_line: &str, header: &str, statement: &str, lexemes: &[Lexeme]) -> Result<CopyDirective, DirectiveError> {
     let error = |message: String| DirectiveError { kind: "copy", message };
     let form = || error(format!("expected `{COPY_MARK}\"source\" -> \"target\"`, found `{header_line}`"));
     let (source, rest) = quoted_ident(header.trim()).ok_or_else(form)?;
@@ -105,7 +139,7 @@ fn parse_copy(header_line: &str, header: &str, statement: &str) -> Result<CopyDi
     if !rest.trim().is_empty() {
         return Err(form());
     }
-    let insert = body(statement);
+    let insert = body(statement, lexemes);
     let expected_start = format!("INSERT INTO {} (", quote(&target));
     let expected_end = format!(" FROM {}", quote(&source));
     // A `;` inside is harmless: the runner sends each batch as one prepared statement,
@@ -116,14 +150,13 @@ fn parse_copy(header_line: &str, header: &str, statement: &str) -> Result<CopyDi
             quote(&source)
         )));
     }
-    let upper = insert.to_ascii_uppercase();
-    if [" WHERE ", " ORDER BY ", " LIMIT ", " GROUP BY ", " JOIN "].iter().any(|k| upper.contains(k)) {
-        return Err(error(format!("the copy after `{header_line}` must read the whole source table: no WHERE, ORDER BY, LIMIT, GROUP BY or JOIN")));
+    if let Some(keyword) = top_level_keyword(lexemes, &["WHERE", "ORDER", "LIMIT", "OFFSET", "GROUP", "HAVING", "JOIN", "UNION", "ON"]) {
+        return Err(error(format!("the copy after `{header_line}` must read the whole source table: found {keyword}, and it takes no WHERE, ORDER BY, LIMIT, GROUP BY or JOIN")));
     }
     Ok(CopyDirective { source, target, insert })
 }
 
-fn parse_backfill(header_line: &str, header: &str, statement: &str) -> Result<BackfillDirective, DirectiveError> {
+fn parse_backfill(header_line: &str, header: &str, statement: &str, lexemes: &[Lexeme]) -> Result<BackfillDirective, DirectiveError> {
     let error = |message: String| DirectiveError { kind: "backfill", message };
     let form = || error(format!("expected `{BACKFILL_MARK}\"table\".\"column\"`, found `{header_line}`"));
     let (table, rest) = quoted_ident(header.trim()).ok_or_else(form)?;
@@ -132,7 +165,7 @@ fn parse_backfill(header_line: &str, header: &str, statement: &str) -> Result<Ba
     if !rest.trim().is_empty() {
         return Err(form());
     }
-    let update = body(statement);
+    let update = body(statement, lexemes);
     let expected_start = format!("UPDATE {} SET {} = ", quote(&table), quote(&column));
     let expected_end = format!(" WHERE {} IS NULL", quote(&column));
     let value = update.strip_prefix(&expected_start).and_then(|r| r.strip_suffix(&expected_end)).unwrap_or("");
@@ -179,6 +212,11 @@ mod tests {
         assert!(parse("-- tablewright:copy \"a\" \"b\"\nINSERT INTO \"b\" (x) SELECT x FROM \"a\";").is_err());
         assert!(parse("-- tablewright:copy \"a\" -> \"b\"\nINSERT INTO \"b\" (x) SELECT x FROM \"a\" WHERE x > 1;").is_err());
         assert!(parse("-- tablewright:copy \"a\" -> \"b\"\nINSERT INTO \"b\" (x) SELECT x FROM \"c\";").is_err());
+        // Keywords inside strings and subqueries are not the copy's own.
+        let fill = "-- tablewright:copy \"a\" -> \"b\"\nINSERT INTO \"b\" (x, y) SELECT x, 'no limit set where join' FROM \"a\";";
+        assert!(parse(fill).unwrap().is_some());
+        // A string that looks like a directive header is not one.
+        assert_eq!(parse("SELECT '\n-- tablewright:copy \"a\" -> \"b\"'").unwrap(), None);
     }
 
     #[test]

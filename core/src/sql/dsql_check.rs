@@ -163,20 +163,9 @@ pub fn check_chunk(line: usize, chunk: &str) -> Vec<CheckedStatement> {
     checked
 }
 
-/// Splits and classifies a whole file; text that does not lex is one error.
+/// Splits and classifies a whole file.
 pub fn check_text(text: &str) -> Vec<CheckedStatement> {
-    match split::chunks(text) {
-        Ok(chunks) => chunks.into_iter().flat_map(|(line, chunk)| check_chunk(line, &chunk)).collect(),
-        Err(e) => vec![CheckedStatement {
-            line: e.line,
-            sql: text.trim().to_owned(),
-            class: DsqlClass::Error,
-            rules: Vec::new(),
-            message: Some(format!("the SQL does not lex: {}", e.message)),
-            suggestion: Some("close the string, quoted name or comment that is left open".to_owned()),
-            rewritten: None,
-        }],
-    }
+    split::chunks(text).into_iter().flat_map(|(line, chunk)| check_chunk(line, &chunk)).collect()
 }
 
 #[cfg(test)]

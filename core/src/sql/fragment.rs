@@ -5,6 +5,7 @@
 //! a migration. (The derive keeps [`crate::schema::grammar::LexicalChecks`].)
 
 use crate::schema::grammar::{self, SqlFragments};
+use crate::sql::tokens;
 use sqlparser::dialect::PostgreSqlDialect;
 use sqlparser::parser::{Parser, ParserError};
 use sqlparser::tokenizer::Token;
@@ -27,6 +28,15 @@ impl SqlFragments for ParsedFragments {
     fn expression(&self, key: &str, text: &str) -> Result<(), String> {
         // The lexical rules first (no `;`, no comment), for their clearer messages.
         grammar::check_sql_expression(key, text)?;
+        if text.contains(crate::sql::split::BREAKPOINT) {
+            return Err(format!("`{key}` holds `{}`, on which drizzle-kit's migrator splits files: spell it another way", crate::sql::split::BREAKPOINT));
+        }
+        // The parser reads `'x' NOT NULL` as `'x' IS NOT NULL`; PostgreSQL would read it,
+        // after DEFAULT, as a constraint. (Defaults are written in parentheses as well.)
+        let words = tokens::significant(text);
+        if words.windows(2).enumerate().any(|(i, w)| w[0].is_word("NOT") && w[1].is_word("NULL") && !(i > 0 && words[i - 1].is_word("IS"))) {
+            return Err(format!("`{key}` ends in `NOT NULL`, which is a constraint, not part of a value: nullability comes from the field's type (`Option<T>` or not)"));
+        }
         exactly_one(text, "one SQL expression", |p| p.parse_expr()).map(drop)
     }
 
@@ -42,7 +52,7 @@ mod tests {
     #[test]
     fn one_expression_and_nothing_else() {
         let f = ParsedFragments;
-        for ok in ["now()", "'draft'", "0", "gen_random_uuid()", "price >= 0 AND price < 100", "E'it\\'s'", "'--> statement-breakpoint'", "'{}'::jsonb"] {
+        for ok in ["now()", "'draft'", "0", "gen_random_uuid()", "price >= 0 AND price < 100", "E'it\\'s'", "'{}'::jsonb", "a IS NOT NULL"] {
             assert_eq!(f.expression("default", ok), Ok(()), "{ok}");
         }
         for bad in [
@@ -51,6 +61,8 @@ mod tests {
             "1 2",
             "now() now()",
             "",
+            "'x' NOT NULL",
+            "'--> statement-breakpoint'",
         ] {
             assert!(f.expression("default", bad).is_err(), "{bad:?} should be refused");
         }

@@ -3,7 +3,7 @@
 //! and a chunk into statements. Both cuts read [`crate::sql::tokens`], so a breakpoint
 //! or a `;` inside a string, a quoted name or a comment never cuts.
 
-use crate::sql::tokens::{self, LexError};
+use crate::sql::tokens;
 use sqlparser::tokenizer::Token;
 
 /// The marker drizzle-kit puts between statements; runners split on it. It is a line
@@ -23,8 +23,12 @@ pub fn migration_file(statements: &[String]) -> String {
 
 /// Splits a migration file into its chunks (the inverse of [`migration_file`]), each with
 /// its first line; chunks holding only whitespace and comments are dropped.
-pub fn chunks(file: &str) -> Result<Vec<(usize, String)>, LexError> {
-    let lexemes = tokens::lex(file)?;
+///
+/// A file the tokenizer cannot read (an unclosed string, or an `E'..'` escape it does not
+/// know, such as `E'\xC3'`) is cut at lines holding only the breakpoint, as drizzle-kit
+/// writes them: it stays readable, and the server judges its SQL.
+pub fn chunks(file: &str) -> Vec<(usize, String)> {
+    let Ok(lexemes) = tokens::lex(file) else { return chunks_by_line(file) };
     let mut out = Vec::new();
     let mut start = 0;
     let mut first: Option<usize> = None;
@@ -42,12 +46,40 @@ pub fn chunks(file: &str) -> Result<Vec<(usize, String)>, LexError> {
         }
     }
     push(start, file.len(), first);
-    Ok(out)
+    out
+}
+
+/// The file cut at lines that hold only the breakpoint.
+fn chunks_by_line(file: &str) -> Vec<(usize, String)> {
+    let mut out = Vec::new();
+    let mut current: Vec<&str> = Vec::new();
+    let mut first_line = 1;
+    let mut flush = |lines: &mut Vec<&str>, first: usize| {
+        let chunk = lines.join("\n");
+        let code = chunk.lines().position(|l| !l.trim().is_empty() && !l.trim_start().starts_with("--"));
+        if let Some(k) = code {
+            out.push((first + k, chunk.trim().to_owned()));
+        }
+        lines.clear();
+    };
+    for (i, line) in file.lines().enumerate() {
+        if line.trim() == BREAKPOINT {
+            flush(&mut current, first_line);
+            first_line = i + 2;
+        } else {
+            if current.is_empty() {
+                first_line = i + 1;
+            }
+            current.push(line);
+        }
+    }
+    flush(&mut current, first_line);
+    out
 }
 
 /// The statements of a migration file (see [`chunks`]).
-pub fn split_statements(file: &str) -> Result<Vec<String>, LexError> {
-    Ok(chunks(file)?.into_iter().map(|(_, chunk)| chunk).collect())
+pub fn split_statements(file: &str) -> Vec<String> {
+    chunks(file).into_iter().map(|(_, chunk)| chunk).collect()
 }
 
 /// Cuts SQL text at its top-level `;` into statements, each with its first line (1-based,
@@ -87,7 +119,7 @@ mod tests {
                     -- only a comment\n\
                     --> statement-breakpoint\n\
                     SELECT $$\n--> statement-breakpoint\n$$;\n";
-        let chunks = chunks(file).unwrap();
+        let chunks = chunks(file);
         assert_eq!(chunks.len(), 2, "{chunks:?}");
         assert_eq!(chunks[0].0, 2);
         assert!(chunks[0].1.starts_with("-- Custom migration") && chunks[0].1.ends_with("SELECT 1;"), "{chunks:?}");
@@ -95,9 +127,15 @@ mod tests {
     }
 
     #[test]
+    fn a_file_the_tokenizer_cannot_read_is_cut_at_breakpoint_lines() {
+        let file = "SELECT E'\\xC3\\xA9';\n--> statement-breakpoint\n-- c\nSELECT 2;\n";
+        assert_eq!(chunks(file), [(1, "SELECT E'\\xC3\\xA9';".to_owned()), (4, "-- c\nSELECT 2;".to_owned())]);
+    }
+
+    #[test]
     fn generated_files_split_back_into_their_statements() {
         let statements = vec!["CREATE TABLE a (x text DEFAULT ';');".to_owned(), "-- label\nDROP TABLE b;".to_owned()];
-        assert_eq!(split_statements(&migration_file(&statements)).unwrap(), statements);
+        assert_eq!(split_statements(&migration_file(&statements)), statements);
     }
 
     #[test]

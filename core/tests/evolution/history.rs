@@ -306,7 +306,7 @@ pub fn next(prev: &Model, c: &mut Choices) -> Model {
     let mut m = prev.clone();
     m.begin();
     for _ in 0..1 + c.below(4) {
-        let applied = match c.below(18) {
+        let applied = match c.below(20) {
             0 => add_table(&mut m, c),
             1 => drop_table(&mut m, c),
             2 => rename_table(&mut m, c),
@@ -323,6 +323,8 @@ pub fn next(prev: &Model, c: &mut Choices) -> Model {
             14 => change_check(&mut m, c),
             15 => drop_foreign_key(&mut m, c),
             16 => swap_index_names(&mut m, c),
+            17 => make_identity(&mut m, c),
+            18 => rename_named(&mut m, c),
             _ => change_primary_key(&mut m, c),
         };
         if !applied {
@@ -741,6 +743,43 @@ fn drop_foreign_key(m: &mut Model, c: &mut Choices) -> bool {
     let Some((i, col)) = c.pick(&with_fk).cloned() else { return false };
     m.tables[i].col_mut(&col).expect("picked").references = None;
     m.changes.push(format!("drop foreign key of {}.{col}", m.tables[i].name));
+    true
+}
+
+/// A bigint key becomes an identity column (its rows keep their values).
+fn make_identity(m: &mut Model, c: &mut Choices) -> bool {
+    let candidates: Vec<usize> = (0..m.tables.len())
+        .filter(|&i| {
+            let t = &m.tables[i];
+            t.pk.len() == 1 && t.col(&t.pk[0]).is_some_and(|k| k.ty == Ty::Bigint && !k.identity && k.default.is_none() && k.references.is_none())
+        })
+        .collect();
+    let Some(&i) = c.pick(&candidates) else { return false };
+    let t = &mut m.tables[i];
+    let key = t.pk[0].clone();
+    t.col_mut(&key).expect("key column").identity = true;
+    let table = t.name.clone();
+    m.changes.push(format!("make {table}.{key} identity"));
+    true
+}
+
+/// A unique or index gets a name of its own (or another one).
+fn rename_named(m: &mut Model, c: &mut Choices) -> bool {
+    let Some(i) = pick_table(m, c) else { return false };
+    let (uniques, indexes) = (m.tables[i].uniques.len(), m.tables[i].indexes.len());
+    if uniques + indexes == 0 {
+        return false;
+    }
+    let k = c.below(uniques + indexes);
+    let name = m.fresh(if k < uniques { "uq" } else { "ix" });
+    let t = &mut m.tables[i];
+    let table = t.name.clone();
+    if k < uniques {
+        t.uniques[k].name = Some(name.clone());
+    } else {
+        t.indexes[k - uniques].name = Some(name.clone());
+    }
+    m.changes.push(format!("rename a unique or index of {table} to {name}"));
     true
 }
 

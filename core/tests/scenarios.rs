@@ -121,6 +121,8 @@ scenarios!(
     add_column_with_default,
     add_not_null_column,
     add_not_null_column_with_fill,
+    add_not_null_column_without_value,
+    change_type_with_default,
     set_not_null_with_fill,
     rename_column,
     rename_table,

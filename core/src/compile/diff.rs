@@ -594,7 +594,14 @@ fn diff_table(pt: &Table, nt: &Table, plan: &mut Phases) {
             continue;
         };
         let col = column.name.clone();
-        if pc.sql_type != column.sql_type {
+        let type_changes = pc.sql_type != column.sql_type;
+        if type_changes {
+            // PostgreSQL keeps the old default's expression, cast, across a type change
+            // (`'a'::text` on a varchar column), or refuses when no cast exists: the default
+            // goes first and is set again after, as a new table would have it.
+            if pc.default.is_some() {
+                plan.alter_columns.push(Op::DropDefault { table: table.clone(), column: col.clone() });
+            }
             plan.alter_columns.push(Op::AlterColumnType { table: table.clone(), column: col.clone(), from: pc.sql_type.clone(), to: column.sql_type.clone() });
         }
         let in_new_pk = nt.primary_key.as_ref().is_some_and(|pk| pk.columns.contains(&col));
@@ -609,10 +616,10 @@ fn diff_table(pt: &Table, nt: &Table, plan: &mut Phases) {
             if in_old_pk { plan.after_primary_keys.push(op) } else { plan.alter_columns.push(op) }
         }
         match (&pc.default, &column.default) {
-            (a, Some(b)) if a.as_ref() != Some(b) => {
+            (a, Some(b)) if type_changes || a.as_ref() != Some(b) => {
                 plan.alter_columns.push(Op::SetDefault { table: table.clone(), column: col.clone(), default: b.clone() })
             }
-            (Some(_), None) => plan.alter_columns.push(Op::DropDefault { table: table.clone(), column: col.clone() }),
+            (Some(_), None) if !type_changes => plan.alter_columns.push(Op::DropDefault { table: table.clone(), column: col.clone() }),
             _ => {}
         }
         match (pc.identity, column.identity) {

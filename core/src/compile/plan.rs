@@ -145,7 +145,8 @@ pub fn plan(changes: &Changes, next: &Schema, dialect: Dialect) -> Result<Plan, 
         let before_rebuild = matches!(op, Op::RenameTable { .. } | Op::RenameColumn { .. } | Op::DropForeignKey { .. } | Op::DropCheck { .. } | Op::DropIndex { .. } | Op::DropUnique { .. });
         if rebuilt.contains(table) && !before_rebuild {
             if rules::strategy(kind, dialect) == Strategy::Recreate && !planned.rebuilds.iter().any(|r| r.table == table) {
-                match rebuild(changes, next, table, dialect) {
+                let rebuilt_before: BTreeSet<&str> = planned.rebuilds.iter().map(|r| r.table.as_str()).collect();
+                match rebuild(changes, next, table, dialect, &rebuilt_before) {
                     Ok((steps, rebuild)) => {
                         statements.extend(steps);
                         planned.rebuilds.push(rebuild);
@@ -153,6 +154,15 @@ pub fn plan(changes: &Changes, next: &Schema, dialect: Dialect) -> Result<Plan, 
                     Err(reason) => refusals.push(Refusal { change: op.to_string(), kind, reason }),
                 }
             }
+            continue;
+        }
+        // The rows already there would fail it at deploy (the recreation refuses it alike).
+        if let Op::AddColumn { column, .. } = op
+            && column.not_null
+            && column.default.is_none()
+            && changes.fill(table, &column.name).is_none()
+        {
+            refusals.push(Refusal { change: op.to_string(), kind, reason: not_null_without_value(table, &column.name) });
             continue;
         }
         let plain = |sql: String| PlannedStatement::new(sql, kind, table);
@@ -203,9 +213,15 @@ fn referencing<'a>(schema: &'a Schema, table: &'a str) -> impl Iterator<Item = (
         .flat_map(move |u| u.foreign_keys.values().filter(move |fk| fk.references_table == table).map(move |fk| (u.name.as_str(), fk)))
 }
 
+fn not_null_without_value(table: &str, column: &str) -> String {
+    format!("`{table}.{column}` is added as NOT NULL without a default, so the existing rows have no value for it; give it a `default`, or a `fill` for the existing rows")
+}
+
 /// The recreation of `table` (see [`crate::compile::recreate`]), placed where its first change
 /// needing it stood; or why it cannot be planned.
-fn rebuild(changes: &Changes, next: &Schema, table: &str, dialect: Dialect) -> Result<(Vec<PlannedStatement>, Rebuild), String> {
+/// `rebuilt_before`: the tables whose rebuild this migration has already planned, ahead
+/// of this one.
+fn rebuild(changes: &Changes, next: &Schema, table: &str, dialect: Dialect, rebuilt_before: &BTreeSet<&str>) -> Result<(Vec<PlannedStatement>, Rebuild), String> {
     let (Some(from), Some(to)) = (changes.previous.tables.get(table), next.tables.get(table)) else {
         return Err(format!("`{table}` is not in both the last snapshot and the code"));
     };
@@ -227,10 +243,7 @@ fn rebuild(changes: &Changes, next: &Schema, table: &str, dialect: Dialect) -> R
                 columns.push(quote(&column.name));
                 expressions.push(format!("({fill})"));
             } else if column.not_null && column.default.is_none() {
-                return Err(format!(
-                    "`{table}.{}` is added as NOT NULL without a default, so the existing rows have no value for it; give it a `default`, or a `fill` for the existing rows",
-                    column.name
-                ));
+                return Err(not_null_without_value(table, &column.name));
             }
             continue;
         };
@@ -303,8 +316,11 @@ fn rebuild(changes: &Changes, next: &Schema, table: &str, dialect: Dialect) -> R
     for i in to.indexes.values() {
         steps.push(("recreate an index".into(), create_index(table, &i.name, &i.columns, i.unique, Strategy::IndexAsync, kind)));
     }
+    // A key this migration adds to another table is added by that change, after this
+    // rebuild; unless that table was rebuilt before this one, its new key then already
+    // made (and just dropped here).
     let added_anyway = |u: &str, name: &str| {
-        changes.ops.iter().any(|op| match op {
+        !rebuilt_before.contains(u) && changes.ops.iter().any(|op| match op {
             Op::AddForeignKey { table, foreign_key } => table == u && foreign_key.name == name,
             Op::CreateTable { table, deferred_fks } => table.name == u && deferred_fks.iter().any(|d| d == name),
             _ => false,

@@ -30,7 +30,7 @@ pub struct VerifyReport {
     /// Whether the DSQL guard enforced DSQL's rules during the replay (needs a superuser).
     pub dsql_guard: Option<bool>,
     /// Differences between the database and the snapshot; empty when they agree.
-    pub differences: Vec<String>,
+    pub differences: Vec<compare::Difference>,
 }
 
 /// Replays `set` into a new database on the server at `admin_url` and compares the result
@@ -51,7 +51,7 @@ pub async fn verify(admin_url: &str, dialect: Dialect, set: MigrationSet, expect
     Ok(VerifyReport { database, migrations, dsql_guard, differences })
 }
 
-async fn replay(url: &str, dialect: Dialect, set: MigrationSet, expected: &Schema, events: &dyn Fn(Event)) -> Result<(usize, Option<bool>, Vec<String>), RunError> {
+async fn replay(url: &str, dialect: Dialect, set: MigrationSet, expected: &Schema, events: &dyn Fn(Event)) -> Result<(usize, Option<bool>, Vec<compare::Difference>), RunError> {
     let mut conn = PgConnection::connect(url).await.map_err(|e| RunError::Connect { target: redact_url(url), source: e })?;
     let guard = if dialect == Dialect::Dsql {
         let superuser: bool = sqlx::query_scalar("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")
@@ -75,7 +75,7 @@ async fn replay(url: &str, dialect: Dialect, set: MigrationSet, expected: &Schem
     let found = introspect::introspect(&mut conn, "public").await.map_err(|e| RunError::db("introspecting the replayed database", e))?;
     let _ = conn.close().await;
     let mut differences = compare::differences(expected, &found.schema);
-    differences.extend(found.invalid_indexes.iter().map(|i| format!("index `{i}` is INVALID")));
+    differences.extend(found.invalid_indexes.iter().map(|i| compare::Difference::InvalidIndex { index: i.clone() }));
     Ok((count, guard, differences))
 }
 

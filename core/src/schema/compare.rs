@@ -6,6 +6,9 @@
 //! `ON CONFLICT ON CONSTRAINT`, so the two are compared apart.
 
 use crate::schema::model::{Schema, Table};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::fmt;
 
 /// `'pending'::character varying` → `'pending'`: PostgreSQL adds the cast when it stores a
 /// literal default; the cast says nothing the column type does not.
@@ -48,45 +51,162 @@ fn normalized(table: &Table) -> Table {
     t
 }
 
-/// Human-readable differences between `expected` and `actual`; empty when they agree.
-pub fn differences(expected: &Schema, actual: &Schema) -> Vec<String> {
+/// The kind of a named object of a table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ObjectKind {
+    /// The primary key constraint.
+    PrimaryKey,
+    /// A UNIQUE constraint.
+    Unique,
+    /// An index (unique or not) that backs no constraint.
+    Index,
+    /// A foreign key.
+    ForeignKey,
+    /// A CHECK constraint (compared by name: PostgreSQL rewrites the expression's text).
+    Check,
+}
+
+impl fmt::Display for ObjectKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ObjectKind::PrimaryKey => "primary key",
+            ObjectKind::Unique => "unique constraint",
+            ObjectKind::Index => "index",
+            ObjectKind::ForeignKey => "foreign key",
+            ObjectKind::Check => "check",
+        })
+    }
+}
+
+/// One way a database differs from what was expected of it (a snapshot).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+#[allow(missing_docs)] // fields are named for what they hold
+pub enum Difference {
+    MissingTable { table: String },
+    ExtraTable { table: String },
+    MissingColumn { table: String, column: String },
+    ExtraColumn { table: String, column: String },
+    ColumnType { table: String, column: String, expected: String, found: String },
+    Nullability { table: String, column: String, expected_not_null: bool, found_not_null: bool },
+    Default { table: String, column: String, expected: Option<String>, found: Option<String> },
+    Identity { table: String, column: String, expected: bool, found: bool },
+    MissingObject { table: String, object: ObjectKind, name: String, definition: String },
+    ExtraObject { table: String, object: ObjectKind, name: String, definition: String },
+    ChangedObject { table: String, object: ObjectKind, name: String, expected: String, found: String },
+    /// An index a failed build left INVALID.
+    InvalidIndex { index: String },
+}
+
+fn or_none(value: &Option<String>) -> String {
+    value.as_deref().map(|v| format!("`{v}`")).unwrap_or_else(|| "none".into())
+}
+
+fn nullability(not_null: bool) -> &'static str {
+    if not_null { "NOT NULL" } else { "nullable" }
+}
+
+impl fmt::Display for Difference {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Difference::MissingTable { table } => write!(f, "table `{table}` is missing"),
+            Difference::ExtraTable { table } => write!(f, "table `{table}` is not in the snapshot"),
+            Difference::MissingColumn { table, column } => write!(f, "`{table}.{column}` is missing"),
+            Difference::ExtraColumn { table, column } => write!(f, "`{table}.{column}` is not in the snapshot"),
+            Difference::ColumnType { table, column, expected, found } => write!(f, "`{table}.{column}` is {found}, the snapshot has {expected}"),
+            Difference::Nullability { table, column, expected_not_null, found_not_null } => {
+                write!(f, "`{table}.{column}` is {}, the snapshot has it {}", nullability(*found_not_null), nullability(*expected_not_null))
+            }
+            Difference::Default { table, column, expected, found } => write!(f, "`{table}.{column}` has default {}, the snapshot has {}", or_none(found), or_none(expected)),
+            Difference::Identity { table, column, expected, found } => {
+                let what = |identity: bool| if identity { "an identity column" } else { "not an identity column" };
+                write!(f, "`{table}.{column}` is {}, the snapshot has it {}", what(*found), what(*expected))
+            }
+            Difference::MissingObject { table, object, name, definition } => write!(f, "`{table}`: {object} `{name}` ({definition}) is missing"),
+            Difference::ExtraObject { table, object, name, definition } => write!(f, "`{table}`: {object} `{name}` ({definition}) is not in the snapshot"),
+            Difference::ChangedObject { table, object, name, expected, found } => write!(f, "`{table}`: {object} `{name}` is {found}, the snapshot has {expected}"),
+            Difference::InvalidIndex { index } => write!(f, "index `{index}` is INVALID (a build failed); drop it and rerun `migrate`"),
+        }
+    }
+}
+
+/// A table's named objects with a readable definition, by kind.
+fn objects(t: &Table) -> BTreeMap<(ObjectKind, String), String> {
+    let list = |columns: &[String]| columns.join(", ");
+    let mut out = BTreeMap::new();
+    if let Some(k) = &t.primary_key {
+        out.insert((ObjectKind::PrimaryKey, k.name.clone()), format!("PRIMARY KEY ({})", list(&k.columns)));
+    }
+    for u in t.uniques.values() {
+        out.insert((ObjectKind::Unique, u.name.clone()), format!("UNIQUE ({})", list(&u.columns)));
+    }
+    for i in t.indexes.values() {
+        out.insert((ObjectKind::Index, i.name.clone()), format!("{}INDEX ({})", if i.unique { "UNIQUE " } else { "" }, list(&i.columns)));
+    }
+    for fk in t.foreign_keys.values() {
+        let mut d = format!("FOREIGN KEY ({}) REFERENCES {} ({})", list(&fk.columns), fk.references_table, list(&fk.references_columns));
+        if let Some(a) = fk.on_delete {
+            d.push_str(&format!(" ON DELETE {}", a.sql()));
+        }
+        if let Some(a) = fk.on_update {
+            d.push_str(&format!(" ON UPDATE {}", a.sql()));
+        }
+        out.insert((ObjectKind::ForeignKey, fk.name.clone()), d);
+    }
+    for c in t.checks.keys() {
+        out.insert((ObjectKind::Check, c.clone()), "CHECK".into());
+    }
+    out
+}
+
+/// Every difference between `expected` and `actual`, each named; empty when they agree.
+pub fn differences(expected: &Schema, actual: &Schema) -> Vec<Difference> {
     let mut out = Vec::new();
     for name in expected.tables.keys().filter(|n| !actual.tables.contains_key(*n)) {
-        out.push(format!("table `{name}` is missing"));
+        out.push(Difference::MissingTable { table: name.clone() });
     }
     for name in actual.tables.keys().filter(|n| !expected.tables.contains_key(*n)) {
-        out.push(format!("table `{name}` is not in the snapshot"));
+        out.push(Difference::ExtraTable { table: name.clone() });
     }
     for (name, e) in &expected.tables {
         let Some(a) = actual.tables.get(name) else { continue };
         let (e, a) = (normalized(e), normalized(a));
+        let table = || name.clone();
         for ec in e.columns.iter().filter(|c| a.column(&c.name).is_none()) {
-            out.push(format!("`{name}.{}` is missing", ec.name));
+            out.push(Difference::MissingColumn { table: table(), column: ec.name.clone() });
         }
         for ac in a.columns.iter().filter(|c| e.column(&c.name).is_none()) {
-            out.push(format!("`{name}.{}` is not in the snapshot", ac.name));
+            out.push(Difference::ExtraColumn { table: table(), column: ac.name.clone() });
         }
         for ec in &e.columns {
-            if let Some(ac) = a.column(&ec.name)
-                && ac != ec
-            {
-                out.push(format!("`{name}.{}`: expected {ec:?}, found {ac:?}", ec.name));
+            let Some(ac) = a.column(&ec.name) else { continue };
+            let column = || ec.name.clone();
+            if ac.sql_type != ec.sql_type {
+                out.push(Difference::ColumnType { table: table(), column: column(), expected: ec.sql_type.clone(), found: ac.sql_type.clone() });
+            }
+            if ac.not_null != ec.not_null {
+                out.push(Difference::Nullability { table: table(), column: column(), expected_not_null: ec.not_null, found_not_null: ac.not_null });
+            }
+            if ac.default != ec.default {
+                out.push(Difference::Default { table: table(), column: column(), expected: ec.default.clone(), found: ac.default.clone() });
+            }
+            if ac.identity != ec.identity {
+                out.push(Difference::Identity { table: table(), column: column(), expected: ec.identity, found: ac.identity });
             }
         }
-        if e.primary_key != a.primary_key {
-            out.push(format!("`{name}` primary key: expected {:?}, found {:?}", e.primary_key, a.primary_key));
+        let (eo, ao) = (objects(&e), objects(&a));
+        for ((object, oname), definition) in &eo {
+            match ao.get(&(*object, oname.clone())) {
+                None => out.push(Difference::MissingObject { table: table(), object: *object, name: oname.clone(), definition: definition.clone() }),
+                Some(found) if found != definition => {
+                    out.push(Difference::ChangedObject { table: table(), object: *object, name: oname.clone(), expected: definition.clone(), found: found.clone() })
+                }
+                Some(_) => {}
+            }
         }
-        if e.uniques != a.uniques {
-            out.push(format!("`{name}` unique constraints: expected {:?}, found {:?}", e.uniques, a.uniques));
-        }
-        if e.indexes != a.indexes {
-            out.push(format!("`{name}` indexes: expected {:?}, found {:?}", e.indexes, a.indexes));
-        }
-        if e.foreign_keys != a.foreign_keys {
-            out.push(format!("`{name}` foreign keys: expected {:?}, found {:?}", e.foreign_keys, a.foreign_keys));
-        }
-        if e.checks != a.checks {
-            out.push(format!("`{name}` checks: expected {:?}, found {:?}", e.checks.keys(), a.checks.keys()));
+        for ((object, oname), definition) in ao.iter().filter(|(k, _)| !eo.contains_key(*k)) {
+            out.push(Difference::ExtraObject { table: table(), object: *object, name: oname.clone(), definition: definition.clone() });
         }
     }
     out
@@ -94,7 +214,7 @@ pub fn differences(expected: &Schema, actual: &Schema) -> Vec<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::{differences, normalize_default};
+    use super::{Difference, ObjectKind, differences, normalize_default};
     use crate::schema::model::{Column, Schema, Table};
 
     fn table(columns: &[&str]) -> Schema {
@@ -106,7 +226,8 @@ mod tests {
     #[test]
     fn column_order_is_not_a_difference_but_a_missing_column_is() {
         assert!(differences(&table(&["a", "b", "c"]), &table(&["a", "c", "b"])).is_empty());
-        assert_eq!(differences(&table(&["a", "b"]), &table(&["a"])), ["`t.b` is missing"]);
+        let found: Vec<String> = differences(&table(&["a", "b"]), &table(&["a"])).iter().map(ToString::to_string).collect();
+        assert_eq!(found, ["`t.b` is missing"]);
     }
 
     #[test]
@@ -119,8 +240,13 @@ mod tests {
         let t = index.tables.get_mut("t").unwrap();
         t.indexes.insert("t_a_key".into(), Index { name: "t_a_key".into(), columns: vec!["a".into()], unique: true });
         let found = differences(&constraint, &index);
-        assert_eq!(found.len(), 2, "{found:?}");
-        assert!(found[0].starts_with("`t` unique constraints:"), "{found:?}");
+        assert_eq!(
+            found,
+            [
+                Difference::MissingObject { table: "t".into(), object: ObjectKind::Unique, name: "t_a_key".into(), definition: "UNIQUE (a)".into() },
+                Difference::ExtraObject { table: "t".into(), object: ObjectKind::Index, name: "t_a_key".into(), definition: "UNIQUE INDEX (a)".into() },
+            ]
+        );
     }
 
     #[test]

@@ -594,7 +594,14 @@ fn change_type(m: &mut Model, c: &mut Choices) -> bool {
 fn change_nullability(m: &mut Model, c: &mut Choices) -> bool {
     let Some(i) = pick_table(m, c) else { return false };
     let t = &m.tables[i];
-    let candidates: Vec<String> = t.cols.iter().filter(|col| !t.pk.contains(&col.name) && col.references.is_none() && !col.identity).map(|col| col.name.clone()).collect();
+    // Its NULLs would all get one value: not under a UNIQUE.
+    let in_unique = |col: &Col| col.unique || t.uniques.iter().any(|u| u.cols.contains(&col.name)) || t.indexes.iter().any(|x| x.unique && x.cols.contains(&col.name));
+    let candidates: Vec<String> = t
+        .cols
+        .iter()
+        .filter(|col| !(t.pk.contains(&col.name) || col.references.is_some() || col.identity || col.nullable && in_unique(col)))
+        .map(|col| col.name.clone())
+        .collect();
     let Some(name) = c.pick(&candidates).cloned() else { return false };
     let table = t.name.clone();
     let col = m.tables[i].col_mut(&name).expect("picked");
@@ -611,6 +618,8 @@ fn change_nullability(m: &mut Model, c: &mut Choices) -> bool {
         m.changes.push(format!("make {table}.{name} NOT NULL"));
     } else {
         col.nullable = true;
+        // A nullable column needs no fill (the compiler refuses one).
+        col.fill = None;
         m.changes.push(format!("make {table}.{name} nullable"));
     }
     true
@@ -622,8 +631,11 @@ fn change_default(m: &mut Model, c: &mut Choices) -> bool {
     let candidates: Vec<String> = t.cols.iter().filter(|col| !col.identity && col.references.is_none()).map(|col| col.name.clone()).collect();
     let Some(name) = c.pick(&candidates).cloned() else { return false };
     let table = t.name.clone();
+    // A NOT NULL column added to an existing table in this step needs its default (or a
+    // fill) for the rows already there.
+    let needs_default = t.before.is_some() && t.col(&name).is_some_and(|col| col.before.is_none() && !col.nullable && col.fill.is_none());
     let col = m.tables[i].col_mut(&name).expect("picked");
-    if col.default.is_some() && c.chance(40) {
+    if col.default.is_some() && !needs_default && c.chance(40) {
         col.default = None;
         m.changes.push(format!("drop default of {table}.{name}"));
     } else {
@@ -930,7 +942,7 @@ fn insert(t: &Tbl, m: &Model, counts: &BTreeMap<String, i64>, from: i64, to: i64
                 );
                 if col.nullable { format!("CASE WHEN {g} % 5 = 0 THEN NULL ELSE {pick} END") } else { pick }
             }
-        } else if t.pk.contains(&col.name) && col.ty == Ty::Smallint {
+        } else if t.pk.contains(&col.name) && col.ty == Ty::Smallint && !col.distinct {
             format!("({g} % 7)::smallint")
         } else if col.nullable && !col.unique {
             format!("CASE WHEN {g} % 4 = 0 THEN NULL ELSE {} END", col.ty.value(g))

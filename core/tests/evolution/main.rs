@@ -214,6 +214,7 @@ fn differences(expected: &Schema, actual: &Schema) -> Vec<String> {
 async fn run(mode: Mode, steps: &[Step], stats: &Mutex<Stats>) -> Result<TestDb, String> {
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
     let db = TestDb::for_mode("evolve", mode).await;
+    let fresh_db = TestDb::for_mode("evolve_fresh", mode).await;
     let mut applied = 0;
     let mut previous: Option<(Schema, DesiredSchema)> = None;
     for (k, step) in steps.iter().enumerate() {
@@ -249,10 +250,9 @@ async fn run(mode: Mode, steps: &[Step], stats: &Mutex<Stats>) -> Result<TestDb,
         if !plan(fresh_dir.path(), mode, &fresh_step, 0, &mut fresh_refusals).map_err(fail)? {
             return Err(fail(format!("the structs built from scratch are refused: {fresh_refusals:?}")));
         }
-        let fresh_db = TestDb::for_mode("evolve_fresh", mode).await;
+        fresh_db.reset().await;
         migrate(mode, &fresh_db.url, fresh_dir.path()).await.map_err(|e| fail(format!("building from scratch failed: {e}")))?;
         let (fresh, _) = schema(&fresh_db.url).await.map_err(fail)?;
-        drop(fresh_db);
         let diffs = differences(&fresh, &evolved);
         if !diffs.is_empty() {
             return Err(fail(format!("the evolved database differs from one built from scratch:\n{}\n{}", diffs.join("\n"), last_sql(dir.path()))));
@@ -335,7 +335,8 @@ fn histories(mode: Mode, part: u64) {
     let seed = base * 1000 + part * 10 + if mode == Mode::Postgres { 1 } else { 2 };
     let mut seed_bytes = [0u8; 32];
     seed_bytes[..8].copy_from_slice(&seed.to_le_bytes());
-    let config = Config { cases: HISTORIES * scale, max_shrink_iters: 200, failure_persistence: None, ..Config::default() };
+    // Shrinking replays whole histories: bounded, so a failure reports within minutes.
+    let config = Config { cases: HISTORIES * scale, max_shrink_iters: 100, max_shrink_time: 180_000, failure_persistence: None, ..Config::default() };
     let mut runner = TestRunner::new_with_rng(config, TestRng::from_seed(RngAlgorithm::ChaCha, &seed_bytes));
     let stats = Mutex::new(Stats::default());
     let tokio = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();

@@ -1,0 +1,2 @@
+INSERT INTO "t1" ("id", "c2", "c3", "c4", "r7") SELECT md5((g)::text)::uuid, timestamp '2026-01-01 00:00:00' + (g) * interval '1 second', CASE WHEN g % 4 = 0 THEN NULL ELSE left('r' || (g), 24) END, jsonb_build_object('n', g), NULL FROM generate_series(1, 20) g;
+INSERT INTO "t5" ("id", "r6") SELECT (g)::bigint, CASE WHEN g % 5 = 0 THEN NULL ELSE (SELECT "id" FROM "t1" ORDER BY 1 OFFSET (g % 20) LIMIT 1) END FROM generate_series(1, 20) g

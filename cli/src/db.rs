@@ -320,6 +320,60 @@ pub fn migrate(config_path: &Path, format: Format, args: &DbArgs, flags: Migrate
     })
 }
 
+pub fn drift(config_path: &Path, format: Format, args: &DbArgs, out: &mut serde_json::Map<String, Value>) -> Result<(), Failure> {
+    let target = args.target()?;
+    let (config, folder, history) = args.sources(config_path)?;
+    let migrations = MigrationFolder::load(&folder)?;
+    let snapshot = migrations
+        .last_snapshot()?
+        .ok_or_else(|| input(format!("{}: no snapshot yet, so nothing to compare with; run `tablewright generate` first", folder.display())))?;
+    let tag = migrations.journal.entries.last().map(|e| e.tag.clone()).unwrap_or_default();
+    let permissions = match config.map(|c| c.permissions).filter(|p| p.is_file()) {
+        Some(path) => {
+            let text = std::fs::read_to_string(&path).map_err(|e| input(format!("{}: {e}", path.display())))?;
+            let statements = tablewright_core::compile::permissions::parse(&text).map_err(|e| input(format!("{}: {e}", path.display())))?;
+            Some((path.display().to_string(), statements))
+        }
+        None => None,
+    };
+    block_on(None, async {
+        let connector = runner::Connector::new(target).await.map_err(run_error)?;
+        let report = runner::drift(&connector, &snapshot.schema, &history, permissions.as_ref().map(|(f, s)| (f.as_str(), s.as_slice()))).await.map_err(run_error)?;
+        match format {
+            Format::Text if report.is_clean() => emit(&format!(
+                "drift: none — {} matches snapshot {} ({} table(s)){}.\n",
+                connector.target(),
+                tag,
+                snapshot.schema.tables.len(),
+                if report.grants_checked > 0 { format!(" and the {} declared grant(s)", report.grants_checked) } else { String::new() }
+            )),
+            Format::Text => {
+                let mut text = format!("drift: {} differs from snapshot {}:\n", connector.target(), tag);
+                for d in &report.differences {
+                    text.push_str(&format!("  - {d}\n"));
+                }
+                for g in &report.missing_grants {
+                    text.push_str(&gap_line(g));
+                }
+                text.push_str("Put intended changes in the structs and `generate` a migration; undo the others by hand (or `permissions apply` for grants).\n");
+                emit(&text);
+            }
+            Format::Json => {
+                out.insert("status".into(), json!(if report.is_clean() { "ok" } else { "drift" }));
+                out.insert("target".into(), json!(connector.target().to_string()));
+                out.insert("snapshot".into(), json!(tag));
+                out.insert("differences".into(), Value::Array(report.differences.iter().map(|d| {
+                    let mut v = serde_json::to_value(d).expect("differences serialise");
+                    v["message"] = json!(d.to_string());
+                    v
+                }).collect()));
+                out.insert("missing_grants".into(), serde_json::to_value(&report.missing_grants).expect("gaps serialise"));
+            }
+        }
+        if report.is_clean() { Ok(()) } else { Err(Failure::CheckFailed) }
+    })
+}
+
 pub fn status(config_path: &Path, format: Format, args: &DbArgs, out: &mut serde_json::Map<String, Value>) -> Result<(), Failure> {
     let target = args.target()?;
     let (_, folder, history) = args.sources(config_path)?;

@@ -2,7 +2,7 @@
 //!
 //! Exit codes: 0 success; 1 a check found a problem (`generate --check` saw pending
 //! changes, `check` found an inconsistent folder, `migrate` met an edited applied
-//! migration, `verify` found a difference); 2 bad input or usage (config, source errors,
+//! migration, `verify` or `drift` found a difference); 2 bad input or usage (config, source errors,
 //! undecided drops, refused changes, I/O); 3 the database refused a statement or the run
 //! failed (it can be resumed). It never prompts and never reads stdin.
 
@@ -29,6 +29,10 @@ Examples:
   tablewright generate --allow-drop books.subtitle
   # an empty SQL file, journal entry and snapshot for a hand-written data migration
   tablewright generate --custom --name backfill_prices
+  # after writing the SQL of a custom migration, record its hash
+  tablewright rehash --tag 0003_backfill_prices
+  # fold a long history into one baseline migration (then mark-applied --reset on databases)
+  tablewright squash --name baseline
   # verify journal, SQL files, snapshots and hashes, for a machine
   tablewright check --format json
   # apply pending migrations to PostgreSQL (DATABASE_URL) or Aurora DSQL (DSQL_ENDPOINT)
@@ -37,6 +41,8 @@ Examples:
   tablewright migrate --dry-run --connection-string postgres://localhost/app
   # run DSQL's rules against a local PostgreSQL
   tablewright migrate --provider dsql --connection-string postgres://localhost/app
+  # has anyone changed the production schema or its grants by hand? (exit 1 if so)
+  tablewright drift --format json
   # replay migrations/ into a scratch database and compare with the last snapshot
   tablewright verify --connection-string postgres://postgres@localhost/postgres
   # check the grants in permissions/permissions.sql against the live catalog, in CI
@@ -124,6 +130,26 @@ enum Command {
         #[command(flatten)]
         common: Common,
     },
+    /// Record the current hash of hand-edited migrations in the journal (for a
+    /// `generate --custom` file, or any migration no database has applied yet).
+    #[command(after_help = AFTER_HELP)]
+    Rehash {
+        #[command(flatten)]
+        common: Common,
+        /// Only this migration (its tag, `0003_backfill_prices`). Repeatable; default: all.
+        #[arg(long = "tag", value_name = "TAG")]
+        tags: Vec<String>,
+    },
+    /// Fold every migration into one baseline, `0000_<name>`, built from the last
+    /// snapshot; the old files go to `<out>/archive/<last tag>/`.
+    #[command(after_help = AFTER_HELP)]
+    Squash {
+        #[command(flatten)]
+        common: Common,
+        /// Name of the baseline (the part after `0000_`).
+        #[arg(long, default_value = "baseline")]
+        name: String,
+    },
     /// Apply pending migrations, once each, under a lock; resumes an interrupted run.
     #[command(after_help = AFTER_HELP)]
     Migrate {
@@ -170,6 +196,15 @@ enum Command {
     Permissions {
         #[command(subcommand)]
         action: PermissionsAction,
+    },
+    /// Compare a live database with the last snapshot and the permissions file; exit 1
+    /// when they differ, naming each difference. Reads only.
+    #[command(after_help = AFTER_HELP)]
+    Drift {
+        #[command(flatten)]
+        common: Common,
+        #[command(flatten)]
+        db: db::DbArgs,
     },
     /// List applied, in-progress, pending, edited and unknown migrations.
     #[command(after_help = AFTER_HELP)]
@@ -230,6 +265,16 @@ fn main() -> ExitCode {
             let r = run_check(&common, &mut reporter);
             (reporter, r)
         }
+        Command::Squash { common, name } => {
+            let mut reporter = Reporter::new(common.format.into());
+            let r = run_squash(&common, &name, &mut reporter);
+            (reporter, r)
+        }
+        Command::Rehash { common, tags } => {
+            let mut reporter = Reporter::new(common.format.into());
+            let r = run_rehash(&common, &tags, &mut reporter);
+            (reporter, r)
+        }
         Command::Migrate { common, db, dry_run, no_lock, timeout, lock_lease, single_transaction, no_permissions, batch_rows } => {
             let mut reporter = Reporter::new(common.format.into());
             let flags = db::MigrateFlags { dry_run, no_lock, timeout, lock_lease, single_transaction, permissions: !no_permissions, batch_rows: batch_rows.into() };
@@ -252,6 +297,12 @@ fn main() -> ExitCode {
             let mut reporter = Reporter::new(common.format.into());
             let format = reporter.format();
             let r = db::permissions(&common.config, format, &db, db::PermissionsMode::Validate { strict }, reporter.json_mut());
+            (reporter, r)
+        }
+        Command::Drift { common, db } => {
+            let mut reporter = Reporter::new(common.format.into());
+            let format = reporter.format();
+            let r = db::drift(&common.config, format, &db, reporter.json_mut());
             (reporter, r)
         }
         Command::Status { common, db } => {
@@ -341,6 +392,23 @@ fn run_check_dsql(common: &Common, files: Vec<PathBuf>, out: &mut Reporter) -> R
     let summary = Summary::of(reports.iter().flat_map(|(_, c)| c));
     out.dsql_report(&reports, &summary);
     if summary.errors + summary.recreation > 0 { Err(Failure::CheckFailed) } else { Ok(()) }
+}
+
+fn run_squash(common: &Common, name: &str, out: &mut Reporter) -> Result<(), Failure> {
+    let config = Config::load(&common.config)?;
+    let folder = MigrationFolder::load(&config.out)?;
+    let squash = generate::plan_squash(&config, &folder, name, now_ms())?;
+    generate::write_squash(&squash)?;
+    out.squashed(&squash);
+    Ok(())
+}
+
+fn run_rehash(common: &Common, tags: &[String], out: &mut Reporter) -> Result<(), Failure> {
+    let config = Config::load(&common.config)?;
+    let mut folder = MigrationFolder::load(&config.out)?;
+    let changed = folder.rehash(tags)?;
+    out.rehashed(&folder, &changed);
+    Ok(())
 }
 
 fn run_check(common: &Common, out: &mut Reporter) -> Result<(), Failure> {

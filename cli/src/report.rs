@@ -184,6 +184,53 @@ impl Reporter {
         }
     }
 
+    pub fn squashed(&mut self, squash: &tablewright_core::generate::Squash) {
+        let first = squash.squashed.first().map(String::as_str).unwrap_or_default();
+        let last = squash.squashed.last().map(String::as_str).unwrap_or_default();
+        let command = format!("tablewright mark-applied --file {} --reset --yes", squash.tag);
+        match self.format {
+            Format::Text => {
+                let mut text = format!(
+                    "Squashed {} migrations ({first} .. {last}) into {} ({} statement(s)); the old files are in {}.\n",
+                    squash.squashed.len(),
+                    squash.tag,
+                    squash.statements,
+                    display(&squash.archive)
+                );
+                text.push_str(&format!(
+                    "On every database that has applied {last} (run `migrate` with the old files first where it has not), record the baseline in place of the old history:\n  {command} [connection flags]\nA new database gets the baseline from `migrate` as usual.\n"
+                ));
+                emit(&text);
+            }
+            Format::Json => {
+                self.set("status", json!("squashed"));
+                self.set("tag", json!(squash.tag));
+                self.set("squashed", json!(squash.squashed));
+                self.set("statements", json!(squash.statements));
+                self.set("archive", json!(display(&squash.archive)));
+                self.set("mark_applied", json!(command));
+            }
+        }
+    }
+
+    pub fn rehashed(&mut self, folder: &MigrationFolder, changed: &[tablewright_core::project::folder::Rehashed]) {
+        match self.format {
+            Format::Text if changed.is_empty() => emit(&format!("{}: every recorded hash already matches its file.\n", display(&folder.journal_path()))),
+            Format::Text => {
+                let mut text = format!("Recorded new hashes in {}:\n", display(&folder.journal_path()));
+                for c in changed {
+                    text.push_str(&format!("  {}  {} -> {}\n", c.tag, c.recorded, c.actual));
+                }
+                text.push_str("A database that applied an earlier version of these files still refuses them (`migrate` exits 1).\n");
+                emit(&text);
+            }
+            Format::Json => {
+                self.set("status", json!(if changed.is_empty() { "unchanged" } else { "rehashed" }));
+                self.set("rehashed", json!(changed));
+            }
+        }
+    }
+
     pub fn dsql_report(&mut self, reports: &[(String, Vec<tablewright_core::sql::dsql_check::CheckedStatement>)], summary: &tablewright_core::sql::dsql_check::Summary) {
         match self.format {
             Format::Text => {

@@ -252,6 +252,38 @@ fn custom_migration_is_an_empty_file_with_its_entry_and_snapshot() {
     f.run(&["generate", "--check"]).code(0);
 }
 
+/// The custom migration's life: the template is consistent as written; once its SQL is
+/// written `check` names `rehash` as the way out, and after `rehash` it is consistent again.
+#[test]
+fn a_custom_migration_is_written_then_rehashed() {
+    let f = Fixture::new();
+    f.run(&["generate", "--custom", "--name", "backfill_prices"]).code(0);
+    f.run(&["check"]).code(0);
+    let path = f.path("migrations/0001_backfill_prices.sql");
+    let mut sql = fs::read_to_string(&path).unwrap();
+    sql.push_str("UPDATE \"books\" SET \"title\" = upper(\"title\");\n");
+    fs::write(&path, &sql).unwrap();
+    let out = f.run(&["check"]).code(1);
+    assert!(stdout(&out).contains("tablewright rehash --tag 0001_backfill_prices"), "{}", stdout(&out));
+
+    // A tag that is not in the journal changes nothing.
+    let journal = fs::read(f.path("migrations/meta/_journal.json")).unwrap();
+    let out = f.run(&["rehash", "--tag", "0001_backfill"]).code(2);
+    assert!(stderr(&out).contains("no journal entry `0001_backfill`"), "{}", stderr(&out));
+    assert_eq!(fs::read(f.path("migrations/meta/_journal.json")).unwrap(), journal);
+
+    let out = f.run(&["rehash", "--tag", "0001_backfill_prices", "--format", "json"]).code(0);
+    let v: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(v["status"], "rehashed");
+    assert_eq!(v["rehashed"].as_array().map(Vec::len), Some(1));
+    assert_eq!(v["rehashed"][0]["tag"], "0001_backfill_prices");
+    assert_eq!(v["rehashed"][0]["actual"], tablewright_core::project::hash::migration_hash(sql.as_bytes()));
+    f.run(&["check"]).code(0);
+    f.run(&["generate", "--check"]).code(0);
+    let out = f.run(&["rehash"]).code(0);
+    assert!(stdout(&out).contains("already matches"), "{}", stdout(&out));
+}
+
 #[test]
 fn check_reports_an_edited_migration() {
     let f = Fixture::new();

@@ -14,7 +14,7 @@ use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 use tablewright_core::project::folder::MigrationFolder;
-use tablewright_core::runner::MigrationSet;
+use tablewright_core::runner::{MigrationSet, introspect};
 
 const V1: &str = include_str!("../../core/tests/fixtures/v1.rs");
 
@@ -499,6 +499,189 @@ async fn a_failed_statement_exits_3_every_time_until_fixed_postgres() {
 #[tokio::test]
 async fn a_failed_statement_exits_3_every_time_until_fixed_dsql_guarded() {
     a_failed_statement_exits_3_every_time_until_fixed(Mode::DsqlGuarded).await;
+}
+
+/// `generate --custom`'s template applies as written (a no-op); a custom migration
+/// written and rehashed before any database ran it applies; rehashing an applied one does
+/// not get an edit past the runner (exit 1, naming the file).
+async fn custom_migrations_apply_as_written_and_after_rehash(mode: Mode) {
+    let db = TestDb::for_mode("cli_custom", mode).await;
+    let dir = project(mode);
+    let run = |args: &[&str]| Command::new(bin()).current_dir(dir.path()).args(args).env_remove("FAILPOINTS").output().unwrap();
+    assert!(run(&["generate", "--custom", "--name", "noop"]).status.success());
+    let out = migrate(dir.path(), mode, &db, &[]).output().unwrap();
+    assert!(out.status.success(), "the template as written: {}", text(&out.stderr));
+
+    assert!(run(&["generate", "--custom", "--name", "retitle"]).status.success());
+    let retitle = dir.path().join("migrations/0003_retitle.sql");
+    let mut sql = std::fs::read_to_string(&retitle).unwrap();
+    sql.push_str("UPDATE \"authors\" SET \"full_name\" = 'x' || \"full_name\";\n");
+    std::fs::write(&retitle, &sql).unwrap();
+    assert_eq!(run(&["check"]).status.code(), Some(1));
+    assert!(run(&["rehash", "--tag", "0003_retitle"]).status.success());
+    assert!(run(&["check"]).status.success());
+    let mut conn = PgConnection::connect(&db.url).await.unwrap();
+    sqlx::raw_sql("INSERT INTO authors (full_name, email) VALUES ('a', 'a@example.com')").execute(&mut conn).await.unwrap();
+    let out = migrate(dir.path(), mode, &db, &[]).output().unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let name: String = sqlx::query_scalar("SELECT full_name FROM authors").fetch_one(&mut conn).await.unwrap();
+    assert_eq!(name, "xa", "the custom statement ran once");
+
+    // Applied, then edited and rehashed: the database's history still has the old hash.
+    sql.push_str("--> statement-breakpoint\nDELETE FROM \"authors\";\n");
+    std::fs::write(&retitle, &sql).unwrap();
+    assert!(run(&["rehash"]).status.success());
+    let out = migrate(dir.path(), mode, &db, &[]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("0003_retitle"), "{}", text(&out.stderr));
+    let count: i64 = sqlx::query_scalar("SELECT count(*) FROM authors").fetch_one(&mut conn).await.unwrap();
+    assert_eq!(count, 1, "nothing of the edit ran");
+}
+
+#[tokio::test]
+async fn custom_migrations_apply_as_written_and_after_rehash_postgres() {
+    custom_migrations_apply_as_written_and_after_rehash(Mode::Postgres).await;
+}
+
+#[tokio::test]
+async fn custom_migrations_apply_as_written_and_after_rehash_dsql_guarded() {
+    custom_migrations_apply_as_written_and_after_rehash(Mode::DsqlGuarded).await;
+}
+
+/// `squash`: a database built from the baseline equals one migrated the long way; the
+/// long way's database, its history reset to the baseline, is up to date; the next
+/// migration is numbered 0001; the old files are in the archive.
+async fn squash_folds_the_history_into_an_equal_baseline(mode: Mode) {
+    let long = TestDb::for_mode("cli_squash_long", mode).await;
+    let fresh = TestDb::for_mode("cli_squash_fresh", mode).await;
+    let dir = project(mode);
+    let run = |args: &[&str]| Command::new(bin()).current_dir(dir.path()).args(args).env_remove("FAILPOINTS").output().unwrap();
+    let out = migrate(dir.path(), mode, &long, &[]).output().unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let before = MigrationFolder::load(&dir.path().join("migrations")).unwrap();
+    let old_tags: Vec<String> = before.journal.entries.iter().map(|e| e.tag.clone()).collect();
+    let last_schema = before.last_snapshot().unwrap().unwrap().schema;
+
+    let out = run(&["squash"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("tablewright mark-applied --file 0000_baseline --reset --yes"), "{}", text(&out.stdout));
+    assert!(run(&["check"]).status.success());
+    assert!(run(&["generate", "--check"]).status.success(), "the baseline's snapshot is the structs'");
+    let after = MigrationFolder::load(&dir.path().join("migrations")).unwrap();
+    assert_eq!(after.journal.entries.iter().map(|e| e.tag.as_str()).collect::<Vec<_>>(), ["0000_baseline"]);
+    let archive = dir.path().join("migrations/archive").join(old_tags.last().unwrap());
+    for tag in &old_tags {
+        assert!(archive.join(format!("{tag}.sql")).is_file(), "{tag} archived");
+        assert!(!dir.path().join(format!("migrations/{tag}.sql")).exists(), "{tag} moved out");
+    }
+    assert!(archive.join("meta/_journal.json").is_file());
+    // Squashing again has nothing to fold.
+    assert_eq!(run(&["squash"]).status.code(), Some(2));
+
+    let out = migrate(dir.path(), mode, &fresh, &[]).output().unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let (mut a, mut b) = (PgConnection::connect(&long.url).await.unwrap(), PgConnection::connect(&fresh.url).await.unwrap());
+    assert_database_matches(&mut b, &last_schema, "built from the baseline").await;
+    let (long_schema, fresh_schema) = (introspect::introspect(&mut a, "public").await.unwrap(), introspect::introspect(&mut b, "public").await.unwrap());
+    let differences = tablewright_core::schema::compare::differences(&long_schema.schema, &fresh_schema.schema);
+    assert!(differences.is_empty(), "{differences:?}");
+
+    // The long way's database: the history becomes the baseline, and nothing runs.
+    let reset = Command::new(bin())
+        .current_dir(dir.path())
+        .args(["mark-applied", "--file", "0000_baseline", "--reset", "--yes", "--provider", provider(mode), "--connection-string", &long.url])
+        .output()
+        .unwrap();
+    assert!(reset.status.success(), "{}", text(&reset.stderr));
+    let out = migrate(dir.path(), mode, &long, &["--format", "json"]).output().unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["applied"], serde_json::json!([]), "{report}");
+    let rows: Vec<String> = sqlx::query_scalar("SELECT tag FROM tablewright.migrations ORDER BY tag").fetch_all(&mut a).await.unwrap();
+    assert_eq!(rows, ["0000_baseline"]);
+
+    // The next migration is numbered after the baseline.
+    let schema = dir.path().join("schema.rs");
+    let source = std::fs::read_to_string(&schema).unwrap().replace("    pub subtitle: Option<String>,\n", "    pub subtitle: Option<String>,\n    pub blurb: Option<String>,\n");
+    std::fs::write(&schema, source).unwrap();
+    assert!(run(&["generate"]).status.success());
+    let next = MigrationFolder::load(&dir.path().join("migrations")).unwrap();
+    assert!(next.journal.entries[1].tag.starts_with("0001_"), "{:?}", next.journal.entries);
+    for db in [&long, &fresh] {
+        let out = migrate(dir.path(), mode, db, &[]).output().unwrap();
+        assert!(out.status.success(), "{}", text(&out.stderr));
+    }
+}
+
+#[tokio::test]
+async fn squash_folds_the_history_into_an_equal_baseline_postgres() {
+    squash_folds_the_history_into_an_equal_baseline(Mode::Postgres).await;
+}
+
+#[tokio::test]
+async fn squash_folds_the_history_into_an_equal_baseline_dsql_guarded() {
+    squash_folds_the_history_into_an_equal_baseline(Mode::DsqlGuarded).await;
+}
+
+/// `drift` on a database just migrated: none (exit 0). Changes made by hand (a column, an
+/// index, a dropped default, a revoked grant) are each named (exit 1), in text and JSON,
+/// and `drift` itself changed nothing.
+async fn drift_names_each_hand_change(mode: Mode) {
+    let db = TestDb::for_mode("cli_drift", mode).await;
+    let dir = project(mode);
+    let role = format!("drift_reader_{}", provider(mode));
+    let schema = dir.path().join("schema.rs");
+    let mut source = std::fs::read_to_string(&schema).unwrap();
+    source.push_str(&format!("\n#[requires_table(Book, select, role = \"{role}\")]\npub fn list_books() {{}}\n"));
+    std::fs::write(&schema, source).unwrap();
+    let run = |args: &[&str]| Command::new(bin()).current_dir(dir.path()).args(args).env_remove("FAILPOINTS").output().unwrap();
+    assert!(run(&["generate"]).status.success());
+    let out = migrate(dir.path(), mode, &db, &[]).output().unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let drift = |extra: &[&str]| run(&[&["drift", "--provider", provider(mode), "--connection-string", &db.url], extra].concat());
+    let out = drift(&[]);
+    assert_eq!(out.status.code(), Some(0), "{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(text(&out.stdout).contains("drift: none") && text(&out.stdout).contains("1 declared grant(s)"), "{}", text(&out.stdout));
+
+    let mut setup = db.connect_setup().await;
+    for sql in [
+        "ALTER TABLE books ADD COLUMN note text",
+        "CREATE INDEX books_pages_idx ON books (pages)",
+        "ALTER TABLE authors ALTER COLUMN id DROP DEFAULT",
+    ] {
+        sqlx::raw_sql(sql).execute(&mut setup).await.unwrap();
+    }
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("REVOKE SELECT ON books FROM {role}"))).execute(&mut setup).await.unwrap();
+    let out = drift(&[]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let shown = text(&out.stdout);
+    for expected in [
+        "`books.note` is not in the snapshot",
+        "`books`: index `books_pages_idx` (INDEX (pages)) is not in the snapshot",
+        "`authors.id` has default none, the snapshot has `gen_random_uuid()`",
+        &format!("SELECT on books for role {role}: not granted"),
+    ] {
+        assert!(shown.contains(expected), "{expected}:\n{shown}");
+    }
+    let out = drift(&["--format", "json"]);
+    assert_eq!(out.status.code(), Some(1));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["status"], "drift");
+    let kinds: Vec<&str> = report["differences"].as_array().unwrap().iter().map(|d| d["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["default", "extra_column", "extra_object"], "{report}");
+    assert_eq!(report["missing_grants"][0]["table"], "books");
+    // Read only: the same drift on a second look.
+    assert_eq!(serde_json::from_slice::<serde_json::Value>(&drift(&["--format", "json"]).stdout).unwrap(), report);
+}
+
+#[tokio::test]
+async fn drift_names_each_hand_change_postgres() {
+    drift_names_each_hand_change(Mode::Postgres).await;
+}
+
+#[tokio::test]
+async fn drift_names_each_hand_change_dsql_guarded() {
+    drift_names_each_hand_change(Mode::DsqlGuarded).await;
 }
 
 /// A duplicated journal entry and a `COMMIT` inside a chunk exit 2 before anything runs;

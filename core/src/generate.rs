@@ -73,7 +73,13 @@ pub enum GenerateError {
     /// Changes `--deny` (or `[generate] deny`) refuses; nothing was written.
     #[error("generate: {} change(s) denied by --deny", .0.len())]
     Denied(Vec<Warning>),
-        /// A `#[requires_table]` names no entity or no role.
+        /// `squash` needs at least two migrations.
+    #[error("squash: {0}")]
+    NothingToSquash(String),
+    /// `squash` would overwrite an earlier archive.
+    #[error("squash: {} already exists; move it away (or squash later, after another migration)", .0.display())]
+    ArchiveExists(PathBuf),
+    /// A `#[requires_table]` names no entity or no role.
     #[error("permissions: {} problem(s) in #[requires_table]", .0.len())]
     Permissions(Vec<PermissionProblem>),
 }
@@ -171,7 +177,13 @@ pub fn plan_migration(config: &Config, desired: &DesiredSchema, folder: &Migrati
     };
     let tag = format!("{idx:04}_{name}");
     let sql = if options.custom {
-        "-- Custom migration: write statements below, separated by a line holding only `--> statement-breakpoint`.\n".to_owned()
+        format!(
+            "-- Custom migration {tag}: as written it applies as a no-op.\n\
+             -- Write its SQL below, one statement per chunk, chunks separated by a line that holds\n\
+             -- only `--> statement-breakpoint`. Then run\n\
+             --   tablewright rehash --tag {tag}\n\
+             -- to record the file's new hash: until then `check` reports it as edited.\n"
+        )
     } else {
         crate::sql::split::migration_file(&planned.sql())
     };
@@ -192,4 +204,90 @@ pub fn plan_migration(config: &Config, desired: &DesiredSchema, folder: &Migrati
         (folder.journal_path(), to_pretty_json(&journal).into_bytes()),
     ];
     Ok(Some(Migration { tag, changes: ops.iter().map(Op::to_string).collect(), sql, snapshot, files, warnings, plan: planned }))
+}
+
+/// A squash of the whole history into one baseline migration, ready to be written.
+#[derive(Debug, Clone)]
+pub struct Squash {
+    /// The baseline's tag, `0000_<name>`.
+    pub tag: String,
+    /// The migrations it replaces, in order.
+    pub squashed: Vec<String>,
+    /// Where the old files go.
+    pub archive: PathBuf,
+    /// The old files and their place in the archive (the journal last).
+    pub moves: Vec<(PathBuf, PathBuf)>,
+    /// The new files: SQL, snapshot, journal last.
+    pub files: Vec<(PathBuf, Vec<u8>)>,
+    /// Statements in the baseline.
+    pub statements: usize,
+}
+
+/// Plans `squash`: the baseline creates the last snapshot's schema from nothing, planned
+/// for the configured dialect as any migration is; the old SQL files, snapshots and
+/// journal go to `<out>/archive/<last tag>/`. The folder must be consistent.
+pub fn plan_squash(config: &Config, folder: &MigrationFolder, name: &str, now_ms: u64) -> Result<Squash, GenerateError> {
+    let problems = folder.verify()?;
+    if !problems.is_empty() {
+        return Err(GenerateError::Inconsistent(problems));
+    }
+    let entries = &folder.journal.entries;
+    if entries.len() < 2 {
+        return Err(GenerateError::NothingToSquash(format!("{} holds {} migration(s); there is nothing to fold together", folder.dir.display(), entries.len())));
+    }
+    let last = folder.last_snapshot()?.expect("a consistent folder with entries has snapshots");
+    let slug = slug(name);
+    if slug.is_empty() {
+        return Err(GenerateError::BadName(name.to_owned()));
+    }
+    let last_tag = &entries[entries.len() - 1].tag;
+    let archive = folder.dir.join("archive").join(last_tag);
+    if archive.exists() {
+        return Err(GenerateError::ArchiveExists(archive));
+    }
+
+    let desired = DesiredSchema { schema: last.schema.clone(), sources: Default::default() };
+    let changes = diff::diff(&Schema::default(), &desired, &AllowDrops::default())?;
+    let planned = plan::plan(&changes, &desired.schema, config.dialect)?;
+    let sql = crate::sql::split::migration_file(&planned.sql());
+    let tag = format!("0000_{slug}");
+    let snapshot = Snapshot::new(config.dialect, ORIGIN_ID, &tag, last.schema.clone());
+    let journal = crate::project::journal::Journal {
+        entries: vec![JournalEntry { idx: 0, version: SNAPSHOT_VERSION.to_owned(), when: now_ms, tag: tag.clone(), breakpoints: true, hash: hash::migration_hash(sql.as_bytes()) }],
+        ..folder.journal.clone()
+    };
+
+    let mut moves = Vec::new();
+    for entry in entries {
+        moves.push((folder.sql_path(&entry.tag), archive.join(format!("{}.sql", entry.tag))));
+        moves.push((folder.snapshot_path(&entry.prefix()), archive.join("meta").join(format!("{}_snapshot.json", entry.prefix()))));
+    }
+    moves.push((folder.journal_path(), archive.join("meta").join("_journal.json")));
+    let files = vec![
+        (folder.sql_path(&tag), sql.into_bytes()),
+        (folder.snapshot_path("0000"), snapshot.to_json().into_bytes()),
+        (folder.journal_path(), to_pretty_json(&journal).into_bytes()),
+    ];
+    Ok(Squash { tag, squashed: entries.iter().map(|e| e.tag.clone()).collect(), archive, moves, files, statements: planned.statements.len() })
+}
+
+/// Writes a squash: the archive first (all or nothing), then the baseline (all or nothing,
+/// the journal last), then the old files are removed. Until the journal is replaced the
+/// folder is as it was; after it, an old file left behind by a failed removal is also in
+/// the archive, and `check` names it.
+pub fn write_squash(squash: &Squash) -> Result<(), GenerateError> {
+    let mut archived = Vec::new();
+    for (from, to) in &squash.moves {
+        let bytes = std::fs::read(from).map_err(|source| FolderError::Io { path: from.clone(), source })?;
+        archived.push((to.clone(), bytes));
+    }
+    fsio::write_all_or_nothing(&archived)?;
+    fsio::write_all_or_nothing(&squash.files)?;
+    let kept: Vec<&PathBuf> = squash.files.iter().map(|(p, _)| p).collect();
+    for (from, _) in &squash.moves {
+        if !kept.contains(&from) {
+            std::fs::remove_file(from).map_err(|source| WriteError { path: from.clone(), source })?;
+        }
+    }
+    Ok(())
 }

@@ -30,6 +30,28 @@ pub enum FolderError {
         #[source]
         source: serde_json::Error,
     },
+    /// `rehash --tag` named no journal entry.
+    #[error("rehash: no journal entry `{tag}` in {}; `tablewright check` lists the entries", journal.display())]
+    UnknownTag {
+        /// The tag asked for.
+        tag: String,
+        /// The journal searched.
+        journal: PathBuf,
+    },
+    /// The new journal could not be written (nothing was changed).
+    #[error(transparent)]
+    Write(#[from] crate::project::fsio::WriteError),
+}
+
+/// A journal entry whose recorded hash `rehash` replaced.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Rehashed {
+    /// The migration.
+    pub tag: String,
+    /// The hash the journal held.
+    pub recorded: String,
+    /// The hash of the file as it is now.
+    pub actual: String,
 }
 
 /// A migrations folder.
@@ -80,7 +102,7 @@ impl FolderProblem {
                 "delete the file if it is left over from an interrupted or merged generate, or restore its journal entry".into()
             }
             FolderProblem::Edited { tag, .. } => format!(
-                "a migration that may already be applied was edited: revert `{tag}.sql` and put the change in a new migration (`generate`, or `generate --custom`)"
+                "if no database has applied `{tag}` yet (a `generate --custom` file being written), record its new hash with `tablewright rehash --tag {tag}`; otherwise revert `{tag}.sql` and put the change in a new migration (`generate`, or `generate --custom`)"
             ),
             FolderProblem::BrokenChain { .. } | FolderProblem::BadIndex { .. } => {
                 "the journal and snapshots disagree: restore meta/ from version control".into()
@@ -174,6 +196,32 @@ impl MigrationFolder {
     pub fn read_sql(&self, entry: &JournalEntry) -> Result<Vec<u8>, FolderError> {
         let path = self.sql_path(&entry.tag);
         fs::read(&path).map_err(|source| FolderError::Io { path, source })
+    }
+
+    /// Records the current hash of each SQL file (only `tags`, when given) in the journal:
+    /// the way to accept hand edits to a migration that no database has applied, such as
+    /// the file `generate --custom` wrote. A database that did apply the old bytes still
+    /// refuses the edit (its history holds the old hash). Returns what changed; the journal
+    /// is written only when something did.
+    pub fn rehash(&mut self, tags: &[String]) -> Result<Vec<Rehashed>, FolderError> {
+        for tag in tags {
+            if !self.journal.entries.iter().any(|e| &e.tag == tag) {
+                return Err(FolderError::UnknownTag { tag: tag.clone(), journal: self.journal_path() });
+            }
+        }
+        let mut journal = self.journal.clone();
+        let mut changed = Vec::new();
+        for entry in journal.entries.iter_mut().filter(|e| tags.is_empty() || tags.contains(&e.tag)) {
+            let actual = hash::migration_hash(&self.read_sql(entry)?);
+            if actual != entry.hash {
+                changed.push(Rehashed { tag: entry.tag.clone(), recorded: std::mem::replace(&mut entry.hash, actual.clone()), actual });
+            }
+        }
+        if !changed.is_empty() {
+            crate::project::fsio::write_all_or_nothing(&[(self.journal_path(), crate::project::snapshot::to_pretty_json(&journal).into_bytes())])?;
+            self.journal = journal;
+        }
+        Ok(changed)
     }
 
     /// Every inconsistency between journal, files, snapshots and hashes.

@@ -171,6 +171,11 @@ impl HistoryTable {
         format!("{}.{}", quote(&self.schema), quote(&self.batches_name()))
     }
 
+    /// The names of the bookkeeping tables, in `schema`.
+    pub fn own_tables(&self) -> [String; 3] {
+        [self.table.clone(), self.lock_name(), self.batches_name()]
+    }
+
     fn lock_name(&self) -> String {
         format!("{}_lock", self.table)
     }

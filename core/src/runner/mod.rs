@@ -17,6 +17,7 @@ mod apply;
 mod apply_dsql;
 mod apply_postgres;
 mod copy;
+mod drift;
 mod dry_run;
 mod effect;
 mod embedded;
@@ -40,6 +41,7 @@ mod verify;
 #[cfg(feature = "dsql")]
 mod dsql;
 
+pub use drift::{DriftReport, drift};
 pub use dry_run::{PlannedMigration, PlannedStatement};
 pub use embedded::EmbeddedPostgres;
 pub use error::{ErrorClass, RunError};

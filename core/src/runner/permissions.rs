@@ -182,6 +182,12 @@ async fn find_gaps(conn: &mut Conn, declared: &[(Grant, String)]) -> Result<Vec<
     Ok(gaps)
 }
 
+/// The declared grants the database lacks, changing nothing: `(grants checked, gaps)`.
+pub async fn gaps(conn: &mut Conn, file: &str, statements: &[Statement]) -> Result<(usize, Vec<Gap>), RunError> {
+    let declared = declared(file, statements);
+    Ok((declared.len(), find_gaps(conn, &declared).await?))
+}
+
 /// Checks every declared grant; grants what is missing where table and role exist.
 pub async fn validate(connector: &Connector, file: &str, statements: &[Statement]) -> Result<ValidateReport, RunError> {
     let policy = RetryPolicy::default();

@@ -1,0 +1,51 @@
+//! `drift`: a live database compared with the last snapshot and the permissions file,
+//! reading only. The tool's own tables are not compared, wherever the history lives.
+
+use super::RunError;
+use super::history::HistoryTable;
+use super::introspect;
+use super::permissions::{self, Gap};
+use super::target::Connector;
+use crate::compile::permissions::Statement;
+use crate::schema::compare::{self, Difference};
+use crate::schema::model::Schema;
+use serde::Serialize;
+
+/// What `drift` found.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct DriftReport {
+    /// How the database differs from the snapshot; empty when it agrees.
+    pub differences: Vec<Difference>,
+    /// Declared grants checked (none without a permissions file).
+    pub grants_checked: usize,
+    /// Declared grants the database lacks.
+    pub missing_grants: Vec<Gap>,
+}
+
+impl DriftReport {
+    /// True when the database is as the snapshot and the permissions file say.
+    pub fn is_clean(&self) -> bool {
+        self.differences.is_empty() && self.missing_grants.is_empty()
+    }
+}
+
+/// Compares the tables in `public` with `expected`, and the grants of the permissions
+/// file (`(file name, statements)`) with the catalog's.
+pub async fn drift(connector: &Connector, expected: &Schema, history: &HistoryTable, permissions: Option<(&str, &[Statement])>) -> Result<DriftReport, RunError> {
+    let mut conn = connector.connect().await?;
+    let found = introspect::introspect(conn.pg(), "public").await.map_err(|e| RunError::db("reading the catalog", e))?;
+    let mut schema = found.schema;
+    if history.schema == "public" {
+        for own in history.own_tables() {
+            schema.tables.remove(&own);
+        }
+    }
+    let mut differences = compare::differences(expected, &schema);
+    differences.extend(found.invalid_indexes.into_iter().map(|index| Difference::InvalidIndex { index }));
+    let (grants_checked, missing_grants) = match permissions {
+        Some((file, statements)) => permissions::gaps(&mut conn, file, statements).await?,
+        None => (0, Vec::new()),
+    };
+    conn.close().await;
+    Ok(DriftReport { differences, grants_checked, missing_grants })
+}

@@ -156,10 +156,12 @@ pub fn plan(changes: &Changes, next: &Schema, dialect: Dialect) -> Result<Plan, 
             }
             continue;
         }
-        // The rows already there would fail it at deploy (the recreation refuses it alike).
+        // The rows already there would fail it at deploy (the recreation refuses it alike);
+        // an identity column numbers them itself.
         if let Op::AddColumn { column, .. } = op
             && column.not_null
             && column.default.is_none()
+            && !column.identity
             && changes.fill(table, &column.name).is_none()
         {
             refusals.push(Refusal { change: op.to_string(), kind, reason: not_null_without_value(table, &column.name) });
@@ -242,7 +244,8 @@ fn rebuild(changes: &Changes, next: &Schema, table: &str, dialect: Dialect, rebu
             if let Some(fill) = changes.fill(table, &column.name) {
                 columns.push(quote(&column.name));
                 expressions.push(format!("({fill})"));
-            } else if column.not_null && column.default.is_none() {
+            } else if column.not_null && column.default.is_none() && !column.identity {
+                // (An identity column numbers the copied rows itself.)
                 return Err(not_null_without_value(table, &column.name));
             }
             continue;

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 use tablewright_core::project::config::{Config, DEFAULT_CONFIG};
 use tablewright_core::project::folder::MigrationFolder;
+use tablewright_core::runner::permissions::{ApplyOptions, ValidateReport};
 use tablewright_core::runner::{self, ErrorClass, Event, HistoryTable, MigrationSet, Migrator, MigratorOptions, RunError, Target};
 
 /// Where to connect and what to apply.
@@ -173,7 +174,7 @@ pub struct MigrateFlags {
 
 pub enum PermissionsMode {
     Apply,
-    Validate { strict: bool },
+    Validate { strict: bool, repair: bool },
 }
 
 fn gap_line(g: &runner::permissions::Gap) -> String {
@@ -186,20 +187,30 @@ fn gap_line(g: &runner::permissions::Gap) -> String {
     format!("  warning: {} on {} for role {}: {why} — {}\n", ops.join(", "), g.table, g.role, g.file)
 }
 
-/// Applies and/or validates the permissions file; prints the outcome. Returns the gaps left.
-async fn apply_and_validate(connector: &runner::Connector, path: &Path, mode: &PermissionsMode, format: Format, out: &mut serde_json::Map<String, Value>) -> Result<usize, Failure> {
+fn excess_line(e: &runner::permissions::Excess) -> String {
+    format!("  warning: {} on {} for role {}: no handler declares it\n", e.privileges.join(", "), e.table, e.role)
+}
+
+/// Applies (for `Apply`, or `Validate` with `repair`) and validates the permissions file,
+/// printing both; returns what validation found.
+async fn apply_and_validate(connector: &runner::Connector, path: &Path, options: ApplyOptions, mode: &PermissionsMode, format: Format, out: &mut serde_json::Map<String, Value>) -> Result<ValidateReport, Failure> {
     let text = std::fs::read_to_string(path).map_err(|e| input(format!("{}: {e} (run `tablewright generate` to write it)", path.display())))?;
     let statements = tablewright_core::compile::permissions::parse(&text).map_err(|e| input(format!("{}: {e}", path.display())))?;
     let file = path.display().to_string();
-    if let PermissionsMode::Apply = mode {
-        let applied = runner::permissions::apply(connector, &file, &statements).await.map_err(run_error)?;
+    if matches!(mode, PermissionsMode::Apply | PermissionsMode::Validate { repair: true, .. }) {
+        let applied = runner::permissions::apply(connector, &file, &statements, options).await.map_err(run_error)?;
         match format {
-            Format::Text => emit(&format!(
-                "permissions: {} role(s) created, {} grant(s) applied{}\n",
-                applied.created_roles.len(),
-                applied.granted,
-                if applied.skipped_iam > 0 { format!(", {} AWS IAM GRANT(s) skipped (not DSQL)", applied.skipped_iam) } else { String::new() }
-            )),
+            Format::Text => {
+                let mut text = format!("permissions: {} role(s) created, {} grant(s) applied", applied.created_roles.len(), applied.granted);
+                if applied.skipped_iam > 0 {
+                    text.push_str(&format!(", {} AWS IAM GRANT(s) skipped (not DSQL)", applied.skipped_iam));
+                }
+                text.push_str(&format!(", {} undeclared privilege set(s) revoked\n", applied.revoked.len()));
+                for e in &applied.revoked {
+                    text.push_str(&format!("  revoked {} on {} from {}: no handler declares it\n", e.privileges.join(", "), e.table, e.role));
+                }
+                emit(&text);
+            }
             Format::Json => {
                 out.insert("permissions_applied".into(), serde_json::to_value(&applied).expect("reports serialise"));
             }
@@ -208,13 +219,22 @@ async fn apply_and_validate(connector: &runner::Connector, path: &Path, mode: &P
     let report = runner::permissions::validate(connector, &file, &statements).await.map_err(run_error)?;
     match format {
         Format::Text => {
-            let mut text = format!("permissions: {} grant(s) checked against pg_class.relacl", report.checked);
-            if !report.reapplied.is_empty() {
-                text.push_str(&format!(", {} re-applied", report.reapplied.len()));
-            }
-            text.push_str(&format!(", {} gap(s)\n", report.gaps.len()));
+            let mut text = format!(
+                "permissions: {} grant(s) checked against pg_class.relacl, {} gap(s), {} undeclared privilege set(s)\n",
+                report.checked,
+                report.gaps.len(),
+                report.excess.len()
+            );
             for g in &report.gaps {
                 text.push_str(&gap_line(g));
+            }
+            for e in &report.excess {
+                text.push_str(&excess_line(e));
+            }
+            if !report.excess.is_empty() && !options.revoke_undeclared {
+                text.push_str("  ([roles] revoke_undeclared = false: `permissions apply` leaves them)\n");
+            } else if !report.excess.is_empty() {
+                text.push_str("  (`permissions apply` or `permissions validate --repair` revokes them)\n");
             }
             emit(&text);
         }
@@ -222,18 +242,19 @@ async fn apply_and_validate(connector: &runner::Connector, path: &Path, mode: &P
             out.insert("permissions".into(), serde_json::to_value(&report).expect("reports serialise"));
         }
     }
-    Ok(report.gaps.len())
+    Ok(report)
 }
 
 pub fn permissions(config_path: &Path, format: Format, args: &DbArgs, mode: PermissionsMode, out: &mut serde_json::Map<String, Value>) -> Result<(), Failure> {
     let target = args.target()?;
     let config = Config::load(config_path)?;
+    let options = ApplyOptions { revoke_undeclared: config.revoke_undeclared };
     block_on(None, async {
         let connector = runner::Connector::new(target).await.map_err(run_error)?;
-        let gaps = apply_and_validate(&connector, &config.permissions, &mode, format, out).await?;
-        out.insert("status".into(), json!(if gaps == 0 { "ok" } else { "gaps" }));
+        let report = apply_and_validate(&connector, &config.permissions, options, &mode, format, out).await?;
+        out.insert("status".into(), json!(if report.is_clean() { "ok" } else { "problems" }));
         match mode {
-            PermissionsMode::Validate { strict: true } if gaps > 0 => Err(Failure::CheckFailed),
+            PermissionsMode::Validate { strict: true, .. } if !report.is_clean() => Err(Failure::CheckFailed),
             _ => Ok(()),
         }
     })
@@ -242,6 +263,7 @@ pub fn permissions(config_path: &Path, format: Format, args: &DbArgs, mode: Perm
 pub fn migrate(config_path: &Path, format: Format, args: &DbArgs, flags: MigrateFlags, out: &mut serde_json::Map<String, Value>) -> Result<(), Failure> {
     let target = args.target()?;
     let (config, folder, history) = args.sources(config_path)?;
+    let permissions_options = ApplyOptions { revoke_undeclared: config.as_ref().is_none_or(|c| c.revoke_undeclared) };
     let permissions_file = config.map(|c| c.permissions).filter(|p| flags.permissions && !flags.dry_run && p.is_file());
     let set = MigrationSet::from_folder(&folder).map_err(run_error)?;
     let options = MigratorOptions {
@@ -305,7 +327,7 @@ pub fn migrate(config_path: &Path, format: Format, args: &DbArgs, flags: Migrate
         let report = migrator.run_until(&|e| printer.print(e), signal).await.map_err(run_error)?;
         if let Some(path) = &permissions_file {
             let connector = runner::Connector::new(migrator.target().clone()).await.map_err(run_error)?;
-            apply_and_validate(&connector, path, &PermissionsMode::Apply, format, out).await?;
+            apply_and_validate(&connector, path, permissions_options, &PermissionsMode::Apply, format, out).await?;
         }
         match format {
             Format::Text => emit(&format!("Done: {} applied, {} already applied.\n", report.applied.len(), report.already_applied)),
@@ -355,6 +377,9 @@ pub fn drift(config_path: &Path, format: Format, args: &DbArgs, out: &mut serde_
                 for g in &report.missing_grants {
                     text.push_str(&gap_line(g));
                 }
+                for e in &report.excess_grants {
+                    text.push_str(&excess_line(e));
+                }
                 text.push_str("Put intended changes in the structs and `generate` a migration; undo the others by hand (or `permissions apply` for grants).\n");
                 emit(&text);
             }
@@ -368,6 +393,7 @@ pub fn drift(config_path: &Path, format: Format, args: &DbArgs, out: &mut serde_
                     v
                 }).collect()));
                 out.insert("missing_grants".into(), serde_json::to_value(&report.missing_grants).expect("gaps serialise"));
+                out.insert("excess_grants".into(), serde_json::to_value(&report.excess_grants).expect("excess serialises"));
             }
         }
         if report.is_clean() { Ok(()) } else { Err(Failure::CheckFailed) }
@@ -458,7 +484,10 @@ pub fn mark_applied(config_path: &Path, format: Format, args: &DbArgs, file: &st
     let set = MigrationSet::from_folder(&folder).map_err(run_error)?;
     let tag = Path::new(file).file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| file.to_owned());
     block_on(None, async {
-        let migrator = Migrator::new(target, set, MigratorOptions { history, ..MigratorOptions::default() }).await.map_err(run_error)?;
+        let migrator = Migrator::new(target.clone(), set, MigratorOptions { history: history.clone(), ..MigratorOptions::default() }).await.map_err(run_error)?;
+        if reset {
+            squashed_history_is_complete(&migrator, &target, &history, &folder, &tag).await?;
+        }
         let report = migrator.mark_applied(&tag, reset, through).await.map_err(run_error)?;
         match format {
             Format::Text => {
@@ -483,6 +512,45 @@ pub fn mark_applied(config_path: &Path, format: Format, args: &DbArgs, file: &st
             }
         }
         Ok(())
+    })
+}
+
+/// Before `--reset` replaces a history that `squash` folded into the baseline: the history
+/// must be one archive's migrations, every one applied, or the database would never get
+/// the ones it had not run. (Without archives, or with a history of only the baseline,
+/// there is nothing to check.)
+async fn squashed_history_is_complete(migrator: &Migrator, target: &Target, history: &HistoryTable, folder: &Path, baseline: &str) -> Result<(), Failure> {
+    let unknown = migrator.status().await.map_err(run_error)?.unknown;
+    let mut archives: Vec<PathBuf> = std::fs::read_dir(folder.join("archive")).map(|d| d.flatten().map(|e| e.path()).filter(|p| p.join("meta/_journal.json").is_file()).collect()).unwrap_or_default();
+    if unknown.is_empty() || archives.is_empty() {
+        return Ok(());
+    }
+    archives.sort();
+    let mut behind = Vec::new();
+    for archive in &archives {
+        let set = MigrationSet::from_folder(archive).map_err(run_error)?;
+        let old = Migrator::new(target.clone(), set, MigratorOptions { history: history.clone(), ..MigratorOptions::default() }).await.map_err(run_error)?;
+        let status = old.status().await.map_err(run_error)?;
+        if status.unknown.iter().any(|t| t != baseline) {
+            continue; // this archive does not explain the history
+        }
+        let unfinished: Vec<String> = status.pending.iter().cloned().chain(status.in_progress.iter().map(|m| m.tag.clone())).chain(status.failed.iter().map(|m| m.tag.clone())).collect();
+        if unfinished.is_empty() && status.edited.is_empty() && status.edited_in_progress.is_empty() {
+            return Ok(());
+        }
+        behind.push((archive.clone(), unfinished));
+    }
+    Err(match behind.into_iter().next() {
+        Some((archive, unfinished)) => input(format!(
+            "--reset: this database has not applied every squashed migration (not done: {}); run `tablewright migrate --folder {}` with the same connection flags first, then this again",
+            unfinished.join(", "),
+            archive.display()
+        )),
+        None => input(format!(
+            "--reset: the history holds {} which no archive under {} accounts for; reset it only once you know the database has their effect (move the archives aside to skip this check)",
+            unknown.join(", "),
+            folder.join("archive").display()
+        )),
     })
 }
 

@@ -79,22 +79,27 @@ enum FormatArg {
 
 #[derive(Subcommand)]
 enum PermissionsAction {
-    /// Create the roles and run the GRANTs (idempotent; one statement per transaction).
+    /// Create the roles, run the GRANTs and revoke what no handler declares from the roles
+    /// the file manages (idempotent; one statement per transaction).
     Apply {
         #[command(flatten)]
         common: Common,
         #[command(flatten)]
         db: db::DbArgs,
     },
-    /// Report declared grants missing from pg_class.relacl; grant those whose table exists.
+    /// Report declared grants missing from pg_class.relacl and privileges of the managed
+    /// roles that no handler declares; changes nothing unless --repair.
     Validate {
         #[command(flatten)]
         common: Common,
         #[command(flatten)]
         db: db::DbArgs,
-        /// Exit 1 while gaps remain.
+        /// Exit 1 while anything is missing or undeclared.
         #[arg(long)]
         strict: bool,
+        /// First apply the file (grant what is missing, revoke what is undeclared).
+        #[arg(long)]
+        repair: bool,
     },
 }
 
@@ -136,9 +141,12 @@ enum Command {
     Rehash {
         #[command(flatten)]
         common: Common,
-        /// Only this migration (its tag, `0003_backfill_prices`). Repeatable; default: all.
-        #[arg(long = "tag", value_name = "TAG")]
+        /// The migration (its tag, `0003_backfill_prices`). Repeatable.
+        #[arg(long = "tag", value_name = "TAG", required_unless_present = "all")]
         tags: Vec<String>,
+        /// Every migration whose file changed (each must be one no database has applied).
+        #[arg(long, conflicts_with = "tags")]
+        all: bool,
     },
     /// Fold every migration into one baseline, `0000_<name>`, built from the last
     /// snapshot; the old files go to `<out>/archive/<last tag>/`.
@@ -270,7 +278,7 @@ fn main() -> ExitCode {
             let r = run_squash(&common, &name, &mut reporter);
             (reporter, r)
         }
-        Command::Rehash { common, tags } => {
+        Command::Rehash { common, tags, all: _ } => {
             let mut reporter = Reporter::new(common.format.into());
             let r = run_rehash(&common, &tags, &mut reporter);
             (reporter, r)
@@ -293,10 +301,10 @@ fn main() -> ExitCode {
             let r = db::permissions(&common.config, format, &db, db::PermissionsMode::Apply, reporter.json_mut());
             (reporter, r)
         }
-        Command::Permissions { action: PermissionsAction::Validate { common, db, strict } } => {
+        Command::Permissions { action: PermissionsAction::Validate { common, db, strict, repair } } => {
             let mut reporter = Reporter::new(common.format.into());
             let format = reporter.format();
-            let r = db::permissions(&common.config, format, &db, db::PermissionsMode::Validate { strict }, reporter.json_mut());
+            let r = db::permissions(&common.config, format, &db, db::PermissionsMode::Validate { strict, repair }, reporter.json_mut());
             (reporter, r)
         }
         Command::Drift { common, db } => {

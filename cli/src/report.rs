@@ -197,6 +197,11 @@ impl Reporter {
                     squash.statements,
                     display(&squash.archive)
                 );
+                for tag in &squash.data_only {
+                    text.push_str(&format!(
+                        "warning: {tag} changed no schema (a hand-written data migration?): the baseline does not repeat what it did; new databases that need it need it in a new `generate --custom` migration\n"
+                    ));
+                }
                 text.push_str(&format!(
                     "On every database that has applied {last} (run `migrate` with the old files first where it has not), record the baseline in place of the old history:\n  {command} [connection flags]\nA new database gets the baseline from `migrate` as usual.\n"
                 ));
@@ -209,6 +214,7 @@ impl Reporter {
                 self.set("statements", json!(squash.statements));
                 self.set("archive", json!(display(&squash.archive)));
                 self.set("mark_applied", json!(command));
+                self.set("data_only", json!(squash.data_only));
             }
         }
     }

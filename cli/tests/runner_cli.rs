@@ -530,7 +530,7 @@ async fn custom_migrations_apply_as_written_and_after_rehash(mode: Mode) {
     // Applied, then edited and rehashed: the database's history still has the old hash.
     sql.push_str("--> statement-breakpoint\nDELETE FROM \"authors\";\n");
     std::fs::write(&retitle, &sql).unwrap();
-    assert!(run(&["rehash"]).status.success());
+    assert!(run(&["rehash", "--all"]).status.success());
     let out = migrate(dir.path(), mode, &db, &[]).output().unwrap();
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
     assert!(text(&out.stderr).contains("0003_retitle"), "{}", text(&out.stderr));
@@ -576,7 +576,9 @@ async fn squash_folds_the_history_into_an_equal_baseline(mode: Mode) {
     }
     assert!(archive.join("meta/_journal.json").is_file());
     // Squashing again has nothing to fold.
-    assert_eq!(run(&["squash"]).status.code(), Some(2));
+    let again = run(&["squash"]);
+    assert_eq!(again.status.code(), Some(2));
+    assert!(text(&again.stderr).contains("nothing to fold"), "{}", text(&again.stderr));
 
     let out = migrate(dir.path(), mode, &fresh, &[]).output().unwrap();
     assert!(out.status.success(), "{}", text(&out.stderr));
@@ -585,6 +587,16 @@ async fn squash_folds_the_history_into_an_equal_baseline(mode: Mode) {
     let (long_schema, fresh_schema) = (introspect::introspect(&mut a, "public").await.unwrap(), introspect::introspect(&mut b, "public").await.unwrap());
     let differences = tablewright_core::schema::compare::differences(&long_schema.schema, &fresh_schema.schema);
     assert!(differences.is_empty(), "{differences:?}");
+
+    // A database that had not applied every squashed migration may not be reset: it would
+    // never get the rest.
+    let behind = TestDb::for_mode("cli_squash_behind", mode).await;
+    let on_behind = |args: &[&str]| run(&[args, &["--provider", provider(mode), "--connection-string", &behind.url]].concat());
+    assert!(on_behind(&["mark-applied", "--folder", archive.to_str().unwrap(), "--file", &old_tags[0]]).status.success());
+    let refused = on_behind(&["mark-applied", "--file", "0000_baseline", "--reset", "--yes"]);
+    assert_eq!(refused.status.code(), Some(2), "{}", text(&refused.stderr));
+    let why = text(&refused.stderr);
+    assert!(why.contains(&format!("not done: {}", old_tags[1])) && why.contains("migrate --folder"), "{why}");
 
     // The long way's database: the history becomes the baseline, and nothing runs.
     let reset = Command::new(bin())
@@ -621,6 +633,68 @@ async fn squash_folds_the_history_into_an_equal_baseline_postgres() {
 #[tokio::test]
 async fn squash_folds_the_history_into_an_equal_baseline_dsql_guarded() {
     squash_folds_the_history_into_an_equal_baseline(Mode::DsqlGuarded).await;
+}
+
+/// Permissions converge: a `#[requires_table]` removed from the code is revoked by the
+/// next `migrate`, a hand-made GRANT by `permissions apply`; `validate` reports both and
+/// changes nothing; `[roles] revoke_undeclared = false` keeps them.
+async fn permissions_converge_on_what_the_handlers_declare(mode: Mode) {
+    let db = TestDb::for_mode("cli_converge", mode).await;
+    let dir = project(mode);
+    let role = format!("converge_{}", provider(mode));
+    let schema = dir.path().join("schema.rs");
+    let code = std::fs::read_to_string(&schema).unwrap();
+    let handlers = format!(
+        "\n#[requires_table(Book, select, role = \"{role}\")]\npub fn list_books() {{}}\n\n#[requires_table(Author, select, insert, role = \"{role}\")]\npub fn add_author() {{}}\n"
+    );
+    std::fs::write(&schema, format!("{code}{handlers}")).unwrap();
+    let run = |args: &[&str]| Command::new(bin()).current_dir(dir.path()).args(args).env_remove("FAILPOINTS").output().unwrap();
+    let on_db = |args: &[&str]| run(&[args, &["--provider", provider(mode), "--connection-string", &db.url]].concat());
+    assert!(run(&["generate"]).status.success());
+    assert!(migrate(dir.path(), mode, &db, &[]).output().unwrap().status.success());
+    let mut conn = db.connect_setup().await;
+    let has = async |conn: &mut PgConnection, table: &str, privilege: &str| -> bool {
+        sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT has_table_privilege('{role}', '{table}', '{privilege}')"))).fetch_one(conn).await.unwrap()
+    };
+    assert!(has(&mut conn, "authors", "INSERT").await && has(&mut conn, "books", "SELECT").await);
+    assert!(on_db(&["permissions", "validate", "--strict"]).status.success());
+
+    // The handler no longer inserts; someone granted DELETE by hand.
+    std::fs::write(&schema, format!("{code}{}", handlers.replace("select, insert", "select"))).unwrap();
+    assert!(run(&["generate"]).status.success());
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("GRANT DELETE ON books TO {role}"))).execute(&mut conn).await.unwrap();
+    for _ in 0..2 {
+        let out = on_db(&["permissions", "validate", "--strict", "--format", "json"]);
+        assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let excess = &report["permissions"]["excess"];
+        assert_eq!(excess.as_array().map(Vec::len), Some(2), "{report}");
+        assert!(has(&mut conn, "authors", "INSERT").await && has(&mut conn, "books", "DELETE").await, "validate changed nothing");
+    }
+    let out = migrate(dir.path(), mode, &db, &[]).output().unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains(&format!("revoked INSERT on authors from {role}")), "{}", text(&out.stdout));
+    assert!(!has(&mut conn, "authors", "INSERT").await && !has(&mut conn, "books", "DELETE").await);
+    assert!(has(&mut conn, "authors", "SELECT").await && has(&mut conn, "books", "SELECT").await, "what is declared stays");
+    assert!(on_db(&["permissions", "validate", "--strict"]).status.success());
+
+    // Opted out: apply leaves an undeclared privilege, validate still reports it.
+    let config = dir.path().join("tablewright.toml");
+    std::fs::write(&config, format!("{}[roles]\nrevoke_undeclared = false\n", std::fs::read_to_string(&config).unwrap())).unwrap();
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("GRANT DELETE ON books TO {role}"))).execute(&mut conn).await.unwrap();
+    assert!(on_db(&["permissions", "apply"]).status.success());
+    assert!(has(&mut conn, "books", "DELETE").await);
+    assert_eq!(on_db(&["permissions", "validate", "--strict"]).status.code(), Some(1));
+}
+
+#[tokio::test]
+async fn permissions_converge_on_what_the_handlers_declare_postgres() {
+    permissions_converge_on_what_the_handlers_declare(Mode::Postgres).await;
+}
+
+#[tokio::test]
+async fn permissions_converge_on_what_the_handlers_declare_dsql_guarded() {
+    permissions_converge_on_what_the_handlers_declare(Mode::DsqlGuarded).await;
 }
 
 /// `drift` on a database just migrated: none (exit 0). Changes made by hand (a column, an

@@ -73,7 +73,7 @@ pub enum GenerateError {
     /// Changes `--deny` (or `[generate] deny`) refuses; nothing was written.
     #[error("generate: {} change(s) denied by --deny", .0.len())]
     Denied(Vec<Warning>),
-        /// `squash` needs at least two migrations.
+        /// `squash` needs at least two migrations, and a tag of its own.
     #[error("squash: {0}")]
     NothingToSquash(String),
     /// `squash` would overwrite an earlier archive.
@@ -221,6 +221,9 @@ pub struct Squash {
     pub files: Vec<(PathBuf, Vec<u8>)>,
     /// Statements in the baseline.
     pub statements: usize,
+    /// Squashed migrations that changed no schema (hand-written data migrations, usually):
+    /// the baseline does not carry what they did.
+    pub data_only: Vec<String>,
 }
 
 /// Plans `squash`: the baseline creates the last snapshot's schema from nothing, planned
@@ -245,18 +248,32 @@ pub fn plan_squash(config: &Config, folder: &MigrationFolder, name: &str, now_ms
     if archive.exists() {
         return Err(GenerateError::ArchiveExists(archive));
     }
+    let tag = format!("0000_{slug}");
+    // A database's history may hold any earlier tag, with other bytes behind it: the
+    // baseline needs a tag of its own.
+    if squashed_tags(folder)?.contains(&tag) || entries.iter().any(|e| e.tag == tag) {
+        return Err(GenerateError::NothingToSquash(format!("`{tag}` already names a migration of this folder's history; choose another --name")));
+    }
 
     let desired = DesiredSchema { schema: last.schema.clone(), sources: Default::default() };
     let changes = diff::diff(&Schema::default(), &desired, &AllowDrops::default())?;
     let planned = plan::plan(&changes, &desired.schema, config.dialect)?;
     let sql = crate::sql::split::migration_file(&planned.sql());
-    let tag = format!("0000_{slug}");
     let snapshot = Snapshot::new(config.dialect, ORIGIN_ID, &tag, last.schema.clone());
     let journal = crate::project::journal::Journal {
         entries: vec![JournalEntry { idx: 0, version: SNAPSHOT_VERSION.to_owned(), when: now_ms, tag: tag.clone(), breakpoints: true, hash: hash::migration_hash(sql.as_bytes()) }],
         ..folder.journal.clone()
     };
 
+    let mut data_only = Vec::new();
+    let mut previous = Schema::default();
+    for entry in entries {
+        let schema = folder.read_snapshot(entry)?.schema;
+        if schema == previous {
+            data_only.push(entry.tag.clone());
+        }
+        previous = schema;
+    }
     let mut moves = Vec::new();
     for entry in entries {
         moves.push((folder.sql_path(&entry.tag), archive.join(format!("{}.sql", entry.tag))));
@@ -268,7 +285,21 @@ pub fn plan_squash(config: &Config, folder: &MigrationFolder, name: &str, now_ms
         (folder.snapshot_path("0000"), snapshot.to_json().into_bytes()),
         (folder.journal_path(), to_pretty_json(&journal).into_bytes()),
     ];
-    Ok(Squash { tag, squashed: entries.iter().map(|e| e.tag.clone()).collect(), archive, moves, files, statements: planned.statements.len() })
+    Ok(Squash { tag, squashed: entries.iter().map(|e| e.tag.clone()).collect(), archive, moves, files, statements: planned.statements.len(), data_only })
+}
+
+/// The tags of every earlier squash's archived journal (`<out>/archive/*/meta/_journal.json`).
+pub fn squashed_tags(folder: &MigrationFolder) -> Result<std::collections::BTreeSet<String>, GenerateError> {
+    let mut tags = std::collections::BTreeSet::new();
+    let Ok(archives) = std::fs::read_dir(folder.dir.join("archive")) else { return Ok(tags) };
+    for archive in archives.flatten() {
+        let journal = archive.path().join("meta").join("_journal.json");
+        if !journal.is_file() {
+            continue;
+        }
+        tags.extend(MigrationFolder::load(&archive.path())?.journal.entries.into_iter().map(|e| e.tag));
+    }
+    Ok(tags)
 }
 
 /// Writes a squash: the archive first (all or nothing), then the baseline (all or nothing,

@@ -1,7 +1,8 @@
 //! Permissions from code, under DSQL's rules (the DSQL guard, a non-superuser runner):
 //! after migrating the example and applying its permissions file, every role can do
 //! exactly what its handlers declared on every table, and nothing else; `validate` finds
-//! what goes missing out of band and repairs it once the table exists again.
+//! what goes missing or is granted out of band, changing nothing, and `apply` converges:
+//! it grants the missing (once the table exists again) and revokes the undeclared.
 
 mod common;
 
@@ -12,7 +13,7 @@ use std::path::{Path, PathBuf};
 use tablewright_core::schema::grammar::Operation;
 use tablewright_core::runner::introspect;
 use tablewright_core::compile::permissions::{self, Statement};
-use tablewright_core::runner::permissions::{GapReason, apply, validate};
+use tablewright_core::runner::permissions::{ApplyOptions, Excess, GapReason, apply, validate};
 use tablewright_core::runner::{Connector, MigrationSet, Migrator, MigratorOptions, Target};
 
 fn repo() -> PathBuf {
@@ -34,8 +35,8 @@ async fn migrated() -> (TestDb, Connector) {
         .await
         .unwrap();
     let connector = Connector::new(target).await.unwrap();
-    let applied = apply(&connector, "permissions.sql", &statements()).await.unwrap();
-    assert!(applied.gaps.is_empty(), "{:?}", applied.gaps);
+    let applied = apply(&connector, "permissions.sql", &statements(), ApplyOptions::default()).await.unwrap();
+    assert!(applied.gaps.is_empty() && applied.revoked.is_empty(), "{applied:?}");
     (db, connector)
 }
 
@@ -88,24 +89,37 @@ async fn each_role_can_do_exactly_what_its_handlers_declared() {
     assert_eq!(allowed + denied, roles.len() * schema.tables.len() * 4);
 }
 
+/// The privileges a role holds on a table, from the catalog.
+async fn privileges(conn: &mut PgConnection, table: &str, role: &str) -> Vec<String> {
+    let sql = "SELECT a.privilege_type FROM pg_class c CROSS JOIN LATERAL aclexplode(c.relacl) a JOIN pg_roles r ON r.oid = a.grantee \
+               WHERE c.relname = $1 AND r.rolname = $2 ORDER BY 1";
+    sqlx::query_scalar(sql).bind(table).bind(role).fetch_all(conn).await.unwrap()
+}
+
 #[tokio::test]
-async fn validate_reports_gaps_and_repairs_them_once_the_table_exists() {
+async fn validate_reports_gaps_and_changes_nothing_apply_repairs_them_once_the_table_exists() {
     let (db, connector) = migrated().await;
     let clean = validate(&connector, "permissions.sql", &statements()).await.unwrap();
-    assert!(clean.gaps.is_empty() && clean.reapplied.is_empty());
+    assert!(clean.is_clean(), "{clean:?}");
 
     let mut setup = db.connect_setup().await;
     sqlx::raw_sql("REVOKE SELECT ON \"books\" FROM \"storefront\"; DROP TABLE \"order_items\"").execute(&mut setup).await.unwrap();
-    let report = validate(&connector, "permissions.sql", &statements()).await.unwrap();
-    assert_eq!(report.reapplied.len(), 1, "the revoked grant is granted again");
-    assert_eq!((report.reapplied[0].table.as_str(), report.reapplied[0].role.as_str()), ("books", "storefront"));
-    assert_eq!(report.gaps.len(), 1, "{:?}", report.gaps);
-    let gap = &report.gaps[0];
-    assert_eq!((gap.table.as_str(), gap.role.as_str(), gap.reason), ("order_items", "fulfillment", GapReason::TableMissing));
-    assert_eq!(gap.operations, [Operation::Select]);
-    assert!(gap.file.starts_with("permissions.sql:") && gap.file.contains("handlers.rs mark_shipped"), "{}", gap.file);
+    for _ in 0..2 {
+        let report = validate(&connector, "permissions.sql", &statements()).await.unwrap();
+        assert_eq!(report.gaps.len(), 2, "{:?}", report.gaps);
+        let revoked = report.gaps.iter().find(|g| g.table == "books").unwrap();
+        assert_eq!((revoked.role.as_str(), revoked.reason), ("storefront", GapReason::NotGranted));
+        let gap = report.gaps.iter().find(|g| g.table == "order_items").unwrap();
+        assert_eq!((gap.role.as_str(), gap.reason), ("fulfillment", GapReason::TableMissing));
+        assert_eq!(gap.operations, [Operation::Select]);
+        assert!(gap.file.starts_with("permissions.sql:") && gap.file.contains("handlers.rs mark_shipped"), "{}", gap.file);
+        assert!(!privileges(&mut setup, "books", "storefront").await.contains(&"SELECT".to_owned()), "validate granted nothing");
+    }
+    let applied = apply(&connector, "permissions.sql", &statements(), ApplyOptions::default()).await.unwrap();
+    assert_eq!(applied.gaps.len(), 1, "the missing table's grant waits: {:?}", applied.gaps);
+    assert!(privileges(&mut setup, "books", "storefront").await.contains(&"SELECT".to_owned()), "apply granted it again");
 
-    // The table comes back (say, restored): validate grants it again.
+    // The table comes back (say, restored): apply grants it again.
     let create = MigrationSet::from_folder(&repo().join("migrations")).unwrap().migrations[0]
         .statements
         .iter()
@@ -113,8 +127,40 @@ async fn validate_reports_gaps_and_repairs_them_once_the_table_exists() {
         .unwrap()
         .clone();
     sqlx::raw_sql(AssertSqlSafe(create)).execute(&mut setup).await.unwrap();
+    assert_eq!(validate(&connector, "permissions.sql", &statements()).await.unwrap().gaps.len(), 1);
+    apply(&connector, "permissions.sql", &statements(), ApplyOptions::default()).await.unwrap();
     let repaired = validate(&connector, "permissions.sql", &statements()).await.unwrap();
-    assert!(repaired.gaps.is_empty(), "{:?}", repaired.gaps);
-    assert_eq!(repaired.reapplied.len(), 1);
-    assert_eq!(repaired.reapplied[0].table, "order_items");
+    assert!(repaired.is_clean(), "{repaired:?}");
+}
+
+/// Privileges granted by hand to a managed role, beyond what its handlers declare, are
+/// reported by `validate` and revoked by `apply`; other roles are not touched, and with
+/// `revoke_undeclared` off `apply` leaves them.
+#[tokio::test]
+async fn undeclared_privileges_of_managed_roles_are_reported_then_revoked() {
+    let (db, connector) = migrated().await;
+    let mut setup = db.connect_setup().await;
+    let mut admin = PgConnection::connect(db.admin_db_url.as_deref().unwrap()).await.unwrap();
+    sqlx::raw_sql("DO $$ BEGIN CREATE ROLE tw_unmanaged_reader; EXCEPTION WHEN duplicate_object THEN NULL; END $$").execute(&mut admin).await.unwrap();
+    let hand = "GRANT DELETE, TRUNCATE ON \"books\" TO \"storefront\"; GRANT SELECT ON \"order_items\" TO \"storefront\"; GRANT SELECT ON \"books\" TO tw_unmanaged_reader";
+    sqlx::raw_sql(hand).execute(&mut setup).await.unwrap();
+    let expected = vec![
+        Excess { table: "books".into(), role: "storefront".into(), privileges: vec!["DELETE".into(), "TRUNCATE".into()] },
+        Excess { table: "order_items".into(), role: "storefront".into(), privileges: vec!["SELECT".into()] },
+    ];
+    let report = validate(&connector, "permissions.sql", &statements()).await.unwrap();
+    assert_eq!(report.excess, expected);
+    assert!(report.gaps.is_empty());
+
+    let kept = apply(&connector, "permissions.sql", &statements(), ApplyOptions { revoke_undeclared: false }).await.unwrap();
+    assert!(kept.revoked.is_empty());
+    assert_eq!(validate(&connector, "permissions.sql", &statements()).await.unwrap().excess, expected, "opted out: left as they are");
+
+    let applied = apply(&connector, "permissions.sql", &statements(), ApplyOptions::default()).await.unwrap();
+    assert_eq!(applied.revoked, expected);
+    assert!(validate(&connector, "permissions.sql", &statements()).await.unwrap().is_clean());
+    assert_eq!(privileges(&mut setup, "order_items", "storefront").await, Vec::<String>::new());
+    assert_eq!(privileges(&mut setup, "books", "tw_unmanaged_reader").await, ["SELECT"], "a role the file does not name is not touched");
+    // What the handlers declared is still there.
+    assert!(!privileges(&mut setup, "books", "storefront").await.is_empty());
 }

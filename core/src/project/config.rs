@@ -34,13 +34,26 @@ struct GenerateFile {
     deny: Vec<String>,
 }
 
-/// `[roles]`: the role of handlers that name none, and IAM role ARNs for DSQL.
-#[derive(Debug, Clone, Default, Deserialize)]
+/// `[roles]`: the role of handlers that name none, IAM role ARNs for DSQL, and whether
+/// `apply` revokes privileges no handler declares from the roles the file manages.
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RolesFile {
     default: Option<String>,
     #[serde(default)]
     iam: BTreeMap<String, String>,
+    #[serde(default = "yes")]
+    revoke_undeclared: bool,
+}
+
+impl Default for RolesFile {
+    fn default() -> Self {
+        RolesFile { default: None, iam: BTreeMap::new(), revoke_undeclared: true }
+    }
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// `[history]`: where the runner keeps its bookkeeping.
@@ -100,6 +113,9 @@ pub struct Config {
     pub default_role: Option<String>,
     /// `[roles.iam]`: role → IAM role ARN, written as `AWS IAM GRANT` on DSQL.
     pub iam_roles: BTreeMap<String, String>,
+    /// `[roles] revoke_undeclared` (default true): `permissions apply` and `migrate` revoke
+    /// from the roles the permissions file names the table privileges no handler declares.
+    pub revoke_undeclared: bool,
     /// `[generate] deny`: warning ids (or `drop`) that make `generate` fail.
     pub deny: Vec<String>,
 }
@@ -167,6 +183,7 @@ impl Config {
             history_table: file.history.table,
             default_role: file.roles.default,
             iam_roles: file.roles.iam,
+            revoke_undeclared: file.roles.revoke_undeclared,
             deny: file.generate.deny,
         })
     }

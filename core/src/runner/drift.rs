@@ -4,7 +4,7 @@
 use super::RunError;
 use super::history::HistoryTable;
 use super::introspect;
-use super::permissions::{self, Gap};
+use super::permissions::{self, Excess, Gap};
 use super::target::Connector;
 use crate::compile::permissions::Statement;
 use crate::schema::compare::{self, Difference};
@@ -20,12 +20,14 @@ pub struct DriftReport {
     pub grants_checked: usize,
     /// Declared grants the database lacks.
     pub missing_grants: Vec<Gap>,
+    /// Privileges of the roles the permissions file manages that no handler declares.
+    pub excess_grants: Vec<Excess>,
 }
 
 impl DriftReport {
     /// True when the database is as the snapshot and the permissions file say.
     pub fn is_clean(&self) -> bool {
-        self.differences.is_empty() && self.missing_grants.is_empty()
+        self.differences.is_empty() && self.missing_grants.is_empty() && self.excess_grants.is_empty()
     }
 }
 
@@ -42,10 +44,10 @@ pub async fn drift(connector: &Connector, expected: &Schema, history: &HistoryTa
     }
     let mut differences = compare::differences(expected, &schema);
     differences.extend(found.invalid_indexes.into_iter().map(|index| Difference::InvalidIndex { index }));
-    let (grants_checked, missing_grants) = match permissions {
-        Some((file, statements)) => permissions::gaps(&mut conn, file, statements).await?,
-        None => (0, Vec::new()),
+    let grants = match permissions {
+        Some((file, statements)) => permissions::inspect(&mut conn, file, statements).await?,
+        None => Default::default(),
     };
     conn.close().await;
-    Ok(DriftReport { differences, grants_checked, missing_grants })
+    Ok(DriftReport { differences, grants_checked: grants.checked, missing_grants: grants.gaps, excess_grants: grants.excess })
 }

@@ -1,15 +1,19 @@
 //! Applying the permissions file and checking it against the live catalog.
 //!
-//! Each statement runs in its own transaction (GRANT is DDL on DSQL). Roles that exist are
-//! left alone, so `apply` can run on every deploy. A GRANT whose table does not exist is
-//! not sent (on DSQL it can look applied and leave handlers with "permission denied");
-//! it is reported as a gap, and `validate` grants it once the table exists. Privileges are
-//! read from `pg_class.relacl`, which shows every role's grants (`information_schema`
-//! hides grants the current user neither made nor received).
+//! The roles the file names are *managed*: each ends with exactly the table privileges
+//! its handlers declare. `apply` grants what is declared and revokes what is not (a
+//! removed `#[requires_table]`, a GRANT made by hand), one statement per transaction
+//! (GRANT and REVOKE are DDL on DSQL); `validate` reports both, changing nothing. Roles
+//! that exist are left alone, so `apply` can run on every deploy. A GRANT whose table does
+//! not exist is not sent (on DSQL it can look applied and leave handlers with "permission
+//! denied"); it is reported as a gap, and the next `apply` grants it once the table
+//! exists. Privileges are read from `pg_class.relacl`, which shows every role's grants
+//! (`information_schema` hides grants the current user neither made nor received).
 
 use super::retry::{RetryPolicy, retrying};
 use super::target::{Conn, Connector};
 use super::RunError;
+use crate::sql::ident::quote;
 use crate::schema::grammar::Operation;
 use crate::compile::permissions::{Grant, Statement};
 use serde::Serialize;
@@ -43,6 +47,30 @@ pub struct Gap {
     pub reason: GapReason,
 }
 
+/// Table privileges a managed role holds that no handler declares.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Excess {
+    /// The table.
+    pub table: String,
+    /// The role.
+    pub role: String,
+    /// The privileges, as the catalog names them (`DELETE`, `TRUNCATE`, ..).
+    pub privileges: Vec<String>,
+}
+
+/// How `apply` treats privileges no handler declares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ApplyOptions {
+    /// Revoke them from the managed roles (`[roles] revoke_undeclared`, on by default).
+    pub revoke_undeclared: bool,
+}
+
+impl Default for ApplyOptions {
+    fn default() -> Self {
+        ApplyOptions { revoke_undeclared: true }
+    }
+}
+
 /// What `apply` did.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct ApplyReport {
@@ -50,21 +78,30 @@ pub struct ApplyReport {
     pub created_roles: Vec<String>,
     /// GRANT statements sent.
     pub granted: usize,
+    /// Privileges revoked because no handler declares them.
+    pub revoked: Vec<Excess>,
     /// `AWS IAM GRANT` statements not sent because the target is not DSQL.
     pub skipped_iam: usize,
     /// Grants not sent because their table is missing.
     pub gaps: Vec<Gap>,
 }
 
-/// What `validate` found.
+/// What `validate` found; it changes nothing.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct ValidateReport {
     /// Declared grants checked.
     pub checked: usize,
-    /// Grants that were missing and have been granted now.
-    pub reapplied: Vec<Gap>,
-    /// Grants still missing.
+    /// Declared grants missing.
     pub gaps: Vec<Gap>,
+    /// Privileges of managed roles that no handler declares.
+    pub excess: Vec<Excess>,
+}
+
+impl ValidateReport {
+    /// True when the catalog holds exactly what the file declares.
+    pub fn is_clean(&self) -> bool {
+        self.gaps.is_empty() && self.excess.is_empty()
+    }
 }
 
 fn declared(file: &str, statements: &[Statement]) -> Vec<(Grant, String)> {
@@ -96,8 +133,9 @@ async fn role_exists(conn: &mut Conn, role: &str) -> Result<bool, RunError> {
     sqlx::query_scalar::<_, bool>("SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)").bind(role).fetch_one(conn.pg()).await.map_err(|e| RunError::db("looking up a role", e))
 }
 
-/// Runs the permissions file, idempotently.
-pub async fn apply(connector: &Connector, file: &str, statements: &[Statement]) -> Result<ApplyReport, RunError> {
+/// Runs the permissions file, idempotently, then (unless `options` says not to) revokes
+/// from the managed roles what no handler declares.
+pub async fn apply(connector: &Connector, file: &str, statements: &[Statement], options: ApplyOptions) -> Result<ApplyReport, RunError> {
     let policy = RetryPolicy::default();
     let mut conn = connector.connect().await?;
     let mut report = ApplyReport::default();
@@ -138,8 +176,60 @@ pub async fn apply(connector: &Connector, file: &str, statements: &[Statement]) 
             }
         }
     }
+    if options.revoke_undeclared {
+        for excess in find_excess(&mut conn, statements).await? {
+            let sql = format!("REVOKE {} ON {} FROM {};", excess.privileges.join(", "), quote(&excess.table), quote(&excess.role));
+            run(&mut conn, connector, &policy, &sql).await.map_err(|e| RunError::db(&format!("{file}: revoking what no handler declares: {sql}"), e))?;
+            report.revoked.push(excess);
+        }
+    }
     conn.close().await;
     Ok(report)
+}
+
+/// The roles the file manages: those it creates or grants to.
+fn managed_roles(statements: &[Statement]) -> BTreeSet<&str> {
+    statements
+        .iter()
+        .filter_map(|s| match s {
+            Statement::CreateRole { role, .. } => Some(role.as_str()),
+            Statement::Grant { grant, .. } => Some(grant.role.as_str()),
+            Statement::IamGrant { .. } => None,
+        })
+        .collect()
+}
+
+/// Privileges the managed roles hold on tables of `public` beyond what the file declares.
+/// Only explicit grants count: a table's owner holds its privileges by owning it.
+async fn find_excess(conn: &mut Conn, statements: &[Statement]) -> Result<Vec<Excess>, RunError> {
+    let managed = managed_roles(statements);
+    let mut declared: BTreeMap<(&str, &str), BTreeSet<&str>> = BTreeMap::new();
+    for s in statements {
+        if let Statement::Grant { grant, .. } = s {
+            declared.entry((grant.table.as_str(), grant.role.as_str())).or_default().extend(grant.operations.iter().map(|op| op.privilege()));
+        }
+    }
+    let rows: Vec<(String, String, String)> = sqlx::query_as(
+        "SELECT c.relname::text, r.rolname::text, a.privilege_type \
+         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+         CROSS JOIN LATERAL aclexplode(c.relacl) a \
+         JOIN pg_roles r ON r.oid = a.grantee \
+         WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') AND a.grantee <> c.relowner \
+         ORDER BY 1, 2, 3",
+    )
+    .fetch_all(conn.pg())
+    .await
+    .map_err(|e| RunError::db("reading pg_class.relacl", e))?;
+    let mut excess: BTreeMap<(String, String), Vec<String>> = BTreeMap::new();
+    for (table, role, privilege) in rows {
+        // Privilege names come from the catalog; anything else is not sent back as SQL.
+        let known = !privilege.is_empty() && privilege.bytes().all(|b| b.is_ascii_uppercase() || b == b' ');
+        let allowed = declared.get(&(table.as_str(), role.as_str())).is_some_and(|d| d.contains(privilege.as_str()));
+        if known && managed.contains(role.as_str()) && !allowed {
+            excess.entry((table, role)).or_default().push(privilege);
+        }
+    }
+    Ok(excess.into_iter().map(|((table, role), privileges)| Excess { table, role, privileges }).collect())
 }
 
 /// Privileges on tables of `public`, per (table, role), from `pg_class.relacl`.
@@ -182,33 +272,19 @@ async fn find_gaps(conn: &mut Conn, declared: &[(Grant, String)]) -> Result<Vec<
     Ok(gaps)
 }
 
-/// The declared grants the database lacks, changing nothing: `(grants checked, gaps)`.
-pub async fn gaps(conn: &mut Conn, file: &str, statements: &[Statement]) -> Result<(usize, Vec<Gap>), RunError> {
+/// Compares the catalog with the file, changing nothing: the declared grants missing and
+/// the managed roles' privileges no handler declares.
+pub async fn inspect(conn: &mut Conn, file: &str, statements: &[Statement]) -> Result<ValidateReport, RunError> {
     let declared = declared(file, statements);
-    Ok((declared.len(), find_gaps(conn, &declared).await?))
+    let gaps = find_gaps(conn, &declared).await?;
+    let excess = find_excess(conn, statements).await?;
+    Ok(ValidateReport { checked: declared.len(), gaps, excess })
 }
 
-/// Checks every declared grant; grants what is missing where table and role exist.
+/// [`inspect`] on a connection of its own.
 pub async fn validate(connector: &Connector, file: &str, statements: &[Statement]) -> Result<ValidateReport, RunError> {
-    let policy = RetryPolicy::default();
-    let declared = declared(file, statements);
     let mut conn = connector.connect().await?;
-    let first = find_gaps(&mut conn, &declared).await?;
-    let mut reapplied = Vec::new();
-    for gap in &first {
-        if gap.reason != GapReason::NotGranted {
-            continue;
-        }
-        let sql = statements.iter().find_map(|s| match s {
-            Statement::Grant { grant, sql, .. } if grant.table == gap.table && grant.role == gap.role => Some(sql.clone()),
-            _ => None,
-        });
-        if let Some(sql) = sql {
-            run(&mut conn, connector, &policy, &sql).await.map_err(|e| RunError::db(&format!("{file}: {sql}"), e))?;
-            reapplied.push(gap.clone());
-        }
-    }
-    let gaps = if reapplied.is_empty() { first } else { find_gaps(&mut conn, &declared).await? };
+    let report = inspect(&mut conn, file, statements).await;
     conn.close().await;
-    Ok(ValidateReport { checked: declared.len(), reapplied, gaps })
+    report
 }

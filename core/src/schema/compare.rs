@@ -126,7 +126,7 @@ impl fmt::Display for Difference {
             Difference::MissingObject { table, object, name, definition } => write!(f, "`{table}`: {object} `{name}` ({definition}) is missing"),
             Difference::ExtraObject { table, object, name, definition } => write!(f, "`{table}`: {object} `{name}` ({definition}) is not in the snapshot"),
             Difference::ChangedObject { table, object, name, expected, found } => write!(f, "`{table}`: {object} `{name}` is {found}, the snapshot has {expected}"),
-            Difference::InvalidIndex { index } => write!(f, "index `{index}` is INVALID (a build failed); drop it and rerun `migrate`"),
+            Difference::InvalidIndex { index } => write!(f, "index `{index}` is INVALID: still being built, or its build failed"),
         }
     }
 }

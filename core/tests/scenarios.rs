@@ -123,6 +123,7 @@ scenarios!(
     add_not_null_column_with_fill,
     add_not_null_column_without_value,
     add_identity_column,
+    drop_identity_set_default,
     change_type_with_default,
     set_not_null_with_fill,
     rename_column,

@@ -615,6 +615,11 @@ fn diff_table(pt: &Table, nt: &Table, plan: &mut Phases) {
             // PostgreSQL refuses DROP NOT NULL on a key column, so wait for the key change.
             if in_old_pk { plan.after_primary_keys.push(op) } else { plan.alter_columns.push(op) }
         }
+        // An identity column takes no default: the identity goes before a default is set,
+        // and comes after the old default is dropped.
+        if pc.identity && !column.identity {
+            plan.alter_columns.push(Op::DropIdentity { table: table.clone(), column: col.clone() });
+        }
         match (&pc.default, &column.default) {
             (a, Some(b)) if type_changes || a.as_ref() != Some(b) => {
                 plan.alter_columns.push(Op::SetDefault { table: table.clone(), column: col.clone(), default: b.clone() })
@@ -622,10 +627,8 @@ fn diff_table(pt: &Table, nt: &Table, plan: &mut Phases) {
             (Some(_), None) if !type_changes => plan.alter_columns.push(Op::DropDefault { table: table.clone(), column: col.clone() }),
             _ => {}
         }
-        match (pc.identity, column.identity) {
-            (false, true) => plan.alter_columns.push(Op::AddIdentity { table: table.clone(), column: col.clone() }),
-            (true, false) => plan.alter_columns.push(Op::DropIdentity { table: table.clone(), column: col.clone() }),
-            _ => {}
+        if !pc.identity && column.identity {
+            plan.alter_columns.push(Op::AddIdentity { table: table.clone(), column: col.clone() });
         }
     }
     for pc in &pt.columns {

@@ -203,7 +203,8 @@ impl Reporter {
                     ));
                 }
                 text.push_str(&format!(
-                    "On every database that has applied {last} (run `migrate` with the old files first where it has not), record the baseline in place of the old history:\n  {command} [connection flags]\nA new database gets the baseline from `migrate` as usual.\n"
+                    "On every database that has applied {last} (where it has not, run `tablewright migrate --folder {}` first), record the baseline in place of the old history:\n  {command} [connection flags]\nA new database gets the baseline from `migrate` as usual.\n",
+                    display(&squash.archive)
                 ));
                 emit(&text);
             }

@@ -191,11 +191,16 @@ fn excess_line(e: &runner::permissions::Excess) -> String {
     format!("  warning: {} on {} for role {}: no handler declares it\n", e.privileges.join(", "), e.table, e.role)
 }
 
+/// The permissions file's statements.
+fn read_permissions(path: &Path) -> Result<Vec<tablewright_core::compile::permissions::Statement>, Failure> {
+    let text = std::fs::read_to_string(path).map_err(|e| input(format!("{}: {e} (run `tablewright generate` to write it)", path.display())))?;
+    tablewright_core::compile::permissions::parse(&text).map_err(|e| input(format!("{}: {e}", path.display())))
+}
+
 /// Applies (for `Apply`, or `Validate` with `repair`) and validates the permissions file,
 /// printing both; returns what validation found.
 async fn apply_and_validate(connector: &runner::Connector, path: &Path, options: ApplyOptions, mode: &PermissionsMode, format: Format, out: &mut serde_json::Map<String, Value>) -> Result<ValidateReport, Failure> {
-    let text = std::fs::read_to_string(path).map_err(|e| input(format!("{}: {e} (run `tablewright generate` to write it)", path.display())))?;
-    let statements = tablewright_core::compile::permissions::parse(&text).map_err(|e| input(format!("{}: {e}", path.display())))?;
+    let statements = read_permissions(path)?;
     let file = path.display().to_string();
     if matches!(mode, PermissionsMode::Apply | PermissionsMode::Validate { repair: true, .. }) {
         let applied = runner::permissions::apply(connector, &file, &statements, options).await.map_err(run_error)?;
@@ -351,11 +356,7 @@ pub fn drift(config_path: &Path, format: Format, args: &DbArgs, out: &mut serde_
         .ok_or_else(|| input(format!("{}: no snapshot yet, so nothing to compare with; run `tablewright generate` first", folder.display())))?;
     let tag = migrations.journal.entries.last().map(|e| e.tag.clone()).unwrap_or_default();
     let permissions = match config.map(|c| c.permissions).filter(|p| p.is_file()) {
-        Some(path) => {
-            let text = std::fs::read_to_string(&path).map_err(|e| input(format!("{}: {e}", path.display())))?;
-            let statements = tablewright_core::compile::permissions::parse(&text).map_err(|e| input(format!("{}: {e}", path.display())))?;
-            Some((path.display().to_string(), statements))
-        }
+        Some(path) => Some((path.display().to_string(), read_permissions(&path)?)),
         None => None,
     };
     block_on(None, async {
@@ -521,11 +522,10 @@ pub fn mark_applied(config_path: &Path, format: Format, args: &DbArgs, file: &st
 /// there is nothing to check.)
 async fn squashed_history_is_complete(migrator: &Migrator, target: &Target, history: &HistoryTable, folder: &Path, baseline: &str) -> Result<(), Failure> {
     let unknown = migrator.status().await.map_err(run_error)?.unknown;
-    let mut archives: Vec<PathBuf> = std::fs::read_dir(folder.join("archive")).map(|d| d.flatten().map(|e| e.path()).filter(|p| p.join("meta/_journal.json").is_file()).collect()).unwrap_or_default();
+    let archives = MigrationFolder::load(folder)?.archives();
     if unknown.is_empty() || archives.is_empty() {
         return Ok(());
     }
-    archives.sort();
     let mut behind = Vec::new();
     for archive in &archives {
         let set = MigrationSet::from_folder(archive).map_err(run_error)?;

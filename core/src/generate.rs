@@ -244,7 +244,7 @@ pub fn plan_squash(config: &Config, folder: &MigrationFolder, name: &str, now_ms
         return Err(GenerateError::BadName(name.to_owned()));
     }
     let last_tag = &entries[entries.len() - 1].tag;
-    let archive = folder.dir.join("archive").join(last_tag);
+    let archive = folder.archive_path(last_tag);
     if archive.exists() {
         return Err(GenerateError::ArchiveExists(archive));
     }
@@ -288,16 +288,11 @@ pub fn plan_squash(config: &Config, folder: &MigrationFolder, name: &str, now_ms
     Ok(Squash { tag, squashed: entries.iter().map(|e| e.tag.clone()).collect(), archive, moves, files, statements: planned.statements.len(), data_only })
 }
 
-/// The tags of every earlier squash's archived journal (`<out>/archive/*/meta/_journal.json`).
-pub fn squashed_tags(folder: &MigrationFolder) -> Result<std::collections::BTreeSet<String>, GenerateError> {
+/// The tags of every earlier squash's archived journal.
+fn squashed_tags(folder: &MigrationFolder) -> Result<std::collections::BTreeSet<String>, GenerateError> {
     let mut tags = std::collections::BTreeSet::new();
-    let Ok(archives) = std::fs::read_dir(folder.dir.join("archive")) else { return Ok(tags) };
-    for archive in archives.flatten() {
-        let journal = archive.path().join("meta").join("_journal.json");
-        if !journal.is_file() {
-            continue;
-        }
-        tags.extend(MigrationFolder::load(&archive.path())?.journal.entries.into_iter().map(|e| e.tag));
+    for archive in folder.archives() {
+        tags.extend(MigrationFolder::load(&archive)?.journal.entries.into_iter().map(|e| e.tag));
     }
     Ok(tags)
 }

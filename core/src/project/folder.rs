@@ -198,6 +198,20 @@ impl MigrationFolder {
         fs::read(&path).map_err(|source| FolderError::Io { path, source })
     }
 
+    /// Where `squash` puts the folder it replaces: `<dir>/archive/<last tag>/`.
+    pub fn archive_path(&self, last_tag: &str) -> PathBuf {
+        self.dir.join("archive").join(last_tag)
+    }
+
+    /// Every earlier squash's archive (a folder with its own journal), sorted.
+    pub fn archives(&self) -> Vec<PathBuf> {
+        let mut out: Vec<PathBuf> = fs::read_dir(self.dir.join("archive"))
+            .map(|d| d.flatten().map(|e| e.path()).filter(|p| p.join("meta").join("_journal.json").is_file()).collect())
+            .unwrap_or_default();
+        out.sort();
+        out
+    }
+
     /// Records the current hash of each SQL file (only `tags`, when given) in the journal:
     /// the way to accept hand edits to a migration that no database has applied, such as
     /// the file `generate --custom` wrote. A database that did apply the old bytes still

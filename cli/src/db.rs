@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 use tablewright_core::project::config::{Config, DEFAULT_CONFIG};
 use tablewright_core::project::folder::MigrationFolder;
+use tablewright_core::compile::permissions::Statement;
 use tablewright_core::runner::permissions::{ApplyOptions, ValidateReport};
 use tablewright_core::runner::{self, ErrorClass, Event, HistoryTable, MigrationSet, Migrator, MigratorOptions, RunError, Target};
 
@@ -92,6 +93,31 @@ impl DbArgs {
     }
 }
 
+/// Completes on SIGINT, SIGTERM or SIGHUP. The handlers are installed by this call (inside a
+/// runtime), so from then on those signals stop the work where it can be stopped cleanly,
+/// instead of killing the process with a throwaway server or database left behind.
+fn termination() -> impl std::future::Future<Output = ()> {
+    use tokio::signal::unix::{Signal, SignalKind, signal};
+    async fn received(handler: &mut Option<Signal>) {
+        match handler {
+            Some(h) => {
+                h.recv().await;
+            }
+            None => std::future::pending().await,
+        }
+    }
+    let mut interrupt = signal(SignalKind::interrupt()).ok();
+    let mut terminate = signal(SignalKind::terminate()).ok();
+    let mut hangup = signal(SignalKind::hangup()).ok();
+    async move {
+        tokio::select! {
+            () = received(&mut interrupt) => {}
+            () = received(&mut terminate) => {}
+            () = received(&mut hangup) => {}
+        }
+    }
+}
+
 /// Runs a future on a fresh runtime, bounded by `timeout`.
 fn block_on<T>(timeout: Option<Duration>, work: impl std::future::Future<Output = Result<T, Failure>>) -> Result<T, Failure> {
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
@@ -157,6 +183,14 @@ impl EventPrinter {
                 Event::RangesRecopied { table, ranges, .. } => format!("  {table} changed during the copy: {ranges} key range(s) copied again\n"),
                 Event::BackfillProgress { table, column, rows, done: false, .. } => format!("  backfilling {table}.{column}: {rows} rows so far\n"),
                 Event::BackfillProgress { table, column, rows, done: true, .. } => format!("  backfilled {table}.{column}: {rows} rows\n"),
+                Event::SampleRows { before, tables } => {
+                    let inserted: u64 = tables.iter().map(|t| t.inserted).sum();
+                    let mut text = format!("verify: {inserted} sample row(s) in {} table(s) before {before}\n", tables.len());
+                    for t in tables.iter().filter(|t| t.skipped.is_some()) {
+                        text.push_str(&format!("  - {}: {} row(s); {}\n", t.table, t.inserted, t.skipped.as_deref().unwrap_or_default()));
+                    }
+                    text
+                }
             }),
         }
     }
@@ -314,21 +348,7 @@ pub fn migrate(config_path: &Path, format: Format, args: &DbArgs, flags: Migrate
         }
         // SIGINT and SIGTERM stop the run the way --timeout does: the statement in flight
         // ended on the server, the lock released.
-        let signal = async {
-            let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
-            let terminated = async {
-                match terminate.as_mut() {
-                    Some(t) => {
-                        t.recv().await;
-                    }
-                    None => std::future::pending().await,
-                }
-            };
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = terminated => {}
-            }
-        };
+        let signal = termination();
         let report = migrator.run_until(&|e| printer.print(e), signal).await.map_err(run_error)?;
         if let Some(path) = &permissions_file {
             let connector = runner::Connector::new(migrator.target().clone()).await.map_err(run_error)?;
@@ -351,27 +371,52 @@ pub fn drift(config_path: &Path, format: Format, args: &DbArgs, out: &mut serde_
     let target = args.target()?;
     let (config, folder, history) = args.sources(config_path)?;
     let migrations = MigrationFolder::load(&folder)?;
-    let snapshot = migrations
-        .last_snapshot()?
-        .ok_or_else(|| input(format!("{}: no snapshot yet, so nothing to compare with; run `tablewright generate` first", folder.display())))?;
-    let tag = migrations.journal.entries.last().map(|e| e.tag.clone()).unwrap_or_default();
+    if migrations.journal.entries.is_empty() {
+        return Err(input(format!("{}: no snapshot yet, so nothing to compare with; run `tablewright generate` first", folder.display())));
+    }
+    let set = MigrationSet::from_folder(&folder).map_err(run_error)?;
     let permissions = match config.map(|c| c.permissions).filter(|p| p.is_file()) {
         Some(path) => Some((path.display().to_string(), read_permissions(&path)?)),
         None => None,
     };
     block_on(None, async {
-        let connector = runner::Connector::new(target).await.map_err(run_error)?;
-        let report = runner::drift(&connector, &snapshot.schema, &history, permissions.as_ref().map(|(f, s)| (f.as_str(), s.as_slice()))).await.map_err(run_error)?;
+        // The database is compared with what it has applied, not with the folder's last
+        // snapshot: a migration not yet deployed is pending, not drift.
+        let migrator = Migrator::new(target, set, MigratorOptions { history: history.clone(), ..MigratorOptions::default() }).await.map_err(run_error)?;
+        let status = migrator.status().await.map_err(run_error)?;
+        let applied: std::collections::BTreeSet<&str> = status.applied.iter().map(|a| a.tag.as_str()).collect();
+        let last_applied = migrations.journal.entries.iter().rev().find(|e| applied.contains(e.tag.as_str()));
+        let (tag, expected) = match last_applied {
+            Some(entry) => (entry.tag.clone(), migrations.read_snapshot(entry)?.schema),
+            None => ("(none applied)".to_owned(), Default::default()),
+        };
+        let unsettled: Vec<&str> = status.in_progress.iter().map(|p| p.tag.as_str()).chain(status.failed.iter().map(|f| f.tag.as_str())).collect();
+        if !unsettled.is_empty() {
+            return Err(Failure::CheckFailedWith(anyhow::anyhow!(
+                "drift: {} stopped halfway in {}; the schema is between two snapshots, so there is nothing to compare with: run `tablewright migrate` to finish it",
+                unsettled.join(", "),
+                migrator.target()
+            )));
+        }
+        // Grants on tables a pending migration creates are pending too.
+        let permissions = permissions.map(|(file, mut statements)| {
+            statements.retain(|s| !matches!(s, Statement::Grant { grant, .. } if !expected.tables.contains_key(&grant.table)));
+            (file, statements)
+        });
+        let connector = runner::Connector::new(migrator.target().clone()).await.map_err(run_error)?;
+        let report = runner::drift(&connector, &expected, &history, permissions.as_ref().map(|(f, s)| (f.as_str(), s.as_slice()))).await.map_err(run_error)?;
+        let pending = &status.pending;
+        let pending_note = if pending.is_empty() { String::new() } else { format!("{} migration(s) pending, not compared: {}\n", pending.len(), pending.join(", ")) };
         match format {
             Format::Text if report.is_clean() => emit(&format!(
-                "drift: none — {} matches snapshot {} ({} table(s)){}.\n",
+                "drift: none — {} matches snapshot {} ({} table(s)){}.\n{pending_note}",
                 connector.target(),
                 tag,
-                snapshot.schema.tables.len(),
+                expected.tables.len(),
                 if report.grants_checked > 0 { format!(" and the {} declared grant(s)", report.grants_checked) } else { String::new() }
             )),
             Format::Text => {
-                let mut text = format!("drift: {} differs from snapshot {}:\n", connector.target(), tag);
+                let mut text = format!("drift: {} differs from snapshot {}, its last applied migration:\n", connector.target(), tag);
                 for d in &report.differences {
                     text.push_str(&format!("  - {d}\n"));
                 }
@@ -381,13 +426,15 @@ pub fn drift(config_path: &Path, format: Format, args: &DbArgs, out: &mut serde_
                 for e in &report.excess_grants {
                     text.push_str(&excess_line(e));
                 }
+                text.push_str(&pending_note);
                 text.push_str("Put intended changes in the structs and `generate` a migration; undo the others by hand (or `permissions apply` for grants).\n");
                 emit(&text);
             }
             Format::Json => {
                 out.insert("status".into(), json!(if report.is_clean() { "ok" } else { "drift" }));
                 out.insert("target".into(), json!(connector.target().to_string()));
-                out.insert("snapshot".into(), json!(tag));
+                out.insert("snapshot".into(), json!(last_applied.map(|e| e.tag.clone())));
+                out.insert("pending".into(), json!(pending));
                 out.insert("differences".into(), Value::Array(report.differences.iter().map(|d| {
                     let mut v = serde_json::to_value(d).expect("differences serialise");
                     v["message"] = json!(d.to_string());
@@ -554,19 +601,26 @@ async fn squashed_history_is_complete(migrator: &Migrator, target: &Target, hist
     })
 }
 
-pub fn verify(config_path: &Path, format: Format, connection_string: Option<String>, folder: Option<PathBuf>, out: &mut serde_json::Map<String, Value>) -> Result<(), Failure> {
+pub fn verify(config_path: &Path, format: Format, connection_string: Option<String>, folder: Option<PathBuf>, with_rows: Option<u64>, out: &mut serde_json::Map<String, Value>) -> Result<(), Failure> {
     let config = Config::load(config_path)?;
     let folder = folder.unwrap_or_else(|| config.out.clone());
     let named = connection_string.or_else(|| env("DATABASE_URL"));
     let set = MigrationSet::from_folder(&folder).map_err(run_error)?;
     let last = MigrationFolder::load(&folder)?.last_snapshot()?.ok_or_else(|| input(format!("{} has no migrations to verify", folder.display())))?;
     let dialect = config.dialect;
-    let printer = EventPrinter::new(Format::Json);
+    let printer = EventPrinter::new(format);
     block_on(None, async {
-        // No server named: a throwaway one from the machine's PostgreSQL binaries.
+        let stop = termination();
+        let mut stop = std::pin::pin!(stop);
+        let interrupted = || Failure::Runtime(anyhow::Error::new(RunError::Interrupted { what: " during verify; the throwaway server was stopped and its data removed".to_owned() }));
+        // No server named: a throwaway one from the machine's PostgreSQL binaries. Its Drop
+        // stops it and removes its data; a signal ends this block, so Drop runs then too.
         let embedded = match &named {
             Some(_) => None,
-            None => Some(runner::EmbeddedPostgres::start().await.map_err(run_error)?),
+            None => tokio::select! {
+                started = runner::EmbeddedPostgres::start() => Some(started.map_err(run_error)?),
+                () = &mut stop => return Err(interrupted()),
+            },
         };
         let admin_url = named.clone().unwrap_or_else(|| embedded.as_ref().expect("started above").url("postgres"));
         if format == Format::Text
@@ -574,11 +628,13 @@ pub fn verify(config_path: &Path, format: Format, connection_string: Option<Stri
         {
             emit(&format!("verify: no server named; started a throwaway PostgreSQL {} from this machine's binaries\n", server.version));
         }
-        let report = runner::verify(&admin_url, dialect, set, &last.schema, &|e| {
-            if format == Format::Json {
+        let options = runner::VerifyOptions { sample_rows: with_rows };
+        // Text shows only the sample rows as they go in; JSON every event, on stderr.
+        let report = runner::verify(&admin_url, dialect, set, &last.schema, options, &|e| {
+            if format == Format::Json || matches!(e, Event::SampleRows { .. }) {
                 printer.print(e)
             }
-        })
+        }, stop)
         .await
         .map_err(run_error)?;
         let guard = match report.dsql_guard {

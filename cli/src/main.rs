@@ -255,6 +255,11 @@ enum Command {
         /// Migrations folder (default: `out` from the config).
         #[arg(long)]
         folder: Option<PathBuf>,
+        /// Before each migration after the first, insert this many rows into every table
+        /// (foreign keys satisfied), so backfills, rebuild copies, unique validations and
+        /// DSQL's row limits meet data.
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+        with_rows: Option<u64>,
     },
 }
 
@@ -325,10 +330,10 @@ fn main() -> ExitCode {
             let r = db::mark_applied(&common.config, format, &db, &file, through, reset, yes, reporter.json_mut());
             (reporter, r)
         }
-        Command::Verify { common, connection_string, folder } => {
+        Command::Verify { common, connection_string, folder, with_rows } => {
             let mut reporter = Reporter::new(common.format.into());
             let format = reporter.format();
-            let r = db::verify(&common.config, format, connection_string, folder, reporter.json_mut());
+            let r = db::verify(&common.config, format, connection_string, folder, with_rows, reporter.json_mut());
             (reporter, r)
         }
     };

@@ -258,6 +258,91 @@ fn verify_without_a_server_starts_a_throwaway_one() {
     assert!(text.contains("the schema equals the last snapshot"), "{text}");
 }
 
+/// A project (V1, V2) with a third, hand-written migration holding `sql`.
+fn project_with_custom(mode: Mode, sql: &str) -> tempfile::TempDir {
+    let dir = project(mode);
+    let run = |args: &[&str]| Command::new(bin()).current_dir(dir.path()).args(args).output().unwrap();
+    assert!(run(&["generate", "--custom", "--name", "by_hand"]).status.success());
+    std::fs::write(dir.path().join("migrations/0002_by_hand.sql"), sql).unwrap();
+    assert!(run(&["rehash", "--tag", "0002_by_hand"]).status.success());
+    dir
+}
+
+/// `verify --with-rows`: every table gets rows before each later migration (the foreign
+/// keys, the unique email and the check of V2 all satisfied), and a migration that only
+/// fails on data fails verify, where a replay into empty tables passes it.
+async fn verify_with_rows_meets_each_migration_with_data(mode: Mode) {
+    let admin = common::admin_url();
+    // What breaks only with rows: DSQL's 3,000-row transaction limit, and on PostgreSQL a
+    // constraint the existing rows fail.
+    let (rows, sql, failure) = match mode {
+        Mode::DsqlGuarded => ("3500", "UPDATE books SET pages = pages + 1", "transaction row limit exceeded"),
+        Mode::Postgres => ("20", "UPDATE books SET pages = title::integer", "invalid input syntax for type integer"),
+    };
+    let dir = project_with_custom(mode, sql);
+    let verify = |extra: &[&str]| Command::new(bin()).current_dir(dir.path()).args([&["verify", "--connection-string", &admin], extra].concat()).output().unwrap();
+    let empty = verify(&[]);
+    assert!(empty.status.success(), "{}{}", text(&empty.stdout), text(&empty.stderr));
+    let out = verify(&["--with-rows", rows]);
+    assert_eq!(out.status.code(), Some(3), "{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(text(&out.stderr).contains(failure), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains(&format!("verify: {} sample row(s) in 2 table(s) before 0001_", 2 * rows.parse::<u64>().unwrap())), "{}", text(&out.stdout));
+
+    // Without the breaking statement the same rows pass every migration, each table full.
+    std::fs::write(dir.path().join("migrations/0002_by_hand.sql"), "SELECT 1").unwrap();
+    assert!(Command::new(bin()).current_dir(dir.path()).args(["rehash", "--tag", "0002_by_hand"]).status().unwrap().success());
+    let out = verify(&["--with-rows", "50", "--format", "json"]);
+    assert!(out.status.success(), "{}{}", text(&out.stdout), text(&out.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let rounds = report["report"]["sample_rows"].as_array().unwrap();
+    assert_eq!(rounds.len(), 2, "{report}");
+    for round in rounds {
+        for table in round["tables"].as_array().unwrap() {
+            assert_eq!(table["inserted"], 50, "{report}");
+            assert!(table.get("skipped").is_none(), "{report}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn verify_with_rows_meets_each_migration_with_data_postgres() {
+    verify_with_rows_meets_each_migration_with_data(Mode::Postgres).await;
+}
+
+#[tokio::test]
+async fn verify_with_rows_meets_each_migration_with_data_dsql_guarded() {
+    verify_with_rows_meets_each_migration_with_data(Mode::DsqlGuarded).await;
+}
+
+/// SIGTERM while `verify` replays into its throwaway server: the server stops and its data
+/// folder is removed, and the exit says it was interrupted.
+#[test]
+fn verify_cleans_up_its_throwaway_server_on_sigterm() {
+    let dir = project_with_custom(Mode::Postgres, "SELECT pg_sleep(60)");
+    let child = Command::new(bin()).current_dir(dir.path()).env_remove("DATABASE_URL").args(["verify"]).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap();
+    let pid = child.id();
+    let prefix = format!("tablewright-pg-{pid}-");
+    let server_dirs = || -> Vec<PathBuf> {
+        std::fs::read_dir("/dev/shm").map(|d| d.flatten().map(|e| e.path()).filter(|p| p.file_name().unwrap().to_string_lossy().starts_with(&prefix)).collect()).unwrap_or_default()
+    };
+    let started = std::time::Instant::now();
+    // The replay reaches pg_sleep once the server's folder exists and the first two
+    // migrations ran; a few seconds is plenty, and a SIGTERM earlier must clean up too.
+    while server_dirs().is_empty() && started.elapsed() < Duration::from_secs(60) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let data = server_dirs();
+    assert_eq!(data.len(), 1, "no throwaway server folder appeared");
+    std::thread::sleep(Duration::from_secs(3));
+    assert!(Command::new("kill").args(["-TERM", &pid.to_string()]).status().unwrap().success());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(text(&out.stderr).contains("interrupted during verify"), "{}", text(&out.stderr));
+    assert!(!data[0].exists(), "{} was left behind", data[0].display());
+    let servers = Command::new("pgrep").args(["-f", &data[0].display().to_string()]).output().unwrap();
+    assert!(servers.stdout.is_empty(), "a server still runs: {}", text(&servers.stdout));
+}
+
 #[tokio::test]
 async fn timeout_bounds_the_run_and_the_next_run_resumes() {
     let dir = tempfile::tempdir().unwrap();
@@ -717,6 +802,18 @@ async fn drift_names_each_hand_change(mode: Mode) {
     assert_eq!(out.status.code(), Some(0), "{}{}", text(&out.stdout), text(&out.stderr));
     assert!(text(&out.stdout).contains("drift: none") && text(&out.stdout).contains("1 declared grant(s)"), "{}", text(&out.stdout));
 
+    // A migration generated but not deployed, with a grant on its new table, is pending,
+    // not drift: the database is compared with the snapshot of its last applied migration.
+    let mut source = std::fs::read_to_string(&schema).unwrap();
+    source.push_str(&format!(
+        "\n#[derive(Table)]\n#[table(name = \"shelves\")]\npub struct Shelf {{\n    #[column(primary_key)]\n    pub id: i64,\n}}\n#[requires_table(Shelf, select, role = \"{role}\")]\npub fn list_shelves() {{}}\n"
+    ));
+    std::fs::write(&schema, source).unwrap();
+    assert!(run(&["generate", "--name", "shelves"]).status.success());
+    let out = drift(&[]);
+    assert_eq!(out.status.code(), Some(0), "{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(text(&out.stdout).contains("1 migration(s) pending, not compared: 0002_shelves"), "{}", text(&out.stdout));
+
     let mut setup = db.connect_setup().await;
     for sql in [
         "ALTER TABLE books ADD COLUMN note text",
@@ -741,6 +838,7 @@ async fn drift_names_each_hand_change(mode: Mode) {
     assert_eq!(out.status.code(), Some(1));
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["status"], "drift");
+    assert_eq!(report["pending"], serde_json::json!(["0002_shelves"]));
     let kinds: Vec<&str> = report["differences"].as_array().unwrap().iter().map(|d| d["kind"].as_str().unwrap()).collect();
     assert_eq!(kinds, ["default", "extra_column", "extra_object"], "{report}");
     assert_eq!(report["missing_grants"][0]["table"], "books");

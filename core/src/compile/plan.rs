@@ -127,6 +127,17 @@ pub fn plan(changes: &Changes, next: &Schema, dialect: Dialect) -> Result<Plan, 
     let rebuilt: BTreeSet<&str> = ops.iter().filter(|op| rules::strategy(op.kind(), dialect) == Strategy::Recreate).map(Op::table).collect();
     let mut planned = Plan::default();
     let mut refusals = Vec::new();
+    if dialect == Dialect::Dsql {
+        for table in next.tables.values() {
+            for column in table.columns.iter().filter(|c| c.identity && c.sql_type != "bigint") {
+                refusals.push(Refusal {
+                    change: format!("identity column `{}.{}` of type {}", table.name, column.name, column.sql_type),
+                    kind: ChangeKind::CreateTable,
+                    reason: "DSQL numbers only bigint identity columns: make the field `i64`".to_owned(),
+                });
+            }
+        }
+    }
     for op in ops {
         let kind = op.kind();
         let (table, statements) = (op.table(), &mut planned.statements);

@@ -140,5 +140,11 @@ pub enum Event {
         /// Milliseconds.
         elapsed_ms: u64,
     },
+    /// `verify --with-rows`: sample rows went in before a migration.
+    SampleRows {
+        /// The migration about to run on them.
+        before: String,
+        /// Per table.
+        tables: Vec<super::sample::SampleRows>,
+    },
 }
-

@@ -33,6 +33,7 @@ mod outcome;
 pub mod permissions;
 pub mod reconcile;
 mod retry;
+mod sample;
 mod source;
 mod state;
 mod target;
@@ -52,7 +53,8 @@ pub use reconcile::{State, reconcile};
 pub use retry::RetryPolicy;
 pub use source::{EmbeddedMigrations, LocalMigration, MigrationSet};
 pub use target::{Connector, Target, redact_url};
-pub use verify::{VerifyReport, verify, with_database};
+pub use sample::SampleRows;
+pub use verify::{SampleRound, VerifyOptions, VerifyReport, verify, with_database};
 
 use history::Bookkeeping;
 use lock::Lock;

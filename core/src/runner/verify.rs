@@ -3,6 +3,7 @@
 //! whatever happened.
 
 use super::target::{Target, redact_url};
+use super::sample::{self, SampleRows};
 use super::{DSQL_GUARD_SQL, Event, MigrationSet, Migrator, MigratorOptions, RunError};
 use crate::schema::model::Schema;
 use crate::compile::rules::Dialect;
@@ -31,11 +32,32 @@ pub struct VerifyReport {
     pub dsql_guard: Option<bool>,
     /// Differences between the database and the snapshot; empty when they agree.
     pub differences: Vec<compare::Difference>,
+    /// With sample rows: what each round inserted, by the migration it came before.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub sample_rows: Vec<SampleRound>,
+}
+
+/// The sample rows inserted before one migration.
+#[derive(Debug, Clone, Serialize)]
+pub struct SampleRound {
+    /// The migration that ran on them.
+    pub before: String,
+    /// Per table.
+    pub tables: Vec<SampleRows>,
+}
+
+/// How `verify` replays.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct VerifyOptions {
+    /// Insert this many rows into every table before each migration after the first
+    /// (`--with-rows`), so each migration meets data.
+    pub sample_rows: Option<u64>,
 }
 
 /// Replays `set` into a new database on the server at `admin_url` and compares the result
-/// with `expected`.
-pub async fn verify(admin_url: &str, dialect: Dialect, set: MigrationSet, expected: &Schema, events: &dyn Fn(Event)) -> Result<VerifyReport, RunError> {
+/// with `expected`. When `stop` completes first (a signal), the replay stops and the scratch
+/// database is dropped all the same.
+pub async fn verify(admin_url: &str, dialect: Dialect, set: MigrationSet, expected: &Schema, options: VerifyOptions, events: &dyn Fn(Event), stop: impl Future<Output = ()>) -> Result<VerifyReport, RunError> {
     let mut admin = PgConnection::connect(admin_url).await.map_err(|e| RunError::Connect { target: redact_url(admin_url), source: e })?;
     let database = format!("tablewright_verify_{}_{:08x}", std::process::id(), fastrand::u32(..));
     sqlx::raw_sql(AssertSqlSafe(format!("CREATE DATABASE \"{database}\"")))
@@ -43,15 +65,20 @@ pub async fn verify(admin_url: &str, dialect: Dialect, set: MigrationSet, expect
         .await
         .map_err(|e| RunError::db(&format!("creating the scratch database on {}", redact_url(admin_url)), e))?;
     let url = with_database(admin_url, &database);
-    let result = replay(&url, dialect, set, expected, events).await;
+    let result = tokio::select! {
+        result = replay(&url, dialect, set, expected, options, events) => result,
+        () = stop => Err(RunError::Interrupted { what: " during verify; the scratch database was dropped".to_owned() }),
+    };
     let dropped = sqlx::raw_sql(AssertSqlSafe(format!("DROP DATABASE IF EXISTS \"{database}\" WITH (FORCE)"))).execute(&mut admin).await;
     let _ = admin.close().await;
-    let (migrations, dsql_guard, differences) = result?;
+    let (migrations, dsql_guard, differences, sample_rows) = result?;
     dropped.map_err(|e| RunError::db(&format!("dropping the scratch database {database}"), e))?;
-    Ok(VerifyReport { database, migrations, dsql_guard, differences })
+    Ok(VerifyReport { database, migrations, dsql_guard, differences, sample_rows })
 }
 
-async fn replay(url: &str, dialect: Dialect, set: MigrationSet, expected: &Schema, events: &dyn Fn(Event)) -> Result<(usize, Option<bool>, Vec<compare::Difference>), RunError> {
+type Replayed = (usize, Option<bool>, Vec<compare::Difference>, Vec<SampleRound>);
+
+async fn replay(url: &str, dialect: Dialect, set: MigrationSet, expected: &Schema, options: VerifyOptions, events: &dyn Fn(Event)) -> Result<Replayed, RunError> {
     let mut conn = PgConnection::connect(url).await.map_err(|e| RunError::Connect { target: redact_url(url), source: e })?;
     let guard = if dialect == Dialect::Dsql {
         let superuser: bool = sqlx::query_scalar("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")
@@ -70,24 +97,30 @@ async fn replay(url: &str, dialect: Dialect, set: MigrationSet, expected: &Schem
         Dialect::Postgres => Target::Postgres { url: url.to_owned() },
     };
     let count = set.migrations.len();
-    let migrator = Migrator::new(target, set, MigratorOptions { lock: false, ..MigratorOptions::default() }).await?;
-    migrator.run(events).await?;
+    let options_for_run = MigratorOptions { lock: false, ..MigratorOptions::default() };
+    let mut rounds = Vec::new();
+    match options.sample_rows {
+        None => {
+            Migrator::new(target, set, options_for_run).await?.run(events).await?;
+        }
+        // One migration at a time, rows in between: each run's set is a prefix of the
+        // whole, so it applies exactly the next migration.
+        Some(rows) => {
+            for (round, next) in set.migrations.iter().enumerate() {
+                if round > 0 {
+                    let schema = introspect::introspect(&mut conn, "public").await.map_err(|e| RunError::db("introspecting the replayed database", e))?.schema;
+                    let tables = sample::insert_sample_rows(&mut conn, &schema, rows, round as u64).await?;
+                    events(Event::SampleRows { before: next.tag.clone(), tables: tables.clone() });
+                    rounds.push(SampleRound { before: next.tag.clone(), tables });
+                }
+                let prefix = MigrationSet { migrations: set.migrations[..=round].to_vec(), origin: set.origin.clone() };
+                Migrator::new(target.clone(), prefix, options_for_run.clone()).await?.run(events).await?;
+            }
+        }
+    }
     let found = introspect::introspect(&mut conn, "public").await.map_err(|e| RunError::db("introspecting the replayed database", e))?;
     let _ = conn.close().await;
     let mut differences = compare::differences(expected, &found.schema);
     differences.extend(found.invalid_indexes.iter().map(|i| compare::Difference::InvalidIndex { index: i.clone() }));
-    Ok((count, guard, differences))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::with_database;
-
-    #[test]
-    fn database_is_replaced_in_any_url_shape() {
-        assert_eq!(with_database("postgres://u@h:5432/postgres", "x"), "postgres://u@h:5432/x");
-        assert_eq!(with_database("postgres://u:p@h/postgres?sslmode=disable", "x"), "postgres://u:p@h/x?sslmode=disable");
-        assert_eq!(with_database("postgres://h", "x"), "postgres://h/x");
-        assert_eq!(with_database("postgres://h?user=u", "x"), "postgres://h/x?user=u");
-    }
+    Ok((count, guard, differences, rounds))
 }

@@ -619,8 +619,10 @@ pub fn parse_table_with(input: &DeriveInput, sql: &dyn SqlFragments) -> syn::Res
         let sql_type = sql_type.unwrap_or_else(|| "text".to_owned());
 
         if let Some(span) = col.identity {
-            if sql_type != "bigint" {
-                errors.push_span(span, format!("`identity` needs an `i64` (bigint) column, found `{sql_type}`"));
+            // PostgreSQL numbers smallint and integer columns too; DSQL only bigint, which
+            // the planner enforces for that dialect.
+            if !matches!(sql_type.as_str(), "bigint" | "integer" | "smallint") {
+                errors.push_span(span, format!("`identity` needs an integer column (`i64`; `i32` or `i16` on PostgreSQL only), found `{sql_type}`"));
             }
             if ft.nullable {
                 errors.push_span(span, "an `identity` column cannot be `Option<..>`");

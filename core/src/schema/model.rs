@@ -15,6 +15,31 @@ pub struct Schema {
     pub tables: BTreeMap<String, Table>,
 }
 
+impl Schema {
+    /// Tables ordered so that each comes after the tables its foreign keys reference, for
+    /// writing rows. A cycle (a self-reference included) cannot be ordered: its tables come
+    /// in name order where the cycle is met, and the caller must cope with rows whose
+    /// parents are not there yet.
+    pub fn tables_parents_first(&self) -> Vec<&Table> {
+        fn visit<'a>(schema: &'a Schema, name: &str, seen: &mut std::collections::BTreeSet<String>, out: &mut Vec<&'a Table>) {
+            let Some(table) = schema.tables.get(name) else { return };
+            if !seen.insert(name.to_owned()) {
+                return;
+            }
+            for fk in table.foreign_keys.values() {
+                visit(schema, &fk.references_table, seen, out);
+            }
+            out.push(table);
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        let mut out = Vec::with_capacity(self.tables.len());
+        for name in self.tables.keys() {
+            visit(self, name, &mut seen, &mut out);
+        }
+        out
+    }
+}
+
 /// One table with its columns, keys, indexes and constraints.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

@@ -295,7 +295,7 @@ async fn run(mode: Mode, steps: &[Step], stats: &Mutex<Stats>) -> Result<TestDb,
     if applied > 0 {
         let last = MigrationFolder::load(dir.path()).map_err(|e| e.to_string())?.last_snapshot().map_err(|e| e.to_string())?.ok_or("no snapshot")?;
         let set = MigrationSet::from_folder(dir.path()).map_err(|e| e.to_string())?;
-        let report = runner::verify(&common::admin_url(), mode.dialect(), set, &last.schema, &|_| {}).await.map_err(|e| format!("verify failed: {e}"))?;
+        let report = runner::verify(&common::admin_url(), mode.dialect(), set, &last.schema, runner::VerifyOptions::default(), &|_| {}, std::future::pending()).await.map_err(|e| format!("verify failed: {e}"))?;
         if !report.differences.is_empty() {
             return Err(format!("verify ({mode:?}) finds differences: {:?}", report.differences));
         }

@@ -448,6 +448,84 @@ pub fn drift(config_path: &Path, format: Format, args: &DbArgs, out: &mut serde_
     })
 }
 
+/// Reads the tables of `namespace` into the model, leaving out the tool's own tables.
+async fn read_schema(connector: &runner::Connector, namespace: &str, history: &HistoryTable) -> Result<runner::introspect::Introspected, Failure> {
+    let mut conn = connector.connect().await.map_err(run_error)?;
+    let mut found = runner::introspect::introspect(conn.pg(), namespace).await.map_err(|e| run_error(RunError::db("reading the catalog", e)))?;
+    conn.close().await;
+    if history.schema == namespace {
+        for own in history.own_tables() {
+            found.schema.tables.remove(&own);
+            found.unmodelled.retain(|u| u.table.as_deref() != Some(own.as_str()));
+        }
+    }
+    Ok(found)
+}
+
+pub fn pull(config_path: &Path, format: Format, args: &DbArgs, namespace: &str, out_file: Option<&Path>, force: bool, out: &mut serde_json::Map<String, Value>) -> Result<(), Failure> {
+    let target = args.target()?;
+    let history = Config::load(config_path).map(|c| HistoryTable { schema: c.history_schema, table: c.history_table }).unwrap_or_default();
+    if let Some(path) = out_file
+        && path.exists()
+        && !force
+    {
+        return Err(input(format!("{}: already exists; pull writes a new file (choose another --out, or --force to replace it)", path.display())));
+    }
+    block_on(None, async {
+        let connector = runner::Connector::new(target).await.map_err(run_error)?;
+        let mut found = read_schema(&connector, namespace, &history).await?;
+        if found.schema.tables.is_empty() {
+            return Err(input(format!("{}: schema `{namespace}` holds no tables to pull", connector.target())));
+        }
+        // An index the model holds only in part is left out of the structs, and said.
+        for u in &found.unmodelled {
+            if let (Some(table), Some(index)) = (&u.table, &u.index)
+                && let Some(t) = found.schema.tables.get_mut(table)
+            {
+                t.indexes.remove(index);
+            }
+        }
+        let entities = tablewright_core::schema::codegen::entities(&found.schema, &format!("{} (schema `{namespace}`)", connector.target()));
+        let mut not_expressed: Vec<String> = found.unmodelled.iter().map(|u| u.note.clone()).collect();
+        not_expressed.extend(entities.not_expressed.iter().cloned());
+        match out_file {
+            Some(path) => tablewright_core::project::fsio::write_all_or_nothing(&[(path.to_path_buf(), entities.source.clone().into_bytes())]).map_err(|e| Failure::Error(anyhow::Error::new(e)))?,
+            None if format == Format::Text => emit(&entities.source),
+            None => {}
+        }
+        match format {
+            Format::Text => {
+                let mut text = String::new();
+                if let Some(path) = out_file {
+                    text.push_str(&format!("pull: wrote {} struct(s) from {} to {}\n", found.schema.tables.len(), connector.target(), path.display()));
+                }
+                if !not_expressed.is_empty() {
+                    text.push_str(&format!("pull: {} thing(s) of the database the structs do not declare (change them by hand, or keep them out of tablewright):\n", not_expressed.len()));
+                    for n in &not_expressed {
+                        text.push_str(&format!("  - {n}\n"));
+                    }
+                }
+                if out_file.is_some() {
+                    emit(&text);
+                } else {
+                    eprint!("{text}");
+                }
+            }
+            Format::Json => {
+                out.insert("status".into(), json!("ok"));
+                out.insert("target".into(), json!(connector.target().to_string()));
+                out.insert("tables".into(), json!(found.schema.tables.keys().collect::<Vec<_>>()));
+                out.insert("out".into(), json!(out_file.map(|p| p.display().to_string())));
+                if out_file.is_none() {
+                    out.insert("source".into(), json!(entities.source));
+                }
+                out.insert("not_expressed".into(), json!(not_expressed));
+            }
+        }
+        Ok(())
+    })
+}
+
 pub fn status(config_path: &Path, format: Format, args: &DbArgs, out: &mut serde_json::Map<String, Value>) -> Result<(), Failure> {
     let target = args.target()?;
     let (_, folder, history) = args.sources(config_path)?;

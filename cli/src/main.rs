@@ -214,6 +214,23 @@ enum Command {
         #[command(flatten)]
         db: db::DbArgs,
     },
+    /// Read a database's tables and write them as entity structs in the schema language.
+    #[command(after_help = AFTER_HELP)]
+    Pull {
+        #[command(flatten)]
+        common: Common,
+        #[command(flatten)]
+        db: db::DbArgs,
+        /// The database schema to read.
+        #[arg(long = "schema", value_name = "NAME", default_value = "public")]
+        namespace: String,
+        /// The Rust file to write (default: standard output).
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+        /// Replace --out if it exists.
+        #[arg(long)]
+        force: bool,
+    },
     /// List applied, in-progress, pending, edited and unknown migrations.
     #[command(after_help = AFTER_HELP)]
     Status {
@@ -316,6 +333,12 @@ fn main() -> ExitCode {
             let mut reporter = Reporter::new(common.format.into());
             let format = reporter.format();
             let r = db::drift(&common.config, format, &db, reporter.json_mut());
+            (reporter, r)
+        }
+        Command::Pull { common, db, namespace, out, force } => {
+            let mut reporter = Reporter::new(common.format.into());
+            let format = reporter.format();
+            let r = db::pull(&common.config, format, &db, &namespace, out.as_deref(), force, reporter.json_mut());
             (reporter, r)
         }
         Command::Status { common, db } => {

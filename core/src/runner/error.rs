@@ -225,7 +225,8 @@ pub(crate) fn database_message(e: &sqlx::Error) -> String {
 }
 
 impl RunError {
-    pub(crate) fn db(context: &str, source: sqlx::Error) -> RunError {
+    /// A database error, with what was being done.
+    pub fn db(context: &str, source: sqlx::Error) -> RunError {
         RunError::Database { context: context.to_owned(), source }
     }
 

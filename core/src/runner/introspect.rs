@@ -11,7 +11,37 @@ pub struct Introspected {
     pub schema: Schema,
     /// Indexes PostgreSQL or DSQL marked invalid (a failed build left them behind).
     pub invalid_indexes: Vec<String>,
+    /// What the model does not hold as the database has it, each said in a line.
+    pub unmodelled: Vec<Unmodelled>,
 }
+
+/// Something of the database the model cannot hold exactly.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unmodelled {
+    /// The table it belongs to, if any.
+    pub table: Option<String>,
+    /// An index the model holds only in part (its plain columns), if that is what it is.
+    pub index: Option<String>,
+    /// What it is.
+    pub note: String,
+}
+
+const IDENTITY_ALWAYS: &str = "
+SELECT c.relname AS table_name, a.attname AS column_name
+FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE n.nspname = $1 AND c.relkind IN ('r', 'p') AND a.attidentity = 'a' AND NOT a.attisdropped
+ORDER BY 1, 2";
+
+const OTHER_OBJECTS: &str = "
+SELECT CASE c.relkind WHEN 'v' THEN 'view' WHEN 'm' THEN 'materialized view' WHEN 'f' THEN 'foreign table' END || ' ' || c.relname
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE n.nspname = $1 AND c.relkind IN ('v', 'm', 'f')
+UNION ALL
+SELECT CASE t.typtype WHEN 'e' THEN 'enum type ' WHEN 'd' THEN 'domain ' ELSE 'type ' END || t.typname
+FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
+WHERE n.nspname = $1 AND t.typtype IN ('e', 'd', 'c', 'r', 'm')
+  AND NOT EXISTS (SELECT 1 FROM pg_class c WHERE c.reltype = t.oid)
+ORDER BY 1";
 
 const COLUMNS: &str = "
 SELECT c.relname AS table_name, a.attname AS column_name,
@@ -44,10 +74,13 @@ ORDER BY c.relname, con.conname";
 // names the referenced table's index, so only key constraints are excluded.)
 const INDEXES: &str = "
 SELECT t.relname AS table_name, i.relname AS name, ix.indisunique AS is_unique, ix.indisvalid AS is_valid,
+       am.amname::text AS method, ix.indexprs IS NOT NULL AS has_expressions, ix.indpred IS NOT NULL AS is_partial,
+       EXISTS (SELECT 1 FROM unnest(ix.indoption::int2[]) o WHERE o <> 0) AS has_ordering,
        ARRAY(SELECT a.attname::text FROM unnest(ix.indkey::int2[]) WITH ORDINALITY k(attnum, ord)
              JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = k.attnum ORDER BY k.ord) AS columns
 FROM pg_index ix
 JOIN pg_class i ON i.oid = ix.indexrelid
+JOIN pg_am am ON am.oid = i.relam
 JOIN pg_class t ON t.oid = ix.indrelid
 JOIN pg_namespace n ON n.oid = t.relnamespace
 WHERE n.nspname = $1
@@ -120,6 +153,7 @@ pub async fn introspect(conn: &mut PgConnection, namespace: &str) -> Result<Intr
         }
     }
     let mut invalid_indexes = Vec::new();
+    let mut unmodelled = Vec::new();
     for row in sqlx::query(INDEXES).bind(namespace).fetch_all(&mut *conn).await? {
         let table: String = row.try_get("table_name")?;
         let Some(t) = schema.tables.get_mut(&table) else { continue };
@@ -127,8 +161,32 @@ pub async fn introspect(conn: &mut PgConnection, namespace: &str) -> Result<Intr
         if !row.try_get::<bool, _>("is_valid")? {
             invalid_indexes.push(name.clone());
         }
+        let mut partly = Vec::new();
+        let method: String = row.try_get("method")?;
+        if method != "btree" {
+            partly.push(format!("is a {method} index"));
+        }
+        if row.try_get::<bool, _>("has_expressions")? {
+            partly.push("has expression keys".to_owned());
+        }
+        if row.try_get::<bool, _>("is_partial")? {
+            partly.push("is partial (WHERE ..)".to_owned());
+        }
+        if row.try_get::<bool, _>("has_ordering")? {
+            partly.push("orders a key DESC or NULLS FIRST".to_owned());
+        }
+        if !partly.is_empty() {
+            unmodelled.push(Unmodelled { table: Some(table.clone()), index: Some(name.clone()), note: format!("`{table}`: index `{name}` {}", partly.join(", ")) });
+        }
         let index = Index { name: name.clone(), columns: row.try_get("columns")?, unique: row.try_get("is_unique")? };
         t.indexes.insert(name, index);
     }
-    Ok(Introspected { schema, invalid_indexes })
+    for row in sqlx::query(IDENTITY_ALWAYS).bind(namespace).fetch_all(&mut *conn).await? {
+        let (table, column): (String, String) = (row.try_get("table_name")?, row.try_get("column_name")?);
+        unmodelled.push(Unmodelled { note: format!("`{table}.{column}` is GENERATED ALWAYS AS IDENTITY; tablewright declares identity columns BY DEFAULT"), table: Some(table), index: None });
+    }
+    for object in sqlx::query_scalar::<_, String>(OTHER_OBJECTS).bind(namespace).fetch_all(&mut *conn).await? {
+        unmodelled.push(Unmodelled { table: None, index: None, note: format!("{object} is not a table; tablewright does not manage it") });
+    }
+    Ok(Introspected { schema, invalid_indexes, unmodelled })
 }

@@ -31,6 +31,7 @@ pub const COLUMN_KEYS: &[&str] = &[
     "references",
     "on_delete",
     "on_update",
+    "foreign_key_name",
     "identity",
     "skip",
 ];
@@ -241,6 +242,7 @@ struct ColumnAttrs {
     references: Option<LitStr>,
     on_delete: Option<LitStr>,
     on_update: Option<LitStr>,
+    foreign_key_name: Option<LitStr>,
     identity: Option<Span>,
     skip: bool,
     fill: Option<LitStr>,
@@ -277,6 +279,7 @@ fn parse_column_attrs(attrs: &[Attribute], errors: &mut Errors) -> ColumnAttrs {
                 "references" => out.references = string_value(meta, errors)?,
                 "on_delete" => out.on_delete = string_value(meta, errors)?,
                 "on_update" => out.on_update = string_value(meta, errors)?,
+                "foreign_key_name" => out.foreign_key_name = string_value(meta, errors)?,
                 _ => unreachable!("every key in COLUMN_KEYS is matched above"),
             }
             Ok(())
@@ -675,7 +678,13 @@ pub fn parse_table_with(input: &DeriveInput, sql: &dyn SqlFragments) -> syn::Res
             Some(lit) => match lit.value().split_once('.') {
                 Some((t, c)) if !t.trim().is_empty() && !c.trim().is_empty() && !c.contains('.') => {
                     let cols = vec![column_name.clone()];
-                    let name = model::default_name(&table_name, &cols, "fkey");
+                    let name = match &col.foreign_key_name {
+                        Some(lit) => {
+                            check_identifier(&lit.value(), lit, "foreign key name", &mut errors);
+                            lit.value()
+                        }
+                        None => model::default_name(&table_name, &cols, "fkey"),
+                    };
                     let on_delete = referential_action(col.on_delete.as_ref(), &mut errors);
                     let on_update = referential_action(col.on_update.as_ref(), &mut errors);
                     foreign_keys.insert(
@@ -693,8 +702,8 @@ pub fn parse_table_with(input: &DeriveInput, sql: &dyn SqlFragments) -> syn::Res
                 _ => errors.push(lit, "`references` takes `\"table.column\"`, for example `references = \"authors.id\"`"),
             },
             None => {
-                for lit in [&col.on_delete, &col.on_update].into_iter().flatten() {
-                    errors.push(lit, "`on_delete`/`on_update` need `references = \"table.column\"` on the same column");
+                for lit in [&col.on_delete, &col.on_update, &col.foreign_key_name].into_iter().flatten() {
+                    errors.push(lit, "`on_delete`, `on_update` and `foreign_key_name` need `references = \"table.column\"` on the same column");
                 }
             }
         }

@@ -1,6 +1,8 @@
 //! Reading the schema: the attribute grammar, SQL types, the model, the scanner over source
-//! files, the desired schema, and comparing two schemas.
+//! files, the desired schema, comparing two schemas, and the model written back as structs.
 
+#[cfg(feature = "compiler")]
+pub mod codegen;
 pub mod compare;
 pub mod desired;
 pub mod grammar;

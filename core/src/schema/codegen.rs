@@ -1,0 +1,278 @@
+//! The schema model written back as Rust entity structs in the schema language, for `pull`
+//! (a live database) and `import drizzle` (a drizzle snapshot): the inverse of the grammar.
+//!
+//! What the language cannot say is never dropped silently: the written source is read back
+//! by the scanner and compared with the model, and every difference is listed with the
+//! structs.
+
+use crate::schema::compare;
+use crate::schema::model::{self, Column, ReferentialAction, Schema, Table};
+use crate::schema::scan;
+use proc_macro2::{Ident, Span, TokenStream};
+use quote::quote;
+use std::path::Path;
+
+/// Entity structs for a schema, and what they could not express.
+#[derive(Debug, Clone)]
+pub struct Entities {
+    /// The Rust source, formatted.
+    pub source: String,
+    /// What the structs do not declare as the model has it, one line each.
+    pub not_expressed: Vec<String>,
+}
+
+/// Rust's strict and reserved keywords: a column with such a name gets another field
+/// name and `#[column(name = "..")]`.
+const KEYWORDS: &[&str] = &[
+    "as", "async", "await", "break", "const", "continue", "crate", "dyn", "else", "enum", "extern", "false", "fn", "for", "gen", "if", "impl", "in", "let", "loop", "match", "mod", "move",
+    "mut", "pub", "ref", "return", "self", "Self", "static", "struct", "super", "trait", "true", "type", "unsafe", "use", "where", "while", "abstract", "become", "box", "do", "final", "macro",
+    "override", "priv", "try", "typeof", "unsized", "virtual", "yield",
+];
+
+/// The Rust type the schema language maps to exactly this canonical SQL type.
+fn mapped_rust_type(sql_type: &str) -> Option<TokenStream> {
+    Some(match sql_type {
+        "text" => quote!(String),
+        "boolean" => quote!(bool),
+        "smallint" => quote!(i16),
+        "integer" => quote!(i32),
+        "bigint" => quote!(i64),
+        "real" => quote!(f32),
+        "double precision" => quote!(f64),
+        "uuid" => quote!(Uuid),
+        "timestamp with time zone" => quote!(DateTime<Utc>),
+        "timestamp without time zone" => quote!(NaiveDateTime),
+        "date" => quote!(NaiveDate),
+        "time without time zone" => quote!(NaiveTime),
+        "numeric" => quote!(Decimal),
+        "jsonb" => quote!(serde_json::Value),
+        "bytea" => quote!(Vec<u8>),
+        _ => return None,
+    })
+}
+
+/// The Rust type for a type the mapping does not produce, given with `sql_type`: the
+/// nearest one an application would read it into.
+fn nearest_rust_type(sql_type: &str) -> TokenStream {
+    // Without modifiers: `timestamp(3) with time zone` is a timestamp with time zone.
+    let mut base = String::new();
+    let mut depth = 0usize;
+    for c in sql_type.chars() {
+        match c {
+            '(' => depth += 1,
+            ')' => depth = depth.saturating_sub(1),
+            _ if depth == 0 => base.push(c),
+            _ => {}
+        }
+    }
+    let base = base.split_whitespace().collect::<Vec<_>>().join(" ");
+    match base.as_str() {
+        "numeric" => quote!(Decimal),
+        "json" => quote!(serde_json::Value),
+        "timestamp with time zone" => quote!(DateTime<Utc>),
+        "timestamp without time zone" => quote!(NaiveDateTime),
+        "time without time zone" => quote!(NaiveTime),
+        _ => quote!(String),
+    }
+}
+
+fn is_identifier(name: &str) -> bool {
+    let mut chars = name.chars();
+    matches!(chars.next(), Some(c) if c == '_' || c.is_ascii_lowercase()) && chars.all(|c| c == '_' || c.is_ascii_lowercase() || c.is_ascii_digit()) && !KEYWORDS.contains(&name) && name != "_"
+}
+
+/// A field name for a column: the column's own name when Rust allows it.
+fn field_name(column: &str) -> (Ident, bool) {
+    if is_identifier(column) {
+        return (Ident::new(column, Span::call_site()), false);
+    }
+    let mut out: String = column.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' }).collect();
+    if out.is_empty() || out.starts_with(|c: char| c.is_ascii_digit()) || KEYWORDS.contains(&out.as_str()) || out == "_" {
+        out.insert_str(0, "col_");
+    }
+    (Ident::new(&out, Span::call_site()), true)
+}
+
+/// `order_items` → `OrderItems`.
+fn struct_name(table: &str) -> Ident {
+    let mut out = String::new();
+    for part in table.split(|c: char| !c.is_ascii_alphanumeric()).filter(|p| !p.is_empty()) {
+        let mut chars = part.chars();
+        if let Some(first) = chars.next() {
+            out.push(first.to_ascii_uppercase());
+            out.extend(chars);
+        }
+    }
+    if out.is_empty() || out.starts_with(|c: char| c.is_ascii_digit()) {
+        out.insert_str(0, "Table");
+    }
+    Ident::new(&out, Span::call_site())
+}
+
+fn action_text(action: ReferentialAction) -> String {
+    action.sql().to_ascii_lowercase()
+}
+
+fn column_tokens(table: &Table, column: &Column) -> TokenStream {
+    let mut attrs: Vec<TokenStream> = Vec::new();
+    let (field, renamed) = field_name(&column.name);
+    if renamed {
+        let name = &column.name;
+        attrs.push(quote!(name = #name));
+    }
+    let single = |columns: &[String]| columns.len() == 1 && columns[0] == column.name;
+    if let Some(pk) = &table.primary_key
+        && single(&pk.columns)
+        && pk.name == format!("{}_pkey", table.name)
+    {
+        attrs.push(quote!(primary_key));
+    }
+    if let Some(unique) = table.uniques.values().find(|u| single(&u.columns) && u.name == model::default_name(&table.name, &u.columns, "key")) {
+        let _ = unique;
+        attrs.push(quote!(unique));
+    }
+    let rust_type = match mapped_rust_type(&column.sql_type) {
+        Some(t) => t,
+        None => {
+            let sql_type = &column.sql_type;
+            attrs.push(quote!(sql_type = #sql_type));
+            nearest_rust_type(sql_type)
+        }
+    };
+    if column.identity {
+        attrs.push(quote!(identity));
+    }
+    if let Some(default) = &column.default {
+        attrs.push(quote!(default = #default));
+    }
+    if let Some(fk) = table.foreign_keys.values().find(|fk| single(&fk.columns)) {
+        let references = format!("{}.{}", fk.references_table, fk.references_columns[0]);
+        attrs.push(quote!(references = #references));
+        if let Some(action) = fk.on_delete.filter(|a| *a != ReferentialAction::NoAction) {
+            let action = action_text(action);
+            attrs.push(quote!(on_delete = #action));
+        }
+        if let Some(action) = fk.on_update.filter(|a| *a != ReferentialAction::NoAction) {
+            let action = action_text(action);
+            attrs.push(quote!(on_update = #action));
+        }
+        if fk.name != model::default_name(&table.name, &fk.columns, "fkey") {
+            let name = &fk.name;
+            attrs.push(quote!(foreign_key_name = #name));
+        }
+    }
+    let ty = if column.not_null { rust_type } else { quote!(Option<#rust_type>) };
+    let attr = if attrs.is_empty() { quote!() } else { quote!(#[column(#(#attrs),*)]) };
+    quote! {
+        #attr
+        pub #field: #ty,
+    }
+}
+
+fn column_list(table: &Table, columns: &[String]) -> Option<TokenStream> {
+    let fields: Option<Vec<Ident>> = columns.iter().map(|c| table.column(c).map(|_| field_name(c).0)).collect();
+    let fields = fields?;
+    Some(quote!(columns(#(#fields),*)))
+}
+
+fn table_tokens(table: &Table) -> TokenStream {
+    let name = &table.name;
+    let ident = struct_name(&table.name);
+    let doc = format!(" The `{}` table.", table.name);
+    let mut attrs: Vec<TokenStream> = vec![quote!(#[table(name = #name)])];
+    if let Some(pk) = &table.primary_key
+        && (pk.columns.len() > 1 || pk.name != format!("{}_pkey", table.name))
+        && let Some(columns) = column_list(table, &pk.columns)
+    {
+        let key_name = &pk.name;
+        let named = (pk.name != format!("{}_pkey", table.name)).then(|| quote!(, name = #key_name));
+        attrs.push(quote!(#[primary_key(#columns #named)]));
+    }
+    for unique in table.uniques.values() {
+        let default = model::default_name(&table.name, &unique.columns, "key");
+        if unique.columns.len() == 1 && unique.name == default {
+            continue; // on the column
+        }
+        if let Some(columns) = column_list(table, &unique.columns) {
+            let key_name = &unique.name;
+            let named = (unique.name != default).then(|| quote!(, name = #key_name));
+            attrs.push(quote!(#[unique(#columns #named)]));
+        }
+    }
+    for index in table.indexes.values() {
+        if let Some(columns) = column_list(table, &index.columns) {
+            let default = model::default_name(&table.name, &index.columns, "idx");
+            let unique = index.unique.then(|| quote!(, unique));
+            let index_name = &index.name;
+            let named = (index.name != default).then(|| quote!(, name = #index_name));
+            attrs.push(quote!(#[index(#columns #unique #named)]));
+        }
+    }
+    for check in table.checks.values() {
+        let (check_name, expr) = (&check.name, &check.expression);
+        attrs.push(quote!(#[check(name = #check_name, expr = #expr)]));
+    }
+    let fields = table.columns.iter().map(|c| column_tokens(table, c));
+    quote! {
+        #[doc = #doc]
+        #[derive(Debug, Clone, Table)]
+        #(#attrs)*
+        pub struct #ident {
+            #(#fields)*
+        }
+    }
+}
+
+/// Writes `schema` as entity structs, with a header naming `origin`, and lists what they
+/// do not express (read back through the scanner and compared with `schema`).
+pub fn entities(schema: &Schema, origin: &str) -> Entities {
+    let imports = quote! {
+        use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Utc};
+        use rust_decimal::Decimal;
+        use tablewright_derive::Table;
+        use uuid::Uuid;
+    };
+    // One item at a time, so that a blank line separates the structs.
+    let items: Vec<String> = std::iter::once(imports).chain(schema.tables.values().map(table_tokens)).map(format_item).collect();
+    let source = format!("//! Entity structs written by tablewright from {origin}.\n//! Review them, then `tablewright generate` compares them with the last snapshot.\n\n{}", items.join("\n"));
+    let not_expressed = read_back(schema, &source);
+    Entities { source, not_expressed }
+}
+
+/// Formats tokens as rustfmt would. They are built from idents and literals only, so they
+/// always parse; the unformatted text stands in if that ever changes.
+fn format_item(tokens: TokenStream) -> String {
+    match syn::parse2::<syn::File>(tokens.clone()) {
+        Ok(file) => prettyplease::unparse(&file),
+        Err(_) => format!("{tokens}\n"),
+    }
+}
+
+/// The differences between `schema` and what the scanner reads from `source`.
+fn read_back(schema: &Schema, source: &str) -> Vec<String> {
+    let mut scanned = scan::Scan::default();
+    let mut errors = Vec::new();
+    scan::scan_source(Path::new("entities.rs"), source, &mut scanned, &mut errors, &crate::sql::fragment::ParsedFragments);
+    let mut out: Vec<String> = errors.iter().map(|e| format!("the schema language refuses it: {}", e.message)).collect();
+    for difference in compare::differences(schema, &scanned.desired.schema) {
+        out.push(match difference {
+            compare::Difference::MissingObject { table, object, name, definition } => format!("`{table}`: {object} `{name}` ({definition}) cannot be declared in the schema language"),
+            other => format!("{other} (the structs differ from the database here)"),
+        });
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_rust_cannot_take_get_a_column_name() {
+        assert_eq!(field_name("title").0.to_string(), "title");
+        assert_eq!(field_name("type"), (Ident::new("col_type", Span::call_site()), true));
+        assert_eq!(field_name("Order Date").0.to_string(), "order_date");
+        assert_eq!(field_name("2fa").0.to_string(), "col_2fa");
+        assert_eq!(struct_name("order_items").to_string(), "OrderItems");
+    }
+}

@@ -183,6 +183,7 @@ impl EventPrinter {
                 Event::RangesRecopied { table, ranges, .. } => format!("  {table} changed during the copy: {ranges} key range(s) copied again\n"),
                 Event::BackfillProgress { table, column, rows, done: false, .. } => format!("  backfilling {table}.{column}: {rows} rows so far\n"),
                 Event::BackfillProgress { table, column, rows, done: true, .. } => format!("  backfilled {table}.{column}: {rows} rows\n"),
+                Event::Adopted { tag } => format!("{tag}: applied by drizzle-kit (drizzle.__drizzle_migrations); recorded, not run\n"),
                 Event::SampleRows { before, tables } => {
                     let inserted: u64 = tables.iter().map(|t| t.inserted).sum();
                     let mut text = format!("verify: {inserted} sample row(s) in {} table(s) before {before}\n", tables.len());

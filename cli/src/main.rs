@@ -104,6 +104,24 @@ enum PermissionsAction {
 }
 
 #[derive(Subcommand)]
+enum ImportSource {
+    /// A drizzle-kit 0.x folder (journal v7, postgresql): its SQL files kept byte for byte,
+    /// its snapshots converted, entity structs written from the last one. `migrate` then
+    /// takes what drizzle's migrator applied (drizzle.__drizzle_migrations) as applied.
+    Drizzle {
+        #[command(flatten)]
+        common: Common,
+        /// The drizzle-kit output folder (holding meta/_journal.json).
+        #[arg(long, value_name = "DIR")]
+        from: PathBuf,
+        /// Where to write the entity structs (default: the config's `schema` entry, when it
+        /// names one file that does not exist yet).
+        #[arg(long, value_name = "FILE")]
+        structs: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
 enum Command {
     /// Compare the structs with the last snapshot and write the next migration.
     #[command(after_help = AFTER_HELP)]
@@ -213,6 +231,12 @@ enum Command {
         common: Common,
         #[command(flatten)]
         db: db::DbArgs,
+    },
+    /// Bring another tool's migrations folder (and its applied history) along.
+    #[command(after_help = AFTER_HELP)]
+    Import {
+        #[command(subcommand)]
+        source: ImportSource,
     },
     /// Read a database's tables and write them as entity structs in the schema language.
     #[command(after_help = AFTER_HELP)]
@@ -335,6 +359,11 @@ fn main() -> ExitCode {
             let r = db::drift(&common.config, format, &db, reporter.json_mut());
             (reporter, r)
         }
+        Command::Import { source: ImportSource::Drizzle { common, from, structs } } => {
+            let mut reporter = Reporter::new(common.format.into());
+            let r = run_import_drizzle(&common, &from, structs, &mut reporter);
+            (reporter, r)
+        }
         Command::Pull { common, db, namespace, out, force } => {
             let mut reporter = Reporter::new(common.format.into());
             let format = reporter.format();
@@ -453,4 +482,36 @@ fn run_check(common: &Common, out: &mut Reporter) -> Result<(), Failure> {
     let problems = folder.verify()?;
     out.folder_report(&folder, &problems);
     if problems.is_empty() { Ok(()) } else { Err(Failure::CheckFailed) }
+}
+
+fn run_import_drizzle(common: &Common, from: &std::path::Path, structs: Option<PathBuf>, out: &mut Reporter) -> Result<(), Failure> {
+    use tablewright_core::project::import;
+    let config = Config::load(&common.config)?;
+    let structs = match structs {
+        Some(path) => path,
+        None => match config.schema.as_slice() {
+            [one] if !one.contains(['*', '?', '[']) => config.root.join(one),
+            _ => return Err(Failure::Error(anyhow::anyhow!("{}: `schema` does not name one file; pass --structs FILE for the entity structs", config.path.display()))),
+        },
+    };
+    if structs.exists() {
+        return Err(Failure::Error(anyhow::anyhow!("{}: already exists; import writes new entity structs (pass another --structs FILE)", structs.display())));
+    }
+    let plan = import::plan_drizzle_import(from, &config.out, config.dialect).map_err(|e| Failure::Error(anyhow::Error::new(e)))?;
+    let entities = tablewright_core::schema::codegen::entities(&plan.schema, &format!("the drizzle-kit folder {}", from.display()));
+    let mut files = plan.files.clone();
+    files.push((structs.clone(), entities.source.into_bytes()));
+    tablewright_core::project::fsio::write_all_or_nothing(&files).map_err(|e| Failure::Error(anyhow::Error::new(e)))?;
+    // The permissions file follows the sources, as after any `generate` (no handler declares
+    // anything yet, so it names no grant), so that `generate --check` passes at once.
+    if let Ok(files) = config.schema_files()
+        && let Ok(scanned) = scan::scan_files(&files, &tablewright_core::sql::fragment::ParsedFragments)
+        && let Some(permissions) = generate::plan_permissions(&config, &scanned)?
+    {
+        generate::write(None, Some(&permissions))?;
+    }
+    let mut notes = plan.notes.clone();
+    notes.extend(entities.not_expressed);
+    out.imported(&config, &plan.migrations, &structs, &notes);
+    Ok(())
 }

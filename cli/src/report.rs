@@ -220,6 +220,37 @@ impl Reporter {
         }
     }
 
+    pub fn imported(&mut self, config: &Config, migrations: &[String], structs: &Path, notes: &[String]) {
+        match self.format {
+            Format::Text => {
+                let mut text = format!(
+                    "Imported {} drizzle-kit migration(s) ({}) into {}, SQL files unchanged; entity structs in {}.\n",
+                    migrations.len(),
+                    migrations.join(", "),
+                    display(&config.out),
+                    display(structs)
+                );
+                if !notes.is_empty() {
+                    text.push_str(&format!("{} thing(s) the structs and snapshots do not declare as drizzle had them:\n", notes.len()));
+                    for n in notes {
+                        text.push_str(&format!("  - {n}\n"));
+                    }
+                }
+                if config.dialect == tablewright_core::compile::rules::Dialect::Dsql {
+                    text.push_str("The dialect is dsql: drizzle-kit's SQL was written for PostgreSQL; `tablewright check-dsql` lists what DSQL refuses.\n");
+                }
+                text.push_str("`tablewright migrate` records what drizzle's migrator applied (drizzle.__drizzle_migrations) as applied and runs only the rest; `tablewright generate` now numbers after the last drizzle migration.\n");
+                emit(&text);
+            }
+            Format::Json => {
+                self.set("status", json!("imported"));
+                self.set("migrations", json!(migrations));
+                self.set("structs", json!(display(structs)));
+                self.set("not_expressed", json!(notes));
+            }
+        }
+    }
+
     pub fn rehashed(&mut self, folder: &MigrationFolder, changed: &[tablewright_core::project::folder::Rehashed]) {
         match self.format {
             Format::Text if changed.is_empty() => emit(&format!("{}: every recorded hash already matches its file.\n", display(&folder.journal_path()))),

@@ -170,3 +170,104 @@ async fn pull_lists_what_the_structs_cannot_declare() {
         assert!(notes.iter().any(|n| n.contains(expected)), "{expected}: {notes:#?}");
     }
 }
+
+/// The drizzle-kit fixture (cli/tests/fixtures/drizzle, made by drizzle-kit itself).
+fn drizzle_fixture() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/drizzle")
+}
+
+/// Puts a database where drizzle-orm's migrator left it after applying the first `applied`
+/// migrations of the fixture: their statements in one transaction, and the rows it wrote
+/// (applied_history.json, recorded from the real migrator) in its table.
+async fn as_drizzle_left_it(url: &str, applied: usize) {
+    let folder = drizzle_fixture().join("drizzle");
+    let history: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(drizzle_fixture().join("applied_history.json")).unwrap()).unwrap();
+    let journal: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(folder.join("meta/_journal.json")).unwrap()).unwrap();
+    let mut conn = PgConnection::connect(url).await.unwrap();
+    let mut sql = String::from(
+        "BEGIN;\nCREATE SCHEMA IF NOT EXISTS drizzle;\nCREATE TABLE IF NOT EXISTS drizzle.__drizzle_migrations (id SERIAL PRIMARY KEY, hash text NOT NULL, created_at bigint);\n",
+    );
+    for (entry, row) in journal["entries"].as_array().unwrap().iter().zip(history.as_array().unwrap()).take(applied) {
+        let text = std::fs::read_to_string(folder.join(format!("{}.sql", entry["tag"].as_str().unwrap()))).unwrap();
+        for statement in text.split("--> statement-breakpoint") {
+            sql.push_str(statement);
+            sql.push_str(";\n");
+        }
+        sql.push_str(&format!("INSERT INTO drizzle.__drizzle_migrations (hash, created_at) VALUES ('{}', {});\n", row["hash"].as_str().unwrap(), row["created_at"]));
+    }
+    sql.push_str("COMMIT;\n");
+    sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(&mut conn).await.unwrap();
+    let _ = conn.close().await;
+}
+
+fn drizzle_project() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("tablewright.toml"), "dialect = \"postgres\"\nschema = [\"src/entities.rs\"]\n").unwrap();
+    let from = drizzle_fixture().join("drizzle");
+    let out = run(dir.path(), &["import", "drizzle", "--from", from.to_str().unwrap()]);
+    assert!(out.status.success(), "{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(text(&out.stdout).contains("Imported 2 drizzle-kit migration(s) (0000_init, 0001_reviews)"), "{}", text(&out.stdout));
+    assert!(text(&out.stdout).contains("`books.id` is GENERATED ALWAYS AS IDENTITY"), "{}", text(&out.stdout));
+    dir
+}
+
+/// `import drizzle`: the SQL files are kept byte for byte; the structs reproduce the last
+/// snapshot (generate has nothing to do); `migrate` on a database drizzle migrated halfway
+/// runs only what drizzle did not, and takes the rest as applied; no drift; the next
+/// migration is numbered after drizzle's.
+#[tokio::test]
+async fn import_drizzle_brings_the_folder_and_its_applied_history() {
+    let dir = drizzle_project();
+    for tag in ["0000_init", "0001_reviews"] {
+        assert_eq!(
+            std::fs::read(dir.path().join(format!("migrations/{tag}.sql"))).unwrap(),
+            std::fs::read(drizzle_fixture().join(format!("drizzle/{tag}.sql"))).unwrap()
+        );
+    }
+    let out = run(dir.path(), &["generate", "--check"]);
+    assert_eq!(out.status.code(), Some(0), "the structs equal the last snapshot: {}{}", text(&out.stdout), text(&out.stderr));
+    assert!(run(dir.path(), &["check"]).status.success());
+    // A second import would overwrite the folder: refused.
+    let again = run(dir.path(), &["import", "drizzle", "--from", drizzle_fixture().join("drizzle").to_str().unwrap(), "--structs", "other.rs"]);
+    assert_eq!(again.status.code(), Some(2), "{}", text(&again.stderr));
+
+    let db = TestDb::create("import_drizzle").await;
+    as_drizzle_left_it(&db.url, 1).await;
+    let connection = ["--provider", "postgres", "--connection-string", db.url.as_str()];
+    let out = run(dir.path(), &[&["status"][..], &connection].concat());
+    assert!(text(&out.stdout).contains("0000_init") && text(&out.stdout).contains("by drizzle-kit"), "{}", text(&out.stdout));
+    let out = run(dir.path(), &[&["migrate"][..], &connection].concat());
+    assert!(out.status.success(), "{}{}", text(&out.stdout), text(&out.stderr));
+    let shown = text(&out.stdout);
+    assert!(shown.contains("0000_init: applied by drizzle-kit"), "{shown}");
+    assert!(shown.contains("0001_reviews: applied in"), "{shown}");
+    assert!(!shown.contains("0000_init: applied in"), "{shown}");
+    let out = run(dir.path(), &[&["drift"][..], &connection].concat());
+    assert_eq!(out.status.code(), Some(0), "{}{}", text(&out.stdout), text(&out.stderr));
+    let out = run(dir.path(), &[&["migrate"][..], &connection].concat());
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("Done: 0 applied, 2 already applied."), "{}", text(&out.stdout));
+
+    let entities = dir.path().join("src/entities.rs");
+    let source = std::fs::read_to_string(&entities).unwrap().replace("    pub stars: i16,\n", "    pub stars: i16,\n    pub helpful: Option<i32>,\n");
+    std::fs::write(&entities, source).unwrap();
+    let out = run(dir.path(), &["generate", "--name", "helpful"]);
+    assert!(out.status.success(), "{}{}", text(&out.stderr), text(&out.stdout));
+    assert!(dir.path().join("migrations/0002_helpful.sql").exists());
+}
+
+/// A drizzle history that is not the folder's first migrations, hash for hash, is history
+/// the folder does not explain: `migrate` refuses it (exit 1) and runs nothing.
+#[tokio::test]
+async fn import_drizzle_refuses_a_history_it_cannot_match() {
+    let dir = drizzle_project();
+    let db = TestDb::create("import_drizzle_mismatch").await;
+    as_drizzle_left_it(&db.url, 1).await;
+    let mut conn = PgConnection::connect(&db.url).await.unwrap();
+    sqlx::raw_sql("UPDATE drizzle.__drizzle_migrations SET hash = repeat('0', 64)").execute(&mut conn).await.unwrap();
+    let out = run(dir.path(), &["migrate", "--provider", "postgres", "--connection-string", &db.url]);
+    assert_eq!(out.status.code(), Some(1), "{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(text(&out.stderr).contains("drizzle.__drizzle_migrations row 1"), "{}", text(&out.stderr));
+    let reviews: Option<String> = sqlx::query_scalar("SELECT to_regclass('reviews')::text").fetch_one(&mut conn).await.unwrap();
+    assert_eq!(reviews, None, "nothing ran");
+}

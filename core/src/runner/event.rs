@@ -140,6 +140,12 @@ pub enum Event {
         /// Milliseconds.
         elapsed_ms: u64,
     },
+    /// drizzle-kit had applied this migration (`drizzle.__drizzle_migrations`): it is
+    /// recorded as applied, and not run.
+    Adopted {
+        /// The migration.
+        tag: String,
+    },
     /// `verify --with-rows`: sample rows went in before a migration.
     SampleRows {
         /// The migration about to run on them.

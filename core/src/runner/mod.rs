@@ -18,6 +18,7 @@ mod apply_dsql;
 mod apply_postgres;
 mod copy;
 mod drift;
+mod drizzle;
 mod dry_run;
 mod effect;
 mod embedded;
@@ -378,7 +379,18 @@ impl Migrator {
     }
 
     async fn run_locked(&self, conn: &mut Conn, lock: &Lock, events: &dyn Fn(Event)) -> Result<RunReport, RunError> {
-        let rows = self.history_rows(conn).await?;
+        let mut rows = self.history_rows(conn).await?;
+        // What drizzle-kit applied (after `import drizzle`) is recorded as applied, one
+        // migration per write, so a crash in between leaves nothing a rerun would repeat.
+        let adopted: Vec<&LocalMigration> = drizzle::applied(conn.pg(), &self.set.migrations, &self.set.origin).await?.into_iter().filter(|m| !rows.iter().any(|r| r.tag == m.tag)).collect();
+        for m in &adopted {
+            let total = m.statements.len();
+            self.record(conn, lock, m, &history::statement_hashes(m), None, &Transition::mark(total, total)).await?;
+            events(Event::Adopted { tag: m.tag.clone() });
+        }
+        if !adopted.is_empty() {
+            rows = self.history_rows(conn).await?;
+        }
         let reconciled = reconcile(&self.set.migrations, &rows);
         if let Some(problem) = reconciled.blocking(&self.set.origin) {
             return Err(problem);
@@ -427,6 +439,7 @@ impl Migrator {
     pub async fn status(&self) -> Result<StatusReport, RunError> {
         let mut conn = self.connector.connect().await?;
         let rows = self.history_rows(&mut conn).await?;
+        let by_drizzle: Vec<String> = drizzle::applied(conn.pg(), &self.set.migrations, &self.set.origin).await?.into_iter().filter(|m| !rows.iter().any(|r| r.tag == m.tag)).map(|m| m.tag.clone()).collect();
         conn.close().await;
         let reconciled = reconcile(&self.set.migrations, &rows);
         let mut report = StatusReport { unknown: reconciled.unknown.clone(), ..StatusReport::default() };
@@ -435,6 +448,8 @@ impl Migrator {
             let tag = m.tag.clone();
             let total = m.statements.len();
             match &e.state {
+                // Applied by drizzle-kit: the next run records it, and runs nothing.
+                State::Pending if by_drizzle.contains(&tag) => report.applied.push(AppliedMigration { tag, applied_at: Some("by drizzle-kit".to_owned()), marked: true }),
                 State::Pending => report.pending.push(tag),
                 State::Applied { marked, applied_at } => report.applied.push(AppliedMigration { tag, applied_at: applied_at.clone(), marked: *marked }),
                 State::Edited { .. } => {

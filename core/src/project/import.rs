@@ -1,0 +1,360 @@
+//! `import drizzle`: a drizzle-kit 0.x folder (journal v7, PostgreSQL snapshots) becomes
+//! this tool's migrations folder. The SQL files are kept byte for byte, so their SHA-256
+//! is the one drizzle's migrator recorded in `drizzle.__drizzle_migrations`, and `migrate`
+//! recognises what drizzle applied. Each snapshot becomes a snapshot of the model; what the
+//! model cannot hold is listed.
+
+use crate::compile::rules::Dialect;
+use crate::project::hash;
+use crate::project::journal::{Journal, JournalEntry};
+use crate::project::snapshot::{ORIGIN_ID, SNAPSHOT_VERSION, Snapshot, to_pretty_json};
+use crate::schema::model::{Check, Column, ForeignKey, Index, PrimaryKey, ReferentialAction, Schema, Table, Unique};
+use crate::schema::types;
+use serde::de::{Deserializer, MapAccess, Visitor};
+use serde::Deserialize;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+
+/// Why a drizzle folder cannot be imported.
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    /// A file could not be read.
+    #[error("{}: {source}", .path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// A file is not what drizzle-kit writes.
+    #[error("{}: {message}", .path.display())]
+    Format {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+    /// The migrations folder already has migrations.
+    #[error("{}: already holds migrations; import into a project without any (move them aside first)", .0.display())]
+    NotEmpty(PathBuf),
+}
+
+/// The converted folder, ready to be written.
+#[derive(Debug, Clone)]
+pub struct DrizzleImport {
+    /// The files: SQL (verbatim), snapshots, the journal last.
+    pub files: Vec<(PathBuf, Vec<u8>)>,
+    /// The tags, in order.
+    pub migrations: Vec<String>,
+    /// The last snapshot's schema.
+    pub schema: Schema,
+    /// What the model does not hold as drizzle's snapshots have it, one line each.
+    pub notes: Vec<String>,
+}
+
+/// A JSON object's entries in file order (drizzle writes columns in declaration order,
+/// and a table's column order is part of its schema).
+struct Ordered<T>(Vec<(String, T)>);
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Ordered<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Entries<T>(std::marker::PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> Visitor<'de> for Entries<T> {
+            type Value = Ordered<T>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Ordered<T>, A::Error> {
+                let mut out = Vec::new();
+                while let Some(entry) = map.next_entry::<String, T>()? {
+                    out.push(entry);
+                }
+                Ok(Ordered(out))
+            }
+        }
+        deserializer.deserialize_map(Entries(std::marker::PhantomData))
+    }
+}
+
+/// A table of a drizzle snapshot; the parts read as JSON values are those whose order
+/// does not matter.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct DrizzleTable {
+    name: Option<String>,
+    #[serde(default)]
+    schema: Option<String>,
+    columns: Ordered<Value>,
+    #[serde(default)]
+    indexes: Value,
+    #[serde(default)]
+    foreign_keys: Value,
+    #[serde(default)]
+    composite_primary_keys: Value,
+    #[serde(default)]
+    unique_constraints: Value,
+    #[serde(default)]
+    check_constraints: Value,
+    #[serde(default, rename = "isRLSEnabled")]
+    rls_enabled: bool,
+}
+
+#[derive(Deserialize)]
+struct DrizzleJournal {
+    version: String,
+    dialect: String,
+    entries: Vec<DrizzleEntry>,
+}
+
+#[derive(Deserialize)]
+struct DrizzleEntry {
+    idx: u32,
+    when: u64,
+    tag: String,
+    #[serde(default)]
+    breakpoints: bool,
+}
+
+#[derive(Deserialize)]
+struct DrizzleSnapshot {
+    dialect: String,
+    tables: Ordered<DrizzleTable>,
+    #[serde(default)]
+    enums: Option<Value>,
+    #[serde(default)]
+    sequences: Option<Value>,
+    #[serde(default)]
+    views: Option<Value>,
+    #[serde(default)]
+    policies: Option<Value>,
+    #[serde(default)]
+    roles: Option<Value>,
+}
+
+fn read(path: &Path) -> Result<Vec<u8>, ImportError> {
+    std::fs::read(path).map_err(|source| ImportError::Io { path: path.to_owned(), source })
+}
+
+fn parse<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T, ImportError> {
+    serde_json::from_slice(&read(path)?).map_err(|e| ImportError::Format { path: path.to_owned(), message: format!("not a drizzle-kit file: {e}") })
+}
+
+fn is_empty(value: &Option<Value>) -> bool {
+    match value {
+        None | Some(Value::Null) => true,
+        Some(Value::Object(m)) => m.is_empty(),
+        Some(Value::Array(a)) => a.is_empty(),
+        Some(_) => false,
+    }
+}
+
+fn strings(value: &Value) -> Vec<String> {
+    value.as_array().map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect()).unwrap_or_default()
+}
+
+fn entries(value: &Value) -> Vec<&Value> {
+    value.as_object().map(|m| m.values().collect()).unwrap_or_default()
+}
+
+fn action(value: &Value) -> Option<ReferentialAction> {
+    value.as_str().and_then(ReferentialAction::parse).filter(|a| *a != ReferentialAction::NoAction)
+}
+
+/// One drizzle table as a model table, with notes for what the model does not hold.
+fn table(name: &str, value: &DrizzleTable, path: &Path, notes: &mut Vec<String>) -> Result<Table, ImportError> {
+    let bad = |message: String| ImportError::Format { path: path.to_owned(), message };
+    let columns = &value.columns;
+    let mut t = Table { name: name.to_owned(), columns: Vec::new(), primary_key: None, uniques: Default::default(), indexes: Default::default(), foreign_keys: Default::default(), checks: Default::default() };
+    let mut pk_columns = Vec::new();
+    for (key, c) in &columns.0 {
+        let column = c.get("name").and_then(Value::as_str).unwrap_or(key).to_owned();
+        let written = c.get("type").and_then(Value::as_str).ok_or_else(|| bad(format!("`{name}.{column}` has no type")))?;
+        let (sql_type, mut default) = match written {
+            // SERIAL is integer + a sequence + its default; the model holds what the
+            // catalog shows.
+            "serial" | "smallserial" | "bigserial" => {
+                notes.push(format!("`{name}.{column}` is {written}: its sequence is not declared in the structs; consider `#[column(identity)]`"));
+                let base = match written { "serial" => "integer", "smallserial" => "smallint", _ => "bigint" };
+                (base.to_owned(), Some(format!("nextval('{name}_{column}_seq'::regclass)")))
+            }
+            _ => (types::canonical_sql_type(written).map_err(|e| bad(format!("`{name}.{column}`: type `{written}`: {e}")))?, None),
+        };
+        match c.get("default") {
+            Some(Value::String(s)) => default = Some(s.clone()),
+            Some(Value::Bool(b)) => default = Some(b.to_string()),
+            Some(Value::Number(n)) => default = Some(n.to_string()),
+            Some(Value::Null) | None => {}
+            Some(other) => default = Some(other.to_string()),
+        }
+        let identity = c.get("identity").filter(|v| !v.is_null());
+        if let Some(id) = identity
+            && id.get("type").and_then(Value::as_str) == Some("always")
+        {
+            notes.push(format!("`{name}.{column}` is GENERATED ALWAYS AS IDENTITY; tablewright declares identity columns BY DEFAULT (the database keeps ALWAYS until a migration changes it)"));
+        }
+        if c.get("generated").is_some_and(|g| !g.is_null()) {
+            notes.push(format!("`{name}.{column}` is a generated column; the structs declare it as a plain column"));
+        }
+        if c.get("primaryKey").and_then(Value::as_bool) == Some(true) {
+            pk_columns.push(column.clone());
+        }
+        // drizzle-kit before v7 kept single-column uniques on the column.
+        if c.get("isUnique").and_then(Value::as_bool) == Some(true) {
+            let unique = c.get("uniqueName").and_then(Value::as_str).map(str::to_owned).unwrap_or_else(|| format!("{name}_{column}_unique"));
+            t.uniques.insert(unique.clone(), Unique { name: unique, columns: vec![column.clone()] });
+        }
+        let not_null = c.get("notNull").and_then(Value::as_bool).unwrap_or(false) || identity.is_some();
+        if identity.is_some() {
+            default = None;
+        }
+        t.columns.push(Column { name: column, sql_type, not_null, default, identity: identity.is_some() });
+    }
+    if !pk_columns.is_empty() {
+        t.primary_key = Some(PrimaryKey { name: format!("{name}_pkey"), columns: pk_columns });
+    }
+    for pk in entries(&value.composite_primary_keys) {
+        let key = pk.get("name").and_then(Value::as_str).map(str::to_owned).unwrap_or_else(|| format!("{name}_pkey"));
+        t.primary_key = Some(PrimaryKey { name: key, columns: strings(pk.get("columns").unwrap_or(&Value::Null)) });
+    }
+    for u in entries(&value.unique_constraints) {
+        let unique = u.get("name").and_then(Value::as_str).unwrap_or_default().to_owned();
+        if u.get("nullsNotDistinct").and_then(Value::as_bool) == Some(true) {
+            notes.push(format!("`{name}`: unique `{unique}` is NULLS NOT DISTINCT; the structs declare a plain UNIQUE"));
+        }
+        t.uniques.insert(unique.clone(), Unique { name: unique, columns: strings(u.get("columns").unwrap_or(&Value::Null)) });
+    }
+    for ix in entries(&value.indexes) {
+        let index = ix.get("name").and_then(Value::as_str).unwrap_or_default().to_owned();
+        let mut columns = Vec::new();
+        let mut partly = Vec::new();
+        for c in ix.get("columns").and_then(Value::as_array).into_iter().flatten() {
+            // v7 writes objects; earlier versions plain column names.
+            match c {
+                Value::String(s) => columns.push(s.clone()),
+                _ if c.get("isExpression").and_then(Value::as_bool) == Some(true) => partly.push("has expression keys"),
+                _ => {
+                    columns.push(c.get("expression").and_then(Value::as_str).unwrap_or_default().to_owned());
+                    let asc = c.get("asc").and_then(Value::as_bool).unwrap_or(true);
+                    let nulls_first = c.get("nulls").and_then(Value::as_str) == Some("first");
+                    if !asc || nulls_first {
+                        partly.push("orders a key DESC or NULLS FIRST");
+                    }
+                }
+            }
+        }
+        if ix.get("method").and_then(Value::as_str).is_some_and(|m| m != "btree") {
+            partly.push("is not a btree index");
+        }
+        if ix.get("where").is_some_and(|w| !w.is_null()) {
+            partly.push("is partial (WHERE ..)");
+        }
+        if !partly.is_empty() {
+            partly.dedup();
+            notes.push(format!("`{name}`: index `{index}` {}; left out of the snapshot and the structs", partly.join(", ")));
+            continue;
+        }
+        let unique = ix.get("isUnique").and_then(Value::as_bool).unwrap_or(false);
+        t.indexes.insert(index.clone(), Index { name: index, columns, unique });
+    }
+    for fk in entries(&value.foreign_keys) {
+        let key = fk.get("name").and_then(Value::as_str).unwrap_or_default().to_owned();
+        if fk.get("schemaTo").and_then(Value::as_str).is_some_and(|s| !s.is_empty() && s != "public") {
+            notes.push(format!("`{name}`: foreign key `{key}` references another schema; left out"));
+            continue;
+        }
+        let foreign = ForeignKey {
+            name: key.clone(),
+            columns: strings(fk.get("columnsFrom").unwrap_or(&Value::Null)),
+            references_table: fk.get("tableTo").and_then(Value::as_str).unwrap_or_default().to_owned(),
+            references_columns: strings(fk.get("columnsTo").unwrap_or(&Value::Null)),
+            on_delete: fk.get("onDelete").and_then(action),
+            on_update: fk.get("onUpdate").and_then(action),
+        };
+        t.foreign_keys.insert(key, foreign);
+    }
+    for check in entries(&value.check_constraints) {
+        let key = check.get("name").and_then(Value::as_str).unwrap_or_default().to_owned();
+        let expression = check.get("value").and_then(Value::as_str).unwrap_or_default().to_owned();
+        t.checks.insert(key.clone(), Check { name: key, expression });
+    }
+    if value.rls_enabled {
+        notes.push(format!("`{name}` has row-level security enabled; tablewright does not manage it"));
+    }
+    Ok(t)
+}
+
+/// The model schema of one drizzle snapshot.
+fn schema(path: &Path, notes: &mut Vec<String>) -> Result<Schema, ImportError> {
+    let snapshot: DrizzleSnapshot = parse(path)?;
+    if snapshot.dialect != "postgresql" {
+        return Err(ImportError::Format { path: path.to_owned(), message: format!("dialect `{}`: only drizzle-kit's postgresql snapshots can be imported", snapshot.dialect) });
+    }
+    let mut out = Schema::default();
+    for (key, value) in &snapshot.tables.0 {
+        let name = value.name.clone().unwrap_or_else(|| key.rsplit('.').next().unwrap_or(key).to_owned());
+        let namespace = value.schema.as_deref().unwrap_or_default();
+        if !namespace.is_empty() && namespace != "public" {
+            notes.push(format!("table `{namespace}.{name}` is outside `public`; left out"));
+            continue;
+        }
+        out.tables.insert(name.clone(), table(&name, value, path, notes)?);
+    }
+    for (what, value) in [("enums", &snapshot.enums), ("sequences", &snapshot.sequences), ("views", &snapshot.views), ("policies", &snapshot.policies), ("roles", &snapshot.roles)] {
+        if !is_empty(value) {
+            notes.push(format!("the snapshot declares {what}; tablewright does not manage them (they stay as the SQL files made them)"));
+        }
+    }
+    Ok(out)
+}
+
+/// Plans the import of the drizzle-kit folder `from` into the migrations folder `out`.
+/// Notes are per import, not repeated per snapshot.
+pub fn plan_drizzle_import(from: &Path, out: &Path, dialect: Dialect) -> Result<DrizzleImport, ImportError> {
+    let journal_path = from.join("meta").join("_journal.json");
+    let journal: DrizzleJournal = parse(&journal_path)?;
+    if journal.dialect != "postgresql" || journal.version != "7" {
+        return Err(ImportError::Format {
+            path: journal_path,
+            message: format!("journal version `{}` for `{}`: import reads drizzle-kit 0.x's version 7 journals for postgresql (run drizzle-kit `up` first)", journal.version, journal.dialect),
+        });
+    }
+    if out.join("meta").join("_journal.json").exists() {
+        return Err(ImportError::NotEmpty(out.to_owned()));
+    }
+    let mut files = Vec::new();
+    let mut entries = Vec::new();
+    let mut notes = Vec::new();
+    let mut prev_id = ORIGIN_ID.to_owned();
+    let mut last = Schema::default();
+    for (position, entry) in journal.entries.iter().enumerate() {
+        if entry.idx as usize != position {
+            return Err(ImportError::Format { path: journal_path.clone(), message: format!("entry `{}` has idx {} at position {position}", entry.tag, entry.idx) });
+        }
+        let prefix = format!("{:04}", entry.idx);
+        if !entry.tag.starts_with(&prefix) {
+            return Err(ImportError::Format { path: journal_path.clone(), message: format!("tag `{}` does not start with {prefix}", entry.tag) });
+        }
+        if !entry.breakpoints {
+            notes.push(format!("{}: written without statement breakpoints; it runs as one statement", entry.tag));
+        }
+        let sql_path = from.join(format!("{}.sql", entry.tag));
+        let sql = read(&sql_path)?;
+        let mut entry_notes = Vec::new();
+        let schema = schema(&from.join("meta").join(format!("{prefix}_snapshot.json")), &mut entry_notes)?;
+        if position + 1 == journal.entries.len() {
+            notes.extend(entry_notes);
+        }
+        let snapshot = Snapshot::new(dialect, &prev_id, &entry.tag, schema.clone());
+        prev_id = snapshot.id.clone();
+        entries.push(JournalEntry { idx: entry.idx, version: SNAPSHOT_VERSION.to_owned(), when: entry.when, tag: entry.tag.clone(), breakpoints: true, hash: hash::migration_hash(&sql) });
+        files.push((out.join(format!("{}.sql", entry.tag)), sql));
+        files.push((out.join("meta").join(format!("{prefix}_snapshot.json")), snapshot.to_json().into_bytes()));
+        last = schema;
+    }
+    if entries.is_empty() {
+        return Err(ImportError::Format { path: journal_path, message: "the journal has no migrations".to_owned() });
+    }
+    let migrations = entries.iter().map(|e| e.tag.clone()).collect();
+    files.push((out.join("meta").join("_journal.json"), to_pretty_json(&Journal { entries, ..Journal::default() }).into_bytes()));
+    Ok(DrizzleImport { files, migrations, schema: last, notes })
+}

@@ -527,6 +527,69 @@ pub fn pull(config_path: &Path, format: Format, args: &DbArgs, namespace: &str, 
     })
 }
 
+pub fn push(config_path: &Path, format: Format, args: &DbArgs, allow_drop: &[String], allow_dsql: bool, out: &mut serde_json::Map<String, Value>) -> Result<(), Failure> {
+    use tablewright_core::compile::{diff, plan, rules::Dialect};
+    use tablewright_core::schema::{compare, desired::AllowDrops, scan};
+    let config = Config::load(config_path)?;
+    let target = args.target()?;
+    if target.dsql_rules() && !allow_dsql {
+        return Err(input(format!(
+            "push changes {target} directly, with no migration to review or replay; on DSQL that needs --allow-dsql (for a shared database, use `generate` and `migrate`)"
+        )));
+    }
+    let scanned = scan::scan_files(&config.schema_files()?, &tablewright_core::sql::fragment::ParsedFragments)?;
+    let history = HistoryTable { schema: config.history_schema.clone(), table: config.history_table.clone() };
+    let printer = EventPrinter::new(format);
+    block_on(None, async {
+        let connector = runner::Connector::new(target.clone()).await.map_err(run_error)?;
+        let mut live = read_schema(&connector, "public", &history).await?.schema;
+        compare::adopt_spellings(&mut live, &scanned.desired.schema);
+        // Errors read as generate's do (the undecided drops with both ways out).
+        let changes = diff::diff(&live, &scanned.desired, &AllowDrops::parse(allow_drop)).map_err(tablewright_core::generate::GenerateError::Diff)?;
+        if changes.ops.is_empty() {
+            match format {
+                Format::Text => emit(&format!("push: {} already matches the structs ({} table(s)); nothing to do.\n", connector.target(), scanned.desired.schema.tables.len())),
+                Format::Json => {
+                    out.insert("status".into(), json!("up_to_date"));
+                    out.insert("statements".into(), json!([]));
+                }
+            }
+            return Ok(());
+        }
+        let dialect = if target.dsql_rules() { Dialect::Dsql } else { Dialect::Postgres };
+        let planned = plan::plan(&changes, &scanned.desired.schema, dialect).map_err(tablewright_core::generate::GenerateError::Plan)?;
+        let statements = planned.sql();
+        if format == Format::Text {
+            let mut text = format!("push: {} change(s) to {}:\n", changes.ops.len(), connector.target());
+            for op in &changes.ops {
+                text.push_str(&format!("  - {op}\n"));
+            }
+            emit(&text);
+        }
+        // The runner applies the plan as it applies a migration (DSQL's one DDL per
+        // transaction, async indexes, rebuild copies), with bookkeeping of its own that is
+        // removed afterwards: a pushed database has no migration history.
+        let bookkeeping = HistoryTable { schema: history.schema.clone(), table: format!("{}_push_{}", history.table, std::process::id()) };
+        let sql = tablewright_core::sql::split::migration_file(&statements);
+        let migration = runner::LocalMigration { tag: "push".to_owned(), when: 0, hash: tablewright_core::project::hash::migration_hash(sql.as_bytes()), statements: statements.clone(), origin: "push".to_owned() };
+        let set = MigrationSet { migrations: vec![migration], origin: "push".to_owned() };
+        let migrator = Migrator::new(target, set, MigratorOptions { history: bookkeeping.clone(), lock: false, ..MigratorOptions::default() }).await.map_err(run_error)?;
+        let result = migrator.run(&|e| printer.print(e)).await;
+        let removed = runner::drop_bookkeeping(&connector, &bookkeeping).await;
+        result.map_err(run_error)?;
+        removed.map_err(run_error)?;
+        match format {
+            Format::Text => emit(&format!("push: done, {} statement(s); no file written, no history recorded.\n", statements.len())),
+            Format::Json => {
+                out.insert("status".into(), json!("pushed"));
+                out.insert("changes".into(), json!(changes.ops.iter().map(|o| o.to_string()).collect::<Vec<_>>()));
+                out.insert("statements".into(), json!(statements));
+            }
+        }
+        Ok(())
+    })
+}
+
 pub fn status(config_path: &Path, format: Format, args: &DbArgs, out: &mut serde_json::Map<String, Value>) -> Result<(), Failure> {
     let target = args.target()?;
     let (_, folder, history) = args.sources(config_path)?;

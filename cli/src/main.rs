@@ -238,6 +238,22 @@ enum Command {
         #[command(subcommand)]
         source: ImportSource,
     },
+    /// Development only: change a live database to match the structs directly (the same
+    /// planner and drop rules as `generate`), writing no file and recording no history.
+    #[command(after_help = AFTER_HELP)]
+    Push {
+        #[command(flatten)]
+        common: Common,
+        #[command(flatten)]
+        db: db::DbArgs,
+        /// Allow dropping a table (`books`) or column (`books.subtitle`) and its data. Repeatable.
+        #[arg(long = "allow-drop", value_name = "TABLE[.COLUMN]")]
+        allow_drop: Vec<String>,
+        /// Push to a DSQL target too (refused without it: DSQL databases are rarely
+        /// throwaway ones).
+        #[arg(long)]
+        allow_dsql: bool,
+    },
     /// Read a database's tables and write them as entity structs in the schema language.
     #[command(after_help = AFTER_HELP)]
     Pull {
@@ -362,6 +378,12 @@ fn main() -> ExitCode {
         Command::Import { source: ImportSource::Drizzle { common, from, structs } } => {
             let mut reporter = Reporter::new(common.format.into());
             let r = run_import_drizzle(&common, &from, structs, &mut reporter);
+            (reporter, r)
+        }
+        Command::Push { common, db, allow_drop, allow_dsql } => {
+            let mut reporter = Reporter::new(common.format.into());
+            let format = reporter.format();
+            let r = db::push(&common.config, format, &db, &allow_drop, allow_dsql, reporter.json_mut());
             (reporter, r)
         }
         Command::Pull { common, db, namespace, out, force } => {

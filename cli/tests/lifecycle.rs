@@ -271,3 +271,93 @@ async fn import_drizzle_refuses_a_history_it_cannot_match() {
     let reviews: Option<String> = sqlx::query_scalar("SELECT to_regclass('reviews')::text").fetch_one(&mut conn).await.unwrap();
     assert_eq!(reviews, None, "nothing ran");
 }
+
+/// Every file under `dir`, with its bytes.
+fn files_of(dir: &Path) -> std::collections::BTreeMap<PathBuf, Vec<u8>> {
+    let mut out = std::collections::BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).unwrap().flatten() {
+            let p = entry.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.insert(p.clone(), std::fs::read(&p).unwrap());
+            }
+        }
+    }
+    out
+}
+
+/// `push` builds what `generate` + `migrate` build, through the same planner (renames,
+/// new uniques, checks, a self-reference), writes no file and keeps no history; an
+/// unallowed drop is refused (exit 2, nothing changed); a second push has nothing to do.
+async fn push_equals_generate_and_migrate(mode: Mode) {
+    let pushed = TestDb::for_mode("push_pushed", mode).await;
+    let migrated = TestDb::for_mode("push_migrated", mode).await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("tablewright.toml"), format!("dialect = \"{}\"\nschema = [\"schema.rs\"]\n", mode.dialect())).unwrap();
+    let connection = |db: &TestDb| vec!["--provider".to_owned(), provider(mode).to_owned(), "--connection-string".to_owned(), db.url.clone()];
+    let push = |extra: &[&str]| {
+        let mut args: Vec<String> = vec!["push".into()];
+        args.extend(connection(&pushed));
+        if mode == Mode::DsqlGuarded {
+            args.push("--allow-dsql".into());
+        }
+        args.extend(extra.iter().map(|s| s.to_string()));
+        run(dir.path(), &args.iter().map(String::as_str).collect::<Vec<_>>())
+    };
+    let v1 = include_str!("../../core/tests/fixtures/v1.rs");
+    let v2 = include_str!("../../core/tests/fixtures/v2.rs");
+    for (step, source) in [v1, v2].into_iter().enumerate() {
+        std::fs::write(dir.path().join("schema.rs"), source).unwrap();
+        let before = files_of(dir.path());
+        let out = push(&[]);
+        assert!(out.status.success(), "step {step}: {}{}", text(&out.stdout), text(&out.stderr));
+        assert_eq!(files_of(dir.path()), before, "push wrote a file");
+        let out = push(&[]);
+        assert!(text(&out.stdout).contains("already matches the structs"), "{}", text(&out.stdout));
+
+        assert!(run(dir.path(), &["generate"]).status.success());
+        let out = run(dir.path(), &[&["migrate"][..], &connection(&migrated).iter().map(String::as_str).collect::<Vec<_>>()].concat());
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let differences = compare::differences(&schema_of(&migrated.url).await, &schema_of(&pushed.url).await);
+        assert!(differences.is_empty(), "step {step}: {differences:#?}");
+    }
+    let mut conn = PgConnection::connect(&pushed.url).await.unwrap();
+    let bookkeeping: i64 = sqlx::query_scalar("SELECT count(*) FROM pg_class WHERE relname LIKE '%push%'").fetch_one(&mut conn).await.unwrap();
+    assert_eq!(bookkeeping, 0, "push left its bookkeeping behind");
+
+    // A column dropped from the structs: refused without --allow-drop, and nothing changes.
+    std::fs::write(dir.path().join("schema.rs"), v2.replace("    pub subtitle: Option<String>,\n", "")).unwrap();
+    let out = push(&[]);
+    assert_eq!(out.status.code(), Some(2), "{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(text(&out.stderr).contains("--allow-drop books.subtitle"), "{}", text(&out.stderr));
+    assert!(schema_of(&pushed.url).await.tables["books"].column("subtitle").is_some());
+    let out = push(&["--allow-drop", "books.subtitle"]);
+    assert!(out.status.success(), "{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(schema_of(&pushed.url).await.tables["books"].column("subtitle").is_none());
+}
+
+#[tokio::test]
+async fn push_equals_generate_and_migrate_postgres() {
+    push_equals_generate_and_migrate(Mode::Postgres).await;
+}
+
+#[tokio::test]
+async fn push_equals_generate_and_migrate_dsql_guarded() {
+    push_equals_generate_and_migrate(Mode::DsqlGuarded).await;
+}
+
+/// A DSQL target is refused unless --allow-dsql says it is meant.
+#[tokio::test]
+async fn push_refuses_dsql_unless_asked() {
+    let db = TestDb::for_mode("push_refused", Mode::DsqlGuarded).await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("tablewright.toml"), "dialect = \"dsql\"\nschema = [\"schema.rs\"]\n").unwrap();
+    std::fs::write(dir.path().join("schema.rs"), include_str!("../../core/tests/fixtures/v1.rs")).unwrap();
+    let out = run(dir.path(), &["push", "--provider", "dsql", "--connection-string", &db.url]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("--allow-dsql"), "{}", text(&out.stderr));
+    assert!(schema_of(&db.url).await.tables.is_empty());
+}

@@ -70,6 +70,21 @@ use target::Conn;
 /// (see the file's header for what it enforces).
 pub const DSQL_GUARD_SQL: &str = include_str!("dsql_guard.sql");
 
+/// Drops the bookkeeping tables of `history` (the history, the lock, the batches), one
+/// statement each: for runs whose history is not kept (`push`).
+pub async fn drop_bookkeeping(connector: &Connector, history: &HistoryTable) -> Result<(), RunError> {
+    let mut conn = connector.connect().await?;
+    for table in history.own_tables() {
+        let qualified = HistoryTable { schema: history.schema.clone(), table }.qualified();
+        sqlx::raw_sql(AssertSqlSafe(format!("DROP TABLE IF EXISTS {qualified}")))
+            .execute(conn.pg())
+            .await
+            .map_err(|e| RunError::db(&format!("dropping {qualified}"), e))?;
+    }
+    conn.close().await;
+    Ok(())
+}
+
 /// Runner settings.
 #[derive(Debug, Clone)]
 pub struct MigratorOptions {

@@ -23,6 +23,28 @@ pub fn normalize_default(default: &str) -> String {
     d.to_owned()
 }
 
+/// Gives `actual` the spelling `expected` uses wherever the two mean the same, so that a
+/// diff between a live database and the structs sees only real changes: a default that
+/// differs by a redundant cast, and a check with the same name (PostgreSQL rewrites its
+/// expression, so checks are compared by name, as [`differences`] does).
+pub fn adopt_spellings(actual: &mut Schema, expected: &Schema) {
+    for (name, table) in actual.tables.iter_mut() {
+        let Some(wanted) = expected.tables.get(name) else { continue };
+        for column in &mut table.columns {
+            if let (Some(found), Some(w)) = (&column.default, wanted.column(&column.name).and_then(|c| c.default.as_ref()))
+                && normalize_default(found) == normalize_default(w)
+            {
+                column.default = Some(w.clone());
+            }
+        }
+        for (check_name, check) in table.checks.iter_mut() {
+            if let Some(w) = wanted.checks.get(check_name) {
+                check.expression = w.expression.clone();
+            }
+        }
+    }
+}
+
 /// Byte index just past the closing quote of the literal starting at 0.
 fn literal_end(text: &str) -> Option<usize> {
     let bytes = text.as_bytes();

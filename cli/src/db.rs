@@ -449,10 +449,13 @@ pub fn drift(config_path: &Path, format: Format, args: &DbArgs, out: &mut serde_
     })
 }
 
-/// Reads the tables of `namespace` into the model, leaving out the tool's own tables.
+/// Reads the tables of `namespace` into the model, leaving out the tool's own tables and
+/// the indexes the model cannot hold.
 async fn read_schema(connector: &runner::Connector, namespace: &str, history: &HistoryTable) -> Result<runner::introspect::Introspected, Failure> {
     let mut conn = connector.connect().await.map_err(run_error)?;
-    let mut found = runner::introspect::introspect(conn.pg(), namespace).await.map_err(|e| run_error(RunError::db("reading the catalog", e)))?;
+    // An index the model holds only in part is left out (and stays listed), so that no
+    // command builds or drops it from a wrong picture.
+    let mut found = runner::introspect::introspect(conn.pg(), namespace).await.map_err(|e| run_error(RunError::db("reading the catalog", e)))?.without_partial_indexes();
     conn.close().await;
     if history.schema == namespace {
         for own in history.own_tables() {
@@ -474,17 +477,9 @@ pub fn pull(config_path: &Path, format: Format, args: &DbArgs, namespace: &str, 
     }
     block_on(None, async {
         let connector = runner::Connector::new(target).await.map_err(run_error)?;
-        let mut found = read_schema(&connector, namespace, &history).await?;
+        let found = read_schema(&connector, namespace, &history).await?;
         if found.schema.tables.is_empty() {
             return Err(input(format!("{}: schema `{namespace}` holds no tables to pull", connector.target())));
-        }
-        // An index the model holds only in part is left out of the structs, and said.
-        for u in &found.unmodelled {
-            if let (Some(table), Some(index)) = (&u.table, &u.index)
-                && let Some(t) = found.schema.tables.get_mut(table)
-            {
-                t.indexes.remove(index);
-            }
         }
         let entities = tablewright_core::schema::codegen::entities(&found.schema, &format!("{} (schema `{namespace}`)", connector.target()));
         let mut not_expressed: Vec<String> = found.unmodelled.iter().map(|u| u.note.clone()).collect();
@@ -566,18 +561,7 @@ pub fn push(config_path: &Path, format: Format, args: &DbArgs, allow_drop: &[Str
             }
             emit(&text);
         }
-        // The runner applies the plan as it applies a migration (DSQL's one DDL per
-        // transaction, async indexes, rebuild copies), with bookkeeping of its own that is
-        // removed afterwards: a pushed database has no migration history.
-        let bookkeeping = HistoryTable { schema: history.schema.clone(), table: format!("{}_push_{}", history.table, std::process::id()) };
-        let sql = tablewright_core::sql::split::migration_file(&statements);
-        let migration = runner::LocalMigration { tag: "push".to_owned(), when: 0, hash: tablewright_core::project::hash::migration_hash(sql.as_bytes()), statements: statements.clone(), origin: "push".to_owned() };
-        let set = MigrationSet { migrations: vec![migration], origin: "push".to_owned() };
-        let migrator = Migrator::new(target, set, MigratorOptions { history: bookkeeping.clone(), lock: false, ..MigratorOptions::default() }).await.map_err(run_error)?;
-        let result = migrator.run(&|e| printer.print(e)).await;
-        let removed = runner::drop_bookkeeping(&connector, &bookkeeping).await;
-        result.map_err(run_error)?;
-        removed.map_err(run_error)?;
+        runner::apply_unrecorded(target, statements.clone(), &history.schema, &|e| printer.print(e)).await.map_err(run_error)?;
         match format {
             Format::Text => emit(&format!("push: done, {} statement(s); no file written, no history recorded.\n", statements.len())),
             Format::Json => {
@@ -585,6 +569,112 @@ pub fn push(config_path: &Path, format: Format, args: &DbArgs, allow_drop: &[Str
                 out.insert("changes".into(), json!(changes.ops.iter().map(|o| o.to_string()).collect::<Vec<_>>()));
                 out.insert("statements".into(), json!(statements));
             }
+        }
+        Ok(())
+    })
+}
+
+/// Where `clone` reads from.
+#[derive(Args, Clone)]
+pub struct CloneSource {
+    /// The source database's URL (PostgreSQL, or with --from-provider dsql a PostgreSQL
+    /// under DSQL's rules).
+    #[arg(long = "from", value_name = "URL", required_unless_present = "from_endpoint")]
+    from: Option<String>,
+    /// `postgres` (default) or `dsql`.
+    #[arg(long = "from-provider", value_enum)]
+    from_provider: Option<Provider>,
+    /// A DSQL cluster endpoint to read from (IAM token, as for migrate).
+    #[arg(long = "from-endpoint", value_name = "HOST", conflicts_with = "from")]
+    from_endpoint: Option<String>,
+    /// AWS region of --from-endpoint (default: AWS_REGION, then AWS_DEFAULT_REGION).
+    #[arg(long)]
+    region: Option<String>,
+}
+
+impl CloneSource {
+    fn target(&self) -> Result<Target, Failure> {
+        let args = DbArgs { provider: self.from_provider.or(self.from_endpoint.as_ref().map(|_| Provider::Dsql)).or(Some(Provider::Postgres)), connection_string: self.from.clone(), endpoint: self.from_endpoint.clone(), region: self.region.clone(), folder: None };
+        args.target()
+    }
+}
+
+pub fn clone(config_path: &Path, format: Format, source: &CloneSource, to: Option<String>, rows: Option<u64>, out: &mut serde_json::Map<String, Value>) -> Result<(), Failure> {
+    use tablewright_core::compile::{diff, plan, rules::Dialect};
+    use tablewright_core::schema::desired::{AllowDrops, DesiredSchema};
+    let from = source.target()?;
+    let history = Config::load(config_path).map(|c| HistoryTable { schema: c.history_schema, table: c.history_table }).unwrap_or_default();
+    let printer = EventPrinter::new(format);
+    block_on(None, async {
+        let stop = termination();
+        let mut stop = std::pin::pin!(stop);
+        let source = runner::Connector::new(from).await.map_err(run_error)?;
+        let found = read_schema(&source, "public", &history).await?;
+        let mut source_conn = source.connect().await.map_err(run_error)?;
+        let history_table = runner::introspect::introspect(source_conn.pg(), &history.schema).await.map_err(|e| run_error(RunError::db("reading the history's schema", e)))?.schema.tables.remove(&history.table);
+
+        // No --to: a throwaway server that lives until a signal.
+        let embedded = match &to {
+            Some(_) => None,
+            None => tokio::select! {
+                started = runner::EmbeddedPostgres::start() => Some(started.map_err(run_error)?),
+                () = &mut stop => return Err(Failure::Runtime(anyhow::Error::new(RunError::Interrupted { what: " while starting the throwaway server".to_owned() }))),
+            },
+        };
+        let target_url = to.clone().unwrap_or_else(|| embedded.as_ref().expect("started above").url("postgres"));
+        let clone_target = Target::Postgres { url: target_url.clone() };
+        let connector = runner::Connector::new(clone_target.clone()).await.map_err(run_error)?;
+        let existing = read_schema(&connector, "public", &HistoryTable::default()).await?;
+        if !existing.schema.tables.is_empty() {
+            return Err(input(format!("{clone_target} already has tables ({}); clone builds into an empty database", existing.schema.tables.keys().cloned().collect::<Vec<_>>().join(", "))));
+        }
+
+        // The source's schema, planned from nothing for PostgreSQL and applied by the runner.
+        let desired = DesiredSchema { schema: found.schema.clone(), sources: Default::default() };
+        let changes = diff::diff(&Default::default(), &desired, &AllowDrops::default()).map_err(tablewright_core::generate::GenerateError::Diff)?;
+        let planned = plan::plan(&changes, &desired.schema, Dialect::Postgres).map_err(tablewright_core::generate::GenerateError::Plan)?;
+        runner::apply_unrecorded(clone_target.clone(), planned.sql(), "public", &|e| if format == Format::Json { printer.print(e) }).await.map_err(run_error)?;
+        // The history too, so that `migrate` on the clone runs only what the source has not.
+        if history_table.is_some() {
+            let empty = MigrationSet { migrations: Vec::new(), origin: "clone".to_owned() };
+            Migrator::new(clone_target.clone(), empty, MigratorOptions { history: history.clone(), lock: false, ..MigratorOptions::default() }).await.map_err(run_error)?.run(&|_| {}).await.map_err(run_error)?;
+        }
+        let mut target_conn = connector.connect().await.map_err(run_error)?;
+        let copied = runner::clone::copy_rows(source_conn.pg(), target_conn.pg(), "public", &found.schema, history_table.as_ref().map(|t| (history.schema.as_str(), t)), rows).await.map_err(run_error)?;
+        target_conn.close().await;
+        source_conn.close().await;
+        let not_cloned: Vec<String> = found.unmodelled.iter().map(|u| u.note.clone()).collect();
+        match format {
+            Format::Text => {
+                let total: u64 = copied.iter().map(|c| c.copied).sum();
+                let mut text = format!("clone: {} table(s) and {total} row(s) from {} into {clone_target}\n", found.schema.tables.len(), source.target());
+                for c in &copied {
+                    text.push_str(&format!("  {}: {} row(s){}\n", c.table, c.copied, if c.orphans_removed > 0 { format!(" ({} left out: their parent row was not copied)", c.orphans_removed) } else { String::new() }));
+                }
+                for n in &not_cloned {
+                    text.push_str(&format!("  not cloned: {n}\n"));
+                }
+                emit(&text);
+            }
+            Format::Json => {
+                out.insert("status".into(), json!("cloned"));
+                out.insert("source".into(), json!(source.target().to_string()));
+                out.insert("target".into(), json!(runner::redact_url(&target_url)));
+                out.insert("tables".into(), serde_json::to_value(&copied).expect("reports serialise"));
+                out.insert("not_cloned".into(), json!(not_cloned));
+            }
+        }
+        if let Some(server) = &embedded {
+            // The URL of a local, password-less server: nothing secret in it.
+            let url = server.url("postgres");
+            match format {
+                Format::Text => emit(&format!("clone: ready at {url}\nThe throwaway server runs until this command gets Ctrl-C or SIGTERM; then it and its data are removed.\n")),
+                Format::Json => {
+                    // One line on stderr that a script can wait for; the document comes at the end.
+                    eprintln!("{}", json!({"event": "clone_ready", "url": url}));
+                }
+            }
+            stop.await;
         }
         Ok(())
     })

@@ -254,6 +254,23 @@ enum Command {
         #[arg(long)]
         allow_dsql: bool,
     },
+    /// Copy a database's schema and rows (DSQL or PostgreSQL) into a local PostgreSQL, to
+    /// rehearse pending migrations on real data.
+    #[command(after_help = AFTER_HELP)]
+    Clone {
+        #[command(flatten)]
+        common: Common,
+        #[command(flatten)]
+        source: db::CloneSource,
+        /// An empty local database to build the clone in (default: a throwaway server that
+        /// lives until Ctrl-C or SIGTERM, its URL printed).
+        #[arg(long, value_name = "URL")]
+        to: Option<String>,
+        /// At most this many rows per table (default: all); rows whose parent was not
+        /// copied are left out, so the clone's foreign keys hold.
+        #[arg(long, value_name = "N")]
+        rows: Option<u64>,
+    },
     /// Read a database's tables and write them as entity structs in the schema language.
     #[command(after_help = AFTER_HELP)]
     Pull {
@@ -384,6 +401,12 @@ fn main() -> ExitCode {
             let mut reporter = Reporter::new(common.format.into());
             let format = reporter.format();
             let r = db::push(&common.config, format, &db, &allow_drop, allow_dsql, reporter.json_mut());
+            (reporter, r)
+        }
+        Command::Clone { common, source, to, rows } => {
+            let mut reporter = Reporter::new(common.format.into());
+            let format = reporter.format();
+            let r = db::clone(&common.config, format, &source, to, rows, reporter.json_mut());
             (reporter, r)
         }
         Command::Pull { common, db, namespace, out, force } => {

@@ -325,7 +325,7 @@ async fn push_equals_generate_and_migrate(mode: Mode) {
         assert!(differences.is_empty(), "step {step}: {differences:#?}");
     }
     let mut conn = PgConnection::connect(&pushed.url).await.unwrap();
-    let bookkeeping: i64 = sqlx::query_scalar("SELECT count(*) FROM pg_class WHERE relname LIKE '%push%'").fetch_one(&mut conn).await.unwrap();
+    let bookkeeping: i64 = sqlx::query_scalar("SELECT count(*) FROM pg_class WHERE relname LIKE '%unrecorded%'").fetch_one(&mut conn).await.unwrap();
     assert_eq!(bookkeeping, 0, "push left its bookkeeping behind");
 
     // A column dropped from the structs: refused without --allow-drop, and nothing changes.
@@ -360,4 +360,126 @@ async fn push_refuses_dsql_unless_asked() {
     assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
     assert!(text(&out.stderr).contains("--allow-dsql"), "{}", text(&out.stderr));
     assert!(schema_of(&db.url).await.tables.is_empty());
+}
+
+/// A project whose migrations were generated from V1 then V2 (the runner tests' schema:
+/// renames, uniques, a check, a self-reference), migrated into `db`.
+fn migrated_project(mode: Mode, db: &TestDb) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("tablewright.toml"), format!("dialect = \"{}\"\nschema = [\"schema.rs\"]\n", mode.dialect())).unwrap();
+    for source in [include_str!("../../core/tests/fixtures/v1.rs"), include_str!("../../core/tests/fixtures/v2.rs")] {
+        std::fs::write(dir.path().join("schema.rs"), source).unwrap();
+        assert!(run(dir.path(), &["generate"]).status.success());
+    }
+    let out = run(dir.path(), &["migrate", "--provider", provider(mode), "--connection-string", &db.url]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    dir
+}
+
+/// Rows in every table of `db` (two rounds, so that the self-reference points at rows).
+async fn fill(db: &TestDb) {
+    let mut conn = db.connect_setup().await;
+    let schema = introspect::introspect(&mut conn, "public").await.unwrap().schema;
+    let schema = tablewright_core::schema::model::Schema { tables: schema.tables.into_iter().filter(|(n, _)| !n.starts_with("__tablewright")).collect() };
+    for round in 1..=2 {
+        for t in tablewright_core::runner::sample::insert_sample_rows(&mut conn, &schema, 40, round).await.unwrap() {
+            assert_eq!((t.inserted, t.skipped), (40, None), "{}", t.table);
+        }
+    }
+}
+
+/// Each table's rows, as one digest.
+async fn rows_of(url: &str, table: &str) -> (i64, String) {
+    let mut conn = PgConnection::connect(url).await.unwrap();
+    let sql = format!("SELECT count(*), coalesce(md5(string_agg(t::text, '|' ORDER BY t::text)), '') FROM \"{table}\" t");
+    let out = sqlx::query_as(sqlx::AssertSqlSafe(sql)).fetch_one(&mut conn).await.unwrap();
+    let _ = conn.close().await;
+    out
+}
+
+/// `clone`: a source with rows in every table, plain or under DSQL's rules, gives a local
+/// database with the same schema and the same rows (the self-reference included), whose
+/// history lets the pending migrations apply as they would in production; with --rows,
+/// at most that many rows per table and no row without its parent.
+async fn clone_copies_schema_rows_and_history(mode: Mode) {
+    let source = TestDb::for_mode("clone_source", mode).await;
+    let dir = migrated_project(mode, &source);
+    fill(&source).await;
+    let mut from = vec!["clone", "--from", source.url.as_str()];
+    if mode == Mode::DsqlGuarded {
+        from.extend(["--from-provider", "dsql"]);
+    }
+    let clone = TestDb::create("clone_to").await;
+    let out = run(dir.path(), &[&from[..], &["--to", &clone.url]].concat());
+    assert!(out.status.success(), "{}{}", text(&out.stdout), text(&out.stderr));
+    let differences = compare::differences(&schema_of(&source.url).await, &schema_of(&clone.url).await);
+    assert!(differences.is_empty(), "{differences:#?}");
+    for table in ["authors", "books"] {
+        let (count, digest) = rows_of(&clone.url, table).await;
+        assert_eq!(count, 80, "{table}");
+        assert_eq!((count, digest), rows_of(&source.url, table).await, "{table}");
+    }
+    // A migration the source has not had applies to the clone, and only it.
+    let schema = dir.path().join("schema.rs");
+    let mut text_of = std::fs::read_to_string(&schema).unwrap();
+    text_of.push_str("\n#[derive(Table)]\n#[table(name = \"shelves\")]\npub struct Shelf {\n    #[column(primary_key)]\n    pub id: i64,\n}\n");
+    std::fs::write(&schema, text_of).unwrap();
+    assert!(run(dir.path(), &["generate", "--name", "shelves"]).status.success());
+    let out = run(dir.path(), &["migrate", "--provider", provider(mode), "--connection-string", &clone.url]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("Done: 1 applied, 2 already applied."), "{}", text(&out.stdout));
+
+    let some = TestDb::create("clone_some").await;
+    let out = run(dir.path(), &[&from[..], &["--to", &some.url, "--rows", "5"]].concat());
+    assert!(out.status.success(), "{}{}", text(&out.stdout), text(&out.stderr));
+    let mut conn = PgConnection::connect(&some.url).await.unwrap();
+    for (what, sql) in [
+        ("authors", "SELECT count(*) FROM authors"),
+        ("books", "SELECT count(*) FROM books"),
+    ] {
+        let n: i64 = sqlx::query_scalar(sql).fetch_one(&mut conn).await.unwrap();
+        assert!(n <= 5, "{what}: {n}");
+    }
+    for sql in [
+        "SELECT count(*) FROM books b WHERE NOT EXISTS (SELECT 1 FROM authors a WHERE a.id = b.author_id)",
+        "SELECT count(*) FROM books b WHERE b.sequel_of IS NOT NULL AND NOT EXISTS (SELECT 1 FROM books s WHERE s.id = b.sequel_of)",
+    ] {
+        let orphans: i64 = sqlx::query_scalar(sql).fetch_one(&mut conn).await.unwrap();
+        assert_eq!(orphans, 0, "{sql}");
+    }
+}
+
+#[tokio::test]
+async fn clone_copies_schema_rows_and_history_postgres() {
+    clone_copies_schema_rows_and_history(Mode::Postgres).await;
+}
+
+#[tokio::test]
+async fn clone_copies_schema_rows_and_history_dsql_guarded() {
+    clone_copies_schema_rows_and_history(Mode::DsqlGuarded).await;
+}
+
+/// Without --to: a throwaway server, its URL printed, serving the clone until SIGTERM;
+/// then the server and its data are gone.
+#[tokio::test]
+async fn clone_into_a_throwaway_server_until_sigterm() {
+    use std::io::BufRead;
+    let source = TestDb::create("clone_throwaway").await;
+    let dir = migrated_project(Mode::Postgres, &source);
+    fill(&source).await;
+    let mut child = Command::new(bin()).current_dir(dir.path()).args(["clone", "--from", &source.url]).stdout(std::process::Stdio::piped()).spawn().unwrap();
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let url = loop {
+        let line = lines.next().expect("clone ended before it was ready").unwrap();
+        if let Some(url) = line.strip_prefix("clone: ready at ") {
+            break url.to_owned();
+        }
+    };
+    assert_eq!(rows_of(&url, "books").await, rows_of(&source.url, "books").await);
+    let data: Vec<PathBuf> = std::fs::read_dir("/dev/shm").unwrap().flatten().map(|e| e.path()).filter(|p| p.file_name().unwrap().to_string_lossy().starts_with(&format!("tablewright-pg-{}-", child.id()))).collect();
+    assert_eq!(data.len(), 1);
+    assert!(Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap().success());
+    assert!(child.wait().unwrap().success());
+    assert!(!data[0].exists(), "{} was left behind", data[0].display());
+    assert!(PgConnection::connect(&url).await.is_err(), "the server still answers");
 }

@@ -26,6 +26,22 @@ pub struct Unmodelled {
     pub note: String,
 }
 
+impl Introspected {
+    /// Leaves out of the schema the indexes it holds only in part (expression keys, a
+    /// WHERE, another method), so that nothing is built or dropped from a wrong picture of
+    /// them; they stay listed in [`Introspected::unmodelled`].
+    pub fn without_partial_indexes(mut self) -> Introspected {
+        for u in &self.unmodelled {
+            if let (Some(table), Some(index)) = (&u.table, &u.index)
+                && let Some(t) = self.schema.tables.get_mut(table)
+            {
+                t.indexes.remove(index);
+            }
+        }
+        self
+    }
+}
+
 const IDENTITY_ALWAYS: &str = "
 SELECT c.relname AS table_name, a.attname AS column_name
 FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace

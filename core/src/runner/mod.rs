@@ -16,6 +16,7 @@
 mod apply;
 mod apply_dsql;
 mod apply_postgres;
+pub mod clone;
 mod copy;
 mod drift;
 mod drizzle;
@@ -34,7 +35,7 @@ mod outcome;
 pub mod permissions;
 pub mod reconcile;
 mod retry;
-mod sample;
+pub mod sample;
 mod source;
 mod state;
 mod target;
@@ -70,9 +71,26 @@ use target::Conn;
 /// (see the file's header for what it enforces).
 pub const DSQL_GUARD_SQL: &str = include_str!("dsql_guard.sql");
 
+/// Applies `statements` as the runner applies a migration (DSQL's one DDL per
+/// transaction, async indexes, rebuild copies), but keeps no history: its bookkeeping
+/// lives in tables of its own in `bookkeeping_schema`, dropped afterwards whatever
+/// happened. For `push` and `clone`, whose databases have no migration to record.
+pub async fn apply_unrecorded(target: Target, statements: Vec<String>, bookkeeping_schema: &str, events: &dyn Fn(Event)) -> Result<(), RunError> {
+    let bookkeeping = HistoryTable { schema: bookkeeping_schema.to_owned(), table: format!("unrecorded_{}_{:08x}", std::process::id(), fastrand::u32(..)) };
+    let sql = crate::sql::split::migration_file(&statements);
+    let migration = LocalMigration { tag: "unrecorded".to_owned(), when: 0, hash: crate::project::hash::migration_hash(sql.as_bytes()), statements, origin: "unrecorded".to_owned() };
+    let set = MigrationSet { migrations: vec![migration], origin: "the structs".to_owned() };
+    let connector = Connector::new(target.clone()).await?;
+    let migrator = Migrator::new(target, set, MigratorOptions { history: bookkeeping.clone(), lock: false, ..MigratorOptions::default() }).await?;
+    let result = migrator.run(events).await;
+    let removed = drop_bookkeeping(&connector, &bookkeeping).await;
+    result?;
+    removed
+}
+
 /// Drops the bookkeeping tables of `history` (the history, the lock, the batches), one
-/// statement each: for runs whose history is not kept (`push`).
-pub async fn drop_bookkeeping(connector: &Connector, history: &HistoryTable) -> Result<(), RunError> {
+/// statement each.
+async fn drop_bookkeeping(connector: &Connector, history: &HistoryTable) -> Result<(), RunError> {
     let mut conn = connector.connect().await?;
     for table in history.own_tables() {
         let qualified = HistoryTable { schema: history.schema.clone(), table }.qualified();

@@ -1,0 +1,159 @@
+//! `clone`: a source database's rows copied into a local PostgreSQL that already has the
+//! source's schema, so pending migrations can be rehearsed on real data.
+//!
+//! Rows travel as JSON (`row_to_json` on the source, `json_populate_recordset` on the
+//! target), so every type arrives in its own text form without a per-type codec. Each
+//! table is read in key order, a batch at a time (keyset pagination: the next batch starts
+//! after the last key read), up to a limit per table. The target session writes with
+//! foreign-key triggers off (`session_replication_role = replica`), so tables can come in
+//! any order and self-references need no ordering; then rows whose parent was not copied
+//! (a limit cut it off) are deleted until none is left, so the clone's keys hold.
+
+use super::RunError;
+use crate::schema::model::{Schema, Table};
+use crate::sql::ident::quote;
+use serde::Serialize;
+use sqlx::{AssertSqlSafe, PgConnection};
+
+/// Rows per batch read and written.
+const BATCH: i64 = 1000;
+
+/// What was copied into one table.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ClonedTable {
+    /// `schema.table` as written.
+    pub table: String,
+    /// Rows the clone holds: those copied, less the orphans removed.
+    pub copied: u64,
+    /// Rows deleted afterwards because a parent row was not copied.
+    pub orphans_removed: u64,
+}
+
+fn qualified(namespace: &str, table: &str) -> String {
+    format!("{}.{}", quote(namespace), quote(table))
+}
+
+/// Copies up to `limit` rows (all when `None`) of `table` from `source` to `target`.
+async fn copy_table(source: &mut PgConnection, target: &mut PgConnection, namespace: &str, table: &Table, limit: Option<u64>) -> Result<u64, RunError> {
+    let name = qualified(namespace, &table.name);
+    let key: Vec<String> = match &table.primary_key {
+        Some(pk) => pk.columns.iter().map(|c| quote(c)).collect(),
+        None => Vec::new(),
+    };
+    let by = |alias: &str, descending: bool| key.iter().map(|k| format!("{alias}.{k}{}", if descending { " DESC" } else { "" })).collect::<Vec<_>>().join(", ");
+    let order = if key.is_empty() { String::new() } else { format!(" ORDER BY {}", by("t", false)) };
+    // The batch in key order, and its last row (where the next batch starts).
+    let aggregate = if key.is_empty() {
+        "json_agg(row_to_json(b))::text, NULL::text".to_owned()
+    } else {
+        format!("json_agg(row_to_json(b) ORDER BY {})::text, (array_agg(row_to_json(b)::text ORDER BY {}))[1]", by("b", false), by("b", true))
+    };
+    let key_list = key.iter().map(|k| format!("t.{k}")).collect::<Vec<_>>().join(", ");
+    let after_key = key.iter().map(|k| format!("k.{k}")).collect::<Vec<_>>().join(", ");
+    let insert = format!("INSERT INTO {name} SELECT * FROM json_populate_recordset(NULL::{name}, $1::json)");
+    let mut copied = 0u64;
+    let mut last: Option<String> = None;
+    loop {
+        let want = match limit {
+            Some(l) if l <= copied => break,
+            Some(l) => BATCH.min((l - copied) as i64),
+            // A table without a key cannot be read in batches that pick up where they left.
+            None if key.is_empty() => i64::MAX,
+            None => BATCH,
+        };
+        let select = match (&last, key.is_empty()) {
+            (Some(_), false) => format!(
+                "SELECT {aggregate} FROM (SELECT t.* FROM {name} t WHERE ({key_list}) > (SELECT {after_key} FROM json_populate_record(NULL::{name}, $1::json) k){order} LIMIT $2) b"
+            ),
+            _ => format!("SELECT {aggregate} FROM (SELECT t.* FROM {name} t WHERE $1::text IS NULL{order} LIMIT $2) b"),
+        };
+        let (rows, last_row): (Option<String>, Option<String>) = sqlx::query_as(AssertSqlSafe(select))
+            .bind(last.clone())
+            .bind(want)
+            .fetch_one(&mut *source)
+            .await
+            .map_err(|e| RunError::db(&format!("reading {}", table.name), e))?;
+        let Some(rows) = rows else { break };
+        let inserted = sqlx::query(AssertSqlSafe(insert.clone()))
+            .bind(rows)
+            .execute(&mut *target)
+            .await
+            .map_err(|e| RunError::db(&format!("writing {}", table.name), e))?
+            .rows_affected();
+        copied += inserted;
+        if key.is_empty() || (inserted as i64) < want {
+            break;
+        }
+        last = last_row;
+    }
+    Ok(copied)
+}
+
+/// Sets each identity column's sequence past the largest value copied.
+async fn advance_identities(target: &mut PgConnection, namespace: &str, table: &Table) -> Result<(), RunError> {
+    for column in table.columns.iter().filter(|c| c.identity) {
+        let name = qualified(namespace, &table.name);
+        let sql = format!(
+            "SELECT setval(pg_get_serial_sequence($1, $2), max({col})) FROM {name} HAVING max({col}) IS NOT NULL",
+            col = quote(&column.name)
+        );
+        sqlx::query(AssertSqlSafe(sql))
+            .bind(name.clone())
+            .bind(&column.name)
+            .execute(&mut *target)
+            .await
+            .map_err(|e| RunError::db(&format!("advancing the identity of {}.{}", table.name, column.name), e))?;
+    }
+    Ok(())
+}
+
+/// Deletes rows whose parent is missing, over every foreign key, until a pass deletes
+/// nothing (a deleted parent may orphan further rows). Returns the rows deleted per table.
+async fn remove_orphans(target: &mut PgConnection, namespace: &str, schema: &Schema) -> Result<std::collections::BTreeMap<String, u64>, RunError> {
+    let mut removed = std::collections::BTreeMap::new();
+    loop {
+        let mut pass = 0;
+        for table in schema.tables.values() {
+            for fk in table.foreign_keys.values() {
+                let child = qualified(namespace, &table.name);
+                let parent = qualified(namespace, &fk.references_table);
+                let set = fk.columns.iter().map(|c| format!("c.{} IS NOT NULL", quote(c))).collect::<Vec<_>>().join(" AND ");
+                let joined = fk.columns.iter().zip(&fk.references_columns).map(|(c, p)| format!("p.{} = c.{}", quote(p), quote(c))).collect::<Vec<_>>().join(" AND ");
+                let sql = format!("DELETE FROM {child} c WHERE {set} AND NOT EXISTS (SELECT 1 FROM {parent} p WHERE {joined})");
+                let n = sqlx::raw_sql(AssertSqlSafe(sql)).execute(&mut *target).await.map_err(|e| RunError::db(&format!("removing rows of {} whose parent was not copied", table.name), e))?.rows_affected();
+                *removed.entry(table.name.clone()).or_insert(0) += n;
+                pass += n;
+            }
+        }
+        if pass == 0 {
+            return Ok(removed);
+        }
+    }
+}
+
+/// Copies the rows of every table of `schema` (in `namespace` on both sides), up to
+/// `limit` per table, and the rows of `history` (the tool's own history, whole) when
+/// given. The target must have the tables already, and a superuser session.
+pub async fn copy_rows(source: &mut PgConnection, target: &mut PgConnection, namespace: &str, schema: &Schema, history: Option<(&str, &Table)>, limit: Option<u64>) -> Result<Vec<ClonedTable>, RunError> {
+    sqlx::raw_sql("SET session_replication_role = replica")
+        .execute(&mut *target)
+        .await
+        .map_err(|e| RunError::db("turning off foreign-key triggers on the clone (clone writes as a superuser of the local server)", e))?;
+    let mut report = Vec::new();
+    for table in schema.tables.values() {
+        let copied = copy_table(source, target, namespace, table, limit).await?;
+        advance_identities(target, namespace, table).await?;
+        report.push(ClonedTable { table: table.name.clone(), copied, orphans_removed: 0 });
+    }
+    if let Some((history_namespace, table)) = history {
+        let copied = copy_table(source, target, history_namespace, table, None).await?;
+        report.push(ClonedTable { table: format!("{history_namespace}.{}", table.name), copied, orphans_removed: 0 });
+    }
+    let removed = remove_orphans(target, namespace, schema).await?;
+    for entry in &mut report {
+        entry.orphans_removed = removed.get(&entry.table).copied().unwrap_or(0);
+        entry.copied -= entry.orphans_removed.min(entry.copied);
+    }
+    sqlx::raw_sql("SET session_replication_role = origin").execute(&mut *target).await.map_err(|e| RunError::db("turning foreign-key triggers back on", e))?;
+    Ok(report)
+}

@@ -8,7 +8,7 @@ use std::time::Duration;
 use tablewright_core::project::config::{Config, DEFAULT_CONFIG};
 use tablewright_core::project::folder::MigrationFolder;
 use tablewright_core::compile::permissions::Statement;
-use tablewright_core::runner::permissions::{ApplyOptions, ValidateReport};
+use tablewright_core::runner::permissions::{ApplyOptions, PermissionsFile, ValidateReport};
 use tablewright_core::runner::{self, ErrorClass, Event, HistoryTable, MigrationSet, Migrator, MigratorOptions, RunError, Target};
 
 /// Where to connect and what to apply.
@@ -232,13 +232,14 @@ fn read_permissions(path: &Path) -> Result<Vec<tablewright_core::compile::permis
     tablewright_core::compile::permissions::parse(&text).map_err(|e| input(format!("{}: {e}", path.display())))
 }
 
-/// Applies (for `Apply`, or `Validate` with `repair`) and validates the permissions file,
-/// printing both; returns what validation found.
-async fn apply_and_validate(connector: &runner::Connector, path: &Path, options: ApplyOptions, mode: &PermissionsMode, format: Format, out: &mut serde_json::Map<String, Value>) -> Result<ValidateReport, Failure> {
-    let statements = read_permissions(path)?;
-    let file = path.display().to_string();
-    if matches!(mode, PermissionsMode::Apply | PermissionsMode::Validate { repair: true, .. }) {
-        let applied = runner::permissions::apply(connector, &file, &statements, options).await.map_err(run_error)?;
+/// The permissions file, ready for `converge`.
+fn permissions_file(path: &Path, options: ApplyOptions) -> Result<PermissionsFile, Failure> {
+    Ok(PermissionsFile { name: path.display().to_string(), statements: read_permissions(path)?, options })
+}
+
+/// Prints what converging did (when it applied) and what validation found.
+fn print_permissions(applied: Option<&runner::permissions::ApplyReport>, report: &ValidateReport, options: ApplyOptions, format: Format, out: &mut serde_json::Map<String, Value>) {
+    if let Some(applied) = applied {
         match format {
             Format::Text => {
                 let mut text = format!("permissions: {} role(s) created, {} grant(s) applied", applied.created_roles.len(), applied.granted);
@@ -252,11 +253,10 @@ async fn apply_and_validate(connector: &runner::Connector, path: &Path, options:
                 emit(&text);
             }
             Format::Json => {
-                out.insert("permissions_applied".into(), serde_json::to_value(&applied).expect("reports serialise"));
+                out.insert("permissions_applied".into(), serde_json::to_value(applied).expect("reports serialise"));
             }
         }
     }
-    let report = runner::permissions::validate(connector, &file, &statements).await.map_err(run_error)?;
     match format {
         Format::Text => {
             let mut text = format!(
@@ -279,9 +279,22 @@ async fn apply_and_validate(connector: &runner::Connector, path: &Path, options:
             emit(&text);
         }
         Format::Json => {
-            out.insert("permissions".into(), serde_json::to_value(&report).expect("reports serialise"));
+            out.insert("permissions".into(), serde_json::to_value(report).expect("reports serialise"));
         }
     }
+}
+
+/// Converges on the permissions file (for `Apply`, or `Validate` with `repair`) or only
+/// validates it, printing both; returns what validation found.
+async fn apply_and_validate(connector: &runner::Connector, path: &Path, options: ApplyOptions, mode: &PermissionsMode, format: Format, out: &mut serde_json::Map<String, Value>) -> Result<ValidateReport, Failure> {
+    let file = permissions_file(path, options)?;
+    if matches!(mode, PermissionsMode::Apply | PermissionsMode::Validate { repair: true, .. }) {
+        let converged = runner::permissions::converge(connector, &file).await.map_err(run_error)?;
+        print_permissions(Some(&converged.applied), &converged.validated, options, format, out);
+        return Ok(converged.validated);
+    }
+    let report = runner::permissions::validate(connector, &file.name, &file.statements).await.map_err(run_error)?;
+    print_permissions(None, &report, options, format, out);
     Ok(report)
 }
 
@@ -304,9 +317,13 @@ pub fn migrate(config_path: &Path, format: Format, args: &DbArgs, flags: Migrate
     let target = args.target()?;
     let (config, folder, history) = args.sources(config_path)?;
     let permissions_options = ApplyOptions { revoke_undeclared: config.as_ref().is_none_or(|c| c.revoke_undeclared) };
-    let permissions_file = config.map(|c| c.permissions).filter(|p| flags.permissions && !flags.dry_run && p.is_file());
+    let permissions = match config.map(|c| c.permissions).filter(|p| flags.permissions && !flags.dry_run && p.is_file()) {
+        Some(path) => Some(permissions_file(&path, permissions_options)?),
+        None => None,
+    };
     let set = MigrationSet::from_folder(&folder).map_err(run_error)?;
     let options = MigratorOptions {
+        permissions,
         history,
         lock: !flags.no_lock,
         lease: Duration::from_secs(flags.lock_lease.max(1)),
@@ -351,9 +368,8 @@ pub fn migrate(config_path: &Path, format: Format, args: &DbArgs, flags: Migrate
         // ended on the server, the lock released.
         let signal = termination();
         let report = migrator.run_until(&|e| printer.print(e), signal).await.map_err(run_error)?;
-        if let Some(path) = &permissions_file {
-            let connector = runner::Connector::new(migrator.target().clone()).await.map_err(run_error)?;
-            apply_and_validate(&connector, path, permissions_options, &PermissionsMode::Apply, format, out).await?;
+        if let Some(converged) = &report.permissions {
+            print_permissions(Some(&converged.applied), &converged.validated, permissions_options, format, out);
         }
         match format {
             Format::Text => emit(&format!("Done: {} applied, {} already applied.\n", report.applied.len(), report.already_applied)),

@@ -158,21 +158,53 @@ pub fn requires_table(args: TokenStream, item: TokenStream) -> TokenStream {
 }
 
 /// Embeds a migrations folder into the binary: `embed_migrations!("migrations")`, the path
-/// relative to the crate's `Cargo.toml`. Expands to a
-/// `tablewright_core::runner::EmbeddedMigrations` (enable tablewright-core's `runner`
-/// feature) for `MigrationSet::from_embedded`. Files are included with `include_str!`, so
-/// the crate rebuilds when the journal or a migration changes; a folder without a journal
-/// is a compile error on the path.
+/// relative to the crate's `Cargo.toml`, and optionally the permissions file:
+/// `embed_migrations!("migrations", permissions = "permissions/permissions.sql")`.
+/// Expands to a `tablewright_core::runner::EmbeddedMigrations` (enable tablewright-core's
+/// `runner` feature) for `MigrationSet::from_embedded` and
+/// `PermissionsFile::from_embedded`. Files are included with `include_str!`, so the crate
+/// rebuilds when one changes; a folder without a journal, or a permissions file that does
+/// not exist, is a compile error on its path.
 #[proc_macro]
 pub fn embed_migrations(input: TokenStream) -> TokenStream {
-    let literal = parse_macro_input!(input as syn::LitStr);
-    match embed(&literal) {
+    let args = parse_macro_input!(input as EmbedArgs);
+    match embed(&args.folder, args.permissions.as_ref()) {
         Ok(tokens) => tokens.into(),
         Err(e) => e.to_compile_error().into(),
     }
 }
 
-fn embed(literal: &syn::LitStr) -> syn::Result<TokenStream2> {
+/// `"folder"` or `"folder", permissions = "file"`.
+struct EmbedArgs {
+    folder: syn::LitStr,
+    permissions: Option<syn::LitStr>,
+}
+
+impl syn::parse::Parse for EmbedArgs {
+    fn parse(input: syn::parse::ParseStream) -> syn::Result<Self> {
+        let folder: syn::LitStr = input.parse()?;
+        if input.is_empty() {
+            return Ok(EmbedArgs { folder, permissions: None });
+        }
+        input.parse::<syn::Token![,]>()?;
+        if input.is_empty() {
+            return Ok(EmbedArgs { folder, permissions: None });
+        }
+        let key: syn::Ident = input.parse()?;
+        if key != "permissions" {
+            return Err(syn::Error::new(key.span(), "expected `permissions = \"path/to/permissions.sql\"`"));
+        }
+        input.parse::<syn::Token![=]>()?;
+        let permissions: syn::LitStr = input.parse()?;
+        let _ = input.parse::<Option<syn::Token![,]>>()?;
+        if !input.is_empty() {
+            return Err(input.error("unexpected input after the permissions file"));
+        }
+        Ok(EmbedArgs { folder, permissions: Some(permissions) })
+    }
+}
+
+fn embed(literal: &syn::LitStr, permissions: Option<&syn::LitStr>) -> syn::Result<TokenStream2> {
     let manifest = std::env::var("CARGO_MANIFEST_DIR").map_err(|_| syn::Error::new(literal.span(), "CARGO_MANIFEST_DIR is not set: build with cargo"))?;
     let folder = std::path::Path::new(&manifest).join(literal.value());
     let journal = folder.join("meta").join("_journal.json");
@@ -193,11 +225,23 @@ fn embed(literal: &syn::LitStr) -> syn::Result<TokenStream2> {
     let name = literal.value();
     let journal = journal.to_string_lossy().into_owned();
     let (stems, paths): (Vec<String>, Vec<String>) = files.into_iter().unzip();
+    let permissions = match permissions {
+        None => quote!(::core::option::Option::None),
+        Some(file) => {
+            let path = std::path::Path::new(&manifest).join(file.value());
+            if !path.is_file() {
+                return Err(syn::Error::new(file.span(), format!("no permissions file at {} (run `tablewright generate`)", path.display())));
+            }
+            let (written, full) = (file.value(), path.to_string_lossy().into_owned());
+            quote!(::core::option::Option::Some((#written, include_str!(#full))))
+        }
+    };
     Ok(quote! {
         ::tablewright_core::runner::EmbeddedMigrations {
             folder: #name,
             journal: include_str!(#journal),
             files: &[ #( (#stems, include_str!(#paths)), )* ],
+            permissions: #permissions,
         }
     })
 }

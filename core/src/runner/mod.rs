@@ -125,11 +125,14 @@ pub struct MigratorOptions {
     /// Rows per transaction in a directive's batches (at most 2,998 under DSQL's
     /// 3,000-row limit, with the history row and the copy's range record).
     pub batch_rows: usize,
+    /// A permissions file to converge on after the migrations, still under the lock:
+    /// roles created, grants applied, undeclared privileges revoked, then validated.
+    pub permissions: Option<permissions::PermissionsFile>,
 }
 
 impl Default for MigratorOptions {
     fn default() -> Self {
-        MigratorOptions { history: HistoryTable::default(), lock: true, lease: Duration::from_secs(300), retry: RetryPolicy::default(), single_transaction: false, timeout: None, batch_rows: 1000 }
+        MigratorOptions { history: HistoryTable::default(), lock: true, lease: Duration::from_secs(300), retry: RetryPolicy::default(), single_transaction: false, timeout: None, batch_rows: 1000, permissions: None }
     }
 }
 
@@ -140,6 +143,9 @@ pub struct RunReport {
     pub applied: Vec<String>,
     /// Migrations that were already done.
     pub already_applied: usize,
+    /// What converging on the permissions file did, when one was given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub permissions: Option<permissions::PermissionsReport>,
 }
 
 /// The state of every migration, for `status`.
@@ -407,6 +413,15 @@ impl Migrator {
                 Err(cut_short(cut, &what))
             }
         };
+        // The grants follow the schema, under the same lock, so that two deploys cannot
+        // interleave their GRANTs and REVOKEs.
+        let result = match (result, &self.options.permissions) {
+            (Ok(mut report), Some(file)) => permissions::converge(&self.connector, file).await.map(|p| {
+                report.permissions = Some(p);
+                report
+            }),
+            (result, _) => result,
+        };
         lock.release(&self.connector).await;
         result
     }
@@ -429,7 +444,7 @@ impl Migrator {
             return Err(problem);
         }
         let works = reconciled.to_run().map(|e| self.prepare(e, events)).collect::<Result<Vec<_>, _>>()?;
-        let mut report = RunReport { applied: Vec::new(), already_applied: reconciled.entries.len() - works.len() };
+        let mut report = RunReport { applied: Vec::new(), already_applied: reconciled.entries.len() - works.len(), permissions: None };
         let dsql = self.target().dsql_rules();
         // Nothing of them ran: no row, or a failure that left nothing (on PostgreSQL a
         // failed migration's transaction rolled back whole).

@@ -104,6 +104,47 @@ impl ValidateReport {
     }
 }
 
+/// A permissions file to converge on after the migrations, as `Migrator` and the CLI do.
+#[derive(Debug, Clone)]
+pub struct PermissionsFile {
+    /// Its name, for messages (`permissions/permissions.sql`).
+    pub name: String,
+    /// Its statements.
+    pub statements: Vec<Statement>,
+    /// What to do with privileges no handler declares.
+    pub options: ApplyOptions,
+}
+
+impl PermissionsFile {
+    /// Reads a permissions file's text (only lines `generate` writes are accepted).
+    pub fn parse(name: &str, text: &str, options: ApplyOptions) -> Result<PermissionsFile, RunError> {
+        let statements = crate::compile::permissions::parse(text).map_err(|e| RunError::Source(vec![format!("{name}: {e}")]))?;
+        Ok(PermissionsFile { name: name.to_owned(), statements, options })
+    }
+
+    /// The file `embed_migrations!(.., permissions = "..")` compiled in, if it names one.
+    pub fn from_embedded(embedded: &super::EmbeddedMigrations, options: ApplyOptions) -> Result<Option<PermissionsFile>, RunError> {
+        embedded.permissions.map(|(name, text)| PermissionsFile::parse(name, text, options)).transpose()
+    }
+}
+
+/// What converging on a permissions file did.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct PermissionsReport {
+    /// The apply: roles, grants, revokes.
+    pub applied: ApplyReport,
+    /// The validation after it.
+    pub validated: ValidateReport,
+}
+
+/// Applies the file, then validates the catalog against it: what `migrate` and
+/// `permissions apply` do, the library's `Migrator` included.
+pub async fn converge(connector: &Connector, file: &PermissionsFile) -> Result<PermissionsReport, RunError> {
+    let applied = apply(connector, &file.name, &file.statements, file.options).await?;
+    let validated = validate(connector, &file.name, &file.statements).await?;
+    Ok(PermissionsReport { applied, validated })
+}
+
 fn declared(file: &str, statements: &[Statement]) -> Vec<(Grant, String)> {
     statements
         .iter()

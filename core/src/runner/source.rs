@@ -31,6 +31,8 @@ pub struct EmbeddedMigrations {
     pub journal: &'static str,
     /// Every `*.sql` file of the folder: `(file stem, contents)`.
     pub files: &'static [(&'static str, &'static str)],
+    /// The permissions file, `(path as written, contents)`, when the macro names one.
+    pub permissions: Option<(&'static str, &'static str)>,
 }
 
 /// All migrations in journal order.

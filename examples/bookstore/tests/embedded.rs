@@ -12,7 +12,7 @@ use common::{Mode, TestDb, assert_database_matches};
 use sqlx::{Connection, PgConnection};
 use std::path::Path;
 use tablewright_core::project::folder::MigrationFolder;
-use tablewright_core::runner::{MigrationSet, Migrator, MigratorOptions, Target};
+use tablewright_core::runner::{MigrationSet, Migrator, Target};
 
 fn folder() -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../migrations")
@@ -32,10 +32,29 @@ fn the_embedded_set_is_the_folder() {
 async fn the_embedded_migrations_apply_under_dsql_rules() {
     let db = TestDb::for_mode("embedded", Mode::DsqlGuarded).await;
     let set = MigrationSet::from_embedded(&migrate_bin::MIGRATIONS).unwrap();
-    let migrator = Migrator::new(Target::DsqlEmulated { url: db.url.clone() }, set, MigratorOptions::default()).await.unwrap();
+    let migrator = Migrator::new(Target::DsqlEmulated { url: db.url.clone() }, set, migrate_bin::options().unwrap()).await.unwrap();
     let report = migrator.run(&|_| {}).await.unwrap();
     assert_eq!(report.applied.len(), MigrationFolder::load(&folder()).unwrap().journal.entries.len());
     let last = MigrationFolder::load(&folder()).unwrap().last_snapshot().unwrap().unwrap();
     let mut conn = PgConnection::connect(&db.url).await.unwrap();
     assert_database_matches(&mut conn, &last.schema, "embedded migrations").await;
+
+    // The embedded permissions converged as the CLI's do: granted, then validated clean.
+    let permissions = report.permissions.expect("the embedded permissions ran");
+    assert!(permissions.applied.granted > 0 && permissions.validated.is_clean(), "{permissions:?}");
+    let mut setup = db.connect_setup().await;
+    let can = |role: &str, table: &str, privilege: &str| format!("SELECT has_table_privilege('{role}', '{table}', '{privilege}')");
+    let storefront_reads: bool = sqlx::query_scalar(sqlx::AssertSqlSafe(can("storefront", "books", "SELECT"))).fetch_one(&mut setup).await.unwrap();
+    assert!(storefront_reads);
+
+    // A privilege granted by hand that no handler declares: the next deploy revokes it.
+    sqlx::raw_sql("GRANT DELETE ON books TO storefront").execute(&mut setup).await.unwrap();
+    let set = MigrationSet::from_embedded(&migrate_bin::MIGRATIONS).unwrap();
+    let again = Migrator::new(Target::DsqlEmulated { url: db.url.clone() }, set, migrate_bin::options().unwrap()).await.unwrap().run(&|_| {}).await.unwrap();
+    assert!(again.applied.is_empty());
+    let permissions = again.permissions.unwrap();
+    assert_eq!(permissions.applied.revoked.len(), 1, "{permissions:?}");
+    assert!(permissions.validated.is_clean());
+    let storefront_deletes: bool = sqlx::query_scalar(sqlx::AssertSqlSafe(can("storefront", "books", "DELETE"))).fetch_one(&mut setup).await.unwrap();
+    assert!(!storefront_deletes);
 }

@@ -647,6 +647,16 @@ async fn squash_folds_the_history_into_an_equal_baseline(mode: Mode) {
     let old_tags: Vec<String> = before.journal.entries.iter().map(|e| e.tag.clone()).collect();
     let last_schema = before.last_snapshot().unwrap().unwrap().schema;
 
+    // The baseline cannot be written (a directory stands where its SQL file goes): nothing
+    // changes, no archive is left behind, and the squash can run again.
+    let blocker = dir.path().join("migrations/0000_baseline.sql");
+    std::fs::create_dir(&blocker).unwrap();
+    let out = run(&["squash"]);
+    assert_eq!(out.status.code(), Some(2), "{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(!dir.path().join("migrations/archive").join(old_tags.last().unwrap()).exists(), "an archive was left behind");
+    assert_eq!(MigrationFolder::load(&dir.path().join("migrations")).unwrap().journal, before.journal);
+    std::fs::remove_dir(&blocker).unwrap();
+
     let out = run(&["squash"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(text(&out.stdout).contains("tablewright mark-applied --file 0000_baseline --reset --yes"), "{}", text(&out.stdout));

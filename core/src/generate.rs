@@ -298,8 +298,8 @@ fn squashed_tags(folder: &MigrationFolder) -> Result<std::collections::BTreeSet<
 }
 
 /// Writes a squash: the archive first (all or nothing), then the baseline (all or nothing,
-/// the journal last), then the old files are removed. Until the journal is replaced the
-/// folder is as it was; after it, an old file left behind by a failed removal is also in
+/// the journal last; if it fails, the archive is removed again), then the old files are
+/// removed. Until the journal is replaced the folder is as it was; after it, an old file left behind by a failed removal is also in
 /// the archive, and `check` names it.
 pub fn write_squash(squash: &Squash) -> Result<(), GenerateError> {
     let mut archived = Vec::new();
@@ -308,7 +308,15 @@ pub fn write_squash(squash: &Squash) -> Result<(), GenerateError> {
         archived.push((to.clone(), bytes));
     }
     fsio::write_all_or_nothing(&archived)?;
-    fsio::write_all_or_nothing(&squash.files)?;
+    // Without the baseline the archive is only a copy: removed, so that the folder is as it
+    // was and the squash can be run again.
+    if let Err(e) = fsio::write_all_or_nothing(&squash.files) {
+        let _ = std::fs::remove_dir_all(&squash.archive);
+        if let Some(parent) = squash.archive.parent() {
+            let _ = std::fs::remove_dir(parent); // only when no earlier squash is archived there
+        }
+        return Err(e.into());
+    }
     let kept: Vec<&PathBuf> = squash.files.iter().map(|(p, _)| p).collect();
     for (from, _) in &squash.moves {
         if !kept.contains(&from) {

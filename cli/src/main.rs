@@ -43,8 +43,16 @@ Examples:
   tablewright migrate --provider dsql --connection-string postgres://localhost/app
   # has anyone changed the production schema or its grants by hand? (exit 1 if so)
   tablewright drift --format json
-  # replay migrations/ into a scratch database and compare with the last snapshot
-  tablewright verify --connection-string postgres://postgres@localhost/postgres
+  # replay migrations/ into a scratch database, rows in every table between migrations
+  tablewright verify --with-rows 1000
+  # bring a drizzle-kit folder along (migrate then skips what drizzle applied)
+  tablewright import drizzle --from drizzle/ --structs src/entities.rs
+  # write a hand-made database's tables as entity structs
+  tablewright pull --connection-string postgres://localhost/app --out src/entities.rs
+  # a development database straight to the structs: no files, no history
+  tablewright push --connection-string postgres://localhost/dev
+  # production's schema, rows and history in a local database, to rehearse a deploy
+  tablewright clone --from postgres://prod.example/app --to postgres://localhost/rehearsal --rows 10000
   # check the grants in permissions/permissions.sql against the live catalog, in CI
   tablewright permissions validate --strict
   # classify hand-written SQL for DSQL (exit 1 on ERROR or RECREATION)
@@ -223,8 +231,8 @@ enum Command {
         #[command(subcommand)]
         action: PermissionsAction,
     },
-    /// Compare a live database with the last snapshot and the permissions file; exit 1
-    /// when they differ, naming each difference. Reads only.
+    /// Compare a live database with the snapshot of its last applied migration and the
+    /// permissions file; exit 1 when they differ, naming each difference. Reads only.
     #[command(after_help = AFTER_HELP)]
     Drift {
         #[command(flatten)]

@@ -87,7 +87,7 @@ impl DbArgs {
         let folder = self.folder.clone().or_else(|| config.as_ref().map(|c| c.out.clone())).expect("a folder or a config");
         let history = config
             .as_ref()
-            .map(|c| HistoryTable { schema: c.history_schema.clone(), table: c.history_table.clone() })
+            .map(history_of)
             .unwrap_or_default();
         Ok((config, folder, history))
     }
@@ -188,7 +188,7 @@ impl EventPrinter {
                     let inserted: u64 = tables.iter().map(|t| t.inserted).sum();
                     let mut text = format!("verify: {inserted} sample row(s) in {} table(s) before {before}\n", tables.len());
                     for t in tables.iter().filter(|t| t.skipped.is_some()) {
-                        text.push_str(&format!("  - {}: {} row(s); {}\n", t.table, t.inserted, t.skipped.as_deref().unwrap_or_default()));
+                        text.push_str(&format!("  warning: {} got {} sample row(s), fewer than asked, so the next migration meets less data there: {}\n", t.table, t.inserted, t.skipped.as_deref().unwrap_or_default()));
                     }
                     text
                 }
@@ -423,7 +423,10 @@ pub fn drift(config_path: &Path, format: Format, args: &DbArgs, out: &mut serde_
         let connector = runner::Connector::new(migrator.target().clone()).await.map_err(run_error)?;
         let report = runner::drift(&connector, &expected, &history, permissions.as_ref().map(|(f, s)| (f.as_str(), s.as_slice()))).await.map_err(run_error)?;
         let pending = &status.pending;
-        let pending_note = if pending.is_empty() { String::new() } else { format!("{} migration(s) pending, not compared: {}\n", pending.len(), pending.join(", ")) };
+        let mut pending_note = if pending.is_empty() { String::new() } else { format!("{} migration(s) pending, not compared: {}\n", pending.len(), pending.join(", ")) };
+        for n in &report.not_compared {
+            pending_note.push_str(&format!("not compared (the structs cannot declare it): {n}\n"));
+        }
         match format {
             Format::Text if report.is_clean() => emit(&format!(
                 "drift: none — {} matches snapshot {} ({} table(s)){}.\n{pending_note}",
@@ -452,6 +455,7 @@ pub fn drift(config_path: &Path, format: Format, args: &DbArgs, out: &mut serde_
                 out.insert("target".into(), json!(connector.target().to_string()));
                 out.insert("snapshot".into(), json!(last_applied.map(|e| e.tag.clone())));
                 out.insert("pending".into(), json!(pending));
+                out.insert("not_compared".into(), json!(report.not_compared));
                 out.insert("differences".into(), Value::Array(report.differences.iter().map(|d| {
                     let mut v = serde_json::to_value(d).expect("differences serialise");
                     v["message"] = json!(d.to_string());
@@ -463,6 +467,19 @@ pub fn drift(config_path: &Path, format: Format, args: &DbArgs, out: &mut serde_
         }
         if report.is_clean() { Ok(()) } else { Err(Failure::CheckFailed) }
     })
+}
+
+/// The config when there is one: a missing default file is no config, a broken one an error.
+fn optional_config(config_path: &Path) -> Result<Option<Config>, Failure> {
+    if config_path == Path::new(DEFAULT_CONFIG) && !config_path.exists() {
+        return Ok(None);
+    }
+    Ok(Some(Config::load(config_path)?))
+}
+
+/// Where the config keeps the history.
+fn history_of(config: &Config) -> HistoryTable {
+    HistoryTable { schema: config.history_schema.clone(), table: config.history_table.clone() }
 }
 
 /// Reads the tables of `namespace` into the model, leaving out the tool's own tables and
@@ -484,7 +501,7 @@ async fn read_schema(connector: &runner::Connector, namespace: &str, history: &H
 
 pub fn pull(config_path: &Path, format: Format, args: &DbArgs, namespace: &str, out_file: Option<&Path>, force: bool, out: &mut serde_json::Map<String, Value>) -> Result<(), Failure> {
     let target = args.target()?;
-    let history = Config::load(config_path).map(|c| HistoryTable { schema: c.history_schema, table: c.history_table }).unwrap_or_default();
+    let history = optional_config(config_path)?.as_ref().map(history_of).unwrap_or_default();
     if let Some(path) = out_file
         && path.exists()
         && !force
@@ -538,7 +555,7 @@ pub fn pull(config_path: &Path, format: Format, args: &DbArgs, namespace: &str, 
     })
 }
 
-pub fn push(config_path: &Path, format: Format, args: &DbArgs, allow_drop: &[String], allow_dsql: bool, out: &mut serde_json::Map<String, Value>) -> Result<(), Failure> {
+pub fn push(config_path: &Path, format: Format, args: &DbArgs, allow_drop: &[String], allow_dsql: bool, force: bool, out: &mut serde_json::Map<String, Value>) -> Result<(), Failure> {
     use tablewright_core::compile::{diff, plan, rules::Dialect};
     use tablewright_core::schema::{compare, desired::AllowDrops, scan};
     let config = Config::load(config_path)?;
@@ -549,11 +566,28 @@ pub fn push(config_path: &Path, format: Format, args: &DbArgs, allow_drop: &[Str
         )));
     }
     let scanned = scan::scan_files(&config.schema_files()?, &tablewright_core::sql::fragment::ParsedFragments)?;
-    let history = HistoryTable { schema: config.history_schema.clone(), table: config.history_table.clone() };
+    let history = history_of(&config);
     let printer = EventPrinter::new(format);
     block_on(None, async {
         let connector = runner::Connector::new(target.clone()).await.map_err(run_error)?;
+        // A database whose history records migrations is deployed by them, not pushed to.
+        if !force {
+            let empty = MigrationSet { migrations: Vec::new(), origin: "push".to_owned(), drizzle: None };
+            let recorded = Migrator::new(target.clone(), empty, MigratorOptions { history: history.clone(), lock: false, ..MigratorOptions::default() }).await.map_err(run_error)?.status().await.map_err(run_error)?.unknown;
+            if !recorded.is_empty() {
+                return Err(input(format!(
+                    "{target}: its history records {} migration(s) ({}), so `migrate` deploys it; push would change it behind that history. Use `generate` and `migrate`, or --force for a development database",
+                    recorded.len(),
+                    recorded.join(", ")
+                )));
+            }
+        }
         let mut live = read_schema(&connector, "public", &history).await?.schema;
+        // What the structs cannot declare is left alone rather than dropped: a foreign key
+        // over several columns (one to another schema is not read at all).
+        for table in live.tables.values_mut() {
+            table.foreign_keys.retain(|_, fk| fk.columns.len() == 1);
+        }
         compare::adopt_spellings(&mut live, &scanned.desired.schema);
         // Errors read as generate's do (the undecided drops with both ways out).
         let changes = diff::diff(&live, &scanned.desired, &AllowDrops::parse(allow_drop)).map_err(tablewright_core::generate::GenerateError::Diff)?;
@@ -577,7 +611,15 @@ pub fn push(config_path: &Path, format: Format, args: &DbArgs, allow_drop: &[Str
             }
             emit(&text);
         }
-        runner::apply_unrecorded(target, statements.clone(), &history.schema, &|e| printer.print(e)).await.map_err(run_error)?;
+        // Bookkeeping in `public`, which exists, so that no schema is created and left.
+        runner::apply_unrecorded(target, "push", statements.clone(), "public", &|e| printer.print(e)).await.map_err(|e| {
+            let stopped = matches!(e, RunError::Statement { .. });
+            let failure = run_error(e);
+            match failure {
+                Failure::Runtime(e) if stopped => Failure::Runtime(e.context("push stopped at this statement; the statements before it took effect. Fix the cause and push again: it plans from the database as it now is")),
+                other => other,
+            }
+        })?;
         match format {
             Format::Text => emit(&format!("push: done, {} statement(s); no file written, no history recorded.\n", statements.len())),
             Format::Json => {
@@ -619,15 +661,40 @@ pub fn clone(config_path: &Path, format: Format, source: &CloneSource, to: Optio
     use tablewright_core::compile::{diff, plan, rules::Dialect};
     use tablewright_core::schema::desired::{AllowDrops, DesiredSchema};
     let from = source.target()?;
-    let history = Config::load(config_path).map(|c| HistoryTable { schema: c.history_schema, table: c.history_table }).unwrap_or_default();
+    let config = optional_config(config_path)?;
+    let history = config.as_ref().map(history_of).unwrap_or_default();
+    // A folder imported from drizzle-kit: its history comes along too.
+    let drizzle_history = match &config {
+        Some(c) => MigrationSet::from_folder(&c.out).ok().and_then(|set| set.drizzle).map(|d| (d.schema, d.table)),
+        None => None,
+    }
+    .or_else(|| Some(("drizzle".to_owned(), "__drizzle_migrations".to_owned())));
     let printer = EventPrinter::new(format);
     block_on(None, async {
         let stop = termination();
         let mut stop = std::pin::pin!(stop);
         let source = runner::Connector::new(from).await.map_err(run_error)?;
         let found = read_schema(&source, "public", &history).await?;
+        let defined: Vec<String> = found.unmodelled.iter().filter(|u| matches!(u.kind, runner::introspect::UnmodelledKind::DefinedType { .. })).map(|u| u.note.clone()).collect();
+        // SERIAL columns: their sequences are made before the tables that draw from them.
+        let sequences: Vec<String> = found.unmodelled.iter().filter_map(|u| match &u.kind {
+            runner::introspect::UnmodelledKind::Sequence { sequence } => Some(sequence.clone()),
+            _ => None,
+        }).collect();
+        if !defined.is_empty() {
+            return Err(input(format!("{}: clone cannot build every table: {}", source.target(), defined.join("; "))));
+        }
         let mut source_conn = source.connect().await.map_err(run_error)?;
-        let history_table = runner::introspect::introspect(source_conn.pg(), &history.schema).await.map_err(|e| run_error(RunError::db("reading the history's schema", e)))?.schema.tables.remove(&history.table);
+        let mut read_namespace = async |namespace: &str, table: &str| -> Result<Option<tablewright_core::schema::model::Table>, Failure> {
+            Ok(runner::introspect::introspect(source_conn.pg(), namespace).await.map_err(|e| run_error(RunError::db(&format!("reading schema {namespace}"), e)))?.schema.tables.remove(table))
+        };
+        // The history comes along, and drizzle-kit's (after `import drizzle`), so that
+        // `migrate` on the clone decides as it would on the source.
+        let history_table = read_namespace(&history.schema, &history.table).await?;
+        let drizzle_table = match &drizzle_history {
+            Some((schema, table)) => read_namespace(schema, table).await?.map(|t| (schema.clone(), t)),
+            None => None,
+        };
 
         // No --to: a throwaway server that lives until a signal.
         let embedded = match &to {
@@ -645,24 +712,44 @@ pub fn clone(config_path: &Path, format: Format, source: &CloneSource, to: Optio
             return Err(input(format!("{clone_target} already has tables ({}); clone builds into an empty database", existing.schema.tables.keys().cloned().collect::<Vec<_>>().join(", "))));
         }
 
+        // A signal stops the build and the copy where they are; what was built stays, and
+        // the message says so.
+        let work = async {
         // The source's schema, planned from nothing for PostgreSQL and applied by the runner.
         let desired = DesiredSchema { schema: found.schema.clone(), sources: Default::default() };
         let changes = diff::diff(&Default::default(), &desired, &AllowDrops::default()).map_err(tablewright_core::generate::GenerateError::Diff)?;
         let planned = plan::plan(&changes, &desired.schema, Dialect::Postgres).map_err(tablewright_core::generate::GenerateError::Plan)?;
-        runner::apply_unrecorded(clone_target.clone(), planned.sql(), "public", &|e| if format == Format::Json { printer.print(e) }).await.map_err(run_error)?;
-        // The history too, so that `migrate` on the clone runs only what the source has not.
-        if history_table.is_some() {
-            let empty = MigrationSet { migrations: Vec::new(), origin: "clone".to_owned() };
-            Migrator::new(clone_target.clone(), empty, MigratorOptions { history: history.clone(), lock: false, ..MigratorOptions::default() }).await.map_err(run_error)?.run(&|_| {}).await.map_err(run_error)?;
+        let statements: Vec<String> = sequences.iter().map(|s| runner::clone::create_sequence_statement(s)).chain(planned.sql()).collect();
+        runner::apply_unrecorded(clone_target.clone(), "clone", statements, "public", &|e| if format == Format::Json { printer.print(e) }).await.map_err(run_error)?;
+        // From here on a failure leaves tables behind in the target: say so.
+        let partial = |e: Failure| match e {
+            Failure::Runtime(e) => Failure::Runtime(e.context(format!("clone stopped after building the tables in {clone_target}: drop and recreate that database before cloning into it again"))),
+            other => other,
+        };
+        let mut whole = Vec::new();
+        if let Some(table) = &history_table {
+            let empty = MigrationSet { migrations: Vec::new(), origin: "clone".to_owned(), drizzle: None };
+            Migrator::new(clone_target.clone(), empty, MigratorOptions { history: history.clone(), lock: false, ..MigratorOptions::default() }).await.map_err(run_error).map_err(partial)?.run(&|_| {}).await.map_err(run_error).map_err(partial)?;
+            whole.push((history.schema.as_str(), table));
         }
         let mut target_conn = connector.connect().await.map_err(run_error)?;
-        let copied = runner::clone::copy_rows(source_conn.pg(), target_conn.pg(), "public", &found.schema, history_table.as_ref().map(|t| (history.schema.as_str(), t)), rows).await.map_err(run_error)?;
+        if let Some((schema, table)) = &drizzle_table {
+            runner::clone::create_drizzle_history(target_conn.pg(), schema, &table.name).await.map_err(run_error).map_err(partial)?;
+            whole.push((schema.as_str(), table));
+        }
+        let copied = runner::clone::copy_rows(source_conn.pg(), target_conn.pg(), "public", &found.schema, &whole, rows).await.map_err(run_error).map_err(partial)?;
         target_conn.close().await;
+        Ok::<_, Failure>(copied)
+        };
+        let copied = tokio::select! {
+            copied = work => copied?,
+            () = &mut stop => return Err(Failure::Runtime(anyhow::anyhow!("clone interrupted; {clone_target} may hold part of the clone: drop and recreate it before cloning into it again"))),
+        };
         source_conn.close().await;
         let not_cloned: Vec<String> = found.unmodelled.iter().map(|u| u.note.clone()).collect();
         match format {
             Format::Text => {
-                let total: u64 = copied.iter().map(|c| c.copied).sum();
+                let total: u64 = copied.iter().filter(|c| found.schema.tables.contains_key(&c.table)).map(|c| c.copied).sum();
                 let mut text = format!("clone: {} table(s) and {total} row(s) from {} into {clone_target}\n", found.schema.tables.len(), source.target());
                 for c in &copied {
                     text.push_str(&format!("  {}: {} row(s){}\n", c.table, c.copied, if c.orphans_removed > 0 { format!(" ({} left out: their parent row was not copied)", c.orphans_removed) } else { String::new() }));
@@ -816,7 +903,13 @@ pub fn mark_applied(config_path: &Path, format: Format, args: &DbArgs, file: &st
 /// the ones it had not run. (Without archives, or with a history of only the baseline,
 /// there is nothing to check.)
 async fn squashed_history_is_complete(migrator: &Migrator, target: &Target, history: &HistoryTable, folder: &Path, baseline: &str) -> Result<(), Failure> {
-    let unknown = migrator.status().await.map_err(run_error)?.unknown;
+    let status = migrator.status().await.map_err(run_error)?;
+    if status.unknown.is_empty() && status.applied.is_empty() && status.in_progress.is_empty() && status.failed.is_empty() {
+        return Err(input(format!(
+            "--reset: {target} has no migration history, so there is nothing to replace; a new database gets `{baseline}` from `tablewright migrate`, and one built another way (by hand, `pull`, `push`) is recorded with `mark-applied --file {baseline}` without --reset"
+        )));
+    }
+    let unknown = status.unknown;
     let archives = MigrationFolder::load(folder)?.archives();
     if unknown.is_empty() || archives.is_empty() {
         return Ok(());

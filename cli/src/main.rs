@@ -126,6 +126,10 @@ enum ImportSource {
         /// names one file that does not exist yet).
         #[arg(long, value_name = "FILE")]
         structs: Option<PathBuf>,
+        /// The table drizzle's migrator recorded applied migrations in, `schema.table`
+        /// (drizzle's `migrationsSchema` and `migrationsTable`); kept in the journal.
+        #[arg(long, value_name = "SCHEMA.TABLE", default_value = tablewright_core::project::import::DRIZZLE_HISTORY)]
+        drizzle_history: String,
     },
 }
 
@@ -261,6 +265,9 @@ enum Command {
         /// throwaway ones).
         #[arg(long)]
         allow_dsql: bool,
+        /// Push even though the database's history records migrations.
+        #[arg(long)]
+        force: bool,
     },
     /// Copy a database's schema and rows (DSQL or PostgreSQL) into a local PostgreSQL, to
     /// rehearse pending migrations on real data.
@@ -400,15 +407,15 @@ fn main() -> ExitCode {
             let r = db::drift(&common.config, format, &db, reporter.json_mut());
             (reporter, r)
         }
-        Command::Import { source: ImportSource::Drizzle { common, from, structs } } => {
+        Command::Import { source: ImportSource::Drizzle { common, from, structs, drizzle_history } } => {
             let mut reporter = Reporter::new(common.format.into());
-            let r = run_import_drizzle(&common, &from, structs, &mut reporter);
+            let r = run_import_drizzle(&common, &from, structs, &drizzle_history, &mut reporter);
             (reporter, r)
         }
-        Command::Push { common, db, allow_drop, allow_dsql } => {
+        Command::Push { common, db, allow_drop, allow_dsql, force } => {
             let mut reporter = Reporter::new(common.format.into());
             let format = reporter.format();
-            let r = db::push(&common.config, format, &db, &allow_drop, allow_dsql, reporter.json_mut());
+            let r = db::push(&common.config, format, &db, &allow_drop, allow_dsql, force, reporter.json_mut());
             (reporter, r)
         }
         Command::Clone { common, source, to, rows } => {
@@ -537,8 +544,14 @@ fn run_check(common: &Common, out: &mut Reporter) -> Result<(), Failure> {
     if problems.is_empty() { Ok(()) } else { Err(Failure::CheckFailed) }
 }
 
-fn run_import_drizzle(common: &Common, from: &std::path::Path, structs: Option<PathBuf>, out: &mut Reporter) -> Result<(), Failure> {
+fn run_import_drizzle(common: &Common, from: &std::path::Path, structs: Option<PathBuf>, drizzle_history: &str, out: &mut Reporter) -> Result<(), Failure> {
     use tablewright_core::project::import;
+    if !drizzle_history.split_once('.').is_some_and(|(s, t)| !s.is_empty() && !t.is_empty() && !t.contains('.')) {
+        return Err(Failure::Error(anyhow::anyhow!("--drizzle-history `{drizzle_history}`: expected `schema.table`, as drizzle's migrationsSchema and migrationsTable (default {})", import::DRIZZLE_HISTORY)));
+    }
+    if !from.join("meta").join("_journal.json").is_file() {
+        return Err(Failure::Error(anyhow::anyhow!("{}: no meta/_journal.json here; --from names drizzle-kit's `out` folder (the one holding 0000_*.sql and meta/)", from.display())));
+    }
     let config = Config::load(&common.config)?;
     let structs = match structs {
         Some(path) => path,
@@ -550,7 +563,7 @@ fn run_import_drizzle(common: &Common, from: &std::path::Path, structs: Option<P
     if structs.exists() {
         return Err(Failure::Error(anyhow::anyhow!("{}: already exists; import writes new entity structs (pass another --structs FILE)", structs.display())));
     }
-    let plan = import::plan_drizzle_import(from, &config.out, config.dialect).map_err(|e| Failure::Error(anyhow::Error::new(e)))?;
+    let plan = import::plan_drizzle_import(from, &config.out, config.dialect, drizzle_history).map_err(|e| Failure::Error(anyhow::Error::new(e)))?;
     let entities = tablewright_core::schema::codegen::entities(&plan.schema, &format!("the drizzle-kit folder {}", from.display()));
     let mut files = plan.files.clone();
     files.push((structs.clone(), entities.source.into_bytes()));
@@ -565,6 +578,16 @@ fn run_import_drizzle(common: &Common, from: &std::path::Path, structs: Option<P
     }
     let mut notes = plan.notes.clone();
     notes.extend(entities.not_expressed);
+    // drizzle-kit wrote PostgreSQL; on a dsql project, say now what DSQL cannot hold.
+    if config.dialect == tablewright_core::compile::rules::Dialect::Dsql {
+        use tablewright_core::compile::{diff, plan};
+        let desired = tablewright_core::schema::desired::DesiredSchema { schema: plan.schema.clone(), sources: Default::default() };
+        if let Ok(changes) = diff::diff(&Default::default(), &desired, &AllowDrops::default())
+            && let Err(plan::PlanError::Refused { refusals, .. }) = plan::plan(&changes, &desired.schema, config.dialect)
+        {
+            notes.extend(refusals.iter().map(|r| format!("on dsql: {r}")));
+        }
+    }
     out.imported(&config, &plan.migrations, &structs, &notes);
     Ok(())
 }

@@ -146,7 +146,7 @@ async fn pull_lists_what_the_structs_cannot_declare() {
     sqlx::raw_sql(
         "CREATE TYPE mood AS ENUM ('ok', 'sad');
          CREATE TABLE parents (a integer, b integer, PRIMARY KEY (a, b));
-         CREATE TABLE children (id integer GENERATED ALWAYS AS IDENTITY PRIMARY KEY, a integer, b integer, name text,
+         CREATE TABLE children (id integer GENERATED ALWAYS AS IDENTITY PRIMARY KEY, a integer, b integer, name text, feeling mood,
                                 FOREIGN KEY (a, b) REFERENCES parents (a, b));
          CREATE INDEX children_lower_name ON children (lower(name));
          CREATE VIEW named_children AS SELECT name FROM children;",
@@ -166,9 +166,16 @@ async fn pull_lists_what_the_structs_cannot_declare() {
         "`children`: foreign key `children_a_b_fkey` (FOREIGN KEY (a, b) REFERENCES parents (a, b)) cannot be declared in the schema language",
         "view named_children is not a table",
         "enum type mood is not a table",
+        "`children.feeling` has type `mood`, which the database defines",
     ] {
         assert!(notes.iter().any(|n| n.contains(expected)), "{expected}: {notes:#?}");
     }
+    // clone cannot build that column, and says so before it builds anything.
+    let target = TestDb::create("pull_unsaid_clone").await;
+    let out = run(dir.path(), &["clone", "--from", &source.url, "--to", &target.url]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("`children.feeling` has type `mood`"), "{}", text(&out.stderr));
+    assert!(schema_of(&target.url).await.tables.is_empty());
 }
 
 /// The drizzle-kit fixture (cli/tests/fixtures/drizzle, made by drizzle-kit itself).
@@ -180,20 +187,30 @@ fn drizzle_fixture() -> PathBuf {
 /// migrations of the fixture: their statements in one transaction, and the rows it wrote
 /// (applied_history.json, recorded from the real migrator) in its table.
 async fn as_drizzle_left_it(url: &str, applied: usize) {
-    let folder = drizzle_fixture().join("drizzle");
-    let history: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(drizzle_fixture().join("applied_history.json")).unwrap()).unwrap();
+    as_drizzle_left_it_in(url, applied, &drizzle_fixture().join("drizzle"), "drizzle.__drizzle_migrations").await;
+}
+
+/// The same, from `folder` (a copy of the fixture), with drizzle's history in `history`.
+/// The hashes are those the real migrator wrote for the fixture's files, or, for a file
+/// that differs from the fixture's, the SHA-256 of its bytes (drizzle's rule, checked
+/// against the real migrator: see the fixture's README).
+async fn as_drizzle_left_it_in(url: &str, applied: usize, folder: &Path, history: &str) {
+    let (schema, _) = history.split_once('.').unwrap();
+    let recorded: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(drizzle_fixture().join("applied_history.json")).unwrap()).unwrap();
     let journal: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(folder.join("meta/_journal.json")).unwrap()).unwrap();
     let mut conn = PgConnection::connect(url).await.unwrap();
     let mut sql = String::from(
-        "BEGIN;\nCREATE SCHEMA IF NOT EXISTS drizzle;\nCREATE TABLE IF NOT EXISTS drizzle.__drizzle_migrations (id SERIAL PRIMARY KEY, hash text NOT NULL, created_at bigint);\n",
+        format!("BEGIN;\nCREATE SCHEMA IF NOT EXISTS {schema};\nCREATE TABLE IF NOT EXISTS {history} (id SERIAL PRIMARY KEY, hash text NOT NULL, created_at bigint);\n"),
     );
-    for (entry, row) in journal["entries"].as_array().unwrap().iter().zip(history.as_array().unwrap()).take(applied) {
-        let text = std::fs::read_to_string(folder.join(format!("{}.sql", entry["tag"].as_str().unwrap()))).unwrap();
-        for statement in text.split("--> statement-breakpoint") {
+    for (entry, row) in journal["entries"].as_array().unwrap().iter().zip(recorded.as_array().unwrap()).take(applied) {
+        let file = format!("{}.sql", entry["tag"].as_str().unwrap());
+        let bytes = std::fs::read(folder.join(&file)).unwrap();
+        let hash = if bytes == std::fs::read(drizzle_fixture().join("drizzle").join(&file)).unwrap() { row["hash"].as_str().unwrap().to_owned() } else { tablewright_core::project::hash::sha256_hex(&bytes) };
+        for statement in String::from_utf8(bytes).unwrap().split("--> statement-breakpoint") {
             sql.push_str(statement);
             sql.push_str(";\n");
         }
-        sql.push_str(&format!("INSERT INTO drizzle.__drizzle_migrations (hash, created_at) VALUES ('{}', {});\n", row["hash"].as_str().unwrap(), row["created_at"]));
+        sql.push_str(&format!("INSERT INTO {history} (hash, created_at) VALUES ('{hash}', {});\n", row["created_at"]));
     }
     sql.push_str("COMMIT;\n");
     sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(&mut conn).await.unwrap();
@@ -201,10 +218,13 @@ async fn as_drizzle_left_it(url: &str, applied: usize) {
 }
 
 fn drizzle_project() -> tempfile::TempDir {
+    drizzle_project_from(&drizzle_fixture().join("drizzle"), &[])
+}
+
+fn drizzle_project_from(from: &Path, extra: &[&str]) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("tablewright.toml"), "dialect = \"postgres\"\nschema = [\"src/entities.rs\"]\n").unwrap();
-    let from = drizzle_fixture().join("drizzle");
-    let out = run(dir.path(), &["import", "drizzle", "--from", from.to_str().unwrap()]);
+    let out = run(dir.path(), &[&["import", "drizzle", "--from", from.to_str().unwrap()][..], extra].concat());
     assert!(out.status.success(), "{}{}", text(&out.stdout), text(&out.stderr));
     assert!(text(&out.stdout).contains("Imported 2 drizzle-kit migration(s) (0000_init, 0001_reviews)"), "{}", text(&out.stdout));
     assert!(text(&out.stdout).contains("`books.id` is GENERATED ALWAYS AS IDENTITY"), "{}", text(&out.stdout));
@@ -234,6 +254,17 @@ async fn import_drizzle_brings_the_folder_and_its_applied_history() {
     let db = TestDb::create("import_drizzle").await;
     as_drizzle_left_it(&db.url, 1).await;
     let connection = ["--provider", "postgres", "--connection-string", db.url.as_str()];
+    // The dry run decides as migrate does: drizzle's migration is not to run.
+    let out = run(dir.path(), &[&["migrate", "--dry-run"][..], &connection].concat());
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("1 migration(s) to run") && !text(&out.stdout).contains("CREATE TABLE \"authors\""), "{}", text(&out.stdout));
+    // A clone carries drizzle's history too, so migrate on it decides the same.
+    let clone = TestDb::create("import_drizzle_clone").await;
+    let out = run(dir.path(), &["clone", "--from", &db.url, "--to", &clone.url]);
+    assert!(out.status.success(), "{}{}", text(&out.stdout), text(&out.stderr));
+    let out = run(dir.path(), &["migrate", "--provider", "postgres", "--connection-string", &clone.url]);
+    assert!(out.status.success(), "{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(text(&out.stdout).contains("0000_init: applied by drizzle-kit"), "{}", text(&out.stdout));
     let out = run(dir.path(), &[&["status"][..], &connection].concat());
     assert!(text(&out.stdout).contains("0000_init") && text(&out.stdout).contains("by drizzle-kit"), "{}", text(&out.stdout));
     let out = run(dir.path(), &[&["migrate"][..], &connection].concat());
@@ -270,6 +301,58 @@ async fn import_drizzle_refuses_a_history_it_cannot_match() {
     assert!(text(&out.stderr).contains("drizzle.__drizzle_migrations row 1"), "{}", text(&out.stderr));
     let reviews: Option<String> = sqlx::query_scalar("SELECT to_regclass('reviews')::text").fetch_one(&mut conn).await.unwrap();
     assert_eq!(reviews, None, "nothing ran");
+    let recorded: i64 = sqlx::query_scalar("SELECT count(*) FROM tablewright.migrations").fetch_one(&mut conn).await.unwrap();
+    assert_eq!(recorded, 0, "nothing recorded");
+}
+
+/// drizzle's history where the migrator was told to keep it (`--drizzle-history`), and
+/// files with CRLF line ends (drizzle hashes the bytes as they are; this tool's hash is
+/// over LF): adopted all the same, nothing run twice.
+#[tokio::test]
+async fn import_drizzle_finds_the_history_where_drizzle_kept_it_and_hashes_as_drizzle_did() {
+    let copy = tempfile::tempdir().unwrap();
+    let from = copy.path().join("drizzle");
+    std::fs::create_dir_all(from.join("meta")).unwrap();
+    for entry in std::fs::read_dir(drizzle_fixture().join("drizzle/meta")).unwrap().flatten() {
+        std::fs::copy(entry.path(), from.join("meta").join(entry.file_name())).unwrap();
+    }
+    for tag in ["0000_init", "0001_reviews"] {
+        let text = std::fs::read_to_string(drizzle_fixture().join(format!("drizzle/{tag}.sql"))).unwrap();
+        std::fs::write(from.join(format!("{tag}.sql")), text.replace('\n', "\r\n")).unwrap();
+    }
+    let dir = drizzle_project_from(&from, &["--drizzle-history", "public.__drizzle_migrations"]);
+    let db = TestDb::create("import_drizzle_crlf").await;
+    as_drizzle_left_it_in(&db.url, 2, &from, "public.__drizzle_migrations").await;
+    let out = run(dir.path(), &["migrate", "--provider", "postgres", "--connection-string", &db.url]);
+    assert!(out.status.success(), "{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(text(&out.stdout).contains("Done: 0 applied, 2 already applied."), "{}", text(&out.stdout));
+}
+
+/// An imported folder on a database with tables but no drizzle history where the journal
+/// says: drizzle may have kept it elsewhere, so nothing runs (exit 1), and the message
+/// says where to look.
+#[tokio::test]
+async fn import_drizzle_refuses_tables_without_drizzle_history() {
+    let dir = drizzle_project();
+    let db = TestDb::create("import_drizzle_elsewhere").await;
+    as_drizzle_left_it_in(&db.url, 2, &drizzle_fixture().join("drizzle"), "migrations.journal").await;
+    let out = run(dir.path(), &["migrate", "--provider", "postgres", "--connection-string", &db.url]);
+    assert_eq!(out.status.code(), Some(1), "{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(text(&out.stderr).contains("no drizzle history at drizzle.__drizzle_migrations"), "{}", text(&out.stderr));
+}
+
+/// A folder tablewright wrote itself never reads drizzle's table, whatever it holds.
+#[tokio::test]
+async fn a_folder_not_imported_ignores_drizzle_history() {
+    let db = TestDb::create("not_imported").await;
+    let mut conn = PgConnection::connect(&db.url).await.unwrap();
+    sqlx::raw_sql("CREATE SCHEMA drizzle; CREATE TABLE drizzle.__drizzle_migrations (id SERIAL PRIMARY KEY, hash text NOT NULL, created_at bigint); INSERT INTO drizzle.__drizzle_migrations (hash, created_at) VALUES ('another service', 1)")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let dir = migrated_project(Mode::Postgres, &db);
+    let out = run(dir.path(), &["status", "--provider", "postgres", "--connection-string", &db.url]);
+    assert!(out.status.success(), "{}{}", text(&out.stdout), text(&out.stderr));
 }
 
 /// Every file under `dir`, with its bytes.
@@ -324,8 +407,12 @@ async fn push_equals_generate_and_migrate(mode: Mode) {
         let differences = compare::differences(&schema_of(&migrated.url).await, &schema_of(&pushed.url).await);
         assert!(differences.is_empty(), "step {step}: {differences:#?}");
     }
+    // A database migrations deploy is not pushed to.
+    let out = run(dir.path(), &[&["push"][..], &connection(&migrated).iter().map(String::as_str).collect::<Vec<_>>(), if mode == Mode::DsqlGuarded { &["--allow-dsql"][..] } else { &[] }].concat());
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("its history records 2 migration(s)"), "{}", text(&out.stderr));
     let mut conn = PgConnection::connect(&pushed.url).await.unwrap();
-    let bookkeeping: i64 = sqlx::query_scalar("SELECT count(*) FROM pg_class WHERE relname LIKE '%unrecorded%'").fetch_one(&mut conn).await.unwrap();
+    let bookkeeping: i64 = sqlx::query_scalar("SELECT count(*) FROM pg_class WHERE relname LIKE 'tablewright_push%'").fetch_one(&mut conn).await.unwrap();
     assert_eq!(bookkeeping, 0, "push left its bookkeeping behind");
 
     // A column dropped from the structs: refused without --allow-drop, and nothing changes.
@@ -430,16 +517,16 @@ async fn clone_copies_schema_rows_and_history(mode: Mode) {
     assert!(text(&out.stdout).contains("Done: 1 applied, 2 already applied."), "{}", text(&out.stdout));
 
     let some = TestDb::create("clone_some").await;
-    let out = run(dir.path(), &[&from[..], &["--to", &some.url, "--rows", "5"]].concat());
+    let out = run(dir.path(), &[&from[..], &["--to", &some.url, "--rows", "5", "--format", "json"]].concat());
     assert!(out.status.success(), "{}{}", text(&out.stdout), text(&out.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let of = |table: &str| report["tables"].as_array().unwrap().iter().find(|t| t["table"] == table).cloned().unwrap();
+    assert_eq!(of("authors")["copied"], 5, "{report}");
+    // Five books were read; those whose author was not among the five are left out.
+    assert_eq!(of("books")["copied"].as_u64().unwrap() + of("books")["orphans_removed"].as_u64().unwrap(), 5, "{report}");
     let mut conn = PgConnection::connect(&some.url).await.unwrap();
-    for (what, sql) in [
-        ("authors", "SELECT count(*) FROM authors"),
-        ("books", "SELECT count(*) FROM books"),
-    ] {
-        let n: i64 = sqlx::query_scalar(sql).fetch_one(&mut conn).await.unwrap();
-        assert!(n <= 5, "{what}: {n}");
-    }
+    let books: i64 = sqlx::query_scalar("SELECT count(*) FROM books").fetch_one(&mut conn).await.unwrap();
+    assert_eq!(books, of("books")["copied"].as_i64().unwrap());
     for sql in [
         "SELECT count(*) FROM books b WHERE NOT EXISTS (SELECT 1 FROM authors a WHERE a.id = b.author_id)",
         "SELECT count(*) FROM books b WHERE b.sequel_of IS NOT NULL AND NOT EXISTS (SELECT 1 FROM books s WHERE s.id = b.sequel_of)",
@@ -482,4 +569,24 @@ async fn clone_into_a_throwaway_server_until_sigterm() {
     assert!(child.wait().unwrap().success());
     assert!(!data[0].exists(), "{} was left behind", data[0].display());
     assert!(PgConnection::connect(&url).await.is_err(), "the server still answers");
+}
+
+/// Once this history has rows it alone decides: after a squash, drizzle's rows name files
+/// the folder no longer has, and `migrate` neither refuses them nor runs anything again.
+#[tokio::test]
+async fn import_drizzle_then_squash_leaves_drizzle_history_behind() {
+    let dir = drizzle_project();
+    let db = TestDb::create("import_drizzle_squash").await;
+    as_drizzle_left_it(&db.url, 2).await;
+    let connection = ["--provider", "postgres", "--connection-string", db.url.as_str()];
+    let out = run(dir.path(), &[&["migrate"][..], &connection].concat());
+    assert!(text(&out.stdout).contains("Done: 0 applied, 2 already applied."), "{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(run(dir.path(), &["squash"]).status.success());
+    let out = run(dir.path(), &[&["mark-applied", "--file", "0000_baseline", "--reset", "--yes"][..], &connection].concat());
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = run(dir.path(), &[&["migrate"][..], &connection].concat());
+    assert!(out.status.success(), "{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(text(&out.stdout).contains("Done: 0 applied, 1 already applied."), "{}", text(&out.stdout));
+    let out = run(dir.path(), &[&["drift"][..], &connection].concat());
+    assert_eq!(out.status.code(), Some(0), "{}{}", text(&out.stdout), text(&out.stderr));
 }

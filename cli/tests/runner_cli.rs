@@ -692,6 +692,11 @@ async fn squash_folds_the_history_into_an_equal_baseline(mode: Mode) {
     assert_eq!(refused.status.code(), Some(2), "{}", text(&refused.stderr));
     let why = text(&refused.stderr);
     assert!(why.contains(&format!("not done: {}", old_tags[1])) && why.contains("migrate --folder"), "{why}");
+    // Nor a database with no history at all: it would claim a schema it does not have.
+    let empty = TestDb::for_mode("cli_squash_empty", mode).await;
+    let refused = run(&["mark-applied", "--file", "0000_baseline", "--reset", "--yes", "--provider", provider(mode), "--connection-string", &empty.url]);
+    assert_eq!(refused.status.code(), Some(2), "{}", text(&refused.stderr));
+    assert!(text(&refused.stderr).contains("has no migration history"), "{}", text(&refused.stderr));
 
     // The long way's database: the history becomes the baseline, and nothing runs.
     let reset = Command::new(bin())
@@ -829,6 +834,8 @@ async fn drift_names_each_hand_change(mode: Mode) {
         "ALTER TABLE books ADD COLUMN note text",
         "CREATE INDEX books_pages_idx ON books (pages)",
         "ALTER TABLE authors ALTER COLUMN id DROP DEFAULT",
+        // What the structs cannot declare is listed as not compared, never as drift.
+        "CREATE INDEX books_short_idx ON books (pages) WHERE pages < 10",
     ] {
         sqlx::raw_sql(sql).execute(&mut setup).await.unwrap();
     }
@@ -851,6 +858,7 @@ async fn drift_names_each_hand_change(mode: Mode) {
     assert_eq!(report["pending"], serde_json::json!(["0002_shelves"]));
     let kinds: Vec<&str> = report["differences"].as_array().unwrap().iter().map(|d| d["kind"].as_str().unwrap()).collect();
     assert_eq!(kinds, ["default", "extra_column", "extra_object"], "{report}");
+    assert_eq!(report["not_compared"], serde_json::json!(["`books`: index `books_short_idx` is partial (WHERE ..)"]), "{report}");
     assert_eq!(report["missing_grants"][0]["table"], "books");
     // Read only: the same drift on a second look.
     assert_eq!(serde_json::from_slice::<serde_json::Value>(&drift(&["--format", "json"]).stdout).unwrap(), report);

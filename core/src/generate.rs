@@ -260,8 +260,10 @@ pub fn plan_squash(config: &Config, folder: &MigrationFolder, name: &str, now_ms
     let planned = plan::plan(&changes, &desired.schema, config.dialect)?;
     let sql = crate::sql::split::migration_file(&planned.sql());
     let snapshot = Snapshot::new(config.dialect, ORIGIN_ID, &tag, last.schema.clone());
+    // The baseline is this tool's own: another tool's history names files it replaces.
     let journal = crate::project::journal::Journal {
         entries: vec![JournalEntry { idx: 0, version: SNAPSHOT_VERSION.to_owned(), when: now_ms, tag: tag.clone(), breakpoints: true, hash: hash::migration_hash(sql.as_bytes()) }],
+        imported_from: None,
         ..folder.journal.clone()
     };
 

@@ -42,7 +42,7 @@ async fn check_dsql_and_the_runner_treat_every_chunk_alike() {
         let migration = hand("0001_chunk", &[chunk]);
         let events = Mutex::new(Vec::new());
         let sink = |e: Event| events.lock().unwrap().push(e);
-        let set = MigrationSet { migrations: vec![setup.clone(), migration], origin: "corpus".into() };
+        let set = MigrationSet { migrations: vec![setup.clone(), migration], origin: "corpus".into(), drizzle: None };
         let result = Migrator::new(target(Mode::DsqlGuarded, &db.url), set, MigratorOptions::default()).await.unwrap().run(&sink).await;
         let events = events.into_inner().unwrap();
         let rewritten = events.iter().any(|e| matches!(e, Event::Rewritten { .. }));

@@ -17,7 +17,7 @@ use tablewright_core::project::hash::sha256_hex;
 use tablewright_core::runner::{ErrorClass, Event, LocalMigration, MigrationSet, Migrator, MigratorOptions, RunError};
 
 fn set(migrations: Vec<LocalMigration>) -> MigrationSet {
-    MigrationSet { migrations, origin: "test".into() }
+    MigrationSet { migrations, origin: "test".into(), drizzle: None }
 }
 
 fn options() -> MigratorOptions {
@@ -480,7 +480,7 @@ async fn a_lease_taken_over_during_a_copy_stops_the_old_holder_within_one_batch(
     let (dir, _) = common::generated(mode.dialect(), &[common::TABLE_V1, &v2]);
     let all = MigrationSet::from_folder(dir.path()).unwrap();
     let db = TestDb::for_mode("lease_copy", mode).await;
-    Migrator::new(target(mode, &db.url), MigrationSet { migrations: all.migrations[..1].to_vec(), origin: "test".into() }, options()).await.unwrap().run(&|_| {}).await.unwrap();
+    Migrator::new(target(mode, &db.url), MigrationSet { migrations: all.migrations[..1].to_vec(), origin: "test".into(), drizzle: None }, options()).await.unwrap().run(&|_| {}).await.unwrap();
     let mut su = db.connect_setup().await;
     sqlx::raw_sql("INSERT INTO t (id, pages, code) SELECT g, g % 500, md5(g::text) FROM generate_series(1, 10000) g").execute(&mut su).await.unwrap();
     let checksum = "SELECT count(*) || ':' || md5(string_agg(concat_ws('|', id, pages, code), ',' ORDER BY id)) FROM t";

@@ -354,7 +354,7 @@ async fn a_failed_copy_into_an_existing_table_starts_over_on_the_rerun() {
     let run = |migrations: Vec<tablewright_core::runner::LocalMigration>| {
         let url = db.url.clone();
         async move {
-            let set = MigrationSet { migrations, origin: "test".into() };
+            let set = MigrationSet { migrations, origin: "test".into(), drizzle: None };
             Migrator::new(Target::DsqlEmulated { url }, set, MigratorOptions { batch_rows: 1000, ..MigratorOptions::default() }).await.unwrap().run(&|_| {}).await
         }
     };

@@ -48,7 +48,7 @@ async fn catalog(db: &TestDb) -> (Schema, bool) {
 }
 
 fn set(migrations: Vec<LocalMigration>) -> MigrationSet {
-    MigrationSet { migrations, origin: "test".into() }
+    MigrationSet { migrations, origin: "test".into(), drizzle: None }
 }
 
 macro_rules! in_both_modes {

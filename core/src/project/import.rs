@@ -6,7 +6,7 @@
 
 use crate::compile::rules::Dialect;
 use crate::project::hash;
-use crate::project::journal::{Journal, JournalEntry};
+use crate::project::journal::{ImportedFrom, Journal, JournalEntry};
 use crate::project::snapshot::{ORIGIN_ID, SNAPSHOT_VERSION, Snapshot, to_pretty_json};
 use crate::schema::model::{Check, Column, ForeignKey, Index, PrimaryKey, ReferentialAction, Schema, Table, Unique};
 use crate::schema::types;
@@ -307,9 +307,13 @@ fn schema(path: &Path, notes: &mut Vec<String>) -> Result<Schema, ImportError> {
     Ok(out)
 }
 
-/// Plans the import of the drizzle-kit folder `from` into the migrations folder `out`.
-/// Notes are per import, not repeated per snapshot.
-pub fn plan_drizzle_import(from: &Path, out: &Path, dialect: Dialect) -> Result<DrizzleImport, ImportError> {
+/// drizzle's migrator's default history table.
+pub const DRIZZLE_HISTORY: &str = "drizzle.__drizzle_migrations";
+
+/// Plans the import of the drizzle-kit folder `from` into the migrations folder `out`;
+/// `history` is where drizzle's migrator kept its history (`schema.table`), recorded in
+/// the journal so that `migrate` reads it. Notes are per import, not per snapshot.
+pub fn plan_drizzle_import(from: &Path, out: &Path, dialect: Dialect, history: &str) -> Result<DrizzleImport, ImportError> {
     let journal_path = from.join("meta").join("_journal.json");
     let journal: DrizzleJournal = parse(&journal_path)?;
     if journal.dialect != "postgresql" || journal.version != "7" {
@@ -355,6 +359,7 @@ pub fn plan_drizzle_import(from: &Path, out: &Path, dialect: Dialect) -> Result<
         return Err(ImportError::Format { path: journal_path, message: "the journal has no migrations".to_owned() });
     }
     let migrations = entries.iter().map(|e| e.tag.clone()).collect();
-    files.push((out.join("meta").join("_journal.json"), to_pretty_json(&Journal { entries, ..Journal::default() }).into_bytes()));
+    let imported_from = Some(ImportedFrom { tool: "drizzle-kit".to_owned(), history: history.to_owned() });
+    files.push((out.join("meta").join("_journal.json"), to_pretty_json(&Journal { entries, imported_from, ..Journal::default() }).into_bytes()));
     Ok(DrizzleImport { files, migrations, schema: last, notes })
 }

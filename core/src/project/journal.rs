@@ -16,11 +16,24 @@ pub struct Journal {
     pub dialect: String,
     /// One entry per migration, in order.
     pub entries: Vec<JournalEntry>,
+    /// Set by `import`: the other tool whose history records what it applied of these
+    /// migrations. Only such a folder ever reads that history; a squash drops it.
+    #[serde(default, rename = "importedFrom", skip_serializing_if = "Option::is_none")]
+    pub imported_from: Option<ImportedFrom>,
+}
+
+/// The tool a folder was imported from, and where its history lives.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImportedFrom {
+    /// `drizzle-kit`.
+    pub tool: String,
+    /// Its history table, `schema.table` (drizzle's default: `drizzle.__drizzle_migrations`).
+    pub history: String,
 }
 
 impl Default for Journal {
     fn default() -> Self {
-        Journal { version: JOURNAL_VERSION.to_owned(), dialect: JOURNAL_DIALECT.to_owned(), entries: Vec::new() }
+        Journal { version: JOURNAL_VERSION.to_owned(), dialect: JOURNAL_DIALECT.to_owned(), entries: Vec::new(), imported_from: None }
     }
 }
 

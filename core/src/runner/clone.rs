@@ -44,9 +44,9 @@ async fn copy_table(source: &mut PgConnection, target: &mut PgConnection, namesp
     let order = if key.is_empty() { String::new() } else { format!(" ORDER BY {}", by("t", false)) };
     // The batch in key order, and its last row (where the next batch starts).
     let aggregate = if key.is_empty() {
-        "json_agg(row_to_json(b))::text, NULL::text".to_owned()
+        "json_agg(row_to_json(tw_batch.*))::text, NULL::text".to_owned()
     } else {
-        format!("json_agg(row_to_json(b) ORDER BY {})::text, (array_agg(row_to_json(b)::text ORDER BY {}))[1]", by("b", false), by("b", true))
+        format!("json_agg(row_to_json(tw_batch.*) ORDER BY {})::text, (array_agg(row_to_json(tw_batch.*)::text ORDER BY {}))[1]", by("tw_batch", false), by("tw_batch", true))
     };
     let key_list = key.iter().map(|k| format!("t.{k}")).collect::<Vec<_>>().join(", ");
     let after_key = key.iter().map(|k| format!("k.{k}")).collect::<Vec<_>>().join(", ");
@@ -54,18 +54,20 @@ async fn copy_table(source: &mut PgConnection, target: &mut PgConnection, namesp
     let mut copied = 0u64;
     let mut last: Option<String> = None;
     loop {
+        // A table without a key cannot be read in batches that pick up where they left:
+        // it is read in one, up to the limit.
         let want = match limit {
             Some(l) if l <= copied => break,
+            Some(l) if key.is_empty() => i64::try_from(l).unwrap_or(i64::MAX),
             Some(l) => BATCH.min((l - copied) as i64),
-            // A table without a key cannot be read in batches that pick up where they left.
             None if key.is_empty() => i64::MAX,
             None => BATCH,
         };
         let select = match (&last, key.is_empty()) {
             (Some(_), false) => format!(
-                "SELECT {aggregate} FROM (SELECT t.* FROM {name} t WHERE ({key_list}) > (SELECT {after_key} FROM json_populate_record(NULL::{name}, $1::json) k){order} LIMIT $2) b"
+                "SELECT {aggregate} FROM (SELECT t.* FROM {name} t WHERE ({key_list}) > (SELECT {after_key} FROM json_populate_record(NULL::{name}, $1::json) k){order} LIMIT $2) tw_batch"
             ),
-            _ => format!("SELECT {aggregate} FROM (SELECT t.* FROM {name} t WHERE $1::text IS NULL{order} LIMIT $2) b"),
+            _ => format!("SELECT {aggregate} FROM (SELECT t.* FROM {name} t WHERE $1::text IS NULL{order} LIMIT $2) tw_batch"),
         };
         let (rows, last_row): (Option<String>, Option<String>) = sqlx::query_as(AssertSqlSafe(select))
             .bind(last.clone())
@@ -89,17 +91,18 @@ async fn copy_table(source: &mut PgConnection, target: &mut PgConnection, namesp
     Ok(copied)
 }
 
-/// Sets each identity column's sequence past the largest value copied.
+/// Sets the sequence of each identity or serial column past the largest value copied.
 async fn advance_identities(target: &mut PgConnection, namespace: &str, table: &Table) -> Result<(), RunError> {
-    for column in table.columns.iter().filter(|c| c.identity) {
+    for column in table.columns.iter().filter(|c| c.identity || c.default.as_deref().is_some_and(|d| d.starts_with("nextval("))) {
         let name = qualified(namespace, &table.name);
-        let sql = format!(
-            "SELECT setval(pg_get_serial_sequence($1, $2), max({col})) FROM {name} HAVING max({col}) IS NOT NULL",
-            col = quote(&column.name)
-        );
-        sqlx::query(AssertSqlSafe(sql))
-            .bind(name.clone())
-            .bind(&column.name)
+        // An identity's sequence by its column; a SERIAL's by the default's own reference
+        // (the sequence may not be owned by the column).
+        let sequence = match column.default.as_deref().and_then(|d| d.strip_prefix("nextval(")).and_then(|d| d.strip_suffix(')')) {
+            Some(reference) if !column.identity => reference.to_owned(),
+            _ => format!("pg_get_serial_sequence('{}', '{}')", name.replace('\'', "''"), column.name.replace('\'', "''")),
+        };
+        let sql = format!("SELECT setval({sequence}, max({col})) FROM {name} HAVING max({col}) IS NOT NULL", col = quote(&column.name));
+        sqlx::raw_sql(AssertSqlSafe(sql))
             .execute(&mut *target)
             .await
             .map_err(|e| RunError::db(&format!("advancing the identity of {}.{}", table.name, column.name), e))?;
@@ -131,10 +134,27 @@ async fn remove_orphans(target: &mut PgConnection, namespace: &str, schema: &Sch
     }
 }
 
+/// `CREATE SEQUENCE` for a sequence a SERIAL default names (`nextval('name'::regclass)`
+/// prints it as SQL would read it: an identifier, quoted where it needs to be).
+pub fn create_sequence_statement(sequence: &str) -> String {
+    format!("CREATE SEQUENCE IF NOT EXISTS {sequence}")
+}
+
+/// Creates drizzle-kit's history table as its migrator does, for a clone of a database
+/// drizzle migrated.
+pub async fn create_drizzle_history(target: &mut PgConnection, schema: &str, table: &str) -> Result<(), RunError> {
+    let sql = format!("CREATE SCHEMA IF NOT EXISTS {s}; CREATE TABLE IF NOT EXISTS {s}.{t} (id SERIAL PRIMARY KEY, hash text NOT NULL, created_at bigint)", s = quote(schema), t = quote(table));
+    sqlx::raw_sql(AssertSqlSafe(sql))
+        .execute(target)
+        .await
+        .map(|_| ())
+        .map_err(|e| RunError::db("creating drizzle.__drizzle_migrations on the clone", e))
+}
+
 /// Copies the rows of every table of `schema` (in `namespace` on both sides), up to
-/// `limit` per table, and the rows of `history` (the tool's own history, whole) when
-/// given. The target must have the tables already, and a superuser session.
-pub async fn copy_rows(source: &mut PgConnection, target: &mut PgConnection, namespace: &str, schema: &Schema, history: Option<(&str, &Table)>, limit: Option<u64>) -> Result<Vec<ClonedTable>, RunError> {
+/// `limit` per table, and every row of the `whole` tables (histories, `(namespace,
+/// table)`). The target must have the tables already, and a superuser session.
+pub async fn copy_rows(source: &mut PgConnection, target: &mut PgConnection, namespace: &str, schema: &Schema, whole: &[(&str, &Table)], limit: Option<u64>) -> Result<Vec<ClonedTable>, RunError> {
     sqlx::raw_sql("SET session_replication_role = replica")
         .execute(&mut *target)
         .await
@@ -145,9 +165,10 @@ pub async fn copy_rows(source: &mut PgConnection, target: &mut PgConnection, nam
         advance_identities(target, namespace, table).await?;
         report.push(ClonedTable { table: table.name.clone(), copied, orphans_removed: 0 });
     }
-    if let Some((history_namespace, table)) = history {
-        let copied = copy_table(source, target, history_namespace, table, None).await?;
-        report.push(ClonedTable { table: format!("{history_namespace}.{}", table.name), copied, orphans_removed: 0 });
+    for (other, table) in whole {
+        let copied = copy_table(source, target, other, table, None).await?;
+        advance_identities(target, other, table).await?;
+        report.push(ClonedTable { table: format!("{other}.{}", table.name), copied, orphans_removed: 0 });
     }
     let removed = remove_orphans(target, namespace, schema).await?;
     for entry in &mut report {

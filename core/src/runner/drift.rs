@@ -22,6 +22,9 @@ pub struct DriftReport {
     pub missing_grants: Vec<Gap>,
     /// Privileges of the roles the permissions file manages that no handler declares.
     pub excess_grants: Vec<Excess>,
+    /// What the schema language cannot declare (a partial index, a view, ..), so what
+    /// was not compared: listed, never drift.
+    pub not_compared: Vec<String>,
 }
 
 impl DriftReport {
@@ -35,8 +38,10 @@ impl DriftReport {
 /// file (`(file name, statements)`) with the catalog's.
 pub async fn drift(connector: &Connector, expected: &Schema, history: &HistoryTable, permissions: Option<(&str, &[Statement])>) -> Result<DriftReport, RunError> {
     let mut conn = connector.connect().await?;
-    let found = introspect::introspect(conn.pg(), "public").await.map_err(|e| RunError::db("reading the catalog", e))?;
+    let found = introspect::introspect(conn.pg(), "public").await.map_err(|e| RunError::db("reading the catalog", e))?.without_partial_indexes();
     let mut schema = found.schema;
+    let mut not_compared: Vec<String> = found.unmodelled.into_iter().filter(|u| !u.is_compared()).map(|u| (u.table, u.note)).filter(|(t, _)| !(history.schema == "public" && t.as_ref().is_some_and(|t| history.own_tables().contains(t)))).map(|(_, note)| note).collect();
+    not_compared.sort();
     if history.schema == "public" {
         for own in history.own_tables() {
             schema.tables.remove(&own);
@@ -49,5 +54,5 @@ pub async fn drift(connector: &Connector, expected: &Schema, history: &HistoryTa
         None => Default::default(),
     };
     conn.close().await;
-    Ok(DriftReport { differences, grants_checked: grants.checked, missing_grants: grants.gaps, excess_grants: grants.excess })
+    Ok(DriftReport { differences, grants_checked: grants.checked, missing_grants: grants.gaps, excess_grants: grants.excess, not_compared })
 }

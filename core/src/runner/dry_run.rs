@@ -38,12 +38,14 @@ impl Migrator {
     pub async fn plan(&self) -> Result<Vec<PlannedMigration>, RunError> {
         let mut conn = self.connector.connect().await?;
         let rows = self.history_rows(&mut conn).await?;
+        // What drizzle-kit applied is recorded, not run, as `migrate` would do.
+        let by_drizzle: Vec<String> = self.applied_by_drizzle(&mut conn, &rows).await?.into_iter().map(|m| m.tag.clone()).collect();
         conn.close().await;
         let reconciled = reconcile(&self.set.migrations, &rows);
         if let Some(problem) = reconciled.blocking(&self.set.origin) {
             return Err(problem);
         }
-        let works = reconciled.to_run().map(|e| self.prepare(e, &|_| {})).collect::<Result<Vec<_>, _>>()?;
+        let works = reconciled.to_run().filter(|e| !by_drizzle.contains(&e.migration.tag)).map(|e| self.prepare(e, &|_| {})).collect::<Result<Vec<_>, _>>()?;
         Ok(works.iter().map(|w| self.plan_one(w)).collect())
     }
 

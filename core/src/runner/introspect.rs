@@ -20,10 +20,45 @@ pub struct Introspected {
 pub struct Unmodelled {
     /// The table it belongs to, if any.
     pub table: Option<String>,
-    /// An index the model holds only in part (its plain columns), if that is what it is.
-    pub index: Option<String>,
     /// What it is.
+    pub kind: UnmodelledKind,
+    /// What it is, said in a line.
     pub note: String,
+}
+
+/// The kinds of [`Unmodelled`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UnmodelledKind {
+    /// An index the model would hold only in part (its plain columns): left out of it.
+    PartialIndex(String),
+    /// A column whose type the database defines (an enum, a domain, ..): in the model, but
+    /// migrations cannot create it until the type exists.
+    DefinedType {
+        /// The column.
+        column: String,
+    },
+    /// A column whose default draws from a sequence (SERIAL): in the model, but migrations
+    /// do not create the sequence.
+    Sequence {
+        /// The sequence, as `nextval` names it.
+        sequence: String,
+    },
+    /// A generated column: in the model as a plain column, without its expression.
+    Generated,
+    /// A foreign key to a table in another schema: left out of the model.
+    OtherSchemaKey,
+    /// A GENERATED ALWAYS identity, which the model holds as BY DEFAULT.
+    IdentityAlways,
+    /// A view, an enum type, ..: not a table.
+    NotATable,
+}
+
+impl Unmodelled {
+    /// Whether the model holds it, so that comparing schemas compares it (a column's type
+    /// or default); otherwise it goes unseen by a comparison and must be listed.
+    pub fn is_compared(&self) -> bool {
+        matches!(self.kind, UnmodelledKind::DefinedType { .. } | UnmodelledKind::Sequence { .. })
+    }
 }
 
 impl Introspected {
@@ -32,7 +67,7 @@ impl Introspected {
     /// them; they stay listed in [`Introspected::unmodelled`].
     pub fn without_partial_indexes(mut self) -> Introspected {
         for u in &self.unmodelled {
-            if let (Some(table), Some(index)) = (&u.table, &u.index)
+            if let (Some(table), UnmodelledKind::PartialIndex(index)) = (&u.table, &u.kind)
                 && let Some(t) = self.schema.tables.get_mut(table)
             {
                 t.indexes.remove(index);
@@ -62,7 +97,10 @@ ORDER BY 1";
 const COLUMNS: &str = "
 SELECT c.relname AS table_name, a.attname AS column_name,
        format_type(a.atttypid, a.atttypmod) AS sql_type, a.attnotnull AS not_null,
-       pg_get_expr(d.adbin, d.adrelid) AS default_expr, a.attidentity <> '' AS is_identity
+       pg_get_expr(d.adbin, d.adrelid) AS default_expr, a.attidentity <> '' AS is_identity,
+       NOT EXISTS (SELECT 1 FROM pg_type t JOIN pg_namespace tn ON tn.oid = t.typnamespace
+                   WHERE t.oid = a.atttypid AND tn.nspname = 'pg_catalog') AS defined_type,
+       a.attgenerated <> '' AS is_generated
 FROM pg_class c
 JOIN pg_namespace n ON n.oid = c.relnamespace
 JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
@@ -74,7 +112,7 @@ const CONSTRAINTS: &str = "
 SELECT c.relname AS table_name, con.conname AS name, con.contype::text AS kind,
        ARRAY(SELECT a.attname::text FROM unnest(con.conkey) WITH ORDINALITY k(attnum, ord)
              JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.attnum ORDER BY k.ord) AS columns,
-       rc.relname::text AS ref_table,
+       rc.relname::text AS ref_table, rn.nspname::text AS ref_namespace,
        ARRAY(SELECT a.attname::text FROM unnest(con.confkey) WITH ORDINALITY k(attnum, ord)
              JOIN pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.attnum ORDER BY k.ord) AS ref_columns,
        con.confdeltype::text AS on_delete, con.confupdtype::text AS on_update,
@@ -83,6 +121,7 @@ FROM pg_constraint con
 JOIN pg_class c ON c.oid = con.conrelid
 JOIN pg_namespace n ON n.oid = c.relnamespace
 LEFT JOIN pg_class rc ON rc.oid = con.confrelid
+LEFT JOIN pg_namespace rn ON rn.oid = rc.relnamespace
 WHERE n.nspname = $1 AND con.contype IN ('p', 'u', 'f', 'c')
 ORDER BY c.relname, con.conname";
 
@@ -116,6 +155,7 @@ fn action(code: &str) -> Option<ReferentialAction> {
 /// Introspects the tables of `namespace` (usually `public`).
 pub async fn introspect(conn: &mut PgConnection, namespace: &str) -> Result<Introspected, sqlx::Error> {
     let mut schema = Schema::default();
+    let mut unmodelled = Vec::new();
     for row in sqlx::query(COLUMNS).bind(namespace).fetch_all(&mut *conn).await? {
         let table: String = row.try_get("table_name")?;
         let entry = schema.tables.entry(table.clone()).or_insert_with(|| Table {
@@ -127,11 +167,32 @@ pub async fn introspect(conn: &mut PgConnection, namespace: &str) -> Result<Intr
             foreign_keys: Default::default(),
             checks: Default::default(),
         });
+        let column: String = row.try_get("column_name")?;
+        let sql_type: String = row.try_get("sql_type")?;
+        let table_name = entry.name.clone();
+        let mut note = |kind: UnmodelledKind, note: String| unmodelled.push(Unmodelled { table: Some(table_name.clone()), kind, note });
+        if row.try_get::<bool, _>("defined_type")? {
+            note(
+                UnmodelledKind::DefinedType { column: column.clone() },
+                format!("`{table_name}.{column}` has type `{sql_type}`, which the database defines (an enum, a domain, ..): migrations cannot create the column until something creates the type"),
+            );
+        }
+        let mut default: Option<String> = row.try_get("default_expr")?;
+        if row.try_get::<bool, _>("is_generated")? {
+            note(UnmodelledKind::Generated, format!("`{table_name}.{column}` is a generated column (`{}`); the structs declare it as a plain column", default.as_deref().unwrap_or_default()));
+            default = None;
+        }
+        if let Some(sequence) = default.as_deref().and_then(|d| d.strip_prefix("nextval('")).and_then(|d| d.split_once('\'')).map(|(name, _)| name.to_owned()) {
+            note(
+                UnmodelledKind::Sequence { sequence: sequence.clone() },
+                format!("`{table_name}.{column}` draws its default from sequence `{sequence}` (SERIAL), which migrations do not create: declare `#[column(identity)]` instead"),
+            );
+        }
         entry.columns.push(Column {
-            name: row.try_get("column_name")?,
-            sql_type: row.try_get("sql_type")?,
+            name: column,
+            sql_type,
             not_null: row.try_get("not_null")?,
-            default: row.try_get("default_expr")?,
+            default,
             identity: row.try_get("is_identity")?,
         });
     }
@@ -144,6 +205,14 @@ pub async fn introspect(conn: &mut PgConnection, namespace: &str) -> Result<Intr
             "p" => t.primary_key = Some(PrimaryKey { name, columns }),
             "u" => {
                 t.uniques.insert(name.clone(), Unique { name, columns });
+            }
+            "f" if row.try_get::<Option<String>, _>("ref_namespace")?.is_some_and(|n| n != namespace) => {
+                let other: String = row.try_get("ref_namespace")?;
+                unmodelled.push(Unmodelled {
+                    note: format!("`{table}`: foreign key `{name}` references a table in schema `{other}`, which tablewright does not manage; left alone"),
+                    table: Some(table.clone()),
+                    kind: UnmodelledKind::OtherSchemaKey,
+                });
             }
             "f" => {
                 let fk = ForeignKey {
@@ -169,7 +238,6 @@ pub async fn introspect(conn: &mut PgConnection, namespace: &str) -> Result<Intr
         }
     }
     let mut invalid_indexes = Vec::new();
-    let mut unmodelled = Vec::new();
     for row in sqlx::query(INDEXES).bind(namespace).fetch_all(&mut *conn).await? {
         let table: String = row.try_get("table_name")?;
         let Some(t) = schema.tables.get_mut(&table) else { continue };
@@ -192,17 +260,17 @@ pub async fn introspect(conn: &mut PgConnection, namespace: &str) -> Result<Intr
             partly.push("orders a key DESC or NULLS FIRST".to_owned());
         }
         if !partly.is_empty() {
-            unmodelled.push(Unmodelled { table: Some(table.clone()), index: Some(name.clone()), note: format!("`{table}`: index `{name}` {}", partly.join(", ")) });
+            unmodelled.push(Unmodelled { table: Some(table.clone()), kind: UnmodelledKind::PartialIndex(name.clone()), note: format!("`{table}`: index `{name}` {}", partly.join(", ")) });
         }
         let index = Index { name: name.clone(), columns: row.try_get("columns")?, unique: row.try_get("is_unique")? };
         t.indexes.insert(name, index);
     }
     for row in sqlx::query(IDENTITY_ALWAYS).bind(namespace).fetch_all(&mut *conn).await? {
         let (table, column): (String, String) = (row.try_get("table_name")?, row.try_get("column_name")?);
-        unmodelled.push(Unmodelled { note: format!("`{table}.{column}` is GENERATED ALWAYS AS IDENTITY; tablewright declares identity columns BY DEFAULT"), table: Some(table), index: None });
+        unmodelled.push(Unmodelled { note: format!("`{table}.{column}` is GENERATED ALWAYS AS IDENTITY; tablewright declares identity columns BY DEFAULT"), table: Some(table), kind: UnmodelledKind::IdentityAlways });
     }
     for object in sqlx::query_scalar::<_, String>(OTHER_OBJECTS).bind(namespace).fetch_all(&mut *conn).await? {
-        unmodelled.push(Unmodelled { table: None, index: None, note: format!("{object} is not a table; tablewright does not manage it") });
+        unmodelled.push(Unmodelled { table: None, kind: UnmodelledKind::NotATable, note: format!("{object} is not a table; tablewright does not manage it") });
     }
     Ok(Introspected { schema, invalid_indexes, unmodelled })
 }

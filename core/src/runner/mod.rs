@@ -53,7 +53,7 @@ pub use failpoint::configure_from_env as configure_failpoints_from_env;
 pub use history::{HistoryRow, HistoryTable, Status};
 pub use reconcile::{State, reconcile};
 pub use retry::RetryPolicy;
-pub use source::{EmbeddedMigrations, LocalMigration, MigrationSet};
+pub use source::{DrizzleHistory, EmbeddedMigrations, LocalMigration, MigrationSet};
 pub use target::{Connector, Target, redact_url};
 pub use sample::SampleRows;
 pub use verify::{SampleRound, VerifyOptions, VerifyReport, verify, with_database};
@@ -75,11 +75,12 @@ pub const DSQL_GUARD_SQL: &str = include_str!("dsql_guard.sql");
 /// transaction, async indexes, rebuild copies), but keeps no history: its bookkeeping
 /// lives in tables of its own in `bookkeeping_schema`, dropped afterwards whatever
 /// happened. For `push` and `clone`, whose databases have no migration to record.
-pub async fn apply_unrecorded(target: Target, statements: Vec<String>, bookkeeping_schema: &str, events: &dyn Fn(Event)) -> Result<(), RunError> {
-    let bookkeeping = HistoryTable { schema: bookkeeping_schema.to_owned(), table: format!("unrecorded_{}_{:08x}", std::process::id(), fastrand::u32(..)) };
+/// `label` names the work in messages (`push`, `clone`).
+pub async fn apply_unrecorded(target: Target, label: &str, statements: Vec<String>, bookkeeping_schema: &str, events: &dyn Fn(Event)) -> Result<(), RunError> {
+    let bookkeeping = HistoryTable { schema: bookkeeping_schema.to_owned(), table: format!("tablewright_{label}_{}_{:08x}", std::process::id(), fastrand::u32(..)) };
     let sql = crate::sql::split::migration_file(&statements);
-    let migration = LocalMigration { tag: "unrecorded".to_owned(), when: 0, hash: crate::project::hash::migration_hash(sql.as_bytes()), statements, origin: "unrecorded".to_owned() };
-    let set = MigrationSet { migrations: vec![migration], origin: "the structs".to_owned() };
+    let migration = LocalMigration { tag: label.to_owned(), when: 0, hash: crate::project::hash::migration_hash(sql.as_bytes()), statements, origin: label.to_owned() };
+    let set = MigrationSet { migrations: vec![migration], origin: "the structs".to_owned(), drizzle: None };
     let connector = Connector::new(target.clone()).await?;
     let migrator = Migrator::new(target, set, MigratorOptions { history: bookkeeping.clone(), lock: false, ..MigratorOptions::default() }).await?;
     let result = migrator.run(events).await;
@@ -416,27 +417,40 @@ impl Migrator {
         // The grants follow the schema, under the same lock, so that two deploys cannot
         // interleave their GRANTs and REVOKEs.
         let result = match (result, &self.options.permissions) {
-            (Ok(mut report), Some(file)) => permissions::converge(&self.connector, file).await.map(|p| {
-                report.permissions = Some(p);
-                report
-            }),
+            (Ok(mut report), Some(file)) => match within(permissions::converge(&self.connector, file), deadline, &mut stop).await {
+                Ok(converged) => converged.map(|p| {
+                    report.permissions = Some(p);
+                    report
+                }),
+                // Each GRANT or REVOKE commits alone and is idempotent: a rerun finishes it.
+                Err(cut) => Err(cut_short(cut, " while applying the permissions file (the migrations are done)")),
+            },
             (result, _) => result,
         };
         lock.release(&self.connector).await;
         result
     }
 
+    /// For a folder imported from drizzle-kit: the migrations drizzle applied that this
+    /// history (`rows`) has no row for, which the next run records as applied.
+    pub(crate) async fn applied_by_drizzle(&self, conn: &mut Conn, rows: &[HistoryRow]) -> Result<Vec<&LocalMigration>, RunError> {
+        let Some(history) = &self.set.drizzle else { return Ok(Vec::new()) };
+        let own: Vec<String> = if self.options.history.schema == "public" { self.options.history.own_tables().to_vec() } else { Vec::new() };
+        // Reads only: a lost connection fails the run before anything is written, and the
+        // rerun decides again.
+        drizzle::to_adopt(conn.pg(), history, &self.set.migrations, rows, &own, &self.set.origin).await
+    }
+
     async fn run_locked(&self, conn: &mut Conn, lock: &Lock, events: &dyn Fn(Event)) -> Result<RunReport, RunError> {
         let mut rows = self.history_rows(conn).await?;
-        // What drizzle-kit applied (after `import drizzle`) is recorded as applied, one
-        // migration per write, so a crash in between leaves nothing a rerun would repeat.
-        let adopted: Vec<&LocalMigration> = drizzle::applied(conn.pg(), &self.set.migrations, &self.set.origin).await?.into_iter().filter(|m| !rows.iter().any(|r| r.tag == m.tag)).collect();
-        for m in &adopted {
-            let total = m.statements.len();
-            self.record(conn, lock, m, &history::statement_hashes(m), None, &Transition::mark(total, total)).await?;
-            events(Event::Adopted { tag: m.tag.clone() });
-        }
+        // A folder imported from drizzle-kit: what drizzle's migrator applied and this
+        // history lacks is recorded as applied, all in one transaction, before anything runs.
+        let adopted = self.applied_by_drizzle(conn, &rows).await?;
         if !adopted.is_empty() {
+            self.record_adopted(conn, lock, &adopted).await?;
+            for m in &adopted {
+                events(Event::Adopted { tag: m.tag.clone() });
+            }
             rows = self.history_rows(conn).await?;
         }
         let reconciled = reconcile(&self.set.migrations, &rows);
@@ -487,7 +501,7 @@ impl Migrator {
     pub async fn status(&self) -> Result<StatusReport, RunError> {
         let mut conn = self.connector.connect().await?;
         let rows = self.history_rows(&mut conn).await?;
-        let by_drizzle: Vec<String> = drizzle::applied(conn.pg(), &self.set.migrations, &self.set.origin).await?.into_iter().filter(|m| !rows.iter().any(|r| r.tag == m.tag)).map(|m| m.tag.clone()).collect();
+        let by_drizzle: Vec<String> = self.applied_by_drizzle(&mut conn, &rows).await?.into_iter().map(|m| m.tag.clone()).collect();
         conn.close().await;
         let reconciled = reconcile(&self.set.migrations, &rows);
         let mut report = StatusReport { unknown: reconciled.unknown.clone(), ..StatusReport::default() };

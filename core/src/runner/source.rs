@@ -42,6 +42,20 @@ pub struct MigrationSet {
     pub migrations: Vec<LocalMigration>,
     /// Folder or binary they came from.
     pub origin: String,
+    /// For a folder `import drizzle` made: where drizzle's migrator recorded what it applied.
+    pub drizzle: Option<DrizzleHistory>,
+}
+
+/// drizzle-kit's history of an imported folder.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DrizzleHistory {
+    /// The table, `(schema, table)`.
+    pub schema: String,
+    /// The table's name.
+    pub table: String,
+    /// SHA-256 of each migration's file as it is, byte for byte (drizzle hashes the raw
+    /// file; [`LocalMigration::hash`] is over the normalised bytes), in journal order.
+    pub raw_hashes: Vec<String>,
 }
 
 impl MigrationSet {
@@ -89,6 +103,7 @@ impl MigrationSet {
             }
         }
         let mut migrations = Vec::new();
+        let mut raw_hashes = Vec::new();
         for entry in &journal.entries {
             match files.iter().find(|(stem, _, _)| *stem == entry.tag) {
                 None => problems.push(format!("journal entry `{}` has no file {}.sql in {origin}", entry.tag, entry.tag)),
@@ -96,19 +111,35 @@ impl MigrationSet {
                 // ends), so what runs is exactly what was hashed.
                 Some((_, bytes, path)) => match String::from_utf8(hash::normalized(bytes)) {
                     Err(_) => problems.push(format!("{} is not UTF-8", path.display())),
-                    Ok(text) => migrations.push(LocalMigration {
+                    Ok(text) => migrations.push({
+                        raw_hashes.push(hash::sha256_hex(bytes));
+                        LocalMigration {
                         tag: entry.tag.clone(),
                         when: entry.when as i64,
                         hash: hash::migration_hash(bytes),
                         statements: crate::sql::split::split_statements(&text),
                         origin: path.display().to_string(),
-                    }),
+                    }}),
                 },
             }
         }
+        let drizzle = match &journal.imported_from {
+            Some(from) if from.tool == "drizzle-kit" => match from.history.split_once('.') {
+                Some((schema, table)) if !schema.is_empty() && !table.is_empty() && !table.contains('.') => Some(DrizzleHistory { schema: schema.to_owned(), table: table.to_owned(), raw_hashes }),
+                _ => {
+                    problems.push(format!("{journal_name}: importedFrom.history `{}` is not `schema.table`", from.history));
+                    None
+                }
+            },
+            Some(from) => {
+                problems.push(format!("{journal_name}: importedFrom.tool `{}` is not one this version reads (drizzle-kit)", from.tool));
+                None
+            }
+            None => None,
+        };
         if !problems.is_empty() {
             return Err(RunError::Source(problems));
         }
-        Ok(MigrationSet { migrations, origin: origin.to_owned() })
+        Ok(MigrationSet { migrations, origin: origin.to_owned(), drizzle })
     }
 }

@@ -76,6 +76,15 @@ impl Transition {
 }
 
 /// Why a write did not land.
+/// One history write: the migration, its statement hashes, the statement its row must be
+/// at (`None`: no row yet), and the transition.
+struct Write<'a> {
+    m: &'a LocalMigration,
+    hashes: std::borrow::Cow<'a, [String]>,
+    expected: Option<usize>,
+    t: Transition,
+}
+
 #[derive(Debug)]
 pub(crate) enum WriteError {
     /// The database failed.
@@ -176,13 +185,30 @@ impl Migrator {
     /// One write in its own transaction, retried on conflicts; after a lost connection the
     /// row is read back, and the write is repeated only if it did not land.
     pub(crate) async fn record(&self, conn: &mut Conn, lock: &Lock, m: &LocalMigration, hashes: &[String], expected: Option<usize>, t: &Transition) -> Result<(), RunError> {
-        let doing = "recording progress";
+        self.record_all(conn, lock, &[Write { m, hashes: hashes.into(), expected, t: t.clone() }], "recording progress").await
+    }
+
+    /// Records `migrations` as applied without running them, all in one transaction (for
+    /// what drizzle-kit applied): every row lands or none does.
+    pub(crate) async fn record_adopted(&self, conn: &mut Conn, lock: &Lock, migrations: &[&LocalMigration]) -> Result<(), RunError> {
+        let writes: Vec<Write> = migrations
+            .iter()
+            .map(|m| Write { m, hashes: super::history::statement_hashes(m).into(), expected: None, t: Transition::mark(m.statements.len(), m.statements.len()) })
+            .collect();
+        self.record_all(conn, lock, &writes, "recording what drizzle-kit applied").await
+    }
+
+    /// `writes` in one transaction, retried on conflicts; after a lost connection the rows
+    /// are read back, and the transaction is repeated only if it did not land.
+    async fn record_all(&self, conn: &mut Conn, lock: &Lock, writes: &[Write<'_>], doing: &str) -> Result<(), RunError> {
         let policy = self.options.retry;
         let (mut conflicts, mut failures) = (0u32, 0u32);
         loop {
             let attempt = async {
                 let mut tx = conn.pg().begin().await?;
-                self.write_in(&mut tx, lock.fence(), m, hashes, expected, t).await?;
+                for w in writes {
+                    self.write_in(&mut tx, lock.fence(), w.m, &w.hashes, w.expected, &w.t).await?;
+                }
                 tx.commit().await?;
                 Ok::<(), WriteError>(())
             }
@@ -193,10 +219,10 @@ impl Migrator {
                 Err(other) => {
                     // A write that found the row already moved may be our own, committed
                     // just before a lost connection: read it back.
-                    if failures > 0 && matches!(other, WriteError::Moved) && t.landed(self.read_row(conn, &m.tag).await?.as_ref()) {
+                    if failures > 0 && matches!(other, WriteError::Moved) && self.landed(conn, writes).await? {
                         return Ok(());
                     }
-                    return Err(other.into_run_error(m, doing));
+                    return Err(other.into_run_error(writes[0].m, doing));
                 }
             };
             if retry::occ_code(&error).is_some() && conflicts + 1 < policy.conflict_attempts {
@@ -208,13 +234,23 @@ impl Migrator {
                 failures += 1;
                 tokio::time::sleep(policy.delay(failures + 3)).await;
                 conn.reconnect(&self.connector).await?;
-                if t.landed(self.read_row(conn, &m.tag).await?.as_ref()) {
+                if self.landed(conn, writes).await? {
                     return Ok(());
                 }
                 continue;
             }
-            return Err(RunError::db(&format!("{}: {doing}", m.tag), error));
+            return Err(RunError::db(&format!("{}: {doing}", writes[0].m.tag), error));
         }
+    }
+
+    /// Whether every write's row is as the write left it.
+    async fn landed(&self, conn: &mut Conn, writes: &[Write<'_>]) -> Result<bool, RunError> {
+        for w in writes {
+            if !w.t.landed(self.read_row(conn, &w.m.tag).await?.as_ref()) {
+                return Ok(false);
+            }
+        }
+        Ok(true)
     }
 
     /// The current row of `tag` (read after a lost connection, so retried itself).

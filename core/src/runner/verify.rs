@@ -113,7 +113,7 @@ async fn replay(url: &str, dialect: Dialect, set: MigrationSet, expected: &Schem
                     events(Event::SampleRows { before: next.tag.clone(), tables: tables.clone() });
                     rounds.push(SampleRound { before: next.tag.clone(), tables });
                 }
-                let prefix = MigrationSet { migrations: set.migrations[..=round].to_vec(), origin: set.origin.clone() };
+                let prefix = MigrationSet { migrations: set.migrations[..=round].to_vec(), origin: set.origin.clone(), drizzle: set.drizzle.clone() };
                 Migrator::new(target.clone(), prefix, options_for_run.clone()).await?.run(events).await?;
             }
         }
@@ -123,4 +123,16 @@ async fn replay(url: &str, dialect: Dialect, set: MigrationSet, expected: &Schem
     let mut differences = compare::differences(expected, &found.schema);
     differences.extend(found.invalid_indexes.iter().map(|i| compare::Difference::InvalidIndex { index: i.clone() }));
     Ok((count, guard, differences, rounds))
+}
+#[cfg(test)]
+mod tests {
+    use super::with_database;
+
+    #[test]
+    fn database_is_replaced_in_any_url_shape() {
+        assert_eq!(with_database("postgres://u@h:5432/postgres", "x"), "postgres://u@h:5432/x");
+        assert_eq!(with_database("postgres://u:p@h/postgres?sslmode=disable", "x"), "postgres://u:p@h/x?sslmode=disable");
+        assert_eq!(with_database("postgres://h", "x"), "postgres://h/x");
+        assert_eq!(with_database("postgres://h?user=u", "x"), "postgres://h/x?user=u");
+    }
 }

@@ -113,9 +113,27 @@ fn action_text(action: ReferentialAction) -> String {
     action.sql().to_ascii_lowercase()
 }
 
-fn column_tokens(table: &Table, column: &Column) -> TokenStream {
+/// Field names for a table's columns, distinct: a name another column's field already
+/// took gets a number (`order_date_2`), and keeps its column name in `name = ".."`.
+fn field_names(table: &Table) -> Vec<(Ident, bool)> {
+    let mut taken = std::collections::BTreeSet::new();
+    let mut out = Vec::new();
+    for column in &table.columns {
+        let (mut field, mut renamed) = field_name(&column.name);
+        let base = field.to_string();
+        let mut n = 2;
+        while !taken.insert(field.to_string()) {
+            field = Ident::new(&format!("{base}_{n}"), Span::call_site());
+            renamed = true;
+            n += 1;
+        }
+        out.push((field, renamed));
+    }
+    out
+}
+
+fn column_tokens(table: &Table, column: &Column, (field, renamed): (Ident, bool)) -> TokenStream {
     let mut attrs: Vec<TokenStream> = Vec::new();
-    let (field, renamed) = field_name(&column.name);
     if renamed {
         let name = &column.name;
         attrs.push(quote!(name = #name));
@@ -170,14 +188,14 @@ fn column_tokens(table: &Table, column: &Column) -> TokenStream {
 }
 
 fn column_list(table: &Table, columns: &[String]) -> Option<TokenStream> {
-    let fields: Option<Vec<Ident>> = columns.iter().map(|c| table.column(c).map(|_| field_name(c).0)).collect();
+    let names = field_names(table);
+    let fields: Option<Vec<Ident>> = columns.iter().map(|c| table.columns.iter().position(|col| col.name == *c).map(|i| names[i].0.clone())).collect();
     let fields = fields?;
     Some(quote!(columns(#(#fields),*)))
 }
 
-fn table_tokens(table: &Table) -> TokenStream {
+fn table_tokens(table: &Table, ident: Ident) -> TokenStream {
     let name = &table.name;
-    let ident = struct_name(&table.name);
     let doc = format!(" The `{}` table.", table.name);
     let mut attrs: Vec<TokenStream> = vec![quote!(#[table(name = #name)])];
     if let Some(pk) = &table.primary_key
@@ -212,7 +230,7 @@ fn table_tokens(table: &Table) -> TokenStream {
         let (check_name, expr) = (&check.name, &check.expression);
         attrs.push(quote!(#[check(name = #check_name, expr = #expr)]));
     }
-    let fields = table.columns.iter().map(|c| column_tokens(table, c));
+    let fields = table.columns.iter().zip(field_names(table)).map(|(c, f)| column_tokens(table, c, f));
     quote! {
         #[doc = #doc]
         #[derive(Debug, Clone, Table)]
@@ -226,14 +244,51 @@ fn table_tokens(table: &Table) -> TokenStream {
 /// Writes `schema` as entity structs, with a header naming `origin`, and lists what they
 /// do not express (read back through the scanner and compared with `schema`).
 pub fn entities(schema: &Schema, origin: &str) -> Entities {
-    let imports = quote! {
-        use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Utc};
-        use rust_decimal::Decimal;
-        use tablewright_derive::Table;
-        use uuid::Uuid;
-    };
+    let mut struct_names = std::collections::BTreeSet::new();
+    let tables: Vec<TokenStream> = schema
+        .tables
+        .values()
+        .map(|t| {
+            let base = struct_name(&t.name).to_string();
+            let mut name = base.clone();
+            let mut n = 2;
+            while !struct_names.insert(name.clone()) {
+                name = format!("{base}{n}");
+                n += 1;
+            }
+            table_tokens(t, Ident::new(&name, Span::call_site()))
+        })
+        .collect();
+    // Only the imports the structs use, so that they compile without warnings.
+    let mut used = std::collections::BTreeSet::new();
+    fn idents(tokens: TokenStream, out: &mut std::collections::BTreeSet<String>) {
+        for token in tokens {
+            match token {
+                proc_macro2::TokenTree::Ident(i) => {
+                    out.insert(i.to_string());
+                }
+                proc_macro2::TokenTree::Group(g) => idents(g.stream(), out),
+                _ => {}
+            }
+        }
+    }
+    for t in &tables {
+        idents(t.clone(), &mut used);
+    }
+    let chrono: Vec<Ident> = ["DateTime", "NaiveDate", "NaiveDateTime", "NaiveTime", "Utc"].iter().filter(|n| used.contains(**n)).map(|n| Ident::new(n, Span::call_site())).collect();
+    let mut imports = TokenStream::new();
+    if !chrono.is_empty() {
+        imports.extend(quote!(use chrono::{#(#chrono),*};));
+    }
+    if used.contains("Decimal") {
+        imports.extend(quote!(use rust_decimal::Decimal;));
+    }
+    imports.extend(quote!(use tablewright_derive::Table;));
+    if used.contains("Uuid") {
+        imports.extend(quote!(use uuid::Uuid;));
+    }
     // One item at a time, so that a blank line separates the structs.
-    let items: Vec<String> = std::iter::once(imports).chain(schema.tables.values().map(table_tokens)).map(format_item).collect();
+    let items: Vec<String> = std::iter::once(imports).chain(tables).map(format_item).collect();
     let source = format!("//! Entity structs written by tablewright from {origin}.\n//! Review them, then `tablewright generate` compares them with the last snapshot.\n\n{}", items.join("\n"));
     let not_expressed = read_back(schema, &source);
     Entities { source, not_expressed }
@@ -274,5 +329,16 @@ mod tests {
         assert_eq!(field_name("Order Date").0.to_string(), "order_date");
         assert_eq!(field_name("2fa").0.to_string(), "col_2fa");
         assert_eq!(struct_name("order_items").to_string(), "OrderItems");
+    }
+
+    #[test]
+    fn columns_whose_names_meet_get_distinct_fields() {
+        let column = |name: &str| Column { name: name.into(), sql_type: "text".into(), not_null: false, default: None, identity: false };
+        let table = Table { name: "t".into(), columns: vec![column("Order Date"), column("order_date"), column("type"), column("col_type")], primary_key: None, uniques: Default::default(), indexes: Default::default(), foreign_keys: Default::default(), checks: Default::default() };
+        let names: Vec<String> = field_names(&table).into_iter().map(|(f, _)| f.to_string()).collect();
+        assert_eq!(names, ["order_date", "order_date_2", "col_type", "col_type_2"]);
+        let schema = Schema { tables: [("t".to_owned(), table)].into() };
+        let written = entities(&schema, "a test");
+        assert!(written.not_expressed.is_empty(), "{:?}\n{}", written.not_expressed, written.source);
     }
 }

@@ -32,7 +32,8 @@ pub struct SampleRows {
 /// A SQL expression of the row number `g` (bigint) for a column of type `sql_type`, or
 /// `None` when there is no sample for that type.
 fn sample_value(sql_type: &str) -> Option<String> {
-    let base = sql_type.split('(').next().unwrap_or(sql_type).trim();
+    let unmodified = crate::schema::types::without_modifiers(sql_type);
+    let base = unmodified.as_str();
     let modifier = || -> Vec<u32> {
         sql_type
             .split_once('(')
@@ -163,5 +164,7 @@ mod tests {
         assert_eq!(sample_value("numeric(10,2)").unwrap(), "(g % 100000000)::numeric(10,2)");
         assert_eq!(sample_value("character varying(8)").unwrap(), "right('r' || g, 8)::character varying(8)");
         assert_eq!(sample_value("tsvector"), None);
+        assert!(sample_value("timestamp(3) with time zone").unwrap().ends_with("::timestamp(3) with time zone"));
+        assert!(sample_value("time(0) without time zone").is_some());
     }
 }

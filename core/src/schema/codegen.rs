@@ -54,18 +54,7 @@ fn mapped_rust_type(sql_type: &str) -> Option<TokenStream> {
 /// The Rust type for a type the mapping does not produce, given with `sql_type`: the
 /// nearest one an application would read it into.
 fn nearest_rust_type(sql_type: &str) -> TokenStream {
-    // Without modifiers: `timestamp(3) with time zone` is a timestamp with time zone.
-    let mut base = String::new();
-    let mut depth = 0usize;
-    for c in sql_type.chars() {
-        match c {
-            '(' => depth += 1,
-            ')' => depth = depth.saturating_sub(1),
-            _ if depth == 0 => base.push(c),
-            _ => {}
-        }
-    }
-    let base = base.split_whitespace().collect::<Vec<_>>().join(" ");
+    let base = crate::schema::types::without_modifiers(sql_type);
     match base.as_str() {
         "numeric" => quote!(Decimal),
         "json" => quote!(serde_json::Value),

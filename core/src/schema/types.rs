@@ -35,6 +35,22 @@ pub fn sql_type_for_rust(last_segment: &str, generic_args: &[String]) -> Option<
     Some(sql.to_owned())
 }
 
+/// A canonical type without its modifiers: `timestamp(3) with time zone` →
+/// `timestamp with time zone`, `numeric(10,2)` → `numeric`.
+pub fn without_modifiers(sql_type: &str) -> String {
+    let mut out = String::new();
+    let mut depth = 0usize;
+    for c in sql_type.chars() {
+        match c {
+            '(' => depth += 1,
+            ')' => depth = depth.saturating_sub(1),
+            _ if depth == 0 => out.push(c),
+            _ => {}
+        }
+    }
+    out.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
 /// The Rust types the mapping knows, for error messages.
 pub const MAPPED_RUST_TYPES: &str = "String, bool, i16, i32, i64, f32, f64, Uuid, DateTime<Utc>, \
 OffsetDateTime, NaiveDateTime, PrimitiveDateTime, NaiveDate, Date, NaiveTime, Time, Decimal, \

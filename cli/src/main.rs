@@ -201,11 +201,11 @@ enum Command {
         /// Skip the migration lock (only when nothing else can run migrations).
         #[arg(long)]
         no_lock: bool,
-        /// Give up after this many seconds (the run can be resumed).
-        #[arg(long, value_name = "SECONDS")]
+        /// Give up after this many seconds (the run can be resumed; at most a year).
+        #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..=31_536_000))]
         timeout: Option<u64>,
-        /// Length of the DSQL lock lease, renewed every third of it.
-        #[arg(long, value_name = "SECONDS", default_value_t = 300)]
+        /// Length of the DSQL lock lease, renewed every third of it (1 to 86,400 seconds).
+        #[arg(long, value_name = "SECONDS", default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..=86_400))]
         lock_lease: u64,
         /// PostgreSQL: all pending migrations in one transaction, all or nothing (like
         /// `psql -1`). Ignored on DSQL, which allows one DDL per transaction.

@@ -386,8 +386,14 @@ fn error_text(e: &anyhow::Error) -> String {
     let mut text = format!("error: {e}\n");
     let mut previous = e.to_string();
     for cause in e.chain().skip(1) {
-        // Many messages already include their cause; say each thing once.
+        // Many messages already include their cause; say each thing once. The driver's
+        // own rendering of a server error adds nothing but the server's C source line
+        // ("at line 1188"), which reads as a line of the user's SQL: the message above
+        // already holds the server's message, DETAIL and HINT.
         let cause = cause.to_string();
+        if cause.starts_with("error returned from database: ") {
+            continue;
+        }
         if !previous.contains(&cause) {
             text.push_str(&format!("  caused by: {cause}\n"));
         }

@@ -354,6 +354,30 @@ fn secrets_never_appear_in_output() {
         assert!(all.contains("postgres://app:***@127.0.0.1:1/x"), "{all}");
         assert!(!all.contains("hunter2-secret") && !all.contains("other-secret"), "{all}");
     }
+    // Malformed on purpose (unencoded `/`, `?`, `@`, a password twice), through every
+    // command that takes a connection, in both formats, also from DATABASE_URL.
+    let urls = [
+        ("postgres://app:slash/secret@127.0.0.1:1/x", "slash/secret"),
+        ("postgres://app:quest?secret@127.0.0.1:1/x", "quest?secret"),
+        ("postgres://app:at@secret@127.0.0.1:1/x", "at@secret"),
+        ("postgres://127.0.0.1:1/x?password=first-secret&password=second-secret", "second-secret"),
+    ];
+    for (url, secret) in urls {
+        for command in [&["migrate"][..], &["status"], &["drift"], &["pull"], &["push"], &["permissions", "validate"], &["mark-applied", "--file", "0000_init"], &["clone", "--to", "postgres://127.0.0.1:1/y"]] {
+            for format in ["text", "json"] {
+                let from_flag: Vec<&str> = if command[0] == "clone" { vec!["--from", url] } else { vec!["--connection-string", url] };
+                let out = Command::cargo_bin("tablewright").unwrap().current_dir(f.dir.path()).args(command).args(["--format", format]).args(&from_flag).output().unwrap();
+                let all = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+                assert!(!all.contains(secret), "{command:?} {format}: {all}");
+                assert_ne!(out.status.code(), Some(0), "{command:?}: {all}");
+            }
+            if command[0] != "clone" {
+                let out = Command::cargo_bin("tablewright").unwrap().current_dir(f.dir.path()).args(command).env("DATABASE_URL", url).env_remove("DSQL_ENDPOINT").output().unwrap();
+                let all = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+                assert!(!all.contains(secret), "{command:?} from DATABASE_URL: {all}");
+            }
+        }
+    }
     // DSQL: a token is signed from these credentials; neither it nor the key may show.
     let out = Command::cargo_bin("tablewright")
         .unwrap()

@@ -35,7 +35,7 @@ pub enum RunError {
         source: sqlx::Error,
     },
     /// A bookkeeping query failed.
-    #[error("{context}: {source}")]
+    #[error("{context}: {}", database_message(.source))]
     Database {
         /// What the runner was doing.
         context: String,

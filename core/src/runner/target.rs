@@ -89,24 +89,52 @@ impl fmt::Debug for Target {
     }
 }
 
-/// `postgres://user:secret@host/db` → `postgres://user:***@host/db`; also masks a
-/// `password=` query parameter.
+/// `postgres://user:secret@host/db` → `postgres://user:***@host/db`; also masks every
+/// `password=` parameter (URL query or key=value form). Made for malformed input too: a
+/// password holding an unencoded `/`, `?`, `#` or `@` would end a URL parser's userinfo
+/// early, so the userinfo here runs to the *last* `@`, and everything after its first `:`
+/// is masked (a host or query with an `@` in it is masked too, never a secret shown).
 pub fn redact_url(url: &str) -> String {
     let mut out = url.to_owned();
     if let Some(scheme_end) = out.find("://") {
         let rest_start = scheme_end + 3;
-        let authority_end = out[rest_start..].find(['/', '?']).map(|i| rest_start + i).unwrap_or(out.len());
-        if let Some(at) = out[rest_start..authority_end].rfind('@') {
+        if let Some(at) = out[rest_start..].rfind('@') {
             let userinfo = &out[rest_start..rest_start + at];
             if let Some(colon) = userinfo.find(':') {
                 out.replace_range(rest_start + colon + 1..rest_start + at, "***");
             }
         }
     }
-    if let Some(pos) = out.find("password=") {
-        let value_start = pos + "password=".len();
-        let value_end = out[value_start..].find('&').map(|i| value_start + i).unwrap_or(out.len());
-        out.replace_range(value_start..value_end, "***");
+    let mut from = 0;
+    while let Some(found) = out[from..].to_ascii_lowercase().find("password=") {
+        let value_start = from + found + "password=".len();
+        let rest = &out[value_start..];
+        let value_len = match rest.strip_prefix('\'') {
+            // key=value form: 'quoted value' with '' or \' inside.
+            Some(quoted) => {
+                let mut end = quoted.len();
+                let mut chars = quoted.char_indices().peekable();
+                while let Some((i, c)) = chars.next() {
+                    match c {
+                        '\\' => {
+                            chars.next();
+                        }
+                        '\'' if chars.peek().map(|(_, n)| *n) == Some('\'') => {
+                            chars.next();
+                        }
+                        '\'' => {
+                            end = i + 1;
+                            break;
+                        }
+                        _ => {}
+                    }
+                }
+                1 + end
+            }
+            None => rest.find(|c: char| c == '&' || c.is_whitespace()).unwrap_or(rest.len()),
+        };
+        out.replace_range(value_start..value_start + value_len, "***");
+        from = value_start + 3;
     }
     out
 }
@@ -238,5 +266,19 @@ mod tests {
         assert_eq!(redact_url("postgres://admin:s3cr3t@db:5432/app"), "postgres://admin:***@db:5432/app");
         assert_eq!(redact_url("postgres://db/app?user=a&password=s3cr3t&sslmode=require"), "postgres://db/app?user=a&password=***&sslmode=require");
         assert_eq!(redact_url("postgres://postgres@127.0.0.1/x"), "postgres://postgres@127.0.0.1/x");
+        // Malformed on purpose: unencoded separators, an `@`, a password given twice.
+        for (url, secret) in [
+            ("postgres://admin:pa/ss@db/app", "pa/ss"),
+            ("postgres://admin:pa?ss@db/app", "pa?ss"),
+            ("postgres://admin:p@ss@db/app", "p@ss"),
+            ("postgres://admin:pa#ss@db/app", "pa#ss"),
+            ("postgres://db/app?password=one&password=two", "two"),
+            ("postgres://db/app?PASSWORD=loud", "loud"),
+            ("host=db user=admin password=s3cr3t dbname=app", "s3cr3t"),
+            ("host=db password='se cr''et' dbname=app", "cr''et"),
+        ] {
+            let shown = redact_url(url);
+            assert!(!shown.contains(secret), "{url} → {shown}");
+        }
     }
 }

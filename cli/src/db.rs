@@ -317,10 +317,13 @@ pub fn migrate(config_path: &Path, format: Format, args: &DbArgs, flags: Migrate
     let target = args.target()?;
     let (config, folder, history) = args.sources(config_path)?;
     let permissions_options = ApplyOptions { revoke_undeclared: config.as_ref().is_none_or(|c| c.revoke_undeclared) };
-    let permissions = match config.map(|c| c.permissions).filter(|p| flags.permissions && !flags.dry_run && p.is_file()) {
+    let permissions = match config.map(|c| c.permissions).filter(|p| flags.permissions && p.is_file()) {
         Some(path) => Some(permissions_file(&path, permissions_options)?),
         None => None,
     };
+    // The dry run says what the permissions step would do; the run does it.
+    let dry_permissions = if flags.dry_run { permissions.as_ref().map(|p| (p.name.clone(), p.statements.len(), p.options.revoke_undeclared)) } else { None };
+    let permissions = if flags.dry_run { None } else { permissions };
     let set = MigrationSet::from_folder(&folder).map_err(run_error)?;
     let options = MigratorOptions {
         permissions,
@@ -351,12 +354,19 @@ pub fn migrate(config_path: &Path, format: Format, args: &DbArgs, flags: Migrate
                             text.push_str(&format!("  [{}] {}\n      {}\n", s.number, s.how, s.sql.replace('\n', "\n      ")));
                         }
                     }
+                    if let Some((file, statements, revoke)) = &dry_permissions {
+                        text.push_str(&format!(
+                            "Then the permissions: {file} ({statements} statement(s)): roles created, grants applied{}, then validated (--no-permissions skips it).\n",
+                            if *revoke { ", privileges no handler declares revoked from the roles it names" } else { "" }
+                        ));
+                    }
                     emit(&text);
                 }
                 Format::Json => {
                     out.insert("status".into(), json!("dry_run"));
                     out.insert("target".into(), json!(migrator.target().to_string()));
                     out.insert("pending".into(), serde_json::to_value(&plan).expect("plans serialise"));
+                    out.insert("permissions".into(), json!(dry_permissions.as_ref().map(|(file, statements, revoke)| json!({"file": file, "statements": statements, "revoke_undeclared": revoke}))));
                 }
             }
             return Ok(());
@@ -783,7 +793,7 @@ pub fn clone(config_path: &Path, format: Format, source: &CloneSource, to: Optio
     })
 }
 
-pub fn status(config_path: &Path, format: Format, args: &DbArgs, out: &mut serde_json::Map<String, Value>) -> Result<(), Failure> {
+pub fn status(config_path: &Path, format: Format, args: &DbArgs, exit_code: bool, out: &mut serde_json::Map<String, Value>) -> Result<(), Failure> {
     let target = args.target()?;
     let (_, folder, history) = args.sources(config_path)?;
     let set = MigrationSet::from_folder(&folder).map_err(run_error)?;
@@ -848,12 +858,15 @@ pub fn status(config_path: &Path, format: Format, args: &DbArgs, out: &mut serde
                 emit(&text);
             }
             Format::Json => {
-                out.insert("status".into(), json!(if problems { "problems" } else { "ok" }));
+                let up_to_date = !problems && report.pending.is_empty() && report.in_progress.is_empty() && report.failed.is_empty();
+                out.insert("status".into(), json!(if problems { "problems" } else if up_to_date { "ok" } else { "behind" }));
                 out.insert("target".into(), json!(migrator.target().to_string()));
                 out.insert("migrations".into(), serde_json::to_value(&report).expect("reports serialise"));
             }
         }
-        if problems { Err(Failure::CheckFailed) } else { Ok(()) }
+        // --exit-code: anything still to do is a finding too, for CI.
+        let behind = !report.pending.is_empty() || !report.in_progress.is_empty() || !report.failed.is_empty();
+        if problems || (exit_code && behind) { Err(Failure::CheckFailed) } else { Ok(()) }
     })
 }
 

@@ -303,13 +303,17 @@ enum Command {
         #[arg(long)]
         force: bool,
     },
-    /// List applied, in-progress, pending, edited and unknown migrations.
+    /// List applied, in-progress, pending, edited and unknown migrations (exit 1 on edited
+    /// or unknown ones; with --exit-code also while any is pending, in progress or failed).
     #[command(after_help = AFTER_HELP)]
     Status {
         #[command(flatten)]
         common: Common,
         #[command(flatten)]
         db: db::DbArgs,
+        /// Exit 1 unless every migration is applied.
+        #[arg(long)]
+        exit_code: bool,
     },
     /// Record a migration as applied without running it.
     #[command(name = "mark-applied", after_help = AFTER_HELP)]
@@ -430,10 +434,10 @@ fn main() -> ExitCode {
             let r = db::pull(&common.config, format, &db, &namespace, out.as_deref(), force, reporter.json_mut());
             (reporter, r)
         }
-        Command::Status { common, db } => {
+        Command::Status { common, db, exit_code } => {
             let mut reporter = Reporter::new(common.format.into());
             let format = reporter.format();
-            let r = db::status(&common.config, format, &db, reporter.json_mut());
+            let r = db::status(&common.config, format, &db, exit_code, reporter.json_mut());
             (reporter, r)
         }
         Command::MarkApplied { common, db, file, through, reset, yes } => {

@@ -751,6 +751,9 @@ async fn permissions_converge_on_what_the_handlers_declare(mode: Mode) {
     let run = |args: &[&str]| Command::new(bin()).current_dir(dir.path()).args(args).env_remove("FAILPOINTS").output().unwrap();
     let on_db = |args: &[&str]| run(&[args, &["--provider", provider(mode), "--connection-string", &db.url]].concat());
     assert!(run(&["generate"]).status.success());
+    // The dry run names the permissions step that the run then takes.
+    let plan = text(&migrate(dir.path(), mode, &db, &["--dry-run"]).output().unwrap().stdout);
+    assert!(plan.contains("Then the permissions: permissions/permissions.sql"), "{plan}");
     assert!(migrate(dir.path(), mode, &db, &[]).output().unwrap().status.success());
     let mut conn = db.connect_setup().await;
     let has = async |conn: &mut PgConnection, table: &str, privilege: &str| -> bool {
@@ -817,6 +820,9 @@ async fn drift_names_each_hand_change(mode: Mode) {
     assert_eq!(out.status.code(), Some(0), "{}{}", text(&out.stdout), text(&out.stderr));
     assert!(text(&out.stdout).contains("drift: none") && text(&out.stdout).contains("1 declared grant(s)"), "{}", text(&out.stdout));
 
+    let status = |extra: &[&str]| run(&[&["status", "--provider", provider(mode), "--connection-string", &db.url], extra].concat());
+    assert_eq!(status(&["--exit-code"]).status.code(), Some(0), "up to date");
+
     // A migration generated but not deployed, with a grant on its new table, is pending,
     // not drift: the database is compared with the snapshot of its last applied migration.
     let mut source = std::fs::read_to_string(&schema).unwrap();
@@ -828,6 +834,11 @@ async fn drift_names_each_hand_change(mode: Mode) {
     let out = drift(&[]);
     assert_eq!(out.status.code(), Some(0), "{}{}", text(&out.stdout), text(&out.stderr));
     assert!(text(&out.stdout).contains("1 migration(s) pending, not compared: 0002_shelves"), "{}", text(&out.stdout));
+    // status: a pending migration is no problem, unless CI asks with --exit-code.
+    assert_eq!(status(&[]).status.code(), Some(0));
+    let behind = status(&["--exit-code", "--format", "json"]);
+    assert_eq!(behind.status.code(), Some(1));
+    assert_eq!(serde_json::from_slice::<serde_json::Value>(&behind.stdout).unwrap()["status"], "behind");
 
     let mut setup = db.connect_setup().await;
     for sql in [

@@ -417,7 +417,9 @@ pub fn drift(config_path: &Path, format: Format, args: &DbArgs, out: &mut serde_
             Some(entry) => (entry.tag.clone(), migrations.read_snapshot(entry)?.schema),
             None => ("(none applied)".to_owned(), Default::default()),
         };
-        let unsettled: Vec<&str> = status.in_progress.iter().map(|p| p.tag.as_str()).chain(status.failed.iter().map(|f| f.tag.as_str())).collect();
+        // A failure that left nothing done (on PostgreSQL a failed migration rolls back
+        // whole) is as good as pending; one that left statements done is between snapshots.
+        let unsettled: Vec<&str> = status.in_progress.iter().map(|p| p.tag.as_str()).chain(status.failed.iter().filter(|f| f.done > 0).map(|f| f.tag.as_str())).collect();
         if !unsettled.is_empty() {
             return Err(Failure::CheckFailedWith(anyhow::anyhow!(
                 "drift: {} stopped halfway in {}; the schema is between two snapshots, so there is nothing to compare with: run `tablewright migrate` to finish it",
@@ -432,7 +434,8 @@ pub fn drift(config_path: &Path, format: Format, args: &DbArgs, out: &mut serde_
         });
         let connector = runner::Connector::new(migrator.target().clone()).await.map_err(run_error)?;
         let report = runner::drift(&connector, &expected, &history, permissions.as_ref().map(|(f, s)| (f.as_str(), s.as_slice()))).await.map_err(run_error)?;
-        let pending = &status.pending;
+        let pending: Vec<String> = status.pending.iter().cloned().chain(status.failed.iter().filter(|f| f.done == 0).map(|f| format!("{} (failed, nothing done)", f.tag))).collect();
+        let pending = &pending;
         let mut pending_note = if pending.is_empty() { String::new() } else { format!("{} migration(s) pending, not compared: {}\n", pending.len(), pending.join(", ")) };
         for n in &report.not_compared {
             pending_note.push_str(&format!("not compared (the structs cannot declare it): {n}\n"));

@@ -590,3 +590,41 @@ async fn import_drizzle_then_squash_leaves_drizzle_history_behind() {
     let out = run(dir.path(), &[&["drift"][..], &connection].concat());
     assert_eq!(out.status.code(), Some(0), "{}{}", text(&out.stdout), text(&out.stderr));
 }
+
+/// `drift` after a migration failed with nothing done (on PostgreSQL it rolls back whole;
+/// under DSQL's rules its first statement failed): as good as pending, so no drift; one
+/// that stopped with statements done is between two snapshots, and drift says to finish it.
+async fn drift_after_a_failed_migration(mode: Mode) {
+    let db = TestDb::for_mode("drift_failed", mode).await;
+    let dir = migrated_project(mode, &db);
+    assert!(run(dir.path(), &["generate", "--custom", "--name", "by_hand"]).status.success());
+    let sql = dir.path().join("migrations/0002_by_hand.sql");
+    std::fs::write(&sql, "SELECT 1 / 0").unwrap();
+    assert!(run(dir.path(), &["rehash", "--tag", "0002_by_hand"]).status.success());
+    let on_db = |args: &[&str]| run(dir.path(), &[args, &["--provider", provider(mode), "--connection-string", &db.url]].concat());
+    assert_eq!(on_db(&["migrate"]).status.code(), Some(3));
+    let out = on_db(&["drift"]);
+    assert_eq!(out.status.code(), Some(0), "{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(text(&out.stdout).contains("0002_by_hand (failed, nothing done)"), "{}", text(&out.stdout));
+
+    // Statement 1 done, statement 2 failed (under DSQL's rules each commits alone; on
+    // PostgreSQL the runner commits a migration whole, so this case is DSQL's).
+    if mode == Mode::DsqlGuarded {
+        std::fs::write(&sql, "CREATE TABLE \"scratch\" (\"id\" bigint PRIMARY KEY)\n--> statement-breakpoint\nSELECT 1 / 0").unwrap();
+        assert!(run(dir.path(), &["rehash", "--tag", "0002_by_hand"]).status.success());
+        assert_eq!(on_db(&["migrate"]).status.code(), Some(3));
+        let out = on_db(&["drift"]);
+        assert_eq!(out.status.code(), Some(1), "{}{}", text(&out.stdout), text(&out.stderr));
+        assert!(text(&out.stderr).contains("stopped halfway"), "{}", text(&out.stderr));
+    }
+}
+
+#[tokio::test]
+async fn drift_after_a_failed_migration_postgres() {
+    drift_after_a_failed_migration(Mode::Postgres).await;
+}
+
+#[tokio::test]
+async fn drift_after_a_failed_migration_dsql_guarded() {
+    drift_after_a_failed_migration(Mode::DsqlGuarded).await;
+}

@@ -80,7 +80,7 @@ pub async fn apply_unrecorded(target: Target, label: &str, statements: Vec<Strin
     let bookkeeping = HistoryTable { schema: bookkeeping_schema.to_owned(), table: format!("tablewright_{label}_{}_{:08x}", std::process::id(), fastrand::u32(..)) };
     let sql = crate::sql::split::migration_file(&statements);
     let migration = LocalMigration { tag: label.to_owned(), when: 0, hash: crate::project::hash::migration_hash(sql.as_bytes()), statements, origin: label.to_owned() };
-    let set = MigrationSet { migrations: vec![migration], origin: "the structs".to_owned(), drizzle: None };
+    let set = MigrationSet { migrations: vec![migration], origin: label.to_owned(), drizzle: None };
     let connector = Connector::new(target.clone()).await?;
     let migrator = Migrator::new(target, set, MigratorOptions { history: bookkeeping.clone(), lock: false, ..MigratorOptions::default() }).await?;
     let result = migrator.run(events).await;

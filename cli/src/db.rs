@@ -432,8 +432,8 @@ pub fn drift(config_path: &Path, format: Format, args: &DbArgs, out: &mut serde_
             statements.retain(|s| !matches!(s, Statement::Grant { grant, .. } if !expected.tables.contains_key(&grant.table)));
             (file, statements)
         });
-        let connector = runner::Connector::new(migrator.target().clone()).await.map_err(run_error)?;
-        let report = runner::drift(&connector, &expected, &history, permissions.as_ref().map(|(f, s)| (f.as_str(), s.as_slice()))).await.map_err(run_error)?;
+        let connector = migrator.connector();
+        let report = runner::drift(connector, &expected, &history, permissions.as_ref().map(|(f, s)| (f.as_str(), s.as_slice()))).await.map_err(run_error)?;
         let pending: Vec<String> = status.pending.iter().cloned().chain(status.failed.iter().filter(|f| f.done == 0).map(|f| format!("{} (failed, nothing done)", f.tag))).collect();
         let pending = &pending;
         let mut pending_note = if pending.is_empty() { String::new() } else { format!("{} migration(s) pending, not compared: {}\n", pending.len(), pending.join(", ")) };

@@ -628,3 +628,34 @@ async fn drift_after_a_failed_migration_postgres() {
 async fn drift_after_a_failed_migration_dsql_guarded() {
     drift_after_a_failed_migration(Mode::DsqlGuarded).await;
 }
+
+/// Killed (SIGKILL) right after recording what drizzle-kit applied, before anything ran:
+/// the rerun runs only what drizzle did not, once, and records nothing twice.
+#[tokio::test]
+async fn killed_after_adopting_drizzle_history_then_rerun() {
+    use std::io::BufRead;
+    let dir = drizzle_project();
+    let db = TestDb::create("import_drizzle_killed").await;
+    as_drizzle_left_it(&db.url, 1).await;
+    let mut child = Command::new(bin())
+        .current_dir(dir.path())
+        .args(["migrate", "--provider", "postgres", "--connection-string", &db.url])
+        .env("FAILPOINTS", "runner::after_adoption=return(halt)")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let halted = std::io::BufReader::new(child.stderr.take().unwrap()).lines().map_while(Result::ok).any(|l| l.contains("halted at runner::after_adoption"));
+    assert!(halted, "the failpoint was not reached");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let mut conn = PgConnection::connect(&db.url).await.unwrap();
+    let recorded: Vec<String> = sqlx::query_scalar("SELECT tag FROM tablewright.migrations ORDER BY tag").fetch_all(&mut conn).await.unwrap();
+    assert_eq!(recorded, ["0000_init"], "recorded before the kill");
+
+    let out = run(dir.path(), &["migrate", "--provider", "postgres", "--connection-string", &db.url]);
+    assert!(out.status.success(), "{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(text(&out.stdout).contains("Done: 1 applied, 1 already applied."), "{}", text(&out.stdout));
+    assert!(!text(&out.stdout).contains("applied by drizzle-kit"), "adopted once: {}", text(&out.stdout));
+    let statuses: Vec<String> = sqlx::query_scalar("SELECT tag || ' ' || status FROM tablewright.migrations ORDER BY tag").fetch_all(&mut conn).await.unwrap();
+    assert_eq!(statuses, ["0000_init marked", "0001_reviews applied"]);
+}

@@ -7,6 +7,7 @@
 //!
 //! | name | reached when |
 //! |---|---|
+//! | `runner::after_adoption` | what drizzle-kit applied was recorded (an imported folder, before anything runs) |
 //! | `runner::after_start` | a migration's history row was created |
 //! | `runner::after_marker` | a statement that commits alone was recorded as executing |
 //! | `runner::after_statement` | that statement took effect; its cursor is not moved yet |

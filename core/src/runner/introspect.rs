@@ -77,12 +77,6 @@ impl Introspected {
     }
 }
 
-const IDENTITY_ALWAYS: &str = "
-SELECT c.relname AS table_name, a.attname AS column_name
-FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-WHERE n.nspname = $1 AND c.relkind IN ('r', 'p') AND a.attidentity = 'a' AND NOT a.attisdropped
-ORDER BY 1, 2";
-
 const OTHER_OBJECTS: &str = "
 SELECT CASE c.relkind WHEN 'v' THEN 'view' WHEN 'm' THEN 'materialized view' WHEN 'f' THEN 'foreign table' END || ' ' || c.relname
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -100,7 +94,7 @@ SELECT c.relname AS table_name, a.attname AS column_name,
        pg_get_expr(d.adbin, d.adrelid) AS default_expr, a.attidentity <> '' AS is_identity,
        NOT EXISTS (SELECT 1 FROM pg_type t JOIN pg_namespace tn ON tn.oid = t.typnamespace
                    WHERE t.oid = a.atttypid AND tn.nspname = 'pg_catalog') AS defined_type,
-       a.attgenerated <> '' AS is_generated
+       a.attgenerated <> '' AS is_generated, a.attidentity = 'a' AS identity_always
 FROM pg_class c
 JOIN pg_namespace n ON n.oid = c.relnamespace
 JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
@@ -178,6 +172,9 @@ pub async fn introspect(conn: &mut PgConnection, namespace: &str) -> Result<Intr
             );
         }
         let mut default: Option<String> = row.try_get("default_expr")?;
+        if row.try_get::<bool, _>("identity_always")? {
+            note(UnmodelledKind::IdentityAlways, format!("`{table_name}.{column}` is GENERATED ALWAYS AS IDENTITY; tablewright declares identity columns BY DEFAULT"));
+        }
         if row.try_get::<bool, _>("is_generated")? {
             note(UnmodelledKind::Generated, format!("`{table_name}.{column}` is a generated column (`{}`); the structs declare it as a plain column", default.as_deref().unwrap_or_default()));
             default = None;
@@ -264,10 +261,6 @@ pub async fn introspect(conn: &mut PgConnection, namespace: &str) -> Result<Intr
         }
         let index = Index { name: name.clone(), columns: row.try_get("columns")?, unique: row.try_get("is_unique")? };
         t.indexes.insert(name, index);
-    }
-    for row in sqlx::query(IDENTITY_ALWAYS).bind(namespace).fetch_all(&mut *conn).await? {
-        let (table, column): (String, String) = (row.try_get("table_name")?, row.try_get("column_name")?);
-        unmodelled.push(Unmodelled { note: format!("`{table}.{column}` is GENERATED ALWAYS AS IDENTITY; tablewright declares identity columns BY DEFAULT"), table: Some(table), kind: UnmodelledKind::IdentityAlways });
     }
     for object in sqlx::query_scalar::<_, String>(OTHER_OBJECTS).bind(namespace).fetch_all(&mut *conn).await? {
         unmodelled.push(Unmodelled { table: None, kind: UnmodelledKind::NotATable, note: format!("{object} is not a table; tablewright does not manage it") });

@@ -81,10 +81,9 @@ pub async fn apply_unrecorded(target: Target, label: &str, statements: Vec<Strin
     let sql = crate::sql::split::migration_file(&statements);
     let migration = LocalMigration { tag: label.to_owned(), when: 0, hash: crate::project::hash::migration_hash(sql.as_bytes()), statements, origin: label.to_owned() };
     let set = MigrationSet { migrations: vec![migration], origin: label.to_owned(), drizzle: None };
-    let connector = Connector::new(target.clone()).await?;
     let migrator = Migrator::new(target, set, MigratorOptions { history: bookkeeping.clone(), lock: false, ..MigratorOptions::default() }).await?;
     let result = migrator.run(events).await;
-    let removed = drop_bookkeeping(&connector, &bookkeeping).await;
+    let removed = drop_bookkeeping(migrator.connector(), &bookkeeping).await;
     result?;
     removed
 }
@@ -313,6 +312,11 @@ impl Migrator {
         self.connector.target()
     }
 
+    /// Its connector (for DSQL, with the credentials already loaded), for work beside the run.
+    pub fn connector(&self) -> &Connector {
+        &self.connector
+    }
+
     /// The migrations.
     pub fn migrations(&self) -> &MigrationSet {
         &self.set
@@ -448,6 +452,7 @@ impl Migrator {
         let adopted = self.applied_by_drizzle(conn, &rows).await?;
         if !adopted.is_empty() {
             self.record_adopted(conn, lock, &adopted).await?;
+            failpoint::hit("runner::after_adoption");
             for m in &adopted {
                 events(Event::Adopted { tag: m.tag.clone() });
             }

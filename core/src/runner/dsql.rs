@@ -3,6 +3,7 @@
 
 use super::RunError;
 use aws_sdk_dsql::auth_token::{AuthTokenGenerator, Config};
+use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
 use sqlx::postgres::{PgConnectOptions, PgSslMode};
 
 /// Token lifetime: a token is only checked at connect, so short is fine and safer.
@@ -18,7 +19,10 @@ pub struct Signer {
 impl Signer {
     /// Loads credentials from the standard AWS chain (environment, profile, SSO, IMDS..).
     pub async fn new(endpoint: &str, region: &str) -> Result<Signer, RunError> {
+        // The credential chain's HTTPS (STS, IMDS, SSO) on rustls with ring, as sqlx's TLS.
+        let https = aws_smithy_http_client::Builder::new().tls_provider(Provider::Rustls(CryptoMode::Ring)).build_https();
         let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .http_client(https)
             .region(aws_config::Region::new(region.to_owned()))
             .load()
             .await;

@@ -356,6 +356,9 @@ enum Command {
     },
 }
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     // Test builds only (the `failpoints` feature): the crash tests stop the runner here.
     tablewright_core::runner::configure_failpoints_from_env();
@@ -479,11 +482,22 @@ fn now_ms() -> u64 {
 fn run_generate(common: &Common, out: &mut Reporter, name: Option<String>, custom: bool, check: bool, allow_drop: &[String], deny: &[String]) -> Result<(), Failure> {
     let config = Config::load(&common.config)?;
     let files = config.schema_files()?;
-    let scanned = scan::scan_files(&files, &tablewright_core::sql::fragment::ParsedFragments)?;
-    let folder = MigrationFolder::load(&config.out)?;
+    // The migrations folder (every SQL file hashed and split, every snapshot parsed) is
+    // read on a second thread while the sources are scanned; errors come in the same order.
+    let (scanned, folder) = std::thread::scope(|s| {
+        let folder = s.spawn(|| MigrationFolder::load(&config.out).map(|folder| {
+            let inspection = folder.inspect();
+            (folder, inspection)
+        }));
+        let scanned = scan::scan_files(&files, &tablewright_core::sql::fragment::ParsedFragments);
+        (scanned, folder.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
+    });
+    let scanned = scanned?;
+    let (folder, inspection) = folder?;
+    let inspection = inspection.map_err(generate::GenerateError::from)?;
     let deny = config.deny.iter().chain(deny).cloned().collect();
     let options = GenerateOptions { name, custom, allow_drop: AllowDrops::parse(allow_drop), now_ms: now_ms(), deny };
-    let migration = generate::plan_migration(&config, &scanned.desired, &folder, &options)?;
+    let migration = generate::plan_migration_after(&config, &scanned.desired, &folder, inspection, &options)?;
     let permissions = generate::plan_permissions(&config, &scanned)?;
     if migration.is_none() && permissions.is_none() {
         out.up_to_date(&config, scanned.desired.schema.tables.len());

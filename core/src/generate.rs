@@ -3,7 +3,7 @@
 use crate::project::config::Config;
 use crate::schema::desired::{AllowDrops, DesiredSchema};
 use crate::compile::diff::{self, DiffError, Op};
-use crate::project::folder::{FolderError, FolderProblem, MigrationFolder};
+use crate::project::folder::{FolderError, FolderProblem, Inspection, MigrationFolder};
 use crate::project::fsio::{self, WriteError};
 use crate::project::hash;
 use crate::project::journal::JournalEntry;
@@ -136,11 +136,21 @@ fn slug(text: &str) -> String {
 /// Plans the next migration without writing anything; `None` when the last snapshot
 /// already matches the code.
 pub fn plan_migration(config: &Config, desired: &DesiredSchema, folder: &MigrationFolder, options: &GenerateOptions) -> Result<Option<Migration>, GenerateError> {
-    let blocking: Vec<FolderProblem> = folder.verify()?.into_iter().filter(FolderProblem::blocks_generate).collect();
+    plan_migration_after(config, desired, folder, folder.inspect()?, options)
+}
+
+/// [`plan_migration`] with the folder already inspected (the CLI inspects it while it
+/// reads the sources).
+pub fn plan_migration_after(config: &Config, desired: &DesiredSchema, folder: &MigrationFolder, inspection: Inspection, options: &GenerateOptions) -> Result<Option<Migration>, GenerateError> {
+    let blocking: Vec<FolderProblem> = inspection.problems.into_iter().filter(FolderProblem::blocks_generate).collect();
     if !blocking.is_empty() {
         return Err(GenerateError::Inconsistent(blocking));
     }
-    let last = folder.last_snapshot()?;
+    let last = match inspection.last {
+        Some(last) => Some(last),
+        // Not read (or not there): reading it again says why, as it always did.
+        None => folder.last_snapshot()?,
+    };
     let (prev_schema, prev_id) = match &last {
         Some(s) => (s.schema.clone(), s.id.clone()),
         None => (Schema::default(), ORIGIN_ID.to_owned()),

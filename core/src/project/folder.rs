@@ -155,6 +155,15 @@ impl fmt::Display for FolderProblem {
     }
 }
 
+/// What [`MigrationFolder::inspect`] found.
+#[derive(Debug)]
+pub struct Inspection {
+    /// Every inconsistency, as [`MigrationFolder::verify`] returns them.
+    pub problems: Vec<FolderProblem>,
+    /// The last entry's snapshot, when it was there and parsed.
+    pub last: Option<Snapshot>,
+}
+
 impl MigrationFolder {
     /// Reads the journal of `dir` (a missing folder or journal is an empty history).
     pub fn load(dir: &Path) -> Result<MigrationFolder, FolderError> {
@@ -240,7 +249,15 @@ impl MigrationFolder {
 
     /// Every inconsistency between journal, files, snapshots and hashes.
     pub fn verify(&self) -> Result<Vec<FolderProblem>, FolderError> {
+        Ok(self.inspect()?.problems)
+    }
+
+    /// [`verify`](Self::verify), keeping the last entry's snapshot it read on the way: each
+    /// snapshot file is parsed once, whatever asks for it next.
+    pub fn inspect(&self) -> Result<Inspection, FolderError> {
         let mut problems = Vec::new();
+        let mut last = None;
+        let mut parents: BTreeMap<PathBuf, String> = BTreeMap::new();
         let mut journaled_sql = BTreeSet::new();
         let mut journaled_snapshots = BTreeSet::new();
         let mut prev_id = ORIGIN_ID.to_owned();
@@ -280,7 +297,11 @@ impl MigrationFolder {
                     if snapshot.prev_id != prev_id {
                         problems.push(FolderProblem::BrokenChain { tag: entry.tag.clone(), expected_prev_id: prev_id.clone(), found_prev_id: snapshot.prev_id.clone() });
                     }
-                    prev_id = snapshot.id;
+                    parents.insert(snap_path.clone(), snapshot.prev_id.clone());
+                    prev_id = snapshot.id.clone();
+                    if position + 1 == self.journal.entries.len() {
+                        last = Some(snapshot);
+                    }
                 }
                 Err(FolderError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
                     problems.push(FolderProblem::MissingSnapshot { tag: entry.tag.clone(), path: snap_path })
@@ -304,8 +325,12 @@ impl MigrationFolder {
                 problems.push(FolderProblem::UnjournaledSnapshot { path: path.clone() });
             }
             // An unreadable journaled snapshot was reported above; an unjournaled one just now.
-            if let Ok(s) = read_snapshot_file(&path) {
-                by_parent.entry(s.prev_id).or_default().push(path);
+            let parent = match parents.remove(&path) {
+                Some(parent) => Some(parent),
+                None => read_snapshot_file(&path).ok().map(|s| s.prev_id),
+            };
+            if let Some(parent) = parent {
+                by_parent.entry(parent).or_default().push(path);
             }
         }
         for (prev_id, snapshots) in by_parent {
@@ -313,7 +338,7 @@ impl MigrationFolder {
                 problems.push(FolderProblem::Fork { prev_id, snapshots });
             }
         }
-        Ok(problems)
+        Ok(Inspection { problems, last })
     }
 }
 

@@ -1,6 +1,7 @@
 //! The attribute grammar, shared by `#[derive(Table)]` and the CLI scanner.
 //!
-//! Both readers hand a [`syn::DeriveInput`] to [`parse_table`] and get the same
+//! Both readers hand the struct to [`parse_table`] (the derive's [`syn::DeriveInput`],
+//! the scanner's [`syn::ItemStruct`], borrowed as a [`StructInput`]) and get the same
 //! [`TableDef`]; that is what makes the derive's model and the CLI's model equal by
 //! construction. Parsing never stops at the first mistake: every malformed, unknown or
 //! duplicated attribute is recorded with the span of the offending tokens (serde's `Ctxt`
@@ -530,31 +531,57 @@ fn type_shape(ty: &Type) -> Option<(String, Vec<String>)> {
     Some((last.ident.to_string(), generics))
 }
 
+/// The parts of a struct the grammar reads, borrowed: from the derive's
+/// [`DeriveInput`] or from the scanner's [`syn::ItemStruct`], without copying the tree.
+#[derive(Clone, Copy)]
+pub struct StructInput<'a> {
+    attrs: &'a [Attribute],
+    ident: &'a Ident,
+    generics: &'a syn::Generics,
+    /// `None` for an enum or a union.
+    fields: Option<&'a Fields>,
+}
+
+impl<'a> From<&'a DeriveInput> for StructInput<'a> {
+    fn from(input: &'a DeriveInput) -> Self {
+        let fields = match &input.data {
+            Data::Struct(s) => Some(&s.fields),
+            _ => None,
+        };
+        StructInput { attrs: &input.attrs, ident: &input.ident, generics: &input.generics, fields }
+    }
+}
+
+impl<'a> From<&'a syn::ItemStruct> for StructInput<'a> {
+    fn from(item: &'a syn::ItemStruct) -> Self {
+        StructInput { attrs: &item.attrs, ident: &item.ident, generics: &item.generics, fields: Some(&item.fields) }
+    }
+}
+
 /// Parses one struct deriving `Table`. See the module docs for how errors are reported.
-pub fn parse_table(input: &DeriveInput) -> syn::Result<TableDef> {
+pub fn parse_table<'a>(input: impl Into<StructInput<'a>>) -> syn::Result<TableDef> {
     parse_table_with(input, &LexicalChecks)
 }
 
 /// [`parse_table`], with the SQL in attributes checked by `sql`.
-pub fn parse_table_with(input: &DeriveInput, sql: &dyn SqlFragments) -> syn::Result<TableDef> {
+pub fn parse_table_with<'a>(input: impl Into<StructInput<'a>>, sql: &dyn SqlFragments) -> syn::Result<TableDef> {
+    let input: StructInput<'a> = input.into();
     let mut errors = Errors::default();
-    let fields = match &input.data {
-        Data::Struct(s) => match &s.fields {
-            Fields::Named(named) => Some(&named.named),
-            _ => {
-                errors.push(&input.ident, "`#[derive(Table)]` needs a struct with named fields");
-                None
-            }
-        },
-        _ => {
-            errors.push(&input.ident, "`#[derive(Table)]` works on structs only");
+    let fields = match input.fields {
+        Some(Fields::Named(named)) => Some(&named.named),
+        Some(_) => {
+            errors.push(input.ident, "`#[derive(Table)]` needs a struct with named fields");
+            None
+        }
+        None => {
+            errors.push(input.ident, "`#[derive(Table)]` works on structs only");
             None
         }
     };
     if !input.generics.params.is_empty() {
-        errors.push(&input.generics, "a table struct cannot be generic");
+        errors.push(input.generics, "a table struct cannot be generic");
     }
-    let attrs = parse_struct_attrs(&input.attrs, &mut errors);
+    let attrs = parse_struct_attrs(input.attrs, &mut errors);
     let table_name = match &attrs.name {
         Some(lit) => {
             let v = lit.value();
@@ -748,7 +775,7 @@ pub fn parse_table_with(input: &DeriveInput, sql: &dyn SqlFragments) -> syn::Res
     if let Some(pk) = &primary_key {
         for column in columns.iter_mut().filter(|c| pk.columns.contains(&c.name)) {
             if !column.not_null {
-                errors.push(&input.ident, format!("primary key column `{}` cannot be `Option<..>`", column.name));
+                errors.push(input.ident, format!("primary key column `{}` cannot be `Option<..>`", column.name));
             }
             column.not_null = true;
         }
@@ -769,7 +796,7 @@ pub fn parse_table_with(input: &DeriveInput, sql: &dyn SqlFragments) -> syn::Res
     }
     for u in uniques.values() {
         if let Some(other) = unique_columns.insert(&u.columns, &u.name) {
-            errors.push(&input.ident, format!("unique constraint `{}` is over the same columns as {other}, which is unique already: remove it", u.name));
+            errors.push(input.ident, format!("unique constraint `{}` is over the same columns as {other}, which is unique already: remove it", u.name));
         }
     }
     let mut indexes = BTreeMap::new();
@@ -795,7 +822,7 @@ pub fn parse_table_with(input: &DeriveInput, sql: &dyn SqlFragments) -> syn::Res
     }
 
     if fields.is_some_and(|f| f.is_empty()) {
-        errors.push(&input.ident, "a table needs at least one column: add a field");
+        errors.push(input.ident, "a table needs at least one column: add a field");
     }
 
     // Every generated name must fit PostgreSQL's identifier limit, or it would be truncated
@@ -809,10 +836,10 @@ pub fn parse_table_with(input: &DeriveInput, sql: &dyn SqlFragments) -> syn::Res
     let mut distinct = BTreeSet::new();
     for name in all_names {
         if name.len() > model::MAX_IDENTIFIER_BYTES {
-            errors.push(&input.ident, format!("the name `{name}` is longer than 63 bytes: give it a shorter `name = \"..\"`"));
+            errors.push(input.ident, format!("the name `{name}` is longer than 63 bytes: give it a shorter `name = \"..\"`"));
         }
         if !distinct.insert(name.clone()) {
-            errors.push(&input.ident, format!("two constraints or indexes of `{table_name}` are both named `{name}`"));
+            errors.push(input.ident, format!("two constraints or indexes of `{table_name}` are both named `{name}`"));
         }
     }
 

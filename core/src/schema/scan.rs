@@ -8,6 +8,7 @@ use proc_macro2::Span;
 use quote::ToTokens;
 use serde::Serialize;
 use std::fmt;
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 use syn::visit::Visit;
 
@@ -35,8 +36,6 @@ pub struct Scan {
     pub handlers: Vec<Handler>,
     /// Rust struct name → table name, for handlers.
     pub entities: Vec<(String, String)>,
-    /// Each table's definition as the grammar returned it, in file order (for parity tests).
-    pub definitions: Vec<(PathBuf, grammar::TableDef)>,
 }
 
 /// An error in a source file, at a place.
@@ -81,23 +80,72 @@ pub fn location(file: &Path, span: Span) -> Location {
     Location { file: file.to_path_buf(), line: start.line, column: start.column + 1 }
 }
 
+/// What a file (or a piece of one) holds, in source order. Spans are already turned into
+/// locations, so that pieces read on other threads can be merged.
+enum Found {
+    Table {
+        rust_name: String,
+        table: crate::schema::model::Table,
+        source: TableSource,
+        /// The struct's name and its width, for the error if another struct already took
+        /// the table.
+        name_at: (Location, usize),
+    },
+    Handler(Handler),
+    Error(SourceError),
+}
+
+/// Adds what one file (or piece) held to `scan`, in order: a table already described by
+/// an earlier struct, in this file or an earlier one, is an error at the later struct.
+fn absorb(found: Vec<Found>, text: &str, scan: &mut Scan, errors: &mut Vec<SourceError>) {
+    for f in found {
+        match f {
+            Found::Table { rust_name, table, source, name_at } => {
+                let name = table.name.clone();
+                if let Some((other, _)) = scan.entities.iter().find(|(_, t)| *t == name) {
+                    let message = format!("table `{name}` is already described by struct `{other}`: give one a different `#[table(name = \"..\")]`");
+                    let (location, width) = name_at;
+                    errors.push(SourceError { source_line: source_line(text, location.line), location, message, width });
+                    continue;
+                }
+                scan.entities.push((rust_name, name.clone()));
+                scan.desired.schema.tables.insert(name.clone(), table);
+                scan.desired.sources.insert(name, source);
+            }
+            Found::Handler(h) => scan.handlers.push(h),
+            Found::Error(e) => errors.push(e),
+        }
+    }
+}
+
+/// Line `line` (1-based) of `text`, for display.
+fn source_line(text: &str, line: usize) -> String {
+    text.lines().nth(line.saturating_sub(1)).unwrap_or("").to_owned()
+}
+
 struct Collector<'a> {
     file: &'a Path,
+    /// The whole file, for the source lines of errors (a piece's spans count its lines).
     text: &'a str,
-    scan: &'a mut Scan,
-    errors: &'a mut Vec<SourceError>,
+    found: Vec<Found>,
     sql: &'a dyn SqlFragments,
     /// How many enclosing modules are behind `#[cfg(..)]`.
     cfg_gated: usize,
 }
 
 impl Collector<'_> {
-    fn error(&mut self, span: Span, message: String) {
+    /// Where `span` starts, and how many characters of its line it covers (at least 1).
+    fn place(&self, span: Span) -> (Location, usize) {
         let location = location(self.file, span);
-        let source_line = self.text.lines().nth(location.line.saturating_sub(1)).unwrap_or("").to_owned();
         let end = span.end();
         let width = if end.line == location.line { (end.column + 1).saturating_sub(location.column).max(1) } else { 1 };
-        self.errors.push(SourceError { location, message, source_line, width });
+        (location, width)
+    }
+
+    fn error(&mut self, span: Span, message: String) {
+        let (location, width) = self.place(span);
+        let source_line = source_line(self.text, location.line);
+        self.found.push(Found::Error(SourceError { location, message, source_line, width }));
     }
 
     fn syn_errors(&mut self, error: syn::Error) {
@@ -109,13 +157,13 @@ impl Collector<'_> {
     fn requires(&mut self, function: &syn::Ident, attrs: &[syn::Attribute]) {
         for attr in attrs.iter().filter(|a| a.path().segments.last().is_some_and(|s| s.ident == "requires_table")) {
             match attr.parse_args::<RequiresTable>() {
-                Ok(req) => self.scan.handlers.push(Handler {
+                Ok(req) => self.found.push(Found::Handler(Handler {
                     function: function.to_string(),
                     entity: req.table.segments.last().map(|s| s.ident.to_string()).unwrap_or_default(),
                     operations: req.operations,
                     role: req.role.map(|r| r.value),
                     location: location(self.file, attr.pound_token.span),
-                }),
+                })),
                 Err(e) => self.syn_errors(e),
             }
         }
@@ -245,15 +293,8 @@ impl<'ast> Visit<'ast> for Collector<'_> {
             }
             return;
         }
-        let input = syn::DeriveInput::from(item.clone());
-        match grammar::parse_table_with(&input, self.sql) {
+        match grammar::parse_table_with(item, self.sql) {
             Ok(def) => {
-                let name = def.table.name.clone();
-                if let Some((other, _)) = self.scan.entities.iter().find(|(_, t)| *t == name) {
-                    let message = format!("table `{name}` is already described by struct `{other}`: give one a different `#[table(name = \"..\")]`");
-                    self.error(def.span, message);
-                    return;
-                }
                 let file = self.file;
                 let hint = |s: &grammar::Spanned<String>| Hint { from: s.value.clone(), location: Some(location(file, s.span)) };
                 let source = TableSource {
@@ -261,13 +302,11 @@ impl<'ast> Visit<'ast> for Collector<'_> {
                     location: Some(location(file, def.span)),
                     renamed_from: def.renamed_from.as_ref().map(hint),
                     column_renames: def.column_renames.iter().map(|(c, h)| (c.clone(), hint(h))).collect(),
-                    column_fills: def.column_fills.clone(),
+                    column_fills: def.column_fills,
                     allow_drop: def.allow_drop.iter().map(|s| s.value.clone()).collect(),
                 };
-                self.scan.entities.push((def.rust_name.to_string(), name.clone()));
-                self.scan.desired.schema.tables.insert(name.clone(), def.table.clone());
-                self.scan.desired.sources.insert(name, source);
-                self.scan.definitions.push((file.to_path_buf(), def));
+                let name_at = self.place(def.span);
+                self.found.push(Found::Table { rust_name: def.rust_name.to_string(), table: def.table, source, name_at });
             }
             Err(e) => self.syn_errors(e),
         }
@@ -286,35 +325,162 @@ impl<'ast> Visit<'ast> for Collector<'_> {
 
 /// Reads every file and collects tables and handlers; all errors of all files together.
 /// `sql` checks the SQL inside attributes.
-pub fn scan_files(files: &[PathBuf], sql: &dyn SqlFragments) -> Result<Scan, ScanError> {
+///
+/// Files, and pieces of large files, are read on every core; what they hold is merged in
+/// file and source order, so the result is the same as reading them one after the other.
+pub fn scan_files(files: &[PathBuf], sql: &(dyn SqlFragments + Sync)) -> Result<Scan, ScanError> {
+    let mut texts = Vec::with_capacity(files.len());
+    for file in files {
+        texts.push(std::fs::read_to_string(file).map_err(|source| ScanError::Io { path: file.clone(), source })?);
+    }
+    let units: Vec<(usize, Option<Range<usize>>)> = texts
+        .iter()
+        .enumerate()
+        .filter(|(_, text)| names_a_table(text))
+        .flat_map(|(f, text)| {
+            let pieces = pieces(text);
+            let whole = pieces.len() == 1;
+            pieces.into_iter().map(move |piece| (f, (!whole).then_some(piece)))
+        })
+        .collect();
+    let read = |&(f, ref piece): &(usize, Option<Range<usize>>)| read_unit(&files[f], &texts[f], piece.clone(), sql);
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(units.len());
+    let results: Vec<Option<Vec<Found>>> = if threads <= 1 {
+        units.iter().map(read).collect()
+    } else {
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let mut results: Vec<Option<Option<Vec<Found>>>> = (0..units.len()).map(|_| None).collect();
+        std::thread::scope(|s| {
+            let workers: Vec<_> = (0..threads)
+                .map(|_| {
+                    s.spawn(|| {
+                        let mut done = Vec::new();
+                        loop {
+                            let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            let Some(unit) = units.get(i) else { break done };
+                            done.push((i, read(unit)));
+                        }
+                    })
+                })
+                .collect();
+            for worker in workers {
+                for (i, found) in worker.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)) {
+                    results[i] = Some(found);
+                }
+            }
+        });
+        results.into_iter().map(|r| r.expect("every unit is read by a worker")).collect()
+    };
+
     let mut scan = Scan::default();
     let mut errors = Vec::new();
-    for file in files {
-        let text = std::fs::read_to_string(file).map_err(|source| ScanError::Io { path: file.clone(), source })?;
-        scan_source(file, &text, &mut scan, &mut errors, sql);
+    let mut results = units.iter().map(|(f, _)| *f).zip(results).peekable();
+    while let Some((f, first)) = results.next() {
+        let mut file_found = vec![first];
+        while let Some((_, found)) = results.next_if(|(next, _)| *next == f) {
+            file_found.push(found);
+        }
+        match file_found.into_iter().collect::<Option<Vec<Vec<Found>>>>() {
+            Some(pieces) => pieces.into_iter().for_each(|found| absorb(found, &texts[f], &mut scan, &mut errors)),
+            // A piece did not read cleanly: the whole file again, as one, so that its errors
+            // are exactly those of the file.
+            None => absorb(read_source(&files[f], &texts[f], &texts[f], sql), &texts[f], &mut scan, &mut errors),
+        }
     }
     if errors.is_empty() { Ok(scan) } else { Err(ScanError::Source(errors)) }
 }
 
 /// Scans one file's text (as if read from `file`) into `scan`.
 pub fn scan_source(file: &Path, text: &str, scan: &mut Scan, errors: &mut Vec<SourceError>, sql: &dyn SqlFragments) {
-    let mut c = Collector { file, text, scan, errors, sql, cfg_gated: 0 };
-    // Lexing builds nested groups without recursion; only then may the parser recurse.
-    match text.parse::<proc_macro2::TokenStream>().map(too_deep) {
-        Ok(Some(span)) => return c.error(span, format!("brackets nest deeper than {MAX_NESTING} levels here, which the scanner does not read: split the expression, or keep this file out of the files `schema` lists")),
-        Err(e) => return c.error(e.span(), format!("not valid Rust: {e}")),
-        Ok(None) => {}
+    if names_a_table(text) {
+        absorb(read_source(file, text, text, sql), text, scan, errors);
+    }
+}
+
+/// Whether a file can hold anything the scanner reads: with neither `Table` nor
+/// `requires_table` in it, no derive, handler or misplaced derive can be there.
+fn names_a_table(text: &str) -> bool {
+    text.contains("Table") || text.contains("requires_table")
+}
+
+/// Above this size a file is read in pieces, so that one large file uses every core.
+const PIECE_BYTES: usize = 64 << 10;
+
+/// Byte ranges that cover `text`, about [`PIECE_BYTES`] apart, each cut at the start of a
+/// line that opens an item's attributes or doc comment (`#[`, `///`) after a line that
+/// ends in `}` or `;`. A cut that is not between two items after all (inside a string,
+/// a comment or a block) leaves a piece that does not read cleanly, and then the whole
+/// file is read as one.
+fn pieces(text: &str) -> Vec<Range<usize>> {
+    let mut cuts = vec![0];
+    let mut from = PIECE_BYTES;
+    while from < text.len() {
+        let Some(at) = text.as_bytes()[from..].iter().position(|&b| b == b'\n') else { break };
+        let cut = from + at + 1;
+        if text.len() - cut < PIECE_BYTES / 2 {
+            break;
+        }
+        let line = &text[cut..];
+        if (line.starts_with("#[") || line.starts_with("///")) && text[..cut].trim_end().ends_with(['}', ';']) {
+            cuts.push(cut);
+            from = cut + PIECE_BYTES;
+        } else {
+            from = cut;
+        }
+    }
+    cuts.push(text.len());
+    cuts.windows(2).map(|w| w[0]..w[1]).collect()
+}
+
+/// What one file or piece holds; `None` when a piece does not read cleanly.
+fn read_unit(file: &Path, text: &str, piece: Option<Range<usize>>, sql: &dyn SqlFragments) -> Option<Vec<Found>> {
+    let Some(piece) = piece else { return Some(read_source(file, text, text, sql)) };
+    // Padded with the newlines before it, so that its spans count the file's lines.
+    let lines = text[..piece.start].bytes().filter(|&b| b == b'\n').count();
+    let mut padded = String::with_capacity(lines + piece.len());
+    padded.extend(std::iter::repeat_n('\n', lines));
+    padded.push_str(&text[piece]);
+    let found = read_source(file, text, &padded, sql);
+    (!found.iter().any(|f| matches!(f, Found::Error(_)))).then_some(found)
+}
+
+/// What `source` (the whole file `text`, or a padded piece of it) holds, in order.
+fn read_source(file: &Path, text: &str, source: &str, sql: &dyn SqlFragments) -> Vec<Found> {
+    let mut c = Collector { file, text, found: Vec::new(), sql, cfg_gated: 0 };
+    // Lexed once: the nesting check and the parser share the tokens. Lexing builds nested
+    // groups without recursion; only then may the parser recurse.
+    let tokens = match without_shebang(source).parse::<proc_macro2::TokenStream>() {
+        Ok(tokens) => tokens,
+        Err(e) => {
+            c.error(e.span(), format!("not valid Rust: {e}"));
+            return c.found;
+        }
+    };
+    if let Some(span) = too_deep(tokens.clone()) {
+        c.error(span, format!("brackets nest deeper than {MAX_NESTING} levels here, which the scanner does not read: split the expression, or keep this file out of the files `schema` lists"));
+        return c.found;
     }
     // The parser recurses on more than brackets (`A<A<..>>`, `!!!x`): it runs on a stack
     // with room for any file a person would write (address space, touched only as deep as
     // the file goes).
-    stacker::grow(PARSER_STACK_BYTES, || match syn::parse_file(text) {
+    stacker::grow(PARSER_STACK_BYTES, || match syn::parse2::<syn::File>(tokens) {
         Ok(ast) => c.visit_file(&ast),
         Err(e) => {
             let span = e.span();
             c.error(span, format!("not valid Rust: {e}"));
         }
     });
+    c.found
+}
+
+/// `text` without a leading `#!..` line (a script's interpreter, as `syn::parse_file`
+/// skips it); an inner attribute `#![..]` stays.
+fn without_shebang(text: &str) -> &str {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    match text.strip_prefix("#!") {
+        Some(rest) if !rest.trim_start().starts_with('[') => rest.find('\n').map_or("", |end| &text[2 + end..]),
+        _ => text,
+    }
 }
 
 /// The parser's stack.
@@ -355,16 +521,94 @@ mod tests {
     #[test]
     fn deep_nesting_is_reported_without_overflowing_the_stack() {
         let depth = 5_000;
-        let text = format!("fn f() -> i32 {{ {}1{} }}", "(".repeat(depth), ")".repeat(depth));
+        // Files that never name `Table` are skipped unread (below): these do.
+        let text = format!("use tablewright_derive::Table;\nfn f() -> i32 {{ {}1{} }}", "(".repeat(depth), ")".repeat(depth));
         // A small stack, as a test thread has: the scanner must not recurse per level.
         let found = std::thread::Builder::new().stack_size(1 << 20).spawn(move || errors(&text).1).unwrap().join().unwrap();
         assert_eq!(found.len(), 1, "{found:?}");
         assert!(found[0].contains(&format!("deeper than {MAX_NESTING} levels")), "{found:?}");
         // Nesting that is not brackets: the parser thread has room for it.
-        for text in [format!("type T = {}u8{};", "Option<".repeat(depth), ">".repeat(depth)), format!("fn f() -> bool {{ {}true }}", "!".repeat(depth))] {
+        for text in [format!("use tablewright_derive::Table;\ntype T = {}u8{};", "Option<".repeat(depth), ">".repeat(depth)), format!("use tablewright_derive::Table;\nfn f() -> bool {{ {}true }}", "!".repeat(depth))] {
             let found = std::thread::Builder::new().stack_size(1 << 20).spawn(move || errors(&text).1).unwrap().join().unwrap();
             assert!(found.is_empty(), "{found:?}");
         }
+    }
+
+    #[test]
+    fn files_that_never_name_a_table_are_not_read() {
+        // Neither `Table` nor `requires_table`: skipped, even though it is not Rust.
+        assert!(errors("fn main() { let x = ; }").1.is_empty());
+        assert!(errors("#[derive(Debug)] struct S; fn main() { let x = ; }").1.is_empty());
+        // Either word, and the file is parsed.
+        assert_eq!(errors("// Table\nfn main() { let x = ; }").1.len(), 1);
+        assert_eq!(errors("#[requires_table(Book, select)]\nfn h() {}\nfn main() { let x = ; }").1.len(), 1);
+        // A shebang line is skipped as the compiler skips it; spans keep their lines.
+        let (_, found) = errors("#!/usr/bin/env run-cargo-script\n#[derive(Table)]\npub struct E {}\n");
+        assert!(found[0].starts_with("s.rs:3:12:"), "{found:?}");
+    }
+
+    /// A file several pieces long: tables (one named twice, far apart), handlers, doc
+    /// comments, and `extra` placed between them.
+    fn large_source(extra: &str) -> String {
+        let mut text = String::from("//! Tables.\nuse tablewright_derive::Table;\n");
+        for i in 0..1_200 {
+            let name = if i == 1_100 { "t3".to_owned() } else { format!("t{i}") };
+            text.push_str(&format!(
+                "\n/// Table {i}.\n#[derive(Table)]\n#[table(name = \"{name}\")]\n#[index(columns(a{i}, b{i}))]\npub struct T{i} {{\n    #[column(primary_key)]\n    pub id: i64,\n    pub a{i}: String,\n    #[column(sql_type = \"varchar(64)\", unique)]\n    pub b{i}: String,\n}}\n\n#[requires_table(T{i}, select, insert)]\npub fn handler_{i}() {{}}\n"
+            ));
+            if i == 700 {
+                text.push_str(extra);
+            }
+        }
+        text
+    }
+
+    #[test]
+    fn a_large_file_read_in_pieces_gives_what_it_gives_read_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        for extra in [
+            "",
+            // A cut inside a string: that piece does not lex, and the file is read whole.
+            &format!("const S: &str = \"{}\";\n", "x;\n#[derive(Table)]\n".repeat(5_000)),
+            // An error in one piece: the errors are exactly those of the whole file.
+            "#[derive(Table)]\npub struct Broken {\n    #[column(bogus)]\n    pub id: i64,\n}\n",
+        ] {
+            let text = large_source(extra);
+            assert!(pieces(&text).len() > 3, "{} bytes in {} piece(s)", text.len(), pieces(&text).len());
+            for piece in pieces(&text).iter().skip(1) {
+                assert!(text[piece.clone()].starts_with("#[") || text[piece.clone()].starts_with("///"));
+            }
+            let path = dir.path().join("big.rs");
+            std::fs::write(&path, &text).unwrap();
+            let mut whole = Scan::default();
+            let mut whole_errors = Vec::new();
+            scan_source(&path, &text, &mut whole, &mut whole_errors, &LexicalChecks);
+            let (scan, errors) = match scan_files(&[path], &LexicalChecks) {
+                Ok(scan) => (scan, Vec::new()),
+                Err(ScanError::Source(errors)) => (Scan::default(), errors),
+                Err(e) => panic!("{e}"),
+            };
+            assert!(!whole_errors.is_empty(), "t3 is described twice");
+            assert_eq!(errors, whole_errors);
+            assert!(whole_errors.iter().any(|e| e.message.contains("already described by struct `T3`")), "{whole_errors:?}");
+            assert!(scan.desired.schema.tables.is_empty() && whole.desired.schema.tables.len() >= 1_199);
+        }
+        // Without errors: the same tables, sources, entities and handlers, in order.
+        let text = large_source("").replace("\"t3\")]\n#[index(columns(a1100", "\"t1100\")]\n#[index(columns(a1100");
+        let path = dir.path().join("clean.rs");
+        std::fs::write(&path, &text).unwrap();
+        let mut whole = Scan::default();
+        let mut whole_errors = Vec::new();
+        scan_source(&path, &text, &mut whole, &mut whole_errors, &LexicalChecks);
+        assert!(whole_errors.is_empty(), "{whole_errors:?}");
+        // Every piece reads cleanly on its own: the pieces, not the fallback, gave the scan.
+        assert!(pieces(&text).into_iter().all(|piece| read_unit(&path, &text, Some(piece), &LexicalChecks).is_some()));
+        let scan = scan_files(&[path], &LexicalChecks).unwrap();
+        assert_eq!(scan.desired, whole.desired);
+        assert_eq!(scan.entities, whole.entities);
+        assert_eq!(scan.handlers, whole.handlers);
+        assert_eq!(scan.desired.schema.tables.len(), 1_200);
+        assert_eq!(scan.desired.sources["t1150"].location.as_ref().map(|l| l.line), text.lines().position(|l| l == "pub struct T1150 {").map(|i| i + 1));
     }
 
     #[test]

@@ -102,7 +102,7 @@ fn absorb(found: Vec<Found>, text: &str, scan: &mut Scan, errors: &mut Vec<Sourc
         match f {
             Found::Table { rust_name, table, source, name_at } => {
                 let name = table.name.clone();
-                if let Some((other, _)) = scan.entities.iter().find(|(_, t)| *t == name) {
+                if let Some(other) = scan.desired.sources.get(&name).map(|s| &s.rust_name) {
                     let message = format!("table `{name}` is already described by struct `{other}`: give one a different `#[table(name = \"..\")]`");
                     let (location, width) = name_at;
                     errors.push(SourceError { source_line: source_line(text, location.line), location, message, width });
@@ -131,15 +131,23 @@ struct Collector<'a> {
     sql: &'a dyn SqlFragments,
     /// How many enclosing modules are behind `#[cfg(..)]`.
     cfg_gated: usize,
+    /// Lines of the file before the piece being read (0 for a whole file).
+    line_offset: usize,
 }
 
 impl Collector<'_> {
     /// Where `span` starts, and how many characters of its line it covers (at least 1).
     fn place(&self, span: Span) -> (Location, usize) {
-        let location = location(self.file, span);
-        let end = span.end();
-        let width = if end.line == location.line { (end.column + 1).saturating_sub(location.column).max(1) } else { 1 };
-        (location, width)
+        let (start, end) = (span.start(), span.end());
+        let width = if end.line == start.line { end.column.saturating_sub(start.column).max(1) } else { 1 };
+        (self.at(span), width)
+    }
+
+    /// Where `span` is in the file.
+    fn at(&self, span: Span) -> Location {
+        let mut location = location(self.file, span);
+        location.line += self.line_offset;
+        location
     }
 
     fn error(&mut self, span: Span, message: String) {
@@ -162,7 +170,7 @@ impl Collector<'_> {
                     entity: req.table.segments.last().map(|s| s.ident.to_string()).unwrap_or_default(),
                     operations: req.operations,
                     role: req.role.map(|r| r.value),
-                    location: location(self.file, attr.pound_token.span),
+                    location: self.at(attr.pound_token.span),
                 })),
                 Err(e) => self.syn_errors(e),
             }
@@ -295,11 +303,10 @@ impl<'ast> Visit<'ast> for Collector<'_> {
         }
         match grammar::parse_table_with(item, self.sql) {
             Ok(def) => {
-                let file = self.file;
-                let hint = |s: &grammar::Spanned<String>| Hint { from: s.value.clone(), location: Some(location(file, s.span)) };
+                let hint = |s: &grammar::Spanned<String>| Hint { from: s.value.clone(), location: Some(self.at(s.span)) };
                 let source = TableSource {
                     rust_name: def.rust_name.to_string(),
-                    location: Some(location(file, def.span)),
+                    location: Some(self.at(def.span)),
                     renamed_from: def.renamed_from.as_ref().map(hint),
                     column_renames: def.column_renames.iter().map(|(c, h)| (c.clone(), hint(h))).collect(),
                     column_fills: def.column_fills,
@@ -333,7 +340,7 @@ pub fn scan_files(files: &[PathBuf], sql: &(dyn SqlFragments + Sync)) -> Result<
     for file in files {
         texts.push(std::fs::read_to_string(file).map_err(|source| ScanError::Io { path: file.clone(), source })?);
     }
-    let units: Vec<(usize, Option<Range<usize>>)> = texts
+    let units: Vec<(usize, Option<Piece>)> = texts
         .iter()
         .enumerate()
         .filter(|(_, text)| names_a_table(text))
@@ -343,7 +350,7 @@ pub fn scan_files(files: &[PathBuf], sql: &(dyn SqlFragments + Sync)) -> Result<
             pieces.into_iter().map(move |piece| (f, (!whole).then_some(piece)))
         })
         .collect();
-    let read = |&(f, ref piece): &(usize, Option<Range<usize>>)| read_unit(&files[f], &texts[f], piece.clone(), sql);
+    let read = |&(f, ref piece): &(usize, Option<Piece>)| read_unit(&files[f], &texts[f], piece.clone(), sql);
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(units.len());
     let results: Vec<Option<Vec<Found>>> = if threads <= 1 {
         units.iter().map(read).collect()
@@ -384,7 +391,7 @@ pub fn scan_files(files: &[PathBuf], sql: &(dyn SqlFragments + Sync)) -> Result<
             Some(pieces) => pieces.into_iter().for_each(|found| absorb(found, &texts[f], &mut scan, &mut errors)),
             // A piece did not read cleanly: the whole file again, as one, so that its errors
             // are exactly those of the file.
-            None => absorb(read_source(&files[f], &texts[f], &texts[f], sql), &texts[f], &mut scan, &mut errors),
+            None => absorb(read_source(&files[f], &texts[f], &texts[f], 0, sql), &texts[f], &mut scan, &mut errors),
         }
     }
     if errors.is_empty() { Ok(scan) } else { Err(ScanError::Source(errors)) }
@@ -393,7 +400,7 @@ pub fn scan_files(files: &[PathBuf], sql: &(dyn SqlFragments + Sync)) -> Result<
 /// Scans one file's text (as if read from `file`) into `scan`.
 pub fn scan_source(file: &Path, text: &str, scan: &mut Scan, errors: &mut Vec<SourceError>, sql: &dyn SqlFragments) {
     if names_a_table(text) {
-        absorb(read_source(file, text, text, sql), text, scan, errors);
+        absorb(read_source(file, text, text, 0, sql), text, scan, errors);
     }
 }
 
@@ -411,7 +418,7 @@ const PIECE_BYTES: usize = 64 << 10;
 /// ends in `}` or `;`. A cut that is not between two items after all (inside a string,
 /// a comment or a block) leaves a piece that does not read cleanly, and then the whole
 /// file is read as one.
-fn pieces(text: &str) -> Vec<Range<usize>> {
+fn pieces(text: &str) -> Vec<Piece> {
     let mut cuts = vec![0];
     let mut from = PIECE_BYTES;
     while from < text.len() {
@@ -429,27 +436,38 @@ fn pieces(text: &str) -> Vec<Range<usize>> {
         }
     }
     cuts.push(text.len());
-    cuts.windows(2).map(|w| w[0]..w[1]).collect()
+    let mut lines_before = 0;
+    cuts.windows(2)
+        .map(|w| {
+            let piece = Piece { bytes: w[0]..w[1], lines_before };
+            lines_before += text.as_bytes()[w[0]..w[1]].iter().filter(|&&b| b == b'\n').count();
+            piece
+        })
+        .collect()
+}
+
+/// A piece of a file: its bytes, and how many lines come before it.
+#[derive(Debug, Clone)]
+struct Piece {
+    bytes: Range<usize>,
+    lines_before: usize,
 }
 
 /// What one file or piece holds; `None` when a piece does not read cleanly.
-fn read_unit(file: &Path, text: &str, piece: Option<Range<usize>>, sql: &dyn SqlFragments) -> Option<Vec<Found>> {
-    let Some(piece) = piece else { return Some(read_source(file, text, text, sql)) };
-    // Padded with the newlines before it, so that its spans count the file's lines.
-    let lines = text[..piece.start].bytes().filter(|&b| b == b'\n').count();
-    let mut padded = String::with_capacity(lines + piece.len());
-    padded.extend(std::iter::repeat_n('\n', lines));
-    padded.push_str(&text[piece]);
-    let found = read_source(file, text, &padded, sql);
+fn read_unit(file: &Path, text: &str, piece: Option<Piece>, sql: &dyn SqlFragments) -> Option<Vec<Found>> {
+    let Some(piece) = piece else { return Some(read_source(file, text, text, 0, sql)) };
+    let found = read_source(file, text, &text[piece.bytes], piece.lines_before, sql);
     (!found.iter().any(|f| matches!(f, Found::Error(_)))).then_some(found)
 }
 
-/// What `source` (the whole file `text`, or a padded piece of it) holds, in order.
-fn read_source(file: &Path, text: &str, source: &str, sql: &dyn SqlFragments) -> Vec<Found> {
-    let mut c = Collector { file, text, found: Vec::new(), sql, cfg_gated: 0 };
+/// What `source` (the whole file `text`, or a piece of it after `line_offset` lines)
+/// holds, in order.
+fn read_source(file: &Path, text: &str, source: &str, line_offset: usize, sql: &dyn SqlFragments) -> Vec<Found> {
+    let mut c = Collector { file, text, found: Vec::new(), sql, cfg_gated: 0, line_offset };
     // Lexed once: the nesting check and the parser share the tokens. Lexing builds nested
     // groups without recursion; only then may the parser recurse.
-    let tokens = match without_shebang(source).parse::<proc_macro2::TokenStream>() {
+    let source = if line_offset == 0 { without_shebang(source) } else { source };
+    let tokens = match source.parse::<proc_macro2::TokenStream>() {
         Ok(tokens) => tokens,
         Err(e) => {
             c.error(e.span(), format!("not valid Rust: {e}"));
@@ -576,7 +594,8 @@ mod tests {
             let text = large_source(extra);
             assert!(pieces(&text).len() > 3, "{} bytes in {} piece(s)", text.len(), pieces(&text).len());
             for piece in pieces(&text).iter().skip(1) {
-                assert!(text[piece.clone()].starts_with("#[") || text[piece.clone()].starts_with("///"));
+                assert!(text[piece.bytes.clone()].starts_with("#[") || text[piece.bytes.clone()].starts_with("///"));
+                assert_eq!(piece.lines_before, text[..piece.bytes.start].lines().count());
             }
             let path = dir.path().join("big.rs");
             std::fs::write(&path, &text).unwrap();

@@ -411,7 +411,7 @@ fn names_a_table(text: &str) -> bool {
 }
 
 /// Above this size a file is read in pieces, so that one large file uses every core.
-const PIECE_BYTES: usize = 64 << 10;
+const PIECE_BYTES: usize = 32 << 10;
 
 /// Byte ranges that cover `text`, about [`PIECE_BYTES`] apart, each cut at the start of a
 /// line that opens an item's attributes or doc comment (`#[`, `///`) after a line that

@@ -3,6 +3,8 @@
 
 use super::RunError;
 use aws_sdk_dsql::auth_token::{AuthTokenGenerator, Config};
+use aws_smithy_http_client::ConnectorBuilder;
+use aws_smithy_http_client::proxy::ProxyConfig;
 use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
 use sqlx::postgres::{PgConnectOptions, PgSslMode};
 
@@ -19,8 +21,18 @@ pub struct Signer {
 impl Signer {
     /// Loads credentials from the standard AWS chain (environment, profile, SSO, IMDS..).
     pub async fn new(endpoint: &str, region: &str) -> Result<Signer, RunError> {
-        // The credential chain's HTTPS (STS, IMDS, SSO) on rustls with ring, as sqlx's TLS.
-        let https = aws_smithy_http_client::Builder::new().tls_provider(Provider::Rustls(CryptoMode::Ring)).build_https();
+        // The credential chain's HTTP client (STS, IMDS, ECS) on rustls with ring, as sqlx's
+        // TLS; otherwise as aws-config's default client builds it, proxies from the
+        // environment (HTTPS_PROXY, NO_PROXY) included.
+        let https = aws_smithy_http_client::Builder::new().build_with_connector_fn(|settings, components| {
+            let mut connector = ConnectorBuilder::default().tls_provider(Provider::Rustls(CryptoMode::Ring));
+            connector.set_connector_settings(settings.cloned());
+            if let Some(components) = components {
+                connector.set_sleep_impl(components.sleep_impl());
+            }
+            connector.set_proxy_config(Some(ProxyConfig::from_env()));
+            connector.build()
+        });
         let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
             .http_client(https)
             .region(aws_config::Region::new(region.to_owned()))

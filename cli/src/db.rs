@@ -200,8 +200,8 @@ impl EventPrinter {
 pub struct MigrateFlags {
     pub dry_run: bool,
     pub no_lock: bool,
-    pub timeout: Option<u64>,
-    pub lock_lease: u64,
+    pub timeout: Option<Duration>,
+    pub lock_lease: Duration,
     pub single_transaction: bool,
     pub permissions: bool,
     pub batch_rows: usize,
@@ -329,16 +329,16 @@ pub fn migrate(config_path: &Path, format: Format, args: &DbArgs, flags: Migrate
         permissions,
         history,
         lock: !flags.no_lock,
-        lease: Duration::from_secs(flags.lock_lease.max(1)),
+        lease: flags.lock_lease,
         single_transaction: flags.single_transaction,
-        timeout: flags.timeout.map(Duration::from_secs),
+        timeout: flags.timeout,
         batch_rows: flags.batch_rows,
         ..MigratorOptions::default()
     };
     let printer = EventPrinter::new(format);
     // The migrator bounds a run itself (cancelling what is in flight before it releases
     // its lock); this bound covers the dry run.
-    let outer = flags.timeout.filter(|_| flags.dry_run).map(Duration::from_secs);
+    let outer = flags.timeout.filter(|_| flags.dry_run);
     block_on(outer, async {
         let migrator = Migrator::new(target, set, options).await.map_err(run_error)?;
         if flags.dry_run {

@@ -423,3 +423,27 @@ fn a_handler_naming_no_entity_is_an_error_at_its_location() {
     let err = stderr(&out);
     assert!(err.contains("examples/bookstore/src/handlers.rs:9:1: error: `Boook` in #[requires_table] on `create_book` is not a #[derive(Table)] struct"), "{err}");
 }
+
+#[test]
+fn durations_take_seconds_or_units_within_their_range() {
+    // Out of range or unreadable: a usage error before anything connects, naming the range.
+    for (flag, value, says) in [
+        ("--timeout", "0", "from 1s to 365d"),
+        ("--timeout", "366days", "from 1s to 365d"),
+        ("--timeout", "18446744073709551615", "out of range"),
+        ("--timeout", "5 fortnights", "write seconds, or a duration"),
+        ("--lock-lease", "25h", "from 1s to 1d"),
+        ("--lock-lease", "500ms", "from 1s to 1d"),
+    ] {
+        let out = Command::cargo_bin("tablewright").unwrap().args(["migrate", "--connection-string", "postgres://127.0.0.1:1/none", flag, value]).assert().code(2);
+        let stderr = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+        assert!(stderr.contains(says), "{flag} {value}: {stderr}");
+    }
+    // Accepted, in either spelling: the run gets as far as connecting (nothing listens on
+    // port 1), which is a run failure, not a usage error.
+    for (flag, value) in [("--timeout", "90"), ("--timeout", "1m30s"), ("--lock-lease", "5m"), ("--lock-lease", "300")] {
+        let out = Command::cargo_bin("tablewright").unwrap().current_dir(repo()).args(["migrate", "--provider", "postgres", "--connection-string", "postgres://127.0.0.1:1/none", flag, value]).assert().code(3);
+        let stderr = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+        assert!(!stderr.contains("invalid value"), "{flag} {value}: {stderr}");
+    }
+}

@@ -203,11 +203,11 @@ enum Command {
         no_lock: bool,
         /// Give up after this long: seconds, or a duration such as `90s`, `5m`, `1h30m` (the
         /// run can be resumed; at most a year).
-        #[arg(long, value_name = "DURATION", value_parser = duration_within(MAX_TIMEOUT_SECS))]
+        #[arg(long, value_name = "DURATION", value_parser = duration_within(MAX_TIMEOUT_DAYS))]
         timeout: Option<std::time::Duration>,
         /// Length of the DSQL lock lease, renewed every third of it: seconds, or a duration
         /// such as `5m` (1 second to 24 hours).
-        #[arg(long, value_name = "DURATION", default_value = "300", value_parser = duration_within(MAX_LOCK_LEASE_SECS))]
+        #[arg(long, value_name = "DURATION", default_value = "300", value_parser = duration_within(MAX_LOCK_LEASE_DAYS))]
         lock_lease: std::time::Duration,
         /// PostgreSQL: all pending migrations in one transaction, all or nothing (like
         /// `psql -1`). Ignored on DSQL, which allows one DDL per transaction.
@@ -359,23 +359,21 @@ enum Command {
 }
 
 /// `--timeout`'s most: a year.
-const MAX_TIMEOUT_SECS: u64 = 365 * 86_400;
+const MAX_TIMEOUT_DAYS: u64 = 365;
 /// `--lock-lease`'s most: a day.
-const MAX_LOCK_LEASE_SECS: u64 = 86_400;
+const MAX_LOCK_LEASE_DAYS: u64 = 1;
 
 /// Reads a duration flag: bare seconds (`90`) or a humantime duration (`90s`, `5m`,
-/// `1h30m`), from one second to `max_secs`.
-fn duration_within(max_secs: u64) -> impl Fn(&str) -> Result<std::time::Duration, String> + Clone + Send + Sync + 'static {
+/// `1h30m`), from one second to `max_days`.
+fn duration_within(max_days: u64) -> impl Fn(&str) -> Result<std::time::Duration, String> + Clone + Send + Sync + 'static {
     move |text: &str| {
-        let duration = match text.trim().parse::<u64>() {
+        let text = text.trim();
+        let duration = match text.parse::<u64>() {
             Ok(secs) => std::time::Duration::from_secs(secs),
-            Err(_) => humantime::parse_duration(text.trim()).map_err(|e| format!("{e}: write seconds, or a duration such as 90s, 5m or 1h30m"))?,
+            Err(_) => humantime::parse_duration(text).map_err(|e| format!("{e}: write seconds, or a duration such as 90s, 5m or 1h30m"))?,
         };
-        let most = std::time::Duration::from_secs(max_secs);
-        if duration < std::time::Duration::from_secs(1) || duration > most {
-            // Whole days as `365d` (humantime would print a year as months, days and hours).
-            let most = if max_secs % 86_400 == 0 { format!("{}d", max_secs / 86_400) } else { humantime::format_duration(most).to_string() };
-            return Err(format!("`{}` is out of range: from 1s to {most}", text.trim()));
+        if duration < std::time::Duration::from_secs(1) || duration > std::time::Duration::from_secs(max_days * 86_400) {
+            return Err(format!("`{text}` is out of range: from 1s to {max_days}d"));
         }
         Ok(duration)
     }

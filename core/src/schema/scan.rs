@@ -351,33 +351,26 @@ pub fn scan_files(files: &[PathBuf], sql: &(dyn SqlFragments + Sync)) -> Result<
         })
         .collect();
     let read = |&(f, ref piece): &(usize, Option<Piece>)| read_unit(&files[f], &texts[f], piece.clone(), sql);
+    // Workers take units in turn; the results are put back in unit order.
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(units.len());
-    let results: Vec<Option<Vec<Found>>> = if threads <= 1 {
-        units.iter().map(read).collect()
-    } else {
-        let next = std::sync::atomic::AtomicUsize::new(0);
-        let mut results: Vec<Option<Option<Vec<Found>>>> = (0..units.len()).map(|_| None).collect();
-        std::thread::scope(|s| {
-            let workers: Vec<_> = (0..threads)
-                .map(|_| {
-                    s.spawn(|| {
-                        let mut done = Vec::new();
-                        loop {
-                            let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                            let Some(unit) = units.get(i) else { break done };
-                            done.push((i, read(unit)));
-                        }
-                    })
+    let next_unit = std::sync::atomic::AtomicUsize::new(0);
+    let mut read_units: Vec<(usize, Option<Vec<Found>>)> = std::thread::scope(|s| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                s.spawn(|| {
+                    let mut done = Vec::new();
+                    loop {
+                        let i = next_unit.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(unit) = units.get(i) else { break done };
+                        done.push((i, read(unit)));
+                    }
                 })
-                .collect();
-            for worker in workers {
-                for (i, found) in worker.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)) {
-                    results[i] = Some(found);
-                }
-            }
-        });
-        results.into_iter().map(|r| r.expect("every unit is read by a worker")).collect()
-    };
+            })
+            .collect();
+        workers.into_iter().flat_map(|w| w.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))).collect()
+    });
+    read_units.sort_by_key(|(i, _)| *i);
+    let results = read_units.into_iter().map(|(_, found)| found);
 
     let mut scan = Scan::default();
     let mut errors = Vec::new();

@@ -369,3 +369,43 @@ async fn a_failed_copy_into_an_existing_table_starts_over_on_the_rerun() {
     run(vec![tables, copy]).await.unwrap();
     assert_eq!(scalar(&mut conn, "SELECT count(*) || ':' || sum(v) FROM dst").await, "3500:6126750", "every row once");
 }
+
+/// Rows far wider than the batch's row budget allows in one transaction: a batch stops at
+/// the size budget (about 2 MiB of values, see runner/copy.rs), not at the row count, in a
+/// copy and in the backfill that follows; every row arrives once.
+#[tokio::test]
+async fn wide_rows_are_copied_and_backfilled_in_batches_within_the_size_budget() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let (dir, after) = folder(&[
+        r#"#[derive(Table)] #[table(name = "t")] pub struct T { #[column(primary_key)] pub id: i32, pub pages: i32, pub body: String }"#,
+        r#"#[derive(Table)] #[table(name = "t")] pub struct T { #[column(primary_key)] pub id: i32, pub pages: i64, pub body: String }"#,
+        r#"#[derive(Table)] #[table(name = "t")] pub struct T { #[column(primary_key)] pub id: i32, pub pages: i64, pub body: String, #[column(default = "'fresh'")] pub note: Option<String> }"#,
+    ]);
+    let db = TestDb::for_mode("wide_rows", Mode::DsqlGuarded).await;
+    migrate(&db, dir.path(), Some(1), 1000).await;
+    let mut setup = db.connect_setup().await;
+    // 60 rows of 200,000 bytes each (incompressible, so the stored size is near it too):
+    // 10 fit the budget, so each walk takes 6 batches where the row count alone allows 1.
+    sqlx::raw_sql("INSERT INTO t (id, pages, body) SELECT g, g, (SELECT string_agg(md5(g::text || '.' || i::text), '') FROM generate_series(1, 6250) i) FROM generate_series(1, 60) g")
+        .execute(&mut setup)
+        .await
+        .unwrap();
+    let rows = "SELECT count(*) || ':' || md5(string_agg(concat_ws('|', id, pages, body), ',' ORDER BY id)) FROM t";
+    let before = scalar(&mut setup, rows).await;
+    let batches = Arc::new(AtomicUsize::new(0));
+    let seen = batches.clone();
+    fail::cfg_callback("runner::after_batch", move || {
+        seen.fetch_add(1, Ordering::SeqCst);
+    })
+    .unwrap();
+    migrate(&db, dir.path(), Some(2), 1000).await;
+    assert_eq!(batches.swap(0, Ordering::SeqCst), 6, "the copy: 60 rows in batches of 10");
+    migrate(&db, dir.path(), None, 1000).await;
+    assert_eq!(batches.load(Ordering::SeqCst), 6, "the backfill: 60 rows in batches of 10");
+    fail::remove("runner::after_batch");
+    let mut conn = db.connect().await;
+    assert_eq!(scalar(&mut conn, rows).await, before, "every row, unchanged");
+    assert_eq!(scalar(&mut conn, "SELECT count(*) FROM t WHERE note = 'fresh'").await, "60", "every row backfilled");
+    assert_database_matches(&mut conn, &after, "wide rows").await;
+}

@@ -27,9 +27,10 @@ use crate::sql::ident::quote;
 use sqlx::{AssertSqlSafe, Connection as _, PgConnection, Row as _};
 use std::time::{Duration, Instant};
 
-/// DSQL caps a transaction at 10 MiB of changes; a batch stops at this many characters of
-/// row text (up to 8 MiB in UTF-8), well below it, since DSQL counts its own way.
-const BATCH_CHARS: i64 = rules::DSQL_MAX_TRANSACTION_BYTES / 5;
+/// DSQL caps a transaction at 10 MiB of changes; a batch stops at this many bytes of
+/// column values (see [`row_size`]), well below it, since DSQL counts its own way (keys,
+/// indexes and row overhead come on top).
+const BATCH_BYTES: i64 = rules::DSQL_MAX_TRANSACTION_BYTES / 5;
 
 /// The most rows a batch may hold under DSQL's row limit: the batch's rows, the history
 /// row and the copy's range record.
@@ -58,6 +59,34 @@ async fn primary_key(conn: &mut PgConnection, table: &str) -> Result<Vec<KeyColu
     rows.iter().map(|r| Ok(KeyColumn { name: r.try_get("name")?, sql_type: r.try_get("sql_type")? })).collect()
 }
 
+/// An SQL expression for the bytes of one row of `table` (as `s`), cheap to evaluate: a
+/// fixed-width column counts its width, a string or `bytea` its stored length, any other
+/// column the length of its text. Turning every row into text to measure it cost as much
+/// as the batch's write (benches/README.md).
+async fn row_size(conn: &mut PgConnection, table: &str) -> Result<String, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT a.attname::text AS name, t.typlen::int AS width, (t.typcategory = 'S' OR t.typname = 'bytea') AS direct \
+         FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace JOIN pg_type t ON t.oid = a.atttypid \
+         WHERE n.nspname = 'public' AND c.relname = $1 AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum",
+    )
+    .bind(table)
+    .fetch_all(conn)
+    .await?;
+    let mut fixed = 0i64;
+    let mut terms = Vec::new();
+    for r in &rows {
+        let (name, width, direct): (String, i32, bool) = (r.try_get("name")?, r.try_get("width")?, r.try_get("direct")?);
+        let column = format!("s.{}", quote(&name));
+        match (width > 0, direct) {
+            (true, _) => fixed += i64::from(width),
+            (false, true) => terms.push(format!("coalesce(octet_length({column}), 0)")),
+            (false, false) => terms.push(format!("coalesce(octet_length({column}::text), 0)")),
+        }
+    }
+    terms.insert(0, fixed.to_string());
+    Ok(terms.join(" + "))
+}
+
 /// A key range `(lower, upper]` of the walked table; `None` is the open end.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Range {
@@ -65,36 +94,39 @@ struct Range {
     upper: Option<Vec<String>>,
 }
 
-/// One batch as found: its last key, its rows, the checksum of the source rows.
+/// One batch as found: its last key, its rows, its size, the checksum of its rows.
 struct Bound {
     upper: Vec<String>,
+    rows: i64,
+    bytes: i64,
     checksum: Option<String>,
 }
 
 /// The SQL of the walk, given the key.
 struct WalkSql {
     cols: String,
-    texts: String,
     key: Vec<KeyColumn>,
     statement: String,
     joiner: &'static str,
     table: String,
+    /// The bytes of row `s` (see [`row_size`]).
+    size: String,
     batch_rows: usize,
 }
 
 impl WalkSql {
-    fn new(d: &Directive, key: Vec<KeyColumn>, batch_rows: usize) -> WalkSql {
+    fn new(d: &Directive, key: Vec<KeyColumn>, size: String, batch_rows: usize) -> WalkSql {
         let (statement, joiner) = match d {
             Directive::Copy(c) => (c.insert.clone(), " WHERE "),
             Directive::Backfill(b) => (b.update.clone(), " AND "),
         };
         WalkSql {
             cols: key.iter().map(|k| quote(&k.name)).collect::<Vec<_>>().join(", "),
-            texts: key.iter().map(|k| format!("{}::text", quote(&k.name))).collect::<Vec<_>>().join(", "),
             key,
             statement,
             joiner,
             table: quote(d.table()),
+            size,
             batch_rows,
         }
     }
@@ -122,19 +154,32 @@ impl WalkSql {
         q
     }
 
-    /// Finds the next batch within `range` (within the row and size budget): its last key
-    /// and, for a copy, the checksum of its rows. One read of the rows.
-    fn bound(&self, range: &Range, checksum: bool) -> String {
+    /// The first `rows` rows within `range`, read once: their last key, count and size, and
+    /// for a copy the checksum of their rows. Every aggregate orders by the key: from
+    /// PostgreSQL 16 (DSQL's base) the planner then sorts once for all of them, or not at
+    /// all, since the rows come in key order.
+    fn bound(&self, range: &Range, rows: usize, checksum: bool) -> String {
         let filter = self.range_predicate(&self.cols, range, 1).map(|p| format!(" WHERE {p}")).unwrap_or_default();
-        let sum = if checksum { "(SELECT md5(string_agg(r, E'\\n' ORDER BY n)) FROM kept)" } else { "NULL::text" };
+        let cols = &self.cols;
+        let last = self.key.iter().map(|k| format!("(array_agg({}::text ORDER BY {cols}))[count(*)::int]", quote(&k.name))).collect::<Vec<_>>().join(", ");
+        let sum = if checksum { format!("md5(string_agg(s::text, E'\\n' ORDER BY {cols}))") } else { "NULL::text".into() };
         format!(
-            "WITH w AS (SELECT {cols}, s::text AS r, row_number() OVER (ORDER BY {cols}) AS n, sum(length(s::text)) OVER (ORDER BY {cols}) AS chars \
-             FROM (SELECT * FROM {src}{filter} ORDER BY {cols} LIMIT {rows}) s), \
-             kept AS (SELECT * FROM w WHERE n = 1 OR chars <= {BATCH_CHARS}) \
-             SELECT {texts}, {sum} AS checksum FROM kept ORDER BY n DESC LIMIT 1",
-            cols = self.cols,
-            texts = self.texts,
+            "SELECT {last}, count(*) AS rows, coalesce(sum({size}), 0)::bigint AS bytes, {sum} AS checksum FROM (SELECT * FROM {src}{filter} ORDER BY {cols} LIMIT {rows}) s",
+            size = self.size,
             src = self.table,
+        )
+    }
+
+    /// How many of the first `batch_rows` rows within `range` fit the size budget (at
+    /// least one): asked only when they all together do not.
+    fn rows_within_budget(&self, range: &Range) -> String {
+        let filter = self.range_predicate(&self.cols, range, 1).map(|p| format!(" WHERE {p}")).unwrap_or_default();
+        format!(
+            "SELECT count(*) FROM (SELECT row_number() OVER o AS n, sum({size}) OVER o AS bytes FROM (SELECT * FROM {src}{filter} ORDER BY {cols} LIMIT {rows}) s \
+             WINDOW o AS (ORDER BY {cols} ROWS UNBOUNDED PRECEDING)) w WHERE n = 1 OR bytes <= {BATCH_BYTES}",
+            size = self.size,
+            src = self.table,
+            cols = self.cols,
             rows = self.batch_rows
         )
     }
@@ -224,9 +269,9 @@ impl Migrator {
         let m = work.m;
         let fail = |message: String| RunError::Directive { tag: m.tag.clone(), number: i + 1, message };
         let table = d.table();
-        let key = retrying(conn, &self.connector, &self.options.retry, async |c| primary_key(c, table).await)
+        let (key, size) = retrying(conn, &self.connector, &self.options.retry, async |c| Ok((primary_key(c, table).await?, row_size(c, table).await?)))
             .await
-            .map_err(|e| RunError::db(&format!("{}: reading the primary key of `{table}`", m.tag), e.error))?;
+            .map_err(|e| RunError::db(&format!("{}: reading the columns of `{table}`", m.tag), e.error))?;
         if key.is_empty() {
             return Err(fail(format!("`{table}` has no primary key (or does not exist), so its rows cannot be walked in batches")));
         }
@@ -234,7 +279,7 @@ impl Migrator {
             Directive::Copy(c) => Some((c, key_in_target(c, &key))),
             Directive::Backfill(_) => None,
         };
-        let walk = Walk { sql: WalkSql::new(d, key, self.batch_rows_per_transaction()), tag: &m.tag, statement: i, copy };
+        let walk = Walk { sql: WalkSql::new(d, key, size, self.batch_rows_per_transaction()), tag: &m.tag, statement: i, copy };
         let progress = |rows: u64, done: bool| match d {
             Directive::Copy(_) => Event::CopyProgress { tag: m.tag.clone(), table: table.to_owned(), rows, done },
             Directive::Backfill(b) => Event::BackfillProgress { tag: m.tag.clone(), table: table.to_owned(), column: b.column.clone(), rows, done },
@@ -354,16 +399,16 @@ impl Migrator {
         if cursor != Some(start) {
             return Err(WriteError::Moved);
         }
-        let bound = WalkSql::bind(range, sqlx::query(AssertSqlSafe(walk.sql.bound(range, walk.copy.is_some())))).fetch_optional(&mut *tx).await?;
-        let Some(bound) = bound else {
+        let checksum = walk.copy.is_some();
+        let mut found = self.find_batch(&mut tx, walk, range, walk.sql.batch_rows, checksum).await?;
+        if found.rows == 0 {
             tx.rollback().await?;
             return Ok(None);
-        };
-        let keys = walk.sql.key.len();
-        let found = Bound {
-            upper: (0..keys).map(|j| bound.try_get::<String, _>(j)).collect::<Result<_, _>>()?,
-            checksum: bound.try_get("checksum")?,
-        };
+        }
+        if found.bytes > BATCH_BYTES && found.rows > 1 {
+            let fit: i64 = WalkSql::bind(range, sqlx::query(AssertSqlSafe(walk.sql.rows_within_budget(range)))).fetch_one(&mut *tx).await?.try_get(0)?;
+            found = self.find_batch(&mut tx, walk, range, fit as usize, checksum).await?;
+        }
         let batch = Range { lower: range.lower.clone(), upper: Some(found.upper.clone()) };
         let rows = WalkSql::bind(&batch, sqlx::query(AssertSqlSafe(walk.sql.run(&batch)))).execute(&mut *tx).await?.rows_affected();
         let upper = encode_key(&batch.upper);
@@ -382,6 +427,19 @@ impl Migrator {
         };
         tx.commit().await?;
         Ok(Some((found.upper, rows)))
+    }
+
+    /// The batch of the first `rows` rows within `range` (see [`WalkSql::bound`]).
+    async fn find_batch(&self, tx: &mut PgConnection, walk: &Walk<'_>, range: &Range, rows: usize, checksum: bool) -> Result<Bound, sqlx::Error> {
+        let row = WalkSql::bind(range, sqlx::query(AssertSqlSafe(walk.sql.bound(range, rows, checksum)))).fetch_one(tx).await?;
+        let keys = walk.sql.key.len();
+        let rows: i64 = row.try_get("rows")?;
+        Ok(Bound {
+            upper: if rows == 0 { Vec::new() } else { (0..keys).map(|j| row.try_get::<String, _>(j)).collect::<Result<_, _>>()? },
+            rows,
+            bytes: row.try_get("bytes")?,
+            checksum: row.try_get("checksum")?,
+        })
     }
 
     /// Records a copied range, its row count and checksum (in the copy's transaction).
@@ -777,7 +835,7 @@ mod tests {
     #[test]
     fn ranges_become_key_predicates() {
         let d = Directive::Copy(CopyDirective { source: "t".into(), target: "n".into(), insert: "INSERT INTO \"n\" (\"a\") SELECT \"a\" FROM \"t\"".into() });
-        let sql = WalkSql::new(&d, key(&["a", "b"]), 10);
+        let sql = WalkSql::new(&d, key(&["a", "b"]), "0".into(), 10);
         let both = Range { lower: Some(vec!["1".into(), "2".into()]), upper: Some(vec!["3".into(), "4".into()]) };
         assert_eq!(sql.range_predicate("\"a\", \"b\"", &both, 1).unwrap(), "(\"a\", \"b\") > ($1::integer, $2::integer) AND (\"a\", \"b\") <= ($3::integer, $4::integer)");
         assert_eq!(sql.run(&Range { lower: None, upper: None }), "INSERT INTO \"n\" (\"a\") SELECT \"a\" FROM \"t\"");

@@ -61,6 +61,15 @@ impl Fence {
         Ok(row.is_some_and(|(holder, generation)| holder == self.holder && generation == Some(self.generation)))
     }
 
+    /// Opens a transaction and checks the fence in one round trip (`BEGIN` travels with
+    /// the check): true while the lock is ours. The caller ends the transaction.
+    pub async fn begin_checked(&self, conn: &mut PgConnection) -> Result<bool, sqlx::Error> {
+        let sql = format!("BEGIN; SELECT holder, generation FROM {} WHERE id = '{FENCE_ID}' FOR UPDATE", self.table);
+        let Some(row) = sqlx::raw_sql(AssertSqlSafe(sql)).fetch_optional(conn).await? else { return Ok(false) };
+        let (holder, generation): (String, Option<i64>) = (sqlx::Row::try_get(&row, 0)?, sqlx::Row::try_get(&row, 1)?);
+        Ok(holder == self.holder && generation == Some(self.generation))
+    }
+
     /// The fence checked in a transaction of its own, for work that cannot carry the
     /// check itself (DDL, which commits alone): true while the lock is ours.
     pub async fn check_alone(&self, conn: &mut PgConnection) -> Result<bool, sqlx::Error> {

@@ -124,6 +124,12 @@ impl Migrator {
     /// `expected` (`None`: there is no row yet) to `t`.
     pub(crate) async fn write_in(&self, c: &mut PgConnection, fence: Option<&Fence>, m: &LocalMigration, hashes: &[String], expected: Option<usize>, t: &Transition) -> Result<(), WriteError> {
         check_fence(c, fence).await?;
+        self.write_row(c, m, hashes, expected, t).await
+    }
+
+    /// Inside an open transaction whose fence is checked: moves the row of `m` from cursor
+    /// `expected` (`None`: there is no row yet) to `t`.
+    pub(crate) async fn write_row(&self, c: &mut PgConnection, m: &LocalMigration, hashes: &[String], expected: Option<usize>, t: &Transition) -> Result<(), WriteError> {
         let table = self.options.history.qualified();
         let recorded = serde_json::to_string(&hashes[..t.hashes.min(hashes.len())]).expect("strings serialise");
         let (error_statement, error_code, error_message) = match &t.error {

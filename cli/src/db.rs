@@ -5,6 +5,7 @@ use clap::{Args, ValueEnum};
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
+use tablewright_core::compile::rules::Dialect;
 use tablewright_core::project::config::{Config, DEFAULT_CONFIG};
 use tablewright_core::project::folder::MigrationFolder;
 use tablewright_core::compile::permissions::Statement;
@@ -14,7 +15,9 @@ use tablewright_core::runner::{self, ErrorClass, Event, HistoryTable, MigrationS
 /// Where to connect and what to apply.
 #[derive(Args, Clone)]
 pub struct DbArgs {
-    /// `postgres` or `dsql`; by default DSQL_ENDPOINT selects dsql, DATABASE_URL postgres.
+    /// `postgres` or `dsql`. By default DSQL_ENDPOINT selects dsql; a PostgreSQL URL
+    /// (DATABASE_URL or --connection-string) runs under the config's dialect: DSQL's rules,
+    /// emulated, when it says `dialect = "dsql"`.
     #[arg(long, value_enum)]
     provider: Option<Provider>,
     /// PostgreSQL URL (default: DATABASE_URL). With `--provider dsql` it runs DSQL's rules
@@ -47,10 +50,23 @@ fn input(message: impl Into<String>) -> Failure {
 }
 
 impl DbArgs {
-    /// The target, from flags then environment.
-    fn target(&self) -> Result<Target, Failure> {
+    /// The target, from flags, then the environment, then (for a PostgreSQL URL) the
+    /// dialect of the config at `config_path`, if it reads: a broken config is reported by
+    /// the command that loads it.
+    fn target(&self, config_path: &Path) -> Result<Target, Failure> {
+        // A PostgreSQL URL with no provider named: the config's dialect decides.
+        let by_dialect = self.provider.is_none()
+            && self.endpoint.is_none()
+            && env("DSQL_ENDPOINT").is_none()
+            && (self.connection_string.is_some() || env("DATABASE_URL").is_some())
+            && Config::load(config_path).is_ok_and(|c| c.dialect == Dialect::Dsql);
+        if by_dialect {
+            // Said first, so that nobody takes the run for plain PostgreSQL's.
+            eprintln!("note: {} says dialect = \"dsql\": DSQL's rules apply on this PostgreSQL (--provider postgres runs without them)", config_path.display());
+        }
         let provider = match self.provider {
             Some(p) => p,
+            None if by_dialect => Provider::Dsql,
             None if self.endpoint.is_some() || env("DSQL_ENDPOINT").is_some() => Provider::Dsql,
             None if self.connection_string.is_some() || env("DATABASE_URL").is_some() => Provider::Postgres,
             None => {
@@ -59,7 +75,7 @@ impl DbArgs {
                 ));
             }
         };
-        let url = self.connection_string.clone().or_else(|| if provider == Provider::Postgres { env("DATABASE_URL") } else { None });
+        let url = self.connection_string.clone().or_else(|| if provider == Provider::Postgres || by_dialect { env("DATABASE_URL") } else { None });
         match (provider, url) {
             (Provider::Postgres, Some(url)) => Ok(Target::Postgres { url }),
             (Provider::Postgres, None) => Err(input("--provider postgres needs --connection-string or DATABASE_URL")),
@@ -299,7 +315,7 @@ async fn apply_and_validate(connector: &runner::Connector, path: &Path, options:
 }
 
 pub fn permissions(config_path: &Path, format: Format, args: &DbArgs, mode: PermissionsMode, out: &mut serde_json::Map<String, Value>) -> Result<(), Failure> {
-    let target = args.target()?;
+    let target = args.target(config_path)?;
     let config = Config::load(config_path)?;
     let options = ApplyOptions { revoke_undeclared: config.revoke_undeclared };
     block_on(None, async {
@@ -314,7 +330,7 @@ pub fn permissions(config_path: &Path, format: Format, args: &DbArgs, mode: Perm
 }
 
 pub fn migrate(config_path: &Path, format: Format, args: &DbArgs, flags: MigrateFlags, out: &mut serde_json::Map<String, Value>) -> Result<(), Failure> {
-    let target = args.target()?;
+    let target = args.target(config_path)?;
     let (config, folder, history) = args.sources(config_path)?;
     let permissions_options = ApplyOptions { revoke_undeclared: config.as_ref().is_none_or(|c| c.revoke_undeclared) };
     let permissions = match config.map(|c| c.permissions).filter(|p| flags.permissions && p.is_file()) {
@@ -395,7 +411,7 @@ pub fn migrate(config_path: &Path, format: Format, args: &DbArgs, flags: Migrate
 }
 
 pub fn drift(config_path: &Path, format: Format, args: &DbArgs, out: &mut serde_json::Map<String, Value>) -> Result<(), Failure> {
-    let target = args.target()?;
+    let target = args.target(config_path)?;
     let (config, folder, history) = args.sources(config_path)?;
     let migrations = MigrationFolder::load(&folder)?;
     if migrations.journal.entries.is_empty() {
@@ -513,7 +529,7 @@ async fn read_schema(connector: &runner::Connector, namespace: &str, history: &H
 }
 
 pub fn pull(config_path: &Path, format: Format, args: &DbArgs, namespace: &str, out_file: Option<&Path>, force: bool, out: &mut serde_json::Map<String, Value>) -> Result<(), Failure> {
-    let target = args.target()?;
+    let target = args.target(config_path)?;
     let history = optional_config(config_path)?.as_ref().map(history_of).unwrap_or_default();
     if let Some(path) = out_file
         && path.exists()
@@ -569,10 +585,10 @@ pub fn pull(config_path: &Path, format: Format, args: &DbArgs, namespace: &str, 
 }
 
 pub fn push(config_path: &Path, format: Format, args: &DbArgs, allow_drop: &[String], allow_dsql: bool, force: bool, out: &mut serde_json::Map<String, Value>) -> Result<(), Failure> {
-    use tablewright_core::compile::{diff, plan, rules::Dialect};
+    use tablewright_core::compile::{diff, plan};
     use tablewright_core::schema::{compare, desired::AllowDrops, scan};
     let config = Config::load(config_path)?;
-    let target = args.target()?;
+    let target = args.target(config_path)?;
     if target.dsql_rules() && !allow_dsql {
         return Err(input(format!(
             "push changes {target} directly, with no migration to review or replay; on DSQL that needs --allow-dsql (for a shared database, use `generate` and `migrate`)"
@@ -664,16 +680,17 @@ pub struct CloneSource {
 }
 
 impl CloneSource {
-    fn target(&self) -> Result<Target, Failure> {
+    /// The source database; its provider is always named, so the config is never asked.
+    fn target(&self, config_path: &Path) -> Result<Target, Failure> {
         let args = DbArgs { provider: self.from_provider.or(self.from_endpoint.as_ref().map(|_| Provider::Dsql)).or(Some(Provider::Postgres)), connection_string: self.from.clone(), endpoint: self.from_endpoint.clone(), region: self.region.clone(), folder: None };
-        args.target()
+        args.target(config_path)
     }
 }
 
 pub fn clone(config_path: &Path, format: Format, source: &CloneSource, to: Option<String>, rows: Option<u64>, out: &mut serde_json::Map<String, Value>) -> Result<(), Failure> {
-    use tablewright_core::compile::{diff, plan, rules::Dialect};
+    use tablewright_core::compile::{diff, plan};
     use tablewright_core::schema::desired::{AllowDrops, DesiredSchema};
-    let from = source.target()?;
+    let from = source.target(config_path)?;
     let config = optional_config(config_path)?;
     let history = config.as_ref().map(history_of).unwrap_or_default();
     // A folder imported from drizzle-kit: its history comes along too.
@@ -797,7 +814,7 @@ pub fn clone(config_path: &Path, format: Format, source: &CloneSource, to: Optio
 }
 
 pub fn status(config_path: &Path, format: Format, args: &DbArgs, exit_code: bool, out: &mut serde_json::Map<String, Value>) -> Result<(), Failure> {
-    let target = args.target()?;
+    let target = args.target(config_path)?;
     let (_, folder, history) = args.sources(config_path)?;
     let set = MigrationSet::from_folder(&folder).map_err(run_error)?;
     block_on(None, async {
@@ -878,7 +895,7 @@ pub fn mark_applied(config_path: &Path, format: Format, args: &DbArgs, file: &st
     if reset && !yes {
         return Err(input("--reset deletes the whole migration history but this one row; add --yes to confirm (tablewright never prompts)"));
     }
-    let target = args.target()?;
+    let target = args.target(config_path)?;
     let (_, folder, history) = args.sources(config_path)?;
     let set = MigrationSet::from_folder(&folder).map_err(run_error)?;
     let tag = Path::new(file).file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| file.to_owned());

@@ -385,7 +385,10 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 fn main() -> ExitCode {
     // Test builds only (the `failpoints` feature): the crash tests stop the runner here.
     tablewright_core::runner::configure_failpoints_from_env();
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return usage_error(e),
+    };
     let (common, result) = match cli.command {
         Command::Generate { common, name, custom, check, allow_drop, deny } => {
             let mut reporter = Reporter::new(common.format.into());
@@ -480,6 +483,21 @@ fn main() -> ExitCode {
         }
     };
     common.finish(result)
+}
+
+/// A command line clap refuses: its message and exit 2, as one JSON document when the
+/// line asks for JSON (`--format json` is read from the raw arguments, since the line did
+/// not parse), so that a machine reading stdout always gets one. Help and version print
+/// as clap prints them.
+fn usage_error(e: clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    let args: Vec<String> = std::env::args().collect();
+    let json = args.windows(2).any(|w| w[0] == "--format" && w[1] == "json") || args.iter().any(|a| a == "--format=json");
+    if !json || matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand) {
+        e.exit();
+    }
+    let message = e.render().to_string();
+    Reporter::new(Format::Json).finish(Err(Failure::Error(report::Usage(message).into())))
 }
 
 impl From<FormatArg> for Format {

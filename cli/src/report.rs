@@ -32,6 +32,11 @@ pub enum Failure {
     Runtime(anyhow::Error),
 }
 
+/// A command line that does not parse, as clap words it (usage included).
+#[derive(Debug, thiserror::Error)]
+#[error("{}", .0.trim_end().strip_prefix("error: ").unwrap_or(.0.trim_end()))]
+pub struct Usage(pub String);
+
 impl<E: Into<anyhow::Error>> From<E> for Failure {
     fn from(e: E) -> Failure {
         Failure::Error(e.into())
@@ -439,7 +444,9 @@ fn error_json(e: &anyhow::Error) -> Value {
             _ => {}
         }
     }
-    let kind = if e.downcast_ref::<ConfigError>().is_some() {
+    let kind = if e.downcast_ref::<Usage>().is_some() {
+        "usage"
+    } else if e.downcast_ref::<ConfigError>().is_some() {
         "config"
     } else if e.downcast_ref::<FolderError>().is_some() {
         "folder"

@@ -447,3 +447,20 @@ fn durations_take_seconds_or_units_within_their_range() {
         assert!(!stderr.contains("invalid value"), "{flag} {value}: {stderr}");
     }
 }
+
+#[test]
+fn usage_errors_are_one_json_document_when_json_is_asked_for() {
+    for args in [&["migrate", "--format", "json", "--timeout", "5 fortnights"][..], &["generate", "--format=json", "--no-such-flag"], &["status", "--format", "json", "--provider", "oracle"]] {
+        let out = Command::cargo_bin("tablewright").unwrap().args(args).assert().code(2);
+        let stdout = String::from_utf8_lossy(&out.get_output().stdout).into_owned();
+        let doc: serde_json::Value = serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{args:?}: not JSON ({e}): {stdout}"));
+        assert_eq!(doc["status"], "error", "{args:?}: {doc}");
+        assert_eq!(doc["error"]["kind"], "usage", "{args:?}: {doc}");
+        let message = doc["error"]["message"].as_str().unwrap();
+        assert!(!message.starts_with("error:") && message.contains("--help"), "{args:?}: {message}");
+    }
+    // Text stays clap's own, on stderr; help is no error.
+    let out = Command::cargo_bin("tablewright").unwrap().args(["generate", "--no-such-flag"]).assert().code(2);
+    assert!(out.get_output().stdout.is_empty() && String::from_utf8_lossy(&out.get_output().stderr).contains("unexpected argument"));
+    Command::cargo_bin("tablewright").unwrap().args(["generate", "--help", "--format", "json"]).assert().code(0);
+}

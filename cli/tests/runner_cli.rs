@@ -953,3 +953,31 @@ async fn a_signal_ends_the_statement_in_flight_and_releases_the_lock() {
     let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM audit").fetch_one(&mut conn).await.unwrap();
     assert_eq!(rows, 6, "applied once");
 }
+
+/// A PostgreSQL URL with no --provider runs under the config's dialect: with
+/// `dialect = "dsql"`, DSQL's rules (the migrations' `CREATE INDEX ASYNC` is translated,
+/// the history is kept DSQL's way), said on stderr before anything runs; `--provider
+/// postgres` still runs plain PostgreSQL, which refuses DSQL's syntax before it runs.
+#[tokio::test]
+async fn a_database_url_runs_under_the_configured_dialect() {
+    let dir = project(Mode::DsqlGuarded);
+    let sql: String = std::fs::read_dir(dir.path().join("migrations")).unwrap().map(|e| e.unwrap().path()).filter(|p| p.extension().is_some_and(|x| x == "sql")).map(|p| std::fs::read_to_string(p).unwrap()).collect();
+    assert!(sql.contains("CREATE INDEX ASYNC"), "the migrations hold DSQL syntax: {sql}");
+    let run = |db: &TestDb, args: &[&str]| Command::new(bin()).current_dir(dir.path()).args(args).env("DATABASE_URL", &db.url).env_remove("DSQL_ENDPOINT").env_remove("FAILPOINTS").output().unwrap();
+
+    let db = TestDb::for_mode("cli_dialect_dsql", Mode::DsqlGuarded).await;
+    let out = run(&db, &["migrate"]);
+    assert!(out.status.success(), "{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(text(&out.stderr).starts_with("note: tablewright.toml says dialect = \"dsql\": DSQL's rules apply"), "{}", text(&out.stderr));
+    let status = run(&db, &["status", "--exit-code", "--format", "json"]);
+    assert_eq!(status.status.code(), Some(0), "{}", text(&status.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
+    assert!(json["target"].as_str().unwrap().starts_with("dsql (emulated on PostgreSQL) at "), "{json}");
+    assert_at_last_snapshot(dir.path(), &db, "migrated under DSQL's rules from DATABASE_URL").await;
+
+    let plain = TestDb::for_mode("cli_dialect_plain", Mode::Postgres).await;
+    let out = run(&plain, &["migrate", "--provider", "postgres"]);
+    assert_eq!(out.status.code(), Some(2), "plain PostgreSQL refuses DSQL's syntax: {}{}", text(&out.stdout), text(&out.stderr));
+    assert!(text(&out.stderr).contains("ASYNC is Aurora DSQL syntax and this target is plain PostgreSQL"), "{}", text(&out.stderr));
+    assert!(!text(&out.stderr).contains("note:"), "{}", text(&out.stderr));
+}

@@ -671,3 +671,25 @@ async fn single_transaction_is_all_or_nothing_or_refused() {
     assert!(err.to_string().contains("--single-transaction cannot apply") && err.to_string().contains("0004_index"), "{err}");
     assert_eq!(err.class(), ErrorClass::Input);
 }
+
+/// On PostgreSQL the history write travels as literal SQL with its statements (one round
+/// trip fewer): a tag with quotes, backslashes, a newline and non-ASCII text, and a
+/// statement ending in a line comment, are recorded exactly, and applied once.
+#[tokio::test]
+async fn history_values_survive_the_literal_write() {
+    let db = TestDb::for_mode("literal_write", Mode::Postgres).await;
+    let tags = ["0000_o'neil", "0001_back\\slash\\'; DROP TABLE audit; --", "0002_new\nline_é✓"];
+    let migrations = vec![
+        hand(tags[0], &[AUDIT]),
+        hand(tags[1], &["INSERT INTO \"audit\" (\"n\") VALUES (1) -- a trailing comment"]),
+        hand(tags[2], &["INSERT INTO \"audit\" (\"n\") VALUES (2)", "INSERT INTO \"audit\" (\"n\") VALUES (3);"]),
+    ];
+    for _ in 0..2 {
+        migrator(Mode::Postgres, &db, migrations.clone()).await.run(&|_| {}).await.unwrap();
+    }
+    let mut conn = PgConnection::connect(&db.url).await.unwrap();
+    let recorded: Vec<(String, String, String)> = sqlx::query_as("SELECT tag, hash, status FROM tablewright.migrations ORDER BY tag").fetch_all(&mut conn).await.unwrap();
+    let expected: Vec<(String, String, String)> = migrations.iter().map(|m| (m.tag.clone(), m.hash.clone(), "applied".to_owned())).collect();
+    assert_eq!(recorded, expected);
+    assert_eq!(scalar(&db, "SELECT string_agg(n::text, ',' ORDER BY n) FROM audit").await, "1,2,3", "each statement once");
+}

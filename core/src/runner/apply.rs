@@ -20,7 +20,7 @@ use super::failpoint;
 use super::input::Work;
 use super::lock::Lock;
 use super::retry;
-use super::state::{Transition, WriteError};
+use super::state::{Transition, WriteError, row_written, write_failed};
 use super::target::Conn;
 use crate::sql::statement;
 use sqlx::{AssertSqlSafe, Connection as _, Row as _};
@@ -140,21 +140,30 @@ impl Migrator {
         }
     }
 
-    /// On PostgreSQL, the transaction of [`Self::commit_with_cursor`] in fewer round trips:
-    /// `BEGIN` travels with the fence check and `COMMIT` with the last statement, so a
-    /// one-statement migration takes three (begin and fence, history write, statement and
-    /// commit) instead of five. A failure of the last statement or of its commit is the
-    /// last statement's, as there.
+    /// On PostgreSQL, the transaction of [`Self::commit_with_cursor`] in two round trips
+    /// instead of five: `BEGIN`, the fence check and the history write travel together
+    /// (the write's values as literals), then the statements, the last with `COMMIT`. A
+    /// failure of the last statement or of its commit is the last statement's, as there.
     async fn commit_pipelined(&self, c: &mut sqlx::PgConnection, lock: &Lock, work: &Work<'_>, range: Range<usize>, expected: Option<usize>, t: &Transition) -> Result<(), TxError> {
         let result = async {
-            match lock.fence() {
-                Some(fence) if !fence.begin_checked(&mut *c).await? => return Err(TxError::Write(WriteError::LockLost)),
-                Some(_) => {}
-                None => {
-                    sqlx::raw_sql("BEGIN").execute(&mut *c).await?;
+            let fence = lock.fence();
+            let write = format!("{} RETURNING true AS written", self.write_row_sql(work.m, &work.hashes, expected, t));
+            let opening = match fence {
+                Some(f) => format!("BEGIN;\n{};\n{write}", f.check_sql()),
+                None => format!("BEGIN;\n{write}"),
+            };
+            // The fence row, then one row per history row written. An error is the write's
+            // or the fence's, never a statement's.
+            let rows = sqlx::raw_sql(AssertSqlSafe(opening)).fetch_all(&mut *c).await.map_err(|e| TxError::Write(write_failed(e)))?;
+            let (written, fence_rows): (Vec<_>, Vec<_>) = rows.iter().partition(|r| r.columns().len() == 1);
+            // The write ran even if the fence is no longer ours: the rollback below undoes it.
+            if let Some(f) = fence {
+                let read = fence_rows.first().map(|r| Ok::<_, sqlx::Error>((r.try_get::<String, _>(0)?, r.try_get::<Option<i64>, _>(1)?))).transpose()?;
+                if !f.holds(read) {
+                    return Err(TxError::Write(WriteError::LockLost));
                 }
             }
-            self.write_row(&mut *c, work.m, &work.hashes, expected, t).await?;
+            row_written(Ok(written.len() as u64))?;
             let last = range.end.checked_sub(1).filter(|l| range.contains(l));
             for j in range.clone() {
                 let sql = self.sql_for_target(&work.statements[j]);

@@ -56,18 +56,19 @@ pub struct Fence {
 impl Fence {
     /// Inside an open transaction: locks the fence row and says whether it is still ours.
     pub async fn check(&self, conn: &mut PgConnection) -> Result<bool, sqlx::Error> {
-        let sql = format!("SELECT holder, generation FROM {} WHERE id = $1 FOR UPDATE", self.table);
-        let row: Option<(String, Option<i64>)> = sqlx::query_as(AssertSqlSafe(sql)).bind(FENCE_ID).fetch_optional(conn).await?;
-        Ok(row.is_some_and(|(holder, generation)| holder == self.holder && generation == Some(self.generation)))
+        let row: Option<(String, Option<i64>)> = sqlx::query_as(AssertSqlSafe(self.check_sql())).fetch_optional(conn).await?;
+        Ok(self.holds(row))
     }
 
-    /// Opens a transaction and checks the fence in one round trip (`BEGIN` travels with
-    /// the check): true while the lock is ours. The caller ends the transaction.
-    pub async fn begin_checked(&self, conn: &mut PgConnection) -> Result<bool, sqlx::Error> {
-        let sql = format!("BEGIN; SELECT holder, generation FROM {} WHERE id = '{FENCE_ID}' FOR UPDATE", self.table);
-        let Some(row) = sqlx::raw_sql(AssertSqlSafe(sql)).fetch_optional(conn).await? else { return Ok(false) };
-        let (holder, generation): (String, Option<i64>) = (sqlx::Row::try_get(&row, 0)?, sqlx::Row::try_get(&row, 1)?);
-        Ok(holder == self.holder && generation == Some(self.generation))
+    /// The query of [`Self::check`], to send with other statements: it locks the fence row
+    /// and reads its holder and generation.
+    pub(crate) fn check_sql(&self) -> String {
+        format!("SELECT holder, generation FROM {} WHERE id = '{FENCE_ID}' FOR UPDATE", self.table)
+    }
+
+    /// Whether the fence row read by [`Self::check_sql`] says the lock is ours.
+    pub(crate) fn holds(&self, row: Option<(String, Option<i64>)>) -> bool {
+        row.is_some_and(|(holder, generation)| holder == self.holder && generation == Some(self.generation))
     }
 
     /// The fence checked in a transaction of its own, for work that cannot carry the

@@ -111,6 +111,99 @@ impl WriteError {
     }
 }
 
+/// A value of a history write: bound as a parameter, or written as a literal.
+enum Param {
+    Text(Option<String>),
+    Int(Option<i32>),
+    BigInt(i64),
+}
+
+impl Param {
+    /// The value as an SQL literal. Text is an escape string with its backslashes and
+    /// quotes doubled, so it reads the same whatever `standard_conforming_strings` says.
+    fn literal(&self) -> String {
+        match self {
+            Param::Text(None) | Param::Int(None) => "NULL".to_owned(),
+            Param::Text(Some(text)) => format!("E'{}'", text.replace('\\', "\\\\").replace('\'', "''")),
+            Param::Int(Some(n)) => n.to_string(),
+            Param::BigInt(n) => n.to_string(),
+        }
+    }
+}
+
+/// The write that moves a migration's history row from cursor `expected` to a transition.
+struct HistoryWrite {
+    /// `$1` to `$11`.
+    values: Vec<Param>,
+    update: bool,
+    clear_batches: bool,
+    done: bool,
+}
+
+impl HistoryWrite {
+    fn new(m: &LocalMigration, hashes: &[String], expected: Option<usize>, t: &Transition) -> HistoryWrite {
+        let recorded = serde_json::to_string(&hashes[..t.hashes.min(hashes.len())]).expect("strings serialise");
+        let (error_statement, error_code, error_message) = match &t.error {
+            Some((s, code, message)) => (Some(*s as i32), code.clone(), Some(message.clone())),
+            None => (None, None, None),
+        };
+        let values = vec![
+            Param::Text(Some(m.tag.clone())),
+            Param::Text(Some(m.hash.clone())),
+            Param::Text(Some(t.status.as_str().to_owned())),
+            Param::Int(Some(t.next as i32)),
+            Param::Int(Some(m.statements.len() as i32)),
+            Param::Text(Some(recorded)),
+            Param::Int(error_statement),
+            Param::Text(error_code),
+            Param::Text(error_message),
+            Param::Text(t.session.clone()),
+            // The cursor it moves from, or the creation time of a new row.
+            match expected {
+                Some(from) => Param::Int(Some(from as i32)),
+                None => Param::BigInt(m.when),
+            },
+        ];
+        HistoryWrite { values, update: expected.is_some(), clear_batches: t.clear_batches, done: t.status.is_done() }
+    }
+
+    /// The SQL on `table`, with parameters (`$n`) or, `inline`, literals.
+    fn sql(&self, table: &str, inline: bool) -> String {
+        let p = |n: usize| if inline { self.values[n - 1].literal() } else { format!("${n}") };
+        let applied_at = if self.done { "now()" } else { "NULL" };
+        if self.update {
+            let batches = if self.clear_batches { "copy_cursor = NULL, copied_rows = NULL," } else { "" };
+            format!(
+                "UPDATE {table} SET hash = {}, status = {}, next_statement = {}, statements = {}, statement_hashes = {}, error_statement = {}, \
+                 error_code = {}, error_message = {}, session = {}, {batches} applied_at = {applied_at} WHERE tag = {} AND next_statement = {}",
+                p(2), p(3), p(4), p(5), p(6), p(7), p(8), p(9), p(10), p(1), p(11)
+            )
+        } else {
+            format!(
+                "INSERT INTO {table} (tag, hash, created_at, status, next_statement, statements, statement_hashes, error_statement, error_code, error_message, session, applied_at) \
+                 VALUES ({}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {applied_at})",
+                p(1), p(2), p(11), p(3), p(4), p(5), p(6), p(7), p(8), p(9), p(10)
+            )
+        }
+    }
+}
+
+/// What a history write's outcome says: one row moved, or the row was not where this run
+/// left it (another runner moved it, or created it first).
+pub(crate) fn row_written(result: Result<u64, sqlx::Error>) -> Result<(), WriteError> {
+    match result {
+        Ok(1) => Ok(()),
+        Ok(_) => Err(WriteError::Moved),
+        Err(e) => Err(write_failed(e)),
+    }
+}
+
+/// A history write the database refused: a new row whose tag exists was created first by
+/// another runner.
+pub(crate) fn write_failed(e: sqlx::Error) -> WriteError {
+    if retry::sqlstate(&e).as_deref() == Some("23505") { WriteError::Moved } else { WriteError::Db(e) }
+}
+
 /// Inside an open transaction: checks the fence, when there is one.
 pub(crate) async fn check_fence(c: &mut PgConnection, fence: Option<&Fence>) -> Result<(), WriteError> {
     match fence {
@@ -130,62 +223,23 @@ impl Migrator {
     /// Inside an open transaction whose fence is checked: moves the row of `m` from cursor
     /// `expected` (`None`: there is no row yet) to `t`.
     pub(crate) async fn write_row(&self, c: &mut PgConnection, m: &LocalMigration, hashes: &[String], expected: Option<usize>, t: &Transition) -> Result<(), WriteError> {
-        let table = self.options.history.qualified();
-        let recorded = serde_json::to_string(&hashes[..t.hashes.min(hashes.len())]).expect("strings serialise");
-        let (error_statement, error_code, error_message) = match &t.error {
-            Some((s, code, message)) => (Some(*s as i32), code.clone(), Some(message.clone())),
-            None => (None, None, None),
-        };
-        let applied_at = if t.status.is_done() { "now()" } else { "NULL" };
-        let written = match expected {
-            Some(from) => {
-                let batches = if t.clear_batches { "copy_cursor = NULL, copied_rows = NULL," } else { "" };
-                let sql = format!(
-                    "UPDATE {table} SET hash = $2, status = $3, next_statement = $4, statements = $5, statement_hashes = $6, error_statement = $7, \
-                     error_code = $8, error_message = $9, session = $10, {batches} applied_at = {applied_at} WHERE tag = $1 AND next_statement = $11"
-                );
-                sqlx::query(AssertSqlSafe(sql))
-                    .bind(&m.tag)
-                    .bind(&m.hash)
-                    .bind(t.status.as_str())
-                    .bind(t.next as i32)
-                    .bind(m.statements.len() as i32)
-                    .bind(recorded)
-                    .bind(error_statement)
-                    .bind(error_code)
-                    .bind(error_message)
-                    .bind(&t.session)
-                    .bind(from as i32)
-                    .execute(&mut *c)
-                    .await
-            }
-            None => {
-                let sql = format!(
-                    "INSERT INTO {table} (tag, hash, created_at, status, next_statement, statements, statement_hashes, error_statement, error_code, error_message, session, applied_at) \
-                     VALUES ($1, $2, $11, $3, $4, $5, $6, $7, $8, $9, $10, {applied_at})"
-                );
-                sqlx::query(AssertSqlSafe(sql))
-                    .bind(&m.tag)
-                    .bind(&m.hash)
-                    .bind(t.status.as_str())
-                    .bind(t.next as i32)
-                    .bind(m.statements.len() as i32)
-                    .bind(recorded)
-                    .bind(error_statement)
-                    .bind(error_code)
-                    .bind(error_message)
-                    .bind(&t.session)
-                    .bind(m.when)
-                    .execute(&mut *c)
-                    .await
-            }
-        };
-        match written {
-            Ok(done) if done.rows_affected() == 1 => Ok(()),
-            Ok(_) => Err(WriteError::Moved),
-            Err(e) if retry::sqlstate(&e).as_deref() == Some("23505") => Err(WriteError::Moved),
-            Err(e) => Err(WriteError::Db(e)),
+        let write = HistoryWrite::new(m, hashes, expected, t);
+        let mut query = sqlx::query(AssertSqlSafe(write.sql(&self.options.history.qualified(), false)));
+        for value in write.values {
+            query = match value {
+                Param::Text(v) => query.bind(v),
+                Param::Int(v) => query.bind(v),
+                Param::BigInt(v) => query.bind(v),
+            };
         }
+        row_written(query.execute(&mut *c).await.map(|done| done.rows_affected()))
+    }
+
+    /// The same write as [`Self::write_row`] with its values written out as literals, to
+    /// travel in one message with other statements (see `commit_pipelined`); its outcome
+    /// is read with [`row_written`].
+    pub(crate) fn write_row_sql(&self, m: &LocalMigration, hashes: &[String], expected: Option<usize>, t: &Transition) -> String {
+        HistoryWrite::new(m, hashes, expected, t).sql(&self.options.history.qualified(), true)
     }
 
     /// One write in its own transaction, retried on conflicts; after a lost connection the

@@ -200,7 +200,7 @@ async fn main() {
         // (rows per batch, DSQL guard installed)
         let variants: &[(usize, bool)] = match workload {
             Workload::Recreate => &[(1000, true), (2999, true), (2999, false)],
-            Workload::Backfill => &[(1000, true), (2999, true)],
+            Workload::Backfill => &[(1000, true), (2999, true), (2999, false)],
         };
         let label = |(batch, guard): (usize, bool)| format!("batches of {batch:>4}{}", if guard { ", guarded" } else { ", no guard" });
         let mut floors = Vec::new();

@@ -58,3 +58,26 @@ async fn the_embedded_migrations_apply_under_dsql_rules() {
     let storefront_deletes: bool = sqlx::query_scalar(sqlx::AssertSqlSafe(can("storefront", "books", "DELETE"))).fetch_one(&mut setup).await.unwrap();
     assert!(!storefront_deletes);
 }
+
+/// The README's embedding section shows this migrator's code and dependencies: each of its
+/// Rust blocks is a run of consecutive lines of src/bin/migrate.rs (which the workspace
+/// compiles), and its dependency lines name the features this crate builds it with.
+#[test]
+fn the_readme_embedding_snippets_are_the_compiled_example() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let readme = std::fs::read_to_string(root.join("../../README.md")).unwrap();
+    let source = std::fs::read_to_string(root.join("src/bin/migrate.rs")).unwrap();
+    let section = readme.split("The library runs what `tablewright migrate` runs").nth(1).expect("the README has the embedding section");
+    let section = section.split("\n## ").next().unwrap();
+    let blocks = |lang: &str| -> Vec<String> { section.split(&format!("```{lang}\n")).skip(1).map(|b| b.split("```").next().unwrap().to_owned()).collect() };
+    let rust = blocks("rust");
+    assert_eq!(rust.len(), 2, "{section}");
+    for block in &rust {
+        assert!(source.contains(block.as_str()), "this README block is not in src/bin/migrate.rs as written:\n{block}");
+    }
+    let toml = blocks("toml").concat();
+    let manifest = std::fs::read_to_string(root.join("Cargo.toml")).unwrap();
+    assert!(toml.contains("tablewright-core = {") && toml.contains("features = [\"dsql\"]"), "{toml}");
+    assert!(manifest.contains("tablewright-core = { workspace = true, features = [\"dsql\"] }"), "the example builds with the features the README names");
+    assert!(toml.contains("tablewright-derive = {") && toml.contains("\"macros\", \"rt-multi-thread\""), "{toml}");
+}

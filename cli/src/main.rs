@@ -67,6 +67,11 @@ Exit codes: 0 ok, 1 a check found a problem, 2 usage or input error,
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Log what the runner does on stderr: -v retries (with their SQLSTATE), reconnects
+    /// and lock waits; -vv also lease renewals and job polls. RUST_LOG (`info`,
+    /// `tablewright_core=debug`) overrides. Never a secret.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
 }
 
 #[derive(Args, Clone)]
@@ -389,6 +394,7 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => return usage_error(e),
     };
+    logs(cli.verbose);
     let (common, result) = match cli.command {
         Command::Generate { common, name, custom, check, allow_drop, deny } => {
             let mut reporter = Reporter::new(common.format.into());
@@ -483,6 +489,28 @@ fn main() -> ExitCode {
         }
     };
     common.finish(result)
+}
+
+/// The log on stderr: off unless asked for with -v/-vv or RUST_LOG (a bad RUST_LOG is
+/// said once, then ignored).
+fn logs(verbose: u8) {
+    use tracing_subscriber::filter::{LevelFilter, Targets};
+    let ours = |level| Targets::new().with_target("tablewright_core", level).with_target("tablewright", level);
+    let filter = match std::env::var("RUST_LOG").ok().filter(|v| !v.trim().is_empty()) {
+        Some(spec) => spec.parse::<Targets>().unwrap_or_else(|e| {
+            eprintln!("warning: RUST_LOG ignored: {e}");
+            ours(LevelFilter::OFF)
+        }),
+        None => ours(match verbose {
+            0 => LevelFilter::OFF,
+            1 => LevelFilter::INFO,
+            _ => LevelFilter::DEBUG,
+        }),
+    };
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
+    use tracing_subscriber::Layer as _;
+    let _ = tracing_subscriber::registry().with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_ansi(false).with_target(false).with_filter(filter)).try_init();
 }
 
 /// A command line clap refuses: its message and exit 2, as one JSON document when the

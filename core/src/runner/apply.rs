@@ -106,17 +106,16 @@ impl Migrator {
                     return Err(RunError::RowLimit { tag: m.tag.clone(), number: j + 1, rows, limit: DSQL_ROW_LIMIT, statement: m.statements[j].clone() });
                 }
             };
-            if retry::occ_code(&error).is_some() && conflicts + 1 < policy.conflict_attempts {
-                conflicts += 1;
-                tokio::time::sleep(policy.delay(conflicts)).await;
+            let doing = format!("{}: committing statements {}..{}", m.tag, range.start + 1, range.end);
+            if let Some(wait) = policy.after_conflict(&error, &mut conflicts, &doing) {
+                tokio::time::sleep(wait).await;
                 continue;
             }
-            if retry::is_transient(&error) && failures + 1 < policy.connection_attempts {
+            if let Some(wait) = policy.after_lost_connection(&error, &mut failures, &doing) {
                 // The commit may have happened: the history row, written in the same
                 // transaction, says whether it did.
-                failures += 1;
                 let old = conn.session().cloned();
-                tokio::time::sleep(policy.delay(failures + 3)).await;
+                tokio::time::sleep(wait).await;
                 conn.reconnect(&self.connector).await?;
                 if let Some(session) = old.filter(|_| self.target().has_sessions()) {
                     self.end_session(&session).await.map_err(|detail| RunError::LostSession { tag: m.tag.clone(), detail })?;
@@ -203,15 +202,14 @@ impl Migrator {
                 Ok(row) => break row,
                 Err(e) => e,
             };
-            if retry::occ_code(&error).is_some() && conflicts + 1 < policy.conflict_attempts {
-                conflicts += 1;
-                tokio::time::sleep(policy.delay(conflicts)).await;
+            let doing = format!("{}: statement {}", m.tag, i + 1);
+            if let Some(wait) = policy.after_conflict(&error, &mut conflicts, &doing) {
+                tokio::time::sleep(wait).await;
                 continue;
             }
-            if retry::is_transient(&error) && failures + 1 < policy.connection_attempts {
-                failures += 1;
+            if let Some(wait) = policy.after_lost_connection(&error, &mut failures, &doing) {
                 let old = conn.session().cloned();
-                tokio::time::sleep(policy.delay(failures + 3)).await;
+                tokio::time::sleep(wait).await;
                 conn.reconnect(&self.connector).await?;
                 // The connection may have died because another runner took the lock and
                 // ended this session: nothing more without the lock.

@@ -99,15 +99,13 @@ impl Migrator {
                 (Err(_), Some((_, _, e))) | (Err(super::state::WriteError::Db(e)), None) => e,
                 (Err(w), None) => return Err(w.into_run_error(works[0].m, "recording progress")),
             };
-            if retry::occ_code(&error).is_some() && conflicts + 1 < policy.conflict_attempts {
-                conflicts += 1;
-                tokio::time::sleep(policy.delay(conflicts)).await;
+            if let Some(wait) = policy.after_conflict(&error, &mut conflicts, &"the single transaction") {
+                tokio::time::sleep(wait).await;
                 continue;
             }
-            if retry::is_transient(&error) && failures + 1 < policy.connection_attempts {
-                failures += 1;
+            if let Some(wait) = policy.after_lost_connection(&error, &mut failures, &"the single transaction") {
                 let old = conn.session().cloned();
-                tokio::time::sleep(policy.delay(failures + 3)).await;
+                tokio::time::sleep(wait).await;
                 conn.reconnect(&self.connector).await?;
                 if let Some(session) = old {
                     let last = works.last().expect("several migrations").m;

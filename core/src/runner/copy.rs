@@ -356,13 +356,12 @@ impl Migrator {
                 Err(WriteError::Db(e)) => e,
                 Err(other) => return Err(Walked::Run(other.into_run_error(work.m, "recording a batch"))),
             };
-            if retry::occ_code(&error).is_some() && conflicts + 1 < policy.conflict_attempts {
-                conflicts += 1;
-                tokio::time::sleep(policy.delay(conflicts)).await;
-            } else if retry::is_transient(&error) && failures + 1 < policy.connection_attempts {
-                failures += 1;
+            let doing = format!("{}: a batch of `{}`", work.m.tag, walk.sql.table);
+            if let Some(wait) = policy.after_conflict(&error, &mut conflicts, &doing) {
+                tokio::time::sleep(wait).await;
+            } else if let Some(wait) = policy.after_lost_connection(&error, &mut failures, &doing) {
                 let old = conn.session().cloned();
-                tokio::time::sleep(policy.delay(failures + 3)).await;
+                tokio::time::sleep(wait).await;
                 conn.reconnect(&self.connector).await?;
                 if let Some(session) = old {
                     self.end_session(&session).await.map_err(|detail| Walked::Run(RunError::LostSession { tag: work.m.tag.clone(), detail }))?;

@@ -40,6 +40,7 @@ impl Migrator {
             return Err(RunError::JobFailed { tag: tag.to_owned(), job_id: job_id.to_owned(), details: "unexpected job id".into() });
         }
         let started = Instant::now();
+        tracing::info!(job_id, "{tag}: waiting for DSQL job");
         let call = format!("CALL sys.wait_for_job('{job_id}')");
         let outcome = {
             // Waiting changes nothing, so it is safe to repeat after a lost connection.
@@ -58,6 +59,7 @@ impl Migrator {
             .map_err(|e| RunError::db(&format!("{tag}: waiting for job {job_id}"), e.error))?
             .and_then(|row| row.try_get::<bool, _>(0).ok())
             .unwrap_or(false);
+        tracing::info!(job_id, succeeded, elapsed_ms = started.elapsed().as_millis() as u64, "{tag}: DSQL job finished");
         if succeeded {
             return Ok(());
         }

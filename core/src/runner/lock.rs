@@ -248,6 +248,10 @@ async fn expire(conn: &mut PgConnection, fence: &Fence) -> Result<(), sqlx::Erro
 async fn renew(conn: &mut PgConnection, fence: &Fence, lease: Duration) -> Result<bool, sqlx::Error> {
     let sql = format!("UPDATE {} SET expires_at = now() + make_interval(secs => $4) WHERE id = $1 AND holder = $2 AND generation = $3 RETURNING holder", fence.table);
     let renewed: Option<String> = sqlx::query_scalar(AssertSqlSafe(sql)).bind(LEASE_ID).bind(&fence.holder).bind(fence.generation).bind(lease.as_secs_f64()).fetch_optional(conn).await?;
+    match renewed {
+        Some(_) => tracing::debug!(lease_s = lease.as_secs(), generation = fence.generation, "migration lease renewed"),
+        None => tracing::warn!(generation = fence.generation, "the migration lease is no longer this run's"),
+    }
     Ok(renewed.is_some())
 }
 
@@ -324,12 +328,13 @@ pub async fn lease(connector: &Connector, history: &HistoryTable, lease: Duratio
             }
             Ok(None) => {}
             Err(e) if retry::occ_code(&e).is_some() => {}
-            Err(e) if retry::is_transient(&e) && failures + 1 < policy.connection_attempts => {
-                failures += 1;
-                tokio::time::sleep(policy.delay(failures + 3)).await;
-                conn.reconnect(connector).await?;
-            }
-            Err(e) => return Err(RunError::db("taking the migration lease", e)),
+            Err(e) => match policy.after_lost_connection(&e, &mut failures, &"taking the migration lease") {
+                Some(wait) => {
+                    tokio::time::sleep(wait).await;
+                    conn.reconnect(connector).await?;
+                }
+                None => return Err(RunError::db("taking the migration lease", e)),
+            },
         }
         let row: Option<(String, String, Option<i64>)> = sqlx::query_as(AssertSqlSafe(current.clone()))
             .bind(LEASE_ID)
@@ -385,16 +390,20 @@ pub async fn lease(connector: &Connector, history: &HistoryTable, lease: Duratio
 /// One renewal, retried on conflicts and lost connections: `Some(true)` renewed,
 /// `Some(false)` the lease is someone else's, `None` the database could not be reached.
 async fn renew_retrying(conn: &mut Conn, connector: &Connector, policy: &RetryPolicy, fence: &Fence, lease: Duration) -> Option<bool> {
-    for attempt in 1..=policy.conflict_attempts {
-        match renew(conn.pg(), fence, lease).await {
+    let (mut conflicts, mut failures) = (0, 0);
+    loop {
+        let e = match renew(conn.pg(), fence, lease).await {
             Ok(renewed) => return Some(renewed),
-            Err(e) if retry::occ_code(&e).is_some() => tokio::time::sleep(policy.delay(attempt)).await,
-            Err(e) if retry::is_transient(&e) && attempt < policy.connection_attempts => {
-                tokio::time::sleep(policy.delay(attempt + 3)).await;
-                let _ = conn.reconnect(connector).await;
-            }
-            Err(_) => return None,
+            Err(e) => e,
+        };
+        if let Some(wait) = policy.after_conflict(&e, &mut conflicts, &"renewing the migration lease") {
+            tokio::time::sleep(wait).await;
+        } else if let Some(wait) = policy.after_lost_connection(&e, &mut failures, &"renewing the migration lease") {
+            tokio::time::sleep(wait).await;
+            let _ = conn.reconnect(connector).await;
+        } else {
+            tracing::warn!("renewing the migration lease failed: {e}");
+            return None;
         }
     }
-    None
 }

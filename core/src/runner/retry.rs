@@ -72,6 +72,37 @@ impl RetryPolicy {
     }
 }
 
+impl RetryPolicy {
+    /// After `error` in work described by `doing`: when it is a conflict and attempts are
+    /// left, counts it in `conflicts`, logs it with its code and returns how long to wait
+    /// before the transaction runs again.
+    pub fn after_conflict(&self, error: &sqlx::Error, conflicts: &mut u32, doing: &dyn std::fmt::Display) -> Option<Duration> {
+        let code = occ_code(error)?;
+        if *conflicts + 1 >= self.conflict_attempts {
+            return None;
+        }
+        *conflicts += 1;
+        let wait = self.delay(*conflicts);
+        tracing::info!(sqlstate = code, attempt = *conflicts + 1, of = self.conflict_attempts, wait_ms = wait.as_millis() as u64, "{doing}: conflict with another transaction; trying again");
+        Some(wait)
+    }
+
+    /// After `error` in work described by `doing`: when the connection was lost and
+    /// attempts are left, counts it in `failures`, logs it with its SQLSTATE and returns
+    /// how long to wait before reconnecting.
+    pub fn after_lost_connection(&self, error: &sqlx::Error, failures: &mut u32, doing: &dyn std::fmt::Display) -> Option<Duration> {
+        if !is_transient(error) || *failures + 1 >= self.connection_attempts {
+            return None;
+        }
+        *failures += 1;
+        let wait = self.delay(*failures + 3);
+        let code = sqlstate(error).unwrap_or_else(|| "none".into());
+        let cause = super::error::database_message(error);
+        tracing::warn!(sqlstate = %code, attempt = *failures + 1, of = self.connection_attempts, wait_ms = wait.as_millis() as u64, "{doing}: connection lost ({cause}); reconnecting");
+        Some(wait)
+    }
+}
+
 /// Why the loop gave up.
 #[derive(Debug)]
 pub struct Exhausted {
@@ -94,14 +125,12 @@ pub async fn retrying<T>(
             Ok(v) => return Ok(v),
             Err(e) => e,
         };
-        if occ_code(&error).is_some() && conflicts + 1 < policy.conflict_attempts {
-            conflicts += 1;
-            tokio::time::sleep(policy.delay(conflicts)).await;
+        if let Some(wait) = policy.after_conflict(&error, &mut conflicts, &"a read") {
+            tokio::time::sleep(wait).await;
             continue;
         }
-        if is_transient(&error) && failures + 1 < policy.connection_attempts {
-            failures += 1;
-            tokio::time::sleep(policy.delay(failures + 3)).await;
+        if let Some(wait) = policy.after_lost_connection(&error, &mut failures, &"a read") {
+            tokio::time::sleep(wait).await;
             let _ = conn.reconnect(connector).await;
             continue;
         }

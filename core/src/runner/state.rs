@@ -285,14 +285,13 @@ impl Migrator {
                     return Err(other.into_run_error(writes[0].m, doing));
                 }
             };
-            if retry::occ_code(&error).is_some() && conflicts + 1 < policy.conflict_attempts {
-                conflicts += 1;
-                tokio::time::sleep(policy.delay(conflicts)).await;
+            let what = format!("{}: {doing}", writes[0].m.tag);
+            if let Some(wait) = policy.after_conflict(&error, &mut conflicts, &what) {
+                tokio::time::sleep(wait).await;
                 continue;
             }
-            if retry::is_transient(&error) && failures + 1 < policy.connection_attempts {
-                failures += 1;
-                tokio::time::sleep(policy.delay(failures + 3)).await;
+            if let Some(wait) = policy.after_lost_connection(&error, &mut failures, &what) {
+                tokio::time::sleep(wait).await;
                 conn.reconnect(&self.connector).await?;
                 if self.landed(conn, writes).await? {
                     return Ok(());

@@ -248,6 +248,7 @@ impl Conn {
     /// Replaces a connection that failed.
     pub async fn reconnect(&mut self, connector: &Connector) -> Result<(), RunError> {
         *self = connector.connect().await?;
+        tracing::info!("reconnected");
         Ok(())
     }
 

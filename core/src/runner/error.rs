@@ -1,6 +1,5 @@
 //! Why a run stopped, and what class of problem that is.
 
-use super::retry;
 use super::source::LocalMigration;
 use std::time::Duration;
 
@@ -198,7 +197,7 @@ pub enum RunError {
 }
 
 pub(crate) fn sqlstate_suffix(e: &sqlx::Error) -> String {
-    retry::sqlstate(e).map(|c| format!(" (SQLSTATE {c})")).unwrap_or_default()
+    sqlstate(e).map(|c| format!(" (SQLSTATE {c})")).unwrap_or_default()
 }
 
 /// PostgreSQL's DETAIL and HINT, which name the offending row (`Key (code)=(x) is
@@ -217,6 +216,11 @@ pub(crate) fn detail_suffix(e: &sqlx::Error) -> String {
 
 /// What the database said, for the history: its message with DETAIL and HINT, without
 /// the driver's decorations.
+/// The SQLSTATE of a database error.
+pub fn sqlstate(error: &sqlx::Error) -> Option<String> {
+    error.as_database_error().and_then(|d| d.code()).map(|c| c.into_owned())
+}
+
 pub(crate) fn database_message(e: &sqlx::Error) -> String {
     match e.as_database_error() {
         Some(db) => format!("{}{}", db.message(), detail_suffix(e)),

@@ -12,10 +12,7 @@ use super::target::{Conn, Connector};
 use sqlx::PgConnection;
 use std::time::Duration;
 
-/// The SQLSTATE of a database error.
-pub fn sqlstate(error: &sqlx::Error) -> Option<String> {
-    error.as_database_error().and_then(|d| d.code()).map(|c| c.into_owned())
-}
+pub use super::error::sqlstate;
 
 /// `Some("OC000" | "OC001" | "40001")` for a conflict worth retrying.
 pub fn occ_code(error: &sqlx::Error) -> Option<&'static str> {

@@ -12,6 +12,10 @@ use tablewright_core::compile::plan::PlanError;
 use tablewright_core::runner::RunError;
 use tablewright_core::schema::scan::{ScanError, SourceError};
 
+/// The version of the JSON documents' shape, in every one of them: it changes when a
+/// field is removed or changes meaning (fields may be added within a version).
+pub const FORMAT_VERSION: u32 = 1;
+
 /// Output style.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub enum Format {
@@ -308,6 +312,7 @@ impl Reporter {
             }
         }
         if self.format == Format::Json {
+            self.set("format_version", json!(FORMAT_VERSION));
             let mut text = serde_json::to_string_pretty(&Value::Object(self.json)).expect("json serialises");
             text.push('\n');
             emit(&text);
@@ -321,11 +326,12 @@ fn warning_lines(warnings: &[tablewright_core::compile::warnings::Warning]) -> S
 }
 
 fn source_error_text(e: &SourceError) -> String {
-    let line_no = e.location.line.to_string();
-    let pad = " ".repeat(line_no.len());
-    let caret_pad: String = e.source_line.chars().take(e.location.column.saturating_sub(1)).map(|c| if c == '\t' { '\t' } else { ' ' }).collect();
-    let carets = "^".repeat(e.width);
-    format!("{}: error: {}\n{pad} |\n{line_no} | {}\n{pad} | {caret_pad}{carets}\n", e.location, e.message, e.source_line)
+    use annotate_snippets::{AnnotationKind, Level, Renderer, Snippet};
+    let path = e.location.file.display().to_string();
+    let report = &[Level::ERROR
+        .primary_title(&e.message)
+        .element(Snippet::source(&e.lines).line_start(e.location.line).path(&path).annotation(AnnotationKind::Primary.span(e.span_in_lines())))];
+    format!("{}\n", Renderer::plain().render(report))
 }
 
 /// The readable form of an error: what failed, every item, and the ways out.

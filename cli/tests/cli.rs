@@ -464,3 +464,29 @@ fn usage_errors_are_one_json_document_when_json_is_asked_for() {
     assert!(out.get_output().stdout.is_empty() && String::from_utf8_lossy(&out.get_output().stderr).contains("unexpected argument"));
     Command::cargo_bin("tablewright").unwrap().args(["generate", "--help", "--format", "json"]).assert().code(0);
 }
+
+/// Source errors are drawn as rustc draws them (annotate-snippets): the underline sits
+/// under the offending text when wide characters come before it, and a span over several
+/// lines (a multi-line SQL string) is marked as one.
+#[test]
+fn diagnostics_underline_wide_characters_and_spans_over_several_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(dir.path().join("tablewright.toml"), "dialect = \"postgres\"\nschema = [\"src/*.rs\"]\nout = \"migrations\"\n").unwrap();
+    fs::create_dir(dir.path().join("src")).unwrap();
+    let source = "use tablewright_derive::Table;\n\n/// 書籍: 本の一覧\n#[derive(Table)]\n#[table(name = \"books\")]\npub struct Book {\n    #[column(primary_key)]\n    pub id: i64,\n    #[column(default = \"'本' ||\n        (\")]\n    pub title: String,\n    /* 価格 */ pub price: u32,\n}\n";
+    fs::write(dir.path().join("src/books.rs"), source).unwrap();
+    let out = Command::cargo_bin("tablewright").unwrap().current_dir(dir.path()).args(["generate"]).assert().code(2);
+    let stderr = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    insta::assert_snapshot!(stderr);
+    assert!(!dir.path().join("migrations").exists(), "nothing is written");
+}
+
+#[test]
+fn every_json_document_carries_its_format_version() {
+    let f = Fixture::new();
+    for args in [&["check", "--format", "json"][..], &["generate", "--check", "--format", "json"], &["generate", "--format", "json", "--bogus"], &["migrate", "--format", "json", "--connection-string", "postgres://127.0.0.1:1/none", "--provider", "postgres"]] {
+        let out = f.run(args);
+        let doc: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap_or_else(|e| panic!("{args:?}: {e}: {}", stdout(&out)));
+        assert_eq!(doc["format_version"], 1, "{args:?}: {doc}");
+    }
+}

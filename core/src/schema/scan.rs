@@ -49,6 +49,49 @@ pub struct SourceError {
     pub source_line: String,
     /// How many characters of that line to underline (at least 1).
     pub width: usize,
+    /// Where the offending text ends: its last line (1-based) and the column after it
+    /// (1-based characters), which may be on a later line than `location`.
+    pub end_line: usize,
+    /// See `end_line`.
+    pub end_column: usize,
+    /// The source lines from `location` to `end_line`, for display.
+    #[serde(skip)]
+    pub lines: String,
+}
+
+impl SourceError {
+    /// The error at `location` up to `end` (`(line, column)` after the text), in `text`.
+    fn new(text: &str, location: Location, end: (usize, usize), message: String) -> SourceError {
+        let (end_line, end_column) = if end.0 < location.line || (end.0 == location.line && end.1 <= location.column) { (location.line, location.column + 1) } else { end };
+        let lines: Vec<&str> = text.lines().skip(location.line.saturating_sub(1)).take(end_line + 1 - location.line).collect();
+        let width = if end_line == location.line { end_column - location.column } else { 1 };
+        SourceError { source_line: lines.first().copied().unwrap_or("").to_owned(), width, end_line, end_column, lines: lines.join("\n"), location, message }
+    }
+
+    /// The byte range of the offending text within [`Self::lines`] (never empty, unless the
+    /// lines are).
+    pub fn span_in_lines(&self) -> std::ops::Range<usize> {
+        let byte_at = |line: &str, column: usize| line.char_indices().nth(column.saturating_sub(1)).map_or(line.len(), |(i, _)| i);
+        let mut line_start = 0;
+        let (mut start, mut end) = (None, None);
+        for (i, line) in self.lines.split('\n').enumerate() {
+            if i == 0 {
+                start = Some(byte_at(line, self.location.column));
+            }
+            if i + self.location.line == self.end_line {
+                end = Some(line_start + byte_at(line, self.end_column));
+            }
+            line_start += line.len() + 1;
+        }
+        let start = start.unwrap_or(0);
+        let end = end.unwrap_or(self.lines.len()).max(start);
+        if end > start {
+            return start..end;
+        }
+        // An empty span underlines the character there (or the line's end).
+        let next = self.lines[start..].chars().next().map_or(0, char::len_utf8);
+        start..start + next
+    }
 }
 
 impl fmt::Display for SourceError {
@@ -89,7 +132,7 @@ enum Found {
         source: TableSource,
         /// The struct's name and its width, for the error if another struct already took
         /// the table.
-        name_at: (Location, usize),
+        name_at: (Location, (usize, usize)),
     },
     Handler(Handler),
     Error(SourceError),
@@ -104,8 +147,8 @@ fn absorb(found: Vec<Found>, text: &str, scan: &mut Scan, errors: &mut Vec<Sourc
                 let name = table.name.clone();
                 if let Some(other) = scan.desired.sources.get(&name).map(|s| &s.rust_name) {
                     let message = format!("table `{name}` is already described by struct `{other}`: give one a different `#[table(name = \"..\")]`");
-                    let (location, width) = name_at;
-                    errors.push(SourceError { source_line: source_line(text, location.line), location, message, width });
+                    let (location, end) = name_at;
+                    errors.push(SourceError::new(text, location, end, message));
                     continue;
                 }
                 scan.entities.push((rust_name, name.clone()));
@@ -116,11 +159,6 @@ fn absorb(found: Vec<Found>, text: &str, scan: &mut Scan, errors: &mut Vec<Sourc
             Found::Error(e) => errors.push(e),
         }
     }
-}
-
-/// Line `line` (1-based) of `text`, for display.
-fn source_line(text: &str, line: usize) -> String {
-    text.lines().nth(line.saturating_sub(1)).unwrap_or("").to_owned()
 }
 
 struct Collector<'a> {
@@ -136,11 +174,10 @@ struct Collector<'a> {
 }
 
 impl Collector<'_> {
-    /// Where `span` starts, and how many characters of its line it covers (at least 1).
-    fn place(&self, span: Span) -> (Location, usize) {
-        let (start, end) = (span.start(), span.end());
-        let width = if end.line == start.line { end.column.saturating_sub(start.column).max(1) } else { 1 };
-        (self.at(span), width)
+    /// Where `span` starts, and where it ends: the line and the 1-based column after it.
+    fn place(&self, span: Span) -> (Location, (usize, usize)) {
+        let end = span.end();
+        (self.at(span), (end.line + self.line_offset, end.column + 1))
     }
 
     /// Where `span` is in the file.
@@ -151,9 +188,8 @@ impl Collector<'_> {
     }
 
     fn error(&mut self, span: Span, message: String) {
-        let (location, width) = self.place(span);
-        let source_line = source_line(self.text, location.line);
-        self.found.push(Found::Error(SourceError { location, message, source_line, width }));
+        let (location, end) = self.place(span);
+        self.found.push(Found::Error(SourceError::new(self.text, location, end, message)));
     }
 
     fn syn_errors(&mut self, error: syn::Error) {

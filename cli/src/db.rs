@@ -589,7 +589,8 @@ pub fn push(config_path: &Path, format: Format, args: &DbArgs, allow_drop: &[Str
     use tablewright_core::schema::{compare, desired::AllowDrops, scan};
     let config = Config::load(config_path)?;
     let target = args.target(config_path)?;
-    if target.dsql_rules() && !allow_dsql {
+    // Aurora DSQL itself; DSQL's rules emulated on a PostgreSQL are a development database.
+    if matches!(target, Target::Dsql { .. }) && !allow_dsql {
         return Err(input(format!(
             "push changes {target} directly, with no migration to review or replay; on DSQL that needs --allow-dsql (for a shared database, use `generate` and `migrate`)"
         )));

@@ -519,7 +519,8 @@ fn logs(verbose: u8) {
 /// as clap prints them.
 fn usage_error(e: clap::Error) -> ExitCode {
     use clap::error::ErrorKind;
-    let args: Vec<String> = std::env::args().collect();
+    // As the OS gave them: an argument that is not UTF-8 is a usage error, not a panic.
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
     let json = args.windows(2).any(|w| w[0] == "--format" && w[1] == "json") || args.iter().any(|a| a == "--format=json");
     if !json || matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand) {
         e.exit();

@@ -463,6 +463,12 @@ fn usage_errors_are_one_json_document_when_json_is_asked_for() {
     let out = Command::cargo_bin("tablewright").unwrap().args(["generate", "--no-such-flag"]).assert().code(2);
     assert!(out.get_output().stdout.is_empty() && String::from_utf8_lossy(&out.get_output().stderr).contains("unexpected argument"));
     Command::cargo_bin("tablewright").unwrap().args(["generate", "--help", "--format", "json"]).assert().code(0);
+    // An argument that is not UTF-8 is refused, not a panic.
+    use std::os::unix::ffi::OsStrExt as _;
+    let latin1 = std::ffi::OsStr::from_bytes(b"caf\xe9");
+    for format in ["text", "json"] {
+        Command::cargo_bin("tablewright").unwrap().args(["generate", "--format", format, "--name"]).arg(latin1).assert().code(2);
+    }
 }
 
 /// Source errors are drawn as rustc draws them (annotate-snippets): the underline sits

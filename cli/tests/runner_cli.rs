@@ -984,16 +984,29 @@ async fn a_database_url_runs_under_the_configured_dialect() {
 
 /// `-v` logs what the runner does about a lost connection: the server ends the session in
 /// the middle of a statement, and stderr shows the loss with its SQLSTATE, the reconnect and
-/// the retry; the statement then lands once. The URL's password appears nowhere.
+/// the retry; the statement then lands once. The URL's password appears nowhere. Without
+/// `-v` the same run logs nothing.
 #[tokio::test]
 async fn verbose_output_shows_a_lost_connection_and_its_retry_without_secrets() {
-    let db = TestDb::for_mode("cli_verbose", Mode::Postgres).await;
-    let dir = hand_folder(&[("0000_slow", &[AUDIT, "INSERT INTO \"audit\" (\"n\") SELECT 1 WHERE pg_sleep(1.5) IS NOT NULL /* tw_verbose_marker */"])]);
+    let verbose = migrate_with_a_lost_connection("cli_verbose", &["-v"]).await;
+    assert!(verbose.contains("0000_slow: committing statements") && verbose.contains("connection lost") && verbose.contains("57P01") && verbose.contains("reconnecting"), "{verbose}");
+    assert!(verbose.contains("reconnected"), "{verbose}");
+    let quiet = migrate_with_a_lost_connection("cli_quiet", &[]).await;
+    assert!(!quiet.contains("connection lost") && !quiet.contains("reconnected"), "{quiet}");
+}
+
+/// Runs `migrate` (with `extra` flags) on a fresh database, ends its server session once in
+/// the middle of a statement, checks that the statement landed once and that no output
+/// holds the URL's password, and returns stdout and stderr.
+async fn migrate_with_a_lost_connection(name: &str, extra: &[&str]) -> String {
+    let db = TestDb::for_mode(name, Mode::Postgres).await;
+    let dir = hand_folder(&[("0000_slow", &[AUDIT, "INSERT INTO \"audit\" (\"n\") SELECT 1 WHERE pg_sleep(1.5) IS NOT NULL /* tw_lost_marker */"])]);
     // Trust authentication takes any password: this one must never be printed.
     let url = db.url.replacen("postgres://postgres@", "postgres://postgres:hunter2-verbose-secret@", 1);
     assert_ne!(url, db.url, "the test URL has the expected form: {}", db.url);
     let child = Command::new(bin())
-        .args(["migrate", "-v", "--folder", dir.path().to_str().unwrap(), "--provider", "postgres", "--connection-string", &url])
+        .args(["migrate", "--folder", dir.path().to_str().unwrap(), "--provider", "postgres", "--connection-string", &url])
+        .args(extra)
         .env_remove("FAILPOINTS")
         .env_remove("RUST_LOG")
         .stdout(Stdio::piped())
@@ -1002,7 +1015,7 @@ async fn verbose_output_shows_a_lost_connection_and_its_retry_without_secrets() 
         .unwrap();
     // Once the statement runs, the server ends its session, once.
     let mut admin = PgConnection::connect(&db.url).await.unwrap();
-    let find = "SELECT pid FROM pg_stat_activity WHERE query LIKE '%tw_verbose_marker%' AND pid <> pg_backend_pid()";
+    let find = "SELECT pid FROM pg_stat_activity WHERE query LIKE '%tw_lost_marker%' AND pid <> pg_backend_pid()";
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     let pid: i32 = loop {
         if let Some(pid) = sqlx::query_scalar(find).fetch_optional(&mut admin).await.unwrap() {
@@ -1014,14 +1027,10 @@ async fn verbose_output_shows_a_lost_connection_and_its_retry_without_secrets() 
     let ended: bool = sqlx::query_scalar("SELECT pg_terminate_backend($1)").bind(pid).fetch_one(&mut admin).await.unwrap();
     assert!(ended);
     let out = child.wait_with_output().unwrap();
-    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
-    assert!(out.status.success(), "{stdout}{stderr}");
-    assert!(stderr.contains("0000_slow: committing statements") && stderr.contains("connection lost") && stderr.contains("57P01") && stderr.contains("reconnecting"), "{stderr}");
-    assert!(stderr.contains("reconnected"), "{stderr}");
-    assert!(!stdout.contains("hunter2-verbose-secret") && !stderr.contains("hunter2-verbose-secret"), "{stdout}{stderr}");
+    let all = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(out.status.success(), "{all}");
+    assert!(!all.contains("hunter2-verbose-secret"), "{all}");
     let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM audit").fetch_one(&mut admin).await.unwrap();
     assert_eq!(rows, 1, "applied once");
-    // Without -v the same kind of run logs nothing.
-    let quiet = on_folder("status", dir.path(), Mode::Postgres, &db, &[]);
-    assert!(!text(&quiet.stderr).contains("INFO"), "{}", text(&quiet.stderr));
+    all
 }

@@ -409,3 +409,42 @@ async fn wide_rows_are_copied_and_backfilled_in_batches_within_the_size_budget()
     assert_eq!(scalar(&mut conn, "SELECT count(*) FROM t WHERE note = 'fresh'").await, "60", "every row backfilled");
     assert_database_matches(&mut conn, &after, "wide rows").await;
 }
+
+/// A table with a column named `s` (the name the copy's queries give each row): a write to
+/// another column of a copied row during the copy is still found by the verification pass
+/// and carried over, since the checksum is over the whole row, not over that column.
+#[tokio::test]
+async fn a_column_named_like_the_row_alias_does_not_hide_changes() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let (dir, _) = folder(&[
+        r#"#[derive(Table)] #[table(name = "t")] pub struct T { #[column(primary_key)] pub id: i32, pub s: i32, pub pages: i32 }"#,
+        r#"#[derive(Table)] #[table(name = "t")] pub struct T { #[column(primary_key)] pub id: i32, pub s: i32, pub pages: i64 }"#,
+    ]);
+    let db = TestDb::for_mode("row_alias", Mode::DsqlGuarded).await;
+    migrate(&db, dir.path(), Some(1), 1000).await;
+    let mut setup = db.connect_setup().await;
+    sqlx::raw_sql("INSERT INTO t (id, s, pages) SELECT g, 7, g FROM generate_series(1, 5000) g").execute(&mut setup).await.unwrap();
+    let admin = db.admin_db_url.clone().unwrap();
+    let batches = Arc::new(AtomicUsize::new(0));
+    let seen = batches.clone();
+    fail::cfg_callback("runner::after_batch", move || {
+        if seen.fetch_add(1, Ordering::SeqCst) == 1 {
+            let admin = admin.clone();
+            std::thread::spawn(move || {
+                tokio::runtime::Runtime::new().unwrap().block_on(async {
+                    let mut c = <PgConnection as sqlx::Connection>::connect(&admin).await.unwrap();
+                    sqlx::raw_sql("SET session_replication_role = replica; UPDATE t SET pages = 123456 WHERE id = 10").execute(&mut c).await.unwrap();
+                })
+            })
+            .join()
+            .unwrap();
+        }
+    })
+    .unwrap();
+    migrate(&db, dir.path(), None, 1000).await;
+    fail::remove("runner::after_batch");
+    let mut conn = db.connect().await;
+    assert_eq!(scalar(&mut conn, "SELECT pages FROM t WHERE id = 10").await, "123456", "the change to a copied row was carried over");
+    assert_eq!(scalar(&mut conn, "SELECT count(*) FROM t").await, "5000");
+}

@@ -153,7 +153,22 @@ impl Migrator {
             };
             // The fence row, then one row per history row written. An error is the write's
             // or the fence's, never a statement's.
-            let rows = sqlx::raw_sql(AssertSqlSafe(opening)).fetch_all(&mut *c).await.map_err(|e| TxError::Write(write_failed(e)))?;
+            let rows = match sqlx::raw_sql(AssertSqlSafe(opening)).fetch_all(&mut *c).await {
+                Ok(rows) => rows,
+                Err(e) => {
+                    // A new row refused as a duplicate: another runner wrote it, which it
+                    // may only do holding the lock. Asked apart (this transaction is over),
+                    // so that a lost lock is said as such.
+                    let failed = write_failed(e);
+                    if let (WriteError::Moved, Some(f)) = (&failed, fence) {
+                        sqlx::raw_sql("ROLLBACK").execute(&mut *c).await?;
+                        if !f.check_alone(&mut *c).await? {
+                            return Err(TxError::Write(WriteError::LockLost));
+                        }
+                    }
+                    return Err(TxError::Write(failed));
+                }
+            };
             let (written, fence_rows): (Vec<_>, Vec<_>) = rows.iter().partition(|r| r.columns().len() == 1);
             // The write ran even if the fence is no longer ours: the rollback below undoes it.
             if let Some(f) = fence {

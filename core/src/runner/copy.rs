@@ -94,12 +94,11 @@ struct Range {
     upper: Option<Vec<String>>,
 }
 
-/// One batch as found: its last key, its rows, its size, the checksum of its rows.
+/// One batch as found: its last key, its rows, its size.
 struct Bound {
     upper: Vec<String>,
     rows: i64,
     bytes: i64,
-    checksum: Option<String>,
 }
 
 /// The SQL of the walk, given the key.
@@ -154,17 +153,16 @@ impl WalkSql {
         q
     }
 
-    /// The first `rows` rows within `range`, read once: their last key, count and size, and
-    /// for a copy the checksum of their rows. Every aggregate orders by the key: from
+    /// The first `rows` rows within `range`: their last key, count and size, from one
+    /// aggregate that reads no row's text. Every aggregate orders by the key: from
     /// PostgreSQL 16 (DSQL's base) the planner then sorts once for all of them, or not at
     /// all, since the rows come in key order.
-    fn bound(&self, range: &Range, rows: usize, checksum: bool) -> String {
+    fn bound(&self, range: &Range, rows: usize) -> String {
         let filter = self.range_predicate(&self.cols, range, 1).map(|p| format!(" WHERE {p}")).unwrap_or_default();
         let cols = &self.cols;
         let last = self.key.iter().map(|k| format!("(array_agg({}::text ORDER BY {cols}))[count(*)::int]", quote(&k.name))).collect::<Vec<_>>().join(", ");
-        let sum = if checksum { format!("md5(string_agg(s::text, E'\\n' ORDER BY {cols}))") } else { "NULL::text".into() };
         format!(
-            "SELECT {last}, count(*) AS rows, coalesce(sum({size}), 0)::bigint AS bytes, {sum} AS checksum FROM (SELECT * FROM {src}{filter} ORDER BY {cols} LIMIT {rows}) s",
+            "SELECT {last}, count(*) AS rows, coalesce(sum({size}), 0)::bigint AS bytes FROM (SELECT * FROM {src}{filter} ORDER BY {cols} LIMIT {rows}) s",
             size = self.size,
             src = self.table,
         )
@@ -192,10 +190,12 @@ impl WalkSql {
         }
     }
 
-    /// Row count and checksum of the source rows in `range`, as [`Self::bound`] takes them.
+    /// The checksum of the source rows in `range`: taken when a batch is copied, and again
+    /// by the verification pass. `ROW(s.*)` is the whole row even when a column is named
+    /// `s` (which a bare `s` would mean).
     fn checksum(&self, range: &Range) -> String {
         let filter = self.range_predicate(&self.cols, range, 1).map(|p| format!(" WHERE {p}")).unwrap_or_default();
-        format!("SELECT md5(string_agg(s::text, E'\\n' ORDER BY {cols})) FROM (SELECT * FROM {src}{filter}) s", cols = self.cols, src = self.table)
+        format!("SELECT md5(string_agg(ROW(s.*)::text, E'\\n' ORDER BY {cols})) FROM (SELECT * FROM {src}{filter}) s", cols = self.cols, src = self.table)
     }
 }
 
@@ -398,21 +398,26 @@ impl Migrator {
         if cursor != Some(start) {
             return Err(WriteError::Moved);
         }
-        let checksum = walk.copy.is_some();
-        let mut found = self.find_batch(&mut tx, walk, range, walk.sql.batch_rows, checksum).await?;
+        let mut found = self.find_batch(&mut tx, walk, range, walk.sql.batch_rows).await?;
         if found.rows == 0 {
             tx.rollback().await?;
             return Ok(None);
         }
         if found.bytes > BATCH_BYTES && found.rows > 1 {
             let fit: i64 = WalkSql::bind(range, sqlx::query(AssertSqlSafe(walk.sql.rows_within_budget(range)))).fetch_one(&mut *tx).await?.try_get(0)?;
-            found = self.find_batch(&mut tx, walk, range, fit as usize, checksum).await?;
+            found = self.find_batch(&mut tx, walk, range, fit as usize).await?;
         }
         let batch = Range { lower: range.lower.clone(), upper: Some(found.upper.clone()) };
+        // The copy's checksum, of the batch's rows only (in the batch's snapshot), by the
+        // query the verification pass compares it with.
+        let checksum: Option<String> = match walk.copy {
+            Some(_) => WalkSql::bind(&batch, sqlx::query(AssertSqlSafe(walk.sql.checksum(&batch)))).fetch_one(&mut *tx).await?.try_get(0)?,
+            None => None,
+        };
         let rows = WalkSql::bind(&batch, sqlx::query(AssertSqlSafe(walk.sql.run(&batch)))).execute(&mut *tx).await?.rows_affected();
         let upper = encode_key(&batch.upper);
         if walk.copy.is_some() {
-            self.insert_range(&mut tx, walk, &batch, rows as i64, &found.checksum.unwrap_or_default()).await?;
+            self.insert_range(&mut tx, walk, &batch, rows as i64, &checksum.unwrap_or_default()).await?;
         }
         match recopy {
             None => {
@@ -429,15 +434,14 @@ impl Migrator {
     }
 
     /// The batch of the first `rows` rows within `range` (see [`WalkSql::bound`]).
-    async fn find_batch(&self, tx: &mut PgConnection, walk: &Walk<'_>, range: &Range, rows: usize, checksum: bool) -> Result<Bound, sqlx::Error> {
-        let row = WalkSql::bind(range, sqlx::query(AssertSqlSafe(walk.sql.bound(range, rows, checksum)))).fetch_one(tx).await?;
+    async fn find_batch(&self, tx: &mut PgConnection, walk: &Walk<'_>, range: &Range, rows: usize) -> Result<Bound, sqlx::Error> {
+        let row = WalkSql::bind(range, sqlx::query(AssertSqlSafe(walk.sql.bound(range, rows)))).fetch_one(tx).await?;
         let keys = walk.sql.key.len();
         let rows: i64 = row.try_get("rows")?;
         Ok(Bound {
             upper: if rows == 0 { Vec::new() } else { (0..keys).map(|j| row.try_get::<String, _>(j)).collect::<Result<_, _>>()? },
             rows,
             bytes: row.try_get("bytes")?,
-            checksum: row.try_get("checksum")?,
         })
     }
 

@@ -214,12 +214,13 @@ pub(crate) fn detail_suffix(e: &sqlx::Error) -> String {
     out
 }
 
-/// What the database said, for the history: its message with DETAIL and HINT, without
-/// the driver's decorations.
 /// The SQLSTATE of a database error.
 pub fn sqlstate(error: &sqlx::Error) -> Option<String> {
     error.as_database_error().and_then(|d| d.code()).map(|c| c.into_owned())
 }
+
+/// What the database said, for the history: its message with DETAIL and HINT, without
+/// the driver's decorations.
 
 pub(crate) fn database_message(e: &sqlx::Error) -> String {
     match e.as_database_error() {

@@ -120,11 +120,13 @@ enum Param {
 
 impl Param {
     /// The value as an SQL literal. Text is an escape string with its backslashes and
-    /// quotes doubled, so it reads the same whatever `standard_conforming_strings` says.
+    /// quotes doubled, so it reads the same whatever `standard_conforming_strings` says; a
+    /// NUL, which text cannot hold, becomes `\x00`, which the server refuses as it refuses
+    /// a bound one (rather than the message being cut short).
     fn literal(&self) -> String {
         match self {
             Param::Text(None) | Param::Int(None) => "NULL".to_owned(),
-            Param::Text(Some(text)) => format!("E'{}'", text.replace('\\', "\\\\").replace('\'', "''")),
+            Param::Text(Some(text)) => format!("E'{}'", text.replace('\\', "\\\\").replace('\'', "''").replace('\0', "\\x00")),
             Param::Int(Some(n)) => n.to_string(),
             Param::BigInt(n) => n.to_string(),
         }
@@ -318,5 +320,19 @@ impl Migrator {
         retry::retrying(conn, &self.connector, &self.options.retry, async |c| history.row(c, tag).await)
             .await
             .map_err(|e| RunError::db(&format!("{tag}: reading its history row"), e.error))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Param;
+
+    #[test]
+    fn literals_escape_quotes_backslashes_and_nul() {
+        assert_eq!(Param::Text(Some(r"o'neil\n".to_owned())).literal(), r"E'o''neil\\n'");
+        assert_eq!(Param::Text(Some("a\0b".to_owned())).literal(), r"E'a\x00b'");
+        assert_eq!(Param::Text(None).literal(), "NULL");
+        assert_eq!(Param::Int(Some(-3)).literal(), "-3");
+        assert_eq!(Param::BigInt(1_700_000_000_000).literal(), "1700000000000");
     }
 }

@@ -589,10 +589,11 @@ pub fn push(config_path: &Path, format: Format, args: &DbArgs, allow_drop: &[Str
     use tablewright_core::schema::{compare, desired::AllowDrops, scan};
     let config = Config::load(config_path)?;
     let target = args.target(config_path)?;
-    // Aurora DSQL itself; DSQL's rules emulated on a PostgreSQL are a development database.
-    if matches!(target, Target::Dsql { .. }) && !allow_dsql {
+    // Under DSQL's rules (Aurora DSQL, or its rules emulated, which stand for it) a push
+    // is asked for by name.
+    if target.dsql_rules() && !allow_dsql {
         return Err(input(format!(
-            "push changes {target} directly, with no migration to review or replay; on DSQL that needs --allow-dsql (for a shared database, use `generate` and `migrate`)"
+            "push changes {target} directly, with no migration to review or replay; under DSQL's rules that needs --allow-dsql (a local PostgreSQL without them: --provider postgres; a shared database: `generate` and `migrate`)"
         )));
     }
     let scanned = scan::scan_files(&config.schema_files()?, &tablewright_core::sql::fragment::ParsedFragments)?;

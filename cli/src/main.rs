@@ -68,7 +68,7 @@ struct Cli {
     #[command(subcommand)]
     command: Command,
     /// Log what the runner does on stderr: -v retries (with their SQLSTATE), reconnects
-    /// and lock waits; -vv also lease renewals and job polls. RUST_LOG (`info`,
+    /// and DSQL job waits; -vv also lease renewals. RUST_LOG (`info`,
     /// `tablewright_core=debug`) overrides. Never a secret.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     verbose: u8,

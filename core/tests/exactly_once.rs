@@ -493,18 +493,7 @@ async fn a_lease_taken_over_during_a_copy_stops_the_old_holder_within_one_batch(
         if seen.fetch_add(1, Ordering::SeqCst) == 1 {
             // Another runner takes the lock over (its lease as if expired, for the test's
             // second runner to take it in turn).
-            let admin = admin.clone();
-            std::thread::spawn(move || {
-                tokio::runtime::Runtime::new().unwrap().block_on(async {
-                    let mut c = PgConnection::connect(&admin).await.unwrap();
-                    sqlx::raw_sql("UPDATE tablewright.migrations_lock SET holder = 'usurper', generation = generation + 1, expires_at = now() - interval '1 second'")
-                        .execute(&mut c)
-                        .await
-                        .unwrap();
-                })
-            })
-            .join()
-            .unwrap();
+            common::execute_blocking(&admin, "UPDATE tablewright.migrations_lock SET holder = 'usurper', generation = generation + 1, expires_at = now() - interval '1 second'");
         }
     })
     .unwrap();

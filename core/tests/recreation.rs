@@ -274,15 +274,7 @@ async fn writes_to_the_table_during_the_copy_are_carried_over() {
     // Each write goes to the table being copied and to `expected`, which the copy does
     // not touch.
     let write = |admin: String, sql: &'static str| {
-        std::thread::spawn(move || {
-            tokio::runtime::Runtime::new().unwrap().block_on(async {
-                let mut c = <PgConnection as sqlx::Connection>::connect(&admin).await.unwrap();
-                sqlx::raw_sql("SET session_replication_role = replica").execute(&mut c).await.unwrap();
-                sqlx::raw_sql(AssertSqlSafe(format!("{sql}; {}", sql.replace(" t ", " expected ")))).execute(&mut c).await.unwrap();
-            })
-        })
-        .join()
-        .unwrap()
+        common::execute_blocking(&admin, &format!("SET session_replication_role = replica; {sql}; {}", sql.replace(" t ", " expected ")));
     };
     let admin = db.admin_db_url.clone().unwrap();
     let batches = Arc::new(AtomicUsize::new(0));
@@ -430,15 +422,7 @@ async fn a_column_named_like_the_row_alias_does_not_hide_changes() {
     let seen = batches.clone();
     fail::cfg_callback("runner::after_batch", move || {
         if seen.fetch_add(1, Ordering::SeqCst) == 1 {
-            let admin = admin.clone();
-            std::thread::spawn(move || {
-                tokio::runtime::Runtime::new().unwrap().block_on(async {
-                    let mut c = <PgConnection as sqlx::Connection>::connect(&admin).await.unwrap();
-                    sqlx::raw_sql("SET session_replication_role = replica; UPDATE t SET pages = 123456 WHERE id = 10").execute(&mut c).await.unwrap();
-                })
-            })
-            .join()
-            .unwrap();
+            common::execute_blocking(&admin, "SET session_replication_role = replica; UPDATE t SET pages = 123456 WHERE id = 10");
         }
     })
     .unwrap();

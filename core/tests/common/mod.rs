@@ -253,3 +253,17 @@ pub fn table_v2() -> String {
 pub fn table_v3() -> String {
     table_v2().replace("pub code: String,", "pub code: String,\n    #[column(default = \"'fresh'\")]\n    pub note: Option<String>,")
 }
+
+/// Runs `sql` on a connection of its own from a thread of its own, and waits for it: for
+/// failpoint callbacks, which are not async and run inside the runner's runtime.
+pub fn execute_blocking(url: &str, sql: &str) {
+    let (url, sql) = (url.to_owned(), sql.to_owned());
+    std::thread::spawn(move || {
+        tokio::runtime::Runtime::new().unwrap().block_on(async move {
+            let mut c = PgConnection::connect(&url).await.unwrap();
+            sqlx::raw_sql(AssertSqlSafe(sql)).execute(&mut c).await.unwrap();
+        })
+    })
+    .join()
+    .unwrap();
+}

@@ -1,6 +1,8 @@
 //! The `tablewright` binary on a copy of the repository's example: exit codes, what is
 //! written (and what is not), and the text and JSON people and agents read.
 
+mod documents;
+
 use assert_cmd::Command;
 use std::collections::BTreeMap;
 use std::fs;
@@ -135,13 +137,14 @@ fn a_dropped_column_needs_a_decision_and_writes_nothing_until_given() {
     assert_eq!(f.migrations(), before);
 
     let json = f.run(&["generate", "--format", "json"]).code(2);
-    let v: serde_json::Value = serde_json::from_str(&stdout(&json)).unwrap();
+    let v = documents::parse(&json.get_output().stdout);
     assert_eq!(v["status"], "error");
     assert_eq!(v["error"]["kind"], "decisions_required");
-    assert_eq!(v["error"]["decisions"][0]["kind"], "drop_column");
-    assert_eq!(v["error"]["decisions"][0]["table"], "books");
-    assert_eq!(v["error"]["decisions"][0]["column"], "subtitle");
-    assert_eq!(v["error"]["decisions"][0]["ways_out"].as_array().unwrap().len(), 2);
+    assert_eq!(v["error"]["class"], "input");
+    assert_eq!(v["error"]["items"][0]["kind"], "drop_column");
+    assert_eq!(v["error"]["items"][0]["table"], "books");
+    assert_eq!(v["error"]["items"][0]["column"], "subtitle");
+    assert_eq!(v["error"]["items"][0]["fix"].as_array().unwrap().len(), 2);
 
     let allowed = f.run(&["generate", "--allow-drop", "books.subtitle"]).code(0);
     assert!(stdout(&allowed).contains("warning[drop-column]: drop column `books.subtitle`: the column's data is deleted"), "{}", stdout(&allowed));
@@ -154,8 +157,10 @@ fn a_rename_declared_in_code_is_a_rename() {
     let f = Fixture::new();
     f.edit(ENTITIES, "    pub subtitle: Option<String>,\n", "    #[column(renamed_from = \"subtitle\")]\n    pub tagline: Option<String>,\n");
     let out = f.run(&["generate", "--name", "Tagline!", "--format", "json"]).code(0);
-    let v: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
-    assert_eq!(v["warnings"][0]["id"], "rename-column");
+    let v = documents::parse(&out.get_output().stdout);
+    assert_eq!(v["report"]["migration"]["warnings"][0]["id"], "rename-column");
+    assert_eq!(v["report"]["migration"]["changes"][0]["kind"], "rename_column");
+    assert_eq!(v["report"]["migration"]["changes"][0]["column"], "tagline");
     let sql = String::from_utf8(f.migrations()["0001_tagline.sql"].clone()).unwrap();
     assert_eq!(sql, "ALTER TABLE \"books\" RENAME COLUMN \"subtitle\" TO \"tagline\";\n");
 }
@@ -179,9 +184,9 @@ fn a_change_dsql_cannot_make_is_refused_with_the_reason() {
     assert!(err.contains("books.origin"), "{err}");
     assert!(err.contains("inet is not a column type on DSQL: use text"), "{err}");
     let json = f.run(&["generate", "--format", "json"]).code(2);
-    let v: serde_json::Value = serde_json::from_str(&stdout(&json)).unwrap();
+    let v = documents::parse(&json.get_output().stdout);
     assert_eq!(v["error"]["kind"], "refused");
-    assert_eq!(v["error"]["refusals"][0]["kind"], "add_column");
+    assert_eq!(v["error"]["items"][0]["kind"], "add_column");
     assert!(f.migrations().keys().all(|name| !name.starts_with("0001_")), "nothing is written");
 }
 
@@ -273,11 +278,11 @@ fn a_custom_migration_is_written_then_rehashed() {
     assert_eq!(fs::read(f.path("migrations/meta/_journal.json")).unwrap(), journal);
 
     let out = f.run(&["rehash", "--tag", "0001_backfill_prices", "--format", "json"]).code(0);
-    let v: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let v = documents::parse(&out.get_output().stdout);
     assert_eq!(v["status"], "rehashed");
-    assert_eq!(v["rehashed"].as_array().map(Vec::len), Some(1));
-    assert_eq!(v["rehashed"][0]["tag"], "0001_backfill_prices");
-    assert_eq!(v["rehashed"][0]["actual"], tablewright_core::project::hash::migration_hash(sql.as_bytes()));
+    assert_eq!(v["report"]["rehashed"].as_array().map(Vec::len), Some(1));
+    assert_eq!(v["report"]["rehashed"][0]["tag"], "0001_backfill_prices");
+    assert_eq!(v["report"]["rehashed"][0]["actual"], tablewright_core::project::hash::migration_hash(sql.as_bytes()));
     f.run(&["check"]).code(0);
     f.run(&["generate", "--check"]).code(0);
     f.run(&["rehash"]).code(2);
@@ -295,8 +300,8 @@ fn check_reports_an_edited_migration() {
     let out = f.run(&["check"]).code(1);
     assert!(stdout(&out).contains("0000_init.sql was edited after it was generated"), "{}", stdout(&out));
     let json = f.run(&["check", "--format", "json"]).code(1);
-    let v: serde_json::Value = serde_json::from_str(&stdout(&json)).unwrap();
-    assert_eq!(v["problems"][0]["kind"], "edited");
+    let v = documents::parse(&json.get_output().stdout);
+    assert_eq!(v["report"]["problems"][0]["kind"], "edited");
 }
 
 #[test]
@@ -338,11 +343,17 @@ fn a_missing_config_is_a_usage_error_naming_the_file() {
 
 #[test]
 fn help_shows_examples_and_exit_codes() {
-    let out = Command::cargo_bin("tablewright").unwrap().args(["generate", "--help"]).assert().code(0);
+    let out = Command::cargo_bin("tablewright").unwrap().args(["--help"]).assert().code(0);
     let text = stdout(&out);
-    assert!(text.contains("Examples:"), "{text}");
-    assert!(text.contains("--allow-drop"), "{text}");
     assert!(text.contains("Exit codes: 0 ok, 1 a check found a problem, 2 usage or input error,\n3 the database refused a statement or the run failed"), "{text}");
+    // Each command's help shows that command's examples, and no other command's.
+    for (command, example, other) in [(&["generate"][..], "tablewright generate --check", "tablewright migrate"), (&["migrate"], "tablewright migrate --timeout 5m", "tablewright generate"), (&["status"], "tablewright status --exit-code", "tablewright drift"), (&["permissions", "validate"], "tablewright permissions validate --strict", "tablewright migrate"), (&["import", "drizzle"], "tablewright import drizzle --from", "tablewright push")] {
+        let out = Command::cargo_bin("tablewright").unwrap().args(command).arg("--help").assert().code(0);
+        let text = stdout(&out);
+        let examples = text.split_once("Examples:").unwrap_or_else(|| panic!("{command:?}: {text}")).1;
+        assert!(examples.contains(example) && !examples.contains(other), "{command:?}: {examples}");
+        assert!(examples.contains("Exit codes: 0 ok"), "{command:?}: {examples}");
+    }
 }
 
 #[test]
@@ -370,6 +381,10 @@ fn secrets_never_appear_in_output() {
                 let all = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
                 assert!(!all.contains(secret), "{command:?} {format}: {all}");
                 assert_ne!(out.status.code(), Some(0), "{command:?}: {all}");
+                if format == "json" {
+                    let doc = documents::parse(&out.stdout);
+                    assert_eq!(doc["status"], "error", "{command:?}: {doc}");
+                }
             }
             if command[0] != "clone" {
                 let out = Command::cargo_bin("tablewright").unwrap().current_dir(f.dir.path()).args(command).env("DATABASE_URL", url).env_remove("DSQL_ENDPOINT").output().unwrap();
@@ -453,8 +468,9 @@ fn usage_errors_are_one_json_document_when_json_is_asked_for() {
     for args in [&["migrate", "--format", "json", "--timeout", "5 fortnights"][..], &["generate", "--format=json", "--no-such-flag"], &["status", "--format", "json", "--provider", "oracle"]] {
         let out = Command::cargo_bin("tablewright").unwrap().args(args).assert().code(2);
         let stdout = String::from_utf8_lossy(&out.get_output().stdout).into_owned();
-        let doc: serde_json::Value = serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{args:?}: not JSON ({e}): {stdout}"));
+        let doc = documents::parse(stdout.as_bytes());
         assert_eq!(doc["status"], "error", "{args:?}: {doc}");
+        assert_eq!(doc["command"], serde_json::Value::Null, "{args:?}: {doc}");
         assert_eq!(doc["error"]["kind"], "usage", "{args:?}: {doc}");
         let message = doc["error"]["message"].as_str().unwrap();
         assert!(!message.starts_with("error:") && message.contains("--help"), "{args:?}: {message}");
@@ -487,12 +503,42 @@ fn diagnostics_underline_wide_characters_and_spans_over_several_lines() {
     assert!(!dir.path().join("migrations").exists(), "nothing is written");
 }
 
+/// Every command's JSON, in each outcome the folder alone can give (success, no-op,
+/// check failure, input error, database failure), validates against its committed schema
+/// and exits with the code of its outcome.
 #[test]
-fn every_json_document_carries_its_format_version() {
+fn every_json_document_matches_its_schema_and_its_exit_code() {
     let f = Fixture::new();
-    for args in [&["check", "--format", "json"][..], &["generate", "--check", "--format", "json"], &["generate", "--format", "json", "--bogus"], &["migrate", "--format", "json", "--connection-string", "postgres://127.0.0.1:1/none", "--provider", "postgres"]] {
-        let out = f.run(args);
-        let doc: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap_or_else(|e| panic!("{args:?}: {e}: {}", stdout(&out)));
-        assert_eq!(doc["format_version"], 1, "{args:?}: {doc}");
+    let unreachable = ["--connection-string", "postgres://127.0.0.1:1/none", "--provider", "postgres"];
+    let run = |args: &[&str], code: i32, status: &str| {
+        let out = f.run(args).code(code);
+        let doc = documents::parse(&out.get_output().stdout);
+        assert_eq!(doc["status"], status, "{args:?}: {doc}");
+        assert_eq!(doc["error"].is_null(), status != "error", "{args:?}: {doc}");
+        doc
+    };
+    run(&["generate", "--format", "json"], 0, "up_to_date");
+    run(&["check", "--format", "json"], 0, "ok");
+    run(&["check-dsql", "--format", "json"], 0, "ok");
+    run(&["rehash", "--all", "--format", "json"], 0, "unchanged");
+    run(&["generate", "--format", "json", "--bogus"], 2, "error");
+    let bad_name = run(&["generate", "--format", "json", "--custom", "--name", "!!"], 2, "error");
+    assert_eq!(bad_name["error"]["class"], "input");
+    for command in [&["migrate"][..], &["status"], &["drift"], &["pull"], &["mark-applied", "--file", "0000_init"], &["permissions", "apply"], &["permissions", "validate"]] {
+        let args: Vec<&str> = command.iter().copied().chain(["--format", "json"]).chain(unreachable).collect();
+        let doc = run(&args, 3, "error");
+        assert_eq!(doc["command"], command.iter().take_while(|a| !a.starts_with('-')).copied().collect::<Vec<_>>().join(" "), "{doc}");
+        assert_eq!((doc["error"]["kind"].as_str(), doc["error"]["class"].as_str()), (Some("database"), Some("run")), "{doc}");
     }
+    let push = run(&["push", "--format", "json", "--connection-string", "postgres://127.0.0.1:1/none", "--provider", "dsql"], 2, "error");
+    assert_eq!(push["error"]["class"], "input");
+    f.edit(ENTITIES, "    pub subtitle: Option<String>,\n", "    pub subtitle: Option<String>,\n    pub blurb: Option<String>,\n");
+    let pending = run(&["generate", "--check", "--format", "json"], 1, "pending");
+    assert_eq!(pending["report"]["migration"]["changes"][0]["kind"], "add_column");
+    assert_eq!(pending["report"]["migration"]["changes"][0]["table"], "books");
+    assert_eq!(pending["report"]["migration"]["changes"][0]["column"], "blurb");
+    let written = run(&["generate", "--format", "json"], 0, "written");
+    assert_eq!(written["report"]["migration"]["files"].as_array().map(Vec::len), Some(3), "{written}");
+    let dry = run(&["squash", "--format", "json"], 0, "squashed");
+    assert_eq!(dry["report"]["squashed"].as_array().map(Vec::len), Some(2), "{dry}");
 }

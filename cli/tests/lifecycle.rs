@@ -4,6 +4,7 @@
 
 #[path = "../../core/tests/common/mod.rs"]
 mod common;
+mod documents;
 
 use common::{Mode, TestDb};
 use sqlx::{Connection, PgConnection};
@@ -122,7 +123,7 @@ async fn pull_round_trips_a_hand_written_schema(mode: Mode) {
 
     let repull = run(dir.path(), &["pull", "--connection-string", &target.url, "--format", "json"]);
     assert!(repull.status.success(), "{}", text(&repull.stderr));
-    let report: serde_json::Value = serde_json::from_slice(&repull.stdout).unwrap();
+    let report = documents::parse(&repull.stdout)["report"].clone();
     let body = |s: &str| s.split_once("\n\n").map(|(_, b)| b.to_owned()).unwrap();
     assert_eq!(body(report["source"].as_str().unwrap()), body(&pulled));
 }
@@ -158,7 +159,7 @@ async fn pull_lists_what_the_structs_cannot_declare() {
     let dir = tempfile::tempdir().unwrap();
     let out = run(dir.path(), &["pull", "--connection-string", &source.url, "--format", "json"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let report = documents::parse(&out.stdout)["report"].clone();
     let notes: Vec<&str> = report["not_expressed"].as_array().unwrap().iter().map(|n| n.as_str().unwrap()).collect();
     for expected in [
         "`children`: index `children_lower_name` has expression keys",
@@ -519,8 +520,8 @@ async fn clone_copies_schema_rows_and_history(mode: Mode) {
     let some = TestDb::create("clone_some").await;
     let out = run(dir.path(), &[&from[..], &["--to", &some.url, "--rows", "5", "--format", "json"]].concat());
     assert!(out.status.success(), "{}{}", text(&out.stdout), text(&out.stderr));
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let of = |table: &str| report["tables"].as_array().unwrap().iter().find(|t| t["table"] == table).cloned().unwrap();
+    let report = documents::parse(&out.stdout)["report"].clone();
+    let of = |table: &str| report["copied"].as_array().unwrap().iter().find(|t| t["table"] == table).cloned().unwrap();
     assert_eq!(of("authors")["copied"], 5, "{report}");
     // Five books were read; those whose author was not among the five are left out.
     assert_eq!(of("books")["copied"].as_u64().unwrap() + of("books")["orphans_removed"].as_u64().unwrap(), 5, "{report}");

@@ -4,6 +4,7 @@
 
 #[path = "../../core/tests/common/mod.rs"]
 mod common;
+mod documents;
 
 use common::{Mode, TestDb, assert_database_matches};
 use sqlx::{Connection, PgConnection};
@@ -179,7 +180,7 @@ async fn eight_runners_at_once(mode: Mode) {
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
         );
-        let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let report = documents::parse(&out.stdout)["report"].clone();
         for tag in report["applied"].as_array().unwrap() {
             *applied_by.entry(tag.as_str().unwrap().to_owned()).or_default() += 1;
         }
@@ -293,8 +294,8 @@ async fn verify_with_rows_meets_each_migration_with_data(mode: Mode) {
     assert!(Command::new(bin()).current_dir(dir.path()).args(["rehash", "--tag", "0002_by_hand"]).status().unwrap().success());
     let out = verify(&["--with-rows", "50", "--format", "json"]);
     assert!(out.status.success(), "{}{}", text(&out.stdout), text(&out.stderr));
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let rounds = report["report"]["sample_rows"].as_array().unwrap();
+    let report = documents::parse(&out.stdout)["report"].clone();
+    let rounds = report["sample_rows"].as_array().unwrap();
     assert_eq!(rounds.len(), 2, "{report}");
     for round in rounds {
         for table in round["tables"].as_array().unwrap() {
@@ -417,7 +418,7 @@ fn recreation_projects() -> (tempfile::TempDir, tempfile::TempDir) {
 /// `status --format json` of the project in `dir` on `db`.
 fn status_json(dir: &Path, db: &TestDb) -> serde_json::Value {
     let status = Command::new(bin()).current_dir(dir).args(["status", "--provider", "dsql", "--connection-string", &db.url, "--format", "json"]).output().unwrap();
-    serde_json::from_slice(&status.stdout).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&status.stdout)))
+    documents::parse(&status.stdout)["report"].clone()
 }
 
 const CHECKSUM: &str = "SELECT count(*)::text || ':' || md5(string_agg(concat_ws('|', id, pages, code), ',' ORDER BY id)) FROM t";
@@ -553,7 +554,7 @@ async fn a_failed_statement_exits_3_every_time_until_fixed(mode: Mode) {
     let shown = text(&status.stdout);
     assert!(shown.contains("failed") && shown.contains("statement 2 of 3 failed (SQLSTATE 42P01)"), "{shown}");
     let json = on_folder("status", dir.path(), mode, &db, &["--format", "json"]);
-    let report: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    let report = documents::parse(&json.stdout)["report"].clone();
     assert_eq!(report["migrations"]["failed"][0]["statement"], 2, "{report}");
     assert_eq!(report["migrations"]["failed"][0]["code"], "42P01", "{report}");
     let plan = text(&on_folder("migrate", dir.path(), mode, &db, &["--dry-run"]).stdout);
@@ -707,7 +708,7 @@ async fn squash_folds_the_history_into_an_equal_baseline(mode: Mode) {
     assert!(reset.status.success(), "{}", text(&reset.stderr));
     let out = migrate(dir.path(), mode, &long, &["--format", "json"]).output().unwrap();
     assert!(out.status.success(), "{}", text(&out.stderr));
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let report = documents::parse(&out.stdout)["report"].clone();
     assert_eq!(report["applied"], serde_json::json!([]), "{report}");
     let rows: Vec<String> = sqlx::query_scalar("SELECT tag FROM tablewright.migrations ORDER BY tag").fetch_all(&mut a).await.unwrap();
     assert_eq!(rows, ["0000_baseline"]);
@@ -769,8 +770,8 @@ async fn permissions_converge_on_what_the_handlers_declare(mode: Mode) {
     for _ in 0..2 {
         let out = on_db(&["permissions", "validate", "--strict", "--format", "json"]);
         assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
-        let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-        let excess = &report["permissions"]["excess"];
+        let report = documents::parse(&out.stdout)["report"].clone();
+        let excess = &report["validated"]["excess"];
         assert_eq!(excess.as_array().map(Vec::len), Some(2), "{report}");
         assert!(has(&mut conn, "authors", "INSERT").await && has(&mut conn, "books", "DELETE").await, "validate changed nothing");
     }
@@ -838,7 +839,7 @@ async fn drift_names_each_hand_change(mode: Mode) {
     assert_eq!(status(&[]).status.code(), Some(0));
     let behind = status(&["--exit-code", "--format", "json"]);
     assert_eq!(behind.status.code(), Some(1));
-    assert_eq!(serde_json::from_slice::<serde_json::Value>(&behind.stdout).unwrap()["status"], "behind");
+    assert_eq!(documents::parse(&behind.stdout)["status"], "behind");
 
     let mut setup = db.connect_setup().await;
     for sql in [
@@ -864,15 +865,16 @@ async fn drift_names_each_hand_change(mode: Mode) {
     }
     let out = drift(&["--format", "json"]);
     assert_eq!(out.status.code(), Some(1));
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(report["status"], "drift");
+    let document = documents::parse(&out.stdout);
+    assert_eq!(document["status"], "drift");
+    let report = &document["report"];
     assert_eq!(report["pending"], serde_json::json!(["0002_shelves"]));
     let kinds: Vec<&str> = report["differences"].as_array().unwrap().iter().map(|d| d["kind"].as_str().unwrap()).collect();
     assert_eq!(kinds, ["default", "extra_column", "extra_object"], "{report}");
     assert_eq!(report["not_compared"], serde_json::json!(["`books`: index `books_short_idx` is partial (WHERE ..)"]), "{report}");
     assert_eq!(report["missing_grants"][0]["table"], "books");
     // Read only: the same drift on a second look.
-    assert_eq!(serde_json::from_slice::<serde_json::Value>(&drift(&["--format", "json"]).stdout).unwrap(), report);
+    assert_eq!(documents::parse(&drift(&["--format", "json"]).stdout), document);
 }
 
 #[tokio::test]
@@ -971,7 +973,7 @@ async fn a_database_url_runs_under_the_configured_dialect() {
     assert!(text(&out.stderr).starts_with("note: tablewright.toml says dialect = \"dsql\": DSQL's rules apply"), "{}", text(&out.stderr));
     let status = run(&db, &["status", "--exit-code", "--format", "json"]);
     assert_eq!(status.status.code(), Some(0), "{}", text(&status.stderr));
-    let json: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
+    let json = documents::parse(&status.stdout)["report"].clone();
     assert!(json["target"].as_str().unwrap().starts_with("dsql (emulated on PostgreSQL) at "), "{json}");
     assert_at_last_snapshot(dir.path(), &db, "migrated under DSQL's rules from DATABASE_URL").await;
 
@@ -1033,4 +1035,25 @@ async fn migrate_with_a_lost_connection(name: &str, extra: &[&str]) -> String {
     let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM audit").fetch_one(&mut admin).await.unwrap();
     assert_eq!(rows, 1, "applied once");
     all
+}
+
+/// A statement the database refuses is reported with the server's DETAIL (which names the
+/// row) and HINT (the way out), in text and in JSON, and never with the driver's "at line
+/// N", which is the server's C source line and reads as a line of the user's SQL.
+#[tokio::test]
+async fn database_errors_show_detail_and_hint_and_no_source_line() {
+    let duplicate = hand_folder(&[("0000_m", &[AUDIT, "INSERT INTO \"audit\" (\"n\") VALUES (1), (1)"])]);
+    let no_function = hand_folder(&[("0000_f", &["SELECT no_such_function(1)"])]);
+    for (dir, says) in [(&duplicate, "Key (n)=(1) already exists"), (&no_function, "hint: No function matches the given name and argument types")] {
+        let db = TestDb::for_mode("cli_detail_hint", Mode::Postgres).await;
+        let out = on_folder("migrate", dir.path(), Mode::Postgres, &db, &[]);
+        assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+        let stderr = text(&out.stderr);
+        assert!(stderr.contains(says), "{stderr}");
+        assert!(!stderr.contains(" at line ") && !stderr.contains("error returned from database"), "{stderr}");
+        let json = on_folder("migrate", dir.path(), Mode::Postgres, &db, &["--format", "json"]);
+        let document = documents::parse(&json.stdout);
+        assert_eq!((document["error"]["kind"].as_str(), document["error"]["class"].as_str()), (Some("statement_failed"), Some("run")), "{document}");
+        assert!(document["error"]["message"].as_str().unwrap().contains(says), "{document}");
+    }
 }

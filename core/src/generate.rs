@@ -13,6 +13,7 @@ use crate::schema::scan::Scan;
 use crate::compile::warnings::{Warning, warnings};
 use crate::compile::plan::{self, Plan, PlanError};
 use crate::project::snapshot::{ORIGIN_ID, SNAPSHOT_VERSION, Snapshot, to_pretty_json};
+use serde::Serialize;
 use std::path::PathBuf;
 
 /// What the user asked for.
@@ -30,13 +31,33 @@ pub struct GenerateOptions {
     pub deny: Vec<String>,
 }
 
+/// One change a migration makes, as data: its rules-table row, where, and for people.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
+pub struct Change {
+    /// Its rules-table row (`add_column`, `create_index`, ..).
+    pub kind: crate::compile::rules::ChangeKind,
+    /// The table (its new name).
+    pub table: String,
+    /// The column, when the change is about one.
+    pub column: Option<String>,
+    /// The change, for people.
+    pub detail: String,
+}
+
+impl From<&Op> for Change {
+    fn from(op: &Op) -> Change {
+        Change { kind: op.kind(), table: op.table().to_owned(), column: op.column().map(str::to_owned), detail: op.to_string() }
+    }
+}
+
 /// The next migration, ready to be written.
 #[derive(Debug, Clone)]
 pub struct Migration {
     /// `NNNN_name`.
     pub tag: String,
-    /// The changes, for people.
-    pub changes: Vec<String>,
+    /// The changes, one per operation.
+    pub changes: Vec<Change>,
     /// The SQL file's text.
     pub sql: String,
     /// The new snapshot.
@@ -56,7 +77,7 @@ pub enum GenerateError {
     #[error(transparent)]
     Folder(#[from] FolderError),
     /// The migrations folder is inconsistent; generating on top would make it worse.
-    #[error("migrations folder: {} problem(s) must be fixed before generating", .0.len())]
+    #[error("migrations folder: {} problem(s); fix them before generating", .0.len())]
     Inconsistent(Vec<FolderProblem>),
     /// Decisions or schema problems.
     #[error(transparent)]
@@ -71,7 +92,7 @@ pub enum GenerateError {
     #[error(transparent)]
     Write(#[from] WriteError),
     /// Changes `--deny` (or `[generate] deny`) refuses; nothing was written.
-    #[error("generate: {} change(s) denied by --deny", .0.len())]
+    #[error("generate: {} change(s) denied by --deny or [generate] deny; nothing was written: make the change another way, or generate without the deny", .0.len())]
     Denied(Vec<Warning>),
         /// `squash` needs at least two migrations, and a tag of its own.
     #[error("squash: {0}")]
@@ -80,7 +101,7 @@ pub enum GenerateError {
     #[error("squash: {} already exists; move it away (or squash later, after another migration)", .0.display())]
     ArchiveExists(PathBuf),
     /// A `#[requires_table]` names no entity or no role.
-    #[error("permissions: {} problem(s) in #[requires_table]", .0.len())]
+    #[error("permissions: {} problem(s) in #[requires_table]; nothing was written", .0.len())]
     Permissions(Vec<PermissionProblem>),
 }
 
@@ -213,7 +234,7 @@ pub fn plan_migration_after(config: &Config, desired: &DesiredSchema, folder: &M
         (folder.snapshot_path(&format!("{idx:04}")), snapshot.to_json().into_bytes()),
         (folder.journal_path(), to_pretty_json(&journal).into_bytes()),
     ];
-    Ok(Some(Migration { tag, changes: ops.iter().map(Op::to_string).collect(), sql, snapshot, files, warnings, plan: planned }))
+    Ok(Some(Migration { tag, changes: ops.iter().map(Change::from).collect(), sql, snapshot, files, warnings, plan: planned }))
 }
 
 /// A squash of the whole history into one baseline migration, ready to be written.
@@ -336,4 +357,44 @@ pub fn write_squash(squash: &Squash) -> Result<(), GenerateError> {
         }
     }
     Ok(())
+}
+
+impl crate::error::Classified for GenerateError {
+    fn class(&self) -> crate::error::ErrorClass {
+        match self {
+            GenerateError::Folder(e) => e.class(),
+            GenerateError::Diff(e) => e.class(),
+            GenerateError::Plan(e) => e.class(),
+            GenerateError::Write(e) => e.class(),
+            _ => crate::error::ErrorClass::Input,
+        }
+    }
+
+    fn kind(&self) -> &'static str {
+        match self {
+            GenerateError::Folder(e) => e.kind(),
+            GenerateError::Diff(e) => e.kind(),
+            GenerateError::Plan(e) => e.kind(),
+            GenerateError::Write(e) => e.kind(),
+            GenerateError::Inconsistent(_) => "folder",
+            GenerateError::BadName(_) => "usage",
+            GenerateError::Denied(_) => "denied",
+            GenerateError::NothingToSquash(_) | GenerateError::ArchiveExists(_) => "squash",
+            GenerateError::Permissions(_) => "permissions",
+        }
+    }
+
+    fn items(&self) -> Vec<crate::error::ErrorItem> {
+        use crate::error::ErrorItem;
+        match self {
+            GenerateError::Folder(e) => e.items(),
+            GenerateError::Diff(e) => e.items(),
+            GenerateError::Plan(e) => e.items(),
+            GenerateError::Write(e) => e.items(),
+            GenerateError::Inconsistent(problems) => problems.iter().map(FolderProblem::item).collect(),
+            GenerateError::Denied(warnings) => warnings.iter().map(|w| ErrorItem::new(w.id, format!("{}: {}", w.change, w.message))).collect(),
+            GenerateError::Permissions(problems) => problems.iter().map(|p| ErrorItem { location: Some((&p.location).into()), ..ErrorItem::new("requires_table", &p.message) }).collect(),
+            GenerateError::BadName(_) | GenerateError::NothingToSquash(_) | GenerateError::ArchiveExists(_) => Vec::new(),
+        }
+    }
 }

@@ -20,6 +20,7 @@
 
 #[cfg(feature = "compiler")]
 pub mod compile;
+pub mod error;
 #[cfg(feature = "compiler")]
 pub mod generate;
 #[cfg(feature = "compiler")]

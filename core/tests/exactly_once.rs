@@ -14,7 +14,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 use tablewright_core::project::hash::sha256_hex;
-use tablewright_core::runner::{ErrorClass, Event, LocalMigration, MigrationSet, Migrator, MigratorOptions, RunError};
+use tablewright_core::runner::{Classified as _, ErrorClass, Event, LocalMigration, MigrationSet, Migrator, MigratorOptions, RunError};
 
 fn set(migrations: Vec<LocalMigration>) -> MigrationSet {
     MigrationSet { migrations, origin: "test".into(), drizzle: None }

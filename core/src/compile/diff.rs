@@ -108,6 +108,23 @@ impl Op {
         }
     }
 
+    /// The column the operation is about (its new name), when it is about one.
+    pub fn column(&self) -> Option<&str> {
+        match self {
+            Op::AddColumn { column, .. } => Some(&column.name),
+            Op::RenameColumn { to, .. } => Some(to),
+            Op::DropColumn { column, .. }
+            | Op::AlterColumnType { column, .. }
+            | Op::SetNotNull { column, .. }
+            | Op::DropNotNull { column, .. }
+            | Op::SetDefault { column, .. }
+            | Op::DropDefault { column, .. }
+            | Op::AddIdentity { column, .. }
+            | Op::DropIdentity { column, .. } => Some(column),
+            _ => None,
+        }
+    }
+
     /// The table the operation is about (its new name).
     pub fn table(&self) -> &str {
         match self {
@@ -206,6 +223,7 @@ impl fmt::Display for Op {
 
 /// A decision the diff will not take on its own: data would be dropped.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Decision {
     /// A table of the previous snapshot has no struct any more.
@@ -254,6 +272,7 @@ impl fmt::Display for Decision {
 
 /// Something in the desired schema the diff cannot accept.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 pub struct Problem {
     /// What is wrong and what to do.
     pub message: String,
@@ -835,4 +854,34 @@ fn dependency_order(tables: &BTreeMap<String, Table>) -> (Vec<String>, BTreeSet<
         }
     }
     (order, deferred)
+}
+
+impl crate::error::Classified for DiffError {
+    fn class(&self) -> crate::error::ErrorClass {
+        crate::error::ErrorClass::Input
+    }
+
+    fn kind(&self) -> &'static str {
+        match self {
+            DiffError::Problems(_) => "schema",
+            DiffError::UnresolvedDrops(_) => "decisions_required",
+        }
+    }
+
+    fn items(&self) -> Vec<crate::error::ErrorItem> {
+        use crate::error::ErrorItem;
+        match self {
+            DiffError::Problems(problems) => problems.iter().map(|p| ErrorItem { location: p.location.as_ref().map(Into::into), ..ErrorItem::new("schema", &p.message) }).collect(),
+            DiffError::UnresolvedDrops(decisions) => decisions
+                .iter()
+                .map(|d| {
+                    let (kind, table, column, location) = match d {
+                        Decision::DropTable { table } => ("drop_table", table, None, None),
+                        Decision::DropColumn { table, column, location } => ("drop_column", table, Some(column.clone()), location.as_ref().map(Into::into)),
+                    };
+                    ErrorItem { table: Some(table.clone()), column, location, fix: d.ways_out(), ..ErrorItem::new(kind, d.to_string()) }
+                })
+                .collect(),
+        }
+    }
 }

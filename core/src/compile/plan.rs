@@ -59,6 +59,7 @@ impl PlannedStatement {
 
 /// A table the plan rebuilds, for the `table-rebuild` warning.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 pub struct Rebuild {
     /// The table.
     pub table: String,
@@ -90,6 +91,7 @@ impl Plan {
 
 /// A change the target dialect cannot carry out (yet), with what to do instead.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 pub struct Refusal {
     /// The change, for people.
     pub change: String,
@@ -600,4 +602,19 @@ pub fn text_disagreements(plan: &Plan) -> Vec<String> {
         }
     }
     out
+}
+
+impl crate::error::Classified for PlanError {
+    fn class(&self) -> crate::error::ErrorClass {
+        crate::error::ErrorClass::Input
+    }
+
+    fn kind(&self) -> &'static str {
+        "refused"
+    }
+
+    fn items(&self) -> Vec<crate::error::ErrorItem> {
+        let PlanError::Refused { refusals, .. } = self;
+        refusals.iter().map(|r| crate::error::ErrorItem { fix: vec![r.reason.clone()], ..crate::error::ErrorItem::new(r.kind.id(), &r.change) }).collect()
+    }
 }

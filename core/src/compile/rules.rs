@@ -10,6 +10,7 @@ use std::fmt;
 
 /// The database a migration targets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Dialect {
     /// Amazon Aurora DSQL.
@@ -29,6 +30,7 @@ impl fmt::Display for Dialect {
 
 /// A kind of schema change, as the planner classifies it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ChangeKind {
     /// A new table.
@@ -86,6 +88,13 @@ pub enum ChangeKind {
     RenameConstraint,
     /// An index whose definition is unchanged but whose name changed.
     RenameIndex,
+}
+
+impl ChangeKind {
+    /// Its snake_case name, as JSON writes it.
+    pub fn id(self) -> String {
+        serde_json::to_value(self).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
+    }
 }
 
 /// PostgreSQL's (and DSQL's) longest identifier; longer names are cut short silently.
@@ -287,6 +296,7 @@ pub fn check_column_type(canonical: &str, dialect: Dialect) -> Result<(), &'stat
 
 /// How `check-dsql` classifies a statement for Aurora DSQL, from least to most severe.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum DsqlClass {
     /// Runs as written.

@@ -9,6 +9,7 @@ use serde::Serialize;
 
 /// One warning.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 pub struct Warning {
     /// Stable id: `drop-table`, `drop-column`, `narrowing-type-change`, `rename-table`,
     /// `rename-column`, `table-rebuild`.

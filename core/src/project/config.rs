@@ -212,3 +212,13 @@ impl Config {
         Ok(files)
     }
 }
+
+impl crate::error::Classified for ConfigError {
+    fn class(&self) -> crate::error::ErrorClass {
+        crate::error::ErrorClass::Input
+    }
+
+    fn kind(&self) -> &'static str {
+        "config"
+    }
+}

@@ -45,6 +45,7 @@ pub enum FolderError {
 
 /// A journal entry whose recorded hash `rehash` replaced.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 pub struct Rehashed {
     /// The migration.
     pub tag: String,
@@ -65,6 +66,7 @@ pub struct MigrationFolder {
 
 /// An inconsistency between journal, SQL files and snapshots.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(tag = "kind", rename_all = "snake_case")]
 #[allow(missing_docs)] // variant fields are named for what they hold
 pub enum FolderProblem {
@@ -361,4 +363,25 @@ fn list(dir: &Path, ext: &str) -> Result<Vec<PathBuf>, FolderError> {
         .collect();
     out.sort();
     Ok(out)
+}
+
+impl FolderProblem {
+    /// Its items, for error reports.
+    pub fn item(&self) -> crate::error::ErrorItem {
+        let kind = serde_json::to_value(self).ok().and_then(|v| v["kind"].as_str().map(str::to_owned)).unwrap_or_default();
+        crate::error::ErrorItem { fix: vec![self.fix()], ..crate::error::ErrorItem::new(kind, self.to_string()) }
+    }
+}
+
+impl crate::error::Classified for FolderError {
+    fn class(&self) -> crate::error::ErrorClass {
+        crate::error::ErrorClass::Input
+    }
+
+    fn kind(&self) -> &'static str {
+        match self {
+            FolderError::Write(_) => "io",
+            _ => "folder",
+        }
+    }
 }

@@ -163,3 +163,13 @@ mod tests {
         assert_eq!(listing(dir.path()).len(), 2, "no temporaries or backups left");
     }
 }
+
+impl crate::error::Classified for WriteError {
+    fn class(&self) -> crate::error::ErrorClass {
+        crate::error::ErrorClass::Input
+    }
+
+    fn kind(&self) -> &'static str {
+        "io"
+    }
+}

@@ -363,3 +363,16 @@ pub fn plan_drizzle_import(from: &Path, out: &Path, dialect: Dialect, history: &
     files.push((out.join("meta").join("_journal.json"), to_pretty_json(&Journal { entries, imported_from, ..Journal::default() }).into_bytes()));
     Ok(DrizzleImport { files, migrations, schema: last, notes })
 }
+
+impl crate::error::Classified for ImportError {
+    fn class(&self) -> crate::error::ErrorClass {
+        crate::error::ErrorClass::Input
+    }
+
+    fn kind(&self) -> &'static str {
+        match self {
+            ImportError::Io { .. } => "io",
+            _ => "import",
+        }
+    }
+}

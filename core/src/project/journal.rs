@@ -9,6 +9,7 @@ pub const JOURNAL_DIALECT: &str = "postgresql";
 
 /// The journal.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 pub struct Journal {
     /// Layout version.
     pub version: String,
@@ -24,6 +25,7 @@ pub struct Journal {
 
 /// The tool a folder was imported from, and where its history lives.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 pub struct ImportedFrom {
     /// `drizzle-kit`.
     pub tool: String,
@@ -39,6 +41,7 @@ impl Default for Journal {
 
 /// One migration.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 pub struct JournalEntry {
     /// Position, from 0.
     pub idx: u32,

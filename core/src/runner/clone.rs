@@ -20,6 +20,7 @@ const BATCH: i64 = 1000;
 
 /// What was copied into one table.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 pub struct ClonedTable {
     /// `schema.table` as written.
     pub table: String,

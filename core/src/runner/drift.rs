@@ -13,6 +13,7 @@ use serde::Serialize;
 
 /// What `drift` found.
 #[derive(Debug, Clone, Default, Serialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 pub struct DriftReport {
     /// How the database differs from the snapshot; empty when it agrees.
     pub differences: Vec<Difference>,

@@ -11,6 +11,7 @@ use serde::Serialize;
 
 /// One statement of a dry run.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 pub struct PlannedStatement {
     /// 1-based.
     pub number: usize,
@@ -22,6 +23,7 @@ pub struct PlannedStatement {
 
 /// One migration of a dry run.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 pub struct PlannedMigration {
     /// The migration.
     pub tag: String,

@@ -3,17 +3,8 @@
 use super::source::LocalMigration;
 use std::time::Duration;
 
-/// What kind of problem an error is; the CLI maps each class to one exit code.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ErrorClass {
-    /// Bad configuration, arguments or migration files: fix the input (exit 2).
-    Input,
-    /// A check found a problem with the history or the files (exit 1).
-    Check,
-    /// The database refused something or the run could not go on (exit 3); rerun after
-    /// the fix.
-    Run,
-}
+pub use crate::error::ErrorClass;
+use crate::error::Classified;
 
 /// Why a run stopped.
 #[derive(Debug, thiserror::Error)]
@@ -221,7 +212,6 @@ pub fn sqlstate(error: &sqlx::Error) -> Option<String> {
 
 /// What the database said, for the history: its message with DETAIL and HINT, without
 /// the driver's decorations.
-
 pub(crate) fn database_message(e: &sqlx::Error) -> String {
     match e.as_database_error() {
         Some(db) => format!("{}{}", db.message(), detail_suffix(e)),
@@ -240,8 +230,30 @@ impl RunError {
         RunError::Statement { tag: m.tag.clone(), number: index + 1, total: m.statements.len(), statement: m.statements[index].clone(), source }
     }
 
-    /// The class of the problem.
-    pub fn class(&self) -> ErrorClass {
+    /// True for problems a check finds (edited or unknown migrations), as opposed to bad
+    /// input or a failed run.
+    pub fn is_check_failure(&self) -> bool {
+        self.class() == ErrorClass::Check
+    }
+
+    /// True for bad input: configuration, arguments, inconsistent migrations, refused SQL.
+    pub fn is_input_error(&self) -> bool {
+        self.class() == ErrorClass::Input
+    }
+}
+
+impl Classified for RunError {
+    /// Without the driver's renderings of a server error: the message already holds the
+    /// server's words with DETAIL and HINT, and the driver adds only the server's C source
+    /// line ("at line 664"), which reads as a line of the user's SQL.
+    fn causes(&self) -> Vec<String> {
+        std::iter::successors(std::error::Error::source(self), |cause| cause.source())
+            .take_while(|cause| cause.downcast_ref::<sqlx::Error>().is_none_or(|e| e.as_database_error().is_none()))
+            .map(ToString::to_string)
+            .collect()
+    }
+
+    fn class(&self) -> ErrorClass {
         match self {
             RunError::Config(_) | RunError::Source(_) | RunError::Refused { .. } => ErrorClass::Input,
             RunError::Edited { .. } | RunError::EditedExecuted { .. } | RunError::UnknownApplied { .. } => ErrorClass::Check,
@@ -249,8 +261,7 @@ impl RunError {
         }
     }
 
-    /// A stable name for machines (`--format json`).
-    pub fn kind(&self) -> &'static str {
+    fn kind(&self) -> &'static str {
         match self {
             RunError::Config(_) => "usage",
             RunError::Source(_) => "migrations",
@@ -270,16 +281,5 @@ impl RunError {
             RunError::Timeout { .. } => "timeout",
             RunError::Interrupted { .. } => "interrupted",
         }
-    }
-
-    /// True for problems a check finds (edited or unknown migrations), as opposed to bad
-    /// input or a failed run.
-    pub fn is_check_failure(&self) -> bool {
-        self.class() == ErrorClass::Check
-    }
-
-    /// True for bad input: configuration, arguments, inconsistent migrations, refused SQL.
-    pub fn is_input_error(&self) -> bool {
-        self.class() == ErrorClass::Input
     }
 }

@@ -4,6 +4,7 @@ use serde::Serialize;
 
 /// Progress, as it happens.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum Event {
     /// Another runner holds the lock.

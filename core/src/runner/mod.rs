@@ -47,6 +47,7 @@ mod dsql;
 pub use drift::{DriftReport, drift};
 pub use dry_run::{PlannedMigration, PlannedStatement};
 pub use embedded::EmbeddedPostgres;
+pub use crate::error::Classified;
 pub use error::{ErrorClass, RunError};
 pub use event::Event;
 pub use failpoint::configure_from_env as configure_failpoints_from_env;
@@ -138,6 +139,7 @@ impl Default for MigratorOptions {
 
 /// What a run did.
 #[derive(Debug, Clone, Default, Serialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 pub struct RunReport {
     /// Migrations applied by this run, in order.
     pub applied: Vec<String>,
@@ -150,6 +152,7 @@ pub struct RunReport {
 
 /// The state of every migration, for `status`.
 #[derive(Debug, Clone, Default, Serialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 pub struct StatusReport {
     /// Done.
     pub applied: Vec<AppliedMigration>,
@@ -176,6 +179,7 @@ impl StatusReport {
 
 /// A done migration.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 pub struct AppliedMigration {
     /// The migration.
     pub tag: String,
@@ -187,6 +191,7 @@ pub struct AppliedMigration {
 
 /// A migration that stopped halfway.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 pub struct InProgress {
     /// The migration.
     pub tag: String,
@@ -207,6 +212,7 @@ pub struct InProgress {
 
 /// A migration stopped by a failed statement.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 pub struct FailedMigration {
     /// The migration.
     pub tag: String,
@@ -225,6 +231,7 @@ pub struct FailedMigration {
 
 /// A migration whose executed part was edited.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 pub struct EditedInProgress {
     /// The migration.
     pub tag: String,
@@ -234,6 +241,7 @@ pub struct EditedInProgress {
 
 /// A backfill that a run left halfway; the next `migrate` resumes it.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 pub struct BackfillInFlight {
     /// The table.
     pub table: String,
@@ -246,6 +254,7 @@ pub struct BackfillInFlight {
 
 /// A table recreation that a run left halfway; the next `migrate` finishes it.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 pub struct RecreationInFlight {
     /// The table being rebuilt.
     pub table: String,
@@ -258,6 +267,7 @@ pub struct RecreationInFlight {
 
 /// What `mark-applied` recorded.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 pub struct MarkReport {
     /// The migration.
     pub tag: String,

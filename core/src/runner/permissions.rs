@@ -22,6 +22,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 /// Why a declared grant is not in place.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum GapReason {
     /// The table does not exist (yet, or any more).
@@ -34,6 +35,7 @@ pub enum GapReason {
 
 /// A declared grant that the database does not have.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 pub struct Gap {
     /// The table.
     pub table: String,
@@ -49,6 +51,7 @@ pub struct Gap {
 
 /// Table privileges a managed role holds that no handler declares.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 pub struct Excess {
     /// The table.
     pub table: String,
@@ -73,6 +76,7 @@ impl Default for ApplyOptions {
 
 /// What `apply` did.
 #[derive(Debug, Clone, Default, Serialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 pub struct ApplyReport {
     /// Roles created now.
     pub created_roles: Vec<String>,
@@ -88,6 +92,7 @@ pub struct ApplyReport {
 
 /// What `validate` found; it changes nothing.
 #[derive(Debug, Clone, Default, Serialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 pub struct ValidateReport {
     /// Declared grants checked.
     pub checked: usize,
@@ -130,6 +135,7 @@ impl PermissionsFile {
 
 /// What converging on a permissions file did.
 #[derive(Debug, Clone, Default, Serialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 pub struct PermissionsReport {
     /// The apply: roles, grants, revokes.
     pub applied: ApplyReport,

@@ -25,6 +25,7 @@ use std::collections::BTreeMap;
 
 /// Where a batched directive (a copy or a backfill) stands.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 pub struct BatchProgress {
     /// Rows copied or filled so far.
     pub rows: i64,
@@ -32,6 +33,7 @@ pub struct BatchProgress {
 
 /// The state of one migration.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum State {
     /// Not started.

@@ -19,6 +19,7 @@ const BATCH: u64 = 1000;
 
 /// What one round of sample rows did to one table.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 pub struct SampleRows {
     /// The table.
     pub table: String,

@@ -23,6 +23,7 @@ pub fn with_database(url: &str, name: &str) -> String {
 
 /// What `verify` found.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 pub struct VerifyReport {
     /// The throwaway database.
     pub database: String,
@@ -39,6 +40,7 @@ pub struct VerifyReport {
 
 /// The sample rows inserted before one migration.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 pub struct SampleRound {
     /// The migration that ran on them.
     pub before: String,

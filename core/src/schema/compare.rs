@@ -75,6 +75,7 @@ fn normalized(table: &Table) -> Table {
 
 /// The kind of a named object of a table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ObjectKind {
     /// The primary key constraint.
@@ -103,6 +104,7 @@ impl fmt::Display for ObjectKind {
 
 /// One way a database differs from what was expected of it (a snapshot).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(tag = "kind", rename_all = "snake_case")]
 #[allow(missing_docs)] // fields are named for what they hold
 pub enum Difference {

@@ -9,6 +9,7 @@ use std::path::PathBuf;
 
 /// A place in a source file, 1-based line and column.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 pub struct Location {
     /// The file, as given in the config's globs.
     pub file: PathBuf,
@@ -84,5 +85,11 @@ impl AllowDrops {
             }
         }
         out
+    }
+}
+
+impl From<&Location> for crate::error::Span {
+    fn from(l: &Location) -> crate::error::Span {
+        crate::error::Span { file: l.file.display().to_string(), line: l.line, column: l.column, end_line: None, end_column: None }
     }
 }

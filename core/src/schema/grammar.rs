@@ -900,6 +900,7 @@ fn check_identifier(value: &str, tokens: impl ToTokens, what: &str, errors: &mut
 
 /// A table operation a handler needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Operation {
     /// `SELECT`

@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 
 /// A whole database schema: every table, keyed by its SQL name.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 pub struct Schema {
     /// Tables keyed by SQL name.
     pub tables: BTreeMap<String, Table>,
@@ -42,6 +43,7 @@ impl Schema {
 
 /// One table with its columns, keys, indexes and constraints.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Table {
     /// SQL name.
@@ -74,6 +76,7 @@ impl Table {
 
 /// One column.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Column {
     /// SQL name.
@@ -97,6 +100,7 @@ fn is_false(value: &bool) -> bool {
 
 /// A primary key.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 pub struct PrimaryKey {
     /// Constraint name.
     pub name: String,
@@ -106,6 +110,7 @@ pub struct PrimaryKey {
 
 /// A unique constraint.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 pub struct Unique {
     /// Constraint name.
     pub name: String,
@@ -115,6 +120,7 @@ pub struct Unique {
 
 /// A secondary index (btree; DSQL has no other kind).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 pub struct Index {
     /// Index name.
     pub name: String,
@@ -127,6 +133,7 @@ pub struct Index {
 
 /// A foreign key.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ForeignKey {
     /// Constraint name.
@@ -147,6 +154,7 @@ pub struct ForeignKey {
 
 /// What a foreign key does when the referenced row changes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ReferentialAction {
     /// `CASCADE`
@@ -191,6 +199,7 @@ impl ReferentialAction {
 
 /// A check constraint.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 pub struct Check {
     /// Constraint name.
     pub name: String,

@@ -14,6 +14,7 @@ use syn::visit::Visit;
 
 /// A handler's declared need.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 pub struct Handler {
     /// The function's name.
     pub function: String,
@@ -40,6 +41,7 @@ pub struct Scan {
 
 /// An error in a source file, at a place.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 pub struct SourceError {
     /// Where.
     pub location: Location,
@@ -113,7 +115,7 @@ pub enum ScanError {
         source: std::io::Error,
     },
     /// Errors in the sources, all of them.
-    #[error("{} error(s) in the schema sources", .0.len())]
+    #[error("{} error(s) in the schema sources; nothing was written", .0.len())]
     Source(Vec<SourceError>),
 }
 
@@ -664,5 +666,32 @@ mod tests {
         let (scan, found) = errors("#[derive(Table)]\npub struct T {\n    #[column(primary_key)]\n    pub id: i64,\n    #[cfg(feature = \"x\")]\n    pub extra: i64,\n}\n");
         assert!(scan.desired.schema.tables.is_empty());
         assert_eq!(found, ["s.rs:6:9: `extra` is behind `#[cfg(..)]` or `#[cfg_attr(..)]`: the CLI does not know which features are on, so a table's columns cannot depend on them"]);
+    }
+}
+
+impl crate::error::Classified for ScanError {
+    fn class(&self) -> crate::error::ErrorClass {
+        crate::error::ErrorClass::Input
+    }
+
+    fn kind(&self) -> &'static str {
+        match self {
+            ScanError::Io { .. } => "io",
+            ScanError::Source(_) => "source",
+        }
+    }
+
+    fn items(&self) -> Vec<crate::error::ErrorItem> {
+        let ScanError::Source(errors) = self else { return Vec::new() };
+        errors
+            .iter()
+            .map(|e| {
+                let mut location = crate::error::Span::from(&e.location);
+                location.end_line = Some(e.end_line);
+                location.end_column = Some(e.end_column);
+                let snippet = crate::error::Snippet { lines: e.lines.clone(), range: e.span_in_lines() };
+                crate::error::ErrorItem { location: Some(location), snippet: Some(snippet), ..crate::error::ErrorItem::new("source", &e.message) }
+            })
+            .collect()
     }
 }

@@ -13,6 +13,7 @@ use serde::Serialize;
 
 /// One classified statement.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 pub struct CheckedStatement {
     /// 1-based line where it starts.
     pub line: usize,
@@ -35,6 +36,7 @@ pub struct CheckedStatement {
 
 /// Counts per class.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 pub struct Summary {
     /// Statements.
     pub total: usize,

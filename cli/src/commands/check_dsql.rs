@@ -1,0 +1,93 @@
+//! `check-dsql`: every statement of SQL files classified for Aurora DSQL.
+
+use crate::Context;
+use crate::output::{CliError, Done, Report};
+use serde::Serialize;
+use std::path::PathBuf;
+use tablewright_core::project::config::Config;
+use tablewright_core::sql::dsql_check::{self, CheckedStatement, Summary};
+
+/// Examples for `--help`.
+pub const EXAMPLES: &str = "\
+Examples:
+  # every .sql file of the migrations folder
+  tablewright check-dsql
+  # hand-written SQL, for a machine
+  tablewright check-dsql legacy/*.sql --format json
+
+Exit codes: 0 ok, 1 a statement is ERROR or RECREATION, 2 input error.";
+
+/// `check-dsql`'s flags.
+#[derive(clap::Args)]
+pub struct Args {
+    /// SQL files (default: every .sql file in the migrations folder).
+    files: Vec<PathBuf>,
+}
+
+super::outcomes! {
+    /// Every statement runs on DSQL (perhaps rewritten or skipped).
+    Ok,
+    /// A statement is ERROR or needs a RECREATION (exit 1).
+    Problems,
+}
+
+/// Each file's statements, classified.
+#[derive(Serialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
+pub struct CheckDsqlReport {
+    /// Each file, in order.
+    pub files: Vec<CheckedFile>,
+    /// Counts over all of them.
+    pub summary: Summary,
+}
+
+/// One file's statements.
+#[derive(Serialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
+pub struct CheckedFile {
+    /// The file.
+    pub file: String,
+    /// Its statements, classified.
+    pub statements: Vec<CheckedStatement>,
+}
+
+impl Report for CheckDsqlReport {
+    type Status = Status;
+
+    fn status(&self) -> Status {
+        if self.summary.errors + self.summary.recreation == 0 { Status::Ok } else { Status::Problems }
+    }
+
+    fn text(&self) -> String {
+        let mut text: String = self.files.iter().map(|f| dsql_check::render_text(&f.file, &f.statements)).collect();
+        text.push_str(&self.summary.line());
+        text.push('\n');
+        text
+    }
+}
+
+/// Runs `check-dsql`.
+pub fn run(cx: &Context, args: Args) -> Result<Done<CheckDsqlReport>, CliError> {
+    let files = if args.files.is_empty() {
+        let config = Config::load(&cx.config)?;
+        let mut found: Vec<PathBuf> = std::fs::read_dir(&config.out)
+            .map_err(|e| CliError::io(&config.out, &e))?
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "sql"))
+            .collect();
+        found.sort();
+        found
+    } else {
+        args.files
+    };
+    let mut checked = Vec::new();
+    for file in &files {
+        let text = std::fs::read_to_string(file).map_err(|e| CliError::io(file, &e))?;
+        checked.push(CheckedFile { file: file.display().to_string(), statements: dsql_check::check_text(&text) });
+    }
+    let summary = Summary::of(checked.iter().flat_map(|f| &f.statements));
+    let report = CheckDsqlReport { files: checked, summary };
+    let problem = report.status() == Status::Problems;
+    Ok(Done::checked(report, problem))
+}

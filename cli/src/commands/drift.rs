@@ -1,0 +1,157 @@
+//! `drift`: a live database against the snapshot of its last applied migration and the
+//! permissions file. Reads only.
+
+use super::permissions::{excess_line, gap_line, read_statements};
+use crate::Context;
+use crate::connect::{DbArgs, block_on, input};
+use crate::output::{CliError, Described, Done, Report};
+use serde::Serialize;
+use tablewright_core::compile::permissions::Statement;
+use tablewright_core::project::folder::MigrationFolder;
+use tablewright_core::runner::permissions::{Excess, Gap};
+use tablewright_core::runner::{self, MigrationSet, Migrator, MigratorOptions};
+use tablewright_core::schema::compare::Difference;
+
+/// Examples for `--help`.
+pub const EXAMPLES: &str = "\
+Examples:
+  # has anyone changed the production schema or its grants by hand? (exit 1 if so)
+  tablewright drift
+  # each difference as data, for CI
+  tablewright drift --format json --connection-string \"$PROD_URL\"
+
+Exit codes: 0 no drift, 1 drift (or a migration stopped halfway), 2 input error,
+3 the database could not be read.";
+
+/// `drift`'s flags.
+#[derive(clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    db: DbArgs,
+}
+
+super::outcomes! {
+    /// The database is as its last applied snapshot and the permissions file say.
+    Ok,
+    /// It differs (exit 1).
+    Drift,
+}
+
+/// How a database differs from what it applied.
+#[derive(Serialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
+pub struct DriftReport {
+    /// The database.
+    pub target: String,
+    /// The last migration it applied, whose snapshot it was compared with; null when it
+    /// applied none.
+    pub snapshot: Option<String>,
+    /// Tables in that snapshot.
+    pub tables: usize,
+    /// Migrations not applied yet, so not compared.
+    pub pending: Vec<String>,
+    /// What the structs cannot declare, so what was not compared.
+    pub not_compared: Vec<String>,
+    /// Each difference of the schema.
+    pub differences: Vec<Described<Difference>>,
+    /// Declared grants checked.
+    pub grants_checked: usize,
+    /// Declared grants the database lacks.
+    pub missing_grants: Vec<Gap>,
+    /// Privileges of the managed roles that no handler declares.
+    pub excess_grants: Vec<Excess>,
+}
+
+impl Report for DriftReport {
+    type Status = Status;
+
+    fn status(&self) -> Status {
+        if self.differences.is_empty() && self.missing_grants.is_empty() && self.excess_grants.is_empty() { Status::Ok } else { Status::Drift }
+    }
+
+    fn text(&self) -> String {
+        let snapshot = self.snapshot.as_deref().unwrap_or("(none applied)");
+        let mut pending_note = if self.pending.is_empty() { String::new() } else { format!("{} migration(s) pending, not compared: {}\n", self.pending.len(), self.pending.join(", ")) };
+        for n in &self.not_compared {
+            pending_note.push_str(&format!("not compared (the structs cannot declare it): {n}\n"));
+        }
+        if self.status() == Status::Ok {
+            let grants = if self.grants_checked > 0 { format!(" and the {} declared grant(s)", self.grants_checked) } else { String::new() };
+            return format!("drift: none — {} matches snapshot {snapshot} ({} table(s)){grants}.\n{pending_note}", self.target, self.tables);
+        }
+        let mut text = format!("drift: {} differs from snapshot {snapshot}, its last applied migration:\n", self.target);
+        for d in &self.differences {
+            text.push_str(&format!("  - {}\n", d.message));
+        }
+        for g in &self.missing_grants {
+            text.push_str(&gap_line(g));
+        }
+        for e in &self.excess_grants {
+            text.push_str(&excess_line(e));
+        }
+        text.push_str(&pending_note);
+        text.push_str("Put intended changes in the structs and `generate` a migration; undo the others by hand (or `permissions apply` for grants).\n");
+        text
+    }
+}
+
+/// Runs `drift`.
+pub fn run(cx: &Context, args: Args) -> Result<Done<DriftReport>, CliError> {
+    let target = args.db.target(&cx.config)?;
+    let (config, folder, history) = args.db.sources(&cx.config)?;
+    let migrations = MigrationFolder::load(&folder)?;
+    if migrations.journal.entries.is_empty() {
+        return Err(input(format!("{}: no snapshot yet, so nothing to compare with; run `tablewright generate` first", folder.display())));
+    }
+    let set = MigrationSet::from_folder(&folder)?;
+    let permissions = match config.map(|c| c.permissions).filter(|p| p.is_file()) {
+        Some(path) => Some((path.display().to_string(), read_statements(&path)?)),
+        None => None,
+    };
+    block_on(None, async {
+        // The database is compared with what it has applied, not with the folder's last
+        // snapshot: a migration not yet deployed is pending, not drift.
+        let migrator = Migrator::new(target, set, MigratorOptions { history: history.clone(), ..MigratorOptions::default() }).await?;
+        let status = migrator.status().await?;
+        let applied: std::collections::BTreeSet<&str> = status.applied.iter().map(|a| a.tag.as_str()).collect();
+        let last_applied = migrations.journal.entries.iter().rev().find(|e| applied.contains(e.tag.as_str()));
+        let expected = match last_applied {
+            Some(entry) => migrations.read_snapshot(entry)?.schema,
+            None => Default::default(),
+        };
+        // A failure that left nothing done (on PostgreSQL a failed migration rolls back
+        // whole) is as good as pending; one that left statements done is between snapshots.
+        let unsettled: Vec<&str> = status.in_progress.iter().map(|p| p.tag.as_str()).chain(status.failed.iter().filter(|f| f.done > 0).map(|f| f.tag.as_str())).collect();
+        if !unsettled.is_empty() {
+            return Err(CliError::check(
+                "unsettled",
+                format!(
+                    "drift: {} stopped halfway in {}; the schema is between two snapshots, so there is nothing to compare with: run `tablewright migrate` to finish it",
+                    unsettled.join(", "),
+                    migrator.target()
+                ),
+            ));
+        }
+        // Grants on tables a pending migration creates are pending too.
+        let permissions = permissions.map(|(file, mut statements)| {
+            statements.retain(|s| !matches!(s, Statement::Grant { grant, .. } if !expected.tables.contains_key(&grant.table)));
+            (file, statements)
+        });
+        let connector = migrator.connector();
+        let found = runner::drift(connector, &expected, &history, permissions.as_ref().map(|(f, s)| (f.as_str(), s.as_slice()))).await?;
+        let pending: Vec<String> = status.pending.iter().cloned().chain(status.failed.iter().filter(|f| f.done == 0).map(|f| format!("{} (failed, nothing done)", f.tag))).collect();
+        let report = DriftReport {
+            target: connector.target().to_string(),
+            snapshot: last_applied.map(|e| e.tag.clone()),
+            tables: expected.tables.len(),
+            pending,
+            not_compared: found.not_compared,
+            differences: found.differences.into_iter().map(Described::new).collect(),
+            grants_checked: found.grants_checked,
+            missing_grants: found.missing_grants,
+            excess_grants: found.excess_grants,
+        };
+        let problem = report.status() == Status::Drift;
+        Ok(Done::checked(report, problem))
+    })
+}

@@ -1,0 +1,102 @@
+//! What every error of the library shares: its class (which decides the CLI's exit code),
+//! a stable `kind` for machines, and the items it names (each undecided drop, each source
+//! error, each refused change), as data.
+//!
+//! This module names no other: every stage's error implements [`Classified`] where it is
+//! defined.
+
+use serde::Serialize;
+use std::fmt;
+
+/// What kind of problem an error is; the CLI maps each class to one exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorClass {
+    /// Bad configuration, arguments, sources or migration files: fix the input (exit 2).
+    Input,
+    /// A check found a problem with the history or the files (exit 1).
+    Check,
+    /// The database refused something or the run could not go on (exit 3); rerun after
+    /// the fix.
+    Run,
+}
+
+/// An error of the library: its class and a stable name, and what it names one by one.
+pub trait Classified: std::error::Error + Send + Sync + 'static {
+    /// The class, which decides the exit code.
+    fn class(&self) -> ErrorClass;
+    /// A stable name for machines (`--format json`), snake_case.
+    fn kind(&self) -> &'static str;
+    /// The things the error names, one item each; empty when the message says it all.
+    fn items(&self) -> Vec<ErrorItem> {
+        Vec::new()
+    }
+
+    /// What caused it, outermost first: the source chain, less what the message already
+    /// says in other words.
+    fn causes(&self) -> Vec<String> {
+        std::iter::successors(self.source(), |cause| cause.source()).map(ToString::to_string).collect()
+    }
+}
+
+/// One thing an error names.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
+pub struct ErrorItem {
+    /// What it is, snake_case or a warning id: `drop_column`, `source`, `create_index`,
+    /// `drop-table`.
+    pub kind: String,
+    /// The table it is about, when one.
+    pub table: Option<String>,
+    /// The column it is about, when one.
+    pub column: Option<String>,
+    /// What is wrong, for people.
+    pub detail: String,
+    /// Where in a source file, when known.
+    pub location: Option<Span>,
+    /// The ways out: one fix, or several to choose from.
+    pub fix: Vec<String>,
+    /// The source text around `location`, for a drawn snippet; not in JSON.
+    #[serde(skip)]
+    pub snippet: Option<Snippet>,
+}
+
+impl ErrorItem {
+    /// An item with only a kind and a detail.
+    pub fn new(kind: impl Into<String>, detail: impl Into<String>) -> ErrorItem {
+        ErrorItem { kind: kind.into(), table: None, column: None, detail: detail.into(), location: None, fix: Vec::new(), snippet: None }
+    }
+}
+
+/// A span of a source file: 1-based lines, 1-based columns in characters; `end_column` is
+/// the column after the text.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
+pub struct Span {
+    /// The file.
+    pub file: String,
+    /// First line.
+    pub line: usize,
+    /// First column.
+    pub column: usize,
+    /// Last line, when known.
+    pub end_line: Option<usize>,
+    /// The column after the text on `end_line`, when known.
+    pub end_column: Option<usize>,
+}
+
+impl fmt::Display for Span {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}:{}", self.file, self.line, self.column)
+    }
+}
+
+/// Source lines and the byte range within them that a drawn snippet underlines.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Snippet {
+    /// The lines from the span's first to its last, joined by `\n`.
+    pub lines: String,
+    /// The underlined bytes of `lines`.
+    pub range: std::ops::Range<usize>,
+}

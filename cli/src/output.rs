@@ -8,8 +8,9 @@ use std::process::ExitCode;
 use tablewright_core::error::{Classified, ErrorClass, ErrorItem};
 
 /// The version of the JSON documents' shape, in every one of them: it changes when a
-/// field is removed or changes meaning (fields may be added within a version).
-pub const FORMAT_VERSION: u32 = 1;
+/// field is removed or changes meaning (fields may be added within a version). 2: the
+/// fixed shape `{format_version, command, status, report, error}`, with error items.
+pub const FORMAT_VERSION: u32 = 2;
 
 /// Success.
 pub const EXIT_OK: u8 = 0;
@@ -88,7 +89,7 @@ impl<R> Done<R> {
 #[derive(Serialize)]
 #[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 pub struct Document<R, S> {
-    /// The version of the documents' shape (`FORMAT_VERSION`): 1.
+    /// The version of the documents' shape (`FORMAT_VERSION`): 2.
     pub format_version: u32,
     /// The command, as typed (`generate`, `permissions apply`); null for a command line
     /// that did not parse.

@@ -1057,3 +1057,22 @@ async fn database_errors_show_detail_and_hint_and_no_source_line() {
         assert!(document["error"]["message"].as_str().unwrap().contains(says), "{document}");
     }
 }
+
+/// On PostgreSQL the statements of one transaction each show their own time, not the
+/// transaction's: a statement that sleeps shows its sleep, the quick one after it does not.
+#[tokio::test]
+async fn each_statement_shows_its_own_time_on_postgres() {
+    let db = TestDb::for_mode("cli_timings", Mode::Postgres).await;
+    let dir = hand_folder(&[("0000_m", &["SELECT pg_sleep(0.4)", AUDIT])]);
+    let out = on_folder("migrate", dir.path(), Mode::Postgres, &db, &["--format", "json"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let took: Vec<u64> = text(&out.stderr)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|e| e["event"] == "statement_done")
+        .map(|e| e["elapsed_ms"].as_u64().unwrap())
+        .collect();
+    assert_eq!(took.len(), 2, "{}", text(&out.stderr));
+    assert!(took[0] >= 400, "the sleep is the first statement's: {took:?}");
+    assert!(took[1] < took[0], "the second statement's time is its own: {took:?}");
+}

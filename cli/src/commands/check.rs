@@ -3,9 +3,8 @@
 use crate::Context;
 use crate::output::{CliError, Done, Report};
 use serde::Serialize;
-use tablewright_core::error::ErrorItem;
 use tablewright_core::project::config::Config;
-use tablewright_core::project::folder::MigrationFolder;
+use tablewright_core::project::folder::{FolderProblem, MigrationFolder};
 
 /// Examples for `--help`.
 pub const EXAMPLES: &str = "\
@@ -37,7 +36,20 @@ pub struct CheckReport {
     /// Migrations in its journal.
     pub migrations: usize,
     /// Each problem, with its fix.
-    pub problems: Vec<ErrorItem>,
+    pub problems: Vec<Problem>,
+}
+
+/// A problem of the folder: its kind and data, for people, and the fix.
+#[derive(Serialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
+pub struct Problem {
+    /// The problem's kind and data.
+    #[serde(flatten)]
+    pub problem: FolderProblem,
+    /// The problem, for people.
+    pub message: String,
+    /// What to do.
+    pub fix: String,
 }
 
 impl Report for CheckReport {
@@ -53,10 +65,7 @@ impl Report for CheckReport {
         }
         let mut text = format!("{}: {} problem(s):\n", self.folder, self.problems.len());
         for p in &self.problems {
-            text.push_str(&format!("  - {}\n", p.detail));
-            for fix in &p.fix {
-                text.push_str(&format!("      fix: {fix}\n"));
-            }
+            text.push_str(&format!("  - {}\n      fix: {}\n", p.message, p.fix));
         }
         text
     }
@@ -67,7 +76,7 @@ pub fn run(cx: &Context, _: Args) -> Result<Done<CheckReport>, CliError> {
     let config = Config::load(&cx.config)?;
     let folder = MigrationFolder::load(&config.out)?;
     let problems = folder.verify()?;
-    let report = CheckReport { folder: folder.dir.display().to_string(), migrations: folder.journal.entries.len(), problems: problems.iter().map(|p| p.item()).collect() };
+    let report = CheckReport { folder: folder.dir.display().to_string(), migrations: folder.journal.entries.len(), problems: problems.into_iter().map(|p| Problem { message: p.to_string(), fix: p.fix(), problem: p }).collect() };
     let found = !report.problems.is_empty();
     Ok(Done::checked(report, found))
 }

@@ -100,7 +100,8 @@ pub struct MigrateReport {
     pub origin: String,
     /// Migrations this run applied, in order (empty in a dry run).
     pub applied: Vec<String>,
-    /// Migrations already applied before this run.
+    /// Migrations already applied before this run (0 in a dry run, which lists only what
+    /// it would run).
     pub already_applied: usize,
     /// `--dry-run`: each migration to run, its statements and how each runs.
     pub pending: Vec<PlannedMigration>,
@@ -207,7 +208,6 @@ pub fn run(cx: &Context, args: Args) -> Result<Done<MigrateReport>, CliError> {
         };
         if args.dry_run {
             report.pending = migrator.plan().await?;
-            report.already_applied = migrator.migrations().migrations.len().saturating_sub(report.pending.len());
             report.status = Status::DryRun;
             return Ok(Done::ok(report));
         }

@@ -169,9 +169,9 @@ fn run(cx: &Context, db: &DbArgs, apply: bool, strict: bool) -> Result<Done<Perm
     let target = db.target(&cx.config)?;
     let config = Config::load(&cx.config)?;
     let options = ApplyOptions { revoke_undeclared: config.revoke_undeclared };
-    let file = read_file(&config.permissions, options)?;
     block_on(None, async {
         let connector = Connector::new(target).await?;
+        let file = read_file(&config.permissions, options)?;
         let (applied, validated) = if apply {
             let converged = runner::permissions::converge(&connector, &file).await?;
             (Some(converged.applied), converged.validated)

@@ -61,7 +61,7 @@ impl Report for PushReport {
     type Status = Status;
 
     fn status(&self) -> Status {
-        if self.statements.is_empty() { Status::UpToDate } else { Status::Pushed }
+        if self.changes.is_empty() { Status::UpToDate } else { Status::Pushed }
     }
 
     fn text(&self) -> String {

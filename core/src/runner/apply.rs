@@ -25,6 +25,7 @@ use super::target::Conn;
 use crate::sql::statement;
 use sqlx::{AssertSqlSafe, Connection as _, Row as _};
 use std::ops::Range;
+use std::time::{Duration, Instant};
 
 use crate::compile::rules::DSQL_MAX_ROWS_PER_TRANSACTION as DSQL_ROW_LIMIT;
 
@@ -60,7 +61,9 @@ impl Migrator {
 
     /// Statements `range` of `work` and the history write `t` (from cursor `expected`) in
     /// one transaction. A failed statement is recorded as failed and returned as the error.
-    pub(crate) async fn commit_with_cursor(&self, conn: &mut Conn, lock: &Lock, work: &Work<'_>, range: Range<usize>, expected: Option<usize>, t: &Transition) -> Result<(), RunError> {
+    /// Returns how long each statement took (the last one's time holds the commit), or
+    /// nothing when a lost connection left only the history to say that it committed.
+    pub(crate) async fn commit_with_cursor(&self, conn: &mut Conn, lock: &Lock, work: &Work<'_>, range: Range<usize>, expected: Option<usize>, t: &Transition) -> Result<Vec<Duration>, RunError> {
         let m = work.m;
         let policy = self.options.retry;
         let count_rows = self.target().translates();
@@ -76,9 +79,12 @@ impl Migrator {
                 let changed = "SELECT coalesce(sum(n_tup_ins + n_tup_upd + n_tup_del), 0)::bigint FROM pg_stat_xact_user_tables";
                 let baseline: i64 = if count_rows { sqlx::query_scalar(changed).fetch_one(&mut *tx).await? } else { 0 };
                 self.write_in(&mut tx, lock.fence(), m, &work.hashes, expected, t).await?;
+                let mut took = Vec::with_capacity(range.len());
                 for j in range.clone() {
                     let sql = self.sql_for_target(&work.statements[j]);
+                    let started = Instant::now();
                     sqlx::raw_sql(AssertSqlSafe(sql)).execute(&mut *tx).await.map_err(|e| TxError::Statement(j, e))?;
+                    took.push(started.elapsed());
                     if count_rows {
                         let rows = sqlx::query_scalar::<_, i64>(changed).fetch_one(&mut *tx).await? - baseline;
                         if rows > DSQL_ROW_LIMIT {
@@ -86,16 +92,20 @@ impl Migrator {
                         }
                     }
                 }
+                let started = Instant::now();
                 tx.commit().await.map_err(TxError::Commit)?;
-                Ok::<(), TxError>(())
+                if let Some(last) = took.last_mut() {
+                    *last += started.elapsed();
+                }
+                Ok::<_, TxError>(took)
             }
             .await };
             let landed = |row: Option<&super::history::HistoryRow>| row.is_some_and(|r| r.status == t.status && r.next_statement as usize == t.next);
             let (error, statement) = match attempt {
-                Ok(()) => return Ok(()),
+                Ok(took) => return Ok(took),
                 Err(TxError::Write(WriteError::Db(e))) => (e, None),
                 // Our own commit, landed just before a lost connection, moved the row.
-                Err(TxError::Write(WriteError::Moved)) if failures > 0 && landed(self.read_row(conn, &m.tag).await?.as_ref()) => return Ok(()),
+                Err(TxError::Write(WriteError::Moved)) if failures > 0 && landed(self.read_row(conn, &m.tag).await?.as_ref()) => return Ok(Vec::new()),
                 Err(TxError::Write(w)) => return Err(w.into_run_error(m, "recording progress")),
                 Err(TxError::Statement(j, e)) => (e, Some(j)),
                 // What the commit refuses, it refuses for the last statement it carried.
@@ -121,7 +131,7 @@ impl Migrator {
                     self.end_session(&session).await.map_err(|detail| RunError::LostSession { tag: m.tag.clone(), detail })?;
                 }
                 if landed(self.read_row(conn, &m.tag).await?.as_ref()) {
-                    return Ok(());
+                    return Ok(Vec::new());
                 }
                 continue;
             }
@@ -143,7 +153,7 @@ impl Migrator {
     /// instead of five: `BEGIN`, the fence check and the history write travel together
     /// (the write's values as literals), then the statements, the last with `COMMIT`. A
     /// failure of the last statement or of its commit is the last statement's, as there.
-    async fn commit_pipelined(&self, c: &mut sqlx::PgConnection, lock: &Lock, work: &Work<'_>, range: Range<usize>, expected: Option<usize>, t: &Transition) -> Result<(), TxError> {
+    async fn commit_pipelined(&self, c: &mut sqlx::PgConnection, lock: &Lock, work: &Work<'_>, range: Range<usize>, expected: Option<usize>, t: &Transition) -> Result<Vec<Duration>, TxError> {
         let result = async {
             let fence = lock.fence();
             let write = format!("{} RETURNING true AS written", self.write_row_sql(work.m, &work.hashes, expected, t));
@@ -179,17 +189,20 @@ impl Migrator {
             }
             row_written(Ok(written.len() as u64))?;
             let last = range.end.checked_sub(1).filter(|l| range.contains(l));
+            let mut took = Vec::with_capacity(range.len());
             for j in range.clone() {
                 let sql = self.sql_for_target(&work.statements[j]);
                 // The newline ends a trailing line comment; a failed statement stops the
                 // message before its COMMIT.
                 let sql = if Some(j) == last { format!("{sql}\n;\nCOMMIT") } else { sql };
+                let started = Instant::now();
                 sqlx::raw_sql(AssertSqlSafe(sql)).execute(&mut *c).await.map_err(|e| TxError::Statement(j, e))?;
+                took.push(started.elapsed());
             }
             if last.is_none() {
                 sqlx::raw_sql("COMMIT").execute(&mut *c).await.map_err(TxError::Commit)?;
             }
-            Ok(())
+            Ok(took)
         }
         .await;
         if result.is_err() {

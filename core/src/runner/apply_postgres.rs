@@ -53,11 +53,14 @@ impl Migrator {
                 continue;
             }
             let end = (i..total).find(|&j| statement::classify(&work.statements[j]).non_transactional).unwrap_or(total);
-            self.commit_with_cursor(conn, lock, work, i..end, cursor, &Transition::advance(end, total)).await?;
+            let took = self.commit_with_cursor(conn, lock, work, i..end, cursor, &Transition::advance(end, total)).await?;
             failpoint::hit("runner::after_cursor");
-            let elapsed_ms = started.elapsed().as_millis() as u64;
+            // Each statement's own time; the transaction's when a lost connection left
+            // only the history to say that it committed.
+            let whole = started.elapsed();
             for j in i..end {
-                events(Event::StatementDone { tag: m.tag.clone(), number: j + 1, total, elapsed_ms, note: None });
+                let elapsed = took.get(j - i).copied().unwrap_or(whole);
+                events(Event::StatementDone { tag: m.tag.clone(), number: j + 1, total, elapsed_ms: elapsed.as_millis() as u64, note: None });
             }
             i = end;
             cursor = Some(i);

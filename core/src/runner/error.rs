@@ -243,9 +243,10 @@ impl RunError {
 }
 
 impl Classified for RunError {
-    /// Without the driver's renderings of a server error: the message already holds the
-    /// server's words with DETAIL and HINT, and the driver adds only the server's C source
-    /// line ("at line 664"), which reads as a line of the user's SQL.
+    /// Up to the driver's error for a server error, which with its own source only renders
+    /// again what the message already holds (the server's words with DETAIL and HINT),
+    /// adding the server's C source line ("at line 664"), which reads as a line of the
+    /// user's SQL.
     fn causes(&self) -> Vec<String> {
         std::iter::successors(std::error::Error::source(self), |cause| cause.source())
             .take_while(|cause| cause.downcast_ref::<sqlx::Error>().is_none_or(|e| e.as_database_error().is_none()))

@@ -149,17 +149,37 @@ pub fn block_on<T>(timeout: Option<Duration>, work: impl std::future::Future<Out
     })
 }
 
-/// Prints events as they come: readable lines, or JSON lines on stderr.
+/// Prints events as they come: readable lines, or JSON lines on stderr. On a terminal,
+/// a copy, a backfill or a DSQL job wait is a live bar on stderr (rows, rate, and an ETA
+/// when the catalog estimates the rows) instead of a line every two seconds.
 pub struct EventPrinter {
     format: Format,
+    /// The bar being drawn; `None` inside when none is; `None` outside off a terminal.
+    live: Option<std::sync::Mutex<Option<indicatif::ProgressBar>>>,
 }
 
 impl EventPrinter {
     pub fn new(format: Format) -> EventPrinter {
-        EventPrinter { format }
+        use std::io::IsTerminal as _;
+        let terminal = format == Format::Text && std::io::stdout().is_terminal() && std::io::stderr().is_terminal();
+        EventPrinter { format, live: terminal.then(|| std::sync::Mutex::new(None)) }
     }
 
     pub fn print(&self, event: Event) {
+        if let Some(live) = &self.live {
+            let mut bar = live.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            match &event {
+                Event::CopyProgress { table, rows, expected_rows, done: false, .. } => return progress(&mut bar, format!("copying {table}"), *rows, *expected_rows),
+                Event::BackfillProgress { table, column, rows, expected_rows, done: false, .. } => return progress(&mut bar, format!("backfilling {table}.{column}"), *rows, *expected_rows),
+                Event::WaitingForJob { job_id, .. } => return progress(&mut bar, format!("waiting for job {job_id}"), 0, None),
+                // Any other event ends the bar, and is said as a line.
+                _ => {
+                    if let Some(done) = bar.take() {
+                        done.finish_and_clear();
+                    }
+                }
+            }
+        }
         match self.format {
             Format::Json => {
                 eprintln!("{}", serde_json::to_value(&event).expect("events serialise"));
@@ -201,6 +221,36 @@ impl EventPrinter {
                 }
             }),
         }
+    }
+}
+
+/// Draws `what` at `rows` (of about `expected`) on the live bar, starting it if it is not
+/// the one drawn.
+fn progress(bar: &mut Option<indicatif::ProgressBar>, what: String, rows: u64, expected: Option<u64>) {
+    use indicatif::{ProgressBar, ProgressStyle};
+    if bar.as_ref().is_none_or(|b| b.message() != what) {
+        if let Some(old) = bar.take() {
+            old.finish_and_clear();
+        }
+        let (new, template) = match expected {
+            Some(n) => (ProgressBar::new(n.max(rows)), "  {msg} [{wide_bar}] {human_pos}/{human_len} rows ({per_sec}, ETA {eta})"),
+            None if what.starts_with("waiting") => (ProgressBar::no_length(), "  {spinner} {msg} ({elapsed})"),
+            None => (ProgressBar::no_length(), "  {spinner} {msg}: {human_pos} rows ({per_sec})"),
+        };
+        let style = ProgressStyle::with_template(template).expect("the templates parse").progress_chars("=> ");
+        let new = new.with_style(style).with_message(what).with_position(rows);
+        // Redrawn on its own between the runner's reports, which come every two seconds.
+        new.enable_steady_tick(std::time::Duration::from_millis(100));
+        *bar = Some(new);
+    }
+    if let Some(b) = bar.as_ref() {
+        if let Some(n) = expected.filter(|n| *n > b.length().unwrap_or(0)) {
+            b.set_length(n);
+        }
+        if b.length().is_some_and(|n| rows > n) {
+            b.set_length(rows);
+        }
+        b.set_position(rows);
     }
 }
 

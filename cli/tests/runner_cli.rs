@@ -1076,3 +1076,35 @@ async fn each_statement_shows_its_own_time_on_postgres() {
     assert!(took[0] >= 400, "the sleep is the first statement's: {took:?}");
     assert!(took[1] < took[0], "the second statement's time is its own: {took:?}");
 }
+
+/// On a terminal a recreation's copy is a live bar (rows of the catalog's estimate, rate,
+/// ETA) and no "rows so far" line; through a pipe, the lines as before. The terminal is a
+/// real pseudo-terminal (util-linux's `script`).
+#[tokio::test]
+async fn a_copy_draws_a_progress_bar_on_a_terminal_and_lines_in_a_pipe() {
+    let mode = Mode::DsqlGuarded;
+    let (v1, v2) = recreation_projects();
+    let mut outputs = Vec::new();
+    for terminal in [true, false] {
+        let db = TestDb::for_mode("progress_bar", mode).await;
+        let out = migrate(v1.path(), mode, &db, &[]).output().unwrap();
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let mut setup = db.connect_setup().await;
+        // ANALYZE gives the catalog its estimate, which the bar's length and ETA come from.
+        sqlx::raw_sql("INSERT INTO t (id, pages, code) SELECT g, g % 500, md5(g::text) FROM generate_series(1, 3500) g; ANALYZE t").execute(&mut setup).await.unwrap();
+        let line = [bin().to_str().unwrap(), "migrate", "--provider", provider(mode), "--connection-string", &db.url, "--batch-rows", "500"].map(|a| format!("'{a}'")).join(" ");
+        let out = if terminal {
+            Command::new("script").current_dir(v2.path()).args(["-qec", &line, "/dev/null"]).env_remove("FAILPOINTS").output().unwrap()
+        } else {
+            migrate(v2.path(), mode, &db, &["--batch-rows", "500"]).output().unwrap()
+        };
+        assert!(out.status.success(), "{}{}", text(&out.stdout), text(&out.stderr));
+        outputs.push(format!("{}{}", text(&out.stdout), text(&out.stderr)));
+    }
+    let (drawn, piped) = (&outputs[0], &outputs[1]);
+    assert!(drawn.contains("copying t [") && drawn.contains("/3,500 rows (") && drawn.contains("ETA"), "{drawn}");
+    assert!(!drawn.contains("rows so far"), "{drawn}");
+    assert!(drawn.contains("copied t: 3500 rows, counts match"), "the end is still said: {drawn}");
+    assert!(piped.contains("copying t: 0 rows so far") && piped.contains("copied t: 3500 rows, counts match"), "{piped}");
+    assert!(!piped.contains("ETA") && !piped.contains('\u{1b}'), "{piped}");
+}

@@ -392,7 +392,7 @@ impl crate::error::Classified for GenerateError {
             GenerateError::Plan(e) => e.items(),
             GenerateError::Write(e) => e.items(),
             GenerateError::Inconsistent(problems) => problems.iter().map(FolderProblem::item).collect(),
-            GenerateError::Denied(warnings) => warnings.iter().map(|w| ErrorItem::new(w.id, format!("warning[{}]: {}: {}", w.id, w.change, w.message))).collect(),
+            GenerateError::Denied(warnings) => warnings.iter().map(|w| ErrorItem { table: Some(w.table.clone()), column: w.column.clone(), ..ErrorItem::new(w.id, format!("warning[{}]: {}: {}", w.id, w.change, w.message)) }).collect(),
             GenerateError::Permissions(problems) => problems.iter().map(|p| ErrorItem { location: Some((&p.location).into()), ..ErrorItem::new("requires_table", &p.message) }).collect(),
             GenerateError::BadName(_) | GenerateError::NothingToSquash(_) | GenerateError::ArchiveExists(_) => Vec::new(),
         }

@@ -285,10 +285,10 @@ pub struct Problem {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DiffError {
     /// Hints or references that name nothing, or conflict.
-    #[error("schema: {} problem(s) in the declared schema", .0.len())]
+    #[error("schema: {} problem(s) in the declared schema; nothing was written", .0.len())]
     Problems(Vec<Problem>),
     /// Drops that nobody allowed.
-    #[error("schema: {} change(s) would drop data and need a decision", .0.len())]
+    #[error("schema: {} change(s) would drop data and need a decision; nothing was written", .0.len())]
     UnresolvedDrops(Vec<Decision>),
 }
 

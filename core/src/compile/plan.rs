@@ -95,10 +95,21 @@ impl Plan {
 pub struct Refusal {
     /// The change, for people.
     pub change: String,
+    /// The table it changes.
+    pub table: String,
+    /// The column it changes, when one.
+    pub column: Option<String>,
     /// Its rules-table row.
     pub kind: ChangeKind,
     /// Why, and the alternative.
     pub reason: String,
+}
+
+impl Refusal {
+    /// `op`, refused for `reason`.
+    fn of(op: &Op, reason: String) -> Refusal {
+        Refusal { change: op.to_string(), table: op.table().to_owned(), column: op.column().map(str::to_owned), kind: op.kind(), reason }
+    }
 }
 
 impl fmt::Display for Refusal {
@@ -111,7 +122,7 @@ impl fmt::Display for Refusal {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PlanError {
     /// Changes the dialect refuses.
-    #[error("plan: {} change(s) cannot be carried out on {dialect}", .refusals.len())]
+    #[error("plan: {} change(s) cannot be carried out on {dialect}; nothing was written", .refusals.len())]
     Refused {
         /// The target.
         dialect: Dialect,
@@ -134,6 +145,8 @@ pub fn plan(changes: &Changes, next: &Schema, dialect: Dialect) -> Result<Plan, 
             for column in table.columns.iter().filter(|c| c.identity && c.sql_type != "bigint") {
                 refusals.push(Refusal {
                     change: format!("identity column `{}.{}` of type {}", table.name, column.name, column.sql_type),
+                    table: table.name.clone(),
+                    column: Some(column.name.clone()),
                     kind: ChangeKind::CreateTable,
                     reason: "DSQL numbers only bigint identity columns: make the field `i64`".to_owned(),
                 });
@@ -147,6 +160,8 @@ pub fn plan(changes: &Changes, next: &Schema, dialect: Dialect) -> Result<Plan, 
             if let Err(alternative) = rules::check_column_type(sql_type, dialect) {
                 refusals.push(Refusal {
                     change: format!("column `{table}.{column}` of type {sql_type}"),
+                    table: table.to_owned(),
+                    column: Some(column.to_owned()),
                     kind,
                     reason: alternative.to_owned(),
                 });
@@ -164,7 +179,7 @@ pub fn plan(changes: &Changes, next: &Schema, dialect: Dialect) -> Result<Plan, 
                         statements.extend(steps);
                         planned.rebuilds.push(rebuild);
                     }
-                    Err(reason) => refusals.push(Refusal { change: op.to_string(), kind, reason }),
+                    Err(reason) => refusals.push(Refusal::of(op, reason)),
                 }
             }
             continue;
@@ -177,7 +192,7 @@ pub fn plan(changes: &Changes, next: &Schema, dialect: Dialect) -> Result<Plan, 
             && !column.identity
             && changes.fill(table, &column.name).is_none()
         {
-            refusals.push(Refusal { change: op.to_string(), kind, reason: not_null_without_value(table, &column.name) });
+            refusals.push(Refusal::of(op, not_null_without_value(table, &column.name)));
             continue;
         }
         let plain = |sql: String| PlannedStatement::new(sql, kind, table);
@@ -204,15 +219,14 @@ pub fn plan(changes: &Changes, next: &Schema, dialect: Dialect) -> Result<Plan, 
             continue;
         }
         match rules::strategy(kind, dialect) {
-            Strategy::NotYetSupported => refusals.push(Refusal { change: op.to_string(), kind, reason: not_yet_reason(dialect) }),
-            Strategy::AddThenBackfill if next.tables.get(table).is_none_or(|t| t.primary_key.is_none()) => refusals.push(Refusal {
-                change: op.to_string(),
-                kind,
-                reason: format!(
+            Strategy::NotYetSupported => refusals.push(Refusal::of(op, not_yet_reason(dialect))),
+            Strategy::AddThenBackfill if next.tables.get(table).is_none_or(|t| t.primary_key.is_none()) => refusals.push(Refusal::of(
+                op,
+                format!(
                     "`{table}` has no primary key to backfill its rows in batches by; give it one in an earlier migration, or add the column without a default"
                 ),
-            }),
-            Strategy::Unsupported => refusals.push(Refusal { change: op.to_string(), kind, reason: format!("{dialect} cannot do this") }),
+            )),
+            Strategy::Unsupported => refusals.push(Refusal::of(op, format!("{dialect} cannot do this"))),
             strategy => statements.extend(render(op, strategy, dialect)),
         }
     }
@@ -615,6 +629,6 @@ impl crate::error::Classified for PlanError {
 
     fn items(&self) -> Vec<crate::error::ErrorItem> {
         let PlanError::Refused { refusals, .. } = self;
-        refusals.iter().map(|r| crate::error::ErrorItem { fix: vec![r.reason.clone()], ..crate::error::ErrorItem::new(r.kind.id(), &r.change) }).collect()
+        refusals.iter().map(|r| crate::error::ErrorItem { table: Some(r.table.clone()), column: r.column.clone(), fix: vec![r.reason.clone()], ..crate::error::ErrorItem::new(r.kind.id(), &r.change) }).collect()
     }
 }

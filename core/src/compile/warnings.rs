@@ -14,6 +14,10 @@ pub struct Warning {
     /// Stable id: `drop-table`, `drop-column`, `narrowing-type-change`, `rename-table`,
     /// `rename-column`, `table-rebuild`.
     pub id: &'static str,
+    /// The table the change is about.
+    pub table: String,
+    /// The column, when the change is about one.
+    pub column: Option<String>,
     /// The change, for people.
     pub change: String,
     /// What can go wrong.
@@ -89,7 +93,7 @@ pub fn warnings(ops: &[Op], rebuilds: &[Rebuild]) -> Vec<Warning> {
             Op::RenameColumn { from, .. } => ("rename-column", format!("code still using `{from}` fails from this migration until it is deployed")),
             _ => continue,
         };
-        out.push(Warning { id, change: op.to_string(), message });
+        out.push(Warning { id, table: op.table().to_owned(), column: op.column().map(str::to_owned), change: op.to_string(), message });
     }
     for r in rebuilds {
         let mut message = format!(
@@ -103,7 +107,7 @@ pub fn warnings(ops: &[Op], rebuilds: &[Rebuild]) -> Vec<Warning> {
         if let Some(alternative) = &r.alternative {
             message.push_str(&format!("; cheaper: {alternative}"));
         }
-        out.push(Warning { id: "table-rebuild", change: format!("rebuild `{}` for: {}", r.table, r.because.join(", ")), message });
+        out.push(Warning { id: "table-rebuild", table: r.table.clone(), column: None, change: format!("rebuild `{}` for: {}", r.table, r.because.join(", ")), message });
     }
     out
 }

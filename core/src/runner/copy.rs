@@ -63,6 +63,18 @@ async fn primary_key(conn: &mut PgConnection, table: &str) -> Result<Vec<KeyColu
 /// fixed-width column counts its width, a string or `bytea` its stored length, any other
 /// column the length of its text. Turning every row into text to measure it cost as much
 /// as the batch's write (benches/README.md).
+/// The rows of `table` as the catalog's statistics estimate them; none before the table
+/// was ever analysed, or where the catalog has no estimate.
+async fn estimated_rows(conn: &mut PgConnection, table: &str) -> Result<Option<u64>, sqlx::Error> {
+    let estimate: Option<f64> = sqlx::query_scalar(
+        "SELECT c.reltuples::float8 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'public' AND c.relname = $1",
+    )
+    .bind(table)
+    .fetch_optional(conn)
+    .await?;
+    Ok(estimate.filter(|n| *n >= 1.0).map(|n| n.round() as u64))
+}
+
 async fn row_size(conn: &mut PgConnection, table: &str) -> Result<String, sqlx::Error> {
     let rows = sqlx::query(
         "SELECT a.attname::text AS name, t.typlen::int AS width, (t.typcategory = 'S' OR t.typname = 'bytea') AS direct \
@@ -269,7 +281,9 @@ impl Migrator {
         let m = work.m;
         let fail = |message: String| RunError::Directive { tag: m.tag.clone(), number: i + 1, message };
         let table = d.table();
-        let (key, size) = retrying(conn, &self.connector, &self.options.retry, async |c| Ok((primary_key(c, table).await?, row_size(c, table).await?)))
+        // The estimate only draws a progress bar: without one (or when it cannot be read)
+        // the bar shows the rows and the rate.
+        let (key, size, expected_rows) = retrying(conn, &self.connector, &self.options.retry, async |c| Ok((primary_key(c, table).await?, row_size(c, table).await?, estimated_rows(c, table).await.unwrap_or(None))))
             .await
             .map_err(|e| RunError::db(&format!("{}: reading the columns of `{table}`", m.tag), e.error))?;
         if key.is_empty() {
@@ -281,8 +295,8 @@ impl Migrator {
         };
         let walk = Walk { sql: WalkSql::new(d, key, size, self.batch_rows_per_transaction()), tag: &m.tag, statement: i, copy };
         let progress = |rows: u64, done: bool| match d {
-            Directive::Copy(_) => Event::CopyProgress { tag: m.tag.clone(), table: table.to_owned(), rows, done },
-            Directive::Backfill(b) => Event::BackfillProgress { tag: m.tag.clone(), table: table.to_owned(), column: b.column.clone(), rows, done },
+            Directive::Copy(_) => Event::CopyProgress { tag: m.tag.clone(), table: table.to_owned(), rows, expected_rows, done },
+            Directive::Backfill(b) => Event::BackfillProgress { tag: m.tag.clone(), table: table.to_owned(), column: b.column.clone(), rows, expected_rows, done },
         };
         let row = self.read_row(conn, &m.tag).await?;
         if let Some((copy, _)) = walk.copy

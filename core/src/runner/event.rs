@@ -90,6 +90,9 @@ pub enum Event {
         column: String,
         /// Rows filled so far.
         rows: u64,
+        /// The table's rows as the catalog's statistics estimate them (for a progress bar);
+        /// none when they have none.
+        expected_rows: Option<u64>,
         /// The backfill is finished.
         done: bool,
     },
@@ -101,6 +104,9 @@ pub enum Event {
         table: String,
         /// Rows copied so far.
         rows: u64,
+        /// The table's rows as the catalog's statistics estimate them (for a progress bar);
+        /// none when they have none.
+        expected_rows: Option<u64>,
         /// The copy is finished and checked.
         done: bool,
     },

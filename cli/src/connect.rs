@@ -2,6 +2,7 @@
 //! config), a runtime bounded by a timeout and stopped by signals, and the printing of the
 //! runner's events as they come.
 
+use crate::Context;
 use crate::output::{CliError, Format, emit};
 use clap::{Args, ValueEnum};
 use std::path::{Path, PathBuf};
@@ -50,9 +51,10 @@ pub fn input(message: impl Into<String>) -> CliError {
 
 impl DbArgs {
     /// The target, from flags, then the environment, then (for a PostgreSQL URL) the
-    /// dialect of the config at `config_path`, if it reads: a broken config is reported by
-    /// the command that loads it.
-    pub fn target(&self, config_path: &Path) -> Result<Target, CliError> {
+    /// dialect of the config, if it reads: a broken config is reported by the command that
+    /// loads it.
+    pub fn target(&self, cx: &Context) -> Result<Target, CliError> {
+        let config_path = cx.config.as_path();
         // A PostgreSQL URL with no provider named: the config's dialect decides.
         let by_dialect = self.provider.is_none()
             && self.endpoint.is_none()
@@ -60,8 +62,13 @@ impl DbArgs {
             && (self.connection_string.is_some() || env("DATABASE_URL").is_some())
             && Config::load(config_path).is_ok_and(|c| c.dialect == Dialect::Dsql);
         if by_dialect {
-            // Said first, so that nobody takes the run for plain PostgreSQL's.
-            eprintln!("note: {} says dialect = \"dsql\": DSQL's rules apply on this PostgreSQL (--provider postgres runs without them)", config_path.display());
+            // Said first, so that nobody takes the run for plain PostgreSQL's; under JSON as
+            // one of the event lines on stderr.
+            let note = format!("{} says dialect = \"dsql\": DSQL's rules apply on this PostgreSQL (--provider postgres runs without them)", config_path.display());
+            match cx.format {
+                Format::Text => eprintln!("note: {note}"),
+                Format::Json => eprintln!("{}", serde_json::json!({"event": "note", "message": note})),
+            }
         }
         let provider = match self.provider {
             Some(p) => p,
@@ -161,7 +168,8 @@ pub struct EventPrinter {
 impl EventPrinter {
     pub fn new(format: Format) -> EventPrinter {
         use std::io::IsTerminal as _;
-        let terminal = format == Format::Text && std::io::stdout().is_terminal() && std::io::stderr().is_terminal();
+        // With a log on stderr (-v, RUST_LOG) its lines would be drawn over: lines then.
+        let terminal = format == Format::Text && !crate::logging() && std::io::stdout().is_terminal() && std::io::stderr().is_terminal();
         EventPrinter { format, live: terminal.then(|| std::sync::Mutex::new(None)) }
     }
 
@@ -227,7 +235,7 @@ impl EventPrinter {
 /// Draws `what` at `rows` (of about `expected`) on the live bar, starting it if it is not
 /// the one drawn.
 fn progress(bar: &mut Option<indicatif::ProgressBar>, what: String, rows: u64, expected: Option<u64>) {
-    use indicatif::{ProgressBar, ProgressStyle};
+    use indicatif::{ProgressBar, ProgressFinish, ProgressStyle};
     if bar.as_ref().is_none_or(|b| b.message() != what) {
         if let Some(old) = bar.take() {
             old.finish_and_clear();
@@ -238,7 +246,12 @@ fn progress(bar: &mut Option<indicatif::ProgressBar>, what: String, rows: u64, e
             None => (ProgressBar::no_length(), "  {spinner} {msg}: {human_pos} rows ({per_sec})"),
         };
         let style = ProgressStyle::with_template(template).expect("the templates parse").progress_chars("=> ");
-        let new = new.with_style(style).with_message(what).with_position(rows);
+        // A failure or a signal ends the run without another event: the bar is cleared
+        // then, not left drawn full above the error.
+        let new = new.with_style(style).with_message(what).with_finish(ProgressFinish::AndClear);
+        // Rows an earlier, interrupted run copied are no part of this run's rate.
+        new.set_position(rows);
+        new.reset_eta();
         // Redrawn on its own between the runner's reports, which come every two seconds.
         new.enable_steady_tick(std::time::Duration::from_millis(100));
         *bar = Some(new);

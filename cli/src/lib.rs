@@ -151,21 +151,29 @@ pub fn main() -> ExitCode {
     }
 }
 
+/// Whether the log writes to stderr (set once, by [`logs`]).
+static LOGGING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Whether the log writes to stderr: then nothing else may draw there.
+fn logging() -> bool {
+    LOGGING.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 /// The log on stderr: off unless asked for with -v/-vv or RUST_LOG (a bad RUST_LOG is
 /// said once, then ignored).
 fn logs(verbose: u8) {
     use tracing_subscriber::filter::{LevelFilter, Targets};
     let ours = |level| Targets::new().with_target("tablewright_core", level).with_target("tablewright", level);
     let filter = match std::env::var("RUST_LOG").ok().filter(|v| !v.trim().is_empty()) {
-        Some(spec) => spec.parse::<Targets>().unwrap_or_else(|e| {
+        Some(spec) => spec.parse::<Targets>().inspect(|_| LOGGING.store(true, std::sync::atomic::Ordering::Relaxed)).unwrap_or_else(|e| {
             eprintln!("warning: RUST_LOG ignored: {e}");
             ours(LevelFilter::OFF)
         }),
-        None => ours(match verbose {
-            0 => LevelFilter::OFF,
-            1 => LevelFilter::INFO,
-            _ => LevelFilter::DEBUG,
-        }),
+        None if verbose > 0 => {
+            LOGGING.store(true, std::sync::atomic::Ordering::Relaxed);
+            ours(if verbose == 1 { LevelFilter::INFO } else { LevelFilter::DEBUG })
+        }
+        None => ours(LevelFilter::OFF),
     };
     use tracing_subscriber::Layer as _;
     use tracing_subscriber::layer::SubscriberExt as _;
@@ -199,10 +207,10 @@ fn now_ms() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
 }
 
-/// The JSON Schema of every command's document, by command (`permissions apply` as
-/// `permissions-apply`), and of a command line that does not parse (`usage`).
+/// The JSON Schema of every command's document, by its file's name (the command, a dash
+/// for a space: `permissions-apply`), and of a command line that does not parse (`usage`).
 #[cfg(feature = "json-schema")]
-pub fn json_schemas() -> Vec<(&'static str, schemars::Schema)> {
+pub fn json_schemas() -> Vec<(String, schemars::Schema)> {
     use output::Document;
     // As the documents are written (every field present, null or not), not as they would
     // be read: every key is required.
@@ -212,17 +220,17 @@ pub fn json_schemas() -> Vec<(&'static str, schemars::Schema)> {
             settings.clone().into_generator().into_root_schema_for::<$t>()
         };
     }
-    vec![
+    let schemas = vec![
         ("generate", schema_for!(Document<generate::GenerateReport, generate::Status>)),
         ("check", schema_for!(Document<check::CheckReport, check::Status>)),
         ("rehash", schema_for!(Document<rehash::RehashReport, rehash::Status>)),
         ("squash", schema_for!(Document<squash::SquashReport, squash::Status>)),
         ("migrate", schema_for!(Document<migrate::MigrateReport, migrate::Status>)),
         ("check-dsql", schema_for!(Document<check_dsql::CheckDsqlReport, check_dsql::Status>)),
-        ("permissions-apply", schema_for!(Document<permissions::PermissionsReport, permissions::Status>)),
-        ("permissions-validate", schema_for!(Document<permissions::PermissionsReport, permissions::Status>)),
+        ("permissions apply", schema_for!(Document<permissions::PermissionsReport, permissions::Status>)),
+        ("permissions validate", schema_for!(Document<permissions::PermissionsReport, permissions::Status>)),
         ("drift", schema_for!(Document<drift::DriftReport, drift::Status>)),
-        ("import-drizzle", schema_for!(Document<import::ImportReport, import::Status>)),
+        ("import drizzle", schema_for!(Document<import::ImportReport, import::Status>)),
         ("push", schema_for!(Document<push::PushReport, push::Status>)),
         ("clone", schema_for!(Document<clone::CloneReport, clone::Status>)),
         ("pull", schema_for!(Document<pull::PullReport, pull::Status>)),
@@ -230,5 +238,19 @@ pub fn json_schemas() -> Vec<(&'static str, schemars::Schema)> {
         ("mark-applied", schema_for!(Document<mark_applied::MarkReport, mark_applied::Status>)),
         ("verify", schema_for!(Document<verify::VerifyReport, verify::Status>)),
         ("usage", schema_for!(Document<(), ()>)),
-    ]
+    ];
+    // Each document names its own command and this version, and has no other key.
+    schemas
+        .into_iter()
+        .map(|(command, mut schema)| {
+            let name = command.replace(' ', "-");
+            let command = if command == "usage" { serde_json::Value::Null } else { command.into() };
+            schema.insert("additionalProperties".into(), false.into());
+            if let Some(properties) = schema.get_mut("properties").and_then(|p| p.as_object_mut()) {
+                properties.insert("command".into(), serde_json::json!({"description": "The command, as typed; null for a command line that did not parse.", "const": command}));
+                properties.insert("format_version".into(), serde_json::json!({"description": "The version of the documents' shape.", "const": output::FORMAT_VERSION}));
+            }
+            (name, schema)
+        })
+        .collect()
 }

@@ -249,7 +249,8 @@ fn error_text(e: &ErrorReport) -> String {
         }
         text.push_str(&format!("error: {}\n", e.message));
     } else if !e.items.is_empty() {
-        text.push_str(&format!("error: {}:\n", e.message));
+        // A message that ends in a statement's text takes no colon after it.
+        text.push_str(&format!("error: {}{}\n", e.message, if e.message.contains('\n') { "" } else { ":" }));
         for item in &e.items {
             text.push_str(&format!("  - {}\n", item.detail));
             fixes(item, &mut text);

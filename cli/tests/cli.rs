@@ -542,3 +542,34 @@ fn every_json_document_matches_its_schema_and_its_exit_code() {
     let dry = run(&["squash", "--format", "json"], 0, "squashed");
     assert_eq!(dry["report"]["squashed"].as_array().map(Vec::len), Some(2), "{dry}");
 }
+
+/// No flag value panics the CLI: each numeric flag at its extremes (and past them) is a
+/// usage error (2), or, when accepted, the run gets as far as the unreachable database
+/// (3); never 101 or a signal.
+#[test]
+fn no_flag_value_at_its_extremes_panics() {
+    let f = Fixture::new();
+    let max = u64::MAX.to_string();
+    let past = "340282366920938463463374607431768211456".to_owned();
+    let unreachable = ["--provider", "postgres", "--connection-string", "postgres://127.0.0.1:1/none"];
+    let mut cases: Vec<Vec<String>> = Vec::new();
+    for value in ["0", "-1", "1", &max, &past, "", "NaN", "1e9"] {
+        for flag in ["--timeout", "--lock-lease", "--batch-rows"] {
+            cases.push(["migrate", flag, value].iter().chain(&unreachable).map(|s| s.to_string()).collect());
+        }
+        cases.push(["mark-applied", "--file", "0000_init", "--through", value].iter().chain(&unreachable).map(|s| s.to_string()).collect());
+        cases.push(["clone", "--from", "postgres://127.0.0.1:1/a", "--to", "postgres://127.0.0.1:1/b", "--rows", value].iter().map(|s| s.to_string()).collect());
+        cases.push(["verify", "--connection-string", "postgres://127.0.0.1:1/none", "--with-rows", value].iter().map(|s| s.to_string()).collect());
+    }
+    for args in cases {
+        for format in ["text", "json"] {
+            let out = Command::cargo_bin("tablewright").unwrap().current_dir(f.dir.path()).args(&args).args(["--format", format]).timeout(std::time::Duration::from_secs(60)).output().unwrap();
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert!(matches!(out.status.code(), Some(1..=3)), "{args:?} {format}: {:?}\n{stderr}", out.status);
+            assert!(!stderr.contains("panicked"), "{args:?} {format}: {stderr}");
+            if format == "json" {
+                documents::parse(&out.stdout);
+            }
+        }
+    }
+}

@@ -583,6 +583,10 @@ async fn import_drizzle_then_squash_leaves_drizzle_history_behind() {
     let out = run(dir.path(), &[&["migrate"][..], &connection].concat());
     assert!(text(&out.stdout).contains("Done: 0 applied, 2 already applied."), "{}{}", text(&out.stdout), text(&out.stderr));
     assert!(run(dir.path(), &["squash"]).status.success());
+    // Before the reset, the history is the archive's: migrate names the way out.
+    let out = run(dir.path(), &[&["migrate"][..], &connection].concat());
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("tablewright mark-applied --file 0000_baseline --reset --yes"), "{}", text(&out.stderr));
     let out = run(dir.path(), &[&["mark-applied", "--file", "0000_baseline", "--reset", "--yes"][..], &connection].concat());
     assert!(out.status.success(), "{}", text(&out.stderr));
     let out = run(dir.path(), &[&["migrate"][..], &connection].concat());

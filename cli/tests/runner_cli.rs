@@ -548,6 +548,7 @@ async fn a_failed_statement_exits_3_every_time_until_fixed(mode: Mode) {
         assert_eq!(out.status.code(), Some(3), "{attempt}: {}", text(&out.stderr));
         let stderr = text(&out.stderr);
         assert!(stderr.contains("statement 2 of 3 failed (SQLSTATE 42P01)"), "{attempt}: {stderr}");
+        assert!(stderr.contains("fix: fix statement 2 of 0000_m or a later one"), "{attempt}: the way out is named: {stderr}");
         assert_eq!(first.get_or_insert_with(|| stderr.clone()), &stderr, "{attempt}: the same error");
     }
     let status = on_folder("status", dir.path(), mode, &db, &[]);
@@ -973,6 +974,9 @@ async fn a_database_url_runs_under_the_configured_dialect() {
     assert!(text(&out.stderr).starts_with("note: tablewright.toml says dialect = \"dsql\": DSQL's rules apply"), "{}", text(&out.stderr));
     let status = run(&db, &["status", "--exit-code", "--format", "json"]);
     assert_eq!(status.status.code(), Some(0), "{}", text(&status.stderr));
+    // Under JSON, stderr stays JSON lines: the note is one of them.
+    let lines: Vec<serde_json::Value> = text(&status.stderr).lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not a JSON line ({e}): {l}"))).collect();
+    assert_eq!(lines.first().map(|l| l["event"].clone()), Some("note".into()), "{lines:?}");
     let json = documents::parse(&status.stdout)["report"].clone();
     assert!(json["target"].as_str().unwrap().starts_with("dsql (emulated on PostgreSQL) at "), "{json}");
     assert_at_last_snapshot(dir.path(), &db, "migrated under DSQL's rules from DATABASE_URL").await;

@@ -40,6 +40,12 @@ fn schemas_refuse_documents_of_another_shape() {
         bad[field] = value;
         assert!(documents::validate(&bad).is_err(), "{field}: {bad}");
     }
+    let mut other_command = good.clone();
+    other_command["command"] = "generate".into();
+    assert!(documents::validate(&other_command).is_err(), "check.json is check's own: {other_command}");
+    let mut extra = good.clone();
+    extra["extra"] = 1.into();
+    assert!(documents::validate(&extra).is_err(), "no key beyond the five: {extra}");
     let mut missing = good.clone();
     missing.as_object_mut().unwrap().remove("error");
     assert!(documents::validate(&missing).is_err(), "every key is required: {missing}");

@@ -12,8 +12,8 @@ use tablewright_core::runner::{self, HistoryTable, MigrationSet, Migrator, Migra
 /// Examples for `--help`.
 pub const EXAMPLES: &str = "\
 Examples:
-  # production's schema, rows and history in a local database, to rehearse a deploy
-  tablewright clone --from postgres://prod.example/app --to postgres://localhost/rehearsal --rows 10000
+  # production in a local database (10,000 rows a table), to rehearse a deploy
+  tablewright clone --from \"$PROD_URL\" --to postgres://localhost/rehearsal --rows 10000
   # into a throwaway server that lives until Ctrl-C (its URL printed)
   tablewright clone --from-endpoint abc.dsql.us-east-1.on.aws --region us-east-1
 
@@ -47,10 +47,10 @@ pub struct Args {
 
 impl Args {
     /// The source database; its provider is always named, so the config is never asked.
-    fn source(&self, config_path: &std::path::Path) -> Result<Target, CliError> {
+    fn source(&self, cx: &Context) -> Result<Target, CliError> {
         let provider = self.from_provider.or(self.from_endpoint.as_ref().map(|_| Provider::Dsql)).or(Some(Provider::Postgres));
         let args = DbArgs { provider, connection_string: self.from.clone(), endpoint: self.from_endpoint.clone(), region: self.region.clone(), folder: None };
-        args.target(config_path)
+        args.target(cx)
     }
 }
 
@@ -106,7 +106,7 @@ impl Report for CloneReport {
 pub fn run(cx: &Context, args: Args) -> Result<Done<CloneReport>, CliError> {
     use tablewright_core::compile::{diff, plan};
     use tablewright_core::schema::desired::{AllowDrops, DesiredSchema};
-    let from = args.source(&cx.config)?;
+    let from = args.source(cx)?;
     let config = optional_config(&cx.config)?;
     let history = config.as_ref().map(history_of).unwrap_or_default();
     // A folder imported from drizzle-kit: its history comes along too.

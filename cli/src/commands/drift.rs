@@ -97,7 +97,7 @@ impl Report for DriftReport {
 
 /// Runs `drift`.
 pub fn run(cx: &Context, args: Args) -> Result<Done<DriftReport>, CliError> {
-    let target = args.db.target(&cx.config)?;
+    let target = args.db.target(cx)?;
     let (config, folder, history) = args.db.sources(&cx.config)?;
     let migrations = MigrationFolder::load(&folder)?;
     if migrations.journal.entries.is_empty() {

@@ -90,7 +90,7 @@ pub fn run(cx: &Context, args: Args) -> Result<Done<MarkReport>, CliError> {
     if args.reset && !args.yes {
         return Err(input("--reset deletes the whole migration history but this one row; add --yes to confirm (tablewright never prompts)"));
     }
-    let target = args.db.target(&cx.config)?;
+    let target = args.db.target(cx)?;
     let (_, folder, history) = args.db.sources(&cx.config)?;
     let set = MigrationSet::from_folder(&folder)?;
     let tag = Path::new(&args.file).file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| args.file.clone());

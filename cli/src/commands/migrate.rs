@@ -8,7 +8,8 @@ use serde::Serialize;
 use std::time::Duration;
 use tablewright_core::runner::PlannedMigration;
 use tablewright_core::runner::permissions::{ApplyOptions, PermissionsReport};
-use tablewright_core::runner::{MigrationSet, Migrator, MigratorOptions};
+use tablewright_core::project::folder::MigrationFolder;
+use tablewright_core::runner::{MigrationSet, Migrator, MigratorOptions, RunError};
 
 /// Examples for `--help`.
 pub const EXAMPLES: &str = "\
@@ -52,7 +53,8 @@ pub struct Args {
     #[arg(long, value_name = "DURATION", default_value = "300", value_parser = duration_within(MAX_LOCK_LEASE_DAYS))]
     lock_lease: Duration,
     /// PostgreSQL: all pending migrations in one transaction, all or nothing (like
-    /// `psql -1`). Ignored on DSQL, which allows one DDL per transaction.
+    /// `psql -1`). Refused (exit 2) under DSQL's rules, where every statement is its own
+    /// transaction, and when a pending migration is partly applied.
     #[arg(long)]
     single_transaction: bool,
     /// Do not apply and validate the permissions file after the migrations.
@@ -100,8 +102,7 @@ pub struct MigrateReport {
     pub origin: String,
     /// Migrations this run applied, in order (empty in a dry run).
     pub applied: Vec<String>,
-    /// Migrations already applied before this run (0 in a dry run, which lists only what
-    /// it would run).
+    /// Migrations already applied before this run.
     pub already_applied: usize,
     /// `--dry-run`: each migration to run, its statements and how each runs.
     pub pending: Vec<PlannedMigration>,
@@ -165,9 +166,23 @@ impl Report for MigrateReport {
     }
 }
 
+/// A history this folder does not know, when `squash` archived it: the way out is the
+/// baseline's `mark-applied --reset`, not another branch.
+fn after_squash(e: RunError, folder: &std::path::Path) -> CliError {
+    let squashed = matches!(e, RunError::UnknownApplied { .. }) && MigrationFolder::load(folder).is_ok_and(|f| !f.archives().is_empty());
+    let baseline = MigrationSet::from_folder(folder).ok().and_then(|set| set.migrations.first().map(|m| m.tag.clone()));
+    match (squashed, baseline) {
+        (true, Some(baseline)) => CliError::from(e).context(format!(
+            "this database's history is the one `squash` archived under {}: once it has applied every archived migration (`migrate --folder` the archive first, if not), record the baseline in its place with `tablewright mark-applied --file {baseline} --reset --yes`",
+            folder.join("archive").display()
+        )),
+        _ => CliError::from(e),
+    }
+}
+
 /// Runs `migrate`.
 pub fn run(cx: &Context, args: Args) -> Result<Done<MigrateReport>, CliError> {
-    let target = args.db.target(&cx.config)?;
+    let target = args.db.target(cx)?;
     let (config, folder, history) = args.db.sources(&cx.config)?;
     let revoke_undeclared = config.as_ref().is_none_or(|c| c.revoke_undeclared);
     let permissions = match config.map(|c| c.permissions).filter(|p| !args.no_permissions && p.is_file()) {
@@ -208,6 +223,7 @@ pub fn run(cx: &Context, args: Args) -> Result<Done<MigrateReport>, CliError> {
         };
         if args.dry_run {
             report.pending = migrator.plan().await?;
+            report.already_applied = migrator.status().await?.applied.len();
             report.status = Status::DryRun;
             return Ok(Done::ok(report));
         }
@@ -216,7 +232,7 @@ pub fn run(cx: &Context, args: Args) -> Result<Done<MigrateReport>, CliError> {
         }
         // SIGINT and SIGTERM stop the run the way --timeout does: the statement in flight
         // ended on the server, the lock released.
-        let run = migrator.run_until(&|e| printer.print(e), termination()).await?;
+        let run = migrator.run_until(&|e| printer.print(e), termination()).await.map_err(|e| after_squash(e, &folder))?;
         report.applied = run.applied;
         report.already_applied = run.already_applied;
         report.permissions = run.permissions;

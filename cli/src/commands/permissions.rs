@@ -12,11 +12,19 @@ use tablewright_core::project::config::Config;
 use tablewright_core::runner::permissions::{ApplyOptions, ApplyReport, Excess, Gap, GapReason, PermissionsFile, ValidateReport};
 use tablewright_core::runner::{self, Connector};
 
-/// Examples for `--help`.
-pub const EXAMPLES: &str = "\
+/// `permissions apply`'s examples for `--help`.
+pub const APPLY_EXAMPLES: &str = "\
 Examples:
   # create the roles, run the GRANTs, revoke what no handler declares
   tablewright permissions apply --connection-string postgres://localhost/app
+  # the same on Aurora DSQL
+  tablewright permissions apply --endpoint abc.dsql.us-east-1.on.aws --region us-east-1
+
+Exit codes: 0 ok, 2 input error, 3 the database refused.";
+
+/// `permissions validate`'s examples for `--help`.
+pub const VALIDATE_EXAMPLES: &str = "\
+Examples:
   # in CI: exit 1 while a declared grant is missing or an undeclared one is there
   tablewright permissions validate --strict
   # grant what is missing and revoke what is undeclared, then report
@@ -29,11 +37,11 @@ Exit codes: 0 ok, 1 a gap (--strict), 2 input error, 3 the database refused.";
 pub enum Action {
     /// Create the roles, run the GRANTs and revoke what no handler declares from the roles
     /// the file manages (idempotent; one statement per transaction).
-    #[command(after_help = EXAMPLES)]
+    #[command(after_help = APPLY_EXAMPLES)]
     Apply(ApplyArgs),
     /// Report declared grants missing from pg_class.relacl and privileges of the managed
     /// roles that no handler declares; changes nothing unless --repair.
-    #[command(after_help = EXAMPLES)]
+    #[command(after_help = VALIDATE_EXAMPLES)]
     Validate(ValidateArgs),
 }
 
@@ -166,7 +174,7 @@ pub fn validate(cx: &Context, args: ValidateArgs) -> Result<Done<PermissionsRepo
 }
 
 fn run(cx: &Context, db: &DbArgs, apply: bool, strict: bool) -> Result<Done<PermissionsReport>, CliError> {
-    let target = db.target(&cx.config)?;
+    let target = db.target(cx)?;
     let config = Config::load(&cx.config)?;
     let options = ApplyOptions { revoke_undeclared: config.revoke_undeclared };
     block_on(None, async {

@@ -86,7 +86,7 @@ impl PullReport {
 
 /// Runs `pull`.
 pub fn run(cx: &Context, args: Args) -> Result<Done<PullReport>, CliError> {
-    let target = args.db.target(&cx.config)?;
+    let target = args.db.target(cx)?;
     let history = optional_config(&cx.config)?.as_ref().map(history_of).unwrap_or_default();
     if let Some(path) = &args.out
         && path.exists()

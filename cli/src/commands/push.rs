@@ -77,7 +77,7 @@ pub fn run(cx: &Context, args: Args) -> Result<Done<PushReport>, CliError> {
     use tablewright_core::compile::{diff, plan};
     use tablewright_core::schema::{compare, desired::AllowDrops, scan};
     let config = Config::load(&cx.config)?;
-    let target = args.db.target(&cx.config)?;
+    let target = args.db.target(cx)?;
     // Under DSQL's rules (Aurora DSQL, or its rules emulated, which stand for it) a push
     // is asked for by name.
     if target.dsql_rules() && !args.allow_dsql {

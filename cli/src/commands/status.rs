@@ -118,7 +118,7 @@ impl Report for StatusReport {
 
 /// Runs `status`.
 pub fn run(cx: &Context, args: Args) -> Result<Done<StatusReport>, CliError> {
-    let target = args.db.target(&cx.config)?;
+    let target = args.db.target(cx)?;
     let (_, folder, history) = args.db.sources(&cx.config)?;
     let set = MigrationSet::from_folder(&folder)?;
     block_on(None, async {

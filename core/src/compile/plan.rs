@@ -179,7 +179,8 @@ pub fn plan(changes: &Changes, next: &Schema, dialect: Dialect) -> Result<Plan, 
                         statements.extend(steps);
                         planned.rebuilds.push(rebuild);
                     }
-                    Err(reason) => refusals.push(Refusal::of(op, reason)),
+                    // The rebuild is the table's, whichever change asked for it first.
+                    Err(reason) => refusals.push(Refusal { column: None, ..Refusal::of(op, reason) }),
                 }
             }
             continue;

@@ -59,10 +59,6 @@ async fn primary_key(conn: &mut PgConnection, table: &str) -> Result<Vec<KeyColu
     rows.iter().map(|r| Ok(KeyColumn { name: r.try_get("name")?, sql_type: r.try_get("sql_type")? })).collect()
 }
 
-/// An SQL expression for the bytes of one row of `table` (as `s`), cheap to evaluate: a
-/// fixed-width column counts its width, a string or `bytea` its stored length, any other
-/// column the length of its text. Turning every row into text to measure it cost as much
-/// as the batch's write (benches/README.md).
 /// The rows of `table` as the catalog's statistics estimate them; none before the table
 /// was ever analysed, or where the catalog has no estimate.
 async fn estimated_rows(conn: &mut PgConnection, table: &str) -> Result<Option<u64>, sqlx::Error> {
@@ -75,6 +71,10 @@ async fn estimated_rows(conn: &mut PgConnection, table: &str) -> Result<Option<u
     Ok(estimate.filter(|n| *n >= 1.0).map(|n| n.round() as u64))
 }
 
+/// An SQL expression for the bytes of one row of `table` (as `s`), cheap to evaluate: a
+/// fixed-width column counts its width, a string or `bytea` its stored length, any other
+/// column the length of its text. Turning every row into text to measure it cost as much
+/// as the batch's write (benches/README.md).
 async fn row_size(conn: &mut PgConnection, table: &str) -> Result<String, sqlx::Error> {
     let rows = sqlx::query(
         "SELECT a.attname::text AS name, t.typlen::int AS width, (t.typcategory = 'S' OR t.typname = 'bytea') AS direct \
@@ -283,7 +283,18 @@ impl Migrator {
         let table = d.table();
         // The estimate only draws a progress bar: without one (or when it cannot be read)
         // the bar shows the rows and the rate.
-        let (key, size, expected_rows) = retrying(conn, &self.connector, &self.options.retry, async |c| Ok((primary_key(c, table).await?, row_size(c, table).await?, estimated_rows(c, table).await.unwrap_or(None))))
+        let (key, size, expected_rows) = retrying(conn, &self.connector, &self.options.retry, async |c| {
+            let expected = match estimated_rows(c, table).await {
+                Ok(n) => n,
+                // A lost connection or a conflict is the retry's to handle, as for the others.
+                Err(e) if retry::is_transient(&e) || retry::occ_code(&e).is_some() => return Err(e),
+                Err(e) => {
+                    tracing::debug!(table, error = %e, "no row estimate for the progress bar");
+                    None
+                }
+            };
+            Ok((primary_key(c, table).await?, row_size(c, table).await?, expected))
+        })
             .await
             .map_err(|e| RunError::db(&format!("{}: reading the columns of `{table}`", m.tag), e.error))?;
         if key.is_empty() {

@@ -16,7 +16,7 @@ pub enum RunError {
     #[error("migrations: {}", .0.join("; "))]
     Source(Vec<String>),
     /// Could not connect.
-    #[error("connect to {target}: {source}")]
+    #[error("connect to {target}: {}", database_message(.source))]
     Connect {
         /// Where (no secrets).
         target: String,
@@ -252,6 +252,18 @@ impl Classified for RunError {
             .take_while(|cause| cause.downcast_ref::<sqlx::Error>().is_none_or(|e| e.as_database_error().is_none()))
             .map(ToString::to_string)
             .collect()
+    }
+
+    fn items(&self) -> Vec<crate::error::ErrorItem> {
+        match self {
+            RunError::Statement { tag, number, statement, .. } => vec![crate::error::ErrorItem {
+                fix: vec![format!(
+                    "fix statement {number} of {tag} or a later one (statements before it ran, and must stay as they are), or the data it meets, then run `migrate` again: it resumes at statement {number}; `rehash --tag {tag}` records the file's new hash"
+                )],
+                ..crate::error::ErrorItem::new("statement", format!("statement {number} of `{tag}.sql`: {}", statement.lines().next().unwrap_or_default()))
+            }],
+            _ => Vec::new(),
+        }
     }
 
     fn class(&self) -> ErrorClass {

@@ -188,7 +188,12 @@ impl Connector {
         match &self.target {
             Target::Postgres { url } | Target::DsqlEmulated { url } => url
                 .parse::<PgConnectOptions>()
-                .map_err(|e| RunError::Config(format!("connection string {}: {e}", redact_url(url)))),
+                .map_err(|e| {
+                    RunError::Config(format!(
+                        "connection string {}: {e} (in a URL, a password holding `/`, `?`, `#`, `@` or `%` is written percent-encoded: `%2F`, `%3F`, `%23`, `%40`, `%25`)",
+                        redact_url(url)
+                    ))
+                }),
             #[cfg(feature = "dsql")]
             Target::Dsql { .. } => self.signer.as_ref().expect("a dsql target has a signer").options().await,
         }

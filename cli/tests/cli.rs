@@ -533,6 +533,8 @@ fn every_json_document_matches_its_schema_and_its_exit_code() {
     let push = run(&["push", "--format", "json", "--connection-string", "postgres://127.0.0.1:1/none", "--provider", "dsql"], 2, "error");
     assert_eq!(push["error"]["class"], "input");
     f.edit(ENTITIES, "    pub subtitle: Option<String>,\n", "    pub subtitle: Option<String>,\n    pub blurb: Option<String>,\n");
+    let text = f.run(&["generate", "--check"]).code(1);
+    assert!(stdout(&text).contains("Run the same command without --check to write them."), "{}", stdout(&text));
     let pending = run(&["generate", "--check", "--format", "json"], 1, "pending");
     assert_eq!(pending["report"]["migration"]["changes"][0]["kind"], "add_column");
     assert_eq!(pending["report"]["migration"]["changes"][0]["table"], "books");

@@ -127,7 +127,8 @@ impl Report for GenerateReport {
                 if let Some(p) = &self.permissions {
                     text.push_str(&format!("{} is out of date with the #[requires_table] declarations.\n", p.file));
                 }
-                text.push_str("Run `tablewright generate` to write them.\n");
+                // The same flags (an --allow-drop, a --deny) are needed to write them.
+                text.push_str("Run the same command without --check to write them.\n");
             }
             Status::Written => {
                 if let Some(m) = &self.migration {

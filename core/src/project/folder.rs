@@ -366,7 +366,7 @@ fn list(dir: &Path, ext: &str) -> Result<Vec<PathBuf>, FolderError> {
 }
 
 impl FolderProblem {
-    /// Its items, for error reports.
+    /// The problem as an error item (`generate` refuses a folder that has it).
     pub fn item(&self) -> crate::error::ErrorItem {
         let kind = serde_json::to_value(self).ok().and_then(|v| v["kind"].as_str().map(str::to_owned)).unwrap_or_default();
         crate::error::ErrorItem { fix: vec![self.fix()], ..crate::error::ErrorItem::new(kind, self.to_string()) }

@@ -113,7 +113,7 @@ fn run_until_halt_then_kill(mut cmd: Command, halt: &str) -> bool {
 }
 
 /// Every pass of every failpoint of a run, as `FAILPOINTS` specs, found by running until
-/// a spec no longer halts: `each` gets a fresh database, returns whether the run halted.
+/// a spec no longer halts: `each` resets its database first, returns whether the run halted.
 /// By default every third pass of each failpoint (the first included);
 /// `TABLEWRIGHT_FAULTS=full` takes every pass.
 async fn every_halt(mut each: impl AsyncFnMut(&str) -> bool) -> usize {
@@ -135,13 +135,13 @@ async fn crash_at_every_boundary(mode: Mode) {
     let set = MigrationSet::from_folder(&dir.path().join("migrations")).unwrap();
     let total: usize = set.migrations.iter().map(|m| m.statements.len()).sum();
     assert!(total >= 12, "the fixture has many statements ({total})");
+    let db = TestDb::for_mode("crash", mode).await;
     let halted = every_halt(async |halt| {
-        let db = TestDb::for_mode("crash", mode).await;
+        db.reset().await;
         let halted = run_until_halt_then_kill(migrate(dir.path(), mode, &db, &[]), halt);
         let rerun = migrate(dir.path(), mode, &db, &[]).output().unwrap();
         assert!(rerun.status.success(), "{halt}: the rerun failed:\n{}", String::from_utf8_lossy(&rerun.stderr));
         assert_at_last_snapshot(dir.path(), &db, halt).await;
-        drop(db);
         halted
     })
     .await;
@@ -427,8 +427,9 @@ const CHECKSUM: &str = "SELECT count(*)::text || ':' || md5(string_agg(concat_ws
 async fn a_recreation_killed_during_the_copy_or_at_any_swap_step_finishes_on_rerun() {
     let mode = Mode::DsqlGuarded;
     let (v1, v2) = recreation_projects();
+    let db = TestDb::for_mode("recreate_crash", mode).await;
     let halted = every_halt(async |halt| {
-        let db = TestDb::for_mode("recreate_crash", mode).await;
+        db.reset().await;
         let out = migrate(v1.path(), mode, &db, &[]).output().unwrap();
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         let mut setup = db.connect_setup().await;
@@ -462,7 +463,6 @@ async fn a_recreation_killed_during_the_copy_or_at_any_swap_step_finishes_on_rer
         assert_at_last_snapshot(v2.path(), &db, halt).await;
         drop(conn);
         drop(setup);
-        drop(db);
         halted
     })
     .await;
@@ -473,8 +473,9 @@ async fn a_recreation_killed_during_the_copy_or_at_any_swap_step_finishes_on_rer
 async fn a_backfill_killed_midway_resumes_and_fills_every_row() {
     let mode = Mode::DsqlGuarded;
     let (v1, v2) = two_versions(&RECREATE_V1.replace("pub code: String", "pub code: String,\n    #[column(default = \"'fresh'\")]\n    pub note: Option<String>"));
+    let db = TestDb::for_mode("backfill_crash", mode).await;
     let halted = every_halt(async |halt| {
-        let db = TestDb::for_mode("backfill_crash", mode).await;
+        db.reset().await;
         let out = migrate(v1.path(), mode, &db, &[]).output().unwrap();
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         let mut setup = db.connect_setup().await;
@@ -498,7 +499,6 @@ async fn a_backfill_killed_midway_resumes_and_fills_every_row() {
         assert_at_last_snapshot(v2.path(), &db, halt).await;
         drop(conn);
         drop(setup);
-        drop(db);
         halted
     })
     .await;

@@ -34,11 +34,12 @@ const CORPUS: &[&str] = &[
 async fn check_dsql_and_the_runner_treat_every_chunk_alike() {
     let setup = hand("0000_t", &["CREATE TABLE IF NOT EXISTS t (id bigint PRIMARY KEY, a integer)"]);
     let mut classes = Vec::new();
-    for (k, chunk) in CORPUS.iter().enumerate() {
+    let db = TestDb::for_mode("classify", Mode::DsqlGuarded).await;
+    for chunk in CORPUS {
         let verdicts = dsql_check::check_chunk(1, chunk);
         let class = verdicts.iter().map(|v| v.class).max().expect("a statement");
         classes.push(class);
-        let db = TestDb::for_mode(&format!("classify_{k}"), Mode::DsqlGuarded).await;
+        db.reset().await;
         let migration = hand("0001_chunk", &[chunk]);
         let events = Mutex::new(Vec::new());
         let sink = |e: Event| events.lock().unwrap().push(e);

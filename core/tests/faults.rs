@@ -76,10 +76,10 @@ fn options() -> MigratorOptions {
     MigratorOptions { lease: Duration::from_secs(2), ..MigratorOptions::default() }
 }
 
-/// One run through a proxy cutting at `cuts`, then a clean rerun: the cuts made, the
-/// commit points the proxy saw, and what the database holds.
-async fn run_with_cuts(mode: Mode, set: &MigrationSet, cuts: Cuts) -> (usize, usize, Outcome) {
-    let db = TestDb::for_mode("faults", mode).await;
+/// One run through a proxy cutting at `cuts` into `db` (emptied first), then a clean rerun:
+/// the cuts made, the commit points the proxy saw, and what the database holds.
+async fn run_with_cuts(db: &TestDb, mode: Mode, set: &MigrationSet, cuts: Cuts) -> (usize, usize, Outcome) {
+    db.reset().await;
     let proxy = Proxy::start(&upstream(), cuts.clone()).await;
     let through_proxy = Migrator::new(target(mode, &proxy.url(&db.url)), set.clone(), options()).await.unwrap();
     let _ = through_proxy.run(&|_| {}).await; // may fail: that is the point
@@ -90,8 +90,9 @@ async fn run_with_cuts(mode: Mode, set: &MigrationSet, cuts: Cuts) -> (usize, us
     (made, points, outcome(&db.url).await)
 }
 
-async fn reference(mode: Mode, set: &MigrationSet) -> Outcome {
-    let db = TestDb::for_mode("faults_reference", mode).await;
+/// A run without cuts into `db` (emptied first).
+async fn reference(db: &TestDb, mode: Mode, set: &MigrationSet) -> Outcome {
+    db.reset().await;
     Migrator::new(target(mode, &db.url), set.clone(), options()).await.unwrap().run(&|_| {}).await.unwrap();
     let found = outcome(&db.url).await;
     assert_eq!(found.audit, "12 rows, sum 1165", "{mode:?}: the data migrations as written");
@@ -107,13 +108,14 @@ fn full() -> bool {
 /// before the runner hears the commit succeeded.
 async fn cuts_at_commit_points(mode: Mode) {
     let (_dir, set) = migrations(mode);
-    let expected = reference(mode, &set).await;
-    let (_, points, _) = run_with_cuts(mode, &set, Cuts::Never).await;
+    let db = TestDb::for_mode("faults", mode).await;
+    let expected = reference(&db, mode, &set).await;
+    let (_, points, _) = run_with_cuts(&db, mode, &set, Cuts::Never).await;
     assert!(points >= 10, "{mode:?}: the migrations have many commit points ({points})");
     let step = if full() || points <= 30 { 1 } else { 3 };
     let (mut runs, mut made) = (0, 0);
     for nth in (0..points).step_by(step) {
-        let (cuts, _, found) = run_with_cuts(mode, &set, Cuts::AtCommit { nth }).await;
+        let (cuts, _, found) = run_with_cuts(&db, mode, &set, Cuts::AtCommit { nth }).await;
         assert_eq!(found, expected, "{mode:?}: cut after commit point {nth}: the database differs from a run without cuts");
         runs += 1;
         made += cuts;
@@ -126,11 +128,12 @@ async fn cuts_at_commit_points(mode: Mode) {
 /// server sees them.
 async fn random_cuts(mode: Mode) {
     let (_dir, set) = migrations(mode);
-    let expected = reference(mode, &set).await;
+    let db = TestDb::for_mode("faults", mode).await;
+    let expected = reference(&db, mode, &set).await;
     let seeds = if full() { 25 } else { 3 };
     let mut made = 0;
     for seed in 1..=seeds {
-        let (cuts, _, found) = run_with_cuts(mode, &set, Cuts::Random { seed, rate: 0.02 }).await;
+        let (cuts, _, found) = run_with_cuts(&db, mode, &set, Cuts::Random { seed, rate: 0.02 }).await;
         assert_eq!(found, expected, "{mode:?}: random cuts with seed {seed}: the database differs from a run without cuts");
         made += cuts;
     }
@@ -142,8 +145,9 @@ async fn random_cuts(mode: Mode) {
 /// the connection dies before the runner hears it.
 async fn a_data_migration_cut_after_its_commit_applies_once(mode: Mode) {
     let (_dir, set) = migrations(mode);
-    let expected = reference(mode, &set).await;
-    let (made, _, found) = run_with_cuts(mode, &set, Cuts::AtCommitOf { tag: "INSERT 0 11".into() }).await;
+    let db = TestDb::for_mode("faults", mode).await;
+    let expected = reference(&db, mode, &set).await;
+    let (made, _, found) = run_with_cuts(&db, mode, &set, Cuts::AtCommitOf { tag: "INSERT 0 11".into() }).await;
     assert_eq!(made, 1, "{mode:?}: the commit of the 11-row insert was cut");
     assert_eq!(found.audit, "12 rows, sum 1165", "{mode:?}: 11 rows, not 22");
     assert_eq!(found, expected);

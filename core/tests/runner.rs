@@ -377,3 +377,57 @@ async fn a_history_table_from_before_the_batch_columns_is_upgraded(mode: Mode) {
     drop(su);
     drop(db);
 }
+
+/// What a database holds outside the system schemas, and who may use it: the schemas with
+/// their owners, grants and comments, every relation, function, type and extension, the
+/// event triggers, and the database's own owner, grants and tablespace.
+async fn fingerprint(db: &TestDb) -> String {
+    let mut conn = PgConnection::connect(db.admin_db_url.as_deref().unwrap_or(&db.url)).await.unwrap();
+    sqlx::query_scalar(
+        "SELECT string_agg(x, E'\\n' ORDER BY x) FROM (
+            SELECT format('schema %s owner %s acl %s comment %s', nspname, nspowner::regrole, nspacl, obj_description(oid, 'pg_namespace')) FROM pg_namespace
+            UNION ALL SELECT format('relation %s.%s %s', n.nspname, c.relname, c.relkind) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname !~ '^pg_' AND n.nspname <> 'information_schema'
+            UNION ALL SELECT format('function %s acl %s', p.oid::regprocedure, p.proacl) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname !~ '^pg_' AND n.nspname <> 'information_schema'
+            UNION ALL SELECT format('type %s.%s', n.nspname, t.typname) FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace WHERE n.nspname !~ '^pg_' AND n.nspname <> 'information_schema'
+            UNION ALL SELECT format('advisory lock function %s acl %s', p.oid::regprocedure, p.proacl) FROM pg_proc p WHERE p.proname LIKE 'pg%advisory%'
+            UNION ALL SELECT format('extension %s', extname) FROM pg_extension
+            UNION ALL SELECT format('event trigger %s %s', evtname, evtenabled) FROM pg_event_trigger
+            UNION ALL SELECT format('database owner %s acl %s tablespace %s', datdba::regrole, datacl, dattablespace) FROM pg_database WHERE datname = current_database()
+        ) f(x)",
+    )
+    .fetch_one(&mut conn)
+    .await
+    .unwrap()
+}
+
+/// The loops that reuse a database (fault sweeps, crash passes, evolution histories) rely
+/// on `reset` leaving it as a new copy of its template would be, whatever a pass left.
+async fn a_reset_test_database_equals_a_new_one(mode: Mode) {
+    let fresh = TestDb::for_mode("reset_fresh", mode).await;
+    let used = TestDb::for_mode("reset_used", mode).await;
+    let expected = fingerprint(&fresh).await;
+    assert_eq!(fingerprint(&used).await, expected, "{mode:?}: two new copies of a template are alike");
+    let (dir, _) = fixture(mode, &[V1, V2]);
+    migrator(mode, &used, MigrationSet::from_folder(dir.path()).unwrap()).await.run(&|_| {}).await.unwrap();
+    let mut setup = used.connect_setup().await;
+    sqlx::raw_sql("CREATE SCHEMA elsewhere; CREATE TABLE elsewhere.x (id integer); CREATE SEQUENCE public.s; CREATE TYPE public.mood AS ENUM ('ok'); REVOKE USAGE ON SCHEMA public FROM PUBLIC")
+        .execute(&mut setup)
+        .await
+        .unwrap();
+    // A session left behind holding a lock, as a killed runner's can be.
+    let mut held = used.connect().await;
+    sqlx::raw_sql("BEGIN; LOCK TABLE books IN ACCESS EXCLUSIVE MODE").execute(&mut held).await.unwrap();
+    assert_ne!(fingerprint(&used).await, expected, "{mode:?}: the migrations and the setup changed the database");
+    used.reset().await;
+    assert_eq!(fingerprint(&used).await, expected, "{mode:?}: a reset database equals a new copy");
+    // And it works as a new one: the migrations apply again, under the guard's rules.
+    let report = migrator(mode, &used, MigrationSet::from_folder(dir.path()).unwrap()).await.run(&|_| {}).await.unwrap();
+    assert_eq!(report.applied.len(), 2, "{mode:?}: {report:?}");
+    if mode == Mode::DsqlGuarded {
+        let mut conn = used.connect().await;
+        let two_ddl = sqlx::raw_sql("BEGIN; CREATE TABLE a (id integer); CREATE TABLE b (id integer); COMMIT").execute(&mut conn).await;
+        assert!(two_ddl.is_err(), "the guard still refuses two DDL statements in one transaction");
+    }
+}
+
+in_both_modes!(a_reset_test_database_equals_a_new_one);

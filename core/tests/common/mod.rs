@@ -64,6 +64,116 @@ impl Mode {
 /// functions really are unavailable to it; CREATEROLE, as DSQL's `admin` can create roles.
 pub const GUARDED_ROLE: &str = "tablewright_guarded";
 
+/// The tablespace the test databases are made in when the server has it (`scripts/test`
+/// makes it on /dev/shm). A test server is never crashed, so it needs no disk; and a
+/// test run creates and deletes hundreds of thousands of relation files, which is what a
+/// journal-less ext4 (this machine's) is slowest at: it searched its inode tables on every
+/// new file and took most of the CPU by the middle of a run.
+pub const TEST_TABLESPACE: &str = "tablewright_test";
+
+/// What the test databases are copies of: made once per server and reused by every run
+/// (their names carry a hash of what they hold, so a changed guard gets new ones).
+struct Templates {
+    plain: String,
+    guarded: String,
+    /// `STRATEGY FILE_COPY` where the server has it (15+): it copies the template's files
+    /// instead of writing every page of it to the WAL, and is the faster for small ones.
+    strategy: &'static str,
+    /// 15+ owns `public` by `pg_database_owner` with USAGE for all; 14 and older by the
+    /// bootstrap superuser with CREATE and USAGE for all. [`TestDb::reset`] puts it back so.
+    public_owner: String,
+    public_grant: &'static str,
+}
+
+/// Bump when the templates hold something new other than through the guard's text.
+const TEMPLATE_LAYOUT: u32 = 1;
+
+static TEMPLATES: tokio::sync::OnceCell<Templates> = tokio::sync::OnceCell::const_new();
+
+async fn execute(conn: &mut PgConnection, sql: String) -> Result<(), sqlx::Error> {
+    sqlx::raw_sql(AssertSqlSafe(sql)).execute(conn).await.map(drop)
+}
+
+async fn templates() -> &'static Templates {
+    TEMPLATES
+        .get_or_init(|| async {
+            let mut conn = admin().await;
+            let version: i32 = sqlx::query_scalar("SELECT current_setting('server_version_num')::integer").fetch_one(&mut conn).await.unwrap();
+            let tablespace: Option<String> = sqlx::query_scalar("SELECT oid::text FROM pg_tablespace WHERE spcname = $1").bind(TEST_TABLESPACE).fetch_optional(&mut conn).await.unwrap();
+            execute(
+                &mut conn,
+                format!("DO $$ BEGIN CREATE ROLE {GUARDED_ROLE} LOGIN NOSUPERUSER CREATEROLE; EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$"),
+            )
+            .await
+            .unwrap();
+            // The tablespace's oid is in the key: one made again (after a reboot emptied
+            // /dev/shm) gets new templates rather than copies of vanished files.
+            let key = tablewright_core::project::hash::sha256_hex(format!("{TEMPLATE_LAYOUT}\n{tablespace:?}\n{}", tablewright_core::runner::DSQL_GUARD_SQL).as_bytes());
+            let key = &key[..12];
+            let plain = ensure_template(&mut conn, &format!("tablewright_template_plain_{key}"), tablespace.is_some(), false).await;
+            let guarded = ensure_template(&mut conn, &format!("tablewright_template_guarded_{key}"), tablespace.is_some(), true).await;
+            // Templates of an earlier guard; one another run is copying stays (the drop fails).
+            let stale: Vec<String> = sqlx::query_scalar("SELECT datname FROM pg_database WHERE datname ~ '^tablewright_template_(plain|guarded)_[0-9a-f]{12}$' AND datname NOT IN ($1, $2)")
+                .bind(&plain)
+                .bind(&guarded)
+                .fetch_all(&mut conn)
+                .await
+                .unwrap();
+            for name in stale {
+                let _ = execute(&mut conn, format!("DROP DATABASE IF EXISTS \"{name}\"")).await;
+            }
+            let public_owner = if version >= 150000 {
+                "pg_database_owner".to_owned()
+            } else {
+                sqlx::query_scalar("SELECT quote_ident(rolname) FROM pg_roles WHERE oid = 10").fetch_one(&mut conn).await.unwrap()
+            };
+            Templates {
+                plain,
+                guarded,
+                strategy: if version >= 150000 { " STRATEGY FILE_COPY" } else { "" },
+                public_owner,
+                public_grant: if version >= 150000 { "USAGE" } else { "ALL" },
+            }
+        })
+        .await
+}
+
+/// Makes template `name` unless the server has it. Race-free across test processes: each
+/// builds under a name of its own and renames it into place; the loser drops its copy.
+async fn ensure_template(conn: &mut PgConnection, name: &str, in_tablespace: bool, guard: bool) -> String {
+    let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)").bind(name).fetch_one(&mut *conn).await.unwrap();
+    if exists {
+        return name.to_owned();
+    }
+    let building = format!("{name}_{}_{}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed));
+    let tablespace = if in_tablespace { format!(" TABLESPACE {TEST_TABLESPACE}") } else { String::new() };
+    execute(conn, format!("CREATE DATABASE \"{building}\"{tablespace}")).await.unwrap_or_else(|e| {
+        panic!("creating a test template in tablespace `{TEST_TABLESPACE}`: {e}. If its folder is gone (a reboot empties /dev/shm), run scripts/test, which makes it again")
+    });
+    if guard {
+        let mut inside = PgConnection::connect(&database_url(&building)).await.unwrap();
+        sqlx::raw_sql(tablewright_core::runner::DSQL_GUARD_SQL).execute(&mut inside).await.unwrap();
+        inside.close().await.unwrap();
+    }
+    // Nobody connects to a template: a session in it would make every copy fail.
+    execute(conn, format!("ALTER DATABASE \"{building}\" WITH ALLOW_CONNECTIONS false")).await.unwrap();
+    match execute(conn, format!("ALTER DATABASE \"{building}\" RENAME TO \"{name}\"")).await {
+        Ok(()) => {}
+        // Another process got there first: `duplicate_database` when its rename had
+        // committed, a unique violation when both were committing at once.
+        Err(sqlx::Error::Database(e)) if matches!(e.code().as_deref(), Some("42P04" | "23505")) => {
+            execute(conn, format!("DROP DATABASE \"{building}\"")).await.unwrap();
+        }
+        Err(e) => panic!("renaming test template {building} to {name}: {e}"),
+    }
+    name.to_owned()
+}
+
+/// The admin URL with another database.
+fn database_url(database: &str) -> String {
+    tablewright_core::runner::with_database(&admin_url(), database)
+}
+
 /// `admin_url` with another user.
 fn url_with_user(url: &str, user: &str) -> String {
     let rest = url.find("://").map(|i| i + 3).unwrap_or(0);
@@ -77,23 +187,16 @@ impl TestDb {
     /// A database for `mode`: plain, or owned by the guarded role with the guard installed;
     /// `url` connects the way the code under test must.
     pub async fn for_mode(label: &str, mode: Mode) -> TestDb {
-        let mut db = TestDb::create(label).await;
-        if mode == Mode::Postgres {
-            return db;
+        let templates = templates().await;
+        match mode {
+            Mode::Postgres => TestDb::copy(label, &templates.plain, None).await,
+            Mode::DsqlGuarded => {
+                let mut db = TestDb::copy(label, &templates.guarded, Some(GUARDED_ROLE)).await;
+                let guarded = url_with_user(&db.url, GUARDED_ROLE);
+                db.admin_db_url = Some(std::mem::replace(&mut db.url, guarded));
+                db
+            }
         }
-        let mut conn = admin().await;
-        sqlx::raw_sql(AssertSqlSafe(format!(
-            "DO $$ BEGIN CREATE ROLE {GUARDED_ROLE} LOGIN NOSUPERUSER CREATEROLE; EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$"
-        )))
-        .execute(&mut conn)
-        .await
-        .unwrap();
-        sqlx::raw_sql(AssertSqlSafe(format!("ALTER DATABASE \"{}\" OWNER TO {GUARDED_ROLE}", db.name))).execute(&mut conn).await.unwrap();
-        let mut inside = PgConnection::connect(&db.url).await.unwrap();
-        sqlx::raw_sql(tablewright_core::runner::DSQL_GUARD_SQL).execute(&mut inside).await.unwrap();
-        let guarded = url_with_user(&db.url, GUARDED_ROLE);
-        db.admin_db_url = Some(std::mem::replace(&mut db.url, guarded));
-        db
     }
 
     /// A connection for setting up states the guard would refuse: the guard is switched
@@ -107,34 +210,59 @@ impl TestDb {
         conn
     }
 
+    /// A plain database (a superuser's, no guard).
     pub async fn create(label: &str) -> TestDb {
+        TestDb::copy(label, &templates().await.plain, None).await
+    }
+
+    async fn copy(label: &str, template: &str, owner: Option<&str>) -> TestDb {
         let unique = format!("{}_{}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed));
         let mut name: String = format!("tw_{label}").chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' }).collect();
         name.truncate(63 - unique.len() - 1);
         let name = format!("{name}_{unique}");
+        let strategy = templates().await.strategy;
+        let owner = owner.map(|o| format!(" OWNER {o}")).unwrap_or_default();
         let mut conn = admin().await;
-        sqlx::raw_sql(AssertSqlSafe(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))).execute(&mut conn).await.unwrap();
-        sqlx::raw_sql(AssertSqlSafe(format!("CREATE DATABASE \"{name}\""))).execute(&mut conn).await.unwrap();
-        let base = admin_url();
-        let url = match base.rfind('/') {
-            Some(i) => format!("{}/{name}", &base[..i]),
-            None => panic!("admin url {base} has no database part"),
-        };
-        TestDb { name, url, admin_db_url: None }
+        // A database of an earlier run whose process had this id and was killed.
+        execute(&mut conn, format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")).await.unwrap();
+        execute(&mut conn, format!("CREATE DATABASE \"{name}\" TEMPLATE \"{template}\"{owner}{strategy}")).await.unwrap_or_else(|e| panic!("copying test template {template}: {e}"));
+        let _ = conn.close().await;
+        TestDb { url: database_url(&name), name, admin_db_url: None }
     }
 
-    /// Empties the database for another run, as a new one would be (the runner's history
-    /// and everything in `public` gone; the DSQL guard stays), which is much cheaper than
-    /// dropping and creating a database.
+    /// Empties the database for another run, as a new copy of its template would be: every
+    /// session in it ended, every schema but the guard's dropped (the runner's history and
+    /// everything in `public` with them), `public` made again with its owner and grants.
+    /// Much cheaper than dropping and creating a database; loops that need a fresh database
+    /// per pass use it.
     pub async fn reset(&self) {
-        let mut conn = self.connect_setup().await;
-        sqlx::raw_sql("DROP SCHEMA IF EXISTS tablewright CASCADE; DROP SCHEMA public CASCADE; CREATE SCHEMA public").execute(&mut conn).await.unwrap();
+        let templates = templates().await;
+        let mut conn = PgConnection::connect(self.admin_db_url.as_deref().unwrap_or(&self.url)).await.unwrap();
+        // A session the test lost track of (a killed runner's, a cut connection's) could
+        // still hold locks or commit into the next pass.
+        sqlx::raw_sql("SELECT pg_terminate_backend(pid, 10000) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()").execute(&mut conn).await.unwrap();
+        let sql = format!(
+            r#"SET session_replication_role = replica;
+DO $$
+DECLARE s name;
+BEGIN
+    FOR s IN SELECT nspname FROM pg_namespace WHERE nspname !~ '^pg_' AND nspname NOT IN ('information_schema', 'dsql_guard') LOOP
+        EXECUTE format('DROP SCHEMA %I CASCADE', s);
+    END LOOP;
+END $$;
+CREATE SCHEMA public AUTHORIZATION {owner};
+GRANT {grant} ON SCHEMA public TO PUBLIC;
+COMMENT ON SCHEMA public IS 'standard public schema';"#,
+            owner = templates.public_owner,
+            grant = templates.public_grant,
+        );
+        execute(&mut conn, sql).await.unwrap_or_else(|e| panic!("resetting test database {}: {e}", self.name));
+        let _ = conn.close().await;
     }
 
     pub async fn connect(&self) -> PgConnection {
         PgConnection::connect(&self.url).await.unwrap()
     }
-
 }
 
 /// Drops the database when the test ends, passed or panicked, so failures leave nothing

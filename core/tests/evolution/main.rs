@@ -209,12 +209,26 @@ fn differences(expected: &Schema, actual: &Schema) -> Vec<String> {
     out
 }
 
-/// Runs a history in one dialect. `Err` describes the first thing that broke.
-/// On success the evolved database is returned, for checks of the caller's own.
-async fn run(mode: Mode, steps: &[Step], stats: &Mutex<Stats>) -> Result<TestDb, String> {
+/// The two databases a history runs in: the one it evolves, and the one each step is built
+/// in from scratch. Made once per test function and emptied for each history.
+struct Databases {
+    evolved: TestDb,
+    fresh: TestDb,
+}
+
+impl Databases {
+    async fn new(mode: Mode) -> Databases {
+        Databases { evolved: TestDb::for_mode("evolve", mode).await, fresh: TestDb::for_mode("evolve_fresh", mode).await }
+    }
+}
+
+/// Runs a history in one dialect, in `dbs` (emptied first). `Err` describes the first thing
+/// that broke; on success `dbs.evolved` holds the evolved database, for checks of the
+/// caller's own.
+async fn run(mode: Mode, steps: &[Step], stats: &Mutex<Stats>, dbs: &Databases) -> Result<(), String> {
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
-    let db = TestDb::for_mode("evolve", mode).await;
-    let fresh_db = TestDb::for_mode("evolve_fresh", mode).await;
+    dbs.evolved.reset().await;
+    let (db, fresh_db) = (&dbs.evolved, &dbs.fresh);
     let mut applied = 0;
     let mut previous: Option<(Schema, DesiredSchema)> = None;
     for (k, step) in steps.iter().enumerate() {
@@ -303,7 +317,7 @@ async fn run(mode: Mode, steps: &[Step], stats: &Mutex<Stats>) -> Result<TestDb,
     let mut s = stats.lock().unwrap();
     s.histories += 1;
     s.steps += applied;
-    Ok(db)
+    Ok(())
 }
 
 /// The SQL of the last migration, for failure messages.
@@ -340,9 +354,10 @@ fn histories(mode: Mode, part: u64) {
     let mut runner = TestRunner::new_with_rng(config, TestRng::from_seed(RngAlgorithm::ChaCha, &seed_bytes));
     let stats = Mutex::new(Stats::default());
     let tokio = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let dbs = tokio.block_on(Databases::new(mode));
     let result = runner.run(&prop::collection::vec(any::<u32>(), 40..200), |choices| {
         let (steps, _) = history(&choices);
-        tokio.block_on(run(mode, &steps, &stats)).map(drop).map_err(TestCaseError::fail)
+        tokio.block_on(run(mode, &steps, &stats, &dbs)).map_err(TestCaseError::fail)
     });
     let s = stats.lock().unwrap();
     println!("{mode:?}, seed {seed}: {} histories, {} steps applied, {} refusals", s.histories, s.steps, s.refusals.values().sum::<usize>());
@@ -393,6 +408,7 @@ fn regression_cases() {
     let mut cases: Vec<_> = entries.map(|e| e.unwrap().path()).filter(|p| p.is_dir()).collect();
     cases.sort();
     let tokio = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let databases = [Mode::Postgres, Mode::DsqlGuarded].map(|mode| (mode, tokio.block_on(Databases::new(mode))));
     let mut failures = Vec::new();
     for case in cases {
         let mut steps = Vec::new();
@@ -407,9 +423,10 @@ fn regression_cases() {
             let rows = rows.split(";\n").map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect();
             steps.push(Step { source, allow_drop, rows });
         }
-        for mode in [Mode::Postgres, Mode::DsqlGuarded] {
+        for (mode, dbs) in &databases {
+            let mode = *mode;
             let stats = Mutex::new(Stats::default());
-            if let Err(e) = tokio.block_on(run(mode, &steps, &stats)) {
+            if let Err(e) = tokio.block_on(run(mode, &steps, &stats, dbs)) {
                 failures.push(format!("{}: {e}", case.display()));
                 continue;
             }

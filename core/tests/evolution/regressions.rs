@@ -2,7 +2,7 @@
 //! run through the same oracle (in both dialects), plus the checks the oracle does not
 //! make: `ON CONFLICT ON CONSTRAINT`, identities continuing, what the database refuses.
 
-use super::{Step, Stats, run};
+use super::{Databases, Step, Stats, run};
 use crate::common::{Mode, TestDb};
 use sqlx::{AssertSqlSafe, Connection, PgConnection};
 use std::sync::Mutex;
@@ -18,9 +18,10 @@ fn both(steps: &[Step], after: impl AsyncFn(Mode, &mut PgConnection)) {
     for mode in [Mode::Postgres, Mode::DsqlGuarded] {
         tokio.block_on(async {
             let stats = Mutex::new(Stats::default());
-            let db: TestDb = run(mode, steps, &stats).await.unwrap_or_else(|e| panic!("{e}"));
+            let dbs = Databases::new(mode).await;
+            run(mode, steps, &stats, &dbs).await.unwrap_or_else(|e| panic!("{e}"));
             assert!(stats.lock().unwrap().refusals.is_empty(), "{mode:?}: refused");
-            let mut conn = PgConnection::connect(&db.url).await.unwrap();
+            let mut conn = PgConnection::connect(&dbs.evolved.url).await.unwrap();
             after(mode, &mut conn).await;
         });
     }

@@ -47,8 +47,11 @@ const REFUSED_BY_README: &[&str] = &["has no primary key", "too long a name"];
 
 /// Steps per history.
 const STEPS: usize = 6;
-/// Histories per test function by default (four functions per dialect: 64 each).
+/// Histories per seed by default (four seeds per dialect: 64 each).
 const HISTORIES: u32 = 16;
+/// Each seed's histories run as this many test functions, so that no one function is the
+/// tail of the suite's run; the slices of a seed together run exactly its histories.
+const SLICES: u32 = 2;
 
 /// One step of a history, as files could hold it.
 #[derive(Debug, Clone)]
@@ -343,24 +346,52 @@ fn keep(steps: &[Step], name: &str, why: &str) -> String {
     dir.display().to_string()
 }
 
-fn histories(mode: Mode, part: u64) {
-    let scale: u32 = std::env::var("TABLEWRIGHT_EVOLUTION").ok().and_then(|v| v.parse().ok()).unwrap_or(1);
+/// The random number generator of seed `part` in `mode` (`TABLEWRIGHT_EVOLUTION_SEED`
+/// moves every seed), and the seed.
+fn seeded(mode: Mode, part: u64) -> (TestRng, u64) {
     let base: u64 = std::env::var("TABLEWRIGHT_EVOLUTION_SEED").ok().and_then(|v| v.parse().ok()).unwrap_or(0);
     let seed = base * 1000 + part * 10 + if mode == Mode::Postgres { 1 } else { 2 };
     let mut seed_bytes = [0u8; 32];
     seed_bytes[..8].copy_from_slice(&seed.to_le_bytes());
+    (TestRng::from_seed(RngAlgorithm::ChaCha, &seed_bytes), seed)
+}
+
+/// The histories' raw choices.
+fn choices() -> impl Strategy<Value = Vec<u32>> {
+    prop::collection::vec(any::<u32>(), 40..200)
+}
+
+/// A runner for slice `slice` of seed `part`'s `per_slice * SLICES` histories: the
+/// histories of the slices before it are drawn and set aside, so the runner goes on with
+/// the same ones a single run over the whole seed would have met next.
+fn slice_runner(mode: Mode, part: u64, slice: u32, per_slice: u32) -> (TestRunner, u64) {
+    let (rng, seed) = seeded(mode, part);
     // Shrinking replays whole histories: bounded, so a failure reports within minutes.
-    let config = Config { cases: HISTORIES * scale, max_shrink_iters: 100, max_shrink_time: 180_000, failure_persistence: None, ..Config::default() };
-    let mut runner = TestRunner::new_with_rng(config, TestRng::from_seed(RngAlgorithm::ChaCha, &seed_bytes));
+    let config = Config { cases: per_slice, max_shrink_iters: 100, max_shrink_time: 180_000, failure_persistence: None, ..Config::default() };
+    let mut runner = TestRunner::new_with_rng(config, rng);
+    for _ in 0..slice * per_slice {
+        // What proptest's runner does before each new case: reseed from its generator (the
+        // seed it would persist), then draw the case. `the_slices_of_a_seed_are_its_histories`
+        // holds this to the runner's own sequence.
+        let reseed: [u8; 32] = runner.rng().random();
+        *runner.rng() = TestRng::from_seed(RngAlgorithm::ChaCha, &reseed);
+        choices().new_tree(&mut runner).expect("choices are never rejected");
+    }
+    (runner, seed)
+}
+
+fn histories(mode: Mode, part: u64, slice: u32) {
+    let scale: u32 = std::env::var("TABLEWRIGHT_EVOLUTION").ok().and_then(|v| v.parse().ok()).unwrap_or(1);
+    let (mut runner, seed) = slice_runner(mode, part, slice, HISTORIES * scale / SLICES);
     let stats = Mutex::new(Stats::default());
     let tokio = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let dbs = tokio.block_on(Databases::new(mode));
-    let result = runner.run(&prop::collection::vec(any::<u32>(), 40..200), |choices| {
+    let result = runner.run(&choices(), |choices| {
         let (steps, _) = history(&choices);
         tokio.block_on(run(mode, &steps, &stats, &dbs)).map_err(TestCaseError::fail)
     });
     let s = stats.lock().unwrap();
-    println!("{mode:?}, seed {seed}: {} histories, {} steps applied, {} refusals", s.histories, s.steps, s.refusals.values().sum::<usize>());
+    println!("{mode:?}, seed {seed}, slice {} of {SLICES}: {} histories, {} steps applied, {} refusals", slice + 1, s.histories, s.steps, s.refusals.values().sum::<usize>());
     for (reason, n) in &s.refusals {
         println!("  refused {n}x: {reason}");
     }
@@ -368,34 +399,65 @@ fn histories(mode: Mode, part: u64) {
         let detail = match &e {
             proptest::test_runner::TestError::Fail(why, choices) => {
                 let (steps, changes) = history(choices);
-                format!("{why}\n\nthe shrunk history (kept in {}):\n{}", keep(&steps, &format!("seed-{seed}"), &why.to_string()), describe(&steps, &changes))
+                format!("{why}\n\nthe shrunk history (kept in {}):\n{}", keep(&steps, &format!("seed-{seed}-slice-{}", slice + 1), &why.to_string()), describe(&steps, &changes))
             }
             other => other.to_string(),
         };
-        panic!("{mode:?}, seed {seed}: {detail}");
+        panic!("{mode:?}, seed {seed}, slice {}: {detail}", slice + 1);
     }
 }
 
-macro_rules! parts {
-    ($($name:ident: $mode:expr, $part:expr;)*) => {
+/// The slices of a seed run exactly the histories one run over the whole seed runs, in the
+/// same order: splitting the functions took none away and added none.
+#[test]
+fn the_slices_of_a_seed_are_its_histories() {
+    let drawn = |runner: &mut TestRunner| {
+        let seen = Mutex::new(Vec::new());
+        runner.run(&choices(), |c| {
+            seen.lock().unwrap().push(c);
+            Ok(())
+        })
+        .unwrap();
+        seen.into_inner().unwrap()
+    };
+    for mode in [Mode::Postgres, Mode::DsqlGuarded] {
+        let (rng, _) = seeded(mode, 3);
+        let mut whole = TestRunner::new_with_rng(Config { cases: HISTORIES, failure_persistence: None, ..Config::default() }, rng);
+        let whole = drawn(&mut whole);
+        let sliced: Vec<Vec<u32>> = (0..SLICES).flat_map(|slice| drawn(&mut slice_runner(mode, 3, slice, HISTORIES / SLICES).0)).collect();
+        assert_eq!(whole.len(), HISTORIES as usize);
+        assert_eq!(sliced, whole, "{mode:?}");
+    }
+}
+
+macro_rules! slices {
+    ($($name:ident: $mode:expr, $part:expr, $slice:expr;)*) => {
         $(
             #[test]
             fn $name() {
-                histories($mode, $part);
+                histories($mode, $part, $slice);
             }
         )*
     };
 }
 
-parts! {
-    histories_postgres_1: Mode::Postgres, 1;
-    histories_postgres_2: Mode::Postgres, 2;
-    histories_postgres_3: Mode::Postgres, 3;
-    histories_postgres_4: Mode::Postgres, 4;
-    histories_dsql_1: Mode::DsqlGuarded, 1;
-    histories_dsql_2: Mode::DsqlGuarded, 2;
-    histories_dsql_3: Mode::DsqlGuarded, 3;
-    histories_dsql_4: Mode::DsqlGuarded, 4;
+slices! {
+    histories_postgres_1a: Mode::Postgres, 1, 0;
+    histories_postgres_1b: Mode::Postgres, 1, 1;
+    histories_postgres_2a: Mode::Postgres, 2, 0;
+    histories_postgres_2b: Mode::Postgres, 2, 1;
+    histories_postgres_3a: Mode::Postgres, 3, 0;
+    histories_postgres_3b: Mode::Postgres, 3, 1;
+    histories_postgres_4a: Mode::Postgres, 4, 0;
+    histories_postgres_4b: Mode::Postgres, 4, 1;
+    histories_dsql_1a: Mode::DsqlGuarded, 1, 0;
+    histories_dsql_1b: Mode::DsqlGuarded, 1, 1;
+    histories_dsql_2a: Mode::DsqlGuarded, 2, 0;
+    histories_dsql_2b: Mode::DsqlGuarded, 2, 1;
+    histories_dsql_3a: Mode::DsqlGuarded, 3, 0;
+    histories_dsql_3b: Mode::DsqlGuarded, 3, 1;
+    histories_dsql_4a: Mode::DsqlGuarded, 4, 0;
+    histories_dsql_4b: Mode::DsqlGuarded, 4, 1;
 }
 
 /// Histories that once failed, kept as folders, replayed in both dialects

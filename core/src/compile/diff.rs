@@ -885,3 +885,193 @@ impl crate::error::Classified for DiffError {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{Decision, DiffError};
+    use crate::compile::fixtures::{diff, ops};
+
+    /// A table `name` with an `i64` key `id` and the given fields and struct attributes.
+    fn table(name: &str, attributes: &str, fields: &str) -> String {
+        format!("#[derive(Table)]\n#[table(name = \"{name}\")]\n{attributes}\npub struct T_{name} {{\n    #[column(primary_key)]\n    pub id: i64,\n{fields}\n}}\n")
+    }
+
+    /// Every phase in one migration, each op after what it needs: renames first, then the
+    /// drops (foreign keys before the uniques and indexes one may need, referencing tables
+    /// before the tables they reference), renames of constraints, new tables, column
+    /// changes, dropped columns, and last the indexes and constraints.
+    #[test]
+    fn phases_run_in_dependency_order() {
+        let before = [
+            table("authors", "#[index(columns(name))]", "    #[column(unique)]\n    pub name: String,\n    pub born: Option<i32>,\n    pub gone: String,"),
+            table("shelves", "", ""),
+            table("slots", "", "    #[column(references = \"shelves.id\")]\n    pub shelf_id: i64,"),
+            table("zettels", "", "    #[column(references = \"authors.name\")]\n    pub author_name: String,"),
+        ]
+        .concat();
+        let after = [
+            r#"
+#[derive(Table)]
+#[table(name = "writers", renamed_from = "authors", allow_drop(gone))]
+#[check(name = "writers_born_check", expr = "born > 0")]
+pub struct Writer {
+    #[column(primary_key)]
+    pub id: i64,
+    #[column(renamed_from = "name")]
+    pub full_name: String,
+    pub born: i32,
+    #[column(references = "countries.code")]
+    pub country_code: Option<String>,
+}
+"#
+            .to_owned(),
+            r#"
+#[derive(Table)]
+#[table(name = "countries")]
+#[index(columns(name))]
+pub struct Country {
+    #[column(primary_key)]
+    pub code: String,
+    pub name: String,
+}
+"#
+            .to_owned(),
+            table("zettels", "", "    pub author_name: String,"),
+        ]
+        .concat();
+        assert_eq!(
+            ops(&before, &after, &["shelves", "slots"]),
+            [
+                "rename table `authors` to `writers`",
+                "rename column `writers.name` to `full_name`",
+                "drop foreign key `zettels_author_name_fkey` on `zettels`",
+                "drop unique `authors_name_key` on `writers`",
+                "drop index `authors_name_idx`",
+                "drop table `slots`",
+                "drop table `shelves`",
+                "rename constraint `authors_pkey` to `writers_pkey` on `writers`",
+                "create table `countries`",
+                "add column `writers.country_code` (text)",
+                "make `writers.born` NOT NULL",
+                "drop column `writers.gone`",
+                "create index `countries_name_idx` on `countries`",
+                "add foreign key `writers_country_code_fkey` on `writers`",
+                "add check `writers_born_check` on `writers`",
+            ]
+        );
+    }
+
+    /// A name a drop frees is taken after the drop; renames that would take a name another
+    /// rename still holds wait for it; and a cycle goes through a temporary name.
+    #[test]
+    fn renames_of_constraints_and_indexes_never_take_a_held_name() {
+        // The index `t_x_idx` goes; `custom` (same columns as the new `t_x_idx`) takes its name.
+        let before = table("t", "#[index(columns(x))]\n#[index(columns(y), name = \"custom\")]", "    pub x: i32,\n    pub y: i32,");
+        let after = table("t", "#[index(columns(y), name = \"t_x_idx\")]", "    pub x: i32,\n    pub y: i32,");
+        assert_eq!(ops(&before, &after, &[]), ["drop index `t_x_idx`", "rename index `custom` to `t_x_idx`"]);
+
+        // Across kinds: a unique `a` becomes `b` while the index `b` becomes `c`.
+        let before = table("t", "#[unique(columns(x), name = \"a\")]\n#[index(columns(y), name = \"b\")]", "    pub x: i32,\n    pub y: i32,");
+        let after = table("t", "#[unique(columns(x), name = \"b\")]\n#[index(columns(y), name = \"c\")]", "    pub x: i32,\n    pub y: i32,");
+        assert_eq!(ops(&before, &after, &[]), ["rename index `b` to `c`", "rename constraint `a` to `b` on `t`"]);
+
+        // A swap: the unique `a` becomes `b` and the index `b` becomes `a`.
+        let after = table("t", "#[unique(columns(x), name = \"b\")]\n#[index(columns(y), name = \"a\")]", "    pub x: i32,\n    pub y: i32,");
+        assert_eq!(
+            ops(&before, &after, &[]),
+            ["rename constraint `a` to `a__tw_tmp` on `t`", "rename index `b` to `a`", "rename constraint `a__tw_tmp` to `b` on `t`"]
+        );
+    }
+
+    /// The same definition under a new name is a rename, for every kind; a changed one is a
+    /// drop and an add.
+    #[test]
+    fn a_definition_kept_under_another_name_is_renamed() {
+        let fields = "    pub x: i32,\n    #[column(references = \"t.id\", foreign_key_name = \"FK\")]\n    pub parent: Option<i64>,";
+        let attributes = |suffix: &str| format!("#[unique(columns(x), name = \"u{suffix}\")]\n#[index(columns(parent), name = \"i{suffix}\")]\n#[check(name = \"c{suffix}\", expr = \"x > 0\")]");
+        let before = table("t", &attributes("1"), &fields.replace("FK", "f1"));
+        let after = table("t", &attributes("2"), &fields.replace("FK", "f2"));
+        assert_eq!(
+            ops(&before, &after, &[]),
+            [
+                "rename constraint `u1` to `u2` on `t`",
+                "rename index `i1` to `i2`",
+                "rename constraint `f1` to `f2` on `t`",
+                "rename constraint `c1` to `c2` on `t`",
+            ]
+        );
+        let changed = after.replace("x > 0", "x > 1").replace("references = \"t.id\"", "references = \"t.id\", on_delete = \"cascade\"");
+        assert_eq!(
+            ops(&before, &changed, &[]),
+            [
+                "drop foreign key `f1` on `t`",
+                "drop check `c1` on `t`",
+                "rename constraint `u1` to `u2` on `t`",
+                "rename index `i1` to `i2`",
+                "add foreign key `f2` on `t`",
+                "add check `c2` on `t`",
+            ]
+        );
+    }
+
+    /// Column changes that depend on each other: a default goes before a type change and
+    /// comes back after it; an identity is dropped before a default is set, and made after
+    /// the default is dropped; a column leaving the key becomes nullable only after the key
+    /// changes, and one joining it needs no `SET NOT NULL` of its own.
+    #[test]
+    fn column_changes_run_in_the_order_postgresql_accepts() {
+        let before = table("t", "", "    #[column(default = \"'x'\")]\n    pub code: String,");
+        let after = table("t", "", "    #[column(sql_type = \"varchar(10)\", default = \"'x'\")]\n    pub code: String,");
+        assert_eq!(
+            ops(&before, &after, &[]),
+            ["drop default of `t.code`", "change type of `t.code` from text to character varying(10)", "set default of `t.code` to 'x'"]
+        );
+
+        let before = table("t", "", "    #[column(default = \"0\")]\n    pub n: i64,");
+        let after = table("t", "", "    #[column(identity)]\n    pub n: i64,");
+        assert_eq!(ops(&before, &after, &[]), ["drop default of `t.n`", "make `t.n` an identity column"]);
+        assert_eq!(ops(&after, &before, &[]), ["drop identity of `t.n`", "set default of `t.n` to 0"]);
+
+        let before = table("t", "", "    pub code: Option<String>,");
+        let after = "#[derive(Table)]\n#[table(name = \"t\")]\n#[primary_key(columns(code))]\npub struct T {\n    pub id: Option<i64>,\n    pub code: String,\n}\n";
+        assert_eq!(ops(&before, after, &[]), ["change primary key of `t` to (code)", "make `t.id` nullable"]);
+    }
+
+    /// New tables come after the tables they reference; a cycle among them is closed by a
+    /// foreign key added once both exist.
+    #[test]
+    fn new_tables_come_after_what_they_reference_and_cycles_close_last() {
+        let after = [
+            table("books", "", "    #[column(references = \"publishers.id\")]\n    pub publisher_id: i64,"),
+            table("publishers", "", ""),
+            table("a", "", "    #[column(references = \"b.id\")]\n    pub b_id: Option<i64>,"),
+            table("b", "", "    #[column(references = \"a.id\")]\n    pub a_id: Option<i64>,"),
+        ]
+        .concat();
+        let changes = diff("", &after, &[]).unwrap();
+        let found: Vec<String> = changes.ops.iter().map(ToString::to_string).collect();
+        assert_eq!(found, ["create table `publishers`", "create table `books`", "create table `a`", "create table `b`", "add foreign key `a_b_id_fkey` on `a`"]);
+        let super::Op::CreateTable { deferred_fks, .. } = &changes.ops[2] else { panic!("{:?}", changes.ops[2]) };
+        assert_eq!(deferred_fks, &["a_b_id_fkey"], "`a` is created without the key that closes the cycle");
+    }
+
+    /// What the diff will not decide is reported all at once: every drop nobody allowed
+    /// (allowed by the old name or the new one alike); and a schema with problems reports
+    /// those, before any decision.
+    #[test]
+    fn drops_need_a_decision_and_problems_come_first() {
+        let before = [table("authors", "", "    pub name: String,\n    pub bio: String,"), table("old", "", "")].concat();
+        let after = table("writers", "", "    pub name: String,").replace("#[table(name = \"writers\")]", "#[table(name = \"writers\", renamed_from = \"authors\")]");
+        let Err(DiffError::UnresolvedDrops(decisions)) = diff(&before, &after, &[]) else { panic!("drops need a decision") };
+        assert_eq!(decisions.len(), 2, "{decisions:?}");
+        assert_eq!(decisions[0], Decision::DropTable { table: "old".into() });
+        assert!(matches!(&decisions[1], Decision::DropColumn { table, column, .. } if table == "writers" && column == "bio"), "{decisions:?}");
+        for allowed in [["old", "writers.bio"], ["old", "authors.bio"]] {
+            assert_eq!(ops(&before, &after, &allowed), ["rename table `authors` to `writers`", "drop table `old`", "rename constraint `authors_pkey` to `writers_pkey` on `writers`", "drop column `writers.bio`"]);
+        }
+        let wrong_hint = after.replace("renamed_from = \"authors\"", "renamed_from = \"autors\"");
+        let Err(DiffError::Problems(problems)) = diff(&before, &wrong_hint, &[]) else { panic!("a hint naming nothing is a problem") };
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(problems[0].message.contains("names no table of the last snapshot"), "{problems:?}");
+    }
+}

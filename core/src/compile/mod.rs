@@ -2,6 +2,8 @@
 //! recreation, warnings, and the permissions file.
 
 pub mod diff;
+#[cfg(test)]
+pub(crate) mod fixtures;
 pub mod permissions;
 pub mod plan;
 pub mod recreate;

@@ -140,6 +140,8 @@ pub fn plan(changes: &Changes, next: &Schema, dialect: Dialect) -> Result<Plan, 
     let rebuilt: BTreeSet<&str> = ops.iter().filter(|op| rules::strategy(op.kind(), dialect) == Strategy::Recreate).map(Op::table).collect();
     let mut planned = Plan::default();
     let mut refusals = Vec::new();
+    // Tables whose rebuild was refused: said once, not again for each change that needs it.
+    let mut unbuildable: BTreeSet<&str> = BTreeSet::new();
     if dialect == Dialect::Dsql {
         for table in next.tables.values() {
             for column in table.columns.iter().filter(|c| c.identity && c.sql_type != "bigint") {
@@ -172,7 +174,7 @@ pub fn plan(changes: &Changes, next: &Schema, dialect: Dialect) -> Result<Plan, 
         // is dropped (one of them may reference it) and before the rebuild.
         let before_rebuild = matches!(op, Op::RenameTable { .. } | Op::RenameColumn { .. } | Op::DropForeignKey { .. } | Op::DropCheck { .. } | Op::DropIndex { .. } | Op::DropUnique { .. });
         if rebuilt.contains(table) && !before_rebuild {
-            if rules::strategy(kind, dialect) == Strategy::Recreate && !planned.rebuilds.iter().any(|r| r.table == table) {
+            if rules::strategy(kind, dialect) == Strategy::Recreate && !planned.rebuilds.iter().any(|r| r.table == table) && !unbuildable.contains(table) {
                 let rebuilt_before: BTreeSet<&str> = planned.rebuilds.iter().map(|r| r.table.as_str()).collect();
                 match rebuild(changes, next, table, dialect, &rebuilt_before) {
                     Ok((steps, rebuild)) => {
@@ -180,7 +182,10 @@ pub fn plan(changes: &Changes, next: &Schema, dialect: Dialect) -> Result<Plan, 
                         planned.rebuilds.push(rebuild);
                     }
                     // The rebuild is the table's, whichever change asked for it first.
-                    Err(reason) => refusals.push(Refusal { column: None, ..Refusal::of(op, reason) }),
+                    Err(reason) => {
+                        unbuildable.insert(table);
+                        refusals.push(Refusal { column: None, ..Refusal::of(op, reason) });
+                    }
                 }
             }
             continue;
@@ -631,5 +636,185 @@ impl crate::error::Classified for PlanError {
     fn items(&self) -> Vec<crate::error::ErrorItem> {
         let PlanError::Refused { refusals, .. } = self;
         refusals.iter().map(|r| crate::error::ErrorItem { table: Some(r.table.clone()), column: r.column.clone(), fix: vec![r.reason.clone()], ..crate::error::ErrorItem::new(r.kind.id(), &r.change) }).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::PlanError;
+    use crate::compile::fixtures::{plan, statements};
+    use crate::compile::rules::Dialect::{Dsql, Postgres};
+    use crate::sql::statement::IndexMode;
+
+    /// `books` keyed by `id`, with `fields` and struct `attributes`.
+    fn books(attributes: &str, fields: &str) -> String {
+        format!("#[derive(Table)]\n#[table(name = \"books\")]\n{attributes}\npub struct Book {{\n    #[column(primary_key)]\n    pub id: i64,\n    pub title: String,\n{fields}\n}}\n")
+    }
+
+    /// A nullable column with a default: one statement on PostgreSQL; on DSQL a bare
+    /// column, its default, and a batched backfill of the existing rows, in that order.
+    #[test]
+    fn a_column_with_a_default_is_backfilled_in_batches_on_dsql() {
+        let (before, after) = (books("", ""), books("", "    #[column(default = \"'x'\")]\n    pub note: Option<String>,"));
+        let pg = plan(&before, &after, &[], Postgres).unwrap();
+        assert_eq!(statements(&pg), [r#"ALTER TABLE "books" ADD COLUMN "note" text DEFAULT ('x');"#]);
+        let dsql = plan(&before, &after, &[], Dsql).unwrap();
+        let sql = statements(&dsql);
+        assert_eq!(sql[..2], [r#"ALTER TABLE "books" ADD COLUMN "note" text;"#, r#"ALTER TABLE "books" ALTER COLUMN "note" SET DEFAULT ('x');"#]);
+        assert_eq!(dsql.statements.iter().map(|s| s.batched).collect::<Vec<_>>(), [false, false, true], "{sql:#?}");
+    }
+
+    /// Indexes: on DSQL always ASYNC (a job the runner awaits); on PostgreSQL CONCURRENTLY,
+    /// outside a transaction, unless the table is new in the same migration.
+    #[test]
+    fn indexes_are_built_without_blocking_writes_to_existing_tables() {
+        let indexed = books("#[index(columns(title))]", "");
+        for (before, dialect, mode, sql) in [
+            (books("", ""), Postgres, IndexMode::Concurrently, r#"CREATE INDEX CONCURRENTLY IF NOT EXISTS "books_title_idx" ON "books" ("title");"#),
+            (String::new(), Postgres, IndexMode::Plain, r#"CREATE INDEX IF NOT EXISTS "books_title_idx" ON "books" ("title");"#),
+            (books("", ""), Dsql, IndexMode::Async, r#"CREATE INDEX ASYNC IF NOT EXISTS "books_title_idx" ON "books" ("title");"#),
+            (String::new(), Dsql, IndexMode::Async, r#"CREATE INDEX ASYNC IF NOT EXISTS "books_title_idx" ON "books" ("title");"#),
+        ] {
+            let planned = plan(&before, &indexed, &[], dialect).unwrap();
+            let last = planned.statements.last().unwrap();
+            assert_eq!(statements(&planned).last().unwrap(), sql, "{dialect}, new table: {}", before.is_empty());
+            assert_eq!(last.index.as_ref().map(|i| i.mode), Some(mode));
+            assert_eq!(last.non_transactional, mode == IndexMode::Concurrently);
+        }
+    }
+
+    /// Constraints on existing tables never hold a long lock: checks and foreign keys are
+    /// added NOT VALID and validated after (ASYNC on DSQL); a unique on PostgreSQL is an
+    /// index built concurrently, then the constraint on it; on DSQL, a rebuild, with the
+    /// unique index named as the cheaper way.
+    #[test]
+    fn constraints_on_existing_tables_are_added_then_validated() {
+        let before = books("", "    pub isbn: String,\n    pub sequel_of: Option<i64>,");
+        let after = books(
+            "#[check(name = \"books_title_check\", expr = \"title <> ''\")]",
+            "    pub isbn: String,\n    #[column(references = \"books.id\")]\n    pub sequel_of: Option<i64>,",
+        );
+        assert_eq!(
+            statements(&plan(&before, &after, &[], Dsql).unwrap()),
+            [
+                r#"ALTER TABLE "books" ADD CONSTRAINT "books_sequel_of_fkey" FOREIGN KEY ("sequel_of") REFERENCES "books"("id") NOT VALID;"#,
+                r#"ALTER TABLE ASYNC "books" VALIDATE CONSTRAINT "books_sequel_of_fkey";"#,
+                r#"ALTER TABLE "books" ADD CONSTRAINT "books_title_check" CHECK (title <> '') NOT VALID;"#,
+                r#"ALTER TABLE ASYNC "books" VALIDATE CONSTRAINT "books_title_check";"#,
+            ]
+        );
+        let pg = plan(&before, &after, &[], Postgres).unwrap();
+        assert_eq!(statements(&pg)[1], r#"ALTER TABLE "books" VALIDATE CONSTRAINT "books_sequel_of_fkey";"#);
+        assert_eq!(pg.statements[1].validation.as_ref().map(|v| v.is_async), Some(false));
+
+        let unique = before.replace("    pub isbn: String,", "    #[column(unique)]\n    pub isbn: String,");
+        assert_eq!(
+            statements(&plan(&before, &unique, &[], Postgres).unwrap()),
+            [
+                r#"CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS "books_isbn_key" ON "books" ("isbn");"#,
+                r#"ALTER TABLE "books" ADD CONSTRAINT "books_isbn_key" UNIQUE USING INDEX "books_isbn_key";"#,
+            ]
+        );
+        let dsql = plan(&before, &unique, &[], Dsql).unwrap();
+        assert_eq!(dsql.rebuilds.len(), 1);
+        assert!(dsql.rebuilds[0].alternative.as_deref().is_some_and(|a| a.contains("#[index(columns(isbn), unique)]")), "{:?}", dsql.rebuilds);
+    }
+
+    /// A column that becomes NOT NULL gives its NULLs the `fill` first: an UPDATE before
+    /// `SET NOT NULL` on PostgreSQL, a COALESCE in the rebuild's copy on DSQL. A NOT NULL
+    /// column added with a fill other than its default has the fill as its default while
+    /// it is added, then its own.
+    #[test]
+    fn existing_rows_get_the_fill() {
+        let before = books("", "    pub pages: Option<i32>,");
+        let after = books("", "    #[column(fill = \"0\")]\n    pub pages: i32,");
+        assert_eq!(
+            statements(&plan(&before, &after, &[], Postgres).unwrap()),
+            [r#"UPDATE "books" SET "pages" = (0) WHERE "pages" IS NULL;"#, r#"ALTER TABLE "books" ALTER COLUMN "pages" SET NOT NULL;"#]
+        );
+        let copy = statements(&plan(&before, &after, &[], Dsql).unwrap()).into_iter().find(|s| s.contains("INSERT INTO")).unwrap();
+        assert!(copy.contains(r#"COALESCE("pages", (0))"#), "{copy}");
+
+        let added = books("", "    #[column(default = \"1\", fill = \"0\")]\n    pub pages: i32,");
+        assert_eq!(
+            statements(&plan(&books("", ""), &added, &[], Postgres).unwrap()),
+            [r#"ALTER TABLE "books" ADD COLUMN "pages" integer DEFAULT (0) NOT NULL;"#, r#"ALTER TABLE "books" ALTER COLUMN "pages" SET DEFAULT (1);"#]
+        );
+    }
+
+    /// Everything a dialect refuses is reported at once, each with its table and column.
+    #[test]
+    fn every_refusal_is_reported_together() {
+        let after = books("", "    #[column(sql_type = \"text[]\")]\n    pub tags: Option<String>,\n    pub isbn: String,\n    #[column(identity)]\n    pub n: i32,");
+        let Err(PlanError::Refused { refusals, .. }) = plan(&books("", ""), &after, &[], Dsql) else { panic!("DSQL refuses these") };
+        assert_eq!(refusals.len(), 3, "{refusals:#?}");
+        assert!(refusals.iter().any(|r| r.column.as_deref() == Some("n") && r.reason.contains("bigint")), "{refusals:#?}");
+        assert!(refusals.iter().any(|r| r.column.as_deref() == Some("tags")), "{refusals:#?}");
+        // `isbn` and `n` both need the table rebuilt, which `isbn` (no value for the rows)
+        // makes impossible: that is said once.
+        assert!(refusals.iter().any(|r| r.change == "add column `books.isbn` (text)" && r.reason.contains("give it a `default`, or a `fill`")), "{refusals:#?}");
+    }
+
+    /// A table DSQL must rebuild takes every change to it into the rebuild; its renames run
+    /// before it, so the copy reads the new names; other tables' keys to it are dropped
+    /// and added back NOT VALID, then validated.
+    #[test]
+    fn a_rebuild_takes_the_tables_changes_and_keeps_the_keys_to_it() {
+        let reviews = "#[derive(Table)]\n#[table(name = \"reviews\")]\npub struct Review {\n    #[column(primary_key)]\n    pub id: i64,\n    #[column(references = \"books.id\")]\n    pub book_id: i64,\n}\n";
+        let before = [books("", "    pub pages: i32,\n    pub blurb: Option<String>,"), reviews.to_owned()].concat();
+        let after = [books("#[index(columns(pages))]", "    pub pages: i64,\n    #[column(renamed_from = \"blurb\")]\n    pub summary: Option<String>,"), reviews.to_owned()].concat();
+        let planned = plan(&before, &after, &[], Dsql).unwrap();
+        let labels: Vec<String> = planned
+            .statements
+            .iter()
+            .map(|s| match crate::compile::recreate::step_label(&s.sql) {
+                Some((table, rest)) => format!("{table} {rest}"),
+                None => statements(&super::Plan { statements: vec![s.clone()], rebuilds: Vec::new() }).remove(0),
+            })
+            .collect();
+        assert_eq!(
+            labels,
+            [
+                r#"ALTER TABLE "books" RENAME COLUMN "blurb" TO "summary";"#,
+                "books 1/10: drop foreign key \"reviews_book_id_fkey\" of \"reviews\"",
+                "books 2/10: create the new table",
+                "books 3/10: copy the rows in batches, check the counts, copy the grants",
+                "books 4/10: swap: move the old table aside",
+                "books 5/10: swap: put the new table in its place",
+                "books 6/10: drop the old table",
+                "books 7/10: give the key or a unique its name",
+                "books 8/10: recreate an index",
+                "books 9/10: add back foreign key \"reviews_book_id_fkey\" of \"reviews\"",
+                "books 10/10: validate foreign key \"reviews_book_id_fkey\" of \"reviews\"",
+            ]
+        );
+        assert_eq!(planned.rebuilds[0].foreign_keys_dropped, [("reviews".to_owned(), "reviews_book_id_fkey".to_owned())]);
+        let copy = &planned.statements[3].sql;
+        assert!(copy.contains(r#"SELECT "id", "title", "pages"::bigint, "summary" FROM "books""#), "{copy}");
+    }
+
+    /// Dialect spellings: DSQL's identity takes an explicit cache; a key's or unique's
+    /// rename is an index rename on PostgreSQL and a constraint rename on DSQL; an index
+    /// rename on DSQL (no ALTER INDEX) is a drop and an ASYNC build.
+    #[test]
+    fn each_dialect_gets_its_own_spelling() {
+        let counted = books("", "    #[column(identity)]\n    pub n: i64,");
+        assert!(statements(&plan("", &counted, &[], Dsql).unwrap())[0].contains(r#""n" bigint GENERATED BY DEFAULT AS IDENTITY (CACHE 1) NOT NULL"#));
+        assert!(statements(&plan("", &counted, &[], Postgres).unwrap())[0].contains(r#""n" bigint GENERATED BY DEFAULT AS IDENTITY NOT NULL"#));
+
+        let before = books("#[index(columns(title), name = \"i1\")]\n#[unique(columns(title), name = \"u1\")]", "");
+        let after = books("#[index(columns(title), name = \"i2\")]\n#[unique(columns(title), name = \"u2\")]", "");
+        assert_eq!(
+            statements(&plan(&before, &after, &[], Postgres).unwrap()),
+            [r#"ALTER INDEX "u1" RENAME TO "u2";"#, r#"ALTER INDEX "i1" RENAME TO "i2";"#]
+        );
+        assert_eq!(
+            statements(&plan(&before, &after, &[], Dsql).unwrap()),
+            [
+                r#"ALTER TABLE "books" RENAME CONSTRAINT "u1" TO "u2";"#,
+                r#"DROP INDEX IF EXISTS "i1";"#,
+                r#"CREATE INDEX ASYNC IF NOT EXISTS "i2" ON "books" ("title");"#,
+            ]
+        );
     }
 }

@@ -148,6 +148,7 @@ async fn crash_at_every_boundary(mode: Mode) {
     // Under DSQL's rules every statement passes at least its cursor, and every schema
     // change its marker and its statement too (a third of those passes by default); on
     // PostgreSQL each migration's transaction commits with its cursor.
+    println!("{mode:?}: killed at {halted} failpoint passes over {total} statements, each rerun to the last snapshot");
     match mode {
         Mode::DsqlGuarded => assert!(halted * 3 >= 2 * total, "halted {halted} times over {total} statements"),
         Mode::Postgres => assert!(halted * 3 >= set.migrations.len(), "halted {halted} times"),
@@ -466,6 +467,7 @@ async fn a_recreation_killed_during_the_copy_or_at_any_swap_step_finishes_on_rer
         halted
     })
     .await;
+    println!("recreation: killed at {halted} failpoint passes, each rerun");
     assert!(halted >= 10, "the recreation passed {halted} failpoints");
 }
 
@@ -502,6 +504,7 @@ async fn a_backfill_killed_midway_resumes_and_fills_every_row() {
         halted
     })
     .await;
+    println!("backfill: killed at {halted} failpoint passes, each rerun");
     assert!(halted >= 4, "the backfill passed {halted} failpoints");
 }
 

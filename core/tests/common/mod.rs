@@ -66,9 +66,9 @@ pub const GUARDED_ROLE: &str = "tablewright_guarded";
 
 /// The tablespace the test databases are made in when the server has it (`scripts/test`
 /// makes it on /dev/shm). A test server is never crashed, so it needs no disk; and a
-/// test run creates and deletes hundreds of thousands of relation files, which is what a
-/// journal-less ext4 (this machine's) is slowest at: it searched its inode tables on every
-/// new file and took most of the CPU by the middle of a run.
+/// test run creates and deletes hundreds of thousands of relation files, which a
+/// journal-less ext4 (this machine's) pays for in a search of its inode tables per new
+/// file: about a quarter of the CPU of the property tests.
 pub const TEST_TABLESPACE: &str = "tablewright_test";
 
 /// What the test databases are copies of: made once per server and reused by every run

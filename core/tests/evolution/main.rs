@@ -124,7 +124,7 @@ fn describe(steps: &[Step], changes: &[Vec<String>]) -> String {
 fn desired(source: &str) -> Result<DesiredSchema, String> {
     let mut scanned = tablewright_core::schema::scan::Scan::default();
     let mut errors = Vec::new();
-    tablewright_core::schema::scan::scan_source(Path::new("x.rs"), source, &mut scanned, &mut errors, &tablewright_core::sql::fragment::ParsedFragments);
+    tablewright_core::schema::scan::scan_source(Path::new("x.rs"), source, &mut scanned, &mut errors, &tablewright_core::schema::sql_text::ParsedFragments);
     if errors.is_empty() { Ok(scanned.desired) } else { Err(format!("{errors:#?}")) }
 }
 
@@ -382,6 +382,7 @@ fn slice_runner(mode: Mode, part: u64, slice: u32, per_slice: u32) -> (TestRunne
 
 fn histories(mode: Mode, part: u64, slice: u32) {
     let scale: u32 = std::env::var("TABLEWRIGHT_EVOLUTION").ok().and_then(|v| v.parse().ok()).unwrap_or(1);
+    assert_eq!(HISTORIES * scale % SLICES, 0, "the slices must share the histories out exactly");
     let (mut runner, seed) = slice_runner(mode, part, slice, HISTORIES * scale / SLICES);
     let stats = Mutex::new(Stats::default());
     let tokio = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();

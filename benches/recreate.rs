@@ -68,7 +68,7 @@ fn write_folder(dir: &Path, workload: Workload) {
     for (i, source) in [BEFORE, workload.after()].into_iter().enumerate() {
         let mut scanned = Scan::default();
         let mut errors = Vec::new();
-        scan::scan_source(Path::new("bench.rs"), source, &mut scanned, &mut errors, &tablewright_core::sql::fragment::ParsedFragments);
+        scan::scan_source(Path::new("bench.rs"), source, &mut scanned, &mut errors, &tablewright_core::schema::sql_text::ParsedFragments);
         assert!(errors.is_empty(), "{errors:?}");
         let folder = MigrationFolder::load(&config.out).unwrap();
         let options = GenerateOptions { now_ms: 1_700_000_000_000 + i as u64, ..Default::default() };

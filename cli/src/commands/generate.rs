@@ -163,7 +163,7 @@ pub fn run(cx: &Context, args: Args) -> Result<Done<GenerateReport>, CliError> {
                 (folder, inspection)
             })
         });
-        let scanned = scan::scan_files(&files, &tablewright_core::sql::fragment::ParsedFragments);
+        let scanned = scan::scan_files(&files, &tablewright_core::schema::sql_text::ParsedFragments);
         (scanned, folder.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
     });
     let scanned = scanned?;

@@ -125,7 +125,7 @@ pub fn drizzle(cx: &Context, args: Args) -> Result<Done<ImportReport>, CliError>
     // The permissions file follows the sources, as after any `generate` (no handler declares
     // anything yet, so it names no grant), so that `generate --check` passes at once.
     if let Ok(files) = config.schema_files()
-        && let Ok(scanned) = scan::scan_files(&files, &tablewright_core::sql::fragment::ParsedFragments)
+        && let Ok(scanned) = scan::scan_files(&files, &tablewright_core::schema::sql_text::ParsedFragments)
         && let Some(permissions) = generate::plan_permissions(&config, &scanned)?
     {
         generate::write(None, Some(&permissions))?;

@@ -85,7 +85,7 @@ pub fn run(cx: &Context, args: Args) -> Result<Done<PushReport>, CliError> {
             "push changes {target} directly, with no migration to review or replay; under DSQL's rules that needs --allow-dsql (a local PostgreSQL without them: --provider postgres; a shared database: `generate` and `migrate`)"
         )));
     }
-    let scanned = scan::scan_files(&config.schema_files()?, &tablewright_core::sql::fragment::ParsedFragments)?;
+    let scanned = scan::scan_files(&config.schema_files()?, &tablewright_core::schema::sql_text::ParsedFragments)?;
     let history = history_of(&config);
     let format = cx.format;
     let printer = EventPrinter::new(format);

@@ -5,7 +5,7 @@
 //! run shows all the decisions a user has to make.
 
 use crate::schema::desired::{AllowDrops, DesiredSchema, Hint, Location};
-use crate::schema::model::{Check, Column, ForeignKey, Index, PrimaryKey, Schema, Table, Unique};
+use crate::schema::model::{Check, Column, ForeignKey, Index, PrimaryKey, Schema, SqlExpr, SqlType, Table, Unique};
 use crate::compile::rules::ChangeKind;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
@@ -29,13 +29,13 @@ pub enum Op {
     /// Rename a column.
     RenameColumn { table: String, from: String, to: String },
     /// Change a column's type.
-    AlterColumnType { table: String, column: String, from: String, to: String },
+    AlterColumnType { table: String, column: String, from: SqlType, to: SqlType },
     /// `SET NOT NULL`.
     SetNotNull { table: String, column: String },
     /// `DROP NOT NULL`.
     DropNotNull { table: String, column: String },
     /// `SET DEFAULT`.
-    SetDefault { table: String, column: String, default: String },
+    SetDefault { table: String, column: String, default: SqlExpr },
     /// `DROP DEFAULT`.
     DropDefault { table: String, column: String },
     /// Make an existing column an identity column.
@@ -302,19 +302,19 @@ pub struct Changes {
     /// The previous schema under the new names.
     pub previous: Schema,
     /// `#[column(fill)]` values, by table and column.
-    pub fills: BTreeMap<String, BTreeMap<String, String>>,
+    pub fills: BTreeMap<String, BTreeMap<String, SqlExpr>>,
 }
 
 impl Changes {
     /// The `#[column(fill)]` of `table.column`, if the code gives one.
-    pub fn fill(&self, table: &str, column: &str) -> Option<&str> {
-        self.fills.get(table)?.get(column).map(String::as_str)
+    pub fn fill(&self, table: &str, column: &str) -> Option<&SqlExpr> {
+        self.fills.get(table)?.get(column)
     }
 
     /// What the existing rows of `table.column` get when it becomes NOT NULL: its `fill`,
     /// else its default in `next`.
-    pub fn fill_value<'a>(&'a self, next: &'a Schema, table: &str, column: &str) -> Option<&'a str> {
-        self.fill(table, column).or_else(|| next.tables.get(table)?.column(column)?.default.as_deref())
+    pub fn fill_value<'a>(&'a self, next: &'a Schema, table: &str, column: &str) -> Option<&'a SqlExpr> {
+        self.fill(table, column).or_else(|| next.tables.get(table)?.column(column)?.default.as_ref())
     }
 }
 

@@ -11,7 +11,7 @@ use std::path::Path;
 pub(crate) fn desired(source: &str) -> DesiredSchema {
     let mut scan = crate::schema::scan::Scan::default();
     let mut errors = Vec::new();
-    crate::schema::scan::scan_source(Path::new("app.rs"), source, &mut scan, &mut errors, &crate::sql::fragment::ParsedFragments);
+    crate::schema::scan::scan_source(Path::new("app.rs"), source, &mut scan, &mut errors, &crate::schema::sql_text::ParsedFragments);
     assert!(errors.is_empty(), "the structs do not scan: {errors:#?}");
     scan.desired
 }

@@ -214,9 +214,9 @@ pub fn plan(changes: &Changes, next: &Schema, dialect: Dialect) -> Result<Plan, 
         if let Op::AddColumn { column, .. } = op
             && column.not_null
             && rules::strategy(kind, dialect) == Strategy::Plain
-            && let Some(fill) = changes.fill(table, &column.name).filter(|f| Some(*f) != column.default.as_deref())
+            && let Some(fill) = changes.fill(table, &column.name).filter(|f| Some(*f) != column.default.as_ref())
         {
-            let filled = Column { default: Some(fill.to_owned()), ..column.clone() };
+            let filled = Column { default: Some(fill.clone()), ..column.clone() };
             statements.push(plain(format!("ALTER TABLE {} ADD COLUMN {};", quote(table), column_definition(&filled, dialect))));
             statements.push(plain(match &column.default {
                 Some(default) => alter_column(table, &column.name, &format!("SET DEFAULT ({default})")),

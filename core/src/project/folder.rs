@@ -21,14 +21,21 @@ pub enum FolderError {
         #[source]
         source: std::io::Error,
     },
-    /// A JSON file is malformed.
-    #[error("parse {}: {source}", path.display())]
-    Json {
-        /// The file.
+    /// A snapshot is not JSON, or holds a value this tool refuses to read.
+    #[error("read {}: {problem}", path.display())]
+    Snapshot {
+        /// The snapshot.
         path: PathBuf,
-        /// The cause (with line and column).
-        #[source]
-        source: serde_json::Error,
+        /// The key and what is wrong with it.
+        problem: crate::project::snapshot::SnapshotError,
+    },
+    /// The journal is not one this tool wrote, or names a file it must not touch.
+    #[error("read {}: {problem}", path.display())]
+    Journal {
+        /// The journal.
+        path: PathBuf,
+        /// The key and what is wrong with it.
+        problem: crate::project::journal::JournalProblem,
     },
     /// `rehash --tag` named no journal entry.
     #[error("rehash: no journal entry `{tag}` in {}; `tablewright check` lists the entries", journal.display())]
@@ -171,7 +178,7 @@ impl MigrationFolder {
     pub fn load(dir: &Path) -> Result<MigrationFolder, FolderError> {
         let path = dir.join("meta").join("_journal.json");
         let journal = match fs::read(&path) {
-            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|source| FolderError::Json { path: path.clone(), source })?,
+            Ok(bytes) => Journal::parse(&bytes).map_err(|problem| FolderError::Journal { path: path.clone(), problem })?,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Journal::default(),
             Err(source) => return Err(FolderError::Io { path, source }),
         };
@@ -308,7 +315,13 @@ impl MigrationFolder {
                 Err(FolderError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
                     problems.push(FolderProblem::MissingSnapshot { tag: entry.tag.clone(), path: snap_path })
                 }
-                Err(e) => problems.push(FolderProblem::BadSnapshot { path: snap_path, error: e.to_string() }),
+                // JSON that is cut short or holds a merge's conflict markers is a problem
+                // to list; JSON whose values are refused (SQL that is not one expression,
+                // an unknown key) is not read any further, by any command.
+                Err(FolderError::Snapshot { problem, .. }) if problem.is_syntax() => {
+                    problems.push(FolderProblem::BadSnapshot { path: snap_path, error: problem.to_string() })
+                }
+                Err(e) => return Err(e),
             }
         }
 
@@ -344,9 +357,10 @@ impl MigrationFolder {
     }
 }
 
-fn read_snapshot_file(path: &Path) -> Result<Snapshot, FolderError> {
+/// Reads a snapshot file; every SQL-bearing value in it is checked as it is read.
+pub fn read_snapshot_file(path: &Path) -> Result<Snapshot, FolderError> {
     let bytes = fs::read(path).map_err(|source| FolderError::Io { path: path.to_path_buf(), source })?;
-    serde_json::from_slice(&bytes).map_err(|source| FolderError::Json { path: path.to_path_buf(), source })
+    Snapshot::parse(&bytes).map_err(|problem| FolderError::Snapshot { path: path.to_path_buf(), problem })
 }
 
 /// Files in `dir` with extension `ext`, sorted; a missing folder has none.
@@ -382,6 +396,20 @@ impl crate::error::Classified for FolderError {
         match self {
             FolderError::Write(_) => "io",
             _ => "folder",
+        }
+    }
+
+    fn items(&self) -> Vec<crate::error::ErrorItem> {
+        match self {
+            FolderError::Journal { path, problem } => vec![crate::error::ErrorItem {
+                fix: vec![crate::project::journal::JournalProblem::FIX.to_owned()],
+                ..crate::error::ErrorItem::new("journal", format!("{}: {problem}", path.display()))
+            }],
+            FolderError::Snapshot { path, problem } => vec![crate::error::ErrorItem {
+                fix: vec!["restore the snapshot from version control; snapshots are written by `generate`, `squash` and `import`, not by hand".to_owned()],
+                ..crate::error::ErrorItem::new("snapshot", format!("{}: {problem}", path.display()))
+            }],
+            _ => Vec::new(),
         }
     }
 }

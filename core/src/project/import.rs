@@ -8,7 +8,7 @@ use crate::compile::rules::Dialect;
 use crate::project::hash;
 use crate::project::journal::{ImportedFrom, Journal, JournalEntry};
 use crate::project::snapshot::{ORIGIN_ID, SNAPSHOT_VERSION, Snapshot, to_pretty_json};
-use crate::schema::model::{Check, Column, ForeignKey, Index, PrimaryKey, ReferentialAction, Schema, Table, Unique};
+use crate::schema::model::{Check, Column, ForeignKey, Index, PrimaryKey, ReferentialAction, Schema, SqlExpr, SqlType, Table, Unique};
 use crate::schema::types;
 use serde::de::{Deserializer, MapAccess, Visitor};
 use serde::Deserialize;
@@ -207,6 +207,8 @@ fn table(name: &str, value: &DrizzleTable, path: &Path, notes: &mut Vec<String>)
         if identity.is_some() {
             default = None;
         }
+        let sql_type = SqlType::parse(&sql_type).map_err(|e| bad(format!("`tables.{name}.columns.{column}.type`: {e}")))?;
+        let default = default.map(|d| SqlExpr::parse("default", &d)).transpose().map_err(|e| bad(format!("`tables.{name}.columns.{column}.default`: {e}")))?;
         t.columns.push(Column { name: column, sql_type, not_null, default, identity: identity.is_some() });
     }
     if !pk_columns.is_empty() {
@@ -274,7 +276,8 @@ fn table(name: &str, value: &DrizzleTable, path: &Path, notes: &mut Vec<String>)
     }
     for check in entries(&value.check_constraints) {
         let key = check.get("name").and_then(Value::as_str).unwrap_or_default().to_owned();
-        let expression = check.get("value").and_then(Value::as_str).unwrap_or_default().to_owned();
+        let expression = check.get("value").and_then(Value::as_str).unwrap_or_default();
+        let expression = SqlExpr::parse("expr", expression).map_err(|e| bad(format!("`tables.{name}.checkConstraints.{key}.value`: {e}")))?;
         t.checks.insert(key.clone(), Check { name: key, expression });
     }
     if value.rls_enabled {

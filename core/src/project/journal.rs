@@ -10,6 +10,7 @@ pub const JOURNAL_DIALECT: &str = "postgresql";
 /// The journal.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
 pub struct Journal {
     /// Layout version.
     pub version: String,
@@ -26,6 +27,7 @@ pub struct Journal {
 /// The tool a folder was imported from, and where its history lives.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
 pub struct ImportedFrom {
     /// `drizzle-kit`.
     pub tool: String,
@@ -42,6 +44,7 @@ impl Default for Journal {
 /// One migration.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
 pub struct JournalEntry {
     /// Position, from 0.
     pub idx: u32,
@@ -56,6 +59,56 @@ pub struct JournalEntry {
     pub breakpoints: bool,
     /// SHA-256 of the SQL file's normalised bytes (see [`crate::project::hash`]).
     pub hash: String,
+}
+
+/// Why a journal was refused: the JSON does not have our layout, or a value in it could
+/// not be used safely (a tag is a file name inside the folder, nothing more).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}{message}", if key.is_empty() { String::new() } else { format!("{key}: ") })]
+pub struct JournalProblem {
+    /// The JSON key, such as `entries[3].tag`; empty for the document as a whole.
+    pub key: String,
+    /// What is wrong with it.
+    pub message: String,
+}
+
+impl JournalProblem {
+    /// What to do about it.
+    pub const FIX: &'static str = "restore meta/_journal.json from version control; it is written by `generate`, `squash` and `import`, not by hand";
+}
+
+impl Journal {
+    /// Reads a journal: a leading UTF-8 byte-order mark is accepted, unknown keys are not,
+    /// and every tag must be a plain file name ([`check_tag`]).
+    pub fn parse(bytes: &[u8]) -> Result<Journal, JournalProblem> {
+        let journal: Journal = crate::project::snapshot::from_json(bytes).map_err(|e| JournalProblem { key: e.key, message: e.error.to_string() })?;
+        for (i, entry) in journal.entries.iter().enumerate() {
+            check_tag(&entry.tag).map_err(|message| JournalProblem { key: format!("entries[{i}].tag"), message })?;
+        }
+        Ok(journal)
+    }
+}
+
+/// A tag names the files `<tag>.sql` and, through its entry, a snapshot, so it must be one
+/// file name: not empty, no path separator, no `..`, no leading `.` (a hidden or relative
+/// name), no control character (it is printed), at most 200 bytes.
+pub fn check_tag(tag: &str) -> Result<(), String> {
+    let why = if tag.is_empty() {
+        "is empty"
+    } else if tag.len() > 200 {
+        "is longer than 200 bytes"
+    } else if tag.contains(['/', '\\']) {
+        "holds a path separator, so it would name a file outside the migrations folder"
+    } else if tag.contains("..") || tag.starts_with('.') {
+        "holds `..` or starts with `.`, so it would name a file outside the migrations folder or a hidden one"
+    } else if tag.chars().any(|c| c.is_control()) {
+        "holds a control character"
+    } else if tag.contains(':') {
+        "holds `:`, which is not a file-name character everywhere"
+    } else {
+        return Ok(());
+    };
+    Err(format!("tag {tag:?} {why}"))
 }
 
 impl JournalEntry {

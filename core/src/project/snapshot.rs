@@ -31,7 +31,7 @@ pub struct Snapshot {
 /// make serde buffer the whole schema before reading it, which was most of the time spent
 /// reading a 1,000-table snapshot (benches/README.md).
 #[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct SnapshotFile {
     version: String,
     dialect: Dialect,
@@ -46,7 +46,44 @@ impl From<SnapshotFile> for Snapshot {
     }
 }
 
+/// Why a snapshot was not read.
+#[derive(Debug, thiserror::Error)]
+#[error("{}{error}", if key.is_empty() { String::new() } else { format!("{key}: ") })]
+pub struct SnapshotError {
+    /// Where in the document, such as `tables.users.columns[2].default`; empty for the
+    /// document as a whole.
+    pub key: String,
+    /// The parser's error, with line and column (in the message, so not a source).
+    pub error: serde_json::Error,
+}
+
+impl SnapshotError {
+    /// The file is not JSON at all (cut short, a merge's conflict markers), as opposed to
+    /// JSON whose values are refused (an unknown key, SQL that is not one expression).
+    pub fn is_syntax(&self) -> bool {
+        !matches!(self.error.classify(), serde_json::error::Category::Data)
+    }
+}
+
+/// Reads JSON as `T`, naming the key of a refused value; a leading UTF-8 byte-order mark is
+/// accepted.
+pub fn from_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, SnapshotError> {
+    let mut reader = serde_json::Deserializer::from_slice(crate::project::hash::without_bom(bytes));
+    let value = serde_path_to_error::deserialize(&mut reader).map_err(|e| {
+        let key = e.path().to_string();
+        SnapshotError { key: if key == "." { String::new() } else { key }, error: e.into_inner() }
+    })?;
+    reader.end().map_err(|error| SnapshotError { key: String::new(), error })?;
+    Ok(value)
+}
+
 impl Snapshot {
+    /// Reads a snapshot file's bytes: every SQL-bearing value is checked as it is read
+    /// ([`crate::schema::sql_text`]), and unknown keys are refused.
+    pub fn parse(bytes: &[u8]) -> Result<Snapshot, SnapshotError> {
+        from_json(bytes)
+    }
+
     /// A snapshot following `prev_id`. Its id is derived from the parent and the content,
     /// not drawn at random, so generating the same change twice gives the same bytes.
     pub fn new(dialect: Dialect, prev_id: &str, tag: &str, schema: Schema) -> Snapshot {

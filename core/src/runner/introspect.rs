@@ -1,7 +1,7 @@
 //! Reads a live schema back into the [`crate::schema::model`], from `pg_catalog` (which DSQL also
 //! serves), so a database can be compared with a snapshot.
 
-use crate::schema::model::{Check, Column, ForeignKey, Index, PrimaryKey, ReferentialAction, Schema, Table, Unique};
+use crate::schema::model::{Check, Column, ForeignKey, Index, PrimaryKey, ReferentialAction, Schema, SqlExpr, SqlType, Table, Unique};
 use sqlx::{PgConnection, Row};
 
 /// What introspection found.
@@ -163,6 +163,8 @@ pub async fn introspect(conn: &mut PgConnection, namespace: &str) -> Result<Intr
         });
         let column: String = row.try_get("column_name")?;
         let sql_type: String = row.try_get("sql_type")?;
+        // The catalog is input too: its text becomes SQL only once parsed.
+        let catalog = |what: String| sqlx::Error::Decode(what.into());
         let table_name = entry.name.clone();
         let mut note = |kind: UnmodelledKind, note: String| unmodelled.push(Unmodelled { table: Some(table_name.clone()), kind, note });
         if row.try_get::<bool, _>("defined_type")? {
@@ -185,6 +187,11 @@ pub async fn introspect(conn: &mut PgConnection, namespace: &str) -> Result<Intr
                 format!("`{table_name}.{column}` draws its default from sequence `{sequence}` (SERIAL), which migrations do not create: declare `#[column(identity)]` instead"),
             );
         }
+        let default = match default {
+            Some(text) => Some(SqlExpr::parse("default", &text).map_err(|e| catalog(format!("the default of `{table_name}.{column}` in the database, `{text}`, is not read: {e}")))?),
+            None => None,
+        };
+        let sql_type = SqlType::parse(&sql_type).map_err(|e| catalog(format!("the type of `{table_name}.{column}` in the database, `{sql_type}`, is not read: {e}")))?;
         entry.columns.push(Column {
             name: column,
             sql_type,
@@ -228,8 +235,9 @@ pub async fn introspect(conn: &mut PgConnection, namespace: &str) -> Result<Intr
                     .strip_prefix("CHECK (")
                     .and_then(|d| d.split(" NOT VALID").next())
                     .and_then(|d| d.strip_suffix(')'))
-                    .unwrap_or(&definition)
-                    .to_owned();
+                    .unwrap_or(&definition);
+                let expression = SqlExpr::parse("expr", expression)
+                    .map_err(|e| sqlx::Error::Decode(format!("check `{name}` of `{table}` in the database, `{definition}`, is not read: {e}").into()))?;
                 t.checks.insert(name.clone(), Check { name, expression });
             }
         }

@@ -74,6 +74,25 @@ impl MigrationSet {
                 files.push((stem, text, path));
             }
         }
+        // The snapshots hold SQL (defaults, checks, types) that `squash` and `generate`
+        // write into migrations: a folder holding one whose values are refused is not
+        // run, whatever its SQL files say. (Text that is not JSON at all is `check`'s to
+        // list; it cannot reach a migration.)
+        let mut refused = Vec::new();
+        for entry in std::fs::read_dir(dir.join("meta")).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.file_name().is_some_and(|n| n.to_string_lossy().ends_with("_snapshot.json")) {
+                match crate::project::folder::read_snapshot_file(&path) {
+                    Err(crate::project::folder::FolderError::Snapshot { problem, .. }) if problem.is_syntax() => {}
+                    Err(e) => refused.push(format!("{e}; restore it from version control (snapshots are written by `generate`, `squash` and `import`)")),
+                    Ok(_) => {}
+                }
+            }
+        }
+        if !refused.is_empty() {
+            refused.sort();
+            return Err(RunError::Source(refused));
+        }
         Self::build(&journal_text, &journal_path.display().to_string(), files, &dir.display().to_string())
     }
 
@@ -88,7 +107,7 @@ impl MigrationSet {
     }
 
     fn build(journal_text: &str, journal_name: &str, files: Vec<(String, Vec<u8>, PathBuf)>, origin: &str) -> Result<MigrationSet, RunError> {
-        let journal: Journal = serde_json::from_str(journal_text).map_err(|e| RunError::Source(vec![format!("{journal_name}: {e}")]))?;
+        let journal = Journal::parse(journal_text.as_bytes()).map_err(|e| RunError::Source(vec![format!("{journal_name}: {e}; {}", crate::project::journal::JournalProblem::FIX)]))?;
         let mut problems = Vec::new();
         let tags: BTreeSet<&str> = journal.entries.iter().map(|e| e.tag.as_str()).collect();
         for tag in &tags {

@@ -141,7 +141,7 @@ fn column_tokens(table: &Table, column: &Column, (field, renamed): (Ident, bool)
     let rust_type = match mapped_rust_type(&column.sql_type) {
         Some(t) => t,
         None => {
-            let sql_type = &column.sql_type;
+            let sql_type = column.sql_type.as_str();
             attrs.push(quote!(sql_type = #sql_type));
             nearest_rust_type(sql_type)
         }
@@ -149,7 +149,7 @@ fn column_tokens(table: &Table, column: &Column, (field, renamed): (Ident, bool)
     if column.identity {
         attrs.push(quote!(identity));
     }
-    if let Some(default) = &column.default {
+    if let Some(default) = column.default.as_deref() {
         attrs.push(quote!(default = #default));
     }
     if let Some(fk) = table.foreign_keys.values().find(|fk| single(&fk.columns)) {
@@ -216,7 +216,7 @@ fn table_tokens(table: &Table, ident: Ident) -> TokenStream {
         }
     }
     for check in table.checks.values() {
-        let (check_name, expr) = (&check.name, &check.expression);
+        let (check_name, expr) = (&check.name, check.expression.as_str());
         attrs.push(quote!(#[check(name = #check_name, expr = #expr)]));
     }
     let fields = table.columns.iter().zip(field_names(table)).map(|(c, f)| column_tokens(table, c, f));
@@ -296,7 +296,7 @@ fn format_item(tokens: TokenStream) -> String {
 fn read_back(schema: &Schema, source: &str) -> Vec<String> {
     let mut scanned = scan::Scan::default();
     let mut errors = Vec::new();
-    scan::scan_source(Path::new("entities.rs"), source, &mut scanned, &mut errors, &crate::sql::fragment::ParsedFragments);
+    scan::scan_source(Path::new("entities.rs"), source, &mut scanned, &mut errors, &crate::schema::sql_text::ParsedFragments);
     let mut out: Vec<String> = errors.iter().map(|e| format!("the schema language refuses it: {}", e.message)).collect();
     for difference in compare::differences(schema, &scanned.desired.schema) {
         out.push(match difference {
@@ -322,7 +322,7 @@ mod tests {
 
     #[test]
     fn columns_whose_names_meet_get_distinct_fields() {
-        let column = |name: &str| Column { name: name.into(), sql_type: "text".into(), not_null: false, default: None, identity: false };
+        let column = |name: &str| Column { name: name.into(), sql_type: crate::schema::model::SqlType::parse("text").unwrap(), not_null: false, default: None, identity: false };
         let table = Table { name: "t".into(), columns: vec![column("Order Date"), column("order_date"), column("type"), column("col_type")], primary_key: None, uniques: Default::default(), indexes: Default::default(), foreign_keys: Default::default(), checks: Default::default() };
         let names: Vec<String> = field_names(&table).into_iter().map(|(f, _)| f.to_string()).collect();
         assert_eq!(names, ["order_date", "order_date_2", "col_type", "col_type_2"]);

@@ -5,7 +5,7 @@
 //! A unique constraint is not a unique index on the same columns: only a constraint serves
 //! `ON CONFLICT ON CONSTRAINT`, so the two are compared apart.
 
-use crate::schema::model::{Schema, Table};
+use crate::schema::model::{Schema, SqlExpr, Table};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::fmt;
@@ -65,10 +65,8 @@ fn literal_end(text: &str) -> Option<usize> {
 fn normalized(table: &Table) -> Table {
     let mut t = table.clone();
     for c in &mut t.columns {
-        c.default = c.default.as_deref().map(normalize_default);
-    }
-    for check in t.checks.values_mut() {
-        check.expression.clear();
+        // A literal without its cast is still one expression.
+        c.default = c.default.take().map(|d| SqlExpr::parse("default", &normalize_default(&d)).unwrap_or(d));
     }
     t
 }
@@ -207,13 +205,13 @@ pub fn differences(expected: &Schema, actual: &Schema) -> Vec<Difference> {
             let Some(ac) = a.column(&ec.name) else { continue };
             let column = || ec.name.clone();
             if ac.sql_type != ec.sql_type {
-                out.push(Difference::ColumnType { table: table(), column: column(), expected: ec.sql_type.clone(), found: ac.sql_type.clone() });
+                out.push(Difference::ColumnType { table: table(), column: column(), expected: ec.sql_type.to_string(), found: ac.sql_type.to_string() });
             }
             if ac.not_null != ec.not_null {
                 out.push(Difference::Nullability { table: table(), column: column(), expected_not_null: ec.not_null, found_not_null: ac.not_null });
             }
             if ac.default != ec.default {
-                out.push(Difference::Default { table: table(), column: column(), expected: ec.default.clone(), found: ac.default.clone() });
+                out.push(Difference::Default { table: table(), column: column(), expected: ec.default.as_deref().map(str::to_owned), found: ac.default.as_deref().map(str::to_owned) });
             }
             if ac.identity != ec.identity {
                 out.push(Difference::Identity { table: table(), column: column(), expected: ec.identity, found: ac.identity });
@@ -242,7 +240,7 @@ mod tests {
     use crate::schema::model::{Column, Schema, Table};
 
     fn table(columns: &[&str]) -> Schema {
-        let columns = columns.iter().map(|n| Column { name: (*n).into(), sql_type: "text".into(), not_null: false, default: None, identity: false }).collect();
+        let columns = columns.iter().map(|n| Column { name: (*n).into(), sql_type: crate::schema::model::SqlType::parse("text").unwrap(), not_null: false, default: None, identity: false }).collect();
         let t = Table { name: "t".into(), columns, primary_key: None, uniques: Default::default(), indexes: Default::default(), foreign_keys: Default::default(), checks: Default::default() };
         Schema { tables: [("t".to_owned(), t)].into() }
     }

@@ -47,7 +47,7 @@ pub struct TableSource {
     pub column_renames: BTreeMap<String, Hint>,
     /// `#[column(fill)]` keyed by the column's name: the value existing rows get when the
     /// column becomes NOT NULL (or is added NOT NULL); the column's `default` otherwise.
-    pub column_fills: BTreeMap<String, String>,
+    pub column_fills: BTreeMap<String, crate::schema::model::SqlExpr>,
     /// `#[table(allow_drop(..))]`.
     pub allow_drop: BTreeSet<String>,
 }

@@ -7,7 +7,7 @@
 //! duplicated attribute is recorded with the span of the offending tokens (serde's `Ctxt`
 //! pattern) and all of them come back together as one combined [`syn::Error`].
 
-use crate::schema::model::{self, Check, Column, ForeignKey, Index, PrimaryKey, ReferentialAction, Table, Unique};
+use crate::schema::model::{self, Check, Column, ForeignKey, Index, PrimaryKey, ReferentialAction, SqlExpr, SqlType, Table, Unique};
 use crate::schema::types;
 use proc_macro2::{Span, TokenStream};
 use quote::ToTokens;
@@ -68,7 +68,7 @@ pub struct TableDef {
     pub column_renames: BTreeMap<String, Spanned<String>>,
     /// `#[column(fill = "..")]`, keyed by the column's SQL name: the value existing rows
     /// get when the column becomes NOT NULL (or is added NOT NULL).
-    pub column_fills: BTreeMap<String, String>,
+    pub column_fills: BTreeMap<String, SqlExpr>,
     /// `#[table(allow_drop(col, ..))]`: columns of the previous snapshot that may be dropped.
     pub allow_drop: Vec<Spanned<String>>,
     /// Rust fields that are columns, with their SQL names, in order.
@@ -415,86 +415,7 @@ pub fn snake_case(name: &str) -> String {
     out
 }
 
-/// How the SQL inside attributes (`default`, `fill`, `check(expr)`, `sql_type`) is
-/// checked. The derive uses [`LexicalChecks`], cheap enough for every build of every app;
-/// `generate` reads the same attributes with the SQL parser (`sql::fragment`), which
-/// accepts exactly one expression or one type and nothing after it.
-pub trait SqlFragments {
-    /// `Err(why)` unless `text`, written as `key = ".."`, is exactly one SQL expression.
-    fn expression(&self, key: &str, text: &str) -> Result<(), String>;
-    /// `Err(why)` unless `text` is exactly one SQL type.
-    fn sql_type(&self, text: &str) -> Result<(), String>;
-}
-
-/// The derive's checks: [`check_sql_expression`] and the type's canonical spelling.
-pub struct LexicalChecks;
-
-impl SqlFragments for LexicalChecks {
-    fn expression(&self, key: &str, text: &str) -> Result<(), String> {
-        check_sql_expression(key, text)
-    }
-
-    fn sql_type(&self, _text: &str) -> Result<(), String> {
-        Ok(())
-    }
-}
-
-/// Checks that `key = ".."` (`default`, `fill`) is one SQL expression: not empty, quotes
-/// closed, parentheses balanced, no statement separator or comment.
-pub fn check_sql_expression(key: &str, expr: &str) -> Result<(), String> {
-    if expr.trim().is_empty() {
-        return Err(format!("empty `{key}`: write a SQL expression such as `{key} = \"now()\"` or `{key} = \"'draft'\"`"));
-    }
-    let mut depth = 0i32;
-    let mut in_string = false;
-    // In `E'..'` strings a backslash escapes the next character (`E'it\'s'`).
-    let mut escapes = false;
-    let mut previous: [Option<char>; 2] = [None, None];
-    let mut chars = expr.chars().peekable();
-    while let Some(c) = chars.next() {
-        let before = previous;
-        previous = [previous[1], Some(c)];
-        if in_string {
-            if escapes && c == '\\' {
-                chars.next();
-                previous = [None, None];
-                continue;
-            }
-            if c == '\'' {
-                if chars.peek() == Some(&'\'') {
-                    chars.next();
-                } else {
-                    in_string = false;
-                }
-            }
-            continue;
-        }
-        match c {
-            '\'' => {
-                in_string = true;
-                escapes = matches!(before[1], Some('e' | 'E')) && !before[0].is_some_and(|p| p.is_alphanumeric() || p == '_');
-            }
-            '(' => depth += 1,
-            ')' => {
-                depth -= 1;
-                if depth < 0 {
-                    return Err(format!("`{key} = \"{expr}\"` has a `)` without its `(`"));
-                }
-            }
-            ';' => return Err(format!("`{key} = \"{expr}\"` contains `;`: it is one expression, not a statement")),
-            '-' if chars.peek() == Some(&'-') => return Err(format!("`{key} = \"{expr}\"` contains a `--` comment")),
-            '/' if chars.peek() == Some(&'*') => return Err(format!("`{key} = \"{expr}\"` contains a `/*` comment")),
-            _ => {}
-        }
-    }
-    if in_string {
-        return Err(format!("`{key} = \"{expr}\"` has an unclosed string literal; SQL strings use single quotes: `{key} = \"'text'\"`"));
-    }
-    if depth != 0 {
-        return Err(format!("`{key} = \"{expr}\"` has unbalanced parentheses"));
-    }
-    Ok(())
-}
+pub use crate::schema::sql_text::{LexicalChecks, SqlFragments, check_sql_expression};
 
 /// The Rust type of a field, as far as the mapping cares.
 struct FieldType<'a> {
@@ -594,7 +515,7 @@ pub fn parse_table_with<'a>(input: impl Into<StructInput<'a>>, sql: &dyn SqlFrag
     let mut columns: Vec<Column> = Vec::new();
     let mut field_columns: Vec<(Ident, String)> = Vec::new();
     let mut column_renames: BTreeMap<String, Spanned<String>> = BTreeMap::new();
-    let mut column_fills: BTreeMap<String, String> = BTreeMap::new();
+    let mut column_fills: BTreeMap<String, SqlExpr> = BTreeMap::new();
     let mut uniques: BTreeMap<String, Unique> = BTreeMap::new();
     let mut foreign_keys: BTreeMap<String, ForeignKey> = BTreeMap::new();
     let mut field_pk: Vec<(String, Span)> = Vec::new();
@@ -621,10 +542,7 @@ pub fn parse_table_with<'a>(input: impl Into<StructInput<'a>>, sql: &dyn SqlFrag
 
         let ft = unwrap_option(&field.ty);
         let sql_type = match &col.sql_type {
-            Some(lit) => match types::canonical_sql_type(&lit.value()).and_then(|t| match sql.sql_type(&t) {
-                Ok(()) => Ok(t),
-                Err(why) => Err(types::SqlTypeError::NotAType(lit.value().trim().to_owned(), why)),
-            }) {
+            Some(lit) => match SqlType::checked_by(sql, &lit.value()) {
                 Ok(t) => Some(t),
                 Err(e) => {
                     errors.push(lit, format!("invalid `sql_type`: {e}"));
@@ -643,10 +561,11 @@ pub fn parse_table_with<'a>(input: impl Into<StructInput<'a>>, sql: &dyn SqlFrag
                         ),
                     );
                 }
-                mapped
+                // The mapped types are constants of the lexical grammar.
+                mapped.and_then(|t| SqlType::checked_by(&LexicalChecks, &t).ok())
             }
         };
-        let sql_type = sql_type.unwrap_or_else(|| "text".to_owned());
+        let sql_type = sql_type.unwrap_or_else(|| SqlType::checked_by(&LexicalChecks, "text").expect("`text` is a type"));
 
         if let Some(span) = col.identity {
             // PostgreSQL numbers smallint and integer columns too; DSQL only bigint, which
@@ -673,16 +592,16 @@ pub fn parse_table_with<'a>(input: impl Into<StructInput<'a>>, sql: &dyn SqlFrag
             } else if col.identity.is_some() {
                 errors.push(lit, "an `identity` column fills itself: remove `fill`");
             } else {
-                match sql.expression("fill", &lit.value()) {
-                    Ok(()) => {
-                        column_fills.insert(column_name.clone(), lit.value().trim().to_owned());
+                match SqlExpr::checked_by(sql, "fill", &lit.value()) {
+                    Ok(fill) => {
+                        column_fills.insert(column_name.clone(), fill);
                     }
                     Err(msg) => errors.push(lit, format!("bad `fill`: {msg}")),
                 }
             }
         }
-        let default = col.default.as_ref().and_then(|lit| match sql.expression("default", &lit.value()) {
-            Ok(()) => Some(lit.value().trim().to_owned()),
+        let default = col.default.as_ref().and_then(|lit| match SqlExpr::checked_by(sql, "default", &lit.value()) {
+            Ok(default) => Some(default),
             Err(msg) => {
                 errors.push(lit, format!("bad `default`: {msg}"));
                 None
@@ -811,13 +730,16 @@ pub fn parse_table_with<'a>(input: impl Into<StructInput<'a>>, sql: &dyn SqlFrag
     for (name, expr, span) in &attrs.checks {
         let n = name.value();
         check_identifier(&n, name, "check name", &mut errors);
-        if expr.value().trim().is_empty() {
+        let expression = if expr.value().trim().is_empty() {
             errors.push(expr, "empty `expr`: write a boolean SQL expression such as `expr = \"price >= 0\"`");
-        } else if let Err(why) = sql.expression("expr", &expr.value()) {
-            errors.push(expr, format!("bad check `expr`: {why}"));
-        }
-        if checks.insert(n.clone(), Check { name: n.clone(), expression: expr.value().trim().to_owned() }).is_some() {
+            None
+        } else {
+            SqlExpr::checked_by(sql, "expr", &expr.value()).map_err(|why| errors.push(expr, format!("bad check `expr`: {why}"))).ok()
+        };
+        if checks.contains_key(&n) {
             errors.push_span(*span, format!("check `{n}` is declared twice"));
+        } else if let Some(expression) = expression {
+            checks.insert(n.clone(), Check { name: n.clone(), expression });
         }
     }
 
@@ -1046,7 +968,7 @@ mod tests {
     #[test]
     fn fill_is_kept_for_not_null_columns_and_refused_where_meaningless() {
         let def = parse(r#"struct T { #[column(primary_key)] id: i32, #[column(fill = " 'n/a' ")] note: String }"#).unwrap();
-        assert_eq!(def.column_fills.get("note").map(String::as_str), Some("'n/a'"));
+        assert_eq!(def.column_fills.get("note").map(SqlExpr::as_str), Some("'n/a'"));
         assert!(def.table.column("note").unwrap().default.is_none(), "a fill is not a default");
         let errs = messages(
             r#"struct T {

@@ -9,4 +9,5 @@ pub mod grammar;
 pub mod model;
 #[cfg(feature = "compiler")]
 pub mod scan;
+pub mod sql_text;
 pub mod types;

@@ -5,7 +5,6 @@ pub mod directive;
 #[cfg(feature = "lint")]
 pub mod dsql_check;
 pub mod emulate;
-pub mod fragment;
 pub mod ident;
 pub mod split;
 pub mod statement;

@@ -20,7 +20,7 @@ pub fn admin_url() -> String {
 pub fn desired_from_source(label: &str, text: &str) -> DesiredSchema {
     let mut scanned = Scan::default();
     let mut errors = Vec::new();
-    scan::scan_source(Path::new(label), text, &mut scanned, &mut errors, &tablewright_core::sql::fragment::ParsedFragments);
+    scan::scan_source(Path::new(label), text, &mut scanned, &mut errors, &tablewright_core::schema::sql_text::ParsedFragments);
     assert!(errors.is_empty(), "{label} does not parse: {errors:#?}");
     scanned.desired
 }

@@ -279,7 +279,7 @@ fn a_custom_template_runs_as_written() {
 fn scan_errors(source: &str) -> Vec<String> {
     let mut scanned = tablewright_core::schema::scan::Scan::default();
     let mut errors = Vec::new();
-    tablewright_core::schema::scan::scan_source(std::path::Path::new("app.rs"), source, &mut scanned, &mut errors, &tablewright_core::sql::fragment::ParsedFragments);
+    tablewright_core::schema::scan::scan_source(std::path::Path::new("app.rs"), source, &mut scanned, &mut errors, &tablewright_core::schema::sql_text::ParsedFragments);
     errors.iter().map(|e| format!("{}: {}", e.location, e.message)).collect()
 }
 

@@ -1,0 +1,232 @@
+//! Hostile input (issue 21): files, databases and flags a careless user, a bad merge or a
+//! hostile database could hand the binary. Each probe is run as a process; what must hold
+//! is that nothing it did not show runs, nothing outside the project is touched, and the
+//! refusal names the file, the key and the fix with exit 2.
+
+#[path = "../../core/tests/common/mod.rs"]
+mod common;
+mod documents;
+
+use common::{Mode, TestDb};
+use sqlx::{Connection, PgConnection};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use tablewright_core::project::folder::MigrationFolder;
+
+const V1: &str = include_str!("../../core/tests/fixtures/v1.rs");
+const V2: &str = include_str!("../../core/tests/fixtures/v2.rs");
+
+/// What the snapshot probe puts in a default: it closes the column, adds a constraint and
+/// two statements, and reopens a default so the rest of the line still parses.
+const INJECTED_DEFAULT: &str = "'x') NOT NULL, CONSTRAINT x PRIMARY KEY (id)); DROP TABLE IF EXISTS victim; CREATE TABLE pwn (id uuid, a text DEFAULT ('y'";
+
+fn bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_tablewright"))
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn provider(mode: Mode) -> &'static str {
+    match mode {
+        Mode::Postgres => "postgres",
+        Mode::DsqlGuarded => "dsql",
+    }
+}
+
+/// A project in `<tmp>/project` whose two migrations the CLI generated from V1 then V2;
+/// `<tmp>/outside` is a folder beside it that nothing may touch.
+fn project(mode: Mode) -> tempfile::TempDir {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("project");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::create_dir_all(root.path().join("outside")).unwrap();
+    std::fs::write(dir.join("tablewright.toml"), format!("dialect = \"{}\"\nschema = [\"schema.rs\"]\n", mode.dialect())).unwrap();
+    for source in [V1, V2] {
+        std::fs::write(dir.join("schema.rs"), source).unwrap();
+        let out = run(&dir, &["generate"]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+    }
+    root
+}
+
+fn run(dir: &Path, args: &[&str]) -> Output {
+    Command::new(bin()).current_dir(dir).args(args).env("SOURCE_DATE_EPOCH", "1767225600").env_remove("FAILPOINTS").output().unwrap()
+}
+
+fn migrate(dir: &Path, mode: Mode, db: &TestDb) -> Output {
+    run(dir, &["migrate", "--provider", provider(mode), "--connection-string", &db.url])
+}
+
+/// Every file under `dir`, with its bytes.
+fn files(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
+    fn walk(dir: &Path, out: &mut BTreeMap<PathBuf, Vec<u8>>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                walk(&path, out);
+            } else {
+                out.insert(path.clone(), std::fs::read(&path).unwrap());
+            }
+        }
+    }
+    let mut out = BTreeMap::new();
+    walk(dir, &mut out);
+    out
+}
+
+/// The tables of `public`, by name.
+async fn tables(db: &TestDb) -> Vec<String> {
+    let mut conn = PgConnection::connect(&db.url).await.unwrap();
+    sqlx::query_scalar("SELECT tablename::text FROM pg_tables WHERE schemaname = 'public' ORDER BY 1").fetch_all(&mut conn).await.unwrap()
+}
+
+async fn make_victim(db: &TestDb) {
+    let mut conn = db.connect_setup().await;
+    sqlx::raw_sql("CREATE TABLE victim (id integer PRIMARY KEY)").execute(&mut conn).await.unwrap();
+}
+
+/// Exit 2, the JSON document says so, and `needles` are all in what it printed.
+fn assert_refused(out: &Output, needles: &[&str], what: &str) {
+    assert_eq!(out.status.code(), Some(2), "{what}: {}{}", text(&out.stdout), text(&out.stderr));
+    let printed = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    for needle in needles {
+        assert!(printed.contains(needle), "{what}: `{needle}` not in {printed}");
+    }
+}
+
+/// A journal tag holding `/..` names a file outside the project: `check`, `squash` and
+/// `migrate` refuse the journal alike (exit 2, the key named), and nothing outside the
+/// project, or in it, is written or removed.
+async fn a_tag_that_leaves_the_folder_is_refused(mode: Mode) {
+    let root = project(mode);
+    let dir = root.path().join("project");
+    let migrations = dir.join("migrations");
+    // The probe's layout: the SQL the tag points at sits outside, and a folder with the
+    // tag's first component exists, so the path resolves.
+    let last = MigrationFolder::load(&migrations).unwrap().journal.entries[1].tag.clone();
+    std::fs::rename(migrations.join(format!("{last}.sql")), root.path().join("outside/sq.sql")).unwrap();
+    std::fs::create_dir_all(migrations.join("0001_x")).unwrap();
+    let journal_path = migrations.join("meta/_journal.json");
+    let journal = std::fs::read_to_string(&journal_path).unwrap();
+    std::fs::write(&journal_path, journal.replace(&format!("\"{last}\""), "\"0001_x/../../../outside/sq\"")).unwrap();
+    let before = files(root.path());
+
+    let db = TestDb::for_mode("hostile_tag", mode).await;
+    for (args, what) in [
+        (vec!["check"], "check"),
+        (vec!["squash"], "squash"),
+        (vec!["check", "--format", "json"], "check --format json"),
+        (vec!["generate"], "generate"),
+        (vec!["rehash", "--all"], "rehash"),
+    ] {
+        let out = run(&dir, &args);
+        assert_refused(&out, &["_journal.json", "entries[1].tag", "outside the migrations folder"], what);
+        if what.contains("json") {
+            let document = documents::parse(&out.stdout);
+            assert_eq!(document["error"]["kind"], "folder", "{document}");
+        }
+    }
+    let out = migrate(&dir, mode, &db);
+    assert_refused(&out, &["_journal.json", "entries[1].tag", "outside the migrations folder"], "migrate");
+    assert_eq!(files(root.path()), before, "nothing inside or outside the project changed");
+    assert_eq!(tables(&db).await, Vec::<String>::new(), "nothing ran");
+}
+
+#[tokio::test]
+async fn a_tag_that_leaves_the_folder_is_refused_postgres() {
+    a_tag_that_leaves_the_folder_is_refused(Mode::Postgres).await;
+}
+
+#[tokio::test]
+async fn a_tag_that_leaves_the_folder_is_refused_dsql_guarded() {
+    a_tag_that_leaves_the_folder_is_refused(Mode::DsqlGuarded).await;
+}
+
+/// SQL smuggled into a snapshot's default: `check`, `squash`, `generate` and `migrate`
+/// refuse the folder, naming the snapshot and the key; `victim` survives and `pwn` is
+/// never made. Then the same in a check expression and a column type.
+async fn sql_in_a_snapshot_is_refused(mode: Mode) {
+    let root = project(mode);
+    let dir = root.path().join("project");
+    let snapshot_path = dir.join("migrations/meta/0001_snapshot.json");
+    let pristine = std::fs::read_to_string(&snapshot_path).unwrap();
+    let db = TestDb::for_mode("hostile_snapshot", mode).await;
+    make_victim(&db).await;
+
+    let probes: [(&str, fn(&mut serde_json::Value)); 3] = [
+        ("tables.authors.columns[1].default", |s| s["tables"]["authors"]["columns"][1]["default"] = INJECTED_DEFAULT.into()),
+        ("tables.authors.columns[1].type", |s| s["tables"]["authors"]["columns"][1]["type"] = "text); DROP TABLE victim; --".into()),
+        ("tables.authors.checks.sneaky.expression", |s| {
+            s["tables"]["authors"]["checks"] = serde_json::json!({"sneaky": {"name": "sneaky", "expression": "true); DROP TABLE victim; SELECT (1"}})
+        }),
+    ];
+    for (key, poison) in probes {
+        let mut snapshot: serde_json::Value = serde_json::from_str(&pristine).unwrap();
+        poison(&mut snapshot);
+        std::fs::write(&snapshot_path, serde_json::to_string_pretty(&snapshot).unwrap()).unwrap();
+        let before = files(root.path());
+        for args in [vec!["check"], vec!["squash"], vec!["generate"]] {
+            assert_refused(&run(&dir, &args), &["0001_snapshot.json", key], &format!("{key}: {}", args[0]));
+        }
+        assert_refused(&migrate(&dir, mode, &db), &["0001_snapshot.json", key], &format!("{key}: migrate"));
+        assert_eq!(files(root.path()), before, "{key}: nothing written");
+        assert_eq!(tables(&db).await, ["victim"], "{key}: nothing ran");
+    }
+}
+
+#[tokio::test]
+async fn sql_in_a_snapshot_is_refused_postgres() {
+    sql_in_a_snapshot_is_refused(Mode::Postgres).await;
+}
+
+#[tokio::test]
+async fn sql_in_a_snapshot_is_refused_dsql_guarded() {
+    sql_in_a_snapshot_is_refused(Mode::DsqlGuarded).await;
+}
+
+/// The same default in a drizzle-kit snapshot given to `import drizzle`: refused before
+/// anything is written, naming the file and the key.
+#[test]
+fn sql_in_a_drizzle_snapshot_is_refused_by_import() {
+    let from = tempfile::tempdir().unwrap();
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/drizzle/drizzle");
+    std::fs::create_dir_all(from.path().join("meta")).unwrap();
+    for (path, bytes) in files(&fixture) {
+        std::fs::write(from.path().join(path.strip_prefix(&fixture).unwrap()), bytes).unwrap();
+    }
+    let snapshot_path = from.path().join("meta/0001_snapshot.json");
+    let mut snapshot: serde_json::Value = serde_json::from_slice(&std::fs::read(&snapshot_path).unwrap()).unwrap();
+    snapshot["tables"]["public.authors"]["columns"]["id"]["default"] = INJECTED_DEFAULT.into();
+    std::fs::write(&snapshot_path, serde_json::to_string_pretty(&snapshot).unwrap()).unwrap();
+
+    let project = tempfile::tempdir().unwrap();
+    std::fs::write(project.path().join("tablewright.toml"), "dialect = \"postgres\"\nschema = [\"src/entities.rs\"]\n").unwrap();
+    let out = run(project.path(), &["import", "drizzle", "--from", from.path().to_str().unwrap()]);
+    assert_refused(&out, &["0001_snapshot.json", "tables.authors.columns.id.default"], "import drizzle");
+    assert!(!project.path().join("migrations").exists(), "nothing written");
+    assert!(!project.path().join("src").exists(), "nothing written");
+}
+
+/// Files saved by editors that write a UTF-8 byte-order mark are read as any other.
+#[tokio::test]
+async fn a_byte_order_mark_is_accepted_in_the_journal_and_snapshots() {
+    let root = project(Mode::Postgres);
+    let dir = root.path().join("project");
+    for file in ["migrations/meta/_journal.json", "migrations/meta/0000_snapshot.json", "migrations/meta/0001_snapshot.json"] {
+        let path = dir.join(file);
+        let mut bytes = b"\xEF\xBB\xBF".to_vec();
+        bytes.extend(std::fs::read(&path).unwrap());
+        std::fs::write(&path, bytes).unwrap();
+    }
+    let check = run(&dir, &["check"]);
+    assert_eq!(check.status.code(), Some(0), "{}{}", text(&check.stdout), text(&check.stderr));
+    let generate = run(&dir, &["generate", "--check"]);
+    assert_eq!(generate.status.code(), Some(0), "{}{}", text(&generate.stdout), text(&generate.stderr));
+    let db = TestDb::for_mode("hostile_bom", Mode::Postgres).await;
+    let out = migrate(&dir, Mode::Postgres, &db);
+    assert_eq!(out.status.code(), Some(0), "{}{}", text(&out.stdout), text(&out.stderr));
+    assert_eq!(tables(&db).await, ["authors", "books"]);
+}

@@ -1,0 +1,310 @@
+//! The SQL a model carries: a column's default, a check's expression and a column's type.
+//! Each is a type that can only be made by checking its text, so a schema read from a
+//! snapshot, a drizzle folder or a database catalog cannot carry a statement into the
+//! SQL the planner writes: a default such as `'x'); DROP TABLE victim; --` is refused
+//! when the file is read, with its key, not pasted into a migration.
+//!
+//! The check is the SQL parser's ([`ParsedFragments`]) wherever the compiler is
+//! built (the CLI, `generate`, the runner); the derive, which never builds the parser,
+//! checks attributes lexically and `generate` reads the same attributes again with it.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// One SQL expression and nothing else: no statement separator, no comment, no subquery.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
+#[serde(try_from = "String", into = "String")]
+pub struct SqlExpr(String);
+
+/// One SQL type, in its canonical spelling (see [`crate::schema::types::canonical_sql_type`]).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
+#[serde(try_from = "String", into = "String")]
+pub struct SqlType(String);
+
+impl SqlExpr {
+    /// Checks `text` as the value of `key` (`default`, `expr`, ..), trimmed.
+    pub fn parse(key: &str, text: &str) -> Result<SqlExpr, String> {
+        checker().expression(key, text)?;
+        Ok(SqlExpr(text.trim().to_owned()))
+    }
+
+    /// Made from text the grammar has just checked with `checks`.
+    pub(crate) fn checked_by(checks: &dyn SqlFragments, key: &str, text: &str) -> Result<SqlExpr, String> {
+        checks.expression(key, text)?;
+        Ok(SqlExpr(text.trim().to_owned()))
+    }
+
+    /// The text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl SqlType {
+    /// Checks `text` as a SQL type and keeps its canonical spelling.
+    pub fn parse(text: &str) -> Result<SqlType, String> {
+        SqlType::checked_by(checker(), text).map_err(|e| e.to_string())
+    }
+
+    /// Made from text the grammar checks with `checks`.
+    pub(crate) fn checked_by(checks: &dyn SqlFragments, text: &str) -> Result<SqlType, crate::schema::types::SqlTypeError> {
+        let canonical = crate::schema::types::canonical_sql_type(text)?;
+        checks.sql_type(&canonical).map_err(|why| crate::schema::types::SqlTypeError::NotAType(text.trim().to_owned(), why))?;
+        Ok(SqlType(canonical))
+    }
+
+    /// The text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// How the SQL inside attributes (`default`, `fill`, `check(expr)`, `sql_type`) is
+/// checked. The derive uses [`LexicalChecks`], cheap enough for every build of every app;
+/// `generate` reads the same attributes with the SQL parser ([`ParsedFragments`]), which
+/// accepts exactly one expression or one type and nothing after it.
+pub trait SqlFragments {
+    /// `Err(why)` unless `text`, written as `key = ".."`, is exactly one SQL expression.
+    fn expression(&self, key: &str, text: &str) -> Result<(), String>;
+    /// `Err(why)` unless `text` is exactly one SQL type.
+    fn sql_type(&self, text: &str) -> Result<(), String>;
+}
+
+/// The derive's checks: [`check_sql_expression`] and the type's canonical spelling.
+pub struct LexicalChecks;
+
+impl SqlFragments for LexicalChecks {
+    fn expression(&self, key: &str, text: &str) -> Result<(), String> {
+        check_sql_expression(key, text)
+    }
+
+    fn sql_type(&self, _text: &str) -> Result<(), String> {
+        Ok(())
+    }
+}
+
+/// Checks that `key = ".."` (`default`, `fill`) is one SQL expression: not empty, quotes
+/// closed, parentheses balanced, no statement separator or comment.
+pub fn check_sql_expression(key: &str, expr: &str) -> Result<(), String> {
+    if expr.trim().is_empty() {
+        return Err(format!("empty `{key}`: write a SQL expression such as `{key} = \"now()\"` or `{key} = \"'draft'\"`"));
+    }
+    let mut depth = 0i32;
+    let mut in_string = false;
+    // In `E'..'` strings a backslash escapes the next character (`E'it\'s'`).
+    let mut escapes = false;
+    let mut previous: [Option<char>; 2] = [None, None];
+    let mut chars = expr.chars().peekable();
+    while let Some(c) = chars.next() {
+        let before = previous;
+        previous = [previous[1], Some(c)];
+        if in_string {
+            if escapes && c == '\\' {
+                chars.next();
+                previous = [None, None];
+                continue;
+            }
+            if c == '\'' {
+                if chars.peek() == Some(&'\'') {
+                    chars.next();
+                } else {
+                    in_string = false;
+                }
+            }
+            continue;
+        }
+        match c {
+            '\'' => {
+                in_string = true;
+                escapes = matches!(before[1], Some('e' | 'E')) && !before[0].is_some_and(|p| p.is_alphanumeric() || p == '_');
+            }
+            '(' => depth += 1,
+            ')' => {
+                depth -= 1;
+                if depth < 0 {
+                    return Err(format!("`{key} = \"{expr}\"` has a `)` without its `(`"));
+                }
+            }
+            ';' => return Err(format!("`{key} = \"{expr}\"` contains `;`: it is one expression, not a statement")),
+            '-' if chars.peek() == Some(&'-') => return Err(format!("`{key} = \"{expr}\"` contains a `--` comment")),
+            '/' if chars.peek() == Some(&'*') => return Err(format!("`{key} = \"{expr}\"` contains a `/*` comment")),
+            _ => {}
+        }
+    }
+    if in_string {
+        return Err(format!("`{key} = \"{expr}\"` has an unclosed string literal; SQL strings use single quotes: `{key} = \"'text'\"`"));
+    }
+    if depth != 0 {
+        return Err(format!("`{key} = \"{expr}\"` has unbalanced parentheses"));
+    }
+    Ok(())
+}
+
+/// PostgreSQL's set-returning functions, refused in defaults and checks.
+#[cfg(feature = "compiler")]
+const SET_RETURNING: &[&str] = &[
+    "generate_series",
+    "generate_subscripts",
+    "unnest",
+    "regexp_matches",
+    "regexp_split_to_table",
+    "string_to_table",
+    "json_each",
+    "json_each_text",
+    "jsonb_each",
+    "jsonb_each_text",
+    "json_array_elements",
+    "json_array_elements_text",
+    "jsonb_array_elements",
+    "jsonb_array_elements_text",
+    "json_object_keys",
+    "jsonb_object_keys",
+    "json_populate_recordset",
+    "jsonb_populate_recordset",
+    "json_to_recordset",
+    "jsonb_to_recordset",
+    "jsonb_path_query",
+    "pg_ls_dir",
+];
+
+/// The SQL parser's checks: exactly one expression or one type, with nothing after it.
+#[cfg(feature = "compiler")]
+pub struct ParsedFragments;
+
+#[cfg(feature = "compiler")]
+/// `parse` on the whole of `text`, then nothing left but whitespace and comments.
+fn exactly_one<T>(text: &str, what: &str, parse: impl FnOnce(&mut sqlparser::parser::Parser) -> Result<T, sqlparser::parser::ParserError>) -> Result<T, String> {
+    let dialect = sqlparser::dialect::PostgreSqlDialect {};
+    let mut parser = sqlparser::parser::Parser::new(&dialect).try_with_sql(text).map_err(|e| e.to_string())?;
+    let value = parse(&mut parser).map_err(|e| format!("not {what}: {e}"))?;
+    match parser.peek_token().token {
+        sqlparser::tokenizer::Token::EOF => Ok(value),
+        extra => Err(format!("`{extra}` follows {what}; write only {what}")),
+    }
+}
+
+#[cfg(feature = "compiler")]
+impl SqlFragments for ParsedFragments {
+    fn expression(&self, key: &str, text: &str) -> Result<(), String> {
+        // The lexical rules first (no `;`, no comment), for their clearer messages.
+        check_sql_expression(key, text)?;
+        if text.contains(crate::sql::split::BREAKPOINT) {
+            return Err(format!("`{key}` holds `{}`, on which drizzle-kit's migrator splits files: spell it another way", crate::sql::split::BREAKPOINT));
+        }
+        // The parser reads `'x' NOT NULL` as `'x' IS NOT NULL`; PostgreSQL would read it,
+        // after DEFAULT, as a constraint. (Defaults are written in parentheses as well.)
+        let words = crate::sql::tokens::significant(text);
+        if words.windows(2).enumerate().any(|(i, w)| w[0].is_word("NOT") && w[1].is_word("NULL") && !(i > 0 && words[i - 1].is_word("IS"))) {
+            return Err(format!("`{key}` ends in `NOT NULL`, which is a constraint, not part of a value: nullability comes from the field's type (`Option<T>` or not)"));
+        }
+        // PostgreSQL refuses subqueries in a DEFAULT and a CHECK ("cannot use subquery in
+        // DEFAULT expression"): refused here, where the attribute or file is named, not at
+        // deploy. Only a subquery puts these words outside a string or a quoted name.
+        if let Some(word) = words.iter().find(|w| ["SELECT", "WITH", "VALUES", "TABLE"].iter().any(|k| w.is_word(k))) {
+            return Err(format!("`{key}` holds a subquery (`{}`), which PostgreSQL refuses in a default or a check: compute the value in the application, or use a function", word.token));
+        }
+        if let Some(call) = words.windows(2).find(|w| w[1].token == sqlparser::tokenizer::Token::LParen && SET_RETURNING.iter().any(|f| w[0].is_word(f))) {
+            return Err(format!("`{key}` calls `{}`, which returns a set of rows; PostgreSQL refuses it in a default or a check", call[0].token));
+        }
+        exactly_one(text, "one SQL expression", |p| p.parse_expr()).map(drop)
+    }
+
+    fn sql_type(&self, text: &str) -> Result<(), String> {
+        exactly_one(text, "one SQL type", |p| p.parse_data_type()).map(drop)
+    }
+}
+
+/// The strongest check this build has.
+fn checker() -> &'static dyn SqlFragments {
+    #[cfg(feature = "compiler")]
+    return &ParsedFragments;
+    #[cfg(not(feature = "compiler"))]
+    return &LexicalChecks;
+}
+
+macro_rules! text_type {
+    ($name:ident, $parse:expr) => {
+        impl TryFrom<String> for $name {
+            type Error = String;
+            fn try_from(text: String) -> Result<$name, String> {
+                $parse(&text)
+            }
+        }
+        impl From<$name> for String {
+            fn from(value: $name) -> String {
+                value.0
+            }
+        }
+        impl std::ops::Deref for $name {
+            type Target = str;
+            fn deref(&self) -> &str {
+                &self.0
+            }
+        }
+        impl AsRef<str> for $name {
+            fn as_ref(&self) -> &str {
+                &self.0
+            }
+        }
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+        impl PartialEq<str> for $name {
+            fn eq(&self, other: &str) -> bool {
+                self.0 == other
+            }
+        }
+        impl PartialEq<&str> for $name {
+            fn eq(&self, other: &&str) -> bool {
+                self.0 == *other
+            }
+        }
+    };
+}
+
+text_type!(SqlExpr, |text: &str| SqlExpr::parse("expression", text));
+text_type!(SqlType, SqlType::parse);
+
+#[cfg(all(test, feature = "compiler"))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_expression_and_nothing_else() {
+        let f = ParsedFragments;
+        for ok in ["now()", "'draft'", "0", "gen_random_uuid()", "price >= 0 AND price < 100", "E'it\\'s'", "'{}'::jsonb", "a IS NOT NULL", "'select'", "\"select\" > 0", "'{1}'::integer[]"] {
+            assert_eq!(f.expression("default", ok), Ok(()), "{ok}");
+        }
+        for bad in [
+            "id > 0)); DROP TABLE victim; CREATE TABLE zz (x int CHECK (x > 0",
+            "E'\\''); DROP TABLE victim; SELECT ('",
+            "1 2",
+            "now() now()",
+            "",
+            "'x' NOT NULL",
+            "'--> statement-breakpoint'",
+            "(SELECT 1)",
+            "1 + (select max(id) from victim)",
+            "EXISTS (SELECT 1)",
+            "generate_series(1, 3)",
+            "'x') NOT NULL, CONSTRAINT x PRIMARY KEY (id)); DROP TABLE IF EXISTS victim; CREATE TABLE pwn (id uuid, a text DEFAULT ('y'",
+        ] {
+            assert!(f.expression("default", bad).is_err(), "{bad:?} should be refused");
+        }
+    }
+
+    #[test]
+    fn one_type_and_nothing_else() {
+        let f = ParsedFragments;
+        for ok in ["text", "character varying(32)", "numeric(12,2)", "timestamp(3) with time zone", "integer[]", "double precision", "mood"] {
+            assert_eq!(f.sql_type(ok), Ok(()), "{ok}");
+        }
+        for bad in ["bigint references victim on delete cascade", "text not null", "text default 'x'", "integer, b text"] {
+            assert!(f.sql_type(bad).is_err(), "{bad:?} should be refused");
+        }
+    }
+}

@@ -230,3 +230,63 @@ async fn a_byte_order_mark_is_accepted_in_the_journal_and_snapshots() {
     assert_eq!(out.status.code(), Some(0), "{}{}", text(&out.stdout), text(&out.stderr));
     assert_eq!(tables(&db).await, ["authors", "books"]);
 }
+
+/// A migrations folder of hand-written files: `(tag, statements)` each, with a journal.
+fn hand_folder(migrations: &[(&str, &[&str])]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("meta")).unwrap();
+    let mut entries = Vec::new();
+    for (i, (tag, statements)) in migrations.iter().enumerate() {
+        let sql = statements.join("\n--> statement-breakpoint\n") + "\n";
+        std::fs::write(dir.path().join(format!("{tag}.sql")), &sql).unwrap();
+        let hash = tablewright_core::project::hash::migration_hash(sql.as_bytes());
+        entries.push(serde_json::json!({"idx": i, "version": "7", "when": i, "tag": tag, "breakpoints": true, "hash": hash}));
+    }
+    let journal = serde_json::json!({"version": "7", "dialect": "postgresql", "entries": entries});
+    std::fs::write(dir.path().join("meta/_journal.json"), journal.to_string()).unwrap();
+    dir
+}
+
+const AUDIT: &str = "CREATE TABLE IF NOT EXISTS \"audit\" (\"n\" bigint NOT NULL, CONSTRAINT \"audit_pkey\" PRIMARY KEY (\"n\"))";
+
+/// Every way out of the runner's transaction is refused before anything runs, the
+/// statement named: two-phase commit (which was reported applied while the server held
+/// the transaction, and wedged every later run on its locks), alone in its chunk or not,
+/// and the session-level settings a resumed run would not have.
+async fn a_way_out_of_the_transaction_is_refused_before_anything_runs(mode: Mode) {
+    let db = TestDb::for_mode("hostile_way_out", mode).await;
+    for (chunk, reason) in [
+        ("INSERT INTO \"audit\" VALUES (1);\nPREPARE TRANSACTION 'p1'", "transaction control"),
+        ("PREPARE TRANSACTION 'p1'", "transaction control"),
+        ("COMMIT PREPARED 'p1'", "transaction control"),
+        ("SELECT set_config('search_path', 'elsewhere', false)", "changes the session"),
+        ("SELECT set_config('search_path', 'elsewhere', 1 = 0)", "changes the session"),
+        ("PREPARE q AS SELECT 1", "changes the session"),
+        ("LISTEN somewhere", "changes the session"),
+    ] {
+        let dir = hand_folder(&[("0000_audit", &[AUDIT]), ("0001_probe", &[chunk])]);
+        let out = run(dir.path(), &["migrate", "--folder", ".", "--provider", provider(mode), "--connection-string", &db.url, "--format", "json"]);
+        assert_refused(&out, &["0001_probe", reason], chunk);
+        let document = documents::parse(&out.stdout);
+        assert_eq!(document["error"]["kind"], "refused", "{chunk}: {document}");
+        assert_eq!(tables(&db).await, Vec::<String>::new(), "{chunk}: nothing ran");
+        let mut conn = PgConnection::connect(&db.url).await.unwrap();
+        let prepared: i64 = sqlx::query_scalar("SELECT count(*) FROM pg_prepared_xacts").fetch_one(&mut conn).await.unwrap();
+        assert_eq!(prepared, 0, "{chunk}: no prepared transaction left");
+    }
+    // A setting of the transaction is the runner's to allow.
+    let dir = hand_folder(&[("0000_audit", &[AUDIT, "SELECT set_config('statement_timeout', '0', true)"])]);
+    let out = run(dir.path(), &["migrate", "--folder", ".", "--provider", provider(mode), "--connection-string", &db.url]);
+    assert_eq!(out.status.code(), Some(0), "{}{}", text(&out.stdout), text(&out.stderr));
+    assert_eq!(tables(&db).await, ["audit"]);
+}
+
+#[tokio::test]
+async fn a_way_out_of_the_transaction_is_refused_before_anything_runs_postgres() {
+    a_way_out_of_the_transaction_is_refused_before_anything_runs(Mode::Postgres).await;
+}
+
+#[tokio::test]
+async fn a_way_out_of_the_transaction_is_refused_before_anything_runs_dsql_guarded() {
+    a_way_out_of_the_transaction_is_refused_before_anything_runs(Mode::DsqlGuarded).await;
+}

@@ -4,7 +4,10 @@
 //! * transaction control anywhere in a chunk (the runner owns transactions: a `COMMIT`
 //!   inside would commit half a migration); under DSQL's rules a chunk that is only
 //!   `BEGIN`/`COMMIT` is skipped with a warning instead, as check-dsql says;
-//! * session state (`SET` without `LOCAL`, `RESET`, `SET ROLE`, `DISCARD`): a resumed run
+//! * two-phase commit (`PREPARE TRANSACTION`), which would leave the migration neither
+//!   committed nor rolled back, holding its locks, while the runner reported it applied;
+//! * session state (`SET` without `LOCAL`, `set_config(.., false)`, `RESET`, `SET ROLE`,
+//!   `DISCARD`, `PREPARE`, `LISTEN`): a resumed run
 //!   starts a new session without it, and it would carry into later migrations;
 //! * a statement that cannot run in a transaction sharing its chunk with others;
 //! * under DSQL's rules, a chunk holding more than one statement (DSQL runs one per
@@ -54,9 +57,10 @@ impl Migrator {
             let refuse = |reason: String| RunError::Refused { tag: m.tag.clone(), number: i + 1, statement: chunk.clone(), reason };
             let parts = crate::sql::split::statements_in(chunk, 1);
             let control = parts.iter().any(|(_, p)| statement::classify(p).kind == StatementKind::TransactionControl);
-            if control && (parts.len() > 1 || !dsql) {
+            let two_phase = parts.iter().any(|(_, p)| statement::classify(p).two_phase);
+            if control && (parts.len() > 1 || !dsql || two_phase) {
                 return Err(refuse(
-                    "transaction control (BEGIN, COMMIT, ROLLBACK, SAVEPOINT, ..) in a migration: the runner owns transactions \
+                    "transaction control (BEGIN, COMMIT, ROLLBACK, SAVEPOINT, PREPARE TRANSACTION, ..) in a migration: the runner owns transactions \
                      (on PostgreSQL a migration is one transaction, on DSQL every statement is its own); remove it"
                         .into(),
                 ));
@@ -71,7 +75,7 @@ impl Migrator {
             if let Some((_, session)) = parts.iter().find(|(_, p)| statement::classify(p).kind == StatementKind::Session) {
                 return Err(refuse(format!(
                     "`{}` changes the session, which a resumed run does not have (it starts a new one) and which would carry into the migrations after it: \
-                     qualify names instead of setting search_path, and use SET LOCAL (PostgreSQL) for settings of one transaction",
+                     qualify names instead of setting search_path, and use SET LOCAL or set_config(name, value, true) (PostgreSQL) for settings of one transaction",
                     session.split_whitespace().take(3).collect::<Vec<_>>().join(" ")
                 )));
             }

@@ -85,7 +85,14 @@ fn rule_id(rule: &dsql_lint::LintRule) -> String {
 /// Classifies one statement.
 pub fn classify(line: usize, sql: &str) -> CheckedStatement {
     let mut checked = CheckedStatement { line, sql: sql.to_owned(), class: DsqlClass::Ok, rules: Vec::new(), message: None, suggestion: None, rewritten: None };
-    let kind = statement::classify(sql).kind;
+    let info = statement::classify(sql);
+    let kind = info.kind;
+    if info.two_phase {
+        checked.class = DsqlClass::Error;
+        checked.message = Some("two-phase commit (PREPARE TRANSACTION, COMMIT/ROLLBACK PREPARED): DSQL has none, and the runner owns transactions".into());
+        checked.suggestion = Some("remove it".into());
+        return checked;
+    }
     if kind == StatementKind::Procedural {
         // Not STRIP: skipping a block would lose whatever it does (data included).
         checked.class = DsqlClass::Error;

@@ -74,6 +74,9 @@ pub struct StatementInfo {
     pub adds_constraint: Option<(Option<String>, String)>,
     /// Must run outside a transaction block (`CONCURRENTLY`).
     pub non_transactional: bool,
+    /// Two-phase commit (`PREPARE TRANSACTION`, `COMMIT PREPARED`, `ROLLBACK PREPARED`):
+    /// refused on every target, never skipped as DSQL's lone `BEGIN` is.
+    pub two_phase: bool,
 }
 
 impl StatementInfo {
@@ -152,6 +155,39 @@ impl Cursor {
     }
 }
 
+/// A call of `set_config` whose third argument is not the literal `true` (`is_local`): it
+/// changes the session, not the transaction.
+fn sets_session_config(sql: &str) -> bool {
+    let words = tokens::significant(sql);
+    words.windows(2).enumerate().any(|(i, w)| {
+        if !(w[0].is_word("set_config") && w[1].token == SqlToken::LParen) {
+            return false;
+        }
+        // The arguments at depth one, up to the closing parenthesis.
+        let (mut depth, mut commas, mut third) = (0usize, 0usize, Vec::new());
+        for t in &words[i + 1..] {
+            match &t.token {
+                SqlToken::LParen => depth += 1,
+                SqlToken::RParen => {
+                    depth -= 1;
+                    if depth == 0 {
+                        break;
+                    }
+                }
+                SqlToken::Comma if depth == 1 => {
+                    commas += 1;
+                    continue;
+                }
+                _ => {}
+            }
+            if commas == 2 && depth >= 1 {
+                third.push(t);
+            }
+        }
+        !(third.len() == 1 && third[0].is_word("true"))
+    })
+}
+
 /// Classifies one statement.
 pub fn classify(sql: &str) -> StatementInfo {
     let tokens = leading_tokens(sql, 24);
@@ -164,13 +200,25 @@ pub fn classify(sql: &str) -> StatementInfo {
         "INSERT" | "UPDATE" | "DELETE" | "MERGE" | "COPY" | "WITH" => StatementKind::Dml,
         "SELECT" | "SHOW" | "EXPLAIN" | "VALUES" | "TABLE" => StatementKind::Query,
         "BEGIN" | "START" | "COMMIT" | "END" | "ROLLBACK" | "ABORT" | "SAVEPOINT" | "RELEASE" => StatementKind::TransactionControl,
+        // `PREPARE TRANSACTION` hands the transaction to the server: the runner's COMMIT
+        // then commits nothing, and the prepared one holds its locks until someone ends it.
+        "PREPARE" if matches!(tokens.get(1), Some(Token::Word(w)) if w == "TRANSACTION") => StatementKind::TransactionControl,
+        // A prepared statement, a listener, a loaded library: state of the session.
+        "PREPARE" | "DEALLOCATE" | "LISTEN" | "UNLISTEN" | "LOAD" => StatementKind::Session,
         "SET" if !matches!(tokens.get(1), Some(Token::Word(w)) if w == "LOCAL" || w == "TRANSACTION" || w == "CONSTRAINTS") => StatementKind::Session,
         "RESET" | "DISCARD" => StatementKind::Session,
         "DO" => StatementKind::Procedural,
         "" => StatementKind::Ddl, // unreadable: the strictest assumption
         _ => StatementKind::Other,
     };
-    let mut info = StatementInfo { kind, index: None, validation: None, adds_constraint: None, non_transactional: false };
+    // `set_config(name, value, false)` is `SET` spelled as a call, anywhere in a statement.
+    let kind = if kind != StatementKind::TransactionControl && sets_session_config(sql) { StatementKind::Session } else { kind };
+    let two_phase = match (first.as_str(), tokens.get(1)) {
+        ("PREPARE", Some(Token::Word(w))) => w == "TRANSACTION",
+        ("COMMIT" | "ROLLBACK", Some(Token::Word(w))) => w == "PREPARED",
+        _ => false,
+    };
+    let mut info = StatementInfo { kind, index: None, validation: None, adds_constraint: None, non_transactional: false, two_phase };
     let mut c = Cursor { tokens, at: 1 };
     match first.as_str() {
         "CREATE" => {
@@ -241,6 +289,15 @@ mod tests {
         assert_eq!(classify("set role reader").kind, StatementKind::Session);
         assert_eq!(classify("SET LOCAL statement_timeout = 0").kind, StatementKind::Other);
         assert_eq!(classify("RESET ALL").kind, StatementKind::Session);
+        assert_eq!(classify("PREPARE TRANSACTION 'p1'").kind, StatementKind::TransactionControl);
+        assert!(classify("PREPARE TRANSACTION 'p1'").two_phase && classify("ROLLBACK PREPARED 'p1'").two_phase && !classify("ROLLBACK").two_phase);
+        assert_eq!(classify("commit prepared 'p1'").kind, StatementKind::TransactionControl);
+        assert_eq!(classify("PREPARE q AS SELECT 1").kind, StatementKind::Session);
+        assert_eq!(classify("SELECT set_config('search_path', 'app', false)").kind, StatementKind::Session);
+        assert_eq!(classify("SELECT 1, SET_CONFIG('a.b', lower('X'), (false))").kind, StatementKind::Session);
+        assert_eq!(classify("select set_config('a.b', 'x', is_local)").kind, StatementKind::Session);
+        assert_eq!(classify("SELECT set_config('statement_timeout', '0', true)").kind, StatementKind::Query);
+        assert_eq!(classify("SELECT 'set_config(''a'', ''b'', false)'").kind, StatementKind::Query);
         assert_eq!(classify("-- x\ndo $$ begin end $$").kind, StatementKind::Procedural);
         // Keywords inside strings and comments are not read.
         assert_eq!(classify("/* CREATE INDEX CONCURRENTLY */ SELECT 'COMMIT'").kind, StatementKind::Query);

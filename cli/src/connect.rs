@@ -65,10 +65,7 @@ impl DbArgs {
             // Said first, so that nobody takes the run for plain PostgreSQL's; under JSON as
             // one of the event lines on stderr.
             let note = format!("{} says dialect = \"dsql\": DSQL's rules apply on this PostgreSQL (--provider postgres runs without them)", config_path.display());
-            match cx.format {
-                Format::Text => eprintln!("note: {note}"),
-                Format::Json => eprintln!("{}", serde_json::json!({"event": "note", "message": note})),
-            }
+            cx.note(&note);
         }
         let provider = match self.provider {
             Some(p) => p,

@@ -120,6 +120,24 @@ pub struct Context {
     pub format: Format,
 }
 
+impl Context {
+    /// A note on stderr: `note: ..` in text, an event line under JSON.
+    pub fn note(&self, note: &str) {
+        match self.format {
+            Format::Text => eprintln!("note: {note}"),
+            Format::Json => eprintln!("{}", serde_json::json!({"event": "note", "message": note})),
+        }
+    }
+
+    /// The migrations folder `out` for writing: waits (saying so) while another command
+    /// writes it.
+    pub fn lock_for_writing(&self, out: &std::path::Path) -> Result<tablewright_core::project::fsio::FolderLock, output::CliError> {
+        Ok(tablewright_core::project::fsio::FolderLock::acquire(out, || {
+            self.note(&format!("waiting for another tablewright command writing {} to finish", out.display()))
+        })?)
+    }
+}
+
 /// Runs the command line.
 pub fn main() -> ExitCode {
     // Test builds only (the `failpoints` feature): the crash tests stop the runner here.

@@ -290,3 +290,55 @@ async fn a_way_out_of_the_transaction_is_refused_before_anything_runs_postgres()
 async fn a_way_out_of_the_transaction_is_refused_before_anything_runs_dsql_guarded() {
     a_way_out_of_the_transaction_is_refused_before_anything_runs(Mode::DsqlGuarded).await;
 }
+
+/// The SQL files of a migrations folder.
+fn sql_files(migrations: &Path) -> Vec<String> {
+    let mut out: Vec<String> = std::fs::read_dir(migrations)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".sql"))
+        .collect();
+    out.sort();
+    out
+}
+
+/// Four `generate`s at once after a struct change (three times over) leave one new
+/// migration each time and a folder `check` accepts: the folder has one writer at a time,
+/// and the others plan on top of what it wrote. A writer that finds the folder taken says
+/// so and waits.
+#[test]
+fn concurrent_generates_write_exactly_one_migration() {
+    let root = project(Mode::Postgres);
+    let dir = root.path().join("project");
+    let migrations = dir.join("migrations");
+    for round in 0..3 {
+        let mut source = std::fs::read_to_string(dir.join("schema.rs")).unwrap();
+        source = source.replacen("pub struct Author {\n", &format!("pub struct Author {{\n    pub note_{round}: Option<String>,\n"), 1);
+        std::fs::write(dir.join("schema.rs"), source).unwrap();
+        let children: Vec<_> = (0..4)
+            .map(|_| Command::new(bin()).current_dir(&dir).args(["generate"]).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap())
+            .collect();
+        let outputs: Vec<Output> = children.into_iter().map(|c| c.wait_with_output().unwrap()).collect();
+        for out in &outputs {
+            assert_eq!(out.status.code(), Some(0), "round {round}: {}{}", text(&out.stdout), text(&out.stderr));
+        }
+        let wrote = outputs.iter().filter(|o| text(&o.stdout).contains("Wrote migration")).count();
+        assert_eq!(wrote, 1, "round {round}: {:?}", outputs.iter().map(|o| text(&o.stdout)).collect::<Vec<_>>());
+        assert_eq!(sql_files(&migrations).len(), 3 + round, "round {round}: {:?}", sql_files(&migrations));
+        let check = run(&dir, &["check"]);
+        assert_eq!(check.status.code(), Some(0), "round {round}: {}", text(&check.stdout));
+    }
+
+    let held = tablewright_core::project::fsio::FolderLock::acquire(&migrations, || panic!("nobody else holds it")).unwrap();
+    let source = std::fs::read_to_string(dir.join("schema.rs")).unwrap().replacen("pub struct Author {\n", "pub struct Author {\n    pub late: Option<String>,\n", 1);
+    std::fs::write(dir.join("schema.rs"), source).unwrap();
+    let mut waiting = Command::new(bin()).current_dir(&dir).args(["generate"]).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    assert!(waiting.try_wait().unwrap().is_none(), "generate waits while the folder is held");
+    assert_eq!(sql_files(&migrations).len(), 5, "and writes nothing meanwhile");
+    drop(held);
+    let out = waiting.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("waiting for another tablewright command writing migrations to finish"), "{}", text(&out.stderr));
+    assert_eq!(sql_files(&migrations).len(), 6);
+}

@@ -153,6 +153,9 @@ impl Report for GenerateReport {
 /// Runs `generate`.
 pub fn run(cx: &Context, args: Args) -> Result<Done<GenerateReport>, CliError> {
     let config = Config::load(&cx.config)?;
+    // Held from before the folder is read until it is written: a second generate then
+    // plans on top of the first one's migration.
+    let _lock = if args.check { None } else { Some(cx.lock_for_writing(&config.out)?) };
     let files = config.schema_files()?;
     // The migrations folder (every SQL file hashed and split, every snapshot parsed) is
     // read on a second thread while the sources are scanned; errors come in the same order.

@@ -107,6 +107,7 @@ pub fn drizzle(cx: &Context, args: Args) -> Result<Done<ImportReport>, CliError>
         return Err(CliError::input("import", format!("{}: no meta/_journal.json here; --from names drizzle-kit's `out` folder (the one holding 0000_*.sql and meta/)", from.display())));
     }
     let config = Config::load(&cx.config)?;
+    let _lock = cx.lock_for_writing(&config.out)?;
     let structs = match structs {
         Some(path) => path,
         None => match config.schema.as_slice() {

@@ -67,6 +67,7 @@ impl Report for RehashReport {
 /// Runs `rehash`.
 pub fn run(cx: &Context, args: Args) -> Result<Done<RehashReport>, CliError> {
     let config = Config::load(&cx.config)?;
+    let _lock = cx.lock_for_writing(&config.out)?;
     let mut folder = MigrationFolder::load(&config.out)?;
     let rehashed = folder.rehash(&args.tags)?;
     Ok(Done::ok(RehashReport { journal: folder.journal_path().display().to_string(), rehashed }))

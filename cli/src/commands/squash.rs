@@ -81,6 +81,7 @@ impl Report for SquashReport {
 /// Runs `squash`.
 pub fn run(cx: &Context, args: Args) -> Result<Done<SquashReport>, CliError> {
     let config = Config::load(&cx.config)?;
+    let _lock = cx.lock_for_writing(&config.out)?;
     let folder = MigrationFolder::load(&config.out)?;
     let squash = generate::plan_squash(&config, &folder, &args.name, now_ms())?;
     generate::write_squash(&squash)?;

@@ -15,6 +15,41 @@ pub struct WriteError {
     pub source: std::io::Error,
 }
 
+/// One writer at a time for a migrations folder: `generate`, `squash`, `rehash` and
+/// `import` each hold this from before they read the folder until they have written it,
+/// so two of them at once cannot both number a migration `0001` or interleave their files.
+///
+/// The lock is the operating system's (`flock`) on the folder's parent directory, which
+/// exists before the folder does and stays the same directory when the folder is made;
+/// the system releases it when the process ends, however it ends.
+#[derive(Debug)]
+pub struct FolderLock {
+    _held: fs::File,
+}
+
+impl FolderLock {
+    /// Takes the lock for `folder`; when another process holds it, calls `waiting` once
+    /// and waits for it.
+    pub fn acquire(folder: &Path, waiting: impl FnOnce()) -> Result<FolderLock, WriteError> {
+        let parent = match folder.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        };
+        let failed = |source| WriteError { path: parent.to_path_buf(), source };
+        fs::create_dir_all(parent).map_err(failed)?;
+        let handle = fs::File::open(parent).map_err(failed)?;
+        match handle.try_lock() {
+            Ok(()) => {}
+            Err(fs::TryLockError::WouldBlock) => {
+                waiting();
+                handle.lock().map_err(failed)?;
+            }
+            Err(fs::TryLockError::Error(e)) => return Err(failed(e)),
+        }
+        Ok(FolderLock { _held: handle })
+    }
+}
+
 fn sibling(path: &Path, purpose: &str) -> PathBuf {
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     path.with_file_name(format!(".{name}.tablewright-{}.{purpose}", std::process::id()))

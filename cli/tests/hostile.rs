@@ -342,3 +342,22 @@ fn concurrent_generates_write_exactly_one_migration() {
     assert!(text(&out.stderr).contains("waiting for another tablewright command writing migrations to finish"), "{}", text(&out.stderr));
     assert_eq!(sql_files(&migrations).len(), 6);
 }
+
+/// A scanned file whose type nests 50,000 deep without brackets ended the process with
+/// SIGSEGV and no JSON document; it is refused, with its line, exit 2, in both formats.
+#[test]
+fn a_type_nested_past_the_limit_is_refused_not_a_crash() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("tablewright.toml"), "dialect = \"postgres\"\nschema = [\"deep.rs\"]\n").unwrap();
+    for (name, level, inner, close) in [("option", "Option<", "i64", ">"), ("closure", "fn() -> ", "i64", ""), ("reference", "&'static ", "i64", "")] {
+        let field = format!("{}{inner}{}", level.repeat(50_000), close.repeat(50_000));
+        std::fs::write(dir.path().join("deep.rs"), format!("#[derive(Table)]\n#[table(name = \"deep\")]\npub struct Deep {{\n    #[column(primary_key)]\n    pub id: i64,\n    pub x: {field},\n}}\n")).unwrap();
+        let out = run(dir.path(), &["generate", "--format", "json"]);
+        assert_refused(&out, &["more than 1000 deep"], name);
+        let document = documents::parse(&out.stdout);
+        assert_eq!(document["error"]["items"][0]["location"]["line"], 6, "{name}: {document}");
+        let out = run(dir.path(), &["generate"]);
+        assert_refused(&out, &["deep.rs:6:", "more than 1000 deep"], name);
+        assert!(!dir.path().join("migrations").exists(), "{name}: nothing written");
+    }
+}

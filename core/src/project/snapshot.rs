@@ -77,11 +77,35 @@ pub fn from_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, Snap
     Ok(value)
 }
 
+/// Every table and named object sits under its own name: the planner reads names from
+/// both places, so a snapshot whose key and `name` disagree would plan for one and run
+/// for the other.
+fn names_match_keys(schema: &Schema) -> Result<(), SnapshotError> {
+    let refuse = |key: String, name: &str| SnapshotError { key: format!("{key}.name"), error: serde::de::Error::custom(format!("`{name}` is not the key it is stored under")) };
+    for (key, table) in &schema.tables {
+        if *key != table.name {
+            return Err(refuse(format!("tables.{key}"), &table.name));
+        }
+        let objects = (table.uniques.iter().map(|(k, o)| ("uniques", k, &o.name)))
+            .chain(table.indexes.iter().map(|(k, o)| ("indexes", k, &o.name)))
+            .chain(table.foreign_keys.iter().map(|(k, o)| ("foreignKeys", k, &o.name)))
+            .chain(table.checks.iter().map(|(k, o)| ("checks", k, &o.name)));
+        for (kind, object, name) in objects {
+            if object != name {
+                return Err(refuse(format!("tables.{key}.{kind}.{object}"), name));
+            }
+        }
+    }
+    Ok(())
+}
+
 impl Snapshot {
     /// Reads a snapshot file's bytes: every SQL-bearing value is checked as it is read
     /// ([`crate::schema::sql_text`]), and unknown keys are refused.
     pub fn parse(bytes: &[u8]) -> Result<Snapshot, SnapshotError> {
-        from_json(bytes)
+        let snapshot: Snapshot = from_json(bytes)?;
+        names_match_keys(&snapshot.schema)?;
+        Ok(snapshot)
     }
 
     /// A snapshot following `prev_id`. Its id is derived from the parent and the content,
@@ -104,4 +128,52 @@ pub fn to_pretty_json<T: Serialize>(value: &T) -> String {
     let mut out = serde_json::to_string_pretty(value).expect("in-memory values always serialise");
     out.push('\n');
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn written() -> serde_json::Value {
+        let schema: Schema = serde_json::from_value(serde_json::json!({"tables": {"t": {"name": "t", "columns": [{"name": "id", "type": "bigint", "notNull": true}], "checks": {"c": {"name": "c", "expression": "id > 0"}}}}})).unwrap();
+        serde_json::from_str(&Snapshot::new(Dialect::Postgres, ORIGIN_ID, "0000_x", schema).to_json()).unwrap()
+    }
+
+    fn refusal(value: serde_json::Value) -> String {
+        Snapshot::parse(value.to_string().as_bytes()).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn what_generate_writes_reads_back() {
+        let bytes = written().to_string();
+        assert_eq!(Snapshot::parse(bytes.as_bytes()).unwrap().to_json(), serde_json::from_str::<Snapshot>(&bytes).unwrap().to_json());
+        let mut with_bom = b"\xEF\xBB\xBF".to_vec();
+        with_bom.extend(bytes.as_bytes());
+        assert!(Snapshot::parse(&with_bom).is_ok());
+    }
+
+    #[test]
+    fn refusals_name_their_key() {
+        let mut v = written();
+        v["tables"]["t"]["columns"][0]["default"] = "1; DROP TABLE t".into();
+        assert!(refusal(v).starts_with("tables.t.columns[0].default: "));
+        let mut v = written();
+        v["tables"]["t"]["columns"][0]["type"] = "bigint, evil text".into();
+        assert!(refusal(v).starts_with("tables.t.columns[0].type: "));
+        let mut v = written();
+        v["tables"]["t"]["checks"]["c"]["expression"] = "(SELECT true)".into();
+        assert!(refusal(v).starts_with("tables.t.checks.c.expression: "));
+        let mut v = written();
+        v["tables"]["t"]["columns"][0]["generated"] = "always".into();
+        assert!(refusal(v).contains("unknown field `generated`"));
+        let mut v = written();
+        v["tables"]["t"]["name"] = "u".into();
+        assert!(refusal(v).starts_with("tables.t.name: "));
+        let mut v = written();
+        v["tables"]["t"]["checks"]["c"]["name"] = "d".into();
+        assert!(refusal(v).starts_with("tables.t.checks.c.name: "));
+        let mut v = written();
+        v["surprise"] = true.into();
+        assert!(refusal(v).contains("unknown field `surprise`"));
+    }
 }

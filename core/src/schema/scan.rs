@@ -220,21 +220,83 @@ impl Collector<'_> {
 /// deeper file (generated code, say) is reported instead of overflowing the stack.
 pub const MAX_NESTING: usize = 128;
 
-/// The first group nested deeper than [`MAX_NESTING`], walked without recursion.
-fn too_deep(tokens: proc_macro2::TokenStream) -> Option<Span> {
-    let mut stack = vec![(tokens.into_iter(), 0usize)];
-    while let Some((iter, depth)) = stack.last_mut() {
-        let depth = *depth;
-        match iter.next() {
-            Some(proc_macro2::TokenTree::Group(g)) => {
-                if depth + 1 > MAX_NESTING {
-                    return Some(g.span_open());
-                }
-                stack.push((g.stream().into_iter(), depth + 1));
-            }
-            Some(_) => {}
+/// How long a chain the parser may recurse through without brackets: `Option<Option<..>>`,
+/// `!!x`, `&&&T`, `*const *const T`, `|| || x`, `impl Fn() -> impl Fn() -> ..`,
+/// `a = b = c`, `if .. else if ..`. Counted as the operator tokens (every punctuation but
+/// `, ; . : # '`) and the keywords that open such a chain, from the last `,` or `;` of the
+/// enclosing groups, or the last `{..}` not followed by `else` (an item or a statement
+/// ends there); a statement of ordinary code holds a few dozen. The parser's stack
+/// ([`PARSER_STACK_BYTES`]) has room for this many levels of every kind with a wide margin
+/// (`deep_nesting_is_reported_without_overflowing_the_stack`).
+pub const MAX_CHAIN: usize = 1_000;
+
+const CHAIN_KEYWORDS: &[&str] = &["if", "else", "return", "break", "move", "async", "impl", "dyn", "fn", "let", "box", "yield", "match", "while", "for", "loop", "unsafe", "static"];
+
+/// Where the tokens nest deeper than the parser may follow, and how: the first group
+/// deeper than [`MAX_NESTING`], or the first token of a chain longer than [`MAX_CHAIN`].
+/// Walked without recursion.
+fn too_deep(tokens: proc_macro2::TokenStream) -> Option<(Span, String)> {
+    use proc_macro2::{Spacing, TokenTree};
+    /// An open group as the walk sees it.
+    struct Frame {
+        tokens: proc_macro2::token_stream::IntoIter,
+        depth: usize,
+        /// The chain the group was opened in, and the chain now.
+        base: usize,
+        chain: usize,
+        /// `<` not yet closed by `>`: a `,` between them (`Map<K, Map<K, ..>>`) ends nothing.
+        angles: usize,
+        /// The last token was a `{..}`, or a `-` or `=` joined to what follows (`->`, `=>`).
+        after_brace: bool,
+        arrow_next: bool,
+    }
+    let frame = |tokens: proc_macro2::TokenStream, depth, chain| Frame { tokens: tokens.into_iter(), depth, base: chain, chain, angles: 0, after_brace: false, arrow_next: false };
+    let mut stack = vec![frame(tokens, 0, 0)];
+    while let Some(f) = stack.last_mut() {
+        let next = f.tokens.next();
+        if std::mem::take(&mut f.after_brace) && f.angles == 0 && !matches!(&next, Some(TokenTree::Ident(i)) if i == "else") {
+            f.chain = f.base;
+        }
+        let arrow = std::mem::take(&mut f.arrow_next);
+        let counts = match next {
             None => {
                 stack.pop();
+                continue;
+            }
+            Some(TokenTree::Group(g)) => {
+                if f.depth + 1 > MAX_NESTING {
+                    return Some((g.span_open(), format!("brackets nest deeper than {MAX_NESTING} levels here")));
+                }
+                f.after_brace = g.delimiter() == proc_macro2::Delimiter::Brace;
+                let inner = frame(g.stream(), f.depth + 1, f.chain);
+                stack.push(inner);
+                continue;
+            }
+            Some(TokenTree::Punct(p)) => match p.as_char() {
+                ',' | ';' => {
+                    if f.angles == 0 {
+                        f.chain = f.base;
+                    }
+                    None
+                }
+                '.' | ':' | '#' | '\'' => None,
+                c => {
+                    match c {
+                        '<' => f.angles += 1,
+                        '>' if !arrow => f.angles = f.angles.saturating_sub(1),
+                        '-' | '=' => f.arrow_next = p.spacing() == Spacing::Joint,
+                        _ => {}
+                    }
+                    Some(p.span())
+                }
+            },
+            Some(TokenTree::Ident(i)) => CHAIN_KEYWORDS.iter().any(|k| i == k).then(|| i.span()),
+            Some(TokenTree::Literal(_)) => None,
+        };
+        if let Some(span) = counts {
+            f.chain += 1;
+            if f.chain > MAX_CHAIN {
+                return Some((span, format!("operators and keywords chain more than {MAX_CHAIN} deep here (`Option<Option<..>>`, `!!..`, `else if ..`)")));
             }
         }
     }
@@ -505,8 +567,8 @@ fn read_source(file: &Path, text: &str, source: &str, line_offset: usize, sql: &
             return c.found;
         }
     };
-    if let Some(span) = too_deep(tokens.clone()) {
-        c.error(span, format!("brackets nest deeper than {MAX_NESTING} levels here, which the scanner does not read: split the expression, or keep this file out of the files `schema` lists"));
+    if let Some((span, why)) = too_deep(tokens.clone()) {
+        c.error(span, format!("{why}, which the scanner does not read: split the expression, or keep this file out of the files `schema` lists"));
         return c.found;
     }
     // The parser recurses on more than brackets (`A<A<..>>`, `!!!x`): it runs on a stack
@@ -576,10 +638,51 @@ mod tests {
         let found = std::thread::Builder::new().stack_size(1 << 20).spawn(move || errors(&text).1).unwrap().join().unwrap();
         assert_eq!(found.len(), 1, "{found:?}");
         assert!(found[0].contains(&format!("deeper than {MAX_NESTING} levels")), "{found:?}");
-        // Nesting that is not brackets: the parser thread has room for it.
-        for text in [format!("use tablewright_derive::Table;\ntype T = {}u8{};", "Option<".repeat(depth), ">".repeat(depth)), format!("use tablewright_derive::Table;\nfn f() -> bool {{ {}true }}", "!".repeat(depth))] {
-            let found = std::thread::Builder::new().stack_size(1 << 20).spawn(move || errors(&text).1).unwrap().join().unwrap();
-            assert!(found.is_empty(), "{found:?}");
+    }
+
+    /// Every chain the parser recurses through without brackets, as deep as the count
+    /// lets it (parsed on the parser's own stack: the 1 MiB caller does not matter), one
+    /// level deeper (refused before the parser runs), and the probe's 50,000 levels, which
+    /// ended the process with SIGSEGV.
+    #[test]
+    fn chains_without_brackets_are_parsed_up_to_the_limit_and_refused_past_it() {
+        // (the text before the chain, one level, the innermost text, what closes a level, the end)
+        let chains: &[(&str, &str, &str, &str, &str)] = &[
+            ("type T = ", "Option<", "u8", ">", ";"),
+            ("type T = ", "HashMap<u8, ", "u8", ">", ";"),
+            ("type T = ", "Result<u8, Option<", "u8", ">>", ";"),
+            ("fn f() -> bool { ", "1 < 2 && ", "true", "", " }"),
+            ("type T = ", "&'static ", "u8", "", ";"),
+            ("type T = ", "*const ", "u8", "", ";"),
+            ("type T = ", "impl Fn() -> ", "u8", "", ";"),
+            ("fn f() -> bool { ", "!", "true", "", " }"),
+            ("fn f() -> i64 { ", "-", "1", "", " }"),
+            ("fn f() { let g = ", "|| ", "1", "", "; }"),
+            ("fn f() { let mut a = 0; ", "a = ", "1", "", "; }"),
+            ("fn f() { ", "if true {} else ", "{}", "", " }"),
+            ("fn f() -> i64 { ", "return ", "1", "", " }"),
+        ];
+        let text = |(before, level, inner, close, end): (&str, &str, &str, &str, &str), levels: usize| {
+            format!("use tablewright_derive::Table;\n{before}{}{inner}{}{end}", level.repeat(levels), close.repeat(levels))
+        };
+        for &chain in chains {
+            let refused = |levels: usize| too_deep(text(chain, levels).parse().unwrap()).is_some();
+            // The deepest chain the count lets through.
+            let (mut fits, mut over) = (0, MAX_CHAIN + 1);
+            while over - fits > 1 {
+                let mid = (fits + over) / 2;
+                if refused(mid) { over = mid } else { fits = mid }
+            }
+            assert!(fits >= MAX_CHAIN / 8, "{chain:?}: only {fits} levels fit");
+            for (levels, expect_refused) in [(fits, false), (fits + 1, true), (50_000, true)] {
+                let source = text(chain, levels);
+                let found = std::thread::Builder::new().stack_size(1 << 20).spawn(move || errors(&source).1).unwrap().join().unwrap();
+                if expect_refused {
+                    assert!(found.len() == 1 && found[0].contains(&format!("more than {MAX_CHAIN} deep")), "{chain:?} x {levels}: {found:?}");
+                } else {
+                    assert!(found.is_empty(), "{chain:?} x {levels}: {found:?}");
+                }
+            }
         }
     }
 

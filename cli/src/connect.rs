@@ -3,11 +3,12 @@
 //! runner's events as they come.
 
 use crate::Context;
-use crate::output::{CliError, Format, emit};
+use crate::output::{CliError, Format, emit, emit_err};
 use clap::{Args, ValueEnum};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use tablewright_core::compile::rules::Dialect;
+use tablewright_core::error::printable;
 use tablewright_core::project::config::{Config, DEFAULT_CONFIG};
 use tablewright_core::runner::{self, Event, HistoryTable, RunError, Target};
 
@@ -187,17 +188,17 @@ impl EventPrinter {
         }
         match self.format {
             Format::Json => {
-                eprintln!("{}", serde_json::to_value(&event).expect("events serialise"));
+                emit_err(&format!("{}\n", serde_json::to_value(&event).expect("events serialise")));
             }
             Format::Text => emit(&match event {
-                Event::LockWaiting { holder, expires_at: Some(at) } => format!("waiting for the migration lock held by {holder} (lease expires {at})\n"),
-                Event::LockWaiting { holder, expires_at: None } => format!("waiting for the migration lock held by {holder}\n"),
+                Event::LockWaiting { holder, expires_at: Some(at) } => format!("waiting for the migration lock held by {} (lease expires {})\n", printable(&holder), printable(&at)),
+                Event::LockWaiting { holder, expires_at: None } => format!("waiting for the migration lock held by {}\n", printable(&holder)),
                 Event::LockAcquired { kind } => format!("lock acquired ({kind})\n"),
                 Event::MigrationStarted { tag, statements, resume_from: 0, previous: None } => format!("{tag}: {statements} statement(s)\n"),
                 Event::MigrationStarted { tag, statements, resume_from, previous } => format!(
                     "{tag}: resuming at statement {} of {statements}{}\n",
                     resume_from + 1,
-                    previous.map(|p| format!(" ({p} last time)")).unwrap_or_default()
+                    previous.map(|p| format!(" ({} last time)", printable(&p))).unwrap_or_default()
                 ),
                 Event::Settled { number, took_effect: true, how, .. } => format!("  [{number}] took effect before the interruption: {how}\n"),
                 Event::Settled { number, took_effect: false, how, .. } => format!("  [{number}] did not take effect before the interruption ({how}): running it\n"),

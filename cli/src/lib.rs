@@ -124,8 +124,8 @@ impl Context {
     /// A note on stderr: `note: ..` in text, an event line under JSON.
     pub fn note(&self, note: &str) {
         match self.format {
-            Format::Text => eprintln!("note: {note}"),
-            Format::Json => eprintln!("{}", serde_json::json!({"event": "note", "message": note})),
+            Format::Text => output::emit_err(&format!("note: {note}\n")),
+            Format::Json => output::emit_err(&format!("{}\n", serde_json::json!({"event": "note", "message": note}))),
         }
     }
 
@@ -184,7 +184,7 @@ fn logs(verbose: u8) {
     let ours = |level| Targets::new().with_target("tablewright_core", level).with_target("tablewright", level);
     let filter = match std::env::var("RUST_LOG").ok().filter(|v| !v.trim().is_empty()) {
         Some(spec) => spec.parse::<Targets>().inspect(|_| LOGGING.store(true, std::sync::atomic::Ordering::Relaxed)).unwrap_or_else(|e| {
-            eprintln!("warning: RUST_LOG ignored: {e}");
+            output::emit_err(&format!("warning: RUST_LOG ignored: {e}\n"));
             ours(LevelFilter::OFF)
         }),
         None if verbose > 0 => {

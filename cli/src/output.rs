@@ -5,6 +5,7 @@
 use serde::Serialize;
 use std::io::{self, Write};
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
 use tablewright_core::error::{Classified, ErrorClass, ErrorItem};
 
 /// The version of the JSON documents' shape, in every one of them: it changes when a
@@ -40,13 +41,30 @@ pub enum Format {
     Json,
 }
 
-/// Writes to stdout; a closed pipe (`tablewright check | head`) is not an error.
+/// Set when a write to stdout or stderr failed: the exit code then says the run failed,
+/// whatever the command did (`tablewright status > /dev/full` is not a success).
+static WRITE_FAILED: AtomicBool = AtomicBool::new(false);
+
+/// Writes to stdout; a closed pipe (`tablewright check | head`) is not an error. Control
+/// characters other than line ends and tabs are escaped: no value the text holds (a tag
+/// from a database's history, a name from its catalog) writes to the terminal itself.
 pub fn emit(text: &str) {
-    let mut stdout = io::stdout().lock();
-    if let Err(e) = stdout.write_all(text.as_bytes()).and_then(|_| stdout.flush())
+    write_or_record(&mut io::stdout().lock(), text);
+}
+
+/// [`emit`], to stderr: errors, notes and event lines.
+pub fn emit_err(text: &str) {
+    write_or_record(&mut io::stderr().lock(), text);
+}
+
+fn write_or_record(out: &mut dyn Write, text: &str) {
+    let safe = tablewright_core::error::terminal_safe(text);
+    if let Err(e) = out.write_all(safe.as_bytes()).and_then(|_| out.flush())
         && e.kind() != io::ErrorKind::BrokenPipe
+        && !WRITE_FAILED.swap(true, Ordering::Relaxed)
     {
-        eprintln!("error: writing output: {e}");
+        // Said once, on stderr, if stderr still takes it.
+        let _ = writeln!(io::stderr(), "error: writing output: {e}");
     }
 }
 
@@ -198,7 +216,7 @@ pub fn finish<R: Report>(command: &str, format: Format, result: Result<Done<R>, 
         Format::Text => match &result {
             Ok(done) if !done.text_shown => emit(&done.report.text()),
             Ok(_) => {}
-            Err(e) => eprint!("{}", error_text(&e.0)),
+            Err(e) => emit_err(&error_text(&e.0)),
         },
         Format::Json => {
             let document = match result {
@@ -207,6 +225,9 @@ pub fn finish<R: Report>(command: &str, format: Format, result: Result<Done<R>, 
             };
             emit_json(&document);
         }
+    }
+    if WRITE_FAILED.load(Ordering::Relaxed) {
+        return ExitCode::from(code.max(EXIT_RUN_FAILED));
     }
     ExitCode::from(code)
 }

@@ -361,3 +361,49 @@ fn a_type_nested_past_the_limit_is_refused_not_a_crash() {
         assert!(!dir.path().join("migrations").exists(), "{name}: nothing written");
     }
 }
+
+/// A hostile database's history: a tag holding an OSC title sequence, a screen clear, a
+/// line end and a forged summary. `status` and `migrate` print it escaped, in text: no
+/// control byte reaches the terminal and no line of theirs is forged.
+async fn escape_sequences_from_the_database_are_printed_escaped(mode: Mode) {
+    let root = project(mode);
+    let dir = root.path().join("project");
+    let db = TestDb::for_mode("hostile_escapes", mode).await;
+    let out = migrate(&dir, mode, &db);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let hostile = "0009_x\u{1b}]0;pwned\u{7}\u{1b}[2J\nDone: 0 applied\r";
+    let mut conn = db.connect_setup().await;
+    sqlx::query("UPDATE tablewright.migrations SET tag = $1 WHERE tag = (SELECT max(tag) FROM tablewright.migrations)").bind(hostile).execute(&mut conn).await.unwrap();
+    let status = run(&dir, &["status", "--provider", provider(mode), "--connection-string", &db.url]);
+    let again = migrate(&dir, mode, &db);
+    assert_eq!(again.status.code(), Some(1), "an unknown applied migration: {}", text(&again.stderr));
+    for (what, out) in [("status", &status), ("migrate", &again)] {
+        let printed = [&out.stdout[..], &out.stderr[..]].concat();
+        assert!(!printed.iter().any(|b| matches!(b, 0x1b | 0x07 | b'\r')), "{what}: a control byte got through: {:?}", text(&printed));
+        let printed = text(&printed);
+        assert!(printed.contains(r"0009_x\u{1b}]0;pwned\u{7}\u{1b}[2J\nDone: 0 applied\r"), "{what}: {printed}");
+        assert!(!printed.lines().any(|l| l.trim_start().starts_with("Done: 0 applied")), "{what}: a forged line: {printed}");
+    }
+}
+
+#[tokio::test]
+async fn escape_sequences_from_the_database_are_printed_escaped_postgres() {
+    escape_sequences_from_the_database_are_printed_escaped(Mode::Postgres).await;
+}
+
+#[tokio::test]
+async fn escape_sequences_from_the_database_are_printed_escaped_dsql_guarded() {
+    escape_sequences_from_the_database_are_printed_escaped(Mode::DsqlGuarded).await;
+}
+
+/// Output to a full device is a failed run (exit 3), not a success, in both formats.
+#[test]
+fn a_failed_write_to_stdout_is_a_failed_run() {
+    let root = project(Mode::Postgres);
+    let dir = root.path().join("project");
+    for args in [&["check"][..], &["check", "--format", "json"], &["generate", "--check"]] {
+        let out = Command::new(bin()).current_dir(&dir).args(args).stdout(std::fs::File::create("/dev/full").unwrap()).output().unwrap();
+        assert_eq!(out.status.code(), Some(3), "{args:?}: {}", text(&out.stderr));
+        assert!(text(&out.stderr).contains("error: writing output"), "{args:?}: {}", text(&out.stderr));
+    }
+}

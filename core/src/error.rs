@@ -100,3 +100,40 @@ pub struct Snippet {
     /// The underlined bytes of `lines`.
     pub range: std::ops::Range<usize>,
 }
+
+/// `text` with its control characters escaped (a line end as `\n`, ESC as `\u{1b}`): a value
+/// read from a database or a file (a history tag, a lease holder, a SQLSTATE), printed
+/// inside a line of text, can neither move the cursor, set a terminal's title or clear
+/// its screen, nor start a line of its own ("Done: 0 applied").
+pub fn printable(text: &str) -> std::borrow::Cow<'_, str> {
+    escape_controls(text, |_| true)
+}
+
+/// `text` with every control character but line ends and tabs escaped: the last guard on
+/// all the text the CLI prints, whatever the values in it.
+pub fn terminal_safe(text: &str) -> std::borrow::Cow<'_, str> {
+    escape_controls(text, |c| !matches!(c, '\n' | '\t'))
+}
+
+fn escape_controls(text: &str, escaped: impl Fn(char) -> bool) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(|c| c.is_control() && escaped(c)) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    std::borrow::Cow::Owned(text.chars().map(|c| if c.is_control() && escaped(c) { c.escape_debug().to_string() } else { c.to_string() }).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_characters_are_escaped_and_nothing_else() {
+        let hostile = "0001_x\u{1b}]0;pwned\u{7}\u{1b}[2J\nDone: 0 applied\r\u{9b}";
+        assert_eq!(printable(hostile), "0001_x\\u{1b}]0;pwned\\u{7}\\u{1b}[2J\\nDone: 0 applied\\r\\u{9b}");
+        assert_eq!(terminal_safe(hostile), "0001_x\\u{1b}]0;pwned\\u{7}\\u{1b}[2J\nDone: 0 applied\\r\\u{9b}");
+        for plain in ["0000_init", "é \"quoted\" \\ back", "tab\tok"] {
+            assert!(matches!(terminal_safe(plain), std::borrow::Cow::Borrowed(_)), "{plain}");
+        }
+        assert_eq!(printable("a\tb"), "a\\tb");
+    }
+}

@@ -222,7 +222,7 @@ pub fn run(cx: &Context, args: Args) -> Result<Done<CloneReport>, CliError> {
         // a script can wait for, the document at the end.
         match format {
             Format::Text => emit(&report.text()),
-            Format::Json => eprintln!("{}", serde_json::json!({"event": "clone_ready", "url": server})),
+            Format::Json => crate::output::emit_err(&format!("{}\n", serde_json::json!({"event": "clone_ready", "url": server}))),
         }
         stop.await;
         Ok(Done { report, found_problem: false, text_shown: format == Format::Text })

@@ -119,7 +119,7 @@ pub fn run(cx: &Context, args: Args) -> Result<Done<PullReport>, CliError> {
             && let Some(source) = &report.source
         {
             emit(source);
-            eprint!("{}", report.notes());
+            crate::output::emit_err(&report.notes());
             return Ok(Done { report, found_problem: false, text_shown: true });
         }
         Ok(Done::ok(report))

@@ -4,6 +4,7 @@ use crate::Context;
 use crate::connect::{DbArgs, block_on};
 use crate::output::{CliError, Done, Report};
 use serde::Serialize;
+use tablewright_core::error::printable;
 use tablewright_core::runner::{self, MigrationSet, Migrator, MigratorOptions};
 
 /// Examples for `--help`.
@@ -68,11 +69,12 @@ impl Report for StatusReport {
         for a in &report.applied {
             let how = if a.marked { "marked applied" } else { "applied" };
             let edited = if report.edited.contains(&a.tag) { "  EDITED since: the file no longer matches what was applied" } else { "" };
-            text.push_str(&format!("  {how:<15} {}  {}{edited}\n", a.tag, a.applied_at.as_deref().unwrap_or("")));
+            // The history's text is the database's: printed escaped.
+            text.push_str(&format!("  {how:<15} {}  {}{edited}\n", printable(&a.tag), printable(a.applied_at.as_deref().unwrap_or(""))));
         }
         for p in &report.in_progress {
             let how = if p.interrupted { format!("stopped inside statement {}: `migrate` settles its outcome from the database, then resumes", p.done + 1) } else { "`migrate` resumes it".to_owned() };
-            text.push_str(&format!("  {:<15} {}  {} of {} statements done; {how}\n", "in progress", p.tag, p.done, p.total));
+            text.push_str(&format!("  {:<15} {}  {} of {} statements done; {how}\n", "in progress", printable(&p.tag), p.done, p.total));
             if let Some(r) = &p.recreation {
                 let copied = r.copied_rows.map(|n| format!(", {n} rows copied")).unwrap_or_default();
                 text.push_str(&format!("  {:<15} recreation of {} in flight, next step {}{copied}\n", "", r.table, r.step));
@@ -83,25 +85,25 @@ impl Report for StatusReport {
             }
         }
         for f in &report.failed {
-            let code = f.code.as_ref().map(|c| format!(" (SQLSTATE {c})")).unwrap_or_default();
+            let code = f.code.as_ref().map(|c| format!(" (SQLSTATE {})", printable(c))).unwrap_or_default();
             text.push_str(&format!(
                 "  {:<15} {}  statement {} of {} failed{code}: {}; it took no effect, and `migrate` runs it again (fix the file from statement {} on, or the data)\n",
                 "failed",
-                f.tag,
+                printable(&f.tag),
                 f.statement,
                 f.total,
-                f.message,
+                printable(&f.message),
                 f.done + 1
             ));
         }
         for e in &report.edited_in_progress {
-            text.push_str(&format!("  {:<15} {}  {}; `migrate` refuses it until that is reverted\n", "EDITED", e.tag, e.what));
+            text.push_str(&format!("  {:<15} {}  {}; `migrate` refuses it until that is reverted\n", "EDITED", printable(&e.tag), e.what));
         }
         for t in &report.pending {
             text.push_str(&format!("  {:<15} {t}\n", "pending"));
         }
         for t in &report.unknown {
-            text.push_str(&format!("  {:<15} {t}  applied in the database, not in this folder\n", "unknown"));
+            text.push_str(&format!("  {:<15} {}  applied in the database, not in this folder\n", "unknown", printable(t)));
         }
         text.push_str(&format!(
             "{} applied, {} in progress, {} failed, {} pending, {} edited, {} unknown\n",

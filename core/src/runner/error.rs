@@ -88,7 +88,7 @@ pub enum RunError {
         what: String,
     },
     /// The database has migrations this folder does not know.
-    #[error("the database has migrations that are not in {origin}: {}; deploy from a branch that contains them", .tags.join(", "))]
+    #[error("the database has migrations that are not in {origin}: {}; deploy from a branch that contains them", .tags.iter().map(|t| crate::error::printable(t)).collect::<Vec<_>>().join(", "))]
     UnknownApplied {
         /// Where the local migrations came from.
         origin: String,

@@ -407,3 +407,68 @@ fn a_failed_write_to_stdout_is_a_failed_run() {
         assert!(text(&out.stderr).contains("error: writing output"), "{args:?}: {}", text(&out.stderr));
     }
 }
+
+/// `mark-applied --reset` after a squash, on a database whose applied files were edited
+/// in the archive since: the refusal names them (it said "not done: " and nothing more).
+#[tokio::test]
+async fn a_reset_over_edited_archived_migrations_names_them() {
+    let root = project(Mode::Postgres);
+    let dir = root.path().join("project");
+    let db = TestDb::for_mode("hostile_reset", Mode::Postgres).await;
+    assert_eq!(migrate(&dir, Mode::Postgres, &db).status.code(), Some(0));
+    let squash = run(&dir, &["squash", "--name", "baseline", "--format", "json"]);
+    assert_eq!(squash.status.code(), Some(0), "{}", text(&squash.stderr));
+    let report = documents::parse(&squash.stdout);
+    let archive = PathBuf::from(report["report"]["archive"].as_str().unwrap());
+    let archive = if archive.is_absolute() { archive } else { dir.join(archive) };
+    let first = report["report"]["squashed"][0].as_str().unwrap().to_owned();
+    let edited = archive.join(format!("{first}.sql"));
+    let mut sql = std::fs::read_to_string(&edited).unwrap();
+    sql.push_str("-- edited after it ran\n");
+    std::fs::write(&edited, sql).unwrap();
+    let out = run(&dir, &["mark-applied", "--file", "0000_baseline", "--reset", "--yes", "--provider", "postgres", "--connection-string", &db.url]);
+    assert_refused(&out, &[&first, "differ from what this database applied"], "mark-applied --reset");
+    assert!(!text(&out.stderr).contains("not done: ;") && !text(&out.stderr).contains("not done: )"), "{}", text(&out.stderr));
+}
+
+/// `clone --rows` past the largest LIMIT is a usage error before anything is built.
+#[test]
+fn clone_rows_past_the_largest_limit_is_refused_before_anything_is_built() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(dir.path(), &["clone", "--from", "postgres://nobody@127.0.0.1:1/none", "--rows", "9223372036854775808", "--format", "json"]);
+    assert_eq!(out.status.code(), Some(2), "{}{}", text(&out.stdout), text(&out.stderr));
+    let document = documents::parse(&out.stdout);
+    assert!(document["error"]["message"].as_str().unwrap().contains("--rows"), "{document}");
+    let out = run(dir.path(), &["clone", "--from", "postgres://nobody@127.0.0.1:1/none", "--rows", "9223372036854775807", "--format", "json"]);
+    assert_eq!(out.status.code(), Some(3), "the largest LIMIT is taken (and the unreachable source fails the run): {}", text(&out.stdout));
+}
+
+/// `rehash` needs `--tag` or `--all`, and its usage line says both.
+#[test]
+fn rehash_usage_names_tag_and_all() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(dir.path(), &["rehash"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("Usage: tablewright rehash <--tag <TAG>|--all>"), "{}", text(&out.stderr));
+}
+
+/// A check may name a quoted column holding `'`: the attribute's lexical check reads
+/// quoted names through, and the table is created with its check.
+#[tokio::test]
+async fn a_check_names_a_quoted_column_holding_a_quote() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("tablewright.toml"), "dialect = \"postgres\"\nschema = [\"s.rs\"]\n").unwrap();
+    std::fs::write(
+        dir.path().join("s.rs"),
+        "#[derive(Table)]\n#[table(name = \"odd\")]\n#[check(name = \"odd_positive\", expr = \"\\\"it's\\\" > 0\")]\npub struct Odd {\n    #[column(primary_key)]\n    pub id: i64,\n    #[column(name = \"it's\")]\n    pub its: i32,\n}\n",
+    )
+    .unwrap();
+    let out = run(dir.path(), &["generate"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let db = TestDb::for_mode("hostile_quoted", Mode::Postgres).await;
+    let out = migrate(dir.path(), Mode::Postgres, &db);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let mut conn = PgConnection::connect(&db.url).await.unwrap();
+    let refused = sqlx::raw_sql("INSERT INTO odd VALUES (1, 0)").execute(&mut conn).await.unwrap_err();
+    assert!(refused.to_string().contains("odd_positive"), "{refused}");
+}

@@ -40,8 +40,9 @@ pub struct Args {
     #[arg(long, value_name = "URL")]
     to: Option<String>,
     /// At most this many rows per table (default: all); rows whose parent was not
-    /// copied are left out, so the clone's foreign keys hold.
-    #[arg(long, value_name = "N")]
+    /// copied are left out, so the clone's foreign keys hold. At most 2^63 - 1, the
+    /// largest LIMIT PostgreSQL takes: checked before anything is built.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(0..=i64::MAX as u64))]
     rows: Option<u64>,
 }
 

@@ -129,16 +129,23 @@ async fn squashed_history_is_complete(migrator: &Migrator, target: &Target, hist
             continue; // this archive does not explain the history
         }
         let unfinished: Vec<String> = status.pending.iter().cloned().chain(status.in_progress.iter().map(|m| m.tag.clone())).chain(status.failed.iter().map(|m| m.tag.clone())).collect();
-        if unfinished.is_empty() && status.edited.is_empty() && status.edited_in_progress.is_empty() {
+        let edited: Vec<String> = status.edited.iter().cloned().chain(status.edited_in_progress.iter().map(|m| m.tag.clone())).collect();
+        if unfinished.is_empty() && edited.is_empty() {
             return Ok(());
         }
-        behind.push((archive.clone(), unfinished));
+        behind.push((archive.clone(), unfinished, edited));
     }
     Err(match behind.into_iter().next() {
-        Some((archive, unfinished)) => input(format!(
+        Some((archive, unfinished, edited)) if edited.is_empty() => input(format!(
             "--reset: this database has not applied every squashed migration (not done: {}); run `tablewright migrate --folder {}` with the same connection flags first, then this again",
             unfinished.join(", "),
             archive.display()
+        )),
+        Some((archive, unfinished, edited)) => input(format!(
+            "--reset: {} in {} differ from what this database applied (edited after they ran){}; the baseline would stand for files the database never ran: restore them from version control, then this again",
+            edited.join(", "),
+            archive.display(),
+            if unfinished.is_empty() { String::new() } else { format!(", and {} are not done", unfinished.join(", ")) }
         )),
         None => input(format!(
             "--reset: the history holds {} which no archive under {} accounts for; reset it only once you know the database has their effect (move the archives aside to skip this check)",

@@ -16,14 +16,15 @@ Examples:
 
 Exit codes: 0 ok, 2 input error (unknown tag, unreadable folder).";
 
-/// `rehash`'s flags.
+/// `rehash`'s flags: `--tag` (repeatable) or `--all`, one of them, as the usage line says.
 #[derive(clap::Args)]
+#[group(id = "which", required = true, multiple = false)]
 pub struct Args {
     /// The migration (its tag, `0003_backfill_prices`). Repeatable.
-    #[arg(long = "tag", value_name = "TAG", required_unless_present = "all")]
+    #[arg(long = "tag", value_name = "TAG", group = "which")]
     tags: Vec<String>,
     /// Every migration whose file changed (each must be one no database has applied).
-    #[arg(long, conflicts_with = "tags")]
+    #[arg(long, group = "which")]
     all: bool,
 }
 

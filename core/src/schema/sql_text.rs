@@ -120,6 +120,18 @@ pub fn check_sql_expression(key: &str, expr: &str) -> Result<(), String> {
                 in_string = true;
                 escapes = matches!(before[1], Some('e' | 'E')) && !before[0].is_some_and(|p| p.is_alphanumeric() || p == '_');
             }
+            // A quoted name (`"it's"`, `"a""b"`) is read through to its end: nothing in it
+            // is a quote, a bracket or a separator.
+            '"' => loop {
+                match chars.next() {
+                    Some('"') if chars.peek() == Some(&'"') => {
+                        chars.next();
+                    }
+                    Some('"') => break,
+                    Some(_) => {}
+                    None => return Err(format!("`{key} = \"{expr}\"` has an unclosed quoted name")),
+                }
+            },
             '(' => depth += 1,
             ')' => {
                 depth -= 1;
@@ -276,7 +288,8 @@ mod tests {
     #[test]
     fn one_expression_and_nothing_else() {
         let f = ParsedFragments;
-        for ok in ["now()", "'draft'", "0", "gen_random_uuid()", "price >= 0 AND price < 100", "E'it\\'s'", "'{}'::jsonb", "a IS NOT NULL", "'select'", "\"select\" > 0", "'{1}'::integer[]"] {
+        for ok in ["now()", "'draft'", "0", "gen_random_uuid()", "price >= 0 AND price < 100", "E'it\\'s'", "'{}'::jsonb", "a IS NOT NULL", "'select'", "\"select\" > 0", "'{1}'::integer[]", "\"it's\" > 0", "\"a\"\"b;(\" <> ''"] {
+            assert_eq!(LexicalChecks.expression("default", ok), Ok(()), "{ok}");
             assert_eq!(f.expression("default", ok), Ok(()), "{ok}");
         }
         for bad in [
@@ -287,6 +300,7 @@ mod tests {
             "",
             "'x' NOT NULL",
             "'--> statement-breakpoint'",
+            "\"unclosed > 0",
             "(SELECT 1)",
             "1 + (select max(id) from victim)",
             "EXISTS (SELECT 1)",

@@ -428,14 +428,22 @@ fn hint_problem(hint: &Hint, message: String) -> Problem {
     Problem { message, location: hint.location.clone() }
 }
 
-/// Names across tables: tables, keys, uniques and indexes share one namespace per schema
-/// (a key or unique is backed by an index of its name), so a clash would turn
+/// Names across tables: tables, keys, uniques, indexes and identity columns' sequences
+/// share one namespace per schema (a key or unique is backed by an index of its name, an
+/// identity column by a sequence PostgreSQL names), so a clash would turn
 /// `CREATE .. IF NOT EXISTS` into a silent no-op; each is an error, on the struct that
 /// declares it. (The grammar checks one table's names and their lengths.) The
 /// recreation's `__tw_new`/`__tw_old` table names are the runner's.
 fn validate_names(desired: &DesiredSchema) -> Vec<Problem> {
     let mut problems = Vec::new();
     let mut relations: BTreeMap<&str, (&str, &str)> = BTreeMap::new(); // name -> (what, table)
+    // Relations PostgreSQL makes and names itself.
+    let sequences: BTreeMap<&str, Vec<String>> = desired
+        .schema
+        .tables
+        .values()
+        .map(|t| (t.name.as_str(), t.columns.iter().filter(|c| c.identity).map(|c| crate::schema::model::identity_sequence_name(&t.name, &c.name)).collect()))
+        .collect();
     for table in desired.schema.tables.values() {
         let location = desired.sources.get(&table.name).and_then(|s| s.location.clone());
         let mut problem = |message: String| problems.push(Problem { message, location: location.clone() });
@@ -443,10 +451,11 @@ fn validate_names(desired: &DesiredSchema) -> Vec<Problem> {
         relation_names.extend(table.primary_key.iter().map(|k| ("primary key", k.name.as_str())));
         relation_names.extend(table.uniques.keys().map(|n| ("unique constraint", n.as_str())));
         relation_names.extend(table.indexes.keys().map(|n| ("index", n.as_str())));
+        relation_names.extend(sequences[table.name.as_str()].iter().map(|n| ("identity sequence", n.as_str())));
         for (what, name) in relation_names {
             match relations.get(name) {
                 Some((other, owner)) => problem(format!(
-                    "{what} `{name}` of `{}` has the name of {other} `{name}`{}: tables, keys, uniques and indexes share one namespace per schema; give one of them another `name =`",
+                    "{what} `{name}` of `{}` has the name of {other} `{name}`{}: tables, keys, uniques, indexes and sequences share one namespace per schema; give one of them another `name =`",
                     table.name,
                     if *owner == table.name { String::new() } else { format!(" of `{owner}`") }
                 )),

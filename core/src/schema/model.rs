@@ -241,9 +241,44 @@ pub fn default_name(table: &str, columns: &[String], suffix: &str) -> String {
     name
 }
 
+/// The name PostgreSQL gives the sequence of an identity column of `table`
+/// (`makeObjectName(table, column, "seq")`): `<table>_<column>_seq`, the longer of the two
+/// parts cut, at a character boundary, until the whole fits in 63 bytes. (When the name is
+/// taken PostgreSQL appends a digit, but a *later* `CREATE TABLE IF NOT EXISTS` of that
+/// name would meet the sequence and do nothing: generate refuses the clash.)
+pub fn identity_sequence_name(table: &str, column: &str) -> String {
+    let available = MAX_IDENTIFIER_BYTES - "_seq".len() - 1;
+    let (mut first, mut second) = (table.len(), column.len());
+    let cut = |text: &str, mut at: usize| {
+        while !text.is_char_boundary(at) {
+            at -= 1;
+        }
+        at
+    };
+    while first + second > available {
+        if first > second {
+            first = cut(table, first - 1);
+        } else {
+            second = cut(column, second - 1);
+        }
+    }
+    format!("{}_{}_seq", &table[..first], &column[..second])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn identity_sequences_are_named_as_postgresql_names_them() {
+        assert_eq!(identity_sequence_name("items", "id"), "items_id_seq");
+        let long = "t".repeat(60);
+        let name = identity_sequence_name(&long, "identifier");
+        assert_eq!(name.len(), 63);
+        assert_eq!(name, format!("{}_identifier_seq", "t".repeat(48)));
+        let name = identity_sequence_name(&"é".repeat(31), "id");
+        assert!(name.len() <= 63 && name.ends_with("_id_seq"), "{name}");
+    }
 
     fn table(name: &str, parents: &[&str]) -> Table {
         let id = Column { name: "id".into(), sql_type: SqlType::parse("bigint").unwrap(), not_null: true, default: None, identity: false };

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use tablewright_core::schema::grammar::Operation;
 use tablewright_core::runner::introspect;
 use tablewright_core::compile::permissions::{self, Statement};
-use tablewright_core::runner::permissions::{ApplyOptions, Excess, GapReason, apply, validate};
+use tablewright_core::runner::permissions::{ApplyOptions, ColumnPrivileges, Excess, GapReason, apply, validate};
 use tablewright_core::runner::{Connector, MigrationSet, Migrator, MigratorOptions, Target};
 
 fn repo() -> PathBuf {
@@ -26,14 +26,23 @@ fn statements() -> Vec<Statement> {
 
 /// A guarded database with the example migrated and its permissions applied.
 async fn migrated() -> (TestDb, Connector) {
-    let db = TestDb::for_mode("permissions", Mode::DsqlGuarded).await;
-    let target = Target::DsqlEmulated { url: db.url.clone() };
-    Migrator::new(target.clone(), MigrationSet::from_folder(&repo().join("migrations")).unwrap(), MigratorOptions::default())
+    migrated_in(Mode::DsqlGuarded).await
+}
+
+/// A database of `mode` with the example migrated (its migrations are DSQL's, run under
+/// DSQL's rules) and its permissions applied on a `mode` target.
+async fn migrated_in(mode: Mode) -> (TestDb, Connector) {
+    let db = TestDb::for_mode("permissions", mode).await;
+    Migrator::new(Target::DsqlEmulated { url: db.url.clone() }, MigrationSet::from_folder(&repo().join("migrations")).unwrap(), MigratorOptions::default())
         .await
         .unwrap()
         .run(&|_| {})
         .await
         .unwrap();
+    let target = match mode {
+        Mode::Postgres => Target::Postgres { url: db.url.clone() },
+        Mode::DsqlGuarded => Target::DsqlEmulated { url: db.url.clone() },
+    };
     let connector = Connector::new(target).await.unwrap();
     let applied = apply(&connector, "permissions.sql", &statements(), ApplyOptions::default()).await.unwrap();
     assert!(applied.gaps.is_empty() && applied.revoked.is_empty(), "{applied:?}");
@@ -145,8 +154,8 @@ async fn undeclared_privileges_of_managed_roles_are_reported_then_revoked() {
     let hand = "GRANT DELETE, TRUNCATE ON \"books\" TO \"storefront\"; GRANT SELECT ON \"order_items\" TO \"storefront\"; GRANT SELECT ON \"books\" TO tw_unmanaged_reader";
     sqlx::raw_sql(hand).execute(&mut setup).await.unwrap();
     let expected = vec![
-        Excess { table: "books".into(), role: "storefront".into(), privileges: vec!["DELETE".into(), "TRUNCATE".into()] },
-        Excess { table: "order_items".into(), role: "storefront".into(), privileges: vec!["SELECT".into()] },
+        Excess { table: "books".into(), role: "storefront".into(), privileges: vec!["DELETE".into(), "TRUNCATE".into()], grant_options: vec![], columns: vec![] },
+        Excess { table: "order_items".into(), role: "storefront".into(), privileges: vec!["SELECT".into()], grant_options: vec![], columns: vec![] },
     ];
     let report = validate(&connector, "permissions.sql", &statements()).await.unwrap();
     assert_eq!(report.excess, expected);
@@ -163,4 +172,56 @@ async fn undeclared_privileges_of_managed_roles_are_reported_then_revoked() {
     assert_eq!(privileges(&mut setup, "books", "tw_unmanaged_reader").await, ["SELECT"], "a role the file does not name is not touched");
     // What the handlers declared is still there.
     assert!(!privileges(&mut setup, "books", "storefront").await.is_empty());
+}
+
+/// Grant options and column privileges are privileges too. A managed role given SELECT
+/// on a table it declares, WITH GRANT OPTION, and UPDATE on one column: `validate` said
+/// "0 undeclared" and the role could grant the table to anyone. Now both are reported,
+/// and `apply` revokes them, and what the role passed on with the option (CASCADE).
+async fn grant_options_and_column_privileges_are_reported_then_revoked(mode: Mode) {
+    let (db, connector) = migrated_in(mode).await;
+    let mut admin = PgConnection::connect(db.admin_db_url.as_deref().unwrap_or(&db.url)).await.unwrap();
+    sqlx::raw_sql("DO $$ BEGIN CREATE ROLE tw_passed_on; EXCEPTION WHEN duplicate_object THEN NULL; END $$").execute(&mut admin).await.unwrap();
+    let mut setup = db.connect_setup().await;
+    sqlx::raw_sql("GRANT SELECT ON \"books\" TO \"storefront\" WITH GRANT OPTION; GRANT UPDATE (\"title\") ON \"books\" TO \"storefront\"").execute(&mut setup).await.unwrap();
+    // The role uses its option.
+    sqlx::raw_sql("SET session_replication_role = replica; SET ROLE storefront; GRANT SELECT ON \"books\" TO tw_passed_on; RESET ROLE").execute(&mut admin).await.unwrap();
+    assert_eq!(privileges(&mut setup, "books", "tw_passed_on").await, ["SELECT"]);
+
+    let expected = vec![Excess {
+        table: "books".into(),
+        role: "storefront".into(),
+        privileges: vec![],
+        grant_options: vec!["SELECT".into()],
+        columns: vec![ColumnPrivileges { column: "title".into(), privileges: vec!["UPDATE".into()] }],
+    }];
+    let report = validate(&connector, "permissions.sql", &statements()).await.unwrap();
+    assert_eq!(report.excess, expected, "{mode:?}");
+    assert!(!report.is_clean());
+
+    let applied = apply(&connector, "permissions.sql", &statements(), ApplyOptions::default()).await.unwrap();
+    assert_eq!(applied.revoked, expected, "{mode:?}");
+    let after = validate(&connector, "permissions.sql", &statements()).await.unwrap();
+    assert!(after.is_clean(), "{mode:?}: {after:?}");
+    let grantable: Vec<bool> = sqlx::query_scalar("SELECT a.is_grantable FROM pg_class c CROSS JOIN LATERAL aclexplode(c.relacl) a JOIN pg_roles r ON r.oid = a.grantee WHERE c.relname = 'books' AND r.rolname = 'storefront'")
+        .fetch_all(&mut setup)
+        .await
+        .unwrap();
+    assert_eq!(grantable, [false], "{mode:?}: SELECT stays, without its option");
+    let columns: i64 = sqlx::query_scalar("SELECT count(*) FROM pg_attribute WHERE attrelid = '\"books\"'::regclass AND attacl IS NOT NULL").fetch_one(&mut setup).await.unwrap();
+    assert_eq!(columns, 0, "{mode:?}: no column grant left");
+    assert_eq!(privileges(&mut setup, "books", "tw_passed_on").await, Vec::<String>::new(), "{mode:?}: what it passed on went with the option");
+    let refused = sqlx::raw_sql("SET ROLE storefront; GRANT SELECT ON \"books\" TO tw_passed_on").execute(&mut admin).await;
+    let _ = sqlx::raw_sql("RESET ROLE").execute(&mut admin).await;
+    assert!(privileges(&mut setup, "books", "tw_passed_on").await.is_empty(), "{mode:?}: {refused:?}");
+}
+
+#[tokio::test]
+async fn grant_options_and_column_privileges_are_reported_then_revoked_postgres() {
+    grant_options_and_column_privileges_are_reported_then_revoked(Mode::Postgres).await;
+}
+
+#[tokio::test]
+async fn grant_options_and_column_privileges_are_reported_then_revoked_dsql_guarded() {
+    grant_options_and_column_privileges_are_reported_then_revoked(Mode::DsqlGuarded).await;
 }

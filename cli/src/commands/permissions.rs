@@ -114,7 +114,7 @@ pub(crate) fn applied_text(applied: &ApplyReport) -> String {
     }
     text.push_str(&format!(", {} undeclared privilege set(s) revoked\n", applied.revoked.len()));
     for e in &applied.revoked {
-        text.push_str(&format!("  revoked {} on {} from {}: no handler declares it\n", e.privileges.join(", "), e.table, e.role));
+        text.push_str(&format!("  revoked {} on {} from {}: no handler declares it\n", excess_what(e), e.table, e.role));
     }
     text
 }
@@ -149,7 +149,17 @@ pub(crate) fn gap_line(g: &Gap) -> String {
 
 /// A privilege no handler declares, for people.
 pub(crate) fn excess_line(e: &Excess) -> String {
-    format!("  warning: {} on {} for role {}: no handler declares it\n", e.privileges.join(", "), e.table, e.role)
+    format!("  warning: {} on {} for role {}: no handler declares it\n", excess_what(e), e.table, e.role)
+}
+
+/// `DELETE, the grant option on SELECT, UPDATE (name)`.
+fn excess_what(e: &Excess) -> String {
+    let mut parts: Vec<String> = e.privileges.clone();
+    if !e.grant_options.is_empty() {
+        parts.push(format!("the grant option on {}", e.grant_options.join(", ")));
+    }
+    parts.extend(e.columns.iter().map(|c| format!("{} ({})", c.privileges.join(", "), c.column)));
+    parts.join(", ")
 }
 
 /// The permissions file's statements.

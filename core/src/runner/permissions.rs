@@ -49,7 +49,9 @@ pub struct Gap {
     pub reason: GapReason,
 }
 
-/// Table privileges a managed role holds that no handler declares.
+/// What a managed role holds on a table that no handler declares: table privileges, the
+/// grant option on any privilege (a handler's grant never carries it: with it the role
+/// could grant the table to anyone), and column privileges (handlers declare tables).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 pub struct Excess {
@@ -57,8 +59,43 @@ pub struct Excess {
     pub table: String,
     /// The role.
     pub role: String,
-    /// The privileges, as the catalog names them (`DELETE`, `TRUNCATE`, ..).
+    /// Table privileges no handler declares, as the catalog names them (`DELETE`,
+    /// `TRUNCATE`, ..).
     pub privileges: Vec<String>,
+    /// Table privileges the role holds WITH GRANT OPTION, declared or not.
+    pub grant_options: Vec<String>,
+    /// Privileges granted on single columns (`GRANT UPDATE (name) ON t`).
+    pub columns: Vec<ColumnPrivileges>,
+}
+
+/// Privileges granted on one column.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
+pub struct ColumnPrivileges {
+    /// The column.
+    pub column: String,
+    /// The privileges (`SELECT`, `INSERT`, `UPDATE`, `REFERENCES`).
+    pub privileges: Vec<String>,
+}
+
+impl Excess {
+    /// The statements that take it away, grant options first. CASCADE: what the role
+    /// granted on to others through an option no handler declared goes with it.
+    pub fn revokes(&self) -> Vec<String> {
+        let (table, role) = (quote(&self.table), quote(&self.role));
+        let mut out = Vec::new();
+        if !self.grant_options.is_empty() {
+            out.push(format!("REVOKE GRANT OPTION FOR {} ON {table} FROM {role} CASCADE;", self.grant_options.join(", ")));
+        }
+        if !self.privileges.is_empty() {
+            out.push(format!("REVOKE {} ON {table} FROM {role} CASCADE;", self.privileges.join(", ")));
+        }
+        if !self.columns.is_empty() {
+            let each = self.columns.iter().flat_map(|c| c.privileges.iter().map(move |p| format!("{p} ({})", quote(&c.column))));
+            out.push(format!("REVOKE {} ON {table} FROM {role} CASCADE;", each.collect::<Vec<_>>().join(", ")));
+        }
+        out
+    }
 }
 
 /// How `apply` treats privileges no handler declares.
@@ -225,8 +262,10 @@ pub async fn apply(connector: &Connector, file: &str, statements: &[Statement], 
     }
     if options.revoke_undeclared {
         for excess in find_excess(&mut conn, statements).await? {
-            let sql = format!("REVOKE {} ON {} FROM {};", excess.privileges.join(", "), quote(&excess.table), quote(&excess.role));
-            run(&mut conn, connector, &policy, &sql).await.map_err(|e| RunError::db(&format!("{file}: revoking what no handler declares: {sql}"), e))?;
+            // One statement per transaction: REVOKE is DDL on DSQL.
+            for sql in excess.revokes() {
+                run(&mut conn, connector, &policy, &sql).await.map_err(|e| RunError::db(&format!("{file}: revoking what no handler declares: {sql}"), e))?;
+            }
             report.revoked.push(excess);
         }
     }
@@ -256,27 +295,51 @@ async fn find_excess(conn: &mut Conn, statements: &[Statement]) -> Result<Vec<Ex
             declared.entry((grant.table.as_str(), grant.role.as_str())).or_default().extend(grant.operations.iter().map(|op| op.privilege()));
         }
     }
-    let rows: Vec<(String, String, String)> = sqlx::query_as(
-        "SELECT c.relname::text, r.rolname::text, a.privilege_type \
+    // Table privileges, then column privileges (the column is empty for a table's).
+    let rows: Vec<(String, String, String, String, bool)> = sqlx::query_as(
+        "SELECT c.relname::text, '' AS attname, r.rolname::text, a.privilege_type, a.is_grantable \
          FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
          CROSS JOIN LATERAL aclexplode(c.relacl) a \
          JOIN pg_roles r ON r.oid = a.grantee \
          WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') AND a.grantee <> c.relowner \
-         ORDER BY 1, 2, 3",
+         UNION ALL \
+         SELECT c.relname::text, att.attname::text, r.rolname::text, a.privilege_type, a.is_grantable \
+         FROM pg_attribute att JOIN pg_class c ON c.oid = att.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace \
+         CROSS JOIN LATERAL aclexplode(att.attacl) a \
+         JOIN pg_roles r ON r.oid = a.grantee \
+         WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') AND att.attnum > 0 AND NOT att.attisdropped AND a.grantee <> c.relowner \
+         ORDER BY 1, 3, 2, 4",
     )
     .fetch_all(conn.pg())
     .await
-    .map_err(|e| RunError::db("reading pg_class.relacl", e))?;
-    let mut excess: BTreeMap<(String, String), Vec<String>> = BTreeMap::new();
-    for (table, role, privilege) in rows {
+    .map_err(|e| RunError::db("reading pg_class.relacl and pg_attribute.attacl", e))?;
+    let mut excess: BTreeMap<(String, String), Excess> = BTreeMap::new();
+    for (table, column, role, privilege, grantable) in rows {
         // Privilege names come from the catalog; anything else is not sent back as SQL.
         let known = !privilege.is_empty() && privilege.bytes().all(|b| b.is_ascii_uppercase() || b == b' ');
-        let allowed = declared.get(&(table.as_str(), role.as_str())).is_some_and(|d| d.contains(privilege.as_str()));
-        if known && managed.contains(role.as_str()) && !allowed {
-            excess.entry((table, role)).or_default().push(privilege);
+        if !known || !managed.contains(role.as_str()) {
+            continue;
+        }
+        let allowed = column.is_empty() && declared.get(&(table.as_str(), role.as_str())).is_some_and(|d| d.contains(privilege.as_str()));
+        if allowed && !grantable {
+            continue;
+        }
+        let entry = excess.entry((table.clone(), role.clone())).or_insert_with(|| Excess { table, role, privileges: Vec::new(), grant_options: Vec::new(), columns: Vec::new() });
+        if !column.is_empty() {
+            match entry.columns.last_mut() {
+                Some(c) if c.column == column => c.privileges.push(privilege),
+                _ => entry.columns.push(ColumnPrivileges { column, privileges: vec![privilege] }),
+            }
+            continue;
+        }
+        if grantable {
+            entry.grant_options.push(privilege.clone());
+        }
+        if !allowed {
+            entry.privileges.push(privilege);
         }
     }
-    Ok(excess.into_iter().map(|((table, role), privileges)| Excess { table, role, privileges }).collect())
+    Ok(excess.into_values().collect())
 }
 
 /// Privileges on tables of `public`, per (table, role), from `pg_class.relacl`.

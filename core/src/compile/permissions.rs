@@ -105,7 +105,7 @@ pub fn render(permissions: &Permissions, dialect: Dialect) -> String {
     for (role, arn) in &permissions.roles {
         out.push_str(&format!("CREATE ROLE {} WITH LOGIN;\n", quote(role)));
         if let (Dialect::Dsql, Some(arn)) = (dialect, arn) {
-            out.push_str(&format!("AWS IAM GRANT {} TO '{}';\n", quote(role), arn.replace('\'', "''")));
+            out.push_str(&format!("AWS IAM GRANT {} TO {};\n", quote(role), crate::sql::ident::literal(arn)));
         }
     }
     for g in &permissions.grants {

@@ -11,7 +11,7 @@
 
 use super::RunError;
 use crate::schema::model::{Schema, Table};
-use crate::sql::ident::quote;
+use crate::sql::ident::{literal, quote};
 use serde::Serialize;
 use sqlx::{AssertSqlSafe, PgConnection};
 
@@ -96,11 +96,12 @@ async fn copy_table(source: &mut PgConnection, target: &mut PgConnection, namesp
 async fn advance_identities(target: &mut PgConnection, namespace: &str, table: &Table) -> Result<(), RunError> {
     for column in table.columns.iter().filter(|c| c.identity || c.default.as_deref().is_some_and(|d| d.starts_with("nextval("))) {
         let name = qualified(namespace, &table.name);
-        // An identity's sequence by its column; a SERIAL's by the default's own reference
-        // (the sequence may not be owned by the column).
-        let sequence = match column.default.as_deref().and_then(|d| d.strip_prefix("nextval(")).and_then(|d| d.strip_suffix(')')) {
-            Some(reference) if !column.identity => reference.to_owned(),
-            _ => format!("pg_get_serial_sequence('{}', '{}')", name.replace('\'', "''"), column.name.replace('\'', "''")),
+        // An identity's sequence by its column; a SERIAL's by the name in its default
+        // (the sequence may not be owned by the column), read as a literal, never pasted:
+        // the default is the source database's text.
+        let sequence = match column.default.as_deref().and_then(serial_sequence) {
+            Some(sequence) if !column.identity => format!("{}::regclass", literal(&sequence)),
+            _ => format!("pg_get_serial_sequence({}, {})", literal(&name), literal(&column.name)),
         };
         let sql = format!("SELECT setval({sequence}, max({col})) FROM {name} HAVING max({col}) IS NOT NULL", col = quote(&column.name));
         sqlx::raw_sql(AssertSqlSafe(sql))
@@ -178,4 +179,37 @@ pub async fn copy_rows(source: &mut PgConnection, target: &mut PgConnection, nam
     }
     sqlx::raw_sql("SET session_replication_role = origin").execute(&mut *target).await.map_err(|e| RunError::db("turning foreign-key triggers back on", e))?;
     Ok(report)
+}
+
+/// The sequence a SERIAL default draws from: `nextval('<name>'::regclass)`, as the catalog
+/// prints it, gives `<name>` (a quoted, qualified name such as `"A".b_seq` included);
+/// anything else, `None`.
+fn serial_sequence(default: &str) -> Option<String> {
+    let inner = default.strip_prefix("nextval('")?.strip_suffix("'::regclass)")?;
+    // Inside the literal a quote is doubled; a lone one would end it early.
+    let mut chars = inner.chars().peekable();
+    let mut name = String::new();
+    while let Some(c) = chars.next() {
+        if c == '\'' {
+            if chars.next() != Some('\'') {
+                return None;
+            }
+        }
+        name.push(c);
+    }
+    Some(name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::serial_sequence;
+
+    #[test]
+    fn a_serial_default_gives_its_sequence_and_nothing_else_does() {
+        assert_eq!(serial_sequence("nextval('items_id_seq'::regclass)").as_deref(), Some("items_id_seq"));
+        assert_eq!(serial_sequence("nextval('\"Odd\".\"it''s_seq\"'::regclass)").as_deref(), Some("\"Odd\".\"it's_seq\""));
+        for other in ["nextval('a'::regclass || pg_sleep(1))", "nextval('a'::regclass), pg_sleep(1", "nextval('a' || 'b'::regclass)", "now()"] {
+            assert_eq!(serial_sequence(other), None, "{other}");
+        }
+    }
 }

@@ -119,14 +119,11 @@ enum Param {
 }
 
 impl Param {
-    /// The value as an SQL literal. Text is an escape string with its backslashes and
-    /// quotes doubled, so it reads the same whatever `standard_conforming_strings` says; a
-    /// NUL, which text cannot hold, becomes `\x00`, which the server refuses as it refuses
-    /// a bound one (rather than the message being cut short).
+    /// The value as an SQL literal ([`crate::sql::ident::literal`] for text).
     fn literal(&self) -> String {
         match self {
             Param::Text(None) | Param::Int(None) => "NULL".to_owned(),
-            Param::Text(Some(text)) => format!("E'{}'", text.replace('\\', "\\\\").replace('\'', "''").replace('\0', "\\x00")),
+            Param::Text(Some(text)) => crate::sql::ident::literal(text),
             Param::Int(Some(n)) => n.to_string(),
             Param::BigInt(n) => n.to_string(),
         }

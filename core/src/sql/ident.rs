@@ -6,6 +6,19 @@ pub fn quote(ident: &str) -> String {
     format!("\"{}\"", ident.replace('"', "\"\""))
 }
 
+/// A string literal, read the same whatever `standard_conforming_strings` says: `'..'`
+/// with its quotes doubled, or, when the text holds a backslash or a NUL, an escape string
+/// `E'..'` with backslashes doubled too (a NUL, which text cannot hold, becomes `\x00`,
+/// which the server refuses as it refuses a bound one). The one way text becomes a
+/// literal in SQL this tool writes.
+pub fn literal(text: &str) -> String {
+    if text.contains(['\\', '\0']) {
+        format!("E'{}'", text.replace('\\', "\\\\").replace('\'', "''").replace('\0', "\\x00"))
+    } else {
+        format!("'{}'", text.replace('\'', "''"))
+    }
+}
+
 /// Quotes each identifier, comma-separated.
 pub fn quote_list(idents: &[String]) -> String {
     idents.iter().map(|c| quote(c)).collect::<Vec<_>>().join(", ")
@@ -30,3 +43,17 @@ pub fn quoted_ident(text: &str) -> Option<(String, &str)> {
     None
 }
 
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_literal_is_plain_unless_it_must_escape() {
+        assert_eq!(literal("arn:aws:iam::1:role/app"), "'arn:aws:iam::1:role/app'");
+        assert_eq!(literal("it's"), "'it''s'");
+        assert_eq!(literal("a\\'b"), "E'a\\\\''b'");
+        assert_eq!(literal("nul\0"), "E'nul\\x00'");
+        assert_eq!(quote("a\"b"), "\"a\"\"b\"");
+    }
+}

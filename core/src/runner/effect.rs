@@ -125,7 +125,7 @@ pub(crate) fn of(sql: &str) -> Effect {
                 let fact = match object_type {
                     ObjectType::Table | ObjectType::View => Fact::Table { schema, name },
                     ObjectType::Index => Fact::Index { schema, name },
-                    other => return Effect::Unknown(format!("DROP {other} is not one the runner reads back")),
+                    other => return Effect::Unknown(format!("`DROP {other}` is not one the runner reads back")),
                 };
                 changes.push(Change { fact, before: true });
             }
@@ -156,7 +156,7 @@ pub(crate) fn of(sql: &str) -> Effect {
                         | AlterColumnOperation::DropIdentity { if_exists: true }
                         | AlterColumnOperation::DropExpression { if_exists: true }
                         | AlterColumnOperation::SetDataType { .. } => {}
-                        other => return Effect::Unknown(format!("ALTER COLUMN .. {other} is not one the runner reads back")),
+                        other => return Effect::Unknown(format!("`ALTER COLUMN .. {other}` is not one the runner reads back")),
                     },
                     AlterTableOperation::AddColumn { column_def, .. } => {
                         changes.push(Change { fact: column(&column_def.name, canonical_type(&column_def.data_type)), before: false })
@@ -182,7 +182,7 @@ pub(crate) fn of(sql: &str) -> Effect {
                         None => return unnamed("a constraint"),
                     },
                     AlterTableOperation::DropConstraint { name, .. } => changes.push(Change { fact: constraint(name), before: true }),
-                    other => return Effect::Unknown(format!("ALTER TABLE .. {other} is not one the runner reads back")),
+                    other => return Effect::Unknown(format!("`ALTER TABLE .. {other}` is not one the runner reads back")),
                 }
             }
             changes

@@ -1,0 +1,11 @@
+#[derive(Table)]
+#[table(name = "books")]
+pub struct Book {
+    #[column(primary_key, default = "gen_random_uuid()")]
+    pub id: Uuid,
+    pub title: String,
+    #[column(sql_type = "text[]")]
+    pub tags: Option<Vec<String>>,
+    #[column(sql_type = "inet")]
+    pub last_ip: Option<String>,
+}

@@ -1,0 +1,27 @@
+-- tablewright:recreate "books" 1/7: create the new table
+CREATE TABLE IF NOT EXISTS "books__tw_new" (
+	"id" uuid DEFAULT (gen_random_uuid()) NOT NULL,
+	"title" text NOT NULL,
+	"isbn" character varying(32) NOT NULL,
+	CONSTRAINT "books_pkey__tw_new" PRIMARY KEY ("id"),
+	CONSTRAINT "books_isbn_key__tw_new" UNIQUE ("isbn")
+);
+--> statement-breakpoint
+-- tablewright:recreate "books" 2/7: copy the rows in batches, check the counts, copy the grants
+-- tablewright:copy "books" -> "books__tw_new"
+INSERT INTO "books__tw_new" ("id", "title", "isbn") SELECT "id", "title", "isbn" FROM "books";
+--> statement-breakpoint
+-- tablewright:recreate "books" 3/7: swap: move the old table aside
+ALTER TABLE "books" RENAME TO "books__tw_old";
+--> statement-breakpoint
+-- tablewright:recreate "books" 4/7: swap: put the new table in its place
+ALTER TABLE "books__tw_new" RENAME TO "books";
+--> statement-breakpoint
+-- tablewright:recreate "books" 5/7: drop the old table
+DROP TABLE IF EXISTS "books__tw_old";
+--> statement-breakpoint
+-- tablewright:recreate "books" 6/7: give the key or a unique its name
+ALTER TABLE "books" RENAME CONSTRAINT "books_pkey__tw_new" TO "books_pkey";
+--> statement-breakpoint
+-- tablewright:recreate "books" 7/7: give the key or a unique its name
+ALTER TABLE "books" RENAME CONSTRAINT "books_isbn_key__tw_new" TO "books_isbn_key";

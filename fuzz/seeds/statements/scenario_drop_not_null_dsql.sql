@@ -1,0 +1,1 @@
+ALTER TABLE "books" ALTER COLUMN "blurb" DROP NOT NULL;

@@ -342,6 +342,27 @@ async fn import_drizzle_refuses_tables_without_drizzle_history() {
     assert!(text(&out.stderr).contains("no drizzle history at drizzle.__drizzle_migrations"), "{}", text(&out.stderr));
 }
 
+/// The same with drizzle's table there but empty (emptied by hand, or made by another
+/// tool): it explains none of the tables, so nothing runs (it ran, and failed with exit 3
+/// on the first CREATE TABLE).
+#[tokio::test]
+async fn import_drizzle_refuses_tables_beside_an_empty_drizzle_history() {
+    let dir = drizzle_project();
+    let db = TestDb::create("import_drizzle_empty").await;
+    as_drizzle_left_it(&db.url, 2).await;
+    let mut conn = PgConnection::connect(&db.url).await.unwrap();
+    sqlx::raw_sql("DELETE FROM drizzle.__drizzle_migrations").execute(&mut conn).await.unwrap();
+    let out = run(dir.path(), &["migrate", "--provider", "postgres", "--connection-string", &db.url]);
+    assert_eq!(out.status.code(), Some(1), "{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(text(&out.stderr).contains("an empty drizzle history at drizzle.__drizzle_migrations"), "{}", text(&out.stderr));
+    let recorded: Option<String> = sqlx::query_scalar("SELECT to_regclass('tablewright.migrations')::text").fetch_one(&mut conn).await.unwrap();
+    let rows: i64 = match recorded {
+        Some(_) => sqlx::query_scalar("SELECT count(*) FROM tablewright.migrations").fetch_one(&mut conn).await.unwrap(),
+        None => 0,
+    };
+    assert_eq!(rows, 0, "nothing recorded");
+}
+
 /// A folder tablewright wrote itself never reads drizzle's table, whatever it holds.
 #[tokio::test]
 async fn a_folder_not_imported_ignores_drizzle_history() {

@@ -21,23 +21,28 @@ const OTHER_TABLES: &str = "SELECT EXISTS (SELECT 1 FROM pg_class c JOIN pg_name
 /// what the next run records as applied. Refused, as history the folder does not explain:
 /// drizzle rows that are not the folder's first migrations hash for hash; a migration
 /// drizzle applied that this history has in another state; and a database with tables
-/// but no drizzle table where the journal says (its history may live elsewhere, and
-/// running the folder from the start would repeat it).
+/// but no drizzle table where the journal says, or an empty one (its history may live
+/// elsewhere, and running the folder from the start would repeat it).
 pub(super) async fn to_adopt<'a>(conn: &mut PgConnection, drizzle: &DrizzleHistory, migrations: &'a [LocalMigration], rows: &[HistoryRow], own_tables: &[String], origin: &str) -> Result<Vec<&'a LocalMigration>, RunError> {
     let unknown = |what: String| RunError::UnknownApplied { origin: origin.to_owned(), tags: vec![what] };
     let table = format!("{}.{}", drizzle.schema, drizzle.table);
     let exists: bool = sqlx::query_scalar(TABLE_EXISTS).bind(&drizzle.schema).bind(&drizzle.table).fetch_one(&mut *conn).await.map_err(|e| RunError::db("looking for drizzle's history", e))?;
-    if !exists {
+    let found = if exists {
+        let sql = format!("SELECT id::bigint AS id, hash FROM {}.{} ORDER BY id", quote(&drizzle.schema), quote(&drizzle.table));
+        sqlx::query(AssertSqlSafe(sql)).fetch_all(&mut *conn).await.map_err(|e| RunError::db("reading drizzle's history", e))?
+    } else {
+        Vec::new()
+    };
+    // Tables but no record of how they came: neither history says, so nothing may run.
+    if found.is_empty() && rows.is_empty() {
         let others: bool = sqlx::query_scalar(OTHER_TABLES).bind(own_tables).fetch_one(&mut *conn).await.map_err(|e| RunError::db("looking for tables", e))?;
-        if rows.is_empty() && others {
+        if others {
+            let where_ = if exists { format!("an empty drizzle history at {table}") } else { format!("no drizzle history at {table}, where the journal's importedFrom says it is") };
             return Err(unknown(format!(
-                "tables in `public`, but no drizzle history at {table}, where the journal's importedFrom says it is: if drizzle-kit migrated this database, set importedFrom.history in the journal to the table its migrator used (migrationsSchema.migrationsTable); otherwise record what it has applied with `tablewright mark-applied`"
+                "tables in `public`, but {where_}: if drizzle-kit migrated this database, set importedFrom.history in the journal to the table its migrator used (migrationsSchema.migrationsTable); otherwise record what it has applied with `tablewright mark-applied`"
             )));
         }
-        return Ok(Vec::new());
     }
-    let sql = format!("SELECT id::bigint AS id, hash FROM {}.{} ORDER BY id", quote(&drizzle.schema), quote(&drizzle.table));
-    let found = sqlx::query(AssertSqlSafe(sql)).fetch_all(&mut *conn).await.map_err(|e| RunError::db("reading drizzle's history", e))?;
     let mut out = Vec::new();
     for (i, row) in found.iter().enumerate() {
         let id: i64 = row.try_get("id").map_err(|e| RunError::db("reading drizzle's history", e))?;

@@ -345,6 +345,36 @@ fn verify_cleans_up_its_throwaway_server_on_sigterm() {
     assert!(servers.stdout.is_empty(), "a server still runs: {}", text(&servers.stdout));
 }
 
+/// SIGKILL gives `verify` no chance to clean up: its server runs on and its folder holds
+/// memory in /dev/shm. The next `verify` that starts a throwaway server stops that one
+/// and removes its folder.
+#[test]
+fn a_killed_verifys_server_is_swept_by_the_next_one() {
+    let dir = project_with_custom(Mode::Postgres, "SELECT pg_sleep(60)");
+    let mut child = Command::new(bin()).current_dir(dir.path()).env_remove("DATABASE_URL").args(["verify"]).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).spawn().unwrap();
+    let prefix = format!("tablewright-pg-{}-", child.id());
+    let server_dirs = || -> Vec<PathBuf> {
+        std::fs::read_dir("/dev/shm").map(|d| d.flatten().map(|e| e.path()).filter(|p| p.file_name().unwrap().to_string_lossy().starts_with(&prefix)).collect()).unwrap_or_default()
+    };
+    let started = std::time::Instant::now();
+    while !server_dirs().first().is_some_and(|d| d.join("data/postmaster.pid").exists()) && started.elapsed() < Duration::from_secs(60) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_secs(2));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let left = server_dirs();
+    assert_eq!(left.len(), 1, "the killed verify's folder");
+    let running = || !Command::new("pgrep").args(["-f", &left[0].display().to_string()]).output().unwrap().stdout.is_empty();
+    assert!(running(), "its server runs on after SIGKILL");
+
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let out = Command::new(bin()).current_dir(&repo).env_remove("DATABASE_URL").args(["verify"]).output().unwrap();
+    assert!(out.status.success(), "{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(!left[0].exists(), "{} was not swept", left[0].display());
+    assert!(!running(), "the abandoned server was not stopped");
+}
+
 #[tokio::test]
 async fn timeout_bounds_the_run_and_the_next_run_resumes() {
     let dir = tempfile::tempdir().unwrap();

@@ -63,6 +63,39 @@ fn free_port() -> Result<u16, RunError> {
     Ok(listener.local_addr().map_err(|e| input(format!("finding a free port: {e}")))?.port())
 }
 
+/// Every throwaway server's folder is `<base>/tablewright-pg-<pid of its tablewright>-<random>`.
+const ROOT_PREFIX: &str = "tablewright-pg-";
+
+/// Servers and folders left by a `tablewright` that was killed (SIGKILL, OOM) before its
+/// drop ran: their owner's process is gone, and nothing else would ever stop the server
+/// or free the memory its folder holds in /dev/shm. The server is stopped (SIGQUIT, its
+/// immediate shutdown) only when `/proc` shows it is that folder's `postgres`; the folder
+/// is removed.
+fn sweep_abandoned(base: &Path) {
+    let Ok(entries) = std::fs::read_dir(base) else { return };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(owner) = name.strip_prefix(ROOT_PREFIX).and_then(|rest| rest.split('-').next()).and_then(|pid| pid.parse::<u32>().ok()) else { continue };
+        if Path::new("/proc").join(owner.to_string()).exists() {
+            continue; // its tablewright is running (or the pid was reused: left alone)
+        }
+        let data = entry.path().join("data");
+        let server = std::fs::read_to_string(data.join("postmaster.pid")).ok().and_then(|text| text.lines().next().and_then(|l| l.trim().parse::<u32>().ok()));
+        if let Some(server) = server {
+            let cmdline = std::fs::read(format!("/proc/{server}/cmdline")).unwrap_or_default();
+            let ours = String::from_utf8_lossy(&cmdline).contains(&*data.to_string_lossy());
+            if ours {
+                let _ = Command::new("kill").args(["-QUIT", &server.to_string()]).status();
+                let deadline = Instant::now() + Duration::from_secs(10);
+                while Path::new(&format!("/proc/{server}")).exists() && Instant::now() < deadline {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+            }
+        }
+        let _ = std::fs::remove_dir_all(entry.path());
+    }
+}
+
 impl EmbeddedPostgres {
     /// Starts a server; fails with an installation hint when no server binaries exist.
     pub async fn start() -> Result<EmbeddedPostgres, RunError> {
@@ -73,7 +106,8 @@ impl EmbeddedPostgres {
             None
         };
         let base = if Path::new("/dev/shm").is_dir() { PathBuf::from("/dev/shm") } else { std::env::temp_dir() };
-        let root = base.join(format!("tablewright-pg-{}-{:08x}", std::process::id(), fastrand::u32(..)));
+        sweep_abandoned(&base);
+        let root = base.join(format!("{ROOT_PREFIX}{}-{:08x}", std::process::id(), fastrand::u32(..)));
         let data = root.join("data");
         std::fs::create_dir_all(&data).map_err(|e| input(format!("creating {}: {e}", root.display())))?;
         if let Some((uid, gid)) = owner {

@@ -538,8 +538,21 @@ async fn clone_copies_schema_rows_and_history(mode: Mode) {
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(text(&out.stdout).contains("Done: 1 applied, 2 already applied."), "{}", text(&out.stdout));
 
+    // Into a database owned by a role that is not a superuser (rows are loaded before the
+    // foreign keys are added, as pg_dump does, so no trigger needs turning off).
     let some = TestDb::create("clone_some").await;
-    let out = run(dir.path(), &[&from[..], &["--to", &some.url, "--rows", "5", "--format", "json"]].concat());
+    let mut admin = PgConnection::connect(&some.url).await.unwrap();
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "DO $$ BEGIN CREATE ROLE tw_clone_owner LOGIN NOSUPERUSER; EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$; ALTER DATABASE \"{}\" OWNER TO tw_clone_owner; ALTER SCHEMA public OWNER TO tw_clone_owner",
+        some.name
+    )))
+    .execute(&mut admin)
+    .await
+    .unwrap();
+    let _ = admin.close().await;
+    let owner_url = some.url.replacen("postgres@", "tw_clone_owner@", 1);
+    assert_ne!(owner_url, some.url);
+    let out = run(dir.path(), &[&from[..], &["--to", &owner_url, "--rows", "5", "--format", "json"]].concat());
     assert!(out.status.success(), "{}{}", text(&out.stdout), text(&out.stderr));
     let report = documents::parse(&out.stdout)["report"].clone();
     let of = |table: &str| report["copied"].as_array().unwrap().iter().find(|t| t["table"] == table).cloned().unwrap();
@@ -556,6 +569,9 @@ async fn clone_copies_schema_rows_and_history(mode: Mode) {
         let orphans: i64 = sqlx::query_scalar(sql).fetch_one(&mut conn).await.unwrap();
         assert_eq!(orphans, 0, "{sql}");
     }
+    // The keys were added after the rows: the schema is the source's, foreign keys included.
+    let differences = compare::differences(&schema_of(&source.url).await, &schema_of(&some.url).await);
+    assert!(differences.is_empty(), "{differences:#?}");
 }
 
 #[tokio::test]

@@ -7,6 +7,7 @@ use serde::Serialize;
 use tablewright_core::compile::rules::Dialect;
 use tablewright_core::generate::GenerateError;
 use tablewright_core::runner::clone::ClonedTable;
+use tablewright_core::schema::model::{Schema, Table};
 use tablewright_core::runner::{self, HistoryTable, MigrationSet, Migrator, MigratorOptions, RunError, Target};
 
 /// Examples for `--help`.
@@ -168,11 +169,19 @@ pub fn run(cx: &Context, args: Args) -> Result<Done<CloneReport>, CliError> {
         // A signal stops the build and the copy where they are; what was built stays, and
         // the message says so.
         let work = async {
-            // The source's schema, planned from nothing for PostgreSQL and applied by the runner.
-            let desired = DesiredSchema { schema: found.schema.clone(), sources: Default::default() };
-            let changes = diff::diff(&Default::default(), &desired, &AllowDrops::default()).map_err(GenerateError::Diff)?;
-            let planned = plan::plan(&changes, &desired.schema, Dialect::Postgres).map_err(GenerateError::Plan)?;
-            let statements: Vec<String> = sequences.iter().map(|s| runner::clone::create_sequence_statement(s)).chain(planned.sql()).collect();
+            // The source's schema without its foreign keys, planned from nothing for
+            // PostgreSQL and applied by the runner; the keys come after the rows.
+            let plan_between = |from: &Schema, to: &Schema| -> Result<Vec<String>, CliError> {
+                let desired = DesiredSchema { schema: to.clone(), sources: Default::default() };
+                let changes = diff::diff(from, &desired, &AllowDrops::default()).map_err(GenerateError::Diff)?;
+                Ok(plan::plan(&changes, &desired.schema, Dialect::Postgres).map_err(GenerateError::Plan)?.sql())
+            };
+            let unkeyed = Schema { tables: found.schema.tables.iter().map(|(name, t)| (name.clone(), Table { foreign_keys: Default::default(), ..t.clone() })).collect() };
+            let mut statements = Vec::new();
+            for sequence in &sequences {
+                statements.push(runner::clone::create_sequence_statement(sequence).ok_or_else(|| input(format!("{}: a SERIAL default names `{sequence}`, which is not a sequence name clone reads", source.target())))?);
+            }
+            statements.extend(plan_between(&Schema::default(), &unkeyed)?);
             runner::apply_unrecorded(clone_target.clone(), "clone", statements, "public", &|e| {
                 if format == Format::Json {
                     printer.print(e)
@@ -201,6 +210,15 @@ pub fn run(cx: &Context, args: Args) -> Result<Done<CloneReport>, CliError> {
             }
             let copied = runner::clone::copy_rows(source_conn.pg(), target_conn.pg(), "public", &found.schema, &whole, rows).await.map_err(partial)?;
             target_conn.close().await;
+            // The foreign keys, over rows that now satisfy them.
+            let keys = plan_between(&unkeyed, &found.schema)?;
+            runner::apply_unrecorded(clone_target.clone(), "clone", keys, "public", &|e| {
+                if format == Format::Json {
+                    printer.print(e)
+                }
+            })
+            .await
+            .map_err(partial)?;
             Ok::<_, CliError>(copied)
         };
         let copied = tokio::select! {

@@ -4,10 +4,11 @@
 //! Rows travel as JSON (`row_to_json` on the source, `json_populate_recordset` on the
 //! target), so every type arrives in its own text form without a per-type codec. Each
 //! table is read in key order, a batch at a time (keyset pagination: the next batch starts
-//! after the last key read), up to a limit per table. The target session writes with
-//! foreign-key triggers off (`session_replication_role = replica`), so tables can come in
-//! any order and self-references need no ordering; then rows whose parent was not copied
-//! (a limit cut it off) are deleted until none is left, so the clone's keys hold.
+//! after the last key read), up to a limit per table. The target's tables have no foreign
+//! keys yet, as `pg_dump` loads rows (so no superuser is needed to turn their triggers
+//! off): tables come in any order and self-references need no ordering; then rows whose
+//! parent was not copied (a limit cut it off) are deleted until none is left, and the
+//! caller adds the keys, which then hold.
 
 use super::RunError;
 use crate::schema::model::{Schema, Table};
@@ -137,9 +138,12 @@ async fn remove_orphans(target: &mut PgConnection, namespace: &str, schema: &Sch
 }
 
 /// `CREATE SEQUENCE` for a sequence a SERIAL default names (`nextval('name'::regclass)`
-/// prints it as SQL would read it: an identifier, quoted where it needs to be).
-pub fn create_sequence_statement(sequence: &str) -> String {
-    format!("CREATE SEQUENCE IF NOT EXISTS {sequence}")
+/// prints it as SQL would read it: an identifier, quoted where it needs to be). The name
+/// is the source database's text: read as a name and quoted again, never pasted; `None`
+/// when it is not one.
+pub fn create_sequence_statement(sequence: &str) -> Option<String> {
+    let parts = crate::sql::ident::parse_qualified(sequence)?;
+    Some(format!("CREATE SEQUENCE IF NOT EXISTS {}", parts.iter().map(|p| quote(p)).collect::<Vec<_>>().join(".")))
 }
 
 /// Creates drizzle-kit's history table as its migrator does, for a clone of a database
@@ -155,12 +159,8 @@ pub async fn create_drizzle_history(target: &mut PgConnection, schema: &str, tab
 
 /// Copies the rows of every table of `schema` (in `namespace` on both sides), up to
 /// `limit` per table, and every row of the `whole` tables (histories, `(namespace,
-/// table)`). The target must have the tables already, and a superuser session.
+/// table)`). The target must have the tables already, without their foreign keys.
 pub async fn copy_rows(source: &mut PgConnection, target: &mut PgConnection, namespace: &str, schema: &Schema, whole: &[(&str, &Table)], limit: Option<u64>) -> Result<Vec<ClonedTable>, RunError> {
-    sqlx::raw_sql("SET session_replication_role = replica")
-        .execute(&mut *target)
-        .await
-        .map_err(|e| RunError::db("turning off foreign-key triggers on the clone (clone writes as a superuser of the local server)", e))?;
     let mut report = Vec::new();
     for table in schema.tables.values() {
         let copied = copy_table(source, target, namespace, table, limit).await?;
@@ -177,7 +177,6 @@ pub async fn copy_rows(source: &mut PgConnection, target: &mut PgConnection, nam
         entry.orphans_removed = removed.get(&entry.table).copied().unwrap_or(0);
         entry.copied -= entry.orphans_removed.min(entry.copied);
     }
-    sqlx::raw_sql("SET session_replication_role = origin").execute(&mut *target).await.map_err(|e| RunError::db("turning foreign-key triggers back on", e))?;
     Ok(report)
 }
 

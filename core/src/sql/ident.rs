@@ -6,6 +6,33 @@ pub fn quote(ident: &str) -> String {
     format!("\"{}\"", ident.replace('"', "\"\""))
 }
 
+/// Reads a possibly qualified name as PostgreSQL prints it (`seq`, `"Odd".seq`, `a."b""c"`):
+/// its parts, unquoted; `None` for anything else. An unquoted part is what PostgreSQL leaves
+/// unquoted: lower-case letters, digits, `_` and `$`, not starting with a digit or `$`.
+pub fn parse_qualified(text: &str) -> Option<Vec<String>> {
+    let mut parts = Vec::new();
+    let mut rest = text;
+    loop {
+        let (part, after) = match quoted_ident(rest) {
+            Some((name, after)) => (name, after),
+            None => {
+                let end = rest.find(|c: char| !(c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '$')).unwrap_or(rest.len());
+                let word = &rest[..end];
+                if word.is_empty() || word.starts_with(|c: char| c.is_ascii_digit() || c == '$') {
+                    return None;
+                }
+                (word.to_owned(), &rest[end..])
+            }
+        };
+        parts.push(part);
+        match after.strip_prefix('.') {
+            Some(next) => rest = next,
+            None if after.is_empty() => return Some(parts),
+            None => return None,
+        }
+    }
+}
+
 /// A string literal, read the same whatever `standard_conforming_strings` says: `'..'`
 /// with its quotes doubled, or, when the text holds a backslash or a NUL, an escape string
 /// `E'..'` with backslashes doubled too (a NUL, which text cannot hold, becomes `\x00`,
@@ -55,5 +82,15 @@ mod tests {
         assert_eq!(literal("a\\'b"), "E'a\\\\''b'");
         assert_eq!(literal("nul\0"), "E'nul\\x00'");
         assert_eq!(quote("a\"b"), "\"a\"\"b\"");
+    }
+
+    #[test]
+    fn qualified_names_read_as_postgresql_prints_them() {
+        assert_eq!(parse_qualified("items_id_seq"), Some(vec!["items_id_seq".to_owned()]));
+        assert_eq!(parse_qualified("\"Odd\".\"a\"\"b\""), Some(vec!["Odd".to_owned(), "a\"b".to_owned()]));
+        assert_eq!(parse_qualified("app.s$1"), Some(vec!["app".to_owned(), "s$1".to_owned()]));
+        for bad in ["", "x; DROP TABLE y", "a.", ".a", "Upper", "1a", "\"open", "a b"] {
+            assert_eq!(parse_qualified(bad), None, "{bad}");
+        }
     }
 }

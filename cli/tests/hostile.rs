@@ -377,7 +377,13 @@ async fn escape_sequences_from_the_database_are_printed_escaped(mode: Mode) {
     let status = run(&dir, &["status", "--provider", provider(mode), "--connection-string", &db.url]);
     let again = migrate(&dir, mode, &db);
     assert_eq!(again.status.code(), Some(1), "an unknown applied migration: {}", text(&again.stderr));
-    for (what, out) in [("status", &status), ("migrate", &again)] {
+    // A table named the same way, as drift and pull report it.
+    sqlx::query("UPDATE tablewright.migrations SET tag = '0001_back' WHERE tag = $1").bind(hostile).execute(&mut conn).await.unwrap();
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE TABLE {} (id bigint PRIMARY KEY)", tablewright_core::sql::ident::quote(hostile)))).execute(&mut conn).await.unwrap();
+    let drift = run(&dir, &["drift", "--provider", provider(mode), "--connection-string", &db.url]);
+    assert_eq!(drift.status.code(), Some(1), "{}{}", text(&drift.stdout), text(&drift.stderr));
+    let pull = run(&dir, &["pull", "--provider", provider(mode), "--connection-string", &db.url, "--out", "pulled.rs"]);
+    for (what, out) in [("status", &status), ("migrate", &again), ("drift", &drift), ("pull", &pull)] {
         let printed = [&out.stdout[..], &out.stderr[..]].concat();
         assert!(!printed.iter().any(|b| matches!(b, 0x1b | 0x07 | b'\r')), "{what}: a control byte got through: {:?}", text(&printed));
         let printed = text(&printed);

@@ -273,5 +273,9 @@ pub async fn introspect(conn: &mut PgConnection, namespace: &str) -> Result<Intr
     for object in sqlx::query_scalar::<_, String>(OTHER_OBJECTS).bind(namespace).fetch_all(&mut *conn).await? {
         unmodelled.push(Unmodelled { table: None, kind: UnmodelledKind::NotATable, note: format!("{object} is not a table; tablewright does not manage it") });
     }
+    // The notes quote the catalog's names: said with their control characters escaped.
+    for u in &mut unmodelled {
+        u.note = crate::error::printable(&u.note).into_owned();
+    }
     Ok(Introspected { schema, invalid_indexes, unmodelled })
 }

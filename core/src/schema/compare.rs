@@ -130,8 +130,19 @@ fn nullability(not_null: bool) -> &'static str {
 }
 
 impl fmt::Display for Difference {
+    /// Names come from a database's catalog: the sentence is printed with its control
+    /// characters escaped, so a table named with a line end cannot start a line of its own.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
+        f.write_str(&crate::error::printable(&self.sentence()))
+    }
+}
+
+impl Difference {
+    fn sentence(&self) -> String {
+        use std::fmt::Write as _;
+        let mut out = String::new();
+        let f = &mut out;
+        let _ = match self {
             Difference::MissingTable { table } => write!(f, "table `{table}` is missing"),
             Difference::ExtraTable { table } => write!(f, "table `{table}` is not in the snapshot"),
             Difference::MissingColumn { table, column } => write!(f, "`{table}.{column}` is missing"),
@@ -149,7 +160,8 @@ impl fmt::Display for Difference {
             Difference::ExtraObject { table, object, name, definition } => write!(f, "`{table}`: {object} `{name}` ({definition}) is not in the snapshot"),
             Difference::ChangedObject { table, object, name, expected, found } => write!(f, "`{table}`: {object} `{name}` is {found}, the snapshot has {expected}"),
             Difference::InvalidIndex { index } => write!(f, "index `{index}` is INVALID: still being built, or its build failed"),
-        }
+        };
+        out
     }
 }
 

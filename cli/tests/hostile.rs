@@ -516,3 +516,39 @@ async fn identity_sequence_names_are_the_ones_postgresql_gives() {
         assert_eq!(tablewright_core::schema::model::identity_sequence_name(table, column), given, "{table}.{column}");
     }
 }
+
+/// What PostgreSQL prints for defaults, checks and types is read back whole by
+/// introspection (the parser reads the catalog's text; `with time zone` is no subquery,
+/// `COLLATE "C"` and `"char"` are read), so drift, verify and pull keep working on real
+/// databases.
+#[tokio::test]
+async fn the_catalogs_own_spellings_are_read() {
+    let db = TestDb::for_mode("hostile_catalog", Mode::Postgres).await;
+    let mut conn = PgConnection::connect(&db.url).await.unwrap();
+    sqlx::raw_sql(
+        "CREATE TABLE probe (
+            id bigint PRIMARY KEY,
+            a timestamptz DEFAULT 'infinity', b timetz DEFAULT '12:00+00', d text DEFAULT ('x'::text COLLATE \"C\"),
+            e character varying(10) DEFAULT 'v', g int[] DEFAULT '{1,2}', i interval DEFAULT '1 day', j bit(3) DEFAULT B'101',
+            k timestamp DEFAULT (now() AT TIME ZONE 'utc'), l text[] DEFAULT ARRAY[]::text[], o boolean DEFAULT ((1 > 0) IS TRUE),
+            q int DEFAULT -1, r text DEFAULT E'a\\\\b', v \"char\" DEFAULT 'a', y numeric(10,2) DEFAULT 0.00, z text DEFAULT CURRENT_USER,
+            aa timestamp(3) DEFAULT LOCALTIMESTAMP(3), ab text DEFAULT ('a' || 'b')::varchar, ae bigint DEFAULT (2^40)::bigint,
+            s int CHECK (s BETWEEN 1 AND 10), t text CHECK (t ~ '^[a-z]+$' AND t IN ('ab','cd')), u timestamptz CHECK (u > '2000-01-01'),
+            af text CHECK (af LIKE 'a%' OR af ILIKE 'B%' OR af SIMILAR TO 'c%'), ag int CHECK (ag IS DISTINCT FROM 3),
+            xm xml DEFAULT xmlelement(name foo)
+        )",
+    )
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    let found = tablewright_core::runner::introspect::introspect(&mut conn, "public").await.unwrap();
+    // Text the parser does not read is left out, and said, never a failure of the whole read.
+    let unreadable: Vec<&str> = found.unmodelled.iter().filter(|u| matches!(u.kind, tablewright_core::runner::introspect::UnmodelledKind::Unreadable)).map(|u| u.note.as_str()).collect();
+    assert_eq!(unreadable.len(), 1, "{unreadable:#?}");
+    assert!(unreadable[0].starts_with("`probe.xm` has default `XMLELEMENT(NAME foo)`, which is left out"), "{unreadable:#?}");
+    let probe = &found.schema.tables["probe"];
+    assert_eq!(probe.columns.len(), 25);
+    assert_eq!(probe.columns.iter().filter(|c| c.default.is_some()).count(), 18, "{:#?}", probe.columns);
+    assert_eq!(probe.checks.len(), 5);
+    assert_eq!(probe.column("v").unwrap().sql_type.as_str(), "\"char\"");
+}

@@ -125,7 +125,7 @@ pub fn run(cx: &Context, args: Args) -> Result<Done<CloneReport>, CliError> {
         let mut stop = std::pin::pin!(stop);
         let source = runner::Connector::new(from).await?;
         let found = read_schema(&source, "public", &history).await?;
-        let defined: Vec<String> = found.unmodelled.iter().filter(|u| matches!(u.kind, runner::introspect::UnmodelledKind::DefinedType { .. })).map(|u| u.note.clone()).collect();
+        let defined: Vec<String> = found.unmodelled.iter().filter(|u| matches!(u.kind, runner::introspect::UnmodelledKind::DefinedType { .. } | runner::introspect::UnmodelledKind::Unreadable)).map(|u| u.note.clone()).collect();
         // SERIAL columns: their sequences are made before the tables that draw from them.
         let sequences: Vec<String> = found
             .unmodelled

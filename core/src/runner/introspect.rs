@@ -51,6 +51,10 @@ pub enum UnmodelledKind {
     IdentityAlways,
     /// A view, an enum type, ..: not a table.
     NotATable,
+    /// A default, a check or a column whose text the SQL parser does not read as one
+    /// expression or one type: left out of the model (the catalog is input; its text
+    /// becomes SQL only once parsed).
+    Unreadable,
 }
 
 impl Unmodelled {
@@ -163,8 +167,7 @@ pub async fn introspect(conn: &mut PgConnection, namespace: &str) -> Result<Intr
         });
         let column: String = row.try_get("column_name")?;
         let sql_type: String = row.try_get("sql_type")?;
-        // The catalog is input too: its text becomes SQL only once parsed.
-        let catalog = |what: String| sqlx::Error::Decode(what.into());
+
         let table_name = entry.name.clone();
         let mut note = |kind: UnmodelledKind, note: String| unmodelled.push(Unmodelled { table: Some(table_name.clone()), kind, note });
         if row.try_get::<bool, _>("defined_type")? {
@@ -187,11 +190,23 @@ pub async fn introspect(conn: &mut PgConnection, namespace: &str) -> Result<Intr
                 format!("`{table_name}.{column}` draws its default from sequence `{sequence}` (SERIAL), which migrations do not create: declare `#[column(identity)]` instead"),
             );
         }
-        let default = match default {
-            Some(text) => Some(SqlExpr::parse("default", &text).map_err(|e| catalog(format!("the default of `{table_name}.{column}` in the database, `{text}`, is not read: {e}")))?),
+        // The catalog is input too: its text becomes SQL only once parsed; what does not
+        // parse is left out, and said.
+        let default = match default.map(|text| SqlExpr::parse("default", &text).map_err(|e| (text, e))) {
+            Some(Ok(default)) => Some(default),
+            Some(Err((text, e))) => {
+                note(UnmodelledKind::Unreadable, format!("`{table_name}.{column}` has default `{text}`, which is left out: {e}"));
+                None
+            }
             None => None,
         };
-        let sql_type = SqlType::parse(&sql_type).map_err(|e| catalog(format!("the type of `{table_name}.{column}` in the database, `{sql_type}`, is not read: {e}")))?;
+        let sql_type = match SqlType::parse(&sql_type) {
+            Ok(t) => t,
+            Err(e) => {
+                note(UnmodelledKind::Unreadable, format!("`{table_name}.{column}` has type `{sql_type}`, which is not read, so the column is left out: {e}"));
+                continue;
+            }
+        };
         entry.columns.push(Column {
             name: column,
             sql_type,
@@ -236,9 +251,16 @@ pub async fn introspect(conn: &mut PgConnection, namespace: &str) -> Result<Intr
                     .and_then(|d| d.split(" NOT VALID").next())
                     .and_then(|d| d.strip_suffix(')'))
                     .unwrap_or(&definition);
-                let expression = SqlExpr::parse("expr", expression)
-                    .map_err(|e| sqlx::Error::Decode(format!("check `{name}` of `{table}` in the database, `{definition}`, is not read: {e}").into()))?;
-                t.checks.insert(name.clone(), Check { name, expression });
+                match SqlExpr::parse("expr", expression) {
+                    Ok(expression) => {
+                        t.checks.insert(name.clone(), Check { name, expression });
+                    }
+                    Err(e) => unmodelled.push(Unmodelled {
+                        table: Some(table.clone()),
+                        kind: UnmodelledKind::Unreadable,
+                        note: format!("`{table}`: check `{name}` ({definition}) is left out: {e}"),
+                    }),
+                }
             }
         }
     }

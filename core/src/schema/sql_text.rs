@@ -43,9 +43,31 @@ impl SqlExpr {
 }
 
 impl SqlType {
-    /// Checks `text` as a SQL type and keeps its canonical spelling.
+    /// Checks `text` as a SQL type and keeps its canonical spelling; a type the
+    /// canonical spelling does not cover, as a catalog prints it (`"char"`, `public."Mood"`,
+    /// `geometry(Point,4326)`), is kept as written when it is one type: names, quoted names,
+    /// numbers, `( , ) [ ] .` and nothing else, and the parser reads exactly one type.
     pub fn parse(text: &str) -> Result<SqlType, String> {
-        SqlType::checked_by(checker(), text).map_err(|e| e.to_string())
+        match SqlType::checked_by(checker(), text) {
+            Ok(t) => Ok(t),
+            Err(canonical) => {
+                let text = text.trim();
+                let mut quoted = false;
+                let plain = !text.is_empty()
+                    && text.chars().all(|c| {
+                        if c == '"' {
+                            quoted = !quoted;
+                        }
+                        quoted || c == '"' || c.is_ascii_alphanumeric() || matches!(c, '_' | ' ' | '.' | '(' | ')' | ',' | '[' | ']')
+                    })
+                    && !quoted;
+                if plain && checker().sql_type(text).is_ok() && cfg!(feature = "compiler") {
+                    Ok(SqlType(text.to_owned()))
+                } else {
+                    Err(canonical.to_string())
+                }
+            }
+        }
     }
 
     /// Made from text the grammar checks with `checks`.
@@ -181,6 +203,50 @@ const SET_RETURNING: &[&str] = &[
     "pg_ls_dir",
 ];
 
+/// `text` with each `COLLATE <name>` taken out, for the parser only, which reads no
+/// `COLLATE` after a cast (`('x'::text COLLATE "C")`, as PostgreSQL prints a default). The
+/// name must be a (qualified) name; what is stored is the text as written.
+#[cfg(feature = "compiler")]
+fn without_collations(text: &str) -> std::borrow::Cow<'_, str> {
+    use sqlparser::tokenizer::Token;
+    let Ok(lexemes) = crate::sql::tokens::lex(text) else { return text.into() };
+    if !lexemes.iter().any(|l| l.is_word("COLLATE")) {
+        return text.into();
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    while i < lexemes.len() {
+        if lexemes[i].is_word("COLLATE") {
+            // The name: words joined by `.`, blanks between allowed.
+            let mut j = i + 1;
+            let mut named = false;
+            loop {
+                while lexemes.get(j).is_some_and(|l| l.is_blank()) {
+                    j += 1;
+                }
+                if !matches!(lexemes.get(j).map(|l| &l.token), Some(Token::Word(_))) {
+                    break;
+                }
+                named = true;
+                j += 1;
+                if matches!(lexemes.get(j).map(|l| &l.token), Some(Token::Period)) {
+                    j += 1;
+                } else {
+                    break;
+                }
+            }
+            if named {
+                out.push(' ');
+                i = j;
+                continue;
+            }
+        }
+        out.push_str(&text[lexemes[i].bytes.clone()]);
+        i += 1;
+    }
+    out.into()
+}
+
 /// The SQL parser's checks: exactly one expression or one type, with nothing after it.
 #[cfg(feature = "compiler")]
 pub struct ParsedFragments;
@@ -213,14 +279,15 @@ impl SqlFragments for ParsedFragments {
         }
         // PostgreSQL refuses subqueries in a DEFAULT and a CHECK ("cannot use subquery in
         // DEFAULT expression"): refused here, where the attribute or file is named, not at
-        // deploy. Only a subquery puts these words outside a string or a quoted name.
-        if let Some(word) = words.iter().find(|w| ["SELECT", "WITH", "VALUES", "TABLE"].iter().any(|k| w.is_word(k))) {
-            return Err(format!("`{key}` holds a subquery (`{}`), which PostgreSQL refuses in a default or a check: compute the value in the application, or use a function", word.token));
+        // deploy. A subquery is a parenthesis opening on one of these words (`(SELECT`,
+        // `EXISTS (WITH`, `IN (VALUES`); elsewhere `WITH` is a type's (`with time zone`).
+        if let Some(w) = words.windows(2).find(|w| w[0].token == sqlparser::tokenizer::Token::LParen && ["SELECT", "WITH", "VALUES", "TABLE"].iter().any(|k| w[1].is_word(k))) {
+            return Err(format!("`{key}` holds a subquery (`({}`), which PostgreSQL refuses in a default or a check: compute the value in the application, or use a function", w[1].token));
         }
         if let Some(call) = words.windows(2).find(|w| w[1].token == sqlparser::tokenizer::Token::LParen && SET_RETURNING.iter().any(|f| w[0].is_word(f))) {
             return Err(format!("`{key}` calls `{}`, which returns a set of rows; PostgreSQL refuses it in a default or a check", call[0].token));
         }
-        exactly_one(text, "one SQL expression", |p| p.parse_expr()).map(drop)
+        exactly_one(&without_collations(text), "one SQL expression", |p| p.parse_expr()).map(drop)
     }
 
     fn sql_type(&self, text: &str) -> Result<(), String> {
@@ -311,6 +378,22 @@ mod tests {
         }
     }
 
+    /// What PostgreSQL prints for defaults, checks and types (pg_get_expr, pg_get_constraintdef,
+    /// format_type, PostgreSQL 15, of a table made for the purpose): a database's catalog and
+    /// the snapshots made from it hold these, and every one must read.
+    #[test]
+    fn what_the_catalog_prints_reads() {
+        for default in ["'infinity'::timestamp with time zone", "'12:00:00+00'::time with time zone", "'x'::text", "('x'::text COLLATE \"C\")", "'v'::character varying", "1.5", "'{1,2}'::integer[]", "'{}'::jsonb", "'1 day'::interval", "'101'::\"bit\"", "(now() AT TIME ZONE 'utc'::text)", "ARRAY[]::text[]", "CURRENT_DATE", "gen_random_uuid()", "((1 > 0) IS TRUE)", "(upper(lower('x'::text)) || 'y'::text)", "'-1'::integer", "'a\\b'::text", "'a'::\"char\"", "0.00", "CURRENT_USER", "LOCALTIMESTAMP(3)", "(('a'::text || 'b'::text))::character varying", "'NaN'::double precision", "CURRENT_TIME", "(((2)::double precision ^ (40)::double precision))::bigint", "to_char(now(), 'YYYY'::text)"] {
+            assert!(SqlExpr::parse("default", default).is_ok(), "{default}: {:?}", SqlExpr::parse("default", default));
+        }
+        for check in ["((s >= 1) AND (s <= 10))", "((t ~ '^[a-z]+$'::text) AND (t = ANY (ARRAY['ab'::text, 'cd'::text])))", "(u > '2000-01-01 00:00:00+00'::timestamp with time zone)", "((w IS NOT NULL) AND (length(w) > 0))", "(x = ANY (ARRAY[1, 2]))", "((af ~~ 'a%'::text) OR (af ~~* 'B%'::text) OR (af ~ similar_to_escape('c%'::text)))", "(ag IS DISTINCT FROM 3)", "(((ai % 2) = 0) AND (ai <> 4) AND (NOT (ai > 100)))"] {
+            assert!(SqlExpr::parse("expr", check).is_ok(), "{check}: {:?}", SqlExpr::parse("expr", check));
+        }
+        for sql_type in ["\"char\"", "bigint", "bit(3)", "boolean", "character varying(10)", "date", "double precision", "integer", "integer[]", "interval", "jsonb", "numeric", "numeric(10,2)", "text", "text[]", "time with time zone", "time without time zone", "timestamp with time zone", "timestamp without time zone", "timestamp(3) without time zone", "uuid"] {
+            assert!(SqlType::parse(sql_type).is_ok(), "{sql_type}: {:?}", SqlType::parse(sql_type));
+        }
+    }
+
     #[test]
     fn one_type_and_nothing_else() {
         let f = ParsedFragments;
@@ -319,6 +402,12 @@ mod tests {
         }
         for bad in ["bigint references victim on delete cascade", "text not null", "text default 'x'", "integer, b text"] {
             assert!(f.sql_type(bad).is_err(), "{bad:?} should be refused");
+        }
+        for bad in ["text); DROP TABLE victim; --", "\"open", "a\"b\"\"", "text default ''", "bigint references t", "int, evil int", "text collate \"C\""] {
+            assert!(SqlType::parse(bad).is_err(), "{bad:?} should be refused");
+        }
+        for (catalog, kept) in [("\"char\"", "\"char\""), ("public.\"Mood\"", "public.\"Mood\""), ("geometry(Point,4326)", "geometry(Point,4326)"), ("VARCHAR(3)", "character varying(3)")] {
+            assert_eq!(SqlType::parse(catalog).map(String::from), Ok(kept.to_owned()), "{catalog}");
         }
     }
 }

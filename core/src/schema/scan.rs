@@ -220,17 +220,20 @@ impl Collector<'_> {
 /// deeper file (generated code, say) is reported instead of overflowing the stack.
 pub const MAX_NESTING: usize = 128;
 
-/// How long a chain the parser may recurse through without brackets: `Option<Option<..>>`,
-/// `!!x`, `&&&T`, `*const *const T`, `|| || x`, `impl Fn() -> impl Fn() -> ..`,
-/// `a = b = c`, `if .. else if ..`. Counted as the operator tokens (every punctuation but
-/// `, ; . : # '`) and the keywords that open such a chain, from the last `,` or `;` of the
-/// enclosing groups, or the last `{..}` not followed by `else` (an item or a statement
-/// ends there); a statement of ordinary code holds a few dozen. The parser's stack
+/// How long a chain the parser may recurse through, or build a tree as deep as, without
+/// nesting brackets: `Option<Option<..>>`, `!!x`, `&&&T`, `*const *const T`, `|| || x`,
+/// `impl Fn() -> impl Fn() -> ..`, `a = b = c`, `if .. else if ..`, `.. .. x`, `x()()()`,
+/// `a.b().c()`, `x as T as T`. (The parser reads calls, fields and casts in a loop, but the
+/// tree it builds is as deep as the chain, and the scanner's walk and its drop recurse
+/// through it.) Counted as the operator tokens (every punctuation but `, ; : # '`), the
+/// `(..)` and `[..]` groups, and the keywords that open or continue such a chain, from the
+/// last `,` or `;` of the enclosing groups, or the last `{..}` not followed by `else` (an
+/// item or a statement ends there); a statement of ordinary code holds a few dozen. The parser's stack
 /// ([`PARSER_STACK_BYTES`]) has room for this many levels of every kind with a wide margin
 /// (`deep_nesting_is_reported_without_overflowing_the_stack`).
 pub const MAX_CHAIN: usize = 1_000;
 
-const CHAIN_KEYWORDS: &[&str] = &["if", "else", "return", "break", "move", "async", "impl", "dyn", "fn", "let", "box", "yield", "match", "while", "for", "loop", "unsafe", "static"];
+const CHAIN_KEYWORDS: &[&str] = &["if", "else", "return", "break", "move", "async", "impl", "dyn", "fn", "let", "box", "yield", "match", "while", "for", "loop", "unsafe", "static", "as", "await"];
 
 /// Where the tokens nest deeper than the parser may follow, and how: the first group
 /// deeper than [`MAX_NESTING`], or the first token of a chain longer than [`MAX_CHAIN`].
@@ -268,6 +271,13 @@ fn too_deep(tokens: proc_macro2::TokenStream) -> Option<(Span, String)> {
                     return Some((g.span_open(), format!("brackets nest deeper than {MAX_NESTING} levels here")));
                 }
                 f.after_brace = g.delimiter() == proc_macro2::Delimiter::Brace;
+                // A call or an index adds a level to the tree after what it follows.
+                if matches!(g.delimiter(), proc_macro2::Delimiter::Parenthesis | proc_macro2::Delimiter::Bracket) {
+                    f.chain += 1;
+                    if f.chain > MAX_CHAIN {
+                        return Some((g.span_open(), format!("operators and keywords chain more than {MAX_CHAIN} deep here (`Option<Option<..>>`, `!!..`, `else if ..`, `x()()..`)")));
+                    }
+                }
                 let inner = frame(g.stream(), f.depth + 1, f.chain);
                 stack.push(inner);
                 continue;
@@ -279,7 +289,7 @@ fn too_deep(tokens: proc_macro2::TokenStream) -> Option<(Span, String)> {
                     }
                     None
                 }
-                '.' | ':' | '#' | '\'' => None,
+                ':' | '#' | '\'' => None,
                 c => {
                     match c {
                         '<' => f.angles += 1,
@@ -661,6 +671,12 @@ mod tests {
             ("fn f() { let mut a = 0; ", "a = ", "1", "", "; }"),
             ("fn f() { ", "if true {} else ", "{}", "", " }"),
             ("fn f() -> i64 { ", "return ", "1", "", " }"),
+            ("fn f() { let x = ", ".. ", "1", "", "; }"),
+            ("fn f() { let x = g", "()", "", "", "; }"),
+            ("fn f() { let x = v", "[0]", "", "", "; }"),
+            ("fn f() { let x = a", ".b()", "", "", "; }"),
+            ("fn f() { let x = 1", " as u8", "", "", "; }"),
+            ("fn f() { let x = || { ", "|| { ", "1", " }", " }; }"),
         ];
         let text = |(before, level, inner, close, end): (&str, &str, &str, &str, &str), levels: usize| {
             format!("use tablewright_derive::Table;\n{before}{}{inner}{}{end}", level.repeat(levels), close.repeat(levels))
@@ -673,12 +689,13 @@ mod tests {
                 let mid = (fits + over) / 2;
                 if refused(mid) { over = mid } else { fits = mid }
             }
-            assert!(fits >= MAX_CHAIN / 8, "{chain:?}: only {fits} levels fit");
+            assert!(fits >= MAX_NESTING - 2, "{chain:?}: only {fits} levels fit");
             for (levels, expect_refused) in [(fits, false), (fits + 1, true), (50_000, true)] {
                 let source = text(chain, levels);
                 let found = std::thread::Builder::new().stack_size(1 << 20).spawn(move || errors(&source).1).unwrap().join().unwrap();
                 if expect_refused {
-                    assert!(found.len() == 1 && found[0].contains(&format!("more than {MAX_CHAIN} deep")), "{chain:?} x {levels}: {found:?}");
+                    let limit = [format!("more than {MAX_CHAIN} deep"), format!("deeper than {MAX_NESTING} levels")];
+                    assert!(found.len() == 1 && limit.iter().any(|l| found[0].contains(l)), "{chain:?} x {levels}: {found:?}");
                 } else {
                     assert!(found.is_empty(), "{chain:?} x {levels}: {found:?}");
                 }

@@ -159,8 +159,10 @@ impl Cursor {
 /// changes the session, not the transaction.
 fn sets_session_config(sql: &str) -> bool {
     let words = tokens::significant(sql);
-    words.windows(2).enumerate().any(|(i, w)| {
-        if !(w[0].is_word("set_config") && w[1].token == SqlToken::LParen) {
+    // `set_config`, `"set_config"` (a quoted name is the function only in lower case).
+    let names_set_config = |t: &tokens::Lexeme| matches!(&t.token, SqlToken::Word(w) if if w.quote_style.is_some() { w.value == "set_config" } else { w.value.eq_ignore_ascii_case("set_config") });
+    let in_call = words.windows(2).enumerate().any(|(i, w)| {
+        if !(names_set_config(&w[0]) && w[1].token == SqlToken::LParen) {
             return false;
         }
         // The arguments at depth one, up to the closing parenthesis.
@@ -185,6 +187,22 @@ fn sets_session_config(sql: &str) -> bool {
             }
         }
         !(third.len() == 1 && third[0].is_word("true"))
+    });
+    in_call || words.iter().any(|t| matches!(&t.token, SqlToken::DollarQuotedString(body) if sets_session_in_body(&body.value)))
+}
+
+/// A DO block's body (PL/pgSQL) that changes the session: a `set_config(.., false)`, or a
+/// `SET`/`RESET` statement without `LOCAL` (a statement starts the body or follows `;`,
+/// `BEGIN`, `THEN`, `ELSE`, `LOOP`). What `EXECUTE` runs from a string is not seen.
+fn sets_session_in_body(body: &str) -> bool {
+    if sets_session_config(body) {
+        return true;
+    }
+    let words = tokens::significant(body);
+    words.iter().enumerate().any(|(i, t)| {
+        let starts = i == 0 || words[i - 1].token == SqlToken::SemiColon || ["BEGIN", "THEN", "ELSE", "LOOP"].iter().any(|k| words[i - 1].is_word(k));
+        let local = words.get(i + 1).is_some_and(|n| ["LOCAL", "TRANSACTION", "CONSTRAINTS"].iter().any(|k| n.is_word(k)));
+        starts && (t.is_word("RESET") || (t.is_word("SET") && !local))
     })
 }
 
@@ -211,7 +229,8 @@ pub fn classify(sql: &str) -> StatementInfo {
         "" => StatementKind::Ddl, // unreadable: the strictest assumption
         _ => StatementKind::Other,
     };
-    // `set_config(name, value, false)` is `SET` spelled as a call, anywhere in a statement.
+    // `set_config(name, value, false)` is `SET` spelled as a call, anywhere in a statement
+    // or in a DO block's body.
     let kind = if kind != StatementKind::TransactionControl && sets_session_config(sql) { StatementKind::Session } else { kind };
     let two_phase = match (first.as_str(), tokens.get(1)) {
         ("PREPARE", Some(Token::Word(w))) => w == "TRANSACTION",
@@ -298,6 +317,13 @@ mod tests {
         assert_eq!(classify("select set_config('a.b', 'x', is_local)").kind, StatementKind::Session);
         assert_eq!(classify("SELECT set_config('statement_timeout', '0', true)").kind, StatementKind::Query);
         assert_eq!(classify("SELECT 'set_config(''a'', ''b'', false)'").kind, StatementKind::Query);
+        assert_eq!(classify("SELECT \"set_config\"('a.b', 'x', false)").kind, StatementKind::Session);
+        assert_eq!(classify("SELECT pg_catalog.\"set_config\"('a.b', 'x', false)").kind, StatementKind::Session);
+        assert_eq!(classify("SELECT \"SET_CONFIG\"('a.b', 'x', false)").kind, StatementKind::Query, "another function");
+        assert_eq!(classify("DO $$ BEGIN PERFORM set_config('search_path', 'x', false); END $$").kind, StatementKind::Session);
+        assert_eq!(classify("DO $body$ BEGIN SET search_path = x; END $body$").kind, StatementKind::Session);
+        assert_eq!(classify("DO $$ BEGIN IF true THEN RESET ALL; END IF; END $$").kind, StatementKind::Session);
+        assert_eq!(classify("DO $$ BEGIN SET LOCAL search_path = x; UPDATE t SET a = 1; END $$").kind, StatementKind::Procedural);
         assert_eq!(classify("-- x\ndo $$ begin end $$").kind, StatementKind::Procedural);
         // Keywords inside strings and comments are not read.
         assert_eq!(classify("/* CREATE INDEX CONCURRENTLY */ SELECT 'COMMIT'").kind, StatementKind::Query);

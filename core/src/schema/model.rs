@@ -243,26 +243,27 @@ pub fn default_name(table: &str, columns: &[String], suffix: &str) -> String {
 
 /// The name PostgreSQL gives the sequence of an identity column of `table`
 /// (`makeObjectName(table, column, "seq")`): `<table>_<column>_seq`, the longer of the two
-/// parts cut, at a character boundary, until the whole fits in 63 bytes. (When the name is
+/// parts shortened a byte at a time until the whole fits in 63 bytes, then each cut back to
+/// a character boundary (`pg_mbcliplen`). (When the name is
 /// taken PostgreSQL appends a digit, but a *later* `CREATE TABLE IF NOT EXISTS` of that
 /// name would meet the sequence and do nothing: generate refuses the clash.)
 pub fn identity_sequence_name(table: &str, column: &str) -> String {
     let available = MAX_IDENTIFIER_BYTES - "_seq".len() - 1;
     let (mut first, mut second) = (table.len(), column.len());
-    let cut = |text: &str, mut at: usize| {
+    while first + second > available {
+        if first > second {
+            first -= 1;
+        } else {
+            second -= 1;
+        }
+    }
+    let clip = |text: &str, mut at: usize| {
         while !text.is_char_boundary(at) {
             at -= 1;
         }
         at
     };
-    while first + second > available {
-        if first > second {
-            first = cut(table, first - 1);
-        } else {
-            second = cut(column, second - 1);
-        }
-    }
-    format!("{}_{}_seq", &table[..first], &column[..second])
+    format!("{}_{}_seq", &table[..clip(table, first)], &column[..clip(column, second)])
 }
 
 #[cfg(test)]

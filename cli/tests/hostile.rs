@@ -554,3 +554,28 @@ async fn the_catalogs_own_spellings_are_read() {
     assert_eq!(probe.checks.len(), 5);
     assert_eq!(probe.column("v").unwrap().sql_type.as_str(), "\"char\"");
 }
+
+/// A drizzle-kit journal whose tag leaves its folder: `import` refuses it before reading
+/// or writing any file by it.
+#[test]
+fn a_drizzle_tag_that_leaves_the_folder_is_refused_by_import() {
+    let root = tempfile::tempdir().unwrap();
+    let from = root.path().join("drizzle");
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/drizzle/drizzle");
+    std::fs::create_dir_all(from.join("meta")).unwrap();
+    for (path, bytes) in files(&fixture) {
+        std::fs::write(from.join(path.strip_prefix(&fixture).unwrap()), bytes).unwrap();
+    }
+    let journal_path = from.join("meta/_journal.json");
+    let journal = std::fs::read_to_string(&journal_path).unwrap().replace("\"0001_reviews\"", "\"0001_x/../../outside/sq\"");
+    std::fs::write(&journal_path, journal).unwrap();
+    std::fs::create_dir_all(root.path().join("outside")).unwrap();
+    std::fs::copy(from.join("0001_reviews.sql"), root.path().join("outside/sq.sql")).unwrap();
+    let project = root.path().join("project");
+    std::fs::create_dir_all(&project).unwrap();
+    std::fs::write(project.join("tablewright.toml"), "dialect = \"postgres\"\nschema = [\"src/entities.rs\"]\n").unwrap();
+    let before = files(root.path());
+    let out = run(&project, &["import", "drizzle", "--from", from.to_str().unwrap()]);
+    assert_refused(&out, &["_journal.json", "entries[1].tag", "outside the migrations folder"], "import drizzle");
+    assert_eq!(files(root.path()), before, "nothing written");
+}

@@ -338,6 +338,8 @@ pub fn plan_drizzle_import(from: &Path, out: &Path, dialect: Dialect, history: &
             return Err(ImportError::Format { path: journal_path.clone(), message: format!("entry `{}` has idx {} at position {position}", entry.tag, entry.idx) });
         }
         let prefix = format!("{:04}", entry.idx);
+        // The tag names a file to read here and one to write in the project.
+        crate::project::journal::check_tag(&entry.tag).map_err(|why| ImportError::Format { path: journal_path.clone(), message: format!("entries[{position}].tag: {why}") })?;
         if !entry.tag.starts_with(&prefix) {
             return Err(ImportError::Format { path: journal_path.clone(), message: format!("tag `{}` does not start with {prefix}", entry.tag) });
         }
@@ -347,7 +349,9 @@ pub fn plan_drizzle_import(from: &Path, out: &Path, dialect: Dialect, history: &
         let sql_path = from.join(format!("{}.sql", entry.tag));
         let sql = read(&sql_path)?;
         let mut entry_notes = Vec::new();
-        let schema = schema(&from.join("meta").join(format!("{prefix}_snapshot.json")), &mut entry_notes)?;
+        let snapshot_path = from.join("meta").join(format!("{prefix}_snapshot.json"));
+        let schema = schema(&snapshot_path, &mut entry_notes)?;
+        crate::project::snapshot::check_names(&schema).map_err(|e| ImportError::Format { path: snapshot_path.clone(), message: e.to_string() })?;
         if position + 1 == journal.entries.len() {
             notes.extend(entry_notes);
         }

@@ -77,15 +77,41 @@ pub fn from_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, Snap
     Ok(value)
 }
 
-/// Every table and named object sits under its own name: the planner reads names from
+/// Every table and named object sits under its own name (the planner reads names from
 /// both places, so a snapshot whose key and `name` disagree would plan for one and run
-/// for the other.
-fn names_match_keys(schema: &Schema) -> Result<(), SnapshotError> {
-    let refuse = |key: String, name: &str| SnapshotError { key: format!("{key}.name"), error: serde::de::Error::custom(format!("`{name}` is not the key it is stored under")) };
+/// for the other), and every name is one the grammar would accept: not empty, at most 63
+/// bytes, no control character (a name ends up in the runner's `-- tablewright:` comment
+/// lines, where a line end would end the comment).
+pub(crate) fn check_names(schema: &Schema) -> Result<(), SnapshotError> {
+    let refuse = |key: String, why: String| SnapshotError { key, error: serde::de::Error::custom(why) };
+    let bad_name = |name: &str| {
+        if name.is_empty() {
+            Some("is empty".to_owned())
+        } else if name.len() > crate::schema::model::MAX_IDENTIFIER_BYTES {
+            Some(format!("is longer than {} bytes", crate::schema::model::MAX_IDENTIFIER_BYTES))
+        } else if name.chars().any(char::is_control) {
+            Some("holds a control character".to_owned())
+        } else {
+            None
+        }
+    };
     for (key, table) in &schema.tables {
         if *key != table.name {
-            return Err(refuse(format!("tables.{key}"), &table.name));
+            return Err(refuse(format!("tables.{key}.name"), format!("`{}` is not the key it is stored under", table.name)));
         }
+        let names = std::iter::once((format!("tables.{key}.name"), table.name.as_str()))
+            .chain(table.columns.iter().enumerate().map(|(i, c)| (format!("tables.{key}.columns[{i}].name"), c.name.as_str())))
+            .chain(table.primary_key.iter().map(|k| (format!("tables.{key}.primaryKey.name"), k.name.as_str())))
+            .chain(table.uniques.values().map(|o| (format!("tables.{key}.uniques.{}.name", o.name), o.name.as_str())))
+            .chain(table.indexes.values().map(|o| (format!("tables.{key}.indexes.{}.name", o.name), o.name.as_str())))
+            .chain(table.foreign_keys.values().map(|o| (format!("tables.{key}.foreignKeys.{}.name", o.name), o.name.as_str())))
+            .chain(table.checks.values().map(|o| (format!("tables.{key}.checks.{}.name", o.name), o.name.as_str())));
+        for (at, name) in names {
+            if let Some(why) = bad_name(name) {
+                return Err(refuse(at, format!("the name {name:?} {why}")));
+            }
+        }
+        let refuse = |key: String, name: &str| refuse(format!("{key}.name"), format!("`{name}` is not the key it is stored under"));
         let objects = (table.uniques.iter().map(|(k, o)| ("uniques", k, &o.name)))
             .chain(table.indexes.iter().map(|(k, o)| ("indexes", k, &o.name)))
             .chain(table.foreign_keys.iter().map(|(k, o)| ("foreignKeys", k, &o.name)))
@@ -104,7 +130,7 @@ impl Snapshot {
     /// ([`crate::schema::sql_text`]), and unknown keys are refused.
     pub fn parse(bytes: &[u8]) -> Result<Snapshot, SnapshotError> {
         let snapshot: Snapshot = from_json(bytes)?;
-        names_match_keys(&snapshot.schema)?;
+        check_names(&snapshot.schema)?;
         Ok(snapshot)
     }
 
@@ -172,6 +198,12 @@ mod tests {
         let mut v = written();
         v["tables"]["t"]["checks"]["c"]["name"] = "d".into();
         assert!(refusal(v).starts_with("tables.t.checks.c.name: "));
+        let mut v = written();
+        v["tables"]["t"]["columns"][0]["name"] = "id\n-- tablewright:".into();
+        assert!(refusal(v).starts_with("tables.t.columns[0].name: the name \"id\\n-- tablewright:\" holds a control character"));
+        let mut v = written();
+        v["tables"]["t"]["columns"][0]["name"] = "x".repeat(64).into();
+        assert!(refusal(v).contains("longer than 63 bytes"));
         let mut v = written();
         v["surprise"] = true.into();
         assert!(refusal(v).contains("unknown field `surprise`"));

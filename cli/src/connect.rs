@@ -177,7 +177,7 @@ impl EventPrinter {
             match &event {
                 Event::CopyProgress { table, rows, expected_rows, done: false, .. } => return progress(&mut bar, format!("copying {table}"), *rows, *expected_rows),
                 Event::BackfillProgress { table, column, rows, expected_rows, done: false, .. } => return progress(&mut bar, format!("backfilling {table}.{column}"), *rows, *expected_rows),
-                Event::WaitingForJob { job_id, .. } => return progress(&mut bar, format!("waiting for job {job_id}"), 0, None),
+                Event::WaitingForJob { job_id, .. } => return progress(&mut bar, format!("waiting for job {}", printable(job_id)), 0, None),
                 // Any other event ends the bar, and is said as a line.
                 _ => {
                     if let Some(done) = bar.take() {
@@ -205,7 +205,7 @@ impl EventPrinter {
                 Event::StatementDone { number, total, elapsed_ms, note, .. } => {
                     format!("  [{number}/{total}] ok, {elapsed_ms} ms{}\n", note.map(|n| format!(" ({n})")).unwrap_or_default())
                 }
-                Event::WaitingForJob { job_id, elapsed_s, .. } => format!("  waiting for job {job_id} ({elapsed_s}s)\n"),
+                Event::WaitingForJob { job_id, elapsed_s, .. } => format!("  waiting for job {} ({elapsed_s}s)\n", printable(&job_id)),
                 Event::RebuildingIndex { index, .. } => format!("  index {index} is INVALID: dropped, building it again\n"),
                 Event::Removed { what, .. } => format!("  after the failure: {what}\n"),
                 Event::Rewritten { tag, number, sql, reason } => format!("warning: {tag} statement {number} rewritten for DSQL: {reason}\n  runs as: {sql}\n"),

@@ -116,10 +116,13 @@ pub fn terminal_safe(text: &str) -> std::borrow::Cow<'_, str> {
 }
 
 fn escape_controls(text: &str, escaped: impl Fn(char) -> bool) -> std::borrow::Cow<'_, str> {
-    if !text.chars().any(|c| c.is_control() && escaped(c)) {
+    // Control characters, and the marks that reorder text on a terminal (a name that
+    // reads backwards: U+202E and its kin).
+    let hostile = |c: char| (c.is_control() || matches!(c, '\u{200E}' | '\u{200F}' | '\u{061C}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')) && escaped(c);
+    if !text.chars().any(hostile) {
         return std::borrow::Cow::Borrowed(text);
     }
-    std::borrow::Cow::Owned(text.chars().map(|c| if c.is_control() && escaped(c) { c.escape_debug().to_string() } else { c.to_string() }).collect())
+    std::borrow::Cow::Owned(text.chars().map(|c| if hostile(c) { c.escape_debug().to_string() } else { c.to_string() }).collect())
 }
 
 #[cfg(test)]
@@ -135,5 +138,6 @@ mod tests {
             assert!(matches!(terminal_safe(plain), std::borrow::Cow::Borrowed(_)), "{plain}");
         }
         assert_eq!(printable("a\tb"), "a\\tb");
+        assert_eq!(terminal_safe("abc\u{202E}fed"), "abc\\u{202e}fed", "a name that reads backwards");
     }
 }

@@ -9,6 +9,7 @@ use serde::Serialize;
 use std::path::Path;
 use tablewright_core::compile::permissions::Statement;
 use tablewright_core::project::config::Config;
+use tablewright_core::error::printable;
 use tablewright_core::runner::permissions::{ApplyOptions, ApplyReport, Excess, Gap, GapReason, PermissionsFile, ValidateReport};
 use tablewright_core::runner::{self, Connector};
 
@@ -114,7 +115,7 @@ pub(crate) fn applied_text(applied: &ApplyReport) -> String {
     }
     text.push_str(&format!(", {} undeclared privilege set(s) revoked\n", applied.revoked.len()));
     for e in &applied.revoked {
-        text.push_str(&format!("  revoked {} on {} from {}: no handler declares it\n", excess_what(e), e.table, e.role));
+        text.push_str(&format!("  revoked {} on {} from {}: no handler declares it\n", excess_what(e), printable(&e.table), printable(&e.role)));
     }
     text
 }
@@ -144,12 +145,12 @@ pub(crate) fn gap_line(g: &Gap) -> String {
         GapReason::RoleMissing => "role does not exist",
         GapReason::NotGranted => "not granted",
     };
-    format!("  warning: {} on {} for role {}: {why} — {}\n", ops.join(", "), g.table, g.role, g.file)
+    format!("  warning: {} on {} for role {}: {why} — {}\n", ops.join(", "), printable(&g.table), printable(&g.role), g.file)
 }
 
 /// A privilege no handler declares, for people.
 pub(crate) fn excess_line(e: &Excess) -> String {
-    format!("  warning: {} on {} for role {}: no handler declares it\n", excess_what(e), e.table, e.role)
+    format!("  warning: {} on {} for role {}: no handler declares it\n", excess_what(e), printable(&e.table), printable(&e.role))
 }
 
 /// `DELETE, the grant option on SELECT, UPDATE (name)`.
@@ -159,7 +160,8 @@ fn excess_what(e: &Excess) -> String {
         parts.push(format!("the grant option on {}", e.grant_options.join(", ")));
     }
     parts.extend(e.columns.iter().map(|c| format!("{} ({})", c.privileges.join(", "), c.column)));
-    parts.join(", ")
+    // Names from the catalog: escaped.
+    printable(&parts.join(", ")).into_owned()
 }
 
 /// The permissions file's statements.

@@ -192,15 +192,16 @@ pub(crate) fn sqlstate_suffix(e: &sqlx::Error) -> String {
 }
 
 /// PostgreSQL's DETAIL and HINT, which name the offending row (`Key (code)=(x) is
-/// duplicated.`) and the way out.
+/// duplicated.`) and the way out. They quote the rows' data: escaped (a line end in a
+/// value does not start a line of the output).
 pub(crate) fn detail_suffix(e: &sqlx::Error) -> String {
     let Some(pg) = e.as_database_error().and_then(|d| d.try_downcast_ref::<sqlx::postgres::PgDatabaseError>()) else { return String::new() };
     let mut out = String::new();
     if let Some(detail) = pg.detail() {
-        out.push_str(&format!(" [{detail}]"));
+        out.push_str(&format!(" [{}]", crate::error::printable(detail)));
     }
     if let Some(hint) = pg.hint() {
-        out.push_str(&format!(" (hint: {hint})"));
+        out.push_str(&format!(" (hint: {})", crate::error::printable(hint)));
     }
     out
 }
@@ -214,7 +215,7 @@ pub fn sqlstate(error: &sqlx::Error) -> Option<String> {
 /// the driver's decorations.
 pub(crate) fn database_message(e: &sqlx::Error) -> String {
     match e.as_database_error() {
-        Some(db) => format!("{}{}", db.message(), detail_suffix(e)),
+        Some(db) => format!("{}{}", crate::error::printable(db.message()), detail_suffix(e)),
         None => e.to_string(),
     }
 }

@@ -20,8 +20,10 @@ pub struct WriteError {
 /// so two of them at once cannot both number a migration `0001` or interleave their files.
 ///
 /// The lock is the operating system's (`flock`) on the folder's parent directory, which
-/// exists before the folder does and stays the same directory when the folder is made;
-/// the system releases it when the process ends, however it ends.
+/// exists before the folder does and stays the same directory when the folder is made,
+/// found through the folder's real path (a symbolic link, `..` or another spelling of it
+/// locks the same directory); the system releases it when the process ends, however it
+/// ends.
 #[derive(Debug)]
 pub struct FolderLock {
     _held: fs::File,
@@ -31,13 +33,21 @@ impl FolderLock {
     /// Takes the lock for `folder`; when another process holds it, calls `waiting` once
     /// and waits for it.
     pub fn acquire(folder: &Path, waiting: impl FnOnce()) -> Result<FolderLock, WriteError> {
-        let parent = match folder.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p,
-            _ => Path::new("."),
+        let failed = |source| WriteError { path: folder.to_path_buf(), source };
+        let real = match folder.canonicalize() {
+            Ok(real) => real,
+            // Not made yet: its parent's real path, and its name.
+            Err(_) => {
+                let parent = match folder.parent() {
+                    Some(p) if !p.as_os_str().is_empty() => p,
+                    _ => Path::new("."),
+                };
+                fs::create_dir_all(parent).map_err(failed)?;
+                parent.canonicalize().map_err(failed)?.join(folder.file_name().unwrap_or_default())
+            }
         };
-        let failed = |source| WriteError { path: parent.to_path_buf(), source };
-        fs::create_dir_all(parent).map_err(failed)?;
-        let handle = fs::File::open(parent).map_err(failed)?;
+        let parent = real.parent().unwrap_or(&real).to_path_buf();
+        let handle = fs::File::open(&parent).map_err(failed)?;
         match handle.try_lock() {
             Ok(()) => {}
             Err(fs::TryLockError::WouldBlock) => {
@@ -142,6 +152,24 @@ pub fn write_all_or_nothing(files: &[(PathBuf, Vec<u8>)]) -> Result<(), WriteErr
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The same folder reached another way (a symbolic link, `x/..`) is the same lock; a
+    /// second writer says it waits, and goes on once the first is done.
+    #[test]
+    fn a_folder_reached_another_way_is_the_same_lock() {
+        let dir = tempfile::tempdir().unwrap();
+        let project = dir.path().join("project");
+        std::fs::create_dir_all(project.join("migrations")).unwrap();
+        std::os::unix::fs::symlink(project.join("migrations"), dir.path().join("linked")).unwrap();
+        for other in [dir.path().join("linked"), project.join("migrations/../migrations"), project.join("not_made_yet/..").join("migrations")] {
+            let held = FolderLock::acquire(&project.join("migrations"), || panic!("nobody holds it yet")).unwrap();
+            let (tx, rx) = std::sync::mpsc::channel();
+            let second = std::thread::spawn(move || FolderLock::acquire(&other, move || tx.send(()).unwrap()).map(drop));
+            rx.recv_timeout(std::time::Duration::from_secs(10)).expect("the second writer waits");
+            drop(held);
+            second.join().unwrap().unwrap();
+        }
+    }
 
     fn listing(dir: &Path) -> Vec<(String, Vec<u8>)> {
         let mut out = Vec::new();

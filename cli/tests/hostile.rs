@@ -373,7 +373,7 @@ async fn escape_sequences_from_the_database_are_printed_escaped(mode: Mode) {
     let db = TestDb::for_mode("hostile_escapes", mode).await;
     let out = migrate(&dir, mode, &db);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    let hostile = "0009_x\u{1b}]0;pwned\u{7}\u{1b}[2J\nDone: 0 applied\r";
+    let hostile = "0009_x\u{1b}]0;pwned\u{7}\u{1b}[2J\nDone: 0 applied\r\u{202e}\u{85}";
     let mut conn = db.connect_setup().await;
     sqlx::query("UPDATE tablewright.migrations SET tag = $1 WHERE tag = (SELECT max(tag) FROM tablewright.migrations)").bind(hostile).execute(&mut conn).await.unwrap();
     let status = run(&dir, &["status", "--provider", provider(mode), "--connection-string", &db.url]);
@@ -385,11 +385,17 @@ async fn escape_sequences_from_the_database_are_printed_escaped(mode: Mode) {
     let drift = run(&dir, &["drift", "--provider", provider(mode), "--connection-string", &db.url]);
     assert_eq!(drift.status.code(), Some(1), "{}{}", text(&drift.stdout), text(&drift.stderr));
     let pull = run(&dir, &["pull", "--provider", provider(mode), "--connection-string", &db.url, "--out", "pulled.rs"]);
+    // In JSON the same values are escaped as JSON escapes them: the documents stay valid
+    // (and match their schemas) and read back to the database's text.
+    let drift_json = run(&dir, &["drift", "--provider", provider(mode), "--connection-string", &db.url, "--format", "json"]);
+    let document = documents::parse(&drift_json.stdout);
+    assert!(document.to_string().contains(&serde_json::to_string(hostile).unwrap()[1..20]), "{document}");
     for (what, out) in [("status", &status), ("migrate", &again), ("drift", &drift), ("pull", &pull)] {
         let printed = [&out.stdout[..], &out.stderr[..]].concat();
         assert!(!printed.iter().any(|b| matches!(b, 0x1b | 0x07 | b'\r')), "{what}: a control byte got through: {:?}", text(&printed));
+        assert!(!text(&printed).contains(['\u{202e}', '\u{85}']), "{what}: a bidi mark or C1 control got through");
         let printed = text(&printed);
-        assert!(printed.contains(r"0009_x\u{1b}]0;pwned\u{7}\u{1b}[2J\nDone: 0 applied\r"), "{what}: {printed}");
+        assert!(printed.contains(r"0009_x\u001b]0;pwned\u0007\u001b[2J\nDone: 0 applied\r\u202e\u0085"), "{what}: {printed}");
         assert!(!printed.lines().any(|l| l.trim_start().starts_with("Done: 0 applied")), "{what}: a forged line: {printed}");
     }
 }

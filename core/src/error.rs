@@ -101,7 +101,7 @@ pub struct Snippet {
     pub range: std::ops::Range<usize>,
 }
 
-/// `text` with its control characters escaped (a line end as `\n`, ESC as `\u{1b}`): a value
+/// `text` with its control characters escaped (a line end as `\n`, ESC as `\u001b`): a value
 /// read from a database or a file (a history tag, a lease holder, a SQLSTATE), printed
 /// inside a line of text, can neither move the cursor, set a terminal's title or clear
 /// its screen, nor start a line of its own ("Done: 0 applied").
@@ -122,7 +122,19 @@ fn escape_controls(text: &str, escaped: impl Fn(char) -> bool) -> std::borrow::C
     if !text.chars().any(hostile) {
         return std::borrow::Cow::Borrowed(text);
     }
-    std::borrow::Cow::Owned(text.chars().map(|c| if hostile(c) { c.escape_debug().to_string() } else { c.to_string() }).collect())
+    // JSON's escapes (`\n`, `\u001b`), so that a JSON document stays one after it: every
+    // character escaped here is one JSON leaves raw inside a string, or never writes.
+    let mut out = String::with_capacity(text.len() + 16);
+    for c in text.chars() {
+        match c {
+            _ if !hostile(c) => out.push(c),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            _ => out.push_str(&format!("\\u{:04x}", c as u32)),
+        }
+    }
+    std::borrow::Cow::Owned(out)
 }
 
 #[cfg(test)]
@@ -132,12 +144,17 @@ mod tests {
     #[test]
     fn control_characters_are_escaped_and_nothing_else() {
         let hostile = "0001_x\u{1b}]0;pwned\u{7}\u{1b}[2J\nDone: 0 applied\r\u{9b}";
-        assert_eq!(printable(hostile), "0001_x\\u{1b}]0;pwned\\u{7}\\u{1b}[2J\\nDone: 0 applied\\r\\u{9b}");
-        assert_eq!(terminal_safe(hostile), "0001_x\\u{1b}]0;pwned\\u{7}\\u{1b}[2J\nDone: 0 applied\\r\\u{9b}");
+        assert_eq!(printable(hostile), "0001_x\\u001b]0;pwned\\u0007\\u001b[2J\\nDone: 0 applied\\r\\u009b");
+        assert_eq!(terminal_safe(hostile), "0001_x\\u001b]0;pwned\\u0007\\u001b[2J\nDone: 0 applied\\r\\u009b");
         for plain in ["0000_init", "é \"quoted\" \\ back", "tab\tok"] {
             assert!(matches!(terminal_safe(plain), std::borrow::Cow::Borrowed(_)), "{plain}");
         }
         assert_eq!(printable("a\tb"), "a\\tb");
-        assert_eq!(terminal_safe("abc\u{202E}fed"), "abc\\u{202e}fed", "a name that reads backwards");
+        assert_eq!(terminal_safe("abc\u{202E}fed\u{7f}"), "abc\\u202efed\\u007f", "a name that reads backwards");
+        // A JSON document stays one: what is escaped inside its strings reads back.
+        let document = serde_json::to_string(&serde_json::json!({"name": "bidi\u{202E}txt\u{7f}\u{85}\u{1b}"})).unwrap();
+        let safe = terminal_safe(&document);
+        assert!(!safe.chars().any(|c| c.is_control() || c == '\u{202E}'), "{safe}");
+        assert_eq!(serde_json::from_str::<serde_json::Value>(&safe).unwrap(), serde_json::from_str::<serde_json::Value>(&document).unwrap());
     }
 }

@@ -215,7 +215,7 @@ fn sql_in_a_drizzle_snapshot_is_refused_by_import() {
 async fn a_byte_order_mark_is_accepted_in_the_journal_and_snapshots() {
     let root = project(Mode::Postgres);
     let dir = root.path().join("project");
-    for file in ["migrations/meta/_journal.json", "migrations/meta/0000_snapshot.json", "migrations/meta/0001_snapshot.json"] {
+    for file in ["migrations/meta/_journal.json", "migrations/meta/0000_snapshot.json", "migrations/meta/0001_snapshot.json", "permissions/permissions.sql", "tablewright.toml"] {
         let path = dir.join(file);
         let mut bytes = b"\xEF\xBB\xBF".to_vec();
         bytes.extend(std::fs::read(&path).unwrap());

@@ -183,7 +183,7 @@ async fn grant_options_and_column_privileges_are_reported_then_revoked(mode: Mod
     let mut admin = PgConnection::connect(db.admin_db_url.as_deref().unwrap_or(&db.url)).await.unwrap();
     sqlx::raw_sql("DO $$ BEGIN CREATE ROLE tw_passed_on; EXCEPTION WHEN duplicate_object THEN NULL; END $$").execute(&mut admin).await.unwrap();
     let mut setup = db.connect_setup().await;
-    sqlx::raw_sql("GRANT SELECT ON \"books\" TO \"storefront\" WITH GRANT OPTION; GRANT UPDATE (\"title\") ON \"books\" TO \"storefront\"").execute(&mut setup).await.unwrap();
+    sqlx::raw_sql("GRANT SELECT ON \"books\" TO \"storefront\" WITH GRANT OPTION; GRANT UPDATE (\"title\") ON \"books\" TO \"storefront\"; GRANT SELECT (\"title\") ON \"books\" TO \"storefront\" WITH GRANT OPTION").execute(&mut setup).await.unwrap();
     // The role uses its option.
     sqlx::raw_sql("SET session_replication_role = replica; SET ROLE storefront; GRANT SELECT ON \"books\" TO tw_passed_on; RESET ROLE").execute(&mut admin).await.unwrap();
     assert_eq!(privileges(&mut setup, "books", "tw_passed_on").await, ["SELECT"]);
@@ -193,7 +193,7 @@ async fn grant_options_and_column_privileges_are_reported_then_revoked(mode: Mod
         role: "storefront".into(),
         privileges: vec![],
         grant_options: vec!["SELECT".into()],
-        columns: vec![ColumnPrivileges { column: "title".into(), privileges: vec!["UPDATE".into()] }],
+        columns: vec![ColumnPrivileges { column: "title".into(), privileges: vec!["SELECT".into(), "UPDATE".into()], grant_options: vec!["SELECT".into()] }],
     }];
     let report = validate(&connector, "permissions.sql", &statements()).await.unwrap();
     assert_eq!(report.excess, expected, "{mode:?}");

@@ -153,15 +153,22 @@ pub(crate) fn excess_line(e: &Excess) -> String {
     format!("  warning: {} on {} for role {}: no handler declares it\n", excess_what(e), printable(&e.table), printable(&e.role))
 }
 
-/// `DELETE, the grant option on SELECT, UPDATE (name)`.
+/// `DELETE, TRUNCATE; the grant option on SELECT; UPDATE (name); SELECT (title) with the
+/// grant option`.
 fn excess_what(e: &Excess) -> String {
-    let mut parts: Vec<String> = e.privileges.clone();
+    let mut parts: Vec<String> = Vec::new();
+    if !e.privileges.is_empty() {
+        parts.push(e.privileges.join(", "));
+    }
     if !e.grant_options.is_empty() {
         parts.push(format!("the grant option on {}", e.grant_options.join(", ")));
     }
-    parts.extend(e.columns.iter().map(|c| format!("{} ({})", c.privileges.join(", "), c.column)));
+    for c in &e.columns {
+        let option = if c.grant_options.is_empty() { String::new() } else { format!(" with the grant option on {}", c.grant_options.join(", ")) };
+        parts.push(format!("{} ({}){option}", c.privileges.join(", "), c.column));
+    }
     // Names from the catalog: escaped.
-    printable(&parts.join(", ")).into_owned()
+    printable(&parts.join("; ")).into_owned()
 }
 
 /// The permissions file's statements.

@@ -145,6 +145,8 @@ pub enum Statement {
 /// Reads a permissions file back. Lines that are not this module's output are refused,
 /// so a hand edit cannot slip past `validate`.
 pub fn parse(text: &str) -> Result<Vec<Statement>, String> {
+    // An editor's byte-order mark is no statement.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let unquote = |s: &str| -> Option<String> { s.strip_prefix('"')?.strip_suffix('"').map(|x| x.replace("\"\"", "\"")) };
     let mut out = Vec::new();
     for (i, raw) in text.lines().enumerate() {

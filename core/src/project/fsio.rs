@@ -85,18 +85,40 @@ fn undo(placed: &[Placed]) {
     }
 }
 
+/// Where a file is written: a symbolic link's final target (the link stays a link), a new
+/// path as it is; anything that exists and is not a regular file (a device, a FIFO, a
+/// directory) is refused, since renaming over it would replace it.
+fn destination(path: &Path) -> Result<PathBuf, WriteError> {
+    let refuse = |why: &str| WriteError { path: path.to_path_buf(), source: std::io::Error::new(std::io::ErrorKind::InvalidInput, why.to_owned()) };
+    match fs::symlink_metadata(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(path.to_path_buf()),
+        Err(source) => Err(WriteError { path: path.to_path_buf(), source }),
+        Ok(meta) if meta.file_type().is_symlink() => {
+            let target = fs::canonicalize(path).map_err(|source| WriteError { path: path.to_path_buf(), source })?;
+            match fs::metadata(&target) {
+                Ok(m) if m.is_file() => Ok(target),
+                _ => Err(refuse("a symbolic link to something that is not a regular file; point --out at a file")),
+            }
+        }
+        Ok(meta) if meta.is_file() => Ok(path.to_path_buf()),
+        Ok(_) => Err(refuse("exists and is not a regular file (a device, a FIFO or a directory): tablewright writes only files")),
+    }
+}
+
 /// Writes every file to a temporary sibling first, flushed to disk; then moves them into
 /// place in the given order (put the file that commits the change, such as the journal,
 /// last). If anything fails, files already moved are put back as they were and the
-/// temporaries are removed, so the targets end as they began.
+/// temporaries are removed, so the targets end as they began. A target that is a symbolic
+/// link is written through it; one that is not a regular file is refused.
 pub fn write_all_or_nothing(files: &[(PathBuf, Vec<u8>)]) -> Result<(), WriteError> {
+    let files: Vec<(PathBuf, &Vec<u8>)> = files.iter().map(|(path, bytes)| destination(path).map(|d| (d, bytes))).collect::<Result<_, _>>()?;
     let mut staged: Vec<(PathBuf, PathBuf)> = Vec::new();
     let remove_staged = |staged: &[(PathBuf, PathBuf)]| {
         for (tmp, _) in staged {
             let _ = fs::remove_file(tmp);
         }
     };
-    for (path, bytes) in files {
+    for (path, bytes) in &files {
         let tmp = sibling(path, "tmp");
         let result = (|| {
             if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
@@ -152,6 +174,29 @@ pub fn write_all_or_nothing(files: &[(PathBuf, Vec<u8>)]) -> Result<(), WriteErr
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::fs::FileTypeExt;
+
+    /// A symbolic link is written through (it stays a link; its target gets the bytes), and
+    /// a device or a FIFO is refused rather than replaced by a file.
+    #[test]
+    fn links_are_written_through_and_devices_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("real.sql");
+        std::fs::write(&target, "old").unwrap();
+        let link = dir.path().join("link.sql");
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        write_all_or_nothing(&[(link.clone(), b"new".to_vec())]).unwrap();
+        assert!(std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink());
+        assert_eq!(std::fs::read_to_string(&target).unwrap(), "new");
+        let fifo = dir.path().join("fifo");
+        assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+        for refused in [fifo.clone(), PathBuf::from("/dev/full"), dir.path().to_path_buf()] {
+            let e = write_all_or_nothing(&[(refused.clone(), b"x".to_vec())]).unwrap_err();
+            assert!(e.to_string().contains("not a regular file"), "{}: {e}", refused.display());
+        }
+        assert!(std::fs::symlink_metadata(&fifo).unwrap().file_type().is_fifo());
+        assert!(std::fs::metadata("/dev/full").unwrap().file_type().is_char_device());
+    }
 
     /// The same folder reached another way (a symbolic link, `x/..`) is the same lock; a
     /// second writer says it waits, and goes on once the first is done.

@@ -76,6 +76,8 @@ pub struct ColumnPrivileges {
     pub column: String,
     /// The privileges (`SELECT`, `INSERT`, `UPDATE`, `REFERENCES`).
     pub privileges: Vec<String>,
+    /// Those of them held WITH GRANT OPTION.
+    pub grant_options: Vec<String>,
 }
 
 impl Excess {
@@ -326,10 +328,14 @@ async fn find_excess(conn: &mut Conn, statements: &[Statement]) -> Result<Vec<Ex
         }
         let entry = excess.entry((table.clone(), role.clone())).or_insert_with(|| Excess { table, role, privileges: Vec::new(), grant_options: Vec::new(), columns: Vec::new() });
         if !column.is_empty() {
-            match entry.columns.last_mut() {
-                Some(c) if c.column == column => c.privileges.push(privilege),
-                _ => entry.columns.push(ColumnPrivileges { column, privileges: vec![privilege] }),
+            if !entry.columns.last().is_some_and(|c| c.column == column) {
+                entry.columns.push(ColumnPrivileges { column, privileges: Vec::new(), grant_options: Vec::new() });
             }
+            let c = entry.columns.last_mut().expect("pushed above");
+            if grantable {
+                c.grant_options.push(privilege.clone());
+            }
+            c.privileges.push(privilege);
             continue;
         }
         if grantable {

@@ -264,6 +264,8 @@ async fn a_way_out_of_the_transaction_is_refused_before_anything_runs(mode: Mode
         ("PREPARE q AS SELECT 1", "changes the session"),
         ("SELECT pg_catalog.\"set_config\"('search_path', 'elsewhere', false)", "changes the session"),
         ("DO $$ BEGIN PERFORM set_config('search_path', 'elsewhere', false); END $$", "changes the session"),
+        ("SELECT pg_advisory_lock(42)", "changes the session"),
+        ("CREATE TEMP TABLE scratch (a int)", "changes the session"),
         ("LISTEN somewhere", "changes the session"),
     ] {
         let dir = hand_folder(&[("0000_audit", &[AUDIT]), ("0001_probe", &[chunk])]);

@@ -7,7 +7,8 @@
 //! * two-phase commit (`PREPARE TRANSACTION`), which would leave the migration neither
 //!   committed nor rolled back, holding its locks, while the runner reported it applied;
 //! * session state (`SET` without `LOCAL`, `set_config(.., false)`, `RESET`, `SET ROLE`,
-//!   `DISCARD`, `PREPARE`, `LISTEN`): a resumed run
+//!   `DISCARD`, `PREPARE`, `LISTEN`, a session-level advisory lock, a temporary table kept
+//!   past COMMIT, a cursor WITH HOLD): a resumed run
 //!   starts a new session without it, and it would carry into later migrations;
 //! * a statement that cannot run in a transaction sharing its chunk with others;
 //! * under DSQL's rules, a chunk holding more than one statement (DSQL runs one per

@@ -206,6 +206,24 @@ fn sets_session_in_body(body: &str) -> bool {
     })
 }
 
+/// A statement that leaves something in the session after its transaction commits.
+fn outlives_transaction(sql: &str) -> bool {
+    let words = tokens::significant(sql);
+    let word = |i: usize, k: &str| words.get(i).is_some_and(|t| t.is_word(k));
+    let advisory = words.windows(2).any(|w| {
+        w[1].token == SqlToken::LParen && ["pg_advisory_lock", "pg_advisory_lock_shared", "pg_try_advisory_lock", "pg_try_advisory_lock_shared"].iter().any(|f| w[0].is_word(f))
+    });
+    let temporary = word(0, "CREATE")
+        && {
+            // `CREATE [GLOBAL | LOCAL] TEMP[ORARY] ..`
+            let at = if word(1, "GLOBAL") || word(1, "LOCAL") { 2 } else { 1 };
+            word(at, "TEMP") || word(at, "TEMPORARY")
+        }
+        && !words.windows(3).any(|w| w[0].is_word("ON") && w[1].is_word("COMMIT") && w[2].is_word("DROP"));
+    let held = word(0, "DECLARE") && words.windows(2).any(|w| w[0].is_word("WITH") && w[1].is_word("HOLD"));
+    advisory || temporary || held
+}
+
 /// Classifies one statement.
 pub fn classify(sql: &str) -> StatementInfo {
     let tokens = leading_tokens(sql, 24);
@@ -230,8 +248,9 @@ pub fn classify(sql: &str) -> StatementInfo {
         _ => StatementKind::Other,
     };
     // `set_config(name, value, false)` is `SET` spelled as a call, anywhere in a statement
-    // or in a DO block's body.
-    let kind = if kind != StatementKind::TransactionControl && sets_session_config(sql) { StatementKind::Session } else { kind };
+    // or in a DO block's body; so is what outlives the transaction in the session: a
+    // session-level advisory lock, a temporary table kept past COMMIT, a cursor WITH HOLD.
+    let kind = if kind != StatementKind::TransactionControl && (sets_session_config(sql) || outlives_transaction(sql)) { StatementKind::Session } else { kind };
     let two_phase = match (first.as_str(), tokens.get(1)) {
         ("PREPARE", Some(Token::Word(w))) => w == "TRANSACTION",
         ("COMMIT" | "ROLLBACK", Some(Token::Word(w))) => w == "PREPARED",
@@ -324,6 +343,12 @@ mod tests {
         assert_eq!(classify("DO $body$ BEGIN SET search_path = x; END $body$").kind, StatementKind::Session);
         assert_eq!(classify("DO $$ BEGIN IF true THEN RESET ALL; END IF; END $$").kind, StatementKind::Session);
         assert_eq!(classify("DO $$ BEGIN SET LOCAL search_path = x; UPDATE t SET a = 1; END $$").kind, StatementKind::Procedural);
+        for outliving in ["SELECT pg_advisory_lock(42)", "select pg_try_advisory_lock_shared(1, 2)", "CREATE TEMP TABLE x (a int)", "create local temporary table x (a int)", "DECLARE c CURSOR WITH HOLD FOR SELECT 1"] {
+            assert_eq!(classify(outliving).kind, StatementKind::Session, "{outliving}");
+        }
+        for within in ["SELECT pg_advisory_xact_lock(42)", "CREATE TEMP TABLE x (a int) ON COMMIT DROP", "DECLARE c CURSOR FOR SELECT 1", "CREATE TABLE temp (a int)"] {
+            assert_ne!(classify(within).kind, StatementKind::Session, "{within}");
+        }
         assert_eq!(classify("-- x\ndo $$ begin end $$").kind, StatementKind::Procedural);
         // Keywords inside strings and comments are not read.
         assert_eq!(classify("/* CREATE INDEX CONCURRENTLY */ SELECT 'COMMIT'").kind, StatementKind::Query);

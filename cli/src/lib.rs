@@ -209,7 +209,16 @@ fn usage_error(e: clap::Error) -> ExitCode {
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
     let json = args.windows(2).any(|w| w[0] == "--format" && w[1] == "json") || args.iter().any(|a| a == "--format=json");
     if !json || matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand) {
-        e.exit();
+        // As clap's `exit` would, except that a failed write (`--help > /dev/full`) is a
+        // failed run, not a success.
+        let code = u8::try_from(e.exit_code()).unwrap_or(output::EXIT_INPUT);
+        return match e.print().and_then(|()| std::io::Write::flush(&mut std::io::stdout())) {
+            Err(err) if err.kind() != std::io::ErrorKind::BrokenPipe => {
+                let _ = std::io::Write::write_fmt(&mut std::io::stderr(), format_args!("error: writing output: {err}\n"));
+                ExitCode::from(output::EXIT_RUN_FAILED)
+            }
+            _ => ExitCode::from(code),
+        };
     }
     let message = e.render().to_string();
     let message = message.trim_end();

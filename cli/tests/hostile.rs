@@ -273,6 +273,7 @@ async fn a_way_out_of_the_transaction_is_refused_before_anything_runs(mode: Mode
         assert_refused(&out, &["0001_probe", reason], chunk);
         let document = documents::parse(&out.stdout);
         assert_eq!(document["error"]["kind"], "refused", "{chunk}: {document}");
+        assert!(document["error"]["items"][0]["fix"][0].as_str().is_some_and(|f| f.contains("rehash --tag 0001_probe")), "{chunk}: {document}");
         assert_eq!(tables(&db).await, Vec::<String>::new(), "{chunk}: nothing ran");
         let mut conn = PgConnection::connect(&db.url).await.unwrap();
         let prepared: i64 = sqlx::query_scalar("SELECT count(*) FROM pg_prepared_xacts").fetch_one(&mut conn).await.unwrap();
@@ -417,7 +418,7 @@ async fn escape_sequences_from_the_database_are_printed_escaped_dsql_guarded() {
 fn a_failed_write_to_stdout_is_a_failed_run() {
     let root = project(Mode::Postgres);
     let dir = root.path().join("project");
-    for args in [&["check"][..], &["check", "--format", "json"], &["generate", "--check"]] {
+    for args in [&["check"][..], &["check", "--format", "json"], &["generate", "--check"], &["--help"], &["--version"], &["migrate", "--help"]] {
         let out = Command::new(bin()).current_dir(&dir).args(args).stdout(std::fs::File::create("/dev/full").unwrap()).output().unwrap();
         assert_eq!(out.status.code(), Some(3), "{args:?}: {}", text(&out.stderr));
         assert!(text(&out.stderr).contains("error: writing output"), "{args:?}: {}", text(&out.stderr));

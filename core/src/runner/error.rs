@@ -263,6 +263,13 @@ impl Classified for RunError {
                 )],
                 ..crate::error::ErrorItem::new("statement", format!("statement {number} of `{tag}.sql`: {}", statement.lines().next().unwrap_or_default()))
             }],
+            // Nothing ran: the file is what must change.
+            RunError::Refused { tag, number, statement, reason } => vec![crate::error::ErrorItem {
+                fix: vec![format!(
+                    "change statement {number} of `{tag}.sql` as the reason says; if no database has applied `{tag}`, `tablewright rehash --tag {tag}` records the new hash, otherwise put the change in a new migration"
+                )],
+                ..crate::error::ErrorItem::new("refused", format!("statement {number} of `{tag}.sql`: {}: {reason}", statement.lines().next().unwrap_or_default()))
+            }],
             _ => Vec::new(),
         }
     }

@@ -216,6 +216,9 @@ impl WalkSql {
 /// computed, so rows of a source range cannot be found in the new table.
 fn key_in_target(copy: &CopyDirective, key: &[KeyColumn]) -> Option<String> {
     use sqlparser::ast::{Expr, SelectItem, SetExpr, Statement};
+    if crate::sql::tokens::has_overlong_name(&copy.insert) {
+        return None;
+    }
     let statements = sqlparser::parser::Parser::parse_sql(&sqlparser::dialect::PostgreSqlDialect {}, &copy.insert).ok()?;
     let [Statement::Insert(insert)] = statements.as_slice() else { return None };
     let SetExpr::Select(select) = insert.source.as_ref()?.body.as_ref() else { return None };

@@ -85,6 +85,9 @@ fn canonical_type(data_type: &sqlparser::ast::DataType) -> Option<String> {
 
 /// `(schema, name)` of the index a `CREATE INDEX` statement builds, when it names one.
 pub(crate) fn created_index(sql: &str) -> Option<(String, String)> {
+    if crate::sql::tokens::has_overlong_name(sql) {
+        return None;
+    }
     let statements = Parser::parse_sql(&PostgreSqlDialect {}, sql).ok()?;
     let [Statement::CreateIndex(i)] = statements.as_slice() else { return None };
     let name = i.name.as_ref()?;
@@ -95,6 +98,9 @@ pub(crate) fn created_index(sql: &str) -> Option<(String, String)> {
 
 /// What `sql` (one statement) does to the catalog.
 pub(crate) fn of(sql: &str) -> Effect {
+    if crate::sql::tokens::has_overlong_name(sql) {
+        return Effect::Unknown("the statement holds a name too long to parse".to_owned());
+    }
     let statements = match Parser::parse_sql(&PostgreSqlDialect {}, sql) {
         Ok(s) => s,
         Err(e) => return Effect::Unknown(format!("the statement does not parse ({e})")),

@@ -247,6 +247,17 @@ fn without_collations(text: &str) -> std::borrow::Cow<'_, str> {
     out.into()
 }
 
+/// Refuses text holding a name the parser would take too long over (see
+/// [`crate::sql::tokens::MAX_NAME_DOTS`]).
+#[cfg(feature = "compiler")]
+fn long_names(key: &str, words: &[crate::sql::tokens::Lexeme]) -> Result<(), String> {
+    let max = crate::sql::tokens::MAX_NAME_DOTS;
+    if crate::sql::tokens::longest_dotted_name(words) > max {
+        return Err(format!("`{key}` holds a name of more than {} parts; PostgreSQL's have at most four (catalog.schema.table.column)", max + 1));
+    }
+    Ok(())
+}
+
 /// The SQL parser's checks: exactly one expression or one type, with nothing after it.
 #[cfg(feature = "compiler")]
 pub struct ParsedFragments;
@@ -287,10 +298,12 @@ impl SqlFragments for ParsedFragments {
         if let Some(call) = words.windows(2).find(|w| w[1].token == sqlparser::tokenizer::Token::LParen && SET_RETURNING.iter().any(|f| w[0].is_word(f))) {
             return Err(format!("`{key}` calls `{}`, which returns a set of rows; PostgreSQL refuses it in a default or a check", call[0].token));
         }
+        long_names(key, &words)?;
         exactly_one(&without_collations(text), "one SQL expression", |p| p.parse_expr()).map(drop)
     }
 
     fn sql_type(&self, text: &str) -> Result<(), String> {
+        long_names("sql_type", &crate::sql::tokens::significant(text))?;
         exactly_one(text, "one SQL type", |p| p.parse_data_type()).map(drop)
     }
 }
@@ -368,6 +381,8 @@ mod tests {
             "'x' NOT NULL",
             "'--> statement-breakpoint'",
             "\"unclosed > 0",
+            "a.b.c.d.e.f",
+            "yyyy.yyyy.yyyy.yyyy.yyyy.yyyy.yyyy.yyyy.yyyy.yyyy.yyyy.yyyy.yyyy.yyyy.yyyy.yyyy.yyyy.yyyy.yyyy.yyyy.yyyy.yyyy.yyyy.yyyy.yyyy.yyyy.yyyy.yyyy.yyyy.yyyy.*",
             "(SELECT 1)",
             "1 + (select max(id) from victim)",
             "EXISTS (SELECT 1)",

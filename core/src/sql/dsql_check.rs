@@ -106,6 +106,14 @@ pub fn classify(line: usize, sql: &str) -> CheckedStatement {
         checked.message = Some("transaction control: the runner gives every statement its own transaction on DSQL (statements of one BEGIN block are no longer atomic together)".into());
         return checked;
     }
+    // dsql-lint parses the statement: text the parser would take minutes over is not
+    // given to it.
+    if crate::sql::tokens::has_overlong_name(sql) {
+        checked.class = DsqlClass::Error;
+        checked.message = Some(format!("a name of more than {} parts, which no PostgreSQL object has", crate::sql::tokens::MAX_NAME_DOTS + 1));
+        checked.suggestion = Some("qualify names with at most catalog.schema.table.column".into());
+        return checked;
+    }
     for d in dsql_lint::lint_sql(sql) {
         let id = rule_id(&d.rule);
         let class = lint_rule_class(&id);

@@ -17,7 +17,8 @@ use std::fmt;
 #[serde(try_from = "String", into = "String")]
 pub struct SqlExpr(String);
 
-/// One SQL type, in its canonical spelling (see [`crate::schema::types::canonical_sql_type`]).
+/// One SQL type, in its canonical spelling (see [`crate::schema::types::canonical_sql_type`]),
+/// or as a catalog prints one the canonical spelling does not cover (`"char"`).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(try_from = "String", into = "String")]

@@ -167,7 +167,6 @@ pub async fn introspect(conn: &mut PgConnection, namespace: &str) -> Result<Intr
         });
         let column: String = row.try_get("column_name")?;
         let sql_type: String = row.try_get("sql_type")?;
-
         let table_name = entry.name.clone();
         let mut note = |kind: UnmodelledKind, note: String| unmodelled.push(Unmodelled { table: Some(table_name.clone()), kind, note });
         if row.try_get::<bool, _>("defined_type")? {

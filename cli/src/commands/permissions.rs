@@ -153,8 +153,8 @@ pub(crate) fn excess_line(e: &Excess) -> String {
     format!("  warning: {} on {} for role {}: no handler declares it\n", excess_what(e), printable(&e.table), printable(&e.role))
 }
 
-/// `DELETE, TRUNCATE; the grant option on SELECT; UPDATE (name); SELECT (title) with the
-/// grant option`.
+/// `DELETE, TRUNCATE; the grant option on SELECT; SELECT, UPDATE (title) with the grant
+/// option on SELECT`.
 fn excess_what(e: &Excess) -> String {
     let mut parts: Vec<String> = Vec::new();
     if !e.privileges.is_empty() {

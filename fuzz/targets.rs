@@ -23,8 +23,9 @@ pub fn journal_and_snapshot(data: &[u8]) {
     }
 }
 
-/// A migration file: split into statements, each classified and its directive read, and
-/// split again from what the split wrote without changing.
+/// A migration file: split into statements, each classified, its directive read and
+/// judged as check-dsql and the runner under DSQL's rules judge it (dsql-lint's parser
+/// included), and split again from what the split wrote without changing.
 pub fn statements(data: &[u8]) {
     let Ok(text) = std::str::from_utf8(data) else { return };
     let statements = split::split_statements(text);
@@ -32,6 +33,7 @@ pub fn statements(data: &[u8]) {
         let _ = tablewright_core::sql::statement::classify(statement);
         let _ = tablewright_core::sql::directive::parse(statement);
         let _ = split::statements_in(statement, 1);
+        let _ = tablewright_core::sql::dsql_check::check_chunk(1, statement);
     }
     // A file the tokenizer reads is cut at its breakpoint comments, and the file written
     // from its chunks cuts the same way. (One it cannot read is cut at breakpoint lines,

@@ -256,6 +256,9 @@ fn long_names(key: &str, words: &[crate::sql::tokens::Lexeme]) -> Result<(), Str
     if crate::sql::tokens::longest_dotted_name(words) > max {
         return Err(format!("`{key}` holds a name of more than {} parts; PostgreSQL's have at most four (catalog.schema.table.column)", max + 1));
     }
+    if crate::sql::tokens::has_stray_dot(words) {
+        return Err(format!("`{key}` holds a `.` that joins no two parts of a name"));
+    }
     Ok(())
 }
 

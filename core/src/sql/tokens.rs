@@ -101,10 +101,22 @@ pub fn longest_dotted_name(tokens: &[Lexeme]) -> usize {
     longest
 }
 
-/// Whether `text` holds a name longer than [`MAX_NAME_DOTS`] allows: such text is not
-/// given to the parser.
+/// A `.` that does not join two parts of a name (`a.b`, `a.*`, `(row).field`): such text
+/// is not SQL, and the parser's backtracking over it is exponential too (a fuzzer's
+/// `- U.U.e.-U.or` repeated eight times took sixteen seconds).
+pub fn has_stray_dot(tokens: &[Lexeme]) -> bool {
+    let significant: Vec<&Lexeme> = tokens.iter().filter(|t| !t.is_blank()).collect();
+    significant.iter().enumerate().any(|(i, t)| {
+        t.token == Token::Period
+            && !(i > 0 && matches!(significant[i - 1].token, Token::Word(_) | Token::RParen | Token::RBracket)
+                && significant.get(i + 1).is_some_and(|n| matches!(n.token, Token::Word(_) | Token::Mul)))
+    })
+}
+
+/// Whether `text` holds a name longer than [`MAX_NAME_DOTS`] allows, or a stray `.`: such
+/// text is not given to the parser.
 pub fn has_overlong_name(text: &str) -> bool {
-    lex(text).is_ok_and(|tokens| longest_dotted_name(&tokens) > MAX_NAME_DOTS)
+    lex(text).is_ok_and(|tokens| longest_dotted_name(&tokens) > MAX_NAME_DOTS || has_stray_dot(&tokens))
 }
 
 /// The tokens of `text` that are not whitespace or comments; none when it does not lex.
@@ -139,6 +151,9 @@ mod tests {
         assert!(has_overlong_name("SELECT 1 WHERE a.b.c.d.e.f > 0"));
         assert!(has_overlong_name("a.b.c.d.e.*"));
         assert!(!has_overlong_name("SELECT 'a.b.c.d.e.f.g' -- a.b.c.d.e.f.g"));
+        assert!(!has_overlong_name("SELECT (t).x, t.*, s.\"T\".c, a[1], 1.5, .5 FROM s.t"));
+        assert!(has_overlong_name("- U.U.e.-U.or"));
+        assert!(has_overlong_name("SELECT a.(1) FROM t"));
     }
 
     #[test]

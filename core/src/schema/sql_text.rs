@@ -248,6 +248,11 @@ fn without_collations(text: &str) -> std::borrow::Cow<'_, str> {
     out.into()
 }
 
+#[cfg(feature = "compiler")]
+fn too_long() -> Result<(), String> {
+    Err(format!("the SQL parser did not finish reading it in {} s (it backtracks on some shapes of text): write it more simply", crate::sql::PARSE_BUDGET.as_secs()))
+}
+
 /// Refuses text holding a name the parser would take too long over (see
 /// [`crate::sql::tokens::MAX_NAME_DOTS`]).
 #[cfg(feature = "compiler")]
@@ -303,12 +308,13 @@ impl SqlFragments for ParsedFragments {
             return Err(format!("`{key}` calls `{}`, which returns a set of rows; PostgreSQL refuses it in a default or a check", call[0].token));
         }
         long_names(key, &words)?;
-        exactly_one(&without_collations(text), "one SQL expression", |p| p.parse_expr()).map(drop)
+        let text = without_collations(text).into_owned();
+        crate::sql::within_parse_budget(&text, |text| exactly_one(text, "one SQL expression", |p| p.parse_expr()).map(drop)).unwrap_or_else(too_long)
     }
 
     fn sql_type(&self, text: &str) -> Result<(), String> {
         long_names("sql_type", &crate::sql::tokens::significant(text))?;
-        exactly_one(text, "one SQL type", |p| p.parse_data_type()).map(drop)
+        crate::sql::within_parse_budget(text, |text| exactly_one(text, "one SQL type", |p| p.parse_data_type()).map(drop)).unwrap_or_else(too_long)
     }
 }
 

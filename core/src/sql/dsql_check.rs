@@ -114,7 +114,13 @@ pub fn classify(line: usize, sql: &str) -> CheckedStatement {
         checked.suggestion = Some("qualify names with at most catalog.schema.table.column".into());
         return checked;
     }
-    for d in dsql_lint::lint_sql(sql) {
+    let Some(diagnostics) = crate::sql::within_parse_budget(sql, |sql| dsql_lint::lint_sql(sql)) else {
+        checked.class = DsqlClass::Error;
+        checked.message = Some(format!("the SQL parser did not finish reading this statement in {} s (it backtracks on some shapes of text)", crate::sql::PARSE_BUDGET.as_secs()));
+        checked.suggestion = Some("write it more simply".into());
+        return checked;
+    };
+    for d in diagnostics {
         let id = rule_id(&d.rule);
         let class = lint_rule_class(&id);
         if class >= checked.class {

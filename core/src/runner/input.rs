@@ -76,8 +76,8 @@ impl Migrator {
             if let Some((_, session)) = parts.iter().find(|(_, p)| statement::classify(p).kind == StatementKind::Session) {
                 return Err(refuse(format!(
                     "`{}` changes the session, which a resumed run does not have (it starts a new one) and which would carry into the migrations after it: \
-                     qualify names instead of setting search_path; for one transaction, use SET LOCAL or set_config(name, value, true), \
-                     pg_advisory_xact_lock, or a temporary table ON COMMIT DROP (PostgreSQL)",
+                     qualify names instead of setting search_path; for one transaction, use `SET LOCAL` or `set_config(name, value, true)`, \
+                     `pg_advisory_xact_lock`, or a temporary table `ON COMMIT DROP` (PostgreSQL)",
                     session.split_whitespace().take(3).collect::<Vec<_>>().join(" ")
                 )));
             }

@@ -219,7 +219,7 @@ fn key_in_target(copy: &CopyDirective, key: &[KeyColumn]) -> Option<String> {
     if crate::sql::tokens::has_overlong_name(&copy.insert) {
         return None;
     }
-    let statements = sqlparser::parser::Parser::parse_sql(&sqlparser::dialect::PostgreSqlDialect {}, &copy.insert).ok()?;
+    let statements = crate::sql::within_parse_budget(&copy.insert, |sql| sqlparser::parser::Parser::parse_sql(&sqlparser::dialect::PostgreSqlDialect {}, sql).ok())??;
     let [Statement::Insert(insert)] = statements.as_slice() else { return None };
     let SetExpr::Select(select) = insert.source.as_ref()?.body.as_ref() else { return None };
     let fold = |i: &sqlparser::ast::Ident| if i.quote_style.is_some() { i.value.clone() } else { i.value.to_lowercase() };

@@ -88,7 +88,7 @@ pub(crate) fn created_index(sql: &str) -> Option<(String, String)> {
     if crate::sql::tokens::has_overlong_name(sql) {
         return None;
     }
-    let statements = Parser::parse_sql(&PostgreSqlDialect {}, sql).ok()?;
+    let statements = crate::sql::within_parse_budget(sql, |sql| Parser::parse_sql(&PostgreSqlDialect {}, sql).ok())??;
     let [Statement::CreateIndex(i)] = statements.as_slice() else { return None };
     let name = i.name.as_ref()?;
     let (table_schema, _) = qualified(&i.table_name)?;
@@ -101,9 +101,10 @@ pub(crate) fn of(sql: &str) -> Effect {
     if crate::sql::tokens::has_overlong_name(sql) {
         return Effect::Unknown("the statement holds a name too long to parse".to_owned());
     }
-    let statements = match Parser::parse_sql(&PostgreSqlDialect {}, sql) {
-        Ok(s) => s,
-        Err(e) => return Effect::Unknown(format!("the statement does not parse ({e})")),
+    let statements = match crate::sql::within_parse_budget(sql, |sql| Parser::parse_sql(&PostgreSqlDialect {}, sql).map_err(|e| e.to_string())) {
+        Some(Ok(s)) => s,
+        Some(Err(e)) => return Effect::Unknown(format!("the statement does not parse ({e})")),
+        None => return Effect::Unknown("the parser did not finish reading the statement".to_owned()),
     };
     let [statement] = statements.as_slice() else { return Effect::Unknown(format!("{} statements where one was expected", statements.len())) };
     let unnamed = |what: &str| Effect::Unknown(format!("{what} without a name cannot be looked up"));

@@ -16,8 +16,8 @@ pub mod tokens;
 /// few hundred bytes that took minutes. Short text parses in microseconds and runs here;
 /// longer text runs on a thread of its own, and after [`PARSE_BUDGET`] it is given up on
 /// (`None`): the thread is left to finish and the caller refuses the text. Nothing
-/// written by a person or printed by PostgreSQL comes near the budget (a 1,000-value
-/// `IN` list parses in about a millisecond).
+/// written by a person or printed by PostgreSQL comes near the budget (a check with a
+/// 1,000-value `IN` list as PostgreSQL prints it, 14 KB, parses in 3 ms, release build).
 pub fn within_parse_budget<T: Send + 'static>(text: &str, parse: impl FnOnce(&str) -> T + Send + 'static) -> Option<T> {
     // Below this length every blow-up found took under 30 ms.
     const INLINE_BYTES: usize = 160;

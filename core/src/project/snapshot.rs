@@ -84,16 +84,13 @@ pub fn from_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, Snap
 /// lines, where a line end would end the comment).
 pub(crate) fn check_names(schema: &Schema) -> Result<(), SnapshotError> {
     let refuse = |key: String, why: String| SnapshotError { key, error: serde::de::Error::custom(why) };
+    use crate::schema::model::{MAX_IDENTIFIER_BYTES, NameProblem, name_problem};
     let bad_name = |name: &str| {
-        if name.is_empty() {
-            Some("is empty".to_owned())
-        } else if name.len() > crate::schema::model::MAX_IDENTIFIER_BYTES {
-            Some(format!("is longer than {} bytes", crate::schema::model::MAX_IDENTIFIER_BYTES))
-        } else if name.chars().any(char::is_control) {
-            Some("holds a control character".to_owned())
-        } else {
-            None
-        }
+        name_problem(name).map(|problem| match problem {
+            NameProblem::Empty => "is empty".to_owned(),
+            NameProblem::TooLong => format!("is longer than {MAX_IDENTIFIER_BYTES} bytes"),
+            NameProblem::QuoteOrControl => "holds a quote or a control character".to_owned(),
+        })
     };
     for (key, table) in &schema.tables {
         if *key != table.name {
@@ -200,7 +197,7 @@ mod tests {
         assert!(refusal(v).starts_with("tables.t.checks.c.name: "));
         let mut v = written();
         v["tables"]["t"]["columns"][0]["name"] = "id\n-- tablewright:".into();
-        assert!(refusal(v).starts_with("tables.t.columns[0].name: the name \"id\\n-- tablewright:\" holds a control character"));
+        assert!(refusal(v).starts_with("tables.t.columns[0].name: the name \"id\\n-- tablewright:\" holds a quote or a control character"));
         let mut v = written();
         v["tables"]["t"]["columns"][0]["name"] = "x".repeat(64).into();
         assert!(refusal(v).contains("longer than 63 bytes"));

@@ -811,12 +811,11 @@ fn referential_action(lit: Option<&LitStr>, errors: &mut Errors) -> Option<Refer
 }
 
 fn check_identifier(value: &str, tokens: impl ToTokens, what: &str, errors: &mut Errors) {
-    if value.is_empty() {
-        errors.push(tokens, format!("empty {what}"));
-    } else if value.len() > model::MAX_IDENTIFIER_BYTES {
-        errors.push(tokens, format!("{what} `{value}` is longer than 63 bytes"));
-    } else if value.contains('"') || value.chars().any(char::is_control) {
-        errors.push(tokens, format!("{what} `{value}` contains a quote or control character"));
+    match model::name_problem(value) {
+        Some(model::NameProblem::Empty) => errors.push(tokens, format!("empty {what}")),
+        Some(model::NameProblem::TooLong) => errors.push(tokens, format!("{what} `{value}` is longer than 63 bytes")),
+        Some(model::NameProblem::QuoteOrControl) => errors.push(tokens, format!("{what} `{value}` contains a quote or control character")),
+        None => {}
     }
 }
 

@@ -228,6 +228,31 @@ pub struct Check {
 /// PostgreSQL truncates identifiers longer than this many bytes; we refuse them instead.
 pub const MAX_IDENTIFIER_BYTES: usize = 63;
 
+/// Why a name cannot be one this tool writes; the grammar and the snapshot reader each say
+/// it in their own words.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NameProblem {
+    /// Empty.
+    Empty,
+    /// Longer than [`MAX_IDENTIFIER_BYTES`].
+    TooLong,
+    /// Holds a `"` or a control character.
+    QuoteOrControl,
+}
+
+/// What is wrong with `name`, if anything.
+pub fn name_problem(name: &str) -> Option<NameProblem> {
+    if name.is_empty() {
+        Some(NameProblem::Empty)
+    } else if name.len() > MAX_IDENTIFIER_BYTES {
+        Some(NameProblem::TooLong)
+    } else if name.contains('"') || name.chars().any(char::is_control) {
+        Some(NameProblem::QuoteOrControl)
+    } else {
+        None
+    }
+}
+
 /// The conventional name of a constraint or index, PostgreSQL's own style
 /// (`<table>_<cols>_<suffix>`), so that introspected names match the snapshot.
 pub fn default_name(table: &str, columns: &[String], suffix: &str) -> String {

@@ -5,23 +5,41 @@
 #[path = "../../fuzz/targets.rs"]
 mod targets;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-fn replay(target: &str, run: fn(&[u8])) {
-    let fuzz = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz");
-    let mut inputs = 0;
-    for dir in [fuzz.join("seeds").join(target), fuzz.join("regressions").join(target)] {
-        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
-        for entry in entries {
-            let path = entry.unwrap().path();
-            let data = std::fs::read(&path).unwrap();
-            // A failing input names itself.
-            let outcome = std::panic::catch_unwind(|| run(&data));
-            assert!(outcome.is_ok(), "{target}: {} fails (replay it with scripts/fuzz {target} {})", path.display(), path.display());
-            inputs += 1;
+/// Every file under `dir`, its subfolders' included.
+fn files(dir: &Path, out: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            files(&path, out);
+        } else {
+            out.push(path);
         }
     }
-    assert!(inputs > 0, "{target}: no seed corpus in fuzz/seeds/{target}");
+}
+
+fn replay(target: &str, run: fn(&[u8])) {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    // The folders fuzz/seeds.txt names for the target, as scripts/fuzz reads them.
+    let list = std::fs::read_to_string(repo.join("fuzz/seeds.txt")).unwrap();
+    let seeds = list.lines().map(str::split_whitespace).find_map(|mut words| (words.next() == Some(target)).then(|| words.map(|w| repo.join(w)).collect::<Vec<_>>()));
+    let seeds = seeds.unwrap_or_else(|| panic!("{target}: no line in fuzz/seeds.txt"));
+    let mut inputs = Vec::new();
+    for dir in &seeds {
+        files(dir, &mut inputs);
+    }
+    assert!(!inputs.is_empty(), "{target}: its seed folders hold no file");
+    let regressions = repo.join("fuzz/regressions").join(target);
+    if regressions.is_dir() {
+        files(&regressions, &mut inputs);
+    }
+    for path in inputs {
+        let data = std::fs::read(&path).unwrap();
+        // A failing input names itself.
+        let outcome = std::panic::catch_unwind(|| run(&data));
+        assert!(outcome.is_ok(), "{target}: {} fails (replay it with scripts/fuzz {target} {})", path.display(), path.display());
+    }
 }
 
 #[test]

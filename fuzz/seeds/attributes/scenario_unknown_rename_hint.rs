@@ -1,9 +1,0 @@
-#[derive(Table)]
-#[table(name = "books")]
-pub struct Book {
-    #[column(primary_key, default = "gen_random_uuid()")]
-    pub id: Uuid,
-    pub title: String,
-    #[column(renamed_from = "subtitel")]
-    pub subtitle: Option<String>,
-}

@@ -1,2 +1,0 @@
--- no migration: plan: 1 change(s) cannot be carried out on dsql; nothing was written
---   add column `books.pages` (integer): `books.pages` is added as NOT NULL without a default, so the existing rows have no value for it; give it a `default`, or a `fill` for the existing rows

@@ -1,4 +1,0 @@
--- no migration: schema: 1 change(s) would drop data and need a decision; nothing was written
---   column `books.legacy_code` is in the last snapshot but no field describes it
---     if a field now holds this column under another name, add `#[column(renamed_from = "legacy_code")]` to it
---     to drop the column and its data, add `#[table(allow_drop(legacy_code))]` to the struct or run `generate --allow-drop books.legacy_code`

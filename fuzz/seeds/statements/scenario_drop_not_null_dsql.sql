@@ -1,1 +1,0 @@
-ALTER TABLE "books" ALTER COLUMN "blurb" DROP NOT NULL;

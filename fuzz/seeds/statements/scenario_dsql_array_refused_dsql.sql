@@ -1,3 +1,0 @@
--- no migration: plan: 2 change(s) cannot be carried out on dsql; nothing was written
---   column `books.tags` of type text[]: arrays are not a column type on DSQL: store a jsonb array (`serde_json::Value`) or use a child table
---   column `books.last_ip` of type inet: inet is not a column type on DSQL: use text

@@ -1,1 +1,0 @@
-ALTER TABLE "books" ALTER COLUMN "status" SET DEFAULT ('draft');

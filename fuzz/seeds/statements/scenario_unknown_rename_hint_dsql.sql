@@ -1,2 +1,0 @@
--- no migration: schema: 1 problem(s) in the declared schema; nothing was written
---   `renamed_from = "subtitel"` on column `books.subtitle` names no column of `books` in the last snapshot; remove it or correct the name

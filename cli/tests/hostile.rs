@@ -6,10 +6,11 @@
 #[path = "../../core/tests/common/mod.rs"]
 mod common;
 mod documents;
+mod process;
 
 use common::{Mode, TestDb};
+use process::{bin, files, hand_folder, provider, text};
 use sqlx::{Connection, PgConnection};
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use tablewright_core::project::folder::MigrationFolder;
@@ -20,21 +21,6 @@ const V2: &str = include_str!("../../core/tests/fixtures/v2.rs");
 /// What the snapshot probe puts in a default: it closes the column, adds a constraint and
 /// two statements, and reopens a default so the rest of the line still parses.
 const INJECTED_DEFAULT: &str = "'x') NOT NULL, CONSTRAINT x PRIMARY KEY (id)); DROP TABLE IF EXISTS victim; CREATE TABLE pwn (id uuid, a text DEFAULT ('y'";
-
-fn bin() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_tablewright"))
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-fn provider(mode: Mode) -> &'static str {
-    match mode {
-        Mode::Postgres => "postgres",
-        Mode::DsqlGuarded => "dsql",
-    }
-}
 
 /// A project in `<tmp>/project` whose two migrations the CLI generated from V1 then V2;
 /// `<tmp>/outside` is a folder beside it that nothing may touch.
@@ -58,23 +44,6 @@ fn run(dir: &Path, args: &[&str]) -> Output {
 
 fn migrate(dir: &Path, mode: Mode, db: &TestDb) -> Output {
     run(dir, &["migrate", "--provider", provider(mode), "--connection-string", &db.url])
-}
-
-/// Every file under `dir`, with its bytes.
-fn files(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
-    fn walk(dir: &Path, out: &mut BTreeMap<PathBuf, Vec<u8>>) {
-        for entry in std::fs::read_dir(dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                walk(&path, out);
-            } else {
-                out.insert(path.clone(), std::fs::read(&path).unwrap());
-            }
-        }
-    }
-    let mut out = BTreeMap::new();
-    walk(dir, &mut out);
-    out
 }
 
 /// The tables of `public`, by name.
@@ -229,22 +198,6 @@ async fn a_byte_order_mark_is_accepted_in_the_journal_and_snapshots() {
     let out = migrate(&dir, Mode::Postgres, &db);
     assert_eq!(out.status.code(), Some(0), "{}{}", text(&out.stdout), text(&out.stderr));
     assert_eq!(tables(&db).await, ["authors", "books"]);
-}
-
-/// A migrations folder of hand-written files: `(tag, statements)` each, with a journal.
-fn hand_folder(migrations: &[(&str, &[&str])]) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::create_dir_all(dir.path().join("meta")).unwrap();
-    let mut entries = Vec::new();
-    for (i, (tag, statements)) in migrations.iter().enumerate() {
-        let sql = statements.join("\n--> statement-breakpoint\n") + "\n";
-        std::fs::write(dir.path().join(format!("{tag}.sql")), &sql).unwrap();
-        let hash = tablewright_core::project::hash::migration_hash(sql.as_bytes());
-        entries.push(serde_json::json!({"idx": i, "version": "7", "when": i, "tag": tag, "breakpoints": true, "hash": hash}));
-    }
-    let journal = serde_json::json!({"version": "7", "dialect": "postgresql", "entries": entries});
-    std::fs::write(dir.path().join("meta/_journal.json"), journal.to_string()).unwrap();
-    dir
 }
 
 const AUDIT: &str = "CREATE TABLE IF NOT EXISTS \"audit\" (\"n\" bigint NOT NULL, CONSTRAINT \"audit_pkey\" PRIMARY KEY (\"n\"))";

@@ -5,31 +5,18 @@
 #[path = "../../core/tests/common/mod.rs"]
 mod common;
 mod documents;
+mod process;
 
 use common::{Mode, TestDb};
+use process::{bin, files, provider, text};
 use sqlx::{Connection, PgConnection};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use tablewright_core::runner::introspect;
 use tablewright_core::schema::compare;
 
-fn bin() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_tablewright"))
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
 fn run(dir: &Path, args: &[&str]) -> Output {
     Command::new(bin()).current_dir(dir).args(args).env_remove("DATABASE_URL").env_remove("FAILPOINTS").output().unwrap()
-}
-
-fn provider(mode: Mode) -> &'static str {
-    match mode {
-        Mode::Postgres => "postgres",
-        Mode::DsqlGuarded => "dsql",
-    }
 }
 
 /// A schema written by hand, as a team that adopts tablewright has one: uuid and identity
@@ -377,23 +364,6 @@ async fn a_folder_not_imported_ignores_drizzle_history() {
     assert!(out.status.success(), "{}{}", text(&out.stdout), text(&out.stderr));
 }
 
-/// Every file under `dir`, with its bytes.
-fn files_of(dir: &Path) -> std::collections::BTreeMap<PathBuf, Vec<u8>> {
-    let mut out = std::collections::BTreeMap::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for entry in std::fs::read_dir(&d).unwrap().flatten() {
-            let p = entry.path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                out.insert(p.clone(), std::fs::read(&p).unwrap());
-            }
-        }
-    }
-    out
-}
-
 /// `push` builds what `generate` + `migrate` build, through the same planner (renames,
 /// new uniques, checks, a self-reference), writes no file and keeps no history; an
 /// unallowed drop is refused (exit 2, nothing changed); a second push has nothing to do.
@@ -416,10 +386,10 @@ async fn push_equals_generate_and_migrate(mode: Mode) {
     let v2 = include_str!("../../core/tests/fixtures/v2.rs");
     for (step, source) in [v1, v2].into_iter().enumerate() {
         std::fs::write(dir.path().join("schema.rs"), source).unwrap();
-        let before = files_of(dir.path());
+        let before = files(dir.path());
         let out = push(&[]);
         assert!(out.status.success(), "step {step}: {}{}", text(&out.stdout), text(&out.stderr));
-        assert_eq!(files_of(dir.path()), before, "push wrote a file");
+        assert_eq!(files(dir.path()), before, "push wrote a file");
         let out = push(&[]);
         assert!(text(&out.stdout).contains("already matches the structs"), "{}", text(&out.stdout));
 

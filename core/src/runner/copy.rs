@@ -216,9 +216,6 @@ impl WalkSql {
 /// computed, so rows of a source range cannot be found in the new table.
 fn key_in_target(copy: &CopyDirective, key: &[KeyColumn]) -> Option<String> {
     use sqlparser::ast::{Expr, SelectItem, SetExpr, Statement};
-    if crate::sql::tokens::has_overlong_name(&copy.insert) {
-        return None;
-    }
     let statements = crate::sql::within_parse_budget(&copy.insert, |sql| sqlparser::parser::Parser::parse_sql(&sqlparser::dialect::PostgreSqlDialect {}, sql).ok())??;
     let [Statement::Insert(insert)] = statements.as_slice() else { return None };
     let SetExpr::Select(select) = insert.source.as_ref()?.body.as_ref() else { return None };

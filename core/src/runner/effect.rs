@@ -85,9 +85,6 @@ fn canonical_type(data_type: &sqlparser::ast::DataType) -> Option<String> {
 
 /// `(schema, name)` of the index a `CREATE INDEX` statement builds, when it names one.
 pub(crate) fn created_index(sql: &str) -> Option<(String, String)> {
-    if crate::sql::tokens::has_overlong_name(sql) {
-        return None;
-    }
     let statements = crate::sql::within_parse_budget(sql, |sql| Parser::parse_sql(&PostgreSqlDialect {}, sql).ok())??;
     let [Statement::CreateIndex(i)] = statements.as_slice() else { return None };
     let name = i.name.as_ref()?;
@@ -98,13 +95,10 @@ pub(crate) fn created_index(sql: &str) -> Option<(String, String)> {
 
 /// What `sql` (one statement) does to the catalog.
 pub(crate) fn of(sql: &str) -> Effect {
-    if crate::sql::tokens::has_overlong_name(sql) {
-        return Effect::Unknown("the statement holds a name too long to parse".to_owned());
-    }
     let statements = match crate::sql::within_parse_budget(sql, |sql| Parser::parse_sql(&PostgreSqlDialect {}, sql).map_err(|e| e.to_string())) {
         Some(Ok(s)) => s,
         Some(Err(e)) => return Effect::Unknown(format!("the statement does not parse ({e})")),
-        None => return Effect::Unknown("the parser did not finish reading the statement".to_owned()),
+        None => return Effect::Unknown("the parser does not read the statement within its limits (a name of more than five parts, or 2 s)".to_owned()),
     };
     let [statement] = statements.as_slice() else { return Effect::Unknown(format!("{} statements where one was expected", statements.len())) };
     let unnamed = |what: &str| Effect::Unknown(format!("{what} without a name cannot be looked up"));

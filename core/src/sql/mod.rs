@@ -13,7 +13,8 @@ pub mod tokens;
 /// Runs a SQL parser over `text` within a time budget. The parser (sqlparser-dsql, and
 /// dsql-lint on it) backtracks, and some shapes of text take it exponential time: the fuzz
 /// runs found three (long dotted names, stray dots, `CASE`s among `~` operators), each a
-/// few hundred bytes that took minutes. Short text parses in microseconds and runs here;
+/// few hundred bytes that took minutes. Text with the first two shapes is given up on at
+/// once ([`tokens::has_overlong_name`]). Short text parses in microseconds and runs here;
 /// longer text runs on a thread of its own, and after [`PARSE_BUDGET`] it is given up on
 /// (`None`): the thread is left to finish and the caller refuses the text. Nothing
 /// written by a person or printed by PostgreSQL comes near the budget (a check with a
@@ -21,6 +22,9 @@ pub mod tokens;
 pub fn within_parse_budget<T: Send + 'static>(text: &str, parse: impl FnOnce(&str) -> T + Send + 'static) -> Option<T> {
     // Below this length every blow-up found took under 30 ms.
     const INLINE_BYTES: usize = 160;
+    if tokens::has_overlong_name(text) {
+        return None;
+    }
     if text.len() <= INLINE_BYTES {
         return Some(parse(text));
     }

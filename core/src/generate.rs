@@ -187,7 +187,8 @@ pub fn plan_migration_after(config: &Config, desired: &DesiredSchema, folder: &M
         let planned = plan::plan(&changes, &desired.schema, config.dialect)?;
         (changes.ops, planned, desired.schema.clone())
     };
-    let warnings = warnings(&ops, &planned.rebuilds);
+    let mut warnings = warnings(&ops, &planned.rebuilds);
+    warnings.extend(crate::compile::warnings::absorbed_uniques(&ops, desired));
     let denied: Vec<Warning> = warnings.iter().filter(|w| options.deny.iter().any(|d| w.is_denied_by(d))).cloned().collect();
     if !denied.is_empty() {
         return Err(GenerateError::Denied(denied));

@@ -15,7 +15,7 @@ use tablewright_core::schema::grammar::{self, RequiresTable, TableDef};
 ///
 /// See the README's attribute reference for `#[table]`, `#[column]`, `#[index]`,
 /// `#[unique]`, `#[primary_key]` and `#[check]`.
-#[proc_macro_derive(Table, attributes(table, column, index, unique, primary_key, check))]
+#[proc_macro_derive(Table, attributes(table, column, index, unique, primary_key, check, foreign_key))]
 pub fn derive_table(input: TokenStream) -> TokenStream {
     let input = parse_macro_input!(input as DeriveInput);
     match grammar::parse_table(&input) {

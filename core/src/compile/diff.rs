@@ -5,7 +5,7 @@
 //! run shows all the decisions a user has to make.
 
 use crate::schema::desired::{AllowDrops, DesiredSchema, Hint, Location};
-use crate::schema::model::{Check, Column, ForeignKey, Index, PrimaryKey, Schema, SqlExpr, SqlType, Table, Unique};
+use crate::schema::model::{Check, Column, ForeignKey, Identity, Index, PrimaryKey, Schema, SqlExpr, SqlType, Table, Unique};
 use crate::compile::rules::ChangeKind;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
@@ -29,7 +29,8 @@ pub enum Op {
     /// Rename a column.
     RenameColumn { table: String, from: String, to: String },
     /// Change a column's type.
-    AlterColumnType { table: String, column: String, from: SqlType, to: SqlType },
+    /// (`collation`: the column's collation after the change, `None` the type's default.)
+    AlterColumnType { table: String, column: String, from: SqlType, to: SqlType, collation: Option<String> },
     /// `SET NOT NULL`.
     SetNotNull { table: String, column: String },
     /// `DROP NOT NULL`.
@@ -39,9 +40,13 @@ pub enum Op {
     /// `DROP DEFAULT`.
     DropDefault { table: String, column: String },
     /// Make an existing column an identity column.
-    AddIdentity { table: String, column: String },
+    AddIdentity { table: String, column: String, identity: Identity },
     /// Drop identity.
     DropIdentity { table: String, column: String },
+    /// Change an identity's kind or sequence options.
+    AlterIdentity { table: String, column: String, from: Identity, to: Identity },
+    /// Change a column's collation (its type unchanged).
+    AlterCollation { table: String, column: String, sql_type: SqlType, collation: Option<String> },
     /// Replace the primary key.
     ChangePrimaryKey { table: String, from: Option<PrimaryKey>, to: Option<PrimaryKey> },
     /// Create an index (`new_table`: the table is created in the same migration).
@@ -76,7 +81,7 @@ impl Op {
             Op::DropTable { .. } => ChangeKind::DropTable,
             Op::RenameTable { .. } => ChangeKind::RenameTable,
             Op::AddColumn { column, .. } => {
-                if column.not_null || column.identity {
+                if column.not_null || column.is_identity() {
                     ChangeKind::AddColumnNotNull
                 } else if column.default.is_some() {
                     ChangeKind::AddColumnWithDefault
@@ -93,6 +98,8 @@ impl Op {
             Op::DropDefault { .. } => ChangeKind::DropDefault,
             Op::AddIdentity { .. } => ChangeKind::AddIdentity,
             Op::DropIdentity { .. } => ChangeKind::DropIdentity,
+            Op::AlterIdentity { .. } => ChangeKind::AlterIdentity,
+            Op::AlterCollation { .. } => ChangeKind::AlterCollation,
             Op::ChangePrimaryKey { .. } => ChangeKind::ChangePrimaryKey,
             Op::CreateIndex { new_table: true, .. } => ChangeKind::CreateIndexOnNewTable,
             Op::CreateIndex { new_table: false, .. } => ChangeKind::CreateIndex,
@@ -120,7 +127,9 @@ impl Op {
             | Op::SetDefault { column, .. }
             | Op::DropDefault { column, .. }
             | Op::AddIdentity { column, .. }
-            | Op::DropIdentity { column, .. } => Some(column),
+            | Op::DropIdentity { column, .. }
+            | Op::AlterIdentity { column, .. }
+            | Op::AlterCollation { column, .. } => Some(column),
             _ => None,
         }
     }
@@ -141,6 +150,8 @@ impl Op {
             | Op::DropDefault { table, .. }
             | Op::AddIdentity { table, .. }
             | Op::DropIdentity { table, .. }
+            | Op::AlterIdentity { table, .. }
+            | Op::AlterCollation { table, .. }
             | Op::ChangePrimaryKey { table, .. }
             | Op::CreateIndex { table, .. }
             | Op::DropIndex { table, .. }
@@ -171,7 +182,9 @@ impl Op {
             | Op::SetDefault { column, .. }
             | Op::DropDefault { column, .. }
             | Op::AddIdentity { column, .. }
-            | Op::DropIdentity { column, .. } => format!("alter_{t}_{column}"),
+            | Op::DropIdentity { column, .. }
+            | Op::AlterIdentity { column, .. }
+            | Op::AlterCollation { column, .. } => format!("alter_{t}_{column}"),
             Op::ChangePrimaryKey { .. } => format!("change_{t}_pkey"),
             Op::CreateIndex { index, .. } => format!("add_{}", index.name),
             Op::AddUnique { unique, .. } => format!("add_{}", unique.name),
@@ -203,6 +216,11 @@ impl fmt::Display for Op {
             Op::DropDefault { column, .. } => write!(f, "drop default of `{t}.{column}`"),
             Op::AddIdentity { column, .. } => write!(f, "make `{t}.{column}` an identity column"),
             Op::DropIdentity { column, .. } => write!(f, "drop identity of `{t}.{column}`"),
+            Op::AlterIdentity { column, .. } => write!(f, "change the identity of `{t}.{column}`"),
+            Op::AlterCollation { column, collation, .. } => match collation {
+                Some(c) => write!(f, "collate `{t}.{column}` by \"{c}\""),
+                None => write!(f, "give `{t}.{column}` its type's default collation"),
+            },
             Op::ChangePrimaryKey { to, .. } => match to {
                 Some(pk) => write!(f, "change primary key of `{t}` to ({})", pk.columns.join(", ")),
                 None => write!(f, "drop primary key of `{t}`"),
@@ -442,7 +460,7 @@ fn validate_names(desired: &DesiredSchema) -> Vec<Problem> {
         .schema
         .tables
         .values()
-        .map(|t| (t.name.as_str(), t.columns.iter().filter(|c| c.identity).map(|c| crate::schema::model::identity_sequence_name(&t.name, &c.name)).collect()))
+        .map(|t| (t.name.as_str(), t.columns.iter().filter(|c| c.is_identity()).map(|c| crate::schema::model::identity_sequence_name(&t.name, &c.name)).collect()))
         .collect();
     for table in desired.schema.tables.values() {
         let location = desired.sources.get(&table.name).and_then(|s| s.location.clone());
@@ -510,7 +528,7 @@ fn validate_references(desired: &DesiredSchema) -> Vec<Problem> {
             }
             let keyed = target.primary_key.as_ref().is_some_and(|pk| pk.columns == fk.references_columns)
                 || target.uniques.values().any(|u| u.columns == fk.references_columns)
-                || target.indexes.values().any(|i| i.unique && i.columns == fk.references_columns);
+                || target.indexes.values().any(|i| i.unique && i.predicate.is_none() && i.plain_columns().as_ref() == Some(&fk.references_columns));
             if !keyed && fk.references_columns.iter().all(|c| target.column(c).is_some()) {
                 problems.push(Problem {
                     message: format!(
@@ -558,7 +576,9 @@ fn apply_renames(prev: &Schema, tables: &BTreeMap<String, String>, columns: &BTr
             rename_cols(&mut u.columns);
         }
         for i in t.indexes.values_mut() {
-            rename_cols(&mut i.columns);
+            for c in i.named_columns_mut() {
+                *c = column_new_name(prev_name, c);
+            }
         }
         for fk in t.foreign_keys.values_mut() {
             rename_cols(&mut fk.columns);
@@ -630,7 +650,13 @@ fn diff_table(pt: &Table, nt: &Table, plan: &mut Phases) {
             if pc.default.is_some() {
                 plan.alter_columns.push(Op::DropDefault { table: table.clone(), column: col.clone() });
             }
-            plan.alter_columns.push(Op::AlterColumnType { table: table.clone(), column: col.clone(), from: pc.sql_type.clone(), to: column.sql_type.clone() });
+            plan.alter_columns.push(Op::AlterColumnType {
+                table: table.clone(),
+                column: col.clone(),
+                from: pc.sql_type.clone(),
+                to: column.sql_type.clone(),
+                collation: column.collation.clone(),
+            });
         }
         let in_new_pk = nt.primary_key.as_ref().is_some_and(|pk| pk.columns.contains(&col));
         let in_old_pk = pt.primary_key.as_ref().is_some_and(|pk| pk.columns.contains(&col));
@@ -645,8 +671,11 @@ fn diff_table(pt: &Table, nt: &Table, plan: &mut Phases) {
         }
         // An identity column takes no default: the identity goes before a default is set,
         // and comes after the old default is dropped.
-        if pc.identity && !column.identity {
+        if pc.is_identity() && !column.is_identity() {
             plan.alter_columns.push(Op::DropIdentity { table: table.clone(), column: col.clone() });
+        }
+        if pc.collation != column.collation && !type_changes {
+            plan.alter_columns.push(Op::AlterCollation { table: table.clone(), column: col.clone(), sql_type: column.sql_type.clone(), collation: column.collation.clone() });
         }
         match (&pc.default, &column.default) {
             (a, Some(b)) if type_changes || a.as_ref() != Some(b) => {
@@ -655,8 +684,12 @@ fn diff_table(pt: &Table, nt: &Table, plan: &mut Phases) {
             (Some(_), None) if !type_changes => plan.alter_columns.push(Op::DropDefault { table: table.clone(), column: col.clone() }),
             _ => {}
         }
-        if !pc.identity && column.identity {
-            plan.alter_columns.push(Op::AddIdentity { table: table.clone(), column: col.clone() });
+        match (&pc.identity, &column.identity) {
+            (None, Some(identity)) => plan.alter_columns.push(Op::AddIdentity { table: table.clone(), column: col.clone(), identity: identity.clone() }),
+            (Some(from), Some(to)) if from != to => {
+                plan.alter_columns.push(Op::AlterIdentity { table: table.clone(), column: col.clone(), from: from.clone(), to: to.clone() })
+            }
+            _ => {}
         }
     }
     for pc in &pt.columns {
@@ -688,7 +721,8 @@ fn diff_table(pt: &Table, nt: &Table, plan: &mut Phases) {
         plan.add_indexes.push(Op::AddUnique { table: table.clone(), unique: u.clone() });
     }
 
-    let (renames, dropped, added) = match_named(&pt.indexes, &nt.indexes, |a, b| a.columns == b.columns && a.unique == b.unique);
+    let same_index = |a: &Index, b: &Index| Index { name: String::new(), ..a.clone() } == Index { name: String::new(), ..b.clone() };
+    let (renames, dropped, added) = match_named(&pt.indexes, &nt.indexes, same_index);
     for (from, to) in renames {
         plan.name_changes.push(Op::RenameIndex { table: table.clone(), from, index: nt.indexes[&to].clone() });
     }
@@ -699,14 +733,7 @@ fn diff_table(pt: &Table, nt: &Table, plan: &mut Phases) {
         plan.add_indexes.push(Op::CreateIndex { table: table.clone(), index: i.clone(), new_table: false });
     }
 
-    let same_fk = |a: &ForeignKey, b: &ForeignKey| {
-        a.columns == b.columns
-            && a.references_table == b.references_table
-            && a.references_columns == b.references_columns
-            && a.on_delete == b.on_delete
-            && a.on_update == b.on_update
-    };
-    let (renames, dropped, added) = match_named(&pt.foreign_keys, &nt.foreign_keys, same_fk);
+    let (renames, dropped, added) = match_named(&pt.foreign_keys, &nt.foreign_keys, ForeignKey::same_definition);
     for (from, to) in renames {
         plan.name_changes.push(Op::RenameConstraint { table: table.clone(), from, to, index_backed: false });
     }

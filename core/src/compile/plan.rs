@@ -9,8 +9,8 @@
 
 use crate::compile::diff::{Changes, Op};
 use crate::compile::recreate;
-use crate::compile::rules::{self, ChangeKind, Dialect, Strategy};
-use crate::schema::model::{Column, ForeignKey, Index, Schema, Table, Unique};
+use crate::compile::rules::{self, ChangeKind, Construct, Dialect, Strategy};
+use crate::schema::model::{Column, ForeignKey, Identity, Index, IndexKey, KeyTarget, Schema, Table, Unique};
 use crate::sql::directive;
 use crate::sql::ident::{literal, quote, quote_list};
 use crate::sql::statement::{IndexCreation, IndexMode, Validation};
@@ -144,15 +144,7 @@ pub fn plan(changes: &Changes, next: &Schema, dialect: Dialect) -> Result<Plan, 
     let mut unbuildable: BTreeSet<&str> = BTreeSet::new();
     if dialect == Dialect::Dsql {
         for table in next.tables.values() {
-            for column in table.columns.iter().filter(|c| c.identity && c.sql_type != "bigint") {
-                refusals.push(Refusal {
-                    change: format!("identity column `{}.{}` of type {}", table.name, column.name, column.sql_type),
-                    table: table.name.clone(),
-                    column: Some(column.name.clone()),
-                    kind: ChangeKind::CreateTable,
-                    reason: "DSQL numbers only bigint identity columns: make the field `i64`".to_owned(),
-                });
-            }
+            refusals.extend(dsql_construct_refusals(table));
         }
     }
     for op in ops {
@@ -195,7 +187,7 @@ pub fn plan(changes: &Changes, next: &Schema, dialect: Dialect) -> Result<Plan, 
         if let Op::AddColumn { column, .. } = op
             && column.not_null
             && column.default.is_none()
-            && !column.identity
+            && !column.is_identity()
             && changes.fill(table, &column.name).is_none()
         {
             refusals.push(Refusal::of(op, not_null_without_value(table, &column.name)));
@@ -232,6 +224,8 @@ pub fn plan(changes: &Changes, next: &Schema, dialect: Dialect) -> Result<Plan, 
                     "`{table}` has no primary key to backfill its rows in batches by; give it one in an earlier migration, or add the column without a default"
                 ),
             )),
+            // Said once: a construct the dialect lacks is already refused where it is used.
+            Strategy::Unsupported if refusals.iter().any(|r| r.table == table && r.column.as_deref() == op.column()) => {}
             Strategy::Unsupported => refusals.push(Refusal::of(op, format!("{dialect} cannot do this"))),
             strategy => statements.extend(render(op, strategy, dialect)),
         }
@@ -277,7 +271,7 @@ fn rebuild(changes: &Changes, next: &Schema, table: &str, dialect: Dialect, rebu
             if let Some(fill) = changes.fill(table, &column.name) {
                 columns.push(quote(&column.name));
                 expressions.push(format!("({fill})"));
-            } else if column.not_null && column.default.is_none() && !column.identity {
+            } else if column.not_null && column.default.is_none() && !column.is_identity() {
                 // (An identity column numbers the copied rows itself.)
                 return Err(not_null_without_value(table, &column.name));
             }
@@ -332,6 +326,16 @@ fn rebuild(changes: &Changes, next: &Schema, table: &str, dialect: Dialect, rebu
     if let Some(k) = &mut shape.primary_key {
         k.name = format!("{}{}", k.name, recreate::NEW_SUFFIX);
     }
+    // The copy writes the rows' own numbers, which an ALWAYS identity refuses (and the
+    // copy's INSERT cannot say `OVERRIDING SYSTEM VALUE` in the parser's SQL): the new
+    // table takes it BY DEFAULT, and it is made ALWAYS again once the table is in place.
+    let mut always_after = Vec::new();
+    for column in shape.columns.iter_mut().filter(|c| c.identity.as_ref().is_some_and(|i| i.always) && from.column(&c.name).is_some()) {
+        if let Some(identity) = &mut column.identity {
+            always_after.push((column.name.clone(), identity.clone()));
+            identity.always = false;
+        }
+    }
     shape.uniques = shape.uniques.into_values().map(|u| (format!("{}{}", u.name, recreate::NEW_SUFFIX), Unique { name: format!("{}{}", u.name, recreate::NEW_SUFFIX), ..u })).collect();
     // A key referencing the table itself would follow the old table, so it is added last.
     let self_references: Vec<String> = to.foreign_keys.values().filter(|fk| fk.references_table == table).map(|fk| fk.name.clone()).collect();
@@ -349,8 +353,14 @@ fn rebuild(changes: &Changes, next: &Schema, table: &str, dialect: Dialect, rebu
             plain(format!("ALTER TABLE {} RENAME CONSTRAINT {} TO {};", quote(table), quote(&temporary), quote(&name))),
         ));
     }
+    for (column, identity) in always_after {
+        let label = || format!("make the identity of {} ALWAYS again", quote(&column));
+        steps.push((label(), plain(alter_column(table, &column, "DROP IDENTITY IF EXISTS"))));
+        steps.push((label(), plain(alter_column(table, &column, &add_identity(&identity, dialect)))));
+        steps.push((label(), plain(continue_identity(table, &column, &identity))));
+    }
     for i in to.indexes.values() {
-        steps.push(("recreate an index".into(), create_index(table, &i.name, &i.columns, i.unique, Strategy::IndexAsync, kind)));
+        steps.push(("recreate an index".into(), create_index(table, i, Strategy::IndexAsync, kind)));
     }
     // A key this migration adds to another table is added by that change, after this
     // rebuild; unless that table was rebuilt before this one, its new key then already
@@ -389,6 +399,89 @@ fn rebuild(changes: &Changes, next: &Schema, table: &str, dialect: Dialect, rebu
     Ok((statements, rebuild))
 }
 
+/// The constructs `table` uses that the rules table says a dialect may lack, each with
+/// the column it is on, if any, and what it is.
+pub fn constructs(table: &Table) -> Vec<(Construct, Option<&str>, String)> {
+    let mut out = Vec::new();
+    for column in &table.columns {
+        let on = Some(column.name.as_str());
+        if let Some(identity) = &column.identity {
+            if identity.always {
+                out.push((Construct::IdentityAlways, on, format!("identity `{}.{}` GENERATED ALWAYS", table.name, column.name)));
+            }
+            if *identity != (Identity { always: identity.always, ..Identity::default() }) {
+                out.push((Construct::IdentityOptions, on, format!("identity `{}.{}` with sequence options", table.name, column.name)));
+            }
+        }
+        if let Some(collation) = &column.collation {
+            out.push((Construct::ColumnCollation, on, format!("column `{}.{}` COLLATE \"{collation}\"", table.name, column.name)));
+        }
+    }
+    for fk in table.foreign_keys.values() {
+        let what = |w: &str| format!("foreign key `{}` on `{}`{w}", fk.name, table.name);
+        if fk.columns.len() > 1 {
+            out.push((Construct::CompositeForeignKey, None, what("")));
+        }
+        if fk.match_full {
+            out.push((Construct::ForeignKeyMatchFull, None, what(" MATCH FULL")));
+        }
+        if fk.deferrable {
+            out.push((Construct::DeferrableForeignKey, None, what(" DEFERRABLE")));
+        }
+    }
+    for index in table.indexes.values() {
+        let what = |w: &str| format!("index `{}` on `{}`{w}", index.name, table.name);
+        if let Some(method) = index.method.filter(|m| *m != crate::schema::model::IndexMethod::Btree) {
+            out.push((Construct::IndexMethod, None, what(&format!(" USING {}", method.sql()))));
+        }
+        if index.predicate.is_some() {
+            out.push((Construct::PartialIndex, None, what(" WHERE ..")));
+        }
+        if !index.include.is_empty() {
+            out.push((Construct::IncludeColumns, None, what(" INCLUDE (..)")));
+        }
+        for key in &index.columns {
+            let checks = [
+                (matches!(key.target, KeyTarget::Expression(_)), Construct::ExpressionIndexKey, " with an expression key"),
+                (key.descending, Construct::DescendingIndexKey, " with a DESC key"),
+                (key.nulls_first.is_some(), Construct::NullsOrderIndexKey, " with a NULLS FIRST/LAST key"),
+                (key.opclass.is_some(), Construct::OperatorClass, " with an operator class"),
+                (key.collation.is_some(), Construct::IndexKeyCollation, " with a key collation"),
+            ];
+            for (used, construct, words) in checks {
+                if used && !out.iter().any(|(c, _, w): &(Construct, Option<&str>, String)| *c == construct && *w == what(words)) {
+                    out.push((construct, None, what(words)));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// What DSQL refuses in `table`: the constructs the rules table says it lacks, with their
+/// legal alternative, and the identity rules it adds (bigint only, CACHE 1 or ≥ 65536).
+fn dsql_construct_refusals(table: &Table) -> Vec<Refusal> {
+    let refusal = |column: Option<&str>, change: String, reason: String| Refusal { change, table: table.name.clone(), column: column.map(str::to_owned), kind: ChangeKind::CreateTable, reason };
+    let mut out: Vec<Refusal> = constructs(table)
+        .into_iter()
+        .filter_map(|(construct, column, change)| rules::construct_rule(construct).dsql.err().map(|alternative| refusal(column, change, alternative.to_owned())))
+        .collect();
+    for column in &table.columns {
+        let Some(identity) = &column.identity else { continue };
+        if column.sql_type != "bigint" {
+            out.push(refusal(Some(&column.name), format!("identity column `{}.{}` of type {}", table.name, column.name, column.sql_type), "DSQL numbers only bigint identity columns: make the field `i64`".to_owned()));
+        }
+        if let Some(cache) = identity.cache.filter(|c| *c != 1 && *c < rules::DSQL_MIN_LARGE_CACHE) {
+            out.push(refusal(
+                Some(&column.name),
+                format!("identity `{}.{}` with CACHE {cache}", table.name, column.name),
+                format!("DSQL takes CACHE 1 (strict order) or at least {} (unique, not ordered): write one of them", rules::DSQL_MIN_LARGE_CACHE),
+            ));
+        }
+    }
+    out
+}
+
 /// What the team could write instead of a change that needs a rebuild.
 fn cheaper_alternative(needing: &[&Op]) -> Option<String> {
     let alternatives: Vec<String> = needing
@@ -424,15 +517,19 @@ fn not_yet_reason(dialect: Dialect) -> String {
     )
 }
 
-/// `"name" type [identity] [DEFAULT ..] [NOT NULL]`.
+/// `"name" type [COLLATE ..] [identity] [DEFAULT ..] [NOT NULL]`.
 fn column_definition(column: &Column, dialect: Dialect) -> String {
     let mut out = format!("{} {}", quote(&column.name), column.sql_type);
-    if column.identity {
-        out.push_str(match dialect {
-            // DSQL requires an explicit CACHE of 1 or >= 65536.
-            Dialect::Dsql => " GENERATED BY DEFAULT AS IDENTITY (CACHE 1)",
-            Dialect::Postgres => " GENERATED BY DEFAULT AS IDENTITY",
-        });
+    if let Some(collation) = &column.collation {
+        out.push_str(" COLLATE ");
+        out.push_str(&quote(collation));
+    }
+    if let Some(identity) = &column.identity {
+        out.push_str(&format!(" GENERATED {} AS IDENTITY", identity.generation()));
+        let options = identity.sequence_options(dsql_cache(dialect));
+        if !options.is_empty() {
+            out.push_str(&format!(" ({})", options.join(" ")));
+        }
     }
     if let Some(default) = &column.default {
         // In parentheses: the attribute's expression cannot run on into the column's
@@ -447,20 +544,37 @@ fn column_definition(column: &Column, dialect: Dialect) -> String {
     out
 }
 
+/// DSQL requires an identity's CACHE written out, 1 or at least 65536; PostgreSQL's
+/// default is 1.
+fn dsql_cache(dialect: Dialect) -> Option<i64> {
+    (dialect == Dialect::Dsql).then_some(1)
+}
+
 fn foreign_key_clause(fk: &ForeignKey) -> String {
-    let mut out = format!(
-        "FOREIGN KEY ({}) REFERENCES {}({})",
-        quote_list(&fk.columns),
-        quote(&fk.references_table),
-        quote_list(&fk.references_columns)
-    );
-    if let Some(action) = fk.on_delete {
-        out.push_str(" ON DELETE ");
-        out.push_str(action.sql());
+    format!("FOREIGN KEY ({}) REFERENCES {}({}){}", quote_list(&fk.columns), quote(&fk.references_table), quote_list(&fk.references_columns), fk.options_sql())
+}
+
+/// One key of `CREATE INDEX`: the column or `(expression)`, then its options.
+fn index_key(key: &IndexKey) -> String {
+    let mut out = match &key.target {
+        KeyTarget::Column(c) => quote(c),
+        KeyTarget::Expression(e) => format!("({e})"),
+    };
+    if let Some(collation) = &key.collation {
+        out.push_str(" COLLATE ");
+        out.push_str(&quote(collation));
     }
-    if let Some(action) = fk.on_update {
-        out.push_str(" ON UPDATE ");
-        out.push_str(action.sql());
+    if let Some(opclass) = &key.opclass {
+        out.push(' ');
+        out.push_str(&quote(opclass));
+    }
+    if key.descending {
+        out.push_str(" DESC");
+    }
+    match key.nulls_first {
+        Some(true) => out.push_str(" NULLS FIRST"),
+        Some(false) => out.push_str(" NULLS LAST"),
+        None => {}
     }
     out
 }
@@ -482,7 +596,8 @@ fn create_table(table: &Table, deferred_fks: &[String], dialect: Dialect) -> Str
     format!("CREATE TABLE IF NOT EXISTS {} (\n\t{}\n);", quote(&table.name), lines.join(",\n\t"))
 }
 
-fn create_index(table: &str, name: &str, columns: &[String], unique: bool, strategy: Strategy, change: ChangeKind) -> PlannedStatement {
+fn create_index(table: &str, index: &Index, strategy: Strategy, change: ChangeKind) -> PlannedStatement {
+    let (name, unique) = (index.name.as_str(), index.unique);
     let mode = match strategy {
         Strategy::IndexAsync => IndexMode::Async,
         Strategy::IndexConcurrently => IndexMode::Concurrently,
@@ -494,7 +609,11 @@ fn create_index(table: &str, name: &str, columns: &[String], unique: bool, strat
         IndexMode::Plain => "",
     };
     let unique_word = if unique { " UNIQUE" } else { "" };
-    let sql = format!("CREATE{unique_word} INDEX{keyword} IF NOT EXISTS {} ON {} ({});", quote(name), quote(table), quote_list(columns));
+    let method = index.method.map(|m| format!(" USING {}", m.sql())).unwrap_or_default();
+    let keys: Vec<String> = index.columns.iter().map(index_key).collect();
+    let include = if index.include.is_empty() { String::new() } else { format!(" INCLUDE ({})", quote_list(&index.include)) };
+    let predicate = index.predicate.as_ref().map(|p| format!(" WHERE ({p})")).unwrap_or_default();
+    let sql = format!("CREATE{unique_word} INDEX{keyword} IF NOT EXISTS {} ON {}{method} ({}){include}{predicate};", quote(name), quote(table), keys.join(", "));
     PlannedStatement {
         index: Some(IndexCreation { name: Some(name.to_owned()), unique, mode }),
         non_transactional: mode == IndexMode::Concurrently,
@@ -514,6 +633,50 @@ fn add_constraint_not_valid(table: &str, name: &str, body: &str, dialect: Dialec
             ..PlannedStatement::new(validate, change, table)
         },
     ]
+}
+
+/// ` COLLATE ".."`, or nothing.
+fn collate_clause(collation: Option<&str>) -> String {
+    collation.map(|c| format!(" COLLATE {}", quote(c))).unwrap_or_default()
+}
+
+/// `ADD GENERATED .. AS IDENTITY [(..)]`.
+fn add_identity(identity: &Identity, dialect: Dialect) -> String {
+    let options = identity.sequence_options(dsql_cache(dialect));
+    let options = if options.is_empty() { String::new() } else { format!(" ({})", options.join(" ")) };
+    format!("ADD GENERATED {} AS IDENTITY{options}", identity.generation())
+}
+
+/// A sequence made for a column that has rows would hand out their values again: it
+/// continues past the largest, or at its start on an empty table.
+fn continue_identity(table: &str, column: &str, identity: &Identity) -> String {
+    format!(
+        "SELECT setval(pg_get_serial_sequence({}, {}), coalesce(max({}) + 1, {}), false) FROM {};",
+        literal(&quote(table)),
+        literal(column),
+        quote(column),
+        identity.start.unwrap_or(1),
+        quote(table)
+    )
+}
+
+/// `SET GENERATED .. SET ..` for what changed, defaults written out for options removed.
+fn alter_identity(from: &Identity, to: &Identity) -> String {
+    let mut parts = Vec::new();
+    if from.always != to.always {
+        parts.push(format!("SET GENERATED {}", to.generation()));
+    }
+    if from.increment != to.increment {
+        parts.push(format!("SET INCREMENT BY {}", to.increment.unwrap_or(1)));
+    }
+    if from.cache != to.cache {
+        parts.push(format!("SET CACHE {}", to.cache.unwrap_or(1)));
+    }
+    if from.start != to.start {
+        let start = to.start.unwrap_or(if to.increment.unwrap_or(1) < 0 { -1 } else { 1 });
+        parts.push(format!("SET START WITH {start}"));
+    }
+    parts.join(" ")
 }
 
 fn alter_column(table: &str, column: &str, action: &str) -> String {
@@ -541,23 +704,24 @@ fn render(op: &Op, strategy: Strategy, dialect: Dialect) -> Vec<PlannedStatement
         },
         Op::DropColumn { column, .. } => vec![p(format!("ALTER TABLE {} DROP COLUMN {};", quote(t), quote(column)))],
         Op::RenameColumn { from, to, .. } => vec![p(format!("ALTER TABLE {} RENAME COLUMN {} TO {};", quote(t), quote(from), quote(to)))],
-        Op::AlterColumnType { column, to, .. } => vec![p(alter_column(t, column, &format!("SET DATA TYPE {to} USING {}::{to}", quote(column))))],
+        Op::AlterColumnType { column, to, collation, .. } => {
+            vec![p(alter_column(t, column, &format!("SET DATA TYPE {to}{} USING {}::{to}", collate_clause(collation.as_deref()), quote(column))))]
+        }
+        Op::AlterCollation { column, sql_type, collation, .. } => {
+            vec![p(alter_column(t, column, &format!("SET DATA TYPE {sql_type}{}", collate_clause(Some(collation.as_deref().unwrap_or("default"))))))]
+        }
         Op::SetNotNull { column, .. } => vec![p(alter_column(t, column, "SET NOT NULL"))],
         Op::DropNotNull { column, .. } => vec![p(alter_column(t, column, "DROP NOT NULL"))],
         Op::SetDefault { column, default, .. } => vec![p(alter_column(t, column, &format!("SET DEFAULT ({default})")))],
         Op::DropDefault { column, .. } => vec![p(alter_column(t, column, "DROP DEFAULT"))],
-        // The new sequence starts at 1: it continues past the rows already there.
-        Op::AddIdentity { column, .. } => vec![
-            p(alter_column(t, column, "ADD GENERATED BY DEFAULT AS IDENTITY")),
-            p(format!(
-                "SELECT setval(pg_get_serial_sequence({}, {}), coalesce(max({}), 0) + 1, false) FROM {};",
-                literal(&quote(t)),
-                literal(column),
-                quote(column),
-                quote(t)
-            )),
-        ],
+        Op::AddIdentity { column, identity, .. } => vec![p(alter_column(t, column, &add_identity(identity, dialect))), p(continue_identity(t, column, identity))],
         Op::DropIdentity { column, .. } => vec![p(alter_column(t, column, "DROP IDENTITY IF EXISTS"))],
+        Op::AlterIdentity { column, to, .. } if strategy == Strategy::ReplaceIdentity => vec![
+            p(alter_column(t, column, "DROP IDENTITY IF EXISTS")),
+            p(alter_column(t, column, &add_identity(to, dialect))),
+            p(continue_identity(t, column, to)),
+        ],
+        Op::AlterIdentity { column, from, to, .. } => vec![p(alter_column(t, column, &alter_identity(from, to)))],
         Op::ChangePrimaryKey { from, to, .. } => {
             let mut out = Vec::new();
             if let Some(pk) = from {
@@ -568,9 +732,9 @@ fn render(op: &Op, strategy: Strategy, dialect: Dialect) -> Vec<PlannedStatement
             }
             out
         }
-        Op::CreateIndex { index: Index { name, columns, unique }, .. } => vec![create_index(t, name, columns, *unique, strategy, kind)],
+        Op::CreateIndex { index, .. } => vec![create_index(t, index, strategy, kind)],
         Op::AddUnique { unique, .. } => vec![
-            create_index(t, &unique.name, &unique.columns, true, Strategy::IndexConcurrently, kind),
+            create_index(t, &Index::plain(&unique.name, &unique.columns, true), Strategy::IndexConcurrently, kind),
             adds(format!("ALTER TABLE {} ADD CONSTRAINT {} UNIQUE USING INDEX {};", quote(t), quote(&unique.name), quote(&unique.name)), &unique.name),
         ],
         // Earlier versions added a unique to an existing table as a bare unique index;
@@ -593,7 +757,7 @@ fn render(op: &Op, strategy: Strategy, dialect: Dialect) -> Vec<PlannedStatement
         Op::RenameConstraint { from, to, .. } => vec![p(format!("ALTER TABLE {} RENAME CONSTRAINT {} TO {};", quote(t), quote(from), quote(to)))],
         Op::RenameIndex { from, index, .. } if strategy == Strategy::RecreateIndexAsync => vec![
             p(format!("DROP INDEX IF EXISTS {};", quote(from))),
-            create_index(t, &index.name, &index.columns, index.unique, Strategy::IndexAsync, kind),
+            create_index(t, index, Strategy::IndexAsync, kind),
         ],
         Op::RenameIndex { from, index, .. } => vec![p(format!("ALTER INDEX {} RENAME TO {};", quote(from), quote(&index.name)))],
     }

@@ -63,6 +63,10 @@ pub enum ChangeKind {
     AddIdentity,
     /// An identity column stopped being one.
     DropIdentity,
+    /// An identity column's kind (`ALWAYS`, `BY DEFAULT`) or sequence options changed.
+    AlterIdentity,
+    /// A column's collation changed, its type did not.
+    AlterCollation,
     /// The primary key's columns changed.
     ChangePrimaryKey,
     /// An index on a table created in the same migration.
@@ -139,6 +143,10 @@ pub enum Strategy {
     /// Rebuild the table: create it anew beside the old one, copy the rows in batches,
     /// check the counts, copy the grants, swap, recreate the indexes.
     Recreate,
+    /// `DROP IDENTITY`, then `ADD GENERATED .. AS IDENTITY` with the new kind and options,
+    /// then the sequence continued past the rows there (`setval`): `SET GENERATED` and
+    /// `SET INCREMENT` are beyond the SQL parser dsql-lint checks DSQL's SQL with.
+    ReplaceIdentity,
     /// Needs data movement that is not built yet.
     NotYetSupported,
     /// The dialect has no way to do it.
@@ -160,6 +168,7 @@ impl Strategy {
             Strategy::UniqueIndexThenConstraint => "`CREATE UNIQUE INDEX CONCURRENTLY`, then `ADD CONSTRAINT .. UNIQUE USING INDEX`",
             Strategy::AddThenBackfill => "bare `ADD COLUMN`, `SET DEFAULT`, then existing rows backfilled in batches",
             Strategy::Recreate => "table recreation: new table, batched copy, row counts checked, grants copied, swap, indexes `ASYNC`",
+            Strategy::ReplaceIdentity => "`DROP IDENTITY`, `ADD GENERATED .. AS IDENTITY (..)`, numbering continued with `setval`",
             Strategy::NotYetSupported => "refused: needs data movement not built yet",
             Strategy::Unsupported => "refused",
         }
@@ -177,40 +186,50 @@ pub struct ChangeRule {
     pub dsql: Strategy,
     /// On PostgreSQL.
     pub postgres: Strategy,
+    /// The page of AWS's Aurora DSQL user guide (under [`DSQL_GUIDE`]) the DSQL strategy
+    /// rests on, with the release note's date where one announced it; the sources are
+    /// kept in `docs/dsql-rules-sources.md`.
+    pub source: &'static str,
 }
+
+/// Where [`ChangeRule::source`] pages are.
+pub const DSQL_GUIDE: &str = "https://docs.aws.amazon.com/aurora-dsql/latest/userguide/";
 
 use ChangeKind as C;
 use Strategy as S;
 
-/// Aurora DSQL as of October 2026, and PostgreSQL. See `../shared/research/dsql.md`.
+/// Aurora DSQL as of December 2026 (its user guide and release notes as read on
+/// 2026-12-06: `docs/dsql-rules-sources.md`), and PostgreSQL.
 pub const CHANGE_RULES: &[ChangeRule] = &[
-    ChangeRule { change: C::CreateTable, description: "create table", dsql: S::CreateTableInline, postgres: S::CreateTableInline },
-    ChangeRule { change: C::DropTable, description: "drop table (allowed explicitly)", dsql: S::Plain, postgres: S::Plain },
-    ChangeRule { change: C::RenameTable, description: "rename table (`renamed_from`)", dsql: S::Plain, postgres: S::Plain },
-    ChangeRule { change: C::AddColumn, description: "add nullable column, no default", dsql: S::Plain, postgres: S::Plain },
-    ChangeRule { change: C::AddColumnWithDefault, description: "add nullable column with DEFAULT", dsql: S::AddThenBackfill, postgres: S::Plain },
-    ChangeRule { change: C::AddColumnNotNull, description: "add NOT NULL column", dsql: S::Recreate, postgres: S::Plain },
-    ChangeRule { change: C::DropColumn, description: "drop column (allowed explicitly; never a key column on DSQL)", dsql: S::Plain, postgres: S::Plain },
-    ChangeRule { change: C::RenameColumn, description: "rename column (`renamed_from`)", dsql: S::Plain, postgres: S::Plain },
-    ChangeRule { change: C::AlterColumnType, description: "change column type", dsql: S::Recreate, postgres: S::Plain },
-    ChangeRule { change: C::SetNotNull, description: "SET NOT NULL", dsql: S::Recreate, postgres: S::Plain },
-    ChangeRule { change: C::DropNotNull, description: "DROP NOT NULL", dsql: S::Plain, postgres: S::Plain },
-    ChangeRule { change: C::SetDefault, description: "SET DEFAULT", dsql: S::Plain, postgres: S::Plain },
-    ChangeRule { change: C::DropDefault, description: "DROP DEFAULT", dsql: S::Plain, postgres: S::Plain },
-    ChangeRule { change: C::AddIdentity, description: "make a column identity", dsql: S::Recreate, postgres: S::Plain },
-    ChangeRule { change: C::DropIdentity, description: "drop identity", dsql: S::Plain, postgres: S::Plain },
-    ChangeRule { change: C::ChangePrimaryKey, description: "change primary key", dsql: S::Recreate, postgres: S::Plain },
-    ChangeRule { change: C::CreateIndexOnNewTable, description: "index on a new table", dsql: S::IndexAsync, postgres: S::IndexInTransaction },
-    ChangeRule { change: C::CreateIndex, description: "index on an existing table", dsql: S::IndexAsync, postgres: S::IndexConcurrently },
-    ChangeRule { change: C::DropIndex, description: "drop index", dsql: S::Plain, postgres: S::Plain },
-    ChangeRule { change: C::AddUnique, description: "UNIQUE constraint on an existing table", dsql: S::Recreate, postgres: S::UniqueIndexThenConstraint },
-    ChangeRule { change: C::DropUnique, description: "drop UNIQUE", dsql: S::Plain, postgres: S::Plain },
-    ChangeRule { change: C::AddCheck, description: "CHECK on an existing table", dsql: S::NotValidThenValidateAsync, postgres: S::NotValidThenValidate },
-    ChangeRule { change: C::DropCheck, description: "drop CHECK", dsql: S::Plain, postgres: S::Plain },
-    ChangeRule { change: C::AddForeignKey, description: "FOREIGN KEY on an existing table", dsql: S::NotValidThenValidateAsync, postgres: S::NotValidThenValidate },
-    ChangeRule { change: C::DropForeignKey, description: "drop FOREIGN KEY", dsql: S::Plain, postgres: S::Plain },
-    ChangeRule { change: C::RenameConstraint, description: "rename constraint (follows a rename)", dsql: S::Plain, postgres: S::Plain },
-    ChangeRule { change: C::RenameIndex, description: "rename index (follows a rename)", dsql: S::RecreateIndexAsync, postgres: S::Plain },
+    ChangeRule { change: C::CreateTable, description: "create table", dsql: S::CreateTableInline, postgres: S::CreateTableInline, source: "create-table-syntax-support.html" },
+    ChangeRule { change: C::DropTable, description: "drop table (allowed explicitly)", dsql: S::Plain, postgres: S::Plain, source: "working-with-postgresql-compatibility-supported-sql-features.html" },
+    ChangeRule { change: C::RenameTable, description: "rename table (`renamed_from`)", dsql: S::Plain, postgres: S::Plain, source: "alter-table-syntax-support.html" },
+    ChangeRule { change: C::AddColumn, description: "add nullable column, no default", dsql: S::Plain, postgres: S::Plain, source: "alter-table-syntax-support.html" },
+    ChangeRule { change: C::AddColumnWithDefault, description: "add nullable column with DEFAULT", dsql: S::AddThenBackfill, postgres: S::Plain, source: "alter-table-syntax-support.html (ADD COLUMN takes no constraint or default)" },
+    ChangeRule { change: C::AddColumnNotNull, description: "add NOT NULL column", dsql: S::Recreate, postgres: S::Plain, source: "alter-table-syntax-support.html (no SET NOT NULL)" },
+    ChangeRule { change: C::DropColumn, description: "drop column (allowed explicitly; never a key column on DSQL)", dsql: S::Plain, postgres: S::Plain, source: "release-notes.html, 2026-08-03" },
+    ChangeRule { change: C::RenameColumn, description: "rename column (`renamed_from`)", dsql: S::Plain, postgres: S::Plain, source: "alter-table-syntax-support.html" },
+    ChangeRule { change: C::AlterColumnType, description: "change column type", dsql: S::Recreate, postgres: S::Plain, source: "alter-table-syntax-support.html (no SET DATA TYPE)" },
+    ChangeRule { change: C::SetNotNull, description: "SET NOT NULL", dsql: S::Recreate, postgres: S::Plain, source: "alter-table-syntax-support.html (no SET NOT NULL)" },
+    ChangeRule { change: C::DropNotNull, description: "DROP NOT NULL", dsql: S::Plain, postgres: S::Plain, source: "alter-table-syntax-support.html" },
+    ChangeRule { change: C::SetDefault, description: "SET DEFAULT", dsql: S::Plain, postgres: S::Plain, source: "alter-table-syntax-support.html" },
+    ChangeRule { change: C::DropDefault, description: "DROP DEFAULT", dsql: S::Plain, postgres: S::Plain, source: "alter-table-syntax-support.html" },
+    ChangeRule { change: C::AddIdentity, description: "make a column identity", dsql: S::Plain, postgres: S::Plain, source: "alter-table-syntax-support.html (ADD GENERATED .. AS IDENTITY, bigint, CACHE written)" },
+    ChangeRule { change: C::DropIdentity, description: "drop identity", dsql: S::Plain, postgres: S::Plain, source: "alter-table-syntax-support.html" },
+    ChangeRule { change: C::AlterIdentity, description: "change an identity's kind or options", dsql: S::ReplaceIdentity, postgres: S::Plain, source: "alter-table-syntax-support.html (ADD GENERATED, DROP IDENTITY)" },
+    ChangeRule { change: C::AlterCollation, description: "change a column's collation (PostgreSQL only)", dsql: S::Unsupported, postgres: S::Plain, source: "working-with-postgresql-compatibility-unsupported-features.html (C collation only)" },
+    ChangeRule { change: C::ChangePrimaryKey, description: "change primary key", dsql: S::Recreate, postgres: S::Plain, source: "working-with-primary-keys.html" },
+    ChangeRule { change: C::CreateIndexOnNewTable, description: "index on a new table", dsql: S::IndexAsync, postgres: S::IndexInTransaction, source: "create-index-syntax-support.html" },
+    ChangeRule { change: C::CreateIndex, description: "index on an existing table", dsql: S::IndexAsync, postgres: S::IndexConcurrently, source: "working-with-create-index-async.html" },
+    ChangeRule { change: C::DropIndex, description: "drop index", dsql: S::Plain, postgres: S::Plain, source: "working-with-create-index-async.html" },
+    ChangeRule { change: C::AddUnique, description: "UNIQUE constraint on an existing table", dsql: S::Recreate, postgres: S::UniqueIndexThenConstraint, source: "alter-table-syntax-support.html (ADD CONSTRAINT only NOT VALID; dsql-lint refuses UNIQUE USING INDEX)" },
+    ChangeRule { change: C::DropUnique, description: "drop UNIQUE", dsql: S::Plain, postgres: S::Plain, source: "alter-table-syntax-support.html" },
+    ChangeRule { change: C::AddCheck, description: "CHECK on an existing table", dsql: S::NotValidThenValidateAsync, postgres: S::NotValidThenValidate, source: "release-notes.html, 2026-08-03" },
+    ChangeRule { change: C::DropCheck, description: "drop CHECK", dsql: S::Plain, postgres: S::Plain, source: "alter-table-syntax-support.html" },
+    ChangeRule { change: C::AddForeignKey, description: "FOREIGN KEY on an existing table", dsql: S::NotValidThenValidateAsync, postgres: S::NotValidThenValidate, source: "working-with-foreign-key-constraints.html; release-notes.html, 2026-08-26" },
+    ChangeRule { change: C::DropForeignKey, description: "drop FOREIGN KEY", dsql: S::Plain, postgres: S::Plain, source: "working-with-foreign-key-constraints.html" },
+    ChangeRule { change: C::RenameConstraint, description: "rename constraint (follows a rename)", dsql: S::Plain, postgres: S::Plain, source: "alter-table-syntax-support.html" },
+    ChangeRule { change: C::RenameIndex, description: "rename index (follows a rename)", dsql: S::RecreateIndexAsync, postgres: S::Plain, source: "no ALTER INDEX page; dsql-lint refuses ALTER INDEX" },
 ];
 
 /// How `dialect` carries out `change`.
@@ -338,12 +357,111 @@ pub fn lint_rule_class(rule: &str) -> DsqlClass {
 
 /// The README's rules table, generated from [`CHANGE_RULES`].
 pub fn markdown_table() -> String {
-    let mut out = String::from("| change | DSQL | PostgreSQL |\n|---|---|---|\n");
+    let mut out = String::from("| change | DSQL | PostgreSQL | DSQL source |\n|---|---|---|---|\n");
     for rule in CHANGE_RULES {
-        out.push_str(&format!("| {} | {} | {} |\n", rule.description, rule.dsql.describe(), rule.postgres.describe()));
+        out.push_str(&format!("| {} | {} | {} | {} |\n", rule.description, rule.dsql.describe(), rule.postgres.describe(), source_link(rule.source)));
     }
     out
 }
+
+/// `page.html (note)` as a Markdown link to the page, the note after it.
+fn source_link(source: &str) -> String {
+    match source.split_once(".html") {
+        Some((page, rest)) if !page.contains(' ') => format!("[{page}]({DSQL_GUIDE}{page}.html){rest}"),
+        _ => source.to_owned(),
+    }
+}
+
+/// A construct of the schema language that a dialect may lack.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Construct {
+    /// A foreign key over several columns.
+    CompositeForeignKey,
+    /// `MATCH FULL`.
+    ForeignKeyMatchFull,
+    /// `DEFERRABLE [INITIALLY DEFERRED]`.
+    DeferrableForeignKey,
+    /// An index key that is an expression.
+    ExpressionIndexKey,
+    /// `WHERE ..` on an index.
+    PartialIndex,
+    /// A `DESC` index key.
+    DescendingIndexKey,
+    /// `NULLS FIRST`/`NULLS LAST` on an index key.
+    NullsOrderIndexKey,
+    /// An index method other than btree.
+    IndexMethod,
+    /// An operator class on an index key.
+    OperatorClass,
+    /// A collation on an index key.
+    IndexKeyCollation,
+    /// `INCLUDE (..)` columns.
+    IncludeColumns,
+    /// `GENERATED ALWAYS AS IDENTITY`.
+    IdentityAlways,
+    /// An identity's START, INCREMENT and CACHE.
+    IdentityOptions,
+    /// A column's collation.
+    ColumnCollation,
+}
+
+/// One row of the language table: how a construct is declared and what each dialect does.
+#[derive(Debug, Clone, Copy)]
+pub struct ConstructRule {
+    /// The construct.
+    pub construct: Construct,
+    /// What it is, for people.
+    pub description: &'static str,
+    /// How the structs declare it.
+    pub declared: &'static str,
+    /// `Ok(how it is planned)` or `Err(the legal alternative)` on DSQL.
+    pub dsql: Result<&'static str, &'static str>,
+    /// How it is planned on PostgreSQL.
+    pub postgres: &'static str,
+    /// The DSQL user guide page (under [`DSQL_GUIDE`]) it rests on.
+    pub source: &'static str,
+}
+
+use Construct as K;
+
+/// The constructs DSQL and PostgreSQL may treat apart, as of December 2026.
+pub const CONSTRUCT_RULES: &[ConstructRule] = &[
+    ConstructRule { construct: K::CompositeForeignKey, description: "composite foreign key", declared: "`#[foreign_key(columns(a, b), references = \"t(x, y)\")]`", dsql: Ok("inline, or `NOT VALID` + `ALTER TABLE ASYNC .. VALIDATE`"), postgres: "inline, or `NOT VALID` + `VALIDATE`", source: "working-with-foreign-key-constraints.html" },
+    ConstructRule { construct: K::ForeignKeyMatchFull, description: "foreign key `MATCH FULL`", declared: "`match_full` in `#[foreign_key(..)]`", dsql: Ok("as written"), postgres: "as written", source: "working-with-foreign-key-constraints.html" },
+    ConstructRule { construct: K::DeferrableForeignKey, description: "deferrable foreign key", declared: "`deferrable`, `initially_deferred` in `#[foreign_key(..)]`", dsql: Ok("as written"), postgres: "as written", source: "working-with-foreign-key-constraints.html" },
+    ConstructRule { construct: K::ExpressionIndexKey, description: "expression index key", declared: "`#[index(columns(\"lower(email)\"))]`", dsql: Ok("`CREATE INDEX ASYNC`"), postgres: "`CREATE INDEX [CONCURRENTLY]`", source: "release-notes.html, 2026-08-13" },
+    ConstructRule { construct: K::PartialIndex, description: "partial index", declared: "`#[index(.., where = \"deleted_at IS NULL\")]`", dsql: Ok("`CREATE INDEX ASYNC .. WHERE`"), postgres: "`CREATE INDEX [CONCURRENTLY] .. WHERE`", source: "release-notes.html, 2026-09-15" },
+    ConstructRule { construct: K::NullsOrderIndexKey, description: "`NULLS FIRST`/`LAST` key", declared: "`columns(a nulls_first)`", dsql: Ok("as written"), postgres: "as written", source: "create-index-syntax-support.html" },
+    ConstructRule { construct: K::IncludeColumns, description: "`INCLUDE` columns", declared: "`#[index(.., include(c))]`", dsql: Ok("as written"), postgres: "as written", source: "create-index-syntax-support.html" },
+    ConstructRule { construct: K::DescendingIndexKey, description: "`DESC` key", declared: "`columns(a desc)`", dsql: Err("DSQL refuses a sort order on index keys; an ascending index serves `ORDER BY .. DESC` by a backward scan: drop `desc`"), postgres: "as written", source: "create-index-syntax-support.html" },
+    ConstructRule { construct: K::IndexMethod, description: "index method (hash, gin, gist, brin, spgist)", declared: "`#[index(.., method = \"gin\")]`", dsql: Err("DSQL builds btree indexes only (`USING` is refused): index the values you search by, or an expression over them"), postgres: "`USING ..`", source: "create-index-syntax-support.html" },
+    ConstructRule { construct: K::OperatorClass, description: "operator class", declared: "`columns(data ops = \"jsonb_path_ops\")`", dsql: Err("DSQL takes no operator class on index keys: drop `ops`"), postgres: "as written", source: "create-index-syntax-support.html" },
+    ConstructRule { construct: K::IndexKeyCollation, description: "index key collation", declared: "`columns(name collation = \"C\")`", dsql: Err("DSQL uses the C collation only and refuses `COLLATE`: drop `collation`"), postgres: "as written", source: "working-with-postgresql-compatibility-unsupported-features.html" },
+    ConstructRule { construct: K::IdentityAlways, description: "`GENERATED ALWAYS AS IDENTITY`", declared: "`#[column(identity(always))]`", dsql: Ok("as written, bigint"), postgres: "as written", source: "create-table-syntax-support.html" },
+    ConstructRule { construct: K::IdentityOptions, description: "identity `START`/`INCREMENT`/`CACHE`", declared: "`#[column(identity(start = 1000, increment = 1, cache = 65536))]`", dsql: Ok("as written; `CACHE` 1 (the default written out) or at least 65536"), postgres: "as written", source: "create-sequence-syntax-support.html" },
+    ConstructRule { construct: K::ColumnCollation, description: "column collation", declared: "`#[column(collation = \"C\")]`", dsql: Err("DSQL uses the C collation only and refuses `COLLATE`: drop `collation` (comparisons are already bytewise)"), postgres: "`COLLATE \"..\"`", source: "working-with-postgresql-compatibility-unsupported-features.html" },
+];
+
+/// The rule of `construct`.
+pub fn construct_rule(construct: Construct) -> &'static ConstructRule {
+    CONSTRUCT_RULES.iter().find(|r| r.construct == construct).expect("CONSTRUCT_RULES has a row for every Construct (tested)")
+}
+
+/// The README's table of the language's constructs, generated from [`CONSTRUCT_RULES`].
+pub fn constructs_markdown_table() -> String {
+    let mut out = String::from("| construct | declared | PostgreSQL | DSQL | DSQL source |\n|---|---|---|---|---|\n");
+    for rule in CONSTRUCT_RULES {
+        let dsql = match rule.dsql {
+            Ok(how) => how.to_owned(),
+            Err(alternative) => format!("refused: {alternative}"),
+        };
+        out.push_str(&format!("| {} | {} | {} | {dsql} | {} |\n", rule.description, rule.declared, rule.postgres, source_link(rule.source)));
+    }
+    out
+}
+
+/// DSQL's identity CACHE is 1 or at least this.
+pub const DSQL_MIN_LARGE_CACHE: i64 = 65_536;
 
 #[cfg(test)]
 mod tests {
@@ -354,7 +472,7 @@ mod tests {
         let kinds = [
             C::CreateTable, C::DropTable, C::RenameTable, C::AddColumn, C::AddColumnWithDefault, C::AddColumnNotNull,
             C::DropColumn, C::RenameColumn, C::AlterColumnType, C::SetNotNull, C::DropNotNull, C::SetDefault,
-            C::DropDefault, C::AddIdentity, C::DropIdentity, C::ChangePrimaryKey, C::CreateIndexOnNewTable,
+            C::DropDefault, C::AddIdentity, C::DropIdentity, C::AlterIdentity, C::AlterCollation, C::ChangePrimaryKey, C::CreateIndexOnNewTable,
             C::CreateIndex, C::DropIndex, C::AddUnique, C::DropUnique, C::AddCheck, C::DropCheck, C::AddForeignKey,
             C::DropForeignKey, C::RenameConstraint, C::RenameIndex,
         ];
@@ -362,6 +480,27 @@ mod tests {
             assert_eq!(CHANGE_RULES.iter().filter(|r| r.change == kind).count(), 1, "{kind:?}");
         }
         assert_eq!(CHANGE_RULES.len(), kinds.len());
+    }
+
+    #[test]
+    fn every_construct_has_exactly_one_rule() {
+        let all = [
+            K::CompositeForeignKey, K::ForeignKeyMatchFull, K::DeferrableForeignKey, K::ExpressionIndexKey, K::PartialIndex,
+            K::DescendingIndexKey, K::NullsOrderIndexKey, K::IndexMethod, K::OperatorClass, K::IndexKeyCollation,
+            K::IncludeColumns, K::IdentityAlways, K::IdentityOptions, K::ColumnCollation,
+        ];
+        for construct in all {
+            assert_eq!(CONSTRUCT_RULES.iter().filter(|r| r.construct == construct).count(), 1, "{construct:?}");
+        }
+        assert_eq!(CONSTRUCT_RULES.len(), all.len());
+    }
+
+    #[test]
+    fn readme_language_table_matches_the_data() {
+        let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap();
+        let start = readme.find("<!-- language-table:start -->\n").expect("README has the language-table markers") + "<!-- language-table:start -->\n".len();
+        let end = readme.find("<!-- language-table:end -->").expect("README has the language-table markers");
+        assert_eq!(&readme[start..end], constructs_markdown_table(), "README language table is stale; paste rules::constructs_markdown_table()");
     }
 
     /// The README shows this table; regenerate it from the data when a rule changes.

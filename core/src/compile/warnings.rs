@@ -12,7 +12,7 @@ use serde::Serialize;
 #[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 pub struct Warning {
     /// Stable id: `drop-table`, `drop-column`, `narrowing-type-change`, `rename-table`,
-    /// `rename-column`, `table-rebuild`.
+    /// `rename-column`, `table-rebuild`, `absorbed-unique`.
     pub id: &'static str,
     /// The table the change is about.
     pub table: String,
@@ -25,7 +25,7 @@ pub struct Warning {
 }
 
 /// Every warning id, for `--deny`.
-pub const WARNING_IDS: &[&str] = &["drop-table", "drop-column", "narrowing-type-change", "rename-table", "rename-column", "table-rebuild"];
+pub const WARNING_IDS: &[&str] = &["drop-table", "drop-column", "narrowing-type-change", "rename-table", "rename-column", "table-rebuild", "absorbed-unique"];
 
 impl Warning {
     /// Whether `--deny <id>` covers it: its own id, or `drop` for both drops.
@@ -110,6 +110,26 @@ pub fn warnings(ops: &[Op], rebuilds: &[Rebuild]) -> Vec<Warning> {
         out.push(Warning { id: "table-rebuild", table: r.table.clone(), column: None, change: format!("rebuild `{}` for: {}", r.table, r.because.join(", ")), message });
     }
     out
+}
+
+/// A unique constraint declared over the primary key's columns, on a table the migration
+/// touches: PostgreSQL keeps only the key, and so does the model.
+pub fn absorbed_uniques(ops: &[Op], desired: &crate::schema::desired::DesiredSchema) -> Vec<Warning> {
+    let touched: std::collections::BTreeSet<&str> = ops.iter().map(Op::table).collect();
+    desired
+        .sources
+        .iter()
+        .filter(|(table, _)| touched.contains(table.as_str()))
+        .flat_map(|(table, source)| {
+            source.absorbed_uniques.iter().map(move |name| Warning {
+                id: "absorbed-unique",
+                table: table.clone(),
+                column: None,
+                change: format!("unique constraint `{name}` on `{table}` is left out"),
+                message: "it is over the primary key's columns, which are unique already; PostgreSQL keeps only the key, and so does the snapshot: remove the `unique`".to_owned(),
+            })
+        })
+        .collect()
 }
 
 #[cfg(test)]

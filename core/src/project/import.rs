@@ -8,7 +8,7 @@ use crate::compile::rules::Dialect;
 use crate::project::hash;
 use crate::project::journal::{ImportedFrom, Journal, JournalEntry};
 use crate::project::snapshot::{ORIGIN_ID, SNAPSHOT_VERSION, Snapshot, to_pretty_json};
-use crate::schema::model::{Check, Column, ForeignKey, Index, PrimaryKey, ReferentialAction, Schema, SqlExpr, SqlType, Table, Unique};
+use crate::schema::model::{Check, Column, ForeignKey, Identity, Index, IndexKey, IndexMethod, KeyTarget, PrimaryKey, ReferentialAction, Schema, SqlExpr, SqlType, Table, Unique};
 use crate::schema::types;
 use serde::de::{Deserializer, MapAccess, Visitor};
 use serde::Deserialize;
@@ -160,6 +160,19 @@ fn action(value: &Value) -> Option<ReferentialAction> {
     value.as_str().and_then(ReferentialAction::parse).filter(|a| *a != ReferentialAction::NoAction)
 }
 
+/// Operator classes drizzle-kit writes for keys that use their type's default.
+const DEFAULT_OPCLASSES: &[&str] = &["text_ops", "int4_ops", "int8_ops", "int2_ops", "uuid_ops", "timestamp_ops", "timestamptz_ops", "date_ops", "bool_ops", "varchar_ops", "numeric_ops", "bpchar_ops", "float8_ops", "float4_ops", "jsonb_ops"];
+
+/// A name from a drizzle snapshot as PostgreSQL stored it: names of 64 bytes and more are
+/// cut to 63 (drizzle's default foreign-key names often are), said in a note.
+fn pg_name(name: &str, what: &str, table: &str, notes: &mut Vec<String>) -> String {
+    let stored = crate::schema::model::truncate_identifier(name);
+    if stored.len() < name.len() {
+        notes.push(format!("`{table}`: {what} `{name}` is longer than 63 bytes; PostgreSQL stored it as `{stored}`, and so does the snapshot"));
+    }
+    stored.to_owned()
+}
+
 /// One drizzle table as a model table, with notes for what the model does not hold.
 fn table(name: &str, value: &DrizzleTable, path: &Path, notes: &mut Vec<String>) -> Result<Table, ImportError> {
     let bad = |message: String| ImportError::Format { path: path.to_owned(), message };
@@ -187,11 +200,11 @@ fn table(name: &str, value: &DrizzleTable, path: &Path, notes: &mut Vec<String>)
             Some(other) => default = Some(other.to_string()),
         }
         let identity = c.get("identity").filter(|v| !v.is_null());
-        if let Some(id) = identity
-            && id.get("type").and_then(Value::as_str) == Some("always")
-        {
-            notes.push(format!("`{name}.{column}` is GENERATED ALWAYS AS IDENTITY; tablewright declares identity columns BY DEFAULT (the database keeps ALWAYS until a migration changes it)"));
-        }
+        // drizzle-kit writes the sequence options as strings.
+        let option = |id: &Value, key: &str| id.get(key).and_then(|v| v.as_str().and_then(|s| s.parse::<i64>().ok()).or_else(|| v.as_i64()));
+        let identity_model = identity.map(|id| {
+            Identity { always: id.get("type").and_then(Value::as_str) == Some("always"), start: option(id, "startWith"), increment: option(id, "increment"), cache: option(id, "cache") }.normalized()
+        });
         if c.get("generated").is_some_and(|g| !g.is_null()) {
             notes.push(format!("`{name}.{column}` is a generated column; the structs declare it as a plain column"));
         }
@@ -209,7 +222,7 @@ fn table(name: &str, value: &DrizzleTable, path: &Path, notes: &mut Vec<String>)
         }
         let sql_type = SqlType::parse(&sql_type).map_err(|e| bad(format!("`tables.{name}.columns.{column}.type`: {e}")))?;
         let default = default.map(|d| SqlExpr::parse("default", &d)).transpose().map_err(|e| bad(format!("`tables.{name}.columns.{column}.default`: {e}")))?;
-        t.columns.push(Column { name: column, sql_type, not_null, default, identity: identity.is_some() });
+        t.columns.push(Column { name: column, sql_type, not_null, default, identity: identity_model, collation: None });
     }
     if !pk_columns.is_empty() {
         t.primary_key = Some(PrimaryKey { name: format!("{name}_pkey"), columns: pk_columns });
@@ -219,47 +232,50 @@ fn table(name: &str, value: &DrizzleTable, path: &Path, notes: &mut Vec<String>)
         t.primary_key = Some(PrimaryKey { name: key, columns: strings(pk.get("columns").unwrap_or(&Value::Null)) });
     }
     for u in entries(&value.unique_constraints) {
-        let unique = u.get("name").and_then(Value::as_str).unwrap_or_default().to_owned();
+        let unique = pg_name(u.get("name").and_then(Value::as_str).unwrap_or_default(), "unique constraint", name, notes);
         if u.get("nullsNotDistinct").and_then(Value::as_bool) == Some(true) {
             notes.push(format!("`{name}`: unique `{unique}` is NULLS NOT DISTINCT; the structs declare a plain UNIQUE"));
         }
         t.uniques.insert(unique.clone(), Unique { name: unique, columns: strings(u.get("columns").unwrap_or(&Value::Null)) });
     }
     for ix in entries(&value.indexes) {
-        let index = ix.get("name").and_then(Value::as_str).unwrap_or_default().to_owned();
+        let index = pg_name(ix.get("name").and_then(Value::as_str).unwrap_or_default(), "index", name, notes);
         let mut columns = Vec::new();
-        let mut partly = Vec::new();
-        for c in ix.get("columns").and_then(Value::as_array).into_iter().flatten() {
+        for (i, c) in ix.get("columns").and_then(Value::as_array).into_iter().flatten().enumerate() {
+            let at = format!("`tables.{name}.indexes.{index}.columns[{i}]`");
             // v7 writes objects; earlier versions plain column names.
-            match c {
-                Value::String(s) => columns.push(s.clone()),
-                _ if c.get("isExpression").and_then(Value::as_bool) == Some(true) => partly.push("has expression keys"),
+            let key = match c {
+                Value::String(s) => IndexKey::column(s.clone()),
                 _ => {
-                    columns.push(c.get("expression").and_then(Value::as_str).unwrap_or_default().to_owned());
-                    let asc = c.get("asc").and_then(Value::as_bool).unwrap_or(true);
-                    let nulls_first = c.get("nulls").and_then(Value::as_str) == Some("first");
-                    if !asc || nulls_first {
-                        partly.push("orders a key DESC or NULLS FIRST");
-                    }
+                    let text = c.get("expression").and_then(Value::as_str).unwrap_or_default();
+                    let target = if c.get("isExpression").and_then(Value::as_bool) == Some(true) {
+                        KeyTarget::Expression(SqlExpr::parse("columns", text).map_err(|e| bad(format!("{at}: {e}")))?)
+                    } else {
+                        KeyTarget::Column(text.to_owned())
+                    };
+                    let descending = c.get("asc").and_then(Value::as_bool) == Some(false);
+                    let nulls_first = c.get("nulls").and_then(Value::as_str).map(|n| n == "first");
+                    // drizzle writes the default class's name too (`text_ops`): kept only
+                    // when it is not the default of the key's usual type.
+                    let opclass = c.get("opclass").and_then(Value::as_str).filter(|o| !o.is_empty() && !DEFAULT_OPCLASSES.contains(o)).map(str::to_owned);
+                    IndexKey { target, descending, nulls_first, opclass, collation: None }.normalized()
                 }
-            }
+            };
+            columns.push(key);
         }
-        if ix.get("method").and_then(Value::as_str).is_some_and(|m| m != "btree") {
-            partly.push("is not a btree index");
-        }
-        if ix.get("where").is_some_and(|w| !w.is_null()) {
-            partly.push("is partial (WHERE ..)");
-        }
-        if !partly.is_empty() {
-            partly.dedup();
-            notes.push(format!("`{name}`: index `{index}` {}; left out of the snapshot and the structs", partly.join(", ")));
-            continue;
-        }
+        let method = match ix.get("method").and_then(Value::as_str) {
+            Some(m) => IndexMethod::parse(m).map_err(|()| bad(format!("`tables.{name}.indexes.{index}.method`: unknown index method `{m}`")))?,
+            None => None,
+        };
+        let predicate = match ix.get("where").and_then(Value::as_str) {
+            Some(w) => Some(SqlExpr::parse("where", w).map_err(|e| bad(format!("`tables.{name}.indexes.{index}.where`: {e}")))?),
+            None => None,
+        };
         let unique = ix.get("isUnique").and_then(Value::as_bool).unwrap_or(false);
-        t.indexes.insert(index.clone(), Index { name: index, columns, unique });
+        t.indexes.insert(index.clone(), Index { name: index, columns, unique, method, include: Vec::new(), predicate });
     }
     for fk in entries(&value.foreign_keys) {
-        let key = fk.get("name").and_then(Value::as_str).unwrap_or_default().to_owned();
+        let key = pg_name(fk.get("name").and_then(Value::as_str).unwrap_or_default(), "foreign key", name, notes);
         if fk.get("schemaTo").and_then(Value::as_str).is_some_and(|s| !s.is_empty() && s != "public") {
             notes.push(format!("`{name}`: foreign key `{key}` references another schema; left out"));
             continue;
@@ -271,6 +287,9 @@ fn table(name: &str, value: &DrizzleTable, path: &Path, notes: &mut Vec<String>)
             references_columns: strings(fk.get("columnsTo").unwrap_or(&Value::Null)),
             on_delete: fk.get("onDelete").and_then(action),
             on_update: fk.get("onUpdate").and_then(action),
+            match_full: false,
+            deferrable: false,
+            initially_deferred: false,
         };
         t.foreign_keys.insert(key, foreign);
     }
@@ -279,6 +298,11 @@ fn table(name: &str, value: &DrizzleTable, path: &Path, notes: &mut Vec<String>)
         let expression = check.get("value").and_then(Value::as_str).unwrap_or_default();
         let expression = SqlExpr::parse("expr", expression).map_err(|e| bad(format!("`tables.{name}.checkConstraints.{key}.value`: {e}")))?;
         t.checks.insert(key.clone(), Check { name: key, expression });
+    }
+    // drizzle-kit writes uniques inside CREATE TABLE, where PostgreSQL keeps only the key
+    // of a key and a unique over the same columns (`.primaryKey().unique()`).
+    if let Some(pk) = &t.primary_key {
+        t.uniques.retain(|_, u| u.columns != pk.columns);
     }
     if value.rls_enabled {
         notes.push(format!("`{name}` has row-level security enabled; tablewright does not manage it"));

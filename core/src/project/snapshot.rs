@@ -103,7 +103,37 @@ pub(crate) fn check_names(schema: &Schema) -> Result<(), SnapshotError> {
             .chain(table.indexes.values().map(|o| (format!("tables.{key}.indexes.{}.name", o.name), o.name.as_str())))
             .chain(table.foreign_keys.values().map(|o| (format!("tables.{key}.foreignKeys.{}.name", o.name), o.name.as_str())))
             .chain(table.checks.values().map(|o| (format!("tables.{key}.checks.{}.name", o.name), o.name.as_str())));
-        for (at, name) in names {
+        // Names inside objects: columns they list, operator classes, collations.
+        let mut inner: Vec<(String, &str)> = Vec::new();
+        for (i, c) in table.columns.iter().enumerate() {
+            inner.extend(c.collation.as_deref().map(|n| (format!("tables.{key}.columns[{i}].collation"), n)));
+            if let Some(identity) = &c.identity {
+                let at = format!("tables.{key}.columns[{i}].identity");
+                if identity.increment == Some(0) {
+                    return Err(refuse(at, "`increment` cannot be 0".to_owned()));
+                }
+                if identity.cache.is_some_and(|c| c < 1) {
+                    return Err(refuse(at, "`cache` must be at least 1".to_owned()));
+                }
+            }
+        }
+        for index in table.indexes.values() {
+            let at = |what: String| format!("tables.{key}.indexes.{}.{what}", index.name);
+            for (i, k) in index.columns.iter().enumerate() {
+                if let crate::schema::model::KeyTarget::Column(c) = &k.target {
+                    inner.push((at(format!("columns[{i}].column")), c));
+                }
+                inner.extend(k.opclass.as_deref().map(|n| (at(format!("columns[{i}].opclass")), n)));
+                inner.extend(k.collation.as_deref().map(|n| (at(format!("columns[{i}].collation")), n)));
+            }
+            inner.extend(index.include.iter().enumerate().map(|(i, c)| (at(format!("include[{i}]")), c.as_str())));
+        }
+        for fk in table.foreign_keys.values() {
+            if fk.initially_deferred && !fk.deferrable {
+                return Err(refuse(format!("tables.{key}.foreignKeys.{}.initiallyDeferred", fk.name), "needs `deferrable` too".to_owned()));
+            }
+        }
+        for (at, name) in names.chain(inner) {
             if let Some(why) = bad_name(name) {
                 return Err(refuse(at, format!("the name {name:?} {why}")));
             }
@@ -201,6 +231,19 @@ mod tests {
         let mut v = written();
         v["tables"]["t"]["columns"][0]["name"] = "x".repeat(64).into();
         assert!(refusal(v).contains("longer than 63 bytes"));
+        let mut v = written();
+        v["tables"]["t"]["indexes"] = serde_json::json!({"i": {"name": "i", "columns": [{"expression": "lower(x)", "column": "x"}]}});
+        assert!(refusal(v).starts_with("tables.t.indexes.i.columns[0].column: the name \"\" is empty"));
+        let mut v = written();
+        v["tables"]["t"]["indexes"] = serde_json::json!({"i": {"name": "i", "columns": [{"expression": "1; DROP TABLE t"}]}});
+        let why = refusal(v);
+        assert!(why.starts_with("tables.t.indexes.i.columns[0]"), "{why}");
+        let mut v = written();
+        v["tables"]["t"]["indexes"] = serde_json::json!({"i": {"name": "i", "columns": [{"column": "id", "opclass": "x\"y"}]}});
+        assert!(refusal(v).starts_with("tables.t.indexes.i.columns[0].opclass: "));
+        let mut v = written();
+        v["tables"]["t"]["columns"][0]["identity"] = serde_json::json!({"increment": 0});
+        assert!(refusal(v).starts_with("tables.t.columns[0].identity: "));
         let mut v = written();
         v["surprise"] = true.into();
         assert!(refusal(v).contains("unknown field `surprise`"));

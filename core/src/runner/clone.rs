@@ -52,7 +52,7 @@ async fn copy_table(source: &mut PgConnection, target: &mut PgConnection, namesp
     };
     let key_list = key.iter().map(|k| format!("t.{k}")).collect::<Vec<_>>().join(", ");
     let after_key = key.iter().map(|k| format!("k.{k}")).collect::<Vec<_>>().join(", ");
-    let insert = format!("INSERT INTO {name} SELECT * FROM json_populate_recordset(NULL::{name}, $1::json)");
+    let insert = format!("INSERT INTO {name} OVERRIDING SYSTEM VALUE SELECT * FROM json_populate_recordset(NULL::{name}, $1::json)");
     let mut copied = 0u64;
     let mut last: Option<String> = None;
     loop {
@@ -95,13 +95,13 @@ async fn copy_table(source: &mut PgConnection, target: &mut PgConnection, namesp
 
 /// Sets the sequence of each identity or serial column past the largest value copied.
 async fn advance_identities(target: &mut PgConnection, namespace: &str, table: &Table) -> Result<(), RunError> {
-    for column in table.columns.iter().filter(|c| c.identity || c.default.as_deref().is_some_and(|d| d.starts_with("nextval("))) {
+    for column in table.columns.iter().filter(|c| c.is_identity() || c.default.as_deref().is_some_and(|d| d.starts_with("nextval("))) {
         let name = qualified(namespace, &table.name);
         // An identity's sequence by its column; a SERIAL's by the name in its default
         // (the sequence may not be owned by the column), read as a literal, never pasted:
         // the default is the source database's text.
         let sequence = match column.default.as_deref().and_then(serial_sequence) {
-            Some(sequence) if !column.identity => format!("{}::regclass", literal(&sequence)),
+            Some(sequence) if !column.is_identity() => format!("{}::regclass", literal(&sequence)),
             _ => format!("pg_get_serial_sequence({}, {})", literal(&name), literal(&column.name)),
         };
         let sql = format!("SELECT setval({sequence}, max({col})) FROM {name} HAVING max({col}) IS NOT NULL", col = quote(&column.name));

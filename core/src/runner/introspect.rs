@@ -1,7 +1,7 @@
 //! Reads a live schema back into the [`crate::schema::model`], from `pg_catalog` (which DSQL also
 //! serves), so a database can be compared with a snapshot.
 
-use crate::schema::model::{Check, Column, ForeignKey, Index, PrimaryKey, ReferentialAction, Schema, SqlExpr, SqlType, Table, Unique};
+use crate::schema::model::{Check, Column, ForeignKey, Identity, Index, IndexKey, IndexMethod, KeyTarget, PrimaryKey, ReferentialAction, Schema, SqlExpr, SqlType, Table, Unique};
 use sqlx::{PgConnection, Row};
 
 /// What introspection found.
@@ -29,7 +29,8 @@ pub struct Unmodelled {
 /// The kinds of [`Unmodelled`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum UnmodelledKind {
-    /// An index the model would hold only in part (its plain columns): left out of it.
+    /// An index the model cannot hold (an unknown method, a key it cannot read): left out
+    /// of it.
     PartialIndex(String),
     /// A column whose type the database defines (an enum, a domain, ..): in the model, but
     /// migrations cannot create it until the type exists.
@@ -47,8 +48,6 @@ pub enum UnmodelledKind {
     Generated,
     /// A foreign key to a table in another schema: left out of the model.
     OtherSchemaKey,
-    /// A GENERATED ALWAYS identity, which the model holds as BY DEFAULT.
-    IdentityAlways,
     /// A view, an enum type, ..: not a table.
     NotATable,
     /// A default, a check or a column whose text the SQL parser does not read as one
@@ -98,11 +97,18 @@ SELECT c.relname AS table_name, a.attname AS column_name,
        pg_get_expr(d.adbin, d.adrelid) AS default_expr, a.attidentity <> '' AS is_identity,
        NOT EXISTS (SELECT 1 FROM pg_type t JOIN pg_namespace tn ON tn.oid = t.typnamespace
                    WHERE t.oid = a.atttypid AND tn.nspname = 'pg_catalog') AS defined_type,
-       a.attgenerated <> '' AS is_generated, a.attidentity = 'a' AS identity_always
+       a.attgenerated <> '' AS is_generated, a.attidentity = 'a' AS identity_always,
+       s.seqstart AS identity_start, s.seqincrement AS identity_increment, s.seqcache AS identity_cache,
+       CASE WHEN a.attcollation <> 0 AND a.attcollation <> ty.typcollation THEN co.collname::text END AS collation
 FROM pg_class c
 JOIN pg_namespace n ON n.oid = c.relnamespace
 JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+JOIN pg_type ty ON ty.oid = a.atttypid
+LEFT JOIN pg_collation co ON co.oid = a.attcollation
 LEFT JOIN pg_attrdef d ON d.adrelid = c.oid AND d.adnum = a.attnum
+LEFT JOIN pg_depend dep ON a.attidentity <> '' AND dep.refclassid = 'pg_class'::regclass AND dep.refobjid = c.oid
+     AND dep.refobjsubid = a.attnum AND dep.classid = 'pg_class'::regclass AND dep.deptype = 'i'
+LEFT JOIN pg_sequence s ON s.seqrelid = dep.objid
 WHERE n.nspname = $1 AND c.relkind IN ('r', 'p')
 ORDER BY c.relname, a.attnum";
 
@@ -114,6 +120,7 @@ SELECT c.relname AS table_name, con.conname AS name, con.contype::text AS kind,
        ARRAY(SELECT a.attname::text FROM unnest(con.confkey) WITH ORDINALITY k(attnum, ord)
              JOIN pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.attnum ORDER BY k.ord) AS ref_columns,
        con.confdeltype::text AS on_delete, con.confupdtype::text AS on_update,
+       con.confmatchtype = 'f' AS match_full, con.condeferrable AS deferrable, con.condeferred AS initially_deferred,
        pg_get_constraintdef(con.oid) AS definition
 FROM pg_constraint con
 JOIN pg_class c ON c.oid = con.conrelid
@@ -127,10 +134,7 @@ ORDER BY c.relname, con.conname";
 // names the referenced table's index, so only key constraints are excluded.)
 const INDEXES: &str = "
 SELECT t.relname AS table_name, i.relname AS name, ix.indisunique AS is_unique, ix.indisvalid AS is_valid,
-       am.amname::text AS method, ix.indexprs IS NOT NULL AS has_expressions, ix.indpred IS NOT NULL AS is_partial,
-       EXISTS (SELECT 1 FROM unnest(ix.indoption::int2[]) o WHERE o <> 0) AS has_ordering,
-       ARRAY(SELECT a.attname::text FROM unnest(ix.indkey::int2[]) WITH ORDINALITY k(attnum, ord)
-             JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = k.attnum ORDER BY k.ord) AS columns
+       am.amname::text AS method, pg_get_expr(ix.indpred, ix.indrelid) AS predicate, ix.indexrelid::bigint AS oid
 FROM pg_index ix
 JOIN pg_class i ON i.oid = ix.indexrelid
 JOIN pg_am am ON am.oid = i.relam
@@ -139,6 +143,26 @@ JOIN pg_namespace n ON n.oid = t.relnamespace
 WHERE n.nspname = $1
   AND NOT EXISTS (SELECT 1 FROM pg_constraint con WHERE con.conindid = ix.indexrelid AND con.contype IN ('p', 'u', 'x'))
 ORDER BY t.relname, i.relname";
+
+// Each index's keys and INCLUDE columns, in order: the column, or the expression as
+// PostgreSQL prints it; the operator class when not its type's default; the collation
+// when not the column's; DESC and NULLS FIRST from `indoption`.
+const INDEX_KEYS: &str = "
+SELECT ix.indexrelid::bigint AS oid, k.pos >= ix.indnkeyatts AS included, a.attname::text AS column_name,
+       CASE WHEN ix.indkey[k.pos] = 0 THEN pg_get_indexdef(ix.indexrelid, k.pos + 1, false) END AS expression,
+       CASE WHEN k.pos < ix.indnkeyatts AND NOT opc.opcdefault THEN opc.opcname::text END AS opclass,
+       CASE WHEN k.pos < ix.indnkeyatts AND ix.indcollation[k.pos] <> 0 AND ix.indcollation[k.pos] <> COALESCE(NULLIF(a.attcollation, 0), 100)
+            THEN co.collname::text END AS collation,
+       COALESCE(ix.indoption[k.pos] & 1 = 1, false) AS descending, COALESCE(ix.indoption[k.pos] & 2 = 2, false) AS nulls_first
+FROM pg_index ix
+JOIN pg_class t ON t.oid = ix.indrelid
+JOIN pg_namespace n ON n.oid = t.relnamespace
+CROSS JOIN LATERAL generate_series(0, ix.indnatts - 1) AS k(pos)
+LEFT JOIN pg_attribute a ON a.attrelid = ix.indrelid AND a.attnum = ix.indkey[k.pos] AND ix.indkey[k.pos] <> 0
+LEFT JOIN pg_opclass opc ON k.pos < ix.indnkeyatts AND opc.oid = ix.indclass[k.pos]
+LEFT JOIN pg_collation co ON k.pos < ix.indnkeyatts AND co.oid = ix.indcollation[k.pos]
+WHERE n.nspname = $1
+ORDER BY ix.indexrelid, k.pos";
 
 fn action(code: &str) -> Option<ReferentialAction> {
     match code {
@@ -176,9 +200,19 @@ pub async fn introspect(conn: &mut PgConnection, namespace: &str) -> Result<Intr
             );
         }
         let mut default: Option<String> = row.try_get("default_expr")?;
-        if row.try_get::<bool, _>("identity_always")? {
-            note(UnmodelledKind::IdentityAlways, format!("`{table_name}.{column}` is GENERATED ALWAYS AS IDENTITY; tablewright declares identity columns BY DEFAULT"));
-        }
+        let identity = if row.try_get::<bool, _>("is_identity")? {
+            Some(
+                Identity {
+                    always: row.try_get("identity_always")?,
+                    start: row.try_get("identity_start")?,
+                    increment: row.try_get("identity_increment")?,
+                    cache: row.try_get("identity_cache")?,
+                }
+                .normalized(),
+            )
+        } else {
+            None
+        };
         if row.try_get::<bool, _>("is_generated")? {
             note(UnmodelledKind::Generated, format!("`{table_name}.{column}` is a generated column (`{}`); the structs declare it as a plain column", default.as_deref().unwrap_or_default()));
             default = None;
@@ -211,7 +245,8 @@ pub async fn introspect(conn: &mut PgConnection, namespace: &str) -> Result<Intr
             sql_type,
             not_null: row.try_get("not_null")?,
             default,
-            identity: row.try_get("is_identity")?,
+            identity,
+            collation: row.try_get("collation")?,
         });
     }
     for row in sqlx::query(CONSTRAINTS).bind(namespace).fetch_all(&mut *conn).await? {
@@ -240,6 +275,9 @@ pub async fn introspect(conn: &mut PgConnection, namespace: &str) -> Result<Intr
                     references_columns: row.try_get("ref_columns")?,
                     on_delete: action(&row.try_get::<String, _>("on_delete")?),
                     on_update: action(&row.try_get::<String, _>("on_update")?),
+                    match_full: row.try_get("match_full")?,
+                    deferrable: row.try_get("deferrable")?,
+                    initially_deferred: row.try_get("initially_deferred")?,
                 };
                 t.foreign_keys.insert(name, fk);
             }
@@ -264,6 +302,10 @@ pub async fn introspect(conn: &mut PgConnection, namespace: &str) -> Result<Intr
         }
     }
     let mut invalid_indexes = Vec::new();
+    let mut keys: std::collections::BTreeMap<i64, Vec<sqlx::postgres::PgRow>> = Default::default();
+    for row in sqlx::query(INDEX_KEYS).bind(namespace).fetch_all(&mut *conn).await? {
+        keys.entry(row.try_get("oid")?).or_default().push(row);
+    }
     for row in sqlx::query(INDEXES).bind(namespace).fetch_all(&mut *conn).await? {
         let table: String = row.try_get("table_name")?;
         let Some(t) = schema.tables.get_mut(&table) else { continue };
@@ -271,25 +313,55 @@ pub async fn introspect(conn: &mut PgConnection, namespace: &str) -> Result<Intr
         if !row.try_get::<bool, _>("is_valid")? {
             invalid_indexes.push(name.clone());
         }
-        let mut partly = Vec::new();
+        let oid: i64 = row.try_get("oid")?;
+        let mut left_out = |why: String| unmodelled.push(Unmodelled { table: Some(table.clone()), kind: UnmodelledKind::PartialIndex(name.clone()), note: format!("`{table}`: index `{name}` {why}, so it is left out") });
         let method: String = row.try_get("method")?;
-        if method != "btree" {
-            partly.push(format!("is a {method} index"));
+        // DSQL's catalog calls its btree `btree_index`.
+        let method = match IndexMethod::parse(method.strip_suffix("_index").unwrap_or(&method)) {
+            Ok(method) => method,
+            Err(()) => {
+                left_out(format!("is a {method} index, which the model does not hold"));
+                continue;
+            }
+        };
+        let predicate = match row.try_get::<Option<String>, _>("predicate")?.map(|text| SqlExpr::parse("where", &text).map_err(|e| (text, e))) {
+            Some(Ok(p)) => Some(p),
+            Some(Err((text, e))) => {
+                left_out(format!("has the predicate `{text}`, which is not read ({e})"));
+                continue;
+            }
+            None => None,
+        };
+        let mut index = Index { name: name.clone(), columns: Vec::new(), unique: row.try_get("is_unique")?, method, include: Vec::new(), predicate };
+        let mut readable = true;
+        for key in keys.remove(&oid).unwrap_or_default() {
+            let column: Option<String> = key.try_get("column_name")?;
+            if key.try_get::<bool, _>("included")? {
+                index.include.extend(column);
+                continue;
+            }
+            let target = match (column, key.try_get::<Option<String>, _>("expression")?) {
+                (Some(column), _) => KeyTarget::Column(column),
+                (None, Some(text)) => match SqlExpr::parse("columns", &text) {
+                    Ok(expression) => KeyTarget::Expression(expression),
+                    Err(e) => {
+                        left_out(format!("has the key `{text}`, which is not read ({e})"));
+                        readable = false;
+                        break;
+                    }
+                },
+                (None, None) => {
+                    readable = false;
+                    break;
+                }
+            };
+            index.columns.push(
+                IndexKey { target, descending: key.try_get("descending")?, nulls_first: Some(key.try_get("nulls_first")?), opclass: key.try_get("opclass")?, collation: key.try_get("collation")? }.normalized(),
+            );
         }
-        if row.try_get::<bool, _>("has_expressions")? {
-            partly.push("has expression keys".to_owned());
+        if readable {
+            t.indexes.insert(name, index);
         }
-        if row.try_get::<bool, _>("is_partial")? {
-            partly.push("is partial (WHERE ..)".to_owned());
-        }
-        if row.try_get::<bool, _>("has_ordering")? {
-            partly.push("orders a key DESC or NULLS FIRST".to_owned());
-        }
-        if !partly.is_empty() {
-            unmodelled.push(Unmodelled { table: Some(table.clone()), kind: UnmodelledKind::PartialIndex(name.clone()), note: format!("`{table}`: index `{name}` {}", partly.join(", ")) });
-        }
-        let index = Index { name: name.clone(), columns: row.try_get("columns")?, unique: row.try_get("is_unique")? };
-        t.indexes.insert(name, index);
     }
     for object in sqlx::query_scalar::<_, String>(OTHER_OBJECTS).bind(namespace).fetch_all(&mut *conn).await? {
         unmodelled.push(Unmodelled { table: None, kind: UnmodelledKind::NotATable, note: format!("{object} is not a table; tablewright does not manage it") });

@@ -93,7 +93,7 @@ fn insert_statement(table: &Table, first: u64, count: u64) -> Result<String, Str
     let mut columns = Vec::new();
     let mut values = Vec::new();
     for column in &table.columns {
-        if column.identity {
+        if column.is_identity() {
             continue; // it numbers itself
         }
         let value = match fk_of_column.get(&column.name) {

@@ -6,7 +6,7 @@
 //! structs.
 
 use crate::schema::compare;
-use crate::schema::model::{self, Column, ReferentialAction, Schema, Table};
+use crate::schema::model::{self, Column, ForeignKey, Identity, Index, KeyTarget, ReferentialAction, Schema, Table};
 use crate::schema::scan;
 use proc_macro2::{Ident, Span, TokenStream};
 use quote::quote;
@@ -130,7 +130,7 @@ fn column_tokens(table: &Table, column: &Column, (field, renamed): (Ident, bool)
     let single = |columns: &[String]| columns.len() == 1 && columns[0] == column.name;
     if let Some(pk) = &table.primary_key
         && single(&pk.columns)
-        && pk.name == format!("{}_pkey", table.name)
+        && pk.name == model::make_object_name(&table.name, None, "pkey")
     {
         attrs.push(quote!(primary_key));
     }
@@ -146,13 +146,16 @@ fn column_tokens(table: &Table, column: &Column, (field, renamed): (Ident, bool)
             nearest_rust_type(sql_type)
         }
     };
-    if column.identity {
-        attrs.push(quote!(identity));
+    if let Some(identity) = &column.identity {
+        attrs.push(identity_tokens(identity));
+    }
+    if let Some(collation) = &column.collation {
+        attrs.push(quote!(collation = #collation));
     }
     if let Some(default) = column.default.as_deref() {
         attrs.push(quote!(default = #default));
     }
-    if let Some(fk) = table.foreign_keys.values().find(|fk| single(&fk.columns)) {
+    if let Some(fk) = table.foreign_keys.values().find(|fk| on_its_column(table, fk) && fk.columns[0] == column.name) {
         let references = format!("{}.{}", fk.references_table, fk.references_columns[0]);
         attrs.push(quote!(references = #references));
         if let Some(action) = fk.on_delete.filter(|a| *a != ReferentialAction::NoAction) {
@@ -176,6 +179,115 @@ fn column_tokens(table: &Table, column: &Column, (field, renamed): (Ident, bool)
     }
 }
 
+/// `identity`, or `identity(always, start = ..)` with what is not the default.
+fn identity_tokens(identity: &Identity) -> TokenStream {
+    if *identity == Identity::default() {
+        return quote!(identity);
+    }
+    let mut options = Vec::new();
+    if identity.always {
+        options.push(quote!(always));
+    }
+    for (key, value) in [("start", identity.start), ("increment", identity.increment), ("cache", identity.cache)] {
+        if let Some(value) = value {
+            let key = Ident::new(key, Span::call_site());
+            let value = proc_macro2::Literal::i64_unsuffixed(value);
+            options.push(quote!(#key = #value));
+        }
+    }
+    quote!(identity(#(#options),*))
+}
+
+/// Whether a foreign key is written on its column (`references = "t.c"`): one column, no
+/// MATCH FULL or deferral, and the first such key of the column.
+fn on_its_column(table: &Table, fk: &ForeignKey) -> bool {
+    let plain = |k: &ForeignKey| k.columns.len() == 1 && !k.match_full && !k.deferrable;
+    plain(fk) && table.foreign_keys.values().find(|k| plain(k) && k.columns == fk.columns).is_some_and(|first| first.name == fk.name)
+}
+
+/// `#[foreign_key(columns(..), references = "t(..)", ..)]`.
+fn foreign_key_tokens(table: &Table, fk: &ForeignKey) -> Option<TokenStream> {
+    let columns = column_list(table, &fk.columns)?;
+    let references = format!("{}({})", fk.references_table, fk.references_columns.join(", "));
+    let mut options = vec![quote!(references = #references)];
+    if fk.name != model::default_name(&table.name, &fk.columns, "fkey") {
+        let name = &fk.name;
+        options.push(quote!(name = #name));
+    }
+    for (key, action) in [("on_delete", fk.on_delete), ("on_update", fk.on_update)] {
+        if let Some(action) = action.filter(|a| *a != ReferentialAction::NoAction) {
+            let (key, action) = (Ident::new(key, Span::call_site()), action_text(action));
+            options.push(quote!(#key = #action));
+        }
+    }
+    for (key, on) in [("match_full", fk.match_full), ("deferrable", fk.deferrable), ("initially_deferred", fk.initially_deferred)] {
+        if on {
+            let key = Ident::new(key, Span::call_site());
+            options.push(quote!(#key));
+        }
+    }
+    Some(quote!(#[foreign_key(#columns, #(#options),*)]))
+}
+
+/// `#[index(columns(..), ..)]`, keys with their options.
+fn index_tokens(table: &Table, index: &Index) -> Option<TokenStream> {
+    let names = field_names(table);
+    let field = |column: &str| table.columns.iter().position(|c| c.name == column).map(|i| names[i].0.clone());
+    let mut keys = Vec::new();
+    let mut name_parts = Vec::new();
+    for key in &index.columns {
+        let mut tokens = match &key.target {
+            KeyTarget::Column(c) => {
+                name_parts.push(c.clone());
+                let f = field(c)?;
+                quote!(#f)
+            }
+            KeyTarget::Expression(e) => {
+                name_parts.push(crate::schema::grammar::expression_name_part(e));
+                let text = e.as_str();
+                quote!(#text)
+            }
+        };
+        if key.descending {
+            tokens.extend(quote!(desc));
+        }
+        match key.nulls_first {
+            Some(true) => tokens.extend(quote!(nulls_first)),
+            Some(false) => tokens.extend(quote!(nulls_last)),
+            None => {}
+        }
+        if let Some(opclass) = &key.opclass {
+            tokens.extend(quote!(ops = #opclass));
+        }
+        if let Some(collation) = &key.collation {
+            tokens.extend(quote!(collation = #collation));
+        }
+        keys.push(tokens);
+    }
+    let mut options = vec![quote!(columns(#(#keys),*))];
+    if index.unique {
+        options.push(quote!(unique));
+    }
+    if let Some(method) = index.method {
+        let method = method.sql();
+        options.push(quote!(method = #method));
+    }
+    if !index.include.is_empty() {
+        let include: Option<Vec<Ident>> = index.include.iter().map(|c| field(c)).collect();
+        let include = include?;
+        options.push(quote!(include(#(#include),*)));
+    }
+    if let Some(predicate) = &index.predicate {
+        let predicate = predicate.as_str();
+        options.push(quote!(where = #predicate));
+    }
+    if index.name != model::default_name(&table.name, &name_parts, "idx") {
+        let name = &index.name;
+        options.push(quote!(name = #name));
+    }
+    Some(quote!(#[index(#(#options),*)]))
+}
+
 fn column_list(table: &Table, columns: &[String]) -> Option<TokenStream> {
     let names = field_names(table);
     let fields: Option<Vec<Ident>> = columns.iter().map(|c| table.columns.iter().position(|col| col.name == *c).map(|i| names[i].0.clone())).collect();
@@ -188,11 +300,11 @@ fn table_tokens(table: &Table, ident: Ident) -> TokenStream {
     let doc = format!(" The `{}` table.", table.name);
     let mut attrs: Vec<TokenStream> = vec![quote!(#[table(name = #name)])];
     if let Some(pk) = &table.primary_key
-        && (pk.columns.len() > 1 || pk.name != format!("{}_pkey", table.name))
+        && (pk.columns.len() > 1 || pk.name != model::make_object_name(&table.name, None, "pkey"))
         && let Some(columns) = column_list(table, &pk.columns)
     {
         let key_name = &pk.name;
-        let named = (pk.name != format!("{}_pkey", table.name)).then(|| quote!(, name = #key_name));
+        let named = (pk.name != model::make_object_name(&table.name, None, "pkey")).then(|| quote!(, name = #key_name));
         attrs.push(quote!(#[primary_key(#columns #named)]));
     }
     for unique in table.uniques.values() {
@@ -206,15 +318,8 @@ fn table_tokens(table: &Table, ident: Ident) -> TokenStream {
             attrs.push(quote!(#[unique(#columns #named)]));
         }
     }
-    for index in table.indexes.values() {
-        if let Some(columns) = column_list(table, &index.columns) {
-            let default = model::default_name(&table.name, &index.columns, "idx");
-            let unique = index.unique.then(|| quote!(, unique));
-            let index_name = &index.name;
-            let named = (index.name != default).then(|| quote!(, name = #index_name));
-            attrs.push(quote!(#[index(#columns #unique #named)]));
-        }
-    }
+    attrs.extend(table.indexes.values().filter_map(|index| index_tokens(table, index)));
+    attrs.extend(table.foreign_keys.values().filter(|fk| !on_its_column(table, fk)).filter_map(|fk| foreign_key_tokens(table, fk)));
     for check in table.checks.values() {
         let (check_name, expr) = (&check.name, check.expression.as_str());
         attrs.push(quote!(#[check(name = #check_name, expr = #expr)]));
@@ -322,7 +427,7 @@ mod tests {
 
     #[test]
     fn columns_whose_names_meet_get_distinct_fields() {
-        let column = |name: &str| Column { name: name.into(), sql_type: crate::schema::model::SqlType::parse("text").unwrap(), not_null: false, default: None, identity: false };
+        let column = |name: &str| Column { name: name.into(), sql_type: crate::schema::model::SqlType::parse("text").unwrap(), not_null: false, default: None, identity: None, collation: None };
         let table = Table { name: "t".into(), columns: vec![column("Order Date"), column("order_date"), column("type"), column("col_type")], primary_key: None, uniques: Default::default(), indexes: Default::default(), foreign_keys: Default::default(), checks: Default::default() };
         let names: Vec<String> = field_names(&table).into_iter().map(|(f, _)| f.to_string()).collect();
         assert_eq!(names, ["order_date", "order_date_2", "col_type", "col_type_2"]);

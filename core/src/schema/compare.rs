@@ -5,7 +5,7 @@
 //! A unique constraint is not a unique index on the same columns: only a constraint serves
 //! `ON CONFLICT ON CONSTRAINT`, so the two are compared apart.
 
-use crate::schema::model::{Schema, SqlExpr, Table};
+use crate::schema::model::{Identity, Index, KeyTarget, Schema, SqlExpr, Table};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::fmt;
@@ -68,6 +68,26 @@ fn normalized(table: &Table) -> Table {
         // A literal without its cast is still one expression.
         c.default = c.default.take().map(|d| SqlExpr::parse("default", &normalize_default(&d)).unwrap_or(d));
     }
+    // PostgreSQL prints an index's expressions and predicate in its own spelling: both
+    // sides are compared in one (see `comparable_expression`).
+    #[cfg(feature = "compiler")]
+    for index in t.indexes.values_mut() {
+        let comparable = |e: &mut SqlExpr| {
+            if let Some(text) = crate::schema::sql_text::comparable_expression(e)
+                && let Ok(parsed) = SqlExpr::parse("columns", &text)
+            {
+                *e = parsed;
+            }
+        };
+        if let Some(p) = index.predicate.as_mut() {
+            comparable(p);
+        }
+        for key in &mut index.columns {
+            if let KeyTarget::Expression(e) = &mut key.target {
+                comparable(e);
+            }
+        }
+    }
     t
 }
 
@@ -114,6 +134,10 @@ pub enum Difference {
     Nullability { table: String, column: String, expected_not_null: bool, found_not_null: bool },
     Default { table: String, column: String, expected: Option<String>, found: Option<String> },
     Identity { table: String, column: String, expected: bool, found: bool },
+    /// An identity of another kind (`ALWAYS`, `BY DEFAULT`) or with other sequence options.
+    IdentityOptions { table: String, column: String, expected: String, found: String },
+    /// Another collation; `None` is the type's default.
+    Collation { table: String, column: String, expected: Option<String>, found: Option<String> },
     MissingObject { table: String, object: ObjectKind, name: String, definition: String },
     ExtraObject { table: String, object: ObjectKind, name: String, definition: String },
     ChangedObject { table: String, object: ObjectKind, name: String, expected: String, found: String },
@@ -156,6 +180,10 @@ impl Difference {
                 let what = |identity: bool| if identity { "an identity column" } else { "not an identity column" };
                 write!(f, "`{table}.{column}` is {}, the snapshot has it {}", what(*found), what(*expected))
             }
+            Difference::IdentityOptions { table, column, expected, found } => write!(f, "`{table}.{column}` is {found}, the snapshot has {expected}"),
+            Difference::Collation { table, column, expected, found } => {
+                write!(f, "`{table}.{column}` has collation {}, the snapshot has {}", or_none(found), or_none(expected))
+            }
             Difference::MissingObject { table, object, name, definition } => write!(f, "`{table}`: {object} `{name}` ({definition}) is missing"),
             Difference::ExtraObject { table, object, name, definition } => write!(f, "`{table}`: {object} `{name}` ({definition}) is not in the snapshot"),
             Difference::ChangedObject { table, object, name, expected, found } => write!(f, "`{table}`: {object} `{name}` is {found}, the snapshot has {expected}"),
@@ -163,6 +191,51 @@ impl Difference {
         };
         out
     }
+}
+
+/// An index said in a line, unquoted: `UNIQUE INDEX USING gin (a DESC, (lower(b))) INCLUDE (c) WHERE ..`.
+pub fn index_definition(i: &Index) -> String {
+    let keys: Vec<String> = i
+        .columns
+        .iter()
+        .map(|k| {
+            let mut key = match &k.target {
+                KeyTarget::Column(c) => c.clone(),
+                KeyTarget::Expression(e) => format!("({e})"),
+            };
+            for (word, value) in [("COLLATE ", &k.collation), ("", &k.opclass)] {
+                if let Some(v) = value {
+                    key.push_str(&format!(" {word}{v}"));
+                }
+            }
+            if k.descending {
+                key.push_str(" DESC");
+            }
+            if let Some(first) = k.nulls_first {
+                key.push_str(if first { " NULLS FIRST" } else { " NULLS LAST" });
+            }
+            key
+        })
+        .collect();
+    let mut out = format!("{}INDEX", if i.unique { "UNIQUE " } else { "" });
+    if let Some(method) = i.method {
+        out.push_str(&format!(" USING {}", method.sql()));
+    }
+    out.push_str(&format!(" ({})", keys.join(", ")));
+    if !i.include.is_empty() {
+        out.push_str(&format!(" INCLUDE ({})", i.include.join(", ")));
+    }
+    if let Some(p) = &i.predicate {
+        out.push_str(&format!(" WHERE {p}"));
+    }
+    out
+}
+
+/// An identity said in a line: `GENERATED ALWAYS AS IDENTITY (START WITH 10)`.
+fn identity_definition(identity: &Identity) -> String {
+    let options = identity.sequence_options(None);
+    let options = if options.is_empty() { String::new() } else { format!(" ({})", options.join(" ")) };
+    format!("GENERATED {} AS IDENTITY{options}", identity.generation())
 }
 
 /// A table's named objects with a readable definition, by kind.
@@ -176,16 +249,10 @@ fn objects(t: &Table) -> BTreeMap<(ObjectKind, String), String> {
         out.insert((ObjectKind::Unique, u.name.clone()), format!("UNIQUE ({})", list(&u.columns)));
     }
     for i in t.indexes.values() {
-        out.insert((ObjectKind::Index, i.name.clone()), format!("{}INDEX ({})", if i.unique { "UNIQUE " } else { "" }, list(&i.columns)));
+        out.insert((ObjectKind::Index, i.name.clone()), index_definition(i));
     }
     for fk in t.foreign_keys.values() {
-        let mut d = format!("FOREIGN KEY ({}) REFERENCES {} ({})", list(&fk.columns), fk.references_table, list(&fk.references_columns));
-        if let Some(a) = fk.on_delete {
-            d.push_str(&format!(" ON DELETE {}", a.sql()));
-        }
-        if let Some(a) = fk.on_update {
-            d.push_str(&format!(" ON UPDATE {}", a.sql()));
-        }
+        let d = format!("FOREIGN KEY ({}) REFERENCES {} ({}){}", list(&fk.columns), fk.references_table, list(&fk.references_columns), fk.options_sql());
         out.insert((ObjectKind::ForeignKey, fk.name.clone()), d);
     }
     for c in t.checks.keys() {
@@ -225,8 +292,17 @@ pub fn differences(expected: &Schema, actual: &Schema) -> Vec<Difference> {
             if ac.default != ec.default {
                 out.push(Difference::Default { table: table(), column: column(), expected: ec.default.as_deref().map(str::to_owned), found: ac.default.as_deref().map(str::to_owned) });
             }
-            if ac.identity != ec.identity {
-                out.push(Difference::Identity { table: table(), column: column(), expected: ec.identity, found: ac.identity });
+            match (&ec.identity, &ac.identity) {
+                (Some(e), Some(a)) if e != a => {
+                    out.push(Difference::IdentityOptions { table: table(), column: column(), expected: identity_definition(e), found: identity_definition(a) })
+                }
+                (e, a) if e.is_some() != a.is_some() => {
+                    out.push(Difference::Identity { table: table(), column: column(), expected: e.is_some(), found: a.is_some() })
+                }
+                _ => {}
+            }
+            if ac.collation != ec.collation {
+                out.push(Difference::Collation { table: table(), column: column(), expected: ec.collation.clone(), found: ac.collation.clone() });
             }
         }
         let (eo, ao) = (objects(&e), objects(&a));
@@ -252,7 +328,7 @@ mod tests {
     use crate::schema::model::{Column, Schema, Table};
 
     fn table(columns: &[&str]) -> Schema {
-        let columns = columns.iter().map(|n| Column { name: (*n).into(), sql_type: crate::schema::model::SqlType::parse("text").unwrap(), not_null: false, default: None, identity: false }).collect();
+        let columns = columns.iter().map(|n| Column { name: (*n).into(), sql_type: crate::schema::model::SqlType::parse("text").unwrap(), not_null: false, default: None, identity: None, collation: None }).collect();
         let t = Table { name: "t".into(), columns, primary_key: None, uniques: Default::default(), indexes: Default::default(), foreign_keys: Default::default(), checks: Default::default() };
         Schema { tables: [("t".to_owned(), t)].into() }
     }
@@ -272,7 +348,7 @@ mod tests {
         t.uniques.insert("t_a_key".into(), Unique { name: "t_a_key".into(), columns: vec!["a".into()] });
         let mut index = table(&["a"]);
         let t = index.tables.get_mut("t").unwrap();
-        t.indexes.insert("t_a_key".into(), Index { name: "t_a_key".into(), columns: vec!["a".into()], unique: true });
+        t.indexes.insert("t_a_key".into(), Index::plain("t_a_key", &["a".into()], true));
         let found = differences(&constraint, &index);
         assert_eq!(
             found,

@@ -50,6 +50,9 @@ pub struct TableSource {
     pub column_fills: BTreeMap<String, crate::schema::model::SqlExpr>,
     /// `#[table(allow_drop(..))]`.
     pub allow_drop: BTreeSet<String>,
+    /// Unique constraints declared over the primary key's columns, which the model leaves
+    /// out as PostgreSQL does.
+    pub absorbed_uniques: Vec<String>,
 }
 
 /// The schema the code asks for.

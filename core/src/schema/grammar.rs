@@ -7,7 +7,7 @@
 //! duplicated attribute is recorded with the span of the offending tokens (serde's `Ctxt`
 //! pattern) and all of them come back together as one combined [`syn::Error`].
 
-use crate::schema::model::{self, Check, Column, ForeignKey, Index, PrimaryKey, ReferentialAction, SqlExpr, SqlType, Table, Unique};
+use crate::schema::model::{self, Check, Column, ForeignKey, Identity, Index, IndexKey, IndexMethod, KeyTarget, PrimaryKey, ReferentialAction, SqlExpr, SqlType, Table, Unique};
 use crate::schema::types;
 use proc_macro2::{Span, TokenStream};
 use quote::ToTokens;
@@ -16,6 +16,7 @@ use std::fmt::Display;
 use syn::meta::ParseNestedMeta;
 use syn::punctuated::Punctuated;
 use syn::spanned::Spanned as _;
+use syn::ext::IdentExt as _;
 use syn::{Attribute, Data, DeriveInput, Expr, Fields, GenericArgument, Ident, Lit, LitStr, PathArguments, Token, Type};
 
 /// Keys accepted in `#[table(..)]`.
@@ -34,16 +35,23 @@ pub const COLUMN_KEYS: &[&str] = &[
     "on_update",
     "foreign_key_name",
     "identity",
+    "collation",
     "skip",
 ];
 /// Keys accepted in `#[index(..)]`.
-pub const INDEX_KEYS: &[&str] = &["columns", "unique", "name"];
+pub const INDEX_KEYS: &[&str] = &["columns", "unique", "name", "method", "include", "where"];
+/// Words that may follow an index key in `columns(..)`.
+pub const INDEX_KEY_OPTIONS: &[&str] = &["asc", "desc", "nulls_first", "nulls_last", "ops", "collation"];
+/// Keys accepted in `#[foreign_key(..)]`.
+pub const FOREIGN_KEY_KEYS: &[&str] = &["columns", "references", "name", "on_delete", "on_update", "match_full", "deferrable", "initially_deferred"];
+/// Keys accepted in `#[column(identity(..))]`.
+pub const IDENTITY_KEYS: &[&str] = &["always", "start", "increment", "cache"];
 /// Keys accepted in `#[unique(..)]` and `#[primary_key(..)]`.
 pub const KEY_KEYS: &[&str] = &["columns", "name"];
 /// Keys accepted in `#[check(..)]`.
 pub const CHECK_KEYS: &[&str] = &["name", "expr"];
 /// The attributes `#[derive(Table)]` owns.
-pub const STRUCT_ATTRIBUTES: &[&str] = &["table", "index", "unique", "primary_key", "check"];
+pub const STRUCT_ATTRIBUTES: &[&str] = &["table", "index", "unique", "primary_key", "check", "foreign_key"];
 
 /// A value written in the source, with where it was written (for hints whose meaning is
 /// only known later, when the diff compares with the previous snapshot).
@@ -73,6 +81,9 @@ pub struct TableDef {
     pub allow_drop: Vec<Spanned<String>>,
     /// Rust fields that are columns, with their SQL names, in order.
     pub fields: Vec<(Ident, String)>,
+    /// Unique constraints over the primary key's columns, left out as PostgreSQL leaves
+    /// them out (the key is unique already): generate warns.
+    pub absorbed_uniques: Vec<String>,
     /// Where the struct's name is, for errors that concern the whole table.
     pub span: Span,
 }
@@ -201,6 +212,67 @@ fn flag(meta: &ParseNestedMeta, errors: &mut Errors) -> syn::Result<()> {
 }
 
 /// `key(a, b, c)`: a parenthesised list of identifiers.
+/// `key = 123` (or `-123`); records an error (and returns `None`) for anything else.
+fn integer_value(meta: &ParseNestedMeta, errors: &mut Errors) -> syn::Result<Option<i64>> {
+    let key = key_name(meta);
+    if !meta.input.peek(Token![=]) {
+        errors.push(&meta.path, format!("`{key}` needs a value: `{key} = 1`"));
+        skip_value(meta)?;
+        return Ok(None);
+    }
+    let expr: Expr = meta.value()?.parse()?;
+    let (negative, literal) = match &expr {
+        Expr::Unary(syn::ExprUnary { op: syn::UnOp::Neg(_), expr, .. }) => (true, &**expr),
+        other => (false, other),
+    };
+    if let Expr::Lit(syn::ExprLit { lit: Lit::Int(int), .. }) = literal
+        && let Ok(value) = int.base10_parse::<i64>()
+    {
+        return Ok(Some(if negative { -value } else { value }));
+    }
+    errors.push(&expr, format!("`{key}` takes a whole number that fits in a bigint: `{key} = 1`"));
+    Ok(None)
+}
+
+/// `identity` or `identity(always, start = .., increment = .., cache = ..)`.
+fn identity_options(meta: &ParseNestedMeta, errors: &mut Errors) -> syn::Result<Identity> {
+    let mut identity = Identity::default();
+    if meta.input.peek(Token![=]) {
+        errors.push(&meta.path, "`identity` is a flag or a list: `identity` or `identity(always, start = 1000, increment = 1, cache = 1)`");
+        skip_value(meta)?;
+        return Ok(identity);
+    }
+    if !meta.input.peek(syn::token::Paren) {
+        return Ok(identity);
+    }
+    let mut seen = Seen::new("identity");
+    meta.parse_nested_meta(|inner| {
+        let Some(key) = accept_key(&inner, IDENTITY_KEYS, &mut seen, errors)? else { return Ok(()) };
+        match key.as_str() {
+            "always" => {
+                flag(&inner, errors)?;
+                identity.always = true;
+            }
+            "start" => identity.start = integer_value(&inner, errors)?,
+            "increment" => {
+                identity.increment = integer_value(&inner, errors)?;
+                if identity.increment == Some(0) {
+                    errors.push(&inner.path, "`increment` cannot be 0");
+                }
+            }
+            "cache" => {
+                identity.cache = integer_value(&inner, errors)?;
+                if identity.cache.is_some_and(|c| c < 1) {
+                    errors.push(&inner.path, "`cache` must be at least 1");
+                }
+            }
+            _ => unreachable!("keys are checked above"),
+        }
+        Ok(())
+    })?;
+    Ok(identity.normalized())
+}
+
 fn ident_list(meta: &ParseNestedMeta, errors: &mut Errors) -> syn::Result<Option<Vec<Ident>>> {
     let key = key_name(meta);
     if !meta.input.peek(syn::token::Paren) {
@@ -244,7 +316,8 @@ struct ColumnAttrs {
     on_delete: Option<LitStr>,
     on_update: Option<LitStr>,
     foreign_key_name: Option<LitStr>,
-    identity: Option<Span>,
+    identity: Option<(Span, Identity)>,
+    collation: Option<LitStr>,
     skip: bool,
     fill: Option<LitStr>,
 }
@@ -264,10 +337,8 @@ fn parse_column_attrs(attrs: &[Attribute], errors: &mut Errors) -> ColumnAttrs {
                     flag(meta, errors)?;
                     out.unique = true;
                 }
-                "identity" => {
-                    flag(meta, errors)?;
-                    out.identity = Some(meta.path.span());
-                }
+                "identity" => out.identity = Some((meta.path.span(), identity_options(meta, errors)?)),
+                "collation" => out.collation = string_value(meta, errors)?,
                 "skip" => {
                     flag(meta, errors)?;
                     out.skip = true;
@@ -293,7 +364,6 @@ fn parse_column_attrs(attrs: &[Attribute], errors: &mut Errors) -> ColumnAttrs {
 struct KeyAttr {
     columns: Vec<Ident>,
     name: Option<LitStr>,
-    unique: bool,
     span: Span,
 }
 
@@ -301,22 +371,17 @@ fn parse_key_attr(attr: &Attribute, what: &str, keys: &[&str], errors: &mut Erro
     let mut seen = Seen::new(what);
     let mut columns = None;
     let mut name = None;
-    let mut unique = false;
     each_key(attr, errors, |meta, errors| {
         let Some(key) = accept_key(meta, keys, &mut seen, errors)? else { return Ok(()) };
         match key.as_str() {
             "columns" => columns = ident_list(meta, errors)?,
             "name" => name = string_value(meta, errors)?,
-            "unique" => {
-                flag(meta, errors)?;
-                unique = true;
-            }
             _ => unreachable!("keys are checked above"),
         }
         Ok(())
     });
     match columns {
-        Some(columns) => Some(KeyAttr { columns, name, unique, span: attr.span() }),
+        Some(columns) => Some(KeyAttr { columns, name, span: attr.span() }),
         None => {
             if !seen.keys.contains("columns") {
                 errors.push(attr, format!("`#[{what}(..)]` needs `columns(..)`"));
@@ -327,12 +392,184 @@ fn parse_key_attr(attr: &Attribute, what: &str, keys: &[&str], errors: &mut Erro
 }
 
 /// Struct-level attributes.
+/// One key in `#[index(columns(..))]`: a field, or an expression in a string, then its
+/// options.
+struct IndexKeyAttr {
+    target: Result<Ident, LitStr>,
+    descending: bool,
+    nulls_first: Option<bool>,
+    opclass: Option<LitStr>,
+    collation: Option<LitStr>,
+}
+
+struct IndexAttr {
+    keys: Vec<IndexKeyAttr>,
+    unique: bool,
+    name: Option<LitStr>,
+    method: Option<LitStr>,
+    include: Vec<Ident>,
+    predicate: Option<LitStr>,
+    span: Span,
+}
+
+/// `columns(a, b desc nulls_last, "lower(email)", data ops = "jsonb_path_ops")`.
+fn index_keys(meta: &ParseNestedMeta, errors: &mut Errors) -> syn::Result<Option<Vec<IndexKeyAttr>>> {
+    if !meta.input.peek(syn::token::Paren) {
+        errors.push(&meta.path, "`columns` takes a list: `columns(a, b desc, \"lower(email)\")`");
+        skip_value(meta)?;
+        return Ok(None);
+    }
+    let content;
+    syn::parenthesized!(content in meta.input);
+    let mut keys = Vec::new();
+    while !content.is_empty() {
+        let target = if content.peek(LitStr) { Err(content.parse::<LitStr>()?) } else { Ok(content.call(Ident::parse_any)?) };
+        let mut key = IndexKeyAttr { target, descending: false, nulls_first: None, opclass: None, collation: None };
+        let mut given = BTreeSet::new();
+        while !content.is_empty() && !content.peek(Token![,]) {
+            let word: Ident = content.call(Ident::parse_any)?;
+            let text = word.to_string();
+            if !given.insert(text.clone()) {
+                errors.push(&word, format!("`{text}` is given twice for one key"));
+            }
+            match text.as_str() {
+                "asc" => key.descending = false,
+                "desc" => key.descending = true,
+                "nulls_first" => key.nulls_first = Some(true),
+                "nulls_last" => key.nulls_first = Some(false),
+                "ops" | "collation" => {
+                    if content.parse::<Option<Token![=]>>()?.is_none() || !content.peek(LitStr) {
+                        errors.push(&word, format!("`{text}` needs a value: `{text} = \"..\"`"));
+                        continue;
+                    }
+                    let value: LitStr = content.parse()?;
+                    if text == "ops" { key.opclass = Some(value) } else { key.collation = Some(value) }
+                }
+                _ => errors.push(&word, format!("unknown index key option `{text}`, expected one of {}", expected_one_of(INDEX_KEY_OPTIONS))),
+            }
+        }
+        if given.contains("asc") && given.contains("desc") {
+            errors.push_span(content.span(), "a key is `asc` or `desc`, not both");
+        }
+        keys.push(key);
+        if content.is_empty() {
+            break;
+        }
+        content.parse::<Token![,]>()?;
+    }
+    if keys.is_empty() {
+        errors.push(&meta.path, "`columns(..)` needs at least one column");
+        return Ok(None);
+    }
+    Ok(Some(keys))
+}
+
+fn parse_index_attr(attr: &Attribute, errors: &mut Errors) -> Option<IndexAttr> {
+    let mut seen = Seen::new("index");
+    let mut out = IndexAttr { keys: Vec::new(), unique: false, name: None, method: None, include: Vec::new(), predicate: None, span: attr.span() };
+    let mut keys = None;
+    each_key(attr, errors, |meta, errors| {
+        let Some(key) = accept_key(meta, INDEX_KEYS, &mut seen, errors)? else { return Ok(()) };
+        match key.as_str() {
+            "columns" => keys = index_keys(meta, errors)?,
+            "name" => out.name = string_value(meta, errors)?,
+            "method" => out.method = string_value(meta, errors)?,
+            "where" => out.predicate = string_value(meta, errors)?,
+            "include" => out.include = ident_list(meta, errors)?.unwrap_or_default(),
+            "unique" => {
+                flag(meta, errors)?;
+                out.unique = true;
+            }
+            _ => unreachable!("keys are checked above"),
+        }
+        Ok(())
+    });
+    match keys {
+        Some(keys) => Some(IndexAttr { keys, ..out }),
+        None => {
+            if !seen.keys.contains("columns") {
+                errors.push(attr, "`#[index(..)]` needs `columns(..)`");
+            }
+            None
+        }
+    }
+}
+
+struct ForeignKeyAttr {
+    columns: Vec<Ident>,
+    references: LitStr,
+    name: Option<LitStr>,
+    on_delete: Option<LitStr>,
+    on_update: Option<LitStr>,
+    match_full: bool,
+    deferrable: bool,
+    initially_deferred: Option<Span>,
+    span: Span,
+}
+
+fn parse_foreign_key_attr(attr: &Attribute, errors: &mut Errors) -> Option<ForeignKeyAttr> {
+    let mut seen = Seen::new("foreign_key");
+    let (mut columns, mut references, mut name, mut on_delete, mut on_update) = (None, None, None, None, None);
+    let (mut match_full, mut deferrable, mut initially_deferred) = (false, false, None);
+    each_key(attr, errors, |meta, errors| {
+        let Some(key) = accept_key(meta, FOREIGN_KEY_KEYS, &mut seen, errors)? else { return Ok(()) };
+        match key.as_str() {
+            "columns" => columns = ident_list(meta, errors)?,
+            "references" => references = string_value(meta, errors)?,
+            "name" => name = string_value(meta, errors)?,
+            "on_delete" => on_delete = string_value(meta, errors)?,
+            "on_update" => on_update = string_value(meta, errors)?,
+            "match_full" => {
+                flag(meta, errors)?;
+                match_full = true;
+            }
+            "deferrable" => {
+                flag(meta, errors)?;
+                deferrable = true;
+            }
+            "initially_deferred" => {
+                flag(meta, errors)?;
+                initially_deferred = Some(meta.path.span());
+            }
+            _ => unreachable!("keys are checked above"),
+        }
+        Ok(())
+    });
+    if let (Some(span), false) = (initially_deferred, deferrable) {
+        errors.push_span(span, "`initially_deferred` needs `deferrable` too");
+    }
+    match (columns, references) {
+        (Some(columns), Some(references)) => Some(ForeignKeyAttr { columns, references, name, on_delete, on_update, match_full, deferrable, initially_deferred: initially_deferred.filter(|_| deferrable), span: attr.span() }),
+        (columns, references) => {
+            let missing: Vec<&str> = [("columns(..)", columns.is_none() && !seen.keys.contains("columns")), ("references = \"table(column, ..)\"", references.is_none() && !seen.keys.contains("references"))]
+                .into_iter()
+                .filter(|(_, absent)| *absent)
+                .map(|(k, _)| k)
+                .collect();
+            if !missing.is_empty() && matches!(attr.meta, syn::Meta::List(_)) {
+                errors.push(attr, format!("`#[foreign_key(..)]` needs `{}`", missing.join("` and `")));
+            }
+            None
+        }
+    }
+}
+
+/// `"table(a, b)"` → the table and its columns.
+fn referenced_columns(text: &str) -> Option<(String, Vec<String>)> {
+    let (table, rest) = text.split_once('(')?;
+    let inner = rest.trim_end().strip_suffix(')')?;
+    let columns: Vec<String> = inner.split(',').map(|c| c.trim().to_owned()).collect();
+    let simple = |name: &str| !name.is_empty() && !name.contains(|c: char| c == '"' || c == '(' || c == ')' || c.is_whitespace() || c.is_control());
+    (simple(table.trim()) && columns.iter().all(|c| simple(c))).then(|| (table.trim().to_owned(), columns))
+}
+
 #[derive(Default)]
 struct StructAttrs {
     name: Option<LitStr>,
     renamed_from: Option<LitStr>,
     allow_drop: Vec<Spanned<String>>,
-    indexes: Vec<KeyAttr>,
+    indexes: Vec<IndexAttr>,
+    foreign_keys: Vec<ForeignKeyAttr>,
     uniques: Vec<KeyAttr>,
     primary_keys: Vec<KeyAttr>,
     checks: Vec<(LitStr, LitStr, Span)>,
@@ -359,7 +596,9 @@ fn parse_struct_attrs(attrs: &[Attribute], errors: &mut Errors) -> StructAttrs {
                 Ok(())
             });
         } else if path.is_ident("index") {
-            out.indexes.extend(parse_key_attr(attr, "index", INDEX_KEYS, errors));
+            out.indexes.extend(parse_index_attr(attr, errors));
+        } else if path.is_ident("foreign_key") {
+            out.foreign_keys.extend(parse_foreign_key_attr(attr, errors));
         } else if path.is_ident("unique") {
             out.uniques.extend(parse_key_attr(attr, "unique", KEY_KEYS, errors));
         } else if path.is_ident("primary_key") {
@@ -567,7 +806,7 @@ pub fn parse_table_with<'a>(input: impl Into<StructInput<'a>>, sql: &dyn SqlFrag
         };
         let sql_type = sql_type.unwrap_or_else(|| SqlType::checked_by(&LexicalChecks, "text").expect("`text` is a type"));
 
-        if let Some(span) = col.identity {
+        if let Some((span, _)) = col.identity {
             // PostgreSQL numbers smallint and integer columns too; DSQL only bigint, which
             // the planner enforces for that dialect.
             if !matches!(sql_type.as_str(), "bigint" | "integer" | "smallint") {
@@ -615,6 +854,10 @@ pub fn parse_table_with<'a>(input: impl Into<StructInput<'a>>, sql: &dyn SqlFrag
                 column_renames.insert(column_name.clone(), Spanned { value: from, span: lit.span() });
             }
         }
+        let collation = col.collation.as_ref().and_then(|lit| {
+            check_identifier(&lit.value(), lit, "collation", &mut errors);
+            Some(lit.value())
+        });
         if col.unique {
             let cols = vec![column_name.clone()];
             let name = model::default_name(&table_name, &cols, "key");
@@ -642,6 +885,9 @@ pub fn parse_table_with<'a>(input: impl Into<StructInput<'a>>, sql: &dyn SqlFrag
                             references_columns: vec![c.trim().to_owned()],
                             on_delete,
                             on_update,
+                            match_full: false,
+                            deferrable: false,
+                            initially_deferred: false,
                         },
                     );
                 }
@@ -658,7 +904,8 @@ pub fn parse_table_with<'a>(input: impl Into<StructInput<'a>>, sql: &dyn SqlFrag
             sql_type,
             not_null: !ft.nullable,
             default,
-            identity: col.identity.is_some(),
+            identity: col.identity.map(|(_, identity)| identity),
+            collation,
         });
         field_columns.push((ident, column_name));
     }
@@ -683,11 +930,12 @@ pub fn parse_table_with<'a>(input: impl Into<StructInput<'a>>, sql: &dyn SqlFrag
     for span in pk_spans.iter().skip(1) {
         errors.push_span(*span, "a table has one primary key: for a composite key use `#[primary_key(columns(a, b))]` on the struct");
     }
+    let pkey_name = model::make_object_name(&table_name, None, "pkey");
     let primary_key = if let Some((col, _)) = field_pk.first() {
-        Some(PrimaryKey { name: format!("{table_name}_pkey"), columns: vec![col.clone()] })
+        Some(PrimaryKey { name: pkey_name, columns: vec![col.clone()] })
     } else {
         attrs.primary_keys.first().map(|pk| PrimaryKey {
-            name: pk.name.as_ref().map(LitStr::value).unwrap_or_else(|| format!("{table_name}_pkey")),
+            name: pk.name.as_ref().map(LitStr::value).unwrap_or(pkey_name),
             columns: resolve(&pk.columns, &mut errors),
         })
     };
@@ -709,21 +957,71 @@ pub fn parse_table_with<'a>(input: impl Into<StructInput<'a>>, sql: &dyn SqlFrag
     }
     // PostgreSQL keeps only the first of UNIQUE constraints over the same columns, the
     // primary key included, so the database would lack what the snapshot says.
-    let mut unique_columns: BTreeMap<&Vec<String>, &str> = BTreeMap::new();
+    // PostgreSQL keeps only the key of a key and a unique over the same columns
+    // (`.primaryKey().unique()`): so does the model, and generate says so.
+    let mut absorbed = Vec::new();
     if let Some(pk) = &primary_key {
-        unique_columns.insert(&pk.columns, "the primary key");
+        uniques.retain(|name, u| {
+            let same = u.columns == pk.columns;
+            if same {
+                absorbed.push(name.clone());
+            }
+            !same
+        });
     }
+    let mut unique_columns: BTreeMap<&Vec<String>, &str> = BTreeMap::new();
     for u in uniques.values() {
         if let Some(other) = unique_columns.insert(&u.columns, &u.name) {
             errors.push(input.ident, format!("unique constraint `{}` is over the same columns as {other}, which is unique already: remove it", u.name));
         }
     }
+    for fk in &attrs.foreign_keys {
+        let cols = resolve(&fk.columns, &mut errors);
+        let Some((references_table, references_columns)) = referenced_columns(&fk.references.value()) else {
+            errors.push(&fk.references, "`references` takes `\"table(column, ..)\"`, for example `references = \"documents(id, created_at)\"`");
+            continue;
+        };
+        if references_columns.len() != fk.columns.len() {
+            errors.push(&fk.references, format!("`references` names {} column(s) for {} in `columns(..)`: name one for each", references_columns.len(), fk.columns.len()));
+        }
+        let name = match &fk.name {
+            Some(lit) => {
+                check_identifier(&lit.value(), lit, "foreign key name", &mut errors);
+                lit.value()
+            }
+            None => model::default_name(&table_name, &cols, "fkey"),
+        };
+        let foreign_key = ForeignKey {
+            name: name.clone(),
+            columns: cols,
+            references_table,
+            references_columns,
+            on_delete: referential_action(fk.on_delete.as_ref(), &mut errors),
+            on_update: referential_action(fk.on_update.as_ref(), &mut errors),
+            match_full: fk.match_full,
+            deferrable: fk.deferrable,
+            initially_deferred: fk.initially_deferred.is_some(),
+        };
+        if foreign_keys.insert(name.clone(), foreign_key).is_some() {
+            errors.push_span(fk.span, format!("foreign key `{name}` is declared twice: give one a `name = \"..\"`"));
+        }
+    }
     let mut indexes = BTreeMap::new();
     for ix in &attrs.indexes {
-        let cols = resolve(&ix.columns, &mut errors);
-        let name = ix.name.as_ref().map(LitStr::value).unwrap_or_else(|| model::default_name(&table_name, &cols, "idx"));
-        if indexes.insert(name.clone(), Index { name: name.clone(), columns: cols, unique: ix.unique }).is_some() {
+        let Some(index) = index_from_attr(ix, &table_name, &field_columns, input.ident, sql, &mut errors) else { continue };
+        let name = index.name.clone();
+        if indexes.insert(name.clone(), index).is_some() {
             errors.push_span(ix.span, format!("index `{name}` is declared twice: give one a `name = \"..\"`"));
+        }
+    }
+    // A key collated as its column is collated says nothing more (PostgreSQL's catalog
+    // cannot tell the two apart).
+    for key in indexes.values_mut().flat_map(|i: &mut Index| i.columns.iter_mut()) {
+        if let KeyTarget::Column(c) = &key.target
+            && key.collation.is_some()
+            && columns.iter().find(|col| col.name == *c).is_some_and(|col| col.collation == key.collation)
+        {
+            key.collation = None;
         }
     }
     let mut checks = BTreeMap::new();
@@ -792,8 +1090,96 @@ pub fn parse_table_with<'a>(input: impl Into<StructInput<'a>>, sql: &dyn SqlFrag
         column_fills,
         allow_drop: attrs.allow_drop,
         fields: field_columns,
+        absorbed_uniques: absorbed,
         span: input.ident.span(),
     })
+}
+
+/// The index an `#[index(..)]` declares, or `None` after recording what is wrong.
+fn index_from_attr(ix: &IndexAttr, table_name: &str, fields: &[(Ident, String)], struct_ident: &Ident, sql: &dyn SqlFragments, errors: &mut Errors) -> Option<Index> {
+    let column_of = |field: &Ident, errors: &mut Errors| match fields.iter().find(|(f, _)| f == field) {
+        Some((_, c)) => Some(c.clone()),
+        None => {
+            errors.push(field, format!("no column field `{field}` in `{struct_ident}`"));
+            None
+        }
+    };
+    let mut keys = Vec::new();
+    let mut name_parts = Vec::new();
+    let mut ok = true;
+    for key in &ix.keys {
+        let target = match &key.target {
+            Ok(field) => column_of(field, errors).map(|c| {
+                name_parts.push(c.clone());
+                KeyTarget::Column(c)
+            }),
+            Err(lit) => match SqlExpr::checked_by(sql, "columns", &lit.value()) {
+                Ok(expression) => {
+                    name_parts.push(expression_name_part(&expression));
+                    Some(KeyTarget::Expression(expression))
+                }
+                Err(why) => {
+                    errors.push(lit, format!("bad index key expression: {why}"));
+                    None
+                }
+            },
+        };
+        let name_option = |lit: &Option<LitStr>, what: &str, errors: &mut Errors| {
+            lit.as_ref().map(|l| {
+                check_identifier(&l.value(), l, what, errors);
+                l.value()
+            })
+        };
+        let opclass = name_option(&key.opclass, "operator class", errors);
+        let collation = name_option(&key.collation, "collation", errors);
+        match target {
+            Some(target) => keys.push(IndexKey { target, descending: key.descending, nulls_first: key.nulls_first, opclass, collation }.normalized()),
+            None => ok = false,
+        }
+    }
+    let include: Vec<String> = ix.include.iter().filter_map(|f| column_of(f, errors)).collect();
+    let method = ix.method.as_ref().and_then(|lit| match IndexMethod::parse(&lit.value()) {
+        Ok(method) => method,
+        Err(()) => {
+            let options: Vec<&str> = IndexMethod::ALL.iter().map(|(s, _)| *s).collect();
+            errors.push(lit, format!("unknown index method `{}`, expected one of {}", lit.value(), expected_one_of(&options)));
+            None
+        }
+    });
+    let predicate = ix.predicate.as_ref().and_then(|lit| match SqlExpr::checked_by(sql, "where", &lit.value()) {
+        Ok(p) => Some(p),
+        Err(why) => {
+            errors.push(lit, format!("bad index `where`: {why}"));
+            None
+        }
+    });
+    if ix.unique && method.is_some_and(|m| m != IndexMethod::Btree) {
+        errors.push_span(ix.span, "only a btree index can be `unique`");
+    }
+    if !ok || (ix.predicate.is_some() && predicate.is_none()) {
+        return None;
+    }
+    let name = ix.name.as_ref().map(LitStr::value).unwrap_or_else(|| model::default_name(table_name, &name_parts, "idx"));
+    Some(Index { name, columns: keys, unique: ix.unique, method, include, predicate })
+}
+
+/// What PostgreSQL calls an expression key when it names the index (`FigureIndexColname`):
+/// the function's name for a call, the column's for a column, else `expr`.
+pub fn expression_name_part(expression: &SqlExpr) -> String {
+    let mut text = expression.as_str().trim();
+    while let Some(inner) = text.strip_prefix('(').and_then(|t| t.strip_suffix(')')) {
+        text = inner.trim();
+    }
+    let word_end = text.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '.' || c == '$')).unwrap_or(text.len());
+    let word = &text[..word_end];
+    let rest = text[word_end..].trim_start();
+    let last = word.rsplit('.').next().unwrap_or_default();
+    let is_name = last.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_');
+    if is_name && (rest.starts_with('(') || rest.is_empty() || rest.starts_with("::")) {
+        last.to_ascii_lowercase()
+    } else {
+        "expr".to_owned()
+    }
 }
 
 fn referential_action(lit: Option<&LitStr>, errors: &mut Errors) -> Option<ReferentialAction> {
@@ -1002,5 +1388,93 @@ mod tests {
         let ok = syn::parse_str::<RequiresTable>("crate::Book, select, insert, role = \"writer\"").unwrap();
         assert_eq!(ok.operations, [Operation::Select, Operation::Insert]);
         assert_eq!(ok.role.unwrap().value, "writer");
+    }
+
+    #[test]
+    fn a_composite_foreign_key_is_declared_on_the_struct() {
+        let def = parse(
+            r#"#[foreign_key(columns(doc_id, doc_at), references = "documents(id, created_at)", on_update = "cascade", match_full, deferrable, initially_deferred)]
+            struct Suggestion { #[column(primary_key)] id: i64, doc_id: i64, doc_at: i64 }"#,
+        )
+        .unwrap();
+        let fk = &def.table.foreign_keys["suggestion_doc_id_doc_at_fkey"];
+        assert_eq!((fk.columns.as_slice(), fk.references_table.as_str(), fk.references_columns.as_slice()), (&["doc_id".to_owned(), "doc_at".to_owned()][..], "documents", &["id".to_owned(), "created_at".to_owned()][..]));
+        assert_eq!((fk.on_update, fk.match_full, fk.deferrable, fk.initially_deferred), (Some(ReferentialAction::Cascade), true, true, true));
+        let errs = messages(
+            r#"#[foreign_key(columns(a, b), references = "p(x)", initially_deferred)]
+            #[foreign_key(columns(a), references = "p.x")]
+            #[foreign_key(references = "p(x)")]
+            struct T { #[column(primary_key)] a: i64, b: i64 }"#,
+        );
+        assert_eq!(
+            errs,
+            [
+                "`initially_deferred` needs `deferrable` too",
+                "`#[foreign_key(..)]` needs `columns(..)`",
+                "`references` names 1 column(s) for 2 in `columns(..)`: name one for each",
+                "`references` takes `\"table(column, ..)\"`, for example `references = \"documents(id, created_at)\"`",
+            ]
+        );
+    }
+
+    #[test]
+    fn index_keys_take_expressions_and_options() {
+        let def = parse(
+            r#"#[index(columns("lower(email)"), unique)]
+            #[index(columns(at desc nulls_last, data ops = "jsonb_path_ops"), method = "GIN", include(email), where = "at IS NOT NULL")]
+            #[index(columns(at desc nulls_first))]
+            struct Users { #[column(primary_key)] id: i64, email: String, at: i64, data: String }"#,
+        )
+        .unwrap();
+        let lower = &def.table.indexes["users_lower_idx"];
+        assert!(lower.unique && matches!(&lower.columns[0].target, KeyTarget::Expression(e) if e.as_str() == "lower(email)"));
+        let gin = &def.table.indexes["users_at_data_idx"];
+        assert_eq!(gin.method, Some(IndexMethod::Gin));
+        assert_eq!((gin.columns[0].descending, gin.columns[0].nulls_first), (true, Some(false)));
+        assert_eq!(gin.columns[1].opclass.as_deref(), Some("jsonb_path_ops"));
+        assert_eq!((gin.include.as_slice(), gin.predicate.as_ref().map(|p| p.as_str())), (&["email".to_owned()][..], Some("at IS NOT NULL")));
+        // DESC puts NULLs first already: said once.
+        assert_eq!(def.table.indexes["users_at_idx"].columns[0].nulls_first, None);
+        let errs = messages(
+            r#"#[index(columns(email sideways, nope, "lower(email"), method = "rtree")]
+            #[index(columns(email), unique, method = "gin")]
+            struct T { #[column(primary_key)] id: i64, email: String }"#,
+        );
+        assert_eq!(errs.len(), 5, "{errs:#?}");
+        assert!(errs[0].starts_with("unknown index key option `sideways`"), "{}", errs[0]);
+        assert_eq!(errs[1], "no column field `nope` in `T`");
+        assert!(errs[2].starts_with("bad index key expression: "), "{}", errs[2]);
+        assert!(errs[3].starts_with("unknown index method `rtree`"), "{}", errs[3]);
+        assert_eq!(errs[4], "only a btree index can be `unique`");
+    }
+
+    #[test]
+    fn expression_keys_are_named_as_postgresql_names_them() {
+        let name = |text: &str| expression_name_part(&SqlExpr::parse("columns", text).unwrap());
+        assert_eq!(name("lower(email)"), "lower");
+        assert_eq!(name("(public.LOWER(email))"), "lower");
+        assert_eq!(name("email::text"), "email");
+        assert_eq!(name("a + b"), "expr");
+        assert_eq!(name("'x'"), "expr");
+    }
+
+    #[test]
+    fn identities_take_their_kind_and_options() {
+        let def = parse("struct T { #[column(primary_key, identity(always, start = 10, increment = -1, cache = 65536))] id: i64, #[column(identity(cache = 1))] n: i64 }").unwrap();
+        assert_eq!(def.table.columns[0].identity, Some(Identity { always: true, start: Some(10), increment: Some(-1), cache: Some(65536) }));
+        assert_eq!(def.table.columns[1].identity, Some(Identity::default()), "the defaults are not spelled out");
+        let errs = messages("struct T { #[column(primary_key, identity(sometimes, increment = 0, cache = \"1\"))] id: i64 }");
+        assert_eq!(errs.len(), 3, "{errs:#?}");
+        assert!(errs[0].starts_with("unknown identity attribute `sometimes`"), "{}", errs[0]);
+        assert_eq!(errs[1], "`increment` cannot be 0");
+        assert!(errs[2].starts_with("`cache` takes a whole number"), "{}", errs[2]);
+    }
+
+    /// PostgreSQL keeps only the key of a key and a unique over the same columns.
+    #[test]
+    fn a_unique_over_the_primary_key_is_absorbed() {
+        let def = parse("#[unique(columns(a, b))] #[primary_key(columns(a, b))] struct T { a: i64, b: i64, #[column(unique)] c: i64 }").unwrap();
+        assert_eq!(def.absorbed_uniques, ["t_a_b_key"]);
+        assert_eq!(def.table.uniques.keys().collect::<Vec<_>>(), ["t_c_key"]);
     }
 }

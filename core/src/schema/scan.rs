@@ -421,6 +421,7 @@ impl<'ast> Visit<'ast> for Collector<'_> {
                     column_renames: def.column_renames.iter().map(|(c, h)| (c.clone(), hint(h))).collect(),
                     column_fills: def.column_fills,
                     allow_drop: def.allow_drop.iter().map(|s| s.value.clone()).collect(),
+                    absorbed_uniques: def.absorbed_uniques,
                 };
                 let name_at = self.place(def.span);
                 self.found.push(Found::Table { rust_name: def.rust_name.to_string(), table: def.table, source, name_at });

@@ -318,6 +318,63 @@ impl SqlFragments for ParsedFragments {
     }
 }
 
+/// `text` parsed and printed again in one spelling, so that an expression as written in
+/// the structs and as PostgreSQL prints it back (`(deleted_at IS NULL)`,
+/// `lower((email)::text)`, `(status = 'active'::text)`) compare equal: parentheses
+/// written where the tree needs them only, casts of a literal or a column to `text`
+/// dropped, unquoted names in lower case. `None` when it does not parse.
+#[cfg(feature = "compiler")]
+pub fn comparable_expression(text: &str) -> Option<String> {
+    let text = without_collations(text).into_owned();
+    let parsed = crate::sql::within_parse_budget(&text, |text| exactly_one(text, "one SQL expression", |p| p.parse_expr()).ok()).flatten()?;
+    Some(canonical(parsed).to_string())
+}
+
+#[cfg(feature = "compiler")]
+fn canonical(expr: sqlparser::ast::Expr) -> sqlparser::ast::Expr {
+    use sqlparser::ast::{DataType, Expr, FunctionArg, FunctionArgExpr, FunctionArguments, Ident};
+    let lower = |mut ident: Ident| {
+        if ident.quote_style.is_none() {
+            ident.value = ident.value.to_lowercase();
+        }
+        ident
+    };
+    // An operand that is itself an operation is parenthesised, and nothing else is.
+    let operand = |e: Expr| {
+        let e = canonical(e);
+        if matches!(e, Expr::BinaryOp { .. } | Expr::UnaryOp { .. } | Expr::IsNull(_) | Expr::IsNotNull(_) | Expr::InList { .. } | Expr::Between { .. }) { Expr::Nested(Box::new(e)) } else { e }
+    };
+    match expr {
+        Expr::Nested(inner) => canonical(*inner),
+        Expr::Identifier(ident) => Expr::Identifier(lower(ident)),
+        Expr::CompoundIdentifier(idents) => Expr::CompoundIdentifier(idents.into_iter().map(lower).collect()),
+        Expr::Cast { expr, data_type: DataType::Text, .. } if matches!(canonical((*expr).clone()), Expr::Value(_) | Expr::Identifier(_) | Expr::CompoundIdentifier(_)) => canonical(*expr),
+        Expr::Cast { kind, expr, data_type, array, format } => Expr::Cast { kind, expr: Box::new(operand(*expr)), data_type, array, format },
+        Expr::BinaryOp { left, op, right } => Expr::BinaryOp { left: Box::new(operand(*left)), op, right: Box::new(operand(*right)) },
+        Expr::UnaryOp { op, expr } => Expr::UnaryOp { op, expr: Box::new(operand(*expr)) },
+        Expr::IsNull(e) => Expr::IsNull(Box::new(operand(*e))),
+        Expr::IsNotNull(e) => Expr::IsNotNull(Box::new(operand(*e))),
+        Expr::InList { expr, list, negated } => Expr::InList { expr: Box::new(operand(*expr)), list: list.into_iter().map(canonical).collect(), negated },
+        Expr::Between { expr, negated, low, high } => Expr::Between { expr: Box::new(operand(*expr)), negated, low: Box::new(operand(*low)), high: Box::new(operand(*high)) },
+        Expr::Function(mut function) => {
+            for part in &mut function.name.0 {
+                if let sqlparser::ast::ObjectNamePart::Identifier(ident) = part {
+                    *ident = lower(ident.clone());
+                }
+            }
+            if let FunctionArguments::List(list) = &mut function.args {
+                for arg in &mut list.args {
+                    if let FunctionArg::Unnamed(FunctionArgExpr::Expr(e)) = arg {
+                        *e = canonical(e.clone());
+                    }
+                }
+            }
+            Expr::Function(function)
+        }
+        other => other,
+    }
+}
+
 /// The strongest check this build has.
 fn checker() -> &'static dyn SqlFragments {
     #[cfg(feature = "compiler")]

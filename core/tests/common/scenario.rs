@@ -47,6 +47,14 @@ macro_rules! with_cases {
             dsql_type_change_recreates,
             dsql_array_refused,
             unknown_rename_hint,
+            composite_foreign_key,
+            new_constructs,
+            postgres_only_constructs,
+            alter_identity,
+            make_column_identity,
+            change_collation,
+            add_partial_index,
+            dsql_rebuild_keeps_always_identity,
         );
     };
 }

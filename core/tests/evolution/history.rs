@@ -168,6 +168,12 @@ pub struct Col {
     pub nullable: bool,
     pub default: Option<String>,
     pub identity: bool,
+    /// `identity(always)`.
+    pub always: bool,
+    /// `identity(cache = ..)`: 65536 (DSQL's large cache) when set.
+    pub big_cache: bool,
+    /// `collation = "C"` (PostgreSQL only).
+    pub collate_c: bool,
     pub unique: bool,
     pub references: Option<Ref>,
     /// This step only.
@@ -182,15 +188,47 @@ pub struct Col {
 
 impl Col {
     fn new(name: String, ty: Ty) -> Col {
-        Col { name, ty, nullable: false, default: None, identity: false, unique: false, references: None, renamed_from: None, fill: None, before: None, distinct: false }
+        Col { name, ty, nullable: false, default: None, identity: false, always: false, big_cache: false, collate_c: false, unique: false, references: None, renamed_from: None, fill: None, before: None, distinct: false }
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Ix {
     pub name: Option<String>,
     pub cols: Vec<String>,
     pub unique: bool,
+    /// The key is `lower(<first column>)` (a text column).
+    pub lower: bool,
+    /// `where = "<first column> IS NOT NULL"`.
+    pub partial: bool,
+    /// `desc` on the first key (PostgreSQL only).
+    pub desc: bool,
+    /// `nulls_first` on the first key.
+    pub nulls_first: bool,
+    /// `method = ..` (PostgreSQL only): `hash`, or `gin` on a jsonb column.
+    pub method: Option<&'static str>,
+    /// `include(..)`.
+    pub include: Vec<String>,
+}
+
+impl Ix {
+    /// Every column it names.
+    fn names(&self) -> impl Iterator<Item = &String> {
+        self.cols.iter().chain(&self.include)
+    }
+}
+
+/// A foreign key over two columns, declared on the struct, to a table whose primary key
+/// is those two columns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fk2 {
+    pub cols: [String; 2],
+    pub table: String,
+    pub ref_cols: [String; 2],
+    pub on_delete: Option<&'static str>,
+    pub match_full: bool,
+    pub deferrable: bool,
+    pub initially_deferred: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -213,6 +251,7 @@ pub struct Tbl {
     pub uniques: Vec<Key>,
     pub indexes: Vec<Ix>,
     pub checks: Vec<Chk>,
+    pub fks: Vec<Fk2>,
     /// This step only.
     pub renamed_from: Option<String>,
     /// This step only.
@@ -235,6 +274,8 @@ impl Tbl {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Model {
     pub tables: Vec<Tbl>,
+    /// The history is for PostgreSQL: it may use what only PostgreSQL has.
+    pub postgres: bool,
     counter: u32,
     /// Tables this step drops (`--allow-drop`).
     pub dropped: Vec<String>,
@@ -252,7 +293,8 @@ impl Model {
         self.tables.iter().find(|t| t.name == name)
     }
 
-    /// Columns of other tables (or the same) that reference `table.column`.
+    /// Columns of other tables (or the same) that reference `table.column`, on their own
+    /// or in a two-column key.
     fn referencing(&self, table: &str, column: &str) -> Vec<(String, String)> {
         let mut out = Vec::new();
         for t in &self.tables {
@@ -261,8 +303,20 @@ impl Model {
                     out.push((t.name.clone(), c.name.clone()));
                 }
             }
+            for fk in t.fks.iter().filter(|fk| fk.table == table) {
+                for (own, referenced) in fk.cols.iter().zip(&fk.ref_cols) {
+                    if referenced == column {
+                        out.push((t.name.clone(), own.clone()));
+                    }
+                }
+            }
         }
         out
+    }
+
+    /// Whether `table.column` is one of a two-column foreign key's own columns.
+    fn in_composite_fk(&self, table: &str, column: &str) -> bool {
+        self.table(table).is_some_and(|t| t.fks.iter().any(|fk| fk.cols.iter().any(|c| c == column)))
     }
 
     /// Tables with a single-column key that a foreign key can reference: `(table, column, type)`.
@@ -292,8 +346,8 @@ impl Model {
 }
 
 /// The first step: some tables.
-pub fn first(c: &mut Choices) -> Model {
-    let mut m = Model::default();
+pub fn first(c: &mut Choices, postgres: bool) -> Model {
+    let mut m = Model { postgres, ..Model::default() };
     m.begin();
     for _ in 0..1 + c.below(3) {
         add_table(&mut m, c);
@@ -306,7 +360,7 @@ pub fn next(prev: &Model, c: &mut Choices) -> Model {
     let mut m = prev.clone();
     m.begin();
     for _ in 0..1 + c.below(4) {
-        let applied = match c.below(20) {
+        let applied = match c.below(24) {
             0 => add_table(&mut m, c),
             1 => drop_table(&mut m, c),
             2 => rename_table(&mut m, c),
@@ -325,6 +379,10 @@ pub fn next(prev: &Model, c: &mut Choices) -> Model {
             16 => swap_index_names(&mut m, c),
             17 => make_identity(&mut m, c),
             18 => rename_named(&mut m, c),
+            19 => add_composite_foreign_key(&mut m, c),
+            20 => change_identity(&mut m, c),
+            21 => change_collation(&mut m, c),
+            22 => drop_composite_foreign_key(&mut m, c),
             _ => change_primary_key(&mut m, c),
         };
         if !applied {
@@ -337,7 +395,7 @@ pub fn next(prev: &Model, c: &mut Choices) -> Model {
 fn add_table(m: &mut Model, c: &mut Choices) -> bool {
     let name = m.fresh("t");
     let targets = m.targets();
-    let mut t = Tbl { name: name.clone(), cols: Vec::new(), pk: Vec::new(), uniques: Vec::new(), indexes: Vec::new(), checks: Vec::new(), renamed_from: None, allow_drop: Vec::new(), before: None };
+    let mut t = Tbl { name: name.clone(), cols: Vec::new(), pk: Vec::new(), uniques: Vec::new(), indexes: Vec::new(), checks: Vec::new(), fks: Vec::new(), renamed_from: None, allow_drop: Vec::new(), before: None };
     if c.chance(20) {
         t.cols.push(Col { distinct: true, ..Col::new("a".into(), Ty::Integer) });
         t.cols.push(Col::new("b".into(), Ty::Smallint));
@@ -350,6 +408,8 @@ fn add_table(m: &mut Model, c: &mut Choices) -> bool {
         });
         if id.ty == Ty::Bigint && c.chance(30) {
             id.identity = true;
+            id.always = c.chance(30);
+            id.big_cache = c.chance(20);
         }
         if id.ty == Ty::Uuid {
             id.default = Some("gen_random_uuid()".into());
@@ -369,13 +429,17 @@ fn add_table(m: &mut Model, c: &mut Choices) -> bool {
         if column.ty.distinct() && c.chance(15) {
             column.unique = true;
         }
+        if m.postgres && column.ty == Ty::Text && c.chance(15) {
+            column.collate_c = true;
+        }
         if column.ty.is_integer() && c.chance(25) {
             t.checks.push(Chk { name: format!("{name}_{col}_check"), column: col.clone() });
         }
         if column.ty.distinct() && c.chance(25) {
             let unique = c.chance(30);
             let named = c.chance(30).then(|| m.fresh("ix"));
-            t.indexes.push(Ix { name: named, cols: vec![col.clone()], unique });
+            let index = varied_index(Ix { name: named, cols: vec![col.clone()], unique, ..Ix::default() }, &column, m.postgres, c);
+            t.indexes.push(index);
         }
         t.cols.push(column);
     }
@@ -409,7 +473,7 @@ fn add_table(m: &mut Model, c: &mut Choices) -> bool {
         let mut back = Col::new(m.fresh("r"), key_ty);
         back.nullable = true;
         back.references = Some(Ref { table: first.name.clone(), column: first.pk[0].clone(), on_delete: None });
-        let mut t2 = Tbl { name: other.clone(), cols: vec![Col::new("id".into(), Ty::Bigint), back], pk: vec!["id".into()], uniques: Vec::new(), indexes: Vec::new(), checks: Vec::new(), renamed_from: None, allow_drop: Vec::new(), before: None };
+        let mut t2 = Tbl { name: other.clone(), cols: vec![Col::new("id".into(), Ty::Bigint), back], pk: vec!["id".into()], uniques: Vec::new(), indexes: Vec::new(), checks: Vec::new(), fks: Vec::new(), renamed_from: None, allow_drop: Vec::new(), before: None };
         t2.cols[0].identity = c.chance(30);
         let mut forward = Col::new(m.fresh("r"), Ty::Bigint);
         forward.nullable = true;
@@ -438,6 +502,7 @@ fn drop_table(m: &mut Model, c: &mut Choices) -> bool {
                 col.references = None;
             }
         }
+        t.fks.retain(|fk| fk.table != name);
     }
     // A table added in this step leaves nothing to drop; one renamed in it is dropped
     // under its old name.
@@ -457,6 +522,9 @@ fn rename_table(m: &mut Model, c: &mut Choices) -> bool {
             if let Some(r) = col.references.as_mut().filter(|r| r.table == old) {
                 r.table = new.clone();
             }
+        }
+        for fk in t.fks.iter_mut().filter(|fk| fk.table == old) {
+            fk.table = new.clone();
         }
     }
     let t = &mut m.tables[i];
@@ -526,7 +594,8 @@ fn drop_column(m: &mut Model, c: &mut Choices) -> bool {
     }
     t.cols.retain(|col| col.name != name);
     t.uniques.retain(|u| !u.cols.contains(&name));
-    t.indexes.retain(|x| !x.cols.contains(&name));
+    t.indexes.retain(|x| !x.names().any(|n| *n == name));
+    t.fks.retain(|fk| !fk.cols.contains(&name));
     t.checks.retain(|k| k.column != name);
     m.changes.push(format!("drop column {}.{name}", t.name));
     true
@@ -543,6 +612,11 @@ fn rename_column(m: &mut Model, c: &mut Choices) -> bool {
                 r.column = new.clone();
             }
         }
+        for fk in t.fks.iter_mut().filter(|fk| fk.table == table) {
+            for x in fk.ref_cols.iter_mut().filter(|x| **x == old) {
+                *x = new.clone();
+            }
+        }
     }
     let t = &mut m.tables[i];
     let rename = |cols: &mut Vec<String>| {
@@ -556,6 +630,12 @@ fn rename_column(m: &mut Model, c: &mut Choices) -> bool {
     }
     for x in &mut t.indexes {
         rename(&mut x.cols);
+        rename(&mut x.include);
+    }
+    for fk in &mut t.fks {
+        for x in fk.cols.iter_mut().filter(|x| **x == old) {
+            *x = new.clone();
+        }
     }
     for k in &mut t.checks.iter_mut().filter(|k| k.column == old) {
         k.column = new.clone();
@@ -570,7 +650,7 @@ fn rename_column(m: &mut Model, c: &mut Choices) -> bool {
 fn change_type(m: &mut Model, c: &mut Choices) -> bool {
     let Some(i) = pick_table(m, c) else { return false };
     let t = &m.tables[i];
-    let candidates: Vec<String> = t.cols.iter().filter(|col| !col.identity && col.references.is_none()).map(|col| col.name.clone()).collect();
+    let candidates: Vec<String> = t.cols.iter().filter(|col| !col.identity && col.references.is_none() && !m.in_composite_fk(&t.name, &col.name)).map(|col| col.name.clone()).collect();
     let Some(name) = c.pick(&candidates).cloned() else { return false };
     let table = t.name.clone();
     let from = t.col(&name).expect("picked").ty.clone();
@@ -586,6 +666,11 @@ fn change_type(m: &mut Model, c: &mut Choices) -> bool {
     if !to.is_integer() {
         t.checks.retain(|k| k.column != name);
     }
+    // A hash or gin index, or a C collation, is kept only on the types it was made for.
+    t.indexes.retain(|x| x.method.is_none() || !x.cols.contains(&name));
+    if to != Ty::Text && !matches!(to, Ty::Varchar(_)) {
+        t.indexes.retain(|x| !(x.lower && x.cols.contains(&name)));
+    }
     t.col_mut(&name).expect("picked").ty = to.clone();
     m.changes.push(format!("change type of {table}.{name} from {from:?} to {to:?}"));
     true
@@ -599,7 +684,7 @@ fn change_nullability(m: &mut Model, c: &mut Choices) -> bool {
     let candidates: Vec<String> = t
         .cols
         .iter()
-        .filter(|col| !(t.pk.contains(&col.name) || col.references.is_some() || col.identity || col.nullable && in_unique(col)))
+        .filter(|col| !(t.pk.contains(&col.name) || col.references.is_some() || col.identity || col.nullable && in_unique(col) || m.in_composite_fk(&t.name, &col.name)))
         .map(|col| col.name.clone())
         .collect();
     let Some(name) = c.pick(&candidates).cloned() else { return false };
@@ -628,7 +713,7 @@ fn change_nullability(m: &mut Model, c: &mut Choices) -> bool {
 fn change_default(m: &mut Model, c: &mut Choices) -> bool {
     let Some(i) = pick_table(m, c) else { return false };
     let t = &m.tables[i];
-    let candidates: Vec<String> = t.cols.iter().filter(|col| !col.identity && col.references.is_none()).map(|col| col.name.clone()).collect();
+    let candidates: Vec<String> = t.cols.iter().filter(|col| !col.identity && col.references.is_none() && !m.in_composite_fk(&t.name, &col.name)).map(|col| col.name.clone()).collect();
     let Some(name) = c.pick(&candidates).cloned() else { return false };
     let table = t.name.clone();
     // A NOT NULL column added to an existing table in this step needs its default (or a
@@ -648,16 +733,23 @@ fn change_default(m: &mut Model, c: &mut Choices) -> bool {
 fn add_index(m: &mut Model, c: &mut Choices) -> bool {
     let Some(i) = pick_table(m, c) else { return false };
     let t = &m.tables[i];
-    let candidates: Vec<String> = t.cols.iter().filter(|col| col.ty.distinct()).map(|col| col.name.clone()).collect();
+    let candidates: Vec<String> = t.cols.iter().filter(|col| col.ty.distinct() || m.postgres && col.ty == Ty::Jsonb).map(|col| col.name.clone()).collect();
     let Some(col) = c.pick(&candidates).cloned() else { return false };
     if t.indexes.iter().any(|x| x.cols == [col.clone()]) {
         return false;
     }
-    let unique = c.chance(30) && t.col(&col).is_some_and(|col| col.distinct);
+    let column = t.col(&col).expect("picked").clone();
+    let other = t.cols.iter().find(|x| x.name != col && x.ty.distinct()).map(|x| x.name.clone());
+    let unique = c.chance(30) && column.distinct;
     let name = c.chance(40).then(|| m.fresh("ix"));
+    let mut index = varied_index(Ix { name, cols: vec![col.clone()], unique, ..Ix::default() }, &column, m.postgres, c);
+    // A second column stored in it.
+    if let Some(other) = other.filter(|_| index.method.is_none() && c.chance(15)) {
+        index.include.push(other);
+    }
     let table = m.tables[i].name.clone();
-    m.changes.push(format!("add {}index on {table}.{col}", if unique { "unique " } else { "" }));
-    m.tables[i].indexes.push(Ix { name, cols: vec![col], unique });
+    m.changes.push(format!("add index {index:?} on {table}"));
+    m.tables[i].indexes.push(index);
     true
 }
 
@@ -758,6 +850,95 @@ fn drop_foreign_key(m: &mut Model, c: &mut Choices) -> bool {
     true
 }
 
+/// An index on `column` with some of what indexes can say: an expression key, a
+/// predicate, key order, a method (PostgreSQL only where DSQL lacks it).
+fn varied_index(mut index: Ix, column: &Col, postgres: bool, c: &mut Choices) -> Ix {
+    if column.ty == Ty::Jsonb {
+        index.unique = false;
+        index.method = Some("gin");
+        return index;
+    }
+    match c.below(8) {
+        0 if matches!(column.ty, Ty::Text | Ty::Varchar(_)) => index.lower = true,
+        1 if column.nullable => index.partial = true,
+        2 => index.nulls_first = true,
+        3 if postgres => index.desc = true,
+        4 if postgres && !index.unique => index.method = Some("hash"),
+        _ => {}
+    }
+    index
+}
+
+/// A table gets two nullable columns and a foreign key over them to a table whose key is
+/// two columns, with the options foreign keys can have.
+fn add_composite_foreign_key(m: &mut Model, c: &mut Choices) -> bool {
+    let targets: Vec<(String, [String; 2])> = m.tables.iter().filter(|t| t.pk.len() == 2).map(|t| (t.name.clone(), [t.pk[0].clone(), t.pk[1].clone()])).collect();
+    let Some((target, ref_cols)) = c.pick(&targets).cloned() else { return false };
+    let Some(i) = pick_table(m, c) else { return false };
+    let types: Vec<Ty> = {
+        let t = m.table(&target).expect("picked");
+        ref_cols.iter().map(|k| t.col(k).expect("key column").ty.clone()).collect()
+    };
+    let cols = [m.fresh("f"), m.fresh("f")];
+    let deferrable = c.chance(40);
+    let fk = Fk2 {
+        cols: cols.clone(),
+        table: target.clone(),
+        ref_cols,
+        on_delete: if c.chance(40) { Some("cascade") } else { None },
+        match_full: c.chance(40),
+        deferrable,
+        initially_deferred: deferrable && c.chance(50),
+    };
+    let t = &mut m.tables[i];
+    for (name, ty) in cols.iter().zip(types) {
+        let mut col = Col::new(name.clone(), ty);
+        col.nullable = true;
+        t.cols.push(col);
+    }
+    m.changes.push(format!("add foreign key {fk:?} on {}", t.name));
+    t.fks.push(fk);
+    true
+}
+
+fn drop_composite_foreign_key(m: &mut Model, c: &mut Choices) -> bool {
+    let with: Vec<usize> = (0..m.tables.len()).filter(|&i| !m.tables[i].fks.is_empty()).collect();
+    let Some(&i) = c.pick(&with) else { return false };
+    let t = &mut m.tables[i];
+    let gone = t.fks.remove(c.below(t.fks.len()));
+    m.changes.push(format!("drop foreign key over {:?} of {}", gone.cols, t.name));
+    true
+}
+
+/// An identity column turns ALWAYS or BY DEFAULT, or takes another cache.
+fn change_identity(m: &mut Model, c: &mut Choices) -> bool {
+    let with: Vec<(usize, String)> = m.tables.iter().enumerate().flat_map(|(i, t)| t.cols.iter().filter(|x| x.identity).map(move |x| (i, x.name.clone()))).collect();
+    let Some((i, name)) = c.pick(&with).cloned() else { return false };
+    let table = m.tables[i].name.clone();
+    let col = m.tables[i].col_mut(&name).expect("picked");
+    if c.chance(50) {
+        col.always = !col.always;
+    } else {
+        col.big_cache = !col.big_cache;
+    }
+    m.changes.push(format!("change the identity of {table}.{name} (always {}, big cache {})", col.always, col.big_cache));
+    true
+}
+
+/// A text column takes the C collation, or gives it up (PostgreSQL only).
+fn change_collation(m: &mut Model, c: &mut Choices) -> bool {
+    if !m.postgres {
+        return false;
+    }
+    let with: Vec<(usize, String)> = m.tables.iter().enumerate().flat_map(|(i, t)| t.cols.iter().filter(|x| x.ty == Ty::Text).map(move |x| (i, x.name.clone()))).collect();
+    let Some((i, name)) = c.pick(&with).cloned() else { return false };
+    let table = m.tables[i].name.clone();
+    let col = m.tables[i].col_mut(&name).expect("picked");
+    col.collate_c = !col.collate_c;
+    m.changes.push(format!("collate {table}.{name} C: {}", col.collate_c));
+    true
+}
+
 /// A bigint key becomes an identity column (its rows keep their values).
 fn make_identity(m: &mut Model, c: &mut Choices) -> bool {
     let candidates: Vec<usize> = (0..m.tables.len())
@@ -769,7 +950,9 @@ fn make_identity(m: &mut Model, c: &mut Choices) -> bool {
     let Some(&i) = c.pick(&candidates) else { return false };
     let t = &mut m.tables[i];
     let key = t.pk[0].clone();
-    t.col_mut(&key).expect("key column").identity = true;
+    let column = t.col_mut(&key).expect("key column");
+    column.identity = true;
+    column.always = c.chance(30);
     let table = t.name.clone();
     m.changes.push(format!("make {table}.{key} identity"));
     true
@@ -833,7 +1016,39 @@ pub fn render(m: &Model) -> String {
         for x in &t.indexes {
             let unique = if x.unique { ", unique" } else { "" };
             let name = x.name.as_ref().map(|n| format!(", name = \"{n}\"")).unwrap_or_default();
-            writeln!(out, "#[index(columns({}){unique}{name})]", x.cols.join(", ")).unwrap();
+            let mut keys: Vec<String> = x.cols.clone();
+            if x.lower {
+                keys[0] = format!("\"lower({})\"", keys[0]);
+            }
+            if x.desc {
+                keys[0].push_str(" desc");
+            }
+            if x.nulls_first {
+                keys[0].push_str(" nulls_first");
+            }
+            let mut extra = String::new();
+            if let Some(method) = x.method {
+                write!(extra, ", method = \"{method}\"").unwrap();
+            }
+            if !x.include.is_empty() {
+                write!(extra, ", include({})", x.include.join(", ")).unwrap();
+            }
+            if x.partial {
+                write!(extra, ", where = \"{} IS NOT NULL\"", x.cols[0]).unwrap();
+            }
+            writeln!(out, "#[index(columns({}){unique}{extra}{name})]", keys.join(", ")).unwrap();
+        }
+        for fk in &t.fks {
+            let mut options = String::new();
+            if let Some(action) = fk.on_delete {
+                write!(options, ", on_delete = \"{action}\"").unwrap();
+            }
+            for (flag, on) in [("match_full", fk.match_full), ("deferrable", fk.deferrable), ("initially_deferred", fk.initially_deferred)] {
+                if on {
+                    write!(options, ", {flag}").unwrap();
+                }
+            }
+            writeln!(out, "#[foreign_key(columns({}), references = \"{}({})\"{options})]", fk.cols.join(", "), fk.table, fk.ref_cols.join(", ")).unwrap();
         }
         for k in &t.checks {
             writeln!(out, "#[check(name = \"{}\", expr = \"{} >= 0\")]", k.name, k.column).unwrap();
@@ -846,7 +1061,17 @@ pub fn render(m: &Model) -> String {
                 attrs.push("primary_key".into());
             }
             if col.identity {
-                attrs.push("identity".into());
+                let mut options = Vec::new();
+                if col.always {
+                    options.push("always".to_owned());
+                }
+                if col.big_cache {
+                    options.push("cache = 65536".to_owned());
+                }
+                attrs.push(if options.is_empty() { "identity".into() } else { format!("identity({})", options.join(", ")) });
+            }
+            if col.collate_c {
+                attrs.push("collation = \"C\"".into());
             }
             if col.unique {
                 attrs.push("unique".into());
@@ -897,7 +1122,7 @@ pub fn inserts(m: &Model, counts: &mut BTreeMap<String, i64>, rows: &BTreeMap<St
         let ready: Vec<&Tbl> = pending
             .iter()
             .copied()
-            .filter(|t| t.cols.iter().all(|c| c.references.as_ref().is_none_or(|r| r.table == t.name || done.contains(&r.table) || c.nullable)))
+            .filter(|t| t.cols.iter().all(|c| c.references.as_ref().is_none_or(|r| r.table == t.name || done.contains(&r.table) || c.nullable)) && t.fks.iter().all(|fk| fk.table == t.name || done.contains(&fk.table)))
             .collect();
         let batch = if ready.is_empty() { vec![pending[0]] } else { ready };
         for t in batch {
@@ -927,7 +1152,17 @@ fn insert(t: &Tbl, m: &Model, counts: &BTreeMap<String, i64>, from: i64, to: i64
             continue;
         }
         let g = "g";
-        let value = if let Some(r) = &col.references {
+        let composite = t.fks.iter().find_map(|fk| fk.cols.iter().position(|x| *x == col.name).map(|k| (fk, k)));
+        let value = if let Some((fk, k)) = composite {
+            // Both columns from one parent row (ordered by its key), or both NULL.
+            let target_rows = counts.get(&fk.table).copied().unwrap_or(0);
+            if fk.table == t.name || target_rows == 0 || m.table(&fk.table).is_none() {
+                "NULL".to_owned()
+            } else {
+                let order = format!("\"{}\", \"{}\"", fk.ref_cols[0], fk.ref_cols[1]);
+                format!("CASE WHEN {g} % 5 = 0 THEN NULL ELSE (SELECT \"{}\" FROM \"{}\" ORDER BY {order} OFFSET ({g} % {target_rows}) LIMIT 1) END", fk.ref_cols[k], fk.table)
+            }
+        } else if let Some(r) = &col.references {
             let target_rows = counts.get(&r.table).copied().unwrap_or(0);
             let usable = r.table != t.name && target_rows > 0 && m.table(&r.table).is_some();
             if !usable {

@@ -70,14 +70,33 @@ struct Stats {
     histories: usize,
     steps: usize,
     refusals: BTreeMap<String, usize>,
+    /// Steps applied whose structs use each construct.
+    constructs: BTreeMap<&'static str, usize>,
 }
+
+/// The constructs of the schema language the histories draw, and how each shows in the
+/// structs: counted per applied step, so a report says how often each was exercised.
+const CONSTRUCTS: &[(&str, &str)] = &[
+    ("composite foreign key", "#[foreign_key("),
+    ("MATCH FULL", "match_full"),
+    ("deferrable foreign key", "deferrable"),
+    ("expression index key", "\"lower("),
+    ("partial index", "where = "),
+    ("NULLS FIRST key", "nulls_first"),
+    ("DESC key", " desc"),
+    ("index method", "method = "),
+    ("INCLUDE columns", "include("),
+    ("ALWAYS identity", "identity(always"),
+    ("identity options", "cache = 65536"),
+    ("column collation", "collation = "),
+];
 
 /// A history from choices: the models, rendered, with rows between steps (one table gets
 /// more than 3,000 rows at one step, beyond one DSQL transaction).
-fn history(choices: &[u32]) -> (Vec<Step>, Vec<Vec<String>>) {
+fn history(choices: &[u32], mode: Mode) -> (Vec<Step>, Vec<Vec<String>>) {
     let mut c = Choices::new(choices);
     let big_step = c.below(STEPS);
-    let mut models: Vec<Model> = vec![history::first(&mut c)];
+    let mut models: Vec<Model> = vec![history::first(&mut c, mode == Mode::Postgres)];
     for _ in 1..STEPS {
         let next = history::next(models.last().expect("one model"), &mut c);
         models.push(next);
@@ -250,6 +269,14 @@ async fn run(mode: Mode, steps: &[Step], stats: &Mutex<Stats>, dbs: &Databases) 
             break;
         }
         let desired = desired(&step.source).map_err(fail)?;
+        {
+            let mut s = stats.lock().unwrap();
+            for (construct, marker) in CONSTRUCTS {
+                if step.source.contains(marker) {
+                    *s.constructs.entry(construct).or_default() += 1;
+                }
+            }
+        }
         let before = match &previous {
             Some((prev, _)) => Some(rows(&db.url, prev).await.map_err(fail)?),
             None => None,
@@ -388,7 +415,7 @@ fn histories(mode: Mode, part: u64, slice: u32) {
     let tokio = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let dbs = tokio.block_on(Databases::new(mode));
     let result = runner.run(&choices(), |choices| {
-        let (steps, _) = history(&choices);
+        let (steps, _) = history(&choices, mode);
         tokio.block_on(run(mode, &steps, &stats, &dbs)).map_err(TestCaseError::fail)
     });
     let s = stats.lock().unwrap();
@@ -396,10 +423,13 @@ fn histories(mode: Mode, part: u64, slice: u32) {
     for (reason, n) in &s.refusals {
         println!("  refused {n}x: {reason}");
     }
+    for (construct, _) in CONSTRUCTS {
+        println!("  {construct}: in {} of the steps applied", s.constructs.get(construct).copied().unwrap_or(0));
+    }
     if let Err(e) = result {
         let detail = match &e {
             proptest::test_runner::TestError::Fail(why, choices) => {
-                let (steps, changes) = history(choices);
+                let (steps, changes) = history(choices, mode);
                 format!("{why}\n\nthe shrunk history (kept in {}):\n{}", keep(&steps, &format!("seed-{seed}-slice-{}", slice + 1), &why.to_string()), describe(&steps, &changes))
             }
             other => other.to_string(),

@@ -146,12 +146,15 @@ ORDER BY t.relname, i.relname";
 
 // Each index's keys and INCLUDE columns, in order: the column, or the expression as
 // PostgreSQL prints it; the operator class when not its type's default; the collation
-// when not the column's; DESC and NULLS FIRST from `indoption`.
+// when not the column's (an expression's own collation, `lower(c)` of a "C" column, is
+// not in the catalog: a collation is read only when the index's definition writes one);
+// DESC and NULLS FIRST from `indoption`.
 const INDEX_KEYS: &str = "
 SELECT ix.indexrelid::bigint AS oid, k.pos >= ix.indnkeyatts AS included, a.attname::text AS column_name,
        CASE WHEN ix.indkey[k.pos] = 0 THEN pg_get_indexdef(ix.indexrelid, k.pos + 1, false) END AS expression,
        CASE WHEN k.pos < ix.indnkeyatts AND NOT opc.opcdefault THEN opc.opcname::text END AS opclass,
        CASE WHEN k.pos < ix.indnkeyatts AND ix.indcollation[k.pos] <> 0 AND ix.indcollation[k.pos] <> COALESCE(NULLIF(a.attcollation, 0), 100)
+                 AND pg_get_indexdef(ix.indexrelid) LIKE '% COLLATE %'
             THEN co.collname::text END AS collation,
        COALESCE(ix.indoption[k.pos] & 1 = 1, false) AS descending, COALESCE(ix.indoption[k.pos] & 2 = 2, false) AS nulls_first
 FROM pg_index ix

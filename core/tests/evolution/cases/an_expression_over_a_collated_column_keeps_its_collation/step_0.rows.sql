@@ -1,0 +1,3 @@
+INSERT INTO "t1" ("a", "b", "c2", "c3", "c4") SELECT (g)::integer, (g % 7)::smallint, CASE WHEN g % 4 = 0 THEN NULL ELSE date '2026-01-01' + ((g) % 3000)::integer END, (g % 2 = 0), (g)::integer FROM generate_series(1, 20) g;
+INSERT INTO "t5" ("id", "c6", "c7") SELECT md5((g)::text)::uuid, CASE WHEN g % 4 = 0 THEN NULL ELSE left('r' || (g), 24) END, (g)::integer FROM generate_series(1, 20) g;
+INSERT INTO "t9" ("id", "c10", "c11", "c12", "r13") SELECT (g)::integer, jsonb_build_object('n', g), CASE WHEN g % 4 = 0 THEN NULL ELSE (g)::integer END, left('r' || (g), 24), CASE WHEN g % 5 = 0 THEN NULL ELSE (SELECT "id" FROM "t5" ORDER BY 1 OFFSET (g % 20) LIMIT 1) END FROM generate_series(1, 20) g

@@ -60,6 +60,14 @@ fn expand(input: &DeriveInput, def: &TableDef) -> TokenStream2 {
         if variant == "Table" || variant.is_empty() {
             variant.push_str("Column");
         }
+        // Fields that differ only in underscores (`a_b`, `a__b`) would share a variant:
+        // the later ones are numbered.
+        let base = variant.clone();
+        let mut n = 2;
+        while variants.iter().any(|v| *v == variant) {
+            variant = format!("{base}{n}");
+            n += 1;
+        }
         variants.push(Ident::new(&variant, field.span()));
         names.push(column);
     }

@@ -346,10 +346,13 @@ pub fn entities(schema: &Schema, origin: &str) -> Entities {
             let base = struct_name(&t.name).to_string();
             let mut name = base.clone();
             let mut n = 2;
-            while !struct_names.insert(name.clone()) {
+            // The derive also defines `<Struct>Iden`: neither name may be taken.
+            while struct_names.contains(&name) || struct_names.contains(&format!("{name}Iden")) {
                 name = format!("{base}{n}");
                 n += 1;
             }
+            struct_names.insert(format!("{name}Iden"));
+            struct_names.insert(name.clone());
             table_tokens(t, Ident::new(&name, Span::call_site()))
         })
         .collect();
@@ -434,5 +437,25 @@ mod tests {
         let schema = Schema { tables: [("t".to_owned(), table)].into() };
         let written = entities(&schema, "a test");
         assert!(written.not_expressed.is_empty(), "{:?}\n{}", written.not_expressed, written.source);
+    }
+
+    #[test]
+    fn what_pull_writes_the_compiler_takes() {
+        let column = |name: &str, ty: &str| Column { name: name.into(), sql_type: crate::schema::model::SqlType::parse(ty).unwrap(), not_null: true, default: None, identity: None, collation: None };
+        let table = |name: &str, columns: Vec<Column>| Table { name: name.into(), columns, primary_key: None, uniques: Default::default(), indexes: Default::default(), foreign_keys: Default::default(), checks: Default::default() };
+        let schema = Schema {
+            tables: [
+                table("items", vec![column("a_b", "text"), column("a__b", "text"), column("role", "\"DBRoleType\"")]),
+                table("items_iden", vec![column("id", "bigint")]),
+            ]
+            .into_iter()
+            .map(|t| (t.name.clone(), t))
+            .collect(),
+        };
+        let written = entities(&schema, "a test");
+        assert!(written.not_expressed.is_empty(), "{:#?}\n{}", written.not_expressed, written.source);
+        // `items` derives `ItemsIden`: the table `items_iden` takes another name.
+        assert!(written.source.contains("pub struct Items {") && written.source.contains("pub struct ItemsIden2 {"), "{}", written.source);
+        assert!(written.source.contains("#[column(sql_type = \"\\\"DBRoleType\\\"\")]"), "{}", written.source);
     }
 }

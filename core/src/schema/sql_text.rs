@@ -71,11 +71,67 @@ impl SqlType {
         }
     }
 
-    /// Made from text the grammar checks with `checks`.
+    /// Made from text the grammar checks with `checks`: a type in its canonical spelling,
+    /// or the name of a type the database defines as a catalog prints it (`"DBRoleType"`,
+    /// `auth."Mood"[]`; see [`SqlType::is_defined_type_name`]), kept as written.
     pub(crate) fn checked_by(checks: &dyn SqlFragments, text: &str) -> Result<SqlType, crate::schema::types::SqlTypeError> {
-        let canonical = crate::schema::types::canonical_sql_type(text)?;
+        let canonical = match crate::schema::types::canonical_sql_type(text) {
+            Ok(canonical) => canonical,
+            Err(_) if SqlType::is_defined_type_name(text) => return Ok(SqlType(text.trim().to_owned())),
+            Err(e) => return Err(e),
+        };
         checks.sql_type(&canonical).map_err(|why| crate::schema::types::SqlTypeError::NotAType(text.trim().to_owned(), why))?;
         Ok(SqlType(canonical))
+    }
+
+    /// Whether `text` is a type's name with a quoted part: dot-separated names, at least
+    /// one of them double-quoted (a quote doubled inside), then `[]`s. Decided by the
+    /// characters alone, so the derive and the CLI agree without a SQL parser.
+    pub fn is_defined_type_name(text: &str) -> bool {
+        let mut rest = text.trim();
+        while let Some(r) = rest.strip_suffix("[]") {
+            rest = r;
+        }
+        let (mut parts, mut quoted_parts) = (0, 0);
+        let mut chars = rest.chars().peekable();
+        loop {
+            match chars.peek() {
+                Some('"') => {
+                    chars.next();
+                    let mut closed = false;
+                    let mut empty = true;
+                    while let Some(c) = chars.next() {
+                        if c == '"' {
+                            if chars.peek() == Some(&'"') {
+                                chars.next();
+                            } else {
+                                closed = true;
+                                break;
+                            }
+                        } else if c.is_control() {
+                            return false;
+                        }
+                        empty = false;
+                    }
+                    if !closed || empty {
+                        return false;
+                    }
+                    quoted_parts += 1;
+                }
+                Some(c) if c.is_ascii_alphabetic() || *c == '_' => {
+                    while chars.peek().is_some_and(|c| c.is_ascii_alphanumeric() || *c == '_') {
+                        chars.next();
+                    }
+                }
+                _ => return false,
+            }
+            parts += 1;
+            match chars.next() {
+                None => return quoted_parts > 0 && parts <= 3,
+                Some('.') => {}
+                Some(_) => return false,
+            }
+        }
     }
 
     /// The text.

@@ -341,6 +341,7 @@ pub fn diff(prev: &Schema, desired: &DesiredSchema, allow: &AllowDrops) -> Resul
     let next = &desired.schema;
     let mut problems = validate_references(desired);
     problems.extend(validate_names(desired));
+    problems.extend(validate_index_columns(desired));
     let mut decisions = Vec::new();
 
     // 1. Which previous table each desired table continues (by name or by declared rename).
@@ -484,6 +485,45 @@ fn validate_names(desired: &DesiredSchema) -> Vec<Problem> {
         }
         if table.name.ends_with(crate::compile::recreate::NEW_SUFFIX) || table.name.ends_with(crate::compile::recreate::OLD_SUFFIX) {
             problem(format!("table `{}`: names ending in `{}` or `{}` are the table recreation's", table.name, crate::compile::recreate::NEW_SUFFIX, crate::compile::recreate::OLD_SUFFIX));
+        }
+    }
+    problems
+}
+
+/// An index's expressions and predicate may name only the table's columns: the text is
+/// the user's, and a rename does not rewrite it (`renamed_from` says which new name an
+/// old one became).
+fn validate_index_columns(desired: &DesiredSchema) -> Vec<Problem> {
+    use crate::schema::model::KeyTarget;
+    let mut problems = Vec::new();
+    for table in desired.schema.tables.values() {
+        let source = desired.sources.get(&table.name);
+        let location = source.and_then(|s| s.location.clone());
+        for index in table.indexes.values() {
+            let texts = index.columns.iter().filter_map(|k| match &k.target {
+                KeyTarget::Expression(e) => Some(e),
+                KeyTarget::Column(_) => None,
+            });
+            for text in texts.chain(index.predicate.as_ref()) {
+                for column in crate::schema::sql_text::expression_columns(text).unwrap_or_default() {
+                    if table.column(&column).is_some() {
+                        continue;
+                    }
+                    let renamed = source.and_then(|s| s.column_renames.iter().find(|(_, hint)| hint.from == column)).map(|(now, _)| format!(": it is `{now}` now; write that in the expression"));
+                    problems.push(Problem {
+                        message: format!("index `{}` on `{}`: `{text}` names `{column}`, which is not a column of the table{}", index.name, table.name, renamed.unwrap_or_default()),
+                        location: location.clone(),
+                    });
+                }
+            }
+        }
+        for (index, column) in table.indexes.values().flat_map(|i| i.include.iter().chain(i.columns.iter().filter_map(|k| match &k.target {
+            KeyTarget::Column(c) => Some(c),
+            KeyTarget::Expression(_) => None,
+        })).map(move |c| (i, c))) {
+            if table.column(column).is_none() {
+                problems.push(Problem { message: format!("index `{}` on `{}` names `{column}`, which is not a column of the table", index.name, table.name), location: location.clone() });
+            }
         }
     }
     problems
@@ -1094,6 +1134,17 @@ pub struct Country {
     /// What the diff will not decide is reported all at once: every drop nobody allowed
     /// (allowed by the old name or the new one alike); and a schema with problems reports
     /// those, before any decision.
+    /// An index expression is the user's text: after a rename it must name the new column.
+    #[test]
+    fn index_expressions_name_only_columns_of_the_table() {
+        let before = table("t", "#[index(columns(\"lower(email)\"), where = \"email IS NOT NULL\")]", "    pub email: String,");
+        let after = table("t", "#[index(columns(\"lower(email)\"), where = \"email IS NOT NULL\")]", "    #[column(renamed_from = \"email\")]\n    pub mail: String,");
+        let Err(DiffError::Problems(problems)) = diff(&before, &after, &[]) else { panic!("refused") };
+        let messages: Vec<&str> = problems.iter().map(|p| p.message.as_str()).collect();
+        assert_eq!(messages.len(), 2, "{messages:#?}");
+        assert!(messages[0].ends_with("names `email`, which is not a column of the table: it is `mail` now; write that in the expression"), "{}", messages[0]);
+    }
+
     #[test]
     fn drops_need_a_decision_and_problems_come_first() {
         let before = [table("authors", "", "    pub name: String,\n    pub bio: String,"), table("old", "", "")].concat();

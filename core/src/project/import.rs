@@ -407,3 +407,60 @@ impl crate::error::Classified for ImportError {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::schema::model::KeyTarget;
+
+    /// A drizzle-kit v7 snapshot of what real apps hold: a composite foreign key with a
+    /// default name over 63 bytes, partial and expression indexes, an ALWAYS identity with
+    /// options, and `.primaryKey().unique()`.
+    #[test]
+    fn what_real_drizzle_snapshots_hold_is_converted() {
+        let fk = "Suggestion_documentId_documentCreatedAt_Document_id_createdAt_fk";
+        let snapshot = serde_json::json!({
+            "id": "00000000-0000-0000-0000-000000000001", "prevId": "00000000-0000-0000-0000-000000000000",
+            "version": "7", "dialect": "postgresql",
+            "tables": {
+                "public.Document": {"name": "Document", "schema": "", "columns": {
+                    "id": {"name": "id", "type": "uuid", "primaryKey": false, "notNull": true},
+                    "createdAt": {"name": "createdAt", "type": "timestamp", "primaryKey": false, "notNull": true},
+                    "n": {"name": "n", "type": "bigint", "primaryKey": false, "notNull": true,
+                          "identity": {"type": "always", "name": "Document_n_seq", "increment": "1", "minValue": "1", "maxValue": "9223372036854775807", "startWith": "100", "cache": "1", "cycle": false}},
+                    "email": {"name": "email", "type": "text", "primaryKey": false, "notNull": false},
+                    "deletedAt": {"name": "deletedAt", "type": "timestamp", "primaryKey": false, "notNull": false}},
+                  "indexes": {
+                    "doc_email_live": {"name": "doc_email_live", "columns": [{"expression": "email", "isExpression": false, "asc": true, "nulls": "last"}], "isUnique": true, "concurrently": false, "method": "btree", "with": {}, "where": "\"Document\".\"deletedAt\" IS NULL"},
+                    "doc_email_lower": {"name": "doc_email_lower", "columns": [{"expression": "lower(\"email\")", "isExpression": true, "asc": false, "nulls": "last"}], "isUnique": false, "concurrently": false, "method": "btree", "with": {}}},
+                  "foreignKeys": {}, "compositePrimaryKeys": {"Document_id_createdAt_pk": {"name": "Document_id_createdAt_pk", "columns": ["id", "createdAt"]}},
+                  "uniqueConstraints": {"Document_id_createdAt_unique": {"name": "Document_id_createdAt_unique", "nullsNotDistinct": false, "columns": ["id", "createdAt"]}},
+                  "checkConstraints": {}},
+                "public.Suggestion": {"name": "Suggestion", "schema": "", "columns": {
+                    "id": {"name": "id", "type": "uuid", "primaryKey": true, "notNull": true},
+                    "documentId": {"name": "documentId", "type": "uuid", "primaryKey": false, "notNull": true},
+                    "documentCreatedAt": {"name": "documentCreatedAt", "type": "timestamp", "primaryKey": false, "notNull": true}},
+                  "indexes": {}, "compositePrimaryKeys": {}, "uniqueConstraints": {}, "checkConstraints": {},
+                  "foreignKeys": {fk: {"name": fk, "tableFrom": "Suggestion", "tableTo": "Document", "columnsFrom": ["documentId", "documentCreatedAt"], "columnsTo": ["id", "createdAt"], "onDelete": "no action", "onUpdate": "no action"}}}
+            },
+            "enums": {}, "schemas": {}, "sequences": {}, "roles": {}, "policies": {}, "views": {}, "_meta": {"columns": {}, "schemas": {}, "tables": {}}
+        });
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("0000_snapshot.json");
+        std::fs::write(&path, snapshot.to_string()).unwrap();
+        let mut notes = Vec::new();
+        let schema = schema(&path, &mut notes).unwrap();
+        let suggestion = &schema.tables["Suggestion"];
+        let stored = &fk[..63];
+        assert_eq!(suggestion.foreign_keys[stored].columns, ["documentId", "documentCreatedAt"]);
+        assert!(notes.iter().any(|n| n.contains(&format!("PostgreSQL stored it as `{stored}`"))), "{notes:#?}");
+        let document = &schema.tables["Document"];
+        assert!(document.uniques.is_empty(), "absorbed by the key, as PostgreSQL absorbed it");
+        assert_eq!(document.column("n").unwrap().identity, Some(crate::schema::model::Identity { always: true, start: Some(100), increment: None, cache: None }));
+        let live = &document.indexes["doc_email_live"];
+        assert!(live.unique && live.predicate.as_ref().is_some_and(|p| p.as_str() == "\"Document\".\"deletedAt\" IS NULL"));
+        let lower = &document.indexes["doc_email_lower"];
+        assert!(matches!(&lower.columns[0].target, KeyTarget::Expression(e) if e.as_str() == "lower(\"email\")") && lower.columns[0].descending);
+        assert!(crate::project::snapshot::check_names(&schema).is_ok());
+    }
+}

@@ -378,12 +378,72 @@ impl SqlFragments for ParsedFragments {
 /// the structs and as PostgreSQL prints it back (`(deleted_at IS NULL)`,
 /// `lower((email)::text)`, `(status = 'active'::text)`) compare equal: parentheses
 /// written where the tree needs them only, casts of a literal or a column to `text`
-/// dropped, unquoted names in lower case. `None` when it does not parse.
+/// dropped, unquoted names in lower case, a column named without its table. For index
+/// expressions and predicates, which name only their table's columns. `None` when it does
+/// not parse.
 #[cfg(feature = "compiler")]
 pub fn comparable_expression(text: &str) -> Option<String> {
     let text = without_collations(text).into_owned();
     let parsed = crate::sql::within_parse_budget(&text, |text| exactly_one(text, "one SQL expression", |p| p.parse_expr()).ok()).flatten()?;
     Some(canonical(parsed).to_string())
+}
+
+/// The column names `text` reads (unquoted ones folded to lower case, as PostgreSQL folds
+/// them; a qualified name by its last part), or `None` when it does not parse.
+#[cfg(feature = "compiler")]
+pub fn expression_columns(text: &str) -> Option<Vec<String>> {
+    let text = without_collations(text).into_owned();
+    let parsed = crate::sql::within_parse_budget(&text, |text| exactly_one(text, "one SQL expression", |p| p.parse_expr()).ok()).flatten()?;
+    let mut out = Vec::new();
+    collect_columns(&parsed, &mut out);
+    Some(out)
+}
+
+#[cfg(feature = "compiler")]
+fn collect_columns(expr: &sqlparser::ast::Expr, out: &mut Vec<String>) {
+    use sqlparser::ast::{Expr, FunctionArg, FunctionArgExpr, FunctionArguments, Ident};
+    let name = |ident: &Ident| if ident.quote_style.is_some() { ident.value.clone() } else { ident.value.to_lowercase() };
+    match expr {
+        Expr::Identifier(ident) => out.push(name(ident)),
+        Expr::CompoundIdentifier(idents) => out.extend(idents.last().map(name)),
+        Expr::Nested(e) | Expr::IsNull(e) | Expr::IsNotNull(e) | Expr::IsTrue(e) | Expr::IsFalse(e) | Expr::IsNotTrue(e) | Expr::IsNotFalse(e) => collect_columns(e, out),
+        Expr::UnaryOp { expr, .. } | Expr::Cast { expr, .. } | Expr::Collate { expr, .. } => collect_columns(expr, out),
+        Expr::BinaryOp { left, right, .. } => {
+            collect_columns(left, out);
+            collect_columns(right, out);
+        }
+        Expr::InList { expr, list, .. } => {
+            collect_columns(expr, out);
+            list.iter().for_each(|e| collect_columns(e, out));
+        }
+        Expr::Between { expr, low, high, .. } => {
+            for e in [expr, low, high] {
+                collect_columns(e, out);
+            }
+        }
+        Expr::Like { expr, pattern, .. } | Expr::ILike { expr, pattern, .. } => {
+            collect_columns(expr, out);
+            collect_columns(pattern, out);
+        }
+        Expr::Function(function) => {
+            if let FunctionArguments::List(list) = &function.args {
+                for arg in &list.args {
+                    if let FunctionArg::Unnamed(FunctionArgExpr::Expr(e)) = arg {
+                        collect_columns(e, out);
+                    }
+                }
+            }
+        }
+        Expr::Case { operand, conditions, else_result, .. } => {
+            operand.iter().for_each(|e| collect_columns(e, out));
+            for when in conditions {
+                collect_columns(&when.condition, out);
+                collect_columns(&when.result, out);
+            }
+            else_result.iter().for_each(|e| collect_columns(e, out));
+        }
+        _ => {}
+    }
 }
 
 #[cfg(feature = "compiler")]
@@ -403,7 +463,9 @@ fn canonical(expr: sqlparser::ast::Expr) -> sqlparser::ast::Expr {
     match expr {
         Expr::Nested(inner) => canonical(*inner),
         Expr::Identifier(ident) => Expr::Identifier(lower(ident)),
-        Expr::CompoundIdentifier(idents) => Expr::CompoundIdentifier(idents.into_iter().map(lower).collect()),
+        // In an index's expression or predicate a qualified name can only be the table's
+        // own column (drizzle-kit writes `"t"."c"`; PostgreSQL prints `c`).
+        Expr::CompoundIdentifier(idents) => idents.into_iter().last().map(|i| Expr::Identifier(lower(i))).unwrap_or(Expr::Value(sqlparser::ast::Value::Null.into())),
         Expr::Cast { expr, data_type: DataType::Text, .. } if matches!(canonical((*expr).clone()), Expr::Value(_) | Expr::Identifier(_) | Expr::CompoundIdentifier(_)) => canonical(*expr),
         Expr::Cast { kind, expr, data_type, array, format } => Expr::Cast { kind, expr: Box::new(operand(*expr)), data_type, array, format },
         Expr::BinaryOp { left, op, right } => Expr::BinaryOp { left: Box::new(operand(*left)), op, right: Box::new(operand(*right)) },
@@ -546,6 +608,33 @@ mod tests {
         }
         for (catalog, kept) in [("\"char\"", "\"char\""), ("public.\"Mood\"", "public.\"Mood\""), ("geometry(Point,4326)", "geometry(Point,4326)"), ("VARCHAR(3)", "character varying(3)")] {
             assert_eq!(SqlType::parse(catalog).map(String::from), Ok(kept.to_owned()), "{catalog}");
+        }
+    }
+
+    /// The structs' spelling and PostgreSQL's print the same expression the same way, and
+    /// different expressions apart.
+    #[cfg(feature = "compiler")]
+    #[test]
+    fn index_expressions_compare_in_one_spelling() {
+        let same = [
+            ("deleted_at IS NULL", "(deleted_at IS NULL)"),
+            ("lower(email)", "lower((email)::text)"),
+            ("LOWER(Email)", "lower(email)"),
+            ("status = 'active'", "(status = 'active'::text)"),
+            ("\"Document\".\"deletedAt\" IS NULL", "(\"deletedAt\" IS NULL)"),
+            ("a > 0 AND b < 1", "((a > 0) AND (b < 1))"),
+        ];
+        for (written, printed) in same {
+            assert_eq!(comparable_expression(written), comparable_expression(printed), "{written} / {printed}");
+        }
+        let apart = [("a OR b AND c", "(a OR b) AND c"), ("lower(email)", "upper(email)"), ("\"Email\" IS NULL", "email IS NULL"), ("x > 1", "x > 2")];
+        for (one, other) in apart {
+            assert_ne!(comparable_expression(one), comparable_expression(other), "{one} / {other}");
+        }
+        assert_eq!(expression_columns("lower(\"Email\") || b::text"), Some(vec!["Email".to_owned(), "b".to_owned()]));
+        assert!(SqlType::is_defined_type_name("\"DBRoleType\"") && SqlType::is_defined_type_name("auth.\"Mood\"[]"));
+        for bad in ["mood", "\"a\"; DROP", "\"\"", "\"open", "a.b.c.\"d\"", "\"x\" int"] {
+            assert!(!SqlType::is_defined_type_name(bad), "{bad}");
         }
     }
 }

@@ -472,7 +472,10 @@ async fn push_equals_generate_and_migrate(mode: Mode) {
     };
     let v1 = include_str!("../../core/tests/fixtures/v1.rs");
     let v2 = include_str!("../../core/tests/fixtures/v2.rs");
-    for (step, source) in [v1, v2].into_iter().enumerate() {
+    // PostgreSQL prints these back in its own spelling; a second push still has nothing to do.
+    let v3 = v2.replacen("#[table(name = \"books\")]", "#[table(name = \"books\")]\n#[index(columns(\"lower(title)\"), where = \"subtitle IS NOT NULL AND pages > 10\", name = \"books_lower_title_idx\")]", 1);
+    assert_ne!(v2, v3);
+    for (step, source) in [v1, v2, &v3].into_iter().enumerate() {
         std::fs::write(dir.path().join("schema.rs"), source).unwrap();
         let before = files(dir.path());
         let out = push(&[]);
@@ -490,7 +493,7 @@ async fn push_equals_generate_and_migrate(mode: Mode) {
     // A database migrations deploy is not pushed to.
     let out = run(dir.path(), &[&["push"][..], &connection(&migrated).iter().map(String::as_str).collect::<Vec<_>>(), if mode == Mode::DsqlGuarded { &["--allow-dsql"][..] } else { &[] }].concat());
     assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
-    assert!(text(&out.stderr).contains("its history records 2 migration(s)"), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("its history records 3 migration(s)"), "{}", text(&out.stderr));
     let mut conn = PgConnection::connect(&pushed.url).await.unwrap();
     let bookkeeping: i64 = sqlx::query_scalar("SELECT count(*) FROM pg_class WHERE relname LIKE 'tablewright_push%'").fetch_one(&mut conn).await.unwrap();
     assert_eq!(bookkeeping, 0, "push left its bookkeeping behind");

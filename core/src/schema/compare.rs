@@ -25,8 +25,9 @@ pub fn normalize_default(default: &str) -> String {
 
 /// Gives `actual` the spelling `expected` uses wherever the two mean the same, so that a
 /// diff between a live database and the structs sees only real changes: a default that
-/// differs by a redundant cast, and a check with the same name (PostgreSQL rewrites its
-/// expression, so checks are compared by name, as [`differences`] does).
+/// differs by a redundant cast, a check with the same name (PostgreSQL rewrites its
+/// expression, so checks are compared by name, as [`differences`] does), and an index whose
+/// expressions and predicate read the same in the comparable spelling.
 pub fn adopt_spellings(actual: &mut Schema, expected: &Schema) {
     for (name, table) in actual.tables.iter_mut() {
         let Some(wanted) = expected.tables.get(name) else { continue };
@@ -40,6 +41,14 @@ pub fn adopt_spellings(actual: &mut Schema, expected: &Schema) {
         for (check_name, check) in table.checks.iter_mut() {
             if let Some(w) = wanted.checks.get(check_name) {
                 check.expression = w.expression.clone();
+            }
+        }
+        // An index whose expressions and predicate read the same in the comparable spelling.
+        for (index_name, index) in table.indexes.iter_mut() {
+            if let Some(w) = wanted.indexes.get(index_name)
+                && comparable_index(index) == comparable_index(w)
+            {
+                *index = w.clone();
             }
         }
     }
@@ -68,10 +77,18 @@ fn normalized(table: &Table) -> Table {
         // A literal without its cast is still one expression.
         c.default = c.default.take().map(|d| SqlExpr::parse("default", &normalize_default(&d)).unwrap_or(d));
     }
-    // PostgreSQL prints an index's expressions and predicate in its own spelling: both
-    // sides are compared in one (see `comparable_expression`).
-    #[cfg(feature = "compiler")]
     for index in t.indexes.values_mut() {
+        *index = comparable_index(index);
+    }
+    t
+}
+
+/// PostgreSQL prints an index's expressions and predicate in its own spelling: both sides
+/// are compared in one (see `comparable_expression`).
+fn comparable_index(index: &Index) -> Index {
+    let mut index = index.clone();
+    #[cfg(feature = "compiler")]
+    {
         let comparable = |e: &mut SqlExpr| {
             if let Some(text) = crate::schema::sql_text::comparable_expression(e)
                 && let Ok(parsed) = SqlExpr::parse("columns", &text)
@@ -88,7 +105,7 @@ fn normalized(table: &Table) -> Table {
             }
         }
     }
-    t
+    index
 }
 
 /// The kind of a named object of a table.

@@ -180,7 +180,7 @@ impl Identity {
 }
 
 /// How a snapshot writes [`Column::identity`]: `true`, or the options.
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize)]
 #[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(untagged)]
 enum IdentityFile {
@@ -193,6 +193,7 @@ enum IdentityFile {
 mod identity_format {
     use super::{Identity, IdentityFile};
     use serde::{Deserialize, Deserializer, Serialize, Serializer};
+    // (`Deserialize` is used for `Identity` itself.)
 
     pub fn serialize<S: Serializer>(value: &Option<Identity>, serializer: S) -> Result<S::Ok, S::Error> {
         match value {
@@ -202,12 +203,22 @@ mod identity_format {
         }
     }
 
+    /// Read without buffering (as `untagged` would): a bool, or the options.
     pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Identity>, D::Error> {
-        Ok(match IdentityFile::deserialize(deserializer)? {
-            IdentityFile::Flag(false) => None,
-            IdentityFile::Flag(true) => Some(Identity::default()),
-            IdentityFile::Options(identity) => Some(identity.normalized()),
-        })
+        struct IdentityVisitor;
+        impl<'de> serde::de::Visitor<'de> for IdentityVisitor {
+            type Value = Option<Identity>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("`true`, `false`, or {\"always\", \"start\", \"increment\", \"cache\"}")
+            }
+            fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<Option<Identity>, E> {
+                Ok(v.then(Identity::default))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<Option<Identity>, A::Error> {
+                Identity::deserialize(serde::de::value::MapAccessDeserializer::new(map)).map(|i| Some(i.normalized()))
+            }
+        }
+        deserializer.deserialize_any(IdentityVisitor)
     }
 }
 
@@ -287,9 +298,9 @@ impl Index {
 }
 
 /// One key of an index.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
-#[serde(from = "IndexKeyFile", into = "IndexKeyFile")]
+#[serde(into = "IndexKeyFile")]
 pub struct IndexKey {
     /// What is indexed.
     pub target: KeyTarget,
@@ -339,7 +350,7 @@ pub enum KeyTarget {
 }
 
 /// How a snapshot writes an [`IndexKey`]: the column's name alone, or an object.
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize)]
 #[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(untagged)]
 enum IndexKeyFile {
@@ -365,6 +376,26 @@ struct IndexKeyDetail {
     opclass: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     collation: Option<String>,
+}
+
+/// Read without buffering (as `untagged` would): a string is a column, a map the rest.
+impl<'de> Deserialize<'de> for IndexKey {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<IndexKey, D::Error> {
+        struct KeyVisitor;
+        impl<'de> serde::de::Visitor<'de> for KeyVisitor {
+            type Value = IndexKeyFile;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a column's name, or a key {\"column\" or \"expression\", \"descending\", \"nullsFirst\", \"opclass\", \"collation\"}")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<IndexKeyFile, E> {
+                Ok(IndexKeyFile::Column(v.to_owned()))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<IndexKeyFile, A::Error> {
+                IndexKeyDetail::deserialize(serde::de::value::MapAccessDeserializer::new(map)).map(IndexKeyFile::Detailed)
+            }
+        }
+        deserializer.deserialize_any(KeyVisitor).map(IndexKey::from)
+    }
 }
 
 impl From<IndexKeyFile> for IndexKey {

@@ -472,9 +472,12 @@ async fn push_equals_generate_and_migrate(mode: Mode) {
     };
     let v1 = include_str!("../../core/tests/fixtures/v1.rs");
     let v2 = include_str!("../../core/tests/fixtures/v2.rs");
-    // PostgreSQL prints these back in its own spelling; a second push still has nothing to do.
-    let v3 = v2.replacen("#[table(name = \"books\")]", "#[table(name = \"books\")]\n#[index(columns(\"lower(title)\"), where = \"subtitle IS NOT NULL AND pages > 10\", name = \"books_lower_title_idx\")]", 1);
-    assert_ne!(v2, v3);
+    // A composite foreign key, and an index PostgreSQL prints back in its own spelling: a
+    // second push still has nothing to do.
+    let composite = "\n#[derive(Table)]\n#[table(name = \"editions\")]\n#[primary_key(columns(book_id, number))]\npub struct Edition {\n    pub book_id: Uuid,\n    pub number: i32,\n}\n\n#[derive(Table)]\n#[table(name = \"printings\")]\n#[foreign_key(columns(book_id, edition), references = \"editions(book_id, number)\", deferrable)]\npub struct Printing {\n    #[column(primary_key)]\n    pub id: i64,\n    pub book_id: Uuid,\n    pub edition: i32,\n}\n";
+    let v3_base = format!("{v2}{composite}");
+    let v3 = v3_base.replacen("#[table(name = \"books\")]", "#[table(name = \"books\")]\n#[index(columns(\"lower(title)\"), where = \"subtitle IS NOT NULL AND pages > 10\", name = \"books_lower_title_idx\")]", 1);
+    assert_ne!(v3_base, v3);
     for (step, source) in [v1, v2, &v3].into_iter().enumerate() {
         std::fs::write(dir.path().join("schema.rs"), source).unwrap();
         let before = files(dir.path());
@@ -499,7 +502,7 @@ async fn push_equals_generate_and_migrate(mode: Mode) {
     assert_eq!(bookkeeping, 0, "push left its bookkeeping behind");
 
     // A column dropped from the structs: refused without --allow-drop, and nothing changes.
-    std::fs::write(dir.path().join("schema.rs"), v2.replace("    pub subtitle: Option<String>,\n", "")).unwrap();
+    std::fs::write(dir.path().join("schema.rs"), v3_base.replace("    pub subtitle: Option<String>,\n", "")).unwrap();
     let out = push(&[]);
     assert_eq!(out.status.code(), Some(2), "{}{}", text(&out.stdout), text(&out.stderr));
     assert!(text(&out.stderr).contains("--allow-drop books.subtitle"), "{}", text(&out.stderr));

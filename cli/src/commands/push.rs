@@ -103,12 +103,9 @@ pub fn run(cx: &Context, args: Args) -> Result<Done<PushReport>, CliError> {
                 )));
             }
         }
+        // (What the structs cannot declare, a foreign key to another schema or an index
+        // the model cannot hold, is not read, so it is left alone rather than dropped.)
         let mut live = read_schema(&connector, "public", &history).await?.schema;
-        // What the structs cannot declare is left alone rather than dropped: a foreign key
-        // over several columns (one to another schema is not read at all).
-        for table in live.tables.values_mut() {
-            table.foreign_keys.retain(|_, fk| fk.columns.len() == 1);
-        }
         compare::adopt_spellings(&mut live, &scanned.desired.schema);
         // Errors read as generate's do (the undecided drops with both ways out).
         let changes = diff::diff(&live, &scanned.desired, &AllowDrops::parse(&args.allow_drop)).map_err(GenerateError::Diff)?;

@@ -12,7 +12,7 @@ use crate::compile::recreate;
 use crate::compile::rules::{self, ChangeKind, Construct, Dialect, Strategy};
 use crate::schema::model::{Column, ForeignKey, Identity, Index, IndexKey, KeyTarget, Schema, Table, Unique};
 use crate::sql::directive;
-use crate::sql::ident::{literal, quote, quote_list};
+use crate::sql::ident::{literal, quote, quote_list, quote_qualified};
 use crate::sql::statement::{IndexCreation, IndexMode, Validation};
 use serde::Serialize;
 use std::collections::BTreeSet;
@@ -226,7 +226,7 @@ pub fn plan(changes: &Changes, next: &Schema, dialect: Dialect) -> Result<Plan, 
             )),
             // Said once: a construct the dialect lacks is already refused where it is used.
             Strategy::Unsupported if refusals.iter().any(|r| r.table == table && r.column.as_deref() == op.column()) => {}
-            Strategy::Unsupported => refusals.push(Refusal::of(op, format!("{dialect} cannot do this"))),
+            Strategy::Unsupported => refusals.push(Refusal::of(op, rules::unsupported_reason(kind, dialect))),
             strategy => statements.extend(render(op, strategy, dialect)),
         }
     }
@@ -326,15 +326,15 @@ fn rebuild(changes: &Changes, next: &Schema, table: &str, dialect: Dialect, rebu
     if let Some(k) = &mut shape.primary_key {
         k.name = format!("{}{}", k.name, recreate::NEW_SUFFIX);
     }
-    // The copy writes the rows' own numbers, which an ALWAYS identity refuses (and the
-    // copy's INSERT cannot say `OVERRIDING SYSTEM VALUE` in the parser's SQL): the new
-    // table takes it BY DEFAULT, and it is made ALWAYS again once the table is in place.
-    let mut always_after = Vec::new();
-    for column in shape.columns.iter_mut().filter(|c| c.identity.as_ref().is_some_and(|i| i.always) && from.column(&c.name).is_some()) {
-        if let Some(identity) = &mut column.identity {
-            always_after.push((column.name.clone(), identity.clone()));
-            identity.always = false;
-        }
+    // The copy writes the rows' own numbers, which an ALWAYS identity refuses; the copy's
+    // INSERT cannot say `OVERRIDING SYSTEM VALUE`, and making it ALWAYS again afterwards
+    // would need DSQL's `SET GENERATED`, which dsql-lint cannot read (dropping and adding
+    // the identity would hand out the numbers of deleted rows again).
+    if let Some(column) = to.columns.iter().find(|c| c.identity.as_ref().is_some_and(|i| i.always) && from.column(&c.name).is_some()) {
+        return Err(format!(
+            "`{table}.{}` is GENERATED ALWAYS, and a rebuild copies the rows' own numbers: make it `identity` (BY DEFAULT) in an earlier migration, then make this change",
+            column.name
+        ));
     }
     shape.uniques = shape.uniques.into_values().map(|u| (format!("{}{}", u.name, recreate::NEW_SUFFIX), Unique { name: format!("{}{}", u.name, recreate::NEW_SUFFIX), ..u })).collect();
     // A key referencing the table itself would follow the old table, so it is added last.
@@ -352,12 +352,6 @@ fn rebuild(changes: &Changes, next: &Schema, table: &str, dialect: Dialect, rebu
             "give the key or a unique its name".into(),
             plain(format!("ALTER TABLE {} RENAME CONSTRAINT {} TO {};", quote(table), quote(&temporary), quote(&name))),
         ));
-    }
-    for (column, identity) in always_after {
-        let label = || format!("make the identity of {} ALWAYS again", quote(&column));
-        steps.push((label(), plain(alter_column(table, &column, "DROP IDENTITY IF EXISTS"))));
-        steps.push((label(), plain(alter_column(table, &column, &add_identity(&identity, dialect)))));
-        steps.push((label(), plain(continue_identity(table, &column, &identity))));
     }
     for i in to.indexes.values() {
         steps.push(("recreate an index".into(), create_index(table, i, Strategy::IndexAsync, kind)));
@@ -522,7 +516,7 @@ fn column_definition(column: &Column, dialect: Dialect) -> String {
     let mut out = format!("{} {}", quote(&column.name), column.sql_type);
     if let Some(collation) = &column.collation {
         out.push_str(" COLLATE ");
-        out.push_str(&quote(collation));
+        out.push_str(&quote_qualified(collation));
     }
     if let Some(identity) = &column.identity {
         out.push_str(&format!(" GENERATED {} AS IDENTITY", identity.generation()));
@@ -562,11 +556,11 @@ fn index_key(key: &IndexKey) -> String {
     };
     if let Some(collation) = &key.collation {
         out.push_str(" COLLATE ");
-        out.push_str(&quote(collation));
+        out.push_str(&quote_qualified(collation));
     }
     if let Some(opclass) = &key.opclass {
         out.push(' ');
-        out.push_str(&quote(opclass));
+        out.push_str(&quote_qualified(opclass));
     }
     if key.descending {
         out.push_str(" DESC");
@@ -637,7 +631,7 @@ fn add_constraint_not_valid(table: &str, name: &str, body: &str, dialect: Dialec
 
 /// ` COLLATE ".."`, or nothing.
 fn collate_clause(collation: Option<&str>) -> String {
-    collation.map(|c| format!(" COLLATE {}", quote(c))).unwrap_or_default()
+    collation.map(|c| format!(" COLLATE {}", quote_qualified(c))).unwrap_or_default()
 }
 
 /// `ADD GENERATED .. AS IDENTITY [(..)]`.
@@ -647,15 +641,20 @@ fn add_identity(identity: &Identity, dialect: Dialect) -> String {
     format!("ADD GENERATED {} AS IDENTITY{options}", identity.generation())
 }
 
+/// Whether the identity counts down.
+fn descending(identity: &Identity) -> bool {
+    identity.increment.is_some_and(|i| i < 0)
+}
+
 /// A sequence made for a column that has rows would hand out their values again: it
-/// continues past the largest, or at its start on an empty table.
+/// continues past the largest (the smallest, counting down), and never before its start.
 fn continue_identity(table: &str, column: &str, identity: &Identity) -> String {
+    let (bound, step, start) = if descending(identity) { ("least(min", "- 1", identity.start.unwrap_or(-1)) } else { ("greatest(max", "+ 1", identity.start.unwrap_or(1)) };
     format!(
-        "SELECT setval(pg_get_serial_sequence({}, {}), coalesce(max({}) + 1, {}), false) FROM {};",
+        "SELECT setval(pg_get_serial_sequence({}, {}), {bound}({}) {step}, {start}), false) FROM {};",
         literal(&quote(table)),
         literal(column),
         quote(column),
-        identity.start.unwrap_or(1),
         quote(table)
     )
 }
@@ -716,7 +715,9 @@ fn render(op: &Op, strategy: Strategy, dialect: Dialect) -> Vec<PlannedStatement
         Op::DropDefault { column, .. } => vec![p(alter_column(t, column, "DROP DEFAULT"))],
         Op::AddIdentity { column, identity, .. } => vec![p(alter_column(t, column, &add_identity(identity, dialect))), p(continue_identity(t, column, identity))],
         Op::DropIdentity { column, .. } => vec![p(alter_column(t, column, "DROP IDENTITY IF EXISTS"))],
-        Op::AlterIdentity { column, to, .. } if strategy == Strategy::ReplaceIdentity => vec![
+        // A sequence cannot turn round (its bounds and start are the old direction's): a
+        // new one, continuing past the rows there.
+        Op::AlterIdentity { column, from, to, .. } if descending(from) != descending(to) => vec![
             p(alter_column(t, column, "DROP IDENTITY IF EXISTS")),
             p(alter_column(t, column, &add_identity(to, dialect))),
             p(continue_identity(t, column, to)),

@@ -161,7 +161,7 @@ fn action(value: &Value) -> Option<ReferentialAction> {
 }
 
 /// Operator classes drizzle-kit writes for keys that use their type's default.
-const DEFAULT_OPCLASSES: &[&str] = &["text_ops", "int4_ops", "int8_ops", "int2_ops", "uuid_ops", "timestamp_ops", "timestamptz_ops", "date_ops", "bool_ops", "varchar_ops", "numeric_ops", "bpchar_ops", "float8_ops", "float4_ops", "jsonb_ops"];
+const DEFAULT_OPCLASSES: &[&str] = &["text_ops", "int4_ops", "int8_ops", "int2_ops", "uuid_ops", "timestamp_ops", "timestamptz_ops", "date_ops", "bool_ops", "numeric_ops", "bpchar_ops", "float8_ops", "float4_ops", "jsonb_ops"];
 
 /// A name from a drizzle snapshot as PostgreSQL stored it: names of 64 bytes and more are
 /// cut to 63 (drizzle's default foreign-key names often are), said in a note.
@@ -300,9 +300,16 @@ fn table(name: &str, value: &DrizzleTable, path: &Path, notes: &mut Vec<String>)
         t.checks.insert(key.clone(), Check { name: key, expression });
     }
     // drizzle-kit writes uniques inside CREATE TABLE, where PostgreSQL keeps only the key
-    // of a key and a unique over the same columns (`.primaryKey().unique()`).
-    if let Some(pk) = &t.primary_key {
-        t.uniques.retain(|_, u| u.columns != pk.columns);
+    // of a key and a unique over the same columns (`.primaryKey().unique()`), and an
+    // unnamed key (a column's `primaryKey`) takes the unique's name.
+    // (A unique added by a later ALTER TABLE is kept by PostgreSQL: not told apart here.)
+    let unnamed_key = entries(&value.composite_primary_keys).is_empty();
+    if let Some(pk) = &mut t.primary_key {
+        let absorbed: Vec<String> = t.uniques.values().filter(|u| u.columns == pk.columns).map(|u| u.name.clone()).collect();
+        if unnamed_key && let Some(first) = absorbed.first() {
+            pk.name = first.clone();
+        }
+        t.uniques.retain(|name, _| !absorbed.contains(name));
     }
     if value.rls_enabled {
         notes.push(format!("`{name}` has row-level security enabled; tablewright does not manage it"));
@@ -461,6 +468,7 @@ mod tests {
         assert!(live.unique && live.predicate.as_ref().is_some_and(|p| p.as_str() == "\"Document\".\"deletedAt\" IS NULL"));
         let lower = &document.indexes["doc_email_lower"];
         assert!(matches!(&lower.columns[0].target, KeyTarget::Expression(e) if e.as_str() == "lower(\"email\")") && lower.columns[0].descending);
+        assert_eq!(document.primary_key.as_ref().map(|k| k.name.as_str()), Some("Document_id_createdAt_pk"), "a named key keeps its name");
         assert!(crate::project::snapshot::check_names(&schema).is_ok());
     }
 }

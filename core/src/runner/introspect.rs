@@ -99,16 +99,17 @@ SELECT c.relname AS table_name, a.attname AS column_name,
                    WHERE t.oid = a.atttypid AND tn.nspname = 'pg_catalog') AS defined_type,
        a.attgenerated <> '' AS is_generated, a.attidentity = 'a' AS identity_always,
        s.seqstart AS identity_start, s.seqincrement AS identity_increment, s.seqcache AS identity_cache,
-       CASE WHEN a.attcollation <> 0 AND a.attcollation <> ty.typcollation THEN co.collname::text END AS collation
+       CASE WHEN a.attcollation <> 0 AND a.attcollation <> ty.typcollation
+            THEN CASE WHEN cn.nspname <> 'pg_catalog' THEN cn.nspname || '.' ELSE '' END || co.collname END AS collation
 FROM pg_class c
 JOIN pg_namespace n ON n.oid = c.relnamespace
 JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
 JOIN pg_type ty ON ty.oid = a.atttypid
 LEFT JOIN pg_collation co ON co.oid = a.attcollation
+LEFT JOIN pg_namespace cn ON cn.oid = co.collnamespace
 LEFT JOIN pg_attrdef d ON d.adrelid = c.oid AND d.adnum = a.attnum
-LEFT JOIN pg_depend dep ON a.attidentity <> '' AND dep.refclassid = 'pg_class'::regclass AND dep.refobjid = c.oid
-     AND dep.refobjsubid = a.attnum AND dep.classid = 'pg_class'::regclass AND dep.deptype = 'i'
-LEFT JOIN pg_sequence s ON s.seqrelid = dep.objid
+LEFT JOIN pg_sequence s ON a.attidentity <> ''
+     AND s.seqrelid = pg_get_serial_sequence(quote_ident(n.nspname) || '.' || quote_ident(c.relname), a.attname)::regclass
 WHERE n.nspname = $1 AND c.relkind IN ('r', 'p')
 ORDER BY c.relname, a.attnum";
 
@@ -134,7 +135,8 @@ ORDER BY c.relname, con.conname";
 // names the referenced table's index, so only key constraints are excluded.)
 const INDEXES: &str = "
 SELECT t.relname AS table_name, i.relname AS name, ix.indisunique AS is_unique, ix.indisvalid AS is_valid,
-       am.amname::text AS method, pg_get_expr(ix.indpred, ix.indrelid) AS predicate, ix.indexrelid::bigint AS oid
+       am.amname::text AS method, pg_get_expr(ix.indpred, ix.indrelid) AS predicate, ix.indexrelid::bigint AS oid,
+       pg_get_indexdef(ix.indexrelid) AS definition
 FROM pg_index ix
 JOIN pg_class i ON i.oid = ix.indexrelid
 JOIN pg_am am ON am.oid = i.relam
@@ -146,16 +148,16 @@ ORDER BY t.relname, i.relname";
 
 // Each index's keys and INCLUDE columns, in order: the column, or the expression as
 // PostgreSQL prints it; the operator class when not its type's default; the collation
-// when not the column's (an expression's own collation, `lower(c)` of a "C" column, is
-// not in the catalog: a collation is read only when the index's definition writes one);
-// DESC and NULLS FIRST from `indoption`.
+// when not the column's (for an expression, whose own collation the catalog does not
+// hold, only when the index's definition writes one: see `collated_keys`); DESC and
+// NULLS FIRST from `indoption`.
 const INDEX_KEYS: &str = "
 SELECT ix.indexrelid::bigint AS oid, k.pos >= ix.indnkeyatts AS included, a.attname::text AS column_name,
        CASE WHEN ix.indkey[k.pos] = 0 THEN pg_get_indexdef(ix.indexrelid, k.pos + 1, false) END AS expression,
-       CASE WHEN k.pos < ix.indnkeyatts AND NOT opc.opcdefault THEN opc.opcname::text END AS opclass,
+       CASE WHEN k.pos < ix.indnkeyatts AND NOT opc.opcdefault
+            THEN CASE WHEN opn.nspname <> 'pg_catalog' THEN opn.nspname || '.' ELSE '' END || opc.opcname END AS opclass,
        CASE WHEN k.pos < ix.indnkeyatts AND ix.indcollation[k.pos] <> 0 AND ix.indcollation[k.pos] <> COALESCE(NULLIF(a.attcollation, 0), 100)
-                 AND pg_get_indexdef(ix.indexrelid) LIKE '% COLLATE %'
-            THEN co.collname::text END AS collation,
+            THEN CASE WHEN con.nspname <> 'pg_catalog' THEN con.nspname || '.' ELSE '' END || co.collname END AS collation,
        COALESCE(ix.indoption[k.pos] & 1 = 1, false) AS descending, COALESCE(ix.indoption[k.pos] & 2 = 2, false) AS nulls_first
 FROM pg_index ix
 JOIN pg_class t ON t.oid = ix.indrelid
@@ -163,9 +165,40 @@ JOIN pg_namespace n ON n.oid = t.relnamespace
 CROSS JOIN LATERAL generate_series(0, ix.indnatts - 1) AS k(pos)
 LEFT JOIN pg_attribute a ON a.attrelid = ix.indrelid AND a.attnum = ix.indkey[k.pos] AND ix.indkey[k.pos] <> 0
 LEFT JOIN pg_opclass opc ON k.pos < ix.indnkeyatts AND opc.oid = ix.indclass[k.pos]
+LEFT JOIN pg_namespace opn ON opn.oid = opc.opcnamespace
 LEFT JOIN pg_collation co ON k.pos < ix.indnkeyatts AND co.oid = ix.indcollation[k.pos]
+LEFT JOIN pg_namespace con ON con.oid = co.collnamespace
 WHERE n.nspname = $1
 ORDER BY ix.indexrelid, k.pos";
+
+/// For each key of `CREATE INDEX ..` as `pg_get_indexdef` prints it, whether the key
+/// writes a `COLLATE` of its own: PostgreSQL prints one only where the key's collation is
+/// not its expression's, which the catalog does not hold.
+fn collated_keys(definition: &str) -> Vec<bool> {
+    use sqlparser::tokenizer::Token;
+    let words = crate::sql::tokens::significant(definition);
+    // The key list: the first parenthesis after `ON <table> [USING <method>]`.
+    let Some(on) = words.iter().position(|w| w.is_word("ON")) else { return Vec::new() };
+    let Some(open) = words.iter().skip(on).position(|w| w.token == Token::LParen).map(|p| p + on) else { return Vec::new() };
+    let (mut depth, mut out, mut collated) = (0, Vec::new(), false);
+    for w in &words[open + 1..] {
+        match &w.token {
+            Token::LParen => depth += 1,
+            Token::RParen if depth == 0 => {
+                out.push(collated);
+                break;
+            }
+            Token::RParen => depth -= 1,
+            Token::Comma if depth == 0 => {
+                out.push(collated);
+                collated = false;
+            }
+            _ if depth == 0 && w.is_word("COLLATE") => collated = true,
+            _ => {}
+        }
+    }
+    out
+}
 
 fn action(code: &str) -> Option<ReferentialAction> {
     match code {
@@ -336,17 +369,25 @@ pub async fn introspect(conn: &mut PgConnection, namespace: &str) -> Result<Intr
             None => None,
         };
         let mut index = Index { name: name.clone(), columns: Vec::new(), unique: row.try_get("is_unique")?, method, include: Vec::new(), predicate };
+        let collated = collated_keys(&row.try_get::<String, _>("definition")?);
         let mut readable = true;
-        for key in keys.remove(&oid).unwrap_or_default() {
+        for (position, key) in keys.remove(&oid).unwrap_or_default().into_iter().enumerate() {
             let column: Option<String> = key.try_get("column_name")?;
             if key.try_get::<bool, _>("included")? {
                 index.include.extend(column);
                 continue;
             }
+            let expression_collation = collated.get(position).copied().unwrap_or(false);
+            let mut collation: Option<String> = key.try_get("collation")?;
             let target = match (column, key.try_get::<Option<String>, _>("expression")?) {
                 (Some(column), _) => KeyTarget::Column(column),
                 (None, Some(text)) => match SqlExpr::parse("columns", &text) {
-                    Ok(expression) => KeyTarget::Expression(expression),
+                    Ok(expression) => {
+                        if !expression_collation {
+                            collation = None;
+                        }
+                        KeyTarget::Expression(expression)
+                    }
                     Err(e) => {
                         left_out(format!("has the key `{text}`, which is not read ({e})"));
                         readable = false;
@@ -359,7 +400,7 @@ pub async fn introspect(conn: &mut PgConnection, namespace: &str) -> Result<Intr
                 }
             };
             index.columns.push(
-                IndexKey { target, descending: key.try_get("descending")?, nulls_first: Some(key.try_get("nulls_first")?), opclass: key.try_get("opclass")?, collation: key.try_get("collation")? }.normalized(),
+                IndexKey { target, descending: key.try_get("descending")?, nulls_first: Some(key.try_get("nulls_first")?), opclass: key.try_get("opclass")?, collation }.normalized(),
             );
         }
         if readable {
@@ -374,4 +415,13 @@ pub async fn introspect(conn: &mut PgConnection, namespace: &str) -> Result<Intr
         u.note = crate::error::printable(&u.note).into_owned();
     }
     Ok(Introspected { schema, invalid_indexes, unmodelled })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_key_written_with_its_own_collation_is_told_apart() {
+        assert_eq!(super::collated_keys(r#"CREATE INDEX i ON public.t USING btree (lower(c) COLLATE "POSIX", d, ((e || 'x') COLLATE "C"))"#), [true, false, false]);
+        assert_eq!(super::collated_keys("CREATE UNIQUE INDEX i ON public.t USING btree (a) INCLUDE (b) WHERE (c COLLATE \"C\" > 'x')"), [false]);
+    }
 }

@@ -818,6 +818,20 @@ pub fn parse_table_with<'a>(input: impl Into<StructInput<'a>>, sql: &dyn SqlFrag
             if col.default.is_some() {
                 errors.push_span(span, "an `identity` column cannot also have a `default`");
             }
+            if let Some((_, identity)) = &col.identity
+                && let Some(start) = identity.start
+            {
+                let max = match sql_type.as_str() {
+                    "smallint" => i64::from(i16::MAX),
+                    "integer" => i64::from(i32::MAX),
+                    _ => i64::MAX,
+                };
+                // A sequence counting up starts at 1 or above, one counting down at -1 or below.
+                let (low, high) = if identity.increment.is_some_and(|i| i < 0) { (-max, -1) } else { (1, max) };
+                if !(low..=high).contains(&start) {
+                    errors.push_span(span, format!("`start = {start}` is outside the sequence's range for a `{sql_type}` counting {}: {low} to {high}", if low < 0 { "down" } else { "up" }));
+                }
+            }
         }
         if let Some(span) = col.primary_key {
             if ft.nullable {
@@ -855,8 +869,12 @@ pub fn parse_table_with<'a>(input: impl Into<StructInput<'a>>, sql: &dyn SqlFrag
             }
         }
         let collation = col.collation.as_ref().and_then(|lit| {
-            check_identifier(&lit.value(), lit, "collation", &mut errors);
-            Some(lit.value())
+            check_qualified_name(&lit.value(), lit, "collation", &mut errors);
+            if !is_collatable(&sql_type) {
+                errors.push(lit, format!("a `{sql_type}` column has no collation: `collation` is for text columns"));
+            }
+            // The type's own collation is written as none, as the catalog has it.
+            Some(lit.value()).filter(|c| c != "default")
         });
         if col.unique {
             let cols = vec![column_name.clone()];
@@ -1014,14 +1032,20 @@ pub fn parse_table_with<'a>(input: impl Into<StructInput<'a>>, sql: &dyn SqlFrag
             errors.push_span(ix.span, format!("index `{name}` is declared twice: give one a `name = \"..\"`"));
         }
     }
-    // A key collated as its column is collated says nothing more (PostgreSQL's catalog
-    // cannot tell the two apart).
-    for key in indexes.values_mut().flat_map(|i: &mut Index| i.columns.iter_mut()) {
-        if let KeyTarget::Column(c) = &key.target
-            && key.collation.is_some()
-            && columns.iter().find(|col| col.name == *c).is_some_and(|col| col.collation == key.collation)
-        {
-            key.collation = None;
+    // A key collated as its column is collated, or given its type's default operator
+    // class, says nothing more (PostgreSQL's catalog cannot tell the two apart).
+    for index in indexes.values_mut() {
+        let method = index.method.unwrap_or(IndexMethod::Btree);
+        for key in &mut index.columns {
+            let KeyTarget::Column(c) = &key.target else { continue };
+            let Some(column) = columns.iter().find(|col| col.name == *c) else { continue };
+            if key.collation.is_some() && column.collation == key.collation {
+                key.collation = None;
+            }
+            let default = types::default_opclass(column.sql_type.as_str(), method);
+            if key.opclass.as_deref().map(|o| o.strip_prefix("pg_catalog.").unwrap_or(o)).is_some_and(|o| Some(o) == default) {
+                key.opclass = None;
+            }
         }
     }
     let mut checks = BTreeMap::new();
@@ -1126,12 +1150,15 @@ fn index_from_attr(ix: &IndexAttr, table_name: &str, fields: &[(Ident, String)],
         };
         let name_option = |lit: &Option<LitStr>, what: &str, errors: &mut Errors| {
             lit.as_ref().map(|l| {
-                check_identifier(&l.value(), l, what, errors);
+                check_qualified_name(&l.value(), l, what, errors);
                 l.value()
             })
         };
         let opclass = name_option(&key.opclass, "operator class", errors);
-        let collation = name_option(&key.collation, "collation", errors);
+        let collation = name_option(&key.collation, "collation", errors).filter(|c| c != "default");
+        if ix.method.is_some() && (key.descending || key.nulls_first.is_some()) && !ix.method.as_ref().is_some_and(|m| m.value().eq_ignore_ascii_case("btree")) {
+            errors.push_span(ix.span, "only a btree index orders its keys: remove `desc`, `nulls_first` and `nulls_last`, or the `method`");
+        }
         match target {
             Some(target) => keys.push(IndexKey { target, descending: key.descending, nulls_first: key.nulls_first, opclass, collation }.normalized()),
             None => ok = false,
@@ -1155,6 +1182,12 @@ fn index_from_attr(ix: &IndexAttr, table_name: &str, fields: &[(Ident, String)],
     });
     if ix.unique && method.is_some_and(|m| m != IndexMethod::Btree) {
         errors.push_span(ix.span, "only a btree index can be `unique`");
+    }
+    if !ix.include.is_empty() && method.is_some_and(|m| !matches!(m, IndexMethod::Btree | IndexMethod::Gist | IndexMethod::Spgist)) {
+        errors.push_span(ix.span, "only btree, gist and spgist indexes take `include(..)`");
+    }
+    if method == Some(IndexMethod::Hash) && ix.keys.len() > 1 {
+        errors.push_span(ix.span, "a hash index has one key");
     }
     if !ok || (ix.predicate.is_some() && predicate.is_none()) {
         return None;
@@ -1193,6 +1226,21 @@ fn referential_action(lit: Option<&LitStr>, errors: &mut Errors) -> Option<Refer
             errors.push(lit, format!("unknown referential action `{}`, expected one of {}", lit.value(), expected_one_of(&options)));
             None
         }
+    }
+}
+
+/// Whether a column of `sql_type` takes a collation: text types, and types the database
+/// defines (a domain over text, say), which the grammar cannot look into.
+fn is_collatable(sql_type: &SqlType) -> bool {
+    let base = types::base_name(sql_type.as_str());
+    matches!(base.as_str(), "text" | "character varying" | "character" | "name" | "citext") || SqlType::is_defined_type_name(sql_type.as_str())
+}
+
+/// A name that may be qualified by its schema (`pg_catalog.jsonb_path_ops`): each part a
+/// name [`check_identifier`] takes.
+fn check_qualified_name(value: &str, tokens: impl ToTokens + Clone, what: &str, errors: &mut Errors) {
+    for part in value.split('.') {
+        check_identifier(part, tokens.clone(), what, errors);
     }
 }
 
@@ -1421,18 +1469,21 @@ mod tests {
     fn index_keys_take_expressions_and_options() {
         let def = parse(
             r#"#[index(columns("lower(email)"), unique)]
-            #[index(columns(at desc nulls_last, data ops = "jsonb_path_ops"), method = "GIN", include(email), where = "at IS NOT NULL")]
+            #[index(columns(at desc nulls_last, data ops = "varchar_pattern_ops"), method = "BTREE", include(email), where = "at IS NOT NULL")]
             #[index(columns(at desc nulls_first))]
+            #[index(columns(data ops = "jsonb_path_ops"), method = "gin")]
             struct Users { #[column(primary_key)] id: i64, email: String, at: i64, data: String }"#,
         )
         .unwrap();
         let lower = &def.table.indexes["users_lower_idx"];
         assert!(lower.unique && matches!(&lower.columns[0].target, KeyTarget::Expression(e) if e.as_str() == "lower(email)"));
-        let gin = &def.table.indexes["users_at_data_idx"];
-        assert_eq!(gin.method, Some(IndexMethod::Gin));
-        assert_eq!((gin.columns[0].descending, gin.columns[0].nulls_first), (true, Some(false)));
-        assert_eq!(gin.columns[1].opclass.as_deref(), Some("jsonb_path_ops"));
-        assert_eq!((gin.include.as_slice(), gin.predicate.as_ref().map(|p| p.as_str())), (&["email".to_owned()][..], Some("at IS NOT NULL")));
+        let ordered = &def.table.indexes["users_at_data_idx"];
+        assert_eq!(ordered.method, None, "btree is the default");
+        assert_eq!((ordered.columns[0].descending, ordered.columns[0].nulls_first), (true, Some(false)));
+        assert_eq!(ordered.columns[1].opclass.as_deref(), Some("varchar_pattern_ops"));
+        assert_eq!((ordered.include.as_slice(), ordered.predicate.as_ref().map(|p| p.as_str())), (&["email".to_owned()][..], Some("at IS NOT NULL")));
+        let gin = &def.table.indexes["users_data_idx"];
+        assert_eq!((gin.method, gin.columns[0].opclass.as_deref()), (Some(IndexMethod::Gin), Some("jsonb_path_ops")));
         // DESC puts NULLs first already: said once.
         assert_eq!(def.table.indexes["users_at_idx"].columns[0].nulls_first, None);
         let errs = messages(
@@ -1460,14 +1511,35 @@ mod tests {
 
     #[test]
     fn identities_take_their_kind_and_options() {
-        let def = parse("struct T { #[column(primary_key, identity(always, start = 10, increment = -1, cache = 65536))] id: i64, #[column(identity(cache = 1))] n: i64 }").unwrap();
-        assert_eq!(def.table.columns[0].identity, Some(Identity { always: true, start: Some(10), increment: Some(-1), cache: Some(65536) }));
+        let def = parse("struct T { #[column(primary_key, identity(always, start = -10, increment = -1, cache = 65536))] id: i64, #[column(identity(cache = 1))] n: i64 }").unwrap();
+        assert_eq!(def.table.columns[0].identity, Some(Identity { always: true, start: Some(-10), increment: Some(-1), cache: Some(65536) }));
         assert_eq!(def.table.columns[1].identity, Some(Identity::default()), "the defaults are not spelled out");
         let errs = messages("struct T { #[column(primary_key, identity(sometimes, increment = 0, cache = \"1\"))] id: i64 }");
         assert_eq!(errs.len(), 3, "{errs:#?}");
         assert!(errs[0].starts_with("unknown identity attribute `sometimes`"), "{}", errs[0]);
         assert_eq!(errs[1], "`increment` cannot be 0");
         assert!(errs[2].starts_with("`cache` takes a whole number"), "{}", errs[2]);
+    }
+
+    /// What PostgreSQL would refuse at deploy is refused here, and a default written out
+    /// is written as none (the catalog cannot tell them apart).
+    #[test]
+    fn what_postgresql_refuses_is_refused_and_defaults_are_none() {
+        let errs = messages(
+            r#"#[index(columns(a, b), method = "hash")]
+            #[index(columns(j desc), method = "gin", include(a))]
+            struct T { #[column(primary_key, identity(start = 0))] id: i64, #[column(collation = "C")] a: i64, b: i64, j: String }"#,
+        );
+        assert_eq!(errs.len(), 5, "{errs:#?}");
+        assert!(errs[0].starts_with("`start = 0` is outside the sequence's range for a `bigint` counting up: 1 to"), "{}", errs[0]);
+        assert_eq!(errs[1], "a `bigint` column has no collation: `collation` is for text columns");
+        assert_eq!(errs[2], "a hash index has one key");
+        assert_eq!(errs[3], "only a btree index orders its keys: remove `desc`, `nulls_first` and `nulls_last`, or the `method`");
+        assert_eq!(errs[4], "only btree, gist and spgist indexes take `include(..)`");
+        let def = parse(r#"#[index(columns(a ops = "text_ops" collation = "default", b ops = "pg_catalog.int8_ops"))] struct T { #[column(primary_key)] id: i64, #[column(collation = "default")] a: String, b: i64 }"#).unwrap();
+        let key = &def.table.indexes["t_a_b_idx"].columns;
+        assert_eq!((key[0].opclass.as_deref(), key[0].collation.as_deref(), key[1].opclass.as_deref()), (None, None, None));
+        assert_eq!(def.table.columns[1].collation, None);
     }
 
     /// PostgreSQL keeps only the key of a key and a unique over the same columns.

@@ -260,8 +260,9 @@ pub struct Index {
     /// `UNIQUE` index.
     #[serde(default, skip_serializing_if = "is_false")]
     pub unique: bool,
-    /// The access method; `None` is `btree`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// The access method; `None` is `btree` (a snapshot's `"btree"` is read as `None`, so
+    /// that it is never written out: DSQL refuses even `USING btree`).
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "method_not_btree")]
     pub method: Option<IndexMethod>,
     /// `INCLUDE (..)` columns, stored but not keys.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -269,6 +270,10 @@ pub struct Index {
     /// `WHERE ..`: a partial index.
     #[serde(default, rename = "where", skip_serializing_if = "Option::is_none")]
     pub predicate: Option<SqlExpr>,
+}
+
+fn method_not_btree<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<IndexMethod>, D::Error> {
+    Ok(Option::<IndexMethod>::deserialize(deserializer)?.filter(|m| *m != IndexMethod::Btree))
 }
 
 impl Index {

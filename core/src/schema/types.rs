@@ -273,3 +273,28 @@ mod tests {
         assert_eq!(sql_type_for_rust("u32", &[]), None);
     }
 }
+
+/// The operator class PostgreSQL uses for a key of `sql_type` under `method` when none is
+/// named (the types the Rust mapping gives; `None` where this does not know).
+pub fn default_opclass(sql_type: &str, method: crate::schema::model::IndexMethod) -> Option<&'static str> {
+    use crate::schema::model::IndexMethod;
+    let base = base_name(sql_type);
+    match (method, base.as_str()) {
+        (IndexMethod::Gin, "jsonb") => Some("jsonb_ops"),
+        (IndexMethod::Btree | IndexMethod::Hash, "text" | "character varying") => Some("text_ops"),
+        (IndexMethod::Btree | IndexMethod::Hash, "character") => Some("bpchar_ops"),
+        (IndexMethod::Btree | IndexMethod::Hash, "smallint") => Some("int2_ops"),
+        (IndexMethod::Btree | IndexMethod::Hash, "integer") => Some("int4_ops"),
+        (IndexMethod::Btree | IndexMethod::Hash, "bigint") => Some("int8_ops"),
+        (IndexMethod::Btree | IndexMethod::Hash, "uuid") => Some("uuid_ops"),
+        (IndexMethod::Btree | IndexMethod::Hash, "boolean") => Some("bool_ops"),
+        (IndexMethod::Btree | IndexMethod::Hash, "numeric") => Some("numeric_ops"),
+        (IndexMethod::Btree | IndexMethod::Hash, "real") => Some("float4_ops"),
+        (IndexMethod::Btree | IndexMethod::Hash, "double precision") => Some("float8_ops"),
+        (IndexMethod::Btree | IndexMethod::Hash, "date") => Some("date_ops"),
+        (IndexMethod::Btree | IndexMethod::Hash, "timestamp with time zone") => Some("timestamptz_ops"),
+        (IndexMethod::Btree | IndexMethod::Hash, "timestamp without time zone") => Some("timestamp_ops"),
+        (IndexMethod::Btree | IndexMethod::Hash, "jsonb") => Some("jsonb_ops"),
+        _ => None,
+    }
+}

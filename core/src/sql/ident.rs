@@ -6,6 +6,13 @@ pub fn quote(ident: &str) -> String {
     format!("\"{}\"", ident.replace('"', "\"\""))
 }
 
+/// Quotes a name that may be qualified (`pg_catalog.jsonb_path_ops`, `extensions.gin_trgm_ops`):
+/// each `.`-separated part on its own. For the model's operator classes and collations,
+/// whose parts cannot hold a `.`.
+pub fn quote_qualified(name: &str) -> String {
+    name.split('.').map(quote).collect::<Vec<_>>().join(".")
+}
+
 /// Reads a possibly qualified name as PostgreSQL prints it (`seq`, `"Odd".seq`, `a."b""c"`):
 /// its parts, unquoted; `None` for anything else. An unquoted part is what PostgreSQL leaves
 /// unquoted: lower-case letters, digits, `_` and `$`, not starting with a digit or `$`.

@@ -54,7 +54,8 @@ macro_rules! with_cases {
             make_column_identity,
             change_collation,
             add_partial_index,
-            dsql_rebuild_keeps_always_identity,
+            dsql_rebuild_refuses_always_identity,
+            identity_counts_down,
         );
     };
 }

@@ -172,6 +172,8 @@ pub struct Col {
     pub always: bool,
     /// `identity(cache = ..)`: 65536 (DSQL's large cache) when set.
     pub big_cache: bool,
+    /// `identity(increment = -1)` (PostgreSQL only: changing it is refused on DSQL).
+    pub counts_down: bool,
     /// `collation = "C"` (PostgreSQL only).
     pub collate_c: bool,
     pub unique: bool,
@@ -188,7 +190,7 @@ pub struct Col {
 
 impl Col {
     fn new(name: String, ty: Ty) -> Col {
-        Col { name, ty, nullable: false, default: None, identity: false, always: false, big_cache: false, collate_c: false, unique: false, references: None, renamed_from: None, fill: None, before: None, distinct: false }
+        Col { name, ty, nullable: false, default: None, identity: false, always: false, big_cache: false, counts_down: false, collate_c: false, unique: false, references: None, renamed_from: None, fill: None, before: None, distinct: false }
     }
 }
 
@@ -408,7 +410,8 @@ fn add_table(m: &mut Model, c: &mut Choices) -> bool {
         });
         if id.ty == Ty::Bigint && c.chance(30) {
             id.identity = true;
-            id.always = c.chance(30);
+            // An ALWAYS identity cannot be rebuilt on DSQL (refused, as the README says).
+            id.always = c.chance(30) && m.postgres;
             id.big_cache = c.chance(20);
         }
         if id.ty == Ty::Uuid {
@@ -910,18 +913,22 @@ fn drop_composite_foreign_key(m: &mut Model, c: &mut Choices) -> bool {
     true
 }
 
-/// An identity column turns ALWAYS or BY DEFAULT, or takes another cache.
+/// An identity column turns ALWAYS or BY DEFAULT, takes another cache, or counts the
+/// other way (PostgreSQL only: DSQL refuses changing an identity).
 fn change_identity(m: &mut Model, c: &mut Choices) -> bool {
+    if !m.postgres {
+        return false;
+    }
     let with: Vec<(usize, String)> = m.tables.iter().enumerate().flat_map(|(i, t)| t.cols.iter().filter(|x| x.identity).map(move |x| (i, x.name.clone()))).collect();
     let Some((i, name)) = c.pick(&with).cloned() else { return false };
     let table = m.tables[i].name.clone();
     let col = m.tables[i].col_mut(&name).expect("picked");
-    if c.chance(50) {
-        col.always = !col.always;
-    } else {
-        col.big_cache = !col.big_cache;
+    match c.below(3) {
+        0 => col.always = !col.always,
+        1 => col.big_cache = !col.big_cache,
+        _ => col.counts_down = !col.counts_down,
     }
-    m.changes.push(format!("change the identity of {table}.{name} (always {}, big cache {})", col.always, col.big_cache));
+    m.changes.push(format!("change the identity of {table}.{name} (always {}, big cache {}, counts down {})", col.always, col.big_cache, col.counts_down));
     true
 }
 
@@ -952,7 +959,7 @@ fn make_identity(m: &mut Model, c: &mut Choices) -> bool {
     let key = t.pk[0].clone();
     let column = t.col_mut(&key).expect("key column");
     column.identity = true;
-    column.always = c.chance(30);
+    column.always = c.chance(30) && m.postgres;
     let table = t.name.clone();
     m.changes.push(format!("make {table}.{key} identity"));
     true
@@ -1067,6 +1074,9 @@ pub fn render(m: &Model) -> String {
                 }
                 if col.big_cache {
                     options.push("cache = 65536".to_owned());
+                }
+                if col.counts_down {
+                    options.push("increment = -1".to_owned());
                 }
                 attrs.push(if options.is_empty() { "identity".into() } else { format!("identity({})", options.join(", ")) });
             }

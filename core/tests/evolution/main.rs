@@ -88,6 +88,7 @@ const CONSTRUCTS: &[(&str, &str)] = &[
     ("INCLUDE columns", "include("),
     ("ALWAYS identity", "identity(always"),
     ("identity options", "cache = 65536"),
+    ("descending identity", "increment = -1"),
     ("column collation", "collation = "),
 ];
 

@@ -566,9 +566,16 @@ fn validate_references(desired: &DesiredSchema) -> Vec<Problem> {
                     });
                 }
             }
-            let keyed = target.primary_key.as_ref().is_some_and(|pk| pk.columns == fk.references_columns)
-                || target.uniques.values().any(|u| u.columns == fk.references_columns)
-                || target.indexes.values().any(|i| i.unique && i.predicate.is_none() && i.plain_columns().as_ref() == Some(&fk.references_columns));
+            // PostgreSQL takes the referenced columns in any order that a key's are.
+            let same_set = |columns: &[String]| {
+                let (mut a, mut b) = (columns.to_vec(), fk.references_columns.clone());
+                a.sort();
+                b.sort();
+                a == b
+            };
+            let keyed = target.primary_key.as_ref().is_some_and(|pk| same_set(&pk.columns))
+                || target.uniques.values().any(|u| same_set(&u.columns))
+                || target.indexes.values().any(|i| i.unique && i.predicate.is_none() && i.plain_columns().is_some_and(|c| same_set(&c)));
             if !keyed && fk.references_columns.iter().all(|c| target.column(c).is_some()) {
                 problems.push(Problem {
                     message: format!(
@@ -1134,6 +1141,15 @@ pub struct Country {
     /// What the diff will not decide is reported all at once: every drop nobody allowed
     /// (allowed by the old name or the new one alike); and a schema with problems reports
     /// those, before any decision.
+    /// PostgreSQL takes a key's columns in any order as the referenced ones.
+    #[test]
+    fn a_foreign_key_may_name_the_key_columns_in_another_order() {
+        let source = "#[derive(Table)]\n#[table(name = \"p\")]\n#[primary_key(columns(a, b))]\npub struct P {\n    pub a: i64,\n    pub b: i64,\n}\n\n#[derive(Table)]\n#[table(name = \"c\")]\n#[foreign_key(columns(pb, pa), references = \"p(b, a)\")]\npub struct C {\n    #[column(primary_key)]\n    pub id: i64,\n    pub pa: i64,\n    pub pb: i64,\n}\n";
+        assert!(diff("", source, &[]).is_ok());
+        let not_a_key = source.replace("references = \"p(b, a)\"", "references = \"p(b, b)\"");
+        assert!(matches!(diff("", &not_a_key, &[]), Err(DiffError::Problems(_))));
+    }
+
     /// An index expression is the user's text: after a rename it must name the new column.
     #[test]
     fn index_expressions_name_only_columns_of_the_table() {

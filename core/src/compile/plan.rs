@@ -332,7 +332,7 @@ fn rebuild(changes: &Changes, next: &Schema, table: &str, dialect: Dialect, rebu
     // the identity would hand out the numbers of deleted rows again).
     if let Some(column) = to.columns.iter().find(|c| c.identity.as_ref().is_some_and(|i| i.always) && from.column(&c.name).is_some()) {
         return Err(format!(
-            "`{table}.{}` is GENERATED ALWAYS, and a rebuild copies the rows' own numbers: make it `identity` (BY DEFAULT) in an earlier migration, then make this change",
+            "`{table}.{}` is GENERATED ALWAYS, and a rebuild copies the rows' own numbers, which ALWAYS refuses (and DSQL's identity cannot be turned back to ALWAYS in a way dsql-lint checks): add a new column and move the data in a custom migration (`generate --custom`), or keep the old definition",
             column.name
         ));
     }

@@ -50,6 +50,11 @@ pub enum UnmodelledKind {
     OtherSchemaKey,
     /// A view, an enum type, ..: not a table.
     NotATable,
+    /// A DEFERRABLE primary key or unique constraint: in the model as not deferrable.
+    DeferrableKey,
+    /// An identity's MINVALUE or MAXVALUE (or CYCLE) other than the default: in the model
+    /// without it.
+    IdentityBounds,
     /// A default, a check or a column whose text the SQL parser does not read as one
     /// expression or one type: left out of the model (the catalog is input; its text
     /// becomes SQL only once parsed).
@@ -99,6 +104,9 @@ SELECT c.relname AS table_name, a.attname AS column_name,
                    WHERE t.oid = a.atttypid AND tn.nspname = 'pg_catalog') AS defined_type,
        a.attgenerated <> '' AS is_generated, a.attidentity = 'a' AS identity_always,
        s.seqstart AS identity_start, s.seqincrement AS identity_increment, s.seqcache AS identity_cache,
+       (s.seqmin <> CASE WHEN s.seqincrement > 0 THEN 1 ELSE CASE a.atttypid WHEN 'int2'::regtype THEN -32768 WHEN 'int4'::regtype THEN -2147483648 ELSE -9223372036854775808 END END
+        OR s.seqmax <> CASE WHEN s.seqincrement < 0 THEN -1 ELSE CASE a.atttypid WHEN 'int2'::regtype THEN 32767 WHEN 'int4'::regtype THEN 2147483647 ELSE 9223372036854775807 END END
+        OR s.seqcycle) AS identity_bounded,
        CASE WHEN a.attcollation <> 0 AND a.attcollation <> ty.typcollation
             THEN CASE WHEN cn.nspname <> 'pg_catalog' THEN cn.nspname || '.' ELSE '' END || co.collname END AS collation
 FROM pg_class c
@@ -236,6 +244,9 @@ pub async fn introspect(conn: &mut PgConnection, namespace: &str) -> Result<Intr
             );
         }
         let mut default: Option<String> = row.try_get("default_expr")?;
+        if row.try_get::<Option<bool>, _>("identity_bounded")?.unwrap_or(false) {
+            note(UnmodelledKind::IdentityBounds, format!("`{table_name}.{column}` is an identity with its own MINVALUE, MAXVALUE or CYCLE, which the structs do not declare"));
+        }
         let identity = if row.try_get::<bool, _>("is_identity")? {
             Some(
                 Identity {
@@ -290,7 +301,15 @@ pub async fn introspect(conn: &mut PgConnection, namespace: &str) -> Result<Intr
         let Some(t) = schema.tables.get_mut(&table) else { continue };
         let name: String = row.try_get("name")?;
         let columns: Vec<String> = row.try_get("columns")?;
-        match row.try_get::<String, _>("kind")?.as_str() {
+        let kind = row.try_get::<String, _>("kind")?;
+        if matches!(kind.as_str(), "p" | "u") && row.try_get::<bool, _>("deferrable")? {
+            unmodelled.push(Unmodelled {
+                table: Some(table.clone()),
+                kind: UnmodelledKind::DeferrableKey,
+                note: format!("`{table}`: {} `{name}` is DEFERRABLE, which the structs do not declare", if kind == "p" { "primary key" } else { "unique constraint" }),
+            });
+        }
+        match kind.as_str() {
             "p" => t.primary_key = Some(PrimaryKey { name, columns }),
             "u" => {
                 t.uniques.insert(name.clone(), Unique { name, columns });

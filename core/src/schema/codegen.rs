@@ -188,7 +188,11 @@ fn identity_tokens(identity: &Identity) -> TokenStream {
     if identity.always {
         options.push(quote!(always));
     }
-    for (key, value) in [("start", identity.start), ("increment", identity.increment), ("cache", identity.cache)] {
+    // A start the grammar refuses (a sequence with bounds of its own, which the structs do
+    // not declare and pull lists) is left out, so that the structs compile.
+    let counts_down = identity.increment.is_some_and(|i| i < 0);
+    let start = identity.start.filter(|s| if counts_down { *s <= -1 } else { *s >= 1 });
+    for (key, value) in [("start", start), ("increment", identity.increment), ("cache", identity.cache)] {
         if let Some(value) = value {
             let key = Ident::new(key, Span::call_site());
             let value = proc_macro2::Literal::i64_unsuffixed(value);

@@ -260,6 +260,24 @@ const SET_RETURNING: &[&str] = &[
     "pg_ls_dir",
 ];
 
+/// PostgreSQL's aggregate and window functions, refused in defaults, checks and indexes.
+#[cfg(feature = "compiler")]
+const AGGREGATES: &[&str] = &[
+    "count", "sum", "avg", "min", "max", "array_agg", "string_agg", "bool_and", "bool_or", "every", "json_agg", "jsonb_agg", "json_object_agg", "jsonb_object_agg", "bit_and", "bit_or",
+    "stddev", "variance", "percentile_cont", "percentile_disc", "mode", "row_number", "rank", "dense_rank", "lag", "lead", "first_value", "last_value", "ntile",
+];
+
+/// Common functions that are not IMMUTABLE, refused in an index's keys and predicate.
+#[cfg(feature = "compiler")]
+const NOT_IMMUTABLE: &[&str] = &[
+    "now", "random", "gen_random_uuid", "clock_timestamp", "statement_timestamp", "transaction_timestamp", "timeofday", "nextval", "currval", "lastval", "txid_current",
+    "current_timestamp", "current_date", "current_time", "localtimestamp", "localtime", "current_user", "session_user",
+];
+
+/// Those of [`NOT_IMMUTABLE`] that are written without parentheses.
+#[cfg(feature = "compiler")]
+const NOT_IMMUTABLE_WORDS: &[&str] = &["current_timestamp", "current_date", "current_time", "localtimestamp", "localtime", "current_user", "session_user"];
+
 /// `text` with each `COLLATE <name>` taken out, for the parser only, which reads no
 /// `COLLATE` after a cast (`('x'::text COLLATE "C")`, as PostgreSQL prints a default). The
 /// name must be a (qualified) name; what is stored is the text as written.
@@ -358,10 +376,20 @@ impl SqlFragments for ParsedFragments {
         // deploy. A subquery is a parenthesis opening on one of these words (`(SELECT`,
         // `EXISTS (WITH`, `IN (VALUES`); elsewhere `WITH` is a type's (`with time zone`).
         if let Some(w) = words.windows(2).find(|w| w[0].token == sqlparser::tokenizer::Token::LParen && ["SELECT", "WITH", "VALUES", "TABLE"].iter().any(|k| w[1].is_word(k))) {
-            return Err(format!("`{key}` holds a subquery (`({}`), which PostgreSQL refuses in a default or a check: compute the value in the application, or use a function", w[1].token));
+            return Err(format!("`{key}` holds a subquery (`({}`), which PostgreSQL refuses in a default, a check or an index: compute the value in the application, or use a function", w[1].token));
         }
         if let Some(call) = words.windows(2).find(|w| w[1].token == sqlparser::tokenizer::Token::LParen && SET_RETURNING.iter().any(|f| w[0].is_word(f))) {
-            return Err(format!("`{key}` calls `{}`, which returns a set of rows; PostgreSQL refuses it in a default or a check", call[0].token));
+            return Err(format!("`{key}` calls `{}`, which returns a set of rows; PostgreSQL refuses it in a default, a check or an index", call[0].token));
+        }
+        if let Some(call) = words.windows(2).find(|w| w[1].token == sqlparser::tokenizer::Token::LParen && AGGREGATES.iter().any(|f| w[0].is_word(f))) {
+            return Err(format!("`{key}` calls `{}`, which aggregates rows; PostgreSQL refuses it in a default, a check or an index", call[0].token));
+        }
+        // An index's keys and predicate are computed once per row and kept: PostgreSQL
+        // takes only IMMUTABLE functions there. The common ones that are not are named.
+        if matches!(key, "columns" | "where")
+            && let Some(call) = words.iter().enumerate().find(|(i, w)| NOT_IMMUTABLE.iter().any(|f| w.is_word(f)) && (words.get(i + 1).is_some_and(|n| n.token == sqlparser::tokenizer::Token::LParen) || NOT_IMMUTABLE_WORDS.iter().any(|f| w.is_word(f))))
+        {
+            return Err(format!("`{key}` uses `{}`, whose value changes from call to call or with the session; PostgreSQL takes only IMMUTABLE functions in an index", call.1.token));
         }
         long_names(key, &words)?;
         let text = without_collations(text).into_owned();
@@ -609,6 +637,22 @@ mod tests {
         for (catalog, kept) in [("\"char\"", "\"char\""), ("public.\"Mood\"", "public.\"Mood\""), ("geometry(Point,4326)", "geometry(Point,4326)"), ("VARCHAR(3)", "character varying(3)")] {
             assert_eq!(SqlType::parse(catalog).map(String::from), Ok(kept.to_owned()), "{catalog}");
         }
+    }
+
+    /// What PostgreSQL refuses in an index (aggregates anywhere; functions that are not
+    /// IMMUTABLE in an index's keys and predicate) is refused when the attribute is read.
+    #[cfg(feature = "compiler")]
+    #[test]
+    fn aggregates_and_changing_functions_are_refused_where_postgresql_refuses_them() {
+        let f = ParsedFragments;
+        assert!(f.expression("columns", "count(x)").unwrap_err().contains("aggregates rows"));
+        assert!(f.expression("default", "max(1)").unwrap_err().contains("aggregates rows"));
+        assert!(f.expression("where", "ts > now()").unwrap_err().contains("only IMMUTABLE"));
+        assert!(f.expression("where", "ts > CURRENT_DATE").unwrap_err().contains("only IMMUTABLE"));
+        assert!(f.expression("columns", "random()").unwrap_err().contains("only IMMUTABLE"));
+        assert_eq!(f.expression("default", "now()"), Ok(()));
+        assert_eq!(f.expression("where", "count > 0"), Ok(()), "a column named like an aggregate");
+        assert_eq!(f.expression("columns", "lower(email)"), Ok(()));
     }
 
     /// The structs' spelling and PostgreSQL's print the same expression the same way, and

@@ -498,8 +498,8 @@ fn validate_index_columns(desired: &DesiredSchema) -> Vec<Problem> {
     let mut problems = Vec::new();
     for table in desired.schema.tables.values() {
         let source = desired.sources.get(&table.name);
-        let location = source.and_then(|s| s.location.clone());
         for index in table.indexes.values() {
+            let location = source.and_then(|s| s.location_of(&index.name));
             let texts = index.columns.iter().filter_map(|k| match &k.target {
                 KeyTarget::Expression(e) => Some(e),
                 KeyTarget::Column(_) => None,
@@ -522,7 +522,8 @@ fn validate_index_columns(desired: &DesiredSchema) -> Vec<Problem> {
             KeyTarget::Expression(_) => None,
         })).map(move |c| (i, c))) {
             if table.column(column).is_none() {
-                problems.push(Problem { message: format!("index `{}` on `{}` names `{column}`, which is not a column of the table", index.name, table.name), location: location.clone() });
+                let location = source.and_then(|s| s.location_of(&index.name));
+                problems.push(Problem { message: format!("index `{}` on `{}` names `{column}`, which is not a column of the table", index.name, table.name), location });
             }
         }
     }
@@ -534,8 +535,9 @@ fn validate_index_columns(desired: &DesiredSchema) -> Vec<Problem> {
 fn validate_references(desired: &DesiredSchema) -> Vec<Problem> {
     let mut problems = Vec::new();
     for table in desired.schema.tables.values() {
-        let location = desired.sources.get(&table.name).and_then(|s| s.location.clone());
+        let source = desired.sources.get(&table.name);
         for fk in table.foreign_keys.values() {
+            let location = source.and_then(|s| s.location_of(&fk.name));
             let Some(target) = desired.schema.tables.get(&fk.references_table) else {
                 problems.push(Problem {
                     message: format!(
@@ -1159,6 +1161,8 @@ pub struct Country {
         let messages: Vec<&str> = problems.iter().map(|p| p.message.as_str()).collect();
         assert_eq!(messages.len(), 2, "{messages:#?}");
         assert!(messages[0].ends_with("names `email`, which is not a column of the table: it is `mail` now; write that in the expression"), "{}", messages[0]);
+        // Said where the index is declared (line 3), not where the struct is.
+        assert_eq!(problems[0].location.as_ref().map(|l| l.line), Some(3));
     }
 
     #[test]

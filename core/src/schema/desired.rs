@@ -53,6 +53,15 @@ pub struct TableSource {
     /// Unique constraints declared over the primary key's columns, which the model leaves
     /// out as PostgreSQL does.
     pub absorbed_uniques: Vec<String>,
+    /// Where each index and foreign key was declared, by name.
+    pub object_locations: BTreeMap<String, Location>,
+}
+
+impl TableSource {
+    /// Where the object `name` was declared, else where the struct is.
+    pub fn location_of(&self, name: &str) -> Option<Location> {
+        self.object_locations.get(name).cloned().or_else(|| self.location.clone())
+    }
 }
 
 /// The schema the code asks for.

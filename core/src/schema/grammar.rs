@@ -84,6 +84,8 @@ pub struct TableDef {
     /// Unique constraints over the primary key's columns, left out as PostgreSQL leaves
     /// them out (the key is unique already): generate warns.
     pub absorbed_uniques: Vec<String>,
+    /// Where each index and foreign key was declared, by name, for errors about them.
+    pub object_spans: BTreeMap<String, Span>,
     /// Where the struct's name is, for errors that concern the whole table.
     pub span: Span,
 }
@@ -759,6 +761,7 @@ pub fn parse_table_with<'a>(input: impl Into<StructInput<'a>>, sql: &dyn SqlFrag
     let mut foreign_keys: BTreeMap<String, ForeignKey> = BTreeMap::new();
     let mut field_pk: Vec<(String, Span)> = Vec::new();
     let mut column_spans: BTreeMap<String, Span> = BTreeMap::new();
+    let mut object_spans: BTreeMap<String, Span> = BTreeMap::new();
 
     for field in fields.into_iter().flatten() {
         let Some(ident) = field.ident.clone() else { continue };
@@ -894,6 +897,7 @@ pub fn parse_table_with<'a>(input: impl Into<StructInput<'a>>, sql: &dyn SqlFrag
                     };
                     let on_delete = referential_action(col.on_delete.as_ref(), &mut errors);
                     let on_update = referential_action(col.on_update.as_ref(), &mut errors);
+                    object_spans.insert(name.clone(), lit.span());
                     foreign_keys.insert(
                         name.clone(),
                         ForeignKey {
@@ -1020,6 +1024,7 @@ pub fn parse_table_with<'a>(input: impl Into<StructInput<'a>>, sql: &dyn SqlFrag
             deferrable: fk.deferrable,
             initially_deferred: fk.initially_deferred.is_some(),
         };
+        object_spans.insert(name.clone(), fk.span);
         if foreign_keys.insert(name.clone(), foreign_key).is_some() {
             errors.push_span(fk.span, format!("foreign key `{name}` is declared twice: give one a `name = \"..\"`"));
         }
@@ -1028,6 +1033,7 @@ pub fn parse_table_with<'a>(input: impl Into<StructInput<'a>>, sql: &dyn SqlFrag
     for ix in &attrs.indexes {
         let Some(index) = index_from_attr(ix, &table_name, &field_columns, input.ident, sql, &mut errors) else { continue };
         let name = index.name.clone();
+        object_spans.insert(name.clone(), ix.span);
         if indexes.insert(name.clone(), index).is_some() {
             errors.push_span(ix.span, format!("index `{name}` is declared twice: give one a `name = \"..\"`"));
         }
@@ -1115,6 +1121,7 @@ pub fn parse_table_with<'a>(input: impl Into<StructInput<'a>>, sql: &dyn SqlFrag
         allow_drop: attrs.allow_drop,
         fields: field_columns,
         absorbed_uniques: absorbed,
+        object_spans,
         span: input.ident.span(),
     })
 }

@@ -422,6 +422,7 @@ impl<'ast> Visit<'ast> for Collector<'_> {
                     column_fills: def.column_fills,
                     allow_drop: def.allow_drop.iter().map(|s| s.value.clone()).collect(),
                     absorbed_uniques: def.absorbed_uniques,
+                    object_locations: def.object_spans.iter().map(|(name, span)| (name.clone(), self.at(*span))).collect(),
                 };
                 let name_at = self.place(def.span);
                 self.found.push(Found::Table { rust_name: def.rust_name.to_string(), table: def.table, source, name_at });

@@ -221,7 +221,8 @@ async fn pull_lists_what_the_structs_cannot_declare() {
          CREATE INDEX children_lower_name ON children (lower(name));
          CREATE VIEW named_children AS SELECT name FROM children;
          CREATE TABLE bounded (id integer GENERATED ALWAYS AS IDENTITY (START WITH 1 INCREMENT BY -1 MINVALUE -1000 MAXVALUE 1) PRIMARY KEY,
-                               code text UNIQUE DEFERRABLE INITIALLY DEFERRED);",
+                               code text UNIQUE DEFERRABLE INITIALLY DEFERRED);
+         CREATE SCHEMA auth; CREATE TABLE auth.users (id integer PRIMARY KEY);",
     )
     .execute(&mut conn)
     .await
@@ -238,13 +239,14 @@ async fn pull_lists_what_the_structs_cannot_declare() {
         "`children.feeling` has type `mood`, which the database defines",
         "`bounded.id` is an identity with its own MINVALUE, MAXVALUE or CYCLE",
         "`bounded`: unique constraint `bounded_code_key` is DEFERRABLE",
+        "table `auth.users` is in schema `auth`, which this pull does not read",
     ] {
         assert!(notes.iter().any(|n| n.contains(expected)), "{expected}: {notes:#?}");
     }
     // What the language now says is declared, not listed; the start the structs cannot
     // take without the bounds is left out, listed as a difference, and they compile.
     assert!(!notes.iter().any(|n| n.contains("refuses")), "{notes:#?}");
-    assert_eq!(notes.len(), 6, "{notes:#?}");
+    assert_eq!(notes.len(), 7, "{notes:#?}");
     let written = report["source"].as_str().unwrap();
     for declared in [
         "#[index(columns(\"lower(name)\"), name = \"children_lower_name\")]",

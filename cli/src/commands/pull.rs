@@ -104,6 +104,14 @@ pub fn run(cx: &Context, args: Args) -> Result<Done<PullReport>, CliError> {
         let entities = tablewright_core::schema::codegen::entities(&found.schema, &format!("{} (schema `{namespace}`)", connector.target()));
         let mut not_expressed: Vec<String> = found.unmodelled.iter().map(|u| u.note.clone()).collect();
         not_expressed.extend(entities.not_expressed.iter().cloned());
+        // Tables of other schemas are not in the language yet: said, not passed over.
+        let mut conn = connector.connect().await?;
+        let skip = [history.schema.clone(), "drizzle".to_owned()];
+        let elsewhere = runner::introspect::tables_elsewhere(conn.pg(), namespace, &skip).await.map_err(|e| runner::RunError::db("reading the catalog", e))?;
+        conn.close().await;
+        not_expressed.extend(elsewhere.into_iter().map(|(schema, table)| {
+            tablewright_core::error::printable(&format!("table `{schema}.{table}` is in schema `{schema}`, which this pull does not read: the structs declare the tables of one schema (`--schema {schema}` reads that one)")).into_owned()
+        }));
         if let Some(path) = &args.out {
             tablewright_core::project::fsio::write_all_or_nothing(&[(path.clone(), entities.source.clone().into_bytes())])?;
         }

@@ -218,6 +218,21 @@ fn action(code: &str) -> Option<ReferentialAction> {
     }
 }
 
+// Tables in schemas other than the one read, apart from PostgreSQL's own and those named.
+const TABLES_ELSEWHERE: &str = "
+SELECT n.nspname::text, c.relname::text
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relkind IN ('r', 'p') AND n.nspname <> $1 AND NOT (n.nspname = ANY($2))
+  AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'sys') AND n.nspname NOT LIKE 'pg\\_%'
+ORDER BY 1, 2";
+
+/// The tables of other schemas than `namespace` (leaving out `skip`, the tools' own
+/// history schemas): the structs declare one schema's tables, so `pull` lists these
+/// rather than not seeing them.
+pub async fn tables_elsewhere(conn: &mut PgConnection, namespace: &str, skip: &[String]) -> Result<Vec<(String, String)>, sqlx::Error> {
+    sqlx::query_as(TABLES_ELSEWHERE).bind(namespace).bind(skip).fetch_all(&mut *conn).await
+}
+
 /// Introspects the tables of `namespace` (usually `public`).
 pub async fn introspect(conn: &mut PgConnection, namespace: &str) -> Result<Introspected, sqlx::Error> {
     let mut schema = Schema::default();

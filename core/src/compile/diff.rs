@@ -494,36 +494,19 @@ fn validate_names(desired: &DesiredSchema) -> Vec<Problem> {
 /// the user's, and a rename does not rewrite it (`renamed_from` says which new name an
 /// old one became).
 fn validate_index_columns(desired: &DesiredSchema) -> Vec<Problem> {
-    use crate::schema::model::KeyTarget;
     let mut problems = Vec::new();
     for table in desired.schema.tables.values() {
         let source = desired.sources.get(&table.name);
         for index in table.indexes.values() {
-            let location = source.and_then(|s| s.location_of(&index.name));
-            let texts = index.columns.iter().filter_map(|k| match &k.target {
-                KeyTarget::Expression(e) => Some(e),
-                KeyTarget::Column(_) => None,
-            });
-            for text in texts.chain(index.predicate.as_ref()) {
-                for column in crate::schema::sql_text::expression_columns(text).unwrap_or_default() {
-                    if table.column(&column).is_some() {
-                        continue;
-                    }
+            let mut problem = |message: String| problems.push(Problem { message, location: source.and_then(|s| s.location_of(&index.name)) });
+            for text in index.expressions() {
+                for column in crate::schema::sql_text::expression_columns(text).unwrap_or_default().into_iter().filter(|c| table.column(c).is_none()) {
                     let renamed = source.and_then(|s| s.column_renames.iter().find(|(_, hint)| hint.from == column)).map(|(now, _)| format!(": it is `{now}` now; write that in the expression"));
-                    problems.push(Problem {
-                        message: format!("index `{}` on `{}`: `{text}` names `{column}`, which is not a column of the table{}", index.name, table.name, renamed.unwrap_or_default()),
-                        location: location.clone(),
-                    });
+                    problem(format!("index `{}` on `{}`: `{text}` names `{column}`, which is not a column of the table{}", index.name, table.name, renamed.unwrap_or_default()));
                 }
             }
-        }
-        for (index, column) in table.indexes.values().flat_map(|i| i.include.iter().chain(i.columns.iter().filter_map(|k| match &k.target {
-            KeyTarget::Column(c) => Some(c),
-            KeyTarget::Expression(_) => None,
-        })).map(move |c| (i, c))) {
-            if table.column(column).is_none() {
-                let location = source.and_then(|s| s.location_of(&index.name));
-                problems.push(Problem { message: format!("index `{}` on `{}` names `{column}`, which is not a column of the table", index.name, table.name), location });
+            for column in index.named_columns().filter(|c| table.column(c).is_none()) {
+                problem(format!("index `{}` on `{}` names `{column}`, which is not a column of the table", index.name, table.name));
             }
         }
     }

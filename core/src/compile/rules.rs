@@ -500,21 +500,20 @@ mod tests {
         assert_eq!(CONSTRUCT_RULES.len(), all.len());
     }
 
-    #[test]
-    fn readme_language_table_matches_the_data() {
+    /// The README's text between `<!-- marker:start -->` and `<!-- marker:end -->`.
+    fn readme_section(marker: &str) -> String {
         let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap();
-        let start = readme.find("<!-- language-table:start -->\n").expect("README has the language-table markers") + "<!-- language-table:start -->\n".len();
-        let end = readme.find("<!-- language-table:end -->").expect("README has the language-table markers");
-        assert_eq!(&readme[start..end], constructs_markdown_table(), "README language table is stale; paste rules::constructs_markdown_table()");
+        let open = format!("<!-- {marker}:start -->\n");
+        let start = readme.find(&open).unwrap_or_else(|| panic!("README has the {marker} markers")) + open.len();
+        let end = readme.find(&format!("<!-- {marker}:end -->")).unwrap_or_else(|| panic!("README has the {marker} markers"));
+        readme[start..end].to_owned()
     }
 
-    /// The README shows this table; regenerate it from the data when a rule changes.
+    /// The README shows these tables; regenerate them from the data when a rule changes.
     #[test]
-    fn readme_rules_table_matches_the_data() {
-        let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap();
-        let start = readme.find("<!-- rules-table:start -->\n").expect("README has the rules-table markers") + "<!-- rules-table:start -->\n".len();
-        let end = readme.find("<!-- rules-table:end -->").expect("README has the rules-table markers");
-        assert_eq!(&readme[start..end], markdown_table(), "README rules table is stale; paste rules::markdown_table()");
+    fn readme_tables_match_the_data() {
+        assert_eq!(readme_section("rules-table"), markdown_table(), "README rules table is stale; paste rules::markdown_table()");
+        assert_eq!(readme_section("language-table"), constructs_markdown_table(), "README language table is stale; paste rules::constructs_markdown_table()");
     }
 
     #[test]

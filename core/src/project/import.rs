@@ -264,7 +264,7 @@ fn table(name: &str, value: &DrizzleTable, path: &Path, notes: &mut Vec<String>)
             columns.push(key);
         }
         let method = match ix.get("method").and_then(Value::as_str) {
-            Some(m) => IndexMethod::parse(m).map_err(|()| bad(format!("`tables.{name}.indexes.{index}.method`: unknown index method `{m}`")))?,
+            Some(m) => IndexMethod::parse(m).ok_or_else(|| bad(format!("`tables.{name}.indexes.{index}.method`: unknown index method `{m}`")))?.unless_btree(),
             None => None,
         };
         let predicate = match ix.get("where").and_then(Value::as_str) {

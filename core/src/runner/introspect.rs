@@ -388,8 +388,8 @@ pub async fn introspect(conn: &mut PgConnection, namespace: &str) -> Result<Intr
         let method: String = row.try_get("method")?;
         // DSQL's catalog calls its btree `btree_index`.
         let method = match IndexMethod::parse(method.strip_suffix("_index").unwrap_or(&method)) {
-            Ok(method) => method,
-            Err(()) => {
+            Some(method) => method.unless_btree(),
+            None => {
                 left_out(format!("is a {method} index, which the model does not hold"));
                 continue;
             }

@@ -1173,8 +1173,8 @@ fn index_from_attr(ix: &IndexAttr, table_name: &str, fields: &[(Ident, String)],
     }
     let include: Vec<String> = ix.include.iter().filter_map(|f| column_of(f, errors)).collect();
     let method = ix.method.as_ref().and_then(|lit| match IndexMethod::parse(&lit.value()) {
-        Ok(method) => method,
-        Err(()) => {
+        Some(method) => method.unless_btree(),
+        None => {
             let options: Vec<&str> = IndexMethod::ALL.iter().map(|(s, _)| *s).collect();
             errors.push(lit, format!("unknown index method `{}`, expected one of {}", lit.value(), expected_one_of(&options)));
             None

@@ -273,7 +273,7 @@ pub struct Index {
 }
 
 fn method_not_btree<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<IndexMethod>, D::Error> {
-    Ok(Option::<IndexMethod>::deserialize(deserializer)?.filter(|m| *m != IndexMethod::Btree))
+    Ok(Option::<IndexMethod>::deserialize(deserializer)?.and_then(IndexMethod::unless_btree))
 }
 
 impl Index {
@@ -293,7 +293,29 @@ impl Index {
         self.method.is_none() && self.include.is_empty() && self.predicate.is_none() && self.plain_columns().is_some()
     }
 
-    /// Every column it names (keys, then INCLUDE), for renames and checks.
+    /// Every column it names by name (keys, then INCLUDE).
+    pub fn named_columns(&self) -> impl Iterator<Item = &String> {
+        self.columns
+            .iter()
+            .filter_map(|k| match &k.target {
+                KeyTarget::Column(c) => Some(c),
+                KeyTarget::Expression(_) => None,
+            })
+            .chain(&self.include)
+    }
+
+    /// Its SQL text: the expression keys, then the predicate.
+    pub fn expressions(&self) -> impl Iterator<Item = &SqlExpr> {
+        self.columns
+            .iter()
+            .filter_map(|k| match &k.target {
+                KeyTarget::Expression(e) => Some(e),
+                KeyTarget::Column(_) => None,
+            })
+            .chain(&self.predicate)
+    }
+
+    /// Every column it names by name (keys, then INCLUDE), for renames.
     pub fn named_columns_mut(&mut self) -> impl Iterator<Item = &mut String> {
         self.columns.iter_mut().filter_map(|k| match &mut k.target {
             KeyTarget::Column(c) => Some(c),
@@ -467,14 +489,15 @@ impl IndexMethod {
         Self::ALL.iter().find(|(_, m)| *m == self).map(|(s, _)| *s).unwrap_or("btree")
     }
 
-    /// Parses an SQL name, case-insensitively; `btree` is `None` (the default).
-    pub fn parse(text: &str) -> Result<Option<IndexMethod>, ()> {
+    /// Parses an SQL name, case-insensitively; `None` for a method it does not know.
+    pub fn parse(text: &str) -> Option<IndexMethod> {
         let wanted = text.trim().to_ascii_lowercase();
-        match Self::ALL.iter().find(|(s, _)| *s == wanted) {
-            Some((_, IndexMethod::Btree)) => Ok(None),
-            Some((_, m)) => Ok(Some(*m)),
-            None => Err(()),
-        }
+        Self::ALL.iter().find(|(s, _)| *s == wanted).map(|(_, m)| *m)
+    }
+
+    /// The model's spelling: `None` for `btree`, the default.
+    pub fn unless_btree(self) -> Option<IndexMethod> {
+        (self != IndexMethod::Btree).then_some(self)
     }
 }
 

@@ -607,9 +607,30 @@ fn apply_renames(prev: &Schema, tables: &BTreeMap<String, String>, columns: &BTr
         for u in t.uniques.values_mut() {
             rename_cols(&mut u.columns);
         }
+        // An index's expressions follow the renames too, as PostgreSQL rewrites them.
+        let renamed: BTreeMap<String, String> =
+            table.columns.iter().map(|c| (c.name.clone(), column_new_name(prev_name, &c.name))).filter(|(old, new)| old != new).collect();
         for i in t.indexes.values_mut() {
             for c in i.named_columns_mut() {
                 *c = column_new_name(prev_name, c);
+            }
+            if renamed.is_empty() {
+                continue;
+            }
+            let follow = |e: &mut SqlExpr| {
+                if let Some(text) = crate::schema::sql_text::with_columns_renamed(e, &renamed)
+                    && let Ok(parsed) = SqlExpr::parse("columns", &text)
+                {
+                    *e = parsed;
+                }
+            };
+            for key in &mut i.columns {
+                if let crate::schema::model::KeyTarget::Expression(e) = &mut key.target {
+                    follow(e);
+                }
+            }
+            if let Some(p) = &mut i.predicate {
+                follow(p);
             }
         }
         for fk in t.foreign_keys.values_mut() {
@@ -753,7 +774,12 @@ fn diff_table(pt: &Table, nt: &Table, plan: &mut Phases) {
         plan.add_indexes.push(Op::AddUnique { table: table.clone(), unique: u.clone() });
     }
 
-    let same_index = |a: &Index, b: &Index| Index { name: String::new(), ..a.clone() } == Index { name: String::new(), ..b.clone() };
+    // Compared in the comparable spelling: an expression written another way, or followed
+    // through a rename, is the same index.
+    let same_index = |a: &Index, b: &Index| {
+        let unnamed = |i: &Index| Index { name: String::new(), ..crate::schema::compare::comparable_index(i) };
+        unnamed(a) == unnamed(b)
+    };
     let (renames, dropped, added) = match_named(&pt.indexes, &nt.indexes, same_index);
     for (from, to) in renames {
         plan.name_changes.push(Op::RenameIndex { table: table.clone(), from, index: nt.indexes[&to].clone() });
@@ -1126,6 +1152,15 @@ pub struct Country {
     /// What the diff will not decide is reported all at once: every drop nobody allowed
     /// (allowed by the old name or the new one alike); and a schema with problems reports
     /// those, before any decision.
+    /// PostgreSQL rewrites an index's expressions on RENAME COLUMN: the index is kept, not
+    /// rebuilt, once the expression names the new column.
+    #[test]
+    fn an_index_expression_follows_a_column_rename() {
+        let before = table("t", "#[index(columns(\"lower(email)\"), unique, where = \"email IS NOT NULL\")]", "    pub email: String,");
+        let after = table("t", "#[index(columns(\"LOWER(mail)\"), unique, where = \"(mail IS NOT NULL)\", name = \"t_lower_idx\")]", "    #[column(renamed_from = \"email\")]\n    pub mail: String,");
+        assert_eq!(ops(&before, &after, &[]), ["rename column `t.email` to `mail`"]);
+    }
+
     /// PostgreSQL takes a key's columns in any order as the referenced ones.
     #[test]
     fn a_foreign_key_may_name_the_key_columns_in_another_order() {

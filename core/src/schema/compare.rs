@@ -83,9 +83,9 @@ fn normalized(table: &Table) -> Table {
     t
 }
 
-/// PostgreSQL prints an index's expressions and predicate in its own spelling: both sides
-/// are compared in one (see `comparable_expression`).
-fn comparable_index(index: &Index) -> Index {
+/// The index with its expressions and predicate in the comparable spelling
+/// (`comparable_expression`), in which PostgreSQL's and the structs' agree.
+pub fn comparable_index(index: &Index) -> Index {
     let mut index = index.clone();
     #[cfg(feature = "compiler")]
     {

@@ -427,6 +427,69 @@ pub fn expression_columns(text: &str) -> Option<Vec<String>> {
     Some(out)
 }
 
+/// `text` with the columns it names renamed (`renames`: old name to new), in the
+/// comparable spelling; `None` when it does not parse. For an index's expressions after
+/// `renamed_from`, which PostgreSQL rewrites on `RENAME COLUMN` by itself.
+#[cfg(feature = "compiler")]
+pub fn with_columns_renamed(text: &str, renames: &std::collections::BTreeMap<String, String>) -> Option<String> {
+    let text = without_collations(text).into_owned();
+    let mut parsed = crate::sql::within_parse_budget(&text, |text| exactly_one(text, "one SQL expression", |p| p.parse_expr()).ok()).flatten()?;
+    rename_columns(&mut parsed, renames);
+    Some(canonical(parsed).to_string())
+}
+
+#[cfg(feature = "compiler")]
+fn rename_columns(expr: &mut sqlparser::ast::Expr, renames: &std::collections::BTreeMap<String, String>) {
+    use sqlparser::ast::{Expr, FunctionArg, FunctionArgExpr, FunctionArguments, Ident};
+    let rename = |ident: &mut Ident| {
+        let name = if ident.quote_style.is_some() { ident.value.clone() } else { ident.value.to_lowercase() };
+        if let Some(new) = renames.get(&name) {
+            *ident = Ident::with_quote('"', new.clone());
+        }
+    };
+    match expr {
+        Expr::Identifier(ident) => rename(ident),
+        Expr::CompoundIdentifier(idents) => {
+            if let Some(last) = idents.last_mut() {
+                rename(last);
+            }
+        }
+        Expr::Nested(e) | Expr::IsNull(e) | Expr::IsNotNull(e) | Expr::IsTrue(e) | Expr::IsFalse(e) | Expr::IsNotTrue(e) | Expr::IsNotFalse(e) => rename_columns(e, renames),
+        Expr::UnaryOp { expr, .. } | Expr::Cast { expr, .. } | Expr::Collate { expr, .. } => rename_columns(expr, renames),
+        Expr::BinaryOp { left, right, .. } | Expr::Like { expr: left, pattern: right, .. } | Expr::ILike { expr: left, pattern: right, .. } => {
+            rename_columns(left, renames);
+            rename_columns(right, renames);
+        }
+        Expr::InList { expr, list, .. } => {
+            rename_columns(expr, renames);
+            list.iter_mut().for_each(|e| rename_columns(e, renames));
+        }
+        Expr::Between { expr, low, high, .. } => {
+            for e in [expr, low, high] {
+                rename_columns(e, renames);
+            }
+        }
+        Expr::Function(function) => {
+            if let FunctionArguments::List(list) = &mut function.args {
+                for arg in &mut list.args {
+                    if let FunctionArg::Unnamed(FunctionArgExpr::Expr(e)) = arg {
+                        rename_columns(e, renames);
+                    }
+                }
+            }
+        }
+        Expr::Case { operand, conditions, else_result, .. } => {
+            operand.iter_mut().for_each(|e| rename_columns(e, renames));
+            for when in conditions {
+                rename_columns(&mut when.condition, renames);
+                rename_columns(&mut when.result, renames);
+            }
+            else_result.iter_mut().for_each(|e| rename_columns(e, renames));
+        }
+        _ => {}
+    }
+}
+
 #[cfg(feature = "compiler")]
 fn collect_columns(expr: &sqlparser::ast::Expr, out: &mut Vec<String>) {
     use sqlparser::ast::{Expr, FunctionArg, FunctionArgExpr, FunctionArguments, Ident};
@@ -477,9 +540,13 @@ fn collect_columns(expr: &sqlparser::ast::Expr, out: &mut Vec<String>) {
 #[cfg(feature = "compiler")]
 fn canonical(expr: sqlparser::ast::Expr) -> sqlparser::ast::Expr {
     use sqlparser::ast::{DataType, Expr, FunctionArg, FunctionArgExpr, FunctionArguments, Ident};
+    // Unquoted names fold to lower case; a quoted name that needs no quotes loses them,
+    // as PostgreSQL prints it.
     let lower = |mut ident: Ident| {
         if ident.quote_style.is_none() {
             ident.value = ident.value.to_lowercase();
+        } else if ident.value.starts_with(|c: char| c.is_ascii_lowercase() || c == '_') && ident.value.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_') {
+            ident.quote_style = None;
         }
         ident
     };

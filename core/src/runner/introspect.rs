@@ -96,30 +96,67 @@ WHERE n.nspname = $1 AND t.typtype IN ('e', 'd', 'c', 'r', 'm')
   AND NOT EXISTS (SELECT 1 FROM pg_class c WHERE c.reltype = t.oid)
 ORDER BY 1";
 
-const COLUMNS: &str = "
+/// The parts the two column queries share.
+macro_rules! columns_query {
+    (head) => {
+        "
 SELECT c.relname AS table_name, a.attname AS column_name,
        format_type(a.atttypid, a.atttypmod) AS sql_type, a.attnotnull AS not_null,
        pg_get_expr(d.adbin, d.adrelid) AS default_expr, a.attidentity <> '' AS is_identity,
        NOT EXISTS (SELECT 1 FROM pg_type t JOIN pg_namespace tn ON tn.oid = t.typnamespace
                    WHERE t.oid = a.atttypid AND tn.nspname = 'pg_catalog') AS defined_type,
        a.attgenerated <> '' AS is_generated, a.attidentity = 'a' AS identity_always,
-       s.seqstart AS identity_start, s.seqincrement AS identity_increment, s.seqcache AS identity_cache,
-       (s.seqmin <> CASE WHEN s.seqincrement > 0 THEN 1 ELSE CASE a.atttypid WHEN 'int2'::regtype THEN -32768 WHEN 'int4'::regtype THEN -2147483648 ELSE -9223372036854775808 END END
-        OR s.seqmax <> CASE WHEN s.seqincrement < 0 THEN -1 ELSE CASE a.atttypid WHEN 'int2'::regtype THEN 32767 WHEN 'int4'::regtype THEN 2147483647 ELSE 9223372036854775807 END END
-        OR s.seqcycle) AS identity_bounded,
        CASE WHEN a.attcollation <> 0 AND a.attcollation <> ty.typcollation
-            THEN CASE WHEN cn.nspname <> 'pg_catalog' THEN cn.nspname || '.' ELSE '' END || co.collname END AS collation
+            THEN CASE WHEN cn.nspname <> 'pg_catalog' THEN cn.nspname || '.' ELSE '' END || co.collname END AS collation,"
+    };
+    (from) => {
+        "
 FROM pg_class c
 JOIN pg_namespace n ON n.oid = c.relnamespace
 JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
 JOIN pg_type ty ON ty.oid = a.atttypid
 LEFT JOIN pg_collation co ON co.oid = a.attcollation
 LEFT JOIN pg_namespace cn ON cn.oid = co.collnamespace
-LEFT JOIN pg_attrdef d ON d.adrelid = c.oid AND d.adnum = a.attnum
-LEFT JOIN pg_sequence s ON a.attidentity <> ''
-     AND s.seqrelid = pg_get_serial_sequence(quote_ident(n.nspname) || '.' || quote_ident(c.relname), a.attname)::regclass
+LEFT JOIN pg_attrdef d ON d.adrelid = c.oid AND d.adnum = a.attnum"
+    };
+    (tail) => {
+        "
 WHERE n.nspname = $1 AND c.relkind IN ('r', 'p')
-ORDER BY c.relname, a.attnum";
+ORDER BY c.relname, a.attnum"
+    };
+}
+
+/// The columns, with their identity's sequence options from `pg_sequence`; see
+/// [`COLUMNS_WITHOUT_SEQUENCES`] for a server that does not serve it.
+const COLUMNS: &str = concat!(
+    columns_query!(head),
+    "
+       s.seqstart AS identity_start, s.seqincrement AS identity_increment, s.seqcache AS identity_cache,
+       (s.seqmin <> CASE WHEN s.seqincrement > 0 THEN 1 ELSE CASE a.atttypid WHEN 'int2'::regtype THEN -32768 WHEN 'int4'::regtype THEN -2147483648 ELSE -9223372036854775808 END END
+        OR s.seqmax <> CASE WHEN s.seqincrement < 0 THEN -1 ELSE CASE a.atttypid WHEN 'int2'::regtype THEN 32767 WHEN 'int4'::regtype THEN 2147483647 ELSE 9223372036854775807 END END
+        OR s.seqcycle) AS identity_bounded",
+    columns_query!(from),
+    "
+LEFT JOIN pg_sequence s ON a.attidentity <> ''
+     AND s.seqrelid = pg_get_serial_sequence(quote_ident(n.nspname) || '.' || quote_ident(c.relname), a.attname)::regclass",
+    columns_query!(tail)
+);
+
+/// The same without `pg_sequence` (Aurora DSQL's documentation does not list it among the
+/// catalogs it serves): the identity's start and increment from `information_schema`, its
+/// cache and bounds unread (said in a note).
+const COLUMNS_WITHOUT_SEQUENCES: &str = concat!(
+    columns_query!(head),
+    "
+       ic.identity_start::bigint AS identity_start, ic.identity_increment::bigint AS identity_increment, NULL::bigint AS identity_cache,
+       NULL::boolean AS identity_bounded",
+    columns_query!(from),
+    "
+LEFT JOIN information_schema.columns ic ON a.attidentity <> '' AND ic.table_schema = n.nspname AND ic.table_name = c.relname AND ic.column_name = a.attname",
+    columns_query!(tail)
+);
+
+
 
 const CONSTRAINTS: &str = "
 SELECT c.relname AS table_name, con.conname AS name, con.contype::text AS kind,
@@ -235,9 +272,24 @@ pub async fn tables_elsewhere(conn: &mut PgConnection, namespace: &str, skip: &[
 
 /// Introspects the tables of `namespace` (usually `public`).
 pub async fn introspect(conn: &mut PgConnection, namespace: &str) -> Result<Introspected, sqlx::Error> {
+    let sequences_readable: bool = sqlx::query_scalar("SELECT to_regclass('pg_catalog.pg_sequence') IS NOT NULL").fetch_one(&mut *conn).await?;
+    introspect_with(conn, namespace, sequences_readable).await
+}
+
+/// [`introspect`], told whether the server serves `pg_sequence` (public so that the
+/// reading without it is tested on PostgreSQL, which has it).
+pub async fn introspect_with(conn: &mut PgConnection, namespace: &str, sequences_readable: bool) -> Result<Introspected, sqlx::Error> {
     let mut schema = Schema::default();
     let mut unmodelled = Vec::new();
-    for row in sqlx::query(COLUMNS).bind(namespace).fetch_all(&mut *conn).await? {
+    if !sequences_readable {
+        unmodelled.push(Unmodelled {
+            table: None,
+            kind: UnmodelledKind::IdentityBounds,
+            note: "this server serves no pg_sequence: identity caches and bounds are not read".to_owned(),
+        });
+    }
+    let columns = if sequences_readable { COLUMNS } else { COLUMNS_WITHOUT_SEQUENCES };
+    for row in sqlx::query(columns).bind(namespace).fetch_all(&mut *conn).await? {
         let table: String = row.try_get("table_name")?;
         let entry = schema.tables.entry(table.clone()).or_insert_with(|| Table {
             name: table,

@@ -994,7 +994,7 @@ pub fn parse_table_with<'a>(input: impl Into<StructInput<'a>>, sql: &dyn SqlFrag
     let mut unique_columns: BTreeMap<&Vec<String>, &str> = BTreeMap::new();
     for u in uniques.values() {
         if let Some(other) = unique_columns.insert(&u.columns, &u.name) {
-            errors.push(input.ident, format!("unique constraint `{}` is over the same columns as {other}, which is unique already: remove it", u.name));
+            errors.push(input.ident, format!("unique constraint `{}` is over the same columns as `{other}`, which is unique already: remove it", u.name));
         }
     }
     for fk in &attrs.foreign_keys {

@@ -168,7 +168,12 @@ impl SqlFragments for LexicalChecks {
 /// closed, parentheses balanced, no statement separator or comment.
 pub fn check_sql_expression(key: &str, expr: &str) -> Result<(), String> {
     if expr.trim().is_empty() {
-        return Err(format!("empty `{key}`: write a SQL expression such as `{key} = \"now()\"` or `{key} = \"'draft'\"`"));
+        let example = match key {
+            "where" => "`where = \"deleted_at IS NULL\"`".to_owned(),
+            "columns" => "`columns(\"lower(email)\")`".to_owned(),
+            _ => format!("`{key} = \"now()\"` or `{key} = \"'draft'\"`"),
+        };
+        return Err(format!("empty `{key}`: write a SQL expression such as {example}"));
     }
     let mut depth = 0i32;
     let mut in_string = false;

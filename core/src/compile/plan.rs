@@ -143,8 +143,9 @@ pub fn plan(changes: &Changes, next: &Schema, dialect: Dialect) -> Result<Plan, 
     // Tables whose rebuild was refused: said once, not again for each change that needs it.
     let mut unbuildable: BTreeSet<&str> = BTreeSet::new();
     if dialect == Dialect::Dsql {
+        let created: BTreeSet<&str> = ops.iter().filter(|op| matches!(op, Op::CreateTable { .. })).map(Op::table).collect();
         for table in next.tables.values() {
-            refusals.extend(dsql_construct_refusals(table));
+            refusals.extend(dsql_construct_refusals(table, created.contains(table.name.as_str())));
         }
     }
     for op in ops {
@@ -454,19 +455,28 @@ pub fn constructs(table: &Table) -> Vec<(Construct, Option<&str>, String)> {
 
 /// What DSQL refuses in `table`: the constructs the rules table says it lacks, with their
 /// legal alternative, and the identity rules it adds (bigint only, CACHE 1 or ≥ 65536).
-fn dsql_construct_refusals(table: &Table) -> Vec<Refusal> {
-    let refusal = |column: Option<&str>, change: String, reason: String| Refusal { change, table: table.name.clone(), column: column.map(str::to_owned), kind: ChangeKind::CreateTable, reason };
+/// Each is said as the change that brings it: the table's creation when `new`.
+fn dsql_construct_refusals(table: &Table, new: bool) -> Vec<Refusal> {
+    let kind_of = |construct: Option<Construct>| match construct {
+        _ if new => ChangeKind::CreateTable,
+        Some(Construct::ColumnCollation) => ChangeKind::AlterCollation,
+        Some(Construct::IdentityAlways | Construct::IdentityOptions) | None => ChangeKind::AddIdentity,
+        Some(Construct::CompositeForeignKey | Construct::ForeignKeyMatchFull | Construct::DeferrableForeignKey) => ChangeKind::AddForeignKey,
+        Some(_) => ChangeKind::CreateIndex,
+    };
+    let refusal = |construct: Option<Construct>, column: Option<&str>, change: String, reason: String| Refusal { change, table: table.name.clone(), column: column.map(str::to_owned), kind: kind_of(construct), reason };
     let mut out: Vec<Refusal> = constructs(table)
         .into_iter()
-        .filter_map(|(construct, column, change)| rules::construct_rule(construct).dsql.err().map(|alternative| refusal(column, change, alternative.to_owned())))
+        .filter_map(|(construct, column, change)| rules::construct_rule(construct).dsql.err().map(|alternative| refusal(Some(construct), column, change, alternative.to_owned())))
         .collect();
     for column in &table.columns {
         let Some(identity) = &column.identity else { continue };
         if column.sql_type != "bigint" {
-            out.push(refusal(Some(&column.name), format!("identity column `{}.{}` of type {}", table.name, column.name, column.sql_type), "DSQL numbers only bigint identity columns: make the field `i64`".to_owned()));
+            out.push(refusal(None, Some(&column.name), format!("identity column `{}.{}` of type {}", table.name, column.name, column.sql_type), "DSQL numbers only bigint identity columns: make the field `i64`".to_owned()));
         }
         if let Some(cache) = identity.cache.filter(|c| *c != 1 && *c < rules::DSQL_MIN_LARGE_CACHE) {
             out.push(refusal(
+                None,
                 Some(&column.name),
                 format!("identity `{}.{}` with CACHE {cache}", table.name, column.name),
                 format!("DSQL takes CACHE 1 (strict order) or at least {} (unique, not ordered): write one of them", rules::DSQL_MIN_LARGE_CACHE),
@@ -814,6 +824,19 @@ mod tests {
     /// `books` keyed by `id`, with `fields` and struct `attributes`.
     fn books(attributes: &str, fields: &str) -> String {
         format!("#[derive(Table)]\n#[table(name = \"books\")]\n{attributes}\npub struct Book {{\n    #[column(primary_key)]\n    pub id: i64,\n    pub title: String,\n{fields}\n}}\n")
+    }
+
+    /// What DSQL lacks is refused as the change that brings it: a DESC index added to an
+    /// existing table is an index's creation, the same in a new table the table's.
+    #[test]
+    fn dsql_refusals_name_the_change_that_brings_the_construct() {
+        let desc = books("#[index(columns(title desc))]", "");
+        let Err(PlanError::Refused { refusals, .. }) = plan(&books("", ""), &desc, &[], Dsql) else { panic!("refused") };
+        assert_eq!(refusals.iter().map(|r| r.kind).collect::<Vec<_>>(), [crate::compile::rules::ChangeKind::CreateIndex]);
+        assert!(refusals[0].reason.contains("drop `desc`"), "{}", refusals[0].reason);
+        let Err(PlanError::Refused { refusals, .. }) = plan("", &desc, &[], Dsql) else { panic!("refused") };
+        assert_eq!(refusals.iter().map(|r| r.kind).collect::<Vec<_>>(), [crate::compile::rules::ChangeKind::CreateTable]);
+        assert!(plan(&books("", ""), &desc, &[], Postgres).is_ok());
     }
 
     /// A nullable column with a default: one statement on PostgreSQL; on DSQL a bare

@@ -416,19 +416,16 @@ impl SqlFragments for ParsedFragments {
 /// not parse.
 #[cfg(feature = "compiler")]
 pub fn comparable_expression(text: &str) -> Option<String> {
-    let text = without_collations(text).into_owned();
-    let parsed = crate::sql::within_parse_budget(&text, |text| exactly_one(text, "one SQL expression", |p| p.parse_expr()).ok()).flatten()?;
-    Some(canonical(parsed).to_string())
+    Some(canonical(parse_expression(text)?).to_string())
 }
 
 /// The column names `text` reads (unquoted ones folded to lower case, as PostgreSQL folds
 /// them; a qualified name by its last part), or `None` when it does not parse.
 #[cfg(feature = "compiler")]
 pub fn expression_columns(text: &str) -> Option<Vec<String>> {
-    let text = without_collations(text).into_owned();
-    let parsed = crate::sql::within_parse_budget(&text, |text| exactly_one(text, "one SQL expression", |p| p.parse_expr()).ok()).flatten()?;
+    let mut parsed = parse_expression(text)?;
     let mut out = Vec::new();
-    collect_columns(&parsed, &mut out);
+    each_column(&mut parsed, &mut |ident| out.push(folded(ident)));
     Some(out)
 }
 
@@ -437,106 +434,71 @@ pub fn expression_columns(text: &str) -> Option<Vec<String>> {
 /// `renamed_from`, which PostgreSQL rewrites on `RENAME COLUMN` by itself.
 #[cfg(feature = "compiler")]
 pub fn with_columns_renamed(text: &str, renames: &std::collections::BTreeMap<String, String>) -> Option<String> {
-    let text = without_collations(text).into_owned();
-    let mut parsed = crate::sql::within_parse_budget(&text, |text| exactly_one(text, "one SQL expression", |p| p.parse_expr()).ok()).flatten()?;
-    rename_columns(&mut parsed, renames);
+    let mut parsed = parse_expression(text)?;
+    each_column(&mut parsed, &mut |ident| {
+        if let Some(new) = renames.get(&folded(ident)) {
+            *ident = sqlparser::ast::Ident::with_quote('"', new.clone());
+        }
+    });
     Some(canonical(parsed).to_string())
 }
 
+/// `text` read as one expression (its `COLLATE`s aside), within the parse budget.
 #[cfg(feature = "compiler")]
-fn rename_columns(expr: &mut sqlparser::ast::Expr, renames: &std::collections::BTreeMap<String, String>) {
-    use sqlparser::ast::{Expr, FunctionArg, FunctionArgExpr, FunctionArguments, Ident};
-    let rename = |ident: &mut Ident| {
-        let name = if ident.quote_style.is_some() { ident.value.clone() } else { ident.value.to_lowercase() };
-        if let Some(new) = renames.get(&name) {
-            *ident = Ident::with_quote('"', new.clone());
-        }
-    };
+fn parse_expression(text: &str) -> Option<sqlparser::ast::Expr> {
+    let text = without_collations(text).into_owned();
+    crate::sql::within_parse_budget(&text, |text| exactly_one(text, "one SQL expression", |p| p.parse_expr()).ok()).flatten()
+}
+
+/// A name as PostgreSQL keeps it: unquoted ones folded to lower case.
+#[cfg(feature = "compiler")]
+fn folded(ident: &sqlparser::ast::Ident) -> String {
+    if ident.quote_style.is_some() { ident.value.clone() } else { ident.value.to_lowercase() }
+}
+
+/// Calls `f` on each column name in `expr` (a qualified one's last part), through the
+/// shapes index expressions, predicates and checks take.
+#[cfg(feature = "compiler")]
+fn each_column(expr: &mut sqlparser::ast::Expr, f: &mut dyn FnMut(&mut sqlparser::ast::Ident)) {
+    use sqlparser::ast::{Expr, FunctionArg, FunctionArgExpr, FunctionArguments};
     match expr {
-        Expr::Identifier(ident) => rename(ident),
+        Expr::Identifier(ident) => f(ident),
         Expr::CompoundIdentifier(idents) => {
             if let Some(last) = idents.last_mut() {
-                rename(last);
+                f(last);
             }
         }
-        Expr::Nested(e) | Expr::IsNull(e) | Expr::IsNotNull(e) | Expr::IsTrue(e) | Expr::IsFalse(e) | Expr::IsNotTrue(e) | Expr::IsNotFalse(e) => rename_columns(e, renames),
-        Expr::UnaryOp { expr, .. } | Expr::Cast { expr, .. } | Expr::Collate { expr, .. } => rename_columns(expr, renames),
+        Expr::Nested(e) | Expr::IsNull(e) | Expr::IsNotNull(e) | Expr::IsTrue(e) | Expr::IsFalse(e) | Expr::IsNotTrue(e) | Expr::IsNotFalse(e) => each_column(e, f),
+        Expr::UnaryOp { expr, .. } | Expr::Cast { expr, .. } | Expr::Collate { expr, .. } => each_column(expr, f),
         Expr::BinaryOp { left, right, .. } | Expr::Like { expr: left, pattern: right, .. } | Expr::ILike { expr: left, pattern: right, .. } => {
-            rename_columns(left, renames);
-            rename_columns(right, renames);
+            each_column(left, f);
+            each_column(right, f);
         }
         Expr::InList { expr, list, .. } => {
-            rename_columns(expr, renames);
-            list.iter_mut().for_each(|e| rename_columns(e, renames));
+            each_column(expr, f);
+            list.iter_mut().for_each(|e| each_column(e, f));
         }
         Expr::Between { expr, low, high, .. } => {
             for e in [expr, low, high] {
-                rename_columns(e, renames);
+                each_column(e, f);
             }
         }
         Expr::Function(function) => {
             if let FunctionArguments::List(list) = &mut function.args {
                 for arg in &mut list.args {
                     if let FunctionArg::Unnamed(FunctionArgExpr::Expr(e)) = arg {
-                        rename_columns(e, renames);
+                        each_column(e, f);
                     }
                 }
             }
         }
         Expr::Case { operand, conditions, else_result, .. } => {
-            operand.iter_mut().for_each(|e| rename_columns(e, renames));
+            operand.iter_mut().for_each(|e| each_column(e, f));
             for when in conditions {
-                rename_columns(&mut when.condition, renames);
-                rename_columns(&mut when.result, renames);
+                each_column(&mut when.condition, f);
+                each_column(&mut when.result, f);
             }
-            else_result.iter_mut().for_each(|e| rename_columns(e, renames));
-        }
-        _ => {}
-    }
-}
-
-#[cfg(feature = "compiler")]
-fn collect_columns(expr: &sqlparser::ast::Expr, out: &mut Vec<String>) {
-    use sqlparser::ast::{Expr, FunctionArg, FunctionArgExpr, FunctionArguments, Ident};
-    let name = |ident: &Ident| if ident.quote_style.is_some() { ident.value.clone() } else { ident.value.to_lowercase() };
-    match expr {
-        Expr::Identifier(ident) => out.push(name(ident)),
-        Expr::CompoundIdentifier(idents) => out.extend(idents.last().map(name)),
-        Expr::Nested(e) | Expr::IsNull(e) | Expr::IsNotNull(e) | Expr::IsTrue(e) | Expr::IsFalse(e) | Expr::IsNotTrue(e) | Expr::IsNotFalse(e) => collect_columns(e, out),
-        Expr::UnaryOp { expr, .. } | Expr::Cast { expr, .. } | Expr::Collate { expr, .. } => collect_columns(expr, out),
-        Expr::BinaryOp { left, right, .. } => {
-            collect_columns(left, out);
-            collect_columns(right, out);
-        }
-        Expr::InList { expr, list, .. } => {
-            collect_columns(expr, out);
-            list.iter().for_each(|e| collect_columns(e, out));
-        }
-        Expr::Between { expr, low, high, .. } => {
-            for e in [expr, low, high] {
-                collect_columns(e, out);
-            }
-        }
-        Expr::Like { expr, pattern, .. } | Expr::ILike { expr, pattern, .. } => {
-            collect_columns(expr, out);
-            collect_columns(pattern, out);
-        }
-        Expr::Function(function) => {
-            if let FunctionArguments::List(list) = &function.args {
-                for arg in &list.args {
-                    if let FunctionArg::Unnamed(FunctionArgExpr::Expr(e)) = arg {
-                        collect_columns(e, out);
-                    }
-                }
-            }
-        }
-        Expr::Case { operand, conditions, else_result, .. } => {
-            operand.iter().for_each(|e| collect_columns(e, out));
-            for when in conditions {
-                collect_columns(&when.condition, out);
-                collect_columns(&when.result, out);
-            }
-            else_result.iter().for_each(|e| collect_columns(e, out));
+            else_result.iter_mut().for_each(|e| each_column(e, f));
         }
         _ => {}
     }

@@ -160,9 +160,6 @@ fn action(value: &Value) -> Option<ReferentialAction> {
     value.as_str().and_then(ReferentialAction::parse).filter(|a| *a != ReferentialAction::NoAction)
 }
 
-/// Operator classes drizzle-kit writes for keys that use their type's default.
-const DEFAULT_OPCLASSES: &[&str] = &["text_ops", "int4_ops", "int8_ops", "int2_ops", "uuid_ops", "timestamp_ops", "timestamptz_ops", "date_ops", "bool_ops", "numeric_ops", "bpchar_ops", "float8_ops", "float4_ops", "jsonb_ops"];
-
 /// A name from a drizzle snapshot as PostgreSQL stored it: names of 64 bytes and more are
 /// cut to 63 (drizzle's default foreign-key names often are), said in a note.
 fn pg_name(name: &str, what: &str, table: &str, notes: &mut Vec<String>) -> String {
@@ -257,7 +254,7 @@ fn table(name: &str, value: &DrizzleTable, path: &Path, notes: &mut Vec<String>)
                     let nulls_first = c.get("nulls").and_then(Value::as_str).map(|n| n == "first");
                     // drizzle writes the default class's name too (`text_ops`): kept only
                     // when it is not the default of the key's usual type.
-                    let opclass = c.get("opclass").and_then(Value::as_str).filter(|o| !o.is_empty() && !DEFAULT_OPCLASSES.contains(o)).map(str::to_owned);
+                    let opclass = c.get("opclass").and_then(Value::as_str).filter(|o| !o.is_empty() && !types::is_a_default_opclass(o)).map(str::to_owned);
                     IndexKey { target, descending, nulls_first, opclass, collation: None }.normalized()
                 }
             };

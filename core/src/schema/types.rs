@@ -274,27 +274,40 @@ mod tests {
     }
 }
 
+/// The operator class PostgreSQL uses for a key of each base type under btree and hash
+/// (the types the Rust mapping gives).
+const DEFAULT_OPCLASSES: &[(&str, &str)] = &[
+    ("text", "text_ops"),
+    ("character varying", "text_ops"),
+    ("character", "bpchar_ops"),
+    ("smallint", "int2_ops"),
+    ("integer", "int4_ops"),
+    ("bigint", "int8_ops"),
+    ("uuid", "uuid_ops"),
+    ("boolean", "bool_ops"),
+    ("numeric", "numeric_ops"),
+    ("real", "float4_ops"),
+    ("double precision", "float8_ops"),
+    ("date", "date_ops"),
+    ("timestamp with time zone", "timestamptz_ops"),
+    ("timestamp without time zone", "timestamp_ops"),
+    ("jsonb", "jsonb_ops"),
+];
+
 /// The operator class PostgreSQL uses for a key of `sql_type` under `method` when none is
 /// named (the types the Rust mapping gives; `None` where this does not know).
 pub fn default_opclass(sql_type: &str, method: crate::schema::model::IndexMethod) -> Option<&'static str> {
     use crate::schema::model::IndexMethod;
     let base = base_name(sql_type);
-    match (method, base.as_str()) {
-        (IndexMethod::Gin, "jsonb") => Some("jsonb_ops"),
-        (IndexMethod::Btree | IndexMethod::Hash, "text" | "character varying") => Some("text_ops"),
-        (IndexMethod::Btree | IndexMethod::Hash, "character") => Some("bpchar_ops"),
-        (IndexMethod::Btree | IndexMethod::Hash, "smallint") => Some("int2_ops"),
-        (IndexMethod::Btree | IndexMethod::Hash, "integer") => Some("int4_ops"),
-        (IndexMethod::Btree | IndexMethod::Hash, "bigint") => Some("int8_ops"),
-        (IndexMethod::Btree | IndexMethod::Hash, "uuid") => Some("uuid_ops"),
-        (IndexMethod::Btree | IndexMethod::Hash, "boolean") => Some("bool_ops"),
-        (IndexMethod::Btree | IndexMethod::Hash, "numeric") => Some("numeric_ops"),
-        (IndexMethod::Btree | IndexMethod::Hash, "real") => Some("float4_ops"),
-        (IndexMethod::Btree | IndexMethod::Hash, "double precision") => Some("float8_ops"),
-        (IndexMethod::Btree | IndexMethod::Hash, "date") => Some("date_ops"),
-        (IndexMethod::Btree | IndexMethod::Hash, "timestamp with time zone") => Some("timestamptz_ops"),
-        (IndexMethod::Btree | IndexMethod::Hash, "timestamp without time zone") => Some("timestamp_ops"),
-        (IndexMethod::Btree | IndexMethod::Hash, "jsonb") => Some("jsonb_ops"),
+    match method {
+        IndexMethod::Gin if base == "jsonb" => Some("jsonb_ops"),
+        IndexMethod::Btree | IndexMethod::Hash => DEFAULT_OPCLASSES.iter().find(|(t, _)| *t == base).map(|(_, o)| *o),
         _ => None,
     }
+}
+
+/// Whether `opclass` is some type's default (drizzle-kit writes the default's name for a
+/// key whose type it does not say).
+pub fn is_a_default_opclass(opclass: &str) -> bool {
+    DEFAULT_OPCLASSES.iter().any(|(_, o)| *o == opclass)
 }

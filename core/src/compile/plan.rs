@@ -435,18 +435,17 @@ pub fn constructs(table: &Table) -> Vec<(Construct, Option<&str>, String)> {
         if !index.include.is_empty() {
             out.push((Construct::IncludeColumns, None, what(" INCLUDE (..)")));
         }
-        for key in &index.columns {
-            let checks = [
-                (matches!(key.target, KeyTarget::Expression(_)), Construct::ExpressionIndexKey, " with an expression key"),
-                (key.descending, Construct::DescendingIndexKey, " with a DESC key"),
-                (key.nulls_first.is_some(), Construct::NullsOrderIndexKey, " with a NULLS FIRST/LAST key"),
-                (key.opclass.is_some(), Construct::OperatorClass, " with an operator class"),
-                (key.collation.is_some(), Construct::IndexKeyCollation, " with a key collation"),
-            ];
-            for (used, construct, words) in checks {
-                if used && !out.iter().any(|(c, _, w): &(Construct, Option<&str>, String)| *c == construct && *w == what(words)) {
-                    out.push((construct, None, what(words)));
-                }
+        // Said once per index, whichever of its keys has it.
+        let keys: [(fn(&IndexKey) -> bool, Construct, &str); 5] = [
+            (|k| matches!(k.target, KeyTarget::Expression(_)), Construct::ExpressionIndexKey, " with an expression key"),
+            (|k| k.descending, Construct::DescendingIndexKey, " with a DESC key"),
+            (|k| k.nulls_first.is_some(), Construct::NullsOrderIndexKey, " with a NULLS FIRST/LAST key"),
+            (|k| k.opclass.is_some(), Construct::OperatorClass, " with an operator class"),
+            (|k| k.collation.is_some(), Construct::IndexKeyCollation, " with a key collation"),
+        ];
+        for (has, construct, words) in keys {
+            if index.columns.iter().any(has) {
+                out.push((construct, None, what(words)));
             }
         }
     }

@@ -288,11 +288,6 @@ impl Index {
         self.columns.iter().map(|k| k.plain_column().map(str::to_owned)).collect()
     }
 
-    /// Whether it is a plain btree index: plain column keys, no method, INCLUDE or WHERE.
-    pub fn is_plain(&self) -> bool {
-        self.method.is_none() && self.include.is_empty() && self.predicate.is_none() && self.plain_columns().is_some()
-    }
-
     /// Every column it names by name (keys, then INCLUDE).
     pub fn named_columns(&self) -> impl Iterator<Item = &String> {
         self.columns

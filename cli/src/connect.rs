@@ -282,10 +282,16 @@ pub fn history_of(config: &Config) -> HistoryTable {
 /// the indexes the model cannot hold.
 pub async fn read_schema(connector: &runner::Connector, namespace: &str, history: &HistoryTable) -> Result<runner::introspect::Introspected, CliError> {
     let mut conn = connector.connect().await?;
+    let found = read_schema_on(&mut conn, namespace, history).await;
+    conn.close().await;
+    found
+}
+
+/// [`read_schema`] on a connection the caller holds (and reads more on).
+pub async fn read_schema_on(conn: &mut runner::Conn, namespace: &str, history: &HistoryTable) -> Result<runner::introspect::Introspected, CliError> {
     // An index the model holds only in part is left out (and stays listed), so that no
     // command builds or drops it from a wrong picture.
     let mut found = runner::introspect::introspect(conn.pg(), namespace).await.map_err(|e| RunError::db("reading the catalog", e))?.without_partial_indexes();
-    conn.close().await;
     if history.schema == namespace {
         for own in history.own_tables() {
             found.schema.tables.remove(&own);

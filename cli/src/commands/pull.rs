@@ -1,7 +1,7 @@
 //! `pull`: a database's tables written as entity structs.
 
 use crate::Context;
-use crate::connect::{DbArgs, block_on, history_of, input, optional_config, read_schema};
+use crate::connect::{DbArgs, block_on, history_of, input, optional_config, read_schema_on};
 use crate::output::{CliError, Done, Format, Report, emit};
 use serde::Serialize;
 use std::path::PathBuf;
@@ -97,18 +97,23 @@ pub fn run(cx: &Context, args: Args) -> Result<Done<PullReport>, CliError> {
     let namespace = &args.namespace;
     block_on(None, async {
         let connector = runner::Connector::new(target).await?;
-        let found = read_schema(&connector, namespace, &history).await?;
+        // One connection for the schema and, since the structs declare the tables of one
+        // schema for now, the tables of the others, which are said rather than passed over.
+        let mut conn = connector.connect().await?;
+        let found = read_schema_on(&mut conn, namespace, &history).await;
+        let skip = [history.schema.clone(), "drizzle".to_owned()];
+        let elsewhere = match &found {
+            Ok(_) => runner::introspect::tables_elsewhere(conn.pg(), namespace, &skip).await.map_err(|e| runner::RunError::db("reading the catalog", e)),
+            Err(_) => Ok(Vec::new()),
+        };
+        conn.close().await;
+        let (found, elsewhere) = (found?, elsewhere?);
         if found.schema.tables.is_empty() {
             return Err(input(format!("{}: schema `{namespace}` holds no tables to pull", connector.target())));
         }
         let entities = tablewright_core::schema::codegen::entities(&found.schema, &format!("{} (schema `{namespace}`)", connector.target()));
         let mut not_expressed: Vec<String> = found.unmodelled.iter().map(|u| u.note.clone()).collect();
         not_expressed.extend(entities.not_expressed.iter().cloned());
-        // Tables of other schemas are not in the language yet: said, not passed over.
-        let mut conn = connector.connect().await?;
-        let skip = [history.schema.clone(), "drizzle".to_owned()];
-        let elsewhere = runner::introspect::tables_elsewhere(conn.pg(), namespace, &skip).await.map_err(|e| runner::RunError::db("reading the catalog", e))?;
-        conn.close().await;
         not_expressed.extend(elsewhere.into_iter().map(|(schema, table)| {
             tablewright_core::error::printable(&format!("table `{schema}.{table}` is in schema `{schema}`, which this pull does not read: the structs declare the tables of one schema (`--schema {schema}` reads that one)")).into_owned()
         }));

@@ -55,7 +55,7 @@ pub use history::{HistoryRow, HistoryTable, Status};
 pub use reconcile::{State, reconcile};
 pub use retry::RetryPolicy;
 pub use source::{DrizzleHistory, EmbeddedMigrations, LocalMigration, MigrationSet};
-pub use target::{Connector, Target, redact_url};
+pub use target::{Conn, Connector, Target, redact_url};
 pub use sample::SampleRows;
 pub use verify::{SampleRound, VerifyOptions, VerifyReport, verify, with_database};
 
@@ -66,7 +66,6 @@ use serde::Serialize;
 use sqlx::AssertSqlSafe;
 use state::Transition;
 use std::time::{Duration, Instant};
-use target::Conn;
 
 /// SQL that makes a PostgreSQL database reject what Aurora DSQL rejects, for test suites
 /// (see the file's header for what it enforces).

@@ -650,15 +650,11 @@ fn add_identity(identity: &Identity, dialect: Dialect) -> String {
     format!("ADD GENERATED {} AS IDENTITY{options}", identity.generation())
 }
 
-/// Whether the identity counts down.
-fn descending(identity: &Identity) -> bool {
-    identity.increment.is_some_and(|i| i < 0)
-}
-
 /// A sequence made for a column that has rows would hand out their values again: it
 /// continues past the largest (the smallest, counting down), and never before its start.
 fn continue_identity(table: &str, column: &str, identity: &Identity) -> String {
-    let (bound, step, start) = if descending(identity) { ("least(min", "- 1", identity.start.unwrap_or(-1)) } else { ("greatest(max", "+ 1", identity.start.unwrap_or(1)) };
+    let start = identity.start.unwrap_or(identity.default_start());
+    let (bound, step) = if identity.counts_down() { ("least(min", "- 1") } else { ("greatest(max", "+ 1") };
     format!(
         "SELECT setval(pg_get_serial_sequence({}, {}), {bound}({}) {step}, {start}), false) FROM {};",
         literal(&quote(table)),
@@ -681,7 +677,7 @@ fn alter_identity(from: &Identity, to: &Identity) -> String {
         parts.push(format!("SET CACHE {}", to.cache.unwrap_or(1)));
     }
     if from.start != to.start {
-        let start = to.start.unwrap_or(if to.increment.unwrap_or(1) < 0 { -1 } else { 1 });
+        let start = to.start.unwrap_or(to.default_start());
         parts.push(format!("SET START WITH {start}"));
     }
     parts.join(" ")
@@ -726,7 +722,7 @@ fn render(op: &Op, strategy: Strategy, dialect: Dialect) -> Vec<PlannedStatement
         Op::DropIdentity { column, .. } => vec![p(alter_column(t, column, "DROP IDENTITY IF EXISTS"))],
         // A sequence cannot turn round (its bounds and start are the old direction's): a
         // new one, continuing past the rows there.
-        Op::AlterIdentity { column, from, to, .. } if descending(from) != descending(to) => vec![
+        Op::AlterIdentity { column, from, to, .. } if from.counts_down() != to.counts_down() => vec![
             p(alter_column(t, column, "DROP IDENTITY IF EXISTS")),
             p(alter_column(t, column, &add_identity(to, dialect))),
             p(continue_identity(t, column, to)),

@@ -147,7 +147,7 @@ fn column_tokens(table: &Table, column: &Column, (field, renamed): (Ident, bool)
         }
     };
     if let Some(identity) = &column.identity {
-        attrs.push(identity_tokens(identity));
+        attrs.push(identity_tokens(identity, column.sql_type.as_str()));
     }
     if let Some(collation) = &column.collation {
         attrs.push(quote!(collation = #collation));
@@ -180,7 +180,7 @@ fn column_tokens(table: &Table, column: &Column, (field, renamed): (Ident, bool)
 }
 
 /// `identity`, or `identity(always, start = ..)` with what is not the default.
-fn identity_tokens(identity: &Identity) -> TokenStream {
+fn identity_tokens(identity: &Identity, sql_type: &str) -> TokenStream {
     if *identity == Identity::default() {
         return quote!(identity);
     }
@@ -190,8 +190,7 @@ fn identity_tokens(identity: &Identity) -> TokenStream {
     }
     // A start the grammar refuses (a sequence with bounds of its own, which the structs do
     // not declare and pull lists) is left out, so that the structs compile.
-    let counts_down = identity.increment.is_some_and(|i| i < 0);
-    let start = identity.start.filter(|s| if counts_down { *s <= -1 } else { *s >= 1 });
+    let start = identity.start.filter(|s| identity.start_range(sql_type).contains(s));
     for (key, value) in [("start", start), ("increment", identity.increment), ("cache", identity.cache)] {
         if let Some(value) = value {
             let key = Ident::new(key, Span::call_site());

@@ -824,15 +824,10 @@ pub fn parse_table_with<'a>(input: impl Into<StructInput<'a>>, sql: &dyn SqlFrag
             if let Some((_, identity)) = &col.identity
                 && let Some(start) = identity.start
             {
-                let max = match sql_type.as_str() {
-                    "smallint" => i64::from(i16::MAX),
-                    "integer" => i64::from(i32::MAX),
-                    _ => i64::MAX,
-                };
-                // A sequence counting up starts at 1 or above, one counting down at -1 or below.
-                let (low, high) = if identity.increment.is_some_and(|i| i < 0) { (-max, -1) } else { (1, max) };
-                if !(low..=high).contains(&start) {
-                    errors.push_span(span, format!("`start = {start}` is outside the sequence's range for a `{sql_type}` counting {}: {low} to {high}", if low < 0 { "down" } else { "up" }));
+                let range = identity.start_range(sql_type.as_str());
+                if !range.contains(&start) {
+                    let direction = if identity.counts_down() { "down" } else { "up" };
+                    errors.push_span(span, format!("`start = {start}` is outside the sequence's range for a `{sql_type}` counting {direction}: {} to {}", range.start(), range.end()));
                 }
             }
         }

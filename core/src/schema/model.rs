@@ -143,18 +143,37 @@ pub struct Identity {
 impl Identity {
     /// The same identity with PostgreSQL's defaults spelled as `None`.
     pub fn normalized(mut self) -> Identity {
-        let increment = self.increment.unwrap_or(1);
         if self.increment == Some(1) {
             self.increment = None;
         }
         if self.cache == Some(1) {
             self.cache = None;
         }
-        // A descending sequence starts at -1 by default, an ascending one at 1.
-        if self.start == Some(if increment < 0 { -1 } else { 1 }) {
+        if self.start == Some(self.default_start()) {
             self.start = None;
         }
         self
+    }
+
+    /// Whether the sequence counts down (a negative increment).
+    pub fn counts_down(&self) -> bool {
+        self.increment.is_some_and(|i| i < 0)
+    }
+
+    /// Where the sequence starts when no `start` is given: 1 counting up, -1 counting down.
+    pub fn default_start(&self) -> i64 {
+        if self.counts_down() { -1 } else { 1 }
+    }
+
+    /// The starts a sequence with PostgreSQL's default bounds takes for a column of
+    /// `sql_type`: 1 up to the type's largest counting up, its negation up to -1 counting down.
+    pub fn start_range(&self, sql_type: &str) -> std::ops::RangeInclusive<i64> {
+        let max = match sql_type {
+            "smallint" => i64::from(i16::MAX),
+            "integer" => i64::from(i32::MAX),
+            _ => i64::MAX,
+        };
+        if self.counts_down() { -max..=-1 } else { 1..=max }
     }
 
     /// The options in `CREATE TABLE`'s and `ALTER COLUMN`'s words, with `cache` when the

@@ -278,25 +278,37 @@ pub fn history_of(config: &Config) -> HistoryTable {
     HistoryTable { schema: config.history_schema.clone(), table: config.history_table.clone() }
 }
 
-/// Reads the tables of `namespace` into the model, leaving out the tool's own tables and
-/// the indexes the model cannot hold.
-pub async fn read_schema(connector: &runner::Connector, namespace: &str, history: &HistoryTable) -> Result<runner::introspect::Introspected, CliError> {
+/// Reads the tables of the schemas `namespaces` (`None`: every schema that holds the
+/// application's tables) into the model, leaving out the tool's own tables and the indexes
+/// the model cannot hold.
+pub async fn read_schema(connector: &runner::Connector, namespaces: Option<&[String]>, history: &HistoryTable) -> Result<runner::introspect::Introspected, CliError> {
     let mut conn = connector.connect().await?;
-    let found = read_schema_on(&mut conn, namespace, history).await;
+    let found = match namespaces {
+        Some(namespaces) => read_schema_on(&mut conn, namespaces, history).await,
+        None => match application_schemas(&mut conn, history).await {
+            Ok(namespaces) => read_schema_on(&mut conn, &namespaces, history).await,
+            Err(e) => Err(e),
+        },
+    };
     conn.close().await;
     found
 }
 
+/// The schemas that hold tables, `public` always, apart from PostgreSQL's own and the
+/// history schemas of tablewright (unless `public`) and drizzle-kit.
+pub async fn application_schemas(conn: &mut runner::Conn, history: &HistoryTable) -> Result<Vec<String>, CliError> {
+    let skip: Vec<String> = [history.schema.as_str(), "drizzle"].into_iter().filter(|s| *s != "public").map(str::to_owned).collect();
+    runner::introspect::application_schemas(conn.pg(), &skip).await.map_err(|e| RunError::db("reading the catalog", e).into())
+}
+
 /// [`read_schema`] on a connection the caller holds (and reads more on).
-pub async fn read_schema_on(conn: &mut runner::Conn, namespace: &str, history: &HistoryTable) -> Result<runner::introspect::Introspected, CliError> {
+pub async fn read_schema_on(conn: &mut runner::Conn, namespaces: &[String], history: &HistoryTable) -> Result<runner::introspect::Introspected, CliError> {
     // An index the model holds only in part is left out (and stays listed), so that no
     // command builds or drops it from a wrong picture.
-    let mut found = runner::introspect::introspect(conn.pg(), namespace).await.map_err(|e| RunError::db("reading the catalog", e))?.without_partial_indexes();
-    if history.schema == namespace {
-        for own in history.own_tables() {
-            found.schema.tables.remove(&own);
-            found.unmodelled.retain(|u| u.table.as_deref() != Some(own.as_str()));
-        }
+    let mut found = runner::introspect::introspect(conn.pg(), namespaces).await.map_err(|e| RunError::db("reading the catalog", e))?.without_partial_indexes();
+    for own in history.own_model_names() {
+        found.schema.tables.remove(&own);
+        found.unmodelled.retain(|u| u.table.as_deref() != Some(own.as_str()));
     }
     Ok(found)
 }

@@ -505,7 +505,7 @@ async fn the_catalogs_own_spellings_are_read() {
     .execute(&mut conn)
     .await
     .unwrap();
-    let found = tablewright_core::runner::introspect::introspect(&mut conn, "public").await.unwrap();
+    let found = tablewright_core::runner::introspect::introspect(&mut conn, &["public".to_owned()]).await.unwrap();
     // Text the parser does not read is left out, and said, never a failure of the whole read.
     let unreadable: Vec<&str> = found.unmodelled.iter().filter(|u| matches!(u.kind, tablewright_core::runner::introspect::UnmodelledKind::Unreadable)).map(|u| u.note.as_str()).collect();
     assert_eq!(unreadable.len(), 1, "{unreadable:#?}");

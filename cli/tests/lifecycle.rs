@@ -114,7 +114,7 @@ fn normalized_dump(url: &str) -> String {
 
 async fn schema_of(url: &str) -> tablewright_core::schema::model::Schema {
     let mut conn = PgConnection::connect(url).await.unwrap();
-    let found = introspect::introspect(&mut conn, "public").await.unwrap();
+    let found = introspect::introspect(&mut conn, &["public".to_owned()]).await.unwrap();
     let _ = conn.close().await;
     let mut schema = found.schema;
     schema.tables.retain(|name, _| !name.starts_with("__tablewright"));
@@ -239,22 +239,29 @@ async fn pull_lists_what_the_structs_cannot_declare() {
         "`children.feeling` has type `mood`, which the database defines",
         "`bounded.id` is an identity with its own MINVALUE, MAXVALUE or CYCLE",
         "`bounded`: unique constraint `bounded_code_key` is DEFERRABLE",
-        "table `auth.users` is in schema `auth`, which this pull does not read",
     ] {
         assert!(notes.iter().any(|n| n.contains(expected)), "{expected}: {notes:#?}");
     }
     // What the language now says is declared, not listed; the start the structs cannot
     // take without the bounds is left out, listed as a difference, and they compile.
     assert!(!notes.iter().any(|n| n.contains("refuses")), "{notes:#?}");
-    assert_eq!(notes.len(), 7, "{notes:#?}");
+    assert_eq!(notes.len(), 6, "{notes:#?}");
     let written = report["source"].as_str().unwrap();
     for declared in [
+        "#[table(name = \"users\", schema = \"auth\")]",
         "#[index(columns(\"lower(name)\"), name = \"children_lower_name\")]",
         "#[foreign_key(columns(a, b), references = \"parents(a, b)\")]",
         "#[column(primary_key, identity(always))]",
     ] {
         assert!(written.contains(declared), "{declared}:\n{written}");
     }
+    // Narrowed to one schema, the others' tables are listed, not passed over.
+    let out = run(dir.path(), &["pull", "--connection-string", &source.url, "--schema", "public", "--format", "json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let narrowed = documents::parse(&out.stdout)["report"].clone();
+    assert!(!narrowed["source"].as_str().unwrap().contains("schema = \"auth\""));
+    let notes = narrowed["not_expressed"].to_string();
+    assert!(notes.contains("table `auth.users` is in schema `auth`, which this pull does not read (`--schema auth` adds it)"), "{notes}");
     // clone cannot build that column, and says so before it builds anything.
     let target = TestDb::create("pull_unsaid_clone").await;
     let out = run(dir.path(), &["clone", "--from", &source.url, "--to", &target.url]);
@@ -564,7 +571,7 @@ fn migrated_project(mode: Mode, db: &TestDb) -> tempfile::TempDir {
 /// Rows in every table of `db` (two rounds, so that the self-reference points at rows).
 async fn fill(db: &TestDb) {
     let mut conn = db.connect_setup().await;
-    let schema = introspect::introspect(&mut conn, "public").await.unwrap().schema;
+    let schema = introspect::introspect(&mut conn, &["public".to_owned()]).await.unwrap().schema;
     let schema = tablewright_core::schema::model::Schema { tables: schema.tables.into_iter().filter(|(n, _)| !n.starts_with("__tablewright")).collect() };
     for round in 1..=2 {
         for t in tablewright_core::runner::sample::insert_sample_rows(&mut conn, &schema, 40, round).await.unwrap() {

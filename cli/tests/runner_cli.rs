@@ -686,7 +686,7 @@ async fn squash_folds_the_history_into_an_equal_baseline(mode: Mode) {
     assert!(out.status.success(), "{}", text(&out.stderr));
     let (mut a, mut b) = (PgConnection::connect(&long.url).await.unwrap(), PgConnection::connect(&fresh.url).await.unwrap());
     assert_database_matches(&mut b, &last_schema, "built from the baseline").await;
-    let (long_schema, fresh_schema) = (introspect::introspect(&mut a, "public").await.unwrap(), introspect::introspect(&mut b, "public").await.unwrap());
+    let (long_schema, fresh_schema) = (introspect::introspect(&mut a, &["public".to_owned()]).await.unwrap(), introspect::introspect(&mut b, &["public".to_owned()]).await.unwrap());
     let differences = tablewright_core::schema::compare::differences(&long_schema.schema, &fresh_schema.schema);
     assert!(differences.is_empty(), "{differences:?}");
 

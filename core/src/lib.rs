@@ -43,14 +43,26 @@ pub trait Table {
     /// Identifiers of the table (`Iden::Table`) and of each column, for sea-query.
     type Iden: sea_query::Iden + Copy + 'static;
 
-    /// The table's SQL name.
+    /// The table's name in the model: `users`, or `auth.users` for a table outside `public`.
     const TABLE_NAME: &'static str;
+
+    /// The table's schema when it is not `public`.
+    const SCHEMA_NAME: Option<&'static str> = None;
 
     /// The table's model, exactly as the CLI computes it from the same source.
     fn model() -> schema::model::Table;
 
-    /// The identifier of the table itself.
+    /// The identifier of the table itself (its name in its schema).
     fn table_iden() -> Self::Iden;
+
+    /// The table for sea-query's `from`, `into_table`, `table`: qualified by its schema
+    /// outside `public`.
+    fn table_ref() -> sea_query::TableRef {
+        match Self::SCHEMA_NAME {
+            Some(schema) => (sea_query::Alias::new(schema), Self::table_iden()).into(),
+            None => Self::table_iden().into(),
+        }
+    }
 }
 
 #[doc(hidden)]

@@ -59,7 +59,7 @@ async fn outcome(url: &str) -> Outcome {
         .unwrap();
     let audit: String = sqlx::query_scalar("SELECT count(*)::text || ' rows, sum ' || sum(n)::text FROM audit").fetch_one(&mut conn).await.unwrap();
     let unfinished: i64 = sqlx::query_scalar("SELECT count(*) FROM tablewright.migrations WHERE status <> 'applied'").fetch_one(&mut conn).await.unwrap();
-    let schema = introspect::introspect(&mut conn, "public").await.unwrap().schema;
+    let schema = introspect::introspect(&mut conn, &["public".to_owned()]).await.unwrap().schema;
     Outcome { table, audit, schema, unfinished }
 }
 

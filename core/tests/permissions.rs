@@ -72,12 +72,12 @@ async fn each_role_can_do_exactly_what_its_handlers_declared() {
             Statement::Grant { grant, .. } => {
                 declared.insert((grant.role, grant.table), grant.operations);
             }
-            Statement::IamGrant { .. } => {}
+            Statement::IamGrant { .. } | Statement::SchemaUsage { .. } => {}
         }
     }
     assert_eq!(roles.len(), 3, "the example has three roles");
     let mut su = PgConnection::connect(db.admin_db_url.as_deref().unwrap()).await.unwrap();
-    let schema = introspect::introspect(&mut su, "public").await.unwrap().schema;
+    let schema = introspect::introspect(&mut su, &["public".to_owned()]).await.unwrap().schema;
     let (mut allowed, mut denied) = (0, 0);
     for role in &roles {
         for table in schema.tables.values() {

@@ -42,7 +42,7 @@ async fn migrator(mode: Mode, db: &TestDb, set: MigrationSet) -> Migrator {
 
 async fn catalog(db: &TestDb) -> (Schema, bool) {
     let mut conn = PgConnection::connect(&db.url).await.unwrap();
-    let schema = introspect::introspect(&mut conn, "public").await.unwrap().schema;
+    let schema = introspect::introspect(&mut conn, &["public".to_owned()]).await.unwrap().schema;
     let history: Option<String> = sqlx::query_scalar("SELECT to_regclass('tablewright.migrations')::text").fetch_one(&mut conn).await.unwrap();
     (schema, history.is_some())
 }
@@ -168,7 +168,7 @@ async fn rebuilds_an_invalid_index(mode: Mode) {
     let events = Events::default();
     migrator(mode, &db, set(vec![hand("0000_ix", &[statement])])).await.run(&events.sink()).await.unwrap();
     assert!(events.any(|e| matches!(e, Event::RebuildingIndex { index, .. } if index == "t_a_key")));
-    let found = introspect::introspect(&mut su, "public").await.unwrap();
+    let found = introspect::introspect(&mut su, &["public".to_owned()]).await.unwrap();
     assert!(found.invalid_indexes.is_empty());
     assert!(found.schema.tables["t"].indexes["t_a_key"].unique);
     drop(db);
@@ -284,7 +284,7 @@ async fn a_failed_unique_index_leaves_nothing_half_built(mode: Mode) {
     }
     sqlx::raw_sql("UPDATE t SET code = 'z' WHERE id = 2").execute(&mut su).await.unwrap();
     migrator(mode, &db, migrations()).await.run(&|_| {}).await.unwrap();
-    let found = introspect::introspect(&mut su, "public").await.unwrap();
+    let found = introspect::introspect(&mut su, &["public".to_owned()]).await.unwrap();
     assert!(found.invalid_indexes.is_empty());
     assert!(found.schema.tables["t"].indexes["t_code_key"].unique);
     drop(su);
@@ -442,8 +442,8 @@ async fn identities_are_read_without_pg_sequence() {
         .execute(&mut conn)
         .await
         .unwrap();
-    let with = introspect::introspect(&mut conn, "public").await.unwrap();
-    let without = introspect::introspect_with(&mut conn, "public", false).await.unwrap();
+    let with = introspect::introspect(&mut conn, &["public".to_owned()]).await.unwrap();
+    let without = introspect::introspect_with(&mut conn, &["public".to_owned()], false).await.unwrap();
     let identity = |found: &introspect::Introspected, column: &str| found.schema.tables["t"].column(column).unwrap().identity.clone().unwrap();
     use tablewright_core::schema::model::Identity;
     assert_eq!(identity(&with, "id"), Identity { always: true, start: Some(5), increment: Some(2), cache: Some(65536) });

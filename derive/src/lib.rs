@@ -50,6 +50,11 @@ fn expand(input: &DeriveInput, def: &TableDef) -> TokenStream2 {
     let vis = &input.vis;
     let iden = iden_name(input);
     let table_name = &def.table.name;
+    let (schema_name, bare_name) = tablewright_core::schema::model::split_table_name(table_name);
+    let schema_name = match schema_name {
+        Some(schema) => quote!(::core::option::Option::Some(#schema)),
+        None => quote!(::core::option::Option::None),
+    };
     let model_json = serde_json::to_string(&def.table).expect("the model always serialises");
 
     let mut variants: Vec<Ident> = Vec::new();
@@ -88,7 +93,7 @@ fn expand(input: &DeriveInput, def: &TableDef) -> TokenStream2 {
         impl ::tablewright_core::sea_query::Iden for #iden {
             fn unquoted(&self) -> &str {
                 match self {
-                    Self::Table => #table_name,
+                    Self::Table => #bare_name,
                     #( Self::#variants => #names, )*
                 }
             }
@@ -97,6 +102,7 @@ fn expand(input: &DeriveInput, def: &TableDef) -> TokenStream2 {
         impl ::tablewright_core::Table for #ident {
             type Iden = #iden;
             const TABLE_NAME: &'static str = #table_name;
+            const SCHEMA_NAME: ::core::option::Option<&'static str> = #schema_name;
 
             fn model() -> ::tablewright_core::schema::model::Table {
                 ::tablewright_core::__private::model_from_json(#model_json)

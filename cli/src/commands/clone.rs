@@ -124,7 +124,7 @@ pub fn run(cx: &Context, args: Args) -> Result<Done<CloneReport>, CliError> {
         let stop = termination();
         let mut stop = std::pin::pin!(stop);
         let source = runner::Connector::new(from).await?;
-        let found = read_schema(&source, "public", &history).await?;
+        let found = read_schema(&source, None, &history).await?;
         let defined: Vec<String> = found.unmodelled.iter().filter(|u| matches!(u.kind, runner::introspect::UnmodelledKind::DefinedType { .. } | runner::introspect::UnmodelledKind::Unreadable)).map(|u| u.note.clone()).collect();
         // SERIAL columns: their sequences are made before the tables that draw from them.
         let sequences: Vec<String> = found
@@ -140,7 +140,8 @@ pub fn run(cx: &Context, args: Args) -> Result<Done<CloneReport>, CliError> {
         }
         let mut source_conn = source.connect().await?;
         let mut read_namespace = async |namespace: &str, table: &str| -> Result<Option<tablewright_core::schema::model::Table>, CliError> {
-            Ok(runner::introspect::introspect(source_conn.pg(), namespace).await.map_err(|e| RunError::db(&format!("reading schema {namespace}"), e))?.schema.tables.remove(table))
+            let mut found = runner::introspect::introspect(source_conn.pg(), &[namespace.to_owned()]).await.map_err(|e| RunError::db(&format!("reading schema {namespace}"), e))?;
+            Ok(found.schema.tables.remove(&tablewright_core::schema::model::qualified_table_name(namespace, table)))
         };
         // The history comes along, and drizzle-kit's (after `import drizzle`), so that
         // `migrate` on the clone decides as it would on the source.
@@ -161,7 +162,7 @@ pub fn run(cx: &Context, args: Args) -> Result<Done<CloneReport>, CliError> {
         let target_url = to.clone().unwrap_or_else(|| embedded.as_ref().expect("started above").url("postgres"));
         let clone_target = Target::Postgres { url: target_url.clone() };
         let connector = runner::Connector::new(clone_target.clone()).await?;
-        let existing = read_schema(&connector, "public", &HistoryTable::default()).await?;
+        let existing = read_schema(&connector, None, &HistoryTable::default()).await?;
         if !existing.schema.tables.is_empty() {
             return Err(input(format!("{clone_target} already has tables ({}); clone builds into an empty database", existing.schema.tables.keys().cloned().collect::<Vec<_>>().join(", "))));
         }
@@ -201,14 +202,14 @@ pub fn run(cx: &Context, args: Args) -> Result<Done<CloneReport>, CliError> {
             if let Some(table) = &history_table {
                 let empty = MigrationSet { migrations: Vec::new(), origin: "clone".to_owned(), drizzle: None };
                 Migrator::new(clone_target.clone(), empty, MigratorOptions { history: history.clone(), lock: false, ..MigratorOptions::default() }).await.map_err(partial)?.run(&|_| {}).await.map_err(partial)?;
-                whole.push((history.schema.as_str(), table));
+                whole.push(table);
             }
             let mut target_conn = connector.connect().await?;
             if let Some((schema, table)) = &drizzle_table {
-                runner::clone::create_drizzle_history(target_conn.pg(), schema, &table.name).await.map_err(partial)?;
-                whole.push((schema.as_str(), table));
+                runner::clone::create_drizzle_history(target_conn.pg(), schema, tablewright_core::schema::model::bare_table_name(&table.name)).await.map_err(partial)?;
+                whole.push(table);
             }
-            let copied = runner::clone::copy_rows(source_conn.pg(), target_conn.pg(), "public", &found.schema, &whole, rows).await.map_err(partial)?;
+            let copied = runner::clone::copy_rows(source_conn.pg(), target_conn.pg(), &found.schema, &whole, rows).await.map_err(partial)?;
             target_conn.close().await;
             // The foreign keys, over rows that now satisfy them.
             let keys = plan_between(&unkeyed, &found.schema)?;

@@ -1,7 +1,7 @@
 //! `pull`: a database's tables written as entity structs.
 
 use crate::Context;
-use crate::connect::{DbArgs, block_on, history_of, input, optional_config, read_schema_on};
+use crate::connect::{DbArgs, application_schemas, block_on, history_of, input, optional_config, read_schema_on};
 use crate::output::{CliError, Done, Format, Report, emit};
 use serde::Serialize;
 use std::path::PathBuf;
@@ -12,7 +12,7 @@ pub const EXAMPLES: &str = "\
 Examples:
   # write a hand-made database's tables as entity structs
   tablewright pull --connection-string postgres://localhost/app --out src/entities.rs
-  # another schema, to standard output
+  # only the tables of schema billing, to standard output
   tablewright pull --connection-string postgres://localhost/app --schema billing
 
 Exit codes: 0 ok, 2 input error (no tables, --out exists), 3 the database could not be read.";
@@ -22,9 +22,10 @@ Exit codes: 0 ok, 2 input error (no tables, --out exists), 3 the database could 
 pub struct Args {
     #[command(flatten)]
     db: DbArgs,
-    /// The database schema to read.
-    #[arg(long = "schema", value_name = "NAME", default_value = "public")]
-    namespace: String,
+    /// Read only this schema (repeatable; default: every schema that holds tables, apart
+    /// from PostgreSQL's own and the history schemas).
+    #[arg(long = "schema", value_name = "NAME")]
+    namespaces: Vec<String>,
     /// The Rust file to write (default: standard output).
     #[arg(long, value_name = "FILE")]
     out: Option<PathBuf>,
@@ -94,28 +95,30 @@ pub fn run(cx: &Context, args: Args) -> Result<Done<PullReport>, CliError> {
     {
         return Err(input(format!("{}: already exists; pull writes a new file (choose another --out, or --force to replace it)", path.display())));
     }
-    let namespace = &args.namespace;
     block_on(None, async {
         let connector = runner::Connector::new(target).await?;
-        // One connection for the schema and, since the structs declare the tables of one
-        // schema for now, the tables of the others, which are said rather than passed over.
+        // One connection for the schemas read and the tables of the others, which a
+        // narrowed pull lists rather than passes over.
         let mut conn = connector.connect().await?;
-        let found = read_schema_on(&mut conn, namespace, &history).await;
-        let skip = [history.schema.clone(), "drizzle".to_owned()];
-        let elsewhere = match &found {
-            Ok(_) => runner::introspect::tables_elsewhere(conn.pg(), namespace, &skip).await.map_err(|e| runner::RunError::db("reading the catalog", e)),
-            Err(_) => Ok(Vec::new()),
+        let read = async |conn: &mut runner::Conn| {
+            let namespaces = if args.namespaces.is_empty() { application_schemas(conn, &history).await? } else { args.namespaces.clone() };
+            let found = read_schema_on(conn, &namespaces, &history).await?;
+            let skip = [history.schema.clone(), "drizzle".to_owned()];
+            let elsewhere = runner::introspect::tables_elsewhere(conn.pg(), &namespaces, &skip).await.map_err(|e| runner::RunError::db("reading the catalog", e))?;
+            Ok::<_, CliError>((namespaces, found, elsewhere))
         };
+        let read = read(&mut conn).await;
         conn.close().await;
-        let (found, elsewhere) = (found?, elsewhere?);
+        let (namespaces, found, elsewhere) = read?;
+        let described = namespaces.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ");
         if found.schema.tables.is_empty() {
-            return Err(input(format!("{}: schema `{namespace}` holds no tables to pull", connector.target())));
+            return Err(input(format!("{}: schema(s) {described} hold no tables to pull", connector.target())));
         }
-        let entities = tablewright_core::schema::codegen::entities(&found.schema, &format!("{} (schema `{namespace}`)", connector.target()));
+        let entities = tablewright_core::schema::codegen::entities(&found.schema, &format!("{} (schema(s) {described})", connector.target()));
         let mut not_expressed: Vec<String> = found.unmodelled.iter().map(|u| u.note.clone()).collect();
         not_expressed.extend(entities.not_expressed.iter().cloned());
         not_expressed.extend(elsewhere.into_iter().map(|(schema, table)| {
-            tablewright_core::error::printable(&format!("table `{schema}.{table}` is in schema `{schema}`, which this pull does not read: the structs declare the tables of one schema (`--schema {schema}` reads that one)")).into_owned()
+            tablewright_core::error::printable(&format!("table `{schema}.{table}` is in schema `{schema}`, which this pull does not read (`--schema {schema}` adds it)")).into_owned()
         }));
         if let Some(path) = &args.out {
             tablewright_core::project::fsio::write_all_or_nothing(&[(path.clone(), entities.source.clone().into_bytes())])?;

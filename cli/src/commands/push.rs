@@ -105,7 +105,7 @@ pub fn run(cx: &Context, args: Args) -> Result<Done<PushReport>, CliError> {
         }
         // (What the structs cannot declare, a foreign key to another schema or an index
         // the model cannot hold, is not read, so it is left alone rather than dropped.)
-        let mut live = read_schema(&connector, "public", &history).await?.schema;
+        let mut live = read_schema(&connector, Some(&scanned.desired.schema.namespaces()), &history).await?.schema;
         compare::adopt_spellings(&mut live, &scanned.desired.schema);
         // Errors read as generate's do (the undecided drops with both ways out).
         let changes = diff::diff(&live, &scanned.desired, &AllowDrops::parse(&args.allow_drop)).map_err(GenerateError::Diff)?;

@@ -455,7 +455,7 @@ fn hint_problem(hint: &Hint, message: String) -> Problem {
 /// recreation's `__tw_new`/`__tw_old` table names are the runner's.
 fn validate_names(desired: &DesiredSchema) -> Vec<Problem> {
     let mut problems = Vec::new();
-    let mut relations: BTreeMap<&str, (&str, &str)> = BTreeMap::new(); // name -> (what, table)
+    let mut relations: BTreeMap<(&str, &str), (&str, &str)> = BTreeMap::new(); // (schema, name) -> (what, table)
     // Relations PostgreSQL makes and names itself.
     let sequences: BTreeMap<&str, Vec<String>> = desired
         .schema
@@ -466,20 +466,21 @@ fn validate_names(desired: &DesiredSchema) -> Vec<Problem> {
     for table in desired.schema.tables.values() {
         let location = desired.sources.get(&table.name).and_then(|s| s.location.clone());
         let mut problem = |message: String| problems.push(Problem { message, location: location.clone() });
-        let mut relation_names: Vec<(&str, &str)> = vec![("table", table.name.as_str())];
+        let schema = crate::schema::model::table_schema(&table.name);
+        let mut relation_names: Vec<(&str, &str)> = vec![("table", crate::schema::model::bare_table_name(&table.name))];
         relation_names.extend(table.primary_key.iter().map(|k| ("primary key", k.name.as_str())));
         relation_names.extend(table.uniques.keys().map(|n| ("unique constraint", n.as_str())));
         relation_names.extend(table.indexes.keys().map(|n| ("index", n.as_str())));
         relation_names.extend(sequences[table.name.as_str()].iter().map(|n| ("identity sequence", n.as_str())));
         for (what, name) in relation_names {
-            match relations.get(name) {
+            match relations.get(&(schema, name)) {
                 Some((other, owner)) => problem(format!(
                     "{what} `{name}` of `{}` has the name of {other} `{name}`{}: tables, keys, uniques, indexes and sequences share one namespace per schema; give one of them another `name =`",
                     table.name,
                     if *owner == table.name { String::new() } else { format!(" of `{owner}`") }
                 )),
                 None => {
-                    relations.insert(name, (what, table.name.as_str()));
+                    relations.insert((schema, name), (what, table.name.as_str()));
                 }
             }
         }

@@ -4,7 +4,8 @@
 
 use crate::schema::desired::Location;
 use crate::schema::grammar::Operation;
-use crate::sql::ident::quote;
+use crate::schema::model::{qualified_table_name, split_table_name};
+use crate::sql::ident::{quote, quote_table, quoted_ident};
 use crate::compile::rules::Dialect;
 use crate::schema::scan::Scan;
 use serde::Serialize;
@@ -108,8 +109,13 @@ pub fn render(permissions: &Permissions, dialect: Dialect) -> String {
             out.push_str(&format!("AWS IAM GRANT {} TO {};\n", quote(role), crate::sql::ident::literal(arn)));
         }
     }
+    // A role reaches a table outside `public` only with USAGE on its schema.
+    let usages: BTreeSet<(&str, &str)> = permissions.grants.iter().filter_map(|g| Some((g.role.as_str(), split_table_name(&g.table).0?))).collect();
+    for (role, schema) in usages {
+        out.push_str(&format!("GRANT USAGE ON SCHEMA {} TO {};\n", quote(schema), quote(role)));
+    }
     for g in &permissions.grants {
-        out.push_str(&format!("GRANT {} ON {} TO {}; -- {}\n", privileges(&g.operations), quote(&g.table), quote(&g.role), g.sources.join("; ")));
+        out.push_str(&format!("GRANT {} ON {} TO {}; -- {}\n", privileges(&g.operations), quote_table(&g.table), quote(&g.role), g.sources.join("; ")));
     }
     out
 }
@@ -131,6 +137,15 @@ pub enum Statement {
         /// The SQL.
         sql: String,
     },
+    /// `GRANT USAGE ON SCHEMA "s" TO "r";`, for a role's tables outside `public`.
+    SchemaUsage {
+        /// The schema.
+        schema: String,
+        /// The role.
+        role: String,
+        /// The SQL.
+        sql: String,
+    },
     /// `GRANT .. ON "t" TO "r";`
     Grant {
         /// What it grants.
@@ -140,6 +155,20 @@ pub enum Statement {
         /// The SQL.
         sql: String,
     },
+}
+
+/// The model's name of a table written `"t"` or `"s"."t"`.
+fn quoted_table(text: &str) -> Option<String> {
+    let (first, rest) = quoted_ident(text)?;
+    match rest.strip_prefix('.') {
+        // (A `.` inside one quoted name would name another table than the SQL's.)
+        None if rest.is_empty() && !first.contains('.') => Some(first),
+        Some(rest) => match quoted_ident(rest)? {
+            (bare, "") if !first.contains('.') && !bare.contains('.') => Some(qualified_table_name(&first, &bare)),
+            _ => None,
+        },
+        None => None,
+    }
 }
 
 /// Reads a permissions file back. Lines that are not this module's output are refused,
@@ -166,6 +195,9 @@ pub fn parse(text: &str) -> Result<Vec<Statement>, String> {
         } else if let Some(rest) = body.strip_prefix("AWS IAM GRANT ") {
             let (role, _) = rest.split_once(" TO ").ok_or_else(bad)?;
             out.push(Statement::IamGrant { role: unquote(role).ok_or_else(bad)?, sql });
+        } else if let Some(rest) = body.strip_prefix("GRANT USAGE ON SCHEMA ") {
+            let (schema, role) = rest.split_once(" TO ").ok_or_else(bad)?;
+            out.push(Statement::SchemaUsage { schema: unquote(schema).ok_or_else(bad)?, role: unquote(role).ok_or_else(bad)?, sql });
         } else if let Some(rest) = body.strip_prefix("GRANT ") {
             let (ops, rest) = rest.split_once(" ON ").ok_or_else(bad)?;
             let (table, role) = rest.split_once(" TO ").ok_or_else(bad)?;
@@ -176,7 +208,7 @@ pub fn parse(text: &str) -> Result<Vec<Statement>, String> {
             }
             let grant = Grant {
                 role: unquote(role).ok_or_else(bad)?,
-                table: unquote(table).ok_or_else(bad)?,
+                table: quoted_table(table).ok_or_else(bad)?,
                 operations,
                 sources: comment.split("; ").filter(|s| !s.is_empty()).map(str::to_owned).collect(),
             };

@@ -10,9 +10,9 @@
 use crate::compile::diff::{Changes, Op};
 use crate::compile::recreate;
 use crate::compile::rules::{self, ChangeKind, Construct, Dialect, Strategy};
-use crate::schema::model::{Column, ForeignKey, Identity, Index, IndexKey, KeyTarget, Schema, Table, Unique};
+use crate::schema::model::{bare_table_name, split_table_name, table_schema, DEFAULT_SCHEMA, Column, ForeignKey, Identity, Index, IndexKey, KeyTarget, Schema, Table, Unique};
 use crate::sql::directive;
-use crate::sql::ident::{literal, quote, quote_list, quote_qualified};
+use crate::sql::ident::{literal, quote, quote_beside_table, quote_list, quote_qualified, quote_table};
 use crate::sql::statement::{IndexCreation, IndexMode, Validation};
 use serde::Serialize;
 use std::collections::BTreeSet;
@@ -147,10 +147,31 @@ pub fn plan(changes: &Changes, next: &Schema, dialect: Dialect) -> Result<Plan, 
         for table in next.tables.values() {
             refusals.extend(dsql_construct_refusals(table, created.contains(table.name.as_str())));
         }
+        let schemas: BTreeSet<&str> = next.tables.keys().filter_map(|t| split_table_name(t).0).collect();
+        if schemas.len() > rules::DSQL_MAX_SCHEMAS
+            && let Some(table) = next.tables.keys().find(|t| !changes.previous.tables.keys().any(|p| table_schema(p) == table_schema(t)))
+        {
+            refusals.push(Refusal {
+                change: format!("table `{table}` in a new schema"),
+                table: table.clone(),
+                column: None,
+                kind: ChangeKind::CreateTable,
+                reason: format!("DSQL holds at most {} schemas besides `public`, and the structs use {}: put tables of different schemas together", rules::DSQL_MAX_SCHEMAS, schemas.len()),
+            });
+        }
     }
+    // A schema no table of the last snapshot is in is created before its first table. (One
+    // left empty by the last table's drop stays: it may hold what other tools made.)
+    let mut schemas_made: BTreeSet<&str> = changes.previous.tables.keys().map(|t| table_schema(t)).collect();
+    schemas_made.insert(DEFAULT_SCHEMA);
     for op in ops {
         let kind = op.kind();
         let (table, statements) = (op.table(), &mut planned.statements);
+        if let Op::CreateTable { .. } = op
+            && schemas_made.insert(table_schema(table))
+        {
+            statements.push(PlannedStatement::new(format!("CREATE SCHEMA IF NOT EXISTS {};", quote(table_schema(table))), kind, table));
+        }
         for (column, sql_type) in new_column_types(op) {
             if let Err(alternative) = rules::check_column_type(sql_type, dialect) {
                 refusals.push(Refusal {
@@ -200,7 +221,7 @@ pub fn plan(changes: &Changes, next: &Schema, dialect: Dialect) -> Result<Plan, 
         if let Op::SetNotNull { column, .. } = op
             && let Some(value) = changes.fill_value(next, table, column)
         {
-            statements.push(plain(format!("UPDATE {} SET {} = ({value}) WHERE {} IS NULL;", quote(table), quote(column), quote(column))));
+            statements.push(plain(format!("UPDATE {} SET {} = ({value}) WHERE {} IS NULL;", quote_table(table), quote(column), quote(column))));
         }
         // A NOT NULL column added with a `fill` other than its default: the fill is the
         // default while the column is added (filling the existing rows), then the real one.
@@ -210,7 +231,7 @@ pub fn plan(changes: &Changes, next: &Schema, dialect: Dialect) -> Result<Plan, 
             && let Some(fill) = changes.fill(table, &column.name).filter(|f| Some(*f) != column.default.as_ref())
         {
             let filled = Column { default: Some(fill.clone()), ..column.clone() };
-            statements.push(plain(format!("ALTER TABLE {} ADD COLUMN {};", quote(table), column_definition(&filled, dialect))));
+            statements.push(plain(format!("ALTER TABLE {} ADD COLUMN {};", quote_table(table), column_definition(&filled, dialect))));
             statements.push(plain(match &column.default {
                 Some(default) => alter_column(table, &column.name, &format!("SET DEFAULT ({default})")),
                 None => alter_column(table, &column.name, "DROP DEFAULT"),
@@ -303,8 +324,8 @@ fn rebuild(changes: &Changes, next: &Schema, table: &str, dialect: Dialect, rebu
     for (u, fk) in referencing(&changes.previous, table).filter(|(u, _)| next.tables.contains_key(*u)).chain(referencing(next, table)) {
         if dropped.insert((u, fk.name.as_str())) {
             steps.push((
-                format!("drop foreign key {} of {}", quote(&fk.name), quote(u)),
-                plain(format!("ALTER TABLE {} DROP CONSTRAINT IF EXISTS {};", quote(u), quote(&fk.name))),
+                format!("drop foreign key {} of {}", quote(&fk.name), quote_table(u)),
+                plain(format!("ALTER TABLE {} DROP CONSTRAINT IF EXISTS {};", quote_table(u), quote(&fk.name))),
             ));
         }
     }
@@ -345,13 +366,13 @@ fn rebuild(changes: &Changes, next: &Schema, table: &str, dialect: Dialect, rebu
         "copy the rows in batches, check the counts, copy the grants".into(),
         PlannedStatement { batched: true, ..plain(directive::copy_statement(table, &new_table, &columns, &expressions)) },
     ));
-    steps.push(("swap: move the old table aside".into(), plain(format!("ALTER TABLE {} RENAME TO {};", quote(table), quote(&old_table)))));
-    steps.push(("swap: put the new table in its place".into(), plain(format!("ALTER TABLE {} RENAME TO {};", quote(&new_table), quote(table)))));
-    steps.push(("drop the old table".into(), plain(format!("DROP TABLE IF EXISTS {};", quote(&old_table)))));
+    steps.push(("swap: move the old table aside".into(), plain(format!("ALTER TABLE {} RENAME TO {};", quote_table(table), quote(bare_table_name(&old_table))))));
+    steps.push(("swap: put the new table in its place".into(), plain(format!("ALTER TABLE {} RENAME TO {};", quote_table(&new_table), quote(bare_table_name(table))))));
+    steps.push(("drop the old table".into(), plain(format!("DROP TABLE IF EXISTS {};", quote_table(&old_table)))));
     for (temporary, name) in renamed_after {
         steps.push((
             "give the key or a unique its name".into(),
-            plain(format!("ALTER TABLE {} RENAME CONSTRAINT {} TO {};", quote(table), quote(&temporary), quote(&name))),
+            plain(format!("ALTER TABLE {} RENAME CONSTRAINT {} TO {};", quote_table(table), quote(&temporary), quote(&name))),
         ));
     }
     for i in to.indexes.values() {
@@ -370,8 +391,8 @@ fn rebuild(changes: &Changes, next: &Schema, table: &str, dialect: Dialect, rebu
     let self_keys = to.foreign_keys.values().filter(|fk| fk.references_table == table).map(|fk| (table, fk));
     for (u, fk) in self_keys.chain(referencing(next, table).filter(|(u, fk)| !added_anyway(u, &fk.name))) {
         let [add, validate] = add_constraint_not_valid(u, &fk.name, &foreign_key_clause(fk), dialect, kind);
-        steps.push((format!("add back foreign key {} of {}", quote(&fk.name), quote(u)), add));
-        steps.push((format!("validate foreign key {} of {}", quote(&fk.name), quote(u)), validate));
+        steps.push((format!("add back foreign key {} of {}", quote(&fk.name), quote_table(u)), add));
+        steps.push((format!("validate foreign key {} of {}", quote(&fk.name), quote_table(u)), validate));
     }
 
     let n = steps.len();
@@ -398,6 +419,9 @@ fn rebuild(changes: &Changes, next: &Schema, table: &str, dialect: Dialect, rebu
 /// the column it is on, if any, and what it is.
 pub fn constructs(table: &Table) -> Vec<(Construct, Option<&str>, String)> {
     let mut out = Vec::new();
+    if let (Some(schema), _) = split_table_name(&table.name) {
+        out.push((Construct::TableInSchema, None, format!("table `{}` in schema `{schema}`", table.name)));
+    }
     for column in &table.columns {
         let on = Some(column.name.as_str());
         if let Some(identity) = &column.identity {
@@ -554,7 +578,7 @@ fn dsql_cache(dialect: Dialect) -> Option<i64> {
 }
 
 fn foreign_key_clause(fk: &ForeignKey) -> String {
-    format!("FOREIGN KEY ({}) REFERENCES {}({}){}", quote_list(&fk.columns), quote(&fk.references_table), quote_list(&fk.references_columns), fk.options_sql())
+    format!("FOREIGN KEY ({}) REFERENCES {}({}){}", quote_list(&fk.columns), quote_table(&fk.references_table), quote_list(&fk.references_columns), fk.options_sql())
 }
 
 /// One key of `CREATE INDEX`: the column or `(expression)`, then its options.
@@ -596,7 +620,7 @@ fn create_table(table: &Table, deferred_fks: &[String], dialect: Dialect) -> Str
     for fk in table.foreign_keys.values().filter(|fk| !deferred_fks.contains(&fk.name)) {
         lines.push(format!("CONSTRAINT {} {}", quote(&fk.name), foreign_key_clause(fk)));
     }
-    format!("CREATE TABLE IF NOT EXISTS {} (\n\t{}\n);", quote(&table.name), lines.join(",\n\t"))
+    format!("CREATE TABLE IF NOT EXISTS {} (\n\t{}\n);", quote_table(&table.name), lines.join(",\n\t"))
 }
 
 fn create_index(table: &str, index: &Index, strategy: Strategy, change: ChangeKind) -> PlannedStatement {
@@ -616,7 +640,7 @@ fn create_index(table: &str, index: &Index, strategy: Strategy, change: ChangeKi
     let keys: Vec<String> = index.columns.iter().map(index_key).collect();
     let include = if index.include.is_empty() { String::new() } else { format!(" INCLUDE ({})", quote_list(&index.include)) };
     let predicate = index.predicate.as_ref().map(|p| format!(" WHERE ({p})")).unwrap_or_default();
-    let sql = format!("CREATE{unique_word} INDEX{keyword} IF NOT EXISTS {} ON {}{method} ({}){include}{predicate};", quote(name), quote(table), keys.join(", "));
+    let sql = format!("CREATE{unique_word} INDEX{keyword} IF NOT EXISTS {} ON {}{method} ({}){include}{predicate};", quote(name), quote_table(table), keys.join(", "));
     PlannedStatement {
         index: Some(IndexCreation { name: Some(name.to_owned()), unique, mode }),
         non_transactional: mode == IndexMode::Concurrently,
@@ -627,8 +651,8 @@ fn create_index(table: &str, index: &Index, strategy: Strategy, change: ChangeKi
 /// `ADD CONSTRAINT .. NOT VALID` then the validation, in the dialect's form.
 fn add_constraint_not_valid(table: &str, name: &str, body: &str, dialect: Dialect, change: ChangeKind) -> [PlannedStatement; 2] {
     let is_async = dialect == Dialect::Dsql;
-    let add = format!("ALTER TABLE {} ADD CONSTRAINT {} {body} NOT VALID;", quote(table), quote(name));
-    let validate = format!("ALTER TABLE{} {} VALIDATE CONSTRAINT {};", if is_async { " ASYNC" } else { "" }, quote(table), quote(name));
+    let add = format!("ALTER TABLE {} ADD CONSTRAINT {} {body} NOT VALID;", quote_table(table), quote(name));
+    let validate = format!("ALTER TABLE{} {} VALIDATE CONSTRAINT {};", if is_async { " ASYNC" } else { "" }, quote_table(table), quote(name));
     [
         PlannedStatement { adds_constraint: Some((Some(table.to_owned()), name.to_owned())), ..PlannedStatement::new(add, change, table) },
         PlannedStatement {
@@ -657,10 +681,10 @@ fn continue_identity(table: &str, column: &str, identity: &Identity) -> String {
     let (bound, step) = if identity.counts_down() { ("least(min", "- 1") } else { ("greatest(max", "+ 1") };
     format!(
         "SELECT setval(pg_get_serial_sequence({}, {}), {bound}({}) {step}, {start}), false) FROM {};",
-        literal(&quote(table)),
+        literal(&quote_table(table)),
         literal(column),
         quote(column),
-        quote(table)
+        quote_table(table)
     )
 }
 
@@ -684,7 +708,7 @@ fn alter_identity(from: &Identity, to: &Identity) -> String {
 }
 
 fn alter_column(table: &str, column: &str, action: &str) -> String {
-    format!("ALTER TABLE {} ALTER COLUMN {} {action};", quote(table), quote(column))
+    format!("ALTER TABLE {} ALTER COLUMN {} {action};", quote_table(table), quote(column))
 }
 
 fn render(op: &Op, strategy: Strategy, dialect: Dialect) -> Vec<PlannedStatement> {
@@ -693,21 +717,21 @@ fn render(op: &Op, strategy: Strategy, dialect: Dialect) -> Vec<PlannedStatement
     let adds = |sql: String, name: &str| PlannedStatement { adds_constraint: Some((Some(t.to_owned()), name.to_owned())), ..p(sql) };
     match op {
         Op::CreateTable { table, deferred_fks } => vec![p(create_table(table, deferred_fks, dialect))],
-        Op::DropTable { table } => vec![p(format!("DROP TABLE IF EXISTS {};", quote(table)))],
-        Op::RenameTable { from, to } => vec![p(format!("ALTER TABLE {} RENAME TO {};", quote(from), quote(to)))],
+        Op::DropTable { table } => vec![p(format!("DROP TABLE IF EXISTS {};", quote_table(table)))],
+        Op::RenameTable { from, to } => vec![p(format!("ALTER TABLE {} RENAME TO {};", quote_table(from), quote(bare_table_name(to))))],
         Op::AddColumn { column, .. } => match (&column.default, strategy) {
             (Some(default), Strategy::AddThenBackfill) => {
                 let bare = Column { default: None, ..column.clone() };
                 vec![
-                    p(format!("ALTER TABLE {} ADD COLUMN {};", quote(t), column_definition(&bare, dialect))),
+                    p(format!("ALTER TABLE {} ADD COLUMN {};", quote_table(t), column_definition(&bare, dialect))),
                     p(alter_column(t, &column.name, &format!("SET DEFAULT ({default})"))),
                     PlannedStatement { batched: true, ..p(directive::backfill_statement(t, &column.name, &format!("({default})"))) },
                 ]
             }
-            _ => vec![p(format!("ALTER TABLE {} ADD COLUMN {};", quote(t), column_definition(column, dialect)))],
+            _ => vec![p(format!("ALTER TABLE {} ADD COLUMN {};", quote_table(t), column_definition(column, dialect)))],
         },
-        Op::DropColumn { column, .. } => vec![p(format!("ALTER TABLE {} DROP COLUMN {};", quote(t), quote(column)))],
-        Op::RenameColumn { from, to, .. } => vec![p(format!("ALTER TABLE {} RENAME COLUMN {} TO {};", quote(t), quote(from), quote(to)))],
+        Op::DropColumn { column, .. } => vec![p(format!("ALTER TABLE {} DROP COLUMN {};", quote_table(t), quote(column)))],
+        Op::RenameColumn { from, to, .. } => vec![p(format!("ALTER TABLE {} RENAME COLUMN {} TO {};", quote_table(t), quote(from), quote(to)))],
         Op::AlterColumnType { column, to, collation, .. } => {
             vec![p(alter_column(t, column, &format!("SET DATA TYPE {to}{} USING {}::{to}", collate_clause(collation.as_deref()), quote(column))))]
         }
@@ -731,41 +755,41 @@ fn render(op: &Op, strategy: Strategy, dialect: Dialect) -> Vec<PlannedStatement
         Op::ChangePrimaryKey { from, to, .. } => {
             let mut out = Vec::new();
             if let Some(pk) = from {
-                out.push(p(format!("ALTER TABLE {} DROP CONSTRAINT {};", quote(t), quote(&pk.name))));
+                out.push(p(format!("ALTER TABLE {} DROP CONSTRAINT {};", quote_table(t), quote(&pk.name))));
             }
             if let Some(pk) = to {
-                out.push(adds(format!("ALTER TABLE {} ADD CONSTRAINT {} PRIMARY KEY ({});", quote(t), quote(&pk.name), quote_list(&pk.columns)), &pk.name));
+                out.push(adds(format!("ALTER TABLE {} ADD CONSTRAINT {} PRIMARY KEY ({});", quote_table(t), quote(&pk.name), quote_list(&pk.columns)), &pk.name));
             }
             out
         }
         Op::CreateIndex { index, .. } => vec![create_index(t, index, strategy, kind)],
         Op::AddUnique { unique, .. } => vec![
             create_index(t, &Index::plain(&unique.name, &unique.columns, true), Strategy::IndexConcurrently, kind),
-            adds(format!("ALTER TABLE {} ADD CONSTRAINT {} UNIQUE USING INDEX {};", quote(t), quote(&unique.name), quote(&unique.name)), &unique.name),
+            adds(format!("ALTER TABLE {} ADD CONSTRAINT {} UNIQUE USING INDEX {};", quote_table(t), quote(&unique.name), quote(&unique.name)), &unique.name),
         ],
         // Earlier versions added a unique to an existing table as a bare unique index;
         // the second statement removes such an index, and is a no-op otherwise.
         Op::DropUnique { name, .. } => vec![
-            p(format!("ALTER TABLE {} DROP CONSTRAINT IF EXISTS {};", quote(t), quote(name))),
-            p(format!("DROP INDEX IF EXISTS {};", quote(name))),
+            p(format!("ALTER TABLE {} DROP CONSTRAINT IF EXISTS {};", quote_table(t), quote(name))),
+            p(format!("DROP INDEX IF EXISTS {};", quote_beside_table(t, name))),
         ],
-        Op::DropIndex { name, .. } => vec![p(format!("DROP INDEX IF EXISTS {};", quote(name)))],
+        Op::DropIndex { name, .. } => vec![p(format!("DROP INDEX IF EXISTS {};", quote_beside_table(t, name)))],
         Op::AddCheck { check, .. } => add_constraint_not_valid(t, &check.name, &format!("CHECK ({})", check.expression), dialect, kind).into(),
         Op::AddForeignKey { foreign_key, .. } => add_constraint_not_valid(t, &foreign_key.name, &foreign_key_clause(foreign_key), dialect, kind).into(),
         Op::DropCheck { name, .. } | Op::DropForeignKey { name, .. } => {
-            vec![p(format!("ALTER TABLE {} DROP CONSTRAINT IF EXISTS {};", quote(t), quote(name)))]
+            vec![p(format!("ALTER TABLE {} DROP CONSTRAINT IF EXISTS {};", quote_table(t), quote(name)))]
         }
         // On PostgreSQL a key's or unique's index is renamed, which renames the constraint
         // too, and also works where earlier versions left a bare unique index.
         Op::RenameConstraint { from, to, index_backed: true, .. } if dialect == Dialect::Postgres => {
-            vec![p(format!("ALTER INDEX {} RENAME TO {};", quote(from), quote(to)))]
+            vec![p(format!("ALTER INDEX {} RENAME TO {};", quote_beside_table(t, from), quote(to)))]
         }
-        Op::RenameConstraint { from, to, .. } => vec![p(format!("ALTER TABLE {} RENAME CONSTRAINT {} TO {};", quote(t), quote(from), quote(to)))],
+        Op::RenameConstraint { from, to, .. } => vec![p(format!("ALTER TABLE {} RENAME CONSTRAINT {} TO {};", quote_table(t), quote(from), quote(to)))],
         Op::RenameIndex { from, index, .. } if strategy == Strategy::RecreateIndexAsync => vec![
-            p(format!("DROP INDEX IF EXISTS {};", quote(from))),
+            p(format!("DROP INDEX IF EXISTS {};", quote_beside_table(t, from))),
             create_index(t, index, Strategy::IndexAsync, kind),
         ],
-        Op::RenameIndex { from, index, .. } => vec![p(format!("ALTER INDEX {} RENAME TO {};", quote(from), quote(&index.name)))],
+        Op::RenameIndex { from, index, .. } => vec![p(format!("ALTER INDEX {} RENAME TO {};", quote_beside_table(t, from), quote(&index.name)))],
     }
 }
 

@@ -380,6 +380,8 @@ fn source_link(source: &str) -> String {
 /// A construct of the schema language that a dialect may lack.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Construct {
+    /// A table in a schema other than `public`.
+    TableInSchema,
     /// A foreign key over several columns.
     CompositeForeignKey,
     /// `MATCH FULL`.
@@ -431,6 +433,7 @@ use Construct as K;
 
 /// The constructs DSQL and PostgreSQL may treat apart, as of December 2026.
 pub const CONSTRUCT_RULES: &[ConstructRule] = &[
+    ConstructRule { construct: K::TableInSchema, description: "table in another schema", declared: "`#[table(schema = \"auth\")]`; `references = \"auth.users.id\"`", dsql: Ok("`CREATE SCHEMA IF NOT EXISTS` before its first table (DSQL holds at most 10 schemas besides `public`)"), postgres: "`CREATE SCHEMA IF NOT EXISTS` before its first table", source: "CHAP_quotas.html" },
     ConstructRule { construct: K::CompositeForeignKey, description: "composite foreign key", declared: "`#[foreign_key(columns(a, b), references = \"t(x, y)\")]`", dsql: Ok("inline, or `NOT VALID` + `ALTER TABLE ASYNC .. VALIDATE`"), postgres: "inline, or `NOT VALID` + `VALIDATE`", source: "working-with-foreign-key-constraints.html" },
     ConstructRule { construct: K::ForeignKeyMatchFull, description: "foreign key `MATCH FULL`", declared: "`match_full` in `#[foreign_key(..)]`", dsql: Ok("as written"), postgres: "as written", source: "working-with-foreign-key-constraints.html" },
     ConstructRule { construct: K::DeferrableForeignKey, description: "deferrable foreign key", declared: "`deferrable`, `initially_deferred` in `#[foreign_key(..)]`", dsql: Ok("as written"), postgres: "as written", source: "working-with-foreign-key-constraints.html" },
@@ -465,6 +468,9 @@ pub fn constructs_markdown_table() -> String {
     out
 }
 
+/// DSQL holds at most this many schemas besides `public` (its quotas page).
+pub const DSQL_MAX_SCHEMAS: usize = 10;
+
 /// DSQL's identity CACHE is 1 or at least this.
 pub const DSQL_MIN_LARGE_CACHE: i64 = 65_536;
 
@@ -490,7 +496,7 @@ mod tests {
     #[test]
     fn every_construct_has_exactly_one_rule() {
         let all = [
-            K::CompositeForeignKey, K::ForeignKeyMatchFull, K::DeferrableForeignKey, K::ExpressionIndexKey, K::PartialIndex,
+            K::TableInSchema, K::CompositeForeignKey, K::ForeignKeyMatchFull, K::DeferrableForeignKey, K::ExpressionIndexKey, K::PartialIndex,
             K::DescendingIndexKey, K::NullsOrderIndexKey, K::IndexMethod, K::OperatorClass, K::IndexKeyCollation,
             K::IncludeColumns, K::IdentityAlways, K::IdentityOptions, K::ColumnCollation,
         ];
@@ -500,20 +506,30 @@ mod tests {
         assert_eq!(CONSTRUCT_RULES.len(), all.len());
     }
 
-    /// The README's text between `<!-- marker:start -->` and `<!-- marker:end -->`.
-    fn readme_section(marker: &str) -> String {
-        let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap();
+    const README: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md");
+
+    /// Where the README's text between `<!-- marker:start -->` and `<!-- marker:end -->` is.
+    fn readme_section(readme: &str, marker: &str) -> std::ops::Range<usize> {
         let open = format!("<!-- {marker}:start -->\n");
         let start = readme.find(&open).unwrap_or_else(|| panic!("README has the {marker} markers")) + open.len();
         let end = readme.find(&format!("<!-- {marker}:end -->")).unwrap_or_else(|| panic!("README has the {marker} markers"));
-        readme[start..end].to_owned()
+        start..end
     }
 
-    /// The README shows these tables; regenerate them from the data when a rule changes.
+    /// The README shows these tables; regenerate them from the data when a rule changes
+    /// (`TABLEWRIGHT_UPDATE_README=1` writes them).
     #[test]
     fn readme_tables_match_the_data() {
-        assert_eq!(readme_section("rules-table"), markdown_table(), "README rules table is stale; paste rules::markdown_table()");
-        assert_eq!(readme_section("language-table"), constructs_markdown_table(), "README language table is stale; paste rules::constructs_markdown_table()");
+        let mut readme = std::fs::read_to_string(README).unwrap();
+        for (marker, table) in [("rules-table", markdown_table()), ("language-table", constructs_markdown_table())] {
+            let at = readme_section(&readme, marker);
+            if std::env::var_os("TABLEWRIGHT_UPDATE_README").is_some() {
+                readme.replace_range(at, &table);
+                std::fs::write(README, &readme).unwrap();
+            } else {
+                assert_eq!(readme[at].to_owned(), table, "README {marker} is stale: run this test with TABLEWRIGHT_UPDATE_README=1");
+            }
+        }
     }
 
     #[test]

@@ -8,7 +8,7 @@ use crate::compile::rules::Dialect;
 use crate::project::hash;
 use crate::project::journal::{ImportedFrom, Journal, JournalEntry};
 use crate::project::snapshot::{ORIGIN_ID, SNAPSHOT_VERSION, Snapshot, to_pretty_json};
-use crate::schema::model::{Check, Column, ForeignKey, Identity, Index, IndexKey, IndexMethod, KeyTarget, PrimaryKey, ReferentialAction, Schema, SqlExpr, SqlType, Table, Unique};
+use crate::schema::model::{DEFAULT_SCHEMA, bare_table_name, qualified_table_name, Check, Column, ForeignKey, Identity, Index, IndexKey, IndexMethod, KeyTarget, PrimaryKey, ReferentialAction, Schema, SqlExpr, SqlType, Table, Unique};
 use crate::schema::types;
 use serde::de::{Deserializer, MapAccess, Visitor};
 use serde::Deserialize;
@@ -185,6 +185,7 @@ fn table(name: &str, value: &DrizzleTable, path: &Path, notes: &mut Vec<String>)
             "serial" | "smallserial" | "bigserial" => {
                 notes.push(format!("`{name}.{column}` is {written}: its sequence is not declared in the structs; consider `#[column(identity)]`"));
                 let base = match written { "serial" => "integer", "smallserial" => "smallint", _ => "bigint" };
+                // (PostgreSQL prints the sequence qualified outside `public`, so does `name`.)
                 (base.to_owned(), Some(format!("nextval('{name}_{column}_seq'::regclass)")))
             }
             _ => (types::canonical_sql_type(written).map_err(|e| bad(format!("`{name}.{column}`: type `{written}`: {e}")))?, None),
@@ -222,10 +223,10 @@ fn table(name: &str, value: &DrizzleTable, path: &Path, notes: &mut Vec<String>)
         t.columns.push(Column { name: column, sql_type, not_null, default, identity: identity_model, collation: None });
     }
     if !pk_columns.is_empty() {
-        t.primary_key = Some(PrimaryKey { name: format!("{name}_pkey"), columns: pk_columns });
+        t.primary_key = Some(PrimaryKey { name: format!("{}_pkey", bare_table_name(name)), columns: pk_columns });
     }
     for pk in entries(&value.composite_primary_keys) {
-        let key = pk.get("name").and_then(Value::as_str).map(str::to_owned).unwrap_or_else(|| format!("{name}_pkey"));
+        let key = pk.get("name").and_then(Value::as_str).map(str::to_owned).unwrap_or_else(|| format!("{}_pkey", bare_table_name(name)));
         t.primary_key = Some(PrimaryKey { name: key, columns: strings(pk.get("columns").unwrap_or(&Value::Null)) });
     }
     for u in entries(&value.unique_constraints) {
@@ -273,14 +274,11 @@ fn table(name: &str, value: &DrizzleTable, path: &Path, notes: &mut Vec<String>)
     }
     for fk in entries(&value.foreign_keys) {
         let key = pg_name(fk.get("name").and_then(Value::as_str).unwrap_or_default(), "foreign key", name, notes);
-        if fk.get("schemaTo").and_then(Value::as_str).is_some_and(|s| !s.is_empty() && s != "public") {
-            notes.push(format!("`{name}`: foreign key `{key}` references another schema; left out"));
-            continue;
-        }
+        let schema_to = fk.get("schemaTo").and_then(Value::as_str).filter(|s| !s.is_empty()).unwrap_or(DEFAULT_SCHEMA);
         let foreign = ForeignKey {
             name: key.clone(),
             columns: strings(fk.get("columnsFrom").unwrap_or(&Value::Null)),
-            references_table: fk.get("tableTo").and_then(Value::as_str).unwrap_or_default().to_owned(),
+            references_table: qualified_table_name(schema_to, fk.get("tableTo").and_then(Value::as_str).unwrap_or_default()),
             references_columns: strings(fk.get("columnsTo").unwrap_or(&Value::Null)),
             on_delete: fk.get("onDelete").and_then(action),
             on_update: fk.get("onUpdate").and_then(action),
@@ -323,11 +321,8 @@ fn schema(path: &Path, notes: &mut Vec<String>) -> Result<Schema, ImportError> {
     let mut out = Schema::default();
     for (key, value) in &snapshot.tables.0 {
         let name = value.name.clone().unwrap_or_else(|| key.rsplit('.').next().unwrap_or(key).to_owned());
-        let namespace = value.schema.as_deref().unwrap_or_default();
-        if !namespace.is_empty() && namespace != "public" {
-            notes.push(format!("table `{namespace}.{name}` is outside `public`; left out"));
-            continue;
-        }
+        let namespace = value.schema.as_deref().filter(|s| !s.is_empty()).unwrap_or(DEFAULT_SCHEMA);
+        let name = qualified_table_name(namespace, &name);
         out.tables.insert(name.clone(), table(&name, value, path, notes)?);
     }
     for (what, value) in [("enums", &snapshot.enums), ("sequences", &snapshot.sequences), ("views", &snapshot.views), ("policies", &snapshot.policies), ("roles", &snapshot.roles)] {

@@ -96,7 +96,18 @@ pub(crate) fn check_names(schema: &Schema) -> Result<(), SnapshotError> {
         if *key != table.name {
             return Err(refuse(format!("tables.{key}.name"), format!("`{}` is not the key it is stored under", table.name)));
         }
-        let names = std::iter::once((format!("tables.{key}.name"), table.name.as_str()))
+        // `schema.table` outside `public`, one `.` at most, and `public` left unsaid (the
+        // model has one name for each table).
+        let at = format!("tables.{key}.name");
+        let (schema, bare) = crate::schema::model::split_table_name(&table.name);
+        if bare.contains('.') {
+            return Err(refuse(at, format!("`{}` holds more than one `.`: a table's name is `table` or `schema.table`", table.name)));
+        }
+        if schema == Some(crate::schema::model::DEFAULT_SCHEMA) {
+            return Err(refuse(at, format!("`{}`: a table in `public` is named without its schema (`{bare}`)", table.name)));
+        }
+        let names = std::iter::once((at.clone(), bare))
+            .chain(schema.map(|s| (at.clone(), s)))
             .chain(table.columns.iter().enumerate().map(|(i, c)| (format!("tables.{key}.columns[{i}].name"), c.name.as_str())))
             .chain(table.primary_key.iter().map(|k| (format!("tables.{key}.primaryKey.name"), k.name.as_str())))
             .chain(table.uniques.values().map(|o| (format!("tables.{key}.uniques.{}.name", o.name), o.name.as_str())))

@@ -11,8 +11,8 @@
 //! caller adds the keys, which then hold.
 
 use super::RunError;
-use crate::schema::model::{Schema, Table};
-use crate::sql::ident::{literal, quote};
+use crate::schema::model::{Schema, Table, bare_table_name, table_schema};
+use crate::sql::ident::{literal, quote, quote_table};
 use serde::Serialize;
 use sqlx::{AssertSqlSafe, PgConnection};
 
@@ -31,13 +31,9 @@ pub struct ClonedTable {
     pub orphans_removed: u64,
 }
 
-fn qualified(namespace: &str, table: &str) -> String {
-    format!("{}.{}", quote(namespace), quote(table))
-}
-
 /// Copies up to `limit` rows (all when `None`) of `table` from `source` to `target`.
-async fn copy_table(source: &mut PgConnection, target: &mut PgConnection, namespace: &str, table: &Table, limit: Option<u64>) -> Result<u64, RunError> {
-    let name = qualified(namespace, &table.name);
+async fn copy_table(source: &mut PgConnection, target: &mut PgConnection, table: &Table, limit: Option<u64>) -> Result<u64, RunError> {
+    let name = quote_table(&table.name);
     let key: Vec<String> = match &table.primary_key {
         Some(pk) => pk.columns.iter().map(|c| quote(c)).collect(),
         None => Vec::new(),
@@ -94,9 +90,9 @@ async fn copy_table(source: &mut PgConnection, target: &mut PgConnection, namesp
 }
 
 /// Sets the sequence of each identity or serial column past the largest value copied.
-async fn advance_identities(target: &mut PgConnection, namespace: &str, table: &Table) -> Result<(), RunError> {
+async fn advance_identities(target: &mut PgConnection, table: &Table) -> Result<(), RunError> {
     for column in table.columns.iter().filter(|c| c.is_identity() || c.default.as_deref().is_some_and(|d| d.starts_with("nextval("))) {
-        let name = qualified(namespace, &table.name);
+        let name = quote_table(&table.name);
         // An identity's sequence by its column; a SERIAL's by the name in its default
         // (the sequence may not be owned by the column), read as a literal, never pasted:
         // the default is the source database's text.
@@ -115,14 +111,14 @@ async fn advance_identities(target: &mut PgConnection, namespace: &str, table: &
 
 /// Deletes rows whose parent is missing, over every foreign key, until a pass deletes
 /// nothing (a deleted parent may orphan further rows). Returns the rows deleted per table.
-async fn remove_orphans(target: &mut PgConnection, namespace: &str, schema: &Schema) -> Result<std::collections::BTreeMap<String, u64>, RunError> {
+async fn remove_orphans(target: &mut PgConnection, schema: &Schema) -> Result<std::collections::BTreeMap<String, u64>, RunError> {
     let mut removed = std::collections::BTreeMap::new();
     loop {
         let mut pass = 0;
         for table in schema.tables.values() {
             for fk in table.foreign_keys.values() {
-                let child = qualified(namespace, &table.name);
-                let parent = qualified(namespace, &fk.references_table);
+                let child = quote_table(&table.name);
+                let parent = quote_table(&fk.references_table);
                 let set = fk.columns.iter().map(|c| format!("c.{} IS NOT NULL", quote(c))).collect::<Vec<_>>().join(" AND ");
                 let joined = fk.columns.iter().zip(&fk.references_columns).map(|(c, p)| format!("p.{} = c.{}", quote(p), quote(c))).collect::<Vec<_>>().join(" AND ");
                 let sql = format!("DELETE FROM {child} c WHERE {set} AND NOT EXISTS (SELECT 1 FROM {parent} p WHERE {joined})");
@@ -157,22 +153,22 @@ pub async fn create_drizzle_history(target: &mut PgConnection, schema: &str, tab
         .map_err(|e| RunError::db("creating drizzle.__drizzle_migrations on the clone", e))
 }
 
-/// Copies the rows of every table of `schema` (in `namespace` on both sides), up to
-/// `limit` per table, and every row of the `whole` tables (histories, `(namespace,
-/// table)`). The target must have the tables already, without their foreign keys.
-pub async fn copy_rows(source: &mut PgConnection, target: &mut PgConnection, namespace: &str, schema: &Schema, whole: &[(&str, &Table)], limit: Option<u64>) -> Result<Vec<ClonedTable>, RunError> {
+/// Copies the rows of every table of `schema`, up to `limit` per table, and every row of
+/// the `whole` tables (histories). The target must have the tables already, without their foreign keys.
+pub async fn copy_rows(source: &mut PgConnection, target: &mut PgConnection, schema: &Schema, whole: &[&Table], limit: Option<u64>) -> Result<Vec<ClonedTable>, RunError> {
     let mut report = Vec::new();
     for table in schema.tables.values() {
-        let copied = copy_table(source, target, namespace, table, limit).await?;
-        advance_identities(target, namespace, table).await?;
+        let copied = copy_table(source, target, table, limit).await?;
+        advance_identities(target, table).await?;
         report.push(ClonedTable { table: table.name.clone(), copied, orphans_removed: 0 });
     }
-    for (other, table) in whole {
-        let copied = copy_table(source, target, other, table, None).await?;
-        advance_identities(target, other, table).await?;
-        report.push(ClonedTable { table: format!("{other}.{}", table.name), copied, orphans_removed: 0 });
+    for table in whole {
+        let copied = copy_table(source, target, table, None).await?;
+        advance_identities(target, table).await?;
+        // (Written `schema.table` even in `public`, as a history's place is.)
+        report.push(ClonedTable { table: format!("{}.{}", table_schema(&table.name), bare_table_name(&table.name)), copied, orphans_removed: 0 });
     }
-    let removed = remove_orphans(target, namespace, schema).await?;
+    let removed = remove_orphans(target, schema).await?;
     for entry in &mut report {
         entry.orphans_removed = removed.get(&entry.table).copied().unwrap_or(0);
         entry.copied -= entry.orphans_removed.min(entry.copied);

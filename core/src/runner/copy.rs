@@ -23,7 +23,8 @@ use super::target::Conn;
 use crate::sql::directive::{BackfillDirective, CopyDirective, Directive};
 use super::source::LocalMigration;
 use crate::compile::rules;
-use crate::sql::ident::quote;
+use crate::schema::model::{bare_table_name, table_schema};
+use crate::sql::ident::{quote, quote_table};
 use sqlx::{AssertSqlSafe, Connection as _, PgConnection, Row as _};
 use std::time::{Duration, Instant};
 
@@ -50,10 +51,11 @@ async fn primary_key(conn: &mut PgConnection, table: &str) -> Result<Vec<KeyColu
         "SELECT a.attname::text AS name, format_type(a.atttypid, a.atttypmod) AS sql_type \
          FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid JOIN pg_namespace n ON n.oid = c.relnamespace \
          JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey) \
-         WHERE n.nspname = 'public' AND c.relname = $1 AND i.indisprimary \
+         WHERE n.nspname = $1 AND c.relname = $2 AND i.indisprimary \
          ORDER BY array_position(i.indkey::int2[], a.attnum)",
     )
-    .bind(table)
+    .bind(table_schema(table))
+    .bind(bare_table_name(table))
     .fetch_all(conn)
     .await?;
     rows.iter().map(|r| Ok(KeyColumn { name: r.try_get("name")?, sql_type: r.try_get("sql_type")? })).collect()
@@ -63,9 +65,10 @@ async fn primary_key(conn: &mut PgConnection, table: &str) -> Result<Vec<KeyColu
 /// was ever analysed, or where the catalog has no estimate.
 async fn estimated_rows(conn: &mut PgConnection, table: &str) -> Result<Option<u64>, sqlx::Error> {
     let estimate: Option<f64> = sqlx::query_scalar(
-        "SELECT c.reltuples::float8 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'public' AND c.relname = $1",
+        "SELECT c.reltuples::float8 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2",
     )
-    .bind(table)
+    .bind(table_schema(table))
+    .bind(bare_table_name(table))
     .fetch_optional(conn)
     .await?;
     Ok(estimate.filter(|n| *n >= 1.0).map(|n| n.round() as u64))
@@ -79,9 +82,10 @@ async fn row_size(conn: &mut PgConnection, table: &str) -> Result<String, sqlx::
     let rows = sqlx::query(
         "SELECT a.attname::text AS name, t.typlen::int AS width, (t.typcategory = 'S' OR t.typname = 'bytea') AS direct \
          FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace JOIN pg_type t ON t.oid = a.atttypid \
-         WHERE n.nspname = 'public' AND c.relname = $1 AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum",
+         WHERE n.nspname = $1 AND c.relname = $2 AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum",
     )
-    .bind(table)
+    .bind(table_schema(table))
+    .bind(bare_table_name(table))
     .fetch_all(conn)
     .await?;
     let mut fixed = 0i64;
@@ -136,7 +140,7 @@ impl WalkSql {
             key,
             statement,
             joiner,
-            table: quote(d.table()),
+            table: quote_table(d.table()),
             size,
             batch_rows,
         }
@@ -568,7 +572,7 @@ impl Migrator {
             Some(from) => from,
             None => {
                 let predicate = walk.sql.range_predicate(target_key, &record.range, 1).unwrap_or_else(|| "true".into());
-                let delete = format!("DELETE FROM {} WHERE {predicate}", quote(&copy.target));
+                let delete = format!("DELETE FROM {} WHERE {predicate}", quote_table(&copy.target));
                 let mark = format!("UPDATE {} SET recopy_cursor = $3 WHERE tag = $1 AND id = $2", history.batches_qualified());
                 let range = record.range.clone();
                 let start = encode_key(&range.lower).unwrap_or_else(|| "null".into());
@@ -662,7 +666,7 @@ impl Migrator {
             return Err(RunError::Directive { tag: m.tag.clone(), number: i + 1, message: format!("`{table}` has no primary key to empty it by before the copy starts: drop it, then rerun") });
         }
         let cols = key.iter().map(|k| quote(&k.name)).collect::<Vec<_>>().join(", ");
-        let sql = format!("DELETE FROM {t} WHERE ({cols}) IN (SELECT {cols} FROM {t} LIMIT 2999)", t = quote(table));
+        let sql = format!("DELETE FROM {t} WHERE ({cols}) IN (SELECT {cols} FROM {t} LIMIT 2999)", t = quote_table(table));
         loop {
             let deleted = std::cell::Cell::new(0);
             self.in_fenced_tx(conn, lock, m, async |tx| {
@@ -699,7 +703,7 @@ impl Migrator {
         // then frozen, as some rows have its value).
         let (transition, error) = match d {
             Directive::Copy(copy) => {
-                let creates = format!("CREATE TABLE IF NOT EXISTS {} ", quote(&copy.target));
+                let creates = format!("CREATE TABLE IF NOT EXISTS {} ", quote_table(&copy.target));
                 let restart = work.statements[..i].iter().rposition(|s| s.contains(&creates)).unwrap_or(i);
                 let error = fail(format!(
                     "copying `{}` into `{}` failed: {cause}; the copy was discarded and `{}` is unchanged: fix the data or the change (or pause writes to `{}`), then rerun",
@@ -728,7 +732,7 @@ impl Migrator {
     async fn check_copy(&self, conn: &mut Conn, lock: &Lock, work: &Work<'_>, i: usize, d: &CopyDirective) -> Result<(), RunError> {
         let m = work.m;
         let (connector, policy) = (&self.connector, &self.options.retry);
-        let count_sql = format!("SELECT (SELECT count(*) FROM {}) AS source, (SELECT count(*) FROM {}) AS target", quote(&d.source), quote(&d.target));
+        let count_sql = format!("SELECT (SELECT count(*) FROM {}) AS source, (SELECT count(*) FROM {}) AS target", quote_table(&d.source), quote_table(&d.target));
         let (source_rows, target_rows): (i64, i64) = retrying(conn, connector, policy, async |c| sqlx::query_as(AssertSqlSafe(count_sql.clone())).fetch_one(c).await)
             .await
             .map_err(|e| RunError::db(&format!("{}: counting rows", m.tag), e.error))?;
@@ -748,18 +752,18 @@ impl Migrator {
     async fn continue_identities(&self, conn: &mut Conn, lock: &Lock, m: &LocalMigration, d: &CopyDirective) -> Result<(), RunError> {
         let (connector, policy) = (&self.connector, &self.options.retry);
         let read = "SELECT a.attname::text FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace \
-                    WHERE n.nspname = 'public' AND c.relname = $1 AND a.attidentity IN ('a', 'd') AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum";
-        let columns: Vec<String> = retrying(conn, connector, policy, async |c| sqlx::query_scalar(read).bind(&d.target).fetch_all(c).await)
+                    WHERE n.nspname = $1 AND c.relname = $2 AND a.attidentity IN ('a', 'd') AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum";
+        let columns: Vec<String> = retrying(conn, connector, policy, async |c| sqlx::query_scalar(read).bind(table_schema(&d.target)).bind(bare_table_name(&d.target)).fetch_all(c).await)
             .await
             .map_err(|e| RunError::db(&format!("{}: reading the identity columns of `{}`", m.tag, d.target), e.error))?;
         for column in columns {
-            let next_sql = format!("SELECT (coalesce(max({}), 0) + 1)::bigint FROM {}", quote(&column), quote(&d.target));
+            let next_sql = format!("SELECT (coalesce(max({}), 0) + 1)::bigint FROM {}", quote(&column), quote_table(&d.target));
             let mut next: i64 = retrying(conn, connector, policy, async |c| sqlx::query_scalar(AssertSqlSafe(next_sql.clone())).fetch_one(c).await)
                 .await
                 .map_err(|e| RunError::db(&format!("{}: reading the largest `{}.{column}`", m.tag, d.target), e.error))?;
             // Past what the old table's own sequence handed out too (rows since deleted).
             let sequence: Option<String> = retrying(conn, connector, policy, async |c| {
-                sqlx::query_scalar("SELECT pg_get_serial_sequence(quote_ident($1), $2)").bind(&d.source).bind(&column).fetch_one(c).await
+                sqlx::query_scalar("SELECT pg_get_serial_sequence($1, $2)").bind(quote_table(&d.source)).bind(&column).fetch_one(c).await
             })
             .await
             .map_err(|e| RunError::db(&format!("{}: finding the sequence of `{}.{column}`", m.tag, d.source), e.error))?;
@@ -772,7 +776,7 @@ impl Migrator {
                 next = next.max(old_next);
             }
             lock.check_now(conn).await?;
-            let restart = format!("ALTER TABLE {} ALTER COLUMN {} RESTART WITH {next}", quote(&d.target), quote(&column));
+            let restart = format!("ALTER TABLE {} ALTER COLUMN {} RESTART WITH {next}", quote_table(&d.target), quote(&column));
             retrying(conn, connector, policy, async |c| sqlx::raw_sql(AssertSqlSafe(restart.clone())).execute(c).await)
                 .await
                 .map_err(|e| RunError::db(&format!("{}: continuing the identity `{}.{column}`", m.tag, d.target), e.error))?;
@@ -786,7 +790,7 @@ impl Migrator {
         let m = work.m;
         if drop_table {
             lock.check_now(conn).await?;
-            let drop = format!("DROP TABLE IF EXISTS {}", quote(&d.target));
+            let drop = format!("DROP TABLE IF EXISTS {}", quote_table(&d.target));
             retrying(conn, &self.connector, &self.options.retry, async |c| sqlx::raw_sql(AssertSqlSafe(drop.clone())).execute(c).await)
                 .await
                 .map_err(|e| RunError::db(&format!("{}: discarding `{}`", m.tag, d.target), e.error))?;
@@ -800,12 +804,12 @@ impl Migrator {
         let (connector, policy) = (&self.connector, &self.options.retry);
         let read = "SELECT a.privilege_type, CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(r.rolname) END AS grantee \
                     FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace CROSS JOIN LATERAL aclexplode(c.relacl) a LEFT JOIN pg_roles r ON r.oid = a.grantee \
-                    WHERE n.nspname = 'public' AND c.relname = $1 AND a.grantee <> c.relowner ORDER BY 2, 1";
-        let grants: Vec<(String, String)> = retrying(conn, connector, policy, async |c| sqlx::query_as(read).bind(&d.source).fetch_all(c).await)
+                    WHERE n.nspname = $1 AND c.relname = $2 AND a.grantee <> c.relowner ORDER BY 2, 1";
+        let grants: Vec<(String, String)> = retrying(conn, connector, policy, async |c| sqlx::query_as(read).bind(table_schema(&d.source)).bind(bare_table_name(&d.source)).fetch_all(c).await)
             .await
             .map_err(|e| RunError::db(&format!("{}: reading the grants of `{}`", m.tag, d.source), e.error))?;
         for (privilege, grantee) in grants {
-            let grant = format!("GRANT {privilege} ON {} TO {grantee}", quote(&d.target));
+            let grant = format!("GRANT {privilege} ON {} TO {grantee}", quote_table(&d.target));
             retrying(conn, connector, policy, async |c| sqlx::raw_sql(AssertSqlSafe(grant.clone())).execute(c).await)
                 .await
                 .map_err(|e| RunError::db(&format!("{}: copying grants to `{}`", m.tag, d.target), e.error))?;

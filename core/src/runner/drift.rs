@@ -35,18 +35,17 @@ impl DriftReport {
     }
 }
 
-/// Compares the tables in `public` with `expected`, and the grants of the permissions
+/// Compares the tables of the schemas `expected` uses with `expected`, and the grants of the permissions
 /// file (`(file name, statements)`) with the catalog's.
 pub async fn drift(connector: &Connector, expected: &Schema, history: &HistoryTable, permissions: Option<(&str, &[Statement])>) -> Result<DriftReport, RunError> {
     let mut conn = connector.connect().await?;
-    let found = introspect::introspect(conn.pg(), "public").await.map_err(|e| RunError::db("reading the catalog", e))?.without_partial_indexes();
+    let found = introspect::introspect(conn.pg(), &expected.namespaces()).await.map_err(|e| RunError::db("reading the catalog", e))?.without_partial_indexes();
     let mut schema = found.schema;
-    let mut not_compared: Vec<String> = found.unmodelled.into_iter().filter(|u| !u.is_compared()).map(|u| (u.table, u.note)).filter(|(t, _)| !(history.schema == "public" && t.as_ref().is_some_and(|t| history.own_tables().contains(t)))).map(|(_, note)| note).collect();
+    let own = history.own_model_names();
+    let mut not_compared: Vec<String> = found.unmodelled.into_iter().filter(|u| !u.is_compared()).map(|u| (u.table, u.note)).filter(|(t, _)| !t.as_ref().is_some_and(|t| own.contains(t))).map(|(_, note)| note).collect();
     not_compared.sort();
-    if history.schema == "public" {
-        for own in history.own_tables() {
-            schema.tables.remove(&own);
-        }
+    for own in &own {
+        schema.tables.remove(own);
     }
     let mut differences = compare::differences(expected, &schema);
     differences.extend(found.invalid_indexes.into_iter().map(|index| Difference::InvalidIndex { index }));

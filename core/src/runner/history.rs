@@ -176,6 +176,12 @@ impl HistoryTable {
         [self.table.clone(), self.lock_name(), self.batches_name()]
     }
 
+    /// The bookkeeping tables as the model names tables (`schema.table` outside `public`), to
+    /// leave out of what is read from the catalog.
+    pub fn own_model_names(&self) -> [String; 3] {
+        self.own_tables().map(|t| crate::schema::model::qualified_table_name(&self.schema, &t))
+    }
+
     fn lock_name(&self) -> String {
         format!("{}_lock", self.table)
     }

@@ -86,13 +86,13 @@ impl Introspected {
 }
 
 const OTHER_OBJECTS: &str = "
-SELECT CASE c.relkind WHEN 'v' THEN 'view' WHEN 'm' THEN 'materialized view' WHEN 'f' THEN 'foreign table' END || ' ' || c.relname
+SELECT CASE c.relkind WHEN 'v' THEN 'view' WHEN 'm' THEN 'materialized view' WHEN 'f' THEN 'foreign table' END || ' ' || CASE WHEN n.nspname = 'public' THEN c.relname::text ELSE n.nspname || '.' || c.relname END
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-WHERE n.nspname = $1 AND c.relkind IN ('v', 'm', 'f')
+WHERE n.nspname = ANY($1) AND c.relkind IN ('v', 'm', 'f')
 UNION ALL
-SELECT CASE t.typtype WHEN 'e' THEN 'enum type ' WHEN 'd' THEN 'domain ' ELSE 'type ' END || t.typname
+SELECT CASE t.typtype WHEN 'e' THEN 'enum type ' WHEN 'd' THEN 'domain ' ELSE 'type ' END || CASE WHEN n.nspname = 'public' THEN t.typname::text ELSE n.nspname || '.' || t.typname END
 FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
-WHERE n.nspname = $1 AND t.typtype IN ('e', 'd', 'c', 'r', 'm')
+WHERE n.nspname = ANY($1) AND t.typtype IN ('e', 'd', 'c', 'r', 'm')
   AND NOT EXISTS (SELECT 1 FROM pg_class c WHERE c.reltype = t.oid)
 ORDER BY 1";
 
@@ -100,7 +100,7 @@ ORDER BY 1";
 macro_rules! columns_query {
     (head) => {
         "
-SELECT c.relname AS table_name, a.attname AS column_name,
+SELECT CASE WHEN n.nspname = 'public' THEN c.relname::text ELSE n.nspname || '.' || c.relname END AS table_name, a.attname AS column_name,
        format_type(a.atttypid, a.atttypmod) AS sql_type, a.attnotnull AS not_null,
        pg_get_expr(d.adbin, d.adrelid) AS default_expr, a.attidentity <> '' AS is_identity,
        NOT EXISTS (SELECT 1 FROM pg_type t JOIN pg_namespace tn ON tn.oid = t.typnamespace
@@ -121,8 +121,8 @@ LEFT JOIN pg_attrdef d ON d.adrelid = c.oid AND d.adnum = a.attnum"
     };
     (tail) => {
         "
-WHERE n.nspname = $1 AND c.relkind IN ('r', 'p')
-ORDER BY c.relname, a.attnum"
+WHERE n.nspname = ANY($1) AND c.relkind IN ('r', 'p')
+ORDER BY n.nspname, c.relname, a.attnum"
     };
 }
 
@@ -159,10 +159,10 @@ LEFT JOIN information_schema.columns ic ON a.attidentity <> '' AND ic.table_sche
 
 
 const CONSTRAINTS: &str = "
-SELECT c.relname AS table_name, con.conname AS name, con.contype::text AS kind,
+SELECT CASE WHEN n.nspname = 'public' THEN c.relname::text ELSE n.nspname || '.' || c.relname END AS table_name, con.conname AS name, con.contype::text AS kind,
        ARRAY(SELECT a.attname::text FROM unnest(con.conkey) WITH ORDINALITY k(attnum, ord)
              JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.attnum ORDER BY k.ord) AS columns,
-       rc.relname::text AS ref_table, rn.nspname::text AS ref_namespace,
+       CASE WHEN rn.nspname = 'public' THEN rc.relname::text ELSE rn.nspname || '.' || rc.relname END AS ref_table, rn.nspname::text AS ref_namespace,
        ARRAY(SELECT a.attname::text FROM unnest(con.confkey) WITH ORDINALITY k(attnum, ord)
              JOIN pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.attnum ORDER BY k.ord) AS ref_columns,
        con.confdeltype::text AS on_delete, con.confupdtype::text AS on_update,
@@ -173,13 +173,13 @@ JOIN pg_class c ON c.oid = con.conrelid
 JOIN pg_namespace n ON n.oid = c.relnamespace
 LEFT JOIN pg_class rc ON rc.oid = con.confrelid
 LEFT JOIN pg_namespace rn ON rn.oid = rc.relnamespace
-WHERE n.nspname = $1 AND con.contype IN ('p', 'u', 'f', 'c')
-ORDER BY c.relname, con.conname";
+WHERE n.nspname = ANY($1) AND con.contype IN ('p', 'u', 'f', 'c')
+ORDER BY n.nspname, c.relname, con.conname";
 
 // Indexes that do not back a primary key or unique constraint. (A foreign key's `conindid`
 // names the referenced table's index, so only key constraints are excluded.)
 const INDEXES: &str = "
-SELECT t.relname AS table_name, i.relname AS name, ix.indisunique AS is_unique, ix.indisvalid AS is_valid,
+SELECT CASE WHEN n.nspname = 'public' THEN t.relname::text ELSE n.nspname || '.' || t.relname END AS table_name, i.relname AS name, ix.indisunique AS is_unique, ix.indisvalid AS is_valid,
        am.amname::text AS method, pg_get_expr(ix.indpred, ix.indrelid) AS predicate, ix.indexrelid::bigint AS oid,
        pg_get_indexdef(ix.indexrelid) AS definition
 FROM pg_index ix
@@ -187,9 +187,9 @@ JOIN pg_class i ON i.oid = ix.indexrelid
 JOIN pg_am am ON am.oid = i.relam
 JOIN pg_class t ON t.oid = ix.indrelid
 JOIN pg_namespace n ON n.oid = t.relnamespace
-WHERE n.nspname = $1
+WHERE n.nspname = ANY($1)
   AND NOT EXISTS (SELECT 1 FROM pg_constraint con WHERE con.conindid = ix.indexrelid AND con.contype IN ('p', 'u', 'x'))
-ORDER BY t.relname, i.relname";
+ORDER BY n.nspname, t.relname, i.relname";
 
 // Each index's keys and INCLUDE columns, in order: the column, or the expression as
 // PostgreSQL prints it; the operator class when not its type's default; the collation
@@ -213,7 +213,7 @@ LEFT JOIN pg_opclass opc ON k.pos < ix.indnkeyatts AND opc.oid = ix.indclass[k.p
 LEFT JOIN pg_namespace opn ON opn.oid = opc.opcnamespace
 LEFT JOIN pg_collation co ON k.pos < ix.indnkeyatts AND co.oid = ix.indcollation[k.pos]
 LEFT JOIN pg_namespace con ON con.oid = co.collnamespace
-WHERE n.nspname = $1
+WHERE n.nspname = ANY($1)
 ORDER BY ix.indexrelid, k.pos";
 
 /// For each key of `CREATE INDEX ..` as `pg_get_indexdef` prints it, whether the key
@@ -255,30 +255,39 @@ fn action(code: &str) -> Option<ReferentialAction> {
     }
 }
 
-// Tables in schemas other than the one read, apart from PostgreSQL's own and those named.
+// Tables in schemas other than those read, apart from PostgreSQL's own and those named.
 const TABLES_ELSEWHERE: &str = "
 SELECT n.nspname::text, c.relname::text
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-WHERE c.relkind IN ('r', 'p') AND n.nspname <> $1 AND NOT (n.nspname = ANY($2))
+WHERE c.relkind IN ('r', 'p') AND NOT (n.nspname = ANY($1)) AND NOT (n.nspname = ANY($2))
   AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'sys') AND n.nspname NOT LIKE 'pg\\_%'
 ORDER BY 1, 2";
 
-/// The tables of other schemas than `namespace` (leaving out `skip`, the tools' own
-/// history schemas): the structs declare one schema's tables, so `pull` lists these
-/// rather than not seeing them.
-pub async fn tables_elsewhere(conn: &mut PgConnection, namespace: &str, skip: &[String]) -> Result<Vec<(String, String)>, sqlx::Error> {
-    sqlx::query_as(TABLES_ELSEWHERE).bind(namespace).bind(skip).fetch_all(&mut *conn).await
+/// The tables of other schemas than `namespaces` (leaving out `skip`, the tools' own
+/// history schemas), for `pull --schema` to list rather than pass over.
+pub async fn tables_elsewhere(conn: &mut PgConnection, namespaces: &[String], skip: &[String]) -> Result<Vec<(String, String)>, sqlx::Error> {
+    sqlx::query_as(TABLES_ELSEWHERE).bind(namespaces).bind(skip).fetch_all(&mut *conn).await
 }
 
-/// Introspects the tables of `namespace` (usually `public`).
-pub async fn introspect(conn: &mut PgConnection, namespace: &str) -> Result<Introspected, sqlx::Error> {
+/// The schemas that hold tables, apart from PostgreSQL's own and `skip`; `public` always.
+pub async fn application_schemas(conn: &mut PgConnection, skip: &[String]) -> Result<Vec<String>, sqlx::Error> {
+    let mut schemas: Vec<String> = tables_elsewhere(conn, &[], skip).await?.into_iter().map(|(schema, _)| schema).collect();
+    schemas.push(crate::schema::model::DEFAULT_SCHEMA.to_owned());
+    schemas.sort();
+    schemas.dedup();
+    Ok(schemas)
+}
+
+/// Introspects the tables of the schemas `namespaces`; a table outside `public` is named
+/// `schema.table`, as the model names it.
+pub async fn introspect(conn: &mut PgConnection, namespaces: &[String]) -> Result<Introspected, sqlx::Error> {
     let sequences_readable: bool = sqlx::query_scalar("SELECT to_regclass('pg_catalog.pg_sequence') IS NOT NULL").fetch_one(&mut *conn).await?;
-    introspect_with(conn, namespace, sequences_readable).await
+    introspect_with(conn, namespaces, sequences_readable).await
 }
 
 /// [`introspect`], told whether the server serves `pg_sequence` (public so that the
 /// reading without it is tested on PostgreSQL, which has it).
-pub async fn introspect_with(conn: &mut PgConnection, namespace: &str, sequences_readable: bool) -> Result<Introspected, sqlx::Error> {
+pub async fn introspect_with(conn: &mut PgConnection, namespaces: &[String], sequences_readable: bool) -> Result<Introspected, sqlx::Error> {
     let mut schema = Schema::default();
     let mut unmodelled = Vec::new();
     if !sequences_readable {
@@ -289,7 +298,7 @@ pub async fn introspect_with(conn: &mut PgConnection, namespace: &str, sequences
         });
     }
     let columns = if sequences_readable { COLUMNS } else { COLUMNS_WITHOUT_SEQUENCES };
-    for row in sqlx::query(columns).bind(namespace).fetch_all(&mut *conn).await? {
+    for row in sqlx::query(columns).bind(namespaces).fetch_all(&mut *conn).await? {
         let table: String = row.try_get("table_name")?;
         let entry = schema.tables.entry(table.clone()).or_insert_with(|| Table {
             name: table,
@@ -363,7 +372,7 @@ pub async fn introspect_with(conn: &mut PgConnection, namespace: &str, sequences
             collation: row.try_get("collation")?,
         });
     }
-    for row in sqlx::query(CONSTRAINTS).bind(namespace).fetch_all(&mut *conn).await? {
+    for row in sqlx::query(CONSTRAINTS).bind(namespaces).fetch_all(&mut *conn).await? {
         let table: String = row.try_get("table_name")?;
         let Some(t) = schema.tables.get_mut(&table) else { continue };
         let name: String = row.try_get("name")?;
@@ -381,7 +390,7 @@ pub async fn introspect_with(conn: &mut PgConnection, namespace: &str, sequences
             "u" => {
                 t.uniques.insert(name.clone(), Unique { name, columns });
             }
-            "f" if row.try_get::<Option<String>, _>("ref_namespace")?.is_some_and(|n| n != namespace) => {
+            "f" if row.try_get::<Option<String>, _>("ref_namespace")?.is_some_and(|n| !namespaces.contains(&n)) => {
                 let other: String = row.try_get("ref_namespace")?;
                 unmodelled.push(Unmodelled {
                     note: format!("`{table}`: foreign key `{name}` references a table in schema `{other}`, which tablewright does not manage; left alone"),
@@ -425,10 +434,10 @@ pub async fn introspect_with(conn: &mut PgConnection, namespace: &str, sequences
     }
     let mut invalid_indexes = Vec::new();
     let mut keys: std::collections::BTreeMap<i64, Vec<sqlx::postgres::PgRow>> = Default::default();
-    for row in sqlx::query(INDEX_KEYS).bind(namespace).fetch_all(&mut *conn).await? {
+    for row in sqlx::query(INDEX_KEYS).bind(namespaces).fetch_all(&mut *conn).await? {
         keys.entry(row.try_get("oid")?).or_default().push(row);
     }
-    for row in sqlx::query(INDEXES).bind(namespace).fetch_all(&mut *conn).await? {
+    for row in sqlx::query(INDEXES).bind(namespaces).fetch_all(&mut *conn).await? {
         let table: String = row.try_get("table_name")?;
         let Some(t) = schema.tables.get_mut(&table) else { continue };
         let name: String = row.try_get("name")?;
@@ -493,7 +502,7 @@ pub async fn introspect_with(conn: &mut PgConnection, namespace: &str, sequences
             t.indexes.insert(name, index);
         }
     }
-    for object in sqlx::query_scalar::<_, String>(OTHER_OBJECTS).bind(namespace).fetch_all(&mut *conn).await? {
+    for object in sqlx::query_scalar::<_, String>(OTHER_OBJECTS).bind(namespaces).fetch_all(&mut *conn).await? {
         unmodelled.push(Unmodelled { table: None, kind: UnmodelledKind::NotATable, note: format!("{object} is not a table; tablewright does not manage it") });
     }
     // The notes quote the catalog's names: said with their control characters escaped.

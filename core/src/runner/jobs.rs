@@ -132,7 +132,7 @@ impl Migrator {
                 statement::classify(&work.statements[j]).adds_constraint.is_some_and(|(t, c)| &c == constraint && t.is_none_or(|t| &t == table))
             })
         {
-            run(conn, format!("ALTER TABLE {} DROP CONSTRAINT IF EXISTS {}", quote(table), quote(constraint))).await?;
+            run(conn, format!("ALTER TABLE {} DROP CONSTRAINT IF EXISTS {}", crate::sql::ident::quote_table(table), quote(constraint))).await?;
             events(Event::Removed {
                 tag: m.tag.clone(),
                 what: format!(

@@ -84,7 +84,7 @@ impl Excess {
     /// The statements that take it away, grant options first. CASCADE: what the role
     /// granted on to others through an option no handler declared goes with it.
     pub fn revokes(&self) -> Vec<String> {
-        let (table, role) = (quote(&self.table), quote(&self.role));
+        let (table, role) = (crate::sql::ident::quote_table(&self.table), quote(&self.role));
         let mut out = Vec::new();
         if !self.grant_options.is_empty() {
             out.push(format!("REVOKE GRANT OPTION FOR {} ON {table} FROM {role} CASCADE;", self.grant_options.join(", ")));
@@ -211,8 +211,13 @@ async fn run(conn: &mut Conn, connector: &Connector, policy: &RetryPolicy, sql: 
 }
 
 async fn table_exists(conn: &mut Conn, table: &str) -> Result<bool, RunError> {
-    let sql = "SELECT EXISTS (SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'public' AND c.relname = $1 AND c.relkind IN ('r', 'p', 'v'))";
-    sqlx::query_scalar::<_, bool>(sql).bind(table).fetch_one(conn.pg()).await.map_err(|e| RunError::db("looking up a table", e))
+    let sql = "SELECT EXISTS (SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind IN ('r', 'p', 'v'))";
+    let (schema, bare) = (crate::schema::model::table_schema(table), crate::schema::model::bare_table_name(table));
+    sqlx::query_scalar::<_, bool>(sql).bind(schema).bind(bare).fetch_one(conn.pg()).await.map_err(|e| RunError::db("looking up a table", e))
+}
+
+async fn schema_exists(conn: &mut Conn, schema: &str) -> Result<bool, RunError> {
+    sqlx::query_scalar::<_, bool>("SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)").bind(schema).fetch_one(conn.pg()).await.map_err(|e| RunError::db("looking up a schema", e))
 }
 
 async fn role_exists(conn: &mut Conn, role: &str) -> Result<bool, RunError> {
@@ -243,6 +248,12 @@ pub async fn apply(connector: &Connector, file: &str, statements: &[Statement], 
                     run(&mut conn, connector, &policy, sql).await.map_err(|e| RunError::db(&format!("{file}: AWS IAM GRANT for {role}"), e))?;
                 } else {
                     report.skipped_iam += 1;
+                }
+            }
+            Statement::SchemaUsage { schema, sql, .. } => {
+                // A schema no migration has made yet: its tables' grants are gaps below.
+                if schema_exists(&mut conn, schema).await? {
+                    run(&mut conn, connector, &policy, sql).await.map_err(|e| RunError::db(&format!("{file}: {sql}"), e))?;
                 }
             }
             Statement::Grant { grant, sql, .. } => {
@@ -282,7 +293,7 @@ fn managed_roles(statements: &[Statement]) -> BTreeSet<&str> {
         .filter_map(|s| match s {
             Statement::CreateRole { role, .. } => Some(role.as_str()),
             Statement::Grant { grant, .. } => Some(grant.role.as_str()),
-            Statement::IamGrant { .. } => None,
+            Statement::IamGrant { .. } | Statement::SchemaUsage { .. } => None,
         })
         .collect()
 }
@@ -299,17 +310,17 @@ async fn find_excess(conn: &mut Conn, statements: &[Statement]) -> Result<Vec<Ex
     }
     // Table privileges, then column privileges (the column is empty for a table's).
     let rows: Vec<(String, String, String, String, bool)> = sqlx::query_as(
-        "SELECT c.relname::text, '' AS attname, r.rolname::text, a.privilege_type, a.is_grantable \
+        "SELECT CASE WHEN n.nspname = 'public' THEN c.relname::text ELSE n.nspname || '.' || c.relname END, '' AS attname, r.rolname::text, a.privilege_type, a.is_grantable \
          FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
          CROSS JOIN LATERAL aclexplode(c.relacl) a \
          JOIN pg_roles r ON r.oid = a.grantee \
-         WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') AND a.grantee <> c.relowner \
+         WHERE n.nspname NOT IN ('pg_catalog', 'information_schema', 'sys') AND n.nspname NOT LIKE 'pg\\_%' AND c.relkind IN ('r', 'p') AND a.grantee <> c.relowner \
          UNION ALL \
-         SELECT c.relname::text, att.attname::text, r.rolname::text, a.privilege_type, a.is_grantable \
+         SELECT CASE WHEN n.nspname = 'public' THEN c.relname::text ELSE n.nspname || '.' || c.relname END, att.attname::text, r.rolname::text, a.privilege_type, a.is_grantable \
          FROM pg_attribute att JOIN pg_class c ON c.oid = att.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace \
          CROSS JOIN LATERAL aclexplode(att.attacl) a \
          JOIN pg_roles r ON r.oid = a.grantee \
-         WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') AND att.attnum > 0 AND NOT att.attisdropped AND a.grantee <> c.relowner \
+         WHERE n.nspname NOT IN ('pg_catalog', 'information_schema', 'sys') AND n.nspname NOT LIKE 'pg\\_%' AND c.relkind IN ('r', 'p') AND att.attnum > 0 AND NOT att.attisdropped AND a.grantee <> c.relowner \
          ORDER BY 1, 3, 2, 4",
     )
     .fetch_all(conn.pg())
@@ -348,14 +359,14 @@ async fn find_excess(conn: &mut Conn, statements: &[Statement]) -> Result<Vec<Ex
     Ok(excess.into_values().collect())
 }
 
-/// Privileges on tables of `public`, per (table, role), from `pg_class.relacl`.
+/// Privileges on the application's tables, per (table, role), from `pg_class.relacl`.
 async fn live_privileges(conn: &mut Conn) -> Result<BTreeMap<(String, String), BTreeSet<String>>, RunError> {
     let rows: Vec<(String, String, String)> = sqlx::query_as(
-        "SELECT c.relname::text, r.rolname::text, a.privilege_type \
+        "SELECT CASE WHEN n.nspname = 'public' THEN c.relname::text ELSE n.nspname || '.' || c.relname END, r.rolname::text, a.privilege_type \
          FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
          CROSS JOIN LATERAL aclexplode(coalesce(c.relacl, acldefault('r', c.relowner))) a \
          JOIN pg_roles r ON r.oid = a.grantee \
-         WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p')",
+         WHERE n.nspname NOT IN ('pg_catalog', 'information_schema', 'sys') AND n.nspname NOT LIKE 'pg\\_%' AND c.relkind IN ('r', 'p')",
     )
     .fetch_all(conn.pg())
     .await

@@ -80,7 +80,7 @@ fn insert_statement(table: &Table, first: u64, count: u64) -> Result<String, Str
     let mut fk_of_column = std::collections::BTreeMap::new();
     for (i, fk) in table.foreign_keys.values().enumerate() {
         let alias = format!("parent_{i}");
-        let parent = quote_ident(&fk.references_table);
+        let parent = crate::sql::ident::quote_table(&fk.references_table);
         let keys = fk.references_columns.iter().map(|c| quote_ident(c)).collect::<Vec<_>>().join(", ");
         // The n-th parent row, n walking the parents so that children spread over them.
         joins.push_str(&format!(
@@ -110,11 +110,11 @@ fn insert_statement(table: &Table, first: u64, count: u64) -> Result<String, Str
         values.push(value);
     }
     if columns.is_empty() {
-        return Ok(format!("INSERT INTO {} DEFAULT VALUES ON CONFLICT DO NOTHING", quote_ident(&table.name)));
+        return Ok(format!("INSERT INTO {} DEFAULT VALUES ON CONFLICT DO NOTHING", crate::sql::ident::quote_table(&table.name)));
     }
     Ok(format!(
         "INSERT INTO {} ({}) SELECT {} FROM generate_series({first}::bigint, {}::bigint) AS s(g){joins} ON CONFLICT DO NOTHING",
-        quote_ident(&table.name),
+        crate::sql::ident::quote_table(&table.name),
         columns.join(", "),
         values.join(", "),
         first + count - 1

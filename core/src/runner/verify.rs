@@ -110,7 +110,7 @@ async fn replay(url: &str, dialect: Dialect, set: MigrationSet, expected: &Schem
         Some(rows) => {
             for (round, next) in set.migrations.iter().enumerate() {
                 if round > 0 {
-                    let schema = introspect::introspect(&mut conn, "public").await.map_err(|e| RunError::db("introspecting the replayed database", e))?.schema;
+                    let schema = introspect::introspect(&mut conn, &expected.namespaces()).await.map_err(|e| RunError::db("introspecting the replayed database", e))?.schema;
                     let tables = sample::insert_sample_rows(&mut conn, &schema, rows, round as u64).await?;
                     events(Event::SampleRows { before: next.tag.clone(), tables: tables.clone() });
                     rounds.push(SampleRound { before: next.tag.clone(), tables });
@@ -120,7 +120,7 @@ async fn replay(url: &str, dialect: Dialect, set: MigrationSet, expected: &Schem
             }
         }
     }
-    let found = introspect::introspect(&mut conn, "public").await.map_err(|e| RunError::db("introspecting the replayed database", e))?;
+    let found = introspect::introspect(&mut conn, &expected.namespaces()).await.map_err(|e| RunError::db("introspecting the replayed database", e))?;
     let _ = conn.close().await;
     let mut differences = compare::differences(expected, &found.schema);
     differences.extend(found.invalid_indexes.iter().map(|i| compare::Difference::InvalidIndex { index: i.clone() }));

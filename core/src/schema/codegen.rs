@@ -130,7 +130,7 @@ fn column_tokens(table: &Table, column: &Column, (field, renamed): (Ident, bool)
     let single = |columns: &[String]| columns.len() == 1 && columns[0] == column.name;
     if let Some(pk) = &table.primary_key
         && single(&pk.columns)
-        && pk.name == model::make_object_name(&table.name, None, "pkey")
+        && pk.name == model::make_object_name(model::bare_table_name(&table.name), None, "pkey")
     {
         attrs.push(quote!(primary_key));
     }
@@ -299,15 +299,17 @@ fn column_list(table: &Table, columns: &[String]) -> Option<TokenStream> {
 }
 
 fn table_tokens(table: &Table, ident: Ident) -> TokenStream {
-    let name = &table.name;
     let doc = format!(" The `{}` table.", table.name);
-    let mut attrs: Vec<TokenStream> = vec![quote!(#[table(name = #name)])];
+    let mut attrs: Vec<TokenStream> = vec![match model::split_table_name(&table.name) {
+        (Some(schema), name) => quote!(#[table(name = #name, schema = #schema)]),
+        (None, name) => quote!(#[table(name = #name)]),
+    }];
     if let Some(pk) = &table.primary_key
-        && (pk.columns.len() > 1 || pk.name != model::make_object_name(&table.name, None, "pkey"))
+        && (pk.columns.len() > 1 || pk.name != model::make_object_name(model::bare_table_name(&table.name), None, "pkey"))
         && let Some(columns) = column_list(table, &pk.columns)
     {
         let key_name = &pk.name;
-        let named = (pk.name != model::make_object_name(&table.name, None, "pkey")).then(|| quote!(, name = #key_name));
+        let named = (pk.name != model::make_object_name(model::bare_table_name(&table.name), None, "pkey")).then(|| quote!(, name = #key_name));
         attrs.push(quote!(#[primary_key(#columns #named)]));
     }
     for unique in table.uniques.values() {

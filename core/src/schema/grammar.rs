@@ -20,7 +20,7 @@ use syn::ext::IdentExt as _;
 use syn::{Attribute, Data, DeriveInput, Expr, Fields, GenericArgument, Ident, Lit, LitStr, PathArguments, Token, Type};
 
 /// Keys accepted in `#[table(..)]`.
-pub const TABLE_KEYS: &[&str] = &["name", "renamed_from", "allow_drop"];
+pub const TABLE_KEYS: &[&str] = &["name", "schema", "renamed_from", "allow_drop"];
 /// Keys accepted in `#[column(..)]`.
 pub const COLUMN_KEYS: &[&str] = &[
     "name",
@@ -562,12 +562,14 @@ fn referenced_columns(text: &str) -> Option<(String, Vec<String>)> {
     let inner = rest.trim_end().strip_suffix(')')?;
     let columns: Vec<String> = inner.split(',').map(|c| c.trim().to_owned()).collect();
     let simple = |name: &str| !name.is_empty() && !name.contains(|c: char| c == '"' || c == '(' || c == ')' || c.is_whitespace() || c.is_control());
-    (simple(table.trim()) && columns.iter().all(|c| simple(c))).then(|| (table.trim().to_owned(), columns))
+    let table = model::table_reference(table)?;
+    (simple(&table) && columns.iter().all(|c| simple(c))).then_some((table, columns))
 }
 
 #[derive(Default)]
 struct StructAttrs {
     name: Option<LitStr>,
+    schema: Option<LitStr>,
     renamed_from: Option<LitStr>,
     allow_drop: Vec<Spanned<String>>,
     indexes: Vec<IndexAttr>,
@@ -587,6 +589,7 @@ fn parse_struct_attrs(attrs: &[Attribute], errors: &mut Errors) -> StructAttrs {
                 let Some(key) = accept_key(meta, TABLE_KEYS, &mut seen, errors)? else { return Ok(()) };
                 match key.as_str() {
                     "name" => out.name = string_value(meta, errors)?,
+                    "schema" => out.schema = string_value(meta, errors)?,
                     "renamed_from" => out.renamed_from = string_value(meta, errors)?,
                     "allow_drop" => {
                         if let Some(list) = ident_list(meta, errors)? {
@@ -744,14 +747,24 @@ pub fn parse_table_with<'a>(input: impl Into<StructInput<'a>>, sql: &dyn SqlFrag
         errors.push(input.generics, "a table struct cannot be generic");
     }
     let attrs = parse_struct_attrs(input.attrs, &mut errors);
-    let table_name = match &attrs.name {
+    let bare_name = match &attrs.name {
         Some(lit) => {
             let v = lit.value();
             check_identifier(&v, lit, "table name", &mut errors);
+            if v.contains('.') {
+                errors.push(lit, format!("table name `{v}` holds a `.`: name the schema with `schema = \"..\"` and the table without it"));
+            }
             v
         }
         None => snake_case(&input.ident.to_string()),
     };
+    let schema = attrs.schema.as_ref().map(|lit| {
+        let v = lit.value();
+        check_schema_name(&v, lit, &mut errors);
+        v
+    });
+    // Tables outside `public` are named `schema.table` everywhere in the model.
+    let table_name = model::qualified_table_name(schema.as_deref().unwrap_or(model::DEFAULT_SCHEMA), &bare_name);
 
     let mut columns: Vec<Column> = Vec::new();
     let mut field_columns: Vec<(Ident, String)> = Vec::new();
@@ -880,8 +893,8 @@ pub fn parse_table_with<'a>(input: impl Into<StructInput<'a>>, sql: &dyn SqlFrag
             uniques.insert(name.clone(), Unique { name, columns: cols });
         }
         match &col.references {
-            Some(lit) => match lit.value().split_once('.') {
-                Some((t, c)) if !t.trim().is_empty() && !c.trim().is_empty() && !c.contains('.') => {
+            Some(lit) => match lit.value().rsplit_once('.').and_then(|(t, c)| Some((model::table_reference(t)?, c))) {
+                Some((t, c)) if !c.trim().is_empty() => {
                     let cols = vec![column_name.clone()];
                     let name = match &col.foreign_key_name {
                         Some(lit) => {
@@ -898,7 +911,7 @@ pub fn parse_table_with<'a>(input: impl Into<StructInput<'a>>, sql: &dyn SqlFrag
                         ForeignKey {
                             name,
                             columns: cols,
-                            references_table: t.trim().to_owned(),
+                            references_table: t,
                             references_columns: vec![c.trim().to_owned()],
                             on_delete,
                             on_update,
@@ -908,7 +921,7 @@ pub fn parse_table_with<'a>(input: impl Into<StructInput<'a>>, sql: &dyn SqlFrag
                         },
                     );
                 }
-                _ => errors.push(lit, "`references` takes `\"table.column\"`, for example `references = \"authors.id\"`"),
+                _ => errors.push(lit, "`references` takes `\"table.column\"` or `\"schema.table.column\"`, for example `references = \"authors.id\"`"),
             },
             None => {
                 for lit in [&col.on_delete, &col.on_update, &col.foreign_key_name].into_iter().flatten() {
@@ -947,7 +960,7 @@ pub fn parse_table_with<'a>(input: impl Into<StructInput<'a>>, sql: &dyn SqlFrag
     for span in pk_spans.iter().skip(1) {
         errors.push_span(*span, "a table has one primary key: for a composite key use `#[primary_key(columns(a, b))]` on the struct");
     }
-    let pkey_name = model::make_object_name(&table_name, None, "pkey");
+    let pkey_name = model::make_object_name(&bare_name, None, "pkey");
     let primary_key = if let Some((col, _)) = field_pk.first() {
         Some(PrimaryKey { name: pkey_name, columns: vec![col.clone()] })
     } else {
@@ -1099,7 +1112,13 @@ pub fn parse_table_with<'a>(input: impl Into<StructInput<'a>>, sql: &dyn SqlFrag
             errors.push_span(hint.span, format!("`renamed_from = \"{}\"` clashes with the column `{}` that still exists", hint.value, hint.value));
         }
     }
-    let renamed_from = attrs.renamed_from.as_ref().map(|lit| Spanned { value: lit.value(), span: lit.span() });
+    // A table is renamed within its schema: the old name is in the same one.
+    let renamed_from = attrs.renamed_from.as_ref().map(|lit| {
+        if lit.value().contains('.') {
+            errors.push(lit, "`renamed_from` names a table in the same schema, without a `.`: a table cannot move between schemas by a rename");
+        }
+        Spanned { value: model::qualified_table_name(model::table_schema(&table_name), &lit.value()), span: lit.span() }
+    });
     if let Some(hint) = &renamed_from
         && hint.value == table_name
     {
@@ -1243,6 +1262,16 @@ fn is_collatable(sql_type: &SqlType) -> bool {
 fn check_qualified_name(value: &str, tokens: impl ToTokens + Clone, what: &str, errors: &mut Errors) {
     for part in value.split('.') {
         check_identifier(part, tokens.clone(), what, errors);
+    }
+}
+
+/// A schema's name: an identifier without a `.`, and not one PostgreSQL keeps for itself.
+fn check_schema_name(value: &str, tokens: impl ToTokens + Clone, errors: &mut Errors) {
+    check_identifier(value, tokens.clone(), "schema name", errors);
+    if value.contains('.') {
+        errors.push(tokens, format!("schema name `{value}` holds a `.`"));
+    } else if value.starts_with("pg_") || value == "information_schema" {
+        errors.push(tokens, format!("schema `{value}` is PostgreSQL's own (names starting with `pg_` are reserved): choose another"));
     }
 }
 

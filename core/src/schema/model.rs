@@ -7,7 +7,7 @@
 
 pub use crate::schema::sql_text::{SqlExpr, SqlType};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// A whole database schema: every table, keyed by its SQL name.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -19,6 +19,13 @@ pub struct Schema {
 }
 
 impl Schema {
+    /// The database schemas its tables are in, `public` always among them.
+    pub fn namespaces(&self) -> Vec<String> {
+        let mut out: BTreeSet<&str> = self.tables.keys().map(|t| table_schema(t)).collect();
+        out.insert(DEFAULT_SCHEMA);
+        out.into_iter().map(str::to_owned).collect()
+    }
+
     /// Tables ordered so that each comes after the tables its foreign keys reference, for
     /// writing rows. A cycle (a self-reference included) cannot be ordered: its tables come
     /// in name order where the cycle is met, and the caller must cope with rows whose
@@ -632,6 +639,48 @@ pub struct Check {
     pub expression: SqlExpr,
 }
 
+/// The schema PostgreSQL resolves unqualified names in, and the one a table's name leaves
+/// unsaid: a table in it is `users`, a table elsewhere is `auth.users`, so a snapshot of
+/// tables all in `public` reads as it did before schemas could be declared.
+pub const DEFAULT_SCHEMA: &str = "public";
+
+/// A table's name split into its schema (`None` for [`DEFAULT_SCHEMA`]) and its name in the
+/// schema. Neither part can hold a `.` (the grammar and the snapshot reader refuse one).
+pub fn split_table_name(name: &str) -> (Option<&str>, &str) {
+    match name.split_once('.') {
+        Some((schema, bare)) => (Some(schema), bare),
+        None => (None, name),
+    }
+}
+
+/// The schema a table named `name` lives in.
+pub fn table_schema(name: &str) -> &str {
+    split_table_name(name).0.unwrap_or(DEFAULT_SCHEMA)
+}
+
+/// A table's name in its schema: what PostgreSQL's `relname` holds, what constraint and
+/// index names are made from, and what `RENAME TO` takes.
+pub fn bare_table_name(name: &str) -> &str {
+    split_table_name(name).1
+}
+
+/// The model's name of table `bare` in `schema`: qualified unless the schema is
+/// [`DEFAULT_SCHEMA`].
+pub fn qualified_table_name(schema: &str, bare: &str) -> String {
+    if schema == DEFAULT_SCHEMA { bare.to_owned() } else { format!("{schema}.{bare}") }
+}
+
+/// The model's name of a referenced table written `table` or `schema.table`: `None` when a
+/// part is empty or there are more than two; `public.t` is `t`.
+pub fn table_reference(text: &str) -> Option<String> {
+    let parts: Vec<&str> = text.trim().split('.').map(str::trim).collect();
+    match parts.as_slice() {
+        [bare] if !bare.is_empty() => Some((*bare).to_owned()),
+        [schema, bare] if !schema.is_empty() && !bare.is_empty() => Some(qualified_table_name(schema, bare)),
+        _ => None,
+    }
+}
+
 /// PostgreSQL truncates identifiers longer than this many bytes (the structs' own names
 /// are refused instead; names read from a database or drizzle are kept truncated).
 pub const MAX_IDENTIFIER_BYTES: usize = 63;
@@ -664,12 +713,12 @@ pub fn name_problem(name: &str) -> Option<NameProblem> {
 /// The name PostgreSQL gives a constraint or index the DDL leaves unnamed: `<table>_<cols>_<suffix>`
 /// (`ChooseConstraintName`, `ChooseIndexName`), shortened as [`make_object_name`] does.
 pub fn default_name(table: &str, columns: &[String], suffix: &str) -> String {
-    make_object_name(table, Some(&columns.join("_")), suffix)
+    make_object_name(bare_table_name(table), Some(&columns.join("_")), suffix)
 }
 
 /// The name PostgreSQL gives the sequence of an identity column of `table`.
 pub fn identity_sequence_name(table: &str, column: &str) -> String {
-    make_object_name(table, Some(column), "seq")
+    make_object_name(bare_table_name(table), Some(column), "seq")
 }
 
 /// PostgreSQL's `makeObjectName`: `<name1>[_<name2>]_<label>`, the longer of the two

@@ -16,7 +16,7 @@
 //! `copy` belongs to a table recreation ([`crate::compile::recreate`]); `backfill` gives the rows
 //! that exist when a column is added its default.
 
-use crate::sql::ident::{quote, quoted_ident};
+use crate::sql::ident::{quote, quote_table, quoted_ident};
 use crate::sql::tokens::{self, Lexeme};
 use sqlparser::tokenizer::{Token, Whitespace};
 
@@ -140,14 +140,14 @@ fn parse_copy(header_line: &str, header: &str, statement: &str, lexemes: &[Lexem
         return Err(form());
     }
     let insert = body(statement, lexemes);
-    let expected_start = format!("INSERT INTO {} (", quote(&target));
-    let expected_end = format!(" FROM {}", quote(&source));
+    let expected_start = format!("INSERT INTO {} (", quote_table(&target));
+    let expected_end = format!(" FROM {}", quote_table(&source));
     // A `;` inside is harmless: the runner sends each batch as one prepared statement,
     // which the server refuses to split.
     if !insert.starts_with(&expected_start) || !insert.ends_with(&expected_end) {
         return Err(error(format!(
             "the statement after `{header_line}` must be one `{expected_start}..) SELECT .. FROM {}`, without WHERE, ORDER BY or LIMIT (the runner adds the batch's key range)",
-            quote(&source)
+            quote_table(&source)
         )));
     }
     if let Some(keyword) = top_level_keyword(lexemes, &["WHERE", "ORDER", "LIMIT", "OFFSET", "GROUP", "HAVING", "JOIN", "UNION", "ON"]) {
@@ -166,7 +166,7 @@ fn parse_backfill(header_line: &str, header: &str, statement: &str, lexemes: &[L
         return Err(form());
     }
     let update = body(statement, lexemes);
-    let expected_start = format!("UPDATE {} SET {} = ", quote(&table), quote(&column));
+    let expected_start = format!("UPDATE {} SET {} = ", quote_table(&table), quote(&column));
     let expected_end = format!(" WHERE {} IS NULL", quote(&column));
     let value = update.strip_prefix(&expected_start).and_then(|r| r.strip_suffix(&expected_end)).unwrap_or("");
     if value.trim().is_empty() {
@@ -182,10 +182,10 @@ pub fn copy_statement(source: &str, target: &str, columns: &[String], expression
         "{COPY_MARK}{} -> {}\nINSERT INTO {} ({}) SELECT {} FROM {};",
         quote(source),
         quote(target),
-        quote(target),
+        quote_table(target),
         columns.join(", "),
         expressions.join(", "),
-        quote(source)
+        quote_table(source)
     )
 }
 
@@ -193,7 +193,7 @@ pub fn copy_statement(source: &str, target: &str, columns: &[String], expression
 /// NULL (the form [`parse`] reads back).
 pub fn backfill_statement(table: &str, column: &str, value: &str) -> String {
     let (t, c) = (quote(table), quote(column));
-    format!("{BACKFILL_MARK}{t}.{c}\nUPDATE {t} SET {c} = {value} WHERE {c} IS NULL;")
+    format!("{BACKFILL_MARK}{t}.{c}\nUPDATE {} SET {c} = {value} WHERE {c} IS NULL;", quote_table(table))
 }
 
 #[cfg(test)]

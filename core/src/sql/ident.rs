@@ -13,6 +13,25 @@ pub fn quote_qualified(name: &str) -> String {
     name.split('.').map(quote).collect::<Vec<_>>().join(".")
 }
 
+/// Quotes a table's name as the model holds it: `users` as `"users"`, `auth.users` (a table
+/// outside `public`) as `"auth"."users"`.
+pub fn quote_table(name: &str) -> String {
+    match name.split_once('.') {
+        Some((schema, bare)) => format!("{}.{}", quote(schema), quote(bare)),
+        None => quote(name),
+    }
+}
+
+/// Quotes the name of an object that lives in the schema of `table` (an index), qualified as
+/// the table is: `DROP INDEX` and `ALTER INDEX` look names up on the search path, which holds
+/// only `public`.
+pub fn quote_beside_table(table: &str, object: &str) -> String {
+    match table.split_once('.') {
+        Some((schema, _)) => format!("{}.{}", quote(schema), quote(object)),
+        None => quote(object),
+    }
+}
+
 /// Reads a possibly qualified name as PostgreSQL prints it (`seq`, `"Odd".seq`, `a."b""c"`):
 /// its parts, unquoted; `None` for anything else. An unquoted part is what PostgreSQL leaves
 /// unquoted: lower-case letters, digits, `_` and `$`, not starting with a digit or `$`.

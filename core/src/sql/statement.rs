@@ -138,18 +138,32 @@ impl Cursor {
     /// An identifier, possibly schema-qualified; returns its last part as written
     /// (unquoted words fold to lower case, as PostgreSQL does).
     fn name(&mut self) -> Option<String> {
-        let mut last = None;
+        self.qualified_name().pop()
+    }
+
+    /// A table's name as the model writes it: `t`, or `s.t` outside `public`.
+    fn table_name(&mut self) -> Option<String> {
+        match self.qualified_name().as_slice() {
+            [schema, table] if schema != "public" => Some(format!("{schema}.{table}")),
+            [.., table] => Some(table.clone()),
+            [] => None,
+        }
+    }
+
+    /// The parts of a possibly qualified name, folded as PostgreSQL folds them.
+    fn qualified_name(&mut self) -> Vec<String> {
+        let mut parts = Vec::new();
         loop {
             match self.tokens.get(self.at) {
-                Some(Token::Quoted(q)) => last = Some(q.clone()),
-                Some(Token::Word(w)) => last = Some(w.to_ascii_lowercase()),
-                _ => return last,
+                Some(Token::Quoted(q)) => parts.push(q.clone()),
+                Some(Token::Word(w)) => parts.push(w.to_ascii_lowercase()),
+                _ => return parts,
             }
             self.at += 1;
             if matches!(self.tokens.get(self.at), Some(Token::Punct(p)) if p == ".") {
                 self.at += 1;
             } else {
-                return last;
+                return parts;
             }
         }
     }
@@ -281,7 +295,7 @@ pub fn classify(sql: &str) -> StatementInfo {
             let is_async = c.word("ASYNC");
             c.words(&["IF", "EXISTS"]);
             c.word("ONLY");
-            let table = c.name();
+            let table = c.table_name();
             if c.words(&["VALIDATE", "CONSTRAINT"]) {
                 info.validation = Some(Validation { table, constraint: c.name(), is_async });
             } else if c.words(&["ADD", "CONSTRAINT"])

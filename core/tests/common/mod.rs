@@ -308,7 +308,9 @@ pub async fn apply(conn: &mut PgConnection, statements: &[String], dialect: Dial
 
 /// Fails with every difference between the database and the expected schema.
 pub async fn assert_database_matches(conn: &mut PgConnection, expected: &tablewright_core::schema::model::Schema, what: &str) {
-    let found = introspect::introspect(conn, "public").await.unwrap();
+    // Every schema holding tables, so a table made in the wrong one is seen.
+    let schemas = introspect::application_schemas(conn, &["dsql_guard".to_owned(), "tablewright".to_owned(), "drizzle".to_owned()]).await.unwrap();
+    let found = introspect::introspect(conn, &schemas).await.unwrap();
     assert!(found.invalid_indexes.is_empty(), "{what}: invalid indexes {:?}", found.invalid_indexes);
     let diffs = compare::differences(expected, &found.schema);
     assert!(diffs.is_empty(), "{what}: the database differs from the snapshot:\n  {}", diffs.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n  "));

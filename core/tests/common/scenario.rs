@@ -56,6 +56,7 @@ macro_rules! with_cases {
             add_partial_index,
             dsql_rebuild_refuses_always_identity,
             identity_counts_down,
+            tables_in_schemas,
         );
     };
 }

@@ -195,7 +195,8 @@ async fn migrate(mode: Mode, url: &str, dir: &Path) -> Result<runner::RunReport,
 /// follows the history, which neither dialect can change).
 async fn schema(url: &str) -> Result<(Schema, Vec<String>), String> {
     let mut conn = PgConnection::connect(url).await.map_err(|e| e.to_string())?;
-    let found = introspect::introspect(&mut conn, "public").await.map_err(|e| e.to_string())?;
+    let schemas = introspect::application_schemas(&mut conn, &["dsql_guard".to_owned(), "tablewright".to_owned(), "drizzle".to_owned()]).await.map_err(|e| e.to_string())?;
+    let found = introspect::introspect(&mut conn, &schemas).await.map_err(|e| e.to_string())?;
     let mut schema = found.schema;
     for t in schema.tables.values_mut() {
         t.columns.sort_by(|a, b| a.name.cmp(&b.name));

@@ -57,6 +57,15 @@ CREATE TABLE order_lines (
     UNIQUE (order_id, product_id)
 );
 CREATE UNIQUE INDEX customers_email_lower ON customers (lower(email));
+CREATE SCHEMA auth;
+CREATE TABLE auth.sessions (
+    id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+    customer_id bigint NOT NULL REFERENCES customers (id) ON DELETE CASCADE,
+    token text NOT NULL UNIQUE,
+    expires_at timestamptz
+);
+CREATE INDEX sessions_live ON auth.sessions (customer_id) WHERE expires_at IS NOT NULL;
+ALTER TABLE orders ADD COLUMN session_id uuid REFERENCES auth.sessions (id);
 CREATE TABLE documents (
     id uuid NOT NULL,
     created_at timestamptz NOT NULL,
@@ -100,21 +109,22 @@ fn squashed(text: &str) -> String {
 /// the DSQL emulation's triggers).
 fn normalized_dump(url: &str) -> String {
     let out = Command::new("pg_dump")
-        .args(["--schema-only", "--no-owner", "--no-privileges", "--schema", "public", "--exclude-table", "__tablewright*", "--dbname", url])
+        .args(["--schema-only", "--no-owner", "--no-privileges", "--exclude-schema", "tablewright", "--exclude-schema", "dsql_guard", "--exclude-table", "__tablewright*", "--dbname", url])
         .output()
         .expect("pg_dump runs (the suite's setup installs PostgreSQL's client)");
     assert!(out.status.success(), "pg_dump: {}", text(&out.stderr));
     text(&out.stdout)
         .lines()
         // (The DSQL emulation's triggers are the test server's, not the schema's.)
-        .filter(|l| !(l.starts_with("--") || l.starts_with("SET ") || l.starts_with("SELECT pg_catalog.set_config") || l.trim().is_empty() || l.starts_with('\\') || l.starts_with("CREATE TRIGGER dsql_guard_")))
+        .filter(|l| !(l.starts_with("--") || l.starts_with("SET ") || l.starts_with("SELECT pg_catalog.set_config") || l.trim().is_empty() || l.starts_with('\\') || l.starts_with("CREATE TRIGGER dsql_guard_") || l.starts_with("CREATE EVENT TRIGGER dsql_guard_") || l.trim().starts_with("EXECUTE FUNCTION dsql_guard.")))
         .collect::<Vec<_>>()
         .join("\n")
 }
 
 async fn schema_of(url: &str) -> tablewright_core::schema::model::Schema {
     let mut conn = PgConnection::connect(url).await.unwrap();
-    let found = introspect::introspect(&mut conn, &["public".to_owned()]).await.unwrap();
+    let schemas = introspect::application_schemas(&mut conn, &["tablewright".to_owned(), "dsql_guard".to_owned()]).await.unwrap();
+    let found = introspect::introspect(&mut conn, &schemas).await.unwrap();
     let _ = conn.close().await;
     let mut schema = found.schema;
     schema.tables.retain(|name, _| !name.starts_with("__tablewright"));
@@ -132,7 +142,7 @@ async fn pull_round_trips_a_hand_written_schema(mode: Mode) {
         sqlx::raw_sql(POSTGRES_ONLY).execute(&mut conn).await.unwrap();
     }
     let _ = conn.close().await;
-    let tables = if mode == Mode::Postgres { 7 } else { 6 };
+    let tables = if mode == Mode::Postgres { 8 } else { 7 };
 
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("tablewright.toml"), format!("dialect = \"{}\"\nschema = [\"src/entities.rs\"]\n", mode.dialect())).unwrap();
@@ -152,6 +162,9 @@ async fn pull_round_trips_a_hand_written_schema(mode: Mode) {
         "#[index(columns(title), unique, where = \"(deleted_at IS NULL)\", name = \"documents_live_title\")]",
         "#[index(columns(created_at nulls_first), include(title), name = \"documents_created\")]",
         "#[column(primary_key, identity(always, start = 100, cache = 65536))]",
+        "#[table(name = \"sessions\", schema = \"auth\")]",
+        "#[index(columns(customer_id), where = \"(expires_at IS NOT NULL)\", name = \"sessions_live\")]",
+        "#[column(references = \"auth.sessions.id\")]",
         "#[foreign_key(columns(document_id, document_created_at), references = \"documents(id, created_at)\", name = \"suggestions_document\", on_update = \"cascade\", match_full, deferrable, initially_deferred)]",
     ] {
         assert!(squashed(&pulled).contains(&squashed(expected)), "{expected}:\n{pulled}");

@@ -275,6 +275,25 @@ mod tests {
     }
 
     #[test]
+    fn a_role_gets_usage_on_the_schemas_of_its_tables() {
+        let app = r#"
+            #[derive(Table)] #[table(name = "users", schema = "auth")] struct User { #[column(primary_key)] id: i64 }
+            #[derive(Table)] #[table(name = "books")] struct Book { #[column(primary_key)] id: i64 }
+            #[requires_table(User, select)] #[requires_table(Book, select)] fn list() {}
+        "#;
+        let p = derive(&scanned(app), Path::new(""), Some("reader"), &BTreeMap::new()).unwrap();
+        let text = render(&p, Dialect::Postgres);
+        assert!(text.contains("GRANT USAGE ON SCHEMA \"auth\" TO \"reader\";\n"), "{text}");
+        assert!(text.contains("GRANT SELECT ON \"auth\".\"users\" TO \"reader\"; -- app.rs list\n"), "{text}");
+        let parsed = parse(&text).unwrap();
+        let grants: Vec<&Grant> = parsed.iter().filter_map(|s| if let Statement::Grant { grant, .. } = s { Some(grant) } else { None }).collect();
+        assert_eq!(grants, p.grants.iter().collect::<Vec<_>>());
+        assert!(parsed.iter().any(|s| matches!(s, Statement::SchemaUsage { schema, role, .. } if schema == "auth" && role == "reader")));
+        // One quoted name holding a `.` is a table of `public`, not the one the model names.
+        assert!(parse("GRANT SELECT ON \"auth.users\" TO \"reader\";").is_err());
+    }
+
+    #[test]
     fn hand_edits_are_refused() {
         assert!(parse("GRANT ALL ON \"books\" TO \"x\";").is_err());
         assert!(parse("DROP TABLE books;").is_err());

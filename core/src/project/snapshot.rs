@@ -255,6 +255,13 @@ mod tests {
         let mut v = written();
         v["tables"]["t"]["columns"][0]["identity"] = serde_json::json!({"increment": 0});
         assert!(refusal(v).starts_with("tables.t.columns[0].identity: "));
+        // A table's name is `t` or `schema.t`, `public` unsaid.
+        for (name, why) in [("a.b.c", "more than one `.`"), ("public.t", "named without its schema"), (".t", "is empty")] {
+            let mut v = written();
+            v["tables"] = serde_json::json!({name: {"name": name, "columns": [{"name": "id", "type": "bigint", "notNull": true}]}});
+            let refused = refusal(v);
+            assert!(refused.starts_with(&format!("tables.{name}.name: ")) && refused.contains(why), "{name}: {refused}");
+        }
         let mut v = written();
         v["surprise"] = true.into();
         assert!(refusal(v).contains("unknown field `surprise`"));

@@ -73,7 +73,9 @@ pub struct DesiredSchema {
     pub sources: BTreeMap<String, TableSource>,
 }
 
-/// Drops allowed from the command line: `table` or `table.column`.
+/// Drops allowed from the command line: `table`, `table.column`, and for a table outside
+/// `public`, `schema.table` or `schema.table.column`. (`a.b` allows either the table `b` of
+/// schema `a` or the column `b` of table `a`; the names say which exists.)
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AllowDrops {
     /// Whole tables.
@@ -87,13 +89,12 @@ impl AllowDrops {
     pub fn parse<S: AsRef<str>>(values: &[S]) -> Self {
         let mut out = AllowDrops::default();
         for v in values {
-            match v.as_ref().split_once('.') {
-                Some((t, c)) => {
-                    out.columns.insert((t.to_owned(), c.to_owned()));
-                }
-                None => {
-                    out.tables.insert(v.as_ref().to_owned());
-                }
+            let v = v.as_ref();
+            if let Some((t, c)) = v.rsplit_once('.') {
+                out.columns.insert((t.to_owned(), c.to_owned()));
+            }
+            if v.matches('.').count() <= 1 {
+                out.tables.insert(v.to_owned());
             }
         }
         out
@@ -103,5 +104,19 @@ impl AllowDrops {
 impl From<&Location> for crate::error::Span {
     fn from(l: &Location) -> crate::error::Span {
         crate::error::Span { file: l.file.display().to_string(), line: l.line, column: l.column, end_line: None, end_column: None }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_allowed_drop_names_a_table_or_a_column_of_either_schema() {
+        let allow = AllowDrops::parse(&["old", "users.bio", "auth.sessions.token"]);
+        assert!(allow.tables.contains("old") && allow.tables.contains("users.bio"));
+        assert!(allow.columns.contains(&("users".into(), "bio".into())));
+        assert!(allow.columns.contains(&("auth.sessions".into(), "token".into())));
+        assert!(!allow.tables.contains("auth.sessions.token"), "no table has a name of three parts");
     }
 }

@@ -1430,6 +1430,32 @@ mod tests {
     }
 
     #[test]
+    fn a_table_in_another_schema_is_named_schema_dot_table() {
+        let def = parse(
+            r#"#[table(name = "members", schema = "auth", renamed_from = "accounts")]
+            #[foreign_key(columns(org_id), references = "billing.orgs(id)")]
+            struct M { #[column(primary_key)] id: i32, #[column(references = "users.id")] user_id: i32, #[column(references = "public.teams.id")] team_id: i32, org_id: i32 }"#,
+        )
+        .unwrap();
+        let t = &def.table;
+        assert_eq!(t.name, "auth.members");
+        // Constraint names are made from the name in the schema, as PostgreSQL makes them.
+        assert_eq!(t.primary_key.as_ref().unwrap().name, "members_pkey");
+        assert_eq!(t.foreign_keys["members_user_id_fkey"].references_table, "users");
+        assert_eq!(t.foreign_keys["members_team_id_fkey"].references_table, "teams");
+        assert_eq!(t.foreign_keys["members_org_id_fkey"].references_table, "billing.orgs");
+        assert_eq!(def.renamed_from.unwrap().value, "auth.accounts");
+        let errs = messages(r#"#[table(name = "a.b")] struct T { id: i32 }"#);
+        assert!(errs.iter().any(|e| e.contains("table name `a.b` holds a `.`")), "{errs:?}");
+        let errs = messages(r#"#[table(schema = "pg_mine")] struct T { id: i32 }"#);
+        assert!(errs.iter().any(|e| e.contains("schema `pg_mine` is PostgreSQL's own")), "{errs:?}");
+        let errs = messages(r#"#[table(schema = "auth", renamed_from = "other.t")] struct T { id: i32 }"#);
+        assert!(errs.iter().any(|e| e.contains("cannot move between schemas")), "{errs:?}");
+        let errs = messages(r#"struct T { #[column(references = "a.b.c.id")] x: i32 }"#);
+        assert!(errs.iter().any(|e| e.contains("schema.table.column")), "{errs:?}");
+    }
+
+    #[test]
     fn fill_is_kept_for_not_null_columns_and_refused_where_meaningless() {
         let def = parse(r#"struct T { #[column(primary_key)] id: i32, #[column(fill = " 'n/a' ")] note: String }"#).unwrap();
         assert_eq!(def.column_fills.get("note").map(SqlExpr::as_str), Some("'n/a'"));

@@ -328,6 +328,9 @@ mod tests {
     fn validate_and_kinds() {
         let v = classify("ALTER TABLE ASYNC \"t\" VALIDATE CONSTRAINT \"c\";").validation.unwrap();
         assert_eq!((v.table.as_deref(), v.constraint.as_deref(), v.is_async), (Some("t"), Some("c"), true));
+        // The table as the model names it: qualified outside `public` only.
+        assert_eq!(classify("ALTER TABLE \"auth\".\"t\" VALIDATE CONSTRAINT \"c\";").validation.unwrap().table.as_deref(), Some("auth.t"));
+        assert_eq!(classify("ALTER TABLE public.t VALIDATE CONSTRAINT c;").validation.unwrap().table.as_deref(), Some("t"));
         assert!(!classify("ALTER TABLE t VALIDATE CONSTRAINT c").validation.unwrap().is_async);
         assert_eq!(classify("ALTER TABLE t ADD COLUMN c text").validation, None);
         let added = classify("ALTER TABLE \"t\" ADD CONSTRAINT \"t_c_check\" CHECK (c > 0) NOT VALID;").adds_constraint;

@@ -77,6 +77,7 @@ struct Stats {
 /// The constructs of the schema language the histories draw, and how each shows in the
 /// structs: counted per applied step, so a report says how often each was exercised.
 const CONSTRUCTS: &[(&str, &str)] = &[
+    ("table in another schema", "schema = \""),
     ("composite foreign key", "#[foreign_key("),
     ("MATCH FULL", "match_full"),
     ("deferrable foreign key", "deferrable"),
@@ -210,7 +211,7 @@ async fn rows(url: &str, schema: &Schema) -> Result<BTreeMap<String, (i64, Strin
     let mut out = BTreeMap::new();
     for t in schema.tables.values() {
         let key = t.primary_key.as_ref().map(|k| k.columns.iter().map(|c| format!("\"{c}\"::text")).collect::<Vec<_>>().join(" || '|' || ")).unwrap_or_else(|| "''".into());
-        let sql = format!("SELECT count(*), coalesce(md5(string_agg({key}, ',' ORDER BY {key})), '') FROM \"{}\"", t.name);
+        let sql = format!("SELECT count(*), coalesce(md5(string_agg({key}, ',' ORDER BY {key})), '') FROM {}", history::sql_table(&t.name));
         let row: (i64, String) = sqlx::query_as(AssertSqlSafe(sql)).fetch_one(&mut conn).await.map_err(|e| e.to_string())?;
         out.insert(t.name.clone(), row);
     }

@@ -585,7 +585,7 @@ fn migrated_project(mode: Mode, db: &TestDb) -> tempfile::TempDir {
 async fn fill(db: &TestDb) {
     let mut conn = db.connect_setup().await;
     let schema = introspect::introspect(&mut conn, &["public".to_owned()]).await.unwrap().schema;
-    let schema = tablewright_core::schema::model::Schema { tables: schema.tables.into_iter().filter(|(n, _)| !n.starts_with("__tablewright")).collect() };
+    let schema = tablewright_core::schema::model::Schema { tables: schema.tables.into_iter().filter(|(n, _)| !n.starts_with("__tablewright")).collect(), ..Default::default() };
     for round in 1..=2 {
         for t in tablewright_core::runner::sample::insert_sample_rows(&mut conn, &schema, 40, round).await.unwrap() {
             assert_eq!((t.inserted, t.skipped), (40, None), "{}", t.table);

@@ -287,7 +287,7 @@ pub fn plan_squash(config: &Config, folder: &MigrationFolder, name: &str, now_ms
         return Err(GenerateError::NothingToSquash(format!("`{tag}` already names a migration of this folder's history; choose another --name")));
     }
 
-    let desired = DesiredSchema { schema: last.schema.clone(), sources: Default::default() };
+    let desired = DesiredSchema { schema: last.schema.clone(), ..Default::default() };
     let changes = diff::diff(&Schema::default(), &desired, &AllowDrops::default())?;
     let planned = plan::plan(&changes, &desired.schema, config.dialect)?;
     let sql = crate::sql::split::migration_file(&planned.sql());

@@ -26,7 +26,6 @@ pub mod generate;
 #[cfg(feature = "compiler")]
 pub mod project;
 pub mod schema;
-#[cfg(feature = "compiler")]
 pub mod sql;
 
 #[cfg(feature = "runner")]
@@ -63,6 +62,20 @@ pub trait Table {
             None => Self::table_iden().into(),
         }
     }
+}
+
+/// A Rust enum that is a database enum type, implemented by `#[derive(Enum)]`. On
+/// PostgreSQL the type is `CREATE TYPE .. AS ENUM`; on Aurora DSQL, which has none, its
+/// columns are `text` with a CHECK of [`Enum::VALUES`].
+pub trait Enum: Sized {
+    /// The type's name in the model: `mood`, or `auth.mood` outside `public`.
+    const TYPE_NAME: &'static str;
+    /// The values, in the type's order.
+    const VALUES: &'static [&'static str];
+    /// This variant's value.
+    fn value(&self) -> &'static str;
+    /// The variant holding `value`.
+    fn from_value(value: &str) -> Option<Self>;
 }
 
 #[doc(hidden)]

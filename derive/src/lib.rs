@@ -29,6 +29,36 @@ pub fn derive_table(input: TokenStream) -> TokenStream {
     .into()
 }
 
+/// Derives `tablewright_core::Enum` for a Rust enum that is a database enum type: each
+/// unit variant a value (`#[value(name = "..", renamed_from = "..")]`), the type named by
+/// `#[enum_type(name = "..", schema = "..", allow_drop(".."))]`.
+#[proc_macro_derive(Enum, attributes(enum_type, value))]
+pub fn derive_enum(input: TokenStream) -> TokenStream {
+    let input = parse_macro_input!(input as DeriveInput);
+    let ident = &input.ident;
+    match grammar::parse_enum(&input) {
+        Ok(def) => {
+            let type_name = &def.enum_type.name;
+            let values = &def.enum_type.values;
+            let (variants, names): (Vec<&Ident>, Vec<&String>) = def.variants.iter().map(|(v, n)| (v, n)).unzip();
+            quote! {
+                impl ::tablewright_core::Enum for #ident {
+                    const TYPE_NAME: &'static str = #type_name;
+                    const VALUES: &'static [&'static str] = &[#(#values),*];
+                    fn value(&self) -> &'static str {
+                        match self { #( Self::#variants => #names, )* }
+                    }
+                    fn from_value(value: &str) -> ::core::option::Option<Self> {
+                        match value { #( #names => ::core::option::Option::Some(Self::#variants), )* _ => ::core::option::Option::None }
+                    }
+                }
+            }
+        }
+        Err(errors) => errors.to_compile_error(),
+    }
+    .into()
+}
+
 /// `Book` field `author_id` → `AuthorId`.
 fn pascal_case(name: &str) -> String {
     name.trim_start_matches("r#")

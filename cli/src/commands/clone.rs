@@ -173,13 +173,14 @@ pub fn run(cx: &Context, args: Args) -> Result<Done<CloneReport>, CliError> {
             // The source's schema without its foreign keys, planned from nothing for
             // PostgreSQL and applied by the runner; the keys come after the rows.
             let plan_between = |from: &Schema, to: &Schema| -> Result<Vec<String>, CliError> {
-                let desired = DesiredSchema { schema: to.clone(), sources: Default::default() };
+                let desired = DesiredSchema { schema: to.clone(), ..Default::default() };
                 let changes = diff::diff(from, &desired, &AllowDrops::default()).map_err(GenerateError::Diff)?;
                 Ok(plan::plan(&changes, &desired.schema, Dialect::Postgres).map_err(GenerateError::Plan)?.sql())
             };
-            let unkeyed = Schema { tables: found.schema.tables.iter().map(|(name, t)| (name.clone(), Table { foreign_keys: Default::default(), ..t.clone() })).collect() };
+            let unkeyed = Schema { tables: found.schema.tables.iter().map(|(name, t)| (name.clone(), Table { foreign_keys: Default::default(), ..t.clone() })).collect(), enums: found.schema.enums.clone() };
             let mut statements = Vec::new();
             for sequence in &sequences {
+                statements.extend(runner::clone::sequence_schema_statement(sequence));
                 statements.push(runner::clone::create_sequence_statement(sequence).ok_or_else(|| input(format!("{}: a SERIAL default names `{sequence}`, which is not a sequence name clone reads", source.target())))?);
             }
             statements.extend(plan_between(&Schema::default(), &unkeyed)?);

@@ -136,7 +136,7 @@ pub fn drizzle(cx: &Context, args: Args) -> Result<Done<ImportReport>, CliError>
     // drizzle-kit wrote PostgreSQL; on a dsql project, say now what DSQL cannot hold.
     if config.dialect == Dialect::Dsql {
         use tablewright_core::compile::{diff, plan};
-        let desired = tablewright_core::schema::desired::DesiredSchema { schema: plan.schema.clone(), sources: Default::default() };
+        let desired = tablewright_core::schema::desired::DesiredSchema { schema: plan.schema.clone(), ..Default::default() };
         if let Ok(changes) = diff::diff(&Default::default(), &desired, &AllowDrops::default())
             && let Err(plan::PlanError::Refused { refusals, .. }) = plan::plan(&changes, &desired.schema, config.dialect)
         {

@@ -189,15 +189,24 @@ pub fn parse(text: &str) -> Result<Vec<Statement>, String> {
         };
         let body = sql.strip_suffix(';').ok_or_else(|| format!("line {}: expected one statement ending in `;`", i + 1))?;
         let bad = || format!("line {}: not a statement tablewright writes: {line}", i + 1);
+        // Each line is run as written, so it must be exactly what this module writes for
+        // the names it holds (a name cannot carry a second statement).
+        let exact = |written: String| if written == sql { Ok(()) } else { Err(bad()) };
         if let Some(rest) = body.strip_prefix("CREATE ROLE ") {
             let role = unquote(rest.strip_suffix(" WITH LOGIN").ok_or_else(bad)?).ok_or_else(bad)?;
+            exact(format!("CREATE ROLE {} WITH LOGIN;", quote(&role)))?;
             out.push(Statement::CreateRole { role, sql });
         } else if let Some(rest) = body.strip_prefix("AWS IAM GRANT ") {
-            let (role, _) = rest.split_once(" TO ").ok_or_else(bad)?;
-            out.push(Statement::IamGrant { role: unquote(role).ok_or_else(bad)?, sql });
+            let (role, arn) = rest.split_once(" TO ").ok_or_else(bad)?;
+            let role = unquote(role).ok_or_else(bad)?;
+            let arn = arn.strip_prefix('\'').and_then(|a| a.strip_suffix('\'')).ok_or_else(bad)?;
+            exact(format!("AWS IAM GRANT {} TO {};", quote(&role), crate::sql::ident::literal(&arn.replace("''", "'"))))?;
+            out.push(Statement::IamGrant { role, sql });
         } else if let Some(rest) = body.strip_prefix("GRANT USAGE ON SCHEMA ") {
             let (schema, role) = rest.split_once(" TO ").ok_or_else(bad)?;
-            out.push(Statement::SchemaUsage { schema: unquote(schema).ok_or_else(bad)?, role: unquote(role).ok_or_else(bad)?, sql });
+            let (schema, role) = (unquote(schema).ok_or_else(bad)?, unquote(role).ok_or_else(bad)?);
+            exact(format!("GRANT USAGE ON SCHEMA {} TO {};", quote(&schema), quote(&role)))?;
+            out.push(Statement::SchemaUsage { schema, role, sql });
         } else if let Some(rest) = body.strip_prefix("GRANT ") {
             let (ops, rest) = rest.split_once(" ON ").ok_or_else(bad)?;
             let (table, role) = rest.split_once(" TO ").ok_or_else(bad)?;
@@ -212,6 +221,7 @@ pub fn parse(text: &str) -> Result<Vec<Statement>, String> {
                 operations,
                 sources: comment.split("; ").filter(|s| !s.is_empty()).map(str::to_owned).collect(),
             };
+            exact(format!("GRANT {} ON {} TO {};", privileges(&grant.operations), quote_table(&grant.table), quote(&grant.role)))?;
             out.push(Statement::Grant { grant, line: i + 1, sql });
         } else {
             return Err(bad());
@@ -297,5 +307,9 @@ mod tests {
     fn hand_edits_are_refused() {
         assert!(parse("GRANT ALL ON \"books\" TO \"x\";").is_err());
         assert!(parse("DROP TABLE books;").is_err());
+        // A name cannot carry a second statement: the line runs as written.
+        assert!(parse("GRANT USAGE ON SCHEMA \"auth\" TO \"r\"; DROP TABLE \"users\";").is_err());
+        assert!(parse("CREATE ROLE \"r\" WITH LOGIN; DROP TABLE x; SELECT \"y\" WITH LOGIN;").is_err());
+        assert!(parse("GRANT SELECT ON \"books\" TO \"r\"; DROP TABLE \"books\";").is_err());
     }
 }

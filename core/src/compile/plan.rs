@@ -281,7 +281,7 @@ fn rebuild(changes: &Changes, next: &Schema, table: &str, dialect: Dialect, rebu
     }
     let new_table = format!("{table}{}", recreate::NEW_SUFFIX);
     let old_table = format!("{table}{}", recreate::OLD_SUFFIX);
-    if new_table.len() > rules::MAX_IDENTIFIER_BYTES {
+    if bare_table_name(&new_table).len() > rules::MAX_IDENTIFIER_BYTES {
         return Err(format!("`{table}` is too long a name to rebuild beside itself (`{new_table}` exceeds {} bytes)", rules::MAX_IDENTIFIER_BYTES));
     }
 

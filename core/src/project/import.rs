@@ -211,7 +211,7 @@ fn table(name: &str, value: &DrizzleTable, path: &Path, notes: &mut Vec<String>)
         }
         // drizzle-kit before v7 kept single-column uniques on the column.
         if c.get("isUnique").and_then(Value::as_bool) == Some(true) {
-            let unique = c.get("uniqueName").and_then(Value::as_str).map(str::to_owned).unwrap_or_else(|| format!("{name}_{column}_unique"));
+            let unique = c.get("uniqueName").and_then(Value::as_str).map(str::to_owned).unwrap_or_else(|| format!("{}_{column}_unique", bare_table_name(name)));
             t.uniques.insert(unique.clone(), Unique { name: unique, columns: vec![column.clone()] });
         }
         let not_null = c.get("notNull").and_then(Value::as_bool).unwrap_or(false) || identity.is_some();

@@ -38,11 +38,13 @@ struct SnapshotFile {
     id: String,
     prev_id: String,
     tables: std::collections::BTreeMap<String, crate::schema::model::Table>,
+    #[serde(default)]
+    enums: std::collections::BTreeMap<String, crate::schema::model::EnumType>,
 }
 
 impl From<SnapshotFile> for Snapshot {
     fn from(f: SnapshotFile) -> Snapshot {
-        Snapshot { version: f.version, dialect: f.dialect, id: f.id, prev_id: f.prev_id, schema: Schema { tables: f.tables } }
+        Snapshot { version: f.version, dialect: f.dialect, id: f.id, prev_id: f.prev_id, schema: Schema { tables: f.tables, enums: f.enums } }
     }
 }
 
@@ -140,6 +142,15 @@ pub(crate) fn check_names(schema: &Schema) -> Result<(), SnapshotError> {
             inner.extend(index.include.iter().enumerate().map(|(i, c)| (at(format!("include[{i}]")), c.as_str())));
         }
         for fk in table.foreign_keys.values() {
+            // The referenced table by the one name the model gives it.
+            if crate::schema::model::table_reference(&fk.references_table).as_deref() != Some(fk.references_table.as_str())
+                || fk.references_table.split('.').any(|part| bad_name(part).is_some())
+            {
+                return Err(refuse(
+                    format!("tables.{key}.foreignKeys.{}.referencesTable", fk.name),
+                    format!("`{}` is not a table's name (`table`, or `schema.table` outside `public`)", fk.references_table),
+                ));
+            }
             if fk.initially_deferred && !fk.deferrable {
                 return Err(refuse(format!("tables.{key}.foreignKeys.{}.initiallyDeferred", fk.name), "needs `deferrable` too".to_owned()));
             }

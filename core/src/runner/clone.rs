@@ -142,6 +142,15 @@ pub fn create_sequence_statement(sequence: &str) -> Option<String> {
     Some(format!("CREATE SEQUENCE IF NOT EXISTS {}", parts.iter().map(|p| quote(p)).collect::<Vec<_>>().join(".")))
 }
 
+/// `CREATE SCHEMA IF NOT EXISTS` for the schema a SERIAL's sequence names, when it names
+/// one: the sequence is made before the tables, and so before the plan makes schemas.
+pub fn sequence_schema_statement(sequence: &str) -> Option<String> {
+    match crate::sql::ident::parse_qualified(sequence)?.as_slice() {
+        [schema, _] => Some(format!("CREATE SCHEMA IF NOT EXISTS {}", quote(schema))),
+        _ => None,
+    }
+}
+
 /// Creates drizzle-kit's history table as its migrator does, for a clone of a database
 /// drizzle migrated.
 pub async fn create_drizzle_history(target: &mut PgConnection, schema: &str, table: &str) -> Result<(), RunError> {

@@ -13,9 +13,13 @@ use sqlx::{AssertSqlSafe, PgConnection, Row};
 
 const TABLE_EXISTS: &str = "SELECT EXISTS (SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2)";
 
-/// Whether `public` holds tables other than `own` (this tool's bookkeeping).
+/// Whether the database holds tables other than `own` (this tool's bookkeeping, named
+/// as the model names tables) outside PostgreSQL's own schemas and drizzle's history
+/// schema (`$2`).
 const OTHER_TABLES: &str = "SELECT EXISTS (SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-                                          WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') AND NOT c.relname = ANY($1))";
+                                          WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'sys') AND n.nspname NOT LIKE 'pg\\_%'
+                                            AND n.nspname <> $2
+                                            AND NOT (CASE WHEN n.nspname = 'public' THEN c.relname::text ELSE n.nspname || '.' || c.relname END) = ANY($1))";
 
 /// The migrations drizzle applied that `rows` (this history) has no row for, in order:
 /// what the next run records as applied. Refused, as history the folder does not explain:
@@ -35,11 +39,11 @@ pub(super) async fn to_adopt<'a>(conn: &mut PgConnection, drizzle: &DrizzleHisto
     };
     // Tables but no record of how they came: neither history says, so nothing may run.
     if found.is_empty() && rows.is_empty() {
-        let others: bool = sqlx::query_scalar(OTHER_TABLES).bind(own_tables).fetch_one(&mut *conn).await.map_err(|e| RunError::db("looking for tables", e))?;
+        let others: bool = sqlx::query_scalar(OTHER_TABLES).bind(own_tables).bind(&drizzle.schema).fetch_one(&mut *conn).await.map_err(|e| RunError::db("looking for tables", e))?;
         if others {
             let where_ = if exists { format!("an empty drizzle history at {table}") } else { format!("no drizzle history at {table}, where the journal's importedFrom says it is") };
             return Err(unknown(format!(
-                "tables in `public`, but {where_}: if drizzle-kit migrated this database, set importedFrom.history in the journal to the table its migrator used (migrationsSchema.migrationsTable); otherwise record what it has applied with `tablewright mark-applied`"
+                "tables, but {where_}: if drizzle-kit migrated this database, set importedFrom.history in the journal to the table its migrator used (migrationsSchema.migrationsTable); otherwise record what it has applied with `tablewright mark-applied`"
             )));
         }
     }

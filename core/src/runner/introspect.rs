@@ -96,6 +96,10 @@ WHERE n.nspname = ANY($1) AND t.typtype IN ('e', 'd', 'c', 'r', 'm')
   AND NOT EXISTS (SELECT 1 FROM pg_class c WHERE c.reltype = t.oid)
 ORDER BY 1";
 
+const DOTTED_TABLES: &str = "
+SELECT n.nspname::text, c.relname::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE n.nspname = ANY($1) AND c.relkind IN ('r', 'p') AND strpos(c.relname, '.') > 0 ORDER BY 1, 2";
+
 /// The parts the two column queries share.
 macro_rules! columns_query {
     (head) => {
@@ -121,7 +125,7 @@ LEFT JOIN pg_attrdef d ON d.adrelid = c.oid AND d.adnum = a.attnum"
     };
     (tail) => {
         "
-WHERE n.nspname = ANY($1) AND c.relkind IN ('r', 'p')
+WHERE n.nspname = ANY($1) AND c.relkind IN ('r', 'p') AND strpos(c.relname, '.') = 0
 ORDER BY n.nspname, c.relname, a.attnum"
     };
 }
@@ -173,7 +177,7 @@ JOIN pg_class c ON c.oid = con.conrelid
 JOIN pg_namespace n ON n.oid = c.relnamespace
 LEFT JOIN pg_class rc ON rc.oid = con.confrelid
 LEFT JOIN pg_namespace rn ON rn.oid = rc.relnamespace
-WHERE n.nspname = ANY($1) AND con.contype IN ('p', 'u', 'f', 'c')
+WHERE n.nspname = ANY($1) AND con.contype IN ('p', 'u', 'f', 'c') AND strpos(c.relname, '.') = 0
 ORDER BY n.nspname, c.relname, con.conname";
 
 // Indexes that do not back a primary key or unique constraint. (A foreign key's `conindid`
@@ -187,7 +191,7 @@ JOIN pg_class i ON i.oid = ix.indexrelid
 JOIN pg_am am ON am.oid = i.relam
 JOIN pg_class t ON t.oid = ix.indrelid
 JOIN pg_namespace n ON n.oid = t.relnamespace
-WHERE n.nspname = ANY($1)
+WHERE n.nspname = ANY($1) AND strpos(t.relname, '.') = 0
   AND NOT EXISTS (SELECT 1 FROM pg_constraint con WHERE con.conindid = ix.indexrelid AND con.contype IN ('p', 'u', 'x'))
 ORDER BY n.nspname, t.relname, i.relname";
 
@@ -213,7 +217,7 @@ LEFT JOIN pg_opclass opc ON k.pos < ix.indnkeyatts AND opc.oid = ix.indclass[k.p
 LEFT JOIN pg_namespace opn ON opn.oid = opc.opcnamespace
 LEFT JOIN pg_collation co ON k.pos < ix.indnkeyatts AND co.oid = ix.indcollation[k.pos]
 LEFT JOIN pg_namespace con ON con.oid = co.collnamespace
-WHERE n.nspname = ANY($1)
+WHERE n.nspname = ANY($1) AND strpos(t.relname, '.') = 0
 ORDER BY ix.indexrelid, k.pos";
 
 /// For each key of `CREATE INDEX ..` as `pg_get_indexdef` prints it, whether the key
@@ -260,7 +264,7 @@ const TABLES_ELSEWHERE: &str = "
 SELECT n.nspname::text, c.relname::text
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE c.relkind IN ('r', 'p') AND NOT (n.nspname = ANY($1)) AND NOT (n.nspname = ANY($2))
-  AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'sys') AND n.nspname NOT LIKE 'pg\\_%'
+  AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'sys') AND n.nspname NOT LIKE 'pg\\_%' AND strpos(n.nspname, '.') = 0
 ORDER BY 1, 2";
 
 /// The tables of other schemas than `namespaces` (leaving out `skip`, the tools' own
@@ -504,6 +508,11 @@ pub async fn introspect_with(conn: &mut PgConnection, namespaces: &[String], seq
     }
     for object in sqlx::query_scalar::<_, String>(OTHER_OBJECTS).bind(namespaces).fetch_all(&mut *conn).await? {
         unmodelled.push(Unmodelled { table: None, kind: UnmodelledKind::NotATable, note: format!("{object} is not a table; tablewright does not manage it") });
+    }
+    // The model writes a table outside `public` as `schema.table`: a name holding a `.`
+    // would read as another table, so such a table is left out, and said.
+    for (namespace, table) in sqlx::query_as::<_, (String, String)>(DOTTED_TABLES).bind(namespaces).fetch_all(&mut *conn).await? {
+        unmodelled.push(Unmodelled { table: None, kind: UnmodelledKind::NotATable, note: format!("table `{table}` of schema `{namespace}` has a `.` in its name, which tablewright cannot tell from a schema's; left alone") });
     }
     // The notes quote the catalog's names: said with their control characters escaped.
     for u in &mut unmodelled {

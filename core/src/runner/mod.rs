@@ -448,7 +448,7 @@ impl Migrator {
     /// history (`rows`) has no row for, which the next run records as applied.
     pub(crate) async fn applied_by_drizzle(&self, conn: &mut Conn, rows: &[HistoryRow]) -> Result<Vec<&LocalMigration>, RunError> {
         let Some(history) = &self.set.drizzle else { return Ok(Vec::new()) };
-        let own: Vec<String> = if self.options.history.schema == "public" { self.options.history.own_tables().to_vec() } else { Vec::new() };
+        let own: Vec<String> = self.options.history.own_model_names().to_vec();
         // Reads only: a lost connection fails the run before anything is written, and the
         // rerun decides again.
         drizzle::to_adopt(conn.pg(), history, &self.set.migrations, rows, &own, &self.set.origin).await

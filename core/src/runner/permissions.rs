@@ -298,10 +298,20 @@ fn managed_roles(statements: &[Statement]) -> BTreeSet<&str> {
         .collect()
 }
 
-/// Privileges the managed roles hold on tables of `public` beyond what the file declares.
-/// Only explicit grants count: a table's owner holds its privileges by owning it.
+/// The schemas whose tables the file governs: `public` and those of its grants (a
+/// schema it names nothing in, a DBA's or a tool's, is not its business).
+fn governed_schemas(statements: &[Statement]) -> Vec<String> {
+    let mut schemas: BTreeSet<String> = statements.iter().filter_map(|s| if let Statement::Grant { grant, .. } = s { Some(crate::schema::model::table_schema(&grant.table).to_owned()) } else { None }).collect();
+    schemas.insert(crate::schema::model::DEFAULT_SCHEMA.to_owned());
+    schemas.into_iter().collect()
+}
+
+/// Privileges the managed roles hold on tables of the governed schemas beyond what the
+/// file declares. Only explicit grants count: a table's owner holds its privileges by
+/// owning it.
 async fn find_excess(conn: &mut Conn, statements: &[Statement]) -> Result<Vec<Excess>, RunError> {
     let managed = managed_roles(statements);
+    let schemas = governed_schemas(statements);
     let mut declared: BTreeMap<(&str, &str), BTreeSet<&str>> = BTreeMap::new();
     for s in statements {
         if let Statement::Grant { grant, .. } = s {
@@ -314,15 +324,16 @@ async fn find_excess(conn: &mut Conn, statements: &[Statement]) -> Result<Vec<Ex
          FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
          CROSS JOIN LATERAL aclexplode(c.relacl) a \
          JOIN pg_roles r ON r.oid = a.grantee \
-         WHERE n.nspname NOT IN ('pg_catalog', 'information_schema', 'sys') AND n.nspname NOT LIKE 'pg\\_%' AND c.relkind IN ('r', 'p') AND a.grantee <> c.relowner \
+         WHERE n.nspname = ANY($1) AND strpos(c.relname, '.') = 0 AND c.relkind IN ('r', 'p') AND a.grantee <> c.relowner \
          UNION ALL \
          SELECT CASE WHEN n.nspname = 'public' THEN c.relname::text ELSE n.nspname || '.' || c.relname END, att.attname::text, r.rolname::text, a.privilege_type, a.is_grantable \
          FROM pg_attribute att JOIN pg_class c ON c.oid = att.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace \
          CROSS JOIN LATERAL aclexplode(att.attacl) a \
          JOIN pg_roles r ON r.oid = a.grantee \
-         WHERE n.nspname NOT IN ('pg_catalog', 'information_schema', 'sys') AND n.nspname NOT LIKE 'pg\\_%' AND c.relkind IN ('r', 'p') AND att.attnum > 0 AND NOT att.attisdropped AND a.grantee <> c.relowner \
+         WHERE n.nspname = ANY($1) AND strpos(c.relname, '.') = 0 AND c.relkind IN ('r', 'p') AND att.attnum > 0 AND NOT att.attisdropped AND a.grantee <> c.relowner \
          ORDER BY 1, 3, 2, 4",
     )
+    .bind(&schemas)
     .fetch_all(conn.pg())
     .await
     .map_err(|e| RunError::db("reading pg_class.relacl and pg_attribute.attacl", e))?;
@@ -360,14 +371,15 @@ async fn find_excess(conn: &mut Conn, statements: &[Statement]) -> Result<Vec<Ex
 }
 
 /// Privileges on the application's tables, per (table, role), from `pg_class.relacl`.
-async fn live_privileges(conn: &mut Conn) -> Result<BTreeMap<(String, String), BTreeSet<String>>, RunError> {
+async fn live_privileges(conn: &mut Conn, schemas: &[String]) -> Result<BTreeMap<(String, String), BTreeSet<String>>, RunError> {
     let rows: Vec<(String, String, String)> = sqlx::query_as(
         "SELECT CASE WHEN n.nspname = 'public' THEN c.relname::text ELSE n.nspname || '.' || c.relname END, r.rolname::text, a.privilege_type \
          FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
          CROSS JOIN LATERAL aclexplode(coalesce(c.relacl, acldefault('r', c.relowner))) a \
          JOIN pg_roles r ON r.oid = a.grantee \
-         WHERE n.nspname NOT IN ('pg_catalog', 'information_schema', 'sys') AND n.nspname NOT LIKE 'pg\\_%' AND c.relkind IN ('r', 'p')",
+         WHERE n.nspname = ANY($1) AND strpos(c.relname, '.') = 0 AND c.relkind IN ('r', 'p')",
     )
+    .bind(schemas)
     .fetch_all(conn.pg())
     .await
     .map_err(|e| RunError::db("reading pg_class.relacl", e))?;
@@ -379,7 +391,10 @@ async fn live_privileges(conn: &mut Conn) -> Result<BTreeMap<(String, String), B
 }
 
 async fn find_gaps(conn: &mut Conn, declared: &[(Grant, String)]) -> Result<Vec<Gap>, RunError> {
-    let live = live_privileges(conn).await?;
+    let mut schemas: Vec<String> = declared.iter().map(|(g, _)| crate::schema::model::table_schema(&g.table).to_owned()).collect();
+    schemas.sort();
+    schemas.dedup();
+    let live = live_privileges(conn, &schemas).await?;
     let mut gaps = Vec::new();
     for (grant, place) in declared {
         let have = live.get(&(grant.table.clone(), grant.role.clone()));

@@ -439,7 +439,7 @@ mod tests {
         let table = Table { name: "t".into(), columns: vec![column("Order Date"), column("order_date"), column("type"), column("col_type")], primary_key: None, uniques: Default::default(), indexes: Default::default(), foreign_keys: Default::default(), checks: Default::default() };
         let names: Vec<String> = field_names(&table).into_iter().map(|(f, _)| f.to_string()).collect();
         assert_eq!(names, ["order_date", "order_date_2", "col_type", "col_type_2"]);
-        let schema = Schema { tables: [("t".to_owned(), table)].into() };
+        let schema = Schema { tables: [("t".to_owned(), table)].into(), ..Default::default() };
         let written = entities(&schema, "a test");
         assert!(written.not_expressed.is_empty(), "{:?}\n{}", written.not_expressed, written.source);
     }
@@ -456,6 +456,7 @@ mod tests {
             .into_iter()
             .map(|t| (t.name.clone(), t))
             .collect(),
+            ..Default::default()
         };
         let written = entities(&schema, "a test");
         assert!(written.not_expressed.is_empty(), "{:#?}\n{}", written.not_expressed, written.source);

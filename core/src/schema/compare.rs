@@ -86,6 +86,7 @@ fn normalized(table: &Table) -> Table {
 /// The index with its expressions and predicate in the comparable spelling
 /// (`comparable_expression`), in which PostgreSQL's and the structs' agree.
 pub fn comparable_index(index: &Index) -> Index {
+    #[cfg_attr(not(feature = "compiler"), allow(unused_mut))]
     let mut index = index.clone();
     #[cfg(feature = "compiler")]
     {
@@ -347,7 +348,7 @@ mod tests {
     fn table(columns: &[&str]) -> Schema {
         let columns = columns.iter().map(|n| Column { name: (*n).into(), sql_type: crate::schema::model::SqlType::parse("text").unwrap(), not_null: false, default: None, identity: None, collation: None }).collect();
         let t = Table { name: "t".into(), columns, primary_key: None, uniques: Default::default(), indexes: Default::default(), foreign_keys: Default::default(), checks: Default::default() };
-        Schema { tables: [("t".to_owned(), t)].into() }
+        Schema { tables: [("t".to_owned(), t)].into(), ..Default::default() }
     }
 
     #[test]

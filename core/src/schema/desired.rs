@@ -71,6 +71,21 @@ pub struct DesiredSchema {
     pub schema: Schema,
     /// Per table (keyed like `schema.tables`).
     pub sources: BTreeMap<String, TableSource>,
+    /// Per enum type (keyed like `schema.enums`).
+    pub enum_sources: BTreeMap<String, EnumSource>,
+}
+
+/// Where an enum type is declared, and what its attributes ask of the diff.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EnumSource {
+    /// The Rust enum.
+    pub rust_name: String,
+    /// Where it is.
+    pub location: Option<Location>,
+    /// `#[value(renamed_from = "..")]`, keyed by the value's new name.
+    pub value_renames: BTreeMap<String, Hint>,
+    /// `#[enum_type(allow_drop(..))]`.
+    pub allow_drop: BTreeSet<String>,
 }
 
 /// Drops allowed from the command line: `table`, `table.column`, and for a table outside

@@ -36,8 +36,13 @@ pub const COLUMN_KEYS: &[&str] = &[
     "foreign_key_name",
     "identity",
     "collation",
+    "enum_type",
     "skip",
 ];
+/// Keys accepted in `#[enum_type(..)]`.
+pub const ENUM_KEYS: &[&str] = &["name", "schema", "allow_drop"];
+/// Keys accepted in `#[value(..)]` on an enum's variant.
+pub const VALUE_KEYS: &[&str] = &["name", "renamed_from"];
 /// Keys accepted in `#[index(..)]`.
 pub const INDEX_KEYS: &[&str] = &["columns", "unique", "name", "method", "include", "where"];
 /// Words that may follow an index key in `columns(..)`.
@@ -320,6 +325,7 @@ struct ColumnAttrs {
     foreign_key_name: Option<LitStr>,
     identity: Option<(Span, Identity)>,
     collation: Option<LitStr>,
+    enum_type: Option<LitStr>,
     skip: bool,
     fill: Option<LitStr>,
 }
@@ -341,6 +347,7 @@ fn parse_column_attrs(attrs: &[Attribute], errors: &mut Errors) -> ColumnAttrs {
                 }
                 "identity" => out.identity = Some((meta.path.span(), identity_options(meta, errors)?)),
                 "collation" => out.collation = string_value(meta, errors)?,
+                "enum_type" => out.enum_type = string_value(meta, errors)?,
                 "skip" => {
                     flag(meta, errors)?;
                     out.skip = true;
@@ -796,15 +803,28 @@ pub fn parse_table_with<'a>(input: impl Into<StructInput<'a>>, sql: &dyn SqlFrag
         column_spans.insert(column_name.clone(), ident.span());
 
         let ft = unwrap_option(&field.ty);
-        let sql_type = match &col.sql_type {
-            Some(lit) => match SqlType::checked_by(sql, &lit.value()) {
+        let sql_type = match (&col.sql_type, &col.enum_type) {
+            (Some(lit), Some(_)) => {
+                errors.push(lit, "`sql_type` and `enum_type` both name the column's type: keep one");
+                None
+            }
+            // The enum's quoted name, as a catalog prints a type it does not know; the diff
+            // checks that a `#[derive(Enum)]` declares it.
+            (None, Some(lit)) => match model::table_reference(&lit.value()) {
+                Some(name) if !name.contains('"') => Some(SqlType::checked_by(&LexicalChecks, &model::enum_sql_type(&name)).expect("a quoted name is a defined type's")),
+                _ => {
+                    errors.push(lit, "`enum_type` takes the enum's SQL name, `\"mood\"` or `\"schema.mood\"`");
+                    None
+                }
+            },
+            (Some(lit), None) => match SqlType::checked_by(sql, &lit.value()) {
                 Ok(t) => Some(t),
                 Err(e) => {
                     errors.push(lit, format!("invalid `sql_type`: {e}"));
                     None
                 }
             },
-            None => {
+            (None, None) => {
                 let mapped = type_shape(ft.inner).and_then(|(last, generics)| types::sql_type_for_rust(&last, &generics));
                 if mapped.is_none() {
                     errors.push(
@@ -1272,6 +1292,8 @@ fn check_schema_name(value: &str, tokens: impl ToTokens + Clone, errors: &mut Er
         errors.push(tokens, format!("schema name `{value}` holds a `.`"));
     } else if value.starts_with("pg_") || value == "information_schema" {
         errors.push(tokens, format!("schema `{value}` is PostgreSQL's own (names starting with `pg_` are reserved): choose another"));
+    } else if value == "sys" {
+        errors.push(tokens, "schema `sys` is Aurora DSQL's own: choose another");
     }
 }
 
@@ -1282,6 +1304,126 @@ fn check_identifier(value: &str, tokens: impl ToTokens, what: &str, errors: &mut
         Some(model::NameProblem::QuoteOrControl) => errors.push(tokens, format!("{what} `{value}` contains a quote or control character")),
         None => {}
     }
+}
+
+/// Everything one `#[derive(Enum)]` says.
+#[derive(Debug, Clone)]
+pub struct EnumDef {
+    /// The Rust enum.
+    pub rust_name: Ident,
+    /// The type.
+    pub enum_type: model::EnumType,
+    /// `#[value(renamed_from = "..")]`, keyed by the value's new name.
+    pub value_renames: BTreeMap<String, Spanned<String>>,
+    /// `#[enum_type(allow_drop(..))]`: values of the last snapshot that may be removed.
+    pub allow_drop: Vec<Spanned<String>>,
+    /// The Rust variant of each value, in order.
+    pub variants: Vec<(Ident, String)>,
+    /// Where the enum is.
+    pub span: Span,
+}
+
+/// Parses one enum deriving `Enum`: unit variants, each a value named by its snake_case
+/// name or `#[value(name = "..")]`.
+pub fn parse_enum(input: &DeriveInput) -> syn::Result<EnumDef> {
+    let Data::Enum(data) = &input.data else {
+        return Err(syn::Error::new_spanned(&input.ident, "`#[derive(Enum)]` works on enums only: list the values as variants"));
+    };
+    parse_enum_parts(&input.attrs, &input.ident, &input.generics, data.variants.iter())
+}
+
+/// [`parse_enum`] for the scanner's [`syn::ItemEnum`].
+pub fn parse_enum_item(item: &syn::ItemEnum) -> syn::Result<EnumDef> {
+    parse_enum_parts(&item.attrs, &item.ident, &item.generics, item.variants.iter())
+}
+
+fn parse_enum_parts<'a>(attrs: &[Attribute], ident: &Ident, generics: &syn::Generics, variants: impl Iterator<Item = &'a syn::Variant>) -> syn::Result<EnumDef> {
+    let mut errors = Errors::default();
+    if !generics.params.is_empty() {
+        errors.push(generics, "an enum type cannot be generic");
+    }
+    let (mut name, mut schema, mut allow_drop) = (None, None, Vec::new());
+    let mut seen = Seen::new("enum_type");
+    for attr in attrs.iter().filter(|a| a.path().is_ident("enum_type")) {
+        each_key(attr, &mut errors, |meta, errors| {
+            let Some(key) = accept_key(meta, ENUM_KEYS, &mut seen, errors)? else { return Ok(()) };
+            match key.as_str() {
+                "name" => name = string_value(meta, errors)?,
+                "schema" => schema = string_value(meta, errors)?,
+                "allow_drop" => {
+                    // Values are SQL strings, not always Rust identifiers: `allow_drop("so-so")`.
+                    let content;
+                    syn::parenthesized!(content in meta.input);
+                    let list = content.parse_terminated(|p| p.parse::<LitStr>(), Token![,])?;
+                    allow_drop = list.iter().map(|l| Spanned { value: l.value(), span: l.span() }).collect();
+                }
+                _ => unreachable!("keys are checked above"),
+            }
+            Ok(())
+        });
+    }
+    let bare = match &name {
+        Some(lit) => {
+            check_identifier(&lit.value(), lit, "enum name", &mut errors);
+            if lit.value().contains('.') {
+                errors.push(lit, "an enum's name holds no `.`: name its schema with `schema = \"..\"`");
+            }
+            lit.value()
+        }
+        None => snake_case(&ident.to_string()),
+    };
+    if let Some(lit) = &schema {
+        check_schema_name(&lit.value(), lit, &mut errors);
+    }
+    let type_name = model::qualified_table_name(schema.as_ref().map(LitStr::value).as_deref().unwrap_or(model::DEFAULT_SCHEMA), &bare);
+    let (mut values, mut value_renames, mut out_variants) = (Vec::new(), BTreeMap::new(), Vec::new());
+    for variant in variants {
+        if !matches!(variant.fields, Fields::Unit) {
+            errors.push(&variant.ident, "an enum type's variants are its values and hold no data: remove the fields");
+        }
+        let (mut value_name, mut renamed_from) = (None, None);
+        let mut seen = Seen::new("value");
+        for attr in variant.attrs.iter().filter(|a| a.path().is_ident("value")) {
+            each_key(attr, &mut errors, |meta, errors| {
+                let Some(key) = accept_key(meta, VALUE_KEYS, &mut seen, errors)? else { return Ok(()) };
+                match key.as_str() {
+                    "name" => value_name = string_value(meta, errors)?,
+                    "renamed_from" => renamed_from = string_value(meta, errors)?,
+                    _ => unreachable!("keys are checked above"),
+                }
+                Ok(())
+            });
+        }
+        let value = value_name.as_ref().map(LitStr::value).unwrap_or_else(|| snake_case(&variant.ident.to_string()));
+        let at = value_name.as_ref().map(LitStr::span).unwrap_or_else(|| variant.ident.span());
+        match model::name_problem(&value) {
+            Some(model::NameProblem::Empty) => errors.push_span(at, "an enum value cannot be empty"),
+            Some(model::NameProblem::TooLong) => errors.push_span(at, format!("enum value `{value}` is longer than 63 bytes, PostgreSQL's limit for a label")),
+            Some(model::NameProblem::QuoteOrControl) if value.chars().any(char::is_control) => errors.push_span(at, format!("enum value {value:?} holds a control character")),
+            _ => {}
+        }
+        if values.contains(&value) {
+            errors.push_span(at, format!("enum value `{value}` is declared twice"));
+        }
+        if let Some(lit) = &renamed_from {
+            if lit.value() == value {
+                errors.push(lit, format!("`renamed_from = \"{value}\"` names the value itself"));
+            }
+            value_renames.insert(value.clone(), Spanned { value: lit.value(), span: lit.span() });
+        }
+        out_variants.push((variant.ident.clone(), value.clone()));
+        values.push(value);
+    }
+    if values.is_empty() {
+        errors.push(ident, "an enum type needs at least one value: add a variant");
+    }
+    for (new, hint) in &value_renames {
+        if values.contains(&hint.value) {
+            errors.push_span(hint.span, format!("`renamed_from = \"{}\"` on `{new}` names a value that is still declared", hint.value));
+        }
+    }
+    errors.finish()?;
+    Ok(EnumDef { rust_name: ident.clone(), enum_type: model::EnumType { name: type_name, values }, value_renames, allow_drop, variants: out_variants, span: ident.span() })
 }
 
 /// A table operation a handler needs.

@@ -16,12 +16,48 @@ use std::collections::{BTreeMap, BTreeSet};
 pub struct Schema {
     /// Tables keyed by SQL name.
     pub tables: BTreeMap<String, Table>,
+    /// Enum types keyed by name (`schema.name` outside `public`, as tables are).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub enums: BTreeMap<String, EnumType>,
+}
+
+/// An enum type (`CREATE TYPE .. AS ENUM`), declared by `#[derive(Enum)]`. A column of it
+/// has the type's quoted name as its type ([`EnumType::sql_type`]); on DSQL, which has no
+/// enum types, such a column is `text` with a CHECK of the values.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct EnumType {
+    /// Its name (`schema.name` outside `public`).
+    pub name: String,
+    /// The values, in the type's order.
+    pub values: Vec<String>,
+}
+
+impl EnumType {
+    /// The column type that names it: `"mood"`, `"auth"."mood"`.
+    pub fn sql_type(&self) -> String {
+        enum_sql_type(&self.name)
+    }
+}
+
+/// The column type naming the enum `name` (see [`EnumType::sql_type`]).
+pub fn enum_sql_type(name: &str) -> String {
+    crate::sql::ident::quote_table(name)
 }
 
 impl Schema {
+    /// The enum a column type names, if it names one of this schema's.
+    pub fn enum_of(&self, sql_type: &str) -> Option<&EnumType> {
+        if !sql_type.starts_with('"') && !sql_type.contains(".\"") {
+            return None;
+        }
+        self.enums.values().find(|e| e.sql_type() == sql_type)
+    }
+
     /// The database schemas its tables are in, `public` always among them.
     pub fn namespaces(&self) -> Vec<String> {
-        let mut out: BTreeSet<&str> = self.tables.keys().map(|t| table_schema(t)).collect();
+        let mut out: BTreeSet<&str> = self.tables.keys().chain(self.enums.keys()).map(|t| table_schema(t)).collect();
         out.insert(DEFAULT_SCHEMA);
         out.into_iter().map(str::to_owned).collect()
     }
@@ -799,7 +835,7 @@ mod tests {
     }
 
     fn schema(tables: Vec<Table>) -> Schema {
-        Schema { tables: tables.into_iter().map(|t| (t.name.clone(), t)).collect() }
+        Schema { tables: tables.into_iter().map(|t| (t.name.clone(), t)).collect(), ..Default::default() }
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! `#[requires_table]` functions with `syn::parse_file` and runs the same grammar the
 //! derive runs. User code is never compiled.
 
-use crate::schema::desired::{DesiredSchema, Hint, Location, TableSource};
+use crate::schema::desired::{DesiredSchema, EnumSource, Hint, Location, TableSource};
 use crate::schema::grammar::{self, Operation, RequiresTable, SqlFragments};
 use proc_macro2::Span;
 use quote::ToTokens;
@@ -136,6 +136,11 @@ enum Found {
         /// the table.
         name_at: (Location, (usize, usize)),
     },
+    Enum {
+        enum_type: crate::schema::model::EnumType,
+        source: EnumSource,
+        name_at: (Location, (usize, usize)),
+    },
     Handler(Handler),
     Error(SourceError),
 }
@@ -156,6 +161,17 @@ fn absorb(found: Vec<Found>, text: &str, scan: &mut Scan, errors: &mut Vec<Sourc
                 scan.entities.push((rust_name, name.clone()));
                 scan.desired.schema.tables.insert(name.clone(), table);
                 scan.desired.sources.insert(name, source);
+            }
+            Found::Enum { enum_type, source, name_at } => {
+                let name = enum_type.name.clone();
+                if let Some(other) = scan.desired.enum_sources.get(&name).map(|s| &s.rust_name) {
+                    let message = format!("enum type `{name}` is already declared by enum `{other}`: give one a different `#[enum_type(name = \"..\")]`");
+                    let (location, end) = name_at;
+                    errors.push(SourceError::new(text, location, end, message));
+                    continue;
+                }
+                scan.desired.schema.enums.insert(name.clone(), enum_type);
+                scan.desired.enum_sources.insert(name, source);
             }
             Found::Handler(h) => scan.handlers.push(h),
             Found::Error(e) => errors.push(e),
@@ -341,9 +357,13 @@ fn is_cfg(attr: &syn::Attribute) -> bool {
 }
 
 fn derives_table(attrs: &[syn::Attribute]) -> bool {
+    derives(attrs, "Table")
+}
+
+fn derives(attrs: &[syn::Attribute], name: &str) -> bool {
     attrs.iter().filter(|a| a.path().is_ident("derive")).any(|a| {
         a.parse_args_with(syn::punctuated::Punctuated::<syn::Path, syn::Token![,]>::parse_terminated)
-            .is_ok_and(|paths| paths.iter().any(|p| p.segments.last().is_some_and(|s| s.ident == "Table")))
+            .is_ok_and(|paths| paths.iter().any(|p| p.segments.last().is_some_and(|s| s.ident == name)))
     })
 }
 
@@ -374,6 +394,26 @@ impl<'ast> Visit<'ast> for Collector<'_> {
     fn visit_item_enum(&mut self, item: &'ast syn::ItemEnum) {
         if derives_table(&item.attrs) {
             self.error(item.ident.span(), format!("`#[derive(Table)]` works on structs only, and `{}` is an enum: describe the table with a struct", item.ident));
+        }
+        if derives(&item.attrs, "Enum") {
+            if item.attrs.iter().any(is_cfg) || self.cfg_gated > 0 {
+                self.error(item.ident.span(), "a `#[derive(Enum)]` behind `#[cfg(..)]`: the CLI does not know whether it is compiled; remove the `cfg`".into());
+                return;
+            }
+            match grammar::parse_enum_item(item) {
+                Ok(def) => {
+                    let hint = |s: &grammar::Spanned<String>| Hint { from: s.value.clone(), location: Some(self.at(s.span)) };
+                    let source = EnumSource {
+                        rust_name: def.rust_name.to_string(),
+                        location: Some(self.at(def.span)),
+                        value_renames: def.value_renames.iter().map(|(v, h)| (v.clone(), hint(h))).collect(),
+                        allow_drop: def.allow_drop.iter().map(|s| s.value.clone()).collect(),
+                    };
+                    let name_at = self.place(def.span);
+                    self.found.push(Found::Enum { enum_type: def.enum_type, source, name_at });
+                }
+                Err(e) => self.syn_errors(e),
+            }
         }
     }
 
@@ -512,7 +552,7 @@ pub fn scan_source(file: &Path, text: &str, scan: &mut Scan, errors: &mut Vec<So
 /// Whether a file can hold anything the scanner reads: with neither `Table` nor
 /// `requires_table` in it, no derive, handler or misplaced derive can be there.
 fn names_a_table(text: &str) -> bool {
-    text.contains("Table") || text.contains("requires_table")
+    text.contains("Table") || text.contains("requires_table") || text.contains("Enum")
 }
 
 /// Above this size a file is read in pieces, so that one large file uses every core.

@@ -1,13 +1,19 @@
 //! SQL text: identifiers, splitting migration files into statements, what a statement is
-//! (for the runner), directives, the DSQL emulation, and check-dsql.
+//! (for the runner), directives, the DSQL emulation, and check-dsql. Only `ident` is
+//! built without the `compiler` feature: the model (which the derive uses) quotes with it.
 
+#[cfg(feature = "compiler")]
 pub mod directive;
 #[cfg(feature = "lint")]
 pub mod dsql_check;
+#[cfg(feature = "compiler")]
 pub mod emulate;
 pub mod ident;
+#[cfg(feature = "compiler")]
 pub mod split;
+#[cfg(feature = "compiler")]
 pub mod statement;
+#[cfg(feature = "compiler")]
 pub mod tokens;
 
 /// Runs a SQL parser over `text` within a time budget. The parser (sqlparser-dsql, and
@@ -19,6 +25,7 @@ pub mod tokens;
 /// (`None`): the thread is left to finish and the caller refuses the text. Nothing
 /// written by a person or printed by PostgreSQL comes near the budget (a check with a
 /// 1,000-value `IN` list as PostgreSQL prints it, 14 KB, parses in 3 ms, release build).
+#[cfg(feature = "compiler")]
 pub fn within_parse_budget<T: Send + 'static>(text: &str, parse: impl FnOnce(&str) -> T + Send + 'static) -> Option<T> {
     // Below this length every blow-up found took under 30 ms.
     const INLINE_BYTES: usize = 160;
@@ -40,4 +47,5 @@ pub fn within_parse_budget<T: Send + 'static>(text: &str, parse: impl FnOnce(&st
 }
 
 /// How long a parse of one expression, type or statement may take.
+#[cfg(feature = "compiler")]
 pub const PARSE_BUDGET: std::time::Duration = std::time::Duration::from_secs(2);

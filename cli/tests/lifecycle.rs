@@ -97,6 +97,10 @@ CREATE TABLE articles (
 CREATE INDEX articles_body ON articles USING gin (body jsonb_path_ops);
 CREATE INDEX articles_published ON articles (published_at DESC);
 CREATE INDEX articles_title_c ON articles (title COLLATE "C");
+CREATE TYPE article_state AS ENUM ('draft', 'in-review', 'published');
+ALTER TABLE articles ADD COLUMN state article_state NOT NULL DEFAULT 'draft';
+CREATE TYPE auth.level AS ENUM ('basic', 'admin');
+ALTER TABLE auth.sessions ADD COLUMN level auth.level;
 "#;
 
 /// `text` without its whitespace, to find an attribute however rustfmt wrapped it.
@@ -175,6 +179,10 @@ async fn pull_round_trips_a_hand_written_schema(mode: Mode) {
             "#[index(columns(published_at desc), name = \"articles_published\")]",
             "#[index(columns(title collation = \"C\"), name = \"articles_title_c\")]",
             "#[column(collation = \"C\")]\n    pub slug: String,",
+            "#[enum_type(name = \"article_state\")]\npub enum ArticleState {\n    Draft,\n    #[value(name = \"in-review\")]\n    InReview,\n    Published,\n}",
+            "#[enum_type(name = \"level\", schema = \"auth\")]",
+            "#[column(enum_type = \"article_state\", default = \"'draft'\")]\n    pub state: ArticleState,",
+            "#[column(enum_type = \"auth.level\")]\n    pub level: Option<AuthLevel>,",
         ] {
             assert!(squashed(&pulled).contains(&squashed(expected)), "{expected}:\n{pulled}");
         }
@@ -227,7 +235,7 @@ async fn pull_lists_what_the_structs_cannot_declare() {
     let source = TestDb::create("pull_unsaid").await;
     let mut conn = PgConnection::connect(&source.url).await.unwrap();
     sqlx::raw_sql(
-        "CREATE TYPE mood AS ENUM ('ok', 'sad');
+        "CREATE DOMAIN mood AS text CHECK (VALUE <> '');
          CREATE TABLE parents (a integer, b integer, PRIMARY KEY (a, b));
          CREATE TABLE children (id integer GENERATED ALWAYS AS IDENTITY PRIMARY KEY, a integer, b integer, name text, feeling mood,
                                 FOREIGN KEY (a, b) REFERENCES parents (a, b));
@@ -248,7 +256,7 @@ async fn pull_lists_what_the_structs_cannot_declare() {
     let notes: Vec<&str> = report["not_expressed"].as_array().unwrap().iter().map(|n| n.as_str().unwrap()).collect();
     for expected in [
         "view named_children is not a table",
-        "enum type mood is not a table",
+        "domain mood is not a table",
         "`children.feeling` has type `mood`, which the database defines",
         "`bounded.id` is an identity with its own MINVALUE, MAXVALUE or CYCLE",
         "`bounded`: unique constraint `bounded_code_key` is DEFERRABLE",

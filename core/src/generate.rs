@@ -2,7 +2,7 @@
 
 use crate::project::config::Config;
 use crate::schema::desired::{AllowDrops, DesiredSchema};
-use crate::compile::diff::{self, DiffError, Op};
+use crate::compile::diff::{DiffError, Op};
 use crate::project::folder::{FolderError, FolderProblem, Inspection, MigrationFolder};
 use crate::project::fsio::{self, WriteError};
 use crate::project::hash;
@@ -180,11 +180,11 @@ pub fn plan_migration_after(config: &Config, desired: &DesiredSchema, folder: &M
     let (ops, planned, schema) = if options.custom {
         (Vec::new(), Plan::default(), prev_schema.clone())
     } else {
-        let changes = diff::diff(&prev_schema, desired, &options.allow_drop)?;
+        let (changes, next) = crate::compile::lower::diff_for(&prev_schema, desired, &options.allow_drop, config.dialect)?;
         if changes.ops.is_empty() {
             return Ok(None);
         }
-        let planned = plan::plan(&changes, &desired.schema, config.dialect)?;
+        let planned = plan::plan(&changes, &next, config.dialect)?;
         (changes.ops, planned, desired.schema.clone())
     };
     let mut warnings = warnings(&ops, &planned.rebuilds);
@@ -288,8 +288,8 @@ pub fn plan_squash(config: &Config, folder: &MigrationFolder, name: &str, now_ms
     }
 
     let desired = DesiredSchema { schema: last.schema.clone(), ..Default::default() };
-    let changes = diff::diff(&Schema::default(), &desired, &AllowDrops::default())?;
-    let planned = plan::plan(&changes, &desired.schema, config.dialect)?;
+    let (changes, next) = crate::compile::lower::diff_for(&Schema::default(), &desired, &AllowDrops::default(), config.dialect)?;
+    let planned = plan::plan(&changes, &next, config.dialect)?;
     let sql = crate::sql::split::migration_file(&planned.sql());
     let snapshot = Snapshot::new(config.dialect, ORIGIN_ID, &tag, last.schema.clone());
     // The baseline is this tool's own: another tool's history names files it replaces.

@@ -20,7 +20,7 @@ async fn apply_case(case: &str) {
         let mut conn = db.connect().await;
         apply(&mut conn, &planned.setup, dialect).await;
         apply(&mut conn, &statements, dialect).await;
-        assert_database_matches(&mut conn, &planned.after.schema, &format!("{case} on {dialect}")).await;
+        assert_database_matches(&mut conn, &planned.expected, &format!("{case} on {dialect}")).await;
     }
 }
 

@@ -74,7 +74,7 @@ impl Report for PushReport {
 
 /// Runs `push`.
 pub fn run(cx: &Context, args: Args) -> Result<Done<PushReport>, CliError> {
-    use tablewright_core::compile::{diff, plan};
+    use tablewright_core::compile::plan;
     use tablewright_core::schema::{compare, desired::AllowDrops, scan};
     let config = Config::load(&cx.config)?;
     let target = args.db.target(cx)?;
@@ -105,16 +105,16 @@ pub fn run(cx: &Context, args: Args) -> Result<Done<PushReport>, CliError> {
         }
         // (What the structs cannot declare, a foreign key to another schema or an index
         // the model cannot hold, is not read, so it is left alone rather than dropped.)
+        let dialect = if target.dsql_rules() { Dialect::Dsql } else { Dialect::Postgres };
         let mut live = read_schema(&connector, Some(&scanned.desired.schema.namespaces()), &history).await?.schema;
-        compare::adopt_spellings(&mut live, &scanned.desired.schema);
+        compare::adopt_spellings(&mut live, &tablewright_core::compile::lower::for_dialect(&scanned.desired.schema, dialect));
         // Errors read as generate's do (the undecided drops with both ways out).
-        let changes = diff::diff(&live, &scanned.desired, &AllowDrops::parse(&args.allow_drop)).map_err(GenerateError::Diff)?;
+        let (changes, next) = tablewright_core::compile::lower::diff_for(&live, &scanned.desired, &AllowDrops::parse(&args.allow_drop), dialect).map_err(GenerateError::Diff)?;
         let mut report = PushReport { target: connector.target().to_string(), tables: scanned.desired.schema.tables.len(), changes: changes.ops.iter().map(Change::from).collect(), statements: Vec::new() };
         if changes.ops.is_empty() {
             return Ok(Done::ok(report));
         }
-        let dialect = if target.dsql_rules() { Dialect::Dsql } else { Dialect::Postgres };
-        let planned = plan::plan(&changes, &scanned.desired.schema, dialect).map_err(GenerateError::Plan)?;
+        let planned = plan::plan(&changes, &next, dialect).map_err(GenerateError::Plan)?;
         let statements = planned.sql();
         if format == Format::Text {
             let mut text = format!("push: {} change(s) to {}:\n", changes.ops.len(), connector.target());

@@ -5,7 +5,7 @@
 //! run shows all the decisions a user has to make.
 
 use crate::schema::desired::{AllowDrops, DesiredSchema, Hint, Location};
-use crate::schema::model::{Check, Column, ForeignKey, Identity, Index, PrimaryKey, Schema, SqlExpr, SqlType, Table, Unique};
+use crate::schema::model::{Check, Column, EnumType, ForeignKey, Identity, Index, PrimaryKey, Schema, SqlExpr, SqlType, Table, Unique};
 use crate::compile::rules::ChangeKind;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
@@ -71,6 +71,18 @@ pub enum Op {
     /// Rename an index whose definition did not change; `index` is the definition under
     /// its new name.
     RenameIndex { table: String, from: String, index: Index },
+    /// Create an enum type.
+    CreateEnum { enum_type: EnumType },
+    /// Drop an enum type no column uses any more.
+    DropEnum { name: String },
+    /// Add a value to an enum type, before another (at the end when `before` is `None`).
+    AddEnumValue { name: String, value: String, before: Option<String> },
+    /// Rename a value of an enum type.
+    RenameEnumValue { name: String, from: String, to: String },
+    /// Replace an enum type whose values were removed or reordered: `columns` keep the
+    /// type (`(table, column, default)` as the structs have it), `leaving` are dropped
+    /// later or change type and go to `text` first.
+    RecreateEnum { from: EnumType, to: EnumType, columns: Vec<(String, String, Option<SqlExpr>)>, leaving: Vec<(String, String)> },
 }
 
 impl Op {
@@ -112,6 +124,11 @@ impl Op {
             Op::DropForeignKey { .. } => ChangeKind::DropForeignKey,
             Op::RenameConstraint { .. } => ChangeKind::RenameConstraint,
             Op::RenameIndex { .. } => ChangeKind::RenameIndex,
+            Op::CreateEnum { .. } => ChangeKind::CreateEnum,
+            Op::DropEnum { .. } => ChangeKind::DropEnum,
+            Op::AddEnumValue { .. } => ChangeKind::AddEnumValue,
+            Op::RenameEnumValue { .. } => ChangeKind::RenameEnumValue,
+            Op::RecreateEnum { .. } => ChangeKind::RecreateEnum,
         }
     }
 
@@ -134,9 +151,12 @@ impl Op {
         }
     }
 
-    /// The table the operation is about (its new name).
+    /// The table the operation is about (its new name); for an enum type's, the type.
     pub fn table(&self) -> &str {
         match self {
+            Op::CreateEnum { enum_type } => &enum_type.name,
+            Op::RecreateEnum { to, .. } => &to.name,
+            Op::DropEnum { name } | Op::AddEnumValue { name, .. } | Op::RenameEnumValue { name, .. } => name,
             Op::CreateTable { table, .. } => &table.name,
             Op::DropTable { table } => table,
             Op::RenameTable { to, .. } => to,
@@ -195,6 +215,11 @@ impl Op {
             }
             Op::RenameConstraint { to, .. } => format!("rename_{to}"),
             Op::RenameIndex { index, .. } => format!("rename_{}", index.name),
+            Op::CreateEnum { .. } => format!("create_{t}"),
+            Op::DropEnum { .. } => format!("drop_{t}"),
+            Op::AddEnumValue { value, .. } => format!("add_{t}_{value}"),
+            Op::RenameEnumValue { to, .. } => format!("rename_{t}_{to}"),
+            Op::RecreateEnum { .. } => format!("change_{t}"),
         }
     }
 }
@@ -235,6 +260,11 @@ impl fmt::Display for Op {
             Op::DropForeignKey { name, .. } => write!(f, "drop foreign key `{name}` on `{t}`"),
             Op::RenameConstraint { from, to, .. } => write!(f, "rename constraint `{from}` to `{to}` on `{t}`"),
             Op::RenameIndex { from, index, .. } => write!(f, "rename index `{from}` to `{}`", index.name),
+            Op::CreateEnum { enum_type } => write!(f, "create enum type `{t}` ({})", enum_type.values.join(", ")),
+            Op::DropEnum { .. } => write!(f, "drop enum type `{t}`"),
+            Op::AddEnumValue { value, .. } => write!(f, "add value `{value}` to enum type `{t}`"),
+            Op::RenameEnumValue { from, to, .. } => write!(f, "rename value `{from}` of enum type `{t}` to `{to}`"),
+            Op::RecreateEnum { to, .. } => write!(f, "rebuild enum type `{t}` with values ({})", to.values.join(", ")),
         }
     }
 }
@@ -416,6 +446,7 @@ pub fn diff(prev: &Schema, desired: &DesiredSchema, allow: &AllowDrops) -> Resul
         column_origin.insert(new_name.clone(), origins);
     }
 
+    let enum_changes = enum_changes(prev, desired, allow, &mut problems);
     if !problems.is_empty() {
         return Err(DiffError::Problems(problems));
     }
@@ -425,6 +456,18 @@ pub fn diff(prev: &Schema, desired: &DesiredSchema, allow: &AllowDrops) -> Resul
 
     let renamed_prev = apply_renames(prev, &table_origin, &column_origin);
     let mut plan = Phases::default();
+    for change in enum_changes {
+        match change {
+            EnumChange::Create(e) => plan.enums_first.push(Op::CreateEnum { enum_type: e.clone() }),
+            EnumChange::Drop(name) => plan.enums_last.push(Op::DropEnum { name }),
+            EnumChange::Alter { renames, adds } => plan.enums_first.extend(renames.into_iter().chain(adds)),
+            EnumChange::Recreate { renames, from, to } => {
+                plan.enums_first.extend(renames);
+                let (columns, leaving) = enum_columns(&renamed_prev, next, &from.sql_type());
+                plan.enums_rebuilt.push(Op::RecreateEnum { from, to: to.clone(), columns, leaving });
+            }
+        }
+    }
     plan.renames.extend(renames);
     plan.renames.extend(column_ops);
     for t in &dropped_tables {
@@ -441,6 +484,97 @@ pub fn diff(prev: &Schema, desired: &DesiredSchema, allow: &AllowDrops) -> Resul
     let ops = plan.into_ops(&renamed_prev);
     let fills = desired.sources.iter().filter(|(_, s)| !s.column_fills.is_empty()).map(|(t, s)| (t.clone(), s.column_fills.clone())).collect();
     Ok(Changes { ops, previous: renamed_prev, fills })
+}
+
+/// What becomes of one enum type.
+enum EnumChange<'a> {
+    Create(&'a EnumType),
+    Drop(String),
+    /// Values renamed, then values added: the old values keep their order.
+    Alter { renames: Vec<Op>, adds: Vec<Op> },
+    /// Values renamed on the old type, then the type rebuilt with the new values (some
+    /// removed, or the order changed). `from` is the old type with the renames applied.
+    Recreate { renames: Vec<Op>, from: EnumType, to: &'a EnumType },
+}
+
+/// The enum types' changes, and the problems with them: a `renamed_from` naming no value,
+/// a value removed without an allow (rows holding it would fail the change).
+fn enum_changes<'a>(prev: &Schema, desired: &'a DesiredSchema, allow: &AllowDrops, problems: &mut Vec<Problem>) -> Vec<EnumChange<'a>> {
+    let mut out = Vec::new();
+    for (name, new) in &desired.schema.enums {
+        let Some(old) = prev.enums.get(name) else {
+            out.push(EnumChange::Create(new));
+            continue;
+        };
+        if old == new {
+            continue;
+        }
+        let source = desired.enum_sources.get(name);
+        let location = source.and_then(|s| s.location.clone());
+        let mut renames = Vec::new();
+        let mut values = old.values.clone();
+        for (to, hint) in source.map(|s| &s.value_renames).into_iter().flatten() {
+            match values.iter().position(|v| *v == hint.from) {
+                Some(at) if !old.values.contains(to) => {
+                    values[at] = to.clone();
+                    renames.push(Op::RenameEnumValue { name: name.clone(), from: hint.from.clone(), to: to.clone() });
+                }
+                // Already renamed in an earlier migration: the hint may stay.
+                _ if old.values.contains(to) => {}
+                _ => problems.push(hint_problem(hint, format!("`renamed_from = \"{}\"` on value `{to}` of enum type `{name}` names no value of the last snapshot; remove it or correct the name", hint.from))),
+            }
+        }
+        let removed: Vec<&String> = values.iter().filter(|v| !new.values.contains(v)).collect();
+        for value in &removed {
+            let allowed = allow.columns.contains(&(name.clone(), (*value).clone())) || source.is_some_and(|s| s.allow_drop.contains(*value));
+            if !allowed {
+                problems.push(Problem {
+                    message: format!(
+                        "value `{value}` of enum type `{name}` is removed, and rows holding it would fail the change: allow it with `#[enum_type(allow_drop(\"{value}\"))]` or `--allow-drop {name}.{value}`, rename it with `#[value(renamed_from = \"{value}\")]`, or keep it"
+                    ),
+                    location: location.clone(),
+                });
+            }
+        }
+        let kept: Vec<&String> = new.values.iter().filter(|v| values.contains(v)).collect();
+        if removed.is_empty() && kept.iter().copied().eq(values.iter()) {
+            // Each new value goes before the next value that is already there.
+            let adds = new
+                .values
+                .iter()
+                .enumerate()
+                .filter(|(_, v)| !values.contains(v))
+                .map(|(i, v)| Op::AddEnumValue { name: name.clone(), value: v.clone(), before: new.values[i + 1..].iter().find(|w| values.contains(w)).cloned() })
+                .collect();
+            out.push(EnumChange::Alter { renames, adds });
+        } else {
+            // The old type waits under `<name>__tw_old` while the columns move.
+            if crate::schema::model::bare_table_name(name).len() + "__tw_old".len() > crate::schema::model::MAX_IDENTIFIER_BYTES {
+                problems.push(Problem { message: format!("enum type `{name}` is too long a name to rebuild beside itself (`__tw_old` added exceeds 63 bytes): keep its values' order and every value, or rename it"), location: location.clone() });
+            }
+            out.push(EnumChange::Recreate { renames, from: EnumType { name: name.clone(), values }, to: new });
+        }
+    }
+    out.extend(prev.enums.keys().filter(|n| !desired.schema.enums.contains_key(*n)).map(|n| EnumChange::Drop(n.clone())));
+    out
+}
+
+/// The columns of type `sql_type` in `prev` (renames applied): those that keep it in
+/// `next`, with their default there, and those that leave it (dropped, or another type).
+#[allow(clippy::type_complexity)]
+fn enum_columns(prev: &Schema, next: &Schema, sql_type: &str) -> (Vec<(String, String, Option<SqlExpr>)>, Vec<(String, String)>) {
+    let (mut keep, mut leave) = (Vec::new(), Vec::new());
+    for table in prev.tables.values() {
+        for column in table.columns.iter().filter(|c| c.sql_type == sql_type) {
+            match next.tables.get(&table.name).and_then(|t| t.column(&column.name)).filter(|c| c.sql_type == sql_type) {
+                Some(kept) => keep.push((table.name.clone(), column.name.clone(), kept.default.clone())),
+                // A dropped table is gone before the type is rebuilt.
+                None if next.tables.contains_key(&table.name) => leave.push((table.name.clone(), column.name.clone())),
+                None => {}
+            }
+        }
+    }
+    (keep, leave)
 }
 
 fn hint_problem(hint: &Hint, message: String) -> Problem {
@@ -483,6 +617,10 @@ fn validate_names(desired: &DesiredSchema) -> Vec<Problem> {
                     relations.insert((schema, name), (what, table.name.as_str()));
                 }
             }
+        }
+        // A table is a type too (its rows'), in the same namespace as the enum types.
+        if desired.schema.enums.contains_key(&table.name) {
+            problem(format!("table `{}` has the name of an enum type: a table's rows are a type of that name; rename one of them", table.name));
         }
         if table.name.ends_with(crate::compile::recreate::NEW_SUFFIX) || table.name.ends_with(crate::compile::recreate::OLD_SUFFIX) {
             problem(format!("table `{}`: names ending in `{}` or `{}` are the table recreation's", table.name, crate::compile::recreate::NEW_SUFFIX, crate::compile::recreate::OLD_SUFFIX));
@@ -590,7 +728,7 @@ fn apply_renames(prev: &Schema, tables: &BTreeMap<String, String>, columns: &BTr
             .and_then(|m| m.iter().find(|(_, p)| p.as_str() == col).map(|(n, _)| n.clone()))
             .unwrap_or_else(|| col.to_owned())
     };
-    let mut out = Schema::default();
+    let mut out = Schema { enums: prev.enums.clone(), ..Schema::default() };
     for (prev_name, table) in &prev.tables {
         let mut t = table.clone();
         let rename_cols = |cols: &mut Vec<String>| {
@@ -654,6 +792,13 @@ fn apply_renames(prev: &Schema, tables: &BTreeMap<String, String>, columns: &BTr
 struct Phases {
     renames: Vec<Op>,
     name_changes: Vec<Op>,
+    /// Enum types made, and values renamed and added, before any table needs them.
+    enums_first: Vec<Op>,
+    /// Enum types rebuilt once the tables that used them are dropped, before new columns
+    /// take them.
+    enums_rebuilt: Vec<Op>,
+    /// Enum types dropped once no column uses them.
+    enums_last: Vec<Op>,
     drop_constraints: Vec<Op>,
     drop_tables: Vec<String>,
     new_tables: Vec<Table>,
@@ -824,6 +969,7 @@ impl Phases {
     fn into_ops(mut self, prev: &Schema) -> Vec<Op> {
         let mut ops = Vec::new();
         ops.append(&mut self.renames);
+        ops.append(&mut self.enums_first);
         // Foreign keys go first: a dropped unique or key may be what one references.
         self.drop_constraints.sort_by_key(|op| !matches!(op, Op::DropForeignKey { .. }));
         ops.append(&mut self.drop_constraints);
@@ -835,6 +981,7 @@ impl Phases {
         // After the drops, of constraints, indexes and whole tables, which may free the
         // names these take (`a` → `b` while `b` goes).
         ops.extend(order_name_changes(std::mem::take(&mut self.name_changes)));
+        ops.append(&mut self.enums_rebuilt);
 
         let new_tables: BTreeMap<String, Table> = self.new_tables.iter().map(|t| (t.name.clone(), t.clone())).collect();
         let (create_order, cyclic) = dependency_order(&new_tables);
@@ -863,6 +1010,7 @@ impl Phases {
         ops.append(&mut self.add_indexes);
         ops.append(&mut self.add_constraints);
         ops.extend(deferred);
+        ops.append(&mut self.enums_last);
         ops
     }
 }

@@ -2,6 +2,7 @@
 //! recreation, warnings, and the permissions file.
 
 pub mod diff;
+pub mod lower;
 #[cfg(test)]
 pub(crate) mod fixtures;
 pub mod permissions;

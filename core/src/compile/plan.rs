@@ -10,7 +10,7 @@
 use crate::compile::diff::{Changes, Op};
 use crate::compile::recreate;
 use crate::compile::rules::{self, ChangeKind, Construct, Dialect, Strategy};
-use crate::schema::model::{bare_table_name, split_table_name, table_schema, DEFAULT_SCHEMA, Column, ForeignKey, Identity, Index, IndexKey, KeyTarget, Schema, Table, Unique};
+use crate::schema::model::{bare_table_name, qualified_table_name, split_table_name, table_schema, SqlType, DEFAULT_SCHEMA, Column, ForeignKey, Identity, Index, IndexKey, KeyTarget, Schema, Table, Unique};
 use crate::sql::directive;
 use crate::sql::ident::{literal, quote, quote_beside_table, quote_list, quote_qualified, quote_table};
 use crate::sql::statement::{IndexCreation, IndexMode, Validation};
@@ -162,12 +162,12 @@ pub fn plan(changes: &Changes, next: &Schema, dialect: Dialect) -> Result<Plan, 
     }
     // A schema no table of the last snapshot is in is created before its first table. (One
     // left empty by the last table's drop stays: it may hold what other tools made.)
-    let mut schemas_made: BTreeSet<&str> = changes.previous.tables.keys().map(|t| table_schema(t)).collect();
+    let mut schemas_made: BTreeSet<&str> = changes.previous.tables.keys().chain(changes.previous.enums.keys()).map(|t| table_schema(t)).collect();
     schemas_made.insert(DEFAULT_SCHEMA);
     for op in ops {
         let kind = op.kind();
         let (table, statements) = (op.table(), &mut planned.statements);
-        if let Op::CreateTable { .. } = op
+        if let Op::CreateTable { .. } | Op::CreateEnum { .. } = op
             && schemas_made.insert(table_schema(table))
         {
             statements.push(PlannedStatement::new(format!("CREATE SCHEMA IF NOT EXISTS {};", quote(table_schema(table))), kind, table));
@@ -732,8 +732,11 @@ fn render(op: &Op, strategy: Strategy, dialect: Dialect) -> Vec<PlannedStatement
         },
         Op::DropColumn { column, .. } => vec![p(format!("ALTER TABLE {} DROP COLUMN {};", quote_table(t), quote(column)))],
         Op::RenameColumn { from, to, .. } => vec![p(format!("ALTER TABLE {} RENAME COLUMN {} TO {};", quote_table(t), quote(from), quote(to)))],
-        Op::AlterColumnType { column, to, collation, .. } => {
-            vec![p(alter_column(t, column, &format!("SET DATA TYPE {to}{} USING {}::{to}", collate_clause(collation.as_deref()), quote(column))))]
+        Op::AlterColumnType { column, from, to, collation, .. } => {
+            // Between an enum and another type only text converts (there is no cast
+            // from one enum to another, or from one to an integer).
+            let via_text = if [from, to].iter().any(|t| SqlType::is_defined_type_name(t.as_str())) { "::text" } else { "" };
+            vec![p(alter_column(t, column, &format!("SET DATA TYPE {to}{} USING {}{via_text}::{to}", collate_clause(collation.as_deref()), quote(column))))]
         }
         Op::AlterCollation { column, sql_type, collation, .. } => {
             vec![p(alter_column(t, column, &format!("SET DATA TYPE {sql_type}{}", collate_clause(Some(collation.as_deref().unwrap_or("default"))))))]
@@ -790,7 +793,42 @@ fn render(op: &Op, strategy: Strategy, dialect: Dialect) -> Vec<PlannedStatement
             create_index(t, index, Strategy::IndexAsync, kind),
         ],
         Op::RenameIndex { from, index, .. } => vec![p(format!("ALTER INDEX {} RENAME TO {};", quote_beside_table(t, from), quote(&index.name)))],
+        Op::CreateEnum { enum_type } => vec![p(create_enum(&enum_type.name, &enum_type.values))],
+        Op::DropEnum { name } => vec![p(format!("DROP TYPE IF EXISTS {};", quote_table(name)))],
+        Op::AddEnumValue { name, value, before } => {
+            let position = before.as_ref().map(|b| format!(" BEFORE {}", literal(b))).unwrap_or_default();
+            let sql = format!("ALTER TYPE {} ADD VALUE IF NOT EXISTS {}{position};", quote_table(name), literal(value));
+            vec![PlannedStatement { non_transactional: strategy == Strategy::PlainOutsideTransaction, ..p(sql) }]
+        }
+        Op::RenameEnumValue { name, from, to } => vec![p(format!("ALTER TYPE {} RENAME VALUE {} TO {};", quote_table(name), literal(from), literal(to)))],
+        Op::RecreateEnum { from, to, columns, leaving } => {
+            // The old type goes aside, the new one takes its name, each column moves over
+            // through text (a removed value fails here, which the allow accepted), and
+            // the old type goes. A default names the old type, so it goes first.
+            let aside = format!("{}__tw_old", bare_table_name(&from.name));
+            let old = qualified_table_name(table_schema(&from.name), &aside);
+            let new_type = quote_table(&to.name);
+            let mut out = vec![p(format!("ALTER TYPE {} RENAME TO {};", quote_table(&from.name), quote(&aside))), p(create_enum(&to.name, &to.values))];
+            for (table, column) in leaving {
+                out.push(p(alter_column(table, column, "DROP DEFAULT")));
+                out.push(p(alter_column(table, column, &format!("SET DATA TYPE text USING {}::text", quote(column)))));
+            }
+            for (table, column, default) in columns {
+                out.push(p(alter_column(table, column, "DROP DEFAULT")));
+                out.push(p(alter_column(table, column, &format!("SET DATA TYPE {new_type} USING {}::text::{new_type}", quote(column)))));
+                if let Some(default) = default {
+                    out.push(p(alter_column(table, column, &format!("SET DEFAULT ({default})"))));
+                }
+            }
+            out.push(p(format!("DROP TYPE IF EXISTS {};", quote_table(&old))));
+            out
+        }
     }
+}
+
+/// `CREATE TYPE .. AS ENUM (..)`.
+fn create_enum(name: &str, values: &[String]) -> String {
+    format!("CREATE TYPE {} AS ENUM ({});", quote_table(name), values.iter().map(|v| literal(v)).collect::<Vec<_>>().join(", "))
 }
 
 /// Where the SQL of `plan` says something other than what the planner knew, as the

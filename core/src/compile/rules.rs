@@ -92,6 +92,16 @@ pub enum ChangeKind {
     RenameConstraint,
     /// An index whose definition is unchanged but whose name changed.
     RenameIndex,
+    /// A new enum type.
+    CreateEnum,
+    /// An enum type no column uses any more.
+    DropEnum,
+    /// A value added to an enum type.
+    AddEnumValue,
+    /// A value of an enum type renamed (`#[value(renamed_from)]`).
+    RenameEnumValue,
+    /// An enum type whose values were removed (allowed explicitly) or reordered.
+    RecreateEnum,
 }
 
 impl ChangeKind {
@@ -143,6 +153,14 @@ pub enum Strategy {
     /// Rebuild the table: create it anew beside the old one, copy the rows in batches,
     /// check the counts, copy the grants, swap, recreate the indexes.
     Recreate,
+    /// Plain DDL, committed on its own: what it makes cannot be used in the transaction
+    /// that makes it.
+    PlainOutsideTransaction,
+    /// A new type beside the old one, the columns converted to it, the old one dropped.
+    RecreateType,
+    /// The dialect has no enum types: an enum's columns are `text` with a CHECK of its
+    /// values, and changing the values replaces the CHECKs.
+    TextWithCheck,
     /// Needs data movement that is not built yet.
     NotYetSupported,
     /// The dialect has no way to do it.
@@ -164,6 +182,9 @@ impl Strategy {
             Strategy::UniqueIndexThenConstraint => "`CREATE UNIQUE INDEX CONCURRENTLY`, then `ADD CONSTRAINT .. UNIQUE USING INDEX`",
             Strategy::AddThenBackfill => "bare `ADD COLUMN`, `SET DEFAULT`, then existing rows backfilled in batches",
             Strategy::Recreate => "table recreation: new table, batched copy, row counts checked, grants copied, swap, indexes `ASYNC`",
+            Strategy::PlainOutsideTransaction => "plain statement, committed on its own (the new value cannot be used in the transaction that adds it)",
+            Strategy::RecreateType => "new type beside the old, columns converted with `USING`, old type dropped",
+            Strategy::TextWithCheck => "no enum types: the columns are `text` with a CHECK of the values, replaced (`NOT VALID` + `ALTER TABLE ASYNC .. VALIDATE`) when they change",
             Strategy::NotYetSupported => "refused: needs data movement not built yet",
             Strategy::Unsupported => "refused",
         }
@@ -225,6 +246,11 @@ pub const CHANGE_RULES: &[ChangeRule] = &[
     ChangeRule { change: C::DropForeignKey, description: "drop FOREIGN KEY", dsql: S::Plain, postgres: S::Plain, source: "working-with-foreign-key-constraints.html" },
     ChangeRule { change: C::RenameConstraint, description: "rename constraint (follows a rename)", dsql: S::Plain, postgres: S::Plain, source: "alter-table-syntax-support.html" },
     ChangeRule { change: C::RenameIndex, description: "rename index (follows a rename)", dsql: S::RecreateIndexAsync, postgres: S::Plain, source: "no ALTER INDEX page; dsql-lint refuses ALTER INDEX" },
+    ChangeRule { change: C::CreateEnum, description: "create enum type (`#[derive(Enum)]`)", dsql: S::TextWithCheck, postgres: S::Plain, source: "working-with-postgresql-compatibility-unsupported-features.html (no CREATE TYPE)" },
+    ChangeRule { change: C::DropEnum, description: "drop enum type (no column uses it)", dsql: S::TextWithCheck, postgres: S::Plain, source: "working-with-postgresql-compatibility-unsupported-features.html" },
+    ChangeRule { change: C::AddEnumValue, description: "add enum value", dsql: S::TextWithCheck, postgres: S::PlainOutsideTransaction, source: "working-with-postgresql-compatibility-unsupported-features.html" },
+    ChangeRule { change: C::RenameEnumValue, description: "rename enum value (`#[value(renamed_from)]`)", dsql: S::Unsupported, postgres: S::Plain, source: "working-with-postgresql-compatibility-unsupported-features.html" },
+    ChangeRule { change: C::RecreateEnum, description: "remove (allowed explicitly) or reorder enum values", dsql: S::TextWithCheck, postgres: S::RecreateType, source: "working-with-postgresql-compatibility-unsupported-features.html" },
 ];
 
 /// Why `dialect` refuses `change` (its strategy is [`Strategy::Unsupported`]), with the
@@ -233,6 +259,7 @@ pub fn unsupported_reason(change: ChangeKind, dialect: Dialect) -> String {
     match change {
         ChangeKind::AlterIdentity => "DSQL's `SET GENERATED` and `SET INCREMENT` cannot be checked by dsql-lint yet, and dropping and adding the identity would hand out the numbers of deleted rows again: keep the identity's kind and options".to_owned(),
         ChangeKind::AlterCollation => construct_rule(Construct::ColumnCollation).dsql.err().unwrap_or_default().to_owned(),
+        ChangeKind::RenameEnumValue => "on DSQL an enum's column is text and its rows hold the old value: add the new value, move the rows in a custom migration (`generate --custom`), then remove the old value (`#[enum_type(allow_drop(..))]`)".to_owned(),
         _ => format!("{dialect} cannot do this"),
     }
 }
@@ -382,6 +409,8 @@ fn source_link(source: &str) -> String {
 pub enum Construct {
     /// A table in a schema other than `public`.
     TableInSchema,
+    /// An enum type and the columns typed by it.
+    EnumType,
     /// A foreign key over several columns.
     CompositeForeignKey,
     /// `MATCH FULL`.
@@ -433,6 +462,7 @@ use Construct as K;
 
 /// The constructs DSQL and PostgreSQL may treat apart, as of December 2026.
 pub const CONSTRUCT_RULES: &[ConstructRule] = &[
+    ConstructRule { construct: K::EnumType, description: "enum type", declared: "`#[derive(Enum)]` on a Rust enum; `#[column(enum_type = \"mood\")]`", dsql: Ok("`text` with a CHECK of the values (`<table>_<column>_check`), replaced when they change; a value cannot be renamed (rows hold its text)"), postgres: "`CREATE TYPE .. AS ENUM`; `ADD VALUE` in its own transaction; `RENAME VALUE`; a value removed (allowed) or the order changed rebuilds the type", source: "working-with-postgresql-compatibility-unsupported-features.html" },
     ConstructRule { construct: K::TableInSchema, description: "table in another schema", declared: "`#[table(schema = \"auth\")]`; `references = \"auth.users.id\"`", dsql: Ok("`CREATE SCHEMA IF NOT EXISTS` before its first table (DSQL holds at most 10 schemas besides `public`)"), postgres: "`CREATE SCHEMA IF NOT EXISTS` before its first table", source: "CHAP_quotas.html" },
     ConstructRule { construct: K::CompositeForeignKey, description: "composite foreign key", declared: "`#[foreign_key(columns(a, b), references = \"t(x, y)\")]`", dsql: Ok("inline, or `NOT VALID` + `ALTER TABLE ASYNC .. VALIDATE`"), postgres: "inline, or `NOT VALID` + `VALIDATE`", source: "working-with-foreign-key-constraints.html" },
     ConstructRule { construct: K::ForeignKeyMatchFull, description: "foreign key `MATCH FULL`", declared: "`match_full` in `#[foreign_key(..)]`", dsql: Ok("as written"), postgres: "as written", source: "working-with-foreign-key-constraints.html" },
@@ -485,7 +515,8 @@ mod tests {
             C::DropColumn, C::RenameColumn, C::AlterColumnType, C::SetNotNull, C::DropNotNull, C::SetDefault,
             C::DropDefault, C::AddIdentity, C::DropIdentity, C::AlterIdentity, C::AlterCollation, C::ChangePrimaryKey, C::CreateIndexOnNewTable,
             C::CreateIndex, C::DropIndex, C::AddUnique, C::DropUnique, C::AddCheck, C::DropCheck, C::AddForeignKey,
-            C::DropForeignKey, C::RenameConstraint, C::RenameIndex,
+            C::DropForeignKey, C::RenameConstraint, C::RenameIndex, C::CreateEnum, C::DropEnum, C::AddEnumValue, C::RenameEnumValue,
+            C::RecreateEnum,
         ];
         for kind in kinds {
             assert_eq!(CHANGE_RULES.iter().filter(|r| r.change == kind).count(), 1, "{kind:?}");
@@ -496,7 +527,7 @@ mod tests {
     #[test]
     fn every_construct_has_exactly_one_rule() {
         let all = [
-            K::TableInSchema, K::CompositeForeignKey, K::ForeignKeyMatchFull, K::DeferrableForeignKey, K::ExpressionIndexKey, K::PartialIndex,
+            K::TableInSchema, K::EnumType, K::CompositeForeignKey, K::ForeignKeyMatchFull, K::DeferrableForeignKey, K::ExpressionIndexKey, K::PartialIndex,
             K::DescendingIndexKey, K::NullsOrderIndexKey, K::IndexMethod, K::OperatorClass, K::IndexKeyCollation,
             K::IncludeColumns, K::IdentityAlways, K::IdentityOptions, K::ColumnCollation,
         ];

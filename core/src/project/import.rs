@@ -8,7 +8,7 @@ use crate::compile::rules::Dialect;
 use crate::project::hash;
 use crate::project::journal::{ImportedFrom, Journal, JournalEntry};
 use crate::project::snapshot::{ORIGIN_ID, SNAPSHOT_VERSION, Snapshot, to_pretty_json};
-use crate::schema::model::{DEFAULT_SCHEMA, bare_table_name, qualified_table_name, Check, Column, ForeignKey, Identity, Index, IndexKey, IndexMethod, KeyTarget, PrimaryKey, ReferentialAction, Schema, SqlExpr, SqlType, Table, Unique};
+use crate::schema::model::{DEFAULT_SCHEMA, EnumType, bare_table_name, qualified_table_name, Check, Column, ForeignKey, Identity, Index, IndexKey, IndexMethod, KeyTarget, PrimaryKey, ReferentialAction, Schema, SqlExpr, SqlType, Table, Unique};
 use crate::schema::types;
 use serde::de::{Deserializer, MapAccess, Visitor};
 use serde::Deserialize;
@@ -171,7 +171,7 @@ fn pg_name(name: &str, what: &str, table: &str, notes: &mut Vec<String>) -> Stri
 }
 
 /// One drizzle table as a model table, with notes for what the model does not hold.
-fn table(name: &str, value: &DrizzleTable, path: &Path, notes: &mut Vec<String>) -> Result<Table, ImportError> {
+fn table(name: &str, value: &DrizzleTable, enums: &Schema, path: &Path, notes: &mut Vec<String>) -> Result<Table, ImportError> {
     let bad = |message: String| ImportError::Format { path: path.to_owned(), message };
     let columns = &value.columns;
     let mut t = Table { name: name.to_owned(), columns: Vec::new(), primary_key: None, uniques: Default::default(), indexes: Default::default(), foreign_keys: Default::default(), checks: Default::default() };
@@ -188,6 +188,8 @@ fn table(name: &str, value: &DrizzleTable, path: &Path, notes: &mut Vec<String>)
                 // (PostgreSQL prints the sequence qualified outside `public`, so does `name`.)
                 (base.to_owned(), Some(format!("nextval('{name}_{column}_seq'::regclass)")))
             }
+            // A type the snapshot's enums declare (`typeSchema` says whose).
+            _ if enum_type_of(c, written, enums).is_some() => (enum_type_of(c, written, enums).unwrap_or_default(), None),
             _ => (types::canonical_sql_type(written).map_err(|e| bad(format!("`{name}.{column}`: type `{written}`: {e}")))?, None),
         };
         match c.get("default") {
@@ -312,6 +314,38 @@ fn table(name: &str, value: &DrizzleTable, path: &Path, notes: &mut Vec<String>)
     Ok(t)
 }
 
+/// drizzle's enums: `{"public.mood": {"name", "schema", "values": [..]}}` (before v7,
+/// `"values"` is an object of value to value).
+fn drizzle_enums(value: Option<&Value>, path: &Path) -> Result<std::collections::BTreeMap<String, EnumType>, ImportError> {
+    let mut out = std::collections::BTreeMap::new();
+    for (key, e) in value.and_then(Value::as_object).into_iter().flatten() {
+        let bare = e.get("name").and_then(Value::as_str).unwrap_or_else(|| key.rsplit('.').next().unwrap_or(key));
+        let schema = e.get("schema").and_then(Value::as_str).filter(|s| !s.is_empty()).unwrap_or(DEFAULT_SCHEMA);
+        let values: Vec<String> = match e.get("values") {
+            Some(Value::Array(a)) => a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect(),
+            Some(Value::Object(o)) => o.values().filter_map(|v| v.as_str().map(str::to_owned)).collect(),
+            _ => Vec::new(),
+        };
+        if values.is_empty() || bare.contains('.') || schema.contains('.') {
+            return Err(ImportError::Format { path: path.to_owned(), message: format!("`enums.{key}`: an enum needs a name without `.` and at least one value") });
+        }
+        let name = qualified_table_name(schema, bare);
+        out.insert(name.clone(), EnumType { name, values });
+    }
+    Ok(out)
+}
+
+/// The column type of a drizzle column typed by one of the snapshot's enums.
+fn enum_type_of(column: &Value, written: &str, enums: &Schema) -> Option<String> {
+    let (base, array) = match written.strip_suffix("[]") {
+        Some(base) => (base, "[]"),
+        None => (written, ""),
+    };
+    let schema = column.get("typeSchema").and_then(Value::as_str).filter(|s| !s.is_empty()).unwrap_or(DEFAULT_SCHEMA);
+    let enum_type = enums.enums.get(&qualified_table_name(schema, base))?;
+    Some(format!("{}{array}", enum_type.sql_type()))
+}
+
 /// The model schema of one drizzle snapshot.
 fn schema(path: &Path, notes: &mut Vec<String>) -> Result<Schema, ImportError> {
     let snapshot: DrizzleSnapshot = parse(path)?;
@@ -319,13 +353,15 @@ fn schema(path: &Path, notes: &mut Vec<String>) -> Result<Schema, ImportError> {
         return Err(ImportError::Format { path: path.to_owned(), message: format!("dialect `{}`: only drizzle-kit's postgresql snapshots can be imported", snapshot.dialect) });
     }
     let mut out = Schema::default();
+    let enums = Schema { enums: drizzle_enums(snapshot.enums.as_ref(), path)?, ..Schema::default() };
     for (key, value) in &snapshot.tables.0 {
         let name = value.name.clone().unwrap_or_else(|| key.rsplit('.').next().unwrap_or(key).to_owned());
         let namespace = value.schema.as_deref().filter(|s| !s.is_empty()).unwrap_or(DEFAULT_SCHEMA);
         let name = qualified_table_name(namespace, &name);
-        out.tables.insert(name.clone(), table(&name, value, path, notes)?);
+        out.tables.insert(name.clone(), table(&name, value, &enums, path, notes)?);
     }
-    for (what, value) in [("enums", &snapshot.enums), ("sequences", &snapshot.sequences), ("views", &snapshot.views), ("policies", &snapshot.policies), ("roles", &snapshot.roles)] {
+    out.enums = enums.enums;
+    for (what, value) in [("sequences", &snapshot.sequences), ("views", &snapshot.views), ("policies", &snapshot.policies), ("roles", &snapshot.roles)] {
         if !is_empty(value) {
             notes.push(format!("the snapshot declares {what}; tablewright does not manage them (they stay as the SQL files made them)"));
         }

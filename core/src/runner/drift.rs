@@ -38,6 +38,9 @@ impl DriftReport {
 /// Compares the tables of the schemas `expected` uses with `expected`, and the grants of the permissions
 /// file (`(file name, statements)`) with the catalog's.
 pub async fn drift(connector: &Connector, expected: &Schema, history: &HistoryTable, permissions: Option<(&str, &[Statement])>) -> Result<DriftReport, RunError> {
+    // On DSQL an enum's columns are text with a CHECK: that is what to find.
+    let dialect = if connector.target().dsql_rules() { crate::compile::rules::Dialect::Dsql } else { crate::compile::rules::Dialect::Postgres };
+    let expected = &*crate::compile::lower::for_dialect(expected, dialect);
     let mut conn = connector.connect().await?;
     let found = introspect::introspect(conn.pg(), &expected.namespaces()).await.map_err(|e| RunError::db("reading the catalog", e))?.without_partial_indexes();
     let mut schema = found.schema;

@@ -188,6 +188,7 @@ pub(crate) fn of(sql: &str) -> Effect {
             }
             changes
         }
+        Statement::AlterType(t) if matches!(&t.operation, sqlparser::ast::AlterTypeOperation::AddValue(v) if v.if_not_exists) => return Effect::Idempotent,
         Statement::CreateSchema { if_not_exists: true, .. }
         | Statement::Grant(_)
         | Statement::Revoke(_)

@@ -1,7 +1,7 @@
 //! Reads a live schema back into the [`crate::schema::model`], from `pg_catalog` (which DSQL also
 //! serves), so a database can be compared with a snapshot.
 
-use crate::schema::model::{Check, Column, ForeignKey, Identity, Index, IndexKey, IndexMethod, KeyTarget, PrimaryKey, ReferentialAction, Schema, SqlExpr, SqlType, Table, Unique};
+use crate::schema::model::{Check, Column, EnumType, ForeignKey, Identity, Index, IndexKey, IndexMethod, KeyTarget, PrimaryKey, ReferentialAction, Schema, SqlExpr, SqlType, Table, Unique};
 use sqlx::{PgConnection, Row};
 
 /// What introspection found.
@@ -92,13 +92,30 @@ WHERE n.nspname = ANY($1) AND c.relkind IN ('v', 'm', 'f')
 UNION ALL
 SELECT CASE t.typtype WHEN 'e' THEN 'enum type ' WHEN 'd' THEN 'domain ' ELSE 'type ' END || CASE WHEN n.nspname = 'public' THEN t.typname::text ELSE n.nspname || '.' || t.typname END
 FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
-WHERE n.nspname = ANY($1) AND t.typtype IN ('e', 'd', 'c', 'r', 'm')
+WHERE n.nspname = ANY($1) AND t.typtype IN ('d', 'c', 'r', 'm')
   AND NOT EXISTS (SELECT 1 FROM pg_class c WHERE c.reltype = t.oid)
 ORDER BY 1";
 
 const DOTTED_TABLES: &str = "
 SELECT n.nspname::text, c.relname::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE n.nspname = ANY($1) AND c.relkind IN ('r', 'p') AND strpos(c.relname, '.') > 0 ORDER BY 1, 2";
+
+/// The enum types of the schemas read, with their values in order.
+const ENUMS: &str = "
+SELECT CASE WHEN n.nspname = 'public' THEN t.typname::text ELSE n.nspname || '.' || t.typname END AS name,
+       array_agg(e.enumlabel::text ORDER BY e.enumsortorder) AS labels
+FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace JOIN pg_enum e ON e.enumtypid = t.oid
+WHERE n.nspname = ANY($1) AND strpos(t.typname, '.') = 0
+GROUP BY n.nspname, t.typname ORDER BY 1";
+
+// Schemas holding enum types, apart from PostgreSQL's own and those named.
+const ENUM_SCHEMAS: &str = "
+SELECT DISTINCT n.nspname::text FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
+WHERE t.typtype = 'e' AND NOT (n.nspname = ANY($1)) AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'sys')
+  AND n.nspname NOT LIKE 'pg\\_%' AND strpos(n.nspname, '.') = 0";
+
+/// Whether the server has `pg_enum` (Aurora DSQL, which has no enum types, may not).
+const HAS_ENUMS: &str = "SELECT EXISTS (SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'pg_catalog' AND c.relname = 'pg_enum')";
 
 /// The parts the two column queries share.
 macro_rules! columns_query {
@@ -110,6 +127,7 @@ SELECT CASE WHEN n.nspname = 'public' THEN c.relname::text ELSE n.nspname || '.'
        NOT EXISTS (SELECT 1 FROM pg_type t JOIN pg_namespace tn ON tn.oid = t.typnamespace
                    WHERE t.oid = a.atttypid AND tn.nspname = 'pg_catalog') AS defined_type,
        a.attgenerated <> '' AS is_generated, a.attidentity = 'a' AS identity_always,
+       CASE WHEN ty.typtype = 'e' THEN CASE WHEN tyn.nspname = 'public' THEN ty.typname::text ELSE tyn.nspname || '.' || ty.typname END END AS enum_type,
        CASE WHEN a.attcollation <> 0 AND a.attcollation <> ty.typcollation
             THEN CASE WHEN cn.nspname <> 'pg_catalog' THEN cn.nspname || '.' ELSE '' END || co.collname END AS collation,"
     };
@@ -119,6 +137,7 @@ FROM pg_class c
 JOIN pg_namespace n ON n.oid = c.relnamespace
 JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
 JOIN pg_type ty ON ty.oid = a.atttypid
+JOIN pg_namespace tyn ON tyn.oid = ty.typnamespace
 LEFT JOIN pg_collation co ON co.oid = a.attcollation
 LEFT JOIN pg_namespace cn ON cn.oid = co.collnamespace
 LEFT JOIN pg_attrdef d ON d.adrelid = c.oid AND d.adnum = a.attnum"
@@ -273,9 +292,12 @@ pub async fn tables_elsewhere(conn: &mut PgConnection, namespaces: &[String], sk
     sqlx::query_as(TABLES_ELSEWHERE).bind(namespaces).bind(skip).fetch_all(&mut *conn).await
 }
 
-/// The schemas that hold tables, apart from PostgreSQL's own and `skip`; `public` always.
+/// The schemas that hold tables or enum types, apart from PostgreSQL's own and `skip`;
+/// `public` always.
 pub async fn application_schemas(conn: &mut PgConnection, skip: &[String]) -> Result<Vec<String>, sqlx::Error> {
     let mut schemas: Vec<String> = tables_elsewhere(conn, &[], skip).await?.into_iter().map(|(schema, _)| schema).collect();
+    // And those that hold only enum types.
+    schemas.extend(sqlx::query_scalar::<_, String>(ENUM_SCHEMAS).bind(skip).fetch_all(&mut *conn).await?);
     schemas.push(crate::schema::model::DEFAULT_SCHEMA.to_owned());
     schemas.sort();
     schemas.dedup();
@@ -301,6 +323,11 @@ pub async fn introspect_with(conn: &mut PgConnection, namespaces: &[String], seq
             note: "this server serves no pg_sequence: identity caches and bounds are not read".to_owned(),
         });
     }
+    if sqlx::query_scalar::<_, bool>(HAS_ENUMS).fetch_one(&mut *conn).await? {
+        for (name, values) in sqlx::query_as::<_, (String, Vec<String>)>(ENUMS).bind(namespaces).fetch_all(&mut *conn).await? {
+            schema.enums.insert(name.clone(), EnumType { name, values });
+        }
+    }
     let columns = if sequences_readable { COLUMNS } else { COLUMNS_WITHOUT_SEQUENCES };
     for row in sqlx::query(columns).bind(namespaces).fetch_all(&mut *conn).await? {
         let table: String = row.try_get("table_name")?;
@@ -314,16 +341,22 @@ pub async fn introspect_with(conn: &mut PgConnection, namespaces: &[String], seq
             checks: Default::default(),
         });
         let column: String = row.try_get("column_name")?;
-        let sql_type: String = row.try_get("sql_type")?;
+        let mut sql_type: String = row.try_get("sql_type")?;
         let table_name = entry.name.clone();
         let mut note = |kind: UnmodelledKind, note: String| unmodelled.push(Unmodelled { table: Some(table_name.clone()), kind, note });
-        if row.try_get::<bool, _>("defined_type")? {
+        let mut default: Option<String> = row.try_get("default_expr")?;
+        // A column of an enum read here has the enum's quoted name as its type, as the
+        // structs write it, and its default without the cast PostgreSQL adds.
+        if let Some(enum_name) = row.try_get::<Option<String>, _>("enum_type")?.filter(|e| schema.enums.contains_key(e)) {
+            let cast = format!("::{sql_type}");
+            default = default.map(|d| d.strip_suffix(&cast).map(str::to_owned).unwrap_or(d));
+            sql_type = crate::schema::model::enum_sql_type(&enum_name);
+        } else if row.try_get::<bool, _>("defined_type")? {
             note(
                 UnmodelledKind::DefinedType { column: column.clone() },
                 format!("`{table_name}.{column}` has type `{sql_type}`, which the database defines (an enum, a domain, ..): migrations cannot create the column until something creates the type"),
             );
         }
-        let mut default: Option<String> = row.try_get("default_expr")?;
         if row.try_get::<Option<bool>, _>("identity_bounded")?.unwrap_or(false) {
             note(UnmodelledKind::IdentityBounds, format!("`{table_name}.{column}` is an identity with its own MINVALUE, MAXVALUE or CYCLE, which the structs do not declare"));
         }

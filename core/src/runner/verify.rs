@@ -81,6 +81,7 @@ pub async fn verify(admin_url: &str, dialect: Dialect, set: MigrationSet, expect
 type Replayed = (usize, Option<bool>, Vec<compare::Difference>, Vec<SampleRound>);
 
 async fn replay(url: &str, dialect: Dialect, set: MigrationSet, expected: &Schema, options: VerifyOptions, events: &dyn Fn(Event)) -> Result<Replayed, RunError> {
+    let expected = &*crate::compile::lower::for_dialect(expected, dialect);
     let mut conn = PgConnection::connect(url).await.map_err(|e| RunError::Connect { target: redact_url(url), source: e })?;
     let guard = if dialect == Dialect::Dsql {
         let superuser: bool = sqlx::query_scalar("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")

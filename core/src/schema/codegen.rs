@@ -10,6 +10,7 @@ use crate::schema::model::{self, Column, ForeignKey, Identity, Index, KeyTarget,
 use crate::schema::scan;
 use proc_macro2::{Ident, Span, TokenStream};
 use quote::quote;
+use std::collections::BTreeMap;
 use std::path::Path;
 
 /// Entity structs for a schema, and what they could not express.
@@ -121,7 +122,11 @@ fn field_names(table: &Table) -> Vec<(Ident, bool)> {
     out
 }
 
-fn column_tokens(table: &Table, column: &Column, (field, renamed): (Ident, bool)) -> TokenStream {
+/// The Rust enum written for each enum type, keyed by the column type that names it, with
+/// the type's model name.
+type EnumIdents = BTreeMap<String, (Ident, String)>;
+
+fn column_tokens(table: &Table, column: &Column, (field, renamed): (Ident, bool), enums: &EnumIdents) -> TokenStream {
     let mut attrs: Vec<TokenStream> = Vec::new();
     if renamed {
         let name = &column.name;
@@ -138,9 +143,13 @@ fn column_tokens(table: &Table, column: &Column, (field, renamed): (Ident, bool)
         let _ = unique;
         attrs.push(quote!(unique));
     }
-    let rust_type = match mapped_rust_type(&column.sql_type) {
-        Some(t) => t,
-        None => {
+    let rust_type = match (enums.get(column.sql_type.as_str()), mapped_rust_type(&column.sql_type)) {
+        (Some((ident, name)), _) => {
+            attrs.push(quote!(enum_type = #name));
+            quote!(#ident)
+        }
+        (None, Some(t)) => t,
+        (None, None) => {
             let sql_type = column.sql_type.as_str();
             attrs.push(quote!(sql_type = #sql_type));
             nearest_rust_type(sql_type)
@@ -298,7 +307,7 @@ fn column_list(table: &Table, columns: &[String]) -> Option<TokenStream> {
     Some(quote!(columns(#(#fields),*)))
 }
 
-fn table_tokens(table: &Table, ident: Ident) -> TokenStream {
+fn table_tokens(table: &Table, ident: Ident, enums: &EnumIdents) -> TokenStream {
     let doc = format!(" The `{}` table.", table.name);
     let mut attrs: Vec<TokenStream> = vec![match model::split_table_name(&table.name) {
         (Some(schema), name) => quote!(#[table(name = #name, schema = #schema)]),
@@ -329,7 +338,7 @@ fn table_tokens(table: &Table, ident: Ident) -> TokenStream {
         let (check_name, expr) = (&check.name, check.expression.as_str());
         attrs.push(quote!(#[check(name = #check_name, expr = #expr)]));
     }
-    let fields = table.columns.iter().zip(field_names(table)).map(|(c, f)| column_tokens(table, c, f));
+    let fields = table.columns.iter().zip(field_names(table)).map(|(c, f)| column_tokens(table, c, f, enums));
     quote! {
         #[doc = #doc]
         #[derive(Debug, Clone, Table)]
@@ -340,27 +349,71 @@ fn table_tokens(table: &Table, ident: Ident) -> TokenStream {
     }
 }
 
+/// `base`, or `base2`, `base3`, .. : the first that neither it nor its `<name>Iden` (which
+/// the derive defines) takes; both are then taken.
+fn unused_name(base: &str, taken: &mut std::collections::BTreeSet<String>) -> Ident {
+    let mut name = base.to_owned();
+    let mut n = 2;
+    while taken.contains(&name) || taken.contains(&format!("{name}Iden")) {
+        name = format!("{base}{n}");
+        n += 1;
+    }
+    taken.insert(format!("{name}Iden"));
+    taken.insert(name.clone());
+    Ident::new(&name, Span::call_site())
+}
+
+/// `#[derive(Enum)] pub enum ..`: a variant per value, named from it (`#[value(name)]`
+/// where the variant's snake_case name is not the value).
+fn enum_tokens(e: &crate::schema::model::EnumType, ident: &Ident) -> TokenStream {
+    let doc = format!(" The `{}` enum type.", e.name);
+    let attr = match model::split_table_name(&e.name) {
+        (Some(schema), name) => quote!(#[enum_type(name = #name, schema = #schema)]),
+        (None, name) => quote!(#[enum_type(name = #name)]),
+    };
+    let mut taken = std::collections::BTreeSet::new();
+    let variants = e.values.iter().map(|value| {
+        let base = struct_name(value).to_string();
+        let base = if base.starts_with("Table") && !value.to_ascii_lowercase().starts_with("table") { "Value".to_owned() } else { base };
+        let mut name = base.clone();
+        let mut n = 2;
+        while !taken.insert(name.clone()) {
+            name = format!("{base}{n}");
+            n += 1;
+        }
+        let variant = Ident::new(&name, Span::call_site());
+        if crate::schema::grammar::snake_case(&name) == *value { quote!(#variant,) } else { quote!(#[value(name = #value)] #variant,) }
+    });
+    quote! {
+        #[doc = #doc]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+        #attr
+        pub enum #ident {
+            #(#variants)*
+        }
+    }
+}
+
 /// Writes `schema` as entity structs, with a header naming `origin`, and lists what they
 /// do not express (read back through the scanner and compared with `schema`).
 pub fn entities(schema: &Schema, origin: &str) -> Entities {
     let mut struct_names = std::collections::BTreeSet::new();
+    let mut enum_idents = EnumIdents::new();
+    let mut enum_items = Vec::new();
+    for e in schema.enums.values() {
+        let ident = unused_name(&struct_name(&e.name).to_string(), &mut struct_names);
+        enum_items.push(enum_tokens(e, &ident));
+        enum_idents.insert(e.sql_type(), (ident, e.name.clone()));
+    }
     let tables: Vec<TokenStream> = schema
         .tables
         .values()
         .map(|t| {
-            let base = struct_name(&t.name).to_string();
-            let mut name = base.clone();
-            let mut n = 2;
-            // The derive also defines `<Struct>Iden`: neither name may be taken.
-            while struct_names.contains(&name) || struct_names.contains(&format!("{name}Iden")) {
-                name = format!("{base}{n}");
-                n += 1;
-            }
-            struct_names.insert(format!("{name}Iden"));
-            struct_names.insert(name.clone());
-            table_tokens(t, Ident::new(&name, Span::call_site()))
+            let ident = unused_name(&struct_name(&t.name).to_string(), &mut struct_names);
+            table_tokens(t, ident, &enum_idents)
         })
         .collect();
+    let tables: Vec<TokenStream> = enum_items.into_iter().chain(tables).collect();
     // Only the imports the structs use, so that they compile without warnings.
     let mut used = std::collections::BTreeSet::new();
     fn idents(tokens: TokenStream, out: &mut std::collections::BTreeSet<String>) {
@@ -385,7 +438,11 @@ pub fn entities(schema: &Schema, origin: &str) -> Entities {
     if used.contains("Decimal") {
         imports.extend(quote!(use rust_decimal::Decimal;));
     }
-    imports.extend(quote!(use tablewright_derive::Table;));
+    if schema.enums.is_empty() {
+        imports.extend(quote!(use tablewright_derive::Table;));
+    } else {
+        imports.extend(quote!(use tablewright_derive::{Enum, Table};));
+    }
     if used.contains("Uuid") {
         imports.extend(quote!(use uuid::Uuid;));
     }

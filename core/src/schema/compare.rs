@@ -144,6 +144,9 @@ impl fmt::Display for ObjectKind {
 #[serde(tag = "kind", rename_all = "snake_case")]
 #[allow(missing_docs)] // fields are named for what they hold
 pub enum Difference {
+    MissingEnum { name: String },
+    ExtraEnum { name: String },
+    EnumValues { name: String, expected: Vec<String>, found: Vec<String> },
     MissingTable { table: String },
     ExtraTable { table: String },
     MissingColumn { table: String, column: String },
@@ -185,6 +188,9 @@ impl Difference {
         let mut out = String::new();
         let f = &mut out;
         let _ = match self {
+            Difference::MissingEnum { name } => write!(f, "enum type `{name}` is missing"),
+            Difference::ExtraEnum { name } => write!(f, "enum type `{name}` is not in the snapshot"),
+            Difference::EnumValues { name, expected, found } => write!(f, "enum type `{name}` has the values ({}), the snapshot ({})", found.join(", "), expected.join(", ")),
             Difference::MissingTable { table } => write!(f, "table `{table}` is missing"),
             Difference::ExtraTable { table } => write!(f, "table `{table}` is not in the snapshot"),
             Difference::MissingColumn { table, column } => write!(f, "`{table}.{column}` is missing"),
@@ -282,6 +288,14 @@ fn objects(t: &Table) -> BTreeMap<(ObjectKind, String), String> {
 /// Every difference between `expected` and `actual`, each named; empty when they agree.
 pub fn differences(expected: &Schema, actual: &Schema) -> Vec<Difference> {
     let mut out = Vec::new();
+    for (name, e) in &expected.enums {
+        match actual.enums.get(name) {
+            None => out.push(Difference::MissingEnum { name: name.clone() }),
+            Some(a) if a.values != e.values => out.push(Difference::EnumValues { name: name.clone(), expected: e.values.clone(), found: a.values.clone() }),
+            Some(_) => {}
+        }
+    }
+    out.extend(actual.enums.keys().filter(|n| !expected.enums.contains_key(*n)).map(|name| Difference::ExtraEnum { name: name.clone() }));
     for name in expected.tables.keys().filter(|n| !actual.tables.contains_key(*n)) {
         out.push(Difference::MissingTable { table: name.clone() });
     }

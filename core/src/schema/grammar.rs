@@ -1525,6 +1525,33 @@ mod tests {
     }
 
     #[test]
+    fn an_enum_type_is_its_variants_values() {
+        let def = parse_enum(&syn::parse_str(
+            r#"#[enum_type(schema = "auth", allow_drop("old-one"))]
+            enum AccessLevel { Basic, #[value(name = "super-admin")] SuperAdmin, #[value(renamed_from = "staff")] Editor }"#,
+        ).unwrap())
+        .unwrap();
+        assert_eq!(def.enum_type.name, "auth.access_level");
+        assert_eq!(def.enum_type.values, ["basic", "super-admin", "editor"]);
+        assert_eq!(def.enum_type.sql_type(), "\"auth\".\"access_level\"");
+        assert_eq!(def.value_renames["editor"].value, "staff");
+        assert_eq!(def.allow_drop[0].value, "old-one");
+        let errors = |src: &str| parse_enum(&syn::parse_str(src).unwrap()).unwrap_err().into_iter().map(|e| e.to_string()).collect::<Vec<_>>();
+        assert!(errors("enum E { A(i32) }")[0].contains("hold no data"));
+        assert!(errors("enum E {}")[0].contains("at least one value"));
+        assert!(errors("enum E { A, #[value(name = \"a\")] B }")[0].contains("declared twice"));
+        assert!(errors("enum E { A, #[value(renamed_from = \"a\")] B }")[0].contains("still declared"));
+        assert!(errors("#[enum_type(name = \"a.b\")] enum E { A }")[0].contains("holds no `.`"));
+        assert!(parse_enum(&syn::parse_str("struct S { a: i32 }").unwrap()).is_err());
+        // A column names the enum by its SQL name, and takes its quoted name as its type.
+        let t = parse(r#"struct T { #[column(primary_key)] id: i32, #[column(enum_type = "auth.access_level")] level: Option<AccessLevel> }"#).unwrap();
+        assert_eq!(t.table.column("level").unwrap().sql_type, "\"auth\".\"access_level\"");
+        assert!(!t.table.column("level").unwrap().not_null);
+        let errs = messages(r#"struct T { #[column(enum_type = "mood", sql_type = "text")] m: Mood }"#);
+        assert!(errs.iter().any(|e| e.contains("keep one")), "{errs:?}");
+    }
+
+    #[test]
     fn snake_case_handles_acronyms() {
         assert_eq!(snake_case("BookAuthor"), "book_author");
         assert_eq!(snake_case("HTTPLog"), "http_log");

@@ -291,6 +291,12 @@ pub fn classify(sql: &str) -> StatementInfo {
         }
         "DROP" | "REINDEX" if c.words(&["INDEX", "CONCURRENTLY"]) => info.non_transactional = true,
         "VACUUM" => info.non_transactional = true,
+        // A value added to an enum cannot be used in the transaction that adds it: the
+        // runner commits it on its own, so later statements of the migration can.
+        "ALTER" if c.word("TYPE") => {
+            c.name();
+            info.non_transactional = c.words(&["ADD", "VALUE"]);
+        }
         "ALTER" if c.word("TABLE") => {
             let is_async = c.word("ASYNC");
             c.words(&["IF", "EXISTS"]);

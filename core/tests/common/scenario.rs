@@ -9,6 +9,7 @@
 use crate::common::desired_from_source;
 use std::path::{Path, PathBuf};
 use tablewright_core::compile::diff::{self, DiffError};
+use tablewright_core::compile::lower;
 use tablewright_core::compile::plan::{self, PlanError};
 use tablewright_core::compile::rules::Dialect;
 use tablewright_core::schema::desired::{AllowDrops, DesiredSchema};
@@ -57,6 +58,8 @@ macro_rules! with_cases {
             dsql_rebuild_refuses_always_identity,
             identity_counts_down,
             tables_in_schemas,
+            enum_values,
+            enum_value_removed,
         );
     };
 }
@@ -74,6 +77,8 @@ pub struct Planned {
     pub migration: Result<Vec<String>, String>,
     /// `after.rs`.
     pub after: DesiredSchema,
+    /// `after.rs` as the dialect stores it (enums as text with a CHECK on DSQL).
+    pub expected: Schema,
 }
 
 /// Plans `case` for `dialect`; every plan's SQL says what the planner knew.
@@ -85,16 +90,17 @@ pub fn plan_case(case: &str, dialect: Dialect) -> Planned {
         .map(|t| t.lines().map(str::trim).filter(|l| !l.is_empty()).map(str::to_owned).collect())
         .unwrap_or_default();
     let allow = AllowDrops::parse(&allow_lines);
-    let setup_ops = diff::diff(&Schema::default(), &before, &AllowDrops::default()).expect("before.rs must diff from empty");
-    let setup = plan::plan(&setup_ops, &before.schema, dialect).unwrap_or_else(|e| panic!("{case}: before.rs must plan on {dialect}: {e}"));
-    let migration = diff::diff(&before.schema, &after, &allow)
+    let (setup_ops, setup_next) = lower::diff_for(&Schema::default(), &before, &AllowDrops::default(), dialect).expect("before.rs must diff from empty");
+    let setup = plan::plan(&setup_ops, &setup_next, dialect).unwrap_or_else(|e| panic!("{case}: before.rs must plan on {dialect}: {e}"));
+    let migration = lower::diff_for(&before.schema, &after, &allow, dialect)
         .map_err(|e| explain_diff(&e))
-        .and_then(|changes| plan::plan(&changes, &after.schema, dialect).map_err(|e| explain_plan(&e)));
+        .and_then(|(changes, next)| plan::plan(&changes, &next, dialect).map_err(|e| explain_plan(&e)));
     for planned in std::iter::once(&setup).chain(migration.as_ref().ok()) {
         let disagreements = plan::text_disagreements(planned);
         assert!(disagreements.is_empty(), "{case} on {dialect}: {disagreements:#?}");
     }
-    Planned { setup: setup.sql(), migration: migration.map(|p| p.sql()), after }
+    let expected = lower::for_dialect(&after.schema, dialect).into_owned();
+    Planned { setup: setup.sql(), migration: migration.map(|p| p.sql()), after, expected }
 }
 
 fn read_source(dir: &Path, file: &str) -> Option<DesiredSchema> {

@@ -51,6 +51,8 @@ pub enum Ty {
     Timestamp(Option<u8>),
     Date,
     Jsonb,
+    /// The enum type `e<k>` of the model (rows hold `v0` or `v1`, which no step removes).
+    Enum(u32),
 }
 
 impl Ty {
@@ -72,6 +74,7 @@ impl Ty {
             Ty::Timestamp(Some(p)) => ("NaiveDateTime", Some(format!("timestamp({p})"))),
             Ty::Date => ("NaiveDate", None),
             Ty::Jsonb => ("Value", None),
+            Ty::Enum(_) => ("String", None),
         }
     }
 
@@ -92,6 +95,8 @@ impl Ty {
             Ty::Timestamp(_) => format!("timestamp '2026-01-01 00:00:00' + ({g}) * interval '1 second'"),
             Ty::Date => format!("date '2026-01-01' + (({g}) % 3000)::integer"),
             Ty::Jsonb => format!("jsonb_build_object('n', {g})"),
+            // (Written through `enum_value`, which knows the dialect.)
+            Ty::Enum(_) => format!("CASE WHEN ({g}) % 2 = 0 THEN 'v0' ELSE 'v1' END"),
         }
     }
 
@@ -108,6 +113,7 @@ impl Ty {
             Ty::Timestamp(_) => "'2026-02-01 00:00:00'".into(),
             Ty::Date => "'2026-03-01'".into(),
             Ty::Jsonb => "'{}'".into(),
+            Ty::Enum(_) => format!("'v{}'", k % 2),
         }
     }
 
@@ -127,7 +133,7 @@ impl Ty {
 
     /// Values can be told apart, so a unique index or key over the column holds.
     fn distinct(&self) -> bool {
-        !matches!(self, Ty::Boolean | Ty::Jsonb | Ty::Date | Ty::Double)
+        !matches!(self, Ty::Boolean | Ty::Jsonb | Ty::Date | Ty::Double | Ty::Enum(_))
     }
 
     fn is_integer(&self) -> bool {
@@ -272,10 +278,24 @@ impl Tbl {
     }
 }
 
+/// An enum type: `e<k>`, its values `v<n>` in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct En {
+    pub k: u32,
+    pub values: Vec<String>,
+    /// Values this step removes (`allow_drop`).
+    pub allow_drop: Vec<String>,
+    /// This step only: `(new, old)` value renames.
+    pub renames: Vec<(String, String)>,
+    /// Its values when the step began (a rename names one of them).
+    before: Vec<String>,
+}
+
 /// What the structs say at one step, and what the step asks of `generate`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Model {
     pub tables: Vec<Tbl>,
+    pub enums: Vec<En>,
     /// The history is for PostgreSQL: it may use what only PostgreSQL has.
     pub postgres: bool,
     counter: u32,
@@ -334,6 +354,11 @@ impl Model {
     fn begin(&mut self) {
         self.dropped.clear();
         self.changes.clear();
+        for e in &mut self.enums {
+            e.allow_drop.clear();
+            e.renames.clear();
+            e.before = e.values.clone();
+        }
         for t in &mut self.tables {
             t.renamed_from = None;
             t.allow_drop.clear();
@@ -362,7 +387,7 @@ pub fn next(prev: &Model, c: &mut Choices) -> Model {
     let mut m = prev.clone();
     m.begin();
     for _ in 0..1 + c.below(4) {
-        let applied = match c.below(24) {
+        let applied = match c.below(27) {
             0 => add_table(&mut m, c),
             1 => drop_table(&mut m, c),
             2 => rename_table(&mut m, c),
@@ -385,6 +410,8 @@ pub fn next(prev: &Model, c: &mut Choices) -> Model {
             20 => change_identity(&mut m, c),
             21 => change_collation(&mut m, c),
             22 => drop_composite_foreign_key(&mut m, c),
+            23 => add_enum_column(&mut m, c),
+            24 | 25 => change_enum(&mut m, c),
             _ => change_primary_key(&mut m, c),
         };
         if !applied {
@@ -392,6 +419,82 @@ pub fn next(prev: &Model, c: &mut Choices) -> Model {
         }
     }
     m
+}
+
+/// A column of an enum type (a new one, or one the model has) on some table.
+fn add_enum_column(m: &mut Model, c: &mut Choices) -> bool {
+    let Some(i) = pick_table(m, c) else { return false };
+    let k = match m.enums.len() {
+        n if n > 0 && c.chance(60) => m.enums[c.below(n)].k,
+        _ => {
+            let k = m.counter;
+            m.counter += 1;
+            m.enums.push(En { k, values: vec!["v0".into(), "v1".into()], allow_drop: Vec::new(), renames: Vec::new(), before: Vec::new() });
+            m.changes.push(format!("create enum e{k}"));
+            k
+        }
+    };
+    let name = m.fresh("c");
+    let mut col = Col::new(name.clone(), Ty::Enum(k));
+    col.nullable = c.chance(50);
+    if !col.nullable || c.chance(30) {
+        col.default = Some(Ty::Enum(k).literal(c.below(2) as u32));
+    }
+    m.changes.push(format!("add enum column {}.{name}", m.tables[i].name));
+    m.tables[i].cols.push(col);
+    true
+}
+
+/// An enum's values change: one added (at the end or before `v1`), an added one removed
+/// (allowed), two swapped (the type is rebuilt), or, on PostgreSQL, an added one renamed.
+/// `v0` and `v1`, which rows hold, stay.
+fn change_enum(m: &mut Model, c: &mut Choices) -> bool {
+    if m.enums.is_empty() {
+        return false;
+    }
+    let at = c.below(m.enums.len());
+    let fresh = m.fresh("v");
+    let postgres = m.postgres;
+    let e = &mut m.enums[at];
+    let added: Vec<usize> = (0..e.values.len()).filter(|&i| e.values[i] != "v0" && e.values[i] != "v1").collect();
+    let what = match c.below(5) {
+        0 if !added.is_empty() && e.allow_drop.is_empty() && e.renames.is_empty() => {
+            let gone = e.values.remove(added[c.below(added.len())]);
+            e.allow_drop.push(gone.clone());
+            format!("remove value {gone}")
+        }
+        1 if e.values.len() > 2 && e.allow_drop.is_empty() => {
+            let (a, b) = (c.below(e.values.len()), c.below(e.values.len()));
+            e.values.swap(a, b);
+            format!("reorder values of e{}", e.k)
+        }
+        2 if postgres && added.iter().any(|&i| e.before.contains(&e.values[i])) && e.renames.is_empty() => {
+            let old_ones: Vec<usize> = added.iter().copied().filter(|&i| e.before.contains(&e.values[i])).collect();
+            let i = old_ones[c.below(old_ones.len())];
+            let old = std::mem::replace(&mut e.values[i], fresh.clone());
+            e.renames.push((fresh.clone(), old.clone()));
+            format!("rename value {old} to {fresh}")
+        }
+        3 => {
+            let before_v1 = e.values.iter().position(|v| v == "v1").unwrap_or(0);
+            e.values.insert(before_v1, fresh.clone());
+            format!("add value {fresh} before v1")
+        }
+        _ => {
+            e.values.push(fresh.clone());
+            format!("add value {fresh}")
+        }
+    };
+    let k = e.k;
+    m.changes.push(format!("e{k}: {what}"));
+    true
+}
+
+/// How a row's value of an enum column is written: cast to the type on PostgreSQL, where
+/// text does not go into an enum column by itself; text on DSQL.
+fn enum_value(m: &Model, k: u32, g: &str) -> String {
+    let text = Ty::Enum(k).value(g);
+    if m.postgres { format!("({text})::\"e{k}\"") } else { text }
 }
 
 fn add_table(m: &mut Model, c: &mut Choices) -> bool {
@@ -1008,6 +1111,18 @@ fn change_primary_key(m: &mut Model, c: &mut Choices) -> bool {
 /// The Rust source of the model, in the schema language.
 pub fn render(m: &Model) -> String {
     let mut out = String::from("// generated by the evolution tests\n");
+    for e in &m.enums {
+        let mut attrs = vec![format!("name = \"e{}\"", e.k)];
+        if !e.allow_drop.is_empty() {
+            attrs.push(format!("allow_drop({})", e.allow_drop.iter().map(|v| format!("\"{v}\"")).collect::<Vec<_>>().join(", ")));
+        }
+        writeln!(out, "\n#[derive(Enum)]\n#[enum_type({})]\npub enum E{} {{", attrs.join(", "), e.k).unwrap();
+        for v in &e.values {
+            let renamed = e.renames.iter().find(|(new, _)| new == v).map(|(_, old)| format!(", renamed_from = \"{old}\"")).unwrap_or_default();
+            writeln!(out, "    #[value(name = \"{v}\"{renamed})]\n    {},", v.to_uppercase()).unwrap();
+        }
+        out.push_str("}\n");
+    }
     for t in &m.tables {
         out.push_str("\n#[derive(Table)]\n");
         let mut table_attr = match t.name.split_once('.') {
@@ -1097,6 +1212,9 @@ pub fn render(m: &Model) -> String {
             if let Some(s) = sql_type.filter(|_| !col.identity) {
                 attrs.push(format!("sql_type = \"{s}\""));
             }
+            if let Ty::Enum(k) = col.ty {
+                attrs.push(format!("enum_type = \"e{k}\""));
+            }
             if let Some(d) = &col.default {
                 attrs.push(format!("default = \"{}\"", d.replace('"', "\\\"")));
             }
@@ -1115,8 +1233,12 @@ pub fn render(m: &Model) -> String {
             if !attrs.is_empty() {
                 writeln!(out, "    #[column({})]", attrs.join(", ")).unwrap();
             }
-            let rust = if col.identity { "i64" } else { rust };
-            let ty = if col.nullable { format!("Option<{rust}>") } else { rust.to_owned() };
+            let rust = match col.ty {
+                Ty::Enum(k) => format!("E{k}"),
+                _ if col.identity => "i64".to_owned(),
+                _ => rust.to_owned(),
+            };
+            let ty = if col.nullable { format!("Option<{rust}>") } else { rust };
             writeln!(out, "    pub {}: {ty},", col.name).unwrap();
         }
         out.push_str("}\n");
@@ -1199,6 +1321,9 @@ fn insert(t: &Tbl, m: &Model, counts: &BTreeMap<String, i64>, from: i64, to: i64
             }
         } else if t.pk.contains(&col.name) && col.ty == Ty::Smallint && !col.distinct {
             format!("({g} % 7)::smallint")
+        } else if let Ty::Enum(k) = col.ty {
+            let value = enum_value(m, k, g);
+            if col.nullable { format!("CASE WHEN {g} % 4 = 0 THEN NULL ELSE {value} END") } else { value }
         } else if col.nullable && !col.unique {
             format!("CASE WHEN {g} % 4 = 0 THEN NULL ELSE {} END", col.ty.value(g))
         } else {

@@ -27,6 +27,7 @@ mod regressions;
 
 use common::{Mode, TestDb, target};
 use history::{Choices, Model};
+use tablewright_core::compile::rules::Dialect;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestRng, TestRunner};
 use sqlx::{AssertSqlSafe, Connection, PgConnection};
@@ -78,6 +79,9 @@ struct Stats {
 /// structs: counted per applied step, so a report says how often each was exercised.
 const CONSTRUCTS: &[(&str, &str)] = &[
     ("table in another schema", "schema = \""),
+    ("enum column", "enum_type = "),
+    ("enum value renamed", "renamed_from = \"v"),
+    ("enum value removed", "allow_drop(\"v"),
     ("composite foreign key", "#[foreign_key("),
     ("MATCH FULL", "match_full"),
     ("deferrable foreign key", "deferrable"),
@@ -304,7 +308,8 @@ async fn run(mode: Mode, steps: &[Step], stats: &Mutex<Stats>, dbs: &Databases) 
         if !diffs.is_empty() {
             return Err(fail(format!("the evolved database differs from one built from scratch:\n{}\n{}", diffs.join("\n"), last_sql(dir.path()))));
         }
-        let against_snapshot = compare::differences(&desired.schema, &evolved);
+        let dialect = if mode == Mode::Postgres { Dialect::Postgres } else { Dialect::Dsql };
+        let against_snapshot = compare::differences(&tablewright_core::compile::lower::for_dialect(&desired.schema, dialect), &evolved);
         if !against_snapshot.is_empty() {
             return Err(fail(format!("the database differs from the snapshot: {against_snapshot:?}")));
         }

@@ -177,6 +177,19 @@ pub fn plan_migration_after(config: &Config, desired: &DesiredSchema, folder: &M
         None => (Schema::default(), ORIGIN_ID.to_owned()),
     };
 
+    // The runner's own tables: a struct of that name would be created by nobody.
+    let own = crate::project::config::bookkeeping_tables(&config.history_schema, &config.history_table);
+    let taken: Vec<crate::compile::diff::Problem> = own
+        .iter()
+        .filter(|t| desired.schema.tables.contains_key(*t))
+        .map(|t| crate::compile::diff::Problem {
+            message: format!("table `{t}` is the runner's own (`[history]` in tablewright.toml): name the struct's table otherwise"),
+            location: desired.sources.get(t).and_then(|s| s.location.clone()),
+        })
+        .collect();
+    if !taken.is_empty() {
+        return Err(DiffError::Problems(taken).into());
+    }
     let (ops, planned, schema) = if options.custom {
         (Vec::new(), Plan::default(), prev_schema.clone())
     } else {

@@ -135,10 +135,10 @@ pub fn drizzle(cx: &Context, args: Args) -> Result<Done<ImportReport>, CliError>
     notes.extend(entities.not_expressed);
     // drizzle-kit wrote PostgreSQL; on a dsql project, say now what DSQL cannot hold.
     if config.dialect == Dialect::Dsql {
-        use tablewright_core::compile::{diff, plan};
+        use tablewright_core::compile::{lower, plan};
         let desired = tablewright_core::schema::desired::DesiredSchema { schema: plan.schema.clone(), ..Default::default() };
-        if let Ok(changes) = diff::diff(&Default::default(), &desired, &AllowDrops::default())
-            && let Err(plan::PlanError::Refused { refusals, .. }) = plan::plan(&changes, &desired.schema, config.dialect)
+        if let Ok((changes, next)) = lower::diff_for(&Default::default(), &desired, &AllowDrops::default(), config.dialect)
+            && let Err(plan::PlanError::Refused { refusals, .. }) = plan::plan(&changes, &next, config.dialect)
         {
             notes.extend(refusals.iter().map(|r| format!("on dsql: {r}")));
         }

@@ -107,6 +107,8 @@ pub fn run(cx: &Context, args: Args) -> Result<Done<PushReport>, CliError> {
         // the model cannot hold, is not read, so it is left alone rather than dropped.)
         let dialect = if target.dsql_rules() { Dialect::Dsql } else { Dialect::Postgres };
         let mut live = read_schema(&connector, Some(&scanned.desired.schema.namespaces()), &history).await?.schema;
+        // An enum type the structs never declared (a custom migration's) is left alone.
+        live.enums.retain(|name, _| scanned.desired.schema.enums.contains_key(name));
         compare::adopt_spellings(&mut live, &tablewright_core::compile::lower::for_dialect(&scanned.desired.schema, dialect));
         // Errors read as generate's do (the undecided drops with both ways out).
         let (changes, next) = tablewright_core::compile::lower::diff_for(&live, &scanned.desired, &AllowDrops::parse(&args.allow_drop), dialect).map_err(GenerateError::Diff)?;

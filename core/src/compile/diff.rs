@@ -296,7 +296,7 @@ impl Decision {
     pub fn ways_out(&self) -> Vec<String> {
         match self {
             Decision::DropTable { table } => vec![
-                format!("if a struct now describes this table under another name, add `#[table(renamed_from = \"{table}\")]` to it"),
+                format!("if a struct now describes this table under another name, add `#[table(renamed_from = \"{}\")]` to it", crate::schema::model::bare_table_name(table)),
                 format!("to drop the table and its data, run `generate --allow-drop {table}`"),
             ],
             Decision::DropColumn { table, column, .. } => vec![
@@ -370,6 +370,14 @@ impl Changes {
 pub fn diff(prev: &Schema, desired: &DesiredSchema, allow: &AllowDrops) -> Result<Changes, DiffError> {
     let next = &desired.schema;
     let mut problems = validate_references(desired);
+    // A column typed by an enum the structs do not declare would fail at deploy.
+    for (table, source) in &desired.sources {
+        for (column, hint) in &source.enum_columns {
+            if !desired.schema.enums.contains_key(&hint.from) {
+                problems.push(hint_problem(hint, format!("`enum_type = \"{}\"` on `{table}.{column}` names no `#[derive(Enum)]` (its `#[enum_type(name)]`, with `schema` outside `public`)", hint.from)));
+            }
+        }
+    }
     problems.extend(validate_names(desired));
     problems.extend(validate_index_columns(desired));
     let mut decisions = Vec::new();
@@ -447,6 +455,14 @@ pub fn diff(prev: &Schema, desired: &DesiredSchema, allow: &AllowDrops) -> Resul
     }
 
     let enum_changes = enum_changes(prev, desired, allow, &mut problems);
+    // A table's rows are a type of its name: a table and an enum cannot trade a name in
+    // one migration (each would be made before the other goes).
+    for name in next.enums.keys().filter(|n| !prev.enums.contains_key(*n) && prev.tables.contains_key(*n)) {
+        problems.push(Problem { message: format!("enum type `{name}` takes the name of the table `{name}` of the last snapshot: drop or rename the table in an earlier migration"), location: desired.enum_sources.get(name).and_then(|s| s.location.clone()) });
+    }
+    for name in next.tables.keys().filter(|n| !prev.tables.contains_key(*n) && prev.enums.contains_key(*n)) {
+        problems.push(Problem { message: format!("table `{name}` takes the name of the enum type `{name}` of the last snapshot: drop or rename the enum in an earlier migration"), location: desired.sources.get(name).and_then(|s| s.location.clone()) });
+    }
     if !problems.is_empty() {
         return Err(DiffError::Problems(problems));
     }
@@ -462,6 +478,18 @@ pub fn diff(prev: &Schema, desired: &DesiredSchema, allow: &AllowDrops) -> Resul
             EnumChange::Drop(name) => plan.enums_last.push(Op::DropEnum { name }),
             EnumChange::Alter { renames, adds } => plan.enums_first.extend(renames.into_iter().chain(adds)),
             EnumChange::Recreate { renames, from, to } => {
+                let mut dependents = enum_dependents(&renamed_prev, &from.sql_type());
+                // The old type waits under `<name>__tw_old` while the columns move.
+                if crate::schema::model::bare_table_name(&to.name).len() + "__tw_old".len() > crate::schema::model::MAX_IDENTIFIER_BYTES {
+                    dependents.push("its name, with `__tw_old` added while it is rebuilt, exceeds 63 bytes and".to_owned());
+                }
+                if !dependents.is_empty() {
+                    let location = desired.enum_sources.get(&to.name).and_then(|s| s.location.clone());
+                    return Err(DiffError::Problems(dependents.into_iter().map(|what| Problem {
+                        message: format!("enum type `{}` is rebuilt (a value removed or the order changed), and {what} would not survive the columns' move to the new type: change or drop it in an earlier migration, or keep the values and their order", to.name),
+                        location: location.clone(),
+                    }).collect()));
+                }
                 plan.enums_first.extend(renames);
                 let (columns, leaving) = enum_columns(&renamed_prev, next, &from.sql_type());
                 plan.enums_rebuilt.push(Op::RecreateEnum { from, to: to.clone(), columns, leaving });
@@ -487,7 +515,7 @@ pub fn diff(prev: &Schema, desired: &DesiredSchema, allow: &AllowDrops) -> Resul
 }
 
 /// What becomes of one enum type.
-enum EnumChange<'a> {
+pub(crate) enum EnumChange<'a> {
     Create(&'a EnumType),
     Drop(String),
     /// Values renamed, then values added: the old values keep their order.
@@ -499,7 +527,7 @@ enum EnumChange<'a> {
 
 /// The enum types' changes, and the problems with them: a `renamed_from` naming no value,
 /// a value removed without an allow (rows holding it would fail the change).
-fn enum_changes<'a>(prev: &Schema, desired: &'a DesiredSchema, allow: &AllowDrops, problems: &mut Vec<Problem>) -> Vec<EnumChange<'a>> {
+pub(crate) fn enum_changes<'a>(prev: &Schema, desired: &'a DesiredSchema, allow: &AllowDrops, problems: &mut Vec<Problem>) -> Vec<EnumChange<'a>> {
     let mut out = Vec::new();
     for (name, new) in &desired.schema.enums {
         let Some(old) = prev.enums.get(name) else {
@@ -548,14 +576,41 @@ fn enum_changes<'a>(prev: &Schema, desired: &'a DesiredSchema, allow: &AllowDrop
                 .collect();
             out.push(EnumChange::Alter { renames, adds });
         } else {
-            // The old type waits under `<name>__tw_old` while the columns move.
-            if crate::schema::model::bare_table_name(name).len() + "__tw_old".len() > crate::schema::model::MAX_IDENTIFIER_BYTES {
-                problems.push(Problem { message: format!("enum type `{name}` is too long a name to rebuild beside itself (`__tw_old` added exceeds 63 bytes): keep its values' order and every value, or rename it"), location: location.clone() });
-            }
             out.push(EnumChange::Recreate { renames, from: EnumType { name: name.clone(), values }, to: new });
         }
     }
     out.extend(prev.enums.keys().filter(|n| !desired.schema.enums.contains_key(*n)).map(|n| EnumChange::Drop(n.clone())));
+    out
+}
+
+/// What a rebuild of the enum `sql_type` would break: PostgreSQL re-creates a column's
+/// checks and indexes after `ALTER COLUMN .. TYPE` from their text, which then names the
+/// old type's values; a foreign key between two columns of it meets two types; an array
+/// column of it is not moved.
+fn enum_dependents(prev: &Schema, sql_type: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for table in prev.tables.values() {
+        let of_enum: Vec<&str> = table.columns.iter().filter(|c| c.sql_type == sql_type).map(|c| c.name.as_str()).collect();
+        for c in table.columns.iter().filter(|c| c.sql_type.as_str().strip_prefix(sql_type).is_some_and(|rest| rest.starts_with('['))) {
+            out.push(format!("the array column `{}.{}`", table.name, c.name));
+        }
+        if of_enum.is_empty() {
+            continue;
+        }
+        let names = |text: &str| crate::schema::sql_text::expression_columns(text).unwrap_or_default().into_iter().any(|c| of_enum.contains(&c.as_str()));
+        for check in table.checks.values().filter(|c| names(&c.expression)) {
+            out.push(format!("check `{}` of `{}`", check.name, table.name));
+        }
+        for index in table.indexes.values() {
+            let expressions = index.columns.iter().any(|k| matches!(&k.target, crate::schema::model::KeyTarget::Expression(e) if names(e)));
+            if expressions || index.predicate.as_ref().is_some_and(|p| names(p)) {
+                out.push(format!("index `{}` of `{}` (an expression or `WHERE` over the column)", index.name, table.name));
+            }
+        }
+        for fk in table.foreign_keys.values().filter(|fk| fk.columns.iter().any(|c| of_enum.contains(&c.as_str()))) {
+            out.push(format!("foreign key `{}` of `{}`", fk.name, table.name));
+        }
+    }
     out
 }
 

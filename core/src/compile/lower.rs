@@ -5,7 +5,7 @@
 //! enums, so one declaration serves both dialects; changing the values replaces the
 //! CHECKs through the ordinary diff.
 
-use crate::compile::diff::{self, Changes, DiffError, Op, Problem};
+use crate::compile::diff::{self, Changes, DiffError, EnumChange, Op, Problem};
 use crate::compile::rules::Dialect;
 use crate::schema::desired::{AllowDrops, DesiredSchema};
 use crate::schema::model::{Check, Schema, SqlExpr, SqlType, default_name};
@@ -26,7 +26,8 @@ pub fn for_dialect(schema: &Schema, dialect: Dialect) -> Cow<'_, Schema> {
         for column in &mut table.columns {
             let Some(enum_type) = schema.enum_of(column.sql_type.as_str()) else { continue };
             column.sql_type = SqlType::parse("text").expect("`text` is a type");
-            checks.push(enum_check(&table_name, &column.name, &enum_type.values));
+            // (One that does not parse is refused by `diff_for` before a plan is made.)
+            checks.extend(enum_check(&table_name, &column.name, &enum_type.values));
         }
         for check in checks {
             table.checks.insert(check.name.clone(), check);
@@ -37,10 +38,15 @@ pub fn for_dialect(schema: &Schema, dialect: Dialect) -> Cow<'_, Schema> {
 
 /// The CHECK that stands for an enum on `table.column`, in the spelling PostgreSQL prints
 /// an `IN` list in, so that a catalog reads it back as written.
-pub fn enum_check(table: &str, column: &str, values: &[String]) -> Check {
+pub fn enum_check(table: &str, column: &str, values: &[String]) -> Option<Check> {
     let array = values.iter().map(|v| format!("{}::text", literal(v))).collect::<Vec<_>>().join(", ");
     let expression = format!("{} = ANY (ARRAY[{array}])", quote(column));
-    Check { name: default_name(table, &[column.to_owned()], "check"), expression: SqlExpr::parse("expr", &expression).expect("a quoted column and literals are one expression") }
+    Some(Check { name: enum_check_name(table, column), expression: SqlExpr::parse("expr", &expression).ok()? })
+}
+
+/// The name of the CHECK that stands for an enum on `table.column`.
+pub fn enum_check_name(table: &str, column: &str) -> String {
+    default_name(table, &[column.to_owned()], "check")
 }
 
 /// The diff towards `desired` for `dialect`, and the schema the plan goes towards. On
@@ -51,9 +57,18 @@ pub fn diff_for<'a>(prev: &Schema, desired: &'a DesiredSchema, allow: &AllowDrop
     if dialect == Dialect::Postgres || (prev.enums.is_empty() && desired.schema.enums.is_empty()) {
         return Ok((diff::diff(prev, desired, allow)?, Cow::Borrowed(&desired.schema)));
     }
-    let declared = diff::diff(prev, desired, allow)?;
-    let problems: Vec<Problem> = declared
-        .ops
+    // The enums' own problems (a removal without its allow, a hint naming nothing), and
+    // their renames, which DSQL cannot carry out.
+    let mut problems = Vec::new();
+    let enum_changes = diff::enum_changes(prev, desired, allow, &mut problems);
+    let renames: Vec<Op> = enum_changes
+        .into_iter()
+        .flat_map(|change| match change {
+            EnumChange::Alter { renames, .. } | EnumChange::Recreate { renames, .. } => renames,
+            _ => Vec::new(),
+        })
+        .collect();
+    problems.extend(renames
         .iter()
         .filter_map(|op| match op {
             Op::RenameEnumValue { name, from, to } => Some(Problem {
@@ -66,19 +81,26 @@ pub fn diff_for<'a>(prev: &Schema, desired: &'a DesiredSchema, allow: &AllowDrop
             _ => None,
         })
         .chain(desired.schema.tables.values().flat_map(|t| {
-            t.columns.iter().filter(|c| desired.schema.enum_of(c.sql_type.as_str()).is_some()).filter_map(|c| {
-                let name = enum_check(&t.name, &c.name, &[]).name;
-                t.checks.contains_key(&name).then(|| Problem {
-                    message: format!("check `{name}` of `{}` has the name DSQL's CHECK for the enum column `{}` takes: name it otherwise", t.name, c.name),
-                    location: desired.sources.get(&t.name).and_then(|s| s.location.clone()),
-                })
+            let location = desired.sources.get(&t.name).and_then(|s| s.location.clone());
+            let mut taken = std::collections::BTreeSet::new();
+            t.columns.iter().filter_map(|c| Some((c, desired.schema.enum_of(c.sql_type.as_str())?))).filter_map(move |(c, e)| {
+                let name = enum_check_name(&t.name, &c.name);
+                let problem = if t.checks.contains_key(&name) || !taken.insert(name.clone()) {
+                    format!("check `{name}` of `{}` has the name DSQL's CHECK for the enum column `{}` takes (PostgreSQL shortens long names to 63 bytes): name the check or the column otherwise", t.name, c.name)
+                } else if enum_check(&t.name, &c.name, &e.values).is_none() {
+                    format!("the values of enum type `{}` do not make a CHECK DSQL can run on `{}.{}`", e.name, t.name, c.name)
+                } else {
+                    return None;
+                };
+                Some(Problem { message: problem, location: location.clone() })
             })
-        }))
-        .collect();
+        })));
     if !problems.is_empty() {
         return Err(DiffError::Problems(problems));
     }
-    let lowered = DesiredSchema { schema: for_dialect(&desired.schema, dialect).into_owned(), sources: desired.sources.clone(), enum_sources: Default::default() };
+    // (The columns name no enum any more: they are text.)
+    let sources = desired.sources.iter().map(|(t, s)| (t.clone(), crate::schema::desired::TableSource { enum_columns: Default::default(), ..s.clone() })).collect();
+    let lowered = DesiredSchema { schema: for_dialect(&desired.schema, dialect).into_owned(), sources, enum_sources: Default::default() };
     let changes = diff::diff(&for_dialect(prev, dialect), &lowered, allow)?;
     Ok((changes, Cow::Owned(lowered.schema)))
 }
@@ -112,6 +134,27 @@ mod tests {
         assert!(problems[0].message.contains("value `sad` of enum type `mood` is renamed to `blue`"), "{problems:?}");
         let (changes, _) = diff_for(&before.schema, &after, &AllowDrops::default(), Dialect::Postgres).unwrap();
         assert_eq!(changes.ops.iter().map(ToString::to_string).collect::<Vec<_>>(), ["rename value `sad` of enum type `mood` to `blue`"]);
+    }
+
+    #[test]
+    fn a_value_list_is_compared_by_its_values() {
+        use crate::schema::compare::in_list_values;
+        let ours = enum_check("people", "mood", &["happy".into(), "it's".into()]).unwrap();
+        assert_eq!(in_list_values(&ours.expression), Some(vec!["happy".to_owned(), "it's".to_owned()]));
+        // As PostgreSQL prints it back.
+        assert_eq!(in_list_values("((mood = ANY (ARRAY['happy'::text, 'it''s'::text])))"), Some(vec!["happy".to_owned(), "it's".to_owned()]));
+        assert_eq!(in_list_values("(price >= 0)"), None);
+        assert_eq!(in_list_values("mood = ANY (ARRAY['a'::text]) OR true"), None);
+    }
+
+    #[test]
+    fn a_rebuilt_enum_refuses_what_would_not_survive_it() {
+        let before = desired(&MOOD.replace("mood: Option<Mood> }", "mood: Option<Mood> }").replace("#[table(name = \"people\")]", "#[table(name = \"people\")] #[index(columns(id), where = \"mood = 'happy'\")]"));
+        let after = desired(&MOOD.replace("Happy, Sad", "Sad, Happy").replace("#[table(name = \"people\")]", "#[table(name = \"people\")] #[index(columns(id), where = \"mood = 'happy'\")]"));
+        let Err(DiffError::Problems(problems)) = diff_for(&before.schema, &after, &AllowDrops::default(), Dialect::Postgres) else { panic!("refused") };
+        assert!(problems[0].message.contains("index `people_id_idx` of `people`"), "{problems:?}");
+        // DSQL replaces the CHECK: nothing is rebuilt there.
+        assert!(diff_for(&before.schema, &after, &AllowDrops::default(), Dialect::Dsql).is_ok());
     }
 
     #[test]

@@ -94,6 +94,28 @@ pub(crate) fn check_names(schema: &Schema) -> Result<(), SnapshotError> {
             NameProblem::QuoteOrControl => "holds a quote or a control character".to_owned(),
         })
     };
+    for (key, e) in &schema.enums {
+        let at = format!("enums.{key}");
+        let (namespace, bare) = crate::schema::model::split_table_name(&e.name);
+        if *key != e.name {
+            return Err(refuse(format!("{at}.name"), format!("`{}` is not the key it is stored under", e.name)));
+        }
+        if bare.contains('.') || namespace == Some(crate::schema::model::DEFAULT_SCHEMA) {
+            return Err(refuse(format!("{at}.name"), format!("`{}` is not a type's name (`name`, or `schema.name` outside `public`)", e.name)));
+        }
+        if let Some(why) = std::iter::once(bare).chain(namespace).find_map(bad_name) {
+            return Err(refuse(format!("{at}.name"), format!("the name {:?} {why}", e.name)));
+        }
+        if e.values.is_empty() {
+            return Err(refuse(format!("{at}.values"), "an enum type has at least one value".to_owned()));
+        }
+        for (i, value) in e.values.iter().enumerate() {
+            // A label is text: a quote is fine, a control character or 64 bytes are not.
+            if value.len() > MAX_IDENTIFIER_BYTES || value.chars().any(char::is_control) || e.values[..i].contains(value) {
+                return Err(refuse(format!("{at}.values[{i}]"), format!("{value:?} is not a value PostgreSQL takes once (at most 63 bytes, no control character, not repeated)")));
+            }
+        }
+    }
     for (key, table) in &schema.tables {
         if *key != table.name {
             return Err(refuse(format!("tables.{key}.name"), format!("`{}` is not the key it is stored under", table.name)));
@@ -272,6 +294,20 @@ mod tests {
             v["tables"] = serde_json::json!({name: {"name": name, "columns": [{"name": "id", "type": "bigint", "notNull": true}]}});
             let refused = refusal(v);
             assert!(refused.starts_with(&format!("tables.{name}.name: ")) && refused.contains(why), "{name}: {refused}");
+        }
+        // Enum types are read as strictly.
+        for (e, why) in [
+            (serde_json::json!({"m": {"name": "n", "values": ["a"]}}), "enums.m.name: "),
+            (serde_json::json!({"m": {"name": "m", "values": []}}), "enums.m.values: "),
+            (serde_json::json!({"m": {"name": "m", "values": ["a", "a"]}}), "enums.m.values[1]: "),
+            (serde_json::json!({"m": {"name": "m", "values": ["a\nb"]}}), "enums.m.values[0]: "),
+            (serde_json::json!({"public.m": {"name": "public.m", "values": ["a"]}}), "enums.public.m.name: "),
+            (serde_json::json!({"m\"": {"name": "m\"", "values": ["a"]}}), "enums.m\".name: "),
+        ] {
+            let mut v = written();
+            v["enums"] = e;
+            let refused = refusal(v);
+            assert!(refused.starts_with(why), "{why}: {refused}");
         }
         let mut v = written();
         v["surprise"] = true.into();

@@ -142,7 +142,7 @@ impl Migrator {
                 Some(j) => {
                     let code = retry::sqlstate(&error);
                     self.record(conn, lock, m, &work.hashes, expected, &Transition::failed(range.start, j, code, super::error::database_message(&error))).await?;
-                    RunError::statement(m, j, error)
+                    RunError::statement(m, j, range.start, error)
                 }
                 None => RunError::db(&format!("{}: committing", m.tag), error),
             });
@@ -254,7 +254,7 @@ impl Migrator {
                 // to settle.
                 return Err(RunError::db(&format!("{}: lost the connection during statement {}, and it did not come back; the next run settles it", m.tag, i + 1), error));
             }
-            return Err(self.fail_alone(conn, lock, work, i, RunError::statement(m, i, error), events).await);
+            return Err(self.fail_alone(conn, lock, work, i, RunError::statement(m, i, i, error), events).await);
         };
         let finished = async {
             if self.target().has_jobs()

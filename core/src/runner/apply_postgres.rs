@@ -97,7 +97,7 @@ impl Migrator {
                     let w = &works[k];
                     let expected = w.row.as_ref().map(|r| r.next_statement.max(0) as usize);
                     self.record(conn, lock, w.m, &w.hashes, expected, &Transition::failed(0, j, retry::sqlstate(&e), super::error::database_message(&e))).await?;
-                    return Err(RunError::statement(w.m, j, e));
+                    return Err(RunError::statement(w.m, j, 0, e));
                 }
                 (Err(_), Some((_, _, e))) | (Err(super::state::WriteError::Db(e)), None) => e,
                 (Err(w), None) => return Err(w.into_run_error(works[0].m, "recording progress")),

@@ -43,6 +43,9 @@ pub enum RunError {
         number: usize,
         /// Statements in the migration.
         total: usize,
+        /// The statement (1-based) a rerun starts from: `number`, or an earlier one when
+        /// the failed statement's transaction took the statements before it back.
+        resumes_at: usize,
         /// The SQL.
         statement: String,
         /// Why.
@@ -226,9 +229,9 @@ impl RunError {
         RunError::Database { context: context.to_owned(), source }
     }
 
-    /// Statement `index` (0-based) of `m` failed.
-    pub(crate) fn statement(m: &LocalMigration, index: usize, source: sqlx::Error) -> RunError {
-        RunError::Statement { tag: m.tag.clone(), number: index + 1, total: m.statements.len(), statement: m.statements[index].clone(), source }
+    /// Statement `index` (0-based) of `m` failed; a rerun starts at `restart` (0-based).
+    pub(crate) fn statement(m: &LocalMigration, index: usize, restart: usize, source: sqlx::Error) -> RunError {
+        RunError::Statement { tag: m.tag.clone(), number: index + 1, total: m.statements.len(), resumes_at: restart.min(index) + 1, statement: m.statements[index].clone(), source }
     }
 
     /// True for problems a check finds (edited or unknown migrations), as opposed to bad
@@ -257,10 +260,17 @@ impl Classified for RunError {
 
     fn items(&self) -> Vec<crate::error::ErrorItem> {
         match self {
-            RunError::Statement { tag, number, statement, .. } => vec![crate::error::ErrorItem {
-                fix: vec![format!(
-                    "fix statement {number} of {tag} or a later one (statements before it ran, and must stay as they are), or the data it meets, then run `migrate` again: it resumes at statement {number}; `rehash --tag {tag}` records the file's new hash"
-                )],
+            RunError::Statement { tag, number, resumes_at, statement, .. } => vec![crate::error::ErrorItem {
+                fix: vec![if resumes_at < number {
+                    let earlier = if *resumes_at > 1 { " (the ones before it ran, and must stay as they are)" } else { "" };
+                    format!(
+                        "statements {resumes_at} to {number} of {tag} ran in one transaction, which was rolled back, so they took no effect: fix the file from statement {resumes_at} on{earlier}, or the data, then run `migrate` again: it resumes at statement {resumes_at}; `rehash --tag {tag}` records the file's new hash"
+                    )
+                } else {
+                    format!(
+                        "fix statement {number} of {tag} or a later one (statements before it ran, and must stay as they are), or the data it meets, then run `migrate` again: it resumes at statement {number}; `rehash --tag {tag}` records the file's new hash"
+                    )
+                }],
                 ..crate::error::ErrorItem::new("statement", format!("statement {number} of `{tag}.sql`: {}", statement.lines().next().unwrap_or_default()))
             }],
             // Nothing ran: the file is what must change.

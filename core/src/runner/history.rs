@@ -179,15 +179,15 @@ impl HistoryTable {
     /// The bookkeeping tables as the model names tables (`schema.table` outside `public`), to
     /// leave out of what is read from the catalog.
     pub fn own_model_names(&self) -> [String; 3] {
-        self.own_tables().map(|t| crate::schema::model::qualified_table_name(&self.schema, &t))
+        crate::project::config::bookkeeping_tables(&self.schema, &self.table)
     }
 
     fn lock_name(&self) -> String {
-        format!("{}_lock", self.table)
+        crate::schema::model::bare_table_name(&self.own_model_names()[1]).to_owned()
     }
 
     fn batches_name(&self) -> String {
-        format!("{}_batches", self.table)
+        crate::schema::model::bare_table_name(&self.own_model_names()[2]).to_owned()
     }
 
     /// Which bookkeeping tables and columns exist (catalog joins by name only: nothing

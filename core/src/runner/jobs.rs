@@ -96,7 +96,7 @@ impl Migrator {
                 }
             }
             Ok(_) => {}
-            Err(e) => return Err(RunError::statement(m, i, e.error)),
+            Err(e) => return Err(RunError::statement(m, i, i, e.error)),
         }
         if self.index_validity(conn, &schema, &name).await? == Some(false) {
             return Err(RunError::InvalidIndex { tag: m.tag.clone(), index: name });

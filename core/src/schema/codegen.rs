@@ -96,6 +96,10 @@ fn struct_name(table: &str) -> Ident {
     if out.is_empty() || out.starts_with(|c: char| c.is_ascii_digit()) {
         out.insert_str(0, "Table");
     }
+    // The one keyword a capitalised name can be.
+    if out == "Self" {
+        out.push_str("Type");
+    }
     Ident::new(&out, Span::call_site())
 }
 
@@ -374,6 +378,7 @@ fn enum_tokens(e: &crate::schema::model::EnumType, ident: &Ident) -> TokenStream
     let mut taken = std::collections::BTreeSet::new();
     let variants = e.values.iter().map(|value| {
         let base = struct_name(value).to_string();
+        // (A value with no letter or digit names no variant of its own.)
         let base = if base.starts_with("Table") && !value.to_ascii_lowercase().starts_with("table") { "Value".to_owned() } else { base };
         let mut name = base.clone();
         let mut n = 2;

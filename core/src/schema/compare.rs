@@ -39,7 +39,10 @@ pub fn adopt_spellings(actual: &mut Schema, expected: &Schema) {
             }
         }
         for (check_name, check) in table.checks.iter_mut() {
-            if let Some(w) = wanted.checks.get(check_name) {
+            // (A list of values, as an enum's CHECK on DSQL is, must hold the same values.)
+            if let Some(w) = wanted.checks.get(check_name)
+                && in_list_values(&w.expression) == in_list_values(&check.expression)
+            {
                 check.expression = w.expression.clone();
             }
         }
@@ -279,10 +282,44 @@ fn objects(t: &Table) -> BTreeMap<(ObjectKind, String), String> {
         let d = format!("FOREIGN KEY ({}) REFERENCES {} ({}){}", list(&fk.columns), fk.references_table, list(&fk.references_columns), fk.options_sql());
         out.insert((ObjectKind::ForeignKey, fk.name.clone()), d);
     }
-    for c in t.checks.keys() {
-        out.insert((ObjectKind::Check, c.clone()), "CHECK".into());
+    for (name, c) in &t.checks {
+        let definition = match in_list_values(&c.expression) {
+            Some(values) => format!("CHECK (IN {values:?})"),
+            None => "CHECK".into(),
+        };
+        out.insert((ObjectKind::Check, name.clone()), definition);
     }
     out
+}
+
+/// The values of a CHECK that is one column against a list of text values, as DSQL's stand-in
+/// for an enum is (`"c" = ANY (ARRAY['a'::text, ..])`, as PostgreSQL prints an `IN` list);
+/// `None` for any other CHECK. Checks are otherwise compared by name (PostgreSQL rewrites
+/// their text), but these must hold the same values.
+pub fn in_list_values(expression: &str) -> Option<Vec<String>> {
+    let mut text = expression.trim();
+    while let Some(inner) = text.strip_prefix('(').and_then(|t| t.strip_suffix(')')) {
+        text = inner.trim();
+    }
+    let (column, rest) = text.split_once(" = ANY (ARRAY[")?;
+    let mut rest = rest.strip_suffix("])")?;
+    if column.trim().is_empty() || column.contains(' ') && !column.starts_with('"') {
+        return None;
+    }
+    let mut values = Vec::new();
+    loop {
+        if !rest.starts_with('\'') {
+            return None;
+        }
+        let end = literal_end(rest)?;
+        values.push(rest[1..end - 1].replace("''", "'"));
+        rest = rest[end..].strip_prefix("::text").unwrap_or(&rest[end..]);
+        match rest.strip_prefix(", ") {
+            Some(next) => rest = next,
+            None if rest.is_empty() => return Some(values),
+            None => return None,
+        }
+    }
 }
 
 /// Every difference between `expected` and `actual`, each named; empty when they agree.

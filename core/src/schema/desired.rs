@@ -55,6 +55,8 @@ pub struct TableSource {
     pub absorbed_uniques: Vec<String>,
     /// Where each index and foreign key was declared, by name.
     pub object_locations: BTreeMap<String, Location>,
+    /// `#[column(enum_type = "..")]`: the enum each such column names, with where.
+    pub enum_columns: BTreeMap<String, Hint>,
 }
 
 impl TableSource {

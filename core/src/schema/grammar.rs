@@ -91,6 +91,8 @@ pub struct TableDef {
     pub absorbed_uniques: Vec<String>,
     /// Where each index and foreign key was declared, by name, for errors about them.
     pub object_spans: BTreeMap<String, Span>,
+    /// `#[column(enum_type = "..")]`: the enum each such column names, and where.
+    pub enum_columns: BTreeMap<String, Spanned<String>>,
     /// Where the struct's name is, for errors that concern the whole table.
     pub span: Span,
 }
@@ -782,6 +784,7 @@ pub fn parse_table_with<'a>(input: impl Into<StructInput<'a>>, sql: &dyn SqlFrag
     let mut field_pk: Vec<(String, Span)> = Vec::new();
     let mut column_spans: BTreeMap<String, Span> = BTreeMap::new();
     let mut object_spans: BTreeMap<String, Span> = BTreeMap::new();
+    let mut enum_columns: BTreeMap<String, Spanned<String>> = BTreeMap::new();
 
     for field in fields.into_iter().flatten() {
         let Some(ident) = field.ident.clone() else { continue };
@@ -811,7 +814,10 @@ pub fn parse_table_with<'a>(input: impl Into<StructInput<'a>>, sql: &dyn SqlFrag
             // The enum's quoted name, as a catalog prints a type it does not know; the diff
             // checks that a `#[derive(Enum)]` declares it.
             (None, Some(lit)) => match model::table_reference(&lit.value()) {
-                Some(name) if !name.contains('"') => Some(SqlType::checked_by(&LexicalChecks, &model::enum_sql_type(&name)).expect("a quoted name is a defined type's")),
+                Some(name) if !name.contains('"') => {
+                    enum_columns.insert(column_name.clone(), Spanned { value: name.clone(), span: lit.span() });
+                    Some(SqlType::checked_by(&LexicalChecks, &model::enum_sql_type(&name)).expect("a quoted name is a defined type's"))
+                }
                 _ => {
                     errors.push(lit, "`enum_type` takes the enum's SQL name, `\"mood\"` or `\"schema.mood\"`");
                     None
@@ -913,7 +919,12 @@ pub fn parse_table_with<'a>(input: impl Into<StructInput<'a>>, sql: &dyn SqlFrag
             uniques.insert(name.clone(), Unique { name, columns: cols });
         }
         match &col.references {
-            Some(lit) => match lit.value().rsplit_once('.').and_then(|(t, c)| Some((model::table_reference(t)?, c))) {
+            // `table.column`, or `table(column)` as `#[foreign_key]` writes it.
+            Some(lit) => match referenced_columns(&lit.value())
+                .filter(|(_, c)| c.len() == 1)
+                .map(|(t, c)| (t, c[0].clone()))
+                .or_else(|| lit.value().rsplit_once('.').and_then(|(t, c)| Some((model::table_reference(t)?, c.to_owned()))))
+            {
                 Some((t, c)) if !c.trim().is_empty() => {
                     let cols = vec![column_name.clone()];
                     let name = match &col.foreign_key_name {
@@ -1156,6 +1167,7 @@ pub fn parse_table_with<'a>(input: impl Into<StructInput<'a>>, sql: &dyn SqlFrag
         fields: field_columns,
         absorbed_uniques: absorbed,
         object_spans,
+        enum_columns,
         span: input.ident.span(),
     })
 }
@@ -1291,7 +1303,7 @@ fn check_schema_name(value: &str, tokens: impl ToTokens + Clone, errors: &mut Er
     if value.contains('.') {
         errors.push(tokens, format!("schema name `{value}` holds a `.`"));
     } else if value.starts_with("pg_") || value == "information_schema" {
-        errors.push(tokens, format!("schema `{value}` is PostgreSQL's own (names starting with `pg_` are reserved): choose another"));
+        errors.push(tokens, format!("schema `{value}` is PostgreSQL's own (it keeps `information_schema` and names starting with `pg_`): choose another"));
     } else if value == "sys" {
         errors.push(tokens, "schema `sys` is Aurora DSQL's own: choose another");
     }
@@ -1372,6 +1384,10 @@ fn parse_enum_parts<'a>(attrs: &[Attribute], ident: &Ident, generics: &syn::Gene
         }
         None => snake_case(&ident.to_string()),
     };
+    // `"text"` quoted is still `pg_catalog.text`, found first on the search path.
+    if types::is_catalog_type_name(&bare) {
+        errors.push_span(name.as_ref().map_or_else(|| ident.span(), LitStr::span), format!("`{bare}` is the name of a PostgreSQL type, which a column naming the enum would get instead: name the enum otherwise"));
+    }
     if let Some(lit) = &schema {
         check_schema_name(&lit.value(), lit, &mut errors);
     }
@@ -1396,8 +1412,8 @@ fn parse_enum_parts<'a>(attrs: &[Attribute], ident: &Ident, generics: &syn::Gene
         }
         let value = value_name.as_ref().map(LitStr::value).unwrap_or_else(|| snake_case(&variant.ident.to_string()));
         let at = value_name.as_ref().map(LitStr::span).unwrap_or_else(|| variant.ident.span());
+        // PostgreSQL takes any label of 0 to 63 bytes.
         match model::name_problem(&value) {
-            Some(model::NameProblem::Empty) => errors.push_span(at, "an enum value cannot be empty"),
             Some(model::NameProblem::TooLong) => errors.push_span(at, format!("enum value `{value}` is longer than 63 bytes, PostgreSQL's limit for a label")),
             Some(model::NameProblem::QuoteOrControl) if value.chars().any(char::is_control) => errors.push_span(at, format!("enum value {value:?} holds a control character")),
             _ => {}

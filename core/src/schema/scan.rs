@@ -463,6 +463,7 @@ impl<'ast> Visit<'ast> for Collector<'_> {
                     allow_drop: def.allow_drop.iter().map(|s| s.value.clone()).collect(),
                     absorbed_uniques: def.absorbed_uniques,
                     object_locations: def.object_spans.iter().map(|(name, span)| (name.clone(), self.at(*span))).collect(),
+                    enum_columns: def.enum_columns.iter().map(|(c, h)| (c.clone(), hint(h))).collect(),
                 };
                 let name_at = self.place(def.span);
                 self.found.push(Found::Table { rust_name: def.rust_name.to_string(), table: def.table, source, name_at });

@@ -89,6 +89,19 @@ const BASE_ALIASES: &[(&str, &str)] = &[
     ("time without time zone", "time without time zone"),
 ];
 
+/// Names of `pg_catalog` types a schema's own type would lose to: `"text"` quoted still
+/// finds `pg_catalog.text` first on the search path.
+const CATALOG_TYPE_NAMES: &[&str] = &[
+    "text", "uuid", "json", "jsonb", "date", "bytea", "inet", "cidr", "macaddr", "macaddr8", "money", "interval", "xml", "point", "line",
+    "lseg", "box", "path", "polygon", "circle", "tsvector", "tsquery", "bit", "varbit", "oid", "name", "regclass", "regtype", "int4range",
+    "int8range", "numrange", "tsrange", "tstzrange", "daterange", "record", "void", "trigger", "anyelement", "any", "cstring", "pg_lsn",
+];
+
+/// Whether `name` is the name of a type `pg_catalog` has (an alias such as `int4` included).
+pub fn is_catalog_type_name(name: &str) -> bool {
+    CATALOG_TYPE_NAMES.contains(&name) || BASE_ALIASES.iter().any(|(alias, _)| *alias == name)
+}
+
 /// Why a `sql_type` could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SqlTypeError {

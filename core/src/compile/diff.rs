@@ -478,7 +478,7 @@ pub fn diff(prev: &Schema, desired: &DesiredSchema, allow: &AllowDrops) -> Resul
             EnumChange::Drop(name) => plan.enums_last.push(Op::DropEnum { name }),
             EnumChange::Alter { renames, adds } => plan.enums_first.extend(renames.into_iter().chain(adds)),
             EnumChange::Recreate { renames, from, to } => {
-                let mut dependents = enum_dependents(&renamed_prev, &from.sql_type());
+                let mut dependents = enum_dependents(&renamed_prev, next, &from.sql_type());
                 // The old type waits under `<name>__tw_old` while the columns move.
                 if crate::schema::model::bare_table_name(&to.name).len() + "__tw_old".len() > crate::schema::model::MAX_IDENTIFIER_BYTES {
                     dependents.push("its name, with `__tw_old` added while it is rebuilt, exceeds 63 bytes and".to_owned());
@@ -586,10 +586,12 @@ pub(crate) fn enum_changes<'a>(prev: &Schema, desired: &'a DesiredSchema, allow:
 /// What a rebuild of the enum `sql_type` would break: PostgreSQL re-creates a column's
 /// checks and indexes after `ALTER COLUMN .. TYPE` from their text, which then names the
 /// old type's values; a foreign key between two columns of it meets two types; an array
-/// column of it is not moved.
-fn enum_dependents(prev: &Schema, sql_type: &str) -> Vec<String> {
+/// column of it is not moved. (What this migration drops goes before the rebuild; what it
+/// adds comes after.)
+fn enum_dependents(prev: &Schema, next: &Schema, sql_type: &str) -> Vec<String> {
     let mut out = Vec::new();
     for table in prev.tables.values() {
+        let Some(kept) = next.tables.get(&table.name) else { continue };
         let of_enum: Vec<&str> = table.columns.iter().filter(|c| c.sql_type == sql_type).map(|c| c.name.as_str()).collect();
         for c in table.columns.iter().filter(|c| c.sql_type.as_str().strip_prefix(sql_type).is_some_and(|rest| rest.starts_with('['))) {
             out.push(format!("the array column `{}.{}`", table.name, c.name));
@@ -598,16 +600,16 @@ fn enum_dependents(prev: &Schema, sql_type: &str) -> Vec<String> {
             continue;
         }
         let names = |text: &str| crate::schema::sql_text::expression_columns(text).unwrap_or_default().into_iter().any(|c| of_enum.contains(&c.as_str()));
-        for check in table.checks.values().filter(|c| names(&c.expression)) {
+        for check in table.checks.values().filter(|c| names(&c.expression) && kept.checks.contains_key(&c.name)) {
             out.push(format!("check `{}` of `{}`", check.name, table.name));
         }
-        for index in table.indexes.values() {
+        for index in table.indexes.values().filter(|i| kept.indexes.contains_key(&i.name)) {
             let expressions = index.columns.iter().any(|k| matches!(&k.target, crate::schema::model::KeyTarget::Expression(e) if names(e)));
             if expressions || index.predicate.as_ref().is_some_and(|p| names(p)) {
                 out.push(format!("index `{}` of `{}` (an expression or `WHERE` over the column)", index.name, table.name));
             }
         }
-        for fk in table.foreign_keys.values().filter(|fk| fk.columns.iter().any(|c| of_enum.contains(&c.as_str()))) {
+        for fk in table.foreign_keys.values().filter(|fk| fk.columns.iter().any(|c| of_enum.contains(&c.as_str())) && kept.foreign_keys.contains_key(&fk.name)) {
             out.push(format!("foreign key `{}` of `{}`", fk.name, table.name));
         }
     }

@@ -179,6 +179,8 @@ fn table(name: &str, value: &DrizzleTable, enums: &Schema, path: &Path, notes: &
     for (key, c) in &columns.0 {
         let column = c.get("name").and_then(Value::as_str).unwrap_or(key).to_owned();
         let written = c.get("type").and_then(Value::as_str).ok_or_else(|| bad(format!("`{name}.{column}` has no type")))?;
+        // A type the snapshot's enums declare (`typeSchema` says whose).
+        let enum_type = enum_type_of(c, written, enums);
         let (sql_type, mut default) = match written {
             // SERIAL is integer + a sequence + its default; the model holds what the
             // catalog shows.
@@ -188,8 +190,7 @@ fn table(name: &str, value: &DrizzleTable, enums: &Schema, path: &Path, notes: &
                 // (PostgreSQL prints the sequence qualified outside `public`, so does `name`.)
                 (base.to_owned(), Some(format!("nextval('{name}_{column}_seq'::regclass)")))
             }
-            // A type the snapshot's enums declare (`typeSchema` says whose).
-            _ if enum_type_of(c, written, enums).is_some() => (enum_type_of(c, written, enums).unwrap_or_default(), None),
+            _ if let Some(enum_type) = enum_type => (enum_type, None),
             _ => (types::canonical_sql_type(written).map_err(|e| bad(format!("`{name}.{column}`: type `{written}`: {e}")))?, None),
         };
         match c.get("default") {
@@ -476,9 +477,15 @@ mod tests {
                     "documentId": {"name": "documentId", "type": "uuid", "primaryKey": false, "notNull": true},
                     "documentCreatedAt": {"name": "documentCreatedAt", "type": "timestamp", "primaryKey": false, "notNull": true}},
                   "indexes": {}, "compositePrimaryKeys": {}, "uniqueConstraints": {}, "checkConstraints": {},
-                  "foreignKeys": {fk: {"name": fk, "tableFrom": "Suggestion", "tableTo": "Document", "columnsFrom": ["documentId", "documentCreatedAt"], "columnsTo": ["id", "createdAt"], "onDelete": "no action", "onUpdate": "no action"}}}
+                  "foreignKeys": {fk: {"name": fk, "tableFrom": "Suggestion", "tableTo": "Document", "columnsFrom": ["documentId", "documentCreatedAt"], "columnsTo": ["id", "createdAt"], "onDelete": "no action", "onUpdate": "no action"}}},
+                "auth.Account": {"name": "Account", "schema": "auth", "columns": {
+                    "id": {"name": "id", "type": "uuid", "primaryKey": true, "notNull": true},
+                    "role": {"name": "role", "type": "DBRoleType", "typeSchema": "auth", "primaryKey": false, "notNull": true, "default": "'member'"},
+                    "moods": {"name": "moods", "type": "mood[]", "typeSchema": "public", "primaryKey": false, "notNull": false}},
+                  "indexes": {}, "compositePrimaryKeys": {}, "uniqueConstraints": {}, "checkConstraints": {},
+                  "foreignKeys": {"Account_id_Document_id_fk": {"name": "Account_id_Document_id_fk", "tableFrom": "Account", "schemaTo": "public", "tableTo": "Document", "columnsFrom": ["id"], "columnsTo": ["id"], "onDelete": "cascade", "onUpdate": "no action"}}}
             },
-            "enums": {}, "schemas": {}, "sequences": {}, "roles": {}, "policies": {}, "views": {}, "_meta": {"columns": {}, "schemas": {}, "tables": {}}
+            "enums": {"auth.DBRoleType": {"name": "DBRoleType", "schema": "auth", "values": ["member", "admin"]}, "public.mood": {"name": "mood", "schema": "public", "values": ["ok", "sad"]}}, "schemas": {}, "sequences": {}, "roles": {}, "policies": {}, "views": {}, "_meta": {"columns": {}, "schemas": {}, "tables": {}}
         });
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("0000_snapshot.json");
@@ -497,6 +504,12 @@ mod tests {
         let lower = &document.indexes["doc_email_lower"];
         assert!(matches!(&lower.columns[0].target, KeyTarget::Expression(e) if e.as_str() == "lower(\"email\")") && lower.columns[0].descending);
         assert_eq!(document.primary_key.as_ref().map(|k| k.name.as_str()), Some("Document_id_createdAt_pk"), "a named key keeps its name");
+        // pgEnums and tables of other schemas come over, named as the model names them.
+        assert_eq!(schema.enums["auth.DBRoleType"].values, ["member", "admin"]);
+        let account = &schema.tables["auth.Account"];
+        assert_eq!(account.column("role").unwrap().sql_type, "\"auth\".\"DBRoleType\"");
+        assert_eq!(account.column("moods").unwrap().sql_type, "\"mood\"[]");
+        assert_eq!(account.foreign_keys["Account_id_Document_id_fk"].references_table, "Document");
         assert!(crate::project::snapshot::check_names(&schema).is_ok());
     }
 }

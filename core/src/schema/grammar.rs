@@ -813,12 +813,16 @@ pub fn parse_table_with<'a>(input: impl Into<StructInput<'a>>, sql: &dyn SqlFrag
             }
             // The enum's quoted name, as a catalog prints a type it does not know; the diff
             // checks that a `#[derive(Enum)]` declares it.
-            (None, Some(lit)) => match model::table_reference(&lit.value()) {
-                Some(name) if !name.contains('"') => {
-                    enum_columns.insert(column_name.clone(), Spanned { value: name.clone(), span: lit.span() });
-                    Some(SqlType::checked_by(&LexicalChecks, &model::enum_sql_type(&name)).expect("a quoted name is a defined type's"))
+            // (Each part a name the grammar takes: no quote, no control character.)
+            (None, Some(lit)) => match model::table_reference(&lit.value())
+                .filter(|name| name.split('.').all(|part| model::name_problem(part).is_none()))
+                .and_then(|name| Some((SqlType::checked_by(&LexicalChecks, &model::enum_sql_type(&name)).ok()?, name)))
+            {
+                Some((sql_type, name)) => {
+                    enum_columns.insert(column_name.clone(), Spanned { value: name, span: lit.span() });
+                    Some(sql_type)
                 }
-                _ => {
+                None => {
                     errors.push(lit, "`enum_type` takes the enum's SQL name, `\"mood\"` or `\"schema.mood\"`");
                     None
                 }

@@ -604,8 +604,7 @@ fn enum_dependents(prev: &Schema, next: &Schema, sql_type: &str) -> Vec<String> 
             out.push(format!("check `{}` of `{}`", check.name, table.name));
         }
         for index in table.indexes.values().filter(|i| kept.indexes.contains_key(&i.name)) {
-            let expressions = index.columns.iter().any(|k| matches!(&k.target, crate::schema::model::KeyTarget::Expression(e) if names(e)));
-            if expressions || index.predicate.as_ref().is_some_and(|p| names(p)) {
+            if index.expressions().any(|e| names(e)) {
                 out.push(format!("index `{}` of `{}` (an expression or `WHERE` over the column)", index.name, table.name));
             }
         }

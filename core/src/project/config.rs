@@ -225,6 +225,11 @@ impl crate::error::Classified for ConfigError {
 /// The runner's bookkeeping tables for the history table `table` in `schema`, as the model
 /// names tables: the history, its lock and its batches. No struct may take these names.
 pub fn bookkeeping_tables(schema: &str, table: &str) -> [String; 3] {
-    [table.to_owned(), format!("{table}_lock"), format!("{table}_batches")].map(|t| crate::schema::model::qualified_table_name(schema, &t))
+    bookkeeping_table_names(table).map(|t| crate::schema::model::qualified_table_name(schema, &t))
+}
+
+/// The same in their schema: `<table>`, `<table>_lock`, `<table>_batches`.
+pub fn bookkeeping_table_names(table: &str) -> [String; 3] {
+    [table.to_owned(), format!("{table}_lock"), format!("{table}_batches")]
 }
 

@@ -173,7 +173,7 @@ impl HistoryTable {
 
     /// The names of the bookkeeping tables, in `schema`.
     pub fn own_tables(&self) -> [String; 3] {
-        [self.table.clone(), self.lock_name(), self.batches_name()]
+        crate::project::config::bookkeeping_table_names(&self.table)
     }
 
     /// The bookkeeping tables as the model names tables (`schema.table` outside `public`), to
@@ -183,11 +183,13 @@ impl HistoryTable {
     }
 
     fn lock_name(&self) -> String {
-        crate::schema::model::bare_table_name(&self.own_model_names()[1]).to_owned()
+        let [_, lock, _] = self.own_tables();
+        lock
     }
 
     fn batches_name(&self) -> String {
-        crate::schema::model::bare_table_name(&self.own_model_names()[2]).to_owned()
+        let [_, _, batches] = self.own_tables();
+        batches
     }
 
     /// Which bookkeeping tables and columns exist (catalog joins by name only: nothing

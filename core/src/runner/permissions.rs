@@ -300,8 +300,8 @@ fn managed_roles(statements: &[Statement]) -> BTreeSet<&str> {
 
 /// The schemas whose tables the file governs: `public` and those of its grants (a
 /// schema it names nothing in, a DBA's or a tool's, is not its business).
-fn governed_schemas(statements: &[Statement]) -> Vec<String> {
-    let mut schemas: BTreeSet<String> = statements.iter().filter_map(|s| if let Statement::Grant { grant, .. } = s { Some(crate::schema::model::table_schema(&grant.table).to_owned()) } else { None }).collect();
+fn governed_schemas<'a>(grants: impl Iterator<Item = &'a Grant>) -> Vec<String> {
+    let mut schemas: BTreeSet<String> = grants.map(|grant| crate::schema::model::table_schema(&grant.table).to_owned()).collect();
     schemas.insert(crate::schema::model::DEFAULT_SCHEMA.to_owned());
     schemas.into_iter().collect()
 }
@@ -311,7 +311,7 @@ fn governed_schemas(statements: &[Statement]) -> Vec<String> {
 /// owning it.
 async fn find_excess(conn: &mut Conn, statements: &[Statement]) -> Result<Vec<Excess>, RunError> {
     let managed = managed_roles(statements);
-    let schemas = governed_schemas(statements);
+    let schemas = governed_schemas(statements.iter().filter_map(|s| if let Statement::Grant { grant, .. } = s { Some(grant) } else { None }));
     let mut declared: BTreeMap<(&str, &str), BTreeSet<&str>> = BTreeMap::new();
     for s in statements {
         if let Statement::Grant { grant, .. } = s {
@@ -391,10 +391,7 @@ async fn live_privileges(conn: &mut Conn, schemas: &[String]) -> Result<BTreeMap
 }
 
 async fn find_gaps(conn: &mut Conn, declared: &[(Grant, String)]) -> Result<Vec<Gap>, RunError> {
-    let mut schemas: Vec<String> = declared.iter().map(|(g, _)| crate::schema::model::table_schema(&g.table).to_owned()).collect();
-    schemas.sort();
-    schemas.dedup();
-    let live = live_privileges(conn, &schemas).await?;
+    let live = live_privileges(conn, &governed_schemas(declared.iter().map(|(g, _)| g))).await?;
     let mut gaps = Vec::new();
     for (grant, place) in declared {
         let have = live.get(&(grant.table.clone(), grant.role.clone()));

@@ -156,10 +156,10 @@ async fn sql_in_a_snapshot_is_refused_dsql_guarded() {
     sql_in_a_snapshot_is_refused(Mode::DsqlGuarded).await;
 }
 
-/// The same default in a drizzle-kit snapshot given to `import drizzle`: refused before
-/// anything is written, naming the file and the key.
+/// drizzle-kit's snapshots are not read by `import` (the history is replayed instead), so
+/// SQL planted in one reaches neither the scratch database, the snapshots nor the structs.
 #[test]
-fn sql_in_a_drizzle_snapshot_is_refused_by_import() {
+fn sql_in_a_drizzle_snapshot_goes_nowhere() {
     let from = tempfile::tempdir().unwrap();
     let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/drizzle/drizzle");
     std::fs::create_dir_all(from.path().join("meta")).unwrap();
@@ -173,10 +173,30 @@ fn sql_in_a_drizzle_snapshot_is_refused_by_import() {
 
     let project = tempfile::tempdir().unwrap();
     std::fs::write(project.path().join("tablewright.toml"), "dialect = \"postgres\"\nschema = [\"src/entities.rs\"]\n").unwrap();
-    let out = run(project.path(), &["import", "drizzle", "--from", from.path().to_str().unwrap()]);
-    assert_refused(&out, &["0001_snapshot.json", "tables.authors.columns.id.default"], "import drizzle");
-    assert!(!project.path().join("migrations").exists(), "nothing written");
-    assert!(!project.path().join("src").exists(), "nothing written");
+    let out = run(project.path(), &["import", "drizzle", "--from", from.path().to_str().unwrap(), "--connection-string", &common::admin_url()]);
+    assert_eq!(out.status.code(), Some(0), "{}{}", text(&out.stdout), text(&out.stderr));
+    for (path, bytes) in files(project.path()) {
+        assert!(!String::from_utf8_lossy(&bytes).contains("pwn"), "{} holds the planted SQL", path.display());
+    }
+}
+
+/// A drizzle-kit file that fails when replayed stops the import (exit 3), naming the file
+/// and its statement; nothing is written.
+#[test]
+fn a_drizzle_file_that_fails_in_the_replay_stops_the_import() {
+    let from = tempfile::tempdir().unwrap();
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/drizzle/drizzle");
+    std::fs::create_dir_all(from.path().join("meta")).unwrap();
+    for (path, bytes) in files(&fixture) {
+        std::fs::write(from.path().join(path.strip_prefix(&fixture).unwrap()), bytes).unwrap();
+    }
+    std::fs::write(from.path().join("0001_reviews.sql"), "ALTER TABLE nowhere ADD COLUMN x int;").unwrap();
+    let project = tempfile::tempdir().unwrap();
+    std::fs::write(project.path().join("tablewright.toml"), "dialect = \"postgres\"\nschema = [\"src/entities.rs\"]\n").unwrap();
+    let out = run(project.path(), &["import", "drizzle", "--from", from.path().to_str().unwrap(), "--connection-string", &common::admin_url()]);
+    assert_eq!(out.status.code(), Some(3), "{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(text(&out.stderr).contains("0001_reviews") && text(&out.stderr).contains("nowhere"), "{}", text(&out.stderr));
+    assert!(!project.path().join("migrations").exists() && !project.path().join("src").exists(), "nothing written");
 }
 
 /// Files saved by editors that write a UTF-8 byte-order mark are read as any other.
@@ -537,7 +557,7 @@ fn a_drizzle_tag_that_leaves_the_folder_is_refused_by_import() {
     std::fs::create_dir_all(&project).unwrap();
     std::fs::write(project.join("tablewright.toml"), "dialect = \"postgres\"\nschema = [\"src/entities.rs\"]\n").unwrap();
     let before = files(root.path());
-    let out = run(&project, &["import", "drizzle", "--from", from.to_str().unwrap()]);
+    let out = run(&project, &["import", "drizzle", "--from", from.to_str().unwrap(), "--connection-string", &common::admin_url()]);
     assert_refused(&out, &["_journal.json", "entries[1].tag", "outside the migrations folder"], "import drizzle");
     assert_eq!(files(root.path()), before, "nothing written");
 }

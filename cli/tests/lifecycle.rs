@@ -337,7 +337,8 @@ fn drizzle_project() -> tempfile::TempDir {
 fn drizzle_project_from(from: &Path, extra: &[&str]) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("tablewright.toml"), "dialect = \"postgres\"\nschema = [\"src/entities.rs\"]\n").unwrap();
-    let out = run(dir.path(), &[&["import", "drizzle", "--from", from.to_str().unwrap()][..], extra].concat());
+    let admin = common::admin_url();
+    let out = run(dir.path(), &[&["import", "drizzle", "--from", from.to_str().unwrap(), "--connection-string", &admin][..], extra].concat());
     assert!(out.status.success(), "{}{}", text(&out.stdout), text(&out.stderr));
     assert!(text(&out.stdout).contains("Imported 2 drizzle-kit migration(s) (0000_init, 0001_reviews)"), "{}", text(&out.stdout));
     // drizzle's GENERATED ALWAYS identity is declared as such, not listed as left out.
@@ -364,7 +365,7 @@ async fn import_drizzle_brings_the_folder_and_its_applied_history() {
     assert_eq!(out.status.code(), Some(0), "the structs equal the last snapshot: {}{}", text(&out.stdout), text(&out.stderr));
     assert!(run(dir.path(), &["check"]).status.success());
     // A second import would overwrite the folder: refused.
-    let again = run(dir.path(), &["import", "drizzle", "--from", drizzle_fixture().join("drizzle").to_str().unwrap(), "--structs", "other.rs"]);
+    let again = run(dir.path(), &["import", "drizzle", "--from", drizzle_fixture().join("drizzle").to_str().unwrap(), "--structs", "other.rs", "--connection-string", &common::admin_url()]);
     assert_eq!(again.status.code(), Some(2), "{}", text(&again.stderr));
 
     let db = TestDb::create("import_drizzle").await;
@@ -804,4 +805,74 @@ async fn killed_after_adopting_drizzle_history_then_rerun() {
     assert!(!text(&out.stdout).contains("applied by drizzle-kit"), "adopted once: {}", text(&out.stdout));
     let statuses: Vec<String> = sqlx::query_scalar("SELECT tag || ' ' || status FROM tablewright.migrations ORDER BY tag").fetch_all(&mut conn).await.unwrap();
     assert_eq!(statuses, ["0000_init marked", "0001_reviews applied"]);
+}
+
+/// `drift` sees each kind of hand change a team makes to a migrated database, one at a
+/// time on a database that drift first finds clean: the comparison is catalog with
+/// catalog (the applied migrations replayed in a scratch database), so what the model
+/// does not hold (validity, deferrability, operator classes, row-level security, triggers,
+/// owners) is seen too, and grants to PUBLIC, grant options, column grants and role
+/// memberships of the roles the permissions file manages.
+#[tokio::test]
+async fn drift_sees_every_kind_of_hand_change() {
+    let db = TestDb::create("drift_hand_changes").await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("tablewright.toml"), "dialect = \"postgres\"\nschema = [\"schema.rs\"]\n").unwrap();
+    let reader = "tw_drift_reader";
+    for source in [include_str!("../../core/tests/fixtures/v1.rs").to_owned(), format!("{}\n#[requires_table(Book, select, role = \"{reader}\")]\npub fn list_books() {{}}\n", include_str!("../../core/tests/fixtures/v2.rs"))] {
+        std::fs::write(dir.path().join("schema.rs"), source).unwrap();
+        let out = run(dir.path(), &["generate"]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+    }
+    let scratch = common::admin_url();
+    let on_db = |args: &[&str]| run(dir.path(), &[args, &["--provider", "postgres", "--connection-string", &db.url]].concat());
+    let drift = || run(dir.path(), &["drift", "--provider", "postgres", "--connection-string", &db.url, "--scratch", &scratch]);
+    common::execute_blocking(&common::admin_url(), "DO $$ BEGIN CREATE ROLE tw_drift_other; EXCEPTION WHEN duplicate_object THEN NULL; END $$");
+    common::execute_blocking(&common::admin_url(), "DO $$ BEGIN CREATE ROLE tw_drift_owner; EXCEPTION WHEN duplicate_object THEN NULL; END $$");
+    // A membership outlives the database (roles are the server's): none is left behind.
+    let no_membership = "DO $$ BEGIN REVOKE tw_drift_other FROM tw_drift_reader; EXCEPTION WHEN undefined_object THEN NULL; END $$";
+    common::execute_blocking(&common::admin_url(), no_membership);
+    let changes: &[(&str, &str, &str)] = &[
+        ("a stray table", "CREATE TABLE stray (id int)", "table `stray` is not in the snapshot"),
+        ("a changed default", "ALTER TABLE books ALTER COLUMN title SET DEFAULT 'untitled'", "`books.title` has default `'untitled'`"),
+        ("a column's collation", "ALTER TABLE books ALTER COLUMN title TYPE text COLLATE \"C\"", "`books.title`"),
+        ("a CHECK redefined under its name", "ALTER TABLE books DROP CONSTRAINT books_pages_positive, ADD CONSTRAINT books_pages_positive CHECK (pages > 1)", "CHECK ((pages > 1))"),
+        ("a CHECK re-added NOT VALID", "ALTER TABLE books DROP CONSTRAINT books_pages_positive, ADD CONSTRAINT books_pages_positive CHECK (pages > 0) NOT VALID", "NOT VALID"),
+        ("a foreign key made DEFERRABLE", "ALTER TABLE books ALTER CONSTRAINT books_author_id_fkey DEFERRABLE", "DEFERRABLE"),
+        (
+            "a foreign key re-added NOT VALID",
+            "ALTER TABLE books DROP CONSTRAINT books_author_id_fkey, ADD CONSTRAINT books_author_id_fkey FOREIGN KEY (author_id) REFERENCES authors(id) ON DELETE CASCADE NOT VALID",
+            "NOT VALID",
+        ),
+        (
+            "a foreign key made MATCH FULL",
+            "ALTER TABLE books DROP CONSTRAINT books_author_id_fkey, ADD CONSTRAINT books_author_id_fkey FOREIGN KEY (author_id) REFERENCES authors(id) MATCH FULL ON DELETE CASCADE",
+            "MATCH FULL",
+        ),
+        ("an index's operator class", "DROP INDEX books_title_idx; CREATE INDEX books_title_idx ON books (title text_pattern_ops)", "text_pattern_ops"),
+        ("an index's collation", "DROP INDEX books_title_idx; CREATE INDEX books_title_idx ON books (title COLLATE \"C\")", "COLLATE \"C\""),
+        ("a grant to PUBLIC", "GRANT DELETE ON books TO PUBLIC", "for role PUBLIC"),
+        ("a grant option to a managed role", "GRANT SELECT ON books TO tw_drift_reader WITH GRANT OPTION", "the grant option on SELECT"),
+        ("a column grant to a managed role", "GRANT UPDATE (title) ON books TO tw_drift_reader", "UPDATE (title)"),
+        ("a managed role made a member of another", "GRANT tw_drift_other TO tw_drift_reader", "role tw_drift_reader is a member of tw_drift_other"),
+        ("row-level security enabled", "ALTER TABLE books ENABLE ROW LEVEL SECURITY", "row-level security on `books`"),
+        (
+            "a trigger",
+            "CREATE FUNCTION touch() RETURNS trigger LANGUAGE plpgsql AS 'BEGIN RETURN NEW; END'; CREATE TRIGGER books_touch BEFORE UPDATE ON books FOR EACH ROW EXECUTE FUNCTION touch()",
+            "trigger `books_touch` on `books`",
+        ),
+        ("a table's owner changed", "ALTER TABLE books OWNER TO tw_drift_owner", "`books` is owned by `tw_drift_owner`"),
+    ];
+    for (what, sql, needle) in changes {
+        db.reset().await;
+        let out = on_db(&["migrate"]);
+        assert!(out.status.success(), "{what}: {}{}", text(&out.stdout), text(&out.stderr));
+        let out = drift();
+        assert_eq!(out.status.code(), Some(0), "{what}: freshly migrated: {}{}", text(&out.stdout), text(&out.stderr));
+        common::execute_blocking(&db.url, sql);
+        let out = drift();
+        assert_eq!(out.status.code(), Some(1), "{what}: not seen: {}{}", text(&out.stdout), text(&out.stderr));
+        assert!(text(&out.stdout).contains(needle), "{what}: `{needle}` not said: {}", text(&out.stdout));
+        common::execute_blocking(&common::admin_url(), no_membership);
+    }
 }

@@ -1,14 +1,14 @@
 //! `drift`: a live database against the snapshot of its last applied migration and the
 //! permissions file. Reads only.
 
-use super::permissions::{excess_line, gap_line, read_statements};
+use super::permissions::{excess_line, gap_line, membership_line, read_statements};
 use crate::Context;
-use crate::connect::{DbArgs, block_on, input};
+use crate::connect::{DbArgs, block_on, input, termination};
 use crate::output::{CliError, Described, Done, Report};
 use serde::Serialize;
 use tablewright_core::compile::permissions::Statement;
 use tablewright_core::project::folder::MigrationFolder;
-use tablewright_core::runner::permissions::{Excess, Gap};
+use tablewright_core::runner::permissions::{Excess, Gap, Membership};
 use tablewright_core::runner::{self, MigrationSet, Migrator, MigratorOptions};
 use tablewright_core::schema::compare::Difference;
 
@@ -28,6 +28,11 @@ Exit codes: 0 no drift, 1 drift (or a migration stopped halfway), 2 input error,
 pub struct Args {
     #[command(flatten)]
     db: DbArgs,
+    /// A PostgreSQL server to replay the applied migrations on, in a scratch database
+    /// dropped afterwards, so that both sides are spelled by PostgreSQL (default: a
+    /// throwaway server started from this machine's PostgreSQL binaries).
+    #[arg(long, value_name = "URL")]
+    scratch: Option<String>,
 }
 
 super::outcomes! {
@@ -60,13 +65,15 @@ pub struct DriftReport {
     pub missing_grants: Vec<Gap>,
     /// Privileges of the managed roles that no handler declares.
     pub excess_grants: Vec<Excess>,
+    /// Managed roles made members of other roles.
+    pub memberships: Vec<Membership>,
 }
 
 impl Report for DriftReport {
     type Status = Status;
 
     fn status(&self) -> Status {
-        if self.differences.is_empty() && self.missing_grants.is_empty() && self.excess_grants.is_empty() { Status::Ok } else { Status::Drift }
+        if self.differences.is_empty() && self.missing_grants.is_empty() && self.excess_grants.is_empty() && self.memberships.is_empty() { Status::Ok } else { Status::Drift }
     }
 
     fn text(&self) -> String {
@@ -79,7 +86,7 @@ impl Report for DriftReport {
             let grants = if self.grants_checked > 0 { format!(" and the {} declared grant(s)", self.grants_checked) } else { String::new() };
             return format!("drift: none — {} matches snapshot {snapshot} ({} table(s)){grants}.\n{pending_note}", self.target, self.tables);
         }
-        let mut text = format!("drift: {} differs from snapshot {snapshot}, its last applied migration:\n", self.target);
+        let mut text = format!("drift: {} differs from what its migrations make (up to {snapshot}, its last applied):\n", self.target);
         for d in &self.differences {
             text.push_str(&format!("  - {}\n", d.message));
         }
@@ -88,6 +95,9 @@ impl Report for DriftReport {
         }
         for e in &self.excess_grants {
             text.push_str(&excess_line(e));
+        }
+        for m in &self.memberships {
+            text.push_str(&membership_line(m));
         }
         text.push_str(&pending_note);
         text.push_str("Put intended changes in the structs and `generate` a migration; undo the others by hand (or `permissions apply` for grants).\n");
@@ -104,6 +114,7 @@ pub fn run(cx: &Context, args: Args) -> Result<Done<DriftReport>, CliError> {
         return Err(input(format!("{}: no snapshot yet, so nothing to compare with; run `tablewright generate` first", folder.display())));
     }
     let set = MigrationSet::from_folder(&folder)?;
+    let migrator_set = set.clone();
     let permissions = match config.map(|c| c.permissions).filter(|p| p.is_file()) {
         Some(path) => Some((path.display().to_string(), read_statements(&path)?)),
         None => None,
@@ -111,7 +122,7 @@ pub fn run(cx: &Context, args: Args) -> Result<Done<DriftReport>, CliError> {
     block_on(None, async {
         // The database is compared with what it has applied, not with the folder's last
         // snapshot: a migration not yet deployed is pending, not drift.
-        let migrator = Migrator::new(target, set, MigratorOptions { history: history.clone(), ..MigratorOptions::default() }).await?;
+        let migrator = Migrator::new(target, migrator_set, MigratorOptions { history: history.clone(), ..MigratorOptions::default() }).await?;
         let status = migrator.status().await?;
         let applied: std::collections::BTreeSet<&str> = status.applied.iter().map(|a| a.tag.as_str()).collect();
         let last_applied = migrations.journal.entries.iter().rev().find(|e| applied.contains(e.tag.as_str()));
@@ -137,19 +148,33 @@ pub fn run(cx: &Context, args: Args) -> Result<Done<DriftReport>, CliError> {
             statements.retain(|s| !matches!(s, Statement::Grant { grant, .. } if !expected.tables.contains_key(&grant.table)));
             (file, statements)
         });
+        // What the database applied, in the folder's order, is what the scratch replays.
+        let mut replayed = set.clone();
+        replayed.migrations.retain(|m| applied.contains(m.tag.as_str()));
+        let stop = termination();
+        let mut stop = std::pin::pin!(stop);
+        let embedded = match &args.scratch {
+            Some(_) => None,
+            None => tokio::select! {
+                started = runner::EmbeddedPostgres::start() => Some(started.map_err(|e| input(format!("drift replays the applied migrations into a scratch PostgreSQL: {e}; or pass --scratch URL, a server where a scratch database can be created")))?),
+                () = &mut stop => return Err(runner::RunError::Interrupted { what: " while starting the throwaway server".to_owned() }.into()),
+            },
+        };
+        let scratch_url = args.scratch.clone().unwrap_or_else(|| embedded.as_ref().expect("started above").url("postgres"));
         let connector = migrator.connector();
-        let found = runner::drift(connector, &expected, &history, permissions.as_ref().map(|(f, s)| (f.as_str(), s.as_slice()))).await?;
+        let found = runner::drift(connector, replayed, &scratch_url, &history, permissions.as_ref().map(|(f, s)| (f.as_str(), s.as_slice())), stop).await?;
         let pending: Vec<String> = status.pending.iter().cloned().chain(status.failed.iter().filter(|f| f.done == 0).map(|f| format!("{} (failed, nothing done)", f.tag))).collect();
         let report = DriftReport {
             target: connector.target().to_string(),
             snapshot: last_applied.map(|e| e.tag.clone()),
-            tables: expected.tables.len(),
+            tables: found.tables,
             pending,
             not_compared: found.not_compared,
             differences: found.differences.into_iter().map(Described::new).collect(),
             grants_checked: found.grants_checked,
             missing_grants: found.missing_grants,
             excess_grants: found.excess_grants,
+            memberships: found.memberships,
         };
         let problem = report.status() == Status::Drift;
         Ok(Done::checked(report, problem))

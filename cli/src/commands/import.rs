@@ -1,13 +1,17 @@
 //! `import drizzle`: a drizzle-kit folder (and its applied history) brought along.
 
 use crate::Context;
+use crate::connect::{block_on, history_of, termination};
 use crate::output::{CliError, Done, Report};
 use serde::Serialize;
 use std::path::PathBuf;
-use tablewright_core::compile::rules::Dialect;
+use tablewright_core::compile::plan as compile_plan;
+use tablewright_core::compile::{lower, rules::Dialect};
 use tablewright_core::generate;
 use tablewright_core::project::config::Config;
 use tablewright_core::project::import;
+use tablewright_core::runner::introspect::UnmodelledKind;
+use tablewright_core::runner::{self, Event, MigrationSet, RunError, scratch};
 use tablewright_core::schema::desired::AllowDrops;
 use tablewright_core::schema::scan;
 
@@ -18,15 +22,19 @@ Examples:
   tablewright import drizzle --from drizzle/ --structs src/entities.rs
   # drizzle's migrator kept its history elsewhere
   tablewright import drizzle --from drizzle/ --drizzle-history app.migrations
+  # replay the history on a server of your own instead of a throwaway one
+  tablewright import drizzle --from drizzle/ --connection-string postgres://localhost/postgres
 
-Exit codes: 0 ok, 2 input error (nothing written).";
+Exit codes: 0 ok, 1 the history made something the structs cannot say (nothing written),
+2 input error (nothing written), 3 a migration failed in the replay.";
 
 /// Where to import from.
 #[derive(clap::Subcommand)]
 pub enum Source {
-    /// A drizzle-kit 0.x folder (journal v7, postgresql): its SQL files kept byte for byte,
-    /// its snapshots converted, entity structs written from the last one. `migrate` then
-    /// takes what drizzle's migrator applied (drizzle.__drizzle_migrations) as applied.
+    /// A drizzle-kit 0.x folder (postgresql, any tag prefix): its SQL files kept byte for
+    /// byte, replayed into a scratch database to learn what each migration made, entity
+    /// structs written from what the last one left. `migrate` then takes what drizzle's
+    /// migrator applied (drizzle.__drizzle_migrations) as applied.
     #[command(after_help = EXAMPLES)]
     Drizzle(Args),
 }
@@ -45,24 +53,35 @@ pub struct Args {
     /// (drizzle's `migrationsSchema` and `migrationsTable`); kept in the journal.
     #[arg(long, value_name = "SCHEMA.TABLE", default_value = import::DRIZZLE_HISTORY)]
     drizzle_history: String,
+    /// A PostgreSQL server to replay the history on, in a scratch database dropped
+    /// afterwards (default: DATABASE_URL, else a throwaway server started from this
+    /// machine's PostgreSQL binaries).
+    #[arg(long, value_name = "URL")]
+    connection_string: Option<String>,
 }
 
 super::outcomes! {
     /// The folder was imported.
     Imported,
+    /// Something the history made cannot be said in the structs; nothing was written (exit 1).
+    NotExpressible,
 }
 
 /// What `import drizzle` wrote.
 #[derive(Serialize)]
 #[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 pub struct ImportReport {
-    /// The migrations folder written.
+    /// The migrations folder written (or that would have been).
     pub folder: String,
     /// The migrations imported, in order.
     pub migrations: Vec<String>,
     /// The entity structs' file.
     pub structs: String,
-    /// What the structs and snapshots do not declare as drizzle had it.
+    /// What the history made that the structs cannot say, each naming the object; when
+    /// not empty, nothing was written.
+    pub not_expressible: Vec<String>,
+    /// What the history made that tablewright leaves as it is and does not manage (views,
+    /// functions, policies, SERIAL sequences, ..), and what runs otherwise than drizzle ran it.
     pub not_expressed: Vec<String>,
     /// The project's dialect.
     pub dialect: Dialect,
@@ -72,19 +91,31 @@ impl Report for ImportReport {
     type Status = Status;
 
     fn status(&self) -> Status {
-        Status::Imported
+        if self.not_expressible.is_empty() { Status::Imported } else { Status::NotExpressible }
     }
 
     fn text(&self) -> String {
-        let mut text = format!(
+        let mut text = String::new();
+        if !self.not_expressible.is_empty() {
+            text.push_str(&format!(
+                "Not imported: {} thing(s) the drizzle-kit history made cannot be said in the structs, and a `generate` from structs without them could drop or change them. Nothing was written.\n",
+                self.not_expressible.len()
+            ));
+            for n in &self.not_expressible {
+                text.push_str(&format!("  - {n}\n"));
+            }
+            text.push_str("Change them in a drizzle-kit migration (or drop what is not needed), then import again.\n");
+            return text;
+        }
+        text.push_str(&format!(
             "Imported {} drizzle-kit migration(s) ({}) into {}, SQL files unchanged; entity structs in {}.\n",
             self.migrations.len(),
             self.migrations.join(", "),
             self.folder,
             self.structs
-        );
+        ));
         if !self.not_expressed.is_empty() {
-            text.push_str(&format!("{} thing(s) the structs and snapshots do not declare as drizzle had them:\n", self.not_expressed.len()));
+            text.push_str(&format!("{} thing(s) the structs do not declare; tablewright leaves them as the SQL files made them:\n", self.not_expressed.len()));
             for n in &self.not_expressed {
                 text.push_str(&format!("  - {n}\n"));
             }
@@ -99,12 +130,12 @@ impl Report for ImportReport {
 
 /// Runs `import drizzle`.
 pub fn drizzle(cx: &Context, args: Args) -> Result<Done<ImportReport>, CliError> {
-    let Args { from, structs, drizzle_history } = args;
+    let Args { from, structs, drizzle_history, connection_string } = args;
     if !drizzle_history.split_once('.').is_some_and(|(s, t)| !s.is_empty() && !t.is_empty() && !t.contains('.')) {
         return Err(CliError::input("usage", format!("--drizzle-history `{drizzle_history}`: expected `schema.table`, as drizzle's migrationsSchema and migrationsTable (default {})", import::DRIZZLE_HISTORY)));
     }
     if !from.join("meta").join("_journal.json").is_file() {
-        return Err(CliError::input("import", format!("{}: no meta/_journal.json here; --from names drizzle-kit's `out` folder (the one holding 0000_*.sql and meta/)", from.display())));
+        return Err(CliError::input("import", format!("{}: no meta/_journal.json here; --from names drizzle-kit's `out` folder (the one holding the SQL files and meta/)", from.display())));
     }
     let config = Config::load(&cx.config)?;
     let _lock = cx.lock_for_writing(&config.out)?;
@@ -118,8 +149,68 @@ pub fn drizzle(cx: &Context, args: Args) -> Result<Done<ImportReport>, CliError>
     if structs.exists() {
         return Err(CliError::input("usage", format!("{}: already exists; import writes new entity structs (pass another --structs FILE)", structs.display())));
     }
-    let plan = import::plan_drizzle_import(&from, &config.out, config.dialect, &drizzle_history)?;
+    if config.out.join("meta").join("_journal.json").exists() {
+        return Err(import::ImportError::NotEmpty(config.out.clone()).into());
+    }
+    let folder = import::read_drizzle_folder(&from)?;
+    let journal = import::journal(&folder, &drizzle_history);
+    let sources: Vec<(String, Vec<u8>)> = folder.migrations.iter().map(|m| (m.tag.clone(), m.sql.clone())).collect();
+    let set = MigrationSet::from_memory(&journal, &sources, &from.display().to_string())?;
+    let named = connection_string.or_else(|| std::env::var("DATABASE_URL").ok().filter(|v| !v.is_empty()));
+    let history = history_of(&config);
+    let rewrites = std::sync::Mutex::new(Vec::new());
+    let replayed = block_on(None, async {
+        let stop = termination();
+        let mut stop = std::pin::pin!(stop);
+        let embedded = match &named {
+            Some(_) => None,
+            None => tokio::select! {
+                started = runner::EmbeddedPostgres::start() => Some(started?),
+                () = &mut stop => return Err(RunError::Interrupted { what: " while starting the throwaway server".to_owned() }.into()),
+            },
+        };
+        let admin_url = named.clone().unwrap_or_else(|| embedded.as_ref().expect("started above").url("postgres"));
+        let events = |e: Event| {
+            if let Event::Rewritten { tag, number, reason, .. } | Event::Skipped { tag, number, reason } = e {
+                rewrites.lock().expect("not poisoned").push(format!("{tag}: statement {number}: {reason}"));
+            }
+        };
+        let (_, replayed) = scratch::with_scratch_database(&admin_url, "import", stop, async |url: &str| scratch::replay_each(url, &set, &history, &events).await).await?;
+        Ok::<_, CliError>(replayed)
+    })?;
+    let last = replayed.last().expect("a drizzle folder read has migrations");
+    let (mut not_expressible, listed): (Vec<_>, Vec<_>) = last.unmodelled.iter().partition(|u| cannot_be_said(&u.kind));
+    let mut not_expressible: Vec<String> = not_expressible.drain(..).map(|u| u.note.clone()).collect();
+    let mut notes = folder.notes.clone();
+    notes.extend(rewrites.into_inner().expect("not poisoned"));
+    notes.extend(listed.into_iter().map(|u| u.note.clone()));
+    let plan = import::plan_drizzle_import(&folder, replayed.iter().map(|r| r.schema.clone()).collect(), &config.out, config.dialect, &drizzle_history)?;
     let entities = tablewright_core::schema::codegen::entities(&plan.schema, &format!("the drizzle-kit folder {}", from.display()));
+    notes.extend(entities.not_expressed);
+    // The structs must say exactly what the last migration left: read back as `generate`
+    // reads them, they plan nothing.
+    let mut scan = scan::Scan::default();
+    let mut errors = Vec::new();
+    scan::scan_source(&structs, &entities.source, &mut scan, &mut errors, &tablewright_core::schema::sql_text::ParsedFragments);
+    not_expressible.extend(errors.iter().map(|e| format!("the structs written for it do not read back: {e}")));
+    if errors.is_empty() {
+        match lower::diff_for(&plan.schema, &scan.desired, &AllowDrops::default(), config.dialect) {
+            Ok((changes, _)) => not_expressible.extend(changes.ops.iter().map(|op| format!("the structs cannot say it as the database has it: `generate` would {op}"))),
+            Err(e) => not_expressible.push(format!("the structs written for it are refused: {e}")),
+        }
+    }
+    let mut report = ImportReport {
+        folder: config.out.display().to_string(),
+        migrations: plan.migrations.clone(),
+        structs: structs.display().to_string(),
+        not_expressible,
+        not_expressed: Vec::new(),
+        dialect: config.dialect,
+    };
+    if !report.not_expressible.is_empty() {
+        report.not_expressed = notes;
+        return Ok(Done::checked(report, true));
+    }
     let mut files = plan.files.clone();
     files.push((structs.clone(), entities.source.into_bytes()));
     tablewright_core::project::fsio::write_all_or_nothing(&files)?;
@@ -131,17 +222,25 @@ pub fn drizzle(cx: &Context, args: Args) -> Result<Done<ImportReport>, CliError>
     {
         generate::write(None, Some(&permissions))?;
     }
-    let mut notes = plan.notes.clone();
-    notes.extend(entities.not_expressed);
     // drizzle-kit wrote PostgreSQL; on a dsql project, say now what DSQL cannot hold.
     if config.dialect == Dialect::Dsql {
-        use tablewright_core::compile::{lower, plan};
         let desired = tablewright_core::schema::desired::DesiredSchema { schema: plan.schema.clone(), ..Default::default() };
         if let Ok((changes, next)) = lower::diff_for(&Default::default(), &desired, &AllowDrops::default(), config.dialect)
-            && let Err(plan::PlanError::Refused { refusals, .. }) = plan::plan(&changes, &next, config.dialect)
+            && let Err(compile_plan::PlanError::Refused { refusals, .. }) = compile_plan::plan(&changes, &next, config.dialect)
         {
             notes.extend(refusals.iter().map(|r| format!("on dsql: {r}")));
         }
     }
-    Ok(Done::ok(ImportReport { folder: config.out.display().to_string(), migrations: plan.migrations.clone(), structs: structs.display().to_string(), not_expressed: notes, dialect: config.dialect }))
+    report.not_expressed = notes;
+    Ok(Done::ok(report))
+}
+
+/// What the model holds only in part or not at all although it is part of a table: a
+/// struct without it would have a later `generate` (a DSQL table rebuild, a changed
+/// column) lose or change it. What lives beside the tables is left as it is and listed.
+fn cannot_be_said(kind: &UnmodelledKind) -> bool {
+    match kind {
+        UnmodelledKind::PartialIndex(_) | UnmodelledKind::Generated | UnmodelledKind::OtherSchemaKey | UnmodelledKind::DeferrableKey | UnmodelledKind::IdentityBounds | UnmodelledKind::Unreadable => true,
+        UnmodelledKind::DefinedType { .. } | UnmodelledKind::Sequence { .. } | UnmodelledKind::NotATable => false,
+    }
 }

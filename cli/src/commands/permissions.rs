@@ -10,7 +10,7 @@ use std::path::Path;
 use tablewright_core::compile::permissions::Statement;
 use tablewright_core::project::config::Config;
 use tablewright_core::error::printable;
-use tablewright_core::runner::permissions::{ApplyOptions, ApplyReport, Excess, Gap, GapReason, PermissionsFile, ValidateReport};
+use tablewright_core::runner::permissions::{ApplyOptions, ApplyReport, Excess, Gap, GapReason, Membership, PermissionsFile, ValidateReport};
 use tablewright_core::runner::{self, Connector};
 
 /// `permissions apply`'s examples for `--help`.
@@ -129,6 +129,9 @@ pub(crate) fn validated_text(report: &ValidateReport, revoke_undeclared: bool) -
     for e in &report.excess {
         text.push_str(&excess_line(e));
     }
+    for m in &report.memberships {
+        text.push_str(&membership_line(m));
+    }
     if !report.excess.is_empty() && !revoke_undeclared {
         text.push_str("  ([roles] revoke_undeclared = false: `permissions apply` leaves them)\n");
     } else if !report.excess.is_empty() {
@@ -149,6 +152,11 @@ pub(crate) fn gap_line(g: &Gap) -> String {
 }
 
 /// A privilege no handler declares, for people.
+/// A managed role that is a member of another role, for people.
+pub(crate) fn membership_line(m: &Membership) -> String {
+    format!("  warning: role {} is a member of {}, whose privileges no handler declares (REVOKE {} FROM {} to undo)\n", printable(&m.role), printable(&m.member_of), printable(&m.member_of), printable(&m.role))
+}
+
 pub(crate) fn excess_line(e: &Excess) -> String {
     format!("  warning: {} on {} for role {}: no handler declares it\n", excess_what(e), printable(&e.table), printable(&e.role))
 }

@@ -188,7 +188,7 @@ pub async fn copy_rows(source: &mut PgConnection, target: &mut PgConnection, sch
 /// The sequence a SERIAL default draws from: `nextval('<name>'::regclass)`, as the catalog
 /// prints it, gives `<name>` (a quoted, qualified name such as `"A".b_seq` included);
 /// anything else, `None`.
-fn serial_sequence(default: &str) -> Option<String> {
+pub(crate) fn serial_sequence(default: &str) -> Option<String> {
     let inner = default.strip_prefix("nextval('")?.strip_suffix("'::regclass)")?;
     // Inside the literal a quote is doubled; a lone one would end it early.
     let mut chars = inner.chars().peekable();

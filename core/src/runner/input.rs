@@ -56,7 +56,24 @@ impl Migrator {
         let mut work = Work { m, statements: m.statements.clone(), skip: BTreeSet::new(), hashes: statement_hashes(m), state: entry.state.clone(), row: entry.row.cloned() };
         for (i, chunk) in m.statements.iter().enumerate() {
             let refuse = |reason: String| RunError::Refused { tag: m.tag.clone(), number: i + 1, statement: chunk.clone(), reason };
-            let parts = crate::sql::split::statements_in(chunk, 1);
+            let mut parts = crate::sql::split::statements_in(chunk, 1);
+            // drizzle's migrator runs a file's own `BEGIN`/`COMMIT` inside its transaction,
+            // where they change nothing that matters; an imported file keeps its bytes (its
+            // hash is drizzle's record of it) and runs without them, as one transaction.
+            if self.set.drizzle.is_some() && parts.iter().any(|(_, p)| is_drizzle_wrapper(p)) {
+                parts.retain(|(_, p)| !is_drizzle_wrapper(p));
+                let reason = "drizzle-kit file: its own BEGIN/COMMIT are left out; the migration runs as one transaction".to_owned();
+                if parts.is_empty() {
+                    events(Event::Skipped { tag: m.tag.clone(), number: i + 1, reason });
+                    work.statements[i] = "-- BEGIN/COMMIT left out".to_owned();
+                    work.skip.insert(i);
+                    continue;
+                }
+                let sql = parts.iter().map(|(_, p)| p.as_str()).collect::<Vec<_>>().join("\n");
+                events(Event::Rewritten { tag: m.tag.clone(), number: i + 1, sql: sql.clone(), reason });
+                work.statements[i] = sql;
+            }
+            let chunk = &work.statements[i].clone();
             let control = parts.iter().any(|(_, p)| statement::classify(p).kind == StatementKind::TransactionControl);
             let two_phase = parts.iter().any(|(_, p)| statement::classify(p).two_phase);
             if control && (parts.len() > 1 || !dsql || two_phase) {
@@ -116,4 +133,13 @@ impl Migrator {
         }
         Ok(work)
     }
+}
+
+/// `BEGIN`, `START TRANSACTION`, `COMMIT` or `END` with nothing but modes after it: what
+/// drizzle-kit users wrap a hand-written file in. `ROLLBACK`, savepoints and two-phase
+/// commit change what the file does, so they stay refused.
+fn is_drizzle_wrapper(sql: &str) -> bool {
+    let info = statement::classify(sql);
+    let first = sql.trim_start().split(|c: char| !c.is_ascii_alphabetic()).next().unwrap_or_default().to_ascii_uppercase();
+    info.kind == StatementKind::TransactionControl && !info.two_phase && matches!(first.as_str(), "BEGIN" | "START" | "COMMIT" | "END")
 }

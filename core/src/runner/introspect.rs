@@ -2,6 +2,7 @@
 //! serves), so a database can be compared with a snapshot.
 
 use crate::schema::model::{Check, Column, EnumType, ForeignKey, Identity, Index, IndexKey, IndexMethod, KeyTarget, PrimaryKey, ReferentialAction, Schema, SqlExpr, SqlType, Table, Unique};
+use crate::schema::compare::{BesideKind, CatalogText};
 use sqlx::{PgConnection, Row};
 
 /// What introspection found.
@@ -13,6 +14,10 @@ pub struct Introspected {
     pub invalid_indexes: Vec<String>,
     /// What the model does not hold as the database has it, each said in a line.
     pub unmodelled: Vec<Unmodelled>,
+    /// The catalog's own text: definitions, and what lives beside the tables.
+    pub text: CatalogText,
+    /// Each table's owner.
+    pub owners: std::collections::BTreeMap<String, String>,
 }
 
 /// Something of the database the model cannot hold exactly.
@@ -204,7 +209,7 @@ ORDER BY n.nspname, c.relname, con.conname";
 const INDEXES: &str = "
 SELECT CASE WHEN n.nspname = 'public' THEN t.relname::text ELSE n.nspname || '.' || t.relname END AS table_name, i.relname AS name, ix.indisunique AS is_unique, ix.indisvalid AS is_valid,
        am.amname::text AS method, pg_get_expr(ix.indpred, ix.indrelid) AS predicate, ix.indexrelid::bigint AS oid,
-       pg_get_indexdef(ix.indexrelid) AS definition
+       replace(pg_get_indexdef(ix.indexrelid), ' USING btree_index ', ' USING btree ') AS definition
 FROM pg_index ix
 JOIN pg_class i ON i.oid = ix.indexrelid
 JOIN pg_am am ON am.oid = i.relam
@@ -238,6 +243,77 @@ LEFT JOIN pg_collation co ON k.pos < ix.indnkeyatts AND co.oid = ix.indcollation
 LEFT JOIN pg_namespace con ON con.oid = co.collnamespace
 WHERE n.nspname = ANY($1) AND strpos(t.relname, '.') = 0
 ORDER BY ix.indexrelid, k.pos";
+
+/// A table's name as the model writes it, for the queries below.
+macro_rules! model_name {
+    ($n:literal, $c:literal) => {
+        concat!("CASE WHEN ", $n, ".nspname = 'public' THEN ", $c, ".relname::text ELSE ", $n, ".nspname || '.' || ", $c, ".relname END")
+    };
+}
+
+/// What lives beside the tables, each `(table or '', name, definition)`.
+const BESIDE: &[(BesideKind, &str)] = &[
+    (
+        BesideKind::RowLevelSecurity,
+        concat!(
+            "SELECT ", model_name!("n", "c"), ", 'row level security', CASE WHEN c.relforcerowsecurity THEN 'ENABLE, FORCE' ELSE 'ENABLE' END
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE n.nspname = ANY($1) AND c.relkind IN ('r', 'p') AND (c.relrowsecurity OR c.relforcerowsecurity)"
+        ),
+    ),
+    (
+        BesideKind::Policy,
+        concat!(
+            "SELECT ", model_name!("n", "c"), ", p.polname::text,
+       format('AS %s FOR %s TO %s', CASE WHEN p.polpermissive THEN 'PERMISSIVE' ELSE 'RESTRICTIVE' END,
+              CASE p.polcmd WHEN 'r' THEN 'SELECT' WHEN 'a' THEN 'INSERT' WHEN 'w' THEN 'UPDATE' WHEN 'd' THEN 'DELETE' ELSE 'ALL' END,
+              (SELECT string_agg(CASE WHEN r = 0 THEN 'PUBLIC' ELSE pg_get_userbyid(r)::text END, ', ' ORDER BY 1) FROM unnest(p.polroles) r))
+       || coalesce(' USING (' || pg_get_expr(p.polqual, p.polrelid) || ')', '') || coalesce(' WITH CHECK (' || pg_get_expr(p.polwithcheck, p.polrelid) || ')', '')
+FROM pg_policy p JOIN pg_class c ON c.oid = p.polrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE n.nspname = ANY($1)"
+        ),
+    ),
+    (
+        BesideKind::Trigger,
+        concat!(
+            "SELECT ", model_name!("n", "c"), ", t.tgname::text, pg_get_triggerdef(t.oid) || CASE t.tgenabled WHEN 'D' THEN ' (disabled)' ELSE '' END
+FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE n.nspname = ANY($1) AND NOT t.tgisinternal"
+        ),
+    ),
+    (
+        BesideKind::View,
+        concat!(
+            "SELECT '', ", model_name!("n", "c"), ", CASE c.relkind WHEN 'm' THEN 'MATERIALIZED ' ELSE '' END || 'VIEW AS ' || pg_get_viewdef(c.oid)
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE n.nspname = ANY($1) AND c.relkind IN ('v', 'm')"
+        ),
+    ),
+    (
+        BesideKind::Function,
+        "SELECT '', n.nspname || '.' || p.proname || '(' || pg_get_function_identity_arguments(p.oid) || ')', 'md5 of its definition: ' || md5(pg_get_functiondef(p.oid))
+FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+WHERE n.nspname = ANY($1) AND p.prokind IN ('f', 'p')
+  AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e')",
+    ),
+    (
+        BesideKind::Sequence,
+        concat!(
+            "SELECT '', ", model_name!("n", "c"), ", 'SEQUENCE'
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE n.nspname = ANY($1) AND c.relkind = 'S'
+  AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'i')"
+        ),
+    ),
+    (BesideKind::Extension, "SELECT '', e.extname::text, 'EXTENSION' FROM pg_extension e WHERE e.extname <> 'plpgsql' AND $1::text[] IS NOT NULL"),
+];
+
+/// Each table's owner.
+const OWNERS: &str = concat!(
+    "SELECT ", model_name!("n", "c"), ", pg_get_userbyid(c.relowner)::text
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE n.nspname = ANY($1) AND c.relkind IN ('r', 'p') AND strpos(c.relname, '.') = 0"
+);
 
 /// For each key of `CREATE INDEX ..` as `pg_get_indexdef` prints it, whether the key
 /// writes a `COLLATE` of its own: PostgreSQL prints one only where the key's collation is
@@ -316,6 +392,7 @@ pub async fn introspect(conn: &mut PgConnection, namespaces: &[String]) -> Resul
 pub async fn introspect_with(conn: &mut PgConnection, namespaces: &[String], sequences_readable: bool) -> Result<Introspected, sqlx::Error> {
     let mut schema = Schema::default();
     let mut unmodelled = Vec::new();
+    let mut text = CatalogText::default();
     if !sequences_readable {
         unmodelled.push(Unmodelled {
             table: None,
@@ -413,6 +490,7 @@ pub async fn introspect_with(conn: &mut PgConnection, namespaces: &[String], seq
         let table: String = row.try_get("table_name")?;
         let Some(t) = schema.tables.get_mut(&table) else { continue };
         let name: String = row.try_get("name")?;
+        text.definitions.insert((table.clone(), name.clone()), row.try_get("definition")?);
         let columns: Vec<String> = row.try_get("columns")?;
         let kind = row.try_get::<String, _>("kind")?;
         if matches!(kind.as_str(), "p" | "u") && row.try_get::<bool, _>("deferrable")? {
@@ -478,6 +556,7 @@ pub async fn introspect_with(conn: &mut PgConnection, namespaces: &[String], seq
         let table: String = row.try_get("table_name")?;
         let Some(t) = schema.tables.get_mut(&table) else { continue };
         let name: String = row.try_get("name")?;
+        text.definitions.insert((table.clone(), name.clone()), row.try_get("definition")?);
         if !row.try_get::<bool, _>("is_valid")? {
             invalid_indexes.push(name.clone());
         }
@@ -547,11 +626,20 @@ pub async fn introspect_with(conn: &mut PgConnection, namespaces: &[String], seq
     for (namespace, table) in sqlx::query_as::<_, (String, String)>(DOTTED_TABLES).bind(namespaces).fetch_all(&mut *conn).await? {
         unmodelled.push(Unmodelled { table: None, kind: UnmodelledKind::NotATable, note: format!("table `{table}` of schema `{namespace}` has a `.` in its name, which tablewright cannot tell from a schema's; left alone") });
     }
+    // What lives beside the tables. A server that does not serve one of these catalogs
+    // (Aurora DSQL may not) has it said in a note instead.
+    for (kind, query) in BESIDE {
+        match sqlx::query_as::<_, (String, String, String)>(sqlx::AssertSqlSafe(*query)).bind(namespaces).fetch_all(&mut *conn).await {
+            Ok(rows) => text.beside.extend(rows.into_iter().map(|(table, name, definition)| ((*kind, table, name), definition))),
+            Err(e) => unmodelled.push(Unmodelled { table: None, kind: UnmodelledKind::NotATable, note: format!("{kind}s are not read on this server: {e}") }),
+        }
+    }
+    let owners = sqlx::query_as::<_, (String, String)>(OWNERS).bind(namespaces).fetch_all(&mut *conn).await?.into_iter().collect();
     // The notes quote the catalog's names: said with their control characters escaped.
     for u in &mut unmodelled {
         u.note = crate::error::printable(&u.note).into_owned();
     }
-    Ok(Introspected { schema, invalid_indexes, unmodelled })
+    Ok(Introspected { schema, invalid_indexes, unmodelled, text, owners })
 }
 
 #[cfg(test)]

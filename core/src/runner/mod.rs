@@ -36,6 +36,7 @@ pub mod permissions;
 pub mod reconcile;
 mod retry;
 pub mod sample;
+pub mod scratch;
 mod source;
 mod state;
 mod target;

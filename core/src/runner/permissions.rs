@@ -84,7 +84,9 @@ impl Excess {
     /// The statements that take it away, grant options first. CASCADE: what the role
     /// granted on to others through an option no handler declared goes with it.
     pub fn revokes(&self) -> Vec<String> {
-        let (table, role) = (crate::sql::ident::quote_table(&self.table), quote(&self.role));
+        // PUBLIC is the keyword for every role, never a role's name.
+        let role = if self.role == PUBLIC { PUBLIC.to_owned() } else { quote(&self.role) };
+        let table = crate::sql::ident::quote_table(&self.table);
         let mut out = Vec::new();
         if !self.grant_options.is_empty() {
             out.push(format!("REVOKE GRANT OPTION FOR {} ON {table} FROM {role} CASCADE;", self.grant_options.join(", ")));
@@ -98,6 +100,20 @@ impl Excess {
         }
         out
     }
+}
+
+/// The grantee of `GRANT .. TO PUBLIC`: every role, the managed ones included.
+pub const PUBLIC: &str = "PUBLIC";
+
+/// A managed role made a member of another role: it holds that role's privileges, which
+/// no handler declares.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
+pub struct Membership {
+    /// The managed role.
+    pub role: String,
+    /// The role it is a member of.
+    pub member_of: String,
 }
 
 /// How `apply` treats privileges no handler declares.
@@ -139,12 +155,14 @@ pub struct ValidateReport {
     pub gaps: Vec<Gap>,
     /// Privileges of managed roles that no handler declares.
     pub excess: Vec<Excess>,
+    /// Managed roles that are members of other roles.
+    pub memberships: Vec<Membership>,
 }
 
 impl ValidateReport {
     /// True when the catalog holds exactly what the file declares.
     pub fn is_clean(&self) -> bool {
-        self.gaps.is_empty() && self.excess.is_empty()
+        self.gaps.is_empty() && self.excess.is_empty() && self.memberships.is_empty()
     }
 }
 
@@ -320,17 +338,17 @@ async fn find_excess(conn: &mut Conn, statements: &[Statement]) -> Result<Vec<Ex
     }
     // Table privileges, then column privileges (the column is empty for a table's).
     let rows: Vec<(String, String, String, String, bool)> = sqlx::query_as(
-        "SELECT CASE WHEN n.nspname = 'public' THEN c.relname::text ELSE n.nspname || '.' || c.relname END, '' AS attname, r.rolname::text, a.privilege_type, a.is_grantable \
+        "SELECT CASE WHEN n.nspname = 'public' THEN c.relname::text ELSE n.nspname || '.' || c.relname END, '' AS attname, CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE r.rolname::text END, a.privilege_type, a.is_grantable \
          FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
          CROSS JOIN LATERAL aclexplode(c.relacl) a \
-         JOIN pg_roles r ON r.oid = a.grantee \
-         WHERE n.nspname = ANY($1) AND strpos(c.relname, '.') = 0 AND c.relkind IN ('r', 'p') AND a.grantee <> c.relowner \
+         LEFT JOIN pg_roles r ON r.oid = a.grantee \
+         WHERE n.nspname = ANY($1) AND strpos(c.relname, '.') = 0 AND c.relkind IN ('r', 'p') AND a.grantee <> c.relowner AND (a.grantee = 0 OR r.oid IS NOT NULL) \
          UNION ALL \
          SELECT CASE WHEN n.nspname = 'public' THEN c.relname::text ELSE n.nspname || '.' || c.relname END, att.attname::text, r.rolname::text, a.privilege_type, a.is_grantable \
          FROM pg_attribute att JOIN pg_class c ON c.oid = att.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace \
          CROSS JOIN LATERAL aclexplode(att.attacl) a \
-         JOIN pg_roles r ON r.oid = a.grantee \
-         WHERE n.nspname = ANY($1) AND strpos(c.relname, '.') = 0 AND c.relkind IN ('r', 'p') AND att.attnum > 0 AND NOT att.attisdropped AND a.grantee <> c.relowner \
+         LEFT JOIN pg_roles r ON r.oid = a.grantee \
+         WHERE n.nspname = ANY($1) AND strpos(c.relname, '.') = 0 AND c.relkind IN ('r', 'p') AND att.attnum > 0 AND NOT att.attisdropped AND a.grantee <> c.relowner AND (a.grantee = 0 OR r.oid IS NOT NULL) \
          ORDER BY 1, 3, 2, 4",
     )
     .bind(&schemas)
@@ -341,7 +359,9 @@ async fn find_excess(conn: &mut Conn, statements: &[Statement]) -> Result<Vec<Ex
     for (table, column, role, privilege, grantable) in rows {
         // Privilege names come from the catalog; anything else is not sent back as SQL.
         let known = !privilege.is_empty() && privilege.bytes().all(|b| b.is_ascii_uppercase() || b == b' ');
-        if !known || !managed.contains(role.as_str()) {
+        // A grant to PUBLIC reaches the managed roles too, where the file manages any.
+        let reaches_managed = managed.contains(role.as_str()) || (role == PUBLIC && !managed.is_empty());
+        if !known || !reaches_managed {
             continue;
         }
         let allowed = column.is_empty() && declared.get(&(table.as_str(), role.as_str())).is_some_and(|d| d.contains(privilege.as_str()));
@@ -368,6 +388,23 @@ async fn find_excess(conn: &mut Conn, statements: &[Statement]) -> Result<Vec<Ex
         }
     }
     Ok(excess.into_values().collect())
+}
+
+/// The roles the managed roles are members of.
+async fn find_memberships(conn: &mut Conn, statements: &[Statement]) -> Result<Vec<Membership>, RunError> {
+    let managed: Vec<&str> = managed_roles(statements).into_iter().collect();
+    if managed.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows: Vec<(String, String)> = sqlx::query_as(
+        "SELECT r.rolname::text, m.rolname::text FROM pg_auth_members am JOIN pg_roles r ON r.oid = am.member JOIN pg_roles m ON m.oid = am.roleid \
+         WHERE r.rolname = ANY($1) ORDER BY 1, 2",
+    )
+    .bind(&managed)
+    .fetch_all(conn.pg())
+    .await
+    .map_err(|e| RunError::db("reading pg_auth_members", e))?;
+    Ok(rows.into_iter().map(|(role, member_of)| Membership { role, member_of }).collect())
 }
 
 /// Privileges on the application's tables, per (table, role), from `pg_class.relacl`.
@@ -417,7 +454,8 @@ pub async fn inspect(conn: &mut Conn, file: &str, statements: &[Statement]) -> R
     let declared = declared(file, statements);
     let gaps = find_gaps(conn, &declared).await?;
     let excess = find_excess(conn, statements).await?;
-    Ok(ValidateReport { checked: declared.len(), gaps, excess })
+    let memberships = find_memberships(conn, statements).await?;
+    Ok(ValidateReport { checked: declared.len(), gaps, excess, memberships })
 }
 
 /// [`inspect`] on a connection of its own.

@@ -106,6 +106,14 @@ impl MigrationSet {
         Self::build(embedded.journal, &format!("{}/meta/_journal.json", embedded.folder), files, &format!("{} (embedded)", embedded.folder))
     }
 
+    /// Migrations held in memory: a journal and its SQL files, `(tag, bytes)` (the
+    /// replay of `import drizzle`, before anything is written). `origin` names them in messages.
+    pub fn from_memory(journal: &Journal, files: &[(String, Vec<u8>)], origin: &str) -> Result<MigrationSet, RunError> {
+        let text = crate::project::snapshot::to_pretty_json(journal);
+        let files = files.iter().map(|(tag, bytes)| (tag.clone(), bytes.clone(), PathBuf::from(format!("{origin}/{tag}.sql")))).collect();
+        Self::build(&text, &format!("{origin}/meta/_journal.json"), files, origin)
+    }
+
     fn build(journal_text: &str, journal_name: &str, files: Vec<(String, Vec<u8>, PathBuf)>, origin: &str) -> Result<MigrationSet, RunError> {
         let journal = Journal::parse(journal_text.as_bytes()).map_err(|e| RunError::Source(vec![format!("{journal_name}: {e}; {}", crate::project::journal::JournalProblem::FIX)]))?;
         let mut problems = Vec::new();

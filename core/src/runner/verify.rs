@@ -10,7 +10,7 @@ use crate::compile::rules::Dialect;
 use super::introspect;
 use crate::schema::compare;
 use serde::Serialize;
-use sqlx::{AssertSqlSafe, Connection, PgConnection};
+use sqlx::{Connection, PgConnection};
 
 /// `postgres://u@h:5432/db?x=y` with another database: `postgres://u@h:5432/<name>?x=y`.
 pub fn with_database(url: &str, name: &str) -> String {
@@ -60,21 +60,8 @@ pub struct VerifyOptions {
 /// with `expected`. When `stop` completes first (a signal), the replay stops and the scratch
 /// database is dropped all the same.
 pub async fn verify(admin_url: &str, dialect: Dialect, set: MigrationSet, expected: &Schema, options: VerifyOptions, events: &dyn Fn(Event), stop: impl Future<Output = ()>) -> Result<VerifyReport, RunError> {
-    let mut admin = PgConnection::connect(admin_url).await.map_err(|e| RunError::Connect { target: redact_url(admin_url), source: e })?;
-    let database = format!("tablewright_verify_{}_{:08x}", std::process::id(), fastrand::u32(..));
-    sqlx::raw_sql(AssertSqlSafe(format!("CREATE DATABASE \"{database}\"")))
-        .execute(&mut admin)
-        .await
-        .map_err(|e| RunError::db(&format!("creating the scratch database on {}", redact_url(admin_url)), e))?;
-    let url = with_database(admin_url, &database);
-    let result = tokio::select! {
-        result = replay(&url, dialect, set, expected, options, events) => result,
-        () = stop => Err(RunError::Interrupted { what: " during verify; the scratch database was dropped".to_owned() }),
-    };
-    let dropped = sqlx::raw_sql(AssertSqlSafe(format!("DROP DATABASE IF EXISTS \"{database}\" WITH (FORCE)"))).execute(&mut admin).await;
-    let _ = admin.close().await;
-    let (migrations, dsql_guard, differences, sample_rows) = result?;
-    dropped.map_err(|e| RunError::db(&format!("dropping the scratch database {database}"), e))?;
+    let (database, (migrations, dsql_guard, differences, sample_rows)) =
+        super::scratch::with_scratch_database(admin_url, "verify", stop, async |url: &str| replay(url, dialect, set, expected, options, events).await).await?;
     Ok(VerifyReport { database, migrations, dsql_guard, differences, sample_rows })
 }
 

@@ -167,6 +167,109 @@ pub enum Difference {
     ChangedObject { table: String, object: ObjectKind, name: String, expected: String, found: String },
     /// An index a failed build left INVALID.
     InvalidIndex { index: String },
+    /// A constraint or index whose definition, as the catalog prints it, is not the one
+    /// the migrations make (`NOT VALID`, `DEFERRABLE`, `MATCH FULL`, a CHECK redefined
+    /// under its name, an operator class or collation); see [`catalog_differences`].
+    ChangedDefinition { table: String, name: String, expected: String, found: String },
+    /// Something beside the tables (row-level security, a policy, a trigger, a view, a
+    /// function, a sequence, an extension) that the migrations do not make, or make otherwise.
+    Beside { object: BesideKind, table: Option<String>, name: String, expected: Option<String>, found: Option<String> },
+    /// A managed table owned by another role than the one that owns the history.
+    Owner { table: String, expected: String, found: String },
+}
+
+/// What lives in a catalog beside the tables, which the model does not hold but a
+/// comparison of two catalogs must.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum BesideKind {
+    /// `ENABLE` (and `FORCE`) ROW LEVEL SECURITY on a table.
+    RowLevelSecurity,
+    /// A row-level security policy.
+    Policy,
+    /// A trigger.
+    Trigger,
+    /// A view or materialized view.
+    View,
+    /// A function or procedure of an application schema.
+    Function,
+    /// A sequence no identity column owns.
+    Sequence,
+    /// An extension.
+    Extension,
+}
+
+impl fmt::Display for BesideKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            BesideKind::RowLevelSecurity => "row-level security",
+            BesideKind::Policy => "policy",
+            BesideKind::Trigger => "trigger",
+            BesideKind::View => "view",
+            BesideKind::Function => "function",
+            BesideKind::Sequence => "sequence",
+            BesideKind::Extension => "extension",
+        })
+    }
+}
+
+/// A catalog's own text of what the model holds in part or not at all: each constraint's
+/// and index's definition as `pg_get_constraintdef` and `pg_get_indexdef` print it, and
+/// what lives beside the tables. Two catalogs printed by the same kind of server compare
+/// exactly on it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CatalogText {
+    /// By `(table, constraint or index name)`.
+    pub definitions: BTreeMap<(String, String), String>,
+    /// By `(kind, table or "", name)`.
+    pub beside: BTreeMap<(BesideKind, String, String), String>,
+}
+
+/// [`differences`] between two catalogs, and then what only their text shows: definitions
+/// that differ where the model saw none, and what lives beside the tables. `expected` is
+/// what the migrations make, built in a scratch database by the same kind of server, so
+/// both sides are spelled alike and a freshly migrated database shows nothing.
+pub fn catalog_differences(expected: &Schema, expected_text: &CatalogText, actual: &Schema, actual_text: &CatalogText) -> Vec<Difference> {
+    let mut out = differences(expected, actual);
+    // Where both catalogs print the object, their text says the change exactly.
+    let printed_otherwise = |table: &String, name: &String| {
+        let key = (table.clone(), name.clone());
+        matches!((expected_text.definitions.get(&key), actual_text.definitions.get(&key)), (Some(e), Some(a)) if e != a)
+    };
+    out.retain(|d| !matches!(d, Difference::ChangedObject { table, name, .. } if printed_otherwise(table, name)));
+    let seen: std::collections::BTreeSet<(String, String)> = out
+        .iter()
+        .filter_map(|d| match d {
+            Difference::MissingObject { table, name, .. } | Difference::ExtraObject { table, name, .. } | Difference::ChangedObject { table, name, .. } => Some((table.clone(), name.clone())),
+            _ => None,
+        })
+        .collect();
+    for (key, wanted) in &expected_text.definitions {
+        if let Some(found) = actual_text.definitions.get(key)
+            && found != wanted
+            && !seen.contains(key)
+            && actual.tables.contains_key(&key.0)
+        {
+            out.push(Difference::ChangedDefinition { table: key.0.clone(), name: key.1.clone(), expected: wanted.clone(), found: found.clone() });
+        }
+    }
+    let named = |table: &String| (!table.is_empty()).then(|| table.clone());
+    // What beside a missing table is missing with it is not said twice.
+    let table_missing = |table: &String| !table.is_empty() && !actual.tables.contains_key(table) && expected.tables.contains_key(table);
+    for ((object, table, name), wanted) in &expected_text.beside {
+        match actual_text.beside.get(&(*object, table.clone(), name.clone())) {
+            Some(found) if found == wanted => {}
+            _ if table_missing(table) => {}
+            found => out.push(Difference::Beside { object: *object, table: named(table), name: name.clone(), expected: Some(wanted.clone()), found: found.cloned() }),
+        }
+    }
+    for ((object, table, name), found) in &actual_text.beside {
+        if !expected_text.beside.contains_key(&(*object, table.clone(), name.clone())) && !(!table.is_empty() && !expected.tables.contains_key(table)) {
+            out.push(Difference::Beside { object: *object, table: named(table), name: name.clone(), expected: None, found: Some(found.clone()) });
+        }
+    }
+    out
 }
 
 fn or_none(value: &Option<String>) -> String {
@@ -191,6 +294,19 @@ impl Difference {
         let mut out = String::new();
         let f = &mut out;
         let _ = match self {
+            Difference::ChangedDefinition { table, name, expected, found } => write!(f, "`{table}`: `{name}` is `{found}`, the migrations make `{expected}`"),
+            Difference::Beside { object, table, name, expected, found } => {
+                let on = table.as_deref().map(|t| format!(" on `{t}`")).unwrap_or_default();
+                // Row-level security is one per table: the table names it.
+                let name = if *object == BesideKind::RowLevelSecurity { String::new() } else { format!(" `{name}`") };
+                match (expected, found) {
+                    (Some(e), Some(f2)) => write!(f, "{object}{name}{on} is `{f2}`, the migrations make `{e}`"),
+                    (Some(_), None) => write!(f, "{object}{name}{on} is missing"),
+                    (None, Some(f2)) => write!(f, "{object}{name}{on} (`{f2}`) is not made by the migrations"),
+                    (None, None) => write!(f, "{object}{name}{on}"),
+                }
+            }
+            Difference::Owner { table, expected, found } => write!(f, "`{table}` is owned by `{found}`, the history by `{expected}`"),
             Difference::MissingEnum { name } => write!(f, "enum type `{name}` is missing"),
             Difference::ExtraEnum { name } => write!(f, "enum type `{name}` is not in the snapshot"),
             Difference::EnumValues { name, expected, found } => write!(f, "enum type `{name}` has the values ({}), the snapshot ({})", found.join(", "), expected.join(", ")),

@@ -1,0 +1,123 @@
+//! Scratch databases, and what is learnt in them: a folder of migrations replayed one at a
+//! time and read back after each (`import drizzle` builds its snapshots so), or a schema
+//! built from nothing and read back (so that `drift` and `verify` compare two catalogs,
+//! both spelled by PostgreSQL; see [`crate::schema::compare`]).
+//!
+//! A scratch database gets a random name on a server the caller names and is dropped
+//! afterwards, whatever happened, a signal included.
+
+use super::introspect::{self, Introspected};
+use super::target::{Target, redact_url};
+use super::verify::with_database;
+use super::{Event, HistoryTable, MigrationSet, Migrator, MigratorOptions, RunError};
+use crate::compile::rules::Dialect;
+use crate::schema::model::Schema;
+use sqlx::{AssertSqlSafe, Connection, PgConnection};
+
+/// Creates a database `tablewright_<purpose>_<pid>_<random>` on the server at `admin_url`,
+/// runs `work` with its URL, and drops it, whatever `work` returned. When `stop` completes
+/// first, the work is abandoned with [`RunError::Interrupted`] and the database dropped
+/// all the same. Returns the database's name with the work's result.
+pub async fn with_scratch_database<T>(
+    admin_url: &str,
+    purpose: &str,
+    stop: impl Future<Output = ()>,
+    work: impl AsyncFnOnce(&str) -> Result<T, RunError>,
+) -> Result<(String, T), RunError> {
+    let mut admin = PgConnection::connect(admin_url).await.map_err(|e| RunError::Connect { target: redact_url(admin_url), source: e })?;
+    let database = format!("tablewright_{purpose}_{}_{:08x}", std::process::id(), fastrand::u32(..));
+    sqlx::raw_sql(AssertSqlSafe(format!("CREATE DATABASE \"{database}\"")))
+        .execute(&mut admin)
+        .await
+        .map_err(|e| RunError::db(&format!("creating a scratch database on {} (the role needs CREATEDB)", redact_url(admin_url)), e))?;
+    let url = with_database(admin_url, &database);
+    let result = tokio::select! {
+        result = work(&url) => result,
+        () = stop => Err(RunError::Interrupted { what: format!(" during {purpose}; the scratch database was dropped") }),
+    };
+    let dropped = sqlx::raw_sql(AssertSqlSafe(format!("DROP DATABASE IF EXISTS \"{database}\" WITH (FORCE)"))).execute(&mut admin).await;
+    let _ = admin.close().await;
+    let value = result?;
+    dropped.map_err(|e| RunError::db(&format!("dropping the scratch database {database}"), e))?;
+    Ok((database, value))
+}
+
+/// Applies `set` to the empty database at `url` one migration at a time, as `migrate` on
+/// PostgreSQL would, and reads the application's schemas back after each: what every
+/// migration left, in the catalog's own spelling. `history` is where the replay keeps its
+/// bookkeeping (left out of what is read).
+pub async fn replay_each(url: &str, set: &MigrationSet, history: &HistoryTable, events: &dyn Fn(Event)) -> Result<Vec<Introspected>, RunError> {
+    let target = Target::Postgres { url: url.to_owned() };
+    let options = MigratorOptions { lock: false, history: history.clone(), ..MigratorOptions::default() };
+    let mut conn = PgConnection::connect(url).await.map_err(|e| RunError::Connect { target: redact_url(url), source: e })?;
+    let mut after = Vec::with_capacity(set.migrations.len());
+    for round in 0..set.migrations.len() {
+        // Each run's set is a prefix of the whole, so it applies exactly the next one.
+        let prefix = MigrationSet { migrations: set.migrations[..=round].to_vec(), origin: set.origin.clone(), drizzle: set.drizzle.clone() };
+        Migrator::new(target.clone(), prefix, options.clone()).await?.run(events).await?;
+        after.push(read_application(&mut conn, history).await?);
+    }
+    let _ = conn.close().await;
+    Ok(after)
+}
+
+/// Builds `schema` in the empty database at `url` with the statements `generate` would
+/// write for it from nothing on PostgreSQL, and reads it back.
+pub async fn materialize(url: &str, schema: &Schema) -> Result<Introspected, RunError> {
+    let statements = creation_statements(schema).map_err(|e| RunError::Source(vec![format!("the snapshot cannot be built in a scratch database: {e}")]))?;
+    let mut conn = PgConnection::connect(url).await.map_err(|e| RunError::Connect { target: redact_url(url), source: e })?;
+    for (i, sql) in statements.iter().enumerate() {
+        sqlx::raw_sql(AssertSqlSafe(sql.clone()))
+            .execute(&mut conn)
+            .await
+            .map_err(|e| RunError::db(&format!("building the snapshot in a scratch database, statement {} `{}`", i + 1, crate::error::printable(sql)), e))?;
+    }
+    let found = introspect::introspect(&mut conn, &schema.namespaces()).await.map_err(|e| RunError::db("reading the scratch database", e))?;
+    let _ = conn.close().await;
+    Ok(found)
+}
+
+/// The application's schemas on `conn`: every schema holding tables or enums apart from
+/// PostgreSQL's own, the history's and drizzle-kit's, read into the model without the
+/// history's tables and the indexes the model holds only in part.
+pub async fn read_application(conn: &mut PgConnection, history: &HistoryTable) -> Result<Introspected, RunError> {
+    let namespaces = application_namespaces(conn, history).await?;
+    read_schemas(conn, &namespaces, history).await
+}
+
+/// The schemas that hold the application's tables or enums on `conn`, `public` always:
+/// not PostgreSQL's own, nor the history's (unless `public`) or drizzle-kit's.
+pub async fn application_namespaces(conn: &mut PgConnection, history: &HistoryTable) -> Result<Vec<String>, RunError> {
+    let skip: Vec<String> = [history.schema.as_str(), "drizzle"].into_iter().filter(|s| *s != crate::schema::model::DEFAULT_SCHEMA).map(str::to_owned).collect();
+    introspect::application_schemas(conn, &skip).await.map_err(|e| RunError::db("reading the catalog", e))
+}
+
+/// [`read_application`] for the schemas `namespaces`.
+pub async fn read_schemas(conn: &mut PgConnection, namespaces: &[String], history: &HistoryTable) -> Result<Introspected, RunError> {
+    // An index the model holds only in part is left out (and stays listed), so that no
+    // command builds or drops it from a wrong picture.
+    let mut found = introspect::introspect(conn, namespaces).await.map_err(|e| RunError::db("reading the catalog", e))?.without_partial_indexes();
+    for own in history.own_model_names() {
+        found.schema.tables.remove(&own);
+        found.unmodelled.retain(|u| u.table.as_deref() != Some(own.as_str()));
+    }
+    Ok(found)
+}
+
+/// What makes `schema` from nothing on PostgreSQL: the sequences SERIAL defaults draw
+/// from (the model does not hold them), then the plan `generate` would write.
+fn creation_statements(schema: &Schema) -> Result<Vec<String>, String> {
+    use crate::compile::{diff, plan};
+    use crate::schema::desired::{AllowDrops, DesiredSchema};
+    let mut statements = Vec::new();
+    for column in schema.tables.values().flat_map(|t| &t.columns) {
+        if let Some(sequence) = column.default.as_deref().and_then(super::clone::serial_sequence) {
+            statements.extend(super::clone::sequence_schema_statement(&sequence));
+            statements.push(super::clone::create_sequence_statement(&sequence).ok_or_else(|| format!("`{sequence}` is not a sequence name"))?);
+        }
+    }
+    let desired = DesiredSchema { schema: schema.clone(), ..Default::default() };
+    let changes = diff::diff(&Schema::default(), &desired, &AllowDrops::default()).map_err(|e| e.to_string())?;
+    statements.extend(plan::plan(&changes, schema, Dialect::Postgres).map_err(|e| e.to_string())?.sql());
+    Ok(statements)
+}

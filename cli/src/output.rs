@@ -11,7 +11,7 @@ use tablewright_core::error::{Classified, ErrorClass, ErrorItem};
 /// The version of the JSON documents' shape, in every one of them: it changes when a
 /// field is removed or changes meaning (fields may be added within a version). 2: the
 /// fixed shape `{format_version, command, status, report, error}`, with error items.
-pub const FORMAT_VERSION: u32 = 2;
+pub const FORMAT_VERSION: u32 = 3;
 
 /// Success.
 pub const EXIT_OK: u8 = 0;
@@ -107,7 +107,7 @@ impl<R> Done<R> {
 #[derive(Serialize)]
 #[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 pub struct Document<R, S> {
-    /// The version of the documents' shape (`FORMAT_VERSION`): 2.
+    /// The version of the documents' shape (`FORMAT_VERSION`): 3.
     pub format_version: u32,
     /// The command, as typed (`generate`, `permissions apply`); null for a command line
     /// that did not parse.

@@ -113,6 +113,13 @@ async fn adopt(name: &str) {
     std::fs::write(dir.path().join("tablewright.toml"), "dialect = \"postgres\"\nschema = [\"src/entities.rs\"]\n").unwrap();
     let out = run(dir.path(), &["import", "drizzle", "--from", from.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(0), "{name}: import: {}{}", text(&out.stdout), text(&out.stderr));
+    // What the structs do not carry is listed, never passed over.
+    let history = entries.iter().map(|e| String::from_utf8_lossy(&e.sql).to_uppercase()).collect::<String>();
+    for (made_by, listed) in [("CREATE POLICY", "policy `"), ("ENABLE ROW LEVEL SECURITY", "row-level security on `"), ("CREATE TRIGGER", "trigger `"), ("CREATE OR REPLACE FUNCTION", "function `"), ("CREATE VIEW", "view `")] {
+        if history.contains(made_by) {
+            assert!(text(&out.stdout).contains(listed), "{name}: the history runs {made_by}, and import does not list a {listed}..: {}", text(&out.stdout));
+        }
+    }
     for command in [&["generate", "--check"][..], &["check"]] {
         let out = run(dir.path(), command);
         assert_eq!(out.status.code(), Some(0), "{name}: {command:?}: {}{}", text(&out.stdout), text(&out.stderr));
@@ -193,4 +200,57 @@ fn lmnr_is_refused_naming_what_cannot_be_said() {
         assert!(text(&out.stdout).contains(needle), "`{needle}` not said: {}", text(&out.stdout));
     }
     assert!(!dir.path().join("migrations").exists() && !dir.path().join("src").exists(), "nothing written");
+}
+
+/// drizzle-kit v1 writes one folder per migration and no journal; `drizzle-kit up` turns a
+/// 0.x folder into it (each folder named by its journal time, UTC to the second, and its
+/// tag without the index). vercel's history in that layout: imported, checked, migrated
+/// to drizzle's schema, and adopted half-way from a v1 migrator's table (with its `name`
+/// and `applied_at` columns).
+#[tokio::test]
+async fn vercel_ai_chatbot_in_drizzle_kit_v1_s_layout() {
+    const V1_FOLDERS: [&str; 9] = [
+        "20241010220702_keen_devos",
+        "20241029130923_sparkling_blue_marvel",
+        "20241104130026_wandering_riptide",
+        "20241205125031_cloudy_glorian",
+        "20241211192712_odd_slayback",
+        "20250314064350_wooden_whistler",
+        "20250501164926_marvelous_frog_thor",
+        "20250908201933_flowery_ben_parker",
+        "20260115121010_flat_forgotten_one",
+    ];
+    let entries = entries(&corpus("vercel__ai-chatbot").join("migrations"));
+    let v1 = tempfile::tempdir().unwrap();
+    for (entry, folder) in entries.iter().zip(V1_FOLDERS) {
+        std::fs::create_dir_all(v1.path().join(folder)).unwrap();
+        std::fs::write(v1.path().join(folder).join("migration.sql"), &entry.sql).unwrap();
+        std::fs::write(v1.path().join(folder).join("snapshot.json"), "{\"version\": \"8\", \"dialect\": \"postgres\"}").unwrap();
+    }
+    let reference_server = EmbeddedPostgres::start().await.unwrap();
+    let reference = database(&reference_server, "reference").await;
+    as_drizzle_applies(&reference, &entries).await;
+
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("tablewright.toml"), "dialect = \"postgres\"\nschema = [\"src/entities.rs\"]\n").unwrap();
+    let out = run(dir.path(), &["import", "drizzle", "--from", v1.path().to_str().unwrap(), "--connection-string", &reference_server.url("postgres")]);
+    assert_eq!(out.status.code(), Some(0), "import: {}{}", text(&out.stdout), text(&out.stderr));
+    assert!(text(&out.stdout).contains(&format!("Imported 9 drizzle-kit migration(s) ({}", V1_FOLDERS[0])), "{}", text(&out.stdout));
+    let out = run(dir.path(), &["generate", "--check"]);
+    assert_eq!(out.status.code(), Some(0), "{}{}", text(&out.stdout), text(&out.stderr));
+
+    // A v1 migrator's table, the first five applied.
+    let server = EmbeddedPostgres::start().await.unwrap();
+    let halfway = database(&server, "halfway").await;
+    as_drizzle_applies(&halfway, &entries[..5]).await;
+    let mut conn = PgConnection::connect(&halfway).await.unwrap();
+    sqlx::raw_sql("ALTER TABLE drizzle.__drizzle_migrations ADD COLUMN name text, ADD COLUMN applied_at timestamptz DEFAULT now()").execute(&mut conn).await.unwrap();
+    for (id, folder) in V1_FOLDERS[..5].iter().enumerate() {
+        sqlx::query("UPDATE drizzle.__drizzle_migrations SET name = $1 WHERE id = $2").bind(folder).bind(id as i32 + 1).execute(&mut conn).await.unwrap();
+    }
+    let _ = conn.close().await;
+    let out = run(dir.path(), &["migrate", "--provider", "postgres", "--connection-string", &halfway]);
+    assert_eq!(out.status.code(), Some(0), "{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(text(&out.stdout).contains(&format!("{}: applied by drizzle-kit", V1_FOLDERS[4])) && text(&out.stdout).contains(&format!("{}: applied in", V1_FOLDERS[5])), "{}", text(&out.stdout));
+    assert_same_schema(&dump(&halfway), &dump(&reference), "v1 layout, half-way adoption");
 }

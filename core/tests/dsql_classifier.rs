@@ -1,6 +1,6 @@
 //! check-dsql and the runner under DSQL's rules are one classifier: over one corpus of
 //! chunks, what check-dsql classes OK runs as written, INDEX runs rewritten to ASYNC,
-//! STRIP is skipped, and ERROR or RECREATION is refused before anything runs, by the
+//! STRIP is skipped, and FOREIGN KEY, RECREATION or ERROR is refused before anything runs, by the
 //! runner on the DSQL emulation (the guard, as a non-superuser).
 
 mod common;
@@ -28,6 +28,12 @@ const CORPUS: &[&str] = &[
     "CREATE TABLE y (id bigint PRIMARY KEY); CREATE TABLE z (id bigint PRIMARY KEY)",
     "INSERT INTO t (id, a) VALUES (2, 3); INSERT INTO t (id, a) VALUES (3, 4)",
     "SELECT 'COMMIT; --> statement-breakpoint'",
+    // drizzle-kit's own output: an index `USING btree`, a foreign key on an existing
+    // table, plain and in the `duplicate_object` guard; and an index DSQL cannot build.
+    "CREATE INDEX IF NOT EXISTS \"i6\" ON \"t\" USING btree (\"a\")",
+    "ALTER TABLE \"t\" ADD CONSTRAINT \"t_a_fk\" FOREIGN KEY (\"a\") REFERENCES \"public\".\"t\"(\"id\") ON DELETE cascade ON UPDATE no action",
+    "DO $$ BEGIN\n ALTER TABLE \"t\" ADD CONSTRAINT \"t_a_fk\" FOREIGN KEY (\"a\") REFERENCES \"public\".\"t\"(\"id\");\nEXCEPTION\n WHEN duplicate_object THEN null;\nEND $$;",
+    "CREATE INDEX i7 ON t USING hash (a)",
 ];
 
 #[tokio::test]
@@ -53,11 +59,13 @@ async fn check_dsql_and_the_runner_treat_every_chunk_alike() {
             DsqlClass::Ok => assert!(result.is_ok() && !rewritten && !skipped, "{what}"),
             DsqlClass::Index => assert!(result.is_ok() && rewritten && !skipped, "{what}"),
             DsqlClass::Strip => assert!(result.is_ok() && skipped && !rewritten, "{what}"),
-            DsqlClass::Recreation | DsqlClass::Error => assert!(matches!(result, Err(RunError::Refused { .. })), "{what}"),
+            // A foreign key's rewrite is two statements, each a chunk of its own: the file
+            // must say them so.
+            DsqlClass::ForeignKey | DsqlClass::Recreation | DsqlClass::Error => assert!(matches!(result, Err(RunError::Refused { .. })), "{what}"),
         }
     }
     // The corpus covers every class.
-    for class in [DsqlClass::Ok, DsqlClass::Index, DsqlClass::Strip, DsqlClass::Recreation, DsqlClass::Error] {
+    for class in [DsqlClass::Ok, DsqlClass::Index, DsqlClass::Strip, DsqlClass::ForeignKey, DsqlClass::Recreation, DsqlClass::Error] {
         assert!(classes.contains(&class), "no {class:?} in the corpus: {classes:?}");
     }
 }

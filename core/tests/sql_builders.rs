@@ -24,7 +24,7 @@ const BUILDERS: &[(&str, &str)] = &[
     ("core/src/runner/permissions.rs", "REVOKE of what no handler declares"),
     ("core/src/runner/clone.rs", "clone: a schema, its rows and sequences into another database"),
     ("core/src/runner/sample.rs", "verify --rows: sample rows for each table"),
-    ("core/src/runner/verify.rs", "verify: scratch databases"),
+    ("core/src/runner/scratch.rs", "scratch databases (verify, import drizzle, drift): a generated name, quoted"),
     ("core/src/runner/drizzle.rs", "reading drizzle-kit's history table"),
 ];
 

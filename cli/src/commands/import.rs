@@ -31,7 +31,8 @@ Exit codes: 0 ok, 1 the history made something the structs cannot say (nothing w
 /// Where to import from.
 #[derive(clap::Subcommand)]
 pub enum Source {
-    /// A drizzle-kit 0.x folder (postgresql, any tag prefix): its SQL files kept byte for
+    /// A drizzle-kit folder (0.x with any tag prefix, or v1's one folder per migration;
+    /// postgresql): its SQL files kept byte for
     /// byte, replayed into a scratch database to learn what each migration made, entity
     /// structs written from what the last one left. `migrate` then takes what drizzle's
     /// migrator applied (drizzle.__drizzle_migrations) as applied.
@@ -42,7 +43,8 @@ pub enum Source {
 /// `import drizzle`'s flags.
 #[derive(clap::Args)]
 pub struct Args {
-    /// The drizzle-kit output folder (holding meta/_journal.json).
+    /// The drizzle-kit output folder (holding meta/_journal.json; with drizzle-kit v1, one
+    /// `<timestamp>_<name>/` folder per migration).
     #[arg(long, value_name = "DIR")]
     from: PathBuf,
     /// Where to write the entity structs (default: the config's `schema` entry, when it
@@ -134,8 +136,8 @@ pub fn drizzle(cx: &Context, args: Args) -> Result<Done<ImportReport>, CliError>
     if !drizzle_history.split_once('.').is_some_and(|(s, t)| !s.is_empty() && !t.is_empty() && !t.contains('.')) {
         return Err(CliError::input("usage", format!("--drizzle-history `{drizzle_history}`: expected `schema.table`, as drizzle's migrationsSchema and migrationsTable (default {})", import::DRIZZLE_HISTORY)));
     }
-    if !from.join("meta").join("_journal.json").is_file() {
-        return Err(CliError::input("import", format!("{}: no meta/_journal.json here; --from names drizzle-kit's `out` folder (the one holding the SQL files and meta/)", from.display())));
+    if !from.is_dir() {
+        return Err(CliError::input("import", format!("{}: not a folder; --from names drizzle-kit's `out` folder (holding meta/_journal.json, or one folder per migration with drizzle-kit v1)", from.display())));
     }
     let config = Config::load(&cx.config)?;
     let _lock = cx.lock_for_writing(&config.out)?;
@@ -184,6 +186,7 @@ pub fn drizzle(cx: &Context, args: Args) -> Result<Done<ImportReport>, CliError>
     let mut notes = folder.notes.clone();
     notes.extend(rewrites.into_inner().expect("not poisoned"));
     notes.extend(listed.into_iter().map(|u| u.note.clone()));
+    notes.extend(last.beside_notes());
     let plan = import::plan_drizzle_import(&folder, replayed.iter().map(|r| r.schema.clone()).collect(), &config.out, config.dialect, &drizzle_history)?;
     let entities = tablewright_core::schema::codegen::entities(&plan.schema, &format!("the drizzle-kit folder {}", from.display()));
     notes.extend(entities.not_expressed);

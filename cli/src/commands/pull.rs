@@ -116,6 +116,7 @@ pub fn run(cx: &Context, args: Args) -> Result<Done<PullReport>, CliError> {
         }
         let entities = tablewright_core::schema::codegen::entities(&found.schema, &format!("{} (schema(s) {described})", connector.target()));
         let mut not_expressed: Vec<String> = found.unmodelled.iter().map(|u| u.note.clone()).collect();
+        not_expressed.extend(found.beside_notes());
         not_expressed.extend(entities.not_expressed.iter().cloned());
         not_expressed.extend(elsewhere.into_iter().map(|(schema, table)| {
             tablewright_core::error::printable(&format!("table `{schema}.{table}` is in schema `{schema}`, which this pull does not read (`--schema {schema}` adds it)")).into_owned()

@@ -34,7 +34,7 @@ pub fn validate(document: &serde_json::Value) -> Result<(), String> {
 pub fn parse(stdout: &[u8]) -> serde_json::Value {
     let text = String::from_utf8_lossy(stdout);
     let document: serde_json::Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("not one JSON document ({e}): {text}"));
-    assert_eq!(document["format_version"], 2, "{document}");
+    assert_eq!(document["format_version"], 3, "{document}");
     if let Err(e) = validate(&document) {
         panic!("the document does not match {}:\n{e}\n{document:#}", schema_file(document["command"].as_str()).display());
     }

@@ -357,6 +357,11 @@ pub enum DsqlClass {
     /// Unsupported and skipped without loss of data: RLS, extensions, `DO` blocks,
     /// transaction control (the runner gives every statement its own transaction).
     Strip,
+    /// A foreign key added to an existing table (plain, or in drizzle-kit's `DO ..
+    /// EXCEPTION WHEN duplicate_object` guard): DSQL takes it as `ADD CONSTRAINT .. NOT
+    /// VALID`, then `ALTER TABLE ASYNC .. VALIDATE CONSTRAINT` (a job awaited), the two
+    /// statements check-dsql gives as the rewrite. Each needs a chunk of its own.
+    ForeignKey,
     /// Needs a table recreation or a backfill: express the change in the structs and let
     /// `generate` plan it.
     Recreation,
@@ -369,6 +374,10 @@ pub enum DsqlClass {
 pub const LINT_RULE_CLASSES: &[(&str, DsqlClass)] = &[
     ("index_async", DsqlClass::Index),
     ("index_concurrently", DsqlClass::Index),
+    // `USING btree` is dropped (btree is DSQL's only method); another method is an error,
+    // which `dsql_check::classify` tells by dsql-lint's own verdict on its fix.
+    ("index_using", DsqlClass::Index),
+    ("foreign_key_not_valid", DsqlClass::ForeignKey),
     ("at_unsupported_row_level_security", DsqlClass::Strip),
     ("unsupported_create_policy", DsqlClass::Strip),
     ("unsupported_alter_policy", DsqlClass::Strip),

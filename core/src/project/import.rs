@@ -97,11 +97,15 @@ fn read(path: &Path) -> Result<Vec<u8>, ImportError> {
 /// drizzle's migrator's default history table.
 pub const DRIZZLE_HISTORY: &str = "drizzle.__drizzle_migrations";
 
-/// Reads the drizzle-kit folder `from` (its `meta/_journal.json` and the SQL files it
-/// names). Any tag prefix drizzle-kit writes is taken (`index`, `timestamp`, `unix`,
-/// `supabase`, `none`); snapshots are not read.
+/// Reads the drizzle-kit folder `from`: drizzle-kit 0.x's (`meta/_journal.json` and the
+/// SQL files it names; any tag prefix drizzle-kit writes, `index`, `timestamp`, `unix`,
+/// `supabase` or `none`), or v1's (one folder per migration, no journal). Snapshots are
+/// not read.
 pub fn read_drizzle_folder(from: &Path) -> Result<DrizzleFolder, ImportError> {
     let journal_path = from.join("meta").join("_journal.json");
+    if !journal_path.exists() {
+        return read_v1_folder(from);
+    }
     let journal: DrizzleJournal = serde_json::from_slice(&read(&journal_path)?).map_err(|e| ImportError::Format { path: journal_path.clone(), message: format!("not a drizzle-kit journal: {e}") })?;
     // Versions 5 to 7 of the journal share the fields read here; 5 and 6 said `pg`.
     if !matches!(journal.dialect.as_str(), "postgresql" | "pg") || !matches!(journal.version.as_str(), "5" | "6" | "7") {
@@ -135,6 +139,63 @@ pub fn read_drizzle_folder(from: &Path) -> Result<DrizzleFolder, ImportError> {
         return Err(ImportError::Format { path: journal_path, message: "the journal has no migrations".to_owned() });
     }
     Ok(DrizzleFolder { migrations, notes })
+}
+
+/// drizzle-kit v1 (the 1.0 release candidates) writes no journal: each migration is a
+/// folder `<YYYYMMDDHHMMSS>_<name>/` holding `migration.sql` (and `snapshot.json`). Its
+/// migrator applies them in the folders' name order, records the SHA-256 of
+/// `migration.sql`, the folder's name, and as `created_at` the folder's timestamp read as
+/// UTC to the second (drizzle-orm's `migrator.ts` on the v1 line); the tag here is the
+/// folder's name.
+fn read_v1_folder(from: &Path) -> Result<DrizzleFolder, ImportError> {
+    let listing = std::fs::read_dir(from).map_err(|source| ImportError::Io { path: from.to_owned(), source })?;
+    let mut folders: Vec<String> = listing.flatten().filter(|e| e.path().join("migration.sql").is_file()).map(|e| e.file_name().to_string_lossy().into_owned()).collect();
+    if folders.is_empty() {
+        return Err(ImportError::Format {
+            path: from.to_owned(),
+            message: "neither meta/_journal.json (drizzle-kit 0.x) nor `<timestamp>_<name>/migration.sql` folders (drizzle-kit v1) are here; --from names drizzle-kit's `out` folder".to_owned(),
+        });
+    }
+    folders.sort();
+    let mut migrations = Vec::new();
+    for folder in folders {
+        let at = from.join(&folder);
+        crate::project::journal::check_tag(&folder).map_err(|why| ImportError::Format { path: at.clone(), message: why })?;
+        let when = folder.get(..14).and_then(utc_millis).ok_or_else(|| ImportError::Format {
+            path: at.clone(),
+            message: "the folder's name does not start with the UTC timestamp drizzle-kit v1 gives it (YYYYMMDDHHMMSS), which its migrator records".to_owned(),
+        })?;
+        let sql_path = at.join("migration.sql");
+        let sql = read(&sql_path)?;
+        if std::str::from_utf8(&sql).is_err() {
+            return Err(ImportError::Format { path: sql_path, message: "is not UTF-8".to_owned() });
+        }
+        migrations.push(DrizzleMigration { tag: folder, when, sql });
+    }
+    Ok(DrizzleFolder { migrations, notes: Vec::new() })
+}
+
+/// `YYYYMMDDHHMMSS` read as UTC, in milliseconds since the epoch, as JavaScript's
+/// `Date.UTC` reads it; `None` when it is not such a time. (The days are counted with the
+/// civil-calendar formula of Howard Hinnant's `days_from_civil`: a date crate for this
+/// one conversion would sit on `generate`'s build path.)
+fn utc_millis(stamp: &str) -> Option<u64> {
+    if stamp.len() != 14 || !stamp.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let part = |from: usize, to: usize| stamp[from..to].parse::<i64>().ok();
+    let (year, month, day) = (part(0, 4)?, part(4, 6)?, part(6, 8)?);
+    let (hour, minute, second) = (part(8, 10)?, part(10, 12)?, part(12, 14)?);
+    if !(1..=12).contains(&month) || !(1..=31).contains(&day) || hour > 23 || minute > 59 || second > 59 {
+        return None;
+    }
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let year_of_era = y - era * 400;
+    let day_of_year = (153 * ((month + 9) % 12) + 2) / 5 + day - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    let days = era * 146_097 + day_of_era - 719_468;
+    u64::try_from(((days * 24 + hour) * 60 + minute) * 60 + second).ok().map(|seconds| seconds * 1000)
 }
 
 /// The journal of the imported folder: drizzle's tags and times, each file's hash, and
@@ -211,6 +272,25 @@ mod tests {
         let journal = super::journal(&folder, DRIZZLE_HISTORY);
         assert_eq!(journal.entries[1].when, 1700000000001);
         assert_eq!(journal.entries[0].hash, hash::migration_hash(b"CREATE TABLE a (id int);"));
+    }
+
+    #[test]
+    fn drizzle_kit_v1_folders_are_read_in_name_order_with_their_timestamps() {
+        let dir = tempfile::tempdir().unwrap();
+        for (folder, sql) in [("20251120153629_exotic_eternals", "CREATE TABLE a (id int);"), ("20240229000001_leap", "SELECT 1;")] {
+            std::fs::create_dir_all(dir.path().join(folder)).unwrap();
+            std::fs::write(dir.path().join(folder).join("migration.sql"), sql).unwrap();
+            std::fs::write(dir.path().join(folder).join("snapshot.json"), "{}").unwrap();
+        }
+        let folder = read_drizzle_folder(dir.path()).unwrap();
+        let read: Vec<(&str, u64)> = folder.migrations.iter().map(|m| (m.tag.as_str(), m.when)).collect();
+        // Date.UTC(2024, 1, 29, 0, 0, 1) and Date.UTC(2025, 10, 20, 15, 36, 29).
+        assert_eq!(read, [("20240229000001_leap", 1_709_164_801_000), ("20251120153629_exotic_eternals", 1_763_652_989_000)]);
+        std::fs::create_dir_all(dir.path().join("not_a_time")).unwrap();
+        std::fs::write(dir.path().join("not_a_time/migration.sql"), "SELECT 1;").unwrap();
+        assert!(read_drizzle_folder(dir.path()).unwrap_err().to_string().contains("YYYYMMDDHHMMSS"));
+        let empty = tempfile::tempdir().unwrap();
+        assert!(read_drizzle_folder(empty.path()).unwrap_err().to_string().contains("neither meta/_journal.json"));
     }
 
     #[test]

@@ -125,7 +125,7 @@ impl Migrator {
                     events(Event::Skipped { tag: m.tag.clone(), number: i + 1, reason });
                     work.skip.insert(i);
                 }
-                DsqlClass::Recreation | DsqlClass::Error => {
+                DsqlClass::ForeignKey | DsqlClass::Recreation | DsqlClass::Error => {
                     let suggestion = checked.suggestion.map(|s| format!("; {s}")).unwrap_or_default();
                     return Err(refuse(format!("{}{suggestion}", reason.trim_end_matches('.'))));
                 }

@@ -75,6 +75,47 @@ impl Unmodelled {
 }
 
 impl Introspected {
+    /// What lives beside the tables (row-level security, policies, triggers, views,
+    /// functions, sequences, extensions) and the defaults that call the database's own
+    /// functions, each said in a line: the structs carry none of it, and a database built
+    /// from them alone would lack it.
+    pub fn beside_notes(&self) -> Vec<String> {
+        // A SERIAL's sequence is said with its column (see `UnmodelledKind::Sequence`).
+        let drawn_from = |name: &str| self.schema.tables.values().flat_map(|t| &t.columns).any(|c| c.default.as_deref().is_some_and(|d| d.contains(name)));
+        let mut notes: Vec<String> = self
+            .text
+            .beside
+            .keys()
+            .filter(|(kind, _, name)| !(*kind == BesideKind::Sequence && drawn_from(name)))
+            .map(|(kind, table, name)| {
+                let on = if table.is_empty() { String::new() } else { format!(" on `{table}`") };
+                let name = if *kind == BesideKind::RowLevelSecurity { String::new() } else { format!(" `{name}`") };
+                format!("{kind}{name}{on} is not in the structs; tablewright leaves it as the SQL made it")
+            })
+            .collect();
+        // `public.generate_custom_id(text)` → `generate_custom_id`
+        let functions: Vec<&str> = self
+            .text
+            .beside
+            .keys()
+            .filter(|(kind, _, _)| *kind == BesideKind::Function)
+            .filter_map(|(_, _, name)| name.split('(').next().map(|f| f.rsplit('.').next().unwrap_or(f)))
+            .collect();
+        for table in self.schema.tables.values() {
+            for column in &table.columns {
+                let Some(default) = column.default.as_deref() else { continue };
+                let calls = |f: &&&str| default.match_indices(&format!("{f}(")).any(|(at, _)| !default[..at].ends_with(|c: char| c.is_alphanumeric() || c == '_'));
+                if let Some(function) = functions.iter().find(calls) {
+                    notes.push(format!(
+                        "`{}.{}` has default `{default}`, which calls `{function}`, a function of the database's own that no struct creates: it must exist before the table is made",
+                        table.name, column.name
+                    ));
+                }
+            }
+        }
+        notes.iter().map(|n| crate::error::printable(n).into_owned()).collect()
+    }
+
     /// Leaves out of the schema the indexes it holds only in part (expression keys, a
     /// WHERE, another method), so that nothing is built or dropped from a wrong picture of
     /// them; they stay listed in [`Introspected::unmodelled`].

@@ -58,7 +58,8 @@ pub use retry::RetryPolicy;
 pub use source::{DrizzleHistory, EmbeddedMigrations, LocalMigration, MigrationSet};
 pub use target::{Conn, Connector, Target, redact_url};
 pub use sample::SampleRows;
-pub use verify::{SampleRound, VerifyOptions, VerifyReport, verify, with_database};
+pub use scratch::with_database;
+pub use verify::{SampleRound, VerifyOptions, VerifyReport, verify};
 
 use history::Bookkeeping;
 use lock::Lock;

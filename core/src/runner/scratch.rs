@@ -1,18 +1,24 @@
 //! Scratch databases, and what is learnt in them: a folder of migrations replayed one at a
-//! time and read back after each (`import drizzle` builds its snapshots so), or a schema
-//! built from nothing and read back (so that `drift` and `verify` compare two catalogs,
-//! both spelled by PostgreSQL; see [`crate::schema::compare`]).
+//! time and read back after each (`import drizzle` builds its snapshots so), or replayed
+//! whole and read back (`drift` compares that catalog with a live one, both spelled by
+//! PostgreSQL; see [`crate::schema::compare::catalog_differences`]).
 //!
 //! A scratch database gets a random name on a server the caller names and is dropped
 //! afterwards, whatever happened, a signal included.
 
 use super::introspect::{self, Introspected};
 use super::target::{Target, redact_url};
-use super::verify::with_database;
 use super::{Event, HistoryTable, MigrationSet, Migrator, MigratorOptions, RunError};
-use crate::compile::rules::Dialect;
-use crate::schema::model::Schema;
 use sqlx::{AssertSqlSafe, Connection, PgConnection};
+
+/// `postgres://u@h:5432/db?x=y` with another database: `postgres://u@h:5432/<name>?x=y`.
+pub fn with_database(url: &str, name: &str) -> String {
+    let Some(scheme_end) = url.find("://") else { return url.to_owned() };
+    let rest = scheme_end + 3;
+    let query = url[rest..].find('?').map(|i| rest + i).unwrap_or(url.len());
+    let path = url[rest..query].find('/').map(|i| rest + i).unwrap_or(query);
+    format!("{}/{name}{}", &url[..path], &url[query..])
+}
 
 /// Creates a database `tablewright_<purpose>_<pid>_<random>` on the server at `admin_url`,
 /// runs `work` with its URL, and drops it, whatever `work` returned. When `stop` completes
@@ -61,22 +67,6 @@ pub async fn replay_each(url: &str, set: &MigrationSet, history: &HistoryTable, 
     Ok(after)
 }
 
-/// Builds `schema` in the empty database at `url` with the statements `generate` would
-/// write for it from nothing on PostgreSQL, and reads it back.
-pub async fn materialize(url: &str, schema: &Schema) -> Result<Introspected, RunError> {
-    let statements = creation_statements(schema).map_err(|e| RunError::Source(vec![format!("the snapshot cannot be built in a scratch database: {e}")]))?;
-    let mut conn = PgConnection::connect(url).await.map_err(|e| RunError::Connect { target: redact_url(url), source: e })?;
-    for (i, sql) in statements.iter().enumerate() {
-        sqlx::raw_sql(AssertSqlSafe(sql.clone()))
-            .execute(&mut conn)
-            .await
-            .map_err(|e| RunError::db(&format!("building the snapshot in a scratch database, statement {} `{}`", i + 1, crate::error::printable(sql)), e))?;
-    }
-    let found = introspect::introspect(&mut conn, &schema.namespaces()).await.map_err(|e| RunError::db("reading the scratch database", e))?;
-    let _ = conn.close().await;
-    Ok(found)
-}
-
 /// The application's schemas on `conn`: every schema holding tables or enums apart from
 /// PostgreSQL's own, the history's and drizzle-kit's, read into the model without the
 /// history's tables and the indexes the model holds only in part.
@@ -104,20 +94,15 @@ pub async fn read_schemas(conn: &mut PgConnection, namespaces: &[String], histor
     Ok(found)
 }
 
-/// What makes `schema` from nothing on PostgreSQL: the sequences SERIAL defaults draw
-/// from (the model does not hold them), then the plan `generate` would write.
-fn creation_statements(schema: &Schema) -> Result<Vec<String>, String> {
-    use crate::compile::{diff, plan};
-    use crate::schema::desired::{AllowDrops, DesiredSchema};
-    let mut statements = Vec::new();
-    for column in schema.tables.values().flat_map(|t| &t.columns) {
-        if let Some(sequence) = column.default.as_deref().and_then(super::clone::serial_sequence) {
-            statements.extend(super::clone::sequence_schema_statement(&sequence));
-            statements.push(super::clone::create_sequence_statement(&sequence).ok_or_else(|| format!("`{sequence}` is not a sequence name"))?);
-        }
+#[cfg(test)]
+mod tests {
+    use super::with_database;
+
+    #[test]
+    fn database_is_replaced_in_any_url_shape() {
+        assert_eq!(with_database("postgres://u@h:5432/postgres", "x"), "postgres://u@h:5432/x");
+        assert_eq!(with_database("postgres://u:p@h/postgres?sslmode=disable", "x"), "postgres://u:p@h/x?sslmode=disable");
+        assert_eq!(with_database("postgres://h", "x"), "postgres://h/x");
+        assert_eq!(with_database("postgres://h?user=u", "x"), "postgres://h/x?user=u");
     }
-    let desired = DesiredSchema { schema: schema.clone(), ..Default::default() };
-    let changes = diff::diff(&Schema::default(), &desired, &AllowDrops::default()).map_err(|e| e.to_string())?;
-    statements.extend(plan::plan(&changes, schema, Dialect::Postgres).map_err(|e| e.to_string())?.sql());
-    Ok(statements)
 }

@@ -12,15 +12,6 @@ use crate::schema::compare;
 use serde::Serialize;
 use sqlx::{Connection, PgConnection};
 
-/// `postgres://u@h:5432/db?x=y` with another database: `postgres://u@h:5432/<name>?x=y`.
-pub fn with_database(url: &str, name: &str) -> String {
-    let Some(scheme_end) = url.find("://") else { return url.to_owned() };
-    let rest = scheme_end + 3;
-    let query = url[rest..].find('?').map(|i| rest + i).unwrap_or(url.len());
-    let path = url[rest..query].find('/').map(|i| rest + i).unwrap_or(query);
-    format!("{}/{name}{}", &url[..path], &url[query..])
-}
-
 /// What `verify` found.
 #[derive(Debug, Clone, Serialize)]
 #[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
@@ -113,16 +104,4 @@ async fn replay(url: &str, dialect: Dialect, set: MigrationSet, expected: &Schem
     let mut differences = compare::differences(expected, &found.schema);
     differences.extend(found.invalid_indexes.iter().map(|i| compare::Difference::InvalidIndex { index: i.clone() }));
     Ok((count, guard, differences, rounds))
-}
-#[cfg(test)]
-mod tests {
-    use super::with_database;
-
-    #[test]
-    fn database_is_replaced_in_any_url_shape() {
-        assert_eq!(with_database("postgres://u@h:5432/postgres", "x"), "postgres://u@h:5432/x");
-        assert_eq!(with_database("postgres://u:p@h/postgres?sslmode=disable", "x"), "postgres://u:p@h/x?sslmode=disable");
-        assert_eq!(with_database("postgres://h", "x"), "postgres://h/x");
-        assert_eq!(with_database("postgres://h?user=u", "x"), "postgres://h/x?user=u");
-    }
 }

@@ -29,7 +29,8 @@ pub struct CheckedStatement {
     /// What to do instead.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub suggestion: Option<String>,
-    /// The statement as it will run (for INDEX: with ASYNC).
+    /// The statement as it will run (INDEX: with ASYNC), or the statements to write
+    /// instead (FOREIGN KEY: added NOT VALID, then validated ASYNC).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rewritten: Option<String>,
 }
@@ -46,6 +47,8 @@ pub struct Summary {
     pub index: usize,
     /// STRIP.
     pub stripped: usize,
+    /// FOREIGN KEY.
+    pub foreign_keys: usize,
     /// RECREATION.
     pub recreation: usize,
     /// ERROR.
@@ -62,6 +65,7 @@ impl Summary {
                 DsqlClass::Ok => s.compatible += 1,
                 DsqlClass::Index => s.index += 1,
                 DsqlClass::Strip => s.stripped += 1,
+                DsqlClass::ForeignKey => s.foreign_keys += 1,
                 DsqlClass::Recreation => s.recreation += 1,
                 DsqlClass::Error => s.errors += 1,
             }
@@ -72,8 +76,8 @@ impl Summary {
     /// `Total: 3 | Compatible: 1 | Index (ASYNC): 1 | Stripped: 1 | ..`
     pub fn line(&self) -> String {
         format!(
-            "Total: {} | Compatible: {} | Index (ASYNC): {} | Stripped: {} | Recreation: {} | Errors: {}",
-            self.total, self.compatible, self.index, self.stripped, self.recreation, self.errors
+            "Total: {} | Compatible: {} | Index (ASYNC): {} | Stripped: {} | Foreign key (NOT VALID + VALIDATE): {} | Recreation: {} | Errors: {}",
+            self.total, self.compatible, self.index, self.stripped, self.foreign_keys, self.recreation, self.errors
         )
     }
 }
@@ -91,6 +95,22 @@ pub fn classify(line: usize, sql: &str) -> CheckedStatement {
         checked.class = DsqlClass::Error;
         checked.message = Some("two-phase commit (PREPARE TRANSACTION, COMMIT/ROLLBACK PREPARED): DSQL has none, and the runner owns transactions".into());
         checked.suggestion = Some("remove it".into());
+        return checked;
+    }
+    if kind == StatementKind::Procedural
+        && let Some(inner) = drizzle_guarded(sql)
+    {
+        // drizzle-kit's guard makes a statement safe to run twice; the runner runs each
+        // once, so the statement inside is what DSQL is asked for.
+        let mut checked = classify(line, &inner);
+        checked.sql = sql.to_owned();
+        let own = checked.message.take().map(|m| format!(": {m}")).unwrap_or_default();
+        checked.message = Some(format!("drizzle-kit's `DO .. EXCEPTION WHEN duplicate_object` guard around `{}`; DSQL runs no DO block, and tablewright runs each statement once, so the guard is not needed{own}", first_words(&inner)));
+        if checked.class == DsqlClass::Ok {
+            // The runner would send the block itself, which DSQL refuses.
+            checked.class = DsqlClass::Error;
+            checked.suggestion = Some(format!("write the statement without the guard: `{inner}`"));
+        }
         return checked;
     }
     if kind == StatementKind::Procedural {
@@ -122,11 +142,18 @@ pub fn classify(line: usize, sql: &str) -> CheckedStatement {
     };
     for d in diagnostics {
         let id = rule_id(&d.rule);
-        let class = lint_rule_class(&id);
+        // dsql-lint drops `USING btree` as harmless, another method with a warning: DSQL
+        // would build a btree where a hash or GIN index was meant.
+        let other_method = id == "index_using" && !matches!(d.fix_result, dsql_lint::FixResult::Fixed(_));
+        let class = if other_method { DsqlClass::Error } else { lint_rule_class(&id) };
         if class >= checked.class {
             checked.class = class;
             checked.message = Some(d.message.clone());
             checked.suggestion = Some(d.suggestion.clone()).filter(|s| !s.is_empty());
+            if other_method {
+                // dsql-lint would drop the method, leaving a btree where another was meant.
+                checked.suggestion = Some("DSQL builds btree indexes only: leave this index out on DSQL, or index with btree what the queries filter or sort on".into());
+            }
         }
         checked.rules.push(id);
     }
@@ -134,7 +161,45 @@ pub fn classify(line: usize, sql: &str) -> CheckedStatement {
         let fixed = dsql_lint::fix_sql(sql).sql;
         checked.rewritten = Some(fixed.trim().to_owned());
     }
+    if checked.class == DsqlClass::ForeignKey {
+        match info.adds_constraint {
+            Some((table, constraint)) => {
+                let table = table.map(|t| crate::sql::ident::quote_table(&t)).unwrap_or_default();
+                let added = sql.trim().trim_end_matches(';').trim_end();
+                checked.rewritten = Some(format!("{added} NOT VALID;\n--> statement-breakpoint\nALTER TABLE ASYNC {table} VALIDATE CONSTRAINT {};", crate::sql::ident::quote(&constraint)));
+                checked.suggestion = Some("put the two statements of the rewrite in the file, each in a chunk of its own".into());
+            }
+            // A key whose table or name the statement does not say plainly: no rewrite.
+            None => checked.class = DsqlClass::Error,
+        }
+    }
     checked
+}
+
+/// The first words of a statement, for messages.
+fn first_words(sql: &str) -> String {
+    sql.split_whitespace().take(6).collect::<Vec<_>>().join(" ")
+}
+
+/// The one statement inside drizzle-kit's guard
+/// `DO $$ BEGIN <statement>; EXCEPTION WHEN duplicate_object THEN null; END $$;`, which
+/// older drizzle-kit wrote around foreign keys and enum types; `None` for any other block.
+fn drizzle_guarded(sql: &str) -> Option<String> {
+    let text = sql.trim().trim_end_matches(';').trim_end();
+    let after_do = text.get(..2).filter(|w| w.eq_ignore_ascii_case("DO")).map(|_| text[2..].trim_start())?;
+    let body = after_do.strip_prefix("$$")?.strip_suffix("$$")?;
+    let words: Vec<String> = body.split_whitespace().map(|w| w.trim_end_matches(';').to_ascii_uppercase()).collect();
+    const GUARD: [&str; 6] = ["EXCEPTION", "WHEN", "DUPLICATE_OBJECT", "THEN", "NULL", "END"];
+    if words.first().map(String::as_str) != Some("BEGIN") || words.len() < GUARD.len() + 2 || words[words.len() - GUARD.len()..] != GUARD {
+        return None;
+    }
+    let begin = body.find(|c: char| !c.is_whitespace())? + "BEGIN".len();
+    let exception = body.to_ascii_uppercase().rfind("EXCEPTION")?;
+    let inner = body.get(begin..exception)?.trim();
+    match split::statements_in(inner, 1).as_slice() {
+        [(_, one)] if statement::classify(one).kind != StatementKind::Procedural => Some(one.clone()),
+        _ => None,
+    }
 }
 
 /// A file's report for people: every statement that is not plainly compatible, with its
@@ -150,6 +215,7 @@ pub fn render_text(file: &str, checked: &[CheckedStatement]) -> String {
             DsqlClass::Ok => "OK",
             DsqlClass::Index => "INDEX",
             DsqlClass::Strip => "STRIP",
+            DsqlClass::ForeignKey => "FOREIGN KEY",
             DsqlClass::Recreation => "RECREATION",
             DsqlClass::Error => "ERROR",
         };
@@ -162,7 +228,9 @@ pub fn render_text(file: &str, checked: &[CheckedStatement]) -> String {
             out.push_str(&format!("      -> {s}\n"));
         }
         if let Some(r) = &c.rewritten {
-            out.push_str(&format!("      runs as: {r}\n"));
+            // The runner runs an index's rewrite itself; a foreign key's goes in the file.
+            let label = if c.class == DsqlClass::Index { "runs as" } else { "rewrite" };
+            out.push_str(&format!("      {label}: {}\n", r.replace('\n', "\n        ")));
         }
     }
     out
@@ -188,7 +256,15 @@ pub fn check_chunk(line: usize, chunk: &str) -> Vec<CheckedStatement> {
 
 /// Splits and classifies a whole file.
 pub fn check_text(text: &str) -> Vec<CheckedStatement> {
-    split::chunks(text).into_iter().flat_map(|(line, chunk)| check_chunk(line, &chunk)).collect()
+    split::chunks(text)
+        .into_iter()
+        .flat_map(|(line, chunk)| {
+            // A chunk's line is its statement's; its text may start with comments, which
+            // the lines counted inside it include.
+            let comment_lines = split::statements_in(&chunk, 1).first().map_or(0, |(first, _)| first - 1);
+            check_chunk(line - comment_lines, &chunk)
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -205,9 +281,23 @@ mod tests {
     }
 
     #[test]
+    fn drizzle_kit_s_index_and_foreign_key_idioms_have_their_rewrites() {
+        let guarded = "DO $$ BEGIN\n ALTER TABLE \"b\" ADD CONSTRAINT \"b_a_fk\" FOREIGN KEY (\"a_id\") REFERENCES \"public\".\"a\"(\"id\") ON DELETE cascade ON UPDATE no action;\nEXCEPTION\n WHEN duplicate_object THEN null;\nEND $$;";
+        let checked = check_text(&format!("CREATE INDEX IF NOT EXISTS \"a_idx\" ON \"a\" USING btree (\"x\");\n--> statement-breakpoint\n{guarded}\n--> statement-breakpoint\nCREATE INDEX \"h\" ON \"a\" USING hash (\"x\");\n--> statement-breakpoint\nDO $$ BEGIN PERFORM 1; EXCEPTION WHEN others THEN null; END $$;"));
+        assert_eq!(checked.iter().map(|c| c.class).collect::<Vec<_>>(), [DsqlClass::Index, DsqlClass::ForeignKey, DsqlClass::Error, DsqlClass::Error]);
+        assert_eq!(checked[0].rewritten.as_deref(), Some("CREATE INDEX ASYNC IF NOT EXISTS \"a_idx\" ON \"a\"(\"x\");"));
+        assert_eq!(
+            checked[1].rewritten.as_deref(),
+            Some("ALTER TABLE \"b\" ADD CONSTRAINT \"b_a_fk\" FOREIGN KEY (\"a_id\") REFERENCES \"public\".\"a\"(\"id\") ON DELETE cascade ON UPDATE no action NOT VALID;\n--> statement-breakpoint\nALTER TABLE ASYNC \"b\" VALIDATE CONSTRAINT \"b_a_fk\";")
+        );
+        assert!(checked[1].message.as_deref().unwrap().starts_with("drizzle-kit's `DO .. EXCEPTION WHEN duplicate_object` guard"));
+        assert!(checked[3].message.as_deref().unwrap().starts_with("DO blocks are PL/pgSQL"), "another block stays an error");
+    }
+
+    #[test]
     fn the_summary_line_has_the_documented_shape() {
         let checked = check_text("CREATE TABLE t (id uuid PRIMARY KEY);\n--> statement-breakpoint\nCREATE INDEX i ON t (id);\n--> statement-breakpoint\nALTER TABLE t ENABLE ROW LEVEL SECURITY;");
-        assert_eq!(Summary::of(&checked).line(), "Total: 3 | Compatible: 1 | Index (ASYNC): 1 | Stripped: 1 | Recreation: 0 | Errors: 0");
+        assert_eq!(Summary::of(&checked).line(), "Total: 3 | Compatible: 1 | Index (ASYNC): 1 | Stripped: 1 | Foreign key (NOT VALID + VALIDATE): 0 | Recreation: 0 | Errors: 0");
         assert_eq!(checked[1].rewritten.as_deref(), Some("CREATE INDEX ASYNC i ON t(id);"));
     }
 }

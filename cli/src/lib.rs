@@ -80,8 +80,9 @@ enum Command {
         #[command(subcommand)]
         action: permissions::Action,
     },
-    /// Compare a live database with the snapshot of its last applied migration and the
-    /// permissions file; exit 1 when they differ, naming each difference. Reads only.
+    /// Compare a live database with what its applied migrations make (replayed in a scratch
+    /// database) and with the permissions file; exit 1 when they differ, naming each
+    /// difference. Reads only.
     #[command(after_help = drift::EXAMPLES)]
     Drift(drift::Args),
     /// Bring another tool's migrations folder (and its applied history) along.

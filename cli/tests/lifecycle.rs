@@ -852,6 +852,9 @@ async fn drift_sees_every_kind_of_hand_change() {
         ("an index's operator class", "DROP INDEX books_title_idx; CREATE INDEX books_title_idx ON books (title text_pattern_ops)", "text_pattern_ops"),
         ("an index's collation", "DROP INDEX books_title_idx; CREATE INDEX books_title_idx ON books (title COLLATE \"C\")", "COLLATE \"C\""),
         ("a grant to PUBLIC", "GRANT DELETE ON books TO PUBLIC", "for role PUBLIC"),
+        ("a column grant to PUBLIC", "GRANT UPDATE (title) ON books TO PUBLIC", "UPDATE (title) on books for role PUBLIC"),
+        ("a table in a schema of its own", "CREATE SCHEMA stray; CREATE TABLE stray.t (id int)", "table `stray.t` is not in the snapshot"),
+        ("a constraint the model cannot hold", "ALTER TABLE books ADD CONSTRAINT books_no_twin EXCLUDE USING btree (title WITH =)", "`books_no_twin` (`EXCLUDE USING btree (title WITH =)`) is not made by the migrations"),
         ("a grant option to a managed role", "GRANT SELECT ON books TO tw_drift_reader WITH GRANT OPTION", "the grant option on SELECT"),
         ("a column grant to a managed role", "GRANT UPDATE (title) ON books TO tw_drift_reader", "UPDATE (title)"),
         ("a managed role made a member of another", "GRANT tw_drift_other TO tw_drift_reader", "role tw_drift_reader is a member of tw_drift_other"),
@@ -875,4 +878,43 @@ async fn drift_sees_every_kind_of_hand_change() {
         assert!(text(&out.stdout).contains(needle), "{what}: `{needle}` not said: {}", text(&out.stdout));
         common::execute_blocking(&common::admin_url(), no_membership);
     }
+    // What no migration makes and no table of theirs holds is listed and left alone: a
+    // platform's extension, a DBA's view or function.
+    db.reset().await;
+    assert!(on_db(&["migrate"]).status.success());
+    common::execute_blocking(&db.url, "CREATE EXTENSION IF NOT EXISTS pg_trgm; CREATE VIEW titles AS SELECT title FROM books; CREATE FUNCTION one() RETURNS int LANGUAGE sql AS 'SELECT 1'");
+    let out = drift();
+    assert_eq!(out.status.code(), Some(0), "{}{}", text(&out.stdout), text(&out.stderr));
+    for left_alone in ["extension `pg_trgm`", "view `titles`", "function `public.one()`"] {
+        assert!(text(&out.stdout).contains(&format!("{left_alone} (")) && text(&out.stdout).contains("left alone"), "{left_alone}: {}", text(&out.stdout));
+    }
+}
+
+/// What a drizzle-kit history makes that the structs cannot say stops the import (exit 1,
+/// nothing written), a SQL function body's `END` is not taken for a transaction's, and
+/// check-dsql fails on a foreign key it can only show the rewrite of.
+#[test]
+fn import_refuses_what_it_cannot_say_and_keeps_sql_function_bodies() {
+    let from = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(from.path().join("meta")).unwrap();
+    let files = [
+        ("0000_init", "CREATE TABLE \"a\" (\"id\" integer PRIMARY KEY, \"n\" integer);\n--> statement-breakpoint\nCREATE FUNCTION \"twice\"(x integer) RETURNS integer LANGUAGE sql BEGIN ATOMIC SELECT x * 2; END;"),
+        ("0001_checked", "BEGIN;\nALTER TABLE \"a\" ADD CONSTRAINT \"a_n_check\" CHECK (n > 0) NOT VALID;\nCOMMIT;"),
+    ];
+    let entries: Vec<serde_json::Value> = files.iter().enumerate().map(|(i, (tag, _))| serde_json::json!({"idx": i, "version": "7", "when": 1700000000000u64 + i as u64, "tag": tag, "breakpoints": true})).collect();
+    std::fs::write(from.path().join("meta/_journal.json"), serde_json::json!({"version": "7", "dialect": "postgresql", "entries": entries}).to_string()).unwrap();
+    for (tag, sql) in files {
+        std::fs::write(from.path().join(format!("{tag}.sql")), sql).unwrap();
+    }
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("tablewright.toml"), "dialect = \"postgres\"\nschema = [\"src/entities.rs\"]\n").unwrap();
+    let out = run(dir.path(), &["import", "drizzle", "--from", from.path().to_str().unwrap(), "--connection-string", &common::admin_url()]);
+    assert_eq!(out.status.code(), Some(1), "{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(text(&out.stdout).contains("constraint `a_n_check` is NOT VALID"), "{}", text(&out.stdout));
+    assert!(!dir.path().join("migrations").exists() && !dir.path().join("src").exists(), "nothing written");
+
+    std::fs::write(dir.path().join("fk.sql"), "ALTER TABLE \"b\" ADD CONSTRAINT \"b_a_fk\" FOREIGN KEY (\"a_id\") REFERENCES \"a\"(\"id\");\n").unwrap();
+    let out = run(dir.path(), &["check-dsql", "fk.sql"]);
+    assert_eq!(out.status.code(), Some(1), "the runner refuses it until the file says the rewrite: {}", text(&out.stdout));
+    assert!(text(&out.stdout).contains("FOREIGN KEY") && text(&out.stdout).contains("ALTER TABLE ASYNC \"b\" VALIDATE CONSTRAINT \"b_a_fk\""), "{}", text(&out.stdout));
 }

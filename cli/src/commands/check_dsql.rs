@@ -15,7 +15,7 @@ Examples:
   # hand-written SQL, for a machine
   tablewright check-dsql legacy/*.sql --format json
 
-Exit codes: 0 ok, 1 a statement is ERROR or RECREATION, 2 input error.";
+Exit codes: 0 ok, 1 a statement is ERROR, RECREATION or FOREIGN KEY, 2 input error.";
 
 /// `check-dsql`'s flags.
 #[derive(clap::Args)]
@@ -55,7 +55,7 @@ impl Report for CheckDsqlReport {
     type Status = Status;
 
     fn status(&self) -> Status {
-        if self.summary.errors + self.summary.recreation == 0 { Status::Ok } else { Status::Problems }
+        if self.summary.errors + self.summary.recreation + self.summary.foreign_keys == 0 { Status::Ok } else { Status::Problems }
     }
 
     fn text(&self) -> String {

@@ -7,6 +7,7 @@ use crate::connect::{DbArgs, block_on, input, termination};
 use crate::output::{CliError, Described, Done, Report};
 use serde::Serialize;
 use tablewright_core::compile::permissions::Statement;
+use tablewright_core::compile::rules::Dialect;
 use tablewright_core::project::folder::MigrationFolder;
 use tablewright_core::runner::permissions::{Excess, Gap, Membership};
 use tablewright_core::runner::{self, MigrationSet, Migrator, MigratorOptions};
@@ -55,7 +56,9 @@ pub struct DriftReport {
     pub tables: usize,
     /// Migrations not applied yet, so not compared.
     pub pending: Vec<String>,
-    /// What the structs cannot declare, so what was not compared.
+    /// What was compared only as the catalog prints it, or left alone (objects the
+    /// migrations do not make and that touch no table of theirs), and how the comparison
+    /// was made when it could not be catalog with catalog.
     pub not_compared: Vec<String>,
     /// Each difference of the schema.
     pub differences: Vec<Described<Difference>>,
@@ -80,11 +83,11 @@ impl Report for DriftReport {
         let snapshot = self.snapshot.as_deref().unwrap_or("(none applied)");
         let mut pending_note = if self.pending.is_empty() { String::new() } else { format!("{} migration(s) pending, not compared: {}\n", self.pending.len(), self.pending.join(", ")) };
         for n in &self.not_compared {
-            pending_note.push_str(&format!("not compared (the structs cannot declare it): {n}\n"));
+            pending_note.push_str(&format!("note: {n}\n"));
         }
         if self.status() == Status::Ok {
             let grants = if self.grants_checked > 0 { format!(" and the {} declared grant(s)", self.grants_checked) } else { String::new() };
-            return format!("drift: none — {} matches snapshot {snapshot} ({} table(s)){grants}.\n{pending_note}", self.target, self.tables);
+            return format!("drift: none — {} is what its migrations make, up to {snapshot} ({} table(s)){grants}.\n{pending_note}", self.target, self.tables);
         }
         let mut text = format!("drift: {} differs from what its migrations make (up to {snapshot}, its last applied):\n", self.target);
         for d in &self.differences {
@@ -115,6 +118,11 @@ pub fn run(cx: &Context, args: Args) -> Result<Done<DriftReport>, CliError> {
     }
     let set = MigrationSet::from_folder(&folder)?;
     let migrator_set = set.clone();
+    // The dialect the migrations were written for: the config's, else the snapshots'.
+    let dialect = match &config {
+        Some(config) => config.dialect,
+        None => migrations.last_snapshot()?.map(|s| s.dialect).unwrap_or(Dialect::Postgres),
+    };
     let permissions = match config.map(|c| c.permissions).filter(|p| p.is_file()) {
         Some(path) => Some((path.display().to_string(), read_statements(&path)?)),
         None => None,
@@ -162,7 +170,7 @@ pub fn run(cx: &Context, args: Args) -> Result<Done<DriftReport>, CliError> {
         };
         let scratch_url = args.scratch.clone().unwrap_or_else(|| embedded.as_ref().expect("started above").url("postgres"));
         let connector = migrator.connector();
-        let found = runner::drift(connector, replayed, &scratch_url, &history, permissions.as_ref().map(|(f, s)| (f.as_str(), s.as_slice())), stop).await?;
+        let found = runner::drift(connector, dialect, replayed, &expected, &scratch_url, &history, permissions.as_ref().map(|(f, s)| (f.as_str(), s.as_slice())), stop).await?;
         let pending: Vec<String> = status.pending.iter().cloned().chain(status.failed.iter().filter(|f| f.done == 0).map(|f| format!("{} (failed, nothing done)", f.tag))).collect();
         let report = DriftReport {
             target: connector.target().to_string(),

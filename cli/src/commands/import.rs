@@ -56,8 +56,8 @@ pub struct Args {
     #[arg(long, value_name = "SCHEMA.TABLE", default_value = import::DRIZZLE_HISTORY)]
     drizzle_history: String,
     /// A PostgreSQL server to replay the history on, in a scratch database dropped
-    /// afterwards (default: DATABASE_URL, else a throwaway server started from this
-    /// machine's PostgreSQL binaries).
+    /// afterwards (default: a throwaway server started from this machine's PostgreSQL
+    /// binaries). What the history makes outside its database (roles) stays on it.
     #[arg(long, value_name = "URL")]
     connection_string: Option<String>,
 }
@@ -158,7 +158,9 @@ pub fn drizzle(cx: &Context, args: Args) -> Result<Done<ImportReport>, CliError>
     let journal = import::journal(&folder, &drizzle_history);
     let sources: Vec<(String, Vec<u8>)> = folder.migrations.iter().map(|m| (m.tag.clone(), m.sql.clone())).collect();
     let set = MigrationSet::from_memory(&journal, &sources, &from.display().to_string())?;
-    let named = connection_string.or_else(|| std::env::var("DATABASE_URL").ok().filter(|v| !v.is_empty()));
+    // Not DATABASE_URL: the replay creates what the history creates, roles included, and
+    // those outlive the scratch database; a throwaway server is left as it was found.
+    let named = connection_string;
     let history = history_of(&config);
     let rewrites = std::sync::Mutex::new(Vec::new());
     let replayed = block_on(None, async {
@@ -183,7 +185,7 @@ pub fn drizzle(cx: &Context, args: Args) -> Result<Done<ImportReport>, CliError>
     let last = replayed.last().expect("a drizzle folder read has migrations");
     let (mut not_expressible, listed): (Vec<_>, Vec<_>) = last.unmodelled.iter().partition(|u| cannot_be_said(&u.kind));
     let mut not_expressible: Vec<String> = not_expressible.drain(..).map(|u| u.note.clone()).collect();
-    let mut notes = folder.notes.clone();
+    let mut notes = Vec::new();
     notes.extend(rewrites.into_inner().expect("not poisoned"));
     notes.extend(listed.into_iter().map(|u| u.note.clone()));
     notes.extend(last.beside_notes());
@@ -243,7 +245,15 @@ pub fn drizzle(cx: &Context, args: Args) -> Result<Done<ImportReport>, CliError>
 /// column) lose or change it. What lives beside the tables is left as it is and listed.
 fn cannot_be_said(kind: &UnmodelledKind) -> bool {
     match kind {
-        UnmodelledKind::PartialIndex(_) | UnmodelledKind::Generated | UnmodelledKind::OtherSchemaKey | UnmodelledKind::DeferrableKey | UnmodelledKind::IdentityBounds | UnmodelledKind::Unreadable => true,
+        UnmodelledKind::PartialIndex(_)
+        | UnmodelledKind::Generated
+        | UnmodelledKind::OtherSchemaKey
+        | UnmodelledKind::DeferrableKey
+        | UnmodelledKind::IdentityBounds
+        | UnmodelledKind::NotValid
+        | UnmodelledKind::Exclusion
+        | UnmodelledKind::Unlogged
+        | UnmodelledKind::Unreadable => true,
         UnmodelledKind::DefinedType { .. } | UnmodelledKind::Sequence { .. } | UnmodelledKind::NotATable => false,
     }
 }

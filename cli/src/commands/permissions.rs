@@ -158,6 +158,10 @@ pub(crate) fn membership_line(m: &Membership) -> String {
 }
 
 pub(crate) fn excess_line(e: &Excess) -> String {
+    if e.role == tablewright_core::runner::permissions::PUBLIC {
+        let undo = e.revokes().join(" ");
+        return format!("  warning: {} on {} for role PUBLIC (every role, the managed ones included): no handler declares it; tablewright never revokes from PUBLIC: `{}` by hand if nothing else needs it\n", excess_what(e), printable(&e.table), printable(&undo));
+    }
     format!("  warning: {} on {} for role {}: no handler declares it\n", excess_what(e), printable(&e.table), printable(&e.role))
 }
 

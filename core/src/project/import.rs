@@ -48,8 +48,6 @@ pub enum ImportError {
 pub struct DrizzleFolder {
     /// The migrations, in journal order.
     pub migrations: Vec<DrizzleMigration>,
-    /// What the folder holds that runs otherwise than drizzle ran it, one line each.
-    pub notes: Vec<String>,
 }
 
 /// One migration of a drizzle-kit folder.
@@ -86,8 +84,6 @@ struct DrizzleEntry {
     idx: u32,
     when: u64,
     tag: String,
-    #[serde(default)]
-    breakpoints: bool,
 }
 
 fn read(path: &Path) -> Result<Vec<u8>, ImportError> {
@@ -115,7 +111,6 @@ pub fn read_drizzle_folder(from: &Path) -> Result<DrizzleFolder, ImportError> {
         });
     }
     let mut migrations = Vec::new();
-    let mut notes = Vec::new();
     for (position, entry) in journal.entries.iter().enumerate() {
         if entry.idx as usize != position {
             return Err(ImportError::Format { path: journal_path.clone(), message: format!("entry `{}` has idx {} at position {position}; the journal's entries must be numbered from 0 in order", entry.tag, entry.idx) });
@@ -124,9 +119,6 @@ pub fn read_drizzle_folder(from: &Path) -> Result<DrizzleFolder, ImportError> {
         crate::project::journal::check_tag(&entry.tag).map_err(|why| ImportError::Format { path: journal_path.clone(), message: format!("entries[{position}].tag: {why}") })?;
         if migrations.iter().any(|m: &DrizzleMigration| m.tag == entry.tag) {
             return Err(ImportError::Format { path: journal_path.clone(), message: format!("entries[{position}].tag: `{}` appears twice (a bad merge?); keep one", entry.tag) });
-        }
-        if !entry.breakpoints {
-            notes.push(format!("{}: written without statement breakpoints; it runs as one statement", entry.tag));
         }
         let sql_path = from.join(format!("{}.sql", entry.tag));
         let sql = read(&sql_path)?;
@@ -138,7 +130,7 @@ pub fn read_drizzle_folder(from: &Path) -> Result<DrizzleFolder, ImportError> {
     if migrations.is_empty() {
         return Err(ImportError::Format { path: journal_path, message: "the journal has no migrations".to_owned() });
     }
-    Ok(DrizzleFolder { migrations, notes })
+    Ok(DrizzleFolder { migrations })
 }
 
 /// drizzle-kit v1 (the 1.0 release candidates) writes no journal: each migration is a
@@ -172,7 +164,7 @@ fn read_v1_folder(from: &Path) -> Result<DrizzleFolder, ImportError> {
         }
         migrations.push(DrizzleMigration { tag: folder, when, sql });
     }
-    Ok(DrizzleFolder { migrations, notes: Vec::new() })
+    Ok(DrizzleFolder { migrations })
 }
 
 /// `YYYYMMDDHHMMSS` read as UTC, in milliseconds since the epoch, as JavaScript's
@@ -268,7 +260,6 @@ mod tests {
         let dir = folder_with(journal, &[("20231114221320_init.sql", "CREATE TABLE a (id int);"), ("1700000000_unix.sql", "SELECT 1;"), ("plain_name.sql", "SELECT 2;")]);
         let folder = read_drizzle_folder(dir.path()).unwrap();
         assert_eq!(folder.migrations.iter().map(|m| m.tag.as_str()).collect::<Vec<_>>(), ["20231114221320_init", "1700000000_unix", "plain_name"]);
-        assert_eq!(folder.notes, ["plain_name: written without statement breakpoints; it runs as one statement"]);
         let journal = super::journal(&folder, DRIZZLE_HISTORY);
         assert_eq!(journal.entries[1].when, 1700000000001);
         assert_eq!(journal.entries[0].hash, hash::migration_hash(b"CREATE TABLE a (id int);"));

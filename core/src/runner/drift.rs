@@ -21,6 +21,7 @@ use super::target::{Connector, Target};
 use super::{MigrationSet, Migrator, MigratorOptions};
 use crate::compile::permissions::Statement;
 use crate::schema::compare::{self, Difference};
+use crate::schema::model::Schema;
 use serde::Serialize;
 
 /// What `drift` found.
@@ -51,65 +52,133 @@ impl DriftReport {
 }
 
 /// Compares the database behind `connector` with `applied` (the migrations it has applied,
-/// in order) replayed into a scratch database on the server at `scratch_admin_url`, and
-/// the grants of the permissions file (`(file name, statements)`) with the catalog's.
-/// When `stop` completes first, the replay is abandoned and the scratch database dropped.
+/// in order, written for `dialect`) replayed into a scratch database on the server at
+/// `scratch_admin_url`, and the grants of the permissions file (`(file name, statements)`)
+/// with the catalog's. When the applied migrations do not replay on an empty database (a
+/// SERIAL's sequence that no migration creates, after `pull` and `mark-applied`), the
+/// database is compared with `snapshot` instead, in the model's terms, and the report says
+/// so. When `stop` completes first, the replay is abandoned and the scratch database dropped.
+#[allow(clippy::too_many_arguments)] // each is one of drift's inputs, none travels with another
 pub async fn drift(
     connector: &Connector,
+    dialect: crate::compile::rules::Dialect,
     applied: MigrationSet,
+    snapshot: &Schema,
     scratch_admin_url: &str,
     history: &HistoryTable,
     permissions: Option<(&str, &[Statement])>,
     stop: impl Future<Output = ()>,
 ) -> Result<DriftReport, RunError> {
-    let dsql = connector.target().dsql_rules();
-    let (_, (expected, namespaces)) = scratch::with_scratch_database(scratch_admin_url, "drift", stop, async |url: &str| {
+    // The migrations were written for `dialect`: replayed under its rules, whichever
+    // rules the target is read under.
+    let dsql = dialect == crate::compile::rules::Dialect::Dsql || connector.target().dsql_rules();
+    let replayed = scratch::with_scratch_database(scratch_admin_url, "drift", stop, async |url: &str| {
         let target = if dsql { Target::DsqlEmulated { url: url.to_owned() } } else { Target::Postgres { url: url.to_owned() } };
         if !applied.migrations.is_empty() {
             let options = MigratorOptions { lock: false, history: history.clone(), ..MigratorOptions::default() };
-            Migrator::new(target, applied, options).await?.run(&|_| {}).await?;
+            match Migrator::new(target, applied, options).await?.run(&|_| {}).await {
+                Ok(_) => {}
+                Err(RunError::Statement { tag, number, source, .. }) => return Ok(Err(format!("{tag}: statement {number} failed: {}", crate::error::printable(&source.to_string())))),
+                Err(e) => return Err(e),
+            }
         }
         let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(url).await.map_err(|e| RunError::Connect { target: super::redact_url(url), source: e })?;
         let namespaces = scratch::application_namespaces(&mut conn, history).await?;
         let found = scratch::read_schemas(&mut conn, &namespaces, history).await?;
+        let version: i32 = sqlx::query_scalar("SELECT current_setting('server_version_num')::int / 10000").fetch_one(&mut conn).await.map_err(|e| RunError::db("reading the scratch server's version", e))?;
+        let runner = history_owner(&mut conn, history).await?;
         let _ = sqlx::Connection::close(conn).await;
-        Ok((found, namespaces))
+        Ok(Ok((found, namespaces, version, runner)))
     })
-    .await?;
+    .await?
+    .1;
     let mut conn = connector.connect().await?;
-    let found = scratch::read_schemas(conn.pg(), &namespaces, history).await?;
-    let mut differences = compare::catalog_differences(&expected.schema, &expected.text, &found.schema, &found.text);
+    let mut notes = Vec::new();
+    let (mut differences, expected_tables, found) = match replayed {
+        Ok((expected, scratch_namespaces, scratch_version, scratch_runner)) => {
+            // The live side's own schemas too: a table in a schema no migration makes is drift.
+            let mut namespaces = scratch::application_namespaces(conn.pg(), history).await?;
+            namespaces.extend(scratch_namespaces);
+            namespaces.sort();
+            namespaces.dedup();
+            let found = scratch::read_schemas(conn.pg(), &namespaces, history).await?;
+            let version: Option<i32> = sqlx::query_scalar("SELECT current_setting('server_version_num')::int / 10000").fetch_one(conn.pg()).await.ok();
+            if version.is_some_and(|v| v != scratch_version) {
+                notes.push(format!(
+                    "the migrations were replayed on PostgreSQL {scratch_version} and the database runs {}: text the server prints (expressions, views, functions) can differ between versions; give --scratch a server of the same version",
+                    version.unwrap_or_default()
+                ));
+            }
+            let mut differences = Vec::new();
+            for d in compare::catalog_differences(&expected.schema, &expected.text, &found.schema, &found.text) {
+                match d {
+                    // A view, function, sequence or extension only the database has is not
+                    // the migrations' and touches no table they make: listed, left alone.
+                    Difference::Beside { object, table: None, name, expected: None, found: Some(definition) } => {
+                        notes.push(format!("{object} `{name}` ({definition}) is not made by the migrations; left alone"));
+                    }
+                    d => differences.push(d),
+                }
+            }
+            if let Some(runner) = history_owner(conn.pg(), history).await? {
+                differences.extend(owners(&expected, &found, scratch_runner.as_deref(), &runner));
+            }
+            (differences, expected.schema.tables.len(), found)
+        }
+        Err(failure) => {
+            let expected = crate::compile::lower::for_dialect(snapshot, dialect);
+            let found = scratch::read_schemas(conn.pg(), &expected.namespaces(), history).await?;
+            notes.push(format!(
+                "the applied migrations do not replay on an empty database ({failure}), so the database was compared with the snapshot, which sees less (no validity, row-level security, triggers or owners)"
+            ));
+            (compare::differences(&expected, &found.schema), expected.tables.len(), found)
+        }
+    };
     differences.extend(found.invalid_indexes.iter().map(|index| Difference::InvalidIndex { index: index.clone() }));
-    differences.extend(owners(conn.pg(), &found, history).await?);
-    let mut not_compared: Vec<String> = found.unmodelled.iter().filter(|u| !u.is_compared()).map(|u| u.note.clone()).collect();
-    not_compared.sort();
-    not_compared.dedup();
+    notes.extend(found.unmodelled.iter().filter(|u| !u.is_compared()).map(|u| u.note.clone()));
+    notes.sort();
+    notes.dedup();
     let grants = match permissions {
         Some((file, statements)) => permissions::inspect(&mut conn, file, statements).await?,
         None => Default::default(),
     };
     conn.close().await;
-    Ok(DriftReport { differences, tables: expected.schema.tables.len(), grants_checked: grants.checked, missing_grants: grants.gaps, excess_grants: grants.excess, memberships: grants.memberships, not_compared })
+    Ok(DriftReport {
+        differences,
+        tables: expected_tables,
+        grants_checked: grants.checked,
+        missing_grants: grants.gaps,
+        excess_grants: grants.excess,
+        memberships: grants.memberships,
+        not_compared: notes,
+    })
 }
 
-/// Managed tables owned by another role than the one that owns the history (the role
-/// migrations run as): a table handed to someone else by hand. Nothing is said when the
-/// history is not there to ask.
-async fn owners(conn: &mut sqlx::PgConnection, found: &Introspected, history: &HistoryTable) -> Result<Vec<Difference>, RunError> {
-    let owner: Option<String> = sqlx::query_scalar(
-        "SELECT pg_get_userbyid(c.relowner)::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2",
-    )
-    .bind(&history.schema)
-    .bind(&history.table)
-    .fetch_optional(&mut *conn)
-    .await
-    .map_err(|e| RunError::db("reading the history's owner", e))?;
-    let Some(expected) = owner else { return Ok(Vec::new()) };
-    Ok(found
+/// The role that owns the history table (the one migrations run as), when it is there.
+async fn history_owner(conn: &mut sqlx::PgConnection, history: &HistoryTable) -> Result<Option<String>, RunError> {
+    sqlx::query_scalar("SELECT pg_get_userbyid(c.relowner)::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2")
+        .bind(&history.schema)
+        .bind(&history.table)
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(|e| RunError::db("reading the history's owner", e))
+}
+
+/// Managed tables owned by another role than the migrations leave them with: a table the
+/// replay left to the role it ran as (`scratch_runner`) belongs to the one the live
+/// history's owner is (`runner`); one a migration handed to another role (`ALTER TABLE ..
+/// OWNER TO`), to that role.
+fn owners(expected: &Introspected, found: &Introspected, scratch_runner: Option<&str>, runner: &str) -> Vec<Difference> {
+    found
         .owners
         .iter()
-        .filter(|(table, owner)| **owner != expected && found.schema.tables.contains_key(*table))
-        .map(|(table, owner)| Difference::Owner { table: table.clone(), expected: expected.clone(), found: owner.clone() })
-        .collect())
+        .filter(|(table, _)| expected.schema.tables.contains_key(*table))
+        .filter_map(|(table, owner)| {
+            let wanted = match expected.owners.get(table) {
+                Some(o) if Some(o.as_str()) != scratch_runner => o.clone(),
+                _ => runner.to_owned(),
+            };
+            (*owner != wanted).then(|| Difference::Owner { table: table.clone(), expected: wanted, found: owner.clone() })
+        })
+        .collect()
 }
-

@@ -57,11 +57,15 @@ impl Migrator {
         for (i, chunk) in m.statements.iter().enumerate() {
             let refuse = |reason: String| RunError::Refused { tag: m.tag.clone(), number: i + 1, statement: chunk.clone(), reason };
             let mut parts = crate::sql::split::statements_in(chunk, 1);
-            // drizzle's migrator runs a file's own `BEGIN`/`COMMIT` inside its transaction,
-            // where they change nothing that matters; an imported file keeps its bytes (its
-            // hash is drizzle's record of it) and runs without them, as one transaction.
-            if self.set.drizzle.is_some() && parts.iter().any(|(_, p)| is_drizzle_wrapper(p)) {
-                parts.retain(|(_, p)| !is_drizzle_wrapper(p));
+            // drizzle's migrator runs a whole file inside its own transaction, where a file's
+            // `BEGIN` is a no-op and its `COMMIT` only ends that transaction early. A file
+            // the import brought keeps its bytes (its hash is drizzle's record of it) and
+            // runs without them, as one transaction: the same schema, and on a failure
+            // nothing half done. (`END` is left alone: it also closes `BEGIN ATOMIC` bodies;
+            // ROLLBACK, savepoints and two-phase commit change what a file does: refused.)
+            let imported = self.set.drizzle.as_ref().is_some_and(|d| self.set.migrations.iter().position(|x| x.tag == m.tag).is_some_and(|at| at < d.raw_hashes.len()));
+            if imported && parts.iter().any(|(_, p)| is_begin_or_commit(p)) {
+                parts.retain(|(_, p)| !is_begin_or_commit(p));
                 let reason = "drizzle-kit file: its own BEGIN/COMMIT are left out; the migration runs as one transaction".to_owned();
                 if parts.is_empty() {
                     events(Event::Skipped { tag: m.tag.clone(), number: i + 1, reason });
@@ -135,11 +139,9 @@ impl Migrator {
     }
 }
 
-/// `BEGIN`, `START TRANSACTION`, `COMMIT` or `END` with nothing but modes after it: what
-/// drizzle-kit users wrap a hand-written file in. `ROLLBACK`, savepoints and two-phase
-/// commit change what the file does, so they stay refused.
-fn is_drizzle_wrapper(sql: &str) -> bool {
+/// `BEGIN`, `START TRANSACTION` or `COMMIT` (with their modes; not two-phase commit).
+fn is_begin_or_commit(sql: &str) -> bool {
     let info = statement::classify(sql);
-    let first = sql.trim_start().split(|c: char| !c.is_ascii_alphabetic()).next().unwrap_or_default().to_ascii_uppercase();
-    info.kind == StatementKind::TransactionControl && !info.two_phase && matches!(first.as_str(), "BEGIN" | "START" | "COMMIT" | "END")
+    let Some(first) = crate::sql::tokens::significant(sql).into_iter().next() else { return false };
+    info.kind == StatementKind::TransactionControl && !info.two_phase && ["BEGIN", "START", "COMMIT"].iter().any(|w| first.is_word(w))
 }

@@ -60,6 +60,13 @@ pub enum UnmodelledKind {
     /// An identity's MINVALUE or MAXVALUE (or CYCLE) other than the default: in the model
     /// without it.
     IdentityBounds,
+    /// A foreign key or check added `NOT VALID` and never validated: in the model as a
+    /// valid one.
+    NotValid,
+    /// An `EXCLUDE` constraint: not in the model.
+    Exclusion,
+    /// An `UNLOGGED` table: in the model as a logged one.
+    Unlogged,
     /// A default, a check or a column whose text the SQL parser does not read as one
     /// expression or one type: left out of the model (the catalog is input; its text
     /// becomes SQL only once parsed).
@@ -86,7 +93,8 @@ impl Introspected {
             .text
             .beside
             .keys()
-            .filter(|(kind, _, name)| !(*kind == BesideKind::Sequence && drawn_from(name)))
+            // (Views are said as what is not a table, in `unmodelled`.)
+            .filter(|(kind, _, name)| *kind != BesideKind::View && !(*kind == BesideKind::Sequence && drawn_from(name)))
             .map(|(kind, table, name)| {
                 let on = if table.is_empty() { String::new() } else { format!(" on `{table}`") };
                 let name = if *kind == BesideKind::RowLevelSecurity { String::new() } else { format!(" `{name}`") };
@@ -236,13 +244,13 @@ SELECT CASE WHEN n.nspname = 'public' THEN c.relname::text ELSE n.nspname || '.'
              JOIN pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.attnum ORDER BY k.ord) AS ref_columns,
        con.confdeltype::text AS on_delete, con.confupdtype::text AS on_update,
        con.confmatchtype = 'f' AS match_full, con.condeferrable AS deferrable, con.condeferred AS initially_deferred,
-       pg_get_constraintdef(con.oid) AS definition
+       pg_get_constraintdef(con.oid) AS definition, con.convalidated AS validated
 FROM pg_constraint con
 JOIN pg_class c ON c.oid = con.conrelid
 JOIN pg_namespace n ON n.oid = c.relnamespace
 LEFT JOIN pg_class rc ON rc.oid = con.confrelid
 LEFT JOIN pg_namespace rn ON rn.oid = rc.relnamespace
-WHERE n.nspname = ANY($1) AND con.contype IN ('p', 'u', 'f', 'c') AND strpos(c.relname, '.') = 0
+WHERE n.nspname = ANY($1) AND con.contype IN ('p', 'u', 'f', 'c', 'x') AND strpos(c.relname, '.') = 0
 ORDER BY n.nspname, c.relname, con.conname";
 
 // Indexes that do not back a primary key or unique constraint. (A foreign key's `conindid`
@@ -292,7 +300,9 @@ macro_rules! model_name {
     };
 }
 
-/// What lives beside the tables, each `(table or '', name, definition)`.
+/// What lives beside the tables, each `(table or '', name, definition)`. The triggers of
+/// the DSQL emulation's guard (`dsql_guard`, the test suite's) are the server's, not the
+/// application's.
 const BESIDE: &[(BesideKind, &str)] = &[
     (
         BesideKind::RowLevelSecurity,
@@ -308,7 +318,7 @@ WHERE n.nspname = ANY($1) AND c.relkind IN ('r', 'p') AND (c.relrowsecurity OR c
             "SELECT ", model_name!("n", "c"), ", p.polname::text,
        format('AS %s FOR %s TO %s', CASE WHEN p.polpermissive THEN 'PERMISSIVE' ELSE 'RESTRICTIVE' END,
               CASE p.polcmd WHEN 'r' THEN 'SELECT' WHEN 'a' THEN 'INSERT' WHEN 'w' THEN 'UPDATE' WHEN 'd' THEN 'DELETE' ELSE 'ALL' END,
-              (SELECT string_agg(CASE WHEN r = 0 THEN 'PUBLIC' ELSE pg_get_userbyid(r)::text END, ', ' ORDER BY 1) FROM unnest(p.polroles) r))
+              (SELECT string_agg(g, ', ' ORDER BY g) FROM (SELECT CASE WHEN r = 0 THEN 'PUBLIC' ELSE pg_get_userbyid(r)::text END AS g FROM unnest(p.polroles) r) grantees))
        || coalesce(' USING (' || pg_get_expr(p.polqual, p.polrelid) || ')', '') || coalesce(' WITH CHECK (' || pg_get_expr(p.polwithcheck, p.polrelid) || ')', '')
 FROM pg_policy p JOIN pg_class c ON c.oid = p.polrelid JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE n.nspname = ANY($1)"
@@ -319,7 +329,8 @@ WHERE n.nspname = ANY($1)"
         concat!(
             "SELECT ", model_name!("n", "c"), ", t.tgname::text, pg_get_triggerdef(t.oid) || CASE t.tgenabled WHEN 'D' THEN ' (disabled)' ELSE '' END
 FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-WHERE n.nspname = ANY($1) AND NOT t.tgisinternal"
+WHERE n.nspname = ANY($1) AND NOT t.tgisinternal
+  AND NOT EXISTS (SELECT 1 FROM pg_proc p JOIN pg_namespace pn ON pn.oid = p.pronamespace WHERE p.oid = t.tgfoid AND pn.nspname = 'dsql_guard')"
         ),
     ),
     (
@@ -348,6 +359,13 @@ WHERE n.nspname = ANY($1) AND c.relkind = 'S'
     ),
     (BesideKind::Extension, "SELECT '', e.extname::text, 'EXTENSION' FROM pg_extension e WHERE e.extname <> 'plpgsql' AND $1::text[] IS NOT NULL"),
 ];
+
+/// The UNLOGGED tables.
+const UNLOGGED: &str = concat!(
+    "SELECT ", model_name!("n", "c"), "
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE n.nspname = ANY($1) AND c.relkind IN ('r', 'p') AND c.relpersistence = 'u' AND strpos(c.relname, '.') = 0"
+);
 
 /// Each table's owner.
 const OWNERS: &str = concat!(
@@ -534,6 +552,18 @@ pub async fn introspect_with(conn: &mut PgConnection, namespaces: &[String], seq
         text.definitions.insert((table.clone(), name.clone()), row.try_get("definition")?);
         let columns: Vec<String> = row.try_get("columns")?;
         let kind = row.try_get::<String, _>("kind")?;
+        if kind == "x" {
+            let definition: String = row.try_get("definition")?;
+            unmodelled.push(Unmodelled { table: Some(table.clone()), kind: UnmodelledKind::Exclusion, note: format!("`{table}`: exclusion constraint `{name}` ({definition}) is not declared by the structs") });
+            continue;
+        }
+        if !row.try_get::<bool, _>("validated")? {
+            unmodelled.push(Unmodelled {
+                table: Some(table.clone()),
+                kind: UnmodelledKind::NotValid,
+                note: format!("`{table}`: constraint `{name}` is NOT VALID (rows from before it are unchecked), which the structs do not declare: validate it (`ALTER TABLE .. VALIDATE CONSTRAINT`) first"),
+            });
+        }
         if matches!(kind.as_str(), "p" | "u") && row.try_get::<bool, _>("deferrable")? {
             unmodelled.push(Unmodelled {
                 table: Some(table.clone()),
@@ -676,6 +706,9 @@ pub async fn introspect_with(conn: &mut PgConnection, namespaces: &[String], seq
         }
     }
     let owners = sqlx::query_as::<_, (String, String)>(OWNERS).bind(namespaces).fetch_all(&mut *conn).await?.into_iter().collect();
+    for table in sqlx::query_scalar::<_, String>(UNLOGGED).bind(namespaces).fetch_all(&mut *conn).await? {
+        unmodelled.push(Unmodelled { note: format!("`{table}` is UNLOGGED, which the structs do not declare"), table: Some(table), kind: UnmodelledKind::Unlogged });
+    }
     // The notes quote the catalog's names: said with their control characters escaped.
     for u in &mut unmodelled {
         u.note = crate::error::printable(&u.note).into_owned();

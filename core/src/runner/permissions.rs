@@ -292,7 +292,9 @@ pub async fn apply(connector: &Connector, file: &str, statements: &[Statement], 
         }
     }
     if options.revoke_undeclared {
-        for excess in find_excess(&mut conn, statements).await? {
+        // A grant to PUBLIC is every role's, the ones the file does not name included:
+        // reported, never revoked here.
+        for excess in find_excess(&mut conn, statements).await?.into_iter().filter(|e| e.role != PUBLIC) {
             // One statement per transaction: REVOKE is DDL on DSQL.
             for sql in excess.revokes() {
                 run(&mut conn, connector, &policy, &sql).await.map_err(|e| RunError::db(&format!("{file}: revoking what no handler declares: {sql}"), e))?;
@@ -330,6 +332,7 @@ fn governed_schemas<'a>(grants: impl Iterator<Item = &'a Grant>) -> Vec<String> 
 async fn find_excess(conn: &mut Conn, statements: &[Statement]) -> Result<Vec<Excess>, RunError> {
     let managed = managed_roles(statements);
     let schemas = governed_schemas(statements.iter().filter_map(|s| if let Statement::Grant { grant, .. } = s { Some(grant) } else { None }));
+    let granted_tables: BTreeSet<&str> = statements.iter().filter_map(|s| if let Statement::Grant { grant, .. } = s { Some(grant.table.as_str()) } else { None }).collect();
     let mut declared: BTreeMap<(&str, &str), BTreeSet<&str>> = BTreeMap::new();
     for s in statements {
         if let Statement::Grant { grant, .. } = s {
@@ -344,7 +347,7 @@ async fn find_excess(conn: &mut Conn, statements: &[Statement]) -> Result<Vec<Ex
          LEFT JOIN pg_roles r ON r.oid = a.grantee \
          WHERE n.nspname = ANY($1) AND strpos(c.relname, '.') = 0 AND c.relkind IN ('r', 'p') AND a.grantee <> c.relowner AND (a.grantee = 0 OR r.oid IS NOT NULL) \
          UNION ALL \
-         SELECT CASE WHEN n.nspname = 'public' THEN c.relname::text ELSE n.nspname || '.' || c.relname END, att.attname::text, r.rolname::text, a.privilege_type, a.is_grantable \
+         SELECT CASE WHEN n.nspname = 'public' THEN c.relname::text ELSE n.nspname || '.' || c.relname END, att.attname::text, CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE r.rolname::text END, a.privilege_type, a.is_grantable \
          FROM pg_attribute att JOIN pg_class c ON c.oid = att.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace \
          CROSS JOIN LATERAL aclexplode(att.attacl) a \
          LEFT JOIN pg_roles r ON r.oid = a.grantee \
@@ -359,8 +362,8 @@ async fn find_excess(conn: &mut Conn, statements: &[Statement]) -> Result<Vec<Ex
     for (table, column, role, privilege, grantable) in rows {
         // Privilege names come from the catalog; anything else is not sent back as SQL.
         let known = !privilege.is_empty() && privilege.bytes().all(|b| b.is_ascii_uppercase() || b == b' ');
-        // A grant to PUBLIC reaches the managed roles too, where the file manages any.
-        let reaches_managed = managed.contains(role.as_str()) || (role == PUBLIC && !managed.is_empty());
+        // A grant to PUBLIC reaches the managed roles too: on the tables the file grants on.
+        let reaches_managed = managed.contains(role.as_str()) || (role == PUBLIC && granted_tables.contains(table.as_str()));
         if !known || !reaches_managed {
             continue;
         }
@@ -396,9 +399,11 @@ async fn find_memberships(conn: &mut Conn, statements: &[Statement]) -> Result<V
     if managed.is_empty() {
         return Ok(Vec::new());
     }
+    // PostgreSQL's predefined roles (`pg_read_all_data`, ..) and RDS's (`rds_iam`, which
+    // IAM login needs) are the platform's business, not a hand change.
     let rows: Vec<(String, String)> = sqlx::query_as(
         "SELECT r.rolname::text, m.rolname::text FROM pg_auth_members am JOIN pg_roles r ON r.oid = am.member JOIN pg_roles m ON m.oid = am.roleid \
-         WHERE r.rolname = ANY($1) ORDER BY 1, 2",
+         WHERE r.rolname = ANY($1) AND m.rolname !~ '^(pg|rds)_' ORDER BY 1, 2",
     )
     .bind(&managed)
     .fetch_all(conn.pg())

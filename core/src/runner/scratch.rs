@@ -12,12 +12,15 @@ use super::{Event, HistoryTable, MigrationSet, Migrator, MigratorOptions, RunErr
 use sqlx::{AssertSqlSafe, Connection, PgConnection};
 
 /// `postgres://u@h:5432/db?x=y` with another database: `postgres://u@h:5432/<name>?x=y`.
+/// A `dbname=` parameter, which would name the database over the path, is left out.
 pub fn with_database(url: &str, name: &str) -> String {
     let Some(scheme_end) = url.find("://") else { return url.to_owned() };
     let rest = scheme_end + 3;
     let query = url[rest..].find('?').map(|i| rest + i).unwrap_or(url.len());
     let path = url[rest..query].find('/').map(|i| rest + i).unwrap_or(query);
-    format!("{}/{name}{}", &url[..path], &url[query..])
+    let parameters: Vec<&str> = url.get(query + 1..).unwrap_or_default().split('&').filter(|p| !p.is_empty() && !p.starts_with("dbname=")).collect();
+    let query = if parameters.is_empty() { String::new() } else { format!("?{}", parameters.join("&")) };
+    format!("{}/{name}{query}", &url[..path])
 }
 
 /// Creates a database `tablewright_<purpose>_<pid>_<random>` on the server at `admin_url`,
@@ -37,14 +40,28 @@ pub async fn with_scratch_database<T>(
         .await
         .map_err(|e| RunError::db(&format!("creating a scratch database on {} (the role needs CREATEDB)", redact_url(admin_url)), e))?;
     let url = with_database(admin_url, &database);
+    // Whatever the URL says, the work runs in the scratch database or not at all.
+    let in_scratch = async {
+        let mut conn = PgConnection::connect(&url).await.map_err(|e| RunError::Connect { target: redact_url(&url), source: e })?;
+        let current: String = sqlx::query_scalar("SELECT current_database()::text").fetch_one(&mut conn).await.map_err(|e| RunError::db("reading the scratch database's name", e))?;
+        let _ = conn.close().await;
+        if current != database {
+            return Err(RunError::Config(format!("{} connects to database `{current}`, not the scratch database `{database}`: name the server without a database parameter", redact_url(&url))));
+        }
+        work(&url).await
+    };
     let result = tokio::select! {
-        result = work(&url) => result,
+        result = in_scratch => result,
         () = stop => Err(RunError::Interrupted { what: format!(" during {purpose}; the scratch database was dropped") }),
     };
     let dropped = sqlx::raw_sql(AssertSqlSafe(format!("DROP DATABASE IF EXISTS \"{database}\" WITH (FORCE)"))).execute(&mut admin).await;
     let _ = admin.close().await;
+    if let (Err(_), Err(e)) = (&result, &dropped) {
+        // The work's error is the one returned; the database left behind is named in the log.
+        tracing::error!("the scratch database {database} on {} could not be dropped ({e}); drop it by hand", redact_url(admin_url));
+    }
     let value = result?;
-    dropped.map_err(|e| RunError::db(&format!("dropping the scratch database {database}"), e))?;
+    dropped.map_err(|e| RunError::db(&format!("dropping the scratch database {database} (drop it by hand)"), e))?;
     Ok((database, value))
 }
 
@@ -104,5 +121,7 @@ mod tests {
         assert_eq!(with_database("postgres://u:p@h/postgres?sslmode=disable", "x"), "postgres://u:p@h/x?sslmode=disable");
         assert_eq!(with_database("postgres://h", "x"), "postgres://h/x");
         assert_eq!(with_database("postgres://h?user=u", "x"), "postgres://h/x?user=u");
+        assert_eq!(with_database("postgres://h/postgres?dbname=prod&sslmode=require", "x"), "postgres://h/x?sslmode=require");
+        assert_eq!(with_database("postgres://h/postgres?dbname=prod", "x"), "postgres://h/x");
     }
 }

@@ -170,7 +170,7 @@ pub enum Difference {
     /// A constraint or index whose definition, as the catalog prints it, is not the one
     /// the migrations make (`NOT VALID`, `DEFERRABLE`, `MATCH FULL`, a CHECK redefined
     /// under its name, an operator class or collation); see [`catalog_differences`].
-    ChangedDefinition { table: String, name: String, expected: String, found: String },
+    ChangedDefinition { table: String, name: String, expected: Option<String>, found: Option<String> },
     /// Something beside the tables (row-level security, a policy, a trigger, a view, a
     /// function, a sequence, an extension) that the migrations do not make, or make otherwise.
     Beside { object: BesideKind, table: Option<String>, name: String, expected: Option<String>, found: Option<String> },
@@ -245,13 +245,14 @@ pub fn catalog_differences(expected: &Schema, expected_text: &CatalogText, actua
             _ => None,
         })
         .collect();
-    for (key, wanted) in &expected_text.definitions {
-        if let Some(found) = actual_text.definitions.get(key)
-            && found != wanted
-            && !seen.contains(key)
-            && actual.tables.contains_key(&key.0)
-        {
-            out.push(Difference::ChangedDefinition { table: key.0.clone(), name: key.1.clone(), expected: wanted.clone(), found: found.clone() });
+    // On a table both sides have, every constraint and index as printed, those the model
+    // holds only in part included (an index of another method, a key to another schema).
+    let on_both = |table: &String| expected.tables.contains_key(table) && actual.tables.contains_key(table);
+    let keys: std::collections::BTreeSet<&(String, String)> = expected_text.definitions.keys().chain(actual_text.definitions.keys()).collect();
+    for key in keys {
+        let (wanted, found) = (expected_text.definitions.get(key), actual_text.definitions.get(key));
+        if wanted != found && !seen.contains(key) && on_both(&key.0) {
+            out.push(Difference::ChangedDefinition { table: key.0.clone(), name: key.1.clone(), expected: wanted.cloned(), found: found.cloned() });
         }
     }
     let named = |table: &String| (!table.is_empty()).then(|| table.clone());
@@ -294,7 +295,12 @@ impl Difference {
         let mut out = String::new();
         let f = &mut out;
         let _ = match self {
-            Difference::ChangedDefinition { table, name, expected, found } => write!(f, "`{table}`: `{name}` is `{found}`, the migrations make `{expected}`"),
+            Difference::ChangedDefinition { table, name, expected, found } => match (expected, found) {
+                (Some(e), Some(f2)) => write!(f, "`{table}`: `{name}` is `{f2}`, the migrations make `{e}`"),
+                (Some(e), None) => write!(f, "`{table}`: `{name}` (`{e}`) is missing"),
+                (None, Some(f2)) => write!(f, "`{table}`: `{name}` (`{f2}`) is not made by the migrations"),
+                (None, None) => write!(f, "`{table}`: `{name}`"),
+            },
             Difference::Beside { object, table, name, expected, found } => {
                 let on = table.as_deref().map(|t| format!(" on `{t}`")).unwrap_or_default();
                 // Row-level security is one per table: the table names it.

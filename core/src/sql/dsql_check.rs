@@ -162,18 +162,42 @@ pub fn classify(line: usize, sql: &str) -> CheckedStatement {
         checked.rewritten = Some(fixed.trim().to_owned());
     }
     if checked.class == DsqlClass::ForeignKey {
-        match info.adds_constraint {
+        match info.adds_constraint.filter(|_| single_action(sql).is_some()) {
             Some((table, constraint)) => {
                 let table = table.map(|t| crate::sql::ident::quote_table(&t)).unwrap_or_default();
-                let added = sql.trim().trim_end_matches(';').trim_end();
+                let added = single_action(sql).expect("filtered above");
                 checked.rewritten = Some(format!("{added} NOT VALID;\n--> statement-breakpoint\nALTER TABLE ASYNC {table} VALIDATE CONSTRAINT {};", crate::sql::ident::quote(&constraint)));
                 checked.suggestion = Some("put the two statements of the rewrite in the file, each in a chunk of its own".into());
             }
-            // A key whose table or name the statement does not say plainly: no rewrite.
-            None => checked.class = DsqlClass::Error,
+            // A key whose table or name the statement does not say plainly, or one action
+            // of several: no rewrite to offer.
+            None => {
+                checked.class = DsqlClass::Error;
+                checked.suggestion = Some("write each foreign key in an ALTER TABLE of its own, ending `NOT VALID`, then `ALTER TABLE ASYNC <table> VALIDATE CONSTRAINT <name>` in a chunk of its own".into());
+            }
         }
     }
     checked
+}
+
+/// `ALTER TABLE .. ADD CONSTRAINT ..` as written without its `;`, when it is one action
+/// with no comment in it: where `NOT VALID` can go at the end. `None` for several actions
+/// (a comma outside parentheses) or a comment, which would swallow or split what is added.
+fn single_action(sql: &str) -> Option<&str> {
+    use sqlparser::tokenizer::{Token, Whitespace};
+    let tokens = crate::sql::tokens::lex(sql).ok()?;
+    let mut depth = 0i32;
+    for t in &tokens {
+        match &t.token {
+            Token::Whitespace(Whitespace::SingleLineComment { .. } | Whitespace::MultiLineComment(_)) => return None,
+            Token::LParen => depth += 1,
+            Token::RParen => depth -= 1,
+            Token::Comma if depth == 0 => return None,
+            _ => {}
+        }
+    }
+    let last = tokens.iter().rev().find(|t| !t.is_blank() && t.token != Token::SemiColon)?;
+    Some(&sql[..last.bytes.end])
 }
 
 /// The first words of a statement, for messages.
@@ -292,6 +316,14 @@ mod tests {
         );
         assert!(checked[1].message.as_deref().unwrap().starts_with("drizzle-kit's `DO .. EXCEPTION WHEN duplicate_object` guard"));
         assert!(checked[3].message.as_deref().unwrap().starts_with("DO blocks are PL/pgSQL"), "another block stays an error");
+        // Two actions, or a comment where `NOT VALID` would go: no rewrite is offered.
+        for sql in [
+            "ALTER TABLE b ADD CONSTRAINT x1 FOREIGN KEY (a) REFERENCES a (id), ADD CONSTRAINT x2 FOREIGN KEY (c) REFERENCES a (id);",
+            "ALTER TABLE b ADD CONSTRAINT x1 FOREIGN KEY (a) REFERENCES a (id) -- the author\n;",
+        ] {
+            let checked = classify(1, sql);
+            assert_eq!((checked.class, checked.rewritten), (DsqlClass::Error, None), "{sql}");
+        }
     }
 
     #[test]

@@ -90,11 +90,25 @@ pub fn statements_in(text: &str, first_line: usize) -> Vec<(usize, String)> {
     };
     let mut out = Vec::new();
     let mut start: Option<(usize, usize)> = None;
-    for t in &lexemes {
+    // Inside a SQL-standard function body, `BEGIN ATOMIC .. END`, a `;` ends a statement
+    // of the body, not the CREATE: `ends` counts the ENDs still to come (CASE has one).
+    let (mut ends, mut previous_begin) = (0usize, false);
+    for t in lexemes.iter() {
         if start.is_none() && !t.is_blank() && t.token != Token::SemiColon {
             start = Some((t.line, t.bytes.start));
         }
+        if !t.is_blank() {
+            if previous_begin && t.is_word("ATOMIC") {
+                ends += 1;
+            } else if ends > 0 && t.is_word("CASE") {
+                ends += 1;
+            } else if ends > 0 && t.is_word("END") {
+                ends -= 1;
+            }
+            previous_begin = t.is_word("BEGIN");
+        }
         if t.token == Token::SemiColon
+            && ends == 0
             && let Some((line, from)) = start.take()
         {
             out.push((first_line + line - 1, text[from..t.bytes.end].trim().to_owned()));
@@ -124,6 +138,13 @@ mod tests {
         assert_eq!(chunks[0].0, 2);
         assert!(chunks[0].1.starts_with("-- Custom migration") && chunks[0].1.ends_with("SELECT 1;"), "{chunks:?}");
         assert_eq!(chunks[1], (7, "SELECT $$\n--> statement-breakpoint\n$$;".to_owned()));
+    }
+
+    #[test]
+    fn a_sql_function_body_is_one_statement_with_its_create() {
+        let text = "CREATE FUNCTION f(x int) RETURNS int LANGUAGE sql BEGIN ATOMIC SELECT CASE WHEN x > 0 THEN 1 END; SELECT x; END;\nSELECT 2;";
+        let statements: Vec<String> = statements_in(text, 1).into_iter().map(|(_, s)| s).collect();
+        assert_eq!(statements, ["CREATE FUNCTION f(x int) RETURNS int LANGUAGE sql BEGIN ATOMIC SELECT CASE WHEN x > 0 THEN 1 END; SELECT x; END;", "SELECT 2;"]);
     }
 
     #[test]

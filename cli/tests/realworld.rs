@@ -113,6 +113,15 @@ async fn adopt(name: &str) {
     std::fs::write(dir.path().join("tablewright.toml"), "dialect = \"postgres\"\nschema = [\"src/entities.rs\"]\n").unwrap();
     let out = run(dir.path(), &["import", "drizzle", "--from", from.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(0), "{name}: import: {}{}", text(&out.stdout), text(&out.stderr));
+    // SQL files the journal does not name (drizzle never ran them) are said, not imported.
+    for file in std::fs::read_dir(&from).unwrap().flatten().map(|e| e.file_name().to_string_lossy().into_owned()) {
+        if let Some(tag) = file.strip_suffix(".sql")
+            && !entries.iter().any(|e| e.tag == tag)
+        {
+            assert!(text(&out.stdout).contains(&format!("{file} is not in the journal")), "{name}: {file}: {}", text(&out.stdout));
+            assert!(!dir.path().join("migrations").join(&file).exists(), "{name}: {file} was imported");
+        }
+    }
     // What the structs do not carry is listed, never passed over.
     let history = entries.iter().map(|e| String::from_utf8_lossy(&e.sql).to_uppercase()).collect::<String>();
     for (made_by, listed) in [("CREATE POLICY", "policy `"), ("ENABLE ROW LEVEL SECURITY", "row-level security on `"), ("CREATE TRIGGER", "trigger `"), ("CREATE OR REPLACE FUNCTION", "function `"), ("CREATE VIEW", "view `")] {
@@ -253,4 +262,50 @@ async fn vercel_ai_chatbot_in_drizzle_kit_v1_s_layout() {
     assert_eq!(out.status.code(), Some(0), "{}{}", text(&out.stdout), text(&out.stderr));
     assert!(text(&out.stdout).contains(&format!("{}: applied by drizzle-kit", V1_FOLDERS[4])) && text(&out.stdout).contains(&format!("{}: applied in", V1_FOLDERS[5])), "{}", text(&out.stdout));
     assert_same_schema(&dump(&halfway), &dump(&reference), "v1 layout, half-way adoption");
+}
+
+/// drizzle's migrator skips a migration whose `when` is older than the newest row's:
+/// kaneo's 0006 has an older `when` than 0005, so a database drizzle upgraded through 0005
+/// and then again lacks 0006. Adopted by hash, not by position: the other rows are
+/// recorded, 0006 and what drizzle never ran are run, and the schema is drizzle's fresh one.
+#[tokio::test]
+async fn kaneo_upgraded_twice_by_drizzle_is_adopted_around_the_migration_it_skipped() {
+    let name = "usekaneo__kaneo";
+    let from = corpus(name).join("migrations");
+    let entries = entries(&from);
+    assert!(entries[6].when < entries[5].when, "the journal's times go back at 0006");
+    let server = EmbeddedPostgres::start().await.unwrap();
+    let reference = database(&server, "reference").await;
+    as_drizzle_applies(&reference, &entries).await;
+    let gap = database(&server, "gap").await;
+    as_drizzle_applies(&gap, &entries[..6]).await;
+    as_drizzle_applies(&gap, &entries[7..21]).await;
+
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("tablewright.toml"), "dialect = \"postgres\"\nschema = [\"src/entities.rs\"]\n").unwrap();
+    let out = run(dir.path(), &["import", "drizzle", "--from", from.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}{}", text(&out.stdout), text(&out.stderr));
+    let out = run(dir.path(), &["migrate", "--provider", "postgres", "--connection-string", &gap]);
+    assert_eq!(out.status.code(), Some(0), "{}{}", text(&out.stdout), text(&out.stderr));
+    let shown = text(&out.stdout);
+    for (i, entry) in entries.iter().enumerate() {
+        let by_drizzle = i < 21 && i != 6;
+        assert_eq!(shown.contains(&format!("{}: applied by drizzle-kit", entry.tag)), by_drizzle, "{}: {shown}", entry.tag);
+        assert_eq!(shown.contains(&format!("{}: applied in", entry.tag)), !by_drizzle, "{}: {shown}", entry.tag);
+    }
+    assert_same_schema(&dump(&gap), &dump(&reference), "kaneo adopted around 0006");
+}
+
+/// On a dsql project, import says which of drizzle-kit's statements `migrate` would refuse
+/// under DSQL's rules, and the way to a DSQL database from the history.
+#[test]
+fn a_dsql_project_is_told_what_of_the_history_dsql_refuses() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("tablewright.toml"), "dialect = \"dsql\"\nschema = [\"src/entities.rs\"]\n").unwrap();
+    let from = corpus("vercel__ai-chatbot").join("migrations");
+    let out = run(dir.path(), &["import", "drizzle", "--from", from.to_str().unwrap(), "--format", "json"]);
+    assert_eq!(out.status.code(), Some(0), "{}{}", text(&out.stdout), text(&out.stderr));
+    let document: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let runs_otherwise: Vec<&str> = document["report"]["runs_otherwise"].as_array().unwrap().iter().map(|n| n.as_str().unwrap()).collect();
+    assert!(runs_otherwise.iter().any(|n| n.starts_with("on dsql, `migrate` refuses 14 statement(s) of these files (11 FOREIGN KEY, 3 RECREATION, 0 ERROR") && n.contains("`tablewright squash`")), "{runs_otherwise:#?}");
 }

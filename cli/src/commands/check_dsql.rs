@@ -20,7 +20,7 @@ Exit codes: 0 ok, 1 a statement is ERROR, RECREATION or FOREIGN KEY, 2 input err
 /// `check-dsql`'s flags.
 #[derive(clap::Args)]
 pub struct Args {
-    /// SQL files (default: every .sql file in the migrations folder).
+    /// SQL files, or folders standing for their .sql files (default: the migrations folder).
     files: Vec<PathBuf>,
 }
 
@@ -68,18 +68,25 @@ impl Report for CheckDsqlReport {
 
 /// Runs `check-dsql`.
 pub fn run(cx: &Context, args: Args) -> Result<Done<CheckDsqlReport>, CliError> {
+    // A folder stands for its .sql files, in name order.
+    let sql_files_in = |dir: &PathBuf| -> Result<Vec<PathBuf>, CliError> {
+        let mut found: Vec<PathBuf> =
+            std::fs::read_dir(dir).map_err(|e| CliError::io(dir, &e))?.flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "sql") && p.is_file()).collect();
+        found.sort();
+        Ok(found)
+    };
     let files = if args.files.is_empty() {
         let config = Config::load(&cx.config)?;
-        let mut found: Vec<PathBuf> = std::fs::read_dir(&config.out)
-            .map_err(|e| CliError::io(&config.out, &e))?
-            .flatten()
-            .map(|e| e.path())
-            .filter(|p| p.extension().is_some_and(|x| x == "sql"))
-            .collect();
-        found.sort();
-        found
+        if !config.out.is_dir() {
+            return Err(CliError::input("usage", format!("{}: no migrations folder yet; name the SQL files or folders to check (`tablewright check-dsql drizzle/`)", config.out.display())));
+        }
+        sql_files_in(&config.out)?
     } else {
-        args.files
+        let mut files = Vec::new();
+        for path in args.files {
+            if path.is_dir() { files.extend(sql_files_in(&path)?) } else { files.push(path) }
+        }
+        files
     };
     let mut checked = Vec::new();
     for file in &files {

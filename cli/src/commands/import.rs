@@ -6,7 +6,7 @@ use crate::output::{CliError, Done, Report};
 use serde::Serialize;
 use std::path::PathBuf;
 use tablewright_core::compile::plan as compile_plan;
-use tablewright_core::compile::{lower, rules::Dialect};
+use tablewright_core::compile::{lower, rules::Dialect, rules::DsqlClass};
 use tablewright_core::generate;
 use tablewright_core::project::config::Config;
 use tablewright_core::project::import;
@@ -83,8 +83,12 @@ pub struct ImportReport {
     /// not empty, nothing was written.
     pub not_expressible: Vec<String>,
     /// What the history made that tablewright leaves as it is and does not manage (views,
-    /// functions, policies, SERIAL sequences, ..), and what runs otherwise than drizzle ran it.
+    /// functions, policies, SERIAL sequences, ..).
     pub not_expressed: Vec<String>,
+    /// What runs otherwise than drizzle's migrator ran it: files' own BEGIN/COMMIT left
+    /// out, SQL files the journal does not name (never run, not imported), and on a dsql
+    /// project the statements `migrate` would refuse.
+    pub runs_otherwise: Vec<String>,
     /// The project's dialect.
     pub dialect: Dialect,
 }
@@ -119,6 +123,12 @@ impl Report for ImportReport {
         if !self.not_expressed.is_empty() {
             text.push_str(&format!("{} thing(s) the structs do not declare; tablewright leaves them as the SQL files made them:\n", self.not_expressed.len()));
             for n in &self.not_expressed {
+                text.push_str(&format!("  - {n}\n"));
+            }
+        }
+        if !self.runs_otherwise.is_empty() {
+            text.push_str(&format!("{} thing(s) run otherwise than drizzle's migrator ran them:\n", self.runs_otherwise.len()));
+            for n in &self.runs_otherwise {
                 text.push_str(&format!("  - {n}\n"));
             }
         }
@@ -186,7 +196,11 @@ pub fn drizzle(cx: &Context, args: Args) -> Result<Done<ImportReport>, CliError>
     let (mut not_expressible, listed): (Vec<_>, Vec<_>) = last.unmodelled.iter().partition(|u| cannot_be_said(&u.kind));
     let mut not_expressible: Vec<String> = not_expressible.drain(..).map(|u| u.note.clone()).collect();
     let mut notes = Vec::new();
-    notes.extend(rewrites.into_inner().expect("not poisoned"));
+    let mut runs_otherwise = rewrites.into_inner().expect("not poisoned");
+    runs_otherwise.extend(folder.unlisted.iter().map(|file| format!("{file} is not in the journal: drizzle's migrator never ran it, and it is not imported")));
+    if config.dialect == Dialect::Dsql {
+        runs_otherwise.extend(dsql_refusals(&folder));
+    }
     notes.extend(listed.into_iter().map(|u| u.note.clone()));
     notes.extend(last.beside_notes());
     let plan = import::plan_drizzle_import(&folder, replayed.iter().map(|r| r.schema.clone()).collect(), &config.out, config.dialect, &drizzle_history)?;
@@ -210,6 +224,7 @@ pub fn drizzle(cx: &Context, args: Args) -> Result<Done<ImportReport>, CliError>
         structs: structs.display().to_string(),
         not_expressible,
         not_expressed: Vec::new(),
+        runs_otherwise,
         dialect: config.dialect,
     };
     if !report.not_expressible.is_empty() {
@@ -238,6 +253,34 @@ pub fn drizzle(cx: &Context, args: Args) -> Result<Done<ImportReport>, CliError>
     }
     report.not_expressed = notes;
     Ok(Done::ok(report))
+}
+
+/// On a dsql project: the imported files' statements `migrate` refuses under DSQL's rules
+/// (drizzle-kit wrote PostgreSQL), counted by class with the first few named, and the
+/// way to a DSQL database from this history.
+fn dsql_refusals(folder: &import::DrizzleFolder) -> Vec<String> {
+    use tablewright_core::sql::dsql_check;
+    let mut refused: Vec<(String, dsql_check::CheckedStatement)> = Vec::new();
+    for m in &folder.migrations {
+        let text = String::from_utf8_lossy(&m.sql);
+        refused.extend(dsql_check::check_text(&text).into_iter().filter(|c| matches!(c.class, DsqlClass::ForeignKey | DsqlClass::Recreation | DsqlClass::Error)).map(|c| (m.tag.clone(), c)));
+    }
+    if refused.is_empty() {
+        return Vec::new();
+    }
+    let count = |class: DsqlClass| refused.iter().filter(|(_, c)| c.class == class).count();
+    let mut out = vec![format!(
+        "on dsql, `migrate` refuses {} statement(s) of these files ({} FOREIGN KEY, {} RECREATION, {} ERROR; `tablewright check-dsql` shows each with its rewrite or alternative). A DSQL database drizzle already migrated is adopted as it is; to build a new one from this history, `tablewright squash` it into a baseline planned for DSQL",
+        refused.len(),
+        count(DsqlClass::ForeignKey),
+        count(DsqlClass::Recreation),
+        count(DsqlClass::Error)
+    )];
+    out.extend(refused.iter().take(5).map(|(tag, c)| format!("on dsql: {tag}.sql:{}: {} {}", c.line, c.class.label(), c.sql.split_whitespace().take(8).collect::<Vec<_>>().join(" "))));
+    if refused.len() > 5 {
+        out.push(format!("on dsql: .. and {} more", refused.len() - 5));
+    }
+    out
 }
 
 /// What the model holds only in part or not at all although it is part of a table: a

@@ -369,6 +369,20 @@ pub enum DsqlClass {
     Error,
 }
 
+impl DsqlClass {
+    /// As check-dsql prints it: `OK`, `INDEX`, `STRIP`, `FOREIGN KEY`, `RECREATION`, `ERROR`.
+    pub fn label(self) -> &'static str {
+        match self {
+            DsqlClass::Ok => "OK",
+            DsqlClass::Index => "INDEX",
+            DsqlClass::Strip => "STRIP",
+            DsqlClass::ForeignKey => "FOREIGN KEY",
+            DsqlClass::Recreation => "RECREATION",
+            DsqlClass::Error => "ERROR",
+        }
+    }
+}
+
 /// dsql-lint rule ids (their JSON names) and the class each puts a statement in. A rule
 /// not listed here makes the statement an error: new lint rules are strict until sorted.
 pub const LINT_RULE_CLASSES: &[(&str, DsqlClass)] = &[

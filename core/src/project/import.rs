@@ -48,6 +48,9 @@ pub enum ImportError {
 pub struct DrizzleFolder {
     /// The migrations, in journal order.
     pub migrations: Vec<DrizzleMigration>,
+    /// SQL files beside them that the journal does not name (drizzle's migrator never ran
+    /// them), by file name.
+    pub unlisted: Vec<String>,
 }
 
 /// One migration of a drizzle-kit folder.
@@ -130,7 +133,14 @@ pub fn read_drizzle_folder(from: &Path) -> Result<DrizzleFolder, ImportError> {
     if migrations.is_empty() {
         return Err(ImportError::Format { path: journal_path, message: "the journal has no migrations".to_owned() });
     }
-    Ok(DrizzleFolder { migrations })
+    let listing = std::fs::read_dir(from).map_err(|source| ImportError::Io { path: from.to_owned(), source })?;
+    let mut unlisted: Vec<String> = listing
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|f| f.strip_suffix(".sql").is_some_and(|tag| !migrations.iter().any(|m| m.tag == tag)))
+        .collect();
+    unlisted.sort();
+    Ok(DrizzleFolder { migrations, unlisted })
 }
 
 /// drizzle-kit v1 (the 1.0 release candidates) writes no journal: each migration is a
@@ -164,7 +174,7 @@ fn read_v1_folder(from: &Path) -> Result<DrizzleFolder, ImportError> {
         }
         migrations.push(DrizzleMigration { tag: folder, when, sql });
     }
-    Ok(DrizzleFolder { migrations })
+    Ok(DrizzleFolder { migrations, unlisted: Vec::new() })
 }
 
 /// `YYYYMMDDHHMMSS` read as UTC, in milliseconds since the epoch, as JavaScript's
@@ -257,8 +267,9 @@ mod tests {
             {"idx": 0, "version": "7", "when": 1700000000000u64, "tag": "20231114221320_init", "breakpoints": true},
             {"idx": 1, "version": "7", "when": 1700000000001u64, "tag": "1700000000_unix", "breakpoints": true},
             {"idx": 2, "version": "7", "when": 1700000000002u64, "tag": "plain_name", "breakpoints": false}]});
-        let dir = folder_with(journal, &[("20231114221320_init.sql", "CREATE TABLE a (id int);"), ("1700000000_unix.sql", "SELECT 1;"), ("plain_name.sql", "SELECT 2;")]);
+        let dir = folder_with(journal, &[("20231114221320_init.sql", "CREATE TABLE a (id int);"), ("1700000000_unix.sql", "SELECT 1;"), ("plain_name.sql", "SELECT 2;"), ("0003_forgotten.sql", "SELECT 3;")]);
         let folder = read_drizzle_folder(dir.path()).unwrap();
+        assert_eq!(folder.unlisted, ["0003_forgotten.sql"], "a file the journal does not name is said, not imported");
         assert_eq!(folder.migrations.iter().map(|m| m.tag.as_str()).collect::<Vec<_>>(), ["20231114221320_init", "1700000000_unix", "plain_name"]);
         let journal = super::journal(&folder, DRIZZLE_HISTORY);
         assert_eq!(journal.entries[1].when, 1700000000001);

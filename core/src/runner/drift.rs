@@ -114,8 +114,10 @@ pub async fn drift(
                 match d {
                     // A view, function, sequence or extension only the database has is not
                     // the migrations' and touches no table they make: listed, left alone.
+                    // (A view is said so already, as what is not a table.)
+                    Difference::Beside { object: compare::BesideKind::View, table: None, expected: None, .. } => {}
                     Difference::Beside { object, table: None, name, expected: None, found: Some(definition) } => {
-                        notes.push(format!("{object} `{name}` ({definition}) is not made by the migrations; left alone"));
+                        notes.push(format!("{object} `{name}` ({}) is not made by the migrations; left alone", compare::one_line(&definition)));
                     }
                     d => differences.push(d),
                 }

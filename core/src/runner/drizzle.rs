@@ -1,8 +1,8 @@
 //! A database migrated by drizzle-kit, for a folder `import drizzle` made: drizzle's
 //! migrator kept one row per migration it applied, with the SHA-256 of the SQL file, in
 //! the table the journal names (`importedFrom.history`). The same files are this folder's
-//! first migrations, so those rows say which of them already ran: they are recorded as
-//! applied, never run again. Only an imported folder reads drizzle's table; a squash
+//! first migrations, so those rows, matched by hash, say which of them already ran: they
+//! are recorded as applied, never run again. Only an imported folder reads drizzle's table; a squash
 //! drops the mark, and `push`, `clone` and `verify` never read it.
 
 use super::RunError;
@@ -22,14 +22,17 @@ const OTHER_TABLES: &str = "SELECT EXISTS (SELECT 1 FROM pg_class c JOIN pg_name
                                             AND NOT (CASE WHEN n.nspname = 'public' THEN c.relname::text ELSE n.nspname || '.' || c.relname END) = ANY($1))";
 
 /// The migrations drizzle applied that `rows` (this history) has no row for, in order:
-/// what the next run records as applied. Refused, as history the folder does not explain:
-/// drizzle rows that are not the folder's first migrations hash for hash; a migration
-/// drizzle applied that this history has in another state; and a database with tables
-/// but no drizzle table where the journal says, or an empty one (its history may live
-/// elsewhere, and running the folder from the start would repeat it).
-pub(super) async fn to_adopt<'a>(conn: &mut PgConnection, drizzle: &DrizzleHistory, migrations: &'a [LocalMigration], rows: &[HistoryRow], own_tables: &[String], origin: &str) -> Result<Vec<&'a LocalMigration>, RunError> {
-    let unknown = |what: String| RunError::UnknownApplied { origin: origin.to_owned(), tags: vec![what] };
+/// what the next run records as applied. drizzle's rows are matched to the folder's
+/// migrations by hash, as a set: its migrator skipped a migration whose `when` was older
+/// than the newest row's, so a database it upgraded twice can lack one in the middle,
+/// which is then pending like any other. Refused, as history the folder does not explain:
+/// a drizzle row whose hash is no migration of the folder; a migration drizzle applied
+/// that this history has in another state; and a database with tables but no drizzle
+/// table where the journal says, or an empty one (its history may live elsewhere, and
+/// running the folder from the start would repeat it).
+pub(super) async fn to_adopt<'a>(conn: &mut PgConnection, drizzle: &DrizzleHistory, migrations: &'a [LocalMigration], rows: &[HistoryRow], own_tables: &[String]) -> Result<Vec<&'a LocalMigration>, RunError> {
     let table = format!("{}.{}", drizzle.schema, drizzle.table);
+    let refuse = |message: String| RunError::DrizzleHistory { table: table.clone(), message };
     let exists: bool = sqlx::query_scalar(TABLE_EXISTS).bind(&drizzle.schema).bind(&drizzle.table).fetch_one(&mut *conn).await.map_err(|e| RunError::db("looking for drizzle's history", e))?;
     let found = if exists {
         let sql = format!("SELECT id::bigint AS id, hash FROM {}.{} ORDER BY id", quote(&drizzle.schema), quote(&drizzle.table));
@@ -41,28 +44,34 @@ pub(super) async fn to_adopt<'a>(conn: &mut PgConnection, drizzle: &DrizzleHisto
     if found.is_empty() && rows.is_empty() {
         let others: bool = sqlx::query_scalar(OTHER_TABLES).bind(own_tables).bind(&drizzle.schema).fetch_one(&mut *conn).await.map_err(|e| RunError::db("looking for tables", e))?;
         if others {
-            let where_ = if exists { format!("an empty drizzle history at {table}") } else { format!("no drizzle history at {table}, where the journal's importedFrom says it is") };
-            return Err(unknown(format!(
-                "tables, but {where_}: if drizzle-kit migrated this database, set importedFrom.history in the journal to the table its migrator used (migrationsSchema.migrationsTable); otherwise record what it has applied with `tablewright mark-applied`"
+            let what = if exists { "is empty" } else { "is not there" };
+            return Err(refuse(format!(
+                "the database has tables, but drizzle's history {what}, so nothing says which migrations made them and running the folder from the start could repeat them. \
+                 If drizzle-kit's migrator kept its history elsewhere (migrationsSchema, migrationsTable), import again with --drizzle-history schema.table; \
+                 otherwise record what the database has with `tablewright mark-applied`"
             )));
         }
     }
-    let mut out = Vec::new();
-    for (i, row) in found.iter().enumerate() {
+    let mut matched = vec![false; migrations.len()];
+    for row in &found {
         let id: i64 = row.try_get("id").map_err(|e| RunError::db("reading drizzle's history", e))?;
         let hash: String = row.try_get("hash").map_err(|e| RunError::db("reading drizzle's history", e))?;
-        let Some(m) = migrations.get(i) else {
-            return Err(unknown(format!("{table} row {id} (sha256 {hash}), beyond the folder's {} migration(s)", migrations.len())));
+        let same = |i: usize| !matched[i] && (migrations[i].hash == hash || drizzle.raw_hashes.get(i) == Some(&hash));
+        let Some(i) = (0..migrations.len()).find(|&i| same(i)) else {
+            return Err(refuse(format!(
+                "row {id} holds sha256 {hash}, which is no migration of the folder (a drizzle migration edited after it ran, or one left out of the import): restore the file as it was when drizzle applied it, or import the folder drizzle ran from"
+            )));
         };
-        if m.hash != hash && drizzle.raw_hashes.get(i) != Some(&hash) {
-            return Err(unknown(format!("{table} row {id} (sha256 {hash}), where {} (sha256 {}) was expected: was a drizzle migration edited or left out of the import?", m.tag, m.hash)));
-        }
+        matched[i] = true;
+    }
+    let mut out = Vec::new();
+    for (m, _) in migrations.iter().zip(&matched).filter(|(_, matched)| **matched) {
         match rows.iter().find(|r| r.tag == m.tag) {
             None => out.push(m),
             Some(r) if matches!(r.status, Status::Applied | Status::Marked) => {}
             Some(r) => {
-                return Err(unknown(format!(
-                    "{}: drizzle-kit applied it ({table} row {id}), but this history has it {:?}; once you know which is right, record it with `tablewright mark-applied --file {}`",
+                return Err(refuse(format!(
+                    "{}: drizzle-kit applied it, but this history has it {:?}; once you know which is right, record it with `tablewright mark-applied --file {}`",
                     m.tag, r.status, m.tag
                 )));
             }

@@ -98,6 +98,14 @@ pub enum RunError {
         /// The tags.
         tags: Vec<String>,
     },
+    /// drizzle-kit's history says what this folder cannot explain.
+    #[error("{table}: {message}")]
+    DrizzleHistory {
+        /// drizzle's history table, `schema.table`.
+        table: String,
+        /// What it holds that the folder does not explain, and what to do.
+        message: String,
+    },
     /// An asynchronous DSQL job failed.
     #[error("{tag}: job {job_id} failed: {details}")]
     JobFailed {
@@ -287,7 +295,7 @@ impl Classified for RunError {
     fn class(&self) -> ErrorClass {
         match self {
             RunError::Config(_) | RunError::Source(_) | RunError::Refused { .. } => ErrorClass::Input,
-            RunError::Edited { .. } | RunError::EditedExecuted { .. } | RunError::UnknownApplied { .. } => ErrorClass::Check,
+            RunError::Edited { .. } | RunError::EditedExecuted { .. } | RunError::UnknownApplied { .. } | RunError::DrizzleHistory { .. } => ErrorClass::Check,
             _ => ErrorClass::Run,
         }
     }
@@ -302,6 +310,7 @@ impl Classified for RunError {
             RunError::Edited { .. } => "edited",
             RunError::EditedExecuted { .. } => "edited_in_progress",
             RunError::UnknownApplied { .. } => "unknown_applied",
+            RunError::DrizzleHistory { .. } => "drizzle_history",
             RunError::JobFailed { .. } => "job_failed",
             RunError::Directive { .. } => "directive_failed",
             RunError::InvalidIndex { .. } => "invalid_index",

@@ -453,7 +453,7 @@ impl Migrator {
         let own: Vec<String> = self.options.history.own_model_names().to_vec();
         // Reads only: a lost connection fails the run before anything is written, and the
         // rerun decides again.
-        drizzle::to_adopt(conn.pg(), history, &self.set.migrations, rows, &own, &self.set.origin).await
+        drizzle::to_adopt(conn.pg(), history, &self.set.migrations, rows, &own).await
     }
 
     async fn run_locked(&self, conn: &mut Conn, lock: &Lock, events: &dyn Fn(Event)) -> Result<RunReport, RunError> {

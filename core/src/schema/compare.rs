@@ -238,6 +238,23 @@ pub fn catalog_differences(expected: &Schema, expected_text: &CatalogText, actua
         matches!((expected_text.definitions.get(&key), actual_text.definitions.get(&key)), (Some(e), Some(a)) if e != a)
     };
     out.retain(|d| !matches!(d, Difference::ChangedObject { table, name, .. } if printed_otherwise(table, name)));
+    // An object on one side is said as its catalog prints it (a CHECK's expression, names
+    // quoted where they need it), not in the model's shorthand.
+    for d in &mut out {
+        match d {
+            Difference::MissingObject { table, name, definition, .. } => {
+                if let Some(text) = expected_text.definitions.get(&(table.clone(), name.clone())) {
+                    *definition = text.clone();
+                }
+            }
+            Difference::ExtraObject { table, name, definition, .. } => {
+                if let Some(text) = actual_text.definitions.get(&(table.clone(), name.clone())) {
+                    *definition = text.clone();
+                }
+            }
+            _ => {}
+        }
+    }
     let seen: std::collections::BTreeSet<(String, String)> = out
         .iter()
         .filter_map(|d| match d {
@@ -273,6 +290,11 @@ pub fn catalog_differences(expected: &Schema, expected_text: &CatalogText, actua
     out
 }
 
+/// `text` with its runs of whitespace, line ends included, as one space.
+pub fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
 fn or_none(value: &Option<String>) -> String {
     value.as_deref().map(|v| format!("`{v}`")).unwrap_or_else(|| "none".into())
 }
@@ -303,6 +325,8 @@ impl Difference {
             },
             Difference::Beside { object, table, name, expected, found } => {
                 let on = table.as_deref().map(|t| format!(" on `{t}`")).unwrap_or_default();
+                // A view's text spans lines: said on one.
+                let (expected, found) = (expected.as_deref().map(one_line), found.as_deref().map(one_line));
                 // Row-level security is one per table: the table names it.
                 let name = if *object == BesideKind::RowLevelSecurity { String::new() } else { format!(" `{name}`") };
                 match (expected, found) {

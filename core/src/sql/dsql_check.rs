@@ -235,14 +235,7 @@ pub fn render_text(file: &str, checked: &[CheckedStatement]) -> String {
     }
     let mut out = format!("{file}: {} statement(s)\n", checked.len());
     for c in problems {
-        let label = match c.class {
-            DsqlClass::Ok => "OK",
-            DsqlClass::Index => "INDEX",
-            DsqlClass::Strip => "STRIP",
-            DsqlClass::ForeignKey => "FOREIGN KEY",
-            DsqlClass::Recreation => "RECREATION",
-            DsqlClass::Error => "ERROR",
-        };
+        let label = c.class.label();
         let first = c.sql.lines().next().unwrap_or("");
         out.push_str(&format!("  {file}:{}: {label:<10} {first}{}\n", c.line, if c.sql.contains('\n') { " .." } else { "" }));
         if let Some(m) = &c.message {

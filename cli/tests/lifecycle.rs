@@ -854,7 +854,7 @@ async fn drift_sees_every_kind_of_hand_change() {
         ("a grant to PUBLIC", "GRANT DELETE ON books TO PUBLIC", "for role PUBLIC"),
         ("a column grant to PUBLIC", "GRANT UPDATE (title) ON books TO PUBLIC", "UPDATE (title) on books for role PUBLIC"),
         ("a table in a schema of its own", "CREATE SCHEMA stray; CREATE TABLE stray.t (id int)", "table `stray.t` is not in the snapshot"),
-        ("a constraint the model cannot hold", "ALTER TABLE books ADD CONSTRAINT books_no_twin EXCLUDE USING btree (title WITH =)", "`books_no_twin` (`EXCLUDE USING btree (title WITH =)`) is not made by the migrations"),
+        ("a constraint the model cannot hold", "ALTER TABLE books ADD CONSTRAINT books_no_twin EXCLUDE USING btree (title WITH =)", "`books_no_twin` (`EXCLUDE USING btree (title WITH =)`) is not in the snapshot"),
         ("a grant option to a managed role", "GRANT SELECT ON books TO tw_drift_reader WITH GRANT OPTION", "the grant option on SELECT"),
         ("a column grant to a managed role", "GRANT UPDATE (title) ON books TO tw_drift_reader", "UPDATE (title)"),
         ("a managed role made a member of another", "GRANT tw_drift_other TO tw_drift_reader", "role tw_drift_reader is a member of tw_drift_other"),

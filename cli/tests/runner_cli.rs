@@ -239,6 +239,15 @@ fn verify_passes_on_the_repository_migrations_and_fails_on_a_hand_edit() {
     assert_eq!(bad.status.code(), Some(1), "{text}{}", String::from_utf8_lossy(&bad.stderr));
     assert!(text.contains("`authors.bio` is missing"), "{text}");
     assert!(text.contains("`authors.biography` is not in the snapshot"), "{text}");
+
+    // A CHECK rewritten under its own name: the model compares checks by name, the
+    // catalogs by what they say.
+    std::fs::copy(repo.join("migrations/0000_init.sql"), &sql).unwrap();
+    std::fs::write(&sql, std::fs::read_to_string(&sql).unwrap().replace("CHECK (price >= 0)", "CHECK (price >= 1)")).unwrap();
+    let bad = Command::new(bin()).current_dir(dir.path()).args(["verify", "--connection-string", &admin]).output().unwrap();
+    let text = String::from_utf8_lossy(&bad.stdout);
+    assert_eq!(bad.status.code(), Some(1), "{text}{}", String::from_utf8_lossy(&bad.stderr));
+    assert!(text.contains("`books_price_non_negative` is `CHECK ((price >= (1)::numeric))`, the snapshot has `CHECK ((price >= (0)::numeric))`"), "{text}");
 }
 
 #[test]
@@ -869,7 +878,7 @@ async fn drift_names_each_hand_change(mode: Mode) {
     let shown = text(&out.stdout);
     for expected in [
         "`books.note` is not in the snapshot",
-        "`books`: index `books_pages_idx` (INDEX (pages)) is not in the snapshot",
+        "`books`: index `books_pages_idx` (CREATE INDEX books_pages_idx ON public.books USING btree (pages)) is not in the snapshot",
         "`authors.id` has default none, the snapshot has `gen_random_uuid()`",
         &format!("SELECT on books for role {role}: not granted"),
     ] {
@@ -884,7 +893,7 @@ async fn drift_names_each_hand_change(mode: Mode) {
     let kinds: Vec<&str> = report["differences"].as_array().unwrap().iter().map(|d| d["kind"].as_str().unwrap()).collect();
     // The partial index is compared like any other, so it is seen.
     assert_eq!(kinds, ["default", "extra_column", "extra_object", "extra_object"], "{report}");
-    assert!(shown.contains("`books`: index `books_short_idx` (INDEX (pages) WHERE pages < 10) is not in the snapshot"), "{shown}");
+    assert!(shown.contains("`books`: index `books_short_idx` (CREATE INDEX books_short_idx ON public.books USING btree (pages) WHERE (pages < 10)) is not in the snapshot"), "{shown}");
     assert_eq!(report["not_compared"], serde_json::json!([]), "{report}");
     assert_eq!(report["missing_grants"][0]["table"], "books");
     // Read only: the same drift on a second look.

@@ -84,6 +84,52 @@ pub async fn replay_each(url: &str, set: &MigrationSet, history: &HistoryTable, 
     Ok(after)
 }
 
+/// In the database at `url`, where migrations were replayed and read back as `replayed`:
+/// drops the replay's tables and enum types (its functions, extensions and schemas stay,
+/// for the snapshot's defaults and types to use), builds `snapshot` there with the
+/// statements `generate` would write for it from nothing, run by the runner under
+/// `dialect`'s rules, and reads it back: the snapshot in the catalog's own spelling, to
+/// compare with the replay catalog with catalog.
+pub async fn rebuild_as_snapshot(url: &str, dialect: crate::compile::rules::Dialect, replayed: &Introspected, snapshot: &crate::schema::model::Schema, history: &HistoryTable) -> Result<Introspected, RunError> {
+    use crate::sql::ident::quote_table;
+    let mut conn = PgConnection::connect(url).await.map_err(|e| RunError::Connect { target: redact_url(url), source: e })?;
+    for table in replayed.schema.tables.keys() {
+        sqlx::raw_sql(AssertSqlSafe(format!("DROP TABLE IF EXISTS {} CASCADE", quote_table(table)))).execute(&mut conn).await.map_err(|e| RunError::db("clearing the replay", e))?;
+    }
+    for name in replayed.schema.enums.keys() {
+        sqlx::raw_sql(AssertSqlSafe(format!("DROP TYPE IF EXISTS {} CASCADE", quote_table(name)))).execute(&mut conn).await.map_err(|e| RunError::db("clearing the replay", e))?;
+    }
+    let statements = creation_statements(snapshot, dialect).map_err(|e| RunError::Source(vec![format!("the snapshot cannot be built from nothing: {e}")]))?;
+    let target = match dialect {
+        crate::compile::rules::Dialect::Dsql => Target::DsqlEmulated { url: url.to_owned() },
+        crate::compile::rules::Dialect::Postgres => Target::Postgres { url: url.to_owned() },
+    };
+    super::apply_unrecorded(target, "snapshot", statements, &history.schema, &|_| {}).await?;
+    let namespaces = application_namespaces(&mut conn, history).await?;
+    let built = read_schemas(&mut conn, &namespaces, history).await?;
+    let _ = conn.close().await;
+    Ok(built)
+}
+
+/// What makes `schema` from nothing under `dialect`: on PostgreSQL the sequences SERIAL
+/// defaults draw from (the model does not hold them) first, then the plan `generate`
+/// would write.
+fn creation_statements(schema: &crate::schema::model::Schema, dialect: crate::compile::rules::Dialect) -> Result<Vec<String>, String> {
+    use crate::compile::{diff, plan};
+    use crate::schema::desired::{AllowDrops, DesiredSchema};
+    let mut statements = Vec::new();
+    for column in schema.tables.values().flat_map(|t| &t.columns) {
+        if let Some(sequence) = column.default.as_deref().and_then(super::clone::serial_sequence) {
+            statements.extend(super::clone::sequence_schema_statement(&sequence));
+            statements.push(super::clone::create_sequence_statement(&sequence).ok_or_else(|| format!("`{sequence}` is not a sequence name"))?);
+        }
+    }
+    let desired = DesiredSchema { schema: schema.clone(), ..Default::default() };
+    let changes = diff::diff(&Default::default(), &desired, &AllowDrops::default()).map_err(|e| e.to_string())?;
+    statements.extend(plan::plan(&changes, schema, dialect).map_err(|e| e.to_string())?.sql());
+    Ok(statements)
+}
+
 /// The application's schemas on `conn`: every schema holding tables or enums apart from
 /// PostgreSQL's own, the history's and drizzle-kit's, read into the model without the
 /// history's tables and the indexes the model holds only in part.

@@ -99,9 +99,21 @@ async fn replay(url: &str, dialect: Dialect, set: MigrationSet, expected: &Schem
             }
         }
     }
-    let found = introspect::introspect(&mut conn, &expected.namespaces()).await.map_err(|e| RunError::db("introspecting the replayed database", e))?;
     let _ = conn.close().await;
-    let mut differences = compare::differences(expected, &found.schema);
+    // Catalog with catalog: the replay as read back, and the snapshot built from nothing
+    // in its place, both spelled by the server (see `compare::catalog_differences`). What
+    // lives beside the tables is not the snapshot's to say.
+    let history = MigratorOptions::default().history;
+    let found = {
+        let mut conn = PgConnection::connect(url).await.map_err(|e| RunError::Connect { target: redact_url(url), source: e })?;
+        let namespaces = super::scratch::application_namespaces(&mut conn, &history).await?;
+        let found = super::scratch::read_schemas(&mut conn, &namespaces, &history).await?;
+        let _ = conn.close().await;
+        found
+    };
+    let built = super::scratch::rebuild_as_snapshot(url, dialect, &found, expected, &history).await?;
+    let mut differences: Vec<compare::Difference> =
+        compare::catalog_differences(&built.schema, &built.text, &found.schema, &found.text).into_iter().filter(|d| !matches!(d, compare::Difference::Beside { .. })).collect();
     differences.extend(found.invalid_indexes.iter().map(|i| compare::Difference::InvalidIndex { index: i.clone() }));
     Ok((count, guard, differences, rounds))
 }

@@ -318,9 +318,9 @@ impl Difference {
         let f = &mut out;
         let _ = match self {
             Difference::ChangedDefinition { table, name, expected, found } => match (expected, found) {
-                (Some(e), Some(f2)) => write!(f, "`{table}`: `{name}` is `{f2}`, the migrations make `{e}`"),
+                (Some(e), Some(f2)) => write!(f, "`{table}`: `{name}` is `{f2}`, the snapshot has `{e}`"),
                 (Some(e), None) => write!(f, "`{table}`: `{name}` (`{e}`) is missing"),
-                (None, Some(f2)) => write!(f, "`{table}`: `{name}` (`{f2}`) is not made by the migrations"),
+                (None, Some(f2)) => write!(f, "`{table}`: `{name}` (`{f2}`) is not in the snapshot"),
                 (None, None) => write!(f, "`{table}`: `{name}`"),
             },
             Difference::Beside { object, table, name, expected, found } => {

@@ -919,3 +919,29 @@ fn import_refuses_what_it_cannot_say_and_keeps_sql_function_bodies() {
     assert_eq!(out.status.code(), Some(1), "the runner refuses it until the file says the rewrite: {}", text(&out.stdout));
     assert!(text(&out.stdout).contains("FOREIGN KEY") && text(&out.stdout).contains("ALTER TABLE ASYNC \"b\" VALIDATE CONSTRAINT \"b_a_fk\""), "{}", text(&out.stdout));
 }
+
+/// A database adopted with `pull` whose table has a SERIAL column: its sequence is made by
+/// no migration, so the migrations do not replay on an empty database. `drift` compares
+/// with the snapshot instead (exit 0 here), and says so, in text and JSON.
+#[tokio::test]
+async fn drift_on_an_adopted_serial_compares_with_the_snapshot_and_says_so() {
+    let db = TestDb::create("drift_serial").await;
+    common::execute_blocking(&db.url, "CREATE TABLE items (id serial PRIMARY KEY, name text NOT NULL)");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("tablewright.toml"), "dialect = \"postgres\"\nschema = [\"src/entities.rs\"]\n").unwrap();
+    let connection = ["--connection-string", db.url.as_str()];
+    assert!(run(dir.path(), &[&["pull", "--out", "src/entities.rs"][..], &connection].concat()).status.success());
+    assert!(run(dir.path(), &["generate"]).status.success());
+    let out = run(dir.path(), &[&["mark-applied", "--file", "0000_init"][..], &connection].concat());
+    assert!(out.status.success(), "{}{}", text(&out.stdout), text(&out.stderr));
+    let out = run(dir.path(), &[&["drift", "--scratch", &common::admin_url(), "--format", "json"][..], &connection].concat());
+    assert_eq!(out.status.code(), Some(0), "{}{}", text(&out.stdout), text(&out.stderr));
+    let report = documents::parse(&out.stdout)["report"].clone();
+    assert_eq!(report["compared_with"], "snapshot", "{report}");
+    assert!(report["not_compared"].as_array().unwrap().iter().any(|n| n.as_str().unwrap().contains("do not replay on an empty database (0000_init: statement 1 failed")), "{report}");
+    // A hand change is still seen, in the model's terms.
+    common::execute_blocking(&db.url, "ALTER TABLE items ADD COLUMN note text");
+    let out = run(dir.path(), &[&["drift", "--scratch", &common::admin_url()][..], &connection].concat());
+    assert_eq!(out.status.code(), Some(1), "{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(text(&out.stdout).contains("`items.note` is not in the snapshot") && text(&out.stdout).contains("compared with the snapshot"), "{}", text(&out.stdout));
+}

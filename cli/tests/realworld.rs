@@ -247,6 +247,9 @@ async fn vercel_ai_chatbot_in_drizzle_kit_v1_s_layout() {
     assert!(text(&out.stdout).contains(&format!("Imported 9 drizzle-kit migration(s) ({}", V1_FOLDERS[0])), "{}", text(&out.stdout));
     let out = run(dir.path(), &["generate", "--check"]);
     assert_eq!(out.status.code(), Some(0), "{}{}", text(&out.stdout), text(&out.stderr));
+    // check-dsql reads the v1 folder's `migration.sql` files.
+    let out = run(dir.path(), &["check-dsql", v1.path().to_str().unwrap()]);
+    assert!(text(&out.stdout).contains("Total: 26 |"), "{}{}", text(&out.stdout), text(&out.stderr));
 
     // A v1 migrator's table, the first five applied.
     let server = EmbeddedPostgres::start().await.unwrap();
@@ -266,8 +269,9 @@ async fn vercel_ai_chatbot_in_drizzle_kit_v1_s_layout() {
 
 /// drizzle's migrator skips a migration whose `when` is older than the newest row's:
 /// kaneo's 0006 has an older `when` than 0005, so a database drizzle upgraded through 0005
-/// and then again lacks 0006. Adopted by hash, not by position: the other rows are
-/// recorded, 0006 and what drizzle never ran are run, and the schema is drizzle's fresh one.
+/// and then again lacks 0006. Adopted by hash, not by position: refused until the operator
+/// says 0006 never ran (`--run-skipped`); then the other rows are recorded, 0006 and what
+/// drizzle never ran are run, and the schema is drizzle's fresh one.
 #[tokio::test]
 async fn kaneo_upgraded_twice_by_drizzle_is_adopted_around_the_migration_it_skipped() {
     let name = "usekaneo__kaneo";
@@ -285,7 +289,11 @@ async fn kaneo_upgraded_twice_by_drizzle_is_adopted_around_the_migration_it_skip
     std::fs::write(dir.path().join("tablewright.toml"), "dialect = \"postgres\"\nschema = [\"src/entities.rs\"]\n").unwrap();
     let out = run(dir.path(), &["import", "drizzle", "--from", from.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(0), "{}{}", text(&out.stdout), text(&out.stderr));
+    // Skipped by drizzle, or applied by hand? Only the operator knows: refused, named.
     let out = run(dir.path(), &["migrate", "--provider", "postgres", "--connection-string", &gap]);
+    assert_eq!(out.status.code(), Some(1), "{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(text(&out.stderr).contains(&format!("tablewright migrate --run-skipped {}", entries[6].tag)), "{}", text(&out.stderr));
+    let out = run(dir.path(), &["migrate", "--provider", "postgres", "--connection-string", &gap, "--run-skipped", &entries[6].tag]);
     assert_eq!(out.status.code(), Some(0), "{}{}", text(&out.stdout), text(&out.stderr));
     let shown = text(&out.stdout);
     for (i, entry) in entries.iter().enumerate() {

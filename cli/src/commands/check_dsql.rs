@@ -68,10 +68,15 @@ impl Report for CheckDsqlReport {
 
 /// Runs `check-dsql`.
 pub fn run(cx: &Context, args: Args) -> Result<Done<CheckDsqlReport>, CliError> {
-    // A folder stands for its .sql files, in name order.
+    // A folder stands for its .sql files, in name order, or drizzle-kit v1's
+    // `<name>/migration.sql` in each folder of it.
     let sql_files_in = |dir: &PathBuf| -> Result<Vec<PathBuf>, CliError> {
-        let mut found: Vec<PathBuf> =
-            std::fs::read_dir(dir).map_err(|e| CliError::io(dir, &e))?.flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "sql") && p.is_file()).collect();
+        let mut found: Vec<PathBuf> = std::fs::read_dir(dir)
+            .map_err(|e| CliError::io(dir, &e))?
+            .flatten()
+            .map(|e| e.path())
+            .filter_map(|p| if p.is_dir() { Some(p.join("migration.sql")).filter(|m| m.is_file()) } else { Some(p).filter(|p| p.extension().is_some_and(|x| x == "sql")) })
+            .collect();
         found.sort();
         Ok(found)
     };
@@ -84,7 +89,15 @@ pub fn run(cx: &Context, args: Args) -> Result<Done<CheckDsqlReport>, CliError> 
     } else {
         let mut files = Vec::new();
         for path in args.files {
-            if path.is_dir() { files.extend(sql_files_in(&path)?) } else { files.push(path) }
+            if !path.is_dir() {
+                files.push(path);
+                continue;
+            }
+            let found = sql_files_in(&path)?;
+            if found.is_empty() {
+                return Err(CliError::input("usage", format!("{}: no .sql file here (nor `<name>/migration.sql`)", path.display())));
+            }
+            files.extend(found);
         }
         files
     };

@@ -1,5 +1,5 @@
-//! `drift`: a live database against the snapshot of its last applied migration and the
-//! permissions file. Reads only.
+//! `drift`: a live database against what its applied migrations make (replayed in a
+//! scratch database) and the permissions file. Reads only.
 
 use super::permissions::{excess_line, gap_line, membership_line, read_statements};
 use crate::Context;
@@ -37,7 +37,7 @@ pub struct Args {
 }
 
 super::outcomes! {
-    /// The database is as its last applied snapshot and the permissions file say.
+    /// The database is what its applied migrations make, with the grants of the permissions file.
     Ok,
     /// It differs (exit 1).
     Drift,
@@ -54,6 +54,9 @@ pub struct DriftReport {
     pub snapshot: Option<String>,
     /// Tables in that snapshot.
     pub tables: usize,
+    /// What the database was compared with: the applied migrations replayed (catalog with
+    /// catalog), or the snapshot when they did not replay (`not_compared` says why).
+    pub compared_with: runner::ComparedWith,
     /// Migrations not applied yet, so not compared.
     pub pending: Vec<String>,
     /// What was compared only as the catalog prints it, or left alone (objects the
@@ -84,6 +87,9 @@ impl Report for DriftReport {
         let mut pending_note = if self.pending.is_empty() { String::new() } else { format!("{} migration(s) pending, not compared: {}\n", self.pending.len(), self.pending.join(", ")) };
         for n in &self.not_compared {
             pending_note.push_str(&format!("note: {n}\n"));
+        }
+        if self.compared_with == runner::ComparedWith::Snapshot {
+            pending_note.push_str("compared with the snapshot, not with the migrations replayed: validity, row-level security, triggers and owners were not compared (see the note above)\n");
         }
         if self.status() == Status::Ok {
             let grants = if self.grants_checked > 0 { format!(" and the {} declared grant(s)", self.grants_checked) } else { String::new() };
@@ -176,6 +182,7 @@ pub fn run(cx: &Context, args: Args) -> Result<Done<DriftReport>, CliError> {
             target: connector.target().to_string(),
             snapshot: last_applied.map(|e| e.tag.clone()),
             tables: found.tables,
+            compared_with: found.compared_with,
             pending,
             not_compared: found.not_compared,
             differences: found.differences.into_iter().map(Described::new).collect(),

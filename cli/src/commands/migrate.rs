@@ -60,6 +60,12 @@ pub struct Args {
     /// Do not apply and validate the permissions file after the migrations.
     #[arg(long)]
     no_permissions: bool,
+    /// For a folder imported from drizzle-kit: run this migration, which drizzle's
+    /// migrator skipped (its `when` older than a later one's) though it ran later ones
+    /// (repeatable). Without it such a migration is refused: it may have been applied by
+    /// hand (then `mark-applied --file TAG`).
+    #[arg(long, value_name = "TAG")]
+    run_skipped: Vec<String>,
     /// Rows per transaction when a directive works in batches (a recreation's copy, a
     /// backfill; 1 to 2999: DSQL allows 3,000 changed rows per transaction, the
     /// progress row included).
@@ -201,6 +207,7 @@ pub fn run(cx: &Context, args: Args) -> Result<Done<MigrateReport>, CliError> {
         single_transaction: args.single_transaction,
         timeout: args.timeout,
         batch_rows: args.batch_rows.into(),
+        run_skipped: args.run_skipped.clone(),
         ..MigratorOptions::default()
     };
     let format = cx.format;

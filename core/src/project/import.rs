@@ -209,7 +209,7 @@ pub fn journal(folder: &DrizzleFolder, history: &str) -> Journal {
         .enumerate()
         .map(|(idx, m)| JournalEntry { idx: idx as u32, version: SNAPSHOT_VERSION.to_owned(), when: m.when, tag: m.tag.clone(), breakpoints: true, hash: hash::migration_hash(&m.sql) })
         .collect();
-    Journal { entries, imported_from: Some(ImportedFrom { tool: "drizzle-kit".to_owned(), history: history.to_owned() }), ..Journal::default() }
+    Journal { entries, imported_from: Some(ImportedFrom { tool: "drizzle-kit".to_owned(), history: history.to_owned(), migrations: Some(folder.migrations.len()) }), ..Journal::default() }
 }
 
 /// Lays out the import into the migrations folder `out`: the SQL files verbatim, one

@@ -33,6 +33,10 @@ pub struct ImportedFrom {
     pub tool: String,
     /// Its history table, `schema.table` (drizzle's default: `drizzle.__drizzle_migrations`).
     pub history: String,
+    /// How many of the journal's first migrations came from it (the rest were generated
+    /// here); absent in folders imported before it was recorded, where all count.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub migrations: Option<usize>,
 }
 
 impl Default for Journal {

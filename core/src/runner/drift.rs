@@ -32,6 +32,8 @@ pub struct DriftReport {
     pub differences: Vec<Difference>,
     /// Tables the migrations make.
     pub tables: usize,
+    /// What the database was compared with.
+    pub compared_with: ComparedWith,
     /// Declared grants checked (none without a permissions file).
     pub grants_checked: usize,
     /// Declared grants the database lacks.
@@ -42,6 +44,20 @@ pub struct DriftReport {
     pub memberships: Vec<Membership>,
     /// What the model cannot hold, so what was compared only as the catalog prints it.
     pub not_compared: Vec<String>,
+}
+
+/// What `drift` compared the database with.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum ComparedWith {
+    /// The applied migrations replayed in a scratch database: catalog with catalog.
+    #[default]
+    Migrations,
+    /// The snapshot, in the model's terms, because the migrations did not replay on an
+    /// empty database (the notes say why): validity, row-level security, triggers and
+    /// owners unseen.
+    Snapshot,
 }
 
 impl DriftReport {
@@ -78,7 +94,10 @@ pub async fn drift(
             let options = MigratorOptions { lock: false, history: history.clone(), ..MigratorOptions::default() };
             match Migrator::new(target, applied, options).await?.run(&|_| {}).await {
                 Ok(_) => {}
+                // A statement the scratch server refuses (a SERIAL's sequence no migration
+                // creates, a role or schema the platform provides) or the runner refuses.
                 Err(RunError::Statement { tag, number, source, .. }) => return Ok(Err(format!("{tag}: statement {number} failed: {}", crate::error::printable(&source.to_string())))),
+                Err(RunError::Refused { tag, number, reason, .. }) => return Ok(Err(format!("{tag}: statement {number} is refused: {}", crate::error::printable(&reason)))),
                 Err(e) => return Err(e),
             }
         }
@@ -94,7 +113,7 @@ pub async fn drift(
     .1;
     let mut conn = connector.connect().await?;
     let mut notes = Vec::new();
-    let (mut differences, expected_tables, found) = match replayed {
+    let (mut differences, expected_tables, found, compared_with) = match replayed {
         Ok((expected, scratch_namespaces, scratch_version, scratch_runner)) => {
             // The live side's own schemas too: a table in a schema no migration makes is drift.
             let mut namespaces = scratch::application_namespaces(conn.pg(), history).await?;
@@ -125,7 +144,7 @@ pub async fn drift(
             if let Some(runner) = history_owner(conn.pg(), history).await? {
                 differences.extend(owners(&expected, &found, scratch_runner.as_deref(), &runner));
             }
-            (differences, expected.schema.tables.len(), found)
+            (differences, expected.schema.tables.len(), found, ComparedWith::Migrations)
         }
         Err(failure) => {
             let expected = crate::compile::lower::for_dialect(snapshot, dialect);
@@ -133,7 +152,7 @@ pub async fn drift(
             notes.push(format!(
                 "the applied migrations do not replay on an empty database ({failure}), so the database was compared with the snapshot, which sees less (no validity, row-level security, triggers or owners)"
             ));
-            (compare::differences(&expected, &found.schema), expected.tables.len(), found)
+            (compare::differences(&expected, &found.schema), expected.tables.len(), found, ComparedWith::Snapshot)
         }
     };
     differences.extend(found.invalid_indexes.iter().map(|index| Difference::InvalidIndex { index: index.clone() }));
@@ -148,6 +167,7 @@ pub async fn drift(
     Ok(DriftReport {
         differences,
         tables: expected_tables,
+        compared_with,
         grants_checked: grants.checked,
         missing_grants: grants.gaps,
         excess_grants: grants.excess,

@@ -3,7 +3,8 @@
 //! the table the journal names (`importedFrom.history`). The same files are this folder's
 //! first migrations, so those rows, matched by hash, say which of them already ran: they
 //! are recorded as applied, never run again. Only an imported folder reads drizzle's table; a squash
-//! drops the mark, and `push`, `clone` and `verify` never read it.
+//! drops the mark; `push` and `clone` never read it, and in the scratch databases of
+//! `verify`, `drift` and `import` it is never there.
 
 use super::RunError;
 use super::history::{HistoryRow, Status};
@@ -23,19 +24,21 @@ const OTHER_TABLES: &str = "SELECT EXISTS (SELECT 1 FROM pg_class c JOIN pg_name
 
 /// The migrations drizzle applied that `rows` (this history) has no row for, in order:
 /// what the next run records as applied. drizzle's rows are matched to the folder's
-/// migrations by hash, as a set: its migrator skipped a migration whose `when` was older
-/// than the newest row's, so a database it upgraded twice can lack one in the middle,
-/// which is then pending like any other. Refused, as history the folder does not explain:
+/// migrations by hash (and `created_at`, its record of the journal's `when`), as a set:
+/// its migrator skipped a migration whose `when` was older than the newest row's, so a
+/// database it upgraded twice can lack one in the middle, which runs only when named in
+/// `run_skipped` (else it is refused: it may have been applied by hand). Refused, as
+/// history the folder does not explain:
 /// a drizzle row whose hash is no migration of the folder; a migration drizzle applied
 /// that this history has in another state; and a database with tables but no drizzle
 /// table where the journal says, or an empty one (its history may live elsewhere, and
 /// running the folder from the start would repeat it).
-pub(super) async fn to_adopt<'a>(conn: &mut PgConnection, drizzle: &DrizzleHistory, migrations: &'a [LocalMigration], rows: &[HistoryRow], own_tables: &[String]) -> Result<Vec<&'a LocalMigration>, RunError> {
+pub(super) async fn to_adopt<'a>(conn: &mut PgConnection, drizzle: &DrizzleHistory, migrations: &'a [LocalMigration], rows: &[HistoryRow], own_tables: &[String], run_skipped: &[String]) -> Result<Vec<&'a LocalMigration>, RunError> {
     let table = format!("{}.{}", drizzle.schema, drizzle.table);
     let refuse = |message: String| RunError::DrizzleHistory { table: table.clone(), message };
     let exists: bool = sqlx::query_scalar(TABLE_EXISTS).bind(&drizzle.schema).bind(&drizzle.table).fetch_one(&mut *conn).await.map_err(|e| RunError::db("looking for drizzle's history", e))?;
     let found = if exists {
-        let sql = format!("SELECT id::bigint AS id, hash FROM {}.{} ORDER BY id", quote(&drizzle.schema), quote(&drizzle.table));
+        let sql = format!("SELECT id::bigint AS id, hash, created_at::bigint AS created_at FROM {}.{} ORDER BY id", quote(&drizzle.schema), quote(&drizzle.table));
         sqlx::query(AssertSqlSafe(sql)).fetch_all(&mut *conn).await.map_err(|e| RunError::db("reading drizzle's history", e))?
     } else {
         Vec::new()
@@ -52,17 +55,36 @@ pub(super) async fn to_adopt<'a>(conn: &mut PgConnection, drizzle: &DrizzleHisto
             )));
         }
     }
-    let mut matched = vec![false; migrations.len()];
+    // Only the folder's first migrations came from drizzle-kit (`raw_hashes` has one each).
+    let imported = drizzle.raw_hashes.len().min(migrations.len());
+    let mut matched = vec![false; imported];
     for row in &found {
         let id: i64 = row.try_get("id").map_err(|e| RunError::db("reading drizzle's history", e))?;
         let hash: String = row.try_get("hash").map_err(|e| RunError::db("reading drizzle's history", e))?;
-        let same = |i: usize| !matched[i] && (migrations[i].hash == hash || drizzle.raw_hashes.get(i) == Some(&hash));
-        let Some(i) = (0..migrations.len()).find(|&i| same(i)) else {
+        let created_at: Option<i64> = row.try_get("created_at").map_err(|e| RunError::db("reading drizzle's history", e))?;
+        let same = |i: usize| !matched[i] && (migrations[i].hash == hash || drizzle.raw_hashes[i] == hash);
+        // drizzle records the journal's `when` as `created_at`: it tells apart two files
+        // of the same bytes; the hash alone decides where it does not match.
+        let exact = (0..imported).find(|&i| same(i) && created_at == Some(migrations[i].when));
+        let Some(i) = exact.or_else(|| (0..imported).find(|&i| same(i))) else {
             return Err(refuse(format!(
                 "row {id} holds sha256 {hash}, which is no migration of the folder (a drizzle migration edited after it ran, or one left out of the import): restore the file as it was when drizzle applied it, or import the folder drizzle ran from"
             )));
         };
         matched[i] = true;
+    }
+    // A migration drizzle has no row for, before one it has: its migrator skipped it (its
+    // `when` older than the newest row's), or someone applied it by hand. Only the
+    // operator knows which.
+    let last = matched.iter().rposition(|m| *m);
+    for (i, m) in migrations.iter().enumerate().take(imported) {
+        if !matched[i] && last.is_some_and(|last| i < last) && !run_skipped.contains(&m.tag) && !rows.iter().any(|r| r.tag == m.tag) {
+            return Err(refuse(format!(
+                "{tag} has no row, though migrations after it do: drizzle's migrator skips a migration whose `when` is older than the newest row's. \
+                 If it never ran, run it now with `tablewright migrate --run-skipped {tag}`; if it was applied by hand, record it with `tablewright mark-applied --file {tag}`",
+                tag = m.tag
+            )));
+        }
     }
     let mut out = Vec::new();
     for (m, _) in migrations.iter().zip(&matched).filter(|(_, matched)| **matched) {

@@ -58,11 +58,11 @@ impl Migrator {
             let refuse = |reason: String| RunError::Refused { tag: m.tag.clone(), number: i + 1, statement: chunk.clone(), reason };
             let mut parts = crate::sql::split::statements_in(chunk, 1);
             // drizzle's migrator runs a whole file inside its own transaction, where a file's
-            // `BEGIN` is a no-op and its `COMMIT` only ends that transaction early. A file
-            // the import brought keeps its bytes (its hash is drizzle's record of it) and
-            // runs without them, as one transaction: the same schema, and on a failure
-            // nothing half done. (`END` is left alone: it also closes `BEGIN ATOMIC` bodies;
-            // ROLLBACK, savepoints and two-phase commit change what a file does: refused.)
+            // `BEGIN` is a no-op and its `COMMIT` (or `END`) only ends that transaction early.
+            // A file the import brought keeps its bytes (its hash is drizzle's record of it)
+            // and runs without them, as one transaction: the same schema, and on a failure
+            // nothing half done. (ROLLBACK, savepoints and two-phase commit change what a
+            // file does: refused. A `BEGIN ATOMIC` body's `END` is inside its statement.)
             let imported = self.set.drizzle.as_ref().is_some_and(|d| self.set.migrations.iter().position(|x| x.tag == m.tag).is_some_and(|at| at < d.raw_hashes.len()));
             if imported && parts.iter().any(|(_, p)| is_begin_or_commit(p)) {
                 parts.retain(|(_, p)| !is_begin_or_commit(p));
@@ -139,9 +139,9 @@ impl Migrator {
     }
 }
 
-/// `BEGIN`, `START TRANSACTION` or `COMMIT` (with their modes; not two-phase commit).
+/// `BEGIN`, `START TRANSACTION`, `COMMIT` or `END` (with their modes; not two-phase commit).
 fn is_begin_or_commit(sql: &str) -> bool {
     let info = statement::classify(sql);
     let Some(first) = crate::sql::tokens::significant(sql).into_iter().next() else { return false };
-    info.kind == StatementKind::TransactionControl && !info.two_phase && ["BEGIN", "START", "COMMIT"].iter().any(|w| first.is_word(w))
+    info.kind == StatementKind::TransactionControl && !info.two_phase && ["BEGIN", "START", "COMMIT", "END"].iter().any(|w| first.is_word(w))
 }

@@ -45,7 +45,7 @@ mod verify;
 #[cfg(feature = "dsql")]
 mod dsql;
 
-pub use drift::{DriftReport, drift};
+pub use drift::{ComparedWith, DriftReport, drift};
 pub use dry_run::{PlannedMigration, PlannedStatement};
 pub use embedded::EmbeddedPostgres;
 pub use crate::error::Classified;
@@ -130,11 +130,15 @@ pub struct MigratorOptions {
     /// A permissions file to converge on after the migrations, still under the lock:
     /// roles created, grants applied, undeclared privileges revoked, then validated.
     pub permissions: Option<permissions::PermissionsFile>,
+    /// For a folder imported from drizzle-kit: migrations drizzle's migrator skipped
+    /// (their `when` older than a later one's) that are to run now, by tag. Any other
+    /// such migration is refused: it may have been applied by hand.
+    pub run_skipped: Vec<String>,
 }
 
 impl Default for MigratorOptions {
     fn default() -> Self {
-        MigratorOptions { history: HistoryTable::default(), lock: true, lease: Duration::from_secs(300), retry: RetryPolicy::default(), single_transaction: false, timeout: None, batch_rows: 1000, permissions: None }
+        MigratorOptions { history: HistoryTable::default(), lock: true, lease: Duration::from_secs(300), retry: RetryPolicy::default(), single_transaction: false, timeout: None, batch_rows: 1000, permissions: None, run_skipped: Vec::new() }
     }
 }
 
@@ -453,7 +457,7 @@ impl Migrator {
         let own: Vec<String> = self.options.history.own_model_names().to_vec();
         // Reads only: a lost connection fails the run before anything is written, and the
         // rerun decides again.
-        drizzle::to_adopt(conn.pg(), history, &self.set.migrations, rows, &own).await
+        drizzle::to_adopt(conn.pg(), history, &self.set.migrations, rows, &own, &self.options.run_skipped).await
     }
 
     async fn run_locked(&self, conn: &mut Conn, lock: &Lock, events: &dyn Fn(Event)) -> Result<RunReport, RunError> {

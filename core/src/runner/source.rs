@@ -53,8 +53,9 @@ pub struct DrizzleHistory {
     pub schema: String,
     /// The table's name.
     pub table: String,
-    /// SHA-256 of each migration's file as it is, byte for byte (drizzle hashes the raw
-    /// file; [`LocalMigration::hash`] is over the normalised bytes), in journal order.
+    /// SHA-256 of each imported migration's file as it is, byte for byte (drizzle hashes
+    /// the raw file; [`LocalMigration::hash`] is over the normalised bytes), in journal
+    /// order: one for each of the folder's first migrations that came from drizzle-kit.
     pub raw_hashes: Vec<String>,
 }
 
@@ -152,7 +153,12 @@ impl MigrationSet {
         }
         let drizzle = match &journal.imported_from {
             Some(from) if from.tool == "drizzle-kit" => match from.history.split_once('.') {
-                Some((schema, table)) if !schema.is_empty() && !table.is_empty() && !table.contains('.') => Some(DrizzleHistory { schema: schema.to_owned(), table: table.to_owned(), raw_hashes }),
+                Some((schema, table)) if !schema.is_empty() && !table.is_empty() && !table.contains('.') => {
+                    // Only the migrations that came from drizzle-kit can be in its history.
+                    let mut raw_hashes = raw_hashes;
+                    raw_hashes.truncate(from.migrations.unwrap_or(usize::MAX));
+                    Some(DrizzleHistory { schema: schema.to_owned(), table: table.to_owned(), raw_hashes })
+                }
                 _ => {
                     problems.push(format!("{journal_name}: importedFrom.history `{}` is not `schema.table`", from.history));
                     None

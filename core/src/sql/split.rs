@@ -92,7 +92,8 @@ pub fn statements_in(text: &str, first_line: usize) -> Vec<(usize, String)> {
     let mut start: Option<(usize, usize)> = None;
     // Inside a SQL-standard function body, `BEGIN ATOMIC .. END`, a `;` ends a statement
     // of the body, not the CREATE: `ends` counts the ENDs still to come (CASE has one).
-    let (mut ends, mut previous_begin) = (0usize, false);
+    // (A column named `end` or `case`, after `.` or `AS`, is a name, not a keyword.)
+    let (mut ends, mut previous_begin, mut names_follow) = (0usize, false, false);
     for t in lexemes.iter() {
         if start.is_none() && !t.is_blank() && t.token != Token::SemiColon {
             start = Some((t.line, t.bytes.start));
@@ -100,12 +101,13 @@ pub fn statements_in(text: &str, first_line: usize) -> Vec<(usize, String)> {
         if !t.is_blank() {
             if previous_begin && t.is_word("ATOMIC") {
                 ends += 1;
-            } else if ends > 0 && t.is_word("CASE") {
+            } else if ends > 0 && !names_follow && t.is_word("CASE") {
                 ends += 1;
-            } else if ends > 0 && t.is_word("END") {
+            } else if ends > 0 && !names_follow && t.is_word("END") {
                 ends -= 1;
             }
             previous_begin = t.is_word("BEGIN");
+            names_follow = t.token == Token::Period || t.is_word("AS");
         }
         if t.token == Token::SemiColon
             && ends == 0
@@ -142,9 +144,9 @@ mod tests {
 
     #[test]
     fn a_sql_function_body_is_one_statement_with_its_create() {
-        let text = "CREATE FUNCTION f(x int) RETURNS int LANGUAGE sql BEGIN ATOMIC SELECT CASE WHEN x > 0 THEN 1 END; SELECT x; END;\nSELECT 2;";
+        let text = "CREATE FUNCTION f(x int) RETURNS int LANGUAGE sql BEGIN ATOMIC SELECT CASE WHEN x > 0 THEN 1 END AS case; SELECT r.end FROM r; END;\nSELECT 2;";
         let statements: Vec<String> = statements_in(text, 1).into_iter().map(|(_, s)| s).collect();
-        assert_eq!(statements, ["CREATE FUNCTION f(x int) RETURNS int LANGUAGE sql BEGIN ATOMIC SELECT CASE WHEN x > 0 THEN 1 END; SELECT x; END;", "SELECT 2;"]);
+        assert_eq!(statements, ["CREATE FUNCTION f(x int) RETURNS int LANGUAGE sql BEGIN ATOMIC SELECT CASE WHEN x > 0 THEN 1 END AS case; SELECT r.end FROM r; END;", "SELECT 2;"]);
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! permissions file, reading only.
 //!
 //! The expected side is not the snapshot as this tool spells it but the applied migrations
-//! replayed, under the target's rules, into a scratch database on a PostgreSQL server, and
+//! replayed, under the dialect's rules, into a scratch database on a PostgreSQL server, and
 //! read back from its catalog ([`super::scratch`]). Both sides are then spelled by the
 //! server (`nextval('"apiKey_id_seq"'::regclass)`, `'tp_'::text`, names as PostgreSQL
 //! truncated or folded them), so one comparison ([`compare::catalog_differences`]) can be

@@ -807,83 +807,91 @@ async fn killed_after_adopting_drizzle_history_then_rerun() {
     assert_eq!(statuses, ["0000_init marked", "0001_reviews applied"]);
 }
 
-/// `drift` sees each kind of hand change a team makes to a migrated database, one at a
-/// time on a database that drift first finds clean: the comparison is catalog with
-/// catalog (the applied migrations replayed in a scratch database), so what the model
-/// does not hold (validity, deferrability, operator classes, row-level security, triggers,
-/// owners) is seen too, and grants to PUBLIC, grant options, column grants and role
-/// memberships of the roles the permissions file manages.
-#[tokio::test]
-async fn drift_sees_every_kind_of_hand_change() {
-    let db = TestDb::create("drift_hand_changes").await;
+/// A project (fixtures V1 then V2, and a handler of `reader`'s) migrated into a database of
+/// its own: what each hand-change test starts from, once drift finds it clean.
+async fn migrated_for_drift(label: &str, reader: &str) -> (TestDb, tempfile::TempDir) {
+    let db = TestDb::create(label).await;
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("tablewright.toml"), "dialect = \"postgres\"\nschema = [\"schema.rs\"]\n").unwrap();
-    let reader = "tw_drift_reader";
     for source in [include_str!("../../core/tests/fixtures/v1.rs").to_owned(), format!("{}\n#[requires_table(Book, select, role = \"{reader}\")]\npub fn list_books() {{}}\n", include_str!("../../core/tests/fixtures/v2.rs"))] {
         std::fs::write(dir.path().join("schema.rs"), source).unwrap();
         let out = run(dir.path(), &["generate"]);
         assert!(out.status.success(), "{}", text(&out.stderr));
     }
-    let scratch = common::admin_url();
-    let on_db = |args: &[&str]| run(dir.path(), &[args, &["--provider", "postgres", "--connection-string", &db.url]].concat());
-    let drift = || run(dir.path(), &["drift", "--provider", "postgres", "--connection-string", &db.url, "--scratch", &scratch]);
-    common::execute_blocking(&common::admin_url(), "DO $$ BEGIN CREATE ROLE tw_drift_other; EXCEPTION WHEN duplicate_object THEN NULL; END $$");
-    common::execute_blocking(&common::admin_url(), "DO $$ BEGIN CREATE ROLE tw_drift_owner; EXCEPTION WHEN duplicate_object THEN NULL; END $$");
-    // A membership outlives the database (roles are the server's): none is left behind.
-    let no_membership = "DO $$ BEGIN REVOKE tw_drift_other FROM tw_drift_reader; EXCEPTION WHEN undefined_object THEN NULL; END $$";
-    common::execute_blocking(&common::admin_url(), no_membership);
-    let changes: &[(&str, &str, &str)] = &[
-        ("a stray table", "CREATE TABLE stray (id int)", "table `stray` is not in the snapshot"),
-        ("a changed default", "ALTER TABLE books ALTER COLUMN title SET DEFAULT 'untitled'", "`books.title` has default `'untitled'`"),
-        ("a column's collation", "ALTER TABLE books ALTER COLUMN title TYPE text COLLATE \"C\"", "`books.title`"),
-        ("a CHECK redefined under its name", "ALTER TABLE books DROP CONSTRAINT books_pages_positive, ADD CONSTRAINT books_pages_positive CHECK (pages > 1)", "CHECK ((pages > 1))"),
-        ("a CHECK re-added NOT VALID", "ALTER TABLE books DROP CONSTRAINT books_pages_positive, ADD CONSTRAINT books_pages_positive CHECK (pages > 0) NOT VALID", "NOT VALID"),
-        ("a foreign key made DEFERRABLE", "ALTER TABLE books ALTER CONSTRAINT books_author_id_fkey DEFERRABLE", "DEFERRABLE"),
-        (
-            "a foreign key re-added NOT VALID",
-            "ALTER TABLE books DROP CONSTRAINT books_author_id_fkey, ADD CONSTRAINT books_author_id_fkey FOREIGN KEY (author_id) REFERENCES authors(id) ON DELETE CASCADE NOT VALID",
-            "NOT VALID",
-        ),
-        (
-            "a foreign key made MATCH FULL",
-            "ALTER TABLE books DROP CONSTRAINT books_author_id_fkey, ADD CONSTRAINT books_author_id_fkey FOREIGN KEY (author_id) REFERENCES authors(id) MATCH FULL ON DELETE CASCADE",
-            "MATCH FULL",
-        ),
-        ("an index's operator class", "DROP INDEX books_title_idx; CREATE INDEX books_title_idx ON books (title text_pattern_ops)", "text_pattern_ops"),
-        ("an index's collation", "DROP INDEX books_title_idx; CREATE INDEX books_title_idx ON books (title COLLATE \"C\")", "COLLATE \"C\""),
-        ("a grant to PUBLIC", "GRANT DELETE ON books TO PUBLIC", "for role PUBLIC"),
-        ("a column grant to PUBLIC", "GRANT UPDATE (title) ON books TO PUBLIC", "UPDATE (title) on books for role PUBLIC"),
-        ("a table in a schema of its own", "CREATE SCHEMA stray; CREATE TABLE stray.t (id int)", "table `stray.t` is not in the snapshot"),
-        ("a constraint the model cannot hold", "ALTER TABLE books ADD CONSTRAINT books_no_twin EXCLUDE USING btree (title WITH =)", "`books_no_twin` (`EXCLUDE USING btree (title WITH =)`) is not in the snapshot"),
-        ("a grant option to a managed role", "GRANT SELECT ON books TO tw_drift_reader WITH GRANT OPTION", "the grant option on SELECT"),
-        ("a column grant to a managed role", "GRANT UPDATE (title) ON books TO tw_drift_reader", "UPDATE (title)"),
-        ("a managed role made a member of another", "GRANT tw_drift_other TO tw_drift_reader", "role tw_drift_reader is a member of tw_drift_other"),
-        ("row-level security enabled", "ALTER TABLE books ENABLE ROW LEVEL SECURITY", "row-level security on `books`"),
-        (
-            "a trigger",
-            "CREATE FUNCTION touch() RETURNS trigger LANGUAGE plpgsql AS 'BEGIN RETURN NEW; END'; CREATE TRIGGER books_touch BEFORE UPDATE ON books FOR EACH ROW EXECUTE FUNCTION touch()",
-            "trigger `books_touch` on `books`",
-        ),
-        ("a table's owner changed", "ALTER TABLE books OWNER TO tw_drift_owner", "`books` is owned by `tw_drift_owner`"),
-    ];
-    for (what, sql, needle) in changes {
-        db.reset().await;
-        let out = on_db(&["migrate"]);
-        assert!(out.status.success(), "{what}: {}{}", text(&out.stdout), text(&out.stderr));
-        let out = drift();
-        assert_eq!(out.status.code(), Some(0), "{what}: freshly migrated: {}{}", text(&out.stdout), text(&out.stderr));
-        common::execute_blocking(&db.url, sql);
-        let out = drift();
-        assert_eq!(out.status.code(), Some(1), "{what}: not seen: {}{}", text(&out.stdout), text(&out.stderr));
-        assert!(text(&out.stdout).contains(needle), "{what}: `{needle}` not said: {}", text(&out.stdout));
-        common::execute_blocking(&common::admin_url(), no_membership);
+    let out = run(dir.path(), &["migrate", "--provider", "postgres", "--connection-string", &db.url]);
+    assert!(out.status.success(), "{}{}", text(&out.stdout), text(&out.stderr));
+    (db, dir)
+}
+
+fn drift_on(dir: &Path, db: &TestDb) -> Output {
+    run(dir, &["drift", "--provider", "postgres", "--connection-string", &db.url, "--scratch", &common::admin_url()])
+}
+
+/// One hand change to a freshly migrated database (where drift finds nothing) that drift
+/// must name (exit 1). The comparison is catalog with catalog (the applied migrations
+/// replayed in a scratch database), so what the model does not hold (validity,
+/// deferrability, operator classes, row-level security, triggers, owners) is seen too,
+/// and grants to PUBLIC, grant options, column grants and role memberships of the roles
+/// the permissions file manages. Each test has a reader role of its own: roles are the
+/// server's, and the tests run side by side.
+async fn drift_sees(case: &str, sql: &str, needle: &str) {
+    let reader = format!("tw_drift_{case}");
+    let (db, dir) = migrated_for_drift(&format!("drift_{case}"), &reader).await;
+    let out = drift_on(dir.path(), &db);
+    assert_eq!(out.status.code(), Some(0), "freshly migrated: {}{}", text(&out.stdout), text(&out.stderr));
+    common::execute_blocking(&db.url, &sql.replace("READER", &reader));
+    let out = drift_on(dir.path(), &db);
+    assert_eq!(out.status.code(), Some(1), "not seen: {}{}", text(&out.stdout), text(&out.stderr));
+    let needle = needle.replace("READER", &reader);
+    assert!(text(&out.stdout).contains(&needle), "`{needle}` not said: {}", text(&out.stdout));
+}
+
+macro_rules! hand_changes {
+    ($($case:ident: $sql:expr => $needle:expr;)+) => {
+        $(
+            #[tokio::test]
+            async fn $case() {
+                drift_sees(stringify!($case), $sql, $needle).await;
+            }
+        )+
+    };
+}
+
+mod drift_sees {
+    use super::*;
+
+    hand_changes! {
+        a_stray_table: "CREATE TABLE stray (id int)" => "table `stray` is not in the snapshot";
+        a_table_in_a_schema_of_its_own: "CREATE SCHEMA stray; CREATE TABLE stray.t (id int)" => "table `stray.t` is not in the snapshot";
+        a_changed_default: "ALTER TABLE books ALTER COLUMN title SET DEFAULT 'untitled'" => "`books.title` has default `'untitled'`";
+        a_column_collation: "ALTER TABLE books ALTER COLUMN title TYPE text COLLATE \"C\"" => "`books.title` has collation `C`";
+        a_check_redefined_under_its_name: "ALTER TABLE books DROP CONSTRAINT books_pages_positive, ADD CONSTRAINT books_pages_positive CHECK (pages > 1)" => "CHECK ((pages > 1))";
+        a_check_readded_not_valid: "ALTER TABLE books DROP CONSTRAINT books_pages_positive, ADD CONSTRAINT books_pages_positive CHECK (pages > 0) NOT VALID" => "CHECK ((pages > 0)) NOT VALID";
+        a_foreign_key_made_deferrable: "ALTER TABLE books ALTER CONSTRAINT books_author_id_fkey DEFERRABLE" => "DEFERRABLE";
+        a_foreign_key_readded_not_valid: "ALTER TABLE books DROP CONSTRAINT books_author_id_fkey, ADD CONSTRAINT books_author_id_fkey FOREIGN KEY (author_id) REFERENCES authors(id) ON DELETE CASCADE NOT VALID" => "ON DELETE CASCADE NOT VALID";
+        a_foreign_key_made_match_full: "ALTER TABLE books DROP CONSTRAINT books_author_id_fkey, ADD CONSTRAINT books_author_id_fkey FOREIGN KEY (author_id) REFERENCES authors(id) MATCH FULL ON DELETE CASCADE" => "MATCH FULL";
+        an_index_operator_class: "DROP INDEX books_title_idx; CREATE INDEX books_title_idx ON books (title text_pattern_ops)" => "text_pattern_ops";
+        an_index_collation: "DROP INDEX books_title_idx; CREATE INDEX books_title_idx ON books (title COLLATE \"C\")" => "COLLATE \"C\"";
+        a_constraint_the_model_cannot_hold: "ALTER TABLE books ADD CONSTRAINT books_no_twin EXCLUDE USING btree (title WITH =)" => "`books_no_twin` (`EXCLUDE USING btree (title WITH =)`) is not in the snapshot";
+        a_grant_to_public: "GRANT DELETE ON books TO PUBLIC" => "DELETE on books for role PUBLIC";
+        a_column_grant_to_public: "GRANT UPDATE (title) ON books TO PUBLIC" => "UPDATE (title) on books for role PUBLIC";
+        a_grant_option_to_a_managed_role: "GRANT SELECT ON books TO READER WITH GRANT OPTION" => "the grant option on SELECT on books for role READER";
+        a_column_grant_to_a_managed_role: "GRANT UPDATE (title) ON books TO READER" => "UPDATE (title) on books for role READER";
+        a_managed_role_made_a_member_of_another: "DO $$ BEGIN CREATE ROLE tw_drift_other; EXCEPTION WHEN duplicate_object THEN NULL; END $$; GRANT tw_drift_other TO READER" => "role READER is a member of tw_drift_other";
+        row_level_security_enabled: "ALTER TABLE books ENABLE ROW LEVEL SECURITY" => "row-level security on `books`";
+        a_policy: "ALTER TABLE books ENABLE ROW LEVEL SECURITY; CREATE POLICY mine ON books USING (true)" => "policy `mine` on `books`";
+        a_trigger: "CREATE FUNCTION touch() RETURNS trigger LANGUAGE plpgsql AS 'BEGIN RETURN NEW; END'; CREATE TRIGGER books_touch BEFORE UPDATE ON books FOR EACH ROW EXECUTE FUNCTION touch()" => "trigger `books_touch` on `books`";
+        a_changed_owner: "DO $$ BEGIN CREATE ROLE tw_drift_owner; EXCEPTION WHEN duplicate_object THEN NULL; END $$; ALTER TABLE books OWNER TO tw_drift_owner" => "`books` is owned by `tw_drift_owner`";
     }
-    // What no migration makes and no table of theirs holds is listed and left alone: a
-    // platform's extension, a DBA's view or function.
-    db.reset().await;
-    assert!(on_db(&["migrate"]).status.success());
+}
+
+/// What no migration makes and no table of theirs holds is listed and left alone, not
+/// drift: a platform's extension, a DBA's view or function.
+#[tokio::test]
+async fn drift_leaves_alone_what_touches_no_table_of_the_migrations() {
+    let (db, dir) = migrated_for_drift("drift_left_alone", "tw_drift_left_alone").await;
     common::execute_blocking(&db.url, "CREATE EXTENSION IF NOT EXISTS pg_trgm; CREATE VIEW titles AS SELECT title FROM books; CREATE FUNCTION one() RETURNS int LANGUAGE sql AS 'SELECT 1'");
-    let out = drift();
+    let out = drift_on(dir.path(), &db);
     assert_eq!(out.status.code(), Some(0), "{}{}", text(&out.stdout), text(&out.stderr));
     for left_alone in ["extension `pg_trgm` (EXTENSION) is not made by the migrations; left alone", "view titles is not a table", "function `public.one()` ("] {
         assert!(text(&out.stdout).contains(left_alone), "{left_alone}: {}", text(&out.stdout));

@@ -836,6 +836,11 @@ fn drift_on(dir: &Path, db: &TestDb) -> Output {
 /// server's, and the tests run side by side.
 async fn drift_sees(case: &str, sql: &str, needle: &str) {
     let reader = format!("tw_drift_{case}");
+    // Memberships outlive databases (roles are the server's): none from an earlier run.
+    let no_memberships = format!(
+        "DO $$ DECLARE m text; BEGIN FOR m IN SELECT g.rolname FROM pg_auth_members a JOIN pg_roles g ON g.oid = a.roleid JOIN pg_roles r ON r.oid = a.member WHERE r.rolname = '{reader}' LOOP EXECUTE format('REVOKE %I FROM %I', m, '{reader}'); END LOOP; END $$"
+    );
+    common::execute_blocking(&common::admin_url(), &no_memberships);
     let (db, dir) = migrated_for_drift(&format!("drift_{case}"), &reader).await;
     let out = drift_on(dir.path(), &db);
     assert_eq!(out.status.code(), Some(0), "freshly migrated: {}{}", text(&out.stdout), text(&out.stderr));
@@ -844,6 +849,7 @@ async fn drift_sees(case: &str, sql: &str, needle: &str) {
     assert_eq!(out.status.code(), Some(1), "not seen: {}{}", text(&out.stdout), text(&out.stderr));
     let needle = needle.replace("READER", &reader);
     assert!(text(&out.stdout).contains(&needle), "`{needle}` not said: {}", text(&out.stdout));
+    common::execute_blocking(&common::admin_url(), &no_memberships);
 }
 
 macro_rules! hand_changes {

@@ -16,10 +16,13 @@ use sqlx::{AssertSqlSafe, Connection, PgConnection};
 use std::path::Path;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
+use tablewright_core::generate::{self, GenerateOptions};
 use tablewright_core::project::config::Config;
 use tablewright_core::project::folder::MigrationFolder;
-use tablewright_core::generate::{self, GenerateOptions};
-use tablewright_core::runner::{DSQL_GUARD_SQL, EmbeddedPostgres, Event, MigrationSet, Migrator, MigratorOptions, Target, with_database};
+use tablewright_core::runner::{
+    DSQL_GUARD_SQL, EmbeddedPostgres, Event, MigrationSet, Migrator, MigratorOptions, Target,
+    with_database,
+};
 use tablewright_core::schema::scan::{self, Scan};
 
 const BEFORE: &str = r#"#[derive(Table)] #[table(name = "t")]
@@ -46,8 +49,14 @@ impl Workload {
     /// What the floor runs, after the same table is seeded.
     fn floor_sql(self) -> [&'static str; 2] {
         match self {
-            Workload::Recreate => ["CREATE TABLE t_new (id bigint NOT NULL PRIMARY KEY, pages bigint NOT NULL, code text NOT NULL)", "INSERT INTO t_new SELECT id, pages, code FROM t"],
-            Workload::Backfill => ["ALTER TABLE t ADD COLUMN note text", "UPDATE t SET note = 'fresh'"],
+            Workload::Recreate => [
+                "CREATE TABLE t_new (id bigint NOT NULL PRIMARY KEY, pages bigint NOT NULL, code text NOT NULL)",
+                "INSERT INTO t_new SELECT id, pages, code FROM t",
+            ],
+            Workload::Backfill => [
+                "ALTER TABLE t ADD COLUMN note text",
+                "UPDATE t SET note = 'fresh'",
+            ],
         }
     }
 
@@ -64,21 +73,39 @@ const ROLE: &str = "tablewright_bench";
 
 /// A dsql migrations folder: 0000 creates `t`, 0001 is the workload's change.
 fn write_folder(dir: &Path, workload: Workload) {
-    let config = Config::parse(&dir.join("tablewright.toml"), "dialect = \"dsql\"\nschema = [\"x.rs\"]\nout = \".\"\n").unwrap();
+    let config = Config::parse(
+        &dir.join("tablewright.toml"),
+        "dialect = \"dsql\"\nschema = [\"x.rs\"]\nout = \".\"\n",
+    )
+    .unwrap();
     for (i, source) in [BEFORE, workload.after()].into_iter().enumerate() {
         let mut scanned = Scan::default();
         let mut errors = Vec::new();
-        scan::scan_source(Path::new("bench.rs"), source, &mut scanned, &mut errors, &tablewright_core::schema::sql_text::ParsedFragments);
+        scan::scan_source(
+            Path::new("bench.rs"),
+            source,
+            &mut scanned,
+            &mut errors,
+            &tablewright_core::schema::sql_text::ParsedFragments,
+        );
         assert!(errors.is_empty(), "{errors:?}");
         let folder = MigrationFolder::load(&config.out).unwrap();
-        let options = GenerateOptions { now_ms: 1_700_000_000_000 + i as u64, ..Default::default() };
-        let migration = generate::plan_migration(&config, &scanned.desired, &folder, &options).unwrap().unwrap();
+        let options = GenerateOptions {
+            now_ms: 1_700_000_000_000 + i as u64,
+            ..Default::default()
+        };
+        let migration = generate::plan_migration(&config, &scanned.desired, &folder, &options)
+            .unwrap()
+            .unwrap();
         generate::write(Some(&migration), None).unwrap();
     }
 }
 
 async fn exec(conn: &mut PgConnection, sql: &str) {
-    sqlx::raw_sql(AssertSqlSafe(sql.to_owned())).execute(conn).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
+    sqlx::raw_sql(AssertSqlSafe(sql.to_owned()))
+        .execute(conn)
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"));
 }
 
 async fn fresh_database(admin: &mut PgConnection, admin_url: &str) -> String {
@@ -94,7 +121,12 @@ async fn seed(conn: &mut PgConnection, n: usize) {
 }
 
 /// The workload's floor on a plain database.
-async fn floor(admin: &mut PgConnection, admin_url: &str, n: usize, workload: Workload) -> Duration {
+async fn floor(
+    admin: &mut PgConnection,
+    admin_url: &str,
+    n: usize,
+    workload: Workload,
+) -> Duration {
     let url = fresh_database(admin, admin_url).await;
     let mut conn = PgConnection::connect(&url).await.unwrap();
     exec(&mut conn, "CREATE TABLE t (id bigint NOT NULL PRIMARY KEY, pages integer NOT NULL, code text NOT NULL)").await;
@@ -115,7 +147,15 @@ struct RunnerTimes {
 
 /// The recreation migration under the runner's DSQL rules; with `guard`, on a database
 /// with the DSQL guard installed, as a non-superuser (without: the runner's cost alone).
-async fn runner(admin: &mut PgConnection, admin_url: &str, folder: &Path, n: usize, batch_rows: usize, guard: bool, workload: Workload) -> RunnerTimes {
+async fn runner(
+    admin: &mut PgConnection,
+    admin_url: &str,
+    folder: &Path,
+    n: usize,
+    batch_rows: usize,
+    guard: bool,
+    workload: Workload,
+) -> RunnerTimes {
     let url = fresh_database(admin, admin_url).await;
     exec(admin, &format!("ALTER DATABASE tw_bench OWNER TO {ROLE}")).await;
     let mut setup = PgConnection::connect(&url).await.unwrap();
@@ -126,13 +166,33 @@ async fn runner(admin: &mut PgConnection, admin_url: &str, folder: &Path, n: usi
     let set = MigrationSet::from_folder(folder).unwrap();
     let mut first = set.clone();
     first.migrations.truncate(1);
-    let options = MigratorOptions { batch_rows, ..MigratorOptions::default() };
-    Migrator::new(Target::DsqlEmulated { url: guarded.clone() }, first, options.clone()).await.unwrap().run(&|_| {}).await.unwrap();
+    let options = MigratorOptions {
+        batch_rows,
+        ..MigratorOptions::default()
+    };
+    Migrator::new(
+        Target::DsqlEmulated {
+            url: guarded.clone(),
+        },
+        first,
+        options.clone(),
+    )
+    .await
+    .unwrap()
+    .run(&|_| {})
+    .await
+    .unwrap();
     // Seeding is set-up, not what is measured: the guard is off for this session.
-    exec(&mut setup, &format!("SET session_replication_role = replica; SET ROLE {ROLE}")).await;
+    exec(
+        &mut setup,
+        &format!("SET session_replication_role = replica; SET ROLE {ROLE}"),
+    )
+    .await;
     seed(&mut setup, n).await;
     let marks: Mutex<(Option<Instant>, Option<Instant>)> = Mutex::new((None, None));
-    let migrator = Migrator::new(Target::DsqlEmulated { url: guarded }, set, options).await.unwrap();
+    let migrator = Migrator::new(Target::DsqlEmulated { url: guarded }, set, options)
+        .await
+        .unwrap();
     let started = Instant::now();
     let report = migrator
         .run(&|event| {
@@ -149,7 +209,10 @@ async fn runner(admin: &mut PgConnection, admin_url: &str, folder: &Path, n: usi
         .unwrap();
     let migration = started.elapsed();
     assert_eq!(report.applied.len(), 1);
-    let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM t").fetch_one(&mut setup).await.unwrap();
+    let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM t")
+        .fetch_one(&mut setup)
+        .await
+        .unwrap();
     assert_eq!(rows, n as i64, "every row arrives");
     match workload {
         Workload::Recreate => {
@@ -160,12 +223,18 @@ async fn runner(admin: &mut PgConnection, admin_url: &str, folder: &Path, n: usi
             assert_eq!(pages_type, "bigint");
         }
         Workload::Backfill => {
-            let filled: i64 = sqlx::query_scalar("SELECT count(*) FROM t WHERE note = 'fresh'").fetch_one(&mut setup).await.unwrap();
+            let filled: i64 = sqlx::query_scalar("SELECT count(*) FROM t WHERE note = 'fresh'")
+                .fetch_one(&mut setup)
+                .await
+                .unwrap();
             assert_eq!(filled, n as i64, "every row is backfilled");
         }
     }
     let (from, to) = *marks.lock().unwrap();
-    RunnerTimes { migration, batches: to.unwrap() - from.unwrap() }
+    RunnerTimes {
+        migration,
+        batches: to.unwrap() - from.unwrap(),
+    }
 }
 
 fn median(mut xs: Vec<Duration>) -> Duration {
@@ -179,8 +248,14 @@ fn rate(n: usize, d: Duration) -> f64 {
 
 #[tokio::main]
 async fn main() {
-    let args: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
-    let n: usize = args.first().and_then(|a| a.parse().ok()).unwrap_or(1_000_000);
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
+    let n: usize = args
+        .first()
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(1_000_000);
     let rounds: usize = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(3);
     let workloads = match args.get(2).map(String::as_str) {
         Some("recreate") => vec![Workload::Recreate],
@@ -190,19 +265,39 @@ async fn main() {
     let embedded = EmbeddedPostgres::start().await.unwrap();
     let admin_url = embedded.url("postgres");
     let mut admin = PgConnection::connect(&admin_url).await.unwrap();
-    exec(&mut admin, &format!("CREATE ROLE {ROLE} LOGIN NOSUPERUSER CREATEROLE")).await;
+    exec(
+        &mut admin,
+        &format!("CREATE ROLE {ROLE} LOGIN NOSUPERUSER CREATEROLE"),
+    )
+    .await;
     for workload in workloads {
         let dir = tempfile::tempdir().unwrap();
         write_folder(dir.path(), workload);
-        let sql = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().path()).find(|p| p.to_string_lossy().contains("0001_")).unwrap();
-        let directive = if workload == Workload::Recreate { "-- tablewright:copy" } else { "-- tablewright:backfill" };
-        assert!(std::fs::read_to_string(&sql).unwrap().contains(directive), "0001 has the workload's directive");
+        let sql = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .find(|p| p.to_string_lossy().contains("0001_"))
+            .unwrap();
+        let directive = if workload == Workload::Recreate {
+            "-- tablewright:copy"
+        } else {
+            "-- tablewright:backfill"
+        };
+        assert!(
+            std::fs::read_to_string(&sql).unwrap().contains(directive),
+            "0001 has the workload's directive"
+        );
         // (rows per batch, DSQL guard installed)
         let variants: &[(usize, bool)] = match workload {
             Workload::Recreate => &[(1000, true), (2999, true), (2999, false)],
             Workload::Backfill => &[(1000, true), (2999, true), (2999, false)],
         };
-        let label = |(batch, guard): (usize, bool)| format!("batches of {batch:>4}{}", if guard { ", guarded" } else { ", no guard" });
+        let label = |(batch, guard): (usize, bool)| {
+            format!(
+                "batches of {batch:>4}{}",
+                if guard { ", guarded" } else { ", no guard" }
+            )
+        };
         let mut floors = Vec::new();
         let mut runs: Vec<Vec<RunnerTimes>> = variants.iter().map(|_| Vec::new()).collect();
         for round in 0..rounds {
@@ -212,21 +307,56 @@ async fn main() {
                     0 => floors.push(floor(&mut admin, &admin_url, n, workload).await),
                     j => {
                         let (batch, guard) = variants[j - 1];
-                        runs[j - 1].push(runner(&mut admin, &admin_url, dir.path(), n, batch, guard, workload).await);
+                        runs[j - 1].push(
+                            runner(
+                                &mut admin,
+                                &admin_url,
+                                dir.path(),
+                                n,
+                                batch,
+                                guard,
+                                workload,
+                            )
+                            .await,
+                        );
                     }
                 }
             }
-            let this_round: Vec<String> =
-                variants.iter().zip(&runs).map(|(v, t)| format!("{} {:.2?} (batches {:.2?})", label(*v), t[round].migration, t[round].batches)).collect();
-            eprintln!("round {}: {} {:.2?}; {}", round + 1, workload.floor_name(), floors[round], this_round.join("; "));
+            let this_round: Vec<String> = variants
+                .iter()
+                .zip(&runs)
+                .map(|(v, t)| {
+                    format!(
+                        "{} {:.2?} (batches {:.2?})",
+                        label(*v),
+                        t[round].migration,
+                        t[round].batches
+                    )
+                })
+                .collect();
+            eprintln!(
+                "round {}: {} {:.2?}; {}",
+                round + 1,
+                workload.floor_name(),
+                floors[round],
+                this_round.join("; ")
+            );
         }
         let f = median(floors);
         let what = match workload {
             Workload::Recreate => "recreation (integer -> bigint)",
             Workload::Backfill => "backfill of a new column's default",
         };
-        println!("{what} of {n} rows, median of {rounds} rounds, private PostgreSQL {} on tmpfs, fsync off", embedded.version);
-        println!("  {:<16} plain PostgreSQL (floor)   {:>8.2} s   {:>9.0} rows/s", workload.floor_name(), f.as_secs_f64(), rate(n, f));
+        println!(
+            "{what} of {n} rows, median of {rounds} rounds, private PostgreSQL {} on tmpfs, fsync off",
+            embedded.version
+        );
+        println!(
+            "  {:<16} plain PostgreSQL (floor)   {:>8.2} s   {:>9.0} rows/s",
+            workload.floor_name(),
+            f.as_secs_f64(),
+            rate(n, f)
+        );
         for (variant, times) in variants.iter().zip(runs) {
             let batches = median(times.iter().map(|t| t.batches).collect());
             let migration = median(times.iter().map(|t| t.migration).collect());

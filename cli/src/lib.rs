@@ -126,16 +126,28 @@ impl Context {
     pub fn note(&self, note: &str) {
         match self.format {
             Format::Text => output::emit_err(&format!("note: {note}\n")),
-            Format::Json => output::emit_err(&format!("{}\n", serde_json::json!({"event": "note", "message": note}))),
+            Format::Json => output::emit_err(&format!(
+                "{}\n",
+                serde_json::json!({"event": "note", "message": note})
+            )),
         }
     }
 
     /// The migrations folder `out` for writing: waits (saying so) while another command
     /// writes it.
-    pub fn lock_for_writing(&self, out: &std::path::Path) -> Result<tablewright_core::project::fsio::FolderLock, output::CliError> {
-        Ok(tablewright_core::project::fsio::FolderLock::acquire(out, || {
-            self.note(&format!("waiting for another tablewright command writing {} to finish", out.display()))
-        })?)
+    pub fn lock_for_writing(
+        &self,
+        out: &std::path::Path,
+    ) -> Result<tablewright_core::project::fsio::FolderLock, output::CliError> {
+        Ok(tablewright_core::project::fsio::FolderLock::acquire(
+            out,
+            || {
+                self.note(&format!(
+                    "waiting for another tablewright command writing {} to finish",
+                    out.display()
+                ))
+            },
+        )?)
     }
 }
 
@@ -148,7 +160,10 @@ pub fn main() -> ExitCode {
         Err(e) => return usage_error(e),
     };
     logs(cli.verbose);
-    let cx = Context { config: cli.config, format: cli.format };
+    let cx = Context {
+        config: cli.config,
+        format: cli.format,
+    };
     let format = cx.format;
     match cli.command {
         Command::Generate(args) => finish("generate", format, generate::run(&cx, args)),
@@ -157,10 +172,20 @@ pub fn main() -> ExitCode {
         Command::Squash(args) => finish("squash", format, squash::run(&cx, args)),
         Command::Migrate(args) => finish("migrate", format, migrate::run(&cx, args)),
         Command::CheckDsql(args) => finish("check-dsql", format, check_dsql::run(&cx, args)),
-        Command::Permissions { action: permissions::Action::Apply(args) } => finish("permissions apply", format, permissions::apply(&cx, args)),
-        Command::Permissions { action: permissions::Action::Validate(args) } => finish("permissions validate", format, permissions::validate(&cx, args)),
+        Command::Permissions {
+            action: permissions::Action::Apply(args),
+        } => finish("permissions apply", format, permissions::apply(&cx, args)),
+        Command::Permissions {
+            action: permissions::Action::Validate(args),
+        } => finish(
+            "permissions validate",
+            format,
+            permissions::validate(&cx, args),
+        ),
         Command::Drift(args) => finish("drift", format, drift::run(&cx, args)),
-        Command::Import { source: import::Source::Drizzle(args) } => finish("import drizzle", format, import::drizzle(&cx, args)),
+        Command::Import {
+            source: import::Source::Drizzle(args),
+        } => finish("import drizzle", format, import::drizzle(&cx, args)),
         Command::Push(args) => finish("push", format, push::run(&cx, args)),
         Command::Clone(args) => finish("clone", format, clone::run(&cx, args)),
         Command::Pull(args) => finish("pull", format, pull::run(&cx, args)),
@@ -182,22 +207,44 @@ fn logging() -> bool {
 /// said once, then ignored).
 fn logs(verbose: u8) {
     use tracing_subscriber::filter::{LevelFilter, Targets};
-    let ours = |level| Targets::new().with_target("tablewright_core", level).with_target("tablewright", level);
-    let filter = match std::env::var("RUST_LOG").ok().filter(|v| !v.trim().is_empty()) {
-        Some(spec) => spec.parse::<Targets>().inspect(|_| LOGGING.store(true, std::sync::atomic::Ordering::Relaxed)).unwrap_or_else(|e| {
-            output::emit_err(&format!("warning: RUST_LOG ignored: {e}\n"));
-            ours(LevelFilter::OFF)
-        }),
+    let ours = |level| {
+        Targets::new()
+            .with_target("tablewright_core", level)
+            .with_target("tablewright", level)
+    };
+    let filter = match std::env::var("RUST_LOG")
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+    {
+        Some(spec) => spec
+            .parse::<Targets>()
+            .inspect(|_| LOGGING.store(true, std::sync::atomic::Ordering::Relaxed))
+            .unwrap_or_else(|e| {
+                output::emit_err(&format!("warning: RUST_LOG ignored: {e}\n"));
+                ours(LevelFilter::OFF)
+            }),
         None if verbose > 0 => {
             LOGGING.store(true, std::sync::atomic::Ordering::Relaxed);
-            ours(if verbose == 1 { LevelFilter::INFO } else { LevelFilter::DEBUG })
+            ours(if verbose == 1 {
+                LevelFilter::INFO
+            } else {
+                LevelFilter::DEBUG
+            })
         }
         None => ours(LevelFilter::OFF),
     };
     use tracing_subscriber::Layer as _;
     use tracing_subscriber::layer::SubscriberExt as _;
     use tracing_subscriber::util::SubscriberInitExt as _;
-    let _ = tracing_subscriber::registry().with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_ansi(false).with_target(false).with_filter(filter)).try_init();
+    let _ = tracing_subscriber::registry()
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(std::io::stderr)
+                .with_ansi(false)
+                .with_target(false)
+                .with_filter(filter),
+        )
+        .try_init();
 }
 
 /// A command line clap refuses: its message and exit 2, as one JSON document when the
@@ -208,14 +255,30 @@ fn usage_error(e: clap::Error) -> ExitCode {
     use clap::error::ErrorKind;
     // As the OS gave them: an argument that is not UTF-8 is a usage error, not a panic.
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
-    let json = args.windows(2).any(|w| w[0] == "--format" && w[1] == "json") || args.iter().any(|a| a == "--format=json");
-    if !json || matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand) {
+    let json = args
+        .windows(2)
+        .any(|w| w[0] == "--format" && w[1] == "json")
+        || args.iter().any(|a| a == "--format=json");
+    if !json
+        || matches!(
+            e.kind(),
+            ErrorKind::DisplayHelp
+                | ErrorKind::DisplayVersion
+                | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+        )
+    {
         // As clap's `exit` would, except that a failed write (`--help > /dev/full`) is a
         // failed run, not a success.
         let code = u8::try_from(e.exit_code()).unwrap_or(output::EXIT_INPUT);
-        return match e.print().and_then(|()| std::io::Write::flush(&mut std::io::stdout())) {
+        return match e
+            .print()
+            .and_then(|()| std::io::Write::flush(&mut std::io::stdout()))
+        {
             Err(err) if err.kind() != std::io::ErrorKind::BrokenPipe => {
-                let _ = std::io::Write::write_fmt(&mut std::io::stderr(), format_args!("error: writing output: {err}\n"));
+                let _ = std::io::Write::write_fmt(
+                    &mut std::io::stderr(),
+                    format_args!("error: writing output: {err}\n"),
+                );
                 ExitCode::from(output::EXIT_RUN_FAILED)
             }
             _ => ExitCode::from(code),
@@ -223,16 +286,27 @@ fn usage_error(e: clap::Error) -> ExitCode {
     }
     let message = e.render().to_string();
     let message = message.trim_end();
-    output::usage_document(message.strip_prefix("error: ").unwrap_or(message).to_owned())
+    output::usage_document(
+        message
+            .strip_prefix("error: ")
+            .unwrap_or(message)
+            .to_owned(),
+    )
 }
 
 /// Now, in milliseconds since the epoch; SOURCE_DATE_EPOCH (seconds) makes output
 /// reproducible, as for other build tools.
 fn now_ms() -> u64 {
-    if let Some(secs) = std::env::var("SOURCE_DATE_EPOCH").ok().and_then(|v| v.parse::<u64>().ok()) {
+    if let Some(secs) = std::env::var("SOURCE_DATE_EPOCH")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+    {
         return secs * 1000;
     }
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
 }
 
 /// The JSON Schema of every command's document, by its file's name (the command, a dash
@@ -245,26 +319,77 @@ pub fn json_schemas() -> Vec<(String, schemars::Schema)> {
     let settings = schemars::generate::SchemaSettings::draft2020_12().for_serialize();
     macro_rules! schema_for {
         ($t:ty) => {
-            settings.clone().into_generator().into_root_schema_for::<$t>()
+            settings
+                .clone()
+                .into_generator()
+                .into_root_schema_for::<$t>()
         };
     }
     let schemas = vec![
-        ("generate", schema_for!(Document<generate::GenerateReport, generate::Status>)),
-        ("check", schema_for!(Document<check::CheckReport, check::Status>)),
-        ("rehash", schema_for!(Document<rehash::RehashReport, rehash::Status>)),
-        ("squash", schema_for!(Document<squash::SquashReport, squash::Status>)),
-        ("migrate", schema_for!(Document<migrate::MigrateReport, migrate::Status>)),
-        ("check-dsql", schema_for!(Document<check_dsql::CheckDsqlReport, check_dsql::Status>)),
-        ("permissions apply", schema_for!(Document<permissions::PermissionsReport, permissions::Status>)),
-        ("permissions validate", schema_for!(Document<permissions::PermissionsReport, permissions::Status>)),
-        ("drift", schema_for!(Document<drift::DriftReport, drift::Status>)),
-        ("import drizzle", schema_for!(Document<import::ImportReport, import::Status>)),
-        ("push", schema_for!(Document<push::PushReport, push::Status>)),
-        ("clone", schema_for!(Document<clone::CloneReport, clone::Status>)),
-        ("pull", schema_for!(Document<pull::PullReport, pull::Status>)),
-        ("status", schema_for!(Document<status::StatusReport, status::Status>)),
-        ("mark-applied", schema_for!(Document<mark_applied::MarkReport, mark_applied::Status>)),
-        ("verify", schema_for!(Document<verify::VerifyReport, verify::Status>)),
+        (
+            "generate",
+            schema_for!(Document<generate::GenerateReport, generate::Status>),
+        ),
+        (
+            "check",
+            schema_for!(Document<check::CheckReport, check::Status>),
+        ),
+        (
+            "rehash",
+            schema_for!(Document<rehash::RehashReport, rehash::Status>),
+        ),
+        (
+            "squash",
+            schema_for!(Document<squash::SquashReport, squash::Status>),
+        ),
+        (
+            "migrate",
+            schema_for!(Document<migrate::MigrateReport, migrate::Status>),
+        ),
+        (
+            "check-dsql",
+            schema_for!(Document<check_dsql::CheckDsqlReport, check_dsql::Status>),
+        ),
+        (
+            "permissions apply",
+            schema_for!(Document<permissions::PermissionsReport, permissions::Status>),
+        ),
+        (
+            "permissions validate",
+            schema_for!(Document<permissions::PermissionsReport, permissions::Status>),
+        ),
+        (
+            "drift",
+            schema_for!(Document<drift::DriftReport, drift::Status>),
+        ),
+        (
+            "import drizzle",
+            schema_for!(Document<import::ImportReport, import::Status>),
+        ),
+        (
+            "push",
+            schema_for!(Document<push::PushReport, push::Status>),
+        ),
+        (
+            "clone",
+            schema_for!(Document<clone::CloneReport, clone::Status>),
+        ),
+        (
+            "pull",
+            schema_for!(Document<pull::PullReport, pull::Status>),
+        ),
+        (
+            "status",
+            schema_for!(Document<status::StatusReport, status::Status>),
+        ),
+        (
+            "mark-applied",
+            schema_for!(Document<mark_applied::MarkReport, mark_applied::Status>),
+        ),
+        (
+            "verify",
+            schema_for!(Document<verify::VerifyReport, verify::Status>),
+        ),
         ("usage", schema_for!(Document<(), ()>)),
     ];
     // Each document names its own command and this version, and has no other key.

@@ -92,12 +92,20 @@ pub struct Done<R> {
 impl<R> Done<R> {
     /// Success.
     pub fn ok(report: R) -> Done<R> {
-        Done { report, found_problem: false, text_shown: false }
+        Done {
+            report,
+            found_problem: false,
+            text_shown: false,
+        }
     }
 
     /// Success when `problem` is false; a check that found a problem otherwise.
     pub fn checked(report: R, problem: bool) -> Done<R> {
-        Done { report, found_problem: problem, text_shown: false }
+        Done {
+            report,
+            found_problem: problem,
+            text_shown: false,
+        }
     }
 }
 
@@ -162,13 +170,25 @@ pub struct CliError(ErrorReport);
 
 impl<E: Classified> From<E> for CliError {
     fn from(e: E) -> CliError {
-        CliError(ErrorReport { kind: e.kind().to_owned(), class: e.class(), message: e.to_string(), causes: e.causes(), items: e.items() })
+        CliError(ErrorReport {
+            kind: e.kind().to_owned(),
+            class: e.class(),
+            message: e.to_string(),
+            causes: e.causes(),
+            items: e.items(),
+        })
     }
 }
 
 impl CliError {
     fn new(class: ErrorClass, kind: &str, message: impl Into<String>) -> CliError {
-        CliError(ErrorReport { kind: kind.to_owned(), class, message: message.into(), causes: Vec::new(), items: Vec::new() })
+        CliError(ErrorReport {
+            kind: kind.to_owned(),
+            class,
+            message: message.into(),
+            causes: Vec::new(),
+            items: Vec::new(),
+        })
     }
 
     /// Bad input or usage (exit 2).
@@ -206,7 +226,11 @@ impl CliError {
 }
 
 /// Prints the report or the error of `command` and returns the exit code.
-pub fn finish<R: Report>(command: &str, format: Format, result: Result<Done<R>, CliError>) -> ExitCode {
+pub fn finish<R: Report>(
+    command: &str,
+    format: Format,
+    result: Result<Done<R>, CliError>,
+) -> ExitCode {
     let code = match &result {
         Ok(done) if done.found_problem => EXIT_CHECK_FAILED,
         Ok(_) => EXIT_OK,
@@ -220,8 +244,20 @@ pub fn finish<R: Report>(command: &str, format: Format, result: Result<Done<R>, 
         },
         Format::Json => {
             let document = match result {
-                Ok(done) => Document { format_version: FORMAT_VERSION, command: Some(command.to_owned()), status: Outcome::Done(done.report.status()), report: Some(done.report), error: None },
-                Err(e) => Document { format_version: FORMAT_VERSION, command: Some(command.to_owned()), status: Outcome::Failed(Failed::Error), report: None, error: Some(e.0) },
+                Ok(done) => Document {
+                    format_version: FORMAT_VERSION,
+                    command: Some(command.to_owned()),
+                    status: Outcome::Done(done.report.status()),
+                    report: Some(done.report),
+                    error: None,
+                },
+                Err(e) => Document {
+                    format_version: FORMAT_VERSION,
+                    command: Some(command.to_owned()),
+                    status: Outcome::Failed(Failed::Error),
+                    report: None,
+                    error: Some(e.0),
+                },
             };
             emit_json(&document);
         }
@@ -234,7 +270,13 @@ pub fn finish<R: Report>(command: &str, format: Format, result: Result<Done<R>, 
 
 /// A command line clap refused, as one JSON document (exit 2).
 pub fn usage_document(message: String) -> ExitCode {
-    let document: Document<(), ()> = Document { format_version: FORMAT_VERSION, command: None, status: Outcome::Failed(Failed::Error), report: None, error: Some(CliError::input("usage", message).0) };
+    let document: Document<(), ()> = Document {
+        format_version: FORMAT_VERSION,
+        command: None,
+        status: Outcome::Failed(Failed::Error),
+        report: None,
+        error: Some(CliError::input("usage", message).0),
+    };
     emit_json(&document);
     ExitCode::from(EXIT_INPUT)
 }
@@ -253,7 +295,10 @@ fn error_text(e: &ErrorReport) -> String {
         [one] => text.push_str(&format!("      fix: {one}\n")),
         several => {
             for (i, way) in several.iter().enumerate() {
-                text.push_str(&format!("      {} {way}\n", if i == 0 { "either:" } else { "or:    " }));
+                text.push_str(&format!(
+                    "      {} {way}\n",
+                    if i == 0 { "either:" } else { "or:    " }
+                ));
             }
         }
     };
@@ -262,7 +307,9 @@ fn error_text(e: &ErrorReport) -> String {
         // As a compiler: each error at its place, then the summary.
         for item in &e.items {
             match (&item.location, &item.snippet) {
-                (Some(at), Some(snippet)) => text.push_str(&snippet_text(&item.detail, at, snippet)),
+                (Some(at), Some(snippet)) => {
+                    text.push_str(&snippet_text(&item.detail, at, snippet))
+                }
                 (Some(at), None) => text.push_str(&format!("{at}: error: {}\n", item.detail)),
                 (None, _) => text.push_str(&format!("error: {}\n", item.detail)),
             }
@@ -271,7 +318,11 @@ fn error_text(e: &ErrorReport) -> String {
         text.push_str(&format!("error: {}\n", e.message));
     } else if !e.items.is_empty() {
         // A message that ends in a statement's text takes no colon after it.
-        text.push_str(&format!("error: {}{}\n", e.message, if e.message.contains('\n') { "" } else { ":" }));
+        text.push_str(&format!(
+            "error: {}{}\n",
+            e.message,
+            if e.message.contains('\n') { "" } else { ":" }
+        ));
         for item in &e.items {
             text.push_str(&format!("  - {}\n", item.detail));
             fixes(item, &mut text);
@@ -290,11 +341,18 @@ fn error_text(e: &ErrorReport) -> String {
     text
 }
 
-fn snippet_text(message: &str, at: &tablewright_core::error::Span, snippet: &tablewright_core::error::Snippet) -> String {
+fn snippet_text(
+    message: &str,
+    at: &tablewright_core::error::Span,
+    snippet: &tablewright_core::error::Snippet,
+) -> String {
     use annotate_snippets::{AnnotationKind, Level, Renderer, Snippet};
-    let report = &[Level::ERROR
-        .primary_title(message)
-        .element(Snippet::source(&snippet.lines).line_start(at.line).path(&at.file).annotation(AnnotationKind::Primary.span(snippet.range.clone())))];
+    let report = &[Level::ERROR.primary_title(message).element(
+        Snippet::source(&snippet.lines)
+            .line_start(at.line)
+            .path(&at.file)
+            .annotation(AnnotationKind::Primary.span(snippet.range.clone())),
+    )];
     format!("{}\n", Renderer::plain().render(report))
 }
 
@@ -312,6 +370,9 @@ pub struct Described<T> {
 impl<T: std::fmt::Display> Described<T> {
     /// `item` with its own sentence.
     pub fn new(item: T) -> Described<T> {
-        Described { message: item.to_string(), item }
+        Described {
+            message: item.to_string(),
+            item,
+        }
     }
 }

@@ -33,8 +33,15 @@ struct Fixture {
 impl Fixture {
     fn new() -> Fixture {
         let dir = tempfile::tempdir().unwrap();
-        fs::copy(repo().join("tablewright.toml"), dir.path().join("tablewright.toml")).unwrap();
-        copy_dir(&repo().join("examples/bookstore/src"), &dir.path().join("examples/bookstore/src"));
+        fs::copy(
+            repo().join("tablewright.toml"),
+            dir.path().join("tablewright.toml"),
+        )
+        .unwrap();
+        copy_dir(
+            &repo().join("examples/bookstore/src"),
+            &dir.path().join("examples/bookstore/src"),
+        );
         copy_dir(&repo().join("migrations"), &dir.path().join("migrations"));
         copy_dir(&repo().join("permissions"), &dir.path().join("permissions"));
         Fixture { dir }
@@ -45,14 +52,23 @@ impl Fixture {
     }
 
     fn run(&self, args: &[&str]) -> assert_cmd::assert::Assert {
-        Command::cargo_bin("tablewright").unwrap().current_dir(self.dir.path()).env("SOURCE_DATE_EPOCH", "1767225600").args(args).assert()
+        Command::cargo_bin("tablewright")
+            .unwrap()
+            .current_dir(self.dir.path())
+            .env("SOURCE_DATE_EPOCH", "1767225600")
+            .args(args)
+            .assert()
     }
 
     /// Replaces `old` by `new` in an example source file (exactly once).
     fn edit(&self, rel: &str, old: &str, new: &str) {
         let path = self.path(rel);
         let text = fs::read_to_string(&path).unwrap();
-        assert_eq!(text.matches(old).count(), 1, "`{old}` must occur once in {rel}");
+        assert_eq!(
+            text.matches(old).count(),
+            1,
+            "`{old}` must occur once in {rel}"
+        );
         fs::write(path, text.replacen(old, new, 1)).unwrap();
     }
 
@@ -64,7 +80,10 @@ impl Fixture {
                 if p.is_dir() {
                     walk(base, &p, out);
                 } else {
-                    out.insert(p.strip_prefix(base).unwrap().to_string_lossy().into_owned(), fs::read(&p).unwrap());
+                    out.insert(
+                        p.strip_prefix(base).unwrap().to_string_lossy().into_owned(),
+                        fs::read(&p).unwrap(),
+                    );
                 }
             }
         }
@@ -89,7 +108,11 @@ fn committed_example_is_up_to_date_and_generate_changes_nothing() {
     let f = Fixture::new();
     let before = f.migrations();
     let out = f.run(&["generate"]).code(0);
-    assert!(stdout(&out).starts_with("No schema changes"), "{}", stdout(&out));
+    assert!(
+        stdout(&out).starts_with("No schema changes"),
+        "{}",
+        stdout(&out)
+    );
     f.run(&["generate", "--check"]).code(0);
     f.run(&["check"]).code(0);
     assert_eq!(f.migrations(), before);
@@ -99,19 +122,36 @@ fn committed_example_is_up_to_date_and_generate_changes_nothing() {
 fn a_new_column_is_pending_then_written_as_exactly_one_migration() {
     let f = Fixture::new();
     let before = f.migrations();
-    f.edit(ENTITIES, "    pub subtitle: Option<String>,\n", "    pub subtitle: Option<String>,\n    pub blurb: Option<String>,\n");
+    f.edit(
+        ENTITIES,
+        "    pub subtitle: Option<String>,\n",
+        "    pub subtitle: Option<String>,\n    pub blurb: Option<String>,\n",
+    );
 
     let pending = f.run(&["generate", "--check"]).code(1);
-    assert!(stdout(&pending).contains("+ add column `books.blurb` (text)"), "{}", stdout(&pending));
+    assert!(
+        stdout(&pending).contains("+ add column `books.blurb` (text)"),
+        "{}",
+        stdout(&pending)
+    );
     assert_eq!(f.migrations(), before, "--check writes nothing");
 
     f.run(&["generate"]).code(0);
     let after = f.migrations();
     let added: Vec<&String> = after.keys().filter(|k| !before.contains_key(*k)).collect();
-    let changed: Vec<&String> = before.keys().filter(|k| after.get(*k) != before.get(*k)).collect();
-    assert_eq!(added, ["0001_add_books_blurb.sql", "meta/0001_snapshot.json"]);
+    let changed: Vec<&String> = before
+        .keys()
+        .filter(|k| after.get(*k) != before.get(*k))
+        .collect();
+    assert_eq!(
+        added,
+        ["0001_add_books_blurb.sql", "meta/0001_snapshot.json"]
+    );
     assert_eq!(changed, ["meta/_journal.json"]);
-    assert_eq!(String::from_utf8(after["0001_add_books_blurb.sql"].clone()).unwrap(), "ALTER TABLE \"books\" ADD COLUMN \"blurb\" text;\n");
+    assert_eq!(
+        String::from_utf8(after["0001_add_books_blurb.sql"].clone()).unwrap(),
+        "ALTER TABLE \"books\" ADD COLUMN \"blurb\" text;\n"
+    );
     let journal: serde_json::Value = serde_json::from_slice(&after["meta/_journal.json"]).unwrap();
     assert_eq!(journal["entries"].as_array().unwrap().len(), 2);
     assert_eq!(journal["entries"][1]["tag"], "0001_add_books_blurb");
@@ -131,8 +171,14 @@ fn a_dropped_column_needs_a_decision_and_writes_nothing_until_given() {
 
     let refused = f.run(&["generate"]).code(2);
     let err = stderr(&refused);
-    assert!(err.contains("column `books.subtitle` is in the last snapshot but no field describes it"), "{err}");
-    assert!(err.contains("#[column(renamed_from = \"subtitle\")]"), "{err}");
+    assert!(
+        err.contains("column `books.subtitle` is in the last snapshot but no field describes it"),
+        "{err}"
+    );
+    assert!(
+        err.contains("#[column(renamed_from = \"subtitle\")]"),
+        "{err}"
+    );
     assert!(err.contains("--allow-drop books.subtitle"), "{err}");
     assert_eq!(f.migrations(), before);
 
@@ -146,8 +192,16 @@ fn a_dropped_column_needs_a_decision_and_writes_nothing_until_given() {
     assert_eq!(v["error"]["items"][0]["column"], "subtitle");
     assert_eq!(v["error"]["items"][0]["fix"].as_array().unwrap().len(), 2);
 
-    let allowed = f.run(&["generate", "--allow-drop", "books.subtitle"]).code(0);
-    assert!(stdout(&allowed).contains("warning[drop-column]: drop column `books.subtitle`: the column's data is deleted"), "{}", stdout(&allowed));
+    let allowed = f
+        .run(&["generate", "--allow-drop", "books.subtitle"])
+        .code(0);
+    assert!(
+        stdout(&allowed).contains(
+            "warning[drop-column]: drop column `books.subtitle`: the column's data is deleted"
+        ),
+        "{}",
+        stdout(&allowed)
+    );
     let sql = String::from_utf8(f.migrations()["0001_drop_books_subtitle.sql"].clone()).unwrap();
     assert_eq!(sql, "ALTER TABLE \"books\" DROP COLUMN \"subtitle\";\n");
 }
@@ -155,21 +209,44 @@ fn a_dropped_column_needs_a_decision_and_writes_nothing_until_given() {
 #[test]
 fn a_rename_declared_in_code_is_a_rename() {
     let f = Fixture::new();
-    f.edit(ENTITIES, "    pub subtitle: Option<String>,\n", "    #[column(renamed_from = \"subtitle\")]\n    pub tagline: Option<String>,\n");
-    let out = f.run(&["generate", "--name", "Tagline!", "--format", "json"]).code(0);
+    f.edit(
+        ENTITIES,
+        "    pub subtitle: Option<String>,\n",
+        "    #[column(renamed_from = \"subtitle\")]\n    pub tagline: Option<String>,\n",
+    );
+    let out = f
+        .run(&["generate", "--name", "Tagline!", "--format", "json"])
+        .code(0);
     let v = documents::parse(&out.get_output().stdout);
-    assert_eq!(v["report"]["migration"]["warnings"][0]["id"], "rename-column");
-    assert_eq!(v["report"]["migration"]["changes"][0]["kind"], "rename_column");
+    assert_eq!(
+        v["report"]["migration"]["warnings"][0]["id"],
+        "rename-column"
+    );
+    assert_eq!(
+        v["report"]["migration"]["changes"][0]["kind"],
+        "rename_column"
+    );
     assert_eq!(v["report"]["migration"]["changes"][0]["column"], "tagline");
     let sql = String::from_utf8(f.migrations()["0001_tagline.sql"].clone()).unwrap();
-    assert_eq!(sql, "ALTER TABLE \"books\" RENAME COLUMN \"subtitle\" TO \"tagline\";\n");
+    assert_eq!(
+        sql,
+        "ALTER TABLE \"books\" RENAME COLUMN \"subtitle\" TO \"tagline\";\n"
+    );
 }
 
 #[test]
 fn source_errors_name_file_line_and_column_all_at_once() {
     let f = Fixture::new();
-    f.edit(ENTITIES, "    #[column(sql_type = \"varchar(32)\", unique)]\n    pub isbn: String,", "    #[column(sql_type = \"varchar(32)\", uniqe)]\n    pub isbn: String,");
-    f.edit(ENTITIES, "    pub page_count: i32,", "    pub page_count: u32,");
+    f.edit(
+        ENTITIES,
+        "    #[column(sql_type = \"varchar(32)\", unique)]\n    pub isbn: String,",
+        "    #[column(sql_type = \"varchar(32)\", uniqe)]\n    pub isbn: String,",
+    );
+    f.edit(
+        ENTITIES,
+        "    pub page_count: i32,",
+        "    pub page_count: u32,",
+    );
     let out = f.run(&["generate"]).code(2);
     insta::assert_snapshot!(stderr(&out));
     assert!(stdout(&out).is_empty());
@@ -182,22 +259,38 @@ fn a_change_dsql_cannot_make_is_refused_with_the_reason() {
     let out = f.run(&["generate"]).code(2);
     let err = stderr(&out);
     assert!(err.contains("books.origin"), "{err}");
-    assert!(err.contains("inet is not a column type on DSQL: use text"), "{err}");
+    assert!(
+        err.contains("inet is not a column type on DSQL: use text"),
+        "{err}"
+    );
     let json = f.run(&["generate", "--format", "json"]).code(2);
     let v = documents::parse(&json.get_output().stdout);
     assert_eq!(v["error"]["kind"], "refused");
     assert_eq!(v["error"]["items"][0]["kind"], "add_column");
-    assert!(f.migrations().keys().all(|name| !name.starts_with("0001_")), "nothing is written");
+    assert!(
+        f.migrations().keys().all(|name| !name.starts_with("0001_")),
+        "nothing is written"
+    );
 }
 
 #[test]
 fn a_table_with_an_identity_column_is_rebuilt_on_dsql_and_its_ids_continue() {
     let f = Fixture::new();
-    f.edit(ENTITIES, "    pub display_name: String,", "    #[column(sql_type = \"varchar(200)\")]\n    pub display_name: String,");
+    f.edit(
+        ENTITIES,
+        "    pub display_name: String,",
+        "    #[column(sql_type = \"varchar(200)\")]\n    pub display_name: String,",
+    );
     f.run(&["generate", "--name", "wider_name"]).code(0);
     let sql = String::from_utf8(f.migrations()["0001_wider_name.sql"].clone()).unwrap();
-    assert!(sql.contains("-- tablewright:copy \"customers\" -> \"customers__tw_new\""), "{sql}");
-    assert!(sql.contains("GENERATED BY DEFAULT AS IDENTITY (CACHE 1)"), "{sql}");
+    assert!(
+        sql.contains("-- tablewright:copy \"customers\" -> \"customers__tw_new\""),
+        "{sql}"
+    );
+    assert!(
+        sql.contains("GENERATED BY DEFAULT AS IDENTITY (CACHE 1)"),
+        "{sql}"
+    );
     f.run(&["check"]).code(0);
     f.run(&["verify"]).code(0);
 }
@@ -208,7 +301,10 @@ fn a_nullable_column_with_a_default_on_dsql_is_added_bare_then_backfilled() {
     f.edit(ENTITIES, "    pub page_count: i32,", "    pub page_count: i32,\n    #[column(default = \"'none'\")]\n    pub note: Option<String>,");
     f.run(&["generate", "--name", "note"]).code(0);
     let sql = String::from_utf8(f.migrations()["0001_note.sql"].clone()).unwrap();
-    let statements: Vec<&str> = sql.split("--> statement-breakpoint").map(str::trim).collect();
+    let statements: Vec<&str> = sql
+        .split("--> statement-breakpoint")
+        .map(str::trim)
+        .collect();
     assert_eq!(
         statements,
         [
@@ -224,29 +320,53 @@ fn a_nullable_column_with_a_default_on_dsql_is_added_bare_then_backfilled() {
 #[test]
 fn a_type_change_on_dsql_is_planned_as_a_recreation() {
     let f = Fixture::new();
-    f.edit(ENTITIES, "    pub page_count: i32,", "    pub page_count: i64,");
+    f.edit(
+        ENTITIES,
+        "    pub page_count: i32,",
+        "    pub page_count: i64,",
+    );
     f.run(&["generate"]).code(0);
     let files = f.migrations();
-    let (_, sql) = files.iter().find(|(name, _)| name.starts_with("0001_")).expect("a new migration");
+    let (_, sql) = files
+        .iter()
+        .find(|(name, _)| name.starts_with("0001_"))
+        .expect("a new migration");
     let sql = String::from_utf8(sql.clone()).unwrap();
-    assert!(sql.contains("-- tablewright:copy \"books\" -> \"books__tw_new\"\nINSERT INTO \"books__tw_new\""), "{sql}");
+    assert!(
+        sql.contains(
+            "-- tablewright:copy \"books\" -> \"books__tw_new\"\nINSERT INTO \"books__tw_new\""
+        ),
+        "{sql}"
+    );
     assert!(sql.contains("\"page_count\"::bigint"), "{sql}");
     f.run(&["check"]).code(0);
     // Replayed from scratch (referencing foreign keys dropped and added back included),
     // the database equals the new snapshot.
     f.run(&["verify"]).code(0);
     // `check` reads the directive: a hand edit that breaks its form is reported.
-    let (name, _) = files.iter().find(|(name, _)| name.starts_with("0001_")).unwrap();
-    f.edit(&format!("migrations/{name}"), "FROM \"books\";", "FROM \"books\" WHERE true;");
+    let (name, _) = files
+        .iter()
+        .find(|(name, _)| name.starts_with("0001_"))
+        .unwrap();
+    f.edit(
+        &format!("migrations/{name}"),
+        "FROM \"books\";",
+        "FROM \"books\" WHERE true;",
+    );
     let out = f.run(&["check"]).code(1);
     let err = format!("{}{}", stdout(&out), stderr(&out));
-    assert!(err.contains(&format!("{name}: statement 4: copy directive: ")) && err.contains("without WHERE"), "{err}");
+    assert!(
+        err.contains(&format!("{name}: statement 4: copy directive: "))
+            && err.contains("without WHERE"),
+        "{err}"
+    );
 }
 
 #[test]
 fn custom_migration_is_an_empty_file_with_its_entry_and_snapshot() {
     let f = Fixture::new();
-    f.run(&["generate", "--custom", "--name", "backfill_prices"]).code(0);
+    f.run(&["generate", "--custom", "--name", "backfill_prices"])
+        .code(0);
     let files = f.migrations();
     let sql = String::from_utf8(files["0001_backfill_prices.sql"].clone()).unwrap();
     assert!(sql.starts_with("-- Custom migration"), "{sql}");
@@ -262,27 +382,50 @@ fn custom_migration_is_an_empty_file_with_its_entry_and_snapshot() {
 #[test]
 fn a_custom_migration_is_written_then_rehashed() {
     let f = Fixture::new();
-    f.run(&["generate", "--custom", "--name", "backfill_prices"]).code(0);
+    f.run(&["generate", "--custom", "--name", "backfill_prices"])
+        .code(0);
     f.run(&["check"]).code(0);
     let path = f.path("migrations/0001_backfill_prices.sql");
     let mut sql = fs::read_to_string(&path).unwrap();
     sql.push_str("UPDATE \"books\" SET \"title\" = upper(\"title\");\n");
     fs::write(&path, &sql).unwrap();
     let out = f.run(&["check"]).code(1);
-    assert!(stdout(&out).contains("tablewright rehash --tag 0001_backfill_prices"), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("tablewright rehash --tag 0001_backfill_prices"),
+        "{}",
+        stdout(&out)
+    );
 
     // A tag that is not in the journal changes nothing.
     let journal = fs::read(f.path("migrations/meta/_journal.json")).unwrap();
     let out = f.run(&["rehash", "--tag", "0001_backfill"]).code(2);
-    assert!(stderr(&out).contains("no journal entry `0001_backfill`"), "{}", stderr(&out));
-    assert_eq!(fs::read(f.path("migrations/meta/_journal.json")).unwrap(), journal);
+    assert!(
+        stderr(&out).contains("no journal entry `0001_backfill`"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        fs::read(f.path("migrations/meta/_journal.json")).unwrap(),
+        journal
+    );
 
-    let out = f.run(&["rehash", "--tag", "0001_backfill_prices", "--format", "json"]).code(0);
+    let out = f
+        .run(&[
+            "rehash",
+            "--tag",
+            "0001_backfill_prices",
+            "--format",
+            "json",
+        ])
+        .code(0);
     let v = documents::parse(&out.get_output().stdout);
     assert_eq!(v["status"], "rehashed");
     assert_eq!(v["report"]["rehashed"].as_array().map(Vec::len), Some(1));
     assert_eq!(v["report"]["rehashed"][0]["tag"], "0001_backfill_prices");
-    assert_eq!(v["report"]["rehashed"][0]["actual"], tablewright_core::project::hash::migration_hash(sql.as_bytes()));
+    assert_eq!(
+        v["report"]["rehashed"][0]["actual"],
+        tablewright_core::project::hash::migration_hash(sql.as_bytes())
+    );
     f.run(&["check"]).code(0);
     f.run(&["generate", "--check"]).code(0);
     f.run(&["rehash"]).code(2);
@@ -298,7 +441,11 @@ fn check_reports_an_edited_migration() {
     text.push_str("-- sneaky edit\n");
     fs::write(&path, text).unwrap();
     let out = f.run(&["check"]).code(1);
-    assert!(stdout(&out).contains("0000_init.sql was edited after it was generated"), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("0000_init.sql was edited after it was generated"),
+        "{}",
+        stdout(&out)
+    );
     let json = f.run(&["check", "--format", "json"]).code(1);
     let v = documents::parse(&json.get_output().stdout);
     assert_eq!(v["report"]["problems"][0]["kind"], "edited");
@@ -317,42 +464,111 @@ fn check_accepts_crlf_checkouts() {
 fn check_reports_a_branch_fork_with_what_to_do() {
     let f = Fixture::new();
     // Two branches each generate 0001 on top of 0000; after the merge one was renumbered.
-    f.edit(ENTITIES, "    pub subtitle: Option<String>,\n", "    pub subtitle: Option<String>,\n    pub blurb: Option<String>,\n");
+    f.edit(
+        ENTITIES,
+        "    pub subtitle: Option<String>,\n",
+        "    pub subtitle: Option<String>,\n    pub blurb: Option<String>,\n",
+    );
     f.run(&["generate"]).code(0);
     let snapshot = fs::read(f.path("migrations/meta/0001_snapshot.json")).unwrap();
     let mut other: serde_json::Value = serde_json::from_slice(&snapshot).unwrap();
     other["id"] = "11111111-2222-3333-4444-555555555555".into();
-    fs::write(f.path("migrations/meta/0002_snapshot.json"), serde_json::to_string_pretty(&other).unwrap()).unwrap();
-    fs::write(f.path("migrations/0002_other_branch.sql"), "ALTER TABLE \"books\" ADD COLUMN \"x\" text;\n").unwrap();
+    fs::write(
+        f.path("migrations/meta/0002_snapshot.json"),
+        serde_json::to_string_pretty(&other).unwrap(),
+    )
+    .unwrap();
+    fs::write(
+        f.path("migrations/0002_other_branch.sql"),
+        "ALTER TABLE \"books\" ADD COLUMN \"x\" text;\n",
+    )
+    .unwrap();
     let out = f.run(&["check"]).code(1);
     let text = stdout(&out);
     assert!(text.contains("branch fork"), "{text}");
     assert!(text.contains("Keep the one merged first"), "{text}");
     // generate refuses to build on top of a forked folder.
     let gen_out = f.run(&["generate"]).code(2);
-    assert!(stderr(&gen_out).contains("fix them before generating"), "{}", stderr(&gen_out));
+    assert!(
+        stderr(&gen_out).contains("fix them before generating"),
+        "{}",
+        stderr(&gen_out)
+    );
 }
 
 #[test]
 fn a_missing_config_is_a_usage_error_naming_the_file() {
     let dir = tempfile::tempdir().unwrap();
-    let out = Command::cargo_bin("tablewright").unwrap().current_dir(dir.path()).args(["generate"]).assert().code(2);
-    assert!(stderr(&out).contains("config tablewright.toml"), "{}", stderr(&out));
+    let out = Command::cargo_bin("tablewright")
+        .unwrap()
+        .current_dir(dir.path())
+        .args(["generate"])
+        .assert()
+        .code(2);
+    assert!(
+        stderr(&out).contains("config tablewright.toml"),
+        "{}",
+        stderr(&out)
+    );
     assert!(stderr(&out).contains("--config PATH"), "{}", stderr(&out));
 }
 
 #[test]
 fn help_shows_examples_and_exit_codes() {
-    let out = Command::cargo_bin("tablewright").unwrap().args(["--help"]).assert().code(0);
+    let out = Command::cargo_bin("tablewright")
+        .unwrap()
+        .args(["--help"])
+        .assert()
+        .code(0);
     let text = stdout(&out);
     assert!(text.contains("Exit codes: 0 ok, 1 a check found a problem, 2 usage or input error,\n3 the database refused a statement or the run failed"), "{text}");
     // Each command's help shows that command's examples, and no other command's.
-    for (command, example, other) in [(&["generate"][..], "tablewright generate --check", "tablewright migrate"), (&["migrate"], "tablewright migrate --timeout 5m", "tablewright generate"), (&["status"], "tablewright status --exit-code", "tablewright drift"), (&["permissions", "validate"], "tablewright permissions validate --strict", "tablewright migrate"), (&["import", "drizzle"], "tablewright import drizzle --from", "tablewright push")] {
-        let out = Command::cargo_bin("tablewright").unwrap().args(command).arg("--help").assert().code(0);
+    for (command, example, other) in [
+        (
+            &["generate"][..],
+            "tablewright generate --check",
+            "tablewright migrate",
+        ),
+        (
+            &["migrate"],
+            "tablewright migrate --timeout 5m",
+            "tablewright generate",
+        ),
+        (
+            &["status"],
+            "tablewright status --exit-code",
+            "tablewright drift",
+        ),
+        (
+            &["permissions", "validate"],
+            "tablewright permissions validate --strict",
+            "tablewright migrate",
+        ),
+        (
+            &["import", "drizzle"],
+            "tablewright import drizzle --from",
+            "tablewright push",
+        ),
+    ] {
+        let out = Command::cargo_bin("tablewright")
+            .unwrap()
+            .args(command)
+            .arg("--help")
+            .assert()
+            .code(0);
         let text = stdout(&out);
-        let examples = text.split_once("Examples:").unwrap_or_else(|| panic!("{command:?}: {text}")).1;
-        assert!(examples.contains(example) && !examples.contains(other), "{command:?}: {examples}");
-        assert!(examples.contains("Exit codes: 0 ok"), "{command:?}: {examples}");
+        let examples = text
+            .split_once("Examples:")
+            .unwrap_or_else(|| panic!("{command:?}: {text}"))
+            .1;
+        assert!(
+            examples.contains(example) && !examples.contains(other),
+            "{command:?}: {examples}"
+        );
+        assert!(
+            examples.contains("Exit codes: 0 ok"),
+            "{command:?}: {examples}"
+        );
     }
 }
 
@@ -360,10 +576,21 @@ fn help_shows_examples_and_exit_codes() {
 fn secrets_never_appear_in_output() {
     let f = Fixture::new();
     for format in ["text", "json"] {
-        let out = f.run(&["migrate", "--format", format, "--connection-string", "postgres://app:hunter2-secret@127.0.0.1:1/x?password=other-secret"]).code(3);
+        let out = f
+            .run(&[
+                "migrate",
+                "--format",
+                format,
+                "--connection-string",
+                "postgres://app:hunter2-secret@127.0.0.1:1/x?password=other-secret",
+            ])
+            .code(3);
         let all = format!("{}{}", stdout(&out), stderr(&out));
         assert!(all.contains("postgres://app:***@127.0.0.1:1/x"), "{all}");
-        assert!(!all.contains("hunter2-secret") && !all.contains("other-secret"), "{all}");
+        assert!(
+            !all.contains("hunter2-secret") && !all.contains("other-secret"),
+            "{all}"
+        );
     }
     // Malformed on purpose (unencoded `/`, `?`, `@`, a password twice), through every
     // command that takes a connection, in both formats, also from DATABASE_URL.
@@ -371,14 +598,41 @@ fn secrets_never_appear_in_output() {
         ("postgres://app:slash/secret@127.0.0.1:1/x", "slash/secret"),
         ("postgres://app:quest?secret@127.0.0.1:1/x", "quest?secret"),
         ("postgres://app:at@secret@127.0.0.1:1/x", "at@secret"),
-        ("postgres://127.0.0.1:1/x?password=first-secret&password=second-secret", "second-secret"),
+        (
+            "postgres://127.0.0.1:1/x?password=first-secret&password=second-secret",
+            "second-secret",
+        ),
     ];
     for (url, secret) in urls {
-        for command in [&["migrate"][..], &["status"], &["drift"], &["pull"], &["push"], &["permissions", "validate"], &["mark-applied", "--file", "0000_init"], &["clone", "--to", "postgres://127.0.0.1:1/y"]] {
+        for command in [
+            &["migrate"][..],
+            &["status"],
+            &["drift"],
+            &["pull"],
+            &["push"],
+            &["permissions", "validate"],
+            &["mark-applied", "--file", "0000_init"],
+            &["clone", "--to", "postgres://127.0.0.1:1/y"],
+        ] {
             for format in ["text", "json"] {
-                let from_flag: Vec<&str> = if command[0] == "clone" { vec!["--from", url] } else { vec!["--connection-string", url] };
-                let out = Command::cargo_bin("tablewright").unwrap().current_dir(f.dir.path()).args(command).args(["--format", format]).args(&from_flag).output().unwrap();
-                let all = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+                let from_flag: Vec<&str> = if command[0] == "clone" {
+                    vec!["--from", url]
+                } else {
+                    vec!["--connection-string", url]
+                };
+                let out = Command::cargo_bin("tablewright")
+                    .unwrap()
+                    .current_dir(f.dir.path())
+                    .args(command)
+                    .args(["--format", format])
+                    .args(&from_flag)
+                    .output()
+                    .unwrap();
+                let all = format!(
+                    "{}{}",
+                    String::from_utf8_lossy(&out.stdout),
+                    String::from_utf8_lossy(&out.stderr)
+                );
                 assert!(!all.contains(secret), "{command:?} {format}: {all}");
                 assert_ne!(out.status.code(), Some(0), "{command:?}: {all}");
                 if format == "json" {
@@ -387,9 +641,23 @@ fn secrets_never_appear_in_output() {
                 }
             }
             if command[0] != "clone" {
-                let out = Command::cargo_bin("tablewright").unwrap().current_dir(f.dir.path()).args(command).env("DATABASE_URL", url).env_remove("DSQL_ENDPOINT").output().unwrap();
-                let all = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-                assert!(!all.contains(secret), "{command:?} from DATABASE_URL: {all}");
+                let out = Command::cargo_bin("tablewright")
+                    .unwrap()
+                    .current_dir(f.dir.path())
+                    .args(command)
+                    .env("DATABASE_URL", url)
+                    .env_remove("DSQL_ENDPOINT")
+                    .output()
+                    .unwrap();
+                let all = format!(
+                    "{}{}",
+                    String::from_utf8_lossy(&out.stdout),
+                    String::from_utf8_lossy(&out.stderr)
+                );
+                assert!(
+                    !all.contains(secret),
+                    "{command:?} from DATABASE_URL: {all}"
+                );
             }
         }
     }
@@ -406,8 +674,16 @@ fn secrets_never_appear_in_output() {
         .assert()
         .code(3);
     let all = format!("{}{}", stdout(&out), stderr(&out));
-    assert!(all.contains("connect to dsql at abc.dsql.us-east-1.on.aws"), "{all}");
-    assert!(!all.contains("very-secret") && !all.contains("X-Amz-Signature") && !all.contains("DbConnectAdmin"), "{all}");
+    assert!(
+        all.contains("connect to dsql at abc.dsql.us-east-1.on.aws"),
+        "{all}"
+    );
+    assert!(
+        !all.contains("very-secret")
+            && !all.contains("X-Amz-Signature")
+            && !all.contains("DbConnectAdmin"),
+        "{all}"
+    );
 }
 
 const HANDLERS: &str = "examples/bookstore/src/handlers.rs";
@@ -418,22 +694,39 @@ fn a_new_grant_is_pending_then_written_to_the_permissions_file_only() {
     let before = f.migrations();
     let path = f.path(HANDLERS);
     let mut text = fs::read_to_string(&path).unwrap();
-    text.push_str("\n#[requires_table(Customer, delete, role = \"support\")]\npub fn forget_customer() {}\n");
+    text.push_str(
+        "\n#[requires_table(Customer, delete, role = \"support\")]\npub fn forget_customer() {}\n",
+    );
     fs::write(&path, text).unwrap();
     let pending = f.run(&["generate", "--check"]).code(1);
-    assert!(stdout(&pending).contains("permissions/permissions.sql is out of date"), "{}", stdout(&pending));
+    assert!(
+        stdout(&pending).contains("permissions/permissions.sql is out of date"),
+        "{}",
+        stdout(&pending)
+    );
     f.run(&["generate"]).code(0);
     let permissions = fs::read_to_string(f.path("permissions/permissions.sql")).unwrap();
-    assert!(permissions.contains("CREATE ROLE \"support\" WITH LOGIN;\n"), "{permissions}");
+    assert!(
+        permissions.contains("CREATE ROLE \"support\" WITH LOGIN;\n"),
+        "{permissions}"
+    );
     assert!(permissions.contains("GRANT DELETE ON \"customers\" TO \"support\"; -- examples/bookstore/src/handlers.rs forget_customer\n"), "{permissions}");
-    assert_eq!(f.migrations(), before, "a permissions change writes no migration");
+    assert_eq!(
+        f.migrations(),
+        before,
+        "a permissions change writes no migration"
+    );
     f.run(&["generate", "--check"]).code(0);
 }
 
 #[test]
 fn a_handler_naming_no_entity_is_an_error_at_its_location() {
     let f = Fixture::new();
-    f.edit(HANDLERS, "#[requires_table(Book, insert, role = \"catalog_writer\")]", "#[requires_table(Boook, insert, role = \"catalog_writer\")]");
+    f.edit(
+        HANDLERS,
+        "#[requires_table(Book, insert, role = \"catalog_writer\")]",
+        "#[requires_table(Boook, insert, role = \"catalog_writer\")]",
+    );
     let out = f.run(&["generate"]).code(2);
     let err = stderr(&out);
     assert!(err.contains("examples/bookstore/src/handlers.rs:9:1: error: `Boook` in #[requires_table] on `create_book` is not a #[derive(Table)] struct"), "{err}");
@@ -450,40 +743,98 @@ fn durations_take_seconds_or_units_within_their_range() {
         ("--lock-lease", "25h", "from 1s to 1d"),
         ("--lock-lease", "500ms", "from 1s to 1d"),
     ] {
-        let out = Command::cargo_bin("tablewright").unwrap().args(["migrate", "--connection-string", "postgres://127.0.0.1:1/none", flag, value]).assert().code(2);
+        let out = Command::cargo_bin("tablewright")
+            .unwrap()
+            .args([
+                "migrate",
+                "--connection-string",
+                "postgres://127.0.0.1:1/none",
+                flag,
+                value,
+            ])
+            .assert()
+            .code(2);
         let stderr = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
         assert!(stderr.contains(says), "{flag} {value}: {stderr}");
     }
     // Accepted, in either spelling: the run gets as far as connecting (nothing listens on
     // port 1), which is a run failure, not a usage error.
-    for (flag, value) in [("--timeout", "90"), ("--timeout", "1m30s"), ("--lock-lease", "5m"), ("--lock-lease", "300")] {
-        let out = Command::cargo_bin("tablewright").unwrap().current_dir(repo()).args(["migrate", "--provider", "postgres", "--connection-string", "postgres://127.0.0.1:1/none", flag, value]).assert().code(3);
+    for (flag, value) in [
+        ("--timeout", "90"),
+        ("--timeout", "1m30s"),
+        ("--lock-lease", "5m"),
+        ("--lock-lease", "300"),
+    ] {
+        let out = Command::cargo_bin("tablewright")
+            .unwrap()
+            .current_dir(repo())
+            .args([
+                "migrate",
+                "--provider",
+                "postgres",
+                "--connection-string",
+                "postgres://127.0.0.1:1/none",
+                flag,
+                value,
+            ])
+            .assert()
+            .code(3);
         let stderr = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
-        assert!(!stderr.contains("invalid value"), "{flag} {value}: {stderr}");
+        assert!(
+            !stderr.contains("invalid value"),
+            "{flag} {value}: {stderr}"
+        );
     }
 }
 
 #[test]
 fn usage_errors_are_one_json_document_when_json_is_asked_for() {
-    for args in [&["migrate", "--format", "json", "--timeout", "5 fortnights"][..], &["generate", "--format=json", "--no-such-flag"], &["status", "--format", "json", "--provider", "oracle"]] {
-        let out = Command::cargo_bin("tablewright").unwrap().args(args).assert().code(2);
+    for args in [
+        &["migrate", "--format", "json", "--timeout", "5 fortnights"][..],
+        &["generate", "--format=json", "--no-such-flag"],
+        &["status", "--format", "json", "--provider", "oracle"],
+    ] {
+        let out = Command::cargo_bin("tablewright")
+            .unwrap()
+            .args(args)
+            .assert()
+            .code(2);
         let stdout = String::from_utf8_lossy(&out.get_output().stdout).into_owned();
         let doc = documents::parse(stdout.as_bytes());
         assert_eq!(doc["status"], "error", "{args:?}: {doc}");
         assert_eq!(doc["command"], serde_json::Value::Null, "{args:?}: {doc}");
         assert_eq!(doc["error"]["kind"], "usage", "{args:?}: {doc}");
         let message = doc["error"]["message"].as_str().unwrap();
-        assert!(!message.starts_with("error:") && message.contains("--help"), "{args:?}: {message}");
+        assert!(
+            !message.starts_with("error:") && message.contains("--help"),
+            "{args:?}: {message}"
+        );
     }
     // Text stays clap's own, on stderr; help is no error.
-    let out = Command::cargo_bin("tablewright").unwrap().args(["generate", "--no-such-flag"]).assert().code(2);
-    assert!(out.get_output().stdout.is_empty() && String::from_utf8_lossy(&out.get_output().stderr).contains("unexpected argument"));
-    Command::cargo_bin("tablewright").unwrap().args(["generate", "--help", "--format", "json"]).assert().code(0);
+    let out = Command::cargo_bin("tablewright")
+        .unwrap()
+        .args(["generate", "--no-such-flag"])
+        .assert()
+        .code(2);
+    assert!(
+        out.get_output().stdout.is_empty()
+            && String::from_utf8_lossy(&out.get_output().stderr).contains("unexpected argument")
+    );
+    Command::cargo_bin("tablewright")
+        .unwrap()
+        .args(["generate", "--help", "--format", "json"])
+        .assert()
+        .code(0);
     // An argument that is not UTF-8 is refused, not a panic.
     use std::os::unix::ffi::OsStrExt as _;
     let latin1 = std::ffi::OsStr::from_bytes(b"caf\xe9");
     for format in ["text", "json"] {
-        Command::cargo_bin("tablewright").unwrap().args(["generate", "--format", format, "--name"]).arg(latin1).assert().code(2);
+        Command::cargo_bin("tablewright")
+            .unwrap()
+            .args(["generate", "--format", format, "--name"])
+            .arg(latin1)
+            .assert()
+            .code(2);
     }
 }
 
@@ -493,14 +844,26 @@ fn usage_errors_are_one_json_document_when_json_is_asked_for() {
 #[test]
 fn diagnostics_underline_wide_characters_and_spans_over_several_lines() {
     let dir = tempfile::tempdir().unwrap();
-    fs::write(dir.path().join("tablewright.toml"), "dialect = \"postgres\"\nschema = [\"src/*.rs\"]\nout = \"migrations\"\n").unwrap();
+    fs::write(
+        dir.path().join("tablewright.toml"),
+        "dialect = \"postgres\"\nschema = [\"src/*.rs\"]\nout = \"migrations\"\n",
+    )
+    .unwrap();
     fs::create_dir(dir.path().join("src")).unwrap();
     let source = "use tablewright_derive::Table;\n\n/// 書籍: 本の一覧\n#[derive(Table)]\n#[table(name = \"books\")]\npub struct Book {\n    #[column(primary_key)]\n    pub id: i64,\n    #[column(default = \"'本' ||\n        (\")]\n    pub title: String,\n    /* 価格 */ pub price: u32,\n}\n";
     fs::write(dir.path().join("src/books.rs"), source).unwrap();
-    let out = Command::cargo_bin("tablewright").unwrap().current_dir(dir.path()).args(["generate"]).assert().code(2);
+    let out = Command::cargo_bin("tablewright")
+        .unwrap()
+        .current_dir(dir.path())
+        .args(["generate"])
+        .assert()
+        .code(2);
     let stderr = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
     insta::assert_snapshot!(stderr);
-    assert!(!dir.path().join("migrations").exists(), "nothing is written");
+    assert!(
+        !dir.path().join("migrations").exists(),
+        "nothing is written"
+    );
 }
 
 /// Every command's JSON, in each outcome the folder alone can give (success, no-op,
@@ -509,7 +872,12 @@ fn diagnostics_underline_wide_characters_and_spans_over_several_lines() {
 #[test]
 fn every_json_document_matches_its_schema_and_its_exit_code() {
     let f = Fixture::new();
-    let unreachable = ["--connection-string", "postgres://127.0.0.1:1/none", "--provider", "postgres"];
+    let unreachable = [
+        "--connection-string",
+        "postgres://127.0.0.1:1/none",
+        "--provider",
+        "postgres",
+    ];
     let run = |args: &[&str], code: i32, status: &str| {
         let out = f.run(args).code(code);
         let doc = documents::parse(&out.get_output().stdout);
@@ -522,27 +890,99 @@ fn every_json_document_matches_its_schema_and_its_exit_code() {
     run(&["check-dsql", "--format", "json"], 0, "ok");
     run(&["rehash", "--all", "--format", "json"], 0, "unchanged");
     run(&["generate", "--format", "json", "--bogus"], 2, "error");
-    let bad_name = run(&["generate", "--format", "json", "--custom", "--name", "!!"], 2, "error");
+    let bad_name = run(
+        &["generate", "--format", "json", "--custom", "--name", "!!"],
+        2,
+        "error",
+    );
     assert_eq!(bad_name["error"]["class"], "input");
-    for command in [&["migrate"][..], &["status"], &["drift"], &["pull"], &["mark-applied", "--file", "0000_init"], &["permissions", "apply"], &["permissions", "validate"]] {
-        let args: Vec<&str> = command.iter().copied().chain(["--format", "json"]).chain(unreachable).collect();
+    for command in [
+        &["migrate"][..],
+        &["status"],
+        &["drift"],
+        &["pull"],
+        &["mark-applied", "--file", "0000_init"],
+        &["permissions", "apply"],
+        &["permissions", "validate"],
+    ] {
+        let args: Vec<&str> = command
+            .iter()
+            .copied()
+            .chain(["--format", "json"])
+            .chain(unreachable)
+            .collect();
         let doc = run(&args, 3, "error");
-        assert_eq!(doc["command"], command.iter().take_while(|a| !a.starts_with('-')).copied().collect::<Vec<_>>().join(" "), "{doc}");
-        assert_eq!((doc["error"]["kind"].as_str(), doc["error"]["class"].as_str()), (Some("database"), Some("run")), "{doc}");
+        assert_eq!(
+            doc["command"],
+            command
+                .iter()
+                .take_while(|a| !a.starts_with('-'))
+                .copied()
+                .collect::<Vec<_>>()
+                .join(" "),
+            "{doc}"
+        );
+        assert_eq!(
+            (
+                doc["error"]["kind"].as_str(),
+                doc["error"]["class"].as_str()
+            ),
+            (Some("database"), Some("run")),
+            "{doc}"
+        );
     }
-    let push = run(&["push", "--format", "json", "--connection-string", "postgres://127.0.0.1:1/none", "--provider", "dsql"], 2, "error");
+    let push = run(
+        &[
+            "push",
+            "--format",
+            "json",
+            "--connection-string",
+            "postgres://127.0.0.1:1/none",
+            "--provider",
+            "dsql",
+        ],
+        2,
+        "error",
+    );
     assert_eq!(push["error"]["class"], "input");
-    f.edit(ENTITIES, "    pub subtitle: Option<String>,\n", "    pub subtitle: Option<String>,\n    pub blurb: Option<String>,\n");
+    f.edit(
+        ENTITIES,
+        "    pub subtitle: Option<String>,\n",
+        "    pub subtitle: Option<String>,\n    pub blurb: Option<String>,\n",
+    );
     let text = f.run(&["generate", "--check"]).code(1);
-    assert!(stdout(&text).contains("Run the same command without --check to write them."), "{}", stdout(&text));
+    assert!(
+        stdout(&text).contains("Run the same command without --check to write them."),
+        "{}",
+        stdout(&text)
+    );
     let pending = run(&["generate", "--check", "--format", "json"], 1, "pending");
-    assert_eq!(pending["report"]["migration"]["changes"][0]["kind"], "add_column");
-    assert_eq!(pending["report"]["migration"]["changes"][0]["table"], "books");
-    assert_eq!(pending["report"]["migration"]["changes"][0]["column"], "blurb");
+    assert_eq!(
+        pending["report"]["migration"]["changes"][0]["kind"],
+        "add_column"
+    );
+    assert_eq!(
+        pending["report"]["migration"]["changes"][0]["table"],
+        "books"
+    );
+    assert_eq!(
+        pending["report"]["migration"]["changes"][0]["column"],
+        "blurb"
+    );
     let written = run(&["generate", "--format", "json"], 0, "written");
-    assert_eq!(written["report"]["migration"]["files"].as_array().map(Vec::len), Some(3), "{written}");
+    assert_eq!(
+        written["report"]["migration"]["files"]
+            .as_array()
+            .map(Vec::len),
+        Some(3),
+        "{written}"
+    );
     let dry = run(&["squash", "--format", "json"], 0, "squashed");
-    assert_eq!(dry["report"]["squashed"].as_array().map(Vec::len), Some(2), "{dry}");
+    assert_eq!(
+        dry["report"]["squashed"].as_array().map(Vec::len),
+        Some(2),
+        "{dry}"
+    );
 }
 
 /// No flag value panics the CLI: each numeric flag at its extremes (and past them) is a
@@ -553,21 +993,73 @@ fn no_flag_value_at_its_extremes_panics() {
     let f = Fixture::new();
     let max = u64::MAX.to_string();
     let past = "340282366920938463463374607431768211456".to_owned();
-    let unreachable = ["--provider", "postgres", "--connection-string", "postgres://127.0.0.1:1/none"];
+    let unreachable = [
+        "--provider",
+        "postgres",
+        "--connection-string",
+        "postgres://127.0.0.1:1/none",
+    ];
     let mut cases: Vec<Vec<String>> = Vec::new();
     for value in ["0", "-1", "1", &max, &past, "", "NaN", "1e9"] {
         for flag in ["--timeout", "--lock-lease", "--batch-rows"] {
-            cases.push(["migrate", flag, value].iter().chain(&unreachable).map(|s| s.to_string()).collect());
+            cases.push(
+                ["migrate", flag, value]
+                    .iter()
+                    .chain(&unreachable)
+                    .map(|s| s.to_string())
+                    .collect(),
+            );
         }
-        cases.push(["mark-applied", "--file", "0000_init", "--through", value].iter().chain(&unreachable).map(|s| s.to_string()).collect());
-        cases.push(["clone", "--from", "postgres://127.0.0.1:1/a", "--to", "postgres://127.0.0.1:1/b", "--rows", value].iter().map(|s| s.to_string()).collect());
-        cases.push(["verify", "--connection-string", "postgres://127.0.0.1:1/none", "--with-rows", value].iter().map(|s| s.to_string()).collect());
+        cases.push(
+            ["mark-applied", "--file", "0000_init", "--through", value]
+                .iter()
+                .chain(&unreachable)
+                .map(|s| s.to_string())
+                .collect(),
+        );
+        cases.push(
+            [
+                "clone",
+                "--from",
+                "postgres://127.0.0.1:1/a",
+                "--to",
+                "postgres://127.0.0.1:1/b",
+                "--rows",
+                value,
+            ]
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
+        );
+        cases.push(
+            [
+                "verify",
+                "--connection-string",
+                "postgres://127.0.0.1:1/none",
+                "--with-rows",
+                value,
+            ]
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
+        );
     }
     for args in cases {
         for format in ["text", "json"] {
-            let out = Command::cargo_bin("tablewright").unwrap().current_dir(f.dir.path()).args(&args).args(["--format", format]).timeout(std::time::Duration::from_secs(60)).output().unwrap();
+            let out = Command::cargo_bin("tablewright")
+                .unwrap()
+                .current_dir(f.dir.path())
+                .args(&args)
+                .args(["--format", format])
+                .timeout(std::time::Duration::from_secs(60))
+                .output()
+                .unwrap();
             let stderr = String::from_utf8_lossy(&out.stderr);
-            assert!(matches!(out.status.code(), Some(1..=3)), "{args:?} {format}: {:?}\n{stderr}", out.status);
+            assert!(
+                matches!(out.status.code(), Some(1..=3)),
+                "{args:?} {format}: {:?}\n{stderr}",
+                out.status
+            );
             assert!(!stderr.contains("panicked"), "{args:?} {format}: {stderr}");
             if format == "json" {
                 documents::parse(&out.stdout);

@@ -16,7 +16,13 @@ use tablewright_core::runner::introspect;
 use tablewright_core::schema::compare;
 
 fn run(dir: &Path, args: &[&str]) -> Output {
-    Command::new(bin()).current_dir(dir).args(args).env_remove("DATABASE_URL").env_remove("FAILPOINTS").output().unwrap()
+    Command::new(bin())
+        .current_dir(dir)
+        .args(args)
+        .env_remove("DATABASE_URL")
+        .env_remove("FAILPOINTS")
+        .output()
+        .unwrap()
 }
 
 /// A schema written by hand, as a team that adopts tablewright has one: uuid and identity
@@ -113,25 +119,53 @@ fn squashed(text: &str) -> String {
 /// the DSQL emulation's triggers).
 fn normalized_dump(url: &str) -> String {
     let out = Command::new("pg_dump")
-        .args(["--schema-only", "--no-owner", "--no-privileges", "--exclude-schema", "tablewright", "--exclude-schema", "dsql_guard", "--exclude-table", "__tablewright*", "--dbname", url])
+        .args([
+            "--schema-only",
+            "--no-owner",
+            "--no-privileges",
+            "--exclude-schema",
+            "tablewright",
+            "--exclude-schema",
+            "dsql_guard",
+            "--exclude-table",
+            "__tablewright*",
+            "--dbname",
+            url,
+        ])
         .output()
         .expect("pg_dump runs (the suite's setup installs PostgreSQL's client)");
     assert!(out.status.success(), "pg_dump: {}", text(&out.stderr));
     text(&out.stdout)
         .lines()
         // (The DSQL emulation's triggers are the test server's, not the schema's.)
-        .filter(|l| !(l.starts_with("--") || l.starts_with("SET ") || l.starts_with("SELECT pg_catalog.set_config") || l.trim().is_empty() || l.starts_with('\\') || l.starts_with("CREATE TRIGGER dsql_guard_") || l.starts_with("CREATE EVENT TRIGGER dsql_guard_") || l.trim().starts_with("EXECUTE FUNCTION dsql_guard.")))
+        .filter(|l| {
+            !(l.starts_with("--")
+                || l.starts_with("SET ")
+                || l.starts_with("SELECT pg_catalog.set_config")
+                || l.trim().is_empty()
+                || l.starts_with('\\')
+                || l.starts_with("CREATE TRIGGER dsql_guard_")
+                || l.starts_with("CREATE EVENT TRIGGER dsql_guard_")
+                || l.trim().starts_with("EXECUTE FUNCTION dsql_guard."))
+        })
         .collect::<Vec<_>>()
         .join("\n")
 }
 
 async fn schema_of(url: &str) -> tablewright_core::schema::model::Schema {
     let mut conn = PgConnection::connect(url).await.unwrap();
-    let schemas = introspect::application_schemas(&mut conn, &["tablewright".to_owned(), "dsql_guard".to_owned()]).await.unwrap();
+    let schemas = introspect::application_schemas(
+        &mut conn,
+        &["tablewright".to_owned(), "dsql_guard".to_owned()],
+    )
+    .await
+    .unwrap();
     let found = introspect::introspect(&mut conn, &schemas).await.unwrap();
     let _ = conn.close().await;
     let mut schema = found.schema;
-    schema.tables.retain(|name, _| !name.starts_with("__tablewright"));
+    schema
+        .tables
+        .retain(|name, _| !name.starts_with("__tablewright"));
     schema
 }
 
@@ -141,20 +175,56 @@ async fn schema_of(url: &str) -> tablewright_core::schema::model::Schema {
 async fn pull_round_trips_a_hand_written_schema(mode: Mode) {
     let source = TestDb::create("pull_source").await;
     let mut conn = PgConnection::connect(&source.url).await.unwrap();
-    sqlx::raw_sql(HAND_WRITTEN).execute(&mut conn).await.unwrap();
+    sqlx::raw_sql(HAND_WRITTEN)
+        .execute(&mut conn)
+        .await
+        .unwrap();
     if mode == Mode::Postgres {
-        sqlx::raw_sql(POSTGRES_ONLY).execute(&mut conn).await.unwrap();
+        sqlx::raw_sql(POSTGRES_ONLY)
+            .execute(&mut conn)
+            .await
+            .unwrap();
     }
     let _ = conn.close().await;
     let tables = if mode == Mode::Postgres { 8 } else { 7 };
 
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("tablewright.toml"), format!("dialect = \"{}\"\nschema = [\"src/entities.rs\"]\n", mode.dialect())).unwrap();
+    std::fs::write(
+        dir.path().join("tablewright.toml"),
+        format!(
+            "dialect = \"{}\"\nschema = [\"src/entities.rs\"]\n",
+            mode.dialect()
+        ),
+    )
+    .unwrap();
     std::fs::create_dir(dir.path().join("src")).unwrap();
-    let out = run(dir.path(), &["pull", "--connection-string", &source.url, "--out", "src/entities.rs"]);
-    assert_eq!(out.status.code(), Some(0), "{}{}", text(&out.stdout), text(&out.stderr));
-    assert!(text(&out.stdout).contains(&format!("pull: wrote {tables} struct(s)")), "{}", text(&out.stdout));
-    assert!(!text(&out.stdout).contains("do not declare"), "nothing of this schema is beyond the language:\n{}", text(&out.stdout));
+    let out = run(
+        dir.path(),
+        &[
+            "pull",
+            "--connection-string",
+            &source.url,
+            "--out",
+            "src/entities.rs",
+        ],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    assert!(
+        text(&out.stdout).contains(&format!("pull: wrote {tables} struct(s)")),
+        "{}",
+        text(&out.stdout)
+    );
+    assert!(
+        !text(&out.stdout).contains("do not declare"),
+        "nothing of this schema is beyond the language:\n{}",
+        text(&out.stdout)
+    );
     let pulled = std::fs::read_to_string(dir.path().join("src/entities.rs")).unwrap();
     for expected in [
         "#[primary_key(columns(order_id, line))]",
@@ -171,7 +241,10 @@ async fn pull_round_trips_a_hand_written_schema(mode: Mode) {
         "#[column(references = \"auth.sessions.id\")]",
         "#[foreign_key(columns(document_id, document_created_at), references = \"documents(id, created_at)\", name = \"suggestions_document\", on_update = \"cascade\", match_full, deferrable, initially_deferred)]",
     ] {
-        assert!(squashed(&pulled).contains(&squashed(expected)), "{expected}:\n{pulled}");
+        assert!(
+            squashed(&pulled).contains(&squashed(expected)),
+            "{expected}:\n{pulled}"
+        );
     }
     if mode == Mode::Postgres {
         for expected in [
@@ -184,34 +257,110 @@ async fn pull_round_trips_a_hand_written_schema(mode: Mode) {
             "#[column(enum_type = \"article_state\", default = \"'draft'\")]\n    pub state: ArticleState,",
             "#[column(enum_type = \"auth.level\")]\n    pub level: Option<AuthLevel>,",
         ] {
-            assert!(squashed(&pulled).contains(&squashed(expected)), "{expected}:\n{pulled}");
+            assert!(
+                squashed(&pulled).contains(&squashed(expected)),
+                "{expected}:\n{pulled}"
+            );
         }
     }
     // An existing file is not replaced without --force.
-    let again = run(dir.path(), &["pull", "--connection-string", &source.url, "--out", "src/entities.rs"]);
+    let again = run(
+        dir.path(),
+        &[
+            "pull",
+            "--connection-string",
+            &source.url,
+            "--out",
+            "src/entities.rs",
+        ],
+    );
     assert_eq!(again.status.code(), Some(2), "{}", text(&again.stderr));
 
     let out = run(dir.path(), &["generate"]);
-    assert!(out.status.success(), "{}{}\n{pulled}", text(&out.stdout), text(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}{}\n{pulled}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
     let target = TestDb::for_mode("pull_target", mode).await;
-    let out = run(dir.path(), &["migrate", "--provider", provider(mode), "--connection-string", &target.url]);
-    assert!(out.status.success(), "{}{}", text(&out.stdout), text(&out.stderr));
-    let differences = compare::differences(&schema_of(&source.url).await, &schema_of(&target.url).await);
+    let out = run(
+        dir.path(),
+        &[
+            "migrate",
+            "--provider",
+            provider(mode),
+            "--connection-string",
+            &target.url,
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    let differences =
+        compare::differences(&schema_of(&source.url).await, &schema_of(&target.url).await);
     assert!(differences.is_empty(), "{differences:#?}");
     // And as PostgreSQL itself writes the two schemas out.
     let (source_dump, target_dump) = (normalized_dump(&source.url), normalized_dump(&target.url));
     if source_dump != target_dump {
-        let diff: Vec<String> = source_dump.lines().zip(target_dump.lines()).filter(|(a, b)| a != b).take(10).map(|(a, b)| format!("- {a}\n+ {b}")).collect();
-        panic!("pg_dump differs ({mode:?}):\n{}\n\nsource:\n{source_dump}\n\ntarget:\n{target_dump}", diff.join("\n"));
+        let diff: Vec<String> = source_dump
+            .lines()
+            .zip(target_dump.lines())
+            .filter(|(a, b)| a != b)
+            .take(10)
+            .map(|(a, b)| format!("- {a}\n+ {b}"))
+            .collect();
+        panic!(
+            "pg_dump differs ({mode:?}):\n{}\n\nsource:\n{source_dump}\n\ntarget:\n{target_dump}",
+            diff.join("\n")
+        );
     }
 
     // Adopting the hand-written database: record the migration as applied, then no drift.
-    let out = run(dir.path(), &["mark-applied", "--file", "0000_init", "--provider", "postgres", "--connection-string", &source.url]);
+    let out = run(
+        dir.path(),
+        &[
+            "mark-applied",
+            "--file",
+            "0000_init",
+            "--provider",
+            "postgres",
+            "--connection-string",
+            &source.url,
+        ],
+    );
     assert!(out.status.success(), "{}", text(&out.stderr));
-    let out = run(dir.path(), &["drift", "--provider", "postgres", "--connection-string", &source.url]);
-    assert_eq!(out.status.code(), Some(0), "{}{}", text(&out.stdout), text(&out.stderr));
+    let out = run(
+        dir.path(),
+        &[
+            "drift",
+            "--provider",
+            "postgres",
+            "--connection-string",
+            &source.url,
+        ],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
 
-    let repull = run(dir.path(), &["pull", "--connection-string", &target.url, "--format", "json"]);
+    let repull = run(
+        dir.path(),
+        &[
+            "pull",
+            "--connection-string",
+            &target.url,
+            "--format",
+            "json",
+        ],
+    );
     assert!(repull.status.success(), "{}", text(&repull.stderr));
     let report = documents::parse(&repull.stdout)["report"].clone();
     let body = |s: &str| s.split_once("\n\n").map(|(_, b)| b.to_owned()).unwrap();
@@ -250,10 +399,24 @@ async fn pull_lists_what_the_structs_cannot_declare() {
     .unwrap();
     let _ = conn.close().await;
     let dir = tempfile::tempdir().unwrap();
-    let out = run(dir.path(), &["pull", "--connection-string", &source.url, "--format", "json"]);
+    let out = run(
+        dir.path(),
+        &[
+            "pull",
+            "--connection-string",
+            &source.url,
+            "--format",
+            "json",
+        ],
+    );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let report = documents::parse(&out.stdout)["report"].clone();
-    let notes: Vec<&str> = report["not_expressed"].as_array().unwrap().iter().map(|n| n.as_str().unwrap()).collect();
+    let notes: Vec<&str> = report["not_expressed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n.as_str().unwrap())
+        .collect();
     for expected in [
         "view named_children is not a table",
         "domain mood is not a table",
@@ -261,7 +424,10 @@ async fn pull_lists_what_the_structs_cannot_declare() {
         "`bounded.id` is an identity with its own MINVALUE, MAXVALUE or CYCLE",
         "`bounded`: unique constraint `bounded_code_key` is DEFERRABLE",
     ] {
-        assert!(notes.iter().any(|n| n.contains(expected)), "{expected}: {notes:#?}");
+        assert!(
+            notes.iter().any(|n| n.contains(expected)),
+            "{expected}: {notes:#?}"
+        );
     }
     // What the language now says is declared, not listed; the start the structs cannot
     // take without the bounds is left out, listed as a difference, and they compile.
@@ -277,17 +443,40 @@ async fn pull_lists_what_the_structs_cannot_declare() {
         assert!(written.contains(declared), "{declared}:\n{written}");
     }
     // Narrowed to one schema, the others' tables are listed, not passed over.
-    let out = run(dir.path(), &["pull", "--connection-string", &source.url, "--schema", "public", "--format", "json"]);
+    let out = run(
+        dir.path(),
+        &[
+            "pull",
+            "--connection-string",
+            &source.url,
+            "--schema",
+            "public",
+            "--format",
+            "json",
+        ],
+    );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let narrowed = documents::parse(&out.stdout)["report"].clone();
-    assert!(!narrowed["source"].as_str().unwrap().contains("schema = \"auth\""));
+    assert!(
+        !narrowed["source"]
+            .as_str()
+            .unwrap()
+            .contains("schema = \"auth\"")
+    );
     let notes = narrowed["not_expressed"].to_string();
     assert!(notes.contains("table `auth.users` is in schema `auth`, which this pull does not read (`--schema auth` adds it)"), "{notes}");
     // clone cannot build that column, and says so before it builds anything.
     let target = TestDb::create("pull_unsaid_clone").await;
-    let out = run(dir.path(), &["clone", "--from", &source.url, "--to", &target.url]);
+    let out = run(
+        dir.path(),
+        &["clone", "--from", &source.url, "--to", &target.url],
+    );
     assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
-    assert!(text(&out.stderr).contains("`children.feeling` has type `mood`"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("`children.feeling` has type `mood`"),
+        "{}",
+        text(&out.stderr)
+    );
     assert!(schema_of(&target.url).await.tables.is_empty());
 }
 
@@ -300,7 +489,13 @@ fn drizzle_fixture() -> PathBuf {
 /// migrations of the fixture: their statements in one transaction, and the rows it wrote
 /// (applied_history.json, recorded from the real migrator) in its table.
 async fn as_drizzle_left_it(url: &str, applied: usize) {
-    as_drizzle_left_it_in(url, applied, &drizzle_fixture().join("drizzle"), "drizzle.__drizzle_migrations").await;
+    as_drizzle_left_it_in(
+        url,
+        applied,
+        &drizzle_fixture().join("drizzle"),
+        "drizzle.__drizzle_migrations",
+    )
+    .await;
 }
 
 /// The same, from `folder` (a copy of the fixture), with drizzle's history in `history`.
@@ -309,24 +504,49 @@ async fn as_drizzle_left_it(url: &str, applied: usize) {
 /// against the real migrator: see the fixture's README).
 async fn as_drizzle_left_it_in(url: &str, applied: usize, folder: &Path, history: &str) {
     let (schema, _) = history.split_once('.').unwrap();
-    let recorded: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(drizzle_fixture().join("applied_history.json")).unwrap()).unwrap();
-    let journal: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(folder.join("meta/_journal.json")).unwrap()).unwrap();
+    let recorded: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(drizzle_fixture().join("applied_history.json")).unwrap(),
+    )
+    .unwrap();
+    let journal: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(folder.join("meta/_journal.json")).unwrap())
+            .unwrap();
     let mut conn = PgConnection::connect(url).await.unwrap();
-    let mut sql = String::from(
-        format!("BEGIN;\nCREATE SCHEMA IF NOT EXISTS {schema};\nCREATE TABLE IF NOT EXISTS {history} (id SERIAL PRIMARY KEY, hash text NOT NULL, created_at bigint);\n"),
-    );
-    for (entry, row) in journal["entries"].as_array().unwrap().iter().zip(recorded.as_array().unwrap()).take(applied) {
+    let mut sql = String::from(format!(
+        "BEGIN;\nCREATE SCHEMA IF NOT EXISTS {schema};\nCREATE TABLE IF NOT EXISTS {history} (id SERIAL PRIMARY KEY, hash text NOT NULL, created_at bigint);\n"
+    ));
+    for (entry, row) in journal["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(recorded.as_array().unwrap())
+        .take(applied)
+    {
         let file = format!("{}.sql", entry["tag"].as_str().unwrap());
         let bytes = std::fs::read(folder.join(&file)).unwrap();
-        let hash = if bytes == std::fs::read(drizzle_fixture().join("drizzle").join(&file)).unwrap() { row["hash"].as_str().unwrap().to_owned() } else { tablewright_core::project::hash::sha256_hex(&bytes) };
-        for statement in String::from_utf8(bytes).unwrap().split("--> statement-breakpoint") {
+        let hash = if bytes == std::fs::read(drizzle_fixture().join("drizzle").join(&file)).unwrap()
+        {
+            row["hash"].as_str().unwrap().to_owned()
+        } else {
+            tablewright_core::project::hash::sha256_hex(&bytes)
+        };
+        for statement in String::from_utf8(bytes)
+            .unwrap()
+            .split("--> statement-breakpoint")
+        {
             sql.push_str(statement);
             sql.push_str(";\n");
         }
-        sql.push_str(&format!("INSERT INTO {history} (hash, created_at) VALUES ('{hash}', {});\n", row["created_at"]));
+        sql.push_str(&format!(
+            "INSERT INTO {history} (hash, created_at) VALUES ('{hash}', {});\n",
+            row["created_at"]
+        ));
     }
     sql.push_str("COMMIT;\n");
-    sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(&mut conn).await.unwrap();
+    sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+        .execute(&mut conn)
+        .await
+        .unwrap();
     let _ = conn.close().await;
 }
 
@@ -336,13 +556,44 @@ fn drizzle_project() -> tempfile::TempDir {
 
 fn drizzle_project_from(from: &Path, extra: &[&str]) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("tablewright.toml"), "dialect = \"postgres\"\nschema = [\"src/entities.rs\"]\n").unwrap();
+    std::fs::write(
+        dir.path().join("tablewright.toml"),
+        "dialect = \"postgres\"\nschema = [\"src/entities.rs\"]\n",
+    )
+    .unwrap();
     let admin = common::admin_url();
-    let out = run(dir.path(), &[&["import", "drizzle", "--from", from.to_str().unwrap(), "--connection-string", &admin][..], extra].concat());
-    assert!(out.status.success(), "{}{}", text(&out.stdout), text(&out.stderr));
-    assert!(text(&out.stdout).contains("Imported 2 drizzle-kit migration(s) (0000_init, 0001_reviews)"), "{}", text(&out.stdout));
+    let out = run(
+        dir.path(),
+        &[
+            &[
+                "import",
+                "drizzle",
+                "--from",
+                from.to_str().unwrap(),
+                "--connection-string",
+                &admin,
+            ][..],
+            extra,
+        ]
+        .concat(),
+    );
+    assert!(
+        out.status.success(),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    assert!(
+        text(&out.stdout).contains("Imported 2 drizzle-kit migration(s) (0000_init, 0001_reviews)"),
+        "{}",
+        text(&out.stdout)
+    );
     // drizzle's GENERATED ALWAYS identity is declared as such, not listed as left out.
-    assert!(!text(&out.stdout).contains("GENERATED ALWAYS"), "{}", text(&out.stdout));
+    assert!(
+        !text(&out.stdout).contains("GENERATED ALWAYS"),
+        "{}",
+        text(&out.stdout)
+    );
     let entities = std::fs::read_to_string(dir.path().join("src/entities.rs")).unwrap();
     assert!(entities.contains("identity(always)"), "{entities}");
     dir
@@ -362,45 +613,132 @@ async fn import_drizzle_brings_the_folder_and_its_applied_history() {
         );
     }
     let out = run(dir.path(), &["generate", "--check"]);
-    assert_eq!(out.status.code(), Some(0), "the structs equal the last snapshot: {}{}", text(&out.stdout), text(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "the structs equal the last snapshot: {}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
     assert!(run(dir.path(), &["check"]).status.success());
     // A second import would overwrite the folder: refused.
-    let again = run(dir.path(), &["import", "drizzle", "--from", drizzle_fixture().join("drizzle").to_str().unwrap(), "--structs", "other.rs", "--connection-string", &common::admin_url()]);
+    let again = run(
+        dir.path(),
+        &[
+            "import",
+            "drizzle",
+            "--from",
+            drizzle_fixture().join("drizzle").to_str().unwrap(),
+            "--structs",
+            "other.rs",
+            "--connection-string",
+            &common::admin_url(),
+        ],
+    );
     assert_eq!(again.status.code(), Some(2), "{}", text(&again.stderr));
 
     let db = TestDb::create("import_drizzle").await;
     as_drizzle_left_it(&db.url, 1).await;
-    let connection = ["--provider", "postgres", "--connection-string", db.url.as_str()];
+    let connection = [
+        "--provider",
+        "postgres",
+        "--connection-string",
+        db.url.as_str(),
+    ];
     // The dry run decides as migrate does: drizzle's migration is not to run.
-    let out = run(dir.path(), &[&["migrate", "--dry-run"][..], &connection].concat());
+    let out = run(
+        dir.path(),
+        &[&["migrate", "--dry-run"][..], &connection].concat(),
+    );
     assert!(out.status.success(), "{}", text(&out.stderr));
-    assert!(text(&out.stdout).contains("1 migration(s) to run") && !text(&out.stdout).contains("CREATE TABLE \"authors\""), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stdout).contains("1 migration(s) to run")
+            && !text(&out.stdout).contains("CREATE TABLE \"authors\""),
+        "{}",
+        text(&out.stdout)
+    );
     // A clone carries drizzle's history too, so migrate on it decides the same.
     let clone = TestDb::create("import_drizzle_clone").await;
-    let out = run(dir.path(), &["clone", "--from", &db.url, "--to", &clone.url]);
-    assert!(out.status.success(), "{}{}", text(&out.stdout), text(&out.stderr));
-    let out = run(dir.path(), &["migrate", "--provider", "postgres", "--connection-string", &clone.url]);
-    assert!(out.status.success(), "{}{}", text(&out.stdout), text(&out.stderr));
-    assert!(text(&out.stdout).contains("0000_init: applied by drizzle-kit"), "{}", text(&out.stdout));
+    let out = run(
+        dir.path(),
+        &["clone", "--from", &db.url, "--to", &clone.url],
+    );
+    assert!(
+        out.status.success(),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    let out = run(
+        dir.path(),
+        &[
+            "migrate",
+            "--provider",
+            "postgres",
+            "--connection-string",
+            &clone.url,
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    assert!(
+        text(&out.stdout).contains("0000_init: applied by drizzle-kit"),
+        "{}",
+        text(&out.stdout)
+    );
     let out = run(dir.path(), &[&["status"][..], &connection].concat());
-    assert!(text(&out.stdout).contains("0000_init") && text(&out.stdout).contains("by drizzle-kit"), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stdout).contains("0000_init") && text(&out.stdout).contains("by drizzle-kit"),
+        "{}",
+        text(&out.stdout)
+    );
     let out = run(dir.path(), &[&["migrate"][..], &connection].concat());
-    assert!(out.status.success(), "{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
     let shown = text(&out.stdout);
-    assert!(shown.contains("0000_init: applied by drizzle-kit"), "{shown}");
+    assert!(
+        shown.contains("0000_init: applied by drizzle-kit"),
+        "{shown}"
+    );
     assert!(shown.contains("0001_reviews: applied in"), "{shown}");
     assert!(!shown.contains("0000_init: applied in"), "{shown}");
     let out = run(dir.path(), &[&["drift"][..], &connection].concat());
-    assert_eq!(out.status.code(), Some(0), "{}{}", text(&out.stdout), text(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
     let out = run(dir.path(), &[&["migrate"][..], &connection].concat());
     assert!(out.status.success(), "{}", text(&out.stderr));
-    assert!(text(&out.stdout).contains("Done: 0 applied, 2 already applied."), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stdout).contains("Done: 0 applied, 2 already applied."),
+        "{}",
+        text(&out.stdout)
+    );
 
     let entities = dir.path().join("src/entities.rs");
-    let source = std::fs::read_to_string(&entities).unwrap().replace("    pub stars: i16,\n", "    pub stars: i16,\n    pub helpful: Option<i32>,\n");
+    let source = std::fs::read_to_string(&entities).unwrap().replace(
+        "    pub stars: i16,\n",
+        "    pub stars: i16,\n    pub helpful: Option<i32>,\n",
+    );
     std::fs::write(&entities, source).unwrap();
     let out = run(dir.path(), &["generate", "--name", "helpful"]);
-    assert!(out.status.success(), "{}{}", text(&out.stderr), text(&out.stdout));
+    assert!(
+        out.status.success(),
+        "{}{}",
+        text(&out.stderr),
+        text(&out.stdout)
+    );
     assert!(dir.path().join("migrations/0002_helpful.sql").exists());
 }
 
@@ -412,13 +750,41 @@ async fn import_drizzle_refuses_a_history_it_cannot_match() {
     let db = TestDb::create("import_drizzle_mismatch").await;
     as_drizzle_left_it(&db.url, 1).await;
     let mut conn = PgConnection::connect(&db.url).await.unwrap();
-    sqlx::raw_sql("UPDATE drizzle.__drizzle_migrations SET hash = repeat('0', 64)").execute(&mut conn).await.unwrap();
-    let out = run(dir.path(), &["migrate", "--provider", "postgres", "--connection-string", &db.url]);
-    assert_eq!(out.status.code(), Some(1), "{}{}", text(&out.stdout), text(&out.stderr));
-    assert!(text(&out.stderr).contains("drizzle.__drizzle_migrations: row 1 holds sha256 0000"), "{}", text(&out.stderr));
-    let reviews: Option<String> = sqlx::query_scalar("SELECT to_regclass('reviews')::text").fetch_one(&mut conn).await.unwrap();
+    sqlx::raw_sql("UPDATE drizzle.__drizzle_migrations SET hash = repeat('0', 64)")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let out = run(
+        dir.path(),
+        &[
+            "migrate",
+            "--provider",
+            "postgres",
+            "--connection-string",
+            &db.url,
+        ],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    assert!(
+        text(&out.stderr).contains("drizzle.__drizzle_migrations: row 1 holds sha256 0000"),
+        "{}",
+        text(&out.stderr)
+    );
+    let reviews: Option<String> = sqlx::query_scalar("SELECT to_regclass('reviews')::text")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
     assert_eq!(reviews, None, "nothing ran");
-    let recorded: i64 = sqlx::query_scalar("SELECT count(*) FROM tablewright.migrations").fetch_one(&mut conn).await.unwrap();
+    let recorded: i64 = sqlx::query_scalar("SELECT count(*) FROM tablewright.migrations")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
     assert_eq!(recorded, 0, "nothing recorded");
 }
 
@@ -430,19 +796,41 @@ async fn import_drizzle_finds_the_history_where_drizzle_kept_it_and_hashes_as_dr
     let copy = tempfile::tempdir().unwrap();
     let from = copy.path().join("drizzle");
     std::fs::create_dir_all(from.join("meta")).unwrap();
-    for entry in std::fs::read_dir(drizzle_fixture().join("drizzle/meta")).unwrap().flatten() {
+    for entry in std::fs::read_dir(drizzle_fixture().join("drizzle/meta"))
+        .unwrap()
+        .flatten()
+    {
         std::fs::copy(entry.path(), from.join("meta").join(entry.file_name())).unwrap();
     }
     for tag in ["0000_init", "0001_reviews"] {
-        let text = std::fs::read_to_string(drizzle_fixture().join(format!("drizzle/{tag}.sql"))).unwrap();
+        let text =
+            std::fs::read_to_string(drizzle_fixture().join(format!("drizzle/{tag}.sql"))).unwrap();
         std::fs::write(from.join(format!("{tag}.sql")), text.replace('\n', "\r\n")).unwrap();
     }
     let dir = drizzle_project_from(&from, &["--drizzle-history", "public.__drizzle_migrations"]);
     let db = TestDb::create("import_drizzle_crlf").await;
     as_drizzle_left_it_in(&db.url, 2, &from, "public.__drizzle_migrations").await;
-    let out = run(dir.path(), &["migrate", "--provider", "postgres", "--connection-string", &db.url]);
-    assert!(out.status.success(), "{}{}", text(&out.stdout), text(&out.stderr));
-    assert!(text(&out.stdout).contains("Done: 0 applied, 2 already applied."), "{}", text(&out.stdout));
+    let out = run(
+        dir.path(),
+        &[
+            "migrate",
+            "--provider",
+            "postgres",
+            "--connection-string",
+            &db.url,
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    assert!(
+        text(&out.stdout).contains("Done: 0 applied, 2 already applied."),
+        "{}",
+        text(&out.stdout)
+    );
 }
 
 /// An imported folder on a database with tables but no drizzle history where the journal
@@ -452,9 +840,30 @@ async fn import_drizzle_finds_the_history_where_drizzle_kept_it_and_hashes_as_dr
 async fn import_drizzle_refuses_tables_without_drizzle_history() {
     let dir = drizzle_project();
     let db = TestDb::create("import_drizzle_elsewhere").await;
-    as_drizzle_left_it_in(&db.url, 2, &drizzle_fixture().join("drizzle"), "migrations.journal").await;
-    let out = run(dir.path(), &["migrate", "--provider", "postgres", "--connection-string", &db.url]);
-    assert_eq!(out.status.code(), Some(1), "{}{}", text(&out.stdout), text(&out.stderr));
+    as_drizzle_left_it_in(
+        &db.url,
+        2,
+        &drizzle_fixture().join("drizzle"),
+        "migrations.journal",
+    )
+    .await;
+    let out = run(
+        dir.path(),
+        &[
+            "migrate",
+            "--provider",
+            "postgres",
+            "--connection-string",
+            &db.url,
+        ],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
     assert!(text(&out.stderr).contains("drizzle.__drizzle_migrations: the database has tables, but drizzle's history is not there") && text(&out.stderr).contains("--drizzle-history"), "{}", text(&out.stderr));
 }
 
@@ -467,13 +876,44 @@ async fn import_drizzle_refuses_tables_beside_an_empty_drizzle_history() {
     let db = TestDb::create("import_drizzle_empty").await;
     as_drizzle_left_it(&db.url, 2).await;
     let mut conn = PgConnection::connect(&db.url).await.unwrap();
-    sqlx::raw_sql("DELETE FROM drizzle.__drizzle_migrations").execute(&mut conn).await.unwrap();
-    let out = run(dir.path(), &["migrate", "--provider", "postgres", "--connection-string", &db.url]);
-    assert_eq!(out.status.code(), Some(1), "{}{}", text(&out.stdout), text(&out.stderr));
-    assert!(text(&out.stderr).contains("drizzle.__drizzle_migrations: the database has tables, but drizzle's history is empty"), "{}", text(&out.stderr));
-    let recorded: Option<String> = sqlx::query_scalar("SELECT to_regclass('tablewright.migrations')::text").fetch_one(&mut conn).await.unwrap();
+    sqlx::raw_sql("DELETE FROM drizzle.__drizzle_migrations")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let out = run(
+        dir.path(),
+        &[
+            "migrate",
+            "--provider",
+            "postgres",
+            "--connection-string",
+            &db.url,
+        ],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    assert!(
+        text(&out.stderr).contains(
+            "drizzle.__drizzle_migrations: the database has tables, but drizzle's history is empty"
+        ),
+        "{}",
+        text(&out.stderr)
+    );
+    let recorded: Option<String> =
+        sqlx::query_scalar("SELECT to_regclass('tablewright.migrations')::text")
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
     let rows: i64 = match recorded {
-        Some(_) => sqlx::query_scalar("SELECT count(*) FROM tablewright.migrations").fetch_one(&mut conn).await.unwrap(),
+        Some(_) => sqlx::query_scalar("SELECT count(*) FROM tablewright.migrations")
+            .fetch_one(&mut conn)
+            .await
+            .unwrap(),
         None => 0,
     };
     assert_eq!(rows, 0, "nothing recorded");
@@ -489,8 +929,22 @@ async fn a_folder_not_imported_ignores_drizzle_history() {
         .await
         .unwrap();
     let dir = migrated_project(Mode::Postgres, &db);
-    let out = run(dir.path(), &["status", "--provider", "postgres", "--connection-string", &db.url]);
-    assert!(out.status.success(), "{}{}", text(&out.stdout), text(&out.stderr));
+    let out = run(
+        dir.path(),
+        &[
+            "status",
+            "--provider",
+            "postgres",
+            "--connection-string",
+            &db.url,
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
 }
 
 /// `push` builds what `generate` + `migrate` build, through the same planner (renames,
@@ -500,8 +954,22 @@ async fn push_equals_generate_and_migrate(mode: Mode) {
     let pushed = TestDb::for_mode("push_pushed", mode).await;
     let migrated = TestDb::for_mode("push_migrated", mode).await;
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("tablewright.toml"), format!("dialect = \"{}\"\nschema = [\"schema.rs\"]\n", mode.dialect())).unwrap();
-    let connection = |db: &TestDb| vec!["--provider".to_owned(), provider(mode).to_owned(), "--connection-string".to_owned(), db.url.clone()];
+    std::fs::write(
+        dir.path().join("tablewright.toml"),
+        format!(
+            "dialect = \"{}\"\nschema = [\"schema.rs\"]\n",
+            mode.dialect()
+        ),
+    )
+    .unwrap();
+    let connection = |db: &TestDb| {
+        vec![
+            "--provider".to_owned(),
+            provider(mode).to_owned(),
+            "--connection-string".to_owned(),
+            db.url.clone(),
+        ]
+    };
     let push = |extra: &[&str]| {
         let mut args: Vec<String> = vec!["push".into()];
         args.extend(connection(&pushed));
@@ -509,7 +977,10 @@ async fn push_equals_generate_and_migrate(mode: Mode) {
             args.push("--allow-dsql".into());
         }
         args.extend(extra.iter().map(|s| s.to_string()));
-        run(dir.path(), &args.iter().map(String::as_str).collect::<Vec<_>>())
+        run(
+            dir.path(),
+            &args.iter().map(String::as_str).collect::<Vec<_>>(),
+        )
     };
     let v1 = include_str!("../../core/tests/fixtures/v1.rs");
     let v2 = include_str!("../../core/tests/fixtures/v2.rs");
@@ -523,34 +994,106 @@ async fn push_equals_generate_and_migrate(mode: Mode) {
         std::fs::write(dir.path().join("schema.rs"), source).unwrap();
         let before = files(dir.path());
         let out = push(&[]);
-        assert!(out.status.success(), "step {step}: {}{}", text(&out.stdout), text(&out.stderr));
+        assert!(
+            out.status.success(),
+            "step {step}: {}{}",
+            text(&out.stdout),
+            text(&out.stderr)
+        );
         assert_eq!(files(dir.path()), before, "push wrote a file");
         let out = push(&[]);
-        assert!(text(&out.stdout).contains("already matches the structs"), "{}", text(&out.stdout));
+        assert!(
+            text(&out.stdout).contains("already matches the structs"),
+            "{}",
+            text(&out.stdout)
+        );
 
         assert!(run(dir.path(), &["generate"]).status.success());
-        let out = run(dir.path(), &[&["migrate"][..], &connection(&migrated).iter().map(String::as_str).collect::<Vec<_>>()].concat());
+        let out = run(
+            dir.path(),
+            &[
+                &["migrate"][..],
+                &connection(&migrated)
+                    .iter()
+                    .map(String::as_str)
+                    .collect::<Vec<_>>(),
+            ]
+            .concat(),
+        );
         assert!(out.status.success(), "{}", text(&out.stderr));
-        let differences = compare::differences(&schema_of(&migrated.url).await, &schema_of(&pushed.url).await);
+        let differences = compare::differences(
+            &schema_of(&migrated.url).await,
+            &schema_of(&pushed.url).await,
+        );
         assert!(differences.is_empty(), "step {step}: {differences:#?}");
     }
     // A database migrations deploy is not pushed to.
-    let out = run(dir.path(), &[&["push"][..], &connection(&migrated).iter().map(String::as_str).collect::<Vec<_>>(), if mode == Mode::DsqlGuarded { &["--allow-dsql"][..] } else { &[] }].concat());
+    let out = run(
+        dir.path(),
+        &[
+            &["push"][..],
+            &connection(&migrated)
+                .iter()
+                .map(String::as_str)
+                .collect::<Vec<_>>(),
+            if mode == Mode::DsqlGuarded {
+                &["--allow-dsql"][..]
+            } else {
+                &[]
+            },
+        ]
+        .concat(),
+    );
     assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
-    assert!(text(&out.stderr).contains("its history records 3 migration(s)"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("its history records 3 migration(s)"),
+        "{}",
+        text(&out.stderr)
+    );
     let mut conn = PgConnection::connect(&pushed.url).await.unwrap();
-    let bookkeeping: i64 = sqlx::query_scalar("SELECT count(*) FROM pg_class WHERE relname LIKE 'tablewright_push%'").fetch_one(&mut conn).await.unwrap();
+    let bookkeeping: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM pg_class WHERE relname LIKE 'tablewright_push%'")
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
     assert_eq!(bookkeeping, 0, "push left its bookkeeping behind");
 
     // A column dropped from the structs: refused without --allow-drop, and nothing changes.
-    std::fs::write(dir.path().join("schema.rs"), v3_base.replace("    pub subtitle: Option<String>,\n", "")).unwrap();
+    std::fs::write(
+        dir.path().join("schema.rs"),
+        v3_base.replace("    pub subtitle: Option<String>,\n", ""),
+    )
+    .unwrap();
     let out = push(&[]);
-    assert_eq!(out.status.code(), Some(2), "{}{}", text(&out.stdout), text(&out.stderr));
-    assert!(text(&out.stderr).contains("--allow-drop books.subtitle"), "{}", text(&out.stderr));
-    assert!(schema_of(&pushed.url).await.tables["books"].column("subtitle").is_some());
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    assert!(
+        text(&out.stderr).contains("--allow-drop books.subtitle"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(
+        schema_of(&pushed.url).await.tables["books"]
+            .column("subtitle")
+            .is_some()
+    );
     let out = push(&["--allow-drop", "books.subtitle"]);
-    assert!(out.status.success(), "{}{}", text(&out.stdout), text(&out.stderr));
-    assert!(schema_of(&pushed.url).await.tables["books"].column("subtitle").is_none());
+    assert!(
+        out.status.success(),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    assert!(
+        schema_of(&pushed.url).await.tables["books"]
+            .column("subtitle")
+            .is_none()
+    );
 }
 
 #[tokio::test]
@@ -568,11 +1111,26 @@ async fn push_equals_generate_and_migrate_dsql_guarded() {
 async fn push_refuses_dsql_unless_asked() {
     let db = TestDb::for_mode("push_refused", Mode::DsqlGuarded).await;
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("tablewright.toml"), "dialect = \"dsql\"\nschema = [\"schema.rs\"]\n").unwrap();
-    std::fs::write(dir.path().join("schema.rs"), include_str!("../../core/tests/fixtures/v1.rs")).unwrap();
-    let out = run(dir.path(), &["push", "--provider", "dsql", "--connection-string", &db.url]);
+    std::fs::write(
+        dir.path().join("tablewright.toml"),
+        "dialect = \"dsql\"\nschema = [\"schema.rs\"]\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("schema.rs"),
+        include_str!("../../core/tests/fixtures/v1.rs"),
+    )
+    .unwrap();
+    let out = run(
+        dir.path(),
+        &["push", "--provider", "dsql", "--connection-string", &db.url],
+    );
     assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
-    assert!(text(&out.stderr).contains("--allow-dsql"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("--allow-dsql"),
+        "{}",
+        text(&out.stderr)
+    );
     assert!(schema_of(&db.url).await.tables.is_empty());
 }
 
@@ -580,12 +1138,31 @@ async fn push_refuses_dsql_unless_asked() {
 /// renames, uniques, a check, a self-reference), migrated into `db`.
 fn migrated_project(mode: Mode, db: &TestDb) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("tablewright.toml"), format!("dialect = \"{}\"\nschema = [\"schema.rs\"]\n", mode.dialect())).unwrap();
-    for source in [include_str!("../../core/tests/fixtures/v1.rs"), include_str!("../../core/tests/fixtures/v2.rs")] {
+    std::fs::write(
+        dir.path().join("tablewright.toml"),
+        format!(
+            "dialect = \"{}\"\nschema = [\"schema.rs\"]\n",
+            mode.dialect()
+        ),
+    )
+    .unwrap();
+    for source in [
+        include_str!("../../core/tests/fixtures/v1.rs"),
+        include_str!("../../core/tests/fixtures/v2.rs"),
+    ] {
         std::fs::write(dir.path().join("schema.rs"), source).unwrap();
         assert!(run(dir.path(), &["generate"]).status.success());
     }
-    let out = run(dir.path(), &["migrate", "--provider", provider(mode), "--connection-string", &db.url]);
+    let out = run(
+        dir.path(),
+        &[
+            "migrate",
+            "--provider",
+            provider(mode),
+            "--connection-string",
+            &db.url,
+        ],
+    );
     assert!(out.status.success(), "{}", text(&out.stderr));
     dir
 }
@@ -593,10 +1170,23 @@ fn migrated_project(mode: Mode, db: &TestDb) -> tempfile::TempDir {
 /// Rows in every table of `db` (two rounds, so that the self-reference points at rows).
 async fn fill(db: &TestDb) {
     let mut conn = db.connect_setup().await;
-    let schema = introspect::introspect(&mut conn, &["public".to_owned()]).await.unwrap().schema;
-    let schema = tablewright_core::schema::model::Schema { tables: schema.tables.into_iter().filter(|(n, _)| !n.starts_with("__tablewright")).collect(), ..Default::default() };
+    let schema = introspect::introspect(&mut conn, &["public".to_owned()])
+        .await
+        .unwrap()
+        .schema;
+    let schema = tablewright_core::schema::model::Schema {
+        tables: schema
+            .tables
+            .into_iter()
+            .filter(|(n, _)| !n.starts_with("__tablewright"))
+            .collect(),
+        ..Default::default()
+    };
     for round in 1..=2 {
-        for t in tablewright_core::runner::sample::insert_sample_rows(&mut conn, &schema, 40, round).await.unwrap() {
+        for t in tablewright_core::runner::sample::insert_sample_rows(&mut conn, &schema, 40, round)
+            .await
+            .unwrap()
+        {
             assert_eq!((t.inserted, t.skipped), (40, None), "{}", t.table);
         }
     }
@@ -605,8 +1195,13 @@ async fn fill(db: &TestDb) {
 /// Each table's rows, as one digest.
 async fn rows_of(url: &str, table: &str) -> (i64, String) {
     let mut conn = PgConnection::connect(url).await.unwrap();
-    let sql = format!("SELECT count(*), coalesce(md5(string_agg(t::text, '|' ORDER BY t::text)), '') FROM \"{table}\" t");
-    let out = sqlx::query_as(sqlx::AssertSqlSafe(sql)).fetch_one(&mut conn).await.unwrap();
+    let sql = format!(
+        "SELECT count(*), coalesce(md5(string_agg(t::text, '|' ORDER BY t::text)), '') FROM \"{table}\" t"
+    );
+    let out = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
     let _ = conn.close().await;
     out
 }
@@ -625,23 +1220,50 @@ async fn clone_copies_schema_rows_and_history(mode: Mode) {
     }
     let clone = TestDb::create("clone_to").await;
     let out = run(dir.path(), &[&from[..], &["--to", &clone.url]].concat());
-    assert!(out.status.success(), "{}{}", text(&out.stdout), text(&out.stderr));
-    let differences = compare::differences(&schema_of(&source.url).await, &schema_of(&clone.url).await);
+    assert!(
+        out.status.success(),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    let differences =
+        compare::differences(&schema_of(&source.url).await, &schema_of(&clone.url).await);
     assert!(differences.is_empty(), "{differences:#?}");
     for table in ["authors", "books"] {
         let (count, digest) = rows_of(&clone.url, table).await;
         assert_eq!(count, 80, "{table}");
-        assert_eq!((count, digest), rows_of(&source.url, table).await, "{table}");
+        assert_eq!(
+            (count, digest),
+            rows_of(&source.url, table).await,
+            "{table}"
+        );
     }
     // A migration the source has not had applies to the clone, and only it.
     let schema = dir.path().join("schema.rs");
     let mut text_of = std::fs::read_to_string(&schema).unwrap();
     text_of.push_str("\n#[derive(Table)]\n#[table(name = \"shelves\")]\npub struct Shelf {\n    #[column(primary_key)]\n    pub id: i64,\n}\n");
     std::fs::write(&schema, text_of).unwrap();
-    assert!(run(dir.path(), &["generate", "--name", "shelves"]).status.success());
-    let out = run(dir.path(), &["migrate", "--provider", provider(mode), "--connection-string", &clone.url]);
+    assert!(
+        run(dir.path(), &["generate", "--name", "shelves"])
+            .status
+            .success()
+    );
+    let out = run(
+        dir.path(),
+        &[
+            "migrate",
+            "--provider",
+            provider(mode),
+            "--connection-string",
+            &clone.url,
+        ],
+    );
     assert!(out.status.success(), "{}", text(&out.stderr));
-    assert!(text(&out.stdout).contains("Done: 1 applied, 2 already applied."), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stdout).contains("Done: 1 applied, 2 already applied."),
+        "{}",
+        text(&out.stdout)
+    );
 
     // Into a database owned by a role that is not a superuser (rows are loaded before the
     // foreign keys are added, as pg_dump does, so no trigger needs turning off).
@@ -657,15 +1279,42 @@ async fn clone_copies_schema_rows_and_history(mode: Mode) {
     let _ = admin.close().await;
     let owner_url = some.url.replacen("postgres@", "tw_clone_owner@", 1);
     assert_ne!(owner_url, some.url);
-    let out = run(dir.path(), &[&from[..], &["--to", &owner_url, "--rows", "5", "--format", "json"]].concat());
-    assert!(out.status.success(), "{}{}", text(&out.stdout), text(&out.stderr));
+    let out = run(
+        dir.path(),
+        &[
+            &from[..],
+            &["--to", &owner_url, "--rows", "5", "--format", "json"],
+        ]
+        .concat(),
+    );
+    assert!(
+        out.status.success(),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
     let report = documents::parse(&out.stdout)["report"].clone();
-    let of = |table: &str| report["copied"].as_array().unwrap().iter().find(|t| t["table"] == table).cloned().unwrap();
+    let of = |table: &str| {
+        report["copied"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["table"] == table)
+            .cloned()
+            .unwrap()
+    };
     assert_eq!(of("authors")["copied"], 5, "{report}");
     // Five books were read; those whose author was not among the five are left out.
-    assert_eq!(of("books")["copied"].as_u64().unwrap() + of("books")["orphans_removed"].as_u64().unwrap(), 5, "{report}");
+    assert_eq!(
+        of("books")["copied"].as_u64().unwrap() + of("books")["orphans_removed"].as_u64().unwrap(),
+        5,
+        "{report}"
+    );
     let mut conn = PgConnection::connect(&some.url).await.unwrap();
-    let books: i64 = sqlx::query_scalar("SELECT count(*) FROM books").fetch_one(&mut conn).await.unwrap();
+    let books: i64 = sqlx::query_scalar("SELECT count(*) FROM books")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
     assert_eq!(books, of("books")["copied"].as_i64().unwrap());
     for sql in [
         "SELECT count(*) FROM books b WHERE NOT EXISTS (SELECT 1 FROM authors a WHERE a.id = b.author_id)",
@@ -675,7 +1324,8 @@ async fn clone_copies_schema_rows_and_history(mode: Mode) {
         assert_eq!(orphans, 0, "{sql}");
     }
     // The keys were added after the rows: the schema is the source's, foreign keys included.
-    let differences = compare::differences(&schema_of(&source.url).await, &schema_of(&some.url).await);
+    let differences =
+        compare::differences(&schema_of(&source.url).await, &schema_of(&some.url).await);
     assert!(differences.is_empty(), "{differences:#?}");
 }
 
@@ -697,21 +1347,51 @@ async fn clone_into_a_throwaway_server_until_sigterm() {
     let source = TestDb::create("clone_throwaway").await;
     let dir = migrated_project(Mode::Postgres, &source);
     fill(&source).await;
-    let mut child = Command::new(bin()).current_dir(dir.path()).args(["clone", "--from", &source.url]).stdout(std::process::Stdio::piped()).spawn().unwrap();
+    let mut child = Command::new(bin())
+        .current_dir(dir.path())
+        .args(["clone", "--from", &source.url])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
     let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
     let url = loop {
-        let line = lines.next().expect("clone ended before it was ready").unwrap();
+        let line = lines
+            .next()
+            .expect("clone ended before it was ready")
+            .unwrap();
         if let Some(url) = line.strip_prefix("clone: ready at ") {
             break url.to_owned();
         }
     };
-    assert_eq!(rows_of(&url, "books").await, rows_of(&source.url, "books").await);
-    let data: Vec<PathBuf> = std::fs::read_dir("/dev/shm").unwrap().flatten().map(|e| e.path()).filter(|p| p.file_name().unwrap().to_string_lossy().starts_with(&format!("tablewright-pg-{}-", child.id()))).collect();
+    assert_eq!(
+        rows_of(&url, "books").await,
+        rows_of(&source.url, "books").await
+    );
+    let data: Vec<PathBuf> = std::fs::read_dir("/dev/shm")
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with(&format!("tablewright-pg-{}-", child.id()))
+        })
+        .collect();
     assert_eq!(data.len(), 1);
-    assert!(Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap().success());
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
     assert!(child.wait().unwrap().success());
     assert!(!data[0].exists(), "{} was left behind", data[0].display());
-    assert!(PgConnection::connect(&url).await.is_err(), "the server still answers");
+    assert!(
+        PgConnection::connect(&url).await.is_err(),
+        "the server still answers"
+    );
 }
 
 /// Once this history has rows it alone decides: after a squash, drizzle's rows name files
@@ -721,21 +1401,63 @@ async fn import_drizzle_then_squash_leaves_drizzle_history_behind() {
     let dir = drizzle_project();
     let db = TestDb::create("import_drizzle_squash").await;
     as_drizzle_left_it(&db.url, 2).await;
-    let connection = ["--provider", "postgres", "--connection-string", db.url.as_str()];
+    let connection = [
+        "--provider",
+        "postgres",
+        "--connection-string",
+        db.url.as_str(),
+    ];
     let out = run(dir.path(), &[&["migrate"][..], &connection].concat());
-    assert!(text(&out.stdout).contains("Done: 0 applied, 2 already applied."), "{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("Done: 0 applied, 2 already applied."),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
     assert!(run(dir.path(), &["squash"]).status.success());
     // Before the reset, the history is the archive's: migrate names the way out.
     let out = run(dir.path(), &[&["migrate"][..], &connection].concat());
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
-    assert!(text(&out.stderr).contains("tablewright mark-applied --file 0000_baseline --reset --yes"), "{}", text(&out.stderr));
-    let out = run(dir.path(), &[&["mark-applied", "--file", "0000_baseline", "--reset", "--yes"][..], &connection].concat());
+    assert!(
+        text(&out.stderr).contains("tablewright mark-applied --file 0000_baseline --reset --yes"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = run(
+        dir.path(),
+        &[
+            &[
+                "mark-applied",
+                "--file",
+                "0000_baseline",
+                "--reset",
+                "--yes",
+            ][..],
+            &connection,
+        ]
+        .concat(),
+    );
     assert!(out.status.success(), "{}", text(&out.stderr));
     let out = run(dir.path(), &[&["migrate"][..], &connection].concat());
-    assert!(out.status.success(), "{}{}", text(&out.stdout), text(&out.stderr));
-    assert!(text(&out.stdout).contains("Done: 0 applied, 1 already applied."), "{}", text(&out.stdout));
+    assert!(
+        out.status.success(),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    assert!(
+        text(&out.stdout).contains("Done: 0 applied, 1 already applied."),
+        "{}",
+        text(&out.stdout)
+    );
     let out = run(dir.path(), &[&["drift"][..], &connection].concat());
-    assert_eq!(out.status.code(), Some(0), "{}{}", text(&out.stdout), text(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
 }
 
 /// `drift` after a migration failed with nothing done (on PostgreSQL it rolls back whole;
@@ -744,25 +1466,66 @@ async fn import_drizzle_then_squash_leaves_drizzle_history_behind() {
 async fn drift_after_a_failed_migration(mode: Mode) {
     let db = TestDb::for_mode("drift_failed", mode).await;
     let dir = migrated_project(mode, &db);
-    assert!(run(dir.path(), &["generate", "--custom", "--name", "by_hand"]).status.success());
+    assert!(
+        run(dir.path(), &["generate", "--custom", "--name", "by_hand"])
+            .status
+            .success()
+    );
     let sql = dir.path().join("migrations/0002_by_hand.sql");
     std::fs::write(&sql, "SELECT 1 / 0").unwrap();
-    assert!(run(dir.path(), &["rehash", "--tag", "0002_by_hand"]).status.success());
-    let on_db = |args: &[&str]| run(dir.path(), &[args, &["--provider", provider(mode), "--connection-string", &db.url]].concat());
+    assert!(
+        run(dir.path(), &["rehash", "--tag", "0002_by_hand"])
+            .status
+            .success()
+    );
+    let on_db = |args: &[&str]| {
+        run(
+            dir.path(),
+            &[
+                args,
+                &["--provider", provider(mode), "--connection-string", &db.url],
+            ]
+            .concat(),
+        )
+    };
     assert_eq!(on_db(&["migrate"]).status.code(), Some(3));
     let out = on_db(&["drift"]);
-    assert_eq!(out.status.code(), Some(0), "{}{}", text(&out.stdout), text(&out.stderr));
-    assert!(text(&out.stdout).contains("0002_by_hand (failed, nothing done)"), "{}", text(&out.stdout));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    assert!(
+        text(&out.stdout).contains("0002_by_hand (failed, nothing done)"),
+        "{}",
+        text(&out.stdout)
+    );
 
     // Statement 1 done, statement 2 failed (under DSQL's rules each commits alone; on
     // PostgreSQL the runner commits a migration whole, so this case is DSQL's).
     if mode == Mode::DsqlGuarded {
         std::fs::write(&sql, "CREATE TABLE \"scratch\" (\"id\" bigint PRIMARY KEY)\n--> statement-breakpoint\nSELECT 1 / 0").unwrap();
-        assert!(run(dir.path(), &["rehash", "--tag", "0002_by_hand"]).status.success());
+        assert!(
+            run(dir.path(), &["rehash", "--tag", "0002_by_hand"])
+                .status
+                .success()
+        );
         assert_eq!(on_db(&["migrate"]).status.code(), Some(3));
         let out = on_db(&["drift"]);
-        assert_eq!(out.status.code(), Some(1), "{}{}", text(&out.stdout), text(&out.stderr));
-        assert!(text(&out.stderr).contains("stopped halfway"), "{}", text(&out.stderr));
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "{}{}",
+            text(&out.stdout),
+            text(&out.stderr)
+        );
+        assert!(
+            text(&out.stderr).contains("stopped halfway"),
+            "{}",
+            text(&out.stderr)
+        );
     }
 }
 
@@ -786,24 +1549,63 @@ async fn killed_after_adopting_drizzle_history_then_rerun() {
     as_drizzle_left_it(&db.url, 1).await;
     let mut child = Command::new(bin())
         .current_dir(dir.path())
-        .args(["migrate", "--provider", "postgres", "--connection-string", &db.url])
+        .args([
+            "migrate",
+            "--provider",
+            "postgres",
+            "--connection-string",
+            &db.url,
+        ])
         .env("FAILPOINTS", "runner::after_adoption=return(halt)")
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let halted = std::io::BufReader::new(child.stderr.take().unwrap()).lines().map_while(Result::ok).any(|l| l.contains("halted at runner::after_adoption"));
+    let halted = std::io::BufReader::new(child.stderr.take().unwrap())
+        .lines()
+        .map_while(Result::ok)
+        .any(|l| l.contains("halted at runner::after_adoption"));
     assert!(halted, "the failpoint was not reached");
     child.kill().unwrap();
     child.wait().unwrap();
     let mut conn = PgConnection::connect(&db.url).await.unwrap();
-    let recorded: Vec<String> = sqlx::query_scalar("SELECT tag FROM tablewright.migrations ORDER BY tag").fetch_all(&mut conn).await.unwrap();
+    let recorded: Vec<String> =
+        sqlx::query_scalar("SELECT tag FROM tablewright.migrations ORDER BY tag")
+            .fetch_all(&mut conn)
+            .await
+            .unwrap();
     assert_eq!(recorded, ["0000_init"], "recorded before the kill");
 
-    let out = run(dir.path(), &["migrate", "--provider", "postgres", "--connection-string", &db.url]);
-    assert!(out.status.success(), "{}{}", text(&out.stdout), text(&out.stderr));
-    assert!(text(&out.stdout).contains("Done: 1 applied, 1 already applied."), "{}", text(&out.stdout));
-    assert!(!text(&out.stdout).contains("applied by drizzle-kit"), "adopted once: {}", text(&out.stdout));
-    let statuses: Vec<String> = sqlx::query_scalar("SELECT tag || ' ' || status FROM tablewright.migrations ORDER BY tag").fetch_all(&mut conn).await.unwrap();
+    let out = run(
+        dir.path(),
+        &[
+            "migrate",
+            "--provider",
+            "postgres",
+            "--connection-string",
+            &db.url,
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    assert!(
+        text(&out.stdout).contains("Done: 1 applied, 1 already applied."),
+        "{}",
+        text(&out.stdout)
+    );
+    assert!(
+        !text(&out.stdout).contains("applied by drizzle-kit"),
+        "adopted once: {}",
+        text(&out.stdout)
+    );
+    let statuses: Vec<String> =
+        sqlx::query_scalar("SELECT tag || ' ' || status FROM tablewright.migrations ORDER BY tag")
+            .fetch_all(&mut conn)
+            .await
+            .unwrap();
     assert_eq!(statuses, ["0000_init marked", "0001_reviews applied"]);
 }
 
@@ -812,19 +1614,54 @@ async fn killed_after_adopting_drizzle_history_then_rerun() {
 async fn migrated_for_drift(label: &str, reader: &str) -> (TestDb, tempfile::TempDir) {
     let db = TestDb::create(label).await;
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("tablewright.toml"), "dialect = \"postgres\"\nschema = [\"schema.rs\"]\n").unwrap();
-    for source in [include_str!("../../core/tests/fixtures/v1.rs").to_owned(), format!("{}\n#[requires_table(Book, select, role = \"{reader}\")]\npub fn list_books() {{}}\n", include_str!("../../core/tests/fixtures/v2.rs"))] {
+    std::fs::write(
+        dir.path().join("tablewright.toml"),
+        "dialect = \"postgres\"\nschema = [\"schema.rs\"]\n",
+    )
+    .unwrap();
+    for source in [
+        include_str!("../../core/tests/fixtures/v1.rs").to_owned(),
+        format!(
+            "{}\n#[requires_table(Book, select, role = \"{reader}\")]\npub fn list_books() {{}}\n",
+            include_str!("../../core/tests/fixtures/v2.rs")
+        ),
+    ] {
         std::fs::write(dir.path().join("schema.rs"), source).unwrap();
         let out = run(dir.path(), &["generate"]);
         assert!(out.status.success(), "{}", text(&out.stderr));
     }
-    let out = run(dir.path(), &["migrate", "--provider", "postgres", "--connection-string", &db.url]);
-    assert!(out.status.success(), "{}{}", text(&out.stdout), text(&out.stderr));
+    let out = run(
+        dir.path(),
+        &[
+            "migrate",
+            "--provider",
+            "postgres",
+            "--connection-string",
+            &db.url,
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
     (db, dir)
 }
 
 fn drift_on(dir: &Path, db: &TestDb) -> Output {
-    run(dir, &["drift", "--provider", "postgres", "--connection-string", &db.url, "--scratch", &common::admin_url()])
+    run(
+        dir,
+        &[
+            "drift",
+            "--provider",
+            "postgres",
+            "--connection-string",
+            &db.url,
+            "--scratch",
+            &common::admin_url(),
+        ],
+    )
 }
 
 /// One hand change to a freshly migrated database (where drift finds nothing) that drift
@@ -843,12 +1680,28 @@ async fn drift_sees(case: &str, sql: &str, needle: &str) {
     common::execute_blocking(&common::admin_url(), &no_memberships);
     let (db, dir) = migrated_for_drift(&format!("drift_{case}"), &reader).await;
     let out = drift_on(dir.path(), &db);
-    assert_eq!(out.status.code(), Some(0), "freshly migrated: {}{}", text(&out.stdout), text(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "freshly migrated: {}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
     common::execute_blocking(&db.url, &sql.replace("READER", &reader));
     let out = drift_on(dir.path(), &db);
-    assert_eq!(out.status.code(), Some(1), "not seen: {}{}", text(&out.stdout), text(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "not seen: {}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
     let needle = needle.replace("READER", &reader);
-    assert!(text(&out.stdout).contains(&needle), "`{needle}` not said: {}", text(&out.stdout));
+    assert!(
+        text(&out.stdout).contains(&needle),
+        "`{needle}` not said: {}",
+        text(&out.stdout)
+    );
     common::execute_blocking(&common::admin_url(), &no_memberships);
 }
 
@@ -896,13 +1749,35 @@ mod drift_sees {
 #[tokio::test]
 async fn drift_leaves_alone_what_touches_no_table_of_the_migrations() {
     let (db, dir) = migrated_for_drift("drift_left_alone", "tw_drift_left_alone").await;
-    common::execute_blocking(&db.url, "CREATE EXTENSION IF NOT EXISTS pg_trgm; CREATE VIEW titles AS SELECT title FROM books; CREATE FUNCTION one() RETURNS int LANGUAGE sql AS 'SELECT 1'");
+    common::execute_blocking(
+        &db.url,
+        "CREATE EXTENSION IF NOT EXISTS pg_trgm; CREATE VIEW titles AS SELECT title FROM books; CREATE FUNCTION one() RETURNS int LANGUAGE sql AS 'SELECT 1'",
+    );
     let out = drift_on(dir.path(), &db);
-    assert_eq!(out.status.code(), Some(0), "{}{}", text(&out.stdout), text(&out.stderr));
-    for left_alone in ["extension `pg_trgm` (EXTENSION) is not made by the migrations; left alone", "view titles is not a table", "function `public.one()` ("] {
-        assert!(text(&out.stdout).contains(left_alone), "{left_alone}: {}", text(&out.stdout));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    for left_alone in [
+        "extension `pg_trgm` (EXTENSION) is not made by the migrations; left alone",
+        "view titles is not a table",
+        "function `public.one()` (",
+    ] {
+        assert!(
+            text(&out.stdout).contains(left_alone),
+            "{left_alone}: {}",
+            text(&out.stdout)
+        );
     }
-    assert_eq!(text(&out.stdout).matches("titles").count(), 1, "said once: {}", text(&out.stdout));
+    assert_eq!(
+        text(&out.stdout).matches("titles").count(),
+        1,
+        "said once: {}",
+        text(&out.stdout)
+    );
 }
 
 /// What a drizzle-kit history makes that the structs cannot say stops the import (exit 1,
@@ -913,25 +1788,73 @@ fn import_refuses_what_it_cannot_say_and_keeps_sql_function_bodies() {
     let from = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(from.path().join("meta")).unwrap();
     let files = [
-        ("0000_init", "CREATE TABLE \"a\" (\"id\" integer PRIMARY KEY, \"n\" integer);\n--> statement-breakpoint\nCREATE FUNCTION \"twice\"(x integer) RETURNS integer LANGUAGE sql BEGIN ATOMIC SELECT x * 2; END;"),
-        ("0001_checked", "BEGIN;\nALTER TABLE \"a\" ADD CONSTRAINT \"a_n_check\" CHECK (n > 0) NOT VALID;\nCOMMIT;"),
+        (
+            "0000_init",
+            "CREATE TABLE \"a\" (\"id\" integer PRIMARY KEY, \"n\" integer);\n--> statement-breakpoint\nCREATE FUNCTION \"twice\"(x integer) RETURNS integer LANGUAGE sql BEGIN ATOMIC SELECT x * 2; END;",
+        ),
+        (
+            "0001_checked",
+            "BEGIN;\nALTER TABLE \"a\" ADD CONSTRAINT \"a_n_check\" CHECK (n > 0) NOT VALID;\nCOMMIT;",
+        ),
     ];
     let entries: Vec<serde_json::Value> = files.iter().enumerate().map(|(i, (tag, _))| serde_json::json!({"idx": i, "version": "7", "when": 1700000000000u64 + i as u64, "tag": tag, "breakpoints": true})).collect();
-    std::fs::write(from.path().join("meta/_journal.json"), serde_json::json!({"version": "7", "dialect": "postgresql", "entries": entries}).to_string()).unwrap();
+    std::fs::write(
+        from.path().join("meta/_journal.json"),
+        serde_json::json!({"version": "7", "dialect": "postgresql", "entries": entries})
+            .to_string(),
+    )
+    .unwrap();
     for (tag, sql) in files {
         std::fs::write(from.path().join(format!("{tag}.sql")), sql).unwrap();
     }
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("tablewright.toml"), "dialect = \"postgres\"\nschema = [\"src/entities.rs\"]\n").unwrap();
-    let out = run(dir.path(), &["import", "drizzle", "--from", from.path().to_str().unwrap(), "--connection-string", &common::admin_url()]);
-    assert_eq!(out.status.code(), Some(1), "{}{}", text(&out.stdout), text(&out.stderr));
-    assert!(text(&out.stdout).contains("constraint `a_n_check` is NOT VALID"), "{}", text(&out.stdout));
-    assert!(!dir.path().join("migrations").exists() && !dir.path().join("src").exists(), "nothing written");
+    std::fs::write(
+        dir.path().join("tablewright.toml"),
+        "dialect = \"postgres\"\nschema = [\"src/entities.rs\"]\n",
+    )
+    .unwrap();
+    let out = run(
+        dir.path(),
+        &[
+            "import",
+            "drizzle",
+            "--from",
+            from.path().to_str().unwrap(),
+            "--connection-string",
+            &common::admin_url(),
+        ],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    assert!(
+        text(&out.stdout).contains("constraint `a_n_check` is NOT VALID"),
+        "{}",
+        text(&out.stdout)
+    );
+    assert!(
+        !dir.path().join("migrations").exists() && !dir.path().join("src").exists(),
+        "nothing written"
+    );
 
     std::fs::write(dir.path().join("fk.sql"), "ALTER TABLE \"b\" ADD CONSTRAINT \"b_a_fk\" FOREIGN KEY (\"a_id\") REFERENCES \"a\"(\"id\");\n").unwrap();
     let out = run(dir.path(), &["check-dsql", "fk.sql"]);
-    assert_eq!(out.status.code(), Some(1), "the runner refuses it until the file says the rewrite: {}", text(&out.stdout));
-    assert!(text(&out.stdout).contains("FOREIGN KEY") && text(&out.stdout).contains("ALTER TABLE ASYNC \"b\" VALIDATE CONSTRAINT \"b_a_fk\""), "{}", text(&out.stdout));
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "the runner refuses it until the file says the rewrite: {}",
+        text(&out.stdout)
+    );
+    assert!(
+        text(&out.stdout).contains("FOREIGN KEY")
+            && text(&out.stdout).contains("ALTER TABLE ASYNC \"b\" VALIDATE CONSTRAINT \"b_a_fk\""),
+        "{}",
+        text(&out.stdout)
+    );
 }
 
 /// A database adopted with `pull` whose table has a SERIAL column: its sequence is made by
@@ -940,22 +1863,87 @@ fn import_refuses_what_it_cannot_say_and_keeps_sql_function_bodies() {
 #[tokio::test]
 async fn drift_on_an_adopted_serial_compares_with_the_snapshot_and_says_so() {
     let db = TestDb::create("drift_serial").await;
-    common::execute_blocking(&db.url, "CREATE TABLE items (id serial PRIMARY KEY, name text NOT NULL)");
+    common::execute_blocking(
+        &db.url,
+        "CREATE TABLE items (id serial PRIMARY KEY, name text NOT NULL)",
+    );
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("tablewright.toml"), "dialect = \"postgres\"\nschema = [\"src/entities.rs\"]\n").unwrap();
+    std::fs::write(
+        dir.path().join("tablewright.toml"),
+        "dialect = \"postgres\"\nschema = [\"src/entities.rs\"]\n",
+    )
+    .unwrap();
     let connection = ["--connection-string", db.url.as_str()];
-    assert!(run(dir.path(), &[&["pull", "--out", "src/entities.rs"][..], &connection].concat()).status.success());
+    assert!(
+        run(
+            dir.path(),
+            &[&["pull", "--out", "src/entities.rs"][..], &connection].concat()
+        )
+        .status
+        .success()
+    );
     assert!(run(dir.path(), &["generate"]).status.success());
-    let out = run(dir.path(), &[&["mark-applied", "--file", "0000_init"][..], &connection].concat());
-    assert!(out.status.success(), "{}{}", text(&out.stdout), text(&out.stderr));
-    let out = run(dir.path(), &[&["drift", "--scratch", &common::admin_url(), "--format", "json"][..], &connection].concat());
-    assert_eq!(out.status.code(), Some(0), "{}{}", text(&out.stdout), text(&out.stderr));
+    let out = run(
+        dir.path(),
+        &[&["mark-applied", "--file", "0000_init"][..], &connection].concat(),
+    );
+    assert!(
+        out.status.success(),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    let out = run(
+        dir.path(),
+        &[
+            &[
+                "drift",
+                "--scratch",
+                &common::admin_url(),
+                "--format",
+                "json",
+            ][..],
+            &connection,
+        ]
+        .concat(),
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
     let report = documents::parse(&out.stdout)["report"].clone();
     assert_eq!(report["compared_with"], "snapshot", "{report}");
-    assert!(report["not_compared"].as_array().unwrap().iter().any(|n| n.as_str().unwrap().contains("do not replay on an empty database (0000_init: statement 1 failed")), "{report}");
+    assert!(
+        report["not_compared"].as_array().unwrap().iter().any(|n| n
+            .as_str()
+            .unwrap()
+            .contains("do not replay on an empty database (0000_init: statement 1 failed")),
+        "{report}"
+    );
     // A hand change is still seen, in the model's terms.
     common::execute_blocking(&db.url, "ALTER TABLE items ADD COLUMN note text");
-    let out = run(dir.path(), &[&["drift", "--scratch", &common::admin_url()][..], &connection].concat());
-    assert_eq!(out.status.code(), Some(1), "{}{}", text(&out.stdout), text(&out.stderr));
-    assert!(text(&out.stdout).contains("`items.note` is not in the snapshot") && text(&out.stdout).contains("compared with the snapshot"), "{}", text(&out.stdout));
+    let out = run(
+        dir.path(),
+        &[
+            &["drift", "--scratch", &common::admin_url()][..],
+            &connection,
+        ]
+        .concat(),
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    assert!(
+        text(&out.stdout).contains("`items.note` is not in the snapshot")
+            && text(&out.stdout).contains("compared with the snapshot"),
+        "{}",
+        text(&out.stdout)
+    );
 }

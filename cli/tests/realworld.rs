@@ -17,11 +17,19 @@ use std::process::{Command, Output};
 use tablewright_core::runner::EmbeddedPostgres;
 
 fn run(dir: &Path, args: &[&str]) -> Output {
-    Command::new(bin()).current_dir(dir).args(args).env_remove("DATABASE_URL").env_remove("FAILPOINTS").output().unwrap()
+    Command::new(bin())
+        .current_dir(dir)
+        .args(args)
+        .env_remove("DATABASE_URL")
+        .env_remove("FAILPOINTS")
+        .output()
+        .unwrap()
 }
 
 fn corpus(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/realworld").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/realworld")
+        .join(name)
 }
 
 /// One journal entry of a drizzle-kit folder: its tag, `when`, and the file's bytes.
@@ -32,14 +40,19 @@ struct Entry {
 }
 
 fn entries(folder: &Path) -> Vec<Entry> {
-    let journal: serde_json::Value = serde_json::from_slice(&std::fs::read(folder.join("meta/_journal.json")).unwrap()).unwrap();
+    let journal: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(folder.join("meta/_journal.json")).unwrap()).unwrap();
     journal["entries"]
         .as_array()
         .unwrap()
         .iter()
         .map(|e| {
             let tag = e["tag"].as_str().unwrap().to_owned();
-            Entry { sql: std::fs::read(folder.join(format!("{tag}.sql"))).unwrap(), when: e["when"].as_u64().unwrap(), tag }
+            Entry {
+                sql: std::fs::read(folder.join(format!("{tag}.sql"))).unwrap(),
+                when: e["when"].as_u64().unwrap(),
+                tag,
+            }
         })
         .collect()
 }
@@ -55,9 +68,18 @@ async fn as_drizzle_applies(url: &str, entries: &[Entry]) {
         .unwrap();
     for entry in entries {
         let mut tx = conn.begin().await.unwrap();
-        for statement in String::from_utf8(entry.sql.clone()).unwrap().split("--> statement-breakpoint") {
-            if let Err(e) = sqlx::raw_sql(sqlx::AssertSqlSafe(statement.to_owned())).execute(&mut *tx).await {
-                panic!("{}: drizzle's way does not apply it: {e}\n{statement}", entry.tag);
+        for statement in String::from_utf8(entry.sql.clone())
+            .unwrap()
+            .split("--> statement-breakpoint")
+        {
+            if let Err(e) = sqlx::raw_sql(sqlx::AssertSqlSafe(statement.to_owned()))
+                .execute(&mut *tx)
+                .await
+            {
+                panic!(
+                    "{}: drizzle's way does not apply it: {e}\n{statement}",
+                    entry.tag
+                );
             }
         }
         sqlx::query("INSERT INTO drizzle.__drizzle_migrations (hash, created_at) VALUES ($1, $2)")
@@ -73,27 +95,61 @@ async fn as_drizzle_applies(url: &str, entries: &[Entry]) {
 
 /// A new database on `server`.
 async fn database(server: &EmbeddedPostgres, name: &str) -> String {
-    let mut admin = PgConnection::connect(&server.url("postgres")).await.unwrap();
-    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut admin).await.unwrap();
+    let mut admin = PgConnection::connect(&server.url("postgres"))
+        .await
+        .unwrap();
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut admin)
+        .await
+        .unwrap();
     server.url(name)
 }
 
 /// The schema as `pg_dump -s` prints it, without the histories (tablewright's and
 /// drizzle's) and without the lines that name the dump rather than the schema.
 fn dump(url: &str) -> String {
-    let out = Command::new("pg_dump").args(["--schema-only", "--no-owner", "--no-privileges", "--exclude-schema=tablewright", "--exclude-schema=drizzle", url]).output().unwrap();
+    let out = Command::new("pg_dump")
+        .args([
+            "--schema-only",
+            "--no-owner",
+            "--no-privileges",
+            "--exclude-schema=tablewright",
+            "--exclude-schema=drizzle",
+            url,
+        ])
+        .output()
+        .unwrap();
     assert!(out.status.success(), "pg_dump: {}", text(&out.stderr));
     // (`\restrict` carries a random key of each dump.)
-    let skip = |l: &&str| l.starts_with("--") || l.starts_with("SET ") || l.starts_with("SELECT pg_catalog.set_config") || l.starts_with("\\restrict") || l.starts_with("\\unrestrict") || l.is_empty();
-    text(&out.stdout).lines().filter(|l| !skip(l)).collect::<Vec<_>>().join("\n")
+    let skip = |l: &&str| {
+        l.starts_with("--")
+            || l.starts_with("SET ")
+            || l.starts_with("SELECT pg_catalog.set_config")
+            || l.starts_with("\\restrict")
+            || l.starts_with("\\unrestrict")
+            || l.is_empty()
+    };
+    text(&out.stdout)
+        .lines()
+        .filter(|l| !skip(l))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// Fails naming the first line where two dumps part.
 fn assert_same_schema(found: &str, reference: &str, what: &str) {
     if found != reference {
         let (f, r): (Vec<&str>, Vec<&str>) = (found.lines().collect(), reference.lines().collect());
-        let at = f.iter().zip(&r).position(|(a, b)| a != b).unwrap_or(f.len().min(r.len()));
-        panic!("{what}: the schemas part at line {at}:\n  found:     {:?}\n  reference: {:?}", f.get(at..(at + 5).min(f.len())), r.get(at..(at + 5).min(r.len())));
+        let at = f
+            .iter()
+            .zip(&r)
+            .position(|(a, b)| a != b)
+            .unwrap_or(f.len().min(r.len()));
+        panic!(
+            "{what}: the schemas part at line {at}:\n  found:     {:?}\n  reference: {:?}",
+            f.get(at..(at + 5).min(f.len())),
+            r.get(at..(at + 5).min(r.len()))
+        );
     }
 }
 
@@ -101,7 +157,10 @@ fn assert_same_schema(found: &str, reference: &str, what: &str) {
 async fn adopt(name: &str) {
     let from = corpus(name).join("migrations");
     let entries = entries(&from);
-    assert!(corpus(name).join("SOURCE").is_file() && corpus(name).join("LICENSE").is_file(), "{name}: SOURCE and LICENSE are kept with the corpus");
+    assert!(
+        corpus(name).join("SOURCE").is_file() && corpus(name).join("LICENSE").is_file(),
+        "{name}: SOURCE and LICENSE are kept with the corpus"
+    );
 
     // The reference: what drizzle's migrator makes of the history.
     let reference_server = EmbeddedPostgres::start().await.unwrap();
@@ -110,42 +169,118 @@ async fn adopt(name: &str) {
 
     // import, then the structs plan nothing.
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("tablewright.toml"), "dialect = \"postgres\"\nschema = [\"src/entities.rs\"]\n").unwrap();
-    let out = run(dir.path(), &["import", "drizzle", "--from", from.to_str().unwrap()]);
-    assert_eq!(out.status.code(), Some(0), "{name}: import: {}{}", text(&out.stdout), text(&out.stderr));
+    std::fs::write(
+        dir.path().join("tablewright.toml"),
+        "dialect = \"postgres\"\nschema = [\"src/entities.rs\"]\n",
+    )
+    .unwrap();
+    let out = run(
+        dir.path(),
+        &["import", "drizzle", "--from", from.to_str().unwrap()],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{name}: import: {}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
     // SQL files the journal does not name (drizzle never ran them) are said, not imported.
-    for file in std::fs::read_dir(&from).unwrap().flatten().map(|e| e.file_name().to_string_lossy().into_owned()) {
+    for file in std::fs::read_dir(&from)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+    {
         if let Some(tag) = file.strip_suffix(".sql")
             && !entries.iter().any(|e| e.tag == tag)
         {
-            assert!(text(&out.stdout).contains(&format!("{file} is not in the journal")), "{name}: {file}: {}", text(&out.stdout));
-            assert!(!dir.path().join("migrations").join(&file).exists(), "{name}: {file} was imported");
+            assert!(
+                text(&out.stdout).contains(&format!("{file} is not in the journal")),
+                "{name}: {file}: {}",
+                text(&out.stdout)
+            );
+            assert!(
+                !dir.path().join("migrations").join(&file).exists(),
+                "{name}: {file} was imported"
+            );
         }
     }
     // What the structs do not carry is listed, never passed over.
-    let history = entries.iter().map(|e| String::from_utf8_lossy(&e.sql).to_uppercase()).collect::<String>();
-    for (made_by, listed) in [("CREATE POLICY", "policy `"), ("ENABLE ROW LEVEL SECURITY", "row-level security on `"), ("CREATE TRIGGER", "trigger `"), ("CREATE OR REPLACE FUNCTION", "function `"), ("CREATE VIEW", "view `")] {
+    let history = entries
+        .iter()
+        .map(|e| String::from_utf8_lossy(&e.sql).to_uppercase())
+        .collect::<String>();
+    for (made_by, listed) in [
+        ("CREATE POLICY", "policy `"),
+        ("ENABLE ROW LEVEL SECURITY", "row-level security on `"),
+        ("CREATE TRIGGER", "trigger `"),
+        ("CREATE OR REPLACE FUNCTION", "function `"),
+        ("CREATE VIEW", "view `"),
+    ] {
         if history.contains(made_by) {
-            assert!(text(&out.stdout).contains(listed), "{name}: the history runs {made_by}, and import does not list a {listed}..: {}", text(&out.stdout));
+            assert!(
+                text(&out.stdout).contains(listed),
+                "{name}: the history runs {made_by}, and import does not list a {listed}..: {}",
+                text(&out.stdout)
+            );
         }
     }
     for command in [&["generate", "--check"][..], &["check"]] {
         let out = run(dir.path(), command);
-        assert_eq!(out.status.code(), Some(0), "{name}: {command:?}: {}{}", text(&out.stdout), text(&out.stderr));
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{name}: {command:?}: {}{}",
+            text(&out.stdout),
+            text(&out.stderr)
+        );
     }
 
     // migrate on an empty database equals drizzle's result; again, it does nothing; drift is clean.
     let server = EmbeddedPostgres::start().await.unwrap();
     let fresh = database(&server, "fresh").await;
-    let on = |url: &str, args: &[&str]| run(dir.path(), &[args, &["--provider", "postgres", "--connection-string", url]].concat());
+    let on = |url: &str, args: &[&str]| {
+        run(
+            dir.path(),
+            &[
+                args,
+                &["--provider", "postgres", "--connection-string", url],
+            ]
+            .concat(),
+        )
+    };
     let out = on(&fresh, &["migrate"]);
-    assert_eq!(out.status.code(), Some(0), "{name}: migrate: {}{}", text(&out.stdout), text(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{name}: migrate: {}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
     let reference_schema = dump(&reference);
-    assert_same_schema(&dump(&fresh), &reference_schema, &format!("{name}: migrate made another schema than drizzle's migrator"));
+    assert_same_schema(
+        &dump(&fresh),
+        &reference_schema,
+        &format!("{name}: migrate made another schema than drizzle's migrator"),
+    );
     let out = on(&fresh, &["migrate"]);
-    assert!(text(&out.stdout).contains(&format!("Done: 0 applied, {} already applied.", entries.len())), "{name}: {}{}", text(&out.stdout), text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains(&format!(
+            "Done: 0 applied, {} already applied.",
+            entries.len()
+        )),
+        "{name}: {}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
     let out = on(&fresh, &["drift"]);
-    assert_eq!(out.status.code(), Some(0), "{name}: drift on a freshly migrated database: {}{}", text(&out.stdout), text(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{name}: drift on a freshly migrated database: {}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
 
     // drizzle applied the first half: migrate records it and runs only the rest.
     let half = entries.len() / 2;
@@ -153,22 +288,62 @@ async fn adopt(name: &str) {
     let halfway = database(&halfway_server, "halfway").await;
     as_drizzle_applies(&halfway, &entries[..half]).await;
     let out = on(&halfway, &["migrate"]);
-    assert_eq!(out.status.code(), Some(0), "{name}: migrate after drizzle: {}{}", text(&out.stdout), text(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{name}: migrate after drizzle: {}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
     let shown = text(&out.stdout);
     for (i, entry) in entries.iter().enumerate() {
-        let (by_drizzle, applied) = (format!("{}: applied by drizzle-kit", entry.tag), format!("{}: applied in", entry.tag));
-        assert_eq!((shown.contains(&by_drizzle), shown.contains(&applied)), (i < half, i >= half), "{name}: {}: {shown}", entry.tag);
+        let (by_drizzle, applied) = (
+            format!("{}: applied by drizzle-kit", entry.tag),
+            format!("{}: applied in", entry.tag),
+        );
+        assert_eq!(
+            (shown.contains(&by_drizzle), shown.contains(&applied)),
+            (i < half, i >= half),
+            "{name}: {}: {shown}",
+            entry.tag
+        );
     }
-    assert_same_schema(&dump(&halfway), &reference_schema, &format!("{name}: half-way adoption made another schema"));
+    assert_same_schema(
+        &dump(&halfway),
+        &reference_schema,
+        &format!("{name}: half-way adoption made another schema"),
+    );
     let out = on(&halfway, &["drift"]);
-    assert_eq!(out.status.code(), Some(0), "{name}: drift after half-way adoption: {}{}", text(&out.stdout), text(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{name}: drift after half-way adoption: {}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
 
     // pull of drizzle's database writes the structs import wrote: generate has nothing to do.
     let out = on(&reference, &["pull", "--out", "src/pulled.rs"]);
-    assert_eq!(out.status.code(), Some(0), "{name}: pull: {}{}", text(&out.stdout), text(&out.stderr));
-    std::fs::rename(dir.path().join("src/pulled.rs"), dir.path().join("src/entities.rs")).unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{name}: pull: {}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    std::fs::rename(
+        dir.path().join("src/pulled.rs"),
+        dir.path().join("src/entities.rs"),
+    )
+    .unwrap();
     let out = run(dir.path(), &["generate", "--check"]);
-    assert_eq!(out.status.code(), Some(0), "{name}: generate --check on pulled structs: {}{}", text(&out.stdout), text(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{name}: generate --check on pulled structs: {}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
 }
 
 macro_rules! corpora {
@@ -201,14 +376,39 @@ corpora! {
 #[test]
 fn lmnr_is_refused_naming_what_cannot_be_said() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("tablewright.toml"), "dialect = \"postgres\"\nschema = [\"src/entities.rs\"]\n").unwrap();
+    std::fs::write(
+        dir.path().join("tablewright.toml"),
+        "dialect = \"postgres\"\nschema = [\"src/entities.rs\"]\n",
+    )
+    .unwrap();
     let from = corpus("lmnr-ai__lmnr").join("migrations");
-    let out = run(dir.path(), &["import", "drizzle", "--from", from.to_str().unwrap()]);
-    assert_eq!(out.status.code(), Some(1), "{}{}", text(&out.stdout), text(&out.stderr));
-    for needle in ["`subscription_tiers.id` is an identity with its own MINVALUE, MAXVALUE or CYCLE", "unique `unique_span_id_project_id` on `spans`", "unique `user_usage_workspace_id_key` on `workspace_usage`", "Nothing was written"] {
-        assert!(text(&out.stdout).contains(needle), "`{needle}` not said: {}", text(&out.stdout));
+    let out = run(
+        dir.path(),
+        &["import", "drizzle", "--from", from.to_str().unwrap()],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    for needle in [
+        "`subscription_tiers.id` is an identity with its own MINVALUE, MAXVALUE or CYCLE",
+        "unique `unique_span_id_project_id` on `spans`",
+        "unique `user_usage_workspace_id_key` on `workspace_usage`",
+        "Nothing was written",
+    ] {
+        assert!(
+            text(&out.stdout).contains(needle),
+            "`{needle}` not said: {}",
+            text(&out.stdout)
+        );
     }
-    assert!(!dir.path().join("migrations").exists() && !dir.path().join("src").exists(), "nothing written");
+    assert!(
+        !dir.path().join("migrations").exists() && !dir.path().join("src").exists(),
+        "nothing written"
+    );
 }
 
 /// drizzle-kit v1 writes one folder per migration and no journal; `drizzle-kit up` turns a
@@ -234,22 +434,64 @@ async fn vercel_ai_chatbot_in_drizzle_kit_v1_s_layout() {
     for (entry, folder) in entries.iter().zip(V1_FOLDERS) {
         std::fs::create_dir_all(v1.path().join(folder)).unwrap();
         std::fs::write(v1.path().join(folder).join("migration.sql"), &entry.sql).unwrap();
-        std::fs::write(v1.path().join(folder).join("snapshot.json"), "{\"version\": \"8\", \"dialect\": \"postgres\"}").unwrap();
+        std::fs::write(
+            v1.path().join(folder).join("snapshot.json"),
+            "{\"version\": \"8\", \"dialect\": \"postgres\"}",
+        )
+        .unwrap();
     }
     let reference_server = EmbeddedPostgres::start().await.unwrap();
     let reference = database(&reference_server, "reference").await;
     as_drizzle_applies(&reference, &entries).await;
 
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("tablewright.toml"), "dialect = \"postgres\"\nschema = [\"src/entities.rs\"]\n").unwrap();
-    let out = run(dir.path(), &["import", "drizzle", "--from", v1.path().to_str().unwrap(), "--connection-string", &reference_server.url("postgres")]);
-    assert_eq!(out.status.code(), Some(0), "import: {}{}", text(&out.stdout), text(&out.stderr));
-    assert!(text(&out.stdout).contains(&format!("Imported 9 drizzle-kit migration(s) ({}", V1_FOLDERS[0])), "{}", text(&out.stdout));
+    std::fs::write(
+        dir.path().join("tablewright.toml"),
+        "dialect = \"postgres\"\nschema = [\"src/entities.rs\"]\n",
+    )
+    .unwrap();
+    let out = run(
+        dir.path(),
+        &[
+            "import",
+            "drizzle",
+            "--from",
+            v1.path().to_str().unwrap(),
+            "--connection-string",
+            &reference_server.url("postgres"),
+        ],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "import: {}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    assert!(
+        text(&out.stdout).contains(&format!(
+            "Imported 9 drizzle-kit migration(s) ({}",
+            V1_FOLDERS[0]
+        )),
+        "{}",
+        text(&out.stdout)
+    );
     let out = run(dir.path(), &["generate", "--check"]);
-    assert_eq!(out.status.code(), Some(0), "{}{}", text(&out.stdout), text(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
     // check-dsql reads the v1 folder's `migration.sql` files.
     let out = run(dir.path(), &["check-dsql", v1.path().to_str().unwrap()]);
-    assert!(text(&out.stdout).contains("Total: 26 |"), "{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("Total: 26 |"),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
 
     // A v1 migrator's table, the first five applied.
     let server = EmbeddedPostgres::start().await.unwrap();
@@ -258,13 +500,42 @@ async fn vercel_ai_chatbot_in_drizzle_kit_v1_s_layout() {
     let mut conn = PgConnection::connect(&halfway).await.unwrap();
     sqlx::raw_sql("ALTER TABLE drizzle.__drizzle_migrations ADD COLUMN name text, ADD COLUMN applied_at timestamptz DEFAULT now()").execute(&mut conn).await.unwrap();
     for (id, folder) in V1_FOLDERS[..5].iter().enumerate() {
-        sqlx::query("UPDATE drizzle.__drizzle_migrations SET name = $1 WHERE id = $2").bind(folder).bind(id as i32 + 1).execute(&mut conn).await.unwrap();
+        sqlx::query("UPDATE drizzle.__drizzle_migrations SET name = $1 WHERE id = $2")
+            .bind(folder)
+            .bind(id as i32 + 1)
+            .execute(&mut conn)
+            .await
+            .unwrap();
     }
     let _ = conn.close().await;
-    let out = run(dir.path(), &["migrate", "--provider", "postgres", "--connection-string", &halfway]);
-    assert_eq!(out.status.code(), Some(0), "{}{}", text(&out.stdout), text(&out.stderr));
-    assert!(text(&out.stdout).contains(&format!("{}: applied by drizzle-kit", V1_FOLDERS[4])) && text(&out.stdout).contains(&format!("{}: applied in", V1_FOLDERS[5])), "{}", text(&out.stdout));
-    assert_same_schema(&dump(&halfway), &dump(&reference), "v1 layout, half-way adoption");
+    let out = run(
+        dir.path(),
+        &[
+            "migrate",
+            "--provider",
+            "postgres",
+            "--connection-string",
+            &halfway,
+        ],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    assert!(
+        text(&out.stdout).contains(&format!("{}: applied by drizzle-kit", V1_FOLDERS[4]))
+            && text(&out.stdout).contains(&format!("{}: applied in", V1_FOLDERS[5])),
+        "{}",
+        text(&out.stdout)
+    );
+    assert_same_schema(
+        &dump(&halfway),
+        &dump(&reference),
+        "v1 layout, half-way adoption",
+    );
 }
 
 /// drizzle's migrator skips a migration whose `when` is older than the newest row's:
@@ -277,7 +548,10 @@ async fn kaneo_upgraded_twice_by_drizzle_is_adopted_around_the_migration_it_skip
     let name = "usekaneo__kaneo";
     let from = corpus(name).join("migrations");
     let entries = entries(&from);
-    assert!(entries[6].when < entries[5].when, "the journal's times go back at 0006");
+    assert!(
+        entries[6].when < entries[5].when,
+        "the journal's times go back at 0006"
+    );
     let server = EmbeddedPostgres::start().await.unwrap();
     let reference = database(&server, "reference").await;
     as_drizzle_applies(&reference, &entries).await;
@@ -286,20 +560,82 @@ async fn kaneo_upgraded_twice_by_drizzle_is_adopted_around_the_migration_it_skip
     as_drizzle_applies(&gap, &entries[7..21]).await;
 
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("tablewright.toml"), "dialect = \"postgres\"\nschema = [\"src/entities.rs\"]\n").unwrap();
-    let out = run(dir.path(), &["import", "drizzle", "--from", from.to_str().unwrap()]);
-    assert_eq!(out.status.code(), Some(0), "{}{}", text(&out.stdout), text(&out.stderr));
+    std::fs::write(
+        dir.path().join("tablewright.toml"),
+        "dialect = \"postgres\"\nschema = [\"src/entities.rs\"]\n",
+    )
+    .unwrap();
+    let out = run(
+        dir.path(),
+        &["import", "drizzle", "--from", from.to_str().unwrap()],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
     // Skipped by drizzle, or applied by hand? Only the operator knows: refused, named.
-    let out = run(dir.path(), &["migrate", "--provider", "postgres", "--connection-string", &gap]);
-    assert_eq!(out.status.code(), Some(1), "{}{}", text(&out.stdout), text(&out.stderr));
-    assert!(text(&out.stderr).contains(&format!("tablewright migrate --run-skipped {}", entries[6].tag)), "{}", text(&out.stderr));
-    let out = run(dir.path(), &["migrate", "--provider", "postgres", "--connection-string", &gap, "--run-skipped", &entries[6].tag]);
-    assert_eq!(out.status.code(), Some(0), "{}{}", text(&out.stdout), text(&out.stderr));
+    let out = run(
+        dir.path(),
+        &[
+            "migrate",
+            "--provider",
+            "postgres",
+            "--connection-string",
+            &gap,
+        ],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    assert!(
+        text(&out.stderr).contains(&format!(
+            "tablewright migrate --run-skipped {}",
+            entries[6].tag
+        )),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = run(
+        dir.path(),
+        &[
+            "migrate",
+            "--provider",
+            "postgres",
+            "--connection-string",
+            &gap,
+            "--run-skipped",
+            &entries[6].tag,
+        ],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
     let shown = text(&out.stdout);
     for (i, entry) in entries.iter().enumerate() {
         let by_drizzle = i < 21 && i != 6;
-        assert_eq!(shown.contains(&format!("{}: applied by drizzle-kit", entry.tag)), by_drizzle, "{}: {shown}", entry.tag);
-        assert_eq!(shown.contains(&format!("{}: applied in", entry.tag)), !by_drizzle, "{}: {shown}", entry.tag);
+        assert_eq!(
+            shown.contains(&format!("{}: applied by drizzle-kit", entry.tag)),
+            by_drizzle,
+            "{}: {shown}",
+            entry.tag
+        );
+        assert_eq!(
+            shown.contains(&format!("{}: applied in", entry.tag)),
+            !by_drizzle,
+            "{}: {shown}",
+            entry.tag
+        );
     }
     assert_same_schema(&dump(&gap), &dump(&reference), "kaneo adopted around 0006");
 }
@@ -309,11 +645,36 @@ async fn kaneo_upgraded_twice_by_drizzle_is_adopted_around_the_migration_it_skip
 #[test]
 fn a_dsql_project_is_told_what_of_the_history_dsql_refuses() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("tablewright.toml"), "dialect = \"dsql\"\nschema = [\"src/entities.rs\"]\n").unwrap();
+    std::fs::write(
+        dir.path().join("tablewright.toml"),
+        "dialect = \"dsql\"\nschema = [\"src/entities.rs\"]\n",
+    )
+    .unwrap();
     let from = corpus("vercel__ai-chatbot").join("migrations");
-    let out = run(dir.path(), &["import", "drizzle", "--from", from.to_str().unwrap(), "--format", "json"]);
-    assert_eq!(out.status.code(), Some(0), "{}{}", text(&out.stdout), text(&out.stderr));
+    let out = run(
+        dir.path(),
+        &[
+            "import",
+            "drizzle",
+            "--from",
+            from.to_str().unwrap(),
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
     let document: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let runs_otherwise: Vec<&str> = document["report"]["runs_otherwise"].as_array().unwrap().iter().map(|n| n.as_str().unwrap()).collect();
+    let runs_otherwise: Vec<&str> = document["report"]["runs_otherwise"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n.as_str().unwrap())
+        .collect();
     assert!(runs_otherwise.iter().any(|n| n.starts_with("on dsql, `migrate` refuses 14 statement(s) of these files (11 FOREIGN KEY, 3 RECREATION, 0 ERROR") && n.contains("`tablewright squash`")), "{runs_otherwise:#?}");
 }

@@ -23,8 +23,14 @@ fn committed_schemas_are_the_reports_own() {
             }
         }
     }
-    assert!(stale.is_empty(), "out of date (run with TABLEWRIGHT_UPDATE_SCHEMAS=1 and review): {stale:?}");
-    let mut committed: Vec<String> = std::fs::read_dir(documents::schema_dir()).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    assert!(
+        stale.is_empty(),
+        "out of date (run with TABLEWRIGHT_UPDATE_SCHEMAS=1 and review): {stale:?}"
+    );
+    let mut committed: Vec<String> = std::fs::read_dir(documents::schema_dir())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
     committed.sort();
     names.sort();
     assert_eq!(committed, names, "a schema file no command has");
@@ -35,18 +41,32 @@ fn committed_schemas_are_the_reports_own() {
 fn schemas_refuse_documents_of_another_shape() {
     let good = serde_json::json!({"format_version": 3, "command": "check", "status": "ok", "report": {"folder": "migrations", "migrations": 2, "problems": []}, "error": null});
     documents::validate(&good).unwrap();
-    for (field, value) in [("status", serde_json::json!("up_to_date")), ("report", serde_json::json!({"folder": "migrations"})), ("error", serde_json::json!({"kind": "io"})), ("format_version", serde_json::json!("1"))] {
+    for (field, value) in [
+        ("status", serde_json::json!("up_to_date")),
+        ("report", serde_json::json!({"folder": "migrations"})),
+        ("error", serde_json::json!({"kind": "io"})),
+        ("format_version", serde_json::json!("1")),
+    ] {
         let mut bad = good.clone();
         bad[field] = value;
         assert!(documents::validate(&bad).is_err(), "{field}: {bad}");
     }
     let mut other_command = good.clone();
     other_command["command"] = "generate".into();
-    assert!(documents::validate(&other_command).is_err(), "check.json is check's own: {other_command}");
+    assert!(
+        documents::validate(&other_command).is_err(),
+        "check.json is check's own: {other_command}"
+    );
     let mut extra = good.clone();
     extra["extra"] = 1.into();
-    assert!(documents::validate(&extra).is_err(), "no key beyond the five: {extra}");
+    assert!(
+        documents::validate(&extra).is_err(),
+        "no key beyond the five: {extra}"
+    );
     let mut missing = good.clone();
     missing.as_object_mut().unwrap().remove("error");
-    assert!(documents::validate(&missing).is_err(), "every key is required: {missing}");
+    assert!(
+        documents::validate(&missing).is_err(),
+        "every key is required: {missing}"
+    );
 }

@@ -36,7 +36,9 @@ pub trait Classified: std::error::Error + Send + Sync + 'static {
     /// What caused it, outermost first: the source chain, less what the message already
     /// says in other words.
     fn causes(&self) -> Vec<String> {
-        std::iter::successors(self.source(), |cause| cause.source()).map(ToString::to_string).collect()
+        std::iter::successors(self.source(), |cause| cause.source())
+            .map(ToString::to_string)
+            .collect()
     }
 }
 
@@ -65,7 +67,15 @@ pub struct ErrorItem {
 impl ErrorItem {
     /// An item with only a kind and a detail.
     pub fn new(kind: impl Into<String>, detail: impl Into<String>) -> ErrorItem {
-        ErrorItem { kind: kind.into(), table: None, column: None, detail: detail.into(), location: None, fix: Vec::new(), snippet: None }
+        ErrorItem {
+            kind: kind.into(),
+            table: None,
+            column: None,
+            detail: detail.into(),
+            location: None,
+            fix: Vec::new(),
+            snippet: None,
+        }
     }
 }
 
@@ -118,7 +128,11 @@ pub fn terminal_safe(text: &str) -> std::borrow::Cow<'_, str> {
 fn escape_controls(text: &str, escaped: impl Fn(char) -> bool) -> std::borrow::Cow<'_, str> {
     // Control characters, and the marks that reorder text on a terminal (a name that
     // reads backwards: U+202E and its kin).
-    let hostile = |c: char| (c.is_control() || matches!(c, '\u{200E}' | '\u{200F}' | '\u{061C}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')) && escaped(c);
+    let hostile = |c: char| {
+        (c.is_control()
+            || matches!(c, '\u{200E}' | '\u{200F}' | '\u{061C}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}'))
+            && escaped(c)
+    };
     if !text.chars().any(hostile) {
         return std::borrow::Cow::Borrowed(text);
     }
@@ -144,17 +158,39 @@ mod tests {
     #[test]
     fn control_characters_are_escaped_and_nothing_else() {
         let hostile = "0001_x\u{1b}]0;pwned\u{7}\u{1b}[2J\nDone: 0 applied\r\u{9b}";
-        assert_eq!(printable(hostile), "0001_x\\u001b]0;pwned\\u0007\\u001b[2J\\nDone: 0 applied\\r\\u009b");
-        assert_eq!(terminal_safe(hostile), "0001_x\\u001b]0;pwned\\u0007\\u001b[2J\nDone: 0 applied\\r\\u009b");
+        assert_eq!(
+            printable(hostile),
+            "0001_x\\u001b]0;pwned\\u0007\\u001b[2J\\nDone: 0 applied\\r\\u009b"
+        );
+        assert_eq!(
+            terminal_safe(hostile),
+            "0001_x\\u001b]0;pwned\\u0007\\u001b[2J\nDone: 0 applied\\r\\u009b"
+        );
         for plain in ["0000_init", "é \"quoted\" \\ back", "tab\tok"] {
-            assert!(matches!(terminal_safe(plain), std::borrow::Cow::Borrowed(_)), "{plain}");
+            assert!(
+                matches!(terminal_safe(plain), std::borrow::Cow::Borrowed(_)),
+                "{plain}"
+            );
         }
         assert_eq!(printable("a\tb"), "a\\tb");
-        assert_eq!(terminal_safe("abc\u{202E}fed\u{7f}"), "abc\\u202efed\\u007f", "a name that reads backwards");
+        assert_eq!(
+            terminal_safe("abc\u{202E}fed\u{7f}"),
+            "abc\\u202efed\\u007f",
+            "a name that reads backwards"
+        );
         // A JSON document stays one: what is escaped inside its strings reads back.
-        let document = serde_json::to_string(&serde_json::json!({"name": "bidi\u{202E}txt\u{7f}\u{85}\u{1b}"})).unwrap();
+        let document = serde_json::to_string(
+            &serde_json::json!({"name": "bidi\u{202E}txt\u{7f}\u{85}\u{1b}"}),
+        )
+        .unwrap();
         let safe = terminal_safe(&document);
-        assert!(!safe.chars().any(|c| c.is_control() || c == '\u{202E}'), "{safe}");
-        assert_eq!(serde_json::from_str::<serde_json::Value>(&safe).unwrap(), serde_json::from_str::<serde_json::Value>(&document).unwrap());
+        assert!(
+            !safe.chars().any(|c| c.is_control() || c == '\u{202E}'),
+            "{safe}"
+        );
+        assert_eq!(
+            serde_json::from_str::<serde_json::Value>(&safe).unwrap(),
+            serde_json::from_str::<serde_json::Value>(&document).unwrap()
+        );
     }
 }

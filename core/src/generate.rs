@@ -1,18 +1,18 @@
 //! `generate`: desired schema + migrations folder → the next migration's files.
 
-use crate::project::config::Config;
-use crate::schema::desired::{AllowDrops, DesiredSchema};
 use crate::compile::diff::{DiffError, Op};
+use crate::compile::permissions::{self, PermissionProblem};
+use crate::compile::plan::{self, Plan, PlanError};
+use crate::compile::warnings::{Warning, warnings};
+use crate::project::config::Config;
 use crate::project::folder::{FolderError, FolderProblem, Inspection, MigrationFolder};
 use crate::project::fsio::{self, WriteError};
 use crate::project::hash;
 use crate::project::journal::JournalEntry;
-use crate::schema::model::Schema;
-use crate::compile::permissions::{self, PermissionProblem};
-use crate::schema::scan::Scan;
-use crate::compile::warnings::{Warning, warnings};
-use crate::compile::plan::{self, Plan, PlanError};
 use crate::project::snapshot::{ORIGIN_ID, SNAPSHOT_VERSION, Snapshot, to_pretty_json};
+use crate::schema::desired::{AllowDrops, DesiredSchema};
+use crate::schema::model::Schema;
+use crate::schema::scan::Scan;
 use serde::Serialize;
 use std::path::PathBuf;
 
@@ -47,7 +47,12 @@ pub struct Change {
 
 impl From<&Op> for Change {
     fn from(op: &Op) -> Change {
-        Change { kind: op.kind(), table: op.table().to_owned(), column: op.column().map(str::to_owned), detail: op.to_string() }
+        Change {
+            kind: op.kind(),
+            table: op.table().to_owned(),
+            column: op.column().map(str::to_owned),
+            detail: op.to_string(),
+        }
     }
 }
 
@@ -94,7 +99,7 @@ pub enum GenerateError {
     /// Changes `--deny` (or `[generate] deny`) refuses; nothing was written.
     #[error("generate: {} change(s) denied by --deny or [generate] deny; nothing was written: make the change another way, or generate without the deny", .0.len())]
     Denied(Vec<Warning>),
-        /// `squash` needs at least two migrations, and a tag of its own.
+    /// `squash` needs at least two migrations, and a tag of its own.
     #[error("squash: {0}")]
     NothingToSquash(String),
     /// `squash` would overwrite an earlier archive.
@@ -117,18 +122,34 @@ pub struct PermissionsUpdate {
 }
 
 /// The permissions file the handlers call for, or `None` when the file already says it.
-pub fn plan_permissions(config: &Config, scan: &Scan) -> Result<Option<PermissionsUpdate>, GenerateError> {
-    let derived = permissions::derive(scan, &config.root, config.default_role.as_deref(), &config.iam_roles).map_err(GenerateError::Permissions)?;
+pub fn plan_permissions(
+    config: &Config,
+    scan: &Scan,
+) -> Result<Option<PermissionsUpdate>, GenerateError> {
+    let derived = permissions::derive(
+        scan,
+        &config.root,
+        config.default_role.as_deref(),
+        &config.iam_roles,
+    )
+    .map_err(GenerateError::Permissions)?;
     let text = permissions::render(&derived, config.dialect);
     let current = std::fs::read(&config.permissions).ok();
     if current.as_deref().map(hash::normalized) == Some(text.clone().into_bytes()) {
         return Ok(None);
     }
-    Ok(Some(PermissionsUpdate { path: config.permissions.clone(), text, grants: derived.grants.len() }))
+    Ok(Some(PermissionsUpdate {
+        path: config.permissions.clone(),
+        text,
+        grants: derived.grants.len(),
+    }))
 }
 
 /// Writes a migration and/or the permissions file: every file or none, journal last.
-pub fn write(migration: Option<&Migration>, permissions: Option<&PermissionsUpdate>) -> Result<(), GenerateError> {
+pub fn write(
+    migration: Option<&Migration>,
+    permissions: Option<&PermissionsUpdate>,
+) -> Result<(), GenerateError> {
     let mut files: Vec<(PathBuf, Vec<u8>)> = migration.map(|m| m.files.clone()).unwrap_or_default();
     if let Some(p) = permissions {
         // Before the journal, which commits the migration.
@@ -156,14 +177,29 @@ fn slug(text: &str) -> String {
 
 /// Plans the next migration without writing anything; `None` when the last snapshot
 /// already matches the code.
-pub fn plan_migration(config: &Config, desired: &DesiredSchema, folder: &MigrationFolder, options: &GenerateOptions) -> Result<Option<Migration>, GenerateError> {
+pub fn plan_migration(
+    config: &Config,
+    desired: &DesiredSchema,
+    folder: &MigrationFolder,
+    options: &GenerateOptions,
+) -> Result<Option<Migration>, GenerateError> {
     plan_migration_after(config, desired, folder, folder.inspect()?, options)
 }
 
 /// [`plan_migration`] with the folder already inspected (the CLI inspects it while it
 /// reads the sources).
-pub fn plan_migration_after(config: &Config, desired: &DesiredSchema, folder: &MigrationFolder, inspection: Inspection, options: &GenerateOptions) -> Result<Option<Migration>, GenerateError> {
-    let blocking: Vec<FolderProblem> = inspection.problems.into_iter().filter(FolderProblem::blocks_generate).collect();
+pub fn plan_migration_after(
+    config: &Config,
+    desired: &DesiredSchema,
+    folder: &MigrationFolder,
+    inspection: Inspection,
+    options: &GenerateOptions,
+) -> Result<Option<Migration>, GenerateError> {
+    let blocking: Vec<FolderProblem> = inspection
+        .problems
+        .into_iter()
+        .filter(FolderProblem::blocks_generate)
+        .collect();
     if !blocking.is_empty() {
         return Err(GenerateError::Inconsistent(blocking));
     }
@@ -178,7 +214,8 @@ pub fn plan_migration_after(config: &Config, desired: &DesiredSchema, folder: &M
     };
 
     // The runner's own tables: a struct of that name would be created by nobody.
-    let own = crate::project::config::bookkeeping_tables(&config.history_schema, &config.history_table);
+    let own =
+        crate::project::config::bookkeeping_tables(&config.history_schema, &config.history_table);
     let taken: Vec<crate::compile::diff::Problem> = own
         .iter()
         .filter(|t| desired.schema.tables.contains_key(*t))
@@ -193,7 +230,12 @@ pub fn plan_migration_after(config: &Config, desired: &DesiredSchema, folder: &M
     let (ops, planned, schema) = if options.custom {
         (Vec::new(), Plan::default(), prev_schema.clone())
     } else {
-        let (changes, next) = crate::compile::lower::diff_for(&prev_schema, desired, &options.allow_drop, config.dialect)?;
+        let (changes, next) = crate::compile::lower::diff_for(
+            &prev_schema,
+            desired,
+            &options.allow_drop,
+            config.dialect,
+        )?;
         if changes.ops.is_empty() {
             return Ok(None);
         }
@@ -202,7 +244,11 @@ pub fn plan_migration_after(config: &Config, desired: &DesiredSchema, folder: &M
     };
     let mut warnings = warnings(&ops, &planned.rebuilds);
     warnings.extend(crate::compile::warnings::absorbed_uniques(&ops, desired));
-    let denied: Vec<Warning> = warnings.iter().filter(|w| options.deny.iter().any(|d| w.is_denied_by(d))).cloned().collect();
+    let denied: Vec<Warning> = warnings
+        .iter()
+        .filter(|w| options.deny.iter().any(|d| w.is_denied_by(d)))
+        .cloned()
+        .collect();
     if !denied.is_empty() {
         return Err(GenerateError::Denied(denied));
     }
@@ -245,10 +291,21 @@ pub fn plan_migration_after(config: &Config, desired: &DesiredSchema, folder: &M
     });
     let files = vec![
         (folder.sql_path(&tag), sql.clone().into_bytes()),
-        (folder.snapshot_path(&format!("{idx:04}")), snapshot.to_json().into_bytes()),
+        (
+            folder.snapshot_path(&format!("{idx:04}")),
+            snapshot.to_json().into_bytes(),
+        ),
         (folder.journal_path(), to_pretty_json(&journal).into_bytes()),
     ];
-    Ok(Some(Migration { tag, changes: ops.iter().map(Change::from).collect(), sql, snapshot, files, warnings, plan: planned }))
+    Ok(Some(Migration {
+        tag,
+        changes: ops.iter().map(Change::from).collect(),
+        sql,
+        snapshot,
+        files,
+        warnings,
+        plan: planned,
+    }))
 }
 
 /// A squash of the whole history into one baseline migration, ready to be written.
@@ -274,16 +331,27 @@ pub struct Squash {
 /// Plans `squash`: the baseline creates the last snapshot's schema from nothing, planned
 /// for the configured dialect as any migration is; the old SQL files, snapshots and
 /// journal go to `<out>/archive/<last tag>/`. The folder must be consistent.
-pub fn plan_squash(config: &Config, folder: &MigrationFolder, name: &str, now_ms: u64) -> Result<Squash, GenerateError> {
+pub fn plan_squash(
+    config: &Config,
+    folder: &MigrationFolder,
+    name: &str,
+    now_ms: u64,
+) -> Result<Squash, GenerateError> {
     let problems = folder.verify()?;
     if !problems.is_empty() {
         return Err(GenerateError::Inconsistent(problems));
     }
     let entries = &folder.journal.entries;
     if entries.len() < 2 {
-        return Err(GenerateError::NothingToSquash(format!("{} holds {} migration(s); there is nothing to fold together", folder.dir.display(), entries.len())));
+        return Err(GenerateError::NothingToSquash(format!(
+            "{} holds {} migration(s); there is nothing to fold together",
+            folder.dir.display(),
+            entries.len()
+        )));
     }
-    let last = folder.last_snapshot()?.expect("a consistent folder with entries has snapshots");
+    let last = folder
+        .last_snapshot()?
+        .expect("a consistent folder with entries has snapshots");
     let slug = slug(name);
     if slug.is_empty() {
         return Err(GenerateError::BadName(name.to_owned()));
@@ -297,17 +365,34 @@ pub fn plan_squash(config: &Config, folder: &MigrationFolder, name: &str, now_ms
     // A database's history may hold any earlier tag, with other bytes behind it: the
     // baseline needs a tag of its own.
     if squashed_tags(folder)?.contains(&tag) || entries.iter().any(|e| e.tag == tag) {
-        return Err(GenerateError::NothingToSquash(format!("`{tag}` already names a migration of this folder's history; choose another --name")));
+        return Err(GenerateError::NothingToSquash(format!(
+            "`{tag}` already names a migration of this folder's history; choose another --name"
+        )));
     }
 
-    let desired = DesiredSchema { schema: last.schema.clone(), ..Default::default() };
-    let (changes, next) = crate::compile::lower::diff_for(&Schema::default(), &desired, &AllowDrops::default(), config.dialect)?;
+    let desired = DesiredSchema {
+        schema: last.schema.clone(),
+        ..Default::default()
+    };
+    let (changes, next) = crate::compile::lower::diff_for(
+        &Schema::default(),
+        &desired,
+        &AllowDrops::default(),
+        config.dialect,
+    )?;
     let planned = plan::plan(&changes, &next, config.dialect)?;
     let sql = crate::sql::split::migration_file(&planned.sql());
     let snapshot = Snapshot::new(config.dialect, ORIGIN_ID, &tag, last.schema.clone());
     // The baseline is this tool's own: another tool's history names files it replaces.
     let journal = crate::project::journal::Journal {
-        entries: vec![JournalEntry { idx: 0, version: SNAPSHOT_VERSION.to_owned(), when: now_ms, tag: tag.clone(), breakpoints: true, hash: hash::migration_hash(sql.as_bytes()) }],
+        entries: vec![JournalEntry {
+            idx: 0,
+            version: SNAPSHOT_VERSION.to_owned(),
+            when: now_ms,
+            tag: tag.clone(),
+            breakpoints: true,
+            hash: hash::migration_hash(sql.as_bytes()),
+        }],
         imported_from: None,
         ..folder.journal.clone()
     };
@@ -323,23 +408,53 @@ pub fn plan_squash(config: &Config, folder: &MigrationFolder, name: &str, now_ms
     }
     let mut moves = Vec::new();
     for entry in entries {
-        moves.push((folder.sql_path(&entry.tag), archive.join(format!("{}.sql", entry.tag))));
-        moves.push((folder.snapshot_path(&entry.prefix()), archive.join("meta").join(format!("{}_snapshot.json", entry.prefix()))));
+        moves.push((
+            folder.sql_path(&entry.tag),
+            archive.join(format!("{}.sql", entry.tag)),
+        ));
+        moves.push((
+            folder.snapshot_path(&entry.prefix()),
+            archive
+                .join("meta")
+                .join(format!("{}_snapshot.json", entry.prefix())),
+        ));
     }
-    moves.push((folder.journal_path(), archive.join("meta").join("_journal.json")));
+    moves.push((
+        folder.journal_path(),
+        archive.join("meta").join("_journal.json"),
+    ));
     let files = vec![
         (folder.sql_path(&tag), sql.into_bytes()),
-        (folder.snapshot_path("0000"), snapshot.to_json().into_bytes()),
+        (
+            folder.snapshot_path("0000"),
+            snapshot.to_json().into_bytes(),
+        ),
         (folder.journal_path(), to_pretty_json(&journal).into_bytes()),
     ];
-    Ok(Squash { tag, squashed: entries.iter().map(|e| e.tag.clone()).collect(), archive, moves, files, statements: planned.statements.len(), data_only })
+    Ok(Squash {
+        tag,
+        squashed: entries.iter().map(|e| e.tag.clone()).collect(),
+        archive,
+        moves,
+        files,
+        statements: planned.statements.len(),
+        data_only,
+    })
 }
 
 /// The tags of every earlier squash's archived journal.
-fn squashed_tags(folder: &MigrationFolder) -> Result<std::collections::BTreeSet<String>, GenerateError> {
+fn squashed_tags(
+    folder: &MigrationFolder,
+) -> Result<std::collections::BTreeSet<String>, GenerateError> {
     let mut tags = std::collections::BTreeSet::new();
     for archive in folder.archives() {
-        tags.extend(MigrationFolder::load(&archive)?.journal.entries.into_iter().map(|e| e.tag));
+        tags.extend(
+            MigrationFolder::load(&archive)?
+                .journal
+                .entries
+                .into_iter()
+                .map(|e| e.tag),
+        );
     }
     Ok(tags)
 }
@@ -351,7 +466,10 @@ fn squashed_tags(folder: &MigrationFolder) -> Result<std::collections::BTreeSet<
 pub fn write_squash(squash: &Squash) -> Result<(), GenerateError> {
     let mut archived = Vec::new();
     for (from, to) in &squash.moves {
-        let bytes = std::fs::read(from).map_err(|source| FolderError::Io { path: from.clone(), source })?;
+        let bytes = std::fs::read(from).map_err(|source| FolderError::Io {
+            path: from.clone(),
+            source,
+        })?;
         archived.push((to.clone(), bytes));
     }
     fsio::write_all_or_nothing(&archived)?;
@@ -367,7 +485,10 @@ pub fn write_squash(squash: &Squash) -> Result<(), GenerateError> {
     let kept: Vec<&PathBuf> = squash.files.iter().map(|(p, _)| p).collect();
     for (from, _) in &squash.moves {
         if !kept.contains(&from) {
-            std::fs::remove_file(from).map_err(|source| WriteError { path: from.clone(), source })?;
+            std::fs::remove_file(from).map_err(|source| WriteError {
+                path: from.clone(),
+                source,
+            })?;
         }
     }
     Ok(())
@@ -405,10 +526,30 @@ impl crate::error::Classified for GenerateError {
             GenerateError::Diff(e) => e.items(),
             GenerateError::Plan(e) => e.items(),
             GenerateError::Write(e) => e.items(),
-            GenerateError::Inconsistent(problems) => problems.iter().map(FolderProblem::item).collect(),
-            GenerateError::Denied(warnings) => warnings.iter().map(|w| ErrorItem { table: Some(w.table.clone()), column: w.column.clone(), ..ErrorItem::new(w.id, format!("warning[{}]: {}: {}", w.id, w.change, w.message)) }).collect(),
-            GenerateError::Permissions(problems) => problems.iter().map(|p| ErrorItem { location: Some((&p.location).into()), ..ErrorItem::new("requires_table", &p.message) }).collect(),
-            GenerateError::BadName(_) | GenerateError::NothingToSquash(_) | GenerateError::ArchiveExists(_) => Vec::new(),
+            GenerateError::Inconsistent(problems) => {
+                problems.iter().map(FolderProblem::item).collect()
+            }
+            GenerateError::Denied(warnings) => warnings
+                .iter()
+                .map(|w| ErrorItem {
+                    table: Some(w.table.clone()),
+                    column: w.column.clone(),
+                    ..ErrorItem::new(
+                        w.id,
+                        format!("warning[{}]: {}: {}", w.id, w.change, w.message),
+                    )
+                })
+                .collect(),
+            GenerateError::Permissions(problems) => problems
+                .iter()
+                .map(|p| ErrorItem {
+                    location: Some((&p.location).into()),
+                    ..ErrorItem::new("requires_table", &p.message)
+                })
+                .collect(),
+            GenerateError::BadName(_)
+            | GenerateError::NothingToSquash(_)
+            | GenerateError::ArchiveExists(_) => Vec::new(),
         }
     }
 }

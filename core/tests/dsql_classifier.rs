@@ -38,7 +38,10 @@ const CORPUS: &[&str] = &[
 
 #[tokio::test]
 async fn check_dsql_and_the_runner_treat_every_chunk_alike() {
-    let setup = hand("0000_t", &["CREATE TABLE IF NOT EXISTS t (id bigint PRIMARY KEY, a integer)"]);
+    let setup = hand(
+        "0000_t",
+        &["CREATE TABLE IF NOT EXISTS t (id bigint PRIMARY KEY, a integer)"],
+    );
     let mut classes = Vec::new();
     let db = TestDb::for_mode("classify", Mode::DsqlGuarded).await;
     for chunk in CORPUS {
@@ -49,23 +52,49 @@ async fn check_dsql_and_the_runner_treat_every_chunk_alike() {
         let migration = hand("0001_chunk", &[chunk]);
         let events = Mutex::new(Vec::new());
         let sink = |e: Event| events.lock().unwrap().push(e);
-        let set = MigrationSet { migrations: vec![setup.clone(), migration], origin: "corpus".into(), drizzle: None };
-        let result = Migrator::new(target(Mode::DsqlGuarded, &db.url), set, MigratorOptions::default()).await.unwrap().run(&sink).await;
+        let set = MigrationSet {
+            migrations: vec![setup.clone(), migration],
+            origin: "corpus".into(),
+            drizzle: None,
+        };
+        let result = Migrator::new(
+            target(Mode::DsqlGuarded, &db.url),
+            set,
+            MigratorOptions::default(),
+        )
+        .await
+        .unwrap()
+        .run(&sink)
+        .await;
         let events = events.into_inner().unwrap();
         let rewritten = events.iter().any(|e| matches!(e, Event::Rewritten { .. }));
         let skipped = events.iter().any(|e| matches!(e, Event::Skipped { .. }));
-        let what = format!("{chunk:?}: check-dsql says {class:?}, the runner: {result:?}, rewritten {rewritten}, skipped {skipped}");
+        let what = format!(
+            "{chunk:?}: check-dsql says {class:?}, the runner: {result:?}, rewritten {rewritten}, skipped {skipped}"
+        );
         match class {
             DsqlClass::Ok => assert!(result.is_ok() && !rewritten && !skipped, "{what}"),
             DsqlClass::Index => assert!(result.is_ok() && rewritten && !skipped, "{what}"),
             DsqlClass::Strip => assert!(result.is_ok() && skipped && !rewritten, "{what}"),
             // A foreign key's rewrite is two statements, each a chunk of its own: the file
             // must say them so.
-            DsqlClass::ForeignKey | DsqlClass::Recreation | DsqlClass::Error => assert!(matches!(result, Err(RunError::Refused { .. })), "{what}"),
+            DsqlClass::ForeignKey | DsqlClass::Recreation | DsqlClass::Error => {
+                assert!(matches!(result, Err(RunError::Refused { .. })), "{what}")
+            }
         }
     }
     // The corpus covers every class.
-    for class in [DsqlClass::Ok, DsqlClass::Index, DsqlClass::Strip, DsqlClass::ForeignKey, DsqlClass::Recreation, DsqlClass::Error] {
-        assert!(classes.contains(&class), "no {class:?} in the corpus: {classes:?}");
+    for class in [
+        DsqlClass::Ok,
+        DsqlClass::Index,
+        DsqlClass::Strip,
+        DsqlClass::ForeignKey,
+        DsqlClass::Recreation,
+        DsqlClass::Error,
+    ] {
+        assert!(
+            classes.contains(&class),
+            "no {class:?} in the corpus: {classes:?}"
+        );
     }
 }

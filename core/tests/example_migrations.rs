@@ -6,10 +6,10 @@ mod common;
 
 use common::{TestDb, apply, assert_database_matches, assert_dsql_lint_clean};
 use std::path::Path;
+use tablewright_core::compile::rules::Dialect;
 use tablewright_core::project::config::Config;
 use tablewright_core::project::folder::MigrationFolder;
 use tablewright_core::sql::split;
-use tablewright_core::compile::rules::Dialect;
 
 fn repo_config() -> Config {
     Config::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../tablewright.toml")).unwrap()
@@ -20,7 +20,12 @@ fn all_statements(folder: &MigrationFolder) -> Vec<(String, Vec<String>)> {
         .journal
         .entries
         .iter()
-        .map(|e| (e.tag.clone(), split::split_statements(&String::from_utf8(folder.read_sql(e).unwrap()).unwrap())))
+        .map(|e| {
+            (
+                e.tag.clone(),
+                split::split_statements(&String::from_utf8(folder.read_sql(e).unwrap()).unwrap()),
+            )
+        })
         .collect()
 }
 
@@ -29,8 +34,15 @@ fn committed_migrations_are_consistent_and_dsql_lint_clean() {
     let config = repo_config();
     assert_eq!(config.dialect, Dialect::Dsql, "the example targets DSQL");
     let folder = MigrationFolder::load(&config.out).unwrap();
-    assert!(!folder.journal.entries.is_empty(), "migrations/ has no journal entries");
-    assert_eq!(folder.verify().unwrap(), vec![], "migrations/ is inconsistent");
+    assert!(
+        !folder.journal.entries.is_empty(),
+        "migrations/ has no journal entries"
+    );
+    assert_eq!(
+        folder.verify().unwrap(),
+        vec![],
+        "migrations/ is inconsistent"
+    );
     for (tag, statements) in all_statements(&folder) {
         assert!(!statements.is_empty(), "{tag} has no statements");
         assert_dsql_lint_clean(&statements, &tag);

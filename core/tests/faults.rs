@@ -12,13 +12,13 @@ mod common;
 #[path = "common/proxy.rs"]
 mod proxy;
 
+use common::{Mode, TABLE_V1, TestDb, generated, hand, table_v2, table_v3, target};
 use proxy::{Cuts, Proxy};
-use common::{Mode, TestDb, generated, hand, target, table_v2, table_v3, TABLE_V1};
 use sqlx::{Connection, PgConnection};
 use std::time::Duration;
 use tablewright_core::runner::introspect;
-use tablewright_core::schema::model::Schema;
 use tablewright_core::runner::{MigrationSet, Migrator, MigratorOptions};
+use tablewright_core::schema::model::Schema;
 
 /// The migrations: generated ones for the table, with hand-written data migrations
 /// between them.
@@ -36,7 +36,13 @@ fn migrations(mode: Mode) -> (tempfile::TempDir, MigrationSet) {
             "INSERT INTO \"audit\" (\"n\") SELECT g FROM generate_series(10, 20) g",
         ],
     );
-    let data = hand("0001_data", &["UPDATE \"t\" SET \"pages\" = \"pages\" + 1 WHERE \"id\" <= 100", "INSERT INTO \"audit\" (\"n\") VALUES (1000)"]);
+    let data = hand(
+        "0001_data",
+        &[
+            "UPDATE \"t\" SET \"pages\" = \"pages\" + 1 WHERE \"id\" <= 100",
+            "INSERT INTO \"audit\" (\"n\") VALUES (1000)",
+        ],
+    );
     set.migrations.insert(1, seed);
     set.migrations.insert(3, data);
     (dir, set)
@@ -57,45 +63,91 @@ async fn outcome(url: &str) -> Outcome {
         .fetch_one(&mut conn)
         .await
         .unwrap();
-    let audit: String = sqlx::query_scalar("SELECT count(*)::text || ' rows, sum ' || sum(n)::text FROM audit").fetch_one(&mut conn).await.unwrap();
-    let unfinished: i64 = sqlx::query_scalar("SELECT count(*) FROM tablewright.migrations WHERE status <> 'applied'").fetch_one(&mut conn).await.unwrap();
-    let schema = introspect::introspect(&mut conn, &["public".to_owned()]).await.unwrap().schema;
-    Outcome { table, audit, schema, unfinished }
+    let audit: String =
+        sqlx::query_scalar("SELECT count(*)::text || ' rows, sum ' || sum(n)::text FROM audit")
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+    let unfinished: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM tablewright.migrations WHERE status <> 'applied'")
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+    let schema = introspect::introspect(&mut conn, &["public".to_owned()])
+        .await
+        .unwrap()
+        .schema;
+    Outcome {
+        table,
+        audit,
+        schema,
+        unfinished,
+    }
 }
 
 /// `host:port` of the test server.
 fn upstream() -> String {
     let url = common::admin_url();
-    let after_at = url.rsplit_once('@').map(|(_, rest)| rest).unwrap_or_else(|| url.split_once("://").map(|(_, rest)| rest).unwrap_or(&url));
+    let after_at = url
+        .rsplit_once('@')
+        .map(|(_, rest)| rest)
+        .unwrap_or_else(|| url.split_once("://").map(|(_, rest)| rest).unwrap_or(&url));
     let host_port = after_at.split('/').next().unwrap_or(after_at);
-    if host_port.contains(':') { host_port.to_owned() } else { format!("{host_port}:5432") }
+    if host_port.contains(':') {
+        host_port.to_owned()
+    } else {
+        format!("{host_port}:5432")
+    }
 }
 
 fn options() -> MigratorOptions {
     // A short lease, so a run that died holding one does not hold up the rerun long.
-    MigratorOptions { lease: Duration::from_secs(2), ..MigratorOptions::default() }
+    MigratorOptions {
+        lease: Duration::from_secs(2),
+        ..MigratorOptions::default()
+    }
 }
 
 /// One run through a proxy cutting at `cuts` into `db` (emptied first), then a clean rerun:
 /// the cuts made, the commit points the proxy saw, and what the database holds.
-async fn run_with_cuts(db: &TestDb, mode: Mode, set: &MigrationSet, cuts: Cuts) -> (usize, usize, Outcome) {
+async fn run_with_cuts(
+    db: &TestDb,
+    mode: Mode,
+    set: &MigrationSet,
+    cuts: Cuts,
+) -> (usize, usize, Outcome) {
     db.reset().await;
     let proxy = Proxy::start(&upstream(), cuts.clone()).await;
-    let through_proxy = Migrator::new(target(mode, &proxy.url(&db.url)), set.clone(), options()).await.unwrap();
+    let through_proxy = Migrator::new(target(mode, &proxy.url(&db.url)), set.clone(), options())
+        .await
+        .unwrap();
     let _ = through_proxy.run(&|_| {}).await; // may fail: that is the point
     let (made, points) = (proxy.cuts_made(), proxy.commit_points());
     drop(proxy);
-    let clean = Migrator::new(target(mode, &db.url), set.clone(), options()).await.unwrap();
-    clean.run(&|_| {}).await.unwrap_or_else(|e| panic!("{mode:?}, {cuts:?}: the rerun after the cuts failed: {e}"));
+    let clean = Migrator::new(target(mode, &db.url), set.clone(), options())
+        .await
+        .unwrap();
+    clean
+        .run(&|_| {})
+        .await
+        .unwrap_or_else(|e| panic!("{mode:?}, {cuts:?}: the rerun after the cuts failed: {e}"));
     (made, points, outcome(&db.url).await)
 }
 
 /// A run without cuts into `db` (emptied first).
 async fn reference(db: &TestDb, mode: Mode, set: &MigrationSet) -> Outcome {
     db.reset().await;
-    Migrator::new(target(mode, &db.url), set.clone(), options()).await.unwrap().run(&|_| {}).await.unwrap();
+    Migrator::new(target(mode, &db.url), set.clone(), options())
+        .await
+        .unwrap()
+        .run(&|_| {})
+        .await
+        .unwrap();
     let found = outcome(&db.url).await;
-    assert_eq!(found.audit, "12 rows, sum 1165", "{mode:?}: the data migrations as written");
+    assert_eq!(
+        found.audit, "12 rows, sum 1165",
+        "{mode:?}: the data migrations as written"
+    );
     assert!(found.table.starts_with("5000:"));
     found
 }
@@ -111,17 +163,26 @@ async fn cuts_at_commit_points(mode: Mode) {
     let db = TestDb::for_mode("faults", mode).await;
     let expected = reference(&db, mode, &set).await;
     let (_, points, _) = run_with_cuts(&db, mode, &set, Cuts::Never).await;
-    assert!(points >= 10, "{mode:?}: the migrations have many commit points ({points})");
+    assert!(
+        points >= 10,
+        "{mode:?}: the migrations have many commit points ({points})"
+    );
     let step = if full() || points <= 30 { 1 } else { 3 };
     let (mut runs, mut made) = (0, 0);
     for nth in (0..points).step_by(step) {
         let (cuts, _, found) = run_with_cuts(&db, mode, &set, Cuts::AtCommit { nth }).await;
-        assert_eq!(found, expected, "{mode:?}: cut after commit point {nth}: the database differs from a run without cuts");
+        assert_eq!(
+            found, expected,
+            "{mode:?}: cut after commit point {nth}: the database differs from a run without cuts"
+        );
         runs += 1;
         made += cuts;
     }
     println!("{mode:?}: {points} commit points, {runs} runs cut at one of them, {made} cuts made");
-    assert!(made * 10 >= runs * 9, "{mode:?}: most runs reached their cut ({made} of {runs})");
+    assert!(
+        made * 10 >= runs * 9,
+        "{mode:?}: most runs reached their cut ({made} of {runs})"
+    );
 }
 
 /// Cuts at random: responses before or after the client hears them, requests before the
@@ -133,8 +194,12 @@ async fn random_cuts(mode: Mode) {
     let seeds = if full() { 25 } else { 3 };
     let mut made = 0;
     for seed in 1..=seeds {
-        let (cuts, _, found) = run_with_cuts(&db, mode, &set, Cuts::Random { seed, rate: 0.02 }).await;
-        assert_eq!(found, expected, "{mode:?}: random cuts with seed {seed}: the database differs from a run without cuts");
+        let (cuts, _, found) =
+            run_with_cuts(&db, mode, &set, Cuts::Random { seed, rate: 0.02 }).await;
+        assert_eq!(
+            found, expected,
+            "{mode:?}: random cuts with seed {seed}: the database differs from a run without cuts"
+        );
         made += cuts;
     }
     println!("{mode:?}: {seeds} runs with random cuts, {made} cuts made");
@@ -147,9 +212,20 @@ async fn a_data_migration_cut_after_its_commit_applies_once(mode: Mode) {
     let (_dir, set) = migrations(mode);
     let db = TestDb::for_mode("faults", mode).await;
     let expected = reference(&db, mode, &set).await;
-    let (made, _, found) = run_with_cuts(&db, mode, &set, Cuts::AtCommitOf { tag: "INSERT 0 11".into() }).await;
+    let (made, _, found) = run_with_cuts(
+        &db,
+        mode,
+        &set,
+        Cuts::AtCommitOf {
+            tag: "INSERT 0 11".into(),
+        },
+    )
+    .await;
     assert_eq!(made, 1, "{mode:?}: the commit of the 11-row insert was cut");
-    assert_eq!(found.audit, "12 rows, sum 1165", "{mode:?}: 11 rows, not 22");
+    assert_eq!(
+        found.audit, "12 rows, sum 1165",
+        "{mode:?}: 11 rows, not 22"
+    );
     assert_eq!(found, expected);
 }
 
@@ -171,4 +247,8 @@ macro_rules! in_both_modes {
     };
 }
 
-in_both_modes!(cuts_at_commit_points, random_cuts, a_data_migration_cut_after_its_commit_applies_once);
+in_both_modes!(
+    cuts_at_commit_points,
+    random_cuts,
+    a_data_migration_cut_after_its_commit_applies_once
+);

@@ -23,13 +23,21 @@ fn replay(target: &str, run: fn(&[u8])) {
     let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     // The folders fuzz/seeds.txt names for the target, as scripts/fuzz reads them.
     let list = std::fs::read_to_string(repo.join("fuzz/seeds.txt")).unwrap();
-    let seeds = list.lines().map(str::split_whitespace).find_map(|mut words| (words.next() == Some(target)).then(|| words.map(|w| repo.join(w)).collect::<Vec<_>>()));
+    let seeds = list
+        .lines()
+        .map(str::split_whitespace)
+        .find_map(|mut words| {
+            (words.next() == Some(target)).then(|| words.map(|w| repo.join(w)).collect::<Vec<_>>())
+        });
     let seeds = seeds.unwrap_or_else(|| panic!("{target}: no line in fuzz/seeds.txt"));
     let mut inputs = Vec::new();
     for dir in &seeds {
         files(dir, &mut inputs);
     }
-    assert!(!inputs.is_empty(), "{target}: its seed folders hold no file");
+    assert!(
+        !inputs.is_empty(),
+        "{target}: its seed folders hold no file"
+    );
     let regressions = repo.join("fuzz/regressions").join(target);
     if regressions.is_dir() {
         files(&regressions, &mut inputs);
@@ -38,7 +46,12 @@ fn replay(target: &str, run: fn(&[u8])) {
         let data = std::fs::read(&path).unwrap();
         // A failing input names itself.
         let outcome = std::panic::catch_unwind(|| run(&data));
-        assert!(outcome.is_ok(), "{target}: {} fails (replay it with scripts/fuzz {target} {})", path.display(), path.display());
+        assert!(
+            outcome.is_ok(),
+            "{target}: {} fails (replay it with scripts/fuzz {target} {})",
+            path.display(),
+            path.display()
+        );
     }
 }
 

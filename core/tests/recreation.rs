@@ -7,24 +7,33 @@ mod common;
 
 use common::{Mode, TestDb, assert_database_matches, desired_from_source};
 use sqlx::{AssertSqlSafe, PgConnection};
+use tablewright_core::generate::{self, GenerateOptions};
 use tablewright_core::project::config::Config;
 use tablewright_core::project::folder::MigrationFolder;
-use tablewright_core::generate::{self, GenerateOptions};
-use tablewright_core::schema::model::Schema;
 use tablewright_core::runner::{MigrationSet, Migrator, MigratorOptions, Target};
+use tablewright_core::schema::model::Schema;
 
 const ROWS: i64 = 10_000;
 
 /// A DSQL migrations folder with one migration per version.
 fn folder(versions: &[&str]) -> (tempfile::TempDir, Schema) {
     let dir = tempfile::tempdir().unwrap();
-    let config = Config::parse(&dir.path().join("tablewright.toml"), "dialect = \"dsql\"\nschema = [\"x.rs\"]\nout = \".\"\n").unwrap();
+    let config = Config::parse(
+        &dir.path().join("tablewright.toml"),
+        "dialect = \"dsql\"\nschema = [\"x.rs\"]\nout = \".\"\n",
+    )
+    .unwrap();
     let mut last = Schema::default();
     for (i, source) in versions.iter().enumerate() {
         let desired = desired_from_source(&format!("v{i}.rs"), source);
         let folder = MigrationFolder::load(&config.out).unwrap();
-        let options = GenerateOptions { now_ms: 1_700_000_000_000 + i as u64, ..Default::default() };
-        let migration = generate::plan_migration(&config, &desired, &folder, &options).unwrap().expect("each version changes something");
+        let options = GenerateOptions {
+            now_ms: 1_700_000_000_000 + i as u64,
+            ..Default::default()
+        };
+        let migration = generate::plan_migration(&config, &desired, &folder, &options)
+            .unwrap()
+            .expect("each version changes something");
         generate::write(Some(&migration), None).unwrap();
         last = desired.schema;
     }
@@ -36,13 +45,31 @@ async fn migrate(db: &TestDb, dir: &std::path::Path, first: Option<usize>, batch
     if let Some(n) = first {
         set.migrations.truncate(n);
     }
-    let options = MigratorOptions { batch_rows, ..MigratorOptions::default() };
-    let migrator = Migrator::new(Target::DsqlEmulated { url: db.url.clone() }, set, options).await.unwrap();
-    migrator.run(&|_| {}).await.unwrap_or_else(|e| panic!("migrate: {e}"));
+    let options = MigratorOptions {
+        batch_rows,
+        ..MigratorOptions::default()
+    };
+    let migrator = Migrator::new(
+        Target::DsqlEmulated {
+            url: db.url.clone(),
+        },
+        set,
+        options,
+    )
+    .await
+    .unwrap();
+    migrator
+        .run(&|_| {})
+        .await
+        .unwrap_or_else(|e| panic!("migrate: {e}"));
 }
 
 async fn scalar(conn: &mut PgConnection, sql: &str) -> String {
-    sqlx::query_scalar::<_, Option<String>>(AssertSqlSafe(format!("SELECT ({sql})::text"))).fetch_one(conn).await.unwrap().unwrap_or_default()
+    sqlx::query_scalar::<_, Option<String>>(AssertSqlSafe(format!("SELECT ({sql})::text")))
+        .fetch_one(conn)
+        .await
+        .unwrap()
+        .unwrap_or_default()
 }
 
 struct Case {
@@ -57,13 +84,27 @@ struct Case {
 
 async fn run(case: Case) {
     let (dir, after) = folder(&[case.before, case.after]);
-    let sql = std::fs::read_to_string(std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().path()).find(|p| p.to_string_lossy().contains("0001_")).unwrap()).unwrap();
-    assert!(sql.contains("-- tablewright:copy \"t\" -> \"t__tw_new\""), "{}: the change is a recreation:\n{sql}", case.name);
+    let sql = std::fs::read_to_string(
+        std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .find(|p| p.to_string_lossy().contains("0001_"))
+            .unwrap(),
+    )
+    .unwrap();
+    assert!(
+        sql.contains("-- tablewright:copy \"t\" -> \"t__tw_new\""),
+        "{}: the change is a recreation:\n{sql}",
+        case.name
+    );
 
     let db = TestDb::for_mode(case.name, Mode::DsqlGuarded).await;
     migrate(&db, dir.path(), Some(1), 1000).await;
     let mut setup = db.connect_setup().await;
-    sqlx::raw_sql(AssertSqlSafe(case.seed)).execute(&mut setup).await.unwrap();
+    sqlx::raw_sql(AssertSqlSafe(case.seed))
+        .execute(&mut setup)
+        .await
+        .unwrap();
     let reader = format!("tw_reader_{}", case.name);
     sqlx::raw_sql(AssertSqlSafe(format!(
         "DO $$ BEGIN CREATE ROLE {reader}; EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$; GRANT SELECT, INSERT ON t TO {reader}"
@@ -71,23 +112,59 @@ async fn run(case: Case) {
     .execute(&mut setup)
     .await
     .unwrap();
-    let checksum = format!("SELECT md5(string_agg(x, ',' ORDER BY x)) FROM (SELECT {} AS x FROM t) s", case.checksum);
+    let checksum = format!(
+        "SELECT md5(string_agg(x, ',' ORDER BY x)) FROM (SELECT {} AS x FROM t) s",
+        case.checksum
+    );
     let before_sum = scalar(&mut setup, &checksum).await;
-    assert_eq!(scalar(&mut setup, "SELECT count(*) FROM t").await, ROWS.to_string());
+    assert_eq!(
+        scalar(&mut setup, "SELECT count(*) FROM t").await,
+        ROWS.to_string()
+    );
 
     migrate(&db, dir.path(), None, 1000).await;
 
     let mut conn = db.connect().await;
-    assert_eq!(scalar(&mut conn, "SELECT count(*) FROM t").await, ROWS.to_string(), "{}: row count", case.name);
-    assert_eq!(scalar(&mut conn, &checksum).await, before_sum, "{}: checksum over all rows", case.name);
-    let invalid = scalar(&mut conn, "SELECT count(*) FROM pg_index WHERE indrelid = 't'::regclass AND NOT indisvalid").await;
+    assert_eq!(
+        scalar(&mut conn, "SELECT count(*) FROM t").await,
+        ROWS.to_string(),
+        "{}: row count",
+        case.name
+    );
+    assert_eq!(
+        scalar(&mut conn, &checksum).await,
+        before_sum,
+        "{}: checksum over all rows",
+        case.name
+    );
+    let invalid = scalar(
+        &mut conn,
+        "SELECT count(*) FROM pg_index WHERE indrelid = 't'::regclass AND NOT indisvalid",
+    )
+    .await;
     assert_eq!(invalid, "0", "{}: every index is valid", case.name);
     for privilege in ["SELECT", "INSERT"] {
-        let has = scalar(&mut conn, &format!("SELECT has_table_privilege('{reader}', 't', '{privilege}')")).await;
-        assert_eq!(has, "true", "{}: {reader} keeps {privilege} on t", case.name);
+        let has = scalar(
+            &mut conn,
+            &format!("SELECT has_table_privilege('{reader}', 't', '{privilege}')"),
+        )
+        .await;
+        assert_eq!(
+            has, "true",
+            "{}: {reader} keeps {privilege} on t",
+            case.name
+        );
     }
-    let leftovers = scalar(&mut conn, "SELECT string_agg(relname, ', ') FROM pg_class WHERE relname LIKE '%\\_\\_tw\\_%'").await;
-    assert_eq!(leftovers, "", "{}: no temporary table or constraint is left", case.name);
+    let leftovers = scalar(
+        &mut conn,
+        "SELECT string_agg(relname, ', ') FROM pg_class WHERE relname LIKE '%\\_\\_tw\\_%'",
+    )
+    .await;
+    assert_eq!(
+        leftovers, "",
+        "{}: no temporary table or constraint is left",
+        case.name
+    );
     assert_database_matches(&mut conn, &after, case.name).await;
     drop(conn);
     drop(setup);
@@ -239,14 +316,45 @@ async fn a_row_that_does_not_cast_fails_the_copy_and_leaves_the_old_table_alone(
         .await
         .unwrap();
     let set = MigrationSet::from_folder(dir.path()).unwrap();
-    let migrator = Migrator::new(Target::DsqlEmulated { url: db.url.clone() }, set, MigratorOptions::default()).await.unwrap();
-    let err = migrator.run(&|_| {}).await.expect_err("'seven' is not an integer").to_string();
-    assert!(err.contains("copying `t` into `t__tw_new` failed") && err.contains("22P02") && err.contains("`t` is unchanged"), "{err}");
+    let migrator = Migrator::new(
+        Target::DsqlEmulated {
+            url: db.url.clone(),
+        },
+        set,
+        MigratorOptions::default(),
+    )
+    .await
+    .unwrap();
+    let err = migrator
+        .run(&|_| {})
+        .await
+        .expect_err("'seven' is not an integer")
+        .to_string();
+    assert!(
+        err.contains("copying `t` into `t__tw_new` failed")
+            && err.contains("22P02")
+            && err.contains("`t` is unchanged"),
+        "{err}"
+    );
     let mut conn = db.connect().await;
-    assert_eq!(scalar(&mut conn, "SELECT count(*) FROM t").await, ROWS.to_string());
-    assert_eq!(scalar(&mut conn, "SELECT to_regclass('t__tw_new')").await, "", "the half-filled table is dropped");
-    let next = scalar(&mut conn, "SELECT next_statement FROM tablewright.migrations WHERE tag LIKE '0001_%'").await;
-    assert_eq!(next, "0", "the next run starts again at the table's creation (statement 1)");
+    assert_eq!(
+        scalar(&mut conn, "SELECT count(*) FROM t").await,
+        ROWS.to_string()
+    );
+    assert_eq!(
+        scalar(&mut conn, "SELECT to_regclass('t__tw_new')").await,
+        "",
+        "the half-filled table is dropped"
+    );
+    let next = scalar(
+        &mut conn,
+        "SELECT next_statement FROM tablewright.migrations WHERE tag LIKE '0001_%'",
+    )
+    .await;
+    assert_eq!(
+        next, "0",
+        "the next run starts again at the table's creation (statement 1)"
+    );
     drop(conn);
     drop(setup);
     drop(db);
@@ -274,7 +382,13 @@ async fn writes_to_the_table_during_the_copy_are_carried_over() {
     // Each write goes to the table being copied and to `expected`, which the copy does
     // not touch.
     let write = |admin: String, sql: &'static str| {
-        common::execute_blocking(&admin, &format!("SET session_replication_role = replica; {sql}; {}", sql.replace(" t ", " expected ")));
+        common::execute_blocking(
+            &admin,
+            &format!(
+                "SET session_replication_role = replica; {sql}; {}",
+                sql.replace(" t ", " expected ")
+            ),
+        );
     };
     let admin = db.admin_db_url.clone().unwrap();
     let batches = Arc::new(AtomicUsize::new(0));
@@ -294,7 +408,10 @@ async fn writes_to_the_table_during_the_copy_are_carried_over() {
     let (seen, admin_pass) = (passes.clone(), admin.clone());
     fail::cfg_callback("runner::after_copy_pass", move || {
         if seen.fetch_add(1, Ordering::SeqCst) == 0 {
-            write(admin_pass.clone(), "UPDATE t SET code = 'changed after the first pass' WHERE id = 4000");
+            write(
+                admin_pass.clone(),
+                "UPDATE t SET code = 'changed after the first pass' WHERE id = 4000",
+            );
         }
     })
     .unwrap();
@@ -304,31 +421,80 @@ async fn writes_to_the_table_during_the_copy_are_carried_over() {
     let (seen, admin_recopy) = (recopies.clone(), admin.clone());
     fail::cfg_callback("runner::after_recopy", move || {
         if seen.fetch_add(1, Ordering::SeqCst) == 0 {
-            write(admin_recopy.clone(), "INSERT INTO t VALUES (1999, 3, 'inserted after the range was copied again')");
+            write(
+                admin_recopy.clone(),
+                "INSERT INTO t VALUES (1999, 3, 'inserted after the range was copied again')",
+            );
         }
     })
     .unwrap();
     let events = Mutex::new(Vec::new());
     let set = MigrationSet::from_folder(dir.path()).unwrap();
-    let migrator = Migrator::new(Target::DsqlEmulated { url: db.url.clone() }, set, MigratorOptions { batch_rows: 1000, ..MigratorOptions::default() }).await.unwrap();
-    migrator.run(&|e| events.lock().unwrap().push(e)).await.unwrap();
+    let migrator = Migrator::new(
+        Target::DsqlEmulated {
+            url: db.url.clone(),
+        },
+        set,
+        MigratorOptions {
+            batch_rows: 1000,
+            ..MigratorOptions::default()
+        },
+    )
+    .await
+    .unwrap();
+    migrator
+        .run(&|e| events.lock().unwrap().push(e))
+        .await
+        .unwrap();
     fail::remove("runner::after_batch");
     fail::remove("runner::after_copy_pass");
     fail::remove("runner::after_recopy");
 
-    let recopied: Vec<usize> = events.lock().unwrap().iter().filter_map(|e| if let Event::RangesRecopied { ranges, .. } = e { Some(*ranges) } else { None }).collect();
-    assert_eq!(recopied, [1, 2], "the range of keys 10, 11, 20 and 2000 (one batch); then that of 4000 and the rest of the first, 1999");
-    assert_eq!(passes.load(Ordering::SeqCst), 3, "a third pass found nothing changed");
+    let recopied: Vec<usize> = events
+        .lock()
+        .unwrap()
+        .iter()
+        .filter_map(|e| {
+            if let Event::RangesRecopied { ranges, .. } = e {
+                Some(*ranges)
+            } else {
+                None
+            }
+        })
+        .collect();
+    assert_eq!(
+        recopied,
+        [1, 2],
+        "the range of keys 10, 11, 20 and 2000 (one batch); then that of 4000 and the rest of the first, 1999"
+    );
+    assert_eq!(
+        passes.load(Ordering::SeqCst),
+        3,
+        "a third pass found nothing changed"
+    );
     let rows = "SELECT count(*) || ':' || md5(string_agg(concat_ws('|', id, pages, code), ',' ORDER BY id)) FROM";
     let mut conn = db.connect().await;
     let got = scalar(&mut conn, &format!("{rows} t")).await;
     let expected = scalar(&mut setup, &format!("{rows} expected")).await;
-    assert_eq!(got, expected, "every write made during the copy is in the new table");
+    assert_eq!(
+        got, expected,
+        "every write made during the copy is in the new table"
+    );
     assert!(got.starts_with("10001:"), "{got}");
     assert_eq!(recopies.load(Ordering::SeqCst), 3);
-    sqlx::raw_sql("DROP TABLE expected").execute(&mut setup).await.unwrap();
-    let leftovers = scalar(&mut conn, "SELECT count(*) FROM tablewright.migrations_batches").await;
-    assert_eq!(leftovers, "0", "the copied ranges are forgotten once the migration is applied");
+    sqlx::raw_sql("DROP TABLE expected")
+        .execute(&mut setup)
+        .await
+        .unwrap();
+    let leftovers = scalar(
+        &mut conn,
+        "SELECT count(*) FROM tablewright.migrations_batches",
+    )
+    .await;
+    assert_eq!(
+        leftovers, "0",
+        "the copied ranges are forgotten once the migration is applied"
+    );
     assert_database_matches(&mut conn, &after, "after the copy with writes").await;
 }
 
@@ -338,28 +504,65 @@ async fn writes_to_the_table_during_the_copy_are_carried_over() {
 #[tokio::test]
 async fn a_failed_copy_into_an_existing_table_starts_over_on_the_rerun() {
     let db = TestDb::for_mode("copy_existing", Mode::DsqlGuarded).await;
-    let tables = common::hand("0000_tables", &[
-        "CREATE TABLE IF NOT EXISTS \"src\" (\"id\" integer NOT NULL, \"v\" text, CONSTRAINT \"src_pkey\" PRIMARY KEY (\"id\"))",
-        "CREATE TABLE IF NOT EXISTS \"dst\" (\"id\" integer NOT NULL, \"v\" integer, CONSTRAINT \"dst_pkey\" PRIMARY KEY (\"id\"))",
-    ]);
-    let copy = common::hand("0001_copy", &["-- tablewright:copy \"src\" -> \"dst\"\nINSERT INTO \"dst\" (\"id\", \"v\") SELECT \"id\", \"v\"::integer FROM \"src\""]);
+    let tables = common::hand(
+        "0000_tables",
+        &[
+            "CREATE TABLE IF NOT EXISTS \"src\" (\"id\" integer NOT NULL, \"v\" text, CONSTRAINT \"src_pkey\" PRIMARY KEY (\"id\"))",
+            "CREATE TABLE IF NOT EXISTS \"dst\" (\"id\" integer NOT NULL, \"v\" integer, CONSTRAINT \"dst_pkey\" PRIMARY KEY (\"id\"))",
+        ],
+    );
+    let copy = common::hand(
+        "0001_copy",
+        &[
+            "-- tablewright:copy \"src\" -> \"dst\"\nINSERT INTO \"dst\" (\"id\", \"v\") SELECT \"id\", \"v\"::integer FROM \"src\"",
+        ],
+    );
     let run = |migrations: Vec<tablewright_core::runner::LocalMigration>| {
         let url = db.url.clone();
         async move {
-            let set = MigrationSet { migrations, origin: "test".into(), drizzle: None };
-            Migrator::new(Target::DsqlEmulated { url }, set, MigratorOptions { batch_rows: 1000, ..MigratorOptions::default() }).await.unwrap().run(&|_| {}).await
+            let set = MigrationSet {
+                migrations,
+                origin: "test".into(),
+                drizzle: None,
+            };
+            Migrator::new(
+                Target::DsqlEmulated { url },
+                set,
+                MigratorOptions {
+                    batch_rows: 1000,
+                    ..MigratorOptions::default()
+                },
+            )
+            .await
+            .unwrap()
+            .run(&|_| {})
+            .await
         }
     };
     run(vec![tables.clone()]).await.unwrap();
     let mut setup = db.connect_setup().await;
     sqlx::raw_sql("INSERT INTO src SELECT g, g::text FROM generate_series(1, 3500) g; UPDATE src SET v = 'x' WHERE id = 2500").execute(&mut setup).await.unwrap();
     let err = run(vec![tables.clone(), copy.clone()]).await.unwrap_err();
-    assert!(err.to_string().contains("22P02"), "the bad row fails the copy: {err}");
+    assert!(
+        err.to_string().contains("22P02"),
+        "the bad row fails the copy: {err}"
+    );
     let mut conn = db.connect().await;
-    assert_eq!(scalar(&mut conn, "SELECT count(*) FROM dst").await, "2000", "two batches had committed");
-    sqlx::raw_sql("UPDATE src SET v = '2500' WHERE id = 2500").execute(&mut setup).await.unwrap();
+    assert_eq!(
+        scalar(&mut conn, "SELECT count(*) FROM dst").await,
+        "2000",
+        "two batches had committed"
+    );
+    sqlx::raw_sql("UPDATE src SET v = '2500' WHERE id = 2500")
+        .execute(&mut setup)
+        .await
+        .unwrap();
     run(vec![tables, copy]).await.unwrap();
-    assert_eq!(scalar(&mut conn, "SELECT count(*) || ':' || sum(v) FROM dst").await, "3500:6126750", "every row once");
+    assert_eq!(
+        scalar(&mut conn, "SELECT count(*) || ':' || sum(v) FROM dst").await,
+        "3500:6126750",
+        "every row once"
+    );
 }
 
 /// Rows far wider than the batch's row budget allows in one transaction: a batch stops at
@@ -392,13 +595,29 @@ async fn wide_rows_are_copied_and_backfilled_in_batches_within_the_size_budget()
     })
     .unwrap();
     migrate(&db, dir.path(), Some(2), 1000).await;
-    assert_eq!(batches.swap(0, Ordering::SeqCst), 6, "the copy: 60 rows in batches of 10");
+    assert_eq!(
+        batches.swap(0, Ordering::SeqCst),
+        6,
+        "the copy: 60 rows in batches of 10"
+    );
     migrate(&db, dir.path(), None, 1000).await;
-    assert_eq!(batches.load(Ordering::SeqCst), 6, "the backfill: 60 rows in batches of 10");
+    assert_eq!(
+        batches.load(Ordering::SeqCst),
+        6,
+        "the backfill: 60 rows in batches of 10"
+    );
     fail::remove("runner::after_batch");
     let mut conn = db.connect().await;
-    assert_eq!(scalar(&mut conn, rows).await, before, "every row, unchanged");
-    assert_eq!(scalar(&mut conn, "SELECT count(*) FROM t WHERE note = 'fresh'").await, "60", "every row backfilled");
+    assert_eq!(
+        scalar(&mut conn, rows).await,
+        before,
+        "every row, unchanged"
+    );
+    assert_eq!(
+        scalar(&mut conn, "SELECT count(*) FROM t WHERE note = 'fresh'").await,
+        "60",
+        "every row backfilled"
+    );
     assert_database_matches(&mut conn, &after, "wide rows").await;
 }
 
@@ -416,19 +635,29 @@ async fn a_column_named_like_the_row_alias_does_not_hide_changes() {
     let db = TestDb::for_mode("row_alias", Mode::DsqlGuarded).await;
     migrate(&db, dir.path(), Some(1), 1000).await;
     let mut setup = db.connect_setup().await;
-    sqlx::raw_sql("INSERT INTO t (id, s, pages) SELECT g, 7, g FROM generate_series(1, 5000) g").execute(&mut setup).await.unwrap();
+    sqlx::raw_sql("INSERT INTO t (id, s, pages) SELECT g, 7, g FROM generate_series(1, 5000) g")
+        .execute(&mut setup)
+        .await
+        .unwrap();
     let admin = db.admin_db_url.clone().unwrap();
     let batches = Arc::new(AtomicUsize::new(0));
     let seen = batches.clone();
     fail::cfg_callback("runner::after_batch", move || {
         if seen.fetch_add(1, Ordering::SeqCst) == 1 {
-            common::execute_blocking(&admin, "SET session_replication_role = replica; UPDATE t SET pages = 123456 WHERE id = 10");
+            common::execute_blocking(
+                &admin,
+                "SET session_replication_role = replica; UPDATE t SET pages = 123456 WHERE id = 10",
+            );
         }
     })
     .unwrap();
     migrate(&db, dir.path(), None, 1000).await;
     fail::remove("runner::after_batch");
     let mut conn = db.connect().await;
-    assert_eq!(scalar(&mut conn, "SELECT pages FROM t WHERE id = 10").await, "123456", "the change to a copied row was carried over");
+    assert_eq!(
+        scalar(&mut conn, "SELECT pages FROM t WHERE id = 10").await,
+        "123456",
+        "the change to a copied row was carried over"
+    );
     assert_eq!(scalar(&mut conn, "SELECT count(*) FROM t").await, "5000");
 }

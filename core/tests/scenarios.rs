@@ -51,10 +51,11 @@ scenario::with_cases!(sql_tests);
 /// A case folder without a test would never run.
 #[test]
 fn every_case_folder_has_a_test() {
-    let mut folders: Vec<String> = std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/scenarios"))
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
+    let mut folders: Vec<String> =
+        std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/scenarios"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
     folders.sort();
     let mut listed: Vec<String> = CASES.iter().map(|c| (*c).to_owned()).collect();
     listed.sort();

@@ -15,12 +15,19 @@ async fn apply_case(case: &str) {
     for dialect in [Dialect::Dsql, Dialect::Postgres] {
         let planned = scenario::plan_case(case, dialect);
         // A refused migration has nothing to apply; its refusal is in the snapshot.
-        let Ok(statements) = planned.migration else { continue };
+        let Ok(statements) = planned.migration else {
+            continue;
+        };
         db.reset().await;
         let mut conn = db.connect().await;
         apply(&mut conn, &planned.setup, dialect).await;
         apply(&mut conn, &statements, dialect).await;
-        assert_database_matches(&mut conn, &planned.expected, &format!("{case} on {dialect}")).await;
+        assert_database_matches(
+            &mut conn,
+            &planned.expected,
+            &format!("{case} on {dialect}"),
+        )
+        .await;
     }
 }
 

@@ -12,24 +12,66 @@ use syn::visit::Visit;
 
 /// The modules that build SQL, and why each may.
 const BUILDERS: &[(&str, &str)] = &[
-    ("core/src/compile/plan.rs", "the DDL writer: the statements of a migration"),
-    ("core/src/compile/permissions.rs", "the permissions file's CREATE ROLE, AWS IAM GRANT and GRANT lines"),
-    ("core/src/sql/directive.rs", "the runner's directives: a rebuild's copy, a backfill"),
-    ("core/src/runner/history.rs", "the history and lease tables and their rows"),
-    ("core/src/runner/state.rs", "a history row written with its values as literals, in the statement's own transaction"),
+    (
+        "core/src/compile/plan.rs",
+        "the DDL writer: the statements of a migration",
+    ),
+    (
+        "core/src/compile/permissions.rs",
+        "the permissions file's CREATE ROLE, AWS IAM GRANT and GRANT lines",
+    ),
+    (
+        "core/src/sql/directive.rs",
+        "the runner's directives: a rebuild's copy, a backfill",
+    ),
+    (
+        "core/src/runner/history.rs",
+        "the history and lease tables and their rows",
+    ),
+    (
+        "core/src/runner/state.rs",
+        "a history row written with its values as literals, in the statement's own transaction",
+    ),
     ("core/src/runner/lock.rs", "the migration lock"),
-    ("core/src/runner/copy.rs", "a table rebuild's copy and swap, a backfill's batches"),
-    ("core/src/runner/jobs.rs", "waiting for DSQL's asynchronous jobs"),
-    ("core/src/runner/mod.rs", "the runner's own transactions and settings"),
-    ("core/src/runner/permissions.rs", "REVOKE of what no handler declares"),
-    ("core/src/runner/clone.rs", "clone: a schema, its rows and sequences into another database"),
-    ("core/src/runner/sample.rs", "verify --rows: sample rows for each table"),
-    ("core/src/runner/scratch.rs", "scratch databases (verify, import drizzle, drift): a generated name, quoted"),
-    ("core/src/runner/drizzle.rs", "reading drizzle-kit's history table"),
+    (
+        "core/src/runner/copy.rs",
+        "a table rebuild's copy and swap, a backfill's batches",
+    ),
+    (
+        "core/src/runner/jobs.rs",
+        "waiting for DSQL's asynchronous jobs",
+    ),
+    (
+        "core/src/runner/mod.rs",
+        "the runner's own transactions and settings",
+    ),
+    (
+        "core/src/runner/permissions.rs",
+        "REVOKE of what no handler declares",
+    ),
+    (
+        "core/src/runner/clone.rs",
+        "clone: a schema, its rows and sequences into another database",
+    ),
+    (
+        "core/src/runner/sample.rs",
+        "verify --rows: sample rows for each table",
+    ),
+    (
+        "core/src/runner/scratch.rs",
+        "scratch databases (verify, import drizzle, drift): a generated name, quoted",
+    ),
+    (
+        "core/src/runner/drizzle.rs",
+        "reading drizzle-kit's history table",
+    ),
 ];
 
 /// Words that make a template SQL (upper case, as this codebase writes SQL).
-const SQL_WORDS: &[&str] = &["SELECT", "INSERT", "UPDATE", "DELETE", "CREATE", "ALTER", "DROP", "GRANT", "REVOKE", "TRUNCATE", "COMMENT", "CALL", "SET", "VALUES", "RESET", "DO"];
+const SQL_WORDS: &[&str] = &[
+    "SELECT", "INSERT", "UPDATE", "DELETE", "CREATE", "ALTER", "DROP", "GRANT", "REVOKE",
+    "TRUNCATE", "COMMENT", "CALL", "SET", "VALUES", "RESET", "DO",
+];
 
 fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
     for entry in std::fs::read_dir(dir).unwrap() {
@@ -48,9 +90,15 @@ fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
 fn is_sql(template: &str) -> bool {
     let unquoted: String = template.split('`').step_by(2).collect::<Vec<_>>().join(" ");
     let template = unquoted.as_str();
-    let words: Vec<&str> = template.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).filter(|w| !w.is_empty()).collect();
+    let words: Vec<&str> = template
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .filter(|w| !w.is_empty())
+        .collect();
     let hits = words.iter().filter(|w| SQL_WORDS.contains(w)).count();
-    hits >= 2 || (words.len() > 1 && SQL_WORDS.contains(&words[0]) && template.trim_start().starts_with(words[0]))
+    hits >= 2
+        || (words.len() > 1
+            && SQL_WORDS.contains(&words[0])
+            && template.trim_start().starts_with(words[0]))
 }
 
 /// The templates of `format!`, `write!`, `writeln!` and `format_args!` in a file's shipped
@@ -61,8 +109,16 @@ struct Templates {
 
 impl<'ast> Visit<'ast> for Templates {
     fn visit_macro(&mut self, mac: &'ast syn::Macro) {
-        let name = mac.path.segments.last().map(|s| s.ident.to_string()).unwrap_or_default();
-        if matches!(name.as_str(), "format" | "write" | "writeln" | "format_args") {
+        let name = mac
+            .path
+            .segments
+            .last()
+            .map(|s| s.ident.to_string())
+            .unwrap_or_default();
+        if matches!(
+            name.as_str(),
+            "format" | "write" | "writeln" | "format_args"
+        ) {
             for token in mac.tokens.clone() {
                 if let proc_macro2::TokenTree::Literal(lit) = token
                     && let Ok(syn::Lit::Str(s)) = syn::parse_str::<syn::Lit>(&lit.to_string())
@@ -89,7 +145,12 @@ impl<'ast> Visit<'ast> for Templates {
 }
 
 fn is_test_only(attrs: &[syn::Attribute]) -> bool {
-    attrs.iter().any(|a| a.path().is_ident("cfg") && a.meta.require_list().is_ok_and(|l| l.tokens.to_string() == "test"))
+    attrs.iter().any(|a| {
+        a.path().is_ident("cfg")
+            && a.meta
+                .require_list()
+                .is_ok_and(|l| l.tokens.to_string() == "test")
+    })
 }
 
 fn repo() -> PathBuf {
@@ -102,7 +163,18 @@ fn shipped_files() -> Vec<(String, String)> {
         rust_files(&repo().join(dir), &mut files);
     }
     files.sort();
-    files.into_iter().map(|f| (f.strip_prefix(repo()).unwrap().to_string_lossy().into_owned(), std::fs::read_to_string(&f).unwrap())).collect()
+    files
+        .into_iter()
+        .map(|f| {
+            (
+                f.strip_prefix(repo())
+                    .unwrap()
+                    .to_string_lossy()
+                    .into_owned(),
+                std::fs::read_to_string(&f).unwrap(),
+            )
+        })
+        .collect()
 }
 
 #[test]
@@ -117,15 +189,35 @@ fn sql_is_built_only_where_it_is_listed() {
         }
     }
     let listed: BTreeSet<&str> = BUILDERS.iter().map(|(f, _)| *f).collect();
-    let unlisted: Vec<String> = found.iter().filter(|(f, _)| !listed.contains(f.as_str())).map(|(f, t)| format!("{f}: {:?}", t.first().unwrap())).collect();
-    assert!(unlisted.is_empty(), "SQL built outside the listed builders (list the module in BUILDERS with its reason, once its names go through quote, its literals through literal and its expressions are SqlExpr):\n{}", unlisted.join("\n"));
-    let stale: Vec<&str> = listed.iter().copied().filter(|f| !found.contains_key(*f)).collect();
-    assert!(stale.is_empty(), "listed as building SQL, but no longer do: {stale:?}");
+    let unlisted: Vec<String> = found
+        .iter()
+        .filter(|(f, _)| !listed.contains(f.as_str()))
+        .map(|(f, t)| format!("{f}: {:?}", t.first().unwrap()))
+        .collect();
+    assert!(
+        unlisted.is_empty(),
+        "SQL built outside the listed builders (list the module in BUILDERS with its reason, once its names go through quote, its literals through literal and its expressions are SqlExpr):\n{}",
+        unlisted.join("\n")
+    );
+    let stale: Vec<&str> = listed
+        .iter()
+        .copied()
+        .filter(|f| !found.contains_key(*f))
+        .collect();
+    assert!(
+        stale.is_empty(),
+        "listed as building SQL, but no longer do: {stale:?}"
+    );
 }
 
 #[test]
 fn quoting_by_hand_is_nowhere_but_the_ident_module() {
-    let patterns = [r#"replace('\'', "''")"#, r#"replace("'", "''")"#, r#"replace('"', "\"\"")"#, r#"replace("\"", "\"\"")"#];
+    let patterns = [
+        r#"replace('\'', "''")"#,
+        r#"replace("'", "''")"#,
+        r#"replace('"', "\"\"")"#,
+        r#"replace("\"", "\"\"")"#,
+    ];
     let mut by_hand = Vec::new();
     for (path, text) in shipped_files() {
         if path == "core/src/sql/ident.rs" {
@@ -137,16 +229,33 @@ fn quoting_by_hand_is_nowhere_but_the_ident_module() {
             }
         }
     }
-    assert!(by_hand.is_empty(), "quote names with sql::ident::quote and text with sql::ident::literal:\n{}", by_hand.join("\n"));
+    assert!(
+        by_hand.is_empty(),
+        "quote names with sql::ident::quote and text with sql::ident::literal:\n{}",
+        by_hand.join("\n")
+    );
 }
 
 /// The rule's own check: it sees SQL where it is, and nothing where it is not.
 #[test]
 fn the_rule_reads_sql_templates() {
-    for sql in ["DROP TABLE {}", "SELECT setval({sequence}, max({col})) FROM {name}", "REVOKE {} ON {table} FROM {role} CASCADE;", "ALTER TABLE {} ADD COLUMN {}"] {
+    for sql in [
+        "DROP TABLE {}",
+        "SELECT setval({sequence}, max({col})) FROM {name}",
+        "REVOKE {} ON {table} FROM {role} CASCADE;",
+        "ALTER TABLE {} ADD COLUMN {}",
+    ] {
         assert!(is_sql(sql), "{sql}");
     }
-    for text in ["{} applied, {} pending", "set default of `{t}.{column}` to {default}", "Drop it by hand", "SET", "UPDATE", ", {} AWS IAM GRANT(s) skipped", "use `SET LOCAL` or a table `ON COMMIT DROP`"] {
+    for text in [
+        "{} applied, {} pending",
+        "set default of `{t}.{column}` to {default}",
+        "Drop it by hand",
+        "SET",
+        "UPDATE",
+        ", {} AWS IAM GRANT(s) skipped",
+        "use `SET LOCAL` or a table `ON COMMIT DROP`",
+    ] {
         assert!(!is_sql(text), "{text}");
     }
 }

@@ -15,7 +15,10 @@ use tablewright_core::schema::grammar::{self, RequiresTable, TableDef};
 ///
 /// See the README's attribute reference for `#[table]`, `#[column]`, `#[index]`,
 /// `#[unique]`, `#[primary_key]` and `#[check]`.
-#[proc_macro_derive(Table, attributes(table, column, index, unique, primary_key, check, foreign_key))]
+#[proc_macro_derive(
+    Table,
+    attributes(table, column, index, unique, primary_key, check, foreign_key)
+)]
 pub fn derive_table(input: TokenStream) -> TokenStream {
     let input = parse_macro_input!(input as DeriveInput);
     match grammar::parse_table(&input) {
@@ -66,7 +69,9 @@ fn pascal_case(name: &str) -> String {
         .filter(|p| !p.is_empty())
         .map(|p| {
             let mut c = p.chars();
-            c.next().map(|f| f.to_uppercase().chain(c).collect::<String>()).unwrap_or_default()
+            c.next()
+                .map(|f| f.to_uppercase().chain(c).collect::<String>())
+                .unwrap_or_default()
         })
         .collect()
 }
@@ -184,7 +189,11 @@ pub fn requires_table(args: TokenStream, item: TokenStream) -> TokenStream {
     let mut function = match syn::parse::<syn::ItemFn>(item) {
         Ok(f) => f,
         Err(_) => {
-            let e = syn::Error::new(Span::call_site(), "`#[requires_table]` goes on a function or method").to_compile_error();
+            let e = syn::Error::new(
+                Span::call_site(),
+                "`#[requires_table]` goes on a function or method",
+            )
+            .to_compile_error();
             return quote!(#e #item2).into();
         }
     };
@@ -228,15 +237,24 @@ impl syn::parse::Parse for EmbedArgs {
     fn parse(input: syn::parse::ParseStream) -> syn::Result<Self> {
         let folder: syn::LitStr = input.parse()?;
         if input.is_empty() {
-            return Ok(EmbedArgs { folder, permissions: None });
+            return Ok(EmbedArgs {
+                folder,
+                permissions: None,
+            });
         }
         input.parse::<syn::Token![,]>()?;
         if input.is_empty() {
-            return Ok(EmbedArgs { folder, permissions: None });
+            return Ok(EmbedArgs {
+                folder,
+                permissions: None,
+            });
         }
         let key: syn::Ident = input.parse()?;
         if key != "permissions" {
-            return Err(syn::Error::new(key.span(), "expected `permissions = \"path/to/permissions.sql\"`"));
+            return Err(syn::Error::new(
+                key.span(),
+                "expected `permissions = \"path/to/permissions.sql\"`",
+            ));
         }
         input.parse::<syn::Token![=]>()?;
         let permissions: syn::LitStr = input.parse()?;
@@ -244,26 +262,49 @@ impl syn::parse::Parse for EmbedArgs {
         if !input.is_empty() {
             return Err(input.error("unexpected input after the permissions file"));
         }
-        Ok(EmbedArgs { folder, permissions: Some(permissions) })
+        Ok(EmbedArgs {
+            folder,
+            permissions: Some(permissions),
+        })
     }
 }
 
 fn embed(literal: &syn::LitStr, permissions: Option<&syn::LitStr>) -> syn::Result<TokenStream2> {
-    let manifest = std::env::var("CARGO_MANIFEST_DIR").map_err(|_| syn::Error::new(literal.span(), "CARGO_MANIFEST_DIR is not set: build with cargo"))?;
+    let manifest = std::env::var("CARGO_MANIFEST_DIR").map_err(|_| {
+        syn::Error::new(
+            literal.span(),
+            "CARGO_MANIFEST_DIR is not set: build with cargo",
+        )
+    })?;
     let folder = std::path::Path::new(&manifest).join(literal.value());
     let journal = folder.join("meta").join("_journal.json");
     if !journal.is_file() {
         return Err(syn::Error::new(
             literal.span(),
-            format!("no migrations at {}: expected meta/_journal.json (run `tablewright generate`)", folder.display()),
+            format!(
+                "no migrations at {}: expected meta/_journal.json (run `tablewright generate`)",
+                folder.display()
+            ),
         ));
     }
     let mut files: Vec<(String, String)> = std::fs::read_dir(&folder)
-        .map_err(|e| syn::Error::new(literal.span(), format!("cannot read {}: {e}", folder.display())))?
+        .map_err(|e| {
+            syn::Error::new(
+                literal.span(),
+                format!("cannot read {}: {e}", folder.display()),
+            )
+        })?
         .flatten()
         .map(|e| e.path())
         .filter(|p| p.is_file() && p.extension().is_some_and(|x| x == "sql"))
-        .map(|p| (p.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default(), p.to_string_lossy().into_owned()))
+        .map(|p| {
+            (
+                p.file_stem()
+                    .map(|s| s.to_string_lossy().into_owned())
+                    .unwrap_or_default(),
+                p.to_string_lossy().into_owned(),
+            )
+        })
         .collect();
     files.sort();
     let name = literal.value();
@@ -274,7 +315,13 @@ fn embed(literal: &syn::LitStr, permissions: Option<&syn::LitStr>) -> syn::Resul
         Some(file) => {
             let path = std::path::Path::new(&manifest).join(file.value());
             if !path.is_file() {
-                return Err(syn::Error::new(file.span(), format!("no permissions file at {} (run `tablewright generate`)", path.display())));
+                return Err(syn::Error::new(
+                    file.span(),
+                    format!(
+                        "no permissions file at {} (run `tablewright generate`)",
+                        path.display()
+                    ),
+                ));
             }
             let (written, full) = (file.value(), path.to_string_lossy().into_owned());
             quote!(::core::option::Option::Some((#written, include_str!(#full))))
@@ -291,5 +338,8 @@ fn embed(literal: &syn::LitStr, permissions: Option<&syn::LitStr>) -> syn::Resul
 }
 
 fn table_span(path: &syn::Path) -> Span {
-    path.segments.last().map(|s| s.ident.span()).unwrap_or_else(Span::call_site)
+    path.segments
+        .last()
+        .map(|s| s.ident.span())
+        .unwrap_or_else(Span::call_site)
 }

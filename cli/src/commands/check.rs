@@ -56,12 +56,19 @@ impl Report for CheckReport {
     type Status = Status;
 
     fn status(&self) -> Status {
-        if self.problems.is_empty() { Status::Ok } else { Status::Problems }
+        if self.problems.is_empty() {
+            Status::Ok
+        } else {
+            Status::Problems
+        }
     }
 
     fn text(&self) -> String {
         if self.problems.is_empty() {
-            return format!("{}: {} migration(s); journal, files, snapshots and hashes agree.\n", self.folder, self.migrations);
+            return format!(
+                "{}: {} migration(s); journal, files, snapshots and hashes agree.\n",
+                self.folder, self.migrations
+            );
         }
         let mut text = format!("{}: {} problem(s):\n", self.folder, self.problems.len());
         for p in &self.problems {
@@ -76,7 +83,18 @@ pub fn run(cx: &Context, _: Args) -> Result<Done<CheckReport>, CliError> {
     let config = Config::load(&cx.config)?;
     let folder = MigrationFolder::load(&config.out)?;
     let problems = folder.verify()?;
-    let report = CheckReport { folder: folder.dir.display().to_string(), migrations: folder.journal.entries.len(), problems: problems.into_iter().map(|p| Problem { message: p.to_string(), fix: p.fix(), problem: p }).collect() };
+    let report = CheckReport {
+        folder: folder.dir.display().to_string(),
+        migrations: folder.journal.entries.len(),
+        problems: problems
+            .into_iter()
+            .map(|p| Problem {
+                message: p.to_string(),
+                fix: p.fix(),
+                problem: p,
+            })
+            .collect(),
+    };
     let found = !report.problems.is_empty();
     Ok(Done::checked(report, found))
 }

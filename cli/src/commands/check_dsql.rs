@@ -55,11 +55,19 @@ impl Report for CheckDsqlReport {
     type Status = Status;
 
     fn status(&self) -> Status {
-        if self.summary.errors + self.summary.recreation + self.summary.foreign_keys == 0 { Status::Ok } else { Status::Problems }
+        if self.summary.errors + self.summary.recreation + self.summary.foreign_keys == 0 {
+            Status::Ok
+        } else {
+            Status::Problems
+        }
     }
 
     fn text(&self) -> String {
-        let mut text: String = self.files.iter().map(|f| dsql_check::render_text(&f.file, &f.statements)).collect();
+        let mut text: String = self
+            .files
+            .iter()
+            .map(|f| dsql_check::render_text(&f.file, &f.statements))
+            .collect();
         text.push_str(&self.summary.line());
         text.push('\n');
         text
@@ -75,7 +83,13 @@ pub fn run(cx: &Context, args: Args) -> Result<Done<CheckDsqlReport>, CliError> 
             .map_err(|e| CliError::io(dir, &e))?
             .flatten()
             .map(|e| e.path())
-            .filter_map(|p| if p.is_dir() { Some(p.join("migration.sql")).filter(|m| m.is_file()) } else { Some(p).filter(|p| p.extension().is_some_and(|x| x == "sql")) })
+            .filter_map(|p| {
+                if p.is_dir() {
+                    Some(p.join("migration.sql")).filter(|m| m.is_file())
+                } else {
+                    Some(p).filter(|p| p.extension().is_some_and(|x| x == "sql"))
+                }
+            })
             .collect();
         found.sort();
         Ok(found)
@@ -83,7 +97,13 @@ pub fn run(cx: &Context, args: Args) -> Result<Done<CheckDsqlReport>, CliError> 
     let files = if args.files.is_empty() {
         let config = Config::load(&cx.config)?;
         if !config.out.is_dir() {
-            return Err(CliError::input("usage", format!("{}: no migrations folder yet; name the SQL files or folders to check (`tablewright check-dsql drizzle/`)", config.out.display())));
+            return Err(CliError::input(
+                "usage",
+                format!(
+                    "{}: no migrations folder yet; name the SQL files or folders to check (`tablewright check-dsql drizzle/`)",
+                    config.out.display()
+                ),
+            ));
         }
         sql_files_in(&config.out)?
     } else {
@@ -95,7 +115,13 @@ pub fn run(cx: &Context, args: Args) -> Result<Done<CheckDsqlReport>, CliError> 
             }
             let found = sql_files_in(&path)?;
             if found.is_empty() {
-                return Err(CliError::input("usage", format!("{}: no .sql file here (nor `<name>/migration.sql`)", path.display())));
+                return Err(CliError::input(
+                    "usage",
+                    format!(
+                        "{}: no .sql file here (nor `<name>/migration.sql`)",
+                        path.display()
+                    ),
+                ));
             }
             files.extend(found);
         }
@@ -104,10 +130,16 @@ pub fn run(cx: &Context, args: Args) -> Result<Done<CheckDsqlReport>, CliError> 
     let mut checked = Vec::new();
     for file in &files {
         let text = std::fs::read_to_string(file).map_err(|e| CliError::io(file, &e))?;
-        checked.push(CheckedFile { file: file.display().to_string(), statements: dsql_check::check_text(&text) });
+        checked.push(CheckedFile {
+            file: file.display().to_string(),
+            statements: dsql_check::check_text(&text),
+        });
     }
     let summary = Summary::of(checked.iter().flat_map(|f| &f.statements));
-    let report = CheckDsqlReport { files: checked, summary };
+    let report = CheckDsqlReport {
+        files: checked,
+        summary,
+    };
     let problem = report.status() == Status::Problems;
     Ok(Done::checked(report, problem))
 }

@@ -1,14 +1,19 @@
 //! `clone`: a database's schema, rows and history copied into a local PostgreSQL.
 
 use crate::Context;
-use crate::connect::{DbArgs, EventPrinter, Provider, block_on, history_of, input, optional_config, read_schema, termination};
+use crate::connect::{
+    DbArgs, EventPrinter, Provider, block_on, history_of, input, optional_config, read_schema,
+    termination,
+};
 use crate::output::{CliError, Done, Format, Report, emit};
 use serde::Serialize;
 use tablewright_core::compile::rules::Dialect;
 use tablewright_core::generate::GenerateError;
 use tablewright_core::runner::clone::ClonedTable;
+use tablewright_core::runner::{
+    self, HistoryTable, MigrationSet, Migrator, MigratorOptions, RunError, Target,
+};
 use tablewright_core::schema::model::{Schema, Table};
-use tablewright_core::runner::{self, HistoryTable, MigrationSet, Migrator, MigratorOptions, RunError, Target};
 
 /// Examples for `--help`.
 pub const EXAMPLES: &str = "\
@@ -25,7 +30,11 @@ Exit codes: 0 ok, 2 input error, 3 the copy failed.";
 pub struct Args {
     /// The source database's URL (PostgreSQL, or with --from-provider dsql a PostgreSQL
     /// under DSQL's rules).
-    #[arg(long = "from", value_name = "URL", required_unless_present = "from_endpoint")]
+    #[arg(
+        long = "from",
+        value_name = "URL",
+        required_unless_present = "from_endpoint"
+    )]
     from: Option<String>,
     /// `postgres` (default) or `dsql`.
     #[arg(long = "from-provider", value_enum)]
@@ -50,8 +59,17 @@ pub struct Args {
 impl Args {
     /// The source database; its provider is always named, so the config is never asked.
     fn source(&self, cx: &Context) -> Result<Target, CliError> {
-        let provider = self.from_provider.or(self.from_endpoint.as_ref().map(|_| Provider::Dsql)).or(Some(Provider::Postgres));
-        let args = DbArgs { provider, connection_string: self.from.clone(), endpoint: self.from_endpoint.clone(), region: self.region.clone(), folder: None };
+        let provider = self
+            .from_provider
+            .or(self.from_endpoint.as_ref().map(|_| Provider::Dsql))
+            .or(Some(Provider::Postgres));
+        let args = DbArgs {
+            provider,
+            connection_string: self.from.clone(),
+            endpoint: self.from_endpoint.clone(),
+            region: self.region.clone(),
+            folder: None,
+        };
         args.target(cx)
     }
 }
@@ -89,9 +107,19 @@ impl Report for CloneReport {
     }
 
     fn text(&self) -> String {
-        let mut text = format!("clone: {} table(s) and {} row(s) from {} into {}\n", self.tables, self.total_rows, self.source, self.target);
+        let mut text = format!(
+            "clone: {} table(s) and {} row(s) from {} into {}\n",
+            self.tables, self.total_rows, self.source, self.target
+        );
         for c in &self.copied {
-            let left_out = if c.orphans_removed > 0 { format!(" ({} left out: their parent row was not copied)", c.orphans_removed) } else { String::new() };
+            let left_out = if c.orphans_removed > 0 {
+                format!(
+                    " ({} left out: their parent row was not copied)",
+                    c.orphans_removed
+                )
+            } else {
+                String::new()
+            };
             text.push_str(&format!("  {}: {} row(s){left_out}\n", c.table, c.copied));
         }
         for n in &self.not_cloned {
@@ -113,7 +141,10 @@ pub fn run(cx: &Context, args: Args) -> Result<Done<CloneReport>, CliError> {
     let history = config.as_ref().map(history_of).unwrap_or_default();
     // A folder imported from drizzle-kit: its history comes along too.
     let drizzle_history = match &config {
-        Some(c) => MigrationSet::from_folder(&c.out).ok().and_then(|set| set.drizzle).map(|d| (d.schema, d.table)),
+        Some(c) => MigrationSet::from_folder(&c.out)
+            .ok()
+            .and_then(|set| set.drizzle)
+            .map(|d| (d.schema, d.table)),
         None => None,
     }
     .or_else(|| Some(("drizzle".to_owned(), "__drizzle_migrations".to_owned())));
@@ -125,7 +156,18 @@ pub fn run(cx: &Context, args: Args) -> Result<Done<CloneReport>, CliError> {
         let mut stop = std::pin::pin!(stop);
         let source = runner::Connector::new(from).await?;
         let found = read_schema(&source, None, &history).await?;
-        let defined: Vec<String> = found.unmodelled.iter().filter(|u| matches!(u.kind, runner::introspect::UnmodelledKind::DefinedType { .. } | runner::introspect::UnmodelledKind::Unreadable)).map(|u| u.note.clone()).collect();
+        let defined: Vec<String> = found
+            .unmodelled
+            .iter()
+            .filter(|u| {
+                matches!(
+                    u.kind,
+                    runner::introspect::UnmodelledKind::DefinedType { .. }
+                        | runner::introspect::UnmodelledKind::Unreadable
+                )
+            })
+            .map(|u| u.note.clone())
+            .collect();
         // SERIAL columns: their sequences are made before the tables that draw from them.
         let sequences: Vec<String> = found
             .unmodelled
@@ -136,18 +178,32 @@ pub fn run(cx: &Context, args: Args) -> Result<Done<CloneReport>, CliError> {
             })
             .collect();
         if !defined.is_empty() {
-            return Err(input(format!("{}: clone cannot build every table: {}", source.target(), defined.join("; "))));
+            return Err(input(format!(
+                "{}: clone cannot build every table: {}",
+                source.target(),
+                defined.join("; ")
+            )));
         }
         let mut source_conn = source.connect().await?;
-        let mut read_namespace = async |namespace: &str, table: &str| -> Result<Option<tablewright_core::schema::model::Table>, CliError> {
-            let mut found = runner::introspect::introspect(source_conn.pg(), &[namespace.to_owned()]).await.map_err(|e| RunError::db(&format!("reading schema {namespace}"), e))?;
-            Ok(found.schema.tables.remove(&tablewright_core::schema::model::qualified_table_name(namespace, table)))
-        };
+        let mut read_namespace =
+            async |namespace: &str,
+                   table: &str|
+                   -> Result<Option<tablewright_core::schema::model::Table>, CliError> {
+                let mut found =
+                    runner::introspect::introspect(source_conn.pg(), &[namespace.to_owned()])
+                        .await
+                        .map_err(|e| RunError::db(&format!("reading schema {namespace}"), e))?;
+                Ok(found.schema.tables.remove(
+                    &tablewright_core::schema::model::qualified_table_name(namespace, table),
+                ))
+            };
         // The history comes along, and drizzle-kit's (after `import drizzle`), so that
         // `migrate` on the clone decides as it would on the source.
         let history_table = read_namespace(&history.schema, &history.table).await?;
         let drizzle_table = match &drizzle_history {
-            Some((schema, table)) => read_namespace(schema, table).await?.map(|t| (schema.clone(), t)),
+            Some((schema, table)) => read_namespace(schema, table)
+                .await?
+                .map(|t| (schema.clone(), t)),
             None => None,
         };
 
@@ -159,12 +215,25 @@ pub fn run(cx: &Context, args: Args) -> Result<Done<CloneReport>, CliError> {
                 () = &mut stop => return Err(RunError::Interrupted { what: " while starting the throwaway server".to_owned() }.into()),
             },
         };
-        let target_url = to.clone().unwrap_or_else(|| embedded.as_ref().expect("started above").url("postgres"));
-        let clone_target = Target::Postgres { url: target_url.clone() };
+        let target_url = to
+            .clone()
+            .unwrap_or_else(|| embedded.as_ref().expect("started above").url("postgres"));
+        let clone_target = Target::Postgres {
+            url: target_url.clone(),
+        };
         let connector = runner::Connector::new(clone_target.clone()).await?;
         let existing = read_schema(&connector, None, &HistoryTable::default()).await?;
         if !existing.schema.tables.is_empty() {
-            return Err(input(format!("{clone_target} already has tables ({}); clone builds into an empty database", existing.schema.tables.keys().cloned().collect::<Vec<_>>().join(", "))));
+            return Err(input(format!(
+                "{clone_target} already has tables ({}); clone builds into an empty database",
+                existing
+                    .schema
+                    .tables
+                    .keys()
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
         }
 
         // A signal stops the build and the copy where they are; what was built stays, and
@@ -173,11 +242,33 @@ pub fn run(cx: &Context, args: Args) -> Result<Done<CloneReport>, CliError> {
             // The source's schema without its foreign keys, planned from nothing for
             // PostgreSQL and applied by the runner; the keys come after the rows.
             let plan_between = |from: &Schema, to: &Schema| -> Result<Vec<String>, CliError> {
-                let desired = DesiredSchema { schema: to.clone(), ..Default::default() };
-                let changes = diff::diff(from, &desired, &AllowDrops::default()).map_err(GenerateError::Diff)?;
-                Ok(plan::plan(&changes, &desired.schema, Dialect::Postgres).map_err(GenerateError::Plan)?.sql())
+                let desired = DesiredSchema {
+                    schema: to.clone(),
+                    ..Default::default()
+                };
+                let changes = diff::diff(from, &desired, &AllowDrops::default())
+                    .map_err(GenerateError::Diff)?;
+                Ok(plan::plan(&changes, &desired.schema, Dialect::Postgres)
+                    .map_err(GenerateError::Plan)?
+                    .sql())
             };
-            let unkeyed = Schema { tables: found.schema.tables.iter().map(|(name, t)| (name.clone(), Table { foreign_keys: Default::default(), ..t.clone() })).collect(), enums: found.schema.enums.clone() };
+            let unkeyed = Schema {
+                tables: found
+                    .schema
+                    .tables
+                    .iter()
+                    .map(|(name, t)| {
+                        (
+                            name.clone(),
+                            Table {
+                                foreign_keys: Default::default(),
+                                ..t.clone()
+                            },
+                        )
+                    })
+                    .collect(),
+                enums: found.schema.enums.clone(),
+            };
             let mut statements = Vec::new();
             for sequence in &sequences {
                 statements.extend(runner::clone::sequence_schema_statement(sequence));
@@ -201,16 +292,47 @@ pub fn run(cx: &Context, args: Args) -> Result<Done<CloneReport>, CliError> {
             };
             let mut whole = Vec::new();
             if let Some(table) = &history_table {
-                let empty = MigrationSet { migrations: Vec::new(), origin: "clone".to_owned(), drizzle: None };
-                Migrator::new(clone_target.clone(), empty, MigratorOptions { history: history.clone(), lock: false, ..MigratorOptions::default() }).await.map_err(partial)?.run(&|_| {}).await.map_err(partial)?;
+                let empty = MigrationSet {
+                    migrations: Vec::new(),
+                    origin: "clone".to_owned(),
+                    drizzle: None,
+                };
+                Migrator::new(
+                    clone_target.clone(),
+                    empty,
+                    MigratorOptions {
+                        history: history.clone(),
+                        lock: false,
+                        ..MigratorOptions::default()
+                    },
+                )
+                .await
+                .map_err(partial)?
+                .run(&|_| {})
+                .await
+                .map_err(partial)?;
                 whole.push(table);
             }
             let mut target_conn = connector.connect().await?;
             if let Some((schema, table)) = &drizzle_table {
-                runner::clone::create_drizzle_history(target_conn.pg(), schema, tablewright_core::schema::model::bare_table_name(&table.name)).await.map_err(partial)?;
+                runner::clone::create_drizzle_history(
+                    target_conn.pg(),
+                    schema,
+                    tablewright_core::schema::model::bare_table_name(&table.name),
+                )
+                .await
+                .map_err(partial)?;
                 whole.push(table);
             }
-            let copied = runner::clone::copy_rows(source_conn.pg(), target_conn.pg(), &found.schema, &whole, rows).await.map_err(partial)?;
+            let copied = runner::clone::copy_rows(
+                source_conn.pg(),
+                target_conn.pg(),
+                &found.schema,
+                &whole,
+                rows,
+            )
+            .await
+            .map_err(partial)?;
             target_conn.close().await;
             // The foreign keys, over rows that now satisfy them.
             let keys = plan_between(&unkeyed, &found.schema)?;
@@ -232,20 +354,33 @@ pub fn run(cx: &Context, args: Args) -> Result<Done<CloneReport>, CliError> {
             source: source.target().to_string(),
             target: runner::redact_url(&target_url),
             tables: found.schema.tables.len(),
-            total_rows: copied.iter().filter(|c| found.schema.tables.contains_key(&c.table)).map(|c| c.copied).sum(),
+            total_rows: copied
+                .iter()
+                .filter(|c| found.schema.tables.contains_key(&c.table))
+                .map(|c| c.copied)
+                .sum(),
             copied,
             not_cloned: found.unmodelled.iter().map(|u| u.note.clone()).collect(),
             // The URL of a local, password-less server: nothing secret in it.
             server: embedded.as_ref().map(|server| server.url("postgres")),
         };
-        let Some(server) = &report.server else { return Ok(Done::ok(report)) };
+        let Some(server) = &report.server else {
+            return Ok(Done::ok(report));
+        };
         // The report is said now, while the server runs; on JSON, one line on stderr that
         // a script can wait for, the document at the end.
         match format {
             Format::Text => emit(&report.text()),
-            Format::Json => crate::output::emit_err(&format!("{}\n", serde_json::json!({"event": "clone_ready", "url": server}))),
+            Format::Json => crate::output::emit_err(&format!(
+                "{}\n",
+                serde_json::json!({"event": "clone_ready", "url": server})
+            )),
         }
         stop.await;
-        Ok(Done { report, found_problem: false, text_shown: format == Format::Text })
+        Ok(Done {
+            report,
+            found_problem: false,
+            text_shown: format == Format::Text,
+        })
     })
 }

@@ -79,12 +79,28 @@ impl Report for DriftReport {
     type Status = Status;
 
     fn status(&self) -> Status {
-        if self.differences.is_empty() && self.missing_grants.is_empty() && self.excess_grants.is_empty() && self.memberships.is_empty() { Status::Ok } else { Status::Drift }
+        if self.differences.is_empty()
+            && self.missing_grants.is_empty()
+            && self.excess_grants.is_empty()
+            && self.memberships.is_empty()
+        {
+            Status::Ok
+        } else {
+            Status::Drift
+        }
     }
 
     fn text(&self) -> String {
         let snapshot = self.snapshot.as_deref().unwrap_or("(none applied)");
-        let mut pending_note = if self.pending.is_empty() { String::new() } else { format!("{} migration(s) pending, not compared: {}\n", self.pending.len(), self.pending.join(", ")) };
+        let mut pending_note = if self.pending.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "{} migration(s) pending, not compared: {}\n",
+                self.pending.len(),
+                self.pending.join(", ")
+            )
+        };
         for n in &self.not_compared {
             pending_note.push_str(&format!("note: {n}\n"));
         }
@@ -92,10 +108,20 @@ impl Report for DriftReport {
             pending_note.push_str("compared with the snapshot, not with the migrations replayed: validity, row-level security, triggers and owners were not compared (see the note above)\n");
         }
         if self.status() == Status::Ok {
-            let grants = if self.grants_checked > 0 { format!(" and the {} declared grant(s)", self.grants_checked) } else { String::new() };
-            return format!("drift: none — {} is what its migrations make, up to {snapshot} ({} table(s)){grants}.\n{pending_note}", self.target, self.tables);
+            let grants = if self.grants_checked > 0 {
+                format!(" and the {} declared grant(s)", self.grants_checked)
+            } else {
+                String::new()
+            };
+            return format!(
+                "drift: none — {} is what its migrations make, up to {snapshot} ({} table(s)){grants}.\n{pending_note}",
+                self.target, self.tables
+            );
         }
-        let mut text = format!("drift: {} differs from what its migrations make (up to {snapshot}, its last applied):\n", self.target);
+        let mut text = format!(
+            "drift: {} differs from what its migrations make (up to {snapshot}, its last applied):\n",
+            self.target
+        );
         for d in &self.differences {
             text.push_str(&format!("  - {}\n", d.message));
         }
@@ -120,14 +146,20 @@ pub fn run(cx: &Context, args: Args) -> Result<Done<DriftReport>, CliError> {
     let (config, folder, history) = args.db.sources(&cx.config)?;
     let migrations = MigrationFolder::load(&folder)?;
     if migrations.journal.entries.is_empty() {
-        return Err(input(format!("{}: no snapshot yet, so nothing to compare with; run `tablewright generate` first", folder.display())));
+        return Err(input(format!(
+            "{}: no snapshot yet, so nothing to compare with; run `tablewright generate` first",
+            folder.display()
+        )));
     }
     let set = MigrationSet::from_folder(&folder)?;
     let migrator_set = set.clone();
     // The dialect the migrations were written for: the config's, else the snapshots'.
     let dialect = match &config {
         Some(config) => config.dialect,
-        None => migrations.last_snapshot()?.map(|s| s.dialect).unwrap_or(Dialect::Postgres),
+        None => migrations
+            .last_snapshot()?
+            .map(|s| s.dialect)
+            .unwrap_or(Dialect::Postgres),
     };
     let permissions = match config.map(|c| c.permissions).filter(|p| p.is_file()) {
         Some(path) => Some((path.display().to_string(), read_statements(&path)?)),
@@ -136,17 +168,42 @@ pub fn run(cx: &Context, args: Args) -> Result<Done<DriftReport>, CliError> {
     block_on(None, async {
         // The database is compared with what it has applied, not with the folder's last
         // snapshot: a migration not yet deployed is pending, not drift.
-        let migrator = Migrator::new(target, migrator_set, MigratorOptions { history: history.clone(), ..MigratorOptions::default() }).await?;
+        let migrator = Migrator::new(
+            target,
+            migrator_set,
+            MigratorOptions {
+                history: history.clone(),
+                ..MigratorOptions::default()
+            },
+        )
+        .await?;
         let status = migrator.status().await?;
-        let applied: std::collections::BTreeSet<&str> = status.applied.iter().map(|a| a.tag.as_str()).collect();
-        let last_applied = migrations.journal.entries.iter().rev().find(|e| applied.contains(e.tag.as_str()));
+        let applied: std::collections::BTreeSet<&str> =
+            status.applied.iter().map(|a| a.tag.as_str()).collect();
+        let last_applied = migrations
+            .journal
+            .entries
+            .iter()
+            .rev()
+            .find(|e| applied.contains(e.tag.as_str()));
         let expected = match last_applied {
             Some(entry) => migrations.read_snapshot(entry)?.schema,
             None => Default::default(),
         };
         // A failure that left nothing done (on PostgreSQL a failed migration rolls back
         // whole) is as good as pending; one that left statements done is between snapshots.
-        let unsettled: Vec<&str> = status.in_progress.iter().map(|p| p.tag.as_str()).chain(status.failed.iter().filter(|f| f.done > 0).map(|f| f.tag.as_str())).collect();
+        let unsettled: Vec<&str> = status
+            .in_progress
+            .iter()
+            .map(|p| p.tag.as_str())
+            .chain(
+                status
+                    .failed
+                    .iter()
+                    .filter(|f| f.done > 0)
+                    .map(|f| f.tag.as_str()),
+            )
+            .collect();
         if !unsettled.is_empty() {
             return Err(CliError::check(
                 "unsettled",
@@ -164,7 +221,9 @@ pub fn run(cx: &Context, args: Args) -> Result<Done<DriftReport>, CliError> {
         });
         // What the database applied, in the folder's order, is what the scratch replays.
         let mut replayed = set.clone();
-        replayed.migrations.retain(|m| applied.contains(m.tag.as_str()));
+        replayed
+            .migrations
+            .retain(|m| applied.contains(m.tag.as_str()));
         let stop = termination();
         let mut stop = std::pin::pin!(stop);
         let embedded = match &args.scratch {
@@ -174,10 +233,36 @@ pub fn run(cx: &Context, args: Args) -> Result<Done<DriftReport>, CliError> {
                 () = &mut stop => return Err(runner::RunError::Interrupted { what: " while starting the throwaway server".to_owned() }.into()),
             },
         };
-        let scratch_url = args.scratch.clone().unwrap_or_else(|| embedded.as_ref().expect("started above").url("postgres"));
+        let scratch_url = args
+            .scratch
+            .clone()
+            .unwrap_or_else(|| embedded.as_ref().expect("started above").url("postgres"));
         let connector = migrator.connector();
-        let found = runner::drift(connector, dialect, replayed, &expected, &scratch_url, &history, permissions.as_ref().map(|(f, s)| (f.as_str(), s.as_slice())), stop).await?;
-        let pending: Vec<String> = status.pending.iter().cloned().chain(status.failed.iter().filter(|f| f.done == 0).map(|f| format!("{} (failed, nothing done)", f.tag))).collect();
+        let found = runner::drift(
+            connector,
+            dialect,
+            replayed,
+            &expected,
+            &scratch_url,
+            &history,
+            permissions
+                .as_ref()
+                .map(|(f, s)| (f.as_str(), s.as_slice())),
+            stop,
+        )
+        .await?;
+        let pending: Vec<String> = status
+            .pending
+            .iter()
+            .cloned()
+            .chain(
+                status
+                    .failed
+                    .iter()
+                    .filter(|f| f.done == 0)
+                    .map(|f| format!("{} (failed, nothing done)", f.tag)),
+            )
+            .collect();
         let report = DriftReport {
             target: connector.target().to_string(),
             snapshot: last_applied.map(|e| e.tag.clone()),

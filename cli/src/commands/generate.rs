@@ -102,7 +102,10 @@ pub struct PermissionsFileReport {
 
 /// Warnings as text: `warning[drop-column]: ..`.
 pub(crate) fn warning_lines(warnings: &[Warning]) -> String {
-    warnings.iter().map(|w| format!("warning[{}]: {}: {}\n", w.id, w.change, w.message)).collect()
+    warnings
+        .iter()
+        .map(|w| format!("warning[{}]: {}: {}\n", w.id, w.change, w.message))
+        .collect()
 }
 
 impl Report for GenerateReport {
@@ -115,7 +118,10 @@ impl Report for GenerateReport {
     fn text(&self) -> String {
         let mut text = String::new();
         match self.status {
-            Status::UpToDate => text.push_str(&format!("No schema changes: {} matches the code ({} tables).\n", self.folder, self.tables)),
+            Status::UpToDate => text.push_str(&format!(
+                "No schema changes: {} matches the code ({} tables).\n",
+                self.folder, self.tables
+            )),
             Status::Pending => {
                 if let Some(m) = &self.migration {
                     text.push_str(&format!("Schema changes not yet in {}:\n", self.folder));
@@ -125,14 +131,20 @@ impl Report for GenerateReport {
                     text.push_str(&warning_lines(&m.warnings));
                 }
                 if let Some(p) = &self.permissions {
-                    text.push_str(&format!("{} is out of date with the #[requires_table] declarations.\n", p.file));
+                    text.push_str(&format!(
+                        "{} is out of date with the #[requires_table] declarations.\n",
+                        p.file
+                    ));
                 }
                 // The same flags (an --allow-drop, a --deny) are needed to write them.
                 text.push_str("Run the same command without --check to write them.\n");
             }
             Status::Written => {
                 if let Some(m) = &self.migration {
-                    text.push_str(&format!("Wrote migration {} ({} statement(s)):\n", m.tag, m.statements));
+                    text.push_str(&format!(
+                        "Wrote migration {} ({} statement(s)):\n",
+                        m.tag, m.statements
+                    ));
                     for c in &m.changes {
                         text.push_str(&format!("  + {}\n", c.detail));
                     }
@@ -155,7 +167,11 @@ pub fn run(cx: &Context, args: Args) -> Result<Done<GenerateReport>, CliError> {
     let config = Config::load(&cx.config)?;
     // Held from before the folder is read until it is written: a second generate then
     // plans on top of the first one's migration.
-    let _lock = if args.check { None } else { Some(cx.lock_for_writing(&config.out)?) };
+    let _lock = if args.check {
+        None
+    } else {
+        Some(cx.lock_for_writing(&config.out)?)
+    };
     let files = config.schema_files()?;
     // The migrations folder (every SQL file hashed and split, every snapshot parsed) is
     // read on a second thread while the sources are scanned; errors come in the same order.
@@ -166,15 +182,28 @@ pub fn run(cx: &Context, args: Args) -> Result<Done<GenerateReport>, CliError> {
                 (folder, inspection)
             })
         });
-        let scanned = scan::scan_files(&files, &tablewright_core::schema::sql_text::ParsedFragments);
-        (scanned, folder.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
+        let scanned =
+            scan::scan_files(&files, &tablewright_core::schema::sql_text::ParsedFragments);
+        (
+            scanned,
+            folder
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+        )
     });
     let scanned = scanned?;
     let (folder, inspection) = folder?;
     let inspection = inspection.map_err(generate::GenerateError::from)?;
     let deny = config.deny.iter().chain(&args.deny).cloned().collect();
-    let options = GenerateOptions { name: args.name, custom: args.custom, allow_drop: AllowDrops::parse(&args.allow_drop), now_ms: now_ms(), deny };
-    let migration = generate::plan_migration_after(&config, &scanned.desired, &folder, inspection, &options)?;
+    let options = GenerateOptions {
+        name: args.name,
+        custom: args.custom,
+        allow_drop: AllowDrops::parse(&args.allow_drop),
+        now_ms: now_ms(),
+        deny,
+    };
+    let migration =
+        generate::plan_migration_after(&config, &scanned.desired, &folder, inspection, &options)?;
     let permissions = generate::plan_permissions(&config, &scanned)?;
     let status = match (&migration, &permissions) {
         (None, None) => Status::UpToDate,
@@ -191,13 +220,22 @@ pub fn run(cx: &Context, args: Args) -> Result<Done<GenerateReport>, CliError> {
         tables: scanned.desired.schema.tables.len(),
         migration: migration.map(|m| MigrationReport {
             statements: m.plan.statements.len(),
-            files: if written { m.files.iter().map(|(p, _)| p.display().to_string()).collect() } else { Vec::new() },
+            files: if written {
+                m.files
+                    .iter()
+                    .map(|(p, _)| p.display().to_string())
+                    .collect()
+            } else {
+                Vec::new()
+            },
             tag: m.tag,
             changes: m.changes,
             warnings: m.warnings,
         }),
-        permissions: permissions.map(|p| PermissionsFileReport { file: p.path.display().to_string(), grants: p.grants }),
+        permissions: permissions.map(|p| PermissionsFileReport {
+            file: p.path.display().to_string(),
+            grants: p.grants,
+        }),
     };
     Ok(Done::checked(report, status == Status::Pending))
 }
-

@@ -97,7 +97,11 @@ impl Report for ImportReport {
     type Status = Status;
 
     fn status(&self) -> Status {
-        if self.not_expressible.is_empty() { Status::Imported } else { Status::NotExpressible }
+        if self.not_expressible.is_empty() {
+            Status::Imported
+        } else {
+            Status::NotExpressible
+        }
     }
 
     fn text(&self) -> String {
@@ -127,7 +131,10 @@ impl Report for ImportReport {
             }
         }
         if !self.runs_otherwise.is_empty() {
-            text.push_str(&format!("{} thing(s) run otherwise than drizzle's migrator ran them:\n", self.runs_otherwise.len()));
+            text.push_str(&format!(
+                "{} thing(s) run otherwise than drizzle's migrator ran them:\n",
+                self.runs_otherwise.len()
+            ));
             for n in &self.runs_otherwise {
                 text.push_str(&format!("  - {n}\n"));
             }
@@ -142,12 +149,32 @@ impl Report for ImportReport {
 
 /// Runs `import drizzle`.
 pub fn drizzle(cx: &Context, args: Args) -> Result<Done<ImportReport>, CliError> {
-    let Args { from, structs, drizzle_history, connection_string } = args;
-    if !drizzle_history.split_once('.').is_some_and(|(s, t)| !s.is_empty() && !t.is_empty() && !t.contains('.')) {
-        return Err(CliError::input("usage", format!("--drizzle-history `{drizzle_history}`: expected `schema.table`, as drizzle's migrationsSchema and migrationsTable (default {})", import::DRIZZLE_HISTORY)));
+    let Args {
+        from,
+        structs,
+        drizzle_history,
+        connection_string,
+    } = args;
+    if !drizzle_history
+        .split_once('.')
+        .is_some_and(|(s, t)| !s.is_empty() && !t.is_empty() && !t.contains('.'))
+    {
+        return Err(CliError::input(
+            "usage",
+            format!(
+                "--drizzle-history `{drizzle_history}`: expected `schema.table`, as drizzle's migrationsSchema and migrationsTable (default {})",
+                import::DRIZZLE_HISTORY
+            ),
+        ));
     }
     if !from.is_dir() {
-        return Err(CliError::input("import", format!("{}: not a folder; --from names drizzle-kit's `out` folder (holding meta/_journal.json, or one folder per migration with drizzle-kit v1)", from.display())));
+        return Err(CliError::input(
+            "import",
+            format!(
+                "{}: not a folder; --from names drizzle-kit's `out` folder (holding meta/_journal.json, or one folder per migration with drizzle-kit v1)",
+                from.display()
+            ),
+        ));
     }
     let config = Config::load(&cx.config)?;
     let _lock = cx.lock_for_writing(&config.out)?;
@@ -155,18 +182,36 @@ pub fn drizzle(cx: &Context, args: Args) -> Result<Done<ImportReport>, CliError>
         Some(path) => path,
         None => match config.schema.as_slice() {
             [one] if !one.contains(['*', '?', '[']) => config.root.join(one),
-            _ => return Err(CliError::input("usage", format!("{}: `schema` does not name one file; pass --structs FILE for the entity structs", config.path.display()))),
+            _ => {
+                return Err(CliError::input(
+                    "usage",
+                    format!(
+                        "{}: `schema` does not name one file; pass --structs FILE for the entity structs",
+                        config.path.display()
+                    ),
+                ));
+            }
         },
     };
     if structs.exists() {
-        return Err(CliError::input("usage", format!("{}: already exists; import writes new entity structs (pass another --structs FILE)", structs.display())));
+        return Err(CliError::input(
+            "usage",
+            format!(
+                "{}: already exists; import writes new entity structs (pass another --structs FILE)",
+                structs.display()
+            ),
+        ));
     }
     if config.out.join("meta").join("_journal.json").exists() {
         return Err(import::ImportError::NotEmpty(config.out.clone()).into());
     }
     let folder = import::read_drizzle_folder(&from)?;
     let journal = import::journal(&folder, &drizzle_history);
-    let sources: Vec<(String, Vec<u8>)> = folder.migrations.iter().map(|m| (m.tag.clone(), m.sql.clone())).collect();
+    let sources: Vec<(String, Vec<u8>)> = folder
+        .migrations
+        .iter()
+        .map(|m| (m.tag.clone(), m.sql.clone()))
+        .collect();
     let set = MigrationSet::from_memory(&journal, &sources, &from.display().to_string())?;
     // Not DATABASE_URL: the replay creates what the history creates, roles included, and
     // those outlive the scratch database; a throwaway server is left as it was found.
@@ -183,38 +228,94 @@ pub fn drizzle(cx: &Context, args: Args) -> Result<Done<ImportReport>, CliError>
                 () = &mut stop => return Err(RunError::Interrupted { what: " while starting the throwaway server".to_owned() }.into()),
             },
         };
-        let admin_url = named.clone().unwrap_or_else(|| embedded.as_ref().expect("started above").url("postgres"));
+        let admin_url = named
+            .clone()
+            .unwrap_or_else(|| embedded.as_ref().expect("started above").url("postgres"));
         let events = |e: Event| {
-            if let Event::Rewritten { tag, number, reason, .. } | Event::Skipped { tag, number, reason } = e {
-                rewrites.lock().expect("not poisoned").push(format!("{tag}: statement {number}: {reason}"));
+            if let Event::Rewritten {
+                tag,
+                number,
+                reason,
+                ..
+            }
+            | Event::Skipped {
+                tag,
+                number,
+                reason,
+            } = e
+            {
+                rewrites
+                    .lock()
+                    .expect("not poisoned")
+                    .push(format!("{tag}: statement {number}: {reason}"));
             }
         };
-        let (_, replayed) = scratch::with_scratch_database(&admin_url, "import", stop, async |url: &str| scratch::replay_each(url, &set, &history, &events).await).await?;
+        let (_, replayed) =
+            scratch::with_scratch_database(&admin_url, "import", stop, async |url: &str| {
+                scratch::replay_each(url, &set, &history, &events).await
+            })
+            .await?;
         Ok::<_, CliError>(replayed)
     })?;
-    let last = replayed.last().expect("a drizzle folder read has migrations");
-    let (mut not_expressible, listed): (Vec<_>, Vec<_>) = last.unmodelled.iter().partition(|u| cannot_be_said(&u.kind));
-    let mut not_expressible: Vec<String> = not_expressible.drain(..).map(|u| u.note.clone()).collect();
+    let last = replayed
+        .last()
+        .expect("a drizzle folder read has migrations");
+    let (mut not_expressible, listed): (Vec<_>, Vec<_>) = last
+        .unmodelled
+        .iter()
+        .partition(|u| cannot_be_said(&u.kind));
+    let mut not_expressible: Vec<String> =
+        not_expressible.drain(..).map(|u| u.note.clone()).collect();
     let mut notes = Vec::new();
     let mut runs_otherwise = rewrites.into_inner().expect("not poisoned");
-    runs_otherwise.extend(folder.unlisted.iter().map(|file| format!("{file} is not in the journal: drizzle's migrator never ran it, and it is not imported")));
+    runs_otherwise.extend(folder.unlisted.iter().map(|file| {
+        format!(
+            "{file} is not in the journal: drizzle's migrator never ran it, and it is not imported"
+        )
+    }));
     if config.dialect == Dialect::Dsql {
         runs_otherwise.extend(dsql_refusals(&folder));
     }
     notes.extend(listed.into_iter().map(|u| u.note.clone()));
     notes.extend(last.beside_notes());
-    let plan = import::plan_drizzle_import(&folder, replayed.iter().map(|r| r.schema.clone()).collect(), &config.out, config.dialect, &drizzle_history)?;
-    let entities = tablewright_core::schema::codegen::entities(&plan.schema, &format!("the drizzle-kit folder {}", from.display()));
+    let plan = import::plan_drizzle_import(
+        &folder,
+        replayed.iter().map(|r| r.schema.clone()).collect(),
+        &config.out,
+        config.dialect,
+        &drizzle_history,
+    )?;
+    let entities = tablewright_core::schema::codegen::entities(
+        &plan.schema,
+        &format!("the drizzle-kit folder {}", from.display()),
+    );
     notes.extend(entities.not_expressed);
     // The structs must say exactly what the last migration left: read back as `generate`
     // reads them, they plan nothing.
     let mut scan = scan::Scan::default();
     let mut errors = Vec::new();
-    scan::scan_source(&structs, &entities.source, &mut scan, &mut errors, &tablewright_core::schema::sql_text::ParsedFragments);
-    not_expressible.extend(errors.iter().map(|e| format!("the structs written for it do not read back: {e}")));
+    scan::scan_source(
+        &structs,
+        &entities.source,
+        &mut scan,
+        &mut errors,
+        &tablewright_core::schema::sql_text::ParsedFragments,
+    );
+    not_expressible.extend(
+        errors
+            .iter()
+            .map(|e| format!("the structs written for it do not read back: {e}")),
+    );
     if errors.is_empty() {
-        match lower::diff_for(&plan.schema, &scan.desired, &AllowDrops::default(), config.dialect) {
-            Ok((changes, _)) => not_expressible.extend(changes.ops.iter().map(|op| format!("the structs cannot say it as the database has it: `generate` would {op}"))),
+        match lower::diff_for(
+            &plan.schema,
+            &scan.desired,
+            &AllowDrops::default(),
+            config.dialect,
+        ) {
+            Ok((changes, _)) => not_expressible.extend(changes.ops.iter().map(|op| {
+                format!("the structs cannot say it as the database has it: `generate` would {op}")
+            })),
             Err(e) => not_expressible.push(format!("the structs written for it are refused: {e}")),
         }
     }
@@ -237,16 +338,25 @@ pub fn drizzle(cx: &Context, args: Args) -> Result<Done<ImportReport>, CliError>
     // The permissions file follows the sources, as after any `generate` (no handler declares
     // anything yet, so it names no grant), so that `generate --check` passes at once.
     if let Ok(files) = config.schema_files()
-        && let Ok(scanned) = scan::scan_files(&files, &tablewright_core::schema::sql_text::ParsedFragments)
+        && let Ok(scanned) =
+            scan::scan_files(&files, &tablewright_core::schema::sql_text::ParsedFragments)
         && let Some(permissions) = generate::plan_permissions(&config, &scanned)?
     {
         generate::write(None, Some(&permissions))?;
     }
     // drizzle-kit wrote PostgreSQL; on a dsql project, say now what DSQL cannot hold.
     if config.dialect == Dialect::Dsql {
-        let desired = tablewright_core::schema::desired::DesiredSchema { schema: plan.schema.clone(), ..Default::default() };
-        if let Ok((changes, next)) = lower::diff_for(&Default::default(), &desired, &AllowDrops::default(), config.dialect)
-            && let Err(compile_plan::PlanError::Refused { refusals, .. }) = compile_plan::plan(&changes, &next, config.dialect)
+        let desired = tablewright_core::schema::desired::DesiredSchema {
+            schema: plan.schema.clone(),
+            ..Default::default()
+        };
+        if let Ok((changes, next)) = lower::diff_for(
+            &Default::default(),
+            &desired,
+            &AllowDrops::default(),
+            config.dialect,
+        ) && let Err(compile_plan::PlanError::Refused { refusals, .. }) =
+            compile_plan::plan(&changes, &next, config.dialect)
         {
             notes.extend(refusals.iter().map(|r| format!("on dsql: {r}")));
         }
@@ -263,7 +373,17 @@ fn dsql_refusals(folder: &import::DrizzleFolder) -> Vec<String> {
     let mut refused: Vec<(String, dsql_check::CheckedStatement)> = Vec::new();
     for m in &folder.migrations {
         let text = String::from_utf8_lossy(&m.sql);
-        refused.extend(dsql_check::check_text(&text).into_iter().filter(|c| matches!(c.class, DsqlClass::ForeignKey | DsqlClass::Recreation | DsqlClass::Error)).map(|c| (m.tag.clone(), c)));
+        refused.extend(
+            dsql_check::check_text(&text)
+                .into_iter()
+                .filter(|c| {
+                    matches!(
+                        c.class,
+                        DsqlClass::ForeignKey | DsqlClass::Recreation | DsqlClass::Error
+                    )
+                })
+                .map(|c| (m.tag.clone(), c)),
+        );
     }
     if refused.is_empty() {
         return Vec::new();
@@ -276,7 +396,18 @@ fn dsql_refusals(folder: &import::DrizzleFolder) -> Vec<String> {
         count(DsqlClass::Recreation),
         count(DsqlClass::Error)
     )];
-    out.extend(refused.iter().take(5).map(|(tag, c)| format!("on dsql: {tag}.sql:{}: {} {}", c.line, c.class.label(), c.sql.split_whitespace().take(8).collect::<Vec<_>>().join(" "))));
+    out.extend(refused.iter().take(5).map(|(tag, c)| {
+        format!(
+            "on dsql: {tag}.sql:{}: {} {}",
+            c.line,
+            c.class.label(),
+            c.sql
+                .split_whitespace()
+                .take(8)
+                .collect::<Vec<_>>()
+                .join(" ")
+        )
+    }));
     if refused.len() > 5 {
         out.push(format!("on dsql: .. and {} more", refused.len() - 5));
     }
@@ -297,6 +428,8 @@ fn cannot_be_said(kind: &UnmodelledKind) -> bool {
         | UnmodelledKind::Exclusion
         | UnmodelledKind::Unlogged
         | UnmodelledKind::Unreadable => true,
-        UnmodelledKind::DefinedType { .. } | UnmodelledKind::Sequence { .. } | UnmodelledKind::NotATable => false,
+        UnmodelledKind::DefinedType { .. }
+        | UnmodelledKind::Sequence { .. }
+        | UnmodelledKind::NotATable => false,
     }
 }

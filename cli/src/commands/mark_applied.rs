@@ -76,9 +76,23 @@ impl Report for MarkReport {
             0 => "with no statement done".to_owned(),
             n => format!("with statements 1 to {n} done"),
         };
-        let mut text = format!("Marked {} {what} on {}{}.\n", self.marked, self.target, if self.reset { "; the rest of the history was removed" } else { "" });
+        let mut text = format!(
+            "Marked {} {what} on {}{}.\n",
+            self.marked,
+            self.target,
+            if self.reset {
+                "; the rest of the history was removed"
+            } else {
+                ""
+            }
+        );
         if !self.never_ran.is_empty() {
-            let list = self.never_ran.iter().map(|n| n.to_string()).collect::<Vec<_>>().join(", ");
+            let list = self
+                .never_ran
+                .iter()
+                .map(|n| n.to_string())
+                .collect::<Vec<_>>()
+                .join(", ");
             text.push_str(&format!("Statement(s) {list} of {} never ran here: make sure the database already has their effect.\n", self.marked));
         }
         text
@@ -88,19 +102,41 @@ impl Report for MarkReport {
 /// Runs `mark-applied`.
 pub fn run(cx: &Context, args: Args) -> Result<Done<MarkReport>, CliError> {
     if args.reset && !args.yes {
-        return Err(input("--reset deletes the whole migration history but this one row; add --yes to confirm (tablewright never prompts)"));
+        return Err(input(
+            "--reset deletes the whole migration history but this one row; add --yes to confirm (tablewright never prompts)",
+        ));
     }
     let target = args.db.target(cx)?;
     let (_, folder, history) = args.db.sources(&cx.config)?;
     let set = MigrationSet::from_folder(&folder)?;
-    let tag = Path::new(&args.file).file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| args.file.clone());
+    let tag = Path::new(&args.file)
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| args.file.clone());
     block_on(None, async {
-        let migrator = Migrator::new(target.clone(), set, MigratorOptions { history: history.clone(), ..MigratorOptions::default() }).await?;
+        let migrator = Migrator::new(
+            target.clone(),
+            set,
+            MigratorOptions {
+                history: history.clone(),
+                ..MigratorOptions::default()
+            },
+        )
+        .await?;
         if args.reset {
             squashed_history_is_complete(&migrator, &target, &history, &folder, &tag).await?;
         }
-        let marked = migrator.mark_applied(&tag, args.reset, args.through).await?;
-        Ok(Done::ok(MarkReport { target: migrator.target().to_string(), marked: tag, through: marked.through, total: marked.total, never_ran: marked.never_ran, reset: args.reset }))
+        let marked = migrator
+            .mark_applied(&tag, args.reset, args.through)
+            .await?;
+        Ok(Done::ok(MarkReport {
+            target: migrator.target().to_string(),
+            marked: tag,
+            through: marked.through,
+            total: marked.total,
+            never_ran: marked.never_ran,
+            reset: args.reset,
+        }))
     })
 }
 
@@ -108,9 +144,19 @@ pub fn run(cx: &Context, args: Args) -> Result<Done<MarkReport>, CliError> {
 /// must be one archive's migrations, every one applied, or the database would never get
 /// the ones it had not run. (Without archives, or with a history of only the baseline,
 /// there is nothing to check.)
-async fn squashed_history_is_complete(migrator: &Migrator, target: &Target, history: &HistoryTable, folder: &Path, baseline: &str) -> Result<(), CliError> {
+async fn squashed_history_is_complete(
+    migrator: &Migrator,
+    target: &Target,
+    history: &HistoryTable,
+    folder: &Path,
+    baseline: &str,
+) -> Result<(), CliError> {
     let status = migrator.status().await?;
-    if status.unknown.is_empty() && status.applied.is_empty() && status.in_progress.is_empty() && status.failed.is_empty() {
+    if status.unknown.is_empty()
+        && status.applied.is_empty()
+        && status.in_progress.is_empty()
+        && status.failed.is_empty()
+    {
         return Err(input(format!(
             "--reset: {target} has no migration history, so there is nothing to replace; a new database gets `{baseline}` from `tablewright migrate`, and one built another way (by hand, `pull`, `push`) is recorded with `mark-applied --file {baseline}` without --reset"
         )));
@@ -123,13 +169,32 @@ async fn squashed_history_is_complete(migrator: &Migrator, target: &Target, hist
     let mut behind = Vec::new();
     for archive in &archives {
         let set = MigrationSet::from_folder(archive)?;
-        let old = Migrator::new(target.clone(), set, MigratorOptions { history: history.clone(), ..MigratorOptions::default() }).await?;
+        let old = Migrator::new(
+            target.clone(),
+            set,
+            MigratorOptions {
+                history: history.clone(),
+                ..MigratorOptions::default()
+            },
+        )
+        .await?;
         let status = old.status().await?;
         if status.unknown.iter().any(|t| t != baseline) {
             continue; // this archive does not explain the history
         }
-        let unfinished: Vec<String> = status.pending.iter().cloned().chain(status.in_progress.iter().map(|m| m.tag.clone())).chain(status.failed.iter().map(|m| m.tag.clone())).collect();
-        let edited: Vec<String> = status.edited.iter().cloned().chain(status.edited_in_progress.iter().map(|m| m.tag.clone())).collect();
+        let unfinished: Vec<String> = status
+            .pending
+            .iter()
+            .cloned()
+            .chain(status.in_progress.iter().map(|m| m.tag.clone()))
+            .chain(status.failed.iter().map(|m| m.tag.clone()))
+            .collect();
+        let edited: Vec<String> = status
+            .edited
+            .iter()
+            .cloned()
+            .chain(status.edited_in_progress.iter().map(|m| m.tag.clone()))
+            .collect();
         if unfinished.is_empty() && edited.is_empty() {
             return Ok(());
         }
@@ -145,7 +210,11 @@ async fn squashed_history_is_complete(migrator: &Migrator, target: &Target, hist
             "--reset: {} in {} differ from what this database applied (edited after they ran){}; the baseline would stand for files the database never ran: restore them from version control, then this again",
             edited.join(", "),
             archive.display(),
-            if unfinished.is_empty() { String::new() } else { format!(", and {} are not done", unfinished.join(", ")) }
+            if unfinished.is_empty() {
+                String::new()
+            } else {
+                format!(", and {} are not done", unfinished.join(", "))
+            }
         )),
         None => input(format!(
             "--reset: the history holds {} which no archive under {} accounts for; reset it only once you know the database has their effect (move the archives aside to skip this check)",

@@ -6,9 +6,9 @@ use crate::connect::{DbArgs, EventPrinter, block_on, termination};
 use crate::output::{CliError, Done, Format, Report, emit};
 use serde::Serialize;
 use std::time::Duration;
+use tablewright_core::project::folder::MigrationFolder;
 use tablewright_core::runner::PlannedMigration;
 use tablewright_core::runner::permissions::{ApplyOptions, PermissionsReport};
-use tablewright_core::project::folder::MigrationFolder;
 use tablewright_core::runner::{MigrationSet, Migrator, MigratorOptions, RunError};
 
 /// Examples for `--help`.
@@ -75,12 +75,16 @@ pub struct Args {
 
 /// Reads a duration flag: bare seconds (`90`) or a humantime duration (`90s`, `5m`,
 /// `1h30m`), from one second to `max_days`.
-fn duration_within(max_days: u64) -> impl Fn(&str) -> Result<Duration, String> + Clone + Send + Sync + 'static {
+fn duration_within(
+    max_days: u64,
+) -> impl Fn(&str) -> Result<Duration, String> + Clone + Send + Sync + 'static {
     move |text: &str| {
         let text = text.trim();
         let duration = match text.parse::<u64>() {
             Ok(secs) => Duration::from_secs(secs),
-            Err(_) => humantime::parse_duration(text).map_err(|e| format!("{e}: write seconds, or a duration such as 90s, 5m or 1h30m"))?,
+            Err(_) => humantime::parse_duration(text).map_err(|e| {
+                format!("{e}: write seconds, or a duration such as 90s, 5m or 1h30m")
+            })?,
         };
         if duration < Duration::from_secs(1) || duration > Duration::from_secs(max_days * 86_400) {
             return Err(format!("`{text}` is out of range: from 1s to {max_days}d"));
@@ -144,13 +148,30 @@ impl Report for MigrateReport {
     fn text(&self) -> String {
         let mut text = String::new();
         if self.status == Status::DryRun {
-            text.push_str(&format!("Dry run on {}: {} migration(s) to run; nothing will change.\n", self.target, self.pending.len()));
+            text.push_str(&format!(
+                "Dry run on {}: {} migration(s) to run; nothing will change.\n",
+                self.target,
+                self.pending.len()
+            ));
             for m in &self.pending {
-                let resume = if m.resume_from > 0 { format!(" (resumes at statement {})", m.resume_from + 1) } else { String::new() };
-                let previous = m.state.previous().map(|p| format!("; {p} last time")).unwrap_or_default();
+                let resume = if m.resume_from > 0 {
+                    format!(" (resumes at statement {})", m.resume_from + 1)
+                } else {
+                    String::new()
+                };
+                let previous = m
+                    .state
+                    .previous()
+                    .map(|p| format!("; {p} last time"))
+                    .unwrap_or_default();
                 text.push_str(&format!("{}{resume}{previous}\n", m.tag));
                 for s in &m.statements {
-                    text.push_str(&format!("  [{}] {}\n      {}\n", s.number, s.how, s.sql.replace('\n', "\n      ")));
+                    text.push_str(&format!(
+                        "  [{}] {}\n      {}\n",
+                        s.number,
+                        s.how,
+                        s.sql.replace('\n', "\n      ")
+                    ));
                 }
             }
             if let Some(step) = &self.permissions_step {
@@ -165,9 +186,16 @@ impl Report for MigrateReport {
         }
         if let Some(converged) = &self.permissions {
             text.push_str(&applied_text(&converged.applied));
-            text.push_str(&validated_text(&converged.validated, self.revoke_undeclared));
+            text.push_str(&validated_text(
+                &converged.validated,
+                self.revoke_undeclared,
+            ));
         }
-        text.push_str(&format!("Done: {} applied, {} already applied.\n", self.applied.len(), self.already_applied));
+        text.push_str(&format!(
+            "Done: {} applied, {} already applied.\n",
+            self.applied.len(),
+            self.already_applied
+        ));
         text
     }
 }
@@ -175,8 +203,11 @@ impl Report for MigrateReport {
 /// A history this folder does not know, when `squash` archived it: the way out is the
 /// baseline's `mark-applied --reset`, not another branch.
 fn after_squash(e: RunError, folder: &std::path::Path) -> CliError {
-    let squashed = matches!(e, RunError::UnknownApplied { .. }) && MigrationFolder::load(folder).is_ok_and(|f| !f.archives().is_empty());
-    let baseline = MigrationSet::from_folder(folder).ok().and_then(|set| set.migrations.first().map(|m| m.tag.clone()));
+    let squashed = matches!(e, RunError::UnknownApplied { .. })
+        && MigrationFolder::load(folder).is_ok_and(|f| !f.archives().is_empty());
+    let baseline = MigrationSet::from_folder(folder)
+        .ok()
+        .and_then(|set| set.migrations.first().map(|m| m.tag.clone()));
     match (squashed, baseline) {
         (true, Some(baseline)) => CliError::from(e).context(format!(
             "this database's history is the one `squash` archived under {}: once it has applied every archived migration (`migrate --folder` the archive first, if not), record the baseline in its place with `tablewright mark-applied --file {baseline} --reset --yes`",
@@ -191,12 +222,23 @@ pub fn run(cx: &Context, args: Args) -> Result<Done<MigrateReport>, CliError> {
     let target = args.db.target(cx)?;
     let (config, folder, history) = args.db.sources(&cx.config)?;
     let revoke_undeclared = config.as_ref().is_none_or(|c| c.revoke_undeclared);
-    let permissions = match config.map(|c| c.permissions).filter(|p| !args.no_permissions && p.is_file()) {
+    let permissions = match config
+        .map(|c| c.permissions)
+        .filter(|p| !args.no_permissions && p.is_file())
+    {
         Some(path) => Some(read_file(&path, ApplyOptions { revoke_undeclared })?),
         None => None,
     };
     // The dry run says what the permissions step would do; the run does it.
-    let permissions_step = if args.dry_run { permissions.as_ref().map(|p| PermissionsStep { file: p.name.clone(), statements: p.statements.len(), revoke_undeclared: p.options.revoke_undeclared }) } else { None };
+    let permissions_step = if args.dry_run {
+        permissions.as_ref().map(|p| PermissionsStep {
+            file: p.name.clone(),
+            statements: p.statements.len(),
+            revoke_undeclared: p.options.revoke_undeclared,
+        })
+    } else {
+        None
+    };
     let permissions = if args.dry_run { None } else { permissions };
     let set = MigrationSet::from_folder(&folder)?;
     let options = MigratorOptions {
@@ -235,11 +277,17 @@ pub fn run(cx: &Context, args: Args) -> Result<Done<MigrateReport>, CliError> {
             return Ok(Done::ok(report));
         }
         if format == Format::Text {
-            emit(&format!("Migrating {} from {}\n", report.target, report.origin));
+            emit(&format!(
+                "Migrating {} from {}\n",
+                report.target, report.origin
+            ));
         }
         // SIGINT and SIGTERM stop the run the way --timeout does: the statement in flight
         // ended on the server, the lock released.
-        let run = migrator.run_until(&|e| printer.print(e), termination()).await.map_err(|e| after_squash(e, &folder))?;
+        let run = migrator
+            .run_until(&|e| printer.print(e), termination())
+            .await
+            .map_err(|e| after_squash(e, &folder))?;
         report.applied = run.applied;
         report.already_applied = run.already_applied;
         report.permissions = run.permissions;

@@ -8,9 +8,11 @@ use crate::output::{CliError, Done, Report};
 use serde::Serialize;
 use std::path::Path;
 use tablewright_core::compile::permissions::Statement;
-use tablewright_core::project::config::Config;
 use tablewright_core::error::printable;
-use tablewright_core::runner::permissions::{ApplyOptions, ApplyReport, Excess, Gap, GapReason, Membership, PermissionsFile, ValidateReport};
+use tablewright_core::project::config::Config;
+use tablewright_core::runner::permissions::{
+    ApplyOptions, ApplyReport, Excess, Gap, GapReason, Membership, PermissionsFile, ValidateReport,
+};
 use tablewright_core::runner::{self, Connector};
 
 /// `permissions apply`'s examples for `--help`.
@@ -94,7 +96,11 @@ impl Report for PermissionsReport {
     type Status = Status;
 
     fn status(&self) -> Status {
-        if self.validated.is_clean() { Status::Ok } else { Status::Problems }
+        if self.validated.is_clean() {
+            Status::Ok
+        } else {
+            Status::Problems
+        }
     }
 
     fn text(&self) -> String {
@@ -109,20 +115,40 @@ impl Report for PermissionsReport {
 
 /// What applying did, for people.
 pub(crate) fn applied_text(applied: &ApplyReport) -> String {
-    let mut text = format!("permissions: {} role(s) created, {} grant(s) applied", applied.created_roles.len(), applied.granted);
+    let mut text = format!(
+        "permissions: {} role(s) created, {} grant(s) applied",
+        applied.created_roles.len(),
+        applied.granted
+    );
     if applied.skipped_iam > 0 {
-        text.push_str(&format!(", {} AWS IAM GRANT(s) skipped (not DSQL)", applied.skipped_iam));
+        text.push_str(&format!(
+            ", {} AWS IAM GRANT(s) skipped (not DSQL)",
+            applied.skipped_iam
+        ));
     }
-    text.push_str(&format!(", {} undeclared privilege set(s) revoked\n", applied.revoked.len()));
+    text.push_str(&format!(
+        ", {} undeclared privilege set(s) revoked\n",
+        applied.revoked.len()
+    ));
     for e in &applied.revoked {
-        text.push_str(&format!("  revoked {} on {} from {}: no handler declares it\n", excess_what(e), printable(&e.table), printable(&e.role)));
+        text.push_str(&format!(
+            "  revoked {} on {} from {}: no handler declares it\n",
+            excess_what(e),
+            printable(&e.table),
+            printable(&e.role)
+        ));
     }
     text
 }
 
 /// What validation found, for people.
 pub(crate) fn validated_text(report: &ValidateReport, revoke_undeclared: bool) -> String {
-    let mut text = format!("permissions: {} grant(s) checked against pg_class.relacl, {} gap(s), {} undeclared privilege set(s)\n", report.checked, report.gaps.len(), report.excess.len());
+    let mut text = format!(
+        "permissions: {} grant(s) checked against pg_class.relacl, {} gap(s), {} undeclared privilege set(s)\n",
+        report.checked,
+        report.gaps.len(),
+        report.excess.len()
+    );
     for g in &report.gaps {
         text.push_str(&gap_line(g));
     }
@@ -148,21 +174,43 @@ pub(crate) fn gap_line(g: &Gap) -> String {
         GapReason::RoleMissing => "role does not exist",
         GapReason::NotGranted => "not granted",
     };
-    format!("  warning: {} on {} for role {}: {why} — {}\n", ops.join(", "), printable(&g.table), printable(&g.role), g.file)
+    format!(
+        "  warning: {} on {} for role {}: {why} — {}\n",
+        ops.join(", "),
+        printable(&g.table),
+        printable(&g.role),
+        g.file
+    )
 }
 
 /// A privilege no handler declares, for people.
 /// A managed role that is a member of another role, for people.
 pub(crate) fn membership_line(m: &Membership) -> String {
-    format!("  warning: role {} is a member of {}, whose privileges no handler declares (REVOKE {} FROM {} to undo)\n", printable(&m.role), printable(&m.member_of), printable(&m.member_of), printable(&m.role))
+    format!(
+        "  warning: role {} is a member of {}, whose privileges no handler declares (REVOKE {} FROM {} to undo)\n",
+        printable(&m.role),
+        printable(&m.member_of),
+        printable(&m.member_of),
+        printable(&m.role)
+    )
 }
 
 pub(crate) fn excess_line(e: &Excess) -> String {
     if e.role == tablewright_core::runner::permissions::PUBLIC {
         let undo = e.revokes().join(" ");
-        return format!("  warning: {} on {} for role PUBLIC (every role, the managed ones included): no handler declares it; tablewright never revokes from PUBLIC: `{}` by hand if nothing else needs it\n", excess_what(e), printable(&e.table), printable(&undo));
+        return format!(
+            "  warning: {} on {} for role PUBLIC (every role, the managed ones included): no handler declares it; tablewright never revokes from PUBLIC: `{}` by hand if nothing else needs it\n",
+            excess_what(e),
+            printable(&e.table),
+            printable(&undo)
+        );
     }
-    format!("  warning: {} on {} for role {}: no handler declares it\n", excess_what(e), printable(&e.table), printable(&e.role))
+    format!(
+        "  warning: {} on {} for role {}: no handler declares it\n",
+        excess_what(e),
+        printable(&e.table),
+        printable(&e.role)
+    )
 }
 
 /// `DELETE, TRUNCATE; the grant option on SELECT; SELECT, UPDATE (title) with the grant
@@ -173,11 +221,22 @@ fn excess_what(e: &Excess) -> String {
         parts.push(e.privileges.join(", "));
     }
     if !e.grant_options.is_empty() {
-        parts.push(format!("the grant option on {}", e.grant_options.join(", ")));
+        parts.push(format!(
+            "the grant option on {}",
+            e.grant_options.join(", ")
+        ));
     }
     for c in &e.columns {
-        let option = if c.grant_options.is_empty() { String::new() } else { format!(" with the grant option on {}", c.grant_options.join(", ")) };
-        parts.push(format!("{} ({}){option}", c.privileges.join(", "), c.column));
+        let option = if c.grant_options.is_empty() {
+            String::new()
+        } else {
+            format!(" with the grant option on {}", c.grant_options.join(", "))
+        };
+        parts.push(format!(
+            "{} ({}){option}",
+            c.privileges.join(", "),
+            c.column
+        ));
     }
     // Names from the catalog: escaped.
     printable(&parts.join("; ")).into_owned()
@@ -185,13 +244,23 @@ fn excess_what(e: &Excess) -> String {
 
 /// The permissions file's statements.
 pub(crate) fn read_statements(path: &Path) -> Result<Vec<Statement>, CliError> {
-    let text = std::fs::read_to_string(path).map_err(|e| input(format!("{}: {e} (run `tablewright generate` to write it)", path.display())))?;
-    tablewright_core::compile::permissions::parse(&text).map_err(|e| input(format!("{}: {e}", path.display())))
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        input(format!(
+            "{}: {e} (run `tablewright generate` to write it)",
+            path.display()
+        ))
+    })?;
+    tablewright_core::compile::permissions::parse(&text)
+        .map_err(|e| input(format!("{}: {e}", path.display())))
 }
 
 /// The permissions file, ready for `converge`.
 pub(crate) fn read_file(path: &Path, options: ApplyOptions) -> Result<PermissionsFile, CliError> {
-    Ok(PermissionsFile { name: path.display().to_string(), statements: read_statements(path)?, options })
+    Ok(PermissionsFile {
+        name: path.display().to_string(),
+        statements: read_statements(path)?,
+        options,
+    })
 }
 
 /// Runs `permissions apply`.
@@ -204,10 +273,17 @@ pub fn validate(cx: &Context, args: ValidateArgs) -> Result<Done<PermissionsRepo
     run(cx, &args.db, args.repair, args.strict)
 }
 
-fn run(cx: &Context, db: &DbArgs, apply: bool, strict: bool) -> Result<Done<PermissionsReport>, CliError> {
+fn run(
+    cx: &Context,
+    db: &DbArgs,
+    apply: bool,
+    strict: bool,
+) -> Result<Done<PermissionsReport>, CliError> {
     let target = db.target(cx)?;
     let config = Config::load(&cx.config)?;
-    let options = ApplyOptions { revoke_undeclared: config.revoke_undeclared };
+    let options = ApplyOptions {
+        revoke_undeclared: config.revoke_undeclared,
+    };
     block_on(None, async {
         let connector = Connector::new(target).await?;
         let file = read_file(&config.permissions, options)?;
@@ -215,9 +291,18 @@ fn run(cx: &Context, db: &DbArgs, apply: bool, strict: bool) -> Result<Done<Perm
             let converged = runner::permissions::converge(&connector, &file).await?;
             (Some(converged.applied), converged.validated)
         } else {
-            (None, runner::permissions::validate(&connector, &file.name, &file.statements).await?)
+            (
+                None,
+                runner::permissions::validate(&connector, &file.name, &file.statements).await?,
+            )
         };
-        let report = PermissionsReport { target: connector.target().to_string(), file: file.name.clone(), revoke_undeclared: options.revoke_undeclared, applied, validated };
+        let report = PermissionsReport {
+            target: connector.target().to_string(),
+            file: file.name.clone(),
+            revoke_undeclared: options.revoke_undeclared,
+            applied,
+            validated,
+        };
         let problem = strict && !report.validated.is_clean();
         Ok(Done::checked(report, problem))
     })

@@ -1,7 +1,9 @@
 //! `pull`: a database's tables written as entity structs.
 
 use crate::Context;
-use crate::connect::{DbArgs, application_schemas, block_on, history_of, input, optional_config, read_schema_on};
+use crate::connect::{
+    DbArgs, application_schemas, block_on, history_of, input, optional_config, read_schema_on,
+};
 use crate::output::{CliError, Done, Format, Report, emit};
 use serde::Serialize;
 use std::path::PathBuf;
@@ -65,7 +67,11 @@ impl Report for PullReport {
     fn text(&self) -> String {
         let mut text = String::new();
         if let Some(path) = &self.out {
-            text.push_str(&format!("pull: wrote {} struct(s) from {} to {path}\n", self.tables.len(), self.target));
+            text.push_str(&format!(
+                "pull: wrote {} struct(s) from {} to {path}\n",
+                self.tables.len(),
+                self.target
+            ));
         }
         text.push_str(&self.notes());
         text
@@ -88,12 +94,18 @@ impl PullReport {
 /// Runs `pull`.
 pub fn run(cx: &Context, args: Args) -> Result<Done<PullReport>, CliError> {
     let target = args.db.target(cx)?;
-    let history = optional_config(&cx.config)?.as_ref().map(history_of).unwrap_or_default();
+    let history = optional_config(&cx.config)?
+        .as_ref()
+        .map(history_of)
+        .unwrap_or_default();
     if let Some(path) = &args.out
         && path.exists()
         && !args.force
     {
-        return Err(input(format!("{}: already exists; pull writes a new file (choose another --out, or --force to replace it)", path.display())));
+        return Err(input(format!(
+            "{}: already exists; pull writes a new file (choose another --out, or --force to replace it)",
+            path.display()
+        )));
     }
     block_on(None, async {
         let connector = runner::Connector::new(target).await?;
@@ -101,34 +113,58 @@ pub fn run(cx: &Context, args: Args) -> Result<Done<PullReport>, CliError> {
         // narrowed pull lists rather than passes over.
         let mut conn = connector.connect().await?;
         let read = async |conn: &mut runner::Conn| {
-            let namespaces = if args.namespaces.is_empty() { application_schemas(conn, &history).await? } else { args.namespaces.clone() };
+            let namespaces = if args.namespaces.is_empty() {
+                application_schemas(conn, &history).await?
+            } else {
+                args.namespaces.clone()
+            };
             let found = read_schema_on(conn, &namespaces, &history).await?;
             let skip = [history.schema.clone(), "drizzle".to_owned()];
-            let elsewhere = runner::introspect::tables_elsewhere(conn.pg(), &namespaces, &skip).await.map_err(|e| runner::RunError::db("reading the catalog", e))?;
+            let elsewhere = runner::introspect::tables_elsewhere(conn.pg(), &namespaces, &skip)
+                .await
+                .map_err(|e| runner::RunError::db("reading the catalog", e))?;
             Ok::<_, CliError>((namespaces, found, elsewhere))
         };
         let read = read(&mut conn).await;
         conn.close().await;
         let (namespaces, found, elsewhere) = read?;
-        let described = namespaces.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ");
+        let described = namespaces
+            .iter()
+            .map(|n| format!("`{n}`"))
+            .collect::<Vec<_>>()
+            .join(", ");
         if found.schema.tables.is_empty() {
-            return Err(input(format!("{}: schema(s) {described} hold no tables to pull", connector.target())));
+            return Err(input(format!(
+                "{}: schema(s) {described} hold no tables to pull",
+                connector.target()
+            )));
         }
-        let entities = tablewright_core::schema::codegen::entities(&found.schema, &format!("{} (schema(s) {described})", connector.target()));
-        let mut not_expressed: Vec<String> = found.unmodelled.iter().map(|u| u.note.clone()).collect();
+        let entities = tablewright_core::schema::codegen::entities(
+            &found.schema,
+            &format!("{} (schema(s) {described})", connector.target()),
+        );
+        let mut not_expressed: Vec<String> =
+            found.unmodelled.iter().map(|u| u.note.clone()).collect();
         not_expressed.extend(found.beside_notes());
         not_expressed.extend(entities.not_expressed.iter().cloned());
         not_expressed.extend(elsewhere.into_iter().map(|(schema, table)| {
             tablewright_core::error::printable(&format!("table `{schema}.{table}` is in schema `{schema}`, which this pull does not read (`--schema {schema}` adds it)")).into_owned()
         }));
         if let Some(path) = &args.out {
-            tablewright_core::project::fsio::write_all_or_nothing(&[(path.clone(), entities.source.clone().into_bytes())])?;
+            tablewright_core::project::fsio::write_all_or_nothing(&[(
+                path.clone(),
+                entities.source.clone().into_bytes(),
+            )])?;
         }
         let report = PullReport {
             target: connector.target().to_string(),
             tables: found.schema.tables.keys().cloned().collect(),
             out: args.out.as_ref().map(|p| p.display().to_string()),
-            source: if args.out.is_none() { Some(entities.source) } else { None },
+            source: if args.out.is_none() {
+                Some(entities.source)
+            } else {
+                None
+            },
             not_expressed,
         };
         // To standard output, the structs are the output: the notes go to stderr.
@@ -137,7 +173,11 @@ pub fn run(cx: &Context, args: Args) -> Result<Done<PullReport>, CliError> {
         {
             emit(source);
             crate::output::emit_err(&report.notes());
-            return Ok(Done { report, found_problem: false, text_shown: true });
+            return Ok(Done {
+                report,
+                found_problem: false,
+                text_shown: true,
+            });
         }
         Ok(Done::ok(report))
     })

@@ -61,13 +61,23 @@ impl Report for PushReport {
     type Status = Status;
 
     fn status(&self) -> Status {
-        if self.changes.is_empty() { Status::UpToDate } else { Status::Pushed }
+        if self.changes.is_empty() {
+            Status::UpToDate
+        } else {
+            Status::Pushed
+        }
     }
 
     fn text(&self) -> String {
         match self.status() {
-            Status::UpToDate => format!("push: {} already matches the structs ({} table(s)); nothing to do.\n", self.target, self.tables),
-            Status::Pushed => format!("push: done, {} statement(s); no file written, no history recorded.\n", self.statements.len()),
+            Status::UpToDate => format!(
+                "push: {} already matches the structs ({} table(s)); nothing to do.\n",
+                self.target, self.tables
+            ),
+            Status::Pushed => format!(
+                "push: done, {} statement(s); no file written, no history recorded.\n",
+                self.statements.len()
+            ),
         }
     }
 }
@@ -85,7 +95,10 @@ pub fn run(cx: &Context, args: Args) -> Result<Done<PushReport>, CliError> {
             "push changes {target} directly, with no migration to review or replay; under DSQL's rules that needs --allow-dsql (a local PostgreSQL without them: --provider postgres; a shared database: `generate` and `migrate`)"
         )));
     }
-    let scanned = scan::scan_files(&config.schema_files()?, &tablewright_core::schema::sql_text::ParsedFragments)?;
+    let scanned = scan::scan_files(
+        &config.schema_files()?,
+        &tablewright_core::schema::sql_text::ParsedFragments,
+    )?;
     let history = history_of(&config);
     let format = cx.format;
     let printer = EventPrinter::new(format);
@@ -93,8 +106,24 @@ pub fn run(cx: &Context, args: Args) -> Result<Done<PushReport>, CliError> {
         let connector = runner::Connector::new(target.clone()).await?;
         // A database whose history records migrations is deployed by them, not pushed to.
         if !args.force {
-            let empty = MigrationSet { migrations: Vec::new(), origin: "push".to_owned(), drizzle: None };
-            let recorded = Migrator::new(target.clone(), empty, MigratorOptions { history: history.clone(), lock: false, ..MigratorOptions::default() }).await?.status().await?.unknown;
+            let empty = MigrationSet {
+                migrations: Vec::new(),
+                origin: "push".to_owned(),
+                drizzle: None,
+            };
+            let recorded = Migrator::new(
+                target.clone(),
+                empty,
+                MigratorOptions {
+                    history: history.clone(),
+                    lock: false,
+                    ..MigratorOptions::default()
+                },
+            )
+            .await?
+            .status()
+            .await?
+            .unknown;
             if !recorded.is_empty() {
                 return Err(input(format!(
                     "{target}: its history records {} migration(s) ({}), so `migrate` deploys it; push would change it behind that history. Use `generate` and `migrate`, or --force for a development database",
@@ -105,21 +134,50 @@ pub fn run(cx: &Context, args: Args) -> Result<Done<PushReport>, CliError> {
         }
         // (What the structs cannot declare, a foreign key to another schema or an index
         // the model cannot hold, is not read, so it is left alone rather than dropped.)
-        let dialect = if target.dsql_rules() { Dialect::Dsql } else { Dialect::Postgres };
-        let mut live = read_schema(&connector, Some(&scanned.desired.schema.namespaces()), &history).await?.schema;
+        let dialect = if target.dsql_rules() {
+            Dialect::Dsql
+        } else {
+            Dialect::Postgres
+        };
+        let mut live = read_schema(
+            &connector,
+            Some(&scanned.desired.schema.namespaces()),
+            &history,
+        )
+        .await?
+        .schema;
         // An enum type the structs never declared (a custom migration's) is left alone.
-        live.enums.retain(|name, _| scanned.desired.schema.enums.contains_key(name));
-        compare::adopt_spellings(&mut live, &tablewright_core::compile::lower::for_dialect(&scanned.desired.schema, dialect));
+        live.enums
+            .retain(|name, _| scanned.desired.schema.enums.contains_key(name));
+        compare::adopt_spellings(
+            &mut live,
+            &tablewright_core::compile::lower::for_dialect(&scanned.desired.schema, dialect),
+        );
         // Errors read as generate's do (the undecided drops with both ways out).
-        let (changes, next) = tablewright_core::compile::lower::diff_for(&live, &scanned.desired, &AllowDrops::parse(&args.allow_drop), dialect).map_err(GenerateError::Diff)?;
-        let mut report = PushReport { target: connector.target().to_string(), tables: scanned.desired.schema.tables.len(), changes: changes.ops.iter().map(Change::from).collect(), statements: Vec::new() };
+        let (changes, next) = tablewright_core::compile::lower::diff_for(
+            &live,
+            &scanned.desired,
+            &AllowDrops::parse(&args.allow_drop),
+            dialect,
+        )
+        .map_err(GenerateError::Diff)?;
+        let mut report = PushReport {
+            target: connector.target().to_string(),
+            tables: scanned.desired.schema.tables.len(),
+            changes: changes.ops.iter().map(Change::from).collect(),
+            statements: Vec::new(),
+        };
         if changes.ops.is_empty() {
             return Ok(Done::ok(report));
         }
         let planned = plan::plan(&changes, &next, dialect).map_err(GenerateError::Plan)?;
         let statements = planned.sql();
         if format == Format::Text {
-            let mut text = format!("push: {} change(s) to {}:\n", changes.ops.len(), connector.target());
+            let mut text = format!(
+                "push: {} change(s) to {}:\n",
+                changes.ops.len(),
+                connector.target()
+            );
             for op in &changes.ops {
                 text.push_str(&format!("  - {op}\n"));
             }

@@ -49,12 +49,19 @@ impl Report for RehashReport {
     type Status = Status;
 
     fn status(&self) -> Status {
-        if self.rehashed.is_empty() { Status::Unchanged } else { Status::Rehashed }
+        if self.rehashed.is_empty() {
+            Status::Unchanged
+        } else {
+            Status::Rehashed
+        }
     }
 
     fn text(&self) -> String {
         if self.rehashed.is_empty() {
-            return format!("{}: every recorded hash already matches its file.\n", self.journal);
+            return format!(
+                "{}: every recorded hash already matches its file.\n",
+                self.journal
+            );
         }
         let mut text = format!("Recorded new hashes in {}:\n", self.journal);
         for c in &self.rehashed {
@@ -71,5 +78,8 @@ pub fn run(cx: &Context, args: Args) -> Result<Done<RehashReport>, CliError> {
     let _lock = cx.lock_for_writing(&config.out)?;
     let mut folder = MigrationFolder::load(&config.out)?;
     let rehashed = folder.rehash(&args.tags)?;
-    Ok(Done::ok(RehashReport { journal: folder.journal_path().display().to_string(), rehashed }))
+    Ok(Done::ok(RehashReport {
+        journal: folder.journal_path().display().to_string(),
+        rehashed,
+    }))
 }

@@ -56,7 +56,11 @@ impl Report for SquashReport {
     }
 
     fn text(&self) -> String {
-        let first = self.squashed.first().map(String::as_str).unwrap_or_default();
+        let first = self
+            .squashed
+            .first()
+            .map(String::as_str)
+            .unwrap_or_default();
         let last = self.squashed.last().map(String::as_str).unwrap_or_default();
         let mut text = format!(
             "Squashed {} migrations ({first} .. {last}) into {} ({} statement(s)); the old files are in {}.\n",
@@ -86,7 +90,10 @@ pub fn run(cx: &Context, args: Args) -> Result<Done<SquashReport>, CliError> {
     let squash = generate::plan_squash(&config, &folder, &args.name, now_ms())?;
     generate::write_squash(&squash)?;
     Ok(Done::ok(SquashReport {
-        mark_applied: format!("tablewright mark-applied --file {} --reset --yes", squash.tag),
+        mark_applied: format!(
+            "tablewright mark-applied --file {} --reset --yes",
+            squash.tag
+        ),
         tag: squash.tag,
         squashed: squash.squashed,
         statements: squash.statements,

@@ -67,25 +67,66 @@ impl Report for StatusReport {
         let report = &self.migrations;
         let mut text = format!("{} — {}\n", self.target, self.origin);
         for a in &report.applied {
-            let how = if a.marked { "marked applied" } else { "applied" };
-            let edited = if report.edited.contains(&a.tag) { "  EDITED since: the file no longer matches what was applied" } else { "" };
+            let how = if a.marked {
+                "marked applied"
+            } else {
+                "applied"
+            };
+            let edited = if report.edited.contains(&a.tag) {
+                "  EDITED since: the file no longer matches what was applied"
+            } else {
+                ""
+            };
             // The history's text is the database's: printed escaped.
-            text.push_str(&format!("  {how:<15} {}  {}{edited}\n", printable(&a.tag), printable(a.applied_at.as_deref().unwrap_or(""))));
+            text.push_str(&format!(
+                "  {how:<15} {}  {}{edited}\n",
+                printable(&a.tag),
+                printable(a.applied_at.as_deref().unwrap_or(""))
+            ));
         }
         for p in &report.in_progress {
-            let how = if p.interrupted { format!("stopped inside statement {}: `migrate` settles its outcome from the database, then resumes", p.done + 1) } else { "`migrate` resumes it".to_owned() };
-            text.push_str(&format!("  {:<15} {}  {} of {} statements done; {how}\n", "in progress", printable(&p.tag), p.done, p.total));
+            let how = if p.interrupted {
+                format!(
+                    "stopped inside statement {}: `migrate` settles its outcome from the database, then resumes",
+                    p.done + 1
+                )
+            } else {
+                "`migrate` resumes it".to_owned()
+            };
+            text.push_str(&format!(
+                "  {:<15} {}  {} of {} statements done; {how}\n",
+                "in progress",
+                printable(&p.tag),
+                p.done,
+                p.total
+            ));
             if let Some(r) = &p.recreation {
-                let copied = r.copied_rows.map(|n| format!(", {n} rows copied")).unwrap_or_default();
-                text.push_str(&format!("  {:<15} recreation of {} in flight, next step {}{copied}\n", "", r.table, r.step));
+                let copied = r
+                    .copied_rows
+                    .map(|n| format!(", {n} rows copied"))
+                    .unwrap_or_default();
+                text.push_str(&format!(
+                    "  {:<15} recreation of {} in flight, next step {}{copied}\n",
+                    "", r.table, r.step
+                ));
             }
             if let Some(b) = &p.backfill {
-                let filled = b.filled_rows.map(|n| format!(", {n} rows filled so far")).unwrap_or_default();
-                text.push_str(&format!("  {:<15} backfill of {}.{} in flight{filled}\n", "", b.table, b.column));
+                let filled = b
+                    .filled_rows
+                    .map(|n| format!(", {n} rows filled so far"))
+                    .unwrap_or_default();
+                text.push_str(&format!(
+                    "  {:<15} backfill of {}.{} in flight{filled}\n",
+                    "", b.table, b.column
+                ));
             }
         }
         for f in &report.failed {
-            let code = f.code.as_ref().map(|c| format!(" (SQLSTATE {})", printable(c))).unwrap_or_default();
+            let code = f
+                .code
+                .as_ref()
+                .map(|c| format!(" (SQLSTATE {})", printable(c)))
+                .unwrap_or_default();
             text.push_str(&format!(
                 "  {:<15} {}  statement {} of {} failed{code}: {}; it took no effect, and `migrate` runs it again (fix the file from statement {} on, or the data)\n",
                 "failed",
@@ -97,13 +138,22 @@ impl Report for StatusReport {
             ));
         }
         for e in &report.edited_in_progress {
-            text.push_str(&format!("  {:<15} {}  {}; `migrate` refuses it until that is reverted\n", "EDITED", printable(&e.tag), e.what));
+            text.push_str(&format!(
+                "  {:<15} {}  {}; `migrate` refuses it until that is reverted\n",
+                "EDITED",
+                printable(&e.tag),
+                e.what
+            ));
         }
         for t in &report.pending {
             text.push_str(&format!("  {:<15} {t}\n", "pending"));
         }
         for t in &report.unknown {
-            text.push_str(&format!("  {:<15} {}  applied in the database, not in this folder\n", "unknown", printable(t)));
+            text.push_str(&format!(
+                "  {:<15} {}  applied in the database, not in this folder\n",
+                "unknown",
+                printable(t)
+            ));
         }
         text.push_str(&format!(
             "{} applied, {} in progress, {} failed, {} pending, {} edited, {} unknown\n",
@@ -124,9 +174,21 @@ pub fn run(cx: &Context, args: Args) -> Result<Done<StatusReport>, CliError> {
     let (_, folder, history) = args.db.sources(&cx.config)?;
     let set = MigrationSet::from_folder(&folder)?;
     block_on(None, async {
-        let migrator = Migrator::new(target, set, MigratorOptions { history, ..MigratorOptions::default() }).await?;
+        let migrator = Migrator::new(
+            target,
+            set,
+            MigratorOptions {
+                history,
+                ..MigratorOptions::default()
+            },
+        )
+        .await?;
         let migrations = migrator.status().await?;
-        let report = StatusReport { target: migrator.target().to_string(), origin: migrator.migrations().origin.clone(), migrations };
+        let report = StatusReport {
+            target: migrator.target().to_string(),
+            origin: migrator.migrations().origin.clone(),
+            migrations,
+        };
         // --exit-code: anything still to do is a finding too, for CI.
         let problem = match report.status() {
             Status::Problems => true,

@@ -70,7 +70,11 @@ impl Report for VerifyReport {
     type Status = Status;
 
     fn status(&self) -> Status {
-        if self.differences.is_empty() { Status::Ok } else { Status::Different }
+        if self.differences.is_empty() {
+            Status::Ok
+        } else {
+            Status::Different
+        }
     }
 
     fn text(&self) -> String {
@@ -80,13 +84,21 @@ impl Report for VerifyReport {
             None => "",
         };
         if self.differences.is_empty() {
-            return format!("verify: ok — {} migration(s) replayed into a scratch database under {} rules{guard}; the schema equals the last snapshot.\n", self.migrations, self.dialect);
+            return format!(
+                "verify: ok — {} migration(s) replayed into a scratch database under {} rules{guard}; the schema equals the last snapshot.\n",
+                self.migrations, self.dialect
+            );
         }
-        let mut text = format!("verify: the replayed schema differs from the last snapshot ({} difference(s)):\n", self.differences.len());
+        let mut text = format!(
+            "verify: the replayed schema differs from the last snapshot ({} difference(s)):\n",
+            self.differences.len()
+        );
         for d in &self.differences {
             text.push_str(&format!("  - {}\n", d.message));
         }
-        text.push_str("A migration file no longer produces its snapshot: revert hand edits, or regenerate.\n");
+        text.push_str(
+            "A migration file no longer produces its snapshot: revert hand edits, or regenerate.\n",
+        );
         text
     }
 }
@@ -95,16 +107,25 @@ impl Report for VerifyReport {
 pub fn run(cx: &Context, args: Args) -> Result<Done<VerifyReport>, CliError> {
     let config = Config::load(&cx.config)?;
     let folder = args.folder.unwrap_or_else(|| config.out.clone());
-    let named = args.connection_string.or_else(|| std::env::var("DATABASE_URL").ok().filter(|v| !v.is_empty()));
+    let named = args
+        .connection_string
+        .or_else(|| std::env::var("DATABASE_URL").ok().filter(|v| !v.is_empty()));
     let set = MigrationSet::from_folder(&folder)?;
-    let last = MigrationFolder::load(&folder)?.last_snapshot()?.ok_or_else(|| input(format!("{} has no migrations to verify", folder.display())))?;
+    let last = MigrationFolder::load(&folder)?
+        .last_snapshot()?
+        .ok_or_else(|| input(format!("{} has no migrations to verify", folder.display())))?;
     let dialect = config.dialect;
     let format = cx.format;
     let printer = EventPrinter::new(format);
     block_on(None, async {
         let stop = termination();
         let mut stop = std::pin::pin!(stop);
-        let interrupted = || CliError::from(RunError::Interrupted { what: " during verify; the throwaway server was stopped and its data removed".to_owned() });
+        let interrupted = || {
+            CliError::from(RunError::Interrupted {
+                what: " during verify; the throwaway server was stopped and its data removed"
+                    .to_owned(),
+            })
+        };
         // No server named: a throwaway one from the machine's PostgreSQL binaries. Its Drop
         // stops it and removes its data; a signal ends this block, so Drop runs then too.
         let embedded = match &named {
@@ -114,13 +135,20 @@ pub fn run(cx: &Context, args: Args) -> Result<Done<VerifyReport>, CliError> {
                 () = &mut stop => return Err(interrupted()),
             },
         };
-        let admin_url = named.clone().unwrap_or_else(|| embedded.as_ref().expect("started above").url("postgres"));
+        let admin_url = named
+            .clone()
+            .unwrap_or_else(|| embedded.as_ref().expect("started above").url("postgres"));
         if format == Format::Text
             && let Some(server) = &embedded
         {
-            emit(&format!("verify: no server named; started a throwaway PostgreSQL {} from this machine's binaries\n", server.version));
+            emit(&format!(
+                "verify: no server named; started a throwaway PostgreSQL {} from this machine's binaries\n",
+                server.version
+            ));
         }
-        let options = runner::VerifyOptions { sample_rows: args.with_rows };
+        let options = runner::VerifyOptions {
+            sample_rows: args.with_rows,
+        };
         // Text shows only the sample rows as they go in; JSON every event, on stderr.
         let found = runner::verify(
             &admin_url,

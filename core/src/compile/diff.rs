@@ -4,9 +4,12 @@
 //! and a drop needs an explicit allow. Every problem is collected before returning, so one
 //! run shows all the decisions a user has to make.
 
-use crate::schema::desired::{AllowDrops, DesiredSchema, Hint, Location};
-use crate::schema::model::{Check, Column, EnumType, ForeignKey, Identity, Index, PrimaryKey, Schema, SqlExpr, SqlType, Table, Unique};
 use crate::compile::rules::ChangeKind;
+use crate::schema::desired::{AllowDrops, DesiredSchema, Hint, Location};
+use crate::schema::model::{
+    Check, Column, EnumType, ForeignKey, Identity, Index, PrimaryKey, Schema, SqlExpr, SqlType,
+    Table, Unique,
+};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -17,7 +20,10 @@ use std::fmt;
 pub enum Op {
     /// Create a table (with its inline constraints; foreign keys listed in `deferred_fks`
     /// are added afterwards because of a reference cycle).
-    CreateTable { table: Table, deferred_fks: Vec<String> },
+    CreateTable {
+        table: Table,
+        deferred_fks: Vec<String>,
+    },
     /// Drop a table.
     DropTable { table: String },
     /// Rename a table.
@@ -27,30 +33,66 @@ pub enum Op {
     /// Drop a column.
     DropColumn { table: String, column: String },
     /// Rename a column.
-    RenameColumn { table: String, from: String, to: String },
+    RenameColumn {
+        table: String,
+        from: String,
+        to: String,
+    },
     /// Change a column's type.
     /// (`collation`: the column's collation after the change, `None` the type's default.)
-    AlterColumnType { table: String, column: String, from: SqlType, to: SqlType, collation: Option<String> },
+    AlterColumnType {
+        table: String,
+        column: String,
+        from: SqlType,
+        to: SqlType,
+        collation: Option<String>,
+    },
     /// `SET NOT NULL`.
     SetNotNull { table: String, column: String },
     /// `DROP NOT NULL`.
     DropNotNull { table: String, column: String },
     /// `SET DEFAULT`.
-    SetDefault { table: String, column: String, default: SqlExpr },
+    SetDefault {
+        table: String,
+        column: String,
+        default: SqlExpr,
+    },
     /// `DROP DEFAULT`.
     DropDefault { table: String, column: String },
     /// Make an existing column an identity column.
-    AddIdentity { table: String, column: String, identity: Identity },
+    AddIdentity {
+        table: String,
+        column: String,
+        identity: Identity,
+    },
     /// Drop identity.
     DropIdentity { table: String, column: String },
     /// Change an identity's kind or sequence options.
-    AlterIdentity { table: String, column: String, from: Identity, to: Identity },
+    AlterIdentity {
+        table: String,
+        column: String,
+        from: Identity,
+        to: Identity,
+    },
     /// Change a column's collation (its type unchanged).
-    AlterCollation { table: String, column: String, sql_type: SqlType, collation: Option<String> },
+    AlterCollation {
+        table: String,
+        column: String,
+        sql_type: SqlType,
+        collation: Option<String>,
+    },
     /// Replace the primary key.
-    ChangePrimaryKey { table: String, from: Option<PrimaryKey>, to: Option<PrimaryKey> },
+    ChangePrimaryKey {
+        table: String,
+        from: Option<PrimaryKey>,
+        to: Option<PrimaryKey>,
+    },
     /// Create an index (`new_table`: the table is created in the same migration).
-    CreateIndex { table: String, index: Index, new_table: bool },
+    CreateIndex {
+        table: String,
+        index: Index,
+        new_table: bool,
+    },
     /// Drop an index.
     DropIndex { table: String, name: String },
     /// Add a unique constraint to an existing table.
@@ -62,27 +104,52 @@ pub enum Op {
     /// Drop a check constraint.
     DropCheck { table: String, name: String },
     /// Add a foreign key to an existing table.
-    AddForeignKey { table: String, foreign_key: ForeignKey },
+    AddForeignKey {
+        table: String,
+        foreign_key: ForeignKey,
+    },
     /// Drop a foreign key.
     DropForeignKey { table: String, name: String },
     /// Rename a constraint whose definition did not change.
     /// (`index_backed`: a key or unique, whose name is also its index's.)
-    RenameConstraint { table: String, from: String, to: String, index_backed: bool },
+    RenameConstraint {
+        table: String,
+        from: String,
+        to: String,
+        index_backed: bool,
+    },
     /// Rename an index whose definition did not change; `index` is the definition under
     /// its new name.
-    RenameIndex { table: String, from: String, index: Index },
+    RenameIndex {
+        table: String,
+        from: String,
+        index: Index,
+    },
     /// Create an enum type.
     CreateEnum { enum_type: EnumType },
     /// Drop an enum type no column uses any more.
     DropEnum { name: String },
     /// Add a value to an enum type, before another (at the end when `before` is `None`).
-    AddEnumValue { name: String, value: String, before: Option<String> },
+    AddEnumValue {
+        name: String,
+        value: String,
+        before: Option<String>,
+    },
     /// Rename a value of an enum type.
-    RenameEnumValue { name: String, from: String, to: String },
+    RenameEnumValue {
+        name: String,
+        from: String,
+        to: String,
+    },
     /// Replace an enum type whose values were removed or reordered: `columns` keep the
     /// type (`(table, column, default)` as the structs have it), `leaving` are dropped
     /// later or change type and go to `text` first.
-    RecreateEnum { from: EnumType, to: EnumType, columns: Vec<(String, String, Option<SqlExpr>)>, leaving: Vec<(String, String)> },
+    RecreateEnum {
+        from: EnumType,
+        to: EnumType,
+        columns: Vec<(String, String, Option<SqlExpr>)>,
+        leaving: Vec<(String, String)>,
+    },
 }
 
 impl Op {
@@ -113,8 +180,12 @@ impl Op {
             Op::AlterIdentity { .. } => ChangeKind::AlterIdentity,
             Op::AlterCollation { .. } => ChangeKind::AlterCollation,
             Op::ChangePrimaryKey { .. } => ChangeKind::ChangePrimaryKey,
-            Op::CreateIndex { new_table: true, .. } => ChangeKind::CreateIndexOnNewTable,
-            Op::CreateIndex { new_table: false, .. } => ChangeKind::CreateIndex,
+            Op::CreateIndex {
+                new_table: true, ..
+            } => ChangeKind::CreateIndexOnNewTable,
+            Op::CreateIndex {
+                new_table: false, ..
+            } => ChangeKind::CreateIndex,
             Op::DropIndex { .. } => ChangeKind::DropIndex,
             Op::AddUnique { .. } => ChangeKind::AddUnique,
             Op::DropUnique { .. } => ChangeKind::DropUnique,
@@ -156,7 +227,9 @@ impl Op {
         match self {
             Op::CreateEnum { enum_type } => &enum_type.name,
             Op::RecreateEnum { to, .. } => &to.name,
-            Op::DropEnum { name } | Op::AddEnumValue { name, .. } | Op::RenameEnumValue { name, .. } => name,
+            Op::DropEnum { name }
+            | Op::AddEnumValue { name, .. }
+            | Op::RenameEnumValue { name, .. } => name,
             Op::CreateTable { table, .. } => &table.name,
             Op::DropTable { table } => table,
             Op::RenameTable { to, .. } => to,
@@ -210,7 +283,10 @@ impl Op {
             Op::AddUnique { unique, .. } => format!("add_{}", unique.name),
             Op::AddCheck { check, .. } => format!("add_{}", check.name),
             Op::AddForeignKey { foreign_key, .. } => format!("add_{}", foreign_key.name),
-            Op::DropIndex { name, .. } | Op::DropUnique { name, .. } | Op::DropCheck { name, .. } | Op::DropForeignKey { name, .. } => {
+            Op::DropIndex { name, .. }
+            | Op::DropUnique { name, .. }
+            | Op::DropCheck { name, .. }
+            | Op::DropForeignKey { name, .. } => {
                 format!("drop_{name}")
             }
             Op::RenameConstraint { to, .. } => format!("rename_{to}"),
@@ -231,23 +307,35 @@ impl fmt::Display for Op {
             Op::CreateTable { .. } => write!(f, "create table `{t}`"),
             Op::DropTable { .. } => write!(f, "drop table `{t}`"),
             Op::RenameTable { from, to } => write!(f, "rename table `{from}` to `{to}`"),
-            Op::AddColumn { column, .. } => write!(f, "add column `{t}.{}` ({})", column.name, column.sql_type),
+            Op::AddColumn { column, .. } => {
+                write!(f, "add column `{t}.{}` ({})", column.name, column.sql_type)
+            }
             Op::DropColumn { column, .. } => write!(f, "drop column `{t}.{column}`"),
             Op::RenameColumn { from, to, .. } => write!(f, "rename column `{t}.{from}` to `{to}`"),
-            Op::AlterColumnType { column, from, to, .. } => write!(f, "change type of `{t}.{column}` from {from} to {to}"),
+            Op::AlterColumnType {
+                column, from, to, ..
+            } => write!(f, "change type of `{t}.{column}` from {from} to {to}"),
             Op::SetNotNull { column, .. } => write!(f, "make `{t}.{column}` NOT NULL"),
             Op::DropNotNull { column, .. } => write!(f, "make `{t}.{column}` nullable"),
-            Op::SetDefault { column, default, .. } => write!(f, "set default of `{t}.{column}` to {default}"),
+            Op::SetDefault {
+                column, default, ..
+            } => write!(f, "set default of `{t}.{column}` to {default}"),
             Op::DropDefault { column, .. } => write!(f, "drop default of `{t}.{column}`"),
             Op::AddIdentity { column, .. } => write!(f, "make `{t}.{column}` an identity column"),
             Op::DropIdentity { column, .. } => write!(f, "drop identity of `{t}.{column}`"),
             Op::AlterIdentity { column, .. } => write!(f, "change the identity of `{t}.{column}`"),
-            Op::AlterCollation { column, collation, .. } => match collation {
+            Op::AlterCollation {
+                column, collation, ..
+            } => match collation {
                 Some(c) => write!(f, "collate `{t}.{column}` by \"{c}\""),
                 None => write!(f, "give `{t}.{column}` its type's default collation"),
             },
             Op::ChangePrimaryKey { to, .. } => match to {
-                Some(pk) => write!(f, "change primary key of `{t}` to ({})", pk.columns.join(", ")),
+                Some(pk) => write!(
+                    f,
+                    "change primary key of `{t}` to ({})",
+                    pk.columns.join(", ")
+                ),
                 None => write!(f, "drop primary key of `{t}`"),
             },
             Op::CreateIndex { index, .. } => write!(f, "create index `{}` on `{t}`", index.name),
@@ -256,15 +344,31 @@ impl fmt::Display for Op {
             Op::DropUnique { name, .. } => write!(f, "drop unique `{name}` on `{t}`"),
             Op::AddCheck { check, .. } => write!(f, "add check `{}` on `{t}`", check.name),
             Op::DropCheck { name, .. } => write!(f, "drop check `{name}` on `{t}`"),
-            Op::AddForeignKey { foreign_key, .. } => write!(f, "add foreign key `{}` on `{t}`", foreign_key.name),
+            Op::AddForeignKey { foreign_key, .. } => {
+                write!(f, "add foreign key `{}` on `{t}`", foreign_key.name)
+            }
             Op::DropForeignKey { name, .. } => write!(f, "drop foreign key `{name}` on `{t}`"),
-            Op::RenameConstraint { from, to, .. } => write!(f, "rename constraint `{from}` to `{to}` on `{t}`"),
-            Op::RenameIndex { from, index, .. } => write!(f, "rename index `{from}` to `{}`", index.name),
-            Op::CreateEnum { enum_type } => write!(f, "create enum type `{t}` ({})", enum_type.values.join(", ")),
+            Op::RenameConstraint { from, to, .. } => {
+                write!(f, "rename constraint `{from}` to `{to}` on `{t}`")
+            }
+            Op::RenameIndex { from, index, .. } => {
+                write!(f, "rename index `{from}` to `{}`", index.name)
+            }
+            Op::CreateEnum { enum_type } => write!(
+                f,
+                "create enum type `{t}` ({})",
+                enum_type.values.join(", ")
+            ),
             Op::DropEnum { .. } => write!(f, "drop enum type `{t}`"),
             Op::AddEnumValue { value, .. } => write!(f, "add value `{value}` to enum type `{t}`"),
-            Op::RenameEnumValue { from, to, .. } => write!(f, "rename value `{from}` of enum type `{t}` to `{to}`"),
-            Op::RecreateEnum { to, .. } => write!(f, "rebuild enum type `{t}` with values ({})", to.values.join(", ")),
+            Op::RenameEnumValue { from, to, .. } => {
+                write!(f, "rename value `{from}` of enum type `{t}` to `{to}`")
+            }
+            Op::RecreateEnum { to, .. } => write!(
+                f,
+                "rebuild enum type `{t}` with values ({})",
+                to.values.join(", ")
+            ),
         }
     }
 }
@@ -296,12 +400,19 @@ impl Decision {
     pub fn ways_out(&self) -> Vec<String> {
         match self {
             Decision::DropTable { table } => vec![
-                format!("if a struct now describes this table under another name, add `#[table(renamed_from = \"{}\")]` to it", crate::schema::model::bare_table_name(table)),
+                format!(
+                    "if a struct now describes this table under another name, add `#[table(renamed_from = \"{}\")]` to it",
+                    crate::schema::model::bare_table_name(table)
+                ),
                 format!("to drop the table and its data, run `generate --allow-drop {table}`"),
             ],
             Decision::DropColumn { table, column, .. } => vec![
-                format!("if a field now holds this column under another name, add `#[column(renamed_from = \"{column}\")]` to it"),
-                format!("to drop the column and its data, add `#[table(allow_drop({column}))]` to the struct or run `generate --allow-drop {table}.{column}`"),
+                format!(
+                    "if a field now holds this column under another name, add `#[column(renamed_from = \"{column}\")]` to it"
+                ),
+                format!(
+                    "to drop the column and its data, add `#[table(allow_drop({column}))]` to the struct or run `generate --allow-drop {table}.{column}`"
+                ),
             ],
         }
     }
@@ -310,9 +421,15 @@ impl Decision {
 impl fmt::Display for Decision {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Decision::DropTable { table } => write!(f, "table `{table}` is in the last snapshot but no struct describes it"),
+            Decision::DropTable { table } => write!(
+                f,
+                "table `{table}` is in the last snapshot but no struct describes it"
+            ),
             Decision::DropColumn { table, column, .. } => {
-                write!(f, "column `{table}.{column}` is in the last snapshot but no field describes it")
+                write!(
+                    f,
+                    "column `{table}.{column}` is in the last snapshot but no field describes it"
+                )
             }
         }
     }
@@ -361,13 +478,23 @@ impl Changes {
 
     /// What the existing rows of `table.column` get when it becomes NOT NULL: its `fill`,
     /// else its default in `next`.
-    pub fn fill_value<'a>(&'a self, next: &'a Schema, table: &str, column: &str) -> Option<&'a SqlExpr> {
-        self.fill(table, column).or_else(|| next.tables.get(table)?.column(column)?.default.as_ref())
+    pub fn fill_value<'a>(
+        &'a self,
+        next: &'a Schema,
+        table: &str,
+        column: &str,
+    ) -> Option<&'a SqlExpr> {
+        self.fill(table, column)
+            .or_else(|| next.tables.get(table)?.column(column)?.default.as_ref())
     }
 }
 
 /// Computes the operations that turn `prev` into `desired`.
-pub fn diff(prev: &Schema, desired: &DesiredSchema, allow: &AllowDrops) -> Result<Changes, DiffError> {
+pub fn diff(
+    prev: &Schema,
+    desired: &DesiredSchema,
+    allow: &AllowDrops,
+) -> Result<Changes, DiffError> {
     let next = &desired.schema;
     let mut problems = validate_references(desired);
     // A column typed by an enum the structs do not declare would fail at deploy.
@@ -393,10 +520,19 @@ pub fn diff(prev: &Schema, desired: &DesiredSchema, allow: &AllowDrops) -> Resul
         let source = desired.sources.get(name);
         if let Some(hint) = source.and_then(|s| s.renamed_from.as_ref()) {
             if next.tables.contains_key(&hint.from) {
-                problems.push(hint_problem(hint, format!("`renamed_from = \"{}\"` on table `{name}`: a struct still describes `{}`", hint.from, hint.from)));
+                problems.push(hint_problem(
+                    hint,
+                    format!(
+                        "`renamed_from = \"{}\"` on table `{name}`: a struct still describes `{}`",
+                        hint.from, hint.from
+                    ),
+                ));
             } else if prev.tables.contains_key(&hint.from) {
                 table_origin.insert(name.clone(), hint.from.clone());
-                renames.push(Op::RenameTable { from: hint.from.clone(), to: name.clone() });
+                renames.push(Op::RenameTable {
+                    from: hint.from.clone(),
+                    to: name.clone(),
+                });
             } else {
                 problems.push(hint_problem(hint, format!(
                     "`renamed_from = \"{}\"` on table `{name}` names no table of the last snapshot; remove it or correct the name",
@@ -406,7 +542,12 @@ pub fn diff(prev: &Schema, desired: &DesiredSchema, allow: &AllowDrops) -> Resul
         }
     }
     let continued: BTreeSet<&String> = table_origin.values().collect();
-    let dropped_tables: Vec<String> = prev.tables.keys().filter(|t| !continued.contains(t)).cloned().collect();
+    let dropped_tables: Vec<String> = prev
+        .tables
+        .keys()
+        .filter(|t| !continued.contains(t))
+        .cloned()
+        .collect();
     for t in &dropped_tables {
         if !allow.tables.contains(t) {
             decisions.push(Decision::DropTable { table: t.clone() });
@@ -429,7 +570,11 @@ pub fn diff(prev: &Schema, desired: &DesiredSchema, allow: &AllowDrops) -> Resul
             if let Some(hint) = source.and_then(|s| s.column_renames.get(&column.name)) {
                 if pt.column(&hint.from).is_some() {
                     origins.insert(column.name.clone(), hint.from.clone());
-                    column_ops.push(Op::RenameColumn { table: new_name.clone(), from: hint.from.clone(), to: column.name.clone() });
+                    column_ops.push(Op::RenameColumn {
+                        table: new_name.clone(),
+                        from: hint.from.clone(),
+                        to: column.name.clone(),
+                    });
                 } else {
                     problems.push(hint_problem(hint, format!(
                         "`renamed_from = \"{}\"` on column `{new_name}.{}` names no column of `{prev_name}` in the last snapshot; remove it or correct the name",
@@ -440,8 +585,12 @@ pub fn diff(prev: &Schema, desired: &DesiredSchema, allow: &AllowDrops) -> Resul
         }
         let kept: BTreeSet<&String> = origins.values().collect();
         for column in pt.columns.iter().filter(|c| !kept.contains(&c.name)) {
-            let allowed = allow.columns.contains(&(new_name.clone(), column.name.clone()))
-                || allow.columns.contains(&(prev_name.clone(), column.name.clone()))
+            let allowed = allow
+                .columns
+                .contains(&(new_name.clone(), column.name.clone()))
+                || allow
+                    .columns
+                    .contains(&(prev_name.clone(), column.name.clone()))
                 || source.is_some_and(|s| s.allow_drop.contains(&column.name));
             if !allowed {
                 decisions.push(Decision::DropColumn {
@@ -457,10 +606,18 @@ pub fn diff(prev: &Schema, desired: &DesiredSchema, allow: &AllowDrops) -> Resul
     let enum_changes = enum_changes(prev, desired, allow, &mut problems);
     // A table's rows are a type of its name: a table and an enum cannot trade a name in
     // one migration (each would be made before the other goes).
-    for name in next.enums.keys().filter(|n| !prev.enums.contains_key(*n) && prev.tables.contains_key(*n)) {
+    for name in next
+        .enums
+        .keys()
+        .filter(|n| !prev.enums.contains_key(*n) && prev.tables.contains_key(*n))
+    {
         problems.push(Problem { message: format!("enum type `{name}` takes the name of the table `{name}` of the last snapshot: drop or rename the table in an earlier migration"), location: desired.enum_sources.get(name).and_then(|s| s.location.clone()) });
     }
-    for name in next.tables.keys().filter(|n| !prev.tables.contains_key(*n) && prev.enums.contains_key(*n)) {
+    for name in next
+        .tables
+        .keys()
+        .filter(|n| !prev.tables.contains_key(*n) && prev.enums.contains_key(*n))
+    {
         problems.push(Problem { message: format!("table `{name}` takes the name of the enum type `{name}` of the last snapshot: drop or rename the enum in an earlier migration"), location: desired.sources.get(name).and_then(|s| s.location.clone()) });
     }
     if !problems.is_empty() {
@@ -474,17 +631,29 @@ pub fn diff(prev: &Schema, desired: &DesiredSchema, allow: &AllowDrops) -> Resul
     let mut plan = Phases::default();
     for change in enum_changes {
         match change {
-            EnumChange::Create(e) => plan.enums_first.push(Op::CreateEnum { enum_type: e.clone() }),
+            EnumChange::Create(e) => plan.enums_first.push(Op::CreateEnum {
+                enum_type: e.clone(),
+            }),
             EnumChange::Drop(name) => plan.enums_last.push(Op::DropEnum { name }),
-            EnumChange::Alter { renames, adds } => plan.enums_first.extend(renames.into_iter().chain(adds)),
+            EnumChange::Alter { renames, adds } => {
+                plan.enums_first.extend(renames.into_iter().chain(adds))
+            }
             EnumChange::Recreate { renames, from, to } => {
                 let mut dependents = enum_dependents(&renamed_prev, next, &from.sql_type());
                 // The old type waits under `<name>__tw_old` while the columns move.
-                if crate::schema::model::bare_table_name(&to.name).len() + "__tw_old".len() > crate::schema::model::MAX_IDENTIFIER_BYTES {
-                    dependents.push("its name, with `__tw_old` added while it is rebuilt, exceeds 63 bytes and".to_owned());
+                if crate::schema::model::bare_table_name(&to.name).len() + "__tw_old".len()
+                    > crate::schema::model::MAX_IDENTIFIER_BYTES
+                {
+                    dependents.push(
+                        "its name, with `__tw_old` added while it is rebuilt, exceeds 63 bytes and"
+                            .to_owned(),
+                    );
                 }
                 if !dependents.is_empty() {
-                    let location = desired.enum_sources.get(&to.name).and_then(|s| s.location.clone());
+                    let location = desired
+                        .enum_sources
+                        .get(&to.name)
+                        .and_then(|s| s.location.clone());
                     return Err(DiffError::Problems(dependents.into_iter().map(|what| Problem {
                         message: format!("enum type `{}` is rebuilt (a value removed or the order changed), and {what} would not survive the columns' move to the new type: change or drop it in an earlier migration, or keep the values and their order", to.name),
                         location: location.clone(),
@@ -492,7 +661,12 @@ pub fn diff(prev: &Schema, desired: &DesiredSchema, allow: &AllowDrops) -> Resul
                 }
                 plan.enums_first.extend(renames);
                 let (columns, leaving) = enum_columns(&renamed_prev, next, &from.sql_type());
-                plan.enums_rebuilt.push(Op::RecreateEnum { from, to: to.clone(), columns, leaving });
+                plan.enums_rebuilt.push(Op::RecreateEnum {
+                    from,
+                    to: to.clone(),
+                    columns,
+                    leaving,
+                });
             }
         }
     }
@@ -510,8 +684,17 @@ pub fn diff(prev: &Schema, desired: &DesiredSchema, allow: &AllowDrops) -> Resul
         }
     }
     let ops = plan.into_ops(&renamed_prev);
-    let fills = desired.sources.iter().filter(|(_, s)| !s.column_fills.is_empty()).map(|(t, s)| (t.clone(), s.column_fills.clone())).collect();
-    Ok(Changes { ops, previous: renamed_prev, fills })
+    let fills = desired
+        .sources
+        .iter()
+        .filter(|(_, s)| !s.column_fills.is_empty())
+        .map(|(t, s)| (t.clone(), s.column_fills.clone()))
+        .collect();
+    Ok(Changes {
+        ops,
+        previous: renamed_prev,
+        fills,
+    })
 }
 
 /// What becomes of one enum type.
@@ -519,15 +702,27 @@ pub(crate) enum EnumChange<'a> {
     Create(&'a EnumType),
     Drop(String),
     /// Values renamed, then values added: the old values keep their order.
-    Alter { renames: Vec<Op>, adds: Vec<Op> },
+    Alter {
+        renames: Vec<Op>,
+        adds: Vec<Op>,
+    },
     /// Values renamed on the old type, then the type rebuilt with the new values (some
     /// removed, or the order changed). `from` is the old type with the renames applied.
-    Recreate { renames: Vec<Op>, from: EnumType, to: &'a EnumType },
+    Recreate {
+        renames: Vec<Op>,
+        from: EnumType,
+        to: &'a EnumType,
+    },
 }
 
 /// The enum types' changes, and the problems with them: a `renamed_from` naming no value,
 /// a value removed without an allow (rows holding it would fail the change).
-pub(crate) fn enum_changes<'a>(prev: &Schema, desired: &'a DesiredSchema, allow: &AllowDrops, problems: &mut Vec<Problem>) -> Vec<EnumChange<'a>> {
+pub(crate) fn enum_changes<'a>(
+    prev: &Schema,
+    desired: &'a DesiredSchema,
+    allow: &AllowDrops,
+    problems: &mut Vec<Problem>,
+) -> Vec<EnumChange<'a>> {
     let mut out = Vec::new();
     for (name, new) in &desired.schema.enums {
         let Some(old) = prev.enums.get(name) else {
@@ -554,7 +749,8 @@ pub(crate) fn enum_changes<'a>(prev: &Schema, desired: &'a DesiredSchema, allow:
         }
         let removed: Vec<&String> = values.iter().filter(|v| !new.values.contains(v)).collect();
         for value in &removed {
-            let allowed = allow.columns.contains(&(name.clone(), (*value).clone())) || source.is_some_and(|s| s.allow_drop.contains(*value));
+            let allowed = allow.columns.contains(&(name.clone(), (*value).clone()))
+                || source.is_some_and(|s| s.allow_drop.contains(*value));
             if !allowed {
                 problems.push(Problem {
                     message: format!(
@@ -572,14 +768,33 @@ pub(crate) fn enum_changes<'a>(prev: &Schema, desired: &'a DesiredSchema, allow:
                 .iter()
                 .enumerate()
                 .filter(|(_, v)| !values.contains(v))
-                .map(|(i, v)| Op::AddEnumValue { name: name.clone(), value: v.clone(), before: new.values[i + 1..].iter().find(|w| values.contains(w)).cloned() })
+                .map(|(i, v)| Op::AddEnumValue {
+                    name: name.clone(),
+                    value: v.clone(),
+                    before: new.values[i + 1..]
+                        .iter()
+                        .find(|w| values.contains(w))
+                        .cloned(),
+                })
                 .collect();
             out.push(EnumChange::Alter { renames, adds });
         } else {
-            out.push(EnumChange::Recreate { renames, from: EnumType { name: name.clone(), values }, to: new });
+            out.push(EnumChange::Recreate {
+                renames,
+                from: EnumType {
+                    name: name.clone(),
+                    values,
+                },
+                to: new,
+            });
         }
     }
-    out.extend(prev.enums.keys().filter(|n| !desired.schema.enums.contains_key(*n)).map(|n| EnumChange::Drop(n.clone())));
+    out.extend(
+        prev.enums
+            .keys()
+            .filter(|n| !desired.schema.enums.contains_key(*n))
+            .map(|n| EnumChange::Drop(n.clone())),
+    );
     out
 }
 
@@ -591,24 +806,55 @@ pub(crate) fn enum_changes<'a>(prev: &Schema, desired: &'a DesiredSchema, allow:
 fn enum_dependents(prev: &Schema, next: &Schema, sql_type: &str) -> Vec<String> {
     let mut out = Vec::new();
     for table in prev.tables.values() {
-        let Some(kept) = next.tables.get(&table.name) else { continue };
-        let of_enum: Vec<&str> = table.columns.iter().filter(|c| c.sql_type == sql_type).map(|c| c.name.as_str()).collect();
-        for c in table.columns.iter().filter(|c| c.sql_type.as_str().strip_prefix(sql_type).is_some_and(|rest| rest.starts_with('['))) {
+        let Some(kept) = next.tables.get(&table.name) else {
+            continue;
+        };
+        let of_enum: Vec<&str> = table
+            .columns
+            .iter()
+            .filter(|c| c.sql_type == sql_type)
+            .map(|c| c.name.as_str())
+            .collect();
+        for c in table.columns.iter().filter(|c| {
+            c.sql_type
+                .as_str()
+                .strip_prefix(sql_type)
+                .is_some_and(|rest| rest.starts_with('['))
+        }) {
             out.push(format!("the array column `{}.{}`", table.name, c.name));
         }
         if of_enum.is_empty() {
             continue;
         }
-        let names = |text: &str| crate::schema::sql_text::expression_columns(text).unwrap_or_default().into_iter().any(|c| of_enum.contains(&c.as_str()));
-        for check in table.checks.values().filter(|c| names(&c.expression) && kept.checks.contains_key(&c.name)) {
+        let names = |text: &str| {
+            crate::schema::sql_text::expression_columns(text)
+                .unwrap_or_default()
+                .into_iter()
+                .any(|c| of_enum.contains(&c.as_str()))
+        };
+        for check in table
+            .checks
+            .values()
+            .filter(|c| names(&c.expression) && kept.checks.contains_key(&c.name))
+        {
             out.push(format!("check `{}` of `{}`", check.name, table.name));
         }
-        for index in table.indexes.values().filter(|i| kept.indexes.contains_key(&i.name)) {
+        for index in table
+            .indexes
+            .values()
+            .filter(|i| kept.indexes.contains_key(&i.name))
+        {
             if index.expressions().any(|e| names(e)) {
-                out.push(format!("index `{}` of `{}` (an expression or `WHERE` over the column)", index.name, table.name));
+                out.push(format!(
+                    "index `{}` of `{}` (an expression or `WHERE` over the column)",
+                    index.name, table.name
+                ));
             }
         }
-        for fk in table.foreign_keys.values().filter(|fk| fk.columns.iter().any(|c| of_enum.contains(&c.as_str())) && kept.foreign_keys.contains_key(&fk.name)) {
+        for fk in table.foreign_keys.values().filter(|fk| {
+            fk.columns.iter().any(|c| of_enum.contains(&c.as_str()))
+                && kept.foreign_keys.contains_key(&fk.name)
+        }) {
             out.push(format!("foreign key `{}` of `{}`", fk.name, table.name));
         }
     }
@@ -618,14 +864,32 @@ fn enum_dependents(prev: &Schema, next: &Schema, sql_type: &str) -> Vec<String> 
 /// The columns of type `sql_type` in `prev` (renames applied): those that keep it in
 /// `next`, with their default there, and those that leave it (dropped, or another type).
 #[allow(clippy::type_complexity)]
-fn enum_columns(prev: &Schema, next: &Schema, sql_type: &str) -> (Vec<(String, String, Option<SqlExpr>)>, Vec<(String, String)>) {
+fn enum_columns(
+    prev: &Schema,
+    next: &Schema,
+    sql_type: &str,
+) -> (
+    Vec<(String, String, Option<SqlExpr>)>,
+    Vec<(String, String)>,
+) {
     let (mut keep, mut leave) = (Vec::new(), Vec::new());
     for table in prev.tables.values() {
         for column in table.columns.iter().filter(|c| c.sql_type == sql_type) {
-            match next.tables.get(&table.name).and_then(|t| t.column(&column.name)).filter(|c| c.sql_type == sql_type) {
-                Some(kept) => keep.push((table.name.clone(), column.name.clone(), kept.default.clone())),
+            match next
+                .tables
+                .get(&table.name)
+                .and_then(|t| t.column(&column.name))
+                .filter(|c| c.sql_type == sql_type)
+            {
+                Some(kept) => keep.push((
+                    table.name.clone(),
+                    column.name.clone(),
+                    kept.default.clone(),
+                )),
                 // A dropped table is gone before the type is rebuilt.
-                None if next.tables.contains_key(&table.name) => leave.push((table.name.clone(), column.name.clone())),
+                None if next.tables.contains_key(&table.name) => {
+                    leave.push((table.name.clone(), column.name.clone()))
+                }
                 None => {}
             }
         }
@@ -634,7 +898,10 @@ fn enum_columns(prev: &Schema, next: &Schema, sql_type: &str) -> (Vec<(String, S
 }
 
 fn hint_problem(hint: &Hint, message: String) -> Problem {
-    Problem { message, location: hint.location.clone() }
+    Problem {
+        message,
+        location: hint.location.clone(),
+    }
 }
 
 /// Names across tables: tables, keys, uniques, indexes and identity columns' sequences
@@ -651,23 +918,59 @@ fn validate_names(desired: &DesiredSchema) -> Vec<Problem> {
         .schema
         .tables
         .values()
-        .map(|t| (t.name.as_str(), t.columns.iter().filter(|c| c.is_identity()).map(|c| crate::schema::model::identity_sequence_name(&t.name, &c.name)).collect()))
+        .map(|t| {
+            (
+                t.name.as_str(),
+                t.columns
+                    .iter()
+                    .filter(|c| c.is_identity())
+                    .map(|c| crate::schema::model::identity_sequence_name(&t.name, &c.name))
+                    .collect(),
+            )
+        })
         .collect();
     for table in desired.schema.tables.values() {
-        let location = desired.sources.get(&table.name).and_then(|s| s.location.clone());
-        let mut problem = |message: String| problems.push(Problem { message, location: location.clone() });
+        let location = desired
+            .sources
+            .get(&table.name)
+            .and_then(|s| s.location.clone());
+        let mut problem = |message: String| {
+            problems.push(Problem {
+                message,
+                location: location.clone(),
+            })
+        };
         let schema = crate::schema::model::table_schema(&table.name);
-        let mut relation_names: Vec<(&str, &str)> = vec![("table", crate::schema::model::bare_table_name(&table.name))];
-        relation_names.extend(table.primary_key.iter().map(|k| ("primary key", k.name.as_str())));
-        relation_names.extend(table.uniques.keys().map(|n| ("unique constraint", n.as_str())));
+        let mut relation_names: Vec<(&str, &str)> =
+            vec![("table", crate::schema::model::bare_table_name(&table.name))];
+        relation_names.extend(
+            table
+                .primary_key
+                .iter()
+                .map(|k| ("primary key", k.name.as_str())),
+        );
+        relation_names.extend(
+            table
+                .uniques
+                .keys()
+                .map(|n| ("unique constraint", n.as_str())),
+        );
         relation_names.extend(table.indexes.keys().map(|n| ("index", n.as_str())));
-        relation_names.extend(sequences[table.name.as_str()].iter().map(|n| ("identity sequence", n.as_str())));
+        relation_names.extend(
+            sequences[table.name.as_str()]
+                .iter()
+                .map(|n| ("identity sequence", n.as_str())),
+        );
         for (what, name) in relation_names {
             match relations.get(&(schema, name)) {
                 Some((other, owner)) => problem(format!(
                     "{what} `{name}` of `{}` has the name of {other} `{name}`{}: tables, keys, uniques, indexes and sequences share one namespace per schema; give one of them another `name =`",
                     table.name,
-                    if *owner == table.name { String::new() } else { format!(" of `{owner}`") }
+                    if *owner == table.name {
+                        String::new()
+                    } else {
+                        format!(" of `{owner}`")
+                    }
                 )),
                 None => {
                     relations.insert((schema, name), (what, table.name.as_str()));
@@ -676,10 +979,20 @@ fn validate_names(desired: &DesiredSchema) -> Vec<Problem> {
         }
         // A table is a type too (its rows'), in the same namespace as the enum types.
         if desired.schema.enums.contains_key(&table.name) {
-            problem(format!("table `{}` has the name of an enum type: a table's rows are a type of that name; rename one of them", table.name));
+            problem(format!(
+                "table `{}` has the name of an enum type: a table's rows are a type of that name; rename one of them",
+                table.name
+            ));
         }
-        if table.name.ends_with(crate::compile::recreate::NEW_SUFFIX) || table.name.ends_with(crate::compile::recreate::OLD_SUFFIX) {
-            problem(format!("table `{}`: names ending in `{}` or `{}` are the table recreation's", table.name, crate::compile::recreate::NEW_SUFFIX, crate::compile::recreate::OLD_SUFFIX));
+        if table.name.ends_with(crate::compile::recreate::NEW_SUFFIX)
+            || table.name.ends_with(crate::compile::recreate::OLD_SUFFIX)
+        {
+            problem(format!(
+                "table `{}`: names ending in `{}` or `{}` are the table recreation's",
+                table.name,
+                crate::compile::recreate::NEW_SUFFIX,
+                crate::compile::recreate::OLD_SUFFIX
+            ));
         }
     }
     problems
@@ -693,15 +1006,40 @@ fn validate_index_columns(desired: &DesiredSchema) -> Vec<Problem> {
     for table in desired.schema.tables.values() {
         let source = desired.sources.get(&table.name);
         for index in table.indexes.values() {
-            let mut problem = |message: String| problems.push(Problem { message, location: source.and_then(|s| s.location_of(&index.name)) });
+            let mut problem = |message: String| {
+                problems.push(Problem {
+                    message,
+                    location: source.and_then(|s| s.location_of(&index.name)),
+                })
+            };
             for text in index.expressions() {
-                for column in crate::schema::sql_text::expression_columns(text).unwrap_or_default().into_iter().filter(|c| table.column(c).is_none()) {
-                    let renamed = source.and_then(|s| s.column_renames.iter().find(|(_, hint)| hint.from == column)).map(|(now, _)| format!(": it is `{now}` now; write that in the expression"));
-                    problem(format!("index `{}` on `{}`: `{text}` names `{column}`, which is not a column of the table{}", index.name, table.name, renamed.unwrap_or_default()));
+                for column in crate::schema::sql_text::expression_columns(text)
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter(|c| table.column(c).is_none())
+                {
+                    let renamed = source
+                        .and_then(|s| {
+                            s.column_renames
+                                .iter()
+                                .find(|(_, hint)| hint.from == column)
+                        })
+                        .map(|(now, _)| {
+                            format!(": it is `{now}` now; write that in the expression")
+                        });
+                    problem(format!(
+                        "index `{}` on `{}`: `{text}` names `{column}`, which is not a column of the table{}",
+                        index.name,
+                        table.name,
+                        renamed.unwrap_or_default()
+                    ));
                 }
             }
             for column in index.named_columns().filter(|c| table.column(c).is_none()) {
-                problem(format!("index `{}` on `{}` names `{column}`, which is not a column of the table", index.name, table.name));
+                problem(format!(
+                    "index `{}` on `{}` names `{column}`, which is not a column of the table",
+                    index.name, table.name
+                ));
             }
         }
     }
@@ -735,7 +1073,10 @@ fn validate_references(desired: &DesiredSchema) -> Vec<Problem> {
                     continue;
                 };
                 if let Some(own_column) = table.column(own)
-                    && !crate::schema::types::key_compatible(&own_column.sql_type, &referenced.sql_type)
+                    && !crate::schema::types::key_compatible(
+                        &own_column.sql_type,
+                        &referenced.sql_type,
+                    )
                 {
                     problems.push(Problem {
                         message: format!(
@@ -753,10 +1094,22 @@ fn validate_references(desired: &DesiredSchema) -> Vec<Problem> {
                 b.sort();
                 a == b
             };
-            let keyed = target.primary_key.as_ref().is_some_and(|pk| same_set(&pk.columns))
+            let keyed = target
+                .primary_key
+                .as_ref()
+                .is_some_and(|pk| same_set(&pk.columns))
                 || target.uniques.values().any(|u| same_set(&u.columns))
-                || target.indexes.values().any(|i| i.unique && i.predicate.is_none() && i.plain_columns().is_some_and(|c| same_set(&c)));
-            if !keyed && fk.references_columns.iter().all(|c| target.column(c).is_some()) {
+                || target.indexes.values().any(|i| {
+                    i.unique
+                        && i.predicate.is_none()
+                        && i.plain_columns().is_some_and(|c| same_set(&c))
+                });
+            if !keyed
+                && fk
+                    .references_columns
+                    .iter()
+                    .all(|c| target.column(c).is_some())
+            {
                 problems.push(Problem {
                     message: format!(
                         "foreign key `{}` on `{}` references ({}) of `{}`, which is neither its primary key nor unique",
@@ -775,16 +1128,32 @@ fn validate_references(desired: &DesiredSchema) -> Vec<Problem> {
 
 /// The previous schema as it looks after the declared renames: tables and columns under
 /// their new names, and references following them.
-fn apply_renames(prev: &Schema, tables: &BTreeMap<String, String>, columns: &BTreeMap<String, BTreeMap<String, String>>) -> Schema {
-    let table_new_name: BTreeMap<&str, &str> = tables.iter().map(|(n, p)| (p.as_str(), n.as_str())).collect();
+fn apply_renames(
+    prev: &Schema,
+    tables: &BTreeMap<String, String>,
+    columns: &BTreeMap<String, BTreeMap<String, String>>,
+) -> Schema {
+    let table_new_name: BTreeMap<&str, &str> = tables
+        .iter()
+        .map(|(n, p)| (p.as_str(), n.as_str()))
+        .collect();
     let column_new_name = |prev_table: &str, col: &str| -> String {
-        let Some(new_table) = table_new_name.get(prev_table) else { return col.to_owned() };
+        let Some(new_table) = table_new_name.get(prev_table) else {
+            return col.to_owned();
+        };
         columns
             .get(*new_table)
-            .and_then(|m| m.iter().find(|(_, p)| p.as_str() == col).map(|(n, _)| n.clone()))
+            .and_then(|m| {
+                m.iter()
+                    .find(|(_, p)| p.as_str() == col)
+                    .map(|(n, _)| n.clone())
+            })
             .unwrap_or_else(|| col.to_owned())
     };
-    let mut out = Schema { enums: prev.enums.clone(), ..Schema::default() };
+    let mut out = Schema {
+        enums: prev.enums.clone(),
+        ..Schema::default()
+    };
     for (prev_name, table) in &prev.tables {
         let mut t = table.clone();
         let rename_cols = |cols: &mut Vec<String>| {
@@ -792,7 +1161,10 @@ fn apply_renames(prev: &Schema, tables: &BTreeMap<String, String>, columns: &BTr
                 *c = column_new_name(prev_name, c);
             }
         };
-        t.name = table_new_name.get(prev_name.as_str()).map(|s| (*s).to_owned()).unwrap_or_else(|| prev_name.clone());
+        t.name = table_new_name
+            .get(prev_name.as_str())
+            .map(|s| (*s).to_owned())
+            .unwrap_or_else(|| prev_name.clone());
         for c in &mut t.columns {
             c.name = column_new_name(prev_name, &c.name);
         }
@@ -803,8 +1175,12 @@ fn apply_renames(prev: &Schema, tables: &BTreeMap<String, String>, columns: &BTr
             rename_cols(&mut u.columns);
         }
         // An index's expressions follow the renames too, as PostgreSQL rewrites them.
-        let renamed: BTreeMap<String, String> =
-            table.columns.iter().map(|c| (c.name.clone(), column_new_name(prev_name, &c.name))).filter(|(old, new)| old != new).collect();
+        let renamed: BTreeMap<String, String> = table
+            .columns
+            .iter()
+            .map(|c| (c.name.clone(), column_new_name(prev_name, &c.name)))
+            .filter(|(old, new)| old != new)
+            .collect();
         for i in t.indexes.values_mut() {
             for c in i.named_columns_mut() {
                 *c = column_new_name(prev_name, c);
@@ -869,22 +1245,36 @@ struct Phases {
 
 /// Matches named objects of one kind: same name and definition → nothing; same definition
 /// under another name → rename; the rest → drop and add.
-fn match_named<'a, T>(prev: &'a BTreeMap<String, T>, next: &'a BTreeMap<String, T>, same: impl Fn(&T, &T) -> bool) -> (Vec<(String, String)>, Vec<&'a T>, Vec<&'a T>) {
+fn match_named<'a, T>(
+    prev: &'a BTreeMap<String, T>,
+    next: &'a BTreeMap<String, T>,
+    same: impl Fn(&T, &T) -> bool,
+) -> (Vec<(String, String)>, Vec<&'a T>, Vec<&'a T>) {
     let mut renames = Vec::new();
-    let mut dropped: Vec<(&String, &T)> = prev.iter().filter(|(n, p)| !next.get(*n).is_some_and(|x| same(p, x))).collect();
+    let mut dropped: Vec<(&String, &T)> = prev
+        .iter()
+        .filter(|(n, p)| !next.get(*n).is_some_and(|x| same(p, x)))
+        .collect();
     let mut added = Vec::new();
     for (name, n) in next {
         if prev.get(name).is_some_and(|p| same(p, n)) {
             continue;
         }
-        if let Some(pos) = dropped.iter().position(|(pn, p)| same(p, n) && !next.contains_key(*pn)) {
+        if let Some(pos) = dropped
+            .iter()
+            .position(|(pn, p)| same(p, n) && !next.contains_key(*pn))
+        {
             let (pn, _) = dropped.remove(pos);
             renames.push((pn.clone(), name.clone()));
         } else {
             added.push(n);
         }
     }
-    (renames, dropped.into_iter().map(|(_, p)| p).collect(), added)
+    (
+        renames,
+        dropped.into_iter().map(|(_, p)| p).collect(),
+        added,
+    )
 }
 
 fn diff_table(pt: &Table, nt: &Table, plan: &mut Phases) {
@@ -893,7 +1283,10 @@ fn diff_table(pt: &Table, nt: &Table, plan: &mut Phases) {
     // Columns.
     for column in &nt.columns {
         let Some(pc) = pt.column(&column.name) else {
-            plan.add_columns.push(Op::AddColumn { table: table.clone(), column: column.clone() });
+            plan.add_columns.push(Op::AddColumn {
+                table: table.clone(),
+                column: column.clone(),
+            });
             continue;
         };
         let col = column.name.clone();
@@ -903,7 +1296,10 @@ fn diff_table(pt: &Table, nt: &Table, plan: &mut Phases) {
             // (`'a'::text` on a varchar column), or refuses when no cast exists: the default
             // goes first and is set again after, as a new table would have it.
             if pc.default.is_some() {
-                plan.alter_columns.push(Op::DropDefault { table: table.clone(), column: col.clone() });
+                plan.alter_columns.push(Op::DropDefault {
+                    table: table.clone(),
+                    column: col.clone(),
+                });
             }
             plan.alter_columns.push(Op::AlterColumnType {
                 table: table.clone(),
@@ -913,43 +1309,84 @@ fn diff_table(pt: &Table, nt: &Table, plan: &mut Phases) {
                 collation: column.collation.clone(),
             });
         }
-        let in_new_pk = nt.primary_key.as_ref().is_some_and(|pk| pk.columns.contains(&col));
-        let in_old_pk = pt.primary_key.as_ref().is_some_and(|pk| pk.columns.contains(&col));
+        let in_new_pk = nt
+            .primary_key
+            .as_ref()
+            .is_some_and(|pk| pk.columns.contains(&col));
+        let in_old_pk = pt
+            .primary_key
+            .as_ref()
+            .is_some_and(|pk| pk.columns.contains(&col));
         // A primary key implies NOT NULL; the key change itself carries that.
         if !pc.not_null && column.not_null && !in_new_pk {
-            plan.alter_columns.push(Op::SetNotNull { table: table.clone(), column: col.clone() });
+            plan.alter_columns.push(Op::SetNotNull {
+                table: table.clone(),
+                column: col.clone(),
+            });
         }
         if pc.not_null && !column.not_null {
-            let op = Op::DropNotNull { table: table.clone(), column: col.clone() };
+            let op = Op::DropNotNull {
+                table: table.clone(),
+                column: col.clone(),
+            };
             // PostgreSQL refuses DROP NOT NULL on a key column, so wait for the key change.
-            if in_old_pk { plan.after_primary_keys.push(op) } else { plan.alter_columns.push(op) }
+            if in_old_pk {
+                plan.after_primary_keys.push(op)
+            } else {
+                plan.alter_columns.push(op)
+            }
         }
         // An identity column takes no default: the identity goes before a default is set,
         // and comes after the old default is dropped.
         if pc.is_identity() && !column.is_identity() {
-            plan.alter_columns.push(Op::DropIdentity { table: table.clone(), column: col.clone() });
+            plan.alter_columns.push(Op::DropIdentity {
+                table: table.clone(),
+                column: col.clone(),
+            });
         }
         if pc.collation != column.collation && !type_changes {
-            plan.alter_columns.push(Op::AlterCollation { table: table.clone(), column: col.clone(), sql_type: column.sql_type.clone(), collation: column.collation.clone() });
+            plan.alter_columns.push(Op::AlterCollation {
+                table: table.clone(),
+                column: col.clone(),
+                sql_type: column.sql_type.clone(),
+                collation: column.collation.clone(),
+            });
         }
         match (&pc.default, &column.default) {
             (a, Some(b)) if type_changes || a.as_ref() != Some(b) => {
-                plan.alter_columns.push(Op::SetDefault { table: table.clone(), column: col.clone(), default: b.clone() })
+                plan.alter_columns.push(Op::SetDefault {
+                    table: table.clone(),
+                    column: col.clone(),
+                    default: b.clone(),
+                })
             }
-            (Some(_), None) if !type_changes => plan.alter_columns.push(Op::DropDefault { table: table.clone(), column: col.clone() }),
+            (Some(_), None) if !type_changes => plan.alter_columns.push(Op::DropDefault {
+                table: table.clone(),
+                column: col.clone(),
+            }),
             _ => {}
         }
         match (&pc.identity, &column.identity) {
-            (None, Some(identity)) => plan.alter_columns.push(Op::AddIdentity { table: table.clone(), column: col.clone(), identity: identity.clone() }),
-            (Some(from), Some(to)) if from != to => {
-                plan.alter_columns.push(Op::AlterIdentity { table: table.clone(), column: col.clone(), from: from.clone(), to: to.clone() })
-            }
+            (None, Some(identity)) => plan.alter_columns.push(Op::AddIdentity {
+                table: table.clone(),
+                column: col.clone(),
+                identity: identity.clone(),
+            }),
+            (Some(from), Some(to)) if from != to => plan.alter_columns.push(Op::AlterIdentity {
+                table: table.clone(),
+                column: col.clone(),
+                from: from.clone(),
+                to: to.clone(),
+            }),
             _ => {}
         }
     }
     for pc in &pt.columns {
         if nt.column(&pc.name).is_none() {
-            plan.drop_columns.push(Op::DropColumn { table: table.clone(), column: pc.name.clone() });
+            plan.drop_columns.push(Op::DropColumn {
+                table: table.clone(),
+                column: pc.name.clone(),
+            });
         }
     }
 
@@ -957,62 +1394,124 @@ fn diff_table(pt: &Table, nt: &Table, plan: &mut Phases) {
     match (&pt.primary_key, &nt.primary_key) {
         (Some(a), Some(b)) if a.columns == b.columns => {
             if a.name != b.name {
-                plan.name_changes.push(Op::RenameConstraint { table: table.clone(), from: a.name.clone(), to: b.name.clone(), index_backed: true });
+                plan.name_changes.push(Op::RenameConstraint {
+                    table: table.clone(),
+                    from: a.name.clone(),
+                    to: b.name.clone(),
+                    index_backed: true,
+                });
             }
         }
         (None, None) => {}
-        (from, to) => plan.primary_keys.push(Op::ChangePrimaryKey { table: table.clone(), from: from.clone(), to: to.clone() }),
+        (from, to) => plan.primary_keys.push(Op::ChangePrimaryKey {
+            table: table.clone(),
+            from: from.clone(),
+            to: to.clone(),
+        }),
     }
 
-    let (renames, dropped, added) = match_named(&pt.uniques, &nt.uniques, |a, b| a.columns == b.columns);
+    let (renames, dropped, added) =
+        match_named(&pt.uniques, &nt.uniques, |a, b| a.columns == b.columns);
     for (from, to) in renames {
         // Renaming a unique constraint renames its index too.
-        plan.name_changes.push(Op::RenameConstraint { table: table.clone(), from, to, index_backed: true });
+        plan.name_changes.push(Op::RenameConstraint {
+            table: table.clone(),
+            from,
+            to,
+            index_backed: true,
+        });
     }
     for u in dropped {
-        plan.drop_constraints.push(Op::DropUnique { table: table.clone(), name: u.name.clone() });
+        plan.drop_constraints.push(Op::DropUnique {
+            table: table.clone(),
+            name: u.name.clone(),
+        });
     }
     for u in added {
-        plan.add_indexes.push(Op::AddUnique { table: table.clone(), unique: u.clone() });
+        plan.add_indexes.push(Op::AddUnique {
+            table: table.clone(),
+            unique: u.clone(),
+        });
     }
 
     // Compared in the comparable spelling: an expression written another way, or followed
     // through a rename, is the same index.
     let same_index = |a: &Index, b: &Index| {
-        let unnamed = |i: &Index| Index { name: String::new(), ..crate::schema::compare::comparable_index(i) };
+        let unnamed = |i: &Index| Index {
+            name: String::new(),
+            ..crate::schema::compare::comparable_index(i)
+        };
         unnamed(a) == unnamed(b)
     };
     let (renames, dropped, added) = match_named(&pt.indexes, &nt.indexes, same_index);
     for (from, to) in renames {
-        plan.name_changes.push(Op::RenameIndex { table: table.clone(), from, index: nt.indexes[&to].clone() });
+        plan.name_changes.push(Op::RenameIndex {
+            table: table.clone(),
+            from,
+            index: nt.indexes[&to].clone(),
+        });
     }
     for i in dropped {
-        plan.drop_constraints.push(Op::DropIndex { table: table.clone(), name: i.name.clone() });
+        plan.drop_constraints.push(Op::DropIndex {
+            table: table.clone(),
+            name: i.name.clone(),
+        });
     }
     for i in added {
-        plan.add_indexes.push(Op::CreateIndex { table: table.clone(), index: i.clone(), new_table: false });
+        plan.add_indexes.push(Op::CreateIndex {
+            table: table.clone(),
+            index: i.clone(),
+            new_table: false,
+        });
     }
 
-    let (renames, dropped, added) = match_named(&pt.foreign_keys, &nt.foreign_keys, ForeignKey::same_definition);
+    let (renames, dropped, added) = match_named(
+        &pt.foreign_keys,
+        &nt.foreign_keys,
+        ForeignKey::same_definition,
+    );
     for (from, to) in renames {
-        plan.name_changes.push(Op::RenameConstraint { table: table.clone(), from, to, index_backed: false });
+        plan.name_changes.push(Op::RenameConstraint {
+            table: table.clone(),
+            from,
+            to,
+            index_backed: false,
+        });
     }
     for fk in dropped {
-        plan.drop_constraints.push(Op::DropForeignKey { table: table.clone(), name: fk.name.clone() });
+        plan.drop_constraints.push(Op::DropForeignKey {
+            table: table.clone(),
+            name: fk.name.clone(),
+        });
     }
     for fk in added {
-        plan.add_constraints.push(Op::AddForeignKey { table: table.clone(), foreign_key: fk.clone() });
+        plan.add_constraints.push(Op::AddForeignKey {
+            table: table.clone(),
+            foreign_key: fk.clone(),
+        });
     }
 
-    let (renames, dropped, added) = match_named(&pt.checks, &nt.checks, |a, b| a.expression == b.expression);
+    let (renames, dropped, added) =
+        match_named(&pt.checks, &nt.checks, |a, b| a.expression == b.expression);
     for (from, to) in renames {
-        plan.name_changes.push(Op::RenameConstraint { table: table.clone(), from, to, index_backed: false });
+        plan.name_changes.push(Op::RenameConstraint {
+            table: table.clone(),
+            from,
+            to,
+            index_backed: false,
+        });
     }
     for c in dropped {
-        plan.drop_constraints.push(Op::DropCheck { table: table.clone(), name: c.name.clone() });
+        plan.drop_constraints.push(Op::DropCheck {
+            table: table.clone(),
+            name: c.name.clone(),
+        });
     }
     for c in added {
-        plan.add_constraints.push(Op::AddCheck { table: table.clone(), check: c.clone() });
+        plan.add_constraints.push(Op::AddCheck {
+            table: table.clone(),
+            check: c.clone(),
+        });
     }
 }
 
@@ -1027,10 +1526,15 @@ impl Phases {
         ops.append(&mut self.renames);
         ops.append(&mut self.enums_first);
         // Foreign keys go first: a dropped unique or key may be what one references.
-        self.drop_constraints.sort_by_key(|op| !matches!(op, Op::DropForeignKey { .. }));
+        self.drop_constraints
+            .sort_by_key(|op| !matches!(op, Op::DropForeignKey { .. }));
         ops.append(&mut self.drop_constraints);
 
-        let dropped: BTreeMap<String, Table> = self.drop_tables.iter().filter_map(|t| prev.tables.get(t).map(|x| (t.clone(), x.clone()))).collect();
+        let dropped: BTreeMap<String, Table> = self
+            .drop_tables
+            .iter()
+            .filter_map(|t| prev.tables.get(t).map(|x| (t.clone(), x.clone())))
+            .collect();
         let mut drop_order = dependency_order(&dropped).0;
         drop_order.reverse();
         ops.extend(drop_order.into_iter().map(|table| Op::DropTable { table }));
@@ -1039,7 +1543,11 @@ impl Phases {
         ops.extend(order_name_changes(std::mem::take(&mut self.name_changes)));
         ops.append(&mut self.enums_rebuilt);
 
-        let new_tables: BTreeMap<String, Table> = self.new_tables.iter().map(|t| (t.name.clone(), t.clone())).collect();
+        let new_tables: BTreeMap<String, Table> = self
+            .new_tables
+            .iter()
+            .map(|t| (t.name.clone(), t.clone()))
+            .collect();
         let (create_order, cyclic) = dependency_order(&new_tables);
         let mut deferred = Vec::new();
         let mut new_table_indexes = Vec::new();
@@ -1052,10 +1560,20 @@ impl Phases {
                 .map(|fk| fk.name.clone())
                 .collect();
             for fk_name in &deferred_fks {
-                deferred.push(Op::AddForeignKey { table: name.clone(), foreign_key: table.foreign_keys[fk_name].clone() });
+                deferred.push(Op::AddForeignKey {
+                    table: name.clone(),
+                    foreign_key: table.foreign_keys[fk_name].clone(),
+                });
             }
-            new_table_indexes.extend(table.indexes.values().map(|i| Op::CreateIndex { table: name.clone(), index: i.clone(), new_table: true }));
-            ops.push(Op::CreateTable { table, deferred_fks });
+            new_table_indexes.extend(table.indexes.values().map(|i| Op::CreateIndex {
+                table: name.clone(),
+                index: i.clone(),
+                new_table: true,
+            }));
+            ops.push(Op::CreateTable {
+                table,
+                deferred_fks,
+            });
         }
         self.add_indexes.splice(0..0, new_table_indexes);
         ops.append(&mut self.add_columns);
@@ -1085,27 +1603,61 @@ fn rename_names(op: &Op) -> (&str, &str) {
 fn order_name_changes(mut pending: Vec<Op>) -> Vec<Op> {
     let mut out = Vec::new();
     while !pending.is_empty() {
-        let held: BTreeSet<String> = pending.iter().map(|op| rename_names(op).0.to_owned()).collect();
-        if let Some(i) = pending.iter().position(|op| !held.contains(rename_names(op).1)) {
+        let held: BTreeSet<String> = pending
+            .iter()
+            .map(|op| rename_names(op).0.to_owned())
+            .collect();
+        if let Some(i) = pending
+            .iter()
+            .position(|op| !held.contains(rename_names(op).1))
+        {
             out.push(pending.remove(i));
             continue;
         }
         // Every target is still held: a cycle. Move the first one's name aside.
         let op = pending.remove(0);
         let from = rename_names(&op).0;
-        let mut cut = from.len().min(crate::compile::rules::MAX_IDENTIFIER_BYTES - 8);
+        let mut cut = from
+            .len()
+            .min(crate::compile::rules::MAX_IDENTIFIER_BYTES - 8);
         while !from.is_char_boundary(cut) {
             cut -= 1;
         }
         let temporary = format!("{}__tw_tmp", &from[..cut]);
         let (aside, rest) = match op {
-            Op::RenameConstraint { table, from, to, index_backed } => (
-                Op::RenameConstraint { table: table.clone(), from, to: temporary.clone(), index_backed },
-                Op::RenameConstraint { table, from: temporary, to, index_backed },
+            Op::RenameConstraint {
+                table,
+                from,
+                to,
+                index_backed,
+            } => (
+                Op::RenameConstraint {
+                    table: table.clone(),
+                    from,
+                    to: temporary.clone(),
+                    index_backed,
+                },
+                Op::RenameConstraint {
+                    table,
+                    from: temporary,
+                    to,
+                    index_backed,
+                },
             ),
             Op::RenameIndex { table, from, index } => (
-                Op::RenameIndex { table: table.clone(), from, index: Index { name: temporary.clone(), ..index.clone() } },
-                Op::RenameIndex { table, from: temporary, index },
+                Op::RenameIndex {
+                    table: table.clone(),
+                    from,
+                    index: Index {
+                        name: temporary.clone(),
+                        ..index.clone()
+                    },
+                },
+                Op::RenameIndex {
+                    table,
+                    from: temporary,
+                    index,
+                },
             ),
             other => unreachable!("{other:?}"),
         };
@@ -1138,7 +1690,11 @@ fn dependency_order(tables: &BTreeMap<String, Table>) -> (Vec<String>, BTreeSet<
             .collect();
         if ready.is_empty() {
             // A cycle: defer the first table's unmet references and go on.
-            let first = remaining.iter().next().expect("remaining is not empty").clone();
+            let first = remaining
+                .iter()
+                .next()
+                .expect("remaining is not empty")
+                .clone();
             for fk in tables[&first].foreign_keys.values() {
                 if fk.references_table != first && remaining.contains(&fk.references_table) {
                     deferred.insert((first.clone(), fk.name.clone()));
@@ -1170,15 +1726,36 @@ impl crate::error::Classified for DiffError {
     fn items(&self) -> Vec<crate::error::ErrorItem> {
         use crate::error::ErrorItem;
         match self {
-            DiffError::Problems(problems) => problems.iter().map(|p| ErrorItem { location: p.location.as_ref().map(Into::into), ..ErrorItem::new("schema", &p.message) }).collect(),
+            DiffError::Problems(problems) => problems
+                .iter()
+                .map(|p| ErrorItem {
+                    location: p.location.as_ref().map(Into::into),
+                    ..ErrorItem::new("schema", &p.message)
+                })
+                .collect(),
             DiffError::UnresolvedDrops(decisions) => decisions
                 .iter()
                 .map(|d| {
                     let (kind, table, column, location) = match d {
                         Decision::DropTable { table } => ("drop_table", table, None, None),
-                        Decision::DropColumn { table, column, location } => ("drop_column", table, Some(column.clone()), location.as_ref().map(Into::into)),
+                        Decision::DropColumn {
+                            table,
+                            column,
+                            location,
+                        } => (
+                            "drop_column",
+                            table,
+                            Some(column.clone()),
+                            location.as_ref().map(Into::into),
+                        ),
                     };
-                    ErrorItem { table: Some(table.clone()), column, location, fix: d.ways_out(), ..ErrorItem::new(kind, d.to_string()) }
+                    ErrorItem {
+                        table: Some(table.clone()),
+                        column,
+                        location,
+                        fix: d.ways_out(),
+                        ..ErrorItem::new(kind, d.to_string())
+                    }
                 })
                 .collect(),
         }
@@ -1192,7 +1769,9 @@ mod tests {
 
     /// A table `name` with an `i64` key `id` and the given fields and struct attributes.
     fn table(name: &str, attributes: &str, fields: &str) -> String {
-        format!("#[derive(Table)]\n#[table(name = \"{name}\")]\n{attributes}\npub struct T_{name} {{\n    #[column(primary_key)]\n    pub id: i64,\n{fields}\n}}\n")
+        format!(
+            "#[derive(Table)]\n#[table(name = \"{name}\")]\n{attributes}\npub struct T_{name} {{\n    #[column(primary_key)]\n    pub id: i64,\n{fields}\n}}\n"
+        )
     }
 
     /// Every phase in one migration, each op after what it needs: renames first, then the
@@ -1265,20 +1844,53 @@ pub struct Country {
     #[test]
     fn renames_of_constraints_and_indexes_never_take_a_held_name() {
         // The index `t_x_idx` goes; `custom` (same columns as the new `t_x_idx`) takes its name.
-        let before = table("t", "#[index(columns(x))]\n#[index(columns(y), name = \"custom\")]", "    pub x: i32,\n    pub y: i32,");
-        let after = table("t", "#[index(columns(y), name = \"t_x_idx\")]", "    pub x: i32,\n    pub y: i32,");
-        assert_eq!(ops(&before, &after, &[]), ["drop index `t_x_idx`", "rename index `custom` to `t_x_idx`"]);
-
-        // Across kinds: a unique `a` becomes `b` while the index `b` becomes `c`.
-        let before = table("t", "#[unique(columns(x), name = \"a\")]\n#[index(columns(y), name = \"b\")]", "    pub x: i32,\n    pub y: i32,");
-        let after = table("t", "#[unique(columns(x), name = \"b\")]\n#[index(columns(y), name = \"c\")]", "    pub x: i32,\n    pub y: i32,");
-        assert_eq!(ops(&before, &after, &[]), ["rename index `b` to `c`", "rename constraint `a` to `b` on `t`"]);
-
-        // A swap: the unique `a` becomes `b` and the index `b` becomes `a`.
-        let after = table("t", "#[unique(columns(x), name = \"b\")]\n#[index(columns(y), name = \"a\")]", "    pub x: i32,\n    pub y: i32,");
+        let before = table(
+            "t",
+            "#[index(columns(x))]\n#[index(columns(y), name = \"custom\")]",
+            "    pub x: i32,\n    pub y: i32,",
+        );
+        let after = table(
+            "t",
+            "#[index(columns(y), name = \"t_x_idx\")]",
+            "    pub x: i32,\n    pub y: i32,",
+        );
         assert_eq!(
             ops(&before, &after, &[]),
-            ["rename constraint `a` to `a__tw_tmp` on `t`", "rename index `b` to `a`", "rename constraint `a__tw_tmp` to `b` on `t`"]
+            ["drop index `t_x_idx`", "rename index `custom` to `t_x_idx`"]
+        );
+
+        // Across kinds: a unique `a` becomes `b` while the index `b` becomes `c`.
+        let before = table(
+            "t",
+            "#[unique(columns(x), name = \"a\")]\n#[index(columns(y), name = \"b\")]",
+            "    pub x: i32,\n    pub y: i32,",
+        );
+        let after = table(
+            "t",
+            "#[unique(columns(x), name = \"b\")]\n#[index(columns(y), name = \"c\")]",
+            "    pub x: i32,\n    pub y: i32,",
+        );
+        assert_eq!(
+            ops(&before, &after, &[]),
+            [
+                "rename index `b` to `c`",
+                "rename constraint `a` to `b` on `t`"
+            ]
+        );
+
+        // A swap: the unique `a` becomes `b` and the index `b` becomes `a`.
+        let after = table(
+            "t",
+            "#[unique(columns(x), name = \"b\")]\n#[index(columns(y), name = \"a\")]",
+            "    pub x: i32,\n    pub y: i32,",
+        );
+        assert_eq!(
+            ops(&before, &after, &[]),
+            [
+                "rename constraint `a` to `a__tw_tmp` on `t`",
+                "rename index `b` to `a`",
+                "rename constraint `a__tw_tmp` to `b` on `t`"
+            ]
         );
     }
 
@@ -1287,7 +1899,11 @@ pub struct Country {
     #[test]
     fn a_definition_kept_under_another_name_is_renamed() {
         let fields = "    pub x: i32,\n    #[column(references = \"t.id\", foreign_key_name = \"FK\")]\n    pub parent: Option<i64>,";
-        let attributes = |suffix: &str| format!("#[unique(columns(x), name = \"u{suffix}\")]\n#[index(columns(parent), name = \"i{suffix}\")]\n#[check(name = \"c{suffix}\", expr = \"x > 0\")]");
+        let attributes = |suffix: &str| {
+            format!(
+                "#[unique(columns(x), name = \"u{suffix}\")]\n#[index(columns(parent), name = \"i{suffix}\")]\n#[check(name = \"c{suffix}\", expr = \"x > 0\")]"
+            )
+        };
         let before = table("t", &attributes("1"), &fields.replace("FK", "f1"));
         let after = table("t", &attributes("2"), &fields.replace("FK", "f2"));
         assert_eq!(
@@ -1299,7 +1915,10 @@ pub struct Country {
                 "rename constraint `c1` to `c2` on `t`",
             ]
         );
-        let changed = after.replace("x > 0", "x > 1").replace("references = \"t.id\"", "references = \"t.id\", on_delete = \"cascade\"");
+        let changed = after.replace("x > 0", "x > 1").replace(
+            "references = \"t.id\"",
+            "references = \"t.id\", on_delete = \"cascade\"",
+        );
         assert_eq!(
             ops(&before, &changed, &[]),
             [
@@ -1319,21 +1938,45 @@ pub struct Country {
     /// changes, and one joining it needs no `SET NOT NULL` of its own.
     #[test]
     fn column_changes_run_in_the_order_postgresql_accepts() {
-        let before = table("t", "", "    #[column(default = \"'x'\")]\n    pub code: String,");
-        let after = table("t", "", "    #[column(sql_type = \"varchar(10)\", default = \"'x'\")]\n    pub code: String,");
+        let before = table(
+            "t",
+            "",
+            "    #[column(default = \"'x'\")]\n    pub code: String,",
+        );
+        let after = table(
+            "t",
+            "",
+            "    #[column(sql_type = \"varchar(10)\", default = \"'x'\")]\n    pub code: String,",
+        );
         assert_eq!(
             ops(&before, &after, &[]),
-            ["drop default of `t.code`", "change type of `t.code` from text to character varying(10)", "set default of `t.code` to 'x'"]
+            [
+                "drop default of `t.code`",
+                "change type of `t.code` from text to character varying(10)",
+                "set default of `t.code` to 'x'"
+            ]
         );
 
         let before = table("t", "", "    #[column(default = \"0\")]\n    pub n: i64,");
         let after = table("t", "", "    #[column(identity)]\n    pub n: i64,");
-        assert_eq!(ops(&before, &after, &[]), ["drop default of `t.n`", "make `t.n` an identity column"]);
-        assert_eq!(ops(&after, &before, &[]), ["drop identity of `t.n`", "set default of `t.n` to 0"]);
+        assert_eq!(
+            ops(&before, &after, &[]),
+            ["drop default of `t.n`", "make `t.n` an identity column"]
+        );
+        assert_eq!(
+            ops(&after, &before, &[]),
+            ["drop identity of `t.n`", "set default of `t.n` to 0"]
+        );
 
         let before = table("t", "", "    pub code: Option<String>,");
         let after = "#[derive(Table)]\n#[table(name = \"t\")]\n#[primary_key(columns(code))]\npub struct T {\n    pub id: Option<i64>,\n    pub code: String,\n}\n";
-        assert_eq!(ops(&before, after, &[]), ["change primary key of `t` to (code)", "make `t.id` nullable"]);
+        assert_eq!(
+            ops(&before, after, &[]),
+            [
+                "change primary key of `t` to (code)",
+                "make `t.id` nullable"
+            ]
+        );
     }
 
     /// New tables come after the tables they reference; a cycle among them is closed by a
@@ -1341,17 +1984,44 @@ pub struct Country {
     #[test]
     fn new_tables_come_after_what_they_reference_and_cycles_close_last() {
         let after = [
-            table("books", "", "    #[column(references = \"publishers.id\")]\n    pub publisher_id: i64,"),
+            table(
+                "books",
+                "",
+                "    #[column(references = \"publishers.id\")]\n    pub publisher_id: i64,",
+            ),
             table("publishers", "", ""),
-            table("a", "", "    #[column(references = \"b.id\")]\n    pub b_id: Option<i64>,"),
-            table("b", "", "    #[column(references = \"a.id\")]\n    pub a_id: Option<i64>,"),
+            table(
+                "a",
+                "",
+                "    #[column(references = \"b.id\")]\n    pub b_id: Option<i64>,",
+            ),
+            table(
+                "b",
+                "",
+                "    #[column(references = \"a.id\")]\n    pub a_id: Option<i64>,",
+            ),
         ]
         .concat();
         let changes = diff("", &after, &[]).unwrap();
         let found: Vec<String> = changes.ops.iter().map(ToString::to_string).collect();
-        assert_eq!(found, ["create table `publishers`", "create table `books`", "create table `a`", "create table `b`", "add foreign key `a_b_id_fkey` on `a`"]);
-        let super::Op::CreateTable { deferred_fks, .. } = &changes.ops[2] else { panic!("{:?}", changes.ops[2]) };
-        assert_eq!(deferred_fks, &["a_b_id_fkey"], "`a` is created without the key that closes the cycle");
+        assert_eq!(
+            found,
+            [
+                "create table `publishers`",
+                "create table `books`",
+                "create table `a`",
+                "create table `b`",
+                "add foreign key `a_b_id_fkey` on `a`"
+            ]
+        );
+        let super::Op::CreateTable { deferred_fks, .. } = &changes.ops[2] else {
+            panic!("{:?}", changes.ops[2])
+        };
+        assert_eq!(
+            deferred_fks,
+            &["a_b_id_fkey"],
+            "`a` is created without the key that closes the cycle"
+        );
     }
 
     /// What the diff will not decide is reported all at once: every drop nobody allowed
@@ -1361,9 +2031,20 @@ pub struct Country {
     /// rebuilt, once the expression names the new column.
     #[test]
     fn an_index_expression_follows_a_column_rename() {
-        let before = table("t", "#[index(columns(\"lower(email)\"), unique, where = \"email IS NOT NULL\")]", "    pub email: String,");
-        let after = table("t", "#[index(columns(\"LOWER(mail)\"), unique, where = \"(mail IS NOT NULL)\", name = \"t_lower_idx\")]", "    #[column(renamed_from = \"email\")]\n    pub mail: String,");
-        assert_eq!(ops(&before, &after, &[]), ["rename column `t.email` to `mail`"]);
+        let before = table(
+            "t",
+            "#[index(columns(\"lower(email)\"), unique, where = \"email IS NOT NULL\")]",
+            "    pub email: String,",
+        );
+        let after = table(
+            "t",
+            "#[index(columns(\"LOWER(mail)\"), unique, where = \"(mail IS NOT NULL)\", name = \"t_lower_idx\")]",
+            "    #[column(renamed_from = \"email\")]\n    pub mail: String,",
+        );
+        assert_eq!(
+            ops(&before, &after, &[]),
+            ["rename column `t.email` to `mail`"]
+        );
     }
 
     /// PostgreSQL takes a key's columns in any order as the referenced ones.
@@ -1372,15 +2053,28 @@ pub struct Country {
         let source = "#[derive(Table)]\n#[table(name = \"p\")]\n#[primary_key(columns(a, b))]\npub struct P {\n    pub a: i64,\n    pub b: i64,\n}\n\n#[derive(Table)]\n#[table(name = \"c\")]\n#[foreign_key(columns(pb, pa), references = \"p(b, a)\")]\npub struct C {\n    #[column(primary_key)]\n    pub id: i64,\n    pub pa: i64,\n    pub pb: i64,\n}\n";
         assert!(diff("", source, &[]).is_ok());
         let not_a_key = source.replace("references = \"p(b, a)\"", "references = \"p(b, b)\"");
-        assert!(matches!(diff("", &not_a_key, &[]), Err(DiffError::Problems(_))));
+        assert!(matches!(
+            diff("", &not_a_key, &[]),
+            Err(DiffError::Problems(_))
+        ));
     }
 
     /// An index expression is the user's text: after a rename it must name the new column.
     #[test]
     fn index_expressions_name_only_columns_of_the_table() {
-        let before = table("t", "#[index(columns(\"lower(email)\"), where = \"email IS NOT NULL\")]", "    pub email: String,");
-        let after = table("t", "#[index(columns(\"lower(email)\"), where = \"email IS NOT NULL\")]", "    #[column(renamed_from = \"email\")]\n    pub mail: String,");
-        let Err(DiffError::Problems(problems)) = diff(&before, &after, &[]) else { panic!("refused") };
+        let before = table(
+            "t",
+            "#[index(columns(\"lower(email)\"), where = \"email IS NOT NULL\")]",
+            "    pub email: String,",
+        );
+        let after = table(
+            "t",
+            "#[index(columns(\"lower(email)\"), where = \"email IS NOT NULL\")]",
+            "    #[column(renamed_from = \"email\")]\n    pub mail: String,",
+        );
+        let Err(DiffError::Problems(problems)) = diff(&before, &after, &[]) else {
+            panic!("refused")
+        };
         let messages: Vec<&str> = problems.iter().map(|p| p.message.as_str()).collect();
         assert_eq!(messages.len(), 2, "{messages:#?}");
         assert!(messages[0].ends_with("names `email`, which is not a column of the table: it is `mail` now; write that in the expression"), "{}", messages[0]);
@@ -1390,18 +2084,50 @@ pub struct Country {
 
     #[test]
     fn drops_need_a_decision_and_problems_come_first() {
-        let before = [table("authors", "", "    pub name: String,\n    pub bio: String,"), table("old", "", "")].concat();
-        let after = table("writers", "", "    pub name: String,").replace("#[table(name = \"writers\")]", "#[table(name = \"writers\", renamed_from = \"authors\")]");
-        let Err(DiffError::UnresolvedDrops(decisions)) = diff(&before, &after, &[]) else { panic!("drops need a decision") };
+        let before = [
+            table("authors", "", "    pub name: String,\n    pub bio: String,"),
+            table("old", "", ""),
+        ]
+        .concat();
+        let after = table("writers", "", "    pub name: String,").replace(
+            "#[table(name = \"writers\")]",
+            "#[table(name = \"writers\", renamed_from = \"authors\")]",
+        );
+        let Err(DiffError::UnresolvedDrops(decisions)) = diff(&before, &after, &[]) else {
+            panic!("drops need a decision")
+        };
         assert_eq!(decisions.len(), 2, "{decisions:?}");
-        assert_eq!(decisions[0], Decision::DropTable { table: "old".into() });
-        assert!(matches!(&decisions[1], Decision::DropColumn { table, column, .. } if table == "writers" && column == "bio"), "{decisions:?}");
+        assert_eq!(
+            decisions[0],
+            Decision::DropTable {
+                table: "old".into()
+            }
+        );
+        assert!(
+            matches!(&decisions[1], Decision::DropColumn { table, column, .. } if table == "writers" && column == "bio"),
+            "{decisions:?}"
+        );
         for allowed in [["old", "writers.bio"], ["old", "authors.bio"]] {
-            assert_eq!(ops(&before, &after, &allowed), ["rename table `authors` to `writers`", "drop table `old`", "rename constraint `authors_pkey` to `writers_pkey` on `writers`", "drop column `writers.bio`"]);
+            assert_eq!(
+                ops(&before, &after, &allowed),
+                [
+                    "rename table `authors` to `writers`",
+                    "drop table `old`",
+                    "rename constraint `authors_pkey` to `writers_pkey` on `writers`",
+                    "drop column `writers.bio`"
+                ]
+            );
         }
         let wrong_hint = after.replace("renamed_from = \"authors\"", "renamed_from = \"autors\"");
-        let Err(DiffError::Problems(problems)) = diff(&before, &wrong_hint, &[]) else { panic!("a hint naming nothing is a problem") };
+        let Err(DiffError::Problems(problems)) = diff(&before, &wrong_hint, &[]) else {
+            panic!("a hint naming nothing is a problem")
+        };
         assert_eq!(problems.len(), 1, "{problems:?}");
-        assert!(problems[0].message.contains("names no table of the last snapshot"), "{problems:?}");
+        assert!(
+            problems[0]
+                .message
+                .contains("names no table of the last snapshot"),
+            "{problems:?}"
+        );
     }
 }

@@ -24,7 +24,9 @@ pub fn for_dialect(schema: &Schema, dialect: Dialect) -> Cow<'_, Schema> {
         let table_name = table.name.clone();
         let mut checks = Vec::new();
         for column in &mut table.columns {
-            let Some(enum_type) = schema.enum_of(column.sql_type.as_str()) else { continue };
+            let Some(enum_type) = schema.enum_of(column.sql_type.as_str()) else {
+                continue;
+            };
             column.sql_type = SqlType::parse("text").expect("`text` is a type");
             // (One that does not parse is refused by `diff_for` before a plan is made.)
             checks.extend(enum_check(&table_name, &column.name, &enum_type.values));
@@ -39,9 +41,16 @@ pub fn for_dialect(schema: &Schema, dialect: Dialect) -> Cow<'_, Schema> {
 /// The CHECK that stands for an enum on `table.column`, in the spelling PostgreSQL prints
 /// an `IN` list in, so that a catalog reads it back as written.
 pub fn enum_check(table: &str, column: &str, values: &[String]) -> Option<Check> {
-    let array = values.iter().map(|v| format!("{}::text", literal(v))).collect::<Vec<_>>().join(", ");
+    let array = values
+        .iter()
+        .map(|v| format!("{}::text", literal(v)))
+        .collect::<Vec<_>>()
+        .join(", ");
     let expression = format!("{} = ANY (ARRAY[{array}])", quote(column));
-    Some(Check { name: enum_check_name(table, column), expression: SqlExpr::parse("expr", &expression).ok()? })
+    Some(Check {
+        name: enum_check_name(table, column),
+        expression: SqlExpr::parse("expr", &expression).ok()?,
+    })
 }
 
 /// The name of the CHECK that stands for an enum on `table.column`.
@@ -53,9 +62,17 @@ pub fn enum_check_name(table: &str, column: &str) -> String {
 /// DSQL with enums, the enums' own problems are found on the structs as declared (a
 /// value removed needs its allow, a value cannot be renamed since rows hold its text),
 /// then both sides are diffed as DSQL stores them.
-pub fn diff_for<'a>(prev: &Schema, desired: &'a DesiredSchema, allow: &AllowDrops, dialect: Dialect) -> Result<(Changes, Cow<'a, Schema>), DiffError> {
+pub fn diff_for<'a>(
+    prev: &Schema,
+    desired: &'a DesiredSchema,
+    allow: &AllowDrops,
+    dialect: Dialect,
+) -> Result<(Changes, Cow<'a, Schema>), DiffError> {
     if dialect == Dialect::Postgres || (prev.enums.is_empty() && desired.schema.enums.is_empty()) {
-        return Ok((diff::diff(prev, desired, allow)?, Cow::Borrowed(&desired.schema)));
+        return Ok((
+            diff::diff(prev, desired, allow)?,
+            Cow::Borrowed(&desired.schema),
+        ));
     }
     // The enums' own problems (a removal without its allow, a hint naming nothing), and
     // their renames, which DSQL cannot carry out.
@@ -99,8 +116,24 @@ pub fn diff_for<'a>(prev: &Schema, desired: &'a DesiredSchema, allow: &AllowDrop
         return Err(DiffError::Problems(problems));
     }
     // (The columns name no enum any more: they are text.)
-    let sources = desired.sources.iter().map(|(t, s)| (t.clone(), crate::schema::desired::TableSource { enum_columns: Default::default(), ..s.clone() })).collect();
-    let lowered = DesiredSchema { schema: for_dialect(&desired.schema, dialect).into_owned(), sources, enum_sources: Default::default() };
+    let sources = desired
+        .sources
+        .iter()
+        .map(|(t, s)| {
+            (
+                t.clone(),
+                crate::schema::desired::TableSource {
+                    enum_columns: Default::default(),
+                    ..s.clone()
+                },
+            )
+        })
+        .collect();
+    let lowered = DesiredSchema {
+        schema: for_dialect(&desired.schema, dialect).into_owned(),
+        sources,
+        enum_sources: Default::default(),
+    };
     let changes = diff::diff(&for_dialect(prev, dialect), &lowered, allow)?;
     Ok((changes, Cow::Owned(lowered.schema)))
 }
@@ -118,43 +151,114 @@ mod tests {
     #[test]
     fn on_dsql_an_enum_column_is_text_with_a_check_of_the_values() {
         let declared = desired(MOOD);
-        assert!(matches!(for_dialect(&declared.schema, Dialect::Postgres), Cow::Borrowed(_)));
+        assert!(matches!(
+            for_dialect(&declared.schema, Dialect::Postgres),
+            Cow::Borrowed(_)
+        ));
         let dsql = for_dialect(&declared.schema, Dialect::Dsql);
         assert!(dsql.enums.is_empty());
         let people = &dsql.tables["people"];
         assert_eq!(people.column("mood").unwrap().sql_type, "text");
-        assert_eq!(people.checks["people_mood_check"].expression.as_str(), "\"mood\" = ANY (ARRAY['happy'::text, 'sad'::text])");
+        assert_eq!(
+            people.checks["people_mood_check"].expression.as_str(),
+            "\"mood\" = ANY (ARRAY['happy'::text, 'sad'::text])"
+        );
     }
 
     #[test]
     fn a_renamed_value_is_refused_on_dsql_and_planned_on_postgres() {
         let before = desired(MOOD);
-        let after = desired(&MOOD.replace("Happy, Sad", "Happy, #[value(renamed_from = \"sad\")] Blue"));
-        let Err(DiffError::Problems(problems)) = diff_for(&before.schema, &after, &AllowDrops::default(), Dialect::Dsql) else { panic!("refused on DSQL") };
-        assert!(problems[0].message.contains("value `sad` of enum type `mood` is renamed to `blue`"), "{problems:?}");
-        let (changes, _) = diff_for(&before.schema, &after, &AllowDrops::default(), Dialect::Postgres).unwrap();
-        assert_eq!(changes.ops.iter().map(ToString::to_string).collect::<Vec<_>>(), ["rename value `sad` of enum type `mood` to `blue`"]);
+        let after =
+            desired(&MOOD.replace("Happy, Sad", "Happy, #[value(renamed_from = \"sad\")] Blue"));
+        let Err(DiffError::Problems(problems)) = diff_for(
+            &before.schema,
+            &after,
+            &AllowDrops::default(),
+            Dialect::Dsql,
+        ) else {
+            panic!("refused on DSQL")
+        };
+        assert!(
+            problems[0]
+                .message
+                .contains("value `sad` of enum type `mood` is renamed to `blue`"),
+            "{problems:?}"
+        );
+        let (changes, _) = diff_for(
+            &before.schema,
+            &after,
+            &AllowDrops::default(),
+            Dialect::Postgres,
+        )
+        .unwrap();
+        assert_eq!(
+            changes
+                .ops
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>(),
+            ["rename value `sad` of enum type `mood` to `blue`"]
+        );
     }
 
     #[test]
     fn a_value_list_is_compared_by_its_values() {
         use crate::schema::compare::in_list_values;
         let ours = enum_check("people", "mood", &["happy".into(), "it's".into()]).unwrap();
-        assert_eq!(in_list_values(&ours.expression), Some(vec!["happy".to_owned(), "it's".to_owned()]));
+        assert_eq!(
+            in_list_values(&ours.expression),
+            Some(vec!["happy".to_owned(), "it's".to_owned()])
+        );
         // As PostgreSQL prints it back.
-        assert_eq!(in_list_values("((mood = ANY (ARRAY['happy'::text, 'it''s'::text])))"), Some(vec!["happy".to_owned(), "it's".to_owned()]));
+        assert_eq!(
+            in_list_values("((mood = ANY (ARRAY['happy'::text, 'it''s'::text])))"),
+            Some(vec!["happy".to_owned(), "it's".to_owned()])
+        );
         assert_eq!(in_list_values("(price >= 0)"), None);
-        assert_eq!(in_list_values("mood = ANY (ARRAY['a'::text]) OR true"), None);
+        assert_eq!(
+            in_list_values("mood = ANY (ARRAY['a'::text]) OR true"),
+            None
+        );
     }
 
     #[test]
     fn a_rebuilt_enum_refuses_what_would_not_survive_it() {
-        let before = desired(&MOOD.replace("mood: Option<Mood> }", "mood: Option<Mood> }").replace("#[table(name = \"people\")]", "#[table(name = \"people\")] #[index(columns(id), where = \"mood = 'happy'\")]"));
-        let after = desired(&MOOD.replace("Happy, Sad", "Sad, Happy").replace("#[table(name = \"people\")]", "#[table(name = \"people\")] #[index(columns(id), where = \"mood = 'happy'\")]"));
-        let Err(DiffError::Problems(problems)) = diff_for(&before.schema, &after, &AllowDrops::default(), Dialect::Postgres) else { panic!("refused") };
-        assert!(problems[0].message.contains("index `people_id_idx` of `people`"), "{problems:?}");
+        let before = desired(
+            &MOOD
+                .replace("mood: Option<Mood> }", "mood: Option<Mood> }")
+                .replace(
+                    "#[table(name = \"people\")]",
+                    "#[table(name = \"people\")] #[index(columns(id), where = \"mood = 'happy'\")]",
+                ),
+        );
+        let after = desired(&MOOD.replace("Happy, Sad", "Sad, Happy").replace(
+            "#[table(name = \"people\")]",
+            "#[table(name = \"people\")] #[index(columns(id), where = \"mood = 'happy'\")]",
+        ));
+        let Err(DiffError::Problems(problems)) = diff_for(
+            &before.schema,
+            &after,
+            &AllowDrops::default(),
+            Dialect::Postgres,
+        ) else {
+            panic!("refused")
+        };
+        assert!(
+            problems[0]
+                .message
+                .contains("index `people_id_idx` of `people`"),
+            "{problems:?}"
+        );
         // DSQL replaces the CHECK: nothing is rebuilt there.
-        assert!(diff_for(&before.schema, &after, &AllowDrops::default(), Dialect::Dsql).is_ok());
+        assert!(
+            diff_for(
+                &before.schema,
+                &after,
+                &AllowDrops::default(),
+                Dialect::Dsql
+            )
+            .is_ok()
+        );
     }
 
     #[test]
@@ -162,13 +266,34 @@ mod tests {
         let before = desired(MOOD);
         let after = desired(&MOOD.replace("Happy, Sad", "Happy"));
         for dialect in [Dialect::Dsql, Dialect::Postgres] {
-            let Err(DiffError::Problems(problems)) = diff_for(&before.schema, &after, &AllowDrops::default(), dialect) else { panic!("refused on {dialect}") };
-            assert!(problems[0].message.contains("`--allow-drop mood.sad`"), "{problems:?}");
-            let (changes, _) = diff_for(&before.schema, &after, &AllowDrops::parse(&["mood.sad"]), dialect).unwrap();
+            let Err(DiffError::Problems(problems)) =
+                diff_for(&before.schema, &after, &AllowDrops::default(), dialect)
+            else {
+                panic!("refused on {dialect}")
+            };
+            assert!(
+                problems[0].message.contains("`--allow-drop mood.sad`"),
+                "{problems:?}"
+            );
+            let (changes, _) = diff_for(
+                &before.schema,
+                &after,
+                &AllowDrops::parse(&["mood.sad"]),
+                dialect,
+            )
+            .unwrap();
             let ops: Vec<String> = changes.ops.iter().map(ToString::to_string).collect();
             match dialect {
-                Dialect::Postgres => assert_eq!(ops, ["rebuild enum type `mood` with values (happy)"]),
-                Dialect::Dsql => assert_eq!(ops, ["drop check `people_mood_check` on `people`", "add check `people_mood_check` on `people`"]),
+                Dialect::Postgres => {
+                    assert_eq!(ops, ["rebuild enum type `mood` with values (happy)"])
+                }
+                Dialect::Dsql => assert_eq!(
+                    ops,
+                    [
+                        "drop check `people_mood_check` on `people`",
+                        "add check `people_mood_check` on `people`"
+                    ]
+                ),
             }
         }
     }

@@ -2,9 +2,9 @@
 //! recreation, warnings, and the permissions file.
 
 pub mod diff;
-pub mod lower;
 #[cfg(test)]
 pub(crate) mod fixtures;
+pub mod lower;
 pub mod permissions;
 pub mod plan;
 pub mod recreate;

@@ -10,9 +10,14 @@
 use crate::compile::diff::{Changes, Op};
 use crate::compile::recreate;
 use crate::compile::rules::{self, ChangeKind, Construct, Dialect, Strategy};
-use crate::schema::model::{bare_table_name, qualified_table_name, split_table_name, table_schema, SqlType, DEFAULT_SCHEMA, Column, ForeignKey, Identity, Index, IndexKey, KeyTarget, Schema, Table, Unique};
+use crate::schema::model::{
+    Column, DEFAULT_SCHEMA, ForeignKey, Identity, Index, IndexKey, KeyTarget, Schema, SqlType,
+    Table, Unique, bare_table_name, qualified_table_name, split_table_name, table_schema,
+};
 use crate::sql::directive;
-use crate::sql::ident::{literal, quote, quote_beside_table, quote_list, quote_qualified, quote_table};
+use crate::sql::ident::{
+    literal, quote, quote_beside_table, quote_list, quote_qualified, quote_table,
+};
 use crate::sql::statement::{IndexCreation, IndexMode, Validation};
 use serde::Serialize;
 use std::collections::BTreeSet;
@@ -108,7 +113,13 @@ pub struct Refusal {
 impl Refusal {
     /// `op`, refused for `reason`.
     fn of(op: &Op, reason: String) -> Refusal {
-        Refusal { change: op.to_string(), table: op.table().to_owned(), column: op.column().map(str::to_owned), kind: op.kind(), reason }
+        Refusal {
+            change: op.to_string(),
+            table: op.table().to_owned(),
+            column: op.column().map(str::to_owned),
+            kind: op.kind(),
+            reason,
+        }
     }
 }
 
@@ -131,25 +142,45 @@ pub enum PlanError {
     },
 }
 
-
 /// Plans `changes` (towards `next`) for `dialect`. All refusals are collected before
 /// returning.
 pub fn plan(changes: &Changes, next: &Schema, dialect: Dialect) -> Result<Plan, PlanError> {
     let ops = &changes.ops;
     // Tables this dialect must rebuild: every other change to them is part of the rebuild.
-    let rebuilt: BTreeSet<&str> = ops.iter().filter(|op| rules::strategy(op.kind(), dialect) == Strategy::Recreate).map(Op::table).collect();
+    let rebuilt: BTreeSet<&str> = ops
+        .iter()
+        .filter(|op| rules::strategy(op.kind(), dialect) == Strategy::Recreate)
+        .map(Op::table)
+        .collect();
     let mut planned = Plan::default();
     let mut refusals = Vec::new();
     // Tables whose rebuild was refused: said once, not again for each change that needs it.
     let mut unbuildable: BTreeSet<&str> = BTreeSet::new();
     if dialect == Dialect::Dsql {
-        let created: BTreeSet<&str> = ops.iter().filter(|op| matches!(op, Op::CreateTable { .. })).map(Op::table).collect();
+        let created: BTreeSet<&str> = ops
+            .iter()
+            .filter(|op| matches!(op, Op::CreateTable { .. }))
+            .map(Op::table)
+            .collect();
         for table in next.tables.values() {
-            refusals.extend(dsql_construct_refusals(table, created.contains(table.name.as_str())));
+            refusals.extend(dsql_construct_refusals(
+                table,
+                created.contains(table.name.as_str()),
+            ));
         }
-        let schemas: BTreeSet<&str> = next.tables.keys().filter_map(|t| split_table_name(t).0).collect();
+        let schemas: BTreeSet<&str> = next
+            .tables
+            .keys()
+            .filter_map(|t| split_table_name(t).0)
+            .collect();
         if schemas.len() > rules::DSQL_MAX_SCHEMAS
-            && let Some(table) = next.tables.keys().find(|t| !changes.previous.tables.keys().any(|p| table_schema(p) == table_schema(t)))
+            && let Some(table) = next.tables.keys().find(|t| {
+                !changes
+                    .previous
+                    .tables
+                    .keys()
+                    .any(|p| table_schema(p) == table_schema(t))
+            })
         {
             refusals.push(Refusal {
                 change: format!("table `{table}` in a new schema"),
@@ -162,7 +193,13 @@ pub fn plan(changes: &Changes, next: &Schema, dialect: Dialect) -> Result<Plan, 
     }
     // A schema no table of the last snapshot is in is created before its first table. (One
     // left empty by the last table's drop stays: it may hold what other tools made.)
-    let mut schemas_made: BTreeSet<&str> = changes.previous.tables.keys().chain(changes.previous.enums.keys()).map(|t| table_schema(t)).collect();
+    let mut schemas_made: BTreeSet<&str> = changes
+        .previous
+        .tables
+        .keys()
+        .chain(changes.previous.enums.keys())
+        .map(|t| table_schema(t))
+        .collect();
     schemas_made.insert(DEFAULT_SCHEMA);
     for op in ops {
         let kind = op.kind();
@@ -170,7 +207,14 @@ pub fn plan(changes: &Changes, next: &Schema, dialect: Dialect) -> Result<Plan, 
         if let Op::CreateTable { .. } | Op::CreateEnum { .. } = op
             && schemas_made.insert(table_schema(table))
         {
-            statements.push(PlannedStatement::new(format!("CREATE SCHEMA IF NOT EXISTS {};", quote(table_schema(table))), kind, table));
+            statements.push(PlannedStatement::new(
+                format!(
+                    "CREATE SCHEMA IF NOT EXISTS {};",
+                    quote(table_schema(table))
+                ),
+                kind,
+                table,
+            ));
         }
         for (column, sql_type) in new_column_types(op) {
             if let Err(alternative) = rules::check_column_type(sql_type, dialect) {
@@ -186,10 +230,22 @@ pub fn plan(changes: &Changes, next: &Schema, dialect: Dialect) -> Result<Plan, 
         // A rebuilt table's renames run first, so the copy reads the columns under their new
         // names; its dropped constraints and indexes go where drops go, before any table
         // is dropped (one of them may reference it) and before the rebuild.
-        let before_rebuild = matches!(op, Op::RenameTable { .. } | Op::RenameColumn { .. } | Op::DropForeignKey { .. } | Op::DropCheck { .. } | Op::DropIndex { .. } | Op::DropUnique { .. });
+        let before_rebuild = matches!(
+            op,
+            Op::RenameTable { .. }
+                | Op::RenameColumn { .. }
+                | Op::DropForeignKey { .. }
+                | Op::DropCheck { .. }
+                | Op::DropIndex { .. }
+                | Op::DropUnique { .. }
+        );
         if rebuilt.contains(table) && !before_rebuild {
-            if rules::strategy(kind, dialect) == Strategy::Recreate && !planned.rebuilds.iter().any(|r| r.table == table) && !unbuildable.contains(table) {
-                let rebuilt_before: BTreeSet<&str> = planned.rebuilds.iter().map(|r| r.table.as_str()).collect();
+            if rules::strategy(kind, dialect) == Strategy::Recreate
+                && !planned.rebuilds.iter().any(|r| r.table == table)
+                && !unbuildable.contains(table)
+            {
+                let rebuilt_before: BTreeSet<&str> =
+                    planned.rebuilds.iter().map(|r| r.table.as_str()).collect();
                 match rebuild(changes, next, table, dialect, &rebuilt_before) {
                     Ok((steps, rebuild)) => {
                         statements.extend(steps);
@@ -198,7 +254,10 @@ pub fn plan(changes: &Changes, next: &Schema, dialect: Dialect) -> Result<Plan, 
                     // The rebuild is the table's, whichever change asked for it first.
                     Err(reason) => {
                         unbuildable.insert(table);
-                        refusals.push(Refusal { column: None, ..Refusal::of(op, reason) });
+                        refusals.push(Refusal {
+                            column: None,
+                            ..Refusal::of(op, reason)
+                        });
                     }
                 }
             }
@@ -221,19 +280,35 @@ pub fn plan(changes: &Changes, next: &Schema, dialect: Dialect) -> Result<Plan, 
         if let Op::SetNotNull { column, .. } = op
             && let Some(value) = changes.fill_value(next, table, column)
         {
-            statements.push(plain(format!("UPDATE {} SET {} = ({value}) WHERE {} IS NULL;", quote_table(table), quote(column), quote(column))));
+            statements.push(plain(format!(
+                "UPDATE {} SET {} = ({value}) WHERE {} IS NULL;",
+                quote_table(table),
+                quote(column),
+                quote(column)
+            )));
         }
         // A NOT NULL column added with a `fill` other than its default: the fill is the
         // default while the column is added (filling the existing rows), then the real one.
         if let Op::AddColumn { column, .. } = op
             && column.not_null
             && rules::strategy(kind, dialect) == Strategy::Plain
-            && let Some(fill) = changes.fill(table, &column.name).filter(|f| Some(*f) != column.default.as_ref())
+            && let Some(fill) = changes
+                .fill(table, &column.name)
+                .filter(|f| Some(*f) != column.default.as_ref())
         {
-            let filled = Column { default: Some(fill.clone()), ..column.clone() };
-            statements.push(plain(format!("ALTER TABLE {} ADD COLUMN {};", quote_table(table), column_definition(&filled, dialect))));
+            let filled = Column {
+                default: Some(fill.clone()),
+                ..column.clone()
+            };
+            statements.push(plain(format!(
+                "ALTER TABLE {} ADD COLUMN {};",
+                quote_table(table),
+                column_definition(&filled, dialect)
+            )));
             statements.push(plain(match &column.default {
-                Some(default) => alter_column(table, &column.name, &format!("SET DEFAULT ({default})")),
+                Some(default) => {
+                    alter_column(table, &column.name, &format!("SET DEFAULT ({default})"))
+                }
                 None => alter_column(table, &column.name, "DROP DEFAULT"),
             }));
             continue;
@@ -252,37 +327,65 @@ pub fn plan(changes: &Changes, next: &Schema, dialect: Dialect) -> Result<Plan, 
             strategy => statements.extend(render(op, strategy, dialect)),
         }
     }
-    if refusals.is_empty() { Ok(planned) } else { Err(PlanError::Refused { dialect, refusals }) }
+    if refusals.is_empty() {
+        Ok(planned)
+    } else {
+        Err(PlanError::Refused { dialect, refusals })
+    }
 }
 
 /// Foreign keys of tables other than `table` that reference it: `(their table, key)`.
-fn referencing<'a>(schema: &'a Schema, table: &'a str) -> impl Iterator<Item = (&'a str, &'a ForeignKey)> {
+fn referencing<'a>(
+    schema: &'a Schema,
+    table: &'a str,
+) -> impl Iterator<Item = (&'a str, &'a ForeignKey)> {
     schema
         .tables
         .values()
         .filter(move |u| u.name != table)
-        .flat_map(move |u| u.foreign_keys.values().filter(move |fk| fk.references_table == table).map(move |fk| (u.name.as_str(), fk)))
+        .flat_map(move |u| {
+            u.foreign_keys
+                .values()
+                .filter(move |fk| fk.references_table == table)
+                .map(move |fk| (u.name.as_str(), fk))
+        })
 }
 
 fn not_null_without_value(table: &str, column: &str) -> String {
-    format!("`{table}.{column}` is added as NOT NULL without a default, so the existing rows have no value for it; give it a `default`, or a `fill` for the existing rows")
+    format!(
+        "`{table}.{column}` is added as NOT NULL without a default, so the existing rows have no value for it; give it a `default`, or a `fill` for the existing rows"
+    )
 }
 
 /// The recreation of `table` (see [`crate::compile::recreate`]), placed where its first change
 /// needing it stood; or why it cannot be planned.
 /// `rebuilt_before`: the tables whose rebuild this migration has already planned, ahead
 /// of this one.
-fn rebuild(changes: &Changes, next: &Schema, table: &str, dialect: Dialect, rebuilt_before: &BTreeSet<&str>) -> Result<(Vec<PlannedStatement>, Rebuild), String> {
-    let (Some(from), Some(to)) = (changes.previous.tables.get(table), next.tables.get(table)) else {
-        return Err(format!("`{table}` is not in both the last snapshot and the code"));
+fn rebuild(
+    changes: &Changes,
+    next: &Schema,
+    table: &str,
+    dialect: Dialect,
+    rebuilt_before: &BTreeSet<&str>,
+) -> Result<(Vec<PlannedStatement>, Rebuild), String> {
+    let (Some(from), Some(to)) = (changes.previous.tables.get(table), next.tables.get(table))
+    else {
+        return Err(format!(
+            "`{table}` is not in both the last snapshot and the code"
+        ));
     };
     if from.primary_key.is_none() {
-        return Err(format!("`{table}` has no primary key to copy its rows in batches by; give it one in an earlier migration, then make this change"));
+        return Err(format!(
+            "`{table}` has no primary key to copy its rows in batches by; give it one in an earlier migration, then make this change"
+        ));
     }
     let new_table = format!("{table}{}", recreate::NEW_SUFFIX);
     let old_table = format!("{table}{}", recreate::OLD_SUFFIX);
     if bare_table_name(&new_table).len() > rules::MAX_IDENTIFIER_BYTES {
-        return Err(format!("`{table}` is too long a name to rebuild beside itself (`{new_table}` exceeds {} bytes)", rules::MAX_IDENTIFIER_BYTES));
+        return Err(format!(
+            "`{table}` is too long a name to rebuild beside itself (`{new_table}` exceeds {} bytes)",
+            rules::MAX_IDENTIFIER_BYTES
+        ));
     }
 
     // Columns the copy writes, and from what; new columns take their `fill`, else their
@@ -304,7 +407,8 @@ fn rebuild(changes: &Changes, next: &Schema, table: &str, dialect: Dialect, rebu
             expr = format!("{expr}::{}", column.sql_type);
         }
         // A column that becomes NOT NULL gives its existing NULLs its fill or default.
-        if column.not_null && !old.not_null
+        if column.not_null
+            && !old.not_null
             && let Some(value) = changes.fill_value(next, table, &column.name)
         {
             expr = format!("COALESCE({expr}, ({value}))");
@@ -314,18 +418,34 @@ fn rebuild(changes: &Changes, next: &Schema, table: &str, dialect: Dialect, rebu
     }
 
     // The changes that call for the rebuild, and the cheaper way when there is one.
-    let needing: Vec<&Op> = changes.ops.iter().filter(|op| op.table() == table && rules::strategy(op.kind(), dialect) == Strategy::Recreate).collect();
-    let kind = needing.first().map(|op| op.kind()).unwrap_or(ChangeKind::AlterColumnType);
+    let needing: Vec<&Op> = changes
+        .ops
+        .iter()
+        .filter(|op| {
+            op.table() == table && rules::strategy(op.kind(), dialect) == Strategy::Recreate
+        })
+        .collect();
+    let kind = needing
+        .first()
+        .map(|op| op.kind())
+        .unwrap_or(ChangeKind::AlterColumnType);
     let plain = |sql: String| PlannedStatement::new(sql, kind, table);
     let mut steps: Vec<(String, PlannedStatement)> = Vec::new();
     // Other tables' keys pointing at the old table would stop it from being dropped.
     // (A referencing table dropped by this migration is gone by now.)
     let mut dropped = BTreeSet::new();
-    for (u, fk) in referencing(&changes.previous, table).filter(|(u, _)| next.tables.contains_key(*u)).chain(referencing(next, table)) {
+    for (u, fk) in referencing(&changes.previous, table)
+        .filter(|(u, _)| next.tables.contains_key(*u))
+        .chain(referencing(next, table))
+    {
         if dropped.insert((u, fk.name.as_str())) {
             steps.push((
                 format!("drop foreign key {} of {}", quote(&fk.name), quote_table(u)),
-                plain(format!("ALTER TABLE {} DROP CONSTRAINT IF EXISTS {};", quote_table(u), quote(&fk.name))),
+                plain(format!(
+                    "ALTER TABLE {} DROP CONSTRAINT IF EXISTS {};",
+                    quote_table(u),
+                    quote(&fk.name)
+                )),
             ));
         }
     }
@@ -335,7 +455,12 @@ fn rebuild(changes: &Changes, next: &Schema, table: &str, dialect: Dialect, rebu
     let mut shape = to.clone();
     shape.name = new_table.clone();
     let mut renamed_after = Vec::new();
-    for name in to.primary_key.iter().map(|k| &k.name).chain(to.uniques.keys()) {
+    for name in to
+        .primary_key
+        .iter()
+        .map(|k| &k.name)
+        .chain(to.uniques.keys())
+    {
         let temporary = format!("{name}{}", recreate::NEW_SUFFIX);
         if temporary.len() > rules::MAX_IDENTIFIER_BYTES {
             return Err(format!(
@@ -352,47 +477,129 @@ fn rebuild(changes: &Changes, next: &Schema, table: &str, dialect: Dialect, rebu
     // INSERT cannot say `OVERRIDING SYSTEM VALUE`, and making it ALWAYS again afterwards
     // would need DSQL's `SET GENERATED`, which dsql-lint cannot read (dropping and adding
     // the identity would hand out the numbers of deleted rows again).
-    if let Some(column) = to.columns.iter().find(|c| c.identity.as_ref().is_some_and(|i| i.always) && from.column(&c.name).is_some()) {
+    if let Some(column) = to
+        .columns
+        .iter()
+        .find(|c| c.identity.as_ref().is_some_and(|i| i.always) && from.column(&c.name).is_some())
+    {
         return Err(format!(
             "`{table}.{}` is GENERATED ALWAYS, and a rebuild copies the rows' own numbers, which ALWAYS refuses (and DSQL's identity cannot be turned back to ALWAYS in a way dsql-lint checks): add a new column and move the data in a custom migration (`generate --custom`), or keep the old definition",
             column.name
         ));
     }
-    shape.uniques = shape.uniques.into_values().map(|u| (format!("{}{}", u.name, recreate::NEW_SUFFIX), Unique { name: format!("{}{}", u.name, recreate::NEW_SUFFIX), ..u })).collect();
+    shape.uniques = shape
+        .uniques
+        .into_values()
+        .map(|u| {
+            (
+                format!("{}{}", u.name, recreate::NEW_SUFFIX),
+                Unique {
+                    name: format!("{}{}", u.name, recreate::NEW_SUFFIX),
+                    ..u
+                },
+            )
+        })
+        .collect();
     // A key referencing the table itself would follow the old table, so it is added last.
-    let self_references: Vec<String> = to.foreign_keys.values().filter(|fk| fk.references_table == table).map(|fk| fk.name.clone()).collect();
-    steps.push(("create the new table".into(), plain(create_table(&shape, &self_references, dialect))));
+    let self_references: Vec<String> = to
+        .foreign_keys
+        .values()
+        .filter(|fk| fk.references_table == table)
+        .map(|fk| fk.name.clone())
+        .collect();
+    steps.push((
+        "create the new table".into(),
+        plain(create_table(&shape, &self_references, dialect)),
+    ));
     steps.push((
         "copy the rows in batches, check the counts, copy the grants".into(),
-        PlannedStatement { batched: true, ..plain(directive::copy_statement(table, &new_table, &columns, &expressions)) },
+        PlannedStatement {
+            batched: true,
+            ..plain(directive::copy_statement(
+                table,
+                &new_table,
+                &columns,
+                &expressions,
+            ))
+        },
     ));
-    steps.push(("swap: move the old table aside".into(), plain(format!("ALTER TABLE {} RENAME TO {};", quote_table(table), quote(bare_table_name(&old_table))))));
-    steps.push(("swap: put the new table in its place".into(), plain(format!("ALTER TABLE {} RENAME TO {};", quote_table(&new_table), quote(bare_table_name(table))))));
-    steps.push(("drop the old table".into(), plain(format!("DROP TABLE IF EXISTS {};", quote_table(&old_table)))));
+    steps.push((
+        "swap: move the old table aside".into(),
+        plain(format!(
+            "ALTER TABLE {} RENAME TO {};",
+            quote_table(table),
+            quote(bare_table_name(&old_table))
+        )),
+    ));
+    steps.push((
+        "swap: put the new table in its place".into(),
+        plain(format!(
+            "ALTER TABLE {} RENAME TO {};",
+            quote_table(&new_table),
+            quote(bare_table_name(table))
+        )),
+    ));
+    steps.push((
+        "drop the old table".into(),
+        plain(format!("DROP TABLE IF EXISTS {};", quote_table(&old_table))),
+    ));
     for (temporary, name) in renamed_after {
         steps.push((
             "give the key or a unique its name".into(),
-            plain(format!("ALTER TABLE {} RENAME CONSTRAINT {} TO {};", quote_table(table), quote(&temporary), quote(&name))),
+            plain(format!(
+                "ALTER TABLE {} RENAME CONSTRAINT {} TO {};",
+                quote_table(table),
+                quote(&temporary),
+                quote(&name)
+            )),
         ));
     }
     for i in to.indexes.values() {
-        steps.push(("recreate an index".into(), create_index(table, i, Strategy::IndexAsync, kind)));
+        steps.push((
+            "recreate an index".into(),
+            create_index(table, i, Strategy::IndexAsync, kind),
+        ));
     }
     // A key this migration adds to another table is added by that change, after this
     // rebuild; unless that table was rebuilt before this one, its new key then already
     // made (and just dropped here).
     let added_anyway = |u: &str, name: &str| {
-        !rebuilt_before.contains(u) && changes.ops.iter().any(|op| match op {
-            Op::AddForeignKey { table, foreign_key } => table == u && foreign_key.name == name,
-            Op::CreateTable { table, deferred_fks } => table.name == u && deferred_fks.iter().any(|d| d == name),
-            _ => false,
-        })
+        !rebuilt_before.contains(u)
+            && changes.ops.iter().any(|op| match op {
+                Op::AddForeignKey { table, foreign_key } => table == u && foreign_key.name == name,
+                Op::CreateTable {
+                    table,
+                    deferred_fks,
+                } => table.name == u && deferred_fks.iter().any(|d| d == name),
+                _ => false,
+            })
     };
-    let self_keys = to.foreign_keys.values().filter(|fk| fk.references_table == table).map(|fk| (table, fk));
-    for (u, fk) in self_keys.chain(referencing(next, table).filter(|(u, fk)| !added_anyway(u, &fk.name))) {
-        let [add, validate] = add_constraint_not_valid(u, &fk.name, &foreign_key_clause(fk), dialect, kind);
-        steps.push((format!("add back foreign key {} of {}", quote(&fk.name), quote_table(u)), add));
-        steps.push((format!("validate foreign key {} of {}", quote(&fk.name), quote_table(u)), validate));
+    let self_keys = to
+        .foreign_keys
+        .values()
+        .filter(|fk| fk.references_table == table)
+        .map(|fk| (table, fk));
+    for (u, fk) in
+        self_keys.chain(referencing(next, table).filter(|(u, fk)| !added_anyway(u, &fk.name)))
+    {
+        let [add, validate] =
+            add_constraint_not_valid(u, &fk.name, &foreign_key_clause(fk), dialect, kind);
+        steps.push((
+            format!(
+                "add back foreign key {} of {}",
+                quote(&fk.name),
+                quote_table(u)
+            ),
+            add,
+        ));
+        steps.push((
+            format!(
+                "validate foreign key {} of {}",
+                quote(&fk.name),
+                quote_table(u)
+            ),
+            validate,
+        ));
     }
 
     let n = steps.len();
@@ -400,7 +607,12 @@ fn rebuild(changes: &Changes, next: &Schema, table: &str, dialect: Dialect, rebu
         .into_iter()
         .enumerate()
         .map(|(k, (what, statement))| PlannedStatement {
-            sql: format!("{}{}\n{}", recreate::STEP_MARK, recreate::step_header(table, k + 1, n, &what), statement.sql),
+            sql: format!(
+                "{}{}\n{}",
+                recreate::STEP_MARK,
+                recreate::step_header(table, k + 1, n, &what),
+                statement.sql
+            ),
             rebuild_step: Some((table.to_owned(), k + 1, n)),
             ..statement
         })
@@ -409,7 +621,10 @@ fn rebuild(changes: &Changes, next: &Schema, table: &str, dialect: Dialect, rebu
         table: table.to_owned(),
         because: needing.iter().map(|op| op.to_string()).collect(),
         steps: n,
-        foreign_keys_dropped: dropped.into_iter().map(|(u, name)| (u.to_owned(), name.to_owned())).collect(),
+        foreign_keys_dropped: dropped
+            .into_iter()
+            .map(|(u, name)| (u.to_owned(), name.to_owned()))
+            .collect(),
         alternative: cheaper_alternative(&needing),
     };
     Ok((statements, rebuild))
@@ -420,20 +635,47 @@ fn rebuild(changes: &Changes, next: &Schema, table: &str, dialect: Dialect, rebu
 pub fn constructs(table: &Table) -> Vec<(Construct, Option<&str>, String)> {
     let mut out = Vec::new();
     if let (Some(schema), _) = split_table_name(&table.name) {
-        out.push((Construct::TableInSchema, None, format!("table `{}` in schema `{schema}`", table.name)));
+        out.push((
+            Construct::TableInSchema,
+            None,
+            format!("table `{}` in schema `{schema}`", table.name),
+        ));
     }
     for column in &table.columns {
         let on = Some(column.name.as_str());
         if let Some(identity) = &column.identity {
             if identity.always {
-                out.push((Construct::IdentityAlways, on, format!("identity `{}.{}` GENERATED ALWAYS", table.name, column.name)));
+                out.push((
+                    Construct::IdentityAlways,
+                    on,
+                    format!("identity `{}.{}` GENERATED ALWAYS", table.name, column.name),
+                ));
             }
-            if *identity != (Identity { always: identity.always, ..Identity::default() }) {
-                out.push((Construct::IdentityOptions, on, format!("identity `{}.{}` with sequence options", table.name, column.name)));
+            if *identity
+                != (Identity {
+                    always: identity.always,
+                    ..Identity::default()
+                })
+            {
+                out.push((
+                    Construct::IdentityOptions,
+                    on,
+                    format!(
+                        "identity `{}.{}` with sequence options",
+                        table.name, column.name
+                    ),
+                ));
             }
         }
         if let Some(collation) = &column.collation {
-            out.push((Construct::ColumnCollation, on, format!("column `{}.{}` COLLATE \"{collation}\"", table.name, column.name)));
+            out.push((
+                Construct::ColumnCollation,
+                on,
+                format!(
+                    "column `{}.{}` COLLATE \"{collation}\"",
+                    table.name, column.name
+                ),
+            ));
         }
     }
     for fk in table.foreign_keys.values() {
@@ -450,8 +692,15 @@ pub fn constructs(table: &Table) -> Vec<(Construct, Option<&str>, String)> {
     }
     for index in table.indexes.values() {
         let what = |w: &str| format!("index `{}` on `{}`{w}", index.name, table.name);
-        if let Some(method) = index.method.filter(|m| *m != crate::schema::model::IndexMethod::Btree) {
-            out.push((Construct::IndexMethod, None, what(&format!(" USING {}", method.sql()))));
+        if let Some(method) = index
+            .method
+            .filter(|m| *m != crate::schema::model::IndexMethod::Btree)
+        {
+            out.push((
+                Construct::IndexMethod,
+                None,
+                what(&format!(" USING {}", method.sql())),
+            ));
         }
         if index.predicate.is_some() {
             out.push((Construct::PartialIndex, None, what(" WHERE ..")));
@@ -461,11 +710,31 @@ pub fn constructs(table: &Table) -> Vec<(Construct, Option<&str>, String)> {
         }
         // Said once per index, whichever of its keys has it.
         let keys: [(fn(&IndexKey) -> bool, Construct, &str); 5] = [
-            (|k| matches!(k.target, KeyTarget::Expression(_)), Construct::ExpressionIndexKey, " with an expression key"),
-            (|k| k.descending, Construct::DescendingIndexKey, " with a DESC key"),
-            (|k| k.nulls_first.is_some(), Construct::NullsOrderIndexKey, " with a NULLS FIRST/LAST key"),
-            (|k| k.opclass.is_some(), Construct::OperatorClass, " with an operator class"),
-            (|k| k.collation.is_some(), Construct::IndexKeyCollation, " with a key collation"),
+            (
+                |k| matches!(k.target, KeyTarget::Expression(_)),
+                Construct::ExpressionIndexKey,
+                " with an expression key",
+            ),
+            (
+                |k| k.descending,
+                Construct::DescendingIndexKey,
+                " with a DESC key",
+            ),
+            (
+                |k| k.nulls_first.is_some(),
+                Construct::NullsOrderIndexKey,
+                " with a NULLS FIRST/LAST key",
+            ),
+            (
+                |k| k.opclass.is_some(),
+                Construct::OperatorClass,
+                " with an operator class",
+            ),
+            (
+                |k| k.collation.is_some(),
+                Construct::IndexKeyCollation,
+                " with a key collation",
+            ),
         ];
         for (has, construct, words) in keys {
             if index.columns.iter().any(has) {
@@ -483,21 +752,54 @@ fn dsql_construct_refusals(table: &Table, new: bool) -> Vec<Refusal> {
     let kind_of = |construct: Option<Construct>| match construct {
         _ if new => ChangeKind::CreateTable,
         Some(Construct::ColumnCollation) => ChangeKind::AlterCollation,
-        Some(Construct::IdentityAlways | Construct::IdentityOptions) | None => ChangeKind::AddIdentity,
-        Some(Construct::CompositeForeignKey | Construct::ForeignKeyMatchFull | Construct::DeferrableForeignKey) => ChangeKind::AddForeignKey,
+        Some(Construct::IdentityAlways | Construct::IdentityOptions) | None => {
+            ChangeKind::AddIdentity
+        }
+        Some(
+            Construct::CompositeForeignKey
+            | Construct::ForeignKeyMatchFull
+            | Construct::DeferrableForeignKey,
+        ) => ChangeKind::AddForeignKey,
         Some(_) => ChangeKind::CreateIndex,
     };
-    let refusal = |construct: Option<Construct>, column: Option<&str>, change: String, reason: String| Refusal { change, table: table.name.clone(), column: column.map(str::to_owned), kind: kind_of(construct), reason };
+    let refusal = |construct: Option<Construct>,
+                   column: Option<&str>,
+                   change: String,
+                   reason: String| Refusal {
+        change,
+        table: table.name.clone(),
+        column: column.map(str::to_owned),
+        kind: kind_of(construct),
+        reason,
+    };
     let mut out: Vec<Refusal> = constructs(table)
         .into_iter()
-        .filter_map(|(construct, column, change)| rules::construct_rule(construct).dsql.err().map(|alternative| refusal(Some(construct), column, change, alternative.to_owned())))
+        .filter_map(|(construct, column, change)| {
+            rules::construct_rule(construct)
+                .dsql
+                .err()
+                .map(|alternative| refusal(Some(construct), column, change, alternative.to_owned()))
+        })
         .collect();
     for column in &table.columns {
-        let Some(identity) = &column.identity else { continue };
+        let Some(identity) = &column.identity else {
+            continue;
+        };
         if column.sql_type != "bigint" {
-            out.push(refusal(None, Some(&column.name), format!("identity column `{}.{}` of type {}", table.name, column.name, column.sql_type), "DSQL numbers only bigint identity columns: make the field `i64`".to_owned()));
+            out.push(refusal(
+                None,
+                Some(&column.name),
+                format!(
+                    "identity column `{}.{}` of type {}",
+                    table.name, column.name, column.sql_type
+                ),
+                "DSQL numbers only bigint identity columns: make the field `i64`".to_owned(),
+            ));
         }
-        if let Some(cache) = identity.cache.filter(|c| *c != 1 && *c < rules::DSQL_MIN_LARGE_CACHE) {
+        if let Some(cache) = identity
+            .cache
+            .filter(|c| *c != 1 && *c < rules::DSQL_MIN_LARGE_CACHE)
+        {
             out.push(refusal(
                 None,
                 Some(&column.name),
@@ -524,13 +826,21 @@ fn cheaper_alternative(needing: &[&Op]) -> Option<String> {
             _ => None,
         })
         .collect();
-    if alternatives.is_empty() { None } else { Some(alternatives.join("; ")) }
+    if alternatives.is_empty() {
+        None
+    } else {
+        Some(alternatives.join("; "))
+    }
 }
 
 /// Columns whose type the operation introduces.
 fn new_column_types(op: &Op) -> Vec<(&str, &str)> {
     match op {
-        Op::CreateTable { table, .. } => table.columns.iter().map(|c| (c.name.as_str(), c.sql_type.as_str())).collect(),
+        Op::CreateTable { table, .. } => table
+            .columns
+            .iter()
+            .map(|c| (c.name.as_str(), c.sql_type.as_str()))
+            .collect(),
         Op::AddColumn { column, .. } => vec![(column.name.as_str(), column.sql_type.as_str())],
         Op::AlterColumnType { column, to, .. } => vec![(column.as_str(), to.as_str())],
         _ => Vec::new(),
@@ -578,7 +888,13 @@ fn dsql_cache(dialect: Dialect) -> Option<i64> {
 }
 
 fn foreign_key_clause(fk: &ForeignKey) -> String {
-    format!("FOREIGN KEY ({}) REFERENCES {}({}){}", quote_list(&fk.columns), quote_table(&fk.references_table), quote_list(&fk.references_columns), fk.options_sql())
+    format!(
+        "FOREIGN KEY ({}) REFERENCES {}({}){}",
+        quote_list(&fk.columns),
+        quote_table(&fk.references_table),
+        quote_list(&fk.references_columns),
+        fk.options_sql()
+    )
 }
 
 /// One key of `CREATE INDEX`: the column or `(expression)`, then its options.
@@ -607,23 +923,56 @@ fn index_key(key: &IndexKey) -> String {
 }
 
 fn create_table(table: &Table, deferred_fks: &[String], dialect: Dialect) -> String {
-    let mut lines: Vec<String> = table.columns.iter().map(|c| column_definition(c, dialect)).collect();
+    let mut lines: Vec<String> = table
+        .columns
+        .iter()
+        .map(|c| column_definition(c, dialect))
+        .collect();
     if let Some(pk) = &table.primary_key {
-        lines.push(format!("CONSTRAINT {} PRIMARY KEY ({})", quote(&pk.name), quote_list(&pk.columns)));
+        lines.push(format!(
+            "CONSTRAINT {} PRIMARY KEY ({})",
+            quote(&pk.name),
+            quote_list(&pk.columns)
+        ));
     }
     for u in table.uniques.values() {
-        lines.push(format!("CONSTRAINT {} UNIQUE ({})", quote(&u.name), quote_list(&u.columns)));
+        lines.push(format!(
+            "CONSTRAINT {} UNIQUE ({})",
+            quote(&u.name),
+            quote_list(&u.columns)
+        ));
     }
     for c in table.checks.values() {
-        lines.push(format!("CONSTRAINT {} CHECK ({})", quote(&c.name), c.expression));
+        lines.push(format!(
+            "CONSTRAINT {} CHECK ({})",
+            quote(&c.name),
+            c.expression
+        ));
     }
-    for fk in table.foreign_keys.values().filter(|fk| !deferred_fks.contains(&fk.name)) {
-        lines.push(format!("CONSTRAINT {} {}", quote(&fk.name), foreign_key_clause(fk)));
+    for fk in table
+        .foreign_keys
+        .values()
+        .filter(|fk| !deferred_fks.contains(&fk.name))
+    {
+        lines.push(format!(
+            "CONSTRAINT {} {}",
+            quote(&fk.name),
+            foreign_key_clause(fk)
+        ));
     }
-    format!("CREATE TABLE IF NOT EXISTS {} (\n\t{}\n);", quote_table(&table.name), lines.join(",\n\t"))
+    format!(
+        "CREATE TABLE IF NOT EXISTS {} (\n\t{}\n);",
+        quote_table(&table.name),
+        lines.join(",\n\t")
+    )
 }
 
-fn create_index(table: &str, index: &Index, strategy: Strategy, change: ChangeKind) -> PlannedStatement {
+fn create_index(
+    table: &str,
+    index: &Index,
+    strategy: Strategy,
+    change: ChangeKind,
+) -> PlannedStatement {
     let (name, unique) = (index.name.as_str(), index.unique);
     let mode = match strategy {
         Strategy::IndexAsync => IndexMode::Async,
@@ -636,27 +985,69 @@ fn create_index(table: &str, index: &Index, strategy: Strategy, change: ChangeKi
         IndexMode::Plain => "",
     };
     let unique_word = if unique { " UNIQUE" } else { "" };
-    let method = index.method.map(|m| format!(" USING {}", m.sql())).unwrap_or_default();
+    let method = index
+        .method
+        .map(|m| format!(" USING {}", m.sql()))
+        .unwrap_or_default();
     let keys: Vec<String> = index.columns.iter().map(index_key).collect();
-    let include = if index.include.is_empty() { String::new() } else { format!(" INCLUDE ({})", quote_list(&index.include)) };
-    let predicate = index.predicate.as_ref().map(|p| format!(" WHERE ({p})")).unwrap_or_default();
-    let sql = format!("CREATE{unique_word} INDEX{keyword} IF NOT EXISTS {} ON {}{method} ({}){include}{predicate};", quote(name), quote_table(table), keys.join(", "));
+    let include = if index.include.is_empty() {
+        String::new()
+    } else {
+        format!(" INCLUDE ({})", quote_list(&index.include))
+    };
+    let predicate = index
+        .predicate
+        .as_ref()
+        .map(|p| format!(" WHERE ({p})"))
+        .unwrap_or_default();
+    let sql = format!(
+        "CREATE{unique_word} INDEX{keyword} IF NOT EXISTS {} ON {}{method} ({}){include}{predicate};",
+        quote(name),
+        quote_table(table),
+        keys.join(", ")
+    );
     PlannedStatement {
-        index: Some(IndexCreation { name: Some(name.to_owned()), unique, mode }),
+        index: Some(IndexCreation {
+            name: Some(name.to_owned()),
+            unique,
+            mode,
+        }),
         non_transactional: mode == IndexMode::Concurrently,
         ..PlannedStatement::new(sql, change, table)
     }
 }
 
 /// `ADD CONSTRAINT .. NOT VALID` then the validation, in the dialect's form.
-fn add_constraint_not_valid(table: &str, name: &str, body: &str, dialect: Dialect, change: ChangeKind) -> [PlannedStatement; 2] {
+fn add_constraint_not_valid(
+    table: &str,
+    name: &str,
+    body: &str,
+    dialect: Dialect,
+    change: ChangeKind,
+) -> [PlannedStatement; 2] {
     let is_async = dialect == Dialect::Dsql;
-    let add = format!("ALTER TABLE {} ADD CONSTRAINT {} {body} NOT VALID;", quote_table(table), quote(name));
-    let validate = format!("ALTER TABLE{} {} VALIDATE CONSTRAINT {};", if is_async { " ASYNC" } else { "" }, quote_table(table), quote(name));
+    let add = format!(
+        "ALTER TABLE {} ADD CONSTRAINT {} {body} NOT VALID;",
+        quote_table(table),
+        quote(name)
+    );
+    let validate = format!(
+        "ALTER TABLE{} {} VALIDATE CONSTRAINT {};",
+        if is_async { " ASYNC" } else { "" },
+        quote_table(table),
+        quote(name)
+    );
     [
-        PlannedStatement { adds_constraint: Some((Some(table.to_owned()), name.to_owned())), ..PlannedStatement::new(add, change, table) },
         PlannedStatement {
-            validation: Some(Validation { table: Some(table.to_owned()), constraint: Some(name.to_owned()), is_async }),
+            adds_constraint: Some((Some(table.to_owned()), name.to_owned())),
+            ..PlannedStatement::new(add, change, table)
+        },
+        PlannedStatement {
+            validation: Some(Validation {
+                table: Some(table.to_owned()),
+                constraint: Some(name.to_owned()),
+                is_async,
+            }),
             ..PlannedStatement::new(validate, change, table)
         },
     ]
@@ -664,21 +1055,34 @@ fn add_constraint_not_valid(table: &str, name: &str, body: &str, dialect: Dialec
 
 /// ` COLLATE ".."`, or nothing.
 fn collate_clause(collation: Option<&str>) -> String {
-    collation.map(|c| format!(" COLLATE {}", quote_qualified(c))).unwrap_or_default()
+    collation
+        .map(|c| format!(" COLLATE {}", quote_qualified(c)))
+        .unwrap_or_default()
 }
 
 /// `ADD GENERATED .. AS IDENTITY [(..)]`.
 fn add_identity(identity: &Identity, dialect: Dialect) -> String {
     let options = identity.sequence_options(dsql_cache(dialect));
-    let options = if options.is_empty() { String::new() } else { format!(" ({})", options.join(" ")) };
-    format!("ADD GENERATED {} AS IDENTITY{options}", identity.generation())
+    let options = if options.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", options.join(" "))
+    };
+    format!(
+        "ADD GENERATED {} AS IDENTITY{options}",
+        identity.generation()
+    )
 }
 
 /// A sequence made for a column that has rows would hand out their values again: it
 /// continues past the largest (the smallest, counting down), and never before its start.
 fn continue_identity(table: &str, column: &str, identity: &Identity) -> String {
     let start = identity.start.unwrap_or(identity.default_start());
-    let (bound, step) = if identity.counts_down() { ("least(min", "- 1") } else { ("greatest(max", "+ 1") };
+    let (bound, step) = if identity.counts_down() {
+        ("least(min", "- 1")
+    } else {
+        ("greatest(max", "+ 1")
+    };
     format!(
         "SELECT setval(pg_get_serial_sequence({}, {}), {bound}({}) {step}, {start}), false) FROM {};",
         literal(&quote_table(table)),
@@ -708,116 +1112,331 @@ fn alter_identity(from: &Identity, to: &Identity) -> String {
 }
 
 fn alter_column(table: &str, column: &str, action: &str) -> String {
-    format!("ALTER TABLE {} ALTER COLUMN {} {action};", quote_table(table), quote(column))
+    format!(
+        "ALTER TABLE {} ALTER COLUMN {} {action};",
+        quote_table(table),
+        quote(column)
+    )
 }
 
 fn render(op: &Op, strategy: Strategy, dialect: Dialect) -> Vec<PlannedStatement> {
     let (t, kind) = (op.table(), op.kind());
     let p = |sql: String| PlannedStatement::new(sql, kind, t);
-    let adds = |sql: String, name: &str| PlannedStatement { adds_constraint: Some((Some(t.to_owned()), name.to_owned())), ..p(sql) };
+    let adds = |sql: String, name: &str| PlannedStatement {
+        adds_constraint: Some((Some(t.to_owned()), name.to_owned())),
+        ..p(sql)
+    };
     match op {
-        Op::CreateTable { table, deferred_fks } => vec![p(create_table(table, deferred_fks, dialect))],
+        Op::CreateTable {
+            table,
+            deferred_fks,
+        } => vec![p(create_table(table, deferred_fks, dialect))],
         Op::DropTable { table } => vec![p(format!("DROP TABLE IF EXISTS {};", quote_table(table)))],
-        Op::RenameTable { from, to } => vec![p(format!("ALTER TABLE {} RENAME TO {};", quote_table(from), quote(bare_table_name(to))))],
+        Op::RenameTable { from, to } => vec![p(format!(
+            "ALTER TABLE {} RENAME TO {};",
+            quote_table(from),
+            quote(bare_table_name(to))
+        ))],
         Op::AddColumn { column, .. } => match (&column.default, strategy) {
             (Some(default), Strategy::AddThenBackfill) => {
-                let bare = Column { default: None, ..column.clone() };
+                let bare = Column {
+                    default: None,
+                    ..column.clone()
+                };
                 vec![
-                    p(format!("ALTER TABLE {} ADD COLUMN {};", quote_table(t), column_definition(&bare, dialect))),
-                    p(alter_column(t, &column.name, &format!("SET DEFAULT ({default})"))),
-                    PlannedStatement { batched: true, ..p(directive::backfill_statement(t, &column.name, &format!("({default})"))) },
+                    p(format!(
+                        "ALTER TABLE {} ADD COLUMN {};",
+                        quote_table(t),
+                        column_definition(&bare, dialect)
+                    )),
+                    p(alter_column(
+                        t,
+                        &column.name,
+                        &format!("SET DEFAULT ({default})"),
+                    )),
+                    PlannedStatement {
+                        batched: true,
+                        ..p(directive::backfill_statement(
+                            t,
+                            &column.name,
+                            &format!("({default})"),
+                        ))
+                    },
                 ]
             }
-            _ => vec![p(format!("ALTER TABLE {} ADD COLUMN {};", quote_table(t), column_definition(column, dialect)))],
+            _ => vec![p(format!(
+                "ALTER TABLE {} ADD COLUMN {};",
+                quote_table(t),
+                column_definition(column, dialect)
+            ))],
         },
-        Op::DropColumn { column, .. } => vec![p(format!("ALTER TABLE {} DROP COLUMN {};", quote_table(t), quote(column)))],
-        Op::RenameColumn { from, to, .. } => vec![p(format!("ALTER TABLE {} RENAME COLUMN {} TO {};", quote_table(t), quote(from), quote(to)))],
-        Op::AlterColumnType { column, from, to, collation, .. } => {
+        Op::DropColumn { column, .. } => vec![p(format!(
+            "ALTER TABLE {} DROP COLUMN {};",
+            quote_table(t),
+            quote(column)
+        ))],
+        Op::RenameColumn { from, to, .. } => vec![p(format!(
+            "ALTER TABLE {} RENAME COLUMN {} TO {};",
+            quote_table(t),
+            quote(from),
+            quote(to)
+        ))],
+        Op::AlterColumnType {
+            column,
+            from,
+            to,
+            collation,
+            ..
+        } => {
             // Between an enum and another type only text converts (there is no cast
             // from one enum to another, or from one to an integer).
-            let via_text = if [from, to].iter().any(|t| SqlType::is_defined_type_name(t.as_str())) { "::text" } else { "" };
-            vec![p(alter_column(t, column, &format!("SET DATA TYPE {to}{} USING {}{via_text}::{to}", collate_clause(collation.as_deref()), quote(column))))]
+            let via_text = if [from, to]
+                .iter()
+                .any(|t| SqlType::is_defined_type_name(t.as_str()))
+            {
+                "::text"
+            } else {
+                ""
+            };
+            vec![p(alter_column(
+                t,
+                column,
+                &format!(
+                    "SET DATA TYPE {to}{} USING {}{via_text}::{to}",
+                    collate_clause(collation.as_deref()),
+                    quote(column)
+                ),
+            ))]
         }
-        Op::AlterCollation { column, sql_type, collation, .. } => {
-            vec![p(alter_column(t, column, &format!("SET DATA TYPE {sql_type}{}", collate_clause(Some(collation.as_deref().unwrap_or("default"))))))]
+        Op::AlterCollation {
+            column,
+            sql_type,
+            collation,
+            ..
+        } => {
+            vec![p(alter_column(
+                t,
+                column,
+                &format!(
+                    "SET DATA TYPE {sql_type}{}",
+                    collate_clause(Some(collation.as_deref().unwrap_or("default")))
+                ),
+            ))]
         }
         Op::SetNotNull { column, .. } => vec![p(alter_column(t, column, "SET NOT NULL"))],
         Op::DropNotNull { column, .. } => vec![p(alter_column(t, column, "DROP NOT NULL"))],
-        Op::SetDefault { column, default, .. } => vec![p(alter_column(t, column, &format!("SET DEFAULT ({default})")))],
+        Op::SetDefault {
+            column, default, ..
+        } => vec![p(alter_column(
+            t,
+            column,
+            &format!("SET DEFAULT ({default})"),
+        ))],
         Op::DropDefault { column, .. } => vec![p(alter_column(t, column, "DROP DEFAULT"))],
-        Op::AddIdentity { column, identity, .. } => vec![p(alter_column(t, column, &add_identity(identity, dialect))), p(continue_identity(t, column, identity))],
-        Op::DropIdentity { column, .. } => vec![p(alter_column(t, column, "DROP IDENTITY IF EXISTS"))],
+        Op::AddIdentity {
+            column, identity, ..
+        } => vec![
+            p(alter_column(t, column, &add_identity(identity, dialect))),
+            p(continue_identity(t, column, identity)),
+        ],
+        Op::DropIdentity { column, .. } => {
+            vec![p(alter_column(t, column, "DROP IDENTITY IF EXISTS"))]
+        }
         // A sequence cannot turn round (its bounds and start are the old direction's): a
         // new one, continuing past the rows there.
-        Op::AlterIdentity { column, from, to, .. } if from.counts_down() != to.counts_down() => vec![
+        Op::AlterIdentity {
+            column, from, to, ..
+        } if from.counts_down() != to.counts_down() => vec![
             p(alter_column(t, column, "DROP IDENTITY IF EXISTS")),
             p(alter_column(t, column, &add_identity(to, dialect))),
             p(continue_identity(t, column, to)),
         ],
-        Op::AlterIdentity { column, from, to, .. } => vec![p(alter_column(t, column, &alter_identity(from, to)))],
+        Op::AlterIdentity {
+            column, from, to, ..
+        } => vec![p(alter_column(t, column, &alter_identity(from, to)))],
         Op::ChangePrimaryKey { from, to, .. } => {
             let mut out = Vec::new();
             if let Some(pk) = from {
-                out.push(p(format!("ALTER TABLE {} DROP CONSTRAINT {};", quote_table(t), quote(&pk.name))));
+                out.push(p(format!(
+                    "ALTER TABLE {} DROP CONSTRAINT {};",
+                    quote_table(t),
+                    quote(&pk.name)
+                )));
             }
             if let Some(pk) = to {
-                out.push(adds(format!("ALTER TABLE {} ADD CONSTRAINT {} PRIMARY KEY ({});", quote_table(t), quote(&pk.name), quote_list(&pk.columns)), &pk.name));
+                out.push(adds(
+                    format!(
+                        "ALTER TABLE {} ADD CONSTRAINT {} PRIMARY KEY ({});",
+                        quote_table(t),
+                        quote(&pk.name),
+                        quote_list(&pk.columns)
+                    ),
+                    &pk.name,
+                ));
             }
             out
         }
         Op::CreateIndex { index, .. } => vec![create_index(t, index, strategy, kind)],
         Op::AddUnique { unique, .. } => vec![
-            create_index(t, &Index::plain(&unique.name, &unique.columns, true), Strategy::IndexConcurrently, kind),
-            adds(format!("ALTER TABLE {} ADD CONSTRAINT {} UNIQUE USING INDEX {};", quote_table(t), quote(&unique.name), quote(&unique.name)), &unique.name),
+            create_index(
+                t,
+                &Index::plain(&unique.name, &unique.columns, true),
+                Strategy::IndexConcurrently,
+                kind,
+            ),
+            adds(
+                format!(
+                    "ALTER TABLE {} ADD CONSTRAINT {} UNIQUE USING INDEX {};",
+                    quote_table(t),
+                    quote(&unique.name),
+                    quote(&unique.name)
+                ),
+                &unique.name,
+            ),
         ],
         // Earlier versions added a unique to an existing table as a bare unique index;
         // the second statement removes such an index, and is a no-op otherwise.
         Op::DropUnique { name, .. } => vec![
-            p(format!("ALTER TABLE {} DROP CONSTRAINT IF EXISTS {};", quote_table(t), quote(name))),
-            p(format!("DROP INDEX IF EXISTS {};", quote_beside_table(t, name))),
+            p(format!(
+                "ALTER TABLE {} DROP CONSTRAINT IF EXISTS {};",
+                quote_table(t),
+                quote(name)
+            )),
+            p(format!(
+                "DROP INDEX IF EXISTS {};",
+                quote_beside_table(t, name)
+            )),
         ],
-        Op::DropIndex { name, .. } => vec![p(format!("DROP INDEX IF EXISTS {};", quote_beside_table(t, name)))],
-        Op::AddCheck { check, .. } => add_constraint_not_valid(t, &check.name, &format!("CHECK ({})", check.expression), dialect, kind).into(),
-        Op::AddForeignKey { foreign_key, .. } => add_constraint_not_valid(t, &foreign_key.name, &foreign_key_clause(foreign_key), dialect, kind).into(),
+        Op::DropIndex { name, .. } => vec![p(format!(
+            "DROP INDEX IF EXISTS {};",
+            quote_beside_table(t, name)
+        ))],
+        Op::AddCheck { check, .. } => add_constraint_not_valid(
+            t,
+            &check.name,
+            &format!("CHECK ({})", check.expression),
+            dialect,
+            kind,
+        )
+        .into(),
+        Op::AddForeignKey { foreign_key, .. } => add_constraint_not_valid(
+            t,
+            &foreign_key.name,
+            &foreign_key_clause(foreign_key),
+            dialect,
+            kind,
+        )
+        .into(),
         Op::DropCheck { name, .. } | Op::DropForeignKey { name, .. } => {
-            vec![p(format!("ALTER TABLE {} DROP CONSTRAINT IF EXISTS {};", quote_table(t), quote(name)))]
+            vec![p(format!(
+                "ALTER TABLE {} DROP CONSTRAINT IF EXISTS {};",
+                quote_table(t),
+                quote(name)
+            ))]
         }
         // On PostgreSQL a key's or unique's index is renamed, which renames the constraint
         // too, and also works where earlier versions left a bare unique index.
-        Op::RenameConstraint { from, to, index_backed: true, .. } if dialect == Dialect::Postgres => {
-            vec![p(format!("ALTER INDEX {} RENAME TO {};", quote_beside_table(t, from), quote(to)))]
+        Op::RenameConstraint {
+            from,
+            to,
+            index_backed: true,
+            ..
+        } if dialect == Dialect::Postgres => {
+            vec![p(format!(
+                "ALTER INDEX {} RENAME TO {};",
+                quote_beside_table(t, from),
+                quote(to)
+            ))]
         }
-        Op::RenameConstraint { from, to, .. } => vec![p(format!("ALTER TABLE {} RENAME CONSTRAINT {} TO {};", quote_table(t), quote(from), quote(to)))],
+        Op::RenameConstraint { from, to, .. } => vec![p(format!(
+            "ALTER TABLE {} RENAME CONSTRAINT {} TO {};",
+            quote_table(t),
+            quote(from),
+            quote(to)
+        ))],
         Op::RenameIndex { from, index, .. } if strategy == Strategy::RecreateIndexAsync => vec![
-            p(format!("DROP INDEX IF EXISTS {};", quote_beside_table(t, from))),
+            p(format!(
+                "DROP INDEX IF EXISTS {};",
+                quote_beside_table(t, from)
+            )),
             create_index(t, index, Strategy::IndexAsync, kind),
         ],
-        Op::RenameIndex { from, index, .. } => vec![p(format!("ALTER INDEX {} RENAME TO {};", quote_beside_table(t, from), quote(&index.name)))],
+        Op::RenameIndex { from, index, .. } => vec![p(format!(
+            "ALTER INDEX {} RENAME TO {};",
+            quote_beside_table(t, from),
+            quote(&index.name)
+        ))],
         Op::CreateEnum { enum_type } => vec![p(create_enum(&enum_type.name, &enum_type.values))],
         Op::DropEnum { name } => vec![p(format!("DROP TYPE IF EXISTS {};", quote_table(name)))],
-        Op::AddEnumValue { name, value, before } => {
-            let position = before.as_ref().map(|b| format!(" BEFORE {}", literal(b))).unwrap_or_default();
-            let sql = format!("ALTER TYPE {} ADD VALUE IF NOT EXISTS {}{position};", quote_table(name), literal(value));
-            vec![PlannedStatement { non_transactional: strategy == Strategy::PlainOutsideTransaction, ..p(sql) }]
+        Op::AddEnumValue {
+            name,
+            value,
+            before,
+        } => {
+            let position = before
+                .as_ref()
+                .map(|b| format!(" BEFORE {}", literal(b)))
+                .unwrap_or_default();
+            let sql = format!(
+                "ALTER TYPE {} ADD VALUE IF NOT EXISTS {}{position};",
+                quote_table(name),
+                literal(value)
+            );
+            vec![PlannedStatement {
+                non_transactional: strategy == Strategy::PlainOutsideTransaction,
+                ..p(sql)
+            }]
         }
-        Op::RenameEnumValue { name, from, to } => vec![p(format!("ALTER TYPE {} RENAME VALUE {} TO {};", quote_table(name), literal(from), literal(to)))],
-        Op::RecreateEnum { from, to, columns, leaving } => {
+        Op::RenameEnumValue { name, from, to } => vec![p(format!(
+            "ALTER TYPE {} RENAME VALUE {} TO {};",
+            quote_table(name),
+            literal(from),
+            literal(to)
+        ))],
+        Op::RecreateEnum {
+            from,
+            to,
+            columns,
+            leaving,
+        } => {
             // The old type goes aside, the new one takes its name, each column moves over
             // through text (a removed value fails here, which the allow accepted), and
             // the old type goes. A default names the old type, so it goes first.
             let aside = format!("{}__tw_old", bare_table_name(&from.name));
             let old = qualified_table_name(table_schema(&from.name), &aside);
             let new_type = quote_table(&to.name);
-            let mut out = vec![p(format!("ALTER TYPE {} RENAME TO {};", quote_table(&from.name), quote(&aside))), p(create_enum(&to.name, &to.values))];
+            let mut out = vec![
+                p(format!(
+                    "ALTER TYPE {} RENAME TO {};",
+                    quote_table(&from.name),
+                    quote(&aside)
+                )),
+                p(create_enum(&to.name, &to.values)),
+            ];
             for (table, column) in leaving {
                 out.push(p(alter_column(table, column, "DROP DEFAULT")));
-                out.push(p(alter_column(table, column, &format!("SET DATA TYPE text USING {}::text", quote(column)))));
+                out.push(p(alter_column(
+                    table,
+                    column,
+                    &format!("SET DATA TYPE text USING {}::text", quote(column)),
+                )));
             }
             for (table, column, default) in columns {
                 out.push(p(alter_column(table, column, "DROP DEFAULT")));
-                out.push(p(alter_column(table, column, &format!("SET DATA TYPE {new_type} USING {}::text::{new_type}", quote(column)))));
+                out.push(p(alter_column(
+                    table,
+                    column,
+                    &format!(
+                        "SET DATA TYPE {new_type} USING {}::text::{new_type}",
+                        quote(column)
+                    ),
+                )));
                 if let Some(default) = default {
-                    out.push(p(alter_column(table, column, &format!("SET DEFAULT ({default})"))));
+                    out.push(p(alter_column(
+                        table,
+                        column,
+                        &format!("SET DEFAULT ({default})"),
+                    )));
                 }
             }
             out.push(p(format!("DROP TYPE IF EXISTS {};", quote_table(&old))));
@@ -828,7 +1447,15 @@ fn render(op: &Op, strategy: Strategy, dialect: Dialect) -> Vec<PlannedStatement
 
 /// `CREATE TYPE .. AS ENUM (..)`.
 fn create_enum(name: &str, values: &[String]) -> String {
-    format!("CREATE TYPE {} AS ENUM ({});", quote_table(name), values.iter().map(|v| literal(v)).collect::<Vec<_>>().join(", "))
+    format!(
+        "CREATE TYPE {} AS ENUM ({});",
+        quote_table(name),
+        values
+            .iter()
+            .map(|v| literal(v))
+            .collect::<Vec<_>>()
+            .join(", ")
+    )
 }
 
 /// Where the SQL of `plan` says something other than what the planner knew, as the
@@ -838,18 +1465,51 @@ pub fn text_disagreements(plan: &Plan) -> Vec<String> {
     let mut out = Vec::new();
     for p in &plan.statements {
         let info = crate::sql::statement::classify(&p.sql);
-        let label = recreate::step_label(&p.sql).map(|(table, rest)| (table, rest.split(':').next().unwrap_or_default().to_owned()));
+        let label = recreate::step_label(&p.sql)
+            .map(|(table, rest)| (table, rest.split(':').next().unwrap_or_default().to_owned()));
         let facts = [
-            ("index", format!("{:?}", info.index), format!("{:?}", p.index)),
-            ("validation", format!("{:?}", info.validation), format!("{:?}", p.validation)),
-            ("added constraint", format!("{:?}", info.adds_constraint), format!("{:?}", p.adds_constraint)),
-            ("non-transactional", info.non_transactional.to_string(), p.non_transactional.to_string()),
-            ("directive", matches!(directive::parse(&p.sql), Ok(Some(_))).to_string(), p.batched.to_string()),
-            ("recreation step", format!("{label:?}"), format!("{:?}", p.rebuild_step.as_ref().map(|(table, k, n)| (table.clone(), format!("{k}/{n}"))))),
+            (
+                "index",
+                format!("{:?}", info.index),
+                format!("{:?}", p.index),
+            ),
+            (
+                "validation",
+                format!("{:?}", info.validation),
+                format!("{:?}", p.validation),
+            ),
+            (
+                "added constraint",
+                format!("{:?}", info.adds_constraint),
+                format!("{:?}", p.adds_constraint),
+            ),
+            (
+                "non-transactional",
+                info.non_transactional.to_string(),
+                p.non_transactional.to_string(),
+            ),
+            (
+                "directive",
+                matches!(directive::parse(&p.sql), Ok(Some(_))).to_string(),
+                p.batched.to_string(),
+            ),
+            (
+                "recreation step",
+                format!("{label:?}"),
+                format!(
+                    "{:?}",
+                    p.rebuild_step
+                        .as_ref()
+                        .map(|(table, k, n)| (table.clone(), format!("{k}/{n}")))
+                ),
+            ),
         ];
         for (what, read, known) in facts {
             if read != known {
-                out.push(format!("{what}: the text says {read}, the plan {known}: {}", p.sql));
+                out.push(format!(
+                    "{what}: the text says {read}, the plan {known}: {}",
+                    p.sql
+                ));
             }
         }
     }
@@ -867,7 +1527,15 @@ impl crate::error::Classified for PlanError {
 
     fn items(&self) -> Vec<crate::error::ErrorItem> {
         let PlanError::Refused { refusals, .. } = self;
-        refusals.iter().map(|r| crate::error::ErrorItem { table: Some(r.table.clone()), column: r.column.clone(), fix: vec![r.reason.clone()], ..crate::error::ErrorItem::new(r.kind.id(), &r.change) }).collect()
+        refusals
+            .iter()
+            .map(|r| crate::error::ErrorItem {
+                table: Some(r.table.clone()),
+                column: r.column.clone(),
+                fix: vec![r.reason.clone()],
+                ..crate::error::ErrorItem::new(r.kind.id(), &r.change)
+            })
+            .collect()
     }
 }
 
@@ -880,7 +1548,9 @@ mod tests {
 
     /// `books` keyed by `id`, with `fields` and struct `attributes`.
     fn books(attributes: &str, fields: &str) -> String {
-        format!("#[derive(Table)]\n#[table(name = \"books\")]\n{attributes}\npub struct Book {{\n    #[column(primary_key)]\n    pub id: i64,\n    pub title: String,\n{fields}\n}}\n")
+        format!(
+            "#[derive(Table)]\n#[table(name = \"books\")]\n{attributes}\npub struct Book {{\n    #[column(primary_key)]\n    pub id: i64,\n    pub title: String,\n{fields}\n}}\n"
+        )
     }
 
     /// What DSQL lacks is refused as the change that brings it: a DESC index added to an
@@ -888,11 +1558,26 @@ mod tests {
     #[test]
     fn dsql_refusals_name_the_change_that_brings_the_construct() {
         let desc = books("#[index(columns(title desc))]", "");
-        let Err(PlanError::Refused { refusals, .. }) = plan(&books("", ""), &desc, &[], Dsql) else { panic!("refused") };
-        assert_eq!(refusals.iter().map(|r| r.kind).collect::<Vec<_>>(), [crate::compile::rules::ChangeKind::CreateIndex]);
-        assert!(refusals[0].reason.contains("drop `desc`"), "{}", refusals[0].reason);
-        let Err(PlanError::Refused { refusals, .. }) = plan("", &desc, &[], Dsql) else { panic!("refused") };
-        assert_eq!(refusals.iter().map(|r| r.kind).collect::<Vec<_>>(), [crate::compile::rules::ChangeKind::CreateTable]);
+        let Err(PlanError::Refused { refusals, .. }) = plan(&books("", ""), &desc, &[], Dsql)
+        else {
+            panic!("refused")
+        };
+        assert_eq!(
+            refusals.iter().map(|r| r.kind).collect::<Vec<_>>(),
+            [crate::compile::rules::ChangeKind::CreateIndex]
+        );
+        assert!(
+            refusals[0].reason.contains("drop `desc`"),
+            "{}",
+            refusals[0].reason
+        );
+        let Err(PlanError::Refused { refusals, .. }) = plan("", &desc, &[], Dsql) else {
+            panic!("refused")
+        };
+        assert_eq!(
+            refusals.iter().map(|r| r.kind).collect::<Vec<_>>(),
+            [crate::compile::rules::ChangeKind::CreateTable]
+        );
         assert!(plan(&books("", ""), &desc, &[], Postgres).is_ok());
     }
 
@@ -900,13 +1585,35 @@ mod tests {
     /// column, its default, and a batched backfill of the existing rows, in that order.
     #[test]
     fn a_column_with_a_default_is_backfilled_in_batches_on_dsql() {
-        let (before, after) = (books("", ""), books("", "    #[column(default = \"'x'\")]\n    pub note: Option<String>,"));
+        let (before, after) = (
+            books("", ""),
+            books(
+                "",
+                "    #[column(default = \"'x'\")]\n    pub note: Option<String>,",
+            ),
+        );
         let pg = plan(&before, &after, &[], Postgres).unwrap();
-        assert_eq!(statements(&pg), [r#"ALTER TABLE "books" ADD COLUMN "note" text DEFAULT ('x');"#]);
+        assert_eq!(
+            statements(&pg),
+            [r#"ALTER TABLE "books" ADD COLUMN "note" text DEFAULT ('x');"#]
+        );
         let dsql = plan(&before, &after, &[], Dsql).unwrap();
         let sql = statements(&dsql);
-        assert_eq!(sql[..2], [r#"ALTER TABLE "books" ADD COLUMN "note" text;"#, r#"ALTER TABLE "books" ALTER COLUMN "note" SET DEFAULT ('x');"#]);
-        assert_eq!(dsql.statements.iter().map(|s| s.batched).collect::<Vec<_>>(), [false, false, true], "{sql:#?}");
+        assert_eq!(
+            sql[..2],
+            [
+                r#"ALTER TABLE "books" ADD COLUMN "note" text;"#,
+                r#"ALTER TABLE "books" ALTER COLUMN "note" SET DEFAULT ('x');"#
+            ]
+        );
+        assert_eq!(
+            dsql.statements
+                .iter()
+                .map(|s| s.batched)
+                .collect::<Vec<_>>(),
+            [false, false, true],
+            "{sql:#?}"
+        );
     }
 
     /// Indexes: on DSQL always ASYNC (a job the runner awaits); on PostgreSQL CONCURRENTLY,
@@ -915,14 +1622,39 @@ mod tests {
     fn indexes_are_built_without_blocking_writes_to_existing_tables() {
         let indexed = books("#[index(columns(title))]", "");
         for (before, dialect, mode, sql) in [
-            (books("", ""), Postgres, IndexMode::Concurrently, r#"CREATE INDEX CONCURRENTLY IF NOT EXISTS "books_title_idx" ON "books" ("title");"#),
-            (String::new(), Postgres, IndexMode::Plain, r#"CREATE INDEX IF NOT EXISTS "books_title_idx" ON "books" ("title");"#),
-            (books("", ""), Dsql, IndexMode::Async, r#"CREATE INDEX ASYNC IF NOT EXISTS "books_title_idx" ON "books" ("title");"#),
-            (String::new(), Dsql, IndexMode::Async, r#"CREATE INDEX ASYNC IF NOT EXISTS "books_title_idx" ON "books" ("title");"#),
+            (
+                books("", ""),
+                Postgres,
+                IndexMode::Concurrently,
+                r#"CREATE INDEX CONCURRENTLY IF NOT EXISTS "books_title_idx" ON "books" ("title");"#,
+            ),
+            (
+                String::new(),
+                Postgres,
+                IndexMode::Plain,
+                r#"CREATE INDEX IF NOT EXISTS "books_title_idx" ON "books" ("title");"#,
+            ),
+            (
+                books("", ""),
+                Dsql,
+                IndexMode::Async,
+                r#"CREATE INDEX ASYNC IF NOT EXISTS "books_title_idx" ON "books" ("title");"#,
+            ),
+            (
+                String::new(),
+                Dsql,
+                IndexMode::Async,
+                r#"CREATE INDEX ASYNC IF NOT EXISTS "books_title_idx" ON "books" ("title");"#,
+            ),
         ] {
             let planned = plan(&before, &indexed, &[], dialect).unwrap();
             let last = planned.statements.last().unwrap();
-            assert_eq!(statements(&planned).last().unwrap(), sql, "{dialect}, new table: {}", before.is_empty());
+            assert_eq!(
+                statements(&planned).last().unwrap(),
+                sql,
+                "{dialect}, new table: {}",
+                before.is_empty()
+            );
             assert_eq!(last.index.as_ref().map(|i| i.mode), Some(mode));
             assert_eq!(last.non_transactional, mode == IndexMode::Concurrently);
         }
@@ -949,10 +1681,19 @@ mod tests {
             ]
         );
         let pg = plan(&before, &after, &[], Postgres).unwrap();
-        assert_eq!(statements(&pg)[1], r#"ALTER TABLE "books" VALIDATE CONSTRAINT "books_sequel_of_fkey";"#);
-        assert_eq!(pg.statements[1].validation.as_ref().map(|v| v.is_async), Some(false));
+        assert_eq!(
+            statements(&pg)[1],
+            r#"ALTER TABLE "books" VALIDATE CONSTRAINT "books_sequel_of_fkey";"#
+        );
+        assert_eq!(
+            pg.statements[1].validation.as_ref().map(|v| v.is_async),
+            Some(false)
+        );
 
-        let unique = before.replace("    pub isbn: String,", "    #[column(unique)]\n    pub isbn: String,");
+        let unique = before.replace(
+            "    pub isbn: String,",
+            "    #[column(unique)]\n    pub isbn: String,",
+        );
         assert_eq!(
             statements(&plan(&before, &unique, &[], Postgres).unwrap()),
             [
@@ -962,7 +1703,14 @@ mod tests {
         );
         let dsql = plan(&before, &unique, &[], Dsql).unwrap();
         assert_eq!(dsql.rebuilds.len(), 1);
-        assert!(dsql.rebuilds[0].alternative.as_deref().is_some_and(|a| a.contains("#[index(columns(isbn), unique)]")), "{:?}", dsql.rebuilds);
+        assert!(
+            dsql.rebuilds[0]
+                .alternative
+                .as_deref()
+                .is_some_and(|a| a.contains("#[index(columns(isbn), unique)]")),
+            "{:?}",
+            dsql.rebuilds
+        );
     }
 
     /// A column that becomes NOT NULL gives its NULLs the `fill` first: an UPDATE before
@@ -975,29 +1723,61 @@ mod tests {
         let after = books("", "    #[column(fill = \"0\")]\n    pub pages: i32,");
         assert_eq!(
             statements(&plan(&before, &after, &[], Postgres).unwrap()),
-            [r#"UPDATE "books" SET "pages" = (0) WHERE "pages" IS NULL;"#, r#"ALTER TABLE "books" ALTER COLUMN "pages" SET NOT NULL;"#]
+            [
+                r#"UPDATE "books" SET "pages" = (0) WHERE "pages" IS NULL;"#,
+                r#"ALTER TABLE "books" ALTER COLUMN "pages" SET NOT NULL;"#
+            ]
         );
-        let copy = statements(&plan(&before, &after, &[], Dsql).unwrap()).into_iter().find(|s| s.contains("INSERT INTO")).unwrap();
+        let copy = statements(&plan(&before, &after, &[], Dsql).unwrap())
+            .into_iter()
+            .find(|s| s.contains("INSERT INTO"))
+            .unwrap();
         assert!(copy.contains(r#"COALESCE("pages", (0))"#), "{copy}");
 
-        let added = books("", "    #[column(default = \"1\", fill = \"0\")]\n    pub pages: i32,");
+        let added = books(
+            "",
+            "    #[column(default = \"1\", fill = \"0\")]\n    pub pages: i32,",
+        );
         assert_eq!(
             statements(&plan(&books("", ""), &added, &[], Postgres).unwrap()),
-            [r#"ALTER TABLE "books" ADD COLUMN "pages" integer DEFAULT (0) NOT NULL;"#, r#"ALTER TABLE "books" ALTER COLUMN "pages" SET DEFAULT (1);"#]
+            [
+                r#"ALTER TABLE "books" ADD COLUMN "pages" integer DEFAULT (0) NOT NULL;"#,
+                r#"ALTER TABLE "books" ALTER COLUMN "pages" SET DEFAULT (1);"#
+            ]
         );
     }
 
     /// Everything a dialect refuses is reported at once, each with its table and column.
     #[test]
     fn every_refusal_is_reported_together() {
-        let after = books("", "    #[column(sql_type = \"text[]\")]\n    pub tags: Option<String>,\n    pub isbn: String,\n    #[column(identity)]\n    pub n: i32,");
-        let Err(PlanError::Refused { refusals, .. }) = plan(&books("", ""), &after, &[], Dsql) else { panic!("DSQL refuses these") };
+        let after = books(
+            "",
+            "    #[column(sql_type = \"text[]\")]\n    pub tags: Option<String>,\n    pub isbn: String,\n    #[column(identity)]\n    pub n: i32,",
+        );
+        let Err(PlanError::Refused { refusals, .. }) = plan(&books("", ""), &after, &[], Dsql)
+        else {
+            panic!("DSQL refuses these")
+        };
         assert_eq!(refusals.len(), 3, "{refusals:#?}");
-        assert!(refusals.iter().any(|r| r.column.as_deref() == Some("n") && r.reason.contains("bigint")), "{refusals:#?}");
-        assert!(refusals.iter().any(|r| r.column.as_deref() == Some("tags")), "{refusals:#?}");
+        assert!(
+            refusals
+                .iter()
+                .any(|r| r.column.as_deref() == Some("n") && r.reason.contains("bigint")),
+            "{refusals:#?}"
+        );
+        assert!(
+            refusals.iter().any(|r| r.column.as_deref() == Some("tags")),
+            "{refusals:#?}"
+        );
         // `isbn` and `n` both need the table rebuilt, which `isbn` (no value for the rows)
         // makes impossible: that is said once.
-        assert!(refusals.iter().any(|r| r.change == "add column `books.isbn` (text)" && r.reason.contains("give it a `default`, or a `fill`")), "{refusals:#?}");
+        assert!(
+            refusals
+                .iter()
+                .any(|r| r.change == "add column `books.isbn` (text)"
+                    && r.reason.contains("give it a `default`, or a `fill`")),
+            "{refusals:#?}"
+        );
     }
 
     /// A table DSQL must rebuild takes every change to it into the rebuild; its renames run
@@ -1006,7 +1786,11 @@ mod tests {
     #[test]
     fn a_rebuild_takes_the_tables_changes_and_keeps_the_keys_to_it() {
         let reviews = "#[derive(Table)]\n#[table(name = \"reviews\")]\npub struct Review {\n    #[column(primary_key)]\n    pub id: i64,\n    #[column(references = \"books.id\")]\n    pub book_id: i64,\n}\n";
-        let before = [books("", "    pub pages: i32,\n    pub blurb: Option<String>,"), reviews.to_owned()].concat();
+        let before = [
+            books("", "    pub pages: i32,\n    pub blurb: Option<String>,"),
+            reviews.to_owned(),
+        ]
+        .concat();
         let after = [books("#[index(columns(pages))]", "    pub pages: i64,\n    #[column(renamed_from = \"blurb\")]\n    pub summary: Option<String>,"), reviews.to_owned()].concat();
         let planned = plan(&before, &after, &[], Dsql).unwrap();
         let labels: Vec<String> = planned
@@ -1014,7 +1798,11 @@ mod tests {
             .iter()
             .map(|s| match crate::compile::recreate::step_label(&s.sql) {
                 Some((table, rest)) => format!("{table} {rest}"),
-                None => statements(&super::Plan { statements: vec![s.clone()], rebuilds: Vec::new() }).remove(0),
+                None => statements(&super::Plan {
+                    statements: vec![s.clone()],
+                    rebuilds: Vec::new(),
+                })
+                .remove(0),
             })
             .collect();
         assert_eq!(
@@ -1033,9 +1821,15 @@ mod tests {
                 "books 10/10: validate foreign key \"reviews_book_id_fkey\" of \"reviews\"",
             ]
         );
-        assert_eq!(planned.rebuilds[0].foreign_keys_dropped, [("reviews".to_owned(), "reviews_book_id_fkey".to_owned())]);
+        assert_eq!(
+            planned.rebuilds[0].foreign_keys_dropped,
+            [("reviews".to_owned(), "reviews_book_id_fkey".to_owned())]
+        );
         let copy = &planned.statements[3].sql;
-        assert!(copy.contains(r#"SELECT "id", "title", "pages"::bigint, "summary" FROM "books""#), "{copy}");
+        assert!(
+            copy.contains(r#"SELECT "id", "title", "pages"::bigint, "summary" FROM "books""#),
+            "{copy}"
+        );
     }
 
     /// Dialect spellings: DSQL's identity takes an explicit cache; a key's or unique's
@@ -1044,14 +1838,29 @@ mod tests {
     #[test]
     fn each_dialect_gets_its_own_spelling() {
         let counted = books("", "    #[column(identity)]\n    pub n: i64,");
-        assert!(statements(&plan("", &counted, &[], Dsql).unwrap())[0].contains(r#""n" bigint GENERATED BY DEFAULT AS IDENTITY (CACHE 1) NOT NULL"#));
-        assert!(statements(&plan("", &counted, &[], Postgres).unwrap())[0].contains(r#""n" bigint GENERATED BY DEFAULT AS IDENTITY NOT NULL"#));
+        assert!(
+            statements(&plan("", &counted, &[], Dsql).unwrap())[0]
+                .contains(r#""n" bigint GENERATED BY DEFAULT AS IDENTITY (CACHE 1) NOT NULL"#)
+        );
+        assert!(
+            statements(&plan("", &counted, &[], Postgres).unwrap())[0]
+                .contains(r#""n" bigint GENERATED BY DEFAULT AS IDENTITY NOT NULL"#)
+        );
 
-        let before = books("#[index(columns(title), name = \"i1\")]\n#[unique(columns(title), name = \"u1\")]", "");
-        let after = books("#[index(columns(title), name = \"i2\")]\n#[unique(columns(title), name = \"u2\")]", "");
+        let before = books(
+            "#[index(columns(title), name = \"i1\")]\n#[unique(columns(title), name = \"u1\")]",
+            "",
+        );
+        let after = books(
+            "#[index(columns(title), name = \"i2\")]\n#[unique(columns(title), name = \"u2\")]",
+            "",
+        );
         assert_eq!(
             statements(&plan(&before, &after, &[], Postgres).unwrap()),
-            [r#"ALTER INDEX "u1" RENAME TO "u2";"#, r#"ALTER INDEX "i1" RENAME TO "i2";"#]
+            [
+                r#"ALTER INDEX "u1" RENAME TO "u2";"#,
+                r#"ALTER INDEX "i1" RENAME TO "i2";"#
+            ]
         );
         assert_eq!(
             statements(&plan(&before, &after, &[], Dsql).unwrap()),

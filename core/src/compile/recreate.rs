@@ -23,10 +23,12 @@ pub const OLD_SUFFIX: &str = "__tw_old";
 /// First line of each recreation step but the copy (informational: `status`, `--dry-run`).
 pub const STEP_MARK: &str = "-- tablewright:recreate ";
 
-
 /// `(table, "k/n: what")` of a statement labelled as a recreation step.
 pub fn step_label(statement: &str) -> Option<(String, String)> {
-    let line = statement.lines().map(str::trim).find(|l| l.starts_with(STEP_MARK))?;
+    let line = statement
+        .lines()
+        .map(str::trim)
+        .find(|l| l.starts_with(STEP_MARK))?;
     let rest = line.strip_prefix(STEP_MARK)?;
     let (table, rest) = quoted_ident(rest.trim())?;
     Some((table, rest.trim().to_owned()))
@@ -44,7 +46,10 @@ mod tests {
 
     #[test]
     fn step_labels_name_the_table() {
-        assert_eq!(step_label("-- tablewright:recreate \"books\" 3/7: swap\nALTER TABLE x"), Some(("books".into(), "3/7: swap".into())));
+        assert_eq!(
+            step_label("-- tablewright:recreate \"books\" 3/7: swap\nALTER TABLE x"),
+            Some(("books".into(), "3/7: swap".into()))
+        );
         assert_eq!(step_label("ALTER TABLE x"), None);
     }
 }

@@ -107,7 +107,10 @@ pub enum ChangeKind {
 impl ChangeKind {
     /// Its snake_case name, as JSON writes it.
     pub fn id(self) -> String {
-        serde_json::to_value(self).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
+        serde_json::to_value(self)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default()
     }
 }
 
@@ -175,16 +178,36 @@ impl Strategy {
             Strategy::CreateTableInline => "`CREATE TABLE IF NOT EXISTS`, constraints inline",
             Strategy::IndexInTransaction => "`CREATE [UNIQUE] INDEX IF NOT EXISTS`",
             Strategy::IndexAsync => "`CREATE [UNIQUE] INDEX ASYNC IF NOT EXISTS`, job awaited",
-            Strategy::IndexConcurrently => "`CREATE [UNIQUE] INDEX CONCURRENTLY IF NOT EXISTS`, outside a transaction",
-            Strategy::NotValidThenValidateAsync => "`ADD CONSTRAINT .. NOT VALID` + `ALTER TABLE ASYNC .. VALIDATE CONSTRAINT`, job awaited",
-            Strategy::NotValidThenValidate => "`ADD CONSTRAINT .. NOT VALID` + `VALIDATE CONSTRAINT`",
-            Strategy::RecreateIndexAsync => "drop, then `CREATE [UNIQUE] INDEX ASYNC` under the new name (no `ALTER INDEX` on DSQL)",
-            Strategy::UniqueIndexThenConstraint => "`CREATE UNIQUE INDEX CONCURRENTLY`, then `ADD CONSTRAINT .. UNIQUE USING INDEX`",
-            Strategy::AddThenBackfill => "bare `ADD COLUMN`, `SET DEFAULT`, then existing rows backfilled in batches",
-            Strategy::Recreate => "table recreation: new table, batched copy, row counts checked, grants copied, swap, indexes `ASYNC`",
-            Strategy::PlainOutsideTransaction => "plain statement, committed on its own (the new value cannot be used in the transaction that adds it)",
-            Strategy::RecreateType => "new type beside the old, columns converted with `USING`, old type dropped",
-            Strategy::TextWithCheck => "no enum types: the columns are `text` with a CHECK of the values, replaced (`NOT VALID` + `ALTER TABLE ASYNC .. VALIDATE`) when they change",
+            Strategy::IndexConcurrently => {
+                "`CREATE [UNIQUE] INDEX CONCURRENTLY IF NOT EXISTS`, outside a transaction"
+            }
+            Strategy::NotValidThenValidateAsync => {
+                "`ADD CONSTRAINT .. NOT VALID` + `ALTER TABLE ASYNC .. VALIDATE CONSTRAINT`, job awaited"
+            }
+            Strategy::NotValidThenValidate => {
+                "`ADD CONSTRAINT .. NOT VALID` + `VALIDATE CONSTRAINT`"
+            }
+            Strategy::RecreateIndexAsync => {
+                "drop, then `CREATE [UNIQUE] INDEX ASYNC` under the new name (no `ALTER INDEX` on DSQL)"
+            }
+            Strategy::UniqueIndexThenConstraint => {
+                "`CREATE UNIQUE INDEX CONCURRENTLY`, then `ADD CONSTRAINT .. UNIQUE USING INDEX`"
+            }
+            Strategy::AddThenBackfill => {
+                "bare `ADD COLUMN`, `SET DEFAULT`, then existing rows backfilled in batches"
+            }
+            Strategy::Recreate => {
+                "table recreation: new table, batched copy, row counts checked, grants copied, swap, indexes `ASYNC`"
+            }
+            Strategy::PlainOutsideTransaction => {
+                "plain statement, committed on its own (the new value cannot be used in the transaction that adds it)"
+            }
+            Strategy::RecreateType => {
+                "new type beside the old, columns converted with `USING`, old type dropped"
+            }
+            Strategy::TextWithCheck => {
+                "no enum types: the columns are `text` with a CHECK of the values, replaced (`NOT VALID` + `ALTER TABLE ASYNC .. VALIDATE`) when they change"
+            }
             Strategy::NotYetSupported => "refused: needs data movement not built yet",
             Strategy::Unsupported => "refused",
         }
@@ -217,40 +240,244 @@ use Strategy as S;
 /// Aurora DSQL as of December 2026 (its user guide and release notes as read on
 /// 2026-12-06: `docs/dsql-rules-sources.md`), and PostgreSQL.
 pub const CHANGE_RULES: &[ChangeRule] = &[
-    ChangeRule { change: C::CreateTable, description: "create table", dsql: S::CreateTableInline, postgres: S::CreateTableInline, source: "create-table-syntax-support.html" },
-    ChangeRule { change: C::DropTable, description: "drop table (allowed explicitly)", dsql: S::Plain, postgres: S::Plain, source: "working-with-postgresql-compatibility-supported-sql-features.html" },
-    ChangeRule { change: C::RenameTable, description: "rename table (`renamed_from`)", dsql: S::Plain, postgres: S::Plain, source: "alter-table-syntax-support.html" },
-    ChangeRule { change: C::AddColumn, description: "add nullable column, no default", dsql: S::Plain, postgres: S::Plain, source: "alter-table-syntax-support.html" },
-    ChangeRule { change: C::AddColumnWithDefault, description: "add nullable column with DEFAULT", dsql: S::AddThenBackfill, postgres: S::Plain, source: "alter-table-syntax-support.html (ADD COLUMN takes no constraint or default)" },
-    ChangeRule { change: C::AddColumnNotNull, description: "add NOT NULL column", dsql: S::Recreate, postgres: S::Plain, source: "alter-table-syntax-support.html (no SET NOT NULL)" },
-    ChangeRule { change: C::DropColumn, description: "drop column (allowed explicitly; never a key column on DSQL)", dsql: S::Plain, postgres: S::Plain, source: "release-notes.html, 2026-08-03" },
-    ChangeRule { change: C::RenameColumn, description: "rename column (`renamed_from`)", dsql: S::Plain, postgres: S::Plain, source: "alter-table-syntax-support.html" },
-    ChangeRule { change: C::AlterColumnType, description: "change column type", dsql: S::Recreate, postgres: S::Plain, source: "alter-table-syntax-support.html (no SET DATA TYPE)" },
-    ChangeRule { change: C::SetNotNull, description: "SET NOT NULL", dsql: S::Recreate, postgres: S::Plain, source: "alter-table-syntax-support.html (no SET NOT NULL)" },
-    ChangeRule { change: C::DropNotNull, description: "DROP NOT NULL", dsql: S::Plain, postgres: S::Plain, source: "alter-table-syntax-support.html" },
-    ChangeRule { change: C::SetDefault, description: "SET DEFAULT", dsql: S::Plain, postgres: S::Plain, source: "alter-table-syntax-support.html" },
-    ChangeRule { change: C::DropDefault, description: "DROP DEFAULT", dsql: S::Plain, postgres: S::Plain, source: "alter-table-syntax-support.html" },
-    ChangeRule { change: C::AddIdentity, description: "make a column identity", dsql: S::Plain, postgres: S::Plain, source: "alter-table-syntax-support.html (ADD GENERATED .. AS IDENTITY, bigint, CACHE written)" },
-    ChangeRule { change: C::DropIdentity, description: "drop identity", dsql: S::Plain, postgres: S::Plain, source: "alter-table-syntax-support.html" },
-    ChangeRule { change: C::AlterIdentity, description: "change an identity's kind or options", dsql: S::Unsupported, postgres: S::Plain, source: "alter-table-syntax-support.html (SET GENERATED, which dsql-lint cannot read yet)" },
-    ChangeRule { change: C::AlterCollation, description: "change a column's collation (PostgreSQL only)", dsql: S::Unsupported, postgres: S::Plain, source: "working-with-postgresql-compatibility-unsupported-features.html (C collation only)" },
-    ChangeRule { change: C::ChangePrimaryKey, description: "change primary key", dsql: S::Recreate, postgres: S::Plain, source: "working-with-primary-keys.html" },
-    ChangeRule { change: C::CreateIndexOnNewTable, description: "index on a new table", dsql: S::IndexAsync, postgres: S::IndexInTransaction, source: "create-index-syntax-support.html" },
-    ChangeRule { change: C::CreateIndex, description: "index on an existing table", dsql: S::IndexAsync, postgres: S::IndexConcurrently, source: "working-with-create-index-async.html" },
-    ChangeRule { change: C::DropIndex, description: "drop index", dsql: S::Plain, postgres: S::Plain, source: "working-with-create-index-async.html" },
-    ChangeRule { change: C::AddUnique, description: "UNIQUE constraint on an existing table", dsql: S::Recreate, postgres: S::UniqueIndexThenConstraint, source: "alter-table-syntax-support.html (ADD CONSTRAINT only NOT VALID; dsql-lint refuses UNIQUE USING INDEX)" },
-    ChangeRule { change: C::DropUnique, description: "drop UNIQUE", dsql: S::Plain, postgres: S::Plain, source: "alter-table-syntax-support.html" },
-    ChangeRule { change: C::AddCheck, description: "CHECK on an existing table", dsql: S::NotValidThenValidateAsync, postgres: S::NotValidThenValidate, source: "release-notes.html, 2026-08-03" },
-    ChangeRule { change: C::DropCheck, description: "drop CHECK", dsql: S::Plain, postgres: S::Plain, source: "alter-table-syntax-support.html" },
-    ChangeRule { change: C::AddForeignKey, description: "FOREIGN KEY on an existing table", dsql: S::NotValidThenValidateAsync, postgres: S::NotValidThenValidate, source: "working-with-foreign-key-constraints.html; release-notes.html, 2026-08-26" },
-    ChangeRule { change: C::DropForeignKey, description: "drop FOREIGN KEY", dsql: S::Plain, postgres: S::Plain, source: "working-with-foreign-key-constraints.html" },
-    ChangeRule { change: C::RenameConstraint, description: "rename constraint (follows a rename)", dsql: S::Plain, postgres: S::Plain, source: "alter-table-syntax-support.html" },
-    ChangeRule { change: C::RenameIndex, description: "rename index (follows a rename)", dsql: S::RecreateIndexAsync, postgres: S::Plain, source: "no ALTER INDEX page; dsql-lint refuses ALTER INDEX" },
-    ChangeRule { change: C::CreateEnum, description: "create enum type (`#[derive(Enum)]`)", dsql: S::TextWithCheck, postgres: S::Plain, source: "working-with-postgresql-compatibility-unsupported-features.html (no CREATE TYPE)" },
-    ChangeRule { change: C::DropEnum, description: "drop enum type (no column uses it)", dsql: S::TextWithCheck, postgres: S::Plain, source: "working-with-postgresql-compatibility-unsupported-features.html" },
-    ChangeRule { change: C::AddEnumValue, description: "add enum value", dsql: S::TextWithCheck, postgres: S::PlainOutsideTransaction, source: "working-with-postgresql-compatibility-unsupported-features.html" },
-    ChangeRule { change: C::RenameEnumValue, description: "rename enum value (`#[value(renamed_from)]`)", dsql: S::Unsupported, postgres: S::Plain, source: "working-with-postgresql-compatibility-unsupported-features.html" },
-    ChangeRule { change: C::RecreateEnum, description: "remove (allowed explicitly) or reorder enum values", dsql: S::TextWithCheck, postgres: S::RecreateType, source: "working-with-postgresql-compatibility-unsupported-features.html" },
+    ChangeRule {
+        change: C::CreateTable,
+        description: "create table",
+        dsql: S::CreateTableInline,
+        postgres: S::CreateTableInline,
+        source: "create-table-syntax-support.html",
+    },
+    ChangeRule {
+        change: C::DropTable,
+        description: "drop table (allowed explicitly)",
+        dsql: S::Plain,
+        postgres: S::Plain,
+        source: "working-with-postgresql-compatibility-supported-sql-features.html",
+    },
+    ChangeRule {
+        change: C::RenameTable,
+        description: "rename table (`renamed_from`)",
+        dsql: S::Plain,
+        postgres: S::Plain,
+        source: "alter-table-syntax-support.html",
+    },
+    ChangeRule {
+        change: C::AddColumn,
+        description: "add nullable column, no default",
+        dsql: S::Plain,
+        postgres: S::Plain,
+        source: "alter-table-syntax-support.html",
+    },
+    ChangeRule {
+        change: C::AddColumnWithDefault,
+        description: "add nullable column with DEFAULT",
+        dsql: S::AddThenBackfill,
+        postgres: S::Plain,
+        source: "alter-table-syntax-support.html (ADD COLUMN takes no constraint or default)",
+    },
+    ChangeRule {
+        change: C::AddColumnNotNull,
+        description: "add NOT NULL column",
+        dsql: S::Recreate,
+        postgres: S::Plain,
+        source: "alter-table-syntax-support.html (no SET NOT NULL)",
+    },
+    ChangeRule {
+        change: C::DropColumn,
+        description: "drop column (allowed explicitly; never a key column on DSQL)",
+        dsql: S::Plain,
+        postgres: S::Plain,
+        source: "release-notes.html, 2026-08-03",
+    },
+    ChangeRule {
+        change: C::RenameColumn,
+        description: "rename column (`renamed_from`)",
+        dsql: S::Plain,
+        postgres: S::Plain,
+        source: "alter-table-syntax-support.html",
+    },
+    ChangeRule {
+        change: C::AlterColumnType,
+        description: "change column type",
+        dsql: S::Recreate,
+        postgres: S::Plain,
+        source: "alter-table-syntax-support.html (no SET DATA TYPE)",
+    },
+    ChangeRule {
+        change: C::SetNotNull,
+        description: "SET NOT NULL",
+        dsql: S::Recreate,
+        postgres: S::Plain,
+        source: "alter-table-syntax-support.html (no SET NOT NULL)",
+    },
+    ChangeRule {
+        change: C::DropNotNull,
+        description: "DROP NOT NULL",
+        dsql: S::Plain,
+        postgres: S::Plain,
+        source: "alter-table-syntax-support.html",
+    },
+    ChangeRule {
+        change: C::SetDefault,
+        description: "SET DEFAULT",
+        dsql: S::Plain,
+        postgres: S::Plain,
+        source: "alter-table-syntax-support.html",
+    },
+    ChangeRule {
+        change: C::DropDefault,
+        description: "DROP DEFAULT",
+        dsql: S::Plain,
+        postgres: S::Plain,
+        source: "alter-table-syntax-support.html",
+    },
+    ChangeRule {
+        change: C::AddIdentity,
+        description: "make a column identity",
+        dsql: S::Plain,
+        postgres: S::Plain,
+        source: "alter-table-syntax-support.html (ADD GENERATED .. AS IDENTITY, bigint, CACHE written)",
+    },
+    ChangeRule {
+        change: C::DropIdentity,
+        description: "drop identity",
+        dsql: S::Plain,
+        postgres: S::Plain,
+        source: "alter-table-syntax-support.html",
+    },
+    ChangeRule {
+        change: C::AlterIdentity,
+        description: "change an identity's kind or options",
+        dsql: S::Unsupported,
+        postgres: S::Plain,
+        source: "alter-table-syntax-support.html (SET GENERATED, which dsql-lint cannot read yet)",
+    },
+    ChangeRule {
+        change: C::AlterCollation,
+        description: "change a column's collation (PostgreSQL only)",
+        dsql: S::Unsupported,
+        postgres: S::Plain,
+        source: "working-with-postgresql-compatibility-unsupported-features.html (C collation only)",
+    },
+    ChangeRule {
+        change: C::ChangePrimaryKey,
+        description: "change primary key",
+        dsql: S::Recreate,
+        postgres: S::Plain,
+        source: "working-with-primary-keys.html",
+    },
+    ChangeRule {
+        change: C::CreateIndexOnNewTable,
+        description: "index on a new table",
+        dsql: S::IndexAsync,
+        postgres: S::IndexInTransaction,
+        source: "create-index-syntax-support.html",
+    },
+    ChangeRule {
+        change: C::CreateIndex,
+        description: "index on an existing table",
+        dsql: S::IndexAsync,
+        postgres: S::IndexConcurrently,
+        source: "working-with-create-index-async.html",
+    },
+    ChangeRule {
+        change: C::DropIndex,
+        description: "drop index",
+        dsql: S::Plain,
+        postgres: S::Plain,
+        source: "working-with-create-index-async.html",
+    },
+    ChangeRule {
+        change: C::AddUnique,
+        description: "UNIQUE constraint on an existing table",
+        dsql: S::Recreate,
+        postgres: S::UniqueIndexThenConstraint,
+        source: "alter-table-syntax-support.html (ADD CONSTRAINT only NOT VALID; dsql-lint refuses UNIQUE USING INDEX)",
+    },
+    ChangeRule {
+        change: C::DropUnique,
+        description: "drop UNIQUE",
+        dsql: S::Plain,
+        postgres: S::Plain,
+        source: "alter-table-syntax-support.html",
+    },
+    ChangeRule {
+        change: C::AddCheck,
+        description: "CHECK on an existing table",
+        dsql: S::NotValidThenValidateAsync,
+        postgres: S::NotValidThenValidate,
+        source: "release-notes.html, 2026-08-03",
+    },
+    ChangeRule {
+        change: C::DropCheck,
+        description: "drop CHECK",
+        dsql: S::Plain,
+        postgres: S::Plain,
+        source: "alter-table-syntax-support.html",
+    },
+    ChangeRule {
+        change: C::AddForeignKey,
+        description: "FOREIGN KEY on an existing table",
+        dsql: S::NotValidThenValidateAsync,
+        postgres: S::NotValidThenValidate,
+        source: "working-with-foreign-key-constraints.html; release-notes.html, 2026-08-26",
+    },
+    ChangeRule {
+        change: C::DropForeignKey,
+        description: "drop FOREIGN KEY",
+        dsql: S::Plain,
+        postgres: S::Plain,
+        source: "working-with-foreign-key-constraints.html",
+    },
+    ChangeRule {
+        change: C::RenameConstraint,
+        description: "rename constraint (follows a rename)",
+        dsql: S::Plain,
+        postgres: S::Plain,
+        source: "alter-table-syntax-support.html",
+    },
+    ChangeRule {
+        change: C::RenameIndex,
+        description: "rename index (follows a rename)",
+        dsql: S::RecreateIndexAsync,
+        postgres: S::Plain,
+        source: "no ALTER INDEX page; dsql-lint refuses ALTER INDEX",
+    },
+    ChangeRule {
+        change: C::CreateEnum,
+        description: "create enum type (`#[derive(Enum)]`)",
+        dsql: S::TextWithCheck,
+        postgres: S::Plain,
+        source: "working-with-postgresql-compatibility-unsupported-features.html (no CREATE TYPE)",
+    },
+    ChangeRule {
+        change: C::DropEnum,
+        description: "drop enum type (no column uses it)",
+        dsql: S::TextWithCheck,
+        postgres: S::Plain,
+        source: "working-with-postgresql-compatibility-unsupported-features.html",
+    },
+    ChangeRule {
+        change: C::AddEnumValue,
+        description: "add enum value",
+        dsql: S::TextWithCheck,
+        postgres: S::PlainOutsideTransaction,
+        source: "working-with-postgresql-compatibility-unsupported-features.html",
+    },
+    ChangeRule {
+        change: C::RenameEnumValue,
+        description: "rename enum value (`#[value(renamed_from)]`)",
+        dsql: S::Unsupported,
+        postgres: S::Plain,
+        source: "working-with-postgresql-compatibility-unsupported-features.html",
+    },
+    ChangeRule {
+        change: C::RecreateEnum,
+        description: "remove (allowed explicitly) or reorder enum values",
+        dsql: S::TextWithCheck,
+        postgres: S::RecreateType,
+        source: "working-with-postgresql-compatibility-unsupported-features.html",
+    },
 ];
 
 /// Why `dialect` refuses `change` (its strategy is [`Strategy::Unsupported`]), with the
@@ -304,19 +531,49 @@ pub const DSQL_COLUMN_TYPES: &[&str] = &[
 /// not in [`DSQL_COLUMN_TYPES`] are user-defined (enums, composites, domains from
 /// extensions) and get [`USER_DEFINED_TYPE_ALTERNATIVE`].
 pub const DSQL_TYPE_ALTERNATIVES: &[(&str, &str)] = &[
-    ("serial", "SERIAL does not exist on DSQL: use `#[column(identity)]` on an `i64` (bigint GENERATED BY DEFAULT AS IDENTITY (CACHE 1)), or a uuid with `default = \"gen_random_uuid()\"`"),
-    ("bigserial", "SERIAL does not exist on DSQL: use `#[column(identity)]` on an `i64` (bigint GENERATED BY DEFAULT AS IDENTITY (CACHE 1)), or a uuid with `default = \"gen_random_uuid()\"`"),
-    ("smallserial", "SERIAL does not exist on DSQL: use `#[column(identity)]` on an `i64` (bigint GENERATED BY DEFAULT AS IDENTITY (CACHE 1))"),
-    ("citext", "extensions are not available on DSQL (no CREATE EXTENSION): use text and compare with lower()"),
-    ("vector", "extensions are not available on DSQL (no CREATE EXTENSION): store embeddings as bytea or jsonb"),
-    ("hstore", "extensions are not available on DSQL (no CREATE EXTENSION): use jsonb"),
-    ("ltree", "extensions are not available on DSQL (no CREATE EXTENSION): use text"),
-    ("geometry", "extensions are not available on DSQL (no CREATE EXTENSION): store coordinates as double precision columns or jsonb"),
-    ("geography", "extensions are not available on DSQL (no CREATE EXTENSION): store coordinates as double precision columns or jsonb"),
+    (
+        "serial",
+        "SERIAL does not exist on DSQL: use `#[column(identity)]` on an `i64` (bigint GENERATED BY DEFAULT AS IDENTITY (CACHE 1)), or a uuid with `default = \"gen_random_uuid()\"`",
+    ),
+    (
+        "bigserial",
+        "SERIAL does not exist on DSQL: use `#[column(identity)]` on an `i64` (bigint GENERATED BY DEFAULT AS IDENTITY (CACHE 1)), or a uuid with `default = \"gen_random_uuid()\"`",
+    ),
+    (
+        "smallserial",
+        "SERIAL does not exist on DSQL: use `#[column(identity)]` on an `i64` (bigint GENERATED BY DEFAULT AS IDENTITY (CACHE 1))",
+    ),
+    (
+        "citext",
+        "extensions are not available on DSQL (no CREATE EXTENSION): use text and compare with lower()",
+    ),
+    (
+        "vector",
+        "extensions are not available on DSQL (no CREATE EXTENSION): store embeddings as bytea or jsonb",
+    ),
+    (
+        "hstore",
+        "extensions are not available on DSQL (no CREATE EXTENSION): use jsonb",
+    ),
+    (
+        "ltree",
+        "extensions are not available on DSQL (no CREATE EXTENSION): use text",
+    ),
+    (
+        "geometry",
+        "extensions are not available on DSQL (no CREATE EXTENSION): store coordinates as double precision columns or jsonb",
+    ),
+    (
+        "geography",
+        "extensions are not available on DSQL (no CREATE EXTENSION): store coordinates as double precision columns or jsonb",
+    ),
     ("inet", "inet is not a column type on DSQL: use text"),
     ("cidr", "cidr is not a column type on DSQL: use text"),
     ("macaddr", "macaddr is not a column type on DSQL: use text"),
-    ("money", "money is not a column type on DSQL: use numeric(p, 2)"),
+    (
+        "money",
+        "money is not a column type on DSQL: use numeric(p, 2)",
+    ),
     ("xml", "xml is not a column type on DSQL: use text"),
 ];
 
@@ -398,8 +655,14 @@ pub const LINT_RULE_CLASSES: &[(&str, DsqlClass)] = &[
     ("unsupported_drop_policy", DsqlClass::Strip),
     ("unsupported_create_extension", DsqlClass::Strip),
     ("alter_column_set_compression_strip", DsqlClass::Strip),
-    ("at_unsupported_alter_column_set_type", DsqlClass::Recreation),
-    ("at_unsupported_alter_column_set_not_null", DsqlClass::Recreation),
+    (
+        "at_unsupported_alter_column_set_type",
+        DsqlClass::Recreation,
+    ),
+    (
+        "at_unsupported_alter_column_set_not_null",
+        DsqlClass::Recreation,
+    ),
     ("at_unsupported_add_primary_key", DsqlClass::Recreation),
     ("primary_key_removal", DsqlClass::Recreation),
     ("add_column_constraint", DsqlClass::Recreation),
@@ -407,14 +670,24 @@ pub const LINT_RULE_CLASSES: &[(&str, DsqlClass)] = &[
 
 /// The class of a dsql-lint rule id.
 pub fn lint_rule_class(rule: &str) -> DsqlClass {
-    LINT_RULE_CLASSES.iter().find(|(id, _)| *id == rule).map(|(_, c)| *c).unwrap_or(DsqlClass::Error)
+    LINT_RULE_CLASSES
+        .iter()
+        .find(|(id, _)| *id == rule)
+        .map(|(_, c)| *c)
+        .unwrap_or(DsqlClass::Error)
 }
 
 /// The README's rules table, generated from [`CHANGE_RULES`].
 pub fn markdown_table() -> String {
     let mut out = String::from("| change | DSQL | PostgreSQL | DSQL source |\n|---|---|---|---|\n");
     for rule in CHANGE_RULES {
-        out.push_str(&format!("| {} | {} | {} | {} |\n", rule.description, rule.dsql.describe(), rule.postgres.describe(), source_link(rule.source)));
+        out.push_str(&format!(
+            "| {} | {} | {} | {} |\n",
+            rule.description,
+            rule.dsql.describe(),
+            rule.postgres.describe(),
+            source_link(rule.source)
+        ));
     }
     out
 }
@@ -422,7 +695,9 @@ pub fn markdown_table() -> String {
 /// `page.html (note)` as a Markdown link to the page, the note after it.
 fn source_link(source: &str) -> String {
     match source.split_once(".html") {
-        Some((page, rest)) if !page.contains(' ') => format!("[{page}]({DSQL_GUIDE}{page}.html){rest}"),
+        Some((page, rest)) if !page.contains(' ') => {
+            format!("[{page}]({DSQL_GUIDE}{page}.html){rest}")
+        }
         _ => source.to_owned(),
     }
 }
@@ -485,38 +760,173 @@ use Construct as K;
 
 /// The constructs DSQL and PostgreSQL may treat apart, as of December 2026.
 pub const CONSTRUCT_RULES: &[ConstructRule] = &[
-    ConstructRule { construct: K::EnumType, description: "enum type", declared: "`#[derive(Enum)]` on a Rust enum; `#[column(enum_type = \"mood\")]`", dsql: Ok("`text` with a CHECK of the values (`<table>_<column>_check`), replaced when they change; a value cannot be renamed (rows hold its text)"), postgres: "`CREATE TYPE .. AS ENUM`; `ADD VALUE` in its own transaction; `RENAME VALUE`; a value removed (allowed) or the order changed rebuilds the type", source: "working-with-postgresql-compatibility-unsupported-features.html" },
-    ConstructRule { construct: K::TableInSchema, description: "table in another schema", declared: "`#[table(schema = \"auth\")]`; `references = \"auth.users.id\"`", dsql: Ok("`CREATE SCHEMA IF NOT EXISTS` before its first table (DSQL holds at most 10 schemas besides `public`)"), postgres: "`CREATE SCHEMA IF NOT EXISTS` before its first table", source: "CHAP_quotas.html" },
-    ConstructRule { construct: K::CompositeForeignKey, description: "composite foreign key", declared: "`#[foreign_key(columns(a, b), references = \"t(x, y)\")]`", dsql: Ok("inline, or `NOT VALID` + `ALTER TABLE ASYNC .. VALIDATE`"), postgres: "inline, or `NOT VALID` + `VALIDATE`", source: "working-with-foreign-key-constraints.html" },
-    ConstructRule { construct: K::ForeignKeyMatchFull, description: "foreign key `MATCH FULL`", declared: "`match_full` in `#[foreign_key(..)]`", dsql: Ok("as written"), postgres: "as written", source: "working-with-foreign-key-constraints.html" },
-    ConstructRule { construct: K::DeferrableForeignKey, description: "deferrable foreign key", declared: "`deferrable`, `initially_deferred` in `#[foreign_key(..)]`", dsql: Ok("as written"), postgres: "as written", source: "working-with-foreign-key-constraints.html" },
-    ConstructRule { construct: K::ExpressionIndexKey, description: "expression index key", declared: "`#[index(columns(\"lower(email)\"))]`", dsql: Ok("`CREATE INDEX ASYNC`"), postgres: "`CREATE INDEX [CONCURRENTLY]`", source: "release-notes.html, 2026-08-13" },
-    ConstructRule { construct: K::PartialIndex, description: "partial index", declared: "`#[index(.., where = \"deleted_at IS NULL\")]`", dsql: Ok("`CREATE INDEX ASYNC .. WHERE`"), postgres: "`CREATE INDEX [CONCURRENTLY] .. WHERE`", source: "release-notes.html, 2026-09-15" },
-    ConstructRule { construct: K::NullsOrderIndexKey, description: "`NULLS FIRST`/`LAST` key", declared: "`columns(a nulls_first)`", dsql: Ok("as written"), postgres: "as written", source: "create-index-syntax-support.html" },
-    ConstructRule { construct: K::IncludeColumns, description: "`INCLUDE` columns", declared: "`#[index(.., include(c))]`", dsql: Ok("as written"), postgres: "as written", source: "create-index-syntax-support.html" },
-    ConstructRule { construct: K::DescendingIndexKey, description: "`DESC` key", declared: "`columns(a desc)`", dsql: Err("DSQL refuses a sort order on index keys; an ascending index serves `ORDER BY .. DESC` by a backward scan: drop `desc`"), postgres: "as written", source: "create-index-syntax-support.html" },
-    ConstructRule { construct: K::IndexMethod, description: "index method (hash, gin, gist, brin, spgist)", declared: "`#[index(.., method = \"gin\")]`", dsql: Err("DSQL builds btree indexes only (`USING` is refused): index the values you search by, or an expression over them"), postgres: "`USING ..`", source: "create-index-syntax-support.html" },
-    ConstructRule { construct: K::OperatorClass, description: "operator class", declared: "`columns(data ops = \"jsonb_path_ops\")`", dsql: Err("DSQL takes no operator class on index keys: drop `ops`"), postgres: "as written", source: "create-index-syntax-support.html" },
-    ConstructRule { construct: K::IndexKeyCollation, description: "index key collation", declared: "`columns(name collation = \"C\")`", dsql: Err("DSQL uses the C collation only and refuses `COLLATE`: drop `collation`"), postgres: "as written", source: "working-with-postgresql-compatibility-unsupported-features.html" },
-    ConstructRule { construct: K::IdentityAlways, description: "`GENERATED ALWAYS AS IDENTITY`", declared: "`#[column(identity(always))]`", dsql: Ok("as written, bigint; such a table cannot be rebuilt (a type change, SET NOT NULL, ..), so prefer BY DEFAULT"), postgres: "as written", source: "create-table-syntax-support.html" },
-    ConstructRule { construct: K::IdentityOptions, description: "identity `START`/`INCREMENT`/`CACHE`", declared: "`#[column(identity(start = 1000, increment = 1, cache = 65536))]`", dsql: Ok("as written; `CACHE` 1 (the default written out) or at least 65536"), postgres: "as written", source: "create-sequence-syntax-support.html" },
-    ConstructRule { construct: K::ColumnCollation, description: "column collation", declared: "`#[column(collation = \"C\")]`", dsql: Err("DSQL uses the C collation only and refuses `COLLATE`: drop `collation` (comparisons are already bytewise)"), postgres: "`COLLATE \"..\"`", source: "working-with-postgresql-compatibility-unsupported-features.html" },
+    ConstructRule {
+        construct: K::EnumType,
+        description: "enum type",
+        declared: "`#[derive(Enum)]` on a Rust enum; `#[column(enum_type = \"mood\")]`",
+        dsql: Ok(
+            "`text` with a CHECK of the values (`<table>_<column>_check`), replaced when they change; a value cannot be renamed (rows hold its text)",
+        ),
+        postgres: "`CREATE TYPE .. AS ENUM`; `ADD VALUE` in its own transaction; `RENAME VALUE`; a value removed (allowed) or the order changed rebuilds the type",
+        source: "working-with-postgresql-compatibility-unsupported-features.html",
+    },
+    ConstructRule {
+        construct: K::TableInSchema,
+        description: "table in another schema",
+        declared: "`#[table(schema = \"auth\")]`; `references = \"auth.users.id\"`",
+        dsql: Ok(
+            "`CREATE SCHEMA IF NOT EXISTS` before its first table (DSQL holds at most 10 schemas besides `public`)",
+        ),
+        postgres: "`CREATE SCHEMA IF NOT EXISTS` before its first table",
+        source: "CHAP_quotas.html",
+    },
+    ConstructRule {
+        construct: K::CompositeForeignKey,
+        description: "composite foreign key",
+        declared: "`#[foreign_key(columns(a, b), references = \"t(x, y)\")]`",
+        dsql: Ok("inline, or `NOT VALID` + `ALTER TABLE ASYNC .. VALIDATE`"),
+        postgres: "inline, or `NOT VALID` + `VALIDATE`",
+        source: "working-with-foreign-key-constraints.html",
+    },
+    ConstructRule {
+        construct: K::ForeignKeyMatchFull,
+        description: "foreign key `MATCH FULL`",
+        declared: "`match_full` in `#[foreign_key(..)]`",
+        dsql: Ok("as written"),
+        postgres: "as written",
+        source: "working-with-foreign-key-constraints.html",
+    },
+    ConstructRule {
+        construct: K::DeferrableForeignKey,
+        description: "deferrable foreign key",
+        declared: "`deferrable`, `initially_deferred` in `#[foreign_key(..)]`",
+        dsql: Ok("as written"),
+        postgres: "as written",
+        source: "working-with-foreign-key-constraints.html",
+    },
+    ConstructRule {
+        construct: K::ExpressionIndexKey,
+        description: "expression index key",
+        declared: "`#[index(columns(\"lower(email)\"))]`",
+        dsql: Ok("`CREATE INDEX ASYNC`"),
+        postgres: "`CREATE INDEX [CONCURRENTLY]`",
+        source: "release-notes.html, 2026-08-13",
+    },
+    ConstructRule {
+        construct: K::PartialIndex,
+        description: "partial index",
+        declared: "`#[index(.., where = \"deleted_at IS NULL\")]`",
+        dsql: Ok("`CREATE INDEX ASYNC .. WHERE`"),
+        postgres: "`CREATE INDEX [CONCURRENTLY] .. WHERE`",
+        source: "release-notes.html, 2026-09-15",
+    },
+    ConstructRule {
+        construct: K::NullsOrderIndexKey,
+        description: "`NULLS FIRST`/`LAST` key",
+        declared: "`columns(a nulls_first)`",
+        dsql: Ok("as written"),
+        postgres: "as written",
+        source: "create-index-syntax-support.html",
+    },
+    ConstructRule {
+        construct: K::IncludeColumns,
+        description: "`INCLUDE` columns",
+        declared: "`#[index(.., include(c))]`",
+        dsql: Ok("as written"),
+        postgres: "as written",
+        source: "create-index-syntax-support.html",
+    },
+    ConstructRule {
+        construct: K::DescendingIndexKey,
+        description: "`DESC` key",
+        declared: "`columns(a desc)`",
+        dsql: Err(
+            "DSQL refuses a sort order on index keys; an ascending index serves `ORDER BY .. DESC` by a backward scan: drop `desc`",
+        ),
+        postgres: "as written",
+        source: "create-index-syntax-support.html",
+    },
+    ConstructRule {
+        construct: K::IndexMethod,
+        description: "index method (hash, gin, gist, brin, spgist)",
+        declared: "`#[index(.., method = \"gin\")]`",
+        dsql: Err(
+            "DSQL builds btree indexes only (`USING` is refused): index the values you search by, or an expression over them",
+        ),
+        postgres: "`USING ..`",
+        source: "create-index-syntax-support.html",
+    },
+    ConstructRule {
+        construct: K::OperatorClass,
+        description: "operator class",
+        declared: "`columns(data ops = \"jsonb_path_ops\")`",
+        dsql: Err("DSQL takes no operator class on index keys: drop `ops`"),
+        postgres: "as written",
+        source: "create-index-syntax-support.html",
+    },
+    ConstructRule {
+        construct: K::IndexKeyCollation,
+        description: "index key collation",
+        declared: "`columns(name collation = \"C\")`",
+        dsql: Err("DSQL uses the C collation only and refuses `COLLATE`: drop `collation`"),
+        postgres: "as written",
+        source: "working-with-postgresql-compatibility-unsupported-features.html",
+    },
+    ConstructRule {
+        construct: K::IdentityAlways,
+        description: "`GENERATED ALWAYS AS IDENTITY`",
+        declared: "`#[column(identity(always))]`",
+        dsql: Ok(
+            "as written, bigint; such a table cannot be rebuilt (a type change, SET NOT NULL, ..), so prefer BY DEFAULT",
+        ),
+        postgres: "as written",
+        source: "create-table-syntax-support.html",
+    },
+    ConstructRule {
+        construct: K::IdentityOptions,
+        description: "identity `START`/`INCREMENT`/`CACHE`",
+        declared: "`#[column(identity(start = 1000, increment = 1, cache = 65536))]`",
+        dsql: Ok("as written; `CACHE` 1 (the default written out) or at least 65536"),
+        postgres: "as written",
+        source: "create-sequence-syntax-support.html",
+    },
+    ConstructRule {
+        construct: K::ColumnCollation,
+        description: "column collation",
+        declared: "`#[column(collation = \"C\")]`",
+        dsql: Err(
+            "DSQL uses the C collation only and refuses `COLLATE`: drop `collation` (comparisons are already bytewise)",
+        ),
+        postgres: "`COLLATE \"..\"`",
+        source: "working-with-postgresql-compatibility-unsupported-features.html",
+    },
 ];
 
 /// The rule of `construct`.
 pub fn construct_rule(construct: Construct) -> &'static ConstructRule {
-    CONSTRUCT_RULES.iter().find(|r| r.construct == construct).expect("CONSTRUCT_RULES has a row for every Construct (tested)")
+    CONSTRUCT_RULES
+        .iter()
+        .find(|r| r.construct == construct)
+        .expect("CONSTRUCT_RULES has a row for every Construct (tested)")
 }
 
 /// The README's table of the language's constructs, generated from [`CONSTRUCT_RULES`].
 pub fn constructs_markdown_table() -> String {
-    let mut out = String::from("| construct | declared | PostgreSQL | DSQL | DSQL source |\n|---|---|---|---|---|\n");
+    let mut out = String::from(
+        "| construct | declared | PostgreSQL | DSQL | DSQL source |\n|---|---|---|---|---|\n",
+    );
     for rule in CONSTRUCT_RULES {
         let dsql = match rule.dsql {
             Ok(how) => how.to_owned(),
             Err(alternative) => format!("refused: {alternative}"),
         };
-        out.push_str(&format!("| {} | {} | {} | {dsql} | {} |\n", rule.description, rule.declared, rule.postgres, source_link(rule.source)));
+        out.push_str(&format!(
+            "| {} | {} | {} | {dsql} | {} |\n",
+            rule.description,
+            rule.declared,
+            rule.postgres,
+            source_link(rule.source)
+        ));
     }
     out
 }
@@ -534,15 +944,47 @@ mod tests {
     #[test]
     fn every_change_kind_has_exactly_one_rule() {
         let kinds = [
-            C::CreateTable, C::DropTable, C::RenameTable, C::AddColumn, C::AddColumnWithDefault, C::AddColumnNotNull,
-            C::DropColumn, C::RenameColumn, C::AlterColumnType, C::SetNotNull, C::DropNotNull, C::SetDefault,
-            C::DropDefault, C::AddIdentity, C::DropIdentity, C::AlterIdentity, C::AlterCollation, C::ChangePrimaryKey, C::CreateIndexOnNewTable,
-            C::CreateIndex, C::DropIndex, C::AddUnique, C::DropUnique, C::AddCheck, C::DropCheck, C::AddForeignKey,
-            C::DropForeignKey, C::RenameConstraint, C::RenameIndex, C::CreateEnum, C::DropEnum, C::AddEnumValue, C::RenameEnumValue,
+            C::CreateTable,
+            C::DropTable,
+            C::RenameTable,
+            C::AddColumn,
+            C::AddColumnWithDefault,
+            C::AddColumnNotNull,
+            C::DropColumn,
+            C::RenameColumn,
+            C::AlterColumnType,
+            C::SetNotNull,
+            C::DropNotNull,
+            C::SetDefault,
+            C::DropDefault,
+            C::AddIdentity,
+            C::DropIdentity,
+            C::AlterIdentity,
+            C::AlterCollation,
+            C::ChangePrimaryKey,
+            C::CreateIndexOnNewTable,
+            C::CreateIndex,
+            C::DropIndex,
+            C::AddUnique,
+            C::DropUnique,
+            C::AddCheck,
+            C::DropCheck,
+            C::AddForeignKey,
+            C::DropForeignKey,
+            C::RenameConstraint,
+            C::RenameIndex,
+            C::CreateEnum,
+            C::DropEnum,
+            C::AddEnumValue,
+            C::RenameEnumValue,
             C::RecreateEnum,
         ];
         for kind in kinds {
-            assert_eq!(CHANGE_RULES.iter().filter(|r| r.change == kind).count(), 1, "{kind:?}");
+            assert_eq!(
+                CHANGE_RULES.iter().filter(|r| r.change == kind).count(),
+                1,
+                "{kind:?}"
+            );
         }
         assert_eq!(CHANGE_RULES.len(), kinds.len());
     }
@@ -550,12 +992,32 @@ mod tests {
     #[test]
     fn every_construct_has_exactly_one_rule() {
         let all = [
-            K::TableInSchema, K::EnumType, K::CompositeForeignKey, K::ForeignKeyMatchFull, K::DeferrableForeignKey, K::ExpressionIndexKey, K::PartialIndex,
-            K::DescendingIndexKey, K::NullsOrderIndexKey, K::IndexMethod, K::OperatorClass, K::IndexKeyCollation,
-            K::IncludeColumns, K::IdentityAlways, K::IdentityOptions, K::ColumnCollation,
+            K::TableInSchema,
+            K::EnumType,
+            K::CompositeForeignKey,
+            K::ForeignKeyMatchFull,
+            K::DeferrableForeignKey,
+            K::ExpressionIndexKey,
+            K::PartialIndex,
+            K::DescendingIndexKey,
+            K::NullsOrderIndexKey,
+            K::IndexMethod,
+            K::OperatorClass,
+            K::IndexKeyCollation,
+            K::IncludeColumns,
+            K::IdentityAlways,
+            K::IdentityOptions,
+            K::ColumnCollation,
         ];
         for construct in all {
-            assert_eq!(CONSTRUCT_RULES.iter().filter(|r| r.construct == construct).count(), 1, "{construct:?}");
+            assert_eq!(
+                CONSTRUCT_RULES
+                    .iter()
+                    .filter(|r| r.construct == construct)
+                    .count(),
+                1,
+                "{construct:?}"
+            );
         }
         assert_eq!(CONSTRUCT_RULES.len(), all.len());
     }
@@ -565,8 +1027,13 @@ mod tests {
     /// Where the README's text between `<!-- marker:start -->` and `<!-- marker:end -->` is.
     fn readme_section(readme: &str, marker: &str) -> std::ops::Range<usize> {
         let open = format!("<!-- {marker}:start -->\n");
-        let start = readme.find(&open).unwrap_or_else(|| panic!("README has the {marker} markers")) + open.len();
-        let end = readme.find(&format!("<!-- {marker}:end -->")).unwrap_or_else(|| panic!("README has the {marker} markers"));
+        let start = readme
+            .find(&open)
+            .unwrap_or_else(|| panic!("README has the {marker} markers"))
+            + open.len();
+        let end = readme
+            .find(&format!("<!-- {marker}:end -->"))
+            .unwrap_or_else(|| panic!("README has the {marker} markers"));
         start..end
     }
 
@@ -575,22 +1042,44 @@ mod tests {
     #[test]
     fn readme_tables_match_the_data() {
         let mut readme = std::fs::read_to_string(README).unwrap();
-        for (marker, table) in [("rules-table", markdown_table()), ("language-table", constructs_markdown_table())] {
+        for (marker, table) in [
+            ("rules-table", markdown_table()),
+            ("language-table", constructs_markdown_table()),
+        ] {
             let at = readme_section(&readme, marker);
             if std::env::var_os("TABLEWRIGHT_UPDATE_README").is_some() {
                 readme.replace_range(at, &table);
                 std::fs::write(README, &readme).unwrap();
             } else {
-                assert_eq!(readme[at].to_owned(), table, "README {marker} is stale: run this test with TABLEWRIGHT_UPDATE_README=1");
+                assert_eq!(
+                    readme[at].to_owned(),
+                    table,
+                    "README {marker} is stale: run this test with TABLEWRIGHT_UPDATE_README=1"
+                );
             }
         }
     }
 
     #[test]
     fn dsql_refuses_what_it_cannot_store_with_an_alternative() {
-        assert!(check_column_type("integer[]", Dialect::Dsql).unwrap_err().contains("jsonb"));
-        assert!(check_column_type("serial", Dialect::Dsql).unwrap_err().contains("identity"));
-        assert!(check_column_type("mood", Dialect::Dsql).unwrap_err().contains("CHECK") || check_column_type("mood", Dialect::Dsql).unwrap_err().contains("check"));
+        assert!(
+            check_column_type("integer[]", Dialect::Dsql)
+                .unwrap_err()
+                .contains("jsonb")
+        );
+        assert!(
+            check_column_type("serial", Dialect::Dsql)
+                .unwrap_err()
+                .contains("identity")
+        );
+        assert!(
+            check_column_type("mood", Dialect::Dsql)
+                .unwrap_err()
+                .contains("CHECK")
+                || check_column_type("mood", Dialect::Dsql)
+                    .unwrap_err()
+                    .contains("check")
+        );
         assert!(check_column_type("character varying(32)", Dialect::Dsql).is_ok());
         assert!(check_column_type("integer[]", Dialect::Postgres).is_ok());
     }

@@ -25,7 +25,15 @@ pub struct Warning {
 }
 
 /// Every warning id, for `--deny`.
-pub const WARNING_IDS: &[&str] = &["drop-table", "drop-column", "narrowing-type-change", "rename-table", "rename-column", "table-rebuild", "absorbed-unique"];
+pub const WARNING_IDS: &[&str] = &[
+    "drop-table",
+    "drop-column",
+    "narrowing-type-change",
+    "rename-table",
+    "rename-column",
+    "table-rebuild",
+    "absorbed-unique",
+];
 
 impl Warning {
     /// Whether `--deny <id>` covers it: its own id, or `drop` for both drops.
@@ -47,7 +55,12 @@ fn int_rank(t: &str) -> Option<u8> {
 fn modifiers(t: &str) -> Vec<i64> {
     t.find('(')
         .and_then(|open| t[open + 1..].split(')').next())
-        .map(|inner| inner.split(',').filter_map(|x| x.trim().parse().ok()).collect())
+        .map(|inner| {
+            inner
+                .split(',')
+                .filter_map(|x| x.trim().parse().ok())
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -60,22 +73,32 @@ pub fn is_narrowing(from: &str, to: &str) -> bool {
     match (bf.as_str(), bt.as_str()) {
         ("double precision", "real") => true,
         ("text", "character varying" | "character") => true,
-        ("character varying", "character varying") | ("character", "character") => match (modifiers(from).first(), modifiers(to).first()) {
-            (None, Some(_)) => true,
-            (Some(a), Some(b)) => b < a,
-            _ => false,
-        },
+        ("character varying", "character varying") | ("character", "character") => {
+            match (modifiers(from).first(), modifiers(to).first()) {
+                (None, Some(_)) => true,
+                (Some(a), Some(b)) => b < a,
+                _ => false,
+            }
+        }
         ("numeric", "numeric") => {
             let (f, t) = (modifiers(from), modifiers(to));
             match (f.as_slice(), t.as_slice()) {
                 ([], [_, ..]) => true,
-                ([p1, rest1 @ ..], [p2, rest2 @ ..]) => p2 < p1 || rest2.first().unwrap_or(&0) < rest1.first().unwrap_or(&0),
+                ([p1, rest1 @ ..], [p2, rest2 @ ..]) => {
+                    p2 < p1 || rest2.first().unwrap_or(&0) < rest1.first().unwrap_or(&0)
+                }
                 _ => false,
             }
         }
         (a, b) if a == b => false,
         // Between families (text → integer, ..): existing values may not convert.
-        _ => !matches!((bf.as_str(), bt.as_str()), ("smallint" | "integer" | "bigint" | "real", "double precision" | "numeric" | "text") | ("character varying" | "character", "text")),
+        _ => !matches!(
+            (bf.as_str(), bt.as_str()),
+            (
+                "smallint" | "integer" | "bigint" | "real",
+                "double precision" | "numeric" | "text"
+            ) | ("character varying" | "character", "text")
+        ),
     }
 }
 
@@ -84,16 +107,38 @@ pub fn warnings(ops: &[Op], rebuilds: &[Rebuild]) -> Vec<Warning> {
     let mut out = Vec::new();
     for op in ops {
         let (id, message) = match op {
-            Op::DropTable { .. } => ("drop-table", "the table and all its rows are deleted".to_owned()),
-            Op::DropColumn { .. } => ("drop-column", "the column's data is deleted; code still reading it fails until it is deployed".to_owned()),
-            Op::AlterColumnType { from, to, .. } if is_narrowing(from, to) => {
-                ("narrowing-type-change", format!("values of {from} may not fit {to}: the change fails, or loses precision, on existing rows"))
-            }
-            Op::RenameTable { from, .. } => ("rename-table", format!("code still using `{from}` fails from this migration until it is deployed")),
-            Op::RenameColumn { from, .. } => ("rename-column", format!("code still using `{from}` fails from this migration until it is deployed")),
+            Op::DropTable { .. } => (
+                "drop-table",
+                "the table and all its rows are deleted".to_owned(),
+            ),
+            Op::DropColumn { .. } => (
+                "drop-column",
+                "the column's data is deleted; code still reading it fails until it is deployed"
+                    .to_owned(),
+            ),
+            Op::AlterColumnType { from, to, .. } if is_narrowing(from, to) => (
+                "narrowing-type-change",
+                format!(
+                    "values of {from} may not fit {to}: the change fails, or loses precision, on existing rows"
+                ),
+            ),
+            Op::RenameTable { from, .. } => (
+                "rename-table",
+                format!("code still using `{from}` fails from this migration until it is deployed"),
+            ),
+            Op::RenameColumn { from, .. } => (
+                "rename-column",
+                format!("code still using `{from}` fails from this migration until it is deployed"),
+            ),
             _ => continue,
         };
-        out.push(Warning { id, table: op.table().to_owned(), column: op.column().map(str::to_owned), change: op.to_string(), message });
+        out.push(Warning {
+            id,
+            table: op.table().to_owned(),
+            column: op.column().map(str::to_owned),
+            change: op.to_string(),
+            message,
+        });
     }
     for r in rebuilds {
         let mut message = format!(
@@ -101,20 +146,36 @@ pub fn warnings(ops: &[Op], rebuilds: &[Rebuild]) -> Vec<Warning> {
             r.steps, r.table
         );
         if !r.foreign_keys_dropped.is_empty() {
-            let keys: Vec<String> = r.foreign_keys_dropped.iter().map(|(t, k)| format!("`{t}.{k}`")).collect();
-            message.push_str(&format!("; foreign keys not enforced until it is done: {}", keys.join(", ")));
+            let keys: Vec<String> = r
+                .foreign_keys_dropped
+                .iter()
+                .map(|(t, k)| format!("`{t}.{k}`"))
+                .collect();
+            message.push_str(&format!(
+                "; foreign keys not enforced until it is done: {}",
+                keys.join(", ")
+            ));
         }
         if let Some(alternative) = &r.alternative {
             message.push_str(&format!("; cheaper: {alternative}"));
         }
-        out.push(Warning { id: "table-rebuild", table: r.table.clone(), column: None, change: format!("rebuild `{}` for: {}", r.table, r.because.join(", ")), message });
+        out.push(Warning {
+            id: "table-rebuild",
+            table: r.table.clone(),
+            column: None,
+            change: format!("rebuild `{}` for: {}", r.table, r.because.join(", ")),
+            message,
+        });
     }
     out
 }
 
 /// A unique constraint declared over the primary key's columns, on a table the migration
 /// touches: PostgreSQL keeps only the key, and so does the model.
-pub fn absorbed_uniques(ops: &[Op], desired: &crate::schema::desired::DesiredSchema) -> Vec<Warning> {
+pub fn absorbed_uniques(
+    ops: &[Op],
+    desired: &crate::schema::desired::DesiredSchema,
+) -> Vec<Warning> {
     let touched: std::collections::BTreeSet<&str> = ops.iter().map(Op::table).collect();
     desired
         .sources
@@ -140,7 +201,10 @@ mod tests {
     fn narrowing_is_told_from_widening() {
         assert!(is_narrowing("bigint", "integer"));
         assert!(!is_narrowing("integer", "bigint"));
-        assert!(is_narrowing("character varying(64)", "character varying(32)"));
+        assert!(is_narrowing(
+            "character varying(64)",
+            "character varying(32)"
+        ));
         assert!(!is_narrowing("character varying(32)", "text"));
         assert!(is_narrowing("text", "character varying(32)"));
         assert!(is_narrowing("numeric(12,2)", "numeric(10,2)"));

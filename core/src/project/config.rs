@@ -48,7 +48,11 @@ struct RolesFile {
 
 impl Default for RolesFile {
     fn default() -> Self {
-        RolesFile { default: None, iam: BTreeMap::new(), revoke_undeclared: true }
+        RolesFile {
+            default: None,
+            iam: BTreeMap::new(),
+            revoke_undeclared: true,
+        }
     }
 }
 
@@ -66,7 +70,10 @@ struct HistoryFile {
 
 impl Default for HistoryFile {
     fn default() -> Self {
-        HistoryFile { schema: "tablewright".into(), table: "migrations".into() }
+        HistoryFile {
+            schema: "tablewright".into(),
+            table: "migrations".into(),
+        }
     }
 }
 
@@ -155,20 +162,34 @@ pub enum ConfigError {
 impl Config {
     /// Reads and resolves a config file.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
         Config::parse(path, &text)
     }
 
     /// Parses config text as if read from `path`.
     pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
-        let file: ConfigFile = toml::from_str(text).map_err(|e| ConfigError::Parse { path: path.to_path_buf(), message: e.to_string().trim_end().to_owned() })?;
+        let file: ConfigFile = toml::from_str(text).map_err(|e| ConfigError::Parse {
+            path: path.to_path_buf(),
+            message: e.to_string().trim_end().to_owned(),
+        })?;
         if file.schema.is_empty() {
-            return Err(ConfigError::Parse { path: path.to_path_buf(), message: "`schema` lists no patterns: add globs such as `schema = [\"src/**/*.rs\"]`".into() });
+            return Err(ConfigError::Parse {
+                path: path.to_path_buf(),
+                message:
+                    "`schema` lists no patterns: add globs such as `schema = [\"src/**/*.rs\"]`"
+                        .into(),
+            });
         }
         if let Some(unknown) = file.generate.deny.iter().find(|id| !is_deniable(id)) {
             return Err(ConfigError::Parse {
                 path: path.to_path_buf(),
-                message: format!("`[generate] deny` names `{unknown}`, which is no warning: use {}", deniable().join(", ")),
+                message: format!(
+                    "`[generate] deny` names `{unknown}`, which is no warning: use {}",
+                    deniable().join(", ")
+                ),
             });
         }
         let root = path.parent().map(Path::to_path_buf).unwrap_or_default();
@@ -194,8 +215,13 @@ impl Config {
         let mut files = Vec::new();
         for pattern in &self.schema {
             let full = self.root.join(pattern);
-            let pattern_error = |problem: String| ConfigError::Pattern { path: self.path.clone(), pattern: pattern.clone(), problem };
-            let paths = glob::glob(&full.to_string_lossy()).map_err(|e| pattern_error(format!("is not a valid glob: {e}")))?;
+            let pattern_error = |problem: String| ConfigError::Pattern {
+                path: self.path.clone(),
+                pattern: pattern.clone(),
+                problem,
+            };
+            let paths = glob::glob(&full.to_string_lossy())
+                .map_err(|e| pattern_error(format!("is not a valid glob: {e}")))?;
             let before = files.len();
             for entry in paths {
                 let p = entry.map_err(|e| pattern_error(format!("could not be expanded: {e}")))?;
@@ -204,7 +230,10 @@ impl Config {
                 }
             }
             if files.len() == before {
-                return Err(pattern_error(format!("matches no file (looked for {})", full.display())));
+                return Err(pattern_error(format!(
+                    "matches no file (looked for {})",
+                    full.display()
+                )));
             }
         }
         files.sort();
@@ -230,6 +259,9 @@ pub fn bookkeeping_tables(schema: &str, table: &str) -> [String; 3] {
 
 /// The same in their schema: `<table>`, `<table>_lock`, `<table>_batches`.
 pub fn bookkeeping_table_names(table: &str) -> [String; 3] {
-    [table.to_owned(), format!("{table}_lock"), format!("{table}_batches")]
+    [
+        table.to_owned(),
+        format!("{table}_lock"),
+        format!("{table}_batches"),
+    ]
 }
-

@@ -86,19 +86,39 @@ pub enum FolderProblem {
     /// A snapshot no journal entry names.
     UnjournaledSnapshot { path: PathBuf },
     /// A committed SQL file whose bytes no longer match the recorded hash.
-    Edited { tag: String, path: PathBuf, recorded: String, actual: String },
+    Edited {
+        tag: String,
+        path: PathBuf,
+        recorded: String,
+        actual: String,
+    },
     /// A snapshot whose `prevId` is not the previous entry's snapshot id.
-    BrokenChain { tag: String, expected_prev_id: String, found_prev_id: String },
+    BrokenChain {
+        tag: String,
+        expected_prev_id: String,
+        found_prev_id: String,
+    },
     /// Several snapshots follow the same parent: two branches each generated a migration.
-    Fork { prev_id: String, snapshots: Vec<PathBuf> },
+    Fork {
+        prev_id: String,
+        snapshots: Vec<PathBuf>,
+    },
     /// Journal entries out of sequence.
-    BadIndex { tag: String, expected: u32, found: u32 },
+    BadIndex {
+        tag: String,
+        expected: u32,
+        found: u32,
+    },
     /// Two journal entries with the same tag (a bad merge): a runner would apply it twice.
     DuplicateTag { tag: String, positions: Vec<usize> },
     /// A snapshot that does not parse.
     BadSnapshot { path: PathBuf, error: String },
     /// A statement carries a runner directive that does not have the documented form.
-    BadDirective { path: PathBuf, number: usize, error: String },
+    BadDirective {
+        path: PathBuf,
+        number: usize,
+        error: String,
+    },
 }
 
 impl FolderProblem {
@@ -136,30 +156,79 @@ impl FolderProblem {
 impl fmt::Display for FolderProblem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            FolderProblem::MissingSqlFile { tag, path } => write!(f, "journal entry `{tag}` has no SQL file {}", path.display()),
-            FolderProblem::MissingSnapshot { tag, path } => write!(f, "journal entry `{tag}` has no snapshot {}", path.display()),
-            FolderProblem::UnjournaledSql { path } => write!(f, "{} has no journal entry", path.display()),
-            FolderProblem::UnjournaledSnapshot { path } => write!(f, "{} has no journal entry", path.display()),
-            FolderProblem::Edited { path, recorded, actual, .. } => {
-                write!(f, "{} was edited after it was generated (recorded sha256 {recorded}, now {actual})", path.display())
+            FolderProblem::MissingSqlFile { tag, path } => write!(
+                f,
+                "journal entry `{tag}` has no SQL file {}",
+                path.display()
+            ),
+            FolderProblem::MissingSnapshot { tag, path } => write!(
+                f,
+                "journal entry `{tag}` has no snapshot {}",
+                path.display()
+            ),
+            FolderProblem::UnjournaledSql { path } => {
+                write!(f, "{} has no journal entry", path.display())
             }
-            FolderProblem::BrokenChain { tag, expected_prev_id, found_prev_id } => {
-                write!(f, "snapshot of `{tag}` follows {found_prev_id}, expected {expected_prev_id}")
+            FolderProblem::UnjournaledSnapshot { path } => {
+                write!(f, "{} has no journal entry", path.display())
+            }
+            FolderProblem::Edited {
+                path,
+                recorded,
+                actual,
+                ..
+            } => {
+                write!(
+                    f,
+                    "{} was edited after it was generated (recorded sha256 {recorded}, now {actual})",
+                    path.display()
+                )
+            }
+            FolderProblem::BrokenChain {
+                tag,
+                expected_prev_id,
+                found_prev_id,
+            } => {
+                write!(
+                    f,
+                    "snapshot of `{tag}` follows {found_prev_id}, expected {expected_prev_id}"
+                )
             }
             FolderProblem::Fork { prev_id, snapshots } => write!(
                 f,
                 "branch fork: {} all follow snapshot {prev_id}",
-                snapshots.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(" and ")
+                snapshots
+                    .iter()
+                    .map(|p| p.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(" and ")
             ),
-            FolderProblem::BadIndex { tag, expected, found } => write!(f, "journal entry `{tag}` has idx {found}, expected {expected}"),
+            FolderProblem::BadIndex {
+                tag,
+                expected,
+                found,
+            } => write!(
+                f,
+                "journal entry `{tag}` has idx {found}, expected {expected}"
+            ),
             FolderProblem::DuplicateTag { tag, positions } => write!(
                 f,
                 "journal entry `{tag}` appears {} times (entries {})",
                 positions.len(),
-                positions.iter().map(|p| p.to_string()).collect::<Vec<_>>().join(", ")
+                positions
+                    .iter()
+                    .map(|p| p.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
-            FolderProblem::BadSnapshot { path, error } => write!(f, "{} does not parse: {error}", path.display()),
-            FolderProblem::BadDirective { path, number, error } => write!(f, "{}: statement {number}: {error}", path.display()),
+            FolderProblem::BadSnapshot { path, error } => {
+                write!(f, "{} does not parse: {error}", path.display())
+            }
+            FolderProblem::BadDirective {
+                path,
+                number,
+                error,
+            } => write!(f, "{}: statement {number}: {error}", path.display()),
         }
     }
 }
@@ -178,11 +247,17 @@ impl MigrationFolder {
     pub fn load(dir: &Path) -> Result<MigrationFolder, FolderError> {
         let path = dir.join("meta").join("_journal.json");
         let journal = match fs::read(&path) {
-            Ok(bytes) => Journal::parse(&bytes).map_err(|problem| FolderError::Journal { path: path.clone(), problem })?,
+            Ok(bytes) => Journal::parse(&bytes).map_err(|problem| FolderError::Journal {
+                path: path.clone(),
+                problem,
+            })?,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Journal::default(),
             Err(source) => return Err(FolderError::Io { path, source }),
         };
-        Ok(MigrationFolder { dir: dir.to_path_buf(), journal })
+        Ok(MigrationFolder {
+            dir: dir.to_path_buf(),
+            journal,
+        })
     }
 
     /// `meta/_journal.json`.
@@ -197,7 +272,9 @@ impl MigrationFolder {
 
     /// The snapshot of the entry with this 4-digit prefix.
     pub fn snapshot_path(&self, prefix: &str) -> PathBuf {
-        self.dir.join("meta").join(format!("{prefix}_snapshot.json"))
+        self.dir
+            .join("meta")
+            .join(format!("{prefix}_snapshot.json"))
     }
 
     /// Reads one entry's snapshot.
@@ -207,7 +284,11 @@ impl MigrationFolder {
 
     /// The last entry's snapshot, or `None` for an empty history.
     pub fn last_snapshot(&self) -> Result<Option<Snapshot>, FolderError> {
-        self.journal.entries.last().map(|e| self.read_snapshot(e)).transpose()
+        self.journal
+            .entries
+            .last()
+            .map(|e| self.read_snapshot(e))
+            .transpose()
     }
 
     /// Reads one entry's SQL file.
@@ -224,7 +305,12 @@ impl MigrationFolder {
     /// Every earlier squash's archive (a folder with its own journal), sorted.
     pub fn archives(&self) -> Vec<PathBuf> {
         let mut out: Vec<PathBuf> = fs::read_dir(self.dir.join("archive"))
-            .map(|d| d.flatten().map(|e| e.path()).filter(|p| p.join("meta").join("_journal.json").is_file()).collect())
+            .map(|d| {
+                d.flatten()
+                    .map(|e| e.path())
+                    .filter(|p| p.join("meta").join("_journal.json").is_file())
+                    .collect()
+            })
             .unwrap_or_default();
         out.sort();
         out
@@ -238,19 +324,33 @@ impl MigrationFolder {
     pub fn rehash(&mut self, tags: &[String]) -> Result<Vec<Rehashed>, FolderError> {
         for tag in tags {
             if !self.journal.entries.iter().any(|e| &e.tag == tag) {
-                return Err(FolderError::UnknownTag { tag: tag.clone(), journal: self.journal_path() });
+                return Err(FolderError::UnknownTag {
+                    tag: tag.clone(),
+                    journal: self.journal_path(),
+                });
             }
         }
         let mut journal = self.journal.clone();
         let mut changed = Vec::new();
-        for entry in journal.entries.iter_mut().filter(|e| tags.is_empty() || tags.contains(&e.tag)) {
+        for entry in journal
+            .entries
+            .iter_mut()
+            .filter(|e| tags.is_empty() || tags.contains(&e.tag))
+        {
             let actual = hash::migration_hash(&self.read_sql(entry)?);
             if actual != entry.hash {
-                changed.push(Rehashed { tag: entry.tag.clone(), recorded: std::mem::replace(&mut entry.hash, actual.clone()), actual });
+                changed.push(Rehashed {
+                    tag: entry.tag.clone(),
+                    recorded: std::mem::replace(&mut entry.hash, actual.clone()),
+                    actual,
+                });
             }
         }
         if !changed.is_empty() {
-            crate::project::fsio::write_all_or_nothing(&[(self.journal_path(), crate::project::snapshot::to_pretty_json(&journal).into_bytes())])?;
+            crate::project::fsio::write_all_or_nothing(&[(
+                self.journal_path(),
+                crate::project::snapshot::to_pretty_json(&journal).into_bytes(),
+            )])?;
             self.journal = journal;
         }
         Ok(changed)
@@ -275,36 +375,69 @@ impl MigrationFolder {
             positions.entry(&entry.tag).or_default().push(position);
         }
         for (tag, positions) in positions.into_iter().filter(|(_, p)| p.len() > 1) {
-            problems.push(FolderProblem::DuplicateTag { tag: tag.to_owned(), positions });
+            problems.push(FolderProblem::DuplicateTag {
+                tag: tag.to_owned(),
+                positions,
+            });
         }
         for (position, entry) in self.journal.entries.iter().enumerate() {
             if entry.idx as usize != position {
-                problems.push(FolderProblem::BadIndex { tag: entry.tag.clone(), expected: position as u32, found: entry.idx });
+                problems.push(FolderProblem::BadIndex {
+                    tag: entry.tag.clone(),
+                    expected: position as u32,
+                    found: entry.idx,
+                });
             }
             let sql_path = self.sql_path(&entry.tag);
             journaled_sql.insert(sql_path.clone());
             match fs::read(&sql_path) {
                 Ok(bytes) => {
                     let text = String::from_utf8_lossy(&bytes);
-                    for (i, statement) in crate::sql::split::split_statements(&text).iter().enumerate() {
+                    for (i, statement) in crate::sql::split::split_statements(&text)
+                        .iter()
+                        .enumerate()
+                    {
                         if let Err(e) = crate::sql::directive::parse(statement) {
-                            problems.push(FolderProblem::BadDirective { path: sql_path.clone(), number: i + 1, error: e.to_string() });
+                            problems.push(FolderProblem::BadDirective {
+                                path: sql_path.clone(),
+                                number: i + 1,
+                                error: e.to_string(),
+                            });
                         }
                     }
                     let actual = hash::migration_hash(&bytes);
                     if actual != entry.hash {
-                        problems.push(FolderProblem::Edited { tag: entry.tag.clone(), path: sql_path, recorded: entry.hash.clone(), actual });
+                        problems.push(FolderProblem::Edited {
+                            tag: entry.tag.clone(),
+                            path: sql_path,
+                            recorded: entry.hash.clone(),
+                            actual,
+                        });
                     }
                 }
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => problems.push(FolderProblem::MissingSqlFile { tag: entry.tag.clone(), path: sql_path }),
-                Err(source) => return Err(FolderError::Io { path: sql_path, source }),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    problems.push(FolderProblem::MissingSqlFile {
+                        tag: entry.tag.clone(),
+                        path: sql_path,
+                    })
+                }
+                Err(source) => {
+                    return Err(FolderError::Io {
+                        path: sql_path,
+                        source,
+                    });
+                }
             }
             let snap_path = self.snapshot_path(&entry.prefix());
             journaled_snapshots.insert(snap_path.clone());
             match read_snapshot_file(&snap_path) {
                 Ok(snapshot) => {
                     if snapshot.prev_id != prev_id {
-                        problems.push(FolderProblem::BrokenChain { tag: entry.tag.clone(), expected_prev_id: prev_id.clone(), found_prev_id: snapshot.prev_id.clone() });
+                        problems.push(FolderProblem::BrokenChain {
+                            tag: entry.tag.clone(),
+                            expected_prev_id: prev_id.clone(),
+                            found_prev_id: snapshot.prev_id.clone(),
+                        });
                     }
                     parents.insert(snap_path.clone(), snapshot.prev_id.clone());
                     prev_id = snapshot.id.clone();
@@ -312,14 +445,22 @@ impl MigrationFolder {
                         last = Some(snapshot);
                     }
                 }
-                Err(FolderError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
-                    problems.push(FolderProblem::MissingSnapshot { tag: entry.tag.clone(), path: snap_path })
+                Err(FolderError::Io { source, .. })
+                    if source.kind() == std::io::ErrorKind::NotFound =>
+                {
+                    problems.push(FolderProblem::MissingSnapshot {
+                        tag: entry.tag.clone(),
+                        path: snap_path,
+                    })
                 }
                 // JSON that is cut short or holds a merge's conflict markers is a problem
                 // to list; JSON whose values are refused (SQL that is not one expression,
                 // an unknown key) is not read any further, by any command.
                 Err(FolderError::Snapshot { problem, .. }) if problem.is_syntax() => {
-                    problems.push(FolderProblem::BadSnapshot { path: snap_path, error: problem.to_string() })
+                    problems.push(FolderProblem::BadSnapshot {
+                        path: snap_path,
+                        error: problem.to_string(),
+                    })
                 }
                 Err(e) => return Err(e),
             }
@@ -333,7 +474,10 @@ impl MigrationFolder {
         }
         let mut by_parent: BTreeMap<String, Vec<PathBuf>> = BTreeMap::new();
         for path in list(&self.dir.join("meta"), "json")? {
-            if !path.file_name().is_some_and(|n| n.to_string_lossy().ends_with("_snapshot.json")) {
+            if !path
+                .file_name()
+                .is_some_and(|n| n.to_string_lossy().ends_with("_snapshot.json"))
+            {
                 continue;
             }
             if !journaled_snapshots.contains(&path) {
@@ -359,8 +503,14 @@ impl MigrationFolder {
 
 /// Reads a snapshot file; every SQL-bearing value in it is checked as it is read.
 pub fn read_snapshot_file(path: &Path) -> Result<Snapshot, FolderError> {
-    let bytes = fs::read(path).map_err(|source| FolderError::Io { path: path.to_path_buf(), source })?;
-    Snapshot::parse(&bytes).map_err(|problem| FolderError::Snapshot { path: path.to_path_buf(), problem })
+    let bytes = fs::read(path).map_err(|source| FolderError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    Snapshot::parse(&bytes).map_err(|problem| FolderError::Snapshot {
+        path: path.to_path_buf(),
+        problem,
+    })
 }
 
 /// Files in `dir` with extension `ext`, sorted; a missing folder has none.
@@ -368,7 +518,12 @@ fn list(dir: &Path, ext: &str) -> Result<Vec<PathBuf>, FolderError> {
     let entries = match fs::read_dir(dir) {
         Ok(e) => e,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(source) => return Err(FolderError::Io { path: dir.to_path_buf(), source }),
+        Err(source) => {
+            return Err(FolderError::Io {
+                path: dir.to_path_buf(),
+                source,
+            });
+        }
     };
     let mut out: Vec<PathBuf> = entries
         .filter_map(Result::ok)
@@ -382,8 +537,14 @@ fn list(dir: &Path, ext: &str) -> Result<Vec<PathBuf>, FolderError> {
 impl FolderProblem {
     /// The problem as an error item (`generate` refuses a folder that has it).
     pub fn item(&self) -> crate::error::ErrorItem {
-        let kind = serde_json::to_value(self).ok().and_then(|v| v["kind"].as_str().map(str::to_owned)).unwrap_or_default();
-        crate::error::ErrorItem { fix: vec![self.fix()], ..crate::error::ErrorItem::new(kind, self.to_string()) }
+        let kind = serde_json::to_value(self)
+            .ok()
+            .and_then(|v| v["kind"].as_str().map(str::to_owned))
+            .unwrap_or_default();
+        crate::error::ErrorItem {
+            fix: vec![self.fix()],
+            ..crate::error::ErrorItem::new(kind, self.to_string())
+        }
     }
 }
 

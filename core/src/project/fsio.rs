@@ -33,7 +33,10 @@ impl FolderLock {
     /// Takes the lock for `folder`; when another process holds it, calls `waiting` once
     /// and waits for it.
     pub fn acquire(folder: &Path, waiting: impl FnOnce()) -> Result<FolderLock, WriteError> {
-        let failed = |source| WriteError { path: folder.to_path_buf(), source };
+        let failed = |source| WriteError {
+            path: folder.to_path_buf(),
+            source,
+        };
         let real = match folder.canonicalize() {
             Ok(real) => real,
             // Not made yet: its parent's real path, and its name.
@@ -43,7 +46,10 @@ impl FolderLock {
                     _ => Path::new("."),
                 };
                 fs::create_dir_all(parent).map_err(failed)?;
-                parent.canonicalize().map_err(failed)?.join(folder.file_name().unwrap_or_default())
+                parent
+                    .canonicalize()
+                    .map_err(failed)?
+                    .join(folder.file_name().unwrap_or_default())
             }
         };
         let parent = real.parent().unwrap_or(&real).to_path_buf();
@@ -61,8 +67,14 @@ impl FolderLock {
 }
 
 fn sibling(path: &Path, purpose: &str) -> PathBuf {
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    path.with_file_name(format!(".{name}.tablewright-{}.{purpose}", std::process::id()))
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    path.with_file_name(format!(
+        ".{name}.tablewright-{}.{purpose}",
+        std::process::id()
+    ))
 }
 
 /// A file moved into place, and how to undo it.
@@ -89,19 +101,32 @@ fn undo(placed: &[Placed]) {
 /// path as it is; anything that exists and is not a regular file (a device, a FIFO, a
 /// directory) is refused, since renaming over it would replace it.
 fn destination(path: &Path) -> Result<PathBuf, WriteError> {
-    let refuse = |why: &str| WriteError { path: path.to_path_buf(), source: std::io::Error::new(std::io::ErrorKind::InvalidInput, why.to_owned()) };
+    let refuse = |why: &str| WriteError {
+        path: path.to_path_buf(),
+        source: std::io::Error::new(std::io::ErrorKind::InvalidInput, why.to_owned()),
+    };
     match fs::symlink_metadata(path) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(path.to_path_buf()),
-        Err(source) => Err(WriteError { path: path.to_path_buf(), source }),
+        Err(source) => Err(WriteError {
+            path: path.to_path_buf(),
+            source,
+        }),
         Ok(meta) if meta.file_type().is_symlink() => {
-            let target = fs::canonicalize(path).map_err(|source| WriteError { path: path.to_path_buf(), source })?;
+            let target = fs::canonicalize(path).map_err(|source| WriteError {
+                path: path.to_path_buf(),
+                source,
+            })?;
             match fs::metadata(&target) {
                 Ok(m) if m.is_file() => Ok(target),
-                _ => Err(refuse("a symbolic link to something that is not a regular file; point --out at a file")),
+                _ => Err(refuse(
+                    "a symbolic link to something that is not a regular file; point --out at a file",
+                )),
             }
         }
         Ok(meta) if meta.is_file() => Ok(path.to_path_buf()),
-        Ok(_) => Err(refuse("exists and is not a regular file (a device, a FIFO or a directory): tablewright writes only files")),
+        Ok(_) => Err(refuse(
+            "exists and is not a regular file (a device, a FIFO or a directory): tablewright writes only files",
+        )),
     }
 }
 
@@ -111,7 +136,10 @@ fn destination(path: &Path) -> Result<PathBuf, WriteError> {
 /// temporaries are removed, so the targets end as they began. A target that is a symbolic
 /// link is written through it; one that is not a regular file is refused.
 pub fn write_all_or_nothing(files: &[(PathBuf, Vec<u8>)]) -> Result<(), WriteError> {
-    let files: Vec<(PathBuf, &Vec<u8>)> = files.iter().map(|(path, bytes)| destination(path).map(|d| (d, bytes))).collect::<Result<_, _>>()?;
+    let files: Vec<(PathBuf, &Vec<u8>)> = files
+        .iter()
+        .map(|(path, bytes)| destination(path).map(|d| (d, bytes)))
+        .collect::<Result<_, _>>()?;
     let mut staged: Vec<(PathBuf, PathBuf)> = Vec::new();
     let remove_staged = |staged: &[(PathBuf, PathBuf)]| {
         for (tmp, _) in staged {
@@ -131,7 +159,10 @@ pub fn write_all_or_nothing(files: &[(PathBuf, Vec<u8>)]) -> Result<(), WriteErr
         if let Err(source) = result {
             let _ = fs::remove_file(&tmp);
             remove_staged(&staged);
-            return Err(WriteError { path: path.clone(), source });
+            return Err(WriteError {
+                path: path.clone(),
+                source,
+            });
         }
         staged.push((tmp, path.clone()));
     }
@@ -155,11 +186,17 @@ pub fn write_all_or_nothing(files: &[(PathBuf, Vec<u8>)]) -> Result<(), WriteErr
             Ok(backup)
         })();
         match result {
-            Ok(backup) => placed.push(Placed { target: target.clone(), backup }),
+            Ok(backup) => placed.push(Placed {
+                target: target.clone(),
+                backup,
+            }),
             Err(source) => {
                 undo(&placed);
                 remove_staged(&staged[i..]);
-                return Err(WriteError { path: target.clone(), source });
+                return Err(WriteError {
+                    path: target.clone(),
+                    source,
+                });
             }
         }
     }
@@ -186,16 +223,45 @@ mod tests {
         let link = dir.path().join("link.sql");
         std::os::unix::fs::symlink(&target, &link).unwrap();
         write_all_or_nothing(&[(link.clone(), b"new".to_vec())]).unwrap();
-        assert!(std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink());
+        assert!(
+            std::fs::symlink_metadata(&link)
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        );
         assert_eq!(std::fs::read_to_string(&target).unwrap(), "new");
         let fifo = dir.path().join("fifo");
-        assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
-        for refused in [fifo.clone(), PathBuf::from("/dev/full"), dir.path().to_path_buf()] {
+        assert!(
+            std::process::Command::new("mkfifo")
+                .arg(&fifo)
+                .status()
+                .unwrap()
+                .success()
+        );
+        for refused in [
+            fifo.clone(),
+            PathBuf::from("/dev/full"),
+            dir.path().to_path_buf(),
+        ] {
             let e = write_all_or_nothing(&[(refused.clone(), b"x".to_vec())]).unwrap_err();
-            assert!(e.to_string().contains("not a regular file"), "{}: {e}", refused.display());
+            assert!(
+                e.to_string().contains("not a regular file"),
+                "{}: {e}",
+                refused.display()
+            );
         }
-        assert!(std::fs::symlink_metadata(&fifo).unwrap().file_type().is_fifo());
-        assert!(std::fs::metadata("/dev/full").unwrap().file_type().is_char_device());
+        assert!(
+            std::fs::symlink_metadata(&fifo)
+                .unwrap()
+                .file_type()
+                .is_fifo()
+        );
+        assert!(
+            std::fs::metadata("/dev/full")
+                .unwrap()
+                .file_type()
+                .is_char_device()
+        );
     }
 
     /// The same folder reached another way (a symbolic link, `x/..`) is the same lock; a
@@ -206,11 +272,21 @@ mod tests {
         let project = dir.path().join("project");
         std::fs::create_dir_all(project.join("migrations")).unwrap();
         std::os::unix::fs::symlink(project.join("migrations"), dir.path().join("linked")).unwrap();
-        for other in [dir.path().join("linked"), project.join("migrations/../migrations"), project.join("not_made_yet/..").join("migrations")] {
-            let held = FolderLock::acquire(&project.join("migrations"), || panic!("nobody holds it yet")).unwrap();
+        for other in [
+            dir.path().join("linked"),
+            project.join("migrations/../migrations"),
+            project.join("not_made_yet/..").join("migrations"),
+        ] {
+            let held = FolderLock::acquire(&project.join("migrations"), || {
+                panic!("nobody holds it yet")
+            })
+            .unwrap();
             let (tx, rx) = std::sync::mpsc::channel();
-            let second = std::thread::spawn(move || FolderLock::acquire(&other, move || tx.send(()).unwrap()).map(drop));
-            rx.recv_timeout(std::time::Duration::from_secs(10)).expect("the second writer waits");
+            let second = std::thread::spawn(move || {
+                FolderLock::acquire(&other, move || tx.send(()).unwrap()).map(drop)
+            });
+            rx.recv_timeout(std::time::Duration::from_secs(10))
+                .expect("the second writer waits");
             drop(held);
             second.join().unwrap().unwrap();
         }
@@ -221,7 +297,11 @@ mod tests {
         for entry in fs::read_dir(dir).unwrap() {
             let p = entry.unwrap().path();
             let name = p.file_name().unwrap().to_string_lossy().into_owned();
-            let content = if p.is_file() { fs::read(&p).unwrap() } else { b"<dir>".to_vec() };
+            let content = if p.is_file() {
+                fs::read(&p).unwrap()
+            } else {
+                b"<dir>".to_vec()
+            };
             out.push((name, content));
         }
         out.sort();
@@ -232,7 +312,11 @@ mod tests {
     fn a_failed_write_changes_nothing() {
         let dir = tempfile::tempdir().unwrap();
         fs::write(dir.path().join("journal"), b"old").unwrap();
-        fs::write(dir.path().join("blocker"), b"a file where a folder is needed").unwrap();
+        fs::write(
+            dir.path().join("blocker"),
+            b"a file where a folder is needed",
+        )
+        .unwrap();
         let before = listing(dir.path());
         let files = vec![
             (dir.path().join("new.sql"), b"sql".to_vec()),
@@ -264,11 +348,18 @@ mod tests {
     fn a_successful_write_replaces_and_creates() {
         let dir = tempfile::tempdir().unwrap();
         fs::write(dir.path().join("journal"), b"old").unwrap();
-        let files = vec![(dir.path().join("meta/new.json"), b"{}".to_vec()), (dir.path().join("journal"), b"new".to_vec())];
+        let files = vec![
+            (dir.path().join("meta/new.json"), b"{}".to_vec()),
+            (dir.path().join("journal"), b"new".to_vec()),
+        ];
         write_all_or_nothing(&files).unwrap();
         assert_eq!(fs::read(dir.path().join("journal")).unwrap(), b"new");
         assert_eq!(fs::read(dir.path().join("meta/new.json")).unwrap(), b"{}");
-        assert_eq!(listing(dir.path()).len(), 2, "no temporaries or backups left");
+        assert_eq!(
+            listing(dir.path()).len(),
+            2,
+            "no temporaries or backups left"
+        );
     }
 }
 

@@ -47,13 +47,21 @@ mod tests {
     #[test]
     fn crlf_and_bom_do_not_change_the_hash() {
         let lf = migration_hash(b"CREATE TABLE a ();\n--> statement-breakpoint\nSELECT 1;\n");
-        let crlf = migration_hash(b"\xEF\xBB\xBFCREATE TABLE a ();\r\n--> statement-breakpoint\r\nSELECT 1;\r\n");
+        let crlf = migration_hash(
+            b"\xEF\xBB\xBFCREATE TABLE a ();\r\n--> statement-breakpoint\r\nSELECT 1;\r\n",
+        );
         assert_eq!(lf, crlf);
     }
 
     #[test]
     fn visible_edits_change_the_hash() {
-        assert_ne!(migration_hash(b"SELECT 1;\n"), migration_hash(b"SELECT 1; \n"));
-        assert_ne!(migration_hash(b"SELECT 1;\n"), migration_hash(b"SELECT 1;\r\r\n"));
+        assert_ne!(
+            migration_hash(b"SELECT 1;\n"),
+            migration_hash(b"SELECT 1; \n")
+        );
+        assert_ne!(
+            migration_hash(b"SELECT 1;\n"),
+            migration_hash(b"SELECT 1;\r\r\n")
+        );
     }
 }

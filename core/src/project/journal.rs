@@ -20,7 +20,11 @@ pub struct Journal {
     pub entries: Vec<JournalEntry>,
     /// Set by `import`: the other tool whose history records what it applied of these
     /// migrations. Only such a folder ever reads that history; a squash drops it.
-    #[serde(default, rename = "importedFrom", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        rename = "importedFrom",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub imported_from: Option<ImportedFrom>,
 }
 
@@ -41,7 +45,12 @@ pub struct ImportedFrom {
 
 impl Default for Journal {
     fn default() -> Self {
-        Journal { version: JOURNAL_VERSION.to_owned(), dialect: JOURNAL_DIALECT.to_owned(), entries: Vec::new(), imported_from: None }
+        Journal {
+            version: JOURNAL_VERSION.to_owned(),
+            dialect: JOURNAL_DIALECT.to_owned(),
+            entries: Vec::new(),
+            imported_from: None,
+        }
     }
 }
 
@@ -85,9 +94,16 @@ impl Journal {
     /// Reads a journal: a leading UTF-8 byte-order mark is accepted, unknown keys are not,
     /// and every tag must be a plain file name ([`check_tag`]).
     pub fn parse(bytes: &[u8]) -> Result<Journal, JournalProblem> {
-        let journal: Journal = crate::project::snapshot::from_json(bytes).map_err(|e| JournalProblem { key: e.key, message: e.error.to_string() })?;
+        let journal: Journal =
+            crate::project::snapshot::from_json(bytes).map_err(|e| JournalProblem {
+                key: e.key,
+                message: e.error.to_string(),
+            })?;
         for (i, entry) in journal.entries.iter().enumerate() {
-            check_tag(&entry.tag).map_err(|message| JournalProblem { key: format!("entries[{i}].tag"), message })?;
+            check_tag(&entry.tag).map_err(|message| JournalProblem {
+                key: format!("entries[{i}].tag"),
+                message,
+            })?;
         }
         Ok(journal)
     }

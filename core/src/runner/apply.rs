@@ -56,21 +56,37 @@ impl From<sqlx::Error> for TxError {
 impl Migrator {
     /// The SQL sent for a statement: DSQL syntax translated when emulating on PostgreSQL.
     pub(crate) fn sql_for_target(&self, statement: &str) -> String {
-        if self.target().translates() { crate::sql::emulate::to_postgres(statement) } else { statement.to_owned() }
+        if self.target().translates() {
+            crate::sql::emulate::to_postgres(statement)
+        } else {
+            statement.to_owned()
+        }
     }
 
     /// Statements `range` of `work` and the history write `t` (from cursor `expected`) in
     /// one transaction. A failed statement is recorded as failed and returned as the error.
     /// Returns how long each statement took (the last one's time holds the commit), or
     /// nothing when a lost connection left only the history to say that it committed.
-    pub(crate) async fn commit_with_cursor(&self, conn: &mut Conn, lock: &Lock, work: &Work<'_>, range: Range<usize>, expected: Option<usize>, t: &Transition) -> Result<Vec<Duration>, RunError> {
+    pub(crate) async fn commit_with_cursor(
+        &self,
+        conn: &mut Conn,
+        lock: &Lock,
+        work: &Work<'_>,
+        range: Range<usize>,
+        expected: Option<usize>,
+        t: &Transition,
+    ) -> Result<Vec<Duration>, RunError> {
         let m = work.m;
         let policy = self.options.retry;
         let count_rows = self.target().translates();
         let pipelined = matches!(self.target(), super::target::Target::Postgres { .. });
         let (mut conflicts, mut failures) = (0u32, 0u32);
         loop {
-            let attempt = if pipelined { self.commit_pipelined(conn.pg(), lock, work, range.clone(), expected, t).await } else { async {
+            let attempt = if pipelined {
+                self.commit_pipelined(conn.pg(), lock, work, range.clone(), expected, t)
+                    .await
+            } else {
+                async {
                 let mut tx = conn.pg().begin().await?;
                 // The emulation's view of DSQL's row limit: every row this transaction
                 // inserts, updates or deletes, in any table (cascades included). The
@@ -99,24 +115,55 @@ impl Migrator {
                 }
                 Ok::<_, TxError>(took)
             }
-            .await };
-            let landed = |row: Option<&super::history::HistoryRow>| row.is_some_and(|r| r.status == t.status && r.next_statement as usize == t.next);
+            .await
+            };
+            let landed = |row: Option<&super::history::HistoryRow>| {
+                row.is_some_and(|r| r.status == t.status && r.next_statement as usize == t.next)
+            };
             let (error, statement) = match attempt {
                 Ok(took) => return Ok(took),
                 Err(TxError::Write(WriteError::Db(e))) => (e, None),
                 // Our own commit, landed just before a lost connection, moved the row.
-                Err(TxError::Write(WriteError::Moved)) if failures > 0 && landed(self.read_row(conn, &m.tag).await?.as_ref()) => return Ok(Vec::new()),
+                Err(TxError::Write(WriteError::Moved))
+                    if failures > 0 && landed(self.read_row(conn, &m.tag).await?.as_ref()) =>
+                {
+                    return Ok(Vec::new());
+                }
                 Err(TxError::Write(w)) => return Err(w.into_run_error(m, "recording progress")),
                 Err(TxError::Statement(j, e)) => (e, Some(j)),
                 // What the commit refuses, it refuses for the last statement it carried.
-                Err(TxError::Commit(e)) => (e, Some(range.end.max(range.start + 1) - 1).filter(|j| *j < m.statements.len())),
+                Err(TxError::Commit(e)) => (
+                    e,
+                    Some(range.end.max(range.start + 1) - 1).filter(|j| *j < m.statements.len()),
+                ),
                 Err(TxError::RowLimit(j, rows)) => {
-                    let message = format!("transaction row limit exceeded: {rows} rows changed, at most {DSQL_ROW_LIMIT}");
-                    self.record(conn, lock, m, &work.hashes, expected, &Transition::failed(range.start, j, Some("54000".into()), message)).await?;
-                    return Err(RunError::RowLimit { tag: m.tag.clone(), number: j + 1, rows, limit: DSQL_ROW_LIMIT, statement: m.statements[j].clone() });
+                    let message = format!(
+                        "transaction row limit exceeded: {rows} rows changed, at most {DSQL_ROW_LIMIT}"
+                    );
+                    self.record(
+                        conn,
+                        lock,
+                        m,
+                        &work.hashes,
+                        expected,
+                        &Transition::failed(range.start, j, Some("54000".into()), message),
+                    )
+                    .await?;
+                    return Err(RunError::RowLimit {
+                        tag: m.tag.clone(),
+                        number: j + 1,
+                        rows,
+                        limit: DSQL_ROW_LIMIT,
+                        statement: m.statements[j].clone(),
+                    });
                 }
             };
-            let doing = format!("{}: committing statements {}..{}", m.tag, range.start + 1, range.end);
+            let doing = format!(
+                "{}: committing statements {}..{}",
+                m.tag,
+                range.start + 1,
+                range.end
+            );
             if let Some(wait) = policy.after_conflict(&error, &mut conflicts, &doing) {
                 tokio::time::sleep(wait).await;
                 continue;
@@ -128,7 +175,12 @@ impl Migrator {
                 tokio::time::sleep(wait).await;
                 conn.reconnect(&self.connector).await?;
                 if let Some(session) = old.filter(|_| self.target().has_sessions()) {
-                    self.end_session(&session).await.map_err(|detail| RunError::LostSession { tag: m.tag.clone(), detail })?;
+                    self.end_session(&session)
+                        .await
+                        .map_err(|detail| RunError::LostSession {
+                            tag: m.tag.clone(),
+                            detail,
+                        })?;
                 }
                 if landed(self.read_row(conn, &m.tag).await?.as_ref()) {
                     return Ok(Vec::new());
@@ -138,10 +190,26 @@ impl Migrator {
             return Err(match statement {
                 // A lost connection, retried to the end: the transaction did not commit (the
                 // row says so), nothing is recorded, the next run starts it again.
-                _ if retry::is_transient(&error) => RunError::db(&format!("{}: lost the connection, and it did not come back", m.tag), error),
+                _ if retry::is_transient(&error) => RunError::db(
+                    &format!("{}: lost the connection, and it did not come back", m.tag),
+                    error,
+                ),
                 Some(j) => {
                     let code = retry::sqlstate(&error);
-                    self.record(conn, lock, m, &work.hashes, expected, &Transition::failed(range.start, j, code, super::error::database_message(&error))).await?;
+                    self.record(
+                        conn,
+                        lock,
+                        m,
+                        &work.hashes,
+                        expected,
+                        &Transition::failed(
+                            range.start,
+                            j,
+                            code,
+                            super::error::database_message(&error),
+                        ),
+                    )
+                    .await?;
                     RunError::statement(m, j, range.start, error)
                 }
                 None => RunError::db(&format!("{}: committing", m.tag), error),
@@ -153,17 +221,31 @@ impl Migrator {
     /// instead of five: `BEGIN`, the fence check and the history write travel together
     /// (the write's values as literals), then the statements, the last with `COMMIT`. A
     /// failure of the last statement or of its commit is the last statement's, as there.
-    async fn commit_pipelined(&self, c: &mut sqlx::PgConnection, lock: &Lock, work: &Work<'_>, range: Range<usize>, expected: Option<usize>, t: &Transition) -> Result<Vec<Duration>, TxError> {
+    async fn commit_pipelined(
+        &self,
+        c: &mut sqlx::PgConnection,
+        lock: &Lock,
+        work: &Work<'_>,
+        range: Range<usize>,
+        expected: Option<usize>,
+        t: &Transition,
+    ) -> Result<Vec<Duration>, TxError> {
         let result = async {
             let fence = lock.fence();
-            let write = format!("{} RETURNING true AS written", self.write_row_sql(work.m, &work.hashes, expected, t));
+            let write = format!(
+                "{} RETURNING true AS written",
+                self.write_row_sql(work.m, &work.hashes, expected, t)
+            );
             let opening = match fence {
                 Some(f) => format!("BEGIN;\n{};\n{write}", f.check_sql()),
                 None => format!("BEGIN;\n{write}"),
             };
             // The fence row, then one row per history row written. An error is the write's
             // or the fence's, never a statement's.
-            let rows = match sqlx::raw_sql(AssertSqlSafe(opening)).fetch_all(&mut *c).await {
+            let rows = match sqlx::raw_sql(AssertSqlSafe(opening))
+                .fetch_all(&mut *c)
+                .await
+            {
                 Ok(rows) => rows,
                 Err(e) => {
                     // A new row refused as a duplicate: another runner wrote it, which it
@@ -179,10 +261,19 @@ impl Migrator {
                     return Err(TxError::Write(failed));
                 }
             };
-            let (written, fence_rows): (Vec<_>, Vec<_>) = rows.iter().partition(|r| r.columns().len() == 1);
+            let (written, fence_rows): (Vec<_>, Vec<_>) =
+                rows.iter().partition(|r| r.columns().len() == 1);
             // The write ran even if the fence is no longer ours: the rollback below undoes it.
             if let Some(f) = fence {
-                let read = fence_rows.first().map(|r| Ok::<_, sqlx::Error>((r.try_get::<String, _>(0)?, r.try_get::<Option<i64>, _>(1)?))).transpose()?;
+                let read = fence_rows
+                    .first()
+                    .map(|r| {
+                        Ok::<_, sqlx::Error>((
+                            r.try_get::<String, _>(0)?,
+                            r.try_get::<Option<i64>, _>(1)?,
+                        ))
+                    })
+                    .transpose()?;
                 if !f.holds(read) {
                     return Err(TxError::Write(WriteError::LockLost));
                 }
@@ -194,13 +285,23 @@ impl Migrator {
                 let sql = self.sql_for_target(&work.statements[j]);
                 // The newline ends a trailing line comment; a failed statement stops the
                 // message before its COMMIT.
-                let sql = if Some(j) == last { format!("{sql}\n;\nCOMMIT") } else { sql };
+                let sql = if Some(j) == last {
+                    format!("{sql}\n;\nCOMMIT")
+                } else {
+                    sql
+                };
                 let started = Instant::now();
-                sqlx::raw_sql(AssertSqlSafe(sql)).execute(&mut *c).await.map_err(|e| TxError::Statement(j, e))?;
+                sqlx::raw_sql(AssertSqlSafe(sql))
+                    .execute(&mut *c)
+                    .await
+                    .map_err(|e| TxError::Statement(j, e))?;
                 took.push(started.elapsed());
             }
             if last.is_none() {
-                sqlx::raw_sql("COMMIT").execute(&mut *c).await.map_err(TxError::Commit)?;
+                sqlx::raw_sql("COMMIT")
+                    .execute(&mut *c)
+                    .await
+                    .map_err(TxError::Commit)?;
             }
             Ok(took)
         }
@@ -215,18 +316,37 @@ impl Migrator {
     /// Statement `i` of `work` on its own (it cannot share a transaction with the history
     /// write), from cursor `expected`: recorded as executing, run, waited for (a DSQL job,
     /// an index's validity), then the cursor moved past it.
-    pub(crate) async fn run_alone(&self, conn: &mut Conn, lock: &Lock, work: &Work<'_>, i: usize, expected: Option<usize>, events: &dyn Fn(Event)) -> Result<(), RunError> {
+    pub(crate) async fn run_alone(
+        &self,
+        conn: &mut Conn,
+        lock: &Lock,
+        work: &Work<'_>,
+        i: usize,
+        expected: Option<usize>,
+        events: &dyn Fn(Event),
+    ) -> Result<(), RunError> {
         let m = work.m;
         let total = m.statements.len();
         let policy = self.options.retry;
         let session = |conn: &Conn| conn.session().map(|s| s.to_record());
-        self.record(conn, lock, m, &work.hashes, expected, &Transition::executing(i, session(conn))).await?;
+        self.record(
+            conn,
+            lock,
+            m,
+            &work.hashes,
+            expected,
+            &Transition::executing(i, session(conn)),
+        )
+        .await?;
         failpoint::hit("runner::after_marker");
         let info = statement::classify(&work.statements[i]);
         let sql = self.sql_for_target(&work.statements[i]);
         let (mut conflicts, mut failures) = (0u32, 0u32);
         let returned = loop {
-            let error = match sqlx::raw_sql(AssertSqlSafe(sql.clone())).fetch_optional(conn.pg()).await {
+            let error = match sqlx::raw_sql(AssertSqlSafe(sql.clone()))
+                .fetch_optional(conn.pg())
+                .await
+            {
                 Ok(row) => break row,
                 Err(e) => e,
             };
@@ -246,15 +366,39 @@ impl Migrator {
                     break None;
                 }
                 // It did not take effect: run it again, recorded with the new session.
-                self.record(conn, lock, m, &work.hashes, Some(i), &Transition::executing(i, session(conn))).await?;
+                self.record(
+                    conn,
+                    lock,
+                    m,
+                    &work.hashes,
+                    Some(i),
+                    &Transition::executing(i, session(conn)),
+                )
+                .await?;
                 continue;
             }
             if retry::is_transient(&error) {
                 // Its outcome is unknown: it stays recorded as executing, for the next run
                 // to settle.
-                return Err(RunError::db(&format!("{}: lost the connection during statement {}, and it did not come back; the next run settles it", m.tag, i + 1), error));
+                return Err(RunError::db(
+                    &format!(
+                        "{}: lost the connection during statement {}, and it did not come back; the next run settles it",
+                        m.tag,
+                        i + 1
+                    ),
+                    error,
+                ));
             }
-            return Err(self.fail_alone(conn, lock, work, i, RunError::statement(m, i, i, error), events).await);
+            return Err(self
+                .fail_alone(
+                    conn,
+                    lock,
+                    work,
+                    i,
+                    RunError::statement(m, i, i, error),
+                    events,
+                )
+                .await);
         };
         let finished = async {
             if self.target().has_jobs()
@@ -270,7 +414,11 @@ impl Migrator {
         match finished {
             Ok(()) => {}
             // The statement's work failed (a job, an index that stays INVALID).
-            Err(e @ (RunError::Statement { .. } | RunError::JobFailed { .. } | RunError::InvalidIndex { .. })) => {
+            Err(
+                e @ (RunError::Statement { .. }
+                | RunError::JobFailed { .. }
+                | RunError::InvalidIndex { .. }),
+            ) => {
                 return Err(self.fail_alone(conn, lock, work, i, e, events).await);
             }
             // The runner could not find out (a lost connection, a lost lock): the
@@ -278,7 +426,15 @@ impl Migrator {
             Err(e) => return Err(e),
         }
         failpoint::hit("runner::after_statement");
-        self.record(conn, lock, m, &work.hashes, Some(i), &Transition::advance(i + 1, total)).await?;
+        self.record(
+            conn,
+            lock,
+            m,
+            &work.hashes,
+            Some(i),
+            &Transition::advance(i + 1, total),
+        )
+        .await?;
         failpoint::hit("runner::after_cursor");
         Ok(())
     }
@@ -286,15 +442,41 @@ impl Migrator {
     /// Statement `i` failed on its own: what it left half-built is removed, and the
     /// failure recorded (at the statement a failed validation must start over from).
     /// Returns the error to report; a failure to record replaces it.
-    async fn fail_alone(&self, conn: &mut Conn, lock: &Lock, work: &Work<'_>, i: usize, error: RunError, events: &dyn Fn(Event)) -> RunError {
+    async fn fail_alone(
+        &self,
+        conn: &mut Conn,
+        lock: &Lock,
+        work: &Work<'_>,
+        i: usize,
+        error: RunError,
+        events: &dyn Fn(Event),
+    ) -> RunError {
         // Should the clean-up fail, a rerun still recovers: an INVALID index is rebuilt, a
         // NOT VALID constraint validated again.
-        let restart = self.remove_half_built(conn, lock, work, i, events).await.ok().flatten().unwrap_or(i);
+        let restart = self
+            .remove_half_built(conn, lock, work, i, events)
+            .await
+            .ok()
+            .flatten()
+            .unwrap_or(i);
         let (code, message) = match &error {
-            RunError::Statement { source, .. } => (retry::sqlstate(source), super::error::database_message(source)),
+            RunError::Statement { source, .. } => (
+                retry::sqlstate(source),
+                super::error::database_message(source),
+            ),
             other => (None, other.to_string()),
         };
-        match self.record(conn, lock, work.m, &work.hashes, Some(i), &Transition::failed(restart, i, code, message)).await {
+        match self
+            .record(
+                conn,
+                lock,
+                work.m,
+                &work.hashes,
+                Some(i),
+                &Transition::failed(restart, i, code, message),
+            )
+            .await
+        {
             Ok(()) => error,
             Err(e) => e,
         }

@@ -17,32 +17,80 @@ use std::time::Instant;
 
 impl Migrator {
     /// Runs `work` from where its state says, under DSQL's rules.
-    pub(crate) async fn apply_dsql(&self, conn: &mut Conn, lock: &Lock, work: &Work<'_>, events: &dyn Fn(Event)) -> Result<(), RunError> {
+    pub(crate) async fn apply_dsql(
+        &self,
+        conn: &mut Conn,
+        lock: &Lock,
+        work: &Work<'_>,
+        events: &dyn Fn(Event),
+    ) -> Result<(), RunError> {
         let m = work.m;
         let total = m.statements.len();
-        let mut from = work.state.runs_from().expect("only migrations with something to run are applied");
-        events(Event::MigrationStarted { tag: m.tag.clone(), statements: total, resume_from: from, previous: work.state.previous() });
+        let mut from = work
+            .state
+            .runs_from()
+            .expect("only migrations with something to run are applied");
+        events(Event::MigrationStarted {
+            tag: m.tag.clone(),
+            statements: total,
+            resume_from: from,
+            previous: work.state.previous(),
+        });
         let mut cursor = work.row.as_ref().map(|r| r.next_statement.max(0) as usize);
         if let State::Interrupted { next, session, .. } = &work.state {
             let session = session.as_deref().and_then(Session::from_record);
-            if self.settle(conn, work, *next, session.as_ref(), events).await? {
+            if self
+                .settle(conn, work, *next, session.as_ref(), events)
+                .await?
+            {
                 // What it built must be valid (an index job may have failed, or still run).
-                self.ensure_index_valid(conn, lock, work, *next, events).await?;
-                self.record(conn, lock, m, &work.hashes, cursor, &Transition::advance(next + 1, total)).await?;
-                events(Event::StatementDone { tag: m.tag.clone(), number: next + 1, total, elapsed_ms: 0, note: Some("took effect before the interruption") });
+                self.ensure_index_valid(conn, lock, work, *next, events)
+                    .await?;
+                self.record(
+                    conn,
+                    lock,
+                    m,
+                    &work.hashes,
+                    cursor,
+                    &Transition::advance(next + 1, total),
+                )
+                .await?;
+                events(Event::StatementDone {
+                    tag: m.tag.clone(),
+                    number: next + 1,
+                    total,
+                    elapsed_ms: 0,
+                    note: Some("took effect before the interruption"),
+                });
                 from = next + 1;
                 cursor = Some(from);
             }
         }
         if cursor.is_none() {
-            self.record(conn, lock, m, &work.hashes, None, &Transition::advance(0, total)).await?;
+            self.record(
+                conn,
+                lock,
+                m,
+                &work.hashes,
+                None,
+                &Transition::advance(0, total),
+            )
+            .await?;
             failpoint::hit("runner::after_start");
             cursor = Some(0);
         }
         if from >= total {
             // Nothing left to run, but not recorded as applied yet.
             if work.row.as_ref().is_none_or(|r| !r.status.is_done()) && total > 0 {
-                self.record(conn, lock, m, &work.hashes, cursor, &Transition::advance(total, total)).await?;
+                self.record(
+                    conn,
+                    lock,
+                    m,
+                    &work.hashes,
+                    cursor,
+                    &Transition::advance(total, total),
+                )
+                .await?;
             }
             return Ok(());
         }
@@ -51,33 +99,84 @@ impl Migrator {
             conn.refresh_if_old(&self.connector).await?;
             let started = Instant::now();
             let note = self.step_dsql(conn, lock, work, i, events).await?;
-            events(Event::StatementDone { tag: m.tag.clone(), number: i + 1, total, elapsed_ms: started.elapsed().as_millis() as u64, note });
+            events(Event::StatementDone {
+                tag: m.tag.clone(),
+                number: i + 1,
+                total,
+                elapsed_ms: started.elapsed().as_millis() as u64,
+                note,
+            });
         }
         Ok(())
     }
 
     /// Statement `i`, with the cursor at `i`; leaves the cursor at `i + 1`.
-    async fn step_dsql(&self, conn: &mut Conn, lock: &Lock, work: &Work<'_>, i: usize, events: &dyn Fn(Event)) -> Result<Option<&'static str>, RunError> {
+    async fn step_dsql(
+        &self,
+        conn: &mut Conn,
+        lock: &Lock,
+        work: &Work<'_>,
+        i: usize,
+        events: &dyn Fn(Event),
+    ) -> Result<Option<&'static str>, RunError> {
         let m = work.m;
         let total = m.statements.len();
         if work.skip.contains(&i) {
-            self.record(conn, lock, m, &work.hashes, Some(i), &Transition::advance(i + 1, total)).await?;
+            self.record(
+                conn,
+                lock,
+                m,
+                &work.hashes,
+                Some(i),
+                &Transition::advance(i + 1, total),
+            )
+            .await?;
             failpoint::hit("runner::after_cursor");
             return Ok(Some("skipped"));
         }
-        let directive = crate::sql::directive::parse(&work.statements[i]).map_err(|e| RunError::Directive { tag: m.tag.clone(), number: i + 1, message: e.to_string() })?;
+        let directive =
+            crate::sql::directive::parse(&work.statements[i]).map_err(|e| RunError::Directive {
+                tag: m.tag.clone(),
+                number: i + 1,
+                message: e.to_string(),
+            })?;
         if let Some(directive) = directive {
             // Once a batch has committed the directive has partly run: recorded as
             // executing, its text is frozen like the statements before it.
-            self.record(conn, lock, m, &work.hashes, Some(i), &Transition::executing(i, None)).await?;
-            self.run_directive(conn, lock, work, i, &directive, events).await?;
-            self.record(conn, lock, m, &work.hashes, Some(i), &Transition::advance(i + 1, total)).await?;
+            self.record(
+                conn,
+                lock,
+                m,
+                &work.hashes,
+                Some(i),
+                &Transition::executing(i, None),
+            )
+            .await?;
+            self.run_directive(conn, lock, work, i, &directive, events)
+                .await?;
+            self.record(
+                conn,
+                lock,
+                m,
+                &work.hashes,
+                Some(i),
+                &Transition::advance(i + 1, total),
+            )
+            .await?;
             failpoint::hit("runner::after_cursor");
             return Ok(None);
         }
         match statement::classify(&work.statements[i]).kind {
             StatementKind::Dml | StatementKind::Query => {
-                self.commit_with_cursor(conn, lock, work, i..i + 1, Some(i), &Transition::advance(i + 1, total)).await?;
+                self.commit_with_cursor(
+                    conn,
+                    lock,
+                    work,
+                    i..i + 1,
+                    Some(i),
+                    &Transition::advance(i + 1, total),
+                )
+                .await?;
                 failpoint::hit("runner::after_cursor");
             }
             _ => self.run_alone(conn, lock, work, i, Some(i), events).await?,

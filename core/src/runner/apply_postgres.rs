@@ -19,26 +19,66 @@ use std::time::Instant;
 
 impl Migrator {
     /// Runs `work` from where its state says, on PostgreSQL.
-    pub(crate) async fn apply_postgres(&self, conn: &mut Conn, lock: &Lock, work: &Work<'_>, events: &dyn Fn(Event)) -> Result<(), RunError> {
+    pub(crate) async fn apply_postgres(
+        &self,
+        conn: &mut Conn,
+        lock: &Lock,
+        work: &Work<'_>,
+        events: &dyn Fn(Event),
+    ) -> Result<(), RunError> {
         let m = work.m;
         let total = m.statements.len();
-        let mut i = work.state.runs_from().expect("only migrations with something to run are applied");
-        events(Event::MigrationStarted { tag: m.tag.clone(), statements: total, resume_from: i, previous: work.state.previous() });
+        let mut i = work
+            .state
+            .runs_from()
+            .expect("only migrations with something to run are applied");
+        events(Event::MigrationStarted {
+            tag: m.tag.clone(),
+            statements: total,
+            resume_from: i,
+            previous: work.state.previous(),
+        });
         let mut cursor = work.row.as_ref().map(|r| r.next_statement.max(0) as usize);
         if let State::Interrupted { next, session, .. } = &work.state {
             let session = session.as_deref().and_then(Session::from_record);
-            if self.settle(conn, work, *next, session.as_ref(), events).await? {
+            if self
+                .settle(conn, work, *next, session.as_ref(), events)
+                .await?
+            {
                 // What it built must be valid (an index job may have failed, or still run).
-                self.ensure_index_valid(conn, lock, work, *next, events).await?;
-                self.record(conn, lock, m, &work.hashes, cursor, &Transition::advance(next + 1, total)).await?;
-                events(Event::StatementDone { tag: m.tag.clone(), number: next + 1, total, elapsed_ms: 0, note: Some("took effect before the interruption") });
+                self.ensure_index_valid(conn, lock, work, *next, events)
+                    .await?;
+                self.record(
+                    conn,
+                    lock,
+                    m,
+                    &work.hashes,
+                    cursor,
+                    &Transition::advance(next + 1, total),
+                )
+                .await?;
+                events(Event::StatementDone {
+                    tag: m.tag.clone(),
+                    number: next + 1,
+                    total,
+                    elapsed_ms: 0,
+                    note: Some("took effect before the interruption"),
+                });
                 i = next + 1;
                 cursor = Some(i);
             }
         }
         if i >= total {
             if work.row.as_ref().is_none_or(|r| !r.status.is_done()) {
-                self.commit_with_cursor(conn, lock, work, i..i, cursor, &Transition::advance(total, total)).await?;
+                self.commit_with_cursor(
+                    conn,
+                    lock,
+                    work,
+                    i..i,
+                    cursor,
+                    &Transition::advance(total, total),
+                )
+                .await?;
             }
             return Ok(());
         }
@@ -47,20 +87,43 @@ impl Migrator {
             let started = Instant::now();
             if statement::classify(&work.statements[i]).non_transactional {
                 self.run_alone(conn, lock, work, i, cursor, events).await?;
-                events(Event::StatementDone { tag: m.tag.clone(), number: i + 1, total, elapsed_ms: started.elapsed().as_millis() as u64, note: None });
+                events(Event::StatementDone {
+                    tag: m.tag.clone(),
+                    number: i + 1,
+                    total,
+                    elapsed_ms: started.elapsed().as_millis() as u64,
+                    note: None,
+                });
                 i += 1;
                 cursor = Some(i);
                 continue;
             }
-            let end = (i..total).find(|&j| statement::classify(&work.statements[j]).non_transactional).unwrap_or(total);
-            let took = self.commit_with_cursor(conn, lock, work, i..end, cursor, &Transition::advance(end, total)).await?;
+            let end = (i..total)
+                .find(|&j| statement::classify(&work.statements[j]).non_transactional)
+                .unwrap_or(total);
+            let took = self
+                .commit_with_cursor(
+                    conn,
+                    lock,
+                    work,
+                    i..end,
+                    cursor,
+                    &Transition::advance(end, total),
+                )
+                .await?;
             failpoint::hit("runner::after_cursor");
             // Each statement's own time; the transaction's when a lost connection left
             // only the history to say that it committed.
             let whole = started.elapsed();
             for j in i..end {
                 let elapsed = took.get(j - i).copied().unwrap_or(whole);
-                events(Event::StatementDone { tag: m.tag.clone(), number: j + 1, total, elapsed_ms: elapsed.as_millis() as u64, note: None });
+                events(Event::StatementDone {
+                    tag: m.tag.clone(),
+                    number: j + 1,
+                    total,
+                    elapsed_ms: elapsed.as_millis() as u64,
+                    note: None,
+                });
             }
             i = end;
             cursor = Some(i);
@@ -70,21 +133,44 @@ impl Migrator {
 
     /// `--single-transaction` on PostgreSQL: every pending migration, each with its history
     /// row, in one transaction. A failure is recorded on the migration it happened in.
-    pub(crate) async fn apply_postgres_together(&self, conn: &mut Conn, lock: &Lock, works: &[Work<'_>], events: &dyn Fn(Event)) -> Result<(), RunError> {
+    pub(crate) async fn apply_postgres_together(
+        &self,
+        conn: &mut Conn,
+        lock: &Lock,
+        works: &[Work<'_>],
+        events: &dyn Fn(Event),
+    ) -> Result<(), RunError> {
         let started = Instant::now();
         let policy = self.options.retry;
         let (mut conflicts, mut failures) = (0u32, 0u32);
         loop {
             let mut failed: Option<(usize, usize, sqlx::Error)> = None;
             let attempt = async {
-                let mut tx = conn.pg().begin().await.map_err(super::state::WriteError::Db)?;
+                let mut tx = conn
+                    .pg()
+                    .begin()
+                    .await
+                    .map_err(super::state::WriteError::Db)?;
                 for (k, w) in works.iter().enumerate() {
                     let expected = w.row.as_ref().map(|r| r.next_statement.max(0) as usize);
-                    self.write_in(&mut tx, lock.fence(), w.m, &w.hashes, expected, &Transition::advance(w.m.statements.len(), w.m.statements.len())).await?;
+                    self.write_in(
+                        &mut tx,
+                        lock.fence(),
+                        w.m,
+                        &w.hashes,
+                        expected,
+                        &Transition::advance(w.m.statements.len(), w.m.statements.len()),
+                    )
+                    .await?;
                     for (j, sql) in w.statements.iter().enumerate() {
-                        if let Err(e) = sqlx::raw_sql(AssertSqlSafe(sql.clone())).execute(&mut *tx).await {
+                        if let Err(e) = sqlx::raw_sql(AssertSqlSafe(sql.clone()))
+                            .execute(&mut *tx)
+                            .await
+                        {
                             failed = Some((k, j, e));
-                            return Err(super::state::WriteError::Db(sqlx::Error::Protocol("statement failed".into())));
+                            return Err(super::state::WriteError::Db(sqlx::Error::Protocol(
+                                "statement failed".into(),
+                            )));
                         }
                     }
                 }
@@ -93,29 +179,57 @@ impl Migrator {
             .await;
             let error = match (attempt, failed) {
                 (Ok(()), _) => break,
-                (Err(_), Some((k, j, e))) if retry::occ_code(&e).is_none() && !retry::is_transient(&e) => {
+                (Err(_), Some((k, j, e)))
+                    if retry::occ_code(&e).is_none() && !retry::is_transient(&e) =>
+                {
                     let w = &works[k];
                     let expected = w.row.as_ref().map(|r| r.next_statement.max(0) as usize);
-                    self.record(conn, lock, w.m, &w.hashes, expected, &Transition::failed(0, j, retry::sqlstate(&e), super::error::database_message(&e))).await?;
+                    self.record(
+                        conn,
+                        lock,
+                        w.m,
+                        &w.hashes,
+                        expected,
+                        &Transition::failed(
+                            0,
+                            j,
+                            retry::sqlstate(&e),
+                            super::error::database_message(&e),
+                        ),
+                    )
+                    .await?;
                     return Err(RunError::statement(w.m, j, 0, e));
                 }
                 (Err(_), Some((_, _, e))) | (Err(super::state::WriteError::Db(e)), None) => e,
                 (Err(w), None) => return Err(w.into_run_error(works[0].m, "recording progress")),
             };
-            if let Some(wait) = policy.after_conflict(&error, &mut conflicts, &"the single transaction") {
+            if let Some(wait) =
+                policy.after_conflict(&error, &mut conflicts, &"the single transaction")
+            {
                 tokio::time::sleep(wait).await;
                 continue;
             }
-            if let Some(wait) = policy.after_lost_connection(&error, &mut failures, &"the single transaction") {
+            if let Some(wait) =
+                policy.after_lost_connection(&error, &mut failures, &"the single transaction")
+            {
                 let old = conn.session().cloned();
                 tokio::time::sleep(wait).await;
                 conn.reconnect(&self.connector).await?;
                 if let Some(session) = old {
                     let last = works.last().expect("several migrations").m;
-                    self.end_session(&session).await.map_err(|detail| RunError::LostSession { tag: last.tag.clone(), detail })?;
+                    self.end_session(&session)
+                        .await
+                        .map_err(|detail| RunError::LostSession {
+                            tag: last.tag.clone(),
+                            detail,
+                        })?;
                 }
                 let last = works.last().expect("several migrations").m;
-                if self.read_row(conn, &last.tag).await?.is_some_and(|r| r.status.is_done()) {
+                if self
+                    .read_row(conn, &last.tag)
+                    .await?
+                    .is_some_and(|r| r.status.is_done())
+                {
                     break;
                 }
                 continue;
@@ -125,7 +239,10 @@ impl Migrator {
         failpoint::hit("runner::after_cursor");
         let elapsed_ms = started.elapsed().as_millis() as u64;
         for w in works {
-            events(Event::MigrationApplied { tag: w.m.tag.clone(), elapsed_ms });
+            events(Event::MigrationApplied {
+                tag: w.m.tag.clone(),
+                elapsed_ms,
+            });
         }
         Ok(())
     }

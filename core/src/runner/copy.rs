@@ -18,12 +18,12 @@ use super::failpoint;
 use super::input::Work;
 use super::lock::Lock;
 use super::retry::{self, retrying};
+use super::source::LocalMigration;
 use super::state::{Transition, WriteError, check_fence};
 use super::target::Conn;
-use crate::sql::directive::{BackfillDirective, CopyDirective, Directive};
-use super::source::LocalMigration;
 use crate::compile::rules;
 use crate::schema::model::{bare_table_name, table_schema};
+use crate::sql::directive::{BackfillDirective, CopyDirective, Directive};
 use crate::sql::ident::{quote, quote_table};
 use sqlx::{AssertSqlSafe, Connection as _, PgConnection, Row as _};
 use std::time::{Duration, Instant};
@@ -58,7 +58,14 @@ async fn primary_key(conn: &mut PgConnection, table: &str) -> Result<Vec<KeyColu
     .bind(bare_table_name(table))
     .fetch_all(conn)
     .await?;
-    rows.iter().map(|r| Ok(KeyColumn { name: r.try_get("name")?, sql_type: r.try_get("sql_type")? })).collect()
+    rows.iter()
+        .map(|r| {
+            Ok(KeyColumn {
+                name: r.try_get("name")?,
+                sql_type: r.try_get("sql_type")?,
+            })
+        })
+        .collect()
 }
 
 /// The rows of `table` as the catalog's statistics estimate them; none before the table
@@ -91,7 +98,11 @@ async fn row_size(conn: &mut PgConnection, table: &str) -> Result<String, sqlx::
     let mut fixed = 0i64;
     let mut terms = Vec::new();
     for r in &rows {
-        let (name, width, direct): (String, i32, bool) = (r.try_get("name")?, r.try_get("width")?, r.try_get("direct")?);
+        let (name, width, direct): (String, i32, bool) = (
+            r.try_get("name")?,
+            r.try_get("width")?,
+            r.try_get("direct")?,
+        );
         let column = format!("s.{}", quote(&name));
         match (width > 0, direct) {
             (true, _) => fixed += i64::from(width),
@@ -136,7 +147,11 @@ impl WalkSql {
             Directive::Backfill(b) => (b.update.clone(), " AND "),
         };
         WalkSql {
-            cols: key.iter().map(|k| quote(&k.name)).collect::<Vec<_>>().join(", "),
+            cols: key
+                .iter()
+                .map(|k| quote(&k.name))
+                .collect::<Vec<_>>()
+                .join(", "),
             key,
             statement,
             joiner,
@@ -149,7 +164,14 @@ impl WalkSql {
     /// `(cols) > (lower) AND (cols) <= (upper)` over `cols` (the key, or its image in the
     /// new table), with parameters from `$from`.
     fn range_predicate(&self, cols: &str, range: &Range, from: usize) -> Option<String> {
-        let params = |from: usize| self.key.iter().enumerate().map(|(j, k)| format!("${}::{}", j + from, k.sql_type)).collect::<Vec<_>>().join(", ");
+        let params = |from: usize| {
+            self.key
+                .iter()
+                .enumerate()
+                .map(|(j, k)| format!("${}::{}", j + from, k.sql_type))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
         let mut parts = Vec::new();
         let mut next = from;
         if range.lower.is_some() {
@@ -162,7 +184,10 @@ impl WalkSql {
         (!parts.is_empty()).then(|| parts.join(" AND "))
     }
 
-    fn bind<'q>(range: &Range, mut q: sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>) -> sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments> {
+    fn bind<'q>(
+        range: &Range,
+        mut q: sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>,
+    ) -> sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments> {
         for v in range.lower.iter().chain(range.upper.iter()).flatten() {
             q = q.bind(v.clone());
         }
@@ -174,9 +199,22 @@ impl WalkSql {
     /// PostgreSQL 16 (DSQL's base) the planner then sorts once for all of them, or not at
     /// all, since the rows come in key order.
     fn bound(&self, range: &Range, rows: usize) -> String {
-        let filter = self.range_predicate(&self.cols, range, 1).map(|p| format!(" WHERE {p}")).unwrap_or_default();
+        let filter = self
+            .range_predicate(&self.cols, range, 1)
+            .map(|p| format!(" WHERE {p}"))
+            .unwrap_or_default();
         let cols = &self.cols;
-        let last = self.key.iter().map(|k| format!("(array_agg({}::text ORDER BY {cols}))[count(*)::int]", quote(&k.name))).collect::<Vec<_>>().join(", ");
+        let last = self
+            .key
+            .iter()
+            .map(|k| {
+                format!(
+                    "(array_agg({}::text ORDER BY {cols}))[count(*)::int]",
+                    quote(&k.name)
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
         format!(
             "SELECT {last}, count(*) AS rows, coalesce(sum({size}), 0)::bigint AS bytes FROM (SELECT * FROM {src}{filter} ORDER BY {cols} LIMIT {rows}) s",
             size = self.size,
@@ -187,7 +225,10 @@ impl WalkSql {
     /// How many of the first `batch_rows` rows within `range` fit the size budget (at
     /// least one): asked only when they all together do not.
     fn rows_within_budget(&self, range: &Range) -> String {
-        let filter = self.range_predicate(&self.cols, range, 1).map(|p| format!(" WHERE {p}")).unwrap_or_default();
+        let filter = self
+            .range_predicate(&self.cols, range, 1)
+            .map(|p| format!(" WHERE {p}"))
+            .unwrap_or_default();
         format!(
             "SELECT count(*) FROM (SELECT row_number() OVER o AS n, sum({size}) OVER o AS bytes FROM (SELECT * FROM {src}{filter} ORDER BY {cols} LIMIT {rows}) s \
              WINDOW o AS (ORDER BY {cols} ROWS UNBOUNDED PRECEDING)) w WHERE n = 1 OR bytes <= {BATCH_BYTES}",
@@ -210,8 +251,15 @@ impl WalkSql {
     /// by the verification pass. `ROW(s.*)` is the whole row even when a column is named
     /// `s` (which a bare `s` would mean).
     fn checksum(&self, range: &Range) -> String {
-        let filter = self.range_predicate(&self.cols, range, 1).map(|p| format!(" WHERE {p}")).unwrap_or_default();
-        format!("SELECT md5(string_agg(ROW(s.*)::text, E'\\n' ORDER BY {cols})) FROM (SELECT * FROM {src}{filter}) s", cols = self.cols, src = self.table)
+        let filter = self
+            .range_predicate(&self.cols, range, 1)
+            .map(|p| format!(" WHERE {p}"))
+            .unwrap_or_default();
+        format!(
+            "SELECT md5(string_agg(ROW(s.*)::text, E'\\n' ORDER BY {cols})) FROM (SELECT * FROM {src}{filter}) s",
+            cols = self.cols,
+            src = self.table
+        )
     }
 }
 
@@ -220,14 +268,28 @@ impl WalkSql {
 /// computed, so rows of a source range cannot be found in the new table.
 fn key_in_target(copy: &CopyDirective, key: &[KeyColumn]) -> Option<String> {
     use sqlparser::ast::{Expr, SelectItem, SetExpr, Statement};
-    let statements = crate::sql::within_parse_budget(&copy.insert, |sql| sqlparser::parser::Parser::parse_sql(&sqlparser::dialect::PostgreSqlDialect {}, sql).ok())??;
-    let [Statement::Insert(insert)] = statements.as_slice() else { return None };
-    let SetExpr::Select(select) = insert.source.as_ref()?.body.as_ref() else { return None };
-    let fold = |i: &sqlparser::ast::Ident| if i.quote_style.is_some() { i.value.clone() } else { i.value.to_lowercase() };
+    let statements = crate::sql::within_parse_budget(&copy.insert, |sql| {
+        sqlparser::parser::Parser::parse_sql(&sqlparser::dialect::PostgreSqlDialect {}, sql).ok()
+    })??;
+    let [Statement::Insert(insert)] = statements.as_slice() else {
+        return None;
+    };
+    let SetExpr::Select(select) = insert.source.as_ref()?.body.as_ref() else {
+        return None;
+    };
+    let fold = |i: &sqlparser::ast::Ident| {
+        if i.quote_style.is_some() {
+            i.value.clone()
+        } else {
+            i.value.to_lowercase()
+        }
+    };
     let mut mapped = Vec::new();
     for k in key {
         let position = select.projection.iter().position(|item| {
-            let SelectItem::UnnamedExpr(e) = item else { return false };
+            let SelectItem::UnnamedExpr(e) = item else {
+                return false;
+            };
             let e = match e {
                 Expr::Cast { expr, .. } => expr.as_ref(),
                 other => other,
@@ -250,11 +312,13 @@ struct RangeRecord {
 }
 
 fn decode_key(text: Option<String>) -> Result<Option<Vec<String>>, sqlx::Error> {
-    text.map(|t| serde_json::from_str(&t).map_err(|e| sqlx::Error::Decode(Box::new(e)))).transpose()
+    text.map(|t| serde_json::from_str(&t).map_err(|e| sqlx::Error::Decode(Box::new(e))))
+        .transpose()
 }
 
 fn encode_key(key: &Option<Vec<String>>) -> Option<String> {
-    key.as_ref().map(|k| serde_json::to_string(k).expect("strings serialise"))
+    key.as_ref()
+        .map(|k| serde_json::to_string(k).expect("strings serialise"))
 }
 
 /// A directive's walk.
@@ -276,42 +340,90 @@ impl Migrator {
     /// The `BEGIN` of a batch: one snapshot for finding, checksumming and copying its rows
     /// (DSQL's transactions always are; PostgreSQL's must ask).
     fn batch_begin(&self) -> &'static str {
-        if self.target().has_sessions() { "BEGIN ISOLATION LEVEL REPEATABLE READ" } else { "BEGIN" }
+        if self.target().has_sessions() {
+            "BEGIN ISOLATION LEVEL REPEATABLE READ"
+        } else {
+            "BEGIN"
+        }
     }
 
     /// Carries out the directive of statement `i` in batches; for a copy, then the
     /// checksum passes, the row-count check and the grants.
-    pub(crate) async fn run_directive(&self, conn: &mut Conn, lock: &Lock, work: &Work<'_>, i: usize, d: &Directive, events: &dyn Fn(Event)) -> Result<(), RunError> {
+    pub(crate) async fn run_directive(
+        &self,
+        conn: &mut Conn,
+        lock: &Lock,
+        work: &Work<'_>,
+        i: usize,
+        d: &Directive,
+        events: &dyn Fn(Event),
+    ) -> Result<(), RunError> {
         let m = work.m;
-        let fail = |message: String| RunError::Directive { tag: m.tag.clone(), number: i + 1, message };
+        let fail = |message: String| RunError::Directive {
+            tag: m.tag.clone(),
+            number: i + 1,
+            message,
+        };
         let table = d.table();
         // The estimate only draws a progress bar: without one (or when it cannot be read)
         // the bar shows the rows and the rate.
-        let (key, size, expected_rows) = retrying(conn, &self.connector, &self.options.retry, async |c| {
-            let expected = match estimated_rows(c, table).await {
-                Ok(n) => n,
-                // A lost connection or a conflict is the retry's to handle, as for the others.
-                Err(e) if retry::is_transient(&e) || retry::occ_code(&e).is_some() => return Err(e),
-                Err(e) => {
-                    tracing::debug!(table, error = %e, "no row estimate for the progress bar");
-                    None
-                }
-            };
-            Ok((primary_key(c, table).await?, row_size(c, table).await?, expected))
-        })
+        let (key, size, expected_rows) =
+            retrying(conn, &self.connector, &self.options.retry, async |c| {
+                let expected = match estimated_rows(c, table).await {
+                    Ok(n) => n,
+                    // A lost connection or a conflict is the retry's to handle, as for the others.
+                    Err(e) if retry::is_transient(&e) || retry::occ_code(&e).is_some() => {
+                        return Err(e);
+                    }
+                    Err(e) => {
+                        tracing::debug!(table, error = %e, "no row estimate for the progress bar");
+                        None
+                    }
+                };
+                Ok((
+                    primary_key(c, table).await?,
+                    row_size(c, table).await?,
+                    expected,
+                ))
+            })
             .await
-            .map_err(|e| RunError::db(&format!("{}: reading the columns of `{table}`", m.tag), e.error))?;
+            .map_err(|e| {
+                RunError::db(
+                    &format!("{}: reading the columns of `{table}`", m.tag),
+                    e.error,
+                )
+            })?;
         if key.is_empty() {
-            return Err(fail(format!("`{table}` has no primary key (or does not exist), so its rows cannot be walked in batches")));
+            return Err(fail(format!(
+                "`{table}` has no primary key (or does not exist), so its rows cannot be walked in batches"
+            )));
         }
         let copy = match d {
             Directive::Copy(c) => Some((c, key_in_target(c, &key))),
             Directive::Backfill(_) => None,
         };
-        let walk = Walk { sql: WalkSql::new(d, key, size, self.batch_rows_per_transaction()), tag: &m.tag, statement: i, copy };
+        let walk = Walk {
+            sql: WalkSql::new(d, key, size, self.batch_rows_per_transaction()),
+            tag: &m.tag,
+            statement: i,
+            copy,
+        };
         let progress = |rows: u64, done: bool| match d {
-            Directive::Copy(_) => Event::CopyProgress { tag: m.tag.clone(), table: table.to_owned(), rows, expected_rows, done },
-            Directive::Backfill(b) => Event::BackfillProgress { tag: m.tag.clone(), table: table.to_owned(), column: b.column.clone(), rows, expected_rows, done },
+            Directive::Copy(_) => Event::CopyProgress {
+                tag: m.tag.clone(),
+                table: table.to_owned(),
+                rows,
+                expected_rows,
+                done,
+            },
+            Directive::Backfill(b) => Event::BackfillProgress {
+                tag: m.tag.clone(),
+                table: table.to_owned(),
+                column: b.column.clone(),
+                rows,
+                expected_rows,
+                done,
+            },
         };
         let row = self.read_row(conn, &m.tag).await?;
         if let Some((copy, _)) = walk.copy
@@ -324,13 +436,25 @@ impl Migrator {
         }
         let mut done_rows = row.and_then(|r| r.copied_rows).unwrap_or(0) as u64;
         events(progress(done_rows, false));
-        let walked = self.walk_to_end(conn, lock, work, &walk, &mut done_rows, &|rows| events(progress(rows, false))).await;
+        let walked = self
+            .walk_to_end(conn, lock, work, &walk, &mut done_rows, &|rows| {
+                events(progress(rows, false))
+            })
+            .await;
         if let Err(e) = walked {
             return Err(self.directive_failed(conn, lock, work, i, d, e).await);
         }
         if let Directive::Copy(copy) = d {
-            let recopied = |ranges| events(Event::RangesRecopied { tag: m.tag.clone(), table: table.to_owned(), ranges });
-            let synced = self.sync_copy(conn, lock, work, &walk, &mut done_rows, &recopied).await;
+            let recopied = |ranges| {
+                events(Event::RangesRecopied {
+                    tag: m.tag.clone(),
+                    table: table.to_owned(),
+                    ranges,
+                })
+            };
+            let synced = self
+                .sync_copy(conn, lock, work, &walk, &mut done_rows, &recopied)
+                .await;
             if let Err(e) = synced {
                 return Err(self.directive_failed(conn, lock, work, i, d, e).await);
             }
@@ -341,13 +465,24 @@ impl Migrator {
     }
 
     /// Batches from the cursor until no row is left; `report` every two seconds.
-    async fn walk_to_end(&self, conn: &mut Conn, lock: &Lock, work: &Work<'_>, walk: &Walk<'_>, done_rows: &mut u64, report: &dyn Fn(u64)) -> Result<u64, Walked> {
+    async fn walk_to_end(
+        &self,
+        conn: &mut Conn,
+        lock: &Lock,
+        work: &Work<'_>,
+        walk: &Walk<'_>,
+        done_rows: &mut u64,
+        report: &dyn Fn(u64),
+    ) -> Result<u64, Walked> {
         let mut reported = Instant::now();
         let mut cursor = self.read_cursor(conn, walk.tag).await?;
         let mut copied = 0;
         loop {
             lock.confirm(conn).await?;
-            let range = Range { lower: cursor.clone(), upper: None };
+            let range = Range {
+                lower: cursor.clone(),
+                upper: None,
+            };
             match self.batch(conn, lock, work, walk, &range, None).await? {
                 Some((upper, n)) => {
                     *done_rows += n;
@@ -367,14 +502,23 @@ impl Migrator {
     /// The history's batch cursor of `tag`.
     async fn read_cursor(&self, conn: &mut Conn, tag: &str) -> Result<Option<Vec<String>>, Walked> {
         let row = self.read_row(conn, tag).await?;
-        decode_key(row.and_then(|r| r.copy_cursor)).map_err(|e| Walked::Run(RunError::db(&format!("{tag}: reading the batch cursor"), e)))
+        decode_key(row.and_then(|r| r.copy_cursor))
+            .map_err(|e| Walked::Run(RunError::db(&format!("{tag}: reading the batch cursor"), e)))
     }
 
     /// One batch within `range`, retried on conflicts; after a lost connection the cursor
     /// is read back and the batch found again from there. For a range being copied again
     /// (`recopy`: its record's id), the record's progress moves instead of the history's.
     /// `None` when the range has no rows left.
-    async fn batch(&self, conn: &mut Conn, lock: &Lock, work: &Work<'_>, walk: &Walk<'_>, range: &Range, recopy: Option<&str>) -> Result<Option<(Vec<String>, u64)>, Walked> {
+    async fn batch(
+        &self,
+        conn: &mut Conn,
+        lock: &Lock,
+        work: &Work<'_>,
+        walk: &Walk<'_>,
+        range: &Range,
+        recopy: Option<&str>,
+    ) -> Result<Option<(Vec<String>, u64)>, Walked> {
         let policy = self.options.retry;
         let (mut conflicts, mut failures) = (0u32, 0u32);
         let mut range = range.clone();
@@ -383,7 +527,11 @@ impl Migrator {
             let error = match attempt {
                 Ok(done) => return Ok(done),
                 Err(WriteError::Db(e)) => e,
-                Err(other) => return Err(Walked::Run(other.into_run_error(work.m, "recording a batch"))),
+                Err(other) => {
+                    return Err(Walked::Run(
+                        other.into_run_error(work.m, "recording a batch"),
+                    ));
+                }
             };
             let doing = format!("{}: a batch of `{}`", work.m.tag, walk.sql.table);
             if let Some(wait) = policy.after_conflict(&error, &mut conflicts, &doing) {
@@ -393,7 +541,12 @@ impl Migrator {
                 tokio::time::sleep(wait).await;
                 conn.reconnect(&self.connector).await?;
                 if let Some(session) = old {
-                    self.end_session(&session).await.map_err(|detail| Walked::Run(RunError::LostSession { tag: work.m.tag.clone(), detail }))?;
+                    self.end_session(&session).await.map_err(|detail| {
+                        Walked::Run(RunError::LostSession {
+                            tag: work.m.tag.clone(),
+                            detail,
+                        })
+                    })?;
                 }
             } else {
                 return Err(Walked::Rows(error));
@@ -402,60 +555,131 @@ impl Migrator {
             // says.
             range.lower = match recopy {
                 None => self.read_cursor(conn, walk.tag).await?,
-                Some(id) => self.ranges(conn, walk).await?.into_iter().find(|r| r.id == id).and_then(|r| r.recopy_from).unwrap_or(range.lower),
+                Some(id) => self
+                    .ranges(conn, walk)
+                    .await?
+                    .into_iter()
+                    .find(|r| r.id == id)
+                    .and_then(|r| r.recopy_from)
+                    .unwrap_or(range.lower),
             };
         }
     }
 
     /// One batch. The cursor it starts from is locked and checked first, so that two
     /// batches can never both start from it (one waits, or conflicts, then finds it moved).
-    async fn batch_once(&self, c: &mut PgConnection, lock: &Lock, walk: &Walk<'_>, range: &Range, recopy: Option<&str>) -> Result<Option<(Vec<String>, u64)>, WriteError> {
+    async fn batch_once(
+        &self,
+        c: &mut PgConnection,
+        lock: &Lock,
+        walk: &Walk<'_>,
+        range: &Range,
+        recopy: Option<&str>,
+    ) -> Result<Option<(Vec<String>, u64)>, WriteError> {
         let history = &self.options.history;
         let mut tx = c.begin_with(self.batch_begin()).await?;
         check_fence(&mut tx, lock.fence()).await?;
         let start = encode_key(&range.lower);
         let cursor: Option<Option<String>> = match recopy {
             None => {
-                let sql = format!("SELECT copy_cursor FROM {} WHERE tag = $1 AND next_statement = $2 FOR UPDATE", history.qualified());
-                sqlx::query_scalar(AssertSqlSafe(sql)).bind(walk.tag).bind(walk.statement as i32).fetch_optional(&mut *tx).await?
+                let sql = format!(
+                    "SELECT copy_cursor FROM {} WHERE tag = $1 AND next_statement = $2 FOR UPDATE",
+                    history.qualified()
+                );
+                sqlx::query_scalar(AssertSqlSafe(sql))
+                    .bind(walk.tag)
+                    .bind(walk.statement as i32)
+                    .fetch_optional(&mut *tx)
+                    .await?
             }
             Some(id) => {
-                let sql = format!("SELECT nullif(recopy_cursor, 'null') FROM {} WHERE tag = $1 AND id = $2 FOR UPDATE", history.batches_qualified());
-                sqlx::query_scalar(AssertSqlSafe(sql)).bind(walk.tag).bind(id).fetch_optional(&mut *tx).await?
+                let sql = format!(
+                    "SELECT nullif(recopy_cursor, 'null') FROM {} WHERE tag = $1 AND id = $2 FOR UPDATE",
+                    history.batches_qualified()
+                );
+                sqlx::query_scalar(AssertSqlSafe(sql))
+                    .bind(walk.tag)
+                    .bind(id)
+                    .fetch_optional(&mut *tx)
+                    .await?
             }
         };
         if cursor != Some(start) {
             return Err(WriteError::Moved);
         }
-        let mut found = self.find_batch(&mut tx, walk, range, walk.sql.batch_rows).await?;
+        let mut found = self
+            .find_batch(&mut tx, walk, range, walk.sql.batch_rows)
+            .await?;
         if found.rows == 0 {
             tx.rollback().await?;
             return Ok(None);
         }
         if found.bytes > BATCH_BYTES && found.rows > 1 {
-            let fit: i64 = WalkSql::bind(range, sqlx::query(AssertSqlSafe(walk.sql.rows_within_budget(range)))).fetch_one(&mut *tx).await?.try_get(0)?;
+            let fit: i64 = WalkSql::bind(
+                range,
+                sqlx::query(AssertSqlSafe(walk.sql.rows_within_budget(range))),
+            )
+            .fetch_one(&mut *tx)
+            .await?
+            .try_get(0)?;
             found = self.find_batch(&mut tx, walk, range, fit as usize).await?;
         }
-        let batch = Range { lower: range.lower.clone(), upper: Some(found.upper.clone()) };
+        let batch = Range {
+            lower: range.lower.clone(),
+            upper: Some(found.upper.clone()),
+        };
         // The copy's checksum, of the batch's rows only (in the batch's snapshot), by the
         // query the verification pass compares it with.
         let checksum: Option<String> = match walk.copy {
-            Some(_) => WalkSql::bind(&batch, sqlx::query(AssertSqlSafe(walk.sql.checksum(&batch)))).fetch_one(&mut *tx).await?.try_get(0)?,
+            Some(_) => WalkSql::bind(
+                &batch,
+                sqlx::query(AssertSqlSafe(walk.sql.checksum(&batch))),
+            )
+            .fetch_one(&mut *tx)
+            .await?
+            .try_get(0)?,
             None => None,
         };
-        let rows = WalkSql::bind(&batch, sqlx::query(AssertSqlSafe(walk.sql.run(&batch)))).execute(&mut *tx).await?.rows_affected();
+        let rows = WalkSql::bind(&batch, sqlx::query(AssertSqlSafe(walk.sql.run(&batch))))
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
         let upper = encode_key(&batch.upper);
         if walk.copy.is_some() {
-            self.insert_range(&mut tx, walk, &batch, rows as i64, &checksum.unwrap_or_default()).await?;
+            self.insert_range(
+                &mut tx,
+                walk,
+                &batch,
+                rows as i64,
+                &checksum.unwrap_or_default(),
+            )
+            .await?;
         }
         match recopy {
             None => {
-                let sql = format!("UPDATE {} SET copy_cursor = $1, copied_rows = coalesce(copied_rows, 0) + $2 WHERE tag = $3 AND next_statement = $4", history.qualified());
-                sqlx::query(AssertSqlSafe(sql)).bind(&upper).bind(rows as i64).bind(walk.tag).bind(walk.statement as i32).execute(&mut *tx).await?
+                let sql = format!(
+                    "UPDATE {} SET copy_cursor = $1, copied_rows = coalesce(copied_rows, 0) + $2 WHERE tag = $3 AND next_statement = $4",
+                    history.qualified()
+                );
+                sqlx::query(AssertSqlSafe(sql))
+                    .bind(&upper)
+                    .bind(rows as i64)
+                    .bind(walk.tag)
+                    .bind(walk.statement as i32)
+                    .execute(&mut *tx)
+                    .await?
             }
             Some(id) => {
-                let sql = format!("UPDATE {} SET recopy_cursor = $1 WHERE tag = $2 AND id = $3", history.batches_qualified());
-                sqlx::query(AssertSqlSafe(sql)).bind(&upper).bind(walk.tag).bind(id).execute(&mut *tx).await?
+                let sql = format!(
+                    "UPDATE {} SET recopy_cursor = $1 WHERE tag = $2 AND id = $3",
+                    history.batches_qualified()
+                );
+                sqlx::query(AssertSqlSafe(sql))
+                    .bind(&upper)
+                    .bind(walk.tag)
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?
             }
         };
         tx.commit().await?;
@@ -463,19 +687,43 @@ impl Migrator {
     }
 
     /// The batch of the first `rows` rows within `range` (see [`WalkSql::bound`]).
-    async fn find_batch(&self, tx: &mut PgConnection, walk: &Walk<'_>, range: &Range, rows: usize) -> Result<Bound, sqlx::Error> {
-        let row = WalkSql::bind(range, sqlx::query(AssertSqlSafe(walk.sql.bound(range, rows)))).fetch_one(tx).await?;
+    async fn find_batch(
+        &self,
+        tx: &mut PgConnection,
+        walk: &Walk<'_>,
+        range: &Range,
+        rows: usize,
+    ) -> Result<Bound, sqlx::Error> {
+        let row = WalkSql::bind(
+            range,
+            sqlx::query(AssertSqlSafe(walk.sql.bound(range, rows))),
+        )
+        .fetch_one(tx)
+        .await?;
         let keys = walk.sql.key.len();
         let rows: i64 = row.try_get("rows")?;
         Ok(Bound {
-            upper: if rows == 0 { Vec::new() } else { (0..keys).map(|j| row.try_get::<String, _>(j)).collect::<Result<_, _>>()? },
+            upper: if rows == 0 {
+                Vec::new()
+            } else {
+                (0..keys)
+                    .map(|j| row.try_get::<String, _>(j))
+                    .collect::<Result<_, _>>()?
+            },
             rows,
             bytes: row.try_get("bytes")?,
         })
     }
 
     /// Records a copied range, its row count and checksum (in the copy's transaction).
-    async fn insert_range(&self, tx: &mut PgConnection, walk: &Walk<'_>, range: &Range, rows: i64, checksum: &str) -> Result<(), sqlx::Error> {
+    async fn insert_range(
+        &self,
+        tx: &mut PgConnection,
+        walk: &Walk<'_>,
+        range: &Range,
+        rows: i64,
+        checksum: &str,
+    ) -> Result<(), sqlx::Error> {
         let sql = format!(
             "INSERT INTO {} (tag, statement, id, lower_key, upper_key, row_count, checksum) VALUES ($1, $2, $3, $4, $5, $6, $7)",
             self.options.history.batches_qualified()
@@ -500,27 +748,67 @@ impl Migrator {
             self.options.history.batches_qualified()
         );
         let (tag, statement) = (walk.tag, walk.statement as i32);
-        let rows = retrying(conn, &self.connector, &self.options.retry, async |c| sqlx::query(AssertSqlSafe(sql.clone())).bind(tag).bind(statement).fetch_all(c).await)
-            .await
-            .map_err(|e| Walked::Run(RunError::db(&format!("{tag}: reading the copied ranges"), e.error)))?;
+        let rows = retrying(conn, &self.connector, &self.options.retry, async |c| {
+            sqlx::query(AssertSqlSafe(sql.clone()))
+                .bind(tag)
+                .bind(statement)
+                .fetch_all(c)
+                .await
+        })
+        .await
+        .map_err(|e| {
+            Walked::Run(RunError::db(
+                &format!("{tag}: reading the copied ranges"),
+                e.error,
+            ))
+        })?;
         let read = |r: &sqlx::postgres::PgRow| -> Result<RangeRecord, sqlx::Error> {
             let recopy: Option<String> = r.try_get("recopy_cursor")?;
             Ok(RangeRecord {
                 id: r.try_get("id")?,
-                range: Range { lower: decode_key(r.try_get("lower_key")?)?, upper: decode_key(Some(r.try_get("upper_key")?))? },
+                range: Range {
+                    lower: decode_key(r.try_get("lower_key")?)?,
+                    upper: decode_key(Some(r.try_get("upper_key")?))?,
+                },
                 checksum: r.try_get("checksum")?,
                 // "null" marks a recopy that has deleted its rows and copied none yet.
-                recopy_from: recopy.map(|t| if t == "null" { Ok(None) } else { decode_key(Some(t)) }).transpose()?,
+                recopy_from: recopy
+                    .map(|t| {
+                        if t == "null" {
+                            Ok(None)
+                        } else {
+                            decode_key(Some(t))
+                        }
+                    })
+                    .transpose()?,
             })
         };
-        rows.iter().map(read).collect::<Result<_, _>>().map_err(|e| Walked::Run(RunError::db(&format!("{tag}: reading the copied ranges"), e)))
+        rows.iter()
+            .map(read)
+            .collect::<Result<_, _>>()
+            .map_err(|e| {
+                Walked::Run(RunError::db(
+                    &format!("{tag}: reading the copied ranges"),
+                    e,
+                ))
+            })
     }
 
     /// After the walk: compares every copied range with the source, copies changed ranges
     /// again and new rows past the end, until a pass finds nothing changed.
-    async fn sync_copy(&self, conn: &mut Conn, lock: &Lock, work: &Work<'_>, walk: &Walk<'_>, done_rows: &mut u64, recopied: &dyn Fn(usize)) -> Result<(), Walked> {
+    async fn sync_copy(
+        &self,
+        conn: &mut Conn,
+        lock: &Lock,
+        work: &Work<'_>,
+        walk: &Walk<'_>,
+        done_rows: &mut u64,
+        recopied: &dyn Fn(usize),
+    ) -> Result<(), Walked> {
         let m = work.m;
-        let Some((copy, target_key)) = &walk.copy else { return Ok(()) };
+        let Some((copy, target_key)) = &walk.copy else {
+            return Ok(());
+        };
         for _ in 0..MAX_COPY_PASSES {
             let mut changed = Vec::new();
             for record in self.ranges(conn, walk).await? {
@@ -530,16 +818,27 @@ impl Migrator {
                 }
                 let sql = walk.sql.checksum(&record.range);
                 let range = record.range.clone();
-                let now: Option<String> = retrying(conn, &self.connector, &self.options.retry, async |c| {
-                    WalkSql::bind(&range, sqlx::query(AssertSqlSafe(sql.clone()))).fetch_one(c).await?.try_get(0)
-                })
-                .await
-                .map_err(|e| Walked::Run(RunError::db(&format!("{}: checking the copied rows of `{}`", m.tag, copy.source), e.error)))?;
+                let now: Option<String> =
+                    retrying(conn, &self.connector, &self.options.retry, async |c| {
+                        WalkSql::bind(&range, sqlx::query(AssertSqlSafe(sql.clone())))
+                            .fetch_one(c)
+                            .await?
+                            .try_get(0)
+                    })
+                    .await
+                    .map_err(|e| {
+                        Walked::Run(RunError::db(
+                            &format!("{}: checking the copied rows of `{}`", m.tag, copy.source),
+                            e.error,
+                        ))
+                    })?;
                 if now.unwrap_or_default() != record.checksum {
                     changed.push(record);
                 }
             }
-            let tail = self.walk_to_end(conn, lock, work, walk, done_rows, &|_| {}).await?;
+            let tail = self
+                .walk_to_end(conn, lock, work, walk, done_rows, &|_| {})
+                .await?;
             failpoint::hit("runner::after_copy_pass");
             if changed.is_empty() && tail == 0 {
                 return Ok(());
@@ -552,33 +851,63 @@ impl Migrator {
             };
             let ranges = changed.len();
             for record in changed {
-                self.recopy(conn, lock, work, walk, target_key, record).await?;
+                self.recopy(conn, lock, work, walk, target_key, record)
+                    .await?;
             }
             if ranges > 0 {
                 recopied(ranges);
             }
         }
-        Err(Walked::Changed(format!("`{}` kept changing during {MAX_COPY_PASSES} passes over the copy", copy.source)))
+        Err(Walked::Changed(format!(
+            "`{}` kept changing during {MAX_COPY_PASSES} passes over the copy",
+            copy.source
+        )))
     }
 
     /// Copies one changed range again: its rows are deleted from the new table (with the
     /// record marked), copied anew in batches (each with a record of its own), and the old
     /// record removed. Resumable at every step.
-    async fn recopy(&self, conn: &mut Conn, lock: &Lock, work: &Work<'_>, walk: &Walk<'_>, target_key: &str, record: RangeRecord) -> Result<(), Walked> {
-        let Some((copy, _)) = walk.copy else { return Ok(()) };
+    async fn recopy(
+        &self,
+        conn: &mut Conn,
+        lock: &Lock,
+        work: &Work<'_>,
+        walk: &Walk<'_>,
+        target_key: &str,
+        record: RangeRecord,
+    ) -> Result<(), Walked> {
+        let Some((copy, _)) = walk.copy else {
+            return Ok(());
+        };
         let history = &self.options.history;
         let m = work.m;
         let mut from = match record.recopy_from.clone() {
             Some(from) => from,
             None => {
-                let predicate = walk.sql.range_predicate(target_key, &record.range, 1).unwrap_or_else(|| "true".into());
-                let delete = format!("DELETE FROM {} WHERE {predicate}", quote_table(&copy.target));
-                let mark = format!("UPDATE {} SET recopy_cursor = $3 WHERE tag = $1 AND id = $2", history.batches_qualified());
+                let predicate = walk
+                    .sql
+                    .range_predicate(target_key, &record.range, 1)
+                    .unwrap_or_else(|| "true".into());
+                let delete = format!(
+                    "DELETE FROM {} WHERE {predicate}",
+                    quote_table(&copy.target)
+                );
+                let mark = format!(
+                    "UPDATE {} SET recopy_cursor = $3 WHERE tag = $1 AND id = $2",
+                    history.batches_qualified()
+                );
                 let range = record.range.clone();
                 let start = encode_key(&range.lower).unwrap_or_else(|| "null".into());
                 self.in_fenced_tx(conn, lock, m, async |tx| {
-                    WalkSql::bind(&range, sqlx::query(AssertSqlSafe(delete.clone()))).execute(&mut *tx).await?;
-                    sqlx::query(AssertSqlSafe(mark.clone())).bind(walk.tag).bind(&record.id).bind(&start).execute(&mut *tx).await?;
+                    WalkSql::bind(&range, sqlx::query(AssertSqlSafe(delete.clone())))
+                        .execute(&mut *tx)
+                        .await?;
+                    sqlx::query(AssertSqlSafe(mark.clone()))
+                        .bind(walk.tag)
+                        .bind(&record.id)
+                        .bind(&start)
+                        .execute(&mut *tx)
+                        .await?;
                     Ok(())
                 })
                 .await?;
@@ -586,21 +915,37 @@ impl Migrator {
             }
         };
         loop {
-            let range = Range { lower: from.clone(), upper: record.range.upper.clone() };
-            match self.batch(conn, lock, work, walk, &range, Some(&record.id)).await? {
+            let range = Range {
+                lower: from.clone(),
+                upper: record.range.upper.clone(),
+            };
+            match self
+                .batch(conn, lock, work, walk, &range, Some(&record.id))
+                .await?
+            {
                 Some((upper, _)) => from = Some(upper),
                 None => break,
             }
         }
         // The new ranges end at the last row copied; the rest of the old range, empty now,
         // gets a record of its own, so a row inserted there later is found too.
-        let rest = (from != record.range.upper).then(|| Range { lower: from.clone(), upper: record.range.upper.clone() });
-        let forget = format!("DELETE FROM {} WHERE tag = $1 AND id = $2", history.batches_qualified());
+        let rest = (from != record.range.upper).then(|| Range {
+            lower: from.clone(),
+            upper: record.range.upper.clone(),
+        });
+        let forget = format!(
+            "DELETE FROM {} WHERE tag = $1 AND id = $2",
+            history.batches_qualified()
+        );
         self.in_fenced_tx(conn, lock, m, async |tx| {
             if let Some(rest) = &rest {
                 self.insert_range(&mut *tx, walk, rest, 0, "").await?;
             }
-            sqlx::query(AssertSqlSafe(forget.clone())).bind(walk.tag).bind(&record.id).execute(&mut *tx).await?;
+            sqlx::query(AssertSqlSafe(forget.clone()))
+                .bind(walk.tag)
+                .bind(&record.id)
+                .execute(&mut *tx)
+                .await?;
             Ok(())
         })
         .await?;
@@ -610,7 +955,13 @@ impl Migrator {
 
     /// `body` in a transaction that first checks the fence; retried whole on conflicts and
     /// lost connections (callers make `body` safe to repeat).
-    async fn in_fenced_tx(&self, conn: &mut Conn, lock: &Lock, m: &LocalMigration, body: impl AsyncFn(&mut PgConnection) -> Result<(), sqlx::Error>) -> Result<(), Walked> {
+    async fn in_fenced_tx(
+        &self,
+        conn: &mut Conn,
+        lock: &Lock,
+        m: &LocalMigration,
+        body: impl AsyncFn(&mut PgConnection) -> Result<(), sqlx::Error>,
+    ) -> Result<(), Walked> {
         let result = retrying(conn, &self.connector, &self.options.retry, async |c| {
             let mut tx = c.begin().await?;
             match check_fence(&mut tx, lock.fence()).await {
@@ -625,17 +976,31 @@ impl Migrator {
         .await;
         match result {
             Ok(true) => Ok(()),
-            Ok(false) => Err(Walked::Run(WriteError::LockLost.into_run_error(m, "copying a changed range again"))),
+            Ok(false) => Err(Walked::Run(
+                WriteError::LockLost.into_run_error(m, "copying a changed range again"),
+            )),
             Err(e) => Err(Walked::Rows(e.error)),
         }
     }
 
     /// Deletes the copy ranges of `tag` (of statement `statement`, or all), in fenced
     /// transactions DSQL's row limit allows.
-    pub(crate) async fn forget_ranges(&self, conn: &mut Conn, lock: &Lock, m: &LocalMigration, statement: Option<usize>) -> Result<(), RunError> {
-        let filter = if statement.is_some() { " AND statement = $2" } else { "" };
+    pub(crate) async fn forget_ranges(
+        &self,
+        conn: &mut Conn,
+        lock: &Lock,
+        m: &LocalMigration,
+        statement: Option<usize>,
+    ) -> Result<(), RunError> {
+        let filter = if statement.is_some() {
+            " AND statement = $2"
+        } else {
+            ""
+        };
         let t = self.options.history.batches_qualified();
-        let sql = format!("DELETE FROM {t} WHERE tag = $1 AND id IN (SELECT id FROM {t} WHERE tag = $1{filter} LIMIT 2000)");
+        let sql = format!(
+            "DELETE FROM {t} WHERE tag = $1 AND id IN (SELECT id FROM {t} WHERE tag = $1{filter} LIMIT 2000)"
+        );
         let statement = statement.map(|s| s as i32);
         loop {
             let deleted = std::cell::Cell::new(0);
@@ -658,19 +1023,51 @@ impl Migrator {
 
     /// Empties `table` (the copy's target, left with rows by an earlier attempt) in fenced
     /// transactions of at most 2,999 rows, by its primary key: DSQL has no TRUNCATE.
-    async fn empty_table(&self, conn: &mut Conn, lock: &Lock, m: &LocalMigration, i: usize, table: &str) -> Result<(), RunError> {
-        let key = retrying(conn, &self.connector, &self.options.retry, async |c| primary_key(c, table).await)
-            .await
-            .map_err(|e| RunError::db(&format!("{}: reading the primary key of `{table}`", m.tag), e.error))?;
+    async fn empty_table(
+        &self,
+        conn: &mut Conn,
+        lock: &Lock,
+        m: &LocalMigration,
+        i: usize,
+        table: &str,
+    ) -> Result<(), RunError> {
+        let key = retrying(conn, &self.connector, &self.options.retry, async |c| {
+            primary_key(c, table).await
+        })
+        .await
+        .map_err(|e| {
+            RunError::db(
+                &format!("{}: reading the primary key of `{table}`", m.tag),
+                e.error,
+            )
+        })?;
         if key.is_empty() {
-            return Err(RunError::Directive { tag: m.tag.clone(), number: i + 1, message: format!("`{table}` has no primary key to empty it by before the copy starts: drop it, then rerun") });
+            return Err(RunError::Directive {
+                tag: m.tag.clone(),
+                number: i + 1,
+                message: format!(
+                    "`{table}` has no primary key to empty it by before the copy starts: drop it, then rerun"
+                ),
+            });
         }
-        let cols = key.iter().map(|k| quote(&k.name)).collect::<Vec<_>>().join(", ");
-        let sql = format!("DELETE FROM {t} WHERE ({cols}) IN (SELECT {cols} FROM {t} LIMIT 2999)", t = quote_table(table));
+        let cols = key
+            .iter()
+            .map(|k| quote(&k.name))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let sql = format!(
+            "DELETE FROM {t} WHERE ({cols}) IN (SELECT {cols} FROM {t} LIMIT 2999)",
+            t = quote_table(table)
+        );
         loop {
             let deleted = std::cell::Cell::new(0);
             self.in_fenced_tx(conn, lock, m, async |tx| {
-                deleted.set(sqlx::raw_sql(AssertSqlSafe(sql.clone())).execute(tx).await?.rows_affected());
+                deleted.set(
+                    sqlx::raw_sql(AssertSqlSafe(sql.clone()))
+                        .execute(tx)
+                        .await?
+                        .rows_affected(),
+                );
                 Ok(())
             })
             .await
@@ -686,15 +1083,44 @@ impl Migrator {
     /// rejects), or a copy whose source kept changing: a copy is discarded, leaving the old
     /// table untouched and nothing half-built; a backfill keeps the batches done, and a
     /// rerun resumes after them. The failure is recorded.
-    async fn directive_failed(&self, conn: &mut Conn, lock: &Lock, work: &Work<'_>, i: usize, d: &Directive, error: Walked) -> RunError {
+    async fn directive_failed(
+        &self,
+        conn: &mut Conn,
+        lock: &Lock,
+        work: &Work<'_>,
+        i: usize,
+        d: &Directive,
+        error: Walked,
+    ) -> RunError {
         let m = work.m;
-        let fail = |message: String| RunError::Directive { tag: m.tag.clone(), number: i + 1, message };
+        let fail = |message: String| RunError::Directive {
+            tag: m.tag.clone(),
+            number: i + 1,
+            message,
+        };
         let (cause, code) = match error {
             Walked::Run(e) => return e,
-            Walked::Rows(e) if !retry::sqlstate(&e).is_some_and(|c| c.starts_with("22") || c.starts_with("23")) => {
-                return RunError::db(&format!("{}: walking `{}` in batches (rerun to resume after the last committed batch)", m.tag, d.table()), e);
+            Walked::Rows(e)
+                if !retry::sqlstate(&e)
+                    .is_some_and(|c| c.starts_with("22") || c.starts_with("23")) =>
+            {
+                return RunError::db(
+                    &format!(
+                        "{}: walking `{}` in batches (rerun to resume after the last committed batch)",
+                        m.tag,
+                        d.table()
+                    ),
+                    e,
+                );
             }
-            Walked::Rows(e) => (format!("{e}{}{}", super::error::sqlstate_suffix(&e), super::error::detail_suffix(&e)), retry::sqlstate(&e)),
+            Walked::Rows(e) => (
+                format!(
+                    "{e}{}{}",
+                    super::error::sqlstate_suffix(&e),
+                    super::error::detail_suffix(&e)
+                ),
+                retry::sqlstate(&e),
+            ),
             Walked::Changed(why) => (why, None),
         };
         // The failure is recorded first, so that whatever the clean-up below leaves, the
@@ -704,23 +1130,45 @@ impl Migrator {
         let (transition, error) = match d {
             Directive::Copy(copy) => {
                 let creates = format!("CREATE TABLE IF NOT EXISTS {} ", quote_table(&copy.target));
-                let restart = work.statements[..i].iter().rposition(|s| s.contains(&creates)).unwrap_or(i);
+                let restart = work.statements[..i]
+                    .iter()
+                    .rposition(|s| s.contains(&creates))
+                    .unwrap_or(i);
                 let error = fail(format!(
                     "copying `{}` into `{}` failed: {cause}; the copy was discarded and `{}` is unchanged: fix the data or the change (or pause writes to `{}`), then rerun",
                     copy.source, copy.target, copy.source, copy.source
                 ));
-                (Transition { clear_batches: true, ..Transition::failed(restart, i, code, error.to_string()) }, error)
+                (
+                    Transition {
+                        clear_batches: true,
+                        ..Transition::failed(restart, i, code, error.to_string())
+                    },
+                    error,
+                )
             }
             Directive::Backfill(BackfillDirective { table, column, .. }) => {
-                let error = fail(format!("backfilling `{table}.{column}` failed: {cause}; the rows before this batch are filled and the rest are NULL: fix the data, then rerun to resume"));
-                (Transition { hashes: i + 1, ..Transition::failed(i, i, code, error.to_string()) }, error)
+                let error = fail(format!(
+                    "backfilling `{table}.{column}` failed: {cause}; the rows before this batch are filled and the rest are NULL: fix the data, then rerun to resume"
+                ));
+                (
+                    Transition {
+                        hashes: i + 1,
+                        ..Transition::failed(i, i, code, error.to_string())
+                    },
+                    error,
+                )
             }
         };
-        if let Err(e) = self.record(conn, lock, m, &work.hashes, Some(i), &transition).await {
+        if let Err(e) = self
+            .record(conn, lock, m, &work.hashes, Some(i), &transition)
+            .await
+        {
             return e;
         }
         if let Directive::Copy(copy) = d
-            && let Err(e) = self.discard_copy(conn, lock, work, transition.next < i, copy).await
+            && let Err(e) = self
+                .discard_copy(conn, lock, work, transition.next < i, copy)
+                .await
         {
             return e;
         }
@@ -729,16 +1177,36 @@ impl Migrator {
 
     /// After the copy and its passes: both tables hold the same number of rows (else the
     /// copy is discarded), then the grants.
-    async fn check_copy(&self, conn: &mut Conn, lock: &Lock, work: &Work<'_>, i: usize, d: &CopyDirective) -> Result<(), RunError> {
+    async fn check_copy(
+        &self,
+        conn: &mut Conn,
+        lock: &Lock,
+        work: &Work<'_>,
+        i: usize,
+        d: &CopyDirective,
+    ) -> Result<(), RunError> {
         let m = work.m;
         let (connector, policy) = (&self.connector, &self.options.retry);
-        let count_sql = format!("SELECT (SELECT count(*) FROM {}) AS source, (SELECT count(*) FROM {}) AS target", quote_table(&d.source), quote_table(&d.target));
-        let (source_rows, target_rows): (i64, i64) = retrying(conn, connector, policy, async |c| sqlx::query_as(AssertSqlSafe(count_sql.clone())).fetch_one(c).await)
-            .await
-            .map_err(|e| RunError::db(&format!("{}: counting rows", m.tag), e.error))?;
+        let count_sql = format!(
+            "SELECT (SELECT count(*) FROM {}) AS source, (SELECT count(*) FROM {}) AS target",
+            quote_table(&d.source),
+            quote_table(&d.target)
+        );
+        let (source_rows, target_rows): (i64, i64) = retrying(conn, connector, policy, async |c| {
+            sqlx::query_as(AssertSqlSafe(count_sql.clone()))
+                .fetch_one(c)
+                .await
+        })
+        .await
+        .map_err(|e| RunError::db(&format!("{}: counting rows", m.tag), e.error))?;
         if source_rows != target_rows {
-            let cause = Walked::Changed(format!("after the copy `{}` holds {source_rows} rows and `{}` {target_rows}", d.source, d.target));
-            return Err(self.directive_failed(conn, lock, work, i, &Directive::Copy(d.clone()), cause).await);
+            let cause = Walked::Changed(format!(
+                "after the copy `{}` holds {source_rows} rows and `{}` {target_rows}",
+                d.source, d.target
+            ));
+            return Err(self
+                .directive_failed(conn, lock, work, i, &Directive::Copy(d.clone()), cause)
+                .await);
         }
         self.copy_grants(conn, m, d).await?;
         self.continue_identities(conn, lock, m, d).await
@@ -749,70 +1217,168 @@ impl Migrator {
     /// so the new sequences still stand at their start. The values are read with `max()`
     /// and from the old sequence, and set with `ALTER COLUMN .. RESTART WITH`, which DSQL
     /// documents; a rerun sets it again.
-    async fn continue_identities(&self, conn: &mut Conn, lock: &Lock, m: &LocalMigration, d: &CopyDirective) -> Result<(), RunError> {
+    async fn continue_identities(
+        &self,
+        conn: &mut Conn,
+        lock: &Lock,
+        m: &LocalMigration,
+        d: &CopyDirective,
+    ) -> Result<(), RunError> {
         let (connector, policy) = (&self.connector, &self.options.retry);
         let read = "SELECT a.attname::text FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace \
                     WHERE n.nspname = $1 AND c.relname = $2 AND a.attidentity IN ('a', 'd') AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum";
-        let columns: Vec<String> = retrying(conn, connector, policy, async |c| sqlx::query_scalar(read).bind(table_schema(&d.target)).bind(bare_table_name(&d.target)).fetch_all(c).await)
-            .await
-            .map_err(|e| RunError::db(&format!("{}: reading the identity columns of `{}`", m.tag, d.target), e.error))?;
-        for column in columns {
-            let next_sql = format!("SELECT (coalesce(max({}), 0) + 1)::bigint FROM {}", quote(&column), quote_table(&d.target));
-            let mut next: i64 = retrying(conn, connector, policy, async |c| sqlx::query_scalar(AssertSqlSafe(next_sql.clone())).fetch_one(c).await)
+        let columns: Vec<String> = retrying(conn, connector, policy, async |c| {
+            sqlx::query_scalar(read)
+                .bind(table_schema(&d.target))
+                .bind(bare_table_name(&d.target))
+                .fetch_all(c)
                 .await
-                .map_err(|e| RunError::db(&format!("{}: reading the largest `{}.{column}`", m.tag, d.target), e.error))?;
-            // Past what the old table's own sequence handed out too (rows since deleted).
-            let sequence: Option<String> = retrying(conn, connector, policy, async |c| {
-                sqlx::query_scalar("SELECT pg_get_serial_sequence($1, $2)").bind(quote_table(&d.source)).bind(&column).fetch_one(c).await
+        })
+        .await
+        .map_err(|e| {
+            RunError::db(
+                &format!("{}: reading the identity columns of `{}`", m.tag, d.target),
+                e.error,
+            )
+        })?;
+        for column in columns {
+            let next_sql = format!(
+                "SELECT (coalesce(max({}), 0) + 1)::bigint FROM {}",
+                quote(&column),
+                quote_table(&d.target)
+            );
+            let mut next: i64 = retrying(conn, connector, policy, async |c| {
+                sqlx::query_scalar(AssertSqlSafe(next_sql.clone()))
+                    .fetch_one(c)
+                    .await
             })
             .await
-            .map_err(|e| RunError::db(&format!("{}: finding the sequence of `{}.{column}`", m.tag, d.source), e.error))?;
+            .map_err(|e| {
+                RunError::db(
+                    &format!("{}: reading the largest `{}.{column}`", m.tag, d.target),
+                    e.error,
+                )
+            })?;
+            // Past what the old table's own sequence handed out too (rows since deleted).
+            let sequence: Option<String> = retrying(conn, connector, policy, async |c| {
+                sqlx::query_scalar("SELECT pg_get_serial_sequence($1, $2)")
+                    .bind(quote_table(&d.source))
+                    .bind(&column)
+                    .fetch_one(c)
+                    .await
+            })
+            .await
+            .map_err(|e| {
+                RunError::db(
+                    &format!("{}: finding the sequence of `{}.{column}`", m.tag, d.source),
+                    e.error,
+                )
+            })?;
             if let Some(sequence) = sequence {
                 // `pg_get_serial_sequence` returns the name quoted as needed.
-                let handed_out = format!("SELECT (CASE WHEN is_called THEN last_value + 1 ELSE last_value END)::bigint FROM {sequence}");
-                let old_next: i64 = retrying(conn, connector, policy, async |c| sqlx::query_scalar(AssertSqlSafe(handed_out.clone())).fetch_one(c).await)
-                    .await
-                    .map_err(|e| RunError::db(&format!("{}: reading the sequence of `{}.{column}`", m.tag, d.source), e.error))?;
+                let handed_out = format!(
+                    "SELECT (CASE WHEN is_called THEN last_value + 1 ELSE last_value END)::bigint FROM {sequence}"
+                );
+                let old_next: i64 = retrying(conn, connector, policy, async |c| {
+                    sqlx::query_scalar(AssertSqlSafe(handed_out.clone()))
+                        .fetch_one(c)
+                        .await
+                })
+                .await
+                .map_err(|e| {
+                    RunError::db(
+                        &format!("{}: reading the sequence of `{}.{column}`", m.tag, d.source),
+                        e.error,
+                    )
+                })?;
                 next = next.max(old_next);
             }
             lock.check_now(conn).await?;
-            let restart = format!("ALTER TABLE {} ALTER COLUMN {} RESTART WITH {next}", quote_table(&d.target), quote(&column));
-            retrying(conn, connector, policy, async |c| sqlx::raw_sql(AssertSqlSafe(restart.clone())).execute(c).await)
-                .await
-                .map_err(|e| RunError::db(&format!("{}: continuing the identity `{}.{column}`", m.tag, d.target), e.error))?;
+            let restart = format!(
+                "ALTER TABLE {} ALTER COLUMN {} RESTART WITH {next}",
+                quote_table(&d.target),
+                quote(&column)
+            );
+            retrying(conn, connector, policy, async |c| {
+                sqlx::raw_sql(AssertSqlSafe(restart.clone()))
+                    .execute(c)
+                    .await
+            })
+            .await
+            .map_err(|e| {
+                RunError::db(
+                    &format!("{}: continuing the identity `{}.{column}`", m.tag, d.target),
+                    e.error,
+                )
+            })?;
         }
         Ok(())
     }
 
     /// Drops the half-filled new table (when the migration creates it again on the rerun;
     /// otherwise the rerun empties it) and forgets its ranges.
-    async fn discard_copy(&self, conn: &mut Conn, lock: &Lock, work: &Work<'_>, drop_table: bool, d: &CopyDirective) -> Result<(), RunError> {
+    async fn discard_copy(
+        &self,
+        conn: &mut Conn,
+        lock: &Lock,
+        work: &Work<'_>,
+        drop_table: bool,
+        d: &CopyDirective,
+    ) -> Result<(), RunError> {
         let m = work.m;
         if drop_table {
             lock.check_now(conn).await?;
             let drop = format!("DROP TABLE IF EXISTS {}", quote_table(&d.target));
-            retrying(conn, &self.connector, &self.options.retry, async |c| sqlx::raw_sql(AssertSqlSafe(drop.clone())).execute(c).await)
-                .await
-                .map_err(|e| RunError::db(&format!("{}: discarding `{}`", m.tag, d.target), e.error))?;
+            retrying(conn, &self.connector, &self.options.retry, async |c| {
+                sqlx::raw_sql(AssertSqlSafe(drop.clone())).execute(c).await
+            })
+            .await
+            .map_err(|e| RunError::db(&format!("{}: discarding `{}`", m.tag, d.target), e.error))?;
         }
         self.forget_ranges(conn, lock, m, None).await
     }
 
     /// Grants the new table what the old one grants (other than to its owner), one
     /// statement per transaction; GRANT is idempotent, so a rerun repeats them safely.
-    async fn copy_grants(&self, conn: &mut Conn, m: &LocalMigration, d: &CopyDirective) -> Result<(), RunError> {
+    async fn copy_grants(
+        &self,
+        conn: &mut Conn,
+        m: &LocalMigration,
+        d: &CopyDirective,
+    ) -> Result<(), RunError> {
         let (connector, policy) = (&self.connector, &self.options.retry);
         let read = "SELECT a.privilege_type, CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(r.rolname) END AS grantee \
                     FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace CROSS JOIN LATERAL aclexplode(c.relacl) a LEFT JOIN pg_roles r ON r.oid = a.grantee \
                     WHERE n.nspname = $1 AND c.relname = $2 AND a.grantee <> c.relowner ORDER BY 2, 1";
-        let grants: Vec<(String, String)> = retrying(conn, connector, policy, async |c| sqlx::query_as(read).bind(table_schema(&d.source)).bind(bare_table_name(&d.source)).fetch_all(c).await)
-            .await
-            .map_err(|e| RunError::db(&format!("{}: reading the grants of `{}`", m.tag, d.source), e.error))?;
-        for (privilege, grantee) in grants {
-            let grant = format!("GRANT {privilege} ON {} TO {grantee}", quote_table(&d.target));
-            retrying(conn, connector, policy, async |c| sqlx::raw_sql(AssertSqlSafe(grant.clone())).execute(c).await)
+        let grants: Vec<(String, String)> = retrying(conn, connector, policy, async |c| {
+            sqlx::query_as(read)
+                .bind(table_schema(&d.source))
+                .bind(bare_table_name(&d.source))
+                .fetch_all(c)
                 .await
-                .map_err(|e| RunError::db(&format!("{}: copying grants to `{}`", m.tag, d.target), e.error))?;
+        })
+        .await
+        .map_err(|e| {
+            RunError::db(
+                &format!("{}: reading the grants of `{}`", m.tag, d.source),
+                e.error,
+            )
+        })?;
+        for (privilege, grantee) in grants {
+            let grant = format!(
+                "GRANT {privilege} ON {} TO {grantee}",
+                quote_table(&d.target)
+            );
+            retrying(conn, connector, policy, async |c| {
+                sqlx::raw_sql(AssertSqlSafe(grant.clone())).execute(c).await
+            })
+            .await
+            .map_err(|e| {
+                RunError::db(
+                    &format!("{}: copying grants to `{}`", m.tag, d.target),
+                    e.error,
+                )
+            })?;
         }
         Ok(())
     }
@@ -833,7 +1399,9 @@ impl Walked {
         match self {
             Walked::Run(e) => e,
             Walked::Rows(e) => RunError::db(&format!("{}: {doing}", m.tag), e),
-            Walked::Changed(why) => RunError::db(&format!("{}: {doing}", m.tag), sqlx::Error::Protocol(why)),
+            Walked::Changed(why) => {
+                RunError::db(&format!("{}: {doing}", m.tag), sqlx::Error::Protocol(why))
+            }
         }
     }
 }
@@ -849,7 +1417,13 @@ mod tests {
     use super::*;
 
     fn key(names: &[&str]) -> Vec<KeyColumn> {
-        names.iter().map(|n| KeyColumn { name: (*n).into(), sql_type: "integer".into() }).collect()
+        names
+            .iter()
+            .map(|n| KeyColumn {
+                name: (*n).into(),
+                sql_type: "integer".into(),
+            })
+            .collect()
     }
 
     #[test]
@@ -859,18 +1433,46 @@ mod tests {
             target: "t__tw_new".into(),
             insert: "INSERT INTO \"t__tw_new\" (\"id\", \"pages\") SELECT \"id\"::bigint, \"pages\" FROM \"t\"".into(),
         };
-        assert_eq!(key_in_target(&copy, &key(&["id"])).as_deref(), Some("\"id\"::integer"));
-        let computed = CopyDirective { insert: "INSERT INTO \"t__tw_new\" (\"id\") SELECT \"id\" + 1 FROM \"t\"".into(), ..copy };
+        assert_eq!(
+            key_in_target(&copy, &key(&["id"])).as_deref(),
+            Some("\"id\"::integer")
+        );
+        let computed = CopyDirective {
+            insert: "INSERT INTO \"t__tw_new\" (\"id\") SELECT \"id\" + 1 FROM \"t\"".into(),
+            ..copy
+        };
         assert_eq!(key_in_target(&computed, &key(&["id"])), None);
     }
 
     #[test]
     fn ranges_become_key_predicates() {
-        let d = Directive::Copy(CopyDirective { source: "t".into(), target: "n".into(), insert: "INSERT INTO \"n\" (\"a\") SELECT \"a\" FROM \"t\"".into() });
+        let d = Directive::Copy(CopyDirective {
+            source: "t".into(),
+            target: "n".into(),
+            insert: "INSERT INTO \"n\" (\"a\") SELECT \"a\" FROM \"t\"".into(),
+        });
         let sql = WalkSql::new(&d, key(&["a", "b"]), "0".into(), 10);
-        let both = Range { lower: Some(vec!["1".into(), "2".into()]), upper: Some(vec!["3".into(), "4".into()]) };
-        assert_eq!(sql.range_predicate("\"a\", \"b\"", &both, 1).unwrap(), "(\"a\", \"b\") > ($1::integer, $2::integer) AND (\"a\", \"b\") <= ($3::integer, $4::integer)");
-        assert_eq!(sql.run(&Range { lower: None, upper: None }), "INSERT INTO \"n\" (\"a\") SELECT \"a\" FROM \"t\"");
-        assert!(sql.run(&Range { lower: None, upper: Some(vec!["3".into(), "4".into()]) }).ends_with(" WHERE (\"a\", \"b\") <= ($1::integer, $2::integer)"));
+        let both = Range {
+            lower: Some(vec!["1".into(), "2".into()]),
+            upper: Some(vec!["3".into(), "4".into()]),
+        };
+        assert_eq!(
+            sql.range_predicate("\"a\", \"b\"", &both, 1).unwrap(),
+            "(\"a\", \"b\") > ($1::integer, $2::integer) AND (\"a\", \"b\") <= ($3::integer, $4::integer)"
+        );
+        assert_eq!(
+            sql.run(&Range {
+                lower: None,
+                upper: None
+            }),
+            "INSERT INTO \"n\" (\"a\") SELECT \"a\" FROM \"t\""
+        );
+        assert!(
+            sql.run(&Range {
+                lower: None,
+                upper: Some(vec!["3".into(), "4".into()])
+            })
+            .ends_with(" WHERE (\"a\", \"b\") <= ($1::integer, $2::integer)")
+        );
     }
 }

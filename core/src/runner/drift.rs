@@ -63,7 +63,10 @@ pub enum ComparedWith {
 impl DriftReport {
     /// True when the database is as its migrations and the permissions file say.
     pub fn is_clean(&self) -> bool {
-        self.differences.is_empty() && self.missing_grants.is_empty() && self.excess_grants.is_empty() && self.memberships.is_empty()
+        self.differences.is_empty()
+            && self.missing_grants.is_empty()
+            && self.excess_grants.is_empty()
+            && self.memberships.is_empty()
     }
 }
 
@@ -88,29 +91,75 @@ pub async fn drift(
     // The migrations were written for `dialect`: replayed under its rules, whichever
     // rules the target is read under.
     let dsql = dialect == crate::compile::rules::Dialect::Dsql || connector.target().dsql_rules();
-    let replayed = scratch::with_scratch_database(scratch_admin_url, "drift", stop, async |url: &str| {
-        let target = if dsql { Target::DsqlEmulated { url: url.to_owned() } } else { Target::Postgres { url: url.to_owned() } };
-        if !applied.migrations.is_empty() {
-            let options = MigratorOptions { lock: false, history: history.clone(), ..MigratorOptions::default() };
-            match Migrator::new(target, applied, options).await?.run(&|_| {}).await {
-                Ok(_) => {}
-                // A statement the scratch server refuses (a SERIAL's sequence no migration
-                // creates, a role or schema the platform provides) or the runner refuses.
-                Err(RunError::Statement { tag, number, source, .. }) => return Ok(Err(format!("{tag}: statement {number} failed: {}", crate::error::printable(&source.to_string())))),
-                Err(RunError::Refused { tag, number, reason, .. }) => return Ok(Err(format!("{tag}: statement {number} is refused: {}", crate::error::printable(&reason)))),
-                Err(e) => return Err(e),
+    let replayed =
+        scratch::with_scratch_database(scratch_admin_url, "drift", stop, async |url: &str| {
+            let target = if dsql {
+                Target::DsqlEmulated {
+                    url: url.to_owned(),
+                }
+            } else {
+                Target::Postgres {
+                    url: url.to_owned(),
+                }
+            };
+            if !applied.migrations.is_empty() {
+                let options = MigratorOptions {
+                    lock: false,
+                    history: history.clone(),
+                    ..MigratorOptions::default()
+                };
+                match Migrator::new(target, applied, options)
+                    .await?
+                    .run(&|_| {})
+                    .await
+                {
+                    Ok(_) => {}
+                    // A statement the scratch server refuses (a SERIAL's sequence no migration
+                    // creates, a role or schema the platform provides) or the runner refuses.
+                    Err(RunError::Statement {
+                        tag,
+                        number,
+                        source,
+                        ..
+                    }) => {
+                        return Ok(Err(format!(
+                            "{tag}: statement {number} failed: {}",
+                            crate::error::printable(&source.to_string())
+                        )));
+                    }
+                    Err(RunError::Refused {
+                        tag,
+                        number,
+                        reason,
+                        ..
+                    }) => {
+                        return Ok(Err(format!(
+                            "{tag}: statement {number} is refused: {}",
+                            crate::error::printable(&reason)
+                        )));
+                    }
+                    Err(e) => return Err(e),
+                }
             }
-        }
-        let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(url).await.map_err(|e| RunError::Connect { target: super::redact_url(url), source: e })?;
-        let namespaces = scratch::application_namespaces(&mut conn, history).await?;
-        let found = scratch::read_schemas(&mut conn, &namespaces, history).await?;
-        let version: i32 = sqlx::query_scalar("SELECT current_setting('server_version_num')::int / 10000").fetch_one(&mut conn).await.map_err(|e| RunError::db("reading the scratch server's version", e))?;
-        let runner = history_owner(&mut conn, history).await?;
-        let _ = sqlx::Connection::close(conn).await;
-        Ok(Ok((found, namespaces, version, runner)))
-    })
-    .await?
-    .1;
+            let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(url)
+                .await
+                .map_err(|e| RunError::Connect {
+                    target: super::redact_url(url),
+                    source: e,
+                })?;
+            let namespaces = scratch::application_namespaces(&mut conn, history).await?;
+            let found = scratch::read_schemas(&mut conn, &namespaces, history).await?;
+            let version: i32 =
+                sqlx::query_scalar("SELECT current_setting('server_version_num')::int / 10000")
+                    .fetch_one(&mut conn)
+                    .await
+                    .map_err(|e| RunError::db("reading the scratch server's version", e))?;
+            let runner = history_owner(&mut conn, history).await?;
+            let _ = sqlx::Connection::close(conn).await;
+            Ok(Ok((found, namespaces, version, runner)))
+        })
+        .await?
+        .1;
     let mut conn = connector.connect().await?;
     let mut notes = Vec::new();
     let (mut differences, expected_tables, found, compared_with) = match replayed {
@@ -121,7 +170,11 @@ pub async fn drift(
             namespaces.sort();
             namespaces.dedup();
             let found = scratch::read_schemas(conn.pg(), &namespaces, history).await?;
-            let version: Option<i32> = sqlx::query_scalar("SELECT current_setting('server_version_num')::int / 10000").fetch_one(conn.pg()).await.ok();
+            let version: Option<i32> =
+                sqlx::query_scalar("SELECT current_setting('server_version_num')::int / 10000")
+                    .fetch_one(conn.pg())
+                    .await
+                    .ok();
             if version.is_some_and(|v| v != scratch_version) {
                 notes.push(format!(
                     "the migrations were replayed on PostgreSQL {scratch_version} and the database runs {}: text the server prints (expressions, views, functions) can differ between versions; give --scratch a server of the same version",
@@ -129,22 +182,51 @@ pub async fn drift(
                 ));
             }
             let mut differences = Vec::new();
-            for d in compare::catalog_differences(&expected.schema, &expected.text, &found.schema, &found.text) {
+            for d in compare::catalog_differences(
+                &expected.schema,
+                &expected.text,
+                &found.schema,
+                &found.text,
+            ) {
                 match d {
                     // A view, function, sequence or extension only the database has is not
                     // the migrations' and touches no table they make: listed, left alone.
                     // (A view is said so already, as what is not a table.)
-                    Difference::Beside { object: compare::BesideKind::View, table: None, expected: None, .. } => {}
-                    Difference::Beside { object, table: None, name, expected: None, found: Some(definition) } => {
-                        notes.push(format!("{object} `{name}` ({}) is not made by the migrations; left alone", compare::one_line(&definition)));
+                    Difference::Beside {
+                        object: compare::BesideKind::View,
+                        table: None,
+                        expected: None,
+                        ..
+                    } => {}
+                    Difference::Beside {
+                        object,
+                        table: None,
+                        name,
+                        expected: None,
+                        found: Some(definition),
+                    } => {
+                        notes.push(format!(
+                            "{object} `{name}` ({}) is not made by the migrations; left alone",
+                            compare::one_line(&definition)
+                        ));
                     }
                     d => differences.push(d),
                 }
             }
             if let Some(runner) = history_owner(conn.pg(), history).await? {
-                differences.extend(owners(&expected, &found, scratch_runner.as_deref(), &runner));
+                differences.extend(owners(
+                    &expected,
+                    &found,
+                    scratch_runner.as_deref(),
+                    &runner,
+                ));
             }
-            (differences, expected.schema.tables.len(), found, ComparedWith::Migrations)
+            (
+                differences,
+                expected.schema.tables.len(),
+                found,
+                ComparedWith::Migrations,
+            )
         }
         Err(failure) => {
             let expected = crate::compile::lower::for_dialect(snapshot, dialect);
@@ -152,11 +234,29 @@ pub async fn drift(
             notes.push(format!(
                 "the applied migrations do not replay on an empty database ({failure}), so the database was compared with the snapshot, which sees less (no validity, row-level security, triggers or owners)"
             ));
-            (compare::differences(&expected, &found.schema), expected.tables.len(), found, ComparedWith::Snapshot)
+            (
+                compare::differences(&expected, &found.schema),
+                expected.tables.len(),
+                found,
+                ComparedWith::Snapshot,
+            )
         }
     };
-    differences.extend(found.invalid_indexes.iter().map(|index| Difference::InvalidIndex { index: index.clone() }));
-    notes.extend(found.unmodelled.iter().filter(|u| !u.is_compared()).map(|u| u.note.clone()));
+    differences.extend(
+        found
+            .invalid_indexes
+            .iter()
+            .map(|index| Difference::InvalidIndex {
+                index: index.clone(),
+            }),
+    );
+    notes.extend(
+        found
+            .unmodelled
+            .iter()
+            .filter(|u| !u.is_compared())
+            .map(|u| u.note.clone()),
+    );
     notes.sort();
     notes.dedup();
     let grants = match permissions {
@@ -177,7 +277,10 @@ pub async fn drift(
 }
 
 /// The role that owns the history table (the one migrations run as), when it is there.
-async fn history_owner(conn: &mut sqlx::PgConnection, history: &HistoryTable) -> Result<Option<String>, RunError> {
+async fn history_owner(
+    conn: &mut sqlx::PgConnection,
+    history: &HistoryTable,
+) -> Result<Option<String>, RunError> {
     sqlx::query_scalar("SELECT pg_get_userbyid(c.relowner)::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2")
         .bind(&history.schema)
         .bind(&history.table)
@@ -190,7 +293,12 @@ async fn history_owner(conn: &mut sqlx::PgConnection, history: &HistoryTable) ->
 /// replay left to the role it ran as (`scratch_runner`) belongs to the one the live
 /// history's owner is (`runner`); one a migration handed to another role (`ALTER TABLE ..
 /// OWNER TO`), to that role.
-fn owners(expected: &Introspected, found: &Introspected, scratch_runner: Option<&str>, runner: &str) -> Vec<Difference> {
+fn owners(
+    expected: &Introspected,
+    found: &Introspected,
+    scratch_runner: Option<&str>,
+    runner: &str,
+) -> Vec<Difference> {
     found
         .owners
         .iter()
@@ -200,7 +308,11 @@ fn owners(expected: &Introspected, found: &Introspected, scratch_runner: Option<
                 Some(o) if Some(o.as_str()) != scratch_runner => o.clone(),
                 _ => runner.to_owned(),
             };
-            (*owner != wanted).then(|| Difference::Owner { table: table.clone(), expected: wanted, found: owner.clone() })
+            (*owner != wanted).then(|| Difference::Owner {
+                table: table.clone(),
+                expected: wanted,
+                found: owner.clone(),
+            })
         })
         .collect()
 }

@@ -33,19 +33,46 @@ const OTHER_TABLES: &str = "SELECT EXISTS (SELECT 1 FROM pg_class c JOIN pg_name
 /// that this history has in another state; and a database with tables but no drizzle
 /// table where the journal says, or an empty one (its history may live elsewhere, and
 /// running the folder from the start would repeat it).
-pub(super) async fn to_adopt<'a>(conn: &mut PgConnection, drizzle: &DrizzleHistory, migrations: &'a [LocalMigration], rows: &[HistoryRow], own_tables: &[String], run_skipped: &[String]) -> Result<Vec<&'a LocalMigration>, RunError> {
+pub(super) async fn to_adopt<'a>(
+    conn: &mut PgConnection,
+    drizzle: &DrizzleHistory,
+    migrations: &'a [LocalMigration],
+    rows: &[HistoryRow],
+    own_tables: &[String],
+    run_skipped: &[String],
+) -> Result<Vec<&'a LocalMigration>, RunError> {
     let table = format!("{}.{}", drizzle.schema, drizzle.table);
-    let refuse = |message: String| RunError::DrizzleHistory { table: table.clone(), message };
-    let exists: bool = sqlx::query_scalar(TABLE_EXISTS).bind(&drizzle.schema).bind(&drizzle.table).fetch_one(&mut *conn).await.map_err(|e| RunError::db("looking for drizzle's history", e))?;
+    let refuse = |message: String| RunError::DrizzleHistory {
+        table: table.clone(),
+        message,
+    };
+    let exists: bool = sqlx::query_scalar(TABLE_EXISTS)
+        .bind(&drizzle.schema)
+        .bind(&drizzle.table)
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(|e| RunError::db("looking for drizzle's history", e))?;
     let found = if exists {
-        let sql = format!("SELECT id::bigint AS id, hash, created_at::bigint AS created_at FROM {}.{} ORDER BY id", quote(&drizzle.schema), quote(&drizzle.table));
-        sqlx::query(AssertSqlSafe(sql)).fetch_all(&mut *conn).await.map_err(|e| RunError::db("reading drizzle's history", e))?
+        let sql = format!(
+            "SELECT id::bigint AS id, hash, created_at::bigint AS created_at FROM {}.{} ORDER BY id",
+            quote(&drizzle.schema),
+            quote(&drizzle.table)
+        );
+        sqlx::query(AssertSqlSafe(sql))
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(|e| RunError::db("reading drizzle's history", e))?
     } else {
         Vec::new()
     };
     // Tables but no record of how they came: neither history says, so nothing may run.
     if found.is_empty() && rows.is_empty() {
-        let others: bool = sqlx::query_scalar(OTHER_TABLES).bind(own_tables).bind(&drizzle.schema).fetch_one(&mut *conn).await.map_err(|e| RunError::db("looking for tables", e))?;
+        let others: bool = sqlx::query_scalar(OTHER_TABLES)
+            .bind(own_tables)
+            .bind(&drizzle.schema)
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(|e| RunError::db("looking for tables", e))?;
         if others {
             let what = if exists { "is empty" } else { "is not there" };
             return Err(refuse(format!(
@@ -59,10 +86,17 @@ pub(super) async fn to_adopt<'a>(conn: &mut PgConnection, drizzle: &DrizzleHisto
     let imported = drizzle.raw_hashes.len().min(migrations.len());
     let mut matched = vec![false; imported];
     for row in &found {
-        let id: i64 = row.try_get("id").map_err(|e| RunError::db("reading drizzle's history", e))?;
-        let hash: String = row.try_get("hash").map_err(|e| RunError::db("reading drizzle's history", e))?;
-        let created_at: Option<i64> = row.try_get("created_at").map_err(|e| RunError::db("reading drizzle's history", e))?;
-        let same = |i: usize| !matched[i] && (migrations[i].hash == hash || drizzle.raw_hashes[i] == hash);
+        let id: i64 = row
+            .try_get("id")
+            .map_err(|e| RunError::db("reading drizzle's history", e))?;
+        let hash: String = row
+            .try_get("hash")
+            .map_err(|e| RunError::db("reading drizzle's history", e))?;
+        let created_at: Option<i64> = row
+            .try_get("created_at")
+            .map_err(|e| RunError::db("reading drizzle's history", e))?;
+        let same =
+            |i: usize| !matched[i] && (migrations[i].hash == hash || drizzle.raw_hashes[i] == hash);
         // drizzle records the journal's `when` as `created_at`: it tells apart two files
         // of the same bytes; the hash alone decides where it does not match.
         let exact = (0..imported).find(|&i| same(i) && created_at == Some(migrations[i].when));
@@ -78,7 +112,11 @@ pub(super) async fn to_adopt<'a>(conn: &mut PgConnection, drizzle: &DrizzleHisto
     // operator knows which.
     let last = matched.iter().rposition(|m| *m);
     for (i, m) in migrations.iter().enumerate().take(imported) {
-        if !matched[i] && last.is_some_and(|last| i < last) && !run_skipped.contains(&m.tag) && !rows.iter().any(|r| r.tag == m.tag) {
+        if !matched[i]
+            && last.is_some_and(|last| i < last)
+            && !run_skipped.contains(&m.tag)
+            && !rows.iter().any(|r| r.tag == m.tag)
+        {
             return Err(refuse(format!(
                 "{tag} has no row, though migrations after it do: drizzle's migrator skips a migration whose `when` is older than the newest row's. \
                  If it never ran, run it now with `tablewright migrate --run-skipped {tag}`; if it was applied by hand, record it with `tablewright mark-applied --file {tag}`",
@@ -87,7 +125,11 @@ pub(super) async fn to_adopt<'a>(conn: &mut PgConnection, drizzle: &DrizzleHisto
         }
     }
     let mut out = Vec::new();
-    for (m, _) in migrations.iter().zip(&matched).filter(|(_, matched)| **matched) {
+    for (m, _) in migrations
+        .iter()
+        .zip(&matched)
+        .filter(|(_, matched)| **matched)
+    {
         match rows.iter().find(|r| r.tag == m.tag) {
             None => out.push(m),
             Some(r) if matches!(r.status, Status::Applied | Status::Marked) => {}

@@ -41,19 +41,31 @@ impl Migrator {
         let mut conn = self.connector.connect().await?;
         let rows = self.history_rows(&mut conn).await?;
         // What drizzle-kit applied is recorded, not run, as `migrate` would do.
-        let by_drizzle: Vec<String> = self.applied_by_drizzle(&mut conn, &rows).await?.into_iter().map(|m| m.tag.clone()).collect();
+        let by_drizzle: Vec<String> = self
+            .applied_by_drizzle(&mut conn, &rows)
+            .await?
+            .into_iter()
+            .map(|m| m.tag.clone())
+            .collect();
         conn.close().await;
         let reconciled = reconcile(&self.set.migrations, &rows);
         if let Some(problem) = reconciled.blocking(&self.set.origin) {
             return Err(problem);
         }
-        let works = reconciled.to_run().filter(|e| !by_drizzle.contains(&e.migration.tag)).map(|e| self.prepare(e, &|_| {})).collect::<Result<Vec<_>, _>>()?;
+        let works = reconciled
+            .to_run()
+            .filter(|e| !by_drizzle.contains(&e.migration.tag))
+            .map(|e| self.prepare(e, &|_| {}))
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(works.iter().map(|w| self.plan_one(w)).collect())
     }
 
     fn plan_one(&self, work: &Work<'_>) -> PlannedMigration {
         let m = work.m;
-        let from = work.state.runs_from().expect("only migrations with something to run are planned");
+        let from = work
+            .state
+            .runs_from()
+            .expect("only migrations with something to run are planned");
         let statements = (from..m.statements.len())
             .map(|i| {
                 let s = &work.statements[i];
@@ -78,7 +90,12 @@ impl Migrator {
                 PlannedStatement { number: i + 1, sql: self.sql_for_target(s), how }
             })
             .collect();
-        PlannedMigration { tag: m.tag.clone(), state: work.state.clone(), resume_from: from, statements }
+        PlannedMigration {
+            tag: m.tag.clone(),
+            state: work.state.clone(),
+            resume_from: from,
+            statements,
+        }
     }
 
     fn describe_execution(&self, sql: &str) -> String {
@@ -110,11 +127,18 @@ impl Migrator {
             if info.non_transactional {
                 "alone, outside a transaction, recorded as executing first; index validity checked; then its cursor".to_owned()
             } else {
-                "in one transaction with the migration's history write (applied exactly once)".to_owned()
+                "in one transaction with the migration's history write (applied exactly once)"
+                    .to_owned()
             }
         } else if matches!(info.kind, StatementKind::Dml | StatementKind::Query) {
-            let limit = if target.translates() { "; more than 3,000 changed rows fail it, as on DSQL" } else { "" };
-            format!("its own transaction, together with its history cursor (applied exactly once){limit}")
+            let limit = if target.translates() {
+                "; more than 3,000 changed rows fail it, as on DSQL"
+            } else {
+                ""
+            };
+            format!(
+                "its own transaction, together with its history cursor (applied exactly once){limit}"
+            )
         } else {
             "recorded as executing, then its own transaction, then its history cursor".to_owned()
         };
@@ -125,7 +149,11 @@ impl Migrator {
                 how.push_str("; ASYNC dropped (PostgreSQL builds synchronously)");
             }
         }
-        if info.index.as_ref().is_some_and(|ix| ix.mode == IndexMode::Async) {
+        if info
+            .index
+            .as_ref()
+            .is_some_and(|ix| ix.mode == IndexMode::Async)
+        {
             how.push_str("; index validity checked");
         }
         how

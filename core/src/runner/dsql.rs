@@ -24,15 +24,18 @@ impl Signer {
         // The credential chain's HTTP client (STS, IMDS, ECS) on rustls with ring, as sqlx's
         // TLS; otherwise as aws-config's default client builds it, proxies from the
         // environment (HTTPS_PROXY, NO_PROXY) included.
-        let https = aws_smithy_http_client::Builder::new().build_with_connector_fn(|settings, components| {
-            let mut connector = ConnectorBuilder::default().tls_provider(Provider::Rustls(CryptoMode::Ring));
-            connector.set_connector_settings(settings.cloned());
-            if let Some(components) = components {
-                connector.set_sleep_impl(components.sleep_impl());
-            }
-            connector.set_proxy_config(Some(ProxyConfig::from_env()));
-            connector.build()
-        });
+        let https = aws_smithy_http_client::Builder::new().build_with_connector_fn(
+            |settings, components| {
+                let mut connector =
+                    ConnectorBuilder::default().tls_provider(Provider::Rustls(CryptoMode::Ring));
+                connector.set_connector_settings(settings.cloned());
+                if let Some(components) = components {
+                    connector.set_sleep_impl(components.sleep_impl());
+                }
+                connector.set_proxy_config(Some(ProxyConfig::from_env()));
+                connector.build()
+            },
+        );
         let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
             .http_client(https)
             .region(aws_config::Region::new(region.to_owned()))
@@ -44,7 +47,11 @@ impl Signer {
             .expires_in(TOKEN_SECONDS)
             .build()
             .map_err(|e| RunError::Config(format!("dsql endpoint {endpoint}: {e}")))?;
-        Ok(Signer { endpoint: endpoint.to_owned(), sdk, generator: AuthTokenGenerator::new(config) })
+        Ok(Signer {
+            endpoint: endpoint.to_owned(),
+            sdk,
+            generator: AuthTokenGenerator::new(config),
+        })
     }
 
     /// Connection options with a fresh token (never logged).
@@ -53,7 +60,12 @@ impl Signer {
             .generator
             .db_connect_admin_auth_token(&self.sdk)
             .await
-            .map_err(|e| RunError::Config(format!("signing an IAM token for {}: {e} (check AWS credentials and region)", self.endpoint)))?;
+            .map_err(|e| {
+                RunError::Config(format!(
+                    "signing an IAM token for {}: {e} (check AWS credentials and region)",
+                    self.endpoint
+                ))
+            })?;
         Ok(PgConnectOptions::new()
             .host(&self.endpoint)
             .port(5432)

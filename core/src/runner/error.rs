@@ -3,8 +3,8 @@
 use super::source::LocalMigration;
 use std::time::Duration;
 
-pub use crate::error::ErrorClass;
 use crate::error::Classified;
+pub use crate::error::ErrorClass;
 
 /// Why a run stopped.
 #[derive(Debug, thiserror::Error)]
@@ -65,7 +65,9 @@ pub enum RunError {
         reason: String,
     },
     /// An applied migration's file changed since.
-    #[error("{file}: migration `{tag}` was applied with sha256 {applied} but the file now hashes to {current}; revert the edit and put the change in a new migration")]
+    #[error(
+        "{file}: migration `{tag}` was applied with sha256 {applied} but the file now hashes to {current}; revert the edit and put the change in a new migration"
+    )]
     Edited {
         /// The migration.
         tag: String,
@@ -127,7 +129,9 @@ pub enum RunError {
         message: String,
     },
     /// An index stayed INVALID after a rebuild.
-    #[error("{tag}: index `{index}` stayed INVALID after a rebuild and was dropped (for a unique index, look for duplicate rows); rerun after the fix")]
+    #[error(
+        "{tag}: index `{index}` stayed INVALID after a rebuild and was dropped (for a unique index, look for duplicate rows); rerun after the fix"
+    )]
     InvalidIndex {
         /// The migration.
         tag: String,
@@ -172,7 +176,9 @@ pub enum RunError {
     },
     /// A connection was lost and the server session behind it could not be ended, so what
     /// it was doing may not be final yet.
-    #[error("{tag}: the connection was lost and its server session could not be ended ({detail}); nothing more was done: rerun, and the history decides")]
+    #[error(
+        "{tag}: the connection was lost and its server session could not be ended ({detail}); nothing more was done: rerun, and the history decides"
+    )]
     LostSession {
         /// The migration.
         tag: String,
@@ -180,7 +186,9 @@ pub enum RunError {
         detail: String,
     },
     /// The lock was lost (its connection died, its lease ran out or was taken over).
-    #[error("lost the migration lock ({0}); stopped before the next write, which the lock's generation would have refused anyway; rerun to resume")]
+    #[error(
+        "lost the migration lock ({0}); stopped before the next write, which the lock's generation would have refused anyway; rerun to resume"
+    )]
     LockLost(String),
     /// The run was stopped from outside (SIGINT, SIGTERM).
     #[error("interrupted{what}; rerun to resume")]
@@ -199,14 +207,21 @@ pub enum RunError {
 }
 
 pub(crate) fn sqlstate_suffix(e: &sqlx::Error) -> String {
-    sqlstate(e).map(|c| format!(" (SQLSTATE {c})")).unwrap_or_default()
+    sqlstate(e)
+        .map(|c| format!(" (SQLSTATE {c})"))
+        .unwrap_or_default()
 }
 
 /// PostgreSQL's DETAIL and HINT, which name the offending row (`Key (code)=(x) is
 /// duplicated.`) and the way out. They quote the rows' data: escaped (a line end in a
 /// value does not start a line of the output).
 pub(crate) fn detail_suffix(e: &sqlx::Error) -> String {
-    let Some(pg) = e.as_database_error().and_then(|d| d.try_downcast_ref::<sqlx::postgres::PgDatabaseError>()) else { return String::new() };
+    let Some(pg) = e
+        .as_database_error()
+        .and_then(|d| d.try_downcast_ref::<sqlx::postgres::PgDatabaseError>())
+    else {
+        return String::new();
+    };
     let mut out = String::new();
     if let Some(detail) = pg.detail() {
         out.push_str(&format!(" [{}]", crate::error::printable(detail)));
@@ -219,14 +234,21 @@ pub(crate) fn detail_suffix(e: &sqlx::Error) -> String {
 
 /// The SQLSTATE of a database error.
 pub fn sqlstate(error: &sqlx::Error) -> Option<String> {
-    error.as_database_error().and_then(|d| d.code()).map(|c| c.into_owned())
+    error
+        .as_database_error()
+        .and_then(|d| d.code())
+        .map(|c| c.into_owned())
 }
 
 /// What the database said, for the history: its message with DETAIL and HINT, without
 /// the driver's decorations.
 pub(crate) fn database_message(e: &sqlx::Error) -> String {
     match e.as_database_error() {
-        Some(db) => format!("{}{}", crate::error::printable(db.message()), detail_suffix(e)),
+        Some(db) => format!(
+            "{}{}",
+            crate::error::printable(db.message()),
+            detail_suffix(e)
+        ),
         None => e.to_string(),
     }
 }
@@ -234,12 +256,27 @@ pub(crate) fn database_message(e: &sqlx::Error) -> String {
 impl RunError {
     /// A database error, with what was being done.
     pub fn db(context: &str, source: sqlx::Error) -> RunError {
-        RunError::Database { context: context.to_owned(), source }
+        RunError::Database {
+            context: context.to_owned(),
+            source,
+        }
     }
 
     /// Statement `index` (0-based) of `m` failed; a rerun starts at `restart` (0-based).
-    pub(crate) fn statement(m: &LocalMigration, index: usize, restart: usize, source: sqlx::Error) -> RunError {
-        RunError::Statement { tag: m.tag.clone(), number: index + 1, total: m.statements.len(), resumes_at: restart.min(index) + 1, statement: m.statements[index].clone(), source }
+    pub(crate) fn statement(
+        m: &LocalMigration,
+        index: usize,
+        restart: usize,
+        source: sqlx::Error,
+    ) -> RunError {
+        RunError::Statement {
+            tag: m.tag.clone(),
+            number: index + 1,
+            total: m.statements.len(),
+            resumes_at: restart.min(index) + 1,
+            statement: m.statements[index].clone(),
+            source,
+        }
     }
 
     /// True for problems a check finds (edited or unknown migrations), as opposed to bad
@@ -261,16 +298,30 @@ impl Classified for RunError {
     /// user's SQL.
     fn causes(&self) -> Vec<String> {
         std::iter::successors(std::error::Error::source(self), |cause| cause.source())
-            .take_while(|cause| cause.downcast_ref::<sqlx::Error>().is_none_or(|e| e.as_database_error().is_none()))
+            .take_while(|cause| {
+                cause
+                    .downcast_ref::<sqlx::Error>()
+                    .is_none_or(|e| e.as_database_error().is_none())
+            })
             .map(ToString::to_string)
             .collect()
     }
 
     fn items(&self) -> Vec<crate::error::ErrorItem> {
         match self {
-            RunError::Statement { tag, number, resumes_at, statement, .. } => vec![crate::error::ErrorItem {
+            RunError::Statement {
+                tag,
+                number,
+                resumes_at,
+                statement,
+                ..
+            } => vec![crate::error::ErrorItem {
                 fix: vec![if resumes_at < number {
-                    let earlier = if *resumes_at > 1 { " (the ones before it ran, and must stay as they are)" } else { "" };
+                    let earlier = if *resumes_at > 1 {
+                        " (the ones before it ran, and must stay as they are)"
+                    } else {
+                        ""
+                    };
                     format!(
                         "statements {resumes_at} to {number} of {tag} ran in one transaction, which was rolled back, so they took no effect: fix the file from statement {resumes_at} on{earlier}, or the data, then run `migrate` again: it resumes at statement {resumes_at}; `rehash --tag {tag}` records the file's new hash"
                     )
@@ -279,14 +330,31 @@ impl Classified for RunError {
                         "fix statement {number} of {tag} or a later one (statements before it ran, and must stay as they are), or the data it meets, then run `migrate` again: it resumes at statement {number}; `rehash --tag {tag}` records the file's new hash"
                     )
                 }],
-                ..crate::error::ErrorItem::new("statement", format!("statement {number} of `{tag}.sql`: {}", statement.lines().next().unwrap_or_default()))
+                ..crate::error::ErrorItem::new(
+                    "statement",
+                    format!(
+                        "statement {number} of `{tag}.sql`: {}",
+                        statement.lines().next().unwrap_or_default()
+                    ),
+                )
             }],
             // Nothing ran: the file is what must change.
-            RunError::Refused { tag, number, statement, reason } => vec![crate::error::ErrorItem {
+            RunError::Refused {
+                tag,
+                number,
+                statement,
+                reason,
+            } => vec![crate::error::ErrorItem {
                 fix: vec![format!(
                     "change statement {number} of `{tag}.sql` as the reason says; if no database has applied `{tag}`, `tablewright rehash --tag {tag}` records the new hash, otherwise put the change in a new migration"
                 )],
-                ..crate::error::ErrorItem::new("refused", format!("statement {number} of `{tag}.sql`: {}: {reason}", statement.lines().next().unwrap_or_default()))
+                ..crate::error::ErrorItem::new(
+                    "refused",
+                    format!(
+                        "statement {number} of `{tag}.sql`: {}: {reason}",
+                        statement.lines().next().unwrap_or_default()
+                    ),
+                )
             }],
             _ => Vec::new(),
         }
@@ -294,8 +362,13 @@ impl Classified for RunError {
 
     fn class(&self) -> ErrorClass {
         match self {
-            RunError::Config(_) | RunError::Source(_) | RunError::Refused { .. } => ErrorClass::Input,
-            RunError::Edited { .. } | RunError::EditedExecuted { .. } | RunError::UnknownApplied { .. } | RunError::DrizzleHistory { .. } => ErrorClass::Check,
+            RunError::Config(_) | RunError::Source(_) | RunError::Refused { .. } => {
+                ErrorClass::Input
+            }
+            RunError::Edited { .. }
+            | RunError::EditedExecuted { .. }
+            | RunError::UnknownApplied { .. }
+            | RunError::DrizzleHistory { .. } => ErrorClass::Check,
             _ => ErrorClass::Run,
         }
     }

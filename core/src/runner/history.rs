@@ -29,7 +29,10 @@ pub struct HistoryTable {
 
 impl Default for HistoryTable {
     fn default() -> Self {
-        HistoryTable { schema: "tablewright".into(), table: "migrations".into() }
+        HistoryTable {
+            schema: "tablewright".into(),
+            table: "migrations".into(),
+        }
     }
 }
 
@@ -149,7 +152,9 @@ impl Bookkeeping {
     /// Everything the current release uses is there.
     pub fn complete(&self) -> bool {
         self.has_history()
-            && ADDED_HISTORY_COLUMNS.iter().all(|(c, _)| self.history_columns.contains(*c))
+            && ADDED_HISTORY_COLUMNS
+                .iter()
+                .all(|(c, _)| self.history_columns.contains(*c))
             && self.lock_columns.contains(LOCK_GENERATION)
             && self.batches
     }
@@ -224,7 +229,10 @@ impl HistoryTable {
     pub fn setup_statements(&self, found: &Bookkeeping) -> Vec<String> {
         let mut out = Vec::new();
         if !found.has_history() || found.lock_columns.is_empty() || !found.batches {
-            out.push(format!("CREATE SCHEMA IF NOT EXISTS {}", quote(&self.schema)));
+            out.push(format!(
+                "CREATE SCHEMA IF NOT EXISTS {}",
+                quote(&self.schema)
+            ));
         }
         if !found.has_history() {
             out.push(format!(
@@ -236,8 +244,15 @@ impl HistoryTable {
                 quote(&format!("{}_pkey", self.table))
             ));
         } else {
-            for (column, sql_type) in ADDED_HISTORY_COLUMNS.iter().filter(|(c, _)| !found.history_columns.contains(*c)) {
-                out.push(format!("ALTER TABLE {} ADD COLUMN {} {sql_type}", self.qualified(), quote(column)));
+            for (column, sql_type) in ADDED_HISTORY_COLUMNS
+                .iter()
+                .filter(|(c, _)| !found.history_columns.contains(*c))
+            {
+                out.push(format!(
+                    "ALTER TABLE {} ADD COLUMN {} {sql_type}",
+                    self.qualified(),
+                    quote(column)
+                ));
             }
         }
         if found.lock_columns.is_empty() {
@@ -248,7 +263,11 @@ impl HistoryTable {
                 quote(&format!("{}_pkey", self.lock_name()))
             ));
         } else if !found.lock_columns.contains(LOCK_GENERATION) {
-            out.push(format!("ALTER TABLE {} ADD COLUMN {} bigint", self.lock_qualified(), quote(LOCK_GENERATION)));
+            out.push(format!(
+                "ALTER TABLE {} ADD COLUMN {} bigint",
+                self.lock_qualified(),
+                quote(LOCK_GENERATION)
+            ));
         }
         if !found.batches {
             out.push(format!(
@@ -263,10 +282,20 @@ impl HistoryTable {
     }
 
     /// Every row, in tag order. Columns an earlier release did not have read as NULL.
-    pub async fn rows(&self, conn: &mut PgConnection, found: &Bookkeeping) -> Result<Vec<HistoryRow>, sqlx::Error> {
+    pub async fn rows(
+        &self,
+        conn: &mut PgConnection,
+        found: &Bookkeeping,
+    ) -> Result<Vec<HistoryRow>, sqlx::Error> {
         let optional = ADDED_HISTORY_COLUMNS
             .iter()
-            .map(|(c, t)| if found.history_columns.contains(*c) { quote(c) } else { format!("NULL::{t} AS {}", quote(c)) })
+            .map(|(c, t)| {
+                if found.history_columns.contains(*c) {
+                    quote(c)
+                } else {
+                    format!("NULL::{t} AS {}", quote(c))
+                }
+            })
             .collect::<Vec<_>>()
             .join(", ");
         let sql = format!(
@@ -278,13 +307,24 @@ impl HistoryTable {
     }
 
     /// One row, with every column of the current release (after [`Self::setup_statements`]).
-    pub async fn row(&self, conn: &mut PgConnection, tag: &str) -> Result<Option<HistoryRow>, sqlx::Error> {
-        let columns = ADDED_HISTORY_COLUMNS.iter().map(|(c, _)| quote(c)).collect::<Vec<_>>().join(", ");
+    pub async fn row(
+        &self,
+        conn: &mut PgConnection,
+        tag: &str,
+    ) -> Result<Option<HistoryRow>, sqlx::Error> {
+        let columns = ADDED_HISTORY_COLUMNS
+            .iter()
+            .map(|(c, _)| quote(c))
+            .collect::<Vec<_>>()
+            .join(", ");
         let sql = format!(
             "SELECT tag, hash, created_at, status, next_statement, statements, applied_at::text AS applied_at, {columns} FROM {} WHERE tag = $1",
             self.qualified()
         );
-        let row = sqlx::query(AssertSqlSafe(sql)).bind(tag).fetch_optional(conn).await?;
+        let row = sqlx::query(AssertSqlSafe(sql))
+            .bind(tag)
+            .fetch_optional(conn)
+            .await?;
         row.as_ref().map(read_row).transpose()
     }
 }
@@ -301,7 +341,9 @@ fn read_row(r: &sqlx::postgres::PgRow) -> Result<HistoryRow, sqlx::Error> {
         applied_at: r.try_get("applied_at")?,
         copy_cursor: r.try_get("copy_cursor")?,
         copied_rows: r.try_get("copied_rows")?,
-        statement_hashes: hashes.map(|h| serde_json::from_str(&h).map_err(|e| sqlx::Error::Decode(Box::new(e)))).transpose()?,
+        statement_hashes: hashes
+            .map(|h| serde_json::from_str(&h).map_err(|e| sqlx::Error::Decode(Box::new(e))))
+            .transpose()?,
         error_statement: r.try_get("error_statement")?,
         error_code: r.try_get("error_code")?,
         error_message: r.try_get("error_message")?,
@@ -311,5 +353,8 @@ fn read_row(r: &sqlx::postgres::PgRow) -> Result<HistoryRow, sqlx::Error> {
 
 /// SHA-256 of each statement, as the history records them.
 pub fn statement_hashes(m: &LocalMigration) -> Vec<String> {
-    m.statements.iter().map(|s| crate::project::hash::sha256_hex(s.as_bytes())).collect()
+    m.statements
+        .iter()
+        .map(|s| crate::project::hash::sha256_hex(s.as_bytes()))
+        .collect()
 }

@@ -1,8 +1,11 @@
 //! Reads a live schema back into the [`crate::schema::model`], from `pg_catalog` (which DSQL also
 //! serves), so a database can be compared with a snapshot.
 
-use crate::schema::model::{Check, Column, EnumType, ForeignKey, Identity, Index, IndexKey, IndexMethod, KeyTarget, PrimaryKey, ReferentialAction, Schema, SqlExpr, SqlType, Table, Unique};
 use crate::schema::compare::{BesideKind, CatalogText};
+use crate::schema::model::{
+    Check, Column, EnumType, ForeignKey, Identity, Index, IndexKey, IndexMethod, KeyTarget,
+    PrimaryKey, ReferentialAction, Schema, SqlExpr, SqlType, Table, Unique,
+};
 use sqlx::{PgConnection, Row};
 
 /// What introspection found.
@@ -77,7 +80,10 @@ impl Unmodelled {
     /// Whether the model holds it, so that comparing schemas compares it (a column's type
     /// or default); otherwise it goes unseen by a comparison and must be listed.
     pub fn is_compared(&self) -> bool {
-        matches!(self.kind, UnmodelledKind::DefinedType { .. } | UnmodelledKind::Sequence { .. })
+        matches!(
+            self.kind,
+            UnmodelledKind::DefinedType { .. } | UnmodelledKind::Sequence { .. }
+        )
     }
 }
 
@@ -88,7 +94,13 @@ impl Introspected {
     /// from them alone would lack it.
     pub fn beside_notes(&self) -> Vec<String> {
         // A SERIAL's sequence is said with its column (see `UnmodelledKind::Sequence`).
-        let drawn_from = |name: &str| self.schema.tables.values().flat_map(|t| &t.columns).any(|c| c.default.as_deref().is_some_and(|d| d.contains(name)));
+        let drawn_from = |name: &str| {
+            self.schema
+                .tables
+                .values()
+                .flat_map(|t| &t.columns)
+                .any(|c| c.default.as_deref().is_some_and(|d| d.contains(name)))
+        };
         let mut notes: Vec<String> = self
             .text
             .beside
@@ -107,12 +119,22 @@ impl Introspected {
             .beside
             .keys()
             .filter(|(kind, _, _)| *kind == BesideKind::Function)
-            .filter_map(|(_, _, name)| name.split('(').next().map(|f| f.rsplit('.').next().unwrap_or(f)))
+            .filter_map(|(_, _, name)| {
+                name.split('(')
+                    .next()
+                    .map(|f| f.rsplit('.').next().unwrap_or(f))
+            })
             .collect();
         for table in self.schema.tables.values() {
             for column in &table.columns {
-                let Some(default) = column.default.as_deref() else { continue };
-                let calls = |f: &&&str| default.match_indices(&format!("{f}(")).any(|(at, _)| !default[..at].ends_with(|c: char| c.is_alphanumeric() || c == '_'));
+                let Some(default) = column.default.as_deref() else {
+                    continue;
+                };
+                let calls = |f: &&&str| {
+                    default.match_indices(&format!("{f}(")).any(|(at, _)| {
+                        !default[..at].ends_with(|c: char| c.is_alphanumeric() || c == '_')
+                    })
+                };
                 if let Some(function) = functions.iter().find(calls) {
                     notes.push(format!(
                         "`{}.{}` has default `{default}`, which calls `{function}`, a function of the database's own that no struct creates: it must exist before the table is made",
@@ -121,7 +143,10 @@ impl Introspected {
                 }
             }
         }
-        notes.iter().map(|n| crate::error::printable(n).into_owned()).collect()
+        notes
+            .iter()
+            .map(|n| crate::error::printable(n).into_owned())
+            .collect()
     }
 
     /// Leaves out of the schema the indexes it holds only in part (expression keys, a
@@ -233,8 +258,6 @@ LEFT JOIN information_schema.columns ic ON a.attidentity <> '' AND ic.table_sche
     columns_query!(tail)
 );
 
-
-
 const CONSTRAINTS: &str = "
 SELECT CASE WHEN n.nspname = 'public' THEN c.relname::text ELSE n.nspname || '.' || c.relname END AS table_name, con.conname AS name, con.contype::text AS kind,
        ARRAY(SELECT a.attname::text FROM unnest(con.conkey) WITH ORDINALITY k(attnum, ord)
@@ -296,7 +319,17 @@ ORDER BY ix.indexrelid, k.pos";
 /// A table's name as the model writes it, for the queries below.
 macro_rules! model_name {
     ($n:literal, $c:literal) => {
-        concat!("CASE WHEN ", $n, ".nspname = 'public' THEN ", $c, ".relname::text ELSE ", $n, ".nspname || '.' || ", $c, ".relname END")
+        concat!(
+            "CASE WHEN ",
+            $n,
+            ".nspname = 'public' THEN ",
+            $c,
+            ".relname::text ELSE ",
+            $n,
+            ".nspname || '.' || ",
+            $c,
+            ".relname END"
+        )
     };
 }
 
@@ -369,7 +402,9 @@ WHERE n.nspname = ANY($1) AND c.relkind IN ('r', 'p') AND c.relpersistence = 'u'
 
 /// Each table's owner.
 const OWNERS: &str = concat!(
-    "SELECT ", model_name!("n", "c"), ", pg_get_userbyid(c.relowner)::text
+    "SELECT ",
+    model_name!("n", "c"),
+    ", pg_get_userbyid(c.relowner)::text
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE n.nspname = ANY($1) AND c.relkind IN ('r', 'p') AND strpos(c.relname, '.') = 0"
 );
@@ -381,8 +416,17 @@ fn collated_keys(definition: &str) -> Vec<bool> {
     use sqlparser::tokenizer::Token;
     let words = crate::sql::tokens::significant(definition);
     // The key list: the first parenthesis after `ON <table> [USING <method>]`.
-    let Some(on) = words.iter().position(|w| w.is_word("ON")) else { return Vec::new() };
-    let Some(open) = words.iter().skip(on).position(|w| w.token == Token::LParen).map(|p| p + on) else { return Vec::new() };
+    let Some(on) = words.iter().position(|w| w.is_word("ON")) else {
+        return Vec::new();
+    };
+    let Some(open) = words
+        .iter()
+        .skip(on)
+        .position(|w| w.token == Token::LParen)
+        .map(|p| p + on)
+    else {
+        return Vec::new();
+    };
     let (mut depth, mut out, mut collated) = (0, Vec::new(), false);
     for w in &words[open + 1..] {
         match &w.token {
@@ -423,16 +467,36 @@ ORDER BY 1, 2";
 
 /// The tables of other schemas than `namespaces` (leaving out `skip`, the tools' own
 /// history schemas), for `pull --schema` to list rather than pass over.
-pub async fn tables_elsewhere(conn: &mut PgConnection, namespaces: &[String], skip: &[String]) -> Result<Vec<(String, String)>, sqlx::Error> {
-    sqlx::query_as(TABLES_ELSEWHERE).bind(namespaces).bind(skip).fetch_all(&mut *conn).await
+pub async fn tables_elsewhere(
+    conn: &mut PgConnection,
+    namespaces: &[String],
+    skip: &[String],
+) -> Result<Vec<(String, String)>, sqlx::Error> {
+    sqlx::query_as(TABLES_ELSEWHERE)
+        .bind(namespaces)
+        .bind(skip)
+        .fetch_all(&mut *conn)
+        .await
 }
 
 /// The schemas that hold tables or enum types, apart from PostgreSQL's own and `skip`;
 /// `public` always.
-pub async fn application_schemas(conn: &mut PgConnection, skip: &[String]) -> Result<Vec<String>, sqlx::Error> {
-    let mut schemas: Vec<String> = tables_elsewhere(conn, &[], skip).await?.into_iter().map(|(schema, _)| schema).collect();
+pub async fn application_schemas(
+    conn: &mut PgConnection,
+    skip: &[String],
+) -> Result<Vec<String>, sqlx::Error> {
+    let mut schemas: Vec<String> = tables_elsewhere(conn, &[], skip)
+        .await?
+        .into_iter()
+        .map(|(schema, _)| schema)
+        .collect();
     // And those that hold only enum types.
-    schemas.extend(sqlx::query_scalar::<_, String>(ENUM_SCHEMAS).bind(skip).fetch_all(&mut *conn).await?);
+    schemas.extend(
+        sqlx::query_scalar::<_, String>(ENUM_SCHEMAS)
+            .bind(skip)
+            .fetch_all(&mut *conn)
+            .await?,
+    );
     schemas.push(crate::schema::model::DEFAULT_SCHEMA.to_owned());
     schemas.sort();
     schemas.dedup();
@@ -441,14 +505,24 @@ pub async fn application_schemas(conn: &mut PgConnection, skip: &[String]) -> Re
 
 /// Introspects the tables of the schemas `namespaces`; a table outside `public` is named
 /// `schema.table`, as the model names it.
-pub async fn introspect(conn: &mut PgConnection, namespaces: &[String]) -> Result<Introspected, sqlx::Error> {
-    let sequences_readable: bool = sqlx::query_scalar("SELECT to_regclass('pg_catalog.pg_sequence') IS NOT NULL").fetch_one(&mut *conn).await?;
+pub async fn introspect(
+    conn: &mut PgConnection,
+    namespaces: &[String],
+) -> Result<Introspected, sqlx::Error> {
+    let sequences_readable: bool =
+        sqlx::query_scalar("SELECT to_regclass('pg_catalog.pg_sequence') IS NOT NULL")
+            .fetch_one(&mut *conn)
+            .await?;
     introspect_with(conn, namespaces, sequences_readable).await
 }
 
 /// [`introspect`], told whether the server serves `pg_sequence` (public so that the
 /// reading without it is tested on PostgreSQL, which has it).
-pub async fn introspect_with(conn: &mut PgConnection, namespaces: &[String], sequences_readable: bool) -> Result<Introspected, sqlx::Error> {
+pub async fn introspect_with(
+    conn: &mut PgConnection,
+    namespaces: &[String],
+    sequences_readable: bool,
+) -> Result<Introspected, sqlx::Error> {
     let mut schema = Schema::default();
     let mut unmodelled = Vec::new();
     let mut text = CatalogText::default();
@@ -456,16 +530,32 @@ pub async fn introspect_with(conn: &mut PgConnection, namespaces: &[String], seq
         unmodelled.push(Unmodelled {
             table: None,
             kind: UnmodelledKind::IdentityBounds,
-            note: "this server serves no pg_sequence: identity caches and bounds are not read".to_owned(),
+            note: "this server serves no pg_sequence: identity caches and bounds are not read"
+                .to_owned(),
         });
     }
-    if sqlx::query_scalar::<_, bool>(HAS_ENUMS).fetch_one(&mut *conn).await? {
-        for (name, values) in sqlx::query_as::<_, (String, Vec<String>)>(ENUMS).bind(namespaces).fetch_all(&mut *conn).await? {
+    if sqlx::query_scalar::<_, bool>(HAS_ENUMS)
+        .fetch_one(&mut *conn)
+        .await?
+    {
+        for (name, values) in sqlx::query_as::<_, (String, Vec<String>)>(ENUMS)
+            .bind(namespaces)
+            .fetch_all(&mut *conn)
+            .await?
+        {
             schema.enums.insert(name.clone(), EnumType { name, values });
         }
     }
-    let columns = if sequences_readable { COLUMNS } else { COLUMNS_WITHOUT_SEQUENCES };
-    for row in sqlx::query(columns).bind(namespaces).fetch_all(&mut *conn).await? {
+    let columns = if sequences_readable {
+        COLUMNS
+    } else {
+        COLUMNS_WITHOUT_SEQUENCES
+    };
+    for row in sqlx::query(columns)
+        .bind(namespaces)
+        .fetch_all(&mut *conn)
+        .await?
+    {
         let table: String = row.try_get("table_name")?;
         let entry = schema.tables.entry(table.clone()).or_insert_with(|| Table {
             name: table,
@@ -479,22 +569,43 @@ pub async fn introspect_with(conn: &mut PgConnection, namespaces: &[String], seq
         let column: String = row.try_get("column_name")?;
         let mut sql_type: String = row.try_get("sql_type")?;
         let table_name = entry.name.clone();
-        let mut note = |kind: UnmodelledKind, note: String| unmodelled.push(Unmodelled { table: Some(table_name.clone()), kind, note });
+        let mut note = |kind: UnmodelledKind, note: String| {
+            unmodelled.push(Unmodelled {
+                table: Some(table_name.clone()),
+                kind,
+                note,
+            })
+        };
         let mut default: Option<String> = row.try_get("default_expr")?;
         // A column of an enum read here has the enum's quoted name as its type, as the
         // structs write it, and its default without the cast PostgreSQL adds.
-        if let Some(enum_name) = row.try_get::<Option<String>, _>("enum_type")?.filter(|e| schema.enums.contains_key(e)) {
+        if let Some(enum_name) = row
+            .try_get::<Option<String>, _>("enum_type")?
+            .filter(|e| schema.enums.contains_key(e))
+        {
             let cast = format!("::{sql_type}");
             default = default.map(|d| d.strip_suffix(&cast).map(str::to_owned).unwrap_or(d));
             sql_type = crate::schema::model::enum_sql_type(&enum_name);
         } else if row.try_get::<bool, _>("defined_type")? {
             note(
-                UnmodelledKind::DefinedType { column: column.clone() },
-                format!("`{table_name}.{column}` has type `{sql_type}`, which the database defines (an enum, a domain, ..): migrations cannot create the column until something creates the type"),
+                UnmodelledKind::DefinedType {
+                    column: column.clone(),
+                },
+                format!(
+                    "`{table_name}.{column}` has type `{sql_type}`, which the database defines (an enum, a domain, ..): migrations cannot create the column until something creates the type"
+                ),
             );
         }
-        if row.try_get::<Option<bool>, _>("identity_bounded")?.unwrap_or(false) {
-            note(UnmodelledKind::IdentityBounds, format!("`{table_name}.{column}` is an identity with its own MINVALUE, MAXVALUE or CYCLE, which the structs do not declare"));
+        if row
+            .try_get::<Option<bool>, _>("identity_bounded")?
+            .unwrap_or(false)
+        {
+            note(
+                UnmodelledKind::IdentityBounds,
+                format!(
+                    "`{table_name}.{column}` is an identity with its own MINVALUE, MAXVALUE or CYCLE, which the structs do not declare"
+                ),
+            );
         }
         let identity = if row.try_get::<bool, _>("is_identity")? {
             Some(
@@ -510,21 +621,41 @@ pub async fn introspect_with(conn: &mut PgConnection, namespaces: &[String], seq
             None
         };
         if row.try_get::<bool, _>("is_generated")? {
-            note(UnmodelledKind::Generated, format!("`{table_name}.{column}` is a generated column (`{}`); the structs declare it as a plain column", default.as_deref().unwrap_or_default()));
+            note(
+                UnmodelledKind::Generated,
+                format!(
+                    "`{table_name}.{column}` is a generated column (`{}`); the structs declare it as a plain column",
+                    default.as_deref().unwrap_or_default()
+                ),
+            );
             default = None;
         }
-        if let Some(sequence) = default.as_deref().and_then(|d| d.strip_prefix("nextval('")).and_then(|d| d.split_once('\'')).map(|(name, _)| name.to_owned()) {
+        if let Some(sequence) = default
+            .as_deref()
+            .and_then(|d| d.strip_prefix("nextval('"))
+            .and_then(|d| d.split_once('\''))
+            .map(|(name, _)| name.to_owned())
+        {
             note(
-                UnmodelledKind::Sequence { sequence: sequence.clone() },
-                format!("`{table_name}.{column}` draws its default from sequence `{sequence}` (SERIAL), which migrations do not create: declare `#[column(identity)]` instead"),
+                UnmodelledKind::Sequence {
+                    sequence: sequence.clone(),
+                },
+                format!(
+                    "`{table_name}.{column}` draws its default from sequence `{sequence}` (SERIAL), which migrations do not create: declare `#[column(identity)]` instead"
+                ),
             );
         }
         // The catalog is input too: its text becomes SQL only once parsed; what does not
         // parse is left out, and said.
-        let default = match default.map(|text| SqlExpr::parse("default", &text).map_err(|e| (text, e))) {
+        let default = match default
+            .map(|text| SqlExpr::parse("default", &text).map_err(|e| (text, e)))
+        {
             Some(Ok(default)) => Some(default),
             Some(Err((text, e))) => {
-                note(UnmodelledKind::Unreadable, format!("`{table_name}.{column}` has default `{text}`, which is left out: {e}"));
+                note(
+                    UnmodelledKind::Unreadable,
+                    format!("`{table_name}.{column}` has default `{text}`, which is left out: {e}"),
+                );
                 None
             }
             None => None,
@@ -532,7 +663,12 @@ pub async fn introspect_with(conn: &mut PgConnection, namespaces: &[String], seq
         let sql_type = match SqlType::parse(&sql_type) {
             Ok(t) => t,
             Err(e) => {
-                note(UnmodelledKind::Unreadable, format!("`{table_name}.{column}` has type `{sql_type}`, which is not read, so the column is left out: {e}"));
+                note(
+                    UnmodelledKind::Unreadable,
+                    format!(
+                        "`{table_name}.{column}` has type `{sql_type}`, which is not read, so the column is left out: {e}"
+                    ),
+                );
                 continue;
             }
         };
@@ -545,11 +681,18 @@ pub async fn introspect_with(conn: &mut PgConnection, namespaces: &[String], seq
             collation: row.try_get("collation")?,
         });
     }
-    for row in sqlx::query(CONSTRAINTS).bind(namespaces).fetch_all(&mut *conn).await? {
+    for row in sqlx::query(CONSTRAINTS)
+        .bind(namespaces)
+        .fetch_all(&mut *conn)
+        .await?
+    {
         let table: String = row.try_get("table_name")?;
-        let Some(t) = schema.tables.get_mut(&table) else { continue };
+        let Some(t) = schema.tables.get_mut(&table) else {
+            continue;
+        };
         let name: String = row.try_get("name")?;
-        text.definitions.insert((table.clone(), name.clone()), row.try_get("definition")?);
+        text.definitions
+            .insert((table.clone(), name.clone()), row.try_get("definition")?);
         let columns: Vec<String> = row.try_get("columns")?;
         let kind = row.try_get::<String, _>("kind")?;
         if kind == "x" {
@@ -568,7 +711,14 @@ pub async fn introspect_with(conn: &mut PgConnection, namespaces: &[String], seq
             unmodelled.push(Unmodelled {
                 table: Some(table.clone()),
                 kind: UnmodelledKind::DeferrableKey,
-                note: format!("`{table}`: {} `{name}` is DEFERRABLE, which the structs do not declare", if kind == "p" { "primary key" } else { "unique constraint" }),
+                note: format!(
+                    "`{table}`: {} `{name}` is DEFERRABLE, which the structs do not declare",
+                    if kind == "p" {
+                        "primary key"
+                    } else {
+                        "unique constraint"
+                    }
+                ),
             });
         }
         match kind.as_str() {
@@ -576,7 +726,10 @@ pub async fn introspect_with(conn: &mut PgConnection, namespaces: &[String], seq
             "u" => {
                 t.uniques.insert(name.clone(), Unique { name, columns });
             }
-            "f" if row.try_get::<Option<String>, _>("ref_namespace")?.is_some_and(|n| !namespaces.contains(&n)) => {
+            "f" if row
+                .try_get::<Option<String>, _>("ref_namespace")?
+                .is_some_and(|n| !namespaces.contains(&n)) =>
+            {
                 let other: String = row.try_get("ref_namespace")?;
                 unmodelled.push(Unmodelled {
                     note: format!("`{table}`: foreign key `{name}` references a table in schema `{other}`, which tablewright does not manage; left alone"),
@@ -588,7 +741,9 @@ pub async fn introspect_with(conn: &mut PgConnection, namespaces: &[String], seq
                 let fk = ForeignKey {
                     name: name.clone(),
                     columns,
-                    references_table: row.try_get::<Option<String>, _>("ref_table")?.unwrap_or_default(),
+                    references_table: row
+                        .try_get::<Option<String>, _>("ref_table")?
+                        .unwrap_or_default(),
                     references_columns: row.try_get("ref_columns")?,
                     on_delete: action(&row.try_get::<String, _>("on_delete")?),
                     on_update: action(&row.try_get::<String, _>("on_update")?),
@@ -620,40 +775,76 @@ pub async fn introspect_with(conn: &mut PgConnection, namespaces: &[String], seq
     }
     let mut invalid_indexes = Vec::new();
     let mut keys: std::collections::BTreeMap<i64, Vec<sqlx::postgres::PgRow>> = Default::default();
-    for row in sqlx::query(INDEX_KEYS).bind(namespaces).fetch_all(&mut *conn).await? {
+    for row in sqlx::query(INDEX_KEYS)
+        .bind(namespaces)
+        .fetch_all(&mut *conn)
+        .await?
+    {
         keys.entry(row.try_get("oid")?).or_default().push(row);
     }
-    for row in sqlx::query(INDEXES).bind(namespaces).fetch_all(&mut *conn).await? {
+    for row in sqlx::query(INDEXES)
+        .bind(namespaces)
+        .fetch_all(&mut *conn)
+        .await?
+    {
         let table: String = row.try_get("table_name")?;
-        let Some(t) = schema.tables.get_mut(&table) else { continue };
+        let Some(t) = schema.tables.get_mut(&table) else {
+            continue;
+        };
         let name: String = row.try_get("name")?;
-        text.definitions.insert((table.clone(), name.clone()), row.try_get("definition")?);
+        text.definitions
+            .insert((table.clone(), name.clone()), row.try_get("definition")?);
         if !row.try_get::<bool, _>("is_valid")? {
             invalid_indexes.push(name.clone());
         }
         let oid: i64 = row.try_get("oid")?;
-        let mut left_out = |why: String| unmodelled.push(Unmodelled { table: Some(table.clone()), kind: UnmodelledKind::PartialIndex(name.clone()), note: format!("`{table}`: index `{name}` {why}, so it is left out") });
+        let mut left_out = |why: String| {
+            unmodelled.push(Unmodelled {
+                table: Some(table.clone()),
+                kind: UnmodelledKind::PartialIndex(name.clone()),
+                note: format!("`{table}`: index `{name}` {why}, so it is left out"),
+            })
+        };
         let method: String = row.try_get("method")?;
         // DSQL's catalog calls its btree `btree_index`.
         let method = match IndexMethod::parse(method.strip_suffix("_index").unwrap_or(&method)) {
             Some(method) => method.unless_btree(),
             None => {
-                left_out(format!("is a {method} index, which the model does not hold"));
+                left_out(format!(
+                    "is a {method} index, which the model does not hold"
+                ));
                 continue;
             }
         };
-        let predicate = match row.try_get::<Option<String>, _>("predicate")?.map(|text| SqlExpr::parse("where", &text).map_err(|e| (text, e))) {
+        let predicate = match row
+            .try_get::<Option<String>, _>("predicate")?
+            .map(|text| SqlExpr::parse("where", &text).map_err(|e| (text, e)))
+        {
             Some(Ok(p)) => Some(p),
             Some(Err((text, e))) => {
-                left_out(format!("has the predicate `{text}`, which is not read ({e})"));
+                left_out(format!(
+                    "has the predicate `{text}`, which is not read ({e})"
+                ));
                 continue;
             }
             None => None,
         };
-        let mut index = Index { name: name.clone(), columns: Vec::new(), unique: row.try_get("is_unique")?, method, include: Vec::new(), predicate };
+        let mut index = Index {
+            name: name.clone(),
+            columns: Vec::new(),
+            unique: row.try_get("is_unique")?,
+            method,
+            include: Vec::new(),
+            predicate,
+        };
         let collated = collated_keys(&row.try_get::<String, _>("definition")?);
         let mut readable = true;
-        for (position, key) in keys.remove(&oid).unwrap_or_default().into_iter().enumerate() {
+        for (position, key) in keys
+            .remove(&oid)
+            .unwrap_or_default()
+            .into_iter()
+            .enumerate()
+        {
             let column: Option<String> = key.try_get("column_name")?;
             if key.try_get::<bool, _>("included")? {
                 index.include.extend(column);
@@ -682,45 +873,104 @@ pub async fn introspect_with(conn: &mut PgConnection, namespaces: &[String], seq
                 }
             };
             index.columns.push(
-                IndexKey { target, descending: key.try_get("descending")?, nulls_first: Some(key.try_get("nulls_first")?), opclass: key.try_get("opclass")?, collation }.normalized(),
+                IndexKey {
+                    target,
+                    descending: key.try_get("descending")?,
+                    nulls_first: Some(key.try_get("nulls_first")?),
+                    opclass: key.try_get("opclass")?,
+                    collation,
+                }
+                .normalized(),
             );
         }
         if readable {
             t.indexes.insert(name, index);
         }
     }
-    for object in sqlx::query_scalar::<_, String>(OTHER_OBJECTS).bind(namespaces).fetch_all(&mut *conn).await? {
-        unmodelled.push(Unmodelled { table: None, kind: UnmodelledKind::NotATable, note: format!("{object} is not a table; tablewright does not manage it") });
+    for object in sqlx::query_scalar::<_, String>(OTHER_OBJECTS)
+        .bind(namespaces)
+        .fetch_all(&mut *conn)
+        .await?
+    {
+        unmodelled.push(Unmodelled {
+            table: None,
+            kind: UnmodelledKind::NotATable,
+            note: format!("{object} is not a table; tablewright does not manage it"),
+        });
     }
     // The model writes a table outside `public` as `schema.table`: a name holding a `.`
     // would read as another table, so such a table is left out, and said.
-    for (namespace, table) in sqlx::query_as::<_, (String, String)>(DOTTED_TABLES).bind(namespaces).fetch_all(&mut *conn).await? {
+    for (namespace, table) in sqlx::query_as::<_, (String, String)>(DOTTED_TABLES)
+        .bind(namespaces)
+        .fetch_all(&mut *conn)
+        .await?
+    {
         unmodelled.push(Unmodelled { table: None, kind: UnmodelledKind::NotATable, note: format!("table `{table}` of schema `{namespace}` has a `.` in its name, which tablewright cannot tell from a schema's; left alone") });
     }
     // What lives beside the tables. A server that does not serve one of these catalogs
     // (Aurora DSQL may not) has it said in a note instead.
     for (kind, query) in BESIDE {
-        match sqlx::query_as::<_, (String, String, String)>(sqlx::AssertSqlSafe(*query)).bind(namespaces).fetch_all(&mut *conn).await {
-            Ok(rows) => text.beside.extend(rows.into_iter().map(|(table, name, definition)| ((*kind, table, name), definition))),
-            Err(e) => unmodelled.push(Unmodelled { table: None, kind: UnmodelledKind::NotATable, note: format!("{kind}s are not read on this server: {e}") }),
+        match sqlx::query_as::<_, (String, String, String)>(sqlx::AssertSqlSafe(*query))
+            .bind(namespaces)
+            .fetch_all(&mut *conn)
+            .await
+        {
+            Ok(rows) => text.beside.extend(
+                rows.into_iter()
+                    .map(|(table, name, definition)| ((*kind, table, name), definition)),
+            ),
+            Err(e) => unmodelled.push(Unmodelled {
+                table: None,
+                kind: UnmodelledKind::NotATable,
+                note: format!("{kind}s are not read on this server: {e}"),
+            }),
         }
     }
-    let owners = sqlx::query_as::<_, (String, String)>(OWNERS).bind(namespaces).fetch_all(&mut *conn).await?.into_iter().collect();
-    for table in sqlx::query_scalar::<_, String>(UNLOGGED).bind(namespaces).fetch_all(&mut *conn).await? {
-        unmodelled.push(Unmodelled { note: format!("`{table}` is UNLOGGED, which the structs do not declare"), table: Some(table), kind: UnmodelledKind::Unlogged });
+    let owners = sqlx::query_as::<_, (String, String)>(OWNERS)
+        .bind(namespaces)
+        .fetch_all(&mut *conn)
+        .await?
+        .into_iter()
+        .collect();
+    for table in sqlx::query_scalar::<_, String>(UNLOGGED)
+        .bind(namespaces)
+        .fetch_all(&mut *conn)
+        .await?
+    {
+        unmodelled.push(Unmodelled {
+            note: format!("`{table}` is UNLOGGED, which the structs do not declare"),
+            table: Some(table),
+            kind: UnmodelledKind::Unlogged,
+        });
     }
     // The notes quote the catalog's names: said with their control characters escaped.
     for u in &mut unmodelled {
         u.note = crate::error::printable(&u.note).into_owned();
     }
-    Ok(Introspected { schema, invalid_indexes, unmodelled, text, owners })
+    Ok(Introspected {
+        schema,
+        invalid_indexes,
+        unmodelled,
+        text,
+        owners,
+    })
 }
 
 #[cfg(test)]
 mod tests {
     #[test]
     fn a_key_written_with_its_own_collation_is_told_apart() {
-        assert_eq!(super::collated_keys(r#"CREATE INDEX i ON public.t USING btree (lower(c) COLLATE "POSIX", d, ((e || 'x') COLLATE "C"))"#), [true, false, false]);
-        assert_eq!(super::collated_keys("CREATE UNIQUE INDEX i ON public.t USING btree (a) INCLUDE (b) WHERE (c COLLATE \"C\" > 'x')"), [false]);
+        assert_eq!(
+            super::collated_keys(
+                r#"CREATE INDEX i ON public.t USING btree (lower(c) COLLATE "POSIX", d, ((e || 'x') COLLATE "C"))"#
+            ),
+            [true, false, false]
+        );
+        assert_eq!(
+            super::collated_keys(
+                "CREATE UNIQUE INDEX i ON public.t USING btree (a) INCLUDE (b) WHERE (c COLLATE \"C\" > 'x')"
+            ),
+            [false]
+        );
     }
 }

@@ -45,20 +45,20 @@ mod verify;
 #[cfg(feature = "dsql")]
 mod dsql;
 
+pub use crate::error::Classified;
 pub use drift::{ComparedWith, DriftReport, drift};
 pub use dry_run::{PlannedMigration, PlannedStatement};
 pub use embedded::EmbeddedPostgres;
-pub use crate::error::Classified;
 pub use error::{ErrorClass, RunError};
 pub use event::Event;
 pub use failpoint::configure_from_env as configure_failpoints_from_env;
 pub use history::{HistoryRow, HistoryTable, Status};
 pub use reconcile::{State, reconcile};
 pub use retry::RetryPolicy;
-pub use source::{DrizzleHistory, EmbeddedMigrations, LocalMigration, MigrationSet};
-pub use target::{Conn, Connector, Target, redact_url};
 pub use sample::SampleRows;
 pub use scratch::with_database;
+pub use source::{DrizzleHistory, EmbeddedMigrations, LocalMigration, MigrationSet};
+pub use target::{Conn, Connector, Target, redact_url};
 pub use verify::{SampleRound, VerifyOptions, VerifyReport, verify};
 
 use history::Bookkeeping;
@@ -78,12 +78,44 @@ pub const DSQL_GUARD_SQL: &str = include_str!("dsql_guard.sql");
 /// lives in tables of its own in `bookkeeping_schema`, dropped afterwards whatever
 /// happened. For `push` and `clone`, whose databases have no migration to record.
 /// `label` names the work in messages (`push`, `clone`).
-pub async fn apply_unrecorded(target: Target, label: &str, statements: Vec<String>, bookkeeping_schema: &str, events: &dyn Fn(Event)) -> Result<(), RunError> {
-    let bookkeeping = HistoryTable { schema: bookkeeping_schema.to_owned(), table: format!("tablewright_{label}_{}_{:08x}", std::process::id(), fastrand::u32(..)) };
+pub async fn apply_unrecorded(
+    target: Target,
+    label: &str,
+    statements: Vec<String>,
+    bookkeeping_schema: &str,
+    events: &dyn Fn(Event),
+) -> Result<(), RunError> {
+    let bookkeeping = HistoryTable {
+        schema: bookkeeping_schema.to_owned(),
+        table: format!(
+            "tablewright_{label}_{}_{:08x}",
+            std::process::id(),
+            fastrand::u32(..)
+        ),
+    };
     let sql = crate::sql::split::migration_file(&statements);
-    let migration = LocalMigration { tag: label.to_owned(), when: 0, hash: crate::project::hash::migration_hash(sql.as_bytes()), statements, origin: label.to_owned() };
-    let set = MigrationSet { migrations: vec![migration], origin: label.to_owned(), drizzle: None };
-    let migrator = Migrator::new(target, set, MigratorOptions { history: bookkeeping.clone(), lock: false, ..MigratorOptions::default() }).await?;
+    let migration = LocalMigration {
+        tag: label.to_owned(),
+        when: 0,
+        hash: crate::project::hash::migration_hash(sql.as_bytes()),
+        statements,
+        origin: label.to_owned(),
+    };
+    let set = MigrationSet {
+        migrations: vec![migration],
+        origin: label.to_owned(),
+        drizzle: None,
+    };
+    let migrator = Migrator::new(
+        target,
+        set,
+        MigratorOptions {
+            history: bookkeeping.clone(),
+            lock: false,
+            ..MigratorOptions::default()
+        },
+    )
+    .await?;
     let result = migrator.run(events).await;
     let removed = drop_bookkeeping(migrator.connector(), &bookkeeping).await;
     result?;
@@ -95,7 +127,11 @@ pub async fn apply_unrecorded(target: Target, label: &str, statements: Vec<Strin
 async fn drop_bookkeeping(connector: &Connector, history: &HistoryTable) -> Result<(), RunError> {
     let mut conn = connector.connect().await?;
     for table in history.own_tables() {
-        let qualified = HistoryTable { schema: history.schema.clone(), table }.qualified();
+        let qualified = HistoryTable {
+            schema: history.schema.clone(),
+            table,
+        }
+        .qualified();
         sqlx::raw_sql(AssertSqlSafe(format!("DROP TABLE IF EXISTS {qualified}")))
             .execute(conn.pg())
             .await
@@ -138,7 +174,17 @@ pub struct MigratorOptions {
 
 impl Default for MigratorOptions {
     fn default() -> Self {
-        MigratorOptions { history: HistoryTable::default(), lock: true, lease: Duration::from_secs(300), retry: RetryPolicy::default(), single_transaction: false, timeout: None, batch_rows: 1000, permissions: None, run_skipped: Vec::new() }
+        MigratorOptions {
+            history: HistoryTable::default(),
+            lock: true,
+            lease: Duration::from_secs(300),
+            retry: RetryPolicy::default(),
+            single_transaction: false,
+            timeout: None,
+            batch_rows: 1000,
+            permissions: None,
+            run_skipped: Vec::new(),
+        }
     }
 }
 
@@ -295,7 +341,11 @@ enum Cut {
 }
 
 /// `work`, unless the deadline passes or `stop` completes first.
-async fn within<T>(work: impl Future<Output = T>, deadline: Option<(tokio::time::Instant, Duration)>, stop: &mut std::pin::Pin<&mut impl Future<Output = ()>>) -> Result<T, Cut> {
+async fn within<T>(
+    work: impl Future<Output = T>,
+    deadline: Option<(tokio::time::Instant, Duration)>,
+    stop: &mut std::pin::Pin<&mut impl Future<Output = ()>>,
+) -> Result<T, Cut> {
     let expiry = async {
         match deadline {
             Some((at, _)) => tokio::time::sleep_until(at).await,
@@ -318,8 +368,16 @@ pub struct Migrator {
 
 impl Migrator {
     /// Prepares a migrator (for DSQL, loads AWS credentials).
-    pub async fn new(target: Target, set: MigrationSet, options: MigratorOptions) -> Result<Migrator, RunError> {
-        Ok(Migrator { connector: Connector::new(target).await?, set, options })
+    pub async fn new(
+        target: Target,
+        set: MigrationSet,
+        options: MigratorOptions,
+    ) -> Result<Migrator, RunError> {
+        Ok(Migrator {
+            connector: Connector::new(target).await?,
+            set,
+            options,
+        })
     }
 
     /// The target.
@@ -339,9 +397,11 @@ impl Migrator {
 
     async fn bookkeeping(&self, conn: &mut Conn) -> Result<Bookkeeping, RunError> {
         let history = &self.options.history;
-        retrying(conn, &self.connector, &self.options.retry, async |c| history.bookkeeping(c).await)
-            .await
-            .map_err(|e| RunError::db("looking for the history table", e.error))
+        retrying(conn, &self.connector, &self.options.retry, async |c| {
+            history.bookkeeping(c).await
+        })
+        .await
+        .map_err(|e| RunError::db("looking for the history table", e.error))
     }
 
     /// Creates or upgrades the bookkeeping tables. Reading first keeps an up-to-date
@@ -354,10 +414,17 @@ impl Migrator {
             // (23505 on the catalog index, 42P07 for the table, 42710 for its row type,
             // 42P06 for the schema, 42701 for a column), DSQL a conflict (retried); either
             // way the object exists afterwards. Each statement is idempotent in effect.
-            let result = retrying(conn, &self.connector, &self.options.retry, async |c| sqlx::raw_sql(AssertSqlSafe(sql.clone())).execute(c).await).await;
+            let result = retrying(conn, &self.connector, &self.options.retry, async |c| {
+                sqlx::raw_sql(AssertSqlSafe(sql.clone())).execute(c).await
+            })
+            .await;
             match result {
                 Ok(_) => {}
-                Err(e) if matches!(retry::sqlstate(&e.error).as_deref(), Some("23505" | "42P07" | "42710" | "42P06" | "42701")) => {}
+                Err(e)
+                    if matches!(
+                        retry::sqlstate(&e.error).as_deref(),
+                        Some("23505" | "42P07" | "42710" | "42P06" | "42701")
+                    ) => {}
                 Err(e) => return Err(RunError::db("creating the history table", e.error)),
             }
         }
@@ -371,9 +438,11 @@ impl Migrator {
             return Ok(Vec::new());
         }
         let history = &self.options.history;
-        retrying(conn, &self.connector, &self.options.retry, async |c| history.rows(c, &found).await)
-            .await
-            .map_err(|e| RunError::db("reading the history", e.error))
+        retrying(conn, &self.connector, &self.options.retry, async |c| {
+            history.rows(c, &found).await
+        })
+        .await
+        .map_err(|e| RunError::db("reading the history", e.error))
     }
 
     /// Takes the lock (creating the bookkeeping as needed).
@@ -385,9 +454,17 @@ impl Migrator {
         if self.target().dsql_rules() {
             // The lease lives in a table, so the tables come first (idempotent, race-safe).
             self.ensure_history(conn).await?;
-            return lock::lease(&self.connector, &self.options.history, self.options.lease, &self.options.retry, events).await;
+            return lock::lease(
+                &self.connector,
+                &self.options.history,
+                self.options.lease,
+                &self.options.retry,
+                events,
+            )
+            .await;
         }
-        let (lock_conn, key) = lock::advisory_session(&self.connector, &self.options.history, events).await?;
+        let (lock_conn, key) =
+            lock::advisory_session(&self.connector, &self.options.history, events).await?;
         self.ensure_history(conn).await?;
         lock::hold_advisory(lock_conn, key, &self.options.history, self.options.lease).await
     }
@@ -399,19 +476,39 @@ impl Migrator {
 
     /// Applies every pending migration, unless `stop` completes first (a signal): then the
     /// run stops as on a timeout, the statement in flight cancelled and the lock released.
-    pub async fn run_until(&self, events: &dyn Fn(Event), stop: impl Future<Output = ()>) -> Result<RunReport, RunError> {
+    pub async fn run_until(
+        &self,
+        events: &dyn Fn(Event),
+        stop: impl Future<Output = ()>,
+    ) -> Result<RunReport, RunError> {
         let mut stop = std::pin::pin!(stop);
-        let deadline = self.options.timeout.map(|t| (tokio::time::Instant::now() + t, t));
+        let deadline = self
+            .options
+            .timeout
+            .map(|t| (tokio::time::Instant::now() + t, t));
         let cut_short = |cut: Cut, what: &str| match cut {
-            Cut::Timeout(limit) => RunError::Timeout { limit, what: what.to_owned() },
-            Cut::Stopped => RunError::Interrupted { what: what.to_owned() },
+            Cut::Timeout(limit) => RunError::Timeout {
+                limit,
+                what: what.to_owned(),
+            },
+            Cut::Stopped => RunError::Interrupted {
+                what: what.to_owned(),
+            },
         };
-        let mut conn = within(self.connector.connect(), deadline, &mut stop).await.map_err(|c| cut_short(c, " connecting"))??;
+        let mut conn = within(self.connector.connect(), deadline, &mut stop)
+            .await
+            .map_err(|c| cut_short(c, " connecting"))??;
         let lock = match within(self.lock(&mut conn, events), deadline, &mut stop).await {
             Ok(lock) => lock?,
             Err(cut) => return Err(cut_short(cut, " waiting for the migration lock")),
         };
-        let result = match within(self.run_locked(&mut conn, &lock, events), deadline, &mut stop).await {
+        let result = match within(
+            self.run_locked(&mut conn, &lock, events),
+            deadline,
+            &mut stop,
+        )
+        .await
+        {
             Ok(result) => {
                 conn.close().await;
                 result
@@ -436,13 +533,22 @@ impl Migrator {
         // The grants follow the schema, under the same lock, so that two deploys cannot
         // interleave their GRANTs and REVOKEs.
         let result = match (result, &self.options.permissions) {
-            (Ok(mut report), Some(file)) => match within(permissions::converge(&self.connector, file), deadline, &mut stop).await {
+            (Ok(mut report), Some(file)) => match within(
+                permissions::converge(&self.connector, file),
+                deadline,
+                &mut stop,
+            )
+            .await
+            {
                 Ok(converged) => converged.map(|p| {
                     report.permissions = Some(p);
                     report
                 }),
                 // Each GRANT or REVOKE commits alone and is idempotent: a rerun finishes it.
-                Err(cut) => Err(cut_short(cut, " while applying the permissions file (the migrations are done)")),
+                Err(cut) => Err(cut_short(
+                    cut,
+                    " while applying the permissions file (the migrations are done)",
+                )),
             },
             (result, _) => result,
         };
@@ -452,15 +558,34 @@ impl Migrator {
 
     /// For a folder imported from drizzle-kit: the migrations drizzle applied that this
     /// history (`rows`) has no row for, which the next run records as applied.
-    pub(crate) async fn applied_by_drizzle(&self, conn: &mut Conn, rows: &[HistoryRow]) -> Result<Vec<&LocalMigration>, RunError> {
-        let Some(history) = &self.set.drizzle else { return Ok(Vec::new()) };
+    pub(crate) async fn applied_by_drizzle(
+        &self,
+        conn: &mut Conn,
+        rows: &[HistoryRow],
+    ) -> Result<Vec<&LocalMigration>, RunError> {
+        let Some(history) = &self.set.drizzle else {
+            return Ok(Vec::new());
+        };
         let own: Vec<String> = self.options.history.own_model_names().to_vec();
         // Reads only: a lost connection fails the run before anything is written, and the
         // rerun decides again.
-        drizzle::to_adopt(conn.pg(), history, &self.set.migrations, rows, &own, &self.options.run_skipped).await
+        drizzle::to_adopt(
+            conn.pg(),
+            history,
+            &self.set.migrations,
+            rows,
+            &own,
+            &self.options.run_skipped,
+        )
+        .await
     }
 
-    async fn run_locked(&self, conn: &mut Conn, lock: &Lock, events: &dyn Fn(Event)) -> Result<RunReport, RunError> {
+    async fn run_locked(
+        &self,
+        conn: &mut Conn,
+        lock: &Lock,
+        events: &dyn Fn(Event),
+    ) -> Result<RunReport, RunError> {
         let mut rows = self.history_rows(conn).await?;
         // A folder imported from drizzle-kit: what drizzle's migrator applied and this
         // history lacks is recorded as applied, all in one transaction, before anything runs.
@@ -477,12 +602,23 @@ impl Migrator {
         if let Some(problem) = reconciled.blocking(&self.set.origin) {
             return Err(problem);
         }
-        let works = reconciled.to_run().map(|e| self.prepare(e, events)).collect::<Result<Vec<_>, _>>()?;
-        let mut report = RunReport { applied: Vec::new(), already_applied: reconciled.entries.len() - works.len(), permissions: None };
+        let works = reconciled
+            .to_run()
+            .map(|e| self.prepare(e, events))
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut report = RunReport {
+            applied: Vec::new(),
+            already_applied: reconciled.entries.len() - works.len(),
+            permissions: None,
+        };
         let dsql = self.target().dsql_rules();
         // Nothing of them ran: no row, or a failure that left nothing (on PostgreSQL a
         // failed migration's transaction rolled back whole).
-        let untouched = |w: &input::Work| w.row.as_ref().is_none_or(|r| r.status == Status::Failed && r.next_statement == 0);
+        let untouched = |w: &input::Work| {
+            w.row
+                .as_ref()
+                .is_none_or(|r| r.status == Status::Failed && r.next_statement == 0)
+        };
         if self.options.single_transaction && works.len() > 1 {
             let why = if dsql {
                 Some("under DSQL's rules every statement is its own transaction".to_owned())
@@ -495,9 +631,12 @@ impl Migrator {
                     .map(|w| format!("{} has a statement that cannot run inside a transaction (CONCURRENTLY)", w.m.tag))
             };
             if let Some(why) = why {
-                return Err(RunError::Config(format!("--single-transaction cannot apply the pending migrations all or nothing: {why}; run without it")));
+                return Err(RunError::Config(format!(
+                    "--single-transaction cannot apply the pending migrations all or nothing: {why}; run without it"
+                )));
             }
-            self.apply_postgres_together(conn, lock, &works, events).await?;
+            self.apply_postgres_together(conn, lock, &works, events)
+                .await?;
             report.applied = works.iter().map(|w| w.m.tag.clone()).collect();
             return Ok(report);
         }
@@ -505,13 +644,20 @@ impl Migrator {
             let started = Instant::now();
             if dsql {
                 self.apply_dsql(conn, lock, work, events).await?;
-                if work.statements.iter().any(|s| s.contains(crate::sql::directive::COPY_MARK)) {
+                if work
+                    .statements
+                    .iter()
+                    .any(|s| s.contains(crate::sql::directive::COPY_MARK))
+                {
                     self.forget_ranges(conn, lock, work.m, None).await?;
                 }
             } else {
                 self.apply_postgres(conn, lock, work, events).await?;
             }
-            events(Event::MigrationApplied { tag: work.m.tag.clone(), elapsed_ms: started.elapsed().as_millis() as u64 });
+            events(Event::MigrationApplied {
+                tag: work.m.tag.clone(),
+                elapsed_ms: started.elapsed().as_millis() as u64,
+            });
             report.applied.push(work.m.tag.clone());
         }
         Ok(report)
@@ -521,40 +667,97 @@ impl Migrator {
     pub async fn status(&self) -> Result<StatusReport, RunError> {
         let mut conn = self.connector.connect().await?;
         let rows = self.history_rows(&mut conn).await?;
-        let by_drizzle: Vec<String> = self.applied_by_drizzle(&mut conn, &rows).await?.into_iter().map(|m| m.tag.clone()).collect();
+        let by_drizzle: Vec<String> = self
+            .applied_by_drizzle(&mut conn, &rows)
+            .await?
+            .into_iter()
+            .map(|m| m.tag.clone())
+            .collect();
         conn.close().await;
         let reconciled = reconcile(&self.set.migrations, &rows);
-        let mut report = StatusReport { unknown: reconciled.unknown.clone(), ..StatusReport::default() };
+        let mut report = StatusReport {
+            unknown: reconciled.unknown.clone(),
+            ..StatusReport::default()
+        };
         for e in &reconciled.entries {
             let m = e.migration;
             let tag = m.tag.clone();
             let total = m.statements.len();
             match &e.state {
                 // Applied by drizzle-kit: the next run records it, and runs nothing.
-                State::Pending if by_drizzle.contains(&tag) => report.applied.push(AppliedMigration { tag, applied_at: Some("by drizzle-kit".to_owned()), marked: true }),
+                State::Pending if by_drizzle.contains(&tag) => {
+                    report.applied.push(AppliedMigration {
+                        tag,
+                        applied_at: Some("by drizzle-kit".to_owned()),
+                        marked: true,
+                    })
+                }
                 State::Pending => report.pending.push(tag),
-                State::Applied { marked, applied_at } => report.applied.push(AppliedMigration { tag, applied_at: applied_at.clone(), marked: *marked }),
+                State::Applied { marked, applied_at } => report.applied.push(AppliedMigration {
+                    tag,
+                    applied_at: applied_at.clone(),
+                    marked: *marked,
+                }),
                 State::Edited { .. } => {
                     report.edited.push(tag.clone());
-                    report.applied.push(AppliedMigration { tag, applied_at: e.row.and_then(|r| r.applied_at.clone()), marked: false });
+                    report.applied.push(AppliedMigration {
+                        tag,
+                        applied_at: e.row.and_then(|r| r.applied_at.clone()),
+                        marked: false,
+                    });
                 }
-                State::EditedInProgress { what, .. } => report.edited_in_progress.push(EditedInProgress { tag, what: what.clone() }),
+                State::EditedInProgress { what, .. } => {
+                    report.edited_in_progress.push(EditedInProgress {
+                        tag,
+                        what: what.clone(),
+                    })
+                }
                 State::InProgress { next, batch } | State::Interrupted { next, batch, .. } => {
                     let at = m.statements.get(*next);
                     let rows = batch.as_ref().map(|b| b.rows);
-                    let recreation = at.and_then(|s| crate::compile::recreate::step_label(s)).map(|(table, step)| RecreationInFlight { table, step, copied_rows: rows });
+                    let recreation = at
+                        .and_then(|s| crate::compile::recreate::step_label(s))
+                        .map(|(table, step)| RecreationInFlight {
+                            table,
+                            step,
+                            copied_rows: rows,
+                        });
                     let backfill = match at.map(|s| crate::sql::directive::parse(s)) {
-                        Some(Ok(Some(crate::sql::directive::Directive::Backfill(d)))) => Some(BackfillInFlight { table: d.table, column: d.column, filled_rows: rows }),
+                        Some(Ok(Some(crate::sql::directive::Directive::Backfill(d)))) => {
+                            Some(BackfillInFlight {
+                                table: d.table,
+                                column: d.column,
+                                filled_rows: rows,
+                            })
+                        }
                         _ => None,
                     };
                     // A directive resumes after its last batch; nothing to settle.
-                    let directive = at.is_some_and(|s| crate::sql::directive::parse(s).ok().flatten().is_some());
+                    let directive = at
+                        .is_some_and(|s| crate::sql::directive::parse(s).ok().flatten().is_some());
                     let interrupted = matches!(e.state, State::Interrupted { .. }) && !directive;
-                    report.in_progress.push(InProgress { tag, done: *next, total, interrupted, recreation, backfill });
+                    report.in_progress.push(InProgress {
+                        tag,
+                        done: *next,
+                        total,
+                        interrupted,
+                        recreation,
+                        backfill,
+                    });
                 }
-                State::Failed { next, statement, code, message } => {
-                    report.failed.push(FailedMigration { tag, statement: statement + 1, done: *next, total, code: code.clone(), message: message.clone() })
-                }
+                State::Failed {
+                    next,
+                    statement,
+                    code,
+                    message,
+                } => report.failed.push(FailedMigration {
+                    tag,
+                    statement: statement + 1,
+                    done: *next,
+                    total,
+                    code: code.clone(),
+                    message: message.clone(),
+                }),
             }
         }
         Ok(report)
@@ -563,17 +766,26 @@ impl Migrator {
     /// Records `tag` as applied without running it: all of it, or its statements up to
     /// `through` (a migration then resumes after them). With `reset`, the rest of the
     /// history is removed. Takes the lock.
-    pub async fn mark_applied(&self, tag: &str, reset: bool, through: Option<usize>) -> Result<MarkReport, RunError> {
+    pub async fn mark_applied(
+        &self,
+        tag: &str,
+        reset: bool,
+        through: Option<usize>,
+    ) -> Result<MarkReport, RunError> {
         let m = self
             .set
             .migrations
             .iter()
             .find(|m| m.tag == tag)
-            .ok_or_else(|| RunError::Config(format!("no migration `{tag}` in {}", self.set.origin)))?;
+            .ok_or_else(|| {
+                RunError::Config(format!("no migration `{tag}` in {}", self.set.origin))
+            })?;
         let total = m.statements.len();
         let through = through.unwrap_or(total);
         if through > total {
-            return Err(RunError::Config(format!("--through {through}: `{tag}` has {total} statement(s)")));
+            return Err(RunError::Config(format!(
+                "--through {through}: `{tag}` has {total} statement(s)"
+            )));
         }
         let mut conn = self.connector.connect().await?;
         let lock = self.lock(&mut conn, &|_| {}).await?;
@@ -583,17 +795,30 @@ impl Migrator {
         result
     }
 
-    async fn mark_locked(&self, conn: &mut Conn, lock: &Lock, m: &LocalMigration, reset: bool, through: usize) -> Result<MarkReport, RunError> {
+    async fn mark_locked(
+        &self,
+        conn: &mut Conn,
+        lock: &Lock,
+        m: &LocalMigration,
+        reset: bool,
+        through: usize,
+    ) -> Result<MarkReport, RunError> {
         let total = m.statements.len();
         // An edited migration is refused before anything is removed.
         let rows = self.history_rows(conn).await?;
         let before = reconcile(std::slice::from_ref(m), &rows);
-        if matches!(before.entries[0].state, State::Edited { .. } | State::EditedInProgress { .. }) {
+        if matches!(
+            before.entries[0].state,
+            State::Edited { .. } | State::EditedInProgress { .. }
+        ) {
             return Err(before.blocking(&self.set.origin).expect("an edit blocks"));
         }
         if reset {
             let history = &self.options.history;
-            let sql = format!("DELETE FROM {t} WHERE tag IN (SELECT tag FROM {t} WHERE tag <> $1 ORDER BY tag LIMIT 1000)", t = history.qualified());
+            let sql = format!(
+                "DELETE FROM {t} WHERE tag IN (SELECT tag FROM {t} WHERE tag <> $1 ORDER BY tag LIMIT 1000)",
+                t = history.qualified()
+            );
             loop {
                 let deleted = retrying(conn, &self.connector, &self.options.retry, async |c| {
                     use sqlx::Connection as _;
@@ -603,14 +828,22 @@ impl Migrator {
                     {
                         return Ok(None);
                     }
-                    let n = sqlx::query(AssertSqlSafe(sql.clone())).bind(&m.tag).execute(&mut *tx).await?.rows_affected();
+                    let n = sqlx::query(AssertSqlSafe(sql.clone()))
+                        .bind(&m.tag)
+                        .execute(&mut *tx)
+                        .await?
+                        .rows_affected();
                     tx.commit().await?;
                     Ok(Some(n))
                 })
                 .await
                 .map_err(|e| RunError::db("resetting the history", e.error))?;
                 match deleted {
-                    None => return Err(RunError::LockLost("another runner took it over during the reset".into())),
+                    None => {
+                        return Err(RunError::LockLost(
+                            "another runner took it over during the reset".into(),
+                        ));
+                    }
                     Some(0) => break,
                     Some(_) => {}
                 }
@@ -622,17 +855,40 @@ impl Migrator {
         let done = match &entry.state {
             State::Applied { .. } => total,
             State::Pending => 0,
-            State::InProgress { next, .. } | State::Failed { next, .. } | State::Interrupted { next, .. } => *next,
-            State::Edited { .. } | State::EditedInProgress { .. } => return Err(reconciled.blocking(&self.set.origin).expect("an edit blocks")),
+            State::InProgress { next, .. }
+            | State::Failed { next, .. }
+            | State::Interrupted { next, .. } => *next,
+            State::Edited { .. } | State::EditedInProgress { .. } => {
+                return Err(reconciled
+                    .blocking(&self.set.origin)
+                    .expect("an edit blocks"));
+            }
         };
         if through < done {
-            return Err(RunError::Config(format!("--through {through}: statements 1 to {done} of `{}` already ran, and a run never undoes them", m.tag)));
+            return Err(RunError::Config(format!(
+                "--through {through}: statements 1 to {done} of `{}` already ran, and a run never undoes them",
+                m.tag
+            )));
         }
         let never_ran = (done + 1..=through).collect();
         if !(entry.state.is_done() && through == total) {
             let hashes = history::statement_hashes(m);
-            self.record(conn, lock, m, &hashes, entry.row.map(|r| r.next_statement.max(0) as usize), &Transition::mark(through, total)).await?;
+            self.record(
+                conn,
+                lock,
+                m,
+                &hashes,
+                entry.row.map(|r| r.next_statement.max(0) as usize),
+                &Transition::mark(through, total),
+            )
+            .await?;
         }
-        Ok(MarkReport { tag: m.tag.clone(), through, total, never_ran, reset })
+        Ok(MarkReport {
+            tag: m.tag.clone(),
+            through,
+            total,
+            never_ran,
+            reset,
+        })
     }
 }

@@ -10,12 +10,12 @@
 //! exists. Privileges are read from `pg_class.relacl`, which shows every role's grants
 //! (`information_schema` hides grants the current user neither made nor received).
 
+use super::RunError;
 use super::retry::{RetryPolicy, retrying};
 use super::target::{Conn, Connector};
-use super::RunError;
-use crate::sql::ident::quote;
-use crate::schema::grammar::Operation;
 use crate::compile::permissions::{Grant, Statement};
+use crate::schema::grammar::Operation;
+use crate::sql::ident::quote;
 use serde::Serialize;
 use sqlx::AssertSqlSafe;
 use std::collections::{BTreeMap, BTreeSet};
@@ -85,18 +85,35 @@ impl Excess {
     /// granted on to others through an option no handler declared goes with it.
     pub fn revokes(&self) -> Vec<String> {
         // PUBLIC is the keyword for every role, never a role's name.
-        let role = if self.role == PUBLIC { PUBLIC.to_owned() } else { quote(&self.role) };
+        let role = if self.role == PUBLIC {
+            PUBLIC.to_owned()
+        } else {
+            quote(&self.role)
+        };
         let table = crate::sql::ident::quote_table(&self.table);
         let mut out = Vec::new();
         if !self.grant_options.is_empty() {
-            out.push(format!("REVOKE GRANT OPTION FOR {} ON {table} FROM {role} CASCADE;", self.grant_options.join(", ")));
+            out.push(format!(
+                "REVOKE GRANT OPTION FOR {} ON {table} FROM {role} CASCADE;",
+                self.grant_options.join(", ")
+            ));
         }
         if !self.privileges.is_empty() {
-            out.push(format!("REVOKE {} ON {table} FROM {role} CASCADE;", self.privileges.join(", ")));
+            out.push(format!(
+                "REVOKE {} ON {table} FROM {role} CASCADE;",
+                self.privileges.join(", ")
+            ));
         }
         if !self.columns.is_empty() {
-            let each = self.columns.iter().flat_map(|c| c.privileges.iter().map(move |p| format!("{p} ({})", quote(&c.column))));
-            out.push(format!("REVOKE {} ON {table} FROM {role} CASCADE;", each.collect::<Vec<_>>().join(", ")));
+            let each = self.columns.iter().flat_map(|c| {
+                c.privileges
+                    .iter()
+                    .map(move |p| format!("{p} ({})", quote(&c.column)))
+            });
+            out.push(format!(
+                "REVOKE {} ON {table} FROM {role} CASCADE;",
+                each.collect::<Vec<_>>().join(", ")
+            ));
         }
         out
     }
@@ -125,7 +142,9 @@ pub struct ApplyOptions {
 
 impl Default for ApplyOptions {
     fn default() -> Self {
-        ApplyOptions { revoke_undeclared: true }
+        ApplyOptions {
+            revoke_undeclared: true,
+        }
     }
 }
 
@@ -179,14 +198,29 @@ pub struct PermissionsFile {
 
 impl PermissionsFile {
     /// Reads a permissions file's text (only lines `generate` writes are accepted).
-    pub fn parse(name: &str, text: &str, options: ApplyOptions) -> Result<PermissionsFile, RunError> {
-        let statements = crate::compile::permissions::parse(text).map_err(|e| RunError::Source(vec![format!("{name}: {e}")]))?;
-        Ok(PermissionsFile { name: name.to_owned(), statements, options })
+    pub fn parse(
+        name: &str,
+        text: &str,
+        options: ApplyOptions,
+    ) -> Result<PermissionsFile, RunError> {
+        let statements = crate::compile::permissions::parse(text)
+            .map_err(|e| RunError::Source(vec![format!("{name}: {e}")]))?;
+        Ok(PermissionsFile {
+            name: name.to_owned(),
+            statements,
+            options,
+        })
     }
 
     /// The file `embed_migrations!(.., permissions = "..")` compiled in, if it names one.
-    pub fn from_embedded(embedded: &super::EmbeddedMigrations, options: ApplyOptions) -> Result<Option<PermissionsFile>, RunError> {
-        embedded.permissions.map(|(name, text)| PermissionsFile::parse(name, text, options)).transpose()
+    pub fn from_embedded(
+        embedded: &super::EmbeddedMigrations,
+        options: ApplyOptions,
+    ) -> Result<Option<PermissionsFile>, RunError> {
+        embedded
+            .permissions
+            .map(|(name, text)| PermissionsFile::parse(name, text, options))
+            .transpose()
     }
 }
 
@@ -202,7 +236,10 @@ pub struct PermissionsReport {
 
 /// Applies the file, then validates the catalog against it: what `migrate` and
 /// `permissions apply` do, the library's `Migrator` included.
-pub async fn converge(connector: &Connector, file: &PermissionsFile) -> Result<PermissionsReport, RunError> {
+pub async fn converge(
+    connector: &Connector,
+    file: &PermissionsFile,
+) -> Result<PermissionsReport, RunError> {
     let applied = apply(connector, &file.name, &file.statements, file.options).await?;
     let validated = validate(connector, &file.name, &file.statements).await?;
     Ok(PermissionsReport { applied, validated })
@@ -224,27 +261,60 @@ fn declared(file: &str, statements: &[Statement]) -> Vec<(Grant, String)> {
         .collect()
 }
 
-async fn run(conn: &mut Conn, connector: &Connector, policy: &RetryPolicy, sql: &str) -> Result<(), sqlx::Error> {
-    retrying(conn, connector, policy, async |c| sqlx::raw_sql(AssertSqlSafe(sql.to_owned())).execute(c).await).await.map(|_| ()).map_err(|e| e.error)
+async fn run(
+    conn: &mut Conn,
+    connector: &Connector,
+    policy: &RetryPolicy,
+    sql: &str,
+) -> Result<(), sqlx::Error> {
+    retrying(conn, connector, policy, async |c| {
+        sqlx::raw_sql(AssertSqlSafe(sql.to_owned()))
+            .execute(c)
+            .await
+    })
+    .await
+    .map(|_| ())
+    .map_err(|e| e.error)
 }
 
 async fn table_exists(conn: &mut Conn, table: &str) -> Result<bool, RunError> {
     let sql = "SELECT EXISTS (SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind IN ('r', 'p', 'v'))";
-    let (schema, bare) = (crate::schema::model::table_schema(table), crate::schema::model::bare_table_name(table));
-    sqlx::query_scalar::<_, bool>(sql).bind(schema).bind(bare).fetch_one(conn.pg()).await.map_err(|e| RunError::db("looking up a table", e))
+    let (schema, bare) = (
+        crate::schema::model::table_schema(table),
+        crate::schema::model::bare_table_name(table),
+    );
+    sqlx::query_scalar::<_, bool>(sql)
+        .bind(schema)
+        .bind(bare)
+        .fetch_one(conn.pg())
+        .await
+        .map_err(|e| RunError::db("looking up a table", e))
 }
 
 async fn schema_exists(conn: &mut Conn, schema: &str) -> Result<bool, RunError> {
-    sqlx::query_scalar::<_, bool>("SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)").bind(schema).fetch_one(conn.pg()).await.map_err(|e| RunError::db("looking up a schema", e))
+    sqlx::query_scalar::<_, bool>("SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)")
+        .bind(schema)
+        .fetch_one(conn.pg())
+        .await
+        .map_err(|e| RunError::db("looking up a schema", e))
 }
 
 async fn role_exists(conn: &mut Conn, role: &str) -> Result<bool, RunError> {
-    sqlx::query_scalar::<_, bool>("SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)").bind(role).fetch_one(conn.pg()).await.map_err(|e| RunError::db("looking up a role", e))
+    sqlx::query_scalar::<_, bool>("SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)")
+        .bind(role)
+        .fetch_one(conn.pg())
+        .await
+        .map_err(|e| RunError::db("looking up a role", e))
 }
 
 /// Runs the permissions file, idempotently, then (unless `options` says not to) revokes
 /// from the managed roles what no handler declares.
-pub async fn apply(connector: &Connector, file: &str, statements: &[Statement], options: ApplyOptions) -> Result<ApplyReport, RunError> {
+pub async fn apply(
+    connector: &Connector,
+    file: &str,
+    statements: &[Statement],
+    options: ApplyOptions,
+) -> Result<ApplyReport, RunError> {
     let policy = RetryPolicy::default();
     let mut conn = connector.connect().await?;
     let mut report = ApplyReport::default();
@@ -257,13 +327,21 @@ pub async fn apply(connector: &Connector, file: &str, statements: &[Statement], 
                 match run(&mut conn, connector, &policy, sql).await {
                     Ok(()) => report.created_roles.push(role.clone()),
                     // Created meanwhile by a concurrent apply: what we wanted.
-                    Err(e) if matches!(super::retry::sqlstate(&e).as_deref(), Some("42710" | "23505")) => {}
-                    Err(e) => return Err(RunError::db(&format!("{file}: creating role {role}"), e)),
+                    Err(e)
+                        if matches!(
+                            super::retry::sqlstate(&e).as_deref(),
+                            Some("42710" | "23505")
+                        ) => {}
+                    Err(e) => {
+                        return Err(RunError::db(&format!("{file}: creating role {role}"), e));
+                    }
                 }
             }
             Statement::IamGrant { sql, role } => {
                 if connector.target().has_jobs() {
-                    run(&mut conn, connector, &policy, sql).await.map_err(|e| RunError::db(&format!("{file}: AWS IAM GRANT for {role}"), e))?;
+                    run(&mut conn, connector, &policy, sql).await.map_err(|e| {
+                        RunError::db(&format!("{file}: AWS IAM GRANT for {role}"), e)
+                    })?;
                 } else {
                     report.skipped_iam += 1;
                 }
@@ -271,7 +349,9 @@ pub async fn apply(connector: &Connector, file: &str, statements: &[Statement], 
             Statement::SchemaUsage { schema, sql, .. } => {
                 // A schema no migration has made yet: its tables' grants are gaps below.
                 if schema_exists(&mut conn, schema).await? {
-                    run(&mut conn, connector, &policy, sql).await.map_err(|e| RunError::db(&format!("{file}: {sql}"), e))?;
+                    run(&mut conn, connector, &policy, sql)
+                        .await
+                        .map_err(|e| RunError::db(&format!("{file}: {sql}"), e))?;
                 }
             }
             Statement::Grant { grant, sql, .. } => {
@@ -286,7 +366,9 @@ pub async fn apply(connector: &Connector, file: &str, statements: &[Statement], 
                     });
                     continue;
                 }
-                run(&mut conn, connector, &policy, sql).await.map_err(|e| RunError::db(&format!("{file}: {sql}"), e))?;
+                run(&mut conn, connector, &policy, sql)
+                    .await
+                    .map_err(|e| RunError::db(&format!("{file}: {sql}"), e))?;
                 report.granted += 1;
             }
         }
@@ -294,10 +376,21 @@ pub async fn apply(connector: &Connector, file: &str, statements: &[Statement], 
     if options.revoke_undeclared {
         // A grant to PUBLIC is every role's, the ones the file does not name included:
         // reported, never revoked here.
-        for excess in find_excess(&mut conn, statements).await?.into_iter().filter(|e| e.role != PUBLIC) {
+        for excess in find_excess(&mut conn, statements)
+            .await?
+            .into_iter()
+            .filter(|e| e.role != PUBLIC)
+        {
             // One statement per transaction: REVOKE is DDL on DSQL.
             for sql in excess.revokes() {
-                run(&mut conn, connector, &policy, &sql).await.map_err(|e| RunError::db(&format!("{file}: revoking what no handler declares: {sql}"), e))?;
+                run(&mut conn, connector, &policy, &sql)
+                    .await
+                    .map_err(|e| {
+                        RunError::db(
+                            &format!("{file}: revoking what no handler declares: {sql}"),
+                            e,
+                        )
+                    })?;
             }
             report.revoked.push(excess);
         }
@@ -321,7 +414,9 @@ fn managed_roles(statements: &[Statement]) -> BTreeSet<&str> {
 /// The schemas whose tables the file governs: `public` and those of its grants (a
 /// schema it names nothing in, a DBA's or a tool's, is not its business).
 fn governed_schemas<'a>(grants: impl Iterator<Item = &'a Grant>) -> Vec<String> {
-    let mut schemas: BTreeSet<String> = grants.map(|grant| crate::schema::model::table_schema(&grant.table).to_owned()).collect();
+    let mut schemas: BTreeSet<String> = grants
+        .map(|grant| crate::schema::model::table_schema(&grant.table).to_owned())
+        .collect();
     schemas.insert(crate::schema::model::DEFAULT_SCHEMA.to_owned());
     schemas.into_iter().collect()
 }
@@ -331,12 +426,30 @@ fn governed_schemas<'a>(grants: impl Iterator<Item = &'a Grant>) -> Vec<String> 
 /// owning it.
 async fn find_excess(conn: &mut Conn, statements: &[Statement]) -> Result<Vec<Excess>, RunError> {
     let managed = managed_roles(statements);
-    let schemas = governed_schemas(statements.iter().filter_map(|s| if let Statement::Grant { grant, .. } = s { Some(grant) } else { None }));
-    let granted_tables: BTreeSet<&str> = statements.iter().filter_map(|s| if let Statement::Grant { grant, .. } = s { Some(grant.table.as_str()) } else { None }).collect();
+    let schemas = governed_schemas(statements.iter().filter_map(|s| {
+        if let Statement::Grant { grant, .. } = s {
+            Some(grant)
+        } else {
+            None
+        }
+    }));
+    let granted_tables: BTreeSet<&str> = statements
+        .iter()
+        .filter_map(|s| {
+            if let Statement::Grant { grant, .. } = s {
+                Some(grant.table.as_str())
+            } else {
+                None
+            }
+        })
+        .collect();
     let mut declared: BTreeMap<(&str, &str), BTreeSet<&str>> = BTreeMap::new();
     for s in statements {
         if let Statement::Grant { grant, .. } = s {
-            declared.entry((grant.table.as_str(), grant.role.as_str())).or_default().extend(grant.operations.iter().map(|op| op.privilege()));
+            declared
+                .entry((grant.table.as_str(), grant.role.as_str()))
+                .or_default()
+                .extend(grant.operations.iter().map(|op| op.privilege()));
         }
     }
     // Table privileges, then column privileges (the column is empty for a table's).
@@ -361,20 +474,39 @@ async fn find_excess(conn: &mut Conn, statements: &[Statement]) -> Result<Vec<Ex
     let mut excess: BTreeMap<(String, String), Excess> = BTreeMap::new();
     for (table, column, role, privilege, grantable) in rows {
         // Privilege names come from the catalog; anything else is not sent back as SQL.
-        let known = !privilege.is_empty() && privilege.bytes().all(|b| b.is_ascii_uppercase() || b == b' ');
+        let known = !privilege.is_empty()
+            && privilege
+                .bytes()
+                .all(|b| b.is_ascii_uppercase() || b == b' ');
         // A grant to PUBLIC reaches the managed roles too: on the tables the file grants on.
-        let reaches_managed = managed.contains(role.as_str()) || (role == PUBLIC && granted_tables.contains(table.as_str()));
+        let reaches_managed = managed.contains(role.as_str())
+            || (role == PUBLIC && granted_tables.contains(table.as_str()));
         if !known || !reaches_managed {
             continue;
         }
-        let allowed = column.is_empty() && declared.get(&(table.as_str(), role.as_str())).is_some_and(|d| d.contains(privilege.as_str()));
+        let allowed = column.is_empty()
+            && declared
+                .get(&(table.as_str(), role.as_str()))
+                .is_some_and(|d| d.contains(privilege.as_str()));
         if allowed && !grantable {
             continue;
         }
-        let entry = excess.entry((table.clone(), role.clone())).or_insert_with(|| Excess { table, role, privileges: Vec::new(), grant_options: Vec::new(), columns: Vec::new() });
+        let entry = excess
+            .entry((table.clone(), role.clone()))
+            .or_insert_with(|| Excess {
+                table,
+                role,
+                privileges: Vec::new(),
+                grant_options: Vec::new(),
+                columns: Vec::new(),
+            });
         if !column.is_empty() {
             if !entry.columns.last().is_some_and(|c| c.column == column) {
-                entry.columns.push(ColumnPrivileges { column, privileges: Vec::new(), grant_options: Vec::new() });
+                entry.columns.push(ColumnPrivileges {
+                    column,
+                    privileges: Vec::new(),
+                    grant_options: Vec::new(),
+                });
             }
             let c = entry.columns.last_mut().expect("pushed above");
             if grantable {
@@ -394,7 +526,10 @@ async fn find_excess(conn: &mut Conn, statements: &[Statement]) -> Result<Vec<Ex
 }
 
 /// The roles the managed roles are members of.
-async fn find_memberships(conn: &mut Conn, statements: &[Statement]) -> Result<Vec<Membership>, RunError> {
+async fn find_memberships(
+    conn: &mut Conn,
+    statements: &[Statement],
+) -> Result<Vec<Membership>, RunError> {
     let managed: Vec<&str> = managed_roles(statements).into_iter().collect();
     if managed.is_empty() {
         return Ok(Vec::new());
@@ -409,11 +544,17 @@ async fn find_memberships(conn: &mut Conn, statements: &[Statement]) -> Result<V
     .fetch_all(conn.pg())
     .await
     .map_err(|e| RunError::db("reading pg_auth_members", e))?;
-    Ok(rows.into_iter().map(|(role, member_of)| Membership { role, member_of }).collect())
+    Ok(rows
+        .into_iter()
+        .map(|(role, member_of)| Membership { role, member_of })
+        .collect())
 }
 
 /// Privileges on the application's tables, per (table, role), from `pg_class.relacl`.
-async fn live_privileges(conn: &mut Conn, schemas: &[String]) -> Result<BTreeMap<(String, String), BTreeSet<String>>, RunError> {
+async fn live_privileges(
+    conn: &mut Conn,
+    schemas: &[String],
+) -> Result<BTreeMap<(String, String), BTreeSet<String>>, RunError> {
     let rows: Vec<(String, String, String)> = sqlx::query_as(
         "SELECT CASE WHEN n.nspname = 'public' THEN c.relname::text ELSE n.nspname || '.' || c.relname END, r.rolname::text, a.privilege_type \
          FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
@@ -437,7 +578,12 @@ async fn find_gaps(conn: &mut Conn, declared: &[(Grant, String)]) -> Result<Vec<
     let mut gaps = Vec::new();
     for (grant, place) in declared {
         let have = live.get(&(grant.table.clone(), grant.role.clone()));
-        let missing: Vec<Operation> = grant.operations.iter().copied().filter(|op| !have.is_some_and(|h| h.contains(op.privilege()))).collect();
+        let missing: Vec<Operation> = grant
+            .operations
+            .iter()
+            .copied()
+            .filter(|op| !have.is_some_and(|h| h.contains(op.privilege())))
+            .collect();
         if missing.is_empty() {
             continue;
         }
@@ -448,23 +594,42 @@ async fn find_gaps(conn: &mut Conn, declared: &[(Grant, String)]) -> Result<Vec<
         } else {
             GapReason::NotGranted
         };
-        gaps.push(Gap { table: grant.table.clone(), role: grant.role.clone(), operations: missing, file: place.clone(), reason });
+        gaps.push(Gap {
+            table: grant.table.clone(),
+            role: grant.role.clone(),
+            operations: missing,
+            file: place.clone(),
+            reason,
+        });
     }
     Ok(gaps)
 }
 
 /// Compares the catalog with the file, changing nothing: the declared grants missing and
 /// the managed roles' privileges no handler declares.
-pub async fn inspect(conn: &mut Conn, file: &str, statements: &[Statement]) -> Result<ValidateReport, RunError> {
+pub async fn inspect(
+    conn: &mut Conn,
+    file: &str,
+    statements: &[Statement],
+) -> Result<ValidateReport, RunError> {
     let declared = declared(file, statements);
     let gaps = find_gaps(conn, &declared).await?;
     let excess = find_excess(conn, statements).await?;
     let memberships = find_memberships(conn, statements).await?;
-    Ok(ValidateReport { checked: declared.len(), gaps, excess, memberships })
+    Ok(ValidateReport {
+        checked: declared.len(),
+        gaps,
+        excess,
+        memberships,
+    })
 }
 
 /// [`inspect`] on a connection of its own.
-pub async fn validate(connector: &Connector, file: &str, statements: &[Statement]) -> Result<ValidateReport, RunError> {
+pub async fn validate(
+    connector: &Connector,
+    file: &str,
+    statements: &[Statement],
+) -> Result<ValidateReport, RunError> {
     let mut conn = connector.connect().await?;
     let report = inspect(&mut conn, file, statements).await;
     conn.close().await;

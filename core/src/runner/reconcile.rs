@@ -100,7 +100,9 @@ impl State {
     pub fn runs_from(&self) -> Option<usize> {
         match self {
             State::Pending => Some(0),
-            State::InProgress { next, .. } | State::Interrupted { next, .. } | State::Failed { next, .. } => Some(*next),
+            State::InProgress { next, .. }
+            | State::Interrupted { next, .. }
+            | State::Failed { next, .. } => Some(*next),
             State::Applied { .. } | State::Edited { .. } | State::EditedInProgress { .. } => None,
         }
     }
@@ -113,10 +115,18 @@ impl State {
     /// What the last run left, in words, for a run that resumes.
     pub fn previous(&self) -> Option<String> {
         match self {
-            State::Interrupted { next, .. } => Some(format!("statement {} was interrupted", next + 1)),
-            State::Failed { statement, code, .. } => {
-                Some(format!("statement {} failed{}", statement + 1, code.as_ref().map(|c| format!(" (SQLSTATE {c})")).unwrap_or_default()))
+            State::Interrupted { next, .. } => {
+                Some(format!("statement {} was interrupted", next + 1))
             }
+            State::Failed {
+                statement, code, ..
+            } => Some(format!(
+                "statement {} failed{}",
+                statement + 1,
+                code.as_ref()
+                    .map(|c| format!(" (SQLSTATE {c})"))
+                    .unwrap_or_default()
+            )),
             _ => None,
         }
     }
@@ -150,23 +160,39 @@ impl Reconciled<'_> {
             let m = e.migration;
             match &e.state {
                 State::Edited { applied, current } => {
-                    return Some(RunError::Edited { tag: m.tag.clone(), file: m.origin.clone(), applied: applied.clone(), current: current.clone() });
+                    return Some(RunError::Edited {
+                        tag: m.tag.clone(),
+                        file: m.origin.clone(),
+                        applied: applied.clone(),
+                        current: current.clone(),
+                    });
                 }
                 State::EditedInProgress { done, what } => {
-                    return Some(RunError::EditedExecuted { tag: m.tag.clone(), file: m.origin.clone(), done: *done, total: m.statements.len(), what: what.clone() });
+                    return Some(RunError::EditedExecuted {
+                        tag: m.tag.clone(),
+                        file: m.origin.clone(),
+                        done: *done,
+                        total: m.statements.len(),
+                        what: what.clone(),
+                    });
                 }
                 _ => {}
             }
         }
         if !self.unknown.is_empty() {
-            return Some(RunError::UnknownApplied { origin: origin.to_owned(), tags: self.unknown.clone() });
+            return Some(RunError::UnknownApplied {
+                origin: origin.to_owned(),
+                tags: self.unknown.clone(),
+            });
         }
         None
     }
 
     /// The migrations a run would work on, in order.
     pub fn to_run(&self) -> impl Iterator<Item = &Entry<'_>> {
-        self.entries.iter().filter(|e| e.state.runs_from().is_some())
+        self.entries
+            .iter()
+            .filter(|e| e.state.runs_from().is_some())
     }
 }
 
@@ -177,10 +203,18 @@ pub fn reconcile<'a>(local: &'a [LocalMigration], rows: &'a [HistoryRow]) -> Rec
         .iter()
         .map(|m| {
             let row = by_tag.get(m.tag.as_str()).copied();
-            Entry { migration: m, row, state: row.map(|r| state_of(m, r)).unwrap_or(State::Pending) }
+            Entry {
+                migration: m,
+                row,
+                state: row.map(|r| state_of(m, r)).unwrap_or(State::Pending),
+            }
         })
         .collect();
-    let unknown = rows.iter().filter(|r| !local.iter().any(|m| m.tag == r.tag)).map(|r| r.tag.clone()).collect();
+    let unknown = rows
+        .iter()
+        .filter(|r| !local.iter().any(|m| m.tag == r.tag))
+        .map(|r| r.tag.clone())
+        .collect();
     Reconciled { entries, unknown }
 }
 
@@ -188,9 +222,24 @@ fn state_of(m: &LocalMigration, row: &HistoryRow) -> State {
     let next = row.next_statement.max(0) as usize;
     let batch = row.copied_rows.map(|rows| BatchProgress { rows });
     match row.status {
-        Status::Marked => return State::Applied { marked: true, applied_at: row.applied_at.clone() },
-        Status::Applied if row.hash == m.hash => return State::Applied { marked: false, applied_at: row.applied_at.clone() },
-        Status::Applied => return State::Edited { applied: row.hash.clone(), current: m.hash.clone() },
+        Status::Marked => {
+            return State::Applied {
+                marked: true,
+                applied_at: row.applied_at.clone(),
+            };
+        }
+        Status::Applied if row.hash == m.hash => {
+            return State::Applied {
+                marked: false,
+                applied_at: row.applied_at.clone(),
+            };
+        }
+        Status::Applied => {
+            return State::Edited {
+                applied: row.hash.clone(),
+                current: m.hash.clone(),
+            };
+        }
         _ => {}
     }
     let Some(recorded) = &row.statement_hashes else {
@@ -203,26 +252,54 @@ fn state_of(m: &LocalMigration, row: &HistoryRow) -> State {
                 what: "the file has changed since it started (the history row predates per-statement hashes, so which statements changed cannot be told)".into(),
             };
         }
-        return State::Interrupted { next, session: None, batch };
+        return State::Interrupted {
+            next,
+            session: None,
+            batch,
+        };
     };
     let local = statement_hashes(m);
     for (j, hash) in recorded.iter().enumerate() {
-        let ran = if row.status == Status::Executing && j == recorded.len() - 1 { "was interrupted and may have taken effect" } else { "ran" };
+        let ran = if row.status == Status::Executing && j == recorded.len() - 1 {
+            "was interrupted and may have taken effect"
+        } else {
+            "ran"
+        };
         match local.get(j) {
-            None => return State::EditedInProgress { done: next, what: format!("statement {}, which {ran}, is no longer in the file", j + 1) },
-            Some(h) if h != hash => return State::EditedInProgress { done: next, what: format!("statement {}, which {ran}, has changed", j + 1) },
+            None => {
+                return State::EditedInProgress {
+                    done: next,
+                    what: format!("statement {}, which {ran}, is no longer in the file", j + 1),
+                };
+            }
+            Some(h) if h != hash => {
+                return State::EditedInProgress {
+                    done: next,
+                    what: format!("statement {}, which {ran}, has changed", j + 1),
+                };
+            }
             Some(_) => {}
         }
     }
     match row.status {
-        Status::Executing => State::Interrupted { next, session: row.session.clone(), batch },
+        Status::Executing => State::Interrupted {
+            next,
+            session: row.session.clone(),
+            batch,
+        },
         Status::Failed => State::Failed {
             next,
-            statement: row.error_statement.map(|s| s.max(0) as usize).unwrap_or(next),
+            statement: row
+                .error_statement
+                .map(|s| s.max(0) as usize)
+                .unwrap_or(next),
             code: row.error_code.clone(),
             message: row.error_message.clone().unwrap_or_default(),
         },
-        _ => State::InProgress { next: next.min(m.statements.len()), batch },
+        _ => State::InProgress {
+            next: next.min(m.statements.len()),
+            batch,
+        },
     }
 }
 
@@ -242,7 +319,11 @@ mod tests {
         }
     }
 
-    const ORIGINAL: [&str; 3] = ["CREATE TABLE a (x int)", "INSERT INTO a VALUES (1)", "ALTER TABLE a ADD COLUMN y text"];
+    const ORIGINAL: [&str; 3] = [
+        "CREATE TABLE a (x int)",
+        "INSERT INTO a VALUES (1)",
+        "ALTER TABLE a ADD COLUMN y text",
+    ];
 
     /// The history row a run of ORIGINAL leaves in `status` with `next` statements done.
     fn row(status: Status, next: usize) -> HistoryRow {
@@ -266,7 +347,8 @@ mod tests {
             statement_hashes: Some(hashes[..recorded].to_vec()),
             error_statement: (status == Status::Failed).then_some(next as i32),
             error_code: (status == Status::Failed).then(|| "42P01".into()),
-            error_message: (status == Status::Failed).then(|| "relation \"b\" does not exist".into()),
+            error_message: (status == Status::Failed)
+                .then(|| "relation \"b\" does not exist".into()),
             session: None,
         }
     }
@@ -333,31 +415,100 @@ mod tests {
             (Some((Status::Marked, 3)), Changed(0), "marked", None),
             // Between statements (2 done): what ran is frozen, the rest may change.
             (Some((Status::Running, 2)), Same, "in_progress", Some(2)),
-            (Some((Status::Running, 2)), Changed(2), "in_progress", Some(2)),
-            (Some((Status::Running, 2)), Truncated(2), "in_progress", Some(2)),
-            (Some((Status::Running, 2)), Changed(1), "edited_in_progress", None),
-            (Some((Status::Running, 2)), Changed(0), "edited_in_progress", None),
-            (Some((Status::Running, 2)), Inserted(1), "edited_in_progress", None),
-            (Some((Status::Running, 2)), Inserted(2), "in_progress", Some(2)),
-            (Some((Status::Running, 2)), Truncated(1), "edited_in_progress", None),
-            (Some((Status::Running, 0)), Changed(0), "in_progress", Some(0)),
+            (
+                Some((Status::Running, 2)),
+                Changed(2),
+                "in_progress",
+                Some(2),
+            ),
+            (
+                Some((Status::Running, 2)),
+                Truncated(2),
+                "in_progress",
+                Some(2),
+            ),
+            (
+                Some((Status::Running, 2)),
+                Changed(1),
+                "edited_in_progress",
+                None,
+            ),
+            (
+                Some((Status::Running, 2)),
+                Changed(0),
+                "edited_in_progress",
+                None,
+            ),
+            (
+                Some((Status::Running, 2)),
+                Inserted(1),
+                "edited_in_progress",
+                None,
+            ),
+            (
+                Some((Status::Running, 2)),
+                Inserted(2),
+                "in_progress",
+                Some(2),
+            ),
+            (
+                Some((Status::Running, 2)),
+                Truncated(1),
+                "edited_in_progress",
+                None,
+            ),
+            (
+                Some((Status::Running, 0)),
+                Changed(0),
+                "in_progress",
+                Some(0),
+            ),
             // Interrupted in statement 2 (1 done): statement 2 may have run, so it is frozen too.
             (Some((Status::Executing, 1)), Same, "interrupted", Some(1)),
-            (Some((Status::Executing, 1)), Changed(1), "edited_in_progress", None),
-            (Some((Status::Executing, 1)), Changed(0), "edited_in_progress", None),
-            (Some((Status::Executing, 1)), Changed(2), "interrupted", Some(1)),
-            (Some((Status::Executing, 1)), Truncated(1), "edited_in_progress", None),
+            (
+                Some((Status::Executing, 1)),
+                Changed(1),
+                "edited_in_progress",
+                None,
+            ),
+            (
+                Some((Status::Executing, 1)),
+                Changed(0),
+                "edited_in_progress",
+                None,
+            ),
+            (
+                Some((Status::Executing, 1)),
+                Changed(2),
+                "interrupted",
+                Some(1),
+            ),
+            (
+                Some((Status::Executing, 1)),
+                Truncated(1),
+                "edited_in_progress",
+                None,
+            ),
             // Failed at statement 2: it took no effect, so fixing it is the way out.
             (Some((Status::Failed, 1)), Same, "failed", Some(1)),
             (Some((Status::Failed, 1)), Changed(1), "failed", Some(1)),
             (Some((Status::Failed, 1)), Changed(2), "failed", Some(1)),
             (Some((Status::Failed, 1)), Inserted(1), "failed", Some(1)),
-            (Some((Status::Failed, 1)), Changed(0), "edited_in_progress", None),
+            (
+                Some((Status::Failed, 1)),
+                Changed(0),
+                "edited_in_progress",
+                None,
+            ),
             (Some((Status::Failed, 0)), Changed(0), "failed", Some(0)),
         ];
         for (recorded, f, expected, from) in cases {
             let got = state(recorded.map(|(s, n)| row(s, n)), *f);
-            assert_eq!((kind(&got), got.runs_from()), (*expected, *from), "row {recorded:?}, file {f:?}: {got:?}");
+            assert_eq!(
+                (kind(&got), got.runs_from()),
+                (*expected, *from),
+                "row {recorded:?}, file {f:?}: {got:?}"
+            );
         }
     }
 
@@ -365,26 +516,60 @@ mod tests {
     fn a_row_from_a_release_without_statement_hashes_is_interrupted_at_its_cursor() {
         let mut legacy = row(Status::Running, 1);
         legacy.statement_hashes = None;
-        assert_eq!(state(Some(legacy.clone()), File::Same), State::Interrupted { next: 1, session: None, batch: None });
+        assert_eq!(
+            state(Some(legacy.clone()), File::Same),
+            State::Interrupted {
+                next: 1,
+                session: None,
+                batch: None
+            }
+        );
         // Without per-statement hashes any change is a change to what ran.
-        assert_eq!(kind(&state(Some(legacy), File::Changed(2))), "edited_in_progress");
+        assert_eq!(
+            kind(&state(Some(legacy), File::Changed(2))),
+            "edited_in_progress"
+        );
     }
 
     #[test]
     fn a_failure_keeps_its_statement_code_and_message() {
-        let State::Failed { next, statement, code, message } = state(Some(row(Status::Failed, 1)), File::Same) else { panic!("failed") };
+        let State::Failed {
+            next,
+            statement,
+            code,
+            message,
+        } = state(Some(row(Status::Failed, 1)), File::Same)
+        else {
+            panic!("failed")
+        };
         assert_eq!((next, statement, code.as_deref()), (1, 1, Some("42P01")));
         assert!(message.contains("does not exist"));
-        assert_eq!(state(Some(row(Status::Failed, 1)), File::Same).previous().as_deref(), Some("statement 2 failed (SQLSTATE 42P01)"));
+        assert_eq!(
+            state(Some(row(Status::Failed, 1)), File::Same)
+                .previous()
+                .as_deref(),
+            Some("statement 2 failed (SQLSTATE 42P01)")
+        );
     }
 
     #[test]
     fn edits_name_the_statement_that_ran() {
-        let State::EditedInProgress { done, what } = state(Some(row(Status::Running, 2)), File::Changed(1)) else { panic!("edited") };
+        let State::EditedInProgress { done, what } =
+            state(Some(row(Status::Running, 2)), File::Changed(1))
+        else {
+            panic!("edited")
+        };
         assert_eq!(done, 2);
         assert_eq!(what, "statement 2, which ran, has changed");
-        let State::EditedInProgress { what, .. } = state(Some(row(Status::Executing, 1)), File::Changed(1)) else { panic!("edited") };
-        assert_eq!(what, "statement 2, which was interrupted and may have taken effect, has changed");
+        let State::EditedInProgress { what, .. } =
+            state(Some(row(Status::Executing, 1)), File::Changed(1))
+        else {
+            panic!("edited")
+        };
+        assert_eq!(
+            what,
+            "statement 2, which was interrupted and may have taken effect, has changed"
+        );
     }
 
     #[test]
@@ -395,9 +580,19 @@ mod tests {
         let rows = [row(Status::Applied, 3), stranger];
         let r = reconcile(&local, &rows);
         assert_eq!(r.unknown, ["0009_elsewhere"]);
-        assert!(matches!(r.blocking("migrations"), Some(RunError::Edited { .. })));
+        assert!(matches!(
+            r.blocking("migrations"),
+            Some(RunError::Edited { .. })
+        ));
         let clean = [file(File::Same)];
-        assert!(matches!(reconcile(&clean, &rows).blocking("migrations"), Some(RunError::UnknownApplied { .. })));
-        assert!(reconcile(&clean, &rows[..1]).blocking("migrations").is_none());
+        assert!(matches!(
+            reconcile(&clean, &rows).blocking("migrations"),
+            Some(RunError::UnknownApplied { .. })
+        ));
+        assert!(
+            reconcile(&clean, &rows[..1])
+                .blocking("migrations")
+                .is_none()
+        );
     }
 }

@@ -32,10 +32,16 @@ pub fn occ_code(error: &sqlx::Error) -> Option<&'static str> {
 /// A lost or refused connection, or DSQL's `server unavailable`.
 pub fn is_transient(error: &sqlx::Error) -> bool {
     match error {
-        sqlx::Error::Io(_) | sqlx::Error::Tls(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed => true,
         sqlx::Error::Database(db) => {
             let code = db.code().map(|c| c.into_owned()).unwrap_or_default();
-            code.starts_with("08") || matches!(code.as_str(), "57P01" | "57P02" | "57P03") || (code == "XX000" && db.message().contains("server unavailable"))
+            code.starts_with("08")
+                || matches!(code.as_str(), "57P01" | "57P02" | "57P03")
+                || (code == "XX000" && db.message().contains("server unavailable"))
         }
         _ => false,
     }
@@ -56,7 +62,12 @@ pub struct RetryPolicy {
 
 impl Default for RetryPolicy {
     fn default() -> Self {
-        RetryPolicy { conflict_attempts: 10, connection_attempts: 3, base: Duration::from_millis(20), cap: Duration::from_secs(2) }
+        RetryPolicy {
+            conflict_attempts: 10,
+            connection_attempts: 3,
+            base: Duration::from_millis(20),
+            cap: Duration::from_secs(2),
+        }
     }
 }
 
@@ -73,21 +84,37 @@ impl RetryPolicy {
     /// After `error` in work described by `doing`: when it is a conflict and attempts are
     /// left, counts it in `conflicts`, logs it with its code and returns how long to wait
     /// before the transaction runs again.
-    pub fn after_conflict(&self, error: &sqlx::Error, conflicts: &mut u32, doing: &dyn std::fmt::Display) -> Option<Duration> {
+    pub fn after_conflict(
+        &self,
+        error: &sqlx::Error,
+        conflicts: &mut u32,
+        doing: &dyn std::fmt::Display,
+    ) -> Option<Duration> {
         let code = occ_code(error)?;
         if *conflicts + 1 >= self.conflict_attempts {
             return None;
         }
         *conflicts += 1;
         let wait = self.delay(*conflicts);
-        tracing::info!(sqlstate = code, attempt = *conflicts + 1, of = self.conflict_attempts, wait_ms = wait.as_millis() as u64, "{doing}: conflict with another transaction; trying again");
+        tracing::info!(
+            sqlstate = code,
+            attempt = *conflicts + 1,
+            of = self.conflict_attempts,
+            wait_ms = wait.as_millis() as u64,
+            "{doing}: conflict with another transaction; trying again"
+        );
         Some(wait)
     }
 
     /// After `error` in work described by `doing`: when the connection was lost and
     /// attempts are left, counts it in `failures`, logs it with its SQLSTATE and returns
     /// how long to wait before reconnecting.
-    pub fn after_lost_connection(&self, error: &sqlx::Error, failures: &mut u32, doing: &dyn std::fmt::Display) -> Option<Duration> {
+    pub fn after_lost_connection(
+        &self,
+        error: &sqlx::Error,
+        failures: &mut u32,
+        doing: &dyn std::fmt::Display,
+    ) -> Option<Duration> {
         if !is_transient(error) || *failures + 1 >= self.connection_attempts {
             return None;
         }

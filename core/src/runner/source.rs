@@ -63,15 +63,24 @@ impl MigrationSet {
     /// Reads a migrations folder.
     pub fn from_folder(dir: &Path) -> Result<MigrationSet, RunError> {
         let journal_path = dir.join("meta").join("_journal.json");
-        let journal_text = std::fs::read_to_string(&journal_path)
-            .map_err(|e| RunError::Source(vec![format!("{}: {e} (is --folder the folder `generate` writes to?)", journal_path.display())]))?;
+        let journal_text = std::fs::read_to_string(&journal_path).map_err(|e| {
+            RunError::Source(vec![format!(
+                "{}: {e} (is --folder the folder `generate` writes to?)",
+                journal_path.display()
+            )])
+        })?;
         let mut files = Vec::new();
-        let entries = std::fs::read_dir(dir).map_err(|e| RunError::Source(vec![format!("{}: {e}", dir.display())]))?;
+        let entries = std::fs::read_dir(dir)
+            .map_err(|e| RunError::Source(vec![format!("{}: {e}", dir.display())]))?;
         for entry in entries.flatten() {
             let path = entry.path();
             if path.extension().is_some_and(|e| e == "sql") && path.is_file() {
-                let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-                let text = std::fs::read(&path).map_err(|e| RunError::Source(vec![format!("{}: {e}", path.display())]))?;
+                let stem = path
+                    .file_stem()
+                    .map(|s| s.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                let text = std::fs::read(&path)
+                    .map_err(|e| RunError::Source(vec![format!("{}: {e}", path.display())]))?;
                 files.push((stem, text, path));
             }
         }
@@ -80,9 +89,16 @@ impl MigrationSet {
         // run, whatever its SQL files say. (Text that is not JSON at all is `check`'s to
         // list; it cannot reach a migration.)
         let mut refused = Vec::new();
-        for entry in std::fs::read_dir(dir.join("meta")).into_iter().flatten().flatten() {
+        for entry in std::fs::read_dir(dir.join("meta"))
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
             let path = entry.path();
-            if path.file_name().is_some_and(|n| n.to_string_lossy().ends_with("_snapshot.json")) {
+            if path
+                .file_name()
+                .is_some_and(|n| n.to_string_lossy().ends_with("_snapshot.json"))
+            {
                 match crate::project::folder::read_snapshot_file(&path) {
                     Err(crate::project::folder::FolderError::Snapshot { problem, .. }) if problem.is_syntax() => {}
                     Err(e) => refused.push(format!("{e}; restore it from version control (snapshots are written by `generate`, `squash` and `import`)")),
@@ -94,7 +110,12 @@ impl MigrationSet {
             refused.sort();
             return Err(RunError::Source(refused));
         }
-        Self::build(&journal_text, &journal_path.display().to_string(), files, &dir.display().to_string())
+        Self::build(
+            &journal_text,
+            &journal_path.display().to_string(),
+            files,
+            &dir.display().to_string(),
+        )
     }
 
     /// Uses migrations embedded at compile time.
@@ -102,21 +123,60 @@ impl MigrationSet {
         let files = embedded
             .files
             .iter()
-            .map(|(stem, text)| ((*stem).to_owned(), text.as_bytes().to_vec(), PathBuf::from(format!("{}/{stem}.sql", embedded.folder))))
+            .map(|(stem, text)| {
+                (
+                    (*stem).to_owned(),
+                    text.as_bytes().to_vec(),
+                    PathBuf::from(format!("{}/{stem}.sql", embedded.folder)),
+                )
+            })
             .collect();
-        Self::build(embedded.journal, &format!("{}/meta/_journal.json", embedded.folder), files, &format!("{} (embedded)", embedded.folder))
+        Self::build(
+            embedded.journal,
+            &format!("{}/meta/_journal.json", embedded.folder),
+            files,
+            &format!("{} (embedded)", embedded.folder),
+        )
     }
 
     /// Migrations held in memory: a journal and its SQL files, `(tag, bytes)` (the
     /// replay of `import drizzle`, before anything is written). `origin` names them in messages.
-    pub fn from_memory(journal: &Journal, files: &[(String, Vec<u8>)], origin: &str) -> Result<MigrationSet, RunError> {
+    pub fn from_memory(
+        journal: &Journal,
+        files: &[(String, Vec<u8>)],
+        origin: &str,
+    ) -> Result<MigrationSet, RunError> {
         let text = crate::project::snapshot::to_pretty_json(journal);
-        let files = files.iter().map(|(tag, bytes)| (tag.clone(), bytes.clone(), PathBuf::from(format!("{origin}/{tag}.sql")))).collect();
-        Self::build(&text, &format!("{origin}/meta/_journal.json"), files, origin)
+        let files = files
+            .iter()
+            .map(|(tag, bytes)| {
+                (
+                    tag.clone(),
+                    bytes.clone(),
+                    PathBuf::from(format!("{origin}/{tag}.sql")),
+                )
+            })
+            .collect();
+        Self::build(
+            &text,
+            &format!("{origin}/meta/_journal.json"),
+            files,
+            origin,
+        )
     }
 
-    fn build(journal_text: &str, journal_name: &str, files: Vec<(String, Vec<u8>, PathBuf)>, origin: &str) -> Result<MigrationSet, RunError> {
-        let journal = Journal::parse(journal_text.as_bytes()).map_err(|e| RunError::Source(vec![format!("{journal_name}: {e}; {}", crate::project::journal::JournalProblem::FIX)]))?;
+    fn build(
+        journal_text: &str,
+        journal_name: &str,
+        files: Vec<(String, Vec<u8>, PathBuf)>,
+        origin: &str,
+    ) -> Result<MigrationSet, RunError> {
+        let journal = Journal::parse(journal_text.as_bytes()).map_err(|e| {
+            RunError::Source(vec![format!(
+                "{journal_name}: {e}; {}",
+                crate::project::journal::JournalProblem::FIX
+            )])
+        })?;
         let mut problems = Vec::new();
         let tags: BTreeSet<&str> = journal.entries.iter().map(|e| e.tag.as_str()).collect();
         for tag in &tags {
@@ -127,14 +187,20 @@ impl MigrationSet {
         }
         for (stem, _, path) in &files {
             if !tags.contains(stem.as_str()) {
-                problems.push(format!("{} has no entry in {journal_name}: add it with `generate`, or delete the file", path.display()));
+                problems.push(format!(
+                    "{} has no entry in {journal_name}: add it with `generate`, or delete the file",
+                    path.display()
+                ));
             }
         }
         let mut migrations = Vec::new();
         let mut raw_hashes = Vec::new();
         for entry in &journal.entries {
             match files.iter().find(|(stem, _, _)| *stem == entry.tag) {
-                None => problems.push(format!("journal entry `{}` has no file {}.sql in {origin}", entry.tag, entry.tag)),
+                None => problems.push(format!(
+                    "journal entry `{}` has no file {}.sql in {origin}",
+                    entry.tag, entry.tag
+                )),
                 // The statements are cut from the bytes the hash covers (no BOM, LF line
                 // ends), so what runs is exactly what was hashed.
                 Some((_, bytes, path)) => match String::from_utf8(hash::normalized(bytes)) {
@@ -142,25 +208,35 @@ impl MigrationSet {
                     Ok(text) => migrations.push({
                         raw_hashes.push(hash::sha256_hex(bytes));
                         LocalMigration {
-                        tag: entry.tag.clone(),
-                        when: entry.when as i64,
-                        hash: hash::migration_hash(bytes),
-                        statements: crate::sql::split::split_statements(&text),
-                        origin: path.display().to_string(),
-                    }}),
+                            tag: entry.tag.clone(),
+                            when: entry.when as i64,
+                            hash: hash::migration_hash(bytes),
+                            statements: crate::sql::split::split_statements(&text),
+                            origin: path.display().to_string(),
+                        }
+                    }),
                 },
             }
         }
         let drizzle = match &journal.imported_from {
             Some(from) if from.tool == "drizzle-kit" => match from.history.split_once('.') {
-                Some((schema, table)) if !schema.is_empty() && !table.is_empty() && !table.contains('.') => {
+                Some((schema, table))
+                    if !schema.is_empty() && !table.is_empty() && !table.contains('.') =>
+                {
                     // Only the migrations that came from drizzle-kit can be in its history.
                     let mut raw_hashes = raw_hashes;
                     raw_hashes.truncate(from.migrations.unwrap_or(usize::MAX));
-                    Some(DrizzleHistory { schema: schema.to_owned(), table: table.to_owned(), raw_hashes })
+                    Some(DrizzleHistory {
+                        schema: schema.to_owned(),
+                        table: table.to_owned(),
+                        raw_hashes,
+                    })
                 }
                 _ => {
-                    problems.push(format!("{journal_name}: importedFrom.history `{}` is not `schema.table`", from.history));
+                    problems.push(format!(
+                        "{journal_name}: importedFrom.history `{}` is not `schema.table`",
+                        from.history
+                    ));
                     None
                 }
             },
@@ -173,6 +249,10 @@ impl MigrationSet {
         if !problems.is_empty() {
             return Err(RunError::Source(problems));
         }
-        Ok(MigrationSet { migrations, origin: origin.to_owned(), drizzle })
+        Ok(MigrationSet {
+            migrations,
+            origin: origin.to_owned(),
+            drizzle,
+        })
     }
 }

@@ -48,25 +48,66 @@ pub(crate) struct Transition {
 impl Transition {
     /// Statement `k` is about to be sent.
     pub fn executing(k: usize, session: Option<String>) -> Transition {
-        Transition { status: Status::Executing, next: k, hashes: k + 1, error: None, session, clear_batches: false }
+        Transition {
+            status: Status::Executing,
+            next: k,
+            hashes: k + 1,
+            error: None,
+            session,
+            clear_batches: false,
+        }
     }
 
     /// Statements before `to` are done; the migration is applied when that is all of them.
     pub fn advance(to: usize, total: usize) -> Transition {
-        let status = if to >= total { Status::Applied } else { Status::Running };
-        Transition { status, next: to, hashes: to, error: None, session: None, clear_batches: true }
+        let status = if to >= total {
+            Status::Applied
+        } else {
+            Status::Running
+        };
+        Transition {
+            status,
+            next: to,
+            hashes: to,
+            error: None,
+            session: None,
+            clear_batches: true,
+        }
     }
 
     /// Statement `statement` failed; statements before `next` stay done.
-    pub fn failed(next: usize, statement: usize, code: Option<String>, message: String) -> Transition {
-        Transition { status: Status::Failed, next, hashes: next, error: Some((statement, code, message)), session: None, clear_batches: false }
+    pub fn failed(
+        next: usize,
+        statement: usize,
+        code: Option<String>,
+        message: String,
+    ) -> Transition {
+        Transition {
+            status: Status::Failed,
+            next,
+            hashes: next,
+            error: Some((statement, code, message)),
+            session: None,
+            clear_batches: false,
+        }
     }
 
     /// `mark-applied`: statements before `through` recorded as done without running;
     /// all of them makes the migration marked.
     pub fn mark(through: usize, total: usize) -> Transition {
-        let status = if through >= total { Status::Marked } else { Status::Running };
-        Transition { status, next: through, hashes: through, error: None, session: None, clear_batches: true }
+        let status = if through >= total {
+            Status::Marked
+        } else {
+            Status::Running
+        };
+        Transition {
+            status,
+            next: through,
+            hashes: through,
+            error: None,
+            session: None,
+            clear_batches: true,
+        }
     }
 
     /// Whether `row` shows this transition committed.
@@ -105,8 +146,14 @@ impl WriteError {
     pub(crate) fn into_run_error(self, m: &LocalMigration, doing: &str) -> RunError {
         match self {
             WriteError::Db(e) => RunError::db(&format!("{}: {doing}", m.tag), e),
-            WriteError::LockLost => RunError::LockLost(format!("another runner took it over before {} could record progress", m.tag)),
-            WriteError::Moved => RunError::LockLost(format!("the history row of {} changed under this run, so another runner is at work", m.tag)),
+            WriteError::LockLost => RunError::LockLost(format!(
+                "another runner took it over before {} could record progress",
+                m.tag
+            )),
+            WriteError::Moved => RunError::LockLost(format!(
+                "the history row of {} changed under this run, so another runner is at work",
+                m.tag
+            )),
         }
     }
 }
@@ -140,8 +187,14 @@ struct HistoryWrite {
 }
 
 impl HistoryWrite {
-    fn new(m: &LocalMigration, hashes: &[String], expected: Option<usize>, t: &Transition) -> HistoryWrite {
-        let recorded = serde_json::to_string(&hashes[..t.hashes.min(hashes.len())]).expect("strings serialise");
+    fn new(
+        m: &LocalMigration,
+        hashes: &[String],
+        expected: Option<usize>,
+        t: &Transition,
+    ) -> HistoryWrite {
+        let recorded = serde_json::to_string(&hashes[..t.hashes.min(hashes.len())])
+            .expect("strings serialise");
         let (error_statement, error_code, error_message) = match &t.error {
             Some((s, code, message)) => (Some(*s as i32), code.clone(), Some(message.clone())),
             None => (None, None, None),
@@ -163,25 +216,60 @@ impl HistoryWrite {
                 None => Param::BigInt(m.when),
             },
         ];
-        HistoryWrite { values, update: expected.is_some(), clear_batches: t.clear_batches, done: t.status.is_done() }
+        HistoryWrite {
+            values,
+            update: expected.is_some(),
+            clear_batches: t.clear_batches,
+            done: t.status.is_done(),
+        }
     }
 
     /// The SQL on `table`, with parameters (`$n`) or, `inline`, literals.
     fn sql(&self, table: &str, inline: bool) -> String {
-        let p = |n: usize| if inline { self.values[n - 1].literal() } else { format!("${n}") };
+        let p = |n: usize| {
+            if inline {
+                self.values[n - 1].literal()
+            } else {
+                format!("${n}")
+            }
+        };
         let applied_at = if self.done { "now()" } else { "NULL" };
         if self.update {
-            let batches = if self.clear_batches { "copy_cursor = NULL, copied_rows = NULL," } else { "" };
+            let batches = if self.clear_batches {
+                "copy_cursor = NULL, copied_rows = NULL,"
+            } else {
+                ""
+            };
             format!(
                 "UPDATE {table} SET hash = {}, status = {}, next_statement = {}, statements = {}, statement_hashes = {}, error_statement = {}, \
                  error_code = {}, error_message = {}, session = {}, {batches} applied_at = {applied_at} WHERE tag = {} AND next_statement = {}",
-                p(2), p(3), p(4), p(5), p(6), p(7), p(8), p(9), p(10), p(1), p(11)
+                p(2),
+                p(3),
+                p(4),
+                p(5),
+                p(6),
+                p(7),
+                p(8),
+                p(9),
+                p(10),
+                p(1),
+                p(11)
             )
         } else {
             format!(
                 "INSERT INTO {table} (tag, hash, created_at, status, next_statement, statements, statement_hashes, error_statement, error_code, error_message, session, applied_at) \
                  VALUES ({}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {applied_at})",
-                p(1), p(2), p(11), p(3), p(4), p(5), p(6), p(7), p(8), p(9), p(10)
+                p(1),
+                p(2),
+                p(11),
+                p(3),
+                p(4),
+                p(5),
+                p(6),
+                p(7),
+                p(8),
+                p(9),
+                p(10)
             )
         }
     }
@@ -200,11 +288,18 @@ pub(crate) fn row_written(result: Result<u64, sqlx::Error>) -> Result<(), WriteE
 /// A history write the database refused: a new row whose tag exists was created first by
 /// another runner.
 pub(crate) fn write_failed(e: sqlx::Error) -> WriteError {
-    if retry::sqlstate(&e).as_deref() == Some("23505") { WriteError::Moved } else { WriteError::Db(e) }
+    if retry::sqlstate(&e).as_deref() == Some("23505") {
+        WriteError::Moved
+    } else {
+        WriteError::Db(e)
+    }
 }
 
 /// Inside an open transaction: checks the fence, when there is one.
-pub(crate) async fn check_fence(c: &mut PgConnection, fence: Option<&Fence>) -> Result<(), WriteError> {
+pub(crate) async fn check_fence(
+    c: &mut PgConnection,
+    fence: Option<&Fence>,
+) -> Result<(), WriteError> {
     match fence {
         Some(f) if !f.check(c).await? => Err(WriteError::LockLost),
         _ => Ok(()),
@@ -214,16 +309,33 @@ pub(crate) async fn check_fence(c: &mut PgConnection, fence: Option<&Fence>) -> 
 impl Migrator {
     /// Inside an open transaction: checks the fence, then moves the row of `m` from cursor
     /// `expected` (`None`: there is no row yet) to `t`.
-    pub(crate) async fn write_in(&self, c: &mut PgConnection, fence: Option<&Fence>, m: &LocalMigration, hashes: &[String], expected: Option<usize>, t: &Transition) -> Result<(), WriteError> {
+    pub(crate) async fn write_in(
+        &self,
+        c: &mut PgConnection,
+        fence: Option<&Fence>,
+        m: &LocalMigration,
+        hashes: &[String],
+        expected: Option<usize>,
+        t: &Transition,
+    ) -> Result<(), WriteError> {
         check_fence(c, fence).await?;
         self.write_row(c, m, hashes, expected, t).await
     }
 
     /// Inside an open transaction whose fence is checked: moves the row of `m` from cursor
     /// `expected` (`None`: there is no row yet) to `t`.
-    pub(crate) async fn write_row(&self, c: &mut PgConnection, m: &LocalMigration, hashes: &[String], expected: Option<usize>, t: &Transition) -> Result<(), WriteError> {
+    pub(crate) async fn write_row(
+        &self,
+        c: &mut PgConnection,
+        m: &LocalMigration,
+        hashes: &[String],
+        expected: Option<usize>,
+        t: &Transition,
+    ) -> Result<(), WriteError> {
         let write = HistoryWrite::new(m, hashes, expected, t);
-        let mut query = sqlx::query(AssertSqlSafe(write.sql(&self.options.history.qualified(), false)));
+        let mut query = sqlx::query(AssertSqlSafe(
+            write.sql(&self.options.history.qualified(), false),
+        ));
         for value in write.values {
             query = match value {
                 Param::Text(v) => query.bind(v),
@@ -231,42 +343,90 @@ impl Migrator {
                 Param::BigInt(v) => query.bind(v),
             };
         }
-        row_written(query.execute(&mut *c).await.map(|done| done.rows_affected()))
+        row_written(
+            query
+                .execute(&mut *c)
+                .await
+                .map(|done| done.rows_affected()),
+        )
     }
 
     /// The same write as [`Self::write_row`] with its values written out as literals, to
     /// travel in one message with other statements (see `commit_pipelined`); its outcome
     /// is read with [`row_written`].
-    pub(crate) fn write_row_sql(&self, m: &LocalMigration, hashes: &[String], expected: Option<usize>, t: &Transition) -> String {
+    pub(crate) fn write_row_sql(
+        &self,
+        m: &LocalMigration,
+        hashes: &[String],
+        expected: Option<usize>,
+        t: &Transition,
+    ) -> String {
         HistoryWrite::new(m, hashes, expected, t).sql(&self.options.history.qualified(), true)
     }
 
     /// One write in its own transaction, retried on conflicts; after a lost connection the
     /// row is read back, and the write is repeated only if it did not land.
-    pub(crate) async fn record(&self, conn: &mut Conn, lock: &Lock, m: &LocalMigration, hashes: &[String], expected: Option<usize>, t: &Transition) -> Result<(), RunError> {
-        self.record_all(conn, lock, &[Write { m, hashes: hashes.into(), expected, t: t.clone() }], "recording progress").await
+    pub(crate) async fn record(
+        &self,
+        conn: &mut Conn,
+        lock: &Lock,
+        m: &LocalMigration,
+        hashes: &[String],
+        expected: Option<usize>,
+        t: &Transition,
+    ) -> Result<(), RunError> {
+        self.record_all(
+            conn,
+            lock,
+            &[Write {
+                m,
+                hashes: hashes.into(),
+                expected,
+                t: t.clone(),
+            }],
+            "recording progress",
+        )
+        .await
     }
 
     /// Records `migrations` as applied without running them, all in one transaction (for
     /// what drizzle-kit applied): every row lands or none does.
-    pub(crate) async fn record_adopted(&self, conn: &mut Conn, lock: &Lock, migrations: &[&LocalMigration]) -> Result<(), RunError> {
+    pub(crate) async fn record_adopted(
+        &self,
+        conn: &mut Conn,
+        lock: &Lock,
+        migrations: &[&LocalMigration],
+    ) -> Result<(), RunError> {
         let writes: Vec<Write> = migrations
             .iter()
-            .map(|m| Write { m, hashes: super::history::statement_hashes(m).into(), expected: None, t: Transition::mark(m.statements.len(), m.statements.len()) })
+            .map(|m| Write {
+                m,
+                hashes: super::history::statement_hashes(m).into(),
+                expected: None,
+                t: Transition::mark(m.statements.len(), m.statements.len()),
+            })
             .collect();
-        self.record_all(conn, lock, &writes, "recording what drizzle-kit applied").await
+        self.record_all(conn, lock, &writes, "recording what drizzle-kit applied")
+            .await
     }
 
     /// `writes` in one transaction, retried on conflicts; after a lost connection the rows
     /// are read back, and the transaction is repeated only if it did not land.
-    async fn record_all(&self, conn: &mut Conn, lock: &Lock, writes: &[Write<'_>], doing: &str) -> Result<(), RunError> {
+    async fn record_all(
+        &self,
+        conn: &mut Conn,
+        lock: &Lock,
+        writes: &[Write<'_>],
+        doing: &str,
+    ) -> Result<(), RunError> {
         let policy = self.options.retry;
         let (mut conflicts, mut failures) = (0u32, 0u32);
         loop {
             let attempt = async {
                 let mut tx = conn.pg().begin().await?;
                 for w in writes {
-                    self.write_in(&mut tx, lock.fence(), w.m, &w.hashes, w.expected, &w.t).await?;
+                    self.write_in(&mut tx, lock.fence(), w.m, &w.hashes, w.expected, &w.t)
+                        .await?;
                 }
                 tx.commit().await?;
                 Ok::<(), WriteError>(())
@@ -278,7 +438,10 @@ impl Migrator {
                 Err(other) => {
                     // A write that found the row already moved may be our own, committed
                     // just before a lost connection: read it back.
-                    if failures > 0 && matches!(other, WriteError::Moved) && self.landed(conn, writes).await? {
+                    if failures > 0
+                        && matches!(other, WriteError::Moved)
+                        && self.landed(conn, writes).await?
+                    {
                         return Ok(());
                     }
                     return Err(other.into_run_error(writes[0].m, doing));
@@ -297,7 +460,10 @@ impl Migrator {
                 }
                 continue;
             }
-            return Err(RunError::db(&format!("{}: {doing}", writes[0].m.tag), error));
+            return Err(RunError::db(
+                &format!("{}: {doing}", writes[0].m.tag),
+                error,
+            ));
         }
     }
 
@@ -312,11 +478,17 @@ impl Migrator {
     }
 
     /// The current row of `tag` (read after a lost connection, so retried itself).
-    pub(crate) async fn read_row(&self, conn: &mut Conn, tag: &str) -> Result<Option<HistoryRow>, RunError> {
+    pub(crate) async fn read_row(
+        &self,
+        conn: &mut Conn,
+        tag: &str,
+    ) -> Result<Option<HistoryRow>, RunError> {
         let history = &self.options.history;
-        retry::retrying(conn, &self.connector, &self.options.retry, async |c| history.row(c, tag).await)
-            .await
-            .map_err(|e| RunError::db(&format!("{tag}: reading its history row"), e.error))
+        retry::retrying(conn, &self.connector, &self.options.retry, async |c| {
+            history.row(c, tag).await
+        })
+        .await
+        .map_err(|e| RunError::db(&format!("{tag}: reading its history row"), e.error))
     }
 }
 
@@ -326,7 +498,10 @@ mod tests {
 
     #[test]
     fn literals_escape_quotes_backslashes_and_nul() {
-        assert_eq!(Param::Text(Some(r"o'neil\n".to_owned())).literal(), r"E'o''neil\\n'");
+        assert_eq!(
+            Param::Text(Some(r"o'neil\n".to_owned())).literal(),
+            r"E'o''neil\\n'"
+        );
         assert_eq!(Param::Text(Some("a\0b".to_owned())).literal(), r"E'a\x00b'");
         assert_eq!(Param::Text(None).literal(), "NULL");
         assert_eq!(Param::Int(Some(-3)).literal(), "-3");

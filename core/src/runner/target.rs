@@ -8,7 +8,8 @@ use std::time::{Duration, Instant};
 
 /// DSQL closes connections after [`crate::compile::rules::DSQL_MAX_CONNECTION_AGE`]; reconnect
 /// well before.
-pub const MAX_CONNECTION_AGE: Duration = Duration::from_secs(crate::compile::rules::DSQL_MAX_CONNECTION_AGE.as_secs() * 5 / 6);
+pub const MAX_CONNECTION_AGE: Duration =
+    Duration::from_secs(crate::compile::rules::DSQL_MAX_CONNECTION_AGE.as_secs() * 5 / 6);
 
 /// A database to migrate.
 #[derive(Clone)]
@@ -76,7 +77,9 @@ impl Target {
 impl fmt::Display for Target {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Target::Postgres { url } | Target::DsqlEmulated { url } => write!(f, "{} at {}", self.provider(), redact_url(url)),
+            Target::Postgres { url } | Target::DsqlEmulated { url } => {
+                write!(f, "{} at {}", self.provider(), redact_url(url))
+            }
             #[cfg(feature = "dsql")]
             Target::Dsql { endpoint, region } => write!(f, "dsql at {endpoint} ({region})"),
         }
@@ -131,7 +134,9 @@ pub fn redact_url(url: &str) -> String {
                 }
                 1 + end
             }
-            None => rest.find(|c: char| c == '&' || c.is_whitespace()).unwrap_or(rest.len()),
+            None => rest
+                .find(|c: char| c == '&' || c.is_whitespace())
+                .unwrap_or(rest.len()),
         };
         out.replace_range(value_start..value_start + value_len, "***");
         from = value_start + 3;
@@ -152,7 +157,9 @@ impl Connector {
     pub async fn new(target: Target) -> Result<Connector, RunError> {
         #[cfg(feature = "dsql")]
         let signer = match &target {
-            Target::Dsql { endpoint, region } => Some(std::sync::Arc::new(super::dsql::Signer::new(endpoint, region).await?)),
+            Target::Dsql { endpoint, region } => Some(std::sync::Arc::new(
+                super::dsql::Signer::new(endpoint, region).await?,
+            )),
             _ => None,
         };
         Ok(Connector {
@@ -170,7 +177,10 @@ impl Connector {
     /// A new connection; on PostgreSQL it knows its server session.
     pub async fn connect(&self) -> Result<Conn, RunError> {
         let options = self.options().await?;
-        let failed = |e| RunError::Connect { target: self.target.to_string(), source: e };
+        let failed = |e| RunError::Connect {
+            target: self.target.to_string(),
+            source: e,
+        };
         let mut conn = options.connect().await.map_err(failed)?;
         let session = if self.target.has_sessions() {
             let (pid, started): (i32, String) = sqlx::query_as("SELECT pid, extract(epoch FROM backend_start)::text FROM pg_stat_activity WHERE pid = pg_backend_pid()")
@@ -181,7 +191,11 @@ impl Connector {
         } else {
             None
         };
-        Ok(Conn { conn, opened: Instant::now(), session })
+        Ok(Conn {
+            conn,
+            opened: Instant::now(),
+            session,
+        })
     }
 
     async fn options(&self) -> Result<PgConnectOptions, RunError> {
@@ -218,7 +232,10 @@ impl Session {
     /// Reads [`Session::to_record`]'s form.
     pub fn from_record(text: &str) -> Option<Session> {
         let (pid, started) = text.split_once('@')?;
-        Some(Session { pid: pid.parse().ok()?, started: started.to_owned() })
+        Some(Session {
+            pid: pid.parse().ok()?,
+            started: started.to_owned(),
+        })
     }
 }
 
@@ -269,9 +286,18 @@ mod tests {
 
     #[test]
     fn passwords_never_show() {
-        assert_eq!(redact_url("postgres://admin:s3cr3t@db:5432/app"), "postgres://admin:***@db:5432/app");
-        assert_eq!(redact_url("postgres://db/app?user=a&password=s3cr3t&sslmode=require"), "postgres://db/app?user=a&password=***&sslmode=require");
-        assert_eq!(redact_url("postgres://postgres@127.0.0.1/x"), "postgres://postgres@127.0.0.1/x");
+        assert_eq!(
+            redact_url("postgres://admin:s3cr3t@db:5432/app"),
+            "postgres://admin:***@db:5432/app"
+        );
+        assert_eq!(
+            redact_url("postgres://db/app?user=a&password=s3cr3t&sslmode=require"),
+            "postgres://db/app?user=a&password=***&sslmode=require"
+        );
+        assert_eq!(
+            redact_url("postgres://postgres@127.0.0.1/x"),
+            "postgres://postgres@127.0.0.1/x"
+        );
         // Malformed on purpose: unencoded separators, an `@`, a password given twice.
         for (url, secret) in [
             ("postgres://admin:pa/ss@db/app", "pa/ss"),

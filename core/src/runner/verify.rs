@@ -2,13 +2,13 @@
 //! introspect it, and compare with the last snapshot. The database is dropped afterwards,
 //! whatever happened.
 
-use super::target::{Target, redact_url};
-use super::sample::{self, SampleRows};
-use super::{DSQL_GUARD_SQL, Event, MigrationSet, Migrator, MigratorOptions, RunError};
-use crate::schema::model::Schema;
-use crate::compile::rules::Dialect;
 use super::introspect;
+use super::sample::{self, SampleRows};
+use super::target::{Target, redact_url};
+use super::{DSQL_GUARD_SQL, Event, MigrationSet, Migrator, MigratorOptions, RunError};
+use crate::compile::rules::Dialect;
 use crate::schema::compare;
+use crate::schema::model::Schema;
 use serde::Serialize;
 use sqlx::{Connection, PgConnection};
 
@@ -50,52 +50,117 @@ pub struct VerifyOptions {
 /// Replays `set` into a new database on the server at `admin_url` and compares the result
 /// with `expected`. When `stop` completes first (a signal), the replay stops and the scratch
 /// database is dropped all the same.
-pub async fn verify(admin_url: &str, dialect: Dialect, set: MigrationSet, expected: &Schema, options: VerifyOptions, events: &dyn Fn(Event), stop: impl Future<Output = ()>) -> Result<VerifyReport, RunError> {
+pub async fn verify(
+    admin_url: &str,
+    dialect: Dialect,
+    set: MigrationSet,
+    expected: &Schema,
+    options: VerifyOptions,
+    events: &dyn Fn(Event),
+    stop: impl Future<Output = ()>,
+) -> Result<VerifyReport, RunError> {
     let (database, (migrations, dsql_guard, differences, sample_rows)) =
-        super::scratch::with_scratch_database(admin_url, "verify", stop, async |url: &str| replay(url, dialect, set, expected, options, events).await).await?;
-    Ok(VerifyReport { database, migrations, dsql_guard, differences, sample_rows })
+        super::scratch::with_scratch_database(admin_url, "verify", stop, async |url: &str| {
+            replay(url, dialect, set, expected, options, events).await
+        })
+        .await?;
+    Ok(VerifyReport {
+        database,
+        migrations,
+        dsql_guard,
+        differences,
+        sample_rows,
+    })
 }
 
-type Replayed = (usize, Option<bool>, Vec<compare::Difference>, Vec<SampleRound>);
+type Replayed = (
+    usize,
+    Option<bool>,
+    Vec<compare::Difference>,
+    Vec<SampleRound>,
+);
 
-async fn replay(url: &str, dialect: Dialect, set: MigrationSet, expected: &Schema, options: VerifyOptions, events: &dyn Fn(Event)) -> Result<Replayed, RunError> {
+async fn replay(
+    url: &str,
+    dialect: Dialect,
+    set: MigrationSet,
+    expected: &Schema,
+    options: VerifyOptions,
+    events: &dyn Fn(Event),
+) -> Result<Replayed, RunError> {
     let expected = &*crate::compile::lower::for_dialect(expected, dialect);
-    let mut conn = PgConnection::connect(url).await.map_err(|e| RunError::Connect { target: redact_url(url), source: e })?;
+    let mut conn = PgConnection::connect(url)
+        .await
+        .map_err(|e| RunError::Connect {
+            target: redact_url(url),
+            source: e,
+        })?;
     let guard = if dialect == Dialect::Dsql {
-        let superuser: bool = sqlx::query_scalar("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")
-            .fetch_one(&mut conn)
-            .await
-            .map_err(|e| RunError::db("reading the role", e))?;
+        let superuser: bool =
+            sqlx::query_scalar("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")
+                .fetch_one(&mut conn)
+                .await
+                .map_err(|e| RunError::db("reading the role", e))?;
         if superuser {
-            sqlx::raw_sql(DSQL_GUARD_SQL).execute(&mut conn).await.map_err(|e| RunError::db("installing the DSQL guard", e))?;
+            sqlx::raw_sql(DSQL_GUARD_SQL)
+                .execute(&mut conn)
+                .await
+                .map_err(|e| RunError::db("installing the DSQL guard", e))?;
         }
         Some(superuser)
     } else {
         None
     };
     let target = match dialect {
-        Dialect::Dsql => Target::DsqlEmulated { url: url.to_owned() },
-        Dialect::Postgres => Target::Postgres { url: url.to_owned() },
+        Dialect::Dsql => Target::DsqlEmulated {
+            url: url.to_owned(),
+        },
+        Dialect::Postgres => Target::Postgres {
+            url: url.to_owned(),
+        },
     };
     let count = set.migrations.len();
-    let options_for_run = MigratorOptions { lock: false, ..MigratorOptions::default() };
+    let options_for_run = MigratorOptions {
+        lock: false,
+        ..MigratorOptions::default()
+    };
     let mut rounds = Vec::new();
     match options.sample_rows {
         None => {
-            Migrator::new(target, set, options_for_run).await?.run(events).await?;
+            Migrator::new(target, set, options_for_run)
+                .await?
+                .run(events)
+                .await?;
         }
         // One migration at a time, rows in between: each run's set is a prefix of the
         // whole, so it applies exactly the next migration.
         Some(rows) => {
             for (round, next) in set.migrations.iter().enumerate() {
                 if round > 0 {
-                    let schema = introspect::introspect(&mut conn, &expected.namespaces()).await.map_err(|e| RunError::db("introspecting the replayed database", e))?.schema;
-                    let tables = sample::insert_sample_rows(&mut conn, &schema, rows, round as u64).await?;
-                    events(Event::SampleRows { before: next.tag.clone(), tables: tables.clone() });
-                    rounds.push(SampleRound { before: next.tag.clone(), tables });
+                    let schema = introspect::introspect(&mut conn, &expected.namespaces())
+                        .await
+                        .map_err(|e| RunError::db("introspecting the replayed database", e))?
+                        .schema;
+                    let tables =
+                        sample::insert_sample_rows(&mut conn, &schema, rows, round as u64).await?;
+                    events(Event::SampleRows {
+                        before: next.tag.clone(),
+                        tables: tables.clone(),
+                    });
+                    rounds.push(SampleRound {
+                        before: next.tag.clone(),
+                        tables,
+                    });
                 }
-                let prefix = MigrationSet { migrations: set.migrations[..=round].to_vec(), origin: set.origin.clone(), drizzle: set.drizzle.clone() };
-                Migrator::new(target.clone(), prefix, options_for_run.clone()).await?.run(events).await?;
+                let prefix = MigrationSet {
+                    migrations: set.migrations[..=round].to_vec(),
+                    origin: set.origin.clone(),
+                    drizzle: set.drizzle.clone(),
+                };
+                Migrator::new(target.clone(), prefix, options_for_run.clone())
+                    .await?
+                    .run(events)
+                    .await?;
             }
         }
     }
@@ -105,15 +170,29 @@ async fn replay(url: &str, dialect: Dialect, set: MigrationSet, expected: &Schem
     // lives beside the tables is not the snapshot's to say.
     let history = MigratorOptions::default().history;
     let found = {
-        let mut conn = PgConnection::connect(url).await.map_err(|e| RunError::Connect { target: redact_url(url), source: e })?;
+        let mut conn = PgConnection::connect(url)
+            .await
+            .map_err(|e| RunError::Connect {
+                target: redact_url(url),
+                source: e,
+            })?;
         let namespaces = super::scratch::application_namespaces(&mut conn, &history).await?;
         let found = super::scratch::read_schemas(&mut conn, &namespaces, &history).await?;
         let _ = conn.close().await;
         found
     };
-    let built = super::scratch::rebuild_as_snapshot(url, dialect, &found, expected, &history).await?;
+    let built =
+        super::scratch::rebuild_as_snapshot(url, dialect, &found, expected, &history).await?;
     let mut differences: Vec<compare::Difference> =
-        compare::catalog_differences(&built.schema, &built.text, &found.schema, &found.text).into_iter().filter(|d| !matches!(d, compare::Difference::Beside { .. })).collect();
-    differences.extend(found.invalid_indexes.iter().map(|i| compare::Difference::InvalidIndex { index: i.clone() }));
+        compare::catalog_differences(&built.schema, &built.text, &found.schema, &found.text)
+            .into_iter()
+            .filter(|d| !matches!(d, compare::Difference::Beside { .. }))
+            .collect();
+    differences.extend(
+        found
+            .invalid_indexes
+            .iter()
+            .map(|i| compare::Difference::InvalidIndex { index: i.clone() }),
+    );
     Ok((count, guard, differences, rounds))
 }

@@ -6,7 +6,9 @@
 //! structs.
 
 use crate::schema::compare;
-use crate::schema::model::{self, Column, ForeignKey, Identity, Index, KeyTarget, ReferentialAction, Schema, Table};
+use crate::schema::model::{
+    self, Column, ForeignKey, Identity, Index, KeyTarget, ReferentialAction, Schema, Table,
+};
 use crate::schema::scan;
 use proc_macro2::{Ident, Span, TokenStream};
 use quote::quote;
@@ -25,8 +27,10 @@ pub struct Entities {
 /// Rust's strict and reserved keywords: a column with such a name gets another field
 /// name and `#[column(name = "..")]`.
 const KEYWORDS: &[&str] = &[
-    "as", "async", "await", "break", "const", "continue", "crate", "dyn", "else", "enum", "extern", "false", "fn", "for", "gen", "if", "impl", "in", "let", "loop", "match", "mod", "move",
-    "mut", "pub", "ref", "return", "self", "Self", "static", "struct", "super", "trait", "true", "type", "unsafe", "use", "where", "while", "abstract", "become", "box", "do", "final", "macro",
+    "as", "async", "await", "break", "const", "continue", "crate", "dyn", "else", "enum", "extern",
+    "false", "fn", "for", "gen", "if", "impl", "in", "let", "loop", "match", "mod", "move", "mut",
+    "pub", "ref", "return", "self", "Self", "static", "struct", "super", "trait", "true", "type",
+    "unsafe", "use", "where", "while", "abstract", "become", "box", "do", "final", "macro",
     "override", "priv", "try", "typeof", "unsized", "virtual", "yield",
 ];
 
@@ -68,7 +72,10 @@ fn nearest_rust_type(sql_type: &str) -> TokenStream {
 
 fn is_identifier(name: &str) -> bool {
     let mut chars = name.chars();
-    matches!(chars.next(), Some(c) if c == '_' || c.is_ascii_lowercase()) && chars.all(|c| c == '_' || c.is_ascii_lowercase() || c.is_ascii_digit()) && !KEYWORDS.contains(&name) && name != "_"
+    matches!(chars.next(), Some(c) if c == '_' || c.is_ascii_lowercase())
+        && chars.all(|c| c == '_' || c.is_ascii_lowercase() || c.is_ascii_digit())
+        && !KEYWORDS.contains(&name)
+        && name != "_"
 }
 
 /// A field name for a column: the column's own name when Rust allows it.
@@ -76,8 +83,21 @@ fn field_name(column: &str) -> (Ident, bool) {
     if is_identifier(column) {
         return (Ident::new(column, Span::call_site()), false);
     }
-    let mut out: String = column.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' }).collect();
-    if out.is_empty() || out.starts_with(|c: char| c.is_ascii_digit()) || KEYWORDS.contains(&out.as_str()) || out == "_" {
+    let mut out: String = column
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if out.is_empty()
+        || out.starts_with(|c: char| c.is_ascii_digit())
+        || KEYWORDS.contains(&out.as_str())
+        || out == "_"
+    {
         out.insert_str(0, "col_");
     }
     (Ident::new(&out, Span::call_site()), true)
@@ -86,7 +106,10 @@ fn field_name(column: &str) -> (Ident, bool) {
 /// `order_items` → `OrderItems`.
 fn struct_name(table: &str) -> Ident {
     let mut out = String::new();
-    for part in table.split(|c: char| !c.is_ascii_alphanumeric()).filter(|p| !p.is_empty()) {
+    for part in table
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|p| !p.is_empty())
+    {
         let mut chars = part.chars();
         if let Some(first) = chars.next() {
             out.push(first.to_ascii_uppercase());
@@ -130,7 +153,12 @@ fn field_names(table: &Table) -> Vec<(Ident, bool)> {
 /// the type's model name.
 type EnumIdents = BTreeMap<String, (Ident, String)>;
 
-fn column_tokens(table: &Table, column: &Column, (field, renamed): (Ident, bool), enums: &EnumIdents) -> TokenStream {
+fn column_tokens(
+    table: &Table,
+    column: &Column,
+    (field, renamed): (Ident, bool),
+    enums: &EnumIdents,
+) -> TokenStream {
     let mut attrs: Vec<TokenStream> = Vec::new();
     if renamed {
         let name = &column.name;
@@ -143,11 +171,16 @@ fn column_tokens(table: &Table, column: &Column, (field, renamed): (Ident, bool)
     {
         attrs.push(quote!(primary_key));
     }
-    if let Some(unique) = table.uniques.values().find(|u| single(&u.columns) && u.name == model::default_name(&table.name, &u.columns, "key")) {
+    if let Some(unique) = table.uniques.values().find(|u| {
+        single(&u.columns) && u.name == model::default_name(&table.name, &u.columns, "key")
+    }) {
         let _ = unique;
         attrs.push(quote!(unique));
     }
-    let rust_type = match (enums.get(column.sql_type.as_str()), mapped_rust_type(&column.sql_type)) {
+    let rust_type = match (
+        enums.get(column.sql_type.as_str()),
+        mapped_rust_type(&column.sql_type),
+    ) {
         (Some((ident, name)), _) => {
             attrs.push(quote!(enum_type = #name));
             quote!(#ident)
@@ -168,7 +201,11 @@ fn column_tokens(table: &Table, column: &Column, (field, renamed): (Ident, bool)
     if let Some(default) = column.default.as_deref() {
         attrs.push(quote!(default = #default));
     }
-    if let Some(fk) = table.foreign_keys.values().find(|fk| on_its_column(table, fk) && fk.columns[0] == column.name) {
+    if let Some(fk) = table
+        .foreign_keys
+        .values()
+        .find(|fk| on_its_column(table, fk) && fk.columns[0] == column.name)
+    {
         let references = format!("{}.{}", fk.references_table, fk.references_columns[0]);
         attrs.push(quote!(references = #references));
         if let Some(action) = fk.on_delete.filter(|a| *a != ReferentialAction::NoAction) {
@@ -184,8 +221,16 @@ fn column_tokens(table: &Table, column: &Column, (field, renamed): (Ident, bool)
             attrs.push(quote!(foreign_key_name = #name));
         }
     }
-    let ty = if column.not_null { rust_type } else { quote!(Option<#rust_type>) };
-    let attr = if attrs.is_empty() { quote!() } else { quote!(#[column(#(#attrs),*)]) };
+    let ty = if column.not_null {
+        rust_type
+    } else {
+        quote!(Option<#rust_type>)
+    };
+    let attr = if attrs.is_empty() {
+        quote!()
+    } else {
+        quote!(#[column(#(#attrs),*)])
+    };
     quote! {
         #attr
         pub #field: #ty,
@@ -203,8 +248,14 @@ fn identity_tokens(identity: &Identity, sql_type: &str) -> TokenStream {
     }
     // A start the grammar refuses (a sequence with bounds of its own, which the structs do
     // not declare and pull lists) is left out, so that the structs compile.
-    let start = identity.start.filter(|s| identity.start_range(sql_type).contains(s));
-    for (key, value) in [("start", start), ("increment", identity.increment), ("cache", identity.cache)] {
+    let start = identity
+        .start
+        .filter(|s| identity.start_range(sql_type).contains(s));
+    for (key, value) in [
+        ("start", start),
+        ("increment", identity.increment),
+        ("cache", identity.cache),
+    ] {
         if let Some(value) = value {
             let key = Ident::new(key, Span::call_site());
             let value = proc_macro2::Literal::i64_unsuffixed(value);
@@ -218,13 +269,22 @@ fn identity_tokens(identity: &Identity, sql_type: &str) -> TokenStream {
 /// MATCH FULL or deferral, and the first such key of the column.
 fn on_its_column(table: &Table, fk: &ForeignKey) -> bool {
     let plain = |k: &ForeignKey| k.columns.len() == 1 && !k.match_full && !k.deferrable;
-    plain(fk) && table.foreign_keys.values().find(|k| plain(k) && k.columns == fk.columns).is_some_and(|first| first.name == fk.name)
+    plain(fk)
+        && table
+            .foreign_keys
+            .values()
+            .find(|k| plain(k) && k.columns == fk.columns)
+            .is_some_and(|first| first.name == fk.name)
 }
 
 /// `#[foreign_key(columns(..), references = "t(..)", ..)]`.
 fn foreign_key_tokens(table: &Table, fk: &ForeignKey) -> Option<TokenStream> {
     let columns = column_list(table, &fk.columns)?;
-    let references = format!("{}({})", fk.references_table, fk.references_columns.join(", "));
+    let references = format!(
+        "{}({})",
+        fk.references_table,
+        fk.references_columns.join(", ")
+    );
     let mut options = vec![quote!(references = #references)];
     if fk.name != model::default_name(&table.name, &fk.columns, "fkey") {
         let name = &fk.name;
@@ -236,7 +296,11 @@ fn foreign_key_tokens(table: &Table, fk: &ForeignKey) -> Option<TokenStream> {
             options.push(quote!(#key = #action));
         }
     }
-    for (key, on) in [("match_full", fk.match_full), ("deferrable", fk.deferrable), ("initially_deferred", fk.initially_deferred)] {
+    for (key, on) in [
+        ("match_full", fk.match_full),
+        ("deferrable", fk.deferrable),
+        ("initially_deferred", fk.initially_deferred),
+    ] {
         if on {
             let key = Ident::new(key, Span::call_site());
             options.push(quote!(#key));
@@ -248,7 +312,13 @@ fn foreign_key_tokens(table: &Table, fk: &ForeignKey) -> Option<TokenStream> {
 /// `#[index(columns(..), ..)]`, keys with their options.
 fn index_tokens(table: &Table, index: &Index) -> Option<TokenStream> {
     let names = field_names(table);
-    let field = |column: &str| table.columns.iter().position(|c| c.name == column).map(|i| names[i].0.clone());
+    let field = |column: &str| {
+        table
+            .columns
+            .iter()
+            .position(|c| c.name == column)
+            .map(|i| names[i].0.clone())
+    };
     let mut keys = Vec::new();
     let mut name_parts = Vec::new();
     for key in &index.columns {
@@ -306,7 +376,16 @@ fn index_tokens(table: &Table, index: &Index) -> Option<TokenStream> {
 
 fn column_list(table: &Table, columns: &[String]) -> Option<TokenStream> {
     let names = field_names(table);
-    let fields: Option<Vec<Ident>> = columns.iter().map(|c| table.columns.iter().position(|col| col.name == *c).map(|i| names[i].0.clone())).collect();
+    let fields: Option<Vec<Ident>> = columns
+        .iter()
+        .map(|c| {
+            table
+                .columns
+                .iter()
+                .position(|col| col.name == *c)
+                .map(|i| names[i].0.clone())
+        })
+        .collect();
     let fields = fields?;
     Some(quote!(columns(#(#fields),*)))
 }
@@ -318,11 +397,15 @@ fn table_tokens(table: &Table, ident: Ident, enums: &EnumIdents) -> TokenStream 
         (None, name) => quote!(#[table(name = #name)]),
     }];
     if let Some(pk) = &table.primary_key
-        && (pk.columns.len() > 1 || pk.name != model::make_object_name(model::bare_table_name(&table.name), None, "pkey"))
+        && (pk.columns.len() > 1
+            || pk.name
+                != model::make_object_name(model::bare_table_name(&table.name), None, "pkey"))
         && let Some(columns) = column_list(table, &pk.columns)
     {
         let key_name = &pk.name;
-        let named = (pk.name != model::make_object_name(model::bare_table_name(&table.name), None, "pkey")).then(|| quote!(, name = #key_name));
+        let named = (pk.name
+            != model::make_object_name(model::bare_table_name(&table.name), None, "pkey"))
+        .then(|| quote!(, name = #key_name));
         attrs.push(quote!(#[primary_key(#columns #named)]));
     }
     for unique in table.uniques.values() {
@@ -336,13 +419,28 @@ fn table_tokens(table: &Table, ident: Ident, enums: &EnumIdents) -> TokenStream 
             attrs.push(quote!(#[unique(#columns #named)]));
         }
     }
-    attrs.extend(table.indexes.values().filter_map(|index| index_tokens(table, index)));
-    attrs.extend(table.foreign_keys.values().filter(|fk| !on_its_column(table, fk)).filter_map(|fk| foreign_key_tokens(table, fk)));
+    attrs.extend(
+        table
+            .indexes
+            .values()
+            .filter_map(|index| index_tokens(table, index)),
+    );
+    attrs.extend(
+        table
+            .foreign_keys
+            .values()
+            .filter(|fk| !on_its_column(table, fk))
+            .filter_map(|fk| foreign_key_tokens(table, fk)),
+    );
     for check in table.checks.values() {
         let (check_name, expr) = (&check.name, check.expression.as_str());
         attrs.push(quote!(#[check(name = #check_name, expr = #expr)]));
     }
-    let fields = table.columns.iter().zip(field_names(table)).map(|(c, f)| column_tokens(table, c, f, enums));
+    let fields = table
+        .columns
+        .iter()
+        .zip(field_names(table))
+        .map(|(c, f)| column_tokens(table, c, f, enums));
     quote! {
         #[doc = #doc]
         #[derive(Debug, Clone, Table)]
@@ -379,7 +477,12 @@ fn enum_tokens(e: &crate::schema::model::EnumType, ident: &Ident) -> TokenStream
     let variants = e.values.iter().map(|value| {
         let base = struct_name(value).to_string();
         // (A value with no letter or digit names no variant of its own.)
-        let base = if base.starts_with("Table") && !value.to_ascii_lowercase().starts_with("table") { "Value".to_owned() } else { base };
+        let base = if base.starts_with("Table") && !value.to_ascii_lowercase().starts_with("table")
+        {
+            "Value".to_owned()
+        } else {
+            base
+        };
         let mut name = base.clone();
         let mut n = 2;
         while !taken.insert(name.clone()) {
@@ -387,7 +490,11 @@ fn enum_tokens(e: &crate::schema::model::EnumType, ident: &Ident) -> TokenStream
             n += 1;
         }
         let variant = Ident::new(&name, Span::call_site());
-        if crate::schema::grammar::snake_case(&name) == *value { quote!(#variant,) } else { quote!(#[value(name = #value)] #variant,) }
+        if crate::schema::grammar::snake_case(&name) == *value {
+            quote!(#variant,)
+        } else {
+            quote!(#[value(name = #value)] #variant,)
+        }
     });
     quote! {
         #[doc = #doc]
@@ -435,27 +542,48 @@ pub fn entities(schema: &Schema, origin: &str) -> Entities {
     for t in &tables {
         idents(t.clone(), &mut used);
     }
-    let chrono: Vec<Ident> = ["DateTime", "NaiveDate", "NaiveDateTime", "NaiveTime", "Utc"].iter().filter(|n| used.contains(**n)).map(|n| Ident::new(n, Span::call_site())).collect();
+    let chrono: Vec<Ident> = ["DateTime", "NaiveDate", "NaiveDateTime", "NaiveTime", "Utc"]
+        .iter()
+        .filter(|n| used.contains(**n))
+        .map(|n| Ident::new(n, Span::call_site()))
+        .collect();
     let mut imports = TokenStream::new();
     if !chrono.is_empty() {
         imports.extend(quote!(use chrono::{#(#chrono),*};));
     }
     if used.contains("Decimal") {
-        imports.extend(quote!(use rust_decimal::Decimal;));
+        imports.extend(quote!(
+            use rust_decimal::Decimal;
+        ));
     }
     if schema.enums.is_empty() {
-        imports.extend(quote!(use tablewright_derive::Table;));
+        imports.extend(quote!(
+            use tablewright_derive::Table;
+        ));
     } else {
-        imports.extend(quote!(use tablewright_derive::{Enum, Table};));
+        imports.extend(quote!(
+            use tablewright_derive::{Enum, Table};
+        ));
     }
     if used.contains("Uuid") {
-        imports.extend(quote!(use uuid::Uuid;));
+        imports.extend(quote!(
+            use uuid::Uuid;
+        ));
     }
     // One item at a time, so that a blank line separates the structs.
-    let items: Vec<String> = std::iter::once(imports).chain(tables).map(format_item).collect();
-    let source = format!("//! Entity structs written by tablewright from {origin}.\n//! Review them, then `tablewright generate` compares them with the last snapshot.\n\n{}", items.join("\n"));
+    let items: Vec<String> = std::iter::once(imports)
+        .chain(tables)
+        .map(format_item)
+        .collect();
+    let source = format!(
+        "//! Entity structs written by tablewright from {origin}.\n//! Review them, then `tablewright generate` compares them with the last snapshot.\n\n{}",
+        items.join("\n")
+    );
     let not_expressed = read_back(schema, &source);
-    Entities { source, not_expressed }
+    Entities {
+        source,
+        not_expressed,
+    }
 }
 
 /// Formats tokens as rustfmt would. They are built from idents and literals only, so they
@@ -471,8 +599,17 @@ fn format_item(tokens: TokenStream) -> String {
 fn read_back(schema: &Schema, source: &str) -> Vec<String> {
     let mut scanned = scan::Scan::default();
     let mut errors = Vec::new();
-    scan::scan_source(Path::new("entities.rs"), source, &mut scanned, &mut errors, &crate::schema::sql_text::ParsedFragments);
-    let mut out: Vec<String> = errors.iter().map(|e| format!("the schema language refuses it: {}", e.message)).collect();
+    scan::scan_source(
+        Path::new("entities.rs"),
+        source,
+        &mut scanned,
+        &mut errors,
+        &crate::schema::sql_text::ParsedFragments,
+    );
+    let mut out: Vec<String> = errors
+        .iter()
+        .map(|e| format!("the schema language refuses it: {}", e.message))
+        .collect();
     for difference in compare::differences(schema, &scanned.desired.schema) {
         out.push(match difference {
             compare::Difference::MissingObject { table, object, name, definition } => format!("`{table}`: {object} `{name}` ({definition}) cannot be declared in the schema language"),
@@ -489,7 +626,10 @@ mod tests {
     #[test]
     fn names_rust_cannot_take_get_a_column_name() {
         assert_eq!(field_name("title").0.to_string(), "title");
-        assert_eq!(field_name("type"), (Ident::new("col_type", Span::call_site()), true));
+        assert_eq!(
+            field_name("type"),
+            (Ident::new("col_type", Span::call_site()), true)
+        );
         assert_eq!(field_name("Order Date").0.to_string(), "order_date");
         assert_eq!(field_name("2fa").0.to_string(), "col_2fa");
         assert_eq!(struct_name("order_items").to_string(), "OrderItems");
@@ -497,22 +637,78 @@ mod tests {
 
     #[test]
     fn columns_whose_names_meet_get_distinct_fields() {
-        let column = |name: &str| Column { name: name.into(), sql_type: crate::schema::model::SqlType::parse("text").unwrap(), not_null: false, default: None, identity: None, collation: None };
-        let table = Table { name: "t".into(), columns: vec![column("Order Date"), column("order_date"), column("type"), column("col_type")], primary_key: None, uniques: Default::default(), indexes: Default::default(), foreign_keys: Default::default(), checks: Default::default() };
-        let names: Vec<String> = field_names(&table).into_iter().map(|(f, _)| f.to_string()).collect();
-        assert_eq!(names, ["order_date", "order_date_2", "col_type", "col_type_2"]);
-        let schema = Schema { tables: [("t".to_owned(), table)].into(), ..Default::default() };
+        let column = |name: &str| Column {
+            name: name.into(),
+            sql_type: crate::schema::model::SqlType::parse("text").unwrap(),
+            not_null: false,
+            default: None,
+            identity: None,
+            collation: None,
+        };
+        let table = Table {
+            name: "t".into(),
+            columns: vec![
+                column("Order Date"),
+                column("order_date"),
+                column("type"),
+                column("col_type"),
+            ],
+            primary_key: None,
+            uniques: Default::default(),
+            indexes: Default::default(),
+            foreign_keys: Default::default(),
+            checks: Default::default(),
+        };
+        let names: Vec<String> = field_names(&table)
+            .into_iter()
+            .map(|(f, _)| f.to_string())
+            .collect();
+        assert_eq!(
+            names,
+            ["order_date", "order_date_2", "col_type", "col_type_2"]
+        );
+        let schema = Schema {
+            tables: [("t".to_owned(), table)].into(),
+            ..Default::default()
+        };
         let written = entities(&schema, "a test");
-        assert!(written.not_expressed.is_empty(), "{:?}\n{}", written.not_expressed, written.source);
+        assert!(
+            written.not_expressed.is_empty(),
+            "{:?}\n{}",
+            written.not_expressed,
+            written.source
+        );
     }
 
     #[test]
     fn what_pull_writes_the_compiler_takes() {
-        let column = |name: &str, ty: &str| Column { name: name.into(), sql_type: crate::schema::model::SqlType::parse(ty).unwrap(), not_null: true, default: None, identity: None, collation: None };
-        let table = |name: &str, columns: Vec<Column>| Table { name: name.into(), columns, primary_key: None, uniques: Default::default(), indexes: Default::default(), foreign_keys: Default::default(), checks: Default::default() };
+        let column = |name: &str, ty: &str| Column {
+            name: name.into(),
+            sql_type: crate::schema::model::SqlType::parse(ty).unwrap(),
+            not_null: true,
+            default: None,
+            identity: None,
+            collation: None,
+        };
+        let table = |name: &str, columns: Vec<Column>| Table {
+            name: name.into(),
+            columns,
+            primary_key: None,
+            uniques: Default::default(),
+            indexes: Default::default(),
+            foreign_keys: Default::default(),
+            checks: Default::default(),
+        };
         let schema = Schema {
             tables: [
-                table("items", vec![column("a_b", "text"), column("a__b", "text"), column("role", "\"DBRoleType\"")]),
+                table(
+                    "items",
+                    vec![
+                        column("a_b", "text"),
+                        column("a__b", "text"),
+                        column("role", "\"DBRoleType\""),
+                    ],
+                ),
                 table("items_iden", vec![column("id", "bigint")]),
             ]
             .into_iter()
@@ -521,9 +717,25 @@ mod tests {
             ..Default::default()
         };
         let written = entities(&schema, "a test");
-        assert!(written.not_expressed.is_empty(), "{:#?}\n{}", written.not_expressed, written.source);
+        assert!(
+            written.not_expressed.is_empty(),
+            "{:#?}\n{}",
+            written.not_expressed,
+            written.source
+        );
         // `items` derives `ItemsIden`: the table `items_iden` takes another name.
-        assert!(written.source.contains("pub struct Items {") && written.source.contains("pub struct ItemsIden2 {"), "{}", written.source);
-        assert!(written.source.contains("#[column(sql_type = \"\\\"DBRoleType\\\"\")]"), "{}", written.source);
+        assert!(
+            written.source.contains("pub struct Items {")
+                && written.source.contains("pub struct ItemsIden2 {"),
+            "{}",
+            written.source
+        );
+        assert!(
+            written
+                .source
+                .contains("#[column(sql_type = \"\\\"DBRoleType\\\"\")]"),
+            "{}",
+            written.source
+        );
     }
 }

@@ -30,10 +30,14 @@ pub fn normalize_default(default: &str) -> String {
 /// expressions and predicate read the same in the comparable spelling.
 pub fn adopt_spellings(actual: &mut Schema, expected: &Schema) {
     for (name, table) in actual.tables.iter_mut() {
-        let Some(wanted) = expected.tables.get(name) else { continue };
+        let Some(wanted) = expected.tables.get(name) else {
+            continue;
+        };
         for column in &mut table.columns {
-            if let (Some(found), Some(w)) = (&column.default, wanted.column(&column.name).and_then(|c| c.default.as_ref()))
-                && normalize_default(found) == normalize_default(w)
+            if let (Some(found), Some(w)) = (
+                &column.default,
+                wanted.column(&column.name).and_then(|c| c.default.as_ref()),
+            ) && normalize_default(found) == normalize_default(w)
             {
                 column.default = Some(w.clone());
             }
@@ -78,7 +82,10 @@ fn normalized(table: &Table) -> Table {
     let mut t = table.clone();
     for c in &mut t.columns {
         // A literal without its cast is still one expression.
-        c.default = c.default.take().map(|d| SqlExpr::parse("default", &normalize_default(&d)).unwrap_or(d));
+        c.default = c
+            .default
+            .take()
+            .map(|d| SqlExpr::parse("default", &normalize_default(&d)).unwrap_or(d));
     }
     for index in t.indexes.values_mut() {
         *index = comparable_index(index);
@@ -147,35 +154,116 @@ impl fmt::Display for ObjectKind {
 #[serde(tag = "kind", rename_all = "snake_case")]
 #[allow(missing_docs)] // fields are named for what they hold
 pub enum Difference {
-    MissingEnum { name: String },
-    ExtraEnum { name: String },
-    EnumValues { name: String, expected: Vec<String>, found: Vec<String> },
-    MissingTable { table: String },
-    ExtraTable { table: String },
-    MissingColumn { table: String, column: String },
-    ExtraColumn { table: String, column: String },
-    ColumnType { table: String, column: String, expected: String, found: String },
-    Nullability { table: String, column: String, expected_not_null: bool, found_not_null: bool },
-    Default { table: String, column: String, expected: Option<String>, found: Option<String> },
-    Identity { table: String, column: String, expected: bool, found: bool },
+    MissingEnum {
+        name: String,
+    },
+    ExtraEnum {
+        name: String,
+    },
+    EnumValues {
+        name: String,
+        expected: Vec<String>,
+        found: Vec<String>,
+    },
+    MissingTable {
+        table: String,
+    },
+    ExtraTable {
+        table: String,
+    },
+    MissingColumn {
+        table: String,
+        column: String,
+    },
+    ExtraColumn {
+        table: String,
+        column: String,
+    },
+    ColumnType {
+        table: String,
+        column: String,
+        expected: String,
+        found: String,
+    },
+    Nullability {
+        table: String,
+        column: String,
+        expected_not_null: bool,
+        found_not_null: bool,
+    },
+    Default {
+        table: String,
+        column: String,
+        expected: Option<String>,
+        found: Option<String>,
+    },
+    Identity {
+        table: String,
+        column: String,
+        expected: bool,
+        found: bool,
+    },
     /// An identity of another kind (`ALWAYS`, `BY DEFAULT`) or with other sequence options.
-    IdentityOptions { table: String, column: String, expected: String, found: String },
+    IdentityOptions {
+        table: String,
+        column: String,
+        expected: String,
+        found: String,
+    },
     /// Another collation; `None` is the type's default.
-    Collation { table: String, column: String, expected: Option<String>, found: Option<String> },
-    MissingObject { table: String, object: ObjectKind, name: String, definition: String },
-    ExtraObject { table: String, object: ObjectKind, name: String, definition: String },
-    ChangedObject { table: String, object: ObjectKind, name: String, expected: String, found: String },
+    Collation {
+        table: String,
+        column: String,
+        expected: Option<String>,
+        found: Option<String>,
+    },
+    MissingObject {
+        table: String,
+        object: ObjectKind,
+        name: String,
+        definition: String,
+    },
+    ExtraObject {
+        table: String,
+        object: ObjectKind,
+        name: String,
+        definition: String,
+    },
+    ChangedObject {
+        table: String,
+        object: ObjectKind,
+        name: String,
+        expected: String,
+        found: String,
+    },
     /// An index a failed build left INVALID.
-    InvalidIndex { index: String },
+    InvalidIndex {
+        index: String,
+    },
     /// A constraint or index whose definition, as the catalog prints it, is not the one
     /// the migrations make (`NOT VALID`, `DEFERRABLE`, `MATCH FULL`, a CHECK redefined
     /// under its name, an operator class or collation); see [`catalog_differences`].
-    ChangedDefinition { table: String, name: String, expected: Option<String>, found: Option<String> },
+    ChangedDefinition {
+        table: String,
+        name: String,
+        expected: Option<String>,
+        found: Option<String>,
+    },
     /// Something beside the tables (row-level security, a policy, a trigger, a view, a
     /// function, a sequence, an extension) that the migrations do not make, or make otherwise.
-    Beside { object: BesideKind, table: Option<String>, name: String, expected: Option<String>, found: Option<String> },
+    Beside {
+        object: BesideKind,
+        table: Option<String>,
+        name: String,
+        expected: Option<String>,
+        found: Option<String>,
+    },
     /// A managed table owned by another role than the one that owns the history.
-    Owner { table: String, expected: String, found: String },
+    Owner {
+        table: String,
+        expected: String,
+        found: String,
+    },
 }
 
 /// What lives in a catalog beside the tables, which the model does not hold but a
@@ -230,7 +318,12 @@ pub struct CatalogText {
 /// that differ where the model saw none, and what lives beside the tables. `expected` is
 /// what the migrations make, built in a scratch database by the same kind of server, so
 /// both sides are spelled alike and a freshly migrated database shows nothing.
-pub fn catalog_differences(expected: &Schema, expected_text: &CatalogText, actual: &Schema, actual_text: &CatalogText) -> Vec<Difference> {
+pub fn catalog_differences(
+    expected: &Schema,
+    expected_text: &CatalogText,
+    actual: &Schema,
+    actual_text: &CatalogText,
+) -> Vec<Difference> {
     let mut out = differences(expected, actual);
     // Where both catalogs print the object, their text says the change exactly.
     let printed_otherwise = |table: &String, name: &String| {
@@ -242,12 +335,25 @@ pub fn catalog_differences(expected: &Schema, expected_text: &CatalogText, actua
     // quoted where they need it), not in the model's shorthand.
     for d in &mut out {
         match d {
-            Difference::MissingObject { table, name, definition, .. } => {
-                if let Some(text) = expected_text.definitions.get(&(table.clone(), name.clone())) {
+            Difference::MissingObject {
+                table,
+                name,
+                definition,
+                ..
+            } => {
+                if let Some(text) = expected_text
+                    .definitions
+                    .get(&(table.clone(), name.clone()))
+                {
                     *definition = text.clone();
                 }
             }
-            Difference::ExtraObject { table, name, definition, .. } => {
+            Difference::ExtraObject {
+                table,
+                name,
+                definition,
+                ..
+            } => {
                 if let Some(text) = actual_text.definitions.get(&(table.clone(), name.clone())) {
                     *definition = text.clone();
                 }
@@ -258,33 +364,71 @@ pub fn catalog_differences(expected: &Schema, expected_text: &CatalogText, actua
     let seen: std::collections::BTreeSet<(String, String)> = out
         .iter()
         .filter_map(|d| match d {
-            Difference::MissingObject { table, name, .. } | Difference::ExtraObject { table, name, .. } | Difference::ChangedObject { table, name, .. } => Some((table.clone(), name.clone())),
+            Difference::MissingObject { table, name, .. }
+            | Difference::ExtraObject { table, name, .. }
+            | Difference::ChangedObject { table, name, .. } => Some((table.clone(), name.clone())),
             _ => None,
         })
         .collect();
     // On a table both sides have, every constraint and index as printed, those the model
     // holds only in part included (an index of another method, a key to another schema).
-    let on_both = |table: &String| expected.tables.contains_key(table) && actual.tables.contains_key(table);
-    let keys: std::collections::BTreeSet<&(String, String)> = expected_text.definitions.keys().chain(actual_text.definitions.keys()).collect();
+    let on_both =
+        |table: &String| expected.tables.contains_key(table) && actual.tables.contains_key(table);
+    let keys: std::collections::BTreeSet<&(String, String)> = expected_text
+        .definitions
+        .keys()
+        .chain(actual_text.definitions.keys())
+        .collect();
     for key in keys {
-        let (wanted, found) = (expected_text.definitions.get(key), actual_text.definitions.get(key));
+        let (wanted, found) = (
+            expected_text.definitions.get(key),
+            actual_text.definitions.get(key),
+        );
         if wanted != found && !seen.contains(key) && on_both(&key.0) {
-            out.push(Difference::ChangedDefinition { table: key.0.clone(), name: key.1.clone(), expected: wanted.cloned(), found: found.cloned() });
+            out.push(Difference::ChangedDefinition {
+                table: key.0.clone(),
+                name: key.1.clone(),
+                expected: wanted.cloned(),
+                found: found.cloned(),
+            });
         }
     }
     let named = |table: &String| (!table.is_empty()).then(|| table.clone());
     // What beside a missing table is missing with it is not said twice.
-    let table_missing = |table: &String| !table.is_empty() && !actual.tables.contains_key(table) && expected.tables.contains_key(table);
+    let table_missing = |table: &String| {
+        !table.is_empty()
+            && !actual.tables.contains_key(table)
+            && expected.tables.contains_key(table)
+    };
     for ((object, table, name), wanted) in &expected_text.beside {
-        match actual_text.beside.get(&(*object, table.clone(), name.clone())) {
+        match actual_text
+            .beside
+            .get(&(*object, table.clone(), name.clone()))
+        {
             Some(found) if found == wanted => {}
             _ if table_missing(table) => {}
-            found => out.push(Difference::Beside { object: *object, table: named(table), name: name.clone(), expected: Some(wanted.clone()), found: found.cloned() }),
+            found => out.push(Difference::Beside {
+                object: *object,
+                table: named(table),
+                name: name.clone(),
+                expected: Some(wanted.clone()),
+                found: found.cloned(),
+            }),
         }
     }
     for ((object, table, name), found) in &actual_text.beside {
-        if !expected_text.beside.contains_key(&(*object, table.clone(), name.clone())) && !(!table.is_empty() && !expected.tables.contains_key(table)) {
-            out.push(Difference::Beside { object: *object, table: named(table), name: name.clone(), expected: None, found: Some(found.clone()) });
+        if !expected_text
+            .beside
+            .contains_key(&(*object, table.clone(), name.clone()))
+            && !(!table.is_empty() && !expected.tables.contains_key(table))
+        {
+            out.push(Difference::Beside {
+                object: *object,
+                table: named(table),
+                name: name.clone(),
+                expected: None,
+                found: Some(found.clone()),
+            });
         }
     }
     out
@@ -296,7 +440,10 @@ pub fn one_line(text: &str) -> String {
 }
 
 fn or_none(value: &Option<String>) -> String {
-    value.as_deref().map(|v| format!("`{v}`")).unwrap_or_else(|| "none".into())
+    value
+        .as_deref()
+        .map(|v| format!("`{v}`"))
+        .unwrap_or_else(|| "none".into())
 }
 
 fn nullability(not_null: bool) -> &'static str {
@@ -317,50 +464,189 @@ impl Difference {
         let mut out = String::new();
         let f = &mut out;
         let _ = match self {
-            Difference::ChangedDefinition { table, name, expected, found } => match (expected, found) {
-                (Some(e), Some(f2)) => write!(f, "`{table}`: `{name}` is `{f2}`, the snapshot has `{e}`"),
+            Difference::ChangedDefinition {
+                table,
+                name,
+                expected,
+                found,
+            } => match (expected, found) {
+                (Some(e), Some(f2)) => {
+                    write!(f, "`{table}`: `{name}` is `{f2}`, the snapshot has `{e}`")
+                }
                 (Some(e), None) => write!(f, "`{table}`: `{name}` (`{e}`) is missing"),
-                (None, Some(f2)) => write!(f, "`{table}`: `{name}` (`{f2}`) is not in the snapshot"),
+                (None, Some(f2)) => {
+                    write!(f, "`{table}`: `{name}` (`{f2}`) is not in the snapshot")
+                }
                 (None, None) => write!(f, "`{table}`: `{name}`"),
             },
-            Difference::Beside { object, table, name, expected, found } => {
-                let on = table.as_deref().map(|t| format!(" on `{t}`")).unwrap_or_default();
+            Difference::Beside {
+                object,
+                table,
+                name,
+                expected,
+                found,
+            } => {
+                let on = table
+                    .as_deref()
+                    .map(|t| format!(" on `{t}`"))
+                    .unwrap_or_default();
                 // A view's text spans lines: said on one.
-                let (expected, found) = (expected.as_deref().map(one_line), found.as_deref().map(one_line));
+                let (expected, found) = (
+                    expected.as_deref().map(one_line),
+                    found.as_deref().map(one_line),
+                );
                 // Row-level security is one per table: the table names it.
-                let name = if *object == BesideKind::RowLevelSecurity { String::new() } else { format!(" `{name}`") };
+                let name = if *object == BesideKind::RowLevelSecurity {
+                    String::new()
+                } else {
+                    format!(" `{name}`")
+                };
                 match (expected, found) {
-                    (Some(e), Some(f2)) => write!(f, "{object}{name}{on} is `{f2}`, the migrations make `{e}`"),
+                    (Some(e), Some(f2)) => {
+                        write!(f, "{object}{name}{on} is `{f2}`, the migrations make `{e}`")
+                    }
                     (Some(_), None) => write!(f, "{object}{name}{on} is missing"),
-                    (None, Some(f2)) => write!(f, "{object}{name}{on} (`{f2}`) is not made by the migrations"),
+                    (None, Some(f2)) => write!(
+                        f,
+                        "{object}{name}{on} (`{f2}`) is not made by the migrations"
+                    ),
                     (None, None) => write!(f, "{object}{name}{on}"),
                 }
             }
-            Difference::Owner { table, expected, found } => write!(f, "`{table}` is owned by `{found}`, the history by `{expected}`"),
+            Difference::Owner {
+                table,
+                expected,
+                found,
+            } => write!(
+                f,
+                "`{table}` is owned by `{found}`, the history by `{expected}`"
+            ),
             Difference::MissingEnum { name } => write!(f, "enum type `{name}` is missing"),
-            Difference::ExtraEnum { name } => write!(f, "enum type `{name}` is not in the snapshot"),
-            Difference::EnumValues { name, expected, found } => write!(f, "enum type `{name}` has the values ({}), the snapshot ({})", found.join(", "), expected.join(", ")),
+            Difference::ExtraEnum { name } => {
+                write!(f, "enum type `{name}` is not in the snapshot")
+            }
+            Difference::EnumValues {
+                name,
+                expected,
+                found,
+            } => write!(
+                f,
+                "enum type `{name}` has the values ({}), the snapshot ({})",
+                found.join(", "),
+                expected.join(", ")
+            ),
             Difference::MissingTable { table } => write!(f, "table `{table}` is missing"),
             Difference::ExtraTable { table } => write!(f, "table `{table}` is not in the snapshot"),
-            Difference::MissingColumn { table, column } => write!(f, "`{table}.{column}` is missing"),
-            Difference::ExtraColumn { table, column } => write!(f, "`{table}.{column}` is not in the snapshot"),
-            Difference::ColumnType { table, column, expected, found } => write!(f, "`{table}.{column}` is {found}, the snapshot has {expected}"),
-            Difference::Nullability { table, column, expected_not_null, found_not_null } => {
-                write!(f, "`{table}.{column}` is {}, the snapshot has it {}", nullability(*found_not_null), nullability(*expected_not_null))
+            Difference::MissingColumn { table, column } => {
+                write!(f, "`{table}.{column}` is missing")
             }
-            Difference::Default { table, column, expected, found } => write!(f, "`{table}.{column}` has default {}, the snapshot has {}", or_none(found), or_none(expected)),
-            Difference::Identity { table, column, expected, found } => {
-                let what = |identity: bool| if identity { "an identity column" } else { "not an identity column" };
-                write!(f, "`{table}.{column}` is {}, the snapshot has it {}", what(*found), what(*expected))
+            Difference::ExtraColumn { table, column } => {
+                write!(f, "`{table}.{column}` is not in the snapshot")
             }
-            Difference::IdentityOptions { table, column, expected, found } => write!(f, "`{table}.{column}` is {found}, the snapshot has {expected}"),
-            Difference::Collation { table, column, expected, found } => {
-                write!(f, "`{table}.{column}` has collation {}, the snapshot has {}", or_none(found), or_none(expected))
+            Difference::ColumnType {
+                table,
+                column,
+                expected,
+                found,
+            } => write!(
+                f,
+                "`{table}.{column}` is {found}, the snapshot has {expected}"
+            ),
+            Difference::Nullability {
+                table,
+                column,
+                expected_not_null,
+                found_not_null,
+            } => {
+                write!(
+                    f,
+                    "`{table}.{column}` is {}, the snapshot has it {}",
+                    nullability(*found_not_null),
+                    nullability(*expected_not_null)
+                )
             }
-            Difference::MissingObject { table, object, name, definition } => write!(f, "`{table}`: {object} `{name}` ({definition}) is missing"),
-            Difference::ExtraObject { table, object, name, definition } => write!(f, "`{table}`: {object} `{name}` ({definition}) is not in the snapshot"),
-            Difference::ChangedObject { table, object, name, expected, found } => write!(f, "`{table}`: {object} `{name}` is {found}, the snapshot has {expected}"),
-            Difference::InvalidIndex { index } => write!(f, "index `{index}` is INVALID: still being built, or its build failed"),
+            Difference::Default {
+                table,
+                column,
+                expected,
+                found,
+            } => write!(
+                f,
+                "`{table}.{column}` has default {}, the snapshot has {}",
+                or_none(found),
+                or_none(expected)
+            ),
+            Difference::Identity {
+                table,
+                column,
+                expected,
+                found,
+            } => {
+                let what = |identity: bool| {
+                    if identity {
+                        "an identity column"
+                    } else {
+                        "not an identity column"
+                    }
+                };
+                write!(
+                    f,
+                    "`{table}.{column}` is {}, the snapshot has it {}",
+                    what(*found),
+                    what(*expected)
+                )
+            }
+            Difference::IdentityOptions {
+                table,
+                column,
+                expected,
+                found,
+            } => write!(
+                f,
+                "`{table}.{column}` is {found}, the snapshot has {expected}"
+            ),
+            Difference::Collation {
+                table,
+                column,
+                expected,
+                found,
+            } => {
+                write!(
+                    f,
+                    "`{table}.{column}` has collation {}, the snapshot has {}",
+                    or_none(found),
+                    or_none(expected)
+                )
+            }
+            Difference::MissingObject {
+                table,
+                object,
+                name,
+                definition,
+            } => write!(f, "`{table}`: {object} `{name}` ({definition}) is missing"),
+            Difference::ExtraObject {
+                table,
+                object,
+                name,
+                definition,
+            } => write!(
+                f,
+                "`{table}`: {object} `{name}` ({definition}) is not in the snapshot"
+            ),
+            Difference::ChangedObject {
+                table,
+                object,
+                name,
+                expected,
+                found,
+            } => write!(
+                f,
+                "`{table}`: {object} `{name}` is {found}, the snapshot has {expected}"
+            ),
+            Difference::InvalidIndex { index } => write!(
+                f,
+                "index `{index}` is INVALID: still being built, or its build failed"
+            ),
         };
         out
     }
@@ -407,7 +693,11 @@ pub fn index_definition(i: &Index) -> String {
 /// An identity said in a line: `GENERATED ALWAYS AS IDENTITY (START WITH 10)`.
 fn identity_definition(identity: &Identity) -> String {
     let options = identity.sequence_options(None);
-    let options = if options.is_empty() { String::new() } else { format!(" ({})", options.join(" ")) };
+    let options = if options.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", options.join(" "))
+    };
     format!("GENERATED {} AS IDENTITY{options}", identity.generation())
 }
 
@@ -416,16 +706,28 @@ fn objects(t: &Table) -> BTreeMap<(ObjectKind, String), String> {
     let list = |columns: &[String]| columns.join(", ");
     let mut out = BTreeMap::new();
     if let Some(k) = &t.primary_key {
-        out.insert((ObjectKind::PrimaryKey, k.name.clone()), format!("PRIMARY KEY ({})", list(&k.columns)));
+        out.insert(
+            (ObjectKind::PrimaryKey, k.name.clone()),
+            format!("PRIMARY KEY ({})", list(&k.columns)),
+        );
     }
     for u in t.uniques.values() {
-        out.insert((ObjectKind::Unique, u.name.clone()), format!("UNIQUE ({})", list(&u.columns)));
+        out.insert(
+            (ObjectKind::Unique, u.name.clone()),
+            format!("UNIQUE ({})", list(&u.columns)),
+        );
     }
     for i in t.indexes.values() {
         out.insert((ObjectKind::Index, i.name.clone()), index_definition(i));
     }
     for fk in t.foreign_keys.values() {
-        let d = format!("FOREIGN KEY ({}) REFERENCES {} ({}){}", list(&fk.columns), fk.references_table, list(&fk.references_columns), fk.options_sql());
+        let d = format!(
+            "FOREIGN KEY ({}) REFERENCES {} ({}){}",
+            list(&fk.columns),
+            fk.references_table,
+            list(&fk.references_columns),
+            fk.options_sql()
+        );
         out.insert((ObjectKind::ForeignKey, fk.name.clone()), d);
     }
     for (name, c) in &t.checks {
@@ -474,64 +776,136 @@ pub fn differences(expected: &Schema, actual: &Schema) -> Vec<Difference> {
     for (name, e) in &expected.enums {
         match actual.enums.get(name) {
             None => out.push(Difference::MissingEnum { name: name.clone() }),
-            Some(a) if a.values != e.values => out.push(Difference::EnumValues { name: name.clone(), expected: e.values.clone(), found: a.values.clone() }),
+            Some(a) if a.values != e.values => out.push(Difference::EnumValues {
+                name: name.clone(),
+                expected: e.values.clone(),
+                found: a.values.clone(),
+            }),
             Some(_) => {}
         }
     }
-    out.extend(actual.enums.keys().filter(|n| !expected.enums.contains_key(*n)).map(|name| Difference::ExtraEnum { name: name.clone() }));
-    for name in expected.tables.keys().filter(|n| !actual.tables.contains_key(*n)) {
-        out.push(Difference::MissingTable { table: name.clone() });
+    out.extend(
+        actual
+            .enums
+            .keys()
+            .filter(|n| !expected.enums.contains_key(*n))
+            .map(|name| Difference::ExtraEnum { name: name.clone() }),
+    );
+    for name in expected
+        .tables
+        .keys()
+        .filter(|n| !actual.tables.contains_key(*n))
+    {
+        out.push(Difference::MissingTable {
+            table: name.clone(),
+        });
     }
-    for name in actual.tables.keys().filter(|n| !expected.tables.contains_key(*n)) {
-        out.push(Difference::ExtraTable { table: name.clone() });
+    for name in actual
+        .tables
+        .keys()
+        .filter(|n| !expected.tables.contains_key(*n))
+    {
+        out.push(Difference::ExtraTable {
+            table: name.clone(),
+        });
     }
     for (name, e) in &expected.tables {
-        let Some(a) = actual.tables.get(name) else { continue };
+        let Some(a) = actual.tables.get(name) else {
+            continue;
+        };
         let (e, a) = (normalized(e), normalized(a));
         let table = || name.clone();
         for ec in e.columns.iter().filter(|c| a.column(&c.name).is_none()) {
-            out.push(Difference::MissingColumn { table: table(), column: ec.name.clone() });
+            out.push(Difference::MissingColumn {
+                table: table(),
+                column: ec.name.clone(),
+            });
         }
         for ac in a.columns.iter().filter(|c| e.column(&c.name).is_none()) {
-            out.push(Difference::ExtraColumn { table: table(), column: ac.name.clone() });
+            out.push(Difference::ExtraColumn {
+                table: table(),
+                column: ac.name.clone(),
+            });
         }
         for ec in &e.columns {
-            let Some(ac) = a.column(&ec.name) else { continue };
+            let Some(ac) = a.column(&ec.name) else {
+                continue;
+            };
             let column = || ec.name.clone();
             if ac.sql_type != ec.sql_type {
-                out.push(Difference::ColumnType { table: table(), column: column(), expected: ec.sql_type.to_string(), found: ac.sql_type.to_string() });
+                out.push(Difference::ColumnType {
+                    table: table(),
+                    column: column(),
+                    expected: ec.sql_type.to_string(),
+                    found: ac.sql_type.to_string(),
+                });
             }
             if ac.not_null != ec.not_null {
-                out.push(Difference::Nullability { table: table(), column: column(), expected_not_null: ec.not_null, found_not_null: ac.not_null });
+                out.push(Difference::Nullability {
+                    table: table(),
+                    column: column(),
+                    expected_not_null: ec.not_null,
+                    found_not_null: ac.not_null,
+                });
             }
             if ac.default != ec.default {
-                out.push(Difference::Default { table: table(), column: column(), expected: ec.default.as_deref().map(str::to_owned), found: ac.default.as_deref().map(str::to_owned) });
+                out.push(Difference::Default {
+                    table: table(),
+                    column: column(),
+                    expected: ec.default.as_deref().map(str::to_owned),
+                    found: ac.default.as_deref().map(str::to_owned),
+                });
             }
             match (&ec.identity, &ac.identity) {
-                (Some(e), Some(a)) if e != a => {
-                    out.push(Difference::IdentityOptions { table: table(), column: column(), expected: identity_definition(e), found: identity_definition(a) })
-                }
-                (e, a) if e.is_some() != a.is_some() => {
-                    out.push(Difference::Identity { table: table(), column: column(), expected: e.is_some(), found: a.is_some() })
-                }
+                (Some(e), Some(a)) if e != a => out.push(Difference::IdentityOptions {
+                    table: table(),
+                    column: column(),
+                    expected: identity_definition(e),
+                    found: identity_definition(a),
+                }),
+                (e, a) if e.is_some() != a.is_some() => out.push(Difference::Identity {
+                    table: table(),
+                    column: column(),
+                    expected: e.is_some(),
+                    found: a.is_some(),
+                }),
                 _ => {}
             }
             if ac.collation != ec.collation {
-                out.push(Difference::Collation { table: table(), column: column(), expected: ec.collation.clone(), found: ac.collation.clone() });
+                out.push(Difference::Collation {
+                    table: table(),
+                    column: column(),
+                    expected: ec.collation.clone(),
+                    found: ac.collation.clone(),
+                });
             }
         }
         let (eo, ao) = (objects(&e), objects(&a));
         for ((object, oname), definition) in &eo {
             match ao.get(&(*object, oname.clone())) {
-                None => out.push(Difference::MissingObject { table: table(), object: *object, name: oname.clone(), definition: definition.clone() }),
-                Some(found) if found != definition => {
-                    out.push(Difference::ChangedObject { table: table(), object: *object, name: oname.clone(), expected: definition.clone(), found: found.clone() })
-                }
+                None => out.push(Difference::MissingObject {
+                    table: table(),
+                    object: *object,
+                    name: oname.clone(),
+                    definition: definition.clone(),
+                }),
+                Some(found) if found != definition => out.push(Difference::ChangedObject {
+                    table: table(),
+                    object: *object,
+                    name: oname.clone(),
+                    expected: definition.clone(),
+                    found: found.clone(),
+                }),
                 Some(_) => {}
             }
         }
         for ((object, oname), definition) in ao.iter().filter(|(k, _)| !eo.contains_key(*k)) {
-            out.push(Difference::ExtraObject { table: table(), object: *object, name: oname.clone(), definition: definition.clone() });
+            out.push(Difference::ExtraObject {
+                table: table(),
+                object: *object,
+                name: oname.clone(),
+                definition: definition.clone(),
+            });
         }
     }
     out
@@ -543,15 +917,39 @@ mod tests {
     use crate::schema::model::{Column, Schema, Table};
 
     fn table(columns: &[&str]) -> Schema {
-        let columns = columns.iter().map(|n| Column { name: (*n).into(), sql_type: crate::schema::model::SqlType::parse("text").unwrap(), not_null: false, default: None, identity: None, collation: None }).collect();
-        let t = Table { name: "t".into(), columns, primary_key: None, uniques: Default::default(), indexes: Default::default(), foreign_keys: Default::default(), checks: Default::default() };
-        Schema { tables: [("t".to_owned(), t)].into(), ..Default::default() }
+        let columns = columns
+            .iter()
+            .map(|n| Column {
+                name: (*n).into(),
+                sql_type: crate::schema::model::SqlType::parse("text").unwrap(),
+                not_null: false,
+                default: None,
+                identity: None,
+                collation: None,
+            })
+            .collect();
+        let t = Table {
+            name: "t".into(),
+            columns,
+            primary_key: None,
+            uniques: Default::default(),
+            indexes: Default::default(),
+            foreign_keys: Default::default(),
+            checks: Default::default(),
+        };
+        Schema {
+            tables: [("t".to_owned(), t)].into(),
+            ..Default::default()
+        }
     }
 
     #[test]
     fn column_order_is_not_a_difference_but_a_missing_column_is() {
         assert!(differences(&table(&["a", "b", "c"]), &table(&["a", "c", "b"])).is_empty());
-        let found: Vec<String> = differences(&table(&["a", "b"]), &table(&["a"])).iter().map(ToString::to_string).collect();
+        let found: Vec<String> = differences(&table(&["a", "b"]), &table(&["a"]))
+            .iter()
+            .map(ToString::to_string)
+            .collect();
         assert_eq!(found, ["`t.b` is missing"]);
     }
 
@@ -560,23 +958,45 @@ mod tests {
         use crate::schema::model::{Index, Unique};
         let mut constraint = table(&["a"]);
         let t = constraint.tables.get_mut("t").unwrap();
-        t.uniques.insert("t_a_key".into(), Unique { name: "t_a_key".into(), columns: vec!["a".into()] });
+        t.uniques.insert(
+            "t_a_key".into(),
+            Unique {
+                name: "t_a_key".into(),
+                columns: vec!["a".into()],
+            },
+        );
         let mut index = table(&["a"]);
         let t = index.tables.get_mut("t").unwrap();
-        t.indexes.insert("t_a_key".into(), Index::plain("t_a_key", &["a".into()], true));
+        t.indexes.insert(
+            "t_a_key".into(),
+            Index::plain("t_a_key", &["a".into()], true),
+        );
         let found = differences(&constraint, &index);
         assert_eq!(
             found,
             [
-                Difference::MissingObject { table: "t".into(), object: ObjectKind::Unique, name: "t_a_key".into(), definition: "UNIQUE (a)".into() },
-                Difference::ExtraObject { table: "t".into(), object: ObjectKind::Index, name: "t_a_key".into(), definition: "UNIQUE INDEX (a)".into() },
+                Difference::MissingObject {
+                    table: "t".into(),
+                    object: ObjectKind::Unique,
+                    name: "t_a_key".into(),
+                    definition: "UNIQUE (a)".into()
+                },
+                Difference::ExtraObject {
+                    table: "t".into(),
+                    object: ObjectKind::Index,
+                    name: "t_a_key".into(),
+                    definition: "UNIQUE INDEX (a)".into()
+                },
             ]
         );
     }
 
     #[test]
     fn literal_casts_are_dropped_but_expressions_kept() {
-        assert_eq!(normalize_default("'pending'::character varying"), "'pending'");
+        assert_eq!(
+            normalize_default("'pending'::character varying"),
+            "'pending'"
+        );
         assert_eq!(normalize_default("'it''s'::text"), "'it''s'");
         assert_eq!(normalize_default("'{}'::jsonb"), "'{}'");
         assert_eq!(normalize_default("now()"), "now()");

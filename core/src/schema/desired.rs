@@ -62,7 +62,10 @@ pub struct TableSource {
 impl TableSource {
     /// Where the object `name` was declared, else where the struct is.
     pub fn location_of(&self, name: &str) -> Option<Location> {
-        self.object_locations.get(name).cloned().or_else(|| self.location.clone())
+        self.object_locations
+            .get(name)
+            .cloned()
+            .or_else(|| self.location.clone())
     }
 }
 
@@ -120,7 +123,13 @@ impl AllowDrops {
 
 impl From<&Location> for crate::error::Span {
     fn from(l: &Location) -> crate::error::Span {
-        crate::error::Span { file: l.file.display().to_string(), line: l.line, column: l.column, end_line: None, end_column: None }
+        crate::error::Span {
+            file: l.file.display().to_string(),
+            line: l.line,
+            column: l.column,
+            end_line: None,
+            end_column: None,
+        }
     }
 }
 
@@ -133,7 +142,14 @@ mod tests {
         let allow = AllowDrops::parse(&["old", "users.bio", "auth.sessions.token"]);
         assert!(allow.tables.contains("old") && allow.tables.contains("users.bio"));
         assert!(allow.columns.contains(&("users".into(), "bio".into())));
-        assert!(allow.columns.contains(&("auth.sessions".into(), "token".into())));
-        assert!(!allow.tables.contains("auth.sessions.token"), "no table has a name of three parts");
+        assert!(
+            allow
+                .columns
+                .contains(&("auth.sessions".into(), "token".into()))
+        );
+        assert!(
+            !allow.tables.contains("auth.sessions.token"),
+            "no table has a name of three parts"
+        );
     }
 }

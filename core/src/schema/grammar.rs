@@ -7,17 +7,23 @@
 //! duplicated attribute is recorded with the span of the offending tokens (serde's `Ctxt`
 //! pattern) and all of them come back together as one combined [`syn::Error`].
 
-use crate::schema::model::{self, Check, Column, ForeignKey, Identity, Index, IndexKey, IndexMethod, KeyTarget, PrimaryKey, ReferentialAction, SqlExpr, SqlType, Table, Unique};
+use crate::schema::model::{
+    self, Check, Column, ForeignKey, Identity, Index, IndexKey, IndexMethod, KeyTarget, PrimaryKey,
+    ReferentialAction, SqlExpr, SqlType, Table, Unique,
+};
 use crate::schema::types;
 use proc_macro2::{Span, TokenStream};
 use quote::ToTokens;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Display;
+use syn::ext::IdentExt as _;
 use syn::meta::ParseNestedMeta;
 use syn::punctuated::Punctuated;
 use syn::spanned::Spanned as _;
-use syn::ext::IdentExt as _;
-use syn::{Attribute, Data, DeriveInput, Expr, Fields, GenericArgument, Ident, Lit, LitStr, PathArguments, Token, Type};
+use syn::{
+    Attribute, Data, DeriveInput, Expr, Fields, GenericArgument, Ident, Lit, LitStr, PathArguments,
+    Token, Type,
+};
 
 /// Keys accepted in `#[table(..)]`.
 pub const TABLE_KEYS: &[&str] = &["name", "schema", "renamed_from", "allow_drop"];
@@ -46,9 +52,25 @@ pub const VALUE_KEYS: &[&str] = &["name", "renamed_from"];
 /// Keys accepted in `#[index(..)]`.
 pub const INDEX_KEYS: &[&str] = &["columns", "unique", "name", "method", "include", "where"];
 /// Words that may follow an index key in `columns(..)`.
-pub const INDEX_KEY_OPTIONS: &[&str] = &["asc", "desc", "nulls_first", "nulls_last", "ops", "collation"];
+pub const INDEX_KEY_OPTIONS: &[&str] = &[
+    "asc",
+    "desc",
+    "nulls_first",
+    "nulls_last",
+    "ops",
+    "collation",
+];
 /// Keys accepted in `#[foreign_key(..)]`.
-pub const FOREIGN_KEY_KEYS: &[&str] = &["columns", "references", "name", "on_delete", "on_update", "match_full", "deferrable", "initially_deferred"];
+pub const FOREIGN_KEY_KEYS: &[&str] = &[
+    "columns",
+    "references",
+    "name",
+    "on_delete",
+    "on_update",
+    "match_full",
+    "deferrable",
+    "initially_deferred",
+];
 /// Keys accepted in `#[column(identity(..))]`.
 pub const IDENTITY_KEYS: &[&str] = &["always", "start", "increment", "cache"];
 /// Keys accepted in `#[unique(..)]` and `#[primary_key(..)]`.
@@ -56,7 +78,14 @@ pub const KEY_KEYS: &[&str] = &["columns", "name"];
 /// Keys accepted in `#[check(..)]`.
 pub const CHECK_KEYS: &[&str] = &["name", "expr"];
 /// The attributes `#[derive(Table)]` owns.
-pub const STRUCT_ATTRIBUTES: &[&str] = &["table", "index", "unique", "primary_key", "check", "foreign_key"];
+pub const STRUCT_ATTRIBUTES: &[&str] = &[
+    "table",
+    "index",
+    "unique",
+    "primary_key",
+    "check",
+    "foreign_key",
+];
 
 /// A value written in the source, with where it was written (for hints whose meaning is
 /// only known later, when the diff compares with the previous snapshot).
@@ -135,7 +164,10 @@ impl Errors {
 }
 
 fn expected_one_of(keys: &[&str]) -> String {
-    keys.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ")
+    keys.iter()
+        .map(|k| format!("`{k}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Tracks which keys of one attribute were already given, to report duplicates.
@@ -146,7 +178,10 @@ struct Seen<'a> {
 
 impl<'a> Seen<'a> {
     fn new(what: &'a str) -> Self {
-        Seen { what, keys: BTreeSet::new() }
+        Seen {
+            what,
+            keys: BTreeSet::new(),
+        }
     }
 
     /// True the first time `key` is seen; records a duplicate error otherwise.
@@ -154,7 +189,10 @@ impl<'a> Seen<'a> {
         if self.keys.insert(key.to_owned()) {
             true
         } else {
-            errors.push(&meta.path, format!("duplicate {} attribute `{key}`", self.what));
+            errors.push(
+                &meta.path,
+                format!("duplicate {} attribute `{key}`", self.what),
+            );
             false
         }
     }
@@ -174,10 +212,22 @@ fn skip_value(meta: &ParseNestedMeta) -> syn::Result<()> {
 
 /// The key of `meta` when it is one of `keys` and not a repeat; otherwise records the
 /// error, consumes the value and returns `None`.
-fn accept_key(meta: &ParseNestedMeta, keys: &[&str], seen: &mut Seen, errors: &mut Errors) -> syn::Result<Option<String>> {
+fn accept_key(
+    meta: &ParseNestedMeta,
+    keys: &[&str],
+    seen: &mut Seen,
+    errors: &mut Errors,
+) -> syn::Result<Option<String>> {
     let key = key_name(meta);
     if !keys.contains(&key.as_str()) {
-        errors.push(&meta.path, format!("unknown {} attribute `{key}`, expected one of {}", seen.what, expected_one_of(keys)));
+        errors.push(
+            &meta.path,
+            format!(
+                "unknown {} attribute `{key}`, expected one of {}",
+                seen.what,
+                expected_one_of(keys)
+            ),
+        );
         skip_value(meta)?;
         return Ok(None);
     }
@@ -189,22 +239,33 @@ fn accept_key(meta: &ParseNestedMeta, keys: &[&str], seen: &mut Seen, errors: &m
 }
 
 fn key_name(meta: &ParseNestedMeta) -> String {
-    meta.path.get_ident().map(|i| i.to_string()).unwrap_or_else(|| meta.path.to_token_stream().to_string())
+    meta.path
+        .get_ident()
+        .map(|i| i.to_string())
+        .unwrap_or_else(|| meta.path.to_token_stream().to_string())
 }
 
 /// `key = "string"`; records an error (and returns `None`) for anything else.
 fn string_value(meta: &ParseNestedMeta, errors: &mut Errors) -> syn::Result<Option<LitStr>> {
     let key = key_name(meta);
     if !meta.input.peek(Token![=]) {
-        errors.push(&meta.path, format!("`{key}` needs a value: `{key} = \"..\"`"));
+        errors.push(
+            &meta.path,
+            format!("`{key}` needs a value: `{key} = \"..\"`"),
+        );
         skip_value(meta)?;
         return Ok(None);
     }
     let expr: Expr = meta.value()?.parse()?;
     match expr {
-        Expr::Lit(syn::ExprLit { lit: Lit::Str(s), .. }) => Ok(Some(s)),
+        Expr::Lit(syn::ExprLit {
+            lit: Lit::Str(s), ..
+        }) => Ok(Some(s)),
         other => {
-            errors.push(&other, format!("`{key}` takes a string literal: `{key} = \"..\"`"));
+            errors.push(
+                &other,
+                format!("`{key}` takes a string literal: `{key} = \"..\"`"),
+            );
             Ok(None)
         }
     }
@@ -214,7 +275,10 @@ fn string_value(meta: &ParseNestedMeta, errors: &mut Errors) -> syn::Result<Opti
 fn flag(meta: &ParseNestedMeta, errors: &mut Errors) -> syn::Result<()> {
     if meta.input.peek(Token![=]) || meta.input.peek(syn::token::Paren) {
         let key = key_name(meta);
-        errors.push(&meta.path, format!("`{key}` is a flag and takes no value: write `{key}`"));
+        errors.push(
+            &meta.path,
+            format!("`{key}` is a flag and takes no value: write `{key}`"),
+        );
         skip_value(meta)?;
     }
     Ok(())
@@ -231,15 +295,24 @@ fn integer_value(meta: &ParseNestedMeta, errors: &mut Errors) -> syn::Result<Opt
     }
     let expr: Expr = meta.value()?.parse()?;
     let (negative, literal) = match &expr {
-        Expr::Unary(syn::ExprUnary { op: syn::UnOp::Neg(_), expr, .. }) => (true, &**expr),
+        Expr::Unary(syn::ExprUnary {
+            op: syn::UnOp::Neg(_),
+            expr,
+            ..
+        }) => (true, &**expr),
         other => (false, other),
     };
-    if let Expr::Lit(syn::ExprLit { lit: Lit::Int(int), .. }) = literal
+    if let Expr::Lit(syn::ExprLit {
+        lit: Lit::Int(int), ..
+    }) = literal
         && let Ok(value) = int.base10_parse::<i64>()
     {
         return Ok(Some(if negative { -value } else { value }));
     }
-    errors.push(&expr, format!("`{key}` takes a whole number that fits in a bigint: `{key} = 1`"));
+    errors.push(
+        &expr,
+        format!("`{key}` takes a whole number that fits in a bigint: `{key} = 1`"),
+    );
     Ok(None)
 }
 
@@ -256,7 +329,9 @@ fn identity_options(meta: &ParseNestedMeta, errors: &mut Errors) -> syn::Result<
     }
     let mut seen = Seen::new("identity");
     meta.parse_nested_meta(|inner| {
-        let Some(key) = accept_key(&inner, IDENTITY_KEYS, &mut seen, errors)? else { return Ok(()) };
+        let Some(key) = accept_key(&inner, IDENTITY_KEYS, &mut seen, errors)? else {
+            return Ok(());
+        };
         match key.as_str() {
             "always" => {
                 flag(&inner, errors)?;
@@ -300,10 +375,17 @@ fn ident_list(meta: &ParseNestedMeta, errors: &mut Errors) -> syn::Result<Option
 }
 
 /// Runs `parse_nested_meta`, turning a syntax error into a recorded error.
-fn each_key(attr: &Attribute, errors: &mut Errors, mut f: impl FnMut(&ParseNestedMeta, &mut Errors) -> syn::Result<()>) {
+fn each_key(
+    attr: &Attribute,
+    errors: &mut Errors,
+    mut f: impl FnMut(&ParseNestedMeta, &mut Errors) -> syn::Result<()>,
+) {
     let name = attr.path().to_token_stream().to_string();
     if let syn::Meta::Path(path) = &attr.meta {
-        errors.push(path, format!("`#[{name}]` needs arguments: `#[{name}(..)]`"));
+        errors.push(
+            path,
+            format!("`#[{name}]` needs arguments: `#[{name}(..)]`"),
+        );
         return;
     }
     let result = attr.parse_nested_meta(|meta| f(&meta, errors));
@@ -337,7 +419,9 @@ fn parse_column_attrs(attrs: &[Attribute], errors: &mut Errors) -> ColumnAttrs {
     let mut seen = Seen::new("column");
     for attr in attrs.iter().filter(|a| a.path().is_ident("column")) {
         each_key(attr, errors, |meta, errors| {
-            let Some(key) = accept_key(meta, COLUMN_KEYS, &mut seen, errors)? else { return Ok(()) };
+            let Some(key) = accept_key(meta, COLUMN_KEYS, &mut seen, errors)? else {
+                return Ok(());
+            };
             match key.as_str() {
                 "primary_key" => {
                     flag(meta, errors)?;
@@ -347,7 +431,9 @@ fn parse_column_attrs(attrs: &[Attribute], errors: &mut Errors) -> ColumnAttrs {
                     flag(meta, errors)?;
                     out.unique = true;
                 }
-                "identity" => out.identity = Some((meta.path.span(), identity_options(meta, errors)?)),
+                "identity" => {
+                    out.identity = Some((meta.path.span(), identity_options(meta, errors)?))
+                }
                 "collation" => out.collation = string_value(meta, errors)?,
                 "enum_type" => out.enum_type = string_value(meta, errors)?,
                 "skip" => {
@@ -378,12 +464,19 @@ struct KeyAttr {
     span: Span,
 }
 
-fn parse_key_attr(attr: &Attribute, what: &str, keys: &[&str], errors: &mut Errors) -> Option<KeyAttr> {
+fn parse_key_attr(
+    attr: &Attribute,
+    what: &str,
+    keys: &[&str],
+    errors: &mut Errors,
+) -> Option<KeyAttr> {
     let mut seen = Seen::new(what);
     let mut columns = None;
     let mut name = None;
     each_key(attr, errors, |meta, errors| {
-        let Some(key) = accept_key(meta, keys, &mut seen, errors)? else { return Ok(()) };
+        let Some(key) = accept_key(meta, keys, &mut seen, errors)? else {
+            return Ok(());
+        };
         match key.as_str() {
             "columns" => columns = ident_list(meta, errors)?,
             "name" => name = string_value(meta, errors)?,
@@ -392,7 +485,11 @@ fn parse_key_attr(attr: &Attribute, what: &str, keys: &[&str], errors: &mut Erro
         Ok(())
     });
     match columns {
-        Some(columns) => Some(KeyAttr { columns, name, span: attr.span() }),
+        Some(columns) => Some(KeyAttr {
+            columns,
+            name,
+            span: attr.span(),
+        }),
         None => {
             if !seen.keys.contains("columns") {
                 errors.push(attr, format!("`#[{what}(..)]` needs `columns(..)`"));
@@ -424,9 +521,15 @@ struct IndexAttr {
 }
 
 /// `columns(a, b desc nulls_last, "lower(email)", data ops = "jsonb_path_ops")`.
-fn index_keys(meta: &ParseNestedMeta, errors: &mut Errors) -> syn::Result<Option<Vec<IndexKeyAttr>>> {
+fn index_keys(
+    meta: &ParseNestedMeta,
+    errors: &mut Errors,
+) -> syn::Result<Option<Vec<IndexKeyAttr>>> {
     if !meta.input.peek(syn::token::Paren) {
-        errors.push(&meta.path, "`columns` takes a list: `columns(a, b desc, \"lower(email)\")`");
+        errors.push(
+            &meta.path,
+            "`columns` takes a list: `columns(a, b desc, \"lower(email)\")`",
+        );
         skip_value(meta)?;
         return Ok(None);
     }
@@ -434,8 +537,18 @@ fn index_keys(meta: &ParseNestedMeta, errors: &mut Errors) -> syn::Result<Option
     syn::parenthesized!(content in meta.input);
     let mut keys = Vec::new();
     while !content.is_empty() {
-        let target = if content.peek(LitStr) { Err(content.parse::<LitStr>()?) } else { Ok(content.call(Ident::parse_any)?) };
-        let mut key = IndexKeyAttr { target, descending: false, nulls_first: None, opclass: None, collation: None };
+        let target = if content.peek(LitStr) {
+            Err(content.parse::<LitStr>()?)
+        } else {
+            Ok(content.call(Ident::parse_any)?)
+        };
+        let mut key = IndexKeyAttr {
+            target,
+            descending: false,
+            nulls_first: None,
+            opclass: None,
+            collation: None,
+        };
         let mut given = BTreeSet::new();
         while !content.is_empty() && !content.peek(Token![,]) {
             let word: Ident = content.call(Ident::parse_any)?;
@@ -454,9 +567,19 @@ fn index_keys(meta: &ParseNestedMeta, errors: &mut Errors) -> syn::Result<Option
                         continue;
                     }
                     let value: LitStr = content.parse()?;
-                    if text == "ops" { key.opclass = Some(value) } else { key.collation = Some(value) }
+                    if text == "ops" {
+                        key.opclass = Some(value)
+                    } else {
+                        key.collation = Some(value)
+                    }
                 }
-                _ => errors.push(&word, format!("unknown index key option `{text}`, expected one of {}", expected_one_of(INDEX_KEY_OPTIONS))),
+                _ => errors.push(
+                    &word,
+                    format!(
+                        "unknown index key option `{text}`, expected one of {}",
+                        expected_one_of(INDEX_KEY_OPTIONS)
+                    ),
+                ),
             }
         }
         if given.contains("asc") && given.contains("desc") {
@@ -477,10 +600,20 @@ fn index_keys(meta: &ParseNestedMeta, errors: &mut Errors) -> syn::Result<Option
 
 fn parse_index_attr(attr: &Attribute, errors: &mut Errors) -> Option<IndexAttr> {
     let mut seen = Seen::new("index");
-    let mut out = IndexAttr { keys: Vec::new(), unique: false, name: None, method: None, include: Vec::new(), predicate: None, span: attr.span() };
+    let mut out = IndexAttr {
+        keys: Vec::new(),
+        unique: false,
+        name: None,
+        method: None,
+        include: Vec::new(),
+        predicate: None,
+        span: attr.span(),
+    };
     let mut keys = None;
     each_key(attr, errors, |meta, errors| {
-        let Some(key) = accept_key(meta, INDEX_KEYS, &mut seen, errors)? else { return Ok(()) };
+        let Some(key) = accept_key(meta, INDEX_KEYS, &mut seen, errors)? else {
+            return Ok(());
+        };
         match key.as_str() {
             "columns" => keys = index_keys(meta, errors)?,
             "name" => out.name = string_value(meta, errors)?,
@@ -520,10 +653,13 @@ struct ForeignKeyAttr {
 
 fn parse_foreign_key_attr(attr: &Attribute, errors: &mut Errors) -> Option<ForeignKeyAttr> {
     let mut seen = Seen::new("foreign_key");
-    let (mut columns, mut references, mut name, mut on_delete, mut on_update) = (None, None, None, None, None);
+    let (mut columns, mut references, mut name, mut on_delete, mut on_update) =
+        (None, None, None, None, None);
     let (mut match_full, mut deferrable, mut initially_deferred) = (false, false, None);
     each_key(attr, errors, |meta, errors| {
-        let Some(key) = accept_key(meta, FOREIGN_KEY_KEYS, &mut seen, errors)? else { return Ok(()) };
+        let Some(key) = accept_key(meta, FOREIGN_KEY_KEYS, &mut seen, errors)? else {
+            return Ok(());
+        };
         match key.as_str() {
             "columns" => columns = ident_list(meta, errors)?,
             "references" => references = string_value(meta, errors)?,
@@ -550,15 +686,37 @@ fn parse_foreign_key_attr(attr: &Attribute, errors: &mut Errors) -> Option<Forei
         errors.push_span(span, "`initially_deferred` needs `deferrable` too");
     }
     match (columns, references) {
-        (Some(columns), Some(references)) => Some(ForeignKeyAttr { columns, references, name, on_delete, on_update, match_full, deferrable, initially_deferred: initially_deferred.filter(|_| deferrable), span: attr.span() }),
+        (Some(columns), Some(references)) => Some(ForeignKeyAttr {
+            columns,
+            references,
+            name,
+            on_delete,
+            on_update,
+            match_full,
+            deferrable,
+            initially_deferred: initially_deferred.filter(|_| deferrable),
+            span: attr.span(),
+        }),
         (columns, references) => {
-            let missing: Vec<&str> = [("columns(..)", columns.is_none() && !seen.keys.contains("columns")), ("references = \"table(column, ..)\"", references.is_none() && !seen.keys.contains("references"))]
-                .into_iter()
-                .filter(|(_, absent)| *absent)
-                .map(|(k, _)| k)
-                .collect();
+            let missing: Vec<&str> = [
+                (
+                    "columns(..)",
+                    columns.is_none() && !seen.keys.contains("columns"),
+                ),
+                (
+                    "references = \"table(column, ..)\"",
+                    references.is_none() && !seen.keys.contains("references"),
+                ),
+            ]
+            .into_iter()
+            .filter(|(_, absent)| *absent)
+            .map(|(k, _)| k)
+            .collect();
             if !missing.is_empty() && matches!(attr.meta, syn::Meta::List(_)) {
-                errors.push(attr, format!("`#[foreign_key(..)]` needs `{}`", missing.join("` and `")));
+                errors.push(
+                    attr,
+                    format!("`#[foreign_key(..)]` needs `{}`", missing.join("` and `")),
+                );
             }
             None
         }
@@ -570,7 +728,12 @@ fn referenced_columns(text: &str) -> Option<(String, Vec<String>)> {
     let (table, rest) = text.split_once('(')?;
     let inner = rest.trim_end().strip_suffix(')')?;
     let columns: Vec<String> = inner.split(',').map(|c| c.trim().to_owned()).collect();
-    let simple = |name: &str| !name.is_empty() && !name.contains(|c: char| c == '"' || c == '(' || c == ')' || c.is_whitespace() || c.is_control());
+    let simple = |name: &str| {
+        !name.is_empty()
+            && !name.contains(|c: char| {
+                c == '"' || c == '(' || c == ')' || c.is_whitespace() || c.is_control()
+            })
+    };
     let table = model::table_reference(table)?;
     (simple(&table) && columns.iter().all(|c| simple(c))).then_some((table, columns))
 }
@@ -595,14 +758,22 @@ fn parse_struct_attrs(attrs: &[Attribute], errors: &mut Errors) -> StructAttrs {
         let path = attr.path();
         if path.is_ident("table") {
             each_key(attr, errors, |meta, errors| {
-                let Some(key) = accept_key(meta, TABLE_KEYS, &mut seen, errors)? else { return Ok(()) };
+                let Some(key) = accept_key(meta, TABLE_KEYS, &mut seen, errors)? else {
+                    return Ok(());
+                };
                 match key.as_str() {
                     "name" => out.name = string_value(meta, errors)?,
                     "schema" => out.schema = string_value(meta, errors)?,
                     "renamed_from" => out.renamed_from = string_value(meta, errors)?,
                     "allow_drop" => {
                         if let Some(list) = ident_list(meta, errors)? {
-                            out.allow_drop = list.iter().map(|i| Spanned { value: i.to_string(), span: i.span() }).collect();
+                            out.allow_drop = list
+                                .iter()
+                                .map(|i| Spanned {
+                                    value: i.to_string(),
+                                    span: i.span(),
+                                })
+                                .collect();
                         }
                     }
                     _ => unreachable!("keys are checked above"),
@@ -612,16 +783,21 @@ fn parse_struct_attrs(attrs: &[Attribute], errors: &mut Errors) -> StructAttrs {
         } else if path.is_ident("index") {
             out.indexes.extend(parse_index_attr(attr, errors));
         } else if path.is_ident("foreign_key") {
-            out.foreign_keys.extend(parse_foreign_key_attr(attr, errors));
+            out.foreign_keys
+                .extend(parse_foreign_key_attr(attr, errors));
         } else if path.is_ident("unique") {
-            out.uniques.extend(parse_key_attr(attr, "unique", KEY_KEYS, errors));
+            out.uniques
+                .extend(parse_key_attr(attr, "unique", KEY_KEYS, errors));
         } else if path.is_ident("primary_key") {
-            out.primary_keys.extend(parse_key_attr(attr, "primary_key", KEY_KEYS, errors));
+            out.primary_keys
+                .extend(parse_key_attr(attr, "primary_key", KEY_KEYS, errors));
         } else if path.is_ident("check") {
             let mut check_seen = Seen::new("check");
             let (mut name, mut expr) = (None, None);
             each_key(attr, errors, |meta, errors| {
-                let Some(key) = accept_key(meta, CHECK_KEYS, &mut check_seen, errors)? else { return Ok(()) };
+                let Some(key) = accept_key(meta, CHECK_KEYS, &mut check_seen, errors)? else {
+                    return Ok(());
+                };
                 match key.as_str() {
                     "name" => name = string_value(meta, errors)?,
                     "expr" => expr = string_value(meta, errors)?,
@@ -639,8 +815,12 @@ fn parse_struct_attrs(attrs: &[Attribute], errors: &mut Errors) -> StructAttrs {
                         .map(|(key, _)| key)
                         .collect();
                     if !missing.is_empty() && matches!(attr.meta, syn::Meta::List(_)) {
-                        let needs: Vec<String> = missing.iter().map(|k| format!("`{k} = \"..\"`")).collect();
-                        errors.push(attr, format!("`#[check(..)]` needs {}", needs.join(" and ")));
+                        let needs: Vec<String> =
+                            missing.iter().map(|k| format!("`{k} = \"..\"`")).collect();
+                        errors.push(
+                            attr,
+                            format!("`#[check(..)]` needs {}", needs.join(" and ")),
+                        );
                     }
                 }
             }
@@ -655,7 +835,8 @@ pub fn snake_case(name: &str) -> String {
     let mut out = String::new();
     for (i, &c) in chars.iter().enumerate() {
         if c.is_uppercase() {
-            let prev_lower = i > 0 && (chars[i - 1].is_lowercase() || chars[i - 1].is_ascii_digit());
+            let prev_lower =
+                i > 0 && (chars[i - 1].is_lowercase() || chars[i - 1].is_ascii_digit());
             let next_lower = chars.get(i + 1).is_some_and(|n| n.is_lowercase());
             if i > 0 && (prev_lower || (chars[i - 1].is_uppercase() && next_lower)) {
                 out.push('_');
@@ -683,9 +864,15 @@ fn unwrap_option(ty: &Type) -> FieldType<'_> {
         && let PathArguments::AngleBracketed(args) = &last.arguments
         && let Some(GenericArgument::Type(inner)) = args.args.first()
     {
-        return FieldType { nullable: true, inner };
+        return FieldType {
+            nullable: true,
+            inner,
+        };
     }
-    FieldType { nullable: false, inner: ty }
+    FieldType {
+        nullable: false,
+        inner: ty,
+    }
 }
 
 /// The last path segment and its type arguments' last segments: `Vec<u8>` → (`Vec`, [`u8`]).
@@ -722,13 +909,23 @@ impl<'a> From<&'a DeriveInput> for StructInput<'a> {
             Data::Struct(s) => Some(&s.fields),
             _ => None,
         };
-        StructInput { attrs: &input.attrs, ident: &input.ident, generics: &input.generics, fields }
+        StructInput {
+            attrs: &input.attrs,
+            ident: &input.ident,
+            generics: &input.generics,
+            fields,
+        }
     }
 }
 
 impl<'a> From<&'a syn::ItemStruct> for StructInput<'a> {
     fn from(item: &'a syn::ItemStruct) -> Self {
-        StructInput { attrs: &item.attrs, ident: &item.ident, generics: &item.generics, fields: Some(&item.fields) }
+        StructInput {
+            attrs: &item.attrs,
+            ident: &item.ident,
+            generics: &item.generics,
+            fields: Some(&item.fields),
+        }
     }
 }
 
@@ -738,13 +935,19 @@ pub fn parse_table<'a>(input: impl Into<StructInput<'a>>) -> syn::Result<TableDe
 }
 
 /// [`parse_table`], with the SQL in attributes checked by `sql`.
-pub fn parse_table_with<'a>(input: impl Into<StructInput<'a>>, sql: &dyn SqlFragments) -> syn::Result<TableDef> {
+pub fn parse_table_with<'a>(
+    input: impl Into<StructInput<'a>>,
+    sql: &dyn SqlFragments,
+) -> syn::Result<TableDef> {
     let input: StructInput<'a> = input.into();
     let mut errors = Errors::default();
     let fields = match input.fields {
         Some(Fields::Named(named)) => Some(&named.named),
         Some(_) => {
-            errors.push(input.ident, "`#[derive(Table)]` needs a struct with named fields");
+            errors.push(
+                input.ident,
+                "`#[derive(Table)]` needs a struct with named fields",
+            );
             None
         }
         None => {
@@ -773,7 +976,10 @@ pub fn parse_table_with<'a>(input: impl Into<StructInput<'a>>, sql: &dyn SqlFrag
         v
     });
     // Tables outside `public` are named `schema.table` everywhere in the model.
-    let table_name = model::qualified_table_name(schema.as_deref().unwrap_or(model::DEFAULT_SCHEMA), &bare_name);
+    let table_name = model::qualified_table_name(
+        schema.as_deref().unwrap_or(model::DEFAULT_SCHEMA),
+        &bare_name,
+    );
 
     let mut columns: Vec<Column> = Vec::new();
     let mut field_columns: Vec<(Ident, String)> = Vec::new();
@@ -787,7 +993,9 @@ pub fn parse_table_with<'a>(input: impl Into<StructInput<'a>>, sql: &dyn SqlFrag
     let mut enum_columns: BTreeMap<String, Spanned<String>> = BTreeMap::new();
 
     for field in fields.into_iter().flatten() {
-        let Some(ident) = field.ident.clone() else { continue };
+        let Some(ident) = field.ident.clone() else {
+            continue;
+        };
         let col = parse_column_attrs(&field.attrs, &mut errors);
         if col.skip {
             continue;
@@ -801,32 +1009,54 @@ pub fn parse_table_with<'a>(input: impl Into<StructInput<'a>>, sql: &dyn SqlFrag
             None => ident.to_string().trim_start_matches("r#").to_owned(),
         };
         if column_spans.contains_key(&column_name) {
-            errors.push(&ident, format!("column `{column_name}` is defined twice in table `{table_name}`"));
+            errors.push(
+                &ident,
+                format!("column `{column_name}` is defined twice in table `{table_name}`"),
+            );
         }
         column_spans.insert(column_name.clone(), ident.span());
 
         let ft = unwrap_option(&field.ty);
         let sql_type = match (&col.sql_type, &col.enum_type) {
             (Some(lit), Some(_)) => {
-                errors.push(lit, "`sql_type` and `enum_type` both name the column's type: keep one");
+                errors.push(
+                    lit,
+                    "`sql_type` and `enum_type` both name the column's type: keep one",
+                );
                 None
             }
             // The enum's quoted name, as a catalog prints a type it does not know; the diff
             // checks that a `#[derive(Enum)]` declares it.
             // (Each part a name the grammar takes: no quote, no control character.)
-            (None, Some(lit)) => match model::table_reference(&lit.value())
-                .filter(|name| name.split('.').all(|part| model::name_problem(part).is_none()))
-                .and_then(|name| Some((SqlType::checked_by(&LexicalChecks, &model::enum_sql_type(&name)).ok()?, name)))
-            {
-                Some((sql_type, name)) => {
-                    enum_columns.insert(column_name.clone(), Spanned { value: name, span: lit.span() });
-                    Some(sql_type)
+            (None, Some(lit)) => {
+                match model::table_reference(&lit.value())
+                    .filter(|name| {
+                        name.split('.')
+                            .all(|part| model::name_problem(part).is_none())
+                    })
+                    .and_then(|name| {
+                        Some((
+                            SqlType::checked_by(&LexicalChecks, &model::enum_sql_type(&name))
+                                .ok()?,
+                            name,
+                        ))
+                    }) {
+                    Some((sql_type, name)) => {
+                        enum_columns.insert(
+                            column_name.clone(),
+                            Spanned {
+                                value: name,
+                                span: lit.span(),
+                            },
+                        );
+                        Some(sql_type)
+                    }
+                    None => {
+                        errors.push(lit, "`enum_type` takes the enum's SQL name, `\"mood\"` or `\"schema.mood\"`");
+                        None
+                    }
                 }
-                None => {
-                    errors.push(lit, "`enum_type` takes the enum's SQL name, `\"mood\"` or `\"schema.mood\"`");
-                    None
-                }
-            },
+            }
             (Some(lit), None) => match SqlType::checked_by(sql, &lit.value()) {
                 Ok(t) => Some(t),
                 Err(e) => {
@@ -835,7 +1065,8 @@ pub fn parse_table_with<'a>(input: impl Into<StructInput<'a>>, sql: &dyn SqlFrag
                 }
             },
             (None, None) => {
-                let mapped = type_shape(ft.inner).and_then(|(last, generics)| types::sql_type_for_rust(&last, &generics));
+                let mapped = type_shape(ft.inner)
+                    .and_then(|(last, generics)| types::sql_type_for_rust(&last, &generics));
                 if mapped.is_none() {
                     errors.push(
                         ft.inner,
@@ -850,7 +1081,9 @@ pub fn parse_table_with<'a>(input: impl Into<StructInput<'a>>, sql: &dyn SqlFrag
                 mapped.and_then(|t| SqlType::checked_by(&LexicalChecks, &t).ok())
             }
         };
-        let sql_type = sql_type.unwrap_or_else(|| SqlType::checked_by(&LexicalChecks, "text").expect("`text` is a type"));
+        let sql_type = sql_type.unwrap_or_else(|| {
+            SqlType::checked_by(&LexicalChecks, "text").expect("`text` is a type")
+        });
 
         if let Some((span, _)) = col.identity {
             // PostgreSQL numbers smallint and integer columns too; DSQL only bigint, which
@@ -876,7 +1109,10 @@ pub fn parse_table_with<'a>(input: impl Into<StructInput<'a>>, sql: &dyn SqlFrag
         }
         if let Some(span) = col.primary_key {
             if ft.nullable {
-                errors.push(&field.ty, "a primary key column cannot be `Option<..>`: remove `Option` or `primary_key`");
+                errors.push(
+                    &field.ty,
+                    "a primary key column cannot be `Option<..>`: remove `Option` or `primary_key`",
+                );
             }
             field_pk.push((column_name.clone(), span));
         }
@@ -894,25 +1130,41 @@ pub fn parse_table_with<'a>(input: impl Into<StructInput<'a>>, sql: &dyn SqlFrag
                 }
             }
         }
-        let default = col.default.as_ref().and_then(|lit| match SqlExpr::checked_by(sql, "default", &lit.value()) {
-            Ok(default) => Some(default),
-            Err(msg) => {
-                errors.push(lit, format!("bad `default`: {msg}"));
-                None
+        let default = col.default.as_ref().and_then(|lit| {
+            match SqlExpr::checked_by(sql, "default", &lit.value()) {
+                Ok(default) => Some(default),
+                Err(msg) => {
+                    errors.push(lit, format!("bad `default`: {msg}"));
+                    None
+                }
             }
         });
         if let Some(lit) = &col.renamed_from {
             let from = lit.value();
             if from == column_name {
-                errors.push(lit, format!("`renamed_from = \"{from}\"` names the column itself"));
+                errors.push(
+                    lit,
+                    format!("`renamed_from = \"{from}\"` names the column itself"),
+                );
             } else {
-                column_renames.insert(column_name.clone(), Spanned { value: from, span: lit.span() });
+                column_renames.insert(
+                    column_name.clone(),
+                    Spanned {
+                        value: from,
+                        span: lit.span(),
+                    },
+                );
             }
         }
         let collation = col.collation.as_ref().and_then(|lit| {
             check_qualified_name(&lit.value(), lit, "collation", &mut errors);
             if !is_collatable(&sql_type) {
-                errors.push(lit, format!("a `{sql_type}` column has no collation: `collation` is for text columns"));
+                errors.push(
+                    lit,
+                    format!(
+                        "a `{sql_type}` column has no collation: `collation` is for text columns"
+                    ),
+                );
             }
             // The type's own collation is written as none, as the catalog has it.
             Some(lit.value()).filter(|c| c != "default")
@@ -920,7 +1172,13 @@ pub fn parse_table_with<'a>(input: impl Into<StructInput<'a>>, sql: &dyn SqlFrag
         if col.unique {
             let cols = vec![column_name.clone()];
             let name = model::default_name(&table_name, &cols, "key");
-            uniques.insert(name.clone(), Unique { name, columns: cols });
+            uniques.insert(
+                name.clone(),
+                Unique {
+                    name,
+                    columns: cols,
+                },
+            );
         }
         match &col.references {
             // `table.column`, or `table(column)` as `#[foreign_key]` writes it.
@@ -997,7 +1255,10 @@ pub fn parse_table_with<'a>(input: impl Into<StructInput<'a>>, sql: &dyn SqlFrag
     }
     let pkey_name = model::make_object_name(&bare_name, None, "pkey");
     let primary_key = if let Some((col, _)) = field_pk.first() {
-        Some(PrimaryKey { name: pkey_name, columns: vec![col.clone()] })
+        Some(PrimaryKey {
+            name: pkey_name,
+            columns: vec![col.clone()],
+        })
     } else {
         attrs.primary_keys.first().map(|pk| PrimaryKey {
             name: pk.name.as_ref().map(LitStr::value).unwrap_or(pkey_name),
@@ -1007,7 +1268,13 @@ pub fn parse_table_with<'a>(input: impl Into<StructInput<'a>>, sql: &dyn SqlFrag
     if let Some(pk) = &primary_key {
         for column in columns.iter_mut().filter(|c| pk.columns.contains(&c.name)) {
             if !column.not_null {
-                errors.push(input.ident, format!("primary key column `{}` cannot be `Option<..>`", column.name));
+                errors.push(
+                    input.ident,
+                    format!(
+                        "primary key column `{}` cannot be `Option<..>`",
+                        column.name
+                    ),
+                );
             }
             column.not_null = true;
         }
@@ -1015,9 +1282,25 @@ pub fn parse_table_with<'a>(input: impl Into<StructInput<'a>>, sql: &dyn SqlFrag
 
     for u in &attrs.uniques {
         let cols = resolve(&u.columns, &mut errors);
-        let name = u.name.as_ref().map(LitStr::value).unwrap_or_else(|| model::default_name(&table_name, &cols, "key"));
-        if uniques.insert(name.clone(), Unique { name: name.clone(), columns: cols }).is_some() {
-            errors.push_span(u.span, format!("unique constraint `{name}` is declared twice"));
+        let name = u
+            .name
+            .as_ref()
+            .map(LitStr::value)
+            .unwrap_or_else(|| model::default_name(&table_name, &cols, "key"));
+        if uniques
+            .insert(
+                name.clone(),
+                Unique {
+                    name: name.clone(),
+                    columns: cols,
+                },
+            )
+            .is_some()
+        {
+            errors.push_span(
+                u.span,
+                format!("unique constraint `{name}` is declared twice"),
+            );
         }
     }
     // PostgreSQL keeps only the first of UNIQUE constraints over the same columns, the
@@ -1042,12 +1325,21 @@ pub fn parse_table_with<'a>(input: impl Into<StructInput<'a>>, sql: &dyn SqlFrag
     }
     for fk in &attrs.foreign_keys {
         let cols = resolve(&fk.columns, &mut errors);
-        let Some((references_table, references_columns)) = referenced_columns(&fk.references.value()) else {
+        let Some((references_table, references_columns)) =
+            referenced_columns(&fk.references.value())
+        else {
             errors.push(&fk.references, "`references` takes `\"table(column, ..)\"`, for example `references = \"documents(id, created_at)\"`");
             continue;
         };
         if references_columns.len() != fk.columns.len() {
-            errors.push(&fk.references, format!("`references` names {} column(s) for {} in `columns(..)`: name one for each", references_columns.len(), fk.columns.len()));
+            errors.push(
+                &fk.references,
+                format!(
+                    "`references` names {} column(s) for {} in `columns(..)`: name one for each",
+                    references_columns.len(),
+                    fk.columns.len()
+                ),
+            );
         }
         let name = match &fk.name {
             Some(lit) => {
@@ -1069,16 +1361,31 @@ pub fn parse_table_with<'a>(input: impl Into<StructInput<'a>>, sql: &dyn SqlFrag
         };
         object_spans.insert(name.clone(), fk.span);
         if foreign_keys.insert(name.clone(), foreign_key).is_some() {
-            errors.push_span(fk.span, format!("foreign key `{name}` is declared twice: give one a `name = \"..\"`"));
+            errors.push_span(
+                fk.span,
+                format!("foreign key `{name}` is declared twice: give one a `name = \"..\"`"),
+            );
         }
     }
     let mut indexes = BTreeMap::new();
     for ix in &attrs.indexes {
-        let Some(index) = index_from_attr(ix, &table_name, &field_columns, input.ident, sql, &mut errors) else { continue };
+        let Some(index) = index_from_attr(
+            ix,
+            &table_name,
+            &field_columns,
+            input.ident,
+            sql,
+            &mut errors,
+        ) else {
+            continue;
+        };
         let name = index.name.clone();
         object_spans.insert(name.clone(), ix.span);
         if indexes.insert(name.clone(), index).is_some() {
-            errors.push_span(ix.span, format!("index `{name}` is declared twice: give one a `name = \"..\"`"));
+            errors.push_span(
+                ix.span,
+                format!("index `{name}` is declared twice: give one a `name = \"..\"`"),
+            );
         }
     }
     // A key collated as its column is collated, or given its type's default operator
@@ -1086,13 +1393,22 @@ pub fn parse_table_with<'a>(input: impl Into<StructInput<'a>>, sql: &dyn SqlFrag
     for index in indexes.values_mut() {
         let method = index.method.unwrap_or(IndexMethod::Btree);
         for key in &mut index.columns {
-            let KeyTarget::Column(c) = &key.target else { continue };
-            let Some(column) = columns.iter().find(|col| col.name == *c) else { continue };
+            let KeyTarget::Column(c) = &key.target else {
+                continue;
+            };
+            let Some(column) = columns.iter().find(|col| col.name == *c) else {
+                continue;
+            };
             if key.collation.is_some() && column.collation == key.collation {
                 key.collation = None;
             }
             let default = types::default_opclass(column.sql_type.as_str(), method);
-            if key.opclass.as_deref().map(|o| o.strip_prefix("pg_catalog.").unwrap_or(o)).is_some_and(|o| Some(o) == default) {
+            if key
+                .opclass
+                .as_deref()
+                .map(|o| o.strip_prefix("pg_catalog.").unwrap_or(o))
+                .is_some_and(|o| Some(o) == default)
+            {
                 key.opclass = None;
             }
         }
@@ -1102,20 +1418,34 @@ pub fn parse_table_with<'a>(input: impl Into<StructInput<'a>>, sql: &dyn SqlFrag
         let n = name.value();
         check_identifier(&n, name, "check name", &mut errors);
         let expression = if expr.value().trim().is_empty() {
-            errors.push(expr, "empty `expr`: write a boolean SQL expression such as `expr = \"price >= 0\"`");
+            errors.push(
+                expr,
+                "empty `expr`: write a boolean SQL expression such as `expr = \"price >= 0\"`",
+            );
             None
         } else {
-            SqlExpr::checked_by(sql, "expr", &expr.value()).map_err(|why| errors.push(expr, format!("bad check `expr`: {why}"))).ok()
+            SqlExpr::checked_by(sql, "expr", &expr.value())
+                .map_err(|why| errors.push(expr, format!("bad check `expr`: {why}")))
+                .ok()
         };
         if checks.contains_key(&n) {
             errors.push_span(*span, format!("check `{n}` is declared twice"));
         } else if let Some(expression) = expression {
-            checks.insert(n.clone(), Check { name: n.clone(), expression });
+            checks.insert(
+                n.clone(),
+                Check {
+                    name: n.clone(),
+                    expression,
+                },
+            );
         }
     }
 
     if fields.is_some_and(|f| f.is_empty()) {
-        errors.push(input.ident, "a table needs at least one column: add a field");
+        errors.push(
+            input.ident,
+            "a table needs at least one column: add a field",
+        );
     }
 
     // Every generated name must fit PostgreSQL's identifier limit, or it would be truncated
@@ -1129,10 +1459,18 @@ pub fn parse_table_with<'a>(input: impl Into<StructInput<'a>>, sql: &dyn SqlFrag
     let mut distinct = BTreeSet::new();
     for name in all_names {
         if name.len() > model::MAX_IDENTIFIER_BYTES {
-            errors.push(input.ident, format!("the name `{name}` is longer than 63 bytes: give it a shorter `name = \"..\"`"));
+            errors.push(
+                input.ident,
+                format!(
+                    "the name `{name}` is longer than 63 bytes: give it a shorter `name = \"..\"`"
+                ),
+            );
         }
         if !distinct.insert(name.clone()) {
-            errors.push(input.ident, format!("two constraints or indexes of `{table_name}` are both named `{name}`"));
+            errors.push(
+                input.ident,
+                format!("two constraints or indexes of `{table_name}` are both named `{name}`"),
+            );
         }
     }
 
@@ -1141,10 +1479,22 @@ pub fn parse_table_with<'a>(input: impl Into<StructInput<'a>>, sql: &dyn SqlFrag
     let mut claimed: BTreeMap<&str, &str> = BTreeMap::new();
     for (column, hint) in &column_renames {
         if let Some(other) = claimed.insert(hint.value.as_str(), column.as_str()) {
-            errors.push_span(hint.span, format!("columns `{other}` and `{column}` are both `renamed_from = \"{}\"`", hint.value));
+            errors.push_span(
+                hint.span,
+                format!(
+                    "columns `{other}` and `{column}` are both `renamed_from = \"{}\"`",
+                    hint.value
+                ),
+            );
         }
         if columns.iter().any(|c| c.name == hint.value) {
-            errors.push_span(hint.span, format!("`renamed_from = \"{}\"` clashes with the column `{}` that still exists", hint.value, hint.value));
+            errors.push_span(
+                hint.span,
+                format!(
+                    "`renamed_from = \"{}\"` clashes with the column `{}` that still exists",
+                    hint.value, hint.value
+                ),
+            );
         }
     }
     // A table is renamed within its schema: the old name is in the same one.
@@ -1157,13 +1507,24 @@ pub fn parse_table_with<'a>(input: impl Into<StructInput<'a>>, sql: &dyn SqlFrag
     if let Some(hint) = &renamed_from
         && hint.value == table_name
     {
-        errors.push_span(hint.span, format!("`renamed_from = \"{}\"` names the table itself", hint.value));
+        errors.push_span(
+            hint.span,
+            format!("`renamed_from = \"{}\"` names the table itself", hint.value),
+        );
     }
 
     errors.finish()?;
     Ok(TableDef {
         rust_name: input.ident.clone(),
-        table: Table { name: table_name, columns, primary_key, uniques, indexes, foreign_keys, checks },
+        table: Table {
+            name: table_name,
+            columns,
+            primary_key,
+            uniques,
+            indexes,
+            foreign_keys,
+            checks,
+        },
         renamed_from,
         column_renames,
         column_fills,
@@ -1177,14 +1538,25 @@ pub fn parse_table_with<'a>(input: impl Into<StructInput<'a>>, sql: &dyn SqlFrag
 }
 
 /// The index an `#[index(..)]` declares, or `None` after recording what is wrong.
-fn index_from_attr(ix: &IndexAttr, table_name: &str, fields: &[(Ident, String)], struct_ident: &Ident, sql: &dyn SqlFragments, errors: &mut Errors) -> Option<Index> {
-    let column_of = |field: &Ident, errors: &mut Errors| match fields.iter().find(|(f, _)| f == field) {
-        Some((_, c)) => Some(c.clone()),
-        None => {
-            errors.push(field, format!("no column field `{field}` in `{struct_ident}`"));
-            None
-        }
-    };
+fn index_from_attr(
+    ix: &IndexAttr,
+    table_name: &str,
+    fields: &[(Ident, String)],
+    struct_ident: &Ident,
+    sql: &dyn SqlFragments,
+    errors: &mut Errors,
+) -> Option<Index> {
+    let column_of =
+        |field: &Ident, errors: &mut Errors| match fields.iter().find(|(f, _)| f == field) {
+            Some((_, c)) => Some(c.clone()),
+            None => {
+                errors.push(
+                    field,
+                    format!("no column field `{field}` in `{struct_ident}`"),
+                );
+                None
+            }
+        };
     let mut keys = Vec::new();
     let mut name_parts = Vec::new();
     let mut ok = true;
@@ -1213,35 +1585,76 @@ fn index_from_attr(ix: &IndexAttr, table_name: &str, fields: &[(Ident, String)],
         };
         let opclass = name_option(&key.opclass, "operator class", errors);
         let collation = name_option(&key.collation, "collation", errors).filter(|c| c != "default");
-        if ix.method.is_some() && (key.descending || key.nulls_first.is_some()) && !ix.method.as_ref().is_some_and(|m| m.value().eq_ignore_ascii_case("btree")) {
+        if ix.method.is_some()
+            && (key.descending || key.nulls_first.is_some())
+            && !ix
+                .method
+                .as_ref()
+                .is_some_and(|m| m.value().eq_ignore_ascii_case("btree"))
+        {
             errors.push_span(ix.span, "only a btree index orders its keys: remove `desc`, `nulls_first` and `nulls_last`, or the `method`");
         }
         match target {
-            Some(target) => keys.push(IndexKey { target, descending: key.descending, nulls_first: key.nulls_first, opclass, collation }.normalized()),
+            Some(target) => keys.push(
+                IndexKey {
+                    target,
+                    descending: key.descending,
+                    nulls_first: key.nulls_first,
+                    opclass,
+                    collation,
+                }
+                .normalized(),
+            ),
             None => ok = false,
         }
     }
-    let include: Vec<String> = ix.include.iter().filter_map(|f| column_of(f, errors)).collect();
-    let method = ix.method.as_ref().and_then(|lit| match IndexMethod::parse(&lit.value()) {
-        Some(method) => method.unless_btree(),
-        None => {
-            let options: Vec<&str> = IndexMethod::ALL.iter().map(|(s, _)| *s).collect();
-            errors.push(lit, format!("unknown index method `{}`, expected one of {}", lit.value(), expected_one_of(&options)));
-            None
-        }
-    });
-    let predicate = ix.predicate.as_ref().and_then(|lit| match SqlExpr::checked_by(sql, "where", &lit.value()) {
-        Ok(p) => Some(p),
-        Err(why) => {
-            errors.push(lit, format!("bad index `where`: {why}"));
-            None
+    let include: Vec<String> = ix
+        .include
+        .iter()
+        .filter_map(|f| column_of(f, errors))
+        .collect();
+    let method = ix
+        .method
+        .as_ref()
+        .and_then(|lit| match IndexMethod::parse(&lit.value()) {
+            Some(method) => method.unless_btree(),
+            None => {
+                let options: Vec<&str> = IndexMethod::ALL.iter().map(|(s, _)| *s).collect();
+                errors.push(
+                    lit,
+                    format!(
+                        "unknown index method `{}`, expected one of {}",
+                        lit.value(),
+                        expected_one_of(&options)
+                    ),
+                );
+                None
+            }
+        });
+    let predicate = ix.predicate.as_ref().and_then(|lit| {
+        match SqlExpr::checked_by(sql, "where", &lit.value()) {
+            Ok(p) => Some(p),
+            Err(why) => {
+                errors.push(lit, format!("bad index `where`: {why}"));
+                None
+            }
         }
     });
     if ix.unique && method.is_some_and(|m| m != IndexMethod::Btree) {
         errors.push_span(ix.span, "only a btree index can be `unique`");
     }
-    if !ix.include.is_empty() && method.is_some_and(|m| !matches!(m, IndexMethod::Btree | IndexMethod::Gist | IndexMethod::Spgist)) {
-        errors.push_span(ix.span, "only btree, gist and spgist indexes take `include(..)`");
+    if !ix.include.is_empty()
+        && method.is_some_and(|m| {
+            !matches!(
+                m,
+                IndexMethod::Btree | IndexMethod::Gist | IndexMethod::Spgist
+            )
+        })
+    {
+        errors.push_span(
+            ix.span,
+            "only btree, gist and spgist indexes take `include(..)`",
+        );
     }
     if method == Some(IndexMethod::Hash) && ix.keys.len() > 1 {
         errors.push_span(ix.span, "a hash index has one key");
@@ -1249,8 +1662,19 @@ fn index_from_attr(ix: &IndexAttr, table_name: &str, fields: &[(Ident, String)],
     if !ok || (ix.predicate.is_some() && predicate.is_none()) {
         return None;
     }
-    let name = ix.name.as_ref().map(LitStr::value).unwrap_or_else(|| model::default_name(table_name, &name_parts, "idx"));
-    Some(Index { name, columns: keys, unique: ix.unique, method, include, predicate })
+    let name = ix
+        .name
+        .as_ref()
+        .map(LitStr::value)
+        .unwrap_or_else(|| model::default_name(table_name, &name_parts, "idx"));
+    Some(Index {
+        name,
+        columns: keys,
+        unique: ix.unique,
+        method,
+        include,
+        predicate,
+    })
 }
 
 /// What PostgreSQL calls an expression key when it names the index (`FigureIndexColname`):
@@ -1260,7 +1684,9 @@ pub fn expression_name_part(expression: &SqlExpr) -> String {
     while let Some(inner) = text.strip_prefix('(').and_then(|t| t.strip_suffix(')')) {
         text = inner.trim();
     }
-    let word_end = text.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '.' || c == '$')).unwrap_or(text.len());
+    let word_end = text
+        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '.' || c == '$'))
+        .unwrap_or(text.len());
     let word = &text[..word_end];
     let rest = text[word_end..].trim_start();
     let last = word.rsplit('.').next().unwrap_or_default();
@@ -1279,8 +1705,18 @@ fn referential_action(lit: Option<&LitStr>, errors: &mut Errors) -> Option<Refer
         Some(ReferentialAction::NoAction) => None,
         Some(a) => Some(a),
         None => {
-            let options: Vec<&str> = ReferentialAction::SPELLINGS.iter().map(|(s, _)| *s).collect();
-            errors.push(lit, format!("unknown referential action `{}`, expected one of {}", lit.value(), expected_one_of(&options)));
+            let options: Vec<&str> = ReferentialAction::SPELLINGS
+                .iter()
+                .map(|(s, _)| *s)
+                .collect();
+            errors.push(
+                lit,
+                format!(
+                    "unknown referential action `{}`, expected one of {}",
+                    lit.value(),
+                    expected_one_of(&options)
+                ),
+            );
             None
         }
     }
@@ -1290,12 +1726,20 @@ fn referential_action(lit: Option<&LitStr>, errors: &mut Errors) -> Option<Refer
 /// defines (a domain over text, say), which the grammar cannot look into.
 fn is_collatable(sql_type: &SqlType) -> bool {
     let base = types::base_name(sql_type.as_str());
-    matches!(base.as_str(), "text" | "character varying" | "character" | "name" | "citext") || SqlType::is_defined_type_name(sql_type.as_str())
+    matches!(
+        base.as_str(),
+        "text" | "character varying" | "character" | "name" | "citext"
+    ) || SqlType::is_defined_type_name(sql_type.as_str())
 }
 
 /// A name that may be qualified by its schema (`pg_catalog.jsonb_path_ops`): each part a
 /// name [`check_identifier`] takes.
-fn check_qualified_name(value: &str, tokens: impl ToTokens + Clone, what: &str, errors: &mut Errors) {
+fn check_qualified_name(
+    value: &str,
+    tokens: impl ToTokens + Clone,
+    what: &str,
+    errors: &mut Errors,
+) {
     for part in value.split('.') {
         check_identifier(part, tokens.clone(), what, errors);
     }
@@ -1316,8 +1760,13 @@ fn check_schema_name(value: &str, tokens: impl ToTokens + Clone, errors: &mut Er
 fn check_identifier(value: &str, tokens: impl ToTokens, what: &str, errors: &mut Errors) {
     match model::name_problem(value) {
         Some(model::NameProblem::Empty) => errors.push(tokens, format!("empty {what}")),
-        Some(model::NameProblem::TooLong) => errors.push(tokens, format!("{what} `{value}` is longer than 63 bytes")),
-        Some(model::NameProblem::QuoteOrControl) => errors.push(tokens, format!("{what} `{value}` contains a quote or control character")),
+        Some(model::NameProblem::TooLong) => {
+            errors.push(tokens, format!("{what} `{value}` is longer than 63 bytes"))
+        }
+        Some(model::NameProblem::QuoteOrControl) => errors.push(
+            tokens,
+            format!("{what} `{value}` contains a quote or control character"),
+        ),
         None => {}
     }
 }
@@ -1343,17 +1792,35 @@ pub struct EnumDef {
 /// name or `#[value(name = "..")]`.
 pub fn parse_enum(input: &DeriveInput) -> syn::Result<EnumDef> {
     let Data::Enum(data) = &input.data else {
-        return Err(syn::Error::new_spanned(&input.ident, "`#[derive(Enum)]` works on enums only: list the values as variants"));
+        return Err(syn::Error::new_spanned(
+            &input.ident,
+            "`#[derive(Enum)]` works on enums only: list the values as variants",
+        ));
     };
-    parse_enum_parts(&input.attrs, &input.ident, &input.generics, data.variants.iter())
+    parse_enum_parts(
+        &input.attrs,
+        &input.ident,
+        &input.generics,
+        data.variants.iter(),
+    )
 }
 
 /// [`parse_enum`] for the scanner's [`syn::ItemEnum`].
 pub fn parse_enum_item(item: &syn::ItemEnum) -> syn::Result<EnumDef> {
-    parse_enum_parts(&item.attrs, &item.ident, &item.generics, item.variants.iter())
+    parse_enum_parts(
+        &item.attrs,
+        &item.ident,
+        &item.generics,
+        item.variants.iter(),
+    )
 }
 
-fn parse_enum_parts<'a>(attrs: &[Attribute], ident: &Ident, generics: &syn::Generics, variants: impl Iterator<Item = &'a syn::Variant>) -> syn::Result<EnumDef> {
+fn parse_enum_parts<'a>(
+    attrs: &[Attribute],
+    ident: &Ident,
+    generics: &syn::Generics,
+    variants: impl Iterator<Item = &'a syn::Variant>,
+) -> syn::Result<EnumDef> {
     let mut errors = Errors::default();
     if !generics.params.is_empty() {
         errors.push(generics, "an enum type cannot be generic");
@@ -1362,7 +1829,9 @@ fn parse_enum_parts<'a>(attrs: &[Attribute], ident: &Ident, generics: &syn::Gene
     let mut seen = Seen::new("enum_type");
     for attr in attrs.iter().filter(|a| a.path().is_ident("enum_type")) {
         each_key(attr, &mut errors, |meta, errors| {
-            let Some(key) = accept_key(meta, ENUM_KEYS, &mut seen, errors)? else { return Ok(()) };
+            let Some(key) = accept_key(meta, ENUM_KEYS, &mut seen, errors)? else {
+                return Ok(());
+            };
             match key.as_str() {
                 "name" => name = string_value(meta, errors)?,
                 "schema" => schema = string_value(meta, errors)?,
@@ -1371,7 +1840,13 @@ fn parse_enum_parts<'a>(attrs: &[Attribute], ident: &Ident, generics: &syn::Gene
                     let content;
                     syn::parenthesized!(content in meta.input);
                     let list = content.parse_terminated(|p| p.parse::<LitStr>(), Token![,])?;
-                    allow_drop = list.iter().map(|l| Spanned { value: l.value(), span: l.span() }).collect();
+                    allow_drop = list
+                        .iter()
+                        .map(|l| Spanned {
+                            value: l.value(),
+                            span: l.span(),
+                        })
+                        .collect();
                 }
                 _ => unreachable!("keys are checked above"),
             }
@@ -1382,7 +1857,10 @@ fn parse_enum_parts<'a>(attrs: &[Attribute], ident: &Ident, generics: &syn::Gene
         Some(lit) => {
             check_identifier(&lit.value(), lit, "enum name", &mut errors);
             if lit.value().contains('.') {
-                errors.push(lit, "an enum's name holds no `.`: name its schema with `schema = \"..\"`");
+                errors.push(
+                    lit,
+                    "an enum's name holds no `.`: name its schema with `schema = \"..\"`",
+                );
             }
             lit.value()
         }
@@ -1395,17 +1873,30 @@ fn parse_enum_parts<'a>(attrs: &[Attribute], ident: &Ident, generics: &syn::Gene
     if let Some(lit) = &schema {
         check_schema_name(&lit.value(), lit, &mut errors);
     }
-    let type_name = model::qualified_table_name(schema.as_ref().map(LitStr::value).as_deref().unwrap_or(model::DEFAULT_SCHEMA), &bare);
-    let (mut values, mut value_renames, mut out_variants) = (Vec::new(), BTreeMap::new(), Vec::new());
+    let type_name = model::qualified_table_name(
+        schema
+            .as_ref()
+            .map(LitStr::value)
+            .as_deref()
+            .unwrap_or(model::DEFAULT_SCHEMA),
+        &bare,
+    );
+    let (mut values, mut value_renames, mut out_variants) =
+        (Vec::new(), BTreeMap::new(), Vec::new());
     for variant in variants {
         if !matches!(variant.fields, Fields::Unit) {
-            errors.push(&variant.ident, "an enum type's variants are its values and hold no data: remove the fields");
+            errors.push(
+                &variant.ident,
+                "an enum type's variants are its values and hold no data: remove the fields",
+            );
         }
         let (mut value_name, mut renamed_from) = (None, None);
         let mut seen = Seen::new("value");
         for attr in variant.attrs.iter().filter(|a| a.path().is_ident("value")) {
             each_key(attr, &mut errors, |meta, errors| {
-                let Some(key) = accept_key(meta, VALUE_KEYS, &mut seen, errors)? else { return Ok(()) };
+                let Some(key) = accept_key(meta, VALUE_KEYS, &mut seen, errors)? else {
+                    return Ok(());
+                };
                 match key.as_str() {
                     "name" => value_name = string_value(meta, errors)?,
                     "renamed_from" => renamed_from = string_value(meta, errors)?,
@@ -1414,12 +1905,28 @@ fn parse_enum_parts<'a>(attrs: &[Attribute], ident: &Ident, generics: &syn::Gene
                 Ok(())
             });
         }
-        let value = value_name.as_ref().map(LitStr::value).unwrap_or_else(|| snake_case(&variant.ident.to_string()));
-        let at = value_name.as_ref().map(LitStr::span).unwrap_or_else(|| variant.ident.span());
+        let value = value_name
+            .as_ref()
+            .map(LitStr::value)
+            .unwrap_or_else(|| snake_case(&variant.ident.to_string()));
+        let at = value_name
+            .as_ref()
+            .map(LitStr::span)
+            .unwrap_or_else(|| variant.ident.span());
         // PostgreSQL takes any label of 0 to 63 bytes.
         match model::name_problem(&value) {
-            Some(model::NameProblem::TooLong) => errors.push_span(at, format!("enum value `{value}` is longer than 63 bytes, PostgreSQL's limit for a label")),
-            Some(model::NameProblem::QuoteOrControl) if value.chars().any(char::is_control) => errors.push_span(at, format!("enum value {value:?} holds a control character")),
+            Some(model::NameProblem::TooLong) => errors.push_span(
+                at,
+                format!(
+                    "enum value `{value}` is longer than 63 bytes, PostgreSQL's limit for a label"
+                ),
+            ),
+            Some(model::NameProblem::QuoteOrControl) if value.chars().any(char::is_control) => {
+                errors.push_span(
+                    at,
+                    format!("enum value {value:?} holds a control character"),
+                )
+            }
             _ => {}
         }
         if values.contains(&value) {
@@ -1427,27 +1934,57 @@ fn parse_enum_parts<'a>(attrs: &[Attribute], ident: &Ident, generics: &syn::Gene
         }
         if let Some(lit) = &renamed_from {
             if lit.value() == value {
-                errors.push(lit, format!("`renamed_from = \"{value}\"` names the value itself"));
+                errors.push(
+                    lit,
+                    format!("`renamed_from = \"{value}\"` names the value itself"),
+                );
             }
-            value_renames.insert(value.clone(), Spanned { value: lit.value(), span: lit.span() });
+            value_renames.insert(
+                value.clone(),
+                Spanned {
+                    value: lit.value(),
+                    span: lit.span(),
+                },
+            );
         }
         out_variants.push((variant.ident.clone(), value.clone()));
         values.push(value);
     }
     if values.is_empty() {
-        errors.push(ident, "an enum type needs at least one value: add a variant");
+        errors.push(
+            ident,
+            "an enum type needs at least one value: add a variant",
+        );
     }
     for (new, hint) in &value_renames {
         if values.contains(&hint.value) {
-            errors.push_span(hint.span, format!("`renamed_from = \"{}\"` on `{new}` names a value that is still declared", hint.value));
+            errors.push_span(
+                hint.span,
+                format!(
+                    "`renamed_from = \"{}\"` on `{new}` names a value that is still declared",
+                    hint.value
+                ),
+            );
         }
     }
     errors.finish()?;
-    Ok(EnumDef { rust_name: ident.clone(), enum_type: model::EnumType { name: type_name, values }, value_renames, allow_drop, variants: out_variants, span: ident.span() })
+    Ok(EnumDef {
+        rust_name: ident.clone(),
+        enum_type: model::EnumType {
+            name: type_name,
+            values,
+        },
+        value_renames,
+        allow_drop,
+        variants: out_variants,
+        span: ident.span(),
+    })
 }
 
 /// A table operation a handler needs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 #[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Operation {
@@ -1512,15 +2049,26 @@ impl syn::parse::Parse for RequiresTable {
                 if role.is_some() {
                     errors.push(&ident, "duplicate `role`");
                 }
-                role = Some(Spanned { value: lit.value(), span: lit.span() });
+                role = Some(Spanned {
+                    value: lit.value(),
+                    span: lit.span(),
+                });
                 continue;
             }
             match Operation::ALL.iter().find(|(s, _)| ident == s) {
-                Some((_, op)) if operations.contains(op) => errors.push(&ident, format!("operation `{ident}` is listed twice")),
+                Some((_, op)) if operations.contains(op) => {
+                    errors.push(&ident, format!("operation `{ident}` is listed twice"))
+                }
                 Some((_, op)) => operations.push(*op),
                 None => {
                     let options: Vec<&str> = Operation::ALL.iter().map(|(s, _)| *s).collect();
-                    errors.push(&ident, format!("unknown operation `{ident}`, expected one of {}, or `role = \"..\"`", expected_one_of(&options)));
+                    errors.push(
+                        &ident,
+                        format!(
+                            "unknown operation `{ident}`, expected one of {}, or `role = \"..\"`",
+                            expected_one_of(&options)
+                        ),
+                    );
                 }
             }
         }
@@ -1528,7 +2076,11 @@ impl syn::parse::Parse for RequiresTable {
             errors.push(&table, "`#[requires_table(..)]` needs at least one operation: `select`, `insert`, `update` or `delete`");
         }
         errors.finish()?;
-        Ok(RequiresTable { table, operations, role })
+        Ok(RequiresTable {
+            table,
+            operations,
+            role,
+        })
     }
 }
 
@@ -1541,7 +2093,11 @@ mod tests {
     }
 
     fn messages(src: &str) -> Vec<String> {
-        parse(src).unwrap_err().into_iter().map(|e| e.to_string()).collect()
+        parse(src)
+            .unwrap_err()
+            .into_iter()
+            .map(|e| e.to_string())
+            .collect()
     }
 
     #[test]
@@ -1556,18 +2112,30 @@ mod tests {
         assert_eq!(def.enum_type.sql_type(), "\"auth\".\"access_level\"");
         assert_eq!(def.value_renames["editor"].value, "staff");
         assert_eq!(def.allow_drop[0].value, "old-one");
-        let errors = |src: &str| parse_enum(&syn::parse_str(src).unwrap()).unwrap_err().into_iter().map(|e| e.to_string()).collect::<Vec<_>>();
+        let errors = |src: &str| {
+            parse_enum(&syn::parse_str(src).unwrap())
+                .unwrap_err()
+                .into_iter()
+                .map(|e| e.to_string())
+                .collect::<Vec<_>>()
+        };
         assert!(errors("enum E { A(i32) }")[0].contains("hold no data"));
         assert!(errors("enum E {}")[0].contains("at least one value"));
         assert!(errors("enum E { A, #[value(name = \"a\")] B }")[0].contains("declared twice"));
-        assert!(errors("enum E { A, #[value(renamed_from = \"a\")] B }")[0].contains("still declared"));
+        assert!(
+            errors("enum E { A, #[value(renamed_from = \"a\")] B }")[0].contains("still declared")
+        );
         assert!(errors("#[enum_type(name = \"a.b\")] enum E { A }")[0].contains("holds no `.`"));
         assert!(parse_enum(&syn::parse_str("struct S { a: i32 }").unwrap()).is_err());
         // A column names the enum by its SQL name, and takes its quoted name as its type.
         let t = parse(r#"struct T { #[column(primary_key)] id: i32, #[column(enum_type = "auth.access_level")] level: Option<AccessLevel> }"#).unwrap();
-        assert_eq!(t.table.column("level").unwrap().sql_type, "\"auth\".\"access_level\"");
+        assert_eq!(
+            t.table.column("level").unwrap().sql_type,
+            "\"auth\".\"access_level\""
+        );
         assert!(!t.table.column("level").unwrap().not_null);
-        let errs = messages(r#"struct T { #[column(enum_type = "mood", sql_type = "text")] m: Mood }"#);
+        let errs =
+            messages(r#"struct T { #[column(enum_type = "mood", sql_type = "text")] m: Mood }"#);
         assert!(errs.iter().any(|e| e.contains("keep one")), "{errs:?}");
     }
 
@@ -1610,11 +2178,17 @@ mod tests {
         )
         .unwrap();
         let t = &def.table;
-        assert_eq!(t.primary_key.as_ref().unwrap().columns, ["order_id", "line"]);
+        assert_eq!(
+            t.primary_key.as_ref().unwrap().columns,
+            ["order_id", "line"]
+        );
         assert_eq!(t.primary_key.as_ref().unwrap().name, "order_items_pkey");
         let ix = &t.indexes["order_items_product_sku_line_idx"];
         assert!(ix.unique);
-        assert_eq!(t.column("product_sku").unwrap().sql_type, "character varying(32)");
+        assert_eq!(
+            t.column("product_sku").unwrap().sql_type,
+            "character varying(32)"
+        );
         assert!(!t.column("note").unwrap().not_null);
     }
 
@@ -1630,25 +2204,56 @@ mod tests {
         assert_eq!(t.name, "auth.members");
         // Constraint names are made from the name in the schema, as PostgreSQL makes them.
         assert_eq!(t.primary_key.as_ref().unwrap().name, "members_pkey");
-        assert_eq!(t.foreign_keys["members_user_id_fkey"].references_table, "users");
-        assert_eq!(t.foreign_keys["members_team_id_fkey"].references_table, "teams");
-        assert_eq!(t.foreign_keys["members_org_id_fkey"].references_table, "billing.orgs");
+        assert_eq!(
+            t.foreign_keys["members_user_id_fkey"].references_table,
+            "users"
+        );
+        assert_eq!(
+            t.foreign_keys["members_team_id_fkey"].references_table,
+            "teams"
+        );
+        assert_eq!(
+            t.foreign_keys["members_org_id_fkey"].references_table,
+            "billing.orgs"
+        );
         assert_eq!(def.renamed_from.unwrap().value, "auth.accounts");
         let errs = messages(r#"#[table(name = "a.b")] struct T { id: i32 }"#);
-        assert!(errs.iter().any(|e| e.contains("table name `a.b` holds a `.`")), "{errs:?}");
+        assert!(
+            errs.iter()
+                .any(|e| e.contains("table name `a.b` holds a `.`")),
+            "{errs:?}"
+        );
         let errs = messages(r#"#[table(schema = "pg_mine")] struct T { id: i32 }"#);
-        assert!(errs.iter().any(|e| e.contains("schema `pg_mine` is PostgreSQL's own")), "{errs:?}");
-        let errs = messages(r#"#[table(schema = "auth", renamed_from = "other.t")] struct T { id: i32 }"#);
-        assert!(errs.iter().any(|e| e.contains("cannot move between schemas")), "{errs:?}");
+        assert!(
+            errs.iter()
+                .any(|e| e.contains("schema `pg_mine` is PostgreSQL's own")),
+            "{errs:?}"
+        );
+        let errs =
+            messages(r#"#[table(schema = "auth", renamed_from = "other.t")] struct T { id: i32 }"#);
+        assert!(
+            errs.iter()
+                .any(|e| e.contains("cannot move between schemas")),
+            "{errs:?}"
+        );
         let errs = messages(r#"struct T { #[column(references = "a.b.c.id")] x: i32 }"#);
-        assert!(errs.iter().any(|e| e.contains("schema.table.column")), "{errs:?}");
+        assert!(
+            errs.iter().any(|e| e.contains("schema.table.column")),
+            "{errs:?}"
+        );
     }
 
     #[test]
     fn fill_is_kept_for_not_null_columns_and_refused_where_meaningless() {
         let def = parse(r#"struct T { #[column(primary_key)] id: i32, #[column(fill = " 'n/a' ")] note: String }"#).unwrap();
-        assert_eq!(def.column_fills.get("note").map(SqlExpr::as_str), Some("'n/a'"));
-        assert!(def.table.column("note").unwrap().default.is_none(), "a fill is not a default");
+        assert_eq!(
+            def.column_fills.get("note").map(SqlExpr::as_str),
+            Some("'n/a'")
+        );
+        assert!(
+            def.table.column("note").unwrap().default.is_none(),
+            "a fill is not a default"
+        );
         let errs = messages(
             r#"struct T {
                 #[column(fill = "0")] a: Option<i32>,
@@ -1657,21 +2262,31 @@ mod tests {
             }"#,
         );
         assert_eq!(errs.len(), 3, "{errs:#?}");
-        assert!(errs[0].starts_with("`fill` gives existing rows a value"), "{}", errs[0]);
+        assert!(
+            errs[0].starts_with("`fill` gives existing rows a value"),
+            "{}",
+            errs[0]
+        );
         assert_eq!(errs[1], "an `identity` column fills itself: remove `fill`");
-        assert!(errs[2].starts_with("bad `fill`: `fill = \"1; DROP TABLE t\"` contains `;`"), "{}", errs[2]);
+        assert!(
+            errs[2].starts_with("bad `fill`: `fill = \"1; DROP TABLE t\"` contains `;`"),
+            "{}",
+            errs[2]
+        );
     }
 
     #[test]
     fn two_primary_keys_are_refused() {
-        let errs = messages("struct T { #[column(primary_key)] a: i32, #[column(primary_key)] b: i32 }");
+        let errs =
+            messages("struct T { #[column(primary_key)] a: i32, #[column(primary_key)] b: i32 }");
         assert_eq!(errs.len(), 1, "{errs:?}");
         assert!(errs[0].starts_with("a table has one primary key"));
     }
 
     #[test]
     fn check_needs_name_and_expr() {
-        let errs = messages("#[check(expr = \"a > 0\")] struct T { #[column(primary_key)] a: i32 }");
+        let errs =
+            messages("#[check(expr = \"a > 0\")] struct T { #[column(primary_key)] a: i32 }");
         assert_eq!(errs, ["`#[check(..)]` needs `name = \"..\"`"]);
     }
 
@@ -1679,7 +2294,8 @@ mod tests {
     fn requires_table_reports_unknown_operations() {
         let err = syn::parse_str::<RequiresTable>("Book, select, selct").unwrap_err();
         assert!(err.to_string().starts_with("unknown operation `selct`"));
-        let ok = syn::parse_str::<RequiresTable>("crate::Book, select, insert, role = \"writer\"").unwrap();
+        let ok = syn::parse_str::<RequiresTable>("crate::Book, select, insert, role = \"writer\"")
+            .unwrap();
         assert_eq!(ok.operations, [Operation::Select, Operation::Insert]);
         assert_eq!(ok.role.unwrap().value, "writer");
     }
@@ -1692,8 +2308,27 @@ mod tests {
         )
         .unwrap();
         let fk = &def.table.foreign_keys["suggestion_doc_id_doc_at_fkey"];
-        assert_eq!((fk.columns.as_slice(), fk.references_table.as_str(), fk.references_columns.as_slice()), (&["doc_id".to_owned(), "doc_at".to_owned()][..], "documents", &["id".to_owned(), "created_at".to_owned()][..]));
-        assert_eq!((fk.on_update, fk.match_full, fk.deferrable, fk.initially_deferred), (Some(ReferentialAction::Cascade), true, true, true));
+        assert_eq!(
+            (
+                fk.columns.as_slice(),
+                fk.references_table.as_str(),
+                fk.references_columns.as_slice()
+            ),
+            (
+                &["doc_id".to_owned(), "doc_at".to_owned()][..],
+                "documents",
+                &["id".to_owned(), "created_at".to_owned()][..]
+            )
+        );
+        assert_eq!(
+            (
+                fk.on_update,
+                fk.match_full,
+                fk.deferrable,
+                fk.initially_deferred
+            ),
+            (Some(ReferentialAction::Cascade), true, true, true)
+        );
         let errs = messages(
             r#"#[foreign_key(columns(a, b), references = "p(x)", initially_deferred)]
             #[foreign_key(columns(a), references = "p.x")]
@@ -1722,26 +2357,62 @@ mod tests {
         )
         .unwrap();
         let lower = &def.table.indexes["users_lower_idx"];
-        assert!(lower.unique && matches!(&lower.columns[0].target, KeyTarget::Expression(e) if e.as_str() == "lower(email)"));
+        assert!(
+            lower.unique
+                && matches!(&lower.columns[0].target, KeyTarget::Expression(e) if e.as_str() == "lower(email)")
+        );
         let ordered = &def.table.indexes["users_at_data_idx"];
         assert_eq!(ordered.method, None, "btree is the default");
-        assert_eq!((ordered.columns[0].descending, ordered.columns[0].nulls_first), (true, Some(false)));
-        assert_eq!(ordered.columns[1].opclass.as_deref(), Some("varchar_pattern_ops"));
-        assert_eq!((ordered.include.as_slice(), ordered.predicate.as_ref().map(|p| p.as_str())), (&["email".to_owned()][..], Some("at IS NOT NULL")));
+        assert_eq!(
+            (
+                ordered.columns[0].descending,
+                ordered.columns[0].nulls_first
+            ),
+            (true, Some(false))
+        );
+        assert_eq!(
+            ordered.columns[1].opclass.as_deref(),
+            Some("varchar_pattern_ops")
+        );
+        assert_eq!(
+            (
+                ordered.include.as_slice(),
+                ordered.predicate.as_ref().map(|p| p.as_str())
+            ),
+            (&["email".to_owned()][..], Some("at IS NOT NULL"))
+        );
         let gin = &def.table.indexes["users_data_idx"];
-        assert_eq!((gin.method, gin.columns[0].opclass.as_deref()), (Some(IndexMethod::Gin), Some("jsonb_path_ops")));
+        assert_eq!(
+            (gin.method, gin.columns[0].opclass.as_deref()),
+            (Some(IndexMethod::Gin), Some("jsonb_path_ops"))
+        );
         // DESC puts NULLs first already: said once.
-        assert_eq!(def.table.indexes["users_at_idx"].columns[0].nulls_first, None);
+        assert_eq!(
+            def.table.indexes["users_at_idx"].columns[0].nulls_first,
+            None
+        );
         let errs = messages(
             r#"#[index(columns(email sideways, nope, "lower(email"), method = "rtree")]
             #[index(columns(email), unique, method = "gin")]
             struct T { #[column(primary_key)] id: i64, email: String }"#,
         );
         assert_eq!(errs.len(), 5, "{errs:#?}");
-        assert!(errs[0].starts_with("unknown index key option `sideways`"), "{}", errs[0]);
+        assert!(
+            errs[0].starts_with("unknown index key option `sideways`"),
+            "{}",
+            errs[0]
+        );
         assert_eq!(errs[1], "no column field `nope` in `T`");
-        assert!(errs[2].starts_with("bad index key expression: "), "{}", errs[2]);
-        assert!(errs[3].starts_with("unknown index method `rtree`"), "{}", errs[3]);
+        assert!(
+            errs[2].starts_with("bad index key expression: "),
+            "{}",
+            errs[2]
+        );
+        assert!(
+            errs[3].starts_with("unknown index method `rtree`"),
+            "{}",
+            errs[3]
+        );
         assert_eq!(errs[4], "only a btree index can be `unique`");
     }
 
@@ -1758,13 +2429,35 @@ mod tests {
     #[test]
     fn identities_take_their_kind_and_options() {
         let def = parse("struct T { #[column(primary_key, identity(always, start = -10, increment = -1, cache = 65536))] id: i64, #[column(identity(cache = 1))] n: i64 }").unwrap();
-        assert_eq!(def.table.columns[0].identity, Some(Identity { always: true, start: Some(-10), increment: Some(-1), cache: Some(65536) }));
-        assert_eq!(def.table.columns[1].identity, Some(Identity::default()), "the defaults are not spelled out");
-        let errs = messages("struct T { #[column(primary_key, identity(sometimes, increment = 0, cache = \"1\"))] id: i64 }");
+        assert_eq!(
+            def.table.columns[0].identity,
+            Some(Identity {
+                always: true,
+                start: Some(-10),
+                increment: Some(-1),
+                cache: Some(65536)
+            })
+        );
+        assert_eq!(
+            def.table.columns[1].identity,
+            Some(Identity::default()),
+            "the defaults are not spelled out"
+        );
+        let errs = messages(
+            "struct T { #[column(primary_key, identity(sometimes, increment = 0, cache = \"1\"))] id: i64 }",
+        );
         assert_eq!(errs.len(), 3, "{errs:#?}");
-        assert!(errs[0].starts_with("unknown identity attribute `sometimes`"), "{}", errs[0]);
+        assert!(
+            errs[0].starts_with("unknown identity attribute `sometimes`"),
+            "{}",
+            errs[0]
+        );
         assert_eq!(errs[1], "`increment` cannot be 0");
-        assert!(errs[2].starts_with("`cache` takes a whole number"), "{}", errs[2]);
+        assert!(
+            errs[2].starts_with("`cache` takes a whole number"),
+            "{}",
+            errs[2]
+        );
     }
 
     /// What PostgreSQL would refuse at deploy is refused here, and a default written out
@@ -1777,14 +2470,36 @@ mod tests {
             struct T { #[column(primary_key, identity(start = 0))] id: i64, #[column(collation = "C")] a: i64, b: i64, j: String }"#,
         );
         assert_eq!(errs.len(), 5, "{errs:#?}");
-        assert!(errs[0].starts_with("`start = 0` is outside the sequence's range for a `bigint` counting up: 1 to"), "{}", errs[0]);
-        assert_eq!(errs[1], "a `bigint` column has no collation: `collation` is for text columns");
+        assert!(
+            errs[0].starts_with(
+                "`start = 0` is outside the sequence's range for a `bigint` counting up: 1 to"
+            ),
+            "{}",
+            errs[0]
+        );
+        assert_eq!(
+            errs[1],
+            "a `bigint` column has no collation: `collation` is for text columns"
+        );
         assert_eq!(errs[2], "a hash index has one key");
-        assert_eq!(errs[3], "only a btree index orders its keys: remove `desc`, `nulls_first` and `nulls_last`, or the `method`");
-        assert_eq!(errs[4], "only btree, gist and spgist indexes take `include(..)`");
+        assert_eq!(
+            errs[3],
+            "only a btree index orders its keys: remove `desc`, `nulls_first` and `nulls_last`, or the `method`"
+        );
+        assert_eq!(
+            errs[4],
+            "only btree, gist and spgist indexes take `include(..)`"
+        );
         let def = parse(r#"#[index(columns(a ops = "text_ops" collation = "default", b ops = "pg_catalog.int8_ops"))] struct T { #[column(primary_key)] id: i64, #[column(collation = "default")] a: String, b: i64 }"#).unwrap();
         let key = &def.table.indexes["t_a_b_idx"].columns;
-        assert_eq!((key[0].opclass.as_deref(), key[0].collation.as_deref(), key[1].opclass.as_deref()), (None, None, None));
+        assert_eq!(
+            (
+                key[0].opclass.as_deref(),
+                key[0].collation.as_deref(),
+                key[1].opclass.as_deref()
+            ),
+            (None, None, None)
+        );
         assert_eq!(def.table.columns[1].collation, None);
     }
 

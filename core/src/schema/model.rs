@@ -57,7 +57,12 @@ impl Schema {
 
     /// The database schemas its tables are in, `public` always among them.
     pub fn namespaces(&self) -> Vec<String> {
-        let mut out: BTreeSet<&str> = self.tables.keys().chain(self.enums.keys()).map(|t| table_schema(t)).collect();
+        let mut out: BTreeSet<&str> = self
+            .tables
+            .keys()
+            .chain(self.enums.keys())
+            .map(|t| table_schema(t))
+            .collect();
         out.insert(DEFAULT_SCHEMA);
         out.into_iter().map(str::to_owned).collect()
     }
@@ -148,7 +153,11 @@ pub struct Column {
     pub default: Option<SqlExpr>,
     /// `GENERATED .. AS IDENTITY`, with its kind and sequence options. Written `true` when
     /// it is `BY DEFAULT` with PostgreSQL's default options, as snapshots always had it.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "identity_format")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "identity_format"
+    )]
     #[cfg_attr(feature = "json-schema", schemars(with = "Option<IdentityFile>"))]
     pub identity: Option<Identity>,
     /// `COLLATE ".."` (PostgreSQL only), when not the type's default collation.
@@ -216,7 +225,11 @@ impl Identity {
             "integer" => i64::from(i32::MAX),
             _ => i64::MAX,
         };
-        if self.counts_down() { -max..=-1 } else { 1..=max }
+        if self.counts_down() {
+            -max..=-1
+        } else {
+            1..=max
+        }
     }
 
     /// The options in `CREATE TABLE`'s and `ALTER COLUMN`'s words, with `cache` when the
@@ -257,16 +270,23 @@ mod identity_format {
     use serde::{Deserialize, Deserializer, Serialize, Serializer};
     // (`Deserialize` is used for `Identity` itself.)
 
-    pub fn serialize<S: Serializer>(value: &Option<Identity>, serializer: S) -> Result<S::Ok, S::Error> {
+    pub fn serialize<S: Serializer>(
+        value: &Option<Identity>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
         match value {
-            Some(identity) if *identity == Identity::default() => IdentityFile::Flag(true).serialize(serializer),
+            Some(identity) if *identity == Identity::default() => {
+                IdentityFile::Flag(true).serialize(serializer)
+            }
             Some(identity) => IdentityFile::Options(identity.clone()).serialize(serializer),
             None => IdentityFile::Flag(false).serialize(serializer),
         }
     }
 
     /// Read without buffering (as `untagged` would): a bool, or the options.
-    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Identity>, D::Error> {
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Option<Identity>, D::Error> {
         struct IdentityVisitor;
         impl<'de> serde::de::Visitor<'de> for IdentityVisitor {
             type Value = Option<Identity>;
@@ -276,8 +296,12 @@ mod identity_format {
             fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<Option<Identity>, E> {
                 Ok(v.then(Identity::default))
             }
-            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<Option<Identity>, A::Error> {
-                Identity::deserialize(serde::de::value::MapAccessDeserializer::new(map)).map(|i| Some(i.normalized()))
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                map: A,
+            ) -> Result<Option<Identity>, A::Error> {
+                Identity::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+                    .map(|i| Some(i.normalized()))
             }
         }
         deserializer.deserialize_any(IdentityVisitor)
@@ -324,7 +348,11 @@ pub struct Index {
     pub unique: bool,
     /// The access method; `None` is `btree` (a snapshot's `"btree"` is read as `None`, so
     /// that it is never written out: DSQL refuses even `USING btree`).
-    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "method_not_btree")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "method_not_btree"
+    )]
     pub method: Option<IndexMethod>,
     /// `INCLUDE (..)` columns, stored but not keys.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -334,20 +362,32 @@ pub struct Index {
     pub predicate: Option<SqlExpr>,
 }
 
-fn method_not_btree<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<IndexMethod>, D::Error> {
+fn method_not_btree<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<IndexMethod>, D::Error> {
     Ok(Option::<IndexMethod>::deserialize(deserializer)?.and_then(IndexMethod::unless_btree))
 }
 
 impl Index {
     /// A plain btree index on `columns`.
     pub fn plain(name: &str, columns: &[String], unique: bool) -> Index {
-        Index { name: name.to_owned(), columns: columns.iter().map(IndexKey::column).collect(), unique, method: None, include: Vec::new(), predicate: None }
+        Index {
+            name: name.to_owned(),
+            columns: columns.iter().map(IndexKey::column).collect(),
+            unique,
+            method: None,
+            include: Vec::new(),
+            predicate: None,
+        }
     }
 
     /// The key columns, when every key is a plain column in ascending order with no
     /// options (what a foreign key can lean on, and what a unique constraint is).
     pub fn plain_columns(&self) -> Option<Vec<String>> {
-        self.columns.iter().map(|k| k.plain_column().map(str::to_owned)).collect()
+        self.columns
+            .iter()
+            .map(|k| k.plain_column().map(str::to_owned))
+            .collect()
     }
 
     /// Every column it names by name (keys, then INCLUDE).
@@ -374,10 +414,13 @@ impl Index {
 
     /// Every column it names by name (keys, then INCLUDE), for renames.
     pub fn named_columns_mut(&mut self) -> impl Iterator<Item = &mut String> {
-        self.columns.iter_mut().filter_map(|k| match &mut k.target {
-            KeyTarget::Column(c) => Some(c),
-            KeyTarget::Expression(_) => None,
-        }).chain(self.include.iter_mut())
+        self.columns
+            .iter_mut()
+            .filter_map(|k| match &mut k.target {
+                KeyTarget::Column(c) => Some(c),
+                KeyTarget::Expression(_) => None,
+            })
+            .chain(self.include.iter_mut())
     }
 }
 
@@ -402,13 +445,26 @@ pub struct IndexKey {
 impl IndexKey {
     /// A plain ascending key on `column`.
     pub fn column(column: impl Into<String>) -> IndexKey {
-        IndexKey { target: KeyTarget::Column(column.into()), descending: false, nulls_first: None, opclass: None, collation: None }
+        IndexKey {
+            target: KeyTarget::Column(column.into()),
+            descending: false,
+            nulls_first: None,
+            opclass: None,
+            collation: None,
+        }
     }
 
     /// The column, when the key is a plain column without options.
     pub fn plain_column(&self) -> Option<&str> {
         match &self.target {
-            KeyTarget::Column(c) if !self.descending && self.nulls_first.is_none() && self.opclass.is_none() && self.collation.is_none() => Some(c),
+            KeyTarget::Column(c)
+                if !self.descending
+                    && self.nulls_first.is_none()
+                    && self.opclass.is_none()
+                    && self.collation.is_none() =>
+            {
+                Some(c)
+            }
             _ => None,
         }
     }
@@ -454,7 +510,11 @@ struct IndexKeyDetail {
     expression: Option<SqlExpr>,
     #[serde(default, skip_serializing_if = "is_false")]
     descending: bool,
-    #[serde(default, rename = "nullsFirst", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        rename = "nullsFirst",
+        skip_serializing_if = "Option::is_none"
+    )]
     nulls_first: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     opclass: Option<String>,
@@ -474,8 +534,12 @@ impl<'de> Deserialize<'de> for IndexKey {
             fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<IndexKeyFile, E> {
                 Ok(IndexKeyFile::Column(v.to_owned()))
             }
-            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<IndexKeyFile, A::Error> {
-                IndexKeyDetail::deserialize(serde::de::value::MapAccessDeserializer::new(map)).map(IndexKeyFile::Detailed)
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                map: A,
+            ) -> Result<IndexKeyFile, A::Error> {
+                IndexKeyDetail::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+                    .map(IndexKeyFile::Detailed)
             }
         }
         deserializer.deserialize_any(KeyVisitor).map(IndexKey::from)
@@ -513,7 +577,14 @@ impl From<IndexKey> for IndexKeyFile {
             KeyTarget::Column(c) => (Some(c), None),
             KeyTarget::Expression(e) => (None, Some(e)),
         };
-        IndexKeyFile::Detailed(IndexKeyDetail { column, expression, descending: key.descending, nulls_first: key.nulls_first, opclass: key.opclass, collation: key.collation })
+        IndexKeyFile::Detailed(IndexKeyDetail {
+            column,
+            expression,
+            descending: key.descending,
+            nulls_first: key.nulls_first,
+            opclass: key.opclass,
+            collation: key.collation,
+        })
     }
 }
 
@@ -538,18 +609,31 @@ pub enum IndexMethod {
 
 impl IndexMethod {
     /// Every method with its SQL name.
-    pub const ALL: &'static [(&'static str, IndexMethod)] =
-        &[("btree", IndexMethod::Btree), ("hash", IndexMethod::Hash), ("gin", IndexMethod::Gin), ("gist", IndexMethod::Gist), ("brin", IndexMethod::Brin), ("spgist", IndexMethod::Spgist)];
+    pub const ALL: &'static [(&'static str, IndexMethod)] = &[
+        ("btree", IndexMethod::Btree),
+        ("hash", IndexMethod::Hash),
+        ("gin", IndexMethod::Gin),
+        ("gist", IndexMethod::Gist),
+        ("brin", IndexMethod::Brin),
+        ("spgist", IndexMethod::Spgist),
+    ];
 
     /// Its SQL name.
     pub fn sql(self) -> &'static str {
-        Self::ALL.iter().find(|(_, m)| *m == self).map(|(s, _)| *s).unwrap_or("btree")
+        Self::ALL
+            .iter()
+            .find(|(_, m)| *m == self)
+            .map(|(s, _)| *s)
+            .unwrap_or("btree")
     }
 
     /// Parses an SQL name, case-insensitively; `None` for a method it does not know.
     pub fn parse(text: &str) -> Option<IndexMethod> {
         let wanted = text.trim().to_ascii_lowercase();
-        Self::ALL.iter().find(|(s, _)| *s == wanted).map(|(_, m)| *m)
+        Self::ALL
+            .iter()
+            .find(|(s, _)| *s == wanted)
+            .map(|(_, m)| *m)
     }
 
     /// The model's spelling: `None` for `btree`, the default.
@@ -591,7 +675,13 @@ pub struct ForeignKey {
 impl ForeignKey {
     /// Whether two keys have the same definition, whatever their names.
     pub fn same_definition(&self, other: &ForeignKey) -> bool {
-        ForeignKey { name: String::new(), ..self.clone() } == ForeignKey { name: String::new(), ..other.clone() }
+        ForeignKey {
+            name: String::new(),
+            ..self.clone()
+        } == ForeignKey {
+            name: String::new(),
+            ..other.clone()
+        }
     }
 
     /// The clause after `FOREIGN KEY (..) REFERENCES t (..)`: actions, match and deferral,
@@ -649,7 +739,10 @@ impl ReferentialAction {
     /// Parses a user spelling, case-insensitively.
     pub fn parse(text: &str) -> Option<Self> {
         let wanted = text.trim().to_ascii_lowercase().replace('_', " ");
-        Self::SPELLINGS.iter().find(|(s, _)| *s == wanted).map(|(_, a)| *a)
+        Self::SPELLINGS
+            .iter()
+            .find(|(s, _)| *s == wanted)
+            .map(|(_, a)| *a)
     }
 
     /// SQL keywords.
@@ -703,7 +796,11 @@ pub fn bare_table_name(name: &str) -> &str {
 /// The model's name of table `bare` in `schema`: qualified unless the schema is
 /// [`DEFAULT_SCHEMA`].
 pub fn qualified_table_name(schema: &str, bare: &str) -> String {
-    if schema == DEFAULT_SCHEMA { bare.to_owned() } else { format!("{schema}.{bare}") }
+    if schema == DEFAULT_SCHEMA {
+        bare.to_owned()
+    } else {
+        format!("{schema}.{bare}")
+    }
 }
 
 /// The model's name of a referenced table written `table` or `schema.table`: `None` when a
@@ -712,7 +809,9 @@ pub fn table_reference(text: &str) -> Option<String> {
     let parts: Vec<&str> = text.trim().split('.').map(str::trim).collect();
     match parts.as_slice() {
         [bare] if !bare.is_empty() => Some((*bare).to_owned()),
-        [schema, bare] if !schema.is_empty() && !bare.is_empty() => Some(qualified_table_name(schema, bare)),
+        [schema, bare] if !schema.is_empty() && !bare.is_empty() => {
+            Some(qualified_table_name(schema, bare))
+        }
         _ => None,
     }
 }
@@ -780,7 +879,11 @@ pub fn make_object_name(name1: &str, name2: Option<&str>, label: &str) -> String
         at
     };
     match name2 {
-        Some(name2) => format!("{}_{}_{label}", &name1[..clip(name1, first)], &name2[..clip(name2, second)]),
+        Some(name2) => format!(
+            "{}_{}_{label}",
+            &name1[..clip(name1, first)],
+            &name2[..clip(name2, second)]
+        ),
         None => format!("{}_{label}", &name1[..clip(name1, first)]),
     }
 }
@@ -814,46 +917,124 @@ mod tests {
     #[test]
     fn unnamed_constraints_are_named_as_postgresql_names_them() {
         let table = "a_table_name_that_is_quite_long_indeed";
-        let columns = ["first_column_of_the_key".to_owned(), "second_column".to_owned()];
-        assert_eq!(default_name(table, &columns, "fkey"), "a_table_name_that_is_quite_lo_first_column_of_the_key_seco_fkey");
-        assert_eq!(default_name(&format!("{table}2"), &columns, "key"), "a_table_name_that_is_quite_lo_first_column_of_the_key_secon_key");
-        assert_eq!(default_name(&format!("{table}2"), &columns, "idx"), "a_table_name_that_is_quite_lo_first_column_of_the_key_secon_idx");
-        assert_eq!(make_object_name(&"p".repeat(70), None, "pkey"), format!("{}_pkey", "p".repeat(58)));
+        let columns = [
+            "first_column_of_the_key".to_owned(),
+            "second_column".to_owned(),
+        ];
+        assert_eq!(
+            default_name(table, &columns, "fkey"),
+            "a_table_name_that_is_quite_lo_first_column_of_the_key_seco_fkey"
+        );
+        assert_eq!(
+            default_name(&format!("{table}2"), &columns, "key"),
+            "a_table_name_that_is_quite_lo_first_column_of_the_key_secon_key"
+        );
+        assert_eq!(
+            default_name(&format!("{table}2"), &columns, "idx"),
+            "a_table_name_that_is_quite_lo_first_column_of_the_key_secon_idx"
+        );
+        assert_eq!(
+            make_object_name(&"p".repeat(70), None, "pkey"),
+            format!("{}_pkey", "p".repeat(58))
+        );
         assert_eq!(truncate_identifier(&"é".repeat(40)), "é".repeat(31));
     }
 
     fn table(name: &str, parents: &[&str]) -> Table {
-        let id = Column { name: "id".into(), sql_type: SqlType::parse("bigint").unwrap(), not_null: true, default: None, identity: None, collation: None };
+        let id = Column {
+            name: "id".into(),
+            sql_type: SqlType::parse("bigint").unwrap(),
+            not_null: true,
+            default: None,
+            identity: None,
+            collation: None,
+        };
         let foreign_keys = parents
             .iter()
             .map(|p| {
-                let fk = ForeignKey { name: format!("{name}_{p}_fkey"), columns: vec!["id".into()], references_table: (*p).into(), references_columns: vec!["id".into()], on_delete: None, on_update: None, match_full: false, deferrable: false, initially_deferred: false };
+                let fk = ForeignKey {
+                    name: format!("{name}_{p}_fkey"),
+                    columns: vec!["id".into()],
+                    references_table: (*p).into(),
+                    references_columns: vec!["id".into()],
+                    on_delete: None,
+                    on_update: None,
+                    match_full: false,
+                    deferrable: false,
+                    initially_deferred: false,
+                };
                 (fk.name.clone(), fk)
             })
             .collect();
-        Table { name: name.into(), columns: vec![id], primary_key: None, uniques: BTreeMap::new(), indexes: BTreeMap::new(), foreign_keys, checks: BTreeMap::new() }
+        Table {
+            name: name.into(),
+            columns: vec![id],
+            primary_key: None,
+            uniques: BTreeMap::new(),
+            indexes: BTreeMap::new(),
+            foreign_keys,
+            checks: BTreeMap::new(),
+        }
     }
 
     fn schema(tables: Vec<Table>) -> Schema {
-        Schema { tables: tables.into_iter().map(|t| (t.name.clone(), t)).collect(), ..Default::default() }
+        Schema {
+            tables: tables.into_iter().map(|t| (t.name.clone(), t)).collect(),
+            ..Default::default()
+        }
     }
 
     #[test]
     fn parents_come_first_and_cycles_in_name_order() {
-        let s = schema(vec![table("a_child", &["c_parent", "b_other"]), table("b_other", &["c_parent"]), table("c_parent", &[]), table("d_self", &["d_self"]), table("e", &["f"]), table("f", &["e"])]);
-        let order: Vec<&str> = s.tables_parents_first().iter().map(|t| t.name.as_str()).collect();
-        assert_eq!(order, ["c_parent", "b_other", "a_child", "d_self", "f", "e"]);
+        let s = schema(vec![
+            table("a_child", &["c_parent", "b_other"]),
+            table("b_other", &["c_parent"]),
+            table("c_parent", &[]),
+            table("d_self", &["d_self"]),
+            table("e", &["f"]),
+            table("f", &["e"]),
+        ]);
+        let order: Vec<&str> = s
+            .tables_parents_first()
+            .iter()
+            .map(|t| t.name.as_str())
+            .collect();
+        assert_eq!(
+            order,
+            ["c_parent", "b_other", "a_child", "d_self", "f", "e"]
+        );
     }
 
     /// A snapshot is input: a chain of 100,000 foreign keys is walked on a small stack.
     #[test]
     fn a_long_chain_of_foreign_keys_does_not_overflow_the_stack() {
         let n = 100_000;
-        let tables = (0..n).map(|i| if i == 0 { table("t0", &[]) } else { table(&format!("t{i}"), &[&format!("t{}", i - 1)]) }).collect();
+        let tables = (0..n)
+            .map(|i| {
+                if i == 0 {
+                    table("t0", &[])
+                } else {
+                    table(&format!("t{i}"), &[&format!("t{}", i - 1)])
+                }
+            })
+            .collect();
         let s = schema(tables);
-        let order = std::thread::Builder::new().stack_size(256 << 10).spawn(move || s.tables_parents_first().iter().map(|t| t.name.clone()).collect::<Vec<_>>()).unwrap().join().unwrap();
+        let order = std::thread::Builder::new()
+            .stack_size(256 << 10)
+            .spawn(move || {
+                s.tables_parents_first()
+                    .iter()
+                    .map(|t| t.name.clone())
+                    .collect::<Vec<_>>()
+            })
+            .unwrap()
+            .join()
+            .unwrap();
         assert_eq!(order.len(), n);
         assert_eq!(order.first().map(String::as_str), Some("t0"));
-        assert_eq!(order.last().map(String::as_str), Some(format!("t{}", n - 1).as_str()));
+        assert_eq!(
+            order.last().map(String::as_str),
+            Some(format!("t{}", n - 1).as_str())
+        );
     }
 }

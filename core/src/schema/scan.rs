@@ -64,16 +64,41 @@ pub struct SourceError {
 impl SourceError {
     /// The error at `location` up to `end` (`(line, column)` after the text), in `text`.
     fn new(text: &str, location: Location, end: (usize, usize), message: String) -> SourceError {
-        let (end_line, end_column) = if end.0 < location.line || (end.0 == location.line && end.1 <= location.column) { (location.line, location.column + 1) } else { end };
-        let lines: Vec<&str> = text.lines().skip(location.line.saturating_sub(1)).take(end_line + 1 - location.line).collect();
-        let width = if end_line == location.line { end_column - location.column } else { 1 };
-        SourceError { source_line: lines.first().copied().unwrap_or("").to_owned(), width, end_line, end_column, lines: lines.join("\n"), location, message }
+        let (end_line, end_column) =
+            if end.0 < location.line || (end.0 == location.line && end.1 <= location.column) {
+                (location.line, location.column + 1)
+            } else {
+                end
+            };
+        let lines: Vec<&str> = text
+            .lines()
+            .skip(location.line.saturating_sub(1))
+            .take(end_line + 1 - location.line)
+            .collect();
+        let width = if end_line == location.line {
+            end_column - location.column
+        } else {
+            1
+        };
+        SourceError {
+            source_line: lines.first().copied().unwrap_or("").to_owned(),
+            width,
+            end_line,
+            end_column,
+            lines: lines.join("\n"),
+            location,
+            message,
+        }
     }
 
     /// The byte range of the offending text within [`Self::lines`] (never empty, unless the
     /// lines are).
     pub fn span_in_lines(&self) -> std::ops::Range<usize> {
-        let byte_at = |line: &str, column: usize| line.char_indices().nth(column.saturating_sub(1)).map_or(line.len(), |(i, _)| i);
+        let byte_at = |line: &str, column: usize| {
+            line.char_indices()
+                .nth(column.saturating_sub(1))
+                .map_or(line.len(), |(i, _)| i)
+        };
         let mut line_start = 0;
         let (mut start, mut end) = (None, None);
         for (i, line) in self.lines.split('\n').enumerate() {
@@ -122,7 +147,11 @@ pub enum ScanError {
 /// Location of a span in `file`.
 pub fn location(file: &Path, span: Span) -> Location {
     let start = span.start();
-    Location { file: file.to_path_buf(), line: start.line, column: start.column + 1 }
+    Location {
+        file: file.to_path_buf(),
+        line: start.line,
+        column: start.column + 1,
+    }
 }
 
 /// What a file (or a piece of one) holds, in source order. Spans are already turned into
@@ -150,10 +179,17 @@ enum Found {
 fn absorb(found: Vec<Found>, text: &str, scan: &mut Scan, errors: &mut Vec<SourceError>) {
     for f in found {
         match f {
-            Found::Table { rust_name, table, source, name_at } => {
+            Found::Table {
+                rust_name,
+                table,
+                source,
+                name_at,
+            } => {
                 let name = table.name.clone();
                 if let Some(other) = scan.desired.sources.get(&name).map(|s| &s.rust_name) {
-                    let message = format!("table `{name}` is already described by struct `{other}`: give one a different `#[table(name = \"..\")]`");
+                    let message = format!(
+                        "table `{name}` is already described by struct `{other}`: give one a different `#[table(name = \"..\")]`"
+                    );
                     let (location, end) = name_at;
                     errors.push(SourceError::new(text, location, end, message));
                     continue;
@@ -162,10 +198,16 @@ fn absorb(found: Vec<Found>, text: &str, scan: &mut Scan, errors: &mut Vec<Sourc
                 scan.desired.schema.tables.insert(name.clone(), table);
                 scan.desired.sources.insert(name, source);
             }
-            Found::Enum { enum_type, source, name_at } => {
+            Found::Enum {
+                enum_type,
+                source,
+                name_at,
+            } => {
                 let name = enum_type.name.clone();
                 if let Some(other) = scan.desired.enum_sources.get(&name).map(|s| &s.rust_name) {
-                    let message = format!("enum type `{name}` is already declared by enum `{other}`: give one a different `#[enum_type(name = \"..\")]`");
+                    let message = format!(
+                        "enum type `{name}` is already declared by enum `{other}`: give one a different `#[enum_type(name = \"..\")]`"
+                    );
                     let (location, end) = name_at;
                     errors.push(SourceError::new(text, location, end, message));
                     continue;
@@ -207,7 +249,9 @@ impl Collector<'_> {
 
     fn error(&mut self, span: Span, message: String) {
         let (location, end) = self.place(span);
-        self.found.push(Found::Error(SourceError::new(self.text, location, end, message)));
+        self.found.push(Found::Error(SourceError::new(
+            self.text, location, end, message,
+        )));
     }
 
     fn syn_errors(&mut self, error: syn::Error) {
@@ -217,11 +261,21 @@ impl Collector<'_> {
     }
 
     fn requires(&mut self, function: &syn::Ident, attrs: &[syn::Attribute]) {
-        for attr in attrs.iter().filter(|a| a.path().segments.last().is_some_and(|s| s.ident == "requires_table")) {
+        for attr in attrs.iter().filter(|a| {
+            a.path()
+                .segments
+                .last()
+                .is_some_and(|s| s.ident == "requires_table")
+        }) {
             match attr.parse_args::<RequiresTable>() {
                 Ok(req) => self.found.push(Found::Handler(Handler {
                     function: function.to_string(),
-                    entity: req.table.segments.last().map(|s| s.ident.to_string()).unwrap_or_default(),
+                    entity: req
+                        .table
+                        .segments
+                        .last()
+                        .map(|s| s.ident.to_string())
+                        .unwrap_or_default(),
                     operations: req.operations,
                     role: req.role.map(|r| r.value),
                     location: self.at(attr.pound_token.span),
@@ -249,7 +303,10 @@ pub const MAX_NESTING: usize = 128;
 /// (`deep_nesting_is_reported_without_overflowing_the_stack`).
 pub const MAX_CHAIN: usize = 1_000;
 
-const CHAIN_KEYWORDS: &[&str] = &["if", "else", "return", "break", "move", "async", "impl", "dyn", "fn", "let", "box", "yield", "match", "while", "for", "loop", "unsafe", "static", "as", "await"];
+const CHAIN_KEYWORDS: &[&str] = &[
+    "if", "else", "return", "break", "move", "async", "impl", "dyn", "fn", "let", "box", "yield",
+    "match", "while", "for", "loop", "unsafe", "static", "as", "await",
+];
 
 /// Where the tokens nest deeper than the parser may follow, and how: the first group
 /// deeper than [`MAX_NESTING`], or the first token of a chain longer than [`MAX_CHAIN`].
@@ -269,11 +326,22 @@ fn too_deep(tokens: proc_macro2::TokenStream) -> Option<(Span, String)> {
         after_brace: bool,
         arrow_next: bool,
     }
-    let frame = |tokens: proc_macro2::TokenStream, depth, chain| Frame { tokens: tokens.into_iter(), depth, base: chain, chain, angles: 0, after_brace: false, arrow_next: false };
+    let frame = |tokens: proc_macro2::TokenStream, depth, chain| Frame {
+        tokens: tokens.into_iter(),
+        depth,
+        base: chain,
+        chain,
+        angles: 0,
+        after_brace: false,
+        arrow_next: false,
+    };
     let mut stack = vec![frame(tokens, 0, 0)];
     while let Some(f) = stack.last_mut() {
         let next = f.tokens.next();
-        if std::mem::take(&mut f.after_brace) && f.angles == 0 && !matches!(&next, Some(TokenTree::Ident(i)) if i == "else") {
+        if std::mem::take(&mut f.after_brace)
+            && f.angles == 0
+            && !matches!(&next, Some(TokenTree::Ident(i)) if i == "else")
+        {
             f.chain = f.base;
         }
         let arrow = std::mem::take(&mut f.arrow_next);
@@ -284,14 +352,25 @@ fn too_deep(tokens: proc_macro2::TokenStream) -> Option<(Span, String)> {
             }
             Some(TokenTree::Group(g)) => {
                 if f.depth + 1 > MAX_NESTING {
-                    return Some((g.span_open(), format!("brackets nest deeper than {MAX_NESTING} levels here")));
+                    return Some((
+                        g.span_open(),
+                        format!("brackets nest deeper than {MAX_NESTING} levels here"),
+                    ));
                 }
                 f.after_brace = g.delimiter() == proc_macro2::Delimiter::Brace;
                 // A call or an index adds a level to the tree after what it follows.
-                if matches!(g.delimiter(), proc_macro2::Delimiter::Parenthesis | proc_macro2::Delimiter::Bracket) {
+                if matches!(
+                    g.delimiter(),
+                    proc_macro2::Delimiter::Parenthesis | proc_macro2::Delimiter::Bracket
+                ) {
                     f.chain += 1;
                     if f.chain > MAX_CHAIN {
-                        return Some((g.span_open(), format!("operators and keywords chain more than {MAX_CHAIN} deep here (`Option<Option<..>>`, `!!..`, `else if ..`, `x()()..`)")));
+                        return Some((
+                            g.span_open(),
+                            format!(
+                                "operators and keywords chain more than {MAX_CHAIN} deep here (`Option<Option<..>>`, `!!..`, `else if ..`, `x()()..`)"
+                            ),
+                        ));
                     }
                 }
                 let inner = frame(g.stream(), f.depth + 1, f.chain);
@@ -322,7 +401,12 @@ fn too_deep(tokens: proc_macro2::TokenStream) -> Option<(Span, String)> {
         if let Some(span) = counts {
             f.chain += 1;
             if f.chain > MAX_CHAIN {
-                return Some((span, format!("operators and keywords chain more than {MAX_CHAIN} deep here (`Option<Option<..>>`, `!!..`, `else if ..`)")));
+                return Some((
+                    span,
+                    format!(
+                        "operators and keywords chain more than {MAX_CHAIN} deep here (`Option<Option<..>>`, `!!..`, `else if ..`)"
+                    ),
+                ));
             }
         }
     }
@@ -337,7 +421,11 @@ fn mentions_derive_table(tokens: proc_macro2::TokenStream) -> bool {
         match iter.next() {
             Some(proc_macro2::TokenTree::Ident(i)) => after_derive = i == "derive",
             Some(proc_macro2::TokenTree::Group(g)) => {
-                if after_derive && g.stream().into_iter().any(|t| matches!(t, proc_macro2::TokenTree::Ident(i) if i == "Table")) {
+                if after_derive
+                    && g.stream()
+                        .into_iter()
+                        .any(|t| matches!(t, proc_macro2::TokenTree::Ident(i) if i == "Table"))
+                {
                     return true;
                 }
                 after_derive = false;
@@ -361,16 +449,27 @@ fn derives_table(attrs: &[syn::Attribute]) -> bool {
 }
 
 fn derives(attrs: &[syn::Attribute], name: &str) -> bool {
-    attrs.iter().filter(|a| a.path().is_ident("derive")).any(|a| {
-        a.parse_args_with(syn::punctuated::Punctuated::<syn::Path, syn::Token![,]>::parse_terminated)
-            .is_ok_and(|paths| paths.iter().any(|p| p.segments.last().is_some_and(|s| s.ident == name)))
-    })
+    attrs
+        .iter()
+        .filter(|a| a.path().is_ident("derive"))
+        .any(|a| {
+            a.parse_args_with(
+                syn::punctuated::Punctuated::<syn::Path, syn::Token![,]>::parse_terminated,
+            )
+            .is_ok_and(|paths| {
+                paths
+                    .iter()
+                    .any(|p| p.segments.last().is_some_and(|s| s.ident == name))
+            })
+        })
 }
 
 impl Collector<'_> {
     /// A `#[derive(Table)]` the scanner cannot take as is: `Some(why)`.
     fn unreadable_table(&self, attrs: &[syn::Attribute]) -> Option<String> {
-        if attrs.iter().any(|a| a.path().is_ident("cfg_attr") && mentions_derive_table(a.meta.to_token_stream())) {
+        if attrs.iter().any(|a| {
+            a.path().is_ident("cfg_attr") && mentions_derive_table(a.meta.to_token_stream())
+        }) {
             return Some("`#[derive(Table)]` under `#[cfg_attr(..)]`: the CLI does not know which features are on; derive it unconditionally".into());
         }
         if !derives_table(attrs) {
@@ -402,15 +501,26 @@ impl<'ast> Visit<'ast> for Collector<'_> {
             }
             match grammar::parse_enum_item(item) {
                 Ok(def) => {
-                    let hint = |s: &grammar::Spanned<String>| Hint { from: s.value.clone(), location: Some(self.at(s.span)) };
+                    let hint = |s: &grammar::Spanned<String>| Hint {
+                        from: s.value.clone(),
+                        location: Some(self.at(s.span)),
+                    };
                     let source = EnumSource {
                         rust_name: def.rust_name.to_string(),
                         location: Some(self.at(def.span)),
-                        value_renames: def.value_renames.iter().map(|(v, h)| (v.clone(), hint(h))).collect(),
+                        value_renames: def
+                            .value_renames
+                            .iter()
+                            .map(|(v, h)| (v.clone(), hint(h)))
+                            .collect(),
                         allow_drop: def.allow_drop.iter().map(|s| s.value.clone()).collect(),
                     };
                     let name_at = self.place(def.span);
-                    self.found.push(Found::Enum { enum_type: def.enum_type, source, name_at });
+                    self.found.push(Found::Enum {
+                        enum_type: def.enum_type,
+                        source,
+                        name_at,
+                    });
                 }
                 Err(e) => self.syn_errors(e),
             }
@@ -419,7 +529,13 @@ impl<'ast> Visit<'ast> for Collector<'_> {
 
     fn visit_item_union(&mut self, item: &'ast syn::ItemUnion) {
         if derives_table(&item.attrs) {
-            self.error(item.ident.span(), format!("`#[derive(Table)]` works on structs only, and `{}` is a union", item.ident));
+            self.error(
+                item.ident.span(),
+                format!(
+                    "`#[derive(Table)]` works on structs only, and `{}` is a union",
+                    item.ident
+                ),
+            );
         }
     }
 
@@ -442,31 +558,67 @@ impl<'ast> Visit<'ast> for Collector<'_> {
         }
         // The compiler drops a `cfg`-gated field before the derive sees it; the CLI cannot
         // tell whether it would.
-        let gated: Vec<&syn::Field> = item.fields.iter().filter(|f| f.attrs.iter().any(|a| is_cfg(a) || a.path().is_ident("cfg_attr"))).collect();
+        let gated: Vec<&syn::Field> = item
+            .fields
+            .iter()
+            .filter(|f| {
+                f.attrs
+                    .iter()
+                    .any(|a| is_cfg(a) || a.path().is_ident("cfg_attr"))
+            })
+            .collect();
         if !gated.is_empty() {
             for field in gated {
-                let name = field.ident.as_ref().map(|i| format!("`{i}`")).unwrap_or_else(|| "this field".into());
-                let span = field.ident.as_ref().map(|i| i.span()).unwrap_or_else(|| item.ident.span());
+                let name = field
+                    .ident
+                    .as_ref()
+                    .map(|i| format!("`{i}`"))
+                    .unwrap_or_else(|| "this field".into());
+                let span = field
+                    .ident
+                    .as_ref()
+                    .map(|i| i.span())
+                    .unwrap_or_else(|| item.ident.span());
                 self.error(span, format!("{name} is behind `#[cfg(..)]` or `#[cfg_attr(..)]`: the CLI does not know which features are on, so a table's columns cannot depend on them"));
             }
             return;
         }
         match grammar::parse_table_with(item, self.sql) {
             Ok(def) => {
-                let hint = |s: &grammar::Spanned<String>| Hint { from: s.value.clone(), location: Some(self.at(s.span)) };
+                let hint = |s: &grammar::Spanned<String>| Hint {
+                    from: s.value.clone(),
+                    location: Some(self.at(s.span)),
+                };
                 let source = TableSource {
                     rust_name: def.rust_name.to_string(),
                     location: Some(self.at(def.span)),
                     renamed_from: def.renamed_from.as_ref().map(hint),
-                    column_renames: def.column_renames.iter().map(|(c, h)| (c.clone(), hint(h))).collect(),
+                    column_renames: def
+                        .column_renames
+                        .iter()
+                        .map(|(c, h)| (c.clone(), hint(h)))
+                        .collect(),
                     column_fills: def.column_fills,
                     allow_drop: def.allow_drop.iter().map(|s| s.value.clone()).collect(),
                     absorbed_uniques: def.absorbed_uniques,
-                    object_locations: def.object_spans.iter().map(|(name, span)| (name.clone(), self.at(*span))).collect(),
-                    enum_columns: def.enum_columns.iter().map(|(c, h)| (c.clone(), hint(h))).collect(),
+                    object_locations: def
+                        .object_spans
+                        .iter()
+                        .map(|(name, span)| (name.clone(), self.at(*span)))
+                        .collect(),
+                    enum_columns: def
+                        .enum_columns
+                        .iter()
+                        .map(|(c, h)| (c.clone(), hint(h)))
+                        .collect(),
                 };
                 let name_at = self.place(def.span);
-                self.found.push(Found::Table { rust_name: def.rust_name.to_string(), table: def.table, source, name_at });
+                self.found.push(Found::Table {
+                    rust_name: def.rust_name.to_string(),
+                    table: def.table,
+                    source,
+                    name_at,
+                });
             }
             Err(e) => self.syn_errors(e),
         }
@@ -491,7 +643,12 @@ impl<'ast> Visit<'ast> for Collector<'_> {
 pub fn scan_files(files: &[PathBuf], sql: &(dyn SqlFragments + Sync)) -> Result<Scan, ScanError> {
     let mut texts = Vec::with_capacity(files.len());
     for file in files {
-        texts.push(std::fs::read_to_string(file).map_err(|source| ScanError::Io { path: file.clone(), source })?);
+        texts.push(
+            std::fs::read_to_string(file).map_err(|source| ScanError::Io {
+                path: file.clone(),
+                source,
+            })?,
+        );
     }
     let units: Vec<(usize, Option<Piece>)> = texts
         .iter()
@@ -500,12 +657,18 @@ pub fn scan_files(files: &[PathBuf], sql: &(dyn SqlFragments + Sync)) -> Result<
         .flat_map(|(f, text)| {
             let pieces = pieces(text);
             let whole = pieces.len() == 1;
-            pieces.into_iter().map(move |piece| (f, (!whole).then_some(piece)))
+            pieces
+                .into_iter()
+                .map(move |piece| (f, (!whole).then_some(piece)))
         })
         .collect();
-    let read = |&(f, ref piece): &(usize, Option<Piece>)| read_unit(&files[f], &texts[f], piece.clone(), sql);
+    let read = |&(f, ref piece): &(usize, Option<Piece>)| {
+        read_unit(&files[f], &texts[f], piece.clone(), sql)
+    };
     // Workers take units in turn; the results are put back in unit order.
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(units.len());
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(units.len());
     let next_unit = std::sync::atomic::AtomicUsize::new(0);
     let mut read_units: Vec<(usize, Option<Vec<Found>>)> = std::thread::scope(|s| {
         let workers: Vec<_> = (0..threads)
@@ -520,7 +683,13 @@ pub fn scan_files(files: &[PathBuf], sql: &(dyn SqlFragments + Sync)) -> Result<
                 })
             })
             .collect();
-        workers.into_iter().flat_map(|w| w.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))).collect()
+        workers
+            .into_iter()
+            .flat_map(|w| {
+                w.join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+            .collect()
     });
     read_units.sort_by_key(|(i, _)| *i);
     let results = read_units.into_iter().map(|(_, found)| found);
@@ -534,17 +703,34 @@ pub fn scan_files(files: &[PathBuf], sql: &(dyn SqlFragments + Sync)) -> Result<
             file_found.push(found);
         }
         match file_found.into_iter().collect::<Option<Vec<Vec<Found>>>>() {
-            Some(pieces) => pieces.into_iter().for_each(|found| absorb(found, &texts[f], &mut scan, &mut errors)),
+            Some(pieces) => pieces
+                .into_iter()
+                .for_each(|found| absorb(found, &texts[f], &mut scan, &mut errors)),
             // A piece did not read cleanly: the whole file again, as one, so that its errors
             // are exactly those of the file.
-            None => absorb(read_source(&files[f], &texts[f], &texts[f], 0, sql), &texts[f], &mut scan, &mut errors),
+            None => absorb(
+                read_source(&files[f], &texts[f], &texts[f], 0, sql),
+                &texts[f],
+                &mut scan,
+                &mut errors,
+            ),
         }
     }
-    if errors.is_empty() { Ok(scan) } else { Err(ScanError::Source(errors)) }
+    if errors.is_empty() {
+        Ok(scan)
+    } else {
+        Err(ScanError::Source(errors))
+    }
 }
 
 /// Scans one file's text (as if read from `file`) into `scan`.
-pub fn scan_source(file: &Path, text: &str, scan: &mut Scan, errors: &mut Vec<SourceError>, sql: &dyn SqlFragments) {
+pub fn scan_source(
+    file: &Path,
+    text: &str,
+    scan: &mut Scan,
+    errors: &mut Vec<SourceError>,
+    sql: &dyn SqlFragments,
+) {
     if names_a_table(text) {
         absorb(read_source(file, text, text, 0, sql), text, scan, errors);
     }
@@ -568,13 +754,17 @@ fn pieces(text: &str) -> Vec<Piece> {
     let mut cuts = vec![0];
     let mut from = PIECE_BYTES;
     while from < text.len() {
-        let Some(at) = text.as_bytes()[from..].iter().position(|&b| b == b'\n') else { break };
+        let Some(at) = text.as_bytes()[from..].iter().position(|&b| b == b'\n') else {
+            break;
+        };
         let cut = from + at + 1;
         if text.len() - cut < PIECE_BYTES / 2 {
             break;
         }
         let line = &text[cut..];
-        if (line.starts_with("#[") || line.starts_with("///")) && text[..cut].trim_end().ends_with(['}', ';']) {
+        if (line.starts_with("#[") || line.starts_with("///"))
+            && text[..cut].trim_end().ends_with(['}', ';'])
+        {
             cuts.push(cut);
             from = cut + PIECE_BYTES;
         } else {
@@ -585,8 +775,14 @@ fn pieces(text: &str) -> Vec<Piece> {
     let mut lines_before = 0;
     cuts.windows(2)
         .map(|w| {
-            let piece = Piece { bytes: w[0]..w[1], lines_before };
-            lines_before += text.as_bytes()[w[0]..w[1]].iter().filter(|&&b| b == b'\n').count();
+            let piece = Piece {
+                bytes: w[0]..w[1],
+                lines_before,
+            };
+            lines_before += text.as_bytes()[w[0]..w[1]]
+                .iter()
+                .filter(|&&b| b == b'\n')
+                .count();
             piece
         })
         .collect()
@@ -600,19 +796,43 @@ struct Piece {
 }
 
 /// What one file or piece holds; `None` when a piece does not read cleanly.
-fn read_unit(file: &Path, text: &str, piece: Option<Piece>, sql: &dyn SqlFragments) -> Option<Vec<Found>> {
-    let Some(piece) = piece else { return Some(read_source(file, text, text, 0, sql)) };
+fn read_unit(
+    file: &Path,
+    text: &str,
+    piece: Option<Piece>,
+    sql: &dyn SqlFragments,
+) -> Option<Vec<Found>> {
+    let Some(piece) = piece else {
+        return Some(read_source(file, text, text, 0, sql));
+    };
     let found = read_source(file, text, &text[piece.bytes], piece.lines_before, sql);
     (!found.iter().any(|f| matches!(f, Found::Error(_)))).then_some(found)
 }
 
 /// What `source` (the whole file `text`, or a piece of it after `line_offset` lines)
 /// holds, in order.
-fn read_source(file: &Path, text: &str, source: &str, line_offset: usize, sql: &dyn SqlFragments) -> Vec<Found> {
-    let mut c = Collector { file, text, found: Vec::new(), sql, cfg_gated: 0, line_offset };
+fn read_source(
+    file: &Path,
+    text: &str,
+    source: &str,
+    line_offset: usize,
+    sql: &dyn SqlFragments,
+) -> Vec<Found> {
+    let mut c = Collector {
+        file,
+        text,
+        found: Vec::new(),
+        sql,
+        cfg_gated: 0,
+        line_offset,
+    };
     // Lexed once: the nesting check and the parser share the tokens. Lexing builds nested
     // groups without recursion; only then may the parser recurse.
-    let source = if line_offset == 0 { without_shebang(source) } else { source };
+    let source = if line_offset == 0 {
+        without_shebang(source)
+    } else {
+        source
+    };
     let tokens = match source.parse::<proc_macro2::TokenStream>() {
         Ok(tokens) => tokens,
         Err(e) => {
@@ -627,11 +847,13 @@ fn read_source(file: &Path, text: &str, source: &str, line_offset: usize, sql: &
     // The parser recurses on more than brackets (`A<A<..>>`, `!!!x`): it runs on a stack
     // with room for any file a person would write (address space, touched only as deep as
     // the file goes).
-    stacker::grow(PARSER_STACK_BYTES, || match syn::parse2::<syn::File>(tokens) {
-        Ok(ast) => c.visit_file(&ast),
-        Err(e) => {
-            let span = e.span();
-            c.error(span, format!("not valid Rust: {e}"));
+    stacker::grow(PARSER_STACK_BYTES, || {
+        match syn::parse2::<syn::File>(tokens) {
+            Ok(ast) => c.visit_file(&ast),
+            Err(e) => {
+                let span = e.span();
+                c.error(span, format!("not valid Rust: {e}"));
+            }
         }
     });
     c.found
@@ -642,7 +864,9 @@ fn read_source(file: &Path, text: &str, source: &str, line_offset: usize, sql: &
 fn without_shebang(text: &str) -> &str {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     match text.strip_prefix("#!") {
-        Some(rest) if !rest.trim_start().starts_with('[') => rest.find('\n').map_or("", |end| &text[2 + end..]),
+        Some(rest) if !rest.trim_start().starts_with('[') => {
+            rest.find('\n').map_or("", |end| &text[2 + end..])
+        }
         _ => text,
     }
 }
@@ -658,8 +882,20 @@ mod tests {
     fn errors(text: &str) -> (Scan, Vec<String>) {
         let mut scan = Scan::default();
         let mut errors = Vec::new();
-        scan_source(Path::new("s.rs"), text, &mut scan, &mut errors, &LexicalChecks);
-        (scan, errors.into_iter().map(|e| format!("{}: {}", e.location, e.message)).collect())
+        scan_source(
+            Path::new("s.rs"),
+            text,
+            &mut scan,
+            &mut errors,
+            &LexicalChecks,
+        );
+        (
+            scan,
+            errors
+                .into_iter()
+                .map(|e| format!("{}: {}", e.location, e.message))
+                .collect(),
+        )
     }
 
     #[test]
@@ -672,9 +908,16 @@ mod tests {
              make_tables! { #[derive(Table)] pub struct Made { pub id: i64 } }\n\
              #[derive(Table)]\npub struct Empty {}\n",
         );
-        assert!(scan.desired.schema.tables.is_empty(), "{:?}", scan.desired.schema.tables.keys());
+        assert!(
+            scan.desired.schema.tables.is_empty(),
+            "{:?}",
+            scan.desired.schema.tables.keys()
+        );
         assert_eq!(found.len(), 6, "{found:#?}");
-        assert!(found[0].starts_with("s.rs:3:12: a `#[derive(Table)]` struct behind `#[cfg(..)]`"), "{found:#?}");
+        assert!(
+            found[0].starts_with("s.rs:3:12: a `#[derive(Table)]` struct behind `#[cfg(..)]`"),
+            "{found:#?}"
+        );
         assert!(found[1].contains("behind `#[cfg(..)]`"), "{found:#?}");
         assert!(found[2].contains("`#[cfg_attr(..)]`"), "{found:#?}");
         assert!(found[3].contains("is an enum"), "{found:#?}");
@@ -686,11 +929,23 @@ mod tests {
     fn deep_nesting_is_reported_without_overflowing_the_stack() {
         let depth = 5_000;
         // Files that never name `Table` are skipped unread (below): these do.
-        let text = format!("use tablewright_derive::Table;\nfn f() -> i32 {{ {}1{} }}", "(".repeat(depth), ")".repeat(depth));
+        let text = format!(
+            "use tablewright_derive::Table;\nfn f() -> i32 {{ {}1{} }}",
+            "(".repeat(depth),
+            ")".repeat(depth)
+        );
         // A small stack, as a test thread has: the scanner must not recurse per level.
-        let found = std::thread::Builder::new().stack_size(1 << 20).spawn(move || errors(&text).1).unwrap().join().unwrap();
+        let found = std::thread::Builder::new()
+            .stack_size(1 << 20)
+            .spawn(move || errors(&text).1)
+            .unwrap()
+            .join()
+            .unwrap();
         assert_eq!(found.len(), 1, "{found:?}");
-        assert!(found[0].contains(&format!("deeper than {MAX_NESTING} levels")), "{found:?}");
+        assert!(
+            found[0].contains(&format!("deeper than {MAX_NESTING} levels")),
+            "{found:?}"
+        );
     }
 
     /// Every chain the parser recurses through without brackets, as deep as the count
@@ -721,8 +976,13 @@ mod tests {
             ("fn f() { let x = 1", " as u8", "", "", "; }"),
             ("fn f() { let x = || { ", "|| { ", "1", " }", " }; }"),
         ];
-        let text = |(before, level, inner, close, end): (&str, &str, &str, &str, &str), levels: usize| {
-            format!("use tablewright_derive::Table;\n{before}{}{inner}{}{end}", level.repeat(levels), close.repeat(levels))
+        let text = |(before, level, inner, close, end): (&str, &str, &str, &str, &str),
+                    levels: usize| {
+            format!(
+                "use tablewright_derive::Table;\n{before}{}{inner}{}{end}",
+                level.repeat(levels),
+                close.repeat(levels)
+            )
         };
         for &chain in chains {
             let refused = |levels: usize| too_deep(text(chain, levels).parse().unwrap()).is_some();
@@ -735,10 +995,21 @@ mod tests {
             assert!(fits >= MAX_NESTING - 2, "{chain:?}: only {fits} levels fit");
             for (levels, expect_refused) in [(fits, false), (fits + 1, true), (50_000, true)] {
                 let source = text(chain, levels);
-                let found = std::thread::Builder::new().stack_size(1 << 20).spawn(move || errors(&source).1).unwrap().join().unwrap();
+                let found = std::thread::Builder::new()
+                    .stack_size(1 << 20)
+                    .spawn(move || errors(&source).1)
+                    .unwrap()
+                    .join()
+                    .unwrap();
                 if expect_refused {
-                    let limit = [format!("more than {MAX_CHAIN} deep"), format!("deeper than {MAX_NESTING} levels")];
-                    assert!(found.len() == 1 && limit.iter().any(|l| found[0].contains(l)), "{chain:?} x {levels}: {found:?}");
+                    let limit = [
+                        format!("more than {MAX_CHAIN} deep"),
+                        format!("deeper than {MAX_NESTING} levels"),
+                    ];
+                    assert!(
+                        found.len() == 1 && limit.iter().any(|l| found[0].contains(l)),
+                        "{chain:?} x {levels}: {found:?}"
+                    );
                 } else {
                     assert!(found.is_empty(), "{chain:?} x {levels}: {found:?}");
                 }
@@ -750,12 +1021,22 @@ mod tests {
     fn files_that_never_name_a_table_are_not_read() {
         // Neither `Table` nor `requires_table`: skipped, even though it is not Rust.
         assert!(errors("fn main() { let x = ; }").1.is_empty());
-        assert!(errors("#[derive(Debug)] struct S; fn main() { let x = ; }").1.is_empty());
+        assert!(
+            errors("#[derive(Debug)] struct S; fn main() { let x = ; }")
+                .1
+                .is_empty()
+        );
         // Either word, and the file is parsed.
         assert_eq!(errors("// Table\nfn main() { let x = ; }").1.len(), 1);
-        assert_eq!(errors("#[requires_table(Book, select)]\nfn h() {}\nfn main() { let x = ; }").1.len(), 1);
+        assert_eq!(
+            errors("#[requires_table(Book, select)]\nfn h() {}\nfn main() { let x = ; }")
+                .1
+                .len(),
+            1
+        );
         // A shebang line is skipped as the compiler skips it; spans keep their lines.
-        let (_, found) = errors("#!/usr/bin/env run-cargo-script\n#[derive(Table)]\npub struct E {}\n");
+        let (_, found) =
+            errors("#!/usr/bin/env run-cargo-script\n#[derive(Table)]\npub struct E {}\n");
         assert!(found[0].starts_with("s.rs:3:12:"), "{found:?}");
     }
 
@@ -764,7 +1045,11 @@ mod tests {
     fn large_source(extra: &str) -> String {
         let mut text = String::from("//! Tables.\nuse tablewright_derive::Table;\n");
         for i in 0..1_200 {
-            let name = if i == 1_100 { "t3".to_owned() } else { format!("t{i}") };
+            let name = if i == 1_100 {
+                "t3".to_owned()
+            } else {
+                format!("t{i}")
+            };
             text.push_str(&format!(
                 "\n/// Table {i}.\n#[derive(Table)]\n#[table(name = \"{name}\")]\n#[index(columns(a{i}, b{i}))]\npub struct T{i} {{\n    #[column(primary_key)]\n    pub id: i64,\n    pub a{i}: String,\n    #[column(sql_type = \"varchar(64)\", unique)]\n    pub b{i}: String,\n}}\n\n#[requires_table(T{i}, select, insert)]\npub fn handler_{i}() {{}}\n"
             ));
@@ -781,15 +1066,29 @@ mod tests {
         for extra in [
             "",
             // A cut inside a string: that piece does not lex, and the file is read whole.
-            &format!("const S: &str = \"{}\";\n", "x;\n#[derive(Table)]\n".repeat(5_000)),
+            &format!(
+                "const S: &str = \"{}\";\n",
+                "x;\n#[derive(Table)]\n".repeat(5_000)
+            ),
             // An error in one piece: the errors are exactly those of the whole file.
             "#[derive(Table)]\npub struct Broken {\n    #[column(bogus)]\n    pub id: i64,\n}\n",
         ] {
             let text = large_source(extra);
-            assert!(pieces(&text).len() > 3, "{} bytes in {} piece(s)", text.len(), pieces(&text).len());
+            assert!(
+                pieces(&text).len() > 3,
+                "{} bytes in {} piece(s)",
+                text.len(),
+                pieces(&text).len()
+            );
             for piece in pieces(&text).iter().skip(1) {
-                assert!(text[piece.bytes.clone()].starts_with("#[") || text[piece.bytes.clone()].starts_with("///"));
-                assert_eq!(piece.lines_before, text[..piece.bytes.start].lines().count());
+                assert!(
+                    text[piece.bytes.clone()].starts_with("#[")
+                        || text[piece.bytes.clone()].starts_with("///")
+                );
+                assert_eq!(
+                    piece.lines_before,
+                    text[..piece.bytes.start].lines().count()
+                );
             }
             let path = dir.path().join("big.rs");
             std::fs::write(&path, &text).unwrap();
@@ -803,11 +1102,21 @@ mod tests {
             };
             assert!(!whole_errors.is_empty(), "t3 is described twice");
             assert_eq!(errors, whole_errors);
-            assert!(whole_errors.iter().any(|e| e.message.contains("already described by struct `T3`")), "{whole_errors:?}");
-            assert!(scan.desired.schema.tables.is_empty() && whole.desired.schema.tables.len() >= 1_199);
+            assert!(
+                whole_errors
+                    .iter()
+                    .any(|e| e.message.contains("already described by struct `T3`")),
+                "{whole_errors:?}"
+            );
+            assert!(
+                scan.desired.schema.tables.is_empty() && whole.desired.schema.tables.len() >= 1_199
+            );
         }
         // Without errors: the same tables, sources, entities and handlers, in order.
-        let text = large_source("").replace("\"t3\")]\n#[index(columns(a1100", "\"t1100\")]\n#[index(columns(a1100");
+        let text = large_source("").replace(
+            "\"t3\")]\n#[index(columns(a1100",
+            "\"t1100\")]\n#[index(columns(a1100",
+        );
         let path = dir.path().join("clean.rs");
         std::fs::write(&path, &text).unwrap();
         let mut whole = Scan::default();
@@ -815,20 +1124,43 @@ mod tests {
         scan_source(&path, &text, &mut whole, &mut whole_errors, &LexicalChecks);
         assert!(whole_errors.is_empty(), "{whole_errors:?}");
         // Every piece reads cleanly on its own: the pieces, not the fallback, gave the scan.
-        assert!(pieces(&text).into_iter().all(|piece| read_unit(&path, &text, Some(piece), &LexicalChecks).is_some()));
+        assert!(
+            pieces(&text).into_iter().all(|piece| read_unit(
+                &path,
+                &text,
+                Some(piece),
+                &LexicalChecks
+            )
+            .is_some())
+        );
         let scan = scan_files(&[path], &LexicalChecks).unwrap();
         assert_eq!(scan.desired, whole.desired);
         assert_eq!(scan.entities, whole.entities);
         assert_eq!(scan.handlers, whole.handlers);
         assert_eq!(scan.desired.schema.tables.len(), 1_200);
-        assert_eq!(scan.desired.sources["t1150"].location.as_ref().map(|l| l.line), text.lines().position(|l| l == "pub struct T1150 {").map(|i| i + 1));
+        assert_eq!(
+            scan.desired.sources["t1150"]
+                .location
+                .as_ref()
+                .map(|l| l.line),
+            text.lines()
+                .position(|l| l == "pub struct T1150 {")
+                .map(|i| i + 1)
+        );
     }
 
     #[test]
     fn fields_behind_cfg_are_reported() {
-        let (scan, found) = errors("#[derive(Table)]\npub struct T {\n    #[column(primary_key)]\n    pub id: i64,\n    #[cfg(feature = \"x\")]\n    pub extra: i64,\n}\n");
+        let (scan, found) = errors(
+            "#[derive(Table)]\npub struct T {\n    #[column(primary_key)]\n    pub id: i64,\n    #[cfg(feature = \"x\")]\n    pub extra: i64,\n}\n",
+        );
         assert!(scan.desired.schema.tables.is_empty());
-        assert_eq!(found, ["s.rs:6:9: `extra` is behind `#[cfg(..)]` or `#[cfg_attr(..)]`: the CLI does not know which features are on, so a table's columns cannot depend on them"]);
+        assert_eq!(
+            found,
+            [
+                "s.rs:6:9: `extra` is behind `#[cfg(..)]` or `#[cfg_attr(..)]`: the CLI does not know which features are on, so a table's columns cannot depend on them"
+            ]
+        );
     }
 }
 
@@ -845,15 +1177,24 @@ impl crate::error::Classified for ScanError {
     }
 
     fn items(&self) -> Vec<crate::error::ErrorItem> {
-        let ScanError::Source(errors) = self else { return Vec::new() };
+        let ScanError::Source(errors) = self else {
+            return Vec::new();
+        };
         errors
             .iter()
             .map(|e| {
                 let mut location = crate::error::Span::from(&e.location);
                 location.end_line = Some(e.end_line);
                 location.end_column = Some(e.end_column);
-                let snippet = crate::error::Snippet { lines: e.lines.clone(), range: e.span_in_lines() };
-                crate::error::ErrorItem { location: Some(location), snippet: Some(snippet), ..crate::error::ErrorItem::new("source", &e.message) }
+                let snippet = crate::error::Snippet {
+                    lines: e.lines.clone(),
+                    range: e.span_in_lines(),
+                };
+                crate::error::ErrorItem {
+                    location: Some(location),
+                    snippet: Some(snippet),
+                    ..crate::error::ErrorItem::new("source", &e.message)
+                }
             })
             .collect()
     }

@@ -32,7 +32,11 @@ impl SqlExpr {
     }
 
     /// Made from text the grammar has just checked with `checks`.
-    pub(crate) fn checked_by(checks: &dyn SqlFragments, key: &str, text: &str) -> Result<SqlExpr, String> {
+    pub(crate) fn checked_by(
+        checks: &dyn SqlFragments,
+        key: &str,
+        text: &str,
+    ) -> Result<SqlExpr, String> {
         checks.expression(key, text)?;
         Ok(SqlExpr(text.trim().to_owned()))
     }
@@ -59,7 +63,10 @@ impl SqlType {
                         if c == '"' {
                             quoted = !quoted;
                         }
-                        quoted || c == '"' || c.is_ascii_alphanumeric() || matches!(c, '_' | ' ' | '.' | '(' | ')' | ',' | '[' | ']')
+                        quoted
+                            || c == '"'
+                            || c.is_ascii_alphanumeric()
+                            || matches!(c, '_' | ' ' | '.' | '(' | ')' | ',' | '[' | ']')
                     })
                     && !quoted;
                 if plain && checker().sql_type(text).is_ok() && cfg!(feature = "compiler") {
@@ -74,13 +81,20 @@ impl SqlType {
     /// Made from text the grammar checks with `checks`: a type in its canonical spelling,
     /// or the name of a type the database defines as a catalog prints it (`"DBRoleType"`,
     /// `auth."Mood"[]`; see [`SqlType::is_defined_type_name`]), kept as written.
-    pub(crate) fn checked_by(checks: &dyn SqlFragments, text: &str) -> Result<SqlType, crate::schema::types::SqlTypeError> {
+    pub(crate) fn checked_by(
+        checks: &dyn SqlFragments,
+        text: &str,
+    ) -> Result<SqlType, crate::schema::types::SqlTypeError> {
         let canonical = match crate::schema::types::canonical_sql_type(text) {
             Ok(canonical) => canonical,
-            Err(_) if SqlType::is_defined_type_name(text) => return Ok(SqlType(text.trim().to_owned())),
+            Err(_) if SqlType::is_defined_type_name(text) => {
+                return Ok(SqlType(text.trim().to_owned()));
+            }
             Err(e) => return Err(e),
         };
-        checks.sql_type(&canonical).map_err(|why| crate::schema::types::SqlTypeError::NotAType(text.trim().to_owned(), why))?;
+        checks.sql_type(&canonical).map_err(|why| {
+            crate::schema::types::SqlTypeError::NotAType(text.trim().to_owned(), why)
+        })?;
         Ok(SqlType(canonical))
     }
 
@@ -119,7 +133,10 @@ impl SqlType {
                     quoted_parts += 1;
                 }
                 Some(c) if c.is_ascii_alphabetic() || *c == '_' => {
-                    while chars.peek().is_some_and(|c| c.is_ascii_alphanumeric() || *c == '_') {
+                    while chars
+                        .peek()
+                        .is_some_and(|c| c.is_ascii_alphanumeric() || *c == '_')
+                    {
                         chars.next();
                     }
                 }
@@ -173,7 +190,9 @@ pub fn check_sql_expression(key: &str, expr: &str) -> Result<(), String> {
             "columns" => "`columns(\"lower(email)\")`".to_owned(),
             _ => format!("`{key} = \"now()\"` or `{key} = \"'draft'\"`"),
         };
-        return Err(format!("empty `{key}`: write a SQL expression such as {example}"));
+        return Err(format!(
+            "empty `{key}`: write a SQL expression such as {example}"
+        ));
     }
     let mut depth = 0i32;
     let mut in_string = false;
@@ -202,7 +221,8 @@ pub fn check_sql_expression(key: &str, expr: &str) -> Result<(), String> {
         match c {
             '\'' => {
                 in_string = true;
-                escapes = matches!(before[1], Some('e' | 'E')) && !before[0].is_some_and(|p| p.is_alphanumeric() || p == '_');
+                escapes = matches!(before[1], Some('e' | 'E'))
+                    && !before[0].is_some_and(|p| p.is_alphanumeric() || p == '_');
             }
             // A quoted name (`"it's"`, `"a""b"`) is read through to its end: nothing in it
             // is a quote, a bracket or a separator.
@@ -213,7 +233,9 @@ pub fn check_sql_expression(key: &str, expr: &str) -> Result<(), String> {
                     }
                     Some('"') => break,
                     Some(_) => {}
-                    None => return Err(format!("`{key} = \"{expr}\"` has an unclosed quoted name")),
+                    None => {
+                        return Err(format!("`{key} = \"{expr}\"` has an unclosed quoted name"));
+                    }
                 }
             },
             '(' => depth += 1,
@@ -223,14 +245,24 @@ pub fn check_sql_expression(key: &str, expr: &str) -> Result<(), String> {
                     return Err(format!("`{key} = \"{expr}\"` has a `)` without its `(`"));
                 }
             }
-            ';' => return Err(format!("`{key} = \"{expr}\"` contains `;`: it is one expression, not a statement")),
-            '-' if chars.peek() == Some(&'-') => return Err(format!("`{key} = \"{expr}\"` contains a `--` comment")),
-            '/' if chars.peek() == Some(&'*') => return Err(format!("`{key} = \"{expr}\"` contains a `/*` comment")),
+            ';' => {
+                return Err(format!(
+                    "`{key} = \"{expr}\"` contains `;`: it is one expression, not a statement"
+                ));
+            }
+            '-' if chars.peek() == Some(&'-') => {
+                return Err(format!("`{key} = \"{expr}\"` contains a `--` comment"));
+            }
+            '/' if chars.peek() == Some(&'*') => {
+                return Err(format!("`{key} = \"{expr}\"` contains a `/*` comment"));
+            }
             _ => {}
         }
     }
     if in_string {
-        return Err(format!("`{key} = \"{expr}\"` has an unclosed string literal; SQL strings use single quotes: `{key} = \"'text'\"`"));
+        return Err(format!(
+            "`{key} = \"{expr}\"` has an unclosed string literal; SQL strings use single quotes: `{key} = \"'text'\"`"
+        ));
     }
     if depth != 0 {
         return Err(format!("`{key} = \"{expr}\"` has unbalanced parentheses"));
@@ -268,20 +300,71 @@ const SET_RETURNING: &[&str] = &[
 /// PostgreSQL's aggregate and window functions, refused in defaults, checks and indexes.
 #[cfg(feature = "compiler")]
 const AGGREGATES: &[&str] = &[
-    "count", "sum", "avg", "min", "max", "array_agg", "string_agg", "bool_and", "bool_or", "every", "json_agg", "jsonb_agg", "json_object_agg", "jsonb_object_agg", "bit_and", "bit_or",
-    "stddev", "variance", "percentile_cont", "percentile_disc", "mode", "row_number", "rank", "dense_rank", "lag", "lead", "first_value", "last_value", "ntile",
+    "count",
+    "sum",
+    "avg",
+    "min",
+    "max",
+    "array_agg",
+    "string_agg",
+    "bool_and",
+    "bool_or",
+    "every",
+    "json_agg",
+    "jsonb_agg",
+    "json_object_agg",
+    "jsonb_object_agg",
+    "bit_and",
+    "bit_or",
+    "stddev",
+    "variance",
+    "percentile_cont",
+    "percentile_disc",
+    "mode",
+    "row_number",
+    "rank",
+    "dense_rank",
+    "lag",
+    "lead",
+    "first_value",
+    "last_value",
+    "ntile",
 ];
 
 /// Common functions that are not IMMUTABLE, refused in an index's keys and predicate.
 #[cfg(feature = "compiler")]
 const NOT_IMMUTABLE: &[&str] = &[
-    "now", "random", "gen_random_uuid", "clock_timestamp", "statement_timestamp", "transaction_timestamp", "timeofday", "nextval", "currval", "lastval", "txid_current",
-    "current_timestamp", "current_date", "current_time", "localtimestamp", "localtime", "current_user", "session_user",
+    "now",
+    "random",
+    "gen_random_uuid",
+    "clock_timestamp",
+    "statement_timestamp",
+    "transaction_timestamp",
+    "timeofday",
+    "nextval",
+    "currval",
+    "lastval",
+    "txid_current",
+    "current_timestamp",
+    "current_date",
+    "current_time",
+    "localtimestamp",
+    "localtime",
+    "current_user",
+    "session_user",
 ];
 
 /// Those of [`NOT_IMMUTABLE`] that are written without parentheses.
 #[cfg(feature = "compiler")]
-const NOT_IMMUTABLE_WORDS: &[&str] = &["current_timestamp", "current_date", "current_time", "localtimestamp", "localtime", "current_user", "session_user"];
+const NOT_IMMUTABLE_WORDS: &[&str] = &[
+    "current_timestamp",
+    "current_date",
+    "current_time",
+    "localtimestamp",
+    "localtime",
+    "current_user",
+    "session_user",
+];
 
 /// `text` with each `COLLATE <name>` taken out, for the parser only, which reads no
 /// `COLLATE` after a cast (`('x'::text COLLATE "C")`, as PostgreSQL prints a default). The
@@ -289,7 +372,9 @@ const NOT_IMMUTABLE_WORDS: &[&str] = &["current_timestamp", "current_date", "cur
 #[cfg(feature = "compiler")]
 fn without_collations(text: &str) -> std::borrow::Cow<'_, str> {
     use sqlparser::tokenizer::Token;
-    let Ok(lexemes) = crate::sql::tokens::lex(text) else { return text.into() };
+    let Ok(lexemes) = crate::sql::tokens::lex(text) else {
+        return text.into();
+    };
     if !lexemes.iter().any(|l| l.is_word("COLLATE")) {
         return text.into();
     }
@@ -329,7 +414,10 @@ fn without_collations(text: &str) -> std::borrow::Cow<'_, str> {
 
 #[cfg(feature = "compiler")]
 fn too_long() -> Result<(), String> {
-    Err(format!("the SQL parser did not finish reading it in {} s (it backtracks on some shapes of text): write it more simply", crate::sql::PARSE_BUDGET.as_secs()))
+    Err(format!(
+        "the SQL parser did not finish reading it in {} s (it backtracks on some shapes of text): write it more simply",
+        crate::sql::PARSE_BUDGET.as_secs()
+    ))
 }
 
 /// Refuses text holding a name the parser would take too long over (see
@@ -338,10 +426,15 @@ fn too_long() -> Result<(), String> {
 fn long_names(key: &str, words: &[crate::sql::tokens::Lexeme]) -> Result<(), String> {
     let max = crate::sql::tokens::MAX_NAME_DOTS;
     if crate::sql::tokens::longest_dotted_name(words) > max {
-        return Err(format!("`{key}` holds a name of more than {} parts; PostgreSQL's have at most four (catalog.schema.table.column)", max + 1));
+        return Err(format!(
+            "`{key}` holds a name of more than {} parts; PostgreSQL's have at most four (catalog.schema.table.column)",
+            max + 1
+        ));
     }
     if crate::sql::tokens::has_stray_dot(words) {
-        return Err(format!("`{key}` holds a `.` that joins no two parts of a name"));
+        return Err(format!(
+            "`{key}` holds a `.` that joins no two parts of a name"
+        ));
     }
     Ok(())
 }
@@ -352,9 +445,15 @@ pub struct ParsedFragments;
 
 #[cfg(feature = "compiler")]
 /// `parse` on the whole of `text`, then nothing left but whitespace and comments.
-fn exactly_one<T>(text: &str, what: &str, parse: impl FnOnce(&mut sqlparser::parser::Parser) -> Result<T, sqlparser::parser::ParserError>) -> Result<T, String> {
+fn exactly_one<T>(
+    text: &str,
+    what: &str,
+    parse: impl FnOnce(&mut sqlparser::parser::Parser) -> Result<T, sqlparser::parser::ParserError>,
+) -> Result<T, String> {
     let dialect = sqlparser::dialect::PostgreSqlDialect {};
-    let mut parser = sqlparser::parser::Parser::new(&dialect).try_with_sql(text).map_err(|e| e.to_string())?;
+    let mut parser = sqlparser::parser::Parser::new(&dialect)
+        .try_with_sql(text)
+        .map_err(|e| e.to_string())?;
     let value = parse(&mut parser).map_err(|e| format!("not {what}: {e}"))?;
     match parser.peek_token().token {
         sqlparser::tokenizer::Token::EOF => Ok(value),
@@ -368,42 +467,84 @@ impl SqlFragments for ParsedFragments {
         // The lexical rules first (no `;`, no comment), for their clearer messages.
         check_sql_expression(key, text)?;
         if text.contains(crate::sql::split::BREAKPOINT) {
-            return Err(format!("`{key}` holds `{}`, on which drizzle-kit's migrator splits files: spell it another way", crate::sql::split::BREAKPOINT));
+            return Err(format!(
+                "`{key}` holds `{}`, on which drizzle-kit's migrator splits files: spell it another way",
+                crate::sql::split::BREAKPOINT
+            ));
         }
         // The parser reads `'x' NOT NULL` as `'x' IS NOT NULL`; PostgreSQL would read it,
         // after DEFAULT, as a constraint. (Defaults are written in parentheses as well.)
         let words = crate::sql::tokens::significant(text);
-        if words.windows(2).enumerate().any(|(i, w)| w[0].is_word("NOT") && w[1].is_word("NULL") && !(i > 0 && words[i - 1].is_word("IS"))) {
-            return Err(format!("`{key}` ends in `NOT NULL`, which is a constraint, not part of a value: nullability comes from the field's type (`Option<T>` or not)"));
+        if words.windows(2).enumerate().any(|(i, w)| {
+            w[0].is_word("NOT") && w[1].is_word("NULL") && !(i > 0 && words[i - 1].is_word("IS"))
+        }) {
+            return Err(format!(
+                "`{key}` ends in `NOT NULL`, which is a constraint, not part of a value: nullability comes from the field's type (`Option<T>` or not)"
+            ));
         }
         // PostgreSQL refuses subqueries in a DEFAULT and a CHECK ("cannot use subquery in
         // DEFAULT expression"): refused here, where the attribute or file is named, not at
         // deploy. A subquery is a parenthesis opening on one of these words (`(SELECT`,
         // `EXISTS (WITH`, `IN (VALUES`); elsewhere `WITH` is a type's (`with time zone`).
-        if let Some(w) = words.windows(2).find(|w| w[0].token == sqlparser::tokenizer::Token::LParen && ["SELECT", "WITH", "VALUES", "TABLE"].iter().any(|k| w[1].is_word(k))) {
-            return Err(format!("`{key}` holds a subquery (`({}`), which PostgreSQL refuses in a default, a check or an index: compute the value in the application, or use a function", w[1].token));
+        if let Some(w) = words.windows(2).find(|w| {
+            w[0].token == sqlparser::tokenizer::Token::LParen
+                && ["SELECT", "WITH", "VALUES", "TABLE"]
+                    .iter()
+                    .any(|k| w[1].is_word(k))
+        }) {
+            return Err(format!(
+                "`{key}` holds a subquery (`({}`), which PostgreSQL refuses in a default, a check or an index: compute the value in the application, or use a function",
+                w[1].token
+            ));
         }
-        if let Some(call) = words.windows(2).find(|w| w[1].token == sqlparser::tokenizer::Token::LParen && SET_RETURNING.iter().any(|f| w[0].is_word(f))) {
-            return Err(format!("`{key}` calls `{}`, which returns a set of rows; PostgreSQL refuses it in a default, a check or an index", call[0].token));
+        if let Some(call) = words.windows(2).find(|w| {
+            w[1].token == sqlparser::tokenizer::Token::LParen
+                && SET_RETURNING.iter().any(|f| w[0].is_word(f))
+        }) {
+            return Err(format!(
+                "`{key}` calls `{}`, which returns a set of rows; PostgreSQL refuses it in a default, a check or an index",
+                call[0].token
+            ));
         }
-        if let Some(call) = words.windows(2).find(|w| w[1].token == sqlparser::tokenizer::Token::LParen && AGGREGATES.iter().any(|f| w[0].is_word(f))) {
-            return Err(format!("`{key}` calls `{}`, which aggregates rows; PostgreSQL refuses it in a default, a check or an index", call[0].token));
+        if let Some(call) = words.windows(2).find(|w| {
+            w[1].token == sqlparser::tokenizer::Token::LParen
+                && AGGREGATES.iter().any(|f| w[0].is_word(f))
+        }) {
+            return Err(format!(
+                "`{key}` calls `{}`, which aggregates rows; PostgreSQL refuses it in a default, a check or an index",
+                call[0].token
+            ));
         }
         // An index's keys and predicate are computed once per row and kept: PostgreSQL
         // takes only IMMUTABLE functions there. The common ones that are not are named.
         if matches!(key, "columns" | "where")
-            && let Some(call) = words.iter().enumerate().find(|(i, w)| NOT_IMMUTABLE.iter().any(|f| w.is_word(f)) && (words.get(i + 1).is_some_and(|n| n.token == sqlparser::tokenizer::Token::LParen) || NOT_IMMUTABLE_WORDS.iter().any(|f| w.is_word(f))))
+            && let Some(call) = words.iter().enumerate().find(|(i, w)| {
+                NOT_IMMUTABLE.iter().any(|f| w.is_word(f))
+                    && (words
+                        .get(i + 1)
+                        .is_some_and(|n| n.token == sqlparser::tokenizer::Token::LParen)
+                        || NOT_IMMUTABLE_WORDS.iter().any(|f| w.is_word(f)))
+            })
         {
-            return Err(format!("`{key}` uses `{}`, whose value changes from call to call or with the session; PostgreSQL takes only IMMUTABLE functions in an index", call.1.token));
+            return Err(format!(
+                "`{key}` uses `{}`, whose value changes from call to call or with the session; PostgreSQL takes only IMMUTABLE functions in an index",
+                call.1.token
+            ));
         }
         long_names(key, &words)?;
         let text = without_collations(text).into_owned();
-        crate::sql::within_parse_budget(&text, |text| exactly_one(text, "one SQL expression", |p| p.parse_expr()).map(drop)).unwrap_or_else(too_long)
+        crate::sql::within_parse_budget(&text, |text| {
+            exactly_one(text, "one SQL expression", |p| p.parse_expr()).map(drop)
+        })
+        .unwrap_or_else(too_long)
     }
 
     fn sql_type(&self, text: &str) -> Result<(), String> {
         long_names("sql_type", &crate::sql::tokens::significant(text))?;
-        crate::sql::within_parse_budget(text, |text| exactly_one(text, "one SQL type", |p| p.parse_data_type()).map(drop)).unwrap_or_else(too_long)
+        crate::sql::within_parse_budget(text, |text| {
+            exactly_one(text, "one SQL type", |p| p.parse_data_type()).map(drop)
+        })
+        .unwrap_or_else(too_long)
     }
 }
 
@@ -433,7 +574,10 @@ pub fn expression_columns(text: &str) -> Option<Vec<String>> {
 /// comparable spelling; `None` when it does not parse. For an index's expressions after
 /// `renamed_from`, which PostgreSQL rewrites on `RENAME COLUMN` by itself.
 #[cfg(feature = "compiler")]
-pub fn with_columns_renamed(text: &str, renames: &std::collections::BTreeMap<String, String>) -> Option<String> {
+pub fn with_columns_renamed(
+    text: &str,
+    renames: &std::collections::BTreeMap<String, String>,
+) -> Option<String> {
     let mut parsed = parse_expression(text)?;
     each_column(&mut parsed, &mut |ident| {
         if let Some(new) = renames.get(&folded(ident)) {
@@ -447,13 +591,20 @@ pub fn with_columns_renamed(text: &str, renames: &std::collections::BTreeMap<Str
 #[cfg(feature = "compiler")]
 fn parse_expression(text: &str) -> Option<sqlparser::ast::Expr> {
     let text = without_collations(text).into_owned();
-    crate::sql::within_parse_budget(&text, |text| exactly_one(text, "one SQL expression", |p| p.parse_expr()).ok()).flatten()
+    crate::sql::within_parse_budget(&text, |text| {
+        exactly_one(text, "one SQL expression", |p| p.parse_expr()).ok()
+    })
+    .flatten()
 }
 
 /// A name as PostgreSQL keeps it: unquoted ones folded to lower case.
 #[cfg(feature = "compiler")]
 fn folded(ident: &sqlparser::ast::Ident) -> String {
-    if ident.quote_style.is_some() { ident.value.clone() } else { ident.value.to_lowercase() }
+    if ident.quote_style.is_some() {
+        ident.value.clone()
+    } else {
+        ident.value.to_lowercase()
+    }
 }
 
 /// Calls `f` on each column name in `expr` (a qualified one's last part), through the
@@ -468,9 +619,27 @@ fn each_column(expr: &mut sqlparser::ast::Expr, f: &mut dyn FnMut(&mut sqlparser
                 f(last);
             }
         }
-        Expr::Nested(e) | Expr::IsNull(e) | Expr::IsNotNull(e) | Expr::IsTrue(e) | Expr::IsFalse(e) | Expr::IsNotTrue(e) | Expr::IsNotFalse(e) => each_column(e, f),
-        Expr::UnaryOp { expr, .. } | Expr::Cast { expr, .. } | Expr::Collate { expr, .. } => each_column(expr, f),
-        Expr::BinaryOp { left, right, .. } | Expr::Like { expr: left, pattern: right, .. } | Expr::ILike { expr: left, pattern: right, .. } => {
+        Expr::Nested(e)
+        | Expr::IsNull(e)
+        | Expr::IsNotNull(e)
+        | Expr::IsTrue(e)
+        | Expr::IsFalse(e)
+        | Expr::IsNotTrue(e)
+        | Expr::IsNotFalse(e) => each_column(e, f),
+        Expr::UnaryOp { expr, .. } | Expr::Cast { expr, .. } | Expr::Collate { expr, .. } => {
+            each_column(expr, f)
+        }
+        Expr::BinaryOp { left, right, .. }
+        | Expr::Like {
+            expr: left,
+            pattern: right,
+            ..
+        }
+        | Expr::ILike {
+            expr: left,
+            pattern: right,
+            ..
+        } => {
             each_column(left, f);
             each_column(right, f);
         }
@@ -478,7 +647,9 @@ fn each_column(expr: &mut sqlparser::ast::Expr, f: &mut dyn FnMut(&mut sqlparser
             each_column(expr, f);
             list.iter_mut().for_each(|e| each_column(e, f));
         }
-        Expr::Between { expr, low, high, .. } => {
+        Expr::Between {
+            expr, low, high, ..
+        } => {
             for e in [expr, low, high] {
                 each_column(e, f);
             }
@@ -492,7 +663,12 @@ fn each_column(expr: &mut sqlparser::ast::Expr, f: &mut dyn FnMut(&mut sqlparser
                 }
             }
         }
-        Expr::Case { operand, conditions, else_result, .. } => {
+        Expr::Case {
+            operand,
+            conditions,
+            else_result,
+            ..
+        } => {
             operand.iter_mut().for_each(|e| each_column(e, f));
             for when in conditions {
                 each_column(&mut when.condition, f);
@@ -512,7 +688,14 @@ fn canonical(expr: sqlparser::ast::Expr) -> sqlparser::ast::Expr {
     let lower = |mut ident: Ident| {
         if ident.quote_style.is_none() {
             ident.value = ident.value.to_lowercase();
-        } else if ident.value.starts_with(|c: char| c.is_ascii_lowercase() || c == '_') && ident.value.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_') {
+        } else if ident
+            .value
+            .starts_with(|c: char| c.is_ascii_lowercase() || c == '_')
+            && ident
+                .value
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        {
             ident.quote_style = None;
         }
         ident
@@ -520,22 +703,85 @@ fn canonical(expr: sqlparser::ast::Expr) -> sqlparser::ast::Expr {
     // An operand that is itself an operation is parenthesised, and nothing else is.
     let operand = |e: Expr| {
         let e = canonical(e);
-        if matches!(e, Expr::BinaryOp { .. } | Expr::UnaryOp { .. } | Expr::IsNull(_) | Expr::IsNotNull(_) | Expr::InList { .. } | Expr::Between { .. }) { Expr::Nested(Box::new(e)) } else { e }
+        if matches!(
+            e,
+            Expr::BinaryOp { .. }
+                | Expr::UnaryOp { .. }
+                | Expr::IsNull(_)
+                | Expr::IsNotNull(_)
+                | Expr::InList { .. }
+                | Expr::Between { .. }
+        ) {
+            Expr::Nested(Box::new(e))
+        } else {
+            e
+        }
     };
     match expr {
         Expr::Nested(inner) => canonical(*inner),
         Expr::Identifier(ident) => Expr::Identifier(lower(ident)),
         // In an index's expression or predicate a qualified name can only be the table's
         // own column (drizzle-kit writes `"t"."c"`; PostgreSQL prints `c`).
-        Expr::CompoundIdentifier(idents) => idents.into_iter().last().map(|i| Expr::Identifier(lower(i))).unwrap_or(Expr::Value(sqlparser::ast::Value::Null.into())),
-        Expr::Cast { expr, data_type: DataType::Text, .. } if matches!(canonical((*expr).clone()), Expr::Value(_) | Expr::Identifier(_) | Expr::CompoundIdentifier(_)) => canonical(*expr),
-        Expr::Cast { kind, expr, data_type, array, format } => Expr::Cast { kind, expr: Box::new(operand(*expr)), data_type, array, format },
-        Expr::BinaryOp { left, op, right } => Expr::BinaryOp { left: Box::new(operand(*left)), op, right: Box::new(operand(*right)) },
-        Expr::UnaryOp { op, expr } => Expr::UnaryOp { op, expr: Box::new(operand(*expr)) },
+        Expr::CompoundIdentifier(idents) => idents
+            .into_iter()
+            .last()
+            .map(|i| Expr::Identifier(lower(i)))
+            .unwrap_or(Expr::Value(sqlparser::ast::Value::Null.into())),
+        Expr::Cast {
+            expr,
+            data_type: DataType::Text,
+            ..
+        } if matches!(
+            canonical((*expr).clone()),
+            Expr::Value(_) | Expr::Identifier(_) | Expr::CompoundIdentifier(_)
+        ) =>
+        {
+            canonical(*expr)
+        }
+        Expr::Cast {
+            kind,
+            expr,
+            data_type,
+            array,
+            format,
+        } => Expr::Cast {
+            kind,
+            expr: Box::new(operand(*expr)),
+            data_type,
+            array,
+            format,
+        },
+        Expr::BinaryOp { left, op, right } => Expr::BinaryOp {
+            left: Box::new(operand(*left)),
+            op,
+            right: Box::new(operand(*right)),
+        },
+        Expr::UnaryOp { op, expr } => Expr::UnaryOp {
+            op,
+            expr: Box::new(operand(*expr)),
+        },
         Expr::IsNull(e) => Expr::IsNull(Box::new(operand(*e))),
         Expr::IsNotNull(e) => Expr::IsNotNull(Box::new(operand(*e))),
-        Expr::InList { expr, list, negated } => Expr::InList { expr: Box::new(operand(*expr)), list: list.into_iter().map(canonical).collect(), negated },
-        Expr::Between { expr, negated, low, high } => Expr::Between { expr: Box::new(operand(*expr)), negated, low: Box::new(operand(*low)), high: Box::new(operand(*high)) },
+        Expr::InList {
+            expr,
+            list,
+            negated,
+        } => Expr::InList {
+            expr: Box::new(operand(*expr)),
+            list: list.into_iter().map(canonical).collect(),
+            negated,
+        },
+        Expr::Between {
+            expr,
+            negated,
+            low,
+            high,
+        } => Expr::Between {
+            expr: Box::new(operand(*expr)),
+            negated,
+            low: Box::new(operand(*low)),
+            high: Box::new(operand(*high)),
+        },
         Expr::Function(mut function) => {
             for part in &mut function.name.0 {
                 if let sqlparser::ast::ObjectNamePart::Identifier(ident) = part {
@@ -615,7 +861,21 @@ mod tests {
     #[test]
     fn one_expression_and_nothing_else() {
         let f = ParsedFragments;
-        for ok in ["now()", "'draft'", "0", "gen_random_uuid()", "price >= 0 AND price < 100", "E'it\\'s'", "'{}'::jsonb", "a IS NOT NULL", "'select'", "\"select\" > 0", "'{1}'::integer[]", "\"it's\" > 0", "\"a\"\"b;(\" <> ''"] {
+        for ok in [
+            "now()",
+            "'draft'",
+            "0",
+            "gen_random_uuid()",
+            "price >= 0 AND price < 100",
+            "E'it\\'s'",
+            "'{}'::jsonb",
+            "a IS NOT NULL",
+            "'select'",
+            "\"select\" > 0",
+            "'{1}'::integer[]",
+            "\"it's\" > 0",
+            "\"a\"\"b;(\" <> ''",
+        ] {
             assert_eq!(LexicalChecks.expression("default", ok), Ok(()), "{ok}");
             assert_eq!(f.expression("default", ok), Ok(()), "{ok}");
         }
@@ -636,7 +896,10 @@ mod tests {
             "generate_series(1, 3)",
             "'x') NOT NULL, CONSTRAINT x PRIMARY KEY (id)); DROP TABLE IF EXISTS victim; CREATE TABLE pwn (id uuid, a text DEFAULT ('y'",
         ] {
-            assert!(f.expression("default", bad).is_err(), "{bad:?} should be refused");
+            assert!(
+                f.expression("default", bad).is_err(),
+                "{bad:?} should be refused"
+            );
         }
     }
 
@@ -645,31 +908,132 @@ mod tests {
     /// the snapshots made from it hold these, and every one must read.
     #[test]
     fn what_the_catalog_prints_reads() {
-        for default in ["'infinity'::timestamp with time zone", "'12:00:00+00'::time with time zone", "'x'::text", "('x'::text COLLATE \"C\")", "'v'::character varying", "1.5", "'{1,2}'::integer[]", "'{}'::jsonb", "'1 day'::interval", "'101'::\"bit\"", "(now() AT TIME ZONE 'utc'::text)", "ARRAY[]::text[]", "CURRENT_DATE", "gen_random_uuid()", "((1 > 0) IS TRUE)", "(upper(lower('x'::text)) || 'y'::text)", "'-1'::integer", "'a\\b'::text", "'a'::\"char\"", "0.00", "CURRENT_USER", "LOCALTIMESTAMP(3)", "(('a'::text || 'b'::text))::character varying", "'NaN'::double precision", "CURRENT_TIME", "(((2)::double precision ^ (40)::double precision))::bigint", "to_char(now(), 'YYYY'::text)"] {
-            assert!(SqlExpr::parse("default", default).is_ok(), "{default}: {:?}", SqlExpr::parse("default", default));
+        for default in [
+            "'infinity'::timestamp with time zone",
+            "'12:00:00+00'::time with time zone",
+            "'x'::text",
+            "('x'::text COLLATE \"C\")",
+            "'v'::character varying",
+            "1.5",
+            "'{1,2}'::integer[]",
+            "'{}'::jsonb",
+            "'1 day'::interval",
+            "'101'::\"bit\"",
+            "(now() AT TIME ZONE 'utc'::text)",
+            "ARRAY[]::text[]",
+            "CURRENT_DATE",
+            "gen_random_uuid()",
+            "((1 > 0) IS TRUE)",
+            "(upper(lower('x'::text)) || 'y'::text)",
+            "'-1'::integer",
+            "'a\\b'::text",
+            "'a'::\"char\"",
+            "0.00",
+            "CURRENT_USER",
+            "LOCALTIMESTAMP(3)",
+            "(('a'::text || 'b'::text))::character varying",
+            "'NaN'::double precision",
+            "CURRENT_TIME",
+            "(((2)::double precision ^ (40)::double precision))::bigint",
+            "to_char(now(), 'YYYY'::text)",
+        ] {
+            assert!(
+                SqlExpr::parse("default", default).is_ok(),
+                "{default}: {:?}",
+                SqlExpr::parse("default", default)
+            );
         }
-        for check in ["((s >= 1) AND (s <= 10))", "((t ~ '^[a-z]+$'::text) AND (t = ANY (ARRAY['ab'::text, 'cd'::text])))", "(u > '2000-01-01 00:00:00+00'::timestamp with time zone)", "((w IS NOT NULL) AND (length(w) > 0))", "(x = ANY (ARRAY[1, 2]))", "((af ~~ 'a%'::text) OR (af ~~* 'B%'::text) OR (af ~ similar_to_escape('c%'::text)))", "(ag IS DISTINCT FROM 3)", "(((ai % 2) = 0) AND (ai <> 4) AND (NOT (ai > 100)))"] {
-            assert!(SqlExpr::parse("expr", check).is_ok(), "{check}: {:?}", SqlExpr::parse("expr", check));
+        for check in [
+            "((s >= 1) AND (s <= 10))",
+            "((t ~ '^[a-z]+$'::text) AND (t = ANY (ARRAY['ab'::text, 'cd'::text])))",
+            "(u > '2000-01-01 00:00:00+00'::timestamp with time zone)",
+            "((w IS NOT NULL) AND (length(w) > 0))",
+            "(x = ANY (ARRAY[1, 2]))",
+            "((af ~~ 'a%'::text) OR (af ~~* 'B%'::text) OR (af ~ similar_to_escape('c%'::text)))",
+            "(ag IS DISTINCT FROM 3)",
+            "(((ai % 2) = 0) AND (ai <> 4) AND (NOT (ai > 100)))",
+        ] {
+            assert!(
+                SqlExpr::parse("expr", check).is_ok(),
+                "{check}: {:?}",
+                SqlExpr::parse("expr", check)
+            );
         }
-        for sql_type in ["\"char\"", "bigint", "bit(3)", "boolean", "character varying(10)", "date", "double precision", "integer", "integer[]", "interval", "jsonb", "numeric", "numeric(10,2)", "text", "text[]", "time with time zone", "time without time zone", "timestamp with time zone", "timestamp without time zone", "timestamp(3) without time zone", "uuid"] {
-            assert!(SqlType::parse(sql_type).is_ok(), "{sql_type}: {:?}", SqlType::parse(sql_type));
+        for sql_type in [
+            "\"char\"",
+            "bigint",
+            "bit(3)",
+            "boolean",
+            "character varying(10)",
+            "date",
+            "double precision",
+            "integer",
+            "integer[]",
+            "interval",
+            "jsonb",
+            "numeric",
+            "numeric(10,2)",
+            "text",
+            "text[]",
+            "time with time zone",
+            "time without time zone",
+            "timestamp with time zone",
+            "timestamp without time zone",
+            "timestamp(3) without time zone",
+            "uuid",
+        ] {
+            assert!(
+                SqlType::parse(sql_type).is_ok(),
+                "{sql_type}: {:?}",
+                SqlType::parse(sql_type)
+            );
         }
     }
 
     #[test]
     fn one_type_and_nothing_else() {
         let f = ParsedFragments;
-        for ok in ["text", "character varying(32)", "numeric(12,2)", "timestamp(3) with time zone", "integer[]", "double precision", "mood"] {
+        for ok in [
+            "text",
+            "character varying(32)",
+            "numeric(12,2)",
+            "timestamp(3) with time zone",
+            "integer[]",
+            "double precision",
+            "mood",
+        ] {
             assert_eq!(f.sql_type(ok), Ok(()), "{ok}");
         }
-        for bad in ["bigint references victim on delete cascade", "text not null", "text default 'x'", "integer, b text"] {
+        for bad in [
+            "bigint references victim on delete cascade",
+            "text not null",
+            "text default 'x'",
+            "integer, b text",
+        ] {
             assert!(f.sql_type(bad).is_err(), "{bad:?} should be refused");
         }
-        for bad in ["text); DROP TABLE victim; --", "\"open", "a\"b\"\"", "text default ''", "bigint references t", "int, evil int", "text collate \"C\""] {
+        for bad in [
+            "text); DROP TABLE victim; --",
+            "\"open",
+            "a\"b\"\"",
+            "text default ''",
+            "bigint references t",
+            "int, evil int",
+            "text collate \"C\"",
+        ] {
             assert!(SqlType::parse(bad).is_err(), "{bad:?} should be refused");
         }
-        for (catalog, kept) in [("\"char\"", "\"char\""), ("public.\"Mood\"", "public.\"Mood\""), ("geometry(Point,4326)", "geometry(Point,4326)"), ("VARCHAR(3)", "character varying(3)")] {
-            assert_eq!(SqlType::parse(catalog).map(String::from), Ok(kept.to_owned()), "{catalog}");
+        for (catalog, kept) in [
+            ("\"char\"", "\"char\""),
+            ("public.\"Mood\"", "public.\"Mood\""),
+            ("geometry(Point,4326)", "geometry(Point,4326)"),
+            ("VARCHAR(3)", "character varying(3)"),
+        ] {
+            assert_eq!(
+                SqlType::parse(catalog).map(String::from),
+                Ok(kept.to_owned()),
+                "{catalog}"
+            );
         }
     }
 
@@ -679,13 +1043,37 @@ mod tests {
     #[test]
     fn aggregates_and_changing_functions_are_refused_where_postgresql_refuses_them() {
         let f = ParsedFragments;
-        assert!(f.expression("columns", "count(x)").unwrap_err().contains("aggregates rows"));
-        assert!(f.expression("default", "max(1)").unwrap_err().contains("aggregates rows"));
-        assert!(f.expression("where", "ts > now()").unwrap_err().contains("only IMMUTABLE"));
-        assert!(f.expression("where", "ts > CURRENT_DATE").unwrap_err().contains("only IMMUTABLE"));
-        assert!(f.expression("columns", "random()").unwrap_err().contains("only IMMUTABLE"));
+        assert!(
+            f.expression("columns", "count(x)")
+                .unwrap_err()
+                .contains("aggregates rows")
+        );
+        assert!(
+            f.expression("default", "max(1)")
+                .unwrap_err()
+                .contains("aggregates rows")
+        );
+        assert!(
+            f.expression("where", "ts > now()")
+                .unwrap_err()
+                .contains("only IMMUTABLE")
+        );
+        assert!(
+            f.expression("where", "ts > CURRENT_DATE")
+                .unwrap_err()
+                .contains("only IMMUTABLE")
+        );
+        assert!(
+            f.expression("columns", "random()")
+                .unwrap_err()
+                .contains("only IMMUTABLE")
+        );
         assert_eq!(f.expression("default", "now()"), Ok(()));
-        assert_eq!(f.expression("where", "count > 0"), Ok(()), "a column named like an aggregate");
+        assert_eq!(
+            f.expression("where", "count > 0"),
+            Ok(()),
+            "a column named like an aggregate"
+        );
         assert_eq!(f.expression("columns", "lower(email)"), Ok(()));
     }
 
@@ -699,19 +1087,48 @@ mod tests {
             ("lower(email)", "lower((email)::text)"),
             ("LOWER(Email)", "lower(email)"),
             ("status = 'active'", "(status = 'active'::text)"),
-            ("\"Document\".\"deletedAt\" IS NULL", "(\"deletedAt\" IS NULL)"),
+            (
+                "\"Document\".\"deletedAt\" IS NULL",
+                "(\"deletedAt\" IS NULL)",
+            ),
             ("a > 0 AND b < 1", "((a > 0) AND (b < 1))"),
         ];
         for (written, printed) in same {
-            assert_eq!(comparable_expression(written), comparable_expression(printed), "{written} / {printed}");
+            assert_eq!(
+                comparable_expression(written),
+                comparable_expression(printed),
+                "{written} / {printed}"
+            );
         }
-        let apart = [("a OR b AND c", "(a OR b) AND c"), ("lower(email)", "upper(email)"), ("\"Email\" IS NULL", "email IS NULL"), ("x > 1", "x > 2")];
+        let apart = [
+            ("a OR b AND c", "(a OR b) AND c"),
+            ("lower(email)", "upper(email)"),
+            ("\"Email\" IS NULL", "email IS NULL"),
+            ("x > 1", "x > 2"),
+        ];
         for (one, other) in apart {
-            assert_ne!(comparable_expression(one), comparable_expression(other), "{one} / {other}");
+            assert_ne!(
+                comparable_expression(one),
+                comparable_expression(other),
+                "{one} / {other}"
+            );
         }
-        assert_eq!(expression_columns("lower(\"Email\") || b::text"), Some(vec!["Email".to_owned(), "b".to_owned()]));
-        assert!(SqlType::is_defined_type_name("\"DBRoleType\"") && SqlType::is_defined_type_name("auth.\"Mood\"[]"));
-        for bad in ["mood", "\"a\"; DROP", "\"\"", "\"open", "a.b.c.\"d\"", "\"x\" int"] {
+        assert_eq!(
+            expression_columns("lower(\"Email\") || b::text"),
+            Some(vec!["Email".to_owned(), "b".to_owned()])
+        );
+        assert!(
+            SqlType::is_defined_type_name("\"DBRoleType\"")
+                && SqlType::is_defined_type_name("auth.\"Mood\"[]")
+        );
+        for bad in [
+            "mood",
+            "\"a\"; DROP",
+            "\"\"",
+            "\"open",
+            "a.b.c.\"d\"",
+            "\"x\" int",
+        ] {
             assert!(!SqlType::is_defined_type_name(bad), "{bad}");
         }
     }

@@ -92,9 +92,47 @@ const BASE_ALIASES: &[(&str, &str)] = &[
 /// Names of `pg_catalog` types a schema's own type would lose to: `"text"` quoted still
 /// finds `pg_catalog.text` first on the search path.
 const CATALOG_TYPE_NAMES: &[&str] = &[
-    "text", "uuid", "json", "jsonb", "date", "bytea", "inet", "cidr", "macaddr", "macaddr8", "money", "interval", "xml", "point", "line",
-    "lseg", "box", "path", "polygon", "circle", "tsvector", "tsquery", "bit", "varbit", "oid", "name", "regclass", "regtype", "int4range",
-    "int8range", "numrange", "tsrange", "tstzrange", "daterange", "record", "void", "trigger", "anyelement", "any", "cstring", "pg_lsn",
+    "text",
+    "uuid",
+    "json",
+    "jsonb",
+    "date",
+    "bytea",
+    "inet",
+    "cidr",
+    "macaddr",
+    "macaddr8",
+    "money",
+    "interval",
+    "xml",
+    "point",
+    "line",
+    "lseg",
+    "box",
+    "path",
+    "polygon",
+    "circle",
+    "tsvector",
+    "tsquery",
+    "bit",
+    "varbit",
+    "oid",
+    "name",
+    "regclass",
+    "regtype",
+    "int4range",
+    "int8range",
+    "numrange",
+    "tsrange",
+    "tstzrange",
+    "daterange",
+    "record",
+    "void",
+    "trigger",
+    "anyelement",
+    "any",
+    "cstring",
+    "pg_lsn",
 ];
 
 /// Whether `name` is the name of a type `pg_catalog` has (an alias such as `int4` included).
@@ -109,7 +147,9 @@ pub enum SqlTypeError {
     #[error("empty SQL type")]
     Empty,
     /// Parentheses or brackets do not match, or stray characters.
-    #[error("malformed SQL type `{0}`: expected a name with optional `(n)` or `(p, s)` and optional `[]`")]
+    #[error(
+        "malformed SQL type `{0}`: expected a name with optional `(n)` or `(p, s)` and optional `[]`"
+    )]
     Malformed(String),
     /// The SQL parser does not read it as exactly one type.
     #[error("`{0}` is not one SQL type: {1}")]
@@ -136,15 +176,24 @@ pub fn canonical_sql_type(text: &str) -> Result<String, SqlTypeError> {
     // `name`, `name(args)`, or, for the time types, `name(p) with[out] time zone`.
     let (base, modifiers, zone_suffix) = match without_array.find('(') {
         Some(open) => {
-            let close = without_array[open..].find(')').map(|c| open + c).ok_or_else(malformed)?;
+            let close = without_array[open..]
+                .find(')')
+                .map(|c| open + c)
+                .ok_or_else(malformed)?;
             let args: Vec<String> = without_array[open + 1..close]
                 .split(',')
                 .map(|a| a.trim().to_owned())
                 .collect();
-            if args.iter().any(|a| a.is_empty() || !a.chars().all(|c| c.is_ascii_digit() || c == '-')) {
+            if args
+                .iter()
+                .any(|a| a.is_empty() || !a.chars().all(|c| c.is_ascii_digit() || c == '-'))
+            {
                 return Err(malformed());
             }
-            let suffix = without_array[close + 1..].split_whitespace().collect::<Vec<_>>().join(" ");
+            let suffix = without_array[close + 1..]
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ");
             let zone = match suffix.as_str() {
                 "" => None,
                 "with time zone" => Some(true),
@@ -157,7 +206,9 @@ pub fn canonical_sql_type(text: &str) -> Result<String, SqlTypeError> {
     };
     let base = base.split_whitespace().collect::<Vec<_>>().join(" ");
     if base.is_empty()
-        || !base.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ' ' || c == '.')
+        || !base
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ' ' || c == '.')
     {
         return Err(malformed());
     }
@@ -176,7 +227,14 @@ pub fn canonical_sql_type(text: &str) -> Result<String, SqlTypeError> {
         },
         // The precision of a time type goes after its first word, as `format_type()`
         // prints it: `timestamptz(3)` is `timestamp(3) with time zone`.
-        (time @ ("timestamp without time zone" | "timestamp with time zone" | "time without time zone" | "time with time zone"), Some(p), zone) => {
+        (
+            time @ ("timestamp without time zone"
+            | "timestamp with time zone"
+            | "time without time zone"
+            | "time with time zone"),
+            Some(p),
+            zone,
+        ) => {
             let (word, implied_zone) = time.split_once(' ').expect("two words");
             // A zone after the precision only follows the bare `timestamp(p)` / `time(p)`.
             if zone.is_some() && written != word {
@@ -205,9 +263,15 @@ pub fn canonical_sql_type(text: &str) -> Result<String, SqlTypeError> {
 /// The base name of a canonical type, without modifiers or array brackets
 /// (`timestamp(3) with time zone` → `timestamp with time zone`).
 pub fn base_name(canonical: &str) -> String {
-    let without_array = canonical.find('[').map_or(canonical, |end| &canonical[..end]);
+    let without_array = canonical
+        .find('[')
+        .map_or(canonical, |end| &canonical[..end]);
     match (without_array.find('('), without_array.find(')')) {
-        (Some(open), Some(close)) if open < close => format!("{}{}", &without_array[..open], &without_array[close + 1..]).trim_end().to_owned(),
+        (Some(open), Some(close)) if open < close => {
+            format!("{}{}", &without_array[..open], &without_array[close + 1..])
+                .trim_end()
+                .to_owned()
+        }
         _ => without_array.trim_end().to_owned(),
     }
 }
@@ -250,7 +314,10 @@ mod tests {
             ("timestamptz(3)", "timestamp(3) with time zone"),
             ("timestamp(3)", "timestamp(3) without time zone"),
             ("TIMESTAMP(0) WITH TIME ZONE", "timestamp(0) with time zone"),
-            ("timestamp(6) without  time zone", "timestamp(6) without time zone"),
+            (
+                "timestamp(6) without  time zone",
+                "timestamp(6) without time zone",
+            ),
             ("time(2)", "time(2) without time zone"),
             ("timetz(4)", "time(4) with time zone"),
             ("float(10)", "real"),
@@ -263,8 +330,23 @@ mod tests {
 
     #[test]
     fn malformed_types_are_refused() {
-        for bad in ["", "varchar(", "varchar(a)", "text; drop table x", "numeric(1,)", "timestamptz(3) with time zone", "timestamp(7)", "float(54)", "float(0)", "integer(3) with time zone", "varchar(3) x"] {
-            assert!(canonical_sql_type(bad).is_err(), "{bad:?} should be refused");
+        for bad in [
+            "",
+            "varchar(",
+            "varchar(a)",
+            "text; drop table x",
+            "numeric(1,)",
+            "timestamptz(3) with time zone",
+            "timestamp(7)",
+            "float(54)",
+            "float(0)",
+            "integer(3) with time zone",
+            "varchar(3) x",
+        ] {
+            assert!(
+                canonical_sql_type(bad).is_err(),
+                "{bad:?} should be refused"
+            );
         }
     }
 
@@ -280,9 +362,15 @@ mod tests {
 
     #[test]
     fn rust_mapping_follows_the_design_table() {
-        assert_eq!(sql_type_for_rust("Vec", &["u8".into()]).as_deref(), Some("bytea"));
+        assert_eq!(
+            sql_type_for_rust("Vec", &["u8".into()]).as_deref(),
+            Some("bytea")
+        );
         assert_eq!(sql_type_for_rust("Vec", &["String".into()]), None);
-        assert_eq!(sql_type_for_rust("DateTime", &["Utc".into()]).as_deref(), Some("timestamp with time zone"));
+        assert_eq!(
+            sql_type_for_rust("DateTime", &["Utc".into()]).as_deref(),
+            Some("timestamp with time zone")
+        );
         assert_eq!(sql_type_for_rust("u32", &[]), None);
     }
 }
@@ -309,12 +397,18 @@ const DEFAULT_OPCLASSES: &[(&str, &str)] = &[
 
 /// The operator class PostgreSQL uses for a key of `sql_type` under `method` when none is
 /// named (the types the Rust mapping gives; `None` where this does not know).
-pub fn default_opclass(sql_type: &str, method: crate::schema::model::IndexMethod) -> Option<&'static str> {
+pub fn default_opclass(
+    sql_type: &str,
+    method: crate::schema::model::IndexMethod,
+) -> Option<&'static str> {
     use crate::schema::model::IndexMethod;
     let base = base_name(sql_type);
     match method {
         IndexMethod::Gin if base == "jsonb" => Some("jsonb_ops"),
-        IndexMethod::Btree | IndexMethod::Hash => DEFAULT_OPCLASSES.iter().find(|(t, _)| *t == base).map(|(_, o)| *o),
+        IndexMethod::Btree | IndexMethod::Hash => DEFAULT_OPCLASSES
+            .iter()
+            .find(|(t, _)| *t == base)
+            .map(|(_, o)| *o),
         _ => None,
     }
 }

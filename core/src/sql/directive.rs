@@ -88,7 +88,14 @@ fn lexemes(statement: &str) -> Vec<Lexeme> {
 fn body(statement: &str, lexemes: &[Lexeme]) -> String {
     let text: String = lexemes
         .iter()
-        .filter(|t| !matches!(t.token, Token::Whitespace(Whitespace::SingleLineComment { .. } | Whitespace::MultiLineComment(_))))
+        .filter(|t| {
+            !matches!(
+                t.token,
+                Token::Whitespace(
+                    Whitespace::SingleLineComment { .. } | Whitespace::MultiLineComment(_)
+                )
+            )
+        })
         .map(|t| &statement[t.bytes.clone()])
         .collect();
     text.trim().trim_end_matches(';').trim_end().to_owned()
@@ -100,13 +107,17 @@ fn body(statement: &str, lexemes: &[Lexeme]) -> String {
 pub fn parse(statement: &str) -> Result<Option<Directive>, DirectiveError> {
     let lexemes = lexemes(statement);
     for t in &lexemes {
-        let Token::Whitespace(Whitespace::SingleLineComment { comment, prefix }) = &t.token else { continue };
+        let Token::Whitespace(Whitespace::SingleLineComment { comment, prefix }) = &t.token else {
+            continue;
+        };
         let line = format!("{prefix}{}", comment.trim_end());
         if let Some(header) = line.strip_prefix(COPY_MARK) {
-            return parse_copy(&line, header, statement, &lexemes).map(|d| Some(Directive::Copy(d)));
+            return parse_copy(&line, header, statement, &lexemes)
+                .map(|d| Some(Directive::Copy(d)));
         }
         if let Some(header) = line.strip_prefix(BACKFILL_MARK) {
-            return parse_backfill(&line, header, statement, &lexemes).map(|d| Some(Directive::Backfill(d)));
+            return parse_backfill(&line, header, statement, &lexemes)
+                .map(|d| Some(Directive::Backfill(d)));
         }
     }
     Ok(None)
@@ -130,9 +141,21 @@ fn top_level_keyword(lexemes: &[Lexeme], keywords: &[&str]) -> Option<String> {
     None
 }
 
-fn parse_copy(header_line: &str, header: &str, statement: &str, lexemes: &[Lexeme]) -> Result<CopyDirective, DirectiveError> {
-    let error = |message: String| DirectiveError { kind: "copy", message };
-    let form = || error(format!("expected `{COPY_MARK}\"source\" -> \"target\"`, found `{header_line}`"));
+fn parse_copy(
+    header_line: &str,
+    header: &str,
+    statement: &str,
+    lexemes: &[Lexeme],
+) -> Result<CopyDirective, DirectiveError> {
+    let error = |message: String| DirectiveError {
+        kind: "copy",
+        message,
+    };
+    let form = || {
+        error(format!(
+            "expected `{COPY_MARK}\"source\" -> \"target\"`, found `{header_line}`"
+        ))
+    };
     let (source, rest) = quoted_ident(header.trim()).ok_or_else(form)?;
     let rest = rest.trim().strip_prefix("->").ok_or_else(form)?;
     let (target, rest) = quoted_ident(rest.trim()).ok_or_else(form)?;
@@ -150,15 +173,38 @@ fn parse_copy(header_line: &str, header: &str, statement: &str, lexemes: &[Lexem
             quote_table(&source)
         )));
     }
-    if let Some(keyword) = top_level_keyword(lexemes, &["WHERE", "ORDER", "LIMIT", "OFFSET", "GROUP", "HAVING", "JOIN", "UNION", "ON"]) {
-        return Err(error(format!("the copy after `{header_line}` must read the whole source table: found {keyword}, and it takes no WHERE, ORDER BY, LIMIT, GROUP BY or JOIN")));
+    if let Some(keyword) = top_level_keyword(
+        lexemes,
+        &[
+            "WHERE", "ORDER", "LIMIT", "OFFSET", "GROUP", "HAVING", "JOIN", "UNION", "ON",
+        ],
+    ) {
+        return Err(error(format!(
+            "the copy after `{header_line}` must read the whole source table: found {keyword}, and it takes no WHERE, ORDER BY, LIMIT, GROUP BY or JOIN"
+        )));
     }
-    Ok(CopyDirective { source, target, insert })
+    Ok(CopyDirective {
+        source,
+        target,
+        insert,
+    })
 }
 
-fn parse_backfill(header_line: &str, header: &str, statement: &str, lexemes: &[Lexeme]) -> Result<BackfillDirective, DirectiveError> {
-    let error = |message: String| DirectiveError { kind: "backfill", message };
-    let form = || error(format!("expected `{BACKFILL_MARK}\"table\".\"column\"`, found `{header_line}`"));
+fn parse_backfill(
+    header_line: &str,
+    header: &str,
+    statement: &str,
+    lexemes: &[Lexeme],
+) -> Result<BackfillDirective, DirectiveError> {
+    let error = |message: String| DirectiveError {
+        kind: "backfill",
+        message,
+    };
+    let form = || {
+        error(format!(
+            "expected `{BACKFILL_MARK}\"table\".\"column\"`, found `{header_line}`"
+        ))
+    };
     let (table, rest) = quoted_ident(header.trim()).ok_or_else(form)?;
     let rest = rest.strip_prefix('.').ok_or_else(form)?;
     let (column, rest) = quoted_ident(rest).ok_or_else(form)?;
@@ -168,16 +214,30 @@ fn parse_backfill(header_line: &str, header: &str, statement: &str, lexemes: &[L
     let update = body(statement, lexemes);
     let expected_start = format!("UPDATE {} SET {} = ", quote_table(&table), quote(&column));
     let expected_end = format!(" WHERE {} IS NULL", quote(&column));
-    let value = update.strip_prefix(&expected_start).and_then(|r| r.strip_suffix(&expected_end)).unwrap_or("");
+    let value = update
+        .strip_prefix(&expected_start)
+        .and_then(|r| r.strip_suffix(&expected_end))
+        .unwrap_or("");
     if value.trim().is_empty() {
-        return Err(error(format!("the statement after `{header_line}` must be one `{expected_start}<value>{expected_end}` (the runner adds the batch's key range)")));
+        return Err(error(format!(
+            "the statement after `{header_line}` must be one `{expected_start}<value>{expected_end}` (the runner adds the batch's key range)"
+        )));
     }
-    Ok(BackfillDirective { table, column, update })
+    Ok(BackfillDirective {
+        table,
+        column,
+        update,
+    })
 }
 
 /// A copy directive over its `INSERT .. SELECT`: `columns` of `target` from
 /// `expressions` over `source` (the form [`parse`] reads back).
-pub fn copy_statement(source: &str, target: &str, columns: &[String], expressions: &[String]) -> String {
+pub fn copy_statement(
+    source: &str,
+    target: &str,
+    columns: &[String],
+    expressions: &[String],
+) -> String {
     format!(
         "{COPY_MARK}{} -> {}\nINSERT INTO {} ({}) SELECT {} FROM {};",
         quote(source),
@@ -193,7 +253,10 @@ pub fn copy_statement(source: &str, target: &str, columns: &[String], expression
 /// NULL (the form [`parse`] reads back).
 pub fn backfill_statement(table: &str, column: &str, value: &str) -> String {
     let (t, c) = (quote(table), quote(column));
-    format!("{BACKFILL_MARK}{t}.{c}\nUPDATE {} SET {c} = {value} WHERE {c} IS NULL;", quote_table(table))
+    format!(
+        "{BACKFILL_MARK}{t}.{c}\nUPDATE {} SET {c} = {value} WHERE {c} IS NULL;",
+        quote_table(table)
+    )
 }
 
 #[cfg(test)]
@@ -203,28 +266,53 @@ mod tests {
     #[test]
     fn a_copy_directive_round_trips_and_a_malformed_one_is_an_error() {
         let sql = "-- tablewright:copy \"bo\"\"oks\" -> \"books__tw_new\"\n-- note\nINSERT INTO \"books__tw_new\" (\"id\") SELECT \"id\" FROM \"bo\"\"oks\";";
-        let Some(Directive::Copy(d)) = parse(sql).unwrap() else { panic!("a copy directive") };
-        assert_eq!((d.source.as_str(), d.target.as_str()), ("bo\"oks", "books__tw_new"));
-        assert_eq!(d.insert, "INSERT INTO \"books__tw_new\" (\"id\") SELECT \"id\" FROM \"bo\"\"oks\"");
+        let Some(Directive::Copy(d)) = parse(sql).unwrap() else {
+            panic!("a copy directive")
+        };
+        assert_eq!(
+            (d.source.as_str(), d.target.as_str()),
+            ("bo\"oks", "books__tw_new")
+        );
+        assert_eq!(
+            d.insert,
+            "INSERT INTO \"books__tw_new\" (\"id\") SELECT \"id\" FROM \"bo\"\"oks\""
+        );
         let written = copy_statement("a", "b", &["\"x\"".into()], &["\"x\"".into()]);
-        assert_eq!(parse(&written).unwrap().map(|d| d.table().to_owned()), Some("a".into()));
+        assert_eq!(
+            parse(&written).unwrap().map(|d| d.table().to_owned()),
+            Some("a".into())
+        );
         assert_eq!(parse("INSERT INTO a SELECT 1").unwrap(), None);
-        assert!(parse("-- tablewright:copy \"a\" \"b\"\nINSERT INTO \"b\" (x) SELECT x FROM \"a\";").is_err());
+        assert!(
+            parse("-- tablewright:copy \"a\" \"b\"\nINSERT INTO \"b\" (x) SELECT x FROM \"a\";")
+                .is_err()
+        );
         assert!(parse("-- tablewright:copy \"a\" -> \"b\"\nINSERT INTO \"b\" (x) SELECT x FROM \"a\" WHERE x > 1;").is_err());
-        assert!(parse("-- tablewright:copy \"a\" -> \"b\"\nINSERT INTO \"b\" (x) SELECT x FROM \"c\";").is_err());
+        assert!(
+            parse("-- tablewright:copy \"a\" -> \"b\"\nINSERT INTO \"b\" (x) SELECT x FROM \"c\";")
+                .is_err()
+        );
         // Keywords inside strings and subqueries are not the copy's own.
         let fill = "-- tablewright:copy \"a\" -> \"b\"\nINSERT INTO \"b\" (x, y) SELECT x, 'no limit set where join' FROM \"a\";";
         assert!(parse(fill).unwrap().is_some());
         // A string that looks like a directive header is not one.
-        assert_eq!(parse("SELECT '\n-- tablewright:copy \"a\" -> \"b\"'").unwrap(), None);
+        assert_eq!(
+            parse("SELECT '\n-- tablewright:copy \"a\" -> \"b\"'").unwrap(),
+            None
+        );
     }
 
     #[test]
     fn a_backfill_directive_round_trips_and_a_malformed_one_is_an_error() {
         let written = backfill_statement("bo\"oks", "format", "'paper; back'");
-        let Some(Directive::Backfill(d)) = parse(&written).unwrap() else { panic!("a backfill directive: {written}") };
+        let Some(Directive::Backfill(d)) = parse(&written).unwrap() else {
+            panic!("a backfill directive: {written}")
+        };
         assert_eq!((d.table.as_str(), d.column.as_str()), ("bo\"oks", "format"));
-        assert_eq!(d.update, "UPDATE \"bo\"\"oks\" SET \"format\" = 'paper; back' WHERE \"format\" IS NULL");
+        assert_eq!(
+            d.update,
+            "UPDATE \"bo\"\"oks\" SET \"format\" = 'paper; back' WHERE \"format\" IS NULL"
+        );
         for bad in [
             "-- tablewright:backfill \"t\" \"c\"\nUPDATE \"t\" SET \"c\" = 1 WHERE \"c\" IS NULL;",
             "-- tablewright:backfill \"t\".\"c\"\nUPDATE \"t\" SET \"c\" = 1;",

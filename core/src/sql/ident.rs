@@ -42,7 +42,11 @@ pub fn parse_qualified(text: &str) -> Option<Vec<String>> {
         let (part, after) = match quoted_ident(rest) {
             Some((name, after)) => (name, after),
             None => {
-                let end = rest.find(|c: char| !(c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '$')).unwrap_or(rest.len());
+                let end = rest
+                    .find(|c: char| {
+                        !(c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '$')
+                    })
+                    .unwrap_or(rest.len());
                 let word = &rest[..end];
                 if word.is_empty() || word.starts_with(|c: char| c.is_ascii_digit() || c == '$') {
                     return None;
@@ -66,7 +70,12 @@ pub fn parse_qualified(text: &str) -> Option<Vec<String>> {
 /// literal in SQL this tool writes.
 pub fn literal(text: &str) -> String {
     if text.contains(['\\', '\0']) {
-        format!("E'{}'", text.replace('\\', "\\\\").replace('\'', "''").replace('\0', "\\x00"))
+        format!(
+            "E'{}'",
+            text.replace('\\', "\\\\")
+                .replace('\'', "''")
+                .replace('\0', "\\x00")
+        )
     } else {
         format!("'{}'", text.replace('\'', "''"))
     }
@@ -74,7 +83,11 @@ pub fn literal(text: &str) -> String {
 
 /// Quotes each identifier, comma-separated.
 pub fn quote_list(idents: &[String]) -> String {
-    idents.iter().map(|c| quote(c)).collect::<Vec<_>>().join(", ")
+    idents
+        .iter()
+        .map(|c| quote(c))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Parses `"name"` at the start of `text`; returns the name and the rest.
@@ -96,14 +109,16 @@ pub fn quoted_ident(text: &str) -> Option<(String, &str)> {
     None
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn a_literal_is_plain_unless_it_must_escape() {
-        assert_eq!(literal("arn:aws:iam::1:role/app"), "'arn:aws:iam::1:role/app'");
+        assert_eq!(
+            literal("arn:aws:iam::1:role/app"),
+            "'arn:aws:iam::1:role/app'"
+        );
         assert_eq!(literal("it's"), "'it''s'");
         assert_eq!(literal("a\\'b"), "E'a\\\\''b'");
         assert_eq!(literal("nul\0"), "E'nul\\x00'");
@@ -112,10 +127,28 @@ mod tests {
 
     #[test]
     fn qualified_names_read_as_postgresql_prints_them() {
-        assert_eq!(parse_qualified("items_id_seq"), Some(vec!["items_id_seq".to_owned()]));
-        assert_eq!(parse_qualified("\"Odd\".\"a\"\"b\""), Some(vec!["Odd".to_owned(), "a\"b".to_owned()]));
-        assert_eq!(parse_qualified("app.s$1"), Some(vec!["app".to_owned(), "s$1".to_owned()]));
-        for bad in ["", "x; DROP TABLE y", "a.", ".a", "Upper", "1a", "\"open", "a b"] {
+        assert_eq!(
+            parse_qualified("items_id_seq"),
+            Some(vec!["items_id_seq".to_owned()])
+        );
+        assert_eq!(
+            parse_qualified("\"Odd\".\"a\"\"b\""),
+            Some(vec!["Odd".to_owned(), "a\"b".to_owned()])
+        );
+        assert_eq!(
+            parse_qualified("app.s$1"),
+            Some(vec!["app".to_owned(), "s$1".to_owned()])
+        );
+        for bad in [
+            "",
+            "x; DROP TABLE y",
+            "a.",
+            ".a",
+            "Upper",
+            "1a",
+            "\"open",
+            "a b",
+        ] {
             assert_eq!(parse_qualified(bad), None, "{bad}");
         }
     }

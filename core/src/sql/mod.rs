@@ -26,7 +26,10 @@ pub mod tokens;
 /// written by a person or printed by PostgreSQL comes near the budget (a check with a
 /// 1,000-value `IN` list as PostgreSQL prints it, 14 KB, parses in 3 ms, release build).
 #[cfg(feature = "compiler")]
-pub fn within_parse_budget<T: Send + 'static>(text: &str, parse: impl FnOnce(&str) -> T + Send + 'static) -> Option<T> {
+pub fn within_parse_budget<T: Send + 'static>(
+    text: &str,
+    parse: impl FnOnce(&str) -> T + Send + 'static,
+) -> Option<T> {
     // Below this length every blow-up found took under 30 ms.
     const INLINE_BYTES: usize = 160;
     if tokens::has_overlong_name(text) {
@@ -37,9 +40,11 @@ pub fn within_parse_budget<T: Send + 'static>(text: &str, parse: impl FnOnce(&st
     }
     let owned = text.to_owned();
     let (tx, rx) = std::sync::mpsc::channel();
-    let spawned = std::thread::Builder::new().name("sql-parse".into()).spawn(move || {
-        let _ = tx.send(parse(&owned));
-    });
+    let spawned = std::thread::Builder::new()
+        .name("sql-parse".into())
+        .spawn(move || {
+            let _ = tx.send(parse(&owned));
+        });
     if spawned.is_err() {
         return None;
     }

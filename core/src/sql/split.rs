@@ -28,7 +28,9 @@ pub fn migration_file(statements: &[String]) -> String {
 /// know, such as `E'\xC3'`) is cut at lines holding only the breakpoint, as drizzle-kit
 /// writes them: it stays readable, and the server judges its SQL.
 pub fn chunks(file: &str) -> Vec<(usize, String)> {
-    let Ok(lexemes) = tokens::lex(file) else { return chunks_by_line(file) };
+    let Ok(lexemes) = tokens::lex(file) else {
+        return chunks_by_line(file);
+    };
     let mut out = Vec::new();
     let mut start = 0;
     let mut first: Option<usize> = None;
@@ -56,7 +58,9 @@ fn chunks_by_line(file: &str) -> Vec<(usize, String)> {
     let mut first_line = 1;
     let mut flush = |lines: &mut Vec<&str>, first: usize| {
         let chunk = lines.join("\n");
-        let code = chunk.lines().position(|l| !l.trim().is_empty() && !l.trim_start().starts_with("--"));
+        let code = chunk
+            .lines()
+            .position(|l| !l.trim().is_empty() && !l.trim_start().starts_with("--"));
         if let Some(k) = code {
             out.push((first + k, chunk.trim().to_owned()));
         }
@@ -86,7 +90,10 @@ pub fn split_statements(file: &str) -> Vec<String> {
 /// counted from `first_line`). Text that does not lex comes back whole.
 pub fn statements_in(text: &str, first_line: usize) -> Vec<(usize, String)> {
     let Ok(lexemes) = tokens::lex(text) else {
-        return Some((first_line, text.trim().to_owned())).filter(|(_, s)| !s.is_empty()).into_iter().collect();
+        return Some((first_line, text.trim().to_owned()))
+            .filter(|(_, s)| !s.is_empty())
+            .into_iter()
+            .collect();
     };
     let mut out = Vec::new();
     let mut start: Option<(usize, usize)> = None;
@@ -113,7 +120,10 @@ pub fn statements_in(text: &str, first_line: usize) -> Vec<(usize, String)> {
             && ends == 0
             && let Some((line, from)) = start.take()
         {
-            out.push((first_line + line - 1, text[from..t.bytes.end].trim().to_owned()));
+            out.push((
+                first_line + line - 1,
+                text[from..t.bytes.end].trim().to_owned(),
+            ));
         }
     }
     if let Some((line, from)) = start {
@@ -138,26 +148,47 @@ mod tests {
         let chunks = chunks(file);
         assert_eq!(chunks.len(), 2, "{chunks:?}");
         assert_eq!(chunks[0].0, 2);
-        assert!(chunks[0].1.starts_with("-- Custom migration") && chunks[0].1.ends_with("SELECT 1;"), "{chunks:?}");
-        assert_eq!(chunks[1], (7, "SELECT $$\n--> statement-breakpoint\n$$;".to_owned()));
+        assert!(
+            chunks[0].1.starts_with("-- Custom migration") && chunks[0].1.ends_with("SELECT 1;"),
+            "{chunks:?}"
+        );
+        assert_eq!(
+            chunks[1],
+            (7, "SELECT $$\n--> statement-breakpoint\n$$;".to_owned())
+        );
     }
 
     #[test]
     fn a_sql_function_body_is_one_statement_with_its_create() {
         let text = "CREATE FUNCTION f(x int) RETURNS int LANGUAGE sql BEGIN ATOMIC SELECT CASE WHEN x > 0 THEN 1 END AS case; SELECT r.end FROM r; END;\nSELECT 2;";
         let statements: Vec<String> = statements_in(text, 1).into_iter().map(|(_, s)| s).collect();
-        assert_eq!(statements, ["CREATE FUNCTION f(x int) RETURNS int LANGUAGE sql BEGIN ATOMIC SELECT CASE WHEN x > 0 THEN 1 END AS case; SELECT r.end FROM r; END;", "SELECT 2;"]);
+        assert_eq!(
+            statements,
+            [
+                "CREATE FUNCTION f(x int) RETURNS int LANGUAGE sql BEGIN ATOMIC SELECT CASE WHEN x > 0 THEN 1 END AS case; SELECT r.end FROM r; END;",
+                "SELECT 2;"
+            ]
+        );
     }
 
     #[test]
     fn a_file_the_tokenizer_cannot_read_is_cut_at_breakpoint_lines() {
         let file = "SELECT E'\\xC3\\xA9';\n--> statement-breakpoint\n-- c\nSELECT 2;\n";
-        assert_eq!(chunks(file), [(1, "SELECT E'\\xC3\\xA9';".to_owned()), (4, "-- c\nSELECT 2;".to_owned())]);
+        assert_eq!(
+            chunks(file),
+            [
+                (1, "SELECT E'\\xC3\\xA9';".to_owned()),
+                (4, "-- c\nSELECT 2;".to_owned())
+            ]
+        );
     }
 
     #[test]
     fn generated_files_split_back_into_their_statements() {
-        let statements = vec!["CREATE TABLE a (x text DEFAULT ';');".to_owned(), "-- label\nDROP TABLE b;".to_owned()];
+        let statements = vec![
+            "CREATE TABLE a (x text DEFAULT ';');".to_owned(),
+            "-- label\nDROP TABLE b;".to_owned(),
+        ];
         assert_eq!(split_statements(&migration_file(&statements)), statements);
     }
 
@@ -166,7 +197,10 @@ mod tests {
         let text = "-- head\nCREATE TABLE a (x text DEFAULT ';');\nDO $$ BEGIN PERFORM 1; END $$;\n/* ; */ SELECT 1";
         let parts = statements_in(text, 10);
         assert_eq!(parts.len(), 3, "{parts:?}");
-        assert_eq!(parts[0], (11, "CREATE TABLE a (x text DEFAULT ';');".to_owned()));
+        assert_eq!(
+            parts[0],
+            (11, "CREATE TABLE a (x text DEFAULT ';');".to_owned())
+        );
         assert_eq!(parts[1].0, 12);
         assert!(parts[1].1.starts_with("DO $$") && parts[1].1.ends_with("$$;"));
         assert_eq!(parts[2], (13, "SELECT 1".to_owned()));

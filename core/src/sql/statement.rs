@@ -82,7 +82,10 @@ pub struct StatementInfo {
 impl StatementInfo {
     /// DSQL answers with a job id that must be awaited (`CALL sys.wait_for_job`).
     pub fn returns_job(&self) -> bool {
-        self.index.as_ref().is_some_and(|i| i.mode == IndexMode::Async) || self.validation.as_ref().is_some_and(|v| v.is_async)
+        self.index
+            .as_ref()
+            .is_some_and(|i| i.mode == IndexMode::Async)
+            || self.validation.as_ref().is_some_and(|v| v.is_async)
     }
 }
 
@@ -103,7 +106,9 @@ fn leading_tokens(sql: &str, limit: usize) -> Vec<Token> {
         .into_iter()
         .take(limit)
         .map(|t| match t.token {
-            SqlToken::Word(w) if w.quote_style.is_none() => Token::Word(w.value.to_ascii_uppercase()),
+            SqlToken::Word(w) if w.quote_style.is_none() => {
+                Token::Word(w.value.to_ascii_uppercase())
+            }
             SqlToken::Word(w) => Token::Quoted(w.value),
             other => Token::Punct(other.to_string()),
         })
@@ -214,8 +219,16 @@ fn sets_session_in_body(body: &str) -> bool {
     }
     let words = tokens::significant(body);
     words.iter().enumerate().any(|(i, t)| {
-        let starts = i == 0 || words[i - 1].token == SqlToken::SemiColon || ["BEGIN", "THEN", "ELSE", "LOOP"].iter().any(|k| words[i - 1].is_word(k));
-        let local = words.get(i + 1).is_some_and(|n| ["LOCAL", "TRANSACTION", "CONSTRAINTS"].iter().any(|k| n.is_word(k)));
+        let starts = i == 0
+            || words[i - 1].token == SqlToken::SemiColon
+            || ["BEGIN", "THEN", "ELSE", "LOOP"]
+                .iter()
+                .any(|k| words[i - 1].is_word(k));
+        let local = words.get(i + 1).is_some_and(|n| {
+            ["LOCAL", "TRANSACTION", "CONSTRAINTS"]
+                .iter()
+                .any(|k| n.is_word(k))
+        });
         starts && (t.is_word("RESET") || (t.is_word("SET") && !local))
     })
 }
@@ -225,16 +238,33 @@ fn outlives_transaction(sql: &str) -> bool {
     let words = tokens::significant(sql);
     let word = |i: usize, k: &str| words.get(i).is_some_and(|t| t.is_word(k));
     let advisory = words.windows(2).any(|w| {
-        w[1].token == SqlToken::LParen && ["pg_advisory_lock", "pg_advisory_lock_shared", "pg_try_advisory_lock", "pg_try_advisory_lock_shared"].iter().any(|f| w[0].is_word(f))
+        w[1].token == SqlToken::LParen
+            && [
+                "pg_advisory_lock",
+                "pg_advisory_lock_shared",
+                "pg_try_advisory_lock",
+                "pg_try_advisory_lock_shared",
+            ]
+            .iter()
+            .any(|f| w[0].is_word(f))
     });
     let temporary = word(0, "CREATE")
         && {
             // `CREATE [GLOBAL | LOCAL] TEMP[ORARY] ..`
-            let at = if word(1, "GLOBAL") || word(1, "LOCAL") { 2 } else { 1 };
+            let at = if word(1, "GLOBAL") || word(1, "LOCAL") {
+                2
+            } else {
+                1
+            };
             word(at, "TEMP") || word(at, "TEMPORARY")
         }
-        && !words.windows(3).any(|w| w[0].is_word("ON") && w[1].is_word("COMMIT") && w[2].is_word("DROP"));
-    let held = word(0, "DECLARE") && words.windows(2).any(|w| w[0].is_word("WITH") && w[1].is_word("HOLD"));
+        && !words
+            .windows(3)
+            .any(|w| w[0].is_word("ON") && w[1].is_word("COMMIT") && w[2].is_word("DROP"));
+    let held = word(0, "DECLARE")
+        && words
+            .windows(2)
+            .any(|w| w[0].is_word("WITH") && w[1].is_word("HOLD"));
     advisory || temporary || held
 }
 
@@ -246,16 +276,23 @@ pub fn classify(sql: &str) -> StatementInfo {
         _ => String::new(),
     };
     let kind = match first.as_str() {
-        "CREATE" | "ALTER" | "DROP" | "COMMENT" | "GRANT" | "REVOKE" | "TRUNCATE" | "REINDEX" | "AWS" => StatementKind::Ddl,
+        "CREATE" | "ALTER" | "DROP" | "COMMENT" | "GRANT" | "REVOKE" | "TRUNCATE" | "REINDEX"
+        | "AWS" => StatementKind::Ddl,
         "INSERT" | "UPDATE" | "DELETE" | "MERGE" | "COPY" | "WITH" => StatementKind::Dml,
         "SELECT" | "SHOW" | "EXPLAIN" | "VALUES" | "TABLE" => StatementKind::Query,
-        "BEGIN" | "START" | "COMMIT" | "END" | "ROLLBACK" | "ABORT" | "SAVEPOINT" | "RELEASE" => StatementKind::TransactionControl,
+        "BEGIN" | "START" | "COMMIT" | "END" | "ROLLBACK" | "ABORT" | "SAVEPOINT" | "RELEASE" => {
+            StatementKind::TransactionControl
+        }
         // `PREPARE TRANSACTION` hands the transaction to the server: the runner's COMMIT
         // then commits nothing, and the prepared one holds its locks until someone ends it.
-        "PREPARE" if matches!(tokens.get(1), Some(Token::Word(w)) if w == "TRANSACTION") => StatementKind::TransactionControl,
+        "PREPARE" if matches!(tokens.get(1), Some(Token::Word(w)) if w == "TRANSACTION") => {
+            StatementKind::TransactionControl
+        }
         // A prepared statement, a listener, a loaded library: state of the session.
         "PREPARE" | "DEALLOCATE" | "LISTEN" | "UNLISTEN" | "LOAD" => StatementKind::Session,
-        "SET" if !matches!(tokens.get(1), Some(Token::Word(w)) if w == "LOCAL" || w == "TRANSACTION" || w == "CONSTRAINTS") => StatementKind::Session,
+        "SET" if !matches!(tokens.get(1), Some(Token::Word(w)) if w == "LOCAL" || w == "TRANSACTION" || w == "CONSTRAINTS") => {
+            StatementKind::Session
+        }
         "RESET" | "DISCARD" => StatementKind::Session,
         "DO" => StatementKind::Procedural,
         "" => StatementKind::Ddl, // unreadable: the strictest assumption
@@ -264,13 +301,26 @@ pub fn classify(sql: &str) -> StatementInfo {
     // `set_config(name, value, false)` is `SET` spelled as a call, anywhere in a statement
     // or in a DO block's body; so is what outlives the transaction in the session: a
     // session-level advisory lock, a temporary table kept past COMMIT, a cursor WITH HOLD.
-    let kind = if kind != StatementKind::TransactionControl && (sets_session_config(sql) || outlives_transaction(sql)) { StatementKind::Session } else { kind };
+    let kind = if kind != StatementKind::TransactionControl
+        && (sets_session_config(sql) || outlives_transaction(sql))
+    {
+        StatementKind::Session
+    } else {
+        kind
+    };
     let two_phase = match (first.as_str(), tokens.get(1)) {
         ("PREPARE", Some(Token::Word(w))) => w == "TRANSACTION",
         ("COMMIT" | "ROLLBACK", Some(Token::Word(w))) => w == "PREPARED",
         _ => false,
     };
-    let mut info = StatementInfo { kind, index: None, validation: None, adds_constraint: None, non_transactional: false, two_phase };
+    let mut info = StatementInfo {
+        kind,
+        index: None,
+        validation: None,
+        adds_constraint: None,
+        non_transactional: false,
+        two_phase,
+    };
     let mut c = Cursor { tokens, at: 1 };
     match first.as_str() {
         "CREATE" => {
@@ -284,7 +334,11 @@ pub fn classify(sql: &str) -> StatementInfo {
                     IndexMode::Plain
                 };
                 c.words(&["IF", "NOT", "EXISTS"]);
-                let name = if matches!(c.tokens.get(c.at), Some(Token::Word(w)) if w == "ON") { None } else { c.name() };
+                let name = if matches!(c.tokens.get(c.at), Some(Token::Word(w)) if w == "ON") {
+                    None
+                } else {
+                    c.name()
+                };
                 info.non_transactional = mode == IndexMode::Concurrently;
                 info.index = Some(IndexCreation { name, unique, mode });
             }
@@ -303,7 +357,11 @@ pub fn classify(sql: &str) -> StatementInfo {
             c.word("ONLY");
             let table = c.table_name();
             if c.words(&["VALIDATE", "CONSTRAINT"]) {
-                info.validation = Some(Validation { table, constraint: c.name(), is_async });
+                info.validation = Some(Validation {
+                    table,
+                    constraint: c.name(),
+                    is_async,
+                });
             } else if c.words(&["ADD", "CONSTRAINT"])
                 && let Some(constraint) = c.name()
             {
@@ -321,8 +379,17 @@ mod tests {
 
     #[test]
     fn index_statements_are_recognised_with_their_mode_and_name() {
-        let i = classify("-- why\nCREATE UNIQUE INDEX ASYNC IF NOT EXISTS \"books_isbn_key\" ON \"books\" (\"isbn\");");
-        assert_eq!(i.index, Some(IndexCreation { name: Some("books_isbn_key".into()), unique: true, mode: IndexMode::Async }));
+        let i = classify(
+            "-- why\nCREATE UNIQUE INDEX ASYNC IF NOT EXISTS \"books_isbn_key\" ON \"books\" (\"isbn\");",
+        );
+        assert_eq!(
+            i.index,
+            Some(IndexCreation {
+                name: Some("books_isbn_key".into()),
+                unique: true,
+                mode: IndexMode::Async
+            })
+        );
         assert!(i.returns_job());
         let c = classify("create index concurrently ix on public.t (a)");
         assert_eq!(c.index.unwrap().name.as_deref(), Some("ix"));
@@ -332,49 +399,155 @@ mod tests {
 
     #[test]
     fn validate_and_kinds() {
-        let v = classify("ALTER TABLE ASYNC \"t\" VALIDATE CONSTRAINT \"c\";").validation.unwrap();
-        assert_eq!((v.table.as_deref(), v.constraint.as_deref(), v.is_async), (Some("t"), Some("c"), true));
+        let v = classify("ALTER TABLE ASYNC \"t\" VALIDATE CONSTRAINT \"c\";")
+            .validation
+            .unwrap();
+        assert_eq!(
+            (v.table.as_deref(), v.constraint.as_deref(), v.is_async),
+            (Some("t"), Some("c"), true)
+        );
         // The table as the model names it: qualified outside `public` only.
-        assert_eq!(classify("ALTER TABLE \"auth\".\"t\" VALIDATE CONSTRAINT \"c\";").validation.unwrap().table.as_deref(), Some("auth.t"));
-        assert_eq!(classify("ALTER TABLE public.t VALIDATE CONSTRAINT c;").validation.unwrap().table.as_deref(), Some("t"));
-        assert!(!classify("ALTER TABLE t VALIDATE CONSTRAINT c").validation.unwrap().is_async);
+        assert_eq!(
+            classify("ALTER TABLE \"auth\".\"t\" VALIDATE CONSTRAINT \"c\";")
+                .validation
+                .unwrap()
+                .table
+                .as_deref(),
+            Some("auth.t")
+        );
+        assert_eq!(
+            classify("ALTER TABLE public.t VALIDATE CONSTRAINT c;")
+                .validation
+                .unwrap()
+                .table
+                .as_deref(),
+            Some("t")
+        );
+        assert!(
+            !classify("ALTER TABLE t VALIDATE CONSTRAINT c")
+                .validation
+                .unwrap()
+                .is_async
+        );
         assert_eq!(classify("ALTER TABLE t ADD COLUMN c text").validation, None);
-        let added = classify("ALTER TABLE \"t\" ADD CONSTRAINT \"t_c_check\" CHECK (c > 0) NOT VALID;").adds_constraint;
+        let added =
+            classify("ALTER TABLE \"t\" ADD CONSTRAINT \"t_c_check\" CHECK (c > 0) NOT VALID;")
+                .adds_constraint;
         assert_eq!(added, Some((Some("t".into()), "t_c_check".into())));
-        assert_eq!(classify("/* a */ insert into t values (1)").kind, StatementKind::Dml);
+        assert_eq!(
+            classify("/* a */ insert into t values (1)").kind,
+            StatementKind::Dml
+        );
         assert_eq!(classify("GRANT SELECT ON t TO r").kind, StatementKind::Ddl);
         assert_eq!(classify("BEGIN").kind, StatementKind::TransactionControl);
         assert!(classify("DROP INDEX CONCURRENTLY IF EXISTS i").non_transactional);
         assert!(classify("vacuum t").non_transactional);
-        assert_eq!(classify("SET search_path TO app").kind, StatementKind::Session);
+        assert_eq!(
+            classify("SET search_path TO app").kind,
+            StatementKind::Session
+        );
         assert_eq!(classify("set role reader").kind, StatementKind::Session);
-        assert_eq!(classify("SET LOCAL statement_timeout = 0").kind, StatementKind::Other);
+        assert_eq!(
+            classify("SET LOCAL statement_timeout = 0").kind,
+            StatementKind::Other
+        );
         assert_eq!(classify("RESET ALL").kind, StatementKind::Session);
-        assert_eq!(classify("PREPARE TRANSACTION 'p1'").kind, StatementKind::TransactionControl);
-        assert!(classify("PREPARE TRANSACTION 'p1'").two_phase && classify("ROLLBACK PREPARED 'p1'").two_phase && !classify("ROLLBACK").two_phase);
-        assert_eq!(classify("commit prepared 'p1'").kind, StatementKind::TransactionControl);
-        assert_eq!(classify("PREPARE q AS SELECT 1").kind, StatementKind::Session);
-        assert_eq!(classify("SELECT set_config('search_path', 'app', false)").kind, StatementKind::Session);
-        assert_eq!(classify("SELECT 1, SET_CONFIG('a.b', lower('X'), (false))").kind, StatementKind::Session);
-        assert_eq!(classify("select set_config('a.b', 'x', is_local)").kind, StatementKind::Session);
-        assert_eq!(classify("SELECT set_config('statement_timeout', '0', true)").kind, StatementKind::Query);
-        assert_eq!(classify("SELECT 'set_config(''a'', ''b'', false)'").kind, StatementKind::Query);
-        assert_eq!(classify("SELECT \"set_config\"('a.b', 'x', false)").kind, StatementKind::Session);
-        assert_eq!(classify("SELECT pg_catalog.\"set_config\"('a.b', 'x', false)").kind, StatementKind::Session);
-        assert_eq!(classify("SELECT \"SET_CONFIG\"('a.b', 'x', false)").kind, StatementKind::Query, "another function");
-        assert_eq!(classify("DO $$ BEGIN PERFORM set_config('search_path', 'x', false); END $$").kind, StatementKind::Session);
-        assert_eq!(classify("DO $body$ BEGIN SET search_path = x; END $body$").kind, StatementKind::Session);
-        assert_eq!(classify("DO $$ BEGIN IF true THEN RESET ALL; END IF; END $$").kind, StatementKind::Session);
-        assert_eq!(classify("DO $$ BEGIN SET LOCAL search_path = x; UPDATE t SET a = 1; END $$").kind, StatementKind::Procedural);
-        for outliving in ["SELECT pg_advisory_lock(42)", "select pg_try_advisory_lock_shared(1, 2)", "CREATE TEMP TABLE x (a int)", "create local temporary table x (a int)", "DECLARE c CURSOR WITH HOLD FOR SELECT 1"] {
-            assert_eq!(classify(outliving).kind, StatementKind::Session, "{outliving}");
+        assert_eq!(
+            classify("PREPARE TRANSACTION 'p1'").kind,
+            StatementKind::TransactionControl
+        );
+        assert!(
+            classify("PREPARE TRANSACTION 'p1'").two_phase
+                && classify("ROLLBACK PREPARED 'p1'").two_phase
+                && !classify("ROLLBACK").two_phase
+        );
+        assert_eq!(
+            classify("commit prepared 'p1'").kind,
+            StatementKind::TransactionControl
+        );
+        assert_eq!(
+            classify("PREPARE q AS SELECT 1").kind,
+            StatementKind::Session
+        );
+        assert_eq!(
+            classify("SELECT set_config('search_path', 'app', false)").kind,
+            StatementKind::Session
+        );
+        assert_eq!(
+            classify("SELECT 1, SET_CONFIG('a.b', lower('X'), (false))").kind,
+            StatementKind::Session
+        );
+        assert_eq!(
+            classify("select set_config('a.b', 'x', is_local)").kind,
+            StatementKind::Session
+        );
+        assert_eq!(
+            classify("SELECT set_config('statement_timeout', '0', true)").kind,
+            StatementKind::Query
+        );
+        assert_eq!(
+            classify("SELECT 'set_config(''a'', ''b'', false)'").kind,
+            StatementKind::Query
+        );
+        assert_eq!(
+            classify("SELECT \"set_config\"('a.b', 'x', false)").kind,
+            StatementKind::Session
+        );
+        assert_eq!(
+            classify("SELECT pg_catalog.\"set_config\"('a.b', 'x', false)").kind,
+            StatementKind::Session
+        );
+        assert_eq!(
+            classify("SELECT \"SET_CONFIG\"('a.b', 'x', false)").kind,
+            StatementKind::Query,
+            "another function"
+        );
+        assert_eq!(
+            classify("DO $$ BEGIN PERFORM set_config('search_path', 'x', false); END $$").kind,
+            StatementKind::Session
+        );
+        assert_eq!(
+            classify("DO $body$ BEGIN SET search_path = x; END $body$").kind,
+            StatementKind::Session
+        );
+        assert_eq!(
+            classify("DO $$ BEGIN IF true THEN RESET ALL; END IF; END $$").kind,
+            StatementKind::Session
+        );
+        assert_eq!(
+            classify("DO $$ BEGIN SET LOCAL search_path = x; UPDATE t SET a = 1; END $$").kind,
+            StatementKind::Procedural
+        );
+        for outliving in [
+            "SELECT pg_advisory_lock(42)",
+            "select pg_try_advisory_lock_shared(1, 2)",
+            "CREATE TEMP TABLE x (a int)",
+            "create local temporary table x (a int)",
+            "DECLARE c CURSOR WITH HOLD FOR SELECT 1",
+        ] {
+            assert_eq!(
+                classify(outliving).kind,
+                StatementKind::Session,
+                "{outliving}"
+            );
         }
-        for within in ["SELECT pg_advisory_xact_lock(42)", "CREATE TEMP TABLE x (a int) ON COMMIT DROP", "DECLARE c CURSOR FOR SELECT 1", "CREATE TABLE temp (a int)"] {
+        for within in [
+            "SELECT pg_advisory_xact_lock(42)",
+            "CREATE TEMP TABLE x (a int) ON COMMIT DROP",
+            "DECLARE c CURSOR FOR SELECT 1",
+            "CREATE TABLE temp (a int)",
+        ] {
             assert_ne!(classify(within).kind, StatementKind::Session, "{within}");
         }
-        assert_eq!(classify("-- x\ndo $$ begin end $$").kind, StatementKind::Procedural);
+        assert_eq!(
+            classify("-- x\ndo $$ begin end $$").kind,
+            StatementKind::Procedural
+        );
         // Keywords inside strings and comments are not read.
-        assert_eq!(classify("/* CREATE INDEX CONCURRENTLY */ SELECT 'COMMIT'").kind, StatementKind::Query);
+        assert_eq!(
+            classify("/* CREATE INDEX CONCURRENTLY */ SELECT 'COMMIT'").kind,
+            StatementKind::Query
+        );
         assert_eq!(classify("SELECT 'open").kind, StatementKind::Ddl);
     }
 }

@@ -50,7 +50,10 @@ pub struct LexError {
 pub fn lex(text: &str) -> Result<Vec<Lexeme>, LexError> {
     let tokens = Tokenizer::new(&PostgreSqlDialect {}, text)
         .tokenize_with_location()
-        .map_err(|e| LexError { line: e.location.line as usize, message: e.message })?;
+        .map_err(|e| LexError {
+            line: e.location.line as usize,
+            message: e.message,
+        })?;
     // Spans come in order, so one cursor walks the text once: (byte, line, column).
     let mut cursor = (0usize, 1u64, 1u64);
     let mut chars = text.char_indices().peekable();
@@ -71,7 +74,11 @@ pub fn lex(text: &str) -> Result<Vec<Lexeme>, LexError> {
         .map(|t| {
             let start = offset(t.span.start.line, t.span.start.column);
             let end = offset(t.span.end.line, t.span.end.column);
-            Lexeme { token: t.token, bytes: start..end, line: t.span.start.line as usize }
+            Lexeme {
+                token: t.token,
+                bytes: start..end,
+                line: t.span.start.line as usize,
+            }
         })
         .collect())
 }
@@ -108,20 +115,29 @@ pub fn has_stray_dot(tokens: &[Lexeme]) -> bool {
     let significant: Vec<&Lexeme> = tokens.iter().filter(|t| !t.is_blank()).collect();
     significant.iter().enumerate().any(|(i, t)| {
         t.token == Token::Period
-            && !(i > 0 && matches!(significant[i - 1].token, Token::Word(_) | Token::RParen | Token::RBracket)
-                && significant.get(i + 1).is_some_and(|n| matches!(n.token, Token::Word(_) | Token::Mul)))
+            && !(i > 0
+                && matches!(
+                    significant[i - 1].token,
+                    Token::Word(_) | Token::RParen | Token::RBracket
+                )
+                && significant
+                    .get(i + 1)
+                    .is_some_and(|n| matches!(n.token, Token::Word(_) | Token::Mul)))
     })
 }
 
 /// Whether `text` holds a name longer than [`MAX_NAME_DOTS`] allows, or a stray `.`: such
 /// text is not given to the parser.
 pub fn has_overlong_name(text: &str) -> bool {
-    lex(text).is_ok_and(|tokens| longest_dotted_name(&tokens) > MAX_NAME_DOTS || has_stray_dot(&tokens))
+    lex(text)
+        .is_ok_and(|tokens| longest_dotted_name(&tokens) > MAX_NAME_DOTS || has_stray_dot(&tokens))
 }
 
 /// The tokens of `text` that are not whitespace or comments; none when it does not lex.
 pub fn significant(text: &str) -> Vec<Lexeme> {
-    lex(text).map(|tokens| tokens.into_iter().filter(|t| !t.is_blank()).collect()).unwrap_or_default()
+    lex(text)
+        .map(|tokens| tokens.into_iter().filter(|t| !t.is_blank()).collect())
+        .unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -140,18 +156,27 @@ mod tests {
 
     #[test]
     fn a_long_line_lexes_in_linear_time() {
-        let text = format!("INSERT INTO t VALUES {};", vec!["(1, 'é')"; 50_000].join(", "));
+        let text = format!(
+            "INSERT INTO t VALUES {};",
+            vec!["(1, 'é')"; 50_000].join(", ")
+        );
         let tokens = lex(&text).unwrap();
         assert_eq!(&text[tokens.last().unwrap().bytes.clone()], ";");
     }
 
     #[test]
     fn dotted_names_are_measured() {
-        assert!(!has_overlong_name("SELECT cat.sch.tab.col, x.y FROM t WHERE 1.5 > 0.25"));
+        assert!(!has_overlong_name(
+            "SELECT cat.sch.tab.col, x.y FROM t WHERE 1.5 > 0.25"
+        ));
         assert!(has_overlong_name("SELECT 1 WHERE a.b.c.d.e.f > 0"));
         assert!(has_overlong_name("a.b.c.d.e.*"));
-        assert!(!has_overlong_name("SELECT 'a.b.c.d.e.f.g' -- a.b.c.d.e.f.g"));
-        assert!(!has_overlong_name("SELECT (t).x, t.*, s.\"T\".c, a[1], 1.5, .5 FROM s.t"));
+        assert!(!has_overlong_name(
+            "SELECT 'a.b.c.d.e.f.g' -- a.b.c.d.e.f.g"
+        ));
+        assert!(!has_overlong_name(
+            "SELECT (t).x, t.*, s.\"T\".c, a[1], 1.5, .5 FROM s.t"
+        ));
         assert!(has_overlong_name("- U.U.e.-U.or"));
         assert!(has_overlong_name("SELECT a.(1) FROM t"));
     }

@@ -4,23 +4,30 @@
 use sqlx::{AssertSqlSafe, Connection, PgConnection};
 use std::path::Path;
 use std::sync::atomic::{AtomicU32, Ordering};
-use tablewright_core::schema::desired::DesiredSchema;
 use tablewright_core::compile::rules::Dialect;
-use tablewright_core::schema::scan::{self, Scan};
 use tablewright_core::runner::introspect;
 use tablewright_core::schema::compare;
+use tablewright_core::schema::desired::DesiredSchema;
+use tablewright_core::schema::scan::{self, Scan};
 use tablewright_core::sql::emulate;
 
 /// The server the database tests use. They never skip: an unreachable server fails them.
 pub fn admin_url() -> String {
-    std::env::var("TABLEWRIGHT_TEST_ADMIN_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
+    std::env::var("TABLEWRIGHT_TEST_ADMIN_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
 }
 
 /// Reads Rust source text the way the CLI does.
 pub fn desired_from_source(label: &str, text: &str) -> DesiredSchema {
     let mut scanned = Scan::default();
     let mut errors = Vec::new();
-    scan::scan_source(Path::new(label), text, &mut scanned, &mut errors, &tablewright_core::schema::sql_text::ParsedFragments);
+    scan::scan_source(
+        Path::new(label),
+        text,
+        &mut scanned,
+        &mut errors,
+        &tablewright_core::schema::sql_text::ParsedFragments,
+    );
     assert!(errors.is_empty(), "{label} does not parse: {errors:#?}");
     scanned.desired
 }
@@ -91,7 +98,10 @@ const TEMPLATE_LAYOUT: u32 = 1;
 static TEMPLATES: tokio::sync::OnceCell<Templates> = tokio::sync::OnceCell::const_new();
 
 async fn execute(conn: &mut PgConnection, sql: String) -> Result<(), sqlx::Error> {
-    sqlx::raw_sql(AssertSqlSafe(sql)).execute(conn).await.map(drop)
+    sqlx::raw_sql(AssertSqlSafe(sql))
+        .execute(conn)
+        .await
+        .map(drop)
 }
 
 async fn templates() -> &'static Templates {
@@ -141,29 +151,64 @@ async fn templates() -> &'static Templates {
 
 /// Makes template `name` unless the server has it. Race-free across test processes: each
 /// builds under a name of its own and renames it into place; the loser drops its copy.
-async fn ensure_template(conn: &mut PgConnection, name: &str, in_tablespace: bool, guard: bool) -> String {
-    let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)").bind(name).fetch_one(&mut *conn).await.unwrap();
+async fn ensure_template(
+    conn: &mut PgConnection,
+    name: &str,
+    in_tablespace: bool,
+    guard: bool,
+) -> String {
+    let exists: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
+            .bind(name)
+            .fetch_one(&mut *conn)
+            .await
+            .unwrap();
     if exists {
         return name.to_owned();
     }
-    let building = format!("{name}_{}_{}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed));
-    let tablespace = if in_tablespace { format!(" TABLESPACE {TEST_TABLESPACE}") } else { String::new() };
+    let building = format!(
+        "{name}_{}_{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    );
+    let tablespace = if in_tablespace {
+        format!(" TABLESPACE {TEST_TABLESPACE}")
+    } else {
+        String::new()
+    };
     execute(conn, format!("CREATE DATABASE \"{building}\"{tablespace}")).await.unwrap_or_else(|e| {
         panic!("creating a test template in tablespace `{TEST_TABLESPACE}`: {e}. If its folder is gone (a reboot empties /dev/shm), run scripts/test, which makes it again")
     });
     if guard {
-        let mut inside = PgConnection::connect(&database_url(&building)).await.unwrap();
-        sqlx::raw_sql(tablewright_core::runner::DSQL_GUARD_SQL).execute(&mut inside).await.unwrap();
+        let mut inside = PgConnection::connect(&database_url(&building))
+            .await
+            .unwrap();
+        sqlx::raw_sql(tablewright_core::runner::DSQL_GUARD_SQL)
+            .execute(&mut inside)
+            .await
+            .unwrap();
         inside.close().await.unwrap();
     }
     // Nobody connects to a template: a session in it would make every copy fail.
-    execute(conn, format!("ALTER DATABASE \"{building}\" WITH ALLOW_CONNECTIONS false")).await.unwrap();
-    match execute(conn, format!("ALTER DATABASE \"{building}\" RENAME TO \"{name}\"")).await {
+    execute(
+        conn,
+        format!("ALTER DATABASE \"{building}\" WITH ALLOW_CONNECTIONS false"),
+    )
+    .await
+    .unwrap();
+    match execute(
+        conn,
+        format!("ALTER DATABASE \"{building}\" RENAME TO \"{name}\""),
+    )
+    .await
+    {
         Ok(()) => {}
         // Another process got there first: `duplicate_database` when its rename had
         // committed, a unique violation when both were committing at once.
         Err(sqlx::Error::Database(e)) if matches!(e.code().as_deref(), Some("42P04" | "23505")) => {
-            execute(conn, format!("DROP DATABASE \"{building}\"")).await.unwrap();
+            execute(conn, format!("DROP DATABASE \"{building}\""))
+                .await
+                .unwrap();
         }
         Err(e) => panic!("renaming test template {building} to {name}: {e}"),
     }
@@ -203,10 +248,18 @@ impl TestDb {
     /// A connection for setting up states the guard would refuse: the guard is switched
     /// off for this session, and objects it creates belong to the role under test.
     pub async fn connect_setup(&self) -> PgConnection {
-        let mut conn = PgConnection::connect(self.admin_db_url.as_deref().unwrap_or(&self.url)).await.unwrap();
-        sqlx::raw_sql("SET session_replication_role = replica").execute(&mut conn).await.unwrap();
+        let mut conn = PgConnection::connect(self.admin_db_url.as_deref().unwrap_or(&self.url))
+            .await
+            .unwrap();
+        sqlx::raw_sql("SET session_replication_role = replica")
+            .execute(&mut conn)
+            .await
+            .unwrap();
         if self.admin_db_url.is_some() {
-            sqlx::raw_sql(AssertSqlSafe(format!("SET ROLE {GUARDED_ROLE}"))).execute(&mut conn).await.unwrap();
+            sqlx::raw_sql(AssertSqlSafe(format!("SET ROLE {GUARDED_ROLE}")))
+                .execute(&mut conn)
+                .await
+                .unwrap();
         }
         conn
     }
@@ -217,18 +270,45 @@ impl TestDb {
     }
 
     async fn copy(label: &str, template: &str, owner: Option<&str>) -> TestDb {
-        let unique = format!("{}_{}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed));
-        let mut name: String = format!("tw_{label}").chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' }).collect();
+        let unique = format!(
+            "{}_{}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::Relaxed)
+        );
+        let mut name: String = format!("tw_{label}")
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() {
+                    c.to_ascii_lowercase()
+                } else {
+                    '_'
+                }
+            })
+            .collect();
         name.truncate(63 - unique.len() - 1);
         let name = format!("{name}_{unique}");
         let strategy = templates().await.strategy;
         let owner = owner.map(|o| format!(" OWNER {o}")).unwrap_or_default();
         let mut conn = admin().await;
         // A database of an earlier run whose process had this id and was killed.
-        execute(&mut conn, format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")).await.unwrap();
-        execute(&mut conn, format!("CREATE DATABASE \"{name}\" TEMPLATE \"{template}\"{owner}{strategy}")).await.unwrap_or_else(|e| panic!("copying test template {template}: {e}"));
+        execute(
+            &mut conn,
+            format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"),
+        )
+        .await
+        .unwrap();
+        execute(
+            &mut conn,
+            format!("CREATE DATABASE \"{name}\" TEMPLATE \"{template}\"{owner}{strategy}"),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("copying test template {template}: {e}"));
         let _ = conn.close().await;
-        TestDb { url: database_url(&name), name, admin_db_url: None }
+        TestDb {
+            url: database_url(&name),
+            name,
+            admin_db_url: None,
+        }
     }
 
     /// Empties the database for another run, as a new copy of its template would be: every
@@ -238,14 +318,20 @@ impl TestDb {
     /// per pass use it.
     pub async fn reset(&self) {
         let templates = templates().await;
-        let mut conn = PgConnection::connect(self.admin_db_url.as_deref().unwrap_or(&self.url)).await.unwrap();
+        let mut conn = PgConnection::connect(self.admin_db_url.as_deref().unwrap_or(&self.url))
+            .await
+            .unwrap();
         // A session the test lost track of (a killed runner's, a cut connection's) could
         // still hold locks or commit into the next pass.
         let ended: Vec<bool> = sqlx::query_scalar("SELECT pg_terminate_backend(pid, 10000) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()")
             .fetch_all(&mut conn)
             .await
             .unwrap();
-        assert!(ended.iter().all(|e| *e), "resetting test database {}: a session in it did not end within 10 s", self.name);
+        assert!(
+            ended.iter().all(|e| *e),
+            "resetting test database {}: a session in it did not end within 10 s",
+            self.name
+        );
         // A lock nobody releases (a prepared transaction) fails the test instead of hanging it.
         let sql = format!(
             r#"SET session_replication_role = replica;
@@ -263,7 +349,9 @@ COMMENT ON SCHEMA public IS 'standard public schema';"#,
             owner = templates.public_owner,
             grant = templates.public_grant,
         );
-        execute(&mut conn, sql).await.unwrap_or_else(|e| panic!("resetting test database {}: {e}", self.name));
+        execute(&mut conn, sql)
+            .await
+            .unwrap_or_else(|e| panic!("resetting test database {}: {e}", self.name));
         let _ = conn.close().await;
     }
 
@@ -278,7 +366,10 @@ impl Drop for TestDb {
     fn drop(&mut self) {
         let sql = format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", self.name);
         let cleanup = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
             runtime.block_on(async {
                 let mut conn = admin().await;
                 sqlx::raw_sql(AssertSqlSafe(sql)).execute(&mut conn).await
@@ -300,20 +391,48 @@ pub async fn apply(conn: &mut PgConnection, statements: &[String], dialect: Dial
             Dialect::Dsql => emulate::to_postgres(statement),
             Dialect::Postgres => statement.clone(),
         };
-        if let Err(e) = sqlx::raw_sql(AssertSqlSafe(sql.clone())).execute(&mut *conn).await {
+        if let Err(e) = sqlx::raw_sql(AssertSqlSafe(sql.clone()))
+            .execute(&mut *conn)
+            .await
+        {
             panic!("statement failed on PostgreSQL: {e}\n{sql}");
         }
     }
 }
 
 /// Fails with every difference between the database and the expected schema.
-pub async fn assert_database_matches(conn: &mut PgConnection, expected: &tablewright_core::schema::model::Schema, what: &str) {
+pub async fn assert_database_matches(
+    conn: &mut PgConnection,
+    expected: &tablewright_core::schema::model::Schema,
+    what: &str,
+) {
     // Every schema holding tables, so a table made in the wrong one is seen.
-    let schemas = introspect::application_schemas(conn, &["dsql_guard".to_owned(), "tablewright".to_owned(), "drizzle".to_owned()]).await.unwrap();
+    let schemas = introspect::application_schemas(
+        conn,
+        &[
+            "dsql_guard".to_owned(),
+            "tablewright".to_owned(),
+            "drizzle".to_owned(),
+        ],
+    )
+    .await
+    .unwrap();
     let found = introspect::introspect(conn, &schemas).await.unwrap();
-    assert!(found.invalid_indexes.is_empty(), "{what}: invalid indexes {:?}", found.invalid_indexes);
+    assert!(
+        found.invalid_indexes.is_empty(),
+        "{what}: invalid indexes {:?}",
+        found.invalid_indexes
+    );
     let diffs = compare::differences(expected, &found.schema);
-    assert!(diffs.is_empty(), "{what}: the database differs from the snapshot:\n  {}", diffs.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n  "));
+    assert!(
+        diffs.is_empty(),
+        "{what}: the database differs from the snapshot:\n  {}",
+        diffs
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("\n  ")
+    );
 }
 
 /// Every statement passes dsql-lint (the pinned version) with no diagnostic.
@@ -323,25 +442,48 @@ pub fn assert_dsql_lint_clean(statements: &[String], what: &str) {
         assert!(
             diagnostics.is_empty(),
             "{what}: dsql-lint flags\n{statement}\n{:#?}",
-            diagnostics.iter().map(|d| format!("{:?}: {}", d.rule, d.message)).collect::<Vec<_>>()
+            diagnostics
+                .iter()
+                .map(|d| format!("{:?}: {}", d.rule, d.message))
+                .collect::<Vec<_>>()
         );
     }
 }
 
 /// A migrations folder generated from `versions` (Rust sources) for `dialect`, one
 /// migration per version, and the last version's schema.
-pub fn generated(dialect: Dialect, versions: &[&str]) -> (tempfile::TempDir, tablewright_core::schema::model::Schema) {
+pub fn generated(
+    dialect: Dialect,
+    versions: &[&str],
+) -> (tempfile::TempDir, tablewright_core::schema::model::Schema) {
+    use tablewright_core::generate::{self, GenerateOptions};
     use tablewright_core::project::config::Config;
     use tablewright_core::project::folder::MigrationFolder;
-    use tablewright_core::generate::{self, GenerateOptions};
     let dir = tempfile::tempdir().unwrap();
-    let config = Config::parse(&dir.path().join("tablewright.toml"), &format!("dialect = \"{dialect}\"\nschema = [\"x.rs\"]\nout = \".\"\n")).unwrap();
+    let config = Config::parse(
+        &dir.path().join("tablewright.toml"),
+        &format!("dialect = \"{dialect}\"\nschema = [\"x.rs\"]\nout = \".\"\n"),
+    )
+    .unwrap();
     let mut last = tablewright_core::schema::model::Schema::default();
     for (i, source) in versions.iter().enumerate() {
         let desired = desired_from_source(&format!("v{i}.rs"), source);
         let folder = MigrationFolder::load(&config.out).unwrap();
-        let migration = generate::plan_migration(&config, &desired, &folder, &GenerateOptions { now_ms: 1_700_000_000_000 + i as u64, ..Default::default() }).unwrap();
-        generate::write(Some(&migration.unwrap_or_else(|| panic!("version {i} changes nothing"))), None).unwrap();
+        let migration = generate::plan_migration(
+            &config,
+            &desired,
+            &folder,
+            &GenerateOptions {
+                now_ms: 1_700_000_000_000 + i as u64,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        generate::write(
+            Some(&migration.unwrap_or_else(|| panic!("version {i} changes nothing"))),
+            None,
+        )
+        .unwrap();
         last = desired.schema;
     }
     (dir, last)
@@ -362,8 +504,12 @@ pub fn hand(tag: &str, statements: &[&str]) -> tablewright_core::runner::LocalMi
 /// The runner's target for a test mode.
 pub fn target(mode: Mode, url: &str) -> tablewright_core::runner::Target {
     match mode {
-        Mode::Postgres => tablewright_core::runner::Target::Postgres { url: url.to_owned() },
-        Mode::DsqlGuarded => tablewright_core::runner::Target::DsqlEmulated { url: url.to_owned() },
+        Mode::Postgres => tablewright_core::runner::Target::Postgres {
+            url: url.to_owned(),
+        },
+        Mode::DsqlGuarded => tablewright_core::runner::Target::DsqlEmulated {
+            url: url.to_owned(),
+        },
     }
 }
 
@@ -388,7 +534,10 @@ pub fn table_v2() -> String {
 
 /// `table_v2` with a nullable column with a default: a backfill on DSQL.
 pub fn table_v3() -> String {
-    table_v2().replace("pub code: String,", "pub code: String,\n    #[column(default = \"'fresh'\")]\n    pub note: Option<String>,")
+    table_v2().replace(
+        "pub code: String,",
+        "pub code: String,\n    #[column(default = \"'fresh'\")]\n    pub note: Option<String>,",
+    )
 }
 
 /// Runs `sql` on a connection of its own from a thread of its own, and waits for it: for
@@ -396,10 +545,15 @@ pub fn table_v3() -> String {
 pub fn execute_blocking(url: &str, sql: &str) {
     let (url, sql) = (url.to_owned(), sql.to_owned());
     std::thread::spawn(move || {
-        tokio::runtime::Runtime::new().unwrap().block_on(async move {
-            let mut c = PgConnection::connect(&url).await.unwrap();
-            sqlx::raw_sql(AssertSqlSafe(sql)).execute(&mut c).await.unwrap();
-        })
+        tokio::runtime::Runtime::new()
+            .unwrap()
+            .block_on(async move {
+                let mut c = PgConnection::connect(&url).await.unwrap();
+                sqlx::raw_sql(AssertSqlSafe(sql))
+                    .execute(&mut c)
+                    .await
+                    .unwrap();
+            })
     })
     .join()
     .unwrap();

@@ -55,7 +55,13 @@ impl Shared {
     /// `transaction`: the tags of the commands completed since the connection was last
     /// outside a transaction; `status`: the `ReadyForQuery` status that ends the response.
     fn decide(&self, transaction: &[String], status: u8) -> Decision {
-        let read_only = |t: &str| ["SELECT", "SHOW", "BEGIN", "SET", "ROLLBACK", "START", "DISCARD"].iter().any(|p| t.starts_with(p));
+        let read_only = |t: &str| {
+            [
+                "SELECT", "SHOW", "BEGIN", "SET", "ROLLBACK", "START", "DISCARD",
+            ]
+            .iter()
+            .any(|p| t.starts_with(p))
+        };
         let commit_point = status == b'I' && transaction.iter().any(|t| !read_only(t));
         let index = commit_point.then(|| self.commit_points.fetch_add(1, Ordering::SeqCst));
         let mut cuts = self.cuts.lock().unwrap();
@@ -71,7 +77,11 @@ impl Shared {
             Cuts::Random { rate, .. } => {
                 let mut rng = self.rng.lock().unwrap();
                 if rng.f64() < *rate {
-                    if rng.bool() { Decision::CutBefore } else { Decision::CutAfter }
+                    if rng.bool() {
+                        Decision::CutBefore
+                    } else {
+                        Decision::CutAfter
+                    }
                 } else {
                     Decision::Forward
                 }
@@ -100,7 +110,11 @@ impl Proxy {
     pub async fn start(upstream: &str, cuts: Cuts) -> Proxy {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
-        let seed = if let Cuts::Random { seed, .. } = &cuts { *seed } else { 0 };
+        let seed = if let Cuts::Random { seed, .. } = &cuts {
+            *seed
+        } else {
+            0
+        };
         let shared = Arc::new(Shared {
             cuts: Mutex::new(cuts),
             rng: Mutex::new(fastrand::Rng::with_seed(seed)),
@@ -119,10 +133,18 @@ impl Proxy {
 
     /// `url` (a `postgres://` URL) pointed at the proxy, without TLS.
     pub fn url(&self, url: &str) -> String {
-        let host_start = url.find('@').map(|i| i + 1).unwrap_or_else(|| url.find("://").unwrap() + 3);
+        let host_start = url
+            .find('@')
+            .map(|i| i + 1)
+            .unwrap_or_else(|| url.find("://").unwrap() + 3);
         let host_end = host_start + url[host_start..].find('/').unwrap();
         let sep = if url.contains('?') { '&' } else { '?' };
-        format!("{}127.0.0.1:{}{}{sep}sslmode=disable", &url[..host_start], self.port, &url[host_end..])
+        format!(
+            "{}127.0.0.1:{}{}{sep}sslmode=disable",
+            &url[..host_start],
+            self.port,
+            &url[host_end..]
+        )
     }
 
     /// Commit points seen so far.
@@ -149,7 +171,9 @@ fn tag(message: &[u8]) -> String {
 }
 
 async fn serve(client: TcpStream, shared: Arc<Shared>) {
-    let Ok(server) = TcpStream::connect(&shared.upstream).await else { return };
+    let Ok(server) = TcpStream::connect(&shared.upstream).await else {
+        return;
+    };
     let (mut from_client, mut to_client) = client.into_split();
     let (mut from_server, mut to_server) = server.into_split();
     let requests = async {
@@ -174,7 +198,8 @@ async fn serve(client: TcpStream, shared: Arc<Shared>) {
             }
             unparsed.extend_from_slice(&buf[..n]);
             while unparsed.len() >= 5 {
-                let len = u32::from_be_bytes([unparsed[1], unparsed[2], unparsed[3], unparsed[4]]) as usize;
+                let len = u32::from_be_bytes([unparsed[1], unparsed[2], unparsed[3], unparsed[4]])
+                    as usize;
                 if unparsed.len() < 1 + len {
                     break;
                 }

@@ -66,7 +66,9 @@ macro_rules! with_cases {
 pub(crate) use with_cases;
 
 pub fn case_dir(case: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/scenarios").join(case)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/scenarios")
+        .join(case)
 }
 
 /// A case planned for one dialect.
@@ -85,27 +87,49 @@ pub struct Planned {
 pub fn plan_case(case: &str, dialect: Dialect) -> Planned {
     let dir = case_dir(case);
     let before = read_source(&dir, "before.rs").unwrap_or_default();
-    let after = read_source(&dir, "after.rs").unwrap_or_else(|| panic!("{case}: after.rs is missing"));
+    let after =
+        read_source(&dir, "after.rs").unwrap_or_else(|| panic!("{case}: after.rs is missing"));
     let allow_lines: Vec<String> = std::fs::read_to_string(dir.join("allow_drop"))
-        .map(|t| t.lines().map(str::trim).filter(|l| !l.is_empty()).map(str::to_owned).collect())
+        .map(|t| {
+            t.lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .map(str::to_owned)
+                .collect()
+        })
         .unwrap_or_default();
     let allow = AllowDrops::parse(&allow_lines);
-    let (setup_ops, setup_next) = lower::diff_for(&Schema::default(), &before, &AllowDrops::default(), dialect).expect("before.rs must diff from empty");
-    let setup = plan::plan(&setup_ops, &setup_next, dialect).unwrap_or_else(|e| panic!("{case}: before.rs must plan on {dialect}: {e}"));
+    let (setup_ops, setup_next) =
+        lower::diff_for(&Schema::default(), &before, &AllowDrops::default(), dialect)
+            .expect("before.rs must diff from empty");
+    let setup = plan::plan(&setup_ops, &setup_next, dialect)
+        .unwrap_or_else(|e| panic!("{case}: before.rs must plan on {dialect}: {e}"));
     let migration = lower::diff_for(&before.schema, &after, &allow, dialect)
         .map_err(|e| explain_diff(&e))
-        .and_then(|(changes, next)| plan::plan(&changes, &next, dialect).map_err(|e| explain_plan(&e)));
+        .and_then(|(changes, next)| {
+            plan::plan(&changes, &next, dialect).map_err(|e| explain_plan(&e))
+        });
     for planned in std::iter::once(&setup).chain(migration.as_ref().ok()) {
         let disagreements = plan::text_disagreements(planned);
-        assert!(disagreements.is_empty(), "{case} on {dialect}: {disagreements:#?}");
+        assert!(
+            disagreements.is_empty(),
+            "{case} on {dialect}: {disagreements:#?}"
+        );
     }
     let expected = lower::for_dialect(&after.schema, dialect).into_owned();
-    Planned { setup: setup.sql(), migration: migration.map(|p| p.sql()), after, expected }
+    Planned {
+        setup: setup.sql(),
+        migration: migration.map(|p| p.sql()),
+        after,
+        expected,
+    }
 }
 
 fn read_source(dir: &Path, file: &str) -> Option<DesiredSchema> {
     let path = dir.join(file);
-    std::fs::read_to_string(&path).ok().map(|text| desired_from_source(file, &text))
+    std::fs::read_to_string(&path)
+        .ok()
+        .map(|text| desired_from_source(file, &text))
 }
 
 fn explain_diff(e: &DiffError) -> String {

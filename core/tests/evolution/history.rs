@@ -30,7 +30,11 @@ impl<'a> Choices<'a> {
     }
 
     fn pick<'t, T>(&mut self, items: &'t [T]) -> Option<&'t T> {
-        if items.is_empty() { None } else { Some(&items[self.below(items.len())]) }
+        if items.is_empty() {
+            None
+        } else {
+            Some(&items[self.below(items.len())])
+        }
     }
 }
 
@@ -89,10 +93,16 @@ impl Ty {
             Ty::Text => format!("'r' || ({g})"),
             Ty::Varchar(n) => format!("left('r' || ({g}), {n})"),
             Ty::Double => format!("({g}) * 1.5"),
-            Ty::Numeric(p, s) => format!("(({g}) % {})::numeric", 10i64.pow((*p - *s).min(9) as u32)),
+            Ty::Numeric(p, s) => {
+                format!("(({g}) % {})::numeric", 10i64.pow((*p - *s).min(9) as u32))
+            }
             Ty::Uuid => format!("md5(({g})::text)::uuid"),
-            Ty::Timestamptz(_) => format!("timestamptz '2026-01-01 00:00:00+00' + ({g}) * interval '1 second'"),
-            Ty::Timestamp(_) => format!("timestamp '2026-01-01 00:00:00' + ({g}) * interval '1 second'"),
+            Ty::Timestamptz(_) => {
+                format!("timestamptz '2026-01-01 00:00:00+00' + ({g}) * interval '1 second'")
+            }
+            Ty::Timestamp(_) => {
+                format!("timestamp '2026-01-01 00:00:00' + ({g}) * interval '1 second'")
+            }
             Ty::Date => format!("date '2026-01-01' + (({g}) % 3000)::integer"),
             Ty::Jsonb => format!("jsonb_build_object('n', {g})"),
             // (Written through `enum_value`, which knows the dialect.)
@@ -104,7 +114,13 @@ impl Ty {
     pub fn literal(&self, k: u32) -> String {
         match self {
             Ty::Smallint | Ty::Integer | Ty::Bigint => format!("{k}"),
-            Ty::Boolean => if k.is_multiple_of(2) { "false".into() } else { "true".into() },
+            Ty::Boolean => {
+                if k.is_multiple_of(2) {
+                    "false".into()
+                } else {
+                    "true".into()
+                }
+            }
             Ty::Text | Ty::Varchar(_) => format!("'d{k}'"),
             Ty::Double => format!("{k}.5"),
             Ty::Numeric(..) => format!("{}", k % 10),
@@ -120,9 +136,21 @@ impl Ty {
     /// A wider type every value of this one casts to unchanged.
     fn widened(&self, c: &mut Choices) -> Option<Ty> {
         Some(match self {
-            Ty::Smallint => if c.chance(50) { Ty::Integer } else { Ty::Bigint },
+            Ty::Smallint => {
+                if c.chance(50) {
+                    Ty::Integer
+                } else {
+                    Ty::Bigint
+                }
+            }
             Ty::Integer => Ty::Bigint,
-            Ty::Varchar(n) => if c.chance(50) { Ty::Varchar(n + 16) } else { Ty::Text },
+            Ty::Varchar(n) => {
+                if c.chance(50) {
+                    Ty::Varchar(n + 16)
+                } else {
+                    Ty::Text
+                }
+            }
             Ty::Text => Ty::Varchar(64),
             Ty::Numeric(p, s) => Ty::Numeric(p + 4, *s),
             Ty::Timestamp(Some(p)) if *p < 6 => Ty::Timestamp(Some(6)),
@@ -133,7 +161,10 @@ impl Ty {
 
     /// Values can be told apart, so a unique index or key over the column holds.
     fn distinct(&self) -> bool {
-        !matches!(self, Ty::Boolean | Ty::Jsonb | Ty::Date | Ty::Double | Ty::Enum(_))
+        !matches!(
+            self,
+            Ty::Boolean | Ty::Jsonb | Ty::Date | Ty::Double | Ty::Enum(_)
+        )
     }
 
     fn is_integer(&self) -> bool {
@@ -151,8 +182,16 @@ impl Ty {
             6 => Ty::Double,
             7 => Ty::Numeric(10 + c.below(6) as u8, c.below(3) as u8),
             8 => Ty::Uuid,
-            9 => Ty::Timestamptz(if c.chance(40) { Some(c.below(7) as u8) } else { None }),
-            10 => Ty::Timestamp(if c.chance(40) { Some(c.below(7) as u8) } else { None }),
+            9 => Ty::Timestamptz(if c.chance(40) {
+                Some(c.below(7) as u8)
+            } else {
+                None
+            }),
+            10 => Ty::Timestamp(if c.chance(40) {
+                Some(c.below(7) as u8)
+            } else {
+                None
+            }),
             11 => Ty::Date,
             _ => Ty::Jsonb,
         }
@@ -196,7 +235,23 @@ pub struct Col {
 
 impl Col {
     fn new(name: String, ty: Ty) -> Col {
-        Col { name, ty, nullable: false, default: None, identity: false, always: false, big_cache: false, counts_down: false, collate_c: false, unique: false, references: None, renamed_from: None, fill: None, before: None, distinct: false }
+        Col {
+            name,
+            ty,
+            nullable: false,
+            default: None,
+            identity: false,
+            always: false,
+            big_cache: false,
+            counts_down: false,
+            collate_c: false,
+            unique: false,
+            references: None,
+            renamed_from: None,
+            fill: None,
+            before: None,
+            distinct: false,
+        }
     }
 }
 
@@ -321,7 +376,10 @@ impl Model {
         let mut out = Vec::new();
         for t in &self.tables {
             for c in &t.cols {
-                if c.references.as_ref().is_some_and(|r| r.table == table && r.column == column) {
+                if c.references
+                    .as_ref()
+                    .is_some_and(|r| r.table == table && r.column == column)
+                {
                     out.push((t.name.clone(), c.name.clone()));
                 }
             }
@@ -338,7 +396,8 @@ impl Model {
 
     /// Whether `table.column` is one of a two-column foreign key's own columns.
     fn in_composite_fk(&self, table: &str, column: &str) -> bool {
-        self.table(table).is_some_and(|t| t.fks.iter().any(|fk| fk.cols.iter().any(|c| c == column)))
+        self.table(table)
+            .is_some_and(|t| t.fks.iter().any(|fk| fk.cols.iter().any(|c| c == column)))
     }
 
     /// Tables with a single-column key that a foreign key can reference: `(table, column, type)`.
@@ -346,7 +405,15 @@ impl Model {
         self.tables
             .iter()
             .filter(|t| t.pk.len() == 1)
-            .filter_map(|t| t.col(&t.pk[0]).map(|c| (t.name.clone(), c.name.clone(), if c.identity { Ty::Bigint } else { c.ty.clone() })))
+            .filter_map(|t| {
+                t.col(&t.pk[0]).map(|c| {
+                    (
+                        t.name.clone(),
+                        c.name.clone(),
+                        if c.identity { Ty::Bigint } else { c.ty.clone() },
+                    )
+                })
+            })
             .collect()
     }
 
@@ -374,7 +441,10 @@ impl Model {
 
 /// The first step: some tables.
 pub fn first(c: &mut Choices, postgres: bool) -> Model {
-    let mut m = Model { postgres, ..Model::default() };
+    let mut m = Model {
+        postgres,
+        ..Model::default()
+    };
     m.begin();
     for _ in 0..1 + c.below(3) {
         add_table(&mut m, c);
@@ -423,13 +493,21 @@ pub fn next(prev: &Model, c: &mut Choices) -> Model {
 
 /// A column of an enum type (a new one, or one the model has) on some table.
 fn add_enum_column(m: &mut Model, c: &mut Choices) -> bool {
-    let Some(i) = pick_table(m, c) else { return false };
+    let Some(i) = pick_table(m, c) else {
+        return false;
+    };
     let k = match m.enums.len() {
         n if n > 0 && c.chance(60) => m.enums[c.below(n)].k,
         _ => {
             let k = m.counter;
             m.counter += 1;
-            m.enums.push(En { k, values: vec!["v0".into(), "v1".into()], allow_drop: Vec::new(), renames: Vec::new(), before: Vec::new() });
+            m.enums.push(En {
+                k,
+                values: vec!["v0".into(), "v1".into()],
+                allow_drop: Vec::new(),
+                renames: Vec::new(),
+                before: Vec::new(),
+            });
             m.changes.push(format!("create enum e{k}"));
             k
         }
@@ -440,7 +518,8 @@ fn add_enum_column(m: &mut Model, c: &mut Choices) -> bool {
     if !col.nullable || c.chance(30) {
         col.default = Some(Ty::Enum(k).literal(c.below(2) as u32));
     }
-    m.changes.push(format!("add enum column {}.{name}", m.tables[i].name));
+    m.changes
+        .push(format!("add enum column {}.{name}", m.tables[i].name));
     m.tables[i].cols.push(col);
     true
 }
@@ -458,11 +537,23 @@ fn change_enum(m: &mut Model, c: &mut Choices) -> bool {
     // A partial index over a column of the enum would not survive its rebuild on
     // PostgreSQL (refused, as the README says): values are then only added.
     let k = m.enums[at].k;
-    let rebuildable = !postgres || !m.tables.iter().any(|t| t.indexes.iter().any(|ix| (ix.partial || ix.lower) && t.col(&ix.cols[0]).is_some_and(|col| col.ty == Ty::Enum(k))));
+    let rebuildable = !postgres
+        || !m.tables.iter().any(|t| {
+            t.indexes.iter().any(|ix| {
+                (ix.partial || ix.lower)
+                    && t.col(&ix.cols[0]).is_some_and(|col| col.ty == Ty::Enum(k))
+            })
+        });
     let e = &mut m.enums[at];
-    let added: Vec<usize> = (0..e.values.len()).filter(|&i| e.values[i] != "v0" && e.values[i] != "v1").collect();
+    let added: Vec<usize> = (0..e.values.len())
+        .filter(|&i| e.values[i] != "v0" && e.values[i] != "v1")
+        .collect();
     let what = match c.below(5) {
-        0 if rebuildable && !added.is_empty() && e.allow_drop.is_empty() && e.renames.is_empty() => {
+        0 if rebuildable
+            && !added.is_empty()
+            && e.allow_drop.is_empty()
+            && e.renames.is_empty() =>
+        {
             let gone = e.values.remove(added[c.below(added.len())]);
             e.allow_drop.push(gone.clone());
             format!("remove value {gone}")
@@ -472,8 +563,15 @@ fn change_enum(m: &mut Model, c: &mut Choices) -> bool {
             e.values.swap(a, b);
             format!("reorder values of e{}", e.k)
         }
-        2 if postgres && added.iter().any(|&i| e.before.contains(&e.values[i])) && e.renames.is_empty() => {
-            let old_ones: Vec<usize> = added.iter().copied().filter(|&i| e.before.contains(&e.values[i])).collect();
+        2 if postgres
+            && added.iter().any(|&i| e.before.contains(&e.values[i]))
+            && e.renames.is_empty() =>
+        {
+            let old_ones: Vec<usize> = added
+                .iter()
+                .copied()
+                .filter(|&i| e.before.contains(&e.values[i]))
+                .collect();
             let i = old_ones[c.below(old_ones.len())];
             let old = std::mem::replace(&mut e.values[i], fresh.clone());
             e.renames.push((fresh.clone(), old.clone()));
@@ -498,24 +596,49 @@ fn change_enum(m: &mut Model, c: &mut Choices) -> bool {
 /// text does not go into an enum column by itself; text on DSQL.
 fn enum_value(m: &Model, k: u32, g: &str) -> String {
     let text = Ty::Enum(k).value(g);
-    if m.postgres { format!("({text})::\"e{k}\"") } else { text }
+    if m.postgres {
+        format!("({text})::\"e{k}\"")
+    } else {
+        text
+    }
 }
 
 fn add_table(m: &mut Model, c: &mut Choices) -> bool {
     // Some tables live in one of two other schemas (DSQL holds ten).
-    let name = if c.chance(15) { format!("s{}.{}", 1 + c.below(2), m.fresh("t")) } else { m.fresh("t") };
+    let name = if c.chance(15) {
+        format!("s{}.{}", 1 + c.below(2), m.fresh("t"))
+    } else {
+        m.fresh("t")
+    };
     let targets = m.targets();
-    let mut t = Tbl { name: name.clone(), cols: Vec::new(), pk: Vec::new(), uniques: Vec::new(), indexes: Vec::new(), checks: Vec::new(), fks: Vec::new(), renamed_from: None, allow_drop: Vec::new(), before: None };
+    let mut t = Tbl {
+        name: name.clone(),
+        cols: Vec::new(),
+        pk: Vec::new(),
+        uniques: Vec::new(),
+        indexes: Vec::new(),
+        checks: Vec::new(),
+        fks: Vec::new(),
+        renamed_from: None,
+        allow_drop: Vec::new(),
+        before: None,
+    };
     if c.chance(20) {
-        t.cols.push(Col { distinct: true, ..Col::new("a".into(), Ty::Integer) });
+        t.cols.push(Col {
+            distinct: true,
+            ..Col::new("a".into(), Ty::Integer)
+        });
         t.cols.push(Col::new("b".into(), Ty::Smallint));
         t.pk = vec!["a".into(), "b".into()];
     } else {
-        let mut id = Col::new("id".into(), match c.below(4) {
-            0 => Ty::Integer,
-            1 => Ty::Uuid,
-            _ => Ty::Bigint,
-        });
+        let mut id = Col::new(
+            "id".into(),
+            match c.below(4) {
+                0 => Ty::Integer,
+                1 => Ty::Uuid,
+                _ => Ty::Bigint,
+            },
+        );
         if id.ty == Ty::Bigint && c.chance(30) {
             id.identity = true;
             // An ALWAYS identity cannot be rebuilt on DSQL (refused, as the README says).
@@ -544,12 +667,25 @@ fn add_table(m: &mut Model, c: &mut Choices) -> bool {
             column.collate_c = true;
         }
         if column.ty.is_integer() && c.chance(25) {
-            t.checks.push(Chk { name: format!("{name}_{col}_check"), column: col.clone() });
+            t.checks.push(Chk {
+                name: format!("{name}_{col}_check"),
+                column: col.clone(),
+            });
         }
         if column.ty.distinct() && c.chance(25) {
             let unique = c.chance(30);
             let named = c.chance(30).then(|| m.fresh("ix"));
-            let index = varied_index(Ix { name: named, cols: vec![col.clone()], unique, ..Ix::default() }, &column, m.postgres, c);
+            let index = varied_index(
+                Ix {
+                    name: named,
+                    cols: vec![col.clone()],
+                    unique,
+                    ..Ix::default()
+                },
+                &column,
+                m.postgres,
+                c,
+            );
             t.indexes.push(index);
         }
         t.cols.push(column);
@@ -562,15 +698,26 @@ fn add_table(m: &mut Model, c: &mut Choices) -> bool {
             1 if fk.nullable => Some("set null"),
             _ => None,
         };
-        fk.references = Some(Ref { table: target, column, on_delete });
+        fk.references = Some(Ref {
+            table: target,
+            column,
+            on_delete,
+        });
         t.cols.push(fk);
     }
     if t.pk.len() == 1 && c.chance(15) {
         // A key on the table itself.
-        let ty = t.col(&t.pk[0]).map(|k| if k.identity { Ty::Bigint } else { k.ty.clone() }).unwrap_or(Ty::Bigint);
+        let ty = t
+            .col(&t.pk[0])
+            .map(|k| if k.identity { Ty::Bigint } else { k.ty.clone() })
+            .unwrap_or(Ty::Bigint);
         let mut parent = Col::new(m.fresh("p"), ty);
         parent.nullable = true;
-        parent.references = Some(Ref { table: name.clone(), column: t.pk[0].clone(), on_delete: None });
+        parent.references = Some(Ref {
+            table: name.clone(),
+            column: t.pk[0].clone(),
+            on_delete: None,
+        });
         t.cols.push(parent);
     }
     m.changes.push(format!("add table {name}"));
@@ -580,24 +727,54 @@ fn add_table(m: &mut Model, c: &mut Choices) -> bool {
         let other = m.fresh("t");
         let first = m.tables.last().cloned().expect("just added");
         let first_key = first.col(&first.pk[0]).expect("key column").clone();
-        let key_ty = if first_key.identity { Ty::Bigint } else { first_key.ty.clone() };
+        let key_ty = if first_key.identity {
+            Ty::Bigint
+        } else {
+            first_key.ty.clone()
+        };
         let mut back = Col::new(m.fresh("r"), key_ty);
         back.nullable = true;
-        back.references = Some(Ref { table: first.name.clone(), column: first.pk[0].clone(), on_delete: None });
-        let mut t2 = Tbl { name: other.clone(), cols: vec![Col::new("id".into(), Ty::Bigint), back], pk: vec!["id".into()], uniques: Vec::new(), indexes: Vec::new(), checks: Vec::new(), fks: Vec::new(), renamed_from: None, allow_drop: Vec::new(), before: None };
+        back.references = Some(Ref {
+            table: first.name.clone(),
+            column: first.pk[0].clone(),
+            on_delete: None,
+        });
+        let mut t2 = Tbl {
+            name: other.clone(),
+            cols: vec![Col::new("id".into(), Ty::Bigint), back],
+            pk: vec!["id".into()],
+            uniques: Vec::new(),
+            indexes: Vec::new(),
+            checks: Vec::new(),
+            fks: Vec::new(),
+            renamed_from: None,
+            allow_drop: Vec::new(),
+            before: None,
+        };
         t2.cols[0].identity = c.chance(30);
         let mut forward = Col::new(m.fresh("r"), Ty::Bigint);
         forward.nullable = true;
-        forward.references = Some(Ref { table: other.clone(), column: "id".into(), on_delete: None });
+        forward.references = Some(Ref {
+            table: other.clone(),
+            column: "id".into(),
+            on_delete: None,
+        });
         m.tables.last_mut().expect("just added").cols.push(forward);
-        m.changes.push(format!("add table {other}, referencing {} and referenced by it", first.name));
+        m.changes.push(format!(
+            "add table {other}, referencing {} and referenced by it",
+            first.name
+        ));
         m.tables.push(t2);
     }
     true
 }
 
 fn pick_table(m: &Model, c: &mut Choices) -> Option<usize> {
-    if m.tables.is_empty() { None } else { Some(c.below(m.tables.len())) }
+    if m.tables.is_empty() {
+        None
+    } else {
+        Some(c.below(m.tables.len()))
+    }
 }
 
 fn drop_table(m: &mut Model, c: &mut Choices) -> bool {
@@ -620,12 +797,16 @@ fn drop_table(m: &mut Model, c: &mut Choices) -> bool {
     if let Some(before) = m.tables.remove(i).before {
         m.dropped.push(before);
     }
-    m.changes.push(format!("drop table {name} (and the foreign keys pointing at it)"));
+    m.changes.push(format!(
+        "drop table {name} (and the foreign keys pointing at it)"
+    ));
     true
 }
 
 fn rename_table(m: &mut Model, c: &mut Choices) -> bool {
-    let Some(i) = pick_table(m, c) else { return false };
+    let Some(i) = pick_table(m, c) else {
+        return false;
+    };
     let old = m.tables[i].name.clone();
     // A rename stays in the table's schema.
     let new = match old.split_once('.') {
@@ -651,7 +832,9 @@ fn rename_table(m: &mut Model, c: &mut Choices) -> bool {
 }
 
 fn add_column(m: &mut Model, c: &mut Choices) -> bool {
-    let Some(i) = pick_table(m, c) else { return false };
+    let Some(i) = pick_table(m, c) else {
+        return false;
+    };
     let name = m.fresh("c");
     let targets = m.targets();
     let mut col = Col::new(name.clone(), Ty::random(c));
@@ -670,7 +853,8 @@ fn add_column(m: &mut Model, c: &mut Choices) -> bool {
             "NOT NULL with a default"
         }
         3 => {
-            col.fill = Some(col.ty.literal(c.below(50) as u32)).filter(|f| f != "gen_random_uuid()" && f != "now()");
+            col.fill = Some(col.ty.literal(c.below(50) as u32))
+                .filter(|f| f != "gen_random_uuid()" && f != "now()");
             if col.fill.is_none() {
                 col.default = Some(col.ty.literal(1));
             }
@@ -680,7 +864,11 @@ fn add_column(m: &mut Model, c: &mut Choices) -> bool {
             Some((target, key, ty)) => {
                 col.ty = ty;
                 col.nullable = true;
-                col.references = Some(Ref { table: target, column: key, on_delete: None });
+                col.references = Some(Ref {
+                    table: target,
+                    column: key,
+                    on_delete: None,
+                });
                 "referencing another table"
             }
             None => {
@@ -696,10 +884,19 @@ fn add_column(m: &mut Model, c: &mut Choices) -> bool {
 }
 
 fn drop_column(m: &mut Model, c: &mut Choices) -> bool {
-    let Some(i) = pick_table(m, c) else { return false };
+    let Some(i) = pick_table(m, c) else {
+        return false;
+    };
     let t = &m.tables[i];
-    let candidates: Vec<String> = t.cols.iter().filter(|col| !t.pk.contains(&col.name)).map(|col| col.name.clone()).collect();
-    let Some(name) = c.pick(&candidates).cloned() else { return false };
+    let candidates: Vec<String> = t
+        .cols
+        .iter()
+        .filter(|col| !t.pk.contains(&col.name))
+        .map(|col| col.name.clone())
+        .collect();
+    let Some(name) = c.pick(&candidates).cloned() else {
+        return false;
+    };
     if !m.referencing(&t.name.clone(), &name).is_empty() {
         return false;
     }
@@ -717,13 +914,30 @@ fn drop_column(m: &mut Model, c: &mut Choices) -> bool {
 }
 
 fn rename_column(m: &mut Model, c: &mut Choices) -> bool {
-    let Some(i) = pick_table(m, c) else { return false };
-    let Some(old) = c.pick(&m.tables[i].cols.iter().map(|col| col.name.clone()).collect::<Vec<_>>()).cloned() else { return false };
+    let Some(i) = pick_table(m, c) else {
+        return false;
+    };
+    let Some(old) = c
+        .pick(
+            &m.tables[i]
+                .cols
+                .iter()
+                .map(|col| col.name.clone())
+                .collect::<Vec<_>>(),
+        )
+        .cloned()
+    else {
+        return false;
+    };
     let new = m.fresh("c");
     let table = m.tables[i].name.clone();
     for t in &mut m.tables {
         for col in &mut t.cols {
-            if let Some(r) = col.references.as_mut().filter(|r| r.table == table && r.column == old) {
+            if let Some(r) = col
+                .references
+                .as_mut()
+                .filter(|r| r.table == table && r.column == old)
+            {
                 r.column = new.clone();
             }
         }
@@ -758,21 +972,40 @@ fn rename_column(m: &mut Model, c: &mut Choices) -> bool {
     let col = t.col_mut(&old).expect("picked");
     col.name = new.clone();
     col.renamed_from = col.before.clone();
-    m.changes.push(format!("rename column {table}.{old} to {new}"));
+    m.changes
+        .push(format!("rename column {table}.{old} to {new}"));
     true
 }
 
 fn change_type(m: &mut Model, c: &mut Choices) -> bool {
-    let Some(i) = pick_table(m, c) else { return false };
+    let Some(i) = pick_table(m, c) else {
+        return false;
+    };
     let t = &m.tables[i];
-    let candidates: Vec<String> = t.cols.iter().filter(|col| !col.identity && col.references.is_none() && !m.in_composite_fk(&t.name, &col.name)).map(|col| col.name.clone()).collect();
-    let Some(name) = c.pick(&candidates).cloned() else { return false };
+    let candidates: Vec<String> = t
+        .cols
+        .iter()
+        .filter(|col| {
+            !col.identity && col.references.is_none() && !m.in_composite_fk(&t.name, &col.name)
+        })
+        .map(|col| col.name.clone())
+        .collect();
+    let Some(name) = c.pick(&candidates).cloned() else {
+        return false;
+    };
     let table = t.name.clone();
     let from = t.col(&name).expect("picked").ty.clone();
-    let Some(to) = from.widened(c) else { return false };
+    let Some(to) = from.widened(c) else {
+        return false;
+    };
     // Columns referencing it change with it.
     for (rt, rc) in m.referencing(&table, &name) {
-        if let Some(col) = m.tables.iter_mut().find(|x| x.name == rt).and_then(|x| x.col_mut(&rc)) {
+        if let Some(col) = m
+            .tables
+            .iter_mut()
+            .find(|x| x.name == rt)
+            .and_then(|x| x.col_mut(&rc))
+        {
             col.ty = to.clone();
         }
     }
@@ -782,27 +1015,46 @@ fn change_type(m: &mut Model, c: &mut Choices) -> bool {
         t.checks.retain(|k| k.column != name);
     }
     // A hash or gin index, or a C collation, is kept only on the types it was made for.
-    t.indexes.retain(|x| x.method.is_none() || !x.cols.contains(&name));
+    t.indexes
+        .retain(|x| x.method.is_none() || !x.cols.contains(&name));
     if to != Ty::Text && !matches!(to, Ty::Varchar(_)) {
         t.indexes.retain(|x| !(x.lower && x.cols.contains(&name)));
     }
     t.col_mut(&name).expect("picked").ty = to.clone();
-    m.changes.push(format!("change type of {table}.{name} from {from:?} to {to:?}"));
+    m.changes.push(format!(
+        "change type of {table}.{name} from {from:?} to {to:?}"
+    ));
     true
 }
 
 fn change_nullability(m: &mut Model, c: &mut Choices) -> bool {
-    let Some(i) = pick_table(m, c) else { return false };
+    let Some(i) = pick_table(m, c) else {
+        return false;
+    };
     let t = &m.tables[i];
     // Its NULLs would all get one value: not under a UNIQUE.
-    let in_unique = |col: &Col| col.unique || t.uniques.iter().any(|u| u.cols.contains(&col.name)) || t.indexes.iter().any(|x| x.unique && x.cols.contains(&col.name));
+    let in_unique = |col: &Col| {
+        col.unique
+            || t.uniques.iter().any(|u| u.cols.contains(&col.name))
+            || t.indexes
+                .iter()
+                .any(|x| x.unique && x.cols.contains(&col.name))
+    };
     let candidates: Vec<String> = t
         .cols
         .iter()
-        .filter(|col| !(t.pk.contains(&col.name) || col.references.is_some() || col.identity || col.nullable && in_unique(col) || m.in_composite_fk(&t.name, &col.name)))
+        .filter(|col| {
+            !(t.pk.contains(&col.name)
+                || col.references.is_some()
+                || col.identity
+                || col.nullable && in_unique(col)
+                || m.in_composite_fk(&t.name, &col.name))
+        })
         .map(|col| col.name.clone())
         .collect();
-    let Some(name) = c.pick(&candidates).cloned() else { return false };
+    let Some(name) = c.pick(&candidates).cloned() else {
+        return false;
+    };
     let table = t.name.clone();
     let col = m.tables[i].col_mut(&name).expect("picked");
     if col.nullable {
@@ -826,14 +1078,27 @@ fn change_nullability(m: &mut Model, c: &mut Choices) -> bool {
 }
 
 fn change_default(m: &mut Model, c: &mut Choices) -> bool {
-    let Some(i) = pick_table(m, c) else { return false };
+    let Some(i) = pick_table(m, c) else {
+        return false;
+    };
     let t = &m.tables[i];
-    let candidates: Vec<String> = t.cols.iter().filter(|col| !col.identity && col.references.is_none() && !m.in_composite_fk(&t.name, &col.name)).map(|col| col.name.clone()).collect();
-    let Some(name) = c.pick(&candidates).cloned() else { return false };
+    let candidates: Vec<String> = t
+        .cols
+        .iter()
+        .filter(|col| {
+            !col.identity && col.references.is_none() && !m.in_composite_fk(&t.name, &col.name)
+        })
+        .map(|col| col.name.clone())
+        .collect();
+    let Some(name) = c.pick(&candidates).cloned() else {
+        return false;
+    };
     let table = t.name.clone();
     // A NOT NULL column added to an existing table in this step needs its default (or a
     // fill) for the rows already there.
-    let needs_default = t.before.is_some() && t.col(&name).is_some_and(|col| col.before.is_none() && !col.nullable && col.fill.is_none());
+    let needs_default = t.before.is_some()
+        && t.col(&name)
+            .is_some_and(|col| col.before.is_none() && !col.nullable && col.fill.is_none());
     let col = m.tables[i].col_mut(&name).expect("picked");
     if col.default.is_some() && !needs_default && c.chance(40) {
         col.default = None;
@@ -846,18 +1111,41 @@ fn change_default(m: &mut Model, c: &mut Choices) -> bool {
 }
 
 fn add_index(m: &mut Model, c: &mut Choices) -> bool {
-    let Some(i) = pick_table(m, c) else { return false };
+    let Some(i) = pick_table(m, c) else {
+        return false;
+    };
     let t = &m.tables[i];
-    let candidates: Vec<String> = t.cols.iter().filter(|col| col.ty.distinct() || m.postgres && col.ty == Ty::Jsonb).map(|col| col.name.clone()).collect();
-    let Some(col) = c.pick(&candidates).cloned() else { return false };
+    let candidates: Vec<String> = t
+        .cols
+        .iter()
+        .filter(|col| col.ty.distinct() || m.postgres && col.ty == Ty::Jsonb)
+        .map(|col| col.name.clone())
+        .collect();
+    let Some(col) = c.pick(&candidates).cloned() else {
+        return false;
+    };
     if t.indexes.iter().any(|x| x.cols == [col.clone()]) {
         return false;
     }
     let column = t.col(&col).expect("picked").clone();
-    let other = t.cols.iter().find(|x| x.name != col && x.ty.distinct()).map(|x| x.name.clone());
+    let other = t
+        .cols
+        .iter()
+        .find(|x| x.name != col && x.ty.distinct())
+        .map(|x| x.name.clone());
     let unique = c.chance(30) && column.distinct;
     let name = c.chance(40).then(|| m.fresh("ix"));
-    let mut index = varied_index(Ix { name, cols: vec![col.clone()], unique, ..Ix::default() }, &column, m.postgres, c);
+    let mut index = varied_index(
+        Ix {
+            name,
+            cols: vec![col.clone()],
+            unique,
+            ..Ix::default()
+        },
+        &column,
+        m.postgres,
+        c,
+    );
     // A second column stored in it.
     if let Some(other) = other.filter(|_| index.method.is_none() && c.chance(15)) {
         index.include.push(other);
@@ -869,60 +1157,96 @@ fn add_index(m: &mut Model, c: &mut Choices) -> bool {
 }
 
 fn drop_index(m: &mut Model, c: &mut Choices) -> bool {
-    let Some(i) = pick_table(m, c) else { return false };
+    let Some(i) = pick_table(m, c) else {
+        return false;
+    };
     if m.tables[i].indexes.is_empty() {
         return false;
     }
     let k = c.below(m.tables[i].indexes.len());
     let gone = m.tables[i].indexes.remove(k);
-    m.changes.push(format!("drop index on {}.{}", m.tables[i].name, gone.cols.join(",")));
+    m.changes.push(format!(
+        "drop index on {}.{}",
+        m.tables[i].name,
+        gone.cols.join(",")
+    ));
     true
 }
 
 fn swap_index_names(m: &mut Model, c: &mut Choices) -> bool {
-    let Some(i) = pick_table(m, c) else { return false };
-    let named: Vec<usize> = m.tables[i].indexes.iter().enumerate().filter(|(_, x)| x.name.is_some()).map(|(k, _)| k).collect();
+    let Some(i) = pick_table(m, c) else {
+        return false;
+    };
+    let named: Vec<usize> = m.tables[i]
+        .indexes
+        .iter()
+        .enumerate()
+        .filter(|(_, x)| x.name.is_some())
+        .map(|(k, _)| k)
+        .collect();
     if named.len() < 2 {
         // Name one so a later step can swap.
         if let Some(x) = m.tables[i].indexes.iter_mut().find(|x| x.name.is_none()) {
             x.name = Some(format!("ix_named_{}", m.counter + 1));
             m.counter += 1;
-            m.changes.push(format!("name an index of {}", m.tables[i].name));
+            m.changes
+                .push(format!("name an index of {}", m.tables[i].name));
             return true;
         }
         return false;
     }
     let (a, b) = (named[0], named[1 + c.below(named.len() - 1)]);
-    let (na, nb) = (m.tables[i].indexes[a].name.clone(), m.tables[i].indexes[b].name.clone());
+    let (na, nb) = (
+        m.tables[i].indexes[a].name.clone(),
+        m.tables[i].indexes[b].name.clone(),
+    );
     m.tables[i].indexes[a].name = nb;
     m.tables[i].indexes[b].name = na;
-    m.changes.push(format!("swap the names of two indexes of {}", m.tables[i].name));
+    m.changes.push(format!(
+        "swap the names of two indexes of {}",
+        m.tables[i].name
+    ));
     true
 }
 
 fn add_unique(m: &mut Model, c: &mut Choices) -> bool {
-    let Some(i) = pick_table(m, c) else { return false };
+    let Some(i) = pick_table(m, c) else {
+        return false;
+    };
     let t = &m.tables[i];
     let candidates: Vec<String> = t
         .cols
         .iter()
-        .filter(|col| col.distinct && !col.unique && !col.nullable && t.pk != [col.name.clone()] && !t.uniques.iter().any(|u| u.cols == [col.name.clone()]))
+        .filter(|col| {
+            col.distinct
+                && !col.unique
+                && !col.nullable
+                && t.pk != [col.name.clone()]
+                && !t.uniques.iter().any(|u| u.cols == [col.name.clone()])
+        })
         .map(|col| col.name.clone())
         .collect();
-    let Some(col) = c.pick(&candidates).cloned() else { return false };
+    let Some(col) = c.pick(&candidates).cloned() else {
+        return false;
+    };
     let table = t.name.clone();
     if c.chance(50) {
         m.tables[i].col_mut(&col).expect("picked").unique = true;
     } else {
         let name = c.chance(40).then(|| m.fresh("uq"));
-        m.tables[i].uniques.push(Key { name, cols: vec![col.clone()] });
+        m.tables[i].uniques.push(Key {
+            name,
+            cols: vec![col.clone()],
+        });
     }
     m.changes.push(format!("add unique on {table}.{col}"));
     true
 }
 
 fn drop_unique(m: &mut Model, c: &mut Choices) -> bool {
-    let Some(i) = pick_table(m, c) else { return false };
+    let Some(i) = pick_table(m, c) else {
+        return false;
+    };
     let t = &mut m.tables[i];
     if let Some(col) = t.cols.iter_mut().find(|col| col.unique) {
         col.unique = false;
@@ -935,33 +1259,58 @@ fn drop_unique(m: &mut Model, c: &mut Choices) -> bool {
     }
     let k = c.below(t.uniques.len());
     let gone = t.uniques.remove(k);
-    m.changes.push(format!("drop unique on {}.{}", t.name, gone.cols.join(",")));
+    m.changes
+        .push(format!("drop unique on {}.{}", t.name, gone.cols.join(",")));
     true
 }
 
 fn change_check(m: &mut Model, c: &mut Choices) -> bool {
-    let Some(i) = pick_table(m, c) else { return false };
+    let Some(i) = pick_table(m, c) else {
+        return false;
+    };
     let t = &mut m.tables[i];
     if !t.checks.is_empty() && c.chance(40) {
         let gone = t.checks.remove(c.below(t.checks.len()));
         m.changes.push(format!("drop check {}", gone.name));
         return true;
     }
-    let Some(col) = t.cols.iter().find(|col| col.ty.is_integer() && !col.identity && !t.checks.iter().any(|k| k.column == col.name)).map(|col| col.name.clone()) else {
+    let Some(col) = t
+        .cols
+        .iter()
+        .find(|col| {
+            col.ty.is_integer() && !col.identity && !t.checks.iter().any(|k| k.column == col.name)
+        })
+        .map(|col| col.name.clone())
+    else {
         return false;
     };
     let name = format!("{}_{col}_check", t.name);
-    t.checks.push(Chk { name: name.clone(), column: col });
+    t.checks.push(Chk {
+        name: name.clone(),
+        column: col,
+    });
     m.changes.push(format!("add check {name}"));
     true
 }
 
 fn drop_foreign_key(m: &mut Model, c: &mut Choices) -> bool {
-    let with_fk: Vec<(usize, String)> =
-        m.tables.iter().enumerate().flat_map(|(i, t)| t.cols.iter().filter(|col| col.references.is_some()).map(move |col| (i, col.name.clone()))).collect();
-    let Some((i, col)) = c.pick(&with_fk).cloned() else { return false };
+    let with_fk: Vec<(usize, String)> = m
+        .tables
+        .iter()
+        .enumerate()
+        .flat_map(|(i, t)| {
+            t.cols
+                .iter()
+                .filter(|col| col.references.is_some())
+                .map(move |col| (i, col.name.clone()))
+        })
+        .collect();
+    let Some((i, col)) = c.pick(&with_fk).cloned() else {
+        return false;
+    };
     m.tables[i].col_mut(&col).expect("picked").references = None;
-    m.changes.push(format!("drop foreign key of {}.{col}", m.tables[i].name));
+    m.changes
+        .push(format!("drop foreign key of {}.{col}", m.tables[i].name));
     true
 }
 
@@ -987,12 +1336,24 @@ fn varied_index(mut index: Ix, column: &Col, postgres: bool, c: &mut Choices) ->
 /// A table gets two nullable columns and a foreign key over them to a table whose key is
 /// two columns, with the options foreign keys can have.
 fn add_composite_foreign_key(m: &mut Model, c: &mut Choices) -> bool {
-    let targets: Vec<(String, [String; 2])> = m.tables.iter().filter(|t| t.pk.len() == 2).map(|t| (t.name.clone(), [t.pk[0].clone(), t.pk[1].clone()])).collect();
-    let Some((target, ref_cols)) = c.pick(&targets).cloned() else { return false };
-    let Some(i) = pick_table(m, c) else { return false };
+    let targets: Vec<(String, [String; 2])> = m
+        .tables
+        .iter()
+        .filter(|t| t.pk.len() == 2)
+        .map(|t| (t.name.clone(), [t.pk[0].clone(), t.pk[1].clone()]))
+        .collect();
+    let Some((target, ref_cols)) = c.pick(&targets).cloned() else {
+        return false;
+    };
+    let Some(i) = pick_table(m, c) else {
+        return false;
+    };
     let types: Vec<Ty> = {
         let t = m.table(&target).expect("picked");
-        ref_cols.iter().map(|k| t.col(k).expect("key column").ty.clone()).collect()
+        ref_cols
+            .iter()
+            .map(|k| t.col(k).expect("key column").ty.clone())
+            .collect()
     };
     let cols = [m.fresh("f"), m.fresh("f")];
     let deferrable = c.chance(40);
@@ -1011,17 +1372,25 @@ fn add_composite_foreign_key(m: &mut Model, c: &mut Choices) -> bool {
         col.nullable = true;
         t.cols.push(col);
     }
-    m.changes.push(format!("add foreign key {fk:?} on {}", t.name));
+    m.changes
+        .push(format!("add foreign key {fk:?} on {}", t.name));
     t.fks.push(fk);
     true
 }
 
 fn drop_composite_foreign_key(m: &mut Model, c: &mut Choices) -> bool {
-    let with: Vec<usize> = (0..m.tables.len()).filter(|&i| !m.tables[i].fks.is_empty()).collect();
-    let Some(&i) = c.pick(&with) else { return false };
+    let with: Vec<usize> = (0..m.tables.len())
+        .filter(|&i| !m.tables[i].fks.is_empty())
+        .collect();
+    let Some(&i) = c.pick(&with) else {
+        return false;
+    };
     let t = &mut m.tables[i];
     let gone = t.fks.remove(c.below(t.fks.len()));
-    m.changes.push(format!("drop foreign key over {:?} of {}", gone.cols, t.name));
+    m.changes.push(format!(
+        "drop foreign key over {:?} of {}",
+        gone.cols, t.name
+    ));
     true
 }
 
@@ -1031,8 +1400,20 @@ fn change_identity(m: &mut Model, c: &mut Choices) -> bool {
     if !m.postgres {
         return false;
     }
-    let with: Vec<(usize, String)> = m.tables.iter().enumerate().flat_map(|(i, t)| t.cols.iter().filter(|x| x.identity).map(move |x| (i, x.name.clone()))).collect();
-    let Some((i, name)) = c.pick(&with).cloned() else { return false };
+    let with: Vec<(usize, String)> = m
+        .tables
+        .iter()
+        .enumerate()
+        .flat_map(|(i, t)| {
+            t.cols
+                .iter()
+                .filter(|x| x.identity)
+                .map(move |x| (i, x.name.clone()))
+        })
+        .collect();
+    let Some((i, name)) = c.pick(&with).cloned() else {
+        return false;
+    };
     let table = m.tables[i].name.clone();
     let col = m.tables[i].col_mut(&name).expect("picked");
     match c.below(3) {
@@ -1040,7 +1421,10 @@ fn change_identity(m: &mut Model, c: &mut Choices) -> bool {
         1 => col.big_cache = !col.big_cache,
         _ => col.counts_down = !col.counts_down,
     }
-    m.changes.push(format!("change the identity of {table}.{name} (always {}, big cache {}, counts down {})", col.always, col.big_cache, col.counts_down));
+    m.changes.push(format!(
+        "change the identity of {table}.{name} (always {}, big cache {}, counts down {})",
+        col.always, col.big_cache, col.counts_down
+    ));
     true
 }
 
@@ -1049,12 +1433,25 @@ fn change_collation(m: &mut Model, c: &mut Choices) -> bool {
     if !m.postgres {
         return false;
     }
-    let with: Vec<(usize, String)> = m.tables.iter().enumerate().flat_map(|(i, t)| t.cols.iter().filter(|x| x.ty == Ty::Text).map(move |x| (i, x.name.clone()))).collect();
-    let Some((i, name)) = c.pick(&with).cloned() else { return false };
+    let with: Vec<(usize, String)> = m
+        .tables
+        .iter()
+        .enumerate()
+        .flat_map(|(i, t)| {
+            t.cols
+                .iter()
+                .filter(|x| x.ty == Ty::Text)
+                .map(move |x| (i, x.name.clone()))
+        })
+        .collect();
+    let Some((i, name)) = c.pick(&with).cloned() else {
+        return false;
+    };
     let table = m.tables[i].name.clone();
     let col = m.tables[i].col_mut(&name).expect("picked");
     col.collate_c = !col.collate_c;
-    m.changes.push(format!("collate {table}.{name} C: {}", col.collate_c));
+    m.changes
+        .push(format!("collate {table}.{name} C: {}", col.collate_c));
     true
 }
 
@@ -1063,10 +1460,18 @@ fn make_identity(m: &mut Model, c: &mut Choices) -> bool {
     let candidates: Vec<usize> = (0..m.tables.len())
         .filter(|&i| {
             let t = &m.tables[i];
-            t.pk.len() == 1 && t.col(&t.pk[0]).is_some_and(|k| k.ty == Ty::Bigint && !k.identity && k.default.is_none() && k.references.is_none())
+            t.pk.len() == 1
+                && t.col(&t.pk[0]).is_some_and(|k| {
+                    k.ty == Ty::Bigint
+                        && !k.identity
+                        && k.default.is_none()
+                        && k.references.is_none()
+                })
         })
         .collect();
-    let Some(&i) = c.pick(&candidates) else { return false };
+    let Some(&i) = c.pick(&candidates) else {
+        return false;
+    };
     let t = &mut m.tables[i];
     let key = t.pk[0].clone();
     let column = t.col_mut(&key).expect("key column");
@@ -1079,7 +1484,9 @@ fn make_identity(m: &mut Model, c: &mut Choices) -> bool {
 
 /// A unique or index gets a name of its own (or another one).
 fn rename_named(m: &mut Model, c: &mut Choices) -> bool {
-    let Some(i) = pick_table(m, c) else { return false };
+    let Some(i) = pick_table(m, c) else {
+        return false;
+    };
     let (uniques, indexes) = (m.tables[i].uniques.len(), m.tables[i].indexes.len());
     if uniques + indexes == 0 {
         return false;
@@ -1093,22 +1500,33 @@ fn rename_named(m: &mut Model, c: &mut Choices) -> bool {
     } else {
         t.indexes[k - uniques].name = Some(name.clone());
     }
-    m.changes.push(format!("rename a unique or index of {table} to {name}"));
+    m.changes
+        .push(format!("rename a unique or index of {table} to {name}"));
     true
 }
 
 fn change_primary_key(m: &mut Model, c: &mut Choices) -> bool {
-    let Some(i) = pick_table(m, c) else { return false };
+    let Some(i) = pick_table(m, c) else {
+        return false;
+    };
     let t = &m.tables[i];
     if t.pk.len() != 1 || !m.referencing(&t.name, &t.pk[0]).is_empty() {
         return false;
     }
-    let Some(extra) = t.cols.iter().find(|col| !col.nullable && !t.pk.contains(&col.name) && col.distinct && col.references.is_none()).map(|col| col.name.clone()) else {
+    let Some(extra) = t
+        .cols
+        .iter()
+        .find(|col| {
+            !col.nullable && !t.pk.contains(&col.name) && col.distinct && col.references.is_none()
+        })
+        .map(|col| col.name.clone())
+    else {
         return false;
     };
     let table = t.name.clone();
     m.tables[i].pk.push(extra.clone());
-    m.changes.push(format!("widen the primary key of {table} with {extra}"));
+    m.changes
+        .push(format!("widen the primary key of {table} with {extra}"));
     true
 }
 
@@ -1118,12 +1536,35 @@ pub fn render(m: &Model) -> String {
     for e in &m.enums {
         let mut attrs = vec![format!("name = \"e{}\"", e.k)];
         if !e.allow_drop.is_empty() {
-            attrs.push(format!("allow_drop({})", e.allow_drop.iter().map(|v| format!("\"{v}\"")).collect::<Vec<_>>().join(", ")));
+            attrs.push(format!(
+                "allow_drop({})",
+                e.allow_drop
+                    .iter()
+                    .map(|v| format!("\"{v}\""))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
         }
-        writeln!(out, "\n#[derive(Enum)]\n#[enum_type({})]\npub enum E{} {{", attrs.join(", "), e.k).unwrap();
+        writeln!(
+            out,
+            "\n#[derive(Enum)]\n#[enum_type({})]\npub enum E{} {{",
+            attrs.join(", "),
+            e.k
+        )
+        .unwrap();
         for v in &e.values {
-            let renamed = e.renames.iter().find(|(new, _)| new == v).map(|(_, old)| format!(", renamed_from = \"{old}\"")).unwrap_or_default();
-            writeln!(out, "    #[value(name = \"{v}\"{renamed})]\n    {},", v.to_uppercase()).unwrap();
+            let renamed = e
+                .renames
+                .iter()
+                .find(|(new, _)| new == v)
+                .map(|(_, old)| format!(", renamed_from = \"{old}\""))
+                .unwrap_or_default();
+            writeln!(
+                out,
+                "    #[value(name = \"{v}\"{renamed})]\n    {},",
+                v.to_uppercase()
+            )
+            .unwrap();
         }
         out.push_str("}\n");
     }
@@ -1134,7 +1575,12 @@ pub fn render(m: &Model) -> String {
             None => format!("name = \"{}\"", t.name),
         };
         if let Some(from) = &t.renamed_from {
-            write!(table_attr, ", renamed_from = \"{}\"", from.rsplit('.').next().unwrap_or(from)).unwrap();
+            write!(
+                table_attr,
+                ", renamed_from = \"{}\"",
+                from.rsplit('.').next().unwrap_or(from)
+            )
+            .unwrap();
         }
         if !t.allow_drop.is_empty() {
             write!(table_attr, ", allow_drop({})", t.allow_drop.join(", ")).unwrap();
@@ -1144,12 +1590,20 @@ pub fn render(m: &Model) -> String {
             writeln!(out, "#[primary_key(columns({}))]", t.pk.join(", ")).unwrap();
         }
         for u in &t.uniques {
-            let name = u.name.as_ref().map(|n| format!(", name = \"{n}\"")).unwrap_or_default();
+            let name = u
+                .name
+                .as_ref()
+                .map(|n| format!(", name = \"{n}\""))
+                .unwrap_or_default();
             writeln!(out, "#[unique(columns({}){name})]", u.cols.join(", ")).unwrap();
         }
         for x in &t.indexes {
             let unique = if x.unique { ", unique" } else { "" };
-            let name = x.name.as_ref().map(|n| format!(", name = \"{n}\"")).unwrap_or_default();
+            let name = x
+                .name
+                .as_ref()
+                .map(|n| format!(", name = \"{n}\""))
+                .unwrap_or_default();
             let mut keys: Vec<String> = x.cols.clone();
             if x.lower {
                 keys[0] = format!("\"lower({})\"", keys[0]);
@@ -1170,22 +1624,43 @@ pub fn render(m: &Model) -> String {
             if x.partial {
                 write!(extra, ", where = \"{} IS NOT NULL\"", x.cols[0]).unwrap();
             }
-            writeln!(out, "#[index(columns({}){unique}{extra}{name})]", keys.join(", ")).unwrap();
+            writeln!(
+                out,
+                "#[index(columns({}){unique}{extra}{name})]",
+                keys.join(", ")
+            )
+            .unwrap();
         }
         for fk in &t.fks {
             let mut options = String::new();
             if let Some(action) = fk.on_delete {
                 write!(options, ", on_delete = \"{action}\"").unwrap();
             }
-            for (flag, on) in [("match_full", fk.match_full), ("deferrable", fk.deferrable), ("initially_deferred", fk.initially_deferred)] {
+            for (flag, on) in [
+                ("match_full", fk.match_full),
+                ("deferrable", fk.deferrable),
+                ("initially_deferred", fk.initially_deferred),
+            ] {
                 if on {
                     write!(options, ", {flag}").unwrap();
                 }
             }
-            writeln!(out, "#[foreign_key(columns({}), references = \"{}({})\"{options})]", fk.cols.join(", "), fk.table, fk.ref_cols.join(", ")).unwrap();
+            writeln!(
+                out,
+                "#[foreign_key(columns({}), references = \"{}({})\"{options})]",
+                fk.cols.join(", "),
+                fk.table,
+                fk.ref_cols.join(", ")
+            )
+            .unwrap();
         }
         for k in &t.checks {
-            writeln!(out, "#[check(name = \"{}\", expr = \"{} >= 0\")]", k.name, k.column).unwrap();
+            writeln!(
+                out,
+                "#[check(name = \"{}\", expr = \"{} >= 0\")]",
+                k.name, k.column
+            )
+            .unwrap();
         }
         writeln!(out, "pub struct {} {{", rust_name(&t.name)).unwrap();
         for col in &t.cols {
@@ -1205,7 +1680,11 @@ pub fn render(m: &Model) -> String {
                 if col.counts_down {
                     options.push("increment = -1".to_owned());
                 }
-                attrs.push(if options.is_empty() { "identity".into() } else { format!("identity({})", options.join(", ")) });
+                attrs.push(if options.is_empty() {
+                    "identity".into()
+                } else {
+                    format!("identity({})", options.join(", "))
+                });
             }
             if col.collate_c {
                 attrs.push("collation = \"C\"".into());
@@ -1242,7 +1721,11 @@ pub fn render(m: &Model) -> String {
                 _ if col.identity => "i64".to_owned(),
                 _ => rust.to_owned(),
             };
-            let ty = if col.nullable { format!("Option<{rust}>") } else { rust };
+            let ty = if col.nullable {
+                format!("Option<{rust}>")
+            } else {
+                rust
+            };
             writeln!(out, "    pub {}: {ty},", col.name).unwrap();
         }
         out.push_str("}\n");
@@ -1253,13 +1736,20 @@ pub fn render(m: &Model) -> String {
 fn rust_name(table: &str) -> String {
     let table = table.replace('.', "_");
     let mut chars = table.chars();
-    chars.next().map(|f| f.to_ascii_uppercase().to_string() + chars.as_str()).unwrap_or_default()
+    chars
+        .next()
+        .map(|f| f.to_ascii_uppercase().to_string() + chars.as_str())
+        .unwrap_or_default()
 }
 
 /// Rows to insert after a step: `INSERT .. SELECT .. FROM generate_series` statements of at
 /// most 1,000 rows, targets before the tables that reference them. `counts` holds the rows
 /// each table has (its keys are 1..=count for generated keys); it is updated.
-pub fn inserts(m: &Model, counts: &mut BTreeMap<String, i64>, rows: &BTreeMap<String, i64>) -> Vec<String> {
+pub fn inserts(
+    m: &Model,
+    counts: &mut BTreeMap<String, i64>,
+    rows: &BTreeMap<String, i64>,
+) -> Vec<String> {
     let mut out = Vec::new();
     let mut done: BTreeSet<String> = BTreeSet::new();
     let mut pending: Vec<&Tbl> = m.tables.iter().collect();
@@ -1267,9 +1757,22 @@ pub fn inserts(m: &Model, counts: &mut BTreeMap<String, i64>, rows: &BTreeMap<St
         let ready: Vec<&Tbl> = pending
             .iter()
             .copied()
-            .filter(|t| t.cols.iter().all(|c| c.references.as_ref().is_none_or(|r| r.table == t.name || done.contains(&r.table) || c.nullable)) && t.fks.iter().all(|fk| fk.table == t.name || done.contains(&fk.table)))
+            .filter(|t| {
+                t.cols.iter().all(|c| {
+                    c.references
+                        .as_ref()
+                        .is_none_or(|r| r.table == t.name || done.contains(&r.table) || c.nullable)
+                }) && t
+                    .fks
+                    .iter()
+                    .all(|fk| fk.table == t.name || done.contains(&fk.table))
+            })
             .collect();
-        let batch = if ready.is_empty() { vec![pending[0]] } else { ready };
+        let batch = if ready.is_empty() {
+            vec![pending[0]]
+        } else {
+            ready
+        };
         for t in batch {
             pending.retain(|p| p.name != t.name);
             done.insert(t.name.clone());
@@ -1279,7 +1782,9 @@ pub fn inserts(m: &Model, counts: &mut BTreeMap<String, i64>, rows: &BTreeMap<St
             while start <= have + n {
                 let end = (start + 999).min(have + n);
                 // A required reference to an empty table: no rows for this one yet.
-                let Some(sql) = insert(t, m, counts, start, end) else { break };
+                let Some(sql) = insert(t, m, counts, start, end) else {
+                    break;
+                };
                 out.push(sql);
                 counts.insert(t.name.clone(), end);
                 start = end + 1;
@@ -1289,7 +1794,13 @@ pub fn inserts(m: &Model, counts: &mut BTreeMap<String, i64>, rows: &BTreeMap<St
     out
 }
 
-fn insert(t: &Tbl, m: &Model, counts: &BTreeMap<String, i64>, from: i64, to: i64) -> Option<String> {
+fn insert(
+    t: &Tbl,
+    m: &Model,
+    counts: &BTreeMap<String, i64>,
+    from: i64,
+    to: i64,
+) -> Option<String> {
     let mut columns = Vec::new();
     let mut values = Vec::new();
     for col in &t.cols {
@@ -1297,7 +1808,10 @@ fn insert(t: &Tbl, m: &Model, counts: &BTreeMap<String, i64>, from: i64, to: i64
             continue;
         }
         let g = "g";
-        let composite = t.fks.iter().find_map(|fk| fk.cols.iter().position(|x| *x == col.name).map(|k| (fk, k)));
+        let composite = t
+            .fks
+            .iter()
+            .find_map(|fk| fk.cols.iter().position(|x| *x == col.name).map(|k| (fk, k)));
         let value = if let Some((fk, k)) = composite {
             // Both columns from one parent row (ordered by its key), or both NULL.
             let target_rows = counts.get(&fk.table).copied().unwrap_or(0);
@@ -1305,7 +1819,11 @@ fn insert(t: &Tbl, m: &Model, counts: &BTreeMap<String, i64>, from: i64, to: i64
                 "NULL".to_owned()
             } else {
                 let order = format!("\"{}\", \"{}\"", fk.ref_cols[0], fk.ref_cols[1]);
-                format!("CASE WHEN {g} % 5 = 0 THEN NULL ELSE (SELECT \"{}\" FROM {} ORDER BY {order} OFFSET ({g} % {target_rows}) LIMIT 1) END", fk.ref_cols[k], sql_table(&fk.table))
+                format!(
+                    "CASE WHEN {g} % 5 = 0 THEN NULL ELSE (SELECT \"{}\" FROM {} ORDER BY {order} OFFSET ({g} % {target_rows}) LIMIT 1) END",
+                    fk.ref_cols[k],
+                    sql_table(&fk.table)
+                )
             }
         } else if let Some(r) = &col.references {
             let target_rows = counts.get(&r.table).copied().unwrap_or(0);
@@ -1321,15 +1839,26 @@ fn insert(t: &Tbl, m: &Model, counts: &BTreeMap<String, i64>, from: i64, to: i64
                     r.column,
                     sql_table(&r.table)
                 );
-                if col.nullable { format!("CASE WHEN {g} % 5 = 0 THEN NULL ELSE {pick} END") } else { pick }
+                if col.nullable {
+                    format!("CASE WHEN {g} % 5 = 0 THEN NULL ELSE {pick} END")
+                } else {
+                    pick
+                }
             }
         } else if t.pk.contains(&col.name) && col.ty == Ty::Smallint && !col.distinct {
             format!("({g} % 7)::smallint")
         } else if let Ty::Enum(k) = col.ty {
             let value = enum_value(m, k, g);
-            if col.nullable { format!("CASE WHEN {g} % 4 = 0 THEN NULL ELSE {value} END") } else { value }
+            if col.nullable {
+                format!("CASE WHEN {g} % 4 = 0 THEN NULL ELSE {value} END")
+            } else {
+                value
+            }
         } else if col.nullable && !col.unique {
-            format!("CASE WHEN {g} % 4 = 0 THEN NULL ELSE {} END", col.ty.value(g))
+            format!(
+                "CASE WHEN {g} % 4 = 0 THEN NULL ELSE {} END",
+                col.ty.value(g)
+            )
         } else {
             col.ty.value(g)
         };
@@ -1337,12 +1866,23 @@ fn insert(t: &Tbl, m: &Model, counts: &BTreeMap<String, i64>, from: i64, to: i64
         values.push(value);
     }
     if columns.is_empty() {
-        return Some(format!("INSERT INTO {} SELECT FROM generate_series({from}, {to})", sql_table(&t.name)));
+        return Some(format!(
+            "INSERT INTO {} SELECT FROM generate_series({from}, {to})",
+            sql_table(&t.name)
+        ));
     }
-    Some(format!("INSERT INTO {} ({}) SELECT {} FROM generate_series({from}, {to}) g", sql_table(&t.name), columns.join(", "), values.join(", ")))
+    Some(format!(
+        "INSERT INTO {} ({}) SELECT {} FROM generate_series({from}, {to}) g",
+        sql_table(&t.name),
+        columns.join(", "),
+        values.join(", ")
+    ))
 }
 
 /// A table's name as SQL: `"t"`, or `"s"."t"` outside `public`.
 pub fn sql_table(name: &str) -> String {
-    name.split('.').map(|part| format!("\"{part}\"")).collect::<Vec<_>>().join(".")
+    name.split('.')
+        .map(|part| format!("\"{part}\""))
+        .collect::<Vec<_>>()
+        .join(".")
 }

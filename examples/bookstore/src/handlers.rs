@@ -27,9 +27,16 @@ pub fn create_book(title: &str, isbn: &str, author_email: &str) -> Vec<String> {
 #[requires_table(Author, select, role = "storefront")]
 pub fn books_by_author(author_email: &str) -> String {
     Query::select()
-        .columns([(BookIden::Table, BookIden::Title), (BookIden::Table, BookIden::Isbn)])
+        .columns([
+            (BookIden::Table, BookIden::Title),
+            (BookIden::Table, BookIden::Isbn),
+        ])
         .from(BookIden::Table)
-        .inner_join(AuthorIden::Table, Expr::col((AuthorIden::Table, AuthorIden::Id)).equals((BookIden::Table, BookIden::AuthorId)))
+        .inner_join(
+            AuthorIden::Table,
+            Expr::col((AuthorIden::Table, AuthorIden::Id))
+                .equals((BookIden::Table, BookIden::AuthorId)),
+        )
         .and_where(Expr::col((AuthorIden::Table, AuthorIden::Email)).eq(author_email))
         .to_string(PostgresQueryBuilder)
 }

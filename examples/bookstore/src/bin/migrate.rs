@@ -7,16 +7,25 @@
 
 use std::process::ExitCode;
 use tablewright_core::runner::permissions::{ApplyOptions, PermissionsFile};
-use tablewright_core::runner::{EmbeddedMigrations, Event, MigrationSet, Migrator, MigratorOptions, Target};
+use tablewright_core::runner::{
+    EmbeddedMigrations, Event, MigrationSet, Migrator, MigratorOptions, Target,
+};
 
 /// Compiled in: rebuilding picks up new migrations.
-pub static MIGRATIONS: EmbeddedMigrations = tablewright_derive::embed_migrations!("../../migrations", permissions = "../../permissions/permissions.sql");
+pub static MIGRATIONS: EmbeddedMigrations = tablewright_derive::embed_migrations!(
+    "../../migrations",
+    permissions = "../../permissions/permissions.sql"
+);
 
 /// The options the deploy runs with: the embedded permissions converge after the
 /// migrations, undeclared privileges of the managed roles revoked.
 pub fn options() -> Result<MigratorOptions, String> {
-    let permissions = PermissionsFile::from_embedded(&MIGRATIONS, ApplyOptions::default()).map_err(|e| e.to_string())?;
-    Ok(MigratorOptions { permissions, ..MigratorOptions::default() })
+    let permissions = PermissionsFile::from_embedded(&MIGRATIONS, ApplyOptions::default())
+        .map_err(|e| e.to_string())?;
+    Ok(MigratorOptions {
+        permissions,
+        ..MigratorOptions::default()
+    })
 }
 
 fn target() -> Result<Target, String> {
@@ -26,14 +35,20 @@ fn target() -> Result<Target, String> {
         return Ok(Target::Dsql { endpoint, region });
     }
     let url = var("DATABASE_URL").ok_or("set DSQL_ENDPOINT and AWS_REGION, or DATABASE_URL")?;
-    Ok(if var("TABLEWRIGHT_EMULATE_DSQL").is_some() { Target::DsqlEmulated { url } } else { Target::Postgres { url } })
+    Ok(if var("TABLEWRIGHT_EMULATE_DSQL").is_some() {
+        Target::DsqlEmulated { url }
+    } else {
+        Target::Postgres { url }
+    })
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
     let result = async {
         let set = MigrationSet::from_embedded(&MIGRATIONS).map_err(|e| e.to_string())?;
-        let migrator = Migrator::new(target()?, set, options()?).await.map_err(|e| e.to_string())?;
+        let migrator = Migrator::new(target()?, set, options()?)
+            .await
+            .map_err(|e| e.to_string())?;
         let report = migrator
             .run(&|event| {
                 if let Event::MigrationApplied { tag, elapsed_ms } = event {
@@ -42,11 +57,23 @@ async fn main() -> ExitCode {
             })
             .await
             .map_err(|e| e.to_string())?;
-        println!("{} applied, {} already applied", report.applied.len(), report.already_applied);
+        println!(
+            "{} applied, {} already applied",
+            report.applied.len(),
+            report.already_applied
+        );
         if let Some(p) = &report.permissions {
-            println!("permissions: {} grant(s), {} revoked, {} gap(s)", p.applied.granted, p.applied.revoked.len(), p.validated.gaps.len());
+            println!(
+                "permissions: {} grant(s), {} revoked, {} gap(s)",
+                p.applied.granted,
+                p.applied.revoked.len(),
+                p.validated.gaps.len()
+            );
             if !p.validated.is_clean() {
-                return Err(format!("permissions do not match the file after applying it: {:?} {:?}", p.validated.gaps, p.validated.excess));
+                return Err(format!(
+                    "permissions do not match the file after applying it: {:?} {:?}",
+                    p.validated.gaps, p.validated.excess
+                ));
             }
         }
         Ok::<_, String>(())

@@ -92,7 +92,7 @@ pub fn expression(data: &[u8]) {
         format!("CREATE TABLE t (c text DEFAULT ({expr}));"),
         format!("ALTER TABLE t ADD CONSTRAINT c CHECK ({expr}) NOT VALID;"),
     ] {
-        let file = split::migration_file(&[statement.clone()]);
+        let file = split::migration_file(std::slice::from_ref(&statement));
         assert_eq!(
             split::split_statements(&file).len(),
             1,

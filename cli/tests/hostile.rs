@@ -194,7 +194,8 @@ async fn sql_in_a_snapshot_is_refused(mode: Mode) {
     let db = TestDb::for_mode("hostile_snapshot", mode).await;
     make_victim(&db).await;
 
-    let probes: [(&str, fn(&mut serde_json::Value)); 3] = [
+    type Probe = (&'static str, fn(&mut serde_json::Value));
+    let probes: [Probe; 3] = [
         ("tables.authors.columns[1].default", |s| {
             s["tables"]["authors"]["columns"][1]["default"] = INJECTED_DEFAULT.into()
         }),

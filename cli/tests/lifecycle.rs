@@ -512,9 +512,9 @@ async fn as_drizzle_left_it_in(url: &str, applied: usize, folder: &Path, history
         serde_json::from_str(&std::fs::read_to_string(folder.join("meta/_journal.json")).unwrap())
             .unwrap();
     let mut conn = PgConnection::connect(url).await.unwrap();
-    let mut sql = String::from(format!(
+    let mut sql = format!(
         "BEGIN;\nCREATE SCHEMA IF NOT EXISTS {schema};\nCREATE TABLE IF NOT EXISTS {history} (id SERIAL PRIMARY KEY, hash text NOT NULL, created_at bigint);\n"
-    ));
+    );
     for (entry, row) in journal["entries"]
         .as_array()
         .unwrap()

@@ -709,7 +709,8 @@ pub fn constructs(table: &Table) -> Vec<(Construct, Option<&str>, String)> {
             out.push((Construct::IncludeColumns, None, what(" INCLUDE (..)")));
         }
         // Said once per index, whichever of its keys has it.
-        let keys: [(fn(&IndexKey) -> bool, Construct, &str); 5] = [
+        type KeyConstruct = (fn(&IndexKey) -> bool, Construct, &'static str);
+        let keys: [KeyConstruct; 5] = [
             (
                 |k| matches!(k.target, KeyTarget::Expression(_)),
                 Construct::ExpressionIndexKey,

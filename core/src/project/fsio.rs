@@ -208,6 +208,16 @@ pub fn write_all_or_nothing(files: &[(PathBuf, Vec<u8>)]) -> Result<(), WriteErr
     Ok(())
 }
 
+impl crate::error::Classified for WriteError {
+    fn class(&self) -> crate::error::ErrorClass {
+        crate::error::ErrorClass::Input
+    }
+
+    fn kind(&self) -> &'static str {
+        "io"
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -360,15 +370,5 @@ mod tests {
             2,
             "no temporaries or backups left"
         );
-    }
-}
-
-impl crate::error::Classified for WriteError {
-    fn class(&self) -> crate::error::ErrorClass {
-        crate::error::ErrorClass::Input
-    }
-
-    fn kind(&self) -> &'static str {
-        "io"
     }
 }

@@ -301,10 +301,8 @@ pub(crate) fn serial_sequence(default: &str) -> Option<String> {
     let mut chars = inner.chars().peekable();
     let mut name = String::new();
     while let Some(c) = chars.next() {
-        if c == '\'' {
-            if chars.next() != Some('\'') {
-                return None;
-            }
+        if c == '\'' && chars.next() != Some('\'') {
+            return None;
         }
         name.push(c);
     }

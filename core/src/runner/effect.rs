@@ -345,7 +345,8 @@ pub(crate) fn of(sql: &str) -> Effect {
             }
             changes
         }
-        Statement::AlterType(t) if matches!(&t.operation, sqlparser::ast::AlterTypeOperation::AddValue(v) if v.if_not_exists) => {
+        Statement::AlterType(t) if matches!(&t.operation, sqlparser::ast::AlterTypeOperation::AddValue(v) if v.if_not_exists) =>
+        {
             return Effect::Idempotent;
         }
         Statement::CreateSchema {

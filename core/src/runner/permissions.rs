@@ -501,7 +501,7 @@ async fn find_excess(conn: &mut Conn, statements: &[Statement]) -> Result<Vec<Ex
                 columns: Vec::new(),
             });
         if !column.is_empty() {
-            if !entry.columns.last().is_some_and(|c| c.column == column) {
+            if entry.columns.last().is_none_or(|c| c.column != column) {
                 entry.columns.push(ColumnPrivileges {
                     column,
                     privileges: Vec::new(),

@@ -420,7 +420,7 @@ pub fn catalog_differences(
         if !expected_text
             .beside
             .contains_key(&(*object, table.clone(), name.clone()))
-            && !(!table.is_empty() && !expected.tables.contains_key(table))
+            && (table.is_empty() || expected.tables.contains_key(table))
         {
             out.push(Difference::Beside {
                 object: *object,

@@ -156,6 +156,8 @@ pub fn location(file: &Path, span: Span) -> Location {
 
 /// What a file (or a piece of one) holds, in source order. Spans are already turned into
 /// locations, so that pieces read on other threads can be merged.
+// A table is the common case and is moved once into the scan: boxing it saves nothing.
+#[allow(clippy::large_enum_variant)]
 enum Found {
     Table {
         rust_name: String,
@@ -874,6 +876,42 @@ fn without_shebang(text: &str) -> &str {
 /// The parser's stack.
 const PARSER_STACK_BYTES: usize = 256 << 20;
 
+impl crate::error::Classified for ScanError {
+    fn class(&self) -> crate::error::ErrorClass {
+        crate::error::ErrorClass::Input
+    }
+
+    fn kind(&self) -> &'static str {
+        match self {
+            ScanError::Io { .. } => "io",
+            ScanError::Source(_) => "source",
+        }
+    }
+
+    fn items(&self) -> Vec<crate::error::ErrorItem> {
+        let ScanError::Source(errors) = self else {
+            return Vec::new();
+        };
+        errors
+            .iter()
+            .map(|e| {
+                let mut location = crate::error::Span::from(&e.location);
+                location.end_line = Some(e.end_line);
+                location.end_column = Some(e.end_column);
+                let snippet = crate::error::Snippet {
+                    lines: e.lines.clone(),
+                    range: e.span_in_lines(),
+                };
+                crate::error::ErrorItem {
+                    location: Some(location),
+                    snippet: Some(snippet),
+                    ..crate::error::ErrorItem::new("source", &e.message)
+                }
+            })
+            .collect()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1161,41 +1199,5 @@ mod tests {
                 "s.rs:6:9: `extra` is behind `#[cfg(..)]` or `#[cfg_attr(..)]`: the CLI does not know which features are on, so a table's columns cannot depend on them"
             ]
         );
-    }
-}
-
-impl crate::error::Classified for ScanError {
-    fn class(&self) -> crate::error::ErrorClass {
-        crate::error::ErrorClass::Input
-    }
-
-    fn kind(&self) -> &'static str {
-        match self {
-            ScanError::Io { .. } => "io",
-            ScanError::Source(_) => "source",
-        }
-    }
-
-    fn items(&self) -> Vec<crate::error::ErrorItem> {
-        let ScanError::Source(errors) = self else {
-            return Vec::new();
-        };
-        errors
-            .iter()
-            .map(|e| {
-                let mut location = crate::error::Span::from(&e.location);
-                location.end_line = Some(e.end_line);
-                location.end_column = Some(e.end_column);
-                let snippet = crate::error::Snippet {
-                    lines: e.lines.clone(),
-                    range: e.span_in_lines(),
-                };
-                crate::error::ErrorItem {
-                    location: Some(location),
-                    snippet: Some(snippet),
-                    ..crate::error::ErrorItem::new("source", &e.message)
-                }
-            })
-            .collect()
     }
 }

@@ -298,6 +298,50 @@ pub fn is_array(canonical: &str) -> bool {
     canonical.ends_with("[]")
 }
 
+/// The operator class PostgreSQL uses for a key of each base type under btree and hash
+/// (the types the Rust mapping gives).
+const DEFAULT_OPCLASSES: &[(&str, &str)] = &[
+    ("text", "text_ops"),
+    ("character varying", "text_ops"),
+    ("character", "bpchar_ops"),
+    ("smallint", "int2_ops"),
+    ("integer", "int4_ops"),
+    ("bigint", "int8_ops"),
+    ("uuid", "uuid_ops"),
+    ("boolean", "bool_ops"),
+    ("numeric", "numeric_ops"),
+    ("real", "float4_ops"),
+    ("double precision", "float8_ops"),
+    ("date", "date_ops"),
+    ("timestamp with time zone", "timestamptz_ops"),
+    ("timestamp without time zone", "timestamp_ops"),
+    ("jsonb", "jsonb_ops"),
+];
+
+/// The operator class PostgreSQL uses for a key of `sql_type` under `method` when none is
+/// named (the types the Rust mapping gives; `None` where this does not know).
+pub fn default_opclass(
+    sql_type: &str,
+    method: crate::schema::model::IndexMethod,
+) -> Option<&'static str> {
+    use crate::schema::model::IndexMethod;
+    let base = base_name(sql_type);
+    match method {
+        IndexMethod::Gin if base == "jsonb" => Some("jsonb_ops"),
+        IndexMethod::Btree | IndexMethod::Hash => DEFAULT_OPCLASSES
+            .iter()
+            .find(|(t, _)| *t == base)
+            .map(|(_, o)| *o),
+        _ => None,
+    }
+}
+
+/// Whether `opclass` is some type's default (drizzle-kit writes the default's name for a
+/// key whose type it does not say).
+pub fn is_a_default_opclass(opclass: &str) -> bool {
+    DEFAULT_OPCLASSES.iter().any(|(_, o)| *o == opclass)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -373,48 +417,4 @@ mod tests {
         );
         assert_eq!(sql_type_for_rust("u32", &[]), None);
     }
-}
-
-/// The operator class PostgreSQL uses for a key of each base type under btree and hash
-/// (the types the Rust mapping gives).
-const DEFAULT_OPCLASSES: &[(&str, &str)] = &[
-    ("text", "text_ops"),
-    ("character varying", "text_ops"),
-    ("character", "bpchar_ops"),
-    ("smallint", "int2_ops"),
-    ("integer", "int4_ops"),
-    ("bigint", "int8_ops"),
-    ("uuid", "uuid_ops"),
-    ("boolean", "bool_ops"),
-    ("numeric", "numeric_ops"),
-    ("real", "float4_ops"),
-    ("double precision", "float8_ops"),
-    ("date", "date_ops"),
-    ("timestamp with time zone", "timestamptz_ops"),
-    ("timestamp without time zone", "timestamp_ops"),
-    ("jsonb", "jsonb_ops"),
-];
-
-/// The operator class PostgreSQL uses for a key of `sql_type` under `method` when none is
-/// named (the types the Rust mapping gives; `None` where this does not know).
-pub fn default_opclass(
-    sql_type: &str,
-    method: crate::schema::model::IndexMethod,
-) -> Option<&'static str> {
-    use crate::schema::model::IndexMethod;
-    let base = base_name(sql_type);
-    match method {
-        IndexMethod::Gin if base == "jsonb" => Some("jsonb_ops"),
-        IndexMethod::Btree | IndexMethod::Hash => DEFAULT_OPCLASSES
-            .iter()
-            .find(|(t, _)| *t == base)
-            .map(|(_, o)| *o),
-        _ => None,
-    }
-}
-
-/// Whether `opclass` is some type's default (drizzle-kit writes the default's name for a
-/// key whose type it does not say).
-pub fn is_a_default_opclass(opclass: &str) -> bool {
-    DEFAULT_OPCLASSES.iter().any(|(_, o)| *o == opclass)
 }

@@ -163,8 +163,7 @@ pub fn classify(line: usize, sql: &str) -> CheckedStatement {
         checked.suggestion = Some("qualify names with at most catalog.schema.table.column".into());
         return checked;
     }
-    let Some(diagnostics) = crate::sql::within_parse_budget(sql, |sql| dsql_lint::lint_sql(sql))
-    else {
+    let Some(diagnostics) = crate::sql::within_parse_budget(sql, dsql_lint::lint_sql) else {
         checked.class = DsqlClass::Error;
         checked.message = Some(format!(
             "the SQL parser did not finish reading this statement in {} s (it backtracks on some shapes of text)",

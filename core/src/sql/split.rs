@@ -106,9 +106,8 @@ pub fn statements_in(text: &str, first_line: usize) -> Vec<(usize, String)> {
             start = Some((t.line, t.bytes.start));
         }
         if !t.is_blank() {
-            if previous_begin && t.is_word("ATOMIC") {
-                ends += 1;
-            } else if ends > 0 && !names_follow && t.is_word("CASE") {
+            let opens_body = previous_begin && t.is_word("ATOMIC");
+            if opens_body || (ends > 0 && !names_follow && t.is_word("CASE")) {
                 ends += 1;
             } else if ends > 0 && !names_follow && t.is_word("END") {
                 ends -= 1;

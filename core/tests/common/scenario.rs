@@ -8,7 +8,7 @@
 
 use crate::common::desired_from_source;
 use std::path::{Path, PathBuf};
-use tablewright_core::compile::diff::{self, DiffError};
+use tablewright_core::compile::diff::DiffError;
 use tablewright_core::compile::lower;
 use tablewright_core::compile::plan::{self, PlanError};
 use tablewright_core::compile::rules::Dialect;

@@ -1402,7 +1402,7 @@ pub fn parse_table_with<'a>(
             if key.collation.is_some() && column.collation == key.collation {
                 key.collation = None;
             }
-            let default = types::default_opclass(column.sql_type.as_str(), method);
+            let default = method.default_opclass(column.sql_type.as_str());
             if key
                 .opclass
                 .as_deref()

@@ -608,6 +608,20 @@ pub enum IndexMethod {
 }
 
 impl IndexMethod {
+    /// The operator class PostgreSQL uses for a key of `sql_type` under this method when
+    /// none is named (the types the Rust mapping gives; `None` where this does not know).
+    pub fn default_opclass(self, sql_type: &str) -> Option<&'static str> {
+        match self {
+            IndexMethod::Gin if crate::schema::types::base_name(sql_type) == "jsonb" => {
+                Some("jsonb_ops")
+            }
+            IndexMethod::Btree | IndexMethod::Hash => {
+                crate::schema::types::default_btree_opclass(sql_type)
+            }
+            _ => None,
+        }
+    }
+
     /// Every method with its SQL name.
     pub const ALL: &'static [(&'static str, IndexMethod)] = &[
         ("btree", IndexMethod::Btree),

@@ -318,22 +318,15 @@ const DEFAULT_OPCLASSES: &[(&str, &str)] = &[
     ("jsonb", "jsonb_ops"),
 ];
 
-/// The operator class PostgreSQL uses for a key of `sql_type` under `method` when none is
-/// named (the types the Rust mapping gives; `None` where this does not know).
-pub fn default_opclass(
-    sql_type: &str,
-    method: crate::schema::model::IndexMethod,
-) -> Option<&'static str> {
-    use crate::schema::model::IndexMethod;
+/// The operator class PostgreSQL uses for a key of `sql_type` under btree and hash when
+/// none is named (the types the Rust mapping gives; `None` where this does not know).
+/// (The index method is the model's, which reads types: [`crate::schema::model::IndexMethod::default_opclass`].)
+pub fn default_btree_opclass(sql_type: &str) -> Option<&'static str> {
     let base = base_name(sql_type);
-    match method {
-        IndexMethod::Gin if base == "jsonb" => Some("jsonb_ops"),
-        IndexMethod::Btree | IndexMethod::Hash => DEFAULT_OPCLASSES
-            .iter()
-            .find(|(t, _)| *t == base)
-            .map(|(_, o)| *o),
-        _ => None,
-    }
+    DEFAULT_OPCLASSES
+        .iter()
+        .find(|(t, _)| *t == base)
+        .map(|(_, o)| *o)
 }
 
 /// Whether `opclass` is some type's default (drizzle-kit writes the default's name for a

@@ -10,7 +10,7 @@ use std::time::Duration;
 use tablewright_core::compile::rules::Dialect;
 use tablewright_core::error::printable;
 use tablewright_core::project::config::{Config, DEFAULT_CONFIG};
-use tablewright_core::runner::{self, Event, HistoryTable, RunError, Target};
+use tablewright_core::runner::{self, Event, HistoryTable, Target};
 
 /// Where to connect and what to apply.
 #[derive(Args, Clone)]
@@ -477,20 +477,35 @@ pub async fn read_schema(
     found
 }
 
+/// The server a command's scratch or clone database goes on: the one named, else a
+/// throwaway one started from this machine's PostgreSQL binaries, whose handle stops it
+/// and removes its data when dropped (a signal ends the command's block, so then too).
+/// Returns the handle and the URL of the server's `postgres` database; a signal while
+/// the server starts is [`RunError::Interrupted`].
+pub async fn named_or_throwaway<F: std::future::Future<Output = ()>>(
+    named: Option<&str>,
+    stop: &mut std::pin::Pin<&mut F>,
+) -> Result<(Option<runner::EmbeddedPostgres>, String), runner::RunError> {
+    if let Some(url) = named {
+        return Ok((None, url.to_owned()));
+    }
+    tokio::select! {
+        started = runner::EmbeddedPostgres::start() => {
+            let server = started?;
+            let url = server.url("postgres");
+            Ok((Some(server), url))
+        }
+        () = stop.as_mut() => Err(runner::RunError::Interrupted { what: " while starting the throwaway server".to_owned() }),
+    }
+}
+
 /// The schemas that hold tables, `public` always, apart from PostgreSQL's own and the
 /// history schemas of tablewright (unless `public`) and drizzle-kit.
 pub async fn application_schemas(
     conn: &mut runner::Conn,
     history: &HistoryTable,
 ) -> Result<Vec<String>, CliError> {
-    let skip: Vec<String> = [history.schema.as_str(), "drizzle"]
-        .into_iter()
-        .filter(|s| *s != "public")
-        .map(str::to_owned)
-        .collect();
-    runner::introspect::application_schemas(conn.pg(), &skip)
-        .await
-        .map_err(|e| RunError::db("reading the catalog", e).into())
+    Ok(runner::scratch::application_namespaces(conn.pg(), history).await?)
 }
 
 /// [`read_schema`] on a connection the caller holds (and reads more on).
@@ -499,17 +514,5 @@ pub async fn read_schema_on(
     namespaces: &[String],
     history: &HistoryTable,
 ) -> Result<runner::introspect::Introspected, CliError> {
-    // An index the model holds only in part is left out (and stays listed), so that no
-    // command builds or drops it from a wrong picture.
-    let mut found = runner::introspect::introspect(conn.pg(), namespaces)
-        .await
-        .map_err(|e| RunError::db("reading the catalog", e))?
-        .without_partial_indexes();
-    for own in history.own_model_names() {
-        found.schema.tables.remove(&own);
-        found
-            .unmodelled
-            .retain(|u| u.table.as_deref() != Some(own.as_str()));
-    }
-    Ok(found)
+    Ok(runner::scratch::read_schemas(conn.pg(), namespaces, history).await?)
 }

@@ -266,12 +266,7 @@ fn sql_in_a_drizzle_snapshot_goes_nowhere() {
     )
     .unwrap();
 
-    let project = tempfile::tempdir().unwrap();
-    std::fs::write(
-        project.path().join("tablewright.toml"),
-        "dialect = \"postgres\"\nschema = [\"src/entities.rs\"]\n",
-    )
-    .unwrap();
+    let project = process::entities_project("postgres");
     let out = run(
         project.path(),
         &[
@@ -318,12 +313,7 @@ fn a_drizzle_file_that_fails_in_the_replay_stops_the_import() {
         "ALTER TABLE nowhere ADD COLUMN x int;",
     )
     .unwrap();
-    let project = tempfile::tempdir().unwrap();
-    std::fs::write(
-        project.path().join("tablewright.toml"),
-        "dialect = \"postgres\"\nschema = [\"src/entities.rs\"]\n",
-    )
-    .unwrap();
+    let project = process::entities_project("postgres");
     let out = run(
         project.path(),
         &[

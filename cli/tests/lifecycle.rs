@@ -555,12 +555,7 @@ fn drizzle_project() -> tempfile::TempDir {
 }
 
 fn drizzle_project_from(from: &Path, extra: &[&str]) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("tablewright.toml"),
-        "dialect = \"postgres\"\nschema = [\"src/entities.rs\"]\n",
-    )
-    .unwrap();
+    let dir = process::entities_project("postgres");
     let admin = common::admin_url();
     let out = run(
         dir.path(),
@@ -1807,12 +1802,7 @@ fn import_refuses_what_it_cannot_say_and_keeps_sql_function_bodies() {
     for (tag, sql) in files {
         std::fs::write(from.path().join(format!("{tag}.sql")), sql).unwrap();
     }
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("tablewright.toml"),
-        "dialect = \"postgres\"\nschema = [\"src/entities.rs\"]\n",
-    )
-    .unwrap();
+    let dir = process::entities_project("postgres");
     let out = run(
         dir.path(),
         &[
@@ -1867,12 +1857,7 @@ async fn drift_on_an_adopted_serial_compares_with_the_snapshot_and_says_so() {
         &db.url,
         "CREATE TABLE items (id serial PRIMARY KEY, name text NOT NULL)",
     );
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("tablewright.toml"),
-        "dialect = \"postgres\"\nschema = [\"src/entities.rs\"]\n",
-    )
-    .unwrap();
+    let dir = process::entities_project("postgres");
     let connection = ["--connection-string", db.url.as_str()];
     assert!(
         run(

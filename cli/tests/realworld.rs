@@ -168,12 +168,7 @@ async fn adopt(name: &str) {
     as_drizzle_applies(&reference, &entries).await;
 
     // import, then the structs plan nothing.
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("tablewright.toml"),
-        "dialect = \"postgres\"\nschema = [\"src/entities.rs\"]\n",
-    )
-    .unwrap();
+    let dir = process::entities_project("postgres");
     let out = run(
         dir.path(),
         &["import", "drizzle", "--from", from.to_str().unwrap()],
@@ -375,12 +370,7 @@ corpora! {
 /// each and writes nothing, rather than structs whose next `generate` would drop them.
 #[test]
 fn lmnr_is_refused_naming_what_cannot_be_said() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("tablewright.toml"),
-        "dialect = \"postgres\"\nschema = [\"src/entities.rs\"]\n",
-    )
-    .unwrap();
+    let dir = process::entities_project("postgres");
     let from = corpus("lmnr-ai__lmnr").join("migrations");
     let out = run(
         dir.path(),
@@ -444,12 +434,7 @@ async fn vercel_ai_chatbot_in_drizzle_kit_v1_s_layout() {
     let reference = database(&reference_server, "reference").await;
     as_drizzle_applies(&reference, &entries).await;
 
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("tablewright.toml"),
-        "dialect = \"postgres\"\nschema = [\"src/entities.rs\"]\n",
-    )
-    .unwrap();
+    let dir = process::entities_project("postgres");
     let out = run(
         dir.path(),
         &[
@@ -559,12 +544,7 @@ async fn kaneo_upgraded_twice_by_drizzle_is_adopted_around_the_migration_it_skip
     as_drizzle_applies(&gap, &entries[..6]).await;
     as_drizzle_applies(&gap, &entries[7..21]).await;
 
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("tablewright.toml"),
-        "dialect = \"postgres\"\nschema = [\"src/entities.rs\"]\n",
-    )
-    .unwrap();
+    let dir = process::entities_project("postgres");
     let out = run(
         dir.path(),
         &["import", "drizzle", "--from", from.to_str().unwrap()],
@@ -644,12 +624,7 @@ async fn kaneo_upgraded_twice_by_drizzle_is_adopted_around_the_migration_it_skip
 /// under DSQL's rules, and the way to a DSQL database from the history.
 #[test]
 fn a_dsql_project_is_told_what_of_the_history_dsql_refuses() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("tablewright.toml"),
-        "dialect = \"dsql\"\nschema = [\"src/entities.rs\"]\n",
-    )
-    .unwrap();
+    let dir = process::entities_project("dsql");
     let from = corpus("vercel__ai-chatbot").join("migrations");
     let out = run(
         dir.path(),

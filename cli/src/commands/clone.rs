@@ -2,8 +2,8 @@
 
 use crate::Context;
 use crate::connect::{
-    DbArgs, EventPrinter, Provider, block_on, history_of, input, optional_config, read_schema,
-    termination,
+    DbArgs, EventPrinter, Provider, block_on, history_of, input, named_or_throwaway,
+    optional_config, read_schema, termination,
 };
 use crate::output::{CliError, Done, Format, Report, emit};
 use serde::Serialize;
@@ -208,16 +208,7 @@ pub fn run(cx: &Context, args: Args) -> Result<Done<CloneReport>, CliError> {
         };
 
         // No --to: a throwaway server that lives until a signal.
-        let embedded = match &to {
-            Some(_) => None,
-            None => tokio::select! {
-                started = runner::EmbeddedPostgres::start() => Some(started?),
-                () = &mut stop => return Err(RunError::Interrupted { what: " while starting the throwaway server".to_owned() }.into()),
-            },
-        };
-        let target_url = to
-            .clone()
-            .unwrap_or_else(|| embedded.as_ref().expect("started above").url("postgres"));
+        let (embedded, target_url) = named_or_throwaway(to.as_deref(), &mut stop).await?;
         let clone_target = Target::Postgres {
             url: target_url.clone(),
         };

@@ -3,7 +3,7 @@
 
 use super::permissions::{excess_line, gap_line, membership_line, read_statements};
 use crate::Context;
-use crate::connect::{DbArgs, block_on, input, termination};
+use crate::connect::{DbArgs, block_on, input, named_or_throwaway, termination};
 use crate::output::{CliError, Described, Done, Report};
 use serde::Serialize;
 use tablewright_core::compile::permissions::Statement;
@@ -226,17 +226,12 @@ pub fn run(cx: &Context, args: Args) -> Result<Done<DriftReport>, CliError> {
             .retain(|m| applied.contains(m.tag.as_str()));
         let stop = termination();
         let mut stop = std::pin::pin!(stop);
-        let embedded = match &args.scratch {
-            Some(_) => None,
-            None => tokio::select! {
-                started = runner::EmbeddedPostgres::start() => Some(started.map_err(|e| input(format!("drift replays the applied migrations into a scratch PostgreSQL: {e}; or pass --scratch URL, a server where a scratch database can be created")))?),
-                () = &mut stop => return Err(runner::RunError::Interrupted { what: " while starting the throwaway server".to_owned() }.into()),
-            },
-        };
-        let scratch_url = args
-            .scratch
-            .clone()
-            .unwrap_or_else(|| embedded.as_ref().expect("started above").url("postgres"));
+        let (_embedded, scratch_url) = named_or_throwaway(args.scratch.as_deref(), &mut stop)
+            .await
+            .map_err(|e| match e {
+                e @ runner::RunError::Interrupted { .. } => CliError::from(e),
+                e => input(format!("drift replays the applied migrations into a scratch PostgreSQL: {e}; or pass --scratch URL, a server where a scratch database can be created")),
+            })?;
         let connector = migrator.connector();
         let found = runner::drift(
             connector,

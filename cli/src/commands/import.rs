@@ -1,7 +1,7 @@
 //! `import drizzle`: a drizzle-kit folder (and its applied history) brought along.
 
 use crate::Context;
-use crate::connect::{block_on, history_of, termination};
+use crate::connect::{block_on, history_of, named_or_throwaway, termination};
 use crate::output::{CliError, Done, Report};
 use serde::Serialize;
 use std::path::PathBuf;
@@ -11,7 +11,7 @@ use tablewright_core::generate;
 use tablewright_core::project::config::Config;
 use tablewright_core::project::import;
 use tablewright_core::runner::introspect::UnmodelledKind;
-use tablewright_core::runner::{self, Event, MigrationSet, RunError, scratch};
+use tablewright_core::runner::{Event, MigrationSet, scratch};
 use tablewright_core::schema::desired::AllowDrops;
 use tablewright_core::schema::scan;
 
@@ -221,16 +221,7 @@ pub fn drizzle(cx: &Context, args: Args) -> Result<Done<ImportReport>, CliError>
     let replayed = block_on(None, async {
         let stop = termination();
         let mut stop = std::pin::pin!(stop);
-        let embedded = match &named {
-            Some(_) => None,
-            None => tokio::select! {
-                started = runner::EmbeddedPostgres::start() => Some(started?),
-                () = &mut stop => return Err(RunError::Interrupted { what: " while starting the throwaway server".to_owned() }.into()),
-            },
-        };
-        let admin_url = named
-            .clone()
-            .unwrap_or_else(|| embedded.as_ref().expect("started above").url("postgres"));
+        let (_embedded, admin_url) = named_or_throwaway(named.as_deref(), &mut stop).await?;
         let events = |e: Event| {
             if let Event::Rewritten {
                 tag,

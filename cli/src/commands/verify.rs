@@ -2,7 +2,7 @@
 //! snapshot.
 
 use crate::Context;
-use crate::connect::{EventPrinter, block_on, input, termination};
+use crate::connect::{EventPrinter, block_on, input, named_or_throwaway, termination};
 use crate::output::{CliError, Described, Done, Format, Report, emit};
 use serde::Serialize;
 use std::path::PathBuf;
@@ -128,16 +128,12 @@ pub fn run(cx: &Context, args: Args) -> Result<Done<VerifyReport>, CliError> {
         };
         // No server named: a throwaway one from the machine's PostgreSQL binaries. Its Drop
         // stops it and removes its data; a signal ends this block, so Drop runs then too.
-        let embedded = match &named {
-            Some(_) => None,
-            None => tokio::select! {
-                started = runner::EmbeddedPostgres::start() => Some(started?),
-                () = &mut stop => return Err(interrupted()),
-            },
-        };
-        let admin_url = named
-            .clone()
-            .unwrap_or_else(|| embedded.as_ref().expect("started above").url("postgres"));
+        let (embedded, admin_url) = named_or_throwaway(named.as_deref(), &mut stop)
+            .await
+            .map_err(|e| match e {
+                RunError::Interrupted { .. } => interrupted(),
+                e => e.into(),
+            })?;
         if format == Format::Text
             && let Some(server) = &embedded
         {

@@ -26,6 +26,15 @@ pub fn provider(mode: Mode) -> &'static str {
     }
 }
 
+/// An empty project of `dialect` whose entity structs go in `src/entities.rs`, as
+/// `import drizzle` and `pull` write them.
+pub fn entities_project(dialect: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let config = format!("dialect = \"{dialect}\"\nschema = [\"src/entities.rs\"]\n");
+    std::fs::write(dir.path().join("tablewright.toml"), config).unwrap();
+    dir
+}
+
 /// A migrations folder of hand-written files: `(tag, statements)` each, with a journal.
 pub fn hand_folder(migrations: &[(&str, &[&str])]) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();

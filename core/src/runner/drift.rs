@@ -90,18 +90,14 @@ pub async fn drift(
 ) -> Result<DriftReport, RunError> {
     // The migrations were written for `dialect`: replayed under its rules, whichever
     // rules the target is read under.
-    let dsql = dialect == crate::compile::rules::Dialect::Dsql || connector.target().dsql_rules();
+    let rules = if connector.target().dsql_rules() {
+        crate::compile::rules::Dialect::Dsql
+    } else {
+        dialect
+    };
     let replayed =
         scratch::with_scratch_database(scratch_admin_url, "drift", stop, async |url: &str| {
-            let target = if dsql {
-                Target::DsqlEmulated {
-                    url: url.to_owned(),
-                }
-            } else {
-                Target::Postgres {
-                    url: url.to_owned(),
-                }
-            };
+            let target = Target::emulating(rules, url);
             if !applied.migrations.is_empty() {
                 let options = MigratorOptions {
                     lock: false,

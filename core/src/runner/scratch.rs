@@ -37,6 +37,16 @@ pub fn with_database(url: &str, name: &str) -> String {
     format!("{}/{name}{query}", &url[..path])
 }
 
+/// A connection to the database at `url`.
+pub(crate) async fn connect(url: &str) -> Result<PgConnection, RunError> {
+    PgConnection::connect(url)
+        .await
+        .map_err(|e| RunError::Connect {
+            target: redact_url(url),
+            source: e,
+        })
+}
+
 /// Creates a database `tablewright_<purpose>_<pid>_<random>` on the server at `admin_url`,
 /// runs `work` with its URL, and drops it, whatever `work` returned. When `stop` completes
 /// first, the work is abandoned with [`RunError::Interrupted`] and the database dropped
@@ -73,12 +83,7 @@ pub async fn with_scratch_database<T>(
     let url = with_database(admin_url, &database);
     // Whatever the URL says, the work runs in the scratch database or not at all.
     let in_scratch = async {
-        let mut conn = PgConnection::connect(&url)
-            .await
-            .map_err(|e| RunError::Connect {
-                target: redact_url(&url),
-                source: e,
-            })?;
+        let mut conn = connect(&url).await?;
         let current: String = sqlx::query_scalar("SELECT current_database()::text")
             .fetch_one(&mut conn)
             .await
@@ -137,12 +142,7 @@ pub async fn replay_each(
         history: history.clone(),
         ..MigratorOptions::default()
     };
-    let mut conn = PgConnection::connect(url)
-        .await
-        .map_err(|e| RunError::Connect {
-            target: redact_url(url),
-            source: e,
-        })?;
+    let mut conn = connect(url).await?;
     let mut after = Vec::with_capacity(set.migrations.len());
     for round in 0..set.migrations.len() {
         // Each run's set is a prefix of the whole, so it applies exactly the next one.
@@ -175,44 +175,29 @@ pub async fn rebuild_as_snapshot(
     history: &HistoryTable,
 ) -> Result<Introspected, RunError> {
     use crate::sql::ident::quote_table;
-    let mut conn = PgConnection::connect(url)
-        .await
-        .map_err(|e| RunError::Connect {
-            target: redact_url(url),
-            source: e,
-        })?;
-    for table in replayed.schema.tables.keys() {
-        sqlx::raw_sql(AssertSqlSafe(format!(
-            "DROP TABLE IF EXISTS {} CASCADE",
-            quote_table(table)
-        )))
-        .execute(&mut conn)
-        .await
-        .map_err(|e| RunError::db("clearing the replay", e))?;
-    }
-    for name in replayed.schema.enums.keys() {
-        sqlx::raw_sql(AssertSqlSafe(format!(
-            "DROP TYPE IF EXISTS {} CASCADE",
-            quote_table(name)
-        )))
-        .execute(&mut conn)
-        .await
-        .map_err(|e| RunError::db("clearing the replay", e))?;
+    let mut conn = connect(url).await?;
+    let tables = replayed.schema.tables.keys().map(|t| ("TABLE", t));
+    let enums = replayed.schema.enums.keys().map(|e| ("TYPE", e));
+    for (kind, name) in tables.chain(enums) {
+        let drop = format!("DROP {kind} IF EXISTS {} CASCADE", quote_table(name));
+        sqlx::raw_sql(AssertSqlSafe(drop))
+            .execute(&mut conn)
+            .await
+            .map_err(|e| RunError::db("clearing the replay", e))?;
     }
     let statements = creation_statements(snapshot, dialect).map_err(|e| {
         RunError::Source(vec![format!(
             "the snapshot cannot be built from nothing: {e}"
         )])
     })?;
-    let target = match dialect {
-        crate::compile::rules::Dialect::Dsql => Target::DsqlEmulated {
-            url: url.to_owned(),
-        },
-        crate::compile::rules::Dialect::Postgres => Target::Postgres {
-            url: url.to_owned(),
-        },
-    };
-    super::apply_unrecorded(target, "snapshot", statements, &history.schema, &|_| {}).await?;
+    super::apply_unrecorded(
+        Target::emulating(dialect, url),
+        "snapshot",
+        statements,
+        &history.schema,
+        &|_| {},
+    )
+    .await?;
     let namespaces = application_namespaces(&mut conn, history).await?;
     let built = read_schemas(&mut conn, &namespaces, history).await?;
     let _ = conn.close().await;

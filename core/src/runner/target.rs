@@ -36,6 +36,19 @@ pub enum Target {
 }
 
 impl Target {
+    /// A PostgreSQL database at `url` run under `dialect`'s rules: DSQL's emulated there,
+    /// or plain PostgreSQL (the scratch databases of verify, drift and import).
+    pub fn emulating(dialect: crate::compile::rules::Dialect, url: &str) -> Target {
+        match dialect {
+            crate::compile::rules::Dialect::Dsql => Target::DsqlEmulated {
+                url: url.to_owned(),
+            },
+            crate::compile::rules::Dialect::Postgres => Target::Postgres {
+                url: url.to_owned(),
+            },
+        }
+    }
+
     /// Whether DSQL's rules apply: one statement per transaction, history writes apart,
     /// lease lock instead of advisory lock.
     pub fn dsql_rules(&self) -> bool {

@@ -4,13 +4,13 @@
 
 use super::introspect;
 use super::sample::{self, SampleRows};
-use super::target::{Target, redact_url};
+use super::target::Target;
 use super::{DSQL_GUARD_SQL, Event, MigrationSet, Migrator, MigratorOptions, RunError};
 use crate::compile::rules::Dialect;
 use crate::schema::compare;
 use crate::schema::model::Schema;
 use serde::Serialize;
-use sqlx::{Connection, PgConnection};
+use sqlx::Connection;
 
 /// What `verify` found.
 #[derive(Debug, Clone, Serialize)]
@@ -89,12 +89,7 @@ async fn replay(
     events: &dyn Fn(Event),
 ) -> Result<Replayed, RunError> {
     let expected = &*crate::compile::lower::for_dialect(expected, dialect);
-    let mut conn = PgConnection::connect(url)
-        .await
-        .map_err(|e| RunError::Connect {
-            target: redact_url(url),
-            source: e,
-        })?;
+    let mut conn = super::scratch::connect(url).await?;
     let guard = if dialect == Dialect::Dsql {
         let superuser: bool =
             sqlx::query_scalar("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")
@@ -111,14 +106,7 @@ async fn replay(
     } else {
         None
     };
-    let target = match dialect {
-        Dialect::Dsql => Target::DsqlEmulated {
-            url: url.to_owned(),
-        },
-        Dialect::Postgres => Target::Postgres {
-            url: url.to_owned(),
-        },
-    };
+    let target = Target::emulating(dialect, url);
     let count = set.migrations.len();
     let options_for_run = MigratorOptions {
         lock: false,
@@ -164,23 +152,12 @@ async fn replay(
             }
         }
     }
-    let _ = conn.close().await;
     // Catalog with catalog: the replay as read back, and the snapshot built from nothing
     // in its place, both spelled by the server (see `compare::catalog_differences`). What
     // lives beside the tables is not the snapshot's to say.
     let history = MigratorOptions::default().history;
-    let found = {
-        let mut conn = PgConnection::connect(url)
-            .await
-            .map_err(|e| RunError::Connect {
-                target: redact_url(url),
-                source: e,
-            })?;
-        let namespaces = super::scratch::application_namespaces(&mut conn, &history).await?;
-        let found = super::scratch::read_schemas(&mut conn, &namespaces, &history).await?;
-        let _ = conn.close().await;
-        found
-    };
+    let found = super::scratch::read_application(&mut conn, &history).await?;
+    let _ = conn.close().await;
     let built =
         super::scratch::rebuild_as_snapshot(url, dialect, &found, expected, &history).await?;
     let mut differences: Vec<compare::Difference> =

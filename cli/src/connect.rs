@@ -7,7 +7,7 @@ use crate::output::{CliError, Format, emit, emit_err};
 use clap::{Args, ValueEnum};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
-use tablewright_core::compile::rules::Dialect;
+use tablewright_core::dialect::Dialect;
 use tablewright_core::error::printable;
 use tablewright_core::project::config::{Config, DEFAULT_CONFIG};
 use tablewright_core::runner::{self, Event, HistoryTable, Target};

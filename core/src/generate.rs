@@ -36,7 +36,7 @@ pub struct GenerateOptions {
 #[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 pub struct Change {
     /// Its rules-table row (`add_column`, `create_index`, ..).
-    pub kind: crate::compile::rules::ChangeKind,
+    pub kind: crate::dialect::ChangeKind,
     /// The table (its new name).
     pub table: String,
     /// The column, when the change is about one.

@@ -1,25 +1,32 @@
 //! tablewright-core: the compiler and the runner behind tablewright, grouped by pipeline
-//! stage so that the tree shows the data flow:
+//! stage so that the tree shows the data flow. Each stage uses only those before it (the
+//! layout test, `tests/layout.rs`, holds the order):
 //!
-//! * [`schema`]: the attribute [`schema::grammar`] shared by the derive and the CLI
-//!   [`schema::scan`]ner, SQL [`schema::types`], the [`schema::model`], the desired schema
-//!   of a source tree, and [`schema::compare`]ing schemas;
-//! * [`compile`]: the [`compile::diff`] engine (snapshot → operations), the dialect
-//!   [`compile::rules`] and DSQL's limits, the [`compile::plan`]ner that renders SQL, table
-//!   [`compile::recreate`]ion, warnings, and the permissions file;
-//! * [`sql`]: identifiers, splitting files into statements, what a statement is (for the
-//!   runner), directives, the DSQL emulation, and check-dsql;
-//! * [`project`]: the config, the migrations folder with its journal, snapshots and hashes,
-//!   and all-or-nothing file writes;
-//! * [`generate`] ties the first four together; with the `runner` feature, [`runner`]
-//!   applies migrations and introspects live databases.
+//! 1. [`error`]: the error classes every stage reports in;
+//! 2. [`dialect`]: the dialects and, as data, what each accepts and how it carries out each
+//!    kind of change (DSQL's limits, the rules table, check-dsql's classes);
+//! 3. [`sql`]: the one SQL tokenizer, identifiers, splitting files into statements, what a
+//!    statement is (for the runner), directives, the DSQL emulation, and check-dsql;
+//! 4. [`schema`]: the attribute [`schema::grammar`] shared by the derive and the CLI
+//!    [`schema::scan`]ner, SQL [`schema::types`], the [`schema::model`], the desired schema
+//!    of a source tree, and [`schema::compare`]ing schemas;
+//! 5. [`compile`]: the [`compile::diff`] engine (snapshot → operations), the
+//!    [`compile::plan`]ner that renders SQL, table [`compile::recreate`]ion, warnings, and
+//!    the permissions file;
+//! 6. [`project`]: the config, the migrations folder with its journal, snapshots and hashes,
+//!    and all-or-nothing file writes;
+//! 7. [`generate`] ties the stages before it together; with the `runner` feature, [`runner`]
+//!    applies migrations and introspects live databases.
 //!
-//! Without features only [`schema`] is built: what `#[derive(Table)]` needs. The
-//! `compiler` feature adds the rest of the pipeline and the SQL parser it reads SQL with.
+//! Without features only [`error`], [`sql`] and [`schema`] are built: what `#[derive(Table)]`
+//! needs. The `compiler` feature adds the rest of the pipeline and the SQL parser it reads
+//! SQL with.
 #![warn(missing_docs)]
 
 #[cfg(feature = "compiler")]
 pub mod compile;
+#[cfg(feature = "compiler")]
+pub mod dialect;
 pub mod error;
 #[cfg(feature = "compiler")]
 pub mod generate;
@@ -35,7 +42,7 @@ pub mod runner;
 pub use sea_query;
 
 #[cfg(feature = "compiler")]
-pub use compile::rules::Dialect;
+pub use dialect::Dialect;
 
 /// Implemented by `#[derive(Table)]`: the table's model and its sea-query identifiers.
 pub trait Table {

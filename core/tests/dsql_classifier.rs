@@ -7,7 +7,7 @@ mod common;
 
 use common::{Mode, TestDb, hand, target};
 use std::sync::Mutex;
-use tablewright_core::compile::rules::DsqlClass;
+use tablewright_core::dialect::DsqlClass;
 use tablewright_core::runner::{Event, MigrationSet, Migrator, MigratorOptions, RunError};
 use tablewright_core::sql::dsql_check;
 

@@ -6,7 +6,7 @@ mod common;
 
 use common::{TestDb, apply, assert_database_matches, assert_dsql_lint_clean};
 use std::path::Path;
-use tablewright_core::compile::rules::Dialect;
+use tablewright_core::dialect::Dialect;
 use tablewright_core::project::config::Config;
 use tablewright_core::project::folder::MigrationFolder;
 use tablewright_core::sql::split;

@@ -1,9 +1,16 @@
-//! The crate's modules form no cycle: each module (file) may use those of earlier pipeline
-//! stages and its own, never one that uses it back. Edges come from the paths written in
-//! the source (`crate::..`, `super::..`, `use` lists); a module and its own parent or
-//! children are one unit (a `mod.rs` declares and uses its children). Test code is not
-//! the crate's: a file's `#[cfg(test)] mod tests`, which closes it by convention, and
-//! modules declared under `#[cfg(test)]` (shared test fixtures) add no edge.
+//! The crate's layout holds its pipeline order (DESIGN.md §1), checked two ways:
+//!
+//! * **stages**: each top-level module is a stage, written down in [`STAGES`] in pipeline
+//!   order, and a stage may use only the stages before it: `sql` may not name `compile`
+//!   even where no file cycle results. Inside a stage that is split in rooms ([`ROOMS`]),
+//!   the rooms obey their own written order the same way;
+//! * **files**: no module (file) uses one that uses it back, within a stage too.
+//!
+//! Edges come from the paths written in the source (`crate::..`, `super::..`, `use` lists);
+//! a module and its own parent or children are one unit (a `mod.rs` declares and uses its
+//! children). Test code is not the crate's: a file's `#[cfg(test)] mod tests`, which closes
+//! it by convention, and modules declared under `#[cfg(test)]` (shared test fixtures) add
+//! no edge.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -116,8 +123,24 @@ fn referenced(module: &str, is_mod_file: bool, text: &str) -> Vec<String> {
     out
 }
 
-#[test]
-fn the_core_crate_has_no_module_cycle() {
+/// The stages, in pipeline order: each may use those before it, never one after it.
+const STAGES: &[&str] = &[
+    "error", "dialect", "sql", "schema", "compile", "project", "generate", "runner",
+];
+
+/// Stages split in rooms, each with its rooms in order (a room uses only those before it).
+/// A file directly in the stage's folder (its `mod.rs`, the façade) may use every room.
+const ROOMS: &[(&str, &[&str])] = &[];
+
+/// One source file: its module path, whether it is a `mod.rs`/`lib.rs`, and its text.
+struct SourceFile {
+    module: String,
+    is_mod: bool,
+    text: String,
+}
+
+/// The crate's shipped files (test-only modules left out).
+fn crate_files() -> Vec<SourceFile> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
     let mut all = Vec::new();
     files(&root, &mut all);
@@ -129,8 +152,19 @@ fn the_core_crate_has_no_module_cycle() {
         test_only.contains("compile::fixtures"),
         "the scan finds test-only modules: {test_only:?}"
     );
-    all.retain(|f| !test_only.contains(&module_of(&root, f)));
-    let modules: BTreeSet<String> = all.iter().map(|f| module_of(&root, f)).collect();
+    all.iter()
+        .filter(|f| !test_only.contains(&module_of(&root, f)))
+        .map(|f| SourceFile {
+            module: module_of(&root, f),
+            is_mod: f.file_stem().is_some_and(|s| s == "mod" || s == "lib"),
+            text: shipped(&std::fs::read_to_string(f).unwrap()),
+        })
+        .collect()
+}
+
+/// Module → the modules it uses (outside its own parent/child line).
+fn edges_of(files: &[SourceFile]) -> BTreeMap<String, BTreeSet<String>> {
+    let modules: BTreeSet<&str> = files.iter().map(|f| f.module.as_str()).collect();
     let related = |a: &str, b: &str| {
         a == b
             || a.is_empty()
@@ -139,26 +173,24 @@ fn the_core_crate_has_no_module_cycle() {
             || b.starts_with(&format!("{a}::"))
     };
     let mut edges: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-    for file in &all {
-        let module = module_of(&root, file);
-        let is_mod = file.file_stem().is_some_and(|s| s == "mod" || s == "lib");
-        for path in referenced(
-            &module,
-            is_mod,
-            &shipped(&std::fs::read_to_string(file).unwrap()),
-        ) {
+    for file in files {
+        for path in referenced(&file.module, file.is_mod, &file.text) {
             // The longest module the path starts with.
             let mut parts: Vec<&str> = path.split("::").collect();
-            while !parts.is_empty() && !modules.contains(&parts.join("::")) {
+            while !parts.is_empty() && !modules.contains(parts.join("::").as_str()) {
                 parts.pop();
             }
             let target = parts.join("::");
-            if !target.is_empty() && !related(&module, &target) {
-                edges.entry(module.clone()).or_default().insert(target);
+            if !target.is_empty() && !related(&file.module, &target) {
+                edges.entry(file.module.clone()).or_default().insert(target);
             }
         }
     }
-    // Depth-first search for a back edge; report the cycle.
+    edges
+}
+
+/// The first cycle among modules, if any.
+fn module_cycle(edges: &BTreeMap<String, BTreeSet<String>>) -> Option<Vec<String>> {
     fn visit(
         m: &str,
         edges: &BTreeMap<String, BTreeSet<String>>,
@@ -184,10 +216,152 @@ fn the_core_crate_has_no_module_cycle() {
         None
     }
     let mut done = BTreeSet::new();
-    for m in &modules {
-        if let Some(cycle) = visit(m, &edges, &mut Vec::new(), &mut done) {
-            panic!("module cycle: {}", cycle.join(" -> "));
+    edges
+        .keys()
+        .find_map(|m| visit(m, edges, &mut Vec::new(), &mut done))
+}
+
+/// Where a module stands in the written order: its stage's rank, then (in a stage split
+/// in rooms) its room's rank, `None` for the stage's own top files (the façade).
+fn rank(module: &str) -> Result<(usize, Option<usize>), String> {
+    let mut parts = module.split("::");
+    let stage = parts.next().unwrap_or("");
+    let at = STAGES.iter().position(|s| *s == stage).ok_or_else(|| {
+        format!("`{module}` is in no stage of STAGES: place `{stage}` in the order")
+    })?;
+    let Some((_, rooms)) = ROOMS.iter().find(|(s, _)| *s == stage) else {
+        return Ok((at, None));
+    };
+    match parts.next() {
+        None => Ok((at, None)),
+        Some(room) => rooms
+            .iter()
+            .position(|r| *r == room)
+            .map(|r| (at, Some(r)))
+            .ok_or_else(|| {
+                format!("`{module}` is in no room of `{stage}`: place `{room}` in ROOMS")
+            }),
+    }
+}
+
+/// Every edge that goes against the written order, as `from -> to`, and every module the
+/// order does not place.
+fn order_violations(edges: &BTreeMap<String, BTreeSet<String>>) -> Vec<String> {
+    let mut out = Vec::new();
+    for (from, targets) in edges {
+        if from.is_empty() {
+            continue;
         }
+        let from_rank = match rank(from) {
+            Ok(r) => r,
+            Err(why) => {
+                out.push(why);
+                continue;
+            }
+        };
+        for to in targets {
+            let to_rank = match rank(to) {
+                Ok(r) => r,
+                Err(why) => {
+                    out.push(why);
+                    continue;
+                }
+            };
+            let back = match (from_rank, to_rank) {
+                ((a, _), (b, _)) if a != b => b > a,
+                // Within a stage: a room may not use a later room or the façade above it.
+                ((_, Some(a)), (_, Some(b))) => b > a,
+                ((_, Some(_)), (_, None)) => true,
+                _ => false,
+            };
+            if back {
+                out.push(format!("{from} -> {to}"));
+            }
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+#[test]
+fn the_core_crate_keeps_its_stage_order() {
+    let edges = edges_of(&crate_files());
+    let violations = order_violations(&edges);
+    assert!(
+        violations.is_empty(),
+        "edges against the pipeline order (STAGES, ROOMS):\n{}",
+        violations.join("\n")
+    );
+    assert!(
+        edges
+            .get("compile::plan")
+            .is_some_and(|e| e.contains("dialect")),
+        "the scan finds edges between stages: {:?}",
+        edges.get("compile::plan")
+    );
+}
+
+/// A deliberate back edge, in a made-up tree: `sql::split` naming the planner. No file
+/// cycle results (the planner uses `sql::ident`, not `sql::split`), so only the stage
+/// order can catch it.
+#[test]
+fn a_back_edge_between_stages_fails_the_layout_test() {
+    let tree = |split_text: &str| {
+        vec![
+            SourceFile {
+                module: "sql::split".into(),
+                is_mod: false,
+                text: split_text.into(),
+            },
+            SourceFile {
+                module: "sql::ident".into(),
+                is_mod: false,
+                text: "pub fn quote() {}".into(),
+            },
+            SourceFile {
+                module: "compile::plan".into(),
+                is_mod: false,
+                text: "use crate::sql::ident::quote;\nuse crate::dialect::Dialect;".into(),
+            },
+            SourceFile {
+                module: "dialect".into(),
+                is_mod: false,
+                text: "pub enum Dialect {}".into(),
+            },
+        ]
+    };
+    let clean = edges_of(&tree("pub fn cut() {}"));
+    assert_eq!(order_violations(&clean), Vec::<String>::new());
+    let crossed = edges_of(&tree(
+        "use crate::compile::plan::PlannedStatement;\npub fn cut() {}",
+    ));
+    assert_eq!(module_cycle(&crossed), None, "no file cycle in the fixture");
+    assert_eq!(
+        order_violations(&crossed),
+        vec!["sql::split -> compile::plan".to_owned()]
+    );
+    // A stage missing from the written order is named too.
+    let unplaced = edges_of(&[
+        SourceFile {
+            module: "render::svg".into(),
+            is_mod: false,
+            text: "use crate::sql::ident::quote;".into(),
+        },
+        SourceFile {
+            module: "sql::ident".into(),
+            is_mod: false,
+            text: String::new(),
+        },
+    ]);
+    assert!(order_violations(&unplaced)[0].contains("place `render`"));
+}
+
+#[test]
+fn the_core_crate_has_no_module_cycle() {
+    let edges = edges_of(&crate_files());
+    if let Some(cycle) = module_cycle(&edges) {
+        panic!("module cycle: {}", cycle.join(" -> "));
     }
     assert!(
         edges

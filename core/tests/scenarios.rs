@@ -9,7 +9,7 @@ mod scenario;
 
 use common::assert_dsql_lint_clean;
 use std::path::Path;
-use tablewright_core::compile::rules::Dialect;
+use tablewright_core::dialect::Dialect;
 
 /// The migration text, or a readable account of why there is none.
 fn plan_text(result: &Result<Vec<String>, String>) -> String {

@@ -8,7 +8,7 @@ mod common;
 mod scenario;
 
 use common::{TestDb, apply, assert_database_matches};
-use tablewright_core::compile::rules::Dialect;
+use tablewright_core::dialect::Dialect;
 
 async fn apply_case(case: &str) {
     let db = TestDb::create(case).await;

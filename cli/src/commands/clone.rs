@@ -7,7 +7,7 @@ use crate::connect::{
 };
 use crate::output::{CliError, Done, Format, Report, emit};
 use serde::Serialize;
-use tablewright_core::compile::rules::Dialect;
+use tablewright_core::dialect::Dialect;
 use tablewright_core::generate::GenerateError;
 use tablewright_core::runner::clone::ClonedTable;
 use tablewright_core::runner::{

@@ -7,7 +7,7 @@ use crate::connect::{DbArgs, block_on, input, named_or_throwaway, termination};
 use crate::output::{CliError, Described, Done, Report};
 use serde::Serialize;
 use tablewright_core::compile::permissions::Statement;
-use tablewright_core::compile::rules::Dialect;
+use tablewright_core::dialect::Dialect;
 use tablewright_core::project::folder::MigrationFolder;
 use tablewright_core::runner::permissions::{Excess, Gap, Membership};
 use tablewright_core::runner::{self, MigrationSet, Migrator, MigratorOptions};

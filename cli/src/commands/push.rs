@@ -4,7 +4,7 @@ use crate::Context;
 use crate::connect::{DbArgs, EventPrinter, block_on, history_of, input, read_schema};
 use crate::output::{CliError, Done, Format, Report, emit};
 use serde::Serialize;
-use tablewright_core::compile::rules::Dialect;
+use tablewright_core::dialect::Dialect;
 use tablewright_core::generate::{Change, GenerateError};
 use tablewright_core::project::config::Config;
 use tablewright_core::runner::{self, MigrationSet, Migrator, MigratorOptions, RunError};

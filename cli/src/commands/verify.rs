@@ -6,7 +6,7 @@ use crate::connect::{EventPrinter, block_on, input, named_or_throwaway, terminat
 use crate::output::{CliError, Described, Done, Format, Report, emit};
 use serde::Serialize;
 use std::path::PathBuf;
-use tablewright_core::compile::rules::Dialect;
+use tablewright_core::dialect::Dialect;
 use tablewright_core::project::config::Config;
 use tablewright_core::project::folder::MigrationFolder;
 use tablewright_core::runner::{self, Event, MigrationSet, RunError, SampleRound};

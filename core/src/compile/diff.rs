@@ -4,7 +4,7 @@
 //! and a drop needs an explicit allow. Every problem is collected before returning, so one
 //! run shows all the decisions a user has to make.
 
-use crate::compile::rules::ChangeKind;
+use crate::dialect::ChangeKind;
 use crate::schema::desired::{AllowDrops, DesiredSchema, Hint, Location};
 use crate::schema::model::{
     Check, Column, EnumType, ForeignKey, Identity, Index, PrimaryKey, Schema, SqlExpr, SqlType,
@@ -1619,7 +1619,7 @@ fn order_name_changes(mut pending: Vec<Op>) -> Vec<Op> {
         let from = rename_names(&op).0;
         let mut cut = from
             .len()
-            .min(crate::compile::rules::MAX_IDENTIFIER_BYTES - 8);
+            .min(crate::schema::model::MAX_IDENTIFIER_BYTES - 8);
         while !from.is_char_boundary(cut) {
             cut -= 1;
         }

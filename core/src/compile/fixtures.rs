@@ -3,7 +3,7 @@
 
 use crate::compile::diff::{self, Changes, DiffError};
 use crate::compile::plan::{self, Plan, PlanError};
-use crate::compile::rules::Dialect;
+use crate::dialect::Dialect;
 use crate::schema::desired::{AllowDrops, DesiredSchema};
 use std::path::Path;
 

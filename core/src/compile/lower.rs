@@ -6,7 +6,7 @@
 //! CHECKs through the ordinary diff.
 
 use crate::compile::diff::{self, Changes, DiffError, EnumChange, Op, Problem};
-use crate::compile::rules::Dialect;
+use crate::dialect::Dialect;
 use crate::schema::desired::{AllowDrops, DesiredSchema};
 use crate::schema::model::{Check, Schema, SqlExpr, SqlType, default_name};
 use crate::sql::ident::{literal, quote};
@@ -91,7 +91,7 @@ pub fn diff_for<'a>(
             Op::RenameEnumValue { name, from, to } => Some(Problem {
                 message: format!(
                     "value `{from}` of enum type `{name}` is renamed to `{to}`: {}",
-                    crate::compile::rules::unsupported_reason(crate::compile::rules::ChangeKind::RenameEnumValue, dialect)
+                    crate::dialect::unsupported_reason(crate::dialect::ChangeKind::RenameEnumValue, dialect)
                 ),
                 location: desired.enum_sources.get(name).and_then(|s| s.value_renames.get(to)).and_then(|h| h.location.clone()),
             }),

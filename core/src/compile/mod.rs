@@ -1,5 +1,5 @@
-//! From the desired schema to SQL: the diff engine, the dialect rules, the planner, table
-//! recreation, warnings, and the permissions file.
+//! From the desired schema to SQL: the diff engine, the planner (which reads the
+//! [`crate::dialect`] rules), table recreation, warnings, and the permissions file.
 
 pub mod diff;
 #[cfg(test)]
@@ -8,5 +8,4 @@ pub mod lower;
 pub mod permissions;
 pub mod plan;
 pub mod recreate;
-pub mod rules;
 pub mod warnings;

@@ -2,7 +2,7 @@
 //! needs → `permissions/permissions.sql`, one statement per line, and back (the runner's
 //! `apply` and `validate` read the file, which is what gets deployed).
 
-use crate::compile::rules::Dialect;
+use crate::dialect::Dialect;
 use crate::schema::desired::Location;
 use crate::schema::grammar::Operation;
 use crate::schema::model::{qualified_table_name, split_table_name};

@@ -1,7 +1,7 @@
 //! The planner: dialect-neutral operations → a typed plan of SQL statements legal on the
 //! target dialect.
 //!
-//! Every decision comes from [`crate::compile::rules`]; this module only renders. It never writes a
+//! Every decision comes from [`crate::dialect`]; this module only renders. It never writes a
 //! statement the target rejects: what the dialect cannot do is refused here, at generate
 //! time, with the alternative. Each statement comes with what the planner knows about it
 //! ([`PlannedStatement`]); the migration file holds the SQL, and the runner reads the same
@@ -9,7 +9,7 @@
 
 use crate::compile::diff::{Changes, Op};
 use crate::compile::recreate;
-use crate::compile::rules::{self, ChangeKind, Construct, Dialect, Strategy};
+use crate::dialect::{self, ChangeKind, Construct, Dialect, Strategy};
 use crate::schema::model::{
     Column, DEFAULT_SCHEMA, ForeignKey, Identity, Index, IndexKey, KeyTarget, Schema, SqlType,
     Table, Unique, bare_table_name, qualified_table_name, split_table_name, table_schema,
@@ -149,7 +149,7 @@ pub fn plan(changes: &Changes, next: &Schema, dialect: Dialect) -> Result<Plan, 
     // Tables this dialect must rebuild: every other change to them is part of the rebuild.
     let rebuilt: BTreeSet<&str> = ops
         .iter()
-        .filter(|op| rules::strategy(op.kind(), dialect) == Strategy::Recreate)
+        .filter(|op| dialect::strategy(op.kind(), dialect) == Strategy::Recreate)
         .map(Op::table)
         .collect();
     let mut planned = Plan::default();
@@ -173,7 +173,7 @@ pub fn plan(changes: &Changes, next: &Schema, dialect: Dialect) -> Result<Plan, 
             .keys()
             .filter_map(|t| split_table_name(t).0)
             .collect();
-        if schemas.len() > rules::DSQL_MAX_SCHEMAS
+        if schemas.len() > dialect::DSQL_MAX_SCHEMAS
             && let Some(table) = next.tables.keys().find(|t| {
                 !changes
                     .previous
@@ -187,7 +187,7 @@ pub fn plan(changes: &Changes, next: &Schema, dialect: Dialect) -> Result<Plan, 
                 table: table.clone(),
                 column: None,
                 kind: ChangeKind::CreateTable,
-                reason: format!("DSQL holds at most {} schemas besides `public`, and the structs use {}: put tables of different schemas together", rules::DSQL_MAX_SCHEMAS, schemas.len()),
+                reason: format!("DSQL holds at most {} schemas besides `public`, and the structs use {}: put tables of different schemas together", dialect::DSQL_MAX_SCHEMAS, schemas.len()),
             });
         }
     }
@@ -217,7 +217,7 @@ pub fn plan(changes: &Changes, next: &Schema, dialect: Dialect) -> Result<Plan, 
             ));
         }
         for (column, sql_type) in new_column_types(op) {
-            if let Err(alternative) = rules::check_column_type(sql_type, dialect) {
+            if let Err(alternative) = check_column_type(sql_type, dialect) {
                 refusals.push(Refusal {
                     change: format!("column `{table}.{column}` of type {sql_type}"),
                     table: table.to_owned(),
@@ -240,7 +240,7 @@ pub fn plan(changes: &Changes, next: &Schema, dialect: Dialect) -> Result<Plan, 
                 | Op::DropUnique { .. }
         );
         if rebuilt.contains(table) && !before_rebuild {
-            if rules::strategy(kind, dialect) == Strategy::Recreate
+            if dialect::strategy(kind, dialect) == Strategy::Recreate
                 && !planned.rebuilds.iter().any(|r| r.table == table)
                 && !unbuildable.contains(table)
             {
@@ -291,7 +291,7 @@ pub fn plan(changes: &Changes, next: &Schema, dialect: Dialect) -> Result<Plan, 
         // default while the column is added (filling the existing rows), then the real one.
         if let Op::AddColumn { column, .. } = op
             && column.not_null
-            && rules::strategy(kind, dialect) == Strategy::Plain
+            && dialect::strategy(kind, dialect) == Strategy::Plain
             && let Some(fill) = changes
                 .fill(table, &column.name)
                 .filter(|f| Some(*f) != column.default.as_ref())
@@ -313,7 +313,7 @@ pub fn plan(changes: &Changes, next: &Schema, dialect: Dialect) -> Result<Plan, 
             }));
             continue;
         }
-        match rules::strategy(kind, dialect) {
+        match dialect::strategy(kind, dialect) {
             Strategy::NotYetSupported => refusals.push(Refusal::of(op, not_yet_reason(dialect))),
             Strategy::AddThenBackfill if next.tables.get(table).is_none_or(|t| t.primary_key.is_none()) => refusals.push(Refusal::of(
                 op,
@@ -323,7 +323,7 @@ pub fn plan(changes: &Changes, next: &Schema, dialect: Dialect) -> Result<Plan, 
             )),
             // Said once: a construct the dialect lacks is already refused where it is used.
             Strategy::Unsupported if refusals.iter().any(|r| r.table == table && r.column.as_deref() == op.column()) => {}
-            Strategy::Unsupported => refusals.push(Refusal::of(op, rules::unsupported_reason(kind, dialect))),
+            Strategy::Unsupported => refusals.push(Refusal::of(op, dialect::unsupported_reason(kind, dialect))),
             strategy => statements.extend(render(op, strategy, dialect)),
         }
     }
@@ -381,10 +381,10 @@ fn rebuild(
     }
     let new_table = format!("{table}{}", recreate::NEW_SUFFIX);
     let old_table = format!("{table}{}", recreate::OLD_SUFFIX);
-    if bare_table_name(&new_table).len() > rules::MAX_IDENTIFIER_BYTES {
+    if bare_table_name(&new_table).len() > crate::schema::model::MAX_IDENTIFIER_BYTES {
         return Err(format!(
             "`{table}` is too long a name to rebuild beside itself (`{new_table}` exceeds {} bytes)",
-            rules::MAX_IDENTIFIER_BYTES
+            crate::schema::model::MAX_IDENTIFIER_BYTES
         ));
     }
 
@@ -422,7 +422,7 @@ fn rebuild(
         .ops
         .iter()
         .filter(|op| {
-            op.table() == table && rules::strategy(op.kind(), dialect) == Strategy::Recreate
+            op.table() == table && dialect::strategy(op.kind(), dialect) == Strategy::Recreate
         })
         .collect();
     let kind = needing
@@ -462,10 +462,10 @@ fn rebuild(
         .chain(to.uniques.keys())
     {
         let temporary = format!("{name}{}", recreate::NEW_SUFFIX);
-        if temporary.len() > rules::MAX_IDENTIFIER_BYTES {
+        if temporary.len() > crate::schema::model::MAX_IDENTIFIER_BYTES {
             return Err(format!(
                 "`{name}` on `{table}` is too long a name for the rebuild's temporary `{temporary}` (over {} bytes); rename it in an earlier migration",
-                rules::MAX_IDENTIFIER_BYTES
+                crate::schema::model::MAX_IDENTIFIER_BYTES
             ));
         }
         renamed_after.push((temporary, name.clone()));
@@ -776,7 +776,7 @@ fn dsql_construct_refusals(table: &Table, new: bool) -> Vec<Refusal> {
     let mut out: Vec<Refusal> = constructs(table)
         .into_iter()
         .filter_map(|(construct, column, change)| {
-            rules::construct_rule(construct)
+            dialect::construct_rule(construct)
                 .dsql
                 .err()
                 .map(|alternative| refusal(Some(construct), column, change, alternative.to_owned()))
@@ -799,13 +799,13 @@ fn dsql_construct_refusals(table: &Table, new: bool) -> Vec<Refusal> {
         }
         if let Some(cache) = identity
             .cache
-            .filter(|c| *c != 1 && *c < rules::DSQL_MIN_LARGE_CACHE)
+            .filter(|c| *c != 1 && *c < dialect::DSQL_MIN_LARGE_CACHE)
         {
             out.push(refusal(
                 None,
                 Some(&column.name),
                 format!("identity `{}.{}` with CACHE {cache}", table.name, column.name),
-                format!("DSQL takes CACHE 1 (strict order) or at least {} (unique, not ordered): write one of them", rules::DSQL_MIN_LARGE_CACHE),
+                format!("DSQL takes CACHE 1 (strict order) or at least {} (unique, not ordered): write one of them", dialect::DSQL_MIN_LARGE_CACHE),
             ));
         }
     }
@@ -1540,11 +1540,30 @@ impl crate::error::Classified for PlanError {
     }
 }
 
+/// `Err(alternative)` when `dialect` cannot store a column of this canonical type.
+fn check_column_type(canonical: &str, dialect: Dialect) -> Result<(), &'static str> {
+    if dialect == Dialect::Postgres {
+        return Ok(());
+    }
+    if crate::schema::types::is_array(canonical) {
+        return Err(dialect::ARRAY_ALTERNATIVE);
+    }
+    let base = crate::schema::types::base_name(canonical);
+    if dialect::DSQL_COLUMN_TYPES.contains(&base.as_str()) {
+        return Ok(());
+    }
+    Err(dialect::DSQL_TYPE_ALTERNATIVES
+        .iter()
+        .find(|(name, _)| *name == base)
+        .map(|(_, alt)| *alt)
+        .unwrap_or(dialect::USER_DEFINED_TYPE_ALTERNATIVE))
+}
+
 #[cfg(test)]
 mod tests {
     use super::PlanError;
     use crate::compile::fixtures::{plan, statements};
-    use crate::compile::rules::Dialect::{Dsql, Postgres};
+    use crate::dialect::Dialect::{Dsql, Postgres};
     use crate::sql::statement::IndexMode;
 
     /// `books` keyed by `id`, with `fields` and struct `attributes`.
@@ -1565,7 +1584,7 @@ mod tests {
         };
         assert_eq!(
             refusals.iter().map(|r| r.kind).collect::<Vec<_>>(),
-            [crate::compile::rules::ChangeKind::CreateIndex]
+            [crate::dialect::ChangeKind::CreateIndex]
         );
         assert!(
             refusals[0].reason.contains("drop `desc`"),
@@ -1577,7 +1596,7 @@ mod tests {
         };
         assert_eq!(
             refusals.iter().map(|r| r.kind).collect::<Vec<_>>(),
-            [crate::compile::rules::ChangeKind::CreateTable]
+            [crate::dialect::ChangeKind::CreateTable]
         );
         assert!(plan(&books("", ""), &desc, &[], Postgres).is_ok());
     }
@@ -1871,5 +1890,31 @@ mod tests {
                 r#"CREATE INDEX ASYNC IF NOT EXISTS "i2" ON "books" ("title");"#,
             ]
         );
+    }
+
+    #[test]
+    fn dsql_refuses_what_it_cannot_store_with_an_alternative() {
+        use super::check_column_type;
+        use crate::dialect::Dialect;
+        assert!(
+            check_column_type("integer[]", Dialect::Dsql)
+                .unwrap_err()
+                .contains("jsonb")
+        );
+        assert!(
+            check_column_type("serial", Dialect::Dsql)
+                .unwrap_err()
+                .contains("identity")
+        );
+        assert!(
+            check_column_type("mood", Dialect::Dsql)
+                .unwrap_err()
+                .contains("CHECK")
+                || check_column_type("mood", Dialect::Dsql)
+                    .unwrap_err()
+                    .contains("check")
+        );
+        assert!(check_column_type("character varying(32)", Dialect::Dsql).is_ok());
+        assert!(check_column_type("integer[]", Dialect::Postgres).is_ok());
     }
 }

@@ -1,7 +1,7 @@
 //! `tablewright.toml`. Paths in it are relative to the file itself, so every command works
 //! the same from any directory with `--config PATH`.
 
-use crate::compile::rules::Dialect;
+use crate::dialect::Dialect;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

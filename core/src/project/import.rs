@@ -11,7 +11,7 @@
 //! spelling, the one `drift` compares in. This module reads the folder and lays out the
 //! files; the replay is the runner's.
 
-use crate::compile::rules::Dialect;
+use crate::dialect::Dialect;
 use crate::project::hash;
 use crate::project::journal::{ImportedFrom, Journal, JournalEntry};
 use crate::project::snapshot::{ORIGIN_ID, SNAPSHOT_VERSION, Snapshot, to_pretty_json};

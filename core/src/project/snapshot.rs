@@ -1,6 +1,6 @@
 //! Snapshot files: the whole schema after a migration, chained by `id`/`prevId`.
 
-use crate::compile::rules::Dialect;
+use crate::dialect::Dialect;
 use crate::project::hash;
 use crate::schema::model::Schema;
 use serde::{Deserialize, Serialize};

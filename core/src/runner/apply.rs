@@ -27,7 +27,7 @@ use sqlx::{AssertSqlSafe, Connection as _, Row as _};
 use std::ops::Range;
 use std::time::{Duration, Instant};
 
-use crate::compile::rules::DSQL_MAX_ROWS_PER_TRANSACTION as DSQL_ROW_LIMIT;
+use crate::dialect::DSQL_MAX_ROWS_PER_TRANSACTION as DSQL_ROW_LIMIT;
 
 /// Why a transaction with the cursor did not commit.
 enum TxError {

@@ -21,7 +21,7 @@ use super::retry::{self, retrying};
 use super::source::LocalMigration;
 use super::state::{Transition, WriteError, check_fence};
 use super::target::Conn;
-use crate::compile::rules;
+use crate::dialect;
 use crate::schema::model::{bare_table_name, table_schema};
 use crate::sql::directive::{BackfillDirective, CopyDirective, Directive};
 use crate::sql::ident::{quote, quote_table};
@@ -31,11 +31,11 @@ use std::time::{Duration, Instant};
 /// DSQL caps a transaction at 10 MiB of changes; a batch stops at this many bytes of
 /// column values (see [`row_size`]), well below it, since DSQL counts its own way (keys,
 /// indexes and row overhead come on top).
-const BATCH_BYTES: i64 = rules::DSQL_MAX_TRANSACTION_BYTES / 5;
+const BATCH_BYTES: i64 = dialect::DSQL_MAX_TRANSACTION_BYTES / 5;
 
 /// The most rows a batch may hold under DSQL's row limit: the batch's rows, the history
 /// row and the copy's range record.
-pub(crate) const MAX_BATCH_ROWS: usize = rules::DSQL_MAX_ROWS_PER_TRANSACTION as usize - 2;
+pub(crate) const MAX_BATCH_ROWS: usize = dialect::DSQL_MAX_ROWS_PER_TRANSACTION as usize - 2;
 
 /// Passes over a copy's ranges before giving up on a table that keeps changing.
 const MAX_COPY_PASSES: usize = 8;

@@ -80,7 +80,7 @@ impl DriftReport {
 #[allow(clippy::too_many_arguments)] // each is one of drift's inputs, none travels with another
 pub async fn drift(
     connector: &Connector,
-    dialect: crate::compile::rules::Dialect,
+    dialect: crate::dialect::Dialect,
     applied: MigrationSet,
     snapshot: &Schema,
     scratch_admin_url: &str,
@@ -91,7 +91,7 @@ pub async fn drift(
     // The migrations were written for `dialect`: replayed under its rules, whichever
     // rules the target is read under.
     let rules = if connector.target().dsql_rules() {
-        crate::compile::rules::Dialect::Dsql
+        crate::dialect::Dialect::Dsql
     } else {
         dialect
     };

@@ -25,7 +25,7 @@ use super::event::Event;
 use super::history::{HistoryRow, statement_hashes};
 use super::reconcile::{Entry, State};
 use super::source::LocalMigration;
-use crate::compile::rules::DsqlClass;
+use crate::dialect::DsqlClass;
 use crate::sql::statement::{self, StatementKind};
 use std::collections::BTreeSet;
 

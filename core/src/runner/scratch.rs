@@ -169,7 +169,7 @@ pub async fn replay_each(
 /// compare with the replay catalog with catalog.
 pub async fn rebuild_as_snapshot(
     url: &str,
-    dialect: crate::compile::rules::Dialect,
+    dialect: crate::dialect::Dialect,
     replayed: &Introspected,
     snapshot: &crate::schema::model::Schema,
     history: &HistoryTable,
@@ -209,7 +209,7 @@ pub async fn rebuild_as_snapshot(
 /// would write.
 fn creation_statements(
     schema: &crate::schema::model::Schema,
-    dialect: crate::compile::rules::Dialect,
+    dialect: crate::dialect::Dialect,
 ) -> Result<Vec<String>, String> {
     use crate::compile::{diff, plan};
     use crate::schema::desired::{AllowDrops, DesiredSchema};

@@ -6,10 +6,10 @@ use sqlx::{ConnectOptions, Connection, PgConnection};
 use std::fmt;
 use std::time::{Duration, Instant};
 
-/// DSQL closes connections after [`crate::compile::rules::DSQL_MAX_CONNECTION_AGE`]; reconnect
+/// DSQL closes connections after [`crate::dialect::DSQL_MAX_CONNECTION_AGE`]; reconnect
 /// well before.
 pub const MAX_CONNECTION_AGE: Duration =
-    Duration::from_secs(crate::compile::rules::DSQL_MAX_CONNECTION_AGE.as_secs() * 5 / 6);
+    Duration::from_secs(crate::dialect::DSQL_MAX_CONNECTION_AGE.as_secs() * 5 / 6);
 
 /// A database to migrate.
 #[derive(Clone)]
@@ -38,12 +38,12 @@ pub enum Target {
 impl Target {
     /// A PostgreSQL database at `url` run under `dialect`'s rules: DSQL's emulated there,
     /// or plain PostgreSQL (the scratch databases of verify, drift and import).
-    pub fn emulating(dialect: crate::compile::rules::Dialect, url: &str) -> Target {
+    pub fn emulating(dialect: crate::dialect::Dialect, url: &str) -> Target {
         match dialect {
-            crate::compile::rules::Dialect::Dsql => Target::DsqlEmulated {
+            crate::dialect::Dialect::Dsql => Target::DsqlEmulated {
                 url: url.to_owned(),
             },
-            crate::compile::rules::Dialect::Postgres => Target::Postgres {
+            crate::dialect::Dialect::Postgres => Target::Postgres {
                 url: url.to_owned(),
             },
         }

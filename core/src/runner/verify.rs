@@ -6,7 +6,7 @@ use super::introspect;
 use super::sample::{self, SampleRows};
 use super::target::Target;
 use super::{DSQL_GUARD_SQL, Event, MigrationSet, Migrator, MigratorOptions, RunError};
-use crate::compile::rules::Dialect;
+use crate::dialect::Dialect;
 use crate::schema::compare;
 use crate::schema::model::Schema;
 use serde::Serialize;

@@ -2,11 +2,11 @@
 //! Aurora DSQL, exactly as the runner treats it under DSQL's rules (the runner calls
 //! [`check_chunk`] too). A file is cut into chunks at drizzle's breakpoints and a chunk into
 //! statements ([`crate::sql::split`], with the one tokenizer); each statement is judged by
-//! AWS's `dsql-lint` (pinned), whose rules [`crate::compile::rules::LINT_RULE_CLASSES`] maps to
+//! AWS's `dsql-lint` (pinned), whose rules [`crate::dialect::LINT_RULE_CLASSES`] maps to
 //! classes. A chunk of more than one statement is an error: DSQL runs one statement per
 //! transaction.
 
-use crate::compile::rules::{DsqlClass, lint_rule_class};
+use crate::dialect::{DsqlClass, lint_rule_class};
 use crate::sql::split;
 use crate::sql::statement::{self, StatementKind};
 use serde::Serialize;

@@ -4,7 +4,7 @@
 use sqlx::{AssertSqlSafe, Connection, PgConnection};
 use std::path::Path;
 use std::sync::atomic::{AtomicU32, Ordering};
-use tablewright_core::compile::rules::Dialect;
+use tablewright_core::dialect::Dialect;
 use tablewright_core::runner::introspect;
 use tablewright_core::schema::compare;
 use tablewright_core::schema::desired::DesiredSchema;

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use tablewright_core::compile::diff::DiffError;
 use tablewright_core::compile::lower;
 use tablewright_core::compile::plan::{self, PlanError};
-use tablewright_core::compile::rules::Dialect;
+use tablewright_core::dialect::Dialect;
 use tablewright_core::schema::desired::{AllowDrops, DesiredSchema};
 use tablewright_core::schema::model::Schema;
 

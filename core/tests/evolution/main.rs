@@ -34,7 +34,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Mutex;
 use tablewright_core::compile::plan::PlanError;
-use tablewright_core::compile::rules::Dialect;
+use tablewright_core::dialect::Dialect;
 use tablewright_core::generate::{self, GenerateError, GenerateOptions};
 use tablewright_core::project::config::Config as ProjectConfig;
 use tablewright_core::project::folder::MigrationFolder;

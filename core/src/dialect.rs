@@ -114,9 +114,6 @@ impl ChangeKind {
     }
 }
 
-/// PostgreSQL's (and DSQL's) longest identifier; longer names are cut short silently.
-pub use crate::schema::model::MAX_IDENTIFIER_BYTES;
-
 /// Aurora DSQL's limit on rows changed by one transaction.
 pub const DSQL_MAX_ROWS_PER_TRANSACTION: i64 = 3_000;
 
@@ -583,25 +580,6 @@ pub const ARRAY_ALTERNATIVE: &str = "arrays are not a column type on DSQL: store
 /// Alternative for enums and other user-defined types on DSQL.
 pub const USER_DEFINED_TYPE_ALTERNATIVE: &str = "DSQL has no CREATE TYPE (enums, composites): use text with a `#[check(name = \"..\", expr = \"col IN ('a', 'b')\")]`";
 
-/// `Err(alternative)` when `dialect` cannot store a column of this canonical type.
-pub fn check_column_type(canonical: &str, dialect: Dialect) -> Result<(), &'static str> {
-    if dialect == Dialect::Postgres {
-        return Ok(());
-    }
-    if crate::schema::types::is_array(canonical) {
-        return Err(ARRAY_ALTERNATIVE);
-    }
-    let base = crate::schema::types::base_name(canonical);
-    if DSQL_COLUMN_TYPES.contains(&base.as_str()) {
-        return Ok(());
-    }
-    Err(DSQL_TYPE_ALTERNATIVES
-        .iter()
-        .find(|(name, _)| *name == base)
-        .map(|(_, alt)| *alt)
-        .unwrap_or(USER_DEFINED_TYPE_ALTERNATIVE))
-}
-
 /// How `check-dsql` classifies a statement for Aurora DSQL, from least to most severe.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
@@ -1058,29 +1036,5 @@ mod tests {
                 );
             }
         }
-    }
-
-    #[test]
-    fn dsql_refuses_what_it_cannot_store_with_an_alternative() {
-        assert!(
-            check_column_type("integer[]", Dialect::Dsql)
-                .unwrap_err()
-                .contains("jsonb")
-        );
-        assert!(
-            check_column_type("serial", Dialect::Dsql)
-                .unwrap_err()
-                .contains("identity")
-        );
-        assert!(
-            check_column_type("mood", Dialect::Dsql)
-                .unwrap_err()
-                .contains("CHECK")
-                || check_column_type("mood", Dialect::Dsql)
-                    .unwrap_err()
-                    .contains("check")
-        );
-        assert!(check_column_type("character varying(32)", Dialect::Dsql).is_ok());
-        assert!(check_column_type("integer[]", Dialect::Postgres).is_ok());
     }
 }

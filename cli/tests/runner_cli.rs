@@ -96,7 +96,7 @@ fn halt_at(name: &str, skip: usize) -> String {
     }
 }
 
-/// The runner's failpoints, in the order a statement passes them (runner/failpoint.rs).
+/// The runner's failpoints, in the order a statement passes them (runner/base/failpoint.rs).
 const STEPS: [&str; 7] = [
     "runner::after_start",
     "runner::after_marker",

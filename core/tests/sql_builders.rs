@@ -25,44 +25,44 @@ const BUILDERS: &[(&str, &str)] = &[
         "the runner's directives: a rebuild's copy, a backfill",
     ),
     (
-        "core/src/runner/history.rs",
+        "core/src/runner/engine/history.rs",
         "the history and lease tables and their rows",
     ),
     (
-        "core/src/runner/state.rs",
+        "core/src/runner/engine/state.rs",
         "a history row written with its values as literals, in the statement's own transaction",
     ),
-    ("core/src/runner/lock.rs", "the migration lock"),
+    ("core/src/runner/engine/lock.rs", "the migration lock"),
     (
-        "core/src/runner/copy.rs",
+        "core/src/runner/engine/copy.rs",
         "a table rebuild's copy and swap, a backfill's batches",
     ),
     (
-        "core/src/runner/jobs.rs",
+        "core/src/runner/engine/jobs.rs",
         "waiting for DSQL's asynchronous jobs",
     ),
     (
-        "core/src/runner/mod.rs",
+        "core/src/runner/engine/mod.rs",
         "the runner's own transactions and settings",
     ),
     (
-        "core/src/runner/permissions.rs",
+        "core/src/runner/engine/permissions.rs",
         "REVOKE of what no handler declares",
     ),
     (
-        "core/src/runner/clone.rs",
+        "core/src/runner/tools/clone.rs",
         "clone: a schema, its rows and sequences into another database",
     ),
     (
-        "core/src/runner/sample.rs",
+        "core/src/runner/tools/sample.rs",
         "verify --rows: sample rows for each table",
     ),
     (
-        "core/src/runner/scratch.rs",
+        "core/src/runner/tools/scratch.rs",
         "scratch databases (verify, import drizzle, drift): a generated name, quoted",
     ),
     (
-        "core/src/runner/drizzle.rs",
+        "core/src/runner/engine/drizzle.rs",
         "reading drizzle-kit's history table",
     ),
 ];

@@ -1,9 +1,9 @@
 //! The migrations a runner applies: read from a folder, or embedded in the binary by
 //! `embed_migrations!`. Either way the journal and the SQL files must agree.
 
-use super::RunError;
 use crate::project::hash;
 use crate::project::journal::Journal;
+use crate::runner::base::error::RunError;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 

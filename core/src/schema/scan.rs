@@ -301,7 +301,7 @@ pub const MAX_NESTING: usize = 128;
 /// `(..)` and `[..]` groups, and the keywords that open or continue such a chain, from the
 /// last `,` or `;` of the enclosing groups, or the last `{..}` not followed by `else` (an
 /// item or a statement ends there); a statement of ordinary code holds a few dozen. The parser's stack
-/// ([`PARSER_STACK_BYTES`]) has room for this many levels of every kind with a wide margin
+/// (`PARSER_STACK_BYTES`) has room for this many levels of every kind with a wide margin
 /// (`deep_nesting_is_reported_without_overflowing_the_stack`).
 pub const MAX_CHAIN: usize = 1_000;
 

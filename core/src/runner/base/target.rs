@@ -1,6 +1,6 @@
 //! Where migrations run and how to connect there.
 
-use super::RunError;
+use super::error::RunError;
 use sqlx::postgres::PgConnectOptions;
 use sqlx::{ConnectOptions, Connection, PgConnection};
 use std::fmt;

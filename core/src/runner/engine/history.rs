@@ -13,7 +13,7 @@
 //! `migrate` (bare nullable columns, which DSQL adds); read-only commands read the missing
 //! columns as NULL and change nothing.
 
-use super::source::LocalMigration;
+use crate::runner::source::LocalMigration;
 use crate::sql::ident::quote;
 use sqlx::{AssertSqlSafe, PgConnection, Row as _};
 use std::collections::BTreeSet;

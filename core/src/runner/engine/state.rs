@@ -1,4 +1,4 @@
-//! The recorded state machine. Every state a migration can be in (see [`super::reconcile`])
+//! The recorded state machine. Every state a migration can be in (see [`super::reconcile`](mod@super::reconcile))
 //! is written to its history row before the runner enters it:
 //!
 //! ```text
@@ -20,12 +20,12 @@
 //! blindly.
 
 use super::Migrator;
-use super::error::RunError;
 use super::history::{HistoryRow, Status};
 use super::lock::{Fence, Lock};
-use super::retry;
-use super::source::LocalMigration;
-use super::target::Conn;
+use crate::runner::base::error::RunError;
+use crate::runner::base::retry;
+use crate::runner::base::target::Conn;
+use crate::runner::source::LocalMigration;
 use sqlx::{AssertSqlSafe, Connection as _, PgConnection};
 
 /// The state a write leaves a history row in.
@@ -489,6 +489,25 @@ impl Migrator {
         })
         .await
         .map_err(|e| RunError::db(&format!("{tag}: reading its history row"), e.error))
+    }
+}
+
+impl RunError {
+    /// Statement `index` (0-based) of `m` failed; a rerun starts at `restart` (0-based).
+    pub(crate) fn statement(
+        m: &LocalMigration,
+        index: usize,
+        restart: usize,
+        source: sqlx::Error,
+    ) -> RunError {
+        RunError::Statement {
+            tag: m.tag.clone(),
+            number: index + 1,
+            total: m.statements.len(),
+            resumes_at: restart.min(index) + 1,
+            statement: m.statements[index].clone(),
+            source,
+        }
     }
 }
 

@@ -5,14 +5,14 @@
 //! cursor.
 
 use super::Migrator;
-use super::error::RunError;
-use super::event::Event;
 use super::input::Work;
 use super::lock::Lock;
 use super::reconcile::State;
 use super::state::Transition;
-use super::target::{Conn, Session};
-use super::{failpoint, retry};
+use crate::runner::base::error::RunError;
+use crate::runner::base::event::Event;
+use crate::runner::base::target::{Conn, Session};
+use crate::runner::{base::failpoint, base::retry};
 use crate::sql::statement;
 use sqlx::{AssertSqlSafe, Connection as _};
 use std::time::Instant;
@@ -194,7 +194,7 @@ impl Migrator {
                             0,
                             j,
                             retry::sqlstate(&e),
-                            super::error::database_message(&e),
+                            crate::runner::base::error::database_message(&e),
                         ),
                     )
                     .await?;

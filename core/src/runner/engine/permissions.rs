@@ -10,10 +10,10 @@
 //! exists. Privileges are read from `pg_class.relacl`, which shows every role's grants
 //! (`information_schema` hides grants the current user neither made nor received).
 
-use super::RunError;
-use super::retry::{RetryPolicy, retrying};
-use super::target::{Conn, Connector};
 use crate::compile::permissions::{Grant, Statement};
+use crate::runner::base::error::RunError;
+use crate::runner::base::retry::{RetryPolicy, retrying};
+use crate::runner::base::target::{Conn, Connector};
 use crate::schema::grammar::Operation;
 use crate::sql::ident::quote;
 use serde::Serialize;
@@ -214,7 +214,7 @@ impl PermissionsFile {
 
     /// The file `embed_migrations!(.., permissions = "..")` compiled in, if it names one.
     pub fn from_embedded(
-        embedded: &super::EmbeddedMigrations,
+        embedded: &crate::runner::source::EmbeddedMigrations,
         options: ApplyOptions,
     ) -> Result<Option<PermissionsFile>, RunError> {
         embedded
@@ -329,7 +329,7 @@ pub async fn apply(
                     // Created meanwhile by a concurrent apply: what we wanted.
                     Err(e)
                         if matches!(
-                            super::retry::sqlstate(&e).as_deref(),
+                            crate::runner::base::retry::sqlstate(&e).as_deref(),
                             Some("42710" | "23505")
                         ) => {}
                     Err(e) => {

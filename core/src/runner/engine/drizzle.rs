@@ -6,9 +6,9 @@
 //! drops the mark; `push` and `clone` never read it, and in the scratch databases of
 //! `verify`, `drift` and `import` it is never there.
 
-use super::RunError;
 use super::history::{HistoryRow, Status};
-use super::source::{DrizzleHistory, LocalMigration};
+use crate::runner::base::error::RunError;
+use crate::runner::source::{DrizzleHistory, LocalMigration};
 use crate::sql::ident::quote;
 use sqlx::{AssertSqlSafe, PgConnection, Row};
 

@@ -20,12 +20,12 @@
 //! quotes and comments.
 
 use super::Migrator;
-use super::error::RunError;
-use super::event::Event;
 use super::history::{HistoryRow, statement_hashes};
 use super::reconcile::{Entry, State};
-use super::source::LocalMigration;
 use crate::dialect::DsqlClass;
+use crate::runner::base::error::RunError;
+use crate::runner::base::event::Event;
+use crate::runner::source::LocalMigration;
 use crate::sql::statement::{self, StatementKind};
 use std::collections::BTreeSet;
 

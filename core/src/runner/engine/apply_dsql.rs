@@ -4,14 +4,14 @@
 //! directive walks its table in batches, each committed with its cursor.
 
 use super::Migrator;
-use super::error::RunError;
-use super::event::Event;
-use super::failpoint;
 use super::input::Work;
 use super::lock::Lock;
 use super::reconcile::State;
 use super::state::Transition;
-use super::target::{Conn, Session};
+use crate::runner::base::error::RunError;
+use crate::runner::base::event::Event;
+use crate::runner::base::failpoint;
+use crate::runner::base::target::{Conn, Session};
 use crate::sql::statement::{self, StatementKind};
 use std::time::Instant;
 

@@ -2,9 +2,9 @@
 //! preparation as the run itself, changing nothing (not even creating the history table).
 
 use super::Migrator;
-use super::error::RunError;
 use super::input::Work;
 use super::reconcile::{State, reconcile};
+use crate::runner::base::error::RunError;
 use crate::sql::directive::Directive;
 use crate::sql::statement::{self, IndexMode, StatementKind};
 use serde::Serialize;

@@ -5,12 +5,12 @@
 
 use super::Migrator;
 use super::effect;
-use super::error::RunError;
-use super::event::Event;
 use super::input::Work;
 use super::lock::Lock;
-use super::retry::retrying;
-use super::target::Conn;
+use crate::runner::base::error::RunError;
+use crate::runner::base::event::Event;
+use crate::runner::base::retry::retrying;
+use crate::runner::base::target::Conn;
 use crate::sql::ident::quote;
 use crate::sql::statement::{self, IndexMode};
 use sqlx::{AssertSqlSafe, Row as _};

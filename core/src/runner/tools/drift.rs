@@ -12,14 +12,14 @@
 //! (Normalising each expression through the live server instead would need objects made
 //! on it; a read-only command makes none.) The tool's own tables are not compared.
 
-use super::RunError;
-use super::history::HistoryTable;
 use super::introspect::Introspected;
-use super::permissions::{self, Excess, Gap, Membership};
 use super::scratch;
-use super::target::{Connector, Target};
-use super::{MigrationSet, Migrator, MigratorOptions};
 use crate::compile::permissions::Statement;
+use crate::runner::base::error::RunError;
+use crate::runner::base::target::{Connector, Target};
+use crate::runner::engine::history::HistoryTable;
+use crate::runner::engine::permissions::{self, Excess, Gap, Membership};
+use crate::runner::{engine::Migrator, engine::MigratorOptions, source::MigrationSet};
 use crate::schema::compare::{self, Difference};
 use crate::schema::model::Schema;
 use serde::Serialize;
@@ -140,7 +140,7 @@ pub async fn drift(
             let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(url)
                 .await
                 .map_err(|e| RunError::Connect {
-                    target: super::redact_url(url),
+                    target: crate::runner::base::target::redact_url(url),
                     source: e,
                 })?;
             let namespaces = scratch::application_namespaces(&mut conn, history).await?;

@@ -3,10 +3,14 @@
 //! whatever happened.
 
 use super::introspect;
-use super::sample::{self, SampleRows};
-use super::target::Target;
-use super::{DSQL_GUARD_SQL, Event, MigrationSet, Migrator, MigratorOptions, RunError};
+use super::sample;
 use crate::dialect::Dialect;
+use crate::runner::base::event::SampleRows;
+use crate::runner::base::target::Target;
+use crate::runner::{
+    base::error::RunError, base::event::Event, engine::DSQL_GUARD_SQL, engine::Migrator,
+    engine::MigratorOptions, source::MigrationSet,
+};
 use crate::schema::compare;
 use crate::schema::model::Schema;
 use serde::Serialize;

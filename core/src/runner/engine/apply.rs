@@ -14,14 +14,14 @@
 //! SQLSTATE and message, and the run stops.
 
 use super::Migrator;
-use super::error::RunError;
-use super::event::Event;
-use super::failpoint;
 use super::input::Work;
 use super::lock::Lock;
-use super::retry;
 use super::state::{Transition, WriteError, row_written, write_failed};
-use super::target::Conn;
+use crate::runner::base::error::RunError;
+use crate::runner::base::event::Event;
+use crate::runner::base::failpoint;
+use crate::runner::base::retry;
+use crate::runner::base::target::Conn;
 use crate::sql::statement;
 use sqlx::{AssertSqlSafe, Connection as _, Row as _};
 use std::ops::Range;
@@ -79,7 +79,10 @@ impl Migrator {
         let m = work.m;
         let policy = self.options.retry;
         let count_rows = self.target().translates();
-        let pipelined = matches!(self.target(), super::target::Target::Postgres { .. });
+        let pipelined = matches!(
+            self.target(),
+            crate::runner::base::target::Target::Postgres { .. }
+        );
         let (mut conflicts, mut failures) = (0u32, 0u32);
         loop {
             let attempt = if pipelined {
@@ -206,7 +209,7 @@ impl Migrator {
                             range.start,
                             j,
                             code,
-                            super::error::database_message(&error),
+                            crate::runner::base::error::database_message(&error),
                         ),
                     )
                     .await?;
@@ -462,7 +465,7 @@ impl Migrator {
         let (code, message) = match &error {
             RunError::Statement { source, .. } => (
                 retry::sqlstate(source),
-                super::error::database_message(source),
+                crate::runner::base::error::database_message(source),
             ),
             other => (None, other.to_string()),
         };

@@ -7,8 +7,11 @@
 //! afterwards, whatever happened, a signal included.
 
 use super::introspect::{self, Introspected};
-use super::target::{Target, redact_url};
-use super::{Event, HistoryTable, MigrationSet, Migrator, MigratorOptions, RunError};
+use crate::runner::base::target::{Target, redact_url};
+use crate::runner::{
+    base::error::RunError, base::event::Event, engine::Migrator, engine::MigratorOptions,
+    engine::history::HistoryTable, source::MigrationSet,
+};
 use sqlx::{AssertSqlSafe, Connection, PgConnection};
 
 /// `postgres://u@h:5432/db?x=y` with another database: `postgres://u@h:5432/<name>?x=y`.
@@ -190,7 +193,7 @@ pub async fn rebuild_as_snapshot(
             "the snapshot cannot be built from nothing: {e}"
         )])
     })?;
-    super::apply_unrecorded(
+    crate::runner::engine::apply_unrecorded(
         Target::emulating(dialect, url),
         "snapshot",
         statements,

@@ -18,11 +18,11 @@
 //! fails with 40001 and, retried, sees the new generation. So a runner that lost the lock
 //! stops at its next write, and never commits one.
 
-use super::error::RunError;
-use super::event::Event;
 use super::history::HistoryTable;
-use super::retry::{self, RetryPolicy};
-use super::target::{Conn, Connector};
+use crate::runner::base::error::RunError;
+use crate::runner::base::event::Event;
+use crate::runner::base::retry::{self, RetryPolicy};
+use crate::runner::base::target::{Conn, Connector};
 use sqlx::{AssertSqlSafe, Connection as _, PgConnection};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};

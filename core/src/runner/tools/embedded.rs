@@ -5,7 +5,7 @@
 //! is named, and by the benchmarks to keep the disk out of the numbers.
 //! (`../shared/research/embedded-pg.md` measured the options; this is its in-house helper.)
 
-use super::RunError;
+use crate::runner::base::error::RunError;
 use std::os::unix::fs::chown;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};

@@ -1,7 +1,7 @@
 //! Connecting to Aurora DSQL: user `admin`, an IAM token signed by AWS's own
 //! `aws-sdk-dsql` for every new connection, TLS with certificate verification.
 
-use super::RunError;
+use super::error::RunError;
 use aws_sdk_dsql::auth_token::{AuthTokenGenerator, Config};
 use aws_smithy_http_client::ConnectorBuilder;
 use aws_smithy_http_client::proxy::ProxyConfig;

@@ -10,7 +10,7 @@
 //! parent was not copied (a limit cut it off) are deleted until none is left, and the
 //! caller adds the keys, which then hold.
 
-use super::RunError;
+use crate::runner::base::error::RunError;
 use crate::schema::model::{Schema, Table, bare_table_name, table_schema};
 use crate::sql::ident::{literal, quote, quote_table};
 use serde::Serialize;

@@ -1,6 +1,5 @@
 //! Why a run stopped, and what class of problem that is.
 
-use super::source::LocalMigration;
 use std::time::Duration;
 
 use crate::error::Classified;
@@ -258,23 +257,6 @@ impl RunError {
     pub fn db(context: &str, source: sqlx::Error) -> RunError {
         RunError::Database {
             context: context.to_owned(),
-            source,
-        }
-    }
-
-    /// Statement `index` (0-based) of `m` failed; a rerun starts at `restart` (0-based).
-    pub(crate) fn statement(
-        m: &LocalMigration,
-        index: usize,
-        restart: usize,
-        source: sqlx::Error,
-    ) -> RunError {
-        RunError::Statement {
-            tag: m.tag.clone(),
-            number: index + 1,
-            total: m.statements.len(),
-            resumes_at: restart.min(index) + 1,
-            statement: m.statements[index].clone(),
             source,
         }
     }

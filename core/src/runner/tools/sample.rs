@@ -8,27 +8,14 @@
 //! cannot be filled (a CHECK the values fail, a NOT NULL type with no sample, a parent
 //! with no rows) is reported, not fatal: the migrations are what is under test.
 
-use super::RunError;
+use crate::runner::base::error::RunError;
+use crate::runner::base::event::SampleRows;
 use crate::schema::model::{Schema, Table};
 use crate::sql::ident::quote as quote_ident;
-use serde::Serialize;
 use sqlx::{AssertSqlSafe, PgConnection};
 
 /// Rows per transaction: DSQL allows 3,000 changed rows per transaction.
 const BATCH: u64 = 1000;
-
-/// What one round of sample rows did to one table.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
-pub struct SampleRows {
-    /// The table.
-    pub table: String,
-    /// Rows inserted (a conflicting row is skipped, so this may be less than asked).
-    pub inserted: u64,
-    /// Why the table got fewer rows than asked, or none.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub skipped: Option<String>,
-}
 
 /// A SQL expression of the row number `g` (bigint) for a column of type `sql_type`, or
 /// `None` when there is no sample for that type.
@@ -152,7 +139,7 @@ fn insert_statement(table: &Table, first: u64, count: u64) -> Result<String, Str
 }
 
 /// Inserts `rows` rows into every table of `schema`, parents first, in transactions of at
-/// most [`BATCH`] rows. `round` keeps the values of later rounds apart from earlier ones.
+/// most `BATCH` rows. `round` keeps the values of later rounds apart from earlier ones.
 pub async fn insert_sample_rows(
     conn: &mut PgConnection,
     schema: &Schema,

@@ -9,10 +9,10 @@
 
 use super::Migrator;
 use super::effect::{self, Effect, Fact};
-use super::error::RunError;
-use super::event::Event;
 use super::input::Work;
-use super::target::{Conn, Session};
+use crate::runner::base::error::RunError;
+use crate::runner::base::event::Event;
+use crate::runner::base::target::{Conn, Session};
 use crate::sql::statement::{self, StatementKind};
 use std::time::{Duration, Instant};
 
@@ -189,14 +189,14 @@ impl Migrator {
     /// there with another type.
     async fn holds(&self, conn: &mut Conn, fact: &Fact) -> Result<Option<bool>, RunError> {
         let (connector, policy) = (&self.connector, &self.options.retry);
-        let reading = |e: super::retry::Exhausted| {
+        let reading = |e: crate::runner::base::retry::Exhausted| {
             RunError::db(&format!("reading the catalog for {fact}"), e.error)
         };
         let exists = |found: Option<i32>| Some(found.is_some());
         match fact {
             Fact::Table { schema, name } => {
                 let sql = "SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind IN ('r', 'p', 'v', 'm', 'f')";
-                super::retry::retrying(conn, connector, policy, async |c| {
+                crate::runner::base::retry::retrying(conn, connector, policy, async |c| {
                     sqlx::query_scalar::<_, i32>(sql)
                         .bind(schema)
                         .bind(name)
@@ -209,7 +209,7 @@ impl Migrator {
             }
             Fact::Index { schema, name } => {
                 let sql = "SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind IN ('i', 'I')";
-                super::retry::retrying(conn, connector, policy, async |c| {
+                crate::runner::base::retry::retrying(conn, connector, policy, async |c| {
                     sqlx::query_scalar::<_, i32>(sql)
                         .bind(schema)
                         .bind(name)
@@ -227,7 +227,7 @@ impl Migrator {
             } => {
                 let sql = "SELECT 1 FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace \
                            WHERE n.nspname = $1 AND c.relname = $2 AND k.conname = $3";
-                super::retry::retrying(conn, connector, policy, async |c| {
+                crate::runner::base::retry::retrying(conn, connector, policy, async |c| {
                     sqlx::query_scalar::<_, i32>(sql)
                         .bind(schema)
                         .bind(table)
@@ -248,7 +248,7 @@ impl Migrator {
                 let sql = "SELECT format_type(a.atttypid, a.atttypmod) FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace \
                            WHERE n.nspname = $1 AND c.relname = $2 AND a.attname = $3 AND a.attnum > 0 AND NOT a.attisdropped";
                 let found: Option<String> =
-                    super::retry::retrying(conn, connector, policy, async |c| {
+                    crate::runner::base::retry::retrying(conn, connector, policy, async |c| {
                         sqlx::query_scalar(sql)
                             .bind(schema)
                             .bind(table)

@@ -12,16 +12,16 @@
 //! rename: a write that commits in it is not carried over (the README says so).
 
 use super::Migrator;
-use super::error::RunError;
-use super::event::Event;
-use super::failpoint;
 use super::input::Work;
 use super::lock::Lock;
-use super::retry::{self, retrying};
-use super::source::LocalMigration;
 use super::state::{Transition, WriteError, check_fence};
-use super::target::Conn;
 use crate::dialect;
+use crate::runner::base::error::RunError;
+use crate::runner::base::event::Event;
+use crate::runner::base::failpoint;
+use crate::runner::base::retry::{self, retrying};
+use crate::runner::base::target::Conn;
+use crate::runner::source::LocalMigration;
 use crate::schema::model::{bare_table_name, table_schema};
 use crate::sql::directive::{BackfillDirective, CopyDirective, Directive};
 use crate::sql::ident::{quote, quote_table};
@@ -1116,8 +1116,8 @@ impl Migrator {
             Walked::Rows(e) => (
                 format!(
                     "{e}{}{}",
-                    super::error::sqlstate_suffix(&e),
-                    super::error::detail_suffix(&e)
+                    crate::runner::base::error::sqlstate_suffix(&e),
+                    crate::runner::base::error::detail_suffix(&e)
                 ),
                 retry::sqlstate(&e),
             ),

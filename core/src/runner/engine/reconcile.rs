@@ -17,9 +17,9 @@
 //!
 //! History rows whose tag is not in the folder are unknown, and refuse the run (exit 1).
 
-use super::error::RunError;
 use super::history::{HistoryRow, Status, statement_hashes};
-use super::source::LocalMigration;
+use crate::runner::base::error::RunError;
+use crate::runner::source::LocalMigration;
 use serde::Serialize;
 use std::collections::BTreeMap;
 

@@ -158,6 +158,19 @@ pub enum Event {
         /// The migration about to run on them.
         before: String,
         /// Per table.
-        tables: Vec<super::sample::SampleRows>,
+        tables: Vec<SampleRows>,
     },
+}
+
+/// What one round of sample rows did to one table.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
+pub struct SampleRows {
+    /// The table.
+    pub table: String,
+    /// Rows inserted (a conflicting row is skipped, so this may be less than asked).
+    pub inserted: u64,
+    /// Why the table got fewer rows than asked, or none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub skipped: Option<String>,
 }

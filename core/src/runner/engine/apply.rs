@@ -121,7 +121,7 @@ impl Migrator {
             .await
             };
             let landed = |row: Option<&super::history::HistoryRow>| {
-                row.is_some_and(|r| r.status == t.status && r.next_statement as usize == t.next)
+                row.is_some_and(|r| r.status == t.status && r.cursor() == t.next)
             };
             let (error, statement) = match attempt {
                 Ok(took) => return Ok(took),

@@ -6,7 +6,7 @@
 use super::Migrator;
 use super::input::Work;
 use super::lock::Lock;
-use super::reconcile::State;
+use super::reconcile::Action;
 use super::state::Transition;
 use crate::runner::base::error::RunError;
 use crate::runner::base::event::Event;
@@ -27,7 +27,7 @@ impl Migrator {
         let m = work.m;
         let total = m.statements.len();
         let mut from = work
-            .state
+            .action
             .runs_from()
             .expect("only migrations with something to run are applied");
         events(Event::MigrationStarted {
@@ -36,8 +36,16 @@ impl Migrator {
             resume_from: from,
             previous: work.state.previous(),
         });
-        let mut cursor = work.row.as_ref().map(|r| r.next_statement.max(0) as usize);
-        if let State::Interrupted { next, session, .. } = &work.state {
+        let mut cursor = work.row.as_ref().map(|r| r.cursor());
+        if let Action::Settle {
+            statement: next,
+            session,
+        }
+        | Action::Resume {
+            statement: next,
+            session,
+        } = &work.action
+        {
             let session = session.as_deref().and_then(Session::from_record);
             if self
                 .settle(conn, work, *next, session.as_ref(), events)

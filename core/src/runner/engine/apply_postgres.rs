@@ -7,7 +7,7 @@
 use super::Migrator;
 use super::input::Work;
 use super::lock::Lock;
-use super::reconcile::State;
+use super::reconcile::Action;
 use super::state::Transition;
 use crate::runner::base::error::RunError;
 use crate::runner::base::event::Event;
@@ -29,7 +29,7 @@ impl Migrator {
         let m = work.m;
         let total = m.statements.len();
         let mut i = work
-            .state
+            .action
             .runs_from()
             .expect("only migrations with something to run are applied");
         events(Event::MigrationStarted {
@@ -38,8 +38,16 @@ impl Migrator {
             resume_from: i,
             previous: work.state.previous(),
         });
-        let mut cursor = work.row.as_ref().map(|r| r.next_statement.max(0) as usize);
-        if let State::Interrupted { next, session, .. } = &work.state {
+        let mut cursor = work.row.as_ref().map(|r| r.cursor());
+        if let Action::Settle {
+            statement: next,
+            session,
+        }
+        | Action::Resume {
+            statement: next,
+            session,
+        } = &work.action
+        {
             let session = session.as_deref().and_then(Session::from_record);
             if self
                 .settle(conn, work, *next, session.as_ref(), events)
@@ -152,7 +160,7 @@ impl Migrator {
                     .await
                     .map_err(super::state::WriteError::Db)?;
                 for (k, w) in works.iter().enumerate() {
-                    let expected = w.row.as_ref().map(|r| r.next_statement.max(0) as usize);
+                    let expected = w.row.as_ref().map(|r| r.cursor());
                     self.write_in(
                         &mut tx,
                         lock.fence(),
@@ -183,7 +191,7 @@ impl Migrator {
                     if retry::occ_code(&e).is_none() && !retry::is_transient(&e) =>
                 {
                     let w = &works[k];
-                    let expected = w.row.as_ref().map(|r| r.next_statement.max(0) as usize);
+                    let expected = w.row.as_ref().map(|r| r.cursor());
                     self.record(
                         conn,
                         lock,

@@ -3,7 +3,7 @@
 
 use super::Migrator;
 use super::input::Work;
-use super::reconcile::{State, reconcile};
+use super::reconcile::{Action, State, reconcile};
 use crate::runner::base::error::RunError;
 use crate::sql::directive::Directive;
 use crate::sql::statement::{self, IndexMode, StatementKind};
@@ -63,7 +63,7 @@ impl Migrator {
     fn plan_one(&self, work: &Work<'_>) -> PlannedMigration {
         let m = work.m;
         let from = work
-            .state
+            .action
             .runs_from()
             .expect("only migrations with something to run are planned");
         let statements = (from..m.statements.len())
@@ -76,13 +76,12 @@ impl Migrator {
                 } else {
                     self.describe_execution(s)
                 };
-                let directive = crate::sql::directive::parse(s).ok().flatten().is_some();
-                match &work.state {
-                    State::Interrupted { .. } if i == from && directive => how = format!("resumes after its last committed batch; {how}"),
-                    State::Interrupted { .. } if i == from => {
+                match (&work.action, &work.state) {
+                    (Action::Resume { statement, .. }, _) if *statement == i => how = format!("resumes after its last committed batch; {how}"),
+                    (Action::Settle { statement, .. }, _) if *statement == i => {
                         how = format!("interrupted last time: first its outcome is settled from the database (if it took effect it is not run again); {how}")
                     }
-                    State::Failed { statement, code, .. } if *statement == i => {
+                    (_, State::Failed { statement, code, .. }) if *statement == i => {
                         how = format!("failed last time{}, and took no effect: runs again; {how}", code.as_ref().map(|c| format!(" (SQLSTATE {c})")).unwrap_or_default())
                     }
                     _ => {}

@@ -132,6 +132,14 @@ pub struct HistoryRow {
     pub session: Option<String>,
 }
 
+impl HistoryRow {
+    /// Statements done: the 0-based index of the next one (a negative count, which no
+    /// release writes, reads as none done).
+    pub fn cursor(&self) -> usize {
+        usize::try_from(self.next_statement).unwrap_or(0)
+    }
+}
+
 /// Which bookkeeping a database has, read in one query.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Bookkeeping {

@@ -21,7 +21,7 @@
 
 use super::Migrator;
 use super::history::{HistoryRow, statement_hashes};
-use super::reconcile::{Entry, State};
+use super::reconcile::{Action, Entry, State};
 use crate::dialect::DsqlClass;
 use crate::runner::base::error::RunError;
 use crate::runner::base::event::Event;
@@ -43,6 +43,8 @@ pub(crate) struct Work<'a> {
     pub hashes: Vec<String>,
     /// Its state before this run.
     pub state: State,
+    /// What this run does with it.
+    pub action: Action,
     /// Its history row before this run.
     pub row: Option<HistoryRow>,
 }
@@ -63,6 +65,7 @@ impl Migrator {
             skip: BTreeSet::new(),
             hashes: statement_hashes(m),
             state: entry.state.clone(),
+            action: entry.action.clone(),
             row: entry.row.cloned(),
         };
         for (i, chunk) in m.statements.iter().enumerate() {

@@ -39,9 +39,9 @@ use crate::runner::base::failpoint;
 use crate::runner::base::retry::{self, RetryPolicy, retrying};
 use crate::runner::base::target::{Conn, Connector, Target};
 use crate::runner::source::{LocalMigration, MigrationSet};
-use history::{Bookkeeping, HistoryRow, HistoryTable, Status};
+use history::{Bookkeeping, HistoryRow, HistoryTable};
 use lock::Lock;
-use reconcile::{State, reconcile};
+use reconcile::{Action, State, reconcile};
 use serde::Serialize;
 use sqlx::AssertSqlSafe;
 use state::Transition;
@@ -592,11 +592,7 @@ impl Migrator {
         let dsql = self.target().dsql_rules();
         // Nothing of them ran: no row, or a failure that left nothing (on PostgreSQL a
         // failed migration's transaction rolled back whole).
-        let untouched = |w: &input::Work| {
-            w.row
-                .as_ref()
-                .is_none_or(|r| r.status == Status::Failed && r.next_statement == 0)
-        };
+        let untouched = |w: &input::Work| matches!(w.action, Action::Run { fresh: true, .. });
         if self.options.single_transaction && works.len() > 1 {
             let why = if dsql {
                 Some("under DSQL's rules every statement is its own transaction".to_owned())
@@ -711,9 +707,7 @@ impl Migrator {
                         _ => None,
                     };
                     // A directive resumes after its last batch; nothing to settle.
-                    let directive = at
-                        .is_some_and(|s| crate::sql::directive::parse(s).ok().flatten().is_some());
-                    let interrupted = matches!(e.state, State::Interrupted { .. }) && !directive;
+                    let interrupted = matches!(e.action, Action::Settle { .. });
                     report.in_progress.push(InProgress {
                         tag,
                         done: *next,
@@ -785,10 +779,7 @@ impl Migrator {
         // An edited migration is refused before anything is removed.
         let rows = self.history_rows(conn).await?;
         let before = reconcile(std::slice::from_ref(m), &rows);
-        if matches!(
-            before.entries[0].state,
-            State::Edited { .. } | State::EditedInProgress { .. }
-        ) {
+        if before.entries[0].action == Action::Refuse {
             return Err(before.blocking(&self.set.origin).expect("an edit blocks"));
         }
         if reset {
@@ -830,13 +821,16 @@ impl Migrator {
         let rows = self.history_rows(conn).await?;
         let reconciled = reconcile(std::slice::from_ref(m), &rows);
         let entry = &reconciled.entries[0];
-        let done = match &entry.state {
-            State::Applied { .. } => total,
-            State::Pending => 0,
-            State::InProgress { next, .. }
-            | State::Failed { next, .. }
-            | State::Interrupted { next, .. } => *next,
-            State::Edited { .. } | State::EditedInProgress { .. } => {
+        let done = match &entry.action {
+            Action::Nothing => total,
+            Action::Run { from: next, .. }
+            | Action::Settle {
+                statement: next, ..
+            }
+            | Action::Resume {
+                statement: next, ..
+            } => *next,
+            Action::Refuse => {
                 return Err(reconciled
                     .blocking(&self.set.origin)
                     .expect("an edit blocks"));
@@ -849,14 +843,14 @@ impl Migrator {
             )));
         }
         let never_ran = (done + 1..=through).collect();
-        if !(entry.state.is_done() && through == total) {
+        if !(entry.action == Action::Nothing && through == total) {
             let hashes = history::statement_hashes(m);
             self.record(
                 conn,
                 lock,
                 m,
                 &hashes,
-                entry.row.map(|r| r.next_statement.max(0) as usize),
+                entry.row.map(|r| r.cursor()),
                 &Transition::mark(through, total),
             )
             .await?;

@@ -1,6 +1,8 @@
 //! The one policy: from the local migrations and the history rows, the state of every
-//! migration and what a run may do with it. `migrate`, `--dry-run`, `status`, `verify` and
-//! `mark-applied` all decide from [`reconcile`]; nothing else reads the history's meaning.
+//! migration ([`State`], what happened) and what a run does with it ([`Action`]: nothing,
+//! run from k, settle k, resume k's batches, refuse). `migrate`, `--dry-run`,
+//! `--single-transaction`, `status`, `verify` and `mark-applied` all decide from
+//! [`reconcile`]; nothing else reads the history's meaning.
 //!
 //! | history row | file | state |
 //! |---|---|---|
@@ -96,17 +98,6 @@ pub enum State {
 }
 
 impl State {
-    /// The statement a run starts at, or `None` when there is nothing to run.
-    pub fn runs_from(&self) -> Option<usize> {
-        match self {
-            State::Pending => Some(0),
-            State::InProgress { next, .. }
-            | State::Interrupted { next, .. }
-            | State::Failed { next, .. } => Some(*next),
-            State::Applied { .. } | State::Edited { .. } | State::EditedInProgress { .. } => None,
-        }
-    }
-
     /// Applied or marked.
     pub fn is_done(&self) -> bool {
         matches!(self, State::Applied { .. })
@@ -132,6 +123,94 @@ impl State {
     }
 }
 
+/// What a run does with one migration: the decision `migrate`, `--dry-run`,
+/// `--single-transaction`, `status` and `mark-applied` read, so that none of them works out
+/// the history's meaning on its own.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// Nothing: it is applied, or recorded by `mark-applied`.
+    Nothing,
+    /// Run its statements from `from` (0-based) on. `fresh`: nothing of it ran or is
+    /// recorded as running (no history row, or a failure that left nothing), so it may
+    /// share one transaction with others.
+    Run {
+        /// The first statement to run.
+        from: usize,
+        /// Nothing of it ran.
+        fresh: bool,
+    },
+    /// Statement `statement` was in flight and its outcome is not recorded: wait out the
+    /// session that ran it, settle the outcome from the catalog, then run on from it (no
+    /// effect) or from the one after (it took effect).
+    Settle {
+        /// The statement in flight (0-based).
+        statement: usize,
+        /// The PostgreSQL session that ran it (`pid@backend_start`).
+        session: Option<String>,
+    },
+    /// Statement `statement` is a batched directive (a rebuild's copy, a backfill) that
+    /// stopped between batches: wait out the session that ran it, then go on after its
+    /// last committed batch.
+    Resume {
+        /// The directive (0-based).
+        statement: usize,
+        /// The PostgreSQL session that ran it.
+        session: Option<String>,
+    },
+    /// Refused before anything runs: the file changed under what the history says ran
+    /// ([`Reconciled::blocking`] gives the error).
+    Refuse,
+}
+
+impl Action {
+    /// The statement a run starts at (a settled or resumed one included), or `None` when
+    /// nothing runs.
+    pub fn runs_from(&self) -> Option<usize> {
+        match self {
+            Action::Run { from, .. } => Some(*from),
+            Action::Settle { statement, .. } | Action::Resume { statement, .. } => Some(*statement),
+            Action::Nothing | Action::Refuse => None,
+        }
+    }
+
+    /// What follows from `state` for `m`.
+    fn of(m: &LocalMigration, state: &State) -> Action {
+        match state {
+            State::Applied { .. } => Action::Nothing,
+            State::Edited { .. } | State::EditedInProgress { .. } => Action::Refuse,
+            State::Pending => Action::Run {
+                from: 0,
+                fresh: true,
+            },
+            State::Failed { next, .. } => Action::Run {
+                from: *next,
+                fresh: *next == 0,
+            },
+            State::InProgress { next, .. } => Action::Run {
+                from: *next,
+                fresh: false,
+            },
+            State::Interrupted { next, session, .. } => {
+                let directive = m
+                    .statements
+                    .get(*next)
+                    .is_some_and(|s| crate::sql::directive::parse(s).ok().flatten().is_some());
+                if directive {
+                    Action::Resume {
+                        statement: *next,
+                        session: session.clone(),
+                    }
+                } else {
+                    Action::Settle {
+                        statement: *next,
+                        session: session.clone(),
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// One migration and its state.
 #[derive(Debug, Clone)]
 pub struct Entry<'a> {
@@ -141,6 +220,8 @@ pub struct Entry<'a> {
     pub row: Option<&'a HistoryRow>,
     /// What that adds up to.
     pub state: State,
+    /// What a run does with it.
+    pub action: Action,
 }
 
 /// The state of every migration, in journal order, and the history's unknown tags.
@@ -192,7 +273,7 @@ impl Reconciled<'_> {
     pub fn to_run(&self) -> impl Iterator<Item = &Entry<'_>> {
         self.entries
             .iter()
-            .filter(|e| e.state.runs_from().is_some())
+            .filter(|e| e.action.runs_from().is_some())
     }
 }
 
@@ -203,10 +284,12 @@ pub fn reconcile<'a>(local: &'a [LocalMigration], rows: &'a [HistoryRow]) -> Rec
         .iter()
         .map(|m| {
             let row = by_tag.get(m.tag.as_str()).copied();
+            let state = row.map(|r| state_of(m, r)).unwrap_or(State::Pending);
             Entry {
                 migration: m,
                 row,
-                state: row.map(|r| state_of(m, r)).unwrap_or(State::Pending),
+                action: Action::of(m, &state),
+                state,
             }
         })
         .collect();
@@ -219,7 +302,7 @@ pub fn reconcile<'a>(local: &'a [LocalMigration], rows: &'a [HistoryRow]) -> Rec
 }
 
 fn state_of(m: &LocalMigration, row: &HistoryRow) -> State {
-    let next = row.next_statement.max(0) as usize;
+    let next = row.cursor();
     let batch = row.copied_rows.map(|rows| BatchProgress { rows });
     match row.status {
         Status::Marked => {
@@ -503,13 +586,95 @@ mod tests {
             (Some((Status::Failed, 0)), Changed(0), "failed", Some(0)),
         ];
         for (recorded, f, expected, from) in cases {
-            let got = state(recorded.map(|(s, n)| row(s, n)), *f);
+            let local = [file(*f)];
+            let rows: Vec<HistoryRow> = recorded.map(|(s, n)| row(s, n)).into_iter().collect();
+            let entry = &reconcile(&local, &rows).entries[0];
+            let (got, action) = (&entry.state, &entry.action);
             assert_eq!(
-                (kind(&got), got.runs_from()),
+                (kind(got), action.runs_from()),
                 (*expected, *from),
                 "row {recorded:?}, file {f:?}: {got:?}"
             );
+            // The action each state comes to (ORIGINAL holds no directive).
+            let follows = match got {
+                State::Pending => {
+                    action
+                        == &Action::Run {
+                            from: 0,
+                            fresh: true,
+                        }
+                }
+                State::Applied { .. } => action == &Action::Nothing,
+                State::Edited { .. } | State::EditedInProgress { .. } => action == &Action::Refuse,
+                State::InProgress { next, .. } => {
+                    action
+                        == &Action::Run {
+                            from: *next,
+                            fresh: false,
+                        }
+                }
+                State::Failed { next, .. } => {
+                    action
+                        == &Action::Run {
+                            from: *next,
+                            fresh: *next == 0,
+                        }
+                }
+                State::Interrupted { next, .. } => {
+                    action
+                        == &Action::Settle {
+                            statement: *next,
+                            session: None,
+                        }
+                }
+            };
+            assert!(
+                follows,
+                "row {recorded:?}, file {f:?}: {got:?} came to {action:?}"
+            );
         }
+    }
+
+    /// A directive stopped between batches resumes after its last committed batch: there
+    /// is nothing to settle, only the old session to wait out.
+    #[test]
+    fn an_interrupted_directive_resumes_and_other_statements_settle() {
+        let statements = [
+            "CREATE TABLE t (c int)",
+            "-- tablewright:backfill \"t\".\"c\"\nUPDATE \"t\" SET \"c\" = 1 WHERE \"c\" IS NULL;",
+        ];
+        let m = migration(&statements);
+        let executing_at = |next: usize| HistoryRow {
+            status: Status::Executing,
+            next_statement: next as i32,
+            statement_hashes: Some(statement_hashes(&m)[..=next].to_vec()),
+            session: Some("42@2026-12-06".into()),
+            ..row(Status::Running, 0)
+        };
+        let action = |next| {
+            let rows = [HistoryRow {
+                tag: m.tag.clone(),
+                hash: m.hash.clone(),
+                ..executing_at(next)
+            }];
+            reconcile(std::slice::from_ref(&m), &rows).entries[0]
+                .action
+                .clone()
+        };
+        assert_eq!(
+            action(1),
+            Action::Resume {
+                statement: 1,
+                session: Some("42@2026-12-06".into())
+            }
+        );
+        assert_eq!(
+            action(0),
+            Action::Settle {
+                statement: 0,
+                session: Some("42@2026-12-06".into())
+            }
+        );
     }
 
     #[test]

@@ -112,7 +112,7 @@ impl Transition {
 
     /// Whether `row` shows this transition committed.
     fn landed(&self, row: Option<&HistoryRow>) -> bool {
-        row.is_some_and(|r| r.status == self.status && r.next_statement as usize == self.next)
+        row.is_some_and(|r| r.status == self.status && r.cursor() == self.next)
     }
 }
 

@@ -566,7 +566,7 @@ async fn a_failed_copy_into_an_existing_table_starts_over_on_the_rerun() {
 }
 
 /// Rows far wider than the batch's row budget allows in one transaction: a batch stops at
-/// the size budget (about 2 MiB of values, see runner/engine/copy.rs), not at the row count, in a
+/// the size budget (about 2 MiB of values, see runner/engine/walk/mod.rs), not at the row count, in a
 /// copy and in the backfill that follows; every row arrives once.
 #[tokio::test]
 async fn wide_rows_are_copied_and_backfilled_in_batches_within_the_size_budget() {

@@ -34,8 +34,24 @@ const BUILDERS: &[(&str, &str)] = &[
     ),
     ("core/src/runner/engine/lock.rs", "the migration lock"),
     (
-        "core/src/runner/engine/copy.rs",
-        "a table rebuild's copy and swap, a backfill's batches",
+        "core/src/runner/engine/walk/mod.rs",
+        "a directive's batches and their cursor",
+    ),
+    (
+        "core/src/runner/engine/walk/sql.rs",
+        "a walk's batch bounds, rows, copy or fill, and range checksums",
+    ),
+    (
+        "core/src/runner/engine/walk/catalog.rs",
+        "a walk's reads of the key, the size estimate and the row size",
+    ),
+    (
+        "core/src/runner/engine/walk/ranges.rs",
+        "a copy's range records, stored with the history",
+    ),
+    (
+        "core/src/runner/engine/walk/rebuild.rs",
+        "a table rebuild's swap, identities, discarded copy and grants",
     ),
     (
         "core/src/runner/engine/jobs.rs",

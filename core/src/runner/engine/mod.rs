@@ -12,7 +12,7 @@
 //!   unknown, settled from the catalog ([`outcome`]) — never replayed blindly, never
 //!   judged by an error code ([`apply`], [`apply_dsql`], [`apply_postgres`]).
 //! * Before anything runs, what the target cannot take is refused ([`input`]).
-//! * Directives walk tables in batches that commit with their cursor ([`copy`]); DSQL's
+//! * Directives walk tables in batches that commit with their cursor ([`walk`]); DSQL's
 //!   jobs and INVALID indexes are waited for and repaired ([`jobs`]).
 //! * A folder imported from drizzle-kit adopts drizzle's own history ([`drizzle`]); the
 //!   permissions file converges under the same lock ([`permissions`]).
@@ -20,7 +20,6 @@
 mod apply;
 mod apply_dsql;
 mod apply_postgres;
-mod copy;
 mod drizzle;
 pub(crate) mod dry_run;
 mod effect;
@@ -32,6 +31,7 @@ mod outcome;
 pub mod permissions;
 pub mod reconcile;
 mod state;
+mod walk;
 
 use crate::runner::base::error::RunError;
 use crate::runner::base::event::Event;
@@ -183,7 +183,8 @@ pub struct RunReport {
 #[derive(Debug, Clone, Default, Serialize)]
 #[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 pub struct StatusReport {
-    /// Done.
+    /// Run, recorded by `mark-applied`, or applied by drizzle-kit, in journal order; an
+    /// edited one is listed in `edited` too.
     pub applied: Vec<AppliedMigration>,
     /// Not started.
     pub pending: Vec<String>,
@@ -210,9 +211,11 @@ impl StatusReport {
 #[derive(Debug, Clone, Serialize)]
 #[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 pub struct AppliedMigration {
-    /// The migration.
+    /// The migration's journal tag (`0003_add_books`).
     pub tag: String,
-    /// When.
+    /// When it was applied, as the database prints a `timestamptz`
+    /// (`2025-03-01 12:00:00.123456+00`); `by drizzle-kit` for a migration drizzle-kit
+    /// applied that the history does not record yet; `None` if the row holds no time.
     pub applied_at: Option<String>,
     /// Recorded by `mark-applied` rather than run.
     pub marked: bool,
@@ -222,7 +225,7 @@ pub struct AppliedMigration {
 #[derive(Debug, Clone, Serialize)]
 #[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 pub struct InProgress {
-    /// The migration.
+    /// The migration's journal tag (`0003_add_books`).
     pub tag: String,
     /// Statements done.
     pub done: usize,
@@ -243,7 +246,7 @@ pub struct InProgress {
 #[derive(Debug, Clone, Serialize)]
 #[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 pub struct FailedMigration {
-    /// The migration.
+    /// The migration's journal tag (`0003_add_books`).
     pub tag: String,
     /// The statement that failed (1-based).
     pub statement: usize,
@@ -262,7 +265,7 @@ pub struct FailedMigration {
 #[derive(Debug, Clone, Serialize)]
 #[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 pub struct EditedInProgress {
-    /// The migration.
+    /// The migration's journal tag (`0003_add_books`).
     pub tag: String,
     /// What changed.
     pub what: String,
@@ -272,7 +275,8 @@ pub struct EditedInProgress {
 #[derive(Debug, Clone, Serialize)]
 #[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 pub struct BackfillInFlight {
-    /// The table.
+    /// The table being filled, as the model names it (`books`, or `auth.books` outside
+    /// `public`).
     pub table: String,
     /// The column being filled.
     pub column: String,
@@ -298,7 +302,7 @@ pub struct RecreationInFlight {
 #[derive(Debug, Clone, Serialize)]
 #[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 pub struct MarkReport {
-    /// The migration.
+    /// The migration's journal tag (`0003_add_books`).
     pub tag: String,
     /// Statements now recorded as done.
     pub through: usize,
@@ -358,7 +362,7 @@ impl Migrator {
         })
     }
 
-    /// The target.
+    /// The database it migrates, and under which rules (PostgreSQL or DSQL).
     pub fn target(&self) -> &Target {
         self.connector.target()
     }
@@ -368,7 +372,7 @@ impl Migrator {
         &self.connector
     }
 
-    /// The migrations.
+    /// The migrations it applies, in journal order, and where they came from.
     pub fn migrations(&self) -> &MigrationSet {
         &self.set
     }

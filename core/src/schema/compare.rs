@@ -6,7 +6,9 @@
 //! `ON CONFLICT ON CONSTRAINT`, so the two are compared apart.
 
 use crate::schema::model::{Identity, Index, KeyTarget, Schema, SqlExpr, Table};
+use crate::sql::tokens::Lexeme;
 use serde::Serialize;
+use sqlparser::tokenizer::Token;
 use std::collections::BTreeMap;
 use std::fmt;
 
@@ -14,13 +16,24 @@ use std::fmt;
 /// literal default; the cast says nothing the column type does not.
 pub fn normalize_default(default: &str) -> String {
     let d = default.trim();
-    if d.starts_with('\'')
-        && let Some(close) = literal_end(d)
-        && d[close..].starts_with("::")
+    // A string literal (plain or `E'..'`) first, then `::`: the literal alone.
+    let words = crate::sql::tokens::significant(d);
+    if let [literal, cast, ..] = words.as_slice()
+        && literal.bytes.start == 0
+        && string_literal(literal).is_some()
+        && cast.token == Token::DoubleColon
     {
-        return d[..close].to_owned();
+        return d[..literal.bytes.end].to_owned();
     }
     d.to_owned()
+}
+
+/// The text of a string literal token (`'it''s'`, `E'a\\b'`), unescaped.
+fn string_literal(lexeme: &Lexeme) -> Option<&str> {
+    match &lexeme.token {
+        Token::SingleQuotedString(text) | Token::EscapedStringLiteral(text) => Some(text),
+        _ => None,
+    }
 }
 
 /// Gives `actual` the spelling `expected` uses wherever the two mean the same, so that a
@@ -59,23 +72,6 @@ pub fn adopt_spellings(actual: &mut Schema, expected: &Schema) {
             }
         }
     }
-}
-
-/// Byte index just past the closing quote of the literal starting at 0.
-fn literal_end(text: &str) -> Option<usize> {
-    let bytes = text.as_bytes();
-    let mut i = 1;
-    while i < bytes.len() {
-        if bytes[i] == b'\'' {
-            if bytes.get(i + 1) == Some(&b'\'') {
-                i += 2;
-                continue;
-            }
-            return Some(i + 1);
-        }
-        i += 1;
-    }
-    None
 }
 
 fn normalized(table: &Table) -> Table {
@@ -745,27 +741,57 @@ fn objects(t: &Table) -> BTreeMap<(ObjectKind, String), String> {
 /// `None` for any other CHECK. Checks are otherwise compared by name (PostgreSQL rewrites
 /// their text), but these must hold the same values.
 pub fn in_list_values(expression: &str) -> Option<Vec<String>> {
-    let mut text = expression.trim();
-    while let Some(inner) = text.strip_prefix('(').and_then(|t| t.strip_suffix(')')) {
-        text = inner.trim();
+    let words = crate::sql::tokens::significant(expression);
+    // Outer parentheses, as PostgreSQL prints a CHECK, say nothing.
+    let mut words = words.as_slice();
+    while let [open, inner @ .., close] = words
+        && open.token == Token::LParen
+        && close.token == Token::RParen
+    {
+        words = inner;
     }
-    let (column, rest) = text.split_once(" = ANY (ARRAY[")?;
-    let mut rest = rest.strip_suffix("])")?;
-    if column.trim().is_empty() || column.contains(' ') && !column.starts_with('"') {
+    let [
+        column,
+        eq,
+        any,
+        open,
+        array,
+        bracket,
+        values @ ..,
+        close_bracket,
+        close,
+    ] = words
+    else {
+        return None;
+    };
+    let column_ok = matches!(column.token, Token::Word(_));
+    if !(column_ok
+        && eq.token == Token::Eq
+        && any.is_word("ANY")
+        && open.token == Token::LParen
+        && array.is_word("ARRAY")
+        && bracket.token == Token::LBracket
+        && close_bracket.token == Token::RBracket
+        && close.token == Token::RParen)
+    {
         return None;
     }
-    let mut values = Vec::new();
+    // `'a'::text, 'b'::text`: each value a literal, cast to text or not.
+    let mut out = Vec::new();
+    let mut rest = values;
     loop {
-        if !rest.starts_with('\'') {
-            return None;
-        }
-        let end = literal_end(rest)?;
-        values.push(rest[1..end - 1].replace("''", "'"));
-        rest = rest[end..].strip_prefix("::text").unwrap_or(&rest[end..]);
-        match rest.strip_prefix(", ") {
-            Some(next) => rest = next,
-            None if rest.is_empty() => return Some(values),
-            None => return None,
+        let (value, after) = rest.split_first()?;
+        out.push(string_literal(value)?.to_owned());
+        rest = match after {
+            [cast, text, tail @ ..] if cast.token == Token::DoubleColon && text.is_word("text") => {
+                tail
+            }
+            _ => after,
+        };
+        match rest.split_first() {
+            None => return Some(out),
+            Some((comma, tail)) if comma.token == Token::Comma => rest = tail,
+            Some(_) => return None,
         }
     }
 }
@@ -1001,5 +1027,32 @@ mod tests {
         assert_eq!(normalize_default("'{}'::jsonb"), "'{}'");
         assert_eq!(normalize_default("now()"), "now()");
         assert_eq!(normalize_default("(0)::numeric"), "(0)::numeric");
+        // An escape string keeps its backslashes and its quote (the old scanner stopped at
+        // `\'` and kept the cast).
+        assert_eq!(normalize_default(r"E'it\'s\\'::text"), r"E'it\'s\\'");
+        assert_eq!(normalize_default("'a' || 'b'::text"), "'a' || 'b'::text");
+    }
+
+    #[test]
+    fn an_in_list_check_gives_its_values_and_anything_else_none() {
+        use super::in_list_values;
+        assert_eq!(
+            in_list_values("((status = ANY (ARRAY['a'::text, 'it''s'::text])))"),
+            Some(vec!["a".to_owned(), "it's".to_owned()])
+        );
+        assert_eq!(
+            in_list_values(r#""Mood" = ANY (ARRAY[E'x\\y'::text, 'z'])"#),
+            Some(vec![r"x\y".to_owned(), "z".to_owned()])
+        );
+        for other in [
+            "status = ANY (ARRAY['a'::text]) OR true",
+            "status = ANY (ARRAY['a'::character varying])",
+            "status = ANY (ARRAY[lower('a')])",
+            "status <> ANY (ARRAY['a'::text])",
+            "status = ANY (ARRAY['a'::text, ])",
+            "(a + b) = ANY (ARRAY['a'::text])",
+        ] {
+            assert_eq!(in_list_values(other), None, "{other}");
+        }
     }
 }

@@ -3,6 +3,7 @@
 
 #[cfg(feature = "compiler")]
 pub mod codegen;
+#[cfg(feature = "compiler")]
 pub mod compare;
 pub mod desired;
 pub mod grammar;

@@ -294,19 +294,24 @@ pub async fn copy_rows(
 /// prints it, gives `<name>` (a quoted, qualified name such as `"A".b_seq` included);
 /// anything else, `None`.
 pub(crate) fn serial_sequence(default: &str) -> Option<String> {
-    let inner = default
-        .strip_prefix("nextval('")?
-        .strip_suffix("'::regclass)")?;
-    // Inside the literal a quote is doubled; a lone one would end it early.
-    let mut chars = inner.chars().peekable();
-    let mut name = String::new();
-    while let Some(c) = chars.next() {
-        if c == '\'' && chars.next() != Some('\'') {
-            return None;
+    use sqlparser::tokenizer::Token;
+    // Exactly `nextval ( '<name>' :: regclass )`; the tokenizer undoes the literal's
+    // doubled quotes.
+    match crate::sql::tokens::significant(default).as_slice() {
+        [nextval, open, name, cast, regclass, close]
+            if nextval.is_word("nextval")
+                && open.token == Token::LParen
+                && cast.token == Token::DoubleColon
+                && regclass.is_word("regclass")
+                && close.token == Token::RParen =>
+        {
+            match &name.token {
+                Token::SingleQuotedString(name) => Some(name.clone()),
+                _ => None,
+            }
         }
-        name.push(c);
+        _ => None,
     }
-    Some(name)
 }
 
 #[cfg(test)]

@@ -13,7 +13,7 @@ use tablewright_core::error::{Classified, ErrorClass, ErrorItem};
 /// fixed shape `{format_version, command, status, report, error}`, with error items.
 pub const FORMAT_VERSION: u32 = 3;
 
-/// Success.
+/// The command ran to its end and found no problem.
 pub const EXIT_OK: u8 = 0;
 /// A check found a problem (`generate --check`, `check`, `drift`, `verify`, `status`
 /// with edited or unknown migrations, ..).
@@ -72,7 +72,7 @@ fn write_or_record(out: &mut dyn Write, text: &str) {
 pub trait Report: Serialize {
     /// Its one-word outcome, the document's `status`.
     type Status: Serialize;
-    /// The outcome.
+    /// The outcome this report amounts to (the JSON document's `status`).
     fn status(&self) -> Self::Status;
     /// The report for people.
     fn text(&self) -> String;
@@ -80,7 +80,7 @@ pub trait Report: Serialize {
 
 /// A command that ran to its end: its report, and whether it found a problem (exit 1).
 pub struct Done<R> {
-    /// The report.
+    /// The report, printed as its text or as the JSON document's `report`.
     pub report: R,
     /// A check found a problem.
     pub found_problem: bool,
@@ -90,7 +90,7 @@ pub struct Done<R> {
 }
 
 impl<R> Done<R> {
-    /// Success.
+    /// A report that found no problem (exit 0).
     pub fn ok(report: R) -> Done<R> {
         Done {
             report,
@@ -211,7 +211,7 @@ impl CliError {
         CliError::input("io", format!("{}: {e}", path.display()))
     }
 
-    /// The class.
+    /// Its class, which decides the exit code ([`exit_code`]).
     pub fn class(&self) -> ErrorClass {
         self.0.class
     }

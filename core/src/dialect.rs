@@ -214,7 +214,7 @@ impl Strategy {
 /// One row of the rules table.
 #[derive(Debug, Clone, Copy)]
 pub struct ChangeRule {
-    /// The change.
+    /// The change it governs; [`CHANGE_RULES`] has exactly one row for each.
     pub change: ChangeKind,
     /// What it is, for people.
     pub description: &'static str,
@@ -720,7 +720,7 @@ pub enum Construct {
 /// One row of the language table: how a construct is declared and what each dialect does.
 #[derive(Debug, Clone, Copy)]
 pub struct ConstructRule {
-    /// The construct.
+    /// The construct it governs; [`CONSTRUCT_RULES`] has exactly one row for each.
     pub construct: Construct,
     /// What it is, for people.
     pub description: &'static str,

@@ -84,7 +84,7 @@ impl ErrorItem {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 pub struct Span {
-    /// The file.
+    /// The source file, as the config's `schema` patterns matched it.
     pub file: String,
     /// First line.
     pub line: usize,

@@ -1,6 +1,7 @@
 //! `generate`: desired schema + migrations folder → the next migration's files.
 
-use crate::compile::diff::{DiffError, Op};
+use crate::compile::diff::DiffError;
+use crate::compile::ops::Op;
 use crate::compile::permissions::{self, PermissionProblem};
 use crate::compile::plan::{self, Plan, PlanError};
 use crate::compile::warnings::{Warning, warnings};
@@ -113,7 +114,7 @@ pub enum GenerateError {
 /// A new text for the permissions file.
 #[derive(Debug, Clone)]
 pub struct PermissionsUpdate {
-    /// The file.
+    /// Where it goes: the config's `permissions` (`permissions/permissions.sql` by default).
     pub path: PathBuf,
     /// Its new text.
     pub text: String,
@@ -216,10 +217,10 @@ pub fn plan_migration_after(
     // The runner's own tables: a struct of that name would be created by nobody.
     let own =
         crate::project::config::bookkeeping_tables(&config.history_schema, &config.history_table);
-    let taken: Vec<crate::compile::diff::Problem> = own
+    let taken: Vec<crate::schema::validate::Problem> = own
         .iter()
         .filter(|t| desired.schema.tables.contains_key(*t))
-        .map(|t| crate::compile::diff::Problem {
+        .map(|t| crate::schema::validate::Problem {
             message: format!("table `{t}` is the runner's own (`[history]` in tablewright.toml): name the struct's table otherwise"),
             location: desired.sources.get(t).and_then(|s| s.location.clone()),
         })

@@ -117,7 +117,7 @@ fn expand(input: &DeriveInput, def: &TableDef) -> TokenStream2 {
         #[doc = #doc]
         #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
         #vis enum #iden {
-            /// The table.
+            /// The table itself, by its bare name (without the schema).
             Table,
             #(
                 #[doc = concat!("Column `", #names, "`.")]

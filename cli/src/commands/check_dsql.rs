@@ -45,7 +45,7 @@ pub struct CheckDsqlReport {
 #[derive(Serialize)]
 #[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 pub struct CheckedFile {
-    /// The file.
+    /// The SQL file's path, as named on the command line or found in a folder.
     pub file: String,
     /// Its statements, classified.
     pub statements: Vec<CheckedStatement>,

@@ -94,7 +94,7 @@ pub struct MigrationReport {
 #[derive(Serialize)]
 #[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 pub struct PermissionsFileReport {
-    /// The file.
+    /// The permissions file's path (`permissions/permissions.sql` by default).
     pub file: String,
     /// Grants in it.
     pub grants: usize,

@@ -41,7 +41,7 @@ pub struct Args {
 }
 
 super::outcomes! {
-    /// Recorded.
+    /// The history now records the migration's statements through `through` as done.
     Ok,
 }
 
@@ -49,9 +49,9 @@ super::outcomes! {
 #[derive(Serialize)]
 #[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 pub struct MarkReport {
-    /// The database.
+    /// The database, its password masked (`postgres at postgres://app:***@db/app`).
     pub target: String,
-    /// The migration.
+    /// The migration's journal tag (`0003_add_books`): `--file`'s stem.
     pub marked: String,
     /// Statements now recorded as done.
     pub through: usize,

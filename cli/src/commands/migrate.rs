@@ -106,7 +106,7 @@ super::outcomes! {
 pub struct MigrateReport {
     #[serde(skip)]
     status: Status,
-    /// The database.
+    /// The database, its password masked (`postgres at postgres://app:***@db/app`).
     pub target: String,
     /// Where the migrations came from.
     pub origin: String,

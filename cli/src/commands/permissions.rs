@@ -79,7 +79,7 @@ super::outcomes! {
 #[derive(Serialize)]
 #[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 pub struct PermissionsReport {
-    /// The database.
+    /// The database, its password masked (`postgres at postgres://app:***@db/app`).
     pub target: String,
     /// The permissions file.
     pub file: String,

@@ -45,7 +45,7 @@ super::outcomes! {
 #[derive(Serialize)]
 #[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 pub struct PullReport {
-    /// The database.
+    /// The database, its password masked (`postgres at postgres://app:***@db/app`).
     pub target: String,
     /// The tables read.
     pub tables: Vec<String>,

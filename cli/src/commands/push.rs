@@ -47,7 +47,7 @@ super::outcomes! {
 #[derive(Serialize)]
 #[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 pub struct PushReport {
-    /// The database.
+    /// The database, its password masked (`postgres at postgres://app:***@db/app`).
     pub target: String,
     /// Tables the structs declare.
     pub tables: usize,

@@ -39,7 +39,7 @@ super::outcomes! {
 #[derive(Serialize)]
 #[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 pub struct RehashReport {
-    /// The journal.
+    /// The journal's path (`<out>/meta/_journal.json`).
     pub journal: String,
     /// Each entry whose hash changed.
     pub rehashed: Vec<Rehashed>,

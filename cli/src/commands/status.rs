@@ -41,7 +41,7 @@ super::outcomes! {
 #[derive(Serialize)]
 #[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 pub struct StatusReport {
-    /// The database.
+    /// The database, its password masked (`postgres at postgres://app:***@db/app`).
     pub target: String,
     /// Where the migrations came from.
     pub origin: String,

@@ -5,10 +5,12 @@
 //! enums, so one declaration serves both dialects; changing the values replaces the
 //! CHECKs through the ordinary diff.
 
-use crate::compile::diff::{self, Changes, DiffError, EnumChange, Op, Problem};
+use crate::compile::diff::{self, Changes, DiffError, EnumChange};
+use crate::compile::ops::Op;
 use crate::dialect::Dialect;
 use crate::schema::desired::{AllowDrops, DesiredSchema};
 use crate::schema::model::{Check, Schema, SqlExpr, SqlType, default_name};
+use crate::schema::validate::Problem;
 use crate::sql::ident::{literal, quote};
 use std::borrow::Cow;
 

@@ -5,6 +5,7 @@ pub mod diff;
 #[cfg(test)]
 pub(crate) mod fixtures;
 pub mod lower;
+pub mod ops;
 pub mod permissions;
 pub mod plan;
 pub mod recreate;

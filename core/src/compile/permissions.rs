@@ -20,9 +20,9 @@ pub const HEADER: &str =
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 pub struct Grant {
-    /// The role.
+    /// The role's name, unquoted.
     pub role: String,
-    /// The table.
+    /// The table, as the model names it (`books`, or `auth.books` outside `public`).
     pub table: String,
     /// Operations, in SELECT, INSERT, UPDATE, DELETE order.
     pub operations: BTreeSet<Operation>,
@@ -44,7 +44,7 @@ pub struct Permissions {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 pub struct PermissionProblem {
-    /// Where.
+    /// Where the `#[requires_table]` attribute is (its `#`).
     pub location: Location,
     /// What and what to do.
     pub message: String,
@@ -178,23 +178,23 @@ pub fn render(permissions: &Permissions, dialect: Dialect) -> String {
 pub enum Statement {
     /// `CREATE ROLE "r" WITH LOGIN;`
     CreateRole {
-        /// The role.
+        /// The role's name, unquoted.
         role: String,
         /// The SQL.
         sql: String,
     },
     /// `AWS IAM GRANT "r" TO 'arn';` (DSQL only).
     IamGrant {
-        /// The role.
+        /// The role's name, unquoted.
         role: String,
         /// The SQL.
         sql: String,
     },
     /// `GRANT USAGE ON SCHEMA "s" TO "r";`, for a role's tables outside `public`.
     SchemaUsage {
-        /// The schema.
+        /// The schema's name, unquoted.
         schema: String,
-        /// The role.
+        /// The role's name, unquoted.
         role: String,
         /// The SQL.
         sql: String,

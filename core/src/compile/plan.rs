@@ -7,12 +7,13 @@
 //! ([`PlannedStatement`]); the migration file holds the SQL, and the runner reads the same
 //! facts back from it with the one tokenizer (a test holds the two equal).
 
-use crate::compile::diff::{Changes, Op};
+use crate::compile::diff::Changes;
+use crate::compile::ops::Op;
 use crate::compile::recreate;
 use crate::dialect::{self, ChangeKind, Construct, Dialect, Strategy};
 use crate::schema::model::{
-    Column, DEFAULT_SCHEMA, ForeignKey, Identity, Index, IndexKey, KeyTarget, Schema, SqlType,
-    Table, Unique, bare_table_name, qualified_table_name, split_table_name, table_schema,
+    self, Column, DEFAULT_SCHEMA, ForeignKey, Identity, Index, IndexKey, KeyTarget, Schema,
+    SqlType, Table, Unique, bare_table_name, qualified_table_name, split_table_name, table_schema,
 };
 use crate::sql::directive;
 use crate::sql::ident::{
@@ -66,7 +67,7 @@ impl PlannedStatement {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 pub struct Rebuild {
-    /// The table.
+    /// The table, as the model names it (`books`, or `auth.books` outside `public`).
     pub table: String,
     /// The changes that need it.
     pub because: Vec<String>,
@@ -81,7 +82,7 @@ pub struct Rebuild {
 /// The statements of a migration, in order, and the tables it rebuilds.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Plan {
-    /// The statements.
+    /// Every statement, in the order they run, with what each does.
     pub statements: Vec<PlannedStatement>,
     /// The rebuilt tables.
     pub rebuilds: Vec<Rebuild>,
@@ -135,7 +136,7 @@ pub enum PlanError {
     /// Changes the dialect refuses.
     #[error("plan: {} change(s) cannot be carried out on {dialect}; nothing was written", .refusals.len())]
     Refused {
-        /// The target.
+        /// The dialect the changes were planned for.
         dialect: Dialect,
         /// Each refused change.
         refusals: Vec<Refusal>,
@@ -379,8 +380,8 @@ fn rebuild(
             "`{table}` has no primary key to copy its rows in batches by; give it one in an earlier migration, then make this change"
         ));
     }
-    let new_table = format!("{table}{}", recreate::NEW_SUFFIX);
-    let old_table = format!("{table}{}", recreate::OLD_SUFFIX);
+    let new_table = format!("{table}{}", model::NEW_SUFFIX);
+    let old_table = format!("{table}{}", model::OLD_SUFFIX);
     if bare_table_name(&new_table).len() > crate::schema::model::MAX_IDENTIFIER_BYTES {
         return Err(format!(
             "`{table}` is too long a name to rebuild beside itself (`{new_table}` exceeds {} bytes)",
@@ -461,7 +462,7 @@ fn rebuild(
         .map(|k| &k.name)
         .chain(to.uniques.keys())
     {
-        let temporary = format!("{name}{}", recreate::NEW_SUFFIX);
+        let temporary = format!("{name}{}", model::NEW_SUFFIX);
         if temporary.len() > crate::schema::model::MAX_IDENTIFIER_BYTES {
             return Err(format!(
                 "`{name}` on `{table}` is too long a name for the rebuild's temporary `{temporary}` (over {} bytes); rename it in an earlier migration",
@@ -471,7 +472,7 @@ fn rebuild(
         renamed_after.push((temporary, name.clone()));
     }
     if let Some(k) = &mut shape.primary_key {
-        k.name = format!("{}{}", k.name, recreate::NEW_SUFFIX);
+        k.name = format!("{}{}", k.name, model::NEW_SUFFIX);
     }
     // The copy writes the rows' own numbers, which an ALWAYS identity refuses; the copy's
     // INSERT cannot say `OVERRIDING SYSTEM VALUE`, and making it ALWAYS again afterwards
@@ -492,9 +493,9 @@ fn rebuild(
         .into_values()
         .map(|u| {
             (
-                format!("{}{}", u.name, recreate::NEW_SUFFIX),
+                format!("{}{}", u.name, model::NEW_SUFFIX),
                 Unique {
-                    name: format!("{}{}", u.name, recreate::NEW_SUFFIX),
+                    name: format!("{}{}", u.name, model::NEW_SUFFIX),
                     ..u
                 },
             )

@@ -16,10 +16,6 @@
 
 use crate::sql::ident::{quote, quoted_ident};
 
-/// Suffix of the table being filled.
-pub const NEW_SUFFIX: &str = "__tw_new";
-/// Suffix of the old table between the two renames.
-pub const OLD_SUFFIX: &str = "__tw_old";
 /// First line of each recreation step but the copy (informational: `status`, `--dry-run`).
 pub const STEP_MARK: &str = "-- tablewright:recreate ";
 

@@ -2,7 +2,7 @@
 //! still running against the old schema during a deploy. Each has a stable id, for
 //! people and for tools that match on it.
 
-use crate::compile::diff::Op;
+use crate::compile::ops::Op;
 use crate::compile::plan::Rebuild;
 use crate::schema::types::base_name;
 use serde::Serialize;

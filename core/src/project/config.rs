@@ -132,17 +132,17 @@ pub struct Config {
 pub enum ConfigError {
     /// The file could not be read.
     #[error("config {}: {source} (run from the folder holding tablewright.toml, or pass --config PATH)", path.display())]
+    #[allow(missing_docs)] // the field names say what they hold
     Read {
-        /// The file.
+        /// The config file (`tablewright.toml`, or the one `--config` names).
         path: PathBuf,
-        /// The cause.
         #[source]
         source: std::io::Error,
     },
     /// The file is not valid.
     #[error("config {}: {message}", path.display())]
     Parse {
-        /// The file.
+        /// The config file (`tablewright.toml`, or the one `--config` names).
         path: PathBuf,
         /// What is wrong, with line and column.
         message: String,
@@ -150,9 +150,9 @@ pub enum ConfigError {
     /// A glob pattern is malformed or matches nothing.
     #[error("config {}: `schema` pattern `{pattern}` {problem}", path.display())]
     Pattern {
-        /// The file.
+        /// The config file (`tablewright.toml`, or the one `--config` names).
         path: PathBuf,
-        /// The pattern.
+        /// The `schema` pattern as written, relative to the config's folder.
         pattern: String,
         /// What is wrong.
         problem: String,

@@ -14,17 +14,17 @@ use std::path::{Path, PathBuf};
 pub enum FolderError {
     /// A file could not be read.
     #[error("read {}: {source}", path.display())]
+    #[allow(missing_docs)] // the field names say what they hold
     Io {
-        /// The file.
+        /// The journal, SQL file or snapshot.
         path: PathBuf,
-        /// The cause.
         #[source]
         source: std::io::Error,
     },
     /// A snapshot is not JSON, or holds a value this tool refuses to read.
     #[error("read {}: {problem}", path.display())]
     Snapshot {
-        /// The snapshot.
+        /// The snapshot file (`meta/NNNN_snapshot.json`).
         path: PathBuf,
         /// The key and what is wrong with it.
         problem: crate::project::snapshot::SnapshotError,
@@ -32,7 +32,7 @@ pub enum FolderError {
     /// The journal is not one this tool wrote, or names a file it must not touch.
     #[error("read {}: {problem}", path.display())]
     Journal {
-        /// The journal.
+        /// The journal file (`meta/_journal.json`).
         path: PathBuf,
         /// The key and what is wrong with it.
         problem: crate::project::journal::JournalProblem,
@@ -54,7 +54,7 @@ pub enum FolderError {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 pub struct Rehashed {
-    /// The migration.
+    /// The migration's journal tag (`0003_add_books`).
     pub tag: String,
     /// The hash the journal held.
     pub recorded: String,

@@ -8,9 +8,9 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, thiserror::Error)]
 #[error("write {}: {source}", path.display())]
 pub struct WriteError {
-    /// The file.
+    /// The file (a symbolic link's target once resolved), or the folder whose lock failed.
     pub path: PathBuf,
-    /// The cause.
+    /// The system's error; `InvalidInput` when tablewright refused the path itself.
     #[source]
     pub source: std::io::Error,
 }

@@ -24,16 +24,17 @@ use std::path::{Path, PathBuf};
 pub enum ImportError {
     /// A file could not be read.
     #[error("{}: {source}", .path.display())]
+    #[allow(missing_docs)] // the field names say what they hold
     Io {
-        /// The file.
+        /// The file, or the folder whose listing failed.
         path: PathBuf,
-        /// Why.
         source: std::io::Error,
     },
     /// A file is not what drizzle-kit writes.
     #[error("{}: {message}", .path.display())]
     Format {
-        /// The file.
+        /// The file or folder at fault: the journal, a SQL file, a drizzle-kit v1 migration
+        /// folder, or `--from` itself.
         path: PathBuf,
         /// What is wrong.
         message: String,

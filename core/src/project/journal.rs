@@ -7,7 +7,7 @@ pub const JOURNAL_VERSION: &str = "7";
 /// The journal header's `dialect` (drizzle-kit's name for PostgreSQL; DSQL speaks it).
 pub const JOURNAL_DIALECT: &str = "postgresql";
 
-/// The journal.
+/// A migrations folder's `meta/_journal.json`: every migration, in order.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]

@@ -22,7 +22,7 @@ pub struct Snapshot {
     pub id: String,
     /// The previous snapshot's id, or [`ORIGIN_ID`].
     pub prev_id: String,
-    /// The schema.
+    /// The whole schema after this migration (its keys sit at the file's top level).
     #[serde(flatten)]
     pub schema: Schema,
 }

@@ -72,7 +72,7 @@ impl TableSource {
 /// The schema the code asks for.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DesiredSchema {
-    /// The tables.
+    /// The tables and enum types the code declares.
     pub schema: Schema,
     /// Per table (keyed like `schema.tables`).
     pub sources: BTreeMap<String, TableSource>,

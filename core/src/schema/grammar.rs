@@ -90,8 +90,8 @@ pub const STRUCT_ATTRIBUTES: &[&str] = &[
 /// A value written in the source, with where it was written (for hints whose meaning is
 /// only known later, when the diff compares with the previous snapshot).
 #[derive(Debug, Clone)]
+#[allow(missing_docs)] // the field names say what they hold
 pub struct Spanned<T> {
-    /// The value.
     pub value: T,
     /// Where it was written.
     pub span: Span,
@@ -1776,7 +1776,7 @@ fn check_identifier(value: &str, tokens: impl ToTokens, what: &str, errors: &mut
 pub struct EnumDef {
     /// The Rust enum.
     pub rust_name: Ident,
-    /// The type.
+    /// The SQL enum type it declares, as the model holds it (name and values).
     pub enum_type: model::EnumType,
     /// `#[value(renamed_from = "..")]`, keyed by the value's new name.
     pub value_renames: BTreeMap<String, Spanned<String>>,

@@ -12,3 +12,5 @@ pub mod model;
 pub mod scan;
 pub mod sql_text;
 pub mod types;
+#[cfg(feature = "compiler")]
+pub mod validate;

@@ -830,6 +830,12 @@ pub fn table_reference(text: &str) -> Option<String> {
     }
 }
 
+/// Suffix of a rebuilt table's new copy while it is filled; reserved, so no struct may
+/// name a table with it.
+pub const NEW_SUFFIX: &str = "__tw_new";
+/// Suffix of a rebuilt table's old copy between the swap's two renames; reserved too.
+pub const OLD_SUFFIX: &str = "__tw_old";
+
 /// PostgreSQL truncates identifiers longer than this many bytes (the structs' own names
 /// are refused instead; names read from a database or drizzle are kept truncated).
 pub const MAX_IDENTIFIER_BYTES: usize = 63;
@@ -838,7 +844,7 @@ pub const MAX_IDENTIFIER_BYTES: usize = 63;
 /// it in their own words.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum NameProblem {
-    /// Empty.
+    #[allow(missing_docs)] // the variant's name says it all
     Empty,
     /// Longer than [`MAX_IDENTIFIER_BYTES`].
     TooLong,

@@ -20,7 +20,7 @@ pub struct Handler {
     pub function: String,
     /// The entity type as written (last path segment).
     pub entity: String,
-    /// The operations.
+    /// What it does to the table, deduplicated, in the order the attribute lists them.
     pub operations: Vec<Operation>,
     /// `role = ".."`, when given.
     pub role: Option<String>,
@@ -31,9 +31,9 @@ pub struct Handler {
 /// What the sources declare.
 #[derive(Debug, Clone, Default)]
 pub struct Scan {
-    /// The tables.
+    /// The tables and enum types the sources declare, with where each is declared.
     pub desired: DesiredSchema,
-    /// The handlers.
+    /// One per `#[requires_table]` attribute, in file and source order.
     pub handlers: Vec<Handler>,
     /// Rust struct name → table name, for handlers.
     pub entities: Vec<(String, String)>,
@@ -43,7 +43,7 @@ pub struct Scan {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 pub struct SourceError {
-    /// Where.
+    /// Where the offending text starts (it ends at `end_line`, `end_column`).
     pub location: Location,
     /// What is wrong and what to do.
     pub message: String,
@@ -132,10 +132,10 @@ impl fmt::Display for SourceError {
 pub enum ScanError {
     /// A file could not be read.
     #[error("read {}: {source}", path.display())]
+    #[allow(missing_docs)] // the field names say what they hold
     Io {
-        /// The file.
+        /// The Rust source file, as the config's `schema` patterns matched it.
         path: PathBuf,
-        /// The cause.
         #[source]
         source: std::io::Error,
     },

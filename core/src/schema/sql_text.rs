@@ -41,7 +41,7 @@ impl SqlExpr {
         Ok(SqlExpr(text.trim().to_owned()))
     }
 
-    /// The text.
+    /// The expression's text, trimmed (`now()`, `'paperback'`).
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -151,7 +151,8 @@ impl SqlType {
         }
     }
 
-    /// The text.
+    /// The type's text: its canonical spelling (`character varying(32)`), or as a catalog
+    /// prints it (`"char"`).
     pub fn as_str(&self) -> &str {
         &self.0
     }

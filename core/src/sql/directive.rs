@@ -49,7 +49,8 @@ pub struct CopyDirective {
 /// A parsed backfill directive.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BackfillDirective {
-    /// The table.
+    /// The table whose rows are filled, as the model names it (`books`, or `auth.books`
+    /// outside `public`).
     pub table: String,
     /// The column filled where it is NULL.
     pub column: String,

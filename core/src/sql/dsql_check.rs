@@ -39,7 +39,7 @@ pub struct CheckedStatement {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 pub struct Summary {
-    /// Statements.
+    /// Statements checked, of every class.
     pub total: usize,
     /// OK.
     pub compatible: usize,

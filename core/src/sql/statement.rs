@@ -64,7 +64,7 @@ pub struct Validation {
 /// What the runner knows about a statement.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StatementInfo {
-    /// The class.
+    /// Its broad class, as DSQL's transaction rules see it (DDL, DML, ..).
     pub kind: StatementKind,
     /// Set for `CREATE [UNIQUE] INDEX`.
     pub index: Option<IndexCreation>,

@@ -11,7 +11,7 @@ use std::ops::Range;
 /// A token and the bytes of the text it was read from.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Lexeme {
-    /// The token.
+    /// The token; whitespace and comments are tokens too (`Token::Whitespace`).
     pub token: Token,
     /// Its bytes in the text.
     pub bytes: Range<usize>,

@@ -19,7 +19,7 @@ pub enum RunError {
     Connect {
         /// Where (no secrets).
         target: String,
-        /// Why.
+        /// The driver's error; a refusal from the server shows with its DETAIL and HINT.
         #[source]
         source: sqlx::Error,
     },
@@ -28,7 +28,7 @@ pub enum RunError {
     Database {
         /// What the runner was doing.
         context: String,
-        /// Why.
+        /// The driver's error; a refusal from the server shows with its DETAIL and HINT.
         #[source]
         source: sqlx::Error,
     },
@@ -36,7 +36,7 @@ pub enum RunError {
     /// failed.
     #[error("{tag}: statement {number} of {total} failed{code}: {message}\n{statement}", code = sqlstate_suffix(.source), message = database_message(.source))]
     Statement {
-        /// The migration.
+        /// The migration's journal tag (`0003_add_books`).
         tag: String,
         /// 1-based.
         number: usize,
@@ -47,14 +47,14 @@ pub enum RunError {
         resumes_at: usize,
         /// The SQL.
         statement: String,
-        /// Why.
+        /// The database's error; the message shows its SQLSTATE, DETAIL and HINT.
         #[source]
         source: sqlx::Error,
     },
     /// The runner will not execute this statement under the target's rules.
     #[error("{tag}: statement {number} is refused: {reason}\n{statement}")]
     Refused {
-        /// The migration.
+        /// The migration's journal tag (`0003_add_books`).
         tag: String,
         /// 1-based.
         number: usize,
@@ -68,7 +68,7 @@ pub enum RunError {
         "{file}: migration `{tag}` was applied with sha256 {applied} but the file now hashes to {current}; revert the edit and put the change in a new migration"
     )]
     Edited {
-        /// The migration.
+        /// The migration's journal tag (`0003_add_books`).
         tag: String,
         /// Its file.
         file: String,
@@ -80,7 +80,7 @@ pub enum RunError {
     /// A migration that stopped halfway changed in the part that already ran.
     #[error("{file}: migration `{tag}` stopped after statement {done} of {total}, and {what}; revert that change (statements from {next} on may change, which is how a failed statement is fixed) and put other changes in a new migration", next = .done + 1)]
     EditedExecuted {
-        /// The migration.
+        /// The migration's journal tag (`0003_add_books`).
         tag: String,
         /// Its file.
         file: String,
@@ -96,7 +96,7 @@ pub enum RunError {
     UnknownApplied {
         /// Where the local migrations came from.
         origin: String,
-        /// The tags.
+        /// Tags in the history that the local migrations lack, in tag order.
         tags: Vec<String>,
     },
     /// drizzle-kit's history says what this folder cannot explain.
@@ -110,9 +110,9 @@ pub enum RunError {
     /// An asynchronous DSQL job failed.
     #[error("{tag}: job {job_id} failed: {details}")]
     JobFailed {
-        /// The migration.
+        /// The migration's journal tag (`0003_add_books`).
         tag: String,
-        /// The job.
+        /// The job's id, as the statement returned it (`sys.jobs.job_id`).
         job_id: String,
         /// `sys.jobs.details`.
         details: String,
@@ -120,7 +120,7 @@ pub enum RunError {
     /// A directive (a recreation's copy, a backfill) could not go on.
     #[error("{tag}: statement {number}: {message}")]
     Directive {
-        /// The migration.
+        /// The migration's journal tag (`0003_add_books`).
         tag: String,
         /// 1-based statement number.
         number: usize,
@@ -132,9 +132,9 @@ pub enum RunError {
         "{tag}: index `{index}` stayed INVALID after a rebuild and was dropped (for a unique index, look for duplicate rows); rerun after the fix"
     )]
     InvalidIndex {
-        /// The migration.
+        /// The migration's journal tag (`0003_add_books`).
         tag: String,
-        /// The index.
+        /// The index's name, without its schema.
         index: String,
     },
     /// A statement changed more rows in one transaction than Aurora DSQL allows; it was
@@ -146,7 +146,7 @@ pub enum RunError {
         most = .limit - 1
     )]
     RowLimit {
-        /// The migration.
+        /// The migration's journal tag (`0003_add_books`).
         tag: String,
         /// 1-based.
         number: usize,
@@ -164,7 +164,7 @@ pub enum RunError {
         previous = .number - 1
     )]
     UnknownOutcome {
-        /// The migration.
+        /// The migration's journal tag (`0003_add_books`).
         tag: String,
         /// 1-based.
         number: usize,
@@ -179,7 +179,7 @@ pub enum RunError {
         "{tag}: the connection was lost and its server session could not be ended ({detail}); nothing more was done: rerun, and the history decides"
     )]
     LostSession {
-        /// The migration.
+        /// The migration's journal tag (`0003_add_books`).
         tag: String,
         /// Why the session could not be ended.
         detail: String,
@@ -198,7 +198,8 @@ pub enum RunError {
     /// The run took longer than allowed.
     #[error("timed out after {}s{what}; rerun to resume", .limit.as_secs())]
     Timeout {
-        /// The bound.
+        /// The time limit that passed (`--timeout`; it bounds the whole run, lock wait
+        /// included).
         limit: Duration,
         /// What was under way, and what became of it.
         what: String,

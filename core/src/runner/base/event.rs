@@ -9,7 +9,9 @@ use serde::Serialize;
 pub enum Event {
     /// Another runner holds the lock.
     LockWaiting {
-        /// Who.
+        /// Who holds it: under DSQL's rules the lease's holder (`host:pid:random`);
+        /// otherwise `PostgreSQL backend pid N`, or `another runner` when the pid cannot be
+        /// read.
         holder: String,
         /// When its lease runs out, if it is a lease.
         expires_at: Option<String>,
@@ -21,7 +23,7 @@ pub enum Event {
     },
     /// A migration starts (or resumes).
     MigrationStarted {
-        /// The migration.
+        /// The migration's journal tag (`0003_add_books`).
         tag: String,
         /// Statements in it.
         statements: usize,
@@ -35,7 +37,7 @@ pub enum Event {
     /// The outcome of a statement a previous run was interrupted in was decided from the
     /// database, before anything else ran.
     Settled {
-        /// The migration.
+        /// The migration's journal tag (`0003_add_books`).
         tag: String,
         /// 1-based.
         number: usize,
@@ -46,45 +48,47 @@ pub enum Event {
     },
     /// A statement finished.
     StatementDone {
-        /// The migration.
+        /// The migration's journal tag (`0003_add_books`).
         tag: String,
         /// 1-based.
         number: usize,
         /// Statements in the migration.
         total: usize,
-        /// Milliseconds.
+        /// Wall-clock time it took, in milliseconds; 0 for one that took effect before an
+        /// interruption.
         elapsed_ms: u64,
         /// `skipped` for a statement DSQL does not support (check-dsql's STRIP class).
         note: Option<&'static str>,
     },
     /// Waiting for a DSQL job.
     WaitingForJob {
-        /// The migration.
+        /// The migration's journal tag (`0003_add_books`).
         tag: String,
-        /// The job.
+        /// The job's id, as the statement returned it (`sys.jobs.job_id`).
         job_id: String,
         /// Seconds so far.
         elapsed_s: u64,
     },
     /// A failed statement's leftover (an INVALID index, a NOT VALID constraint) was removed.
     Removed {
-        /// The migration.
+        /// The migration's journal tag (`0003_add_books`).
         tag: String,
         /// What, and what a rerun does.
         what: String,
     },
     /// An INVALID index was dropped and is being built again.
     RebuildingIndex {
-        /// The migration.
+        /// The migration's journal tag (`0003_add_books`).
         tag: String,
-        /// The index.
+        /// The index's name, without its schema.
         index: String,
     },
     /// A backfill is under way (or done).
     BackfillProgress {
-        /// The migration.
+        /// The migration's journal tag (`0003_add_books`).
         tag: String,
-        /// The table.
+        /// The table being filled, as the model names it (`books`, or `auth.books` outside
+        /// `public`).
         table: String,
         /// The column being filled.
         column: String,
@@ -98,7 +102,7 @@ pub enum Event {
     },
     /// A table recreation's copy is under way (or done).
     CopyProgress {
-        /// The migration.
+        /// The migration's journal tag (`0003_add_books`).
         tag: String,
         /// The table being copied.
         table: String,
@@ -113,7 +117,7 @@ pub enum Event {
     /// Rows of a recreated table changed while the copy ran; these key ranges were copied
     /// again before the swap.
     RangesRecopied {
-        /// The migration.
+        /// The migration's journal tag (`0003_add_books`).
         tag: String,
         /// The table being copied.
         table: String,
@@ -122,35 +126,38 @@ pub enum Event {
     },
     /// A hand-written statement rewritten for DSQL (check-dsql's INDEX class).
     Rewritten {
-        /// The migration.
+        /// The migration's journal tag (`0003_add_books`).
         tag: String,
         /// 1-based.
         number: usize,
         /// What runs instead.
         sql: String,
-        /// Why.
+        /// Why, in words: check-dsql's message, or that a drizzle-kit file's own `BEGIN` and
+        /// `COMMIT` were left out.
         reason: String,
     },
     /// A statement DSQL does not support, skipped without loss (check-dsql's STRIP class).
     Skipped {
-        /// The migration.
+        /// The migration's journal tag (`0003_add_books`).
         tag: String,
         /// 1-based.
         number: usize,
-        /// Why.
+        /// Why, in words: check-dsql's message, or that a drizzle-kit file's own `BEGIN` and
+        /// `COMMIT` were left out.
         reason: String,
     },
     /// A migration is done.
     MigrationApplied {
-        /// The migration.
+        /// The migration's journal tag (`0003_add_books`).
         tag: String,
-        /// Milliseconds.
+        /// Wall-clock time this run spent on it, in milliseconds (with `--single-transaction`,
+        /// the whole transaction's).
         elapsed_ms: u64,
     },
     /// drizzle-kit had applied this migration (`drizzle.__drizzle_migrations`): it is
     /// recorded as applied, and not run.
     Adopted {
-        /// The migration.
+        /// The migration's journal tag (`0003_add_books`).
         tag: String,
     },
     /// `verify --with-rows`: sample rows went in before a migration.
@@ -166,7 +173,7 @@ pub enum Event {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 pub struct SampleRows {
-    /// The table.
+    /// The table, as the model names it (`books`, or `auth.books` outside `public`).
     pub table: String,
     /// Rows inserted (a conflicting row is skipped, so this may be less than asked).
     pub inserted: u64,

@@ -182,7 +182,7 @@ impl Connector {
         })
     }
 
-    /// The target.
+    /// The database it connects to.
     pub fn target(&self) -> &Target {
         &self.target
     }

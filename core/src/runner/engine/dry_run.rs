@@ -25,7 +25,7 @@ pub struct PlannedStatement {
 #[derive(Debug, Clone, Serialize)]
 #[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 pub struct PlannedMigration {
-    /// The migration.
+    /// The migration's journal tag (`0003_add_books`).
     pub tag: String,
     /// Its state now.
     pub state: State,

@@ -104,7 +104,7 @@ pub struct HistoryRow {
     pub hash: String,
     /// Journal `when`.
     pub created_at: i64,
-    /// State.
+    /// Where the migration stands (the `status` column: `running`, `applied`, ..).
     pub status: Status,
     /// Statements done (the 0-based index of the next one).
     pub next_statement: i32,

@@ -37,15 +37,15 @@ pub enum GapReason {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 pub struct Gap {
-    /// The table.
+    /// The table, as the model names it (`books`, or `auth.books` outside `public`).
     pub table: String,
-    /// The role.
+    /// The role's name, unquoted.
     pub role: String,
     /// Missing operations.
     pub operations: Vec<Operation>,
     /// Where it is declared: the permissions file line and the handlers behind it.
     pub file: String,
-    /// Why.
+    /// Why it is missing: no such table, no such role, or no grant.
     pub reason: GapReason,
 }
 
@@ -55,9 +55,9 @@ pub struct Gap {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 pub struct Excess {
-    /// The table.
+    /// The table, as the model names it (`books`, or `auth.books` outside `public`).
     pub table: String,
-    /// The role.
+    /// The managed role holding them, or `PUBLIC` for a grant to every role.
     pub role: String,
     /// Table privileges no handler declares, as the catalog names them (`DELETE`,
     /// `TRUNCATE`, ..).
@@ -72,7 +72,7 @@ pub struct Excess {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 pub struct ColumnPrivileges {
-    /// The column.
+    /// The column's name, as the catalog holds it (unquoted).
     pub column: String,
     /// The privileges (`SELECT`, `INSERT`, `UPDATE`, `REFERENCES`).
     pub privileges: Vec<String>,

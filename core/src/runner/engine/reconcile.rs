@@ -44,7 +44,8 @@ pub enum State {
     Applied {
         /// Recorded without running.
         marked: bool,
-        /// When.
+        /// When it was applied, as the database prints a `timestamptz`
+        /// (`2025-03-01 12:00:00.123456+00`); `None` if the history row holds no time.
         applied_at: Option<String>,
     },
     /// Stopped between statements: those before `next` (0-based) are done.
@@ -58,7 +59,7 @@ pub enum State {
     /// Stopped inside statement `next`, whose outcome is not recorded: a run settles it
     /// from the database before anything else.
     Interrupted {
-        /// The statement.
+        /// The statement it stopped inside (0-based).
         next: usize,
         /// The PostgreSQL session that ran it, which a run waits out first.
         #[serde(skip_serializing_if = "Option::is_none")]

@@ -11,7 +11,7 @@ use sqlx::{PgConnection, Row};
 /// What introspection found.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Introspected {
-    /// The schema.
+    /// The tables and enum types read back, as the model holds them.
     pub schema: Schema,
     /// Indexes PostgreSQL or DSQL marked invalid (a failed build left them behind).
     pub invalid_indexes: Vec<String>,
@@ -43,7 +43,7 @@ pub enum UnmodelledKind {
     /// A column whose type the database defines (an enum, a domain, ..): in the model, but
     /// migrations cannot create it until the type exists.
     DefinedType {
-        /// The column.
+        /// The column's name (its table is [`Unmodelled::table`]).
         column: String,
     },
     /// A column whose default draws from a sequence (SERIAL): in the model, but migrations

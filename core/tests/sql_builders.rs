@@ -42,10 +42,6 @@ const BUILDERS: &[(&str, &str)] = &[
         "a walk's batch bounds, rows, copy or fill, and range checksums",
     ),
     (
-        "core/src/runner/engine/walk/catalog.rs",
-        "a walk's reads of the key, the size estimate and the row size",
-    ),
-    (
         "core/src/runner/engine/walk/ranges.rs",
         "a copy's range records, stored with the history",
     ),

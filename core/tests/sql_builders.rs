@@ -13,7 +13,7 @@ use syn::visit::Visit;
 /// The modules that build SQL, and why each may.
 const BUILDERS: &[(&str, &str)] = &[
     (
-        "core/src/compile/plan.rs",
+        "core/src/compile/write.rs",
         "the DDL writer: the statements of a migration",
     ),
     (

@@ -10,3 +10,4 @@ pub mod permissions;
 pub mod plan;
 pub mod recreate;
 pub mod warnings;
+pub mod write;

@@ -106,7 +106,7 @@ impl Changes {
 
     /// What the existing rows of `table.column` get when it becomes NOT NULL: its `fill`,
     /// else its default in `next`.
-    pub fn fill_value<'a>(
+    pub(crate) fn fill_value<'a>(
         &'a self,
         next: &'a Schema,
         table: &str,

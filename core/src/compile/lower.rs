@@ -42,7 +42,7 @@ pub fn for_dialect(schema: &Schema, dialect: Dialect) -> Cow<'_, Schema> {
 
 /// The CHECK that stands for an enum on `table.column`, in the spelling PostgreSQL prints
 /// an `IN` list in, so that a catalog reads it back as written.
-pub fn enum_check(table: &str, column: &str, values: &[String]) -> Option<Check> {
+pub(crate) fn enum_check(table: &str, column: &str, values: &[String]) -> Option<Check> {
     let array = values
         .iter()
         .map(|v| format!("{}::text", literal(v)))
@@ -56,7 +56,7 @@ pub fn enum_check(table: &str, column: &str, values: &[String]) -> Option<Check>
 }
 
 /// The name of the CHECK that stands for an enum on `table.column`.
-pub fn enum_check_name(table: &str, column: &str) -> String {
+pub(crate) fn enum_check_name(table: &str, column: &str) -> String {
     default_name(table, &[column.to_owned()], "check")
 }
 

@@ -17,10 +17,10 @@
 use crate::sql::ident::{quote, quoted_ident};
 
 /// First line of each recreation step but the copy (informational: `status`, `--dry-run`).
-pub const STEP_MARK: &str = "-- tablewright:recreate ";
+pub(crate) const STEP_MARK: &str = "-- tablewright:recreate ";
 
 /// `(table, "k/n: what")` of a statement labelled as a recreation step.
-pub fn step_label(statement: &str) -> Option<(String, String)> {
+pub(crate) fn step_label(statement: &str) -> Option<(String, String)> {
     let line = statement
         .lines()
         .map(str::trim)
@@ -32,7 +32,7 @@ pub fn step_label(statement: &str) -> Option<(String, String)> {
 
 /// The label of step `k` of `n` of the recreation of `table`, after [`STEP_MARK`] (what
 /// [`step_label`] reads back).
-pub fn step_header(table: &str, k: usize, n: usize, what: &str) -> String {
+pub(crate) fn step_header(table: &str, k: usize, n: usize, what: &str) -> String {
     format!("{} {k}/{n}: {what}", quote(table))
 }
 

@@ -25,7 +25,7 @@ pub struct Warning {
 }
 
 /// Every warning id, for `--deny`.
-pub const WARNING_IDS: &[&str] = &[
+pub(crate) const WARNING_IDS: &[&str] = &[
     "drop-table",
     "drop-column",
     "narrowing-type-change",
@@ -37,7 +37,7 @@ pub const WARNING_IDS: &[&str] = &[
 
 impl Warning {
     /// Whether `--deny <id>` covers it: its own id, or `drop` for both drops.
-    pub fn is_denied_by(&self, id: &str) -> bool {
+    pub(crate) fn is_denied_by(&self, id: &str) -> bool {
         self.id == id || (id == "drop" && self.id.starts_with("drop-"))
     }
 }
@@ -65,7 +65,7 @@ fn modifiers(t: &str) -> Vec<i64> {
 }
 
 /// Whether a value of type `from` may not fit `to`.
-pub fn is_narrowing(from: &str, to: &str) -> bool {
+pub(crate) fn is_narrowing(from: &str, to: &str) -> bool {
     let (bf, bt) = (base_name(from), base_name(to));
     if let (Some(a), Some(b)) = (int_rank(&bf), int_rank(&bt)) {
         return b < a;
@@ -172,7 +172,7 @@ pub fn warnings(ops: &[Op], rebuilds: &[Rebuild]) -> Vec<Warning> {
 
 /// A unique constraint declared over the primary key's columns, on a table the migration
 /// touches: PostgreSQL keeps only the key, and so does the model.
-pub fn absorbed_uniques(
+pub(crate) fn absorbed_uniques(
     ops: &[Op],
     desired: &crate::schema::desired::DesiredSchema,
 ) -> Vec<Warning> {

@@ -93,7 +93,7 @@ pub fn deniable() -> Vec<&'static str> {
 }
 
 /// Whether `id` is one of [`deniable`].
-pub fn is_deniable(id: &str) -> bool {
+pub(crate) fn is_deniable(id: &str) -> bool {
     deniable().contains(&id)
 }
 
@@ -253,12 +253,12 @@ impl crate::error::Classified for ConfigError {
 }
 /// The runner's bookkeeping tables for the history table `table` in `schema`, as the model
 /// names tables: the history, its lock and its batches. No struct may take these names.
-pub fn bookkeeping_tables(schema: &str, table: &str) -> [String; 3] {
+pub(crate) fn bookkeeping_tables(schema: &str, table: &str) -> [String; 3] {
     bookkeeping_table_names(table).map(|t| crate::schema::model::qualified_table_name(schema, &t))
 }
 
 /// The same in their schema: `<table>`, `<table>_lock`, `<table>_batches`.
-pub fn bookkeeping_table_names(table: &str) -> [String; 3] {
+pub(crate) fn bookkeeping_table_names(table: &str) -> [String; 3] {
     [
         table.to_owned(),
         format!("{table}_lock"),

@@ -148,7 +148,7 @@ impl FolderProblem {
     }
 
     /// True when generating on top of the folder would make things worse.
-    pub fn blocks_generate(&self) -> bool {
+    pub(crate) fn blocks_generate(&self) -> bool {
         !matches!(self, FolderProblem::Edited { .. })
     }
 }
@@ -266,7 +266,7 @@ impl MigrationFolder {
     }
 
     /// The SQL file of an entry.
-    pub fn sql_path(&self, tag: &str) -> PathBuf {
+    pub(crate) fn sql_path(&self, tag: &str) -> PathBuf {
         self.dir.join(format!("{tag}.sql"))
     }
 
@@ -298,7 +298,7 @@ impl MigrationFolder {
     }
 
     /// Where `squash` puts the folder it replaces: `<dir>/archive/<last tag>/`.
-    pub fn archive_path(&self, last_tag: &str) -> PathBuf {
+    pub(crate) fn archive_path(&self, last_tag: &str) -> PathBuf {
         self.dir.join("archive").join(last_tag)
     }
 
@@ -502,7 +502,7 @@ impl MigrationFolder {
 }
 
 /// Reads a snapshot file; every SQL-bearing value in it is checked as it is read.
-pub fn read_snapshot_file(path: &Path) -> Result<Snapshot, FolderError> {
+pub(crate) fn read_snapshot_file(path: &Path) -> Result<Snapshot, FolderError> {
     let bytes = fs::read(path).map_err(|source| FolderError::Io {
         path: path.to_path_buf(),
         source,

@@ -10,12 +10,12 @@ use sha2::{Digest, Sha256};
 
 /// `bytes` without a leading UTF-8 byte-order mark, which editors on Windows add and every
 /// file this tool reads accepts.
-pub fn without_bom(bytes: &[u8]) -> &[u8] {
+pub(crate) fn without_bom(bytes: &[u8]) -> &[u8] {
     bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes)
 }
 
 /// The normalised byte form described in the module docs.
-pub fn normalized(bytes: &[u8]) -> Vec<u8> {
+pub(crate) fn normalized(bytes: &[u8]) -> Vec<u8> {
     let body = without_bom(bytes);
     let mut out = Vec::with_capacity(body.len());
     let mut i = 0;

@@ -3,9 +3,9 @@
 use serde::{Deserialize, Serialize};
 
 /// The journal header's `version` (drizzle-kit 0.x layout).
-pub const JOURNAL_VERSION: &str = "7";
+pub(crate) const JOURNAL_VERSION: &str = "7";
 /// The journal header's `dialect` (drizzle-kit's name for PostgreSQL; DSQL speaks it).
-pub const JOURNAL_DIALECT: &str = "postgresql";
+pub(crate) const JOURNAL_DIALECT: &str = "postgresql";
 
 /// A migrations folder's `meta/_journal.json`: every migration, in order.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -87,12 +87,12 @@ pub struct JournalProblem {
 
 impl JournalProblem {
     /// What to do about it.
-    pub const FIX: &'static str = "restore meta/_journal.json from version control; it is written by `generate`, `squash` and `import`, not by hand";
+    pub(crate) const FIX: &'static str = "restore meta/_journal.json from version control; it is written by `generate`, `squash` and `import`, not by hand";
 }
 
 impl Journal {
     /// Reads a journal: a leading UTF-8 byte-order mark is accepted, unknown keys are not,
-    /// and every tag must be a plain file name ([`check_tag`]).
+    /// and every tag must be a plain file name (`check_tag`).
     pub fn parse(bytes: &[u8]) -> Result<Journal, JournalProblem> {
         let journal: Journal =
             crate::project::snapshot::from_json(bytes).map_err(|e| JournalProblem {
@@ -112,7 +112,7 @@ impl Journal {
 /// A tag names the files `<tag>.sql` and, through its entry, a snapshot, so it must be one
 /// file name: not empty, no path separator, no `..`, no leading `.` (a hidden or relative
 /// name), no control character (it is printed), at most 200 bytes.
-pub fn check_tag(tag: &str) -> Result<(), String> {
+pub(crate) fn check_tag(tag: &str) -> Result<(), String> {
     let why = if tag.is_empty() {
         "is empty"
     } else if tag.len() > 200 {

@@ -6,21 +6,21 @@ use crate::schema::model::Schema;
 use serde::{Deserialize, Serialize};
 
 /// This crate's snapshot format version.
-pub const SNAPSHOT_VERSION: &str = "1";
+pub(crate) const SNAPSHOT_VERSION: &str = "1";
 /// `prevId` of the first snapshot (drizzle-kit's origin UUID).
-pub const ORIGIN_ID: &str = "00000000-0000-0000-0000-000000000000";
+pub(crate) const ORIGIN_ID: &str = "00000000-0000-0000-0000-000000000000";
 
 /// One `meta/NNNN_snapshot.json`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", from = "SnapshotFile")]
 pub struct Snapshot {
-    /// Format version ([`SNAPSHOT_VERSION`]).
+    /// Format version (`SNAPSHOT_VERSION`).
     pub version: String,
     /// The dialect the migrations were planned for.
     pub dialect: Dialect,
     /// This snapshot's id.
     pub id: String,
-    /// The previous snapshot's id, or [`ORIGIN_ID`].
+    /// The previous snapshot's id, or `ORIGIN_ID`.
     pub prev_id: String,
     /// The whole schema after this migration (its keys sit at the file's top level).
     #[serde(flatten)]
@@ -71,14 +71,14 @@ pub struct SnapshotError {
 impl SnapshotError {
     /// The file is not JSON at all (cut short, a merge's conflict markers), as opposed to
     /// JSON whose values are refused (an unknown key, SQL that is not one expression).
-    pub fn is_syntax(&self) -> bool {
+    pub(crate) fn is_syntax(&self) -> bool {
         !matches!(self.error.classify(), serde_json::error::Category::Data)
     }
 }
 
 /// Reads JSON as `T`, naming the key of a refused value; a leading UTF-8 byte-order mark is
 /// accepted.
-pub fn from_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, SnapshotError> {
+pub(crate) fn from_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, SnapshotError> {
     let mut reader = serde_json::Deserializer::from_slice(crate::project::hash::without_bom(bytes));
     let value = serde_path_to_error::deserialize(&mut reader).map_err(|e| {
         let key = e.path().to_string();

@@ -14,7 +14,7 @@ use std::fmt;
 
 /// `'pending'::character varying` → `'pending'`: PostgreSQL adds the cast when it stores a
 /// literal default; the cast says nothing the column type does not.
-pub fn normalize_default(default: &str) -> String {
+pub(crate) fn normalize_default(default: &str) -> String {
     let d = default.trim();
     // A string literal (plain or `E'..'`) first, then `::`: the literal alone.
     let words = crate::sql::tokens::significant(d);
@@ -91,7 +91,7 @@ fn normalized(table: &Table) -> Table {
 
 /// The index with its expressions and predicate in the comparable spelling
 /// (`comparable_expression`), in which PostgreSQL's and the structs' agree.
-pub fn comparable_index(index: &Index) -> Index {
+pub(crate) fn comparable_index(index: &Index) -> Index {
     #[cfg_attr(not(feature = "compiler"), allow(unused_mut))]
     let mut index = index.clone();
     #[cfg(feature = "compiler")]
@@ -431,7 +431,7 @@ pub fn catalog_differences(
 }
 
 /// `text` with its runs of whitespace, line ends included, as one space.
-pub fn one_line(text: &str) -> String {
+pub(crate) fn one_line(text: &str) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
@@ -649,7 +649,7 @@ impl Difference {
 }
 
 /// An index said in a line, unquoted: `UNIQUE INDEX USING gin (a DESC, (lower(b))) INCLUDE (c) WHERE ..`.
-pub fn index_definition(i: &Index) -> String {
+pub(crate) fn index_definition(i: &Index) -> String {
     let keys: Vec<String> = i
         .columns
         .iter()
@@ -740,7 +740,7 @@ fn objects(t: &Table) -> BTreeMap<(ObjectKind, String), String> {
 /// for an enum is (`"c" = ANY (ARRAY['a'::text, ..])`, as PostgreSQL prints an `IN` list);
 /// `None` for any other CHECK. Checks are otherwise compared by name (PostgreSQL rewrites
 /// their text), but these must hold the same values.
-pub fn in_list_values(expression: &str) -> Option<Vec<String>> {
+pub(crate) fn in_list_values(expression: &str) -> Option<Vec<String>> {
     let words = crate::sql::tokens::significant(expression);
     // Outer parentheses, as PostgreSQL prints a CHECK, say nothing.
     let mut words = words.as_slice();

@@ -26,9 +26,9 @@ use syn::{
 };
 
 /// Keys accepted in `#[table(..)]`.
-pub const TABLE_KEYS: &[&str] = &["name", "schema", "renamed_from", "allow_drop"];
+pub(crate) const TABLE_KEYS: &[&str] = &["name", "schema", "renamed_from", "allow_drop"];
 /// Keys accepted in `#[column(..)]`.
-pub const COLUMN_KEYS: &[&str] = &[
+pub(crate) const COLUMN_KEYS: &[&str] = &[
     "name",
     "primary_key",
     "unique",
@@ -46,13 +46,13 @@ pub const COLUMN_KEYS: &[&str] = &[
     "skip",
 ];
 /// Keys accepted in `#[enum_type(..)]`.
-pub const ENUM_KEYS: &[&str] = &["name", "schema", "allow_drop"];
+pub(crate) const ENUM_KEYS: &[&str] = &["name", "schema", "allow_drop"];
 /// Keys accepted in `#[value(..)]` on an enum's variant.
-pub const VALUE_KEYS: &[&str] = &["name", "renamed_from"];
+pub(crate) const VALUE_KEYS: &[&str] = &["name", "renamed_from"];
 /// Keys accepted in `#[index(..)]`.
-pub const INDEX_KEYS: &[&str] = &["columns", "unique", "name", "method", "include", "where"];
+pub(crate) const INDEX_KEYS: &[&str] = &["columns", "unique", "name", "method", "include", "where"];
 /// Words that may follow an index key in `columns(..)`.
-pub const INDEX_KEY_OPTIONS: &[&str] = &[
+pub(crate) const INDEX_KEY_OPTIONS: &[&str] = &[
     "asc",
     "desc",
     "nulls_first",
@@ -61,7 +61,7 @@ pub const INDEX_KEY_OPTIONS: &[&str] = &[
     "collation",
 ];
 /// Keys accepted in `#[foreign_key(..)]`.
-pub const FOREIGN_KEY_KEYS: &[&str] = &[
+pub(crate) const FOREIGN_KEY_KEYS: &[&str] = &[
     "columns",
     "references",
     "name",
@@ -72,21 +72,11 @@ pub const FOREIGN_KEY_KEYS: &[&str] = &[
     "initially_deferred",
 ];
 /// Keys accepted in `#[column(identity(..))]`.
-pub const IDENTITY_KEYS: &[&str] = &["always", "start", "increment", "cache"];
+pub(crate) const IDENTITY_KEYS: &[&str] = &["always", "start", "increment", "cache"];
 /// Keys accepted in `#[unique(..)]` and `#[primary_key(..)]`.
-pub const KEY_KEYS: &[&str] = &["columns", "name"];
+pub(crate) const KEY_KEYS: &[&str] = &["columns", "name"];
 /// Keys accepted in `#[check(..)]`.
-pub const CHECK_KEYS: &[&str] = &["name", "expr"];
-/// The attributes `#[derive(Table)]` owns.
-pub const STRUCT_ATTRIBUTES: &[&str] = &[
-    "table",
-    "index",
-    "unique",
-    "primary_key",
-    "check",
-    "foreign_key",
-];
-
+pub(crate) const CHECK_KEYS: &[&str] = &["name", "expr"];
 /// A value written in the source, with where it was written (for hints whose meaning is
 /// only known later, when the diff compares with the previous snapshot).
 #[derive(Debug, Clone)]
@@ -139,12 +129,12 @@ impl Errors {
     }
 
     /// Records an error at a span.
-    pub fn push_span(&mut self, span: Span, message: impl Display) {
+    pub(crate) fn push_span(&mut self, span: Span, message: impl Display) {
         self.errors.push(syn::Error::new(span, message));
     }
 
     /// Records an error produced by syn.
-    pub fn push_error(&mut self, error: syn::Error) {
+    pub(crate) fn push_error(&mut self, error: syn::Error) {
         self.errors.push(error);
     }
 
@@ -935,7 +925,7 @@ pub fn parse_table<'a>(input: impl Into<StructInput<'a>>) -> syn::Result<TableDe
 }
 
 /// [`parse_table`], with the SQL in attributes checked by `sql`.
-pub fn parse_table_with<'a>(
+pub(crate) fn parse_table_with<'a>(
     input: impl Into<StructInput<'a>>,
     sql: &dyn SqlFragments,
 ) -> syn::Result<TableDef> {
@@ -1679,7 +1669,7 @@ fn index_from_attr(
 
 /// What PostgreSQL calls an expression key when it names the index (`FigureIndexColname`):
 /// the function's name for a call, the column's for a column, else `expr`.
-pub fn expression_name_part(expression: &SqlExpr) -> String {
+pub(crate) fn expression_name_part(expression: &SqlExpr) -> String {
     let mut text = expression.as_str().trim();
     while let Some(inner) = text.strip_prefix('(').and_then(|t| t.strip_suffix(')')) {
         text = inner.trim();

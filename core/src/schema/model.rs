@@ -42,7 +42,7 @@ impl EnumType {
 }
 
 /// The column type naming the enum `name` (see [`EnumType::sql_type`]).
-pub fn enum_sql_type(name: &str) -> String {
+pub(crate) fn enum_sql_type(name: &str) -> String {
     crate::sql::ident::quote_table(name)
 }
 
@@ -194,7 +194,7 @@ pub struct Identity {
 
 impl Identity {
     /// The same identity with PostgreSQL's defaults spelled as `None`.
-    pub fn normalized(mut self) -> Identity {
+    pub(crate) fn normalized(mut self) -> Identity {
         if self.increment == Some(1) {
             self.increment = None;
         }
@@ -213,13 +213,13 @@ impl Identity {
     }
 
     /// Where the sequence starts when no `start` is given: 1 counting up, -1 counting down.
-    pub fn default_start(&self) -> i64 {
+    pub(crate) fn default_start(&self) -> i64 {
         if self.counts_down() { -1 } else { 1 }
     }
 
     /// The starts a sequence with PostgreSQL's default bounds takes for a column of
     /// `sql_type`: 1 up to the type's largest counting up, its negation up to -1 counting down.
-    pub fn start_range(&self, sql_type: &str) -> std::ops::RangeInclusive<i64> {
+    pub(crate) fn start_range(&self, sql_type: &str) -> std::ops::RangeInclusive<i64> {
         let max = match sql_type {
             "smallint" => i64::from(i16::MAX),
             "integer" => i64::from(i32::MAX),
@@ -270,7 +270,7 @@ mod identity_format {
     use serde::{Deserialize, Deserializer, Serialize, Serializer};
     // (`Deserialize` is used for `Identity` itself.)
 
-    pub fn serialize<S: Serializer>(
+    pub(crate) fn serialize<S: Serializer>(
         value: &Option<Identity>,
         serializer: S,
     ) -> Result<S::Ok, S::Error> {
@@ -284,7 +284,7 @@ mod identity_format {
     }
 
     /// Read without buffering (as `untagged` would): a bool, or the options.
-    pub fn deserialize<'de, D: Deserializer<'de>>(
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(
         deserializer: D,
     ) -> Result<Option<Identity>, D::Error> {
         struct IdentityVisitor;
@@ -455,7 +455,7 @@ impl IndexKey {
     }
 
     /// The column, when the key is a plain column without options.
-    pub fn plain_column(&self) -> Option<&str> {
+    pub(crate) fn plain_column(&self) -> Option<&str> {
         match &self.target {
             KeyTarget::Column(c)
                 if !self.descending
@@ -470,7 +470,7 @@ impl IndexKey {
     }
 
     /// The same key with `NULLS ..` dropped when it is the order's default.
-    pub fn normalized(mut self) -> IndexKey {
+    pub(crate) fn normalized(mut self) -> IndexKey {
         if self.nulls_first == Some(self.descending) {
             self.nulls_first = None;
         }
@@ -610,7 +610,7 @@ pub enum IndexMethod {
 impl IndexMethod {
     /// The operator class PostgreSQL uses for a key of `sql_type` under this method when
     /// none is named (the types the Rust mapping gives; `None` where this does not know).
-    pub fn default_opclass(self, sql_type: &str) -> Option<&'static str> {
+    pub(crate) fn default_opclass(self, sql_type: &str) -> Option<&'static str> {
         match self {
             IndexMethod::Gin if crate::schema::types::base_name(sql_type) == "jsonb" => {
                 Some("jsonb_ops")
@@ -651,7 +651,7 @@ impl IndexMethod {
     }
 
     /// The model's spelling: `None` for `btree`, the default.
-    pub fn unless_btree(self) -> Option<IndexMethod> {
+    pub(crate) fn unless_btree(self) -> Option<IndexMethod> {
         (self != IndexMethod::Btree).then_some(self)
     }
 }
@@ -742,7 +742,7 @@ pub enum ReferentialAction {
 
 impl ReferentialAction {
     /// The spellings accepted in `on_delete = ".."`, with their meaning.
-    pub const SPELLINGS: &'static [(&'static str, ReferentialAction)] = &[
+    pub(crate) const SPELLINGS: &'static [(&'static str, ReferentialAction)] = &[
         ("cascade", ReferentialAction::Cascade),
         ("restrict", ReferentialAction::Restrict),
         ("set null", ReferentialAction::SetNull),
@@ -785,9 +785,9 @@ pub struct Check {
 /// The schema PostgreSQL resolves unqualified names in, and the one a table's name leaves
 /// unsaid: a table in it is `users`, a table elsewhere is `auth.users`, so a snapshot of
 /// tables all in `public` reads as it did before schemas could be declared.
-pub const DEFAULT_SCHEMA: &str = "public";
+pub(crate) const DEFAULT_SCHEMA: &str = "public";
 
-/// A table's name split into its schema (`None` for [`DEFAULT_SCHEMA`]) and its name in the
+/// A table's name split into its schema (`None` for `DEFAULT_SCHEMA`) and its name in the
 /// schema. Neither part can hold a `.` (the grammar and the snapshot reader refuse one).
 pub fn split_table_name(name: &str) -> (Option<&str>, &str) {
     match name.split_once('.') {
@@ -797,7 +797,7 @@ pub fn split_table_name(name: &str) -> (Option<&str>, &str) {
 }
 
 /// The schema a table named `name` lives in.
-pub fn table_schema(name: &str) -> &str {
+pub(crate) fn table_schema(name: &str) -> &str {
     split_table_name(name).0.unwrap_or(DEFAULT_SCHEMA)
 }
 
@@ -808,7 +808,7 @@ pub fn bare_table_name(name: &str) -> &str {
 }
 
 /// The model's name of table `bare` in `schema`: qualified unless the schema is
-/// [`DEFAULT_SCHEMA`].
+/// `DEFAULT_SCHEMA`.
 pub fn qualified_table_name(schema: &str, bare: &str) -> String {
     if schema == DEFAULT_SCHEMA {
         bare.to_owned()
@@ -819,7 +819,7 @@ pub fn qualified_table_name(schema: &str, bare: &str) -> String {
 
 /// The model's name of a referenced table written `table` or `schema.table`: `None` when a
 /// part is empty or there are more than two; `public.t` is `t`.
-pub fn table_reference(text: &str) -> Option<String> {
+pub(crate) fn table_reference(text: &str) -> Option<String> {
     let parts: Vec<&str> = text.trim().split('.').map(str::trim).collect();
     match parts.as_slice() {
         [bare] if !bare.is_empty() => Some((*bare).to_owned()),
@@ -838,12 +838,12 @@ pub const OLD_SUFFIX: &str = "__tw_old";
 
 /// PostgreSQL truncates identifiers longer than this many bytes (the structs' own names
 /// are refused instead; names read from a database or drizzle are kept truncated).
-pub const MAX_IDENTIFIER_BYTES: usize = 63;
+pub(crate) const MAX_IDENTIFIER_BYTES: usize = 63;
 
 /// Why a name cannot be one this tool writes; the grammar and the snapshot reader each say
 /// it in their own words.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum NameProblem {
+pub(crate) enum NameProblem {
     #[allow(missing_docs)] // the variant's name says it all
     Empty,
     /// Longer than [`MAX_IDENTIFIER_BYTES`].
@@ -853,7 +853,7 @@ pub enum NameProblem {
 }
 
 /// What is wrong with `name`, if anything.
-pub fn name_problem(name: &str) -> Option<NameProblem> {
+pub(crate) fn name_problem(name: &str) -> Option<NameProblem> {
     if name.is_empty() {
         Some(NameProblem::Empty)
     } else if name.len() > MAX_IDENTIFIER_BYTES {
@@ -867,7 +867,7 @@ pub fn name_problem(name: &str) -> Option<NameProblem> {
 
 /// The name PostgreSQL gives a constraint or index the DDL leaves unnamed: `<table>_<cols>_<suffix>`
 /// (`ChooseConstraintName`, `ChooseIndexName`), shortened as [`make_object_name`] does.
-pub fn default_name(table: &str, columns: &[String], suffix: &str) -> String {
+pub(crate) fn default_name(table: &str, columns: &[String], suffix: &str) -> String {
     make_object_name(bare_table_name(table), Some(&columns.join("_")), suffix)
 }
 
@@ -881,7 +881,7 @@ pub fn identity_sequence_name(table: &str, column: &str) -> String {
 /// to a character boundary (`pg_mbcliplen`). (When the name is taken PostgreSQL appends a
 /// digit, but a *later* `CREATE .. IF NOT EXISTS` of that name would meet the other object
 /// and do nothing: generate refuses clashes instead.)
-pub fn make_object_name(name1: &str, name2: Option<&str>, label: &str) -> String {
+pub(crate) fn make_object_name(name1: &str, name2: Option<&str>, label: &str) -> String {
     let overhead = label.len() + 1 + usize::from(name2.is_some());
     let available = MAX_IDENTIFIER_BYTES - overhead;
     let (mut first, mut second) = (name1.len(), name2.map_or(0, str::len));
@@ -906,16 +906,6 @@ pub fn make_object_name(name1: &str, name2: Option<&str>, label: &str) -> String
         ),
         None => format!("{}_{label}", &name1[..clip(name1, first)]),
     }
-}
-
-/// A name as PostgreSQL stores it: cut to 63 bytes at a character boundary
-/// (`truncate_identifier`). For names that come from outside (a drizzle snapshot).
-pub fn truncate_identifier(name: &str) -> &str {
-    let mut at = name.len().min(MAX_IDENTIFIER_BYTES);
-    while !name.is_char_boundary(at) {
-        at -= 1;
-    }
-    &name[..at]
 }
 
 #[cfg(test)]
@@ -957,7 +947,6 @@ mod tests {
             make_object_name(&"p".repeat(70), None, "pkey"),
             format!("{}_pkey", "p".repeat(58))
         );
-        assert_eq!(truncate_identifier(&"é".repeat(40)), "é".repeat(31));
     }
 
     fn table(name: &str, parents: &[&str]) -> Table {

@@ -93,7 +93,7 @@ impl SourceError {
 
     /// The byte range of the offending text within [`Self::lines`] (never empty, unless the
     /// lines are).
-    pub fn span_in_lines(&self) -> std::ops::Range<usize> {
+    pub(crate) fn span_in_lines(&self) -> std::ops::Range<usize> {
         let byte_at = |line: &str, column: usize| {
             line.char_indices()
                 .nth(column.saturating_sub(1))
@@ -290,7 +290,7 @@ impl Collector<'_> {
 
 /// How deep brackets may nest in a scanned file. The parser recurses per level, so a
 /// deeper file (generated code, say) is reported instead of overflowing the stack.
-pub const MAX_NESTING: usize = 128;
+pub(crate) const MAX_NESTING: usize = 128;
 
 /// How long a chain the parser may recurse through, or build a tree as deep as, without
 /// nesting brackets: `Option<Option<..>>`, `!!x`, `&&&T`, `*const *const T`, `|| || x`,
@@ -303,7 +303,7 @@ pub const MAX_NESTING: usize = 128;
 /// item or a statement ends there); a statement of ordinary code holds a few dozen. The parser's stack
 /// (`PARSER_STACK_BYTES`) has room for this many levels of every kind with a wide margin
 /// (`deep_nesting_is_reported_without_overflowing_the_stack`).
-pub const MAX_CHAIN: usize = 1_000;
+pub(crate) const MAX_CHAIN: usize = 1_000;
 
 const CHAIN_KEYWORDS: &[&str] = &[
     "if", "else", "return", "break", "move", "async", "impl", "dyn", "fn", "let", "box", "yield",

@@ -17,7 +17,7 @@ use std::fmt;
 #[serde(try_from = "String", into = "String")]
 pub struct SqlExpr(String);
 
-/// One SQL type, in its canonical spelling (see [`crate::schema::types::canonical_sql_type`]),
+/// One SQL type, in its canonical spelling (see `crate::schema::types::canonical_sql_type`),
 /// or as a catalog prints one the canonical spelling does not cover (`"char"`).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
@@ -101,7 +101,7 @@ impl SqlType {
     /// Whether `text` is a type's name with a quoted part: dot-separated names, at least
     /// one of them double-quoted (a quote doubled inside), then `[]`s. Decided by the
     /// characters alone, so the derive and the CLI agree without a SQL parser.
-    pub fn is_defined_type_name(text: &str) -> bool {
+    pub(crate) fn is_defined_type_name(text: &str) -> bool {
         let mut rest = text.trim();
         while let Some(r) = rest.strip_suffix("[]") {
             rest = r;
@@ -557,14 +557,14 @@ impl SqlFragments for ParsedFragments {
 /// expressions and predicates, which name only their table's columns. `None` when it does
 /// not parse.
 #[cfg(feature = "compiler")]
-pub fn comparable_expression(text: &str) -> Option<String> {
+pub(crate) fn comparable_expression(text: &str) -> Option<String> {
     Some(canonical(parse_expression(text)?).to_string())
 }
 
 /// The column names `text` reads (unquoted ones folded to lower case, as PostgreSQL folds
 /// them; a qualified name by its last part), or `None` when it does not parse.
 #[cfg(feature = "compiler")]
-pub fn expression_columns(text: &str) -> Option<Vec<String>> {
+pub(crate) fn expression_columns(text: &str) -> Option<Vec<String>> {
     let mut parsed = parse_expression(text)?;
     let mut out = Vec::new();
     each_column(&mut parsed, &mut |ident| out.push(folded(ident)));
@@ -575,7 +575,7 @@ pub fn expression_columns(text: &str) -> Option<Vec<String>> {
 /// comparable spelling; `None` when it does not parse. For an index's expressions after
 /// `renamed_from`, which PostgreSQL rewrites on `RENAME COLUMN` by itself.
 #[cfg(feature = "compiler")]
-pub fn with_columns_renamed(
+pub(crate) fn with_columns_renamed(
     text: &str,
     renames: &std::collections::BTreeMap<String, String>,
 ) -> Option<String> {

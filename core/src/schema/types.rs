@@ -6,7 +6,7 @@
 
 /// Maps a Rust type's last path segment (and generics) to a SQL type. `None` when the type
 /// has no mapping. `Option` is handled by the caller (it only changes nullability).
-pub fn sql_type_for_rust(last_segment: &str, generic_args: &[String]) -> Option<String> {
+pub(crate) fn sql_type_for_rust(last_segment: &str, generic_args: &[String]) -> Option<String> {
     let sql = match last_segment {
         "String" => "text",
         "bool" => "boolean",
@@ -52,7 +52,7 @@ pub fn without_modifiers(sql_type: &str) -> String {
 }
 
 /// The Rust types the mapping knows, for error messages.
-pub const MAPPED_RUST_TYPES: &str = "String, bool, i16, i32, i64, f32, f64, Uuid, DateTime<Utc>, \
+pub(crate) const MAPPED_RUST_TYPES: &str = "String, bool, i16, i32, i64, f32, f64, Uuid, DateTime<Utc>, \
 OffsetDateTime, NaiveDateTime, PrimitiveDateTime, NaiveDate, Date, NaiveTime, Time, Decimal, \
 serde_json::Value, Vec<u8>, Option<T>";
 
@@ -136,13 +136,13 @@ const CATALOG_TYPE_NAMES: &[&str] = &[
 ];
 
 /// Whether `name` is the name of a type `pg_catalog` has (an alias such as `int4` included).
-pub fn is_catalog_type_name(name: &str) -> bool {
+pub(crate) fn is_catalog_type_name(name: &str) -> bool {
     CATALOG_TYPE_NAMES.contains(&name) || BASE_ALIASES.iter().any(|(alias, _)| *alias == name)
 }
 
 /// Why a `sql_type` could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum SqlTypeError {
+pub(crate) enum SqlTypeError {
     /// Nothing was written.
     #[error("empty SQL type")]
     Empty,
@@ -158,7 +158,7 @@ pub enum SqlTypeError {
 
 /// Canonical spelling of a SQL type: lower case, single spaces, aliases resolved, modifiers
 /// kept (`VARCHAR( 32 )` → `character varying(32)`, `INT[]` → `integer[]`).
-pub fn canonical_sql_type(text: &str) -> Result<String, SqlTypeError> {
+pub(crate) fn canonical_sql_type(text: &str) -> Result<String, SqlTypeError> {
     let lowered = text.trim().to_ascii_lowercase();
     if lowered.is_empty() {
         return Err(SqlTypeError::Empty);
@@ -262,7 +262,7 @@ pub fn canonical_sql_type(text: &str) -> Result<String, SqlTypeError> {
 
 /// The base name of a canonical type, without modifiers or array brackets
 /// (`timestamp(3) with time zone` → `timestamp with time zone`).
-pub fn base_name(canonical: &str) -> String {
+pub(crate) fn base_name(canonical: &str) -> String {
     let without_array = canonical
         .find('[')
         .map_or(canonical, |end| &canonical[..end]);
@@ -321,18 +321,12 @@ const DEFAULT_OPCLASSES: &[(&str, &str)] = &[
 /// The operator class PostgreSQL uses for a key of `sql_type` under btree and hash when
 /// none is named (the types the Rust mapping gives; `None` where this does not know).
 /// (The index method is the model's, which reads types: [`crate::schema::model::IndexMethod::default_opclass`].)
-pub fn default_btree_opclass(sql_type: &str) -> Option<&'static str> {
+pub(crate) fn default_btree_opclass(sql_type: &str) -> Option<&'static str> {
     let base = base_name(sql_type);
     DEFAULT_OPCLASSES
         .iter()
         .find(|(t, _)| *t == base)
         .map(|(_, o)| *o)
-}
-
-/// Whether `opclass` is some type's default (drizzle-kit writes the default's name for a
-/// key whose type it does not say).
-pub fn is_a_default_opclass(opclass: &str) -> bool {
-    DEFAULT_OPCLASSES.iter().any(|(_, o)| *o == opclass)
 }
 
 #[cfg(test)]

@@ -21,9 +21,9 @@ use crate::sql::tokens::{self, Lexeme};
 use sqlparser::tokenizer::{Token, Whitespace};
 
 /// First line of a copy directive.
-pub const COPY_MARK: &str = "-- tablewright:copy ";
+pub(crate) const COPY_MARK: &str = "-- tablewright:copy ";
 /// First line of a backfill directive.
-pub const BACKFILL_MARK: &str = "-- tablewright:backfill ";
+pub(crate) const BACKFILL_MARK: &str = "-- tablewright:backfill ";
 
 /// A statement the runner carries out in batches.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -233,7 +233,7 @@ fn parse_backfill(
 
 /// A copy directive over its `INSERT .. SELECT`: `columns` of `target` from
 /// `expressions` over `source` (the form [`parse`] reads back).
-pub fn copy_statement(
+pub(crate) fn copy_statement(
     source: &str,
     target: &str,
     columns: &[String],
@@ -252,7 +252,7 @@ pub fn copy_statement(
 
 /// A backfill directive over its `UPDATE`: `column` of `table` set to `value` where it is
 /// NULL (the form [`parse`] reads back).
-pub fn backfill_statement(table: &str, column: &str, value: &str) -> String {
+pub(crate) fn backfill_statement(table: &str, column: &str, value: &str) -> String {
     let (t, c) = (quote(table), quote(column));
     format!(
         "{BACKFILL_MARK}{t}.{c}\nUPDATE {} SET {c} = {value} WHERE {c} IS NULL;",

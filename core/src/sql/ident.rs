@@ -15,7 +15,7 @@ pub fn quote_qualified(name: &str) -> String {
 
 /// Quotes a table's name as the model holds it: `users` as `"users"`, `auth.users` (a table
 /// outside `public`) as `"auth"."users"`.
-pub fn quote_table(name: &str) -> String {
+pub(crate) fn quote_table(name: &str) -> String {
     match name.split_once('.') {
         Some((schema, bare)) => format!("{}.{}", quote(schema), quote(bare)),
         None => quote(name),

@@ -20,8 +20,8 @@ pub mod tokens;
 /// dsql-lint on it) backtracks, and some shapes of text take it exponential time: the fuzz
 /// runs found three (long dotted names, stray dots, `CASE`s among `~` operators), each a
 /// few hundred bytes that took minutes. Text with the first two shapes is given up on at
-/// once ([`tokens::has_overlong_name`]). Short text parses in microseconds and runs here;
-/// longer text runs on a thread of its own, and after [`PARSE_BUDGET`] it is given up on
+/// once (`tokens::has_overlong_name`). Short text parses in microseconds and runs here;
+/// longer text runs on a thread of its own, and after `PARSE_BUDGET` it is given up on
 /// (`None`): the thread is left to finish and the caller refuses the text. Nothing
 /// written by a person or printed by PostgreSQL comes near the budget (a check with a
 /// 1,000-value `IN` list as PostgreSQL prints it, 14 KB, parses in 3 ms, release build).
@@ -53,4 +53,4 @@ pub fn within_parse_budget<T: Send + 'static>(
 
 /// How long a parse of one expression, type or statement may take.
 #[cfg(feature = "compiler")]
-pub const PARSE_BUDGET: std::time::Duration = std::time::Duration::from_secs(2);
+pub(crate) const PARSE_BUDGET: std::time::Duration = std::time::Duration::from_secs(2);

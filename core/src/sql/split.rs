@@ -8,7 +8,7 @@ use sqlparser::tokenizer::Token;
 
 /// The marker drizzle-kit puts between statements; runners split on it. It is a line
 /// comment: it cuts only where a comment could start.
-pub const BREAKPOINT: &str = "--> statement-breakpoint";
+pub(crate) const BREAKPOINT: &str = "--> statement-breakpoint";
 
 /// The breakpoint's comment text after `--`.
 const BREAKPOINT_COMMENT: &str = "> statement-breakpoint";

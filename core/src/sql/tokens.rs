@@ -21,17 +21,17 @@ pub struct Lexeme {
 
 impl Lexeme {
     /// Whitespace or a comment.
-    pub fn is_blank(&self) -> bool {
+    pub(crate) fn is_blank(&self) -> bool {
         matches!(self.token, Token::Whitespace(_))
     }
 
     /// An unquoted word equal (ignoring case) to `keyword`.
-    pub fn is_word(&self, keyword: &str) -> bool {
+    pub(crate) fn is_word(&self, keyword: &str) -> bool {
         matches!(&self.token, Token::Word(w) if w.quote_style.is_none() && w.value.eq_ignore_ascii_case(keyword))
     }
 
     /// A `--` comment whose text, trimmed, is `text`.
-    pub fn is_line_comment(&self, text: &str) -> bool {
+    pub(crate) fn is_line_comment(&self, text: &str) -> bool {
         matches!(&self.token, Token::Whitespace(Whitespace::SingleLineComment { comment, prefix }) if prefix == "--" && comment.trim() == text)
     }
 }
@@ -87,10 +87,10 @@ pub fn lex(text: &str) -> Result<Vec<Lexeme>, LexError> {
 /// `catalog.schema.table.column`, and one to spare. The parser backtracks on dotted names,
 /// twice the time for each more `.` (a fuzzer found 30 of them in a default, taking
 /// minutes; 22 in a WHERE took check-dsql a minute): text with a longer one is not parsed.
-pub const MAX_NAME_DOTS: usize = 4;
+pub(crate) const MAX_NAME_DOTS: usize = 4;
 
 /// The most `.` of any one dotted name (`a.b.c`, `a.b.*`) in `text`'s tokens.
-pub fn longest_dotted_name(tokens: &[Lexeme]) -> usize {
+pub(crate) fn longest_dotted_name(tokens: &[Lexeme]) -> usize {
     let (mut longest, mut dots) = (0, 0);
     let significant = tokens.iter().filter(|t| !t.is_blank());
     let mut previous: Option<&Token> = None;
@@ -111,7 +111,7 @@ pub fn longest_dotted_name(tokens: &[Lexeme]) -> usize {
 /// A `.` that does not join two parts of a name (`a.b`, `a.*`, `(row).field`): such text
 /// is not SQL, and the parser's backtracking over it is exponential too (a fuzzer's
 /// `- U.U.e.-U.or` repeated eight times took sixteen seconds).
-pub fn has_stray_dot(tokens: &[Lexeme]) -> bool {
+pub(crate) fn has_stray_dot(tokens: &[Lexeme]) -> bool {
     let significant: Vec<&Lexeme> = tokens.iter().filter(|t| !t.is_blank()).collect();
     significant.iter().enumerate().any(|(i, t)| {
         t.token == Token::Period
@@ -128,13 +128,13 @@ pub fn has_stray_dot(tokens: &[Lexeme]) -> bool {
 
 /// Whether `text` holds a name longer than [`MAX_NAME_DOTS`] allows, or a stray `.`: such
 /// text is not given to the parser.
-pub fn has_overlong_name(text: &str) -> bool {
+pub(crate) fn has_overlong_name(text: &str) -> bool {
     lex(text)
         .is_ok_and(|tokens| longest_dotted_name(&tokens) > MAX_NAME_DOTS || has_stray_dot(&tokens))
 }
 
 /// The tokens of `text` that are not whitespace or comments; none when it does not lex.
-pub fn significant(text: &str) -> Vec<Lexeme> {
+pub(crate) fn significant(text: &str) -> Vec<Lexeme> {
     lex(text)
         .map(|tokens| tokens.into_iter().filter(|t| !t.is_blank()).collect())
         .unwrap_or_default()

@@ -12,7 +12,7 @@ use sqlx::postgres::{PgConnectOptions, PgSslMode};
 const TOKEN_SECONDS: u64 = 900;
 
 /// Signs admin tokens for one cluster.
-pub struct Signer {
+pub(crate) struct Signer {
     endpoint: String,
     sdk: aws_config::SdkConfig,
     generator: AuthTokenGenerator,

@@ -267,11 +267,6 @@ impl RunError {
     pub fn is_check_failure(&self) -> bool {
         self.class() == ErrorClass::Check
     }
-
-    /// True for bad input: configuration, arguments, inconsistent migrations, refused SQL.
-    pub fn is_input_error(&self) -> bool {
-        self.class() == ErrorClass::Input
-    }
 }
 
 impl Classified for RunError {

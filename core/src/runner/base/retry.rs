@@ -15,7 +15,7 @@ use std::time::Duration;
 pub use super::error::sqlstate;
 
 /// `Some("OC000" | "OC001" | "40001")` for a conflict worth retrying.
-pub fn occ_code(error: &sqlx::Error) -> Option<&'static str> {
+pub(crate) fn occ_code(error: &sqlx::Error) -> Option<&'static str> {
     let db = error.as_database_error()?;
     let message = db.message();
     if message.contains("OC000") {
@@ -30,7 +30,7 @@ pub fn occ_code(error: &sqlx::Error) -> Option<&'static str> {
 }
 
 /// A lost or refused connection, or DSQL's `server unavailable`.
-pub fn is_transient(error: &sqlx::Error) -> bool {
+pub(crate) fn is_transient(error: &sqlx::Error) -> bool {
     match error {
         sqlx::Error::Io(_)
         | sqlx::Error::Tls(_)
@@ -73,7 +73,7 @@ impl Default for RetryPolicy {
 
 impl RetryPolicy {
     /// Exponential backoff with full jitter for the given retry (1-based).
-    pub fn delay(&self, retry: u32) -> Duration {
+    pub(crate) fn delay(&self, retry: u32) -> Duration {
         let exp = self.base.saturating_mul(1u32 << retry.min(16));
         let ceiling = exp.min(self.cap).as_millis() as u64;
         Duration::from_millis(fastrand::u64(ceiling / 2..=ceiling.max(1)))
@@ -84,7 +84,7 @@ impl RetryPolicy {
     /// After `error` in work described by `doing`: when it is a conflict and attempts are
     /// left, counts it in `conflicts`, logs it with its code and returns how long to wait
     /// before the transaction runs again.
-    pub fn after_conflict(
+    pub(crate) fn after_conflict(
         &self,
         error: &sqlx::Error,
         conflicts: &mut u32,
@@ -109,7 +109,7 @@ impl RetryPolicy {
     /// After `error` in work described by `doing`: when the connection was lost and
     /// attempts are left, counts it in `failures`, logs it with its SQLSTATE and returns
     /// how long to wait before reconnecting.
-    pub fn after_lost_connection(
+    pub(crate) fn after_lost_connection(
         &self,
         error: &sqlx::Error,
         failures: &mut u32,
@@ -129,7 +129,7 @@ impl RetryPolicy {
 
 /// Why the loop gave up.
 #[derive(Debug)]
-pub struct Exhausted {
+pub(crate) struct Exhausted {
     /// The last error.
     pub error: sqlx::Error,
 }

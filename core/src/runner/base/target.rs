@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 /// DSQL closes connections after [`crate::dialect::DSQL_MAX_CONNECTION_AGE`]; reconnect
 /// well before.
-pub const MAX_CONNECTION_AGE: Duration =
+pub(crate) const MAX_CONNECTION_AGE: Duration =
     Duration::from_secs(crate::dialect::DSQL_MAX_CONNECTION_AGE.as_secs() * 5 / 6);
 
 /// A database to migrate.
@@ -38,7 +38,7 @@ pub enum Target {
 impl Target {
     /// A PostgreSQL database at `url` run under `dialect`'s rules: DSQL's emulated there,
     /// or plain PostgreSQL (the scratch databases of verify, drift and import).
-    pub fn emulating(dialect: crate::dialect::Dialect, url: &str) -> Target {
+    pub(crate) fn emulating(dialect: crate::dialect::Dialect, url: &str) -> Target {
         match dialect {
             crate::dialect::Dialect::Dsql => Target::DsqlEmulated {
                 url: url.to_owned(),
@@ -61,7 +61,7 @@ impl Target {
     }
 
     /// Whether async jobs are real (DSQL) and must be awaited with `sys.wait_for_job`.
-    pub fn has_jobs(&self) -> bool {
+    pub(crate) fn has_jobs(&self) -> bool {
         #[cfg(feature = "dsql")]
         if matches!(self, Target::Dsql { .. }) {
             return true;
@@ -71,7 +71,7 @@ impl Target {
 
     /// Whether server sessions can be observed and cancelled (`pg_stat_activity`,
     /// `pg_cancel_backend`): PostgreSQL, emulated DSQL included; not Aurora DSQL.
-    pub fn has_sessions(&self) -> bool {
+    pub(crate) fn has_sessions(&self) -> bool {
         matches!(self, Target::Postgres { .. } | Target::DsqlEmulated { .. })
     }
 
@@ -238,12 +238,12 @@ pub struct Session {
 
 impl Session {
     /// As the history records it: `pid@backend_start`.
-    pub fn to_record(&self) -> String {
+    pub(crate) fn to_record(&self) -> String {
         format!("{}@{}", self.pid, self.started)
     }
 
     /// Reads [`Session::to_record`]'s form.
-    pub fn from_record(text: &str) -> Option<Session> {
+    pub(crate) fn from_record(text: &str) -> Option<Session> {
         let (pid, started) = text.split_once('@')?;
         Some(Session {
             pid: pid.parse().ok()?,
@@ -271,7 +271,7 @@ impl Conn {
     }
 
     /// Replaces the connection when it is close to DSQL's 60-minute limit.
-    pub async fn refresh_if_old(&mut self, connector: &Connector) -> Result<(), RunError> {
+    pub(crate) async fn refresh_if_old(&mut self, connector: &Connector) -> Result<(), RunError> {
         if self.opened.elapsed() >= MAX_CONNECTION_AGE {
             let fresh = connector.connect().await?;
             let old = std::mem::replace(self, fresh);

@@ -90,7 +90,7 @@ impl Status {
     }
 
     /// Done, one way or the other.
-    pub fn is_done(self) -> bool {
+    pub(crate) fn is_done(self) -> bool {
         matches!(self, Status::Applied | Status::Marked)
     }
 }
@@ -153,45 +153,35 @@ pub struct Bookkeeping {
 
 impl Bookkeeping {
     /// The history table exists.
-    pub fn has_history(&self) -> bool {
+    pub(crate) fn has_history(&self) -> bool {
         !self.history_columns.is_empty()
-    }
-
-    /// Everything the current release uses is there.
-    pub fn complete(&self) -> bool {
-        self.has_history()
-            && ADDED_HISTORY_COLUMNS
-                .iter()
-                .all(|(c, _)| self.history_columns.contains(*c))
-            && self.lock_columns.contains(LOCK_GENERATION)
-            && self.batches
     }
 }
 
 impl HistoryTable {
     /// `"schema"."table"`.
-    pub fn qualified(&self) -> String {
+    pub(crate) fn qualified(&self) -> String {
         format!("{}.{}", quote(&self.schema), quote(&self.table))
     }
 
     /// `"schema"."table_lock"`.
-    pub fn lock_qualified(&self) -> String {
+    pub(crate) fn lock_qualified(&self) -> String {
         format!("{}.{}", quote(&self.schema), quote(&self.lock_name()))
     }
 
     /// `"schema"."table_batches"`.
-    pub fn batches_qualified(&self) -> String {
+    pub(crate) fn batches_qualified(&self) -> String {
         format!("{}.{}", quote(&self.schema), quote(&self.batches_name()))
     }
 
     /// The names of the bookkeeping tables, in `schema`.
-    pub fn own_tables(&self) -> [String; 3] {
+    pub(crate) fn own_tables(&self) -> [String; 3] {
         crate::project::config::bookkeeping_table_names(&self.table)
     }
 
     /// The bookkeeping tables as the model names tables (`schema.table` outside `public`), to
     /// leave out of what is read from the catalog.
-    pub fn own_model_names(&self) -> [String; 3] {
+    pub(crate) fn own_model_names(&self) -> [String; 3] {
         crate::project::config::bookkeeping_tables(&self.schema, &self.table)
     }
 
@@ -234,7 +224,7 @@ impl HistoryTable {
 
     /// The statements that bring the bookkeeping up to date, each its own transaction on
     /// DSQL: the schema and tables if missing, and the columns earlier releases lacked.
-    pub fn setup_statements(&self, found: &Bookkeeping) -> Vec<String> {
+    pub(crate) fn setup_statements(&self, found: &Bookkeeping) -> Vec<String> {
         let mut out = Vec::new();
         if !found.has_history() || found.lock_columns.is_empty() || !found.batches {
             out.push(format!(
@@ -314,7 +304,7 @@ impl HistoryTable {
         rows.iter().map(read_row).collect()
     }
 
-    /// One row, with every column of the current release (after [`Self::setup_statements`]).
+    /// One row, with every column of the current release (after `Self::setup_statements`).
     pub async fn row(
         &self,
         conn: &mut PgConnection,

@@ -38,7 +38,7 @@ const FENCE_ID: &str = "migrate-fence";
 const WATCH_INTERVAL: Duration = Duration::from_millis(500);
 
 /// Who holds (or waits for) the lock: host, process and a random part.
-pub fn holder_id() -> String {
+pub(crate) fn holder_id() -> String {
     let host = std::env::var("HOSTNAME")
         .ok()
         .filter(|h| !h.is_empty())
@@ -52,7 +52,7 @@ pub fn holder_id() -> String {
 
 /// Proof of holding the lock, checked inside every transaction that writes.
 #[derive(Debug, Clone)]
-pub struct Fence {
+pub(crate) struct Fence {
     table: String,
     holder: String,
     generation: i64,
@@ -85,7 +85,7 @@ impl Fence {
 
     /// The fence checked in a transaction of its own, for work that cannot carry the
     /// check itself (DDL, which commits alone): true while the lock is ours.
-    pub async fn check_alone(&self, conn: &mut PgConnection) -> Result<bool, sqlx::Error> {
+    pub(crate) async fn check_alone(&self, conn: &mut PgConnection) -> Result<bool, sqlx::Error> {
         let mut tx = conn.begin().await?;
         let ours = self.check(&mut tx).await?;
         tx.rollback().await?;
@@ -94,7 +94,7 @@ impl Fence {
 }
 
 /// What keeps a held lock alive: the task (watcher or heartbeat) and what it reports.
-pub struct Keeper {
+pub(crate) struct Keeper {
     lost: Arc<AtomicBool>,
     /// Until when the lock is certainly ours (a lease: last renewal plus the lease).
     valid_until: Option<Arc<Mutex<Instant>>>,
@@ -103,7 +103,7 @@ pub struct Keeper {
 }
 
 /// A held lock; give it up with [`Lock::release`].
-pub enum Lock {
+pub(crate) enum Lock {
     /// Session advisory lock on its own connection.
     Advisory {
         key: i64,
@@ -172,7 +172,7 @@ impl Lock {
 
     /// Fails with `LockLost` unless the fence is still ours, checked now on `conn`: before
     /// work that cannot check it in its own transaction.
-    pub async fn check_now(&self, conn: &mut Conn) -> Result<(), RunError> {
+    pub(crate) async fn check_now(&self, conn: &mut Conn) -> Result<(), RunError> {
         self.confirm(conn).await?;
         match self.fence() {
             Some(fence) => match fence.check_alone(conn.pg()).await {
@@ -354,7 +354,7 @@ async fn renew(
 
 /// Waits for the PostgreSQL advisory lock on a connection of its own (saying whom it waits
 /// for); hold it with [`hold_advisory`] once the bookkeeping tables exist.
-pub async fn advisory_session(
+pub(crate) async fn advisory_session(
     connector: &Connector,
     history: &HistoryTable,
     events: &dyn Fn(Event),
@@ -394,7 +394,7 @@ pub async fn advisory_session(
 /// Holds the advisory lock taken by [`advisory_session`]: takes a new generation (waiting
 /// for a previous holder's open transaction on the fence row), then watches the
 /// connection.
-pub async fn hold_advisory(
+pub(crate) async fn hold_advisory(
     mut conn: Conn,
     key: i64,
     history: &HistoryTable,

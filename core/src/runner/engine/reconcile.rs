@@ -99,11 +99,6 @@ pub enum State {
 }
 
 impl State {
-    /// Applied or marked.
-    pub fn is_done(&self) -> bool {
-        matches!(self, State::Applied { .. })
-    }
-
     /// What the last run left, in words, for a run that resumes.
     pub fn previous(&self) -> Option<String> {
         match self {
@@ -159,14 +154,14 @@ pub enum Action {
         session: Option<String>,
     },
     /// Refused before anything runs: the file changed under what the history says ran
-    /// ([`Reconciled::blocking`] gives the error).
+    /// (`Reconciled::blocking` gives the error).
     Refuse,
 }
 
 impl Action {
     /// The statement a run starts at (a settled or resumed one included), or `None` when
     /// nothing runs.
-    pub fn runs_from(&self) -> Option<usize> {
+    pub(crate) fn runs_from(&self) -> Option<usize> {
         match self {
             Action::Run { from, .. } => Some(*from),
             Action::Settle { statement, .. } | Action::Resume { statement, .. } => Some(*statement),
@@ -237,7 +232,7 @@ pub struct Reconciled<'a> {
 impl Reconciled<'_> {
     /// What stops a run before anything runs: an edited migration (applied, or the part of
     /// one that ran), or history the folder does not know.
-    pub fn blocking(&self, origin: &str) -> Option<RunError> {
+    pub(crate) fn blocking(&self, origin: &str) -> Option<RunError> {
         for e in &self.entries {
             let m = e.migration;
             match &e.state {
@@ -271,7 +266,7 @@ impl Reconciled<'_> {
     }
 
     /// The migrations a run would work on, in order.
-    pub fn to_run(&self) -> impl Iterator<Item = &Entry<'_>> {
+    pub(crate) fn to_run(&self) -> impl Iterator<Item = &Entry<'_>> {
         self.entries
             .iter()
             .filter(|e| e.action.runs_from().is_some())

@@ -59,7 +59,7 @@ impl Transition {
     }
 
     /// Statements before `to` are done; the migration is applied when that is all of them.
-    pub fn advance(to: usize, total: usize) -> Transition {
+    pub(crate) fn advance(to: usize, total: usize) -> Transition {
         let status = if to >= total {
             Status::Applied
         } else {

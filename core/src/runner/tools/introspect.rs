@@ -79,7 +79,7 @@ pub enum UnmodelledKind {
 impl Unmodelled {
     /// Whether the model holds it, so that comparing schemas compares it (a column's type
     /// or default); otherwise it goes unseen by a comparison and must be listed.
-    pub fn is_compared(&self) -> bool {
+    pub(crate) fn is_compared(&self) -> bool {
         matches!(
             self.kind,
             UnmodelledKind::DefinedType { .. } | UnmodelledKind::Sequence { .. }
@@ -152,7 +152,7 @@ impl Introspected {
     /// Leaves out of the schema the indexes it holds only in part (expression keys, a
     /// WHERE, another method), so that nothing is built or dropped from a wrong picture of
     /// them; they stay listed in [`Introspected::unmodelled`].
-    pub fn without_partial_indexes(mut self) -> Introspected {
+    pub(crate) fn without_partial_indexes(mut self) -> Introspected {
         for u in &self.unmodelled {
             if let (Some(table), UnmodelledKind::PartialIndex(index)) = (&u.table, &u.kind)
                 && let Some(t) = self.schema.tables.get_mut(table)

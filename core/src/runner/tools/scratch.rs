@@ -170,7 +170,7 @@ pub async fn replay_each(
 /// statements `generate` would write for it from nothing, run by the runner under
 /// `dialect`'s rules, and reads it back: the snapshot in the catalog's own spelling, to
 /// compare with the replay catalog with catalog.
-pub async fn rebuild_as_snapshot(
+pub(crate) async fn rebuild_as_snapshot(
     url: &str,
     dialect: crate::dialect::Dialect,
     replayed: &Introspected,
@@ -247,7 +247,7 @@ fn creation_statements(
 /// The application's schemas on `conn`: every schema holding tables or enums apart from
 /// PostgreSQL's own, the history's and drizzle-kit's, read into the model without the
 /// history's tables and the indexes the model holds only in part.
-pub async fn read_application(
+pub(crate) async fn read_application(
     conn: &mut PgConnection,
     history: &HistoryTable,
 ) -> Result<Introspected, RunError> {
@@ -271,7 +271,7 @@ pub async fn application_namespaces(
         .map_err(|e| RunError::db("reading the catalog", e))
 }
 
-/// [`read_application`] for the schemas `namespaces`.
+/// `read_application` for the schemas `namespaces`.
 pub async fn read_schemas(
     conn: &mut PgConnection,
     namespaces: &[String],

@@ -28,7 +28,7 @@ pub(super) struct WalkSql {
     pub(super) statement: String,
     pub(super) joiner: &'static str,
     pub(super) table: String,
-    /// The bytes of row `s` (see [`row_size`]).
+    /// The bytes of row `s` (see [`super::catalog::row_size`]).
     pub(super) size: String,
     pub(super) batch_rows: usize,
 }

@@ -29,7 +29,7 @@ const BUILDERS: &[(&str, &str)] = &[
         "the history and lease tables and their rows",
     ),
     (
-        "core/src/runner/engine/state.rs",
+        "core/src/runner/engine/record.rs",
         "a history row written with its values as literals, in the statement's own transaction",
     ),
     ("core/src/runner/engine/lock.rs", "the migration lock"),

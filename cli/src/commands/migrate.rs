@@ -7,7 +7,7 @@ use crate::output::{CliError, Done, Format, Report, emit};
 use serde::Serialize;
 use std::time::Duration;
 use tablewright_core::project::folder::MigrationFolder;
-use tablewright_core::runner::PlannedMigration;
+use tablewright_core::runner::DryRunMigration;
 use tablewright_core::runner::permissions::{ApplyOptions, PermissionsReport};
 use tablewright_core::runner::{MigrationSet, Migrator, MigratorOptions, RunError};
 
@@ -115,7 +115,7 @@ pub struct MigrateReport {
     /// Migrations already applied before this run.
     pub already_applied: usize,
     /// `--dry-run`: each migration to run, its statements and how each runs.
-    pub pending: Vec<PlannedMigration>,
+    pub pending: Vec<DryRunMigration>,
     /// What converging on the permissions file did; null when there is none, with
     /// `--no-permissions`, and in a dry run.
     pub permissions: Option<PermissionsReport>,

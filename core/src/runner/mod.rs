@@ -22,7 +22,7 @@ pub use base::event::{Event, SampleRows};
 pub use base::failpoint::configure_from_env as configure_failpoints_from_env;
 pub use base::retry::RetryPolicy;
 pub use base::target::{Conn, Connector, Target, redact_url};
-pub use engine::dry_run::{PlannedMigration, PlannedStatement};
+pub use engine::dry_run::{DryRunMigration, DryRunStatement};
 pub use engine::history::{HistoryRow, HistoryTable, Status};
 pub use engine::reconcile::{State, reconcile};
 pub use engine::{

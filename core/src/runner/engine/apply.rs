@@ -1,4 +1,6 @@
-//! The two ways a statement is applied exactly once, shared by both dialects:
+//! What both dialects share: where a run starts ([`Migrator::start`]: the statement the
+//! last run left in flight is settled first), and the two ways a statement is applied
+//! exactly once:
 //!
 //! * [`Migrator::commit_with_cursor`]: statements that can share a transaction with the
 //!   history write (data changes under DSQL's rules; every transactional statement on
@@ -16,12 +18,13 @@
 use super::Migrator;
 use super::input::Work;
 use super::lock::Lock;
-use super::state::{Transition, WriteError, row_written, write_failed};
+use super::reconcile::Action;
+use super::record::{RecordError, Transition, row_written, write_failed};
 use crate::runner::base::error::RunError;
 use crate::runner::base::event::Event;
 use crate::runner::base::failpoint;
 use crate::runner::base::retry;
-use crate::runner::base::target::Conn;
+use crate::runner::base::target::{Conn, Session};
 use crate::sql::statement;
 use sqlx::{AssertSqlSafe, Connection as _, Row as _};
 use std::ops::Range;
@@ -36,24 +39,89 @@ enum TxError {
     /// The database refused the commit (a deferred constraint, a conflict).
     Commit(sqlx::Error),
     /// The history write did not land.
-    Write(WriteError),
+    Write(RecordError),
     /// The transaction changed more rows than DSQL allows (the emulation counts them).
     RowLimit(usize, i64),
 }
 
-impl From<WriteError> for TxError {
-    fn from(e: WriteError) -> Self {
+impl From<RecordError> for TxError {
+    fn from(e: RecordError) -> Self {
         TxError::Write(e)
     }
 }
 
 impl From<sqlx::Error> for TxError {
     fn from(e: sqlx::Error) -> Self {
-        TxError::Write(WriteError::Db(e))
+        TxError::Write(RecordError::Db(e))
     }
 }
 
 impl Migrator {
+    /// Where a run of `work` starts, the same for both dialects: announces the migration,
+    /// then, when the last run left a statement in flight, waits out the session that ran
+    /// it and settles its outcome from the catalog (a directive resumes after its last
+    /// committed batch instead). Returns the first statement to run and the cursor the
+    /// history row holds (`None`: no row yet).
+    pub(crate) async fn start(
+        &self,
+        conn: &mut Conn,
+        lock: &Lock,
+        work: &Work<'_>,
+        events: &dyn Fn(Event),
+    ) -> Result<(usize, Option<usize>), RunError> {
+        let m = work.m;
+        let total = m.statements.len();
+        let from = work
+            .action
+            .runs_from()
+            .expect("only migrations with something to run are applied");
+        events(Event::MigrationStarted {
+            tag: m.tag.clone(),
+            statements: total,
+            resume_from: from,
+            previous: work.state.previous(),
+        });
+        let cursor = work.row.as_ref().map(|r| r.cursor());
+        let (Action::Settle {
+            statement: next,
+            session,
+        }
+        | Action::Resume {
+            statement: next,
+            session,
+        }) = &work.action
+        else {
+            return Ok((from, cursor));
+        };
+        let session = session.as_deref().and_then(Session::from_record);
+        if !self
+            .settle(conn, work, *next, session.as_ref(), events)
+            .await?
+        {
+            return Ok((from, cursor));
+        }
+        // What it built must be valid (an index job may have failed, or still run).
+        self.ensure_index_valid(conn, lock, work, *next, events)
+            .await?;
+        self.record(
+            conn,
+            lock,
+            m,
+            &work.hashes,
+            cursor,
+            &Transition::advance(next + 1, total),
+        )
+        .await?;
+        events(Event::StatementDone {
+            tag: m.tag.clone(),
+            number: next + 1,
+            total,
+            elapsed_ms: 0,
+            note: Some("took effect before the interruption"),
+        });
+        Ok((next + 1, Some(next + 1)))
+    }
+
     /// The SQL sent for a statement: DSQL syntax translated when emulating on PostgreSQL.
     pub(crate) fn sql_for_target(&self, statement: &str) -> String {
         if self.target().translates() {
@@ -125,9 +193,9 @@ impl Migrator {
             };
             let (error, statement) = match attempt {
                 Ok(took) => return Ok(took),
-                Err(TxError::Write(WriteError::Db(e))) => (e, None),
+                Err(TxError::Write(RecordError::Db(e))) => (e, None),
                 // Our own commit, landed just before a lost connection, moved the row.
-                Err(TxError::Write(WriteError::Moved))
+                Err(TxError::Write(RecordError::Moved))
                     if failures > 0 && landed(self.read_row(conn, &m.tag).await?.as_ref()) =>
                 {
                     return Ok(Vec::new());
@@ -255,10 +323,10 @@ impl Migrator {
                     // may only do holding the lock. Asked apart (this transaction is over),
                     // so that a lost lock is said as such.
                     let failed = write_failed(e);
-                    if let (WriteError::Moved, Some(f)) = (&failed, fence) {
+                    if let (RecordError::Moved, Some(f)) = (&failed, fence) {
                         sqlx::raw_sql("ROLLBACK").execute(&mut *c).await?;
                         if !f.check_alone(&mut *c).await? {
-                            return Err(TxError::Write(WriteError::LockLost));
+                            return Err(TxError::Write(RecordError::LockLost));
                         }
                     }
                     return Err(TxError::Write(failed));
@@ -278,7 +346,7 @@ impl Migrator {
                     })
                     .transpose()?;
                 if !f.holds(read) {
-                    return Err(TxError::Write(WriteError::LockLost));
+                    return Err(TxError::Write(RecordError::LockLost));
                 }
             }
             row_written(Ok(written.len() as u64))?;

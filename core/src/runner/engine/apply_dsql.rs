@@ -6,12 +6,11 @@
 use super::Migrator;
 use super::input::Work;
 use super::lock::Lock;
-use super::reconcile::Action;
-use super::state::Transition;
+use super::record::Transition;
 use crate::runner::base::error::RunError;
 use crate::runner::base::event::Event;
 use crate::runner::base::failpoint;
-use crate::runner::base::target::{Conn, Session};
+use crate::runner::base::target::Conn;
 use crate::sql::statement::{self, StatementKind};
 use std::time::Instant;
 
@@ -26,54 +25,7 @@ impl Migrator {
     ) -> Result<(), RunError> {
         let m = work.m;
         let total = m.statements.len();
-        let mut from = work
-            .action
-            .runs_from()
-            .expect("only migrations with something to run are applied");
-        events(Event::MigrationStarted {
-            tag: m.tag.clone(),
-            statements: total,
-            resume_from: from,
-            previous: work.state.previous(),
-        });
-        let mut cursor = work.row.as_ref().map(|r| r.cursor());
-        if let Action::Settle {
-            statement: next,
-            session,
-        }
-        | Action::Resume {
-            statement: next,
-            session,
-        } = &work.action
-        {
-            let session = session.as_deref().and_then(Session::from_record);
-            if self
-                .settle(conn, work, *next, session.as_ref(), events)
-                .await?
-            {
-                // What it built must be valid (an index job may have failed, or still run).
-                self.ensure_index_valid(conn, lock, work, *next, events)
-                    .await?;
-                self.record(
-                    conn,
-                    lock,
-                    m,
-                    &work.hashes,
-                    cursor,
-                    &Transition::advance(next + 1, total),
-                )
-                .await?;
-                events(Event::StatementDone {
-                    tag: m.tag.clone(),
-                    number: next + 1,
-                    total,
-                    elapsed_ms: 0,
-                    note: Some("took effect before the interruption"),
-                });
-                from = next + 1;
-                cursor = Some(from);
-            }
-        }
+        let (from, mut cursor) = self.start(conn, lock, work, events).await?;
         if cursor.is_none() {
             self.record(
                 conn,

@@ -7,11 +7,10 @@
 use super::Migrator;
 use super::input::Work;
 use super::lock::Lock;
-use super::reconcile::Action;
-use super::state::Transition;
+use super::record::Transition;
 use crate::runner::base::error::RunError;
 use crate::runner::base::event::Event;
-use crate::runner::base::target::{Conn, Session};
+use crate::runner::base::target::Conn;
 use crate::runner::{base::failpoint, base::retry};
 use crate::sql::statement;
 use sqlx::{AssertSqlSafe, Connection as _};
@@ -28,54 +27,7 @@ impl Migrator {
     ) -> Result<(), RunError> {
         let m = work.m;
         let total = m.statements.len();
-        let mut i = work
-            .action
-            .runs_from()
-            .expect("only migrations with something to run are applied");
-        events(Event::MigrationStarted {
-            tag: m.tag.clone(),
-            statements: total,
-            resume_from: i,
-            previous: work.state.previous(),
-        });
-        let mut cursor = work.row.as_ref().map(|r| r.cursor());
-        if let Action::Settle {
-            statement: next,
-            session,
-        }
-        | Action::Resume {
-            statement: next,
-            session,
-        } = &work.action
-        {
-            let session = session.as_deref().and_then(Session::from_record);
-            if self
-                .settle(conn, work, *next, session.as_ref(), events)
-                .await?
-            {
-                // What it built must be valid (an index job may have failed, or still run).
-                self.ensure_index_valid(conn, lock, work, *next, events)
-                    .await?;
-                self.record(
-                    conn,
-                    lock,
-                    m,
-                    &work.hashes,
-                    cursor,
-                    &Transition::advance(next + 1, total),
-                )
-                .await?;
-                events(Event::StatementDone {
-                    tag: m.tag.clone(),
-                    number: next + 1,
-                    total,
-                    elapsed_ms: 0,
-                    note: Some("took effect before the interruption"),
-                });
-                i = next + 1;
-                cursor = Some(i);
-            }
-        }
+        let (mut i, mut cursor) = self.start(conn, lock, work, events).await?;
         if i >= total {
             if work.row.as_ref().is_none_or(|r| !r.status.is_done()) {
                 self.commit_with_cursor(
@@ -158,7 +110,7 @@ impl Migrator {
                     .pg()
                     .begin()
                     .await
-                    .map_err(super::state::WriteError::Db)?;
+                    .map_err(super::record::RecordError::Db)?;
                 for (k, w) in works.iter().enumerate() {
                     let expected = w.row.as_ref().map(|r| r.cursor());
                     self.write_in(
@@ -176,13 +128,13 @@ impl Migrator {
                             .await
                         {
                             failed = Some((k, j, e));
-                            return Err(super::state::WriteError::Db(sqlx::Error::Protocol(
+                            return Err(super::record::RecordError::Db(sqlx::Error::Protocol(
                                 "statement failed".into(),
                             )));
                         }
                     }
                 }
-                tx.commit().await.map_err(super::state::WriteError::Db)
+                tx.commit().await.map_err(super::record::RecordError::Db)
             }
             .await;
             let error = match (attempt, failed) {
@@ -208,7 +160,7 @@ impl Migrator {
                     .await?;
                     return Err(RunError::statement(w.m, j, 0, e));
                 }
-                (Err(_), Some((_, _, e))) | (Err(super::state::WriteError::Db(e)), None) => e,
+                (Err(_), Some((_, _, e))) | (Err(super::record::RecordError::Db(e)), None) => e,
                 (Err(w), None) => return Err(w.into_run_error(works[0].m, "recording progress")),
             };
             if let Some(wait) =

@@ -12,7 +12,7 @@ use serde::Serialize;
 /// One statement of a dry run.
 #[derive(Debug, Clone, Serialize)]
 #[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
-pub struct PlannedStatement {
+pub struct DryRunStatement {
     /// 1-based.
     pub number: usize,
     /// The SQL as it will be sent.
@@ -24,7 +24,7 @@ pub struct PlannedStatement {
 /// One migration of a dry run.
 #[derive(Debug, Clone, Serialize)]
 #[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
-pub struct PlannedMigration {
+pub struct DryRunMigration {
     /// The migration's journal tag (`0003_add_books`).
     pub tag: String,
     /// Its state now.
@@ -32,12 +32,12 @@ pub struct PlannedMigration {
     /// First statement to run (0-based; more than 0 when a run resumes).
     pub resume_from: usize,
     /// Its statements from there.
-    pub statements: Vec<PlannedStatement>,
+    pub statements: Vec<DryRunStatement>,
 }
 
 impl Migrator {
     /// What `migrate` would do, changing nothing.
-    pub async fn plan(&self) -> Result<Vec<PlannedMigration>, RunError> {
+    pub async fn plan(&self) -> Result<Vec<DryRunMigration>, RunError> {
         let mut conn = self.connector.connect().await?;
         let rows = self.history_rows(&mut conn).await?;
         // What drizzle-kit applied is recorded, not run, as `migrate` would do.
@@ -60,7 +60,7 @@ impl Migrator {
         Ok(works.iter().map(|w| self.plan_one(w)).collect())
     }
 
-    fn plan_one(&self, work: &Work<'_>) -> PlannedMigration {
+    fn plan_one(&self, work: &Work<'_>) -> DryRunMigration {
         let m = work.m;
         let from = work
             .action
@@ -86,10 +86,10 @@ impl Migrator {
                     }
                     _ => {}
                 }
-                PlannedStatement { number: i + 1, sql: self.sql_for_target(s), how }
+                DryRunStatement { number: i + 1, sql: self.sql_for_target(s), how }
             })
             .collect();
-        PlannedMigration {
+        DryRunMigration {
             tag: m.tag.clone(),
             state: work.state.clone(),
             resume_from: from,

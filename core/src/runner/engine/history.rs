@@ -2,7 +2,7 @@
 //! statement):
 //!
 //! * `<table>`: one row per migration, the recorded state machine (see
-//!   [`super::state`]): status, the cursor (statements done), the SHA-256 of every statement
+//!   [`super::record`]): status, the cursor (statements done), the SHA-256 of every statement
 //!   already executed, the failure of a statement, the session running one.
 //! * `<table>_lock`: one row, the migration lock: holder, lease expiry and a generation that
 //!   grows with every acquisition (the fencing token every write checks).

@@ -5,7 +5,7 @@
 //! * [`reconcile`](mod@reconcile) is the one policy: from the local migrations and the history it decides
 //!   the state of every migration; `migrate`, `--dry-run`, `status`, `verify` and
 //!   `mark-applied` all use it.
-//! * The history is a recorded state machine ([`state`]): every state is written before
+//! * The history is a recorded state machine ([`record`]): every state is written before
 //!   it is entered, each write checked against the lock's fence ([`lock`]).
 //! * Statements that can share a transaction with the history write commit together with
 //!   it; those that cannot are recorded as executing first and, if their outcome is
@@ -30,7 +30,7 @@ mod lock;
 mod outcome;
 pub mod permissions;
 pub mod reconcile;
-mod state;
+mod record;
 mod walk;
 
 use crate::runner::base::error::RunError;
@@ -42,9 +42,9 @@ use crate::runner::source::{LocalMigration, MigrationSet};
 use history::{Bookkeeping, HistoryRow, HistoryTable};
 use lock::Lock;
 use reconcile::{Action, State, reconcile};
+use record::Transition;
 use serde::Serialize;
 use sqlx::AssertSqlSafe;
-use state::Transition;
 use std::time::{Duration, Instant};
 
 /// SQL that makes a PostgreSQL database reject what Aurora DSQL rejects, for test suites

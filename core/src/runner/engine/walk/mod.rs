@@ -28,7 +28,7 @@ use crate::runner::base::target::Conn;
 use crate::runner::engine::Migrator;
 use crate::runner::engine::input::Work;
 use crate::runner::engine::lock::Lock;
-use crate::runner::engine::state::{Transition, WriteError, check_fence};
+use crate::runner::engine::record::{RecordError, Transition, check_fence};
 use crate::runner::source::LocalMigration;
 use crate::sql::directive::{BackfillDirective, CopyDirective, Directive};
 use crate::sql::ident::quote_table;
@@ -283,7 +283,7 @@ impl Migrator {
             let attempt = self.batch_once(conn.pg(), lock, walk, &range, recopy).await;
             let error = match attempt {
                 Ok(done) => return Ok(done),
-                Err(WriteError::Db(e)) => e,
+                Err(RecordError::Db(e)) => e,
                 Err(other) => {
                     return Err(Walked::Run(
                         other.into_run_error(work.m, "recording a batch"),
@@ -332,7 +332,7 @@ impl Migrator {
         walk: &Walk<'_>,
         range: &Range,
         recopy: Option<&str>,
-    ) -> Result<Option<(Vec<String>, u64)>, WriteError> {
+    ) -> Result<Option<(Vec<String>, u64)>, RecordError> {
         let history = &self.options.history;
         let mut tx = c.begin_with(self.batch_begin()).await?;
         check_fence(&mut tx, lock.fence()).await?;
@@ -362,7 +362,7 @@ impl Migrator {
             }
         };
         if cursor != Some(start) {
-            return Err(WriteError::Moved);
+            return Err(RecordError::Moved);
         }
         let mut found = self
             .find_batch(&mut tx, walk, range, walk.sql.batch_rows)
@@ -485,7 +485,7 @@ impl Migrator {
             let mut tx = c.begin().await?;
             match check_fence(&mut tx, lock.fence()).await {
                 Ok(()) => {}
-                Err(WriteError::Db(e)) => return Err(e),
+                Err(RecordError::Db(e)) => return Err(e),
                 Err(_) => return Ok(false),
             }
             body(&mut tx).await?;
@@ -496,7 +496,7 @@ impl Migrator {
         match result {
             Ok(true) => Ok(()),
             Ok(false) => Err(Walked::Run(
-                WriteError::LockLost.into_run_error(m, "copying a changed range again"),
+                RecordError::LockLost.into_run_error(m, "copying a changed range again"),
             )),
             Err(e) => Err(Walked::Rows(e.error)),
         }

@@ -1,5 +1,8 @@
-//! The recorded state machine. Every state a migration can be in (see [`super::reconcile`](mod@super::reconcile))
-//! is written to its history row before the runner enters it:
+//! The recorded state machine: each [`Transition`] of a history row's [`Status`] is written
+//! before the runner enters the state it leads to. (Three words, three things: the
+//! row's `Status` is what the history table holds; a `Transition` moves it, here; the
+//! `State` of a migration is what [`super::reconcile`](mod@super::reconcile) makes of the
+//! row and the file together.)
 //!
 //! ```text
 //! (no row) ─start─▶ running@k ─executing─▶ executing@k ─advance─▶ running@k+1 … ─advance─▶ applied
@@ -127,7 +130,7 @@ struct Write<'a> {
 }
 
 #[derive(Debug)]
-pub(crate) enum WriteError {
+pub(crate) enum RecordError {
     /// The database failed.
     Db(sqlx::Error),
     /// The fence says another runner holds the lock now.
@@ -136,21 +139,21 @@ pub(crate) enum WriteError {
     Moved,
 }
 
-impl From<sqlx::Error> for WriteError {
+impl From<sqlx::Error> for RecordError {
     fn from(e: sqlx::Error) -> Self {
-        WriteError::Db(e)
+        RecordError::Db(e)
     }
 }
 
-impl WriteError {
+impl RecordError {
     pub(crate) fn into_run_error(self, m: &LocalMigration, doing: &str) -> RunError {
         match self {
-            WriteError::Db(e) => RunError::db(&format!("{}: {doing}", m.tag), e),
-            WriteError::LockLost => RunError::LockLost(format!(
+            RecordError::Db(e) => RunError::db(&format!("{}: {doing}", m.tag), e),
+            RecordError::LockLost => RunError::LockLost(format!(
                 "another runner took it over before {} could record progress",
                 m.tag
             )),
-            WriteError::Moved => RunError::LockLost(format!(
+            RecordError::Moved => RunError::LockLost(format!(
                 "the history row of {} changed under this run, so another runner is at work",
                 m.tag
             )),
@@ -277,21 +280,21 @@ impl HistoryWrite {
 
 /// What a history write's outcome says: one row moved, or the row was not where this run
 /// left it (another runner moved it, or created it first).
-pub(crate) fn row_written(result: Result<u64, sqlx::Error>) -> Result<(), WriteError> {
+pub(crate) fn row_written(result: Result<u64, sqlx::Error>) -> Result<(), RecordError> {
     match result {
         Ok(1) => Ok(()),
-        Ok(_) => Err(WriteError::Moved),
+        Ok(_) => Err(RecordError::Moved),
         Err(e) => Err(write_failed(e)),
     }
 }
 
 /// A history write the database refused: a new row whose tag exists was created first by
 /// another runner.
-pub(crate) fn write_failed(e: sqlx::Error) -> WriteError {
+pub(crate) fn write_failed(e: sqlx::Error) -> RecordError {
     if retry::sqlstate(&e).as_deref() == Some("23505") {
-        WriteError::Moved
+        RecordError::Moved
     } else {
-        WriteError::Db(e)
+        RecordError::Db(e)
     }
 }
 
@@ -299,9 +302,9 @@ pub(crate) fn write_failed(e: sqlx::Error) -> WriteError {
 pub(crate) async fn check_fence(
     c: &mut PgConnection,
     fence: Option<&Fence>,
-) -> Result<(), WriteError> {
+) -> Result<(), RecordError> {
     match fence {
-        Some(f) if !f.check(c).await? => Err(WriteError::LockLost),
+        Some(f) if !f.check(c).await? => Err(RecordError::LockLost),
         _ => Ok(()),
     }
 }
@@ -317,7 +320,7 @@ impl Migrator {
         hashes: &[String],
         expected: Option<usize>,
         t: &Transition,
-    ) -> Result<(), WriteError> {
+    ) -> Result<(), RecordError> {
         check_fence(c, fence).await?;
         self.write_row(c, m, hashes, expected, t).await
     }
@@ -331,7 +334,7 @@ impl Migrator {
         hashes: &[String],
         expected: Option<usize>,
         t: &Transition,
-    ) -> Result<(), WriteError> {
+    ) -> Result<(), RecordError> {
         let write = HistoryWrite::new(m, hashes, expected, t);
         let mut query = sqlx::query(AssertSqlSafe(
             write.sql(&self.options.history.qualified(), false),
@@ -429,17 +432,17 @@ impl Migrator {
                         .await?;
                 }
                 tx.commit().await?;
-                Ok::<(), WriteError>(())
+                Ok::<(), RecordError>(())
             }
             .await;
             let error = match attempt {
                 Ok(()) => return Ok(()),
-                Err(WriteError::Db(e)) => e,
+                Err(RecordError::Db(e)) => e,
                 Err(other) => {
                     // A write that found the row already moved may be our own, committed
                     // just before a lost connection: read it back.
                     if failures > 0
-                        && matches!(other, WriteError::Moved)
+                        && matches!(other, RecordError::Moved)
                         && self.landed(conn, writes).await?
                     {
                         return Ok(());

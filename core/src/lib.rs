@@ -10,9 +10,10 @@
 //! 4. [`schema`]: the attribute [`schema::grammar`] shared by the derive and the CLI
 //!    [`schema::scan`]ner, SQL [`schema::types`], the [`schema::model`], the desired schema
 //!    of a source tree, and [`schema::compare`]ing schemas;
-//! 5. [`compile`]: the [`compile::diff`] engine (snapshot → operations), the
-//!    [`compile::plan`]ner that renders SQL, table [`compile::recreate`]ion, warnings, and
-//!    the permissions file;
+//! 5. [`compile`]: the [`compile::diff`] engine (snapshot → [`compile::ops`]), the
+//!    [`compile::plan`]ner that decides how each runs on the dialect, the DDL
+//!    [`compile::write`]r that turns the decisions into SQL, table rebuilds
+//!    ([`compile::recreate`]), warnings, and the permissions file;
 //! 6. [`project`]: the config, the migrations folder with its journal, snapshots and hashes,
 //!    and all-or-nothing file writes;
 //! 7. [`generate`] ties the stages before it together; with the `runner` feature, [`runner`]

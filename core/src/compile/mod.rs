@@ -1,5 +1,6 @@
-//! From the desired schema to SQL: the diff engine, the planner (which reads the
-//! [`crate::dialect`] rules), table recreation, warnings, and the permissions file.
+//! From the desired schema to SQL: the diff engine (snapshot and structs → [`ops`]), the
+//! planner (which decides from the [`crate::dialect`] rules), the DDL writer (decisions →
+//! SQL text), table rebuilds, warnings, and the permissions file.
 
 pub mod diff;
 #[cfg(test)]

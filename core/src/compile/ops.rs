@@ -1,6 +1,6 @@
 //! The operation vocabulary: one dialect-neutral schema change each, what the diff
-//! ([`crate::compile::diff`]) decides and the planner ([`crate::compile::plan`]) turns into
-//! SQL for a dialect.
+//! ([`crate::compile::diff`]) finds, the planner ([`crate::compile::plan`]) decides how to
+//! carry out on a dialect, and the writer ([`crate::compile::write`]) spells in SQL.
 
 use crate::dialect::ChangeKind;
 use crate::schema::model::{

@@ -22,6 +22,7 @@ pub(crate) fn normalize_default(default: &str) -> String {
         && literal.bytes.start == 0
         && string_literal(literal).is_some()
         && cast.token == Token::DoubleColon
+        && cast.bytes.start == literal.bytes.end
     {
         return d[..literal.bytes.end].to_owned();
     }
@@ -741,47 +742,22 @@ fn objects(t: &Table) -> BTreeMap<(ObjectKind, String), String> {
 /// `None` for any other CHECK. Checks are otherwise compared by name (PostgreSQL rewrites
 /// their text), but these must hold the same values.
 pub(crate) fn in_list_values(expression: &str) -> Option<Vec<String>> {
-    let words = crate::sql::tokens::significant(expression);
-    // Outer parentheses, as PostgreSQL prints a CHECK, say nothing.
-    let mut words = words.as_slice();
-    while let [open, inner @ .., close] = words
-        && open.token == Token::LParen
-        && close.token == Token::RParen
-    {
-        words = inner;
+    let mut text = expression.trim();
+    while let Some(inner) = text.strip_prefix('(').and_then(|t| t.strip_suffix(')')) {
+        text = inner.trim();
     }
-    let [
-        column,
-        eq,
-        any,
-        open,
-        array,
-        bracket,
-        values @ ..,
-        close_bracket,
-        close,
-    ] = words
-    else {
-        return None;
-    };
-    let column_ok = matches!(column.token, Token::Word(_));
-    if !(column_ok
-        && eq.token == Token::Eq
-        && any.is_word("ANY")
-        && open.token == Token::LParen
-        && array.is_word("ARRAY")
-        && bracket.token == Token::LBracket
-        && close_bracket.token == Token::RBracket
-        && close.token == Token::RParen)
-    {
+    let (column, list) = text.split_once(" = ANY (ARRAY[")?;
+    let list = list.strip_suffix("])")?;
+    if column.trim().is_empty() || column.contains(' ') && !column.starts_with('"') {
         return None;
     }
-    // `'a'::text, 'b'::text`: each value a literal, cast to text or not.
-    let mut out = Vec::new();
-    let mut rest = values;
+    // `'a'::text, 'b'::text`: each value a string literal, cast to text or not.
+    let mut values = Vec::new();
+    let words = crate::sql::tokens::significant(list);
+    let mut rest = words.as_slice();
     loop {
         let (value, after) = rest.split_first()?;
-        out.push(string_literal(value)?.to_owned());
+        values.push(string_literal(value)?.to_owned());
         rest = match after {
             [cast, text, tail @ ..] if cast.token == Token::DoubleColon && text.is_word("text") => {
                 tail
@@ -789,7 +765,7 @@ pub(crate) fn in_list_values(expression: &str) -> Option<Vec<String>> {
             _ => after,
         };
         match rest.split_first() {
-            None => return Some(out),
+            None => return Some(values),
             Some((comma, tail)) if comma.token == Token::Comma => rest = tail,
             Some(_) => return None,
         }
@@ -1031,6 +1007,7 @@ mod tests {
         // `\'` and kept the cast).
         assert_eq!(normalize_default(r"E'it\'s\\'::text"), r"E'it\'s\\'");
         assert_eq!(normalize_default("'a' || 'b'::text"), "'a' || 'b'::text");
+        assert_eq!(normalize_default("'a' ::text"), "'a' ::text");
     }
 
     #[test]
@@ -1044,13 +1021,19 @@ mod tests {
             in_list_values(r#""Mood" = ANY (ARRAY[E'x\\y'::text, 'z'])"#),
             Some(vec![r"x\y".to_owned(), "z".to_owned()])
         );
+        // The column is what PostgreSQL prints before ` = ANY`: an expression too.
+        assert_eq!(
+            in_list_values("(lower(code) = ANY (ARRAY['a'::text, 'b'::text]))"),
+            Some(vec!["a".to_owned(), "b".to_owned()])
+        );
         for other in [
             "status = ANY (ARRAY['a'::text]) OR true",
+            "status=ANY(ARRAY['a'::text])",
             "status = ANY (ARRAY['a'::character varying])",
             "status = ANY (ARRAY[lower('a')])",
             "status <> ANY (ARRAY['a'::text])",
             "status = ANY (ARRAY['a'::text, ])",
-            "(a + b) = ANY (ARRAY['a'::text])",
+            "a + b = ANY (ARRAY['a'::text])",
         ] {
             assert_eq!(in_list_values(other), None, "{other}");
         }

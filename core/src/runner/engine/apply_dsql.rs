@@ -15,7 +15,7 @@ use crate::sql::statement::{self, StatementKind};
 use std::time::Instant;
 
 impl Migrator {
-    /// Runs `work` from where its state says, under DSQL's rules.
+    /// Runs `work` from where its action says, under DSQL's rules.
     pub(crate) async fn apply_dsql(
         &self,
         conn: &mut Conn,

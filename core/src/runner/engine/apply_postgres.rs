@@ -17,7 +17,7 @@ use sqlx::{AssertSqlSafe, Connection as _};
 use std::time::Instant;
 
 impl Migrator {
-    /// Runs `work` from where its state says, on PostgreSQL.
+    /// Runs `work` from where its action says, on PostgreSQL.
     pub(crate) async fn apply_postgres(
         &self,
         conn: &mut Conn,

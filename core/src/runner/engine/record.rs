@@ -119,7 +119,6 @@ impl Transition {
     }
 }
 
-/// Why a write did not land.
 /// One history write: the migration, its statement hashes, the statement its row must be
 /// at (`None`: no row yet), and the transition.
 struct Write<'a> {
@@ -129,6 +128,7 @@ struct Write<'a> {
     t: Transition,
 }
 
+/// Why a history write did not land.
 #[derive(Debug)]
 pub(crate) enum RecordError {
     /// The database failed.

@@ -16,9 +16,8 @@ use std::time::{Duration, Instant};
 use tablewright_core::project::hash;
 use tablewright_core::project::journal::{Journal, JournalEntry};
 use tablewright_core::project::snapshot::to_pretty_json;
-use tablewright_core::runner::{
-    EmbeddedPostgres, MigrationSet, Migrator, MigratorOptions, Target, with_database,
-};
+use tablewright_core::runner::scratch::with_database;
+use tablewright_core::runner::{EmbeddedPostgres, MigrationSet, Migrator, MigratorOptions, Target};
 
 fn shared_admin_url() -> String {
     std::env::var("TABLEWRIGHT_TEST_ADMIN_URL")

@@ -19,9 +19,9 @@ use std::time::{Duration, Instant};
 use tablewright_core::generate::{self, GenerateOptions};
 use tablewright_core::project::config::Config;
 use tablewright_core::project::folder::MigrationFolder;
+use tablewright_core::runner::scratch::with_database;
 use tablewright_core::runner::{
     DSQL_GUARD_SQL, EmbeddedPostgres, Event, MigrationSet, Migrator, MigratorOptions, Target,
-    with_database,
 };
 use tablewright_core::schema::scan::{self, Scan};
 

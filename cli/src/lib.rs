@@ -154,6 +154,7 @@ impl Context {
 /// Runs the command line.
 pub fn main() -> ExitCode {
     // Test builds only (the `failpoints` feature): the crash tests stop the runner here.
+    #[cfg(feature = "failpoints")]
     tablewright_core::runner::configure_failpoints_from_env();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,

@@ -19,6 +19,7 @@ mod tools;
 pub use crate::error::Classified;
 pub use base::error::{ErrorClass, RunError};
 pub use base::event::{Event, SampleRows};
+#[cfg(feature = "failpoints")]
 pub use base::failpoint::configure_from_env as configure_failpoints_from_env;
 pub use base::retry::RetryPolicy;
 pub use base::target::{Conn, Connector, Target, redact_url};
@@ -33,6 +34,5 @@ pub use engine::{
 pub use source::{DrizzleHistory, EmbeddedMigrations, LocalMigration, MigrationSet};
 pub use tools::drift::{ComparedWith, DriftReport, drift};
 pub use tools::embedded::EmbeddedPostgres;
-pub use tools::scratch::with_database;
 pub use tools::verify::{SampleRound, VerifyOptions, VerifyReport, verify};
 pub use tools::{clone, introspect, sample, scratch};

@@ -217,7 +217,7 @@ async fn ensure_template(
 
 /// The admin URL with another database.
 fn database_url(database: &str) -> String {
-    tablewright_core::runner::with_database(&admin_url(), database)
+    tablewright_core::runner::scratch::with_database(&admin_url(), database)
 }
 
 /// `admin_url` with another user.

@@ -17,7 +17,7 @@
 //! | `runner::after_recopy` | a copied range whose rows changed was copied again |
 //!
 //! With the feature, `FAILPOINTS="runner::after_cursor=3*off->return(halt)"` (read by
-//! [`configure_from_env`]) lets the first three passes go and halts the fourth: the
+//! `configure_from_env`) lets the first three passes go and halts the fourth: the
 //! process prints `tablewright: halted at runner::after_cursor` on stderr and stops, for
 //! the test to kill it. In-process tests use `fail::cfg_callback`.
 
@@ -45,9 +45,10 @@ fn halt(name: &str) -> ! {
 }
 
 /// Configures the failpoints named in `FAILPOINTS` (`name=actions;name=actions`), as
-/// the `fail` crate reads them. Without the `failpoints` feature it does nothing.
+/// the `fail` crate reads them. A test hook: only builds with the `failpoints` feature
+/// have it.
+#[cfg(feature = "failpoints")]
 pub fn configure_from_env() {
-    #[cfg(feature = "failpoints")]
     if let Ok(spec) = std::env::var("FAILPOINTS") {
         for pair in spec.split(';').filter(|p| !p.trim().is_empty()) {
             let (name, actions) = pair.split_once('=').unwrap_or((pair, ""));

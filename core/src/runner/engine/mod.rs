@@ -2,9 +2,11 @@
 //! [`Migrator`] is its one loop; what differs per dialect is in [`apply_dsql`] and
 //! [`apply_postgres`].
 //!
-//! * [`reconcile`](mod@reconcile) is the one policy: from the local migrations and the history it decides
-//!   the state of every migration; `migrate`, `--dry-run`, `status`, `verify` and
-//!   `mark-applied` all use it.
+//! * [`reconcile`](mod@reconcile) is the one policy: from the local migrations and the
+//!   history it decides the state of every migration and what a run does with it (its
+//!   action); `migrate`, `--dry-run`, `status`, `verify` and `mark-applied` all use it.
+//! * Every migration starts the same way on both dialects ([`Migrator::start`]: what the
+//!   last run left in flight is settled first).
 //! * The history is a recorded state machine ([`record`]): every state is written before
 //!   it is entered, each write checked against the lock's fence ([`lock`]).
 //! * Statements that can share a transaction with the history write commit together with

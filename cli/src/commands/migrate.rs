@@ -8,7 +8,7 @@ use serde::Serialize;
 use std::time::Duration;
 use tablewright_core::project::folder::MigrationFolder;
 use tablewright_core::runner::DryRunMigration;
-use tablewright_core::runner::permissions::{ApplyOptions, PermissionsReport};
+use tablewright_core::runner::permissions::{ApplyOptions, Convergence};
 use tablewright_core::runner::{MigrationSet, Migrator, MigratorOptions, RunError};
 
 /// Examples for `--help`.
@@ -118,7 +118,7 @@ pub struct MigrateReport {
     pub pending: Vec<DryRunMigration>,
     /// What converging on the permissions file did; null when there is none, with
     /// `--no-permissions`, and in a dry run.
-    pub permissions: Option<PermissionsReport>,
+    pub permissions: Option<Convergence>,
     /// `--dry-run`: the permissions step the run would take after the migrations; null
     /// when there is none.
     pub permissions_step: Option<PermissionsStep>,

@@ -46,7 +46,7 @@ pub struct StatusReport {
     /// Where the migrations came from.
     pub origin: String,
     /// The migrations by state.
-    pub migrations: runner::StatusReport,
+    pub migrations: runner::MigrationsStatus,
 }
 
 impl Report for StatusReport {

@@ -28,11 +28,11 @@ pub use engine::history::{HistoryRow, HistoryTable, Status};
 pub use engine::reconcile::{State, reconcile};
 pub use engine::{
     AppliedMigration, BackfillInFlight, DSQL_GUARD_SQL, EditedInProgress, FailedMigration,
-    InProgress, MarkReport, Migrator, MigratorOptions, RecreationInFlight, RunReport, StatusReport,
+    InProgress, Marked, MigrationsStatus, Migrator, MigratorOptions, RecreationInFlight, RunReport,
     apply_unrecorded, permissions, reconcile,
 };
 pub use source::{DrizzleHistory, EmbeddedMigrations, LocalMigration, MigrationSet};
-pub use tools::drift::{ComparedWith, DriftReport, drift};
+pub use tools::drift::{ComparedWith, Drift, drift};
 pub use tools::embedded::EmbeddedPostgres;
-pub use tools::verify::{SampleRound, VerifyOptions, VerifyReport, verify};
+pub use tools::verify::{SampleRound, Verification, VerifyOptions, verify};
 pub use tools::{clone, introspect, sample, scratch};

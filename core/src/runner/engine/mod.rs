@@ -178,13 +178,13 @@ pub struct RunReport {
     pub already_applied: usize,
     /// What converging on the permissions file did, when one was given.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub permissions: Option<permissions::PermissionsReport>,
+    pub permissions: Option<permissions::Convergence>,
 }
 
 /// The state of every migration, for `status`.
 #[derive(Debug, Clone, Default, Serialize)]
 #[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
-pub struct StatusReport {
+pub struct MigrationsStatus {
     /// Run, recorded by `mark-applied`, or applied by drizzle-kit, in journal order; an
     /// edited one is listed in `edited` too.
     pub applied: Vec<AppliedMigration>,
@@ -202,7 +202,7 @@ pub struct StatusReport {
     pub unknown: Vec<String>,
 }
 
-impl StatusReport {
+impl MigrationsStatus {
     /// Something a check should fail on: edits, or history the folder does not know.
     pub fn has_problems(&self) -> bool {
         !self.edited.is_empty() || !self.edited_in_progress.is_empty() || !self.unknown.is_empty()
@@ -303,7 +303,7 @@ pub struct RecreationInFlight {
 /// What `mark-applied` recorded.
 #[derive(Debug, Clone, Serialize)]
 #[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
-pub struct MarkReport {
+pub struct Marked {
     /// The migration's journal tag (`0003_add_books`).
     pub tag: String,
     /// Statements now recorded as done.
@@ -644,7 +644,7 @@ impl Migrator {
     }
 
     /// The state of every migration (read-only).
-    pub async fn status(&self) -> Result<StatusReport, RunError> {
+    pub async fn status(&self) -> Result<MigrationsStatus, RunError> {
         let mut conn = self.connector.connect().await?;
         let rows = self.history_rows(&mut conn).await?;
         let by_drizzle: Vec<String> = self
@@ -655,9 +655,9 @@ impl Migrator {
             .collect();
         conn.close().await;
         let reconciled = reconcile(&self.set.migrations, &rows);
-        let mut report = StatusReport {
+        let mut report = MigrationsStatus {
             unknown: reconciled.unknown.clone(),
-            ..StatusReport::default()
+            ..MigrationsStatus::default()
         };
         for e in &reconciled.entries {
             let m = e.migration;
@@ -749,7 +749,7 @@ impl Migrator {
         tag: &str,
         reset: bool,
         through: Option<usize>,
-    ) -> Result<MarkReport, RunError> {
+    ) -> Result<Marked, RunError> {
         let m = self
             .set
             .migrations
@@ -780,7 +780,7 @@ impl Migrator {
         m: &LocalMigration,
         reset: bool,
         through: usize,
-    ) -> Result<MarkReport, RunError> {
+    ) -> Result<Marked, RunError> {
         let total = m.statements.len();
         // An edited migration is refused before anything is removed.
         let rows = self.history_rows(conn).await?;
@@ -861,7 +861,7 @@ impl Migrator {
             )
             .await?;
         }
-        Ok(MarkReport {
+        Ok(Marked {
             tag: m.tag.clone(),
             through,
             total,

@@ -227,7 +227,7 @@ impl PermissionsFile {
 /// What converging on a permissions file did.
 #[derive(Debug, Clone, Default, Serialize)]
 #[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
-pub struct PermissionsReport {
+pub struct Convergence {
     /// The apply: roles, grants, revokes.
     pub applied: ApplyReport,
     /// The validation after it.
@@ -239,10 +239,10 @@ pub struct PermissionsReport {
 pub async fn converge(
     connector: &Connector,
     file: &PermissionsFile,
-) -> Result<PermissionsReport, RunError> {
+) -> Result<Convergence, RunError> {
     let applied = apply(connector, &file.name, &file.statements, file.options).await?;
     let validated = validate(connector, &file.name, &file.statements).await?;
-    Ok(PermissionsReport { applied, validated })
+    Ok(Convergence { applied, validated })
 }
 
 fn declared(file: &str, statements: &[Statement]) -> Vec<(Grant, String)> {

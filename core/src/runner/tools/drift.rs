@@ -27,7 +27,7 @@ use serde::Serialize;
 /// What `drift` found.
 #[derive(Debug, Clone, Default, Serialize)]
 #[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
-pub struct DriftReport {
+pub struct Drift {
     /// How the database differs from what its migrations make; empty when it agrees.
     pub differences: Vec<Difference>,
     /// Tables the migrations make.
@@ -60,7 +60,7 @@ pub enum ComparedWith {
     Snapshot,
 }
 
-impl DriftReport {
+impl Drift {
     /// True when the database is as its migrations and the permissions file say.
     pub fn is_clean(&self) -> bool {
         self.differences.is_empty()
@@ -87,7 +87,7 @@ pub async fn drift(
     history: &HistoryTable,
     permissions: Option<(&str, &[Statement])>,
     stop: impl Future<Output = ()>,
-) -> Result<DriftReport, RunError> {
+) -> Result<Drift, RunError> {
     // The migrations were written for `dialect`: replayed under its rules, whichever
     // rules the target is read under.
     let rules = if connector.target().dsql_rules() {
@@ -260,7 +260,7 @@ pub async fn drift(
         None => Default::default(),
     };
     conn.close().await;
-    Ok(DriftReport {
+    Ok(Drift {
         differences,
         tables: expected_tables,
         compared_with,

@@ -19,7 +19,7 @@ use sqlx::Connection;
 /// What `verify` found.
 #[derive(Debug, Clone, Serialize)]
 #[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
-pub struct VerifyReport {
+pub struct Verification {
     /// The throwaway database.
     pub database: String,
     /// Migrations replayed.
@@ -62,13 +62,13 @@ pub async fn verify(
     options: VerifyOptions,
     events: &dyn Fn(Event),
     stop: impl Future<Output = ()>,
-) -> Result<VerifyReport, RunError> {
+) -> Result<Verification, RunError> {
     let (database, (migrations, dsql_guard, differences, sample_rows)) =
         super::scratch::with_scratch_database(admin_url, "verify", stop, async |url: &str| {
             replay(url, dialect, set, expected, options, events).await
         })
         .await?;
-    Ok(VerifyReport {
+    Ok(Verification {
         database,
         migrations,
         dsql_guard,

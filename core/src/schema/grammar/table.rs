@@ -154,257 +154,22 @@ pub(crate) fn parse_table_with<'a>(
         &bare_name,
     );
 
-    let mut columns: Vec<Column> = Vec::new();
-    let mut field_columns: Vec<(Ident, String)> = Vec::new();
-    let mut column_renames: BTreeMap<String, Spanned<String>> = BTreeMap::new();
-    let mut column_fills: BTreeMap<String, SqlExpr> = BTreeMap::new();
-    let mut uniques: BTreeMap<String, Unique> = BTreeMap::new();
-    let mut foreign_keys: BTreeMap<String, ForeignKey> = BTreeMap::new();
-    let mut field_pk: Vec<(String, Span)> = Vec::new();
-    let mut column_spans: BTreeMap<String, Span> = BTreeMap::new();
-    let mut object_spans: BTreeMap<String, Span> = BTreeMap::new();
-    let mut enum_columns: BTreeMap<String, Spanned<String>> = BTreeMap::new();
-
+    let mut read = FieldColumns::default();
     for field in fields.into_iter().flatten() {
-        let Some(ident) = field.ident.clone() else {
-            continue;
-        };
-        let col = parse_column_attrs(&field.attrs, &mut errors);
-        if col.skip {
-            continue;
-        }
-        let column_name = match &col.name {
-            Some(lit) => {
-                let v = lit.value();
-                check_identifier(&v, lit, "column name", &mut errors);
-                v
-            }
-            None => ident.to_string().trim_start_matches("r#").to_owned(),
-        };
-        if column_spans.contains_key(&column_name) {
-            errors.push(
-                &ident,
-                format!("column `{column_name}` is defined twice in table `{table_name}`"),
-            );
-        }
-        column_spans.insert(column_name.clone(), ident.span());
-
-        let ft = unwrap_option(&field.ty);
-        let sql_type = match (&col.sql_type, &col.enum_type) {
-            (Some(lit), Some(_)) => {
-                errors.push(
-                    lit,
-                    "`sql_type` and `enum_type` both name the column's type: keep one",
-                );
-                None
-            }
-            // The enum's quoted name, as a catalog prints a type it does not know; the diff
-            // checks that a `#[derive(Enum)]` declares it.
-            // (Each part a name the grammar takes: no quote, no control character.)
-            (None, Some(lit)) => {
-                match model::table_reference(&lit.value())
-                    .filter(|name| {
-                        name.split('.')
-                            .all(|part| model::name_problem(part).is_none())
-                    })
-                    .and_then(|name| {
-                        Some((
-                            SqlType::checked_by(&LexicalChecks, &model::enum_sql_type(&name))
-                                .ok()?,
-                            name,
-                        ))
-                    }) {
-                    Some((sql_type, name)) => {
-                        enum_columns.insert(
-                            column_name.clone(),
-                            Spanned {
-                                value: name,
-                                span: lit.span(),
-                            },
-                        );
-                        Some(sql_type)
-                    }
-                    None => {
-                        errors.push(lit, "`enum_type` takes the enum's SQL name, `\"mood\"` or `\"schema.mood\"`");
-                        None
-                    }
-                }
-            }
-            (Some(lit), None) => match SqlType::checked_by(sql, &lit.value()) {
-                Ok(t) => Some(t),
-                Err(e) => {
-                    errors.push(lit, format!("invalid `sql_type`: {e}"));
-                    None
-                }
-            },
-            (None, None) => {
-                let mapped = type_shape(ft.inner)
-                    .and_then(|(last, generics)| types::sql_type_for_rust(&last, &generics));
-                if mapped.is_none() {
-                    errors.push(
-                        ft.inner,
-                        format!(
-                            "unsupported column type `{}`: add `#[column(sql_type = \"..\")]` to name the SQL type, or use one of {}",
-                            ft.inner.to_token_stream().to_string().replace(' ', ""),
-                            types::MAPPED_RUST_TYPES
-                        ),
-                    );
-                }
-                // The mapped types are constants of the lexical grammar.
-                mapped.and_then(|t| SqlType::checked_by(&LexicalChecks, &t).ok())
-            }
-        };
-        let sql_type = sql_type.unwrap_or_else(|| {
-            SqlType::checked_by(&LexicalChecks, "text").expect("`text` is a type")
-        });
-
-        if let Some((span, _)) = col.identity {
-            // PostgreSQL numbers smallint and integer columns too; DSQL only bigint, which
-            // the planner enforces for that dialect.
-            if !matches!(sql_type.as_str(), "bigint" | "integer" | "smallint") {
-                errors.push_span(span, format!("`identity` needs an integer column (`i64`; `i32` or `i16` on PostgreSQL only), found `{sql_type}`"));
-            }
-            if ft.nullable {
-                errors.push_span(span, "an `identity` column cannot be `Option<..>`");
-            }
-            if col.default.is_some() {
-                errors.push_span(span, "an `identity` column cannot also have a `default`");
-            }
-            if let Some((_, identity)) = &col.identity
-                && let Some(start) = identity.start
-            {
-                let range = identity.start_range(sql_type.as_str());
-                if !range.contains(&start) {
-                    let direction = if identity.counts_down() { "down" } else { "up" };
-                    errors.push_span(span, format!("`start = {start}` is outside the sequence's range for a `{sql_type}` counting {direction}: {} to {}", range.start(), range.end()));
-                }
-            }
-        }
-        if let Some(span) = col.primary_key {
-            if ft.nullable {
-                errors.push(
-                    &field.ty,
-                    "a primary key column cannot be `Option<..>`: remove `Option` or `primary_key`",
-                );
-            }
-            field_pk.push((column_name.clone(), span));
-        }
-        if let Some(lit) = &col.fill {
-            if ft.nullable {
-                errors.push(lit, "`fill` gives existing rows a value when a column becomes NOT NULL; this column is `Option<..>` (nullable), so it needs none: remove `fill` or `Option`");
-            } else if col.identity.is_some() {
-                errors.push(lit, "an `identity` column fills itself: remove `fill`");
-            } else {
-                match SqlExpr::checked_by(sql, "fill", &lit.value()) {
-                    Ok(fill) => {
-                        column_fills.insert(column_name.clone(), fill);
-                    }
-                    Err(msg) => errors.push(lit, format!("bad `fill`: {msg}")),
-                }
-            }
-        }
-        let default = col.default.as_ref().and_then(|lit| {
-            match SqlExpr::checked_by(sql, "default", &lit.value()) {
-                Ok(default) => Some(default),
-                Err(msg) => {
-                    errors.push(lit, format!("bad `default`: {msg}"));
-                    None
-                }
-            }
-        });
-        if let Some(lit) = &col.renamed_from {
-            let from = lit.value();
-            if from == column_name {
-                errors.push(
-                    lit,
-                    format!("`renamed_from = \"{from}\"` names the column itself"),
-                );
-            } else {
-                column_renames.insert(
-                    column_name.clone(),
-                    Spanned {
-                        value: from,
-                        span: lit.span(),
-                    },
-                );
-            }
-        }
-        let collation = col.collation.as_ref().and_then(|lit| {
-            check_qualified_name(&lit.value(), lit, "collation", &mut errors);
-            if !is_collatable(&sql_type) {
-                errors.push(
-                    lit,
-                    format!(
-                        "a `{sql_type}` column has no collation: `collation` is for text columns"
-                    ),
-                );
-            }
-            // The type's own collation is written as none, as the catalog has it.
-            Some(lit.value()).filter(|c| c != "default")
-        });
-        if col.unique {
-            let cols = vec![column_name.clone()];
-            let name = model::default_name(&table_name, &cols, "key");
-            uniques.insert(
-                name.clone(),
-                Unique {
-                    name,
-                    columns: cols,
-                },
-            );
-        }
-        match &col.references {
-            // `table.column`, or `table(column)` as `#[foreign_key]` writes it.
-            Some(lit) => match referenced_columns(&lit.value())
-                .filter(|(_, c)| c.len() == 1)
-                .map(|(t, c)| (t, c[0].clone()))
-                .or_else(|| lit.value().rsplit_once('.').and_then(|(t, c)| Some((model::table_reference(t)?, c.to_owned()))))
-            {
-                Some((t, c)) if !c.trim().is_empty() => {
-                    let cols = vec![column_name.clone()];
-                    let name = match &col.foreign_key_name {
-                        Some(lit) => {
-                            check_identifier(&lit.value(), lit, "foreign key name", &mut errors);
-                            lit.value()
-                        }
-                        None => model::default_name(&table_name, &cols, "fkey"),
-                    };
-                    let on_delete = referential_action(col.on_delete.as_ref(), &mut errors);
-                    let on_update = referential_action(col.on_update.as_ref(), &mut errors);
-                    object_spans.insert(name.clone(), lit.span());
-                    foreign_keys.insert(
-                        name.clone(),
-                        ForeignKey {
-                            name,
-                            columns: cols,
-                            references_table: t,
-                            references_columns: vec![c.trim().to_owned()],
-                            on_delete,
-                            on_update,
-                            match_full: false,
-                            deferrable: false,
-                            initially_deferred: false,
-                        },
-                    );
-                }
-                _ => errors.push(lit, "`references` takes `\"table.column\"` or `\"schema.table.column\"`, for example `references = \"authors.id\"`"),
-            },
-            None => {
-                for lit in [&col.on_delete, &col.on_update, &col.foreign_key_name].into_iter().flatten() {
-                    errors.push(lit, "`on_delete`, `on_update` and `foreign_key_name` need `references = \"table.column\"` on the same column");
-                }
-            }
-        }
-        columns.push(Column {
-            name: column_name.clone(),
-            sql_type,
-            not_null: !ft.nullable,
-            default,
-            identity: col.identity.map(|(_, identity)| identity),
-            collation,
-        });
-        field_columns.push((ident, column_name));
+        read_field(field, &table_name, sql, &mut read, &mut errors);
     }
+    let FieldColumns {
+        mut columns,
+        field_columns,
+        column_renames,
+        column_fills,
+        mut uniques,
+        mut foreign_keys,
+        field_pk,
+        column_spans: _,
+        mut object_spans,
+        enum_columns,
+    } = read;
 
     // Struct-level attributes name fields; resolve them to SQL column names.
     let resolve = |idents: &[Ident], errors: &mut Errors| -> Vec<String> {
@@ -708,6 +473,292 @@ pub(crate) fn parse_table_with<'a>(
         enum_columns,
         span: input.ident.span(),
     })
+}
+
+/// What the fields of a table struct say, column by column, before the struct-level
+/// attributes are read: each map keyed by column name.
+#[derive(Default)]
+struct FieldColumns {
+    /// The columns, in field order.
+    columns: Vec<Column>,
+    /// Each field and the column it maps to (struct-level attributes name fields).
+    field_columns: Vec<(Ident, String)>,
+    /// `#[column(renamed_from)]` hints.
+    column_renames: BTreeMap<String, Spanned<String>>,
+    /// `#[column(fill)]` values.
+    column_fills: BTreeMap<String, SqlExpr>,
+    /// `#[column(unique)]` constraints, by constraint name.
+    uniques: BTreeMap<String, Unique>,
+    /// `#[column(references)]` keys, by constraint name.
+    foreign_keys: BTreeMap<String, ForeignKey>,
+    /// `#[column(primary_key)]` columns, with where each was declared.
+    field_pk: Vec<(String, Span)>,
+    /// Where each column was declared.
+    column_spans: BTreeMap<String, Span>,
+    /// Where each named object (constraint, index) was declared.
+    object_spans: BTreeMap<String, Span>,
+    /// `#[column(enum_type)]` hints.
+    enum_columns: BTreeMap<String, Spanned<String>>,
+}
+
+/// Reads one field of a table struct into `read`: its column, and the constraints its
+/// `#[column(..)]` declares; every problem goes to `errors`.
+fn read_field(
+    field: &syn::Field,
+    table_name: &str,
+    sql: &dyn SqlFragments,
+    read: &mut FieldColumns,
+    errors: &mut Errors,
+) {
+    let FieldColumns {
+        columns,
+        field_columns,
+        column_renames,
+        column_fills,
+        uniques,
+        foreign_keys,
+        field_pk,
+        column_spans,
+        object_spans,
+        enum_columns,
+    } = read;
+    let Some(ident) = field.ident.clone() else {
+        return;
+    };
+    let col = parse_column_attrs(&field.attrs, errors);
+    if col.skip {
+        return;
+    }
+    let column_name = match &col.name {
+        Some(lit) => {
+            let v = lit.value();
+            check_identifier(&v, lit, "column name", errors);
+            v
+        }
+        None => ident.to_string().trim_start_matches("r#").to_owned(),
+    };
+    if column_spans.contains_key(&column_name) {
+        errors.push(
+            &ident,
+            format!("column `{column_name}` is defined twice in table `{table_name}`"),
+        );
+    }
+    column_spans.insert(column_name.clone(), ident.span());
+
+    let ft = unwrap_option(&field.ty);
+    let sql_type = match (&col.sql_type, &col.enum_type) {
+        (Some(lit), Some(_)) => {
+            errors.push(
+                lit,
+                "`sql_type` and `enum_type` both name the column's type: keep one",
+            );
+            None
+        }
+        // The enum's quoted name, as a catalog prints a type it does not know; the diff
+        // checks that a `#[derive(Enum)]` declares it.
+        // (Each part a name the grammar takes: no quote, no control character.)
+        (None, Some(lit)) => {
+            match model::table_reference(&lit.value())
+                .filter(|name| {
+                    name.split('.')
+                        .all(|part| model::name_problem(part).is_none())
+                })
+                .and_then(|name| {
+                    Some((
+                        SqlType::checked_by(&LexicalChecks, &model::enum_sql_type(&name)).ok()?,
+                        name,
+                    ))
+                }) {
+                Some((sql_type, name)) => {
+                    enum_columns.insert(
+                        column_name.clone(),
+                        Spanned {
+                            value: name,
+                            span: lit.span(),
+                        },
+                    );
+                    Some(sql_type)
+                }
+                None => {
+                    errors.push(
+                        lit,
+                        "`enum_type` takes the enum's SQL name, `\"mood\"` or `\"schema.mood\"`",
+                    );
+                    None
+                }
+            }
+        }
+        (Some(lit), None) => match SqlType::checked_by(sql, &lit.value()) {
+            Ok(t) => Some(t),
+            Err(e) => {
+                errors.push(lit, format!("invalid `sql_type`: {e}"));
+                None
+            }
+        },
+        (None, None) => {
+            let mapped = type_shape(ft.inner)
+                .and_then(|(last, generics)| types::sql_type_for_rust(&last, &generics));
+            if mapped.is_none() {
+                errors.push(
+                    ft.inner,
+                    format!(
+                        "unsupported column type `{}`: add `#[column(sql_type = \"..\")]` to name the SQL type, or use one of {}",
+                        ft.inner.to_token_stream().to_string().replace(' ', ""),
+                        types::MAPPED_RUST_TYPES
+                    ),
+                );
+            }
+            // The mapped types are constants of the lexical grammar.
+            mapped.and_then(|t| SqlType::checked_by(&LexicalChecks, &t).ok())
+        }
+    };
+    let sql_type = sql_type
+        .unwrap_or_else(|| SqlType::checked_by(&LexicalChecks, "text").expect("`text` is a type"));
+
+    if let Some((span, _)) = col.identity {
+        // PostgreSQL numbers smallint and integer columns too; DSQL only bigint, which
+        // the planner enforces for that dialect.
+        if !matches!(sql_type.as_str(), "bigint" | "integer" | "smallint") {
+            errors.push_span(span, format!("`identity` needs an integer column (`i64`; `i32` or `i16` on PostgreSQL only), found `{sql_type}`"));
+        }
+        if ft.nullable {
+            errors.push_span(span, "an `identity` column cannot be `Option<..>`");
+        }
+        if col.default.is_some() {
+            errors.push_span(span, "an `identity` column cannot also have a `default`");
+        }
+        if let Some((_, identity)) = &col.identity
+            && let Some(start) = identity.start
+        {
+            let range = identity.start_range(sql_type.as_str());
+            if !range.contains(&start) {
+                let direction = if identity.counts_down() { "down" } else { "up" };
+                errors.push_span(span, format!("`start = {start}` is outside the sequence's range for a `{sql_type}` counting {direction}: {} to {}", range.start(), range.end()));
+            }
+        }
+    }
+    if let Some(span) = col.primary_key {
+        if ft.nullable {
+            errors.push(
+                &field.ty,
+                "a primary key column cannot be `Option<..>`: remove `Option` or `primary_key`",
+            );
+        }
+        field_pk.push((column_name.clone(), span));
+    }
+    if let Some(lit) = &col.fill {
+        if ft.nullable {
+            errors.push(lit, "`fill` gives existing rows a value when a column becomes NOT NULL; this column is `Option<..>` (nullable), so it needs none: remove `fill` or `Option`");
+        } else if col.identity.is_some() {
+            errors.push(lit, "an `identity` column fills itself: remove `fill`");
+        } else {
+            match SqlExpr::checked_by(sql, "fill", &lit.value()) {
+                Ok(fill) => {
+                    column_fills.insert(column_name.clone(), fill);
+                }
+                Err(msg) => errors.push(lit, format!("bad `fill`: {msg}")),
+            }
+        }
+    }
+    let default = col.default.as_ref().and_then(|lit| {
+        match SqlExpr::checked_by(sql, "default", &lit.value()) {
+            Ok(default) => Some(default),
+            Err(msg) => {
+                errors.push(lit, format!("bad `default`: {msg}"));
+                None
+            }
+        }
+    });
+    if let Some(lit) = &col.renamed_from {
+        let from = lit.value();
+        if from == column_name {
+            errors.push(
+                lit,
+                format!("`renamed_from = \"{from}\"` names the column itself"),
+            );
+        } else {
+            column_renames.insert(
+                column_name.clone(),
+                Spanned {
+                    value: from,
+                    span: lit.span(),
+                },
+            );
+        }
+    }
+    let collation = col.collation.as_ref().and_then(|lit| {
+        check_qualified_name(&lit.value(), lit, "collation", errors);
+        if !is_collatable(&sql_type) {
+            errors.push(
+                lit,
+                format!("a `{sql_type}` column has no collation: `collation` is for text columns"),
+            );
+        }
+        // The type's own collation is written as none, as the catalog has it.
+        Some(lit.value()).filter(|c| c != "default")
+    });
+    if col.unique {
+        let cols = vec![column_name.clone()];
+        let name = model::default_name(table_name, &cols, "key");
+        uniques.insert(
+            name.clone(),
+            Unique {
+                name,
+                columns: cols,
+            },
+        );
+    }
+    match &col.references {
+        // `table.column`, or `table(column)` as `#[foreign_key]` writes it.
+        Some(lit) => match referenced_columns(&lit.value())
+            .filter(|(_, c)| c.len() == 1)
+            .map(|(t, c)| (t, c[0].clone()))
+            .or_else(|| lit.value().rsplit_once('.').and_then(|(t, c)| Some((model::table_reference(t)?, c.to_owned()))))
+        {
+            Some((t, c)) if !c.trim().is_empty() => {
+                let cols = vec![column_name.clone()];
+                let name = match &col.foreign_key_name {
+                    Some(lit) => {
+                        check_identifier(&lit.value(), lit, "foreign key name", errors);
+                        lit.value()
+                    }
+                    None => model::default_name(table_name, &cols, "fkey"),
+                };
+                let on_delete = referential_action(col.on_delete.as_ref(), errors);
+                let on_update = referential_action(col.on_update.as_ref(), errors);
+                object_spans.insert(name.clone(), lit.span());
+                foreign_keys.insert(
+                    name.clone(),
+                    ForeignKey {
+                        name,
+                        columns: cols,
+                        references_table: t,
+                        references_columns: vec![c.trim().to_owned()],
+                        on_delete,
+                        on_update,
+                        match_full: false,
+                        deferrable: false,
+                        initially_deferred: false,
+                    },
+                );
+            }
+            _ => errors.push(lit, "`references` takes `\"table.column\"` or `\"schema.table.column\"`, for example `references = \"authors.id\"`"),
+        },
+        None => {
+            for lit in [&col.on_delete, &col.on_update, &col.foreign_key_name].into_iter().flatten() {
+                errors.push(lit, "`on_delete`, `on_update` and `foreign_key_name` need `references = \"table.column\"` on the same column");
+            }
+        }
+    }
+    columns.push(Column {
+        name: column_name.clone(),
+        sql_type,
+        not_null: !ft.nullable,
+        default,
+        identity: col.identity.map(|(_, identity)| identity),
+        collation,
+    });
+    field_columns.push((ident, column_name));
 }
 
 /// The index an `#[index(..)]` declares, or `None` after recording what is wrong.

@@ -494,11 +494,7 @@ pub(crate) fn statements(op: &Op, strategy: Strategy, dialect: Dialect) -> Vec<P
         // Earlier versions added a unique to an existing table as a bare unique index;
         // the second statement removes such an index, and is a no-op otherwise.
         Op::DropUnique { name, .. } => vec![
-            p(format!(
-                "ALTER TABLE {} DROP CONSTRAINT IF EXISTS {};",
-                quote_table(t),
-                quote(name)
-            )),
+            p(drop_constraint_if_exists(t, name)),
             p(format!(
                 "DROP INDEX IF EXISTS {};",
                 quote_beside_table(t, name)
@@ -525,11 +521,7 @@ pub(crate) fn statements(op: &Op, strategy: Strategy, dialect: Dialect) -> Vec<P
         )
         .into(),
         Op::DropCheck { name, .. } | Op::DropForeignKey { name, .. } => {
-            vec![p(format!(
-                "ALTER TABLE {} DROP CONSTRAINT IF EXISTS {};",
-                quote_table(t),
-                quote(name)
-            ))]
+            vec![p(drop_constraint_if_exists(t, name))]
         }
         // On PostgreSQL a key's or unique's index is renamed, which renames the constraint
         // too, and also works where earlier versions left a bare unique index.
@@ -545,12 +537,7 @@ pub(crate) fn statements(op: &Op, strategy: Strategy, dialect: Dialect) -> Vec<P
                 quote(to)
             ))]
         }
-        Op::RenameConstraint { from, to, .. } => vec![p(format!(
-            "ALTER TABLE {} RENAME CONSTRAINT {} TO {};",
-            quote_table(t),
-            quote(from),
-            quote(to)
-        ))],
+        Op::RenameConstraint { from, to, .. } => vec![p(rename_constraint(t, from, to))],
         Op::RenameIndex { from, index, .. } if strategy == Strategy::RecreateIndexAsync => vec![
             p(format!(
                 "DROP INDEX IF EXISTS {};",

@@ -9,7 +9,7 @@ mod documents;
 mod process;
 
 use common::{Mode, TestDb};
-use process::{bin, files, hand_folder, provider, text};
+use process::{assert_exit, bin, files, hand_folder, provider, text};
 use sqlx::{Connection, PgConnection};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -278,13 +278,7 @@ fn sql_in_a_drizzle_snapshot_goes_nowhere() {
             &common::admin_url(),
         ],
     );
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}{}",
-        text(&out.stdout),
-        text(&out.stderr)
-    );
+    assert_exit(&out, 0);
     for (path, bytes) in files(project.path()) {
         assert!(
             !String::from_utf8_lossy(&bytes).contains("pwn"),
@@ -325,13 +319,7 @@ fn a_drizzle_file_that_fails_in_the_replay_stops_the_import() {
             &common::admin_url(),
         ],
     );
-    assert_eq!(
-        out.status.code(),
-        Some(3),
-        "{}{}",
-        text(&out.stdout),
-        text(&out.stderr)
-    );
+    assert_exit(&out, 3);
     assert!(
         text(&out.stderr).contains("0001_reviews") && text(&out.stderr).contains("nowhere"),
         "{}",
@@ -361,30 +349,12 @@ async fn a_byte_order_mark_is_accepted_in_the_journal_and_snapshots() {
         std::fs::write(&path, bytes).unwrap();
     }
     let check = run(&dir, &["check"]);
-    assert_eq!(
-        check.status.code(),
-        Some(0),
-        "{}{}",
-        text(&check.stdout),
-        text(&check.stderr)
-    );
+    assert_exit(&check, 0);
     let generate = run(&dir, &["generate", "--check"]);
-    assert_eq!(
-        generate.status.code(),
-        Some(0),
-        "{}{}",
-        text(&generate.stdout),
-        text(&generate.stderr)
-    );
+    assert_exit(&generate, 0);
     let db = TestDb::for_mode("hostile_bom", Mode::Postgres).await;
     let out = migrate(&dir, Mode::Postgres, &db);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}{}",
-        text(&out.stdout),
-        text(&out.stderr)
-    );
+    assert_exit(&out, 0);
     assert_eq!(tables(&db).await, ["authors", "books"]);
 }
 
@@ -477,13 +447,7 @@ async fn a_way_out_of_the_transaction_is_refused_before_anything_runs(mode: Mode
             &db.url,
         ],
     );
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}{}",
-        text(&out.stdout),
-        text(&out.stderr)
-    );
+    assert_exit(&out, 0);
     assert_eq!(tables(&db).await, ["audit"]);
 }
 
@@ -700,13 +664,7 @@ async fn escape_sequences_from_the_database_are_printed_escaped(mode: Mode) {
             &db.url,
         ],
     );
-    assert_eq!(
-        drift.status.code(),
-        Some(1),
-        "{}{}",
-        text(&drift.stdout),
-        text(&drift.stderr)
-    );
+    assert_exit(&drift, 1);
     let pull = run(
         &dir,
         &[
@@ -877,13 +835,7 @@ fn clone_rows_past_the_largest_limit_is_refused_before_anything_is_built() {
             "json",
         ],
     );
-    assert_eq!(
-        out.status.code(),
-        Some(2),
-        "{}{}",
-        text(&out.stdout),
-        text(&out.stderr)
-    );
+    assert_exit(&out, 2);
     let document = documents::parse(&out.stdout);
     assert!(
         document["error"]["message"]
@@ -1138,13 +1090,7 @@ async fn a_name_of_many_parts_is_refused_at_once() {
     // Without the refusal the parser would take hours over 30 parts: the run's timeout
     // (.config/nextest.toml) would end this test.
     let out = run(dir.path(), &["check-dsql", "0000_dots.sql"]);
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "{}{}",
-        text(&out.stdout),
-        text(&out.stderr)
-    );
+    assert_exit(&out, 1);
     assert!(
         text(&out.stdout).contains("a name of more than 5 parts"),
         "{}",

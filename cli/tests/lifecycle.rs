@@ -8,7 +8,7 @@ mod documents;
 mod process;
 
 use common::{Mode, TestDb};
-use process::{bin, files, provider, text};
+use process::{assert_exit, bin, files, provider, text};
 use sqlx::{Connection, PgConnection};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -208,13 +208,7 @@ async fn pull_round_trips_a_hand_written_schema(mode: Mode) {
             "src/entities.rs",
         ],
     );
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}{}",
-        text(&out.stdout),
-        text(&out.stderr)
-    );
+    assert_exit(&out, 0);
     assert!(
         text(&out.stdout).contains(&format!("pull: wrote {tables} struct(s)")),
         "{}",
@@ -343,13 +337,7 @@ async fn pull_round_trips_a_hand_written_schema(mode: Mode) {
             &source.url,
         ],
     );
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}{}",
-        text(&out.stdout),
-        text(&out.stderr)
-    );
+    assert_exit(&out, 0);
 
     let repull = run(
         dir.path(),
@@ -706,13 +694,7 @@ async fn import_drizzle_brings_the_folder_and_its_applied_history() {
     assert!(shown.contains("0001_reviews: applied in"), "{shown}");
     assert!(!shown.contains("0000_init: applied in"), "{shown}");
     let out = run(dir.path(), &[&["drift"][..], &connection].concat());
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}{}",
-        text(&out.stdout),
-        text(&out.stderr)
-    );
+    assert_exit(&out, 0);
     let out = run(dir.path(), &[&["migrate"][..], &connection].concat());
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(
@@ -759,13 +741,7 @@ async fn import_drizzle_refuses_a_history_it_cannot_match() {
             &db.url,
         ],
     );
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "{}{}",
-        text(&out.stdout),
-        text(&out.stderr)
-    );
+    assert_exit(&out, 1);
     assert!(
         text(&out.stderr).contains("drizzle.__drizzle_migrations: row 1 holds sha256 0000"),
         "{}",
@@ -852,13 +828,7 @@ async fn import_drizzle_refuses_tables_without_drizzle_history() {
             &db.url,
         ],
     );
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "{}{}",
-        text(&out.stdout),
-        text(&out.stderr)
-    );
+    assert_exit(&out, 1);
     assert!(text(&out.stderr).contains("drizzle.__drizzle_migrations: the database has tables, but drizzle's history is not there") && text(&out.stderr).contains("--drizzle-history"), "{}", text(&out.stderr));
 }
 
@@ -885,13 +855,7 @@ async fn import_drizzle_refuses_tables_beside_an_empty_drizzle_history() {
             &db.url,
         ],
     );
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "{}{}",
-        text(&out.stdout),
-        text(&out.stderr)
-    );
+    assert_exit(&out, 1);
     assert!(
         text(&out.stderr).contains(
             "drizzle.__drizzle_migrations: the database has tables, but drizzle's history is empty"
@@ -1060,13 +1024,7 @@ async fn push_equals_generate_and_migrate(mode: Mode) {
     )
     .unwrap();
     let out = push(&[]);
-    assert_eq!(
-        out.status.code(),
-        Some(2),
-        "{}{}",
-        text(&out.stdout),
-        text(&out.stderr)
-    );
+    assert_exit(&out, 2);
     assert!(
         text(&out.stderr).contains("--allow-drop books.subtitle"),
         "{}",
@@ -1446,13 +1404,7 @@ async fn import_drizzle_then_squash_leaves_drizzle_history_behind() {
         text(&out.stdout)
     );
     let out = run(dir.path(), &[&["drift"][..], &connection].concat());
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}{}",
-        text(&out.stdout),
-        text(&out.stderr)
-    );
+    assert_exit(&out, 0);
 }
 
 /// `drift` after a migration failed with nothing done (on PostgreSQL it rolls back whole;
@@ -1485,13 +1437,7 @@ async fn drift_after_a_failed_migration(mode: Mode) {
     };
     assert_eq!(on_db(&["migrate"]).status.code(), Some(3));
     let out = on_db(&["drift"]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}{}",
-        text(&out.stdout),
-        text(&out.stderr)
-    );
+    assert_exit(&out, 0);
     assert!(
         text(&out.stdout).contains("0002_by_hand (failed, nothing done)"),
         "{}",
@@ -1509,13 +1455,7 @@ async fn drift_after_a_failed_migration(mode: Mode) {
         );
         assert_eq!(on_db(&["migrate"]).status.code(), Some(3));
         let out = on_db(&["drift"]);
-        assert_eq!(
-            out.status.code(),
-            Some(1),
-            "{}{}",
-            text(&out.stdout),
-            text(&out.stderr)
-        );
+        assert_exit(&out, 1);
         assert!(
             text(&out.stderr).contains("stopped halfway"),
             "{}",
@@ -1749,13 +1689,7 @@ async fn drift_leaves_alone_what_touches_no_table_of_the_migrations() {
         "CREATE EXTENSION IF NOT EXISTS pg_trgm; CREATE VIEW titles AS SELECT title FROM books; CREATE FUNCTION one() RETURNS int LANGUAGE sql AS 'SELECT 1'",
     );
     let out = drift_on(dir.path(), &db);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}{}",
-        text(&out.stdout),
-        text(&out.stderr)
-    );
+    assert_exit(&out, 0);
     for left_alone in [
         "extension `pg_trgm` (EXTENSION) is not made by the migrations; left alone",
         "view titles is not a table",
@@ -1814,13 +1748,7 @@ fn import_refuses_what_it_cannot_say_and_keeps_sql_function_bodies() {
             &common::admin_url(),
         ],
     );
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "{}{}",
-        text(&out.stdout),
-        text(&out.stderr)
-    );
+    assert_exit(&out, 1);
     assert!(
         text(&out.stdout).contains("constraint `a_n_check` is NOT VALID"),
         "{}",
@@ -1892,13 +1820,7 @@ async fn drift_on_an_adopted_serial_compares_with_the_snapshot_and_says_so() {
         ]
         .concat(),
     );
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}{}",
-        text(&out.stdout),
-        text(&out.stderr)
-    );
+    assert_exit(&out, 0);
     let report = documents::parse(&out.stdout)["report"].clone();
     assert_eq!(report["compared_with"], "snapshot", "{report}");
     assert!(
@@ -1918,13 +1840,7 @@ async fn drift_on_an_adopted_serial_compares_with_the_snapshot_and_says_so() {
         ]
         .concat(),
     );
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "{}{}",
-        text(&out.stdout),
-        text(&out.stderr)
-    );
+    assert_exit(&out, 1);
     assert!(
         text(&out.stdout).contains("`items.note` is not in the snapshot")
             && text(&out.stdout).contains("compared with the snapshot"),

@@ -10,7 +10,7 @@
 mod common;
 mod process;
 
-use process::{bin, text};
+use process::{assert_exit, bin, text};
 use sqlx::{Connection, PgConnection};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -376,13 +376,7 @@ fn lmnr_is_refused_naming_what_cannot_be_said() {
         dir.path(),
         &["import", "drizzle", "--from", from.to_str().unwrap()],
     );
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "{}{}",
-        text(&out.stdout),
-        text(&out.stderr)
-    );
+    assert_exit(&out, 1);
     for needle in [
         "`subscription_tiers.id` is an identity with its own MINVALUE, MAXVALUE or CYCLE",
         "unique `unique_span_id_project_id` on `spans`",
@@ -462,13 +456,7 @@ async fn vercel_ai_chatbot_in_drizzle_kit_v1_s_layout() {
         text(&out.stdout)
     );
     let out = run(dir.path(), &["generate", "--check"]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}{}",
-        text(&out.stdout),
-        text(&out.stderr)
-    );
+    assert_exit(&out, 0);
     // check-dsql reads the v1 folder's `migration.sql` files.
     let out = run(dir.path(), &["check-dsql", v1.path().to_str().unwrap()]);
     assert!(
@@ -503,13 +491,7 @@ async fn vercel_ai_chatbot_in_drizzle_kit_v1_s_layout() {
             &halfway,
         ],
     );
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}{}",
-        text(&out.stdout),
-        text(&out.stderr)
-    );
+    assert_exit(&out, 0);
     assert!(
         text(&out.stdout).contains(&format!("{}: applied by drizzle-kit", V1_FOLDERS[4]))
             && text(&out.stdout).contains(&format!("{}: applied in", V1_FOLDERS[5])),
@@ -549,13 +531,7 @@ async fn kaneo_upgraded_twice_by_drizzle_is_adopted_around_the_migration_it_skip
         dir.path(),
         &["import", "drizzle", "--from", from.to_str().unwrap()],
     );
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}{}",
-        text(&out.stdout),
-        text(&out.stderr)
-    );
+    assert_exit(&out, 0);
     // Skipped by drizzle, or applied by hand? Only the operator knows: refused, named.
     let out = run(
         dir.path(),
@@ -567,13 +543,7 @@ async fn kaneo_upgraded_twice_by_drizzle_is_adopted_around_the_migration_it_skip
             &gap,
         ],
     );
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "{}{}",
-        text(&out.stdout),
-        text(&out.stderr)
-    );
+    assert_exit(&out, 1);
     assert!(
         text(&out.stderr).contains(&format!(
             "tablewright migrate --run-skipped {}",
@@ -594,13 +564,7 @@ async fn kaneo_upgraded_twice_by_drizzle_is_adopted_around_the_migration_it_skip
             &entries[6].tag,
         ],
     );
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}{}",
-        text(&out.stdout),
-        text(&out.stderr)
-    );
+    assert_exit(&out, 0);
     let shown = text(&out.stdout);
     for (i, entry) in entries.iter().enumerate() {
         let by_drizzle = i < 21 && i != 6;
@@ -637,13 +601,7 @@ fn a_dsql_project_is_told_what_of_the_history_dsql_refuses() {
             "json",
         ],
     );
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}{}",
-        text(&out.stdout),
-        text(&out.stderr)
-    );
+    assert_exit(&out, 0);
     let document: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let runs_otherwise: Vec<&str> = document["report"]["runs_otherwise"]
         .as_array()

@@ -8,7 +8,7 @@ mod documents;
 mod process;
 
 use common::{Mode, TestDb, assert_database_matches};
-use process::{bin, hand_folder, provider, text};
+use process::{assert_exit, bin, hand_folder, provider, text};
 use sqlx::{Connection, PgConnection};
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
@@ -470,13 +470,7 @@ async fn verify_with_rows_meets_each_migration_with_data(mode: Mode) {
         text(&empty.stderr)
     );
     let out = verify(&["--with-rows", rows]);
-    assert_eq!(
-        out.status.code(),
-        Some(3),
-        "{}{}",
-        text(&out.stdout),
-        text(&out.stderr)
-    );
+    assert_exit(&out, 3);
     assert!(text(&out.stderr).contains(failure), "{}", text(&out.stderr));
     assert!(
         text(&out.stdout).contains(&format!(
@@ -572,13 +566,7 @@ fn verify_cleans_up_its_throwaway_server_on_sigterm() {
             .success()
     );
     let out = child.wait_with_output().unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(3),
-        "{}{}",
-        text(&out.stdout),
-        text(&out.stderr)
-    );
+    assert_exit(&out, 3);
     assert!(
         text(&out.stderr).contains("interrupted during verify"),
         "{}",
@@ -1127,13 +1115,7 @@ async fn squash_folds_the_history_into_an_equal_baseline(mode: Mode) {
     let blocker = dir.path().join("migrations/0000_baseline.sql");
     std::fs::create_dir(&blocker).unwrap();
     let out = run(&["squash"]);
-    assert_eq!(
-        out.status.code(),
-        Some(2),
-        "{}{}",
-        text(&out.stdout),
-        text(&out.stderr)
-    );
+    assert_exit(&out, 2);
     assert!(
         !dir.path()
             .join("migrations/archive")
@@ -1512,13 +1494,7 @@ async fn drift_names_each_hand_change(mode: Mode) {
         .concat())
     };
     let out = drift(&[]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}{}",
-        text(&out.stdout),
-        text(&out.stderr)
-    );
+    assert_exit(&out, 0);
     assert!(
         text(&out.stdout).contains("drift: none")
             && text(&out.stdout).contains("1 declared grant(s)"),
@@ -1554,13 +1530,7 @@ async fn drift_names_each_hand_change(mode: Mode) {
     std::fs::write(&schema, source).unwrap();
     assert!(run(&["generate", "--name", "shelves"]).status.success());
     let out = drift(&[]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}{}",
-        text(&out.stdout),
-        text(&out.stderr)
-    );
+    assert_exit(&out, 0);
     assert!(
         text(&out.stdout).contains("1 migration(s) pending, not compared: 0002_shelves"),
         "{}",

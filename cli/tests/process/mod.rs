@@ -1,5 +1,5 @@
 //! What the tests that run the `tablewright` binary as a process share: the binary, its
-//! output as text, the provider flag of a mode, a hand-written migrations folder, and a
+//! output as text, its exit code checked, the provider flag of a mode, a hand-written migrations folder, and a
 //! folder's files, to show that a command wrote nothing.
 
 #![allow(dead_code)] // each test crate uses part of it
@@ -16,6 +16,19 @@ pub fn bin() -> PathBuf {
 /// A process's output, as text.
 pub fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// Asserts that the process exited with `code`; when it did not, the message shows what
+/// it printed.
+#[track_caller]
+pub fn assert_exit(out: &std::process::Output, code: i32) {
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
 }
 
 /// `--provider` for `mode`.

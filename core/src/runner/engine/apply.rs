@@ -1,6 +1,7 @@
-//! What both dialects share: where a run starts ([`Migrator::start`]: the statement the
-//! last run left in flight is settled first), and the two ways a statement is applied
-//! exactly once:
+//! The one loop that applies a migration on both dialects ([`Migrator::apply`]), and what
+//! it is made of: where a run starts ([`Migrator::start`]: the statement the last run left
+//! in flight is settled first), and the two ways a statement is applied exactly once. The
+//! dialect only decides how statements group into steps ([`super::rules`]).
 //!
 //! * [`Migrator::commit_with_cursor`]: statements that can share a transaction with the
 //!   history write (data changes under DSQL's rules; every transactional statement on
@@ -20,6 +21,7 @@ use super::input::Work;
 use super::lock::Lock;
 use super::reconcile::Action;
 use super::record::{RecordError, Transition, row_written, write_failed};
+use super::rules::{Rules, Step};
 use crate::runner::base::error::RunError;
 use crate::runner::base::event::Event;
 use crate::runner::base::failpoint;
@@ -57,6 +59,132 @@ impl From<sqlx::Error> for TxError {
 }
 
 impl Migrator {
+    /// Runs `work` from where its action says, step by step as `rules` group its
+    /// statements; each step moves the cursor past what it ran, exactly once.
+    pub(crate) async fn apply(
+        &self,
+        rules: &dyn Rules,
+        conn: &mut Conn,
+        lock: &Lock,
+        work: &Work<'_>,
+        events: &dyn Fn(Event),
+    ) -> Result<(), RunError> {
+        let m = work.m;
+        let total = m.statements.len();
+        let (mut i, mut cursor) = self.start(conn, lock, work, events).await?;
+        let mut done = work.row.as_ref().is_some_and(|r| r.status.is_done());
+        if cursor.is_none() && rules.records_before_first_statement() {
+            self.record(
+                conn,
+                lock,
+                m,
+                &work.hashes,
+                None,
+                &Transition::advance(0, total),
+            )
+            .await?;
+            failpoint::hit("runner::after_start");
+            cursor = Some(0);
+            done = total == 0;
+        }
+        if i >= total {
+            // Nothing left to run, but not recorded as applied yet.
+            if !done {
+                self.commit_with_cursor(
+                    conn,
+                    lock,
+                    work,
+                    i..i,
+                    cursor,
+                    &Transition::advance(total, total),
+                )
+                .await?;
+            }
+            return Ok(());
+        }
+        while i < total {
+            lock.confirm(conn).await?;
+            if rules.connections_expire() {
+                conn.refresh_if_old(&self.connector).await?;
+            }
+            let started = Instant::now();
+            let step = rules.step(work, i)?;
+            let end = step.end();
+            let mut took = Vec::new();
+            let mut note = None;
+            match step {
+                Step::WithCursor(range) => {
+                    took = self
+                        .commit_with_cursor(
+                            conn,
+                            lock,
+                            work,
+                            range,
+                            cursor,
+                            &Transition::advance(end, total),
+                        )
+                        .await?;
+                    failpoint::hit("runner::after_cursor");
+                }
+                Step::Alone(_) => self.run_alone(conn, lock, work, i, cursor, events).await?,
+                Step::Skip(_) => {
+                    self.record(
+                        conn,
+                        lock,
+                        m,
+                        &work.hashes,
+                        cursor,
+                        &Transition::advance(end, total),
+                    )
+                    .await?;
+                    failpoint::hit("runner::after_cursor");
+                    note = Some("skipped");
+                }
+                Step::Walk(_, directive) => {
+                    // Once a batch has committed the directive has partly run: recorded as
+                    // executing, its text is frozen like the statements before it.
+                    self.record(
+                        conn,
+                        lock,
+                        m,
+                        &work.hashes,
+                        cursor,
+                        &Transition::executing(i, None),
+                    )
+                    .await?;
+                    self.run_directive(conn, lock, work, i, &directive, events)
+                        .await?;
+                    self.record(
+                        conn,
+                        lock,
+                        m,
+                        &work.hashes,
+                        cursor,
+                        &Transition::advance(end, total),
+                    )
+                    .await?;
+                    failpoint::hit("runner::after_cursor");
+                }
+            }
+            // Each statement's own time; the step's when a lost connection left only the
+            // history to say that it committed.
+            let whole = started.elapsed();
+            for j in i..end {
+                let elapsed = took.get(j - i).copied().unwrap_or(whole);
+                events(Event::StatementDone {
+                    tag: m.tag.clone(),
+                    number: j + 1,
+                    total,
+                    elapsed_ms: elapsed.as_millis() as u64,
+                    note,
+                });
+            }
+            i = end;
+            cursor = Some(end);
+        }
+        Ok(())
+    }
+
     /// Where a run of `work` starts, the same for both dialects: announces the migration,
     /// then, when the last run left a statement in flight, waits out the session that ran
     /// it and settles its outcome from the catalog (a directive resumes after its last

@@ -1,6 +1,6 @@
 //! The engine: applies pending migrations exactly once, under a lock, resumably. The
-//! [`Migrator`] is its one loop; what differs per dialect is in [`apply_dsql`] and
-//! [`apply_postgres`].
+//! [`Migrator`] applies each through one loop ([`apply`]); what differs per dialect is how
+//! statements group into steps ([`rules`]).
 //!
 //! * [`reconcile`](mod@reconcile) is the one policy: from the local migrations and the
 //!   history it decides the state of every migration and what a run does with it (its
@@ -12,7 +12,8 @@
 //! * Statements that can share a transaction with the history write commit together with
 //!   it; those that cannot are recorded as executing first and, if their outcome is
 //!   unknown, settled from the catalog ([`outcome`]) — never replayed blindly, never
-//!   judged by an error code ([`apply`], [`apply_dsql`], [`apply_postgres`]).
+//!   judged by an error code ([`apply`]). `--single-transaction` on PostgreSQL puts every
+//!   pending migration in one transaction ([`together`]).
 //! * Before anything runs, what the target cannot take is refused ([`input`]).
 //! * Directives walk tables in batches that commit with their cursor ([`walk`]); DSQL's
 //!   jobs and INVALID indexes are waited for and repaired ([`jobs`]).
@@ -20,8 +21,6 @@
 //!   permissions file converges under the same lock ([`permissions`]).
 
 mod apply;
-mod apply_dsql;
-mod apply_postgres;
 mod drizzle;
 pub(crate) mod dry_run;
 mod effect;
@@ -33,6 +32,8 @@ mod outcome;
 pub mod permissions;
 pub mod reconcile;
 mod record;
+mod rules;
+mod together;
 mod walk;
 
 use crate::runner::base::error::RunError;
@@ -620,19 +621,17 @@ impl Migrator {
             report.applied = works.iter().map(|w| w.m.tag.clone()).collect();
             return Ok(report);
         }
+        let rules = rules::for_target(self.target());
         for work in &works {
             let started = Instant::now();
-            if dsql {
-                self.apply_dsql(conn, lock, work, events).await?;
-                if work
+            self.apply(rules, conn, lock, work, events).await?;
+            if dsql
+                && work
                     .statements
                     .iter()
                     .any(|s| s.contains(crate::sql::directive::COPY_MARK))
-                {
-                    self.forget_ranges(conn, lock, work.m, None).await?;
-                }
-            } else {
-                self.apply_postgres(conn, lock, work, events).await?;
+            {
+                self.forget_ranges(conn, lock, work.m, None).await?;
             }
             events(Event::MigrationApplied {
                 tag: work.m.tag.clone(),

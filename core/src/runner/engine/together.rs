@@ -1,8 +1,5 @@
-//! Applying a migration on PostgreSQL: each run of transactional statements commits in one
-//! transaction together with the history write, so a failure leaves nothing of it and a
-//! lost connection is resolved by reading the history row back. A statement that cannot
-//! run in a transaction (`CONCURRENTLY`) runs alone, between an "executing" record and the
-//! cursor.
+//! `--single-transaction` on PostgreSQL: every pending migration, each with its history
+//! row, in one transaction, so that the whole set lands or none of it does.
 
 use super::Migrator;
 use super::input::Work;
@@ -12,85 +9,10 @@ use crate::runner::base::error::RunError;
 use crate::runner::base::event::Event;
 use crate::runner::base::target::Conn;
 use crate::runner::{base::failpoint, base::retry};
-use crate::sql::statement;
 use sqlx::{AssertSqlSafe, Connection as _};
 use std::time::Instant;
 
 impl Migrator {
-    /// Runs `work` from where its action says, on PostgreSQL.
-    pub(crate) async fn apply_postgres(
-        &self,
-        conn: &mut Conn,
-        lock: &Lock,
-        work: &Work<'_>,
-        events: &dyn Fn(Event),
-    ) -> Result<(), RunError> {
-        let m = work.m;
-        let total = m.statements.len();
-        let (mut i, mut cursor) = self.start(conn, lock, work, events).await?;
-        if i >= total {
-            if work.row.as_ref().is_none_or(|r| !r.status.is_done()) {
-                self.commit_with_cursor(
-                    conn,
-                    lock,
-                    work,
-                    i..i,
-                    cursor,
-                    &Transition::advance(total, total),
-                )
-                .await?;
-            }
-            return Ok(());
-        }
-        while i < total {
-            lock.confirm(conn).await?;
-            let started = Instant::now();
-            if statement::classify(&work.statements[i]).non_transactional {
-                self.run_alone(conn, lock, work, i, cursor, events).await?;
-                events(Event::StatementDone {
-                    tag: m.tag.clone(),
-                    number: i + 1,
-                    total,
-                    elapsed_ms: started.elapsed().as_millis() as u64,
-                    note: None,
-                });
-                i += 1;
-                cursor = Some(i);
-                continue;
-            }
-            let end = (i..total)
-                .find(|&j| statement::classify(&work.statements[j]).non_transactional)
-                .unwrap_or(total);
-            let took = self
-                .commit_with_cursor(
-                    conn,
-                    lock,
-                    work,
-                    i..end,
-                    cursor,
-                    &Transition::advance(end, total),
-                )
-                .await?;
-            failpoint::hit("runner::after_cursor");
-            // Each statement's own time; the transaction's when a lost connection left
-            // only the history to say that it committed.
-            let whole = started.elapsed();
-            for j in i..end {
-                let elapsed = took.get(j - i).copied().unwrap_or(whole);
-                events(Event::StatementDone {
-                    tag: m.tag.clone(),
-                    number: j + 1,
-                    total,
-                    elapsed_ms: elapsed.as_millis() as u64,
-                    note: None,
-                });
-            }
-            i = end;
-            cursor = Some(i);
-        }
-        Ok(())
-    }
-
     /// `--single-transaction` on PostgreSQL: every pending migration, each with its history
     /// row, in one transaction. A failure is recorded on the migration it happened in.
     pub(crate) async fn apply_postgres_together(

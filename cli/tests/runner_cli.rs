@@ -1456,6 +1456,120 @@ async fn permissions_converge_on_what_the_handlers_declare_dsql_guarded() {
     permissions_converge_on_what_the_handlers_declare(Mode::DsqlGuarded).await;
 }
 
+/// `migrate --to TAG` applies up to TAG and leaves the rest pending, and the permissions
+/// file (which describes the schema after every migration) for the run that applies
+/// them; a tag the folder lacks is refused (exit 2) before anything is created.
+async fn migrate_to_leaves_the_rest_and_the_permissions_for_later(mode: Mode) {
+    let db = TestDb::for_mode("cli_migrate_to", mode).await;
+    let dir = project(mode);
+    let role = format!("migrate_to_{}", provider(mode));
+    let schema = dir.path().join("schema.rs");
+    let code = std::fs::read_to_string(&schema).unwrap();
+    std::fs::write(
+        &schema,
+        format!(
+            "{code}\n#[requires_table(Book, select, role = \"{role}\")]\npub fn list_books() {{}}\n"
+        ),
+    )
+    .unwrap();
+    let generated = Command::new(bin())
+        .current_dir(dir.path())
+        .arg("generate")
+        .output()
+        .unwrap();
+    assert!(generated.status.success(), "{}", text(&generated.stderr));
+    let tags = MigrationSet::from_folder(&dir.path().join("migrations"))
+        .unwrap()
+        .migrations
+        .into_iter()
+        .map(|m| m.tag)
+        .collect::<Vec<_>>();
+    assert_eq!(tags.len(), 2, "{tags:?}");
+    let mut conn = db.connect_setup().await;
+    let role_exists = async |conn: &mut PgConnection| -> bool {
+        sqlx::query_scalar("SELECT count(*) > 0 FROM pg_roles WHERE rolname = $1")
+            .bind(&role)
+            .fetch_one(conn)
+            .await
+            .unwrap()
+    };
+    let history = async |conn: &mut PgConnection| -> bool {
+        sqlx::query_scalar("SELECT to_regclass('tablewright.migrations') IS NOT NULL")
+            .fetch_one(conn)
+            .await
+            .unwrap()
+    };
+
+    let unknown = migrate(
+        dir.path(),
+        mode,
+        &db,
+        &["--to", "0009_nope", "--format", "json"],
+    )
+    .output()
+    .unwrap();
+    assert_exit(&unknown, 2);
+    let v: serde_json::Value = serde_json::from_slice(&unknown.stdout).unwrap();
+    let message = v["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("0009_nope") && message.contains(&tags[1]),
+        "{message}"
+    );
+    assert!(
+        !history(&mut conn).await,
+        "nothing is created for a wrong --to"
+    );
+
+    let plan = migrate(dir.path(), mode, &db, &["--to", &tags[0], "--dry-run"])
+        .output()
+        .unwrap();
+    assert_exit(&plan, 0);
+    let plan = text(&plan.stdout);
+    assert!(
+        plan.contains(&format!("Left pending by --to: 1 ({})", tags[1])),
+        "{plan}"
+    );
+    assert!(!plan.contains("Then the permissions"), "{plan}");
+
+    let first = migrate(
+        dir.path(),
+        mode,
+        &db,
+        &["--to", &tags[0], "--format", "json"],
+    )
+    .output()
+    .unwrap();
+    assert_exit(&first, 0);
+    let v: serde_json::Value = serde_json::from_slice(&first.stdout).unwrap();
+    assert_eq!(v["report"]["applied"], serde_json::json!([tags[0]]));
+    assert_eq!(v["report"]["held_back"], serde_json::json!([tags[1]]));
+    assert!(v["report"]["permissions"].is_null(), "{v}");
+    assert!(
+        !role_exists(&mut conn).await,
+        "the permissions wait for the rest"
+    );
+
+    let rest = migrate(dir.path(), mode, &db, &["--format", "json"])
+        .output()
+        .unwrap();
+    assert_exit(&rest, 0);
+    let v: serde_json::Value = serde_json::from_slice(&rest.stdout).unwrap();
+    assert_eq!(v["report"]["applied"], serde_json::json!([tags[1]]));
+    assert_eq!(v["report"]["held_back"], serde_json::json!([]));
+    assert!(role_exists(&mut conn).await);
+    assert_at_last_snapshot(dir.path(), &db, "after the rest").await;
+}
+
+#[tokio::test]
+async fn migrate_to_leaves_the_rest_and_the_permissions_for_later_postgres() {
+    migrate_to_leaves_the_rest_and_the_permissions_for_later(Mode::Postgres).await;
+}
+
+#[tokio::test]
+async fn migrate_to_leaves_the_rest_and_the_permissions_for_later_dsql_guarded() {
+    migrate_to_leaves_the_rest_and_the_permissions_for_later(Mode::DsqlGuarded).await;
+}
+
 /// `drift` on a database just migrated: none (exit 0). Changes made by hand (a column, an
 /// index, a dropped default, a revoked grant) are each named (exit 1), in text and JSON,
 /// and `drift` itself changed nothing.

@@ -91,6 +91,7 @@ in_both_modes!(
     dry_run_changes_nothing,
     mark_applied_then_migrate_skips_it,
     rebuilds_an_invalid_index,
+    migrate_to_stops_after_its_tag,
 );
 
 async fn applies_everything_then_nothing(mode: Mode) {
@@ -168,6 +169,85 @@ async fn applies_a_migration_merged_late_from_a_branch(mode: Mode) {
         .unwrap();
     assert_eq!(report.applied, ["0001_branch"]);
     assert!(catalog(&db).await.0.tables.contains_key("b"));
+    drop(db);
+}
+
+async fn migrate_to_stops_after_its_tag(mode: Mode) {
+    let db = TestDb::for_mode("migrate_to", mode).await;
+    let table = |tag: &str, name: &str| {
+        hand(
+            tag,
+            &[&format!(
+                "CREATE TABLE IF NOT EXISTS \"{name}\" (\"id\" integer NOT NULL, CONSTRAINT \"{name}_pkey\" PRIMARY KEY (\"id\"))"
+            )],
+        )
+    };
+    let all = vec![
+        table("0000_a", "a"),
+        table("0001_b", "b"),
+        table("0002_c", "c"),
+    ];
+    let to = |tag: &str| MigratorOptions {
+        to: Some(tag.to_owned()),
+        ..MigratorOptions::default()
+    };
+    let tables = async || {
+        let mut names: Vec<String> = catalog(&db).await.0.tables.into_keys().collect();
+        names.sort();
+        names
+    };
+
+    // A tag the folder does not have: refused before anything is created.
+    let unknown = Migrator::new(target(mode, &db.url), set(all.clone()), to("0009_z"))
+        .await
+        .unwrap();
+    let err = unknown.run(&|_| {}).await.unwrap_err();
+    assert!(
+        matches!(&err, RunError::Config(m) if m.contains("0009_z") && m.contains("0002_c")),
+        "{err}"
+    );
+    assert!(unknown.plan().await.is_err());
+    assert!(tables().await.is_empty());
+    assert!(!catalog(&db).await.1, "not even the history is created");
+
+    let m = Migrator::new(target(mode, &db.url), set(all.clone()), to("0001_b"))
+        .await
+        .unwrap();
+    let plan: Vec<String> = m.plan().await.unwrap().into_iter().map(|p| p.tag).collect();
+    assert_eq!(plan, ["0000_a", "0001_b"]);
+    let report = m.run(&|_| {}).await.unwrap();
+    assert_eq!(report.applied, ["0000_a", "0001_b"]);
+    assert_eq!(report.held_back, ["0002_c"]);
+    assert_eq!(tables().await, ["a", "b"]);
+    let status = m.status().await.unwrap();
+    assert_eq!(status.pending, ["0002_c"]);
+
+    // Again: nothing to do up to the tag, the rest still held back.
+    let again = m.run(&|_| {}).await.unwrap();
+    assert!(again.applied.is_empty());
+    assert_eq!(
+        (again.already_applied, again.held_back),
+        (2, vec!["0002_c".to_owned()])
+    );
+
+    // An earlier tag does not undo what is applied after it.
+    let earlier = Migrator::new(target(mode, &db.url), set(all.clone()), to("0000_a"))
+        .await
+        .unwrap();
+    let report = earlier.run(&|_| {}).await.unwrap();
+    assert!(report.applied.is_empty());
+    assert_eq!(report.held_back, ["0002_c"]);
+    assert_eq!(tables().await, ["a", "b"]);
+
+    // Without --to, the rest.
+    let rest = migrator(mode, &db, set(all))
+        .await
+        .run(&|_| {})
+        .await
+        .unwrap();
+    assert_eq!(rest.applied, ["0002_c"]);
+    assert!(rest.held_back.is_empty());
+    assert_eq!(tables().await, ["a", "b", "c"]);
     drop(db);
 }
 

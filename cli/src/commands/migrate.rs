@@ -24,6 +24,8 @@ Examples:
   tablewright migrate --timeout 5m --lock-lease 1m
   # PostgreSQL, all or nothing
   tablewright migrate --single-transaction
+  # up to and including 0003_add_isbn, nothing after it
+  tablewright migrate --to 0003_add_isbn
 
 Exit codes: 0 ok, 1 an applied migration was edited (or unknown history),
 2 input error, 3 the database refused a statement or the run failed (rerun to resume).";
@@ -71,6 +73,11 @@ pub struct Args {
     /// progress row included).
     #[arg(long, value_name = "ROWS", default_value_t = 1000, value_parser = clap::value_parser!(u16).range(1..=2999))]
     batch_rows: u16,
+    /// Apply the pending migrations up to and including this one (a journal tag such as
+    /// `0003_add_isbn`), nothing after it. The permissions file, which describes the
+    /// schema after every migration, waits for the run that applies the rest.
+    #[arg(long, value_name = "TAG")]
+    to: Option<String>,
 }
 
 /// Reads a duration flag: bare seconds (`90`) or a humantime duration (`90s`, `5m`,
@@ -114,6 +121,9 @@ pub struct MigrateReport {
     pub applied: Vec<String>,
     /// Migrations already applied before this run.
     pub already_applied: usize,
+    /// `--to`: pending migrations after its tag, left for a later run (a dry run lists
+    /// those it would leave).
+    pub held_back: Vec<String>,
     /// `--dry-run`: each migration to run, its statements and how each runs.
     pub pending: Vec<DryRunMigration>,
     /// What converging on the permissions file did; null when there is none, with
@@ -174,6 +184,7 @@ impl Report for MigrateReport {
                     ));
                 }
             }
+            text.push_str(&self.held_back_text());
             if let Some(step) = &self.permissions_step {
                 text.push_str(&format!(
                     "Then the permissions: {} ({} statement(s)): roles created, grants applied{}, then validated (--no-permissions skips it).\n",
@@ -196,7 +207,22 @@ impl Report for MigrateReport {
             self.applied.len(),
             self.already_applied
         ));
+        text.push_str(&self.held_back_text());
         text
+    }
+}
+
+impl MigrateReport {
+    /// What `--to` left pending, and that the permissions wait for it.
+    fn held_back_text(&self) -> String {
+        if self.held_back.is_empty() {
+            return String::new();
+        }
+        format!(
+            "Left pending by --to: {} ({}); the permissions file waits for the run that applies them.\n",
+            self.held_back.len(),
+            self.held_back.join(", ")
+        )
     }
 }
 
@@ -250,6 +276,7 @@ pub fn run(cx: &Context, args: Args) -> Result<Done<MigrateReport>, CliError> {
         timeout: args.timeout,
         batch_rows: args.batch_rows.into(),
         run_skipped: args.run_skipped.clone(),
+        to: args.to.clone(),
         ..MigratorOptions::default()
     };
     let format = cx.format;
@@ -265,6 +292,7 @@ pub fn run(cx: &Context, args: Args) -> Result<Done<MigrateReport>, CliError> {
             origin: migrator.migrations().origin.clone(),
             applied: Vec::new(),
             already_applied: 0,
+            held_back: Vec::new(),
             pending: Vec::new(),
             permissions: None,
             permissions_step,
@@ -272,7 +300,23 @@ pub fn run(cx: &Context, args: Args) -> Result<Done<MigrateReport>, CliError> {
         };
         if args.dry_run {
             report.pending = migrator.plan().await?;
-            report.already_applied = migrator.status().await?.applied.len();
+            let status = migrator.status().await?;
+            report.already_applied = status.applied.len();
+            if let Some(to) = &args.to {
+                let after = migrator
+                    .migrations()
+                    .migrations
+                    .iter()
+                    .skip_while(|m| &m.tag != to)
+                    .skip(1);
+                report.held_back = after
+                    .filter(|m| !status.applied.iter().any(|a| a.tag == m.tag))
+                    .map(|m| m.tag.clone())
+                    .collect();
+            }
+            if !report.held_back.is_empty() {
+                report.permissions_step = None;
+            }
             report.status = Status::DryRun;
             return Ok(Done::ok(report));
         }
@@ -290,6 +334,7 @@ pub fn run(cx: &Context, args: Args) -> Result<Done<MigrateReport>, CliError> {
             .map_err(|e| after_squash(e, &folder))?;
         report.applied = run.applied;
         report.already_applied = run.already_applied;
+        report.held_back = run.held_back;
         report.permissions = run.permissions;
         Ok(Done::ok(report))
     })

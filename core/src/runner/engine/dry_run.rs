@@ -38,6 +38,7 @@ pub struct DryRunMigration {
 impl Migrator {
     /// What `migrate` would do, changing nothing.
     pub async fn plan(&self) -> Result<Vec<DryRunMigration>, RunError> {
+        let through = self.through()?;
         let mut conn = self.connector.connect().await?;
         let rows = self.history_rows(&mut conn).await?;
         // What drizzle-kit applied is recorded, not run, as `migrate` would do.
@@ -54,7 +55,7 @@ impl Migrator {
         }
         let works = reconciled
             .to_run()
-            .filter(|e| !by_drizzle.contains(&e.migration.tag))
+            .filter(|e| e.index < through && !by_drizzle.contains(&e.migration.tag))
             .map(|e| self.prepare(e, &|_| {}))
             .collect::<Result<Vec<_>, _>>()?;
         Ok(works.iter().map(|w| self.plan_one(w)).collect())

@@ -151,6 +151,10 @@ pub struct MigratorOptions {
     /// (their `when` older than a later one's) that are to run now, by tag. Any other
     /// such migration is refused: it may have been applied by hand.
     pub run_skipped: Vec<String>,
+    /// Apply the pending migrations up to and including this tag, nothing after it
+    /// (`migrate --to`). The permissions file, which describes the schema after every
+    /// migration, is left for the run that applies the rest.
+    pub to: Option<String>,
 }
 
 impl Default for MigratorOptions {
@@ -165,6 +169,7 @@ impl Default for MigratorOptions {
             batch_rows: 1000,
             permissions: None,
             run_skipped: Vec::new(),
+            to: None,
         }
     }
 }
@@ -180,6 +185,8 @@ pub struct RunReport {
     /// What converging on the permissions file did, when one was given.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub permissions: Option<permissions::Convergence>,
+    /// Pending migrations after `to`'s tag, left for a later run, in order.
+    pub held_back: Vec<String>,
 }
 
 /// The state of every migration, for `status`.
@@ -430,6 +437,25 @@ impl Migrator {
         .map_err(|e| RunError::db("reading the history", e.error))
     }
 
+    /// How many of the set's migrations a run may work on: all of them, or, with
+    /// [`MigratorOptions::to`], those up to and including its tag.
+    fn through(&self) -> Result<usize, RunError> {
+        let Some(tag) = &self.options.to else {
+            return Ok(self.set.migrations.len());
+        };
+        match self.set.migrations.iter().position(|m| &m.tag == tag) {
+            Some(at) => Ok(at + 1),
+            None => Err(RunError::Config(format!(
+                "--to {tag}: no migration `{tag}` in {}; the last is {}",
+                self.set.origin,
+                self.set.migrations.last().map_or(
+                    "none (the folder is empty)".to_owned(),
+                    |m| format!("`{}`", m.tag)
+                )
+            ))),
+        }
+    }
+
     /// Takes the lock (creating the bookkeeping as needed).
     async fn lock(&self, conn: &mut Conn, events: &dyn Fn(Event)) -> Result<Lock, RunError> {
         if !self.options.lock {
@@ -466,6 +492,8 @@ impl Migrator {
         events: &dyn Fn(Event),
         stop: impl Future<Output = ()>,
     ) -> Result<RunReport, RunError> {
+        // A wrong `--to` is refused before anything connects.
+        self.through()?;
         let mut stop = std::pin::pin!(stop);
         let deadline = self
             .options
@@ -518,7 +546,7 @@ impl Migrator {
         // The grants follow the schema, under the same lock, so that two deploys cannot
         // interleave their GRANTs and REVOKEs.
         let result = match (result, &self.options.permissions) {
-            (Ok(mut report), Some(file)) => match within(
+            (Ok(mut report), Some(file)) if report.held_back.is_empty() => match within(
                 permissions::converge(&self.connector, file),
                 deadline,
                 &mut stop,
@@ -587,14 +615,25 @@ impl Migrator {
         if let Some(problem) = reconciled.blocking(&self.set.origin) {
             return Err(problem);
         }
+        let through = self.through()?;
         let works = reconciled
             .to_run()
+            .filter(|e| e.index < through)
             .map(|e| self.prepare(e, events))
             .collect::<Result<Vec<_>, _>>()?;
         let mut report = RunReport {
             applied: Vec::new(),
-            already_applied: reconciled.entries.len() - works.len(),
+            already_applied: reconciled
+                .entries
+                .iter()
+                .filter(|e| e.action.runs_from().is_none())
+                .count(),
             permissions: None,
+            held_back: reconciled
+                .to_run()
+                .filter(|e| e.index >= through)
+                .map(|e| e.migration.tag.clone())
+                .collect(),
         };
         let dsql = self.target().dsql_rules();
         // Nothing of them ran: no row, or a failure that left nothing (on PostgreSQL a

@@ -212,6 +212,8 @@ impl Action {
 pub struct Entry<'a> {
     /// The local migration.
     pub migration: &'a LocalMigration,
+    /// Its place in the local migrations (0-based).
+    pub index: usize,
     /// Its history row, if any.
     pub row: Option<&'a HistoryRow>,
     /// What that adds up to.
@@ -278,11 +280,13 @@ pub fn reconcile<'a>(local: &'a [LocalMigration], rows: &'a [HistoryRow]) -> Rec
     let by_tag: BTreeMap<&str, &HistoryRow> = rows.iter().map(|r| (r.tag.as_str(), r)).collect();
     let entries = local
         .iter()
-        .map(|m| {
+        .enumerate()
+        .map(|(index, m)| {
             let row = by_tag.get(m.tag.as_str()).copied();
             let state = row.map(|r| state_of(m, r)).unwrap_or(State::Pending);
             Entry {
                 migration: m,
+                index,
                 row,
                 action: Action::of(m, &state),
                 state,

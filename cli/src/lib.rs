@@ -101,6 +101,10 @@ enum Command {
     /// Read a database's tables and write them as entity structs in the schema language.
     #[command(after_help = pull::EXAMPLES)]
     Pull(pull::Args),
+    /// Draw the structs' schema as a Mermaid entity-relationship diagram (`erDiagram`):
+    /// columns with types and key marks, foreign keys with their cardinality.
+    #[command(after_help = diagram::EXAMPLES)]
+    Diagram(diagram::Args),
     /// List applied, in-progress, pending, edited and unknown migrations (exit 1 on edited
     /// or unknown ones; with --exit-code also while any is pending, in progress or failed).
     #[command(after_help = status::EXAMPLES)]
@@ -190,6 +194,7 @@ pub fn main() -> ExitCode {
         Command::Push(args) => finish("push", format, push::run(&cx, args)),
         Command::Clone(args) => finish("clone", format, clone::run(&cx, args)),
         Command::Pull(args) => finish("pull", format, pull::run(&cx, args)),
+        Command::Diagram(args) => finish("diagram", format, diagram::run(&cx, args)),
         Command::Status(args) => finish("status", format, status::run(&cx, args)),
         Command::MarkApplied(args) => finish("mark-applied", format, mark_applied::run(&cx, args)),
         Command::Verify(args) => finish("verify", format, verify::run(&cx, args)),
@@ -374,6 +379,10 @@ pub fn json_schemas() -> Vec<(String, schemars::Schema)> {
         (
             "clone",
             schema_for!(Document<clone::CloneReport, clone::Status>),
+        ),
+        (
+            "diagram",
+            schema_for!(Document<diagram::DiagramReport, diagram::Status>),
         ),
         (
             "pull",

@@ -1067,3 +1067,65 @@ fn no_flag_value_at_its_extremes_panics() {
         }
     }
 }
+
+/// The diagram of the example: its exact text (insta), the same text in the README's
+/// rendered block, Mermaid's own parser accepting it, and the JSON document's shape.
+#[test]
+fn the_examples_diagram_is_in_the_readme_and_parses() {
+    let f = Fixture::new();
+    let before = f.migrations();
+    let out = f.run(&["diagram"]).code(0);
+    let text = stdout(&out);
+    insta::assert_snapshot!(text);
+    let readme = fs::read_to_string(repo().join("README.md")).unwrap();
+    assert!(
+        readme.contains(&format!("```mermaid\n{text}```")),
+        "README.md shows the example's diagram as `tablewright diagram` prints it:\n{text}"
+    );
+    let script = repo().join("tools/mermaid/parse.mjs");
+    let parsed = std::process::Command::new("node")
+        .arg(&script)
+        .stdin(
+            fs::File::open({
+                let path = f.path("diagram.mmd");
+                fs::write(&path, &text).unwrap();
+                path
+            })
+            .unwrap(),
+        )
+        .output()
+        .expect("node runs: scripts/test installs Node.js and tools/mermaid");
+    assert!(
+        parsed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&parsed.stderr)
+    );
+
+    let json = f
+        .run(&["diagram", "--table", "book_covers", "--format", "json"])
+        .code(0);
+    let v = documents::parse(&json.get_output().stdout);
+    let tables: Vec<(&str, bool)> = v["report"]["diagram"]["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            (
+                t["name"].as_str().unwrap(),
+                t["related_only"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(tables, [("book_covers", false), ("books", true)]);
+    assert_eq!(
+        v["report"]["diagram"]["relationships"][0]["child_cardinality"], "zero_or_one",
+        "a cover's key is its book's: one cover at most per book"
+    );
+
+    let unknown = f
+        .run(&["diagram", "--table", "nope", "--format", "json"])
+        .code(2);
+    let v = documents::parse(&unknown.get_output().stdout);
+    assert_eq!(v["error"]["kind"], "unknown_table");
+    assert_eq!(f.migrations(), before, "diagram writes nothing");
+}

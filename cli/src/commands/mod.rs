@@ -4,6 +4,7 @@
 pub mod check;
 pub mod check_dsql;
 pub mod clone;
+pub mod diagram;
 pub mod drift;
 pub mod generate;
 pub mod import;

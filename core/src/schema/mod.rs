@@ -6,6 +6,7 @@ pub mod codegen;
 #[cfg(feature = "compiler")]
 pub mod compare;
 pub mod desired;
+pub mod diagram;
 pub mod grammar;
 pub mod model;
 #[cfg(feature = "compiler")]

@@ -234,6 +234,100 @@ fn a_rename_declared_in_code_is_a_rename() {
     );
 }
 
+/// What breaks the code deployed before the migration is a `breaking-change` warning
+/// naming the two-deploy way, each kind once; `--deny breaking-change` writes nothing.
+#[test]
+fn changes_that_break_the_deployed_code_are_warned_and_deniable() {
+    let f = Fixture::new();
+    let before = f.migrations();
+    // A NOT NULL column the deployed code does not write, a rename and a drop.
+    f.edit(
+        ENTITIES,
+        "    pub subtitle: Option<String>,\n",
+        "    #[column(fill = \"1\")]\n    pub edition: i32,\n",
+    );
+    f.edit(
+        ENTITIES,
+        "    pub page_count: i32,",
+        "    #[column(renamed_from = \"page_count\")]\n    pub pages: i32,",
+    );
+    let denied = f
+        .run(&[
+            "generate",
+            "--allow-drop",
+            "books.subtitle",
+            "--deny",
+            "breaking-change",
+        ])
+        .code(2);
+    assert!(
+        stderr(&denied).contains("warning[breaking-change]"),
+        "{}",
+        stderr(&denied)
+    );
+    assert_eq!(f.migrations(), before, "a denied change writes nothing");
+
+    let out = f
+        .run(&[
+            "generate",
+            "--allow-drop",
+            "books.subtitle",
+            "--format",
+            "json",
+        ])
+        .code(0);
+    let v = documents::parse(&out.get_output().stdout);
+    let mut breaking: Vec<(String, String)> = v["report"]["migration"]["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|w| w["id"] == "breaking-change")
+        .map(|w| {
+            let message = w["message"].as_str().unwrap();
+            assert!(message.contains("in two deploys"), "{message}");
+            (
+                w["column"].as_str().unwrap().to_owned(),
+                message.split(';').next().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    breaking.sort();
+    assert_eq!(
+        breaking,
+        [
+            (
+                "edition".to_owned(),
+                "code deployed before inserts into `books` without `edition`, and those inserts fail once this migration runs".to_owned()
+            ),
+            (
+                "pages".to_owned(),
+                "code deployed before reads `books.page_count` and fails from this migration until the new code is deployed".to_owned()
+            ),
+            (
+                "subtitle".to_owned(),
+                "code deployed before reads `books.subtitle` (its struct selects every field) and fails once this migration runs".to_owned()
+            ),
+        ]
+    );
+    // A nullable column, or one with a default, breaks nothing.
+    let f = Fixture::new();
+    f.edit(
+        ENTITIES,
+        "    pub subtitle: Option<String>,\n",
+        "    pub subtitle: Option<String>,\n    pub edition: Option<i32>,\n    #[column(default = \"1\")]\n    pub printing: i32,\n",
+    );
+    let out = f.run(&["generate", "--format", "json"]).code(0);
+    let v = documents::parse(&out.get_output().stdout);
+    assert!(
+        !v["report"]["migration"]["warnings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|w| w["id"] == "breaking-change"),
+        "{v:#}"
+    );
+}
+
 #[test]
 fn source_errors_name_file_line_and_column_all_at_once() {
     let f = Fixture::new();

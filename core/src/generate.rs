@@ -244,6 +244,7 @@ pub fn plan_migration_after(
         (changes.ops, planned, desired.schema.clone())
     };
     let mut warnings = warnings(&ops, &planned.rebuilds);
+    warnings.extend(crate::compile::warnings::breaking_changes(&ops));
     warnings.extend(crate::compile::warnings::absorbed_uniques(&ops, desired));
     let denied: Vec<Warning> = warnings
         .iter()

@@ -12,7 +12,7 @@ use serde::Serialize;
 #[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 pub struct Warning {
     /// Stable id: `drop-table`, `drop-column`, `narrowing-type-change`, `rename-table`,
-    /// `rename-column`, `table-rebuild`, `absorbed-unique`.
+    /// `rename-column`, `table-rebuild`, `absorbed-unique`, `breaking-change`.
     pub id: &'static str,
     /// The table the change is about.
     pub table: String,
@@ -33,6 +33,7 @@ pub(crate) const WARNING_IDS: &[&str] = &[
     "rename-column",
     "table-rebuild",
     "absorbed-unique",
+    "breaking-change",
 ];
 
 impl Warning {
@@ -164,6 +165,69 @@ pub fn warnings(ops: &[Op], rebuilds: &[Rebuild]) -> Vec<Warning> {
             table: r.table.clone(),
             column: None,
             change: format!("rebuild `{}` for: {}", r.table, r.because.join(", ")),
+            message,
+        });
+    }
+    out
+}
+
+/// The changes that break code deployed before the migration, which keeps running against
+/// the new schema until the new code replaces it: a table or column it reads renamed or
+/// dropped, a NOT NULL column it does not write added without a default (or a column it
+/// may leave NULL made NOT NULL). Each with the way to make the change in two deploys
+/// (expand, then contract) instead.
+pub fn breaking_changes(ops: &[Op]) -> Vec<Warning> {
+    let mut out = Vec::new();
+    for op in ops {
+        let message = match op {
+            Op::DropTable { table } => format!(
+                "code deployed before reads `{table}` and fails once this migration runs; in two deploys: first deploy code that no longer uses `{table}` (its struct and handlers removed, the table kept), then drop it in a later migration"
+            ),
+            Op::DropColumn { table, column } => format!(
+                "code deployed before reads `{table}.{column}` (its struct selects every field) and fails once this migration runs; in two deploys: first deploy the struct without the field, then drop the column in a later migration"
+            ),
+            Op::RenameTable { from, to } => format!(
+                "code deployed before reads `{from}` and fails from this migration until the new code is deployed; in two deploys: first add `{to}` beside `{from}` with code that writes both and reads `{from}`, copy the rows, then deploy code that uses only `{to}` and drop `{from}`"
+            ),
+            Op::RenameColumn { table, from, to } => format!(
+                "code deployed before reads `{table}.{from}` and fails from this migration until the new code is deployed; in two deploys: first add `{to}` as an Option beside `{from}` with code that writes both, backfill it, then deploy code that uses only `{to}` and drop `{from}`"
+            ),
+            Op::AddColumn { table, column }
+                if column.not_null && column.default.is_none() && !column.is_identity() =>
+            {
+                format!(
+                    "code deployed before inserts into `{table}` without `{}`, and those inserts fail once this migration runs; in two deploys: first add it as `Option<..>` (or with a `default`) and deploy code that writes it, then make it NOT NULL in a later migration",
+                    column.name
+                )
+            }
+            Op::SetNotNull { table, column } => format!(
+                "code deployed before may write NULL to `{table}.{column}`, and those writes fail once this migration runs; in two deploys: first deploy code that always writes a value (and fill the rows that hold NULL), then make it NOT NULL"
+            ),
+            Op::RenameEnumValue { name, from, to } => format!(
+                "code deployed before writes `{from}` to columns of `{name}` and reads it back, and both fail once this migration runs; in two deploys: first add `{to}` and deploy code that writes `{to}` and reads both, then remove `{from}` in a later migration"
+            ),
+            Op::RecreateEnum { from, to, .. }
+                if from.values.iter().any(|v| !to.values.contains(v)) =>
+            {
+                let gone: Vec<String> = from
+                    .values
+                    .iter()
+                    .filter(|v| !to.values.contains(v))
+                    .map(|v| format!("`{v}`"))
+                    .collect();
+                format!(
+                    "code deployed before may write {} to columns of `{}`, and those writes fail once this migration runs; in two deploys: first deploy code that no longer writes them (and change the rows that hold them), then remove them in a later migration",
+                    gone.join(", "),
+                    to.name
+                )
+            }
+            _ => continue,
+        };
+        out.push(Warning {
+            id: "breaking-change",
+            table: op.table().to_owned(),
+            column: op.column().map(str::to_owned),
+            change: op.to_string(),
             message,
         });
     }

@@ -101,6 +101,10 @@ enum Command {
     /// Read a database's tables and write them as entity structs in the schema language.
     #[command(after_help = pull::EXAMPLES)]
     Pull(pull::Args),
+    /// What the migrations added since a git revision do, as Markdown for a pull request:
+    /// statements and how each runs, warnings, breaking changes, permissions, a diagram.
+    #[command(after_help = review::EXAMPLES)]
+    Review(review::Args),
     /// Draw the structs' schema as a Mermaid entity-relationship diagram (`erDiagram`):
     /// columns with types and key marks, foreign keys with their cardinality.
     #[command(after_help = diagram::EXAMPLES)]
@@ -195,6 +199,7 @@ pub fn main() -> ExitCode {
         Command::Clone(args) => finish("clone", format, clone::run(&cx, args)),
         Command::Pull(args) => finish("pull", format, pull::run(&cx, args)),
         Command::Diagram(args) => finish("diagram", format, diagram::run(&cx, args)),
+        Command::Review(args) => finish("review", format, review::run(&cx, args)),
         Command::Status(args) => finish("status", format, status::run(&cx, args)),
         Command::MarkApplied(args) => finish("mark-applied", format, mark_applied::run(&cx, args)),
         Command::Verify(args) => finish("verify", format, verify::run(&cx, args)),
@@ -379,6 +384,10 @@ pub fn json_schemas() -> Vec<(String, schemars::Schema)> {
         (
             "clone",
             schema_for!(Document<clone::CloneReport, clone::Status>),
+        ),
+        (
+            "review",
+            schema_for!(Document<review::ReviewReport, review::Status>),
         ),
         (
             "diagram",

@@ -1223,3 +1223,123 @@ fn the_examples_diagram_is_in_the_readme_and_parses() {
     assert_eq!(v["error"]["kind"], "unknown_table");
     assert_eq!(f.migrations(), before, "diagram writes nothing");
 }
+
+/// `review --since REF` in a repository the test makes with git: a branch adds a NOT NULL
+/// column (a table rebuild on DSQL), renames and drops columns, widens a role's grant and
+/// adds a custom migration. The Markdown shows each migration's statements and how they
+/// run, the warnings, the breaking changes with the two-deploy way, the permissions and a
+/// diagram Mermaid parses; the JSON document has the same; a revision git does not know
+/// exits 2.
+#[test]
+fn review_shows_what_a_branchs_migrations_do() {
+    let f = Fixture::new();
+    let git = |args: &[&str]| {
+        let out = std::process::Command::new("git")
+            .current_dir(f.dir.path())
+            .args(["-c", "user.name=t", "-c", "user.email=t@example.com"])
+            .args(["-c", "commit.gpgsign=false"])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    git(&["init", "-q", "-b", "main"]);
+    git(&["add", "."]);
+    git(&["commit", "-q", "-m", "base"]);
+
+    let none = f.run(&["review", "--since", "main"]).code(0);
+    assert!(
+        stdout(&none).contains("No new migration."),
+        "{}",
+        stdout(&none)
+    );
+
+    f.edit(
+        ENTITIES,
+        "    pub subtitle: Option<String>,\n",
+        "    #[column(fill = \"1\")]\n    pub edition: i32,\n",
+    );
+    f.edit(
+        ENTITIES,
+        "    pub page_count: i32,",
+        "    #[column(renamed_from = \"page_count\")]\n    pub pages: i32,",
+    );
+    f.edit(
+        "examples/bookstore/src/handlers.rs",
+        "#[requires_table(Book, insert, role = \"catalog_writer\")]",
+        "#[requires_table(Book, select, insert, role = \"catalog_writer\")]",
+    );
+    f.run(&[
+        "generate",
+        "--allow-drop",
+        "books.subtitle",
+        "--name",
+        "editions",
+    ])
+    .code(0);
+    f.run(&["generate", "--custom", "--name", "backfill_prices"])
+        .code(0);
+
+    let out = f.run(&["review", "--since", "main"]).code(0);
+    let markdown = stdout(&out);
+    insta::assert_snapshot!(markdown);
+    for expected in [
+        "2 new migration(s), planned for Aurora DSQL.",
+        "table rebuild: rows copied in batches",
+        "`table-rebuild`",
+        "**Breaking changes** for the code deployed before",
+        "code deployed before reads `books.page_count`",
+        "code deployed before inserts into `books` without `edition`",
+        "in two deploys",
+        "Hand-written SQL (`generate --custom`)",
+        "-GRANT INSERT ON \"books\" TO \"catalog_writer\";\n+GRANT SELECT, INSERT ON \"books\" TO \"catalog_writer\";\n",
+        "### Tables touched",
+    ] {
+        assert!(
+            markdown.contains(expected),
+            "`{expected}` missing:\n{markdown}"
+        );
+    }
+    let diagram = markdown
+        .split("```mermaid\n")
+        .nth(1)
+        .and_then(|rest| rest.split("```").next())
+        .expect("a mermaid block");
+    let path = f.path("touched.mmd");
+    fs::write(&path, diagram).unwrap();
+    let parsed = std::process::Command::new("node")
+        .arg(repo().join("tools/mermaid/parse.mjs"))
+        .stdin(fs::File::open(&path).unwrap())
+        .output()
+        .expect("node runs: scripts/test installs Node.js and tools/mermaid");
+    assert!(
+        parsed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&parsed.stderr)
+    );
+
+    let json = f
+        .run(&["review", "--since", "main", "--format", "json"])
+        .code(0);
+    let v = documents::parse(&json.get_output().stdout);
+    let migrations = v["report"]["review"]["migrations"].as_array().unwrap();
+    assert_eq!(migrations.len(), 2);
+    assert_eq!(migrations[1]["custom"], true);
+    assert_eq!(
+        migrations[0]["breaking_changes"].as_array().unwrap().len(),
+        3,
+        "{:#}",
+        migrations[0]
+    );
+
+    let unknown = f.run(&["review", "--since", "no-such-branch"]).code(2);
+    assert!(
+        stderr(&unknown).contains("`no-such-branch` is not a revision git knows"),
+        "{}",
+        stderr(&unknown)
+    );
+}

@@ -16,8 +16,9 @@
 //!    ([`compile::recreate`]), warnings, and the permissions file;
 //! 6. [`project`]: the config, the migrations folder with its journal, snapshots and hashes,
 //!    and all-or-nothing file writes;
-//! 7. [`generate`] ties the stages before it together; with the `runner` feature, [`runner`]
-//!    applies migrations and introspects live databases.
+//! 7. [`generate`] ties the stages before it together; [`review`] reads what new
+//!    migrations do (for a pull request); with the `runner` feature, [`runner`] applies
+//!    migrations and introspects live databases.
 //!
 //! Without features only [`error`], [`sql`] and [`schema`] are built: what `#[derive(Table)]`
 //! needs. The `compiler` feature adds the rest of the pipeline and the SQL parser it reads
@@ -33,6 +34,8 @@ pub mod error;
 pub mod generate;
 #[cfg(feature = "compiler")]
 pub mod project;
+#[cfg(feature = "compiler")]
+pub mod review;
 pub mod schema;
 pub mod sql;
 

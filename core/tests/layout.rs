@@ -206,7 +206,7 @@ fn referenced(module: &str, is_mod_file: bool, text: &str) -> Vec<String> {
 
 /// The stages, in pipeline order: each may use those before it, never one after it.
 const STAGES: &[&str] = &[
-    "error", "dialect", "sql", "schema", "compile", "project", "generate", "runner",
+    "error", "dialect", "sql", "schema", "compile", "project", "generate", "review", "runner",
 ];
 
 /// Stages split in rooms, each with its rooms in order (a room uses only those before it).

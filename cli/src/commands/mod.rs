@@ -14,6 +14,7 @@ pub mod permissions;
 pub mod pull;
 pub mod push;
 pub mod rehash;
+pub mod review;
 pub mod squash;
 pub mod status;
 pub mod verify;

@@ -245,6 +245,10 @@ pub fn plan_migration_after(
     };
     let mut warnings = warnings(&ops, &planned.rebuilds);
     warnings.extend(crate::compile::warnings::breaking_changes(&ops));
+    warnings.extend(crate::compile::warnings::removed_enum_values(
+        &prev_schema,
+        &desired.schema,
+    ));
     warnings.extend(crate::compile::warnings::absorbed_uniques(&ops, desired));
     let denied: Vec<Warning> = warnings
         .iter()

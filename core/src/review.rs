@@ -10,7 +10,7 @@
 //! statement (a snapshot does not say which column became which); a table rebuild's own
 //! renames (to and from its `__tw_new`/`__tw_old` names) are not renames.
 
-use crate::compile::warnings::{Warning, breaking_changes, warnings};
+use crate::compile::warnings::{Warning, breaking_changes, removed_enum_values, warnings};
 use crate::compile::{lower, plan};
 use crate::dialect::Dialect;
 use crate::project::folder::{FolderError, MigrationFolder};
@@ -54,8 +54,8 @@ pub struct Review {
 pub struct ReviewedMigration {
     /// Its journal tag.
     pub tag: String,
-    /// Hand-written SQL (`generate --custom`): its snapshot equals the one before, so its
-    /// effect can only be read in its statements.
+    /// Hand-written SQL (`generate --custom`): its snapshot equals the one before, so what
+    /// it does can only be read in its statements.
     pub custom: bool,
     /// Its statements and how each runs.
     pub statements: Vec<ReviewedStatement>,
@@ -145,6 +145,11 @@ pub enum ReviewError {
     /// A migration's SQL file or snapshot did not read.
     #[error("review: {0}")]
     Folder(#[from] FolderError),
+    /// The folder fails `check`.
+    #[error(
+        "review: the migrations folder is inconsistent ({0}); run `tablewright check` and fix it first"
+    )]
+    Inconsistent(String),
 }
 
 impl crate::error::Classified for ReviewError {
@@ -153,7 +158,10 @@ impl crate::error::Classified for ReviewError {
     }
 
     fn kind(&self) -> &'static str {
-        "folder"
+        match self {
+            ReviewError::Folder(_) => "folder",
+            ReviewError::Inconsistent(_) => "inconsistent_folder",
+        }
     }
 }
 
@@ -165,6 +173,18 @@ pub fn review(
     before: &Before,
     permissions: Option<&str>,
 ) -> Result<Review, ReviewError> {
+    // Each migration is compared with the one before it in the journal: on a folder that
+    // `check` refuses (a branch fork, a missing snapshot) that comparison would be false.
+    let blocking: Vec<String> = folder
+        .inspect()?
+        .problems
+        .iter()
+        .filter(|p| p.blocks_generate())
+        .map(ToString::to_string)
+        .collect();
+    if !blocking.is_empty() {
+        return Err(ReviewError::Inconsistent(blocking.join("; ")));
+    }
     let known: BTreeSet<&str> = before
         .journal
         .iter()
@@ -203,22 +223,38 @@ pub fn review(
         };
         if !reviewed.custom {
             let desired = desired_with_renames(&snapshot.schema, &sql);
+            // Whatever the migration dropped, it was allowed to: columns, tables, and an
+            // enum type's values (allowed as `type.value`).
             let allow = AllowDrops {
                 tables: prev.tables.keys().cloned().collect(),
                 columns: prev
                     .tables
                     .values()
                     .flat_map(|t| t.columns.iter().map(|c| (t.name.clone(), c.name.clone())))
+                    .chain(
+                        prev.enums
+                            .values()
+                            .flat_map(|e| e.values.iter().map(|v| (e.name.clone(), v.clone()))),
+                    )
                     .collect(),
             };
             let desired = with_placeholder_fills(desired, &prev);
             match lower::diff_for(&prev, &desired, &allow, dialect) {
                 Ok((changes, next)) => {
-                    let rebuilds = plan::plan(&changes, &next, dialect)
-                        .map(|p| p.rebuilds)
-                        .unwrap_or_default();
+                    let rebuilds = match plan::plan(&changes, &next, dialect) {
+                        Ok(p) => p.rebuilds,
+                        Err(e) => {
+                            reviewed.note = Some(format!(
+                                "its plan could not be derived again ({e}), so a table rebuild it makes is not listed among its warnings; read its statements"
+                            ));
+                            Vec::new()
+                        }
+                    };
                     reviewed.warnings = warnings(&changes.ops, &rebuilds);
                     reviewed.breaking_changes = breaking_changes(&changes.ops);
+                    reviewed
+                        .breaking_changes
+                        .extend(removed_enum_values(&prev, &snapshot.schema));
                     touched.extend(changes.ops.iter().map(|op| op.table().to_owned()));
                 }
                 Err(e) => {
@@ -272,6 +308,14 @@ fn desired_with_renames(schema: &Schema, statements: &[String]) -> DesiredSchema
                     .column_renames
                     .insert(to, hint(from));
             }
+            Rename::EnumValue { name, from, to } => {
+                desired
+                    .enum_sources
+                    .entry(name)
+                    .or_default()
+                    .value_renames
+                    .insert(to, hint(from));
+            }
         }
     }
     desired
@@ -321,6 +365,11 @@ enum Rename {
         from: String,
         to: String,
     },
+    EnumValue {
+        name: String,
+        from: String,
+        to: String,
+    },
 }
 
 /// `ALTER TABLE [IF EXISTS] t RENAME [COLUMN] a TO b`, read with the tokenizer; a table
@@ -328,8 +377,16 @@ enum Rename {
 fn rename_in(sql: &str) -> Option<Rename> {
     let lexemes = tokens::lex(sql).ok()?;
     let words: Vec<&tokens::Lexeme> = lexemes.iter().filter(|l| !l.is_blank()).collect();
+    // An unquoted name is folded to lower case, as PostgreSQL folds it.
     let name = |l: &tokens::Lexeme| match &l.token {
+        sqlparser::tokenizer::Token::Word(w) if w.quote_style.is_none() => {
+            Some(w.value.to_lowercase())
+        }
         sqlparser::tokenizer::Token::Word(w) => Some(w.value.clone()),
+        _ => None,
+    };
+    let string = |l: &tokens::Lexeme| match &l.token {
+        sqlparser::tokenizer::Token::SingleQuotedString(v) => Some(v.clone()),
         _ => None,
     };
     let mut i = 0;
@@ -340,12 +397,17 @@ fn rename_in(sql: &str) -> Option<Rename> {
         }
         ok
     };
-    if !(expect("ALTER", &mut i) && expect("TABLE", &mut i)) {
+    if !expect("ALTER", &mut i) {
+        return None;
+    }
+    let enum_type = expect("TYPE", &mut i);
+    if !enum_type && !expect("TABLE", &mut i) {
         return None;
     }
     if expect("IF", &mut i) && !expect("EXISTS", &mut i) {
         return None;
     }
+    expect("ONLY", &mut i);
     // `schema.table` is keyed as the model keys it: `schema.table` outside `public`.
     let mut table = name(words.get(i)?)?;
     i += 1;
@@ -360,6 +422,23 @@ fn rename_in(sql: &str) -> Option<Rename> {
             format!("{table}.{part}")
         };
         i += 2;
+    }
+    if enum_type {
+        // ALTER TYPE t RENAME VALUE 'a' TO 'b'
+        if !(expect("RENAME", &mut i) && expect("VALUE", &mut i)) {
+            return None;
+        }
+        let from = string(words.get(i)?)?;
+        i += 1;
+        if !expect("TO", &mut i) {
+            return None;
+        }
+        let to = string(words.get(i)?)?;
+        return Some(Rename::EnumValue {
+            name: table,
+            from,
+            to,
+        });
     }
     if !expect("RENAME", &mut i) {
         return None;
@@ -454,6 +533,13 @@ fn permission_changes(before: Option<&str>, now: Option<&str>) -> PermissionChan
     }
 }
 
+/// A code fence for `content`: longer than any run of backticks in it, so that nothing in
+/// a migration (a string holding a fence) can close the block and write its own Markdown.
+fn fence(content: &str) -> String {
+    let longest = content.split(|c| c != '`').map(str::len).max().unwrap_or(0);
+    "`".repeat((longest + 1).max(3))
+}
+
 impl Review {
     /// The review as Markdown for a pull request's comment: `since` names the revision.
     pub fn markdown(&self, since: &str) -> String {
@@ -483,7 +569,7 @@ impl Review {
         for m in &self.migrations {
             out.push_str(&format!("\n### `{}`\n\n", m.tag));
             if m.custom {
-                out.push_str("Hand-written SQL (`generate --custom`): the schema does not change; read what it does below.\n\n");
+                out.push_str("Hand-written SQL (`generate --custom`): its snapshot equals the one before, so what it does is only in its statements below.\n\n");
             }
             if m.statements.is_empty() {
                 out.push_str("_No statement._\n\n");
@@ -491,8 +577,9 @@ impl Review {
             for s in &m.statements {
                 // A list item's blocks are indented to its text: past `10. `, four columns.
                 let indent = " ".repeat(s.number.to_string().len() + 2);
+                let fence = fence(&s.sql);
                 out.push_str(&format!(
-                    "{}. {}\n\n{indent}```sql\n{}\n{indent}```\n\n",
+                    "{}. {}\n\n{indent}{fence}sql\n{}\n{indent}{fence}\n\n",
                     s.number,
                     s.runs.describe(self.dialect),
                     s.sql
@@ -521,7 +608,7 @@ impl Review {
             }
         }
         if !self.permissions.added.is_empty() || !self.permissions.removed.is_empty() {
-            out.push_str("\n### Permissions\n\nThe permissions file changes: `migrate` grants what the new lines grant and revokes what no line grants any more.\n\n```diff\n");
+            out.push_str("\n### Permissions\n\nThe permissions file changes. `migrate` applies its new lines; with `revoke_undeclared` (the default) it also revokes, from the roles the file still names, what no line grants any more.\n\n```diff\n");
             for s in &self.permissions.removed {
                 out.push_str(&format!("-{s}\n"));
             }
@@ -531,9 +618,10 @@ impl Review {
             out.push_str("```\n");
         }
         if let Some(diagram) = &self.diagram {
+            let text = diagram.mermaid();
+            let fence = fence(&text);
             out.push_str(&format!(
-                "\n### Tables touched\n\n```mermaid\n{}```\n",
-                diagram.mermaid()
+                "\n### Tables touched\n\n{fence}mermaid\n{text}{fence}\n"
             ));
         }
         out
@@ -576,6 +664,22 @@ mod tests {
             None
         );
         assert_eq!(rename_in("ALTER TABLE \"t\" ADD COLUMN \"x\" text"), None);
+        assert_eq!(
+            rename_in("ALTER TABLE ONLY Books RENAME COLUMN Sub TO \"Tag\""),
+            Some(Rename::Column {
+                table: "books".into(),
+                from: "sub".into(),
+                to: "Tag".into()
+            })
+        );
+        assert_eq!(
+            rename_in("ALTER TYPE \"mood\" RENAME VALUE 'sad' TO 'blue'"),
+            Some(Rename::EnumValue {
+                name: "mood".into(),
+                from: "sad".into(),
+                to: "blue".into()
+            })
+        );
         assert_eq!(rename_in("-- 'ALTER TABLE a RENAME TO b'\nSELECT 1"), None);
     }
 
@@ -602,6 +706,13 @@ mod tests {
             Runs::Validate
         );
         assert_eq!(runs("ALTER TABLE \"t\" ADD COLUMN \"x\" text"), Runs::Plain);
+    }
+
+    #[test]
+    fn a_fence_is_longer_than_any_backticks_it_holds() {
+        assert_eq!(fence("SELECT 1"), "```");
+        assert_eq!(fence("SELECT '\n```\n# fake'"), "````");
+        assert_eq!(fence("`````"), "``````");
     }
 
     #[test]

@@ -66,7 +66,7 @@ const TYPES: &[&str] = &[
 fn name() -> impl Strategy<Value = String> {
     prop_oneof![
         3 => proptest::sample::select(NAMES).prop_map(str::to_owned),
-        1 => "[a-zA-Z0-9_ .\"%\\\\é-]{1,12}",
+        1 => "[a-zA-Z0-9_ .\"%\\\\é{}~()`-]{1,12}",
     ]
 }
 

@@ -101,7 +101,7 @@ fn duration_within(
 }
 
 super::outcomes! {
-    /// Every migration is applied (and the permissions converged).
+    /// Every migration asked for is applied (`--to`: up to its tag); the permissions converged unless some are held back.
     Ok,
     /// `--dry-run`: what would run; nothing changed.
     DryRun,
@@ -134,6 +134,10 @@ pub struct MigrateReport {
     pub permissions_step: Option<PermissionsStep>,
     #[serde(skip)]
     revoke_undeclared: bool,
+    /// A permissions file is configured (and not skipped): with migrations held back, it
+    /// waits.
+    #[serde(skip)]
+    permissions_waiting: bool,
 }
 
 /// The permissions step of a run.
@@ -218,8 +222,13 @@ impl MigrateReport {
         if self.held_back.is_empty() {
             return String::new();
         }
+        let permissions = if self.permissions_waiting {
+            "; the permissions file waits for the run that applies them"
+        } else {
+            ""
+        };
         format!(
-            "Left pending by --to: {} ({}); the permissions file waits for the run that applies them.\n",
+            "Left pending by --to: {} ({}){permissions}.\n",
             self.held_back.len(),
             self.held_back.join(", ")
         )
@@ -265,6 +274,7 @@ pub fn run(cx: &Context, args: Args) -> Result<Done<MigrateReport>, CliError> {
     } else {
         None
     };
+    let permissions_waiting = permissions.is_some();
     let permissions = if args.dry_run { None } else { permissions };
     let set = MigrationSet::from_folder(&folder)?;
     let options = MigratorOptions {
@@ -297,6 +307,7 @@ pub fn run(cx: &Context, args: Args) -> Result<Done<MigrateReport>, CliError> {
             permissions: None,
             permissions_step,
             revoke_undeclared,
+            permissions_waiting,
         };
         if args.dry_run {
             report.pending = migrator.plan().await?;

@@ -4,7 +4,7 @@
 use crate::Context;
 use crate::output::{CliError, Done, Report};
 use serde::Serialize;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use tablewright_core::project::config::Config;
 use tablewright_core::project::folder::MigrationFolder;
@@ -59,26 +59,25 @@ impl Report for ReviewReport {
     }
 }
 
-/// `path` (a file in a git work tree) as it was at `revision`; `None` when it did not
-/// exist there.
-fn at_revision(revision: &str, path: &Path) -> Result<Option<Vec<u8>>, CliError> {
-    let absolute = std::path::absolute(path).map_err(|e| CliError::io(path, &e))?;
-    let dir = absolute.parent().unwrap_or(Path::new("."));
+/// `path` as it was at `revision`, git run from `base` (the config's folder); `None` when
+/// it did not exist there. The file and its folder need not exist now.
+fn at_revision(base: &Path, revision: &str, path: &Path) -> Result<Option<Vec<u8>>, CliError> {
+    let fix = "run it inside the repository's work tree, with git installed";
     let git = |args: &[&str]| {
         Command::new("git")
             .arg("-C")
-            .arg(dir)
+            .arg(base)
             .args(args)
             .output()
-            .map_err(|e| CliError::input("git", format!("review: running git: {e}")))
+            .map_err(|e| CliError::input("git", format!("review: running git: {e}; {fix}")))
     };
     let top = git(&["rev-parse", "--show-toplevel"])?;
     if !top.status.success() {
         return Err(CliError::input(
             "git",
             format!(
-                "review: {} is not in a git work tree: {}",
-                dir.display(),
+                "review: {} is not in a git work tree ({}); {fix}",
+                base.display(),
                 String::from_utf8_lossy(&top.stderr).trim()
             ),
         ));
@@ -98,28 +97,50 @@ fn at_revision(revision: &str, path: &Path) -> Result<Option<Vec<u8>>, CliError>
         ));
     }
     let commit = String::from_utf8_lossy(&commit.stdout).trim().to_owned();
-    let top = std::path::PathBuf::from(String::from_utf8_lossy(&top.stdout).trim());
+    let top = PathBuf::from(String::from_utf8_lossy(&top.stdout).trim());
     let top = std::fs::canonicalize(&top).unwrap_or(top);
-    let canonical_dir = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
-    let relative = canonical_dir
-        .join(absolute.file_name().unwrap_or_default())
+    // The file's path with symbolic links resolved as far as it exists.
+    let absolute = std::path::absolute(path).map_err(|e| CliError::io(path, &e))?;
+    let mut existing = absolute.as_path();
+    let mut rest = Vec::new();
+    let resolved = loop {
+        if let Ok(real) = std::fs::canonicalize(existing) {
+            break rest
+                .iter()
+                .rev()
+                .fold(real, |p: PathBuf, part| p.join(part));
+        }
+        match (existing.parent(), existing.file_name()) {
+            (Some(parent), Some(name)) => {
+                rest.push(name.to_owned());
+                existing = parent;
+            }
+            _ => break absolute.clone(),
+        }
+    };
+    let relative = resolved
         .strip_prefix(&top)
-        .map(|p| p.to_string_lossy().replace('\\', "/"))
+        .map(|p| {
+            p.components()
+                .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                .collect::<Vec<_>>()
+                .join("/")
+        })
         .map_err(|_| {
             CliError::input(
                 "git",
                 format!(
-                    "review: {} is outside the git work tree {}",
+                    "review: {} is outside the git work tree {}; {fix}",
                     path.display(),
                     top.display()
                 ),
             )
         })?;
-    let shown = git(&["cat-file", "-e", &format!("{commit}:{relative}")])?;
-    if !shown.status.success() {
+    let object = format!("{commit}:{relative}");
+    if !git(&["cat-file", "-e", &object])?.status.success() {
         return Ok(None);
     }
-    let shown = git(&["show", &format!("{commit}:{relative}")])?;
+    let shown = git(&["show", &object])?;
     if !shown.status.success() {
         return Err(CliError::input(
             "git",
@@ -136,7 +157,11 @@ fn at_revision(revision: &str, path: &Path) -> Result<Option<Vec<u8>>, CliError>
 pub fn run(cx: &Context, args: Args) -> Result<Done<ReviewReport>, CliError> {
     let config = Config::load(&cx.config)?;
     let folder = MigrationFolder::load(&config.out)?;
-    let journal = match at_revision(&args.since, &folder.journal_path())? {
+    let base = match cx.config.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let journal = match at_revision(&base, &args.since, &folder.journal_path())? {
         Some(bytes) => Some(Journal::parse(&bytes).map_err(|e| {
             CliError::input(
                 "journal",
@@ -145,9 +170,15 @@ pub fn run(cx: &Context, args: Args) -> Result<Done<ReviewReport>, CliError> {
         })?),
         None => None,
     };
-    let permissions_before = at_revision(&args.since, &config.permissions)?
+    let permissions_before = at_revision(&base, &args.since, &config.permissions)?
         .map(|b| String::from_utf8_lossy(&b).into_owned());
-    let permissions_now = std::fs::read_to_string(&config.permissions).ok();
+    // Only a file that is not there is "none": one that does not read is an error, not a
+    // reason to call every line revoked.
+    let permissions_now = match std::fs::read_to_string(&config.permissions) {
+        Ok(text) => Some(text),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => return Err(CliError::io(&config.permissions, &e)),
+    };
     let review = review::review(
         &folder,
         config.dialect,

@@ -174,8 +174,9 @@ pub fn warnings(ops: &[Op], rebuilds: &[Rebuild]) -> Vec<Warning> {
 /// The changes that break code deployed before the migration, which keeps running against
 /// the new schema until the new code replaces it: a table or column it reads renamed or
 /// dropped, a NOT NULL column it does not write added without a default (or a column it
-/// may leave NULL made NOT NULL). Each with the way to make the change in two deploys
-/// (expand, then contract) instead.
+/// may leave NULL made NOT NULL, or its default dropped), a column's type changed, a
+/// column it writes made `GENERATED ALWAYS`. Each with the way to make the change in two
+/// deploys (expand, then contract) instead. Enum values are [`removed_enum_values`]'s.
 pub fn breaking_changes(ops: &[Op]) -> Vec<Warning> {
     let mut out = Vec::new();
     for op in ops {
@@ -203,24 +204,34 @@ pub fn breaking_changes(ops: &[Op]) -> Vec<Warning> {
             Op::SetNotNull { table, column } => format!(
                 "code deployed before may write NULL to `{table}.{column}`, and those writes fail once this migration runs; in two deploys: first deploy code that always writes a value (and fill the rows that hold NULL), then make it NOT NULL"
             ),
-            Op::RenameEnumValue { name, from, to } => format!(
-                "code deployed before writes `{from}` to columns of `{name}` and reads it back, and both fail once this migration runs; in two deploys: first add `{to}` and deploy code that writes `{to}` and reads both, then remove `{from}` in a later migration"
+            Op::AlterColumnType {
+                table,
+                column,
+                from,
+                to,
+                ..
+            } => format!(
+                "code deployed before reads and writes `{table}.{column}` as {from}, and a struct decoding {from} fails on {to}; in two deploys: first add a new column of type {to} beside it with code that writes both, backfill it, then deploy code that uses only the new one and drop the old"
             ),
-            Op::RecreateEnum { from, to, .. }
-                if from.values.iter().any(|v| !to.values.contains(v)) =>
-            {
-                let gone: Vec<String> = from
-                    .values
-                    .iter()
-                    .filter(|v| !to.values.contains(v))
-                    .map(|v| format!("`{v}`"))
-                    .collect();
-                format!(
-                    "code deployed before may write {} to columns of `{}`, and those writes fail once this migration runs; in two deploys: first deploy code that no longer writes them (and change the rows that hold them), then remove them in a later migration",
-                    gone.join(", "),
-                    to.name
-                )
-            }
+            Op::DropDefault { table, column } => format!(
+                "code deployed before may insert into `{table}` without `{column}`, relying on its default, and those inserts fail once this migration runs if it is NOT NULL; in two deploys: first deploy code that always writes it, then drop the default"
+            ),
+            Op::AddIdentity {
+                table,
+                column,
+                identity,
+                ..
+            } if identity.always => format!(
+                "code deployed before writes `{table}.{column}`, which GENERATED ALWAYS refuses; in two deploys: first deploy code that leaves it to the database, then make it an identity column"
+            ),
+            Op::AlterIdentity {
+                table,
+                column,
+                from,
+                to,
+            } if to.always && !from.always => format!(
+                "code deployed before may write `{table}.{column}`, which GENERATED ALWAYS refuses; in two deploys: first deploy code that leaves it to the database, then make it GENERATED ALWAYS"
+            ),
             _ => continue,
         };
         out.push(Warning {
@@ -232,6 +243,38 @@ pub fn breaking_changes(ops: &[Op]) -> Vec<Warning> {
         });
     }
     out
+}
+
+/// Enum values that `next` no longer has (removed or renamed, on either dialect: on DSQL an
+/// enum is a `text` column with a CHECK, so no operation names the value): code deployed
+/// before may still write them.
+pub fn removed_enum_values(
+    prev: &crate::schema::model::Schema,
+    next: &crate::schema::model::Schema,
+) -> Vec<Warning> {
+    prev.enums
+        .values()
+        .filter_map(|old| {
+            let new = next.enums.get(&old.name)?;
+            let gone: Vec<String> = old
+                .values
+                .iter()
+                .filter(|v| !new.values.contains(v))
+                .map(|v| format!("`{v}`"))
+                .collect();
+            (!gone.is_empty()).then(|| Warning {
+                id: "breaking-change",
+                table: old.name.clone(),
+                column: None,
+                change: format!("enum type `{}` loses {}", old.name, gone.join(", ")),
+                message: format!(
+                    "code deployed before may write {} to columns of `{}`, and those writes fail once this migration runs; in two deploys: first deploy code that no longer writes them (and change the rows that hold them), then remove them in a later migration",
+                    gone.join(", "),
+                    old.name
+                ),
+            })
+        })
+        .collect()
 }
 
 /// A unique constraint declared over the primary key's columns, on a table the migration
@@ -260,6 +303,33 @@ pub(crate) fn absorbed_uniques(
 #[cfg(test)]
 mod tests {
     use super::is_narrowing;
+
+    #[test]
+    fn an_enum_value_removed_or_renamed_breaks_the_deployed_code_on_both_dialects() {
+        use crate::schema::model::{EnumType, Schema};
+        let schema = |values: &[&str]| {
+            let mut s = Schema::default();
+            s.enums.insert(
+                "mood".into(),
+                EnumType {
+                    name: "mood".into(),
+                    values: values.iter().map(|v| v.to_string()).collect(),
+                },
+            );
+            s
+        };
+        let found =
+            super::removed_enum_values(&schema(&["happy", "sad"]), &schema(&["happy", "blue"]));
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].id, "breaking-change");
+        assert_eq!(found[0].change, "enum type `mood` loses `sad`");
+        assert!(found[0].message.contains("in two deploys"));
+        // Added values, or a type dropped with its columns, are not this warning's.
+        assert!(
+            super::removed_enum_values(&schema(&["happy"]), &schema(&["happy", "sad"])).is_empty()
+        );
+        assert!(super::removed_enum_values(&schema(&["happy"]), &Schema::default()).is_empty());
+    }
 
     #[test]
     fn narrowing_is_told_from_widening() {

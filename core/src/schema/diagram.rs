@@ -176,6 +176,19 @@ impl Diagram {
 
     /// The diagram as a Mermaid `erDiagram`.
     pub fn mermaid(&self) -> String {
+        // Two names Mermaid would spell the same (`50%off`, `50_off`) stay two entities.
+        let mut names: std::collections::BTreeMap<&str, String> = Default::default();
+        let mut taken = BTreeSet::new();
+        for table in &self.tables {
+            let mut name = entity(&table.name);
+            let mut n = 2;
+            while !taken.insert(name.clone()) {
+                name = entity(&format!("{}_{n}", table.name));
+                n += 1;
+            }
+            names.insert(&table.name, name);
+        }
+        let entity = |name: &str| names.get(name).cloned().unwrap_or_else(|| entity(name));
         let mut out = String::from("erDiagram\n");
         for table in &self.tables {
             if table.columns.is_empty() {
@@ -199,7 +212,7 @@ impl Diagram {
                     line.push_str(&keys);
                 }
                 if name != c.name {
-                    line.push_str(&format!(" \"{}\"", c.name.replace('"', "'")));
+                    line.push_str(&format!(" \"{}\"", label(&c.name)));
                 }
                 out.push_str(&line);
                 out.push('\n');
@@ -221,7 +234,7 @@ impl Diagram {
                 "    {} {parent}{line}{child} {} : \"{}\"\n",
                 entity(&r.parent),
                 entity(&r.child),
-                r.child_columns.join(", ").replace('"', "'")
+                label(&r.child_columns.join(", "))
             ));
         }
         out
@@ -315,6 +328,20 @@ fn relationship(child: &Table, fk: &ForeignKey) -> Relationship {
     }
 }
 
+/// Text for a comment or a relationship's label: Mermaid reads `"` as its end, `%%` as a
+/// comment or directive and `~..~` as a generic type, so those become `'`, `_` and `-`.
+fn label(text: &str) -> String {
+    text.chars()
+        .map(|c| match c {
+            '"' => '\'',
+            '%' => '_',
+            '~' => '-',
+            c if c.is_control() => ' ',
+            c => c,
+        })
+        .collect()
+}
+
 /// An entity name, quoted (Mermaid's quoted names may not hold `"`, `%` or `\`).
 fn entity(name: &str) -> String {
     let safe: String = name
@@ -344,9 +371,14 @@ fn word(text: &str) -> String {
             }
         })
         .collect();
-    if !out.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_' || c == '*')
-        || ["pk", "fk", "uk"].contains(&out.to_ascii_lowercase().as_str())
-    {
+    // The key-mark rule (`\b(PK|FK|UK)\b`, any case) comes first: `pk`, `pk-id`, `fk.x`.
+    let lower = out.to_ascii_lowercase();
+    let key_mark = ["pk", "fk", "uk"].iter().any(|k| {
+        lower
+            .strip_prefix(k)
+            .is_some_and(|rest| !rest.starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_'))
+    });
+    if !out.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_' || c == '*') || key_mark {
         out.insert(0, '_');
     }
     out
@@ -499,6 +531,10 @@ mod tests {
         assert_eq!(word("pk"), "_pk");
         assert_eq!(word("Pk"), "_Pk");
         assert_eq!(word("pkey"), "pkey");
+        assert_eq!(word("pk-id"), "_pk-id");
+        assert_eq!(word("fk.ref"), "_fk.ref");
+        assert_eq!(word("uk(x)"), "_uk(x)");
+        assert_eq!(label("50%% \"a~b~\""), "50__ 'a-b-'");
         assert_eq!(entity("auth.users"), "\"auth.users\"");
         assert_eq!(entity("50%\"off"), "\"50__off\"");
     }

@@ -109,6 +109,99 @@ pub enum GenerateError {
     /// A `#[requires_table]` names no entity or no role.
     #[error("permissions: {} problem(s) in #[requires_table]; nothing was written", .0.len())]
     Permissions(Vec<PermissionProblem>),
+    /// A hand-written migration has no down file to undo it with.
+    #[error("rollback: {tag} is hand-written SQL (`generate --custom`), so its reversal cannot be planned; write it in {} (statements separated by `--> statement-breakpoint` lines), then roll back", .path.display())]
+    NoDownFile {
+        /// The migration.
+        tag: String,
+        /// Where its down file goes: `<tag>.down.sql` beside it.
+        path: PathBuf,
+    },
+    /// A down file that does not read.
+    #[error("rollback: {}: {source}", .path.display())]
+    DownFile {
+        /// The down file.
+        path: PathBuf,
+        /// Why it did not read.
+        source: std::io::Error,
+    },
+}
+
+/// What undoes one migration: the statements that take the schema from its snapshot back
+/// to the one before it.
+#[derive(Debug, Clone)]
+pub struct Reversal {
+    /// The migration it undoes.
+    pub tag: String,
+    /// The statements, in the order they run.
+    pub statements: Vec<String>,
+    /// The warnings of the reversal (what it drops, a table rebuild).
+    pub warnings: Vec<Warning>,
+    /// Read from the migration's down file (`<tag>.down.sql`) rather than planned.
+    pub from_down_file: bool,
+}
+
+/// The down file of migration `tag` in `folder`: `<tag>.down.sql` beside its SQL file.
+pub fn down_file(folder: &MigrationFolder, tag: &str) -> PathBuf {
+    folder.dir.join(format!("{tag}.down.sql"))
+}
+
+/// Plans the reversal of migration `index` of `folder` on `dialect`: by the same planner as
+/// `generate`, from its snapshot back to the one before it (the renames it made undone),
+/// or, when the migration has a down file, that file's statements. A hand-written
+/// migration (its snapshot equal to the one before) without a down file is refused, and
+/// so is a reversal that drops what `allow` does not name, as `generate` refuses it.
+///
+/// The groundwork of `rollback`, which no command runs yet: undoing random histories with
+/// it (the evolution property test) still finds reversals that fail, such as several
+/// related tables dropped in an order their foreign keys refuse.
+pub fn plan_reversal(
+    folder: &MigrationFolder,
+    index: usize,
+    dialect: crate::dialect::Dialect,
+    allow: &AllowDrops,
+) -> Result<Reversal, GenerateError> {
+    let entries = &folder.journal.entries;
+    let entry = &entries[index];
+    let down = down_file(folder, &entry.tag);
+    match std::fs::read_to_string(&down) {
+        Ok(text) => {
+            return Ok(Reversal {
+                tag: entry.tag.clone(),
+                statements: crate::sql::split::split_statements(&text),
+                warnings: Vec::new(),
+                from_down_file: true,
+            });
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(source) => return Err(GenerateError::DownFile { path: down, source }),
+    }
+    let current = folder.read_snapshot(entry)?.schema;
+    let previous = match index.checked_sub(1) {
+        Some(p) => folder.read_snapshot(&entries[p])?.schema,
+        None => Schema::default(),
+    };
+    if previous == current {
+        return Err(GenerateError::NoDownFile {
+            tag: entry.tag.clone(),
+            path: down,
+        });
+    }
+    let forward =
+        crate::sql::split::split_statements(&String::from_utf8_lossy(&folder.read_sql(entry)?));
+    let desired = crate::compile::renames::with_renames(
+        &previous,
+        &forward,
+        crate::compile::renames::Direction::Backward,
+    );
+    let (changes, next) = crate::compile::lower::diff_for(&current, &desired, allow, dialect)?;
+    let planned = plan::plan(&changes, &next, dialect)?;
+    Ok(Reversal {
+        tag: entry.tag.clone(),
+        statements: planned.sql(),
+        warnings: warnings(&changes.ops, &planned.rebuilds),
+        from_down_file: false,
+    })
 }
 
 /// A new text for the permissions file.
@@ -522,6 +615,7 @@ impl crate::error::Classified for GenerateError {
             GenerateError::Denied(_) => "denied",
             GenerateError::NothingToSquash(_) | GenerateError::ArchiveExists(_) => "squash",
             GenerateError::Permissions(_) => "permissions",
+            GenerateError::NoDownFile { .. } | GenerateError::DownFile { .. } => "down_file",
         }
     }
 
@@ -555,7 +649,9 @@ impl crate::error::Classified for GenerateError {
                 .collect(),
             GenerateError::BadName(_)
             | GenerateError::NothingToSquash(_)
-            | GenerateError::ArchiveExists(_) => Vec::new(),
+            | GenerateError::ArchiveExists(_)
+            | GenerateError::NoDownFile { .. }
+            | GenerateError::DownFile { .. } => Vec::new(),
         }
     }
 }

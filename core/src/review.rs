@@ -10,14 +10,15 @@
 //! statement (a snapshot does not say which column became which); a table rebuild's own
 //! renames (to and from its `__tw_new`/`__tw_old` names) are not renames.
 
+use crate::compile::renames::{Direction, with_renames};
 use crate::compile::warnings::{Warning, breaking_changes, removed_enum_values, warnings};
 use crate::compile::{lower, plan};
 use crate::dialect::Dialect;
 use crate::project::folder::{FolderError, MigrationFolder};
 use crate::project::journal::Journal;
-use crate::schema::desired::{AllowDrops, DesiredSchema, Hint};
+use crate::schema::desired::{AllowDrops, DesiredSchema};
 use crate::schema::diagram::Diagram;
-use crate::schema::model::{NEW_SUFFIX, OLD_SUFFIX, Schema};
+use crate::schema::model::Schema;
 use crate::sql::directive::{self, Directive};
 use crate::sql::statement::{self, IndexMode};
 use crate::sql::tokens;
@@ -222,7 +223,7 @@ pub fn review(
             note: None,
         };
         if !reviewed.custom {
-            let desired = desired_with_renames(&snapshot.schema, &sql);
+            let desired = with_renames(&snapshot.schema, &sql, Direction::Forward);
             // Whatever the migration dropped, it was allowed to: columns, tables, and an
             // enum type's values (allowed as `type.value`).
             let allow = AllowDrops {
@@ -285,42 +286,6 @@ pub fn review(
     })
 }
 
-/// The migration's schema, with the renames its own SQL makes as the hints the diff reads.
-fn desired_with_renames(schema: &Schema, statements: &[String]) -> DesiredSchema {
-    let mut desired = DesiredSchema {
-        schema: schema.clone(),
-        ..DesiredSchema::default()
-    };
-    let hint = |from: String| Hint {
-        from,
-        location: None,
-    };
-    for rename in statements.iter().filter_map(|s| rename_in(s)) {
-        match rename {
-            Rename::Table { from, to } => {
-                desired.sources.entry(to).or_default().renamed_from = Some(hint(from));
-            }
-            Rename::Column { table, from, to } => {
-                desired
-                    .sources
-                    .entry(table)
-                    .or_default()
-                    .column_renames
-                    .insert(to, hint(from));
-            }
-            Rename::EnumValue { name, from, to } => {
-                desired
-                    .enum_sources
-                    .entry(name)
-                    .or_default()
-                    .value_renames
-                    .insert(to, hint(from));
-            }
-        }
-    }
-    desired
-}
-
 /// `desired` with a fill for every column the migration made NOT NULL without a default.
 /// The planner refuses such a column without one (`#[column(fill)]`, which the snapshot
 /// does not keep); the review only reads the plan's shape (its rebuilds), never its SQL,
@@ -351,126 +316,6 @@ fn with_placeholder_fills(mut desired: DesiredSchema, prev: &Schema) -> DesiredS
         }
     }
     desired
-}
-
-/// A rename a statement makes.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Rename {
-    Table {
-        from: String,
-        to: String,
-    },
-    Column {
-        table: String,
-        from: String,
-        to: String,
-    },
-    EnumValue {
-        name: String,
-        from: String,
-        to: String,
-    },
-}
-
-/// `ALTER TABLE [IF EXISTS] t RENAME [COLUMN] a TO b`, read with the tokenizer; a table
-/// rebuild's own renames are left out.
-fn rename_in(sql: &str) -> Option<Rename> {
-    let lexemes = tokens::lex(sql).ok()?;
-    let words: Vec<&tokens::Lexeme> = lexemes.iter().filter(|l| !l.is_blank()).collect();
-    // An unquoted name is folded to lower case, as PostgreSQL folds it.
-    let name = |l: &tokens::Lexeme| match &l.token {
-        sqlparser::tokenizer::Token::Word(w) if w.quote_style.is_none() => {
-            Some(w.value.to_lowercase())
-        }
-        sqlparser::tokenizer::Token::Word(w) => Some(w.value.clone()),
-        _ => None,
-    };
-    let string = |l: &tokens::Lexeme| match &l.token {
-        sqlparser::tokenizer::Token::SingleQuotedString(v) => Some(v.clone()),
-        _ => None,
-    };
-    let mut i = 0;
-    let expect = |keyword: &str, i: &mut usize| {
-        let ok = words.get(*i).is_some_and(|l| l.is_word(keyword));
-        if ok {
-            *i += 1;
-        }
-        ok
-    };
-    if !expect("ALTER", &mut i) {
-        return None;
-    }
-    let enum_type = expect("TYPE", &mut i);
-    if !enum_type && !expect("TABLE", &mut i) {
-        return None;
-    }
-    if expect("IF", &mut i) && !expect("EXISTS", &mut i) {
-        return None;
-    }
-    expect("ONLY", &mut i);
-    // `schema.table` is keyed as the model keys it: `schema.table` outside `public`.
-    let mut table = name(words.get(i)?)?;
-    i += 1;
-    if words
-        .get(i)
-        .is_some_and(|l| matches!(l.token, sqlparser::tokenizer::Token::Period))
-    {
-        let part = name(words.get(i + 1)?)?;
-        table = if table == "public" {
-            part
-        } else {
-            format!("{table}.{part}")
-        };
-        i += 2;
-    }
-    if enum_type {
-        // ALTER TYPE t RENAME VALUE 'a' TO 'b'
-        if !(expect("RENAME", &mut i) && expect("VALUE", &mut i)) {
-            return None;
-        }
-        let from = string(words.get(i)?)?;
-        i += 1;
-        if !expect("TO", &mut i) {
-            return None;
-        }
-        let to = string(words.get(i)?)?;
-        return Some(Rename::EnumValue {
-            name: table,
-            from,
-            to,
-        });
-    }
-    if !expect("RENAME", &mut i) {
-        return None;
-    }
-    let column = expect("COLUMN", &mut i);
-    if words.get(i).is_some_and(|l| l.is_word("CONSTRAINT")) {
-        return None;
-    }
-    let from = if column || !words.get(i).is_some_and(|l| l.is_word("TO")) {
-        let from = name(words.get(i)?)?;
-        i += 1;
-        Some(from)
-    } else {
-        None
-    };
-    if !expect("TO", &mut i) {
-        return None;
-    }
-    let to = name(words.get(i)?)?;
-    let rebuild = |n: &str| n.ends_with(NEW_SUFFIX) || n.ends_with(OLD_SUFFIX);
-    match from {
-        Some(from) => Some(Rename::Column { table, from, to }),
-        None if rebuild(&table) || rebuild(&to) => None,
-        None => {
-            // A new name keeps the old one's schema.
-            let to = match table.rsplit_once('.') {
-                Some((schema, _)) => format!("{schema}.{to}"),
-                None => to,
-            };
-            Some(Rename::Table { from: table, to })
-        }
-    }
 }
 
 /// How the runner applies `sql`.
@@ -631,57 +476,6 @@ impl Review {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn renames_are_read_from_the_statement_and_a_rebuilds_are_not_renames() {
-        assert_eq!(
-            rename_in("ALTER TABLE \"books\" RENAME COLUMN \"subtitle\" TO \"tagline\""),
-            Some(Rename::Column {
-                table: "books".into(),
-                from: "subtitle".into(),
-                to: "tagline".into()
-            })
-        );
-        assert_eq!(
-            rename_in("ALTER TABLE IF EXISTS \"auth\".\"users\" RENAME TO \"members\";"),
-            Some(Rename::Table {
-                from: "auth.users".into(),
-                to: "auth.members".into()
-            })
-        );
-        assert_eq!(
-            rename_in("ALTER TABLE public.a RENAME b TO c"),
-            Some(Rename::Column {
-                table: "a".into(),
-                from: "b".into(),
-                to: "c".into()
-            })
-        );
-        let new = format!("ALTER TABLE \"books{NEW_SUFFIX}\" RENAME TO \"books\"");
-        assert_eq!(rename_in(&new), None);
-        assert_eq!(
-            rename_in("ALTER TABLE \"t\" RENAME CONSTRAINT \"a\" TO \"b\""),
-            None
-        );
-        assert_eq!(rename_in("ALTER TABLE \"t\" ADD COLUMN \"x\" text"), None);
-        assert_eq!(
-            rename_in("ALTER TABLE ONLY Books RENAME COLUMN Sub TO \"Tag\""),
-            Some(Rename::Column {
-                table: "books".into(),
-                from: "sub".into(),
-                to: "Tag".into()
-            })
-        );
-        assert_eq!(
-            rename_in("ALTER TYPE \"mood\" RENAME VALUE 'sad' TO 'blue'"),
-            Some(Rename::EnumValue {
-                name: "mood".into(),
-                from: "sad".into(),
-                to: "blue".into()
-            })
-        );
-        assert_eq!(rename_in("-- 'ALTER TABLE a RENAME TO b'\nSELECT 1"), None);
-    }
 
     #[test]
     fn each_way_of_running_is_told_apart() {

@@ -10,5 +10,6 @@ pub mod ops;
 pub mod permissions;
 pub mod plan;
 pub mod recreate;
+pub(crate) mod renames;
 pub mod warnings;
 pub mod write;
